@@ -1,0 +1,160 @@
+//! prsh: run one command on many hosts at once.
+//!
+//! The binary is a thin shell over [`run`]: the flags ([`cli::Cli`]) are resolved into hosts
+//! and a transport [`Config`](prtools_transport::Config), every host runs the command through
+//! the shared transport, and one [`printer::Printer`] turns the hosts' events into output.
+#![deny(missing_docs)]
+
+pub mod cli;
+pub mod printer;
+
+use std::io::{self, IsTerminal, Read, Write};
+use std::sync::Arc;
+
+use anyhow::{Context as _, Result};
+use prtools_hostlist::Context;
+use prtools_transport::{
+    failure_lines, for_each_host, run_command, CommandSpec, Event, HostError, Interrupt, Method,
+    Target,
+};
+use tokio::sync::{mpsc, watch};
+
+use crate::cli::Cli;
+use crate::printer::{Mode, Printer, Settings};
+
+/// Runs prsh and returns its exit status: the largest remote exit status, 255 for a host
+/// that could not be reached, 128 + N when interrupted by signal N.
+pub fn run(cli: Cli) -> Result<i32> {
+    let specs = cli
+        .hosts
+        .selection()
+        .resolve(&Context::from_env())
+        .map_err(|e| anyhow::anyhow!("{e}"))?;
+    let mut config = cli.conn.config().map_err(anyhow::Error::msg)?;
+    let mut command = cli.command.join(" ");
+    if let Method::Exec { template } = &mut config.method {
+        if template.is_empty() {
+            // pdsh -R exec: the command words are themselves the per-host command.
+            *template = std::mem::take(&mut cli.command.clone());
+            command.clear();
+        }
+    }
+    let targets = Target::from_specs(specs);
+    let settings = Settings {
+        mode: if cli.json {
+            Mode::Json
+        } else if cli.gather || cli.gather_stderr {
+            Mode::Gather {
+                with_stderr: cli.gather_stderr,
+            }
+        } else if cli.inline {
+            Mode::Block
+        } else {
+            Mode::Stream
+        },
+        prefix: !cli.no_prefix,
+        color: io::stdout().is_terminal() && std::env::var_os("NO_COLOR").is_none(),
+        outdir: cli.outdir.clone(),
+        errdir: cli.errdir.clone(),
+    };
+    let names = targets.iter().map(|t| t.name().to_string()).collect();
+    let printer = Printer::new(settings, names)?;
+    let stdin = (!cli.no_stdin && !io::stdin().is_terminal()).then(read_stdin_in_background);
+
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .context("cannot start the async runtime")?;
+    runtime.block_on(async move {
+        let interrupt = Interrupt::install().context("cannot install signal handlers")?;
+        let (events, receiver) = mpsc::unbounded_channel();
+        let output = std::thread::spawn(move || print_events(printer, receiver));
+        let command = Arc::new(command);
+        let timeout = config.command_timeout;
+        let done_events = events.clone();
+        let results = for_each_host(
+            &targets,
+            &config,
+            &interrupt,
+            move |conn, interrupt| {
+                let events = events.clone();
+                let command = command.clone();
+                let stdin = stdin.clone();
+                async move {
+                    let spec = CommandSpec {
+                        command: &command,
+                        stdin,
+                        timeout,
+                    };
+                    run_command(&conn, &spec, &events, interrupt).await
+                }
+            },
+            move |done| {
+                let _ = done_events.send(Event::Done {
+                    host: done.target.rank,
+                    result: done.result.clone(),
+                    elapsed: done.elapsed,
+                });
+            },
+        )
+        .await;
+        output
+            .join()
+            .map_err(|_| anyhow::anyhow!("the output thread panicked"))??;
+        report(&results, &interrupt)
+    })
+}
+
+/// Names failed hosts on stderr, folded, and computes the exit status.
+fn report(results: &[prtools_transport::HostResult<i32>], interrupt: &Interrupt) -> Result<i32> {
+    let mut failures: Vec<(String, String)> = Vec::new();
+    let mut status = 0;
+    for host in results {
+        let name = host.target.name().to_string();
+        match &host.result {
+            Ok(code) => {
+                status = status.max(*code);
+                if *code != 0 {
+                    failures.push((name, format!("exited with status {code}")));
+                }
+            }
+            Err(HostError::Interrupted) => status = status.max(255),
+            Err(e) => {
+                status = status.max(255);
+                failures.push((name, e.to_string()));
+            }
+        }
+    }
+    let mut err = io::stderr().lock();
+    for line in failure_lines("prsh", &failures) {
+        writeln!(err, "{line}")?;
+    }
+    Ok(interrupt.exit_status().unwrap_or(status))
+}
+
+/// Writes events as they come, flushing whenever no more are waiting, so that a slow host's
+/// lines appear promptly and a fast flood is written in large pieces.
+fn print_events(mut printer: Printer, mut events: mpsc::UnboundedReceiver<Event>) -> Result<()> {
+    let mut out = io::BufWriter::with_capacity(64 * 1024, io::stdout().lock());
+    let mut err = io::stderr().lock();
+    while let Some(event) = events.blocking_recv() {
+        printer.event(event, &mut out, &mut err)?;
+        if events.is_empty() {
+            out.flush()?;
+        }
+    }
+    printer.finish(&mut out)?;
+    out.flush()?;
+    Ok(())
+}
+
+/// Reads all of stdin on a thread of its own, while the hosts connect.
+fn read_stdin_in_background() -> watch::Receiver<Option<Arc<Vec<u8>>>> {
+    let (tx, rx) = watch::channel(None);
+    std::thread::spawn(move || {
+        let mut data = Vec::new();
+        let _ = io::stdin().lock().read_to_end(&mut data);
+        let _ = tx.send(Some(Arc::new(data)));
+    });
+    rx
+}

@@ -1,0 +1,99 @@
+//! Bad input gives one line on stderr that names the problem and a non-zero exit, never a
+//! panic. These need no hosts: they fail before anything connects.
+
+use std::path::PathBuf;
+use std::process::{Command, Stdio};
+
+fn prsh(args: &[&str]) -> (i32, String) {
+    let out = Command::new(env!("CARGO_BIN_EXE_prsh"))
+        .args(args)
+        .env_remove("WCOLL")
+        .env("HOME", scratch("home"))
+        .stdin(Stdio::null())
+        .output()
+        .expect("prsh runs");
+    (
+        out.status.code().unwrap_or(-1),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
+}
+
+fn scratch(name: &str) -> PathBuf {
+    let dir = PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join(format!("prsh-cli-{name}"));
+    std::fs::create_dir_all(&dir).unwrap();
+    dir
+}
+
+fn assert_one_line(stderr: &str, needle: &str) {
+    assert_eq!(
+        stderr.lines().count(),
+        1,
+        "one line expected, got:\n{stderr}"
+    );
+    assert!(stderr.starts_with("prsh: "), "{stderr}");
+    assert!(stderr.contains(needle), "'{needle}' not in: {stderr}");
+    assert!(!stderr.contains("panicked"), "{stderr}");
+}
+
+#[test]
+fn bad_host_expression() {
+    let (code, err) = prsh(&["-w", "node[5-", "true"]);
+    assert_ne!(code, 0);
+    assert_one_line(&err, "node[5-");
+}
+
+#[test]
+fn backwards_range() {
+    let (code, err) = prsh(&["-w", "node[9-1]", "true"]);
+    assert_ne!(code, 0);
+    assert_one_line(&err, "node[9-1]");
+}
+
+#[test]
+fn missing_hostfile() {
+    let (code, err) = prsh(&["-h", "/nonexistent/hosts", "true"]);
+    assert_ne!(code, 0);
+    assert_one_line(&err, "/nonexistent/hosts");
+}
+
+#[test]
+fn unknown_group() {
+    let (code, err) = prsh(&["-g", "nosuchgroup", "true"]);
+    assert_ne!(code, 0);
+    assert_one_line(&err, "nosuchgroup");
+}
+
+#[test]
+fn zero_fanout() {
+    let (code, err) = prsh(&["-f", "0", "-w", "a", "true"]);
+    assert_ne!(code, 0);
+    assert_one_line(&err, "fan-out must be at least 1");
+}
+
+#[test]
+fn no_hosts() {
+    let (code, err) = prsh(&["true"]);
+    assert_ne!(code, 0);
+    assert_one_line(&err, "no hosts");
+}
+
+#[test]
+fn unknown_transport() {
+    let (code, err) = prsh(&["-R", "telnet", "-w", "a", "true"]);
+    assert_ne!(code, 0);
+    assert_one_line(&err, "-R telnet");
+}
+
+#[test]
+fn mistyped_flag_gets_a_suggestion() {
+    let (code, err) = prsh(&["--jsn", "-w", "a", "true"]);
+    assert_ne!(code, 0);
+    assert_one_line(&err, "--json");
+}
+
+#[test]
+fn missing_command() {
+    let (code, err) = prsh(&["-w", "a"]);
+    assert_ne!(code, 0);
+    assert_one_line(&err, "COMMAND");
+}

@@ -1,0 +1,134 @@
+//! The command-line flags that prsh and prcp share, defined once.
+//!
+//! These are the raw arguments as typed; [`HostArgs::selection`] and [`ConnArgs::config`] turn
+//! them into what runs. prsync and prdist keep their classic tools' letters (DESIGN.md, Flags)
+//! and build the same [`Config`] from their own flags.
+
+use std::path::PathBuf;
+use std::time::Duration;
+
+use prtools_hostlist::Selection;
+
+use crate::config::{Config, Method};
+use crate::control::default_control_dir;
+use crate::duration::parse_duration;
+
+/// Which hosts to run on, as pdsh spells it.
+#[derive(Clone, Debug, Default, clap::Args)]
+pub struct HostArgs {
+    /// Target hosts: `node[01-16,20]`, `user@host`, `^FILE`, `@GROUP`; may be repeated
+    #[arg(short = 'w', value_name = "HOSTS", help_heading = "Hosts")]
+    pub hosts: Vec<String>,
+    /// Exclude these hosts (same syntax as -w)
+    #[arg(short = 'x', value_name = "HOSTS", help_heading = "Hosts")]
+    pub exclude: Vec<String>,
+    /// Read target hosts from FILE, one `[user@]host[:port]` a line
+    #[arg(
+        short = 'h',
+        long = "hostfile",
+        value_name = "FILE",
+        help_heading = "Hosts"
+    )]
+    pub hostfile: Vec<PathBuf>,
+    /// Target the hosts of GROUP from ~/.config/prtools/groups or /etc/prtools/groups
+    #[arg(short = 'g', value_name = "GROUP", help_heading = "Hosts")]
+    pub group: Vec<String>,
+}
+
+impl HostArgs {
+    /// What the user typed, ready for [`Selection::resolve`].
+    pub fn selection(&self) -> Selection {
+        Selection {
+            include: self.hosts.clone(),
+            exclude: self.exclude.clone(),
+            hostfiles: self.hostfile.clone(),
+            groups: self.group.clone(),
+        }
+    }
+}
+
+/// How to reach the hosts: transport, timeouts, fan-out, ssh options.
+#[derive(Clone, Debug, clap::Args)]
+pub struct ConnArgs {
+    /// Run on at most N hosts at once
+    #[arg(short = 'f', value_name = "N", default_value = "64", value_parser = parse_fanout, help_heading = "Connection")]
+    pub fanout: usize,
+    /// Connect timeout in seconds
+    #[arg(short = 't', value_name = "SECS", default_value = "10", value_parser = parse_duration, help_heading = "Connection")]
+    pub connect_timeout: Duration,
+    /// Command timeout in seconds; the remote command is killed when it expires
+    #[arg(short = 'u', value_name = "SECS", value_parser = parse_duration, help_heading = "Connection")]
+    pub command_timeout: Option<Duration>,
+    /// Log in as USER (ssh -l)
+    #[arg(short = 'l', value_name = "USER", help_heading = "Connection")]
+    pub user: Option<String>,
+    /// Connect to PORT (ssh -p)
+    #[arg(long = "port", value_name = "N", help_heading = "Connection")]
+    pub port: Option<u16>,
+    /// Give OPTION to ssh as `-o OPTION` (as pssh -O); may be repeated
+    #[arg(short = 'O', value_name = "OPTION", help_heading = "Connection")]
+    pub ssh_options: Vec<String>,
+    /// Read ssh settings from FILE instead of ~/.ssh/config (ssh -F)
+    #[arg(short = 'F', value_name = "FILE", help_heading = "Connection")]
+    pub ssh_config: Option<PathBuf>,
+    /// Transport: `ssh` (default), `rsh`, `exec` (the command is run locally with %h, %u, %n
+    /// replaced), or `exec 'CMD %h ...'` (CMD runs per host with the command appended)
+    #[arg(
+        short = 'R',
+        value_name = "RCMD",
+        default_value = "ssh",
+        help_heading = "Connection"
+    )]
+    pub rcmd: String,
+    /// Keep ssh connections open for DURATION after the run (e.g. 10m), so later runs skip the handshake
+    #[arg(long = "persist", value_name = "DURATION", env = "PRTOOLS_PERSIST", value_parser = parse_duration, help_heading = "Connection")]
+    pub persist: Option<Duration>,
+}
+
+impl ConnArgs {
+    /// Resolves the flags into a [`Config`], or says which flag is wrong.
+    pub fn config(&self) -> Result<Config, String> {
+        Ok(Config {
+            method: Method::parse(&self.rcmd)?,
+            ssh_config: self.ssh_config.clone(),
+            user: self.user.clone(),
+            port: self.port,
+            ssh_options: self.ssh_options.clone(),
+            connect_timeout: self.connect_timeout,
+            command_timeout: self.command_timeout,
+            fanout: self.fanout,
+            persist: self.persist.filter(|d| !d.is_zero()),
+            control_dir: default_control_dir(),
+        })
+    }
+}
+
+fn parse_fanout(text: &str) -> Result<usize, String> {
+    match text.parse::<usize>() {
+        Ok(0) => Err("fan-out must be at least 1, as in -f 32".into()),
+        Ok(n) => Ok(n),
+        Err(_) => Err(format!("'{text}' is not a number of hosts, as in -f 32")),
+    }
+}
+
+/// Formats a clap error as the one line a user reads: `TOOL: what is wrong (tip)`.
+///
+/// clap prints usage and a blank line after each error; scripts and people both want one
+/// line that names the flag, so keep clap's first line and its "did you mean" tip.
+pub fn one_line_error(tool: &str, err: &clap::Error) -> String {
+    let rendered = err.render().to_string();
+    // The message is the first paragraph (a missing argument is named on the next line).
+    let message: Vec<&str> = rendered
+        .lines()
+        .map(str::trim)
+        .take_while(|l| !l.is_empty())
+        .collect();
+    let message = message.join(" ");
+    let message = message.strip_prefix("error: ").unwrap_or(&message);
+    let tip = rendered
+        .lines()
+        .find_map(|l| l.trim().strip_prefix("tip: "))
+        .map(|t| format!(" ({t})"))
+        .unwrap_or_default();
+    format!("{tool}: {message}{tip}; see `{tool} --help`")
+}

@@ -1,0 +1,203 @@
+//! Opening, reusing and closing the connection to one host.
+//!
+//! For ssh, prtools starts the OpenSSH master itself (`ssh -M -f -N`) and then speaks the
+//! multiplexing protocol to it with the `openssh` crate's native mux client. Starting the master
+//! ourselves, rather than through `openssh::SessionBuilder`, is what lets `-O OPTION` reach ssh
+//! (the builder has no way to pass arbitrary options), lets `--persist` choose
+//! `ControlPersist`, and leaves `StrictHostKeyChecking` to the user's ssh config instead of
+//! forcing a value: host key checking is never silently changed.
+
+use std::fs;
+use std::path::{Path, PathBuf};
+use std::process::Stdio;
+use std::sync::Arc;
+use std::time::Duration;
+
+use openssh::Session;
+use tokio::process::Command;
+
+use crate::config::{Config, Method};
+use crate::control::{ensure_private_dir, private_socket, shared_socket};
+use crate::error::HostError;
+use crate::target::Target;
+
+/// How long a master that belongs to one run lingers if prtools dies without closing it.
+/// Long enough that a slow stdin or a long fan-out queue never finds it gone mid-run.
+const PRIVATE_MASTER_LINGER: &str = "ControlPersist=60";
+
+/// A way to run commands on one host: a multiplexed ssh master, or a local exec template.
+pub struct Connection {
+    pub(crate) target: Target,
+    pub(crate) kind: Kind,
+}
+
+pub(crate) enum Kind {
+    Mux {
+        session: Arc<Session>,
+        /// Close the master when the run is done: it was started for this run only.
+        owned: bool,
+    },
+    Exec {
+        template: Vec<String>,
+        user: String,
+    },
+}
+
+impl Connection {
+    /// Connects to `target`: reuses a live persistent master, else starts one, within
+    /// `config.connect_timeout`.
+    pub async fn open(target: &Target, config: &Config) -> Result<Connection, HostError> {
+        let kind = match &config.method {
+            Method::Ssh => open_mux(target, config).await?,
+            Method::Exec { template } => Kind::Exec {
+                template: template.clone(),
+                user: target
+                    .user(config)
+                    .map(String::from)
+                    .unwrap_or_else(local_user),
+            },
+        };
+        Ok(Connection {
+            target: target.clone(),
+            kind,
+        })
+    }
+
+    /// The host this connection reaches.
+    pub fn target(&self) -> &Target {
+        &self.target
+    }
+
+    /// Ends the connection unless it is meant to persist. Errors are ignored: the run's
+    /// results are already known, and a master that will not close times out by itself.
+    pub async fn close(self) {
+        if let Kind::Mux {
+            session,
+            owned: true,
+        } = self.kind
+        {
+            if let Ok(session) = Arc::try_unwrap(session) {
+                let _ = session.close().await;
+            }
+        }
+    }
+}
+
+async fn open_mux(target: &Target, config: &Config) -> Result<Kind, HostError> {
+    ensure_private_dir(&config.control_dir).map_err(|e| {
+        HostError::Other(format!(
+            "cannot create control folder {}: {e}",
+            config.control_dir.display()
+        ))
+    })?;
+    let shared = shared_socket(config, target);
+    if let Some(session) = resume(&shared).await {
+        return Ok(Kind::Mux {
+            session: Arc::new(session),
+            owned: false,
+        });
+    }
+    let (socket, persist, owned) = match config.persist {
+        Some(d) => (
+            shared,
+            format!("ControlPersist={}", d.as_secs().max(1)),
+            false,
+        ),
+        None => (
+            private_socket(config, target),
+            PRIVATE_MASTER_LINGER.to_string(),
+            true,
+        ),
+    };
+    launch_master(target, config, &socket, &persist).await?;
+    Ok(Kind::Mux {
+        session: Arc::new(Session::resume_mux(socket.into_boxed_path(), None)),
+        owned,
+    })
+}
+
+/// A live master at `socket`, or None; a dead socket is removed, never trusted.
+async fn resume(socket: &Path) -> Option<Session> {
+    if !socket.exists() {
+        return None;
+    }
+    let session = Session::resume_mux(socket.to_path_buf().into_boxed_path(), None);
+    if session.check().await.is_ok() {
+        return Some(session);
+    }
+    let _ = fs::remove_file(socket);
+    None
+}
+
+async fn launch_master(
+    target: &Target,
+    config: &Config,
+    socket: &Path,
+    persist: &str,
+) -> Result<(), HostError> {
+    let log = log_path(socket);
+    let _ = fs::remove_file(socket);
+    let _ = fs::remove_file(&log);
+    let mut ssh = Command::new("ssh");
+    // Our options come first because ssh keeps the first value it sees for each option.
+    ssh.arg("-o").arg("BatchMode=yes");
+    ssh.arg("-o").arg(format!(
+        "ConnectTimeout={}",
+        config.connect_timeout.as_secs().max(1)
+    ));
+    ssh.arg("-o").arg("ControlMaster=yes");
+    ssh.arg("-o").arg(persist);
+    ssh.arg("-S").arg(socket);
+    ssh.arg("-E").arg(&log);
+    if let Some(file) = &config.ssh_config {
+        ssh.arg("-F").arg(file);
+    }
+    if let Some(user) = target.user(config) {
+        ssh.arg("-l").arg(user);
+    }
+    if let Some(port) = target.port(config) {
+        ssh.arg("-p").arg(port.to_string());
+    }
+    for option in &config.ssh_options {
+        ssh.arg("-o").arg(option);
+    }
+    ssh.args(["-f", "-N", "--"]).arg(&target.spec.host);
+    ssh.stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .kill_on_drop(true);
+    let mut child = ssh
+        .spawn()
+        .map_err(|e| HostError::Other(format!("cannot run ssh: {e}; is OpenSSH installed?")))?;
+    // ssh enforces ConnectTimeout on the TCP connect and the banner; this bound also covers a
+    // host that stalls later in the key exchange.
+    let bound = config.connect_timeout + Duration::from_secs(1);
+    let status = match tokio::time::timeout(bound, child.wait()).await {
+        Ok(Ok(status)) => status,
+        Ok(Err(e)) => return Err(HostError::Other(format!("ssh failed: {e}"))),
+        Err(_) => {
+            let _ = child.kill().await;
+            let _ = fs::remove_file(&log);
+            return Err(HostError::ConnectTimeout(config.connect_timeout));
+        }
+    };
+    let text = fs::read_to_string(&log).unwrap_or_default();
+    let _ = fs::remove_file(&log);
+    if status.success() {
+        Ok(())
+    } else {
+        Err(HostError::from_ssh_log(&text, config.connect_timeout))
+    }
+}
+
+fn log_path(socket: &Path) -> PathBuf {
+    let mut name = socket.as_os_str().to_owned();
+    name.push(".log");
+    PathBuf::from(name)
+}
+
+fn local_user() -> String {
+    std::env::var("USER")
+        .or_else(|_| std::env::var("LOGNAME"))
+        .unwrap_or_else(|_| "root".into())
+}

@@ -1,0 +1,112 @@
+//! Running a job on many hosts at once, at most `-f N` at a time.
+//!
+//! Each host goes through connect, job, close inside one task that holds a fan-out permit,
+//! so `-f` bounds the number of live ssh masters as well as the number of commands. A host
+//! that fails is reported and the others carry on; nothing here ends the run early except an
+//! interrupt, after which hosts not yet started are not started.
+
+use std::future::Future;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use tokio::sync::Semaphore;
+use tokio::task::JoinSet;
+
+use crate::config::Config;
+use crate::connect::Connection;
+use crate::error::HostError;
+use crate::interrupt::Interrupt;
+use crate::target::Target;
+
+/// The result of one host: what the job returned, or why the host failed, and how long it took.
+#[derive(Debug)]
+pub struct HostResult<T> {
+    /// The host.
+    pub target: Target,
+    /// The job's value, or the reason the host failed.
+    pub result: Result<T, HostError>,
+    /// From the start of the connect to the end of the job.
+    pub elapsed: Duration,
+}
+
+/// Connects to every target (`config.fanout` at a time) and runs `job` on each connection.
+/// `on_done` sees each host's result as soon as that host finishes (for output that is
+/// printed per host); all results come back in target order, one per target.
+pub async fn for_each_host<T, F, Fut, D>(
+    targets: &[Target],
+    config: &Config,
+    interrupt: &Interrupt,
+    job: F,
+    on_done: D,
+) -> Vec<HostResult<T>>
+where
+    T: Send + 'static,
+    D: Fn(&HostResult<T>) + Send + Sync + 'static,
+    F: Fn(Arc<Connection>, Interrupt) -> Fut + Send + Sync + 'static,
+    Fut: Future<Output = Result<T, HostError>> + Send + 'static,
+{
+    let permits = Arc::new(Semaphore::new(config.fanout.max(1)));
+    let job = Arc::new(job);
+    let on_done = Arc::new(on_done);
+    let config = Arc::new(config.clone());
+    let mut tasks = JoinSet::new();
+    for (index, target) in targets.iter().cloned().enumerate() {
+        let permits = permits.clone();
+        let job = job.clone();
+        let on_done = on_done.clone();
+        let config = config.clone();
+        let interrupt = interrupt.clone();
+        tasks.spawn(async move {
+            let start = Instant::now();
+            let result = one_host(&target, &config, &permits, interrupt, &*job).await;
+            let elapsed = start.elapsed();
+            let done = HostResult {
+                target,
+                result,
+                elapsed,
+            };
+            on_done(&done);
+            (index, done)
+        });
+    }
+    let mut results: Vec<Option<HostResult<T>>> = (0..targets.len()).map(|_| None).collect();
+    while let Some(joined) = tasks.join_next().await {
+        match joined {
+            Ok((index, result)) => results[index] = Some(result),
+            Err(e) if e.is_panic() => std::panic::resume_unwind(e.into_panic()),
+            Err(_) => {}
+        }
+    }
+    results.into_iter().flatten().collect()
+}
+
+async fn one_host<T, F, Fut>(
+    target: &Target,
+    config: &Config,
+    permits: &Semaphore,
+    mut interrupt: Interrupt,
+    job: &F,
+) -> Result<T, HostError>
+where
+    F: Fn(Arc<Connection>, Interrupt) -> Fut,
+    Fut: Future<Output = Result<T, HostError>>,
+{
+    // Waiting for a permit and connecting are abandoned on an interrupt: nothing runs on the
+    // host yet. Once the job runs, the job itself handles the interrupt, because only it can
+    // kill what it started.
+    let _permit = tokio::select! {
+        biased;
+        _ = interrupt.wait() => return Err(HostError::Interrupted),
+        permit = permits.acquire() => permit.map_err(|_| HostError::Interrupted)?,
+    };
+    let conn = tokio::select! {
+        biased;
+        _ = interrupt.wait() => return Err(HostError::Interrupted),
+        conn = Connection::open(target, config) => Arc::new(conn?),
+    };
+    let result = job(conn.clone(), interrupt.clone()).await;
+    if let Ok(conn) = Arc::try_unwrap(conn) {
+        conn.close().await;
+    }
+    result
+}

@@ -1,0 +1,63 @@
+//! The transport every multi-host prtools tool builds on: which hosts, how to reach them,
+//! how many at once, for how long, and how their output comes back.
+//!
+//! # Connections and multiplexing
+//!
+//! ssh is OpenSSH itself. For each host, one master connection is started (`ssh -M -f -N`,
+//! see [`connect`](crate::Connection::open)) and every command of the run is a channel
+//! multiplexed over it through the `openssh` crate's native mux client: one TCP connection and
+//! one authentication per host, however many commands a tool runs there. With `--persist`
+//! (`ControlPersist`) the master outlives the run, and the next run finds its socket and skips
+//! the handshake entirely; a socket whose master died is detected and replaced.
+//!
+//! # Fan-out and `MaxSessions`
+//!
+//! `-f N` bounds how many hosts are worked on at once (default 64), which bounds local
+//! processes and file descriptors. It is not a per-host limit: sshd allows 10 sessions per
+//! connection by default (`MaxSessions`), so a tool opens at most a few channels per host and
+//! a remote agent multiplexes its own work inside one.
+//!
+//! # Authentication
+//!
+//! `BatchMode=yes` is always set, so a host that would ask for a password or to accept an
+//! unknown host key fails at once with a message that says what to do, instead of hanging
+//! the run on a prompt nobody sees. Host key checking is whatever the user's ssh config says.
+//!
+//! # Quoting
+//!
+//! A command is a shell command line, exactly as `ssh host 'cmd'` takes it: the remote user's
+//! shell parses it. Tools join their command words with spaces, as ssh and pdsh do.
+//!
+//! # Killing what was started
+//!
+//! A timed-out or interrupted command is killed on the host (its whole process group), see
+//! [`process`](crate::RemoteProcess): closing a channel alone would leave it running.
+#![deny(missing_docs)]
+
+mod args;
+mod config;
+mod connect;
+mod control;
+mod duration;
+mod error;
+mod event;
+mod fanout;
+mod gather;
+mod interrupt;
+mod process;
+mod run;
+mod target;
+
+pub use args::{one_line_error, ConnArgs, HostArgs};
+pub use config::{Config, Method};
+pub use connect::Connection;
+pub use control::default_control_dir;
+pub use duration::parse_duration;
+pub use error::HostError;
+pub use event::{Event, Stream};
+pub use fanout::{for_each_host, HostResult};
+pub use gather::{failure_lines, gather};
+pub use interrupt::Interrupt;
+pub use process::{KillHandle, RemoteProcess};
+pub use run::{run_command, CommandSpec, StdinData};
+pub use target::Target;

@@ -1,0 +1,200 @@
+//! A command started on a host, over a mux channel or as a local exec process, and how to
+//! kill it there.
+//!
+//! Closing an ssh channel does not stop a command that has no terminal: sshd only closes its
+//! pipes, and `sleep 600` would live on. So every ssh command first prints its process group
+//! id on stderr (sshd starts each session with `setsid`, so the shell's pid is its group), and
+//! a timeout or an interrupt kills that whole group through a second channel.
+
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use openssh::{Session, Stdio as SshStdio};
+use tokio::io::{AsyncRead, AsyncWrite};
+use tokio::process::Command;
+
+use crate::connect::{Connection, Kind};
+use crate::error::HostError;
+
+/// The first stderr line of every ssh command: an unprintable prefix that no real output
+/// starts with, then the process group id.
+pub(crate) const PID_MARKER: &[u8] = b"\x1eprtools-pid ";
+
+/// How long a killed command gets between SIGTERM and SIGKILL.
+const KILL_GRACE_TENTHS: u32 = 20;
+
+/// Boxed stdio ends, so that ssh channels and local pipes look the same to callers.
+pub type Input = Box<dyn AsyncWrite + Send + Unpin>;
+/// See [`Input`].
+pub type Output = Box<dyn AsyncRead + Send + Unpin>;
+
+/// A running command; take its pipes, then [`wait`](RemoteProcess::wait).
+pub struct RemoteProcess {
+    /// The command's stdin, if it was asked for.
+    pub stdin: Option<Input>,
+    /// The command's stdout.
+    pub stdout: Option<Output>,
+    /// The command's stderr; for ssh it starts with the pid marker line.
+    pub stderr: Option<Output>,
+    waiter: Waiter,
+}
+
+enum Waiter {
+    Mux(openssh::Child<Arc<Session>>),
+    Local(tokio::process::Child),
+}
+
+/// Where to send the kill: the remote process group (learnt from the marker) or the local
+/// exec process group.
+#[derive(Clone, Default)]
+pub struct KillHandle(Arc<Mutex<Option<u32>>>);
+
+impl KillHandle {
+    /// Records the process group to kill.
+    pub fn set(&self, pid: u32) {
+        *self.0.lock().unwrap_or_else(|p| p.into_inner()) = Some(pid);
+    }
+
+    fn get(&self) -> Option<u32> {
+        *self.0.lock().unwrap_or_else(|p| p.into_inner())
+    }
+}
+
+impl RemoteProcess {
+    /// Waits for the command and returns its exit status; a command killed by a signal
+    /// counts as 255, as ssh reports it.
+    pub async fn wait(self) -> Result<i32, HostError> {
+        match self.waiter {
+            Waiter::Mux(child) => match child.wait().await {
+                Ok(status) => Ok(status.code().unwrap_or(255)),
+                Err(openssh::Error::RemoteProcessTerminated) => Ok(255),
+                Err(e) => Err(HostError::Other(format!("ssh channel failed: {e}"))),
+            },
+            Waiter::Local(mut child) => match child.wait().await {
+                Ok(status) => Ok(status.code().unwrap_or(255)),
+                Err(e) => Err(HostError::Other(format!("wait failed: {e}"))),
+            },
+        }
+    }
+}
+
+impl Connection {
+    /// Starts `command` (a shell command line, as ssh takes it) on the host. With `stdin`
+    /// false the command reads /dev/null.
+    pub async fn spawn(
+        &self,
+        command: &str,
+        stdin: bool,
+        kill: &KillHandle,
+    ) -> Result<RemoteProcess, HostError> {
+        match &self.kind {
+            Kind::Mux { session, .. } => {
+                let line = format!("printf '\\036prtools-pid %d\\n' \"$$\" >&2; {command}");
+                let mut cmd = Session::to_raw_command(session.clone(), line);
+                cmd.stdin(if stdin {
+                    SshStdio::piped()
+                } else {
+                    SshStdio::null()
+                })
+                .stdout(SshStdio::piped())
+                .stderr(SshStdio::piped());
+                let mut child = cmd
+                    .spawn()
+                    .await
+                    .map_err(|e| HostError::Other(format!("cannot start command: {e}")))?;
+                Ok(RemoteProcess {
+                    stdin: child.stdin().take().map(|s| Box::new(s) as Input),
+                    stdout: child.stdout().take().map(|s| Box::new(s) as Output),
+                    stderr: child.stderr().take().map(|s| Box::new(s) as Output),
+                    waiter: Waiter::Mux(child),
+                })
+            }
+            Kind::Exec { template, user } => {
+                let argv = self.exec_argv(template, user, command);
+                let Some((program, args)) = argv.split_first() else {
+                    return Err(HostError::Other(
+                        "empty exec command; give one, as in -R exec ssh %h CMD".into(),
+                    ));
+                };
+                let mut cmd = Command::new(program);
+                cmd.args(args)
+                    .stdin(if stdin {
+                        std::process::Stdio::piped()
+                    } else {
+                        std::process::Stdio::null()
+                    })
+                    .stdout(std::process::Stdio::piped())
+                    .stderr(std::process::Stdio::piped())
+                    .process_group(0)
+                    .kill_on_drop(true);
+                let mut child = cmd
+                    .spawn()
+                    .map_err(|e| HostError::Other(format!("cannot run '{program}': {e}")))?;
+                if let Some(pid) = child.id() {
+                    kill.set(pid);
+                }
+                Ok(RemoteProcess {
+                    stdin: child.stdin.take().map(|s| Box::new(s) as Input),
+                    stdout: child.stdout.take().map(|s| Box::new(s) as Output),
+                    stderr: child.stderr.take().map(|s| Box::new(s) as Output),
+                    waiter: Waiter::Local(child),
+                })
+            }
+        }
+    }
+
+    /// The argv of an exec transport: the template with `%h`, `%u`, `%n` replaced, and the
+    /// command appended as one argument when there is one.
+    fn exec_argv(&self, template: &[String], user: &str, command: &str) -> Vec<String> {
+        let rank = self.target.rank.to_string();
+        let mut argv: Vec<String> = template
+            .iter()
+            .map(|word| {
+                word.replace("%h", &self.target.spec.host)
+                    .replace("%u", user)
+                    .replace("%n", &rank)
+            })
+            .collect();
+        if !command.is_empty() {
+            argv.push(command.to_string());
+        }
+        argv
+    }
+
+    /// Kills the command's process group on the host: SIGTERM, then SIGKILL after a grace
+    /// period, and returns when it is gone (or the host cannot be reached).
+    pub async fn kill(&self, handle: &KillHandle) {
+        let Some(pid) = handle.get() else { return };
+        match &self.kind {
+            Kind::Mux { session, .. } => {
+                let script = format!(
+                    "kill -TERM -- -{pid} 2>/dev/null; i=0; \
+                     while kill -0 -- -{pid} 2>/dev/null && [ $i -lt {KILL_GRACE_TENTHS} ]; \
+                     do sleep 0.1; i=$((i+1)); done; kill -KILL -- -{pid} 2>/dev/null; true"
+                );
+                let mut cmd = Session::to_raw_command(session.clone(), script);
+                cmd.stdin(SshStdio::null())
+                    .stdout(SshStdio::null())
+                    .stderr(SshStdio::null());
+                let bound = Duration::from_millis(100 * u64::from(KILL_GRACE_TENTHS) + 5000);
+                let _ = tokio::time::timeout(bound, cmd.status()).await;
+            }
+            Kind::Exec { .. } => kill_local_group(pid).await,
+        }
+    }
+}
+
+async fn kill_local_group(pid: u32) {
+    let Ok(pgid) = i32::try_from(pid) else { return };
+    // SAFETY: kill(2) with a negative pid signals a process group; it has no memory effects.
+    unsafe { libc::kill(-pgid, libc::SIGTERM) };
+    for _ in 0..KILL_GRACE_TENTHS {
+        // SAFETY: signal 0 only checks that the group still exists.
+        if unsafe { libc::kill(-pgid, 0) } != 0 {
+            return;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    // SAFETY: as above.
+    unsafe { libc::kill(-pgid, libc::SIGKILL) };
+}

@@ -1,0 +1,119 @@
+//! Running one command on one host, streaming its output lines as events.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader};
+use tokio::sync::{mpsc, watch};
+
+use crate::connect::Connection;
+use crate::error::HostError;
+use crate::event::{Event, Stream};
+use crate::interrupt::Interrupt;
+use crate::process::{KillHandle, Output, PID_MARKER};
+
+/// Read buffer for command output: large enough that a 1 MiB line takes few reads.
+const READ_BUFFER: usize = 64 * 1024;
+
+/// Data for the command's stdin, shared by every host; None until it has all been read.
+pub type StdinData = watch::Receiver<Option<Arc<Vec<u8>>>>;
+
+/// What to run, and with which bounds.
+pub struct CommandSpec<'a> {
+    /// The command line, run by the remote user's shell.
+    pub command: &'a str,
+    /// Bytes to send to the command's stdin; None gives it /dev/null.
+    pub stdin: Option<StdinData>,
+    /// Kill the command after this long.
+    pub timeout: Option<Duration>,
+}
+
+/// Runs `spec` on `conn`, sending each output line to `events` tagged with the host's rank,
+/// and returns the exit status. A timeout or an interrupt kills the command on the host
+/// before this returns.
+pub async fn run_command(
+    conn: &Connection,
+    spec: &CommandSpec<'_>,
+    events: &mpsc::UnboundedSender<Event>,
+    mut interrupt: Interrupt,
+) -> Result<i32, HostError> {
+    let kill = KillHandle::default();
+    let mut process = conn
+        .spawn(spec.command, spec.stdin.is_some(), &kill)
+        .await?;
+    let host = conn.target().rank;
+    let stdin = process.stdin.take();
+    let stdout = process.stdout.take();
+    let stderr = process.stderr.take();
+    let feed = async {
+        if let (Some(mut pipe), Some(mut data)) = (stdin, spec.stdin.clone()) {
+            let bytes = match data.wait_for(Option::is_some).await {
+                Ok(bytes) => bytes.clone().unwrap_or_default(),
+                Err(_) => Arc::default(),
+            };
+            // A command that exits without reading its input is not an error.
+            let _ = pipe.write_all(&bytes).await;
+            let _ = pipe.shutdown().await;
+        }
+    };
+    let work = async {
+        let (_, out, err, status) = tokio::join!(
+            feed,
+            pump(stdout, host, Stream::Stdout, events, None),
+            pump(stderr, host, Stream::Stderr, events, Some(&kill)),
+            process.wait(),
+        );
+        out.and(err)
+            .map_err(|e| HostError::Other(format!("reading output failed: {e}")))?;
+        status
+    };
+    let timeout = async {
+        match spec.timeout {
+            Some(d) => tokio::time::sleep(d).await,
+            None => std::future::pending().await,
+        }
+    };
+    let failure = tokio::select! {
+        status = work => return status,
+        _ = timeout => HostError::CommandTimeout(spec.timeout.unwrap_or_default()),
+        _ = interrupt.wait() => HostError::Interrupted,
+    };
+    conn.kill(&kill).await;
+    Err(failure)
+}
+
+/// Forwards whole lines from `pipe`. On stderr of an ssh command, the first line is the pid
+/// marker: it goes to `kill`, not to the user.
+async fn pump(
+    pipe: Option<Output>,
+    host: usize,
+    stream: Stream,
+    events: &mpsc::UnboundedSender<Event>,
+    kill: Option<&KillHandle>,
+) -> std::io::Result<()> {
+    let Some(pipe) = pipe else { return Ok(()) };
+    let mut reader = BufReader::with_capacity(READ_BUFFER, pipe);
+    let mut first = true;
+    loop {
+        let mut line = Vec::new();
+        if reader.read_until(b'\n', &mut line).await? == 0 {
+            return Ok(());
+        }
+        if line.last() == Some(&b'\n') {
+            line.pop();
+        }
+        if std::mem::take(&mut first) {
+            if let (Some(kill), Some(pid)) = (kill, line.strip_prefix(PID_MARKER)) {
+                if let Some(pid) = std::str::from_utf8(pid).ok().and_then(|p| p.parse().ok()) {
+                    kill.set(pid);
+                    continue;
+                }
+            }
+        }
+        let _ = events.send(Event::Line {
+            host,
+            stream,
+            bytes: line,
+        });
+    }
+}

@@ -1,0 +1,117 @@
+//! The harness for end-to-end tests: the real binaries, a real test cluster, and a private
+//! folder per test.
+//!
+//! Each test starts its own cluster ([`Cluster::start_temp`]) and gets commands for the built
+//! tools with that cluster's ssh config and a control-socket folder of its own, so tests that
+//! run at the same time share no ports, sockets or files.
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+use std::sync::OnceLock;
+
+pub use prtools_testcluster::Cluster;
+
+/// The folder holding the built binaries: the test executable lives in `target/<profile>/deps`.
+fn bin_dir() -> PathBuf {
+    let exe = std::env::current_exe().expect("the test knows its own path");
+    exe.parent()
+        .and_then(Path::parent)
+        .expect("test executables live in target/<profile>/deps")
+        .to_path_buf()
+}
+
+/// Builds the tools once per test process, so a test never runs a stale binary even when
+/// only this package was asked for (`cargo test -p prtools-tests`).
+fn ensure_built() {
+    static BUILT: OnceLock<()> = OnceLock::new();
+    BUILT.get_or_init(|| {
+        let cargo = std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into());
+        let release = bin_dir().ends_with("release");
+        let mut build = Command::new(cargo);
+        build.args(["build", "--quiet", "--bins", "-p", "prsh"]);
+        if release {
+            build.arg("--release");
+        }
+        let status = build.status().expect("cargo runs");
+        assert!(status.success(), "building the tools failed");
+    });
+}
+
+/// The path of a built tool, e.g. `bin("prsh")`.
+pub fn bin(name: &str) -> PathBuf {
+    ensure_built();
+    bin_dir().join(name)
+}
+
+/// A test's cluster plus a client-side folder for control sockets and output files.
+pub struct TestCluster {
+    /// The running test hosts.
+    pub cluster: Cluster,
+    client: PathBuf,
+}
+
+impl TestCluster {
+    /// Starts `n` hosts for one test.
+    pub fn start(n: usize) -> TestCluster {
+        let cluster = Cluster::start_temp(n).expect("the test cluster starts");
+        let client = cluster.dir().join("client");
+        std::fs::create_dir_all(&client).expect("client folder");
+        TestCluster { cluster, client }
+    }
+
+    /// A folder private to this test, outside /tmp.
+    pub fn scratch(&self, name: &str) -> PathBuf {
+        let dir = self.client.join(name);
+        std::fs::create_dir_all(&dir).expect("scratch folder");
+        dir
+    }
+
+    /// `tool` with this cluster's ssh config and its own control-socket folder.
+    pub fn tool(&self, tool: &str) -> Command {
+        let mut cmd = Command::new(bin(tool));
+        cmd.arg("-F").arg(self.cluster.ssh_config());
+        self.isolate(&mut cmd);
+        cmd
+    }
+
+    /// Points a command's control sockets and colour at this test's own settings.
+    pub fn isolate(&self, cmd: &mut Command) {
+        cmd.env("XDG_RUNTIME_DIR", &self.client)
+            .env_remove("PRTOOLS_PERSIST")
+            .env_remove("WCOLL")
+            .env("NO_COLOR", "1");
+    }
+
+    /// `pdsh -R ssh` reaching the same hosts, for comparisons.
+    pub fn pdsh(&self) -> Command {
+        let mut cmd = Command::new("pdsh");
+        cmd.env("PDSH_RCMD_TYPE", "ssh").env(
+            "PDSH_SSH_ARGS_APPEND",
+            format!("-F {}", self.cluster.ssh_config().display()),
+        );
+        cmd
+    }
+}
+
+/// Output as text, for assertions.
+pub fn text(bytes: &[u8]) -> String {
+    String::from_utf8_lossy(bytes).into_owned()
+}
+
+/// Runs a command and returns its output, stdin closed.
+pub fn run(cmd: &mut Command) -> Output {
+    cmd.stdin(std::process::Stdio::null())
+        .output()
+        .expect("the command starts")
+}
+
+/// Asserts equality and, when it fails, prints both sides whole, one under the other.
+#[macro_export]
+macro_rules! assert_text_eq {
+    ($expected:expr, $got:expr) => {{
+        let (expected, got) = (&$expected, &$got);
+        if expected != got {
+            panic!("\nexpected:\n{expected}\ngot:\n{got}\n");
+        }
+    }};
+}

@@ -1,0 +1,379 @@
+//! prsh end to end: the real binary against a real 8-host cluster (DESIGN.md, Testing).
+
+use std::io::Write;
+use std::process::Stdio;
+
+use prtools_tests::{assert_text_eq, run, text, TestCluster};
+
+const HOSTS: &str = "node[1-8]";
+
+fn sorted_lines(s: &str) -> Vec<String> {
+    let mut lines: Vec<String> = s.lines().map(String::from).collect();
+    lines.sort();
+    lines
+}
+
+#[test]
+fn every_host_answers_with_its_own_hostname() {
+    let tc = TestCluster::start(8);
+    let out = run(tc.tool("prsh").args(["-w", HOSTS, "hostname"]));
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    let mut expected: Vec<String> = (1..=8).map(|i| format!("node{i}: node{i}")).collect();
+    expected.sort();
+    assert_eq!(sorted_lines(&text(&out.stdout)), expected);
+    assert_text_eq!("", text(&out.stderr));
+}
+
+#[test]
+fn gathered_output_matches_pdsh_and_dshbak() {
+    let tc = TestCluster::start(8);
+    let command = "echo kernel; case $(hostname) in node3|node7) echo odd one;; esac";
+    let ours = run(tc.tool("prsh").args(["-w", HOSTS, "-b", command]));
+    assert_eq!(ours.status.code(), Some(0), "{}", text(&ours.stderr));
+
+    let mut pdsh = tc
+        .pdsh()
+        .args(["-w", HOSTS, command])
+        .stdout(Stdio::piped())
+        .stdin(Stdio::null())
+        .spawn()
+        .expect("pdsh runs");
+    let dshbak = std::process::Command::new("dshbak")
+        .arg("-c")
+        .stdin(pdsh.stdout.take().expect("pdsh stdout"))
+        .output()
+        .expect("dshbak runs");
+    assert!(pdsh.wait().expect("pdsh exits").success());
+    let theirs = text(&dshbak.stdout);
+    assert!(theirs.contains("node[3,7]"), "pdsh did not run: {theirs}");
+    assert_text_eq!(theirs, text(&ours.stdout));
+}
+
+#[test]
+fn gathering_keeps_apart_hosts_whose_exit_status_differs() {
+    let tc = TestCluster::start(4);
+    let out = run(tc.tool("prsh").args([
+        "-w",
+        "node[1-4]",
+        "-b",
+        "echo same; [ $(hostname) = node2 ] && exit 3; true",
+    ]));
+    assert_eq!(out.status.code(), Some(3));
+    assert_text_eq!(
+        "----------------\nnode[1,3-4]\n----------------\nsame\n\
+         ----------------\nnode2\n----------------\nsame\n",
+        text(&out.stdout)
+    );
+}
+
+#[test]
+fn exit_status_is_the_largest_and_failures_are_named_folded() {
+    let tc = TestCluster::start(8);
+    let out = run(tc.tool("prsh").args([
+        "-w",
+        HOSTS,
+        "case $(hostname) in node2|node6) exit 3;; node5) exit 7;; esac",
+    ]));
+    assert_eq!(out.status.code(), Some(7));
+    assert_text_eq!(
+        "prsh: node[2,6]: exited with status 3\nprsh: node5: exited with status 7\n",
+        text(&out.stderr)
+    );
+}
+
+#[test]
+fn a_stopped_host_is_refused_named_and_the_rest_complete() {
+    let tc = TestCluster::start(8);
+    tc.cluster.stop_node(3).unwrap();
+    let out = run(tc.tool("prsh").args(["-w", HOSTS, "hostname"]));
+    assert_eq!(out.status.code(), Some(255));
+    assert_text_eq!("prsh: node3: connection refused\n", text(&out.stderr));
+    let lines = sorted_lines(&text(&out.stdout));
+    assert_eq!(lines.len(), 7);
+    assert!(!lines.iter().any(|l| l.starts_with("node3")));
+}
+
+#[test]
+fn a_frozen_host_times_out_on_connect() {
+    let tc = TestCluster::start(8);
+    tc.cluster.freeze_node(4).unwrap();
+    let out = run(tc.tool("prsh").args(["-w", HOSTS, "-t", "2", "hostname"]));
+    tc.cluster.thaw_node(4).unwrap();
+    assert_eq!(out.status.code(), Some(255));
+    assert_text_eq!(
+        "prsh: node4: connect timed out after 2s\n",
+        text(&out.stderr)
+    );
+    assert_eq!(sorted_lines(&text(&out.stdout)).len(), 7);
+}
+
+#[test]
+fn command_timeout_kills_the_remote_command() {
+    let tc = TestCluster::start(2);
+    let out = run(tc
+        .tool("prsh")
+        .args(["-w", "node2", "-u", "1", "sleep 600"]));
+    assert_eq!(out.status.code(), Some(255));
+    assert_text_eq!(
+        "prsh: node2: command timed out after 1s and was killed\n",
+        text(&out.stderr)
+    );
+    let left: Vec<String> = tc
+        .cluster
+        .processes(2)
+        .into_iter()
+        .filter(|p| p.contains("sleep"))
+        .collect();
+    assert!(left.is_empty(), "left running on node2: {left:?}");
+}
+
+#[test]
+fn sigterm_kills_remote_commands_and_exits_143() {
+    let tc = TestCluster::start(2);
+    let mut child = tc
+        .tool("prsh")
+        .args(["-w", "node[1-2]", "echo started; exec sleep 600"])
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    // Wait until both hosts have really started the command before signalling.
+    let mut stdout = std::io::BufReader::new(child.stdout.take().unwrap());
+    for _ in 0..2 {
+        let mut line = String::new();
+        std::io::BufRead::read_line(&mut stdout, &mut line).unwrap();
+        assert!(line.ends_with("started\n"), "{line}");
+    }
+    // SAFETY: kill(2) on our own child's pid has no memory effects.
+    unsafe { libc::kill(child.id() as i32, libc::SIGTERM) };
+    let status = child.wait().unwrap();
+    assert_eq!(status.code(), Some(143));
+    for node in 1..=2 {
+        let left: Vec<String> = tc
+            .cluster
+            .processes(node)
+            .into_iter()
+            .filter(|p| p.contains("sleep"))
+            .collect();
+        assert!(left.is_empty(), "left running on node{node}: {left:?}");
+    }
+}
+
+#[test]
+fn a_one_mebibyte_line_arrives_whole_from_every_host() {
+    let tc = TestCluster::start(8);
+    let out =
+        run(tc
+            .tool("prsh")
+            .args(["-w", HOSTS, "head -c 1048576 /dev/zero | tr '\\0' a; echo"]));
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    let stdout = text(&out.stdout);
+    let lines: Vec<&str> = stdout.lines().collect();
+    assert_eq!(lines.len(), 8);
+    for line in lines {
+        let (host, body) = line.split_once(": ").expect("prefixed");
+        assert!(host.starts_with("node"), "{}", &line[..40]);
+        assert_eq!(body.len(), 1 << 20, "line from {host} was cut");
+        assert!(
+            body.bytes().all(|b| b == b'a'),
+            "line from {host} was mixed"
+        );
+    }
+}
+
+#[test]
+fn stdin_is_sent_to_every_host() {
+    let tc = TestCluster::start(8);
+    let mut child = tc
+        .tool("prsh")
+        .args(["-w", HOSTS, "cat"])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .spawn()
+        .unwrap();
+    child
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(b"hello\nworld\n")
+        .unwrap();
+    let out = child.wait_with_output().unwrap();
+    assert_eq!(out.status.code(), Some(0));
+    let mut expected = Vec::new();
+    for i in 1..=8 {
+        expected.push(format!("node{i}: hello"));
+        expected.push(format!("node{i}: world"));
+    }
+    expected.sort();
+    assert_eq!(sorted_lines(&text(&out.stdout)), expected);
+}
+
+#[test]
+fn n_keeps_stdin_from_the_hosts() {
+    let tc = TestCluster::start(2);
+    let mut child = tc
+        .tool("prsh")
+        .args(["-n", "-w", "node[1-2]", "cat; echo done"])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .spawn()
+        .unwrap();
+    child.stdin.take().unwrap().write_all(b"secret\n").unwrap();
+    let out = child.wait_with_output().unwrap();
+    assert_eq!(
+        sorted_lines(&text(&out.stdout)),
+        ["node1: done", "node2: done"]
+    );
+}
+
+/// sshd's processes for established connections, by pid: `sshd: root@notty` and its parent.
+fn connection_processes(tc: &TestCluster, node: usize) -> Vec<String> {
+    let mut found: Vec<String> = tc
+        .cluster
+        .processes(node)
+        .into_iter()
+        .filter(|p| p.starts_with("sshd: root"))
+        .collect();
+    found.sort();
+    found
+}
+
+#[test]
+fn persist_reuses_the_master_so_a_second_run_opens_no_connection() {
+    let tc = TestCluster::start(3);
+    let first = run(tc
+        .tool("prsh")
+        .args(["--persist", "60", "-w", "node[1-3]", "true"]));
+    assert_eq!(first.status.code(), Some(0), "{}", text(&first.stderr));
+    let before: Vec<Vec<String>> = (1..=3).map(|n| connection_processes(&tc, n)).collect();
+    assert!(
+        before.iter().all(|p| !p.is_empty()),
+        "no master kept: {before:?}"
+    );
+
+    let second = run(tc
+        .tool("prsh")
+        .args(["--persist", "60", "-w", "node[1-3]", "hostname"]));
+    assert_eq!(second.status.code(), Some(0), "{}", text(&second.stderr));
+    assert_eq!(
+        sorted_lines(&text(&second.stdout)),
+        ["node1: node1", "node2: node2", "node3: node3"]
+    );
+    let after: Vec<Vec<String>> = (1..=3).map(|n| connection_processes(&tc, n)).collect();
+    assert_eq!(before, after, "the second run opened new connections");
+}
+
+#[test]
+fn without_persist_no_connection_is_left_open() {
+    let tc = TestCluster::start(2);
+    let out = run(tc.tool("prsh").args(["-w", "node[1-2]", "true"]));
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    // sshd tears its side down after the client's master has exited, so the check waits
+    // (bounded) for that instead of looking once; a master left lingering would stay for 60 s.
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    for node in 1..=2 {
+        while !connection_processes(&tc, node).is_empty() {
+            assert!(
+                std::time::Instant::now() < deadline,
+                "connection left open on node{node}: {:?}",
+                connection_processes(&tc, node)
+            );
+            std::thread::yield_now();
+        }
+    }
+}
+
+#[test]
+fn exec_transport_runs_a_local_command_per_host() {
+    let tc = TestCluster::start(3);
+    let config = tc.cluster.ssh_config().display().to_string();
+    let mut cmd = std::process::Command::new(prtools_tests::bin("prsh"));
+    tc.isolate(&mut cmd);
+    let out = run(cmd.args([
+        "-R",
+        "exec",
+        "-w",
+        "node[1-3]",
+        "ssh",
+        "-F",
+        &config,
+        "%h",
+        "echo",
+        "%n",
+        "on",
+        "$(hostname)",
+    ]));
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    assert_eq!(
+        sorted_lines(&text(&out.stdout)),
+        [
+            "node1: 0 on node1",
+            "node2: 1 on node2",
+            "node3: 2 on node3"
+        ]
+    );
+
+    let template = format!("exec ssh -F {config} %h");
+    let mut cmd = std::process::Command::new(prtools_tests::bin("prsh"));
+    tc.isolate(&mut cmd);
+    let out = run(cmd.args(["-R", &template, "-w", "node[1-2]", "hostname"]));
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    assert_eq!(
+        sorted_lines(&text(&out.stdout)),
+        ["node1: node1", "node2: node2"]
+    );
+}
+
+#[test]
+fn output_modes_no_prefix_json_blocks_and_files() {
+    let tc = TestCluster::start(2);
+    let out = run(tc.tool("prsh").args(["-N", "-w", "node[1-2]", "hostname"]));
+    assert_eq!(sorted_lines(&text(&out.stdout)), ["node1", "node2"]);
+
+    let out = run(tc.tool("prsh").args([
+        "--json",
+        "-w",
+        "node[1-2]",
+        "hostname; echo warn >&2; [ $(hostname) = node2 ] && exit 4; true",
+    ]));
+    assert_eq!(out.status.code(), Some(4));
+    let mut objects: Vec<serde_json::Value> = text(&out.stdout)
+        .lines()
+        .map(|l| serde_json::from_str(l).expect("one JSON object a line"))
+        .collect();
+    objects.sort_by_key(|o| o["host"].as_str().unwrap().to_string());
+    assert_eq!(objects[1]["host"], "node2");
+    assert_eq!(objects[1]["status"], 4);
+    assert_eq!(objects[1]["stdout"], "node2\n");
+    assert_eq!(objects[1]["stderr"], "warn\n");
+    assert!(objects[1]["seconds"].as_f64().unwrap() > 0.0);
+
+    let out = run(tc
+        .tool("prsh")
+        .args(["-i", "-w", "node1", "hostname; echo oops >&2"]));
+    let block = text(&out.stdout);
+    assert!(block.starts_with("[1] "), "{block}");
+    assert!(
+        block.contains(" [SUCCESS] node1\nnode1\nStderr: oops\n"),
+        "{block}"
+    );
+
+    let dir = tc.scratch("outs");
+    let (o, e) = (dir.join("out"), dir.join("err"));
+    let out = run(tc
+        .tool("prsh")
+        .args(["-w", "node[1-2]", "-o"])
+        .arg(&o)
+        .arg("-e")
+        .arg(&e)
+        .arg("hostname; echo e-$(hostname) >&2"));
+    assert_eq!(out.status.code(), Some(0));
+    assert_text_eq!("", text(&out.stdout));
+    for n in 1..=2 {
+        let stdout = std::fs::read_to_string(o.join(format!("node{n}"))).unwrap();
+        let stderr = std::fs::read_to_string(e.join(format!("node{n}"))).unwrap();
+        assert_eq!(stdout, format!("node{n}\n"));
+        assert_eq!(stderr, format!("e-node{n}\n"));
+    }
+}

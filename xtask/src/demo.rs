@@ -1,0 +1,55 @@
+//! `cargo xtask demo`: a throwaway 4-host cluster on this machine, and every tool at work on
+//! it, each command printed before its output as a user would type it.
+
+use std::path::Path;
+use std::process::Command;
+
+use anyhow::{Context, Result};
+use prtools_testcluster::Cluster;
+
+/// Builds the tools, starts the cluster, runs the steps, stops the cluster.
+pub fn run() -> Result<()> {
+    crate::cargo(&["build", "--bins", "-p", "prsh"])?;
+    let bin = crate::workspace_root().join("target/debug");
+    println!("starting a 4-host test cluster (sshd in namespaces, private /tmp each)");
+    let cluster = Cluster::start_temp(4).context("starting the test cluster")?;
+    let result = steps(&cluster, &bin);
+    cluster.down().context("stopping the test cluster")?;
+    result
+}
+
+fn steps(cluster: &Cluster, bin: &Path) -> Result<()> {
+    let cfg = cluster.ssh_config().display().to_string();
+    let client = cluster.dir().join("demo");
+    std::fs::create_dir_all(&client)?;
+    let show = |args: &[&str]| -> Result<()> {
+        println!("\n$ prsh {}", args.join(" "));
+        let status = Command::new(bin.join("prsh"))
+            .arg("-F")
+            .arg(&cfg)
+            .args(args)
+            .env("XDG_RUNTIME_DIR", &client)
+            .status()
+            .context("running prsh")?;
+        println!("(exit status {})", status.code().unwrap_or(-1));
+        Ok(())
+    };
+    println!(
+        "\n# prsh: run a command on every host at once (-F points at the cluster's ssh config)"
+    );
+    show(&["-w", "node[1-4]", "hostname"])?;
+    println!("\n# -b gathers hosts with identical output, as pdsh | dshbak -c");
+    show(&["-w", "node[1-4]", "-b", "uname -sr"])?;
+    println!("\n# each host has a private /tmp: stage a file and list it");
+    show(&[
+        "-w",
+        "node[1-4]",
+        "echo hello from $(hostname) > /tmp/hello; cat /tmp/hello",
+    ])?;
+    println!("\n# the exit status is the largest remote one; failures are named, folded");
+    show(&["-w", "node[1-4]", "exit $(hostname | tr -dc 0-9)"])?;
+    println!("\n# a host that is down is refused and named; the others complete");
+    cluster.stop_node(3)?;
+    show(&["-w", "node[1-4]", "-t", "3", "uptime -p || uptime"])?;
+    Ok(())
+}

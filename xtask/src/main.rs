@@ -1,0 +1,86 @@
+//! Project automation, run as `cargo xtask TASK [ARGS]` (an alias in `.cargo/config.toml`).
+//!
+//! Each task is a module; this file only picks one. Tasks are Rust rather than shell scripts
+//! so that they run wherever cargo does and share code with the tests.
+
+mod bench;
+mod cluster;
+mod demo;
+mod man;
+
+use std::process::ExitCode;
+
+/// Every task, with the line `cargo xtask` prints for it.
+const TASKS: &[(&str, &str)] = &[
+    (
+        "cluster",
+        "start, inspect or stop the local ssh test cluster (up [N] | status | down)",
+    ),
+    (
+        "demo",
+        "build the tools, start a 4-host cluster, show every tool at work, stop it",
+    ),
+    (
+        "man",
+        "write man/*.1 from the clap definitions (--check: only compare)",
+    ),
+    (
+        "bench",
+        "time the tools against their peers on a test cluster (prsh)",
+    ),
+];
+
+fn main() -> ExitCode {
+    match run() {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("xtask: {e:#}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn run() -> anyhow::Result<()> {
+    let mut args = std::env::args().skip(1);
+    let task = args.next();
+    let rest: Vec<String> = args.collect();
+    match task.as_deref() {
+        Some("cluster") => cluster::run(&rest),
+        Some("demo") => demo::run(),
+        Some("man") => man::run(&rest),
+        Some("bench") => bench::run(&rest),
+        Some("help" | "-h" | "--help") => {
+            print!("{}", usage());
+            Ok(())
+        }
+        Some(other) => anyhow::bail!("unknown task '{other}'\n{}", usage().trim_end()),
+        None => anyhow::bail!("no task given\n{}", usage().trim_end()),
+    }
+}
+
+fn usage() -> String {
+    let mut out = String::from("usage: cargo xtask TASK [ARGS]\n\ntasks:\n");
+    for (name, about) in TASKS {
+        out.push_str(&format!("  {name:<10} {about}\n"));
+    }
+    out
+}
+
+/// The workspace root: xtask lives one level below it.
+pub fn workspace_root() -> std::path::PathBuf {
+    std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+        .parent()
+        .expect("xtask lives inside the workspace")
+        .to_path_buf()
+}
+
+/// Runs cargo with `args` in the workspace, failing if it fails.
+pub fn cargo(args: &[&str]) -> anyhow::Result<()> {
+    let cargo = std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into());
+    let status = std::process::Command::new(cargo)
+        .args(args)
+        .current_dir(workspace_root())
+        .status()?;
+    anyhow::ensure!(status.success(), "`cargo {}` failed", args.join(" "));
+    Ok(())
+}
