@@ -183,6 +183,23 @@ fn a_one_mebibyte_line_arrives_whole_from_every_host() {
 }
 
 #[test]
+fn output_written_just_before_exit_arrives_complete() {
+    let tc = TestCluster::start(8);
+    let out = run(tc.tool("prsh").args(["-w", HOSTS, "seq 1 20000"]));
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    let stdout = text(&out.stdout);
+    for i in 1..=8 {
+        let prefix = format!("node{i}: ");
+        let got: Vec<&str> = stdout
+            .lines()
+            .filter_map(|l| l.strip_prefix(prefix.as_str()))
+            .collect();
+        let expected: Vec<String> = (1..=20000).map(|n| n.to_string()).collect();
+        assert!(got == expected, "node{i} sent {} of 20000 lines", got.len());
+    }
+}
+
+#[test]
 fn stdin_is_sent_to_every_host() {
     let tc = TestCluster::start(8);
     let mut child = tc

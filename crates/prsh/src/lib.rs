@@ -136,7 +136,9 @@ fn report(results: &[prtools_transport::HostResult<i32>], interrupt: &Interrupt)
 /// lines appear promptly and a fast flood is written in large pieces.
 fn print_events(mut printer: Printer, mut events: mpsc::UnboundedReceiver<Event>) -> Result<()> {
     let mut out = io::BufWriter::with_capacity(64 * 1024, io::stdout().lock());
-    let mut err = io::stderr().lock();
+    // Not locked for the whole run: other threads may need to report on stderr meanwhile.
+    // Every line is one write_all, which takes the lock for that line.
+    let mut err = io::stderr();
     while let Some(event) = events.blocking_recv() {
         printer.event(event, &mut out, &mut err)?;
         if events.is_empty() {

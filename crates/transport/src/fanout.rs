@@ -77,7 +77,19 @@ where
             Err(_) => {}
         }
     }
-    results.into_iter().flatten().collect()
+    results
+        .into_iter()
+        .zip(targets)
+        .map(|(result, target)| {
+            // Every task reports unless it was cancelled, which nothing here does; still, a
+            // host must never silently vanish from the results.
+            result.unwrap_or_else(|| HostResult {
+                target: target.clone(),
+                result: Err(HostError::Other("host task was cancelled".into())),
+                elapsed: Duration::ZERO,
+            })
+        })
+        .collect()
 }
 
 async fn one_host<T, F, Fut>(

@@ -57,15 +57,17 @@ pub async fn run_command(
         }
     };
     let work = async {
-        let (_, out, err, status) = tokio::join!(
+        let (_, out, err) = tokio::join!(
             feed,
             pump(stdout, host, Stream::Stdout, events, None),
             pump(stderr, host, Stream::Stderr, events, Some(&kill)),
-            process.wait(),
         );
         out.and(err)
             .map_err(|e| HostError::Other(format!("reading output failed: {e}")))?;
-        status
+        // Only now: once the exit status is collected the mux client hangs up, and the master
+        // stops copying whatever output it still holds into our pipes (openssh-rust/openssh
+        // issue 103). Reading to EOF first is what makes the output complete.
+        process.wait().await
     };
     let timeout = async {
         match spec.timeout {
