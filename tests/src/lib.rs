@@ -66,6 +66,11 @@ impl TestCluster {
         dir
     }
 
+    /// Where this test's tools keep their ssh control sockets (`$XDG_RUNTIME_DIR/prtools`).
+    pub fn control_dir(&self) -> PathBuf {
+        self.client.join("prtools")
+    }
+
     /// `tool` with this cluster's ssh config and its own control-socket folder.
     pub fn tool(&self, tool: &str) -> Command {
         let mut cmd = Command::new(bin(tool));

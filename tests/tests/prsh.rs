@@ -127,8 +127,9 @@ fn command_timeout_kills_the_remote_command() {
     assert!(left.is_empty(), "left running on node2: {left:?}");
 }
 
-#[test]
-fn sigterm_kills_remote_commands_and_exits_143() {
+/// Starts a long command on two hosts, signals prsh once both have started it, and checks
+/// the exit status and that nothing is left running on either host.
+fn signal_kills_remote_commands(signal: i32, status: i32) {
     let tc = TestCluster::start(2);
     let mut child = tc
         .tool("prsh")
@@ -146,9 +147,8 @@ fn sigterm_kills_remote_commands_and_exits_143() {
         assert!(line.ends_with("started\n"), "{line}");
     }
     // SAFETY: kill(2) on our own child's pid has no memory effects.
-    unsafe { libc::kill(child.id() as i32, libc::SIGTERM) };
-    let status = child.wait().unwrap();
-    assert_eq!(status.code(), Some(143));
+    unsafe { libc::kill(child.id() as i32, signal) };
+    assert_eq!(child.wait().unwrap().code(), Some(status));
     for node in 1..=2 {
         let left: Vec<String> = tc
             .cluster
@@ -158,6 +158,16 @@ fn sigterm_kills_remote_commands_and_exits_143() {
             .collect();
         assert!(left.is_empty(), "left running on node{node}: {left:?}");
     }
+}
+
+#[test]
+fn sigterm_kills_remote_commands_and_exits_143() {
+    signal_kills_remote_commands(libc::SIGTERM, 143);
+}
+
+#[test]
+fn ctrl_c_kills_remote_commands_and_exits_130() {
+    signal_kills_remote_commands(libc::SIGINT, 130);
 }
 
 #[test]
@@ -244,13 +254,14 @@ fn n_keeps_stdin_from_the_hosts() {
     );
 }
 
-/// sshd's processes for established connections, by pid: `sshd: root@notty` and its parent.
-fn connection_processes(tc: &TestCluster, node: usize) -> Vec<String> {
-    let mut found: Vec<String> = tc
+/// sshd's processes for established connections (`sshd: root@notty` and its privileged
+/// parent), with their pids, so that a replaced connection does not look like the same one.
+fn connection_processes(tc: &TestCluster, node: usize) -> Vec<(u32, String)> {
+    let mut found: Vec<(u32, String)> = tc
         .cluster
-        .processes(node)
+        .process_table(node)
         .into_iter()
-        .filter(|p| p.starts_with("sshd: root"))
+        .filter(|(_, cmdline)| cmdline.starts_with("sshd: root"))
         .collect();
     found.sort();
     found
@@ -263,7 +274,7 @@ fn persist_reuses_the_master_so_a_second_run_opens_no_connection() {
         .tool("prsh")
         .args(["--persist", "60", "-w", "node[1-3]", "true"]));
     assert_eq!(first.status.code(), Some(0), "{}", text(&first.stderr));
-    let before: Vec<Vec<String>> = (1..=3).map(|n| connection_processes(&tc, n)).collect();
+    let before: Vec<Vec<(u32, String)>> = (1..=3).map(|n| connection_processes(&tc, n)).collect();
     assert!(
         before.iter().all(|p| !p.is_empty()),
         "no master kept: {before:?}"
@@ -277,7 +288,7 @@ fn persist_reuses_the_master_so_a_second_run_opens_no_connection() {
         sorted_lines(&text(&second.stdout)),
         ["node1: node1", "node2: node2", "node3: node3"]
     );
-    let after: Vec<Vec<String>> = (1..=3).map(|n| connection_processes(&tc, n)).collect();
+    let after: Vec<Vec<(u32, String)>> = (1..=3).map(|n| connection_processes(&tc, n)).collect();
     assert_eq!(before, after, "the second run opened new connections");
 }
 
@@ -393,4 +404,180 @@ fn output_modes_no_prefix_json_blocks_and_files() {
         assert_eq!(stdout, format!("node{n}\n"));
         assert_eq!(stderr, format!("e-node{n}\n"));
     }
+}
+
+#[test]
+fn ssh_options_port_and_user_reach_ssh() {
+    let tc = TestCluster::start(1);
+    // -O comes before the config file, so it overrides the config's Port.
+    let out = run(tc
+        .tool("prsh")
+        .args(["-O", "Port=1", "-w", "node1", "true"]));
+    assert_eq!(out.status.code(), Some(255));
+    assert_text_eq!("prsh: node1: connection refused\n", text(&out.stderr));
+
+    let out = run(tc.tool("prsh").args(["--port", "1", "-w", "node1", "true"]));
+    assert_text_eq!("prsh: node1: connection refused\n", text(&out.stderr));
+
+    // `nobody` may log in with the cluster key, but has no shell.
+    let out = run(tc
+        .tool("prsh")
+        .args(["-l", "nobody", "-w", "node1", "id -un"]));
+    assert_eq!(out.status.code(), Some(1), "{}", text(&out.stderr));
+    assert_text_eq!(
+        "node1: This account is currently not available.\n",
+        text(&out.stdout)
+    );
+}
+
+#[test]
+fn a_host_that_would_prompt_fails_fast_with_the_reason() {
+    let tc = TestCluster::start(2);
+    // An empty known_hosts and `ask` would prompt; batch mode refuses instead of hanging.
+    let out = run(tc.tool("prsh").args([
+        "-O",
+        "UserKnownHostsFile=/dev/null",
+        "-O",
+        "StrictHostKeyChecking=ask",
+        "-w",
+        "node[1-2]",
+        "true",
+    ]));
+    assert_eq!(out.status.code(), Some(255));
+    assert_text_eq!(
+        "prsh: node[1-2]: host key verification failed; run `ssh HOST` once to check and accept the key\n",
+        text(&out.stderr)
+    );
+}
+
+#[test]
+fn fanout_bounds_how_many_hosts_run_at_once() {
+    let tc = TestCluster::start(6);
+    // The hosts share every folder but /tmp, so each command can see the others running.
+    let board = tc.scratch("board");
+    let command = format!(
+        "b={}; touch $b/run.$(hostname); ls $b | grep -c '^run' > $b/seen.$(hostname); \
+         sleep 0.3; rm $b/run.$(hostname)",
+        board.display()
+    );
+    let out = run(tc
+        .tool("prsh")
+        .args(["-f", "2", "-w", "node[1-6]", &command]));
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    for n in 1..=6 {
+        let seen: usize = std::fs::read_to_string(board.join(format!("seen.node{n}")))
+            .unwrap()
+            .trim()
+            .parse()
+            .unwrap();
+        assert!(
+            seen <= 2,
+            "node{n} saw {seen} hosts running at once with -f 2"
+        );
+    }
+}
+
+#[test]
+fn gather_with_stderr_and_s_flag() {
+    let tc = TestCluster::start(3);
+    let out = run(tc
+        .tool("prsh")
+        .args(["-S", "-B", "-w", "node[1-3]", "echo out; echo err >&2"]));
+    assert_eq!(out.status.code(), Some(0));
+    assert_text_eq!(
+        "----------------\nnode[1-3]\n----------------\nout\nerr\n",
+        text(&out.stdout)
+    );
+    assert_text_eq!("", text(&out.stderr));
+
+    // Without -B, stderr is not gathered: it streams to stderr with the prefix.
+    let out = run(tc
+        .tool("prsh")
+        .args(["-b", "-w", "node1", "echo out; echo err >&2"]));
+    assert_text_eq!(
+        "----------------\nnode1\n----------------\nout\n",
+        text(&out.stdout)
+    );
+    assert_text_eq!("node1: err\n", text(&out.stderr));
+}
+
+#[test]
+fn the_host_prefix_is_coloured_on_a_terminal_unless_no_color() {
+    let tc = TestCluster::start(1);
+    let prsh = prtools_tests::bin("prsh");
+    let line = format!(
+        "{} -F {} -w node1 hostname",
+        prsh.display(),
+        tc.cluster.ssh_config().display()
+    );
+    // script(1) gives prsh a terminal as its stdout.
+    let mut coloured = std::process::Command::new("script");
+    tc.isolate(&mut coloured);
+    coloured
+        .env_remove("NO_COLOR")
+        .args(["-qec", &line, "/dev/null"]);
+    let out = text(&run(&mut coloured).stdout);
+    assert!(out.contains("\u{1b}[36mnode1\u{1b}[0m: node1"), "{out:?}");
+
+    let mut plain = std::process::Command::new("script");
+    tc.isolate(&mut plain);
+    plain.args(["-qec", &line, "/dev/null"]);
+    let out = text(&run(&mut plain).stdout);
+    assert!(
+        out.contains("node1: node1") && !out.contains('\u{1b}'),
+        "{out:?}"
+    );
+}
+
+#[test]
+fn persist_from_the_environment() {
+    let tc = TestCluster::start(1);
+    let first = run(tc
+        .tool("prsh")
+        .env("PRTOOLS_PERSIST", "1m")
+        .args(["-w", "node1", "true"]));
+    assert_eq!(first.status.code(), Some(0), "{}", text(&first.stderr));
+    let before = connection_processes(&tc, 1);
+    assert!(!before.is_empty(), "PRTOOLS_PERSIST kept no master");
+    let second = run(tc
+        .tool("prsh")
+        .env("PRTOOLS_PERSIST", "1m")
+        .args(["-w", "node1", "true"]));
+    assert_eq!(second.status.code(), Some(0));
+    assert_eq!(before, connection_processes(&tc, 1));
+}
+
+#[test]
+fn a_dead_persistent_master_is_replaced_not_trusted() {
+    let tc = TestCluster::start(1);
+    let first = run(tc
+        .tool("prsh")
+        .args(["--persist", "1m", "-w", "node1", "true"]));
+    assert_eq!(first.status.code(), Some(0), "{}", text(&first.stderr));
+    // Kill the master hard, so that its socket file stays behind with nobody listening.
+    let sockets: Vec<std::path::PathBuf> = std::fs::read_dir(tc.control_dir())
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .collect();
+    assert_eq!(sockets.len(), 1, "{sockets:?}");
+    let check = run(std::process::Command::new("ssh")
+        .arg("-S")
+        .arg(&sockets[0])
+        .args(["-O", "check", "node1"]));
+    let answer = text(&check.stderr);
+    let pid: i32 = answer
+        .split("pid=")
+        .nth(1)
+        .and_then(|rest| rest.split(')').next())
+        .and_then(|pid| pid.parse().ok())
+        .unwrap_or_else(|| panic!("no master pid in {answer:?}"));
+    // SAFETY: kill(2) has no memory effects; the pid is the master we just asked about.
+    unsafe { libc::kill(pid, libc::SIGKILL) };
+    assert!(sockets[0].exists(), "a killed master leaves its socket");
+
+    let second = run(tc
+        .tool("prsh")
+        .args(["--persist", "1m", "-w", "node1", "hostname"]));
+    assert_eq!(second.status.code(), Some(0), "{}", text(&second.stderr));
+    assert_text_eq!("node1: node1\n", text(&second.stdout));
 }

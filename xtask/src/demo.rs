@@ -23,12 +23,13 @@ fn steps(cluster: &Cluster, bin: &Path) -> Result<()> {
     let client = cluster.dir().join("demo");
     std::fs::create_dir_all(&client)?;
     let show = |args: &[&str]| -> Result<()> {
-        println!("\n$ prsh {}", args.join(" "));
+        println!("\n$ prsh {}", shell_words(args));
         let status = Command::new(bin.join("prsh"))
             .arg("-F")
             .arg(&cfg)
             .args(args)
             .env("XDG_RUNTIME_DIR", &client)
+            .stdin(std::process::Stdio::null())
             .status()
             .context("running prsh")?;
         println!("(exit status {})", status.code().unwrap_or(-1));
@@ -52,4 +53,20 @@ fn steps(cluster: &Cluster, bin: &Path) -> Result<()> {
     cluster.stop_node(3)?;
     show(&["-w", "node[1-4]", "-t", "3", "uptime -p || uptime"])?;
     Ok(())
+}
+
+/// The arguments as a user would type them, quoted where the shell needs it.
+fn shell_words(args: &[&str]) -> String {
+    args.iter()
+        .map(|a| {
+            if a.chars()
+                .all(|c| c.is_ascii_alphanumeric() || "-_./[],=@%:".contains(c))
+            {
+                a.to_string()
+            } else {
+                format!("'{}'", a.replace('\'', "'\\''"))
+            }
+        })
+        .collect::<Vec<_>>()
+        .join(" ")
 }

@@ -28,7 +28,7 @@ pub struct Cli {
     /// Gather hosts with identical output and exit status under one header (as `dshbak -c`)
     #[arg(short = 'b', help_heading = "Output")]
     pub gather: bool,
-    /// Like -b, and gather standard error together with standard output
+    /// Like -b, and gather standard error too (after standard output)
     #[arg(short = 'B', help_heading = "Output")]
     pub gather_stderr: bool,
     /// Print each host's output as one block when it finishes (as pssh -i)

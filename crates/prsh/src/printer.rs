@@ -46,8 +46,6 @@ pub struct Settings {
 struct HostOutput {
     stdout: Vec<u8>,
     stderr: Vec<u8>,
-    /// Both streams in arrival order, for -B.
-    merged: Vec<u8>,
 }
 
 /// Consumes events until every host is done.
@@ -146,19 +144,11 @@ impl Printer {
                 };
                 self.write_prefixed(sink, host, stream, &bytes)
             }
-            (Mode::Gather { with_stderr }, _) => {
-                if with_stderr {
-                    collected.merged.extend_from_slice(&bytes);
-                } else {
-                    collected.stdout.extend_from_slice(&bytes);
-                }
-                Ok(())
-            }
-            (Mode::Block | Mode::Json, Stream::Stdout) => {
+            (_, Stream::Stdout) => {
                 collected.stdout.extend_from_slice(&bytes);
                 Ok(())
             }
-            (Mode::Block | Mode::Json, Stream::Stderr) => {
+            (_, Stream::Stderr) => {
                 collected.stderr.extend_from_slice(&bytes);
                 Ok(())
             }
@@ -246,11 +236,12 @@ impl Printer {
                     // Unreachable hosts are named on stderr; they have no output to gather.
                     Err(_) => return None,
                 };
-                let text = if with_stderr {
-                    std::mem::take(&mut collected.merged)
-                } else {
-                    std::mem::take(&mut collected.stdout)
-                };
+                // With -B, stderr follows stdout rather than interleaving by arrival: the two
+                // pipes race, and hosts with the same output must gather whatever the timing.
+                let mut text = std::mem::take(&mut collected.stdout);
+                if with_stderr {
+                    text.append(&mut collected.stderr);
+                }
                 Some((self.names[rank].clone(), (text, status)))
             })
             .collect();

@@ -436,11 +436,20 @@ impl Cluster {
     /// The command lines (arguments joined by spaces) of every live process of node `node`,
     /// sshd included; empty once the node is stopped.
     pub fn processes(&self, node: usize) -> Vec<String> {
+        self.process_table(node)
+            .into_iter()
+            .map(|(_, cmdline)| cmdline)
+            .collect()
+    }
+
+    /// Like [`Cluster::processes`], with each process's pid, for tests that must tell a
+    /// process from a new one with the same command line.
+    pub fn process_table(&self, node: usize) -> Vec<(u32, String)> {
         self.node(node)
             .pids()
             .into_iter()
-            .map(procfs::cmdline)
-            .filter(|cmdline| !cmdline.is_empty())
+            .map(|pid| (pid, procfs::cmdline(pid)))
+            .filter(|(_, cmdline)| !cmdline.is_empty())
             .collect()
     }
 
