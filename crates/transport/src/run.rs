@@ -12,8 +12,10 @@ use crate::event::{Event, Stream};
 use crate::interrupt::Interrupt;
 use crate::process::{KillHandle, Output, PID_MARKER};
 
-/// Read buffer for command output: large enough that a 1 MiB line takes few reads.
-const READ_BUFFER: usize = 64 * 1024;
+/// Read buffer for each output pipe. Kept small because there are two per host and readers
+/// may touch the whole buffer on every read; long lines still arrive whole, since lines are
+/// assembled in a growing buffer of their own.
+const READ_BUFFER: usize = 8 * 1024;
 
 /// Data for the command's stdin, shared by every host; None until it has all been read.
 pub type StdinData = watch::Receiver<Option<Arc<Vec<u8>>>>;

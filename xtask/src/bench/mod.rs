@@ -2,8 +2,10 @@
 //! test cluster, with medians and ratios.
 //!
 //! Runs are interleaved round by round (every tool once, then again) so that drift in the
-//! machine's load affects every tool alike. Peak memory is the `ru_maxrss` that wait4 reports
-//! for the tool's process tree (the largest single process in it).
+//! machine's load affects every tool alike. Memory is measured in separate, untimed rounds
+//! (see [`memory`]), because reading /proc while a tool runs would slow the timed ones.
+
+mod memory;
 
 use std::path::Path;
 use std::process::{Command, Stdio};
@@ -14,18 +16,14 @@ use prtools_testcluster::Cluster;
 
 /// Timed runs per tool and host count.
 const ROUNDS: usize = 7;
+/// Untimed runs per tool and host count that sample memory.
+const MEMORY_ROUNDS: usize = 3;
 const HOST_COUNTS: [usize; 2] = [16, 64];
 
 /// One tool's way of running `true` on `n` hosts.
 struct Contender {
     name: &'static str,
     build: Box<dyn Fn(usize) -> Command>,
-}
-
-#[derive(Clone, Copy)]
-struct Sample {
-    wall: Duration,
-    max_rss_kib: u64,
 }
 
 /// Runs the benchmark named by `args` (only `prsh` exists so far).
@@ -52,9 +50,11 @@ fn bench_prsh() -> Result<()> {
     )?;
 
     let contenders = contenders(&prsh, &config, &client);
+    let marker = client.display().to_string();
+    let errors = client.join("stderr");
     println!(
-        "\n{:>5}  {:<22} {:>10} {:>12} {:>16}",
-        "hosts", "tool", "median", "peak RSS", "time vs prsh"
+        "\n{:>5}  {:<22} {:>9} {:>13} {:>14} {:>13}",
+        "hosts", "tool", "median", "own peak RSS", "all processes", "time vs prsh"
     );
     for &n in &HOST_COUNTS {
         let hosts_file = client.join(format!("hosts{n}"));
@@ -63,32 +63,46 @@ fn bench_prsh() -> Result<()> {
             (1..=n).map(|i| format!("node{i}\n")).collect::<String>(),
         )?;
         // Prime the persistent masters for the warm runs (not timed).
-        sample(&mut (contenders[1].build)(n))?;
-        let mut samples: Vec<Vec<Sample>> = vec![Vec::new(); contenders.len()];
+        time_once(&mut (contenders[1].build)(n), &errors)?;
+        let mut times: Vec<Vec<Duration>> = vec![Vec::new(); contenders.len()];
         for _ in 0..ROUNDS {
             for (i, c) in contenders.iter().enumerate() {
-                samples[i].push(sample(&mut (c.build)(n)).with_context(|| c.name)?);
+                times[i].push(time_once(&mut (c.build)(n), &errors).with_context(|| c.name)?);
             }
         }
-        let medians: Vec<Sample> = samples.iter().map(|s| median(s)).collect();
-        let cold = medians[0].wall.as_secs_f64();
-        for (c, m) in contenders.iter().zip(&medians) {
+        let mut memory: Vec<Vec<memory::Memory>> = vec![Vec::new(); contenders.len()];
+        for _ in 0..MEMORY_ROUNDS {
+            for (i, c) in contenders.iter().enumerate() {
+                memory[i].push(memory::measure(&mut (c.build)(n), &marker)?);
+            }
+        }
+        let walls: Vec<f64> = times.iter().map(|t| median(t).as_secs_f64()).collect();
+        let own: Vec<u64> = memory
+            .iter()
+            .map(|m| median(&m.iter().map(|m| m.own_kib).collect::<Vec<_>>()))
+            .collect();
+        let tree: Vec<u64> = memory
+            .iter()
+            .map(|m| median(&m.iter().map(|m| m.tree_kib).collect::<Vec<_>>()))
+            .collect();
+        for (i, c) in contenders.iter().enumerate() {
             println!(
-                "{:>5}  {:<22} {:>9.3}s {:>8.1} MiB {:>15.2}x",
+                "{:>5}  {:<22} {:>8.3}s {:>9.1} MiB {:>10.1} MiB {:>12.2}x",
                 n,
                 c.name,
-                m.wall.as_secs_f64(),
-                m.max_rss_kib as f64 / 1024.0,
-                m.wall.as_secs_f64() / cold
+                walls[i],
+                own[i] as f64 / 1024.0,
+                tree[i] as f64 / 1024.0,
+                walls[i] / walls[0]
             );
         }
-        let pdsh = medians[2].wall.as_secs_f64();
         println!(
-            "       targets: cold prsh/pdsh {:.2} (<= 1), warm prsh/pdsh {:.2} (<= 0.25), \
-             prsh/pdsh peak RSS {:.2} (< 1)\n",
-            cold / pdsh,
-            medians[1].wall.as_secs_f64() / pdsh,
-            medians[0].max_rss_kib as f64 / medians[2].max_rss_kib as f64
+            "       targets: cold prsh/pdsh time {:.2} (<= 1), warm prsh/pdsh time {:.2} (<= 0.25), \
+             prsh/pdsh own peak RSS {:.2} (< 1), all processes {:.2}\n",
+            walls[0] / walls[2],
+            walls[1] / walls[2],
+            own[0] as f64 / own[2] as f64,
+            tree[0] as f64 / tree[2] as f64
         );
     }
     cluster.down().context("stopping the test cluster")?;
@@ -160,43 +174,26 @@ fn contenders(prsh: &Path, config: &Path, client: &Path) -> Vec<Contender> {
     ]
 }
 
-/// Runs a command once, returning its wall time and peak memory; fails if it fails.
-fn sample(cmd: &mut Command) -> Result<Sample> {
+/// Runs a command once and returns its wall time; fails, with its stderr, if it fails.
+fn time_once(cmd: &mut Command, errors: &Path) -> Result<Duration> {
+    let stderr = std::fs::File::create(errors)?;
     let start = Instant::now();
-    let child = cmd
+    let status = cmd
         .stdin(Stdio::null())
         .stdout(Stdio::null())
-        .stderr(Stdio::piped())
-        .spawn()
+        .stderr(stderr)
+        .status()
         .with_context(|| format!("starting {:?}", cmd.get_program()))?;
-    let pid = child.id() as libc::pid_t;
-    let mut status = 0;
-    // SAFETY: rusage is plain old data that wait4 fills in; zeroed is a valid initial value.
-    let mut usage: libc::rusage = unsafe { std::mem::zeroed() };
-    // SAFETY: pid is our own unwaited child; both pointers are valid for the call.
-    let waited = unsafe { libc::wait4(pid, &mut status, 0, &mut usage) };
     let wall = start.elapsed();
-    if waited != pid || !libc::WIFEXITED(status) || libc::WEXITSTATUS(status) != 0 {
-        let mut stderr = String::new();
-        if let Some(mut pipe) = child.stderr {
-            use std::io::Read;
-            let _ = pipe.read_to_string(&mut stderr);
-        }
-        bail!("{:?} failed: {}", cmd.get_program(), stderr.trim());
+    if !status.success() {
+        let text = std::fs::read_to_string(errors).unwrap_or_default();
+        bail!("{:?} failed: {}", cmd.get_program(), text.trim());
     }
-    Ok(Sample {
-        wall,
-        max_rss_kib: usage.ru_maxrss as u64,
-    })
+    Ok(wall)
 }
 
-fn median(samples: &[Sample]) -> Sample {
-    let mut sorted = samples.to_vec();
-    sorted.sort_by_key(|s| s.wall);
-    let mut rss: Vec<u64> = samples.iter().map(|s| s.max_rss_kib).collect();
-    rss.sort_unstable();
-    Sample {
-        wall: sorted[sorted.len() / 2].wall,
-        max_rss_kib: rss[rss.len() / 2],
-    }
+fn median<T: Copy + Ord>(values: &[T]) -> T {
+    let mut sorted = values.to_vec();
+    sorted.sort_unstable();
+    sorted[sorted.len() / 2]
 }
