@@ -581,3 +581,60 @@ fn a_dead_persistent_master_is_replaced_not_trusted() {
     assert_eq!(second.status.code(), Some(0), "{}", text(&second.stderr));
     assert_text_eq!("node1: node1\n", text(&second.stdout));
 }
+
+#[test]
+fn every_way_of_selecting_hosts_reaches_the_right_hosts() {
+    let tc = TestCluster::start(6);
+    let home = tc.scratch("home");
+    std::fs::create_dir_all(home.join(".config/prtools")).unwrap();
+    std::fs::write(
+        home.join(".config/prtools/groups"),
+        "# racks\nrack1: node[1-3]\nrack2: node[4-6]\n",
+    )
+    .unwrap();
+    let hostfile = tc.scratch("files").join("hosts");
+    std::fs::write(&hostfile, "# two hosts\nroot@node2\nnode5\n").unwrap();
+    let hosts_of = |args: &[&str], wcoll: Option<&std::path::Path>| -> Vec<String> {
+        let mut cmd = tc.tool("prsh");
+        cmd.env("HOME", &home)
+            .args(["-N"])
+            .args(args)
+            .arg("hostname");
+        if let Some(file) = wcoll {
+            cmd.env("WCOLL", file);
+        }
+        let out = run(&mut cmd);
+        assert_eq!(
+            out.status.code(),
+            Some(0),
+            "{args:?}: {}",
+            text(&out.stderr)
+        );
+        sorted_lines(&text(&out.stdout))
+    };
+    assert_eq!(
+        hosts_of(&["-w", "node[1-6]", "-x", "node[2-3],node5"], None),
+        ["node1", "node4", "node6"]
+    );
+    assert_eq!(
+        hosts_of(&["-w", "node[1-5/2]"], None),
+        ["node1", "node3", "node5"]
+    );
+    let caret = format!("^{}", hostfile.display());
+    assert_eq!(hosts_of(&["-w", &caret], None), ["node2", "node5"]);
+    assert_eq!(
+        hosts_of(&["-h", hostfile.to_str().unwrap(), "-w", "node1"], None),
+        ["node1", "node2", "node5"]
+    );
+    assert_eq!(
+        hosts_of(&["-g", "rack2"], None),
+        ["node4", "node5", "node6"]
+    );
+    assert_eq!(
+        hosts_of(&["-w", "@rack1", "-x", "node1"], None),
+        ["node2", "node3"]
+    );
+    assert_eq!(hosts_of(&[], Some(&hostfile)), ["node2", "node5"]);
+    // WCOLL is only used when nothing else names hosts.
+    assert_eq!(hosts_of(&["-w", "node6"], Some(&hostfile)), ["node6"]);
+}

@@ -35,7 +35,7 @@ pub fn run(cli: Cli) -> Result<i32> {
     if let Method::Exec { template } = &mut config.method {
         if template.is_empty() {
             // pdsh -R exec: the command words are themselves the per-host command.
-            *template = std::mem::take(&mut cli.command.clone());
+            *template = cli.command.clone();
             command.clear();
         }
     }

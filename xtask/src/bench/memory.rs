@@ -1,10 +1,11 @@
 //! Peak memory of a tool run, sampled from /proc while it runs.
 //!
-//! Two figures, because each alone misleads. `own` is the tool's own process (its VmHWM),
-//! which is what the tool itself costs. `tree` is the largest sum of resident memory, at any
-//! one moment, of the tool, everything it started, and the ssh masters it daemonized (found
-//! by `marker` in their command line, started after the run began): pdsh's 64 ssh children
-//! and prsh's 64 ssh masters both count.
+//! Two figures, because each alone misleads. `own` is the tool's own process (its VmHWM, peak
+//! resident memory), which is what the tool itself costs. `tree` is the largest sum of
+//! proportional memory (PSS, so that the libraries every ssh shares count once), at any one
+//! moment, of the tool, everything it started, and the ssh masters it daemonized (found by
+//! `marker` in their command line, started after the run began): pdsh's 64 ssh children and
+//! prsh's 64 ssh masters both count.
 
 use std::collections::HashMap;
 use std::fs;
@@ -28,7 +29,6 @@ pub struct Memory {
 struct Proc {
     ppid: i32,
     start: u64,
-    rss_kib: u64,
 }
 
 /// Runs `cmd` to completion, sampling its memory; fails if it fails.
@@ -86,16 +86,27 @@ fn tree_kib(root: i32, started: u64, marker: &str) -> u64 {
         if !seen.insert(pid) {
             continue;
         }
-        if let Some(p) = procs.get(&pid) {
-            total += p.rss_kib;
+        if procs.contains_key(&pid) {
+            total += pss_kib(pid);
         }
         counted.extend(children.get(&pid).into_iter().flatten());
     }
     total
 }
 
+fn pss_kib(pid: i32) -> u64 {
+    let Ok(rollup) = fs::read_to_string(format!("/proc/{pid}/smaps_rollup")) else {
+        return 0;
+    };
+    rollup
+        .lines()
+        .find(|l| l.starts_with("Pss:"))
+        .and_then(|l| l.split_whitespace().nth(1))
+        .and_then(|kib| kib.parse().ok())
+        .unwrap_or(0)
+}
+
 fn table() -> HashMap<i32, Proc> {
-    let page_kib = page_size() / 1024;
     let mut procs = HashMap::new();
     let Ok(entries) = fs::read_dir("/proc") else {
         return procs;
@@ -116,22 +127,14 @@ fn table() -> HashMap<i32, Proc> {
             continue;
         };
         let fields: Vec<&str> = rest.split_whitespace().collect();
-        // stat(5): field 4 is ppid, 22 starttime, 24 rss; `fields` starts at field 3.
-        let (Some(ppid), Some(start), Some(rss)) = (
+        // proc_pid_stat(5): field 4 is ppid, 22 starttime; `fields` starts at field 3.
+        let (Some(ppid), Some(start)) = (
             fields.get(1).and_then(|f| f.parse().ok()),
             fields.get(19).and_then(|f| f.parse().ok()),
-            fields.get(21).and_then(|f| f.parse::<u64>().ok()),
         ) else {
             continue;
         };
-        procs.insert(
-            pid,
-            Proc {
-                ppid,
-                start,
-                rss_kib: rss * page_kib,
-            },
-        );
+        procs.insert(pid, Proc { ppid, start });
     }
     procs
 }
@@ -140,10 +143,4 @@ fn cmdline(pid: i32) -> String {
     fs::read(format!("/proc/{pid}/cmdline"))
         .map(|b| String::from_utf8_lossy(&b).into_owned())
         .unwrap_or_default()
-}
-
-fn page_size() -> u64 {
-    // SAFETY: sysconf has no preconditions.
-    let size = unsafe { libc::sysconf(libc::_SC_PAGESIZE) };
-    u64::try_from(size).unwrap_or(4096)
 }
