@@ -237,6 +237,23 @@ fn stdin_is_sent_to_every_host() {
 }
 
 #[test]
+fn stdin_from_a_file_is_sent_too() {
+    let tc = TestCluster::start(2);
+    let file = tc.scratch("input").join("lines");
+    std::fs::write(&file, "from a file\n").unwrap();
+    let out = tc
+        .tool("prsh")
+        .args(["-w", "node[1-2]", "cat"])
+        .stdin(std::fs::File::open(&file).unwrap())
+        .output()
+        .unwrap();
+    assert_eq!(
+        sorted_lines(&text(&out.stdout)),
+        ["node1: from a file", "node2: from a file"]
+    );
+}
+
+#[test]
 fn n_keeps_stdin_from_the_hosts() {
     let tc = TestCluster::start(2);
     let mut child = tc

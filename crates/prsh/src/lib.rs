@@ -150,13 +150,31 @@ fn print_events(mut printer: Printer, mut events: mpsc::UnboundedReceiver<Event>
     Ok(())
 }
 
-/// Reads all of stdin on a thread of its own, while the hosts connect.
+/// Reads all of stdin for the hosts. A pipe or socket may take its time, so it is read on a
+/// thread of its own while the hosts connect; a file or /dev/null is read at once.
 fn read_stdin_in_background() -> watch::Receiver<Option<Arc<Vec<u8>>>> {
     let (tx, rx) = watch::channel(None);
-    std::thread::spawn(move || {
+    let read = move || {
         let mut data = Vec::new();
         let _ = io::stdin().lock().read_to_end(&mut data);
         let _ = tx.send(Some(Arc::new(data)));
-    });
+    };
+    if stdin_may_block() {
+        std::thread::spawn(read);
+    } else {
+        read();
+    }
     rx
+}
+
+fn stdin_may_block() -> bool {
+    use std::os::unix::fs::FileTypeExt;
+    // /proc/self/fd/0 names the open file itself, so metadata() describes stdin.
+    match std::fs::metadata("/proc/self/fd/0") {
+        Ok(meta) => {
+            let kind = meta.file_type();
+            !(kind.is_file() || kind.is_char_device() || kind.is_block_device())
+        }
+        Err(_) => true,
+    }
 }

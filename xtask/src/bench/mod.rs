@@ -54,7 +54,7 @@ fn bench_prsh() -> Result<()> {
     let errors = client.join("stderr");
     println!(
         "\n{:>5}  {:<22} {:>9} {:>13} {:>14} {:>13}",
-        "hosts", "tool", "median", "own peak RSS", "all processes", "time vs prsh"
+        "hosts", "tool", "median", "own peak RSS", "all (PSS)", "time vs prsh"
     );
     for &n in &HOST_COUNTS {
         let hosts_file = client.join(format!("hosts{n}"));
@@ -87,12 +87,12 @@ fn bench_prsh() -> Result<()> {
             .collect();
         for (i, c) in contenders.iter().enumerate() {
             println!(
-                "{:>5}  {:<22} {:>8.3}s {:>9.1} MiB {:>10.1} MiB {:>12.2}x",
+                "{:>5}  {:<22} {:>8.3}s {:>9} KiB {:>10} KiB {:>12.2}x",
                 n,
                 c.name,
                 walls[i],
-                own[i] as f64 / 1024.0,
-                tree[i] as f64 / 1024.0,
+                own[i],
+                tree[i],
                 walls[i] / walls[0]
             );
         }
