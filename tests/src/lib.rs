@@ -28,7 +28,7 @@ fn ensure_built() {
         let cargo = std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into());
         let release = bin_dir().ends_with("release");
         let mut build = Command::new(cargo);
-        build.args(["build", "--quiet", "--bins", "-p", "prsh"]);
+        build.args(["build", "--quiet", "--bins", "-p", "prsh", "-p", "prcp"]);
         if release {
             build.arg("--release");
         }

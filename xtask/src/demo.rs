@@ -9,7 +9,7 @@ use prtools_testcluster::Cluster;
 
 /// Builds the tools, starts the cluster, runs the steps, stops the cluster.
 pub fn run() -> Result<()> {
-    crate::cargo(&["build", "--bins", "-p", "prsh"])?;
+    crate::cargo(&["build", "--bins", "-p", "prsh", "-p", "prcp"])?;
     let bin = crate::workspace_root().join("target/debug");
     println!("starting a 4-host test cluster (sshd in namespaces, private /tmp each)");
     let cluster = Cluster::start_temp(4).context("starting the test cluster")?;
@@ -22,19 +22,20 @@ fn steps(cluster: &Cluster, bin: &Path) -> Result<()> {
     let cfg = cluster.ssh_config().display().to_string();
     let client = cluster.dir().join("demo");
     std::fs::create_dir_all(&client)?;
-    let show = |args: &[&str]| -> Result<()> {
-        println!("\n$ prsh {}", shell_words(args));
-        let status = Command::new(bin.join("prsh"))
+    let tool = |name: &str, args: &[&str]| -> Result<()> {
+        println!("\n$ {name} {}", shell_words(args));
+        let status = Command::new(bin.join(name))
             .arg("-F")
             .arg(&cfg)
             .args(args)
             .env("XDG_RUNTIME_DIR", &client)
             .stdin(std::process::Stdio::null())
             .status()
-            .context("running prsh")?;
+            .with_context(|| format!("running {name}"))?;
         println!("(exit status {})", status.code().unwrap_or(-1));
         Ok(())
     };
+    let show = |args: &[&str]| tool("prsh", args);
     println!(
         "\n# prsh: run a command on every host at once (-F points at the cluster's ssh config)"
     );
@@ -49,6 +50,32 @@ fn steps(cluster: &Cluster, bin: &Path) -> Result<()> {
     ])?;
     println!("\n# the exit status is the largest remote one; failures are named, folded");
     show(&["-w", "node[1-4]", "exit $(hostname | tr -dc 0-9)"])?;
+    println!(
+        "\n# prcp: stage a tree into /tmp on every host (the agent is uploaded once, then cached)"
+    );
+    let tree = client.join("inputs");
+    std::fs::create_dir_all(tree.join("conf"))?;
+    std::fs::write(tree.join("conf/app.toml"), "threads = 8\n")?;
+    std::fs::write(tree.join("run.sh"), "#!/bin/sh\necho ready\n")?;
+    let tree_arg = tree.display().to_string();
+    tool(
+        "prcp",
+        &["-w", "node[1-4]", "-r", "-p", "--stats", &tree_arg, "/tmp"],
+    )?;
+    show(&["-w", "node[1-4]", "-b", "find /tmp/inputs | sort"])?;
+    println!("\n# prcp --gather: bring a file back from every host as NAME.HOST, as rpdcp");
+    let back = client.join("gathered");
+    std::fs::create_dir_all(&back)?;
+    let back_arg = back.display().to_string();
+    tool(
+        "prcp",
+        &["--gather", "-w", "node[1-4]", "/tmp/hello", &back_arg],
+    )?;
+    let mut names: Vec<String> = std::fs::read_dir(&back)?
+        .filter_map(|e| e.ok().map(|e| e.file_name().to_string_lossy().into_owned()))
+        .collect();
+    names.sort();
+    println!("{}: {}", back.display(), names.join(" "));
     println!("\n# a host that is down is refused and named; the others complete");
     cluster.stop_node(3)?;
     show(&["-w", "node[1-4]", "-t", "3", "uptime -p || uptime"])?;

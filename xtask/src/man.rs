@@ -8,7 +8,10 @@ use clap::CommandFactory;
 
 /// Every tool's name and its clap command.
 fn tools() -> Vec<(&'static str, clap::Command)> {
-    vec![("prsh", prsh::cli::Cli::command())]
+    vec![
+        ("prsh", prsh::cli::Cli::command()),
+        ("prcp", prcp::cli::Cli::command()),
+    ]
 }
 
 /// Renders one man page in roff.

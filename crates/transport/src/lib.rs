@@ -32,9 +32,19 @@
 //!
 //! A timed-out or interrupted command is killed on the host (its whole process group), see
 //! [`process`](crate::RemoteProcess): closing a channel alone would leave it running.
+//!
+//! # The agent
+//!
+//! prcp, prsync and prdist run a copy of themselves on each host (`--server`) and speak a
+//! framed binary protocol to it over one channel. [`frame`] reads and writes those frames,
+//! with every length checked against [`frame::MAX_FRAME`] before anything is allocated.
+//! [`ensure_agent`] finds the agent on a host or uploads the running executable into
+//! `~/.cache/prtools/<version>-<hash>/` (same `uname -sm` only), checked by SHA-256 before it
+//! is ever run; `--remote-path` names an installed one instead.
 #![deny(missing_docs)]
 
 mod args;
+mod bootstrap;
 mod config;
 mod connect;
 mod control;
@@ -42,6 +52,7 @@ mod duration;
 mod error;
 mod event;
 mod fanout;
+pub mod frame;
 mod gather;
 mod interrupt;
 mod process;
@@ -49,6 +60,7 @@ mod run;
 mod target;
 
 pub use args::{one_line_error, ConnArgs, HostArgs};
+pub use bootstrap::{ensure_agent, AgentOptions, LocalAgent, Placement};
 pub use config::{Config, Method};
 pub use connect::Connection;
 pub use control::default_control_dir;
@@ -56,8 +68,9 @@ pub use duration::parse_duration;
 pub use error::HostError;
 pub use event::{Event, Stream};
 pub use fanout::{for_each_host, HostResult};
+pub use frame::{read_frame, read_frame_blocking, write_frame, write_frame_blocking, MAX_FRAME};
 pub use gather::{failure_lines, gather};
 pub use interrupt::Interrupt;
-pub use process::{KillHandle, RemoteProcess};
+pub use process::{Input as RemoteInput, KillHandle, Output as RemoteOutput, RemoteProcess};
 pub use run::{run_command, CommandSpec, StdinData};
 pub use target::Target;

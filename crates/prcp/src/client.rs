@@ -1,0 +1,375 @@
+//! The client side of one host: start the agent, then push or gather through it.
+
+use std::io::Read;
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicU64, Ordering};
+
+use prtools_sync::{Kind, RelPath, Root};
+use prtools_transport::{
+    read_frame, write_frame, Connection, HostError, KillHandle, RemoteProcess,
+};
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+
+use crate::plan::PushPlan;
+use crate::protocol::{data, decode, message, Frame, Reply, Request, CHUNK, PROTOCOL};
+
+/// Totals across hosts, for --stats.
+#[derive(Default)]
+pub struct Totals {
+    /// Bytes of file data this machine sent.
+    pub bytes_sent: AtomicU64,
+    /// Files written on hosts.
+    pub written: AtomicU64,
+    /// Entries already up to date on hosts.
+    pub skipped: AtomicU64,
+    /// Agents uploaded.
+    pub uploaded: AtomicU64,
+}
+
+/// A running agent and the ends of its channel.
+struct Agent {
+    process: RemoteProcess,
+    input: prtools_transport::RemoteInput,
+    output: prtools_transport::RemoteOutput,
+    stderr: tokio::task::JoinHandle<String>,
+}
+
+/// `path` is a shell word as the bootstrap returns it (already quoted), or `--remote-path`
+/// as the user typed it, like rsync's `--rsync-path`.
+async fn start_agent(conn: &Connection, path: &str) -> Result<Agent, HostError> {
+    let command = format!("{path} --server");
+    let mut process = conn.spawn(&command, true, &KillHandle::default()).await?;
+    let input = process.stdin.take().expect("stdin was asked for");
+    let output = process.stdout.take().expect("stdout is piped");
+    let mut err = process.stderr.take().expect("stderr is piped");
+    let stderr = tokio::spawn(async move {
+        let mut text = String::new();
+        let _ = err.read_to_string(&mut text).await;
+        // The first line is the transport's pid marker, not the agent's words.
+        text.lines()
+            .filter(|l| !l.starts_with('\u{1e}'))
+            .collect::<Vec<_>>()
+            .join("; ")
+    });
+    Ok(Agent {
+        process,
+        input,
+        output,
+        stderr,
+    })
+}
+
+impl Agent {
+    async fn send(&mut self, request: &Request) -> Result<(), HostError> {
+        write_frame(&mut self.input, &message(request))
+            .await
+            .map_err(|e| self.lost(e))
+    }
+
+    async fn flush(&mut self) -> Result<(), HostError> {
+        self.input.flush().await.map_err(|e| self.lost(e))
+    }
+
+    async fn reply(&mut self) -> Result<Frame<Reply>, HostError> {
+        match read_frame(&mut self.output).await {
+            Ok(Some(payload)) => match decode(payload).map_err(HostError::Other)? {
+                Frame::Message(Reply::Fatal(why)) => Err(HostError::Other(why)),
+                frame => Ok(frame),
+            },
+            Ok(None) => Err(HostError::Other("agent exited early".into())),
+            Err(e) => Err(self.lost(e)),
+        }
+    }
+
+    fn lost(&self, e: std::io::Error) -> HostError {
+        HostError::Other(format!("agent connection lost: {e}"))
+    }
+
+    /// Waits for the agent to exit; its stderr explains a failure.
+    async fn finish(self) -> Result<(), HostError> {
+        drop(self.input);
+        let status = self.process.wait().await?;
+        let stderr = self.stderr.await.unwrap_or_default();
+        match status {
+            0 => Ok(()),
+            code if stderr.is_empty() => Err(HostError::Other(format!("agent exited with {code}"))),
+            _ => Err(HostError::Other(stderr)),
+        }
+    }
+}
+
+/// Pushes `plan` to `dest` on the host behind `conn`, through the agent at `agent_path`.
+pub async fn push(
+    conn: &Connection,
+    agent_path: &str,
+    plan: &PushPlan,
+    dest: &str,
+    flags: &PushFlags,
+    totals: &Totals,
+) -> Result<(), HostError> {
+    let mut agent = start_agent(conn, agent_path).await?;
+    agent
+        .send(&Request::Push {
+            protocol: PROTOCOL,
+            dest: dest.as_bytes().to_vec(),
+            sources: plan.sources,
+            preserve: flags.preserve,
+            force: flags.force,
+            verify: flags.verify,
+        })
+        .await?;
+    agent.flush().await?;
+    let into_dir = match agent.reply().await? {
+        Frame::Message(Reply::Ready { into_dir }) => into_dir,
+        _ => return Err(protocol_error("Ready")),
+    };
+    let list = match (into_dir, &plan.renamed) {
+        (true, _) => &plan.into_dir,
+        (false, Some(renamed)) => renamed,
+        (false, None) => {
+            return Err(HostError::Other(format!(
+                "target '{dest}' is not a directory"
+            )))
+        }
+    };
+    for batch in list.chunks(1024) {
+        agent.send(&Request::Entries(batch.to_vec())).await?;
+    }
+    agent.send(&Request::EndOfList).await?;
+    agent.flush().await?;
+    let want = match agent.reply().await? {
+        Frame::Message(Reply::Want(want)) => want,
+        _ => return Err(protocol_error("Want")),
+    };
+    if want
+        .iter()
+        .any(|&i| !matches!(plan.local.get(i as usize), Some(Some(_))))
+    {
+        return Err(protocol_error("a file index"));
+    }
+
+    let Agent {
+        process,
+        mut input,
+        mut output,
+        stderr,
+    } = agent;
+    let send = async {
+        let mut buf = vec![0u8; CHUNK];
+        for &index in &want {
+            let path = plan.local[index as usize].as_ref().expect("checked above");
+            let mut file = std::fs::File::open(path).map_err(|e| local_error(path, e))?;
+            write_frame(&mut input, &message(&Request::FileStart { index }))
+                .await
+                .map_err(lost)?;
+            loop {
+                let n = file.read(&mut buf).map_err(|e| local_error(path, e))?;
+                if n == 0 {
+                    break;
+                }
+                write_frame(&mut input, &data(&buf[..n]))
+                    .await
+                    .map_err(lost)?;
+                totals.bytes_sent.fetch_add(n as u64, Ordering::Relaxed);
+            }
+            write_frame(&mut input, &message(&Request::FileEnd))
+                .await
+                .map_err(lost)?;
+        }
+        write_frame(&mut input, &message(&Request::Finish))
+            .await
+            .map_err(lost)?;
+        input.flush().await.map_err(lost)?;
+        Ok::<_, HostError>(input)
+    };
+    let receive = async {
+        loop {
+            let payload = read_frame(&mut output).await.map_err(lost)?;
+            let Some(payload) = payload else {
+                return Err(HostError::Other("agent exited early".into()));
+            };
+            match decode(payload).map_err(HostError::Other)? {
+                Frame::Message(Reply::Stored { index, hash }) => {
+                    if flags.verify {
+                        let expected = plan.hash(index as usize).map_err(HostError::Other)?;
+                        if hash != Some(expected) {
+                            return Err(HostError::Other(format!(
+                                "verify failed: {} differs on the host",
+                                String::from_utf8_lossy(&list[index as usize].path)
+                            )));
+                        }
+                    }
+                }
+                Frame::Message(Reply::Summary { written, skipped }) => {
+                    totals.written.fetch_add(written, Ordering::Relaxed);
+                    totals.skipped.fetch_add(skipped, Ordering::Relaxed);
+                    return Ok(());
+                }
+                Frame::Message(Reply::Fatal(why)) => return Err(HostError::Other(why)),
+                _ => return Err(protocol_error("Stored or Summary")),
+            }
+        }
+    };
+    // The receiver decides: a Fatal reply explains better than the broken pipe it causes.
+    let (sent, received) = tokio::join!(send, receive);
+    received?;
+    let input = sent?;
+    Agent {
+        process,
+        input,
+        output,
+        stderr,
+    }
+    .finish()
+    .await
+}
+
+/// The copy flags a push needs.
+pub struct PushFlags {
+    /// -p
+    pub preserve: bool,
+    /// --force
+    pub force: bool,
+    /// --verify
+    pub verify: bool,
+}
+
+/// Where gathered files go on this machine.
+pub enum GatherInto {
+    /// LOCALDIR/NAME.HOST (rpdcp).
+    Suffixed {
+        /// LOCALDIR.
+        dir: PathBuf,
+        /// The suffix.
+        host: String,
+    },
+    /// LOCALDIR/HOST/NAME.
+    HostDir {
+        /// LOCALDIR.
+        dir: PathBuf,
+    },
+    /// One host, scp style: into `dir`, the top entry renamed to `name` when given.
+    Plain {
+        /// Where the entries go.
+        dir: PathBuf,
+        /// The new name of the single top entry.
+        name: Option<RelPath>,
+    },
+}
+
+/// Gathers `paths` from the host behind `conn`.
+pub async fn gather(
+    conn: &Connection,
+    agent_path: &str,
+    paths: &[String],
+    recursive: bool,
+    preserve: bool,
+    into: &GatherInto,
+) -> Result<(), HostError> {
+    let mut agent = start_agent(conn, agent_path).await?;
+    agent
+        .send(&Request::Gather {
+            protocol: PROTOCOL,
+            paths: paths.iter().map(|p| p.as_bytes().to_vec()).collect(),
+            recursive,
+        })
+        .await?;
+    agent.flush().await?;
+    let folder = match into {
+        GatherInto::Suffixed { dir, .. } | GatherInto::Plain { dir, .. } => dir.clone(),
+        GatherInto::HostDir { dir } => {
+            let folder = dir.join(conn.target().name());
+            std::fs::create_dir_all(&folder).map_err(|e| local_error(&folder, e))?;
+            folder
+        }
+    };
+    let root = Root::open(&folder).map_err(|e| local_error(&folder, e))?;
+    let mut dirs = Vec::new();
+    loop {
+        let entry = match agent.reply().await? {
+            Frame::Message(Reply::Entry(wire)) => wire
+                .into_entry()
+                .map_err(|e| HostError::Other(format!("refused from agent: {e}")))?,
+            Frame::Message(Reply::EndOfTree) => break,
+            _ => return Err(protocol_error("Entry")),
+        };
+        let rel = local_name(&entry.path, into)?;
+        match &entry.kind {
+            Kind::Dir => {
+                root.create_dir(&rel, 0o700)
+                    .map_err(|e| local_error(&folder.join(rel.as_path()), e))?;
+                dirs.push((rel, entry));
+            }
+            Kind::Symlink { target } => root
+                .symlink(&rel, target)
+                .map_err(|e| local_error(&folder.join(rel.as_path()), e))?,
+            Kind::File { .. } => {
+                let mut file = root
+                    .create_file(&rel)
+                    .map_err(|e| local_error(&folder.join(rel.as_path()), e))?;
+                loop {
+                    match agent.reply().await? {
+                        Frame::Data(bytes) => std::io::Write::write_all(&mut file, &bytes)
+                            .map_err(|e| local_error(&folder.join(rel.as_path()), e))?,
+                        Frame::Message(Reply::EndFile) => break,
+                        _ => return Err(protocol_error("file data")),
+                    }
+                }
+                let mode = if preserve {
+                    entry.mode
+                } else {
+                    entry.mode & 0o755
+                };
+                file.commit(mode, preserve.then_some(entry.mtime), false)
+                    .map_err(|e| local_error(&folder.join(rel.as_path()), e))?;
+            }
+        }
+    }
+    for (rel, entry) in dirs.iter().rev() {
+        let mode = if preserve {
+            entry.mode
+        } else {
+            entry.mode & 0o755
+        };
+        let _ = root.set_mode(rel, mode);
+        if preserve {
+            let _ = root.set_mtime(rel, entry.mtime);
+        }
+    }
+    agent.finish().await
+}
+
+/// The local name of a gathered entry: its top component gets the host suffix (rpdcp), or a
+/// new name (scp style).
+fn local_name(path: &RelPath, into: &GatherInto) -> Result<RelPath, HostError> {
+    let bytes = path.as_bytes();
+    let split = bytes.iter().position(|&b| b == b'/').unwrap_or(bytes.len());
+    let (top, rest) = bytes.split_at(split);
+    let new_top = match into {
+        GatherInto::Suffixed { host, .. } => {
+            let mut top = top.to_vec();
+            top.push(b'.');
+            top.extend_from_slice(host.as_bytes());
+            top
+        }
+        GatherInto::Plain {
+            name: Some(name), ..
+        } => name.as_bytes().to_vec(),
+        _ => top.to_vec(),
+    };
+    let mut out = new_top;
+    out.extend_from_slice(rest);
+    RelPath::new(out).map_err(|e| HostError::Other(format!("refused from agent: {e}")))
+}
+
+fn protocol_error(expected: &str) -> HostError {
+    HostError::Other(format!("agent protocol error: expected {expected}"))
+}
+
+fn lost(e: std::io::Error) -> HostError {
+    HostError::Other(format!("agent connection lost: {e}"))
+}
+
+fn local_error(path: &Path, e: std::io::Error) -> HostError {
+    HostError::Other(format!("{}: {e}", path.display()))
+}

@@ -1,0 +1,304 @@
+//! prcp: stage files to many hosts at once, and gather them back.
+//!
+//! Every host gets a copy of prcp started as its agent (`--server`, uploaded and cached when
+//! missing, see the transport's bootstrap); the client and the agent then speak the framed
+//! [`protocol`]. The file-tree work on both ends (names, quick check, atomic writes,
+//! confinement to the destination) is the sync crate's.
+#![deny(missing_docs)]
+
+pub mod cli;
+pub mod client;
+pub mod operands;
+pub mod plan;
+pub mod protocol;
+pub mod server;
+
+use std::io::Write;
+use std::path::{Path, PathBuf};
+use std::sync::atomic::Ordering;
+use std::sync::Arc;
+
+use anyhow::{bail, Context as _, Result};
+use prtools_hostlist::Context;
+use prtools_transport::{
+    ensure_agent, failure_lines, for_each_host, AgentOptions, Config, HostError, HostResult,
+    Interrupt, LocalAgent, Placement, Target,
+};
+
+use crate::cli::Cli;
+use crate::client::{GatherInto, PushFlags, Totals};
+use crate::operands::Operands;
+use crate::plan::PushPlan;
+
+/// Runs prcp and returns its exit status.
+pub fn run(cli: Cli) -> Result<i32> {
+    if cli.server {
+        let stdin = std::io::stdin().lock();
+        let stdout = std::io::stdout().lock();
+        return Ok(match server::serve(stdin, stdout) {
+            Ok(()) => 0,
+            Err(e) => {
+                eprintln!("prcp agent: {e}");
+                1
+            }
+        });
+    }
+    let config = cli.conn.config().map_err(anyhow::Error::msg)?;
+    let operands = Operands::parse(&cli)?;
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .context("cannot start the async runtime")?;
+    runtime.block_on(run_operands(&cli, config, operands))
+}
+
+/// Everything a host task needs, shared by every host of the run.
+struct Shared {
+    local: LocalAgent,
+    options: AgentOptions,
+    totals: Totals,
+    recursive: bool,
+    preserve: bool,
+}
+
+async fn run_operands(cli: &Cli, config: Config, operands: Operands) -> Result<i32> {
+    let interrupt = Interrupt::install().context("cannot install signal handlers")?;
+    let shared = Arc::new(Shared {
+        local: LocalAgent::current("prcp", env!("CARGO_PKG_VERSION"))
+            .context("cannot read this prcp to upload it as the agent")?,
+        options: AgentOptions {
+            remote_path: cli.remote_path.clone(),
+            no_bootstrap: cli.no_bootstrap,
+        },
+        totals: Totals::default(),
+        recursive: cli.recursive,
+        preserve: cli.preserve,
+    });
+    let flags = PushFlags {
+        preserve: cli.preserve,
+        force: cli.force,
+        verify: cli.verify,
+    };
+    let results = match operands {
+        Operands::Push {
+            hosts,
+            sources,
+            dest,
+        } => {
+            let targets = resolve(cli, hosts)?;
+            let plan = PushPlan::new(&sources, &dest, cli.recursive).map_err(anyhow::Error::msg)?;
+            push_all(&targets, &config, &interrupt, &shared, plan, dest, flags).await
+        }
+        Operands::Gather {
+            hosts,
+            paths,
+            dir,
+            per_host_dirs,
+            plain_name,
+        } => {
+            let targets = resolve(cli, hosts)?;
+            if !dir.is_dir() {
+                bail!(
+                    "local folder '{}' does not exist; create it first",
+                    dir.display()
+                );
+            }
+            let into = move |host: &str| match (&plain_name, per_host_dirs) {
+                (Some(name), _) => GatherInto::Plain {
+                    dir: dir.clone(),
+                    name: name.clone(),
+                },
+                (None, true) => GatherInto::HostDir { dir: dir.clone() },
+                (None, false) => GatherInto::Suffixed {
+                    dir: dir.clone(),
+                    host: host.to_string(),
+                },
+            };
+            gather_all(&targets, &config, &interrupt, &shared, paths, into).await
+        }
+        Operands::ThirdParty {
+            from,
+            paths,
+            to,
+            dest,
+        } => third_party(&config, &interrupt, &shared, from, paths, to, dest, flags).await?,
+    };
+    let status = report(&results, &interrupt)?;
+    if cli.stats {
+        let totals = &shared.totals;
+        let mut out = std::io::stdout().lock();
+        writeln!(
+            out,
+            "files written: {}\nfiles up to date: {}\nbytes sent: {}\nagents uploaded: {}",
+            totals.written.load(Ordering::Relaxed),
+            totals.skipped.load(Ordering::Relaxed),
+            totals.bytes_sent.load(Ordering::Relaxed),
+            totals.uploaded.load(Ordering::Relaxed)
+        )?;
+    }
+    Ok(status)
+}
+
+async fn push_all(
+    targets: &[Target],
+    config: &Config,
+    interrupt: &Interrupt,
+    shared: &Arc<Shared>,
+    plan: PushPlan,
+    dest: String,
+    flags: PushFlags,
+) -> Vec<HostResult<()>> {
+    let job = Arc::new((shared.clone(), plan, dest, flags));
+    for_each_host(
+        targets,
+        config,
+        interrupt,
+        move |conn, _interrupt| {
+            let job = job.clone();
+            async move {
+                let (shared, plan, dest, flags) = &*job;
+                let path = agent_path(&conn, shared).await?;
+                client::push(&conn, &path, plan, dest, flags, &shared.totals).await
+            }
+        },
+        |_| {},
+    )
+    .await
+}
+
+async fn gather_all(
+    targets: &[Target],
+    config: &Config,
+    interrupt: &Interrupt,
+    shared: &Arc<Shared>,
+    paths: Vec<String>,
+    into: impl Fn(&str) -> GatherInto + Send + Sync + 'static,
+) -> Vec<HostResult<()>> {
+    let job = Arc::new((shared.clone(), paths, into));
+    for_each_host(
+        targets,
+        config,
+        interrupt,
+        move |conn, _interrupt| {
+            let job = job.clone();
+            async move {
+                let (shared, paths, into) = &*job;
+                let path = agent_path(&conn, shared).await?;
+                let into = into(conn.target().name());
+                client::gather(
+                    &conn,
+                    &path,
+                    paths,
+                    shared.recursive,
+                    shared.preserve,
+                    &into,
+                )
+                .await
+            }
+        },
+        |_| {},
+    )
+    .await
+}
+
+/// `host1:path host2:path`: gathers into a private local folder, then pushes from it, so the
+/// hosts need no keys for each other.
+#[allow(clippy::too_many_arguments)]
+async fn third_party(
+    config: &Config,
+    interrupt: &Interrupt,
+    shared: &Arc<Shared>,
+    from: prtools_hostlist::HostSpec,
+    paths: Vec<String>,
+    to: prtools_hostlist::HostSpec,
+    dest: String,
+    flags: PushFlags,
+) -> Result<Vec<HostResult<()>>> {
+    let hop = std::env::temp_dir().join(format!("prcp-hop-{}", std::process::id()));
+    std::fs::create_dir(&hop).with_context(|| format!("cannot create {}", hop.display()))?;
+    let result = async {
+        let names: Vec<PathBuf> = paths
+            .iter()
+            .map(|p| hop.join(Path::new(p).file_name().unwrap_or(p.as_ref())))
+            .collect();
+        let into_hop = {
+            let hop = hop.clone();
+            move |_: &str| GatherInto::Plain {
+                dir: hop.clone(),
+                name: None,
+            }
+        };
+        let pulled = gather_all(
+            &Target::from_specs(vec![from]),
+            config,
+            interrupt,
+            shared,
+            paths,
+            into_hop,
+        )
+        .await;
+        if pulled.iter().any(|r| r.result.is_err()) {
+            return Ok(pulled);
+        }
+        let plan = PushPlan::new(&names, &dest, shared.recursive).map_err(anyhow::Error::msg)?;
+        Ok(push_all(
+            &Target::from_specs(vec![to]),
+            config,
+            interrupt,
+            shared,
+            plan,
+            dest,
+            flags,
+        )
+        .await)
+    }
+    .await;
+    let _ = std::fs::remove_dir_all(&hop);
+    result
+}
+
+async fn agent_path(
+    conn: &prtools_transport::Connection,
+    shared: &Shared,
+) -> Result<String, HostError> {
+    let (path, placement) = ensure_agent(conn, &shared.local, &shared.options).await?;
+    if let Placement::Uploaded = placement {
+        shared.totals.uploaded.fetch_add(1, Ordering::Relaxed);
+    }
+    Ok(path)
+}
+
+/// The hosts of a run: from -w/-h/-g/WCOLL, or the one host named in scp syntax.
+fn resolve(cli: &Cli, hosts: Option<Vec<prtools_hostlist::HostSpec>>) -> Result<Vec<Target>> {
+    let specs = match hosts {
+        Some(specs) => specs,
+        None => cli
+            .hosts
+            .selection()
+            .resolve(&Context::from_env())
+            .map_err(|e| anyhow::anyhow!("{e}"))?,
+    };
+    Ok(Target::from_specs(specs))
+}
+
+/// Names failed hosts on stderr, folded, and computes the exit status: 0, 1 when a copy
+/// failed, 255 when a host could not be reached, 128 + N on signal N.
+fn report(results: &[HostResult<()>], interrupt: &Interrupt) -> Result<i32> {
+    let mut failures = Vec::new();
+    let mut status = 0;
+    for host in results {
+        if let Err(e) = &host.result {
+            let code = match e {
+                HostError::Other(_) => 1,
+                _ => 255,
+            };
+            status = status.max(code);
+            failures.push((host.target.name().to_string(), e.to_string()));
+        }
+    }
+    let mut err = std::io::stderr().lock();
+    for line in failure_lines("prcp", &failures) {
+        writeln!(err, "{line}")?;
+    }
+    Ok(interrupt.exit_status().unwrap_or(status))
+}

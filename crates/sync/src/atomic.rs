@@ -1,0 +1,135 @@
+//! Files that appear whole or not at all.
+
+use std::fs::File;
+use std::io::{self, Write};
+use std::path::{Path, PathBuf};
+
+use rustix::fd::AsFd;
+use rustix::fs::{AtFlags, Mode, OFlags};
+use rustix::io::Errno;
+
+use crate::error::{at, errno_at, explained};
+use crate::root::{rename_error, Dir};
+use crate::{platform, temp, Mtime, PERMISSION_BITS};
+
+/// A file being written under a temp name beside its final name, made by
+/// [`Root::create_file`](crate::Root::create_file).
+///
+/// Nothing is visible under the final name until [`AtomicFile::commit`] renames the finished
+/// file over it in one step, so a reader (or a crash, a full disk, a killed connection) sees
+/// the old file or the new one, never a part. Dropping it without a commit removes the temp
+/// file, so an error path needs no cleanup of its own.
+///
+/// Write errors name the final path: `/tmp/stage/big: No space left on device (os error
+/// 28)`; [`raw_os_error`](crate::raw_os_error) still gives the errno.
+#[derive(Debug)]
+pub struct AtomicFile {
+    file: File,
+    dir: Dir,
+    name: Vec<u8>,
+    temp: Vec<u8>,
+    shown: PathBuf,
+    committed: bool,
+}
+
+impl AtomicFile {
+    /// Creates a temp file for `dir/name`; `shown` is the final path, for messages.
+    pub(crate) fn create(dir: Dir, name: &[u8], shown: PathBuf) -> io::Result<AtomicFile> {
+        let flags =
+            OFlags::WRONLY | OFlags::CREATE | OFlags::EXCL | OFlags::NOFOLLOW | OFlags::CLOEXEC;
+        for _ in 0..temp::TRIES {
+            let temp = temp::temp_name(name);
+            match rustix::fs::openat(&dir, temp.as_slice(), flags, Mode::from_raw_mode(0o600)) {
+                Ok(fd) => {
+                    return Ok(AtomicFile {
+                        file: File::from(fd),
+                        dir,
+                        name: name.to_vec(),
+                        temp,
+                        shown,
+                        committed: false,
+                    })
+                }
+                Err(Errno::EXIST) => continue,
+                Err(e) => return Err(errno_at(shown, e)),
+            }
+        }
+        Err(explained(
+            shown,
+            Errno::EXIST.into(),
+            "no free temporary name beside it; remove old '.*.prtools-*' files",
+        ))
+    }
+
+    /// The final path, as messages show it.
+    pub fn path(&self) -> &Path {
+        &self.shown
+    }
+
+    /// The open temp file, for calls that `Write` does not cover (`set_len` to preallocate,
+    /// `copy_file_range` from a source).
+    pub fn file(&self) -> &File {
+        &self.file
+    }
+
+    /// Finishes the file: sets `mode` (permission bits) and, if given, the mtime, fsyncs it
+    /// if `fsync` is set, and renames it over the final name, replacing a file or symlink
+    /// there. A directory at the final name is an error that names it.
+    ///
+    /// With `fsync`, the directory is synced after the rename too, so that the new name
+    /// survives a power cut, not just the bytes.
+    pub fn commit(mut self, mode: u32, mtime: Option<Mtime>, fsync: bool) -> io::Result<()> {
+        // Mode before the rename: the file is never visible with the wrong bits. Setuid and
+        // setgid go on last of all, after the writes, which would clear them.
+        rustix::fs::fchmod(&self.file, Mode::from_raw_mode(mode & PERMISSION_BITS))
+            .map_err(|e| errno_at(&self.shown, e))?;
+        if let Some(mtime) = mtime {
+            filetime::set_file_handle_times(&self.file, None, Some(mtime.to_file_time()))
+                .map_err(|e| at(&self.shown, e))?;
+        }
+        if fsync {
+            self.file.sync_all().map_err(|e| at(&self.shown, e))?;
+        }
+        rustix::fs::renameat(
+            &self.dir,
+            self.temp.as_slice(),
+            &self.dir,
+            self.name.as_slice(),
+        )
+        .map_err(|e| rename_error(self.shown.clone(), e))?;
+        self.committed = true;
+        if fsync {
+            let parent = self.shown.parent().unwrap_or(&self.shown);
+            platform::open_for_sync(self.dir.as_fd())
+                .and_then(rustix::fs::fsync)
+                .map_err(|e| errno_at(parent, e))?;
+        }
+        Ok(())
+    }
+}
+
+impl Write for AtomicFile {
+    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+        self.file.write(buf).map_err(|e| at(&self.shown, e))
+    }
+
+    fn write_vectored(&mut self, bufs: &[io::IoSlice<'_>]) -> io::Result<usize> {
+        self.file
+            .write_vectored(bufs)
+            .map_err(|e| at(&self.shown, e))
+    }
+
+    fn flush(&mut self) -> io::Result<()> {
+        self.file.flush().map_err(|e| at(&self.shown, e))
+    }
+}
+
+impl Drop for AtomicFile {
+    fn drop(&mut self) {
+        if !self.committed {
+            // Best effort: drop cannot report, and a leftover is recognisable by its name
+            // (`is_temp_name`) for a later cleanup.
+            let _ = rustix::fs::unlinkat(&self.dir, self.temp.as_slice(), AtFlags::empty());
+        }
+    }
+}

@@ -1,0 +1,363 @@
+//! The receiver's side: a destination folder that every write stays inside.
+
+use std::ffi::OsStr;
+use std::fs::File;
+use std::io;
+use std::os::unix::ffi::OsStrExt;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use rustix::fd::{AsFd, BorrowedFd, OwnedFd};
+use rustix::fs::{AtFlags, FileType, Mode, OFlags, Stat, Timespec, Timestamps};
+use rustix::io::Errno;
+
+use crate::error::{errno_at, explained};
+use crate::{platform, temp, AtomicFile, Kind, Meta, Mtime, RelPath, PERMISSION_BITS};
+
+/// What a symlink met on the way to a path is told, in place of the OS's "Not a directory".
+const SYMLINK_IN_PATH: &str = "is a symbolic link, which is never followed inside a \
+                               destination; remove it, or make it a real directory";
+
+/// A destination folder that every operation stays inside.
+///
+/// The folder is opened once, and every relative path is then walked component by component
+/// with `openat(O_NOFOLLOW | O_DIRECTORY)` from that descriptor, and the last component is
+/// acted on with an `*at` call that does not follow it either. So a symlink anywhere inside
+/// the destination, whether it was there before or is planted by someone else during the run,
+/// can never lead a write outside: the walk stops at it with an error that names it. Together
+/// with [`RelPath`], which refuses `..` and absolute paths, this is what lets a receiver take
+/// paths from a peer it does not trust.
+///
+/// The folder itself may be reached through symlinks (`/tmp` often is one): the user named
+/// it, so it is trusted.
+///
+/// ```
+/// use prtools_sync::{RelPath, Root};
+/// use std::io::Write;
+///
+/// let dir = std::env::temp_dir().join(format!("prtools-root-doc-{}", std::process::id()));
+/// std::fs::create_dir_all(&dir)?;
+/// let root = Root::open(&dir)?;
+/// let rel = RelPath::new("sub/file").unwrap();
+/// root.create_dir_all(&rel.parent().unwrap())?;
+/// let mut f = root.create_file(&rel)?;
+/// f.write_all(b"hello")?;
+/// f.commit(0o644, None, false)?;
+/// assert_eq!(std::fs::read(dir.join("sub/file"))?, b"hello");
+/// # std::fs::remove_dir_all(&dir)?;
+/// # Ok::<(), std::io::Error>(())
+/// ```
+#[derive(Debug)]
+pub struct Root {
+    fd: Arc<OwnedFd>,
+    path: PathBuf,
+}
+
+/// A directory inside a [`Root`] reached by a confined walk: the root itself (shared) or a
+/// descriptor of its own.
+#[derive(Debug)]
+pub(crate) enum Dir {
+    Top(Arc<OwnedFd>),
+    Below(OwnedFd),
+}
+
+impl AsFd for Dir {
+    fn as_fd(&self) -> BorrowedFd<'_> {
+        match self {
+            Dir::Top(fd) => fd.as_fd(),
+            Dir::Below(fd) => fd.as_fd(),
+        }
+    }
+}
+
+impl Root {
+    /// Opens the destination folder `dir`; an error if it is missing or not a directory.
+    pub fn open(dir: &Path) -> io::Result<Root> {
+        let flags = platform::DIR_WALK.difference(OFlags::NOFOLLOW);
+        let fd = rustix::fs::open(dir, flags, Mode::empty()).map_err(|e| match e {
+            Errno::NOTDIR => explained(
+                dir,
+                e.into(),
+                "is not a directory; name an existing directory as the destination",
+            ),
+            e => errno_at(dir, e),
+        })?;
+        Ok(Root {
+            fd: Arc::new(fd),
+            path: dir.to_path_buf(),
+        })
+    }
+
+    /// The folder as it was named to [`Root::open`].
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    /// The full path of `rel`, for messages.
+    fn shown(&self, rel: &RelPath) -> PathBuf {
+        self.path.join(rel.as_path())
+    }
+
+    /// What is at `rel` now, without following a final symlink; `None` if nothing is there
+    /// (also when a parent is missing or is a file). A symlink on the way is an error.
+    pub fn stat(&self, rel: &RelPath) -> io::Result<Option<Meta>> {
+        let (dir, name) = match self.parent(rel, false) {
+            Ok(found) => found,
+            Err(e) if is_absent(&e) => return Ok(None),
+            Err(e) => return Err(e),
+        };
+        let stat = match rustix::fs::statat(&dir, name, AtFlags::SYMLINK_NOFOLLOW) {
+            Ok(stat) => stat,
+            Err(Errno::NOENT | Errno::NOTDIR) => return Ok(None),
+            Err(e) => return Err(errno_at(self.shown(rel), e)),
+        };
+        let (kind, special) = match FileType::from_raw_mode(stat.st_mode) {
+            FileType::RegularFile => (
+                Kind::File {
+                    size: size_of(&stat),
+                },
+                false,
+            ),
+            FileType::Directory => (Kind::Dir, false),
+            FileType::Symlink => {
+                let target = rustix::fs::readlinkat(&dir, name, Vec::new())
+                    .map_err(|e| errno_at(self.shown(rel), e))?;
+                let target = target.into_bytes();
+                (Kind::Symlink { target }, false)
+            }
+            _ => (
+                Kind::File {
+                    size: size_of(&stat),
+                },
+                true,
+            ),
+        };
+        Ok(Some(Meta {
+            kind,
+            mode: stat.st_mode & PERMISSION_BITS,
+            mtime: mtime_of(&stat),
+            special,
+        }))
+    }
+
+    /// Makes the directory `rel` with `mode` (less the umask, as mkdir does). Its parent must
+    /// exist (see [`Root::create_dir_all`]). An existing directory is fine and left as it is;
+    /// anything else there is an error that names it (see [`Root::create_dir_replacing`]).
+    ///
+    /// A directory whose mode lacks owner write cannot be filled afterwards: make it `0o700`
+    /// and call [`Root::set_mode`] once its contents are in, as rsync does.
+    pub fn create_dir(&self, rel: &RelPath, mode: u32) -> io::Result<()> {
+        self.make_dir(rel, mode, false)
+    }
+
+    /// Like [`Root::create_dir`], but a file, symlink or special file at `rel` is removed
+    /// first (rsync's behaviour; cp's is [`Root::create_dir`]). A symlink is removed, never
+    /// followed, even if it points to a directory.
+    pub fn create_dir_replacing(&self, rel: &RelPath, mode: u32) -> io::Result<()> {
+        self.make_dir(rel, mode, true)
+    }
+
+    fn make_dir(&self, rel: &RelPath, mode: u32, replace: bool) -> io::Result<()> {
+        let (dir, name) = self.parent(rel, false)?;
+        let mode = Mode::from_raw_mode(mode & PERMISSION_BITS);
+        let exists = match rustix::fs::mkdirat(&dir, name, mode) {
+            Ok(()) => return Ok(()),
+            Err(Errno::EXIST) => Errno::EXIST,
+            Err(e) => return Err(errno_at(self.shown(rel), e)),
+        };
+        let stat = rustix::fs::statat(&dir, name, AtFlags::SYMLINK_NOFOLLOW)
+            .map_err(|e| errno_at(self.shown(rel), e))?;
+        if FileType::from_raw_mode(stat.st_mode) == FileType::Directory {
+            return Ok(());
+        }
+        if !replace {
+            return Err(explained(
+                self.shown(rel),
+                exists.into(),
+                "exists and is not a directory; remove it first",
+            ));
+        }
+        rustix::fs::unlinkat(&dir, name, AtFlags::empty())
+            .and_then(|()| rustix::fs::mkdirat(&dir, name, mode))
+            .map_err(|e| errno_at(self.shown(rel), e))
+    }
+
+    /// Makes `rel` and every missing directory above it (mode `0o777` less the umask, as
+    /// `mkdir -p`). Existing directories are fine; a symlink or file in the way is an error.
+    pub fn create_dir_all(&self, rel: &RelPath) -> io::Result<()> {
+        self.walk(rel.as_bytes(), true).map(drop)
+    }
+
+    /// Starts writing the file `rel` as a temp file beside it; see [`AtomicFile`].
+    ///
+    /// The temp file (`.<name>.prtools-<random>`) is made with O_CREAT|O_EXCL|O_NOFOLLOW and
+    /// mode 0600, so nothing planted under its name is opened and nobody else can read the
+    /// bytes before [`AtomicFile::commit`] sets the real mode. The parent must exist.
+    pub fn create_file(&self, rel: &RelPath) -> io::Result<AtomicFile> {
+        let (dir, name) = self.parent(rel, false)?;
+        AtomicFile::create(dir, name, self.shown(rel))
+    }
+
+    /// Makes a symlink at `rel` pointing to `target`, atomically replacing a file or symlink
+    /// that was there (a temp symlink renamed over it); a directory there is an error.
+    pub fn symlink(&self, rel: &RelPath, target: &[u8]) -> io::Result<()> {
+        let (dir, name) = self.parent(rel, false)?;
+        for _ in 0..temp::TRIES {
+            let tmp = temp::temp_name(name);
+            match rustix::fs::symlinkat(target, &dir, tmp.as_slice()) {
+                Ok(()) => {}
+                Err(Errno::EXIST) => continue,
+                Err(e) => return Err(errno_at(self.shown(rel), e)),
+            }
+            return rustix::fs::renameat(&dir, tmp.as_slice(), &dir, name).map_err(|e| {
+                // Best effort: the link is useless now, and an error here changes nothing.
+                let _ = rustix::fs::unlinkat(&dir, tmp.as_slice(), AtFlags::empty());
+                rename_error(self.shown(rel), e)
+            });
+        }
+        Err(explained(
+            self.shown(rel),
+            Errno::EXIST.into(),
+            "no free temporary name beside it; remove old '.*.prtools-*' files",
+        ))
+    }
+
+    /// Sets the permission bits of `rel` (including setuid, setgid, sticky); a no-op for a
+    /// symlink. A final symlink is never followed, even one swapped in during the call.
+    pub fn set_mode(&self, rel: &RelPath, mode: u32) -> io::Result<()> {
+        let (dir, name) = self.parent(rel, false)?;
+        let mode = Mode::from_raw_mode(mode & PERMISSION_BITS);
+        platform::chmod_nofollow(dir.as_fd(), name, mode).map_err(|e| errno_at(self.shown(rel), e))
+    }
+
+    /// Sets the modification time of `rel`, leaving its access time alone; for a symlink the
+    /// link's own time changes (utimensat with AT_SYMLINK_NOFOLLOW), not its target's.
+    pub fn set_mtime(&self, rel: &RelPath, mtime: Mtime) -> io::Result<()> {
+        let (dir, name) = self.parent(rel, false)?;
+        let times = Timestamps {
+            last_access: Timespec {
+                tv_sec: 0,
+                tv_nsec: rustix::fs::UTIME_OMIT,
+            },
+            last_modification: Timespec {
+                tv_sec: mtime.secs,
+                tv_nsec: mtime.nanos.into(),
+            },
+        };
+        rustix::fs::utimensat(&dir, name, &times, AtFlags::SYMLINK_NOFOLLOW)
+            .map_err(|e| errno_at(self.shown(rel), e))
+    }
+
+    /// Removes the file, symlink (not its target) or empty directory at `rel`.
+    pub fn remove(&self, rel: &RelPath) -> io::Result<()> {
+        let (dir, name) = self.parent(rel, false)?;
+        let stat = rustix::fs::statat(&dir, name, AtFlags::SYMLINK_NOFOLLOW)
+            .map_err(|e| errno_at(self.shown(rel), e))?;
+        let flags = match FileType::from_raw_mode(stat.st_mode) {
+            FileType::Directory => AtFlags::REMOVEDIR,
+            _ => AtFlags::empty(),
+        };
+        rustix::fs::unlinkat(&dir, name, flags).map_err(|e| errno_at(self.shown(rel), e))
+    }
+
+    /// Opens the regular file at `rel` for reading, confined like the rest: a symlink there or
+    /// on the way is an error, as is anything that is not a regular file.
+    pub fn open_file(&self, rel: &RelPath) -> io::Result<File> {
+        let (dir, name) = self.parent(rel, false)?;
+        // O_NONBLOCK so that a fifo does not hang the open before it can be refused.
+        let flags =
+            OFlags::RDONLY | OFlags::NOFOLLOW | OFlags::NONBLOCK | OFlags::NOCTTY | OFlags::CLOEXEC;
+        let fd = rustix::fs::openat(&dir, name, flags, Mode::empty()).map_err(|e| match e {
+            Errno::LOOP => explained(self.shown(rel), e.into(), SYMLINK_IN_PATH),
+            e => errno_at(self.shown(rel), e),
+        })?;
+        let stat = rustix::fs::fstat(&fd).map_err(|e| errno_at(self.shown(rel), e))?;
+        if FileType::from_raw_mode(stat.st_mode) != FileType::RegularFile {
+            return Err(explained(
+                self.shown(rel),
+                Errno::INVAL.into(),
+                "is not a regular file",
+            ));
+        }
+        rustix::fs::fcntl_setfl(&fd, OFlags::RDONLY).map_err(|e| errno_at(self.shown(rel), e))?;
+        Ok(File::from(fd))
+    }
+
+    /// The directory holding `rel` and `rel`'s last component.
+    fn parent<'r>(&self, rel: &'r RelPath, create: bool) -> io::Result<(Dir, &'r [u8])> {
+        let bytes = rel.as_bytes();
+        match bytes.iter().rposition(|&b| b == b'/') {
+            None => Ok((Dir::Top(Arc::clone(&self.fd)), bytes)),
+            Some(i) => Ok((self.walk(&bytes[..i], create)?, &bytes[i + 1..])),
+        }
+    }
+
+    /// Opens the directory `path` (checked, `/`-separated) component by component, never
+    /// through a symlink, making missing ones if `create` is set.
+    fn walk(&self, path: &[u8], create: bool) -> io::Result<Dir> {
+        let mut dir = Dir::Top(Arc::clone(&self.fd));
+        let mut shown = self.path.clone();
+        for name in path.split(|&b| b == b'/') {
+            shown.push(OsStr::from_bytes(name));
+            let opened = match rustix::fs::openat(&dir, name, platform::DIR_WALK, Mode::empty()) {
+                Err(Errno::NOENT) if create => {
+                    match rustix::fs::mkdirat(&dir, name, Mode::from_raw_mode(0o777)) {
+                        // Someone else may have made it in between: fine, it is opened below.
+                        Ok(()) | Err(Errno::EXIST) => {}
+                        Err(e) => return Err(errno_at(shown, e)),
+                    }
+                    rustix::fs::openat(&dir, name, platform::DIR_WALK, Mode::empty())
+                }
+                other => other,
+            };
+            dir = Dir::Below(opened.map_err(|e| walk_error(&dir, name, shown.clone(), e))?);
+        }
+        Ok(dir)
+    }
+}
+
+/// Why the walk could not enter `name`: a symlink gets a message of its own (with ELOOP, so
+/// that [`Root::stat`] does not mistake it for absence), anything else the OS's reason.
+fn walk_error(dir: &Dir, name: &[u8], shown: PathBuf, e: Errno) -> io::Error {
+    if matches!(e, Errno::NOTDIR | Errno::LOOP) {
+        if let Ok(stat) = rustix::fs::statat(dir, name, AtFlags::SYMLINK_NOFOLLOW) {
+            if FileType::from_raw_mode(stat.st_mode) == FileType::Symlink {
+                return explained(shown, Errno::LOOP.into(), SYMLINK_IN_PATH);
+            }
+        }
+    }
+    errno_at(shown, e)
+}
+
+/// A rename onto `shown` failed; a directory in the way gets a message that says so.
+pub(crate) fn rename_error(shown: PathBuf, e: Errno) -> io::Error {
+    match e {
+        Errno::ISDIR | Errno::NOTEMPTY | Errno::EXIST => explained(
+            shown,
+            e.into(),
+            "is a directory, so a file or symlink cannot replace it; remove it first",
+        ),
+        e => errno_at(shown, e),
+    }
+}
+
+/// Nothing there: a missing component, or a file where a directory was expected.
+fn is_absent(e: &io::Error) -> bool {
+    let errno = crate::raw_os_error(e);
+    errno == Some(Errno::NOENT.raw_os_error()) || errno == Some(Errno::NOTDIR.raw_os_error())
+}
+
+// The field types of `struct stat` differ between architectures (c_long here, i64 there), so
+// these casts are no-ops on some targets and needed on others.
+#[allow(clippy::unnecessary_cast)]
+fn mtime_of(stat: &Stat) -> Mtime {
+    Mtime {
+        secs: stat.st_mtime as i64,
+        nanos: stat.st_mtime_nsec as u32,
+    }
+}
+
+#[allow(clippy::unnecessary_cast)]
+fn size_of(stat: &Stat) -> u64 {
+    stat.st_size as u64
+}

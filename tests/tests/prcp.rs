@@ -1,0 +1,392 @@
+//! prcp end to end: the real binary and its agent against a real cluster (DESIGN.md, Testing).
+
+use std::os::unix::fs::{symlink, MetadataExt, PermissionsExt};
+use std::path::{Path, PathBuf};
+
+use prtools_tests::{assert_text_eq, run, text, TestCluster};
+
+/// A small tree with what a stage needs to keep: nested files, modes, an empty folder,
+/// symlinks (relative and dangling), and set mtimes.
+fn make_tree(root: &Path) -> PathBuf {
+    let tree = root.join("tree");
+    std::fs::create_dir_all(tree.join("bin")).unwrap();
+    std::fs::create_dir_all(tree.join("empty")).unwrap();
+    std::fs::create_dir_all(tree.join("data/deep")).unwrap();
+    std::fs::write(tree.join("bin/run.sh"), "#!/bin/sh\necho run\n").unwrap();
+    std::fs::set_permissions(
+        tree.join("bin/run.sh"),
+        std::fs::Permissions::from_mode(0o750),
+    )
+    .unwrap();
+    std::fs::write(tree.join("data/deep/big.bin"), vec![7u8; 700_000]).unwrap();
+    std::fs::write(tree.join("data/notes with space.txt"), "notes\n").unwrap();
+    std::fs::set_permissions(
+        tree.join("data/notes with space.txt"),
+        std::fs::Permissions::from_mode(0o600),
+    )
+    .unwrap();
+    symlink("bin/run.sh", tree.join("link")).unwrap();
+    symlink("nowhere", tree.join("dangling")).unwrap();
+    for (i, name) in [
+        "bin/run.sh",
+        "data/deep/big.bin",
+        "data/notes with space.txt",
+    ]
+    .iter()
+    .enumerate()
+    {
+        let t = filetime_secs(1_600_000_000 + i as i64 * 1000);
+        set_mtime(&tree.join(name), t);
+    }
+    tree
+}
+
+fn filetime_secs(secs: i64) -> libc::timespec {
+    libc::timespec {
+        tv_sec: secs,
+        tv_nsec: 123_000_000,
+    }
+}
+
+fn set_mtime(path: &Path, t: libc::timespec) {
+    use std::os::unix::ffi::OsStrExt;
+    let c = std::ffi::CString::new(path.as_os_str().as_bytes()).unwrap();
+    let times = [t, t];
+    // SAFETY: c is a valid C string and times two valid timespecs, for the call.
+    let rc = unsafe {
+        libc::utimensat(
+            libc::AT_FDCWD,
+            c.as_ptr(),
+            times.as_ptr(),
+            libc::AT_SYMLINK_NOFOLLOW,
+        )
+    };
+    assert_eq!(rc, 0);
+}
+
+/// Everything about a tree that a copy with -p must keep, as one comparable listing.
+fn describe(root: &Path) -> Vec<String> {
+    let mut out = Vec::new();
+    let mut stack = vec![root.to_path_buf()];
+    while let Some(dir) = stack.pop() {
+        let mut names: Vec<_> = std::fs::read_dir(&dir)
+            .unwrap()
+            .map(|e| e.unwrap().path())
+            .collect();
+        names.sort();
+        for path in names {
+            let meta = std::fs::symlink_metadata(&path).unwrap();
+            let rel = path.strip_prefix(root).unwrap().display().to_string();
+            if meta.file_type().is_symlink() {
+                out.push(format!(
+                    "{rel} -> {}",
+                    std::fs::read_link(&path).unwrap().display()
+                ));
+            } else if meta.is_dir() {
+                out.push(format!("{rel}/ {:o}", meta.mode() & 0o7777));
+                stack.push(path);
+            } else {
+                let hash = std::fs::read(&path).unwrap().iter().fold(0u64, |h, &b| {
+                    h.wrapping_mul(1_000_003).wrapping_add(u64::from(b))
+                });
+                out.push(format!(
+                    "{rel} {:o} {} {}.{:09} {hash:x}",
+                    meta.mode() & 0o7777,
+                    meta.len(),
+                    meta.mtime(),
+                    meta.mtime_nsec()
+                ));
+            }
+        }
+    }
+    out.sort();
+    out
+}
+
+fn stats_line<'a>(stdout: &'a str, name: &str) -> &'a str {
+    stdout
+        .lines()
+        .find_map(|l| l.strip_prefix(name).map(str::trim))
+        .unwrap_or_else(|| panic!("no '{name}' in {stdout}"))
+}
+
+#[test]
+fn a_tree_staged_to_tmp_is_identical_on_every_host() {
+    let tc = TestCluster::start(8);
+    let tree = make_tree(&tc.scratch("src"));
+    // As with cp -r, a tree copied into an existing folder lands inside it, under its name,
+    // however often it is copied.
+    for node in 1..=8 {
+        std::fs::create_dir(tc.cluster.node_tmp(node).join("stage")).unwrap();
+    }
+    let out = run(tc
+        .tool("prcp")
+        .args(["-w", "node[1-8]", "-r", "-p", "--stats"])
+        .arg(&tree)
+        .arg("/tmp/stage"));
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    let expected = describe(&tree);
+    assert!(expected.len() >= 9, "{expected:?}");
+    for node in 1..=8 {
+        // The node's private /tmp is what proves the copy arrived on that host.
+        let staged = tc.cluster.node_tmp(node).join("stage/tree");
+        assert_eq!(describe(&staged), expected, "node{node}");
+    }
+    let stdout = text(&out.stdout);
+    assert_eq!(stats_line(&stdout, "files written:"), "24");
+
+    // A second run finds everything up to date by size and mtime, and sends nothing.
+    let again = run(tc
+        .tool("prcp")
+        .args(["-w", "node[1-8]", "-r", "-p", "--stats"])
+        .arg(&tree)
+        .arg("/tmp/stage"));
+    assert_eq!(again.status.code(), Some(0), "{}", text(&again.stderr));
+    let stdout = text(&again.stdout);
+    assert_eq!(stats_line(&stdout, "files written:"), "0");
+    assert_eq!(stats_line(&stdout, "bytes sent:"), "0");
+    assert_eq!(stats_line(&stdout, "agents uploaded:"), "0");
+
+    // --force sends again, and --verify checks every copy.
+    let forced = run(tc
+        .tool("prcp")
+        .args([
+            "-w",
+            "node[1-8]",
+            "-r",
+            "-p",
+            "--force",
+            "--verify",
+            "--stats",
+        ])
+        .arg(&tree)
+        .arg("/tmp/stage"));
+    assert_eq!(forced.status.code(), Some(0), "{}", text(&forced.stderr));
+    assert_eq!(stats_line(&text(&forced.stdout), "files written:"), "24");
+}
+
+#[test]
+fn a_tree_copied_to_a_new_name_takes_that_name() {
+    let tc = TestCluster::start(2);
+    let tree = make_tree(&tc.scratch("src"));
+    let out = run(tc
+        .tool("prcp")
+        .args(["-w", "node[1-2]", "-r", "-p"])
+        .arg(&tree)
+        .arg("/tmp/renamed"));
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    for node in 1..=2 {
+        assert_eq!(
+            describe(&tc.cluster.node_tmp(node).join("renamed")),
+            describe(&tree)
+        );
+    }
+}
+
+#[test]
+fn gather_saves_one_file_per_host_named_as_rpdcp_does() {
+    let tc = TestCluster::start(8);
+    for node in 1..=8 {
+        std::fs::write(
+            tc.cluster.node_tmp(node).join("report.txt"),
+            format!("report of node{node}\n"),
+        )
+        .unwrap();
+    }
+    let local = tc.scratch("gathered");
+    let out = run(tc
+        .tool("prcp")
+        .args(["--gather", "-w", "node[1-8]", "/tmp/report.txt"])
+        .arg(&local));
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    let mut names: Vec<String> = std::fs::read_dir(&local)
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .collect();
+    names.sort();
+    let mut expected: Vec<String> = (1..=8).map(|n| format!("report.txt.node{n}")).collect();
+    expected.sort();
+    assert_eq!(names, expected);
+    for node in 1..=8 {
+        assert_text_eq!(
+            format!("report of node{node}\n"),
+            std::fs::read_to_string(local.join(format!("report.txt.node{node}"))).unwrap()
+        );
+    }
+
+    let per_host = tc.scratch("per-host");
+    let out = run(tc
+        .tool("prcp")
+        .args(["--gather-dirs", "-w", "node[1-2]", "/tmp/report.txt"])
+        .arg(&per_host));
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    assert_text_eq!(
+        "report of node2\n",
+        std::fs::read_to_string(per_host.join("node2/report.txt")).unwrap()
+    );
+}
+
+#[test]
+fn scp_syntax_for_one_host_and_third_party_copies() {
+    let tc = TestCluster::start(8);
+    let src = tc.scratch("one").join("hello.txt");
+    std::fs::write(&src, "hello\n").unwrap();
+    let out = run(tc.tool("prcp").arg(&src).arg("node3:/tmp/hello.txt"));
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    assert_text_eq!(
+        "hello\n",
+        std::fs::read_to_string(tc.cluster.node_tmp(3).join("hello.txt")).unwrap()
+    );
+    assert!(!tc.cluster.node_tmp(4).join("hello.txt").exists());
+
+    let back = tc.scratch("back");
+    let out = run(tc
+        .tool("prcp")
+        .arg("node3:/tmp/hello.txt")
+        .arg(back.join("copy.txt")));
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    assert_text_eq!(
+        "hello\n",
+        std::fs::read_to_string(back.join("copy.txt")).unwrap()
+    );
+
+    let out = run(tc
+        .tool("prcp")
+        .args(["node3:/tmp/hello.txt", "root@node5:/tmp/relayed.txt"]));
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    assert_text_eq!(
+        "hello\n",
+        std::fs::read_to_string(tc.cluster.node_tmp(5).join("relayed.txt")).unwrap()
+    );
+}
+
+#[test]
+fn the_agent_is_uploaded_once_then_reused() {
+    let tc = TestCluster::start(2);
+    // A copy of prcp with a byte appended has a hash of its own, so its cache folder on the
+    // hosts is new whatever other tests have uploaded.
+    let prcp = tc.scratch("agent").join("prcp");
+    let mut bytes = std::fs::read(prtools_tests::bin("prcp")).unwrap();
+    bytes.extend_from_slice(
+        format!("{}-{:?}", std::process::id(), std::time::SystemTime::now()).as_bytes(),
+    );
+    std::fs::write(&prcp, bytes).unwrap();
+    std::fs::set_permissions(&prcp, std::fs::Permissions::from_mode(0o755)).unwrap();
+    let file = tc.scratch("agent").join("f");
+    std::fs::write(&file, "x").unwrap();
+    let copy = |args: &[&str]| {
+        let mut cmd = std::process::Command::new(&prcp);
+        tc.isolate(&mut cmd);
+        cmd.arg("-F")
+            .arg(tc.cluster.ssh_config())
+            .args(args)
+            .arg(&file)
+            .arg("/tmp/f");
+        run(&mut cmd)
+    };
+    let first = copy(&["-w", "node[1-2]", "--stats"]);
+    assert_eq!(first.status.code(), Some(0), "{}", text(&first.stderr));
+    let uploaded: u32 = stats_line(&text(&first.stdout), "agents uploaded:")
+        .parse()
+        .unwrap();
+    // Both hosts share /root, so one or two uploads race to the same cache; both are fine.
+    assert!(uploaded >= 1, "{}", text(&first.stdout));
+    let second = copy(&["-w", "node[1-2]", "--stats", "--force"]);
+    assert_eq!(second.status.code(), Some(0), "{}", text(&second.stderr));
+    assert_eq!(stats_line(&text(&second.stdout), "agents uploaded:"), "0");
+    let no_upload = copy(&["-w", "node1", "--no-bootstrap"]);
+    assert_eq!(
+        no_upload.status.code(),
+        Some(0),
+        "{}",
+        text(&no_upload.stderr)
+    );
+    remove_agent_cache(&prcp);
+}
+
+/// Removes the cache folder the test's own prcp copy was uploaded to.
+fn remove_agent_cache(prcp: &Path) {
+    let bytes = std::fs::read(prcp).unwrap();
+    let Ok(entries) = std::fs::read_dir("/root/.cache/prtools") else {
+        return;
+    };
+    for entry in entries.flatten() {
+        let candidate = entry.path().join("prcp");
+        if std::fs::read(&candidate).ok().as_deref() == Some(&bytes[..]) {
+            let _ = std::fs::remove_dir_all(entry.path());
+        }
+    }
+}
+
+#[test]
+fn a_missing_remote_destination_is_named() {
+    let tc = TestCluster::start(2);
+    let file = tc.scratch("m").join("f");
+    std::fs::write(&file, "x").unwrap();
+    let out = run(tc
+        .tool("prcp")
+        .args(["-w", "node[1-2]"])
+        .arg(&file)
+        .arg("/tmp/no/such/dir/f"));
+    assert_eq!(out.status.code(), Some(1));
+    assert_text_eq!(
+        "prcp: node[1-2]: destination folder '/tmp/no/such/dir' does not exist; create it first (e.g. `prsh mkdir -p /tmp/no/such/dir`)\n",
+        text(&out.stderr)
+    );
+}
+
+#[test]
+fn a_hostile_agent_cannot_write_outside_the_destination() {
+    let tc = TestCluster::start(1);
+    let lab = tc.scratch("hostile");
+    for (name, evil) in [
+        ("dotdot", &b"../../escaped"[..]),
+        ("absolute", b"/tmp/escaped-abs"),
+    ] {
+        let frames = lab.join(format!("{name}.frames"));
+        let entry = prcp::protocol::WireEntry {
+            path: evil.to_vec(),
+            kind: 0,
+            size: 4,
+            mode: 0o644,
+            secs: 0,
+            nanos: 0,
+            target: vec![],
+        };
+        let mut stream = Vec::new();
+        for payload in [
+            prcp::protocol::message(&prcp::protocol::Reply::Entry(entry)),
+            prcp::protocol::data(b"evil"),
+            prcp::protocol::message(&prcp::protocol::Reply::EndFile),
+            prcp::protocol::message(&prcp::protocol::Reply::EndOfTree),
+        ] {
+            stream.extend_from_slice(&(payload.len() as u32).to_be_bytes());
+            stream.extend_from_slice(&payload);
+        }
+        std::fs::write(&frames, stream).unwrap();
+        let agent = lab.join(format!("{name}.sh"));
+        std::fs::write(
+            &agent,
+            format!("#!/bin/sh\nexec cat '{}'\n", frames.display()),
+        )
+        .unwrap();
+        std::fs::set_permissions(&agent, std::fs::Permissions::from_mode(0o755)).unwrap();
+        let into = lab.join(format!("{name}-out/a/b"));
+        std::fs::create_dir_all(&into).unwrap();
+        let out = run(tc
+            .tool("prcp")
+            .args(["--gather", "-w", "node1", "--remote-path"])
+            .arg(&agent)
+            .arg("/etc/hostname")
+            .arg(&into));
+        assert_eq!(out.status.code(), Some(1), "{}", text(&out.stderr));
+        assert!(
+            text(&out.stderr).contains("refused"),
+            "{}",
+            text(&out.stderr)
+        );
+        assert!(!lab.join(format!("{name}-out/escaped")).exists());
+        assert!(!Path::new("/tmp/escaped-abs").exists());
+        assert_eq!(std::fs::read_dir(&into).unwrap().count(), 0);
+    }
+}
