@@ -390,3 +390,45 @@ fn a_hostile_agent_cannot_write_outside_the_destination() {
         assert_eq!(std::fs::read_dir(&into).unwrap().count(), 0);
     }
 }
+
+/// Runs `command` inside node `node`'s mount namespace, as a process on that host would.
+fn on_node(tc: &TestCluster, node: usize, command: &str) -> std::process::Output {
+    run(std::process::Command::new("nsenter")
+        .arg("-t")
+        .arg(tc.cluster.sshd_pid(node).to_string())
+        .args(["-m", "sh", "-c", command]))
+}
+
+#[test]
+fn a_full_disk_fails_cleanly_and_leaves_no_partial_file() {
+    let tc = TestCluster::start(2);
+    // node2 gets a 1 MiB tmpfs at /tmp/small; node1 has room.
+    for node in 1..=2 {
+        std::fs::create_dir(tc.cluster.node_tmp(node).join("small")).unwrap();
+    }
+    let mounted = on_node(&tc, 2, "mount -t tmpfs -o size=1m tmpfs /tmp/small");
+    assert!(mounted.status.success(), "{}", text(&mounted.stderr));
+    let big = tc.scratch("big").join("big.bin");
+    std::fs::write(&big, vec![1u8; 3 << 20]).unwrap();
+    let out = run(tc
+        .tool("prcp")
+        .args(["-w", "node[1-2]"])
+        .arg(&big)
+        .arg("/tmp/small/"));
+    assert_eq!(out.status.code(), Some(1));
+    let stderr = text(&out.stderr);
+    assert!(
+        stderr.starts_with("prcp: node2: ") && stderr.contains("No space left on device"),
+        "{stderr}"
+    );
+    assert_eq!(stderr.lines().count(), 1, "{stderr}");
+    assert_eq!(
+        std::fs::metadata(tc.cluster.node_tmp(1).join("small/big.bin"))
+            .unwrap()
+            .len(),
+        3 << 20
+    );
+    let left = on_node(&tc, 2, "ls -A /tmp/small");
+    assert_text_eq!("", text(&left.stdout));
+    on_node(&tc, 2, "umount /tmp/small");
+}
