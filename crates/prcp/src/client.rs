@@ -76,7 +76,7 @@ impl Agent {
                 Frame::Message(Reply::Fatal(why)) => Err(HostError::Other(why)),
                 frame => Ok(frame),
             },
-            Ok(None) => Err(HostError::Other("agent exited early".into())),
+            Ok(None) => Err(HostError::Other(EXITED_EARLY.into())),
             Err(e) => Err(self.lost(e)),
         }
     }
@@ -186,7 +186,7 @@ pub async fn push(
         loop {
             let payload = read_frame(&mut output).await.map_err(lost)?;
             let Some(payload) = payload else {
-                return Err(HostError::Other("agent exited early".into()));
+                return Err(HostError::Other(EXITED_EARLY.into()));
             };
             match decode(payload).map_err(HostError::Other)? {
                 Frame::Message(Reply::Stored { index, hash }) => {
@@ -267,14 +267,38 @@ pub async fn gather(
     into: &GatherInto,
 ) -> Result<(), HostError> {
     let mut agent = start_agent(conn, agent_path).await?;
-    agent
-        .send(&Request::Gather {
-            protocol: PROTOCOL,
-            paths: paths.iter().map(|p| p.as_bytes().to_vec()).collect(),
-            recursive,
-        })
-        .await?;
-    agent.flush().await?;
+    let request = Request::Gather {
+        protocol: PROTOCOL,
+        paths: paths.iter().map(|p| p.as_bytes().to_vec()).collect(),
+        recursive,
+    };
+    // An agent that has already answered and exited makes this write fail; what it sent
+    // explains more than the broken pipe, so the replies are read either way.
+    let sent = match agent.send(&request).await {
+        Ok(()) => agent.flush().await,
+        Err(e) => Err(e),
+    };
+    match receive_tree(&mut agent, conn, preserve, into).await {
+        Ok(()) => {
+            sent?;
+            agent.finish().await
+        }
+        Err(e) => Err(match (e, sent) {
+            (HostError::Other(why), Err(send)) if why == EXITED_EARLY => send,
+            (e, _) => e,
+        }),
+    }
+}
+
+const EXITED_EARLY: &str = "agent exited early";
+
+/// Receives gathered entries until `EndOfTree`, writing them under their local names.
+async fn receive_tree(
+    agent: &mut Agent,
+    conn: &Connection,
+    preserve: bool,
+    into: &GatherInto,
+) -> Result<(), HostError> {
     let folder = match into {
         GatherInto::Suffixed { dir, .. } | GatherInto::Plain { dir, .. } => dir.clone(),
         GatherInto::HostDir { dir } => {
@@ -336,7 +360,7 @@ pub async fn gather(
             let _ = root.set_mtime(rel, entry.mtime);
         }
     }
-    agent.finish().await
+    Ok(())
 }
 
 /// The local name of a gathered entry: its top component gets the host suffix (rpdcp), or a
