@@ -432,3 +432,36 @@ fn a_full_disk_fails_cleanly_and_leaves_no_partial_file() {
     assert_text_eq!("", text(&left.stdout));
     on_node(&tc, 2, "umount /tmp/small");
 }
+
+#[test]
+fn a_terminal_gets_one_progress_bar_and_q_silences_it() {
+    let tc = TestCluster::start(2);
+    let file = tc.scratch("progress").join("data.bin");
+    std::fs::write(&file, vec![3u8; 8 << 20]).unwrap();
+    let line = |quiet: &str| {
+        format!(
+            "{} {quiet} -F {} -w node[1-2] {} /tmp/",
+            prtools_tests::bin("prcp").display(),
+            tc.cluster.ssh_config().display(),
+            file.display()
+        )
+    };
+    // script(1) gives prcp a terminal.
+    let mut shown = std::process::Command::new("script");
+    tc.isolate(&mut shown);
+    shown.args(["-qec", &line(""), "/dev/null"]);
+    let out = run(&mut shown);
+    let screen = text(&out.stdout);
+    assert!(out.status.success(), "{screen}");
+    assert!(
+        screen.contains("MiB") && screen.contains("hosts "),
+        "{screen:?}"
+    );
+
+    let mut quiet = std::process::Command::new("script");
+    tc.isolate(&mut quiet);
+    quiet.args(["-qec", &line("-q"), "/dev/null"]);
+    let out = run(&mut quiet);
+    assert!(out.status.success());
+    assert_text_eq!("", text(&out.stdout));
+}

@@ -11,6 +11,7 @@ use prtools_transport::{
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
 use crate::plan::PushPlan;
+use crate::progress::Progress;
 use crate::protocol::{data, decode, message, Frame, Reply, Request, CHUNK, PROTOCOL};
 
 /// Totals across hosts, for --stats.
@@ -24,6 +25,22 @@ pub struct Totals {
     pub skipped: AtomicU64,
     /// Agents uploaded.
     pub uploaded: AtomicU64,
+}
+
+/// Where a host task reports what it moved.
+pub struct Report<'a> {
+    /// Totals for --stats.
+    pub totals: &'a Totals,
+    /// The run's progress bar.
+    pub progress: &'a Progress,
+}
+
+/// How a gather copies.
+pub struct GatherOptions {
+    /// -r
+    pub recursive: bool,
+    /// -p
+    pub preserve: bool,
 }
 
 /// A running agent and the ends of its channel.
@@ -105,8 +122,9 @@ pub async fn push(
     plan: &PushPlan,
     dest: &str,
     flags: &PushFlags,
-    totals: &Totals,
+    report: &Report<'_>,
 ) -> Result<(), HostError> {
+    let totals = report.totals;
     let mut agent = start_agent(conn, agent_path).await?;
     agent
         .send(&Request::Push {
@@ -147,6 +165,8 @@ pub async fn push(
     {
         return Err(protocol_error("a file index"));
     }
+    let wanted: u64 = want.iter().map(|&i| plan.sizes[i as usize]).sum();
+    report.progress.add_total(wanted);
 
     let Agent {
         process,
@@ -171,6 +191,7 @@ pub async fn push(
                     .await
                     .map_err(lost)?;
                 totals.bytes_sent.fetch_add(n as u64, Ordering::Relaxed);
+                report.progress.moved(n as u64);
             }
             write_frame(&mut input, &message(&Request::FileEnd))
                 .await
@@ -262,15 +283,15 @@ pub async fn gather(
     conn: &Connection,
     agent_path: &str,
     paths: &[String],
-    recursive: bool,
-    preserve: bool,
+    options: &GatherOptions,
     into: &GatherInto,
+    report: &Report<'_>,
 ) -> Result<(), HostError> {
     let mut agent = start_agent(conn, agent_path).await?;
     let request = Request::Gather {
         protocol: PROTOCOL,
         paths: paths.iter().map(|p| p.as_bytes().to_vec()).collect(),
-        recursive,
+        recursive: options.recursive,
     };
     // An agent that has already answered and exited makes this write fail; what it sent
     // explains more than the broken pipe, so the replies are read either way.
@@ -278,7 +299,7 @@ pub async fn gather(
         Ok(()) => agent.flush().await,
         Err(e) => Err(e),
     };
-    match receive_tree(&mut agent, conn, preserve, into).await {
+    match receive_tree(&mut agent, conn, options.preserve, into, report).await {
         Ok(()) => {
             sent?;
             agent.finish().await
@@ -298,6 +319,7 @@ async fn receive_tree(
     conn: &Connection,
     preserve: bool,
     into: &GatherInto,
+    report: &Report<'_>,
 ) -> Result<(), HostError> {
     let folder = match into {
         GatherInto::Suffixed { dir, .. } | GatherInto::Plain { dir, .. } => dir.clone(),
@@ -327,14 +349,18 @@ async fn receive_tree(
             Kind::Symlink { target } => root
                 .symlink(&rel, target)
                 .map_err(|e| local_error(&folder.join(rel.as_path()), e))?,
-            Kind::File { .. } => {
+            Kind::File { size } => {
+                report.progress.add_total(*size);
                 let mut file = root
                     .create_file(&rel)
                     .map_err(|e| local_error(&folder.join(rel.as_path()), e))?;
                 loop {
                     match agent.reply().await? {
-                        Frame::Data(bytes) => std::io::Write::write_all(&mut file, &bytes)
-                            .map_err(|e| local_error(&folder.join(rel.as_path()), e))?,
+                        Frame::Data(bytes) => {
+                            std::io::Write::write_all(&mut file, &bytes)
+                                .map_err(|e| local_error(&folder.join(rel.as_path()), e))?;
+                            report.progress.moved(bytes.len() as u64);
+                        }
                         Frame::Message(Reply::EndFile) => break,
                         _ => return Err(protocol_error("file data")),
                     }

@@ -10,6 +10,7 @@ pub mod cli;
 pub mod client;
 pub mod operands;
 pub mod plan;
+pub mod progress;
 pub mod protocol;
 pub mod server;
 
@@ -29,6 +30,7 @@ use crate::cli::Cli;
 use crate::client::{GatherInto, PushFlags, Totals};
 use crate::operands::Operands;
 use crate::plan::PushPlan;
+use crate::progress::Progress;
 
 /// Runs prcp and returns its exit status.
 pub fn run(cli: Cli) -> Result<i32> {
@@ -59,6 +61,7 @@ struct Shared {
     totals: Totals,
     recursive: bool,
     preserve: bool,
+    quiet: bool,
 }
 
 async fn run_operands(cli: &Cli, config: Config, operands: Operands) -> Result<i32> {
@@ -73,6 +76,7 @@ async fn run_operands(cli: &Cli, config: Config, operands: Operands) -> Result<i
         totals: Totals::default(),
         recursive: cli.recursive,
         preserve: cli.preserve,
+        quiet: cli.quiet,
     });
     let flags = PushFlags {
         preserve: cli.preserve,
@@ -148,22 +152,30 @@ async fn push_all(
     dest: String,
     flags: PushFlags,
 ) -> Vec<HostResult<()>> {
-    let job = Arc::new((shared.clone(), plan, dest, flags));
-    for_each_host(
+    let progress = Arc::new(Progress::new(targets.len(), shared.quiet));
+    let job = Arc::new((shared.clone(), plan, dest, flags, progress.clone()));
+    let done = progress.clone();
+    let results = for_each_host(
         targets,
         config,
         interrupt,
         move |conn, _interrupt| {
             let job = job.clone();
             async move {
-                let (shared, plan, dest, flags) = &*job;
+                let (shared, plan, dest, flags, progress) = &*job;
                 let path = agent_path(&conn, shared).await?;
-                client::push(&conn, &path, plan, dest, flags, &shared.totals).await
+                let report = client::Report {
+                    totals: &shared.totals,
+                    progress,
+                };
+                client::push(&conn, &path, plan, dest, flags, &report).await
             }
         },
-        |_| {},
+        move |result| done.host_done(result.result.is_ok()),
     )
-    .await
+    .await;
+    progress.finish();
+    results
 }
 
 async fn gather_all(
@@ -174,31 +186,35 @@ async fn gather_all(
     paths: Vec<String>,
     into: impl Fn(&str) -> GatherInto + Send + Sync + 'static,
 ) -> Vec<HostResult<()>> {
-    let job = Arc::new((shared.clone(), paths, into));
-    for_each_host(
+    let progress = Arc::new(Progress::new(targets.len(), shared.quiet));
+    let job = Arc::new((shared.clone(), paths, into, progress.clone()));
+    let done = progress.clone();
+    let results = for_each_host(
         targets,
         config,
         interrupt,
         move |conn, _interrupt| {
             let job = job.clone();
             async move {
-                let (shared, paths, into) = &*job;
+                let (shared, paths, into, progress) = &*job;
                 let path = agent_path(&conn, shared).await?;
                 let into = into(conn.target().name());
-                client::gather(
-                    &conn,
-                    &path,
-                    paths,
-                    shared.recursive,
-                    shared.preserve,
-                    &into,
-                )
-                .await
+                let report = client::Report {
+                    totals: &shared.totals,
+                    progress,
+                };
+                let options = client::GatherOptions {
+                    recursive: shared.recursive,
+                    preserve: shared.preserve,
+                };
+                client::gather(&conn, &path, paths, &options, &into, &report).await
             }
         },
-        |_| {},
+        move |result| done.host_done(result.result.is_ok()),
     )
-    .await
+    .await;
+    progress.finish();
+    results
 }
 
 /// `host1:path host2:path`: gathers into a private local folder, then pushes from it, so the
