@@ -465,3 +465,64 @@ fn a_terminal_gets_one_progress_bar_and_q_silences_it() {
     assert!(out.status.success());
     assert_text_eq!("", text(&out.stdout));
 }
+
+#[test]
+fn a_host_killed_mid_transfer_is_named_and_the_others_complete() {
+    let tc = TestCluster::start(8);
+    let big = tc.scratch("killed").join("big.bin");
+    {
+        use std::io::Write;
+        let mut out = std::io::BufWriter::new(std::fs::File::create(&big).unwrap());
+        let block: Vec<u8> = (0..1 << 20).map(|i| (i % 253) as u8).collect();
+        for _ in 0..200 {
+            out.write_all(&block).unwrap();
+        }
+    }
+    let child = tc
+        .tool("prcp")
+        .args(["-q", "-w", "node[1-8]"])
+        .arg(&big)
+        .arg("/tmp/")
+        .stdin(std::process::Stdio::null())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    // Wait until node5 is writing its temp file, then kill every process of that host.
+    let victim = tc.cluster.node_tmp(5);
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(120);
+    while !std::fs::read_dir(&victim).unwrap().any(|e| {
+        let name = e.unwrap().file_name();
+        let name = name.to_string_lossy();
+        name.starts_with(".big.bin.")
+            && std::fs::metadata(victim.join(&*name)).is_ok_and(|m| m.len() > 0)
+    }) {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "node5 never started writing"
+        );
+        // A poll interval while an external condition comes true, not a synchronisation.
+        std::thread::sleep(std::time::Duration::from_millis(5));
+    }
+    tc.cluster.stop_node(5).unwrap();
+    let out = child.wait_with_output().unwrap();
+    let stderr = text(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{stderr}");
+    assert!(stderr.starts_with("prcp: node5: "), "{stderr}");
+    assert_eq!(stderr.lines().count(), 1, "{stderr}");
+    for node in (1..=8).filter(|&n| n != 5) {
+        assert_eq!(
+            std::fs::metadata(tc.cluster.node_tmp(node).join("big.bin"))
+                .unwrap()
+                .len(),
+            200 << 20,
+            "node{node}"
+        );
+    }
+    // Never a part under the real name; at most the agent's own temp file, which a killed
+    // agent cannot remove.
+    assert!(
+        !victim.join("big.bin").exists(),
+        "a partial big.bin on node5"
+    );
+}

@@ -12,7 +12,9 @@ use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
 use crate::plan::PushPlan;
 use crate::progress::Progress;
-use crate::protocol::{data, decode, message, Frame, Reply, Request, CHUNK, PROTOCOL};
+use crate::protocol::{
+    data_buffer, decode, message, Frame, Reply, Request, CHUNK, DATA_START, PROTOCOL,
+};
 
 /// Totals across hosts, for --stats.
 #[derive(Default)]
@@ -170,12 +172,15 @@ pub async fn push(
 
     let Agent {
         process,
-        mut input,
+        input,
         mut output,
         stderr,
     } = agent;
+    // Frames are small and many (three for every file), so they are batched before the
+    // pipe to the ssh master sees them.
+    let mut input = tokio::io::BufWriter::with_capacity(2 * CHUNK, input);
     let send = async {
-        let mut buf = vec![0u8; CHUNK];
+        let mut buf = data_buffer();
         for &index in &want {
             let path = plan.local[index as usize].as_ref().expect("checked above");
             let mut file = std::fs::File::open(path).map_err(|e| local_error(path, e))?;
@@ -183,11 +188,13 @@ pub async fn push(
                 .await
                 .map_err(lost)?;
             loop {
-                let n = file.read(&mut buf).map_err(|e| local_error(path, e))?;
+                let n = file
+                    .read(&mut buf[DATA_START..])
+                    .map_err(|e| local_error(path, e))?;
                 if n == 0 {
                     break;
                 }
-                write_frame(&mut input, &data(&buf[..n]))
+                write_frame(&mut input, &buf[..DATA_START + n])
                     .await
                     .map_err(lost)?;
                 totals.bytes_sent.fetch_add(n as u64, Ordering::Relaxed);
@@ -201,7 +208,7 @@ pub async fn push(
             .await
             .map_err(lost)?;
         input.flush().await.map_err(lost)?;
-        Ok::<_, HostError>(input)
+        Ok::<_, HostError>(input.into_inner())
     };
     let receive = async {
         loop {

@@ -170,8 +170,29 @@ pub enum Frame<M> {
     /// A message.
     Message(M),
     /// File bytes.
-    Data(Vec<u8>),
+    Data(Chunk),
 }
+
+/// File bytes as they arrived: the frame payload, read past its tag byte without copying.
+pub struct Chunk(Vec<u8>);
+
+impl std::ops::Deref for Chunk {
+    type Target = [u8];
+    fn deref(&self) -> &[u8] {
+        &self.0[1..]
+    }
+}
+
+/// A buffer for reading file bytes straight into a data frame: the tag is already in place,
+/// and the bytes go from `DATA_START` on, so sending needs no copy.
+pub fn data_buffer() -> Vec<u8> {
+    let mut buf = vec![0u8; DATA_START + CHUNK];
+    buf[0] = TAG_DATA;
+    buf
+}
+
+/// Where file bytes start in a [`data_buffer`].
+pub const DATA_START: usize = 1;
 
 /// Encodes a message frame payload.
 pub fn message<M: Serialize>(m: &M) -> Vec<u8> {
@@ -190,15 +211,12 @@ pub fn data(bytes: &[u8]) -> Vec<u8> {
 }
 
 /// Decodes a frame payload, refusing anything malformed.
-pub fn decode<M: for<'de> Deserialize<'de>>(mut payload: Vec<u8>) -> Result<Frame<M>, String> {
+pub fn decode<M: for<'de> Deserialize<'de>>(payload: Vec<u8>) -> Result<Frame<M>, String> {
     match payload.first() {
         Some(&TAG_MESSAGE) => postcard::from_bytes(&payload[1..])
             .map(Frame::Message)
             .map_err(|e| format!("malformed agent message: {e}")),
-        Some(&TAG_DATA) => {
-            payload.remove(0);
-            Ok(Frame::Data(payload))
-        }
+        Some(&TAG_DATA) => Ok(Frame::Data(Chunk(payload))),
         Some(tag) => Err(format!("unknown agent frame tag {tag}")),
         None => Err("empty agent frame".into()),
     }
@@ -216,7 +234,7 @@ mod tests {
             _ => panic!("wrong frame"),
         }
         match decode::<Reply>(data(b"abc")).unwrap() {
-            Frame::Data(d) => assert_eq!(d, b"abc"),
+            Frame::Data(d) => assert_eq!(&*d, b"abc"),
             _ => panic!("wrong frame"),
         }
     }

@@ -82,9 +82,9 @@ impl<R: Read, W: Write> Link<R, W> {
             .map_err(|e| format!("writing to client: {e}"))
     }
 
-    fn send_data(&mut self, bytes: &[u8]) -> Result<(), String> {
-        write_frame_blocking(&mut self.output, &protocol::data(bytes))
-            .map_err(|e| format!("writing to client: {e}"))
+    /// Sends a data frame built in a [`protocol::data_buffer`].
+    fn send_frame(&mut self, frame: &[u8]) -> Result<(), String> {
+        write_frame_blocking(&mut self.output, frame).map_err(|e| format!("writing to client: {e}"))
     }
 
     fn flush(&mut self) -> Result<(), String> {
@@ -280,15 +280,15 @@ fn gather<R: Read, W: Write>(
                 let mut file = root
                     .open_file(&entry.path)
                     .map_err(|e| place(&folder, &entry.path, e))?;
-                let mut buf = vec![0; CHUNK];
+                let mut buf = protocol::data_buffer();
                 loop {
                     let n = file
-                        .read(&mut buf)
+                        .read(&mut buf[protocol::DATA_START..])
                         .map_err(|e| place(&folder, &entry.path, e))?;
                     if n == 0 {
                         break;
                     }
-                    link.send_data(&buf[..n])?;
+                    link.send_frame(&buf[..protocol::DATA_START + n])?;
                 }
                 link.send(&Reply::EndFile)?;
             }

@@ -33,8 +33,10 @@ pub const MAX_FRAME: usize = 16 << 20;
 /// Bytes of the length prefix.
 const HEADER: usize = 4;
 
-/// How much of a payload is allocated before its bytes arrive.
-const INITIAL_CAPACITY: usize = 64 * 1024;
+/// How much of a payload is allocated before its bytes arrive: enough for a whole data
+/// chunk in one allocation (growing a buffer copies it), small enough that a hostile length
+/// cannot make a frame cost more than this before its bytes really come.
+const INITIAL_CAPACITY: usize = 1024 * 1024;
 
 /// Reads one frame; `Ok(None)` at a clean end of stream (between frames).
 pub async fn read_frame<R: AsyncRead + Unpin>(r: &mut R) -> io::Result<Option<Vec<u8>>> {

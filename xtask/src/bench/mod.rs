@@ -24,7 +24,7 @@ pub(crate) struct Contender {
 pub fn run(args: &[String]) -> Result<()> {
     match args.first().map(String::as_str) {
         Some("prsh") | None => prsh::run(),
-        Some("prcp") => prcp::run(),
+        Some("prcp") => prcp::run(args.get(1).map(String::as_str)),
         Some(other) => bail!("unknown benchmark '{other}': the benchmarks are: prsh, prcp"),
     }
 }

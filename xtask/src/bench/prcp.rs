@@ -17,8 +17,8 @@ const ROUNDS: usize = 3;
 const LARGE_BYTES: usize = 256 << 20;
 const SMALL_FILES: usize = 10_000;
 
-/// Times prcp against its peers.
-pub fn run() -> Result<()> {
+/// Times prcp against its peers; `only` picks one payload (`large` or `tree`).
+pub fn run(only: Option<&str>) -> Result<()> {
     crate::cargo(&["build", "--release", "--bins", "-p", "prcp"])?;
     let prcp = crate::workspace_root().join("target/release/prcp");
     println!("starting a {HOSTS}-host test cluster");
@@ -53,6 +53,10 @@ pub fn run() -> Result<()> {
     );
     for (label, payload, recursive) in [("256 MB file", &large, false), ("10k files", &tree, true)]
     {
+        let key = if recursive { "tree" } else { "large" };
+        if only.is_some_and(|o| o != key) {
+            continue;
+        }
         let contenders = contenders(&prcp, &cluster, &client, &hosts_file, payload, recursive);
         let name = payload.file_name().expect("payloads have names").to_owned();
         let mut times: Vec<Vec<Duration>> = vec![Vec::new(); contenders.len()];
