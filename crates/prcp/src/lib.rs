@@ -14,6 +14,7 @@ pub mod progress;
 pub mod protocol;
 pub mod server;
 
+use std::future::Future;
 use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::Ordering;
@@ -22,8 +23,8 @@ use std::sync::Arc;
 use anyhow::{bail, Context as _, Result};
 use prtools_hostlist::Context;
 use prtools_transport::{
-    ensure_agent, failure_lines, for_each_host, AgentOptions, Config, HostError, HostResult,
-    Interrupt, LocalAgent, Placement, Target,
+    ensure_agent, failure_lines, for_each_host, AgentOptions, Config, Connection, HostError,
+    HostResult, Interrupt, LocalAgent, Placement, Target,
 };
 
 use crate::cli::Cli;
@@ -143,6 +144,42 @@ async fn run_operands(cli: &Cli, config: Config, operands: Operands) -> Result<i
     Ok(status)
 }
 
+/// Runs `job` on every host once its agent is in place, with the run's progress bar: the
+/// part every push and gather shares. `job` gets the connection, the agent's path, and the
+/// run's shared state and progress.
+async fn with_agents<J, Fut>(
+    targets: &[Target],
+    config: &Config,
+    interrupt: &Interrupt,
+    shared: &Arc<Shared>,
+    job: J,
+) -> Vec<HostResult<()>>
+where
+    J: Fn(Arc<Connection>, String, Arc<Shared>, Arc<Progress>) -> Fut + Send + Sync + 'static,
+    Fut: Future<Output = Result<(), HostError>> + Send + 'static,
+{
+    let progress = Arc::new(Progress::new(targets.len(), shared.quiet));
+    let job = Arc::new(job);
+    let (each, done) = (progress.clone(), progress.clone());
+    let shared = shared.clone();
+    let results = for_each_host(
+        targets,
+        config,
+        interrupt,
+        move |conn, _interrupt| {
+            let (job, shared, progress) = (job.clone(), shared.clone(), each.clone());
+            async move {
+                let path = agent_path(&conn, &shared).await?;
+                job(conn, path, shared, progress).await
+            }
+        },
+        move |result| done.host_done(result.result.is_ok()),
+    )
+    .await;
+    progress.finish();
+    results
+}
+
 async fn push_all(
     targets: &[Target],
     config: &Config,
@@ -152,30 +189,25 @@ async fn push_all(
     dest: String,
     flags: PushFlags,
 ) -> Vec<HostResult<()>> {
-    let progress = Arc::new(Progress::new(targets.len(), shared.quiet));
-    let job = Arc::new((shared.clone(), plan, dest, flags, progress.clone()));
-    let done = progress.clone();
-    let results = for_each_host(
+    let work = Arc::new((plan, dest, flags));
+    with_agents(
         targets,
         config,
         interrupt,
-        move |conn, _interrupt| {
-            let job = job.clone();
+        shared,
+        move |conn, path, shared, progress| {
+            let work = work.clone();
             async move {
-                let (shared, plan, dest, flags, progress) = &*job;
-                let path = agent_path(&conn, shared).await?;
+                let (plan, dest, flags) = &*work;
                 let report = client::Report {
                     totals: &shared.totals,
-                    progress,
+                    progress: &progress,
                 };
                 client::push(&conn, &path, plan, dest, flags, &report).await
             }
         },
-        move |result| done.host_done(result.result.is_ok()),
     )
-    .await;
-    progress.finish();
-    results
+    .await
 }
 
 async fn gather_all(
@@ -186,22 +218,20 @@ async fn gather_all(
     paths: Vec<String>,
     into: impl Fn(&str) -> GatherInto + Send + Sync + 'static,
 ) -> Vec<HostResult<()>> {
-    let progress = Arc::new(Progress::new(targets.len(), shared.quiet));
-    let job = Arc::new((shared.clone(), paths, into, progress.clone()));
-    let done = progress.clone();
-    let results = for_each_host(
+    let work = Arc::new((paths, into));
+    with_agents(
         targets,
         config,
         interrupt,
-        move |conn, _interrupt| {
-            let job = job.clone();
+        shared,
+        move |conn, path, shared, progress| {
+            let work = work.clone();
             async move {
-                let (shared, paths, into, progress) = &*job;
-                let path = agent_path(&conn, shared).await?;
+                let (paths, into) = &*work;
                 let into = into(conn.target().name());
                 let report = client::Report {
                     totals: &shared.totals,
-                    progress,
+                    progress: &progress,
                 };
                 let options = client::GatherOptions {
                     recursive: shared.recursive,
@@ -210,11 +240,8 @@ async fn gather_all(
                 client::gather(&conn, &path, paths, &options, &into, &report).await
             }
         },
-        move |result| done.host_done(result.result.is_ok()),
     )
-    .await;
-    progress.finish();
-    results
+    .await
 }
 
 /// `host1:path host2:path`: gathers into a private local folder, then pushes from it, so the
@@ -273,10 +300,7 @@ async fn third_party(
     result
 }
 
-async fn agent_path(
-    conn: &prtools_transport::Connection,
-    shared: &Shared,
-) -> Result<String, HostError> {
+async fn agent_path(conn: &Connection, shared: &Shared) -> Result<String, HostError> {
     let (path, placement) = ensure_agent(conn, &shared.local, &shared.options).await?;
     if let Placement::Uploaded = placement {
         shared.totals.uploaded.fetch_add(1, Ordering::Relaxed);
