@@ -120,3 +120,28 @@ macro_rules! assert_text_eq {
         }
     }};
 }
+
+/// Runs a tool with bad input and returns its exit status and stderr. stdin is closed and
+/// WCOLL unset, so nothing but the arguments can select hosts.
+pub fn run_refused(exe: &Path, args: &[&str], home: &Path) -> (i32, String) {
+    let out = Command::new(exe)
+        .args(args)
+        .env_remove("WCOLL")
+        .env("HOME", home)
+        .stdin(std::process::Stdio::null())
+        .output()
+        .expect("the tool runs");
+    (out.status.code().unwrap_or(-1), text(&out.stderr))
+}
+
+/// Asserts that `stderr` is the one line `TOOL: ...` naming `needle`, and no panic.
+pub fn assert_one_line_error(tool: &str, stderr: &str, needle: &str) {
+    assert_eq!(
+        stderr.lines().count(),
+        1,
+        "one line expected, got:\n{stderr}"
+    );
+    assert!(stderr.starts_with(&format!("{tool}: ")), "{stderr}");
+    assert!(stderr.contains(needle), "'{needle}' not in: {stderr}");
+    assert!(!stderr.contains("panicked"), "{stderr}");
+}

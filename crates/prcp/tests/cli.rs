@@ -2,18 +2,12 @@
 //! panic. These fail before anything connects, so they need no hosts.
 
 use std::path::PathBuf;
-use std::process::{Command, Stdio};
 
 fn prcp(args: &[&str]) -> (i32, String) {
-    let out = Command::new(env!("CARGO_BIN_EXE_prcp"))
-        .args(args)
-        .env_remove("WCOLL")
-        .stdin(Stdio::null())
-        .output()
-        .expect("prcp runs");
-    (
-        out.status.code().unwrap_or(-1),
-        String::from_utf8_lossy(&out.stderr).into_owned(),
+    prtools_tests::run_refused(
+        std::path::Path::new(env!("CARGO_BIN_EXE_prcp")),
+        args,
+        &scratch("home"),
     )
 }
 
@@ -24,14 +18,7 @@ fn scratch(name: &str) -> PathBuf {
 }
 
 fn assert_one_line(stderr: &str, needle: &str) {
-    assert_eq!(
-        stderr.lines().count(),
-        1,
-        "one line expected, got:\n{stderr}"
-    );
-    assert!(stderr.starts_with("prcp: "), "{stderr}");
-    assert!(stderr.contains(needle), "'{needle}' not in: {stderr}");
-    assert!(!stderr.contains("panicked"), "{stderr}");
+    prtools_tests::assert_one_line_error("prcp", stderr, needle);
 }
 
 #[test]

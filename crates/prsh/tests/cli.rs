@@ -2,19 +2,12 @@
 //! panic. These need no hosts: they fail before anything connects.
 
 use std::path::PathBuf;
-use std::process::{Command, Stdio};
 
 fn prsh(args: &[&str]) -> (i32, String) {
-    let out = Command::new(env!("CARGO_BIN_EXE_prsh"))
-        .args(args)
-        .env_remove("WCOLL")
-        .env("HOME", scratch("home"))
-        .stdin(Stdio::null())
-        .output()
-        .expect("prsh runs");
-    (
-        out.status.code().unwrap_or(-1),
-        String::from_utf8_lossy(&out.stderr).into_owned(),
+    prtools_tests::run_refused(
+        std::path::Path::new(env!("CARGO_BIN_EXE_prsh")),
+        args,
+        &scratch("home"),
     )
 }
 
@@ -25,14 +18,7 @@ fn scratch(name: &str) -> PathBuf {
 }
 
 fn assert_one_line(stderr: &str, needle: &str) {
-    assert_eq!(
-        stderr.lines().count(),
-        1,
-        "one line expected, got:\n{stderr}"
-    );
-    assert!(stderr.starts_with("prsh: "), "{stderr}");
-    assert!(stderr.contains(needle), "'{needle}' not in: {stderr}");
-    assert!(!stderr.contains("panicked"), "{stderr}");
+    prtools_tests::assert_one_line_error("prsh", stderr, needle);
 }
 
 #[test]
