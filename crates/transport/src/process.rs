@@ -7,7 +7,9 @@
 //! a timeout or an interrupt kills that whole group through a second channel.
 
 use std::sync::{Arc, Mutex};
+
 use std::time::Duration;
+use tokio::sync::Notify;
 
 use openssh::{Session, Stdio as SshStdio};
 use tokio::io::{AsyncRead, AsyncWrite};
@@ -47,16 +49,25 @@ enum Waiter {
 /// Where to send the kill: the remote process group (learnt from the marker) or the local
 /// exec process group.
 #[derive(Clone, Default)]
-pub struct KillHandle(Arc<Mutex<Option<u32>>>);
+pub struct KillHandle(Arc<(Mutex<Option<u32>>, Notify)>);
 
 impl KillHandle {
     /// Records the process group to kill.
     pub fn set(&self, pid: u32) {
-        *self.0.lock().unwrap_or_else(|p| p.into_inner()) = Some(pid);
+        *self.0 .0.lock().unwrap_or_else(|p| p.into_inner()) = Some(pid);
+        self.0 .1.notify_one();
     }
 
     fn get(&self) -> Option<u32> {
-        *self.0.lock().unwrap_or_else(|p| p.into_inner())
+        *self.0 .0.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// Resolves once the process group is known. The marker travels on stderr, which may
+    /// lag behind stdout, so a kill decided from stdout must wait for it.
+    pub async fn known(&self) {
+        while self.get().is_none() {
+            self.0 .1.notified().await;
+        }
     }
 }
 

@@ -17,6 +17,9 @@ use crate::process::{KillHandle, Output, PID_MARKER};
 /// assembled in a growing buffer of their own.
 const READ_BUFFER: usize = 8 * 1024;
 
+/// How long a kill waits for a command's pid marker that has not arrived yet.
+const MARKER_WAIT: Duration = Duration::from_secs(5);
+
 /// Data for the command's stdin, shared by every host; None until it has all been read.
 pub type StdinData = watch::Receiver<Option<Arc<Vec<u8>>>>;
 
@@ -77,11 +80,19 @@ pub async fn run_command(
             None => std::future::pending().await,
         }
     };
+    tokio::pin!(work);
     let failure = tokio::select! {
-        status = work => return status,
+        status = &mut work => return status,
         _ = timeout => HostError::CommandTimeout(spec.timeout.unwrap_or_default()),
         _ = interrupt.wait() => HostError::Interrupted,
     };
+    // The pid marker may still be on its way (stderr can lag behind stdout): keep reading
+    // until it is known, the command ends by itself, or the wait is clearly hopeless.
+    tokio::select! {
+        _ = kill.known() => {}
+        _ = &mut work => {}
+        _ = tokio::time::sleep(MARKER_WAIT) => {}
+    }
     conn.kill(&kill).await;
     Err(failure)
 }
