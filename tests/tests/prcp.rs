@@ -469,15 +469,7 @@ fn a_terminal_gets_one_progress_bar_and_q_silences_it() {
 #[test]
 fn a_host_killed_mid_transfer_is_named_and_the_others_complete() {
     let tc = TestCluster::start(8);
-    let big = tc.scratch("killed").join("big.bin");
-    {
-        use std::io::Write;
-        let mut out = std::io::BufWriter::new(std::fs::File::create(&big).unwrap());
-        let block: Vec<u8> = (0..1 << 20).map(|i| (i % 253) as u8).collect();
-        for _ in 0..200 {
-            out.write_all(&block).unwrap();
-        }
-    }
+    let big = write_big(&tc.scratch("killed"), 200);
     let child = tc
         .tool("prcp")
         .args(["-q", "-w", "node[1-8]"])
@@ -490,20 +482,7 @@ fn a_host_killed_mid_transfer_is_named_and_the_others_complete() {
         .unwrap();
     // Wait until node5 is writing its temp file, then kill every process of that host.
     let victim = tc.cluster.node_tmp(5);
-    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(120);
-    while !std::fs::read_dir(&victim).unwrap().any(|e| {
-        let name = e.unwrap().file_name();
-        let name = name.to_string_lossy();
-        name.starts_with(".big.bin.")
-            && std::fs::metadata(victim.join(&*name)).is_ok_and(|m| m.len() > 0)
-    }) {
-        assert!(
-            std::time::Instant::now() < deadline,
-            "node5 never started writing"
-        );
-        // A poll interval while an external condition comes true, not a synchronisation.
-        std::thread::sleep(std::time::Duration::from_millis(5));
-    }
+    wait_for_temp_file(&victim, ".big.bin.");
     tc.cluster.stop_node(5).unwrap();
     let out = child.wait_with_output().unwrap();
     let stderr = text(&out.stderr);
@@ -524,5 +503,160 @@ fn a_host_killed_mid_transfer_is_named_and_the_others_complete() {
     assert!(
         !victim.join("big.bin").exists(),
         "a partial big.bin on node5"
+    );
+}
+
+/// A file of `mib` MiB of a repeating pattern, for transfers long enough to interrupt.
+fn write_big(dir: &Path, mib: usize) -> PathBuf {
+    use std::io::Write;
+    let big = dir.join("big.bin");
+    let mut out = std::io::BufWriter::new(std::fs::File::create(&big).unwrap());
+    let block: Vec<u8> = (0..1 << 20).map(|i| (i % 253) as u8).collect();
+    for _ in 0..mib {
+        out.write_all(&block).unwrap();
+    }
+    big
+}
+
+/// Waits until a temp file whose name starts with `prefix` has bytes in `dir`: the host is
+/// mid-transfer.
+fn wait_for_temp_file(dir: &Path, prefix: &str) {
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(120);
+    while !std::fs::read_dir(dir).unwrap().any(|e| {
+        let name = e.unwrap().file_name();
+        let name = name.to_string_lossy();
+        name.starts_with(prefix) && std::fs::metadata(dir.join(&*name)).is_ok_and(|m| m.len() > 0)
+    }) {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "{} never started writing",
+            dir.display()
+        );
+        // A poll interval while an external condition comes true, not a synchronisation.
+        std::thread::sleep(std::time::Duration::from_millis(5));
+    }
+}
+
+fn payload_bytes(tree: &Path) -> u64 {
+    walk_files(tree)
+        .iter()
+        .map(|p| std::fs::metadata(p).unwrap().len())
+        .sum()
+}
+
+fn walk_files(dir: &Path) -> Vec<PathBuf> {
+    let mut files = Vec::new();
+    for entry in std::fs::read_dir(dir).unwrap() {
+        let entry = entry.unwrap();
+        let kind = entry.file_type().unwrap();
+        if kind.is_dir() {
+            files.extend(walk_files(&entry.path()));
+        } else if kind.is_file() {
+            files.push(entry.path());
+        }
+    }
+    files
+}
+
+#[test]
+fn a_relayed_stage_is_identical_and_the_source_sends_each_byte_twice() {
+    let tc = TestCluster::start(8);
+    let tree = make_tree(&tc.scratch("src"));
+    for node in 1..=8 {
+        std::fs::create_dir(tc.cluster.node_tmp(node).join("stage")).unwrap();
+    }
+    let out = run(tc
+        .tool("prcp")
+        .args([
+            "-w",
+            "node[1-8]",
+            "-r",
+            "-p",
+            "--relay",
+            "--verify",
+            "--stats",
+        ])
+        .arg(&tree)
+        .arg("/tmp/stage"));
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    assert_text_eq!("", text(&out.stderr));
+    let expected = describe(&tree);
+    for node in 1..=8 {
+        let staged = tc.cluster.node_tmp(node).join("stage/tree");
+        assert_eq!(describe(&staged), expected, "node{node}");
+    }
+    let stdout = text(&out.stdout);
+    assert_eq!(stats_line(&stdout, "files written:"), "24");
+    let sent: u64 = stats_line(&stdout, "bytes sent:").parse().unwrap();
+    let payload = payload_bytes(&tree);
+    // Two chains of four: the source sends the payload twice, not eight times.
+    assert_eq!(sent, 2 * payload, "payload {payload}");
+    assert!(sent as f64 <= 2.5 * payload as f64);
+
+    // A second relayed run finds everything up to date; a new name renames, as cp does.
+    let same = run(tc
+        .tool("prcp")
+        .args(["-w", "node[1-8]", "-r", "-p", "--relay", "--stats"])
+        .arg(&tree)
+        .arg("/tmp/stage"));
+    assert_eq!(same.status.code(), Some(0), "{}", text(&same.stderr));
+    assert_eq!(stats_line(&text(&same.stdout), "bytes sent:"), "0");
+    let renamed = run(tc
+        .tool("prcp")
+        .args(["-w", "node[1-8]", "-r", "-p", "--relay"])
+        .arg(&tree)
+        .arg("/tmp/stage/copy"));
+    assert_eq!(renamed.status.code(), Some(0), "{}", text(&renamed.stderr));
+    for node in 1..=8 {
+        let copy = tc.cluster.node_tmp(node).join("stage/copy");
+        assert_eq!(describe(&copy), expected, "node{node}");
+    }
+}
+
+#[test]
+fn hosts_behind_a_broken_relay_are_served_directly() {
+    let tc = TestCluster::start(8);
+    let big = write_big(&tc.scratch("relay"), 200);
+    let child = tc
+        .tool("prcp")
+        .args(["-q", "-w", "node[1-8]", "--relay"])
+        .arg(&big)
+        .arg("/tmp/")
+        .stdin(std::process::Stdio::null())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    // Chains node[1-4] and node[5-8]: kill node2, the relay for node3 and node4, mid-transfer.
+    let victim = tc.cluster.node_tmp(2);
+    wait_for_temp_file(&victim, ".big.bin.");
+    tc.cluster.stop_node(2).unwrap();
+    let out = child.wait_with_output().unwrap();
+    let stderr = text(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{stderr}");
+    let lines: Vec<&str> = stderr.lines().collect();
+    assert_eq!(lines.len(), 2, "{stderr}");
+    assert!(
+        lines.iter().any(|l| l.starts_with("prcp: node2: ")),
+        "{stderr}"
+    );
+    assert!(
+        lines
+            .iter()
+            .any(|l| l.starts_with("prcp: node[3-4]: served directly: ")),
+        "{stderr}"
+    );
+    for node in (1..=8).filter(|&n| n != 2) {
+        assert_eq!(
+            std::fs::metadata(tc.cluster.node_tmp(node).join("big.bin"))
+                .unwrap()
+                .len(),
+            200 << 20,
+            "node{node}"
+        );
+    }
+    assert!(
+        !victim.join("big.bin").exists(),
+        "a partial big.bin on node2"
     );
 }

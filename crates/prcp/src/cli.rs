@@ -32,6 +32,19 @@ pub struct Cli {
     /// Check an xxh3-128 hash of every copied file on every host
     #[arg(long = "verify", help_heading = "Copy")]
     pub verify: bool,
+    /// Broadcast through the hosts: each passes the stream on to the next as it writes its copy
+    /// (the hosts must reach each other with ssh)
+    #[arg(long = "relay", help_heading = "Copy")]
+    pub relay: bool,
+    /// With --relay, how many chains this machine feeds: it sends each byte this many times
+    #[arg(
+        long = "relay-width",
+        value_name = "N",
+        default_value_t = 2,
+        value_parser = clap::value_parser!(u32).range(1..),
+        help_heading = "Copy"
+    )]
+    pub relay_width: u32,
     /// Pull REMOTE_SRC... from every host into LOCALDIR as NAME.HOST (as rpdcp)
     #[arg(long = "gather", help_heading = "Copy")]
     pub gather: bool,

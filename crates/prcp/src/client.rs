@@ -13,7 +13,7 @@ use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use crate::plan::PushPlan;
 use crate::progress::Progress;
 use crate::protocol::{
-    data_buffer, decode, message, Frame, Reply, Request, CHUNK, DATA_START, PROTOCOL,
+    data_buffer, decode, message, Frame, PushHeader, Reply, Request, CHUNK, DATA_START, PROTOCOL,
 };
 
 /// Totals across hosts, for --stats.
@@ -46,16 +46,16 @@ pub struct GatherOptions {
 }
 
 /// A running agent and the ends of its channel.
-struct Agent {
-    process: RemoteProcess,
-    input: prtools_transport::RemoteInput,
-    output: prtools_transport::RemoteOutput,
-    stderr: tokio::task::JoinHandle<String>,
+pub(crate) struct Agent {
+    pub(crate) process: RemoteProcess,
+    pub(crate) input: prtools_transport::RemoteInput,
+    pub(crate) output: prtools_transport::RemoteOutput,
+    pub(crate) stderr: tokio::task::JoinHandle<String>,
 }
 
 /// `path` is a shell word as the bootstrap returns it (already quoted), or `--remote-path`
 /// as the user typed it, like rsync's `--rsync-path`.
-async fn start_agent(conn: &Connection, path: &str) -> Result<Agent, HostError> {
+pub(crate) async fn start_agent(conn: &Connection, path: &str) -> Result<Agent, HostError> {
     let command = format!("{path} --server");
     let mut process = conn.spawn(&command, true, &KillHandle::default()).await?;
     let input = process.stdin.take().expect("stdin was asked for");
@@ -79,13 +79,13 @@ async fn start_agent(conn: &Connection, path: &str) -> Result<Agent, HostError> 
 }
 
 impl Agent {
-    async fn send(&mut self, request: &Request) -> Result<(), HostError> {
+    pub(crate) async fn send(&mut self, request: &Request) -> Result<(), HostError> {
         write_frame(&mut self.input, &message(request))
             .await
             .map_err(|e| self.lost(e))
     }
 
-    async fn flush(&mut self) -> Result<(), HostError> {
+    pub(crate) async fn flush(&mut self) -> Result<(), HostError> {
         self.input.flush().await.map_err(|e| self.lost(e))
     }
 
@@ -105,7 +105,7 @@ impl Agent {
     }
 
     /// Waits for the agent to exit; its stderr explains a failure.
-    async fn finish(self) -> Result<(), HostError> {
+    pub(crate) async fn finish(self) -> Result<(), HostError> {
         drop(self.input);
         let status = self.process.wait().await?;
         let stderr = self.stderr.await.unwrap_or_default();
@@ -129,14 +129,7 @@ pub async fn push(
     let totals = report.totals;
     let mut agent = start_agent(conn, agent_path).await?;
     agent
-        .send(&Request::Push {
-            protocol: PROTOCOL,
-            dest: dest.as_bytes().to_vec(),
-            sources: plan.sources,
-            preserve: flags.preserve,
-            force: flags.force,
-            verify: flags.verify,
-        })
+        .send(&Request::Push(flags.header(dest, plan.sources)))
         .await?;
     agent.flush().await?;
     let into_dir = match agent.reply().await? {
@@ -176,38 +169,13 @@ pub async fn push(
         mut output,
         stderr,
     } = agent;
-    // Frames are small and many (three for every file), so they are batched before the
-    // pipe to the ssh master sees them.
     let mut input = tokio::io::BufWriter::with_capacity(2 * CHUNK, input);
     let send = async {
-        let mut buf = data_buffer();
-        for &index in &want {
-            let path = plan.local[index as usize].as_ref().expect("checked above");
-            let mut file = std::fs::File::open(path).map_err(|e| local_error(path, e))?;
-            write_frame(&mut input, &message(&Request::FileStart { index }))
-                .await
-                .map_err(lost)?;
-            loop {
-                let n = file
-                    .read(&mut buf[DATA_START..])
-                    .map_err(|e| local_error(path, e))?;
-                if n == 0 {
-                    break;
-                }
-                write_frame(&mut input, &buf[..DATA_START + n])
-                    .await
-                    .map_err(lost)?;
-                totals.bytes_sent.fetch_add(n as u64, Ordering::Relaxed);
-                report.progress.moved(n as u64);
-            }
-            write_frame(&mut input, &message(&Request::FileEnd))
-                .await
-                .map_err(lost)?;
-        }
-        write_frame(&mut input, &message(&Request::Finish))
-            .await
-            .map_err(lost)?;
-        input.flush().await.map_err(lost)?;
+        send_files(&mut input, plan, &want, |_, n| {
+            totals.bytes_sent.fetch_add(n, Ordering::Relaxed);
+            report.progress.moved(n);
+        })
+        .await?;
         Ok::<_, HostError>(input.into_inner())
     };
     let receive = async {
@@ -252,6 +220,46 @@ pub async fn push(
     .await
 }
 
+/// Sends the files at `indexes` of `plan`, then `Finish`, through `input`; `sent` hears of
+/// every chunk (file index, bytes). Frames are small and many (three for every file), so `input` batches them
+/// before the pipe to the ssh master sees them.
+pub(crate) async fn send_files(
+    input: &mut tokio::io::BufWriter<prtools_transport::RemoteInput>,
+    plan: &PushPlan,
+    indexes: &[u32],
+    sent: impl Fn(u32, u64),
+) -> Result<(), HostError> {
+    let mut buf = data_buffer();
+    for &index in indexes {
+        let path = plan.local[index as usize]
+            .as_ref()
+            .ok_or_else(|| protocol_error("a file index"))?;
+        let mut file = std::fs::File::open(path).map_err(|e| local_error(path, e))?;
+        write_frame(input, &message(&Request::FileStart { index }))
+            .await
+            .map_err(lost)?;
+        loop {
+            let n = file
+                .read(&mut buf[DATA_START..])
+                .map_err(|e| local_error(path, e))?;
+            if n == 0 {
+                break;
+            }
+            write_frame(input, &buf[..DATA_START + n])
+                .await
+                .map_err(lost)?;
+            sent(index, n as u64);
+        }
+        write_frame(input, &message(&Request::FileEnd))
+            .await
+            .map_err(lost)?;
+    }
+    write_frame(input, &message(&Request::Finish))
+        .await
+        .map_err(lost)?;
+    input.flush().await.map_err(lost)
+}
+
 /// The copy flags a push needs.
 pub struct PushFlags {
     /// -p
@@ -260,6 +268,20 @@ pub struct PushFlags {
     pub force: bool,
     /// --verify
     pub verify: bool,
+}
+
+impl PushFlags {
+    /// What starts a push of `sources` operands to `dest`.
+    pub fn header(&self, dest: &str, sources: u32) -> PushHeader {
+        PushHeader {
+            protocol: PROTOCOL,
+            dest: dest.as_bytes().to_vec(),
+            sources,
+            preserve: self.preserve,
+            force: self.force,
+            verify: self.verify,
+        }
+    }
 }
 
 /// Where gathered files go on this machine.
@@ -318,7 +340,7 @@ pub async fn gather(
     }
 }
 
-const EXITED_EARLY: &str = "agent exited early";
+pub(crate) const EXITED_EARLY: &str = "agent exited early";
 
 /// Receives gathered entries until `EndOfTree`, writing them under their local names.
 async fn receive_tree(
@@ -419,11 +441,11 @@ fn local_name(path: &RelPath, into: &GatherInto) -> Result<RelPath, HostError> {
     RelPath::new(out).map_err(|e| HostError::Other(format!("refused from agent: {e}")))
 }
 
-fn protocol_error(expected: &str) -> HostError {
+pub(crate) fn protocol_error(expected: &str) -> HostError {
     HostError::Other(format!("agent protocol error: expected {expected}"))
 }
 
-fn lost(e: std::io::Error) -> HostError {
+pub(crate) fn lost(e: std::io::Error) -> HostError {
     HostError::Other(format!("agent connection lost: {e}"))
 }
 

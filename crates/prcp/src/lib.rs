@@ -6,12 +6,14 @@
 //! confinement to the destination) is the sync crate's.
 #![deny(missing_docs)]
 
+pub mod chains;
 pub mod cli;
 pub mod client;
 pub mod operands;
 pub mod plan;
 pub mod progress;
 pub mod protocol;
+pub mod relay;
 pub mod server;
 
 use std::future::Future;
@@ -37,7 +39,7 @@ use crate::progress::Progress;
 pub fn run(cli: Cli) -> Result<i32> {
     if cli.server {
         let stdin = std::io::stdin().lock();
-        let stdout = std::io::stdout().lock();
+        let stdout = std::io::stdout();
         return Ok(match server::serve(stdin, stdout) {
             Ok(()) => 0,
             Err(e) => {
@@ -56,10 +58,10 @@ pub fn run(cli: Cli) -> Result<i32> {
 }
 
 /// Everything a host task needs, shared by every host of the run.
-struct Shared {
+pub(crate) struct Shared {
     local: LocalAgent,
     options: AgentOptions,
-    totals: Totals,
+    pub(crate) totals: Totals,
     recursive: bool,
     preserve: bool,
     quiet: bool,
@@ -92,7 +94,23 @@ async fn run_operands(cli: &Cli, config: Config, operands: Operands) -> Result<i
         } => {
             let targets = resolve(cli, hosts)?;
             let plan = PushPlan::new(&sources, &dest, cli.recursive).map_err(anyhow::Error::msg)?;
-            push_all(&targets, &config, &interrupt, &shared, plan, dest, flags).await
+            if cli.relay {
+                if config.method != prtools_transport::Method::Ssh {
+                    bail!("--relay needs ssh between the hosts; drop -R or --relay");
+                }
+                let relay = chains::Relay {
+                    width: cli.relay_width,
+                    plan,
+                    dest,
+                    flags,
+                };
+                let (results, reserved) =
+                    chains::relay_all(&targets, &config, &interrupt, &shared, relay).await;
+                notice_reserved(&results, &reserved)?;
+                results
+            } else {
+                push_all(&targets, &config, &interrupt, &shared, plan, dest, flags).await
+            }
         }
         Operands::Gather {
             hosts,
@@ -146,19 +164,21 @@ async fn run_operands(cli: &Cli, config: Config, operands: Operands) -> Result<i
 
 /// Runs `job` on every host once its agent is in place, with the run's progress bar: the
 /// part every push and gather shares. `job` gets the connection, the agent's path, and the
-/// run's shared state and progress.
-async fn with_agents<J, Fut>(
+/// run's shared state and progress; `finished` hears of each host as it ends, however it
+/// ends (also when it never reached `job`).
+pub(crate) async fn with_agents<J, Fut>(
     targets: &[Target],
     config: &Config,
     interrupt: &Interrupt,
     shared: &Arc<Shared>,
     job: J,
+    finished: impl Fn(&Target) + Send + Sync + 'static,
+    progress: Arc<Progress>,
 ) -> Vec<HostResult<()>>
 where
     J: Fn(Arc<Connection>, String, Arc<Shared>, Arc<Progress>) -> Fut + Send + Sync + 'static,
     Fut: Future<Output = Result<(), HostError>> + Send + 'static,
 {
-    let progress = Arc::new(Progress::new(targets.len(), shared.quiet));
     let job = Arc::new(job);
     let (each, done) = (progress.clone(), progress.clone());
     let shared = shared.clone();
@@ -173,7 +193,10 @@ where
                 job(conn, path, shared, progress).await
             }
         },
-        move |result| done.host_done(result.result.is_ok()),
+        move |result| {
+            done.host_done(result.result.is_ok());
+            finished(&result.target);
+        },
     )
     .await;
     progress.finish();
@@ -206,6 +229,8 @@ async fn push_all(
                 client::push(&conn, &path, plan, dest, flags, &report).await
             }
         },
+        |_| {},
+        Arc::new(Progress::new(targets.len(), shared.quiet)),
     )
     .await
 }
@@ -240,6 +265,8 @@ async fn gather_all(
                 client::gather(&conn, &path, paths, &options, &into, &report).await
             }
         },
+        |_| {},
+        Arc::new(Progress::new(targets.len(), shared.quiet)),
     )
     .await
 }
@@ -306,6 +333,25 @@ async fn agent_path(conn: &Connection, shared: &Shared) -> Result<String, HostEr
         shared.totals.uploaded.fetch_add(1, Ordering::Relaxed);
     }
     Ok(path)
+}
+
+/// Says which hosts were served directly, and why, after a broken relay chain lost them;
+/// those that then failed are named with the failures instead.
+fn notice_reserved(results: &[HostResult<()>], reserved: &[(String, String)]) -> Result<()> {
+    let served: Vec<(String, String)> = reserved
+        .iter()
+        .filter(|(host, _)| {
+            results
+                .iter()
+                .any(|r| r.target.name() == host && r.result.is_ok())
+        })
+        .map(|(host, why)| (host.clone(), format!("served directly: {why}")))
+        .collect();
+    let mut err = std::io::stderr().lock();
+    for line in failure_lines("prcp", &served) {
+        writeln!(err, "{line}")?;
+    }
+    Ok(())
 }
 
 /// The hosts of a run: from -w/-h/-g/WCOLL, or the one host named in scp syntax.

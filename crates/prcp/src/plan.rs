@@ -83,7 +83,7 @@ impl PushPlan {
 }
 
 /// The last component of a remote path, if it has one (`/tmp/x/` and `/` have none).
-fn dest_name(dest: &str) -> Option<RelPath> {
+pub fn dest_name(dest: &str) -> Option<RelPath> {
     if dest.ends_with('/') {
         return None;
     }
@@ -91,7 +91,8 @@ fn dest_name(dest: &str) -> Option<RelPath> {
     RelPath::new(name.as_bytes().to_vec()).ok()
 }
 
-fn rename_top(entry: &Entry, name: &RelPath) -> Result<Entry, String> {
+/// `entry` with its top component renamed to `name` (DEST is not a directory: cp renames).
+pub fn rename_top(entry: &Entry, name: &RelPath) -> Result<Entry, String> {
     let bytes = entry.path.as_bytes();
     let rest = bytes.iter().position(|&b| b == b'/').map(|at| &bytes[at..]);
     let mut path = name.as_bytes().to_vec();

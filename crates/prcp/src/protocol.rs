@@ -16,7 +16,7 @@ use serde::{Deserialize, Serialize};
 use prtools_sync::{Entry, Kind, Mtime, RelPath};
 
 /// Bumped when messages change; the agent refuses a client of another protocol.
-pub const PROTOCOL: u32 = 1;
+pub const PROTOCOL: u32 = 2;
 
 /// Largest data frame prcp sends; well under the transport's frame limit.
 pub const CHUNK: usize = 256 * 1024;
@@ -27,20 +27,18 @@ const TAG_DATA: u8 = 1;
 /// Client to agent.
 #[derive(Debug, Serialize, Deserialize)]
 pub enum Request {
-    /// Start a push into `dest`, with `sources` operands.
-    Push {
-        /// Protocol version of the client.
-        protocol: u32,
-        /// The destination as typed.
-        dest: Vec<u8>,
-        /// How many source operands there are.
-        sources: u32,
-        /// Keep modes and mtimes.
-        preserve: bool,
-        /// Ignore the quick check.
-        force: bool,
-        /// Hash every stored file.
-        verify: bool,
+    /// Start a push.
+    Push(PushHeader),
+    /// Start a push here and pass every frame of it on to `next[0]`, which is told to pass it
+    /// on to the rest. Every host of the chain decides for itself which files it needs and
+    /// what DEST means there; the client sends the union of what they want.
+    Relay {
+        /// The push, as for `Push`.
+        header: PushHeader,
+        /// DEST's last component: the new name of the top entry where DEST is not a directory.
+        rename: Option<Vec<u8>>,
+        /// The hosts after this one, in order.
+        next: Vec<Hop>,
     },
     /// Part of the file list.
     Entries(Vec<WireEntry>),
@@ -64,6 +62,32 @@ pub enum Request {
         /// Descend into directories.
         recursive: bool,
     },
+}
+
+/// What starts a push.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct PushHeader {
+    /// Protocol version of the client.
+    pub protocol: u32,
+    /// The destination as typed.
+    pub dest: Vec<u8>,
+    /// How many source operands there are.
+    pub sources: u32,
+    /// Keep modes and mtimes.
+    pub preserve: bool,
+    /// Ignore the quick check.
+    pub force: bool,
+    /// Hash every stored file.
+    pub verify: bool,
+}
+
+/// The next host of a relay chain, as the host before it reaches it.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct Hop {
+    /// The host's name, for messages.
+    pub host: String,
+    /// The command that starts its agent with stdin and stdout as the link: an `ssh` argv.
+    pub command: Vec<String>,
 }
 
 /// Agent to client.
@@ -98,6 +122,16 @@ pub enum Reply {
     EndOfTree,
     /// The agent stops: why.
     Fatal(String),
+    /// A reply of the host `hop` places further down a relay chain (1 is the next host).
+    Relayed {
+        /// Distance down the chain.
+        hop: u32,
+        /// What that host said.
+        reply: Box<Reply>,
+    },
+    /// Nothing more will come from the hosts after this one in a relay chain: the link to the
+    /// next host ended, and why. Those that have not finished are served directly.
+    NextGone(String),
 }
 
 /// An entry as it travels: plain fields, checked into an [`Entry`] on arrival.

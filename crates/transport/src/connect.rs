@@ -139,28 +139,11 @@ async fn launch_master(
     let _ = fs::remove_file(socket);
     let _ = fs::remove_file(&log);
     let mut ssh = Command::new("ssh");
-    // Our options come first because ssh keeps the first value it sees for each option.
-    ssh.arg("-o").arg("BatchMode=yes");
-    ssh.arg("-o").arg(format!(
-        "ConnectTimeout={}",
-        config.connect_timeout.as_secs().max(1)
-    ));
+    ssh.args(common_options(target, config));
     ssh.arg("-o").arg("ControlMaster=yes");
     ssh.arg("-o").arg(persist);
     ssh.arg("-S").arg(socket);
     ssh.arg("-E").arg(&log);
-    if let Some(file) = &config.ssh_config {
-        ssh.arg("-F").arg(file);
-    }
-    if let Some(user) = target.user(config) {
-        ssh.arg("-l").arg(user);
-    }
-    if let Some(port) = target.port(config) {
-        ssh.arg("-p").arg(port.to_string());
-    }
-    for option in &config.ssh_options {
-        ssh.arg("-o").arg(option);
-    }
     ssh.args(["-f", "-N", "--"]).arg(&target.spec.host);
     ssh.stdin(Stdio::null())
         .stdout(Stdio::null())
@@ -188,6 +171,50 @@ async fn launch_master(
     } else {
         Err(HostError::from_ssh_log(&text, config.connect_timeout))
     }
+}
+
+/// The options every ssh prtools starts gets, ours first because ssh keeps the first value it
+/// sees for each option: no prompts, a bounded connect, then what the user asked for.
+fn common_options(target: &Target, config: &Config) -> Vec<String> {
+    let mut args = vec![
+        "-o".to_string(),
+        "BatchMode=yes".to_string(),
+        "-o".to_string(),
+        format!("ConnectTimeout={}", config.connect_timeout.as_secs().max(1)),
+    ];
+    if let Some(file) = &config.ssh_config {
+        // A relay host runs this command from another folder, so a relative path would
+        // name another file there.
+        let file = std::path::absolute(file).unwrap_or_else(|_| file.clone());
+        args.extend(["-F".to_string(), file.display().to_string()]);
+    }
+    if let Some(user) = target.user(config) {
+        args.extend(["-l".to_string(), user.to_string()]);
+    }
+    if let Some(port) = target.port(config) {
+        args.extend(["-p".to_string(), port.to_string()]);
+    }
+    for option in &config.ssh_options {
+        args.extend(["-o".to_string(), option.clone()]);
+    }
+    args
+}
+
+/// The argv of a one-off `ssh HOST COMMAND` with the run's settings (`-F`, `-l`, `-p`, `-O`,
+/// BatchMode, ConnectTimeout) and no master: what a relay host runs to reach the next host,
+/// where this machine's control sockets do not exist. None unless the run uses ssh.
+pub fn ssh_argv(target: &Target, config: &Config, command: &str) -> Option<Vec<String>> {
+    if config.method != Method::Ssh {
+        return None;
+    }
+    let mut argv = vec!["ssh".to_string(), "-T".to_string()];
+    argv.extend(common_options(target, config));
+    argv.extend([
+        "--".to_string(),
+        target.spec.host.clone(),
+        command.to_string(),
+    ]);
+    Some(argv)
 }
 
 fn log_path(socket: &Path) -> PathBuf {

@@ -62,7 +62,7 @@ mod target;
 pub use args::{one_line_error, ConnArgs, HostArgs};
 pub use bootstrap::{ensure_agent, AgentOptions, LocalAgent, Placement};
 pub use config::{Config, Method};
-pub use connect::Connection;
+pub use connect::{ssh_argv, Connection};
 pub use control::default_control_dir;
 pub use duration::parse_duration;
 pub use error::HostError;

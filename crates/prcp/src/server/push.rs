@@ -1,114 +1,42 @@
-//! The agent: `prcp --server`, run by prcp on the remote side, speaking frames on its stdin
-//! and stdout. Blocking I/O and no runtime: it serves one client and one job, then exits.
+//! The push job of an agent: take the file list, say which files are needed, write them.
 
-use std::ffi::OsString;
-use std::io::{BufReader, BufWriter, Read, Write};
-use std::os::unix::ffi::OsStringExt;
+use std::io::{Read, Write};
 use std::path::{Path, PathBuf};
 
-use prtools_sync::{quick_check_matches, scan, AtomicFile, Entry, Kind, RelPath, Root};
-use prtools_transport::{read_frame_blocking, write_frame_blocking};
+use prtools_sync::{quick_check_matches, AtomicFile, Entry, Kind, RelPath, Root};
 
-use crate::protocol::{self, decode, message, Frame, Reply, Request, WireEntry, CHUNK, PROTOCOL};
+use super::{path_of, place, Link};
+use crate::plan::rename_top;
+use crate::protocol::{Frame, PushHeader, Reply, Request};
 
-/// Serves one job from `input`, answering on `output`. An error has already been sent to the
-/// client as `Fatal` when possible; it is returned so the agent exits non-zero.
-pub fn serve(input: impl Read, output: impl Write) -> Result<(), String> {
-    let mut link = Link {
-        input: BufReader::with_capacity(2 * CHUNK, input),
-        output: BufWriter::with_capacity(2 * CHUNK, output),
-    };
-    let result = match link.request() {
-        Ok(Frame::Message(Request::Push {
-            protocol,
-            dest,
-            sources,
-            preserve,
-            force,
-            verify,
-        })) => check_protocol(protocol).and_then(|()| {
-            let job = PushJob {
-                preserve,
-                force,
-                verify,
-            };
-            job.run(&mut link, &path_of(dest), sources)
-        }),
-        Ok(Frame::Message(Request::Gather {
-            protocol,
-            paths,
-            recursive,
-        })) => check_protocol(protocol).and_then(|()| gather(&mut link, paths, recursive)),
-        Ok(_) => Err("agent: expected a push or a gather to start".into()),
-        Err(e) => Err(e),
-    };
-    if let Err(e) = &result {
-        let _ = link.send(&Reply::Fatal(e.clone()));
-        let _ = link.output.flush();
-    }
-    result
-}
-
-fn check_protocol(protocol: u32) -> Result<(), String> {
-    if protocol == PROTOCOL {
-        Ok(())
-    } else {
-        Err(format!(
-            "agent speaks protocol {PROTOCOL}, client {protocol}: use the same prcp version on both sides"
-        ))
-    }
-}
-
-fn path_of(bytes: Vec<u8>) -> PathBuf {
-    PathBuf::from(OsString::from_vec(bytes))
-}
-
-struct Link<R: Read, W: Write> {
-    input: BufReader<R>,
-    output: BufWriter<W>,
-}
-
-impl<R: Read, W: Write> Link<R, W> {
-    fn request(&mut self) -> Result<Frame<Request>, String> {
-        match read_frame_blocking(&mut self.input) {
-            Ok(Some(payload)) => decode(payload),
-            Ok(None) => Err("client hung up".into()),
-            Err(e) => Err(format!("reading from client: {e}")),
-        }
-    }
-
-    fn send(&mut self, reply: &Reply) -> Result<(), String> {
-        write_frame_blocking(&mut self.output, &message(reply))
-            .map_err(|e| format!("writing to client: {e}"))
-    }
-
-    /// Sends a data frame built in a [`protocol::data_buffer`].
-    fn send_frame(&mut self, frame: &[u8]) -> Result<(), String> {
-        write_frame_blocking(&mut self.output, frame).map_err(|e| format!("writing to client: {e}"))
-    }
-
-    fn flush(&mut self) -> Result<(), String> {
-        self.output
-            .flush()
-            .map_err(|e| format!("writing to client: {e}"))
-    }
-}
-
-struct PushJob {
+pub(super) struct PushJob {
     preserve: bool,
     force: bool,
     verify: bool,
+    /// In a relay chain: the stream carries every file some host of the chain wants, so
+    /// files not wanted here are passed over; and DEST's naming is decided here, with this
+    /// new top name where DEST is not a directory.
+    relay: Option<Option<RelPath>>,
 }
 
 impl PushJob {
-    fn run<R: Read, W: Write>(
+    pub(super) fn new(header: &PushHeader, relay: Option<Option<RelPath>>) -> PushJob {
+        PushJob {
+            preserve: header.preserve,
+            force: header.force,
+            verify: header.verify,
+            relay,
+        }
+    }
+
+    pub(super) fn run<R: Read, W: Write>(
         &self,
-        link: &mut Link<R, W>,
-        dest: &Path,
-        sources: u32,
+        link: &mut Link<'_, R, W>,
+        header: &PushHeader,
     ) -> Result<(), String> {
+        let dest = path_of(header.dest.clone());
         let into_dir = dest.is_dir();
-        if !into_dir && sources > 1 {
+        if !into_dir && header.sources > 1 {
             return Err(format!(
                 "target '{}' is not a directory; create it first or copy one source",
                 dest.display()
@@ -131,9 +59,17 @@ impl PushJob {
         }
         let root = Root::open(&folder).map_err(|e| format!("{}: {e}", folder.display()))?;
         link.send(&Reply::Ready { into_dir })?;
-        link.flush()?;
 
-        let entries = receive_list(link)?;
+        let mut entries = receive_list(link)?;
+        if let (Some(rename), false) = (&self.relay, into_dir) {
+            let name = rename
+                .as_ref()
+                .ok_or_else(|| format!("target '{}' is not a directory", dest.display()))?;
+            entries = entries
+                .iter()
+                .map(|e| rename_top(e, name))
+                .collect::<Result<_, _>>()?;
+        }
         let umask = current_umask();
         let mut want = Vec::new();
         let mut skipped = 0;
@@ -161,16 +97,20 @@ impl PushJob {
             }
         }
         link.send(&Reply::Want(want.clone()))?;
-        link.flush()?;
 
         let mut written = 0;
         let mut next = want.iter().copied().peekable();
         loop {
             match link.request()? {
                 Frame::Message(Request::FileStart { index }) => {
-                    if next.next() != Some(index) {
+                    if next.peek() != Some(&index) {
+                        if self.relay.is_some() && (index as usize) < entries.len() {
+                            pass_over(link)?;
+                            continue;
+                        }
                         return Err(format!("agent: file {index} was not asked for"));
                     }
+                    next.next();
                     let entry = &entries[index as usize];
                     let file = root
                         .create_file(&entry.path)
@@ -207,7 +147,7 @@ impl PushJob {
 
     fn receive_file<R: Read, W: Write>(
         &self,
-        link: &mut Link<R, W>,
+        link: &mut Link<'_, R, W>,
         root: &Root,
         folder: &Path,
         entry: &Entry,
@@ -243,7 +183,18 @@ impl PushJob {
     }
 }
 
-fn receive_list<R: Read, W: Write>(link: &mut Link<R, W>) -> Result<Vec<Entry>, String> {
+/// Skips a file another host of the relay chain wants (it has already been passed on).
+fn pass_over<R: Read, W: Write>(link: &mut Link<'_, R, W>) -> Result<(), String> {
+    loop {
+        match link.request()? {
+            Frame::Data(_) => {}
+            Frame::Message(Request::FileEnd) => return Ok(()),
+            Frame::Message(_) => return Err("agent: unexpected message inside a file".into()),
+        }
+    }
+}
+
+fn receive_list<R: Read, W: Write>(link: &mut Link<'_, R, W>) -> Result<Vec<Entry>, String> {
     let mut entries = Vec::new();
     loop {
         match link.request()? {
@@ -258,50 +209,10 @@ fn receive_list<R: Read, W: Write>(link: &mut Link<R, W>) -> Result<Vec<Entry>, 
     }
 }
 
-fn place(folder: &Path, rel: &RelPath, e: std::io::Error) -> String {
-    format!("{}: {e}", folder.join(rel.as_path()).display())
-}
-
-fn gather<R: Read, W: Write>(
-    link: &mut Link<R, W>,
-    paths: Vec<Vec<u8>>,
-    recursive: bool,
-) -> Result<(), String> {
-    for path in paths.into_iter().map(path_of) {
-        let entries = scan(&path, recursive).map_err(|e| e.to_string())?;
-        let folder = match path.parent() {
-            Some(p) if !p.as_os_str().is_empty() => p.to_path_buf(),
-            _ => PathBuf::from("."),
-        };
-        let root = Root::open(&folder).map_err(|e| format!("{}: {e}", folder.display()))?;
-        for entry in &entries {
-            link.send(&Reply::Entry(WireEntry::from(entry)))?;
-            if let Kind::File { .. } = entry.kind {
-                let mut file = root
-                    .open_file(&entry.path)
-                    .map_err(|e| place(&folder, &entry.path, e))?;
-                let mut buf = protocol::data_buffer();
-                loop {
-                    let n = file
-                        .read(&mut buf[protocol::DATA_START..])
-                        .map_err(|e| place(&folder, &entry.path, e))?;
-                    if n == 0 {
-                        break;
-                    }
-                    link.send_frame(&buf[..protocol::DATA_START + n])?;
-                }
-                link.send(&Reply::EndFile)?;
-            }
-        }
-    }
-    link.send(&Reply::EndOfTree)?;
-    link.flush()
-}
-
 /// The process umask, which applies to files made without -p as it does for cp.
 fn current_umask() -> u32 {
-    // SAFETY: umask(2) only swaps the process's mask; it is restored at once, and the agent
-    // is single-threaded.
+    // SAFETY: umask(2) only swaps the process's mask; it is restored at once. The agent's
+    // only other thread (in a relay chain) creates no files.
     let mask = unsafe { libc::umask(0o022) };
     // SAFETY: as above.
     unsafe { libc::umask(mask) };
