@@ -6,14 +6,14 @@ use std::sync::atomic::{AtomicU64, Ordering};
 
 use prtools_sync::{Kind, RelPath, Root};
 use prtools_transport::{
-    read_frame, write_frame, Connection, HostError, KillHandle, RemoteProcess,
+    read_frame, seal, write_frame, Connection, HostError, KillHandle, RemoteProcess,
 };
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
 use crate::plan::PushPlan;
 use crate::progress::Progress;
 use crate::protocol::{
-    data_buffer, decode, message, Frame, PushHeader, Reply, Request, CHUNK, DATA_START, PROTOCOL,
+    data_buffer, decode, message, Frame, PushHeader, Reply, Request, BATCH, DATA_START, PROTOCOL,
 };
 
 /// Totals across hosts, for --stats.
@@ -169,7 +169,7 @@ pub async fn push(
         mut output,
         stderr,
     } = agent;
-    let mut input = tokio::io::BufWriter::with_capacity(2 * CHUNK, input);
+    let mut input = tokio::io::BufWriter::with_capacity(BATCH, input);
     let send = async {
         send_files(&mut input, plan, &want, |_, n| {
             totals.bytes_sent.fetch_add(n, Ordering::Relaxed);
@@ -245,9 +245,8 @@ pub(crate) async fn send_files(
             if n == 0 {
                 break;
             }
-            write_frame(input, &buf[..DATA_START + n])
-                .await
-                .map_err(lost)?;
+            let frame = seal(&mut buf[..DATA_START + n]).map_err(lost)?;
+            input.write_all(frame).await.map_err(lost)?;
             sent(index, n as u64);
         }
         write_frame(input, &message(&Request::FileEnd))

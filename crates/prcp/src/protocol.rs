@@ -14,12 +14,18 @@
 use serde::{Deserialize, Serialize};
 
 use prtools_sync::{Entry, Kind, Mtime, RelPath};
+use prtools_transport::frame::HEADER;
 
 /// Bumped when messages change; the agent refuses a client of another protocol.
 pub const PROTOCOL: u32 = 2;
 
 /// Largest data frame prcp sends; well under the transport's frame limit.
 pub const CHUNK: usize = 256 * 1024;
+
+/// Capacity of the buffers that batch small frames (three messages a file) before a pipe
+/// sees them. Smaller than a data frame on purpose: a buffered writer or reader hands a
+/// request at least its own size straight through, so file bytes are never copied into one.
+pub const BATCH: usize = 64 * 1024;
 
 const TAG_MESSAGE: u8 = 0;
 const TAG_DATA: u8 = 1;
@@ -199,12 +205,12 @@ impl WireEntry {
     }
 }
 
-/// A decoded frame.
-pub enum Frame<M> {
+/// A decoded frame: file bytes as an owned [`Chunk`], or borrowed from a reused buffer.
+pub enum Frame<M, D = Chunk> {
     /// A message.
     Message(M),
     /// File bytes.
-    Data(Chunk),
+    Data(D),
 }
 
 /// File bytes as they arrived: the frame payload, read past its tag byte without copying.
@@ -217,16 +223,17 @@ impl std::ops::Deref for Chunk {
     }
 }
 
-/// A buffer for reading file bytes straight into a data frame: the tag is already in place,
-/// and the bytes go from `DATA_START` on, so sending needs no copy.
+/// A buffer for reading file bytes straight into a data frame: room for the frame header,
+/// the tag already in place, and the bytes from `DATA_START` on. Once the transport's `seal`
+/// writes the header, the frame goes out in one write, uncopied.
 pub fn data_buffer() -> Vec<u8> {
     let mut buf = vec![0u8; DATA_START + CHUNK];
-    buf[0] = TAG_DATA;
+    buf[HEADER] = TAG_DATA;
     buf
 }
 
-/// Where file bytes start in a [`data_buffer`].
-pub const DATA_START: usize = 1;
+/// Where file bytes start in a [`data_buffer`]: after the frame header and the tag.
+pub const DATA_START: usize = HEADER + 1;
 
 /// Encodes a message frame payload.
 pub fn message<M: Serialize>(m: &M) -> Vec<u8> {
@@ -244,15 +251,25 @@ pub fn data(bytes: &[u8]) -> Vec<u8> {
     out
 }
 
-/// Decodes a frame payload, refusing anything malformed.
-pub fn decode<M: for<'de> Deserialize<'de>>(payload: Vec<u8>) -> Result<Frame<M>, String> {
+/// Decodes a frame payload read into a reused buffer, refusing anything malformed.
+pub fn decode_slice<M: for<'de> Deserialize<'de>>(
+    payload: &[u8],
+) -> Result<Frame<M, &[u8]>, String> {
     match payload.first() {
         Some(&TAG_MESSAGE) => postcard::from_bytes(&payload[1..])
             .map(Frame::Message)
             .map_err(|e| format!("malformed agent message: {e}")),
-        Some(&TAG_DATA) => Ok(Frame::Data(Chunk(payload))),
+        Some(&TAG_DATA) => Ok(Frame::Data(&payload[1..])),
         Some(tag) => Err(format!("unknown agent frame tag {tag}")),
         None => Err("empty agent frame".into()),
+    }
+}
+
+/// Decodes a frame payload, refusing anything malformed.
+pub fn decode<M: for<'de> Deserialize<'de>>(payload: Vec<u8>) -> Result<Frame<M>, String> {
+    match decode_slice(&payload)? {
+        Frame::Message(m) => Ok(Frame::Message(m)),
+        Frame::Data(_) => Ok(Frame::Data(Chunk(payload))),
     }
 }
 

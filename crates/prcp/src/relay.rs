@@ -16,7 +16,7 @@ use crate::client::{
     lost, protocol_error, send_files, start_agent, PushFlags, Report, EXITED_EARLY,
 };
 use crate::plan::{dest_name, PushPlan};
-use crate::protocol::{decode, Frame, Hop, Reply, Request, CHUNK};
+use crate::protocol::{decode, Frame, Hop, Reply, Request, BATCH};
 
 /// How a relay chain ended for one of its hosts.
 #[derive(Debug)]
@@ -115,7 +115,7 @@ async fn run_chain(
         mut output,
         stderr,
     } = agent;
-    let mut input = tokio::io::BufWriter::with_capacity(2 * CHUNK, input);
+    let mut input = tokio::io::BufWriter::with_capacity(BATCH, input);
     let send = async {
         // The progress bar counts every host's copy; the chain makes them from one stream.
         send_files(&mut input, plan, &union, |index, n| {

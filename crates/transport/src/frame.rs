@@ -30,8 +30,9 @@ use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 /// chunks well under this; anything bigger is a broken or foreign stream.
 pub const MAX_FRAME: usize = 16 << 20;
 
-/// Bytes of the length prefix.
-const HEADER: usize = 4;
+/// Bytes of the length prefix. A sender that builds a payload in place leaves this much room
+/// before it, and [`seal`] fills it in: the frame then goes out in one write, uncopied.
+pub const HEADER: usize = 4;
 
 /// How much of a payload is allocated before its bytes arrive: enough for a whole data
 /// chunk in one allocation (growing a buffer copies it), small enough that a hostile length
@@ -86,6 +87,86 @@ pub fn write_frame_blocking<W: Write>(w: &mut W, payload: &[u8]) -> io::Result<(
     let header = header_for(payload)?;
     w.write_all(&header)?;
     w.write_all(payload)
+}
+
+/// Writes the length header into the first [`HEADER`] bytes of `frame`, whose payload
+/// follows them, and returns the whole frame, ready for one `write_all`.
+pub fn seal(frame: &mut [u8]) -> io::Result<&[u8]> {
+    let payload = frame.get(HEADER..).ok_or_else(|| {
+        io::Error::new(
+            io::ErrorKind::InvalidInput,
+            "a frame needs room for its header",
+        )
+    })?;
+    let header = header_for(payload)?;
+    frame[..HEADER].copy_from_slice(&header);
+    Ok(frame)
+}
+
+/// One buffer that frame after frame is read into, for the bulk path: no allocation and no
+/// zeroing per frame, and the frame is kept whole (header and payload, as it came), so a
+/// relay passes it on in one write.
+///
+/// It grows to the largest frame seen, step by step as bytes really arrive, as
+/// [`read_frame`] does.
+#[derive(Default)]
+pub struct FrameBuf {
+    buf: Vec<u8>,
+    len: usize,
+}
+
+impl FrameBuf {
+    /// An empty buffer.
+    pub fn new() -> FrameBuf {
+        FrameBuf::default()
+    }
+
+    /// Reads the next frame from a blocking reader; false at a clean end of stream.
+    pub fn read_blocking<R: Read>(&mut self, r: &mut R) -> io::Result<bool> {
+        let mut header = [0u8; HEADER];
+        let mut filled = 0;
+        while filled < HEADER {
+            match r.read(&mut header[filled..]) {
+                Ok(0) => return end_in_header(filled).map(|_| false),
+                Ok(n) => filled += n,
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+                Err(e) => return Err(e),
+            }
+        }
+        self.len = payload_len(header)?;
+        let end = HEADER + self.len;
+        if self.buf.len() < HEADER {
+            self.buf.resize(HEADER, 0);
+        }
+        self.buf[..HEADER].copy_from_slice(&header);
+        let mut filled = HEADER;
+        while filled < end {
+            if self.buf.len() < end {
+                let grown = (self.buf.len() * 2).max(HEADER + INITIAL_CAPACITY);
+                self.buf.resize(grown.min(end), 0);
+            }
+            let upto = end.min(self.buf.len());
+            r.read_exact(&mut self.buf[filled..upto]).map_err(|e| {
+                if e.kind() == io::ErrorKind::UnexpectedEof {
+                    truncated()
+                } else {
+                    e
+                }
+            })?;
+            filled = upto;
+        }
+        Ok(true)
+    }
+
+    /// The payload of the frame last read.
+    pub fn payload(&self) -> &[u8] {
+        &self.buf[HEADER..HEADER + self.len]
+    }
+
+    /// The frame last read, header and payload, as it came.
+    pub fn whole(&self) -> &[u8] {
+        &self.buf[..HEADER + self.len]
+    }
 }
 
 /// End of stream after `filled` header bytes: clean if none had arrived.
@@ -266,5 +347,47 @@ mod tests {
         let (a, b) = read_both(b"\0\0\0\x0aonly5");
         assert_err(a, io::ErrorKind::UnexpectedEof, "ended inside a frame");
         assert_err(b, io::ErrorKind::UnexpectedEof, "ended inside a frame");
+    }
+
+    #[test]
+    fn frame_buf_reuses_one_buffer_and_keeps_the_frame_whole() {
+        let mut wire = Vec::new();
+        let big = vec![9u8; 3 * INITIAL_CAPACITY + 5];
+        for payload in [&b"ab"[..], &big, b"", b"xyz"] {
+            write_frame_blocking(&mut wire, payload).unwrap();
+        }
+        let mut input = &wire[..];
+        let mut frames = FrameBuf::new();
+        let mut seen = Vec::new();
+        while frames.read_blocking(&mut input).unwrap() {
+            let mut again = Vec::new();
+            write_frame_blocking(&mut again, frames.payload()).unwrap();
+            assert_eq!(frames.whole(), &again[..]);
+            seen.push(frames.payload().to_vec());
+        }
+        assert_eq!(seen, [b"ab".to_vec(), big, vec![], b"xyz".to_vec()]);
+    }
+
+    #[test]
+    fn frame_buf_refuses_what_read_frame_refuses() {
+        for wire in [&b"\0\0"[..], b"\0\0\0\x0aonly5", b"\xff\xff\xff\xff"] {
+            let mut frames = FrameBuf::new();
+            let err = frames.read_blocking(&mut &wire[..]).unwrap_err();
+            let plain = read_frame_blocking(&mut &wire[..]).unwrap_err();
+            assert_eq!(err.kind(), plain.kind());
+            assert_eq!(err.to_string(), plain.to_string());
+        }
+    }
+
+    #[test]
+    fn sealed_frames_read_back() {
+        let mut buf = vec![0u8; HEADER + 3];
+        buf[HEADER..].copy_from_slice(b"abc");
+        let frame = seal(&mut buf).unwrap().to_vec();
+        assert_eq!(
+            read_frame_blocking(&mut &frame[..]).unwrap().unwrap(),
+            b"abc"
+        );
+        assert!(seal(&mut [0u8; 2]).is_err());
     }
 }

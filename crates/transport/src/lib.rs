@@ -68,7 +68,9 @@ pub use duration::parse_duration;
 pub use error::HostError;
 pub use event::{Event, Stream};
 pub use fanout::{for_each_host, HostResult};
-pub use frame::{read_frame, read_frame_blocking, write_frame, write_frame_blocking, MAX_FRAME};
+pub use frame::{
+    read_frame, read_frame_blocking, seal, write_frame, write_frame_blocking, FrameBuf, MAX_FRAME,
+};
 pub use gather::{failure_lines, gather};
 pub use interrupt::Interrupt;
 pub use process::{Input as RemoteInput, KillHandle, Output as RemoteOutput, RemoteProcess};

@@ -34,7 +34,7 @@ pub(super) fn gather<R: Read, W: Write>(
                     if n == 0 {
                         break;
                     }
-                    link.send_frame(&buf[..protocol::DATA_START + n])?;
+                    link.send_data(&mut buf[..protocol::DATA_START + n])?;
                 }
                 link.send(&Reply::EndFile)?;
             }

@@ -16,9 +16,11 @@ use std::path::{Path, PathBuf};
 use std::sync::Mutex;
 
 use prtools_sync::RelPath;
-use prtools_transport::{read_frame_blocking, write_frame_blocking};
+use prtools_transport::{seal, write_frame_blocking, FrameBuf};
 
-use crate::protocol::{decode, message, Frame, Hop, PushHeader, Reply, Request, CHUNK, PROTOCOL};
+use crate::protocol::{
+    decode_slice, message, Frame, Hop, PushHeader, Reply, Request, BATCH, PROTOCOL,
+};
 
 use next::Next;
 use push::PushJob;
@@ -29,10 +31,11 @@ type Upstream<W> = Mutex<BufWriter<W>>;
 /// Serves one job from `input`, answering on `output`. An error has already been sent to the
 /// client as `Fatal` when possible; it is returned so the agent exits non-zero.
 pub fn serve<R: Read, W: Write + Send>(input: R, output: W) -> Result<(), String> {
-    let output = Mutex::new(BufWriter::with_capacity(2 * CHUNK, output));
+    let output = Mutex::new(BufWriter::with_capacity(BATCH, output));
     std::thread::scope(|scope| {
         let mut link = Link {
-            input: BufReader::with_capacity(2 * CHUNK, input),
+            input: BufReader::with_capacity(BATCH, input),
+            frames: FrameBuf::new(),
             output: &output,
             next: None,
             upstream_closed: false,
@@ -85,7 +88,9 @@ fn relay<'scope, R: Read, W: Write + Send>(
         };
         match Next::start(scope, &hop, link.output) {
             Ok(mut next) => {
-                next.pass(&message(&request));
+                let mut frame = Vec::new();
+                let _ = write_frame_blocking(&mut frame, &message(&request));
+                next.pass(&frame);
                 link.next = Some(next);
             }
             Err(why) => link.send(&Reply::NextGone(why))?,
@@ -127,6 +132,8 @@ fn place(folder: &Path, rel: &RelPath, e: std::io::Error) -> String {
 /// The agent's two ends, and in a relay chain the link to the next host.
 struct Link<'a, R: Read, W: Write> {
     input: BufReader<R>,
+    /// The frame last read.
+    frames: FrameBuf,
     output: &'a Upstream<W>,
     next: Option<Next>,
     /// The client's end closed before `Finish`.
@@ -136,18 +143,18 @@ struct Link<'a, R: Read, W: Write> {
 impl<R: Read, W: Write> Link<'_, R, W> {
     /// The next request. Everything written is flushed before a read that would block, so
     /// that neither the client nor the next host waits for bytes sitting in a buffer here.
-    fn request(&mut self) -> Result<Frame<Request>, String> {
+    fn request(&mut self) -> Result<Frame<Request, &[u8]>, String> {
         if self.input.buffer().is_empty() {
             self.flush()?;
         }
-        match read_frame_blocking(&mut self.input) {
-            Ok(Some(payload)) => {
+        match self.frames.read_blocking(&mut self.input) {
+            Ok(true) => {
                 if let Some(next) = &mut self.next {
-                    next.pass(&payload);
+                    next.pass(self.frames.whole());
                 }
-                decode(payload)
+                decode_slice(self.frames.payload())
             }
-            Ok(None) => {
+            Ok(false) => {
                 self.upstream_closed = true;
                 Err("client hung up".into())
             }
@@ -159,13 +166,18 @@ impl<R: Read, W: Write> Link<'_, R, W> {
     }
 
     fn send(&mut self, reply: &Reply) -> Result<(), String> {
-        self.send_frame(&message(reply))
+        let mut output = self.output.lock().unwrap_or_else(|e| e.into_inner());
+        write_frame_blocking(&mut *output, &message(reply))
+            .map_err(|e| format!("writing to client: {e}"))
     }
 
-    /// Sends a frame payload: a message, or data built in a [`crate::protocol::data_buffer`].
-    fn send_frame(&mut self, frame: &[u8]) -> Result<(), String> {
+    /// Sends a data frame built in a [`crate::protocol::data_buffer`], in one write.
+    fn send_data(&mut self, frame: &mut [u8]) -> Result<(), String> {
+        let frame = seal(frame).map_err(|e| e.to_string())?;
         let mut output = self.output.lock().unwrap_or_else(|e| e.into_inner());
-        write_frame_blocking(&mut *output, frame).map_err(|e| format!("writing to client: {e}"))
+        output
+            .write_all(frame)
+            .map_err(|e| format!("writing to client: {e}"))
     }
 
     fn flush(&mut self) -> Result<(), String> {

@@ -9,7 +9,7 @@ use std::thread::{Scope, ScopedJoinHandle};
 use prtools_transport::{read_frame_blocking, write_frame_blocking};
 
 use super::Upstream;
-use crate::protocol::{decode, message, Frame, Hop, Reply, CHUNK};
+use crate::protocol::{decode, message, Frame, Hop, Reply, BATCH};
 
 /// The next host's agent, as long as the link to it holds.
 pub(super) struct Next {
@@ -50,14 +50,14 @@ impl Next {
         scope.spawn(move || pass_replies_up(stdout, errors, upstream, &host));
         Ok(Next {
             child,
-            stdin: Some(BufWriter::with_capacity(2 * CHUNK, stdin)),
+            stdin: Some(BufWriter::with_capacity(BATCH, stdin)),
         })
     }
 
-    /// Passes a frame on, as it came.
-    pub(super) fn pass(&mut self, payload: &[u8]) {
+    /// Passes a frame on, as it came (header and payload).
+    pub(super) fn pass(&mut self, frame: &[u8]) {
         if let Some(stdin) = &mut self.stdin {
-            if write_frame_blocking(stdin, payload).is_err() {
+            if stdin.write_all(frame).is_err() {
                 self.stdin = None;
             }
         }

@@ -157,7 +157,7 @@ impl PushJob {
         loop {
             match link.request()? {
                 Frame::Data(bytes) => file
-                    .write_all(&bytes)
+                    .write_all(bytes)
                     .map_err(|e| place(folder, &entry.path, e))?,
                 Frame::Message(Request::FileEnd) => break,
                 Frame::Message(_) => return Err("agent: unexpected message inside a file".into()),
