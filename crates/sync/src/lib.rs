@@ -60,6 +60,13 @@ assert_eq!(std::fs::read_to_string(dst.join("conf/app.ini"))?, "x = 1\n");
 # Ok::<(), std::io::Error>(())
 ```
 
+# Filters
+
+[`filter`] holds rsync's include/exclude rules (`--exclude`, `--include`, `--filter` and the
+`-from` files), with rsync's syntax and matching: the sender asks
+[`FilterList::is_excluded`](filter::FilterList::is_excluded) for each path, the receiver
+[`FilterList::is_protected`](filter::FilterList::is_protected) before it deletes one.
+
 # Errors
 
 Filesystem calls return [`std::io::Error`]s whose message starts with the full path
@@ -75,6 +82,7 @@ mod atomic;
 mod check;
 mod entry;
 mod error;
+pub mod filter;
 mod hash;
 mod platform;
 mod relpath;

@@ -1,0 +1,164 @@
+//! Why a filter rule or a pattern file was refused.
+
+use std::error::Error;
+use std::fmt;
+use std::io;
+
+/// A filter rule that could not be taken, or a pattern file that could not be read.
+///
+/// It keeps the rule as it was given (and the line, for a pattern file) so that the message
+/// shows what the user typed, and says what to write instead:
+///
+/// ```
+/// use prtools_sync::filter::{FilterErrorKind, FilterList};
+///
+/// let mut list = FilterList::new();
+/// let err = list.push_filter("merge .rules").unwrap_err();
+/// assert_eq!(err.kind(), FilterErrorKind::Merge);
+/// assert_eq!(
+///     err.to_string(),
+///     "bad filter rule 'merge .rules': merge rules are not supported; \
+///      hint: list the rules in a file and give it with --exclude-from, \
+///      or give each with --filter"
+/// );
+/// ```
+#[derive(Debug)]
+pub struct FilterError {
+    rule: Vec<u8>,
+    line: Option<usize>,
+    kind: FilterErrorKind,
+    io: Option<io::Error>,
+}
+
+/// What was wrong with a filter rule.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum FilterErrorKind {
+    /// The rule does not start with a rule name rsync knows (`-`, `+`, `exclude`, `H`, ...).
+    UnknownRule,
+    /// A modifier after the rule name that rsync does not allow there (the byte is kept),
+    /// such as `s` after `H` (which already names its side) or `e` after `-`.
+    InvalidModifier(u8),
+    /// A rule that needs a pattern and has none (`-`, `- `, `exclude`).
+    MissingPattern,
+    /// `!` (`clear`) followed by something: it clears the list and takes no pattern.
+    ClearWithPattern,
+    /// `!` given where one rule was wanted ([`FilterRule::parse`](super::FilterRule::parse)):
+    /// it is an action on a list, see [`FilterList::push_filter`](super::FilterList::push_filter).
+    ClearIsNotARule,
+    /// `merge` (`.`): reading rules from a file named inside a rule is not supported.
+    Merge,
+    /// `dir-merge` (`:`), which `-F` also adds: per-directory rule files are not supported.
+    DirMerge,
+    /// The `/` modifier (match against the absolute path on the sender) is not supported.
+    AbsolutePath,
+    /// The `x` modifier (rules for extended-attribute names) is not supported.
+    Xattr,
+    /// The `C` modifier (insert the CVS ignore rules) is not supported.
+    Cvs,
+    /// Reading a pattern file failed; [`FilterError::io_error`] holds the reason.
+    Read,
+}
+
+impl FilterError {
+    pub(crate) fn new(rule: &[u8], kind: FilterErrorKind) -> FilterError {
+        FilterError {
+            rule: rule.to_vec(),
+            line: None,
+            kind,
+            io: None,
+        }
+    }
+
+    pub(crate) fn read(err: io::Error) -> FilterError {
+        FilterError {
+            rule: Vec::new(),
+            line: None,
+            kind: FilterErrorKind::Read,
+            io: Some(err),
+        }
+    }
+
+    pub(crate) fn at_line(mut self, line: usize) -> FilterError {
+        self.line = Some(line);
+        self
+    }
+
+    /// The rule as given, raw bytes.
+    pub fn rule(&self) -> &[u8] {
+        &self.rule
+    }
+
+    /// The line (from 1) of the pattern file the rule was read from, if it came from one.
+    pub fn line(&self) -> Option<usize> {
+        self.line
+    }
+
+    /// What was wrong.
+    pub fn kind(&self) -> FilterErrorKind {
+        self.kind
+    }
+
+    /// The I/O error of a [`FilterErrorKind::Read`].
+    pub fn io_error(&self) -> Option<&io::Error> {
+        self.io.as_ref()
+    }
+}
+
+impl fmt::Display for FilterError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        if let Some(err) = &self.io {
+            return write!(f, "cannot read filter rules: {err}");
+        }
+        let rule = String::from_utf8_lossy(&self.rule);
+        write!(f, "bad filter rule '{}'", rule.escape_debug())?;
+        if let Some(line) = self.line {
+            write!(f, " (line {line})")?;
+        }
+        let why = match self.kind {
+            FilterErrorKind::UnknownRule => {
+                "unknown rule; hint: start it with '-', '+', 'H', 'S', 'P', 'R' or '!', \
+                 or a long name such as 'exclude', then a space and the pattern"
+                    .to_string()
+            }
+            FilterErrorKind::InvalidModifier(m) => format!(
+                "invalid modifier '{}'; hint: after '-' or '+' the modifiers are '!', 'p', \
+                 's' and 'r'; 'H', 'S', 'P' and 'R' name their side already, so they take \
+                 only '!' and 'p'",
+                (m as char).escape_debug()
+            ),
+            FilterErrorKind::MissingPattern => "the rule has no pattern; hint: put a space or \
+                 '_' and the pattern after the rule, as in '- *.o'"
+                .to_string(),
+            FilterErrorKind::ClearWithPattern => "'!' clears the list and takes no pattern; \
+                 hint: to match names that start with '!', write '- !name'"
+                .to_string(),
+            FilterErrorKind::ClearIsNotARule => "'!' clears the list rather than being a rule; \
+                 hint: give it to FilterList::push_filter"
+                .to_string(),
+            FilterErrorKind::Merge => "merge rules are not supported; hint: list the rules in \
+                 a file and give it with --exclude-from, or give each with --filter"
+                .to_string(),
+            FilterErrorKind::DirMerge => "per-directory merge rules (dir-merge, ':', -F) are \
+                 not supported; hint: give the rules with --filter or --exclude-from"
+                .to_string(),
+            FilterErrorKind::AbsolutePath => "the '/' modifier (match the absolute path) is not \
+                 supported; hint: anchor the pattern at the transfer root with a leading '/'"
+                .to_string(),
+            FilterErrorKind::Xattr => "the 'x' modifier (extended-attribute names) is not \
+                 supported; hint: drop the rule"
+                .to_string(),
+            FilterErrorKind::Cvs => "the 'C' modifier (CVS ignore rules) is not supported; \
+                 hint: list the patterns to skip with --exclude"
+                .to_string(),
+            FilterErrorKind::Read => "cannot be read".to_string(),
+        };
+        write!(f, ": {why}")
+    }
+}
+
+impl Error for FilterError {
+    fn source(&self) -> Option<&(dyn Error + 'static)> {
+        self.io.as_ref().map(|e| e as &(dyn Error + 'static))
+    }
+}
