@@ -119,12 +119,20 @@ fn a_tree_staged_to_tmp_is_identical_on_every_host() {
     for node in 1..=8 {
         std::fs::create_dir(tc.cluster.node_tmp(node).join("stage")).unwrap();
     }
+    // What a run killed with SIGKILL leaves: a temp file nobody holds. The next run into
+    // that folder removes it.
+    let leftover = tc
+        .cluster
+        .node_tmp(3)
+        .join("stage/.big.bin.prtools-0123456789abcdef");
+    std::fs::write(&leftover, b"half a file").unwrap();
     let out = run(tc
         .tool("prcp")
         .args(["-w", "node[1-8]", "-r", "-p", "--stats"])
         .arg(&tree)
         .arg("/tmp/stage"));
     assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    assert!(!leftover.exists());
     let expected = describe(&tree);
     assert!(expected.len() >= 9, "{expected:?}");
     for node in 1..=8 {

@@ -41,6 +41,13 @@ impl AtomicFile {
             let temp = temp::temp_name(name);
             match rustix::fs::openat(&dir, temp.as_slice(), flags, Mode::from_raw_mode(0o600)) {
                 Ok(fd) => {
+                    // Held while the file is open, and dropped by the kernel when this
+                    // process dies: how a later sweep tells a leftover from live work (see
+                    // `Root::sweep_temps`). A filesystem without locks only loses the sweep.
+                    let _ = rustix::fs::flock(
+                        &fd,
+                        rustix::fs::FlockOperation::NonBlockingLockExclusive,
+                    );
                     return Ok(AtomicFile {
                         file: File::from(fd),
                         dir,
@@ -48,7 +55,7 @@ impl AtomicFile {
                         temp,
                         shown,
                         committed: false,
-                    })
+                    });
                 }
                 Err(Errno::EXIST) => continue,
                 Err(e) => return Err(errno_at(shown, e)),

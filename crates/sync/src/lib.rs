@@ -88,6 +88,7 @@ mod platform;
 mod relpath;
 mod root;
 mod scan;
+mod sweep;
 mod temp;
 
 pub use atomic::AtomicFile;

@@ -283,6 +283,11 @@ impl Root {
         Ok(File::from(fd))
     }
 
+    /// The root folder itself, as a walk would start from it.
+    pub(crate) fn top(&self) -> Dir {
+        Dir::Top(Arc::clone(&self.fd))
+    }
+
     /// The directory holding `rel` and `rel`'s last component.
     fn parent<'r>(&self, rel: &'r RelPath, create: bool) -> io::Result<(Dir, &'r [u8])> {
         let bytes = rel.as_bytes();
@@ -294,7 +299,7 @@ impl Root {
 
     /// Opens the directory `path` (checked, `/`-separated) component by component, never
     /// through a symlink, making missing ones if `create` is set.
-    fn walk(&self, path: &[u8], create: bool) -> io::Result<Dir> {
+    pub(crate) fn walk(&self, path: &[u8], create: bool) -> io::Result<Dir> {
         let mut dir = Dir::Top(Arc::clone(&self.fd));
         let mut shown = self.path.clone();
         for name in path.split(|&b| b == b'/') {

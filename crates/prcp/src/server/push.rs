@@ -97,6 +97,12 @@ impl PushJob {
             }
         }
         link.send(&Reply::Want(want.clone()))?;
+        // What killed runs left in the folders this push writes to. Best effort: a folder
+        // that cannot be listed is no reason to fail the copy.
+        let _ = root.sweep_temps(None);
+        for entry in entries.iter().filter(|e| e.kind == Kind::Dir) {
+            let _ = root.sweep_temps(Some(&entry.path));
+        }
 
         let mut written = 0;
         let mut next = want.iter().copied().peekable();
