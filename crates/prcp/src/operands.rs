@@ -70,6 +70,7 @@ impl Operands {
         let remotes: Vec<Option<(HostSpec, String)>> = paths.iter().map(|p| remote(p)).collect();
         let any_remote = !cli.gather && remotes.iter().any(Option::is_some);
         if cli.gather || cli.gather_dirs {
+            distinct_names(firsts)?;
             return Ok(Operands::Gather {
                 hosts: None,
                 paths: firsts.to_vec(),
@@ -121,6 +122,21 @@ impl Operands {
             }
         }
     }
+}
+
+/// Gathered paths are saved under their last component, so two with the same one would
+/// overwrite each other's copies (rpdcp lets them): refused before anything moves.
+fn distinct_names(paths: &[String]) -> Result<()> {
+    let mut seen = std::collections::HashMap::new();
+    for path in paths {
+        let name = Path::new(path.trim_end_matches('/'))
+            .file_name()
+            .map_or_else(|| path.clone(), |n| n.to_string_lossy().into_owned());
+        if let Some(first) = seen.insert(name.clone(), path) {
+            bail!("'{first}' and '{path}' would both be saved as '{name}'; gather them in separate runs");
+        }
+    }
+    Ok(())
 }
 
 /// All sources must be on one host, and all must be remote.
@@ -225,5 +241,16 @@ mod tests {
             .unwrap_err()
             .to_string()
             .contains("same host"));
+        let clash = parse(&[
+            "--gather",
+            "-w",
+            "n1",
+            "/var/log/syslog",
+            "/tmp/syslog/",
+            ".",
+        ])
+        .unwrap_err()
+        .to_string();
+        assert!(clash.contains("both be saved as 'syslog'"), "{clash}");
     }
 }
