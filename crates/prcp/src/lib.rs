@@ -38,6 +38,9 @@ use crate::progress::Progress;
 /// Runs prcp and returns its exit status.
 pub fn run(cli: Cli) -> Result<i32> {
     if cli.server {
+        // sshd's pipes to the agent carry the bulk of every push and gather.
+        prtools_transport::widen_pipe(&std::io::stdin());
+        prtools_transport::widen_pipe(&std::io::stdout());
         let stdin = std::io::stdin().lock();
         let stdout = std::io::stdout();
         return Ok(match server::serve(stdin, stdout) {

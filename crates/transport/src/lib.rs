@@ -55,6 +55,7 @@ mod fanout;
 pub mod frame;
 mod gather;
 mod interrupt;
+mod pipe;
 mod process;
 mod run;
 mod target;
@@ -73,6 +74,7 @@ pub use frame::{
 };
 pub use gather::{failure_lines, gather};
 pub use interrupt::Interrupt;
+pub use pipe::widen_pipe;
 pub use process::{Input as RemoteInput, KillHandle, Output as RemoteOutput, RemoteProcess};
 pub use run::{run_command, CommandSpec, StdinData};
 pub use target::Target;

@@ -113,6 +113,12 @@ impl Connection {
                     .spawn()
                     .await
                     .map_err(|e| HostError::Other(format!("cannot start command: {e}")))?;
+                if let Some(stdin) = child.stdin() {
+                    crate::pipe::widen_pipe(stdin);
+                }
+                if let Some(stdout) = child.stdout() {
+                    crate::pipe::widen_pipe(stdout);
+                }
                 Ok(RemoteProcess {
                     stdin: child.stdin().take().map(|s| Box::new(s) as Input),
                     stdout: child.stdout().take().map(|s| Box::new(s) as Output),
