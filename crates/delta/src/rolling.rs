@@ -1,0 +1,155 @@
+//! The weak, rolling sum: rsync's two running sums.
+//!
+//! For a window `w[0..n]`, `s1 = Σ w[k]` and `s2 = Σ (n - k) * w[k]`, both kept modulo 2^32,
+//! and the sum is `(s1 mod 2^16) | (s2 mod 2^16) << 16`, as rsync's `get_checksum1`. Moving
+//! the window one byte, dropping `out` and taking `in`, is two additions on the loop-carried
+//! path: `s1 += in - out; s2 += s1 - n * out`. The crate docs say why this sum and not a
+//! polynomial one.
+
+/// Lanes of the fresh computation: 16 one-byte lanes fill a 128-bit vector.
+const LANES: usize = 16;
+
+/// Chunks of [`LANES`] bytes summed in 16-bit lanes before they are added into 32-bit ones.
+/// After `m` chunks a lane's byte sum is at most `255 m` and its sum of earlier byte sums at
+/// most `255 m (m - 1) / 2`, which fits 16 bits up to `m = 23`; 16 chunks (256 bytes) keep a
+/// margin. 16-bit lanes do twice the work per vector add of 32-bit ones.
+const ROUND: usize = 16;
+
+/// The state of the weak sum over a window of fixed length.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) struct Rolling {
+    s1: u32,
+    s2: u32,
+    len: u32,
+}
+
+impl Rolling {
+    /// Sums a fresh window. This runs once per matched block (the search jumps a whole block
+    /// after a match and starts anew), so on an unchanged file it is a large part of the
+    /// work: it is written so that it vectorises.
+    ///
+    /// Split the window into `m` chunks of [`LANES`] bytes. Lane `j` keeps `l[j]`, the sum of
+    /// its bytes so far, and `p[j]`, the sum of the earlier values of `l[j]`; after all chunks
+    /// `p[j] = Σ (m - 1 - c) * w[16c + j]`, so the weight `n - k = 16 (m - 1 - c) + 16 - j` of
+    /// byte `k = 16c + j` gives `s2 = 16 Σ p + Σ (16 - j) l[j]`. The lanes are summed
+    /// [`ROUND`] chunks at a time in 16 bits; a round of `m` chunks adds `m · l32 + p16` to
+    /// `p32` (each of its chunks saw the earlier rounds' `l32`) and `l16` to `l32`. The
+    /// remaining bytes are appended one at a time (`s1 += b; s2 += s1`).
+    pub(crate) fn new(window: &[u8]) -> Rolling {
+        let mut l32 = [0u32; LANES];
+        let mut p32 = [0u32; LANES];
+        let whole = window.len() / LANES * LANES;
+        for round in window[..whole].chunks(LANES * ROUND) {
+            let mut l = [0u16; LANES];
+            let mut p = [0u16; LANES];
+            let chunks = round.chunks_exact(LANES);
+            let m = chunks.len() as u32;
+            for chunk in chunks {
+                for j in 0..LANES {
+                    p[j] = p[j].wrapping_add(l[j]);
+                    l[j] = l[j].wrapping_add(u16::from(chunk[j]));
+                }
+            }
+            for j in 0..LANES {
+                p32[j] = p32[j]
+                    .wrapping_add(l32[j].wrapping_mul(m))
+                    .wrapping_add(u32::from(p[j]));
+                l32[j] = l32[j].wrapping_add(u32::from(l[j]));
+            }
+        }
+        let mut s1 = 0u32;
+        let mut s2 = 0u32;
+        for j in 0..LANES {
+            s1 = s1.wrapping_add(l32[j]);
+            s2 = s2
+                .wrapping_add(p32[j].wrapping_mul(LANES as u32))
+                .wrapping_add(l32[j].wrapping_mul((LANES - j) as u32));
+        }
+        for &b in &window[whole..] {
+            s1 = s1.wrapping_add(u32::from(b));
+            s2 = s2.wrapping_add(s1);
+        }
+        Rolling {
+            s1,
+            s2,
+            len: window.len() as u32,
+        }
+    }
+
+    /// Moves the window one byte on: `out` leaves at the front, `input` enters at the back.
+    #[inline(always)]
+    pub(crate) fn roll(&mut self, out: u8, input: u8) {
+        let out = u32::from(out);
+        self.s1 = self.s1.wrapping_add(u32::from(input)).wrapping_sub(out);
+        // `len * out` does not depend on the sums, so only two additions are on the path
+        // from one byte to the next.
+        self.s2 = self
+            .s2
+            .wrapping_sub(self.len.wrapping_mul(out))
+            .wrapping_add(self.s1);
+    }
+
+    /// The 32-bit weak sum of the current window.
+    #[inline(always)]
+    pub(crate) fn digest(&self) -> u32 {
+        (self.s1 & 0xffff) | (self.s2 << 16)
+    }
+}
+
+/// The weak sum of one block.
+pub(crate) fn weak_sum(block: &[u8]) -> u32 {
+    Rolling::new(block).digest()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The definition, written as plainly as possible.
+    fn reference(window: &[u8]) -> u32 {
+        let n = window.len() as u64;
+        let s1: u64 = window.iter().map(|&b| u64::from(b)).sum();
+        let s2: u64 = window
+            .iter()
+            .enumerate()
+            .map(|(k, &b)| (n - k as u64) * u64::from(b))
+            .sum();
+        ((s1 & 0xffff) | ((s2 & 0xffff) << 16)) as u32
+    }
+
+    fn bytes(len: usize, seed: u64) -> Vec<u8> {
+        let mut x = seed;
+        (0..len)
+            .map(|_| {
+                x = x
+                    .wrapping_mul(6364136223846793005)
+                    .wrapping_add(1442695040888963407);
+                (x >> 56) as u8
+            })
+            .collect()
+    }
+
+    #[test]
+    fn fresh_sum_matches_the_definition() {
+        for len in [
+            0, 1, 15, 16, 17, 31, 32, 33, 255, 256, 257, 700, 1000, 4096, 4097, 131_072,
+        ] {
+            let data = bytes(len, len as u64);
+            assert_eq!(weak_sum(&data), reference(&data), "len {len}");
+            let ff = vec![0xff; len];
+            assert_eq!(weak_sum(&ff), reference(&ff), "0xff len {len}");
+        }
+    }
+
+    #[test]
+    fn rolling_equals_fresh() {
+        let data = bytes(5000, 7);
+        for n in [1, 8, 16, 700, 1023] {
+            let mut r = Rolling::new(&data[..n]);
+            for p in 1..data.len() - n {
+                r.roll(data[p - 1], data[p + n - 1]);
+                assert_eq!(r, Rolling::new(&data[p..p + n]), "n {n} p {p}");
+            }
+        }
+    }
+}
