@@ -1,0 +1,503 @@
+//! prsync's command line: rsync's flags with rsync's meanings (`-h` is human-readable, so help
+//! is `--help` only), parsed by clap into [`Cli`] (what was typed) and resolved once into
+//! [`Options`] (what runs).
+//!
+//! Filter options (`--exclude`, `--include`, `--filter` and the `-from` files) act in the order
+//! they were typed, whatever their kind, so they are read back from clap with their positions.
+
+use std::ffi::OsString;
+use std::path::PathBuf;
+
+use anyhow::{bail, Context as _, Result};
+use clap::{ArgAction, ArgMatches, CommandFactory, FromArgMatches, Parser};
+use prtools_sync::filter::{Action, Delimiter, FilterList};
+
+use crate::exit;
+
+const EXAMPLES: &str = "\
+Examples:
+  prsync -av src/ backup/            copy what is in src into backup (mirror it: add --delete)
+  prsync -ai --delete src/ dst/      mirror src into dst, itemizing each change as rsync does
+  prsync -an --stats src dst/        dry run: what would be copied (src itself goes to dst/src)
+
+A trailing slash on SRC copies what is inside it; without one, SRC itself goes into DEST.
+Exit status as rsync: 0 done, 1 usage error, 23 some files could not be transferred.";
+
+/// rsync's flags, as typed.
+#[derive(Debug, Parser)]
+#[command(
+    name = "prsync",
+    version,
+    disable_help_flag = true,
+    disable_version_flag = true,
+    about = "A fast, versatile file copying tool with rsync's options, output and delta transfer",
+    override_usage = "prsync [OPTION]... SRC [SRC]... DEST",
+    after_help = EXAMPLES
+)]
+pub struct Cli {
+    /// Increase verbosity
+    #[arg(short = 'v', long = "verbose", action = ArgAction::Count)]
+    pub verbose: u8,
+    /// Suppress non-error messages
+    #[arg(short = 'q', long = "quiet")]
+    pub quiet: bool,
+    /// Archive mode: -rlptgoD (no -H)
+    #[arg(short = 'a', long = "archive")]
+    pub archive: bool,
+    /// Recurse into directories
+    #[arg(short = 'r', long = "recursive")]
+    pub recursive: bool,
+    /// Copy symlinks as symlinks
+    #[arg(short = 'l', long = "links")]
+    pub links: bool,
+    /// Preserve hard links
+    #[arg(short = 'H', long = "hard-links")]
+    pub hard_links: bool,
+    /// Preserve permissions
+    #[arg(short = 'p', long = "perms")]
+    pub perms: bool,
+    /// Preserve modification times
+    #[arg(short = 't', long = "times")]
+    pub times: bool,
+    /// Preserve group
+    #[arg(short = 'g', long = "group")]
+    pub group: bool,
+    /// Preserve owner (super-user only)
+    #[arg(short = 'o', long = "owner")]
+    pub owner: bool,
+    /// Same as --devices --specials
+    #[arg(short = 'D')]
+    pub devices_specials: bool,
+    /// Preserve device files (super-user only)
+    #[arg(long = "devices")]
+    pub devices: bool,
+    /// Preserve special files (fifos, sockets)
+    #[arg(long = "specials")]
+    pub specials: bool,
+    /// Output a change-summary for all updates (rsync's YXcstpoguax strings)
+    #[arg(short = 'i', long = "itemize-changes", action = ArgAction::Count)]
+    pub itemize: u8,
+    /// Perform a trial run with no changes made
+    #[arg(short = 'n', long = "dry-run")]
+    pub dry_run: bool,
+    /// Skip based on checksum, not mod-time & size
+    #[arg(short = 'c', long = "checksum")]
+    pub checksum: bool,
+    /// Skip files that are newer on the receiver
+    #[arg(short = 'u', long = "update")]
+    pub update: bool,
+    /// Copy files whole (the default for local copies)
+    #[arg(short = 'W', long = "whole-file", overrides_with = "no_whole_file")]
+    pub whole_file: bool,
+    /// Use the delta-transfer algorithm even for local copies
+    #[arg(
+        long = "no-whole-file",
+        visible_alias = "no-W",
+        overrides_with = "whole_file"
+    )]
+    pub no_whole_file: bool,
+    /// Update destination files in-place instead of through a temp file
+    #[arg(long = "inplace")]
+    pub inplace: bool,
+    /// Delete extraneous files from destination dirs (during the transfer)
+    #[arg(long = "delete")]
+    pub delete: bool,
+    /// Receiver deletes before the transfer
+    #[arg(long = "delete-before")]
+    pub delete_before: bool,
+    /// Receiver deletes during the transfer (the default with --delete)
+    #[arg(long = "delete-during", visible_alias = "del")]
+    pub delete_during: bool,
+    /// Receiver deletes after the transfer
+    #[arg(long = "delete-after")]
+    pub delete_after: bool,
+    /// Also delete excluded files from destination dirs
+    #[arg(long = "delete-excluded")]
+    pub delete_excluded: bool,
+    /// Exclude files matching PATTERN
+    #[arg(long = "exclude", allow_hyphen_values = true, value_name = "PATTERN", action = ArgAction::Append, help_heading = "Filters")]
+    pub exclude: Vec<OsString>,
+    /// Don't exclude files matching PATTERN
+    #[arg(long = "include", allow_hyphen_values = true, value_name = "PATTERN", action = ArgAction::Append, help_heading = "Filters")]
+    pub include: Vec<OsString>,
+    /// Read exclude patterns from FILE (- for stdin)
+    #[arg(long = "exclude-from", value_name = "FILE", action = ArgAction::Append, help_heading = "Filters")]
+    pub exclude_from: Vec<PathBuf>,
+    /// Read include patterns from FILE (- for stdin)
+    #[arg(long = "include-from", value_name = "FILE", action = ArgAction::Append, help_heading = "Filters")]
+    pub include_from: Vec<PathBuf>,
+    /// Add a file-filtering RULE
+    #[arg(short = 'f', long = "filter", allow_hyphen_values = true, value_name = "RULE", action = ArgAction::Append, help_heading = "Filters")]
+    pub filter: Vec<OsString>,
+    /// Keep partially transferred files
+    #[arg(long = "partial")]
+    pub partial: bool,
+    /// Show progress during transfer
+    #[arg(long = "progress")]
+    pub progress: bool,
+    /// Same as --partial --progress
+    #[arg(short = 'P')]
+    pub partial_progress: bool,
+    /// Force a fixed checksum block-size
+    #[arg(short = 'B', long = "block-size", value_name = "SIZE")]
+    pub block_size: Option<u64>,
+    /// Compress file data during the transfer (accepted; local copies are not compressed)
+    #[arg(short = 'z', long = "compress")]
+    pub compress: bool,
+    /// Limit socket I/O bandwidth (accepted; no effect on local copies)
+    #[arg(long = "bwlimit", value_name = "RATE")]
+    pub bwlimit: Option<String>,
+    /// Specify the remote shell to use
+    #[arg(short = 'e', long = "rsh", value_name = "COMMAND")]
+    pub rsh: Option<String>,
+    /// Specify the prsync to run on the remote machine
+    #[arg(
+        long = "rsync-path",
+        visible_alias = "remote-path",
+        value_name = "PROGRAM"
+    )]
+    pub rsync_path: Option<String>,
+    /// Give some file-transfer stats
+    #[arg(long = "stats")]
+    pub stats: bool,
+    /// Output numbers in a human-readable format (repeat for units of 1024)
+    #[arg(short = 'h', long = "human-readable", action = ArgAction::Count)]
+    pub human: u8,
+    /// Print the version number
+    #[arg(short = 'V', long = "version")]
+    pub version: bool,
+    /// Show this help
+    #[arg(long = "help", action = ArgAction::Help)]
+    pub help: Option<bool>,
+    /// SRC... DEST
+    #[arg(value_name = "PATH", allow_hyphen_values = false)]
+    pub paths: Vec<OsString>,
+}
+
+/// When `--delete` removes what the sender no longer has.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum DeleteMode {
+    /// No deletion.
+    Off,
+    /// All deletions before any transfer.
+    Before,
+    /// Each directory's deletions just before its contents (rsync's default).
+    During,
+    /// All deletions after the transfer.
+    After,
+}
+
+/// What runs: [`Cli`] resolved.
+#[derive(Debug)]
+pub struct Options {
+    /// `-v` count.
+    pub verbose: u8,
+    /// `-q`.
+    pub quiet: bool,
+    /// `-r`.
+    pub recursive: bool,
+    /// `-l`.
+    pub links: bool,
+    /// `-H`.
+    pub hard_links: bool,
+    /// `-p`.
+    pub perms: bool,
+    /// `-t`.
+    pub times: bool,
+    /// `-g`.
+    pub group: bool,
+    /// `-o`, only when running as root (as rsync: others cannot chown).
+    pub owner: bool,
+    /// `--devices`.
+    pub devices: bool,
+    /// `--specials`.
+    pub specials: bool,
+    /// `-i` given.
+    pub itemize: bool,
+    /// `-n`.
+    pub dry_run: bool,
+    /// `-c`.
+    pub checksum: bool,
+    /// `-u`.
+    pub update: bool,
+    /// Whole files rather than deltas (rsync's default for local copies).
+    pub whole_file: bool,
+    /// `--inplace`.
+    pub inplace: bool,
+    /// When to delete.
+    pub delete: DeleteMode,
+    /// `--partial` (or `-P`).
+    pub partial: bool,
+    /// `--progress` (or `-P`).
+    pub progress: bool,
+    /// `-B`.
+    pub block_size: Option<u32>,
+    /// `--stats`.
+    pub stats: bool,
+    /// rsync's human-readable level: 1 by default (digits grouped), 2 units of 1000, 3 of 1024.
+    pub human: u8,
+    /// The filter rules, in the order typed.
+    pub filters: FilterList,
+    /// The source operands, as typed (a trailing slash matters).
+    pub sources: Vec<OsString>,
+    /// The destination operand, as typed.
+    pub dest: OsString,
+}
+
+/// What the command line asks for.
+#[derive(Debug)]
+pub enum Parsed {
+    /// A transfer.
+    Run(Box<Options>),
+    /// Help or version was printed; exit with this status.
+    Exit(i32),
+}
+
+/// Parses and resolves a command line (the first item is the program name).
+pub fn parse<I, T>(args: I) -> Result<Parsed>
+where
+    I: IntoIterator<Item = T>,
+    T: Into<OsString> + Clone,
+{
+    let matches = match Cli::command().try_get_matches_from(args) {
+        Ok(m) => m,
+        Err(e) if !e.use_stderr() => {
+            // --help: clap prints it; exit 0 as rsync does.
+            let _ = e.print();
+            return Ok(Parsed::Exit(0));
+        }
+        Err(e) => bail!("{}", one_line(&e)),
+    };
+    let cli = Cli::from_arg_matches(&matches).map_err(|e| anyhow::anyhow!(one_line(&e)))?;
+    if cli.version {
+        println!(
+            "prsync version {} (rsync-compatible command line and output)",
+            env!("CARGO_PKG_VERSION")
+        );
+        return Ok(Parsed::Exit(0));
+    }
+    let filters = filters_in_order(&matches)?;
+    resolve(cli, filters).map(|o| Parsed::Run(Box::new(o)))
+}
+
+/// clap's error as one line (`prsync: ` is added by the caller).
+fn one_line(err: &clap::Error) -> String {
+    let rendered = err.render().to_string();
+    let message: Vec<&str> = rendered
+        .lines()
+        .map(str::trim)
+        .take_while(|l| !l.is_empty())
+        .collect();
+    let message = message.join(" ");
+    let message = message.strip_prefix("error: ").unwrap_or(&message);
+    let tip = rendered
+        .lines()
+        .find_map(|l| l.trim().strip_prefix("tip: "))
+        .map(|t| format!(" ({t})"))
+        .unwrap_or_default();
+    format!("{message}{tip}; see `prsync --help`")
+}
+
+/// The filter options in the order they were typed.
+fn filters_in_order(m: &ArgMatches) -> Result<FilterList> {
+    enum Item {
+        Exclude(OsString),
+        Include(OsString),
+        ExcludeFrom(PathBuf),
+        IncludeFrom(PathBuf),
+        Filter(OsString),
+    }
+    let mut items: Vec<(usize, Item)> = Vec::new();
+    let mut take = |id: &str, make: &dyn Fn(OsString) -> Item| {
+        if let (Some(values), Some(indices)) = (m.get_raw(id), m.indices_of(id)) {
+            for (v, i) in values.zip(indices) {
+                items.push((i, make(v.to_os_string())));
+            }
+        }
+    };
+    take("exclude", &Item::Exclude);
+    take("include", &Item::Include);
+    take("exclude_from", &|v| Item::ExcludeFrom(v.into()));
+    take("include_from", &|v| Item::IncludeFrom(v.into()));
+    take("filter", &Item::Filter);
+    items.sort_by_key(|(i, _)| *i);
+
+    use std::os::unix::ffi::OsStrExt;
+    let mut list = FilterList::new();
+    for (_, item) in items {
+        match item {
+            Item::Exclude(p) => list.push_exclude(p.as_bytes())?,
+            Item::Include(p) => list.push_include(p.as_bytes())?,
+            Item::Filter(r) => list.push_filter(r.as_bytes())?,
+            Item::ExcludeFrom(f) => read_rules(&mut list, &f, Action::Exclude)?,
+            Item::IncludeFrom(f) => read_rules(&mut list, &f, Action::Include)?,
+        }
+    }
+    Ok(list)
+}
+
+fn read_rules(list: &mut FilterList, file: &std::path::Path, action: Action) -> Result<()> {
+    let result = if file.as_os_str() == "-" {
+        list.read_from(std::io::stdin().lock(), action, Delimiter::Lines)
+    } else {
+        let f = std::fs::File::open(file)
+            .with_context(|| format!("cannot read filter file '{}'", file.display()))?;
+        list.read_from(f, action, Delimiter::Lines)
+    };
+    result.with_context(|| format!("in filter file '{}'", file.display()))
+}
+
+fn resolve(cli: Cli, mut filters: FilterList) -> Result<Options> {
+    let mut paths = cli.paths;
+    if paths.len() < 2 {
+        bail!(
+            "missing SRC or DEST: give at least one source and a destination, as in \
+             `prsync -a src/ dst/`; see `prsync --help`"
+        );
+    }
+    let dest = paths.pop().expect("two or more paths");
+    for p in paths.iter().chain(std::iter::once(&dest)) {
+        if let Some(host) = remote_part(p) {
+            bail!(
+                "'{}' names the remote host '{host}': remote destinations are not supported \
+                 yet; copy between local paths",
+                p.to_string_lossy()
+            );
+        }
+    }
+    let block_size = match cli.block_size {
+        None => None,
+        Some(n) => Some(
+            prtools_delta::SignatureOptions::check_block_size(n)
+                .map_err(|e| anyhow::anyhow!("-B {n}: {e}"))?,
+        ),
+    };
+    let delete_asked = cli.delete || cli.delete_before || cli.delete_during || cli.delete_after;
+    let delete_asked = delete_asked || cli.delete_excluded;
+    let when = [cli.delete_before, cli.delete_during, cli.delete_after]
+        .iter()
+        .filter(|&&b| b)
+        .count();
+    if when > 1 {
+        bail!("choose one of --delete-before, --delete-during and --delete-after");
+    }
+    let delete = if !delete_asked {
+        DeleteMode::Off
+    } else if cli.delete_before {
+        DeleteMode::Before
+    } else if cli.delete_after {
+        DeleteMode::After
+    } else {
+        DeleteMode::During
+    };
+    let recursive = cli.recursive || cli.archive;
+    if delete != DeleteMode::Off && !recursive {
+        bail!("--delete does not work without --recursive (-r); add -r or -a");
+    }
+    filters.set_delete_excluded(cli.delete_excluded);
+    let am_root = rustix::process::geteuid().is_root();
+    let _ = (&cli.rsh, &cli.rsync_path, &cli.bwlimit, cli.compress);
+    let _ = exit::OK;
+    Ok(Options {
+        verbose: if cli.quiet { 0 } else { cli.verbose },
+        quiet: cli.quiet,
+        recursive,
+        links: cli.links || cli.archive,
+        hard_links: cli.hard_links,
+        perms: cli.perms || cli.archive,
+        times: cli.times || cli.archive,
+        group: cli.group || cli.archive,
+        owner: (cli.owner || cli.archive) && am_root,
+        devices: (cli.devices || cli.devices_specials || cli.archive) && am_root,
+        specials: cli.specials || cli.devices_specials || cli.archive,
+        itemize: cli.itemize > 0 && !cli.quiet,
+        dry_run: cli.dry_run,
+        checksum: cli.checksum,
+        update: cli.update,
+        whole_file: !cli.no_whole_file,
+        inplace: cli.inplace,
+        delete,
+        partial: cli.partial || cli.partial_progress,
+        progress: (cli.progress || cli.partial_progress) && !cli.quiet,
+        block_size,
+        stats: cli.stats,
+        human: 1 + cli.human,
+        filters,
+        sources: paths,
+        dest,
+    })
+}
+
+/// The host of an rsync remote operand (`host:path`, `user@host:path`, `host::module`,
+/// `rsync://`), or `None` for a local path. As rsync: a colon after a slash is part of a path.
+pub fn remote_part(arg: &std::ffi::OsStr) -> Option<String> {
+    use std::os::unix::ffi::OsStrExt;
+    let bytes = arg.as_bytes();
+    if bytes.starts_with(b"rsync://") {
+        return Some(String::from_utf8_lossy(&bytes[8..]).into_owned());
+    }
+    let colon = bytes.iter().position(|&b| b == b':')?;
+    let slash = bytes.iter().position(|&b| b == b'/');
+    if slash.is_some_and(|s| s < colon) || colon == 0 {
+        return None;
+    }
+    Some(String::from_utf8_lossy(&bytes[..colon]).into_owned())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn run(args: &[&str]) -> Options {
+        match parse(std::iter::once("prsync").chain(args.iter().copied())).unwrap() {
+            Parsed::Run(o) => *o,
+            Parsed::Exit(_) => panic!("no transfer"),
+        }
+    }
+
+    #[test]
+    fn definition_is_consistent() {
+        Cli::command().debug_assert();
+    }
+
+    #[test]
+    fn archive_expands_and_h_is_human() {
+        let o = run(&["-ah", "a", "b"]);
+        assert!(o.recursive && o.links && o.perms && o.times && o.group && o.specials);
+        assert!(!o.hard_links);
+        assert_eq!(o.human, 2);
+        assert!(o.whole_file);
+        assert!(!run(&["-a", "--no-W", "a", "b"]).whole_file);
+    }
+
+    #[test]
+    fn filters_keep_their_order_across_kinds() {
+        let o = run(&["-r", "--include", "keep.o", "--exclude", "*.o", "a", "b"]);
+        assert!(!o.filters.is_excluded(b"keep.o", false));
+        assert!(o.filters.is_excluded(b"x.o", false));
+        let o = run(&["-r", "--exclude", "*.o", "-f", "+ keep.o", "a", "b"]);
+        assert!(o.filters.is_excluded(b"keep.o", false));
+    }
+
+    #[test]
+    fn delete_modes() {
+        assert_eq!(
+            run(&["-r", "--delete", "a", "b"]).delete,
+            DeleteMode::During
+        );
+        assert_eq!(
+            run(&["-r", "--delete-after", "a", "b"]).delete,
+            DeleteMode::After
+        );
+        assert_eq!(run(&["-r", "a", "b"]).delete, DeleteMode::Off);
+    }
+
+    #[test]
+    fn remote_operands_are_refused() {
+        assert_eq!(remote_part("host:/x".as_ref()).as_deref(), Some("host"));
+        assert_eq!(remote_part("./a:b".as_ref()), None);
+        assert_eq!(remote_part("plain".as_ref()), None);
+        let err = parse(["prsync", "-a", "src", "node1:/tmp"]).unwrap_err();
+        assert!(err.to_string().contains("not supported yet"), "{err}");
+    }
+}

@@ -1,0 +1,187 @@
+//! The file list: what the sender has, in rsync's order, as plain data that can cross a wire.
+
+use std::cmp::Ordering;
+
+use prtools_sync::Mtime;
+
+/// What a file-list entry is.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum FileKind {
+    /// A regular file of `size` bytes.
+    Regular {
+        /// Length in bytes.
+        size: u64,
+    },
+    /// A directory.
+    Dir,
+    /// A symbolic link with its target, as bytes.
+    Symlink {
+        /// What `readlink` gives.
+        target: Vec<u8>,
+    },
+    /// A character or block device (`mode` says which) with its device number.
+    Device {
+        /// `st_rdev`.
+        rdev: u64,
+    },
+    /// A fifo or socket (`mode` says which).
+    Special,
+}
+
+/// One entry of the file list.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct FileEntry {
+    /// The path below the transfer root, `/`-separated raw bytes; `.` is the root itself
+    /// (a source given with a trailing slash).
+    pub name: Vec<u8>,
+    /// What it is.
+    pub kind: FileKind,
+    /// The whole `st_mode`: type and permission bits.
+    pub mode: u32,
+    /// Modification time.
+    pub mtime: Mtime,
+    /// Owner.
+    pub uid: u32,
+    /// Group.
+    pub gid: u32,
+    /// With `-H`: entries with the same group number are hard links to one inode. Only set
+    /// when the group has two or more entries in the list.
+    pub hlink: Option<u32>,
+    /// With `-c`: the whole-file hash of a regular file.
+    pub checksum: Option<u128>,
+}
+
+impl FileEntry {
+    /// True for a directory.
+    pub fn is_dir(&self) -> bool {
+        self.kind == FileKind::Dir
+    }
+
+    /// True for a regular file.
+    pub fn is_regular(&self) -> bool {
+        matches!(self.kind, FileKind::Regular { .. })
+    }
+
+    /// The size of a regular file, else 0.
+    pub fn size(&self) -> u64 {
+        match self.kind {
+            FileKind::Regular { size } => size,
+            _ => 0,
+        }
+    }
+
+    /// The name as rsync prints it: a directory with a trailing `/`.
+    pub fn shown_name(&self) -> Vec<u8> {
+        let mut n = self.name.clone();
+        if self.is_dir() {
+            n.push(b'/');
+        }
+        n
+    }
+}
+
+/// The parent of `name` (`.` for a top-level name, `None` for `.` itself).
+pub fn parent_of(name: &[u8]) -> Option<&[u8]> {
+    if name == b"." {
+        return None;
+    }
+    Some(match name.iter().rposition(|&b| b == b'/') {
+        Some(i) => &name[..i],
+        None => b".",
+    })
+}
+
+/// rsync's file-list order (`f_name_cmp`, protocol 29 and later), which is also the order in
+/// which rsync's generator visits and itemizes entries:
+///
+/// - `.` (the root) first;
+/// - within one directory, every non-directory before every directory;
+/// - non-directories by their bytes; directories by their bytes with a `/` appended, so
+///   `a.b/` sorts before `a/` ('.' is 0x2e, '/' 0x2f);
+/// - a directory right before its contents (depth first).
+pub fn compare(a: &[u8], a_dir: bool, b: &[u8], b_dir: bool) -> Ordering {
+    let split = |n: &[u8]| -> Vec<Vec<u8>> {
+        if n == b"." {
+            Vec::new()
+        } else {
+            n.split(|&c| c == b'/').map(<[u8]>::to_vec).collect()
+        }
+    };
+    let (ca, cb) = (split(a), split(b));
+    for i in 0.. {
+        match (ca.get(i), cb.get(i)) {
+            (None, None) => return Ordering::Equal,
+            (None, Some(_)) => return Ordering::Less,
+            (Some(_), None) => return Ordering::Greater,
+            (Some(x), Some(y)) => {
+                let x_dir = i + 1 < ca.len() || a_dir;
+                let y_dir = i + 1 < cb.len() || b_dir;
+                let ord = match (x_dir, y_dir) {
+                    (false, true) => Ordering::Less,
+                    (true, false) => Ordering::Greater,
+                    (false, false) => x.cmp(y),
+                    (true, true) => {
+                        let mut xs = x.clone();
+                        xs.push(b'/');
+                        let mut ys = y.clone();
+                        ys.push(b'/');
+                        xs.cmp(&ys)
+                    }
+                };
+                if ord != Ordering::Equal {
+                    return ord;
+                }
+            }
+        }
+    }
+    unreachable!("the loop returns once both names run out")
+}
+
+/// Sorts a list into rsync's order and drops later duplicates of a name (rsync keeps the
+/// first source that names a path).
+pub fn sort_and_dedup(list: &mut Vec<(FileEntry, usize)>) {
+    list.sort_by(|(a, ai), (b, bi)| {
+        compare(&a.name, a.is_dir(), &b.name, b.is_dir()).then(ai.cmp(bi))
+    });
+    list.dedup_by(|later, earlier| later.0.name == earlier.0.name);
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn sorted(items: &[(&str, bool)]) -> Vec<String> {
+        let mut v: Vec<(&str, bool)> = items.to_vec();
+        v.sort_by(|a, b| compare(a.0.as_bytes(), a.1, b.0.as_bytes(), b.1));
+        v.iter()
+            .map(|(n, d)| format!("{n}{}", if *d { "/" } else { "" }))
+            .collect()
+    }
+
+    #[test]
+    fn files_before_dirs_and_dirs_with_a_slash() {
+        let got = sorted(&[
+            ("a", true),
+            ("a.b", true),
+            ("a-b", true),
+            ("f", false),
+            ("a/x", false),
+            ("a.b/y", false),
+            (".", true),
+            ("f.b", false),
+            ("a/sub", true),
+            ("a/z", false),
+        ]);
+        assert_eq!(
+            got,
+            ["./", "f", "f.b", "a-b/", "a.b/", "a.b/y", "a/", "a/x", "a/z", "a/sub/"]
+        );
+    }
+
+    #[test]
+    fn parents() {
+        assert_eq!(parent_of(b"a/b/c"), Some(&b"a/b"[..]));
+        assert_eq!(parent_of(b"a"), Some(&b"."[..]));
+        assert_eq!(parent_of(b"."), None);
+    }
+}

@@ -1,0 +1,219 @@
+//! prsync: rsync's command line, behaviour and output over prtools' file-tree engine.
+//!
+//! # Two halves
+//!
+//! As in rsync, a transfer has a **sender** ([`sender`]: lists the sources in rsync's order
+//! with rsync's filters, reads file data, computes deltas against signatures) and a
+//! **receiver** ([`receiver`]: rsync's generator and receiver; compares with the destination,
+//! itemizes, sends signatures of its old files, patches, links, deletes, sets attributes).
+//! Between them pass only plain data: the file list ([`flist::FileEntry`]), per-file requests
+//! (an index and an optional [`prtools_delta::Signature`]), and the bytes of a whole file or
+//! of a delta stream. This version runs both halves in one process for local copies; the
+//! remote agent (`prsync --server`) will carry the same items over prtools' framed protocol.
+//!
+//! # What matches rsync
+//!
+//! The resulting tree, and the `-i` lines byte for byte in rsync's order: the file list is
+//! sorted as rsync's `f_name_cmp` (files before directories in each directory, directories
+//! compared with a trailing `/`, depth first), which is the order rsync's generator visits.
+//! rsync runs its generator, receiver and sender as separate processes, so three kinds of
+//! lines race in its output: `*deleting` lines, hard links made once their leader arrives,
+//! and the rest. prsync prints each kind in rsync's order; where rsync interleaves them
+//! differently from run to run, prsync's choice is the generator's logical order.
+//!
+//! Quick check compares mtimes to the second, as rsync does, and sets them to the
+//! nanosecond. Local copies send whole files unless `--no-whole-file` is given (rsync's
+//! default); with it, each changed file goes as a delta against the old one.
+#![deny(missing_docs)]
+
+pub mod cli;
+pub mod flist;
+pub mod itemize;
+pub mod receiver;
+pub mod sender;
+pub mod stats;
+
+use std::ffi::OsStr;
+use std::io::Write;
+use std::os::unix::ffi::OsStrExt;
+use std::path::PathBuf;
+use std::time::Instant;
+
+use crate::cli::Options;
+use crate::receiver::{Dest, Receiver};
+use crate::sender::{ListOptions, LocalSender, Sender};
+
+/// rsync's exit codes.
+pub mod exit {
+    /// Success.
+    pub const OK: i32 = 0;
+    /// Syntax or usage error.
+    pub const SYNTAX: i32 = 1;
+    /// Error in file I/O (the destination could not be made).
+    pub const FILE_IO: i32 = 11;
+    /// Errors selecting input/output files or folders (the destination cannot be used).
+    pub const SELECT: i32 = 3;
+    /// Partial transfer: some files could not be transferred.
+    pub const PARTIAL: i32 = 23;
+}
+
+/// Runs a transfer and returns rsync's exit status. Errors are printed as `prsync: ...`.
+pub fn run(opts: &Options) -> i32 {
+    let start = Instant::now();
+    let list_opts = ListOptions {
+        recursive: opts.recursive,
+        links: opts.links,
+        devices: opts.devices,
+        specials: opts.specials,
+        hard_links: opts.hard_links,
+        checksum: opts.checksum,
+    };
+    let stdout = std::io::stdout();
+    let mut out = std::io::BufWriter::new(stdout.lock());
+    if opts.verbose > 0 {
+        let _ = writeln!(out, "sending incremental file list");
+    }
+    let mut sender = LocalSender::list(&opts.sources, &list_opts, &opts.filters);
+    let flist_time = start.elapsed();
+    let mut partial = false;
+    for e in &sender.errors {
+        let _ = out.flush();
+        eprintln!("prsync: {}", e.message);
+        partial = true;
+    }
+    let dest = match destination(opts, sender.file_list()) {
+        Ok(d) => d,
+        Err((code, message)) => {
+            let _ = out.flush();
+            eprintln!("prsync: {message}");
+            return code;
+        }
+    };
+    if dest.created && !opts.quiet && (opts.verbose > 0 || opts.itemize) {
+        let shown = trim_slashes(opts.dest.as_bytes());
+        let _ = out.write_all(b"created directory ");
+        let _ = out.write_all(&itemize::escape(shown, itemize::locale_is_utf8()));
+        let _ = out.write_all(b"\n");
+    }
+    if !opts.quiet {
+        for n in &sender.notices {
+            let _ = writeln!(out, "{n}");
+        }
+    }
+    let mut receiver = match Receiver::new(opts, &mut sender, dest, &mut out) {
+        Ok(r) => r,
+        Err(e) => {
+            eprintln!("prsync: {e}");
+            return exit::FILE_IO;
+        }
+    };
+    if let Err(e) = receiver.run() {
+        eprintln!("prsync: {e}");
+        return exit::PARTIAL;
+    }
+    let failed = receiver.failed;
+    let mut stats = std::mem::take(&mut receiver.stats);
+    drop(receiver);
+    stats.count_list(sender.file_list());
+    stats.flist_time = flist_time;
+    if opts.stats && !opts.quiet {
+        let _ = out.write_all(stats.stats_block(opts.human).as_bytes());
+    }
+    if (opts.stats || opts.verbose > 0) && !opts.quiet {
+        let summary = stats.summary(opts.human, start.elapsed(), opts.dry_run);
+        let _ = out.write_all(summary.as_bytes());
+    }
+    let _ = out.flush();
+    // rsync ends with "some files/attrs were not transferred (code 23)"; each problem has
+    // had its own `prsync:` line already, and the status says the rest.
+    if failed || partial {
+        return exit::PARTIAL;
+    }
+    exit::OK
+}
+
+/// Where the list goes, by rsync's rules: into DEST when it is a directory; a lone file
+/// to DEST itself when DEST is not a directory and has no trailing slash; else DEST is made
+/// (its last component only, as rsync does).
+fn destination(opts: &Options, list: &[flist::FileEntry]) -> Result<Dest, (i32, String)> {
+    let dest = PathBuf::from(&opts.dest);
+    let bytes = opts.dest.as_bytes();
+    if let Err(e) = std::fs::metadata(&dest) {
+        if e.raw_os_error() == Some(libc::ENOTDIR) {
+            return Err((
+                exit::SELECT,
+                format!(
+                    "cannot stat destination \"{}\": {} (a part of the path is a file)",
+                    dest.display(),
+                    sender::os_reason(&e)
+                ),
+            ));
+        }
+    }
+    if dest.is_dir() {
+        return Ok(Dest {
+            dir: dest,
+            solo_name: None,
+            created: false,
+        });
+    }
+    let solo = list.len() == 1 && !list[0].is_dir() && !bytes.ends_with(b"/");
+    if solo {
+        let trimmed = trim_slashes(bytes);
+        let (dir, name) = match trimmed.iter().rposition(|&b| b == b'/') {
+            Some(0) => (PathBuf::from("/"), trimmed[1..].to_vec()),
+            Some(i) => (
+                PathBuf::from(OsStr::from_bytes(&trimmed[..i])),
+                trimmed[i + 1..].to_vec(),
+            ),
+            None => (PathBuf::from("."), trimmed.to_vec()),
+        };
+        return Ok(Dest {
+            dir,
+            solo_name: Some(name),
+            created: false,
+        });
+    }
+    if dest.symlink_metadata().is_ok() {
+        return Err((
+            exit::SYNTAX,
+            format!(
+                "destination '{}' must be a directory when copying more than 1 file; name a \
+                 directory",
+                dest.display()
+            ),
+        ));
+    }
+    if list.is_empty() {
+        return Ok(Dest {
+            dir: dest,
+            solo_name: None,
+            created: false,
+        });
+    }
+    if !opts.dry_run {
+        if let Err(e) = std::fs::create_dir(&dest) {
+            return Err((
+                exit::FILE_IO,
+                format!(
+                    "mkdir \"{}\" failed: {} (its parent folder must exist)",
+                    dest.display(),
+                    sender::os_reason(&e)
+                ),
+            ));
+        }
+    }
+    Ok(Dest {
+        dir: dest,
+        solo_name: None,
+        created: true,
+    })
+}
+
+fn trim_slashes(bytes: &[u8]) -> &[u8] {
+    let mut end = bytes.len();
+    while end > 1 && bytes[end - 1] == b'/' {
+        end -= 1;
+    }
+    &bytes[..end]
+}

@@ -1,0 +1,461 @@
+//! The sender: reads the source operands into a file list (rsync's operand rules, filters,
+//! hard-link groups, `-c` sums) and answers the receiver's requests for file data, whole or
+//! as a delta against the signature of the receiver's old copy.
+//!
+//! The receiver only ever sees [`FileEntry`]s and the bytes [`Sender::send`] writes, so a
+//! sender on another host (prsync's agent) can stand in for [`LocalSender`].
+
+use std::collections::HashMap;
+use std::ffi::{OsStr, OsString};
+use std::fs::{self, Metadata};
+use std::io::{self, Read, Write};
+use std::os::unix::ffi::{OsStrExt, OsStringExt};
+use std::os::unix::fs::{FileTypeExt, MetadataExt};
+use std::path::{Path, PathBuf};
+
+use prtools_delta::Signature;
+use prtools_sync::filter::FilterList;
+use prtools_sync::Mtime;
+
+use crate::flist::{sort_and_dedup, FileEntry, FileKind};
+
+/// How much of a whole file is copied per read.
+const COPY_BUFFER: usize = 256 * 1024;
+
+/// What the sender must know to build its file list.
+#[derive(Debug, Clone)]
+pub struct ListOptions {
+    /// `-r`.
+    pub recursive: bool,
+    /// `-l`: symlinks as symlinks (else they are skipped, as rsync without `-l` does).
+    pub links: bool,
+    /// `--devices`.
+    pub devices: bool,
+    /// `--specials`.
+    pub specials: bool,
+    /// `-H`.
+    pub hard_links: bool,
+    /// `-c`: hash every regular file.
+    pub checksum: bool,
+}
+
+/// How a sent file's bytes went: for `--stats`' `Literal data` and `Matched data`.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Sent {
+    /// Bytes sent as they are.
+    pub literal: u64,
+    /// Bytes the receiver copied from its old file.
+    pub matched: u64,
+    /// Bytes on the wire for this file (the delta stream, or the whole file).
+    pub wire: u64,
+}
+
+/// The sender's half of a transfer, as the receiver sees it.
+pub trait Sender {
+    /// The file list, in rsync's order.
+    fn file_list(&self) -> &[FileEntry];
+
+    /// Writes the data of entry `index` to `out`: the whole file when `basis` is `None`, else
+    /// an encoded delta against the file `basis` is the signature of.
+    fn send(
+        &mut self,
+        index: usize,
+        basis: Option<&Signature>,
+        out: &mut dyn Write,
+    ) -> io::Result<Sent>;
+}
+
+/// A problem met while listing the sources; the list goes on without the path (rsync's
+/// partial transfer, exit 23).
+#[derive(Debug)]
+pub struct ListError {
+    /// What to show.
+    pub message: String,
+}
+
+/// The sender for sources on this machine.
+#[derive(Debug)]
+pub struct LocalSender {
+    entries: Vec<FileEntry>,
+    paths: Vec<PathBuf>,
+    /// Problems met while listing.
+    pub errors: Vec<ListError>,
+    /// Notices rsync prints on stdout (`skipping directory x`).
+    pub notices: Vec<String>,
+}
+
+impl LocalSender {
+    /// Lists `sources` as rsync does: `dir/` (or `.`) sends what is in `dir`, under the
+    /// transfer root `.`; `dir` sends `dir` itself and everything below it; several sources
+    /// make one sorted list, the first source winning a name two of them give.
+    pub fn list(sources: &[OsString], opts: &ListOptions, filters: &FilterList) -> LocalSender {
+        let mut walker = Walker {
+            opts,
+            filters,
+            found: Vec::new(),
+            errors: Vec::new(),
+            notices: Vec::new(),
+            order: 0,
+        };
+        for src in sources {
+            walker.operand(src);
+        }
+        let Walker {
+            mut found,
+            errors,
+            notices,
+            ..
+        } = walker;
+        let mut ranked: Vec<(FileEntry, usize)> = found
+            .iter()
+            .enumerate()
+            .map(|(i, f)| (f.entry.clone(), i))
+            .collect();
+        sort_and_dedup(&mut ranked);
+        let mut entries = Vec::with_capacity(ranked.len());
+        let mut paths = Vec::with_capacity(ranked.len());
+        let mut inodes = Vec::with_capacity(ranked.len());
+        for (entry, i) in ranked {
+            entries.push(entry);
+            paths.push(std::mem::take(&mut found[i].path));
+            inodes.push(found[i].inode);
+        }
+        if opts.hard_links {
+            group_hard_links(&mut entries, &inodes);
+        }
+        let mut sender = LocalSender {
+            entries,
+            paths,
+            errors,
+            notices,
+        };
+        if opts.checksum {
+            sender.hash_files();
+        }
+        sender
+    }
+
+    /// The source path of entry `index`.
+    pub fn path(&self, index: usize) -> &Path {
+        &self.paths[index]
+    }
+
+    fn hash_files(&mut self) {
+        for (entry, path) in self.entries.iter_mut().zip(&self.paths) {
+            if entry.is_regular() {
+                match fs::File::open(path).and_then(prtools_sync::hash_reader) {
+                    Ok(h) => entry.checksum = Some(h),
+                    Err(e) => self.errors.push(ListError {
+                        message: format!("cannot read '{}': {e}", path.display()),
+                    }),
+                }
+            }
+        }
+    }
+}
+
+impl Sender for LocalSender {
+    fn file_list(&self) -> &[FileEntry] {
+        &self.entries
+    }
+
+    fn send(
+        &mut self,
+        index: usize,
+        basis: Option<&Signature>,
+        out: &mut dyn Write,
+    ) -> io::Result<Sent> {
+        let path = &self.paths[index];
+        let at = |e: io::Error| io::Error::new(e.kind(), format!("'{}': {e}", path.display()));
+        let mut file = fs::File::open(path).map_err(at)?;
+        match basis {
+            None => {
+                let mut buf = vec![0u8; COPY_BUFFER];
+                let mut total = 0u64;
+                loop {
+                    let n = match file.read(&mut buf) {
+                        Ok(0) => break,
+                        Ok(n) => n,
+                        Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+                        Err(e) => return Err(at(e)),
+                    };
+                    out.write_all(&buf[..n])?;
+                    total += n as u64;
+                }
+                Ok(Sent {
+                    literal: total,
+                    matched: 0,
+                    wire: total,
+                })
+            }
+            Some(sig) => {
+                // The search needs the whole target at hand; a later version maps it.
+                let mut data = Vec::new();
+                file.read_to_end(&mut data).map_err(at)?;
+                let delta = prtools_delta::delta(sig, &data);
+                let mut counter = Counting { inner: out, n: 0 };
+                delta
+                    .encode(&data, &mut counter)
+                    .map_err(|e| io::Error::other(format!("'{}': {e}", path.display())))?;
+                Ok(Sent {
+                    literal: delta.literal_len(),
+                    matched: delta.copied_len(),
+                    wire: counter.n,
+                })
+            }
+        }
+    }
+}
+
+/// A writer that counts what passes through.
+struct Counting<'a> {
+    inner: &'a mut dyn Write,
+    n: u64,
+}
+
+impl Write for Counting<'_> {
+    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+        let n = self.inner.write(buf)?;
+        self.n += n as u64;
+        Ok(n)
+    }
+
+    fn flush(&mut self) -> io::Result<()> {
+        self.inner.flush()
+    }
+}
+
+/// One entry found, with what only the sender needs.
+struct Found {
+    entry: FileEntry,
+    path: PathBuf,
+    inode: Option<(u64, u64)>,
+}
+
+struct Walker<'a> {
+    opts: &'a ListOptions,
+    filters: &'a FilterList,
+    found: Vec<Found>,
+    errors: Vec<ListError>,
+    notices: Vec<String>,
+    order: usize,
+}
+
+impl Walker<'_> {
+    fn operand(&mut self, src: &OsStr) {
+        let bytes = src.as_bytes();
+        let path = PathBuf::from(src);
+        // rsync: a trailing slash (or a name that is `.`) means "what is inside".
+        let contents = bytes.ends_with(b"/")
+            || bytes == b"."
+            || bytes.ends_with(b"/.")
+            || bytes.ends_with(b"/..")
+            || bytes == b"..";
+        let meta = match if contents {
+            fs::metadata(&path)
+        } else {
+            fs::symlink_metadata(&path)
+        } {
+            Ok(m) => m,
+            Err(e) => {
+                self.errors.push(ListError {
+                    message: format!(
+                        "link_stat \"{}\" failed: {} (check the source path)",
+                        path.display(),
+                        os_reason(&e)
+                    ),
+                });
+                return;
+            }
+        };
+        if contents && meta.is_dir() {
+            if !self.opts.recursive {
+                self.notices.push("skipping directory .".to_string());
+                return;
+            }
+            self.add(b".".to_vec(), &path, &meta);
+            self.walk(&path, b"");
+            return;
+        }
+        let trimmed = trim_slashes(bytes);
+        let name = match trimmed.iter().rposition(|&b| b == b'/') {
+            Some(i) => trimmed[i + 1..].to_vec(),
+            None => trimmed.to_vec(),
+        };
+        if meta.is_dir() && !self.opts.recursive {
+            self.notices.push(format!(
+                "skipping directory {}",
+                String::from_utf8_lossy(&name)
+            ));
+            return;
+        }
+        if self.filters.is_excluded(&name, meta.is_dir()) {
+            return;
+        }
+        if self.add(name.clone(), &path, &meta) && meta.is_dir() {
+            self.walk(&path, &name);
+        }
+    }
+
+    /// Adds everything below the directory `dir`, whose entries are named `prefix/...`
+    /// (just `...` for the root).
+    fn walk(&mut self, dir: &Path, prefix: &[u8]) {
+        let reader = match fs::read_dir(dir) {
+            Ok(r) => r,
+            Err(e) => {
+                self.errors.push(ListError {
+                    message: format!("opendir \"{}\" failed: {}", dir.display(), os_reason(&e)),
+                });
+                return;
+            }
+        };
+        let mut names: Vec<OsString> = Vec::new();
+        for item in reader {
+            match item {
+                Ok(item) => names.push(item.file_name()),
+                Err(e) => self.errors.push(ListError {
+                    message: format!("readdir \"{}\" failed: {}", dir.display(), os_reason(&e)),
+                }),
+            }
+        }
+        names.sort();
+        for leaf in names {
+            let path = dir.join(&leaf);
+            let meta = match fs::symlink_metadata(&path) {
+                Ok(m) => m,
+                Err(e) => {
+                    self.errors.push(ListError {
+                        message: format!(
+                            "readlink_stat(\"{}\") failed: {}",
+                            path.display(),
+                            os_reason(&e)
+                        ),
+                    });
+                    continue;
+                }
+            };
+            let leaf = leaf.into_vec();
+            let name = if prefix.is_empty() {
+                leaf
+            } else {
+                [prefix, b"/", &leaf].concat()
+            };
+            if self.filters.is_excluded(&name, meta.is_dir()) {
+                continue;
+            }
+            if self.add(name.clone(), &path, &meta) && meta.is_dir() {
+                self.walk(&path, &name);
+            }
+        }
+    }
+
+    /// Adds one entry; false if its kind is not sent (then nothing below it is either).
+    fn add(&mut self, name: Vec<u8>, path: &Path, meta: &Metadata) -> bool {
+        let ft = meta.file_type();
+        let kind = if ft.is_file() {
+            FileKind::Regular { size: meta.len() }
+        } else if ft.is_dir() {
+            FileKind::Dir
+        } else if ft.is_symlink() {
+            if !self.opts.links {
+                self.notices.push(format!(
+                    "skipping non-regular file \"{}\"",
+                    String::from_utf8_lossy(&name)
+                ));
+                return false;
+            }
+            match fs::read_link(path) {
+                Ok(t) => FileKind::Symlink {
+                    target: t.into_os_string().into_vec(),
+                },
+                Err(e) => {
+                    self.errors.push(ListError {
+                        message: format!(
+                            "readlink \"{}\" failed: {}",
+                            path.display(),
+                            os_reason(&e)
+                        ),
+                    });
+                    return false;
+                }
+            }
+        } else if ft.is_block_device() || ft.is_char_device() {
+            if !self.opts.devices {
+                self.notices.push(format!(
+                    "skipping non-regular file \"{}\"",
+                    String::from_utf8_lossy(&name)
+                ));
+                return false;
+            }
+            FileKind::Device { rdev: meta.rdev() }
+        } else {
+            if !self.opts.specials {
+                self.notices.push(format!(
+                    "skipping non-regular file \"{}\"",
+                    String::from_utf8_lossy(&name)
+                ));
+                return false;
+            }
+            FileKind::Special
+        };
+        let inode = (ft.is_file() && meta.nlink() > 1).then(|| (meta.dev(), meta.ino()));
+        self.found.push(Found {
+            entry: FileEntry {
+                name,
+                kind,
+                mode: meta.mode(),
+                mtime: Mtime::of(meta),
+                uid: meta.uid(),
+                gid: meta.gid(),
+                hlink: None,
+                checksum: None,
+            },
+            path: path.to_path_buf(),
+            inode,
+        });
+        self.order += 1;
+        true
+    }
+}
+
+/// Gives entries that share an inode a common group number (the index of the group's first
+/// entry); an inode met only once in the list stays a plain file.
+fn group_hard_links(entries: &mut [FileEntry], inodes: &[Option<(u64, u64)>]) {
+    let mut groups: HashMap<(u64, u64), Vec<usize>> = HashMap::new();
+    for (i, inode) in inodes.iter().enumerate() {
+        if let Some(key) = inode {
+            groups.entry(*key).or_default().push(i);
+        }
+    }
+    for members in groups.values() {
+        if members.len() > 1 {
+            let id = members[0] as u32;
+            for &m in members {
+                entries[m].hlink = Some(id);
+            }
+        }
+    }
+}
+
+fn trim_slashes(bytes: &[u8]) -> &[u8] {
+    let mut end = bytes.len();
+    while end > 1 && bytes[end - 1] == b'/' {
+        end -= 1;
+    }
+    &bytes[..end]
+}
+
+/// The OS's reason as rsync words it: `No such file or directory (2)`.
+pub fn os_reason(e: &io::Error) -> String {
+    match prtools_sync::raw_os_error(e) {
+        Some(code) => {
+            let text = io::Error::from_raw_os_error(code).to_string();
+            let text = text
+                .strip_suffix(&format!(" (os error {code})"))
+                .unwrap_or(&text)
+                .to_string();
+            format!("{text} ({code})")
+        }
+        None => e.to_string(),
+    }
+}

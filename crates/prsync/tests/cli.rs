@@ -1,0 +1,126 @@
+//! Bad input gives one `prsync: ...` line on stderr and rsync's exit status, never a panic;
+//! `--help` fits a terminal and starts with the common uses.
+
+mod common;
+
+use std::ffi::OsStr;
+use std::fs;
+
+use common::{prsync_bin, run_in, scratch};
+
+/// Runs prsync and rsync with the same arguments in `dir`; returns both exit statuses and
+/// prsync's stderr.
+fn both(dir: &std::path::Path, args: &[&str]) -> (i32, i32, String) {
+    let args: Vec<&OsStr> = args.iter().map(OsStr::new).collect();
+    let p = run_in(prsync_bin(), &args, dir);
+    let r = run_in(OsStr::new("rsync"), &args, dir);
+    (
+        p.status.code().unwrap_or(-1),
+        r.status.code().unwrap_or(-1),
+        String::from_utf8_lossy(&p.stderr).into_owned(),
+    )
+}
+
+fn assert_one_line(stderr: &str, needle: &str) {
+    let lines: Vec<&str> = stderr.lines().collect();
+    assert_eq!(lines.len(), 1, "one line expected, got: {stderr:?}");
+    assert!(lines[0].starts_with("prsync: "), "{stderr:?}");
+    assert!(lines[0].contains(needle), "{needle:?} not in {stderr:?}");
+    assert!(!stderr.contains("panicked"), "{stderr:?}");
+}
+
+#[test]
+fn missing_source() {
+    let dir = scratch("cli-missing");
+    let (p, r, err) = both(&dir, &["-a", "/nonexistent/prsync-src", "dst/"]);
+    assert_eq!(p, r);
+    assert_eq!(p, 23);
+    assert_one_line(&err, "/nonexistent/prsync-src");
+}
+
+#[test]
+fn bad_option() {
+    let dir = scratch("cli-option");
+    let (p, r, err) = both(&dir, &["-a", "--no-such-option", "a", "b"]);
+    assert_eq!((p, r), (1, 1));
+    assert_one_line(&err, "--no-such-option");
+}
+
+#[test]
+fn missing_operands() {
+    let dir = scratch("cli-operands");
+    let (p, _, err) = both(&dir, &["-a", "onlyone"]);
+    assert_eq!(p, 1);
+    assert_one_line(&err, "DEST");
+}
+
+#[test]
+fn destination_parent_missing() {
+    let dir = scratch("cli-dest-parent");
+    fs::create_dir_all(dir.join("src")).unwrap();
+    fs::write(dir.join("src/f"), "x").unwrap();
+    let (p, r, err) = both(&dir, &["-a", "src/", "/nonexistent/prsync/dst/"]);
+    assert_eq!((p, r), (11, 11));
+    assert_one_line(&err, "/nonexistent/prsync/dst");
+}
+
+#[test]
+fn destination_below_a_file() {
+    let dir = scratch("cli-dest-file");
+    fs::create_dir_all(dir.join("src")).unwrap();
+    fs::write(dir.join("afile"), "x").unwrap();
+    let (p, r, err) = both(&dir, &["-a", "src/", "afile/sub/"]);
+    assert_eq!((p, r), (3, 3));
+    assert_one_line(&err, "afile/sub");
+}
+
+#[test]
+fn unwritable_destination_file_is_a_partial_transfer() {
+    let dir = scratch("cli-unwritable");
+    fs::create_dir_all(dir.join("src/x")).unwrap();
+    fs::write(dir.join("src/x/f"), "x").unwrap();
+    // A non-empty folder where the file `x/f` must go: without --delete neither tool may
+    // remove it, so that one entry fails and the rest is copied.
+    fs::create_dir_all(dir.join("dst/x/f/inner")).unwrap();
+    let (p, r, err) = both(&dir, &["-a", "src/", "dst/"]);
+    assert_eq!((p, r), (23, 23));
+    assert_one_line(&err, "x/f");
+}
+
+#[test]
+fn remote_operands_are_refused_clearly() {
+    let dir = scratch("cli-remote");
+    let args: Vec<&OsStr> = ["-a", "src/", "node1:/tmp/x"]
+        .iter()
+        .map(OsStr::new)
+        .collect();
+    let out = run_in(prsync_bin(), &args, &dir);
+    assert_eq!(out.status.code(), Some(1));
+    assert_one_line(
+        &String::from_utf8_lossy(&out.stderr),
+        "remote destinations are not supported yet",
+    );
+}
+
+#[test]
+fn help_fits_a_terminal_and_starts_with_examples() {
+    let dir = scratch("cli-help");
+    let out = run_in(prsync_bin(), &[OsStr::new("--help")], &dir);
+    assert_eq!(out.status.code(), Some(0));
+    let text = String::from_utf8(out.stdout).unwrap();
+    assert!(text.lines().all(|l| l.chars().count() <= 100), "{text}");
+    let examples = text.find("Examples:").expect("examples");
+    let first = text[examples..].lines().nth(1).unwrap();
+    assert!(first.contains("prsync -av src/ backup/"), "{first}");
+    // -h is rsync's human-readable, never help.
+    let out = run_in(
+        prsync_bin(),
+        &[
+            OsStr::new("-h"),
+            OsStr::new("/nonexistent/x"),
+            OsStr::new("y"),
+        ],
+        &dir,
+    );
+    assert_eq!(out.status.code(), Some(23));
+}
