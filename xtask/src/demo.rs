@@ -9,7 +9,18 @@ use prtools_testcluster::Cluster;
 
 /// Builds the tools, starts the cluster, runs the steps, stops the cluster.
 pub fn run() -> Result<()> {
-    crate::cargo(&["build", "--bins", "-p", "prsh", "-p", "prcp"])?;
+    crate::cargo(&[
+        "build",
+        "--bins",
+        "-p",
+        "prsh",
+        "-p",
+        "prcp",
+        "-p",
+        "prsync",
+        "-p",
+        "pgrep-mail",
+    ])?;
     let bin = crate::workspace_root().join("target/debug");
     println!("starting a 4-host test cluster (sshd in namespaces, private /tmp each)");
     let cluster = Cluster::start_temp(4).context("starting the test cluster")?;
@@ -79,6 +90,7 @@ fn steps(cluster: &Cluster, bin: &Path) -> Result<()> {
     println!("\n# a host that is down is refused and named; the others complete");
     cluster.stop_node(3)?;
     show(&["-w", "node[1-4]", "-t", "3", "uptime -p || uptime"])?;
+    crate::demo_mail::step(bin, &client)?;
     Ok(())
 }
 

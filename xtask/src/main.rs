@@ -6,6 +6,7 @@
 mod bench;
 mod cluster;
 mod demo;
+mod demo_mail;
 mod man;
 
 use std::process::ExitCode;

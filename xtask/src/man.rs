@@ -11,6 +11,8 @@ fn tools() -> Vec<(&'static str, clap::Command)> {
     vec![
         ("prsh", prsh::cli::Cli::command()),
         ("prcp", prcp::cli::Cli::command()),
+        ("prsync", prsync::cli::Cli::command()),
+        ("pgrep-mail", pgrep_mail::cli::Cli::command()),
     ]
 }
 

@@ -5,6 +5,7 @@
 //! machine's load affects every tool alike.
 
 mod memory;
+mod pgrep_mail;
 mod prcp;
 mod prsh;
 
@@ -25,7 +26,10 @@ pub fn run(args: &[String]) -> Result<()> {
     match args.first().map(String::as_str) {
         Some("prsh") | None => prsh::run(),
         Some("prcp") => prcp::run(args.get(1).map(String::as_str)),
-        Some(other) => bail!("unknown benchmark '{other}': the benchmarks are: prsh, prcp"),
+        Some("pgrep-mail") => pgrep_mail::run(&args[1..]),
+        Some(other) => {
+            bail!("unknown benchmark '{other}': the benchmarks are: prsh, prcp, pgrep-mail")
+        }
     }
 }
 

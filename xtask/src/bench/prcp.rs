@@ -29,7 +29,11 @@ pub fn run(only: Option<&str>) -> Result<()> {
     println!("starting a {HOSTS}-host test cluster");
     let cluster = Cluster::start_temp(HOSTS).context("starting the test cluster")?;
     for node in 1..=HOSTS {
-        on_node(&cluster, node, "mount -t tmpfs -o size=8g prtools-bench /tmp")?;
+        on_node(
+            &cluster,
+            node,
+            "mount -t tmpfs -o size=8g prtools-bench /tmp",
+        )?;
     }
     let client = cluster.dir().join("bench");
     std::fs::create_dir_all(&client)?;
