@@ -28,7 +28,9 @@ fn ensure_built() {
         let cargo = std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into());
         let release = bin_dir().ends_with("release");
         let mut build = Command::new(cargo);
-        build.args(["build", "--quiet", "--bins", "-p", "prsh", "-p", "prcp"]);
+        build.args([
+            "build", "--quiet", "--bins", "-p", "prsh", "-p", "prcp", "-p", "prsync",
+        ]);
         if release {
             build.arg("--release");
         }
@@ -69,6 +71,16 @@ impl TestCluster {
     /// Where this test's tools keep their ssh control sockets (`$XDG_RUNTIME_DIR/prtools`).
     pub fn control_dir(&self) -> PathBuf {
         self.client.join("prtools")
+    }
+
+    /// `prsync` reaching this cluster the rsync way, through `-e 'ssh -F CONFIG'` (its `-F` is
+    /// rsync's filter flag), with its own control-socket folder.
+    pub fn prsync(&self) -> Command {
+        let mut cmd = Command::new(bin("prsync"));
+        cmd.arg("-e")
+            .arg(format!("ssh -F {}", self.cluster.ssh_config().display()));
+        self.isolate(&mut cmd);
+        cmd
     }
 
     /// `tool` with this cluster's ssh config and its own control-socket folder.
@@ -144,4 +156,45 @@ pub fn assert_one_line_error(tool: &str, stderr: &str, needle: &str) {
     assert!(stderr.starts_with(&format!("{tool}: ")), "{stderr}");
     assert!(stderr.contains(needle), "'{needle}' not in: {stderr}");
     assert!(!stderr.contains("panicked"), "{stderr}");
+}
+
+/// Everything about a tree that a copy keeping attributes must keep, one sorted line an entry:
+/// path, kind, permission bits, size, mtime to the nanosecond, a content hash, link targets.
+pub fn describe(root: &Path) -> Vec<String> {
+    use std::os::unix::fs::MetadataExt;
+    let mut out = Vec::new();
+    let mut stack = vec![root.to_path_buf()];
+    while let Some(dir) = stack.pop() {
+        let mut names: Vec<_> = std::fs::read_dir(&dir)
+            .unwrap()
+            .map(|e| e.unwrap().path())
+            .collect();
+        names.sort();
+        for path in names {
+            let meta = std::fs::symlink_metadata(&path).unwrap();
+            let rel = path.strip_prefix(root).unwrap().display().to_string();
+            if meta.file_type().is_symlink() {
+                out.push(format!(
+                    "{rel} -> {}",
+                    std::fs::read_link(&path).unwrap().display()
+                ));
+            } else if meta.is_dir() {
+                out.push(format!("{rel}/ {:o}", meta.mode() & 0o7777));
+                stack.push(path);
+            } else {
+                let hash = std::fs::read(&path).unwrap().iter().fold(0u64, |h, &b| {
+                    h.wrapping_mul(1_000_003).wrapping_add(u64::from(b))
+                });
+                out.push(format!(
+                    "{rel} {:o} {} {}.{:09} {hash:x}",
+                    meta.mode() & 0o7777,
+                    meta.len(),
+                    meta.mtime(),
+                    meta.mtime_nsec()
+                ));
+            }
+        }
+    }
+    out.sort();
+    out
 }

@@ -1,9 +1,9 @@
 //! prcp end to end: the real binary and its agent against a real cluster (DESIGN.md, Testing).
 
-use std::os::unix::fs::{symlink, MetadataExt, PermissionsExt};
+use std::os::unix::fs::{symlink, PermissionsExt};
 use std::path::{Path, PathBuf};
 
-use prtools_tests::{assert_text_eq, run, text, TestCluster};
+use prtools_tests::{assert_text_eq, describe, run, text, TestCluster};
 
 /// A small tree with what a stage needs to keep: nested files, modes, an empty folder,
 /// symlinks (relative and dangling), and set mtimes.
@@ -62,45 +62,6 @@ fn set_mtime(path: &Path, t: libc::timespec) {
         )
     };
     assert_eq!(rc, 0);
-}
-
-/// Everything about a tree that a copy with -p must keep, as one comparable listing.
-fn describe(root: &Path) -> Vec<String> {
-    let mut out = Vec::new();
-    let mut stack = vec![root.to_path_buf()];
-    while let Some(dir) = stack.pop() {
-        let mut names: Vec<_> = std::fs::read_dir(&dir)
-            .unwrap()
-            .map(|e| e.unwrap().path())
-            .collect();
-        names.sort();
-        for path in names {
-            let meta = std::fs::symlink_metadata(&path).unwrap();
-            let rel = path.strip_prefix(root).unwrap().display().to_string();
-            if meta.file_type().is_symlink() {
-                out.push(format!(
-                    "{rel} -> {}",
-                    std::fs::read_link(&path).unwrap().display()
-                ));
-            } else if meta.is_dir() {
-                out.push(format!("{rel}/ {:o}", meta.mode() & 0o7777));
-                stack.push(path);
-            } else {
-                let hash = std::fs::read(&path).unwrap().iter().fold(0u64, |h, &b| {
-                    h.wrapping_mul(1_000_003).wrapping_add(u64::from(b))
-                });
-                out.push(format!(
-                    "{rel} {:o} {} {}.{:09} {hash:x}",
-                    meta.mode() & 0o7777,
-                    meta.len(),
-                    meta.mtime(),
-                    meta.mtime_nsec()
-                ));
-            }
-        }
-    }
-    out.sort();
-    out
 }
 
 fn stats_line<'a>(stdout: &'a str, name: &str) -> &'a str {

@@ -10,7 +10,9 @@ use std::path::PathBuf;
 
 use anyhow::{bail, Context as _, Result};
 use clap::{ArgAction, ArgMatches, CommandFactory, FromArgMatches, Parser};
+use prtools_hostlist::{Context, HostSpec};
 use prtools_sync::filter::{Action, Delimiter, FilterList};
+use prtools_transport::{Config, LongConnArgs, LongHostArgs};
 
 use crate::exit;
 
@@ -169,6 +171,15 @@ pub struct Cli {
     /// Show this help
     #[arg(long = "help", action = ArgAction::Help)]
     pub help: Option<bool>,
+    /// Which hosts, for `prsync -w HOSTS SRC... :DEST` (shared with the other tools).
+    #[command(flatten)]
+    pub hosts: LongHostArgs,
+    /// How to reach them.
+    #[command(flatten)]
+    pub conn: LongConnArgs,
+    /// Never upload the agent; fail on hosts that lack it
+    #[arg(long = "no-bootstrap", help_heading = "Connection")]
+    pub no_bootstrap: bool,
     /// SRC... DEST
     #[arg(value_name = "PATH", allow_hyphen_values = false)]
     pub paths: Vec<OsString>,
@@ -240,8 +251,91 @@ pub struct Options {
     pub filters: FilterList,
     /// The source operands, as typed (a trailing slash matters).
     pub sources: Vec<OsString>,
-    /// The destination operand, as typed.
+    /// The destination operand, as typed (after `host:` for a push).
     pub dest: OsString,
+    /// Where the other end of the transfer is.
+    pub remote: Remote,
+    /// How to reach remote hosts.
+    pub config: Config,
+    /// `--rsync-path`: the agent to run on the hosts instead of uploading this prsync.
+    pub remote_path: Option<String>,
+    /// `--no-bootstrap`.
+    pub no_bootstrap: bool,
+}
+
+/// Where the other end of a transfer is.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Remote {
+    /// Both ends on this machine.
+    Local,
+    /// Sources here, DEST on these hosts (`host:DEST`, or `-w HOSTS ... :DEST`).
+    Push(Vec<HostSpec>),
+    /// Sources on this host (`host:SRC...`), DEST here.
+    Pull(HostSpec),
+}
+
+impl Options {
+    /// The options as flags for the agent's parser: what decides how the far end lists,
+    /// compares, writes and prints. Filters go as `--filter` rules, so that `--exclude-from`
+    /// files are read here, where they are.
+    pub fn server_args(&self) -> Vec<Vec<u8>> {
+        let mut args: Vec<Vec<u8>> = Vec::new();
+        let mut flag = |on: bool, f: &str| {
+            if on {
+                args.push(f.as_bytes().to_vec());
+            }
+        };
+        for _ in 0..self.verbose {
+            flag(true, "-v");
+        }
+        flag(self.quiet, "-q");
+        flag(self.recursive, "-r");
+        flag(self.links, "-l");
+        flag(self.hard_links, "-H");
+        flag(self.perms, "-p");
+        flag(self.times, "-t");
+        flag(self.group, "-g");
+        flag(self.owner, "-o");
+        flag(self.devices, "--devices");
+        flag(self.specials, "--specials");
+        flag(self.itemize, "-i");
+        flag(self.dry_run, "-n");
+        flag(self.checksum, "-c");
+        flag(self.update, "-u");
+        flag(self.whole_file, "-W");
+        flag(!self.whole_file, "--no-W");
+        flag(self.inplace, "--inplace");
+        flag(self.delete == DeleteMode::Before, "--delete-before");
+        flag(self.delete == DeleteMode::During, "--delete-during");
+        flag(self.delete == DeleteMode::After, "--delete-after");
+        flag(self.filters.delete_excluded(), "--delete-excluded");
+        flag(self.partial, "--partial");
+        flag(self.stats, "--stats");
+        for _ in 1..self.human {
+            flag(true, "-h");
+        }
+        if let Some(b) = self.block_size {
+            args.push(format!("--block-size={b}").into_bytes());
+        }
+        for rule in self.filters.rules() {
+            let mut arg = b"--filter=".to_vec();
+            arg.extend(rule.to_bytes());
+            args.push(arg);
+        }
+        args
+    }
+}
+
+/// Parses the flags a client sent its agent (see [`Options::server_args`]).
+pub fn parse_server_args(args: &[Vec<u8>]) -> Result<Options> {
+    use std::os::unix::ffi::OsStringExt;
+    let argv = std::iter::once(OsString::from("prsync"))
+        .chain(args.iter().map(|a| OsString::from_vec(a.clone())))
+        .chain(["--".into(), ".".into(), ".".into()]);
+    match parse(argv)? {
+        Parsed::Run(opts) => Ok(*opts),
+        Parsed::Exit(_) => bail!("the client sent no transfer options"),
+    }
 }
 
 /// What the command line asks for.
@@ -347,24 +441,17 @@ fn read_rules(list: &mut FilterList, file: &std::path::Path, action: Action) -> 
     result.with_context(|| format!("in filter file '{}'", file.display()))
 }
 
-fn resolve(cli: Cli, mut filters: FilterList) -> Result<Options> {
-    let mut paths = cli.paths;
+fn resolve(mut cli: Cli, mut filters: FilterList) -> Result<Options> {
+    let mut paths = std::mem::take(&mut cli.paths);
     if paths.len() < 2 {
         bail!(
             "missing SRC or DEST: give at least one source and a destination, as in \
              `prsync -a src/ dst/`; see `prsync --help`"
         );
     }
-    let dest = paths.pop().expect("two or more paths");
-    for p in paths.iter().chain(std::iter::once(&dest)) {
-        if let Some(host) = remote_part(p) {
-            bail!(
-                "'{}' names the remote host '{host}': remote destinations are not supported \
-                 yet; copy between local paths",
-                p.to_string_lossy()
-            );
-        }
-    }
+    let mut dest = paths.pop().expect("two or more paths");
+    let (remote, sources) = remote_operands(&cli, paths, &mut dest)?;
+    let paths = sources;
     let block_size = match cli.block_size {
         None => None,
         Some(n) => Some(
@@ -414,7 +501,12 @@ fn resolve(cli: Cli, mut filters: FilterList) -> Result<Options> {
         dry_run: cli.dry_run,
         checksum: cli.checksum,
         update: cli.update,
-        whole_file: !cli.no_whole_file,
+        // As rsync: whole files between local paths, deltas across a network.
+        whole_file: if remote == Remote::Local {
+            !cli.no_whole_file
+        } else {
+            cli.whole_file
+        },
         inplace: cli.inplace,
         delete,
         partial: cli.partial || cli.partial_progress,
@@ -425,7 +517,86 @@ fn resolve(cli: Cli, mut filters: FilterList) -> Result<Options> {
         filters,
         sources: paths,
         dest,
+        config: cli
+            .conn
+            .config(cli.rsh.as_deref())
+            .map_err(anyhow::Error::msg)?,
+        remote,
+        remote_path: cli.rsync_path.clone(),
+        no_bootstrap: cli.no_bootstrap,
     })
+}
+
+/// Sorts the operands into a local copy, a push (`host:DEST`, or `:DEST` with `-w`) or a
+/// pull (`host:SRC...`), leaving the paths without their `host:`.
+fn remote_operands(
+    cli: &Cli,
+    sources: Vec<OsString>,
+    dest: &mut OsString,
+) -> Result<(Remote, Vec<OsString>)> {
+    use std::os::unix::ffi::{OsStrExt, OsStringExt};
+    let selection = cli.hosts.selection();
+    let strip = |p: &OsString| -> OsString {
+        let bytes = p.as_bytes();
+        let colon = bytes.iter().position(|&b| b == b':').unwrap_or(0);
+        OsString::from_vec(bytes[colon + 1..].to_vec())
+    };
+    if let Some(p) = sources
+        .iter()
+        .find(|p| p.as_bytes().starts_with(b"rsync://"))
+    {
+        bail!(
+            "'{}': rsync daemons are not supported; use host:path over ssh",
+            p.to_string_lossy()
+        );
+    }
+    if !selection.is_empty() {
+        if !dest.as_bytes().starts_with(b":") {
+            bail!(
+                "with --hosts, DEST is ':PATH' on every host, as in `prsync -a -w node[1-8] src/ :/tmp/dst/`"
+            );
+        }
+        if let Some(p) = sources.iter().find(|p| remote_part(p).is_some()) {
+            bail!(
+                "'{}': with --hosts the sources are local paths",
+                p.to_string_lossy()
+            );
+        }
+        let hosts = selection
+            .resolve(&Context::from_env())
+            .map_err(|e| anyhow::anyhow!("{e}"))?;
+        *dest = strip(dest);
+        return Ok((Remote::Push(hosts), sources));
+    }
+    if let Some(host) = remote_part(dest) {
+        if let Some(p) = sources.iter().find(|p| remote_part(p).is_some()) {
+            bail!(
+                "'{}' and '{}' are both remote: copy between a host and this machine",
+                p.to_string_lossy(),
+                dest.to_string_lossy()
+            );
+        }
+        let spec = host_spec(&host)?;
+        *dest = strip(dest);
+        return Ok((Remote::Push(vec![spec]), sources));
+    }
+    let hosts: Vec<Option<String>> = sources.iter().map(|p| remote_part(p)).collect();
+    let Some(Some(first)) = hosts.first().cloned() else {
+        if hosts.iter().any(Option::is_some) {
+            bail!("mixing local and host:path sources is not supported; copy them in two runs");
+        }
+        return Ok((Remote::Local, sources));
+    };
+    if hosts.iter().any(|h| h.as_deref() != Some(first.as_str())) {
+        bail!("all host:path sources must be on the same host; copy them in separate runs");
+    }
+    let spec = host_spec(&first)?;
+    Ok((Remote::Pull(spec), sources.iter().map(strip).collect()))
+}
+
+fn host_spec(host: &str) -> Result<HostSpec> {
+    host.parse()
+        .map_err(|e| anyhow::anyhow!("bad host '{host}': {e}"))
 }
 
 /// The host of an rsync remote operand (`host:path`, `user@host:path`, `host::module`,
@@ -493,11 +664,41 @@ mod tests {
     }
 
     #[test]
-    fn remote_operands_are_refused() {
+    fn remote_operands() {
         assert_eq!(remote_part("host:/x".as_ref()).as_deref(), Some("host"));
         assert_eq!(remote_part("./a:b".as_ref()), None);
         assert_eq!(remote_part("plain".as_ref()), None);
-        let err = parse(["prsync", "-a", "src", "node1:/tmp"]).unwrap_err();
-        assert!(err.to_string().contains("not supported yet"), "{err}");
+        let push = run(&["-a", "src", "root@node1:/tmp"]);
+        assert!(matches!(&push.remote, Remote::Push(h) if h.len() == 1 && h[0].host == "node1"));
+        assert_eq!(push.dest, "/tmp");
+        assert!(!push.whole_file, "deltas across a network, as rsync");
+        let pull = run(&["-a", "node2:/etc/", "node2:/var/x", "dst"]);
+        assert_eq!(pull.remote, Remote::Pull("node2".parse().unwrap()));
+        assert_eq!(pull.sources, ["/etc/", "/var/x"]);
+        let many = run(&["-a", "-w", "n[1-3]", "src/", ":/tmp/d"]);
+        assert!(matches!(&many.remote, Remote::Push(h) if h.len() == 3));
+        let err = parse(["prsync", "-a", "-w", "n1", "src", "/tmp"]).unwrap_err();
+        assert!(err.to_string().contains("':PATH'"), "{err}");
+        let err = parse(["prsync", "-a", "a:/x", "b:/y", "dst"]).unwrap_err();
+        assert!(err.to_string().contains("same host"), "{err}");
+    }
+
+    #[test]
+    fn server_args_round_trip() {
+        let o = run(&[
+            "-aHv",
+            "--delete",
+            "-i",
+            "--exclude",
+            "*.o",
+            "--no-W",
+            "a",
+            "h:b",
+        ]);
+        let back = parse_server_args(&o.server_args()).unwrap();
+        assert!(back.recursive && back.hard_links && back.itemize && !back.whole_file);
+        assert_eq!(back.verbose, 1);
+        assert_eq!(back.delete, DeleteMode::During);
+        assert!(back.filters.is_excluded(b"x.o", false));
     }
 }

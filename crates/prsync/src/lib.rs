@@ -30,6 +30,7 @@ pub mod cli;
 pub mod flist;
 pub mod itemize;
 pub mod receiver;
+pub mod remote;
 pub mod sender;
 pub mod stats;
 
@@ -39,7 +40,7 @@ use std::os::unix::ffi::OsStrExt;
 use std::path::PathBuf;
 use std::time::Instant;
 
-use crate::cli::Options;
+use crate::cli::{Options, Remote};
 use crate::receiver::{Dest, Receiver};
 use crate::sender::{ListOptions, LocalSender, Sender};
 
@@ -53,32 +54,59 @@ pub mod exit {
     pub const FILE_IO: i32 = 11;
     /// Errors selecting input/output files or folders (the destination cannot be used).
     pub const SELECT: i32 = 3;
+    /// Error in the protocol with the other end.
+    pub const PROTOCOL: i32 = 12;
     /// Partial transfer: some files could not be transferred.
     pub const PARTIAL: i32 = 23;
+    /// The remote shell failed: a host could not be reached.
+    pub const UNREACHABLE: i32 = 255;
 }
 
 /// Runs a transfer and returns rsync's exit status. Errors are printed as `prsync: ...`.
 pub fn run(opts: &Options) -> i32 {
+    if opts.remote != Remote::Local {
+        return remote::client::run(opts);
+    }
     let start = Instant::now();
-    let list_opts = ListOptions {
+    let stdout = std::io::stdout();
+    let mut out = std::io::BufWriter::new(stdout.lock());
+    if opts.verbose > 0 {
+        let _ = writeln!(out, "sending incremental file list");
+    }
+    let mut sender = LocalSender::list(&opts.sources, &list_options(opts), &opts.filters);
+    let errors: Vec<String> = sender.errors.iter().map(|e| e.message.clone()).collect();
+    let notices = sender.notices.clone();
+    transfer(opts, &mut sender, &errors, &notices, start, out)
+}
+
+/// What the sender's listing needs from the options.
+pub fn list_options(opts: &Options) -> ListOptions {
+    ListOptions {
         recursive: opts.recursive,
         links: opts.links,
         devices: opts.devices,
         specials: opts.specials,
         hard_links: opts.hard_links,
         checksum: opts.checksum,
-    };
-    let stdout = std::io::stdout();
-    let mut out = std::io::BufWriter::new(stdout.lock());
-    if opts.verbose > 0 {
-        let _ = writeln!(out, "sending incremental file list");
     }
-    let mut sender = LocalSender::list(&opts.sources, &list_opts, &opts.filters);
+}
+
+/// The receiving half of a transfer from `sender` into `opts.dest`, printing to `out`: the
+/// same whether the sender is here or on another host. `errors` and `notices` are what the
+/// sender met while listing. Returns rsync's exit status.
+pub fn transfer<S: Sender>(
+    opts: &Options,
+    sender: &mut S,
+    errors: &[String],
+    notices: &[String],
+    start: Instant,
+    mut out: impl Write,
+) -> i32 {
     let flist_time = start.elapsed();
     let mut partial = false;
-    for e in &sender.errors {
+    for e in errors {
         let _ = out.flush();
-        eprintln!("prsync: {}", e.message);
+        eprintln!("prsync: {e}");
         partial = true;
     }
     let dest = match destination(opts, sender.file_list()) {
@@ -96,11 +124,11 @@ pub fn run(opts: &Options) -> i32 {
         let _ = out.write_all(b"\n");
     }
     if !opts.quiet {
-        for n in &sender.notices {
+        for n in notices {
             let _ = writeln!(out, "{n}");
         }
     }
-    let mut receiver = match Receiver::new(opts, &mut sender, dest, &mut out) {
+    let mut receiver = match Receiver::new(opts, sender, dest, &mut out) {
         Ok(r) => r,
         Err(e) => {
             eprintln!("prsync: {e}");

@@ -67,14 +67,15 @@ pub trait Sender {
 
 /// A problem met while listing the sources; the list goes on without the path (rsync's
 /// partial transfer, exit 23).
-#[derive(Debug)]
+#[derive(Clone, Debug)]
 pub struct ListError {
     /// What to show.
     pub message: String,
 }
 
-/// The sender for sources on this machine.
-#[derive(Debug)]
+/// The sender for sources on this machine. Cloned for each host of a push to many: each
+/// answers its own host's requests from the one listing.
+#[derive(Clone, Debug)]
 pub struct LocalSender {
     entries: Vec<FileEntry>,
     paths: Vec<PathBuf>,

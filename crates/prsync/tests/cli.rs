@@ -88,18 +88,15 @@ fn unwritable_destination_file_is_a_partial_transfer() {
 }
 
 #[test]
-fn remote_operands_are_refused_clearly() {
+fn operands_on_two_hosts_are_refused_clearly() {
     let dir = scratch("cli-remote");
-    let args: Vec<&OsStr> = ["-a", "src/", "node1:/tmp/x"]
+    let args: Vec<&OsStr> = ["-a", "node1:/tmp/x", "node2:/tmp/y"]
         .iter()
         .map(OsStr::new)
         .collect();
     let out = run_in(prsync_bin(), &args, &dir);
     assert_eq!(out.status.code(), Some(1));
-    assert_one_line(
-        &String::from_utf8_lossy(&out.stderr),
-        "remote destinations are not supported yet",
-    );
+    assert_one_line(&String::from_utf8_lossy(&out.stderr), "both remote");
 }
 
 #[test]

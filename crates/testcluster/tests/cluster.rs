@@ -118,12 +118,14 @@ fn bashrc_is_empty_inside_nodes() {
 fn stopped_node_refuses_connections() {
     let cluster = Cluster::start_temp(2).unwrap();
     // A process that outlives its session must die with the node too. The loop returns once
-    // the child has become `sleep`, so that the listing below finds it.
+    // the child has become `sleep`, so that the listing below finds it. It reads `comm`, not
+    // `cmdline`: the forked shell's cmdline already holds "sleep 600" after a NUL, and grep
+    // may take a NUL for a line end.
     ssh_ok(
         &cluster,
         1,
         "sleep 600 </dev/null >/dev/null 2>&1 & \
-         until grep -q '^sleep' /proc/$!/cmdline; do :; done",
+         until [ \"$(cat /proc/$!/comm)\" = sleep ]; do :; done",
     );
     let before = cluster.processes(1);
     assert!(before.iter().any(|p| p == "sleep 600"), "{before:?}");

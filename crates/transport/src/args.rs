@@ -132,3 +132,151 @@ pub fn one_line_error(tool: &str, err: &clap::Error) -> String {
         .unwrap_or_default();
     format!("{tool}: {message}{tip}; see `{tool} --help`")
 }
+
+/// Which hosts to run on, with rsync's spelling: its single letters (`-x`, `-h`, `-g`) mean
+/// other things there, so only `-w` is kept and the rest are long flags (DESIGN.md, Flags).
+#[derive(Clone, Debug, Default, clap::Args)]
+pub struct LongHostArgs {
+    /// Target hosts: `node[01-16,20]`, `user@host`, `^FILE`, `@GROUP`; DEST is then `:PATH`
+    #[arg(
+        short = 'w',
+        long = "hosts",
+        value_name = "HOSTS",
+        help_heading = "Hosts"
+    )]
+    pub hosts: Vec<String>,
+    /// Exclude these hosts (same syntax as --hosts)
+    #[arg(long = "exclude-hosts", value_name = "HOSTS", help_heading = "Hosts")]
+    pub exclude_hosts: Vec<String>,
+    /// Read target hosts from FILE, one `[user@]host[:port]` a line
+    #[arg(long = "hostfile", value_name = "FILE", help_heading = "Hosts")]
+    pub hostfile: Vec<PathBuf>,
+    /// Target the hosts of GROUP from ~/.config/prtools/groups or /etc/prtools/groups
+    #[arg(long = "group-hosts", value_name = "GROUP", help_heading = "Hosts")]
+    pub group_hosts: Vec<String>,
+}
+
+impl LongHostArgs {
+    /// What the user typed, ready for [`Selection::resolve`].
+    pub fn selection(&self) -> Selection {
+        Selection {
+            include: self.hosts.clone(),
+            exclude: self.exclude_hosts.clone(),
+            hostfiles: self.hostfile.clone(),
+            groups: self.group_hosts.clone(),
+        }
+    }
+}
+
+/// How to reach the hosts, with rsync's spelling: `-e 'ssh -p N -o OPT'` carries the ssh
+/// settings, `--contimeout` and `--timeout` the bounds, `--fanout` the width.
+#[derive(Clone, Debug, clap::Args)]
+pub struct LongConnArgs {
+    /// Run on at most N hosts at once
+    #[arg(long = "fanout", value_name = "N", default_value = "64", value_parser = parse_fanout, help_heading = "Connection")]
+    pub fanout: usize,
+    /// Connect timeout in seconds
+    #[arg(long = "contimeout", value_name = "SECS", default_value = "10", value_parser = parse_duration, help_heading = "Connection")]
+    pub connect_timeout: Duration,
+    /// Give up on a host after SECS seconds
+    #[arg(long = "timeout", value_name = "SECS", value_parser = parse_duration, help_heading = "Connection")]
+    pub command_timeout: Option<Duration>,
+    /// Keep ssh connections open for DURATION after the run (e.g. 10m)
+    #[arg(long = "persist", value_name = "DURATION", env = "PRTOOLS_PERSIST", value_parser = parse_duration, help_heading = "Connection")]
+    pub persist: Option<Duration>,
+}
+
+impl LongConnArgs {
+    /// Resolves the flags and rsync's `-e COMMAND` into a [`Config`], or says what is wrong.
+    ///
+    /// `-e 'ssh ...'` keeps ssh's own options (`-p`, `-l`, `-F`, `-i`, `-o`, and flags that
+    /// change nothing here, such as `-q`, `-T`, `-x`, `-C`), which prtools gives to its ssh
+    /// master; any other program runs per host as `PROGRAM ARGS... HOST COMMAND`.
+    pub fn config(&self, rsh: Option<&str>) -> Result<Config, String> {
+        let mut config = Config {
+            connect_timeout: self.connect_timeout,
+            command_timeout: self.command_timeout,
+            fanout: self.fanout,
+            persist: self.persist.filter(|d| !d.is_zero()),
+            ..Config::default()
+        };
+        let Some(rsh) = rsh else {
+            return Ok(config);
+        };
+        let words: Vec<&str> = rsh.split_whitespace().collect();
+        let Some((program, args)) = words.split_first() else {
+            return Err("-e '': name a remote shell, as in -e 'ssh -p 2222'".into());
+        };
+        if !program.rsplit('/').next().is_some_and(|p| p == "ssh") {
+            let mut template: Vec<String> = words.iter().map(|w| w.to_string()).collect();
+            template.push("%h".into());
+            config.method = Method::Exec { template };
+            return Ok(config);
+        }
+        let mut args = args.iter();
+        while let Some(&arg) = args.next() {
+            let mut value = |flag: &str| {
+                args.next()
+                    .map(|v| v.to_string())
+                    .ok_or_else(|| format!("-e '{rsh}': {flag} needs a value"))
+            };
+            match arg {
+                "-p" => {
+                    let port = value("-p")?;
+                    config.port = Some(
+                        port.parse()
+                            .map_err(|_| format!("-e '{rsh}': '{port}' is not a port number"))?,
+                    );
+                }
+                "-l" => config.user = Some(value("-l")?),
+                "-F" => config.ssh_config = Some(PathBuf::from(value("-F")?)),
+                "-o" => config.ssh_options.push(value("-o")?),
+                "-i" => config
+                    .ssh_options
+                    .push(format!("IdentityFile={}", value("-i")?)),
+                "-q" | "-T" | "-x" | "-C" | "-4" | "-6" | "-a" | "-k" => {}
+                other => {
+                    return Err(format!(
+                        "-e '{rsh}': ssh option '{other}' is not supported here; give it as \
+                         -e 'ssh -o NAME=VALUE' or in ~/.ssh/config"
+                    ))
+                }
+            }
+        }
+        Ok(config)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn long(rsh: &str) -> Result<Config, String> {
+        LongConnArgs {
+            fanout: 8,
+            connect_timeout: Duration::from_secs(3),
+            command_timeout: None,
+            persist: None,
+        }
+        .config(Some(rsh))
+    }
+
+    #[test]
+    fn rsync_e_reaches_the_ssh_settings() {
+        let c = long("ssh -p 2222 -l admin -F /etc/cfg -o Compression=no -i /k -q").unwrap();
+        assert_eq!(c.method, Method::Ssh);
+        assert_eq!(c.port, Some(2222));
+        assert_eq!(c.user.as_deref(), Some("admin"));
+        assert_eq!(c.ssh_config, Some(PathBuf::from("/etc/cfg")));
+        assert_eq!(c.ssh_options, ["Compression=no", "IdentityFile=/k"]);
+        assert_eq!(c.fanout, 8);
+        assert!(matches!(
+            long("rsh -l u").unwrap().method,
+            Method::Exec { .. }
+        ));
+        assert!(long("ssh -p").unwrap_err().contains("-p needs a value"));
+        assert!(long("ssh -L 1:2:3")
+            .unwrap_err()
+            .contains("'-L' is not supported"));
+    }
+}

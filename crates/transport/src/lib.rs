@@ -60,7 +60,7 @@ mod process;
 mod run;
 mod target;
 
-pub use args::{one_line_error, ConnArgs, HostArgs};
+pub use args::{one_line_error, ConnArgs, HostArgs, LongConnArgs, LongHostArgs};
 pub use bootstrap::{ensure_agent, AgentOptions, LocalAgent, Placement};
 pub use config::{Config, Method};
 pub use connect::{ssh_argv, Connection};

@@ -1,0 +1,396 @@
+//! The client of a remote transfer: reach the hosts over the transport (connections,
+//! bootstrap of the agent, fan-out, timeouts), start `prsync --server` on each, and run the
+//! half of the transfer that is here in blocking code over a bridge to the async channel.
+//!
+//! A push to many hosts lists the sources once; each host gets its own copy of that listing
+//! to answer its receiver from. With more than one host, every line a host prints is
+//! prefixed with its name, as pdsh does.
+
+use std::io::{self, BufReader, BufWriter, Read, Write};
+use std::os::unix::ffi::OsStrExt;
+use std::sync::{Arc, Mutex};
+use std::time::Instant;
+
+use prtools_transport::{
+    ensure_agent, failure_lines, for_each_host, AgentOptions, Connection, HostError, Interrupt,
+    KillHandle, LocalAgent, RemoteInput, RemoteOutput, Target,
+};
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::runtime::Handle;
+
+use super::peer::{serve_sender, unexpected, RemoteSender};
+use super::server::{receive_list, send_list};
+use super::wire::{Job, Link, Msg, PROTOCOL};
+use crate::cli::{Options, Remote};
+use crate::exit;
+use crate::sender::{LocalSender, Sender};
+
+/// Capacity of the buffers on the client's end of an agent link.
+const BUFFER: usize = 64 * 1024;
+
+/// Runs a push or a pull and returns the exit status: the largest of the hosts' rsync
+/// statuses, 255 for a host that could not be reached.
+pub fn run(opts: &Options) -> i32 {
+    let runtime = match tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(r) => r,
+        Err(e) => {
+            eprintln!("prsync: cannot start the async runtime: {e}");
+            return exit::FILE_IO;
+        }
+    };
+    let agent = match LocalAgent::current("prsync", env!("CARGO_PKG_VERSION")) {
+        Ok(local) => Arc::new((
+            local,
+            AgentOptions {
+                remote_path: opts.remote_path.clone(),
+                no_bootstrap: opts.no_bootstrap,
+            },
+        )),
+        Err(e) => {
+            eprintln!("prsync: cannot read this prsync to upload it as the agent: {e}");
+            return exit::FILE_IO;
+        }
+    };
+    match &opts.remote {
+        Remote::Push(hosts) => runtime.block_on(push(opts, hosts, agent)),
+        Remote::Pull(host) => pull(&runtime, opts, host, &agent),
+        Remote::Local => unreachable!("local copies do not come here"),
+    }
+}
+
+/// What every host of a push shares.
+struct PushJob {
+    args: Vec<Vec<u8>>,
+    dest: Vec<u8>,
+    sender: LocalSender,
+    printer: Printer,
+}
+
+async fn push(opts: &Options, hosts: &[prtools_hostlist::HostSpec], agent: Arc<Agent>) -> i32 {
+    let targets = Target::from_specs(hosts.to_vec());
+    let printer = Printer::new(targets.len() > 1);
+    if opts.verbose > 0 && !opts.quiet {
+        printer.line(None, b"sending incremental file list");
+    }
+    let sender = LocalSender::list(&opts.sources, &crate::list_options(opts), &opts.filters);
+    let mut status = exit::OK;
+    for e in &sender.errors {
+        eprintln!("prsync: {}", e.message);
+        status = exit::PARTIAL;
+    }
+    let job = Arc::new(PushJob {
+        args: opts.server_args(),
+        dest: opts.dest.as_bytes().to_vec(),
+        sender,
+        printer,
+    });
+    let interrupt = match Interrupt::install() {
+        Ok(i) => i,
+        Err(e) => {
+            eprintln!("prsync: cannot install signal handlers: {e}");
+            return exit::FILE_IO;
+        }
+    };
+    let results = for_each_host(
+        &targets,
+        &opts.config,
+        &interrupt,
+        move |conn, _interrupt| {
+            let (job, agent) = (job.clone(), agent.clone());
+            async move {
+                let host = conn.target().name().to_string();
+                let (process, input, output, stderr) =
+                    start_agent(&conn, &agent, &job.printer).await?;
+                let handle = Handle::current();
+                let work = job.clone();
+                let name = host.clone();
+                let code = tokio::task::spawn_blocking(move || {
+                    let mut link = bridge(input, output, handle);
+                    push_one(&work, &mut link, &name)
+                })
+                .await
+                .map_err(|e| HostError::Other(format!("push task failed: {e}")))?;
+                let _ = process.wait().await;
+                let _ = stderr.await;
+                Ok(code)
+            }
+        },
+        |_| {},
+    )
+    .await;
+    finish(
+        results
+            .into_iter()
+            .map(|r| (r.target.name().to_string(), r.result)),
+        status,
+    )
+}
+
+/// One host of a push: send the list, answer the receiver until it is done.
+fn push_one<R: Read, W: Write>(
+    job: &PushJob,
+    link: &mut Link<R, W>,
+    host: &str,
+) -> io::Result<i32> {
+    link.send(&Msg::Hello {
+        protocol: PROTOCOL,
+        args: job.args.clone(),
+        job: Job::Receive {
+            dest: job.dest.clone(),
+        },
+    })?;
+    send_list(link, job.sender.file_list(), Vec::new(), Vec::new())?;
+    let mut sender = job.sender.clone();
+    let mut lines = Vec::new();
+    let done = serve_sender(&mut sender, link, |bytes| {
+        job.printer.out(Some(host), &mut lines, bytes)
+    })?;
+    job.printer.out(Some(host), &mut lines, b"");
+    done.ok_or_else(|| unexpected("Done", &Msg::Finish))
+}
+
+/// A pull from one host. The receiver is blocking code that borrows the options, so it runs
+/// on a scoped thread while this thread drives the channel in the runtime.
+fn pull(
+    runtime: &tokio::runtime::Runtime,
+    opts: &Options,
+    host: &prtools_hostlist::HostSpec,
+    agent: &Agent,
+) -> i32 {
+    let start = Instant::now();
+    let target = Target::from_specs(vec![host.clone()]).remove(0);
+    let name = target.name().to_string();
+    let printer = Printer::new(false);
+    let setup = runtime.block_on(async {
+        let conn = Connection::open(&target, &opts.config).await?;
+        match start_agent(&conn, agent, &printer).await {
+            Ok(started) => Ok((conn, started)),
+            Err(e) => {
+                conn.close().await;
+                Err(e)
+            }
+        }
+    });
+    let (conn, (process, input, output, stderr)) = match setup {
+        Ok(s) => s,
+        Err(e) => return finish([(name, Err(e))].into_iter(), exit::OK),
+    };
+    if opts.verbose > 0 && !opts.quiet {
+        printer.line(None, b"receiving incremental file list");
+    }
+    let handle = runtime.handle().clone();
+    let result = std::thread::scope(|scope| {
+        let (tell, done) = tokio::sync::oneshot::channel();
+        scope.spawn(move || {
+            let _ = tell.send(pull_one(opts, bridge(input, output, handle), start));
+        });
+        runtime
+            .block_on(done)
+            .unwrap_or_else(|_| Err(io::Error::other("the receiver stopped")))
+    });
+    runtime.block_on(async {
+        let _ = process.wait().await;
+        let _ = stderr.await;
+        conn.close().await;
+    });
+    finish([(name, Ok(result))].into_iter(), exit::OK)
+}
+
+fn pull_one<R: Read, W: Write>(
+    opts: &Options,
+    mut link: Link<R, W>,
+    start: Instant,
+) -> io::Result<i32> {
+    link.send(&Msg::Hello {
+        protocol: PROTOCOL,
+        args: opts.server_args(),
+        job: Job::Send {
+            sources: opts.sources.iter().map(|s| s.as_bytes().to_vec()).collect(),
+        },
+    })?;
+    let (list, errors, notices) = receive_list(&mut link)?;
+    let link = std::rc::Rc::new(std::cell::RefCell::new(link));
+    let mut sender = RemoteSender::new(list, link.clone());
+    let stdout = io::stdout();
+    let out = BufWriter::new(stdout.lock());
+    let code = crate::transfer(opts, &mut sender, &errors, &notices, start, out);
+    let mut link = link.borrow_mut();
+    link.send(&Msg::Finish)?;
+    link.flush()?;
+    Ok(code)
+}
+
+/// The local executable and how to place it.
+type Agent = (LocalAgent, AgentOptions);
+
+type Started = (
+    prtools_transport::RemoteProcess,
+    RemoteInput,
+    RemoteOutput,
+    tokio::task::JoinHandle<()>,
+);
+
+/// Places and starts the agent; its stderr lines are printed as they come.
+async fn start_agent(
+    conn: &Connection,
+    agent: &Agent,
+    printer: &Printer,
+) -> Result<Started, HostError> {
+    let (path, _) = ensure_agent(conn, &agent.0, &agent.1).await?;
+    let mut process = conn
+        .spawn(&format!("{path} --server"), true, &KillHandle::default())
+        .await?;
+    let input = process.stdin.take().expect("stdin was asked for");
+    let output = process.stdout.take().expect("stdout is piped");
+    let mut err = process.stderr.take().expect("stderr is piped");
+    let host = printer.prefix.then(|| conn.target().name().to_string());
+    let stderr = tokio::spawn(async move {
+        let mut text = Vec::new();
+        let _ = err.read_to_end(&mut text).await;
+        let mut out = io::stderr().lock();
+        for line in text.split(|&b| b == b'\n').filter(|l| !l.is_empty()) {
+            // The transport's pid marker is not the agent's.
+            if line.starts_with(b"\x1e") {
+                continue;
+            }
+            let _ = match (&host, line.strip_prefix(b"prsync: ")) {
+                (Some(h), Some(rest)) => {
+                    writeln!(out, "prsync: {h}: {}", String::from_utf8_lossy(rest))
+                }
+                (Some(h), None) => writeln!(out, "{h}: {}", String::from_utf8_lossy(line)),
+                (None, _) => out.write_all(line).and_then(|()| out.write_all(b"\n")),
+            };
+        }
+    });
+    Ok((process, input, output, stderr))
+}
+
+/// Folds the failed hosts on stderr and computes the exit status: the largest rsync status
+/// of the hosts, 255 for a host that could not be reached, 12 for a broken agent link.
+fn finish(
+    results: impl Iterator<Item = (String, Result<io::Result<i32>, HostError>)>,
+    mut status: i32,
+) -> i32 {
+    let mut failures = Vec::new();
+    for (host, result) in results {
+        match result {
+            Ok(Ok(code)) => status = status.max(code),
+            Ok(Err(e)) => {
+                status = status.max(exit::PROTOCOL);
+                failures.push((host, e.to_string()));
+            }
+            Err(e) => {
+                status = status.max(exit::UNREACHABLE);
+                failures.push((host, e.to_string()));
+            }
+        }
+    }
+    let mut err = io::stderr().lock();
+    for line in failure_lines("prsync", &failures) {
+        let _ = writeln!(err, "{line}");
+    }
+    status
+}
+
+/// Prints what hosts send, whole lines at a time, prefixed with the host when there are
+/// several.
+struct Printer {
+    prefix: bool,
+    stdout: Mutex<()>,
+}
+
+impl Printer {
+    fn new(prefix: bool) -> Printer {
+        Printer {
+            prefix,
+            stdout: Mutex::new(()),
+        }
+    }
+
+    /// One line from this machine or a host.
+    fn line(&self, host: Option<&str>, line: &[u8]) {
+        let _lock = self.stdout.lock().unwrap_or_else(|e| e.into_inner());
+        let mut out = io::stdout().lock();
+        if let (true, Some(h)) = (self.prefix, host) {
+            let _ = write!(out, "{h}: ");
+        }
+        let _ = out.write_all(line);
+        let _ = out.write_all(b"\n");
+        let _ = out.flush();
+    }
+
+    /// Bytes a host printed: complete lines go out now, the rest waits in `pending`; empty
+    /// `bytes` flushes what is pending.
+    fn out(&self, host: Option<&str>, pending: &mut Vec<u8>, bytes: &[u8]) {
+        pending.extend_from_slice(bytes);
+        if !self.prefix {
+            let mut out = io::stdout().lock();
+            let _ = out.write_all(pending);
+            let _ = out.flush();
+            pending.clear();
+            return;
+        }
+        while let Some(end) = pending.iter().position(|&b| b == b'\n') {
+            let line: Vec<u8> = pending.drain(..=end).collect();
+            self.line(host, &line[..line.len() - 1]);
+        }
+        if bytes.is_empty() && !pending.is_empty() {
+            let rest = std::mem::take(pending);
+            self.line(host, &rest);
+        }
+    }
+}
+
+/// Blocking `Read` and `Write` over the async ends of an agent channel, for code that runs
+/// on a blocking thread while the runtime's own thread drives the channel.
+fn bridge(
+    input: RemoteInput,
+    output: RemoteOutput,
+    handle: Handle,
+) -> Link<BufReader<SyncRead>, BufWriter<SyncWrite>> {
+    Link::new(
+        BufReader::with_capacity(
+            BUFFER,
+            SyncRead {
+                inner: output,
+                handle: handle.clone(),
+            },
+        ),
+        BufWriter::with_capacity(
+            BUFFER,
+            SyncWrite {
+                inner: input,
+                handle,
+            },
+        ),
+    )
+}
+
+struct SyncRead {
+    inner: RemoteOutput,
+    handle: Handle,
+}
+
+impl Read for SyncRead {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        self.handle.block_on(self.inner.read(buf))
+    }
+}
+
+struct SyncWrite {
+    inner: RemoteInput,
+    handle: Handle,
+}
+
+impl Write for SyncWrite {
+    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+        self.handle.block_on(self.inner.write(buf))
+    }
+
+    fn flush(&mut self) -> io::Result<()> {
+        self.handle.block_on(self.inner.flush())
+    }
+}

@@ -1,0 +1,143 @@
+//! The two halves of a transfer across the agent link: [`RemoteSender`] stands in for the
+//! sender on the receiving side, and [`serve_sender`] answers it on the sending side. The
+//! receiver cannot tell a remote sender from a local one.
+
+use std::cell::RefCell;
+use std::io::{self, Read, Write};
+use std::rc::Rc;
+
+use prtools_delta::Signature;
+
+use super::wire::{DataWriter, Link, Msg};
+use crate::flist::FileEntry;
+use crate::sender::{Sender, Sent};
+
+/// A link shared by the sender stand-in and the receiver's output in one agent.
+pub type Shared<R, W> = Rc<RefCell<Link<R, W>>>;
+
+/// The sender on the other end of a link.
+pub struct RemoteSender<R: Read, W: Write> {
+    list: Vec<FileEntry>,
+    link: Shared<R, W>,
+}
+
+impl<R: Read, W: Write> RemoteSender<R, W> {
+    /// A sender whose file list has arrived.
+    pub fn new(list: Vec<FileEntry>, link: Shared<R, W>) -> Self {
+        RemoteSender { list, link }
+    }
+}
+
+impl<R: Read, W: Write> Sender for RemoteSender<R, W> {
+    fn file_list(&self) -> &[FileEntry] {
+        &self.list
+    }
+
+    fn send(
+        &mut self,
+        index: usize,
+        basis: Option<&Signature>,
+        out: &mut dyn Write,
+    ) -> io::Result<Sent> {
+        let mut link = self.link.borrow_mut();
+        link.send(&Msg::Want {
+            index: index as u32,
+            signature: basis.map(Signature::to_bytes),
+        })?;
+        loop {
+            match link.receive()? {
+                Msg::Data(bytes) => out.write_all(&bytes)?,
+                Msg::Sent {
+                    literal,
+                    matched,
+                    wire,
+                } => {
+                    return Ok(Sent {
+                        literal,
+                        matched,
+                        wire,
+                    })
+                }
+                Msg::Failed(why) => return Err(io::Error::other(why)),
+                other => return Err(unexpected("file data", &other)),
+            }
+        }
+    }
+}
+
+/// What the receiver prints, sent to the other end as `Out` messages.
+pub struct OutWriter<R: Read, W: Write> {
+    /// The link to the client.
+    pub link: Shared<R, W>,
+}
+
+impl<R: Read, W: Write> Write for OutWriter<R, W> {
+    fn write(&mut self, bytes: &[u8]) -> io::Result<usize> {
+        self.link.borrow_mut().send(&Msg::Out(bytes.to_vec()))?;
+        Ok(bytes.len())
+    }
+
+    fn flush(&mut self) -> io::Result<()> {
+        Ok(())
+    }
+}
+
+/// Answers `Want`s with `sender`'s data until `Finish` (or, for a pushing client, `Done`,
+/// which is returned).
+pub fn serve_sender<R: Read, W: Write>(
+    sender: &mut dyn Sender,
+    link: &mut Link<R, W>,
+    mut on_out: impl FnMut(&[u8]),
+) -> io::Result<Option<i32>> {
+    loop {
+        match link.receive()? {
+            Msg::Want { index, signature } => {
+                let index = index as usize;
+                if index >= sender.file_list().len() {
+                    return Err(unexpected(
+                        "a file-list index",
+                        &Msg::Want {
+                            index: index as u32,
+                            signature: None,
+                        },
+                    ));
+                }
+                let signature = match signature.map(|s| Signature::from_bytes(&s)) {
+                    Some(Ok(s)) => Some(s),
+                    Some(Err(e)) => {
+                        return Err(io::Error::new(io::ErrorKind::InvalidData, e.to_string()))
+                    }
+                    None => None,
+                };
+                let sent = {
+                    let mut data = DataWriter::new(link);
+                    let sent = sender.send(index, signature.as_ref(), &mut data);
+                    data.flush()?;
+                    sent
+                };
+                match sent {
+                    Ok(sent) => link.send(&Msg::from(sent))?,
+                    Err(e) => link.send(&Msg::Failed(e.to_string()))?,
+                }
+            }
+            Msg::Out(bytes) => on_out(&bytes),
+            Msg::Finish => return Ok(None),
+            Msg::Done(code) => return Ok(Some(code)),
+            other => return Err(unexpected("a request for file data", &other)),
+        }
+    }
+}
+
+/// A protocol error naming what was expected.
+pub fn unexpected(expected: &str, got: &Msg) -> io::Error {
+    let name = format!("{got:?}");
+    let name = name
+        .split(['(', ' ', '{'])
+        .next()
+        .unwrap_or("?")
+        .to_string();
+    io::Error::new(
+        io::ErrorKind::InvalidData,
+        format!("prsync protocol error: expected {expected}, got {name}"),
+    )
+}

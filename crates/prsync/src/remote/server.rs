@@ -1,0 +1,117 @@
+//! The agent: `prsync --server`, speaking [`wire`](super::wire) messages on stdin and stdout.
+//! Its stderr carries the receiver's `prsync: ...` lines back through ssh as they are.
+
+use std::cell::RefCell;
+use std::ffi::OsString;
+use std::io::{self, BufReader, BufWriter, Read, Write};
+use std::os::unix::ffi::OsStringExt;
+use std::rc::Rc;
+use std::time::Instant;
+
+use super::peer::{serve_sender, unexpected, OutWriter, RemoteSender};
+use super::wire::{Job, Link, Msg, WireEntry, PROTOCOL};
+use crate::cli::parse_server_args;
+use crate::flist::FileEntry;
+use crate::sender::{LocalSender, Sender};
+
+/// Capacity of the agent's stdin and stdout buffers.
+const BUFFER: usize = 64 * 1024;
+
+/// Serves one job and returns the agent's exit status.
+pub fn serve() -> i32 {
+    prtools_transport::widen_pipe(&io::stdin());
+    prtools_transport::widen_pipe(&io::stdout());
+    let link = Link::new(
+        BufReader::with_capacity(BUFFER, io::stdin()),
+        BufWriter::with_capacity(BUFFER, io::stdout()),
+    );
+    match job(link) {
+        Ok(code) => code,
+        Err(e) => {
+            eprintln!("prsync agent: {e}");
+            crate::exit::PROTOCOL
+        }
+    }
+}
+
+fn job<R: Read, W: Write>(mut link: Link<R, W>) -> io::Result<i32> {
+    let (args, job) = match link.receive()? {
+        Msg::Hello {
+            protocol,
+            args,
+            job,
+        } => {
+            if protocol != PROTOCOL {
+                return Err(io::Error::other(format!(
+                    "agent speaks protocol {PROTOCOL}, client {protocol}: use the same prsync version on both sides"
+                )));
+            }
+            (args, job)
+        }
+        other => return Err(unexpected("Hello", &other)),
+    };
+    let mut opts = parse_server_args(&args).map_err(|e| io::Error::other(format!("{e:#}")))?;
+    match job {
+        Job::Receive { dest } => {
+            opts.dest = OsString::from_vec(dest);
+            let (list, errors, notices) = receive_list(&mut link)?;
+            let link = Rc::new(RefCell::new(link));
+            let mut sender = RemoteSender::new(list, link.clone());
+            let out = OutWriter { link: link.clone() };
+            let code = crate::transfer(&opts, &mut sender, &errors, &notices, Instant::now(), out);
+            let mut link = link.borrow_mut();
+            link.send(&Msg::Done(code))?;
+            link.flush()?;
+            Ok(code)
+        }
+        Job::Send { sources } => {
+            opts.sources = sources.into_iter().map(OsString::from_vec).collect();
+            let mut sender =
+                LocalSender::list(&opts.sources, &crate::list_options(&opts), &opts.filters);
+            let errors = sender.errors.iter().map(|e| e.message.clone()).collect();
+            send_list(
+                &mut link,
+                sender.file_list(),
+                errors,
+                sender.notices.clone(),
+            )?;
+            serve_sender(&mut sender, &mut link, |_| {})?;
+            Ok(crate::exit::OK)
+        }
+    }
+}
+
+/// Sends a file list, in batches, then `EndList`.
+pub fn send_list<R: Read, W: Write>(
+    link: &mut Link<R, W>,
+    list: &[FileEntry],
+    errors: Vec<String>,
+    notices: Vec<String>,
+) -> io::Result<()> {
+    for batch in list.chunks(1024) {
+        link.send(&Msg::List(batch.iter().map(WireEntry::from).collect()))?;
+    }
+    link.send(&Msg::EndList { errors, notices })?;
+    link.flush()
+}
+
+/// Receives a file list, checking every name.
+pub fn receive_list<R: Read, W: Write>(
+    link: &mut Link<R, W>,
+) -> io::Result<(Vec<FileEntry>, Vec<String>, Vec<String>)> {
+    let mut list = Vec::new();
+    loop {
+        match link.receive()? {
+            Msg::List(batch) => {
+                for wire in batch {
+                    list.push(
+                        wire.into_entry()
+                            .map_err(|e| io::Error::new(io::ErrorKind::InvalidData, e))?,
+                    );
+                }
+            }
+            Msg::EndList { errors, notices } => return Ok((list, errors, notices)),
+            other => return Err(unexpected("the file list", &other)),
+        }
+    }
+}

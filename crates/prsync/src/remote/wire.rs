@@ -1,0 +1,279 @@
+//! What prsync and its agent say to each other: postcard messages inside the transport's
+//! length-checked frames.
+//!
+//! A push (`SRC host:DEST`): the client sends `Hello` with the options and DEST, then the
+//! file list; the agent runs the receiver, which asks for each file it lacks with `Want`
+//! (with the signature of its old copy for a delta) and gets `Data` frames and `Sent`; the
+//! receiver's lines come back as `Out`, and the agent ends with `Done`. A pull
+//! (`host:SRC DEST`) is the same with the roles swapped: the agent lists and sends, the
+//! client receives, and `Finish` tells the agent to go.
+
+use std::io::{self, Read, Write};
+
+use prtools_sync::Mtime;
+use prtools_transport::{read_frame_blocking, write_frame_blocking};
+use serde::{Deserialize, Serialize};
+
+use crate::flist::{FileEntry, FileKind};
+use crate::sender::Sent;
+
+/// Bumped when messages change; each side refuses another.
+pub const PROTOCOL: u32 = 1;
+
+/// File bytes per `Data` message.
+pub const CHUNK: usize = 256 * 1024;
+
+/// Every message, both ways.
+#[derive(Debug, Serialize, Deserialize)]
+pub enum Msg {
+    /// Starts a job: the options as prsync flags, and what the agent does.
+    Hello {
+        /// [`PROTOCOL`] of the client.
+        protocol: u32,
+        /// Options for the agent's parser (filters as `--filter` rules).
+        args: Vec<Vec<u8>>,
+        /// What the agent does.
+        job: Job,
+    },
+    /// Part of the file list.
+    List(Vec<WireEntry>),
+    /// The file list is complete; problems met while listing, for the receiver to print.
+    EndList {
+        /// Messages, one a problem.
+        errors: Vec<String>,
+        /// Notices (skipped non-regular files).
+        notices: Vec<String>,
+    },
+    /// The receiver wants entry `index`: whole, or as a delta against this signature.
+    Want {
+        /// Index in the file list.
+        index: u32,
+        /// `Signature::to_bytes` of the receiver's old copy.
+        signature: Option<Vec<u8>>,
+    },
+    /// File bytes (whole, or the delta stream).
+    Data(Vec<u8>),
+    /// The data of the wanted entry is complete.
+    Sent {
+        /// Bytes sent as they are.
+        literal: u64,
+        /// Bytes the receiver copied from its old file.
+        matched: u64,
+        /// Bytes on the wire.
+        wire: u64,
+    },
+    /// The sender could not read the wanted entry.
+    Failed(String),
+    /// Bytes of the receiver's standard output (`-i`, `-v`, `--stats` lines).
+    Out(Vec<u8>),
+    /// The agent's job is over, with rsync's exit status.
+    Done(i32),
+    /// A pull is over: the agent may exit.
+    Finish,
+}
+
+/// What the agent is started for.
+#[derive(Debug, Serialize, Deserialize)]
+pub enum Job {
+    /// Receive into DEST (a push).
+    Receive {
+        /// DEST as typed after `host:`.
+        dest: Vec<u8>,
+    },
+    /// List and send these paths (a pull).
+    Send {
+        /// The remote sources as typed.
+        sources: Vec<Vec<u8>>,
+    },
+}
+
+/// A file-list entry as it travels.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct WireEntry {
+    name: Vec<u8>,
+    kind: u8,
+    size: u64,
+    target: Vec<u8>,
+    rdev: u64,
+    mode: u32,
+    secs: i64,
+    nanos: u32,
+    uid: u32,
+    gid: u32,
+    hlink: Option<u32>,
+    checksum: Option<u128>,
+}
+
+impl From<&FileEntry> for WireEntry {
+    fn from(e: &FileEntry) -> WireEntry {
+        let (kind, size, target, rdev) = match &e.kind {
+            FileKind::Regular { size } => (0, *size, Vec::new(), 0),
+            FileKind::Dir => (1, 0, Vec::new(), 0),
+            FileKind::Symlink { target } => (2, 0, target.clone(), 0),
+            FileKind::Device { rdev } => (3, 0, Vec::new(), *rdev),
+            FileKind::Special => (4, 0, Vec::new(), 0),
+        };
+        WireEntry {
+            name: e.name.clone(),
+            kind,
+            size,
+            target,
+            rdev,
+            mode: e.mode,
+            secs: e.mtime.secs,
+            nanos: e.mtime.nanos,
+            uid: e.uid,
+            gid: e.gid,
+            hlink: e.hlink,
+            checksum: e.checksum,
+        }
+    }
+}
+
+impl WireEntry {
+    /// Checks an entry from the other side: `.`, or a relative path without `..`.
+    pub fn into_entry(self) -> Result<FileEntry, String> {
+        if self.name != b"." {
+            prtools_sync::RelPath::new(self.name.clone())
+                .map_err(|e| format!("refused a file-list name: {e}"))?;
+        }
+        let kind = match self.kind {
+            0 => FileKind::Regular { size: self.size },
+            1 => FileKind::Dir,
+            2 => FileKind::Symlink {
+                target: self.target,
+            },
+            3 => FileKind::Device { rdev: self.rdev },
+            4 => FileKind::Special,
+            other => return Err(format!("unknown file-list entry kind {other}")),
+        };
+        if self.nanos >= 1_000_000_000 {
+            return Err("bad modification time in the file list".into());
+        }
+        Ok(FileEntry {
+            name: self.name,
+            kind,
+            mode: self.mode,
+            mtime: Mtime {
+                secs: self.secs,
+                nanos: self.nanos,
+            },
+            uid: self.uid,
+            gid: self.gid,
+            hlink: self.hlink,
+            checksum: self.checksum,
+        })
+    }
+}
+
+impl From<Sent> for Msg {
+    fn from(s: Sent) -> Msg {
+        Msg::Sent {
+            literal: s.literal,
+            matched: s.matched,
+            wire: s.wire,
+        }
+    }
+}
+
+/// One end of the agent link, blocking.
+pub struct Link<R: Read, W: Write> {
+    input: R,
+    output: W,
+}
+
+impl<R: Read, W: Write> Link<R, W> {
+    /// A link over these two streams (buffer them).
+    pub fn new(input: R, output: W) -> Self {
+        Link { input, output }
+    }
+
+    /// Sends one message; call [`Link::flush`] before waiting for an answer.
+    pub fn send(&mut self, msg: &Msg) -> io::Result<()> {
+        let payload = postcard::to_allocvec(msg).map_err(io::Error::other)?;
+        write_frame_blocking(&mut self.output, &payload)
+    }
+
+    /// Pushes out what is buffered.
+    pub fn flush(&mut self) -> io::Result<()> {
+        self.output.flush()
+    }
+
+    /// The next message; an error at the end of the stream, which is never expected here.
+    pub fn receive(&mut self) -> io::Result<Msg> {
+        self.flush()?;
+        match read_frame_blocking(&mut self.input)? {
+            Some(payload) => postcard::from_bytes(&payload).map_err(|e| {
+                io::Error::new(
+                    io::ErrorKind::InvalidData,
+                    format!("malformed prsync message: {e}"),
+                )
+            }),
+            None => Err(io::Error::new(
+                io::ErrorKind::UnexpectedEof,
+                "the other side hung up",
+            )),
+        }
+    }
+}
+
+/// A writer that turns bytes into `Data` messages of at most [`CHUNK`].
+pub struct DataWriter<'a, R: Read, W: Write> {
+    link: &'a mut Link<R, W>,
+    buf: Vec<u8>,
+}
+
+impl<'a, R: Read, W: Write> DataWriter<'a, R, W> {
+    /// Writes into `link`.
+    pub fn new(link: &'a mut Link<R, W>) -> Self {
+        DataWriter {
+            link,
+            buf: Vec::with_capacity(CHUNK),
+        }
+    }
+}
+
+impl<R: Read, W: Write> Write for DataWriter<'_, R, W> {
+    fn write(&mut self, bytes: &[u8]) -> io::Result<usize> {
+        let n = bytes.len().min(CHUNK - self.buf.len());
+        self.buf.extend_from_slice(&bytes[..n]);
+        if self.buf.len() == CHUNK {
+            self.flush()?;
+        }
+        Ok(n)
+    }
+
+    fn flush(&mut self) -> io::Result<()> {
+        if !self.buf.is_empty() {
+            let data = std::mem::replace(&mut self.buf, Vec::with_capacity(CHUNK));
+            self.link.send(&Msg::Data(data))?;
+        }
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn hostile_names_are_refused() {
+        let mut e = WireEntry::from(&FileEntry {
+            name: b"ok".to_vec(),
+            kind: FileKind::Dir,
+            mode: 0o40755,
+            mtime: Mtime { secs: 1, nanos: 0 },
+            uid: 0,
+            gid: 0,
+            hlink: None,
+            checksum: None,
+        });
+        assert!(e.clone().into_entry().is_ok());
+        for bad in [&b"../x"[..], b"/etc/passwd", b"a/../../b", b""] {
+            e.name = bad.to_vec();
+            assert!(e.clone().into_entry().is_err(), "{bad:?}");
+        }
+        e.name = b".".to_vec();
+        assert!(e.into_entry().is_ok());
+    }
+}

@@ -1,0 +1,241 @@
+//! prsync across hosts, end to end: the real binary and its agent against a real cluster,
+//! compared with what the real rsync does with the same tree on this machine.
+
+use std::os::unix::fs::{symlink, PermissionsExt};
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+use prtools_tests::{assert_text_eq, describe, run, text, TestCluster};
+
+/// A tree with what rsync -a keeps: nested files, modes, an empty folder, a symlink, a name
+/// with a space, and mtimes well in the past (rsync compares mtimes to the second).
+fn make_tree(root: &Path) -> PathBuf {
+    let tree = root.join("src");
+    std::fs::create_dir_all(tree.join("etc/conf.d")).unwrap();
+    std::fs::create_dir_all(tree.join("empty")).unwrap();
+    std::fs::write(tree.join("etc/hosts"), "127.0.0.1 localhost\n").unwrap();
+    std::fs::write(tree.join("etc/conf.d/app with space.conf"), "x = 1\n").unwrap();
+    std::fs::write(tree.join("etc/big.txt"), big_text(None)).unwrap();
+    std::fs::write(tree.join("run.sh"), "#!/bin/sh\n").unwrap();
+    std::fs::set_permissions(tree.join("run.sh"), std::fs::Permissions::from_mode(0o750)).unwrap();
+    symlink("etc/hosts", tree.join("hosts")).unwrap();
+    age(&tree);
+    tree
+}
+
+/// 600 KB of numbered lines; `changed` replaces one of them.
+fn big_text(changed: Option<usize>) -> String {
+    (0..80_000)
+        .map(|i| match changed {
+            Some(c) if c == i => "this line changed\n".to_string(),
+            _ => format!("line {i}\n"),
+        })
+        .collect()
+}
+
+/// Sets every mtime below `root` (and its own) to a fixed time in the past.
+fn age(root: &Path) {
+    let status = Command::new("find")
+        .arg(root)
+        .args([
+            "-exec",
+            "touch",
+            "-h",
+            "-d",
+            "2024-01-02 03:04:05",
+            "{}",
+            "+",
+        ])
+        .status()
+        .unwrap();
+    assert!(status.success());
+}
+
+/// `rsync ARGS` on this machine, for the expected output.
+fn rsync(args: &[&str], src: &Path, dst: &Path) -> String {
+    let mut src = src.as_os_str().to_owned();
+    src.push("/");
+    let out = run(Command::new("rsync").args(args).arg(src).arg(dst));
+    assert!(out.status.success(), "rsync: {}", text(&out.stderr));
+    text(&out.stdout)
+}
+
+fn with_slash(p: &Path) -> String {
+    format!("{}/", p.display())
+}
+
+/// The lines of `output` that `host` printed, without the prefix.
+fn lines_of(output: &str, host: &str) -> String {
+    let prefix = format!("{host}: ");
+    output
+        .lines()
+        .filter_map(|l| l.strip_prefix(&prefix))
+        .map(|l| format!("{l}\n"))
+        .collect()
+}
+
+fn stat(output: &str, name: &str) -> u64 {
+    let line = output
+        .lines()
+        .find_map(|l| l.strip_prefix(name))
+        .unwrap_or_else(|| panic!("no '{name}' in {output}"));
+    line.trim()
+        .trim_end_matches(" bytes")
+        .replace(',', "")
+        .parse()
+        .unwrap()
+}
+
+#[test]
+fn a_push_to_one_host_does_what_rsync_does_and_sends_a_delta() {
+    let tc = TestCluster::start(1);
+    let scratch = tc.scratch("push");
+    let src = make_tree(&scratch);
+    let local = scratch.join("rsync-copy");
+    let expected = rsync(&["-ai"], &src, &local);
+
+    let out = run(tc
+        .prsync()
+        .arg("-ai")
+        .arg(with_slash(&src))
+        .arg("node1:/tmp/dst"));
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    assert_text_eq!(
+        expected.replace(&local.display().to_string(), "/tmp/dst"),
+        text(&out.stdout)
+    );
+    let remote = tc.cluster.node_tmp(1).join("dst");
+    assert_eq!(describe(&remote), describe(&local));
+
+    // One changed line of a 600 KB file: the same itemized change as rsync, and a delta of
+    // a few KB instead of the file.
+    std::fs::write(src.join("etc/big.txt"), big_text(Some(40_000))).unwrap();
+    age(&src);
+    let expected = rsync(&["-ai", "--no-W"], &src, &local);
+    let out = run(tc
+        .prsync()
+        .args(["-ai", "--stats"])
+        .arg(with_slash(&src))
+        .arg("node1:/tmp/dst"));
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    let stdout = text(&out.stdout);
+    let itemized: String = stdout
+        .lines()
+        .take_while(|l| !l.is_empty())
+        .map(|l| format!("{l}\n"))
+        .collect();
+    assert_text_eq!(expected, itemized);
+    assert!(stat(&stdout, "Literal data:") < 8_000, "{stdout}");
+    assert!(stat(&stdout, "Matched data:") > 500_000, "{stdout}");
+    assert_eq!(describe(&remote), describe(&local));
+}
+
+#[test]
+fn a_pull_from_one_host_matches_the_source() {
+    let tc = TestCluster::start(1);
+    let scratch = tc.scratch("pull");
+    let src = make_tree(&scratch);
+    let staged = tc.cluster.node_tmp(1).join("data");
+    let copied = run(Command::new("cp").arg("-a").arg(&src).arg(&staged));
+    assert!(copied.status.success());
+    let local = scratch.join("rsync-copy");
+    let expected = rsync(&["-ai"], &src, &local);
+    let pulled = scratch.join("pulled");
+    let out = run(tc.prsync().arg("-ai").arg("node1:/tmp/data/").arg(&pulled));
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    assert_text_eq!(
+        expected.replace(&local.display().to_string(), &pulled.display().to_string()),
+        text(&out.stdout)
+    );
+    assert_eq!(describe(&pulled), describe(&src));
+}
+
+#[test]
+fn a_push_to_eight_hosts_prefixes_each_hosts_lines_and_deletes_as_rsync() {
+    let tc = TestCluster::start(8);
+    let scratch = tc.scratch("many");
+    let src = make_tree(&scratch);
+    let local = scratch.join("rsync-copy");
+    let expected = rsync(&["-ai"], &src, &local);
+    let out = run(tc
+        .prsync()
+        .args(["-ai", "-w", "node[1-8]"])
+        .arg(with_slash(&src))
+        .arg(":/tmp/dst"));
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    let stdout = text(&out.stdout);
+    for node in 1..=8 {
+        let host = format!("node{node}");
+        assert_text_eq!(
+            expected.replace(&local.display().to_string(), "/tmp/dst"),
+            lines_of(&stdout, &host)
+        );
+        assert_eq!(
+            describe(&tc.cluster.node_tmp(node).join("dst")),
+            describe(&local),
+            "{host}"
+        );
+    }
+
+    // A file gone from the source goes from every host with --delete, itemized as rsync.
+    std::fs::remove_file(src.join("run.sh")).unwrap();
+    age(&src);
+    let expected = rsync(&["-ai", "--delete"], &src, &local);
+    assert!(expected.contains("*deleting   run.sh"), "{expected}");
+    let out = run(tc
+        .prsync()
+        .args(["-ai", "--delete", "-w", "node[1-8]"])
+        .arg(with_slash(&src))
+        .arg(":/tmp/dst"));
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    let stdout = text(&out.stdout);
+    for node in 1..=8 {
+        let host = format!("node{node}");
+        assert_text_eq!(expected, lines_of(&stdout, &host));
+        assert!(!tc.cluster.node_tmp(node).join("dst/run.sh").exists());
+    }
+}
+
+#[test]
+fn a_host_that_is_down_is_named_and_the_others_complete() {
+    let tc = TestCluster::start(3);
+    let scratch = tc.scratch("down");
+    let src = make_tree(&scratch);
+    tc.cluster.stop_node(2).unwrap();
+    let out = run(tc
+        .prsync()
+        .args(["-a", "-w", "node[1-3]", "--contimeout", "5"])
+        .arg(with_slash(&src))
+        .arg(":/tmp/dst"));
+    let stderr = text(&out.stderr);
+    assert_eq!(out.status.code(), Some(255), "{stderr}");
+    assert_eq!(stderr.lines().count(), 1, "{stderr}");
+    assert!(stderr.starts_with("prsync: node2: "), "{stderr}");
+    for node in [1, 3] {
+        assert_eq!(
+            describe(&tc.cluster.node_tmp(node).join("dst")),
+            describe(&src),
+            "node{node}"
+        );
+    }
+}
+
+#[test]
+fn operands_that_cannot_work_get_one_line() {
+    let home = std::env::temp_dir().join(format!("prsync-refused-{}", std::process::id()));
+    std::fs::create_dir_all(&home).unwrap();
+    let exe = prtools_tests::bin("prsync");
+    for (args, needle) in [
+        (&["-a", "-w", "node1", "src", "/tmp"][..], "':PATH'"),
+        (&["-a", "a:/x", "b:/y", "dst"][..], "same host"),
+        (
+            &["-a", "-e", "ssh -L 1:2:3", "src", "h:/x"][..],
+            "'-L' is not supported",
+        ),
+    ] {
+        let (code, stderr) = prtools_tests::run_refused(&exe, args, &home);
+        assert_eq!(code, 1, "{args:?}: {stderr}");
+        prtools_tests::assert_one_line_error("prsync", &stderr, needle);
+    }
+    std::fs::remove_dir_all(&home).unwrap();
+}
