@@ -55,7 +55,11 @@ pub fn run(opts: &Options) -> i32 {
         }
     };
     match &opts.remote {
-        Remote::Push(hosts) => runtime.block_on(push(opts, hosts, agent)),
+        Remote::Push(hosts) => {
+            let printer = Printer::new(hosts.len() > 1, None);
+            let (results, status) = runtime.block_on(push(opts, hosts, agent, printer));
+            finish(results.into_iter(), status)
+        }
         Remote::Pull(host) => pull(&runtime, opts, host, &agent),
         Remote::Local => unreachable!("local copies do not come here"),
     }
@@ -69,9 +73,64 @@ struct PushJob {
     printer: Printer,
 }
 
-async fn push(opts: &Options, hosts: &[prtools_hostlist::HostSpec], agent: Arc<Agent>) -> i32 {
+/// What a host of a push came to: its rsync status, or why it failed.
+type HostOutcome = (String, Result<io::Result<i32>, HostError>);
+
+/// Where the lines a tool built on prsync reads go: `(host, line)`, without the newline.
+pub type LineSink = Arc<dyn Fn(&str, &[u8]) + Send + Sync>;
+
+/// A push (`opts.remote` must be [`Remote::Push`]) whose hosts' output lines go to `sink`
+/// instead of stdout: for tools built on prsync, such as prdist, which read the `-i` lines
+/// to learn what changed where. Returns each host with its rsync status, or why it failed.
+pub fn push_with_sink(opts: &Options, sink: LineSink) -> Vec<(String, Result<i32, String>)> {
+    let Remote::Push(hosts) = &opts.remote else {
+        return Vec::new();
+    };
+    let failed = |why: String| {
+        hosts
+            .iter()
+            .map(|h| (h.host.clone(), Err(why.clone())))
+            .collect()
+    };
+    let runtime = match tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(r) => r,
+        Err(e) => return failed(format!("cannot start the async runtime: {e}")),
+    };
+    let agent = match LocalAgent::current("prsync", env!("CARGO_PKG_VERSION")) {
+        Ok(local) => Arc::new((
+            local,
+            AgentOptions {
+                remote_path: opts.remote_path.clone(),
+                no_bootstrap: opts.no_bootstrap,
+            },
+        )),
+        Err(e) => return failed(format!("cannot read prsync to upload it as the agent: {e}")),
+    };
+    let printer = Printer::new(true, Some(sink));
+    let (results, _) = runtime.block_on(push(opts, hosts, agent, printer));
+    results
+        .into_iter()
+        .map(|(host, r)| {
+            let r = match r {
+                Ok(Ok(code)) => Ok(code),
+                Ok(Err(e)) => Err(e.to_string()),
+                Err(e) => Err(e.to_string()),
+            };
+            (host, r)
+        })
+        .collect()
+}
+
+async fn push(
+    opts: &Options,
+    hosts: &[prtools_hostlist::HostSpec],
+    agent: Arc<Agent>,
+    printer: Printer,
+) -> (Vec<HostOutcome>, i32) {
     let targets = Target::from_specs(hosts.to_vec());
-    let printer = Printer::new(targets.len() > 1);
     if opts.verbose > 0 && !opts.quiet {
         printer.line(None, b"sending incremental file list");
     }
@@ -91,7 +150,7 @@ async fn push(opts: &Options, hosts: &[prtools_hostlist::HostSpec], agent: Arc<A
         Ok(i) => i,
         Err(e) => {
             eprintln!("prsync: cannot install signal handlers: {e}");
-            return exit::FILE_IO;
+            return (Vec::new(), exit::FILE_IO);
         }
     };
     let results = for_each_host(
@@ -121,12 +180,11 @@ async fn push(opts: &Options, hosts: &[prtools_hostlist::HostSpec], agent: Arc<A
         |_| {},
     )
     .await;
-    finish(
-        results
-            .into_iter()
-            .map(|r| (r.target.name().to_string(), r.result)),
-        status,
-    )
+    let results = results
+        .into_iter()
+        .map(|r| (r.target.name().to_string(), r.result))
+        .collect();
+    (results, status)
 }
 
 /// One host of a push: send the list, answer the receiver until it is done.
@@ -163,7 +221,7 @@ fn pull(
     let start = Instant::now();
     let target = Target::from_specs(vec![host.clone()]).remove(0);
     let name = target.name().to_string();
-    let printer = Printer::new(false);
+    let printer = Printer::new(false, None);
     let setup = runtime.block_on(async {
         let conn = Connection::open(&target, &opts.config).await?;
         match start_agent(&conn, agent, &printer).await {
@@ -296,22 +354,28 @@ fn finish(
 }
 
 /// Prints what hosts send, whole lines at a time, prefixed with the host when there are
-/// several.
+/// several; or hands the lines to a sink.
 struct Printer {
     prefix: bool,
     stdout: Mutex<()>,
+    sink: Option<LineSink>,
 }
 
 impl Printer {
-    fn new(prefix: bool) -> Printer {
+    fn new(prefix: bool, sink: Option<LineSink>) -> Printer {
         Printer {
             prefix,
             stdout: Mutex::new(()),
+            sink,
         }
     }
 
     /// One line from this machine or a host.
     fn line(&self, host: Option<&str>, line: &[u8]) {
+        if let Some(sink) = &self.sink {
+            sink(host.unwrap_or(""), line);
+            return;
+        }
         let _lock = self.stdout.lock().unwrap_or_else(|e| e.into_inner());
         let mut out = io::stdout().lock();
         if let (true, Some(h)) = (self.prefix, host) {
