@@ -21,7 +21,7 @@ pub fn run() -> Result<()> {
         "-p",
         "pgrep-mail",
     ])?;
-    let bin = crate::workspace_root().join("target/debug");
+    let bin = crate::target_dir().join("debug");
     println!("starting a 4-host test cluster (sshd in namespaces, private /tmp each)");
     let cluster = Cluster::start_temp(4).context("starting the test cluster")?;
     let result = steps(&cluster, &bin);
@@ -87,6 +87,7 @@ fn steps(cluster: &Cluster, bin: &Path) -> Result<()> {
         .collect();
     names.sort();
     println!("{}: {}", back.display(), names.join(" "));
+    crate::demo_sync::step(bin, &cfg, &client)?;
     println!("\n# a host that is down is refused and named; the others complete");
     cluster.stop_node(3)?;
     show(&["-w", "node[1-4]", "-t", "3", "uptime -p || uptime"])?;

@@ -7,6 +7,7 @@ mod bench;
 mod cluster;
 mod demo;
 mod demo_mail;
+mod demo_sync;
 mod man;
 
 use std::process::ExitCode;
@@ -73,6 +74,15 @@ pub fn workspace_root() -> std::path::PathBuf {
         .parent()
         .expect("xtask lives inside the workspace")
         .to_path_buf()
+}
+
+/// Where cargo puts what it builds: `CARGO_TARGET_DIR` when set (relative to the workspace,
+/// as cargo takes it), else `target/` in the workspace.
+pub fn target_dir() -> std::path::PathBuf {
+    match std::env::var_os("CARGO_TARGET_DIR") {
+        Some(dir) => workspace_root().join(dir),
+        None => workspace_root().join("target"),
+    }
 }
 
 /// Runs cargo with `args` in the workspace, failing if it fails.

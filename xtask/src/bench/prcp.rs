@@ -25,7 +25,7 @@ const SMALL_FILES: usize = 10_000;
 /// Times prcp against its peers; `only` picks one payload (`large` or `tree`).
 pub fn run(only: Option<&str>) -> Result<()> {
     crate::cargo(&["build", "--release", "--bins", "-p", "prcp"])?;
-    let prcp = crate::workspace_root().join("target/release/prcp");
+    let prcp = crate::target_dir().join("release/prcp");
     println!("starting a {HOSTS}-host test cluster");
     let cluster = Cluster::start_temp(HOSTS).context("starting the test cluster")?;
     for node in 1..=HOSTS {

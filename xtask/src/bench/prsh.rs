@@ -20,7 +20,7 @@ const HOST_COUNTS: [usize; 2] = [16, 64];
 /// Times prsh against its peers.
 pub fn run() -> Result<()> {
     crate::cargo(&["build", "--release", "--bins", "-p", "prsh"])?;
-    let prsh = crate::workspace_root().join("target/release/prsh");
+    let prsh = crate::target_dir().join("release/prsh");
     let max = *HOST_COUNTS.iter().max().unwrap_or(&16);
     println!("starting a {max}-host test cluster");
     let cluster = Cluster::start_temp(max).context("starting the test cluster")?;
