@@ -114,7 +114,7 @@ fn a_push_to_one_host_does_what_rsync_does_and_sends_a_delta() {
     let expected = rsync(&["-ai", "--no-W"], &src, &local);
     let out = run(tc
         .prsync()
-        .args(["-ai", "--stats"])
+        .args(["-ai", "--stats", "-z"])
         .arg(with_slash(&src))
         .arg("node1:/tmp/dst"));
     assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));

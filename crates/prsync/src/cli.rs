@@ -143,10 +143,10 @@ pub struct Cli {
     /// Force a fixed checksum block-size
     #[arg(short = 'B', long = "block-size", value_name = "SIZE")]
     pub block_size: Option<u64>,
-    /// Compress file data during the transfer (accepted; local copies are not compressed)
+    /// Compress file data during the transfer (zstd; local copies are not compressed)
     #[arg(short = 'z', long = "compress")]
     pub compress: bool,
-    /// Limit socket I/O bandwidth (accepted; no effect on local copies)
+    /// Limit the file data sent to each host to RATE (KiB/s, or with a K, M or G suffix)
     #[arg(long = "bwlimit", value_name = "RATE")]
     pub bwlimit: Option<String>,
     /// Specify the remote shell to use
@@ -261,6 +261,10 @@ pub struct Options {
     pub remote_path: Option<String>,
     /// `--no-bootstrap`.
     pub no_bootstrap: bool,
+    /// `-z`: file data crosses the network compressed with zstd.
+    pub compress: bool,
+    /// `--bwlimit`, in bytes per second.
+    pub bwlimit: Option<u64>,
 }
 
 /// Where the other end of a transfer is.
@@ -311,11 +315,15 @@ impl Options {
         flag(self.filters.delete_excluded(), "--delete-excluded");
         flag(self.partial, "--partial");
         flag(self.stats, "--stats");
+        flag(self.compress, "-z");
         for _ in 1..self.human {
             flag(true, "-h");
         }
         if let Some(b) = self.block_size {
             args.push(format!("--block-size={b}").into_bytes());
+        }
+        if let Some(rate) = self.bwlimit {
+            args.push(format!("--bwlimit={}K", rate.div_ceil(1024)).into_bytes());
         }
         for rule in self.filters.rules() {
             let mut arg = b"--filter=".to_vec();
@@ -483,7 +491,10 @@ fn resolve(mut cli: Cli, mut filters: FilterList) -> Result<Options> {
     }
     filters.set_delete_excluded(cli.delete_excluded);
     let am_root = rustix::process::geteuid().is_root();
-    let _ = (&cli.rsh, &cli.rsync_path, &cli.bwlimit, cli.compress);
+    let bwlimit = match cli.bwlimit.as_deref() {
+        None => None,
+        Some(text) => parse_rate(text)?,
+    };
     let _ = exit::OK;
     Ok(Options {
         verbose: if cli.quiet { 0 } else { cli.verbose },
@@ -523,6 +534,8 @@ fn resolve(mut cli: Cli, mut filters: FilterList) -> Result<Options> {
             .map_err(anyhow::Error::msg)?,
         remote,
         remote_path: cli.rsync_path.clone(),
+        compress: cli.compress,
+        bwlimit,
         no_bootstrap: cli.no_bootstrap,
     })
 }
@@ -592,6 +605,33 @@ fn remote_operands(
     }
     let spec = host_spec(&first)?;
     Ok((Remote::Pull(spec), sources.iter().map(strip).collect()))
+}
+
+/// rsync's `--bwlimit RATE`: KiB per second, or with a `K`, `M` or `G` suffix (powers of
+/// 1024, a trailing `B`/`iB` allowed); 0 means no limit.
+fn parse_rate(text: &str) -> Result<Option<u64>> {
+    let t = text.trim().to_ascii_uppercase();
+    let t = t.trim_end_matches("IB").trim_end_matches('B');
+    let (digits, unit) = match t.char_indices().find(|(_, c)| c.is_ascii_alphabetic()) {
+        Some((at, _)) => t.split_at(at),
+        None => (t, "K"),
+    };
+    let scale: u64 = match unit {
+        "K" => 1 << 10,
+        "M" => 1 << 20,
+        "G" => 1 << 30,
+        _ => bail!("--bwlimit={text}: give a rate in KiB/s, as in --bwlimit=500 or --bwlimit=2M"),
+    };
+    let value: f64 = digits.parse().map_err(|_| {
+        anyhow::anyhow!(
+            "--bwlimit={text}: give a rate in KiB/s, as in --bwlimit=500 or --bwlimit=2M"
+        )
+    })?;
+    if !value.is_finite() || value < 0.0 {
+        bail!("--bwlimit={text}: give a rate in KiB/s, as in --bwlimit=500 or --bwlimit=2M");
+    }
+    let rate = (value * scale as f64) as u64;
+    Ok((rate > 0).then_some(rate))
 }
 
 fn host_spec(host: &str) -> Result<HostSpec> {
@@ -681,6 +721,16 @@ mod tests {
         assert!(err.to_string().contains("':PATH'"), "{err}");
         let err = parse(["prsync", "-a", "a:/x", "b:/y", "dst"]).unwrap_err();
         assert!(err.to_string().contains("same host"), "{err}");
+    }
+
+    #[test]
+    fn bwlimit_rates() {
+        assert_eq!(parse_rate("500").unwrap(), Some(500 * 1024));
+        assert_eq!(parse_rate("2M").unwrap(), Some(2 << 20));
+        assert_eq!(parse_rate("1.5k").unwrap(), Some(1536));
+        assert_eq!(parse_rate("0").unwrap(), None);
+        assert!(parse_rate("fast").is_err());
+        assert!(parse_rate("5X").is_err());
     }
 
     #[test]

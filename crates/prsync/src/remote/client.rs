@@ -20,7 +20,7 @@ use tokio::runtime::Handle;
 
 use super::peer::{serve_sender, unexpected, RemoteSender};
 use super::server::{receive_list, send_list};
-use super::wire::{Job, Link, Msg, PROTOCOL};
+use super::wire::{Job, Link, Msg, Shape, PROTOCOL};
 use crate::cli::{Options, Remote};
 use crate::exit;
 use crate::sender::{LocalSender, Sender};
@@ -68,6 +68,7 @@ pub fn run(opts: &Options) -> i32 {
 /// What every host of a push shares.
 struct PushJob {
     args: Vec<Vec<u8>>,
+    shape: Shape,
     dest: Vec<u8>,
     sender: LocalSender,
     printer: Printer,
@@ -142,6 +143,10 @@ async fn push(
     }
     let job = Arc::new(PushJob {
         args: opts.server_args(),
+        shape: Shape {
+            compress: opts.compress,
+            bwlimit: opts.bwlimit,
+        },
         dest: opts.dest.as_bytes().to_vec(),
         sender,
         printer,
@@ -203,7 +208,7 @@ fn push_one<R: Read, W: Write>(
     send_list(link, job.sender.file_list(), Vec::new(), Vec::new())?;
     let mut sender = job.sender.clone();
     let mut lines = Vec::new();
-    let done = serve_sender(&mut sender, link, |bytes| {
+    let done = serve_sender(&mut sender, link, job.shape, |bytes| {
         job.printer.out(Some(host), &mut lines, bytes)
     })?;
     job.printer.out(Some(host), &mut lines, b"");

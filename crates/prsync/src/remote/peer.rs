@@ -8,7 +8,7 @@ use std::rc::Rc;
 
 use prtools_delta::Signature;
 
-use super::wire::{DataWriter, Link, Msg};
+use super::wire::{unzip, DataWriter, Link, Msg, Shape};
 use crate::flist::FileEntry;
 use crate::sender::{Sender, Sent};
 
@@ -47,6 +47,7 @@ impl<R: Read, W: Write> Sender for RemoteSender<R, W> {
         loop {
             match link.receive()? {
                 Msg::Data(bytes) => out.write_all(&bytes)?,
+                Msg::Zdata(bytes) => out.write_all(&unzip(&bytes)?)?,
                 Msg::Sent {
                     literal,
                     matched,
@@ -87,6 +88,7 @@ impl<R: Read, W: Write> Write for OutWriter<R, W> {
 pub fn serve_sender<R: Read, W: Write>(
     sender: &mut dyn Sender,
     link: &mut Link<R, W>,
+    shape: Shape,
     mut on_out: impl FnMut(&[u8]),
 ) -> io::Result<Option<i32>> {
     loop {
@@ -110,7 +112,7 @@ pub fn serve_sender<R: Read, W: Write>(
                     None => None,
                 };
                 let sent = {
-                    let mut data = DataWriter::new(link);
+                    let mut data = DataWriter::new(link, shape);
                     let sent = sender.send(index, signature.as_ref(), &mut data);
                     data.flush()?;
                     sent

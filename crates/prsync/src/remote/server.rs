@@ -9,7 +9,7 @@ use std::rc::Rc;
 use std::time::Instant;
 
 use super::peer::{serve_sender, unexpected, OutWriter, RemoteSender};
-use super::wire::{Job, Link, Msg, WireEntry, PROTOCOL};
+use super::wire::{Job, Link, Msg, Shape, WireEntry, PROTOCOL};
 use crate::cli::parse_server_args;
 use crate::flist::FileEntry;
 use crate::sender::{LocalSender, Sender};
@@ -75,7 +75,11 @@ fn job<R: Read, W: Write>(mut link: Link<R, W>) -> io::Result<i32> {
                 errors,
                 sender.notices.clone(),
             )?;
-            serve_sender(&mut sender, &mut link, |_| {})?;
+            let shape = Shape {
+                compress: opts.compress,
+                bwlimit: opts.bwlimit,
+            };
+            serve_sender(&mut sender, &mut link, shape, |_| {})?;
             Ok(crate::exit::OK)
         }
     }

@@ -18,7 +18,7 @@ use crate::flist::{FileEntry, FileKind};
 use crate::sender::Sent;
 
 /// Bumped when messages change; each side refuses another.
-pub const PROTOCOL: u32 = 1;
+pub const PROTOCOL: u32 = 2;
 
 /// File bytes per `Data` message.
 pub const CHUNK: usize = 256 * 1024;
@@ -53,6 +53,8 @@ pub enum Msg {
     },
     /// File bytes (whole, or the delta stream).
     Data(Vec<u8>),
+    /// File bytes compressed with zstd (`-z`); at most [`CHUNK`] once decompressed.
+    Zdata(Vec<u8>),
     /// The data of the wanted entry is complete.
     Sent {
         /// Bytes sent as they are.
@@ -217,18 +219,50 @@ impl<R: Read, W: Write> Link<R, W> {
     }
 }
 
-/// A writer that turns bytes into `Data` messages of at most [`CHUNK`].
+/// How file data goes on the wire: compressed or not, and how fast at most.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct Shape {
+    /// `-z`: each chunk compressed with zstd.
+    pub compress: bool,
+    /// `--bwlimit`, bytes per second.
+    pub bwlimit: Option<u64>,
+}
+
+/// zstd's level for `-z`: its default, fast enough that a gigabit link stays the limit.
+const ZSTD_LEVEL: i32 = 3;
+
+/// A writer that turns bytes into `Data` (or `Zdata`) messages of at most [`CHUNK`], at most
+/// as fast as the shape allows.
 pub struct DataWriter<'a, R: Read, W: Write> {
     link: &'a mut Link<R, W>,
     buf: Vec<u8>,
+    shape: Shape,
+    started: std::time::Instant,
+    sent: u64,
 }
 
 impl<'a, R: Read, W: Write> DataWriter<'a, R, W> {
     /// Writes into `link`.
-    pub fn new(link: &'a mut Link<R, W>) -> Self {
+    pub fn new(link: &'a mut Link<R, W>, shape: Shape) -> Self {
         DataWriter {
             link,
             buf: Vec::with_capacity(CHUNK),
+            shape,
+            started: std::time::Instant::now(),
+            sent: 0,
+        }
+    }
+
+    /// Holds back until the bytes sent so far fit the rate limit.
+    fn pace(&mut self) {
+        let Some(rate) = self.shape.bwlimit else {
+            return;
+        };
+        let due = std::time::Duration::from_secs_f64(self.sent as f64 / rate as f64);
+        if let Some(wait) = due.checked_sub(self.started.elapsed()) {
+            // Throttling, not synchronisation: the limit is a rate over time.
+            self.link.flush().ok();
+            std::thread::sleep(wait);
         }
     }
 }
@@ -244,17 +278,50 @@ impl<R: Read, W: Write> Write for DataWriter<'_, R, W> {
     }
 
     fn flush(&mut self) -> io::Result<()> {
-        if !self.buf.is_empty() {
-            let data = std::mem::replace(&mut self.buf, Vec::with_capacity(CHUNK));
-            self.link.send(&Msg::Data(data))?;
+        if self.buf.is_empty() {
+            return Ok(());
         }
+        let data = std::mem::replace(&mut self.buf, Vec::with_capacity(CHUNK));
+        let msg = if self.shape.compress {
+            Msg::Zdata(zstd::bulk::compress(&data, ZSTD_LEVEL)?)
+        } else {
+            Msg::Data(data)
+        };
+        self.sent += match &msg {
+            Msg::Zdata(z) | Msg::Data(z) => z.len() as u64,
+            _ => 0,
+        };
+        self.link.send(&msg)?;
+        self.pace();
         Ok(())
     }
+}
+
+/// The bytes of a `Zdata` message, refusing more than [`CHUNK`] (a hostile peer cannot make
+/// a small message into a large allocation).
+pub fn unzip(bytes: &[u8]) -> io::Result<Vec<u8>> {
+    zstd::bulk::decompress(bytes, CHUNK).map_err(|e| {
+        io::Error::new(
+            io::ErrorKind::InvalidData,
+            format!("bad compressed file data: {e}"),
+        )
+    })
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn compressed_chunks_round_trip_and_bombs_are_refused() {
+        let data = vec![7u8; CHUNK];
+        let z = zstd::bulk::compress(&data, ZSTD_LEVEL).unwrap();
+        assert!(z.len() < 1000);
+        assert_eq!(unzip(&z).unwrap(), data);
+        let bomb = zstd::bulk::compress(&vec![0u8; 4 * CHUNK], ZSTD_LEVEL).unwrap();
+        assert!(unzip(&bomb).is_err());
+        assert!(unzip(b"not zstd").is_err());
+    }
 
     #[test]
     fn hostile_names_are_refused() {
