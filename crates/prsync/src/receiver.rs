@@ -5,19 +5,27 @@
 //! longer has, and sets attributes.
 //!
 //! Everything it learns about the source comes from [`FileEntry`]s and the bytes the sender
-//! writes; every write goes through a [`Root`] (confined `*at` calls), so a sender on another
-//! host can drive it unchanged.
+//! writes, so a sender on another host (which may be broken or hostile) can drive it
+//! unchanged. Hence the rules this module keeps:
+//!
+//! - every name of the list is checked with [`RelPath::new`] before anything touches the
+//!   disk (no `..`, no absolute path, no empty component; `.` only as the destination folder
+//!   itself), and a list that breaks this is refused whole;
+//! - every filesystem call below the destination goes through its [`Root`]: reads (`lstat`,
+//!   `readlink`, listing, the basis of a delta) as well as writes, links, owners, modes,
+//!   times and deletions. Each walks from the destination's descriptor without following a
+//!   symlink, so a symlink inside the destination (`dest/sub -> /etc`) is replaced or
+//!   deleted as the link it is, as rsync does, and never read, written or listed through.
+//!
+//! The one call by path is opening the destination folder itself, which the user named.
 
 use std::collections::{HashMap, HashSet};
-use std::ffi::OsStr;
-use std::fs::{self, Metadata};
 use std::io::{self, Read, Seek, Write};
-use std::os::unix::ffi::{OsStrExt, OsStringExt};
-use std::os::unix::fs::{FileTypeExt, MetadataExt, PermissionsExt};
-use std::path::{Path, PathBuf};
+use std::os::unix::fs::MetadataExt;
+use std::path::PathBuf;
 
 use prtools_delta::{Patcher, Signature, SignatureOptions};
-use prtools_sync::{Mtime, RelPath, Root};
+use prtools_sync::{FileStat, RelPath, Root};
 
 use crate::cli::{DeleteMode, Options};
 use crate::flist::{compare, parent_of, FileEntry, FileKind};
@@ -57,7 +65,12 @@ pub struct Receiver<'a, S: Sender, W: Write> {
     opts: &'a Options,
     sender: &'a mut S,
     dest: Dest,
+    /// The destination folder; `None` when it does not exist (a dry run that would make it).
     root: Option<Root>,
+    /// Where each entry of the list lands below the root (`None`: the root itself), checked.
+    rels: Vec<Option<RelPath>>,
+    /// With [`Dest::solo_name`]: where the lone entry lands instead.
+    solo: Option<RelPath>,
     out: W,
     utf8: bool,
     /// Totals for `--stats`.
@@ -80,11 +93,33 @@ pub struct Receiver<'a, S: Sender, W: Write> {
 
 impl<'a, S: Sender, W: Write> Receiver<'a, S, W> {
     /// A receiver writing into `dest`; `out` takes the `-i`/`-v` lines.
+    ///
+    /// Every name of the sender's list is checked first: one that could lead outside the
+    /// destination is an error, and nothing is done.
     pub fn new(opts: &'a Options, sender: &'a mut S, dest: Dest, out: W) -> io::Result<Self> {
-        let root = if dest.dir.is_dir() {
-            Some(Root::open(&dest.dir)?)
-        } else {
-            None
+        let rels = checked_names(sender.file_list())?;
+        let solo = match &dest.solo_name {
+            Some(name) => Some(RelPath::new(name.clone()).map_err(|e| {
+                io::Error::new(
+                    io::ErrorKind::InvalidInput,
+                    format!("cannot use the destination name: {e}"),
+                )
+            })?),
+            None => None,
+        };
+        let root = match Root::open(&dest.dir) {
+            Ok(root) => Some(root),
+            // Not there (yet): a dry run that would make it, or nothing to do. Each entry
+            // that needs it says so.
+            Err(e)
+                if matches!(
+                    prtools_sync::raw_os_error(&e),
+                    Some(libc::ENOENT | libc::ENOTDIR)
+                ) =>
+            {
+                None
+            }
+            Err(e) => return Err(e),
         };
         let mut children: HashMap<Vec<u8>, HashSet<Vec<u8>>> = HashMap::new();
         let mut groups: HashMap<u32, Group> = HashMap::new();
@@ -104,6 +139,8 @@ impl<'a, S: Sender, W: Write> Receiver<'a, S, W> {
             sender,
             dest,
             root,
+            rels,
+            solo,
             out,
             utf8: itemize::locale_is_utf8(),
             stats: Stats::default(),
@@ -126,7 +163,7 @@ impl<'a, S: Sender, W: Write> Receiver<'a, S, W> {
     pub fn run(&mut self) -> io::Result<()> {
         let n = self.list().len();
         for i in 0..n {
-            if self.list()[i].is_dir() && matches!(self.lstat(i), Some(m) if m.is_dir()) {
+            if self.list()[i].is_dir() && matches!(self.lstat(i), Ok(Some(m)) if m.is_dir()) {
                 self.existed.insert(i);
             }
         }
@@ -149,7 +186,7 @@ impl<'a, S: Sender, W: Write> Receiver<'a, S, W> {
             let after = std::mem::take(&mut group.after);
             let before = std::mem::take(&mut group.before);
             for m in after.into_iter().chain(before.into_iter().rev()) {
-                self.link_member(m, g)?;
+                self.link_or_fail(m, g);
             }
         }
         if self.opts.delete == DeleteMode::After {
@@ -163,44 +200,43 @@ impl<'a, S: Sender, W: Write> Receiver<'a, S, W> {
         self.out.flush()
     }
 
-    /// The path on disk of entry `i`.
-    fn path_of(&self, i: usize) -> PathBuf {
-        let name = &self.list()[i].name;
-        if let Some(solo) = &self.dest.solo_name {
-            return self.dest.dir.join(OsStr::from_bytes(solo));
+    /// The entry's path for the [`Root`]; `None` for the root itself.
+    fn rel_of(&self, i: usize) -> Option<&RelPath> {
+        match &self.solo {
+            Some(solo) => Some(solo),
+            None => self.rels[i].as_ref(),
         }
-        if name == b"." {
-            return self.dest.dir.clone();
-        }
-        self.dest.dir.join(OsStr::from_bytes(name))
     }
 
-    /// The entry's path for the [`Root`]; `None` for the root itself.
-    fn rel_of(&self, i: usize) -> Option<RelPath> {
-        if let Some(solo) = &self.dest.solo_name {
-            return RelPath::new(solo.clone()).ok();
-        }
-        let name = &self.list()[i].name;
-        if name == b"." {
-            return None;
-        }
-        RelPath::new(name.clone()).ok()
+    /// The entry's path for the [`Root`], for a change that cannot apply to the root itself
+    /// (which [`checked_names`] lets only a directory be).
+    fn rel_below(&self, i: usize) -> io::Result<RelPath> {
+        self.rel_of(i).cloned().ok_or_else(|| {
+            io::Error::new(
+                io::ErrorKind::InvalidInput,
+                "the destination folder itself cannot be replaced",
+            )
+        })
     }
 
     fn is_missing_below(&self, name: &[u8]) -> bool {
         self.missing_below.iter().any(|d| is_below(name, d))
     }
 
-    /// What the destination has at entry `i` now (not following a final symlink).
-    fn lstat(&self, i: usize) -> Option<Metadata> {
+    /// What the destination has at entry `i` now (not following a final symlink); an error
+    /// if a symlink stands on the way to it.
+    fn lstat(&self, i: usize) -> io::Result<Option<FileStat>> {
         let name = &self.list()[i].name;
         if name == b"." && self.dest.created {
-            return None;
+            return Ok(None);
         }
         if self.is_missing_below(name) {
-            return None;
+            return Ok(None);
         }
-        fs::symlink_metadata(self.path_of(i)).ok()
+        match &self.root {
+            Some(root) => root.metadata(self.rel_of(i)),
+            None => Ok(None),
+        }
     }
 
     fn print(&mut self, line: &[u8]) {
@@ -246,27 +282,27 @@ impl<'a, S: Sender, W: Write> Receiver<'a, S, W> {
     }
 
     /// The attribute columns of entry `e` against what is there (`meta`).
-    fn attr_item(&self, e: &FileEntry, meta: &Metadata) -> Item {
+    fn attr_item(&self, e: &FileEntry, meta: &FileStat) -> Item {
         let o = self.opts;
         let keep_time = o.times;
         let mut item = Item {
             time_now: !o.times,
             ..Item::default()
         };
-        if e.is_regular() && meta.is_file() && e.size() != meta.len() {
+        if e.is_regular() && meta.is_file() && e.size() != meta.size {
             item.size = true;
         }
-        if keep_time && e.mtime.secs != meta.mtime() {
+        if keep_time && e.mtime.secs != meta.mtime.secs {
             item.time = true;
         }
         let is_link = matches!(e.kind, FileKind::Symlink { .. });
-        if o.perms && !is_link && (e.mode & 0o7777) != (meta.mode() & 0o7777) {
+        if o.perms && !is_link && (e.mode & 0o7777) != (meta.mode & 0o7777) {
             item.perms = true;
         }
-        if o.owner && e.uid != meta.uid() {
+        if o.owner && e.uid != meta.uid {
             item.owner = true;
         }
-        if o.group && e.gid != meta.gid() {
+        if o.group && e.gid != meta.gid {
             item.group = true;
         }
         item
@@ -277,12 +313,14 @@ impl<'a, S: Sender, W: Write> Receiver<'a, S, W> {
         if self.skip_below.iter().any(|d| is_below(&entry.name, d)) {
             return Ok(());
         }
-        let meta = self.lstat(i);
-        let result = match &entry.kind {
-            FileKind::Dir => self.do_dir(i, &entry, meta),
-            FileKind::Regular { .. } => self.do_file(i, &entry, meta),
-            FileKind::Symlink { target } => self.do_symlink(i, &entry, meta, target),
-            FileKind::Device { .. } | FileKind::Special => self.do_special(i, &entry, meta),
+        let result = match self.lstat(i) {
+            Err(e) => Err(e),
+            Ok(meta) => match &entry.kind {
+                FileKind::Dir => self.do_dir(i, &entry, meta),
+                FileKind::Regular { .. } => self.do_file(i, &entry, meta),
+                FileKind::Symlink { target } => self.do_symlink(i, &entry, meta, target),
+                FileKind::Device { .. } | FileKind::Special => self.do_special(i, &entry, meta),
+            },
         };
         if let Err(e) = result {
             let shown = String::from_utf8_lossy(&entry.name).into_owned();
@@ -299,7 +337,7 @@ impl<'a, S: Sender, W: Write> Receiver<'a, S, W> {
         Ok(())
     }
 
-    fn do_dir(&mut self, i: usize, e: &FileEntry, meta: Option<Metadata>) -> io::Result<()> {
+    fn do_dir(&mut self, i: usize, e: &FileEntry, meta: Option<FileStat>) -> io::Result<()> {
         match meta {
             Some(m) if m.is_dir() => {
                 let item = self.attr_item(e, &m);
@@ -329,7 +367,7 @@ impl<'a, S: Sender, W: Write> Receiver<'a, S, W> {
                 } else {
                     // The root itself was made (or found) before the run began.
                     if let Some(rel) = self.rel_of(i) {
-                        self.root()?.create_dir_replacing(&rel, 0o700)?;
+                        self.root()?.create_dir_replacing(rel, 0o700)?;
                     }
                     self.set_owner_new(i, e)?;
                 }
@@ -351,11 +389,11 @@ impl<'a, S: Sender, W: Write> Receiver<'a, S, W> {
     /// Removes what is at entry `i` so that something of another kind can go there, as
     /// rsync does. A non-empty directory goes only with `--delete` (its contents are
     /// itemized as deleted); else it is an error and `false`.
-    fn make_way(&mut self, i: usize, meta: &Metadata, what: &str) -> io::Result<bool> {
+    fn make_way(&mut self, i: usize, meta: &FileStat, what: &str) -> io::Result<bool> {
         let name = self.list()[i].name.clone();
+        let rel = self.rel_below(i)?;
         if meta.is_dir() {
-            let path = self.path_of(i);
-            let empty = fs::read_dir(&path)?.next().is_none();
+            let empty = self.root()?.read_dir(Some(&rel))?.is_empty();
             if !empty && self.opts.delete == DeleteMode::Off {
                 let shown = String::from_utf8_lossy(&name).into_owned();
                 self.fail(format!(
@@ -364,16 +402,16 @@ impl<'a, S: Sender, W: Write> Receiver<'a, S, W> {
                 ));
                 return Ok(false);
             }
-            self.delete_contents(&name, &path)?;
+            self.delete_contents(&name, &rel)?;
             if self.opts.dry_run {
                 self.missing_below.push(name);
             } else {
-                fs::remove_dir(&path)?;
+                self.root()?.remove(&rel)?;
             }
         } else if self.opts.dry_run {
             self.missing_below.push(name);
         } else {
-            fs::remove_file(self.path_of(i))?;
+            self.root()?.remove(&rel)?;
         }
         Ok(true)
     }
@@ -382,14 +420,14 @@ impl<'a, S: Sender, W: Write> Receiver<'a, S, W> {
         &mut self,
         i: usize,
         e: &FileEntry,
-        meta: Option<Metadata>,
+        meta: Option<FileStat>,
         target: &[u8],
     ) -> io::Result<()> {
         let mut item = Item::default();
         let mut make = true;
         match &meta {
-            Some(m) if m.file_type().is_symlink() => {
-                let old = fs::read_link(self.path_of(i))?.into_os_string().into_vec();
+            Some(m) if m.is_symlink() => {
+                let old = self.root()?.read_link(&self.rel_below(i)?)?;
                 item = self.attr_item(e, m);
                 if old == target {
                     make = false;
@@ -414,7 +452,7 @@ impl<'a, S: Sender, W: Write> Receiver<'a, S, W> {
         if self.opts.dry_run {
             return Ok(());
         }
-        let rel = self.rel_of(i).ok_or_else(|| io::Error::other("no name"))?;
+        let rel = self.rel_below(i)?;
         if make {
             self.root()?.symlink(&rel, target)?;
         }
@@ -427,15 +465,14 @@ impl<'a, S: Sender, W: Write> Receiver<'a, S, W> {
         Ok(())
     }
 
-    fn do_special(&mut self, i: usize, e: &FileEntry, meta: Option<Metadata>) -> io::Result<()> {
-        let same_type = |m: &Metadata| {
-            let ft = m.file_type();
+    fn do_special(&mut self, i: usize, e: &FileEntry, meta: Option<FileStat>) -> io::Result<()> {
+        let same_type = |m: &FileStat| {
             let want = e.mode & libc::S_IFMT;
-            let have = m.mode() & libc::S_IFMT;
+            let have = m.mode & libc::S_IFMT;
             want == have
-                && (ft.is_fifo() || ft.is_socket() || ft.is_block_device() || ft.is_char_device())
+                && (m.is_special() || m.is_device())
                 && match e.kind {
-                    FileKind::Device { rdev } => rdev == m.rdev(),
+                    FileKind::Device { rdev } => rdev == m.rdev,
                     _ => true,
                 }
         };
@@ -466,21 +503,14 @@ impl<'a, S: Sender, W: Write> Receiver<'a, S, W> {
                 FileKind::Device { rdev } => rdev,
                 _ => 0,
             };
-            let path = self.path_of(i);
-            let ft = rustix::fs::FileType::from_raw_mode(e.mode);
-            rustix::fs::mknodat(
-                rustix::fs::CWD,
-                &path,
-                ft,
-                rustix::fs::Mode::from_raw_mode(0o600),
-                rdev,
-            )
-            .map_err(io::Error::from)?;
+            // Owner-only until the attributes below are set.
+            let mode = (e.mode & libc::S_IFMT) | 0o600;
+            self.root()?.mknod(&self.rel_below(i)?, mode, rdev)?;
         }
         self.set_attrs_by_path(i, e, make, &item)
     }
 
-    fn do_file(&mut self, i: usize, e: &FileEntry, meta: Option<Metadata>) -> io::Result<()> {
+    fn do_file(&mut self, i: usize, e: &FileEntry, meta: Option<FileStat>) -> io::Result<()> {
         if let Some(g) = e.hlink.filter(|_| self.opts.hard_links) {
             return self.do_member(i, g, e, meta);
         }
@@ -493,7 +523,7 @@ impl<'a, S: Sender, W: Write> Receiver<'a, S, W> {
         &mut self,
         i: usize,
         e: &FileEntry,
-        meta: Option<Metadata>,
+        meta: Option<FileStat>,
     ) -> io::Result<Option<bool>> {
         let meta = match meta {
             Some(m) if !m.is_file() => {
@@ -514,7 +544,7 @@ impl<'a, S: Sender, W: Write> Receiver<'a, S, W> {
             self.send_file(i, e, None)?;
             return Ok(Some(false));
         };
-        if self.opts.update && m.mtime() > e.mtime.secs {
+        if self.opts.update && m.mtime.secs > e.mtime.secs {
             return Ok(None);
         }
         if self.unchanged(i, e, &m)? {
@@ -538,16 +568,19 @@ impl<'a, S: Sender, W: Write> Receiver<'a, S, W> {
 
     /// rsync's quick check: same size and, by `-c`, same checksum, else the same mtime to the
     /// second (rsync compares whole seconds).
-    fn unchanged(&self, i: usize, e: &FileEntry, m: &Metadata) -> io::Result<bool> {
-        if e.size() != m.len() {
+    fn unchanged(&self, i: usize, e: &FileEntry, m: &FileStat) -> io::Result<bool> {
+        if e.size() != m.size {
             return Ok(false);
         }
         if self.opts.checksum {
             let theirs = e.checksum;
-            let ours = fs::File::open(self.path_of(i)).and_then(prtools_sync::hash_reader)?;
+            let ours = self
+                .root()?
+                .open_file(&self.rel_below(i)?)
+                .and_then(prtools_sync::hash_reader)?;
             return Ok(theirs == Some(ours));
         }
-        Ok(e.mtime.secs == m.mtime())
+        Ok(e.mtime.secs == m.mtime.secs)
     }
 
     /// A member of a hard-link group (see `hlink.c` in rsync for the rules copied here).
@@ -556,7 +589,7 @@ impl<'a, S: Sender, W: Write> Receiver<'a, S, W> {
         i: usize,
         g: u32,
         e: &FileEntry,
-        meta: Option<Metadata>,
+        meta: Option<FileStat>,
     ) -> io::Result<()> {
         let group = self
             .groups
@@ -587,9 +620,18 @@ impl<'a, S: Sender, W: Write> Receiver<'a, S, W> {
         }
         let before = std::mem::take(&mut group.before);
         for m in before.into_iter().rev() {
-            self.link_member(m, g)?;
+            self.link_or_fail(m, g);
         }
         Ok(())
+    }
+
+    /// [`Receiver::link_member`], reporting a failure as member `i`'s own (exit 23) rather
+    /// than ending the run or blaming the entry that finished the group.
+    fn link_or_fail(&mut self, i: usize, g: u32) {
+        if let Err(e) = self.link_member(i, g) {
+            let shown = String::from_utf8_lossy(&self.list()[i].name).into_owned();
+            self.fail(format!("cannot link {shown}: {}", os_reason(&e)));
+        }
     }
 
     /// Links member `i` to its group's finished member, unless it already is that file.
@@ -597,10 +639,14 @@ impl<'a, S: Sender, W: Write> Receiver<'a, S, W> {
         let leader = self.groups[&g].done.expect("a finished member");
         let e = self.list()[i].clone();
         let target_name = self.list()[leader].name.clone();
-        let meta = self.lstat(i);
-        let leader_meta = fs::symlink_metadata(self.path_of(leader)).ok();
+        let meta = self.lstat(i)?;
+        let leader_rel = self.rel_below(leader)?;
+        let leader_meta = match &self.root {
+            Some(root) => root.metadata(Some(&leader_rel))?,
+            None => None,
+        };
         if let (Some(m), Some(l)) = (&meta, &leader_meta) {
-            if m.dev() == l.dev() && m.ino() == l.ino() {
+            if m.same_inode(l) {
                 return Ok(());
             }
         }
@@ -626,24 +672,13 @@ impl<'a, S: Sender, W: Write> Receiver<'a, S, W> {
         if self.opts.dry_run {
             return Ok(());
         }
-        let path = self.path_of(i);
-        if matches!(&meta, Some(m) if m.is_file()) {
-            fs::remove_file(&path)?;
-        }
-        let rel = self.rel_of(i).ok_or_else(|| io::Error::other("no name"))?;
-        // Confinement: both names are checked relative paths, and the root walk refuses a
-        // symlinked parent before the link is made.
-        if let Some(parent) = rel.parent() {
-            if self.root()?.stat(&parent)?.is_none() {
-                return Err(io::Error::from_raw_os_error(libc::ENOENT));
-            }
-        }
-        fs::hard_link(self.path_of(leader), &path)
+        // An old file there is replaced in one step (a temp link renamed over it).
+        self.root()?.hard_link(&leader_rel, &self.rel_below(i)?)
     }
 
     /// Gets the data of entry `i` from the sender and writes it; `old` is the file there
     /// now, the basis for a delta.
-    fn send_file(&mut self, i: usize, e: &FileEntry, old: Option<&Metadata>) -> io::Result<()> {
+    fn send_file(&mut self, i: usize, e: &FileEntry, old: Option<&FileStat>) -> io::Result<()> {
         self.stats.transferred += 1;
         self.stats.transferred_size += e.size();
         if self.opts.progress && !self.opts.itemize && self.opts.verbose == 0 {
@@ -653,10 +688,10 @@ impl<'a, S: Sender, W: Write> Receiver<'a, S, W> {
         if self.opts.dry_run {
             return Ok(());
         }
-        let rel = self.rel_of(i).ok_or_else(|| io::Error::other("no name"))?;
+        let rel = self.rel_below(i)?;
         let basis = match old {
-            Some(m) if !self.opts.whole_file && m.len() > 0 => {
-                let mut data = Vec::with_capacity(m.len() as usize);
+            Some(m) if !self.opts.whole_file && m.size > 0 => {
+                let mut data = Vec::with_capacity(m.size as usize);
                 self.root()?.open_file(&rel)?.read_to_end(&mut data)?;
                 Some(data)
             }
@@ -680,17 +715,12 @@ impl<'a, S: Sender, W: Write> Receiver<'a, S, W> {
             let mut data = Vec::new();
             let sent = self.receive(i, signature.as_ref(), basis.as_deref(), &mut data)?;
             self.account(sent);
-            let path = self.path_of(i);
-            let mut f = fs::OpenOptions::new()
-                .write(true)
-                .create(true)
-                .truncate(false)
-                .open(&path)?;
+            let mut f = self.root()?.open_file_rw(&rel)?;
             f.write_all(&data)?;
             f.set_len(data.len() as u64)?;
             f.seek(io::SeekFrom::Start(0))?;
             self.chown_file(&f, e)?;
-            f.set_permissions(fs::Permissions::from_mode(mode))?;
+            rustix::fs::fchmod(&f, rustix::fs::Mode::from_raw_mode(mode))?;
             if let Some(t) = mtime {
                 filetime::set_file_handle_times(&f, None, Some(t.to_file_time()))?;
             }
@@ -744,17 +774,17 @@ impl<'a, S: Sender, W: Write> Receiver<'a, S, W> {
 
     /// The permission bits a written file gets: the sender's with `-p`; else the old file's,
     /// or for a new file the sender's less the umask (rsync's rule).
-    fn new_mode(&self, e: &FileEntry, old: Option<&Metadata>) -> u32 {
+    fn new_mode(&self, e: &FileEntry, old: Option<&FileStat>) -> u32 {
         if self.opts.perms {
             return e.mode & 0o7777;
         }
         match old {
-            Some(m) => m.mode() & 0o7777,
+            Some(m) => m.mode & 0o7777,
             None => e.mode & 0o777 & !umask(),
         }
     }
 
-    fn chown_file(&self, f: &fs::File, e: &FileEntry) -> io::Result<()> {
+    fn chown_file(&self, f: &std::fs::File, e: &FileEntry) -> io::Result<()> {
         let uid = self.opts.owner.then_some(e.uid);
         let gid = self.opts.group.then_some(e.gid);
         if uid.is_none() && gid.is_none() {
@@ -763,13 +793,13 @@ impl<'a, S: Sender, W: Write> Receiver<'a, S, W> {
         std::os::unix::fs::fchown(f, uid, gid)
     }
 
-    fn set_owner(&self, i: usize, e: &FileEntry, m: &Metadata) -> io::Result<()> {
-        let uid = (self.opts.owner && m.uid() != e.uid).then_some(e.uid);
-        let gid = (self.opts.group && m.gid() != e.gid).then_some(e.gid);
+    fn set_owner(&self, i: usize, e: &FileEntry, m: &FileStat) -> io::Result<()> {
+        let uid = (self.opts.owner && m.uid != e.uid).then_some(e.uid);
+        let gid = (self.opts.group && m.gid != e.gid).then_some(e.gid);
         if uid.is_none() && gid.is_none() {
             return Ok(());
         }
-        std::os::unix::fs::lchown(self.path_of(i), uid, gid)
+        self.root()?.chown(self.rel_of(i), uid, gid)
     }
 
     fn set_owner_new(&self, i: usize, e: &FileEntry) -> io::Result<()> {
@@ -778,13 +808,13 @@ impl<'a, S: Sender, W: Write> Receiver<'a, S, W> {
         if uid.is_none() && gid.is_none() {
             return Ok(());
         }
-        std::os::unix::fs::lchown(self.path_of(i), uid, gid)
+        self.root()?.chown(self.rel_of(i), uid, gid)
     }
 
     fn set_mode(&self, i: usize, mode: u32) -> io::Result<()> {
         match self.rel_of(i) {
-            Some(rel) => self.root()?.set_mode(&rel, mode & 0o7777),
-            None => fs::set_permissions(&self.dest.dir, fs::Permissions::from_mode(mode & 0o7777)),
+            Some(rel) => self.root()?.set_mode(rel, mode & 0o7777),
+            None => self.root()?.set_root_mode(mode & 0o7777),
         }
     }
 
@@ -800,8 +830,8 @@ impl<'a, S: Sender, W: Write> Receiver<'a, S, W> {
         }
         if self.opts.times && (new || item.time) {
             match self.rel_of(i) {
-                Some(rel) => self.root()?.set_mtime(&rel, e.mtime)?,
-                None => set_dir_mtime(&self.dest.dir, e.mtime)?,
+                Some(rel) => self.root()?.set_mtime(rel, e.mtime)?,
+                None => self.root()?.set_root_mtime(e.mtime)?,
             }
         }
         Ok(())
@@ -842,12 +872,14 @@ impl<'a, S: Sender, W: Write> Receiver<'a, S, W> {
         }
         // rsync compares whole seconds here too: a folder whose time is off by less than a
         // second is left alone.
-        if fs::symlink_metadata(self.path_of(i)).is_ok_and(|m| m.mtime() == e.mtime.secs) {
+        let root = self.root()?;
+        let rel = self.rel_of(i);
+        if matches!(root.metadata(rel), Ok(Some(m)) if m.mtime.secs == e.mtime.secs) {
             return Ok(());
         }
-        match self.rel_of(i) {
-            Some(rel) => self.root()?.set_mtime(&rel, e.mtime),
-            None => set_dir_mtime(&self.dest.dir, e.mtime),
+        match rel {
+            Some(rel) => root.set_mtime(rel, e.mtime),
+            None => root.set_root_mtime(e.mtime),
         }
     }
 
@@ -859,10 +891,22 @@ impl<'a, S: Sender, W: Write> Receiver<'a, S, W> {
             return Ok(());
         }
         let dir_name = self.list()[i].name.clone();
-        let path = self.path_of(i);
+        let dir_rel = self.rel_of(i).cloned();
         let listed = self.children.get(&dir_name).cloned().unwrap_or_default();
+        let listing = match self.sorted_dir(dir_rel.as_ref()) {
+            Ok(listing) => listing,
+            // Say so and go on, as rsync does: the rest of the transfer is not at stake.
+            Err(e) => {
+                let shown = String::from_utf8_lossy(&dir_name).into_owned();
+                self.fail(format!(
+                    "cannot list {shown} to delete in it: {}",
+                    os_reason(&e)
+                ));
+                return Ok(());
+            }
+        };
         let mut extra = Vec::new();
-        for (name, is_dir) in sorted_dir(&path)? {
+        for (name, is_dir) in listing {
             let full = if dir_name == b"." {
                 name.clone()
             } else {
@@ -871,14 +915,19 @@ impl<'a, S: Sender, W: Write> Receiver<'a, S, W> {
             if listed.contains(&full) || self.opts.filters.is_protected(&full, is_dir) {
                 continue;
             }
-            extra.push((full, is_dir, path.join(OsStr::from_bytes(&name))));
+            extra.push((full, is_dir));
         }
-        for (full, is_dir, p) in extra.into_iter().rev() {
-            let meta = match fs::symlink_metadata(&p) {
-                Ok(m) => m,
-                Err(_) => continue,
+        for (full, is_dir) in extra.into_iter().rev() {
+            let result = match RelPath::new(full.clone()) {
+                Ok(rel) => match self.root()?.metadata(Some(&rel)) {
+                    Ok(Some(meta)) => self.delete_item(&full, &rel, &meta, is_dir),
+                    // Gone meanwhile: nothing to delete.
+                    Ok(None) => Ok(()),
+                    Err(e) => Err(e),
+                },
+                Err(e) => Err(io::Error::new(io::ErrorKind::InvalidData, e.to_string())),
             };
-            if let Err(e) = self.delete_item(&full, &p, &meta, is_dir) {
+            if let Err(e) = result {
                 let shown = String::from_utf8_lossy(&full).into_owned();
                 self.fail(format!("delete_file: {shown} failed: {}", os_reason(&e)));
             }
@@ -887,23 +936,24 @@ impl<'a, S: Sender, W: Write> Receiver<'a, S, W> {
     }
 
     /// Deletes one item (a directory with its contents); itemizes each removal.
+    /// `name` is the item as the list names it (for output and filters), `rel` where it is.
     fn delete_item(
         &mut self,
         name: &[u8],
-        path: &Path,
-        meta: &Metadata,
+        rel: &RelPath,
+        meta: &FileStat,
         is_dir: bool,
     ) -> io::Result<()> {
         if is_dir {
-            let kept = self.delete_contents(name, path)?;
+            let kept = self.delete_contents(name, rel)?;
             if kept {
                 return Ok(());
             }
             if !self.opts.dry_run {
-                fs::remove_dir(path)?;
+                self.root()?.remove(rel)?;
             }
         } else if !self.opts.dry_run {
-            fs::remove_file(path)?;
+            self.root()?.remove(rel)?;
         }
         self.stats.deleted.add(&kind_of(meta));
         let mut shown = name.to_vec();
@@ -914,21 +964,42 @@ impl<'a, S: Sender, W: Write> Receiver<'a, S, W> {
         Ok(())
     }
 
-    /// Deletes everything inside the directory `name` at `path`; true if something there is
+    /// Deletes everything inside the directory `name` at `rel`; true if something there is
     /// protected and stays (so the directory must stay too).
-    fn delete_contents(&mut self, name: &[u8], path: &Path) -> io::Result<bool> {
+    ///
+    /// This walks the tree itself, rather than calling [`Root::remove_tree`], because each
+    /// removal is itemized in rsync's order, filters may protect some, and a dry run removes
+    /// nothing; each step is still a confined call, so a symlink in the tree is deleted as a
+    /// link and never followed.
+    fn delete_contents(&mut self, name: &[u8], rel: &RelPath) -> io::Result<bool> {
         let mut kept = false;
-        for (leaf, is_dir) in sorted_dir(path)?.into_iter().rev() {
+        for (leaf, is_dir) in self.sorted_dir(Some(rel))?.into_iter().rev() {
             let full = [name, b"/", &leaf[..]].concat();
             if self.opts.filters.is_protected_in_deleted_dir(&full, is_dir) {
                 kept = true;
                 continue;
             }
-            let p = path.join(OsStr::from_bytes(&leaf));
-            let meta = fs::symlink_metadata(&p)?;
-            self.delete_item(&full, &p, &meta, is_dir)?;
+            let child = rel
+                .join(&leaf)
+                .map_err(|e| io::Error::new(io::ErrorKind::InvalidData, e.to_string()))?;
+            let Some(meta) = self.root()?.metadata(Some(&child))? else {
+                continue;
+            };
+            self.delete_item(&full, &child, &meta, is_dir)?;
         }
         Ok(kept)
+    }
+
+    /// The entries of a destination directory (the root for `None`), in rsync's order.
+    fn sorted_dir(&self, rel: Option<&RelPath>) -> io::Result<Vec<(Vec<u8>, bool)>> {
+        let mut names: Vec<(Vec<u8>, bool)> = self
+            .root()?
+            .read_dir(rel)?
+            .into_iter()
+            .map(|d| (d.name, d.is_dir))
+            .collect();
+        names.sort_by(|a, b| compare(&a.0, a.1, &b.0, b.1));
+        Ok(names)
     }
 
     fn report_delete(&mut self, shown: &[u8]) {
@@ -970,39 +1041,47 @@ fn is_below(name: &[u8], dir: &[u8]) -> bool {
         || (name.len() > dir.len() && name.starts_with(dir) && name[dir.len()] == b'/')
 }
 
-/// The entries of a destination directory, in rsync's order.
-fn sorted_dir(path: &Path) -> io::Result<Vec<(Vec<u8>, bool)>> {
-    let mut names = Vec::new();
-    for item in fs::read_dir(path)? {
-        let item = item?;
-        let is_dir = item.file_type()?.is_dir();
-        names.push((item.file_name().into_vec(), is_dir));
-    }
-    names.sort_by(|a, b| compare(&a.0, a.1, &b.0, b.1));
-    Ok(names)
+/// Checks every name of the sender's list and returns where each lands below the root
+/// (`None` for `.`, the root itself). A name that could leave the destination (`..`, an
+/// absolute path, an empty component) or a `.` that is not a directory refuses the whole
+/// list: such a sender is broken or hostile, and nothing it sent is acted on.
+fn checked_names(list: &[FileEntry]) -> io::Result<Vec<Option<RelPath>>> {
+    let refuse = |message: String| {
+        io::Error::new(
+            io::ErrorKind::InvalidData,
+            format!("refusing the sender's file list: {message}"),
+        )
+    };
+    list.iter()
+        .map(|e| {
+            if e.name == b"." {
+                return match e.kind {
+                    FileKind::Dir => Ok(None),
+                    _ => Err(refuse(
+                        "'.' names the destination folder, which only a directory can be"
+                            .to_string(),
+                    )),
+                };
+            }
+            RelPath::new(e.name.clone())
+                .map(Some)
+                .map_err(|err| refuse(err.to_string()))
+        })
+        .collect()
 }
 
-fn kind_of(meta: &Metadata) -> FileKind {
-    let ft = meta.file_type();
-    if ft.is_dir() {
+fn kind_of(meta: &FileStat) -> FileKind {
+    if meta.is_dir() {
         FileKind::Dir
-    } else if ft.is_symlink() {
+    } else if meta.is_symlink() {
         FileKind::Symlink { target: Vec::new() }
-    } else if ft.is_file() {
+    } else if meta.is_file() {
         FileKind::Regular { size: 0 }
-    } else if ft.is_block_device() || ft.is_char_device() {
+    } else if meta.is_device() {
         FileKind::Device { rdev: 0 }
     } else {
         FileKind::Special
     }
-}
-
-fn set_dir_mtime(path: &Path, mtime: Mtime) -> io::Result<()> {
-    filetime::set_symlink_file_times(
-        path,
-        filetime::FileTime::from_last_access_time(&fs::metadata(path)?),
-        mtime.to_file_time(),
-    )
 }
 
 /// The process umask (read by setting it and putting it back; nothing else runs meanwhile).

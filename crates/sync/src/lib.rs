@@ -23,6 +23,12 @@ destination the user named:
   A symlink anywhere inside the destination, there from the start or planted mid-run, stops
   the walk with an error that names it.
 
+Reading goes the same way as writing, since a receiver must not look through a planted link
+either (and report on, or hash, what it finds): [`Root::metadata`] is its `lstat`, with
+[`Root::read_link`], [`Root::read_dir`] and [`Root::open_file`]; owners, links, device nodes,
+in-place rewrites and deletions have [`Root::chown`], [`Root::hard_link`], [`Root::mknod`],
+[`Root::open_file_rw`], [`Root::remove`] and [`Root::remove_tree`].
+
 Files are written by [`Root::create_file`] under a temp name beside the final one and renamed
 over it by [`AtomicFile::commit`], so a destination file is the old one or the new one, never
 a part, whatever happens to the run.
@@ -97,6 +103,6 @@ pub use entry::{Entry, Kind, Meta, Mtime, PERMISSION_BITS};
 pub use error::{raw_os_error, PathIoError};
 pub use hash::hash_reader;
 pub use relpath::{PathError, PathErrorKind, RelPath};
-pub use root::Root;
+pub use root::{DirEntry, FileStat, Root};
 pub use scan::{scan, scan_as, scan_with, ScanError, ScanOptions, Scanned};
 pub use temp::is_temp_name;

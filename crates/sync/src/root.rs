@@ -14,6 +14,13 @@ use rustix::io::Errno;
 use crate::error::{errno_at, explained};
 use crate::{platform, temp, AtomicFile, Kind, Meta, Mtime, RelPath, PERMISSION_BITS};
 
+mod change;
+mod stat;
+mod tree;
+
+pub use stat::FileStat;
+pub use tree::DirEntry;
+
 /// What a symlink met on the way to a path is told, in place of the OS's "Not a directory".
 const SYMLINK_IN_PATH: &str = "is a symbolic link, which is never followed inside a \
                                destination; remove it, or make it a real directory";
@@ -96,6 +103,14 @@ impl Root {
     /// The full path of `rel`, for messages.
     fn shown(&self, rel: &RelPath) -> PathBuf {
         self.path.join(rel.as_path())
+    }
+
+    /// The full path of `rel`, or of the root itself for `None`, for messages.
+    fn shown_at(&self, rel: Option<&RelPath>) -> PathBuf {
+        match rel {
+            Some(rel) => self.shown(rel),
+            None => self.path.clone(),
+        }
     }
 
     /// What is at `rel` now, without following a final symlink; `None` if nothing is there
@@ -225,15 +240,37 @@ impl Root {
     /// Sets the permission bits of `rel` (including setuid, setgid, sticky); a no-op for a
     /// symlink. A final symlink is never followed, even one swapped in during the call.
     pub fn set_mode(&self, rel: &RelPath, mode: u32) -> io::Result<()> {
-        let (dir, name) = self.parent(rel, false)?;
+        self.chmod_at(Some(rel), mode)
+    }
+
+    /// Sets the permission bits of the root folder itself (rsync's `.` entry), through the
+    /// descriptor opened by [`Root::open`]: if the folder's path has been renamed or replaced
+    /// since, the folder that was opened is the one changed, never what the path names now.
+    pub fn set_root_mode(&self, mode: u32) -> io::Result<()> {
+        self.chmod_at(None, mode)
+    }
+
+    fn chmod_at(&self, rel: Option<&RelPath>, mode: u32) -> io::Result<()> {
+        let (dir, name) = self.at(rel)?;
         let mode = Mode::from_raw_mode(mode & PERMISSION_BITS);
-        platform::chmod_nofollow(dir.as_fd(), name, mode).map_err(|e| errno_at(self.shown(rel), e))
+        platform::chmod_nofollow(dir.as_fd(), name, mode)
+            .map_err(|e| errno_at(self.shown_at(rel), e))
     }
 
     /// Sets the modification time of `rel`, leaving its access time alone; for a symlink the
     /// link's own time changes (utimensat with AT_SYMLINK_NOFOLLOW), not its target's.
     pub fn set_mtime(&self, rel: &RelPath, mtime: Mtime) -> io::Result<()> {
-        let (dir, name) = self.parent(rel, false)?;
+        self.utime_at(Some(rel), mtime)
+    }
+
+    /// Sets the modification time of the root folder itself, through its descriptor (see
+    /// [`Root::set_root_mode`]); the access time is left alone.
+    pub fn set_root_mtime(&self, mtime: Mtime) -> io::Result<()> {
+        self.utime_at(None, mtime)
+    }
+
+    fn utime_at(&self, rel: Option<&RelPath>, mtime: Mtime) -> io::Result<()> {
+        let (dir, name) = self.at(rel)?;
         let times = Timestamps {
             last_access: Timespec {
                 tv_sec: 0,
@@ -245,7 +282,7 @@ impl Root {
             },
         };
         rustix::fs::utimensat(&dir, name, &times, AtFlags::SYMLINK_NOFOLLOW)
-            .map_err(|e| errno_at(self.shown(rel), e))
+            .map_err(|e| errno_at(self.shown_at(rel), e))
     }
 
     /// Removes the file, symlink (not its target) or empty directory at `rel`.
@@ -271,16 +308,7 @@ impl Root {
             Errno::LOOP => explained(self.shown(rel), e.into(), SYMLINK_IN_PATH),
             e => errno_at(self.shown(rel), e),
         })?;
-        let stat = rustix::fs::fstat(&fd).map_err(|e| errno_at(self.shown(rel), e))?;
-        if FileType::from_raw_mode(stat.st_mode) != FileType::RegularFile {
-            return Err(explained(
-                self.shown(rel),
-                Errno::INVAL.into(),
-                "is not a regular file",
-            ));
-        }
-        rustix::fs::fcntl_setfl(&fd, OFlags::RDONLY).map_err(|e| errno_at(self.shown(rel), e))?;
-        Ok(File::from(fd))
+        self.regular_only(rel, fd, OFlags::RDONLY)
     }
 
     /// The root folder itself, as a walk would start from it.
@@ -294,6 +322,15 @@ impl Root {
         match bytes.iter().rposition(|&b| b == b'/') {
             None => Ok((Dir::Top(Arc::clone(&self.fd)), bytes)),
             Some(i) => Ok((self.walk(&bytes[..i], create)?, &bytes[i + 1..])),
+        }
+    }
+
+    /// Like [`Root::parent`], where `None` is the root itself: its own descriptor and `.`,
+    /// which an `*at` call with AT_SYMLINK_NOFOLLOW resolves to that very folder.
+    fn at<'r>(&self, rel: Option<&'r RelPath>) -> io::Result<(Dir, &'r [u8])> {
+        match rel {
+            Some(rel) => self.parent(rel, false),
+            None => Ok((self.top(), b".")),
         }
     }
 
