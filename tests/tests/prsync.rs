@@ -177,6 +177,30 @@ fn a_push_to_eight_hosts_prefixes_each_hosts_lines_and_deletes_as_rsync() {
         );
     }
 
+    // One changed line: every host rebuilds the file from its old copy with the one
+    // signature of the new file made here, and fetches only the few KB it lacks.
+    std::fs::write(src.join("etc/big.txt"), big_text(Some(123))).unwrap();
+    age(&src);
+    let out = run(tc
+        .prsync()
+        .args(["-a", "--stats", "-w", "node[1-8]"])
+        .arg(with_slash(&src))
+        .arg(":/tmp/dst"));
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    let stdout = text(&out.stdout);
+    for node in 1..=8 {
+        let host = format!("node{node}");
+        let stats = lines_of(&stdout, &host);
+        assert!(stat(&stats, "Literal data:") < 8_000, "{host}: {stats}");
+        assert!(stat(&stats, "Matched data:") > 500_000, "{host}: {stats}");
+        assert_eq!(
+            std::fs::read(tc.cluster.node_tmp(node).join("dst/etc/big.txt")).unwrap(),
+            big_text(Some(123)).into_bytes(),
+            "{host}"
+        );
+    }
+    rsync(&["-a"], &src, &local);
+
     // A file gone from the source goes from every host with --delete, itemized as rsync.
     std::fs::remove_file(src.join("run.sh")).unwrap();
     age(&src);

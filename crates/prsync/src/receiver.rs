@@ -24,7 +24,7 @@ use std::io::{self, Read, Seek, Write};
 use std::os::unix::fs::MetadataExt;
 use std::path::PathBuf;
 
-use prtools_delta::{Patcher, Signature, SignatureOptions};
+use prtools_delta::{Assembler, Patcher, Signature, SignatureOptions};
 use prtools_sync::{FileStat, RelPath, Root};
 
 use crate::cli::{DeleteMode, Options};
@@ -697,23 +697,11 @@ impl<'a, S: Sender, W: Write> Receiver<'a, S, W> {
             }
             _ => None,
         };
-        let signature = match &basis {
-            Some(data) => {
-                let options = SignatureOptions {
-                    block_size: self.opts.block_size,
-                    strong_len: None,
-                };
-                let sig = Signature::new(data, &options).map_err(io::Error::other)?;
-                self.stats.sum_bytes += sig.encoded_len() as u64;
-                Some(sig)
-            }
-            None => None,
-        };
         let mode = self.new_mode(e, old);
         let mtime = self.opts.times.then_some(e.mtime);
         if self.opts.inplace {
             let mut data = Vec::new();
-            let sent = self.receive(i, signature.as_ref(), basis.as_deref(), &mut data)?;
+            let sent = self.receive(i, basis.as_deref(), &mut data)?;
             self.account(sent);
             let mut f = self.root()?.open_file_rw(&rel)?;
             f.write_all(&data)?;
@@ -727,7 +715,7 @@ impl<'a, S: Sender, W: Write> Receiver<'a, S, W> {
             return Ok(());
         }
         let mut file = self.root()?.create_file(&rel)?;
-        let sent = self.receive(i, signature.as_ref(), basis.as_deref(), &mut file)?;
+        let sent = self.receive(i, basis.as_deref(), &mut file)?;
         self.account(sent);
         self.chown_file(file.file(), e)?;
         // As rsync: the time is set only when it differs in whole seconds from the new
@@ -742,34 +730,78 @@ impl<'a, S: Sender, W: Write> Receiver<'a, S, W> {
         self.stats.data_bytes += sent.wire;
     }
 
-    /// Asks the sender for file `i` and writes the new contents to `out`.
+    /// Asks the sender for file `i` and writes the new contents to `out`: with an old copy
+    /// (`basis`), from the blocks of it the new file reuses, found either here against the
+    /// sender's signature of the new file or by the sender against the signature of the old
+    /// one; else whole.
     fn receive(
         &mut self,
         i: usize,
-        signature: Option<&Signature>,
         basis: Option<&[u8]>,
         out: &mut dyn Write,
     ) -> io::Result<crate::sender::Sent> {
-        match (signature, basis) {
-            (Some(sig), Some(basis)) => {
-                let mut patched = Vec::new();
-                let mut writer = PatchWriter {
-                    patcher: Patcher::new(basis),
-                    out: &mut patched,
-                };
-                let sent = self.sender.send(i, Some(sig), &mut writer)?;
-                match writer.patcher.finish() {
-                    Ok(_) => {
-                        out.write_all(&patched)?;
-                        Ok(sent)
-                    }
-                    // A false block match, or the file changed while it was read: send it
-                    // whole, as rsync's second pass does.
-                    Err(_) => self.sender.send(i, None, out),
-                }
+        let Some(basis) = basis else {
+            return self.sender.send(i, None, out);
+        };
+        let options = SignatureOptions {
+            block_size: self.opts.block_size,
+            strong_len: None,
+        };
+        if let Some(sig) = self.sender.signature(i, &options)? {
+            if let Some(sent) = self.receive_ranges(i, &sig, basis, out)? {
+                return Ok(sent);
             }
-            _ => self.sender.send(i, None, out),
+            return self.sender.send(i, None, out);
         }
+        let sig = Signature::new(basis, &options).map_err(io::Error::other)?;
+        self.stats.sum_bytes += sig.encoded_len() as u64;
+        let mut patched = Vec::new();
+        let mut writer = PatchWriter {
+            patcher: Patcher::new(basis),
+            out: &mut patched,
+        };
+        let sent = self.sender.send(i, Some(&sig), &mut writer)?;
+        match writer.patcher.finish() {
+            Ok(_) => {
+                out.write_all(&patched)?;
+                Ok(sent)
+            }
+            // A false block match, or the file changed while it was read: send it
+            // whole, as rsync's second pass does.
+            Err(_) => self.sender.send(i, None, out),
+        }
+    }
+
+    /// Rebuilds file `i` from the blocks of `basis` that the new file's signature `sig`
+    /// finds in it, fetching only the ranges it lacks. `None` when the result does not check
+    /// out (the source changed meanwhile): the caller then fetches the file whole.
+    fn receive_ranges(
+        &mut self,
+        i: usize,
+        sig: &Signature,
+        basis: &[u8],
+        out: &mut dyn Write,
+    ) -> io::Result<Option<crate::sender::Sent>> {
+        self.stats.sum_bytes += sig.encoded_len() as u64;
+        let map = prtools_delta::block_map(sig, basis);
+        let invalid = |e: prtools_delta::Error| io::Error::new(io::ErrorKind::InvalidData, e);
+        let mut assembler = Assembler::new(sig, &map, basis).map_err(invalid)?;
+        let mut built = Vec::new();
+        let mut sent = {
+            let mut writer = AssembleWriter {
+                assembler: &mut assembler,
+                out: &mut built,
+            };
+            self.sender
+                .send_ranges(i, &map.missing_ranges(), &mut writer)?
+        };
+        if assembler.finish(&mut built).is_err() {
+            return Ok(None);
+        }
+        out.write_all(&built)?;
+        sent.literal = map.missing_len();
+        sent.matched = sig.len() - map.missing_len();
+        Ok(Some(sent))
     }
 
     /// The permission bits a written file gets: the sender's with `-p`; else the old file's,
@@ -1017,6 +1049,25 @@ impl<'a, S: Sender, W: Write> Receiver<'a, S, W> {
 }
 
 /// Feeds a delta stream to a [`Patcher`] as the sender writes it.
+/// Feeds fetched ranges to an [`Assembler`], which writes the rebuilt file.
+struct AssembleWriter<'a, 'b, 'o> {
+    assembler: &'a mut Assembler<'b>,
+    out: &'o mut Vec<u8>,
+}
+
+impl Write for AssembleWriter<'_, '_, '_> {
+    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+        self.assembler
+            .feed(buf, self.out)
+            .map_err(|e| io::Error::new(io::ErrorKind::InvalidData, e))?;
+        Ok(buf.len())
+    }
+
+    fn flush(&mut self) -> io::Result<()> {
+        Ok(())
+    }
+}
+
 struct PatchWriter<'b, 'o> {
     patcher: Patcher<'b>,
     out: &'o mut Vec<u8>,

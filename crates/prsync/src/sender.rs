@@ -9,11 +9,13 @@ use std::collections::HashMap;
 use std::ffi::{OsStr, OsString};
 use std::fs::{self, Metadata};
 use std::io::{self, Read, Write};
+use std::ops::Range;
 use std::os::unix::ffi::{OsStrExt, OsStringExt};
 use std::os::unix::fs::{FileTypeExt, MetadataExt};
 use std::path::{Path, PathBuf};
+use std::sync::{Arc, OnceLock};
 
-use prtools_delta::Signature;
+use prtools_delta::{Signature, SignatureOptions};
 use prtools_sync::filter::FilterList;
 use prtools_sync::Mtime;
 
@@ -63,6 +65,32 @@ pub trait Sender {
         basis: Option<&Signature>,
         out: &mut dyn Write,
     ) -> io::Result<Sent>;
+
+    /// The signature of entry `index` as it is now, for a receiver that rebuilds the file
+    /// from its old copy and the ranges that copy lacks ([`Sender::send_ranges`]): the other
+    /// direction of the rsync algorithm, in which one signature serves every host of a push
+    /// and each host does its own search. `None` when this sender does not offer it; the
+    /// receiver then sends its own signature instead, as rsync does.
+    fn signature(
+        &mut self,
+        index: usize,
+        options: &SignatureOptions,
+    ) -> io::Result<Option<Arc<Signature>>> {
+        let _ = (index, options);
+        Ok(None)
+    }
+
+    /// Writes these byte ranges of entry `index`, back to back (after
+    /// [`Sender::signature`]).
+    fn send_ranges(
+        &mut self,
+        index: usize,
+        ranges: &[Range<u64>],
+        out: &mut dyn Write,
+    ) -> io::Result<Sent> {
+        let _ = (index, ranges, out);
+        Err(io::Error::other("this sender does not send ranges"))
+    }
 }
 
 /// A problem met while listing the sources; the list goes on without the path (rsync's
@@ -83,9 +111,21 @@ pub struct LocalSender {
     pub errors: Vec<ListError>,
     /// Notices rsync prints on stdout (`skipping directory x`).
     pub notices: Vec<String>,
+    /// With [`LocalSender::share_signatures`]: each file's signature, made the first time a
+    /// host asks and then shared by the clones that serve the other hosts.
+    signatures: Option<Arc<Vec<OnceLock<Result<Arc<Signature>, String>>>>>,
 }
 
 impl LocalSender {
+    /// Offers [`Sender::signature`]: for a push to many hosts, where each file's signature
+    /// is made once here, whatever the number of hosts, and each host searches its own old
+    /// copy. Call before cloning the sender for the hosts.
+    pub fn share_signatures(&mut self) {
+        self.signatures = Some(Arc::new(
+            (0..self.entries.len()).map(|_| OnceLock::new()).collect(),
+        ));
+    }
+
     /// Lists `sources` as rsync does: `dir/` (or `.`) sends what is in `dir`, under the
     /// transfer root `.`; `dir` sends `dir` itself and everything below it; several sources
     /// make one sorted list, the first source winning a name two of them give.
@@ -129,6 +169,7 @@ impl LocalSender {
             paths,
             errors,
             notices,
+            signatures: None,
         };
         if opts.checksum {
             sender.hash_files();
@@ -205,6 +246,62 @@ impl Sender for LocalSender {
                 })
             }
         }
+    }
+
+    fn signature(
+        &mut self,
+        index: usize,
+        options: &SignatureOptions,
+    ) -> io::Result<Option<Arc<Signature>>> {
+        let Some(cache) = &self.signatures else {
+            return Ok(None);
+        };
+        let path = &self.paths[index];
+        cache[index]
+            .get_or_init(|| {
+                let data = fs::read(path).map_err(|e| format!("'{}': {e}", path.display()))?;
+                Signature::new(&data, options)
+                    .map(Arc::new)
+                    .map_err(|e| format!("'{}': {e}", path.display()))
+            })
+            .clone()
+            .map(Some)
+            .map_err(io::Error::other)
+    }
+
+    fn send_ranges(
+        &mut self,
+        index: usize,
+        ranges: &[Range<u64>],
+        out: &mut dyn Write,
+    ) -> io::Result<Sent> {
+        use std::os::unix::fs::FileExt;
+        let path = &self.paths[index];
+        let at = |e: io::Error| io::Error::new(e.kind(), format!("'{}': {e}", path.display()));
+        let file = fs::File::open(path).map_err(at)?;
+        let mut buf = vec![0u8; COPY_BUFFER];
+        let mut total = 0u64;
+        for range in ranges {
+            let mut at_offset = range.start;
+            while at_offset < range.end {
+                let want = (range.end - at_offset).min(COPY_BUFFER as u64) as usize;
+                let n = file.read_at(&mut buf[..want], at_offset).map_err(at)?;
+                if n == 0 {
+                    return Err(at(io::Error::new(
+                        io::ErrorKind::UnexpectedEof,
+                        "the file shrank while it was sent",
+                    )));
+                }
+                out.write_all(&buf[..n])?;
+                at_offset += n as u64;
+                total += n as u64;
+            }
+        }
+        Ok(Sent {
+            literal: total,
+            matched: 0,
+            wire: total,
+        })
     }
 }
 

@@ -135,7 +135,10 @@ async fn push(
     if opts.verbose > 0 && !opts.quiet {
         printer.line(None, b"sending incremental file list");
     }
-    let sender = LocalSender::list(&opts.sources, &crate::list_options(opts), &opts.filters);
+    let mut sender = LocalSender::list(&opts.sources, &crate::list_options(opts), &opts.filters);
+    // Each changed file's signature is made once here and every host searches its own old
+    // copy with it, so this machine's work per file does not grow with the hosts.
+    sender.share_signatures();
     let mut status = exit::OK;
     for e in &sender.errors {
         eprintln!("prsync: {}", e.message);

@@ -6,7 +6,10 @@ use std::cell::RefCell;
 use std::io::{self, Read, Write};
 use std::rc::Rc;
 
-use prtools_delta::Signature;
+use std::ops::Range;
+use std::sync::Arc;
+
+use prtools_delta::{Signature, SignatureOptions};
 
 use super::wire::{unzip, DataWriter, Link, Msg, Shape};
 use crate::flist::FileEntry;
@@ -19,12 +22,41 @@ pub type Shared<R, W> = Rc<RefCell<Link<R, W>>>;
 pub struct RemoteSender<R: Read, W: Write> {
     list: Vec<FileEntry>,
     link: Shared<R, W>,
+    /// Set once the sender has said it offers no signatures, so it is not asked again.
+    no_signatures: bool,
 }
 
 impl<R: Read, W: Write> RemoteSender<R, W> {
     /// A sender whose file list has arrived.
     pub fn new(list: Vec<FileEntry>, link: Shared<R, W>) -> Self {
-        RemoteSender { list, link }
+        RemoteSender {
+            list,
+            link,
+            no_signatures: false,
+        }
+    }
+}
+
+/// Reads file data until `Sent`, writing it to `out`.
+fn receive_data<R: Read, W: Write>(link: &mut Link<R, W>, out: &mut dyn Write) -> io::Result<Sent> {
+    loop {
+        match link.receive()? {
+            Msg::Data(bytes) => out.write_all(&bytes)?,
+            Msg::Zdata(bytes) => out.write_all(&unzip(&bytes)?)?,
+            Msg::Sent {
+                literal,
+                matched,
+                wire,
+            } => {
+                return Ok(Sent {
+                    literal,
+                    matched,
+                    wire,
+                })
+            }
+            Msg::Failed(why) => return Err(io::Error::other(why)),
+            other => return Err(unexpected("file data", &other)),
+        }
     }
 }
 
@@ -44,25 +76,47 @@ impl<R: Read, W: Write> Sender for RemoteSender<R, W> {
             index: index as u32,
             signature: basis.map(Signature::to_bytes),
         })?;
-        loop {
-            match link.receive()? {
-                Msg::Data(bytes) => out.write_all(&bytes)?,
-                Msg::Zdata(bytes) => out.write_all(&unzip(&bytes)?)?,
-                Msg::Sent {
-                    literal,
-                    matched,
-                    wire,
-                } => {
-                    return Ok(Sent {
-                        literal,
-                        matched,
-                        wire,
-                    })
-                }
-                Msg::Failed(why) => return Err(io::Error::other(why)),
-                other => return Err(unexpected("file data", &other)),
-            }
+        receive_data(&mut link, out)
+    }
+
+    fn signature(
+        &mut self,
+        index: usize,
+        options: &SignatureOptions,
+    ) -> io::Result<Option<Arc<Signature>>> {
+        if self.no_signatures {
+            return Ok(None);
         }
+        let mut link = self.link.borrow_mut();
+        link.send(&Msg::WantSignature {
+            index: index as u32,
+            block_size: options.block_size,
+        })?;
+        match link.receive()? {
+            Msg::Signature(Some(bytes)) => Signature::from_bytes(&bytes)
+                .map(|s| Some(Arc::new(s)))
+                .map_err(|e| io::Error::new(io::ErrorKind::InvalidData, e)),
+            Msg::Signature(None) => {
+                self.no_signatures = true;
+                Ok(None)
+            }
+            Msg::Failed(why) => Err(io::Error::other(why)),
+            other => Err(unexpected("a signature", &other)),
+        }
+    }
+
+    fn send_ranges(
+        &mut self,
+        index: usize,
+        ranges: &[Range<u64>],
+        out: &mut dyn Write,
+    ) -> io::Result<Sent> {
+        let mut link = self.link.borrow_mut();
+        link.send(&Msg::WantRanges {
+            index: index as u32,
+            ranges: ranges.iter().map(|r| (r.start, r.end)).collect(),
+        })?;
+        receive_data(&mut link, out)
     }
 }
 
@@ -122,11 +176,54 @@ pub fn serve_sender<R: Read, W: Write>(
                     Err(e) => link.send(&Msg::Failed(e.to_string()))?,
                 }
             }
+            Msg::WantSignature { index, block_size } => {
+                check_index(sender, index)?;
+                let options = SignatureOptions {
+                    block_size,
+                    strong_len: None,
+                };
+                match sender.signature(index as usize, &options) {
+                    Ok(sig) => link.send(&Msg::Signature(sig.map(|s| s.to_bytes())))?,
+                    Err(e) => link.send(&Msg::Failed(e.to_string()))?,
+                }
+            }
+            Msg::WantRanges { index, ranges } => {
+                check_index(sender, index)?;
+                if ranges.iter().any(|&(start, end)| start > end) {
+                    return Err(io::Error::new(
+                        io::ErrorKind::InvalidData,
+                        "prsync protocol error: a range that ends before it starts",
+                    ));
+                }
+                let ranges: Vec<Range<u64>> = ranges.into_iter().map(|(s, e)| s..e).collect();
+                let sent = {
+                    let mut data = DataWriter::new(link, shape);
+                    let sent = sender.send_ranges(index as usize, &ranges, &mut data);
+                    data.flush()?;
+                    sent
+                };
+                match sent {
+                    Ok(sent) => link.send(&Msg::from(sent))?,
+                    Err(e) => link.send(&Msg::Failed(e.to_string()))?,
+                }
+            }
             Msg::Out(bytes) => on_out(&bytes),
             Msg::Finish => return Ok(None),
             Msg::Done(code) => return Ok(Some(code)),
             other => return Err(unexpected("a request for file data", &other)),
         }
+    }
+}
+
+/// Refuses a file-list index the sender does not have.
+fn check_index(sender: &dyn Sender, index: u32) -> io::Result<()> {
+    if (index as usize) < sender.file_list().len() {
+        Ok(())
+    } else {
+        Err(io::Error::new(
+            io::ErrorKind::InvalidData,
+            format!("prsync protocol error: no file {index} in the list"),
+        ))
     }
 }
 

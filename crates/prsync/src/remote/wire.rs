@@ -18,7 +18,7 @@ use crate::flist::{FileEntry, FileKind};
 use crate::sender::Sent;
 
 /// Bumped when messages change; each side refuses another.
-pub const PROTOCOL: u32 = 2;
+pub const PROTOCOL: u32 = 3;
 
 /// File bytes per `Data` message.
 pub const CHUNK: usize = 256 * 1024;
@@ -50,6 +50,23 @@ pub enum Msg {
         index: u32,
         /// `Signature::to_bytes` of the receiver's old copy.
         signature: Option<Vec<u8>>,
+    },
+    /// The receiver asks for the signature of entry `index` as the sender has it (a push:
+    /// one signature of each file serves every host).
+    WantSignature {
+        /// Index in the file list.
+        index: u32,
+        /// `-B`.
+        block_size: Option<u32>,
+    },
+    /// `Signature::to_bytes`, or `None` when the sender does not offer signatures.
+    Signature(Option<Vec<u8>>),
+    /// The receiver asks for these byte ranges of entry `index`: what its old copy lacks.
+    WantRanges {
+        /// Index in the file list.
+        index: u32,
+        /// `(start, end)` byte offsets, in order.
+        ranges: Vec<(u64, u64)>,
     },
     /// File bytes (whole, or the delta stream).
     Data(Vec<u8>),
