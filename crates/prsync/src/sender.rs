@@ -101,6 +101,9 @@ pub struct ListError {
     pub message: String,
 }
 
+/// One file's signature, made by the first host that asks (or why it could not be made).
+type SharedSignature = OnceLock<Result<Arc<Signature>, String>>;
+
 /// The sender for sources on this machine. Cloned for each host of a push to many: each
 /// answers its own host's requests from the one listing.
 #[derive(Clone, Debug)]
@@ -113,7 +116,7 @@ pub struct LocalSender {
     pub notices: Vec<String>,
     /// With [`LocalSender::share_signatures`]: each file's signature, made the first time a
     /// host asks and then shared by the clones that serve the other hosts.
-    signatures: Option<Arc<Vec<OnceLock<Result<Arc<Signature>, String>>>>>,
+    signatures: Option<Arc<Vec<SharedSignature>>>,
 }
 
 impl LocalSender {
