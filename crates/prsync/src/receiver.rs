@@ -33,6 +33,10 @@ use crate::itemize::{self, Item};
 use crate::sender::{os_reason, Sender};
 use crate::stats::Stats;
 
+/// The largest file the sender is asked to send ahead (see [`Sender::prefetch`]): above
+/// this a round trip is small beside the transfer itself.
+const PREFETCH_LARGEST: u64 = 256 * 1024;
+
 /// Where the names of the file list land.
 #[derive(Debug)]
 pub struct Dest {
@@ -166,6 +170,19 @@ impl<'a, S: Sender, W: Write> Receiver<'a, S, W> {
             if self.list()[i].is_dir() && matches!(self.lstat(i), Ok(Some(m)) if m.is_dir()) {
                 self.existed.insert(i);
             }
+        }
+        if !self.opts.dry_run {
+            // Small files missing here will be wanted whole: the sender may send them ahead.
+            let missing: Vec<usize> = (0..n)
+                .filter(|&i| {
+                    let e = &self.list()[i];
+                    e.is_regular()
+                        && e.hlink.is_none()
+                        && e.size() <= PREFETCH_LARGEST
+                        && matches!(self.lstat(i), Ok(None))
+                })
+                .collect();
+            self.sender.prefetch(missing);
         }
         if self.opts.delete == DeleteMode::Before {
             for i in 0..n {

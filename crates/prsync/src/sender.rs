@@ -66,6 +66,13 @@ pub trait Sender {
         out: &mut dyn Write,
     ) -> io::Result<Sent>;
 
+    /// Files the receiver will want whole, in the order it will ask for them: a sender
+    /// across a network asks for several at once, so that small files do not each cost a
+    /// round trip. The receiver may still skip some of them.
+    fn prefetch(&mut self, indexes: Vec<usize>) {
+        let _ = indexes;
+    }
+
     /// The signature of entry `index` as it is now, for a receiver that rebuilds the file
     /// from its old copy and the ranges that copy lacks ([`Sender::send_ranges`]): the other
     /// direction of the rsync algorithm, in which one signature serves every host of a push

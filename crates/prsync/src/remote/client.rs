@@ -283,6 +283,7 @@ fn pull_one<R: Read, W: Write>(
     let stdout = io::stdout();
     let out = BufWriter::new(stdout.lock());
     let code = crate::transfer(opts, &mut sender, &errors, &notices, start, out);
+    sender.finish()?;
     let mut link = link.borrow_mut();
     link.send(&Msg::Finish)?;
     link.flush()?;

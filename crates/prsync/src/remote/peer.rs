@@ -3,6 +3,7 @@
 //! receiver cannot tell a remote sender from a local one.
 
 use std::cell::RefCell;
+use std::collections::{HashMap, VecDeque};
 use std::io::{self, Read, Write};
 use std::rc::Rc;
 
@@ -18,12 +19,31 @@ use crate::sender::{Sender, Sent};
 /// A link shared by the sender stand-in and the receiver's output in one agent.
 pub type Shared<R, W> = Rc<RefCell<Link<R, W>>>;
 
+/// At most this many whole files asked for ahead of the receiver.
+const AHEAD_FILES: usize = 64;
+
+/// At most this many bytes of files asked for ahead, or arrived and not yet taken.
+const AHEAD_BYTES: u64 = 4 << 20;
+
 /// The sender on the other end of a link.
+///
+/// Files the receiver said it will want ([`Sender::prefetch`]) are asked for a window at a
+/// time, so that their answers stream back while earlier ones are written; answers arrive in
+/// the order asked, and one that comes before it is taken waits in memory (bounded by the
+/// window). Any other request first takes in the answers still on their way.
 pub struct RemoteSender<R: Read, W: Write> {
     list: Vec<FileEntry>,
     link: Shared<R, W>,
     /// Set once the sender has said it offers no signatures, so it is not asked again.
     no_signatures: bool,
+    /// Files to ask for ahead, in order.
+    queue: VecDeque<usize>,
+    /// Asked for, answer not read yet.
+    asked: VecDeque<usize>,
+    /// Answers read before they were taken.
+    ready: HashMap<usize, io::Result<(Vec<u8>, Sent)>>,
+    /// Bytes of the files asked for or waiting.
+    ahead_bytes: u64,
 }
 
 impl<R: Read, W: Write> RemoteSender<R, W> {
@@ -33,7 +53,83 @@ impl<R: Read, W: Write> RemoteSender<R, W> {
             list,
             link,
             no_signatures: false,
+            queue: VecDeque::new(),
+            asked: VecDeque::new(),
+            ready: HashMap::new(),
+            ahead_bytes: 0,
         }
+    }
+
+    /// Asks for queued files while the window has room.
+    fn top_up(&mut self) -> io::Result<()> {
+        while self.asked.len() < AHEAD_FILES && self.ahead_bytes < AHEAD_BYTES {
+            let Some(index) = self.queue.pop_front() else {
+                break;
+            };
+            self.ask(index)?;
+        }
+        Ok(())
+    }
+
+    fn ask(&mut self, index: usize) -> io::Result<()> {
+        self.link.borrow_mut().send(&Msg::Want {
+            index: index as u32,
+            signature: None,
+        })?;
+        self.ahead_bytes += self.list[index].size();
+        self.asked.push_back(index);
+        Ok(())
+    }
+
+    /// Reads the next answer on its way into `ready`.
+    fn read_one(&mut self) -> io::Result<()> {
+        let Some(index) = self.asked.pop_front() else {
+            return Ok(());
+        };
+        let mut data = Vec::new();
+        let answer = receive_data(&mut self.link.borrow_mut(), &mut data);
+        let answer = match answer {
+            Ok(sent) => Ok((data, sent)),
+            // The sender could not read this one; the link itself is fine.
+            Err(e) if e.kind() == io::ErrorKind::Other => Err(e),
+            Err(e) => return Err(e),
+        };
+        self.ready.insert(index, answer);
+        Ok(())
+    }
+
+    /// Takes in every answer still on its way, before a request of another kind.
+    fn settle(&mut self) -> io::Result<()> {
+        while !self.asked.is_empty() {
+            self.read_one()?;
+        }
+        Ok(())
+    }
+
+    /// The whole file `index`, asked for ahead or now.
+    fn take(&mut self, index: usize, out: &mut dyn Write) -> io::Result<Sent> {
+        if !self.ready.contains_key(&index) && !self.asked.contains(&index) {
+            self.queue.retain(|&q| q != index);
+            self.ask(index)?;
+        }
+        while !self.ready.contains_key(&index) {
+            self.read_one()?;
+        }
+        let answer = self.ready.remove(&index).expect("read above");
+        self.ahead_bytes = self.ahead_bytes.saturating_sub(self.list[index].size());
+        self.top_up()?;
+        let (data, sent) = answer?;
+        out.write_all(&data)?;
+        Ok(sent)
+    }
+
+    /// Reads the answers to files asked for and never taken, so that the sender is not left
+    /// writing to a link nobody reads; call before ending the job.
+    pub fn finish(&mut self) -> io::Result<()> {
+        self.queue.clear();
+        self.settle()?;
+        self.ready.clear();
+        Ok(())
     }
 }
 
@@ -71,12 +167,29 @@ impl<R: Read, W: Write> Sender for RemoteSender<R, W> {
         basis: Option<&Signature>,
         out: &mut dyn Write,
     ) -> io::Result<Sent> {
-        let mut link = self.link.borrow_mut();
-        link.send(&Msg::Want {
-            index: index as u32,
-            signature: basis.map(Signature::to_bytes),
-        })?;
-        receive_data(&mut link, out)
+        let Some(basis) = basis else {
+            return self.take(index, out);
+        };
+        self.settle()?;
+        let sent = {
+            let mut link = self.link.borrow_mut();
+            link.send(&Msg::Want {
+                index: index as u32,
+                signature: Some(basis.to_bytes()),
+            })?;
+            receive_data(&mut link, out)?
+        };
+        self.top_up()?;
+        Ok(sent)
+    }
+
+    fn prefetch(&mut self, indexes: Vec<usize>) {
+        self.queue = indexes
+            .into_iter()
+            .filter(|&i| i < self.list.len())
+            .collect();
+        // An error here shows again on the first real request.
+        let _ = self.top_up();
     }
 
     fn signature(
@@ -87,6 +200,7 @@ impl<R: Read, W: Write> Sender for RemoteSender<R, W> {
         if self.no_signatures {
             return Ok(None);
         }
+        self.settle()?;
         let mut link = self.link.borrow_mut();
         link.send(&Msg::WantSignature {
             index: index as u32,
@@ -111,6 +225,7 @@ impl<R: Read, W: Write> Sender for RemoteSender<R, W> {
         ranges: &[Range<u64>],
         out: &mut dyn Write,
     ) -> io::Result<Sent> {
+        self.settle()?;
         let mut link = self.link.borrow_mut();
         link.send(&Msg::WantRanges {
             index: index as u32,

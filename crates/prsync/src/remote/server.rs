@@ -59,6 +59,7 @@ fn job<R: Read, W: Write>(mut link: Link<R, W>) -> io::Result<i32> {
             let mut sender = RemoteSender::new(list, link.clone());
             let out = OutWriter { link: link.clone() };
             let code = crate::transfer(&opts, &mut sender, &errors, &notices, Instant::now(), out);
+            sender.finish()?;
             let mut link = link.borrow_mut();
             link.send(&Msg::Done(code))?;
             link.flush()?;
