@@ -263,3 +263,38 @@ fn operands_that_cannot_work_get_one_line() {
     }
     std::fs::remove_dir_all(&home).unwrap();
 }
+
+#[test]
+fn a_terminal_gets_one_progress_bar_for_many_hosts_and_q_silences_it() {
+    let tc = TestCluster::start(2);
+    let scratch = tc.scratch("bar");
+    let src = scratch.join("data");
+    std::fs::create_dir_all(&src).unwrap();
+    std::fs::write(src.join("big.bin"), vec![5u8; 24 << 20]).unwrap();
+    let line = |quiet: &str| {
+        format!(
+            "{} {quiet} -a -e 'ssh -F {}' -w node[1-2] {} :/tmp/bar{quiet}",
+            prtools_tests::bin("prsync").display(),
+            tc.cluster.ssh_config().display(),
+            with_slash(&src)
+        )
+    };
+    // script(1) gives prsync a terminal.
+    let mut shown = Command::new("script");
+    tc.isolate(&mut shown);
+    shown.args(["-qec", &line(""), "/dev/null"]);
+    let out = run(&mut shown);
+    let screen = text(&out.stdout);
+    assert!(out.status.success(), "{screen}");
+    assert!(
+        screen.contains("MiB") && screen.contains("hosts "),
+        "{screen:?}"
+    );
+
+    let mut quiet = Command::new("script");
+    tc.isolate(&mut quiet);
+    quiet.args(["-qec", &line("-q"), "/dev/null"]);
+    let out = run(&mut quiet);
+    assert!(out.status.success(), "{}", text(&out.stdout));
+    assert_text_eq!("", text(&out.stdout));
+}

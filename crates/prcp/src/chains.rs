@@ -13,10 +13,10 @@ use tokio::sync::{mpsc, oneshot};
 
 use crate::client::{self, PushFlags, Report};
 use crate::plan::PushPlan;
-use crate::progress::Progress;
 use crate::protocol::Hop;
 use crate::relay::{push_chain, Outcome};
 use crate::{with_agents, Shared};
+use prtools_transport::Progress;
 
 /// What a relayed push sends, and how wide.
 pub struct Relay {

@@ -11,10 +11,10 @@ use prtools_transport::{
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
 use crate::plan::PushPlan;
-use crate::progress::Progress;
 use crate::protocol::{
     data_buffer, decode, message, Frame, PushHeader, Reply, Request, BATCH, DATA_START, PROTOCOL,
 };
+use prtools_transport::Progress;
 
 /// Totals across hosts, for --stats.
 #[derive(Default)]

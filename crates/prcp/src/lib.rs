@@ -11,7 +11,6 @@ pub mod cli;
 pub mod client;
 pub mod operands;
 pub mod plan;
-pub mod progress;
 pub mod protocol;
 pub mod relay;
 pub mod server;
@@ -33,7 +32,7 @@ use crate::cli::Cli;
 use crate::client::{GatherInto, PushFlags, Totals};
 use crate::operands::Operands;
 use crate::plan::PushPlan;
-use crate::progress::Progress;
+use prtools_transport::Progress;
 
 /// Runs prcp and returns its exit status.
 pub fn run(cli: Cli) -> Result<i32> {

@@ -57,6 +57,7 @@ mod gather;
 mod interrupt;
 mod pipe;
 mod process;
+mod progress;
 mod run;
 mod target;
 
@@ -76,5 +77,6 @@ pub use gather::{failure_lines, gather};
 pub use interrupt::Interrupt;
 pub use pipe::widen_pipe;
 pub use process::{Input as RemoteInput, KillHandle, Output as RemoteOutput, RemoteProcess};
+pub use progress::Progress;
 pub use run::{run_command, CommandSpec, StdinData};
 pub use target::Target;

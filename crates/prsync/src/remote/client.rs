@@ -13,7 +13,7 @@ use std::time::Instant;
 
 use prtools_transport::{
     ensure_agent, failure_lines, for_each_host, AgentOptions, Connection, HostError, Interrupt,
-    KillHandle, LocalAgent, RemoteInput, RemoteOutput, Target,
+    KillHandle, LocalAgent, Progress, RemoteInput, RemoteOutput, Target,
 };
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::runtime::Handle;
@@ -56,8 +56,12 @@ pub fn run(opts: &Options) -> i32 {
     };
     match &opts.remote {
         Remote::Push(hosts) => {
-            let printer = Printer::new(hosts.len() > 1, None);
-            let (results, status) = runtime.block_on(push(opts, hosts, agent, printer));
+            // One bar for the run, as prcp's: by default when many hosts share the terminal,
+            // and with --progress for one.
+            let quiet = opts.quiet || !(opts.progress || hosts.len() > 1);
+            let progress = Arc::new(Progress::new(hosts.len(), quiet));
+            let printer = Printer::new(hosts.len() > 1, None, Some(progress.clone()));
+            let (results, status) = runtime.block_on(push(opts, hosts, agent, printer, progress));
             finish(results.into_iter(), status)
         }
         Remote::Pull(host) => pull(&runtime, opts, host, &agent),
@@ -67,6 +71,7 @@ pub fn run(opts: &Options) -> i32 {
 
 /// What every host of a push shares.
 struct PushJob {
+    progress: Arc<Progress>,
     args: Vec<Vec<u8>>,
     shape: Shape,
     dest: Vec<u8>,
@@ -110,8 +115,9 @@ pub fn push_with_sink(opts: &Options, sink: LineSink) -> Vec<(String, Result<i32
         )),
         Err(e) => return failed(format!("cannot read prsync to upload it as the agent: {e}")),
     };
-    let printer = Printer::new(true, Some(sink));
-    let (results, _) = runtime.block_on(push(opts, hosts, agent, printer));
+    let printer = Printer::new(true, Some(sink), None);
+    let progress = Arc::new(Progress::new(hosts.len(), true));
+    let (results, _) = runtime.block_on(push(opts, hosts, agent, printer, progress));
     results
         .into_iter()
         .map(|(host, r)| {
@@ -130,6 +136,7 @@ async fn push(
     hosts: &[prtools_hostlist::HostSpec],
     agent: Arc<Agent>,
     printer: Printer,
+    progress: Arc<Progress>,
 ) -> (Vec<HostOutcome>, i32) {
     let targets = Target::from_specs(hosts.to_vec());
     if opts.verbose > 0 && !opts.quiet {
@@ -145,6 +152,7 @@ async fn push(
         status = exit::PARTIAL;
     }
     let job = Arc::new(PushJob {
+        progress: progress.clone(),
         args: opts.server_args(),
         shape: Shape {
             compress: opts.compress,
@@ -161,6 +169,7 @@ async fn push(
             return (Vec::new(), exit::FILE_IO);
         }
     };
+    let job_progress = progress.clone();
     let results = for_each_host(
         &targets,
         &opts.config,
@@ -185,9 +194,13 @@ async fn push(
                 Ok(code)
             }
         },
-        |_| {},
+        move |result| {
+            let ok = matches!(result.result, Ok(Ok(0)));
+            progress.host_done(ok);
+        },
     )
     .await;
+    job_progress.finish();
     let results = results
         .into_iter()
         .map(|r| (r.target.name().to_string(), r.result))
@@ -211,7 +224,7 @@ fn push_one<R: Read, W: Write>(
     send_list(link, job.sender.file_list(), Vec::new(), Vec::new())?;
     let mut sender = job.sender.clone();
     let mut lines = Vec::new();
-    let done = serve_sender(&mut sender, link, job.shape, |bytes| {
+    let done = serve_sender(&mut sender, link, job.shape, &job.progress, |bytes| {
         job.printer.out(Some(host), &mut lines, bytes)
     })?;
     job.printer.out(Some(host), &mut lines, b"");
@@ -229,7 +242,7 @@ fn pull(
     let start = Instant::now();
     let target = Target::from_specs(vec![host.clone()]).remove(0);
     let name = target.name().to_string();
-    let printer = Printer::new(false, None);
+    let printer = Printer::new(false, None, None);
     let setup = runtime.block_on(async {
         let conn = Connection::open(&target, &opts.config).await?;
         match start_agent(&conn, agent, &printer).await {
@@ -368,14 +381,25 @@ struct Printer {
     prefix: bool,
     stdout: Mutex<()>,
     sink: Option<LineSink>,
+    /// The run's bar, kept out of the way of the lines.
+    progress: Option<Arc<Progress>>,
 }
 
 impl Printer {
-    fn new(prefix: bool, sink: Option<LineSink>) -> Printer {
+    fn new(prefix: bool, sink: Option<LineSink>, progress: Option<Arc<Progress>>) -> Printer {
         Printer {
             prefix,
             stdout: Mutex::new(()),
             sink,
+            progress,
+        }
+    }
+
+    /// Runs `print` with the bar, if any, out of the way.
+    fn clear_of_bar(&self, print: impl FnOnce()) {
+        match &self.progress {
+            Some(p) => p.suspend(print),
+            None => print(),
         }
     }
 
@@ -386,23 +410,27 @@ impl Printer {
             return;
         }
         let _lock = self.stdout.lock().unwrap_or_else(|e| e.into_inner());
-        let mut out = io::stdout().lock();
-        if let (true, Some(h)) = (self.prefix, host) {
-            let _ = write!(out, "{h}: ");
-        }
-        let _ = out.write_all(line);
-        let _ = out.write_all(b"\n");
-        let _ = out.flush();
+        self.clear_of_bar(|| {
+            let mut out = io::stdout().lock();
+            if let (true, Some(h)) = (self.prefix, host) {
+                let _ = write!(out, "{h}: ");
+            }
+            let _ = out.write_all(line);
+            let _ = out.write_all(b"\n");
+            let _ = out.flush();
+        });
     }
 
     /// Bytes a host printed: complete lines go out now, the rest waits in `pending`; empty
     /// `bytes` flushes what is pending.
     fn out(&self, host: Option<&str>, pending: &mut Vec<u8>, bytes: &[u8]) {
         pending.extend_from_slice(bytes);
-        if !self.prefix {
-            let mut out = io::stdout().lock();
-            let _ = out.write_all(pending);
-            let _ = out.flush();
+        if !self.prefix && self.sink.is_none() {
+            self.clear_of_bar(|| {
+                let mut out = io::stdout().lock();
+                let _ = out.write_all(pending);
+                let _ = out.flush();
+            });
             pending.clear();
             return;
         }

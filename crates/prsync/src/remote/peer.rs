@@ -11,6 +11,7 @@ use std::ops::Range;
 use std::sync::Arc;
 
 use prtools_delta::{Signature, SignatureOptions};
+use prtools_transport::Progress;
 
 use super::wire::{unzip, DataWriter, Link, Msg, Shape};
 use crate::flist::FileEntry;
@@ -258,6 +259,7 @@ pub fn serve_sender<R: Read, W: Write>(
     sender: &mut dyn Sender,
     link: &mut Link<R, W>,
     shape: Shape,
+    progress: &Progress,
     mut on_out: impl FnMut(&[u8]),
 ) -> io::Result<Option<i32>> {
     loop {
@@ -280,10 +282,14 @@ pub fn serve_sender<R: Read, W: Write>(
                     }
                     None => None,
                 };
+                let size = sender.file_list()[index].size();
+                progress.add_total(size);
                 let sent = {
-                    let mut data = DataWriter::new(link, shape);
+                    let mut data = DataWriter::new(link, shape, progress);
                     let sent = sender.send(index, signature.as_ref(), &mut data);
                     data.flush()?;
+                    // A delta is smaller than the file it makes: the rest counts as done.
+                    progress.moved(size.saturating_sub(data.moved));
                     sent
                 };
                 match sent {
@@ -311,8 +317,9 @@ pub fn serve_sender<R: Read, W: Write>(
                     ));
                 }
                 let ranges: Vec<Range<u64>> = ranges.into_iter().map(|(s, e)| s..e).collect();
+                progress.add_total(ranges.iter().map(|r| r.end - r.start).sum());
                 let sent = {
-                    let mut data = DataWriter::new(link, shape);
+                    let mut data = DataWriter::new(link, shape, progress);
                     let sent = sender.send_ranges(index as usize, &ranges, &mut data);
                     data.flush()?;
                     sent

@@ -80,7 +80,8 @@ fn job<R: Read, W: Write>(mut link: Link<R, W>) -> io::Result<i32> {
                 compress: opts.compress,
                 bwlimit: opts.bwlimit,
             };
-            serve_sender(&mut sender, &mut link, shape, |_| {})?;
+            let silent = prtools_transport::Progress::new(0, true);
+            serve_sender(&mut sender, &mut link, shape, &silent, |_| {})?;
             Ok(crate::exit::OK)
         }
     }

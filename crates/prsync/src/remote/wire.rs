@@ -11,7 +11,7 @@
 use std::io::{self, Read, Write};
 
 use prtools_sync::Mtime;
-use prtools_transport::{read_frame_blocking, write_frame_blocking};
+use prtools_transport::{read_frame_blocking, write_frame_blocking, Progress};
 use serde::{Deserialize, Serialize};
 
 use crate::flist::{FileEntry, FileKind};
@@ -256,17 +256,22 @@ pub struct DataWriter<'a, R: Read, W: Write> {
     shape: Shape,
     started: std::time::Instant,
     sent: u64,
+    progress: &'a Progress,
+    /// File bytes written so far, before compression.
+    pub moved: u64,
 }
 
 impl<'a, R: Read, W: Write> DataWriter<'a, R, W> {
-    /// Writes into `link`.
-    pub fn new(link: &'a mut Link<R, W>, shape: Shape) -> Self {
+    /// Writes into `link`, telling `progress` of every chunk.
+    pub fn new(link: &'a mut Link<R, W>, shape: Shape, progress: &'a Progress) -> Self {
         DataWriter {
             link,
             buf: Vec::with_capacity(CHUNK),
             shape,
             started: std::time::Instant::now(),
             sent: 0,
+            progress,
+            moved: 0,
         }
     }
 
@@ -299,6 +304,8 @@ impl<R: Read, W: Write> Write for DataWriter<'_, R, W> {
             return Ok(());
         }
         let data = std::mem::replace(&mut self.buf, Vec::with_capacity(CHUNK));
+        self.moved += data.len() as u64;
+        self.progress.moved(data.len() as u64);
         let msg = if self.shape.compress {
             Msg::Zdata(zstd::bulk::compress(&data, ZSTD_LEVEL)?)
         } else {

@@ -70,6 +70,15 @@ impl Progress {
         }
     }
 
+    /// Runs `print` with the bar out of the way, so that lines written to the terminal while
+    /// it shows do not run into it.
+    pub fn suspend<R>(&self, print: impl FnOnce() -> R) -> R {
+        match &self.bar {
+            Some(bar) => bar.suspend(print),
+            None => print(),
+        }
+    }
+
     /// Removes the bar before the run's own messages are printed.
     pub fn finish(&self) {
         if let Some(bar) = &self.bar {
