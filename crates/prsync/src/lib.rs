@@ -29,6 +29,7 @@
 pub mod cli;
 pub mod flist;
 pub mod itemize;
+pub mod mapped;
 pub mod receiver;
 pub mod remote;
 pub mod sender;

@@ -20,7 +20,7 @@
 //! The one call by path is opening the destination folder itself, which the user named.
 
 use std::collections::{HashMap, HashSet};
-use std::io::{self, Read, Seek, Write};
+use std::io::{self, Seek, Write};
 use std::os::unix::fs::MetadataExt;
 use std::path::PathBuf;
 
@@ -30,6 +30,7 @@ use prtools_sync::{FileStat, RelPath, Root};
 use crate::cli::{DeleteMode, Options};
 use crate::flist::{compare, parent_of, FileEntry, FileKind};
 use crate::itemize::{self, Item};
+use crate::mapped::Mapped;
 use crate::sender::{os_reason, Sender};
 use crate::stats::Stats;
 
@@ -708,9 +709,8 @@ impl<'a, S: Sender, W: Write> Receiver<'a, S, W> {
         let rel = self.rel_below(i)?;
         let basis = match old {
             Some(m) if !self.opts.whole_file && m.size > 0 => {
-                let mut data = Vec::with_capacity(m.size as usize);
-                self.root()?.open_file(&rel)?.read_to_end(&mut data)?;
-                Some(data)
+                let file = self.root()?.open_file(&rel)?;
+                Some(Mapped::new(&file)?)
             }
             _ => None,
         };

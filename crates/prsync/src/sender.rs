@@ -20,6 +20,7 @@ use prtools_sync::filter::FilterList;
 use prtools_sync::Mtime;
 
 use crate::flist::{sort_and_dedup, FileEntry, FileKind};
+use crate::mapped::Mapped;
 
 /// How much of a whole file is copied per read.
 const COPY_BUFFER: usize = 256 * 1024;
@@ -241,9 +242,8 @@ impl Sender for LocalSender {
                 })
             }
             Some(sig) => {
-                // The search needs the whole target at hand; a later version maps it.
-                let mut data = Vec::new();
-                file.read_to_end(&mut data).map_err(at)?;
+                // The search needs the whole target at hand.
+                let data = Mapped::new(&file).map_err(at)?;
                 let delta = prtools_delta::delta(sig, &data);
                 let mut counter = Counting { inner: out, n: 0 };
                 delta
@@ -269,7 +269,9 @@ impl Sender for LocalSender {
         let path = &self.paths[index];
         cache[index]
             .get_or_init(|| {
-                let data = fs::read(path).map_err(|e| format!("'{}': {e}", path.display()))?;
+                let data = fs::File::open(path)
+                    .and_then(|f| Mapped::new(&f))
+                    .map_err(|e| format!("'{}': {e}", path.display()))?;
                 Signature::new(&data, options)
                     .map(Arc::new)
                     .map_err(|e| format!("'{}': {e}", path.display()))
