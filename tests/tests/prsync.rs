@@ -298,3 +298,70 @@ fn a_terminal_gets_one_progress_bar_for_many_hosts_and_q_silences_it() {
     assert!(out.status.success(), "{}", text(&out.stdout));
     assert_text_eq!("", text(&out.stdout));
 }
+
+#[test]
+fn partial_keeps_what_arrived_of_a_cut_transfer_and_the_next_run_finishes_it() {
+    let tc = TestCluster::start(1);
+    let scratch = tc.scratch("partial");
+    let src = scratch.join("data");
+    std::fs::create_dir_all(&src).unwrap();
+    let big: Vec<u8> = (0..200u32 << 20).map(|i| (i % 251) as u8).collect();
+    std::fs::write(src.join("big.bin"), &big).unwrap();
+    let node_dst = tc.cluster.node_tmp(1).join("dst");
+    std::fs::create_dir_all(&node_dst).unwrap();
+    let mut child = tc
+        .prsync()
+        .args(["-a", "--partial", "--bwlimit=20M"])
+        .arg(with_slash(&src))
+        .arg("node1:/tmp/dst/")
+        .stdin(std::process::Stdio::null())
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    // Cut the transfer once the host is writing: the client dies, its channel closes.
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(120);
+    while !std::fs::read_dir(&node_dst).unwrap().any(|e| {
+        let e = e.unwrap();
+        e.file_name().to_string_lossy().starts_with(".big.bin.")
+            && e.metadata().is_ok_and(|m| m.len() > 1 << 20)
+    }) {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "node1 never started writing"
+        );
+        // A poll interval while an external condition comes true, not a synchronisation.
+        std::thread::sleep(std::time::Duration::from_millis(5));
+    }
+    child.kill().unwrap();
+    child.wait().unwrap();
+    // The agent sees its input end, keeps the part under the real name, and exits.
+    while tc
+        .cluster
+        .processes(1)
+        .iter()
+        .any(|p| p.contains("--server"))
+    {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the agent never exited"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(5));
+    }
+    let kept = std::fs::metadata(node_dst.join("big.bin")).unwrap().len();
+    assert!(kept > 0 && kept < big.len() as u64, "kept {kept} bytes");
+    assert_eq!(
+        std::fs::read(node_dst.join("big.bin")).unwrap(),
+        big[..kept as usize]
+    );
+
+    // The next run sends the rest as a delta against the part.
+    let out = run(tc
+        .prsync()
+        .args(["-a", "--stats"])
+        .arg(with_slash(&src))
+        .arg("node1:/tmp/dst/"));
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    assert!(stat(&text(&out.stdout), "Matched data:") > kept / 2);
+    assert!(std::fs::read(node_dst.join("big.bin")).unwrap() == big);
+}

@@ -732,7 +732,20 @@ impl<'a, S: Sender, W: Write> Receiver<'a, S, W> {
             return Ok(());
         }
         let mut file = self.root()?.create_file(&rel)?;
-        let sent = self.receive(i, basis.as_deref(), &mut file)?;
+        let sent = match self.receive(i, basis.as_deref(), &mut file) {
+            Ok(sent) => sent,
+            // --partial: what arrived of a whole file replaces the old one, as rsync keeps
+            // it, so that the next run sends only the rest. A copy that starts from the old
+            // file is never cut short: the temp file goes, and the old file stays.
+            Err(err)
+                if self.opts.partial && basis.is_none() && file.file().metadata()?.len() > 0 =>
+            {
+                drop(basis);
+                file.commit(mode & 0o7777, None, false)?;
+                return Err(err);
+            }
+            Err(err) => return Err(err),
+        };
         self.account(sent);
         self.chown_file(file.file(), e)?;
         // As rsync: the time is set only when it differs in whole seconds from the new

@@ -107,21 +107,32 @@ impl<R: Read, W: Write> RemoteSender<R, W> {
         Ok(())
     }
 
-    /// The whole file `index`, asked for ahead or now.
+    /// The whole file `index`, asked for ahead or now. Its answer streams straight to `out`
+    /// unless it had to be read early.
     fn take(&mut self, index: usize, out: &mut dyn Write) -> io::Result<Sent> {
-        if !self.ready.contains_key(&index) && !self.asked.contains(&index) {
+        let size = self.list[index].size();
+        if let Some(answer) = self.ready.remove(&index) {
+            self.ahead_bytes = self.ahead_bytes.saturating_sub(size);
+            self.top_up()?;
+            let (data, sent) = answer?;
+            out.write_all(&data)?;
+            return Ok(sent);
+        }
+        if !self.asked.contains(&index) {
             self.queue.retain(|&q| q != index);
+            self.settle()?;
             self.ask(index)?;
         }
-        while !self.ready.contains_key(&index) {
+        while self.asked.front() != Some(&index) {
             self.read_one()?;
         }
-        let answer = self.ready.remove(&index).expect("read above");
-        self.ahead_bytes = self.ahead_bytes.saturating_sub(self.list[index].size());
-        self.top_up()?;
-        let (data, sent) = answer?;
-        out.write_all(&data)?;
-        Ok(sent)
+        self.asked.pop_front();
+        let sent = receive_data(&mut self.link.borrow_mut(), out);
+        self.ahead_bytes = self.ahead_bytes.saturating_sub(size);
+        if sent.is_ok() {
+            self.top_up()?;
+        }
+        sent
     }
 
     /// Reads the answers to files asked for and never taken, so that the sender is not left
