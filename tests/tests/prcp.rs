@@ -3,7 +3,7 @@
 use std::os::unix::fs::{symlink, PermissionsExt};
 use std::path::{Path, PathBuf};
 
-use prtools_tests::{assert_text_eq, describe, run, text, TestCluster};
+use prtools_tests::{assert_text_eq, describe, run, text, wait_for_temp_file, TestCluster};
 
 /// A small tree with what a stage needs to keep: nested files, modes, an empty folder,
 /// symlinks (relative and dangling), and set mtimes.
@@ -451,7 +451,7 @@ fn a_host_killed_mid_transfer_is_named_and_the_others_complete() {
         .unwrap();
     // Wait until node5 is writing its temp file, then kill every process of that host.
     let victim = tc.cluster.node_tmp(5);
-    wait_for_temp_file(&victim, ".big.bin.");
+    wait_for_temp_file(&victim, ".big.bin.", 1);
     tc.cluster.stop_node(5).unwrap();
     let out = child.wait_with_output().unwrap();
     let stderr = text(&out.stderr);
@@ -485,25 +485,6 @@ fn write_big(dir: &Path, mib: usize) -> PathBuf {
         out.write_all(&block).unwrap();
     }
     big
-}
-
-/// Waits until a temp file whose name starts with `prefix` has bytes in `dir`: the host is
-/// mid-transfer.
-fn wait_for_temp_file(dir: &Path, prefix: &str) {
-    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(120);
-    while !std::fs::read_dir(dir).unwrap().any(|e| {
-        let name = e.unwrap().file_name();
-        let name = name.to_string_lossy();
-        name.starts_with(prefix) && std::fs::metadata(dir.join(&*name)).is_ok_and(|m| m.len() > 0)
-    }) {
-        assert!(
-            std::time::Instant::now() < deadline,
-            "{} never started writing",
-            dir.display()
-        );
-        // A poll interval while an external condition comes true, not a synchronisation.
-        std::thread::sleep(std::time::Duration::from_millis(5));
-    }
 }
 
 fn payload_bytes(tree: &Path) -> u64 {
@@ -598,7 +579,7 @@ fn hosts_behind_a_broken_relay_are_served_directly() {
         .unwrap();
     // Chains node[1-4] and node[5-8]: kill node2, the relay for node3 and node4, mid-transfer.
     let victim = tc.cluster.node_tmp(2);
-    wait_for_temp_file(&victim, ".big.bin.");
+    wait_for_temp_file(&victim, ".big.bin.", 1);
     tc.cluster.stop_node(2).unwrap();
     let out = child.wait_with_output().unwrap();
     let stderr = text(&out.stderr);

@@ -5,7 +5,7 @@ use std::os::unix::fs::{symlink, PermissionsExt};
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
-use prtools_tests::{assert_text_eq, describe, run, text, TestCluster};
+use prtools_tests::{assert_text_eq, describe, run, text, wait_for_temp_file, TestCluster};
 
 /// A tree with what rsync -a keeps: nested files, modes, an empty folder, a symlink, a name
 /// with a space, and mtimes well in the past (rsync compares mtimes to the second).
@@ -320,22 +320,11 @@ fn partial_keeps_what_arrived_of_a_cut_transfer_and_the_next_run_finishes_it() {
         .spawn()
         .unwrap();
     // Cut the transfer once the host is writing: the client dies, its channel closes.
-    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(120);
-    while !std::fs::read_dir(&node_dst).unwrap().any(|e| {
-        let e = e.unwrap();
-        e.file_name().to_string_lossy().starts_with(".big.bin.")
-            && e.metadata().is_ok_and(|m| m.len() > 1 << 20)
-    }) {
-        assert!(
-            std::time::Instant::now() < deadline,
-            "node1 never started writing"
-        );
-        // A poll interval while an external condition comes true, not a synchronisation.
-        std::thread::sleep(std::time::Duration::from_millis(5));
-    }
+    wait_for_temp_file(&node_dst, ".big.bin.", 1 << 20);
     child.kill().unwrap();
     child.wait().unwrap();
     // The agent sees its input end, keeps the part under the real name, and exits.
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(120);
     while tc
         .cluster
         .processes(1)

@@ -382,22 +382,10 @@ where
     resolve(cli, filters).map(|o| Parsed::Run(Box::new(o)))
 }
 
-/// clap's error as one line (`prsync: ` is added by the caller).
+/// clap's error as one line, without the `prsync: ` the caller adds.
 fn one_line(err: &clap::Error) -> String {
-    let rendered = err.render().to_string();
-    let message: Vec<&str> = rendered
-        .lines()
-        .map(str::trim)
-        .take_while(|l| !l.is_empty())
-        .collect();
-    let message = message.join(" ");
-    let message = message.strip_prefix("error: ").unwrap_or(&message);
-    let tip = rendered
-        .lines()
-        .find_map(|l| l.trim().strip_prefix("tip: "))
-        .map(|t| format!(" ({t})"))
-        .unwrap_or_default();
-    format!("{message}{tip}; see `prsync --help`")
+    let line = prtools_transport::one_line_error("prsync", err);
+    line.strip_prefix("prsync: ").unwrap_or(&line).to_string()
 }
 
 /// The filter options in the order they were typed.

@@ -31,26 +31,10 @@ const BUFFER: usize = 64 * 1024;
 /// Runs a push or a pull and returns the exit status: the largest of the hosts' rsync
 /// statuses, 255 for a host that could not be reached.
 pub fn run(opts: &Options) -> i32 {
-    let runtime = match tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-    {
-        Ok(r) => r,
-        Err(e) => {
-            eprintln!("prsync: cannot start the async runtime: {e}");
-            return exit::FILE_IO;
-        }
-    };
-    let agent = match LocalAgent::current("prsync", env!("CARGO_PKG_VERSION")) {
-        Ok(local) => Arc::new((
-            local,
-            AgentOptions {
-                remote_path: opts.remote_path.clone(),
-                no_bootstrap: opts.no_bootstrap,
-            },
-        )),
-        Err(e) => {
-            eprintln!("prsync: cannot read this prsync to upload it as the agent: {e}");
+    let (runtime, agent) = match setup(opts) {
+        Ok(ready) => ready,
+        Err(why) => {
+            eprintln!("prsync: {why}");
             return exit::FILE_IO;
         }
     };
@@ -67,6 +51,21 @@ pub fn run(opts: &Options) -> i32 {
         Remote::Pull(host) => pull(&runtime, opts, host, &agent),
         Remote::Local => unreachable!("local copies do not come here"),
     }
+}
+
+/// The runtime that drives the channels, and this prsync described for upload as the agent.
+fn setup(opts: &Options) -> Result<(tokio::runtime::Runtime, Arc<Agent>), String> {
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .map_err(|e| format!("cannot start the async runtime: {e}"))?;
+    let local = LocalAgent::current("prsync", env!("CARGO_PKG_VERSION"))
+        .map_err(|e| format!("cannot read this prsync to upload it as the agent: {e}"))?;
+    let options = AgentOptions {
+        remote_path: opts.remote_path.clone(),
+        no_bootstrap: opts.no_bootstrap,
+    };
+    Ok((runtime, Arc::new((local, options))))
 }
 
 /// What every host of a push shares.
@@ -98,22 +97,9 @@ pub fn push_with_sink(opts: &Options, sink: LineSink) -> Vec<(String, Result<i32
             .map(|h| (h.host.clone(), Err(why.clone())))
             .collect()
     };
-    let runtime = match tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-    {
-        Ok(r) => r,
-        Err(e) => return failed(format!("cannot start the async runtime: {e}")),
-    };
-    let agent = match LocalAgent::current("prsync", env!("CARGO_PKG_VERSION")) {
-        Ok(local) => Arc::new((
-            local,
-            AgentOptions {
-                remote_path: opts.remote_path.clone(),
-                no_bootstrap: opts.no_bootstrap,
-            },
-        )),
-        Err(e) => return failed(format!("cannot read prsync to upload it as the agent: {e}")),
+    let (runtime, agent) = match setup(opts) {
+        Ok(ready) => ready,
+        Err(why) => return failed(why),
     };
     let printer = Printer::new(true, Some(sink), None);
     let progress = Arc::new(Progress::new(hosts.len(), true));
