@@ -354,3 +354,31 @@ fn partial_keeps_what_arrived_of_a_cut_transfer_and_the_next_run_finishes_it() {
     assert!(stat(&text(&out.stdout), "Matched data:") > kept / 2);
     assert!(std::fs::read(node_dst.join("big.bin")).unwrap() == big);
 }
+
+#[test]
+fn a_host_past_its_timeout_is_named_killed_and_left_without_a_partial_file() {
+    let tc = TestCluster::start(2);
+    let scratch = tc.scratch("timeout");
+    let src = scratch.join("data");
+    std::fs::create_dir_all(&src).unwrap();
+    std::fs::write(src.join("slow.bin"), vec![1u8; 32 << 20]).unwrap();
+    // 32 MB at 4 MB/s takes 8 s; the timeout is 2 s.
+    let out = run(tc
+        .prsync()
+        .args(["-a", "--bwlimit=4M", "--timeout", "2", "-w", "node[1-2]"])
+        .arg(with_slash(&src))
+        .arg(":/tmp/dst"));
+    let stderr = text(&out.stderr);
+    assert_eq!(out.status.code(), Some(255), "{stderr}");
+    assert_eq!(stderr.lines().count(), 1, "{stderr}");
+    assert!(stderr.starts_with("prsync: node[1-2]: "), "{stderr}");
+    assert!(stderr.contains("timed out"), "{stderr}");
+    for node in 1..=2 {
+        let left = tc.cluster.processes(node);
+        assert!(
+            !left.iter().any(|p| p.contains("--server")),
+            "node{node}: {left:?}"
+        );
+        assert!(!tc.cluster.node_tmp(node).join("dst/slow.bin").exists());
+    }
+}

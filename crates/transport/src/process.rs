@@ -58,6 +58,23 @@ impl KillHandle {
         self.0 .1.notify_one();
     }
 
+    /// Takes the pid marker when `line` (the first line of an ssh command's stderr, without
+    /// its newline) is one, and says whether it was: the marker is for killing, not for the
+    /// user.
+    pub fn take_marker(&self, line: &[u8]) -> bool {
+        let pid = line
+            .strip_prefix(PID_MARKER)
+            .and_then(|pid| std::str::from_utf8(pid).ok())
+            .and_then(|pid| pid.trim().parse().ok());
+        match pid {
+            Some(pid) => {
+                self.set(pid);
+                true
+            }
+            None => false,
+        }
+    }
+
     fn get(&self) -> Option<u32> {
         *self.0 .0.lock().unwrap_or_else(|p| p.into_inner())
     }

@@ -10,7 +10,7 @@ use crate::connect::Connection;
 use crate::error::HostError;
 use crate::event::{Event, Stream};
 use crate::interrupt::Interrupt;
-use crate::process::{KillHandle, Output, PID_MARKER};
+use crate::process::{KillHandle, Output};
 
 /// Read buffer for each output pipe. Kept small because there are two per host and readers
 /// may touch the whole buffer on every read; long lines still arrive whole, since lines are
@@ -117,13 +117,8 @@ async fn pump(
         if line.last() == Some(&b'\n') {
             line.pop();
         }
-        if std::mem::take(&mut first) {
-            if let (Some(kill), Some(pid)) = (kill, line.strip_prefix(PID_MARKER)) {
-                if let Some(pid) = std::str::from_utf8(pid).ok().and_then(|p| p.parse().ok()) {
-                    kill.set(pid);
-                    continue;
-                }
-            }
+        if std::mem::take(&mut first) && kill.is_some_and(|k| k.take_marker(&line)) {
+            continue;
         }
         let _ = events.send(Event::Line {
             host,

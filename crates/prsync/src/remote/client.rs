@@ -15,7 +15,7 @@ use prtools_transport::{
     ensure_agent, failure_lines, for_each_host, AgentOptions, Connection, HostError, Interrupt,
     KillHandle, LocalAgent, Progress, RemoteInput, RemoteOutput, Target,
 };
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::io::{AsyncBufReadExt, AsyncReadExt, AsyncWriteExt};
 use tokio::runtime::Handle;
 
 use super::peer::{serve_sender, unexpected, RemoteSender};
@@ -156,6 +156,7 @@ async fn push(
         }
     };
     let job_progress = progress.clone();
+    let timeout = opts.config.command_timeout;
     let results = for_each_host(
         &targets,
         &opts.config,
@@ -164,17 +165,29 @@ async fn push(
             let (job, agent) = (job.clone(), agent.clone());
             async move {
                 let host = conn.target().name().to_string();
-                let (process, input, output, stderr) =
+                let (process, input, output, stderr, kill) =
                     start_agent(&conn, &agent, &job.printer).await?;
                 let handle = Handle::current();
                 let work = job.clone();
                 let name = host.clone();
-                let code = tokio::task::spawn_blocking(move || {
+                let blocking = tokio::task::spawn_blocking(move || {
                     let mut link = bridge(input, output, handle);
                     push_one(&work, &mut link, &name)
-                })
-                .await
-                .map_err(|e| HostError::Other(format!("push task failed: {e}")))?;
+                });
+                let joined = match timeout {
+                    None => blocking.await,
+                    Some(limit) => match tokio::time::timeout(limit, blocking).await {
+                        Ok(joined) => joined,
+                        Err(_) => {
+                            // The agent goes, its channel closes, and the blocking half
+                            // ends on its own.
+                            conn.kill(&kill).await;
+                            return Err(HostError::CommandTimeout(limit));
+                        }
+                    },
+                };
+                let code =
+                    joined.map_err(|e| HostError::Other(format!("push task failed: {e}")))?;
                 let _ = process.wait().await;
                 let _ = stderr.await;
                 Ok(code)
@@ -239,7 +252,7 @@ fn pull(
             }
         }
     });
-    let (conn, (process, input, output, stderr)) = match setup {
+    let (conn, (process, input, output, stderr, _kill)) = match setup {
         Ok(s) => s,
         Err(e) => return finish([(name, Err(e))].into_iter(), exit::OK),
     };
@@ -297,6 +310,7 @@ type Started = (
     RemoteInput,
     RemoteOutput,
     tokio::task::JoinHandle<()>,
+    KillHandle,
 );
 
 /// Places and starts the agent; its stderr lines are printed as they come.
@@ -306,22 +320,25 @@ async fn start_agent(
     printer: &Printer,
 ) -> Result<Started, HostError> {
     let (path, _) = ensure_agent(conn, &agent.0, &agent.1).await?;
-    let mut process = conn
-        .spawn(&format!("{path} --server"), true, &KillHandle::default())
-        .await?;
+    let kill = KillHandle::default();
+    let mut process = conn.spawn(&format!("{path} --server"), true, &kill).await?;
     let input = process.stdin.take().expect("stdin was asked for");
     let output = process.stdout.take().expect("stdout is piped");
-    let mut err = process.stderr.take().expect("stderr is piped");
+    let err = process.stderr.take().expect("stderr is piped");
     let host = printer.prefix.then(|| conn.target().name().to_string());
+    let marker = kill.clone();
     let stderr = tokio::spawn(async move {
+        // The first line is the transport's pid marker, which a timeout needs at once; the
+        // agent's own lines are printed when it is done.
+        let mut reader = tokio::io::BufReader::new(err);
         let mut text = Vec::new();
-        let _ = err.read_to_end(&mut text).await;
+        let _ = reader.read_until(b'\n', &mut text).await;
+        if marker.take_marker(text.strip_suffix(b"\n").unwrap_or(&text)) {
+            text.clear();
+        }
+        let _ = reader.read_to_end(&mut text).await;
         let mut out = io::stderr().lock();
         for line in text.split(|&b| b == b'\n').filter(|l| !l.is_empty()) {
-            // The transport's pid marker is not the agent's.
-            if line.starts_with(b"\x1e") {
-                continue;
-            }
             let _ = match (&host, line.strip_prefix(b"prsync: ")) {
                 (Some(h), Some(rest)) => {
                     writeln!(out, "prsync: {h}: {}", String::from_utf8_lossy(rest))
@@ -331,7 +348,7 @@ async fn start_agent(
             };
         }
     });
-    Ok((process, input, output, stderr))
+    Ok((process, input, output, stderr, kill))
 }
 
 /// Folds the failed hosts on stderr and computes the exit status: the largest rsync status
