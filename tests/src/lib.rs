@@ -29,7 +29,8 @@ fn ensure_built() {
         let release = bin_dir().ends_with("release");
         let mut build = Command::new(cargo);
         build.args([
-            "build", "--quiet", "--bins", "-p", "prsh", "-p", "prcp", "-p", "prsync",
+            "build", "--quiet", "--bins", "-p", "prsh", "-p", "prcp", "-p", "prsync", "-p",
+            "prdist",
         ]);
         if release {
             build.arg("--release");

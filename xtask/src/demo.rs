@@ -19,6 +19,8 @@ pub fn run() -> Result<()> {
         "-p",
         "prsync",
         "-p",
+        "prdist",
+        "-p",
         "pgrep-mail",
     ])?;
     let bin = crate::target_dir().join("debug");
@@ -88,6 +90,7 @@ fn steps(cluster: &Cluster, bin: &Path) -> Result<()> {
     names.sort();
     println!("{}: {}", back.display(), names.join(" "));
     crate::demo_sync::step(bin, &cfg, &client)?;
+    crate::demo_dist::step(bin, &cfg, &client, &|n| cluster.node_tmp(n))?;
     println!("\n# a host that is down is refused and named; the others complete");
     cluster.stop_node(3)?;
     show(&["-w", "node[1-4]", "-t", "3", "uptime -p || uptime"])?;

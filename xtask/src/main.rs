@@ -6,6 +6,7 @@
 mod bench;
 mod cluster;
 mod demo;
+mod demo_dist;
 mod demo_mail;
 mod demo_sync;
 mod man;

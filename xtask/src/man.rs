@@ -12,6 +12,7 @@ fn tools() -> Vec<(&'static str, clap::Command)> {
         ("prsh", prsh::cli::Cli::command()),
         ("prcp", prcp::cli::Cli::command()),
         ("prsync", prsync::cli::Cli::command()),
+        ("prdist", prdist::cli::Cli::command()),
         ("pgrep-mail", pgrep_mail::cli::Cli::command()),
     ]
 }

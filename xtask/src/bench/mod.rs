@@ -7,6 +7,7 @@
 mod memory;
 mod pgrep_mail;
 mod prcp;
+mod prdist;
 mod prsh;
 
 use std::path::Path;
@@ -27,8 +28,9 @@ pub fn run(args: &[String]) -> Result<()> {
         Some("prsh") | None => prsh::run(),
         Some("prcp") => prcp::run(args.get(1).map(String::as_str)),
         Some("pgrep-mail") => pgrep_mail::run(&args[1..]),
+        Some("prdist") => prdist::run(),
         Some(other) => {
-            bail!("unknown benchmark '{other}': the benchmarks are: prsh, prcp, pgrep-mail")
+            bail!("unknown benchmark '{other}': the benchmarks are: prsh, prcp, prdist, pgrep-mail")
         }
     }
 }

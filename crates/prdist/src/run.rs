@@ -1,0 +1,698 @@
+//! Running the steps: each `->` entry is, per install command, a few prsync pushes that
+//! reach all of its hosts at once (`-M` at a time), with rdist's messages made from the
+//! `-i` lines; then `special` and `cmdspecial` on the hosts where files changed, and
+//! `notify`. `::` entries run here, on this machine.
+//!
+//! A host that cannot be reached is named and left out of the entries after it, as rdist
+//! does; the others go on.
+
+use std::collections::{BTreeMap, HashMap};
+use std::sync::{Arc, Mutex};
+use std::time::SystemTime;
+
+use prtools_hostlist::HostSpec;
+use prtools_transport::{failure_lines, Config};
+
+use crate::cli::Args;
+use crate::distfile::{Install, Special};
+use crate::output::{Kind, Output};
+use crate::plan::Step;
+use crate::push::{local_path, parse_itemize, plan_install, Change, Push};
+use crate::remote::{quote, run_on_hosts, SHARED_MASTER_LINGER};
+
+/// One change on one host.
+#[derive(Clone, Debug)]
+struct Changed {
+    change: Change,
+    file: bool,
+    local: String,
+    remote: String,
+}
+
+/// What the run has learned about the hosts so far.
+struct State {
+    out: Output,
+    /// Hosts that could not be reached, with why: left out from then on.
+    failed: BTreeMap<String, String>,
+    /// Hosts that have printed `updating host`.
+    started: Vec<String>,
+    /// Per host, the change messages, for notify mail.
+    mail: HashMap<String, Vec<String>>,
+}
+
+/// Runs the steps and returns the exit status: 0 when everything was done, 1 otherwise.
+pub fn execute(steps: &[Step], args: &Args, out: Output) -> i32 {
+    let mut st = State {
+        out,
+        failed: BTreeMap::new(),
+        started: Vec::new(),
+        mail: HashMap::new(),
+    };
+    for step in steps {
+        if step.hosts.is_empty() {
+            stamp(step, args, &mut st);
+        } else {
+            arrow(step, args, &mut st);
+        }
+    }
+    if !args.opts.has("quiet") {
+        for host in st.started.clone() {
+            if !st.failed.contains_key(&host) {
+                st.out
+                    .msg(Kind::Info, &format!("{host}: updating of {host} finished"));
+            }
+        }
+    }
+    let failures: Vec<(String, String)> = st.failed.clone().into_iter().collect();
+    for line in failure_lines("prdist", &failures) {
+        eprintln!("{line}");
+    }
+    if st.failed.is_empty() && st.out.errors == 0 {
+        0
+    } else {
+        1
+    }
+}
+
+/// The prsync command line of one push.
+fn prsync_argv(push: &Push, install: &Install, hosts: &[HostSpec], args: &Args) -> Vec<String> {
+    let o = install.opts;
+    let mut argv: Vec<String> = vec!["prsync".into(), "-rlt".into(), "-i".into()];
+    let mut flag = |on: bool, f: &str| {
+        if on {
+            argv.push(f.to_string());
+        }
+    };
+    flag(!o.has("nochkmode"), "-p");
+    flag(!o.has("nochkgroup"), "-g");
+    flag(!o.has("nochkowner"), "-o");
+    flag(o.has("compare"), "-c");
+    flag(o.has("younger"), "-u");
+    flag(o.has("remove"), "--delete");
+    flag(o.has("verify") || args.dry_run, "-n");
+    argv.extend(common_flags(args));
+    for h in hosts {
+        argv.push("-w".into());
+        argv.push(h.to_string());
+    }
+    for rule in &push.excludes {
+        argv.push(format!("--exclude={rule}"));
+    }
+    argv.push("--".into());
+    argv.extend(push.sources());
+    argv.push(format!(":{}", push.dest()));
+    argv
+}
+
+/// The transport flags every prsync command line of the run gets.
+fn common_flags(args: &Args) -> Vec<String> {
+    let mut argv = Vec::new();
+    if let Some(t) = &args.transport {
+        argv.extend(["-e".to_string(), t.clone()]);
+    }
+    argv.extend(["--fanout".to_string(), args.maxproc.to_string()]);
+    if let Some(t) = args.timeout {
+        argv.extend(["--contimeout".to_string(), t.as_secs().max(1).to_string()]);
+    }
+    if let Some(p) = &args.agent_path {
+        argv.extend(["--rsync-path".to_string(), p.clone()]);
+    }
+    argv
+}
+
+/// prsync's options for `argv`, set to share each host's ssh master across the run.
+fn prsync_options(argv: &[String]) -> Result<prsync::cli::Options, String> {
+    match prsync::cli::parse(argv) {
+        Ok(prsync::cli::Parsed::Run(mut opts)) => {
+            if opts.config.persist.is_none() {
+                opts.config.persist = Some(SHARED_MASTER_LINGER);
+            }
+            Ok(*opts)
+        }
+        Ok(prsync::cli::Parsed::Exit(_)) => Err("the transfer options were not understood".into()),
+        Err(e) => Err(format!("{e:#}")),
+    }
+}
+
+/// How remote commands reach the hosts: the same settings as the transfers.
+fn transport_config(args: &Args) -> Result<Config, String> {
+    let mut argv = vec!["prsync".to_string()];
+    argv.extend(common_flags(args));
+    argv.extend([
+        "-w".into(),
+        "localhost".into(),
+        "--".into(),
+        ".".into(),
+        ":.".into(),
+    ]);
+    let mut config = prsync_options(&argv)?.config;
+    config.command_timeout = args.timeout;
+    Ok(config)
+}
+
+fn arrow(step: &Step, args: &Args, st: &mut State) {
+    let hosts: Vec<HostSpec> = step
+        .hosts
+        .iter()
+        .filter(|h| !st.failed.contains_key(&h.host))
+        .cloned()
+        .collect();
+    if hosts.is_empty() {
+        return;
+    }
+    let config = match transport_config(args) {
+        Ok(c) => c,
+        Err(e) => {
+            st.out.error(&e);
+            return;
+        }
+    };
+    let installs = step.installs(args.opts);
+    let mut pushes: Vec<(Install, Push)> = Vec::new();
+    for install in &installs {
+        if install.opts.has("history") {
+            st.out.error(&format!(
+                "line {}: the history option is not supported; savetargets keeps one FILE.OLD",
+                install.pos.line
+            ));
+            return;
+        }
+        let (ps, errors) = plan_install(&step.entry, install, step.only.as_deref());
+        for e in errors {
+            st.out.error(&e);
+        }
+        pushes.extend(ps.into_iter().map(|p| (install.clone(), p)));
+    }
+    let verify = installs.iter().any(|i| i.opts.has("verify"));
+    let quiet = installs.iter().all(|i| i.opts.has("quiet"));
+    // Folders above the destinations, which rsync would not make.
+    let mut dirs: Vec<String> = pushes
+        .iter()
+        .filter_map(|(_, p)| p.parent_needed())
+        .collect();
+    dirs.sort();
+    dirs.dedup();
+    let mut jobs: HashMap<String, Vec<String>> = HashMap::new();
+    if !dirs.is_empty() && !verify {
+        let cmd = format!(
+            "mkdir -p -- {}",
+            dirs.iter().map(|d| quote(d)).collect::<Vec<_>>().join(" ")
+        );
+        for h in &hosts {
+            jobs.insert(h.host.clone(), vec![cmd.clone()]);
+        }
+    }
+    let saving = pushes.iter().any(|(i, _)| i.opts.has("savetargets")) && !verify;
+    let mut alive = hosts.clone();
+    if !jobs.is_empty() {
+        for (host, result) in run_on_hosts(&alive, &config, &jobs) {
+            match result {
+                Err(why) => {
+                    st.failed.insert(host, why);
+                }
+                Ok(ran) => {
+                    for r in ran.iter().filter(|r| r.status != 0) {
+                        st.out.error(&format!(
+                            "{host}: cannot make the destination folders: {}",
+                            r.lines.join("; ")
+                        ));
+                    }
+                }
+            }
+        }
+        alive.retain(|h| !st.failed.contains_key(&h.host));
+    }
+    let mut changes: HashMap<String, Vec<Changed>> = HashMap::new();
+    for (install, push) in &pushes {
+        if alive.is_empty() {
+            break;
+        }
+        if saving && install.opts.has("savetargets") {
+            save_targets(push, install, &alive, args, &config, st);
+        }
+        let argv = prsync_argv(push, install, &alive, args);
+        if args.debug {
+            eprintln!("prdist: debug: {}", argv.join(" "));
+        }
+        let opts = match prsync_options(&argv) {
+            Ok(o) => o,
+            Err(e) => {
+                st.out.error(&e);
+                continue;
+            }
+        };
+        let lines: Arc<Mutex<HashMap<String, Vec<String>>>> = Arc::default();
+        let sink_lines = lines.clone();
+        let sink: prsync::remote::client::LineSink = Arc::new(move |host: &str, line: &[u8]| {
+            let mut map = sink_lines.lock().unwrap_or_else(|e| e.into_inner());
+            map.entry(host.to_string())
+                .or_default()
+                .push(String::from_utf8_lossy(line).into_owned());
+        });
+        let results = prsync::remote::client::push_with_sink(&opts, sink);
+        let lines = std::mem::take(&mut *lines.lock().unwrap_or_else(|e| e.into_inner()));
+        for (host, result) in results {
+            match result {
+                Err(why) => {
+                    st.failed.insert(host.clone(), why);
+                }
+                Ok(0) => {}
+                Ok(code) => st.out.error(&format!(
+                    "{host}: some files were not updated (transfer status {code})"
+                )),
+            }
+            for line in lines.get(&host).into_iter().flatten() {
+                match parse_itemize(line) {
+                    Some((change, file, item)) => {
+                        if let Some((local, remote)) = push.locate(&item) {
+                            changes.entry(host.clone()).or_default().push(Changed {
+                                change,
+                                file,
+                                local,
+                                remote,
+                            });
+                        }
+                    }
+                    None if line.starts_with("created directory") || line.is_empty() => {}
+                    None => st.out.msg(Kind::Notice, &format!("{host}: {line}")),
+                }
+            }
+        }
+        alive.retain(|h| !st.failed.contains_key(&h.host));
+    }
+    report(step, &alive, &changes, verify, quiet, &config, st);
+}
+
+/// `savetargets`: before the transfer, each file it will replace is copied to FILE.OLD on
+/// the host. A dry run of the same push says which files those are.
+fn save_targets(
+    push: &Push,
+    install: &Install,
+    hosts: &[HostSpec],
+    args: &Args,
+    config: &Config,
+    st: &mut State,
+) {
+    let mut argv = prsync_argv(push, install, hosts, args);
+    argv.insert(1, "-n".into());
+    let Ok(opts) = prsync_options(&argv) else {
+        return;
+    };
+    let lines: Arc<Mutex<Vec<(String, String)>>> = Arc::default();
+    let sink_lines = lines.clone();
+    let sink: prsync::remote::client::LineSink = Arc::new(move |host: &str, line: &[u8]| {
+        sink_lines
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .push((host.to_string(), String::from_utf8_lossy(line).into_owned()));
+    });
+    prsync::remote::client::push_with_sink(&opts, sink);
+    let mut jobs: HashMap<String, Vec<String>> = HashMap::new();
+    for (host, line) in lines.lock().unwrap_or_else(|e| e.into_inner()).iter() {
+        if let Some((Change::Update, true, item)) = parse_itemize(line) {
+            if let Some((_, remote)) = push.locate(&item) {
+                let r = quote(&remote);
+                jobs.entry(host.clone())
+                    .or_default()
+                    .push(format!("cp -p -- {r} {r}.OLD"));
+            }
+        }
+    }
+    for (host, result) in run_on_hosts(hosts, config, &jobs) {
+        if let Err(why) = result {
+            st.failed.insert(host, why);
+        }
+    }
+}
+
+/// Prints each host's changes, runs the specials where files changed, sends notify mail.
+fn report(
+    step: &Step,
+    hosts: &[HostSpec],
+    changes: &HashMap<String, Vec<Changed>>,
+    verify: bool,
+    quiet: bool,
+    config: &Config,
+    st: &mut State,
+) {
+    let entry = &step.entry;
+    // The special commands of each host, with the line announcing each.
+    let mut jobs: HashMap<String, Vec<String>> = HashMap::new();
+    let mut announced: HashMap<String, Vec<String>> = HashMap::new();
+    for h in hosts {
+        let list = changes.get(&h.host).map(Vec::as_slice).unwrap_or(&[]);
+        let mut cmds = Vec::new();
+        let mut shown = Vec::new();
+        for c in list.iter().filter(|c| c.file && c.change != Change::Remove) {
+            for sp in entry.specials.iter().filter(|sp| names_match(sp, &c.local)) {
+                shown.push(format!("special \"{}\"", sp.command));
+                let base = c.remote.rsplit('/').next().unwrap_or(&c.remote);
+                cmds.push(format!(
+                    "FILE={};REMFILE={};BASEFILE={};export FILE REMFILE BASEFILE;{}",
+                    quote(&c.local),
+                    quote(&c.remote),
+                    quote(base),
+                    sp.command
+                ));
+            }
+        }
+        if !list.is_empty() {
+            for sp in &entry.cmdspecials {
+                let files: Vec<&str> = list
+                    .iter()
+                    .filter(|c| c.file && c.change != Change::Remove && names_match(sp, &c.local))
+                    .map(|c| c.remote.as_str())
+                    .collect();
+                shown.push(format!("cmdspecial \"{}\"", sp.command));
+                cmds.push(format!(
+                    "FILES={};export FILES;{}",
+                    quote(&files.join(":")),
+                    sp.command
+                ));
+            }
+        }
+        if !cmds.is_empty() && !verify {
+            jobs.insert(h.host.clone(), cmds);
+        }
+        announced.insert(h.host.clone(), shown);
+    }
+    let mut ran = run_on_hosts(hosts, config, &jobs);
+    for h in hosts {
+        let host = &h.host;
+        if !quiet && !st.started.contains(host) {
+            st.out
+                .msg(Kind::Info, &format!("{host}: updating host {host}"));
+            st.started.push(host.clone());
+        }
+        for c in changes.get(host).into_iter().flatten() {
+            let (kind, line) = match (c.change, verify) {
+                (Change::Install, false) => (Kind::Change, format!("{}: installing", c.local)),
+                (Change::Update, false) => (Kind::Change, format!("{}: updating", c.local)),
+                (Change::Remove, false) => (Kind::Notice, format!("{}: removed", c.remote)),
+                (Change::Install, true) => (Kind::Info, format!("{}: need to install", c.local)),
+                (Change::Update, true) => (Kind::Info, format!("{}: need to update", c.local)),
+                (Change::Remove, true) => (Kind::Info, format!("{}: need to remove", c.remote)),
+            };
+            if quiet && c.change != Change::Remove {
+                continue;
+            }
+            st.mail.entry(host.clone()).or_default().push(line.clone());
+            st.out.msg(kind, &format!("{host}: {line}"));
+        }
+        let shown = announced.remove(host).unwrap_or_default();
+        let results = match ran.remove(host) {
+            Some(Err(why)) => {
+                st.failed.insert(host.clone(), why);
+                Vec::new()
+            }
+            Some(Ok(r)) => r,
+            None => Vec::new(),
+        };
+        for (i, line) in shown.iter().enumerate() {
+            st.out.msg(Kind::Change, &format!("{host}: {line}"));
+            st.mail.entry(host.clone()).or_default().push(line.clone());
+            if let Some(r) = results.get(i) {
+                for l in &r.lines {
+                    st.out.msg(Kind::Info, &format!("{host}: {l}"));
+                }
+                if r.status != 0 {
+                    st.out.error(&format!(
+                        "{host}: {line} failed with exit status {}",
+                        r.status
+                    ));
+                }
+            }
+        }
+        if !entry.notify.is_empty() && !verify && !st.failed.contains_key(host) {
+            if !quiet {
+                st.out.msg(
+                    Kind::Info,
+                    &format!("{host}: notify @{host} {}", entry.notify.join(" ")),
+                );
+            }
+            let body = st.mail.remove(host).unwrap_or_default();
+            let to: Vec<String> = entry
+                .notify
+                .iter()
+                .map(|n| {
+                    if n.contains('@') {
+                        n.clone()
+                    } else {
+                        format!("{n}@{host}")
+                    }
+                })
+                .collect();
+            let subject = format!(
+                "files updated by {} from {} to {host}",
+                local_user(),
+                local_host()
+            );
+            notify(&to, &subject, &body, step, st);
+        }
+    }
+}
+
+fn names_match(sp: &Special, local: &str) -> bool {
+    sp.names
+        .as_ref()
+        .map_or(true, |names| names.iter().any(|n| local_path(n) == local))
+}
+
+/// `sources :: stamp`: the files newer than the stamp file, specials run here, the stamp
+/// touched (unless -n or verify).
+fn stamp(step: &Step, args: &Args, st: &mut State) {
+    let crate::distfile::Target::Stamp(stamp) = &step.entry.target else {
+        return;
+    };
+    let entry = &step.entry;
+    let stamp_path = local_path(stamp);
+    if args.dry_run {
+        for f in step.files() {
+            st.out.msg(Kind::Info, &format!("comparing dates: {f}"));
+        }
+        return;
+    }
+    let last = match std::fs::metadata(&stamp_path).and_then(|m| m.modified()) {
+        Ok(t) => t,
+        Err(e) => {
+            st.out.error(&format!(
+                "{stamp_path}: cannot read the time stamp file: {e}"
+            ));
+            return;
+        }
+    };
+    let verify = args.opts.has("verify");
+    if !verify {
+        if let Err(e) = std::fs::File::options()
+            .append(true)
+            .open(&stamp_path)
+            .and_then(|f| f.set_modified(SystemTime::now()))
+        {
+            st.out.error(&format!("{stamp_path}: cannot touch it: {e}"));
+        }
+    }
+    let last_secs = secs(last);
+    let mut newer = Vec::new();
+    for src in step.files() {
+        let root = local_path(&src);
+        let mut it = walkdir::WalkDir::new(&root).sort_by_file_name().into_iter();
+        while let Some(item) = it.next() {
+            let item = match item {
+                Ok(i) => i,
+                Err(e) => {
+                    st.out.error(&format!("{root}: cannot read it: {e}"));
+                    continue;
+                }
+            };
+            let path = item.path().to_string_lossy().into_owned();
+            let excluded = entry.except.iter().any(|e| local_path(e) == path)
+                || entry.except_pat.iter().any(|p| p.regex.is_match(&path));
+            if excluded {
+                if item.file_type().is_dir() {
+                    it.skip_current_dir();
+                }
+                continue;
+            }
+            if !item.file_type().is_file() {
+                continue;
+            }
+            let mtime = item.metadata().ok().and_then(|m| m.modified().ok());
+            if mtime.is_some_and(|m| secs(m) > last_secs) {
+                newer.push(path);
+            }
+        }
+    }
+    let tag = stamp.clone();
+    let mut body = Vec::new();
+    for f in &newer {
+        let line = format!("{f}: file is newer");
+        st.out.msg(Kind::Info, &format!("{tag}: {line}"));
+        body.push(line);
+        for sp in entry.specials.iter().filter(|sp| names_match(sp, f)) {
+            let cmd = format!("FILE={};{}", quote(f), sp.command);
+            st.out
+                .msg(Kind::Change, &format!("{tag}: special \"{cmd}\""));
+            if !verify {
+                local_command(&cmd, &tag, st);
+            }
+        }
+    }
+    if !newer.is_empty() {
+        for sp in &entry.cmdspecials {
+            let files: Vec<&str> = newer
+                .iter()
+                .filter(|f| names_match(sp, f))
+                .map(String::as_str)
+                .collect();
+            let cmd = format!("FILES={};{}", quote(&files.join(":")), sp.command);
+            st.out
+                .msg(Kind::Change, &format!("{tag}: cmdspecial \"{cmd}\""));
+            if !verify {
+                local_command(&cmd, &tag, st);
+            }
+        }
+    }
+    if !entry.notify.is_empty() && !verify {
+        st.out.msg(
+            Kind::Info,
+            &format!("{tag}: notify {}", entry.notify.join(" ")),
+        );
+        let subject = format!("files updated after {}", http_date(last));
+        notify(&entry.notify, &subject, &body, step, st);
+    }
+}
+
+fn secs(t: SystemTime) -> u64 {
+    t.duration_since(SystemTime::UNIX_EPOCH)
+        .map(|d| d.as_secs())
+        .unwrap_or(0)
+}
+
+/// A date for a mail subject, in UTC.
+fn http_date(t: SystemTime) -> String {
+    let s = secs(t) as i64;
+    let days = s.div_euclid(86_400);
+    let rem = s.rem_euclid(86_400);
+    // Civil date from days since the epoch (Howard Hinnant's algorithm).
+    let z = days + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z - era * 146_097;
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let d = doy - (153 * mp + 2) / 5 + 1;
+    let m = if mp < 10 { mp + 3 } else { mp - 9 };
+    let y = yoe + era * 400 + i64::from(m <= 2);
+    format!(
+        "{y:04}-{m:02}-{d:02} {:02}:{:02}:{:02} UTC",
+        rem / 3600,
+        rem / 60 % 60,
+        rem % 60
+    )
+}
+
+/// Runs a `::` entry's special here, with `sh -c`, printing its output.
+fn local_command(cmd: &str, tag: &str, st: &mut State) {
+    match std::process::Command::new("/bin/sh")
+        .arg("-c")
+        .arg(cmd)
+        .stdin(std::process::Stdio::null())
+        .output()
+    {
+        Ok(o) => {
+            for l in String::from_utf8_lossy(&o.stdout)
+                .lines()
+                .chain(String::from_utf8_lossy(&o.stderr).lines())
+            {
+                st.out.msg(Kind::Info, &format!("{tag}: {l}"));
+            }
+            if !o.status.success() {
+                st.out.error(&format!(
+                    "{tag}: \"{cmd}\" failed with exit status {}",
+                    o.status.code().unwrap_or(-1)
+                ));
+            }
+        }
+        Err(e) => st.out.error(&format!("cannot run /bin/sh: {e}")),
+    }
+}
+
+fn local_user() -> String {
+    std::env::var("USER")
+        .or_else(|_| std::env::var("LOGNAME"))
+        .unwrap_or_else(|_| "root".into())
+}
+
+fn local_host() -> String {
+    let mut buf = [0u8; 256];
+    // SAFETY: gethostname writes at most `buf.len()` bytes into the buffer we own.
+    let rc = unsafe { libc::gethostname(buf.as_mut_ptr().cast(), buf.len()) };
+    if rc != 0 {
+        return "localhost".into();
+    }
+    let end = buf.iter().position(|&b| b == 0).unwrap_or(buf.len());
+    String::from_utf8_lossy(&buf[..end]).into_owned()
+}
+
+/// Mails `body` to `to` with sendmail, as rdist does; without sendmail, says so.
+fn notify(to: &[String], subject: &str, body: &[String], step: &Step, st: &mut State) {
+    if body.is_empty() {
+        return;
+    }
+    let sendmail = ["/usr/sbin/sendmail", "/usr/lib/sendmail"]
+        .into_iter()
+        .find(|p| std::path::Path::new(p).exists());
+    let Some(sendmail) = sendmail else {
+        st.out.msg(
+            Kind::Warning,
+            &format!(
+                "prdist: notify: no sendmail on this machine; not mailed to {}",
+                to.join(", ")
+            ),
+        );
+        return;
+    };
+    let opts = step
+        .entry
+        .installs
+        .first()
+        .map(|i| i.opts.list())
+        .unwrap_or_default();
+    let mail = format!(
+        "Auto-Submitted: auto-generated\nFrom: prdist (Remote distribution program)\nTo: {}\nSubject: {subject}\n\nOptions: {opts}\n\n{}\n",
+        to.join(", "),
+        body.join("\n")
+    );
+    let child = std::process::Command::new(sendmail)
+        .args(["-oi", "-t"])
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::null())
+        .spawn();
+    match child {
+        Ok(mut c) => {
+            if let Some(mut stdin) = c.stdin.take() {
+                use std::io::Write;
+                let _ = stdin.write_all(mail.as_bytes());
+            }
+            match c.wait() {
+                Ok(s) if s.success() => {}
+                _ => st.out.error(&format!(
+                    "notify: {sendmail} failed; not mailed to {}",
+                    to.join(", ")
+                )),
+            }
+        }
+        Err(e) => st.out.error(&format!("notify: cannot run {sendmail}: {e}")),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn dates() {
+        let t = SystemTime::UNIX_EPOCH + std::time::Duration::from_secs(1_704_164_645);
+        assert_eq!(http_date(t), "2024-01-02 03:04:05 UTC");
+    }
+}

@@ -1,0 +1,143 @@
+//! prdist against parallel-rsync (pssh): a Distfile of 5,000 files (50 folders of 100 files
+//! of 2 KB) kept in sync on 16 hosts, 16 at a time. Two cases, each timed in rounds that
+//! alternate the tools: nothing changed since the last run, and 1% of the files (50) edited.
+//! Both tools sync into their own folder on each host, so each sees the same edits.
+//!
+//! prdist keeps each host's ssh master for a few seconds after a run so its own steps can
+//! share it; the bench waits that out between runs, so no run starts with a warm master.
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::time::Duration;
+
+use anyhow::{Context, Result};
+use prtools_testcluster::Cluster;
+
+use super::{median, time_once};
+
+const HOSTS: usize = 16;
+const ROUNDS: usize = 5;
+const DIRS: usize = 50;
+const PER_DIR: usize = 100;
+/// Files edited per round in the 1% case.
+const EDITED: usize = DIRS * PER_DIR / 100;
+/// A little more than prdist's shared-master linger (`prdist::remote::SHARED_MASTER_LINGER`).
+const SETTLE: Duration = Duration::from_millis(3500);
+
+/// Times prdist against parallel-rsync and prints medians and ratios.
+pub fn run() -> Result<()> {
+    crate::cargo(&["build", "--release", "--bins", "-p", "prdist"])?;
+    let prdist = crate::target_dir().join("release/prdist");
+    println!("starting a {HOSTS}-host test cluster");
+    let cluster = Cluster::start_temp(HOSTS).context("starting the test cluster")?;
+    let result = bench(&cluster, &prdist);
+    cluster.down().context("stopping the test cluster")?;
+    result
+}
+
+fn bench(cluster: &Cluster, prdist: &Path) -> Result<()> {
+    let client = cluster.dir().join("bench-dist");
+    let tree = client.join("tree");
+    for d in 0..DIRS {
+        let dir = tree.join(format!("d{d:02}"));
+        std::fs::create_dir_all(&dir)?;
+        for f in 0..PER_DIR {
+            std::fs::write(dir.join(format!("f{f:03}.conf")), content(d, f, 0))?;
+        }
+    }
+    let hosts: Vec<String> = (1..=HOSTS).map(|i| format!("node{i}")).collect();
+    let distfile = client.join("Distfile");
+    std::fs::write(
+        &distfile,
+        format!(
+            "HOSTS = ( {} )\n{} -> ${{HOSTS}}\n\tinstall /tmp/dist ;\n",
+            hosts.join(" "),
+            tree.display()
+        ),
+    )?;
+    let hosts_file = client.join("hosts");
+    std::fs::write(&hosts_file, hosts.join("\n") + "\n")?;
+    let errors = client.join("stderr");
+    let cfg = cluster.ssh_config();
+    let prdist_cmd = || {
+        let mut c = Command::new(prdist);
+        c.env("XDG_RUNTIME_DIR", &client)
+            .env_remove("PRTOOLS_PERSIST")
+            .arg("-P")
+            .arg(format!("ssh -F {}", cfg.display()))
+            .args(["-q", "-M", &HOSTS.to_string(), "-f"])
+            .arg(&distfile);
+        c
+    };
+    let prs_cmd = || {
+        let mut c = Command::new("parallel-rsync");
+        c.arg("-h")
+            .arg(&hosts_file)
+            .args(["-p", &HOSTS.to_string(), "-a", "-S"])
+            .arg(format!("-F {}", cfg.display()))
+            .arg(format!("{}/", tree.display()))
+            .arg("/tmp/prs/");
+        c
+    };
+    // First copies (and prdist's agent upload), untimed.
+    time_once(&mut prdist_cmd(), &errors)?;
+    time_once(&mut prs_cmd(), &errors)?;
+    check_same(cluster, &tree)?;
+
+    println!(
+        "\n{:<18} {:<16} {:>9} {:>16}",
+        "case", "tool", "median", "prdist / peer"
+    );
+    let mut generation = 0;
+    for case in ["nothing changed", "1% changed"] {
+        let mut times: [Vec<Duration>; 2] = [Vec::new(), Vec::new()];
+        for round in 0..ROUNDS {
+            if case != "nothing changed" {
+                generation += 1;
+                for i in 0..EDITED {
+                    let n = (round * EDITED + i) * 97 % (DIRS * PER_DIR);
+                    let (d, f) = (n / PER_DIR, n % PER_DIR);
+                    let path = tree.join(format!("d{d:02}/f{f:03}.conf"));
+                    std::fs::write(path, content(d, f, generation))?;
+                }
+            }
+            std::thread::sleep(SETTLE);
+            times[0].push(time_once(&mut prdist_cmd(), &errors)?);
+            times[1].push(time_once(&mut prs_cmd(), &errors)?);
+        }
+        check_same(cluster, &tree)?;
+        let m = [median(&times[0]), median(&times[1])];
+        println!(
+            "{case:<18} {:<16} {:>8.3}s {:>15.2}x",
+            "prdist",
+            m[0].as_secs_f64(),
+            m[0].as_secs_f64() / m[1].as_secs_f64()
+        );
+        println!(
+            "{case:<18} {:<16} {:>8.3}s",
+            "parallel-rsync",
+            m[1].as_secs_f64()
+        );
+    }
+    Ok(())
+}
+
+/// 2 KB of text for file `f` of folder `d`, different for each generation of edits.
+fn content(d: usize, f: usize, generation: usize) -> String {
+    let line = format!("key_{d}_{f} = value {generation}\n");
+    line.repeat(2048 / line.len() + 1)
+}
+
+/// Both tools' copies on every host match the source.
+fn check_same(cluster: &Cluster, tree: &Path) -> Result<()> {
+    let sample: PathBuf = tree.join("d07/f042.conf");
+    let want = std::fs::read(&sample)?;
+    for n in 1..=HOSTS {
+        for dest in ["dist", "prs"] {
+            let got = std::fs::read(cluster.node_tmp(n).join(dest).join("d07/f042.conf"))
+                .with_context(|| format!("node{n}: /tmp/{dest} was not synced"))?;
+            anyhow::ensure!(got == want, "node{n}: /tmp/{dest} differs from the source");
+        }
+    }
+    Ok(())
+}
