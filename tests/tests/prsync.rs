@@ -131,7 +131,7 @@ fn a_push_to_one_host_does_what_rsync_does_and_sends_a_delta() {
 }
 
 #[test]
-fn a_pull_from_one_host_matches_the_source() {
+fn a_pull_from_one_host_matches_the_source_and_mkpath_makes_parents() {
     let tc = TestCluster::start(1);
     let scratch = tc.scratch("pull");
     let src = make_tree(&scratch);
@@ -148,6 +148,24 @@ fn a_pull_from_one_host_matches_the_source() {
         text(&out.stdout)
     );
     assert_eq!(describe(&pulled), describe(&src));
+
+    // A destination whose parents are missing: refused as rsync does, made with --mkpath.
+    let refused = run(tc
+        .prsync()
+        .arg("-a")
+        .arg(with_slash(&src))
+        .arg("node1:/tmp/deep/er/dst"));
+    assert_eq!(refused.status.code(), Some(11), "{}", text(&refused.stderr));
+    let made = run(tc
+        .prsync()
+        .args(["-a", "--mkpath"])
+        .arg(with_slash(&src))
+        .arg("node1:/tmp/deep/er/dst"));
+    assert_eq!(made.status.code(), Some(0), "{}", text(&made.stderr));
+    assert_eq!(
+        describe(&tc.cluster.node_tmp(1).join("deep/er/dst")),
+        describe(&src)
+    );
 }
 
 #[test]

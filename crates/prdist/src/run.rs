@@ -90,6 +90,8 @@ fn prsync_argv(push: &Push, install: &Install, hosts: &[HostSpec], args: &Args) 
     flag(o.has("younger"), "-u");
     flag(o.has("remove"), "--delete");
     flag(o.has("verify") || args.dry_run, "-n");
+    // rdist makes the folders above a destination; rsync only its last one.
+    flag(push.parent_needed().is_some(), "--mkpath");
     argv.extend(common_flags(args));
     for h in hosts {
         argv.push("-w".into());
@@ -185,43 +187,8 @@ fn arrow(step: &Step, args: &Args, st: &mut State) {
     }
     let verify = installs.iter().any(|i| i.opts.has("verify"));
     let quiet = installs.iter().all(|i| i.opts.has("quiet"));
-    // Folders above the destinations, which rsync would not make.
-    let mut dirs: Vec<String> = pushes
-        .iter()
-        .filter_map(|(_, p)| p.parent_needed())
-        .collect();
-    dirs.sort();
-    dirs.dedup();
-    let mut jobs: HashMap<String, Vec<String>> = HashMap::new();
-    if !dirs.is_empty() && !verify {
-        let cmd = format!(
-            "mkdir -p -- {}",
-            dirs.iter().map(|d| quote(d)).collect::<Vec<_>>().join(" ")
-        );
-        for h in &hosts {
-            jobs.insert(h.host.clone(), vec![cmd.clone()]);
-        }
-    }
     let saving = pushes.iter().any(|(i, _)| i.opts.has("savetargets")) && !verify;
     let mut alive = hosts.clone();
-    if !jobs.is_empty() {
-        for (host, result) in run_on_hosts(&alive, &config, &jobs) {
-            match result {
-                Err(why) => {
-                    st.failed.insert(host, why);
-                }
-                Ok(ran) => {
-                    for r in ran.iter().filter(|r| r.status != 0) {
-                        st.out.error(&format!(
-                            "{host}: cannot make the destination folders: {}",
-                            r.lines.join("; ")
-                        ));
-                    }
-                }
-            }
-        }
-        alive.retain(|h| !st.failed.contains_key(&h.host));
-    }
     let mut changes: HashMap<String, Vec<Changed>> = HashMap::new();
     for (install, push) in &pushes {
         if alive.is_empty() {

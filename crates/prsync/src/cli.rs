@@ -98,6 +98,9 @@ pub struct Cli {
         overrides_with = "whole_file"
     )]
     pub no_whole_file: bool,
+    /// Create the destination's missing path components
+    #[arg(long = "mkpath")]
+    pub mkpath: bool,
     /// Update destination files in-place instead of through a temp file
     #[arg(long = "inplace")]
     pub inplace: bool,
@@ -235,6 +238,8 @@ pub struct Options {
     pub whole_file: bool,
     /// `--inplace`.
     pub inplace: bool,
+    /// `--mkpath`.
+    pub mkpath: bool,
     /// When to delete.
     pub delete: DeleteMode,
     /// `--partial` (or `-P`).
@@ -309,6 +314,7 @@ impl Options {
         flag(self.whole_file, "-W");
         flag(!self.whole_file, "--no-W");
         flag(self.inplace, "--inplace");
+        flag(self.mkpath, "--mkpath");
         flag(self.delete == DeleteMode::Before, "--delete-before");
         flag(self.delete == DeleteMode::During, "--delete-during");
         flag(self.delete == DeleteMode::After, "--delete-after");
@@ -507,6 +513,7 @@ fn resolve(mut cli: Cli, mut filters: FilterList) -> Result<Options> {
             cli.whole_file
         },
         inplace: cli.inplace,
+        mkpath: cli.mkpath,
         delete,
         partial: cli.partial || cli.partial_progress,
         progress: (cli.progress || cli.partial_progress) && !cli.quiet,

@@ -167,6 +167,27 @@ pub fn transfer<S: Sender>(
 fn destination(opts: &Options, list: &[flist::FileEntry]) -> Result<Dest, (i32, String)> {
     let dest = PathBuf::from(&opts.dest);
     let bytes = opts.dest.as_bytes();
+    if opts.mkpath && !opts.dry_run {
+        // --mkpath: the folders above DEST (DEST itself too when it ends in a slash), so
+        // that the rules below find what they expect, as rsync 3.2.3's --mkpath does.
+        let above = if bytes.ends_with(b"/") {
+            Some(dest.as_path())
+        } else {
+            dest.parent().filter(|p| !p.as_os_str().is_empty())
+        };
+        if let Some(above) = above {
+            if let Err(e) = std::fs::create_dir_all(above) {
+                return Err((
+                    exit::FILE_IO,
+                    format!(
+                        "mkdir -p \"{}\" failed: {}",
+                        above.display(),
+                        sender::os_reason(&e)
+                    ),
+                ));
+            }
+        }
+    }
     if let Err(e) = std::fs::metadata(&dest) {
         if e.raw_os_error() == Some(libc::ENOTDIR) {
             return Err((
