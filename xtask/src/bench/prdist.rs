@@ -5,6 +5,9 @@
 //!
 //! prdist keeps each host's ssh master for a few seconds after a run so its own steps can
 //! share it; the bench waits that out between runs, so no run starts with a warm master.
+//! A third row times prdist with `PRTOOLS_PERSIST` (masters kept between runs, the
+//! transport's `--persist`), in a control folder of its own: what a site that runs prdist
+//! from cron with persistent masters gets. The ratio to beat is the cold one.
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -69,6 +72,14 @@ fn bench(cluster: &Cluster, prdist: &Path) -> Result<()> {
             .arg(&distfile);
         c
     };
+    let warm_dir = client.join("warm");
+    std::fs::create_dir_all(&warm_dir)?;
+    let warm_cmd = || {
+        let mut c = prdist_cmd();
+        c.env("XDG_RUNTIME_DIR", &warm_dir)
+            .env("PRTOOLS_PERSIST", "10m");
+        c
+    };
     let prs_cmd = || {
         let mut c = Command::new("parallel-rsync");
         c.arg("-h")
@@ -82,6 +93,7 @@ fn bench(cluster: &Cluster, prdist: &Path) -> Result<()> {
     // First copies (and prdist's agent upload), untimed.
     time_once(&mut prdist_cmd(), &errors)?;
     time_once(&mut prs_cmd(), &errors)?;
+    time_once(&mut warm_cmd(), &errors)?;
     check_same(cluster, &tree)?;
 
     println!(
@@ -90,7 +102,7 @@ fn bench(cluster: &Cluster, prdist: &Path) -> Result<()> {
     );
     let mut generation = 0;
     for case in ["nothing changed", "1% changed"] {
-        let mut times: [Vec<Duration>; 2] = [Vec::new(), Vec::new()];
+        let mut times: [Vec<Duration>; 3] = [Vec::new(), Vec::new(), Vec::new()];
         for round in 0..ROUNDS {
             if case != "nothing changed" {
                 generation += 1;
@@ -104,9 +116,10 @@ fn bench(cluster: &Cluster, prdist: &Path) -> Result<()> {
             std::thread::sleep(SETTLE);
             times[0].push(time_once(&mut prdist_cmd(), &errors)?);
             times[1].push(time_once(&mut prs_cmd(), &errors)?);
+            times[2].push(time_once(&mut warm_cmd(), &errors)?);
         }
         check_same(cluster, &tree)?;
-        let m = [median(&times[0]), median(&times[1])];
+        let m = [median(&times[0]), median(&times[1]), median(&times[2])];
         println!(
             "{case:<18} {:<16} {:>8.3}s {:>15.2}x",
             "prdist",
@@ -117,6 +130,12 @@ fn bench(cluster: &Cluster, prdist: &Path) -> Result<()> {
             "{case:<18} {:<16} {:>8.3}s",
             "parallel-rsync",
             m[1].as_secs_f64()
+        );
+        println!(
+            "{case:<18} {:<16} {:>8.3}s {:>15.2}x",
+            "prdist --persist",
+            m[2].as_secs_f64(),
+            m[2].as_secs_f64() / m[1].as_secs_f64()
         );
     }
     Ok(())
