@@ -1,6 +1,14 @@
-//! Reading a file whole: mapped when large, read when small, decompressed when it is a
-//! `.gz`, `.bz2`, `.xz` or `.zst` folder (named so and starting with that format's magic
-//! bytes; standard input is recognised by its magic bytes alone).
+//! Reading a file whole: read into a buffer reused from file to file when small, mapped
+//! when large, decompressed when it is a `.gz`, `.bz2`, `.xz` or `.zst` folder (named so
+//! and starting with that format's magic bytes; standard input is recognised by its magic
+//! bytes alone). A large plain file can instead be left open for the caller to read in
+//! pieces ([`Contents::Large`]).
+//!
+//! Most files in a mail tree are Maildir messages of a few KiB, so what a file costs before
+//! it is searched is what the search of a Maildir costs: a small file is opened, read into
+//! the caller's buffer by one `read` (a second one, returning nothing, says the file ended)
+//! and closed; nothing is allocated and its size is never asked for. Only a file that fills
+//! the first read is `stat`ed, to choose between reading on and mapping it.
 
 use std::fs::File;
 use std::io::Read;
@@ -13,22 +21,42 @@ use memmap2::Mmap;
 /// as much as the search. Small files are read, because a mapping costs more to set up.
 const MMAP_MIN: u64 = 1 << 20;
 
+/// What the first read of a file asks for. Mail files are mostly far smaller, so they
+/// arrive whole in this read; a file that fills it is `stat`ed to learn its size.
+pub const FIRST_READ: usize = 128 << 10;
+
 /// A file's bytes.
-pub enum Data {
+pub enum Data<'b> {
     /// Mapped in place.
     Mapped(Mmap),
-    /// Read (or decompressed) into memory.
+    /// Read into the caller's buffer.
+    Borrowed(&'b [u8]),
+    /// Read (or decompressed) into memory of its own.
     Owned(Vec<u8>),
 }
 
-impl Deref for Data {
+impl Deref for Data<'_> {
     type Target = [u8];
     fn deref(&self) -> &[u8] {
         match self {
             Data::Mapped(m) => m,
+            Data::Borrowed(b) => b,
             Data::Owned(v) => v,
         }
     }
+}
+
+/// What [`read_path`] found.
+pub enum Contents<'b> {
+    /// The file's bytes, whole.
+    Whole(Data<'b>),
+    /// A plain (not compressed) regular file at least as large as asked, left unread.
+    Large {
+        /// The file, open.
+        file: File,
+        /// Its size when it was opened.
+        len: u64,
+    },
 }
 
 /// The compressed formats searched transparently.
@@ -88,26 +116,78 @@ impl Format {
     }
 }
 
-/// Reads `path` whole. The error is the reason, lowercase, with what to do about it.
-pub fn read_path(path: &Path) -> Result<Data, String> {
+/// Reads `path` whole into `buf` (which is reused: its contents are overwritten and it
+/// grows as needed), or maps it when it is large. A regular file of at least `large_min`
+/// bytes that is not compressed is returned unread, as [`Contents::Large`]. The error is
+/// the reason, lowercase, with what to do about it.
+pub fn read_path<'b>(
+    path: &Path,
+    buf: &'b mut Vec<u8>,
+    large_min: Option<u64>,
+) -> Result<Contents<'b>, String> {
     let mut file = File::open(path).map_err(|e| open_reason(path, &e))?;
-    let meta = file.metadata().map_err(|e| crate::io_reason(&e))?;
-    if meta.is_dir() {
-        return Err("is a directory".to_string());
+    // `buf` is kept initialised to its full length (zeroed once, when it grows), so that
+    // reads go straight into it; `filled` says how much of it is this file's.
+    if buf.len() < FIRST_READ {
+        buf.resize(FIRST_READ, 0);
     }
-    let named = Format::by_name(path);
-    let data = if meta.len() >= MMAP_MIN && meta.is_file() {
-        // SAFETY: the mapping is read-only and private to this process. A file truncated
-        // while mapped would fault on access; grep tools accept that risk for mail folders
-        // (ripgrep maps files the same way), and pgrep-mail never writes the files it reads.
-        match unsafe { Mmap::map(&file) } {
-            Ok(m) => Data::Mapped(m),
-            Err(_) => Data::Owned(read_all(&mut file, meta.len())?),
+    let mut filled = read_some(&mut file, &mut buf[..FIRST_READ])?;
+    if filled == FIRST_READ {
+        // Larger than most mail files: its size decides how to read it. (A folder opens
+        // fine but fails the read above with "is a directory", so it never gets here.)
+        let meta = file.metadata().map_err(|e| crate::io_reason(&e))?;
+        if meta.is_file() && meta.len() >= MMAP_MIN {
+            let compressed =
+                Format::by_name(path).is_some_and(|f| Format::by_magic(&buf[..filled]) == Some(f));
+            if !compressed && large_min.is_some_and(|min| meta.len() >= min) {
+                return Ok(Contents::Large {
+                    file,
+                    len: meta.len(),
+                });
+            }
+            // SAFETY: the mapping is read-only and private to this process. A file truncated
+            // while mapped would fault on access; grep tools accept that risk for mail
+            // folders (ripgrep maps files the same way), and pgrep-mail never writes the
+            // files it reads.
+            if let Ok(m) = unsafe { Mmap::map(&file) } {
+                return finish(path, Data::Mapped(m)).map(Contents::Whole);
+            }
         }
-    } else {
-        Data::Owned(read_all(&mut file, meta.len())?)
-    };
-    match named {
+        // Room for the whole file and the read that finds its end.
+        let want = usize::try_from(meta.len())
+            .unwrap_or(usize::MAX)
+            .saturating_add(1);
+        if want > buf.len() {
+            buf.resize(want, 0);
+        }
+    }
+    loop {
+        if filled == buf.len() {
+            buf.resize(buf.len() * 2, 0);
+        }
+        match read_some(&mut file, &mut buf[filled..])? {
+            0 => break,
+            n => filled += n,
+        }
+    }
+    finish(path, Data::Borrowed(&buf[..filled])).map(Contents::Whole)
+}
+
+/// One `read` into `buf`, retried when a signal interrupts it.
+fn read_some(file: &mut File, buf: &mut [u8]) -> Result<usize, String> {
+    loop {
+        match file.read(buf) {
+            Ok(n) => return Ok(n),
+            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
+            Err(e) => return Err(crate::io_reason(&e)),
+        }
+    }
+}
+
+/// `data`, decompressed when `path` names a compressed format and `data` starts with its
+/// magic bytes.
+fn finish<'b>(path: &Path, data: Data<'b>) -> Result<Data<'b>, String> {
+    match Format::by_name(path) {
         Some(format) if Format::by_magic(&data) == Some(format) => {
             decompress(format, &data, &path.display().to_string()).map(Data::Owned)
         }
@@ -116,7 +196,7 @@ pub fn read_path(path: &Path) -> Result<Data, String> {
 }
 
 /// Reads standard input whole, decompressing it when it starts with a known magic.
-pub fn read_stdin() -> Result<Data, String> {
+pub fn read_stdin() -> Result<Data<'static>, String> {
     let mut buf = Vec::new();
     std::io::stdin()
         .lock()
@@ -126,13 +206,6 @@ pub fn read_stdin() -> Result<Data, String> {
         Some(format) => decompress(format, &buf, "-").map(Data::Owned),
         None => Ok(Data::Owned(buf)),
     }
-}
-
-fn read_all(file: &mut File, size_hint: u64) -> Result<Vec<u8>, String> {
-    let mut buf = Vec::with_capacity(size_hint as usize + 1);
-    file.read_to_end(&mut buf)
-        .map_err(|e| crate::io_reason(&e))?;
-    Ok(buf)
 }
 
 fn open_reason(path: &Path, e: &std::io::Error) -> String {

@@ -9,11 +9,15 @@
 //!   mboxcl2, CRLF) and take Maildir files whole ([`mbox`], [`maildir`]), match PATTERN
 //!   against the header, the body or both, decoded ([`mime`]) unless `--raw`, and print each
 //!   matching message whole, as mbox.
-//! - **Every core.** The walk ([`walk`]) lists the files in a stable sorted order; they are
-//!   searched in parallel in batches by rayon and printed in that order, so the output never
-//!   depends on thread timing. A large file is cut into pieces at message boundaries and
-//!   its pieces are searched in parallel ([`search`]), where grep and ripgrep use one core
-//!   per file.
+//! - **Every core.** The walk ([`walk`]) lists the files in a stable sorted order and hands
+//!   them, a small batch at a time, to rayon's threads as it goes; the batches are printed
+//!   in walk order whatever order they finish in, so the output never depends on thread
+//!   timing. A large file is cut into pieces at message boundaries and its pieces are
+//!   searched in parallel ([`search`]), where grep and ripgrep use one core per file.
+//! - **Little per file.** A Maildir is mostly small files, so what each costs besides the
+//!   search decides the speed: it is read into a buffer each thread reuses, with no `stat`
+//!   ([`decompress`]), its name moves from the walk to the output without a copy, and no
+//!   thread waits for a batch to end before starting the next.
 //! - **The search loop** runs memchr's memmem (one fixed string), aho-corasick (several) or
 //!   the regex crate over whole buffers and only looks for line ends around matches
 //!   ([`search::matcher`], [`search::lines`]).
@@ -35,22 +39,31 @@ pub mod output;
 pub mod search;
 pub mod walk;
 
-use std::collections::{HashMap, HashSet};
+use std::collections::{BTreeMap, HashMap, HashSet};
 use std::fs::File;
 use std::io::Write;
+use std::ops::ControlFlow;
 use std::path::PathBuf;
-use std::sync::atomic::AtomicBool;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::mpsc;
 
 use anyhow::{Context, Result};
-use rayon::prelude::*;
 
 use config::{Config, Report};
 use output::Style;
 use search::Outcome;
 
-/// Files searched between two writes of output: enough to keep every core busy, few enough
-/// that output starts soon and memory stays small.
-const BATCH: usize = 512;
+/// Files a search thread takes at a time. Handing over a batch costs a spawn and a
+/// message, so a batch holds a few dozen Maildir messages; few enough that the cores share
+/// the files evenly and output starts soon.
+const BATCH: usize = 64;
+
+/// Batches handed out and not yet printed, per search thread. A batch that finishes before
+/// an earlier one waits for it; this bounds the memory such waiting output takes, and how
+/// far the walk runs ahead. The walk reads and sorts a whole folder before it hands out the
+/// first of its files, so the search threads need work queued to cover that: a few
+/// thousand small files each, a few milliseconds.
+const IN_FLIGHT_PER_THREAD: usize = 64;
 
 /// grep's exit statuses.
 pub mod exit {
@@ -74,39 +87,61 @@ pub fn run(cfg: Config) -> Result<i32> {
         .context("starting the search threads")?;
     let mut writer = Writer::new(&cfg)?;
     let stop = AtomicBool::new(false);
-    std::thread::scope(|scope| -> Result<()> {
-        // The walk runs beside the search and hands over files a batch at a time, so the
-        // cores search while directories are still being read.
-        let (batches, received) = std::sync::mpsc::sync_channel::<Vec<walk::Item>>(4);
-        let walk_cfg = &cfg;
-        scope.spawn(move || {
-            let mut batch = Vec::with_capacity(BATCH);
-            walk::each_item(walk_cfg, &mut |item| {
-                batch.push(item);
-                if batch.len() == BATCH {
-                    let full = std::mem::replace(&mut batch, Vec::with_capacity(BATCH));
-                    let _ = batches.send(full);
+    // The walk runs on this thread and hands each batch of files to the pool as soon as it
+    // is full, so the cores search while folders are still being read; this thread prints
+    // what comes back, in walk order, between folders and once the walk is done.
+    pool.in_place_scope(|scope| -> Result<()> {
+        let (done, finished) = mpsc::channel::<(u64, Vec<Outcome>)>();
+        let mut order = InOrder {
+            writer: &mut writer,
+            finished,
+            waiting: BTreeMap::new(),
+            sent: 0,
+            printed: 0,
+            limit: (cfg.threads * IN_FLIGHT_PER_THREAD) as u64,
+            stop: &stop,
+        };
+        let (cfg, stop) = (&cfg, &stop);
+        let send = |batch: Vec<walk::Item>, order: &mut InOrder| {
+            let mut reply = Reply {
+                seq: order.sent,
+                outcomes: Vec::with_capacity(batch.len()),
+                done: done.clone(),
+            };
+            order.sent += 1;
+            scope.spawn(move |_| {
+                for it in batch {
+                    reply.outcomes.push(search::item(cfg, it, stop));
                 }
             });
-            let _ = batches.send(batch);
-        });
-        for batch in received {
-            let outcomes: Vec<Outcome> = pool.install(|| {
-                batch
-                    .par_iter()
-                    .map(|it| search::item(&cfg, it, &stop))
-                    .collect()
-            });
-            for o in outcomes {
-                writer.take(o)?;
-                if cfg.report == Report::Quiet && writer.matched {
-                    stop.store(true, std::sync::atomic::Ordering::Relaxed);
-                    return Ok(());
+        };
+        let mut batch = Vec::with_capacity(BATCH);
+        let mut failed = None;
+        let walked = walk::each_item(cfg, &mut |item| {
+            batch.push(item);
+            if batch.len() == BATCH {
+                send(
+                    std::mem::replace(&mut batch, Vec::with_capacity(BATCH)),
+                    &mut order,
+                );
+                if let Err(e) = order.print_ready() {
+                    failed = Some(e);
+                    return ControlFlow::Break(());
                 }
             }
-            writer.flush()?;
+            if order.writer.done() {
+                return ControlFlow::Break(());
+            }
+            ControlFlow::Continue(())
+        });
+        if let Some(e) = failed {
+            stop.store(true, Ordering::Relaxed);
+            return Err(e);
         }
-        Ok(())
+        if walked.is_continue() && !batch.is_empty() {
+            send(batch, &mut order);
+        }
+        order.print_rest()
     })?;
     writer.flush()?;
     Ok(if writer.matched && cfg.report == Report::Quiet {
@@ -120,6 +155,88 @@ pub fn run(cfg: Config) -> Result<i32> {
     })
 }
 
+/// Prints the batches of outcomes that come back from the search threads in the order they
+/// were sent, holding back those that finish early.
+struct InOrder<'w, 'c> {
+    writer: &'w mut Writer<'c>,
+    finished: mpsc::Receiver<(u64, Vec<Outcome>)>,
+    /// Finished batches waiting for an earlier one, by number.
+    waiting: BTreeMap<u64, Vec<Outcome>>,
+    /// Batches sent, and printed (the next to print).
+    sent: u64,
+    printed: u64,
+    /// How many batches may be sent and not printed.
+    limit: u64,
+    stop: &'w AtomicBool,
+}
+
+impl InOrder<'_, '_> {
+    /// Prints every batch that is ready, waiting for more while too many are out.
+    fn print_ready(&mut self) -> Result<()> {
+        while let Ok((seq, outcomes)) = self.finished.try_recv() {
+            self.waiting.insert(seq, outcomes);
+        }
+        self.print_waiting()?;
+        while self.sent - self.printed >= self.limit && !self.writer.done() {
+            self.wait_one()?;
+        }
+        Ok(())
+    }
+
+    /// Prints every batch still out, waiting for each.
+    fn print_rest(&mut self) -> Result<()> {
+        self.print_waiting()?;
+        while self.printed < self.sent && !self.writer.done() {
+            self.wait_one()?;
+        }
+        Ok(())
+    }
+
+    /// Waits for one batch to finish, then prints what it makes ready.
+    fn wait_one(&mut self) -> Result<()> {
+        // Output waits in the buffer only while nothing is ready to join it.
+        self.writer.flush()?;
+        let (seq, outcomes) = self
+            .finished
+            .recv()
+            .expect("a batch sent is always answered");
+        self.waiting.insert(seq, outcomes);
+        self.print_waiting()
+    }
+
+    fn print_waiting(&mut self) -> Result<()> {
+        while let Some(outcomes) = self.waiting.remove(&self.printed) {
+            self.printed += 1;
+            for o in outcomes {
+                if self.writer.done() {
+                    self.stop.store(true, Ordering::Relaxed);
+                    return Ok(());
+                }
+                self.writer.take(o)?;
+            }
+        }
+        Ok(())
+    }
+}
+
+/// A batch's outcomes, sent back when the batch is done with, even if its search panicked
+/// (the panic then ends the run when the scope ends, rather than leaving the printer
+/// waiting for the batch forever).
+struct Reply {
+    seq: u64,
+    outcomes: Vec<Outcome>,
+    done: mpsc::Sender<(u64, Vec<Outcome>)>,
+}
+
+impl Drop for Reply {
+    fn drop(&mut self) {
+        // The receiver outlives every batch: the scope waits for them all.
+        let _ = self
+            .done
+            .send((self.seq, std::mem::take(&mut self.outcomes)));
+    }
+}
+
 /// Prints outcomes in order, to standard output or to `--per-folder` files.
 struct Writer<'c> {
     cfg: &'c Config,
@@ -130,6 +247,9 @@ struct Writer<'c> {
     printed_group: bool,
     matched: bool,
     error: bool,
+    /// The text for one outcome, kept from outcome to outcome: with `-c` every file of a
+    /// Maildir adds a line, and each would otherwise cost an allocation.
+    text: Vec<u8>,
 }
 
 impl<'c> Writer<'c> {
@@ -157,6 +277,7 @@ impl<'c> Writer<'c> {
             printed_group: false,
             matched: false,
             error: false,
+            text: Vec::new(),
         })
     }
 
@@ -167,7 +288,8 @@ impl<'c> Writer<'c> {
         }
         self.error |= o.error;
         let cfg = self.cfg;
-        let mut text = Vec::new();
+        let mut text = std::mem::take(&mut self.text);
+        text.clear();
         let n = if cfg.message_mode {
             let mut n = 0u64;
             for hit in o.hits {
@@ -216,13 +338,21 @@ impl<'c> Writer<'c> {
                 }
             }
         }
+        let written = self.write(&o.top, &text);
+        self.text = text;
+        written
+    }
+
+    /// Writes one outcome's `text`, to standard output or to the files of its top-level
+    /// folder `top` and of all.
+    fn write(&mut self, top: &str, text: &[u8]) -> Result<()> {
         if text.is_empty() {
             return Ok(());
         }
         match &mut self.folders {
-            None => self.stdout.write_all(&text)?,
+            None => self.stdout.write_all(text)?,
             Some((dir, files)) => {
-                for key in [o.top.as_str(), "all"] {
+                for key in [top, "all"] {
                     let file = match files.get_mut(key) {
                         Some(f) => f,
                         None => {
@@ -236,7 +366,7 @@ impl<'c> Writer<'c> {
                             files.entry(key.to_string()).or_insert(f)
                         }
                     };
-                    file.write_all(&text)?;
+                    file.write_all(text)?;
                 }
             }
         }
@@ -246,6 +376,11 @@ impl<'c> Writer<'c> {
     fn flush(&mut self) -> Result<()> {
         self.stdout.flush()?;
         Ok(())
+    }
+
+    /// Whether the answer is known and nothing more is printed (`-q` after a match).
+    fn done(&self) -> bool {
+        self.cfg.report == Report::Quiet && self.matched
     }
 }
 

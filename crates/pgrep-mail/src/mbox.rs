@@ -16,6 +16,8 @@
 //! stretch, starting at the first separator in it, and the stretches are joined in order,
 //! resynchronising where one message ran past its stretch.
 
+use std::sync::OnceLock;
+
 use memchr::{memchr, memmem};
 use rayon::prelude::*;
 
@@ -85,7 +87,9 @@ fn next_separator(buf: &[u8], from: usize) -> Option<usize> {
     if from == 0 && is_separator(buf, 0) {
         return Some(0);
     }
-    let finder = memmem::Finder::new(b"\nFrom ");
+    // Built once: a message's end is looked for from every message.
+    static FINDER: OnceLock<memmem::Finder<'static>> = OnceLock::new();
+    let finder = FINDER.get_or_init(|| memmem::Finder::new(b"\nFrom "));
     let mut at = from.saturating_sub(1);
     while let Some(i) = finder.find(&buf[at..]) {
         let line = at + i + 1;
@@ -238,8 +242,25 @@ pub fn split(buf: &[u8]) -> Vec<Message> {
 
 /// [`split`] on every core, for large mailboxes.
 pub fn split_parallel(buf: &[u8], pieces: usize) -> Vec<Message> {
+    split_parallel_with(buf, pieces, &|_| ())
+        .into_iter()
+        .map(|(m, ())| m)
+        .collect()
+}
+
+/// [`split_parallel`], calling `each` on every message (on the core that split it off,
+/// while the message is in that core's cache), with what it returned.
+pub fn split_parallel_with<T: Send>(
+    buf: &[u8],
+    pieces: usize,
+    each: &(dyn Fn(&Message) -> T + Sync),
+) -> Vec<(Message, T)> {
+    let with = |m: Message| {
+        let t = each(&m);
+        (m, t)
+    };
     if buf.len() < PARALLEL_SPLIT_MIN || pieces < 2 {
-        return split(buf);
+        return split(buf).into_par_iter().map(with).collect();
     }
     let Some(first) = next_separator(buf, 0) else {
         return Vec::new();
@@ -254,7 +275,7 @@ pub fn split_parallel(buf: &[u8], pieces: usize) -> Vec<Message> {
         })
         .collect();
     starts.dedup();
-    let lists: Vec<Vec<Message>> = (0..starts.len())
+    let lists: Vec<Vec<(Message, T)>> = (0..starts.len())
         .into_par_iter()
         .map(|k| {
             let stop = starts.get(k + 1).copied().unwrap_or(buf.len());
@@ -263,7 +284,7 @@ pub fn split_parallel(buf: &[u8], pieces: usize) -> Vec<Message> {
             while at < stop {
                 let m = message_at(buf, at);
                 at = m.end;
-                out.push(m);
+                out.push(with(m));
             }
             out
         })
@@ -273,22 +294,22 @@ pub fn split_parallel(buf: &[u8], pieces: usize) -> Vec<Message> {
     let mut out = Vec::with_capacity(lists.iter().map(Vec::len).sum());
     let mut next = first;
     for list in lists {
-        for m in list {
+        for (m, t) in list {
             while next < m.start {
                 let again = message_at(buf, next);
                 next = again.end;
-                out.push(again);
+                out.push(with(again));
             }
             if next == m.start {
                 next = m.end;
-                out.push(m);
+                out.push((m, t));
             }
         }
     }
     while next < buf.len() {
         let again = message_at(buf, next);
         next = again.end;
-        out.push(again);
+        out.push(with(again));
     }
     out
 }

@@ -8,7 +8,6 @@
 
 use std::sync::OnceLock;
 
-use aho_corasick::AhoCorasick;
 use mail_parser::{Encoding, HeaderValue, MessageParser, PartType};
 use memchr::memmem;
 
@@ -20,22 +19,33 @@ pub struct Decoded {
     pub header_end: usize,
 }
 
-/// Finds the transfer encodings worth decoding, in any case.
-fn encodings() -> &'static AhoCorasick {
-    static SET: OnceLock<AhoCorasick> = OnceLock::new();
-    SET.get_or_init(|| {
-        AhoCorasick::builder()
-            .ascii_case_insensitive(true)
-            .build(["base64", "quoted-printable"])
-            .expect("two literals always build")
-    })
+/// Whether `msg` names a transfer encoding worth decoding, "base64" or "quoted-printable",
+/// in any case: the test that decides whether a message is parsed at all, so it runs over
+/// every byte of every message searched. An ASCII-case-insensitive automaton finds the two
+/// words by their letters, which are common; this finds the bytes that have no case ("64"
+/// and "-", rare in text) with memchr's vector search and compares the letters around them,
+/// several times faster, with the same answer.
+fn names_encoding(msg: &[u8]) -> bool {
+    static SIXTY_FOUR: OnceLock<memmem::Finder<'static>> = OnceLock::new();
+    let sixty_four = SIXTY_FOUR.get_or_init(|| memmem::Finder::new(b"64"));
+    let base64 = sixty_four
+        .find_iter(msg)
+        .any(|i| i >= 4 && msg[i - 4..i].eq_ignore_ascii_case(b"base"));
+    base64
+        || memchr::memchr_iter(b'-', msg).any(|i| {
+            i >= 6
+                && msg[i - 6..i].eq_ignore_ascii_case(b"quoted")
+                && msg
+                    .get(i + 1..i + 10)
+                    .is_some_and(|w| w.eq_ignore_ascii_case(b"printable"))
+        })
 }
 
 /// The decoded view of `msg` (whose header ends at `header_end`), or `None` when nothing
 /// in it is encoded, so the stored bytes are the view.
 pub fn decode(msg: &[u8], header_end: usize) -> Option<Decoded> {
     let header_words = memmem::find(&msg[..header_end], b"=?").is_some();
-    let body_encoded = encodings().is_match(msg);
+    let body_encoded = names_encoding(msg);
     if !header_words && !body_encoded {
         return None;
     }
@@ -163,6 +173,28 @@ mod tests {
         assert!(body.contains("caf\u{e9} au lait s"), "{body}");
         assert!(body.starts_with("--B\nContent-Type: text/plain"), "{body}");
         assert!(body.ends_with("--B--\n"), "{body}");
+    }
+
+    #[test]
+    fn encodings_are_named_in_any_case() {
+        for named in [
+            &b"Content-Transfer-Encoding: BASE64"[..],
+            b"base64",
+            b"x: Quoted-Printable\n",
+            b"QUOTED-PRINTABLE",
+        ] {
+            assert!(names_encoding(named), "{}", String::from_utf8_lossy(named));
+        }
+        for not in [
+            &b"64 base 64"[..],
+            b"base6",
+            b"quoted-printabl",
+            b"-printable",
+            b"quoted printable",
+            b"",
+        ] {
+            assert!(!names_encoding(not), "{}", String::from_utf8_lossy(not));
+        }
     }
 
     #[test]

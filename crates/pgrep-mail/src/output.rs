@@ -38,7 +38,13 @@ impl Style {
 
     /// A line number.
     pub fn line_number(&self, out: &mut Vec<u8>, n: u64) {
-        self.paint(out, LINE, n.to_string().as_bytes());
+        if self.color {
+            out.extend_from_slice(LINE);
+        }
+        decimal(out, n);
+        if self.color {
+            out.extend_from_slice(END);
+        }
     }
 
     /// A match inside a line.
@@ -64,9 +70,17 @@ impl Style {
             self.file(out, name);
             self.sep(out, b':');
         }
-        out.extend_from_slice(n.to_string().as_bytes());
+        decimal(out, n);
         out.push(b'\n');
     }
+}
+
+/// Appends `n` in decimal, without the `String` that `to_string` would allocate (`-n` and
+/// `-c` print one number a line or a file).
+fn decimal(out: &mut Vec<u8>, n: u64) {
+    use std::io::Write;
+    // Writing to a Vec cannot fail.
+    let _ = write!(out, "{n}");
 }
 
 #[cfg(test)]

@@ -503,6 +503,97 @@ fn line_mode_is_grep_on_one_file() {
 }
 
 #[test]
+fn large_file_lines_as_grep() {
+    // Past the size at which the cores search a file in pieces, each read on its own.
+    let dir = scratch("big-lines");
+    let one = std::fs::read(grepmail_dir().join("t/mailboxes/mailarc-1.txt")).unwrap();
+    let mut big = Vec::new();
+    while big.len() < 9 << 20 {
+        big.extend_from_slice(&one);
+    }
+    std::fs::write(dir.join("big.mbox"), &big).unwrap();
+    big.extend_from_slice(b"Handy last line, no newline");
+    std::fs::write(dir.join("no-newline.mbox"), &big).unwrap();
+    // A line longer than the pieces' read buffer, on both sides of a match.
+    let mut long = vec![b'a'; 3 << 20];
+    long.extend_from_slice(b" Handy ");
+    long.extend(std::iter::repeat_n(b'b', 3 << 20));
+    long.push(b'\n');
+    long.extend_from_slice(&big);
+    std::fs::write(dir.join("long-lines.mbox"), &long).unwrap();
+    let mut binary = b"\0\n".to_vec();
+    binary.extend_from_slice(&big);
+    std::fs::write(dir.join("binary.mbox"), &binary).unwrap();
+    let cases: &[&[&str]] = &[
+        &["Handy"],
+        &["-c", "Handy"],
+        &["-v", "-c", "e"],
+        &["-i", "-o", "handy board"],
+        &["-l", "Handy"],
+        &["-L", "Handy"],
+        &["-q", "Handy"],
+        &["-c", "-x", ""],
+        &["-m", "5", "-c", "Handy"],
+        &["e$"],
+        &["-n", "Handy"],
+        &["-F", "-e", "Handy", "-e", "library"],
+        &["-c", "zzzzzz"],
+    ];
+    for file in [
+        "big.mbox",
+        "no-newline.mbox",
+        "long-lines.mbox",
+        "binary.mbox",
+    ] {
+        for args in cases {
+            let syntax: &[&str] = if args.contains(&"-F") { &[] } else { &["-E"] };
+            let grep = run(tool("grep", &dir).args(syntax).args(*args).arg(file));
+            let ours = run(pgrep_mail(&dir).arg("--threads=4").args(*args).arg(file));
+            let what = format!("{args:?} {file}");
+            // grep also ends a binary file's lines at its NUL bytes, which changes what -v
+            // and -x select; pgrep-mail does not (nor did it before it searched in pieces).
+            if !(file == "binary.mbox" && (args.contains(&"-v") || args.contains(&"-x"))) {
+                assert_eq!(
+                    grep.status.code(),
+                    ours.status.code(),
+                    "{what}: exit status"
+                );
+                assert!(
+                    grep.stdout == ours.stdout,
+                    "{what}: output differs from grep's"
+                );
+                eqnice!(
+                    text(&grep.stderr).replace("grep: ", "pgrep-mail: "),
+                    text(&ours.stderr)
+                );
+            }
+            // One thread searches the file whole, in one buffer.
+            let whole = run(pgrep_mail(&dir).arg("--threads=1").args(*args).arg(file));
+            assert!(
+                whole.stdout == ours.stdout,
+                "{what}: pieces differ from whole"
+            );
+        }
+    }
+    // A NUL byte far from the start makes the whole file binary, whichever piece holds it.
+    big.extend_from_slice(b"\n\0\n");
+    std::fs::write(dir.join("late-binary.mbox"), &big).unwrap();
+    for args in [&["Handy"][..], &["-c", "Handy"], &["zzzzzz"]] {
+        let whole = run(pgrep_mail(&dir)
+            .arg("--threads=1")
+            .args(args)
+            .arg("late-binary.mbox"));
+        let pieces = run(pgrep_mail(&dir)
+            .arg("--threads=4")
+            .args(args)
+            .arg("late-binary.mbox"));
+        assert_eq!(whole.status.code(), pieces.status.code(), "{args:?}");
+        assert!(whole.stdout == pieces.stdout, "{args:?}: output differs");
+        eqnice!(text(&whole.stderr), text(&pieces.stderr));
+    }
+}
+
+#[test]
 fn patterns_from_a_file() {
     let dir = scratch("pattern-file");
     std::fs::write(dir.join("patterns"), "Handy\nlibrary\n").unwrap();
@@ -804,6 +895,33 @@ fn exit_statuses_are_greps() {
             "{args:?}: {}",
             text(&ours.stderr)
         );
+    }
+}
+
+#[test]
+fn many_files_keep_walk_order_and_q_stops() {
+    // More files than the search threads hold at once, so batches finish out of order and
+    // the walk waits for the printer.
+    let dir = scratch("many-files");
+    let mut expected = String::new();
+    for folder in ["a", "b"] {
+        std::fs::create_dir_all(dir.join("tree").join(folder)).unwrap();
+        for i in 0..3000 {
+            let name = format!("tree/{folder}/{i:05}");
+            let body = if i % 7 == 0 { "needle\n" } else { "hay\n" };
+            if i % 7 == 0 {
+                expected.push_str(&format!("{name}:needle\n"));
+            }
+            std::fs::write(dir.join(&name), body).unwrap();
+        }
+    }
+    let out = run(pgrep_mail(&dir).args(["--threads=3", "-r", "needle", "tree"]));
+    assert_eq!(out.status.code(), Some(0));
+    eqnice!(expected, text(&out.stdout));
+    for (pattern, code) in [("needle", 0), ("hay", 0), ("zzz", 1)] {
+        let out = run(pgrep_mail(&dir).args(["--threads=2", "-r", "-q", pattern, "tree"]));
+        assert_eq!(out.status.code(), Some(code), "-q {pattern}");
+        assert!(out.stdout.is_empty());
     }
 }
 

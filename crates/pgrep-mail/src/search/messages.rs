@@ -22,16 +22,21 @@ pub struct Hit {
     pub text: Vec<u8>,
 }
 
+/// Whether every message is tested, not only those before the answer is known (`-m`, `-q`,
+/// `-l`, `-L` stop early), so that the messages can be tested in parallel.
+pub fn tests_all(cfg: &Config) -> bool {
+    cfg.max_count.is_none()
+        && !matches!(
+            cfg.report,
+            Report::Quiet | Report::FilesWith | Report::FilesWithout
+        )
+}
+
 /// The matching messages of `buf`, in order. `alone` says `buf` is a single message stored
 /// alone (Maildir, MH), which is printed with a `From ` line made for it.
 pub fn search(cfg: &Config, buf: &[u8], msgs: &[Message], alone: bool) -> Vec<Hit> {
     let keep = |m: &Message| matches(cfg, &buf[m.start..m.end], m.header_end - m.start);
-    let chosen: Vec<&Message> = if cfg.max_count.is_none()
-        && msgs.len() >= PARALLEL_MESSAGES_MIN
-        && !matches!(
-            cfg.report,
-            Report::Quiet | Report::FilesWith | Report::FilesWithout
-        ) {
+    let chosen: Vec<&Message> = if tests_all(cfg) && msgs.len() >= PARALLEL_MESSAGES_MIN {
         let flags: Vec<bool> = msgs.par_iter().map(keep).collect();
         msgs.iter()
             .zip(flags)
@@ -57,6 +62,16 @@ pub fn search(cfg: &Config, buf: &[u8], msgs: &[Message], alone: bool) -> Vec<Hi
         }
         chosen
     };
+    hits(cfg, buf, chosen, alone)
+}
+
+/// The hits for the `chosen` messages of `buf`.
+pub fn hits<'m>(
+    cfg: &Config,
+    buf: &[u8],
+    chosen: impl IntoIterator<Item = &'m Message>,
+    alone: bool,
+) -> Vec<Hit> {
     chosen
         .into_iter()
         .map(|m| {

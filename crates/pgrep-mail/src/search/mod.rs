@@ -1,19 +1,25 @@
 //! Searching one file: read it (decompressing), then grep its lines or its messages. A
-//! large file is cut into pieces that the cores search at once, at message boundaries where
-//! there are some, so that one big mbox keeps every core busy.
+//! large file is cut into pieces that the cores search at once, so that one big mbox keeps
+//! every core busy. Most line searches cut it at line boundaries and read each piece on its
+//! own ([`pieces`]); the others (line numbers, context, `-m`, `--decode`, the message
+//! modes) map the file and cut it at message boundaries where there are some.
 
 pub mod lines;
 pub mod matcher;
 pub mod messages;
+pub mod pieces;
 
-use std::os::unix::ffi::OsStrExt;
+use std::cell::Cell;
+use std::os::unix::ffi::{OsStrExt, OsStringExt};
+use std::path::Path;
 use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
 
 use memchr::{memchr, memmem};
 use rayon::prelude::*;
 
 use crate::config::{Config, Report};
-use crate::decompress;
+use crate::decompress::{self, Contents};
 use crate::mbox::{self, Message};
 use crate::walk::Item;
 use lines::Want;
@@ -32,7 +38,7 @@ pub struct Outcome {
     /// The name shown for it (`(standard input)` for standard input).
     pub name: Vec<u8>,
     /// Its top-level folder (`--per-folder`).
-    pub top: String,
+    pub top: Arc<str>,
     /// grep's output lines (line mode, `Report::Lines`).
     pub out: Vec<u8>,
     /// Selected lines (line mode).
@@ -49,48 +55,48 @@ pub struct Outcome {
     pub mailbox: bool,
 }
 
+// The read buffer of the current search thread, reused from file to file (see
+// [`decompress::read_path`]). It is taken out while a file is searched and put back after,
+// so that a thread that picks up another file while it waits (rayon steals work inside the
+// parallel search of a large file) finds an empty buffer rather than a borrowed one.
+thread_local! {
+    static READ_BUF: Cell<Vec<u8>> = const { Cell::new(Vec::new()) };
+}
+
+/// A read buffer larger than this (grown for an unusually large file that could not be
+/// mapped) is freed after use rather than kept by its thread.
+const READ_BUF_KEEP_MAX: usize = 4 << 20;
+
 /// Searches one item. `stop` is set once `-q` has its answer; later items are skipped.
-pub fn item(cfg: &Config, item: &Item, stop: &AtomicBool) -> Outcome {
+pub fn item(cfg: &Config, item: Item, stop: &AtomicBool) -> Outcome {
     let mut o = Outcome::default();
-    let data = match item {
+    match item {
         Item::Stdin => {
             o.name = b"(standard input)".to_vec();
-            o.top = "(standard input)".to_string();
-            decompress::read_stdin()
+            o.top = Arc::from("(standard input)");
+            match decompress::read_stdin() {
+                Ok(data) => search_data(cfg, b"(standard input)", None, &data, &mut o),
+                Err(reason) => o.failed(cfg, "(standard input)", &reason),
+            }
         }
         Item::File { path, top } => {
-            o.name = path.as_os_str().as_bytes().to_vec();
-            o.top = top.clone();
-            if stop.load(Ordering::Relaxed) {
-                return o;
+            o.top = top;
+            if !stop.load(Ordering::Relaxed) {
+                let mut buf = READ_BUF.take();
+                search_file(cfg, &path, &mut buf, &mut o);
+                if buf.len() <= READ_BUF_KEEP_MAX {
+                    READ_BUF.set(buf);
+                }
             }
-            decompress::read_path(path)
+            // The path becomes the name shown, without a copy.
+            o.name = path.into_os_string().into_vec();
         }
         Item::Error { path, reason, top } => {
-            o.name = path.as_os_str().as_bytes().to_vec();
-            o.top = top.clone();
-            o.error = true;
-            if !cfg.no_messages {
-                o.notes.push(format!("{}: {reason}", path.display()));
-            }
+            o.top = top;
+            o.failed(cfg, path.display(), &reason);
+            o.name = path.into_os_string().into_vec();
             return o;
         }
-    };
-    let data = match data {
-        Ok(d) => d,
-        Err(reason) => {
-            o.error = true;
-            if !cfg.no_messages {
-                o.notes
-                    .push(format!("{}: {reason}", String::from_utf8_lossy(&o.name)));
-            }
-            return o;
-        }
-    };
-    if cfg.message_mode {
-        search_messages(cfg, item, &data, &mut o);
-    } else {
-        search_lines(cfg, &data, &mut o);
     }
     let found = o.count > 0 || !o.hits.is_empty();
     if found && cfg.report == Report::Quiet {
@@ -99,7 +105,43 @@ pub fn item(cfg: &Config, item: &Item, stop: &AtomicBool) -> Outcome {
     o
 }
 
-fn search_lines(cfg: &Config, data: &[u8], o: &mut Outcome) {
+impl Outcome {
+    /// Records that `shown` could not be searched, and why.
+    fn failed(&mut self, cfg: &Config, shown: impl std::fmt::Display, reason: &str) {
+        self.error = true;
+        if !cfg.no_messages {
+            self.notes.push(format!("{shown}: {reason}"));
+        }
+    }
+}
+
+/// Reads and searches the file at `path`, reading into `buf`.
+fn search_file(cfg: &Config, path: &Path, buf: &mut Vec<u8>, o: &mut Outcome) {
+    let name = path.as_os_str().as_bytes();
+    let large_min = pieces::applies(cfg).then_some(SPLIT_MIN as u64);
+    match decompress::read_path(path, buf, large_min) {
+        Ok(Contents::Whole(data)) => search_data(cfg, name, Some(path), &data, o),
+        Ok(Contents::Large { file, len }) => {
+            let shown = cfg.with_filename.then_some(name);
+            if let Err(reason) = pieces::search(cfg, &file, len, name, shown, o) {
+                o.out.clear();
+                o.failed(cfg, path.display(), &reason);
+            }
+        }
+        Err(reason) => o.failed(cfg, path.display(), &reason),
+    }
+}
+
+/// Searches the bytes of a file (at `path`) or of standard input, shown as `name`.
+fn search_data(cfg: &Config, name: &[u8], path: Option<&Path>, data: &[u8], o: &mut Outcome) {
+    if cfg.message_mode {
+        search_messages(cfg, name, path, data, o);
+    } else {
+        search_lines(cfg, name, data, o);
+    }
+}
+
+fn search_lines(cfg: &Config, name: &[u8], data: &[u8], o: &mut Outcome) {
     let decoded;
     let buf: &[u8] = if cfg.decode {
         decoded = decoded_text(data);
@@ -114,7 +156,7 @@ fn search_lines(cfg: &Config, data: &[u8], o: &mut Outcome) {
         Report::Count => Want::Count,
         _ => Want::Any,
     };
-    let name = cfg.with_filename.then_some(o.name.as_slice());
+    let shown = cfg.with_filename.then_some(name);
     let splittable = want != Want::Print || (!cfg.context() && cfg.max_count.is_none());
     if buf.len() >= SPLIT_MIN && cfg.threads > 1 && splittable {
         let bounds = piece_bounds(buf, cfg.threads * PIECES_PER_CORE);
@@ -134,7 +176,7 @@ fn search_lines(cfg: &Config, data: &[u8], o: &mut Outcome) {
             .zip(first_lines)
             .map(|(&(s, e), first)| {
                 let mut out = Vec::new();
-                let found = lines::search(cfg, name, &buf[s..e], first, want, &mut out);
+                let found = lines::search(cfg, shown, &buf[s..e], first, want, &mut out);
                 (found, out)
             })
             .collect();
@@ -147,24 +189,33 @@ fn search_lines(cfg: &Config, data: &[u8], o: &mut Outcome) {
             o.count = o.count.min(max);
         }
     } else {
-        let found = lines::search(cfg, name, buf, 1, want, &mut o.out);
+        let found = lines::search(cfg, shown, buf, 1, want, &mut o.out);
         o.count = found.count;
         o.printed = found.printed;
     }
     if binary && o.count > 0 && cfg.report == Report::Lines {
         o.notes.push(format!(
             "{}: binary file matches",
-            String::from_utf8_lossy(&o.name)
+            String::from_utf8_lossy(name)
         ));
     }
 }
 
-fn search_messages(cfg: &Config, item: &Item, data: &[u8], o: &mut Outcome) {
+fn search_messages(cfg: &Config, name: &[u8], path: Option<&Path>, data: &[u8], o: &mut Outcome) {
+    let pieces = cfg.threads * PIECES_PER_CORE;
+    if mbox::is_mbox(data) && messages::tests_all(cfg) {
+        // Each message is tested by the core that splits it off, while it is still in that
+        // core's cache: a large mbox is then read from memory once, not twice.
+        let tested = mbox::split_parallel_with(data, pieces, &|m: &Message| {
+            messages::matches(cfg, &data[m.start..m.end], m.header_end - m.start)
+        });
+        o.mailbox = true;
+        let chosen = tested.iter().filter(|(_, keep)| *keep).map(|(m, _)| m);
+        o.hits = messages::hits(cfg, data, chosen, false);
+        return;
+    }
     let (msgs, alone) = if mbox::is_mbox(data) {
-        (
-            mbox::split_parallel(data, cfg.threads * PIECES_PER_CORE),
-            false,
-        )
+        (mbox::split_parallel(data, pieces), false)
     } else if mbox::is_single_message(data) {
         let header_end = mbox::header_end(data, 0, data.len());
         (
@@ -176,12 +227,13 @@ fn search_messages(cfg: &Config, item: &Item, data: &[u8], o: &mut Outcome) {
             true,
         )
     } else {
-        let metadata = matches!(item, Item::File { path, .. }
-            if path.parent().is_some_and(crate::maildir::is_maildir));
+        let metadata = path
+            .and_then(Path::parent)
+            .is_some_and(crate::maildir::is_maildir);
         if !cfg.no_messages && !metadata && !data.is_empty() {
             o.notes.push(format!(
                 "{}: not a mailbox (no `From ` line, no header), skipped",
-                String::from_utf8_lossy(&o.name)
+                String::from_utf8_lossy(name)
             ));
         }
         return;
