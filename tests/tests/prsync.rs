@@ -64,6 +64,11 @@ fn with_slash(p: &Path) -> String {
     format!("{}/", p.display())
 }
 
+/// `prsync ARGS SRC/ DEST` against the test cluster.
+fn push(tc: &TestCluster, args: &[&str], src: &Path, dest: &str) -> std::process::Output {
+    run(tc.prsync().args(args).arg(with_slash(src)).arg(dest))
+}
+
 /// The lines of `output` that `host` printed, without the prefix.
 fn lines_of(output: &str, host: &str) -> String {
     let prefix = format!("{host}: ");
@@ -94,11 +99,7 @@ fn a_push_to_one_host_does_what_rsync_does_and_sends_a_delta() {
     let local = scratch.join("rsync-copy");
     let expected = rsync(&["-ai"], &src, &local);
 
-    let out = run(tc
-        .prsync()
-        .arg("-ai")
-        .arg(with_slash(&src))
-        .arg("node1:/tmp/dst"));
+    let out = push(&tc, &["-ai"], &src, "node1:/tmp/dst");
     assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
     assert_text_eq!(
         expected.replace(&local.display().to_string(), "/tmp/dst"),
@@ -112,11 +113,7 @@ fn a_push_to_one_host_does_what_rsync_does_and_sends_a_delta() {
     std::fs::write(src.join("etc/big.txt"), big_text(Some(40_000))).unwrap();
     age(&src);
     let expected = rsync(&["-ai", "--no-W"], &src, &local);
-    let out = run(tc
-        .prsync()
-        .args(["-ai", "--stats", "-z"])
-        .arg(with_slash(&src))
-        .arg("node1:/tmp/dst"));
+    let out = push(&tc, &["-ai", "--stats", "-z"], &src, "node1:/tmp/dst");
     assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
     let stdout = text(&out.stdout);
     let itemized: String = stdout
@@ -150,17 +147,9 @@ fn a_pull_from_one_host_matches_the_source_and_mkpath_makes_parents() {
     assert_eq!(describe(&pulled), describe(&src));
 
     // A destination whose parents are missing: refused as rsync does, made with --mkpath.
-    let refused = run(tc
-        .prsync()
-        .arg("-a")
-        .arg(with_slash(&src))
-        .arg("node1:/tmp/deep/er/dst"));
+    let refused = push(&tc, &["-a"], &src, "node1:/tmp/deep/er/dst");
     assert_eq!(refused.status.code(), Some(11), "{}", text(&refused.stderr));
-    let made = run(tc
-        .prsync()
-        .args(["-a", "--mkpath"])
-        .arg(with_slash(&src))
-        .arg("node1:/tmp/deep/er/dst"));
+    let made = push(&tc, &["-a", "--mkpath"], &src, "node1:/tmp/deep/er/dst");
     assert_eq!(made.status.code(), Some(0), "{}", text(&made.stderr));
     assert_eq!(
         describe(&tc.cluster.node_tmp(1).join("deep/er/dst")),
@@ -175,11 +164,7 @@ fn a_push_to_eight_hosts_prefixes_each_hosts_lines_and_deletes_as_rsync() {
     let src = make_tree(&scratch);
     let local = scratch.join("rsync-copy");
     let expected = rsync(&["-ai"], &src, &local);
-    let out = run(tc
-        .prsync()
-        .args(["-ai", "-w", "node[1-8]"])
-        .arg(with_slash(&src))
-        .arg(":/tmp/dst"));
+    let out = push(&tc, &["-ai", "-w", "node[1-8]"], &src, ":/tmp/dst");
     assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
     let stdout = text(&out.stdout);
     for node in 1..=8 {
@@ -199,11 +184,12 @@ fn a_push_to_eight_hosts_prefixes_each_hosts_lines_and_deletes_as_rsync() {
     // signature of the new file made here, and fetches only the few KB it lacks.
     std::fs::write(src.join("etc/big.txt"), big_text(Some(123))).unwrap();
     age(&src);
-    let out = run(tc
-        .prsync()
-        .args(["-a", "--stats", "-w", "node[1-8]"])
-        .arg(with_slash(&src))
-        .arg(":/tmp/dst"));
+    let out = push(
+        &tc,
+        &["-a", "--stats", "-w", "node[1-8]"],
+        &src,
+        ":/tmp/dst",
+    );
     assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
     let stdout = text(&out.stdout);
     for node in 1..=8 {
@@ -224,11 +210,12 @@ fn a_push_to_eight_hosts_prefixes_each_hosts_lines_and_deletes_as_rsync() {
     age(&src);
     let expected = rsync(&["-ai", "--delete"], &src, &local);
     assert!(expected.contains("*deleting   run.sh"), "{expected}");
-    let out = run(tc
-        .prsync()
-        .args(["-ai", "--delete", "-w", "node[1-8]"])
-        .arg(with_slash(&src))
-        .arg(":/tmp/dst"));
+    let out = push(
+        &tc,
+        &["-ai", "--delete", "-w", "node[1-8]"],
+        &src,
+        ":/tmp/dst",
+    );
     assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
     let stdout = text(&out.stdout);
     for node in 1..=8 {
@@ -244,11 +231,12 @@ fn a_host_that_is_down_is_named_and_the_others_complete() {
     let scratch = tc.scratch("down");
     let src = make_tree(&scratch);
     tc.cluster.stop_node(2).unwrap();
-    let out = run(tc
-        .prsync()
-        .args(["-a", "-w", "node[1-3]", "--contimeout", "5"])
-        .arg(with_slash(&src))
-        .arg(":/tmp/dst"));
+    let out = push(
+        &tc,
+        &["-a", "-w", "node[1-3]", "--contimeout", "5"],
+        &src,
+        ":/tmp/dst",
+    );
     let stderr = text(&out.stderr);
     assert_eq!(out.status.code(), Some(255), "{stderr}");
     assert_eq!(stderr.lines().count(), 1, "{stderr}");
@@ -363,11 +351,7 @@ fn partial_keeps_what_arrived_of_a_cut_transfer_and_the_next_run_finishes_it() {
     );
 
     // The next run sends the rest as a delta against the part.
-    let out = run(tc
-        .prsync()
-        .args(["-a", "--stats"])
-        .arg(with_slash(&src))
-        .arg("node1:/tmp/dst/"));
+    let out = push(&tc, &["-a", "--stats"], &src, "node1:/tmp/dst/");
     assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
     assert!(stat(&text(&out.stdout), "Matched data:") > kept / 2);
     assert!(std::fs::read(node_dst.join("big.bin")).unwrap() == big);
@@ -381,11 +365,12 @@ fn a_host_past_its_timeout_is_named_killed_and_left_without_a_partial_file() {
     std::fs::create_dir_all(&src).unwrap();
     std::fs::write(src.join("slow.bin"), vec![1u8; 32 << 20]).unwrap();
     // 32 MB at 4 MB/s takes 8 s; the timeout is 2 s.
-    let out = run(tc
-        .prsync()
-        .args(["-a", "--bwlimit=4M", "--timeout", "2", "-w", "node[1-2]"])
-        .arg(with_slash(&src))
-        .arg(":/tmp/dst"));
+    let out = push(
+        &tc,
+        &["-a", "--bwlimit=4M", "--timeout", "2", "-w", "node[1-2]"],
+        &src,
+        ":/tmp/dst",
+    );
     let stderr = text(&out.stderr);
     assert_eq!(out.status.code(), Some(255), "{stderr}");
     assert_eq!(stderr.lines().count(), 1, "{stderr}");
