@@ -88,6 +88,7 @@ fn prsync_argv(push: &Push, install: &Install, hosts: &[HostSpec], args: &Args) 
     flag(!o.has("nochkowner"), "-o");
     flag(o.has("compare"), "-c");
     flag(o.has("younger"), "-u");
+    flag(o.has("follow"), "-L");
     flag(o.has("remove"), "--delete");
     flag(o.has("verify") || args.dry_run, "-n");
     // rdist makes the folders above a destination; rsync only its last one.

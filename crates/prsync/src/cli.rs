@@ -52,6 +52,9 @@ pub struct Cli {
     /// Copy symlinks as symlinks
     #[arg(short = 'l', long = "links")]
     pub links: bool,
+    /// Transform symlinks into the files and folders they point to
+    #[arg(short = 'L', long = "copy-links")]
+    pub copy_links: bool,
     /// Preserve hard links
     #[arg(short = 'H', long = "hard-links")]
     pub hard_links: bool,
@@ -212,6 +215,8 @@ pub struct Options {
     pub recursive: bool,
     /// `-l`.
     pub links: bool,
+    /// `-L`.
+    pub copy_links: bool,
     /// `-H`.
     pub hard_links: bool,
     /// `-p`.
@@ -300,6 +305,7 @@ impl Options {
         flag(self.quiet, "-q");
         flag(self.recursive, "-r");
         flag(self.links, "-l");
+        flag(self.copy_links, "-L");
         flag(self.hard_links, "-H");
         flag(self.perms, "-p");
         flag(self.times, "-t");
@@ -494,7 +500,8 @@ fn resolve(mut cli: Cli, mut filters: FilterList) -> Result<Options> {
         verbose: if cli.quiet { 0 } else { cli.verbose },
         quiet: cli.quiet,
         recursive,
-        links: cli.links || cli.archive,
+        links: (cli.links || cli.archive) && !cli.copy_links,
+        copy_links: cli.copy_links,
         hard_links: cli.hard_links,
         perms: cli.perms || cli.archive,
         times: cli.times || cli.archive,

@@ -89,6 +89,7 @@ pub fn list_options(opts: &Options) -> ListOptions {
         specials: opts.specials,
         hard_links: opts.hard_links,
         checksum: opts.checksum,
+        copy_links: opts.copy_links,
     }
 }
 

@@ -40,6 +40,8 @@ pub struct ListOptions {
     pub hard_links: bool,
     /// `-c`: hash every regular file.
     pub checksum: bool,
+    /// `-L`: a symlink is sent as what it points to.
+    pub copy_links: bool,
 }
 
 /// How a sent file's bytes went: for `--stats`' `Literal data` and `Matched data`.
@@ -148,6 +150,7 @@ impl LocalSender {
             errors: Vec::new(),
             notices: Vec::new(),
             order: 0,
+            ancestors: Vec::new(),
         };
         for src in sources {
             walker.operand(src);
@@ -349,6 +352,9 @@ struct Walker<'a> {
     errors: Vec<ListError>,
     notices: Vec<String>,
     order: usize,
+    /// The folders being walked, by device and inode: with -L a link back up to one of them
+    /// would make the walk endless.
+    ancestors: Vec<(u64, u64)>,
 }
 
 impl Walker<'_> {
@@ -361,7 +367,7 @@ impl Walker<'_> {
             || bytes.ends_with(b"/.")
             || bytes.ends_with(b"/..")
             || bytes == b"..";
-        let meta = match if contents {
+        let meta = match if contents || self.opts.copy_links {
             fs::metadata(&path)
         } else {
             fs::symlink_metadata(&path)
@@ -410,6 +416,26 @@ impl Walker<'_> {
     /// Adds everything below the directory `dir`, whose entries are named `prefix/...`
     /// (just `...` for the root).
     fn walk(&mut self, dir: &Path, prefix: &[u8]) {
+        let id = fs::metadata(dir).map(|m| (m.dev(), m.ino())).ok();
+        if let Some(id) = id {
+            if self.ancestors.contains(&id) {
+                self.errors.push(ListError {
+                    message: format!(
+                        "\"{}\" leads back to a folder it is in; not descending (a symlink loop with -L)",
+                        dir.display()
+                    ),
+                });
+                return;
+            }
+            self.ancestors.push(id);
+        }
+        self.walk_below(dir, prefix);
+        if id.is_some() {
+            self.ancestors.pop();
+        }
+    }
+
+    fn walk_below(&mut self, dir: &Path, prefix: &[u8]) {
         let reader = match fs::read_dir(dir) {
             Ok(r) => r,
             Err(e) => {
@@ -432,6 +458,18 @@ impl Walker<'_> {
         for leaf in names {
             let path = dir.join(&leaf);
             let meta = match fs::symlink_metadata(&path) {
+                // -L: what the link points to, as rsync sends it.
+                Ok(m) if m.file_type().is_symlink() && self.opts.copy_links => {
+                    match fs::metadata(&path) {
+                        Ok(target) => target,
+                        Err(_) => {
+                            self.errors.push(ListError {
+                                message: format!("symlink has no referent: \"{}\"", path.display()),
+                            });
+                            continue;
+                        }
+                    }
+                }
                 Ok(m) => m,
                 Err(e) => {
                     self.errors.push(ListError {

@@ -384,3 +384,28 @@ fn delta_transfer_counts_match_rsync() {
     let [rd, pd] = bed.sides();
     common::assert_same_trees(&rd.join("dst"), &pd.join("dst"), "--no-W", true);
 }
+
+#[test]
+fn copy_links_sends_what_links_point_to() {
+    let bed = common::Bed::new("copy-links");
+    let src = bed.src();
+    std::fs::create_dir_all(src.join("real/sub")).unwrap();
+    std::fs::write(src.join("real/sub/file"), b"inside\n").unwrap();
+    std::fs::write(src.join("plain"), b"plain\n").unwrap();
+    std::os::unix::fs::symlink("plain", src.join("to-file")).unwrap();
+    std::os::unix::fs::symlink("real", src.join("to-dir")).unwrap();
+    for path in ["real/sub/file", "plain", "real/sub", "real", "."] {
+        common::set_mtime(&src.join(path), 1_600_000_000, 0);
+    }
+    let lines = bed.same(&[b"-aiL", b"{src}/", b"dst/"], "dst");
+    assert!(
+        lines
+            .iter()
+            .any(|l| l.starts_with(b">f") && l.ends_with(b"to-file")),
+        "{lines:?}"
+    );
+    assert!(
+        lines.iter().any(|l| l.ends_with(b"to-dir/sub/file")),
+        "{lines:?}"
+    );
+}
