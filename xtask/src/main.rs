@@ -9,6 +9,7 @@ mod demo;
 mod demo_dist;
 mod demo_mail;
 mod demo_sync;
+mod dist;
 mod man;
 
 use std::process::ExitCode;
@@ -26,6 +27,10 @@ const TASKS: &[(&str, &str)] = &[
     (
         "man",
         "write man/*.1 from the clap definitions (--check: only compare)",
+    ),
+    (
+        "dist",
+        "build the release tarball: binaries, man pages, completions, README, LICENSE",
     ),
     (
         "bench",
@@ -52,6 +57,7 @@ fn run() -> anyhow::Result<()> {
         Some("demo") => demo::run(),
         Some("man") => man::run(&rest),
         Some("bench") => bench::run(&rest),
+        Some("dist") => dist::run(),
         Some("help" | "-h" | "--help") => {
             print!("{}", usage());
             Ok(())

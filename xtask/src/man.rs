@@ -1,5 +1,5 @@
 //! `cargo xtask man`: man pages generated from the clap definitions, so that `--help`, the
-//! man page and (later) completions come from one definition.
+//! man page and the completions (`cargo xtask dist`) come from one definition.
 
 use std::path::{Path, PathBuf};
 
@@ -7,7 +7,7 @@ use anyhow::{Context, Result};
 use clap::CommandFactory;
 
 /// Every tool's name and its clap command.
-fn tools() -> Vec<(&'static str, clap::Command)> {
+pub fn tools() -> Vec<(&'static str, clap::Command)> {
     vec![
         ("prsh", prsh::cli::Cli::command()),
         ("prcp", prcp::cli::Cli::command()),
