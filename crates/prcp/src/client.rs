@@ -57,7 +57,7 @@ pub(crate) struct Agent {
 /// as the user typed it, like rsync's `--rsync-path`.
 pub(crate) async fn start_agent(conn: &Connection, path: &str) -> Result<Agent, HostError> {
     let command = format!("{path} --server");
-    let mut process = conn.spawn(&command, true, &KillHandle::default()).await?;
+    let mut process = conn.spawn_bulk(&command, &KillHandle::default()).await?;
     let input = process.stdin.take().expect("stdin was asked for");
     let output = process.stdout.take().expect("stdout is piped");
     let mut err = process.stderr.take().expect("stderr is piped");

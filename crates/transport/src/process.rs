@@ -108,12 +108,23 @@ impl RemoteProcess {
 
 impl Connection {
     /// Starts `command` (a shell command line, as ssh takes it) on the host. With `stdin`
-    /// false the command reads /dev/null.
+    /// false the command reads /dev/null. An agent's channel, which carries bulk data, is
+    /// started with [`Connection::spawn_bulk`] instead.
     pub async fn spawn(
         &self,
         command: &str,
         stdin: bool,
         kill: &KillHandle,
+    ) -> Result<RemoteProcess, HostError> {
+        self.start(command, stdin, kill, false).await
+    }
+
+    async fn start(
+        &self,
+        command: &str,
+        stdin: bool,
+        kill: &KillHandle,
+        wide: bool,
     ) -> Result<RemoteProcess, HostError> {
         match &self.kind {
             Kind::Mux { session, .. } => {
@@ -130,11 +141,13 @@ impl Connection {
                     .spawn()
                     .await
                     .map_err(|e| HostError::Other(format!("cannot start command: {e}")))?;
-                if let Some(stdin) = child.stdin() {
-                    crate::pipe::widen_pipe(stdin);
-                }
-                if let Some(stdout) = child.stdout() {
-                    crate::pipe::widen_pipe(stdout);
+                if wide {
+                    if let Some(stdin) = child.stdin() {
+                        crate::pipe::widen_pipe(stdin);
+                    }
+                    if let Some(stdout) = child.stdout() {
+                        crate::pipe::widen_pipe(stdout);
+                    }
                 }
                 Ok(RemoteProcess {
                     stdin: child.stdin().take().map(|s| Box::new(s) as Input),
@@ -175,6 +188,17 @@ impl Connection {
                 })
             }
         }
+    }
+
+    /// [`Connection::spawn`] for a channel that carries bulk data (an agent's): its pipes to
+    /// the ssh master are widened (see [`crate::widen_pipe`]). Only there: a command's output
+    /// gains nothing from it.
+    pub async fn spawn_bulk(
+        &self,
+        command: &str,
+        kill: &KillHandle,
+    ) -> Result<RemoteProcess, HostError> {
+        self.start(command, true, kill, true).await
     }
 
     /// The argv of an exec transport: the template with `%h`, `%u`, `%n` replaced, and the

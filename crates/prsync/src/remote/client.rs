@@ -321,7 +321,7 @@ async fn start_agent(
 ) -> Result<Started, HostError> {
     let (path, _) = ensure_agent(conn, &agent.0, &agent.1).await?;
     let kill = KillHandle::default();
-    let mut process = conn.spawn(&format!("{path} --server"), true, &kill).await?;
+    let mut process = conn.spawn_bulk(&format!("{path} --server"), &kill).await?;
     let input = process.stdin.take().expect("stdin was asked for");
     let output = process.stdout.take().expect("stdout is piped");
     let err = process.stderr.take().expect("stderr is piped");
