@@ -385,3 +385,53 @@ fn a_host_past_its_timeout_is_named_killed_and_left_without_a_partial_file() {
         assert!(!tc.cluster.node_tmp(node).join("dst/slow.bin").exists());
     }
 }
+
+#[test]
+fn an_interrupt_kills_the_agents_and_leaves_nothing_behind() {
+    let tc = TestCluster::start(2);
+    let scratch = tc.scratch("interrupt");
+    let src = scratch.join("data");
+    std::fs::create_dir_all(&src).unwrap();
+    std::fs::write(src.join("slow.bin"), vec![2u8; 64 << 20]).unwrap();
+    for node in 1..=2 {
+        std::fs::create_dir_all(tc.cluster.node_tmp(node).join("dst")).unwrap();
+    }
+    let child = tc
+        .prsync()
+        .args(["-a", "--bwlimit=4M", "-w", "node[1-2]"])
+        .arg(with_slash(&src))
+        .arg(":/tmp/dst/")
+        .stdin(std::process::Stdio::null())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    for node in 1..=2 {
+        wait_for_temp_file(&tc.cluster.node_tmp(node).join("dst"), ".slow.bin.", 1);
+    }
+    // SAFETY: kill(2) with the pid of our own child; it touches no memory.
+    unsafe { libc::kill(child.id() as i32, libc::SIGINT) };
+    let out = child.wait_with_output().unwrap();
+    let stderr = text(&out.stderr);
+    assert_eq!(out.status.code(), Some(130), "{stderr}");
+    assert!(stderr.contains("interrupted"), "{stderr}");
+    for node in 1..=2 {
+        let left = tc.cluster.processes(node);
+        assert!(
+            !left.iter().any(|p| p.contains("--server")),
+            "node{node}: {left:?}"
+        );
+        // Killed agents may leave a temp file, never a part under the real name.
+        assert!(!tc.cluster.node_tmp(node).join("dst/slow.bin").exists());
+    }
+    // The next run finishes the copy and removes what the killed agents left.
+    let out = push(&tc, &["-a", "-w", "node[1-2]"], &src, ":/tmp/dst/");
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    for node in 1..=2 {
+        let files: Vec<_> = std::fs::read_dir(tc.cluster.node_tmp(node).join("dst"))
+            .unwrap()
+            .map(|e| e.unwrap().file_name())
+            .collect();
+        assert_eq!(files, ["slow.bin"], "node{node}");
+    }
+}

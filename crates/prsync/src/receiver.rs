@@ -170,6 +170,13 @@ impl<'a, S: Sender, W: Write> Receiver<'a, S, W> {
         for i in 0..n {
             if self.list()[i].is_dir() && matches!(self.lstat(i), Ok(Some(m)) if m.is_dir()) {
                 self.existed.insert(i);
+                // What a killed run left in a folder this one writes to (see
+                // `Root::sweep_temps`). Best effort, and not in a dry run.
+                if !self.opts.dry_run {
+                    if let Some(root) = &self.root {
+                        let _ = root.sweep_temps(self.rel_of(i));
+                    }
+                }
             }
         }
         if !self.opts.dry_run {

@@ -9,7 +9,7 @@
 use std::io::{self, BufReader, BufWriter, Read, Write};
 use std::os::unix::ffi::OsStrExt;
 use std::sync::{Arc, Mutex};
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use prtools_transport::{
     ensure_agent, failure_lines, for_each_host, AgentOptions, Connection, HostError, Interrupt,
@@ -45,8 +45,11 @@ pub fn run(opts: &Options) -> i32 {
             let quiet = opts.quiet || !(opts.progress || hosts.len() > 1);
             let progress = Arc::new(Progress::new(hosts.len(), quiet));
             let printer = Printer::new(hosts.len() > 1, None, Some(progress.clone()));
-            let (results, status) = runtime.block_on(push(opts, hosts, agent, printer, progress));
-            finish(results.into_iter(), status)
+            let (results, status, signal) =
+                runtime.block_on(push(opts, hosts, agent, printer, progress));
+            let status = finish(results.into_iter(), status);
+            // Interrupted: the status a shell gives a process ended by that signal.
+            signal.unwrap_or(status)
         }
         Remote::Pull(host) => pull(&runtime, opts, host, &agent),
         Remote::Local => unreachable!("local copies do not come here"),
@@ -103,7 +106,7 @@ pub fn push_with_sink(opts: &Options, sink: LineSink) -> Vec<(String, Result<i32
     };
     let printer = Printer::new(true, Some(sink), None);
     let progress = Arc::new(Progress::new(hosts.len(), true));
-    let (results, _) = runtime.block_on(push(opts, hosts, agent, printer, progress));
+    let (results, _, _) = runtime.block_on(push(opts, hosts, agent, printer, progress));
     results
         .into_iter()
         .map(|(host, r)| {
@@ -123,7 +126,7 @@ async fn push(
     agent: Arc<Agent>,
     printer: Printer,
     progress: Arc<Progress>,
-) -> (Vec<HostOutcome>, i32) {
+) -> (Vec<HostOutcome>, i32, Option<i32>) {
     let targets = Target::from_specs(hosts.to_vec());
     if opts.verbose > 0 && !opts.quiet {
         printer.line(None, b"sending incremental file list");
@@ -152,16 +155,17 @@ async fn push(
         Ok(i) => i,
         Err(e) => {
             eprintln!("prsync: cannot install signal handlers: {e}");
-            return (Vec::new(), exit::FILE_IO);
+            return (Vec::new(), exit::FILE_IO, None);
         }
     };
     let job_progress = progress.clone();
     let timeout = opts.config.command_timeout;
+    let signalled = interrupt.clone();
     let results = for_each_host(
         &targets,
         &opts.config,
         &interrupt,
-        move |conn, _interrupt| {
+        move |conn, mut interrupt| {
             let (job, agent) = (job.clone(), agent.clone());
             async move {
                 let host = conn.target().name().to_string();
@@ -174,17 +178,20 @@ async fn push(
                     let mut link = bridge(input, output, handle);
                     push_one(&work, &mut link, &name)
                 });
-                let joined = match timeout {
-                    None => blocking.await,
-                    Some(limit) => match tokio::time::timeout(limit, blocking).await {
-                        Ok(joined) => joined,
-                        Err(_) => {
-                            // The agent goes, its channel closes, and the blocking half
-                            // ends on its own.
-                            conn.kill(&kill).await;
-                            return Err(HostError::CommandTimeout(limit));
-                        }
-                    },
+                let limit = timeout.unwrap_or(Duration::MAX);
+                // A timeout or a signal kills the agent on the host: its channel closes, and
+                // the blocking half ends on its own. Nothing is left running there, and its
+                // temp file goes with it.
+                let joined = tokio::select! {
+                    joined = blocking => joined,
+                    _ = tokio::time::sleep(limit) => {
+                        stop(&conn, &kill).await;
+                        return Err(HostError::CommandTimeout(limit));
+                    }
+                    _ = interrupt.wait() => {
+                        stop(&conn, &kill).await;
+                        return Err(HostError::Interrupted);
+                    }
                 };
                 let code =
                     joined.map_err(|e| HostError::Other(format!("push task failed: {e}")))?;
@@ -204,8 +211,18 @@ async fn push(
         .into_iter()
         .map(|r| (r.target.name().to_string(), r.result))
         .collect();
-    (results, status)
+    (results, status, signalled.exit_status())
 }
+
+/// Kills a host's agent. Its pid marker may still be on its way on stderr, so the kill waits
+/// for it, a few seconds at most (an agent that never printed one was never started).
+async fn stop(conn: &Connection, kill: &KillHandle) {
+    let _ = tokio::time::timeout(MARKER_WAIT, kill.known()).await;
+    conn.kill(kill).await;
+}
+
+/// How long a kill waits for the agent's pid marker.
+const MARKER_WAIT: Duration = Duration::from_secs(5);
 
 /// One host of a push: send the list, answer the receiver until it is done.
 fn push_one<R: Read, W: Write>(
