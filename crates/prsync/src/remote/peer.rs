@@ -88,13 +88,7 @@ impl<R: Read, W: Write> RemoteSender<R, W> {
             return Ok(());
         };
         let mut data = Vec::new();
-        let answer = receive_data(&mut self.link.borrow_mut(), &mut data);
-        let answer = match answer {
-            Ok(sent) => Ok((data, sent)),
-            // The sender could not read this one; the link itself is fine.
-            Err(e) if e.kind() == io::ErrorKind::Other => Err(e),
-            Err(e) => return Err(e),
-        };
+        let answer = receive_data(&mut self.link.borrow_mut(), &mut data)?.map(|sent| (data, sent));
         self.ready.insert(index, answer);
         Ok(())
     }
@@ -127,11 +121,22 @@ impl<R: Read, W: Write> RemoteSender<R, W> {
             self.read_one()?;
         }
         self.asked.pop_front();
-        let sent = receive_data(&mut self.link.borrow_mut(), out);
+        let sent = receive_data(&mut self.link.borrow_mut(), out)?;
         self.ahead_bytes = self.ahead_bytes.saturating_sub(size);
-        if sent.is_ok() {
-            self.top_up()?;
-        }
+        self.top_up()?;
+        sent
+    }
+
+    /// Sends a request answered with file data (a delta, or ranges) once the answers still
+    /// on their way are in, and streams its answer to `out`.
+    fn request_data(&mut self, request: &Msg, out: &mut dyn Write) -> io::Result<Sent> {
+        self.settle()?;
+        let sent = {
+            let mut link = self.link.borrow_mut();
+            link.send(request)?;
+            receive_data(&mut link, out)?
+        };
+        self.top_up()?;
         sent
     }
 
@@ -145,24 +150,39 @@ impl<R: Read, W: Write> RemoteSender<R, W> {
     }
 }
 
-/// Reads file data until `Sent`, writing it to `out`.
-fn receive_data<R: Read, W: Write>(link: &mut Link<R, W>, out: &mut dyn Write) -> io::Result<Sent> {
+/// Reads one file's answer to its end, writing its data to `out`. The outer error is the
+/// link's (it cannot go on); the inner one is this file's: the sender could not read it, or
+/// `out` could not take it. Either way the whole answer has been read, so the link stays in
+/// step for the next file.
+fn receive_data<R: Read, W: Write>(
+    link: &mut Link<R, W>,
+    out: &mut dyn Write,
+) -> io::Result<io::Result<Sent>> {
+    let mut failed = None;
+    let mut write = |bytes: &[u8]| {
+        if failed.is_none() {
+            failed = out.write_all(bytes).err();
+        }
+    };
     loop {
         match link.receive()? {
-            Msg::Data(bytes) => out.write_all(&bytes)?,
-            Msg::Zdata(bytes) => out.write_all(&unzip(&bytes)?)?,
+            Msg::Data(bytes) => write(&bytes),
+            Msg::Zdata(bytes) => write(&unzip(&bytes)?),
             Msg::Sent {
                 literal,
                 matched,
                 wire,
             } => {
-                return Ok(Sent {
-                    literal,
-                    matched,
-                    wire,
+                return Ok(match failed {
+                    Some(e) => Err(e),
+                    None => Ok(Sent {
+                        literal,
+                        matched,
+                        wire,
+                    }),
                 })
             }
-            Msg::Failed(why) => return Err(io::Error::other(why)),
+            Msg::Failed(why) => return Ok(Err(io::Error::other(why))),
             other => return Err(unexpected("file data", &other)),
         }
     }
@@ -179,20 +199,16 @@ impl<R: Read, W: Write> Sender for RemoteSender<R, W> {
         basis: Option<&Signature>,
         out: &mut dyn Write,
     ) -> io::Result<Sent> {
-        let Some(basis) = basis else {
-            return self.take(index, out);
-        };
-        self.settle()?;
-        let sent = {
-            let mut link = self.link.borrow_mut();
-            link.send(&Msg::Want {
-                index: index as u32,
-                signature: Some(basis.to_bytes()),
-            })?;
-            receive_data(&mut link, out)?
-        };
-        self.top_up()?;
-        Ok(sent)
+        match basis {
+            None => self.take(index, out),
+            Some(basis) => self.request_data(
+                &Msg::Want {
+                    index: index as u32,
+                    signature: Some(basis.to_bytes()),
+                },
+                out,
+            ),
+        }
     }
 
     fn prefetch(&mut self, indexes: Vec<usize>) {
@@ -237,13 +253,13 @@ impl<R: Read, W: Write> Sender for RemoteSender<R, W> {
         ranges: &[Range<u64>],
         out: &mut dyn Write,
     ) -> io::Result<Sent> {
-        self.settle()?;
-        let mut link = self.link.borrow_mut();
-        link.send(&Msg::WantRanges {
-            index: index as u32,
-            ranges: ranges.iter().map(|r| (r.start, r.end)).collect(),
-        })?;
-        receive_data(&mut link, out)
+        self.request_data(
+            &Msg::WantRanges {
+                index: index as u32,
+                ranges: ranges.iter().map(|r| (r.start, r.end)).collect(),
+            },
+            out,
+        )
     }
 }
 
