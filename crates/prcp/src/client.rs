@@ -154,12 +154,7 @@ pub async fn push(
         Frame::Message(Reply::Want(want)) => want,
         _ => return Err(protocol_error("Want")),
     };
-    if want
-        .iter()
-        .any(|&i| !matches!(plan.local.get(i as usize), Some(Some(_))))
-    {
-        return Err(protocol_error("a file index"));
-    }
+    plan.check_wanted(&want).map_err(HostError::Other)?;
     let wanted: u64 = want.iter().map(|&i| plan.sizes[i as usize]).sum();
     report.progress.add_total(wanted);
 

@@ -67,6 +67,19 @@ impl PushPlan {
         })
     }
 
+    /// Checks a host's `Want`: every index must name a file of the list (a broken or hostile
+    /// agent could name a directory, or one past the end).
+    pub fn check_wanted(&self, want: &[u32]) -> Result<(), String> {
+        if want
+            .iter()
+            .all(|&i| matches!(self.local.get(i as usize), Some(Some(_))))
+        {
+            Ok(())
+        } else {
+            Err("agent protocol error: expected a file index".into())
+        }
+    }
+
     /// The local file's hash, computed once for all hosts.
     pub fn hash(&self, index: usize) -> Result<u128, String> {
         self.hashes[index]

@@ -163,12 +163,7 @@ fn apply(
     match reply {
         Reply::Ready { .. } => {}
         Reply::Want(want) => {
-            if want
-                .iter()
-                .any(|&i| !matches!(plan.local.get(i as usize), Some(Some(_))))
-            {
-                return Err(protocol_error("a file index"));
-            }
+            plan.check_wanted(&want).map_err(HostError::Other)?;
             position.want = Some(want);
         }
         Reply::Stored { index, hash } if flags.verify && !finished => {
