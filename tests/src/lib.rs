@@ -123,6 +123,16 @@ pub fn run(cmd: &mut Command) -> Output {
         .expect("the command starts")
 }
 
+/// Starts a command to be interrupted or cut off mid-run: stdin closed, its output kept for
+/// `wait_with_output`.
+pub fn spawn(cmd: &mut Command) -> std::process::Child {
+    cmd.stdin(std::process::Stdio::null())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .expect("the command starts")
+}
+
 /// Asserts equality and, when it fails, prints both sides whole, one under the other.
 #[macro_export]
 macro_rules! assert_text_eq {

@@ -3,7 +3,7 @@
 use std::os::unix::fs::{symlink, PermissionsExt};
 use std::path::{Path, PathBuf};
 
-use prtools_tests::{assert_text_eq, describe, run, text, wait_for_temp_file, TestCluster};
+use prtools_tests::{assert_text_eq, describe, run, spawn, text, wait_for_temp_file, TestCluster};
 
 /// A small tree with what a stage needs to keep: nested files, modes, an empty folder,
 /// symlinks (relative and dangling), and set mtimes.
@@ -439,16 +439,12 @@ fn a_terminal_gets_one_progress_bar_and_q_silences_it() {
 fn a_host_killed_mid_transfer_is_named_and_the_others_complete() {
     let tc = TestCluster::start(8);
     let big = write_big(&tc.scratch("killed"), 200);
-    let child = tc
-        .tool("prcp")
-        .args(["-q", "-w", "node[1-8]"])
-        .arg(&big)
-        .arg("/tmp/")
-        .stdin(std::process::Stdio::null())
-        .stdout(std::process::Stdio::piped())
-        .stderr(std::process::Stdio::piped())
-        .spawn()
-        .unwrap();
+    let child = spawn(
+        tc.tool("prcp")
+            .args(["-q", "-w", "node[1-8]"])
+            .arg(&big)
+            .arg("/tmp/"),
+    );
     // Wait until node5 is writing its temp file, then kill every process of that host.
     let victim = tc.cluster.node_tmp(5);
     wait_for_temp_file(&victim, ".big.bin.", 1);
@@ -567,16 +563,12 @@ fn a_relayed_stage_is_identical_and_the_source_sends_each_byte_twice() {
 fn hosts_behind_a_broken_relay_are_served_directly() {
     let tc = TestCluster::start(8);
     let big = write_big(&tc.scratch("relay"), 200);
-    let child = tc
-        .tool("prcp")
-        .args(["-q", "-w", "node[1-8]", "--relay"])
-        .arg(&big)
-        .arg("/tmp/")
-        .stdin(std::process::Stdio::null())
-        .stdout(std::process::Stdio::piped())
-        .stderr(std::process::Stdio::piped())
-        .spawn()
-        .unwrap();
+    let child = spawn(
+        tc.tool("prcp")
+            .args(["-q", "-w", "node[1-8]", "--relay"])
+            .arg(&big)
+            .arg("/tmp/"),
+    );
     // Chains node[1-4] and node[5-8]: kill node2, the relay for node3 and node4, mid-transfer.
     let victim = tc.cluster.node_tmp(2);
     wait_for_temp_file(&victim, ".big.bin.", 1);

@@ -5,7 +5,7 @@ use std::os::unix::fs::{symlink, PermissionsExt};
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
-use prtools_tests::{assert_text_eq, describe, run, text, wait_for_temp_file, TestCluster};
+use prtools_tests::{assert_text_eq, describe, run, spawn, text, wait_for_temp_file, TestCluster};
 
 /// A tree with what rsync -a keeps: nested files, modes, an empty folder, a symlink, a name
 /// with a space, and mtimes well in the past (rsync compares mtimes to the second).
@@ -315,16 +315,12 @@ fn partial_keeps_what_arrived_of_a_cut_transfer_and_the_next_run_finishes_it() {
     std::fs::write(src.join("big.bin"), &big).unwrap();
     let node_dst = tc.cluster.node_tmp(1).join("dst");
     std::fs::create_dir_all(&node_dst).unwrap();
-    let mut child = tc
-        .prsync()
-        .args(["-a", "--partial", "--bwlimit=20M"])
-        .arg(with_slash(&src))
-        .arg("node1:/tmp/dst/")
-        .stdin(std::process::Stdio::null())
-        .stdout(std::process::Stdio::null())
-        .stderr(std::process::Stdio::null())
-        .spawn()
-        .unwrap();
+    let mut child = spawn(
+        tc.prsync()
+            .args(["-a", "--partial", "--bwlimit=20M"])
+            .arg(with_slash(&src))
+            .arg("node1:/tmp/dst/"),
+    );
     // Cut the transfer once the host is writing: the client dies, its channel closes.
     wait_for_temp_file(&node_dst, ".big.bin.", 1 << 20);
     child.kill().unwrap();
@@ -396,16 +392,12 @@ fn an_interrupt_kills_the_agents_and_leaves_nothing_behind() {
     for node in 1..=2 {
         std::fs::create_dir_all(tc.cluster.node_tmp(node).join("dst")).unwrap();
     }
-    let child = tc
-        .prsync()
-        .args(["-a", "--bwlimit=4M", "-w", "node[1-2]"])
-        .arg(with_slash(&src))
-        .arg(":/tmp/dst/")
-        .stdin(std::process::Stdio::null())
-        .stdout(std::process::Stdio::piped())
-        .stderr(std::process::Stdio::piped())
-        .spawn()
-        .unwrap();
+    let child = spawn(
+        tc.prsync()
+            .args(["-a", "--bwlimit=4M", "-w", "node[1-2]"])
+            .arg(with_slash(&src))
+            .arg(":/tmp/dst/"),
+    );
     for node in 1..=2 {
         wait_for_temp_file(&tc.cluster.node_tmp(node).join("dst"), ".slow.bin.", 1);
     }
