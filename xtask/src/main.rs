@@ -83,10 +83,10 @@ pub fn workspace_root() -> std::path::PathBuf {
         .to_path_buf()
 }
 
-/// Where cargo puts what it builds: `CARGO_TARGET_DIR` when set (relative to the workspace,
+/// Where cargo puts what it builds: `CARGO_TARGET_DIR` when set and not empty (relative to the workspace,
 /// as cargo takes it), else `target/` in the workspace.
 pub fn target_dir() -> std::path::PathBuf {
-    match std::env::var_os("CARGO_TARGET_DIR") {
+    match std::env::var_os("CARGO_TARGET_DIR").filter(|d| !d.is_empty()) {
         Some(dir) => workspace_root().join(dir),
         None => workspace_root().join("target"),
     }

@@ -61,7 +61,7 @@ pub fn run(args: &[String]) -> Result<()> {
         None => DEFAULT_MIB,
     };
     crate::cargo(&["build", "--release", "--bins", "-p", "pgrep-mail"])?;
-    let target = target_dir();
+    let target = crate::target_dir();
     let tool = target.join("release/pgrep-mail");
     anyhow::ensure!(
         tool.is_file(),
@@ -260,14 +260,6 @@ fn load_average() -> String {
 
 /// Where cargo puts what it builds: `CARGO_TARGET_DIR` (relative to the workspace, where
 /// [`crate::cargo`] runs cargo) or the workspace's `target`.
-fn target_dir() -> PathBuf {
-    let root = crate::workspace_root();
-    match std::env::var_os("CARGO_TARGET_DIR").filter(|d| !d.is_empty()) {
-        Some(dir) => root.join(dir),
-        None => root.join("target"),
-    }
-}
-
 fn count_files(dir: &Path) -> usize {
     let mut n = 0;
     let mut stack = vec![dir.to_path_buf()];
