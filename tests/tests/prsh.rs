@@ -127,49 +127,6 @@ fn command_timeout_kills_the_remote_command() {
     assert!(left.is_empty(), "left running on node2: {left:?}");
 }
 
-/// Starts a long command on two hosts, signals prsh once both have started it, and checks
-/// the exit status and that nothing is left running on either host.
-fn signal_kills_remote_commands(signal: i32, status: i32) {
-    let tc = TestCluster::start(2);
-    let mut child = tc
-        .tool("prsh")
-        .args(["-w", "node[1-2]", "echo started; exec sleep 600"])
-        .stdin(Stdio::null())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    // Wait until both hosts have really started the command before signalling.
-    let mut stdout = std::io::BufReader::new(child.stdout.take().unwrap());
-    for _ in 0..2 {
-        let mut line = String::new();
-        std::io::BufRead::read_line(&mut stdout, &mut line).unwrap();
-        assert!(line.ends_with("started\n"), "{line}");
-    }
-    // SAFETY: kill(2) on our own child's pid has no memory effects.
-    unsafe { libc::kill(child.id() as i32, signal) };
-    assert_eq!(child.wait().unwrap().code(), Some(status));
-    for node in 1..=2 {
-        let left: Vec<String> = tc
-            .cluster
-            .processes(node)
-            .into_iter()
-            .filter(|p| p.contains("sleep"))
-            .collect();
-        assert!(left.is_empty(), "left running on node{node}: {left:?}");
-    }
-}
-
-#[test]
-fn sigterm_kills_remote_commands_and_exits_143() {
-    signal_kills_remote_commands(libc::SIGTERM, 143);
-}
-
-#[test]
-fn ctrl_c_kills_remote_commands_and_exits_130() {
-    signal_kills_remote_commands(libc::SIGINT, 130);
-}
-
 #[test]
 fn a_one_mebibyte_line_arrives_whole_from_every_host() {
     let tc = TestCluster::start(8);

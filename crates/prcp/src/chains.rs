@@ -8,7 +8,9 @@
 use std::collections::BTreeMap;
 use std::sync::{Arc, Mutex};
 
-use prtools_transport::{ssh_argv, Config, Connection, HostError, HostResult, Interrupt, Target};
+use prtools_transport::{
+    ssh_argv, Config, Connection, HostError, HostResult, Interrupt, KillHandle, Target,
+};
 use tokio::sync::{mpsc, oneshot};
 
 use crate::client::{self, PushFlags, Report};
@@ -35,6 +37,8 @@ struct Ready {
     target: Target,
     conn: Arc<Connection>,
     agent: String,
+    /// The host's kill handle: a chain's head agent dies by it on a second Ctrl-C.
+    kill: KillHandle,
     outcome: oneshot::Sender<Outcome>,
 }
 
@@ -73,7 +77,7 @@ pub(crate) async fn relay_all(
             config,
             interrupt,
             shared,
-            move |conn, agent, shared, progress| {
+            move |conn, agent, shared, progress, kill| {
                 let (arrivals, relay, reserved) =
                     (arrivals.clone(), relay_job.clone(), reserved_job.clone());
                 async move {
@@ -83,6 +87,7 @@ pub(crate) async fn relay_all(
                         target,
                         conn: conn.clone(),
                         agent: agent.clone(),
+                        kill: kill.clone(),
                         outcome: tell,
                     }));
                     let why = match outcome.await {
@@ -98,6 +103,7 @@ pub(crate) async fn relay_all(
                     let report = Report {
                         totals: &shared.totals,
                         progress: &progress,
+                        kill: &kill,
                     };
                     let Relay {
                         plan, dest, flags, ..
@@ -181,11 +187,12 @@ async fn run_one(
         .collect::<Result<Vec<_>, _>>();
     let outcomes = match hops {
         Ok(hops) => {
+            let head = &chain[0];
             let report = Report {
                 totals: &shared.totals,
                 progress,
+                kill: &head.kill,
             };
-            let head = &chain[0];
             push_chain(
                 &head.conn,
                 &head.agent,

@@ -6,9 +6,10 @@ use std::sync::atomic::{AtomicU64, Ordering};
 
 use prtools_sync::{Kind, RelPath, Root};
 use prtools_transport::{
-    read_frame, seal, write_frame, Connection, HostError, KillHandle, RemoteProcess,
+    read_agent_stderr, read_frame, seal, write_frame, Connection, HostError, KillHandle,
+    RemoteProcess,
 };
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::io::AsyncWriteExt;
 
 use crate::plan::PushPlan;
 use crate::protocol::{
@@ -35,6 +36,8 @@ pub struct Report<'a> {
     pub totals: &'a Totals,
     /// The run's progress bar.
     pub progress: &'a Progress,
+    /// Where the host's agent is killed from, on a second Ctrl-C.
+    pub kill: &'a KillHandle,
 }
 
 /// How a gather copies.
@@ -55,18 +58,21 @@ pub(crate) struct Agent {
 
 /// `path` is a shell word as the bootstrap returns it (already quoted), or `--remote-path`
 /// as the user typed it, like rsync's `--rsync-path`.
-pub(crate) async fn start_agent(conn: &Connection, path: &str) -> Result<Agent, HostError> {
+pub(crate) async fn start_agent(
+    conn: &Connection,
+    path: &str,
+    kill: &KillHandle,
+) -> Result<Agent, HostError> {
     let command = format!("{path} --server");
-    let mut process = conn.spawn_bulk(&command, &KillHandle::default()).await?;
+    let mut process = conn.spawn_bulk(&command, kill).await?;
     let input = process.stdin.take().expect("stdin was asked for");
     let output = process.stdout.take().expect("stdout is piped");
-    let mut err = process.stderr.take().expect("stderr is piped");
+    let err = process.stderr.take().expect("stderr is piped");
+    let kill = kill.clone();
     let stderr = tokio::spawn(async move {
-        let mut text = String::new();
-        let _ = err.read_to_string(&mut text).await;
-        // The first line is the transport's pid marker, not the agent's words.
-        text.lines()
-            .filter(|l| !l.starts_with('\u{1e}'))
+        let text = read_agent_stderr(err, &kill).await;
+        String::from_utf8_lossy(&text)
+            .lines()
             .collect::<Vec<_>>()
             .join("; ")
     });
@@ -127,7 +133,7 @@ pub async fn push(
     report: &Report<'_>,
 ) -> Result<(), HostError> {
     let totals = report.totals;
-    let mut agent = start_agent(conn, agent_path).await?;
+    let mut agent = start_agent(conn, agent_path, report.kill).await?;
     agent
         .send(&Request::Push(flags.header(dest, plan.sources)))
         .await?;
@@ -310,7 +316,7 @@ pub async fn gather(
     into: &GatherInto,
     report: &Report<'_>,
 ) -> Result<(), HostError> {
-    let mut agent = start_agent(conn, agent_path).await?;
+    let mut agent = start_agent(conn, agent_path, report.kill).await?;
     let request = Request::Gather {
         protocol: PROTOCOL,
         paths: paths.iter().map(|p| p.as_bytes().to_vec()).collect(),

@@ -25,7 +25,7 @@ use anyhow::{bail, Context as _, Result};
 use prtools_hostlist::Context;
 use prtools_transport::{
     ensure_agent, failure_lines, for_each_host, AgentOptions, Config, Connection, HostError,
-    HostResult, Interrupt, LocalAgent, Placement, Target,
+    HostResult, Interrupt, KillHandle, LocalAgent, Placement, Target,
 };
 
 use crate::cli::Cli;
@@ -37,6 +37,8 @@ use prtools_transport::Progress;
 /// Runs prcp and returns its exit status.
 pub fn run(cli: Cli) -> Result<i32> {
     if cli.server {
+        // Before any thread starts (see the function): a kill leaves no temp file behind.
+        prtools_sync::remove_temps_on_signal().context("cannot take stop signals")?;
         // sshd's pipes to the agent carry the bulk of every push and gather.
         prtools_transport::widen_pipe(&std::io::stdin());
         prtools_transport::widen_pipe(&std::io::stdout());
@@ -166,8 +168,9 @@ async fn run_operands(cli: &Cli, config: Config, operands: Operands) -> Result<i
 
 /// Runs `job` on every host once its agent is in place, with the run's progress bar: the
 /// part every push and gather shares. `job` gets the connection, the agent's path, and the
-/// run's shared state and progress; `finished` hears of each host as it ends, however it
-/// ends (also when it never reached `job`).
+/// run's shared state and progress, and the handle its agent is killed by when the run is
+/// interrupted; `finished` hears of each host as it ends, however it ends (also when it never
+/// reached `job`).
 pub(crate) async fn with_agents<J, Fut>(
     targets: &[Target],
     config: &Config,
@@ -178,7 +181,10 @@ pub(crate) async fn with_agents<J, Fut>(
     progress: Arc<Progress>,
 ) -> Vec<HostResult<()>>
 where
-    J: Fn(Arc<Connection>, String, Arc<Shared>, Arc<Progress>) -> Fut + Send + Sync + 'static,
+    J: Fn(Arc<Connection>, String, Arc<Shared>, Arc<Progress>, KillHandle) -> Fut
+        + Send
+        + Sync
+        + 'static,
     Fut: Future<Output = Result<(), HostError>> + Send + 'static,
 {
     let job = Arc::new(job);
@@ -188,11 +194,20 @@ where
         targets,
         config,
         interrupt,
-        move |conn, _interrupt| {
+        move |conn, mut interrupt| {
             let (job, shared, progress) = (job.clone(), shared.clone(), each.clone());
             async move {
                 let path = agent_path(&conn, &shared).await?;
-                job(conn, path, shared, progress).await
+                let kill = KillHandle::default();
+                let work = job(conn.clone(), path, shared, progress, kill.clone());
+                tokio::select! {
+                    done = work => done,
+                    // The agent removes its temp file as it dies, so nothing partial stays.
+                    _ = interrupt.wait() => {
+                        conn.stop(&kill).await;
+                        Err(HostError::Interrupted)
+                    }
+                }
             }
         },
         move |result| {
@@ -220,13 +235,14 @@ async fn push_all(
         config,
         interrupt,
         shared,
-        move |conn, path, shared, progress| {
+        move |conn, path, shared, progress, kill| {
             let work = work.clone();
             async move {
                 let (plan, dest, flags) = &*work;
                 let report = client::Report {
                     totals: &shared.totals,
                     progress: &progress,
+                    kill: &kill,
                 };
                 client::push(&conn, &path, plan, dest, flags, &report).await
             }
@@ -251,7 +267,7 @@ async fn gather_all(
         config,
         interrupt,
         shared,
-        move |conn, path, shared, progress| {
+        move |conn, path, shared, progress, kill| {
             let work = work.clone();
             async move {
                 let (paths, into) = &*work;
@@ -259,6 +275,7 @@ async fn gather_all(
                 let report = client::Report {
                     totals: &shared.totals,
                     progress: &progress,
+                    kill: &kill,
                 };
                 let options = client::GatherOptions {
                     recursive: shared.recursive,

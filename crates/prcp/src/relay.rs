@@ -77,7 +77,7 @@ async fn run_chain(
     report: &Report<'_>,
     chain: &mut [Position],
 ) -> Result<(), HostError> {
-    let mut agent = start_agent(head, head_agent).await?;
+    let mut agent = start_agent(head, head_agent, report.kill).await?;
     agent
         .send(&Request::Relay {
             header: flags.header(dest, plan.sources),

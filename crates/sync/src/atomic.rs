@@ -2,6 +2,7 @@
 
 use std::fs::File;
 use std::io::{self, Write};
+use std::os::fd::AsRawFd;
 use std::path::{Path, PathBuf};
 
 use rustix::fd::AsFd;
@@ -10,7 +11,7 @@ use rustix::io::Errno;
 
 use crate::error::{at, errno_at, explained};
 use crate::root::{rename_error, Dir};
-use crate::{platform, temp, Mtime, PERMISSION_BITS};
+use crate::{cleanup, platform, temp, Mtime, PERMISSION_BITS};
 
 /// A file being written under a temp name beside its final name, made by
 /// [`Root::create_file`](crate::Root::create_file).
@@ -30,6 +31,8 @@ pub struct AtomicFile {
     temp: Vec<u8>,
     shown: PathBuf,
     committed: bool,
+    /// Its number on the list of temp files a stop signal removes.
+    listed: u64,
 }
 
 impl AtomicFile {
@@ -48,6 +51,7 @@ impl AtomicFile {
                         &fd,
                         rustix::fs::FlockOperation::NonBlockingLockExclusive,
                     );
+                    let listed = cleanup::register(dir.as_fd().as_raw_fd(), &temp);
                     return Ok(AtomicFile {
                         file: File::from(fd),
                         dir,
@@ -55,6 +59,7 @@ impl AtomicFile {
                         temp,
                         shown,
                         committed: false,
+                        listed,
                     });
                 }
                 Err(Errno::EXIST) => continue,
@@ -105,6 +110,7 @@ impl AtomicFile {
         )
         .map_err(|e| rename_error(self.shown.clone(), e))?;
         self.committed = true;
+        cleanup::forget(self.listed);
         if fsync {
             let parent = self.shown.parent().unwrap_or(&self.shown);
             platform::open_for_sync(self.dir.as_fd())
@@ -137,6 +143,7 @@ impl Drop for AtomicFile {
             // Best effort: drop cannot report, and a leftover is recognisable by its name
             // (`is_temp_name`) for a later cleanup.
             let _ = rustix::fs::unlinkat(&self.dir, self.temp.as_slice(), AtFlags::empty());
+            cleanup::forget(self.listed);
         }
     }
 }

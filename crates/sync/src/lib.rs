@@ -86,6 +86,7 @@ host; the kind is kept, and [`raw_os_error`] finds the errno under the added con
 
 mod atomic;
 mod check;
+mod cleanup;
 mod entry;
 mod error;
 pub mod filter;
@@ -99,6 +100,7 @@ mod temp;
 
 pub use atomic::AtomicFile;
 pub use check::quick_check_matches;
+pub use cleanup::remove_temps_on_signal;
 pub use entry::{Entry, Kind, Meta, Mtime, PERMISSION_BITS};
 pub use error::{raw_os_error, PathIoError};
 pub use hash::hash_reader;

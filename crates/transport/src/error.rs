@@ -25,6 +25,8 @@ pub enum HostError {
     CommandTimeout(Duration),
     /// The run was interrupted (Ctrl-C or SIGTERM) and the command was killed on the host.
     Interrupted,
+    /// A Ctrl-C came before this host was started, so it was not.
+    NotStarted,
     /// Anything else, with ssh's or the system's own words.
     Other(String),
 }
@@ -80,6 +82,7 @@ impl fmt::Display for HostError {
                 write!(f, "command timed out after {} and was killed", seconds(*d))
             }
             HostError::Interrupted => f.write_str("interrupted, command killed"),
+            HostError::NotStarted => f.write_str("not started: interrupted"),
             HostError::Other(text) => f.write_str(text),
         }
     }

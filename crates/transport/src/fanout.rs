@@ -3,10 +3,12 @@
 //! Each host goes through connect, job, close inside one task that holds a fan-out permit,
 //! so `-f` bounds the number of live ssh masters as well as the number of commands. A host
 //! that fails is reported and the others carry on; nothing here ends the run early except an
-//! interrupt, after which hosts not yet started are not started.
+//! interrupt (see [`Interrupt`]): after the first Ctrl-C no host is started, and the hosts
+//! still running are named on stderr so the user knows what a second Ctrl-C would kill.
 
+use std::collections::BTreeMap;
 use std::future::Future;
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use tokio::sync::Semaphore;
@@ -15,6 +17,7 @@ use tokio::task::JoinSet;
 use crate::config::Config;
 use crate::connect::Connection;
 use crate::error::HostError;
+use crate::gather::gather;
 use crate::interrupt::Interrupt;
 use crate::target::Target;
 
@@ -46,6 +49,13 @@ where
     Fut: Future<Output = Result<T, HostError>> + Send + 'static,
 {
     let permits = Arc::new(Semaphore::new(config.fanout.max(1)));
+    let interrupt = if targets.len() == 1 {
+        interrupt.clone().immediate()
+    } else {
+        interrupt.clone()
+    };
+    let running = Running::default();
+    let status = tokio::spawn(running.clone().report_when_stopped(interrupt.clone()));
     let job = Arc::new(job);
     let on_done = Arc::new(on_done);
     let config = Arc::new(config.clone());
@@ -56,9 +66,18 @@ where
         let on_done = on_done.clone();
         let config = config.clone();
         let interrupt = interrupt.clone();
+        let running = running.clone();
         tasks.spawn(async move {
             let start = Instant::now();
-            let result = one_host(&target, &config, &permits, interrupt, &*job).await;
+            let job = |conn, interrupt| {
+                let running = running.enter(index, &target);
+                let work = job(conn, interrupt);
+                async move {
+                    let _running = running;
+                    work.await
+                }
+            };
+            let result = one_host(&target, &config, &permits, interrupt, &job).await;
             let elapsed = start.elapsed();
             let done = HostResult {
                 target,
@@ -77,6 +96,7 @@ where
             Err(_) => {}
         }
     }
+    status.abort();
     results
         .into_iter()
         .zip(targets)
@@ -103,17 +123,17 @@ where
     F: Fn(Arc<Connection>, Interrupt) -> Fut,
     Fut: Future<Output = Result<T, HostError>>,
 {
-    // Waiting for a permit and connecting are abandoned on an interrupt: nothing runs on the
-    // host yet. Once the job runs, the job itself handles the interrupt, because only it can
-    // kill what it started.
+    // Waiting for a permit and connecting are abandoned at the first interrupt: nothing runs
+    // on the host yet. Once the job runs, the job itself handles the interrupt, because only
+    // it can kill what it started.
     let _permit = tokio::select! {
         biased;
-        _ = interrupt.wait() => return Err(HostError::Interrupted),
-        permit = permits.acquire() => permit.map_err(|_| HostError::Interrupted)?,
+        _ = interrupt.stopped() => return Err(HostError::NotStarted),
+        permit = permits.acquire() => permit.map_err(|_| HostError::NotStarted)?,
     };
     let conn = tokio::select! {
         biased;
-        _ = interrupt.wait() => return Err(HostError::Interrupted),
+        _ = interrupt.stopped() => return Err(HostError::NotStarted),
         conn = Connection::open(target, config) => Arc::new(conn?),
     };
     let result = job(conn.clone(), interrupt.clone()).await;
@@ -121,4 +141,60 @@ where
         conn.close().await;
     }
     result
+}
+
+/// The hosts whose job is running, by target index, for the status line of the first Ctrl-C.
+#[derive(Clone, Default)]
+struct Running(Arc<Mutex<BTreeMap<usize, String>>>);
+
+impl Running {
+    /// Marks a host as running until the returned guard is dropped.
+    fn enter(&self, index: usize, target: &Target) -> Leave {
+        self.lock().insert(index, target.name().to_string());
+        Leave(self.clone(), index)
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, BTreeMap<usize, String>> {
+        // A panicking job is re-raised by the fan-out; the map itself is always whole.
+        self.0
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+    }
+
+    /// At the first Ctrl-C that does not kill, names the hosts that go on, as pdsh does.
+    async fn report_when_stopped(self, mut interrupt: Interrupt) {
+        interrupt.stopped().await;
+        if interrupt.kills() {
+            return;
+        }
+        let hosts: Vec<(String, ())> = self.lock().values().map(|h| (h.clone(), ())).collect();
+        if let Some((names, ())) = gather(&hosts).into_iter().next() {
+            eprintln!(
+                "{}: interrupt: letting {names} finish; Ctrl-C again to kill them",
+                tool_name()
+            );
+        }
+    }
+}
+
+/// Ends a host's [`Running`] mark.
+struct Leave(Running, usize);
+
+impl Drop for Leave {
+    fn drop(&mut self) {
+        self.0.lock().remove(&self.1);
+    }
+}
+
+/// The running tool's name, for the prefix of its messages: the fan-out is shared by all of
+/// them and by prdist running prsync's pushes, and the user knows the command they typed.
+fn tool_name() -> String {
+    std::env::args_os()
+        .next()
+        .and_then(|arg0| {
+            std::path::Path::new(&arg0)
+                .file_name()
+                .map(|n| n.to_string_lossy().into_owned())
+        })
+        .unwrap_or_else(|| "prtools".into())
 }

@@ -76,7 +76,9 @@ pub use frame::{
 pub use gather::{failure_lines, gather};
 pub use interrupt::Interrupt;
 pub use pipe::widen_pipe;
-pub use process::{Input as RemoteInput, KillHandle, Output as RemoteOutput, RemoteProcess};
+pub use process::{
+    read_agent_stderr, Input as RemoteInput, KillHandle, Output as RemoteOutput, RemoteProcess,
+};
 pub use progress::Progress;
 pub use run::{run_command, CommandSpec, StdinData};
 pub use target::Target;

@@ -12,7 +12,7 @@ use std::time::Duration;
 use tokio::sync::Notify;
 
 use openssh::{Session, Stdio as SshStdio};
-use tokio::io::{AsyncRead, AsyncWrite};
+use tokio::io::{AsyncBufReadExt, AsyncRead, AsyncReadExt, AsyncWrite};
 use tokio::process::Command;
 
 use crate::connect::{Connection, Kind};
@@ -219,6 +219,15 @@ impl Connection {
         argv
     }
 
+    /// Kills a command whose pid marker may still be on its way on stderr: waits for it a
+    /// few seconds at most (a command that never printed one was never started), then
+    /// [`kill`](Connection::kill)s. For agents, whose stderr is read by
+    /// [`read_agent_stderr`].
+    pub async fn stop(&self, handle: &KillHandle) {
+        let _ = tokio::time::timeout(MARKER_WAIT, handle.known()).await;
+        self.kill(handle).await;
+    }
+
     /// Kills the command's process group on the host: SIGTERM, then SIGKILL after a grace
     /// period, and returns when it is gone (or the host cannot be reached).
     pub async fn kill(&self, handle: &KillHandle) {
@@ -240,6 +249,22 @@ impl Connection {
             Kind::Exec { .. } => kill_local_group(pid).await,
         }
     }
+}
+
+/// How long [`Connection::stop`] waits for the pid marker.
+const MARKER_WAIT: Duration = Duration::from_secs(5);
+
+/// Reads an agent's stderr to its end: the pid marker of the first line goes to `kill` at
+/// once (a timeout or a Ctrl-C needs it while the agent runs), the rest is returned.
+pub async fn read_agent_stderr(err: Output, kill: &KillHandle) -> Vec<u8> {
+    let mut reader = tokio::io::BufReader::new(err);
+    let mut text = Vec::new();
+    let _ = reader.read_until(b'\n', &mut text).await;
+    if kill.take_marker(text.strip_suffix(b"\n").unwrap_or(&text)) {
+        text.clear();
+    }
+    let _ = reader.read_to_end(&mut text).await;
+    text
 }
 
 async fn kill_local_group(pid: u32) {

@@ -12,10 +12,10 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use prtools_transport::{
-    ensure_agent, failure_lines, for_each_host, AgentOptions, Connection, HostError, Interrupt,
-    KillHandle, LocalAgent, Progress, RemoteInput, RemoteOutput, Target,
+    ensure_agent, failure_lines, for_each_host, read_agent_stderr, AgentOptions, Connection,
+    HostError, Interrupt, KillHandle, LocalAgent, Progress, RemoteInput, RemoteOutput, Target,
 };
-use tokio::io::{AsyncBufReadExt, AsyncReadExt, AsyncWriteExt};
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::runtime::Handle;
 
 use super::peer::{serve_sender, unexpected, RemoteSender};
@@ -185,11 +185,11 @@ async fn push(
                 let joined = tokio::select! {
                     joined = blocking => joined,
                     _ = tokio::time::sleep(limit) => {
-                        stop(&conn, &kill).await;
+                        conn.stop(&kill).await;
                         return Err(HostError::CommandTimeout(limit));
                     }
                     _ = interrupt.wait() => {
-                        stop(&conn, &kill).await;
+                        conn.stop(&kill).await;
                         return Err(HostError::Interrupted);
                     }
                 };
@@ -213,16 +213,6 @@ async fn push(
         .collect();
     (results, status, signalled.exit_status())
 }
-
-/// Kills a host's agent. Its pid marker may still be on its way on stderr, so the kill waits
-/// for it, a few seconds at most (an agent that never printed one was never started).
-async fn stop(conn: &Connection, kill: &KillHandle) {
-    let _ = tokio::time::timeout(MARKER_WAIT, kill.known()).await;
-    conn.kill(kill).await;
-}
-
-/// How long a kill waits for the agent's pid marker.
-const MARKER_WAIT: Duration = Duration::from_secs(5);
 
 /// One host of a push: send the list, answer the receiver until it is done.
 fn push_one<R: Read, W: Write>(
@@ -269,29 +259,69 @@ fn pull(
             }
         }
     });
-    let (conn, (process, input, output, stderr, _kill)) = match setup {
+    let (conn, (process, input, output, stderr, kill)) = match setup {
         Ok(s) => s,
         Err(e) => return finish([(name, Err(e))].into_iter(), exit::OK),
     };
     if opts.verbose > 0 && !opts.quiet {
         printer.line(None, b"receiving incremental file list");
     }
+    let interrupt = match runtime.block_on(async { Interrupt::install() }) {
+        Ok(interrupt) => interrupt.immediate(),
+        Err(e) => {
+            eprintln!("prsync: cannot install signal handlers: {e}");
+            return exit::FILE_IO;
+        }
+    };
     let handle = runtime.handle().clone();
-    let result = std::thread::scope(|scope| {
-        let (tell, done) = tokio::sync::oneshot::channel();
+    let (result, stopped) = std::thread::scope(|scope| {
+        let (tell, mut done) = tokio::sync::oneshot::channel();
         scope.spawn(move || {
             let _ = tell.send(pull_one(opts, bridge(input, output, handle), start));
         });
-        runtime
-            .block_on(done)
-            .unwrap_or_else(|_| Err(io::Error::other("the receiver stopped")))
+        runtime.block_on(async {
+            // A timeout or a signal kills the agent: the channel closes, the receiver's reads
+            // fail, and its temp file goes with it.
+            let receiver_stopped = || io::Error::other("the receiver stopped");
+            match stop_on(&conn, &kill, &mut done, interrupt.clone(), opts).await {
+                Ok(result) => (result.unwrap_or_else(|_| Err(receiver_stopped())), None),
+                Err(why) => (
+                    done.await.unwrap_or_else(|_| Err(receiver_stopped())),
+                    Some(why),
+                ),
+            }
+        })
     });
     runtime.block_on(async {
         let _ = process.wait().await;
         let _ = stderr.await;
         conn.close().await;
     });
-    finish([(name, Ok(result))].into_iter(), exit::OK)
+    match stopped {
+        Some(e) => {
+            let status = finish([(name, Err(e))].into_iter(), exit::OK);
+            interrupt.exit_status().unwrap_or(status)
+        }
+        None => finish([(name, Ok(result))].into_iter(), exit::OK),
+    }
+}
+
+/// Waits for `done`, or kills the agent at `--timeout` or a signal and says why.
+async fn stop_on<T>(
+    conn: &Connection,
+    kill: &KillHandle,
+    done: &mut tokio::sync::oneshot::Receiver<T>,
+    mut interrupt: Interrupt,
+    opts: &Options,
+) -> Result<Result<T, tokio::sync::oneshot::error::RecvError>, HostError> {
+    let limit = opts.config.command_timeout.unwrap_or(Duration::MAX);
+    let why = tokio::select! {
+        result = &mut *done => return Ok(result),
+        _ = tokio::time::sleep(limit) => HostError::CommandTimeout(limit),
+        _ = interrupt.wait() => HostError::Interrupted,
+    };
+    conn.stop(kill).await;
+    Err(why)
 }
 
 fn pull_one<R: Read, W: Write>(
@@ -345,15 +375,8 @@ async fn start_agent(
     let host = printer.prefix.then(|| conn.target().name().to_string());
     let marker = kill.clone();
     let stderr = tokio::spawn(async move {
-        // The first line is the transport's pid marker, which a timeout needs at once; the
-        // agent's own lines are printed when it is done.
-        let mut reader = tokio::io::BufReader::new(err);
-        let mut text = Vec::new();
-        let _ = reader.read_until(b'\n', &mut text).await;
-        if marker.take_marker(text.strip_suffix(b"\n").unwrap_or(&text)) {
-            text.clear();
-        }
-        let _ = reader.read_to_end(&mut text).await;
+        // The agent's own lines are printed when it is done.
+        let text = read_agent_stderr(err, &marker).await;
         let mut out = io::stderr().lock();
         for line in text.split(|&b| b == b'\n').filter(|l| !l.is_empty()) {
             let _ = match (&host, line.strip_prefix(b"prsync: ")) {
