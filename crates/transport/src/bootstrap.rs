@@ -3,8 +3,15 @@
 //! prcp, prsync and prdist talk to a copy of themselves started on the host as
 //! `<remote-path> --server`. Nothing has to be installed there first: the running executable
 //! is uploaded once into `~/.cache/prtools/<version>-<hash>/<tool>` and reused by every later
-//! run of the same build. A cold host costs two remote commands (check, upload), a warm one
-//! costs one (check).
+//! run of the same build.
+//!
+//! # One remote command on a warm host
+//!
+//! [`start_agent`] first tries to start a cached copy directly, in the agent's own channel,
+//! if the copy's *seal* holds; only when it does not does it fall back to the check (and the
+//! upload) and start the agent in a second command. Every host of a run costs one channel
+//! fewer than checking first, and none hashes a file of megabytes: on 16 hosts at once that
+//! was a visible share of prdist's no-op run (issue 5).
 //!
 //! # Trust
 //!
@@ -14,6 +21,13 @@
 //! upload is written to a temp name, hashed there, and only then made executable and renamed
 //! into place, so nothing ever runs a partial or corrupted upload. SHA-256 because every
 //! host has `sha256sum` (or `shasum -a 256`), and no other strong hash tool is that common.
+//!
+//! Once a copy's hash has been checked on the host, the check writes its seal beside it,
+//! `<tool>.seal`: `uname -sm` and the copy's device, inode, size, mtime and ctime, as GNU
+//! `stat` prints them. Any change to the file (a write, a truncation, a chmod, a replacement)
+//! changes its ctime or inode, which no user can set back, so a seal that still matches
+//! proves the file is the one that was hashed. A host without GNU `stat` never matches and
+//! is checked every run, as before.
 //!
 //! # Shared home folders
 //!
@@ -37,11 +51,11 @@ use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};
 
 use sha2::{Digest, Sha256};
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::io::{AsyncBufReadExt, AsyncReadExt, AsyncWriteExt};
 
 use crate::connect::Connection;
 use crate::error::HostError;
-use crate::process::{KillHandle, Output, PID_MARKER};
+use crate::process::{KillHandle, Output, RemoteProcess, PID_MARKER};
 
 /// How many bytes of the executable are read and sent at a time.
 const UPLOAD_CHUNK: usize = 64 * 1024;
@@ -53,6 +67,24 @@ const DIR_HASH_DIGITS: usize = 16;
 /// Prints the SHA-256 of stdin as `HEX  -`: GNU coreutils' tool, else the Perl one that BSDs
 /// and macOS ship.
 const SHA256_OF_STDIN: &str = "{ sha256sum || shasum -a 256; } 2>/dev/null";
+
+/// Shell code printing the seal of the file `$f`: `uname -sm`, then its device, inode, size,
+/// mtime and ctime (see the module's Trust section). Fails without GNU `stat`.
+const SEAL_OF_F: &str = "s=$(stat -L -c %d:%i:%s:%Y:%Z -- \"$f\" 2>/dev/null) && \
+                          printf '%s %s\\n' \"$(uname -sm)\" \"$s\"";
+
+/// Shell code that writes `$f`'s seal beside it, atomically; a failure only costs speed.
+fn write_seal() -> String {
+    format!(
+        "{{ {SEAL_OF_F} >\"$f\".seal.$$ && mv -f \"$f\".seal.$$ \"$f\".seal || \
+         rm -f \"$f\".seal.$$; }} 2>/dev/null"
+    )
+}
+
+/// The stderr line the sealed start prints before it execs the cached agent, and the one it
+/// prints when there is no sealed agent to exec.
+const SEALED_STARTED: &[u8] = b"\x1eprtools-agent started";
+const SEALED_MISSING: &[u8] = b"\x1eprtools-agent missing";
 
 /// How to find or place the agent on the hosts (from `--remote-path` / `--no-bootstrap`).
 #[derive(Clone, Debug, Default)]
@@ -176,6 +208,89 @@ pub async fn ensure_agent(
     Ok((path, Placement::Uploaded))
 }
 
+/// A started agent: its process (stdin and stdout still in it) and the rest of its stderr,
+/// past the transport's own lines.
+pub struct StartedAgent {
+    /// The agent; its `stdin` and `stdout` are the protocol channel.
+    pub process: RemoteProcess,
+    /// The agent's own stderr.
+    pub stderr: Output,
+    /// How the agent got there.
+    pub placement: Placement,
+}
+
+/// Starts `<agent> --server` on `conn`'s host, placing the agent first if it must, and
+/// records its process group in `kill`.
+///
+/// Tries the sealed cached copy first, in the agent's own channel (see the module's docs);
+/// when there is none, or its seal does not match, checks and uploads as [`ensure_agent`]
+/// does and starts it in a second command.
+pub async fn start_agent(
+    conn: &Connection,
+    local: &LocalAgent,
+    options: &AgentOptions,
+    kill: &KillHandle,
+) -> Result<StartedAgent, HostError> {
+    if options.remote_path.is_none() {
+        let sealed = format!(
+            "{paths}; if [ -x \"$f\" ] && read -r k <\"$f\".seal 2>/dev/null && \
+             [ \"$k\" = \"$({SEAL_OF_F})\" ]; then printf '\\036prtools-agent started\\n' >&2; \
+             exec \"$f\" --server; fi; printf '\\036prtools-agent missing\\n' >&2",
+            paths = local.shell_paths(),
+        );
+        let mut process = conn.spawn_bulk(&sealed, kill).await?;
+        let err = process.stderr.take().expect("stderr is piped");
+        let mut err = tokio::io::BufReader::new(err);
+        if started_line(&mut err, kill).await {
+            return Ok(StartedAgent {
+                process,
+                stderr: Box::new(err),
+                placement: Placement::Cached,
+            });
+        }
+        let _ = process.wait().await;
+    }
+    let (path, placement) = ensure_agent(conn, local, options).await?;
+    let mut process = conn.spawn_bulk(&format!("{path} --server"), kill).await?;
+    let err = process.stderr.take().expect("stderr is piped");
+    let mut err = tokio::io::BufReader::new(err);
+    let mut first = Vec::new();
+    let _ = err.read_until(b'\n', &mut first).await;
+    let stderr: Output = if kill.take_marker(first.strip_suffix(b"\n").unwrap_or(&first)) {
+        Box::new(err)
+    } else {
+        // No marker (a local exec transport): the line is the agent's own.
+        Box::new(AsyncReadExt::chain(std::io::Cursor::new(first), err))
+    };
+    Ok(StartedAgent {
+        process,
+        stderr,
+        placement,
+    })
+}
+
+/// Reads the sealed start's stderr up to its verdict, handing the pid marker to `kill` on the
+/// way, and says whether the agent was started. Anything else the remote shell printed
+/// first (a noisy login script) is dropped.
+async fn started_line<R: tokio::io::AsyncBufRead + Unpin>(err: &mut R, kill: &KillHandle) -> bool {
+    let mut line = Vec::new();
+    loop {
+        line.clear();
+        match err.read_until(b'\n', &mut line).await {
+            Ok(0) | Err(_) => return false,
+            Ok(_) => {}
+        }
+        let text = line.strip_suffix(b"\n").unwrap_or(&line);
+        if text == SEALED_STARTED {
+            return true;
+        }
+        if text == SEALED_MISSING {
+            return false;
+        }
+        kill.take_marker(text);
+    }
+}
+
 /// What the check command found on the host.
 struct Probe {
     uname: String,
@@ -186,10 +301,14 @@ struct Probe {
 
 /// One remote command: `uname -sm`, `$HOME`, and the hash of the cached copy, one a line.
 async fn probe(conn: &Connection, local: &LocalAgent) -> Result<Probe, HostError> {
+    // A copy whose hash matches gets its seal, so the next run starts it without this.
     let command = format!(
         "{}; uname -sm; printf '%s\\n' \"$HOME\"; \
-         if [ -f \"$f\" ] && [ -x \"$f\" ]; then {SHA256_OF_STDIN} <\"$f\"; fi; true",
-        local.shell_paths()
+         if [ -f \"$f\" ] && [ -x \"$f\" ]; then h=$({SHA256_OF_STDIN} <\"$f\"); \
+         printf '%s\\n' \"$h\"; if [ \"${{h%% *}}\" = {} ]; then {}; fi; fi; true",
+        local.shell_paths(),
+        quote(&local.sha256_hex),
+        write_seal()
     );
     let (status, stdout, stderr) = run_remote(conn, &command, None).await?;
     let text = String::from_utf8_lossy(&stdout);
@@ -231,9 +350,10 @@ async fn upload(conn: &Connection, local: &LocalAgent) -> Result<(), HostError> 
          if [ \"$h\" != {expected} ]; then rm -f \"$t\"; \
          echo \"sha256 of the uploaded copy is ${{h:-unknown}}, expected \"{expected} >&2; \
          exit 1; fi; \
-         chmod 755 \"$t\" && mv -f \"$t\" \"$f\" || {{ rm -f \"$t\"; exit 1; }}",
+         chmod 755 \"$t\" && mv -f \"$t\" \"$f\" || {{ rm -f \"$t\"; exit 1; }}; {seal}",
         paths = local.shell_paths(),
         tmp = quote(&tmp),
+        seal = write_seal(),
     );
     let file = File::open(&local.path).map_err(|e| {
         HostError::Other(format!("agent: cannot read {}: {e}", local.path.display()))

@@ -62,7 +62,7 @@ mod run;
 mod target;
 
 pub use args::{one_line_error, ConnArgs, HostArgs, LongConnArgs, LongHostArgs};
-pub use bootstrap::{ensure_agent, AgentOptions, LocalAgent, Placement};
+pub use bootstrap::{ensure_agent, start_agent, AgentOptions, LocalAgent, Placement, StartedAgent};
 pub use config::{Config, Method};
 pub use connect::{ssh_argv, Connection};
 pub use control::default_control_dir;

@@ -11,7 +11,8 @@ use std::time::{SystemTime, UNIX_EPOCH};
 use prtools_hostlist::HostSpec;
 use prtools_testcluster::Cluster;
 use prtools_transport::{
-    ensure_agent, AgentOptions, Config, Connection, HostError, LocalAgent, Placement, Target,
+    ensure_agent, start_agent, AgentOptions, Config, Connection, HostError, KillHandle, LocalAgent,
+    Placement, Target,
 };
 
 /// A test's cluster, its agent executable and the cache folder that agent lands in.
@@ -63,6 +64,22 @@ impl Setup {
         block_on(async {
             let conn = connect(self, node).await;
             let result = ensure_agent(&conn, agent, options).await;
+            conn.close().await;
+            result
+        })
+    }
+
+    /// Runs `start_agent` on `node` over a fresh connection, waits for the agent (a copy of
+    /// `true`) and returns how it was placed and its exit status.
+    fn start_on(&self, node: usize) -> Result<(Placement, i32), HostError> {
+        block_on(async {
+            let conn = connect(self, node).await;
+            let kill = KillHandle::default();
+            let result = start_agent(&conn, &self.agent, &AgentOptions::default(), &kill).await;
+            let result = match result {
+                Ok(started) => Ok((started.placement, started.process.wait().await?)),
+                Err(e) => Err(e),
+            };
             conn.close().await;
             result
         })
@@ -137,7 +154,12 @@ fn assert_installed(setup: &Setup) {
         .unwrap()
         .map(|e| e.unwrap().file_name())
         .collect();
-    assert_eq!(names, ["prcp"], "temp files left behind");
+    let mut names: Vec<_> = names
+        .iter()
+        .map(|n| n.to_string_lossy().into_owned())
+        .collect();
+    names.sort();
+    assert_eq!(names, ["prcp", "prcp.seal"], "temp files left behind");
 }
 
 /// The error message of a failed `ensure_agent`.
@@ -328,4 +350,46 @@ fn host_side_failures_are_reported() {
         "agent: $HOME is not set on the host, so there is no cache to upload to; \
          pass --remote-path PATH"
     );
+}
+
+#[test]
+fn a_sealed_copy_starts_in_one_command_and_a_changed_one_is_checked_again() {
+    let setup = Setup::start("sealed");
+    assert_eq!(setup.start_on(1).unwrap(), (Placement::Uploaded, 0));
+    assert_installed(&setup);
+    let seal = setup.cache.join("prcp.seal");
+    let sealed = fs::read_to_string(&seal).unwrap();
+    let uname = ssh_ok(&setup.cluster, 1, "uname -sm");
+    assert!(sealed.starts_with(uname.trim_end()), "{sealed}");
+    assert_eq!(setup.start_on(2).unwrap(), (Placement::Cached, 0));
+
+    // The seal vouches for the file it was written for, not for a name: a replaced copy (a
+    // new inode, a new ctime) is hashed again, found wrong and uploaded again.
+    let installed = setup.installed();
+    fs::remove_file(&installed).unwrap();
+    fs::write(&installed, b"#!/bin/sh\nexit 7\n").unwrap();
+    fs::set_permissions(&installed, fs::Permissions::from_mode(0o755)).unwrap();
+    assert_eq!(setup.start_on(1).unwrap(), (Placement::Uploaded, 0));
+    assert_installed(&setup);
+    assert_ne!(fs::read_to_string(&seal).unwrap(), sealed);
+
+    // A stale seal (here: one for another file) only costs the check, which rewrites it.
+    fs::write(&seal, "Linux x86_64 1:2:3:4:5\n").unwrap();
+    assert_eq!(setup.start_on(2).unwrap(), (Placement::Cached, 0));
+    let rewritten = fs::read_to_string(&seal).unwrap();
+    assert!(rewritten.starts_with(uname.trim_end()), "{rewritten}");
+
+    // What the seal trusts, shown by forging one: whoever can write the cache folder can
+    // make the sealed start run their file. That is the user (or root), who can as well
+    // edit ~/.bashrc, which runs first anyway; the seal guards against accidents, not them.
+    fs::write(&installed, b"#!/bin/sh\nexit 7\n").unwrap();
+    ssh_ok(
+        &setup.cluster,
+        1,
+        &format!(
+            "f={}; printf '%s %s\\n' \"$(uname -sm)\" \"$(stat -L -c %d:%i:%s:%Y:%Z -- \"$f\")\" >\"$f\".seal",
+            installed.display()
+        ),
+    );
+    assert_eq!(setup.start_on(1).unwrap(), (Placement::Cached, 7));
 }

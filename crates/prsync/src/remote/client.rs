@@ -12,7 +12,7 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use prtools_transport::{
-    ensure_agent, failure_lines, for_each_host, read_agent_stderr, AgentOptions, Connection,
+    failure_lines, for_each_host, start_agent as place_and_start, AgentOptions, Connection,
     HostError, Interrupt, KillHandle, LocalAgent, Progress, RemoteInput, RemoteOutput, Target,
 };
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
@@ -366,17 +366,17 @@ async fn start_agent(
     agent: &Agent,
     printer: &Printer,
 ) -> Result<Started, HostError> {
-    let (path, _) = ensure_agent(conn, &agent.0, &agent.1).await?;
     let kill = KillHandle::default();
-    let mut process = conn.spawn_bulk(&format!("{path} --server"), &kill).await?;
+    let started = place_and_start(conn, &agent.0, &agent.1, &kill).await?;
+    let mut process = started.process;
     let input = process.stdin.take().expect("stdin was asked for");
     let output = process.stdout.take().expect("stdout is piped");
-    let err = process.stderr.take().expect("stderr is piped");
+    let mut err = started.stderr;
     let host = printer.prefix.then(|| conn.target().name().to_string());
-    let marker = kill.clone();
     let stderr = tokio::spawn(async move {
         // The agent's own lines are printed when it is done.
-        let text = read_agent_stderr(err, &marker).await;
+        let mut text = Vec::new();
+        let _ = err.read_to_end(&mut text).await;
         let mut out = io::stderr().lock();
         for line in text.split(|&b| b == b'\n').filter(|l| !l.is_empty()) {
             let _ = match (&host, line.strip_prefix(b"prsync: ")) {
