@@ -11,6 +11,9 @@ use std::sync::OnceLock;
 
 pub use prtools_testcluster::Cluster;
 
+/// Every tool, as its binary and its package are named.
+pub const TOOLS: [&str; 5] = ["prsh", "prcp", "prsync", "prdist", "pgrep-mail"];
+
 /// The folder holding the built binaries: the test executable lives in `target/<profile>/deps`.
 fn bin_dir() -> PathBuf {
     let exe = std::env::current_exe().expect("the test knows its own path");
@@ -28,10 +31,10 @@ fn ensure_built() {
         let cargo = std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into());
         let release = bin_dir().ends_with("release");
         let mut build = Command::new(cargo);
-        build.args([
-            "build", "--quiet", "--bins", "-p", "prsh", "-p", "prcp", "-p", "prsync", "-p",
-            "prdist",
-        ]);
+        build.args(["build", "--quiet", "--bins"]);
+        for tool in TOOLS {
+            build.args(["-p", tool]);
+        }
         if release {
             build.arg("--release");
         }

@@ -57,8 +57,8 @@ fn up(n: usize) -> anyhow::Result<()> {
     );
     println!("ssh config: {config}");
     println!("try:        ssh -F {config} node1 hostname");
-    println!("for prtools and its tests:");
-    println!("  export PRTOOLS_SSH_CONFIG={config}");
+    // The tools take the config as their classic tools do: no variable stands in for it.
+    println!("            prsh -F {config} -w '{}' hostname", folded(n));
     println!("stop with:  cargo xtask cluster down");
     // Dropping a cluster from `Cluster::start` leaves its nodes running, as wanted here.
     Ok(())

@@ -17,13 +17,38 @@ pub fn tools() -> Vec<(&'static str, clap::Command)> {
     ]
 }
 
-/// Renders one man page in roff.
+/// Renders one man page in roff: clap_mangen's page, with the examples `--help` starts with
+/// (the command's `before_help`, which clap_mangen leaves out) as an EXAMPLES section.
 fn render(command: clap::Command) -> Result<Vec<u8>> {
     let mut page = Vec::new();
-    clap_mangen::Man::new(command)
+    clap_mangen::Man::new(command.clone())
         .render(&mut page)
         .context("rendering a man page")?;
-    Ok(page)
+    let mut page = String::from_utf8(page).context("a man page is UTF-8")?;
+    if let Some(examples) = command.get_before_help() {
+        let section = examples_section(&examples.to_string());
+        // After the options and notes, before VERSION, as man pages order them.
+        let at = page.find("\n.SH VERSION").map_or(page.len(), |i| i + 1);
+        page.insert_str(at, &section);
+    }
+    Ok(page.into_bytes())
+}
+
+/// `Examples:` and its indented lines as a roff section, the lines kept as written.
+fn examples_section(text: &str) -> String {
+    let mut roff = roff::Roff::new();
+    roff.control("SH", ["EXAMPLES"]).control("nf", []);
+    for line in text.lines().skip_while(|l| l.trim() == "Examples:") {
+        roff.text([roff::roman(line.strip_prefix("  ").unwrap_or(line))]);
+    }
+    roff.control("fi", []);
+    // `render` escapes dashes and apostrophes as clap_mangen does; the page already opens
+    // with the preamble that defines the apostrophe, so only the section is kept.
+    let rendered = roff.render();
+    let start = rendered
+        .find(".SH EXAMPLES")
+        .expect("the section was written");
+    rendered[start..].to_string()
 }
 
 fn man_dir() -> PathBuf {
@@ -66,6 +91,28 @@ pub fn stale_pages(dir: &Path) -> Result<Vec<String>> {
 
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn every_option_and_the_examples_are_in_the_man_pages() {
+        for (name, command) in super::tools() {
+            let page = String::from_utf8(super::render(command.clone()).unwrap()).unwrap();
+            assert!(page.contains(".SH EXAMPLES"), "{name}");
+            for arg in command.get_arguments().filter(|a| !a.is_hide_set()) {
+                if let Some(long) = arg.get_long() {
+                    let flag = format!("\\fB\\-\\-{}\\fR", long.replace('-', "\\-"));
+                    assert!(page.contains(&flag), "{name}: {flag} missing");
+                }
+                // An option `--help` hides keeps its description here.
+                let help = arg.get_help().map(ToString::to_string).unwrap_or_default();
+                let first = help.lines().next().unwrap_or_default();
+                let first = first
+                    .replace('\\', "\\\\")
+                    .replace('-', "\\-")
+                    .replace('\'', "\\*(Aq");
+                assert!(page.contains(&first), "{name}: '{first}' missing");
+            }
+        }
+    }
+
     #[test]
     fn man_pages_are_current() {
         let stale = super::stale_pages(&super::man_dir()).unwrap();

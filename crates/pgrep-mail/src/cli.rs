@@ -1,7 +1,7 @@
 //! The command line as typed: grep's flags with grep's letters, then the mail options, all
 //! long. [`crate::config::Config::resolve`] turns it into what the search runs with.
 //!
-//! `-h` is grep's `--no-filename`, so help is `--help` only, as in grep.
+//! `-h` is grep's `--no-filename`, so help is `--help` (and `--help-all`) only, as in grep.
 
 use std::ffi::OsString;
 use std::path::PathBuf;
@@ -19,6 +19,48 @@ pub enum ColorWhen {
     Always,
 }
 
+const EXAMPLES: &str = "\
+Examples:
+  pgrep-mail -n 'disk quota' ~/Maildir                          lines, as grep -rn
+  pgrep-mail --messages --body -i invoice ~/Mail                whole matching messages, as mbox
+  pgrep-mail --messages --date 'since 2024-01-01' alice ~/Mail  messages since 2024 naming alice";
+
+const NOTES: &str = "\
+Without PATH, standard input is searched when it is not a terminal; otherwise $MAILDIR, then \
+~/Maildir, then ~/Mail (the one used is named on standard error). The search is always recursive \
+(-r and -R change nothing) and symbolic links are followed. Compressed folders (.gz, .bz2, .xz, \
+.zst) are searched as their contents.
+
+Line mode (the default) is grep: the bytes as stored, grep's output and exit status (0 selected, \
+1 none, 2 error). The message modes (--messages, --count-messages, --headers, --body, --header, \
+--date, --unique) work on whole messages of mbox files (mboxrd, mboxcl2, CRLF) and Maildir or \
+single-message files, search base64 and quoted-printable bodies and RFC 2047 headers decoded \
+(--raw: as stored), and print each matching message whole, as mbox.
+
+More examples:
+  pgrep-mail --header From=alice --date 'since 2024-01-01' '' ~/Mail
+  pgrep-mail --count-messages -F urgent inbox.mbox.gz";
+
+/// What `--help` shows; `--help-all` and the man page show every option.
+const COMMON: &[&str] = &[
+    "regexp",
+    "fixed_strings",
+    "ignore_case",
+    "word_regexp",
+    "invert_match",
+    "count",
+    "files_with_matches",
+    "line_number",
+    "no_filename",
+    "context",
+    "messages",
+    "count_messages",
+    "headers",
+    "body",
+    "header",
+    "date",
+];
+
 /// grep whole mail trees on every core, mbox and Maildir aware.
 #[derive(Debug, Parser)]
 #[command(
@@ -28,19 +70,11 @@ pub enum ColorWhen {
     disable_version_flag = true,
     about = "grep whole mail trees on every core: mbox and Maildir aware, whole matching messages as grepmail",
     override_usage = "pgrep-mail [OPTIONS] PATTERN [PATH...]\n       pgrep-mail [OPTIONS] -e PATTERN... [PATH...]",
-    after_help = "Without PATH, standard input is searched when it is not a terminal; otherwise $MAILDIR, \
-then ~/Maildir, then ~/Mail (the one used is named on standard error). The search is always \
-recursive (-r and -R change nothing) and symbolic links are followed. Compressed folders \
-(.gz, .bz2, .xz, .zst) are searched as their contents.\n\n\
-Line mode (the default) is grep: the bytes as stored, grep's output and exit status \
-(0 selected, 1 none, 2 error). The message modes (--messages, --count-messages, --headers, \
---body, --header, --date, --unique) work on whole messages of mbox files (mboxrd, mboxcl2, CRLF) \
-and Maildir or single-message files, search base64 and quoted-printable bodies and RFC 2047 \
-headers decoded (--raw: as stored), and print each matching message whole, as mbox.\n\n\
-Examples:\n  pgrep-mail -rn 'disk quota' ~/Maildir          lines, as grep -rn\n  \
-pgrep-mail --messages --body -i invoice ~/Mail   whole messages whose body matches\n  \
-pgrep-mail --header From=alice --date 'since 2024-01-01' '' ~/Mail\n  \
-pgrep-mail --count-messages -F urgent inbox.mbox.gz"
+    help_template = prtools_help::TEMPLATE,
+    before_help = EXAMPLES,
+    after_help = prtools_help::footer!("pgrep-mail"),
+    after_long_help = NOTES,
+    mut_args = prtools_help::common(COMMON)
 )]
 pub struct Cli {
     /// Use PATTERN (repeatable; a newline separates patterns too)
@@ -163,7 +197,9 @@ pub struct Cli {
     #[arg(long = "header", value_name = "FIELD=REGEX", action = ArgAction::Append, help_heading = "Mail")]
     pub header: Vec<String>,
     /// Only messages dated `since DATE`, `before DATE`, `between DATE and DATE`, or in DATE
-    /// (a day, `Aug 1998`, `2024-05`); DATE as 2024-01-31, 1/31/2024, `Jan 31 2024`; UTC
+    ///
+    /// A bare DATE is a day or a month (`Aug 1998`, `2024-05`); DATE is written as 2024-01-31,
+    /// 1/31/2024 or `Jan 31 2024`; dates are UTC
     #[arg(long = "date", value_name = "SPEC", help_heading = "Mail")]
     pub date: Option<String>,
     /// Print each message once, by Message-ID (the first one found wins)
@@ -182,9 +218,9 @@ pub struct Cli {
     #[arg(long = "threads", value_name = "NUM", value_parser = clap::value_parser!(u16).range(1..), help_heading = "Mail")]
     pub threads: Option<u16>,
 
-    /// Print help
-    #[arg(long = "help", action = ArgAction::Help)]
-    pub help: Option<bool>,
+    /// `--help` and `--help-all`.
+    #[command(flatten)]
+    pub help: prtools_help::HelpFlags,
     /// Print version
     #[arg(short = 'V', long = "version", action = ArgAction::Version)]
     pub version: Option<bool>,
@@ -206,6 +242,7 @@ mod tests {
     #[test]
     fn definition_is_consistent() {
         Cli::command().debug_assert();
+        assert_eq!(prtools_help::unknown_ids(&Cli::command(), COMMON), [""; 0]);
     }
 
     #[test]

@@ -4,14 +4,44 @@
 use clap::Parser;
 use prtools_transport::{ConnArgs, HostArgs};
 
+const EXAMPLES: &str = "\
+Examples:
+  prcp -w node[01-16] -r -p ./inputs /tmp/stage     copy a tree to /tmp/stage on 16 hosts
+  prcp --gather -w node[1-8] /var/log/syslog logs/  save logs/syslog.node1 ... syslog.node8
+  prcp -r node3:/etc/ssh ./ssh-node3                one host, scp syntax (also local -> host:path)";
+
+/// What `--help` shows; `--help-all` and the man page show every option.
+const COMMON: &[&str] = &[
+    "hosts",
+    "exclude",
+    "hostfile",
+    "group",
+    "fanout",
+    "connect_timeout",
+    "user",
+    "ssh_config",
+    "recursive",
+    "preserve",
+    "verify",
+    "relay",
+    "gather",
+    "gather_dirs",
+    "paths",
+];
+
 /// Stage files to many hosts at once, and gather them back.
 #[derive(Debug, Parser)]
 #[command(
     name = "prcp",
     version,
     disable_help_flag = true,
+    disable_version_flag = true,
     about = "Stage files to many hosts at once, and gather them back (pdcp, rpdcp and scp in one)",
-    after_help = "Examples:\n  prcp -w node[01-16] -r -p ./inputs /tmp/stage   copy a tree to /tmp/stage on 16 hosts\n  prcp --gather -w node[1-8] /var/log/syslog logs/  save logs/syslog.node1 ... syslog.node8\n  prcp -r node3:/etc/ssh ./ssh-node3               one host, scp syntax (also local -> host:path)\n\nThe exit status is 0 when every host succeeded, 1 when a copy failed, 255 when a host was unreachable."
+    help_template = prtools_help::TEMPLATE,
+    before_help = EXAMPLES,
+    after_help = prtools_help::footer!("prcp"),
+    after_long_help = "The exit status is 0 when every host succeeded, 1 when a copy failed, 255 when a host was unreachable.",
+    mut_args = prtools_help::common(COMMON)
 )]
 pub struct Cli {
     /// Which hosts (shared with prsh).
@@ -66,9 +96,12 @@ pub struct Cli {
     /// Run as the agent on stdin/stdout (started by prcp itself on the remote side)
     #[arg(long = "server", hide = true)]
     pub server: bool,
-    /// Print help
-    #[arg(long = "help", action = clap::ArgAction::Help)]
-    pub help: Option<bool>,
+    /// `--help` and `--help-all`.
+    #[command(flatten)]
+    pub help: prtools_help::HelpFlags,
+    /// Print the version
+    #[arg(short = 'V', long = "version", action = clap::ArgAction::Version)]
+    pub version: Option<bool>,
     /// SRC... DEST to push; REMOTE_SRC... LOCALDIR with --gather; or [user@]host:path operands
     #[arg(value_name = "PATH")]
     pub paths: Vec<String>,
@@ -89,6 +122,7 @@ mod tests {
     #[test]
     fn definition_is_consistent() {
         Cli::command().debug_assert();
+        assert_eq!(prtools_help::unknown_ids(&Cli::command(), COMMON), [""; 0]);
     }
 
     #[test]

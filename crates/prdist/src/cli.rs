@@ -1,5 +1,5 @@
 //! prdist's command line: rdist 6's flags with rdist's meanings ([`Cli`], as typed), resolved
-//! once into [`Args`] (what runs). `-h` is rdist's old `follow`, so help is `--help` only.
+//! once into [`Args`] (what runs). `-h` is rdist's old `follow`, so help is `--help` and `--help-all` only.
 
 use std::path::PathBuf;
 use std::time::Duration;
@@ -10,13 +10,30 @@ use crate::distfile::options::{valid_list, DistOpts};
 
 const EXAMPLES: &str = "\
 Examples:
-  prdist                          update every host of ./distfile (or ./Distfile)
-  prdist -n                       print what would be done, change nothing
-  prdist -f conf.dist -M 16 etc   run the entries labelled `etc`, 16 hosts at a time
-  prdist -P 'ssh -F ~/.ssh/lab' -m node3
-  prdist -c /etc/hosts root@node1:/etc/hosts
+  prdist                                  update every host of ./distfile (or ./Distfile)
+  prdist -n -f conf.dist etc              print what the entries labelled `etc` would do
+  prdist -c /etc/hosts root@node1:/etc    one host, no Distfile (rdist's quick form)";
+
+const NOTES: &str = "\
+More examples:
+  prdist -M 16 -d HOSTS='(n1 n2)'         16 hosts at a time, a variable overridden
+  prdist -P 'ssh -F ~/.ssh/lab' -m node3  one host, through another ssh config
 
 Exit status: 0 when every host was updated, 1 when anything failed.";
+
+/// What `--help` shows; `--help-all` and the man page show every option.
+const COMMON: &[&str] = &[
+    "dry_run",
+    "define",
+    "distfile",
+    "maxproc",
+    "hosts",
+    "distopts",
+    "transport",
+    "quick",
+    "debug",
+    "names",
+];
 
 const LONG_ABOUT: &str = "\
 prdist reads an rdist 6 Distfile and keeps the files it names identical on many hosts. Hosts \
@@ -47,10 +64,20 @@ line. Every mistake in a Distfile is reported as FILE:LINE:COL.";
     version,
     disable_help_flag = true,
     disable_version_flag = true,
-    about = "Keep copies of files identical on many hosts, from an rdist 6 Distfile, in parallel and with delta transfer",
-    override_usage = "prdist [-DFn] [-d var=value] [-f distfile] [-M maxproc] [-m host] [-o distopts] [-t timeout] [-P transport] [name ...]\n       prdist [-DFn] -c name ... [login@]host[:dest]",
+    about = "Keep files identical on many hosts from an rdist 6 Distfile, in parallel, with delta transfer",
+    override_usage = "\
+prdist [-DFn] [-d var=value] [-f distfile] [-M maxproc] [-m host] [-o distopts]
+              [-t timeout] [-P transport] [name ...]
+       prdist [-DFn] -c name ... [login@]host[:dest]",
     long_about = LONG_ABOUT,
-    after_help = EXAMPLES
+    help_template = prtools_help::TEMPLATE,
+    before_help = EXAMPLES,
+    after_help = concat!(
+        "A Distfile entry: `[label:] ( files ) -> ( hosts ) install [dest] ;` (--help-all: the syntax)\n\n",
+        prtools_help::footer!("prdist")
+    ),
+    after_long_help = NOTES,
+    mut_args = prtools_help::common(COMMON)
 )]
 pub struct Cli {
     /// Print debugging messages: the transfers as prsync command lines
@@ -105,9 +132,9 @@ pub struct Cli {
     /// Print the version
     #[arg(short = 'V', long = "version")]
     pub version: bool,
-    /// Show this help
-    #[arg(long = "help", action = ArgAction::Help)]
-    pub help: Option<bool>,
+    /// `--help` and `--help-all`.
+    #[command(flatten)]
+    pub help: prtools_help::HelpFlags,
     /// Same as -o compare
     #[arg(short = 'b', hide = true)]
     pub old_b: bool,
@@ -383,6 +410,7 @@ mod tests {
     #[test]
     fn definition_is_consistent() {
         Cli::command().debug_assert();
+        assert_eq!(prtools_help::unknown_ids(&Cli::command(), COMMON), [""; 0]);
     }
 
     #[test]

@@ -6,14 +6,43 @@ use std::path::PathBuf;
 use clap::Parser;
 use prtools_transport::{ConnArgs, HostArgs};
 
+const EXAMPLES: &str = "\
+Examples:
+  prsh -w node[01-16] uptime            run on 16 hosts, output as `host: line`
+  prsh -w node[1-64] -b uname -r        gather identical output, as `dshbak -c`
+  prsh -g compute -x node7 -u 30 df -h  a group without node7, 30 s command timeout";
+
+/// What `--help` shows; `--help-all` and the man page show every option.
+const COMMON: &[&str] = &[
+    "hosts",
+    "exclude",
+    "hostfile",
+    "group",
+    "fanout",
+    "connect_timeout",
+    "command_timeout",
+    "user",
+    "ssh_config",
+    "no_prefix",
+    "gather",
+    "inline",
+    "json",
+    "command",
+];
+
 /// Run a command on many hosts at once.
 #[derive(Debug, Parser)]
 #[command(
     name = "prsh",
     version,
     disable_help_flag = true,
+    disable_version_flag = true,
     about = "Run a command on many hosts at once (pdsh, pssh and clush in one)",
-    after_help = "Examples:\n  prsh -w node[01-16] uptime            run on 16 hosts, output as `host: line`\n  prsh -w node[1-64] -b uname -r        gather identical output, as `dshbak -c`\n  prsh -g compute -x node7 -u 30 df -h  a group without node7, 30 s command timeout\n\nThe exit status is the largest remote exit status; unreachable hosts count as 255."
+    help_template = prtools_help::TEMPLATE,
+    before_help = EXAMPLES,
+    after_help = prtools_help::footer!("prsh"),
+    after_long_help = "The exit status is the largest remote exit status; unreachable hosts count as 255.",
+    mut_args = prtools_help::common(COMMON)
 )]
 pub struct Cli {
     /// Which hosts (shared with prcp).
@@ -59,9 +88,12 @@ pub struct Cli {
     /// Do not send standard input to the hosts
     #[arg(short = 'n', help_heading = "Input")]
     pub no_stdin: bool,
-    /// Print help
-    #[arg(long = "help", action = clap::ArgAction::Help)]
-    pub help: Option<bool>,
+    /// `--help` and `--help-all`.
+    #[command(flatten)]
+    pub help: prtools_help::HelpFlags,
+    /// Print the version
+    #[arg(short = 'V', long = "version", action = clap::ArgAction::Version)]
+    pub version: Option<bool>,
     /// The command to run, as ssh takes it: the words are joined and run by the remote shell
     #[arg(
         value_name = "COMMAND",
@@ -106,6 +138,7 @@ mod tests {
     #[test]
     fn definition_is_consistent() {
         Cli::command().debug_assert();
+        assert_eq!(prtools_help::unknown_ids(&Cli::command(), COMMON), [""; 0]);
     }
 
     #[test]

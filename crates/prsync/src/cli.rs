@@ -1,5 +1,5 @@
 //! prsync's command line: rsync's flags with rsync's meanings (`-h` is human-readable, so help
-//! is `--help` only), parsed by clap into [`Cli`] (what was typed) and resolved once into
+//! is `--help` and `--help-all` only), parsed by clap into [`Cli`] (what was typed) and resolved once into
 //! [`Options`] (what runs).
 //!
 //! Filter options (`--exclude`, `--include`, `--filter` and the `-from` files) act in the order
@@ -18,12 +18,34 @@ use crate::exit;
 
 const EXAMPLES: &str = "\
 Examples:
-  prsync -av src/ backup/            copy what is in src into backup (mirror it: add --delete)
-  prsync -ai --delete src/ dst/      mirror src into dst, itemizing each change as rsync does
-  prsync -an --stats src dst/        dry run: what would be copied (src itself goes to dst/src)
+  prsync -av src/ backup/                   copy what is in src into backup, as rsync
+  prsync -ai --delete src/ node3:/srv/www/  mirror src on one host, itemizing each change
+  prsync -a -w node[1-64] conf/ :/etc/app/  the same to 64 hosts at once (DEST is then :PATH)";
 
+const NOTES: &str = "\
 A trailing slash on SRC copies what is inside it; without one, SRC itself goes into DEST.
-Exit status as rsync: 0 done, 1 usage error, 23 some files could not be transferred.";
+Exit status as rsync: 0 done, 1 usage error, 23 some files could not be transferred, 255 a host
+could not be reached.";
+
+/// What `--help` shows; `--help-all` and the man page show every option.
+const COMMON: &[&str] = &[
+    "verbose",
+    "quiet",
+    "archive",
+    "recursive",
+    "itemize",
+    "dry_run",
+    "checksum",
+    "delete",
+    "exclude",
+    "include",
+    "partial_progress",
+    "compress",
+    "rsh",
+    "stats",
+    "hosts",
+    "fanout",
+];
 
 /// rsync's flags, as typed.
 #[derive(Debug, Parser)]
@@ -34,7 +56,11 @@ Exit status as rsync: 0 done, 1 usage error, 23 some files could not be transfer
     disable_version_flag = true,
     about = "A fast, versatile file copying tool with rsync's options, output and delta transfer",
     override_usage = "prsync [OPTION]... SRC [SRC]... DEST",
-    after_help = EXAMPLES
+    help_template = prtools_help::TEMPLATE,
+    before_help = EXAMPLES,
+    after_help = prtools_help::footer!("prsync"),
+    after_long_help = NOTES,
+    mut_args = prtools_help::common(COMMON)
 )]
 pub struct Cli {
     /// Increase verbosity
@@ -174,9 +200,9 @@ pub struct Cli {
     /// Print the version number
     #[arg(short = 'V', long = "version")]
     pub version: bool,
-    /// Show this help
-    #[arg(long = "help", action = ArgAction::Help)]
-    pub help: Option<bool>,
+    /// `--help` and `--help-all`.
+    #[command(flatten)]
+    pub help: prtools_help::HelpFlags,
     /// Which hosts, for `prsync -w HOSTS SRC... :DEST` (shared with the other tools).
     #[command(flatten)]
     pub hosts: LongHostArgs,
@@ -671,6 +697,7 @@ mod tests {
     #[test]
     fn definition_is_consistent() {
         Cli::command().debug_assert();
+        assert_eq!(prtools_help::unknown_ids(&Cli::command(), COMMON), [""; 0]);
     }
 
     #[test]
