@@ -383,9 +383,12 @@ pub enum Change {
     Update,
     /// It is gone from the source and was removed (`remove`).
     Remove,
+    /// Only a folder's times or modes, or nothing: rdist says nothing of it.
+    Quiet,
 }
 
-/// One itemized line: the change, whether it is a regular file, and the name.
+/// One itemized line: the change, whether it is a regular file, and the name. None for a line
+/// that is not an itemized one (a message to pass on).
 pub fn parse_itemize(line: &str) -> Option<(Change, bool, String)> {
     if let Some(name) = line.strip_prefix("*deleting") {
         let name = name.trim_start();
@@ -410,11 +413,10 @@ pub fn parse_itemize(line: &str) -> Option<(Change, bool, String)> {
     let rest: String = code[2..].iter().collect();
     let change = if rest.chars().all(|c| c == '+') {
         Change::Install
-    } else if code[0] == '.' && code[1] == 'd' {
-        // A folder's times or modes: rdist says nothing of it.
-        return None;
-    } else if code[0] == '.' && rest.chars().all(|c| c == '.' || c == ' ') {
-        return None;
+    } else if code[0] == '.' && code[1] == 'd'
+        || code[0] == '.' && rest.chars().all(|c| c == '.' || c == ' ')
+    {
+        Change::Quiet
     } else {
         Change::Update
     };
@@ -546,7 +548,11 @@ mod tests {
             parse_itemize("cL+++++++++ etc/l -> hosts"),
             Some((Change::Install, false, "etc/l".into()))
         );
-        assert_eq!(parse_itemize(".d..t...... etc/"), None);
+        // A folder's new time: itemized, but nothing rdist would print.
+        assert_eq!(
+            parse_itemize(".d..t...... ./"),
+            Some((Change::Quiet, false, "./".into()))
+        );
         assert_eq!(parse_itemize("created directory /x"), None);
     }
 }

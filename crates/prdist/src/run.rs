@@ -231,6 +231,7 @@ fn arrow(step: &Step, args: &Args, st: &mut State) {
             }
             for line in lines.get(&host).into_iter().flatten() {
                 match parse_itemize(line) {
+                    Some((Change::Quiet, ..)) => {}
                     Some((change, file, item)) => {
                         if let Some((local, remote)) = push.locate(&item) {
                             changes.entry(host.clone()).or_default().push(Changed {
@@ -360,6 +361,8 @@ fn report(
                 (Change::Install, true) => (Kind::Info, format!("{}: need to install", c.local)),
                 (Change::Update, true) => (Kind::Info, format!("{}: need to update", c.local)),
                 (Change::Remove, true) => (Kind::Info, format!("{}: need to remove", c.remote)),
+                // Never collected (see `install`).
+                (Change::Quiet, _) => continue,
             };
             if quiet && c.change != Change::Remove {
                 continue;
