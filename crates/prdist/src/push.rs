@@ -413,9 +413,7 @@ pub fn parse_itemize(line: &str) -> Option<(Change, bool, String)> {
     let rest: String = code[2..].iter().collect();
     let change = if rest.chars().all(|c| c == '+') {
         Change::Install
-    } else if code[0] == '.' && code[1] == 'd'
-        || code[0] == '.' && rest.chars().all(|c| c == '.' || c == ' ')
-    {
+    } else if code[0] == '.' && (code[1] == 'd' || rest.chars().all(|c| c == '.' || c == ' ')) {
         Change::Quiet
     } else {
         Change::Update
