@@ -13,7 +13,7 @@ use prtools_transport::{
 };
 use tokio::sync::{mpsc, oneshot};
 
-use crate::client::{self, PushFlags, Report};
+use crate::client::{self, AgentAt, PushFlags, Report};
 use crate::plan::PushPlan;
 use crate::protocol::Hop;
 use crate::relay::{push_chain, Outcome};
@@ -77,10 +77,12 @@ pub(crate) async fn relay_all(
             config,
             interrupt,
             shared,
-            move |conn, agent, shared, progress, kill| {
+            move |conn, shared, progress, kill| {
                 let (arrivals, relay, reserved) =
                     (arrivals.clone(), relay_job.clone(), reserved_job.clone());
                 async move {
+                    // The relay starts the next hosts' agents by path, so each needs one.
+                    let agent = crate::agent_path(&conn, &shared).await?;
                     let (tell, outcome) = oneshot::channel();
                     let target = conn.target().clone();
                     let _ = arrivals.send(Arrival::Ready(Ready {
@@ -108,7 +110,7 @@ pub(crate) async fn relay_all(
                     let Relay {
                         plan, dest, flags, ..
                     } = &*relay;
-                    client::push(&conn, &agent, plan, dest, flags, &report).await
+                    client::push(&conn, AgentAt::Path(&agent), plan, dest, flags, &report).await
                 }
             },
             move |target| {

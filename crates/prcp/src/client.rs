@@ -6,8 +6,8 @@ use std::sync::atomic::{AtomicU64, Ordering};
 
 use prtools_sync::{Kind, RelPath, Root};
 use prtools_transport::{
-    read_agent_stderr, read_frame, seal, write_frame, Connection, HostError, KillHandle,
-    RemoteProcess,
+    read_agent_stderr, read_frame, seal, start_agent as place_and_start, write_frame, AgentOptions,
+    Connection, HostError, KillHandle, LocalAgent, Placement, RemoteProcess,
 };
 use tokio::io::AsyncWriteExt;
 
@@ -56,20 +56,43 @@ pub(crate) struct Agent {
     pub(crate) stderr: tokio::task::JoinHandle<String>,
 }
 
-/// `path` is a shell word as the bootstrap returns it (already quoted), or `--remote-path`
-/// as the user typed it, like rsync's `--rsync-path`.
+/// Where a host's agent comes from.
+#[derive(Clone, Copy)]
+pub enum AgentAt<'a> {
+    /// A path on the host: a shell word as the bootstrap returns it (already quoted), or
+    /// `--remote-path` as the user typed it, like rsync's `--rsync-path`. A relay needs it,
+    /// to start the next host's agent.
+    Path(&'a str),
+    /// Wherever the bootstrap finds or places it, started in one remote command when the
+    /// host's cached copy is sealed (see `prtools_transport::start_agent`).
+    Placed(&'a LocalAgent, &'a AgentOptions),
+}
+
 pub(crate) async fn start_agent(
     conn: &Connection,
-    path: &str,
-    kill: &KillHandle,
+    at: AgentAt<'_>,
+    report: &Report<'_>,
 ) -> Result<Agent, HostError> {
-    let command = format!("{path} --server");
-    let mut process = conn.spawn_bulk(&command, kill).await?;
+    let kill = report.kill;
+    let (mut process, err) = match at {
+        AgentAt::Path(path) => {
+            let mut process = conn.spawn_bulk(&format!("{path} --server"), kill).await?;
+            let err = process.stderr.take().expect("stderr is piped");
+            (process, err)
+        }
+        AgentAt::Placed(local, options) => {
+            let started = place_and_start(conn, local, options, kill).await?;
+            if started.placement == Placement::Uploaded {
+                report.totals.uploaded.fetch_add(1, Ordering::Relaxed);
+            }
+            (started.process, started.stderr)
+        }
+    };
     let input = process.stdin.take().expect("stdin was asked for");
     let output = process.stdout.take().expect("stdout is piped");
-    let err = process.stderr.take().expect("stderr is piped");
     let kill = kill.clone();
     let stderr = tokio::spawn(async move {
+        // Takes the pid marker if it is still there (a path given), else reads it all.
         let text = read_agent_stderr(err, &kill).await;
         String::from_utf8_lossy(&text)
             .lines()
@@ -123,17 +146,17 @@ impl Agent {
     }
 }
 
-/// Pushes `plan` to `dest` on the host behind `conn`, through the agent at `agent_path`.
+/// Pushes `plan` to `dest` on the host behind `conn`, through the agent `at`.
 pub async fn push(
     conn: &Connection,
-    agent_path: &str,
+    at: AgentAt<'_>,
     plan: &PushPlan,
     dest: &str,
     flags: &PushFlags,
     report: &Report<'_>,
 ) -> Result<(), HostError> {
     let totals = report.totals;
-    let mut agent = start_agent(conn, agent_path, report.kill).await?;
+    let mut agent = start_agent(conn, at, report).await?;
     agent
         .send(&Request::Push(flags.header(dest, plan.sources)))
         .await?;
@@ -310,13 +333,13 @@ pub enum GatherInto {
 /// Gathers `paths` from the host behind `conn`.
 pub async fn gather(
     conn: &Connection,
-    agent_path: &str,
+    at: AgentAt<'_>,
     paths: &[String],
     options: &GatherOptions,
     into: &GatherInto,
     report: &Report<'_>,
 ) -> Result<(), HostError> {
-    let mut agent = start_agent(conn, agent_path, report.kill).await?;
+    let mut agent = start_agent(conn, at, report).await?;
     let request = Request::Gather {
         protocol: PROTOCOL,
         paths: paths.iter().map(|p| p.as_bytes().to_vec()).collect(),

@@ -167,9 +167,8 @@ async fn run_operands(cli: &Cli, config: Config, operands: Operands) -> Result<i
 }
 
 /// Runs `job` on every host once its agent is in place, with the run's progress bar: the
-/// part every push and gather shares. `job` gets the connection, the agent's path, and the
-/// run's shared state and progress, and the handle its agent is killed by when the run is
-/// interrupted; `finished` hears of each host as it ends, however it ends (also when it never
+/// part every push and gather shares. `job` gets the connection, the run's shared state and
+/// progress, and the handle its agent is killed by when the run is interrupted; `finished` hears of each host as it ends, however it ends (also when it never
 /// reached `job`).
 pub(crate) async fn with_agents<J, Fut>(
     targets: &[Target],
@@ -181,10 +180,7 @@ pub(crate) async fn with_agents<J, Fut>(
     progress: Arc<Progress>,
 ) -> Vec<HostResult<()>>
 where
-    J: Fn(Arc<Connection>, String, Arc<Shared>, Arc<Progress>, KillHandle) -> Fut
-        + Send
-        + Sync
-        + 'static,
+    J: Fn(Arc<Connection>, Arc<Shared>, Arc<Progress>, KillHandle) -> Fut + Send + Sync + 'static,
     Fut: Future<Output = Result<(), HostError>> + Send + 'static,
 {
     let job = Arc::new(job);
@@ -197,9 +193,8 @@ where
         move |conn, mut interrupt| {
             let (job, shared, progress) = (job.clone(), shared.clone(), each.clone());
             async move {
-                let path = agent_path(&conn, &shared).await?;
                 let kill = KillHandle::default();
-                let work = job(conn.clone(), path, shared, progress, kill.clone());
+                let work = job(conn.clone(), shared, progress, kill.clone());
                 tokio::select! {
                     done = work => done,
                     // The agent removes its temp file as it dies, so nothing partial stays.
@@ -235,7 +230,7 @@ async fn push_all(
         config,
         interrupt,
         shared,
-        move |conn, path, shared, progress, kill| {
+        move |conn, shared, progress, kill| {
             let work = work.clone();
             async move {
                 let (plan, dest, flags) = &*work;
@@ -244,7 +239,8 @@ async fn push_all(
                     progress: &progress,
                     kill: &kill,
                 };
-                client::push(&conn, &path, plan, dest, flags, &report).await
+                let at = client::AgentAt::Placed(&shared.local, &shared.options);
+                client::push(&conn, at, plan, dest, flags, &report).await
             }
         },
         |_| {},
@@ -267,7 +263,7 @@ async fn gather_all(
         config,
         interrupt,
         shared,
-        move |conn, path, shared, progress, kill| {
+        move |conn, shared, progress, kill| {
             let work = work.clone();
             async move {
                 let (paths, into) = &*work;
@@ -281,7 +277,8 @@ async fn gather_all(
                     recursive: shared.recursive,
                     preserve: shared.preserve,
                 };
-                client::gather(&conn, &path, paths, &options, &into, &report).await
+                let at = client::AgentAt::Placed(&shared.local, &shared.options);
+                client::gather(&conn, at, paths, &options, &into, &report).await
             }
         },
         |_| {},
@@ -346,7 +343,7 @@ async fn third_party(
     result
 }
 
-async fn agent_path(conn: &Connection, shared: &Shared) -> Result<String, HostError> {
+pub(crate) async fn agent_path(conn: &Connection, shared: &Shared) -> Result<String, HostError> {
     let (path, placement) = ensure_agent(conn, &shared.local, &shared.options).await?;
     if let Placement::Uploaded = placement {
         shared.totals.uploaded.fetch_add(1, Ordering::Relaxed);

@@ -13,7 +13,7 @@ use std::sync::atomic::Ordering;
 use prtools_transport::{read_frame, Connection, HostError};
 
 use crate::client::{
-    lost, protocol_error, send_files, start_agent, PushFlags, Report, EXITED_EARLY,
+    lost, protocol_error, send_files, start_agent, AgentAt, PushFlags, Report, EXITED_EARLY,
 };
 use crate::plan::{dest_name, PushPlan};
 use crate::protocol::{decode, Frame, Hop, Reply, Request, BATCH};
@@ -77,7 +77,7 @@ async fn run_chain(
     report: &Report<'_>,
     chain: &mut [Position],
 ) -> Result<(), HostError> {
-    let mut agent = start_agent(head, head_agent, report.kill).await?;
+    let mut agent = start_agent(head, AgentAt::Path(head_agent), report).await?;
     agent
         .send(&Request::Relay {
             header: flags.header(dest, plan.sources),
