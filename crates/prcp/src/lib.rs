@@ -24,8 +24,8 @@ use std::sync::Arc;
 use anyhow::{bail, Context as _, Result};
 use prtools_hostlist::Context;
 use prtools_transport::{
-    ensure_agent, failure_lines, for_each_host, AgentOptions, Config, Connection, HostError,
-    HostResult, Interrupt, LocalAgent, Placement, Target,
+    ensure_agent, failure_lines, fit_fanout, for_each_host, AgentOptions, Config, Connection,
+    HostError, HostResult, Interrupt, LocalAgent, Placement, Target,
 };
 
 use crate::cli::Cli;
@@ -69,7 +69,7 @@ pub(crate) struct Shared {
     quiet: bool,
 }
 
-async fn run_operands(cli: &Cli, config: Config, operands: Operands) -> Result<i32> {
+async fn run_operands(cli: &Cli, mut config: Config, operands: Operands) -> Result<i32> {
     let interrupt = Interrupt::install().context("cannot install signal handlers")?;
     let shared = Arc::new(Shared {
         local: LocalAgent::current("prcp", env!("CARGO_PKG_VERSION"))
@@ -94,7 +94,7 @@ async fn run_operands(cli: &Cli, config: Config, operands: Operands) -> Result<i
             sources,
             dest,
         } => {
-            let targets = resolve(cli, hosts)?;
+            let targets = resolve(cli, hosts, &mut config)?;
             let plan = PushPlan::new(&sources, &dest, cli.recursive).map_err(anyhow::Error::msg)?;
             if cli.relay {
                 if config.method != prtools_transport::Method::Ssh {
@@ -121,7 +121,7 @@ async fn run_operands(cli: &Cli, config: Config, operands: Operands) -> Result<i
             per_host_dirs,
             plain_name,
         } => {
-            let targets = resolve(cli, hosts)?;
+            let targets = resolve(cli, hosts, &mut config)?;
             if !dir.is_dir() {
                 bail!(
                     "local folder '{}' does not exist; create it first",
@@ -356,8 +356,13 @@ fn notice_reserved(results: &[HostResult<()>], reserved: &[(String, String)]) ->
     Ok(())
 }
 
-/// The hosts of a run: from -w/-h/-g/WCOLL, or the one host named in scp syntax.
-fn resolve(cli: &Cli, hosts: Option<Vec<prtools_hostlist::HostSpec>>) -> Result<Vec<Target>> {
+/// The hosts of a run: from -w/-h/-g/WCOLL, or the one host named in scp syntax. The
+/// fan-out is fitted to the open-file limit for that many hosts.
+fn resolve(
+    cli: &Cli,
+    hosts: Option<Vec<prtools_hostlist::HostSpec>>,
+    config: &mut Config,
+) -> Result<Vec<Target>> {
     let specs = match hosts {
         Some(specs) => specs,
         None => cli
@@ -366,6 +371,9 @@ fn resolve(cli: &Cli, hosts: Option<Vec<prtools_hostlist::HostSpec>>) -> Result<
             .resolve(&Context::from_env())
             .map_err(|e| anyhow::anyhow!("{e}"))?,
     };
+    if let Some(notice) = fit_fanout(config, specs.len(), "-f").map_err(anyhow::Error::msg)? {
+        eprintln!("prcp: {notice}");
+    }
     Ok(Target::from_specs(specs))
 }
 

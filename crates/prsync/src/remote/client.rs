@@ -12,8 +12,8 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use prtools_transport::{
-    ensure_agent, failure_lines, for_each_host, AgentOptions, Connection, HostError, Interrupt,
-    KillHandle, LocalAgent, Progress, RemoteInput, RemoteOutput, Target,
+    ensure_agent, failure_lines, fit_fanout, for_each_host, AgentOptions, Config, Connection,
+    HostError, Interrupt, KillHandle, LocalAgent, Progress, RemoteInput, RemoteOutput, Target,
 };
 use tokio::io::{AsyncBufReadExt, AsyncReadExt, AsyncWriteExt};
 use tokio::runtime::Handle;
@@ -40,13 +40,22 @@ pub fn run(opts: &Options) -> i32 {
     };
     match &opts.remote {
         Remote::Push(hosts) => {
+            let mut config = opts.config.clone();
+            match fit_fanout(&mut config, hosts.len(), "--fanout") {
+                Ok(None) => {}
+                Ok(Some(notice)) => eprintln!("prsync: {notice}"),
+                Err(why) => {
+                    eprintln!("prsync: {why}");
+                    return exit::FILE_IO;
+                }
+            }
             // One bar for the run, as prcp's: by default when many hosts share the terminal,
             // and with --progress for one.
             let quiet = opts.quiet || !(opts.progress || hosts.len() > 1);
             let progress = Arc::new(Progress::new(hosts.len(), quiet));
             let printer = Printer::new(hosts.len() > 1, None, Some(progress.clone()));
             let (results, status, signal) =
-                runtime.block_on(push(opts, hosts, agent, printer, progress));
+                runtime.block_on(push(opts, &config, hosts, agent, printer, progress));
             let status = finish(results.into_iter(), status);
             // Interrupted: the status a shell gives a process ended by that signal.
             signal.unwrap_or(status)
@@ -106,7 +115,8 @@ pub fn push_with_sink(opts: &Options, sink: LineSink) -> Vec<(String, Result<i32
     };
     let printer = Printer::new(true, Some(sink), None);
     let progress = Arc::new(Progress::new(hosts.len(), true));
-    let (results, _, _) = runtime.block_on(push(opts, hosts, agent, printer, progress));
+    let (results, _, _) =
+        runtime.block_on(push(opts, &opts.config, hosts, agent, printer, progress));
     results
         .into_iter()
         .map(|(host, r)| {
@@ -122,6 +132,7 @@ pub fn push_with_sink(opts: &Options, sink: LineSink) -> Vec<(String, Result<i32
 
 async fn push(
     opts: &Options,
+    config: &Config,
     hosts: &[prtools_hostlist::HostSpec],
     agent: Arc<Agent>,
     printer: Printer,
@@ -159,11 +170,11 @@ async fn push(
         }
     };
     let job_progress = progress.clone();
-    let timeout = opts.config.command_timeout;
+    let timeout = config.command_timeout;
     let signalled = interrupt.clone();
     let results = for_each_host(
         &targets,
-        &opts.config,
+        config,
         &interrupt,
         move |conn, mut interrupt| {
             let (job, agent) = (job.clone(), agent.clone());
