@@ -20,6 +20,7 @@ use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::Ordering;
 use std::sync::Arc;
+use std::time::Duration;
 
 use anyhow::{bail, Context as _, Result};
 use prtools_hostlist::Context;
@@ -184,16 +185,17 @@ where
     let job = Arc::new(job);
     let (each, done) = (progress.clone(), progress.clone());
     let shared = shared.clone();
+    let limit = config.command_timeout;
     let results = for_each_host(
         targets,
         config,
         interrupt,
         move |conn, _interrupt| {
             let (job, shared, progress) = (job.clone(), shared.clone(), each.clone());
-            async move {
+            within(limit, async move {
                 let path = agent_path(&conn, &shared).await?;
                 job(conn, path, shared, progress).await
-            }
+            })
         },
         move |result| {
             done.host_done(result.result.is_ok());
@@ -327,6 +329,22 @@ async fn third_party(
     .await;
     let _ = std::fs::remove_dir_all(&hop);
     result
+}
+
+/// Bounds a host's whole job, placing the agent included, by `-u`. When it expires the job is
+/// dropped, and with it the agent's channel: the agent reads the end of its input, removes
+/// its temp file and exits, as soon as the host lets it (a hung host, once it wakes up).
+/// Without this bound, one host that hangs mid-transfer would hang the whole run.
+async fn within<T>(
+    limit: Option<Duration>,
+    work: impl Future<Output = Result<T, HostError>>,
+) -> Result<T, HostError> {
+    match limit {
+        Some(limit) => tokio::time::timeout(limit, work)
+            .await
+            .unwrap_or(Err(HostError::CommandTimeout(limit))),
+        None => work.await,
+    }
 }
 
 async fn agent_path(conn: &Connection, shared: &Shared) -> Result<String, HostError> {
