@@ -99,6 +99,7 @@ pub type LineSink = Arc<dyn Fn(&str, &[u8]) + Send + Sync>;
 /// A push (`opts.remote` must be [`Remote::Push`]) whose hosts' output lines go to `sink`
 /// instead of stdout: for tools built on prsync, such as prdist, which read the `-i` lines
 /// to learn what changed where. Returns each host with its rsync status, or why it failed.
+/// The caller has fitted `--fanout` to the open-file limit (prdist does, for its `-M`).
 pub fn push_with_sink(opts: &Options, sink: LineSink) -> Vec<(String, Result<i32, String>)> {
     let Remote::Push(hosts) = &opts.remote else {
         return Vec::new();
