@@ -271,6 +271,25 @@ fn operands_that_cannot_work_get_one_line() {
 }
 
 #[test]
+fn a_fan_out_that_cannot_fit_the_open_file_limit_is_refused_with_one_line() {
+    let src = std::env::temp_dir().join(format!("prsync-nofile-{}", std::process::id()));
+    std::fs::create_dir_all(&src).unwrap();
+    let mut cmd = Command::new(prtools_tests::bin("prsync"));
+    prtools_tests::limit_open_files(&mut cmd, 50, Some(50));
+    let out = run(cmd
+        .args(["-a", "--fanout", "8", "-w", "node[1-8]"])
+        .arg(&src)
+        .arg(":/tmp/x"));
+    assert_eq!(out.status.code(), Some(11));
+    assert_text_eq!(
+        "prsync: the open-file limit of 50 (`ulimit -n`) is too low for even one host at a \
+         time (--fanout 1 needs 74); raise it with `ulimit -n 144`\n",
+        text(&out.stderr)
+    );
+    std::fs::remove_dir_all(&src).unwrap();
+}
+
+#[test]
 fn a_terminal_gets_one_progress_bar_for_many_hosts_and_q_silences_it() {
     let tc = TestCluster::start(2);
     let scratch = tc.scratch("bar");
