@@ -6,6 +6,7 @@
 //! to answer its receiver from. With more than one host, every line a host prints is
 //! prefixed with its name, as pdsh does.
 
+use std::collections::HashMap;
 use std::io::{self, BufReader, BufWriter, Read, Write};
 use std::os::unix::ffi::OsStrExt;
 use std::sync::{Arc, Mutex};
@@ -54,9 +55,10 @@ pub fn run(opts: &Options) -> i32 {
             let quiet = opts.quiet || !(opts.progress || hosts.len() > 1);
             let progress = Arc::new(Progress::new(hosts.len(), quiet));
             let printer = Printer::new(hosts.len() > 1, None, Some(progress.clone()));
+            let said = printer.said.clone();
             let (results, status, signal) =
                 runtime.block_on(push(opts, &config, hosts, agent, printer, progress));
-            let status = finish(results.into_iter(), status);
+            let status = finish(results.into_iter(), status, take(&said));
             // Interrupted: the status a shell gives a process ended by that signal.
             signal.unwrap_or(status)
         }
@@ -115,9 +117,13 @@ pub fn push_with_sink(opts: &Options, sink: LineSink) -> Vec<(String, Result<i32
         Err(why) => return failed(why),
     };
     let printer = Printer::new(true, Some(sink), None);
+    let said = printer.said.clone();
     let progress = Arc::new(Progress::new(hosts.len(), true));
     let (results, _, _) =
         runtime.block_on(push(opts, &opts.config, hosts, agent, printer, progress));
+    for line in failure_lines("prsync", &take(&said)) {
+        eprintln!("{line}");
+    }
     results
         .into_iter()
         .map(|(host, r)| {
@@ -283,7 +289,7 @@ fn pull(
     });
     let (conn, (process, input, output, stderr, _kill)) = match setup {
         Ok(s) => s,
-        Err(e) => return finish([(name, Err(e))].into_iter(), exit::OK),
+        Err(e) => return finish([(name, Err(e))].into_iter(), exit::OK, Vec::new()),
     };
     if opts.verbose > 0 && !opts.quiet {
         printer.line(None, b"receiving incremental file list");
@@ -303,7 +309,7 @@ fn pull(
         let _ = stderr.await;
         conn.close().await;
     });
-    finish([(name, Ok(result))].into_iter(), exit::OK)
+    finish([(name, Ok(result))].into_iter(), exit::OK, Vec::new())
 }
 
 fn pull_one<R: Read, W: Write>(
@@ -355,6 +361,7 @@ async fn start_agent(
     let output = process.stdout.take().expect("stdout is piped");
     let err = process.stderr.take().expect("stderr is piped");
     let host = printer.prefix.then(|| conn.target().name().to_string());
+    let said = printer.said.clone();
     let marker = kill.clone();
     let stderr = tokio::spawn(async move {
         // The first line is the transport's pid marker, which a timeout needs at once; the
@@ -366,15 +373,23 @@ async fn start_agent(
             text.clear();
         }
         let _ = reader.read_to_end(&mut text).await;
-        let mut out = io::stderr().lock();
-        for line in text.split(|&b| b == b'\n').filter(|l| !l.is_empty()) {
-            let _ = match (&host, line.strip_prefix(b"prsync: ")) {
-                (Some(h), Some(rest)) => {
-                    writeln!(out, "prsync: {h}: {}", String::from_utf8_lossy(rest))
+        let lines = text.split(|&b| b == b'\n').filter(|l| !l.is_empty());
+        match host {
+            // Many hosts: kept, to be folded with the failures at the end of the run.
+            Some(host) => {
+                let mut said = said.lock().unwrap_or_else(|e| e.into_inner());
+                for line in lines {
+                    let line = line.strip_prefix(b"prsync: ").unwrap_or(line);
+                    said.push((host.clone(), String::from_utf8_lossy(line).into_owned()));
                 }
-                (Some(h), None) => writeln!(out, "{h}: {}", String::from_utf8_lossy(line)),
-                (None, _) => out.write_all(line).and_then(|()| out.write_all(b"\n")),
-            };
+            }
+            // One host: as rsync prints them.
+            None => {
+                let mut out = io::stderr().lock();
+                for line in lines {
+                    let _ = out.write_all(line).and_then(|()| out.write_all(b"\n"));
+                }
+            }
         }
     });
     Ok((process, input, output, stderr, kill))
@@ -382,22 +397,41 @@ async fn start_agent(
 
 /// Folds the failed hosts on stderr and computes the exit status: the largest rsync status
 /// of the hosts, 255 for a host that could not be reached, 12 for a broken agent link.
+///
+/// `said` is what the agents printed on stderr, by host. Each host is named once: with what
+/// its agent said (a broken link is only the end of that story), then why it failed here.
+/// Hosts that said the same are folded on one line, however many there are.
 fn finish(
     results: impl Iterator<Item = (String, Result<io::Result<i32>, HostError>)>,
     mut status: i32,
+    said: Vec<(String, String)>,
 ) -> i32 {
+    let mut by_host: HashMap<String, Vec<String>> = HashMap::new();
+    for (host, line) in said {
+        by_host.entry(host).or_default().push(line);
+    }
     let mut failures = Vec::new();
     for (host, result) in results {
-        match result {
-            Ok(Ok(code)) => status = status.max(code),
+        let said = by_host.remove(&host).map(|lines| lines.join("; "));
+        let reason = match result {
+            Ok(Ok(code)) => {
+                status = status.max(code);
+                said
+            }
             Ok(Err(e)) => {
                 status = status.max(exit::PROTOCOL);
-                failures.push((host, e.to_string()));
+                Some(said.unwrap_or_else(|| e.to_string()))
             }
             Err(e) => {
                 status = status.max(exit::UNREACHABLE);
-                failures.push((host, e.to_string()));
+                Some(match said {
+                    Some(said) => format!("{said}; {e}"),
+                    None => e.to_string(),
+                })
             }
+        };
+        if let Some(reason) = reason {
+            failures.push((host, reason));
         }
     }
     let mut err = io::stderr().lock();
@@ -407,10 +441,21 @@ fn finish(
     status
 }
 
+/// What the agents of a run of many hosts printed on stderr: `(host, line)`, the line
+/// without its `prsync: `.
+type Said = Arc<Mutex<Vec<(String, String)>>>;
+
+/// Takes what the agents said so far.
+fn take(said: &Said) -> Vec<(String, String)> {
+    std::mem::take(&mut *said.lock().unwrap_or_else(|e| e.into_inner()))
+}
+
 /// Prints what hosts send, whole lines at a time, prefixed with the host when there are
 /// several; or hands the lines to a sink.
 struct Printer {
     prefix: bool,
+    /// The agents' stderr lines, when there are several hosts.
+    said: Said,
     stdout: Mutex<()>,
     sink: Option<LineSink>,
     /// The run's bar, kept out of the way of the lines.
@@ -421,6 +466,7 @@ impl Printer {
     fn new(prefix: bool, sink: Option<LineSink>, progress: Option<Arc<Progress>>) -> Printer {
         Printer {
             prefix,
+            said: Said::default(),
             stdout: Mutex::new(()),
             sink,
             progress,
