@@ -82,6 +82,20 @@ fn exit_status_is_the_largest_and_failures_are_named_folded() {
 }
 
 #[test]
+fn a_command_not_found_is_status_127_as_with_ssh() {
+    let tc = TestCluster::start(2);
+    let out = run(tc
+        .tool("prsh")
+        .args(["-w", "node[1-2]", "-N", "no-such-command-here"]));
+    assert_eq!(out.status.code(), Some(127));
+    let stderr = text(&out.stderr);
+    assert!(
+        stderr.ends_with("prsh: node[1-2]: exited with status 127\n"),
+        "{stderr}"
+    );
+}
+
+#[test]
 fn a_stopped_host_is_refused_named_and_the_rest_complete() {
     let tc = TestCluster::start(8);
     tc.cluster.stop_node(3).unwrap();
