@@ -53,6 +53,11 @@ const PAYLOAD: usize = 4 << 20;
 /// systems; a fan-out of 256 needs more, so the tools must raise it themselves.
 const SOFT_NOFILE: u64 = 1024;
 
+/// The hard limit the tools need to raise it to, for `-f 256` (the transport counts 64 and
+/// 10 a host). Under less they would lower the fan-out, and prsh's hosts, which all wait
+/// for the run's stdin, could not all start: the test says so at once instead.
+const NEEDED_NOFILE: u64 = 64 + 10 * HOSTS as u64;
+
 /// What is done to a victim.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 enum Fault {
@@ -79,6 +84,21 @@ fn faults_at_scale_256_hosts() {
         .and_then(|s| s.parse().ok())
         .unwrap_or_else(|| fastrand::u64(..));
     eprintln!("faults: seed {seed} (PRTOOLS_FAULT_SEED={seed} repeats these victims)");
+    let mut limit = libc::rlimit {
+        rlim_cur: 0,
+        rlim_max: 0,
+    };
+    // SAFETY: getrlimit(2) writes the one struct it is given.
+    assert_eq!(
+        unsafe { libc::getrlimit(libc::RLIMIT_NOFILE, &mut limit) },
+        0
+    );
+    assert!(
+        limit.rlim_max >= NEEDED_NOFILE,
+        "the hard open-file limit is {}, and -f {HOSTS} needs {NEEDED_NOFILE}: raise it for \
+         the tests (`ulimit -Hn {NEEDED_NOFILE}` as root, or the CI runner's nofile limit)",
+        limit.rlim_max
+    );
     let tc = TestCluster::start(HOSTS);
     eprintln!("faults: {HOSTS} hosts started in {:?}", begin.elapsed());
     let mut scale = Scale {
