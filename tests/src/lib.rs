@@ -136,6 +136,32 @@ pub fn spawn(cmd: &mut Command) -> std::process::Child {
         .expect("the command starts")
 }
 
+/// Starts `cmd` with the open-file limit `soft`, as `ulimit -n` (or `prlimit --nofile`) in
+/// the user's shell would, and with the hard limit `hard` when given (else the current one;
+/// `soft` is capped at whichever applies).
+pub fn limit_open_files(cmd: &mut Command, soft: u64, hard: Option<u64>) {
+    use std::os::unix::process::CommandExt;
+    // SAFETY: between fork and exec only async-signal-safe calls are allowed; getrlimit and
+    // setrlimit are plain system calls on a struct on this stack.
+    unsafe {
+        cmd.pre_exec(move || {
+            let mut limit = libc::rlimit {
+                rlim_cur: 0,
+                rlim_max: 0,
+            };
+            if libc::getrlimit(libc::RLIMIT_NOFILE, &mut limit) != 0 {
+                return Err(std::io::Error::last_os_error());
+            }
+            limit.rlim_max = hard.unwrap_or(limit.rlim_max);
+            limit.rlim_cur = soft.min(limit.rlim_max);
+            if libc::setrlimit(libc::RLIMIT_NOFILE, &limit) != 0 {
+                return Err(std::io::Error::last_os_error());
+            }
+            Ok(())
+        });
+    }
+}
+
 /// Asserts equality and, when it fails, prints both sides whole, one under the other.
 #[macro_export]
 macro_rules! assert_text_eq {

@@ -344,5 +344,13 @@ fn missing_distfile_and_bad_flags_are_one_line() {
         .args(["-M", "x"])
         .current_dir(&dir));
     prtools_tests::assert_one_line_error("prdist", &text(&out.stderr), "-M 8");
+    // An open-file limit that fits not even one host: one line, before any host is reached.
+    let mut cmd = Command::new(prdist_bin());
+    prtools_tests::limit_open_files(&mut cmd, 50, Some(50));
+    let out = run(cmd
+        .args(["-c", "/etc/hostname", "node1:/tmp/x"])
+        .current_dir(&dir));
+    assert_eq!(out.status.code(), Some(1));
+    prtools_tests::assert_one_line_error("prdist", &text(&out.stderr), "(-M 1 needs 74)");
     std::fs::remove_dir_all(&dir).unwrap();
 }

@@ -82,6 +82,20 @@ fn exit_status_is_the_largest_and_failures_are_named_folded() {
 }
 
 #[test]
+fn a_command_not_found_is_status_127_as_with_ssh() {
+    let tc = TestCluster::start(2);
+    let out = run(tc
+        .tool("prsh")
+        .args(["-w", "node[1-2]", "-N", "no-such-command-here"]));
+    assert_eq!(out.status.code(), Some(127));
+    let stderr = text(&out.stderr);
+    assert!(
+        stderr.ends_with("prsh: node[1-2]: exited with status 127\n"),
+        "{stderr}"
+    );
+}
+
+#[test]
 fn a_stopped_host_is_refused_named_and_the_rest_complete() {
     let tc = TestCluster::start(8);
     tc.cluster.stop_node(3).unwrap();
@@ -449,6 +463,39 @@ fn fanout_bounds_how_many_hosts_run_at_once() {
             "node{n} saw {seen} hosts running at once with -f 2"
         );
     }
+}
+
+#[test]
+fn a_fan_out_past_the_open_file_limit_is_lowered_with_a_notice_or_refused() {
+    let tc = TestCluster::start(30);
+    let prsh = |soft: u64, hard: u64| {
+        let mut cmd = tc.tool("prsh");
+        prtools_tests::limit_open_files(&mut cmd, soft, Some(hard));
+        run(cmd.args(["-w", "node[1-30]", "-f", "30", "-N", "echo ok"]))
+    };
+    // A soft limit below what -f 30 needs is raised, silently, when the hard one allows.
+    let raised = prsh(100, 4096);
+    assert_text_eq!("", text(&raised.stderr));
+    assert_eq!(text(&raised.stdout), "ok\n".repeat(30));
+    // 264 descriptors fit 20 hosts at once (64 for the tool, 10 a host): all 30 still run,
+    // 20 at a time, and one line says so.
+    let lowered = prsh(264, 264);
+    assert_eq!(lowered.status.code(), Some(0));
+    assert_text_eq!(
+        "prsh: only 20 hosts at once fit in the open-file limit of 264 (`ulimit -n`): \
+         running -f 20 instead of -f 30; raise `ulimit -n` to 364 for -f 30\n",
+        text(&lowered.stderr)
+    );
+    assert_eq!(text(&lowered.stdout), "ok\n".repeat(30));
+    // Not even one host fits: one line that names the fix, and nothing runs.
+    let refused = prsh(50, 50);
+    assert_eq!(refused.status.code(), Some(1));
+    assert_text_eq!(
+        "prsh: the open-file limit of 50 (`ulimit -n`) is too low for even one host at a \
+         time (-f 1 needs 74); raise it with `ulimit -n 364`\n",
+        text(&refused.stderr)
+    );
+    assert_text_eq!("", text(&refused.stdout));
 }
 
 #[test]

@@ -251,6 +251,32 @@ fn a_host_that_is_down_is_named_and_the_others_complete() {
 }
 
 #[test]
+fn what_the_agents_say_is_folded_across_hosts() {
+    let tc = TestCluster::start(3);
+    let src = tc.scratch("said").join("src");
+    std::fs::create_dir_all(&src).unwrap();
+    std::fs::write(src.join("f.txt"), "hi\n").unwrap();
+    // On two hosts a folder that is not empty stands where the file goes.
+    for node in 1..=2 {
+        let inner = tc.cluster.node_tmp(node).join("dst/f.txt/inner");
+        std::fs::create_dir_all(&inner).unwrap();
+        std::fs::write(inner.join("x"), "").unwrap();
+    }
+    let out = push(&tc, &["-a", "-w", "node[1-3]"], &src, ":/tmp/dst/");
+    assert_eq!(out.status.code(), Some(23));
+    // Each host named once, with all its agent said; two hosts that said the same, one line.
+    assert_text_eq!(
+        "prsync: node[1-2]: cannot delete non-empty directory: f.txt; could not make way for \
+         new regular file: f.txt (add --delete to replace it)\n",
+        text(&out.stderr)
+    );
+    assert_text_eq!(
+        "hi\n",
+        std::fs::read_to_string(tc.cluster.node_tmp(3).join("dst/f.txt")).unwrap()
+    );
+}
+
+#[test]
 fn operands_that_cannot_work_get_one_line() {
     let home = std::env::temp_dir().join(format!("prsync-refused-{}", std::process::id()));
     std::fs::create_dir_all(&home).unwrap();
@@ -268,6 +294,25 @@ fn operands_that_cannot_work_get_one_line() {
         prtools_tests::assert_one_line_error("prsync", &stderr, needle);
     }
     std::fs::remove_dir_all(&home).unwrap();
+}
+
+#[test]
+fn a_fan_out_that_cannot_fit_the_open_file_limit_is_refused_with_one_line() {
+    let src = std::env::temp_dir().join(format!("prsync-nofile-{}", std::process::id()));
+    std::fs::create_dir_all(&src).unwrap();
+    let mut cmd = Command::new(prtools_tests::bin("prsync"));
+    prtools_tests::limit_open_files(&mut cmd, 50, Some(50));
+    let out = run(cmd
+        .args(["-a", "--fanout", "8", "-w", "node[1-8]"])
+        .arg(&src)
+        .arg(":/tmp/x"));
+    assert_eq!(out.status.code(), Some(11));
+    assert_text_eq!(
+        "prsync: the open-file limit of 50 (`ulimit -n`) is too low for even one host at a \
+         time (--fanout 1 needs 74); raise it with `ulimit -n 144`\n",
+        text(&out.stderr)
+    );
+    std::fs::remove_dir_all(&src).unwrap();
 }
 
 #[test]

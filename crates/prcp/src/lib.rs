@@ -20,12 +20,13 @@ use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::Ordering;
 use std::sync::Arc;
+use std::time::Duration;
 
 use anyhow::{bail, Context as _, Result};
 use prtools_hostlist::Context;
 use prtools_transport::{
-    ensure_agent, failure_lines, for_each_host, AgentOptions, Config, Connection, HostError,
-    HostResult, Interrupt, KillHandle, LocalAgent, Placement, Target,
+    ensure_agent, failure_lines, fit_fanout, for_each_host, AgentOptions, Config, Connection,
+    HostError, HostResult, Interrupt, KillHandle, LocalAgent, Placement, Target,
 };
 
 use crate::cli::Cli;
@@ -71,7 +72,7 @@ pub(crate) struct Shared {
     quiet: bool,
 }
 
-async fn run_operands(cli: &Cli, config: Config, operands: Operands) -> Result<i32> {
+async fn run_operands(cli: &Cli, mut config: Config, operands: Operands) -> Result<i32> {
     let interrupt = Interrupt::install().context("cannot install signal handlers")?;
     let shared = Arc::new(Shared {
         local: LocalAgent::current("prcp", env!("CARGO_PKG_VERSION"))
@@ -96,7 +97,7 @@ async fn run_operands(cli: &Cli, config: Config, operands: Operands) -> Result<i
             sources,
             dest,
         } => {
-            let targets = resolve(cli, hosts)?;
+            let targets = resolve(cli, hosts, &mut config)?;
             let plan = PushPlan::new(&sources, &dest, cli.recursive).map_err(anyhow::Error::msg)?;
             if cli.relay {
                 if config.method != prtools_transport::Method::Ssh {
@@ -123,7 +124,7 @@ async fn run_operands(cli: &Cli, config: Config, operands: Operands) -> Result<i
             per_host_dirs,
             plain_name,
         } => {
-            let targets = resolve(cli, hosts)?;
+            let targets = resolve(cli, hosts, &mut config)?;
             if !dir.is_dir() {
                 bail!(
                     "local folder '{}' does not exist; create it first",
@@ -186,6 +187,7 @@ where
     let job = Arc::new(job);
     let (each, done) = (progress.clone(), progress.clone());
     let shared = shared.clone();
+    let limit = config.command_timeout;
     let results = for_each_host(
         targets,
         config,
@@ -195,9 +197,16 @@ where
             async move {
                 let kill = KillHandle::default();
                 let work = job(conn.clone(), shared, progress, kill.clone());
+                // `-u` bounds a host's whole job, placing the agent included: one host that
+                // hangs mid-transfer must not hang the run. A timeout or a second Ctrl-C
+                // kills the agent, which removes its temp file as it dies.
+                let bound = limit.unwrap_or(Duration::MAX);
                 tokio::select! {
                     done = work => done,
-                    // The agent removes its temp file as it dies, so nothing partial stays.
+                    _ = tokio::time::sleep(bound) => {
+                        conn.stop(&kill).await;
+                        Err(HostError::CommandTimeout(bound))
+                    }
                     _ = interrupt.wait() => {
                         conn.stop(&kill).await;
                         Err(HostError::Interrupted)
@@ -370,8 +379,13 @@ fn notice_reserved(results: &[HostResult<()>], reserved: &[(String, String)]) ->
     Ok(())
 }
 
-/// The hosts of a run: from -w/-h/-g/WCOLL, or the one host named in scp syntax.
-fn resolve(cli: &Cli, hosts: Option<Vec<prtools_hostlist::HostSpec>>) -> Result<Vec<Target>> {
+/// The hosts of a run: from -w/-h/-g/WCOLL, or the one host named in scp syntax. The
+/// fan-out is fitted to the open-file limit for that many hosts.
+fn resolve(
+    cli: &Cli,
+    hosts: Option<Vec<prtools_hostlist::HostSpec>>,
+    config: &mut Config,
+) -> Result<Vec<Target>> {
     let specs = match hosts {
         Some(specs) => specs,
         None => cli
@@ -380,6 +394,9 @@ fn resolve(cli: &Cli, hosts: Option<Vec<prtools_hostlist::HostSpec>>) -> Result<
             .resolve(&Context::from_env())
             .map_err(|e| anyhow::anyhow!("{e}"))?,
     };
+    if let Some(notice) = fit_fanout(config, specs.len(), "-f").map_err(anyhow::Error::msg)? {
+        eprintln!("prcp: {notice}");
+    }
     Ok(Target::from_specs(specs))
 }
 

@@ -81,5 +81,24 @@ pub fn run(args: &Args) -> i32 {
         }
         return 0;
     }
-    run::execute(&steps, args, out)
+    // -M is the fan-out of every push and command of the run: fit it to the open-file limit
+    // once, for the widest step.
+    let widest = steps.iter().map(|s| s.hosts.len()).max().unwrap_or(0);
+    let mut fit = prtools_transport::Config {
+        fanout: args.maxproc,
+        ..Default::default()
+    };
+    match prtools_transport::fit_fanout(&mut fit, widest, "-M") {
+        Ok(None) => {}
+        Ok(Some(notice)) => eprintln!("prdist: {notice}"),
+        Err(why) => {
+            eprintln!("prdist: {why}");
+            return 1;
+        }
+    }
+    let args = Args {
+        maxproc: fit.fanout,
+        ..args.clone()
+    };
+    run::execute(&steps, &args, out)
 }

@@ -14,8 +14,8 @@ use std::sync::Arc;
 use anyhow::{Context as _, Result};
 use prtools_hostlist::Context;
 use prtools_transport::{
-    failure_lines, for_each_host, run_command, CommandSpec, Event, HostError, Interrupt, Method,
-    Target,
+    failure_lines, fit_fanout, for_each_host, run_command, CommandSpec, Event, HostError,
+    Interrupt, Method, Target,
 };
 use tokio::sync::{mpsc, watch};
 
@@ -38,6 +38,9 @@ pub fn run(cli: Cli) -> Result<i32> {
             *template = cli.command.clone();
             command.clear();
         }
+    }
+    if let Some(notice) = fit_fanout(&mut config, specs.len(), "-f").map_err(anyhow::Error::msg)? {
+        eprintln!("prsh: {notice}");
     }
     let targets = Target::from_specs(specs);
     let settings = Settings {

@@ -17,6 +17,10 @@
 //! connection by default (`MaxSessions`), so a tool opens at most a few channels per host and
 //! a remote agent multiplexes its own work inside one.
 //!
+//! Each host in flight also costs this process several file descriptors, so a wide fan-out
+//! can pass the soft open-file limit (`ulimit -n`); [`fit_fanout`] raises it at startup, or
+//! lowers the fan-out, with a notice, to what the hard limit allows.
+//!
 //! # Authentication
 //!
 //! `BatchMode=yes` is always set, so a host that would ask for a password or to accept an
@@ -55,6 +59,7 @@ mod fanout;
 pub mod frame;
 mod gather;
 mod interrupt;
+mod limits;
 mod pipe;
 mod process;
 mod progress;
@@ -75,6 +80,7 @@ pub use frame::{
 };
 pub use gather::{failure_lines, gather};
 pub use interrupt::Interrupt;
+pub use limits::fit_fanout;
 pub use pipe::widen_pipe;
 pub use process::{
     read_agent_stderr, Input as RemoteInput, KillHandle, Output as RemoteOutput, RemoteProcess,

@@ -22,6 +22,9 @@ use crate::error::HostError;
 /// starts with, then the process group id.
 pub(crate) const PID_MARKER: &[u8] = b"\x1eprtools-pid ";
 
+/// Why a command ended without an exit status when its host went away mid-command.
+const CONNECTION_LOST: &str = "connection to the host was lost";
+
 /// How long a killed command gets between SIGTERM and SIGKILL.
 const KILL_GRACE_TENTHS: u32 = 20;
 
@@ -93,11 +96,26 @@ impl RemoteProcess {
     /// counts as 255, as ssh reports it.
     pub async fn wait(self) -> Result<i32, HostError> {
         match self.waiter {
-            Waiter::Mux(child) => match child.wait().await {
-                Ok(status) => Ok(status.code().unwrap_or(255)),
-                Err(openssh::Error::RemoteProcessTerminated) => Ok(255),
-                Err(e) => Err(HostError::Other(format!("ssh channel failed: {e}"))),
-            },
+            Waiter::Mux(child) => {
+                let session = child.session();
+                match child.wait().await {
+                    Ok(status) => Ok(status.code().unwrap_or(255)),
+                    // openssh turns exit status 127 into this error; for a shell command it
+                    // is a status like any other (`command not found`), which ssh and pdsh -S
+                    // pass on.
+                    Err(openssh::Error::Remote(e)) if e.kind() == std::io::ErrorKind::NotFound => {
+                        Ok(127)
+                    }
+                    // No exit status: the command was killed by a signal, or the connection
+                    // to the host is gone. The mux protocol cannot tell them apart; the master
+                    // can, as it exits with its connection.
+                    Err(openssh::Error::RemoteProcessTerminated) => match session.check().await {
+                        Ok(()) => Ok(255),
+                        Err(_) => Err(HostError::Other(CONNECTION_LOST.into())),
+                    },
+                    Err(e) => Err(HostError::Other(format!("ssh channel failed: {e}"))),
+                }
+            }
             Waiter::Local(mut child) => match child.wait().await {
                 Ok(status) => Ok(status.code().unwrap_or(255)),
                 Err(e) => Err(HostError::Other(format!("wait failed: {e}"))),

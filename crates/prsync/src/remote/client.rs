@@ -6,14 +6,16 @@
 //! to answer its receiver from. With more than one host, every line a host prints is
 //! prefixed with its name, as pdsh does.
 
+use std::collections::HashMap;
 use std::io::{self, BufReader, BufWriter, Read, Write};
 use std::os::unix::ffi::OsStrExt;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use prtools_transport::{
-    failure_lines, for_each_host, start_agent as place_and_start, AgentOptions, Connection,
-    HostError, Interrupt, KillHandle, LocalAgent, Progress, RemoteInput, RemoteOutput, Target,
+    failure_lines, fit_fanout, for_each_host, start_agent as place_and_start, AgentOptions, Config,
+    Connection, HostError, Interrupt, KillHandle, LocalAgent, Progress, RemoteInput, RemoteOutput,
+    Target,
 };
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::runtime::Handle;
@@ -40,14 +42,24 @@ pub fn run(opts: &Options) -> i32 {
     };
     match &opts.remote {
         Remote::Push(hosts) => {
+            let mut config = opts.config.clone();
+            match fit_fanout(&mut config, hosts.len(), "--fanout") {
+                Ok(None) => {}
+                Ok(Some(notice)) => eprintln!("prsync: {notice}"),
+                Err(why) => {
+                    eprintln!("prsync: {why}");
+                    return exit::FILE_IO;
+                }
+            }
             // One bar for the run, as prcp's: by default when many hosts share the terminal,
             // and with --progress for one.
             let quiet = opts.quiet || !(opts.progress || hosts.len() > 1);
             let progress = Arc::new(Progress::new(hosts.len(), quiet));
             let printer = Printer::new(hosts.len() > 1, None, Some(progress.clone()));
+            let said = printer.said.clone();
             let (results, status, signal) =
-                runtime.block_on(push(opts, hosts, agent, printer, progress));
-            let status = finish(results.into_iter(), status);
+                runtime.block_on(push(opts, &config, hosts, agent, printer, progress));
+            let status = finish(results.into_iter(), status, take(&said));
             // Interrupted: the status a shell gives a process ended by that signal.
             signal.unwrap_or(status)
         }
@@ -90,6 +102,7 @@ pub type LineSink = Arc<dyn Fn(&str, &[u8]) + Send + Sync>;
 /// A push (`opts.remote` must be [`Remote::Push`]) whose hosts' output lines go to `sink`
 /// instead of stdout: for tools built on prsync, such as prdist, which read the `-i` lines
 /// to learn what changed where. Returns each host with its rsync status, or why it failed.
+/// The caller has fitted `--fanout` to the open-file limit (prdist does, for its `-M`).
 pub fn push_with_sink(opts: &Options, sink: LineSink) -> Vec<(String, Result<i32, String>)> {
     let Remote::Push(hosts) = &opts.remote else {
         return Vec::new();
@@ -105,8 +118,13 @@ pub fn push_with_sink(opts: &Options, sink: LineSink) -> Vec<(String, Result<i32
         Err(why) => return failed(why),
     };
     let printer = Printer::new(true, Some(sink), None);
+    let said = printer.said.clone();
     let progress = Arc::new(Progress::new(hosts.len(), true));
-    let (results, _, _) = runtime.block_on(push(opts, hosts, agent, printer, progress));
+    let (results, _, _) =
+        runtime.block_on(push(opts, &opts.config, hosts, agent, printer, progress));
+    for line in failure_lines("prsync", &take(&said)) {
+        eprintln!("{line}");
+    }
     results
         .into_iter()
         .map(|(host, r)| {
@@ -122,6 +140,7 @@ pub fn push_with_sink(opts: &Options, sink: LineSink) -> Vec<(String, Result<i32
 
 async fn push(
     opts: &Options,
+    config: &Config,
     hosts: &[prtools_hostlist::HostSpec],
     agent: Arc<Agent>,
     printer: Printer,
@@ -159,11 +178,11 @@ async fn push(
         }
     };
     let job_progress = progress.clone();
-    let timeout = opts.config.command_timeout;
+    let timeout = config.command_timeout;
     let signalled = interrupt.clone();
     let results = for_each_host(
         &targets,
-        &opts.config,
+        config,
         &interrupt,
         move |conn, mut interrupt| {
             let (job, agent) = (job.clone(), agent.clone());
@@ -261,7 +280,7 @@ fn pull(
     });
     let (conn, (process, input, output, stderr, kill)) = match setup {
         Ok(s) => s,
-        Err(e) => return finish([(name, Err(e))].into_iter(), exit::OK),
+        Err(e) => return finish([(name, Err(e))].into_iter(), exit::OK, Vec::new()),
     };
     if opts.verbose > 0 && !opts.quiet {
         printer.line(None, b"receiving incremental file list");
@@ -299,10 +318,10 @@ fn pull(
     });
     match stopped {
         Some(e) => {
-            let status = finish([(name, Err(e))].into_iter(), exit::OK);
+            let status = finish([(name, Err(e))].into_iter(), exit::OK, Vec::new());
             interrupt.exit_status().unwrap_or(status)
         }
-        None => finish([(name, Ok(result))].into_iter(), exit::OK),
+        None => finish([(name, Ok(result))].into_iter(), exit::OK, Vec::new()),
     }
 }
 
@@ -373,19 +392,28 @@ async fn start_agent(
     let output = process.stdout.take().expect("stdout is piped");
     let mut err = started.stderr;
     let host = printer.prefix.then(|| conn.target().name().to_string());
+    let said = printer.said.clone();
     let stderr = tokio::spawn(async move {
         // The agent's own lines are printed when it is done.
         let mut text = Vec::new();
         let _ = err.read_to_end(&mut text).await;
-        let mut out = io::stderr().lock();
-        for line in text.split(|&b| b == b'\n').filter(|l| !l.is_empty()) {
-            let _ = match (&host, line.strip_prefix(b"prsync: ")) {
-                (Some(h), Some(rest)) => {
-                    writeln!(out, "prsync: {h}: {}", String::from_utf8_lossy(rest))
+        let lines = text.split(|&b| b == b'\n').filter(|l| !l.is_empty());
+        match host {
+            // Many hosts: kept, to be folded with the failures at the end of the run.
+            Some(host) => {
+                let mut said = said.lock().unwrap_or_else(|e| e.into_inner());
+                for line in lines {
+                    let line = line.strip_prefix(b"prsync: ").unwrap_or(line);
+                    said.push((host.clone(), String::from_utf8_lossy(line).into_owned()));
                 }
-                (Some(h), None) => writeln!(out, "{h}: {}", String::from_utf8_lossy(line)),
-                (None, _) => out.write_all(line).and_then(|()| out.write_all(b"\n")),
-            };
+            }
+            // One host: as rsync prints them.
+            None => {
+                let mut out = io::stderr().lock();
+                for line in lines {
+                    let _ = out.write_all(line).and_then(|()| out.write_all(b"\n"));
+                }
+            }
         }
     });
     Ok((process, input, output, stderr, kill))
@@ -393,22 +421,41 @@ async fn start_agent(
 
 /// Folds the failed hosts on stderr and computes the exit status: the largest rsync status
 /// of the hosts, 255 for a host that could not be reached, 12 for a broken agent link.
+///
+/// `said` is what the agents printed on stderr, by host. Each host is named once: with what
+/// its agent said (a broken link is only the end of that story), then why it failed here.
+/// Hosts that said the same are folded on one line, however many there are.
 fn finish(
     results: impl Iterator<Item = (String, Result<io::Result<i32>, HostError>)>,
     mut status: i32,
+    said: Vec<(String, String)>,
 ) -> i32 {
+    let mut by_host: HashMap<String, Vec<String>> = HashMap::new();
+    for (host, line) in said {
+        by_host.entry(host).or_default().push(line);
+    }
     let mut failures = Vec::new();
     for (host, result) in results {
-        match result {
-            Ok(Ok(code)) => status = status.max(code),
+        let said = by_host.remove(&host).map(|lines| lines.join("; "));
+        let reason = match result {
+            Ok(Ok(code)) => {
+                status = status.max(code);
+                said
+            }
             Ok(Err(e)) => {
                 status = status.max(exit::PROTOCOL);
-                failures.push((host, e.to_string()));
+                Some(said.unwrap_or_else(|| e.to_string()))
             }
             Err(e) => {
                 status = status.max(exit::UNREACHABLE);
-                failures.push((host, e.to_string()));
+                Some(match said {
+                    Some(said) => format!("{said}; {e}"),
+                    None => e.to_string(),
+                })
             }
+        };
+        if let Some(reason) = reason {
+            failures.push((host, reason));
         }
     }
     let mut err = io::stderr().lock();
@@ -418,10 +465,21 @@ fn finish(
     status
 }
 
+/// What the agents of a run of many hosts printed on stderr: `(host, line)`, the line
+/// without its `prsync: `.
+type Said = Arc<Mutex<Vec<(String, String)>>>;
+
+/// Takes what the agents said so far.
+fn take(said: &Said) -> Vec<(String, String)> {
+    std::mem::take(&mut *said.lock().unwrap_or_else(|e| e.into_inner()))
+}
+
 /// Prints what hosts send, whole lines at a time, prefixed with the host when there are
 /// several; or hands the lines to a sink.
 struct Printer {
     prefix: bool,
+    /// The agents' stderr lines, when there are several hosts.
+    said: Said,
     stdout: Mutex<()>,
     sink: Option<LineSink>,
     /// The run's bar, kept out of the way of the lines.
@@ -432,6 +490,7 @@ impl Printer {
     fn new(prefix: bool, sink: Option<LineSink>, progress: Option<Arc<Progress>>) -> Printer {
         Printer {
             prefix,
+            said: Said::default(),
             stdout: Mutex::new(()),
             sink,
             progress,
