@@ -72,3 +72,63 @@ fn want_ranges_whose_lengths_overflow() {
         "expected a Failed answer, got {sent:?}"
     );
 }
+
+/// Frames `msgs` as a peer would send them.
+fn stream_of(msgs: &[Msg]) -> Vec<u8> {
+    let mut out = Vec::new();
+    {
+        let mut link = Link::new(&b""[..], &mut out);
+        for msg in msgs {
+            link.send(msg).unwrap();
+        }
+    }
+    out
+}
+
+/// Corpus shapes: a delta against a signature of other data with one-byte blocks, a
+/// signature request with a hostile block size, ranges past the end and out of order, and
+/// indexes past the list. Each gets an answer or ends the loop with an error.
+#[test]
+fn hostile_requests_get_answers_or_errors() {
+    let sig = prtools_delta::Signature::new(
+        b"abcabcabc",
+        &prtools_delta::SignatureOptions {
+            block_size: Some(1),
+            strong_len: None,
+        },
+    )
+    .unwrap();
+    let stream = stream_of(&[
+        Msg::Want {
+            index: 1,
+            signature: Some(sig.to_bytes()),
+        },
+        Msg::WantSignature {
+            index: 1,
+            block_size: Some(0),
+        },
+        Msg::WantRanges {
+            index: 1,
+            ranges: vec![(4990, 6000), (10, 5)],
+        },
+        Msg::Finish,
+    ]);
+    let (result, sent) = serve("hostile", &stream);
+    // The backwards range is refused as a protocol error, after the first two answers.
+    assert!(result.is_err(), "{sent:?}");
+    assert!(
+        matches!(
+            sent[..],
+            [Msg::Data(_), .., Msg::Sent { .. }, Msg::Failed(_)]
+        ),
+        "{sent:?}"
+    );
+
+    for index in [5, u32::MAX] {
+        let stream = stream_of(&[Msg::WantRanges {
+            index,
+            ranges: vec![],
+        }]);
+        assert!(serve("index", &stream).0.is_err());
+    }
+}
