@@ -44,3 +44,29 @@ fn stars_in_a_row_match_as_one_star() {
     // The input as found: a root-wide source and a stamp target.
     let _ = read("/**::\\\x1c\x1c", "Distfile", &ReadOptions::default());
 }
+
+/// Braces and variables multiply: thirty `{a,b}` would ask for a billion names and exhaust
+/// memory, and set arithmetic compared every name with every other. Past a million names a
+/// list is now refused, with one line that says so. (Found while reading the expansion for
+/// the distfile target's findings; 2^21 is enough to show the limit.)
+#[test]
+fn lists_that_multiply_past_a_million_names_are_refused() {
+    let braces = "{a,b}".repeat(21);
+    for text in [
+        format!("/x{braces} -> n\n"),
+        format!("/x -> ( n{braces} )\n"),
+        // 36 names to the fourth power.
+        "A = ( a b c d e f g h i j k l m n o p q r s t u v w x y z 0 1 2 3 4 5 6 7 8 9 )\n\
+         B = ${A}${A}${A}${A}\n${B} -> n\n"
+            .to_string(),
+    ] {
+        let errors = read(&text, "Distfile", &ReadOptions::default()).unwrap_err();
+        let shown = errors[0].to_string();
+        assert!(shown.contains("more than 1000000 names"), "{shown}");
+        assert!(!shown.contains('\n'), "{shown}");
+    }
+    // Large but legal: a hundred thousand names, and a union of two such lists.
+    let text = "A = ( 0 1 2 3 4 5 6 7 8 9 )\nB = ${A}${A}${A}${A}${A}\nC = ${B} + ${B}\n/x -> n\n\texcept ${C} ;\n";
+    let dist = read(text, "Distfile", &ReadOptions::default()).unwrap();
+    assert_eq!(dist.entries[0].except.len(), 100_000);
+}

@@ -11,7 +11,7 @@
 //! - `~` and `~/path` are matched against this user's home, and stay `~` in the result, so
 //!   that each host reads them as its own home.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 
 use super::ast::{List, Pos, SetOp, Word};
 use super::lexer::QUOTE;
@@ -30,6 +30,17 @@ pub enum Mode {
 
 /// How deep variables may refer to variables before it is called a loop.
 const MAX_DEPTH: usize = 32;
+
+/// The most names one list may expand to. Far more than any Distfile names, few enough to
+/// hold in memory; braces and variables multiply, so a short line such as `{a,b}` thirty
+/// times would otherwise ask for a billion names. Past this the list is refused, as the
+/// hostlist crate refuses `node[1-1000000000]`.
+pub const MAX_NAMES: usize = 1_000_000;
+
+/// The error for a list past [`MAX_NAMES`].
+fn too_many() -> String {
+    format!("this expands to more than {MAX_NAMES} names; split the list or use fewer braces and variables")
+}
 
 /// The variables of a Distfile, with `-d` definitions taking precedence.
 #[derive(Debug, Default)]
@@ -85,6 +96,9 @@ impl Env {
                     for alt in braces(&name).map_err(|m| self.err(pos, m))? {
                         out.push((alt, pos));
                     }
+                    if out.len() > MAX_NAMES {
+                        return Err(self.err(pos, too_many()));
+                    }
                 }
                 out
             }
@@ -93,6 +107,9 @@ impl Env {
                 for (name, pos) in names {
                     for n in glob_name(&name).map_err(|m| self.err(pos, m))? {
                         out.push((n, pos));
+                    }
+                    if out.len() > MAX_NAMES {
+                        return Err(self.err(pos, too_many()));
                     }
                 }
                 out
@@ -112,12 +129,15 @@ impl Env {
             return Ok(left);
         };
         let right = self.vars_of_words(right, depth)?;
-        let in_right = |n: &String| right.iter().any(|(r, _)| unquote(r) == unquote(n));
+        // Sets, not scans: both sides may hold many names.
+        let right_names: HashSet<String> = right.iter().map(|(r, _)| unquote(r)).collect();
+        let in_right = |n: &String| right_names.contains(&unquote(n));
         let mut out: Vec<(String, Pos)> = Vec::new();
         match op {
             SetOp::Add => {
+                let mut seen = HashSet::new();
                 for item in left.iter().chain(right.iter()) {
-                    if !out.iter().any(|(o, _)| unquote(o) == unquote(&item.0)) {
+                    if seen.insert(unquote(&item.0)) {
                         out.push(item.clone());
                     }
                 }
@@ -198,6 +218,9 @@ impl Env {
                 col: at.col + tail,
             };
             self.vars_of_text(&suffix, word, tail_at, depth + 1, &mut rest)?;
+            if out.len() + rest.len() > MAX_NAMES {
+                return Err(self.err(here, too_many()));
+            }
             for (r, _) in rest {
                 out.push((format!("{prefix}{v}{r}"), word));
             }
@@ -252,6 +275,9 @@ pub fn braces(name: &str) -> Result<Vec<String>, String> {
     for pair in bounds.windows(2) {
         let alt: String = chars[pair[0] + 1..pair[1]].iter().collect();
         out.extend(braces(&format!("{prefix}{alt}{suffix}"))?);
+        if out.len() > MAX_NAMES {
+            return Err(format!("'{}': {}", unquote(name), too_many()));
+        }
     }
     Ok(out)
 }
