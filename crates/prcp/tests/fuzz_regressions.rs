@@ -2,7 +2,7 @@
 //! (`fuzz/fuzz_targets/prcp_protocol.rs`) exercises, replayed on stable: whatever a host
 //! sends decodes to a message, data or an error, never a panic or a stack overflow.
 
-use prcp::protocol::{decode, message, Frame, Reply};
+use prcp::protocol::{data, decode, decode_slice, message, Frame, Reply, Request, WireEntry};
 
 /// A `Reply` payload of `depth` nested `Relayed { hop: 1, .. }` around `EndOfTree`, encoded
 /// by hand as postcard lays it out (tag byte, variant index, hop, ...).
@@ -41,4 +41,82 @@ fn nested_relayed_replies_are_refused_not_followed() {
         decode::<Reply>(again),
         Ok(Frame::Message(Reply::Relayed { hop: 3, .. }))
     ));
+}
+
+fn entry(path: &[u8], kind: u8, nanos: u32) -> WireEntry {
+    WireEntry {
+        path: path.to_vec(),
+        kind,
+        size: 1,
+        mode: 0o100644,
+        secs: -1,
+        nanos,
+        target: b"../../etc/passwd".to_vec(),
+    }
+}
+
+/// Corpus shapes of the file list: only a safe relative path, a known kind and a real
+/// time pass the check, and what passes keeps its permission bits only.
+#[test]
+fn corpus_entries_are_checked_before_use() {
+    for bad in [
+        &b""[..],
+        b".",
+        b"..",
+        b"a/../b",
+        b"/abs",
+        b"a//b",
+        b"a/./b",
+        b"a\0b",
+        b"a/",
+    ] {
+        assert!(entry(bad, 0, 0).into_entry().is_err(), "{bad:?} accepted");
+    }
+    assert!(entry(b"ok", 3, 0).into_entry().is_err());
+    assert!(entry(b"ok", 0, 1_000_000_000).into_entry().is_err());
+    let fine = entry(b"dir/l", 2, 999_999_999).into_entry().unwrap();
+    assert_eq!(fine.mode, 0o644);
+    assert_eq!(fine.path.as_bytes(), b"dir/l");
+}
+
+/// Corpus payloads: every one decodes the same way owned and borrowed, to a message, data or
+/// a one-line error, and a message encodes back to the same bytes.
+#[test]
+fn corpus_payloads_decode_alike_owned_and_borrowed() {
+    let mut payloads = vec![
+        Vec::new(),
+        vec![7],
+        vec![0],
+        vec![0, 0xff, 0xff, 0xff, 0xff, 0xff],
+        // Entries claiming 2^32 items with no bytes behind them.
+        vec![0, 2, 0xff, 0xff, 0xff, 0xff, 0x0f],
+        // A Fatal reply whose text would forge a second line.
+        message(&Reply::Fatal("disk full\nnode2: ok".into())),
+        message(&Request::Entries(vec![entry(b"a/b", 0, 5)])),
+        message(&Request::Gather {
+            protocol: 2,
+            paths: vec![b"/etc".to_vec(), Vec::new()],
+            recursive: true,
+        }),
+        data(b""),
+        data(b"\0\0\0\x05hello"),
+    ];
+    payloads.push(payloads[6][..payloads[6].len() - 1].to_vec());
+    for payload in payloads {
+        let owned = decode::<Request>(payload.clone());
+        let sliced = decode_slice::<Request>(&payload);
+        match (owned, sliced) {
+            (Ok(Frame::Data(a)), Ok(Frame::Data(b))) => assert_eq!(&a[..], b),
+            (Ok(Frame::Message(a)), Ok(Frame::Message(b))) => {
+                assert_eq!(format!("{a:?}"), format!("{b:?}"));
+                assert_eq!(message(&a), payload);
+            }
+            (Err(a), Err(b)) => {
+                assert_eq!(a, b);
+                assert!(!a.contains('\n'), "{a}");
+            }
+            _ => panic!("owned and borrowed decoding disagree on {payload:?}"),
+        }
+        let _ = decode::<Reply>(payload);
+    }
 }
