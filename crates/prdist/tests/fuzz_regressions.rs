@@ -70,3 +70,41 @@ fn lists_that_multiply_past_a_million_names_are_refused() {
     let dist = read(text, "Distfile", &ReadOptions::default()).unwrap();
     assert_eq!(dist.entries[0].except.len(), 100_000);
 }
+
+/// Found by the distfile target on its rerun (after the `**` fix): `/*/*/*` walked into a
+/// folder holding a name that is not UTF-8, and glob 0.3.4 panics on such a name when a
+/// leading dot must be written (`to_str().unwrap()` in its walk). prdist now walks the
+/// components itself: such names are skipped, the rest still match, and hidden names still
+/// need their dot.
+#[test]
+fn a_name_that_is_not_utf8_does_not_stop_a_glob() {
+    use std::os::unix::ffi::OsStrExt;
+    let dir = scratch("not-utf8");
+    std::fs::create_dir_all(dir.join("d/sub")).unwrap();
+    std::fs::write(dir.join(std::ffi::OsStr::from_bytes(b"d/bad\xff\xfe")), "").unwrap();
+    std::fs::write(dir.join("d/good"), "").unwrap();
+    std::fs::write(dir.join("d/.hidden"), "").unwrap();
+    std::fs::write(dir.join("d/sub/f"), "").unwrap();
+    let d = dir.display();
+    assert_eq!(
+        sources(&format!("{d}/*/* -> n\n")),
+        [format!("{d}/d/good"), format!("{d}/d/sub")]
+    );
+    assert_eq!(
+        sources(&format!("{d}/d/.* -> n\n")),
+        [format!("{d}/d/.hidden")]
+    );
+    assert_eq!(
+        sources(&format!("{d}//d/*/ -> n\n")),
+        [format!("{d}/d/sub")]
+    );
+    assert_eq!(
+        sources(&format!("{d}/d/s?b/f -> n\n")),
+        [format!("{d}/d/sub/f")]
+    );
+    // Nothing matches: the name is kept as written.
+    assert_eq!(
+        sources(&format!("{d}/none/* -> n\n")),
+        [format!("{d}/none/*")]
+    );
+}

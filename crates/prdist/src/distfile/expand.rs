@@ -341,15 +341,9 @@ fn glob_name(name: &str) -> Result<Vec<String>, String> {
                 star = c == '*';
             }
         }
-        let options = glob::MatchOptions {
-            case_sensitive: true,
-            require_literal_separator: true,
-            require_literal_leading_dot: true,
-        };
-        let paths = glob::glob_with(&pattern, options)
-            .map_err(|e| format!("bad pattern '{}': {e}", unquote(&alt)))?;
-        for path in paths.flatten() {
-            let text = path.to_string_lossy().into_owned();
+        let paths =
+            glob_paths(&pattern).map_err(|e| format!("bad pattern '{}': {e}", unquote(&alt)))?;
+        for text in paths {
             let shown = match &base {
                 Some(h) => format!("~{}", text.strip_prefix(h.as_str()).unwrap_or(&text)),
                 None => text,
@@ -361,6 +355,74 @@ fn glob_name(name: &str) -> Result<Vec<String>, String> {
         out.push(name.to_string());
     }
     Ok(out)
+}
+
+/// The paths that match `pattern`, a glob pattern in the glob crate's syntax with no `**`,
+/// found one directory level per component, as csh does: wildcards stay inside a component,
+/// a leading `.` must be written, and each directory's matches come in name order.
+///
+/// `glob::glob_with` does this walk too, but glob 0.3.4 panics on a directory entry whose name
+/// is not UTF-8 when leading dots must be literal (the distfile fuzz target found it through
+/// `/*/*/*`); here such names are skipped, as the glob crate's own matching skips them.
+fn glob_paths(pattern: &str) -> Result<Vec<String>, glob::PatternError> {
+    let options = glob::MatchOptions {
+        case_sensitive: true,
+        require_literal_separator: true,
+        require_literal_leading_dot: true,
+    };
+    let mut found = vec![if pattern.starts_with('/') { "/" } else { "" }.to_string()];
+    let components: Vec<&str> = pattern.split('/').filter(|c| !c.is_empty()).collect();
+    // A trailing `/` asks for directories only.
+    let dirs_only = pattern.ends_with('/');
+    for (i, component) in components.iter().enumerate() {
+        let last = i + 1 == components.len() && !dirs_only;
+        let matcher = glob::Pattern::new(component)?;
+        let mut next = Vec::new();
+        for dir in &found {
+            let join = |name: &str| {
+                if dir.is_empty() || dir.ends_with('/') {
+                    format!("{dir}{name}")
+                } else {
+                    format!("{dir}/{name}")
+                }
+            };
+            let wild = component.contains(['*', '?', '[']);
+            if !wild {
+                let path = join(component);
+                let exists = if last {
+                    std::fs::symlink_metadata(&path).is_ok()
+                } else {
+                    std::path::Path::new(&path).is_dir()
+                };
+                if exists {
+                    next.push(path);
+                }
+                continue;
+            }
+            let Ok(entries) = std::fs::read_dir(if dir.is_empty() { "." } else { dir }) else {
+                continue;
+            };
+            let mut names: Vec<String> = entries
+                .flatten()
+                .filter_map(|e| e.file_name().into_string().ok())
+                .filter(|name| matcher.matches_with(name, options))
+                .collect();
+            names.sort_unstable();
+            for name in names {
+                let path = join(&name);
+                if last || std::path::Path::new(&path).is_dir() {
+                    next.push(path);
+                }
+            }
+        }
+        found = next;
+    }
+    // A pattern of slashes alone names the root, which the walk has not checked: keep the
+    // glob crate's answer of nothing, so that the name is kept as written.
+    if components.is_empty() {
+        found.clear();
+    }
+    Ok(found)
 }
 
 #[cfg(test)]
