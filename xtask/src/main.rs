@@ -10,6 +10,7 @@ mod demo_dist;
 mod demo_mail;
 mod demo_sync;
 mod dist;
+mod fuzz;
 mod man;
 
 use std::process::ExitCode;
@@ -36,6 +37,10 @@ const TASKS: &[(&str, &str)] = &[
         "bench",
         "time the tools against their peers on a test cluster (prsh)",
     ),
+    (
+        "fuzz",
+        "run every cargo-fuzz target for SECONDS each, one at a time (needs nightly)",
+    ),
 ];
 
 fn main() -> ExitCode {
@@ -58,6 +63,7 @@ fn run() -> anyhow::Result<()> {
         Some("man") => man::run(&rest),
         Some("bench") => bench::run(&rest),
         Some("dist") => dist::run(),
+        Some("fuzz") => fuzz::run(&rest),
         Some("help" | "-h" | "--help") => {
             print!("{}", usage());
             Ok(())

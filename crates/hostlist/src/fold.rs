@@ -70,9 +70,11 @@ struct Piece {
 /// a number that [`expand`](crate::expand) reads (such a name folds as plain text).
 fn split_last_number(name: &str) -> Option<(&str, Num, &str)> {
     let end = name.rfind(|c: char| c.is_ascii_digit())? + 1;
+    // Where the run of digits starts: a byte count, so that a multi-byte character before
+    // the digits is never cut (found by the hostlist fuzz target).
     let start = name[..end]
-        .rfind(|c: char| !c.is_ascii_digit())
-        .map_or(0, |i| i + 1);
+        .trim_end_matches(|c: char| c.is_ascii_digit())
+        .len();
     let digits = &name[start..end];
     let value = digits.parse().ok()?;
     let num = Num {

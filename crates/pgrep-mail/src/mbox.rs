@@ -255,11 +255,24 @@ pub fn split_parallel_with<T: Send>(
     pieces: usize,
     each: &(dyn Fn(&Message) -> T + Sync),
 ) -> Vec<(Message, T)> {
+    split_parallel_from(buf, pieces, PARALLEL_SPLIT_MIN, each)
+}
+
+/// [`split_parallel_with`] with the size below which one core splits given: the fuzz target
+/// sets it to 0, so that the stretch joining is tried on small inputs, where it must give
+/// what [`split`] gives.
+#[doc(hidden)]
+pub fn split_parallel_from<T: Send>(
+    buf: &[u8],
+    pieces: usize,
+    min_len: usize,
+    each: &(dyn Fn(&Message) -> T + Sync),
+) -> Vec<(Message, T)> {
     let with = |m: Message| {
         let t = each(&m);
         (m, t)
     };
-    if buf.len() < PARALLEL_SPLIT_MIN || pieces < 2 {
+    if buf.len() < min_len || pieces < 2 {
         return split(buf).into_par_iter().map(with).collect();
     }
     let Some(first) = next_separator(buf, 0) else {

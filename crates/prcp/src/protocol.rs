@@ -132,12 +132,34 @@ pub enum Reply {
     Relayed {
         /// Distance down the chain.
         hop: u32,
-        /// What that host said.
+        /// What that host said: never another `Relayed` (see [`relayed_reply`]).
+        #[serde(deserialize_with = "relayed_reply")]
         reply: Box<Reply>,
     },
     /// Nothing more will come from the hosts after this one in a relay chain: the link to the
     /// next host ended, and why. Those that have not finished are served directly.
     NextGone(String),
+}
+
+/// Reads the reply inside a `Relayed`, refusing a `Relayed` inside that one.
+///
+/// Each host of a chain rewrites the hop count rather than wrapping again, so one level is
+/// all the protocol uses; without this limit a hostile host could send a frame of nested
+/// `Relayed`s that the derived decoder follows until the stack overflows, which aborts the
+/// client (found by reading the prcp_protocol fuzz target's types; its regression test is in
+/// `tests/fuzz_regressions.rs`). The derived code gives no depth to look at, so a
+/// thread-local flag marks that a relayed reply is being read.
+fn relayed_reply<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Box<Reply>, D::Error> {
+    thread_local!(static INSIDE: std::cell::Cell<bool> = const { std::cell::Cell::new(false) });
+    if INSIDE.get() {
+        return Err(serde::de::Error::custom(
+            "a relayed reply inside a relayed reply",
+        ));
+    }
+    INSIDE.set(true);
+    let reply = Reply::deserialize(d);
+    INSIDE.set(false);
+    reply.map(Box::new)
 }
 
 /// An entry as it travels: plain fields, checked into an [`Entry`] on arrival.

@@ -11,7 +11,7 @@
 //! - `~` and `~/path` are matched against this user's home, and stay `~` in the result, so
 //!   that each host reads them as its own home.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 
 use super::ast::{List, Pos, SetOp, Word};
 use super::lexer::QUOTE;
@@ -30,6 +30,17 @@ pub enum Mode {
 
 /// How deep variables may refer to variables before it is called a loop.
 const MAX_DEPTH: usize = 32;
+
+/// The most names one list may expand to. Far more than any Distfile names, few enough to
+/// hold in memory; braces and variables multiply, so a short line such as `{a,b}` thirty
+/// times would otherwise ask for a billion names. Past this the list is refused, as the
+/// hostlist crate refuses `node[1-1000000000]`.
+pub const MAX_NAMES: usize = 1_000_000;
+
+/// The error for a list past [`MAX_NAMES`].
+fn too_many() -> String {
+    format!("this expands to more than {MAX_NAMES} names; split the list or use fewer braces and variables")
+}
 
 /// The variables of a Distfile, with `-d` definitions taking precedence.
 #[derive(Debug, Default)]
@@ -85,6 +96,9 @@ impl Env {
                     for alt in braces(&name).map_err(|m| self.err(pos, m))? {
                         out.push((alt, pos));
                     }
+                    if out.len() > MAX_NAMES {
+                        return Err(self.err(pos, too_many()));
+                    }
                 }
                 out
             }
@@ -93,6 +107,9 @@ impl Env {
                 for (name, pos) in names {
                     for n in glob_name(&name).map_err(|m| self.err(pos, m))? {
                         out.push((n, pos));
+                    }
+                    if out.len() > MAX_NAMES {
+                        return Err(self.err(pos, too_many()));
                     }
                 }
                 out
@@ -112,12 +129,15 @@ impl Env {
             return Ok(left);
         };
         let right = self.vars_of_words(right, depth)?;
-        let in_right = |n: &String| right.iter().any(|(r, _)| unquote(r) == unquote(n));
+        // Sets, not scans: both sides may hold many names.
+        let right_names: HashSet<String> = right.iter().map(|(r, _)| unquote(r)).collect();
+        let in_right = |n: &String| right_names.contains(&unquote(n));
         let mut out: Vec<(String, Pos)> = Vec::new();
         match op {
             SetOp::Add => {
+                let mut seen = HashSet::new();
                 for item in left.iter().chain(right.iter()) {
-                    if !out.iter().any(|(o, _)| unquote(o) == unquote(&item.0)) {
+                    if seen.insert(unquote(&item.0)) {
                         out.push(item.clone());
                     }
                 }
@@ -198,6 +218,9 @@ impl Env {
                 col: at.col + tail,
             };
             self.vars_of_text(&suffix, word, tail_at, depth + 1, &mut rest)?;
+            if out.len() + rest.len() > MAX_NAMES {
+                return Err(self.err(here, too_many()));
+            }
             for (r, _) in rest {
                 out.push((format!("{prefix}{v}{r}"), word));
             }
@@ -252,6 +275,9 @@ pub fn braces(name: &str) -> Result<Vec<String>, String> {
     for pair in bounds.windows(2) {
         let alt: String = chars[pair[0] + 1..pair[1]].iter().collect();
         out.extend(braces(&format!("{prefix}{alt}{suffix}"))?);
+        if out.len() > MAX_NAMES {
+            return Err(format!("'{}': {}", unquote(name), too_many()));
+        }
     }
     Ok(out)
 }
@@ -297,25 +323,27 @@ fn glob_name(name: &str) -> Result<Vec<String>, String> {
             pattern.push_str(&glob::Pattern::escape(h));
         }
         let mut quoted = false;
+        let mut star = false;
         for c in rest.chars() {
             if quoted {
                 pattern.push_str(&glob::Pattern::escape(&c.to_string()));
                 quoted = false;
+                star = false;
             } else if c == QUOTE {
                 quoted = true;
             } else {
-                pattern.push(c);
+                // csh has no `**`: a run of stars is one star. The glob crate would read
+                // `/**` as every file below `/` (the distfile fuzz target's first timeout)
+                // and refuse `a**b`.
+                if !(c == '*' && star) {
+                    pattern.push(c);
+                }
+                star = c == '*';
             }
         }
-        let options = glob::MatchOptions {
-            case_sensitive: true,
-            require_literal_separator: true,
-            require_literal_leading_dot: true,
-        };
-        let paths = glob::glob_with(&pattern, options)
-            .map_err(|e| format!("bad pattern '{}': {e}", unquote(&alt)))?;
-        for path in paths.flatten() {
-            let text = path.to_string_lossy().into_owned();
+        let paths =
+            glob_paths(&pattern).map_err(|e| format!("bad pattern '{}': {e}", unquote(&alt)))?;
+        for text in paths {
             let shown = match &base {
                 Some(h) => format!("~{}", text.strip_prefix(h.as_str()).unwrap_or(&text)),
                 None => text,
@@ -327,6 +355,74 @@ fn glob_name(name: &str) -> Result<Vec<String>, String> {
         out.push(name.to_string());
     }
     Ok(out)
+}
+
+/// The paths that match `pattern`, a glob pattern in the glob crate's syntax with no `**`,
+/// found one directory level per component, as csh does: wildcards stay inside a component,
+/// a leading `.` must be written, and each directory's matches come in name order.
+///
+/// `glob::glob_with` does this walk too, but glob 0.3.4 panics on a directory entry whose name
+/// is not UTF-8 when leading dots must be literal (the distfile fuzz target found it through
+/// `/*/*/*`); here such names are skipped, as the glob crate's own matching skips them.
+fn glob_paths(pattern: &str) -> Result<Vec<String>, glob::PatternError> {
+    let options = glob::MatchOptions {
+        case_sensitive: true,
+        require_literal_separator: true,
+        require_literal_leading_dot: true,
+    };
+    let mut found = vec![if pattern.starts_with('/') { "/" } else { "" }.to_string()];
+    let components: Vec<&str> = pattern.split('/').filter(|c| !c.is_empty()).collect();
+    // A trailing `/` asks for directories only.
+    let dirs_only = pattern.ends_with('/');
+    for (i, component) in components.iter().enumerate() {
+        let last = i + 1 == components.len() && !dirs_only;
+        let matcher = glob::Pattern::new(component)?;
+        let mut next = Vec::new();
+        for dir in &found {
+            let join = |name: &str| {
+                if dir.is_empty() || dir.ends_with('/') {
+                    format!("{dir}{name}")
+                } else {
+                    format!("{dir}/{name}")
+                }
+            };
+            let wild = component.contains(['*', '?', '[']);
+            if !wild {
+                let path = join(component);
+                let exists = if last {
+                    std::fs::symlink_metadata(&path).is_ok()
+                } else {
+                    std::path::Path::new(&path).is_dir()
+                };
+                if exists {
+                    next.push(path);
+                }
+                continue;
+            }
+            let Ok(entries) = std::fs::read_dir(if dir.is_empty() { "." } else { dir }) else {
+                continue;
+            };
+            let mut names: Vec<String> = entries
+                .flatten()
+                .filter_map(|e| e.file_name().into_string().ok())
+                .filter(|name| matcher.matches_with(name, options))
+                .collect();
+            names.sort_unstable();
+            for name in names {
+                let path = join(&name);
+                if last || std::path::Path::new(&path).is_dir() {
+                    next.push(path);
+                }
+            }
+        }
+        found = next;
+    }
+    // A pattern of slashes alone names the root, which the walk has not checked: keep the
+    // glob crate's answer of nothing, so that the name is kept as written.
+    if components.is_empty() {
+        found.clear();
+    }
+    Ok(found)
 }
 
 #[cfg(test)]

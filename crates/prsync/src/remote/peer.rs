@@ -344,7 +344,14 @@ pub fn serve_sender<R: Read, W: Write>(
                     ));
                 }
                 let ranges: Vec<Range<u64>> = ranges.into_iter().map(|(s, e)| s..e).collect();
-                progress.add_total(ranges.iter().map(|r| r.end - r.start).sum());
+                // Saturating: a hostile peer's ranges may add up past u64 (found by the
+                // prsync_wire fuzz target); only the progress total depends on the sum.
+                progress.add_total(
+                    ranges
+                        .iter()
+                        .map(|r| r.end - r.start)
+                        .fold(0, u64::saturating_add),
+                );
                 let sent = {
                     let mut data = DataWriter::new(link, shape, progress);
                     let sent = sender.send_ranges(index as usize, &ranges, &mut data);
