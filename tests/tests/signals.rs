@@ -4,7 +4,7 @@
 
 use std::io::{BufRead, BufReader, Read, Write};
 use std::path::Path;
-use std::process::{Child, ChildStderr, Stdio};
+use std::process::{Child, ChildStderr, ChildStdout};
 
 use prtools_tests::{spawn, wait_for_temp_file, TestCluster};
 
@@ -62,28 +62,38 @@ fn temp_files(dir: &Path) -> Vec<String> {
         .collect()
 }
 
+/// Starts prsh on `hosts` hosts with `args`, and returns once every host has printed its
+/// first line, `started`: the command really runs on each before the test signals.
+fn prsh_started(
+    tc: &TestCluster,
+    args: &[&str],
+    hosts: usize,
+) -> (Child, BufReader<ChildStdout>, BufReader<ChildStderr>) {
+    let mut child = spawn(tc.tool("prsh").args(args));
+    let mut stdout = BufReader::new(child.stdout.take().unwrap());
+    let stderr = BufReader::new(child.stderr.take().unwrap());
+    for _ in 0..hosts {
+        let mut line = String::new();
+        stdout.read_line(&mut line).unwrap();
+        assert!(line.ends_with("started\n"), "{line}");
+    }
+    (child, stdout, stderr)
+}
+
 #[test]
 fn the_first_ctrl_c_lets_running_hosts_finish_and_starts_no_more() {
     let tc = TestCluster::start(4);
     for node in 1..=4 {
         mkfifo(&tc.cluster.node_tmp(node).join("go"));
     }
-    let mut child = tc
-        .tool("prsh")
-        .args(["-f", "2", "-w", "node[1-4]"])
-        .arg("echo started; touch /tmp/ran; cat /tmp/go; echo done")
-        .stdin(Stdio::null())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    let mut stdout = BufReader::new(child.stdout.take().unwrap());
-    let mut stderr = BufReader::new(child.stderr.take().unwrap());
-    for _ in 0..2 {
-        let mut line = String::new();
-        stdout.read_line(&mut line).unwrap();
-        assert!(line.ends_with("started\n"), "{line}");
-    }
+    let args = [
+        "-f",
+        "2",
+        "-w",
+        "node[1-4]",
+        "echo started; touch /tmp/ran; cat /tmp/go; echo done",
+    ];
+    let (mut child, mut stdout, mut stderr) = prsh_started(&tc, &args, 2);
     signal(&child, libc::SIGINT);
     let said = stderr_until(&mut stderr, "interrupt:");
     assert!(
@@ -117,21 +127,8 @@ fn the_first_ctrl_c_lets_running_hosts_finish_and_starts_no_more() {
 /// Starts a command that never ends by itself on two hosts and stops prsh with `signals`.
 fn kill_remote_commands(signals: &[i32], status: i32) {
     let tc = TestCluster::start(2);
-    let mut child = tc
-        .tool("prsh")
-        .args(["-w", "node[1-2]", "echo started; exec sleep 600"])
-        .stdin(Stdio::null())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    let mut stdout = BufReader::new(child.stdout.take().unwrap());
-    let mut stderr = BufReader::new(child.stderr.take().unwrap());
-    for _ in 0..2 {
-        let mut line = String::new();
-        stdout.read_line(&mut line).unwrap();
-        assert!(line.ends_with("started\n"), "{line}");
-    }
+    let args = ["-w", "node[1-2]", "echo started; exec sleep 600"];
+    let (mut child, _stdout, mut stderr) = prsh_started(&tc, &args, 2);
     for (i, &number) in signals.iter().enumerate() {
         signal(&child, number);
         if i + 1 < signals.len() {

@@ -20,7 +20,6 @@ use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::Ordering;
 use std::sync::Arc;
-use std::time::Duration;
 
 use anyhow::{bail, Context as _, Result};
 use prtools_hostlist::Context;
@@ -200,18 +199,7 @@ where
                 // `-u` bounds a host's whole job, placing the agent included: one host that
                 // hangs mid-transfer must not hang the run. A timeout or a second Ctrl-C
                 // kills the agent, which removes its temp file as it dies.
-                let bound = limit.unwrap_or(Duration::MAX);
-                tokio::select! {
-                    done = work => done,
-                    _ = tokio::time::sleep(bound) => {
-                        conn.stop(&kill).await;
-                        Err(HostError::CommandTimeout(bound))
-                    }
-                    _ = interrupt.wait() => {
-                        conn.stop(&kill).await;
-                        Err(HostError::Interrupted)
-                    }
-                }
+                conn.bounded(&kill, limit, &mut interrupt, work).await
             }
         },
         move |result| {

@@ -237,6 +237,26 @@ impl Connection {
         argv
     }
 
+    /// Awaits a host's `work`, or kills its remote command (by `kill`) when `timeout`
+    /// passes or the run is to be killed (see [`Interrupt`](crate::Interrupt)), and says why.
+    /// The one bound every agent-driving tool puts on a host.
+    pub async fn bounded<T>(
+        &self,
+        kill: &KillHandle,
+        timeout: Option<Duration>,
+        interrupt: &mut crate::Interrupt,
+        work: impl std::future::Future<Output = Result<T, HostError>>,
+    ) -> Result<T, HostError> {
+        let limit = timeout.unwrap_or(Duration::MAX);
+        let why = tokio::select! {
+            done = work => return done,
+            _ = tokio::time::sleep(limit) => HostError::CommandTimeout(limit),
+            _ = interrupt.wait() => HostError::Interrupted,
+        };
+        self.stop(kill).await;
+        Err(why)
+    }
+
     /// Kills a command whose pid marker may still be on its way on stderr: waits for it a
     /// few seconds at most (a command that never printed one was never started), then
     /// [`kill`](Connection::kill)s. For agents, whose stderr is read by

@@ -10,7 +10,7 @@ use std::collections::HashMap;
 use std::io::{self, BufReader, BufWriter, Read, Write};
 use std::os::unix::ffi::OsStrExt;
 use std::sync::{Arc, Mutex};
-use std::time::{Duration, Instant};
+use std::time::Instant;
 
 use prtools_transport::{
     failure_lines, fit_fanout, for_each_host, start_agent as place_and_start, AgentOptions, Config,
@@ -197,23 +197,15 @@ async fn push(
                     let mut link = bridge(input, output, handle);
                     push_one(&work, &mut link, &name)
                 });
-                let limit = timeout.unwrap_or(Duration::MAX);
                 // A timeout or a signal kills the agent on the host: its channel closes, and
                 // the blocking half ends on its own. Nothing is left running there, and its
                 // temp file goes with it.
-                let joined = tokio::select! {
-                    joined = blocking => joined,
-                    _ = tokio::time::sleep(limit) => {
-                        conn.stop(&kill).await;
-                        return Err(HostError::CommandTimeout(limit));
-                    }
-                    _ = interrupt.wait() => {
-                        conn.stop(&kill).await;
-                        return Err(HostError::Interrupted);
-                    }
+                let pushed = async {
+                    blocking
+                        .await
+                        .map_err(|e| HostError::Other(format!("push task failed: {e}")))
                 };
-                let code =
-                    joined.map_err(|e| HostError::Other(format!("push task failed: {e}")))?;
+                let code = conn.bounded(&kill, timeout, &mut interrupt, pushed).await?;
                 let _ = process.wait().await;
                 let _ = stderr.await;
                 Ok(code)
@@ -333,14 +325,9 @@ async fn stop_on<T>(
     mut interrupt: Interrupt,
     opts: &Options,
 ) -> Result<Result<T, tokio::sync::oneshot::error::RecvError>, HostError> {
-    let limit = opts.config.command_timeout.unwrap_or(Duration::MAX);
-    let why = tokio::select! {
-        result = &mut *done => return Ok(result),
-        _ = tokio::time::sleep(limit) => HostError::CommandTimeout(limit),
-        _ = interrupt.wait() => HostError::Interrupted,
-    };
-    conn.stop(kill).await;
-    Err(why)
+    let received = async { Ok(done.await) };
+    conn.bounded(kill, opts.config.command_timeout, &mut interrupt, received)
+        .await
 }
 
 fn pull_one<R: Read, W: Write>(
