@@ -1,9 +1,14 @@
 //! `cargo xtask cluster up [N] | status | down`: a local ssh test cluster to try the tools on
 //! by hand, in `<workspace>/target/cluster`. The tests start their own (see the
 //! prtools-testcluster crate); this one keeps running after xtask exits, until `down`.
+//!
+//! Where the checkout cannot hold a cluster (under `/tmp`, or in a home other users cannot
+//! enter), the cluster lives where `prtools_testcluster::home_for` puts it, and
+//! `target/cluster` is a symbolic link to it, so that `target/cluster/ssh_config` is the
+//! config wherever the checkout is.
 
 use std::fs;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 use anyhow::{bail, Context};
 use prtools_testcluster::Cluster;
@@ -20,21 +25,22 @@ fn cluster_dir() -> PathBuf {
 
 pub fn run(args: &[String]) -> anyhow::Result<()> {
     let args: Vec<&str> = args.iter().map(String::as_str).collect();
+    let dir = cluster_dir();
     match args[..] {
-        ["up"] => up(DEFAULT_NODES),
+        ["up"] => up(&dir, DEFAULT_NODES),
         ["up", n] => match n.parse() {
-            Ok(n) if n > 0 => up(n),
+            Ok(n) if n > 0 => up(&dir, n),
             _ => bail!("bad node count '{n}': expected a number above 0\n{USAGE}"),
         },
-        ["status"] => status(),
-        ["down"] => down(),
+        ["status"] => status(&dir),
+        ["down"] => down(&dir),
         _ => bail!("{USAGE}"),
     }
 }
 
-fn up(n: usize) -> anyhow::Result<()> {
-    let dir = cluster_dir();
-    if let Ok(cluster) = Cluster::attach(&dir) {
+fn up(dir: &Path, n: usize) -> anyhow::Result<()> {
+    crate::deps::ensure(crate::deps::Need::Cluster)?;
+    if let Ok(cluster) = Cluster::attach(dir) {
         if (1..=cluster.len()).any(|i| !cluster.processes(i).is_empty()) {
             bail!(
                 "a test cluster is already running in {}\nhint: see it with `cargo xtask \
@@ -44,12 +50,19 @@ fn up(n: usize) -> anyhow::Result<()> {
         }
     }
     // Whatever an earlier cluster left (its nodes are gone) would only confuse.
-    if dir.exists() {
-        fs::remove_dir_all(&dir).with_context(|| format!("cannot remove {}", dir.display()))?;
+    remove(dir)?;
+    let home = place(dir)?;
+    let cluster = Cluster::start(&home, n)
+        .with_context(|| format!("cannot start a test cluster in {}", home.display()))?;
+    if home != dir {
+        println!(
+            "keeping the cluster's files in {}: {} cannot hold them",
+            home.display(),
+            dir.display()
+        );
     }
-    let cluster = Cluster::start(&dir, n)
-        .with_context(|| format!("cannot start a test cluster in {}", dir.display()))?;
-    let config = cluster.ssh_config().display();
+    let config = dir.join("ssh_config");
+    let config = config.display();
     println!(
         "started {} on 127.0.0.1, ports {}",
         folded(n),
@@ -71,9 +84,40 @@ fn ports(cluster: &Cluster) -> String {
     ports.join(",")
 }
 
-fn status() -> anyhow::Result<()> {
-    let dir = cluster_dir();
-    let Ok(cluster) = Cluster::attach(&dir) else {
+/// The folder the cluster for `dir` lives in: `dir` itself, or a folder elsewhere that `dir`
+/// is made a symbolic link to.
+fn place(dir: &Path) -> anyhow::Result<PathBuf> {
+    let parent = dir.parent().context("the cluster folder has a parent")?;
+    fs::create_dir_all(parent).with_context(|| format!("cannot create {}", parent.display()))?;
+    let home = prtools_testcluster::home_for(dir)?;
+    if home != dir {
+        std::os::unix::fs::symlink(&home, dir)
+            .with_context(|| format!("cannot link {} to {}", dir.display(), home.display()))?;
+    }
+    Ok(home)
+}
+
+/// Removes `dir`, and the folder it links to when it is a link made by [`place`].
+fn remove(dir: &Path) -> anyhow::Result<()> {
+    let Ok(meta) = fs::symlink_metadata(dir) else {
+        return Ok(());
+    };
+    if meta.is_symlink() {
+        if let Ok(home) = fs::read_link(dir) {
+            if home.exists() {
+                fs::remove_dir_all(&home)
+                    .with_context(|| format!("cannot remove {}", home.display()))?;
+            }
+        }
+        fs::remove_file(dir).with_context(|| format!("cannot remove {}", dir.display()))?;
+    } else {
+        fs::remove_dir_all(dir).with_context(|| format!("cannot remove {}", dir.display()))?;
+    }
+    Ok(())
+}
+
+fn status(dir: &Path) -> anyhow::Result<()> {
+    let Ok(cluster) = Cluster::attach(dir) else {
         println!("no test cluster in {}", dir.display());
         println!("hint: start one with `cargo xtask cluster up [N]`");
         return Ok(());
@@ -95,9 +139,8 @@ fn status() -> anyhow::Result<()> {
     Ok(())
 }
 
-fn down() -> anyhow::Result<()> {
-    let dir = cluster_dir();
-    match Cluster::attach(&dir) {
+fn down(dir: &Path) -> anyhow::Result<()> {
+    match Cluster::attach(dir) {
         Ok(cluster) => {
             let n = cluster.len();
             cluster
@@ -105,14 +148,14 @@ fn down() -> anyhow::Result<()> {
                 .with_context(|| format!("cannot stop the test cluster in {}", dir.display()))?;
             println!("stopped {}", folded(n));
         }
-        Err(_) if !dir.exists() => {
+        Err(_) if fs::symlink_metadata(dir).is_err() => {
             println!("no test cluster in {}", dir.display());
             return Ok(());
         }
         // A folder without a readable state file: nothing to stop, remove it all the same.
         Err(e) => eprintln!("xtask: {e}"),
     }
-    fs::remove_dir_all(&dir).with_context(|| format!("cannot remove {}", dir.display()))?;
+    remove(dir)?;
     println!("removed {}", dir.display());
     Ok(())
 }

@@ -9,6 +9,8 @@ use prtools_testcluster::Cluster;
 
 /// Builds the tools, starts the cluster, runs the steps, stops the cluster.
 pub fn run() -> Result<()> {
+    // Before the build: a missing sshd should not cost a newcomer a minute of compiling first.
+    crate::deps::ensure(crate::deps::Need::Cluster)?;
     crate::cargo(&[
         "build",
         "--bins",

@@ -9,6 +9,7 @@ mod demo;
 mod demo_dist;
 mod demo_mail;
 mod demo_sync;
+mod deps;
 mod dist;
 mod fuzz;
 mod man;
@@ -24,6 +25,10 @@ const TASKS: &[(&str, &str)] = &[
     (
         "demo",
         "build the tools, start a 4-host cluster, show every tool at work, stop it",
+    ),
+    (
+        "deps",
+        "install what the test hosts (cluster) or the tests need when it is missing",
     ),
     (
         "man",
@@ -60,6 +65,7 @@ fn run() -> anyhow::Result<()> {
     match task.as_deref() {
         Some("cluster") => cluster::run(&rest),
         Some("demo") => demo::run(),
+        Some("deps") => deps::run(&rest),
         Some("man") => man::run(&rest),
         Some("bench") => bench::run(&rest),
         Some("dist") => dist::run(),

@@ -56,7 +56,10 @@
 
 mod files;
 mod node;
+mod place;
 mod procfs;
+
+pub use place::home_for;
 
 use std::fs;
 use std::io;
@@ -93,6 +96,14 @@ fn temp_root() -> PathBuf {
     let manifest = Path::new(env!("CARGO_MANIFEST_DIR"));
     let workspace = manifest.parent().and_then(Path::parent).unwrap_or(manifest);
     workspace.join("target").join("tc")
+}
+
+/// Creates `dir` and its parents, and opens `dir` to every user whatever the umask: sshd reads
+/// `authorized_keys` in there as the user who logs in, `nobody` among them.
+fn create_shared_dir(dir: &Path) -> io::Result<()> {
+    use std::os::unix::fs::PermissionsExt;
+    fs::create_dir_all(dir)?;
+    fs::set_permissions(dir, fs::Permissions::from_mode(0o755))
 }
 
 /// Whether a process with this pid exists (in any state).
@@ -142,9 +153,18 @@ impl Cluster {
     /// A cluster that is never dropped (kept in a `static`, or its test process killed)
     /// outlives its process; the next `start_temp`, in any process, stops it and removes its
     /// folder, which is named after the dead process's pid.
+    ///
+    /// Where `target/tc` cannot hold a cluster (a checkout under `/tmp` or under a folder other
+    /// users cannot enter), the clusters live where [`home_for`] puts them.
     pub fn start_temp(n: usize) -> io::Result<Cluster> {
-        let root = temp_root();
-        fs::create_dir_all(&root)?;
+        Cluster::start_temp_in(&temp_root(), n)
+    }
+
+    /// [`Cluster::start_temp`] for clusters meant for `root` rather than `target/tc`, as for a
+    /// checkout elsewhere.
+    pub fn start_temp_in(root: &Path, n: usize) -> io::Result<Cluster> {
+        let root = home_for(root)?;
+        create_shared_dir(&root)?;
         // Canonical, as the paths in the sshds' command lines that the sweep looks for.
         let root = root.canonicalize()?;
         sweep_stale_temp(&root);
@@ -186,29 +206,22 @@ impl Cluster {
             return Err(io::Error::new(
                 io::ErrorKind::NotFound,
                 format!(
-                    "{} not found\nhint: install it with `apt-get install openssh-server`",
+                    "{} not found\nhint: `cargo xtask deps` installs it (`apt-get install \
+                     openssh-server`)",
                     node::SSHD
                 ),
             ));
         }
-        let under_tmp = |dir: &Path| dir.starts_with("/tmp");
         let dir = std::path::absolute(dir)?;
-        if under_tmp(&dir) {
+        if let Some(why) = place::unfit(&dir)? {
             return Err(invalid(format!(
-                "cannot start a test cluster in {}: it is under /tmp, which every node hides \
-                 behind its own /tmp\nhint: use a folder under target/",
+                "cannot start a test cluster in {}: {why}\nhint: start it in the folder \
+                 `home_for` gives",
                 dir.display()
             )));
         }
-        fs::create_dir_all(&dir)?;
+        create_shared_dir(&dir)?;
         let dir = dir.canonicalize()?;
-        if under_tmp(&dir) {
-            return Err(invalid(format!(
-                "cannot start a test cluster in {}: it resolves to a folder under /tmp, which \
-                 every node hides behind its own /tmp\nhint: use a folder under target/",
-                dir.display()
-            )));
-        }
         let layout = Layout::new(dir);
         if let Some(running) = Cluster::attach(layout.dir())
             .ok()
@@ -229,6 +242,11 @@ impl Cluster {
         files::keygen(&layout.user_key(), "prtools-testcluster")?;
         let user_key = files::read_public(&layout.user_key())?;
         fs::write(layout.authorized_keys(), format!("{user_key}\n"))?;
+        // Read by sshd as each user who logs in, whatever our umask made it.
+        fs::set_permissions(
+            layout.authorized_keys(),
+            std::os::unix::fs::PermissionsExt::from_mode(0o644),
+        )?;
 
         let bashrc = std::env::var_os("HOME")
             .map(|home| Path::new(&home).join(".bashrc"))

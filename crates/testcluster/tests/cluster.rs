@@ -261,7 +261,7 @@ fn attach_finds_a_kept_cluster() {
 fn refuses_tmp_and_empty_clusters() {
     let err = Cluster::start(Path::new("/tmp/prtools-testcluster"), 1).unwrap_err();
     assert_eq!(err.kind(), io::ErrorKind::InvalidInput);
-    assert!(err.to_string().contains("it is under /tmp"), "{err}");
+    assert!(err.to_string().contains("is under /tmp"), "{err}");
     assert!(!Path::new("/tmp/prtools-testcluster").exists());
 
     let err = Cluster::start_temp(0).unwrap_err();
@@ -269,4 +269,75 @@ fn refuses_tmp_and_empty_clusters() {
 
     let err = Cluster::attach(Path::new(env!("CARGO_MANIFEST_DIR"))).unwrap_err();
     assert!(err.to_string().starts_with("no test cluster in "), "{err}");
+}
+
+/// A folder of this test's own, removed at the end whatever happens.
+struct Scratch(std::path::PathBuf);
+
+impl Scratch {
+    fn new(parent: &str, name: &str) -> Scratch {
+        let dir = Path::new(parent).join(format!("prtools-{name}-{}", std::process::id()));
+        let _ = fs::remove_dir_all(&dir);
+        fs::create_dir_all(&dir).unwrap();
+        Scratch(dir)
+    }
+}
+
+impl Drop for Scratch {
+    fn drop(&mut self) {
+        let _ = fs::remove_dir_all(&self.0);
+    }
+}
+
+/// What a newcomer's checkout at `checkout` gives: a temp cluster where the tests would start
+/// it, whose nodes serve root and `nobody` alike and keep their own /tmp.
+fn serves_a_checkout_at(checkout: &Path) {
+    let cluster = Cluster::start_temp_in(&checkout.join("target/tc"), 1).unwrap();
+    assert!(!cluster.dir().starts_with("/tmp"), "{:?}", cluster.dir());
+    assert_eq!(ssh_ok(&cluster, 1, "hostname"), "node1\n");
+    ssh_ok(&cluster, 1, "echo staged > /tmp/staged");
+    assert_eq!(
+        fs::read_to_string(cluster.node_tmp(1).join("staged")).unwrap(),
+        "staged\n"
+    );
+    // sshd reads authorized_keys as `nobody` here: it must reach it.
+    let out = cluster
+        .ssh(1)
+        .args(["-l", "nobody", "id -un"])
+        .output()
+        .unwrap();
+    assert_eq!(
+        String::from_utf8_lossy(&out.stdout),
+        "This account is currently not available.\n",
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert_eq!(out.status.code(), Some(1));
+}
+
+#[test]
+fn serves_a_checkout_in_a_private_home() {
+    // As a clone in /root, which is 0700 on Debian.
+    let home = Scratch::new("/var/tmp", "home");
+    fs::set_permissions(&home.0, std::os::unix::fs::PermissionsExt::from_mode(0o700)).unwrap();
+    serves_a_checkout_at(&home.0.join("prtools"));
+}
+
+#[test]
+fn serves_a_checkout_under_tmp() {
+    let clone = Scratch::new("/tmp", "clone");
+    serves_a_checkout_at(&clone.0.join("prtools"));
+    // And one reached through a link into /tmp, from outside it.
+    let link = Scratch::new("/var/tmp", "link");
+    std::os::unix::fs::symlink(&clone.0, link.0.join("prtools")).unwrap();
+    serves_a_checkout_at(&link.0.join("prtools/prtools"));
+}
+
+#[test]
+fn refuses_a_private_folder_as_given() {
+    let home = Scratch::new("/var/tmp", "private");
+    fs::set_permissions(&home.0, std::os::unix::fs::PermissionsExt::from_mode(0o700)).unwrap();
+    let err = Cluster::start(&home.0.join("c"), 1).unwrap_err();
+    assert!(err.to_string().contains("is mode 700"), "{err}");
+    assert!(!home.0.join("c").exists());
 }
