@@ -167,3 +167,35 @@ fn folded(n: usize) -> String {
         n => format!("node[1-{n}]"),
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// `cluster up` and `down` for a checkout under /tmp: the cluster lives elsewhere, and
+    /// `target/cluster/ssh_config` reaches it all the same.
+    #[test]
+    fn up_and_down_from_a_checkout_under_tmp() {
+        let checkout = Path::new("/tmp").join(format!("prtools-xtask-{}", std::process::id()));
+        let dir = checkout.join("target/cluster");
+        up(&dir, 2).unwrap();
+        let home = fs::read_link(&dir).unwrap();
+        assert!(home.starts_with("/var/tmp"), "{home:?}");
+        let out = std::process::Command::new("ssh")
+            .arg("-F")
+            .arg(dir.join("ssh_config"))
+            .args(["-o", "BatchMode=yes", "node2", "hostname"])
+            .output()
+            .unwrap();
+        let stopped = down(&dir);
+        let _ = fs::remove_dir_all(&checkout);
+        assert_eq!(
+            String::from_utf8_lossy(&out.stdout),
+            "node2\n",
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        stopped.unwrap();
+        assert!(!home.exists(), "{home:?} outlived `cluster down`");
+    }
+}

@@ -231,8 +231,9 @@ impl Drop for Cleanup {
 
 #[test]
 fn attach_finds_a_kept_cluster() {
-    let dir = Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("../../target/tc")
+    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../target/tc");
+    let dir = prtools_testcluster::home_for(&root)
+        .unwrap()
         .join(format!("kept-{}", std::process::id()));
     let _cleanup = Cleanup(dir.clone());
     let started = Cluster::start(&dir, 2).unwrap();
