@@ -95,39 +95,80 @@ pub struct Cli {
     #[arg(short = 'V', long = "version", action = clap::ArgAction::Version)]
     pub version: Option<bool>,
     /// The command to run, as ssh takes it: the words are joined and run by the remote shell
-    #[arg(
-        value_name = "COMMAND",
-        required = true,
-        trailing_var_arg = true,
-        allow_hyphen_values = true
-    )]
+    ///
+    /// [`Cli::parse_args`] puts a `--` before its first word, so that its own flags stay its.
+    #[arg(value_name = "COMMAND", required = true)]
     pub command: Vec<String>,
 }
 
 impl Cli {
-    /// Parses the command line. A command that starts with `-` is almost always a mistyped
-    /// flag (`--jsn`), which the trailing COMMAND would otherwise swallow; it is parsed again
-    /// strictly so that clap names the flag and suggests the nearest one.
+    /// Parses the command line as pdsh does: options end at the first word that is not an
+    /// option or an option's value, and everything from there is the command, its own flags
+    /// included, in every form an option may be written (`-f 4`, `-f4`, `-Rexec`, `-wnode1`,
+    /// `--fanout=4`).
+    ///
+    /// clap alone takes the words after an attached value (`-Rexec ls -l /dev/null`) as
+    /// options again, so that `-l` became the login user; the split is made here and handed
+    /// to clap with a `--` between the two.
     pub fn parse_args<I, T>(args: I) -> Result<Cli, clap::Error>
     where
         I: IntoIterator<Item = T>,
         T: Into<std::ffi::OsString> + Clone,
     {
-        use clap::{CommandFactory, FromArgMatches};
-        let args: Vec<std::ffi::OsString> = args.into_iter().map(Into::into).collect();
-        let cli = Cli::try_parse_from(&args)?;
-        if cli
-            .command
-            .first()
-            .is_some_and(|word| word.starts_with('-'))
-        {
-            let strict = Cli::command().mut_arg("command", |a| {
-                a.trailing_var_arg(false).allow_hyphen_values(false)
-            });
-            return Cli::from_arg_matches(&strict.try_get_matches_from(&args)?);
+        use clap::CommandFactory;
+        let mut args: Vec<std::ffi::OsString> = args.into_iter().map(Into::into).collect();
+        let at = command_start(&Cli::command(), &args);
+        if at < args.len() && args[at] != "--" {
+            args.insert(at, "--".into());
         }
-        Ok(cli)
+        Cli::try_parse_from(&args)
     }
+}
+
+/// The index of the command's first word in `args` (`args[0]` is the program), or of the `--`
+/// that stands before it; `args.len()` when there is no command.
+fn command_start(command: &clap::Command, args: &[std::ffi::OsString]) -> usize {
+    let takes_value = |arg: &clap::Arg| {
+        arg.get_action().takes_values() && arg.get_num_args().map_or(true, |n| n.min_values() > 0)
+    };
+    let mut i = 1;
+    while i < args.len() {
+        let Some(word) = args[i].to_str() else {
+            return i;
+        };
+        if word == "--" || word == "-" || !word.starts_with('-') {
+            return i;
+        }
+        if let Some(long) = word.strip_prefix("--") {
+            let needs_next = !long.contains('=')
+                && command
+                    .get_arguments()
+                    .find(|a| a.get_long() == Some(long))
+                    .is_some_and(takes_value);
+            i += if needs_next { 2 } else { 1 };
+            continue;
+        }
+        // A cluster of short options; the first that takes a value takes the rest of the
+        // word, or the next word when the rest is empty.
+        let mut next = 1;
+        for (at, short) in word.char_indices().skip(1) {
+            let Some(arg) = command
+                .get_arguments()
+                .find(|a| a.get_short() == Some(short))
+            else {
+                // Not ours: clap names it and suggests the nearest option.
+                break;
+            };
+            if takes_value(arg) {
+                if at + short.len_utf8() == word.len() {
+                    next = 2;
+                }
+                break;
+            }
+        }
+        i += next;
+    }
+    args.len()
 }
 
 #[cfg(test)]
@@ -143,14 +184,14 @@ mod tests {
 
     #[test]
     fn command_keeps_its_own_flags() {
-        let cli = Cli::try_parse_from(["prsh", "-w", "n[1-2]", "ls", "-l", "-b"]).unwrap();
+        let cli = Cli::parse_args(["prsh", "-w", "n[1-2]", "ls", "-l", "-b"]).unwrap();
         assert_eq!(cli.command, ["ls", "-l", "-b"]);
         assert!(!cli.gather);
     }
 
     #[test]
     fn h_is_hostfile_not_help() {
-        let cli = Cli::try_parse_from(["prsh", "-h", "hosts.txt", "true"]).unwrap();
+        let cli = Cli::parse_args(["prsh", "-h", "hosts.txt", "true"]).unwrap();
         assert_eq!(cli.hosts.hostfile, [PathBuf::from("hosts.txt")]);
     }
 
@@ -161,9 +202,45 @@ mod tests {
         assert!(err.to_string().contains("--json"), "{err}");
     }
 
+    /// pdsh stops reading options at the command's first word, whichever way a value is
+    /// attached to its option.
+    #[test]
+    fn options_end_at_the_command_in_every_form() {
+        for args in [
+            &["prsh", "-Rexec", "-w", "foo", "ls", "-l", "/dev/null"][..],
+            &["prsh", "-f4", "-w", "foo", "ls", "-l", "/dev/null"],
+            &["prsh", "-lroot", "-wfoo", "ls", "-l", "/dev/null"],
+            &["prsh", "-SRexec", "-wfoo", "ls", "-l", "/dev/null"],
+            &[
+                "prsh",
+                "--port=22",
+                "--outdir",
+                "o",
+                "-w",
+                "foo",
+                "ls",
+                "-l",
+                "/dev/null",
+            ],
+            &["prsh", "-w", "foo", "--", "ls", "-l", "/dev/null"],
+            &["prsh", "-Nbw", "foo", "ls", "-l", "/dev/null"],
+        ] {
+            let cli = Cli::parse_args(args).unwrap_or_else(|e| panic!("{args:?}: {e}"));
+            assert_eq!(cli.command, ["ls", "-l", "/dev/null"], "{args:?}");
+            assert_eq!(cli.hosts.hosts, ["foo"], "{args:?}");
+            let user = args.contains(&"-lroot").then(|| "root".to_string());
+            assert_eq!(cli.conn.user, user, "{args:?}");
+        }
+        let cli = Cli::parse_args(["prsh", "-f4", "-w", "foo", "uname", "-a"]).unwrap();
+        assert_eq!(cli.command, ["uname", "-a"]);
+        let cli = Cli::parse_args(["prsh", "-w", "-", "uname"]).unwrap();
+        assert_eq!(cli.hosts.hosts, ["-"]);
+        assert_eq!(cli.command, ["uname"]);
+    }
+
     #[test]
     fn fanout_zero_is_refused() {
-        let err = Cli::try_parse_from(["prsh", "-f", "0", "-w", "a", "true"]).unwrap_err();
+        let err = Cli::parse_args(["prsh", "-f", "0", "-w", "a", "true"]).unwrap_err();
         assert!(err.to_string().contains("fan-out must be at least 1"));
     }
 }

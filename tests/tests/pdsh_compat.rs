@@ -1,0 +1,35 @@
+//! prsh against the installed pdsh on the same command lines (issue 13): where pdsh's rules
+//! differ from clap's or from ssh's, pdsh's win. `-R exec` runs each host's command on this
+//! machine, so most of these need no test hosts.
+
+use std::process::Command;
+
+use prtools_tests::{assert_text_eq, bin, run, text};
+
+/// The same arguments through pdsh and through prsh: exit status, stdout, stderr.
+fn both(args: &[&str]) -> [(Option<i32>, String, String); 2] {
+    [Command::new("pdsh"), Command::new(bin("prsh"))].map(|mut cmd| {
+        let out = run(cmd
+            .args(args)
+            .env_remove("WCOLL")
+            .env_remove("PDSH_RCMD_TYPE")
+            .env("NO_COLOR", "1"));
+        (out.status.code(), text(&out.stdout), text(&out.stderr))
+    })
+}
+
+#[test]
+fn options_end_at_the_first_word_of_the_command() {
+    for args in [
+        &["-Rexec", "-w", "foo", "echo", "-l", "/dev/null"][..],
+        &["-f4", "-Rexec", "-w", "foo", "echo", "-a"],
+        &["-SRexec", "-wfoo", "echo", "-l", "x"],
+        &["-lroot", "-Rexec", "-wfoo", "echo", "%u", "-l"],
+        &["-R", "exec", "-w", "foo", "--", "echo", "-w", "bar"],
+    ] {
+        let [pdsh, prsh] = both(args);
+        assert_eq!(pdsh.0, Some(0), "pdsh {args:?}: {}", pdsh.2);
+        assert_eq!(prsh.0, pdsh.0, "{args:?}: {}", prsh.2);
+        assert_text_eq!(pdsh.1, prsh.1);
+    }
+}
