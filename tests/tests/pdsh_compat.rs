@@ -33,3 +33,10 @@ fn options_end_at_the_first_word_of_the_command() {
         assert_text_eq!(pdsh.1, prsh.1);
     }
 }
+
+#[test]
+fn exec_templates_escape_as_pdsh() {
+    let [pdsh, prsh] = both(&["-Rexec", "-w", "foo", "echo", "100%%", "%%h", "%h:%n", "%x"]);
+    assert_text_eq!("foo: 100% %h foo:0 %x\n", pdsh.1);
+    assert_text_eq!(pdsh.1, prsh.1);
+}

@@ -219,17 +219,13 @@ impl Connection {
         self.start(command, true, kill, true).await
     }
 
-    /// The argv of an exec transport: the template with `%h`, `%u`, `%n` replaced, and the
-    /// command appended as one argument when there is one.
+    /// The argv of an exec transport: the template with `%h`, `%u`, `%n` and `%%` replaced,
+    /// and the command appended as one argument when there is one.
     fn exec_argv(&self, template: &[String], user: &str, command: &str) -> Vec<String> {
         let rank = self.target.rank.to_string();
         let mut argv: Vec<String> = template
             .iter()
-            .map(|word| {
-                word.replace("%h", &self.target.spec.host)
-                    .replace("%u", user)
-                    .replace("%n", &rank)
-            })
+            .map(|word| expand_template(word, &self.target.spec.host, user, &rank))
             .collect();
         if !command.is_empty() {
             argv.push(command.to_string());
@@ -318,4 +314,47 @@ async fn kill_local_group(pid: u32) {
     }
     // SAFETY: as above.
     unsafe { libc::kill(-pgid, libc::SIGKILL) };
+}
+
+/// One word of a `-R exec` template with pdsh's escapes replaced in one pass: `%h` host, `%u`
+/// user, `%n` rank and `%%` a `%`. A value is never read for escapes again, so a `%` in a
+/// host name stays as it is; any other `%` is kept.
+fn expand_template(word: &str, host: &str, user: &str, rank: &str) -> String {
+    let mut out = String::with_capacity(word.len());
+    let mut chars = word.chars();
+    while let Some(c) = chars.next() {
+        if c != '%' {
+            out.push(c);
+            continue;
+        }
+        let rest = chars.clone().next();
+        let value = match rest {
+            Some('h') => host,
+            Some('u') => user,
+            Some('n') => rank,
+            Some('%') => "%",
+            _ => {
+                out.push('%');
+                continue;
+            }
+        };
+        out.push_str(value);
+        chars.next();
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::expand_template;
+
+    #[test]
+    fn template_escapes_as_pdsh() {
+        let expand = |word| expand_template(word, "node1", "root", "3");
+        assert_eq!(expand("%u@%h#%n"), "root@node1#3");
+        assert_eq!(expand("100%%"), "100%");
+        assert_eq!(expand("%%h"), "%h");
+        assert_eq!(expand("%x %"), "%x %");
+        assert_eq!(expand_template("%h", "a%u", "root", "0"), "a%u");
+    }
 }
