@@ -40,3 +40,52 @@ fn exec_templates_escape_as_pdsh() {
     assert_text_eq!("foo: 100% %h foo:0 %x\n", pdsh.1);
     assert_text_eq!(pdsh.1, prsh.1);
 }
+
+/// What a host printed is passed on byte for byte in every mode but the prefixed lines,
+/// which end each line as pdsh's readers expect.
+#[test]
+fn output_keeps_its_bytes_in_every_mode() {
+    let printf = ["printf", "abc\\ndef"];
+    let exec = |extra: &[&str]| {
+        let out = run(Command::new(bin("prsh"))
+            .args(["-R", "exec", "-w", "foo"])
+            .args(extra)
+            .args(printf)
+            .env("NO_COLOR", "1"));
+        assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+        out.stdout
+    };
+    let [pdsh, prsh] = both(&["-Rexec", "-w", "foo", "-N", "printf", "abc\\ndef"]);
+    assert_text_eq!("abc\ndef", pdsh.1);
+    assert_text_eq!(pdsh.1, prsh.1);
+    assert_eq!(exec(&["-N"]), b"abc\ndef");
+    assert_eq!(exec(&[]), b"foo: abc\nfoo: def\n");
+    assert_eq!(
+        exec(&["-b"]),
+        b"----------------\nfoo\n----------------\nabc\ndef\n"
+    );
+
+    let dir = std::env::temp_dir().join(format!("prsh-bytes-{}", std::process::id()));
+    exec(&["-o", dir.to_str().unwrap()]);
+    let written = std::fs::read(dir.join("foo"));
+    let _ = std::fs::remove_dir_all(&dir);
+    assert_eq!(written.unwrap(), b"abc\ndef");
+
+    // A binary output of 1000 bytes comes back as 1000 bytes, in base64 when not UTF-8.
+    let binary = run(Command::new(bin("prsh")).args([
+        "-R",
+        "exec",
+        "-w",
+        "foo",
+        "--json",
+        "sh",
+        "-c",
+        "head -c 1000 /dev/urandom",
+    ]));
+    let object: serde_json::Value = serde_json::from_slice(&binary.stdout).unwrap();
+    let bytes = object["stdout_base64"].as_str().map(|b| {
+        use base64::Engine as _;
+        base64::engine::general_purpose::STANDARD.decode(b).unwrap()
+    });
+    assert_eq!(bytes.map(|b| b.len()), Some(1000), "{object}");
+}

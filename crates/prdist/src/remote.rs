@@ -86,7 +86,8 @@ pub fn run_on_hosts(
                         let mut lines = Vec::new();
                         while let Some(event) = rx.recv().await {
                             if let Event::Line { bytes, .. } = event {
-                                lines.push(String::from_utf8_lossy(&bytes).into_owned());
+                                let line = bytes.strip_suffix(b"\n").unwrap_or(&bytes);
+                                lines.push(String::from_utf8_lossy(line).into_owned());
                             }
                         }
                         done.push(Ran { status, lines });

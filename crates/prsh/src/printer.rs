@@ -10,6 +10,7 @@ use std::io::{self, Write};
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
+use base64::Engine as _;
 use prtools_transport::{gather, Event, HostError, Stream};
 
 /// How output is shown.
@@ -109,15 +110,17 @@ impl Printer {
         }
     }
 
+    /// One line as the host wrote it: byte for byte everywhere but in the prefixed stream,
+    /// where a last line without a newline gets one, so that the next host's line starts on
+    /// a line of its own.
     fn line(
         &mut self,
         host: usize,
         stream: Stream,
-        mut bytes: Vec<u8>,
+        bytes: Vec<u8>,
         out: &mut impl Write,
         err: &mut impl Write,
     ) -> io::Result<()> {
-        bytes.push(b'\n');
         let dir = match stream {
             Stream::Stdout => &self.settings.outdir,
             Stream::Stderr => &self.settings.errdir,
@@ -165,6 +168,7 @@ impl Printer {
         if !self.settings.prefix {
             return sink.write_all(line);
         }
+        let newline: &[u8] = if line.ends_with(b"\n") { b"" } else { b"\n" };
         let name = &self.names[host];
         let mut whole = Vec::with_capacity(name.len() + line.len() + 16);
         if self.settings.color {
@@ -177,6 +181,7 @@ impl Printer {
             write!(whole, "{name}: ")?;
         }
         whole.extend_from_slice(line);
+        whole.extend_from_slice(newline);
         sink.write_all(&whole)
     }
 
@@ -210,7 +215,7 @@ impl Printer {
             Ok(code) => (*code, None),
             Err(e) => (255, Some(e.to_string())),
         };
-        let object = serde_json::json!({
+        let mut object = serde_json::json!({
             "host": self.names[host],
             "status": status,
             "stdout": String::from_utf8_lossy(&collected.stdout),
@@ -218,6 +223,18 @@ impl Printer {
             "seconds": elapsed.as_secs_f64(),
             "error": error,
         });
+        // JSON strings hold text only: output that is not UTF-8 also goes whole, in base64,
+        // so that a script loses nothing.
+        for (field, bytes) in [
+            ("stdout_base64", &collected.stdout),
+            ("stderr_base64", &collected.stderr),
+        ] {
+            if std::str::from_utf8(bytes).is_err() {
+                object[field] = base64::engine::general_purpose::STANDARD
+                    .encode(bytes)
+                    .into();
+            }
+        }
         writeln!(out, "{object}")
     }
 
@@ -248,6 +265,10 @@ impl Printer {
         for (hosts, (text, _)) in gather(&items) {
             let mut block = format!("----------------\n{hosts}\n----------------\n").into_bytes();
             block.extend_from_slice(&text);
+            // As dshbak, which reads lines: the next header starts a line of its own.
+            if !text.is_empty() && !text.ends_with(b"\n") {
+                block.push(b'\n');
+            }
             out.write_all(&block)?;
         }
         Ok(())

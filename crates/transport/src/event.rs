@@ -13,8 +13,8 @@ pub enum Stream {
     Stderr,
 }
 
-/// One report from a host task. Lines are whole (the newline removed) whatever their length,
-/// so the printer never cuts or interleaves them.
+/// One report from a host task. Lines are whole whatever their length, so the printer never
+/// cuts or interleaves them.
 #[derive(Debug)]
 pub enum Event {
     /// A line of output from host number `host` (its rank).
@@ -23,7 +23,8 @@ pub enum Event {
         host: usize,
         /// Stdout or stderr.
         stream: Stream,
-        /// The line without its newline.
+        /// The line as the host wrote it, its newline included; only the last line of a
+        /// stream may lack one, and what is printed byte for byte must not gain one.
         bytes: Vec<u8>,
     },
     /// Host number `host` is finished.

@@ -97,7 +97,7 @@ pub async fn run_command(
     Err(failure)
 }
 
-/// Forwards whole lines from `pipe`. On stderr of an ssh command, the first line is the pid
+/// Forwards whole lines from `pipe`, each with its newline. On stderr of an ssh command, the first line is the pid
 /// marker: it goes to `kill`, not to the user.
 async fn pump(
     pipe: Option<Output>,
@@ -114,10 +114,8 @@ async fn pump(
         if reader.read_until(b'\n', &mut line).await? == 0 {
             return Ok(());
         }
-        if line.last() == Some(&b'\n') {
-            line.pop();
-        }
-        if std::mem::take(&mut first) && kill.is_some_and(|k| k.take_marker(&line)) {
+        let text = line.strip_suffix(b"\n").unwrap_or(&line);
+        if std::mem::take(&mut first) && kill.is_some_and(|k| k.take_marker(text)) {
             continue;
         }
         let _ = events.send(Event::Line {
