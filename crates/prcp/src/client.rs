@@ -495,22 +495,26 @@ pub(crate) fn lost(e: std::io::Error) -> HostError {
     HostError::Other(format!("agent connection lost: {e}"))
 }
 
-/// A local write failed. A symlink met on the way (ELOOP from the confined walk: planted in
-/// LOCALDIR under a name prcp writes, or inside a gathered tree) gets a message of its own,
-/// naming the link itself.
+/// A local read or write on `path` failed. The sync crate's errors name their path already
+/// (the most precise one), others get `path`. A symlink met on the way (ELOOP from the
+/// confined walk: planted in LOCALDIR under a name prcp writes, or inside a gathered tree)
+/// gets a message of its own, naming the link itself.
 fn local_error(path: &Path, e: std::io::Error) -> HostError {
+    let named = e
+        .get_ref()
+        .and_then(|inner| inner.downcast_ref::<prtools_sync::PathIoError>())
+        .map(|inner| inner.path());
     if prtools_sync::raw_os_error(&e) == Some(libc::ELOOP) {
-        let link = e
-            .get_ref()
-            .and_then(|inner| inner.downcast_ref::<prtools_sync::PathIoError>())
-            .map_or(path, |inner| inner.path());
         return HostError::Other(format!(
             "{} is a symbolic link; refusing to gather into it; hint: remove the link, or \
              make it a real directory",
-            link.display()
+            named.unwrap_or(path).display()
         ));
     }
-    HostError::Other(format!("{}: {e}", path.display()))
+    match named {
+        Some(_) => HostError::Other(e.to_string()),
+        None => HostError::Other(format!("{}: {e}", path.display())),
+    }
 }
 
 #[cfg(test)]
