@@ -53,9 +53,13 @@ pub struct Cli {
     /// Copy directories recursively
     #[arg(short = 'r', help_heading = "Copy")]
     pub recursive: bool,
-    /// Keep modes and modification times
+    /// Keep modes and modification times (a gather drops setuid and setgid: see --keep-setuid)
     #[arg(short = 'p', help_heading = "Copy")]
     pub preserve: bool,
+    /// With -p on a gather, keep the setuid and setgid bits the hosts send (root only). Without
+    /// it a gather drops them, since a gathered file belongs to the user who runs prcp
+    #[arg(long = "keep-setuid", requires = "preserve", help_heading = "Copy")]
+    pub keep_setuid: bool,
     /// Copy files even when size and modification time already match
     #[arg(long = "force", help_heading = "Copy")]
     pub force: bool,
@@ -78,7 +82,8 @@ pub struct Cli {
     /// Pull REMOTE_SRC... from every host into LOCALDIR as NAME.HOST (as rpdcp)
     #[arg(long = "gather", help_heading = "Copy")]
     pub gather: bool,
-    /// With --gather, save as LOCALDIR/HOST/NAME instead
+    /// With --gather, save as LOCALDIR/HOST/NAME instead (HOST is made when missing; a
+    /// symlink there is refused, never followed)
     #[arg(long = "gather-dirs", help_heading = "Copy")]
     pub gather_dirs: bool,
     /// Print no progress

@@ -46,7 +46,30 @@ pub struct GatherOptions {
     pub recursive: bool,
     /// -p
     pub preserve: bool,
+    /// --keep-setuid: with -p, keep the setuid and setgid bits too.
+    pub keep_setuid: bool,
 }
+
+impl GatherOptions {
+    /// The mode a gathered entry gets from the `mode` its host sent.
+    ///
+    /// Gathered files belong to whoever runs prcp, root often, so a setuid or setgid bit a
+    /// host sends would make a local program that runs as that user: one compromised host
+    /// could hand root on this machine to anyone who can run the file. So -p keeps the
+    /// permission bits and the sticky bit (which grants nothing: Linux ignores it on files,
+    /// and on a directory it only limits who may delete inside), but drops setuid and setgid
+    /// unless --keep-setuid asks for them. Without -p, modes are at most 0755, as rpdcp's.
+    fn mode(&self, mode: u32) -> u32 {
+        match (self.preserve, self.keep_setuid) {
+            (false, _) => mode & 0o755,
+            (true, false) => mode & !SETID_BITS,
+            (true, true) => mode,
+        }
+    }
+}
+
+/// S_ISUID | S_ISGID.
+const SETID_BITS: u32 = 0o6000;
 
 /// A running agent and the ends of its channel.
 pub(crate) struct Agent {
@@ -351,7 +374,7 @@ pub async fn gather(
         Ok(()) => agent.flush().await,
         Err(e) => Err(e),
     };
-    match receive_tree(&mut agent, conn, options.preserve, into, report).await {
+    match receive_tree(&mut agent, conn, options, into, report).await {
         Ok(()) => {
             sent?;
             agent.finish().await
@@ -369,19 +392,28 @@ pub(crate) const EXITED_EARLY: &str = "agent exited early";
 async fn receive_tree(
     agent: &mut Agent,
     conn: &Connection,
-    preserve: bool,
+    options: &GatherOptions,
     into: &GatherInto,
     report: &Report<'_>,
 ) -> Result<(), HostError> {
-    let folder = match into {
-        GatherInto::Suffixed { dir, .. } | GatherInto::Plain { dir, .. } => dir.clone(),
-        GatherInto::HostDir { dir } => {
-            let folder = dir.join(conn.target().name());
-            std::fs::create_dir_all(&folder).map_err(|e| local_error(&folder, e))?;
-            folder
+    let (dir, host_dir) = match into {
+        GatherInto::Suffixed { dir, .. } | GatherInto::Plain { dir, .. } => (dir, None),
+        GatherInto::HostDir { dir } => (dir, Some(conn.target().name())),
+    };
+    // LOCALDIR was named by the user and is trusted as named; every name below it, the
+    // per-host folder included, is walked from its descriptor and never through a link.
+    let root = Root::open(dir).map_err(|e| local_error(dir, e))?;
+    let root = match host_dir {
+        None => root,
+        Some(host) => {
+            let rel = RelPath::new(host.as_bytes().to_vec()).map_err(|e| {
+                HostError::Other(format!("cannot use '{host}' as a folder name: {e}"))
+            })?;
+            root.open_subdir(&rel, true)
+                .map_err(|e| local_error(&dir.join(host), e))?
         }
     };
-    let root = Root::open(&folder).map_err(|e| local_error(&folder, e))?;
+    let folder = root.path().to_path_buf();
     let mut dirs = Vec::new();
     loop {
         let entry = match agent.reply().await? {
@@ -417,24 +449,15 @@ async fn receive_tree(
                         _ => return Err(protocol_error("file data")),
                     }
                 }
-                let mode = if preserve {
-                    entry.mode
-                } else {
-                    entry.mode & 0o755
-                };
-                file.commit(mode, preserve.then_some(entry.mtime), false)
+                let mode = options.mode(entry.mode);
+                file.commit(mode, options.preserve.then_some(entry.mtime), false)
                     .map_err(|e| local_error(&folder.join(rel.as_path()), e))?;
             }
         }
     }
     for (rel, entry) in dirs.iter().rev() {
-        let mode = if preserve {
-            entry.mode
-        } else {
-            entry.mode & 0o755
-        };
-        let _ = root.set_mode(rel, mode);
-        if preserve {
+        let _ = root.set_mode(rel, options.mode(entry.mode));
+        if options.preserve {
             let _ = root.set_mtime(rel, entry.mtime);
         }
     }
@@ -472,6 +495,42 @@ pub(crate) fn lost(e: std::io::Error) -> HostError {
     HostError::Other(format!("agent connection lost: {e}"))
 }
 
+/// A local read or write on `path` failed. The sync crate's errors name their path already
+/// (the most precise one), others get `path`. A symlink met on the way (ELOOP from the
+/// confined walk: planted in LOCALDIR under a name prcp writes, or inside a gathered tree)
+/// gets a message of its own, naming the link itself.
 fn local_error(path: &Path, e: std::io::Error) -> HostError {
-    HostError::Other(format!("{}: {e}", path.display()))
+    let named = e
+        .get_ref()
+        .and_then(|inner| inner.downcast_ref::<prtools_sync::PathIoError>())
+        .map(|inner| inner.path());
+    if prtools_sync::raw_os_error(&e) == Some(libc::ELOOP) {
+        return HostError::Other(format!(
+            "{} is a symbolic link; refusing to gather into it; hint: remove the link, or \
+             make it a real directory",
+            named.unwrap_or(path).display()
+        ));
+    }
+    match named {
+        Some(_) => HostError::Other(e.to_string()),
+        None => HostError::Other(format!("{}: {e}", path.display())),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::GatherOptions;
+
+    #[test]
+    fn gathered_modes_drop_setuid_and_setgid_unless_kept() {
+        let options = |preserve, keep_setuid| GatherOptions {
+            recursive: false,
+            preserve,
+            keep_setuid,
+        };
+        assert_eq!(options(false, false).mode(0o7777), 0o755);
+        assert_eq!(options(true, false).mode(0o7777), 0o1777);
+        assert_eq!(options(true, false).mode(0o2750), 0o750);
+        assert_eq!(options(true, true).mode(0o7777), 0o7777);
+    }
 }

@@ -54,11 +54,28 @@ pub fn run(cli: Cli) -> Result<i32> {
     }
     let config = cli.conn.config().map_err(anyhow::Error::msg)?;
     let operands = Operands::parse(&cli)?;
+    if cli.keep_setuid {
+        // SAFETY: geteuid(2) has no arguments and cannot fail.
+        check_keep_setuid(&operands, unsafe { libc::geteuid() } == 0)?;
+    }
     let runtime = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
         .context("cannot start the async runtime")?;
     runtime.block_on(run_operands(&cli, config, operands))
+}
+
+/// --keep-setuid makes gathered programs that run as the local user, so only root, who
+/// could set the bits by hand anyway, may ask for it; and only a gather drops the bits, so a
+/// push has no use for it.
+fn check_keep_setuid(operands: &Operands, root: bool) -> Result<()> {
+    if let Operands::Push { .. } = operands {
+        bail!("--keep-setuid is for gathers; a push with -p keeps setuid and setgid bits already\nhint: drop --keep-setuid");
+    }
+    if !root {
+        bail!("--keep-setuid is for root only; gathered setuid bits would make programs that run as you\nhint: drop --keep-setuid, and set the bits you trust with chmod");
+    }
+    Ok(())
 }
 
 /// Everything a host task needs, shared by every host of the run.
@@ -68,6 +85,7 @@ pub(crate) struct Shared {
     pub(crate) totals: Totals,
     recursive: bool,
     preserve: bool,
+    keep_setuid: bool,
     quiet: bool,
 }
 
@@ -83,6 +101,7 @@ async fn run_operands(cli: &Cli, mut config: Config, operands: Operands) -> Resu
         totals: Totals::default(),
         recursive: cli.recursive,
         preserve: cli.preserve,
+        keep_setuid: cli.keep_setuid,
         quiet: cli.quiet,
     });
     let flags = PushFlags {
@@ -273,6 +292,7 @@ async fn gather_all(
                 let options = client::GatherOptions {
                     recursive: shared.recursive,
                     preserve: shared.preserve,
+                    keep_setuid: shared.keep_setuid,
                 };
                 let at = client::AgentAt::Placed(&shared.local, &shared.options);
                 client::gather(&conn, at, paths, &options, &into, &report).await

@@ -95,6 +95,25 @@ impl Root {
         })
     }
 
+    /// Opens the directory `rel` inside this root as a root of its own, making it first
+    /// (and any missing folder above it, as [`Root::create_dir_all`]) when `create` is set.
+    ///
+    /// This is how a tool adds a name of its own to a folder the user gave (prcp's
+    /// `LOCALDIR/HOST`): [`Root::open`] on the joined path would follow a symlink someone
+    /// planted under that name, and write wherever it points. Here the walk from this root's
+    /// descriptor never follows one, so a link at `rel` or above it is an error (ELOOP) that
+    /// names it, and an existing real directory is opened as it is.
+    pub fn open_subdir(&self, rel: &RelPath, create: bool) -> io::Result<Root> {
+        let fd = match self.walk(rel.as_bytes(), create)? {
+            Dir::Top(fd) => fd,
+            Dir::Below(fd) => Arc::new(fd),
+        };
+        Ok(Root {
+            fd,
+            path: self.shown(rel),
+        })
+    }
+
     /// The folder as it was named to [`Root::open`].
     pub fn path(&self) -> &Path {
         &self.path
@@ -157,7 +176,8 @@ impl Root {
 
     /// Makes the directory `rel` with `mode` (less the umask, as mkdir does). Its parent must
     /// exist (see [`Root::create_dir_all`]). An existing directory is fine and left as it is;
-    /// anything else there is an error that names it (see [`Root::create_dir_replacing`]).
+    /// anything else there is an error that names it (see [`Root::create_dir_replacing`]), and
+    /// a symlink there is refused with ELOOP, as a walk refuses one, never followed.
     ///
     /// A directory whose mode lacks owner write cannot be filled afterwards: make it `0o700`
     /// and call [`Root::set_mode`] once its contents are in, as rsync does.
@@ -182,8 +202,17 @@ impl Root {
         };
         let stat = rustix::fs::statat(&dir, name, AtFlags::SYMLINK_NOFOLLOW)
             .map_err(|e| errno_at(self.shown(rel), e))?;
-        if FileType::from_raw_mode(stat.st_mode) == FileType::Directory {
+        let kind = FileType::from_raw_mode(stat.st_mode);
+        if kind == FileType::Directory {
             return Ok(());
+        }
+        if !replace && kind == FileType::Symlink {
+            // ELOOP, as a walk meeting the link gives: callers tell a planted link apart by it.
+            return Err(explained(
+                self.shown(rel),
+                Errno::LOOP.into(),
+                SYMLINK_IN_PATH,
+            ));
         }
         if !replace {
             return Err(explained(

@@ -353,3 +353,34 @@ fn a_root_is_shared_between_threads() {
     });
     assert_eq!(s.names("root").len(), 8);
 }
+
+#[test]
+fn a_subdir_is_made_or_opened_as_a_root_but_never_through_a_symlink() {
+    const ELOOP: i32 = 40;
+    let (s, root) = setup("root-subdir");
+    let made = root.open_subdir(&rel("new"), true).unwrap();
+    assert_eq!(made.path(), s.join("root/new"));
+    write(&made, "f", b"x").unwrap();
+    assert_eq!(fs::read(s.join("root/new/f")).unwrap(), b"x");
+
+    // A real directory the user made is opened as it is.
+    fs::create_dir(s.join("root/mine")).unwrap();
+    write(&root.open_subdir(&rel("mine"), false).unwrap(), "g", b"y").unwrap();
+    assert_eq!(fs::read(s.join("root/mine/g")).unwrap(), b"y");
+    let err = root.open_subdir(&rel("missing"), false).unwrap_err();
+    assert_eq!(err.kind(), std::io::ErrorKind::NotFound);
+
+    // A planted link is refused whether or not the caller would make the folder, and so is
+    // create_dir onto it: nothing lands where it points.
+    symlink(s.join("outside"), s.join("root/planted")).unwrap();
+    let shown = format!("{}: is a symbolic link", s.join("root/planted").display());
+    for create in [true, false] {
+        let err = root.open_subdir(&rel("planted"), create).unwrap_err();
+        assert_eq!(raw_os_error(&err), Some(ELOOP), "{err}");
+        assert!(err.to_string().starts_with(&shown), "{err}");
+    }
+    let err = root.create_dir(&rel("planted"), 0o700).unwrap_err();
+    assert_eq!(raw_os_error(&err), Some(ELOOP), "{err}");
+    assert!(err.to_string().starts_with(&shown), "{err}");
+    assert!(s.names("outside").is_empty(), "{:?}", s.names("outside"));
+}
