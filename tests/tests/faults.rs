@@ -352,7 +352,7 @@ fn prsh_run(scale: &mut Scale) {
     let start = Instant::now();
     let mut child = scale
         .tool("prsh")
-        .args(["-w", "node[1-256]", "-f", "256"])
+        .args(["-I", "-w", "node[1-256]", "-f", "256"])
         .args(timeouts("-t", "-u"))
         .arg("echo started; cat; echo done")
         .stdin(Stdio::piped())

@@ -89,3 +89,20 @@ fn output_keeps_its_bytes_in_every_mode() {
     });
     assert_eq!(bytes.map(|b| b.len()), Some(1000), "{object}");
 }
+
+/// A `while read` loop over a host list runs every host: as pdsh, prsh does not read the
+/// loop's standard input unless asked with -I.
+#[test]
+fn a_while_read_loop_runs_every_host() {
+    for tool in [
+        Command::new("pdsh").get_program().to_owned(),
+        bin("prsh").into_os_string(),
+    ] {
+        let out = run(Command::new("bash")
+            .arg("-c")
+            .arg("printf 'a\\nb\\nc\\n' | while read h; do \"$0\" -Rexec -w \"$h\" echo %h; done")
+            .arg(&tool)
+            .env_remove("WCOLL"));
+        assert_text_eq!("a: a\nb: b\nc: c\n", text(&out.stdout));
+    }
+}

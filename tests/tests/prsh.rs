@@ -185,7 +185,7 @@ fn stdin_is_sent_to_every_host() {
     let tc = TestCluster::start(8);
     let mut child = tc
         .tool("prsh")
-        .args(["-w", HOSTS, "cat"])
+        .args(["-I", "-w", HOSTS, "cat"])
         .stdin(Stdio::piped())
         .stdout(Stdio::piped())
         .spawn()
@@ -214,7 +214,7 @@ fn stdin_from_a_file_is_sent_too() {
     std::fs::write(&file, "from a file\n").unwrap();
     let out = tc
         .tool("prsh")
-        .args(["-w", "node[1-2]", "cat"])
+        .args(["--send-input", "-w", "node[1-2]", "cat"])
         .stdin(std::fs::File::open(&file).unwrap())
         .output()
         .unwrap();
@@ -222,6 +222,37 @@ fn stdin_from_a_file_is_sent_too() {
         sorted_lines(&text(&out.stdout)),
         ["node1: from a file", "node2: from a file"]
     );
+}
+
+/// As pdsh: without -I, standard input is not read, so a pipe that never closes holds
+/// nothing back; with -I, a command that does not read it is not held back either.
+#[test]
+fn stdin_that_never_closes_holds_back_no_command() {
+    let tc = TestCluster::start(2);
+    for args in [
+        &["-w", "node[1-2]", "hostname"][..],
+        &["-I", "-w", "node[1-2]", "hostname"],
+    ] {
+        let mut child = tc
+            .tool("prsh")
+            .args(args)
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .spawn()
+            .unwrap();
+        // Held open until prsh has ended: a pipe from cron or CI that never closes.
+        let open = child.stdin.take();
+        let mut stdout = String::new();
+        std::io::Read::read_to_string(child.stdout.as_mut().unwrap(), &mut stdout).unwrap();
+        let status = child.wait().unwrap();
+        drop(open);
+        assert_eq!(status.code(), Some(0), "{args:?}");
+        assert_eq!(
+            sorted_lines(&stdout),
+            ["node1: node1", "node2: node2"],
+            "{args:?}"
+        );
+    }
 }
 
 #[test]

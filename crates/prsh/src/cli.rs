@@ -85,8 +85,12 @@ pub struct Cli {
     /// Accepted for pdsh users; the largest exit status is always returned
     #[arg(short = 'S', help_heading = "Output")]
     pub largest_status: bool,
-    /// Do not send standard input to the hosts
-    #[arg(short = 'n', help_heading = "Input")]
+    /// Send standard input to every host's command as it arrives (as pssh -I); without it,
+    /// as pdsh, standard input is not read
+    #[arg(short = 'I', long = "send-input", help_heading = "Input")]
+    pub send_input: bool,
+    /// Do not read standard input: the default, kept for scripts that say so
+    #[arg(short = 'n', help_heading = "Input", conflicts_with = "send_input")]
     pub no_stdin: bool,
     /// `--help` and `--help-all`.
     #[command(flatten)]

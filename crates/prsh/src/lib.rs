@@ -8,16 +8,16 @@
 pub mod cli;
 pub mod printer;
 
-use std::io::{self, IsTerminal, Read, Write};
+use std::io::{self, IsTerminal, Write};
 use std::sync::Arc;
 
 use anyhow::{Context as _, Result};
 use prtools_hostlist::Context;
 use prtools_transport::{
     failure_lines, fit_fanout, for_each_host, run_command, CommandSpec, Event, HostError,
-    Interrupt, Method, Target,
+    Interrupt, Method, StdinFeed, Target,
 };
-use tokio::sync::{mpsc, watch};
+use tokio::sync::mpsc;
 
 use crate::cli::Cli;
 use crate::printer::{Mode, Printer, Settings};
@@ -62,7 +62,9 @@ pub fn run(cli: Cli) -> Result<i32> {
     };
     let names = targets.iter().map(|t| t.name().to_string()).collect();
     let printer = Printer::new(settings, names)?;
-    let stdin = (!cli.no_stdin && !io::stdin().is_terminal()).then(read_stdin_in_background);
+    // As pdsh: standard input is read only when asked for, so that `while read` loops and
+    // pipes that never close behave.
+    let stdin = cli.send_input.then(|| StdinFeed::spawn(io::stdin()));
 
     let runtime = tokio::runtime::Builder::new_current_thread()
         .enable_all()
@@ -151,33 +153,4 @@ fn print_events(mut printer: Printer, mut events: mpsc::UnboundedReceiver<Event>
     printer.finish(&mut out)?;
     out.flush()?;
     Ok(())
-}
-
-/// Reads all of stdin for the hosts. A pipe or socket may take its time, so it is read on a
-/// thread of its own while the hosts connect; a file or /dev/null is read at once.
-fn read_stdin_in_background() -> watch::Receiver<Option<Arc<Vec<u8>>>> {
-    let (tx, rx) = watch::channel(None);
-    let read = move || {
-        let mut data = Vec::new();
-        let _ = io::stdin().lock().read_to_end(&mut data);
-        let _ = tx.send(Some(Arc::new(data)));
-    };
-    if stdin_may_block() {
-        std::thread::spawn(read);
-    } else {
-        read();
-    }
-    rx
-}
-
-fn stdin_may_block() -> bool {
-    use std::os::unix::fs::FileTypeExt;
-    // /proc/self/fd/0 names the open file itself, so metadata() describes stdin.
-    match std::fs::metadata("/proc/self/fd/0") {
-        Ok(meta) => {
-            let kind = meta.file_type();
-            !(kind.is_file() || kind.is_char_device() || kind.is_block_device())
-        }
-        Err(_) => true,
-    }
 }

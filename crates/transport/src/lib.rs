@@ -64,6 +64,7 @@ mod pipe;
 mod process;
 mod progress;
 mod run;
+mod stdin;
 mod target;
 
 pub use args::{one_line_error, ConnArgs, HostArgs, LongConnArgs, LongHostArgs};
@@ -86,5 +87,6 @@ pub use process::{
     read_agent_stderr, Input as RemoteInput, KillHandle, Output as RemoteOutput, RemoteProcess,
 };
 pub use progress::Progress;
-pub use run::{run_command, CommandSpec, StdinData};
+pub use run::{run_command, CommandSpec};
+pub use stdin::StdinFeed;
 pub use target::Target;

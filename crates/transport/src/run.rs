@@ -1,16 +1,16 @@
 //! Running one command on one host, streaming its output lines as events.
 
-use std::sync::Arc;
 use std::time::Duration;
 
-use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader};
-use tokio::sync::{mpsc, watch};
+use tokio::io::{AsyncBufReadExt, BufReader};
+use tokio::sync::mpsc;
 
 use crate::connect::Connection;
 use crate::error::HostError;
 use crate::event::{Event, Stream};
 use crate::interrupt::Interrupt;
 use crate::process::{KillHandle, Output};
+use crate::stdin::StdinFeed;
 
 /// Read buffer for each output pipe. Kept small because there are two per host and readers
 /// may touch the whole buffer on every read; long lines still arrive whole, since lines are
@@ -20,15 +20,12 @@ const READ_BUFFER: usize = 8 * 1024;
 /// How long a kill waits for a command's pid marker that has not arrived yet.
 const MARKER_WAIT: Duration = Duration::from_secs(5);
 
-/// Data for the command's stdin, shared by every host; None until it has all been read.
-pub type StdinData = watch::Receiver<Option<Arc<Vec<u8>>>>;
-
 /// What to run, and with which bounds.
 pub struct CommandSpec<'a> {
     /// The command line, run by the remote user's shell.
     pub command: &'a str,
-    /// Bytes to send to the command's stdin; None gives it /dev/null.
-    pub stdin: Option<StdinData>,
+    /// What to send to the command's stdin, as it arrives; None gives it /dev/null.
+    pub stdin: Option<StdinFeed>,
     /// Kill the command after this long.
     pub timeout: Option<Duration>,
 }
@@ -51,22 +48,24 @@ pub async fn run_command(
     let stdout = process.stdout.take();
     let stderr = process.stderr.take();
     let feed = async {
-        if let (Some(mut pipe), Some(mut data)) = (stdin, spec.stdin.clone()) {
-            let bytes = match data.wait_for(Option::is_some).await {
-                Ok(bytes) => bytes.clone().unwrap_or_default(),
-                Err(_) => Arc::default(),
-            };
-            // A command that exits without reading its input is not an error.
-            let _ = pipe.write_all(&bytes).await;
-            let _ = pipe.shutdown().await;
+        if let (Some(pipe), Some(input)) = (stdin, &spec.stdin) {
+            input.copy_to(pipe).await;
         }
     };
     let work = async {
-        let (_, out, err) = tokio::join!(
-            feed,
-            pump(stdout, host, Stream::Stdout, events, None),
-            pump(stderr, host, Stream::Stderr, events, Some(&kill)),
-        );
+        let pumps = async {
+            tokio::join!(
+                pump(stdout, host, Stream::Stdout, events, None),
+                pump(stderr, host, Stream::Stderr, events, Some(&kill)),
+            )
+        };
+        tokio::pin!(pumps);
+        // The output ends when the command does, which for a command that does not read its
+        // input may be long before the input ends: then the input is dropped unsent.
+        let (out, err) = tokio::select! {
+            both = &mut pumps => both,
+            () = feed => pumps.await,
+        };
         out.and(err)
             .map_err(|e| HostError::Other(format!("reading output failed: {e}")))?;
         // Only now: once the exit status is collected the mux client hangs up, and the master
