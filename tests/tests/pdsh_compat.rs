@@ -106,3 +106,24 @@ fn a_while_read_loop_runs_every_host() {
         assert_text_eq!("a: a\nb: b\nc: c\n", text(&out.stdout));
     }
 }
+
+/// -b gathers by output alone, as `pdsh | dshbak -c` does; the exit status is named on stderr.
+#[test]
+fn b_gathers_as_dshbak_whatever_the_exit_status() {
+    let script = "echo same; test %h = n1";
+    let dshbak = run(Command::new("bash")
+        .arg("-c")
+        .arg(format!(
+            "pdsh -Rexec -w n1,n2 sh -c '{script}' 2>/dev/null | dshbak -c"
+        ))
+        .env_remove("WCOLL"));
+    let prsh =
+        run(Command::new(bin("prsh")).args(["-Rexec", "-w", "n1,n2", "-b", "sh", "-c", script]));
+    assert_text_eq!(
+        "----------------\nn[1-2]\n----------------\nsame\n",
+        text(&dshbak.stdout)
+    );
+    assert_text_eq!(text(&dshbak.stdout), text(&prsh.stdout));
+    assert_eq!(prsh.status.code(), Some(1));
+    assert_text_eq!("prsh: n2: exited with status 1\n", text(&prsh.stderr));
+}

@@ -54,7 +54,7 @@ pub struct Cli {
     /// Print output without the `host: ` prefix
     #[arg(short = 'N', help_heading = "Output")]
     pub no_prefix: bool,
-    /// Gather hosts with identical output and exit status under one header (as `dshbak -c`)
+    /// Gather hosts with identical output under one header, as `pdsh | dshbak -c` (exit statuses are named on stderr)
     #[arg(short = 'b', help_heading = "Output")]
     pub gather: bool,
     /// Like -b, and gather standard error too (after standard output)

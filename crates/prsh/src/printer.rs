@@ -243,26 +243,25 @@ impl Printer {
         let Mode::Gather { with_stderr } = self.settings.mode else {
             return Ok(());
         };
-        let items: Vec<(String, (Vec<u8>, i32))> = self
+        // Gathered by output alone, as `pdsh | dshbak -c` gathers: exit statuses are named on
+        // stderr, where a script that swaps prsh -b for that pipe finds them too.
+        let items: Vec<(String, Vec<u8>)> = self
             .hosts
             .iter_mut()
             .enumerate()
             .filter_map(|(rank, collected)| {
-                let status = match self.finished[rank].as_ref()?.0 {
-                    Ok(code) => code,
-                    // Unreachable hosts are named on stderr; they have no output to gather.
-                    Err(_) => return None,
-                };
+                // Unreachable hosts are named on stderr; they have no output to gather.
+                self.finished[rank].as_ref()?.0.as_ref().ok()?;
                 // With -B, stderr follows stdout rather than interleaving by arrival: the two
                 // pipes race, and hosts with the same output must gather whatever the timing.
                 let mut text = std::mem::take(&mut collected.stdout);
                 if with_stderr {
                     text.append(&mut collected.stderr);
                 }
-                Some((self.names[rank].clone(), (text, status)))
+                Some((self.names[rank].clone(), text))
             })
             .collect();
-        for (hosts, (text, _)) in gather(&items) {
+        for (hosts, text) in gather(&items) {
             let mut block = format!("----------------\n{hosts}\n----------------\n").into_bytes();
             block.extend_from_slice(&text);
             // As dshbak, which reads lines: the next header starts a line of its own.
