@@ -131,7 +131,7 @@ fn command_timeout_kills_the_remote_command() {
         .args(["-w", "node2", "-u", "1", "sleep 600"]));
     assert_eq!(out.status.code(), Some(255));
     assert_text_eq!(
-        "prsh: node2: command timed out after 1s and was killed\n",
+        "prsh: node2: command timeout after 1s, killed\n",
         text(&out.stderr)
     );
     let left: Vec<String> = tc
@@ -691,4 +691,19 @@ fn every_way_of_selecting_hosts_reaches_the_right_hosts() {
     assert_eq!(hosts_of(&[], Some(&hostfile)), ["node2", "node5"]);
     // WCOLL is only used when nothing else names hosts.
     assert_eq!(hosts_of(&["-w", "node6"], Some(&hostfile)), ["node6"]);
+}
+
+/// A command killed by a signal is named so, not as "exited with status 255" (issue 13).
+#[test]
+fn a_command_killed_by_a_signal_is_named_so() {
+    let tc = TestCluster::start(2);
+    let out = run(tc.tool("prsh").args(["-w", "node[1-2]", "kill -9 $$"]));
+    assert_eq!(out.status.code(), Some(255));
+    assert_text_eq!("prsh: node[1-2]: killed by a signal\n", text(&out.stderr));
+    // Run here through -R exec, the signal's number is known, as pdsh prints it.
+    let out = run(tc
+        .tool("prsh")
+        .args(["-R", "exec", "-w", "a", "sh", "-c", "kill -9 $$"]));
+    assert_eq!(out.status.code(), Some(255));
+    assert_text_eq!("prsh: a: killed by signal 9\n", text(&out.stderr));
 }

@@ -27,6 +27,9 @@ pub enum HostError {
     Interrupted,
     /// A Ctrl-C came before this host was started, so it was not.
     NotStarted,
+    /// The command was killed by a signal: the number when it is known (a local `-R exec`
+    /// process), none through ssh's multiplexed channels, which carry no signal.
+    Killed(Option<i32>),
     /// Anything else, with ssh's or the system's own words.
     Other(String),
 }
@@ -79,10 +82,13 @@ impl fmt::Display for HostError {
             ),
             HostError::Resolve => f.write_str("could not resolve host name"),
             HostError::CommandTimeout(d) => {
-                write!(f, "command timed out after {} and was killed", seconds(*d))
+                // pdsh's words first, which scripts grep for.
+                write!(f, "command timeout after {}, killed", seconds(*d))
             }
             HostError::Interrupted => f.write_str("interrupted, command killed"),
             HostError::NotStarted => f.write_str("not started: interrupted"),
+            HostError::Killed(Some(signal)) => write!(f, "killed by signal {signal}"),
+            HostError::Killed(None) => f.write_str("killed by a signal"),
             HostError::Other(text) => f.write_str(text),
         }
     }

@@ -92,8 +92,8 @@ impl KillHandle {
 }
 
 impl RemoteProcess {
-    /// Waits for the command and returns its exit status; a command killed by a signal
-    /// counts as 255, as ssh reports it.
+    /// Waits for the command and returns its exit status; a command killed by a signal is
+    /// [`HostError::Killed`], which the tools count as 255, as ssh does.
     pub async fn wait(self) -> Result<i32, HostError> {
         match self.waiter {
             Waiter::Mux(child) => {
@@ -110,14 +110,17 @@ impl RemoteProcess {
                     // to the host is gone. The mux protocol cannot tell them apart; the master
                     // can, as it exits with its connection.
                     Err(openssh::Error::RemoteProcessTerminated) => match session.check().await {
-                        Ok(()) => Ok(255),
+                        Ok(()) => Err(HostError::Killed(None)),
                         Err(_) => Err(HostError::Other(CONNECTION_LOST.into())),
                     },
                     Err(e) => Err(HostError::Other(format!("ssh channel failed: {e}"))),
                 }
             }
             Waiter::Local(mut child) => match child.wait().await {
-                Ok(status) => Ok(status.code().unwrap_or(255)),
+                Ok(status) => {
+                    use std::os::unix::process::ExitStatusExt;
+                    status.code().ok_or(HostError::Killed(status.signal()))
+                }
                 Err(e) => Err(HostError::Other(format!("wait failed: {e}"))),
             },
         }
