@@ -127,3 +127,65 @@ fn b_gathers_as_dshbak_whatever_the_exit_status() {
     assert_eq!(prsh.status.code(), Some(1));
     assert_text_eq!("prsh: n2: exited with status 1\n", text(&prsh.stderr));
 }
+
+/// The last line of `-Q`, the hosts one by one, for the same selection through both tools.
+fn selected(args: &[&str], dir: &std::path::Path) -> [String; 2] {
+    [Command::new("pdsh"), Command::new(bin("prsh"))].map(|mut cmd| {
+        let out = run(cmd
+            .arg("-Q")
+            .args(args)
+            .current_dir(dir)
+            .env_remove("WCOLL"));
+        let stdout = text(&out.stdout);
+        let last = stdout.lines().last().unwrap_or_default().to_string();
+        format!(
+            "{:?} {last} {}",
+            out.status.code(),
+            text(&out.stderr).lines().count()
+        )
+    })
+}
+
+/// pdsh's host-list operators, in -w, -x, host files and their #include lines (issue 13).
+#[test]
+fn host_list_operators_select_as_pdsh() {
+    let dir = std::env::temp_dir().join(format!("prsh-operators-{}", std::process::id()));
+    std::fs::create_dir_all(dir.join("sub")).unwrap();
+    std::fs::write(dir.join("wcoll"), "foo[9-11]\nfoo12\n").unwrap();
+    std::fs::write(dir.join("sub/A"), "foo1\n#include B\n").unwrap();
+    std::fs::write(dir.join("sub/B"), "foo2 # a comment\n").unwrap();
+    for args in [
+        &["-w", "foo[9-11],-foo10"][..],
+        &["-w", "foo[8-12],-^wcoll"],
+        &["-w", "foo[0-20],/0$/"],
+        &["-w", "foo[0-20],-/[1-9]$/"],
+        &["-w", "foo[0-20]", "-x/[1-9]$/"],
+        &["-w", "foo[0-20]", "-w-/[1-9]$/"],
+        &["-w", "foo1,bar1", "-w/^foo/"],
+        &["-w", "foo[8-13]", "-x^wcoll"],
+        &["-w", "^sub/A"],
+        &["-w", "exec:foo[1-3]"],
+    ] {
+        let [pdsh, prsh] = selected(args, &dir);
+        assert_eq!(pdsh, prsh, "{args:?}");
+    }
+    // With nothing left, both say so and fail.
+    let out = run(Command::new(bin("prsh")).args(["-w", "node1,-node1", "true"]));
+    assert_eq!(out.status.code(), Some(1));
+    assert!(text(&out.stderr).starts_with("prsh: no remote hosts specified"));
+    // `-w -` reads the hosts from standard input.
+    let out = run(Command::new("sh")
+        .arg("-c")
+        .arg("echo foo1,foo2 | \"$0\" -Q -w - -w foo4 | tail -1")
+        .arg(bin("prsh")));
+    assert_text_eq!("foo1,foo2,foo4\n", text(&out.stdout));
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+/// `exec:` before hosts reaches them by -R exec, whatever -R says, user and all.
+#[test]
+fn rcmd_prefixes_choose_the_transport_per_host() {
+    let [pdsh, prsh] = both(&["-S", "-w", "exec:bar@foo[1-3]", "test", "%u", "=", "bar"]);
+    assert_eq!(pdsh.0, Some(0));
+    assert_eq!(prsh.0, Some(0), "{}", prsh.2);
+}

@@ -131,7 +131,7 @@ fn command_timeout_kills_the_remote_command() {
         .args(["-w", "node2", "-u", "1", "sleep 600"]));
     assert_eq!(out.status.code(), Some(255));
     assert_text_eq!(
-        "prsh: node2: command timeout after 1s, killed\n",
+        "prsh: node2: command timeout (timed out after 1s, killed)\n",
         text(&out.stderr)
     );
     let left: Vec<String> = tc

@@ -33,6 +33,11 @@ pub enum Error {
         /// What the operating system said.
         err: io::Error,
     },
+    /// A hostfile `#include`s itself, directly or through others.
+    IncludeCycle {
+        /// The file named a second time.
+        path: PathBuf,
+    },
     /// A groups file exists but could not be read. A groups file that does not exist is not an
     /// error: it is skipped, as most machines have only one of the two.
     GroupsFile {
@@ -149,6 +154,8 @@ pub enum SyntaxKind {
     HostChar(char),
     /// A groups file line without `:` between the name and its hosts.
     MissingColon,
+    /// A `/regex/` that does not compile, with the regex crate's reason.
+    BadRegex(String),
     /// A character that cannot be part of the group name a groups file line defines.
     BadGroupDef(char),
 }
@@ -215,8 +222,14 @@ impl fmt::Display for Error {
                 write!(f, "': column {column}: {kind}")
             }
             Error::Hostfile { path, err } => {
-                write!(f, "cannot read hostfile '{}': {err}", path.display())
+                // `FILE: No such file or directory`, as pdsh says it and scripts grep for it.
+                write!(f, "cannot read hostfile {}: {err}", path.display())
             }
+            Error::IncludeCycle { path } => write!(
+                f,
+                "hostfile {} includes itself through #include; remove the loop",
+                path.display()
+            ),
             Error::GroupsFile { path, err } => {
                 write!(f, "cannot read groups file '{}': {err}", path.display())
             }
@@ -257,9 +270,9 @@ impl fmt::Display for Error {
                 f,
                 "selection has more than {limit} hosts, split the run into smaller host lists"
             ),
-            Error::NoHosts => {
-                f.write_str("no hosts selected: give -w HOSTS, -h FILE, -g GROUP or set WCOLL")
-            }
+            Error::NoHosts => f.write_str(
+                "no remote hosts specified: give -w HOSTS, -h FILE, -g GROUP or set WCOLL",
+            ),
         }
     }
 }
@@ -314,6 +327,7 @@ impl fmt::Display for SyntaxKind {
                 "unexpected control character {:?} in a host name, remove it",
                 c
             ),
+            SyntaxKind::BadRegex(why) => write!(f, "bad regular expression: {why}"),
             SyntaxKind::MissingFile => {
                 f.write_str("missing file name after '^', write ^/path/to/hostfile")
             }

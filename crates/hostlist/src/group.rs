@@ -6,7 +6,7 @@ use std::io;
 use std::path::{Path, PathBuf};
 
 use crate::error::{Error, FileKind, SyntaxKind};
-use crate::hostfile::meaningful_lines;
+use crate::hostfile::plain_lines;
 use crate::list::is_group_char;
 
 /// Where a group is defined and the hosts it names, as written.
@@ -50,7 +50,7 @@ impl Groups {
 
     /// Adds the definitions of one file, keeping earlier ones.
     fn add_file(&mut self, path: &Path, text: &str) -> Result<(), Error> {
-        for (line, content) in meaningful_lines(text) {
+        for (line, content) in plain_lines(text) {
             let (name, hosts) =
                 parse_line(&content).map_err(|err| err.in_file(FileKind::Groups, path, line))?;
             self.defs.entry(name.to_string()).or_insert(Definition {

@@ -28,6 +28,9 @@ pub struct HostSpec {
     pub host: String,
     /// The port written after `:`.
     pub port: Option<u16>,
+    /// How to reach the host, written `TYPE:` before it in a `-w` value (pdsh's
+    /// `exec:node[1-4]`); None leaves it to `-R`.
+    pub rcmd: Option<String>,
 }
 
 impl HostSpec {
@@ -37,6 +40,7 @@ impl HostSpec {
             user: None,
             host: host.into(),
             port: None,
+            rcmd: None,
         }
     }
 }
@@ -103,6 +107,7 @@ impl FromStr for HostSpec {
             user: user.map(str::to_string),
             host: host.to_string(),
             port,
+            rcmd: None,
         })
     }
 }
@@ -128,6 +133,7 @@ mod tests {
             user: user.map(str::to_string),
             host: host.to_string(),
             port,
+            rcmd: None,
         }
     }
 

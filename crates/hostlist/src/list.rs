@@ -15,6 +15,10 @@ use crate::MAX_HOSTS;
 /// One name of a list with what was written beside it.
 #[derive(Debug)]
 pub(crate) struct Entry {
+    /// `-` before the name: the hosts it names are left out (pdsh's `-w a[1-4],-a2`).
+    pub(crate) negate: bool,
+    /// `TYPE:` before the name: how to reach its hosts (pdsh's `exec:n[1-4]`).
+    pub(crate) rcmd: Option<String>,
     /// `user@` before the name, else the one before the whole list (pdsh's `-w user@a,b`).
     pub(crate) user: Option<String>,
     /// `:port` after the name.
@@ -32,6 +36,8 @@ pub(crate) enum Target {
     File(PathBuf),
     /// `@NAME`: the hosts of each group the pattern names (`@rack[1-2]` is two groups).
     Groups(Pattern),
+    /// `/REGEX/`: keeps only the hosts whose name matches (with `-`, leaves them out).
+    Regex(regex::Regex),
 }
 
 /// Parses a list. `allow_files` is false inside hostfiles and groups, which may not name
@@ -53,10 +59,11 @@ pub(crate) fn parse_list(text: &str, allow_files: bool) -> Result<Vec<Entry>, Er
         if let Target::Hosts(p) | Target::Groups(p) = &entry.target {
             patterns.push(p.clone());
         }
-        entries.push(Entry {
-            user: entry.user.or_else(|| list_user.clone()),
-            ..entry
-        });
+        let user = match entry.target {
+            Target::Regex(_) => None,
+            _ => entry.user.or_else(|| list_user.clone()),
+        };
+        entries.push(Entry { user, ..entry });
     }
     check_limit(text, &patterns, MAX_HOSTS)?;
     Ok(entries)
@@ -79,8 +86,61 @@ fn is_list_char(c: char) -> bool {
     matches!(c, ',' | '[' | ']' | '^' | ':') || c.is_whitespace()
 }
 
-/// Parses `[user@](^FILE | @GROUP[:port] | HOSTS[:port])`.
+/// Parses `[-][TYPE:][user@](^FILE | @GROUP[:port] | HOSTS[:port])` or `[-]/REGEX/`; the
+/// operators `-` and `/REGEX/` only where files may be named (`-w` and `-x` values).
 fn parse_item(full: &str, item: Range<usize>, allow_files: bool) -> Result<Entry, Error> {
+    let mut start = item.start;
+    let negate = allow_files && full[item.clone()].len() > 1 && full[start..].starts_with('-');
+    start += usize::from(negate);
+    let text = &full[start..item.end];
+    if allow_files && text.len() >= 2 && text.starts_with('/') && text.ends_with('/') {
+        let regex = regex::Regex::new(&text[1..text.len() - 1])
+            .map_err(|e| Error::syntax(full, start, SyntaxKind::BadRegex(one_line(&e))))?;
+        return Ok(Entry {
+            negate,
+            rcmd: None,
+            user: None,
+            port: None,
+            target: Target::Regex(regex),
+        });
+    }
+    let rcmd = rcmd_prefix(text);
+    if let Some(rcmd) = rcmd {
+        start += rcmd.len() + 1;
+    }
+    let entry = parse_name(full, start..item.end, allow_files)?;
+    Ok(Entry {
+        negate,
+        rcmd: rcmd.map(String::from),
+        ..entry
+    })
+}
+
+/// The `TYPE` of a leading `TYPE:` (`exec:n[1-4]`, `ssh:root@n1`): lowercase letters before
+/// a colon that does not start a port (`n1:22`) or an IPv6 address (`fd::1`).
+fn rcmd_prefix(text: &str) -> Option<&str> {
+    let (word, rest) = text.split_once(':')?;
+    let starts_name = rest
+        .chars()
+        .next()
+        .is_some_and(|c| !c.is_ascii_digit() && c != ':' && c != '[');
+    (!word.is_empty() && word.chars().all(|c| c.is_ascii_lowercase()) && starts_name)
+        .then_some(word)
+}
+
+/// The regex crate's reason, on one line.
+fn one_line(err: &regex::Error) -> String {
+    let text = err.to_string();
+    text.lines()
+        .map(str::trim)
+        .rfind(|l| !l.is_empty())
+        .unwrap_or("invalid")
+        .trim_start_matches("error: ")
+        .to_string()
+}
+
+/// Parses `[user@](^FILE | @GROUP[:port] | HOSTS[:port])`.
+fn parse_name(full: &str, item: Range<usize>, allow_files: bool) -> Result<Entry, Error> {
     let text = &full[item.clone()];
     if let Some(path) = text.strip_prefix('^') {
         if !allow_files {
@@ -90,6 +150,8 @@ fn parse_item(full: &str, item: Range<usize>, allow_files: bool) -> Result<Entry
             return Err(Error::syntax(full, item.end, SyntaxKind::MissingFile));
         }
         return Ok(Entry {
+            negate: false,
+            rcmd: None,
             user: None,
             port: None,
             target: Target::File(PathBuf::from(path)),
@@ -131,7 +193,13 @@ fn parse_item(full: &str, item: Range<usize>, allow_files: bool) -> Result<Entry
     } else {
         Target::Hosts(parse_pattern(full, name_start..name_end)?)
     };
-    Ok(Entry { user, port, target })
+    Ok(Entry {
+        negate: false,
+        rcmd: None,
+        user,
+        port,
+        target,
+    })
 }
 
 /// The byte offset of the `:` before a port: the one colon outside brackets. With several
@@ -203,9 +271,12 @@ mod tests {
                         p.push_names(&mut names);
                         format!("groups:{}", names.join(" "))
                     }
+                    Target::Regex(re) => format!("regex:{re}"),
                 };
                 format!(
-                    "{}|{}|{what}",
+                    "{}{}{}|{}|{what}",
+                    if e.negate { "-" } else { "" },
+                    e.rcmd.map(|r| r + ":").unwrap_or_default(),
                     e.user.unwrap_or_default(),
                     e.port.map(|p| p.to_string()).unwrap_or_default()
                 )
@@ -243,6 +314,36 @@ mod tests {
             ["|2222|hosts:n1 n2", "||hosts:m", "|22|groups:g"]
         );
         assert_eq!(show("fe80::1", true), ["||hosts:fe80::1"]);
+    }
+
+    /// pdsh's operators in a `-w` value: exclusion, regex filters, `TYPE:` prefixes.
+    #[test]
+    fn operators_in_command_line_values() {
+        assert_eq!(
+            show("foo[9-11],-foo10,/0$/,-/^x/,-^f", true),
+            [
+                "||hosts:foo9 foo10 foo11",
+                "-||hosts:foo10",
+                "||regex:0$",
+                "-||regex:^x",
+                "-||file:f"
+            ]
+        );
+        assert_eq!(
+            show("exec:foo[1-2],exec:bar@b,n1:22,fd::1", true),
+            [
+                "exec:||hosts:foo1 foo2",
+                "exec:bar||hosts:b",
+                "|22|hosts:n1",
+                "||hosts:fd::1"
+            ]
+        );
+        // In hostfiles and groups a leading `-` stays part of the name, as before.
+        assert_eq!(show("-a", false), ["||hosts:-a"]);
+        assert_eq!(
+            err("a,/[/", true),
+            "bad host list 'a,/[/': column 3: bad regular expression: unclosed character class"
+        );
     }
 
     #[test]

@@ -10,7 +10,7 @@ use crate::error::{Error, FileKind};
 use crate::expand::dedup;
 use crate::group::Groups;
 use crate::host::HostSpec;
-use crate::hostfile::read_lines;
+use crate::hostfile::{read_lines, Line};
 use crate::list::{parse_group_arg, parse_list, Entry, Target};
 use crate::MAX_HOSTS;
 
@@ -54,6 +54,20 @@ impl HostSet {
     }
 }
 
+/// What the `-w` and `-x` values of a selection name, before they are put together: pdsh
+/// applies exclusions and `/regex/` filters to the whole list, wherever they were written.
+#[derive(Debug, Default)]
+pub(crate) struct Sink {
+    /// Hosts to run on.
+    pub(crate) include: HostSet,
+    /// Hosts to leave out (`-x`, `-name`, `-^file`).
+    pub(crate) exclude: HostSet,
+    /// Only hosts whose name matches every one of these stay (`/regex/`).
+    pub(crate) keep: Vec<regex::Regex>,
+    /// Hosts whose name matches any of these go (`-/regex/`, `-x /regex/`).
+    pub(crate) drop: Vec<regex::Regex>,
+}
+
 /// Resolves lists for one [`Selection`](crate::Selection); keeps what it has read so that a
 /// group named many times is read and expanded once.
 pub(crate) struct Resolver<'a> {
@@ -64,6 +78,10 @@ pub(crate) struct Resolver<'a> {
     done: HashMap<String, Rc<Vec<HostSpec>>>,
     /// Groups being expanded, outermost first, to catch a group that includes itself.
     stack: Vec<String>,
+    /// Hostfiles being read, outermost first, to catch one that `#include`s itself.
+    files: Vec<PathBuf>,
+    /// What was ignored along the way (malformed `#include` lines), for the tool to print.
+    pub(crate) warnings: Vec<String>,
 }
 
 impl<'a> Resolver<'a> {
@@ -74,21 +92,59 @@ impl<'a> Resolver<'a> {
             groups: None,
             done: HashMap::new(),
             stack: Vec::new(),
+            files: Vec::new(),
+            warnings: Vec::new(),
         }
     }
 
-    /// Adds the hosts of a `-w` or `-x` value, where `^file` may be read.
-    pub(crate) fn list(&mut self, text: &str, out: &mut HostSet) -> Result<(), Error> {
-        let entries = parse_list(text, true)?;
-        self.entries(entries, out)
+    /// Adds what a `-w` value (or, `excluding`, a `-x` value) names to `sink`, where `^file`,
+    /// `-name` and `/regex/` may be written.
+    pub(crate) fn list(
+        &mut self,
+        text: &str,
+        sink: &mut Sink,
+        excluding: bool,
+    ) -> Result<(), Error> {
+        for entry in parse_list(text, true)? {
+            let out = entry.negate || excluding;
+            match entry.target {
+                Target::Regex(regex) if out => sink.drop.push(regex),
+                Target::Regex(regex) => sink.keep.push(regex),
+                _ if out => self.entries(vec![entry], &mut sink.exclude)?,
+                _ => self.entries(vec![entry], &mut sink.include)?,
+            }
+        }
+        Ok(())
     }
 
-    /// Adds the hosts of a hostfile.
+    /// Adds the hosts of a hostfile, and of the files it `#include`s.
     pub(crate) fn hostfile(&mut self, path: &Path, out: &mut HostSet) -> Result<(), Error> {
-        for (line, text) in read_lines(path)? {
-            let entries = parse_list(&text, false)
-                .map_err(|err| err.in_file(FileKind::Hostfile, path, line))?;
-            self.entries(entries, out)?;
+        let key = path.canonicalize().unwrap_or_else(|_| path.to_path_buf());
+        if self.files.contains(&key) {
+            return Err(Error::IncludeCycle {
+                path: path.to_path_buf(),
+            });
+        }
+        self.files.push(key);
+        let result = self.hostfile_lines(path, out);
+        self.files.pop();
+        result
+    }
+
+    fn hostfile_lines(&mut self, path: &Path, out: &mut HostSet) -> Result<(), Error> {
+        for line in read_lines(path)? {
+            match line {
+                Line::Hosts(number, text) => {
+                    let entries = parse_list(&text, false)
+                        .map_err(|err| err.in_file(FileKind::Hostfile, path, number))?;
+                    self.entries(entries, out)?;
+                }
+                Line::Include(file) => self.hostfile(&file, out)?,
+                Line::Malformed(number, text) => self.warnings.push(format!(
+                    "{}:{number}: ignoring '{text}': write `#include FILE`",
+                    path.display()
+                )),
+            }
         }
         Ok(())
     }
@@ -110,15 +166,27 @@ impl<'a> Resolver<'a> {
     /// Adds the hosts of parsed entries, giving each host the user and port written beside
     /// its entry unless it has its own (`root@^file` does not override `bob@n1` in the file).
     fn entries(&mut self, entries: Vec<Entry>, out: &mut HostSet) -> Result<(), Error> {
-        for Entry { user, port, target } in entries {
+        for Entry {
+            user,
+            port,
+            target,
+            rcmd,
+            ..
+        } in entries
+        {
             let with_defaults = |mut host: HostSpec| {
                 if host.user.is_none() {
                     host.user.clone_from(&user);
                 }
                 host.port = host.port.or(port);
+                if host.rcmd.is_none() {
+                    host.rcmd.clone_from(&rcmd);
+                }
                 host
             };
             match target {
+                // Filters apply to the whole selection; the caller keeps them.
+                Target::Regex(_) => {}
                 Target::Hosts(pattern) => {
                     let mut names = Vec::new();
                     pattern.push_names(&mut names);

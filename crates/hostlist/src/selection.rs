@@ -7,7 +7,7 @@ use std::path::PathBuf;
 use crate::context::Context;
 use crate::error::Error;
 use crate::host::HostSpec;
-use crate::resolver::{HostSet, Resolver};
+use crate::resolver::{Resolver, Sink};
 
 /// What the user typed on the command line, before resolution.
 ///
@@ -35,37 +35,68 @@ impl Selection {
     }
 
     /// Resolves to the hosts to run on; uses `WCOLL` only when include, hostfiles and groups
-    /// are all empty.
+    /// are all empty. What was ignored on the way (a malformed `#include` line) is lost: the
+    /// tools call [`Selection::resolve_with`] to print it.
+    pub fn resolve(&self, ctx: &Context) -> Result<Vec<HostSpec>, Error> {
+        self.resolve_with(ctx, &mut |_| {})
+    }
+
+    /// [`Selection::resolve`], handing each warning to `warn`.
     ///
     /// Hosts come in the order `-w` values, then hostfiles, then groups, each in the order
-    /// written, duplicates removed (the first kept). `-x` then removes every host whose name
-    /// matches, whatever its user or port. An empty result is an error, since running on no
+    /// written, duplicates removed (the first kept). Then, as pdsh does wherever they were
+    /// written, the exclusions (`-x` values, and `-name`, `-^file` in `-w` values) remove every
+    /// host whose name matches, whatever its user or port; `-/regex/` removes the names that
+    /// match; `/regex/` keeps only those that match. A `-w` value of `-` reads host lists from
+    /// standard input, one or more a line. An empty result is an error, since running on no
     /// host is never what was meant.
-    pub fn resolve(&self, ctx: &Context) -> Result<Vec<HostSpec>, Error> {
+    pub fn resolve_with(
+        &self,
+        ctx: &Context,
+        warn: &mut dyn FnMut(String),
+    ) -> Result<Vec<HostSpec>, Error> {
         let mut resolver = Resolver::new(ctx);
-        let mut hosts = HostSet::default();
+        let mut sink = Sink::default();
         for text in &self.include {
-            resolver.list(text, &mut hosts)?;
+            if text == "-" {
+                for line in std::io::stdin().lines() {
+                    let line = line.map_err(|err| Error::Hostfile {
+                        path: "-".into(),
+                        err,
+                    })?;
+                    for list in line.split_whitespace() {
+                        resolver.list(list, &mut sink, false)?;
+                    }
+                }
+            } else {
+                resolver.list(text, &mut sink, false)?;
+            }
         }
         for path in &self.hostfiles {
-            resolver.hostfile(path, &mut hosts)?;
+            resolver.hostfile(path, &mut sink.include)?;
         }
         for text in &self.groups {
-            resolver.group_arg(text, &mut hosts)?;
+            resolver.group_arg(text, &mut sink.include)?;
         }
         if self.is_empty() {
             if let Some(path) = &ctx.wcoll {
-                resolver.hostfile(path, &mut hosts)?;
+                resolver.hostfile(path, &mut sink.include)?;
             }
         }
-        let mut excluded = HostSet::default();
         for text in &self.exclude {
-            resolver.list(text, &mut excluded)?;
+            resolver.list(text, &mut sink, true)?;
         }
-        let excluded = excluded.into_vec()?;
+        for warning in resolver.warnings.drain(..) {
+            warn(warning);
+        }
+        let excluded = sink.exclude.into_vec()?;
         let names: HashSet<&str> = excluded.iter().map(|h| h.host.as_str()).collect();
-        let mut hosts = hosts.into_vec()?;
-        hosts.retain(|h| !names.contains(h.host.as_str()));
+        let mut hosts = sink.include.into_vec()?;
+        hosts.retain(|h| {
+            !names.contains(h.host.as_str())
+                && !sink.drop.iter().any(|re| re.is_match(&h.host))
+                && sink.keep.iter().all(|re| re.is_match(&h.host))
+        });
         if hosts.is_empty() {
             return Err(Error::NoHosts);
         }

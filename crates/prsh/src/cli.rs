@@ -92,16 +92,23 @@ pub struct Cli {
     /// Do not read standard input: the default, kept for scripts that say so
     #[arg(short = 'n', help_heading = "Input", conflicts_with = "send_input")]
     pub no_stdin: bool,
+    /// List the settings and the selected hosts, folded, and exit (as pdsh -q)
+    #[arg(short = 'q', help_heading = "Hosts")]
+    pub query: bool,
+    /// List the settings and the selected hosts, one by one, and exit (as pdsh -Q)
+    #[arg(short = 'Q', help_heading = "Hosts")]
+    pub query_hosts: bool,
     /// `--help` and `--help-all`.
     #[command(flatten)]
     pub help: prtools_help::HelpFlags,
     /// Print the version
     #[arg(short = 'V', long = "version", action = clap::ArgAction::Version)]
     pub version: Option<bool>,
-    /// The command to run, as ssh takes it: the words are joined and run by the remote shell
+    /// The command to run, as ssh takes it: the words are joined and run by the remote shell;
+    /// without one, as pdsh, commands are read from standard input, one a line
     ///
     /// [`Cli::parse_args`] puts a `--` before its first word, so that its own flags stay its.
-    #[arg(value_name = "COMMAND", required = true)]
+    #[arg(value_name = "COMMAND")]
     pub command: Vec<String>,
 }
 

@@ -7,6 +7,7 @@
 
 pub mod cli;
 pub mod printer;
+mod query;
 
 use std::io::{self, IsTerminal, Write};
 use std::sync::Arc;
@@ -14,8 +15,8 @@ use std::sync::Arc;
 use anyhow::{Context as _, Result};
 use prtools_hostlist::Context;
 use prtools_transport::{
-    failure_lines, fit_fanout, for_each_host, run_command, CommandSpec, Event, HostError,
-    Interrupt, Method, StdinFeed, Target,
+    failure_lines, fit_fanout, for_each_host, run_command, CommandSpec, Config, Event, HostError,
+    Interrupt, StdinFeed, Target,
 };
 use tokio::sync::mpsc;
 
@@ -24,25 +25,53 @@ use crate::printer::{Mode, Printer, Settings};
 
 /// Runs prsh and returns its exit status: the largest remote exit status, 255 for a host
 /// that could not be reached, 128 + N when interrupted by signal N.
+///
+/// With no command, as pdsh, the commands are read from standard input, one a line, each run
+/// on every host in turn (`prsh> ` is the prompt on a terminal).
 pub fn run(cli: Cli) -> Result<i32> {
     let specs = cli
         .hosts
         .selection()
-        .resolve(&Context::from_env())
+        .resolve_with(&Context::from_env(), &mut |warning| {
+            eprintln!("prsh: warning: {warning}");
+        })
         .map_err(|e| anyhow::anyhow!("{e}"))?;
     let mut config = cli.conn.config().map_err(anyhow::Error::msg)?;
-    let mut command = cli.command.join(" ");
-    if let Method::Exec { template } = &mut config.method {
-        if template.is_empty() {
-            // pdsh -R exec: the command words are themselves the per-host command.
-            *template = cli.command.clone();
-            command.clear();
-        }
+    if cli.query || cli.query_hosts {
+        print!("{}", query::report(&config, &specs, cli.query_hosts));
+        return Ok(0);
     }
     if let Some(notice) = fit_fanout(&mut config, specs.len(), "-f").map_err(anyhow::Error::msg)? {
         eprintln!("prsh: {notice}");
     }
     let targets = Target::from_specs(specs);
+    if !cli.command.is_empty() {
+        return run_once(&cli, &targets, config, &cli.command);
+    }
+    let mut status = 0;
+    let interactive = io::stdin().is_terminal();
+    let mut lines = io::stdin().lines();
+    loop {
+        if interactive {
+            eprint!("prsh> ");
+        }
+        let Some(line) = lines.next() else { break };
+        let line = line.context("cannot read commands from standard input")?;
+        let words: Vec<String> = line.split_whitespace().map(String::from).collect();
+        match words.first().map(String::as_str) {
+            None => continue,
+            Some("exit" | "quit") if interactive => break,
+            Some(_) => status = status.max(run_once(&cli, &targets, config.clone(), &words)?),
+        }
+    }
+    Ok(status)
+}
+
+/// Runs one command on every host.
+fn run_once(cli: &Cli, targets: &[Target], mut config: Config, words: &[String]) -> Result<i32> {
+    let command = words.join(" ");
+    // pdsh -R exec (or exec:host): the command words are themselves the per-host command.
+    config.exec_words = words.to_vec();
     let settings = Settings {
         mode: if cli.json {
             Mode::Json
@@ -63,8 +92,8 @@ pub fn run(cli: Cli) -> Result<i32> {
     let names = targets.iter().map(|t| t.name().to_string()).collect();
     let printer = Printer::new(settings, names)?;
     // As pdsh: standard input is read only when asked for, so that `while read` loops and
-    // pipes that never close behave.
-    let stdin = cli.send_input.then(|| StdinFeed::spawn(io::stdin()));
+    // pipes that never close behave. Commands read from it leave it alone too.
+    let stdin = (cli.send_input && !cli.command.is_empty()).then(|| StdinFeed::spawn(io::stdin()));
 
     let runtime = tokio::runtime::Builder::new_current_thread()
         .enable_all()
@@ -78,7 +107,7 @@ pub fn run(cli: Cli) -> Result<i32> {
         let timeout = config.command_timeout;
         let done_events = events.clone();
         let results = for_each_host(
-            &targets,
+            targets,
             &config,
             &interrupt,
             move |conn, interrupt| {

@@ -99,6 +99,7 @@ impl ConnArgs {
             fanout: self.fanout,
             persist: self.persist.filter(|d| !d.is_zero()),
             control_dir: default_control_dir(),
+            exec_words: Vec::new(),
         })
     }
 }

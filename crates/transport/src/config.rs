@@ -60,6 +60,9 @@ pub struct Config {
     pub persist: Option<Duration>,
     /// Where control sockets live (0700).
     pub control_dir: PathBuf,
+    /// The command's words, for hosts reached by `-R exec` (or `exec:host`) without a
+    /// template: pdsh then runs the words themselves as each host's argv, `%h` and all.
+    pub exec_words: Vec<String>,
 }
 
 impl Default for Config {
@@ -75,6 +78,7 @@ impl Default for Config {
             fanout: 64,
             persist: None,
             control_dir: crate::control::default_control_dir(),
+            exec_words: Vec::new(),
         }
     }
 }

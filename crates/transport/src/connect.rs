@@ -40,17 +40,35 @@ pub(crate) enum Kind {
     Exec {
         template: Vec<String>,
         user: String,
+        /// Append the remote command to the template: false when the template is the
+        /// command's own words ([`Config::exec_words`]).
+        append: bool,
     },
 }
 
 impl Connection {
     /// Connects to `target`: reuses a live persistent master, else starts one, within
     /// `config.connect_timeout`.
+    ///
+    /// A host written `TYPE:host` is reached by its own `TYPE` (pdsh's `exec:node[1-4]`),
+    /// whatever `-R` says.
     pub async fn open(target: &Target, config: &Config) -> Result<Connection, HostError> {
-        let kind = match &config.method {
+        let own = target
+            .spec
+            .rcmd
+            .as_deref()
+            .map(Method::parse)
+            .transpose()
+            .map_err(HostError::Other)?;
+        let kind = match own.as_ref().unwrap_or(&config.method) {
             Method::Ssh => open_mux(target, config).await?,
             Method::Exec { template } => Kind::Exec {
-                template: template.clone(),
+                template: if template.is_empty() {
+                    config.exec_words.clone()
+                } else {
+                    template.clone()
+                },
+                append: !template.is_empty(),
                 user: target
                     .user(config)
                     .map(String::from)

@@ -83,7 +83,11 @@ impl fmt::Display for HostError {
             HostError::Resolve => f.write_str("could not resolve host name"),
             HostError::CommandTimeout(d) => {
                 // pdsh's words first, which scripts grep for.
-                write!(f, "command timeout after {}, killed", seconds(*d))
+                write!(
+                    f,
+                    "command timeout (timed out after {}, killed)",
+                    seconds(*d)
+                )
             }
             HostError::Interrupted => f.write_str("interrupted, command killed"),
             HostError::NotStarted => f.write_str("not started: interrupted"),

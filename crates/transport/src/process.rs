@@ -177,8 +177,12 @@ impl Connection {
                     waiter: Waiter::Mux(child),
                 })
             }
-            Kind::Exec { template, user } => {
-                let argv = self.exec_argv(template, user, command);
+            Kind::Exec {
+                template,
+                user,
+                append,
+            } => {
+                let argv = self.exec_argv(template, user, if *append { command } else { "" });
                 let Some((program, args)) = argv.split_first() else {
                     return Err(HostError::Other(
                         "empty exec command; give one, as in -R exec ssh %h CMD".into(),
