@@ -189,3 +189,93 @@ fn rcmd_prefixes_choose_the_transport_per_host() {
     assert_eq!(pdsh.0, Some(0));
     assert_eq!(prsh.0, Some(0), "{}", prsh.2);
 }
+
+/// A folder holding an `ssh` that prints its arguments, as pdsh's own suite fakes ssh, to
+/// put first in PATH.
+fn echoing_ssh() -> std::path::PathBuf {
+    use std::os::unix::fs::PermissionsExt;
+    let dir = std::env::temp_dir().join(format!("prsh-fake-ssh-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let ssh = dir.join("ssh");
+    std::fs::write(&ssh, "#!/bin/sh\necho \"$@\"\n").unwrap();
+    std::fs::set_permissions(&ssh, std::fs::Permissions::from_mode(0o755)).unwrap();
+    dir
+}
+
+/// A named -R ssh runs ssh per host as pdsh does: PDSH_SSH_ARGS, PDSH_SSH_ARGS_APPEND,
+/// DSHPATH, -l only for another user.
+#[test]
+fn a_named_ssh_transport_builds_pdshs_command_lines() {
+    let dir = echoing_ssh();
+    let path = format!("{}:{}", dir.display(), std::env::var("PATH").unwrap());
+    let cases: [(&[(&str, &str)], &[&str], &str); 5] = [
+        (
+            &[("PDSH_SSH_ARGS", "-p 922 -l%u %h")],
+            &["-luser"],
+            "-p 922 -luser foo hostname",
+        ),
+        (
+            &[("PDSH_SSH_ARGS", "-p 777")],
+            &["-ltestuser"],
+            "-p 777 -ltestuser foo hostname",
+        ),
+        (
+            &[
+                ("PDSH_SSH_ARGS_APPEND", "-p 922"),
+                ("PDSH_SSH_ARGS", "-x -a -l%u %h"),
+            ],
+            &["-lfoouser"],
+            "-p 922 -x -a -lfoouser foo hostname",
+        ),
+        (
+            &[("DSHPATH", "/test/path")],
+            &[],
+            "foo PATH=/test/path; hostname",
+        ),
+        (&[], &[], "-a -x foo hostname"),
+    ];
+    for (env, args, expected) in cases {
+        for tool in [
+            std::ffi::OsString::from("pdsh"),
+            bin("prsh").into_os_string(),
+        ] {
+            let out = run(Command::new(&tool)
+                .args(["-Rssh", "-wfoo"])
+                .args(args)
+                .arg("hostname")
+                .env("PATH", &path)
+                .env_remove("PDSH_SSH_ARGS")
+                .env_remove("PDSH_SSH_ARGS_APPEND")
+                .env_remove("DSHPATH")
+                .envs(env.iter().copied()));
+            let stdout = text(&out.stdout);
+            assert!(
+                stdout.contains(expected),
+                "{tool:?} {env:?} {args:?}: {stdout}"
+            );
+            assert!(
+                !stdout.contains("-l") || !args.is_empty(),
+                "{tool:?}: {stdout}"
+            );
+        }
+    }
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+/// -k fails fast, with exit status 1, as pdsh -k; -S returns the largest status.
+#[test]
+fn fail_fast_and_largest_status_as_pdsh() {
+    for (flag, expected) in [("-k", 1), ("-S", 7)] {
+        let [pdsh, prsh] = both(&[
+            flag,
+            "-Rexec",
+            "-w",
+            "a,b",
+            "sh",
+            "-c",
+            "test %h = b && exit 7; true",
+        ]);
+        assert_eq!(pdsh.0, Some(expected), "pdsh {flag}: {}", pdsh.2);
+        assert_eq!(prsh.0, Some(expected), "prsh {flag}: {}", prsh.2);
+    }
+}

@@ -82,6 +82,9 @@ pub struct Cli {
     /// Write one JSON object per host: host, status, stdout, stderr, seconds, error
     #[arg(long = "json", help_heading = "Output")]
     pub json: bool,
+    /// Fail fast, as pdsh -k: once a host fails, kill the others, start no more, and exit 1
+    #[arg(short = 'k', help_heading = "Output")]
+    pub fail_fast: bool,
     /// Accepted for pdsh users; the largest exit status is always returned
     #[arg(short = 'S', help_heading = "Output")]
     pub largest_status: bool,

@@ -15,8 +15,8 @@ use std::sync::Arc;
 use anyhow::{Context as _, Result};
 use prtools_hostlist::Context;
 use prtools_transport::{
-    failure_lines, fit_fanout, for_each_host, run_command, CommandSpec, Config, Event, HostError,
-    Interrupt, StdinFeed, Target,
+    failure_lines, fit_fanout, for_each_host, pdsh_ssh_template, run_command, CommandSpec, Config,
+    Event, HostError, Interrupt, Method, StdinFeed, Target,
 };
 use tokio::sync::mpsc;
 
@@ -37,6 +37,16 @@ pub fn run(cli: Cli) -> Result<i32> {
         })
         .map_err(|e| anyhow::anyhow!("{e}"))?;
     let mut config = cli.conn.config().map_err(anyhow::Error::msg)?;
+    if cli.conn.named_rcmd().as_deref() == Some("ssh") {
+        let env = |name| std::env::var(name).ok();
+        config.method = Method::Exec {
+            template: pdsh_ssh_template(
+                &config,
+                env("PDSH_SSH_ARGS").as_deref(),
+                env("PDSH_SSH_ARGS_APPEND").as_deref(),
+            ),
+        };
+    }
     if cli.query || cli.query_hosts {
         print!("{}", query::report(&config, &specs, cli.query_hosts));
         return Ok(0);
@@ -69,7 +79,11 @@ pub fn run(cli: Cli) -> Result<i32> {
 
 /// Runs one command on every host.
 fn run_once(cli: &Cli, targets: &[Target], mut config: Config, words: &[String]) -> Result<i32> {
-    let command = words.join(" ");
+    let mut command = words.join(" ");
+    // pdsh's DSHPATH: the PATH the remote command runs with.
+    if let Some(path) = std::env::var("DSHPATH").ok().filter(|p| !p.is_empty()) {
+        command = format!("PATH={path}; {command}");
+    }
     // pdsh -R exec (or exec:host): the command words are themselves the per-host command.
     config.exec_words = words.to_vec();
     let settings = Settings {
@@ -105,6 +119,7 @@ fn run_once(cli: &Cli, targets: &[Target], mut config: Config, words: &[String])
         let output = std::thread::spawn(move || print_events(printer, receiver));
         let command = Arc::new(command);
         let timeout = config.command_timeout;
+        let fail_fast = cli.fail_fast;
         let done_events = events.clone();
         let results = for_each_host(
             targets,
@@ -120,7 +135,12 @@ fn run_once(cli: &Cli, targets: &[Target], mut config: Config, words: &[String])
                         stdin,
                         timeout,
                     };
-                    run_command(&conn, &spec, &events, interrupt).await
+                    let abort = interrupt.clone();
+                    let result = run_command(&conn, &spec, &events, interrupt).await;
+                    if fail_fast && result != Ok(0) {
+                        abort.abort();
+                    }
+                    result
                 }
             },
             move |done| {
@@ -135,7 +155,10 @@ fn run_once(cli: &Cli, targets: &[Target], mut config: Config, words: &[String])
         output
             .join()
             .map_err(|_| anyhow::anyhow!("the output thread panicked"))??;
-        report(&results, &interrupt)
+        let status = report(&results, &interrupt)?;
+        // pdsh -k: a failure is exit status 1, whatever the hosts said.
+        let failed = status != 0 && interrupt.received().is_none();
+        Ok(if fail_fast && failed { 1 } else { status })
     })
 }
 

@@ -71,25 +71,33 @@ pub struct ConnArgs {
     /// Read ssh settings from FILE instead of ~/.ssh/config (ssh -F)
     #[arg(short = 'F', value_name = "FILE", help_heading = "Connection")]
     pub ssh_config: Option<PathBuf>,
-    /// Transport: `ssh` (default), `rsh`, `exec` (the command is run locally with %h, %u, %n
-    /// replaced), or `exec 'CMD %h ...'` (CMD runs per host with the command appended)
-    #[arg(
-        short = 'R',
-        value_name = "RCMD",
-        default_value = "ssh",
-        help_heading = "Connection"
-    )]
-    pub rcmd: String,
+    /// Transport: `ssh`, `rsh`, `exec` (the command is run locally with %h, %u, %n replaced),
+    /// or `exec 'CMD %h ...'` (CMD runs per host with the command appended); default
+    /// `PDSH_RCMD_TYPE`, else prtools' own multiplexed ssh. prsh runs a named `-R ssh` as pdsh
+    /// does, one ssh a host built from PDSH_SSH_ARGS and PDSH_SSH_ARGS_APPEND, which can then
+    /// end only the local ssh on a timeout or Ctrl-C
+    #[arg(short = 'R', value_name = "RCMD", help_heading = "Connection")]
+    pub rcmd: Option<String>,
     /// Keep ssh connections open for DURATION after the run (e.g. 10m), so later runs skip the handshake
     #[arg(long = "persist", value_name = "DURATION", env = "PRTOOLS_PERSIST", value_parser = parse_duration, help_heading = "Connection")]
     pub persist: Option<Duration>,
 }
 
 impl ConnArgs {
+    /// The transport the user named: `-R`, else `PDSH_RCMD_TYPE` as pdsh reads it; None for
+    /// prtools' own.
+    pub fn named_rcmd(&self) -> Option<String> {
+        self.rcmd.clone().or_else(|| {
+            std::env::var("PDSH_RCMD_TYPE")
+                .ok()
+                .filter(|rcmd| !rcmd.is_empty())
+        })
+    }
+
     /// Resolves the flags into a [`Config`], or says which flag is wrong.
     pub fn config(&self) -> Result<Config, String> {
         Ok(Config {
-            method: Method::parse(&self.rcmd)?,
+            method: Method::parse(self.named_rcmd().as_deref().unwrap_or("ssh"))?,
             ssh_config: self.ssh_config.clone(),
             user: self.user.clone(),
             port: self.port,

@@ -241,7 +241,8 @@ fn log_path(socket: &Path) -> PathBuf {
     PathBuf::from(name)
 }
 
-fn local_user() -> String {
+/// The local user's name, the remote one when nothing else names it.
+pub(crate) fn local_user() -> String {
     std::env::var("USER")
         .or_else(|_| std::env::var("LOGNAME"))
         .unwrap_or_else(|_| "root".into())

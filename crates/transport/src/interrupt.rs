@@ -32,11 +32,16 @@ struct Signals {
     interrupts: u32,
     /// A SIGTERM came: kill at once.
     terminated: bool,
+    /// The tool itself asked to kill everything ([`Interrupt::abort`], pdsh's `-k`).
+    aborted: bool,
 }
 
 impl Signals {
     fn kills(&self, immediate: bool) -> bool {
-        self.terminated || self.interrupts >= 2 || (immediate && self.interrupts >= 1)
+        self.terminated
+            || self.aborted
+            || self.interrupts >= 2
+            || (immediate && self.interrupts >= 1)
     }
 }
 
@@ -130,9 +135,16 @@ impl Interrupt {
         self.until(|s| s.kills(immediate)).await
     }
 
-    /// Resolves at the first signal, with its number: time to stop starting hosts.
+    /// Resolves at the first signal, with its number, or at an [`abort`](Interrupt::abort):
+    /// time to stop starting hosts.
     pub async fn stopped(&mut self) -> i32 {
-        self.until(|s| s.first.is_some()).await
+        self.until(|s| s.first.is_some() || s.aborted).await
+    }
+
+    /// Kills every running command and starts no more, as a SIGTERM would, but without a
+    /// signal to report: for a tool that fails fast (pdsh's `-k`) once one host has failed.
+    pub fn abort(&self) {
+        state().send_modify(|s| s.aborted = true);
     }
 
     async fn until(&mut self, done: impl Fn(&Signals) -> bool) -> i32 {

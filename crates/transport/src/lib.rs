@@ -60,6 +60,7 @@ pub mod frame;
 mod gather;
 mod interrupt;
 mod limits;
+mod pdsh_ssh;
 mod pipe;
 mod process;
 mod progress;
@@ -82,6 +83,7 @@ pub use frame::{
 pub use gather::{failure_lines, gather};
 pub use interrupt::Interrupt;
 pub use limits::fit_fanout;
+pub use pdsh_ssh::pdsh_ssh_template;
 pub use pipe::widen_pipe;
 pub use process::{
     read_agent_stderr, Input as RemoteInput, KillHandle, Output as RemoteOutput, RemoteProcess,

@@ -230,8 +230,11 @@ impl Connection {
     /// and the command appended as one argument when there is one.
     fn exec_argv(&self, template: &[String], user: &str, command: &str) -> Vec<String> {
         let rank = self.target.rank.to_string();
+        // pdsh's rule: `-l%u` only when the remote user is not the local one.
+        let local = crate::connect::local_user();
         let mut argv: Vec<String> = template
             .iter()
+            .filter(|word| !(*word == "-l%u" && user == local))
             .map(|word| expand_template(word, &self.target.spec.host, user, &rank))
             .collect();
         if !command.is_empty() {
