@@ -207,7 +207,18 @@ mod tests {
             first: Some(libc::SIGTERM),
             interrupts: 0,
             terminated: true,
+            aborted: false,
         };
         assert!(s.kills(false));
+    }
+
+    #[test]
+    fn an_abort_kills_without_a_signal() {
+        let s = Signals {
+            aborted: true,
+            ..Signals::default()
+        };
+        assert!(s.kills(false));
+        assert_eq!(s.first, None);
     }
 }
