@@ -202,13 +202,16 @@ fn echoing_ssh() -> std::path::PathBuf {
     dir
 }
 
+/// The environment, the extra arguments, and what the fake ssh must be given.
+type Case<'a> = (&'a [(&'a str, &'a str)], &'a [&'a str], &'a str);
+
 /// A named -R ssh runs ssh per host as pdsh does: PDSH_SSH_ARGS, PDSH_SSH_ARGS_APPEND,
 /// DSHPATH, -l only for another user.
 #[test]
 fn a_named_ssh_transport_builds_pdshs_command_lines() {
     let dir = echoing_ssh();
     let path = format!("{}:{}", dir.display(), std::env::var("PATH").unwrap());
-    let cases: [(&[(&str, &str)], &[&str], &str); 5] = [
+    let cases: [Case; 5] = [
         (
             &[("PDSH_SSH_ARGS", "-p 922 -l%u %h")],
             &["-luser"],
