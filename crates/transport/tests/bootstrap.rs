@@ -97,10 +97,7 @@ impl Drop for Setup {
 }
 
 async fn connect(setup: &Setup, node: usize) -> Connection {
-    let target = Target {
-        spec: HostSpec::new(format!("node{node}")),
-        rank: node - 1,
-    };
+    let target = Target::new(HostSpec::new(format!("node{node}")), node - 1);
     Connection::open(&target, &setup.config())
         .await
         .expect("the node is reachable")
@@ -331,10 +328,7 @@ fn host_side_failures_are_reported() {
             },
             ..Config::default()
         };
-        let target = Target {
-            spec: HostSpec::new("localhost"),
-            rank: 0,
-        };
+        let target = Target::new(HostSpec::new("localhost"), 0);
         block_on(async {
             let conn = Connection::open(&target, &config).await.unwrap();
             ensure_agent(&conn, &agent, &AgentOptions::default()).await
