@@ -223,3 +223,20 @@ fn ctrl_c_stops_a_one_host_prcp_at_once_and_leaves_no_temp_file() {
     assert!(temp_files(&tmp).is_empty(), "{:?}", temp_files(&tmp));
     assert!(!tmp.join("big.bin").exists());
 }
+
+/// `--batch` is pdsh's -b: the first Ctrl-C already kills every host's command.
+#[test]
+fn batch_mode_kills_at_the_first_ctrl_c() {
+    let tc = TestCluster::start(2);
+    let args = ["--batch", "-w", "node[1-2]", "echo started; exec sleep 600"];
+    let (mut child, _stdout, mut stderr) = prsh_started(&tc, &args, 2);
+    signal(&child, libc::SIGINT);
+    let status = child.wait().unwrap();
+    let mut errors = String::new();
+    stderr.read_to_string(&mut errors).unwrap();
+    assert_eq!(status.code(), Some(130), "{errors}");
+    assert!(!errors.contains("letting"), "{errors}");
+    for node in 1..=2 {
+        assert_eq!(leftovers(&tc, node, "sleep 600"), Vec::<String>::new());
+    }
+}

@@ -41,7 +41,11 @@ const COMMON: &[&str] = &[
     help_template = prtools_help::TEMPLATE,
     before_help = EXAMPLES,
     after_help = prtools_help::footer!("prsh"),
-    after_long_help = "The exit status is the largest remote exit status; unreachable hosts count as 255.",
+    after_long_help = "The exit status is the largest remote exit status; unreachable hosts count as 255.\n\n\
+Letters that mean something else than in pdsh, kept for prsh's own options: -h is --hostfile \
+(pdsh: help, here --help), -b gathers as dshbak -c (pdsh: batch mode, here --batch), -F is \
+ssh's config file and -g a group (pdsh: genders), -i prints blocks as pssh -i (pdsh: \
+canonical host names).",
     mut_args = prtools_help::common(COMMON)
 )]
 pub struct Cli {
@@ -82,6 +86,9 @@ pub struct Cli {
     /// Write one JSON object per host: host, status, stdout, stderr, seconds, error
     #[arg(long = "json", help_heading = "Output")]
     pub json: bool,
+    /// The first Ctrl-C kills every command at once, as pdsh -b (batch mode)
+    #[arg(long = "batch", help_heading = "Output")]
+    pub batch: bool,
     /// Fail fast, as pdsh -k: once a host fails, kill the others, start no more, and exit 1
     #[arg(short = 'k', help_heading = "Output")]
     pub fail_fast: bool,

@@ -115,6 +115,11 @@ fn run_once(cli: &Cli, targets: &[Target], mut config: Config, words: &[String])
         .context("cannot start the async runtime")?;
     runtime.block_on(async move {
         let interrupt = Interrupt::install().context("cannot install signal handlers")?;
+        let interrupt = if cli.batch {
+            interrupt.immediate()
+        } else {
+            interrupt
+        };
         let (events, receiver) = mpsc::unbounded_channel();
         let output = std::thread::spawn(move || print_events(printer, receiver));
         let command = Arc::new(command);
