@@ -78,6 +78,7 @@ pub fn select(dist: &Distfile, args: &Args) -> Result<Vec<Step>, String> {
         chosen.sort_by_key(|(i, _)| *i);
     }
     let mut steps = Vec::new();
+    let mut met: Vec<&str> = Vec::new();
     for (i, only) in chosen {
         let entry = dist.entries[i].clone();
         let hosts = match &entry.target {
@@ -91,8 +92,11 @@ pub fn select(dist: &Distfile, args: &Args) -> Result<Vec<Step>, String> {
                             entry.pos.line
                         )
                     })?;
-                    let wanted = args.hosts.is_empty()
-                        || args.hosts.iter().any(|m| m == name || *m == spec.host);
+                    let asked = args.hosts.iter().find(|m| *m == name || **m == spec.host);
+                    if let Some(m) = asked {
+                        met.push(m);
+                    }
+                    let wanted = args.hosts.is_empty() || asked.is_some();
                     if wanted && !specs.contains(&spec) {
                         specs.push(spec);
                     }
@@ -104,6 +108,13 @@ pub fn select(dist: &Distfile, args: &Args) -> Result<Vec<Step>, String> {
             }
         };
         steps.push(Step { entry, hosts, only });
+    }
+    // rdist says nothing and exits 0 for a mistyped -m; nothing would run, so say so.
+    if let Some(m) = args.hosts.iter().find(|m| !met.contains(&m.as_str())) {
+        return Err(format!(
+            "-m {m}: no entry of the Distfile sends to this host; check the name against \
+             the Distfile's host lists"
+        ));
     }
     Ok(steps)
 }

@@ -192,8 +192,13 @@ pub fn plan_install(
     let whole = opts.has("whole") && install.dest.is_some();
     let mut layouts: Vec<Layout> = Vec::new();
     let mut into: BTreeMap<String, Vec<(String, String)>> = BTreeMap::new();
+    // rdist decides "the destination is a folder" from the names listed left of `->`, before
+    // any `except` (docmd.c: `ddir = files->n_next != NULL`): two names listed, one of them
+    // excepted, still put the other *inside* the destination. Deciding after the except put
+    // a folder's contents there instead, and `-oremove` then deleted the rest.
+    let listed_one = entry.sources.len() == 1;
     match &install.dest {
-        Some(dest) if !whole && sources.len() == 1 => {
+        Some(dest) if !whole && listed_one && sources.len() == 1 => {
             let (_, local, is_dir) = &sources[0];
             let dest = remote_path(dest);
             let dot = base(&dest) == ".";
@@ -503,6 +508,25 @@ mod tests {
         );
         // ~ is the home of the login on the host.
         assert_eq!(remote_path("~/.profile"), ".profile");
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
+
+    /// issue 17: `( dirA dirB ) -> h install -oremove /tmp/etc; except dirB;` installs
+    /// `/tmp/etc/dirA`, as rdist does, never dirA's contents into `/tmp/etc`.
+    #[test]
+    fn two_names_listed_go_inside_the_destination_whatever_is_excepted() {
+        let dir = tree("two_names_listed");
+        std::fs::create_dir_all(dir.join("other")).unwrap();
+        let d = dir.display().to_string();
+        let (etc, other) = (format!("{d}/etc"), format!("{d}/other"));
+        let mut e = entry(&[&etc, &other]);
+        e.except = vec![other.clone()];
+        let (p, errors) = plan_install(&e, &install(Some("/tmp/etc"), "remove"), None);
+        assert!(errors.is_empty(), "{errors:?}");
+        assert_eq!(p.len(), 1);
+        assert_eq!(p[0].sources(), std::slice::from_ref(&etc));
+        assert_eq!(p[0].dest(), "/tmp/etc/");
+        assert_eq!(p[0].locate("etc/hosts").unwrap().1, "/tmp/etc/etc/hosts");
         std::fs::remove_dir_all(&dir).unwrap();
     }
 
