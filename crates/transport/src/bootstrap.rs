@@ -28,19 +28,25 @@
 //!
 //! The check opens the copy once, checks what it opened, and execs that open file
 //! (`/proc/self/fd/3`): a copy renamed over it, or removed, between the check and the start
-//! changes nothing. Where /proc is missing it execs the name, in the same command.
+//! changes nothing. Where /proc is missing it execs the name, in the same command. Only
+//! [`ensure_agent`]'s callers start the copy by name, in a later command.
 //!
-//! A copy whose hash matched gets a seal, `<tool>.seal`: `uname -sm` and the copy's device,
-//! inode, size, mtime and ctime, the times to the nanosecond (GNU `stat`). While the seal
-//! matches, the check skips the hash. Any change to the file (a write, a truncation, a chmod,
-//! a rename over it) sets its ctime to the current time, which no user can set back; so the
-//! seal is only written when the copy's ctime is strictly older than a file made just before
-//! the hash began. Then whatever changes the copy after that moment, even within the same
-//! tick of the file system's clock, leaves a ctime the seal does not hold, and the copy is
-//! hashed again. A seal only says that the file is unchanged since it was hashed: whoever can
-//! write the cache can write a seal for their own file, as they can edit `~/.bashrc`. A
-//! host without GNU `stat` (or with whole-second times only) never gets a seal, and is
-//! hashed every run. A seal is written only on a host whose `uname -sm` is this build's.
+//! A copy whose hash the check found right gets a seal, `<tool>.seal`: `uname -sm` and the
+//! copy's device, inode, size, mtime and ctime, the times to the nanosecond (GNU `stat`).
+//! While the seal matches the open copy, the check skips the hash. A write, a truncation or
+//! a chmod sets the file's ctime to the current time, which no user can set back (short of
+//! setting the clock back), and a replacement is a new inode. The ctime has the granularity
+//! of the file system's clock (a few milliseconds on Linux, whole seconds on some), so a
+//! seal is only written when the copy's ctime is strictly older than that of a file made
+//! just before the hash began: whatever changes the copy from then on, even within the same
+//! tick, leaves a ctime the seal does not hold, and the copy is hashed again. The upload
+//! itself leaves no seal (its rename has just set the ctime); the start that follows it
+//! seals. A seal is written only on a host whose `uname -sm` is this build's.
+//!
+//! A seal says the file is unchanged since it was hashed, no more: whoever can write the
+//! cache can write a seal for their own file, as they can edit `~/.bashrc`. A host without
+//! GNU `stat` (or whose `stat` prints no sub-second times) never gets a seal, and is hashed
+//! every run.
 //!
 //! # Only what is used
 //!
@@ -96,7 +102,7 @@ const DIR_HASH_DIGITS: usize = 16;
 /// How often [`start_agent`] uploads before it gives up on a host whose copy keeps
 /// disappearing between the upload and the start (other builds' uploads pruning it, each
 /// time in that moment).
-const MAX_UPLOADS: usize = 2;
+const MAX_UPLOADS: usize = 3;
 
 /// The functions and variables every script uses.
 const COMMON_SH: &str = include_str!("bootstrap/common.sh");
