@@ -628,6 +628,13 @@ fn a_running_agent_of_a_removed_build_runs_on() {
             .await
             .unwrap();
         assert_eq!(started.placement, Placement::Uploaded);
+        // It runs the file it checked, through /proc/self/fd, yet shows under its tool's name.
+        let named = format!("/{}/fd/prcp --server", folder_name(&echo));
+        let processes = setup.cluster.processes(1);
+        assert!(
+            processes.iter().any(|p| p.ends_with(&named)),
+            "{processes:?}"
+        );
         // Another build's upload removes the running agent's folder.
         let other = connect(&setup, 2).await;
         let placed = start_agent(&other, &newer, &AgentOptions::default(), &kill)
