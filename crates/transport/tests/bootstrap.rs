@@ -419,14 +419,12 @@ fn a_sealed_copy_starts_in_one_command_and_a_changed_one_is_checked_again() {
     assert_ne!(sealed(&setup, 1), first);
 
     // A stale seal (here: one for another file) only costs the check, which rewrites it.
-    fs::write(
-        &seal,
-        format!("{} 1:2:3:4.000000000:5.000000000\n", uname.trim_end()),
-    )
-    .unwrap();
+    let stale = format!("{} 1:2:3:4.000000000:5.000000000\n", uname.trim_end());
+    fs::write(&seal, &stale).unwrap();
     assert_eq!(setup.start_on(2).unwrap(), (Placement::Cached, 0));
     let rewritten = fs::read_to_string(&seal).unwrap();
     assert!(rewritten.starts_with(uname.trim_end()), "{rewritten}");
+    assert_ne!(rewritten, stale);
 
     // What the seal trusts, shown by forging one: whoever can write the cache folder can
     // make the sealed start run their file. That is the user (or root), who can as well
