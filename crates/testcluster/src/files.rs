@@ -59,6 +59,11 @@ impl Layout {
         self.dir.join(STATE)
     }
 
+    /// What every node of the cluster shows as `~/.cache/prtools`.
+    pub(crate) fn agent_cache(&self) -> PathBuf {
+        self.dir.join("agent-cache")
+    }
+
     pub(crate) fn node_dir(&self, node: usize) -> PathBuf {
         self.dir.join(format!("node{node}"))
     }

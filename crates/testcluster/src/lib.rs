@@ -23,6 +23,11 @@
 //!   so that "copy to `/tmp` on every host" writes N different folders, as on a real cluster,
 //!   and [`Cluster::node_tmp`] shows the test what landed on which node. The cluster's own files
 //!   therefore live outside `/tmp` (`target/tc/...`): the bind mount would hide them from sshd.
+//! - **An agent cache of its own.** prcp, prsync and prdist upload themselves into
+//!   `~/.cache/prtools` on a host, and an upload removes the other builds there. Every node of
+//!   a cluster sees one folder of the cluster there ([`Cluster::agent_cache`]), as hosts that
+//!   share a home folder do, so that tests and worktrees running side by side neither remove
+//!   each other's agents nor find them already uploaded.
 //! - **An empty `~/.bashrc`.** sshd runs every command through the login shell, and bash reads
 //!   `~/.bashrc` for it. This machine's runs `pyenv init`, about 80 ms a command, which would
 //!   swamp every timing; real nodes are clean. An empty file is bind-mounted over it, inside
@@ -248,13 +253,26 @@ impl Cluster {
             std::os::unix::fs::PermissionsExt::from_mode(0o644),
         )?;
 
-        let bashrc = std::env::var_os("HOME")
-            .map(|home| Path::new(&home).join(".bashrc"))
+        let home = std::env::var_os("HOME").map(PathBuf::from);
+        let bashrc = home
+            .as_ref()
+            .map(|home| home.join(".bashrc"))
             .filter(|bashrc| bashrc.is_file());
+        fs::create_dir_all(layout.agent_cache())?;
+        // The mount point must exist; an empty folder in the real home is all it takes.
+        let agent_cache = match &home {
+            Some(home) => {
+                let cache = home.join(".cache/prtools");
+                fs::create_dir_all(&cache)?;
+                Some(cache)
+            }
+            None => None,
+        };
         let spawn = Spawn {
             layout: &layout,
             detach: !temp,
             bashrc,
+            agent_cache,
         };
         // One thread a node: 64 sshds start in about the time one takes.
         let started: Vec<io::Result<Node>> = thread::scope(|scope| {
@@ -400,6 +418,12 @@ impl Cluster {
     pub fn node_tmp(&self, node: usize) -> PathBuf {
         let _ = self.node(node);
         self.layout.node_tmp(node)
+    }
+
+    /// The folder on this machine that every node shows as `~/.cache/prtools`, where the
+    /// agents are uploaded.
+    pub fn agent_cache(&self) -> PathBuf {
+        self.layout.agent_cache()
     }
 
     /// The pid of node `node`'s sshd (the listener every connection goes to).

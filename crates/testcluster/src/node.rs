@@ -32,11 +32,13 @@ const PORT_ATTEMPTS: usize = 8;
 /// becomes the sshd, so that the pid we spawned is the sshd's.
 ///
 /// `$1` hostname, `$2` folder to show as /tmp, `$3` the ~/.bashrc to hide (empty: none),
-/// `$4` the empty file to hide it with, `$5` sshd, `$6` its config.
+/// `$4` the empty file to hide it with, `$5` sshd, `$6` its config, `$7` the cluster's agent
+/// cache, `$8` the `~/.cache/prtools` to show it as (empty: none).
 const NODE_SCRIPT: &str = r#"set -e
 hostname "$1"
 mount --bind "$2" /tmp
 if [ -n "$3" ]; then mount --bind "$4" "$3"; fi
+if [ -n "$8" ]; then mount --bind "$7" "$8"; fi
 exec "$5" -D -e -f "$6"
 "#;
 
@@ -48,6 +50,8 @@ pub(crate) struct Spawn<'a> {
     pub(crate) detach: bool,
     /// The `~/.bashrc` to hide inside the node, if there is one.
     pub(crate) bashrc: Option<PathBuf>,
+    /// The `~/.cache/prtools` to show the cluster's agent cache as, if there is a home.
+    pub(crate) agent_cache: Option<PathBuf>,
 }
 
 /// A mount namespace, held open: while we hold it, its inode number can not be reused by a
@@ -150,6 +154,8 @@ impl Node {
                 .arg(layout.bashrc(node))
                 .arg(SSHD)
                 .arg(&config)
+                .arg(layout.agent_cache())
+                .arg(spawn.agent_cache.as_deref().unwrap_or(Path::new("")))
                 .stdin(Stdio::null())
                 .stdout(Stdio::null())
                 .stderr(File::create(&log)?);

@@ -5,13 +5,17 @@
 //! is uploaded once into `~/.cache/prtools/<version>-<hash>/<tool>` and reused by every later
 //! run of the same build.
 //!
+//! The work on the host is done by the shell scripts in `bootstrap/`, run by `sh` whatever
+//! the user's login shell is: `start.sh` checks the cached copy and starts it, `probe.sh`
+//! checks it for a caller that starts it by path later, `upload.sh` places a new one.
+//!
 //! # One remote command on a warm host
 //!
-//! [`start_agent`] first tries to start a cached copy directly, in the agent's own channel,
-//! if the copy's *seal* holds; only when it does not does it fall back to the check (and the
-//! upload) and start the agent in a second command. Every host of a run costs one channel
-//! fewer than checking first, and none hashes a file of megabytes: on 16 hosts at once that
-//! was a visible share of prdist's no-op run (issue 5).
+//! [`start_agent`] checks the cached copy and starts it in the agent's own channel, in one
+//! remote command. Only when there is no good copy does it upload one (a second command) and
+//! start again (a third). The check costs a hash of megabytes only when the copy's *seal*
+//! does not hold; on 16 hosts at once that hash was a visible share of prdist's no-op run
+//! (issue 5).
 //!
 //! # Trust
 //!
@@ -22,12 +26,43 @@
 //! into place, so nothing ever runs a partial or corrupted upload. SHA-256 because every
 //! host has `sha256sum` (or `shasum -a 256`), and no other strong hash tool is that common.
 //!
-//! Once a copy's hash has been checked on the host, the check writes its seal beside it,
-//! `<tool>.seal`: `uname -sm` and the copy's device, inode, size, mtime and ctime, as GNU
-//! `stat` prints them. Any change to the file (a write, a truncation, a chmod, a replacement)
-//! changes its ctime or inode, which no user can set back, so a seal that still matches
-//! proves the file is the one that was hashed. A host without GNU `stat` never matches and
-//! is checked every run, as before.
+//! The check opens the copy once, checks what it opened, and execs that open file
+//! (`/proc/self/fd/3`): a copy renamed over it, or removed, between the check and the start
+//! changes nothing. Where /proc is missing it execs the name, in the same command. Only
+//! [`ensure_agent`]'s callers start the copy by name, in a later command.
+//!
+//! A copy whose hash the check found right gets a seal, `<tool>.seal`: `uname -sm` and the
+//! copy's device, inode, size, mtime and ctime, the times to the nanosecond (GNU `stat`).
+//! While the seal matches the open copy, the check skips the hash. A write, a truncation or
+//! a chmod sets the file's ctime to the current time, which no user can set back (short of
+//! setting the clock back), and a replacement is a new inode. The ctime has the granularity
+//! of the file system's clock (a few milliseconds on Linux, whole seconds on some), so a
+//! seal is only written when the copy's ctime is strictly older than that of a file made
+//! just before the hash began: whatever changes the copy from then on, even within the same
+//! tick, leaves a ctime the seal does not hold, and the copy is hashed again. The upload
+//! itself leaves no seal (its rename has just set the ctime); the start that follows it
+//! seals. A seal is written only on a host whose `uname -sm` is this build's.
+//!
+//! A seal says the file is unchanged since it was hashed, no more: whoever can write the
+//! cache can write a seal for their own file, as they can edit `~/.bashrc`. A host without
+//! GNU `stat` (or whose `stat` prints no sub-second times) never gets a seal, and is hashed
+//! every run.
+//!
+//! # Only what is used
+//!
+//! Each upload removes the other builds of the same tool from the cache, in the same remote
+//! command: rebuilds would otherwise pile up (4.4 GB of debug agents were found on one
+//! machine). Another run of another build may be using one of them at that moment:
+//!
+//! - an agent already running runs on (its file lives until it exits), and a start execs the
+//!   file it opened;
+//! - an upload or a check in progress holds a shared `flock` on its folder, and a removal
+//!   takes an exclusive one without waiting, so a folder in use is skipped;
+//! - a path handed out by [`ensure_agent`] (prcp's relays start agents by path, later) is
+//!   leased for an hour (`<tool>.lease`), and a leased folder is skipped too.
+//!
+//! Without `flock(1)` or /proc nothing is removed. Only folders named like a build that hold
+//! this tool are candidates: `ctl` and other tools' folders stay.
 //!
 //! # Shared home folders
 //!
@@ -64,27 +99,24 @@ const UPLOAD_CHUNK: usize = 64 * 1024;
 /// one, short enough to read in a path.
 const DIR_HASH_DIGITS: usize = 16;
 
-/// Prints the SHA-256 of stdin as `HEX  -`: GNU coreutils' tool, else the Perl one that BSDs
-/// and macOS ship.
-const SHA256_OF_STDIN: &str = "{ sha256sum || shasum -a 256; } 2>/dev/null";
+/// How often [`start_agent`] uploads before it gives up on a host whose copy keeps
+/// disappearing between the upload and the start (other builds' uploads pruning it, each
+/// time in that moment).
+const MAX_UPLOADS: usize = 3;
 
-/// Shell code printing the seal of the file `$f`: `uname -sm`, then its device, inode, size,
-/// mtime and ctime (see the module's Trust section). Fails without GNU `stat`.
-const SEAL_OF_F: &str = "s=$(stat -L -c %d:%i:%s:%Y:%Z -- \"$f\" 2>/dev/null) && \
-                          printf '%s %s\\n' \"$(uname -sm)\" \"$s\"";
+/// The functions and variables every script uses.
+const COMMON_SH: &str = include_str!("bootstrap/common.sh");
+/// Checks the cached copy and starts it, or says why not.
+const START_SH: &str = include_str!("bootstrap/start.sh");
+/// Checks the cached copy for a caller that starts it by path.
+const PROBE_SH: &str = include_str!("bootstrap/probe.sh");
+/// Places an uploaded copy and prunes other builds.
+const UPLOAD_SH: &str = include_str!("bootstrap/upload.sh");
 
-/// Shell code that writes `$f`'s seal beside it, atomically; a failure only costs speed.
-fn write_seal() -> String {
-    format!(
-        "{{ {SEAL_OF_F} >\"$f\".seal.$$ && mv -f \"$f\".seal.$$ \"$f\".seal || \
-         rm -f \"$f\".seal.$$; }} 2>/dev/null"
-    )
-}
-
-/// The stderr line the sealed start prints before it execs the cached agent, and the one it
-/// prints when there is no sealed agent to exec.
-const SEALED_STARTED: &[u8] = b"\x1eprtools-agent started";
-const SEALED_MISSING: &[u8] = b"\x1eprtools-agent missing";
+/// The stderr line `start.sh` prints before it execs the cached agent, and the start of the
+/// one it prints when it does not (then a tab, `uname -sm`, a tab, `$HOME`).
+const STARTED: &[u8] = b"\x1eprtools-agent started";
+const MISSING: &[u8] = b"\x1eprtools-agent missing\t";
 
 /// How to find or place the agent on the hosts (from `--remote-path` / `--no-bootstrap`).
 #[derive(Clone, Debug, Default)]
@@ -141,14 +173,67 @@ impl LocalAgent {
         format!("{}-{prefix}", self.version)
     }
 
-    /// Shell code that sets `d` to the cache folder and `f` to the agent in it.
-    fn shell_paths(&self) -> String {
-        format!(
-            "d=\"$HOME\"/.cache/prtools/{}; f=\"$d\"/{}",
-            quote(&self.cache_dir_name()),
-            quote(&self.tool)
-        )
+    /// The remote command that runs `script` (after the common part) for this agent, with
+    /// `more` as its further arguments.
+    fn script(&self, script: &str, more: &[&str]) -> String {
+        let mut body = compact(COMMON_SH);
+        body.push_str(&compact(script));
+        let mut command = format!("exec sh -c {} prtools", quote(&body));
+        for arg in [
+            self.cache_dir_name().as_str(),
+            &self.tool,
+            &self.uname,
+            &self.sha256_hex,
+        ]
+        .into_iter()
+        .chain(more.iter().copied())
+        {
+            command.push(' ');
+            command.push_str(&quote(arg));
+        }
+        command
     }
+
+    /// Checks that a host's `uname -sm` and `$HOME` allow an upload, with the fix if not.
+    fn accept(&self, uname: &str, home: &str) -> Result<(), HostError> {
+        if uname != self.uname {
+            return Err(HostError::Other(format!(
+                "agent: remote is '{uname}', this {tool} is '{}'; install {tool} there and \
+                 pass --remote-path PATH",
+                self.uname,
+                tool = self.tool
+            )));
+        }
+        if home.is_empty() {
+            return Err(HostError::Other(
+                "agent: $HOME is not set on the host, so there is no cache to upload to; \
+                 pass --remote-path PATH"
+                    .into(),
+            ));
+        }
+        Ok(())
+    }
+
+    fn no_bootstrap(&self) -> HostError {
+        HostError::Other(format!(
+            "agent: no {} {} on the host and --no-bootstrap forbids uploading; install it or \
+             pass --remote-path PATH",
+            self.tool, self.version
+        ))
+    }
+}
+
+/// A script without its comments, blank lines and indentation: it travels on every command
+/// line, and shows in `ps` on the host.
+fn compact(script: &str) -> String {
+    let mut out = String::with_capacity(script.len());
+    for line in script.lines().map(str::trim) {
+        if !line.is_empty() && !line.starts_with('#') {
+            out.push_str(line);
+            out.push('\n');
+        }
+    }
+    out
 }
 
 /// What [`ensure_agent`] did on a host; a tool reports uploads with `--stats`.
@@ -166,10 +251,14 @@ pub enum Placement {
 /// remote shell, to be pasted as is before ` --server`.
 ///
 /// With `options.remote_path` that path is returned unchecked ([`Placement::Given`]).
-/// Otherwise one remote command reads the host's `uname -sm` and hashes its cached copy
-/// ([`Placement::Cached`] if it matches), and, unless `options.no_bootstrap`, a second one
-/// uploads this executable ([`Placement::Uploaded`]). Errors name the fix, typically
-/// `--remote-path`.
+/// Otherwise one remote command reads the host's `uname -sm` and checks its cached copy
+/// ([`Placement::Cached`] if it is right), and, unless `options.no_bootstrap`, a second one
+/// uploads this executable ([`Placement::Uploaded`]). Either way the copy is leased for an
+/// hour, so that no other build's upload removes it before the caller starts it. Errors name
+/// the fix, typically `--remote-path`.
+///
+/// The copy is started later, by name: [`start_agent`] checks and starts in one command
+/// instead, and is the one to use when the caller does not need a path.
 pub async fn ensure_agent(
     conn: &Connection,
     local: &LocalAgent,
@@ -179,32 +268,20 @@ pub async fn ensure_agent(
         return Ok((path.clone(), Placement::Given));
     }
     let probe = probe(conn, local).await?;
-    if probe.uname != local.uname {
-        return Err(HostError::Other(format!(
-            "agent: remote is '{}', this {tool} is '{}'; install {tool} there and pass \
-             --remote-path PATH",
-            probe.uname,
-            local.uname,
-            tool = local.tool
-        )));
-    }
+    local.accept(&probe.uname, &probe.home)?;
     let path = quote(&format!(
         "{}/.cache/prtools/{}/{}",
         probe.home,
         local.cache_dir_name(),
         local.tool
     ));
-    if probe.sha256.as_deref() == Some(local.sha256_hex.as_str()) {
+    if probe.verified {
         return Ok((path, Placement::Cached));
     }
     if options.no_bootstrap {
-        return Err(HostError::Other(format!(
-            "agent: no {} {} on the host and --no-bootstrap forbids uploading; install it or \
-             pass --remote-path PATH",
-            local.tool, local.version
-        )));
+        return Err(local.no_bootstrap());
     }
-    upload(conn, local).await?;
+    upload(conn, local, Lease::Take).await?;
     Ok((path, Placement::Uploaded))
 }
 
@@ -222,35 +299,71 @@ pub struct StartedAgent {
 /// Starts `<agent> --server` on `conn`'s host, placing the agent first if it must, and
 /// records its process group in `kill`.
 ///
-/// Tries the sealed cached copy first, in the agent's own channel (see the module's docs);
-/// when there is none, or its seal does not match, checks and uploads as [`ensure_agent`]
-/// does and starts it in a second command.
+/// One remote command checks the cached copy (its seal, else its hash) and execs the very
+/// file it checked (see the module's docs). When there is no good copy, it uploads this
+/// executable, unless `options.no_bootstrap`, and starts again. With `options.remote_path`
+/// the agent is started as given.
 pub async fn start_agent(
     conn: &Connection,
     local: &LocalAgent,
     options: &AgentOptions,
     kill: &KillHandle,
 ) -> Result<StartedAgent, HostError> {
-    if options.remote_path.is_none() {
-        let sealed = format!(
-            "{paths}; if [ -x \"$f\" ] && read -r k <\"$f\".seal 2>/dev/null && \
-             [ \"$k\" = \"$({SEAL_OF_F})\" ]; then printf '\\036prtools-agent started\\n' >&2; \
-             exec \"$f\" --server; fi; printf '\\036prtools-agent missing\\n' >&2",
-            paths = local.shell_paths(),
-        );
-        let mut process = conn.spawn_bulk(&sealed, kill).await?;
+    if let Some(path) = &options.remote_path {
+        return start_given(conn, path, kill).await;
+    }
+    let mut uploads = 0;
+    loop {
+        let mut process = conn.spawn_bulk(&local.script(START_SH, &[]), kill).await?;
         let err = process.stderr.take().expect("stderr is piped");
         let mut err = tokio::io::BufReader::new(err);
-        if started_line(&mut err, kill).await {
-            return Ok(StartedAgent {
-                process,
-                stderr: Box::new(err),
-                placement: Placement::Cached,
-            });
-        }
+        let (uname, home) = match verdict(&mut err, kill).await {
+            Verdict::Started => {
+                return Ok(StartedAgent {
+                    process,
+                    stderr: Box::new(err),
+                    placement: if uploads > 0 {
+                        Placement::Uploaded
+                    } else {
+                        Placement::Cached
+                    },
+                });
+            }
+            Verdict::Missing { uname, home } => (uname, home),
+            Verdict::Ended(said) => {
+                let status = process.wait().await?;
+                return Err(HostError::Other(format!(
+                    "agent: cannot check the host for {}: {}",
+                    local.tool,
+                    failure(status, &strip_marker(&said))
+                )));
+            }
+        };
         let _ = process.wait().await;
+        local.accept(&uname, &home)?;
+        if options.no_bootstrap {
+            return Err(local.no_bootstrap());
+        }
+        if uploads == MAX_UPLOADS {
+            return Err(HostError::Other(format!(
+                "agent: the uploaded {tool} was gone or changed before it could start, \
+                 {MAX_UPLOADS} times; something on the host keeps removing \
+                 ~/.cache/prtools/{}/{tool}",
+                local.cache_dir_name(),
+                tool = local.tool,
+            )));
+        }
+        upload(conn, local, Lease::None).await?;
+        uploads += 1;
     }
-    let (path, placement) = ensure_agent(conn, local, options).await?;
+}
+
+/// Starts the agent that `--remote-path` names, as written.
+async fn start_given(
+    conn: &Connection,
+    path: &str,
+    kill: &KillHandle,
+) -> Result<StartedAgent, HostError> {
     let mut process = conn.spawn_bulk(&format!("{path} --server"), kill).await?;
     let err = process.stderr.take().expect("stderr is piped");
     let mut err = tokio::io::BufReader::new(err);
@@ -265,29 +378,47 @@ pub async fn start_agent(
     Ok(StartedAgent {
         process,
         stderr,
-        placement,
+        placement: Placement::Given,
     })
 }
 
-/// Reads the sealed start's stderr up to its verdict, handing the pid marker to `kill` on the
-/// way, and says whether the agent was started. Anything else the remote shell printed
-/// first (a noisy login script) is dropped.
-async fn started_line<R: tokio::io::AsyncBufRead + Unpin>(err: &mut R, kill: &KillHandle) -> bool {
+/// What `start.sh` said.
+enum Verdict {
+    /// It execs the agent; the rest of stderr is the agent's.
+    Started,
+    /// No good copy; the host's `uname -sm` and `$HOME`.
+    Missing { uname: String, home: String },
+    /// It ended without a verdict; what it printed.
+    Ended(Vec<u8>),
+}
+
+/// Reads `start.sh`'s stderr up to its verdict, handing the pid marker to `kill` on the way.
+/// Anything else the remote shell printed first (a noisy login script) is dropped, unless no
+/// verdict comes: then it may say why.
+async fn verdict<R: tokio::io::AsyncBufRead + Unpin>(err: &mut R, kill: &KillHandle) -> Verdict {
+    let mut said = Vec::new();
     let mut line = Vec::new();
     loop {
         line.clear();
         match err.read_until(b'\n', &mut line).await {
-            Ok(0) | Err(_) => return false,
+            Ok(0) | Err(_) => return Verdict::Ended(said),
             Ok(_) => {}
         }
         let text = line.strip_suffix(b"\n").unwrap_or(&line);
-        if text == SEALED_STARTED {
-            return true;
+        if text == STARTED {
+            return Verdict::Started;
         }
-        if text == SEALED_MISSING {
-            return false;
+        if let Some(rest) = text.strip_prefix(MISSING) {
+            let rest = String::from_utf8_lossy(rest);
+            let (uname, home) = rest.split_once('\t').unwrap_or((&rest, ""));
+            return Verdict::Missing {
+                uname: uname.to_string(),
+                home: home.to_string(),
+            };
         }
-        kill.take_marker(text);
+        if !kill.take_marker(text) {
+            said.extend_from_slice(&line);
+        }
     }
 }
 
@@ -295,22 +426,13 @@ async fn started_line<R: tokio::io::AsyncBufRead + Unpin>(err: &mut R, kill: &Ki
 struct Probe {
     uname: String,
     home: String,
-    /// The cached copy's SHA-256, if it exists and is an executable file.
-    sha256: Option<String>,
+    /// The cached copy is this build's (its seal held or its hash matched), and now leased.
+    verified: bool,
 }
 
-/// One remote command: `uname -sm`, `$HOME`, and the hash of the cached copy, one a line.
+/// One remote command: `uname -sm`, `$HOME`, and whether the cached copy is right.
 async fn probe(conn: &Connection, local: &LocalAgent) -> Result<Probe, HostError> {
-    // A copy whose hash matches gets its seal, so the next run starts it without this.
-    let command = format!(
-        "{}; uname -sm; printf '%s\\n' \"$HOME\"; \
-         if [ -f \"$f\" ] && [ -x \"$f\" ]; then h=$({SHA256_OF_STDIN} <\"$f\"); \
-         printf '%s\\n' \"$h\"; if [ \"${{h%% *}}\" = {} ]; then {}; fi; fi; true",
-        local.shell_paths(),
-        quote(&local.sha256_hex),
-        write_seal()
-    );
-    let (status, stdout, stderr) = run_remote(conn, &command, None).await?;
+    let (status, stdout, stderr) = run_remote(conn, &local.script(PROBE_SH, &[]), None).await?;
     let text = String::from_utf8_lossy(&stdout);
     let mut lines = text.lines();
     let (Some(uname), Some(home)) = (lines.next(), lines.next()) else {
@@ -320,41 +442,32 @@ async fn probe(conn: &Connection, local: &LocalAgent) -> Result<Probe, HostError
             failure(status, &stderr)
         )));
     };
-    if home.is_empty() {
-        return Err(HostError::Other(
-            "agent: $HOME is not set on the host, so there is no cache to upload to; \
-             pass --remote-path PATH"
-                .into(),
-        ));
-    }
-    let sha256 = lines
-        .next()
-        .and_then(|line| line.split_whitespace().next())
-        .map(str::to_ascii_lowercase);
     Ok(Probe {
         uname: uname.trim().to_string(),
         home: home.to_string(),
-        sha256,
+        verified: lines.next() == Some("verified"),
     })
 }
 
+/// Whether an upload leases the copy (see the module's docs).
+#[derive(Clone, Copy)]
+enum Lease {
+    /// The caller starts it by path, later.
+    Take,
+    /// The caller starts it at once, through `start.sh`.
+    None,
+}
+
 /// One remote command: stream the executable into a temp file, check its hash, then make it
-/// executable and rename it into place. Anything that fails removes the temp file.
-async fn upload(conn: &Connection, local: &LocalAgent) -> Result<(), HostError> {
+/// executable and rename it into place, and remove the other builds of the tool. Anything
+/// that fails removes the temp file.
+async fn upload(conn: &Connection, local: &LocalAgent, lease: Lease) -> Result<(), HostError> {
     let tmp = format!(".{}.tmp.{:016x}", local.tool, random_u64());
-    let expected = quote(&local.sha256_hex);
-    let command = format!(
-        "{paths}; t=\"$d\"/{tmp}.$$; \
-         mkdir -p \"$d\" && cat >\"$t\" || {{ rm -f \"$t\"; exit 1; }}; \
-         h=$({SHA256_OF_STDIN} <\"$t\"); h=${{h%% *}}; \
-         if [ \"$h\" != {expected} ]; then rm -f \"$t\"; \
-         echo \"sha256 of the uploaded copy is ${{h:-unknown}}, expected \"{expected} >&2; \
-         exit 1; fi; \
-         chmod 755 \"$t\" && mv -f \"$t\" \"$f\" || {{ rm -f \"$t\"; exit 1; }}; {seal}",
-        paths = local.shell_paths(),
-        tmp = quote(&tmp),
-        seal = write_seal(),
-    );
+    let lease = match lease {
+        Lease::Take => "1",
+        Lease::None => "0",
+    };
+    let command = local.script(UPLOAD_SH, &[&tmp, lease]);
     let file = File::open(&local.path).map_err(|e| {
         HostError::Other(format!("agent: cannot read {}: {e}", local.path.display()))
     })?;
@@ -546,6 +659,56 @@ mod tests {
             agent.cache_dir_name(),
             format!("0.1.0-{}", &agent.sha256_hex[..16])
         );
+    }
+
+    /// Runs `code` after the common part of the scripts, in `sh`, as the host would.
+    fn common_sh(code: &str) -> std::process::Output {
+        let script = compact(COMMON_SH) + &compact(code);
+        std::process::Command::new("sh")
+            .args(["-c", &script, "prtools", "n", "t", "u", "s"])
+            .env("HOME", "/nonexistent")
+            .output()
+            .unwrap()
+    }
+
+    #[test]
+    fn times_compare_to_the_nanosecond() {
+        let before = |a: &str, b: &str| common_sh(&format!("before {a} {b}")).status.success();
+        assert!(before("1796504844.333985416", "1796504844.333985417"));
+        assert!(before("1796504843.999999999", "1796504844.000000000"));
+        // The same tick is not before: a change in it could follow the hash.
+        assert!(!before("1796504844.333985416", "1796504844.333985416"));
+        assert!(!before("1796504844.333985417", "1796504844.333985416"));
+        // Anything but two stamps' times never seals.
+        assert!(!before("", "1796504844.333985416"));
+        assert!(!before("1796504844.333985416", ""));
+        assert!(!before("17965x4844.333985416", "1796504845.333985416"));
+    }
+
+    #[test]
+    fn a_stamp_has_nanosecond_times_or_is_empty() {
+        let out = common_sh("stamp /bin/sh; stamp /nonexistent");
+        let text = String::from_utf8(out.stdout).unwrap();
+        let lines: Vec<&str> = text.lines().collect();
+        assert_eq!(lines.len(), 1, "{text}");
+        let fields: Vec<&str> = lines[0].split(':').collect();
+        assert_eq!(fields.len(), 5, "{text}");
+        for time in &fields[3..] {
+            let (seconds, nanos) = time.split_once('.').unwrap();
+            assert!(seconds.parse::<u64>().is_ok(), "{text}");
+            assert_eq!(nanos.len(), 9, "{text}");
+        }
+    }
+
+    #[test]
+    fn scripts_travel_without_comments_or_indentation() {
+        assert_eq!(
+            compact("# why\n  a=1\n\n    # more\n  b=2 # kept\n"),
+            "a=1\nb=2 # kept\n"
+        );
+        for script in [COMMON_SH, START_SH, PROBE_SH, UPLOAD_SH] {
+            assert!(!compact(script).contains("\n#"));
+        }
     }
 
     #[test]

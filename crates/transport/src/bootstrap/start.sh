@@ -1,0 +1,18 @@
+# Starts the agent from the cached copy if it is the right one, checked and started from one
+# open file; otherwise says so, with what the client needs to decide on an upload.
+if [ "$(uname -sm)" = "$want_uname" ] && [ -n "$HOME" ] && [ -f "$f" ]; then
+    {
+        if verify; then
+            # Exec'd by the name /proc/self/fd/3, the agent would show in ps as `3`; a link
+            # named after the tool, to that name, shows it as itself.
+            x=$d/fd/$tool
+            if [ "$p" = /proc/self/fd/3 ] && [ "$(readlink "$x" 2>/dev/null)" != "$p" ]; then
+                mkdir -p "$d/fd" 2>/dev/null && ln -sf "$p" "$x" 2>/dev/null
+            fi
+            [ "$(readlink "$x" 2>/dev/null)" = "$p" ] || x=$p
+            printf '\036prtools-agent started\n' >&2
+            exec "$x" --server
+        fi
+    } 3<"$f"
+fi
+printf '\036prtools-agent missing\t%s\t%s\n' "$(uname -sm)" "$HOME" >&2
