@@ -354,3 +354,38 @@ fn missing_distfile_and_bad_flags_are_one_line() {
     prtools_tests::assert_one_line_error("prdist", &text(&out.stderr), "(-M 1 needs 74)");
     std::fs::remove_dir_all(&dir).unwrap();
 }
+
+/// issue 17: notify as rdist has it: printed, in rdist's words, only when files changed, and
+/// a mail that cannot be sent fails the run.
+#[test]
+fn notify_only_when_files_changed_in_rdists_words() {
+    let tc = TestCluster::start(1);
+    let src = make_src(&tc.scratch("notify"));
+    let distfile = write_distfile(
+        &tc.scratch("notify-distfile"),
+        &format!(
+            "{} -> ( node1 )\n\tinstall /tmp/etc ;\n\tnotify ( root ops ) ;\n",
+            src.join("motd").display()
+        ),
+    );
+    let sendmail = ["/usr/sbin/sendmail", "/usr/lib/sendmail"]
+        .iter()
+        .any(|p| Path::new(p).exists());
+    let first = run(prdist(&tc).arg("-f").arg(&distfile));
+    let stdout = text(&first.stdout);
+    assert!(
+        stdout.contains("node1: notify @node1 ( root ops )\n"),
+        "{stdout}"
+    );
+    if !sendmail {
+        assert_eq!(first.status.code(), Some(1), "{}", text(&first.stderr));
+        assert!(text(&first.stderr).contains("no sendmail"));
+    }
+    let again = run(prdist(&tc).arg("-f").arg(&distfile));
+    assert!(
+        !text(&again.stdout).contains("notify"),
+        "{}",
+        text(&again.stdout)
+    );
+    assert_eq!(again.status.code(), Some(0), "{}", text(&again.stderr));
+}

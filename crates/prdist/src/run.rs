@@ -394,11 +394,13 @@ fn report(
                 }
             }
         }
-        if !entry.notify.is_empty() && !verify && !st.failed.contains_key(host) {
+        // As rdist: mail only when files were updated, and say so in rdist's words.
+        let updated = st.mail.get(host).is_some_and(|lines| !lines.is_empty());
+        if !entry.notify.is_empty() && !verify && updated && !st.failed.contains_key(host) {
             if !quiet {
                 st.out.msg(
                     Kind::Info,
-                    &format!("{host}: notify @{host} {}", entry.notify.join(" ")),
+                    &format!("{host}: notify @{host} ( {} )", entry.notify.join(" ")),
                 );
             }
             let body = st.mail.remove(host).unwrap_or_default();
@@ -523,10 +525,10 @@ fn stamp(step: &Step, args: &Args, st: &mut State) {
             }
         }
     }
-    if !entry.notify.is_empty() && !verify {
+    if !entry.notify.is_empty() && !verify && !body.is_empty() {
         st.out.msg(
             Kind::Info,
-            &format!("{tag}: notify {}", entry.notify.join(" ")),
+            &format!("{tag}: notify  ( {} )", entry.notify.join(" ")),
         );
         let subject = format!("files updated after {}", http_date(last));
         notify(&entry.notify, &subject, &body, step, st);
@@ -613,14 +615,13 @@ fn notify(to: &[String], subject: &str, body: &[String], step: &Step, st: &mut S
     let sendmail = ["/usr/sbin/sendmail", "/usr/lib/sendmail"]
         .into_iter()
         .find(|p| std::path::Path::new(p).exists());
+    // A mail that could not be sent is an error: the run's exit status says so.
     let Some(sendmail) = sendmail else {
-        st.out.msg(
-            Kind::Warning,
-            &format!(
-                "prdist: notify: no sendmail on this machine; not mailed to {}",
-                to.join(", ")
-            ),
-        );
+        st.out.error(&format!(
+            "notify: no sendmail on this machine; not mailed to {}; install an MTA (apt-get \
+             install postfix) or remove the notify",
+            to.join(", ")
+        ));
         return;
     };
     let opts = step
