@@ -22,7 +22,7 @@ use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
 use prtools_tests::{
-    bin, describe, limit_open_files, spawn, text, wait_for_temp_file, TestCluster,
+    bin, describe, limit_open_files, names, spawn, text, wait_for_temp_file, TestCluster,
 };
 
 const HOSTS: usize = 256;
@@ -420,16 +420,6 @@ fn payload(scale: &mut Scale, path: &Path) -> Vec<u8> {
         .collect();
     std::fs::write(path, &bytes).unwrap();
     bytes
-}
-
-/// The names in a folder, sorted.
-fn names(dir: &Path) -> Vec<String> {
-    let mut names: Vec<String> = std::fs::read_dir(dir)
-        .unwrap()
-        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
-        .collect();
-    names.sort();
-    names
 }
 
 /// prcp: one 4 MiB file to /tmp/stage/ on every host, the victims caught while writing it.

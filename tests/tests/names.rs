@@ -5,7 +5,7 @@
 use std::collections::BTreeSet;
 use std::process::Command;
 
-use prtools_tests::{assert_text_eq, bin, run, text, TestCluster};
+use prtools_tests::{assert_text_eq, bin, names, run, text, TestCluster};
 
 #[test]
 fn prsh_names_hosts_apart_in_every_output() {
@@ -31,11 +31,7 @@ fn prsh_names_hosts_apart_in_every_output() {
         .collect();
     assert_eq!(hosts.len(), 3, "{hosts:?}");
     prsh(&["-o", dir.to_str().unwrap()]);
-    let mut files: Vec<String> = std::fs::read_dir(&dir)
-        .unwrap()
-        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
-        .collect();
-    files.sort();
+    let files = names(&dir);
     let _ = std::fs::remove_dir_all(&dir);
     assert_eq!(files, ["a:1", "a:2", "root@a"]);
 }
@@ -49,10 +45,5 @@ fn prcp_gathers_one_copy_per_host_when_hosts_share_a_name() {
         .args(["--gather", "-w", "node1,root@node1", "/etc/hostname"])
         .arg(&into));
     assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
-    let mut files: Vec<String> = std::fs::read_dir(&into)
-        .unwrap()
-        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
-        .collect();
-    files.sort();
-    assert_eq!(files, ["hostname.node1", "hostname.root@node1"]);
+    assert_eq!(names(&into), ["hostname.node1", "hostname.root@node1"]);
 }

@@ -5,7 +5,7 @@
 use std::os::unix::fs::{symlink, MetadataExt, PermissionsExt};
 use std::path::Path;
 
-use prtools_tests::{assert_text_eq, bin, run, run_refused, text, TestCluster};
+use prtools_tests::{assert_text_eq, bin, names, run, run_refused, text, TestCluster};
 
 /// What a user who can write to a shared drop folder wants root's gather to write to: a
 /// folder holding one file that must stay as it is.
@@ -13,15 +13,6 @@ fn victim(tc: &TestCluster) -> std::path::PathBuf {
     let victim = tc.scratch("victim");
     std::fs::write(victim.join("precious"), "precious\n").unwrap();
     victim
-}
-
-fn names(dir: &Path) -> Vec<String> {
-    let mut names: Vec<String> = std::fs::read_dir(dir)
-        .unwrap()
-        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
-        .collect();
-    names.sort();
-    names
 }
 
 fn mode_of(path: &Path) -> u32 {
