@@ -176,7 +176,7 @@ other: {e}/motd -> node1
     std::fs::write(etc.join("motd"), "new motd\n").unwrap();
     let out = ok(&run(prdist(&tc).arg("-n").arg("-f").arg(&distfile)));
     assert!(out.starts_with(&format!(
-        "updating host node1\ninstall -oremove {e} /tmp/etc\nupdating host node1\ninstall {e}/motd /tmp/motd.copy\nupdating host node2\n"
+        "updating host node1\ninstall -oremove {e} /tmp/etc\nupdating host node1\ninstall -o {e}/motd /tmp/motd.copy\nupdating host node2\n"
     )), "{out}");
     for n in 1..=8 {
         assert_eq!(read(tc.cluster.node_tmp(n).join("etc/motd")), "welcome\n");

@@ -139,12 +139,8 @@ pub fn dry_run(steps: &[Step], args: &Args) -> Vec<String> {
         {
             lines.push(format!("updating host {host}"));
             for install in s.installs(args.opts) {
-                let opts = install.opts.list();
-                let flag = if opts.is_empty() {
-                    String::new()
-                } else {
-                    format!(" -o{opts}")
-                };
+                // rdist writes `-o` even with no options: `install -o SRC DEST`.
+                let flag = format!(" -o{}", install.opts.list());
                 let verb = if install.opts.has("verify") {
                     "verify"
                 } else {
@@ -157,7 +153,7 @@ pub fn dry_run(steps: &[Step], args: &Args) -> Vec<String> {
             }
             if !s.entry.notify.is_empty() && !args.opts.has("quiet") {
                 let name = host.rsplit('@').next().unwrap_or(host);
-                lines.push(format!("notify @{name} {}", s.entry.notify.join(" ")));
+                lines.push(format!("notify @{name} ( {} )", s.entry.notify.join(" ")));
             }
         }
     }
@@ -203,13 +199,13 @@ mod tests {
                 "updating host n1",
                 "install -oremove /tmp/a /tmp/c",
                 "install -oremove /tmp/b /tmp/c",
-                "notify @n1 ops",
+                "notify @n1 ( ops )",
                 "updating host root@n2",
                 "install -oremove /tmp/a /tmp/c",
                 "install -oremove /tmp/b /tmp/c",
-                "notify @n2 ops",
+                "notify @n2 ( ops )",
                 "updating host n2",
-                "install /tmp/w /tmp/w",
+                "install -o /tmp/w /tmp/w",
                 "comparing dates: /tmp/s",
             ]
         );
