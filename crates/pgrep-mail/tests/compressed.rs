@@ -237,44 +237,48 @@ fn zstd_of_short_lines_is_counted_in_bounded_memory() {
 }
 
 fn several_compressed_files_at_once_stay_bounded() {
-    // Six files of 256 MiB each, more than the search threads, so that several are in
-    // flight at once; their matching lines (the output) add up to 24 MiB.
+    // A folder of 256 gzip files, four of them 256 MiB: the search threads take 64 files
+    // at a time, so on 4 threads the four are searched at once. Their matching lines (the
+    // output) add up to 16 MiB.
     let dir = scratch("several");
     let (block, needles) = short_lines();
-    let mut member = Vec::new();
-    {
-        let mut enc = flate2::write::GzEncoder::new(&mut member, flate2::Compression::fast());
-        enc.write_all(&block).unwrap();
-        enc.finish().unwrap();
-    }
+    let gz = |data: &[u8]| {
+        let mut enc = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
+        enc.write_all(data).unwrap();
+        enc.finish().unwrap()
+    };
+    let member = gz(&block);
+    let small = gz(b"hay\na needle here\n");
+    std::fs::create_dir(dir.join("mail")).unwrap();
     let mut expected = String::new();
-    for i in 0..6 {
-        let name = format!("box{i}.gz");
-        repeated(&dir.join(&name), &member, 16);
-        expected.push_str(&format!("{name}:{}\n", needles * 16));
+    for i in 0..256 {
+        let name = format!("mail/{i:03}.gz");
+        if i % 64 == 0 {
+            repeated(&dir.join(&name), &member, 16);
+            expected.push_str(&format!("{name}:{}\n", needles * 16));
+        } else {
+            std::fs::write(dir.join(&name), &small).unwrap();
+            expected.push_str(&format!("{name}:1\n"));
+        }
     }
-    let names: Vec<String> = (0..6).map(|i| format!("box{i}.gz")).collect();
     let run = run_measured(
-        pgrep_mail(&dir)
-            .args(["--threads=4", "-c", "needle"])
-            .args(&names),
+        pgrep_mail(&dir).args(["--threads=4", "-c", "needle", "mail"]),
         &dir,
     );
-    assert_bounded(&run, "6 x 256 MiB of gzip on 4 threads");
+    assert_bounded(&run, "4 x 256 MiB of gzip on 4 threads");
     assert_eq!(run.code, Some(0), "{}", run.stderr);
     assert_eq!(String::from_utf8_lossy(&run.stdout), expected);
     // Printing every needle line: the output waits for its turn on disk, not in memory.
     let run = run_measured(
-        pgrep_mail(&dir)
-            .args(["--threads=4", "-n", "needle"])
-            .args(&names),
+        pgrep_mail(&dir).args(["--threads=4", "-n", "needle", "mail"]),
         &dir,
     );
-    assert_bounded(&run, "6 x 256 MiB of gzip on 4 threads, printing");
+    assert_bounded(&run, "4 x 256 MiB of gzip on 4 threads, printing");
     assert_eq!(run.code, Some(0), "{}", run.stderr);
     let lines = run.stdout.iter().filter(|&&b| b == b'\n').count() as u64;
-    assert_eq!(lines, needles * 16 * 6);
-    assert!(run.stdout.starts_with(b"box0.gz:1000:a needle here\n"));
+    assert_eq!(lines, needles * 16 * 4 + 252);
+    assert!(run.stdout.starts_with(b"mail/000.gz:1000:a needle here\n"));
+    assert!(run.stdout.ends_with(b"mail/255.gz:2:a needle here\n"));
 }
 
 fn gzip_of_zeros_is_searched_in_bounded_memory() {
