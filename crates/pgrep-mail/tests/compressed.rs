@@ -109,8 +109,39 @@ fn peak_of(args: &[String]) -> ! {
     });
 }
 
+fn zstd_with_a_large_window_is_searched_again_or_refused() {
+    // A 16 MiB window is past the 8 MiB the decoder starts with: the file is searched
+    // again, from its start, with the larger limit. A 256 MiB window is past zstd's own
+    // default limit (128 MiB), and refused with the command that decompresses it.
+    let dir = scratch("windows");
+    let (block, needles) = short_lines();
+    for log in [24, 28] {
+        let file = std::fs::File::create(dir.join(format!("w{log}.zst"))).unwrap();
+        let mut enc = zstd::stream::write::Encoder::new(file, 1).unwrap();
+        enc.set_parameter(zstd::zstd_safe::CParameter::WindowLog(log))
+            .unwrap();
+        enc.write_all(&block).unwrap();
+        enc.finish().unwrap();
+    }
+    let run = run_measured(pgrep_mail(&dir).args(["-c", "needle", "w24.zst"]), &dir);
+    assert_bounded(&run, "zstd with a 16 MiB window");
+    assert_eq!(run.code, Some(0), "{}", run.stderr);
+    assert_eq!(run.stdout, format!("{needles}\n").into_bytes());
+    let run = run_measured(pgrep_mail(&dir).args(["-c", "needle", "w28.zst"]), &dir);
+    assert_eq!(run.code, Some(2));
+    assert!(run.stdout.is_empty());
+    assert_eq!(
+        run.stderr,
+        "pgrep-mail: w28.zst: made with a zstd window larger than 128 MiB (`zstd --long=28` or more), which takes more memory to decompress than pgrep-mail allows; decompress it (`zstd -dc --long=31 w28.zst > FILE`) and search the result\n"
+    );
+}
+
 /// The tests, by name.
 const TESTS: &[(&str, fn())] = &[
+    (
+        "zstd_with_a_large_window_is_searched_again_or_refused",
+        zstd_with_a_large_window_is_searched_again_or_refused,
+    ),
     (
         "zstd_of_one_endless_line_is_refused_in_bounded_memory",
         zstd_of_one_endless_line_is_refused_in_bounded_memory,
