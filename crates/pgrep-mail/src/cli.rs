@@ -29,7 +29,10 @@ const NOTES: &str = "\
 Without PATH, standard input is searched when it is not a terminal; otherwise $MAILDIR, then \
 ~/Maildir, then ~/Mail (the one used is named on standard error). The search is always recursive \
 (-r and -R change nothing) and symbolic links are followed. Compressed folders (.gz, .bz2, .xz, \
-.zst) are searched as their contents.
+.zst) are searched as their contents, as they are decompressed, in at most 256 MiB of memory \
+however far they expand: a line longer than 32 MiB ends a compressed file's search with an error, \
+and a message longer than 32 MiB is reported and skipped (--decode searches it as stored); \
+decompress such a file to search it whole.
 
 Line mode (the default) is grep: the bytes as stored, grep's output and exit status (0 selected, \
 1 none, 2 error). The message modes (--messages, --count-messages, --headers, --body, --header, \

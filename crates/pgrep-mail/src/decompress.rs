@@ -1,8 +1,9 @@
-//! Reading a file whole: read into a buffer reused from file to file when small, mapped
-//! when large, decompressed when it is a `.gz`, `.bz2`, `.xz` or `.zst` folder (named so
-//! and starting with that format's magic bytes; standard input is recognised by its magic
-//! bytes alone). A large plain file can instead be left open for the caller to read in
-//! pieces ([`Contents::Large`]).
+//! Reading a file: a plain one whole, read into a buffer reused from file to file when
+//! small, mapped when large (or left open for the caller to read in pieces,
+//! [`Contents::Large`]); a `.gz`, `.bz2`, `.xz` or `.zst` folder (named so and starting
+//! with that format's magic bytes; standard input is recognised by its magic bytes alone)
+//! as a stream of its decompressed contents ([`Contents::Compressed`], [`decoder`]), never
+//! whole: a few KiB of zstd can expand to many GiB.
 //!
 //! Most files in a mail tree are Maildir messages of a few KiB, so what a file costs before
 //! it is searched is what the search of a Maildir costs: a small file is opened, read into
@@ -11,7 +12,7 @@
 //! the first read is `stat`ed, to choose between reading on and mapping it.
 
 use std::fs::File;
-use std::io::Read;
+use std::io::{BufRead, Read, Seek};
 use std::ops::Deref;
 use std::path::Path;
 
@@ -56,6 +57,13 @@ pub enum Contents<'b> {
         file: File,
         /// Its size when it was opened.
         len: u64,
+    },
+    /// A compressed file, open at its start.
+    Compressed {
+        /// The file.
+        file: File,
+        /// Its format.
+        format: Format,
     },
 }
 
@@ -118,7 +126,8 @@ impl Format {
 
 /// Reads `path` whole into `buf` (which is reused: its contents are overwritten and it
 /// grows as needed), or maps it when it is large. A regular file of at least `large_min`
-/// bytes that is not compressed is returned unread, as [`Contents::Large`]. The error is
+/// bytes that is not compressed is returned unread, as [`Contents::Large`], and a
+/// compressed one is returned open at its start, as [`Contents::Compressed`]. The error is
 /// the reason, lowercase, with what to do about it.
 pub fn read_path<'b>(
     path: &Path,
@@ -132,14 +141,19 @@ pub fn read_path<'b>(
         buf.resize(FIRST_READ, 0);
     }
     let mut filled = read_some(&mut file, &mut buf[..FIRST_READ])?;
+    if let Some(format) = Format::by_name(path) {
+        if Format::by_magic(&buf[..filled]) == Some(format) {
+            file.seek(std::io::SeekFrom::Start(0))
+                .map_err(|e| crate::io_reason(&e))?;
+            return Ok(Contents::Compressed { file, format });
+        }
+    }
     if filled == FIRST_READ {
         // Larger than most mail files: its size decides how to read it. (A folder opens
         // fine but fails the read above with "is a directory", so it never gets here.)
         let meta = file.metadata().map_err(|e| crate::io_reason(&e))?;
         if meta.is_file() && meta.len() >= MMAP_MIN {
-            let compressed =
-                Format::by_name(path).is_some_and(|f| Format::by_magic(&buf[..filled]) == Some(f));
-            if !compressed && large_min.is_some_and(|min| meta.len() >= min) {
+            if large_min.is_some_and(|min| meta.len() >= min) {
                 return Ok(Contents::Large {
                     file,
                     len: meta.len(),
@@ -150,7 +164,7 @@ pub fn read_path<'b>(
             // folders (ripgrep maps files the same way), and pgrep-mail never writes the
             // files it reads.
             if let Ok(m) = unsafe { Mmap::map(&file) } {
-                return finish(path, Data::Mapped(m)).map(Contents::Whole);
+                return Ok(Contents::Whole(Data::Mapped(m)));
             }
         }
         // Room for the whole file and the read that finds its end.
@@ -170,7 +184,7 @@ pub fn read_path<'b>(
             n => filled += n,
         }
     }
-    finish(path, Data::Borrowed(&buf[..filled])).map(Contents::Whole)
+    Ok(Contents::Whole(Data::Borrowed(&buf[..filled])))
 }
 
 /// One `read` into `buf`, retried when a signal interrupts it.
@@ -184,27 +198,39 @@ fn read_some(file: &mut File, buf: &mut [u8]) -> Result<usize, String> {
     }
 }
 
-/// `data`, decompressed when `path` names a compressed format and `data` starts with its
-/// magic bytes.
-fn finish<'b>(path: &Path, data: Data<'b>) -> Result<Data<'b>, String> {
-    match Format::by_name(path) {
-        Some(format) if Format::by_magic(&data) == Some(format) => {
-            decompress(format, &data, &path.display().to_string()).map(Data::Owned)
-        }
-        _ => Ok(data),
-    }
+/// Standard input: whole when plain, open when compressed.
+pub enum Stdin {
+    /// Its bytes.
+    Plain(Vec<u8>),
+    /// A compressed stream, from its start.
+    Compressed(Box<dyn Read + Send>, Format),
 }
 
-/// Reads standard input whole, decompressing it when it starts with a known magic.
-pub fn read_stdin() -> Result<Data<'static>, String> {
-    let mut buf = Vec::new();
-    std::io::stdin()
-        .lock()
-        .read_to_end(&mut buf)
-        .map_err(|e| crate::io_reason(&e))?;
-    match Format::by_magic(&buf) {
-        Some(format) => decompress(format, &buf, "-").map(Data::Owned),
-        None => Ok(Data::Owned(buf)),
+/// Reads standard input whole, or, when it starts with a known magic, leaves it to be
+/// decompressed as a stream.
+pub fn read_stdin() -> Result<Stdin, String> {
+    let mut input = std::io::BufReader::with_capacity(FIRST_READ, std::io::stdin());
+    // The magic is at most 6 bytes, and a pipe may hand over fewer at a time.
+    let mut head = Vec::new();
+    while head.len() < 6 {
+        let got = input.fill_buf().map_err(|e| crate::io_reason(&e))?;
+        if got.is_empty() {
+            break;
+        }
+        let n = got.len().min(6 - head.len());
+        head.extend_from_slice(&got[..n]);
+        input.consume(n);
+    }
+    let rest = std::io::Cursor::new(head).chain(input);
+    match Format::by_magic(rest.get_ref().0.get_ref()) {
+        Some(format) => Ok(Stdin::Compressed(Box::new(rest), format)),
+        None => {
+            let mut buf = Vec::new();
+            let mut rest = rest;
+            rest.read_to_end(&mut buf)
+                .map_err(|e| crate::io_reason(&e))?;
+            Ok(Stdin::Plain(buf))
+        }
     }
 }
 
@@ -221,38 +247,118 @@ fn open_reason(path: &Path, e: &std::io::Error) -> String {
     crate::io_reason(e)
 }
 
-/// Decompresses `data` whole.
-pub fn decompress(format: Format, data: &[u8], shown: &str) -> Result<Vec<u8>, String> {
-    let mut out = Vec::with_capacity(data.len().saturating_mul(4));
-    let result = match format {
-        Format::Gzip => flate2::read::MultiGzDecoder::new(data).read_to_end(&mut out),
-        Format::Bzip2 => bzip2::read::MultiBzDecoder::new(data).read_to_end(&mut out),
-        Format::Xz => liblzma::read::XzDecoder::new_multi_decoder(data).read_to_end(&mut out),
-        Format::Zstd => {
-            zstd::stream::read::Decoder::new(data).and_then(|mut d| d.read_to_end(&mut out))
-        }
-    };
-    match result {
-        Ok(_) => Ok(out),
-        Err(e) => {
-            let what = if e.kind() == std::io::ErrorKind::UnexpectedEof {
-                "truncated".to_string()
-            } else {
-                format!("corrupt ({})", crate::io_reason(&e))
-            };
-            Err(format!(
-                "{} data is {what}; check it with `{} {shown}`",
-                format.name(),
-                format.test_command()
-            ))
+/// How much memory a decoder may take.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Limit {
+    /// What the common settings need: zstd windows up to 8 MiB (levels 1 to 19), xz
+    /// dictionaries up to 8 MiB (`xz -6`, the default).
+    Small,
+    /// The most pgrep-mail decompresses: zstd windows up to 128 MiB (`--long`,
+    /// `--ultra -22`; zstd's own default limit), xz dictionaries up to 64 MiB (`xz -9`).
+    Large,
+}
+
+/// zstd window logs, and xz memory limits, for each [`Limit`].
+const ZSTD_WINDOW_LOG: [u32; 2] = [23, 27];
+const XZ_MEMLIMIT: [u64; 2] = [10 << 20, 72 << 20];
+
+impl Limit {
+    fn at(self) -> usize {
+        match self {
+            Limit::Small => 0,
+            Limit::Large => 1,
         }
     }
+}
+
+/// The most memory the decoder of `format` takes under `limit`: its window or dictionary,
+/// its tables and its input buffer.
+pub fn decoder_memory(format: Format, limit: Limit) -> usize {
+    match format {
+        // A 32 KiB window and the inflate tables.
+        Format::Gzip => 1 << 20,
+        // bzip2 -9 blocks take about 3.7 MB to decode.
+        Format::Bzip2 => 6 << 20,
+        Format::Xz => XZ_MEMLIMIT[limit.at()] as usize + (1 << 20),
+        Format::Zstd => (1usize << ZSTD_WINDOW_LOG[limit.at()]) + (2 << 20),
+    }
+}
+
+/// A reader of the decompressed contents of `input`, every member, stream or frame of it,
+/// whose decoder takes no more memory than `limit` allows (input that needs more fails
+/// with an error [`needs_more_memory`] recognises).
+pub fn decoder<'r>(
+    format: Format,
+    input: impl Read + Send + 'r,
+    limit: Limit,
+) -> std::io::Result<Box<dyn Read + Send + 'r>> {
+    Ok(match format {
+        Format::Gzip => Box::new(flate2::read::MultiGzDecoder::new(input)),
+        Format::Bzip2 => Box::new(bzip2::read::MultiBzDecoder::new(input)),
+        Format::Xz => {
+            let stream = liblzma::stream::Stream::new_stream_decoder(
+                XZ_MEMLIMIT[limit.at()],
+                liblzma::stream::CONCATENATED,
+            )?;
+            Box::new(liblzma::read::XzDecoder::new_stream(input, stream))
+        }
+        Format::Zstd => {
+            let mut d = zstd::stream::read::Decoder::new(input)?;
+            d.window_log_max(ZSTD_WINDOW_LOG[limit.at()])?;
+            Box::new(d)
+        }
+    })
+}
+
+/// Whether a decoder failed because its input needs more memory than its [`Limit`].
+pub fn needs_more_memory(e: &std::io::Error) -> bool {
+    let xz = e
+        .get_ref()
+        .and_then(|inner| inner.downcast_ref::<liblzma::stream::Error>())
+        .is_some_and(|x| matches!(x, liblzma::stream::Error::MemLimit));
+    // zstd's error name for a window past `window_log_max`.
+    xz || e.to_string().contains("requires too much memory")
+}
+
+/// Why the decompressed contents of `shown` could not be read, and what to do.
+pub fn decode_reason(format: Format, e: &std::io::Error, shown: &str) -> String {
+    if needs_more_memory(e) {
+        let made = match format {
+            Format::Zstd => "a zstd window larger than 128 MiB (`zstd --long=28` or more)",
+            _ => "an xz dictionary larger than 64 MiB",
+        };
+        let command = match format {
+            Format::Zstd => "zstd -dc --long=31",
+            _ => "xz -dc",
+        };
+        return format!(
+            "made with {made}, which takes more memory to decompress than pgrep-mail allows; decompress it (`{command} {shown} > FILE`) and search the result"
+        );
+    }
+    let what = if e.kind() == std::io::ErrorKind::UnexpectedEof {
+        "truncated".to_string()
+    } else {
+        format!("corrupt ({})", crate::io_reason(e))
+    };
+    format!(
+        "{} data is {what}; check it with `{} {shown}`",
+        format.name(),
+        format.test_command()
+    )
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
     use std::io::Write;
+
+    fn decompress(format: Format, data: &[u8], shown: &str) -> Result<Vec<u8>, String> {
+        let mut out = Vec::new();
+        decoder(format, data, Limit::Small)
+            .and_then(|mut d| d.read_to_end(&mut out))
+            .map_err(|e| decode_reason(format, &e, shown))?;
+        Ok(out)
+    }
 
     #[test]
     fn gzip_round_trip_and_truncation() {
@@ -272,5 +378,24 @@ mod tests {
         let z = zstd::stream::encode_all(&b"mail\n"[..], 1).unwrap();
         assert_eq!(Format::by_magic(&z), Some(Format::Zstd));
         assert_eq!(decompress(Format::Zstd, &z, "x.zst").unwrap(), b"mail\n");
+    }
+
+    #[test]
+    fn a_window_past_the_limit_needs_more_memory() {
+        // A frame that declares a 16 MiB window (window descriptor: exponent 14).
+        let mut enc = zstd::stream::write::Encoder::new(Vec::new(), 1).unwrap();
+        enc.set_parameter(zstd::zstd_safe::CParameter::WindowLog(24))
+            .unwrap();
+        enc.write_all(&vec![b'a'; 1 << 20]).unwrap();
+        let z = enc.finish().unwrap();
+        let err = decoder(Format::Zstd, &z[..], Limit::Small)
+            .and_then(|mut d| d.read_to_end(&mut Vec::new()))
+            .unwrap_err();
+        assert!(needs_more_memory(&err), "{err}");
+        let mut out = Vec::new();
+        decoder(Format::Zstd, &z[..], Limit::Large)
+            .and_then(|mut d| d.read_to_end(&mut out))
+            .unwrap();
+        assert_eq!(out.len(), 1 << 20);
     }
 }

@@ -21,8 +21,9 @@
 //! - **The search loop** runs memchr's memmem (one fixed string), aho-corasick (several) or
 //!   the regex crate over whole buffers and only looks for line ends around matches
 //!   ([`search::matcher`], [`search::lines`]).
-//! - **Compressed folders** (`.gz`, `.bz2`, `.xz`, `.zst`) are read as their contents
-//!   ([`decompress`]).
+//! - **Compressed folders** (`.gz`, `.bz2`, `.xz`, `.zst`) are searched as they are
+//!   decompressed, a window at a time, in memory bounded whatever they expand to
+//!   ([`decompress`], [`search::stream`]).
 //! - **Errors don't stop the run.** A file that cannot be read is named on standard error and
 //!   the search goes on; the exit status is then 2, as grep's.
 
@@ -281,7 +282,7 @@ impl<'c> Writer<'c> {
         })
     }
 
-    fn take(&mut self, o: Outcome) -> Result<()> {
+    fn take(&mut self, mut o: Outcome) -> Result<()> {
         for note in &o.notes {
             self.stdout.flush()?;
             eprintln!("pgrep-mail: {note}");
@@ -300,6 +301,18 @@ impl<'c> Writer<'c> {
                 }
                 n += 1;
                 text.extend_from_slice(&hit.text);
+                if let (Some((start, end)), Some(spool)) = (hit.span, &mut o.spool) {
+                    self.write(&o.top, &text)?;
+                    text.clear();
+                    spool.copy_range(start, end, &mut |b| self.write(&o.top, b))?;
+                }
+            }
+            if o.count > 0 {
+                n += o.count;
+                if let Some(spool) = &mut o.spool {
+                    let end = spool.len();
+                    spool.copy_range(0, end, &mut |b| self.write(&o.top, b))?;
+                }
             }
             n
         } else {
@@ -308,6 +321,12 @@ impl<'c> Writer<'c> {
                     self.style.group_separator(&mut text);
                 }
                 self.printed_group = true;
+            }
+            if let Some(spool) = &mut o.spool {
+                self.write(&o.top, &text)?;
+                text.clear();
+                let end = spool.len();
+                spool.copy_range(0, end, &mut |b| self.write(&o.top, b))?;
             }
             text.extend_from_slice(&o.out);
             o.count

@@ -83,7 +83,7 @@ fn is_separator(buf: &[u8], at: usize) -> bool {
 }
 
 /// The first separator at or after `from`.
-fn next_separator(buf: &[u8], from: usize) -> Option<usize> {
+pub fn next_separator(buf: &[u8], from: usize) -> Option<usize> {
     if from == 0 && is_separator(buf, 0) {
         return Some(0);
     }
@@ -224,6 +224,51 @@ pub fn message_at(buf: &[u8], start: usize) -> Message {
         header_end: body,
         end,
     }
+}
+
+/// The message that starts at `start` of a window onto a stream that may go on past
+/// `buf` (unless `eof`), or `None` when what follows the window could still change it:
+/// [`message_at`] on the whole stream gives the same message whenever this gives one.
+///
+/// What [`message_at`] decides from bytes past the window: the end of the header (a blank
+/// line), whether a `Content-Length:` lands on a separator (which needs that separator's
+/// whole line), the closing boundary of a multipart message, and the next separator. A
+/// separator it does find is final, since a `From ` line's time stays found however the
+/// line goes on.
+///
+/// `full` says the window cannot grow: a `Content-Length:` or a closing boundary that
+/// would be past it could only make the message longer than the window, so it is not
+/// waited for, and the message ends at the next separator.
+pub fn message_in(buf: &[u8], start: usize, eof: bool, full: bool) -> Option<Message> {
+    if eof {
+        return Some(message_at(buf, start));
+    }
+    let body = header_end(buf, start, buf.len());
+    if body == buf.len() {
+        return None;
+    }
+    let header = &buf[start..body];
+    if let Some(n) = field(header, "Content-Length")
+        .and_then(|v| std::str::from_utf8(&v).ok()?.trim().parse::<usize>().ok())
+    {
+        // The separator may start up to two bytes past the end, and its line must be whole.
+        let end = body.saturating_add(n);
+        let settled = end
+            .checked_add(2)
+            .filter(|&at| at < buf.len())
+            .is_some_and(|at| memchr(b'\n', &buf[at..]).is_some());
+        if !settled && !full {
+            return None;
+        }
+    }
+    if let Some(boundary) = multipart_boundary(header).filter(|_| !full) {
+        let mut closing = b"\n--".to_vec();
+        closing.extend_from_slice(&boundary);
+        closing.extend_from_slice(b"--");
+        memmem::find(&buf[body.saturating_sub(1)..], &closing)?;
+    }
+    let m = message_at(buf, start);
+    (m.end < buf.len()).then_some(m)
 }
 
 /// Every message of an mbox, in order. Bytes before the first separator are not a message.

@@ -799,6 +799,105 @@ fn compressed_folders_are_searched_as_their_contents() {
     }
 }
 
+#[test]
+fn compressed_output_is_the_uncompressed_output() {
+    // Compressed folders are searched as they are decompressed, a window at a time (about
+    // 1 MiB); the same folder uncompressed, on one thread, is searched as one buffer. Every
+    // mode prints the same bytes from both, across many windows: a 12 MiB mbox of
+    // grepmail's mailboxes (LF and CRLF, mboxcl2, multipart, encoded bodies), one whose NUL
+    // byte comes late, and one that is not a mailbox.
+    let dir = scratch("compressed-same");
+    let boxes = grepmail_dir().join("t/mailboxes");
+    let mut mbox = Vec::new();
+    while mbox.len() < 12 << 20 {
+        for name in [
+            "mailarc-1.txt",
+            "mailarc-2.txt",
+            "mailarc-3.txt",
+            "mailarc-1-dos.txt",
+        ] {
+            mbox.extend_from_slice(&std::fs::read(boxes.join(name)).unwrap());
+        }
+    }
+    let mut late_nul = mbox.clone();
+    late_nul.extend_from_slice(b"\nHandy\0 at the end\n");
+    let mut plain_text = b"no header here\n".to_vec();
+    plain_text.extend_from_slice(&mbox[..1 << 20]);
+    let files: [(&str, &[u8]); 3] = [
+        ("box", &mbox),
+        ("late-nul", &late_nul),
+        ("text", &plain_text),
+    ];
+    for (name, data) in files {
+        std::fs::write(dir.join(name), data).unwrap();
+        let mut gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
+        std::io::Write::write_all(&mut gz, data).unwrap();
+        std::fs::write(dir.join(format!("{name}.gz")), gz.finish().unwrap()).unwrap();
+        std::fs::write(
+            dir.join(format!("{name}.zst")),
+            zstd::stream::encode_all(data, 1).unwrap(),
+        )
+        .unwrap();
+    }
+    let cases: &[&[&str]] = &[
+        &["-n", "Handy"],
+        &["-C", "3", "-n", "library"],
+        &["-B", "4", "Handy"],
+        &["-A", "5", "-n", "Wallace"],
+        &["-c", "e"],
+        &["-v", "-c", "e"],
+        &["-o", "-n", "[A-Z][a-z]+ Board"],
+        &["-m", "7", "-A", "3", "Handy"],
+        &["-v", "-n", "-A", "1", "-m", "5", "e"],
+        &["-x", "-n", ""],
+        &["-w", "-c", "let"],
+        &["--color=always", "-n", "-H", "Handy"],
+        &["-l", "Handy"],
+        &["-L", "Handy"],
+        &["-q", "Handy"],
+        &["--decode", "-n", "-C", "1", "the"],
+        &["--messages", "Handy"],
+        &["--messages", "--body", "-v", "Handy"],
+        &["--count-messages", "-i", "library"],
+        &["--messages", "--unique", "Handy"],
+        &["--messages", "-m", "3", "Handy"],
+        &["--messages", "--headers", "-i", "handy"],
+        &["--messages", "--date", "since 1998-01-01", "-i", "board"],
+        &["-l", "--messages", "Handy"],
+    ];
+    for (name, _) in files {
+        for args in cases {
+            let plain = run(pgrep_mail(&dir).arg("--threads=1").args(*args).arg(name));
+            for ext in ["gz", "zst"] {
+                let packed_name = format!("{name}.{ext}");
+                let packed = run(pgrep_mail(&dir).args(*args).arg(&packed_name));
+                let what = format!("{args:?} {packed_name}");
+                assert_eq!(plain.status.code(), packed.status.code(), "{what}");
+                let unname = |b: &[u8]| text(b).replace(&packed_name, name);
+                assert!(
+                    text(&plain.stdout) == unname(&packed.stdout),
+                    "{what}: output differs from the uncompressed file's"
+                );
+                eqnice!(text(&plain.stderr), unname(&packed.stderr));
+            }
+        }
+    }
+    // Compressed standard input too.
+    for args in [&["-n", "Handy"][..], &["--messages", "Handy"]] {
+        let plain = run(pgrep_mail(&dir)
+            .args(args)
+            .stdin(std::fs::File::open(dir.join("box")).unwrap()));
+        let packed = run(pgrep_mail(&dir)
+            .args(args)
+            .stdin(std::fs::File::open(dir.join("box.zst")).unwrap()));
+        assert_eq!(plain.status.code(), Some(0));
+        assert!(
+            plain.stdout == packed.stdout,
+            "{args:?} from standard input"
+        );
+    }
+}
+
 /// A zstd frame holding `data` uncompressed (raw blocks), so the test needs no encoder.
 fn zstd_frame(data: &[u8]) -> Vec<u8> {
     let mut out = vec![0x28, 0xb5, 0x2f, 0xfd, 0x00, 0x58];

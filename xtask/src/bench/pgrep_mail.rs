@@ -1,9 +1,10 @@
-//! `cargo xtask bench pgrep-mail [SIZE_MIB]`: pgrep-mail against ripgrep, GNU grep and
+//! `cargo xtask bench pgrep-mail [SIZE_MIB [zst]]`: pgrep-mail against ripgrep, GNU grep and
 //! grepmail on a generated corpus: a Maildir of about 5 KiB messages (200,000 for the
 //! default 1024 MiB) and one mbox of the same size.
 //!
 //! Four searches on each (a literal, a case-insensitive literal, a regex, `-c`), then
-//! `--messages` against grepmail. The targets are relative to ripgrep, so the line searches
+//! `--messages` against grepmail, then the mbox compressed with zstd against
+//! `zstdcat | rg` and `zstdcat | grep`, with pgrep-mail's peak memory there. The targets are relative to ripgrep, so the line searches
 //! print each tool's time as a ratio to rg's, and `--messages` as a ratio to grepmail's.
 //! grepmail reads a few MB/s, so it and pgrep-mail are both timed on the first
 //! `GREPMAIL_SLICE_MIB` of the mbox (cut at a message boundary), which the table says.
@@ -50,8 +51,16 @@ const FOLDERS: &[&str] = &[
     "alerts",
 ];
 
-/// Runs the benchmark; `args` may give the corpus size in MiB.
+/// Runs the benchmark; `args` may give the corpus size in MiB, then `zst` to run only the
+/// compressed case.
 pub fn run(args: &[String]) -> Result<()> {
+    let only_zst = match args.get(1).map(String::as_str) {
+        None => false,
+        Some("zst") => true,
+        Some(other) => anyhow::bail!(
+            "bench pgrep-mail: '{other}' is not a case; the one case that runs alone is `zst`, as in `cargo xtask bench pgrep-mail 1024 zst`"
+        ),
+    };
     let mib: u64 = match args.first() {
         Some(a) => a
             .parse()
@@ -70,6 +79,16 @@ pub fn run(args: &[String]) -> Result<()> {
     );
     let corpus = target.join(format!("bench-mail/{mib}MiB"));
     let (maildir, mbox) = ensure_corpus(&corpus, mib << 20)?;
+    let errors = corpus.join("stderr");
+    if only_zst {
+        println!("\nload average {}", load_average());
+        let verdicts = compressed(&tool, &mbox, &errors)?;
+        println!("\nload average after: {}\n", load_average());
+        for v in verdicts {
+            println!("{v}");
+        }
+        return Ok(());
+    }
     let slice = ensure_slice(&corpus, &mbox, GREPMAIL_SLICE_MIB << 20)?;
     for needed in ["rg", "grep", "grepmail"] {
         anyhow::ensure!(
@@ -77,7 +96,6 @@ pub fn run(args: &[String]) -> Result<()> {
             "bench pgrep-mail needs `{needed}`: apt-get install -y ripgrep grep grepmail"
         );
     }
-    let errors = corpus.join("stderr");
     let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
     println!(
         "\ncorpus: {} ({} messages), {} ({} MiB); {cores} cores; median of {ROUNDS} interleaved rounds; load average {}",
@@ -185,11 +203,83 @@ pub fn run(args: &[String]) -> Result<()> {
         }),
     )];
     report("mbox", "--messages", &tools, "pgrep-mail", &errors)?;
+    verdicts.extend(compressed(&tool, &mbox, &errors)?);
     println!("\nload average after: {}\n", load_average());
     for v in verdicts {
         println!("{v}");
     }
     Ok(())
+}
+
+/// The mbox compressed with zstd, searched as it is decompressed: pgrep-mail against
+/// `zstdcat | rg` and `zstdcat | grep` (zgrep reads gzip only: it searches a `.zst` file's
+/// compressed bytes), then pgrep-mail's peak memory. Returns the verdicts.
+fn compressed(tool: &Path, mbox: &Path, errors: &Path) -> Result<Vec<String>> {
+    for needed in ["zstd", "rg"] {
+        anyhow::ensure!(
+            Command::new(needed).arg("--version").output().is_ok(),
+            "bench pgrep-mail needs `{needed}`: apt-get install -y zstd ripgrep"
+        );
+    }
+    let zst = mbox.with_extension("mbox.zst");
+    if !zst.exists() {
+        println!("compressing {} with zstd -3 (once)", mbox.display());
+        let partial = zst.with_extension("partial");
+        let status = Command::new("zstd")
+            .args(["-q", "-f", "-3", "-T0", "-o"])
+            .arg(&partial)
+            .arg(mbox)
+            .status()?;
+        anyhow::ensure!(status.success(), "zstd failed on {}", mbox.display());
+        std::fs::rename(&partial, &zst)?;
+    }
+    let label = format!("{}MiB .zst", std::fs::metadata(mbox)?.len() >> 20);
+    let mut verdicts = Vec::new();
+    for (name, flags) in [
+        ("literal", &["-F", "Opteron"][..]),
+        ("-c literal", &["-c", "-F", "Opteron"]),
+    ] {
+        let pm = {
+            let (t, z) = (tool.to_path_buf(), zst.clone());
+            move || {
+                let mut c = Command::new(&t);
+                c.args(flags).arg(&z);
+                c
+            }
+        };
+        let piped = |searcher: &'static str| {
+            let z = zst.clone();
+            move || {
+                let mut c = Command::new("sh");
+                c.env("LC_ALL", "C.UTF-8")
+                    .arg("-c")
+                    .arg(format!("zstdcat \"$1\" | {searcher} {}", flags.join(" ")))
+                    .arg("sh")
+                    .arg(&z);
+                c
+            }
+        };
+        let tools: Vec<Tool> = vec![
+            ("pgrep-mail", Box::new(pm)),
+            ("zstdcat|rg", Box::new(piped("rg --no-config"))),
+            ("zstdcat|grep", Box::new(piped("grep"))),
+        ];
+        let t = report(&label, name, &tools, "zstdcat|rg", errors)?;
+        verdicts.push(format!(
+            "{label} {name}: pgrep-mail {:.2}x zstdcat|rg, {:.2}x zstdcat|grep",
+            t[0] / t[1],
+            t[0] / t[2]
+        ));
+    }
+    let peak = super::memory::measure(
+        Command::new(tool).args(["-F", "Opteron"]).arg(&zst),
+        "pgrep-mail-bench-no-such-marker",
+    )?;
+    verdicts.push(format!(
+        "{label}: pgrep-mail peak resident memory {} MiB (bound 256 MiB)",
+        peak.own_kib >> 10
+    ));
+    Ok(verdicts)
 }
 
 /// A timed tool: its name, and how to make its command.

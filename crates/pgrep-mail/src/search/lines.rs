@@ -37,27 +37,99 @@ pub fn search(
     want: Want,
     out: &mut Vec<u8>,
 ) -> Found {
+    let mut carry = Carry {
+        line: first_line,
+        ..Carry::default()
+    };
+    search_window(
+        cfg,
+        Window {
+            name,
+            buf,
+            from: 0,
+            base: 0,
+        },
+        want,
+        out,
+        &mut |_| {},
+        &mut carry,
+    );
+    Found {
+        count: carry.count,
+        printed: carry.printed,
+    }
+}
+
+/// Where a line search stands between two windows of one stream: what
+/// [`search_window`] hands from one to the next so that the output is that of one search
+/// over the whole stream.
+#[derive(Debug, Default, Clone)]
+pub struct Carry {
+    /// Selected lines so far.
+    pub count: u64,
+    /// Whether a group of lines was printed.
+    pub printed: bool,
+    /// Whether no more lines are selected (`-m` reached, or [`Want::Any`] answered).
+    pub done: bool,
+    /// After-context lines still to print.
+    pub after_left: usize,
+    /// The stream offset just past the last printed line.
+    pub last_printed: Option<u64>,
+    /// The number of the line that starts the window.
+    pub line: u64,
+}
+
+/// One window of a stream: `buf` holds whole lines (the last may lack its newline only at
+/// the end of the stream); those before `from` were searched already and are kept for
+/// `-B`; `buf[0]` is at stream offset `base`.
+#[derive(Clone, Copy)]
+pub struct Window<'a> {
+    /// The file name to prefix, if lines carry one.
+    pub name: Option<&'a [u8]>,
+    /// The lines.
+    pub buf: &'a [u8],
+    /// Where the lines not yet searched start.
+    pub from: usize,
+    /// The stream offset of `buf[0]`.
+    pub base: u64,
+}
+
+/// How much output a search holds before it hands it to its `spill`.
+pub const SPILL_AT: usize = 1 << 20;
+
+/// Searches the lines of `w.buf` from `w.from` on, carrying on from `carry` (and updating
+/// it), and prints the after-context that falls inside the window. Output goes to `out`;
+/// whenever it holds [`SPILL_AT`] bytes or more, `spill` is called to take it away, so
+/// that a stream's output need not fit in memory.
+pub fn search_window(
+    cfg: &Config,
+    w: Window,
+    want: Want,
+    out: &mut Vec<u8>,
+    spill: &mut dyn FnMut(&mut Vec<u8>),
+    carry: &mut Carry,
+) {
+    let buf = w.buf;
     let mut sink = Sink {
         cfg,
         style: Style { color: cfg.color },
-        name,
+        name: w.name,
         buf,
+        base: w.base,
         out,
+        spill,
         want,
-        count: 0,
+        count: carry.count,
         ln_pos: 0,
-        ln: first_line,
-        last_printed: None,
-        after_left: 0,
-        done: false,
-        printed: false,
+        ln: carry.line,
+        last_printed: carry.last_printed,
+        after_left: carry.after_left,
+        done: carry.done || cfg.max_count == Some(0),
+        printed: carry.printed,
     };
-    if cfg.max_count == Some(0) {
-        return Found::default();
-    }
     if cfg.invert {
-        let mut pos = 0;
-        loop {
+        let mut pos = w.from;
+        while !sink.done {
             let next = next_matching_line(cfg, buf, pos);
             let gap_end = next.map_or(buf.len(), |(s, _)| s);
             let mut at = pos;
@@ -67,12 +139,12 @@ pub fn search(
                 at = e;
             }
             match next {
-                Some((_, e)) if !sink.done => pos = e,
-                _ => break,
+                Some((_, e)) => pos = e,
+                None => break,
             }
         }
     } else {
-        let mut pos = 0;
+        let mut pos = w.from;
         while !sink.done {
             let Some((s, e)) = next_matching_line(cfg, buf, pos) else {
                 break;
@@ -82,10 +154,11 @@ pub fn search(
         }
     }
     sink.finish();
-    Found {
-        count: sink.count,
-        printed: sink.printed,
-    }
+    carry.count = sink.count;
+    carry.printed = sink.printed;
+    carry.done = sink.done;
+    carry.after_left = sink.after_left;
+    carry.last_printed = sink.last_printed;
 }
 
 /// The next line at or after `pos` (a line start) that holds a match, as `[start, end)`
@@ -120,14 +193,17 @@ struct Sink<'a> {
     style: Style,
     name: Option<&'a [u8]>,
     buf: &'a [u8],
+    /// The stream offset of `buf[0]`.
+    base: u64,
     out: &'a mut Vec<u8>,
+    spill: &'a mut dyn FnMut(&mut Vec<u8>),
     want: Want,
     count: u64,
     /// `ln` is the number of the line that starts at `ln_pos`.
     ln_pos: usize,
     ln: u64,
-    /// The end of the last printed line.
-    last_printed: Option<usize>,
+    /// The stream offset just past the last printed line.
+    last_printed: Option<u64>,
     after_left: usize,
     done: bool,
     printed: bool,
@@ -141,12 +217,12 @@ impl Sink<'_> {
             self.done = capped || self.want == Want::Any;
             return;
         }
-        if let Some(lp) = self.last_printed {
-            if self.after_left > 0 {
+        if self.after_left > 0 {
+            if let Some(lp) = self.local(self.last_printed) {
                 self.context_lines(lp, s, self.after_left);
             }
         }
-        let floor = self.last_printed.unwrap_or(0);
+        let floor = self.local(self.last_printed).unwrap_or(0);
         let mut ctx = s;
         for _ in 0..self.cfg.before {
             if ctx <= floor {
@@ -154,7 +230,7 @@ impl Sink<'_> {
             }
             ctx = memrchr(b'\n', &self.buf[floor..ctx - 1]).map_or(floor, |i| floor + i + 1);
         }
-        if self.cfg.context() && self.printed && Some(ctx) != self.last_printed {
+        if self.cfg.context() && self.printed && Some(self.base + ctx as u64) != self.last_printed {
             self.style.group_separator(self.out);
         }
         if ctx < s {
@@ -162,7 +238,7 @@ impl Sink<'_> {
         }
         self.line(s, e, b':');
         self.printed = true;
-        self.last_printed = Some(e);
+        self.last_printed = Some(self.base + e as u64);
         self.after_left = self.cfg.after;
         self.done = capped;
     }
@@ -174,12 +250,25 @@ impl Sink<'_> {
         while at < to && n < limit {
             let e = memchr(b'\n', &self.buf[at..to]).map_or(to, |i| at + i + 1);
             self.line(at, e, b'-');
-            self.last_printed = Some(e);
+            self.last_printed = Some(self.base + e as u64);
             if self.after_left > 0 {
                 self.after_left -= 1;
             }
             n += 1;
             at = e;
+        }
+    }
+
+    /// A stream offset as a position in the window; one before the window is its start
+    /// (the window keeps every line that context may need).
+    fn local(&self, at: Option<u64>) -> Option<usize> {
+        at.map(|a| a.saturating_sub(self.base) as usize)
+    }
+
+    /// Hands the output to the spill once it is large.
+    fn settle(&mut self) {
+        if self.out.len() >= SPILL_AT {
+            (self.spill)(self.out);
         }
     }
 
@@ -209,41 +298,39 @@ impl Sink<'_> {
             e
         }];
         let selected = sep == b':';
-        if self.cfg.only_matching {
-            if !selected || self.cfg.invert {
+        let cfg = self.cfg;
+        if cfg.only_matching {
+            if !selected || cfg.invert {
                 return;
             }
-            let mut parts = Vec::new();
-            self.cfg
-                .matcher
-                .find_parts(content, |a, b| parts.push((a, b)));
-            for (a, b) in parts {
+            cfg.matcher.find_parts(content, |a, b| {
                 self.prefix(s, sep);
                 self.style.matched(self.out, &content[a..b]);
                 self.out.push(b'\n');
-            }
+                self.settle();
+            });
             return;
         }
         self.prefix(s, sep);
-        if self.style.color && selected && !self.cfg.invert {
+        if self.style.color && selected && !cfg.invert {
             let mut last = 0;
-            let style = self.style;
-            let out = &mut *self.out;
-            self.cfg.matcher.find_parts(content, |a, b| {
-                out.extend_from_slice(&content[last..a]);
-                style.matched(out, &content[a..b]);
+            cfg.matcher.find_parts(content, |a, b| {
+                self.out.extend_from_slice(&content[last..a]);
+                self.style.matched(self.out, &content[a..b]);
                 last = b;
+                self.settle();
             });
-            out.extend_from_slice(&content[last..]);
+            self.out.extend_from_slice(&content[last..]);
         } else {
             self.out.extend_from_slice(content);
         }
         self.out.push(b'\n');
+        self.settle();
     }
 
     fn finish(&mut self) {
         if self.want == Want::Print && self.after_left > 0 {
-            if let Some(lp) = self.last_printed {
+            if let Some(lp) = self.local(self.last_printed) {
                 self.context_lines(lp, self.buf.len(), self.after_left);
             }
         }

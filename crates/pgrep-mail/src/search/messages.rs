@@ -20,6 +20,9 @@ pub struct Hit {
     pub id: Option<Vec<u8>>,
     /// The message as mbox, for `--messages`.
     pub text: Vec<u8>,
+    /// Where the text is in the outcome's spool instead (a streamed file's), as
+    /// `[start, end)`.
+    pub span: Option<(u64, u64)>,
 }
 
 /// Whether every message is tested, not only those before the answer is known (`-m`, `-q`,
@@ -86,7 +89,11 @@ pub fn hits<'m>(
                     text.extend_from_slice(raw);
                 }
             }
-            Hit { id, text }
+            Hit {
+                id,
+                text,
+                span: None,
+            }
         })
         .collect()
 }

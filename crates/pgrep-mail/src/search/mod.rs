@@ -1,13 +1,17 @@
-//! Searching one file: read it (decompressing), then grep its lines or its messages. A
-//! large file is cut into pieces that the cores search at once, so that one big mbox keeps
-//! every core busy. Most line searches cut it at line boundaries and read each piece on its
-//! own ([`pieces`]); the others (line numbers, context, `-m`, `--decode`, the message
-//! modes) map the file and cut it at message boundaries where there are some.
+//! Searching one file: read it, then grep its lines or its messages. A large file is cut
+//! into pieces that the cores search at once, so that one big mbox keeps every core busy.
+//! Most line searches cut it at line boundaries and read each piece on its own
+//! ([`pieces`]); the others (line numbers, context, `-m`, `--decode`, the message modes)
+//! map the file and cut it at message boundaries where there are some. A compressed file
+//! is searched as it is decompressed, in bounded memory ([`stream`]).
 
+pub mod budget;
 pub mod lines;
 pub mod matcher;
 pub mod messages;
 pub mod pieces;
+pub mod spool;
+pub mod stream;
 
 use std::cell::Cell;
 use std::os::unix::ffi::{OsStrExt, OsStringExt};
@@ -41,7 +45,8 @@ pub struct Outcome {
     pub top: Arc<str>,
     /// grep's output lines (line mode, `Report::Lines`).
     pub out: Vec<u8>,
-    /// Selected lines (line mode).
+    /// Selected lines (line mode); in message mode, matching messages not in `hits`,
+    /// whose text is all of `spool` (a streamed file's, without `--unique`).
     pub count: u64,
     /// Matching messages (message mode).
     pub hits: Vec<Hit>,
@@ -53,6 +58,9 @@ pub struct Outcome {
     pub error: bool,
     /// Whether it was searched as a mailbox (message mode).
     pub mailbox: bool,
+    /// A streamed file's output (its lines, or the text of its hits), which comes before
+    /// `out`.
+    pub spool: Option<spool::Spool>,
 }
 
 // The read buffer of the current search thread, reused from file to file (see
@@ -75,7 +83,12 @@ pub fn item(cfg: &Config, item: Item, stop: &AtomicBool) -> Outcome {
             o.name = b"(standard input)".to_vec();
             o.top = Arc::from("(standard input)");
             match decompress::read_stdin() {
-                Ok(data) => search_data(cfg, b"(standard input)", None, &data, &mut o),
+                Ok(decompress::Stdin::Plain(data)) => {
+                    search_data(cfg, b"(standard input)", None, &data, &mut o)
+                }
+                Ok(decompress::Stdin::Compressed(input, format)) => {
+                    stream::search_stdin(cfg, input, format, &mut o)
+                }
                 Err(reason) => o.failed(cfg, "(standard input)", &reason),
             }
         }
@@ -121,6 +134,9 @@ fn search_file(cfg: &Config, path: &Path, buf: &mut Vec<u8>, o: &mut Outcome) {
     let large_min = pieces::applies(cfg).then_some(SPLIT_MIN as u64);
     match decompress::read_path(path, buf, large_min) {
         Ok(Contents::Whole(data)) => search_data(cfg, name, Some(path), &data, o),
+        Ok(Contents::Compressed { file, format }) => {
+            stream::search_file(cfg, name, path, file, format, o)
+        }
         Ok(Contents::Large { file, len }) => {
             let shown = cfg.with_filename.then_some(name);
             if let Err(reason) = pieces::search(cfg, &file, len, name, shown, o) {
