@@ -175,9 +175,10 @@ mod tests {
     }
 
     #[test]
-    fn a_fresh_empty_temp_file_may_be_about_to_be_locked() {
+    fn a_temp_file_its_writer_has_not_marked_yet_stays() {
         let dir = scratch("fresh");
         let root = Root::open(&dir).unwrap();
+        // What a writer has between its create and its lock: a fresh, empty, unmarked file.
         let empty = dir.join(".x.prtools-0123456789abcdef");
         std::fs::write(&empty, b"").unwrap();
         assert_eq!(root.sweep_temps(None).unwrap(), 0);
