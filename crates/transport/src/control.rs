@@ -15,11 +15,10 @@ use std::ffi::OsStr;
 use std::fmt;
 use std::hash::{Hash, Hasher};
 use std::io;
-use std::os::fd::OwnedFd;
 use std::os::unix::ffi::OsStrExt;
 use std::path::{Component, Path, PathBuf};
 
-use rustix::fs::{AtFlags, FileType, Mode, OFlags, CWD};
+use rustix::fs::{AtFlags, FileType, Mode, OFlags};
 use rustix::io::Errno;
 
 use crate::config::Config;
@@ -41,9 +40,11 @@ fn euid() -> u32 {
     rustix::process::geteuid().as_raw()
 }
 
-/// Why a control folder cannot be used; the message names the folder and what to do.
+/// Why a control folder cannot be used; the message names the folder, the part of its path
+/// at fault when that is a parent, and what to do.
 #[derive(Debug)]
 pub struct ControlDirError {
+    folder: PathBuf,
     path: PathBuf,
     kind: Problem,
 }
@@ -60,25 +61,36 @@ enum Problem {
 
 impl fmt::Display for ControlDirError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let folder = self.folder.display();
         let path = self.path.display();
+        // "control folder F" or "P, a parent of control folder F,", as the subject.
+        let what = if self.path == self.folder {
+            format!("control folder {folder}")
+        } else {
+            format!("{path}, a parent of control folder {folder},")
+        };
         const ELSEWHERE: &str = "hint: remove it, or set XDG_RUNTIME_DIR to a folder of your own";
         match &self.kind {
-            Problem::Io(e) => write!(f, "cannot create control folder {path}: {e}"),
-            Problem::Symlink => write!(f, "control folder {path} is a symlink; {ELSEWHERE}"),
-            Problem::NotDir => write!(f, "control folder {path} is not a folder; {ELSEWHERE}"),
+            Problem::Io(e) if self.path == self.folder => {
+                write!(f, "cannot create control folder {folder}: {e}")
+            }
+            Problem::Io(e) => write!(f, "cannot create control folder {folder}: {path}: {e}"),
+            Problem::Symlink => write!(f, "{what} is a symlink; {ELSEWHERE}"),
+            Problem::NotDir => write!(f, "{what} is not a folder; {ELSEWHERE}"),
             Problem::Owner(uid) => write!(
                 f,
-                "control folder {path} belongs to uid {uid}, not to you (uid {}); {ELSEWHERE}",
+                "{what} belongs to uid {uid}, not to you (uid {}); {ELSEWHERE}",
                 euid()
             ),
             Problem::Mode(mode) => write!(
                 f,
-                "control folder {path} is open to others (mode {mode:o}); hint: `chmod 700 {path}`"
+                "{what} is open to others (mode {mode:o}); hint: `chmod 700 {path}`"
             ),
             Problem::SharedParent => write!(
                 f,
-                "control folder {path} is writable by others and not sticky, so they can swap \
-                 what is in it; hint: set XDG_RUNTIME_DIR to a folder of your own"
+                "control folder {folder} would be in {path}, which others can write to and \
+                 which is not sticky, so they could swap it; hint: set XDG_RUNTIME_DIR to a \
+                 folder of your own"
             ),
         }
     }
@@ -105,32 +117,38 @@ pub fn ensure_private_dir(dir: &Path) -> Result<(), ControlDirError> {
     let last = components
         .iter()
         .rposition(|c| matches!(c, Component::Normal(_) | Component::ParentDir));
-    let mut shown = PathBuf::new();
-    let fail = |shown: &Path, kind| ControlDirError {
-        path: shown.to_path_buf(),
+    let fail = |path: &Path, kind| ControlDirError {
+        folder: dir.to_path_buf(),
+        path: path.to_path_buf(),
         kind,
     };
     let path_flags = OFlags::PATH | OFlags::DIRECTORY | OFlags::CLOEXEC;
-    let mut at: Option<OwnedFd> = None;
-    // Whether the folder we are in is world-writable: then what is in it may be anyone's.
-    let mut shared = false;
+    let (start, mut shown) = if dir.is_absolute() {
+        ("/", PathBuf::from("/"))
+    } else {
+        (".", PathBuf::new())
+    };
+    let mut at = rustix::fs::open(start, path_flags, Mode::empty())
+        .map_err(|e| fail(Path::new(start), Problem::Io(e.into())))?;
+    // The mode of the folder we are in: if others can write to it, what is in it may be theirs.
+    let mut parent_mode = rustix::fs::fstat(&at)
+        .map_err(|e| fail(Path::new(start), Problem::Io(e.into())))?
+        .st_mode;
     for (i, &component) in components.iter().enumerate() {
-        shown.push(component);
         let name: &OsStr = match component {
-            Component::RootDir => {
-                let fd = rustix::fs::open("/", path_flags, Mode::empty())
-                    .map_err(|e| fail(&shown, Problem::Io(e.into())))?;
-                let stat =
-                    rustix::fs::fstat(&fd).map_err(|e| fail(&shown, Problem::Io(e.into())))?;
-                shared = stat.st_mode & 0o002 != 0;
-                at = Some(fd);
-                continue;
-            }
-            Component::CurDir | Component::Prefix(_) => continue,
+            Component::RootDir | Component::CurDir | Component::Prefix(_) => continue,
             Component::ParentDir => OsStr::new(".."),
             Component::Normal(name) => name,
         };
-        let parent = at.as_ref().map_or(CWD, |fd| rustix::fd::AsFd::as_fd(fd));
+        shown.push(component);
+        let parent = &at;
+        let shared = parent_mode & 0o002 != 0;
+        // Others can rename anything in such a folder, our path included, after this check.
+        if shared && parent_mode & 0o1000 == 0 {
+            let mut folder = shown.clone();
+            folder.pop();
+            return Err(fail(&folder, Problem::SharedParent));
+        }
         let created = match rustix::fs::statat(parent, name.as_bytes(), AtFlags::SYMLINK_NOFOLLOW) {
             Ok(_) => false,
             Err(Errno::NOENT) => {
@@ -163,17 +181,6 @@ pub fn ensure_private_dir(dir: &Path) -> Result<(), ControlDirError> {
             })?;
         let stat = rustix::fs::fstat(&fd).map_err(|e| fail(&shown, Problem::Io(e.into())))?;
         if checked {
-            if shared {
-                // Checked here, where the child is known to matter, so that an odd mode on
-                // an unrelated ancestor never refuses a run.
-                let parent_stat =
-                    rustix::fs::fstat(parent).map_err(|e| fail(&shown, Problem::Io(e.into())))?;
-                if parent_stat.st_mode & 0o1000 == 0 {
-                    let mut folder = shown.clone();
-                    folder.pop();
-                    return Err(fail(&folder, Problem::SharedParent));
-                }
-            }
             let owner = stat.st_uid;
             if owner != me && (private || owner != 0) {
                 return Err(fail(&shown, Problem::Owner(owner)));
@@ -182,8 +189,8 @@ pub fn ensure_private_dir(dir: &Path) -> Result<(), ControlDirError> {
                 return Err(fail(&shown, Problem::Mode(stat.st_mode & 0o7777)));
             }
         }
-        shared = stat.st_mode & 0o002 != 0;
-        at = Some(fd);
+        parent_mode = stat.st_mode;
+        at = fd;
     }
     Ok(())
 }
@@ -274,8 +281,9 @@ mod tests {
             .to_string();
         assert!(
             e.starts_with(&format!(
-                "control folder {} belongs to uid 4242",
-                parent.display()
+                "{}, a parent of control folder {}, belongs to uid 4242",
+                parent.display(),
+                parent.join("ctl").display()
             )),
             "{e}"
         );
@@ -331,11 +339,14 @@ mod tests {
             .to_string();
         assert!(
             e.starts_with(&format!(
-                "control folder {} is writable by others and not sticky",
+                "control folder {} would be in {}, which others can write to and which is not \
+                 sticky",
+                tmp.0.join("ctl").display(),
                 tmp.0.display()
             )),
             "{e}"
         );
+        assert!(!tmp.0.join("ctl").exists());
     }
 
     #[test]
