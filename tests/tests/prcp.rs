@@ -473,6 +473,21 @@ fn names(dir: &Path) -> Vec<String> {
     names
 }
 
+/// Waits until `pid` has died: gone, or a zombie its parent has not reaped yet.
+fn wait_until_dead(pid: u32) {
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
+    while std::fs::read_to_string(format!("/proc/{pid}/stat")).is_ok_and(|stat| {
+        // The state follows the command name, which is in parentheses and may hold spaces.
+        !stat
+            .rsplit(')')
+            .next()
+            .is_some_and(|rest| rest.trim_start().starts_with('Z'))
+    }) {
+        assert!(std::time::Instant::now() < deadline, "{pid} did not die");
+        std::thread::yield_now();
+    }
+}
+
 /// What a user may keep in a folder prcp writes to: a file named as prcp's temp files are,
 /// unlocked, unmarked. The sweep must leave it.
 const LOOK_ALIKE: &str = ".big.bin.prtools-0123456789abcdef";
@@ -503,10 +518,23 @@ fn a_killed_agents_temp_file_is_swept_and_a_users_look_alike_is_kept() {
     );
     // More than the look-alike holds: the agent's own temp file.
     wait_for_temp_file(&stage, ".big.bin.prtools-", 65536);
-    // SIGKILL, as the OOM killer would: the agent cannot remove its temp file.
+    // SIGKILL, as the OOM killer would: the agent cannot remove its temp file. The agent
+    // goes first, and its hold only once it is dead: an agent that saw its input end would
+    // remove its temp file itself. The hold must go too, or it keeps the channel open.
+    let agent = prtools_tests::bin("prcp").display().to_string();
+    let table = tc.cluster.process_table(1);
+    let agents: Vec<u32> = table
+        .iter()
+        .filter(|(_, cmdline)| cmdline.starts_with(&agent))
+        .map(|(pid, _)| *pid)
+        .collect();
+    assert_eq!(agents.len(), 1, "{table:?}");
+    // SAFETY: kill(2) on a pid just found in the node; it touches no memory.
+    unsafe { libc::kill(agents[0] as i32, libc::SIGKILL) };
+    wait_until_dead(agents[0]);
     for (pid, cmdline) in tc.cluster.process_table(1) {
         if !cmdline.starts_with("sshd") {
-            // SAFETY: kill(2) on a pid just found in the node; it touches no memory.
+            // SAFETY: as above.
             unsafe { libc::kill(pid as i32, libc::SIGKILL) };
         }
     }
