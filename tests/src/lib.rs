@@ -10,6 +10,9 @@ use std::process::{Command, Output};
 use std::sync::OnceLock;
 
 pub use prtools_testcluster::Cluster;
+pub use user::LocalUser;
+
+mod user;
 
 /// Every tool, as its binary and its package are named.
 pub const TOOLS: [&str; 5] = ["prsh", "prcp", "prsync", "prdist", "pgrep-mail"];

@@ -80,20 +80,12 @@ fn a_tree_staged_to_tmp_is_identical_on_every_host() {
     for node in 1..=8 {
         std::fs::create_dir(tc.cluster.node_tmp(node).join("stage")).unwrap();
     }
-    // What a run killed with SIGKILL leaves: a temp file nobody holds. The next run into
-    // that folder removes it.
-    let leftover = tc
-        .cluster
-        .node_tmp(3)
-        .join("stage/.big.bin.prtools-0123456789abcdef");
-    std::fs::write(&leftover, b"half a file").unwrap();
     let out = run(tc
         .tool("prcp")
         .args(["-w", "node[1-8]", "-r", "-p", "--stats"])
         .arg(&tree)
         .arg("/tmp/stage"));
     assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
-    assert!(!leftover.exists());
     let expected = describe(&tree);
     assert!(expected.len() >= 9, "{expected:?}");
     for node in 1..=8 {
@@ -469,6 +461,133 @@ fn a_host_killed_mid_transfer_is_named_and_the_others_complete() {
         !victim.join("big.bin").exists(),
         "a partial big.bin on node5"
     );
+}
+
+/// The names in a folder, sorted.
+fn names(dir: &Path) -> Vec<String> {
+    let mut names: Vec<String> = std::fs::read_dir(dir)
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .collect();
+    names.sort();
+    names
+}
+
+/// Waits until `pid` has died: gone, or a zombie its parent has not reaped yet.
+fn wait_until_dead(pid: u32) {
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
+    while std::fs::read_to_string(format!("/proc/{pid}/stat")).is_ok_and(|stat| {
+        // The state follows the command name, which is in parentheses and may hold spaces.
+        !stat
+            .rsplit(')')
+            .next()
+            .is_some_and(|rest| rest.trim_start().starts_with('Z'))
+    }) {
+        assert!(std::time::Instant::now() < deadline, "{pid} did not die");
+        std::thread::yield_now();
+    }
+}
+
+/// What a user may keep in a folder prcp writes to: a file named as prcp's temp files are,
+/// unlocked, unmarked. The sweep must leave it.
+const LOOK_ALIKE: &str = ".big.bin.prtools-0123456789abcdef";
+
+#[test]
+fn a_killed_agents_temp_file_is_swept_and_a_users_look_alike_is_kept() {
+    let tc = TestCluster::start(1);
+    let big = write_big(&tc.scratch("src"), 4);
+    let stage = tc.cluster.node_tmp(1).join("stage");
+    std::fs::create_dir(&stage).unwrap();
+    std::fs::write(stage.join(LOOK_ALIKE), b"the user's own\n").unwrap();
+    // An agent that gets the first MiB of its input and then nothing more, so that it is
+    // caught with part of the file in its temp file.
+    std::fs::write(
+        tc.cluster.node_tmp(1).join("agent-held"),
+        format!(
+            "{{ dd bs=64k count=1048576 iflag=count_bytes status=none; cat >/dev/null; true; }} \
+             | exec {} \"$@\"\n",
+            prtools_tests::bin("prcp").display()
+        ),
+    )
+    .unwrap();
+    let child = spawn(
+        tc.tool("prcp")
+            .args(["-q", "-w", "node1", "--remote-path", "sh /tmp/agent-held"])
+            .arg(&big)
+            .arg("/tmp/stage/"),
+    );
+    // More than the look-alike holds: the agent's own temp file.
+    wait_for_temp_file(&stage, ".big.bin.prtools-", 65536);
+    // SIGKILL, as the OOM killer would: the agent cannot remove its temp file. The agent
+    // goes first, and its hold only once it is dead: an agent that saw its input end would
+    // remove its temp file itself. The hold must go too, or it keeps the channel open.
+    let agent = prtools_tests::bin("prcp").display().to_string();
+    let table = tc.cluster.process_table(1);
+    let agents: Vec<u32> = table
+        .iter()
+        .filter(|(_, cmdline)| cmdline.starts_with(&agent))
+        .map(|(pid, _)| *pid)
+        .collect();
+    assert_eq!(agents.len(), 1, "{table:?}");
+    // SAFETY: kill(2) on a pid just found in the node; it touches no memory.
+    unsafe { libc::kill(agents[0] as i32, libc::SIGKILL) };
+    wait_until_dead(agents[0]);
+    for (pid, cmdline) in tc.cluster.process_table(1) {
+        if !cmdline.starts_with("sshd") {
+            // SAFETY: as above.
+            unsafe { libc::kill(pid as i32, libc::SIGKILL) };
+        }
+    }
+    let out = child.wait_with_output().unwrap();
+    assert_ne!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    let left = names(&stage);
+    assert!(
+        left.len() == 2 && left.iter().all(|n| n.starts_with(".big.bin.prtools-")),
+        "{left:?}"
+    );
+
+    let out = run(tc
+        .tool("prcp")
+        .args(["-q", "-w", "node1"])
+        .arg(&big)
+        .arg("/tmp/stage/"));
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    assert_eq!(names(&stage), [LOOK_ALIKE, "big.bin"]);
+    assert_eq!(
+        std::fs::read(stage.join(LOOK_ALIKE)).unwrap(),
+        b"the user's own\n"
+    );
+    assert!(std::fs::read(stage.join("big.bin")).unwrap() == std::fs::read(&big).unwrap());
+}
+
+#[test]
+fn a_filesystem_without_user_xattrs_takes_copies_and_keeps_look_alikes() {
+    let tc = TestCluster::start(1);
+    // ramfs has locks but no user xattrs, so no temp file there can be marked.
+    std::fs::create_dir(tc.cluster.node_tmp(1).join("ram")).unwrap();
+    let mounted = on_node(&tc, 1, "mount -t ramfs ramfs /tmp/ram");
+    assert!(mounted.status.success(), "{}", text(&mounted.stderr));
+    let listed = |command: &str| text(&on_node(&tc, 1, command).stdout);
+    let planted = on_node(&tc, 1, &format!("echo mine > /tmp/ram/{LOOK_ALIKE}"));
+    assert!(planted.status.success(), "{}", text(&planted.stderr));
+    let big = write_big(&tc.scratch("src"), 2);
+    let out = run(tc
+        .tool("prcp")
+        .args(["-q", "-w", "node1"])
+        .arg(&big)
+        .arg("/tmp/ram/"));
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    assert_text_eq!(
+        format!("{LOOK_ALIKE}\nbig.bin\n"),
+        listed("LC_ALL=C ls -A /tmp/ram")
+    );
+    assert_text_eq!("mine\n", listed(&format!("cat /tmp/ram/{LOOK_ALIKE}")));
+    let sums = listed(&format!(
+        "cmp /tmp/ram/big.bin {} && echo same",
+        big.display()
+    ));
+    assert_text_eq!("same\n", sums);
+    on_node(&tc, 1, "umount /tmp/ram");
 }
 
 /// A file of `mib` MiB of a repeating pattern, for transfers long enough to interrupt.

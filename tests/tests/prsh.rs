@@ -3,7 +3,7 @@
 use std::io::Write;
 use std::process::Stdio;
 
-use prtools_tests::{assert_text_eq, run, text, TestCluster};
+use prtools_tests::{assert_one_line_error, assert_text_eq, run, text, LocalUser, TestCluster};
 
 const HOSTS: &str = "node[1-8]";
 
@@ -634,6 +634,111 @@ fn a_dead_persistent_master_is_replaced_not_trusted() {
         .args(["--persist", "1m", "-w", "node1", "hostname"]));
     assert_eq!(second.status.code(), Some(0), "{}", text(&second.stderr));
     assert_text_eq!("node1: node1\n", text(&second.stdout));
+}
+
+/// A folder that stands for /tmp (world-writable, sticky) for one test, so that the fixed
+/// name `prtools-ctl-<uid>` in it clashes with no other test and goes with the cluster.
+fn shared_tmp(tc: &TestCluster) -> std::path::PathBuf {
+    use std::os::unix::fs::PermissionsExt;
+    let tmp = tc.scratch("tmp");
+    std::fs::set_permissions(&tmp, std::fs::Permissions::from_mode(0o1777)).unwrap();
+    tmp
+}
+
+/// prsh as a user without `$HOME` and `$XDG_RUNTIME_DIR` runs it (cron, `env -i`, some
+/// batch systems): its control folder is `prtools-ctl-<uid>` in `$TMPDIR`, here `tmp`.
+fn prsh_without_home(tc: &TestCluster, tmp: &std::path::Path) -> std::process::Command {
+    let mut cmd = tc.tool("prsh");
+    cmd.env_remove("HOME")
+        .env_remove("XDG_RUNTIME_DIR")
+        .env("TMPDIR", tmp);
+    cmd
+}
+
+fn euid() -> u32 {
+    // SAFETY: geteuid has no preconditions and cannot fail.
+    unsafe { libc::geteuid() }
+}
+
+fn control_folder_in(tmp: &std::path::Path) -> std::path::PathBuf {
+    tmp.join(format!("prtools-ctl-{}", euid()))
+}
+
+#[test]
+fn a_control_folder_planted_by_another_user_is_refused() {
+    let tc = TestCluster::start(1);
+    let tmp = shared_tmp(&tc);
+    let other = LocalUser::create();
+    // The other user makes our folder first, private to them, and could then put a fake
+    // master at our socket's name.
+    let folder = control_folder_in(&tmp);
+    let planted = run(other.command("mkdir").arg("-m700").arg(&folder));
+    assert!(planted.status.success(), "{}", text(&planted.stderr));
+    let out = run(prsh_without_home(&tc, &tmp).args(["--persist", "5m", "-w", "node1", "echo hi"]));
+    assert_eq!(out.status.code(), Some(255), "{}", text(&out.stderr));
+    assert_text_eq!("", text(&out.stdout));
+    assert_one_line_error(
+        "prsh",
+        &text(&out.stderr),
+        &format!(
+            "prsh: node1: control folder {} belongs to uid {}, not to you (uid {}); hint: \
+             remove it, or set XDG_RUNTIME_DIR to a folder of your own",
+            folder.display(),
+            other.uid(),
+            euid()
+        ),
+    );
+    assert_eq!(std::fs::read_dir(&folder).unwrap().count(), 0);
+
+    // A symlink in its place, to a folder of theirs, is refused as well.
+    std::fs::remove_dir(&folder).unwrap();
+    let theirs = tmp.join("theirs");
+    let planted = run(other.command("mkdir").arg("-m700").arg(&theirs));
+    assert!(planted.status.success(), "{}", text(&planted.stderr));
+    let planted = run(other.command("ln").arg("-s").arg(&theirs).arg(&folder));
+    assert!(planted.status.success(), "{}", text(&planted.stderr));
+    let out = run(prsh_without_home(&tc, &tmp).args(["--persist", "5m", "-w", "node1", "echo hi"]));
+    assert_eq!(out.status.code(), Some(255), "{}", text(&out.stderr));
+    assert_text_eq!("", text(&out.stdout));
+    assert_one_line_error(
+        "prsh",
+        &text(&out.stderr),
+        &format!(
+            "prsh: node1: control folder {} is a symlink; hint:",
+            folder.display()
+        ),
+    );
+    assert_eq!(std::fs::read_dir(&theirs).unwrap().count(), 0);
+}
+
+#[test]
+fn persist_without_home_keeps_its_masters_in_a_private_folder_in_tmpdir() {
+    use std::os::unix::fs::{FileTypeExt, MetadataExt};
+    let tc = TestCluster::start(1);
+    let tmp = shared_tmp(&tc);
+    let first = run(prsh_without_home(&tc, &tmp).args(["--persist", "1m", "-w", "node1", "true"]));
+    assert_eq!(first.status.code(), Some(0), "{}", text(&first.stderr));
+    let folder = control_folder_in(&tmp);
+    let meta = std::fs::symlink_metadata(&folder).unwrap();
+    assert!(meta.is_dir());
+    assert_eq!((meta.uid(), meta.mode() & 0o7777), (euid(), 0o700));
+    let sockets: Vec<_> = std::fs::read_dir(&folder)
+        .unwrap()
+        .map(|e| e.unwrap().file_type().unwrap())
+        .collect();
+    assert!(sockets.len() == 1 && sockets[0].is_socket(), "{sockets:?}");
+    let before = connection_processes(&tc, 1);
+    assert!(!before.is_empty(), "no master kept");
+
+    let second =
+        run(prsh_without_home(&tc, &tmp).args(["--persist", "1m", "-w", "node1", "hostname"]));
+    assert_eq!(second.status.code(), Some(0), "{}", text(&second.stderr));
+    assert_text_eq!("node1: node1\n", text(&second.stdout));
+    assert_eq!(
+        before,
+        connection_processes(&tc, 1),
+        "the second run opened a connection"
+    );
 }
 
 #[test]

@@ -128,6 +128,21 @@ fn a_push_to_one_host_does_what_rsync_does_and_sends_a_delta() {
 }
 
 #[test]
+fn a_users_file_named_like_a_temp_file_survives_a_push() {
+    let tc = TestCluster::start(1);
+    let src = make_tree(&tc.scratch("push"));
+    let dst = tc.cluster.node_tmp(1).join("dst");
+    std::fs::create_dir_all(dst.join("etc")).unwrap();
+    // Named as prsync's temp files are, unlocked, in a folder the push writes to; only
+    // prtools' mark is missing. rsync would leave it, and so must the sweep.
+    let own = dst.join("etc/.hosts.prtools-0123456789abcdef");
+    std::fs::write(&own, b"the user's own\n").unwrap();
+    let out = push(&tc, &["-a"], &src, "node1:/tmp/dst");
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    assert_eq!(std::fs::read(&own).unwrap(), b"the user's own\n");
+}
+
+#[test]
 fn a_pull_from_one_host_matches_the_source_and_mkpath_makes_parents() {
     let tc = TestCluster::start(1);
     let scratch = tc.scratch("pull");

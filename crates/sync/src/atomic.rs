@@ -46,11 +46,14 @@ impl AtomicFile {
                 Ok(fd) => {
                     // Held while the file is open, and dropped by the kernel when this
                     // process dies: how a later sweep tells a leftover from live work (see
-                    // `Root::sweep_temps`). A filesystem without locks only loses the sweep.
-                    let _ = rustix::fs::flock(
-                        &fd,
-                        rustix::fs::FlockOperation::NonBlockingLockExclusive,
-                    );
+                    // `Root::sweep_temps`). Marked only once locked, so a marked file whose
+                    // lock is free has lost its writer; a filesystem without locks, or
+                    // without xattrs, leaves the file unmarked and only loses the sweep.
+                    if rustix::fs::flock(&fd, rustix::fs::FlockOperation::NonBlockingLockExclusive)
+                        .is_ok()
+                    {
+                        temp::mark(&fd, &temp);
+                    }
                     let listed = cleanup::register(dir.as_fd().as_raw_fd(), &temp);
                     return Ok(AtomicFile {
                         file: File::from(fd),
@@ -91,6 +94,7 @@ impl AtomicFile {
     /// With `fsync`, the directory is synced after the rename too, so that the new name
     /// survives a power cut, not just the bytes.
     pub fn commit(mut self, mode: u32, mtime: Option<Mtime>, fsync: bool) -> io::Result<()> {
+        temp::unmark(&self.file);
         // Mode before the rename: the file is never visible with the wrong bits. Setuid and
         // setgid go on last of all, after the writes, which would clear them.
         rustix::fs::fchmod(&self.file, Mode::from_raw_mode(mode & PERMISSION_BITS))
@@ -118,6 +122,16 @@ impl AtomicFile {
                 .map_err(|e| errno_at(parent, e))?;
         }
         Ok(())
+    }
+}
+
+#[cfg(test)]
+impl AtomicFile {
+    /// Closes the file as a killed writer's death would: the temp file stays, marked, and
+    /// its lock is free.
+    pub(crate) fn abandon(mut self) {
+        cleanup::forget(self.listed);
+        self.committed = true;
     }
 }
 

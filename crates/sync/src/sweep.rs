@@ -1,33 +1,30 @@
 //! Removing what killed runs left behind: their temp files.
 //!
 //! A run killed with SIGKILL (or with its host's power) cannot remove the temp file it was
-//! writing, and the next run must not mistake another run's live temp file for such a
-//! leftover. Every [`AtomicFile`](crate::AtomicFile) therefore holds an exclusive `flock` on
-//! its temp file for as long as it is open, and the kernel drops that lock when the writer
-//! dies, however it dies: a temp file that can be locked has no writer.
+//! writing, and the next run must not mistake another run's live temp file, or a user's own
+//! file that only looks like one, for such a leftover.
 //!
-//! One window remains: a writer creates its temp file and locks it in two calls. A temp file
-//! that is still empty and was changed in the last few seconds may be in that window, so it
-//! is left for a later run.
+//! Every [`AtomicFile`](crate::AtomicFile) holds an exclusive `flock` on its temp file for as
+//! long as it is open, and the kernel drops that lock when the writer dies, however it dies.
+//! Once locked, the writer marks the file (see `temp::mark`: an xattr naming the temp name).
+//! So a file is a leftover only if it has a temp name, is marked under that very name, and
+//! its lock is free: a writer that has not locked its file yet has not marked it either, and
+//! a user's file, however it is named, is not marked.
 
 use std::ffi::OsStr;
 use std::io;
 use std::os::unix::ffi::OsStrExt;
-use std::time::{Duration, SystemTime};
 
 use rustix::fs::{AtFlags, FileType, FlockOperation, Mode, OFlags};
 use rustix::io::Errno;
 
 use crate::error::errno_at;
-use crate::{is_temp_name, RelPath, Root};
-
-/// How young an empty temp file must be to be taken for one whose writer has not locked it yet.
-const FRESH: Duration = Duration::from_secs(10);
+use crate::{is_temp_name, temp, RelPath, Root};
 
 impl Root {
-    /// Removes the temp files (see [`is_temp_name`]) that no running writer holds from the
-    /// directory `rel`, or from the root itself for `None`, and returns how many went. Only
-    /// regular files are touched, never through a symlink.
+    /// Removes the temp files (see [`is_temp_name`]) that prtools marked and no running
+    /// writer holds from the directory `rel`, or from the root itself for `None`, and returns
+    /// how many went. Only regular files are touched, never through a symlink.
     pub fn sweep_temps(&self, rel: Option<&RelPath>) -> io::Result<usize> {
         let (dir, shown) = match rel {
             Some(rel) => (
@@ -62,7 +59,7 @@ impl Root {
                 continue;
             };
             if FileType::from_raw_mode(stat.st_mode) != FileType::RegularFile
-                || (stat.st_size == 0 && changed_within(&stat, FRESH))
+                || !temp::is_marked(&fd, name)
             {
                 continue;
             }
@@ -79,15 +76,6 @@ impl Root {
     }
 }
 
-fn changed_within(stat: &rustix::fs::Stat, age: Duration) -> bool {
-    let changed = SystemTime::UNIX_EPOCH
-        + Duration::new(stat.st_ctime.max(0) as u64, stat.st_ctime_nsec as u32);
-    SystemTime::now()
-        .duration_since(changed)
-        .is_ok_and(|elapsed| elapsed < age)
-        || changed > SystemTime::now()
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -100,13 +88,27 @@ mod tests {
         dir
     }
 
+    fn names(dir: &std::path::Path) -> Vec<String> {
+        let mut names: Vec<_> = std::fs::read_dir(dir)
+            .unwrap()
+            .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+            .collect();
+        names.sort();
+        names
+    }
+
     #[test]
     fn leftovers_go_and_live_temp_files_stay() {
         let dir = scratch("live");
         let root = Root::open(&dir).unwrap();
-        // A leftover: a temp name with bytes in it and nobody holding it.
-        let leftover = dir.join("sub/.data.prtools-0123456789abcdef");
-        std::fs::write(&leftover, b"half a file").unwrap();
+        // A leftover: what a writer killed mid-file leaves, marked, with nobody holding it.
+        let mut killed = root
+            .create_file(&RelPath::new("sub/data").unwrap())
+            .unwrap();
+        killed.write_all(b"half a file").unwrap();
+        killed.abandon();
+        let leftover = names(&dir.join("sub")).pop().unwrap();
+        assert!(is_temp_name(leftover.as_bytes()), "{leftover}");
         // The user's own files, and a live writer's temp file.
         std::fs::write(dir.join("sub/.data.prtools-notatemp"), b"x").unwrap();
         std::fs::write(dir.join("sub/data"), b"x").unwrap();
@@ -117,12 +119,8 @@ mod tests {
 
         let sub = RelPath::new("sub").unwrap();
         assert_eq!(root.sweep_temps(Some(&sub)).unwrap(), 1);
-        assert!(!leftover.exists());
-        let mut names: Vec<_> = std::fs::read_dir(dir.join("sub"))
-            .unwrap()
-            .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
-            .collect();
-        names.sort();
+        assert!(!dir.join("sub").join(&leftover).exists());
+        let names = names(&dir.join("sub"));
         assert_eq!(names.len(), 3, "{names:?}");
         assert!(names.iter().any(|n| n.starts_with(".other.prtools-")));
         live.commit(0o644, None, false).unwrap();
@@ -135,9 +133,52 @@ mod tests {
     }
 
     #[test]
-    fn a_fresh_empty_temp_file_may_be_about_to_be_locked() {
+    fn a_users_file_named_like_a_temp_file_is_not_swept() {
+        let dir = scratch("own");
+        let root = Root::open(&dir).unwrap();
+        // Named as a temp file is, unlocked, old and full: only the mark is missing.
+        let own = dir.join(".notes.prtools-0123456789abcdef");
+        std::fs::write(&own, b"the user's notes").unwrap();
+        let old = filetime::FileTime::from_unix_time(1_000_000_000, 0);
+        filetime::set_file_times(&own, old, old).unwrap();
+        assert_eq!(root.sweep_temps(None).unwrap(), 0);
+        assert_eq!(std::fs::read(&own).unwrap(), b"the user's notes");
+        // Nor is a leftover's mark honoured under another name (a copy, a hard link).
+        let mut killed = root.create_file(&RelPath::new("data").unwrap()).unwrap();
+        killed.write_all(b"half").unwrap();
+        killed.abandon();
+        let leftover = names(&dir)
+            .into_iter()
+            .find(|n| n.starts_with(".data.prtools-"))
+            .unwrap();
+        let linked = dir.join(".copy.prtools-fedcba9876543210");
+        std::fs::hard_link(dir.join(&leftover), &linked).unwrap();
+        assert_eq!(root.sweep_temps(None).unwrap(), 1);
+        assert!(linked.exists() && !dir.join(&leftover).exists());
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
+
+    #[test]
+    fn a_finished_file_carries_no_mark() {
+        let dir = scratch("finished");
+        let root = Root::open(&dir).unwrap();
+        let mut file = root.create_file(&RelPath::new("done").unwrap()).unwrap();
+        file.write_all(b"whole").unwrap();
+        file.commit(0o644, None, false).unwrap();
+        let file = std::fs::File::open(dir.join("done")).unwrap();
+        assert!(!temp::is_marked(&file, b"done"));
+        assert_eq!(
+            rustix::fs::fgetxattr(&file, "user.prtools.temp", &mut [0u8; 256][..]),
+            Err(Errno::NODATA)
+        );
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
+
+    #[test]
+    fn a_temp_file_its_writer_has_not_marked_yet_stays() {
         let dir = scratch("fresh");
         let root = Root::open(&dir).unwrap();
+        // What a writer has between its create and its lock: a fresh, empty, unmarked file.
         let empty = dir.join(".x.prtools-0123456789abcdef");
         std::fs::write(&empty, b"").unwrap();
         assert_eq!(root.sweep_temps(None).unwrap(), 0);

@@ -2,10 +2,21 @@
 //!
 //! A temp name is `.<name>.prtools-<16 hex digits>`: hidden, next to the file it becomes (so
 //! the final rename stays within one directory and one filesystem, which is what makes it
-//! atomic), and recognisable, so that a later run or a cleanup can tell leftovers of a
-//! crashed run from the user's own dot files.
+//! atomic), and recognisable, so that a file list can leave leftovers of a crashed run out.
+//!
+//! A name alone does not make a file ours to delete: anyone may name a file so, or copy a
+//! tree holding one. So a temp file that prtools writes also carries a mark, the extended
+//! attribute `user.prtools.temp` holding its own name, set while its writer holds the lock,
+//! and taken off before the file gets its final name; only a marked file is ever swept (see
+//! `Root::sweep_temps`). A user's file can carry it only if someone set it on purpose, with
+//! write access to that file. Where a filesystem has no user xattrs (ramfs, some network
+//! filesystems) the mark fails, the copy goes on unmarked, and its leftovers are never swept:
+//! the mark fails safe, as keeping a file is.
 
 use std::sync::atomic::{AtomicU64, Ordering};
+
+use rustix::fd::AsFd;
+use rustix::fs::XattrFlags;
 
 /// What sits between the original name and the random digits.
 const MARK: &[u8] = b".prtools-";
@@ -47,6 +58,34 @@ pub fn is_temp_name(name: &[u8]) -> bool {
         && digits
             .iter()
             .all(|b| matches!(b, b'0'..=b'9' | b'a'..=b'f'))
+}
+
+/// The extended attribute that marks a temp file as prtools' own.
+const XATTR: &str = "user.prtools.temp";
+
+/// Marks the temp file `fd`, named `temp`, as prtools' own. Call it only while holding the
+/// file's lock: a marked file without a lock then has no writer. Best effort: a filesystem
+/// without user xattrs leaves it unmarked, and so never swept.
+pub(crate) fn mark(fd: impl AsFd, temp: &[u8]) {
+    let _ = rustix::fs::fsetxattr(fd, XATTR, temp, XattrFlags::CREATE);
+}
+
+/// Takes the mark off before the file gets its final name, so that a finished file carries
+/// nothing of prtools. Should that fail, the mark names the temp name, not the final one, so
+/// a sweep still never takes the file.
+pub(crate) fn unmark(fd: impl AsFd) {
+    let _ = rustix::fs::fremovexattr(fd, XATTR);
+}
+
+/// True if the file `fd`, found under the name `name`, carries the mark of a temp file
+/// prtools wrote under that name.
+pub(crate) fn is_marked(fd: impl AsFd, name: &[u8]) -> bool {
+    // One byte more than a name can have, so a longer value is no match rather than an error.
+    let mut value = [0u8; 256];
+    matches!(
+        rustix::fs::fgetxattr(fd, XATTR, &mut value[..]),
+        Ok(len) if &value[..len] == name
+    )
 }
 
 /// 64 unpredictable bits, so that nobody who can write into the destination can plant the

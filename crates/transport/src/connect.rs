@@ -102,12 +102,7 @@ impl Connection {
 }
 
 async fn open_mux(target: &Target, config: &Config) -> Result<Kind, HostError> {
-    ensure_private_dir(&config.control_dir).map_err(|e| {
-        HostError::Other(format!(
-            "cannot create control folder {}: {e}",
-            config.control_dir.display()
-        ))
-    })?;
+    ensure_private_dir(&config.control_dir).map_err(|e| HostError::Other(e.to_string()))?;
     let shared = shared_socket(config, target);
     if let Some(session) = resume(&shared).await {
         return Ok(Kind::Mux {
