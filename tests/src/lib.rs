@@ -75,6 +75,30 @@ impl TestCluster {
         dir
     }
 
+    /// `local` as the hosts see it: itself, unless it is under `/tmp`, which every node hides
+    /// behind its own (a checkout in `/tmp`); then a copy in the cluster's folder, made once.
+    /// For scripts that run a built tool on a host.
+    pub fn host_path(&self, local: &Path) -> PathBuf {
+        let real = local.canonicalize().unwrap_or_else(|_| local.to_path_buf());
+        if !real.starts_with("/tmp") {
+            return local.to_path_buf();
+        }
+        let dir = self.client.join("from-tmp");
+        std::fs::create_dir_all(&dir).expect("folder for copies");
+        let copy = dir.join(local.file_name().expect("a file"));
+        if !copy.exists() {
+            // Beside, then renamed: tests in parallel threads may ask for the same file.
+            let part = dir.join(format!(
+                ".{}.{:?}",
+                copy.file_name().unwrap().to_string_lossy(),
+                std::thread::current().id()
+            ));
+            std::fs::copy(&real, &part).expect("copy of a file under /tmp");
+            std::fs::rename(&part, &copy).expect("copy of a file under /tmp");
+        }
+        copy
+    }
+
     /// Where this test's tools keep their ssh control sockets (`$XDG_RUNTIME_DIR/prtools`).
     pub fn control_dir(&self) -> PathBuf {
         self.client.join("prtools")

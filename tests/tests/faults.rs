@@ -199,7 +199,7 @@ impl Scale {
     /// on a cluster with prtools on shared storage; the bootstrap has its own tests.
     fn agent(&self, tool: &str, victims: &BTreeMap<usize, Fault>) -> String {
         let name = format!("agent-{tool}");
-        let exe = bin(tool);
+        let exe = self.tc.host_path(&bin(tool));
         for node in (1..=HOSTS).filter(|n| !self.dead.contains(n)) {
             let script = if victims.contains_key(&node) {
                 // dd writes each piece as it comes (head would keep a small header in its

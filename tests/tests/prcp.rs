@@ -506,7 +506,7 @@ fn a_killed_agents_temp_file_is_swept_and_a_users_look_alike_is_kept() {
         format!(
             "{{ dd bs=64k count=1048576 iflag=count_bytes status=none; cat >/dev/null; true; }} \
              | exec {} \"$@\"\n",
-            prtools_tests::bin("prcp").display()
+            tc.host_path(&prtools_tests::bin("prcp")).display()
         ),
     )
     .unwrap();
@@ -521,7 +521,10 @@ fn a_killed_agents_temp_file_is_swept_and_a_users_look_alike_is_kept() {
     // SIGKILL, as the OOM killer would: the agent cannot remove its temp file. The agent
     // goes first, and its hold only once it is dead: an agent that saw its input end would
     // remove its temp file itself. The hold must go too, or it keeps the channel open.
-    let agent = prtools_tests::bin("prcp").display().to_string();
+    let agent = tc
+        .host_path(&prtools_tests::bin("prcp"))
+        .display()
+        .to_string();
     let table = tc.cluster.process_table(1);
     let agents: Vec<u32> = table
         .iter()
