@@ -27,6 +27,9 @@ pub enum HostError {
     Interrupted,
     /// A Ctrl-C came before this host was started, so it was not.
     NotStarted,
+    /// With -k, an earlier host failed before this one was started, so it was not; the
+    /// failed host is named on its own line.
+    Skipped,
     /// Anything else, with ssh's or the system's own words.
     Other(String),
 }
@@ -83,6 +86,7 @@ impl fmt::Display for HostError {
             }
             HostError::Interrupted => f.write_str("interrupted, command killed"),
             HostError::NotStarted => f.write_str("not started: interrupted"),
+            HostError::Skipped => f.write_str("not started: another host failed (-k)"),
             HostError::Other(text) => f.write_str(text),
         }
     }
