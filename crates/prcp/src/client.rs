@@ -46,6 +46,8 @@ pub struct GatherOptions {
     pub recursive: bool,
     /// -p
     pub preserve: bool,
+    /// --links: symlinks come as symlinks, not as what they point to.
+    pub links: bool,
 }
 
 /// A running agent and the ends of its channel.
@@ -157,13 +159,16 @@ pub async fn push(
 ) -> Result<(), HostError> {
     let totals = report.totals;
     let mut agent = start_agent(conn, at, report).await?;
-    agent
-        .send(&Request::Push(flags.header(dest, plan.sources)))
-        .await?;
+    agent.send(&Request::Push(flags.header(dest, plan))).await?;
     agent.flush().await?;
-    let into_dir = match agent.reply().await? {
-        Frame::Message(Reply::Ready { into_dir }) => into_dir,
-        _ => return Err(protocol_error("Ready")),
+    let into_dir = match agent.reply().await {
+        Ok(Frame::Message(Reply::Ready { into_dir })) => into_dir,
+        Ok(_) => return Err(protocol_error("Ready")),
+        // An agent that never started (a wrong -e PATH) says why on stderr.
+        Err(HostError::Other(why)) if why == EXITED_EARLY => {
+            return Err(agent.finish().await.err().unwrap_or(HostError::Other(why)))
+        }
+        Err(e) => return Err(e),
     };
     let list = match (into_dir, &plan.renamed) {
         (true, _) => &plan.into_dir,
@@ -294,15 +299,16 @@ pub struct PushFlags {
 }
 
 impl PushFlags {
-    /// What starts a push of `sources` operands to `dest`.
-    pub fn header(&self, dest: &str, sources: u32) -> PushHeader {
+    /// What starts a push of `plan` to `dest`.
+    pub fn header(&self, dest: &str, plan: &PushPlan) -> PushHeader {
         PushHeader {
             protocol: PROTOCOL,
             dest: dest.as_bytes().to_vec(),
-            sources,
+            sources: plan.sources,
             preserve: self.preserve,
             force: self.force,
             verify: self.verify,
+            renames: plan.renamed.is_some(),
         }
     }
 }
@@ -344,6 +350,7 @@ pub async fn gather(
         protocol: PROTOCOL,
         paths: paths.iter().map(|p| p.as_bytes().to_vec()).collect(),
         recursive: options.recursive,
+        links: options.links,
     };
     // An agent that has already answered and exited makes this write fail; what it sent
     // explains more than the broken pipe, so the replies are read either way.
@@ -473,5 +480,12 @@ pub(crate) fn lost(e: std::io::Error) -> HostError {
 }
 
 fn local_error(path: &Path, e: std::io::Error) -> HostError {
-    HostError::Other(format!("{}: {e}", path.display()))
+    let shown = path.display().to_string();
+    let text = e.to_string();
+    // The sync crate's errors already start with the path: name it once.
+    if text.starts_with(&shown) {
+        HostError::Other(text)
+    } else {
+        HostError::Other(format!("{shown}: {text}"))
+    }
 }
