@@ -132,7 +132,7 @@ impl Agent {
     }
 
     fn lost(&self, e: std::io::Error) -> HostError {
-        HostError::Other(format!("agent connection lost: {e}"))
+        lost(e)
     }
 
     /// Waits for the agent to exit; its stderr explains a failure.
@@ -159,13 +159,19 @@ pub async fn push(
 ) -> Result<(), HostError> {
     let totals = report.totals;
     let mut agent = start_agent(conn, at, report).await?;
-    agent.send(&Request::Push(flags.header(dest, plan))).await?;
-    agent.flush().await?;
-    let into_dir = match agent.reply().await {
+    let started = match agent.send(&Request::Push(flags.header(dest, plan))).await {
+        Ok(()) => match agent.flush().await {
+            Ok(()) => agent.reply().await,
+            Err(e) => Err(e),
+        },
+        Err(e) => Err(e),
+    };
+    let into_dir = match started {
         Ok(Frame::Message(Reply::Ready { into_dir })) => into_dir,
         Ok(_) => return Err(protocol_error("Ready")),
-        // An agent that never started (a wrong -e PATH) says why on stderr.
-        Err(HostError::Other(why)) if why == EXITED_EARLY => {
+        // An agent that never started (a wrong -e PATH) says why on stderr; whether the
+        // request met a closed pipe or the reply an end depends on timing.
+        Err(HostError::Other(why)) if why == EXITED_EARLY || why.starts_with(LOST) => {
             return Err(agent.finish().await.err().unwrap_or(HostError::Other(why)))
         }
         Err(e) => return Err(e),
@@ -475,8 +481,11 @@ pub(crate) fn protocol_error(expected: &str) -> HostError {
     HostError::Other(format!("agent protocol error: expected {expected}"))
 }
 
+/// How every lost agent channel starts its message.
+const LOST: &str = "agent connection lost";
+
 pub(crate) fn lost(e: std::io::Error) -> HostError {
-    HostError::Other(format!("agent connection lost: {e}"))
+    HostError::Other(format!("{LOST}: {e}"))
 }
 
 fn local_error(path: &Path, e: std::io::Error) -> HostError {
