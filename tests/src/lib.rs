@@ -151,6 +151,43 @@ pub fn names(dir: &Path) -> Vec<String> {
     names
 }
 
+/// A copy of the built `tool` in `dir` with bytes of its own appended: its hash is new, so
+/// its agent cache folder on the hosts is empty whatever other tests have uploaded (the
+/// hosts share /root with this machine). Remove it after with [`remove_agent_cache`].
+pub fn unique_copy(dir: &Path, tool: &str) -> PathBuf {
+    use std::os::unix::fs::PermissionsExt;
+    static COPIES: std::sync::atomic::AtomicU32 = std::sync::atomic::AtomicU32::new(0);
+    let copy = dir.join(tool);
+    let mut bytes = std::fs::read(bin(tool)).expect("the built tool");
+    bytes.extend_from_slice(
+        format!(
+            "{}-{}-{:?}",
+            std::process::id(),
+            COPIES.fetch_add(1, std::sync::atomic::Ordering::Relaxed),
+            std::time::SystemTime::now()
+        )
+        .as_bytes(),
+    );
+    std::fs::write(&copy, bytes).expect("writing the copy");
+    std::fs::set_permissions(&copy, std::fs::Permissions::from_mode(0o755)).expect("chmod");
+    copy
+}
+
+/// Removes the cache folder (under the shared /root) a [`unique_copy`] was uploaded to.
+pub fn remove_agent_cache(exe: &Path) {
+    let Some(name) = exe.file_name() else { return };
+    let bytes = std::fs::read(exe).expect("the copy");
+    let Ok(entries) = std::fs::read_dir("/root/.cache/prtools") else {
+        return;
+    };
+    for entry in entries.flatten() {
+        let candidate = entry.path().join(name);
+        if std::fs::read(&candidate).ok().as_deref() == Some(&bytes[..]) {
+            let _ = std::fs::remove_dir_all(entry.path());
+        }
+    }
+}
+
 /// Output as text, for assertions.
 pub fn text(bytes: &[u8]) -> String {
     String::from_utf8_lossy(bytes).into_owned()

@@ -436,7 +436,7 @@ fn prcp_run(scale: &mut Scale) {
     let child = spawn(
         scale
             .tool("prcp")
-            .args(["-q", "-w", "node[1-256]", "-f", "256"])
+            .args(["--quiet", "-w", "node[1-256]", "-f", "256"])
             .args(timeouts("-t", "-u"))
             .args(["--remote-path", &agent])
             .arg(&src)
@@ -477,7 +477,7 @@ fn prcp_run(scale: &mut Scale) {
     let out = prtools_tests::run(
         scale
             .tool("prcp")
-            .args(["-q", "-w", &hosts])
+            .args(["--quiet", "-w", &hosts])
             .args(timeouts("-t", "-u"))
             .args(["--remote-path", &agent])
             .arg(&src)

@@ -3,7 +3,10 @@
 use std::os::unix::fs::{symlink, PermissionsExt};
 use std::path::{Path, PathBuf};
 
-use prtools_tests::{assert_text_eq, describe, run, spawn, text, wait_for_temp_file, TestCluster};
+use prtools_tests::{
+    assert_text_eq, describe, remove_agent_cache, run, spawn, text, unique_copy,
+    wait_for_temp_file, TestCluster,
+};
 
 /// A small tree with what a stage needs to keep: nested files, modes, an empty folder,
 /// symlinks (relative and dangling), and set mtimes.
@@ -82,7 +85,7 @@ fn a_tree_staged_to_tmp_is_identical_on_every_host() {
     }
     let out = run(tc
         .tool("prcp")
-        .args(["-w", "node[1-8]", "-r", "-p", "--stats"])
+        .args(["-w", "node[1-8]", "-r", "-p", "--links", "--stats"])
         .arg(&tree)
         .arg("/tmp/stage"));
     assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
@@ -99,7 +102,7 @@ fn a_tree_staged_to_tmp_is_identical_on_every_host() {
     // A second run finds everything up to date by size and mtime, and sends nothing.
     let again = run(tc
         .tool("prcp")
-        .args(["-w", "node[1-8]", "-r", "-p", "--stats"])
+        .args(["-w", "node[1-8]", "-r", "-p", "--links", "--stats"])
         .arg(&tree)
         .arg("/tmp/stage"));
     assert_eq!(again.status.code(), Some(0), "{}", text(&again.stderr));
@@ -116,6 +119,7 @@ fn a_tree_staged_to_tmp_is_identical_on_every_host() {
             "node[1-8]",
             "-r",
             "-p",
+            "--links",
             "--force",
             "--verify",
             "--stats",
@@ -132,7 +136,7 @@ fn a_tree_copied_to_a_new_name_takes_that_name() {
     let tree = make_tree(&tc.scratch("src"));
     let out = run(tc
         .tool("prcp")
-        .args(["-w", "node[1-2]", "-r", "-p"])
+        .args(["-w", "node[1-2]", "-r", "-p", "--links"])
         .arg(&tree)
         .arg("/tmp/renamed"));
     assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
@@ -224,15 +228,7 @@ fn scp_syntax_for_one_host_and_third_party_copies() {
 #[test]
 fn the_agent_is_uploaded_once_then_reused() {
     let tc = TestCluster::start(2);
-    // A copy of prcp with a byte appended has a hash of its own, so its cache folder on the
-    // hosts is new whatever other tests have uploaded.
-    let prcp = tc.scratch("agent").join("prcp");
-    let mut bytes = std::fs::read(prtools_tests::bin("prcp")).unwrap();
-    bytes.extend_from_slice(
-        format!("{}-{:?}", std::process::id(), std::time::SystemTime::now()).as_bytes(),
-    );
-    std::fs::write(&prcp, bytes).unwrap();
-    std::fs::set_permissions(&prcp, std::fs::Permissions::from_mode(0o755)).unwrap();
+    let prcp = unique_copy(&tc.scratch("agent"), "prcp");
     let file = tc.scratch("agent").join("f");
     std::fs::write(&file, "x").unwrap();
     let copy = |args: &[&str]| {
@@ -265,20 +261,6 @@ fn the_agent_is_uploaded_once_then_reused() {
     remove_agent_cache(&prcp);
 }
 
-/// Removes the cache folder the test's own prcp copy was uploaded to.
-fn remove_agent_cache(prcp: &Path) {
-    let bytes = std::fs::read(prcp).unwrap();
-    let Ok(entries) = std::fs::read_dir("/root/.cache/prtools") else {
-        return;
-    };
-    for entry in entries.flatten() {
-        let candidate = entry.path().join("prcp");
-        if std::fs::read(&candidate).ok().as_deref() == Some(&bytes[..]) {
-            let _ = std::fs::remove_dir_all(entry.path());
-        }
-    }
-}
-
 #[test]
 fn a_missing_remote_destination_is_named() {
     let tc = TestCluster::start(2);
@@ -291,7 +273,7 @@ fn a_missing_remote_destination_is_named() {
         .arg("/tmp/no/such/dir/f"));
     assert_eq!(out.status.code(), Some(1));
     assert_text_eq!(
-        "prcp: node[1-2]: destination folder '/tmp/no/such/dir' does not exist; create it first (e.g. `prsh mkdir -p /tmp/no/such/dir`)\n",
+        "prcp: node[1-2]: no such folder '/tmp/no/such/dir' (No such file or directory); create it first, e.g. `prsh mkdir -p /tmp/no/such/dir`\n",
         text(&out.stderr)
     );
 }
@@ -395,7 +377,7 @@ fn a_full_disk_fails_cleanly_and_leaves_no_partial_file() {
 }
 
 #[test]
-fn a_terminal_gets_one_progress_bar_and_q_silences_it() {
+fn a_terminal_gets_one_progress_bar_and_quiet_silences_it() {
     let tc = TestCluster::start(2);
     let file = tc.scratch("progress").join("data.bin");
     std::fs::write(&file, vec![3u8; 8 << 20]).unwrap();
@@ -421,7 +403,7 @@ fn a_terminal_gets_one_progress_bar_and_q_silences_it() {
 
     let mut quiet = std::process::Command::new("script");
     tc.isolate(&mut quiet);
-    quiet.args(["-qec", &line("-q"), "/dev/null"]);
+    quiet.args(["-qec", &line("--quiet"), "/dev/null"]);
     let out = run(&mut quiet);
     assert!(out.status.success());
     assert_text_eq!("", text(&out.stdout));
@@ -433,7 +415,7 @@ fn a_host_killed_mid_transfer_is_named_and_the_others_complete() {
     let big = write_big(&tc.scratch("killed"), 200);
     let child = spawn(
         tc.tool("prcp")
-            .args(["-q", "-w", "node[1-8]"])
+            .args(["--quiet", "-w", "node[1-8]"])
             .arg(&big)
             .arg("/tmp/"),
     );
@@ -640,6 +622,7 @@ fn a_relayed_stage_is_identical_and_the_source_sends_each_byte_twice() {
             "node[1-8]",
             "-r",
             "-p",
+            "--links",
             "--relay",
             "--verify",
             "--stats",
@@ -664,14 +647,22 @@ fn a_relayed_stage_is_identical_and_the_source_sends_each_byte_twice() {
     // A second relayed run finds everything up to date; a new name renames, as cp does.
     let same = run(tc
         .tool("prcp")
-        .args(["-w", "node[1-8]", "-r", "-p", "--relay", "--stats"])
+        .args([
+            "-w",
+            "node[1-8]",
+            "-r",
+            "-p",
+            "--links",
+            "--relay",
+            "--stats",
+        ])
         .arg(&tree)
         .arg("/tmp/stage"));
     assert_eq!(same.status.code(), Some(0), "{}", text(&same.stderr));
     assert_eq!(stats_line(&text(&same.stdout), "bytes sent:"), "0");
     let renamed = run(tc
         .tool("prcp")
-        .args(["-w", "node[1-8]", "-r", "-p", "--relay"])
+        .args(["-w", "node[1-8]", "-r", "-p", "--links", "--relay"])
         .arg(&tree)
         .arg("/tmp/stage/copy"));
     assert_eq!(renamed.status.code(), Some(0), "{}", text(&renamed.stderr));
@@ -687,7 +678,7 @@ fn hosts_behind_a_broken_relay_are_served_directly() {
     let big = write_big(&tc.scratch("relay"), 200);
     let child = spawn(
         tc.tool("prcp")
-            .args(["-q", "-w", "node[1-8]", "--relay"])
+            .args(["--quiet", "-w", "node[1-8]", "--relay"])
             .arg(&big)
             .arg("/tmp/"),
     );

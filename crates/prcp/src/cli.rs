@@ -10,6 +10,16 @@ Examples:
   prcp --gather -w node[1-8] /var/log/syslog logs/  save logs/syslog.node1 ... syslog.node8
   prcp -r node3:/etc/ssh ./ssh-node3                one host, scp syntax (also local -> host:path)";
 
+/// The end of `--help-all` and of the man page.
+const NOTES: &str = "\
+The exit status is 0 when every host succeeded, 1 when a copy failed, 255 when a host was unreachable.
+
+As pdcp and scp, prcp copies what a symlink points to, named on the command line or inside a -r tree; --links keeps links as links. A source folder written with a trailing / puts what is inside it into DEST when the hosts come from -w, -h, -g or WCOLL, as pdcp does; in scp syntax (SRC host:DEST) the slash changes nothing, as in scp.
+
+pdcp's letters that mean something else here: -F is ssh's config file (pdcp: a genders file), -g a host group from the groups file (pdcp: a genders query), -h a host file (pdcp: help; use --help). -q lists the settings and exits, as in pdcp; --quiet hides the progress bar. -e PATH is --remote-path. pdcp's -d, -M, -L, -N, -X, -i, -a and -A (debug output, modules, genders) are not supported.
+
+PDSH_SSH_ARGS_APPEND and PDSH_SSH_ARGS add options to every ssh prcp starts, as pdsh reads them (%h and %u words are left out: prcp names the host and user itself).";
+
 /// What `--help` shows; `--help-all` and the man page show every option.
 const COMMON: &[&str] = &[
     "hosts",
@@ -40,7 +50,7 @@ const COMMON: &[&str] = &[
     help_template = prtools_help::TEMPLATE,
     before_help = EXAMPLES,
     after_help = prtools_help::footer!("prcp"),
-    after_long_help = "The exit status is 0 when every host succeeded, 1 when a copy failed, 255 when a host was unreachable.",
+    after_long_help = NOTES,
     mut_args = prtools_help::common(COMMON)
 )]
 pub struct Cli {
@@ -60,6 +70,11 @@ pub struct Cli {
     /// it a gather drops them, since a gathered file belongs to the user who runs prcp
     #[arg(long = "keep-setuid", requires = "preserve", help_heading = "Copy")]
     pub keep_setuid: bool,
+    /// Copy symlinks as symlinks (as rsync's --links). Without it a link is copied as what it
+    /// points to, on the command line and inside -r trees, as pdcp and scp do; a link loop
+    /// is an error
+    #[arg(long = "links", help_heading = "Copy")]
+    pub links: bool,
     /// Copy files even when size and modification time already match
     #[arg(long = "force", help_heading = "Copy")]
     pub force: bool,
@@ -87,13 +102,28 @@ pub struct Cli {
     #[arg(long = "gather-dirs", help_heading = "Copy")]
     pub gather_dirs: bool,
     /// Print no progress
-    #[arg(short = 'q', help_heading = "Output")]
+    #[arg(long = "quiet", help_heading = "Output")]
     pub quiet: bool,
+    /// List the option settings and the target hosts, then exit without copying (pdcp -q)
+    #[arg(short = 'q', short_alias = 'Q', help_heading = "Output")]
+    pub show_settings: bool,
+    /// Stop starting hosts after the first one fails (pdsh -k); hosts not started are named
+    #[arg(short = 'k', help_heading = "Connection")]
+    pub fail_fast: bool,
+    /// Batch mode: one Ctrl-C kills the copies on every host, instead of letting the
+    /// running ones finish (pdcp -b)
+    #[arg(short = 'b', help_heading = "Connection")]
+    pub batch: bool,
     /// Print transfer totals when done (files, bytes sent, agents uploaded)
     #[arg(long = "stats", help_heading = "Output")]
     pub stats: bool,
-    /// Run the agent from PATH on the hosts instead of uploading this prcp
-    #[arg(long = "remote-path", value_name = "PATH", help_heading = "Agent")]
+    /// Run the agent from PATH on the hosts instead of uploading this prcp (pdcp -e)
+    #[arg(
+        short = 'e',
+        long = "remote-path",
+        value_name = "PATH",
+        help_heading = "Agent"
+    )]
     pub remote_path: Option<String>,
     /// Never upload the agent; fail on hosts that lack it
     #[arg(long = "no-bootstrap", help_heading = "Agent")]
@@ -128,6 +158,33 @@ mod tests {
     fn definition_is_consistent() {
         Cli::command().debug_assert();
         assert_eq!(prtools_help::unknown_ids(&Cli::command(), COMMON), [""; 0]);
+    }
+
+    #[test]
+    fn pdcp_letters() {
+        let cli = Cli::try_parse_from([
+            "prcp",
+            "-q",
+            "-b",
+            "-k",
+            "-e",
+            "/opt/prcp",
+            "-w",
+            "n1",
+            "a",
+            "/tmp",
+        ])
+        .unwrap();
+        assert!(cli.show_settings && cli.batch && cli.fail_fast && !cli.quiet);
+        assert_eq!(cli.remote_path.as_deref(), Some("/opt/prcp"));
+        // pdcp accepts -Q for -q too.
+        assert!(
+            Cli::try_parse_from(["prcp", "-Q", "a", "b"])
+                .unwrap()
+                .show_settings
+        );
+        let cli = Cli::try_parse_from(["prcp", "--quiet", "--links", "a", "b"]).unwrap();
+        assert!(cli.quiet && cli.links && !cli.show_settings);
     }
 
     #[test]

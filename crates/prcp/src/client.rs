@@ -48,6 +48,8 @@ pub struct GatherOptions {
     pub preserve: bool,
     /// --keep-setuid: with -p, keep the setuid and setgid bits too.
     pub keep_setuid: bool,
+    /// --links: symlinks come as symlinks, not as what they point to.
+    pub links: bool,
 }
 
 impl GatherOptions {
@@ -153,7 +155,7 @@ impl Agent {
     }
 
     fn lost(&self, e: std::io::Error) -> HostError {
-        HostError::Other(format!("agent connection lost: {e}"))
+        lost(e)
     }
 
     /// Waits for the agent to exit; its stderr explains a failure.
@@ -180,13 +182,22 @@ pub async fn push(
 ) -> Result<(), HostError> {
     let totals = report.totals;
     let mut agent = start_agent(conn, at, report).await?;
-    agent
-        .send(&Request::Push(flags.header(dest, plan.sources)))
-        .await?;
-    agent.flush().await?;
-    let into_dir = match agent.reply().await? {
-        Frame::Message(Reply::Ready { into_dir }) => into_dir,
-        _ => return Err(protocol_error("Ready")),
+    let started = match agent.send(&Request::Push(flags.header(dest, plan))).await {
+        Ok(()) => match agent.flush().await {
+            Ok(()) => agent.reply().await,
+            Err(e) => Err(e),
+        },
+        Err(e) => Err(e),
+    };
+    let into_dir = match started {
+        Ok(Frame::Message(Reply::Ready { into_dir })) => into_dir,
+        Ok(_) => return Err(protocol_error("Ready")),
+        // An agent that never started (a wrong -e PATH) says why on stderr; whether the
+        // request met a closed pipe or the reply an end depends on timing.
+        Err(HostError::Other(why)) if why == EXITED_EARLY || why.starts_with(LOST) => {
+            return Err(agent.finish().await.err().unwrap_or(HostError::Other(why)))
+        }
+        Err(e) => return Err(e),
     };
     let list = match (into_dir, &plan.renamed) {
         (true, _) => &plan.into_dir,
@@ -317,15 +328,16 @@ pub struct PushFlags {
 }
 
 impl PushFlags {
-    /// What starts a push of `sources` operands to `dest`.
-    pub fn header(&self, dest: &str, sources: u32) -> PushHeader {
+    /// What starts a push of `plan` to `dest`.
+    pub fn header(&self, dest: &str, plan: &PushPlan) -> PushHeader {
         PushHeader {
             protocol: PROTOCOL,
             dest: dest.as_bytes().to_vec(),
-            sources,
+            sources: plan.sources,
             preserve: self.preserve,
             force: self.force,
             verify: self.verify,
+            renames: plan.renamed.is_some(),
         }
     }
 }
@@ -367,6 +379,7 @@ pub async fn gather(
         protocol: PROTOCOL,
         paths: paths.iter().map(|p| p.as_bytes().to_vec()).collect(),
         recursive: options.recursive,
+        links: options.links,
     };
     // An agent that has already answered and exited makes this write fail; what it sent
     // explains more than the broken pipe, so the replies are read either way.
@@ -491,8 +504,11 @@ pub(crate) fn protocol_error(expected: &str) -> HostError {
     HostError::Other(format!("agent protocol error: expected {expected}"))
 }
 
+/// How every lost agent channel starts its message.
+const LOST: &str = "agent connection lost";
+
 pub(crate) fn lost(e: std::io::Error) -> HostError {
-    HostError::Other(format!("agent connection lost: {e}"))
+    HostError::Other(format!("{LOST}: {e}"))
 }
 
 /// A local read or write on `path` failed. The sync crate's errors name their path already
@@ -511,9 +527,16 @@ fn local_error(path: &Path, e: std::io::Error) -> HostError {
             named.unwrap_or(path).display()
         ));
     }
-    match named {
-        Some(_) => HostError::Other(e.to_string()),
-        None => HostError::Other(format!("{}: {e}", path.display())),
+    if named.is_some() {
+        return HostError::Other(e.to_string());
+    }
+    let shown = path.display().to_string();
+    let text = e.to_string();
+    // The sync crate's errors may already start with the path: name it once.
+    if text.starts_with(&shown) {
+        HostError::Other(text)
+    } else {
+        HostError::Other(format!("{shown}: {text}"))
     }
 }
 
@@ -527,6 +550,7 @@ mod tests {
             recursive: false,
             preserve,
             keep_setuid,
+            links: false,
         };
         assert_eq!(options(false, false).mode(0o7777), 0o755);
         assert_eq!(options(true, false).mode(0o7777), 0o1777);

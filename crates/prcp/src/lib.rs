@@ -14,6 +14,7 @@ pub mod plan;
 pub mod protocol;
 pub mod relay;
 pub mod server;
+pub mod settings;
 
 use std::future::Future;
 use std::io::Write;
@@ -31,7 +32,7 @@ use prtools_transport::{
 use crate::cli::Cli;
 use crate::client::{GatherInto, PushFlags, Totals};
 use crate::operands::Operands;
-use crate::plan::PushPlan;
+use crate::plan::{PushPlan, Reading};
 use prtools_transport::Progress;
 
 /// Runs prcp and returns its exit status.
@@ -52,11 +53,17 @@ pub fn run(cli: Cli) -> Result<i32> {
             }
         });
     }
-    let config = cli.conn.config().map_err(anyhow::Error::msg)?;
+    let mut config = cli.conn.config().map_err(anyhow::Error::msg)?;
+    config.fail_fast = cli.fail_fast;
     let operands = Operands::parse(&cli)?;
     if cli.keep_setuid {
         // SAFETY: geteuid(2) has no arguments and cannot fail.
         check_keep_setuid(&operands, unsafe { libc::geteuid() } == 0)?;
+    }
+    if cli.show_settings {
+        let hosts = resolve_specs(&cli, operands.hosts().as_deref())?;
+        settings::print(&cli, &config, &operands, &hosts)?;
+        return Ok(0);
     }
     let runtime = tokio::runtime::Builder::new_current_thread()
         .enable_all()
@@ -86,11 +93,18 @@ pub(crate) struct Shared {
     recursive: bool,
     preserve: bool,
     keep_setuid: bool,
+    links: bool,
     quiet: bool,
 }
 
 async fn run_operands(cli: &Cli, mut config: Config, operands: Operands) -> Result<i32> {
     let interrupt = Interrupt::install().context("cannot install signal handlers")?;
+    // pdcp -b: one Ctrl-C kills, as it already does with one host.
+    let interrupt = if cli.batch {
+        interrupt.immediate()
+    } else {
+        interrupt
+    };
     let shared = Arc::new(Shared {
         local: LocalAgent::current("prcp", env!("CARGO_PKG_VERSION"))
             .context("cannot read this prcp to upload it as the agent")?,
@@ -102,6 +116,7 @@ async fn run_operands(cli: &Cli, mut config: Config, operands: Operands) -> Resu
         recursive: cli.recursive,
         preserve: cli.preserve,
         keep_setuid: cli.keep_setuid,
+        links: cli.links,
         quiet: cli.quiet,
     });
     let flags = PushFlags {
@@ -115,8 +130,14 @@ async fn run_operands(cli: &Cli, mut config: Config, operands: Operands) -> Resu
             sources,
             dest,
         } => {
+            let reading = Reading {
+                recursive: cli.recursive,
+                links: cli.links,
+                // pdcp's rule where pdcp's syntax was used; scp syntax names its one host.
+                contents: hosts.is_none(),
+            };
             let targets = resolve(cli, hosts, &mut config)?;
-            let plan = PushPlan::new(&sources, &dest, cli.recursive).map_err(anyhow::Error::msg)?;
+            let plan = PushPlan::new(&sources, &dest, reading).map_err(anyhow::Error::msg)?;
             if cli.relay {
                 if config.method != prtools_transport::Method::Ssh {
                     bail!("--relay needs ssh between the hosts; drop -R or --relay");
@@ -293,6 +314,7 @@ async fn gather_all(
                     recursive: shared.recursive,
                     preserve: shared.preserve,
                     keep_setuid: shared.keep_setuid,
+                    links: shared.links,
                 };
                 let at = client::AgentAt::Placed(&shared.local, &shared.options);
                 client::gather(&conn, at, paths, &options, &into, &report).await
@@ -343,7 +365,12 @@ async fn third_party(
         if pulled.iter().any(|r| r.result.is_err()) {
             return Ok(pulled);
         }
-        let plan = PushPlan::new(&names, &dest, shared.recursive).map_err(anyhow::Error::msg)?;
+        let reading = Reading {
+            recursive: shared.recursive,
+            links: shared.links,
+            contents: false,
+        };
+        let plan = PushPlan::new(&names, &dest, reading).map_err(anyhow::Error::msg)?;
         Ok(push_all(
             &Target::from_specs(vec![to]),
             config,
@@ -394,18 +421,26 @@ fn resolve(
     hosts: Option<Vec<prtools_hostlist::HostSpec>>,
     config: &mut Config,
 ) -> Result<Vec<Target>> {
-    let specs = match hosts {
-        Some(specs) => specs,
-        None => cli
-            .hosts
-            .selection()
-            .resolve(&Context::from_env())
-            .map_err(|e| anyhow::anyhow!("{e}"))?,
-    };
+    let specs = resolve_specs(cli, hosts.as_deref())?;
     if let Some(notice) = fit_fanout(config, specs.len(), "-f").map_err(anyhow::Error::msg)? {
         eprintln!("prcp: {notice}");
     }
     Ok(Target::from_specs(specs))
+}
+
+/// The host specs of a run: the ones scp syntax named, else the selection.
+fn resolve_specs(
+    cli: &Cli,
+    hosts: Option<&[prtools_hostlist::HostSpec]>,
+) -> Result<Vec<prtools_hostlist::HostSpec>> {
+    match hosts {
+        Some(specs) => Ok(specs.to_vec()),
+        None => cli
+            .hosts
+            .selection()
+            .resolve(&Context::from_env())
+            .map_err(|e| anyhow::anyhow!("{e}")),
+    }
 }
 
 /// Names failed hosts on stderr, folded, and computes the exit status: 0, 1 when a copy

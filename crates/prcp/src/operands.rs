@@ -47,6 +47,29 @@ pub enum Operands {
     },
 }
 
+impl Operands {
+    /// The hosts the operands name themselves (scp syntax); None for the -w/-h/-g/WCOLL
+    /// selection.
+    pub fn hosts(&self) -> Option<Vec<HostSpec>> {
+        match self {
+            Operands::Push { hosts, .. } | Operands::Gather { hosts, .. } => hosts.clone(),
+            Operands::ThirdParty { from, to, .. } => Some(vec![from.clone(), to.clone()]),
+        }
+    }
+
+    /// The sources and the destination, as typed, for `-q`.
+    pub fn files(&self) -> (Vec<String>, String) {
+        match self {
+            Operands::Push { sources, dest, .. } => (
+                sources.iter().map(|s| s.display().to_string()).collect(),
+                dest.clone(),
+            ),
+            Operands::Gather { paths, dir, .. } => (paths.clone(), dir.display().to_string()),
+            Operands::ThirdParty { paths, dest, .. } => (paths.clone(), dest.clone()),
+        }
+    }
+}
+
 /// `[user@]host:path` as scp reads it: a colon before any slash.
 fn remote(operand: &str) -> Option<(HostSpec, String)> {
     let (host, path) = operand.split_once(':')?;

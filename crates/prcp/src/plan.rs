@@ -4,7 +4,9 @@
 use std::path::{Path, PathBuf};
 use std::sync::OnceLock;
 
-use prtools_sync::{scan, Entry, Kind, RelPath};
+use std::os::unix::ffi::OsStrExt;
+
+use prtools_sync::{scan_with, Entry, Kind, RelPath, ScanOptions};
 
 use crate::protocol::WireEntry;
 
@@ -24,24 +26,51 @@ pub struct PushPlan {
     pub sources: u32,
 }
 
+/// How a push reads its sources.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct Reading {
+    /// -r: descend into folders.
+    pub recursive: bool,
+    /// --links: symlinks go as symlinks. Without it they go as what they point to, as pdcp
+    /// and scp copy them.
+    pub links: bool,
+    /// A folder written with a trailing `/` gives what is inside it, not itself: pdcp's rule
+    /// for `-w` pushes. scp's syntax keeps scp's rule, where the slash changes nothing.
+    pub contents: bool,
+}
+
 impl PushPlan {
     /// Scans every source; `dest` is the remote destination as typed.
-    pub fn new(sources: &[PathBuf], dest: &str, recursive: bool) -> Result<PushPlan, String> {
+    pub fn new(sources: &[PathBuf], dest: &str, reading: Reading) -> Result<PushPlan, String> {
+        let options = ScanOptions {
+            recursive: reading.recursive,
+            follow_links: !reading.links,
+            ..ScanOptions::default()
+        };
         let mut into_dir = Vec::new();
         let mut local = Vec::new();
+        let mut inside = false;
         for src in sources {
-            let entries = scan(src, recursive).map_err(|e| e.to_string())?;
+            let entries = scan_with(src, &options)
+                .map_err(|e| scan_error(e, reading))?
+                .entries;
             let base = src.parent().unwrap_or(Path::new("."));
-            for entry in entries {
+            let strip = reading.contents
+                && src.as_os_str().as_bytes().ends_with(b"/")
+                && entries.first().is_some_and(|e| e.kind == Kind::Dir);
+            inside |= strip;
+            for entry in entries.into_iter().skip(usize::from(strip)) {
                 local.push(match entry.kind {
                     Kind::File { .. } => Some(base.join(entry.path.as_path())),
                     _ => None,
                 });
-                into_dir.push(entry);
+                into_dir.push(if strip { below_top(&entry)? } else { entry });
             }
         }
-        let renamed = match (sources.len(), dest_name(dest)) {
-            (1, Some(name)) => Some(
+        // What is inside a folder has no one top entry to rename: DEST must be a folder, as
+        // pdcp wants it (the agent says so when it is not).
+        let renamed = match (sources.len(), dest_name(dest), inside) {
+            (1, Some(name), false) => Some(
                 into_dir
                     .iter()
                     .map(|e| rename_top(e, &name).map(|e| WireEntry::from(&e)))
@@ -95,6 +124,30 @@ impl PushPlan {
     }
 }
 
+/// A scan error, with the way out of a link loop.
+fn scan_error(e: prtools_sync::ScanError, reading: Reading) -> String {
+    match e {
+        prtools_sync::ScanError::Loop { .. } if !reading.links => {
+            format!("{e}; copy with --links to keep links as links")
+        }
+        e => e.to_string(),
+    }
+}
+
+/// `entry` without its top component: what is inside a source folder goes straight into
+/// DEST.
+fn below_top(entry: &Entry) -> Result<Entry, String> {
+    let bytes = entry.path.as_bytes();
+    let rest = match bytes.iter().position(|&b| b == b'/') {
+        Some(at) => &bytes[at + 1..],
+        None => bytes,
+    };
+    Ok(Entry {
+        path: RelPath::new(rest.to_vec()).map_err(|e| e.to_string())?,
+        ..entry.clone()
+    })
+}
+
 /// The last component of a remote path, if it has one (`/tmp/x/` and `/` have none).
 pub fn dest_name(dest: &str) -> Option<RelPath> {
     if dest.ends_with('/') {
@@ -116,4 +169,43 @@ pub fn rename_top(entry: &Entry, name: &RelPath) -> Result<Entry, String> {
         path: RelPath::new(path).map_err(|e| e.to_string())?,
         ..entry.clone()
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn names(list: &[WireEntry]) -> Vec<String> {
+        list.iter()
+            .map(|e| String::from_utf8_lossy(&e.path).into_owned())
+            .collect()
+    }
+
+    #[test]
+    fn a_trailing_slash_gives_what_is_inside_only_where_asked() {
+        let dir = std::env::temp_dir().join(format!("prcp-plan-{}", std::process::id()));
+        std::fs::create_dir_all(dir.join("src/sub")).unwrap();
+        std::fs::write(dir.join("src/sub/b"), "b").unwrap();
+        let slashed = PathBuf::from(format!("{}/", dir.join("src").display()));
+        let pdcp = Reading {
+            recursive: true,
+            contents: true,
+            ..Reading::default()
+        };
+        let plan = PushPlan::new(std::slice::from_ref(&slashed), "/tmp/x", pdcp).unwrap();
+        assert_eq!(names(&plan.into_dir), ["sub", "sub/b"]);
+        assert!(plan.renamed.is_none(), "DEST must be a folder");
+        assert_eq!(plan.local[1], Some(dir.join("src/sub/b")));
+        let scp = Reading {
+            contents: false,
+            ..pdcp
+        };
+        let plan = PushPlan::new(&[slashed], "/tmp/x", scp).unwrap();
+        assert_eq!(names(&plan.into_dir), ["src", "src/sub", "src/sub/b"]);
+        assert_eq!(
+            names(plan.renamed.as_ref().unwrap()),
+            ["x", "x/sub", "x/sub/b"]
+        );
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
 }

@@ -17,7 +17,7 @@ use prtools_sync::{Entry, Kind, Mtime, RelPath};
 use prtools_transport::frame::HEADER;
 
 /// Bumped when messages change; the agent refuses a client of another protocol.
-pub const PROTOCOL: u32 = 2;
+pub const PROTOCOL: u32 = 3;
 
 /// Largest data frame prcp sends; well under the transport's frame limit.
 pub const CHUNK: usize = 256 * 1024;
@@ -67,6 +67,8 @@ pub enum Request {
         paths: Vec<Vec<u8>>,
         /// Descend into directories.
         recursive: bool,
+        /// Send symlinks as symlinks (`--links`); else what they point to, as rpdcp.
+        links: bool,
     },
 }
 
@@ -85,6 +87,9 @@ pub struct PushHeader {
     pub force: bool,
     /// Hash every stored file.
     pub verify: bool,
+    /// The client can rename the top entry to DEST's name (one source, DEST has a name), so
+    /// a DEST that is not a directory is fine; else it must be one, and the agent says so.
+    pub renames: bool,
 }
 
 /// The next host of a relay chain, as the host before it reaches it.

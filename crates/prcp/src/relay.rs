@@ -80,7 +80,7 @@ async fn run_chain(
     let mut agent = start_agent(head, AgentAt::Path(head_agent), report).await?;
     agent
         .send(&Request::Relay {
-            header: flags.header(dest, plan.sources),
+            header: flags.header(dest, plan),
             rename: dest_name(dest).map(|n| n.as_bytes().to_vec()),
             next: hops,
         })

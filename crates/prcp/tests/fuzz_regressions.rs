@@ -94,9 +94,10 @@ fn corpus_payloads_decode_alike_owned_and_borrowed() {
         message(&Reply::Fatal("disk full\nnode2: ok".into())),
         message(&Request::Entries(vec![entry(b"a/b", 0, 5)])),
         message(&Request::Gather {
-            protocol: 2,
+            protocol: 3,
             paths: vec![b"/etc".to_vec(), Vec::new()],
             recursive: true,
+            links: false,
         }),
         data(b""),
         data(b"\0\0\0\x05hello"),

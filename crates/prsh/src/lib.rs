@@ -181,6 +181,11 @@ fn report(results: &[prtools_transport::HostResult<i32>], interrupt: &Interrupt)
                 }
             }
             Err(HostError::Interrupted) => status = status.max(255),
+            // Stopped by -k's abort, not by a signal: say why, as the prcp -k does.
+            Err(HostError::NotStarted) if interrupt.received().is_none() => {
+                status = status.max(255);
+                failures.push((name, HostError::Skipped.to_string()));
+            }
             Err(e) => {
                 status = status.max(255);
                 failures.push((name, e.to_string()));

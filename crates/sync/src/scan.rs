@@ -19,6 +19,11 @@ pub struct ScanOptions {
     /// Follow the operand itself when it is a symlink (cp's `-H`): copy what it points to,
     /// under the link's name. Links below the operand are never followed.
     pub follow_top: bool,
+    /// Follow every symlink, the operand's and those below it, as pdcp and scp do: a link is
+    /// stored as what it points to, under the link's name, and a link to a directory is
+    /// descended. A dangling link is an error (there is nothing to copy), and so is a loop,
+    /// which would otherwise never end.
+    pub follow_links: bool,
     /// Store the operand under this name instead of its own base name (copying `SRC` to a
     /// `DEST` that is not an existing directory).
     pub name: Option<RelPath>,
@@ -40,7 +45,8 @@ pub struct Scanned {
 /// directory itself (named by its base name) and everything below it, parents before children,
 /// sorted by name within a directory, so that a receiver can make each entry as it arrives.
 /// Symlinks are entries of their own and are never followed, the operand included (see
-/// [`ScanOptions::follow_top`] for cp's `-H`); a trailing `/` on an operand does follow it, as
+/// [`ScanOptions::follow_top`] for cp's `-H`, [`ScanOptions::follow_links`] for pdcp's and
+/// scp's way); a trailing `/` on an operand does follow it, as
 /// the kernel does for any path. Fifos, sockets and devices below the operand are left out;
 /// use [`scan_with`] to learn which.
 ///
@@ -72,7 +78,7 @@ pub fn scan_with(src: &Path, opts: &ScanOptions) -> Result<Scanned, ScanError> {
         source,
     };
     let mut meta = fs::symlink_metadata(src).map_err(cannot_read)?;
-    if meta.file_type().is_symlink() && opts.follow_top {
+    if meta.file_type().is_symlink() && (opts.follow_top || opts.follow_links) {
         meta = fs::metadata(src).map_err(cannot_read)?;
     }
     if meta.is_dir() && !opts.recursive {
@@ -90,18 +96,25 @@ pub fn scan_with(src: &Path, opts: &ScanOptions) -> Result<Scanned, ScanError> {
     let is_dir = top.kind == Kind::Dir;
     scanned.entries.push(top);
     if is_dir {
-        walk_below(src, &name, &mut scanned)?;
+        walk_below(src, &name, opts.follow_links, &mut scanned)?;
     }
     Ok(scanned)
 }
 
 /// Adds everything below the directory `src` (stored as `name`) to `scanned`.
-fn walk_below(src: &Path, name: &RelPath, scanned: &mut Scanned) -> Result<(), ScanError> {
+fn walk_below(
+    src: &Path,
+    name: &RelPath,
+    follow: bool,
+    scanned: &mut Scanned,
+) -> Result<(), ScanError> {
     // The top was already found to be a directory (perhaps through a link the caller chose to
-    // follow), so walkdir may open it as one; below it, links stay links.
+    // follow), so walkdir may open it as one; below it, links stay links unless `follow`.
+    // walkdir remembers the directories above each one it enters, so a link back up the tree
+    // ends the walk with a loop error instead of running for ever.
     let walk = WalkDir::new(src)
         .min_depth(1)
-        .follow_links(false)
+        .follow_links(follow)
         .follow_root_links(true)
         .sort_by_file_name();
     for item in walk {
@@ -174,6 +187,12 @@ fn base_name(src: &Path) -> Result<RelPath, ScanError> {
 
 fn walk_error(src: &Path, err: walkdir::Error) -> ScanError {
     let path = err.path().unwrap_or(src).to_path_buf();
+    if let Some(ancestor) = err.loop_ancestor() {
+        return ScanError::Loop {
+            path,
+            ancestor: ancestor.to_path_buf(),
+        };
+    }
     let source = err
         .into_io_error()
         .unwrap_or_else(|| io::Error::other("filesystem loop"));
@@ -201,6 +220,13 @@ pub enum ScanError {
         /// The operand as given.
         path: PathBuf,
     },
+    /// Following symlinks led back into a directory above: the tree would never end.
+    Loop {
+        /// The link that leads back.
+        path: PathBuf,
+        /// The directory it leads back to.
+        ancestor: PathBuf,
+    },
     /// The operand has no name to store it under (`/`).
     NoName {
         /// The operand as given.
@@ -223,6 +249,7 @@ impl ScanError {
             | ScanError::Read { path, .. }
             | ScanError::Special { path }
             | ScanError::NoName { path }
+            | ScanError::Loop { path, .. }
             | ScanError::Name { path, .. } => path,
         }
     }
@@ -249,6 +276,12 @@ impl fmt::Display for ScanError {
                 path.display()
             ),
             ScanError::Name { path, error } => write!(f, "'{}': {error}", path.display()),
+            ScanError::Loop { path, ancestor } => write!(
+                f,
+                "'{}' is a symlink loop: it leads back to '{}'",
+                path.display(),
+                ancestor.display()
+            ),
         }
     }
 }

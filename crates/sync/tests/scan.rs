@@ -205,6 +205,59 @@ fn a_top_symlink_is_a_link_unless_follow_top() {
 }
 
 #[test]
+fn follow_links_copies_what_links_point_to_and_stops_at_a_loop() {
+    let s = Scratch::new("scan-follow-links");
+    let src = s.join("src");
+    fs::create_dir_all(src.join("sub")).unwrap();
+    fs::write(src.join("sub/b"), "bee").unwrap();
+    fs::write(s.join("outside"), "out").unwrap();
+    symlink(s.join("outside"), src.join("abs")).unwrap();
+    symlink("sub", src.join("dirlink")).unwrap();
+    let opts = ScanOptions {
+        recursive: true,
+        follow_links: true,
+        ..ScanOptions::default()
+    };
+    let names = |entries: &[Entry]| -> Vec<(String, bool)> {
+        entries
+            .iter()
+            .map(|e| {
+                let name = String::from_utf8_lossy(e.path.as_bytes()).into_owned();
+                (name, matches!(e.kind, Kind::File { .. }))
+            })
+            .collect()
+    };
+    let entries = scan_with(&src, &opts).unwrap().entries;
+    let files = |list: &[(String, bool)]| -> Vec<String> {
+        list.iter()
+            .filter(|(_, f)| *f)
+            .map(|(n, _)| n.clone())
+            .collect()
+    };
+    // The links are gone: the absolute one is the file it names, the one to a folder is a
+    // folder with that folder's files.
+    assert_eq!(
+        files(&names(&entries)),
+        ["src/abs", "src/dirlink/b", "src/sub/b"]
+    );
+    assert!(entries
+        .iter()
+        .all(|e| !matches!(e.kind, Kind::Symlink { .. })));
+
+    // A link back up the tree ends the scan with an error naming it, not a hang.
+    symlink("..", src.join("sub/up")).unwrap();
+    let err = scan_with(&src, &opts).unwrap_err();
+    assert!(matches!(err, ScanError::Loop { .. }), "{err}");
+    assert!(err.to_string().contains("symlink loop"), "{err}");
+
+    // A dangling link has nothing to copy.
+    fs::remove_file(src.join("sub/up")).unwrap();
+    symlink("nowhere", src.join("dangling")).unwrap();
+    let err = scan_with(&src, &opts).unwrap_err();
+    assert!(err.to_string().contains("dangling"), "{err}");
+}
+
+#[test]
 fn a_directory_without_recursive_is_an_error() {
     let s = Scratch::new("scan-no-r");
     let src = s.join("src");

@@ -9,7 +9,7 @@ use std::time::Duration;
 
 use prtools_hostlist::Selection;
 
-use crate::config::{Config, Method};
+use crate::config::{pdsh_ssh_args, Config, Method};
 use crate::control::default_control_dir;
 use crate::duration::parse_duration;
 
@@ -108,8 +108,19 @@ impl ConnArgs {
             persist: self.persist.filter(|d| !d.is_zero()),
             control_dir: default_control_dir(),
             exec_words: Vec::new(),
+            fail_fast: false,
+            ssh_args: pdsh_env_ssh_args(),
         })
     }
+}
+
+/// `PDSH_SSH_ARGS` and `PDSH_SSH_ARGS_APPEND`, as pdsh reads them (see [`pdsh_ssh_args`]).
+fn pdsh_env_ssh_args() -> Vec<String> {
+    let var = |name| std::env::var(name).ok();
+    pdsh_ssh_args(
+        var("PDSH_SSH_ARGS").as_deref(),
+        var("PDSH_SSH_ARGS_APPEND").as_deref(),
+    )
 }
 
 fn parse_fanout(text: &str) -> Result<usize, String> {

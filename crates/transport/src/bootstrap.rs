@@ -366,13 +366,24 @@ async fn start_given(
 ) -> Result<StartedAgent, HostError> {
     let mut process = conn.spawn_bulk(&format!("{path} --server"), kill).await?;
     let err = process.stderr.take().expect("stderr is piped");
+    // Only an ssh command prints the pid marker first. A local exec transport prints none,
+    // and the agent writes nothing to stderr until it exits, which it does only after the
+    // request this caller sends once we return: waiting for a first line there hung every
+    // first run over `-R exec` (issue 13).
+    if !conn.marks_pid() {
+        return Ok(StartedAgent {
+            process,
+            stderr: err,
+            placement: Placement::Given,
+        });
+    }
     let mut err = tokio::io::BufReader::new(err);
     let mut first = Vec::new();
     let _ = err.read_until(b'\n', &mut first).await;
     let stderr: Output = if kill.take_marker(first.strip_suffix(b"\n").unwrap_or(&first)) {
         Box::new(err)
     } else {
-        // No marker (a local exec transport): the line is the agent's own.
+        // No marker where one was due: the line is the agent's own.
         Box::new(AsyncReadExt::chain(std::io::Cursor::new(first), err))
     };
     Ok(StartedAgent {

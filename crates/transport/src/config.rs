@@ -27,6 +27,16 @@ impl Method {
             Some("rsh") if words.next().is_none() => Ok(Method::Exec {
                 template: vec!["rsh".into(), "-l".into(), "%u".into(), "%h".into()],
             }),
+            // pdsh's rcmd module for testing pdcp (tests/test-modules/pcptest.c): the command
+            // runs locally in a folder named after the host. pdsh's own suite copies with it.
+            Some("pcptest") if words.next().is_none() => Ok(Method::Exec {
+                template: vec![
+                    "sh".into(),
+                    "-c".into(),
+                    "cd -- \"$0\" && eval \"$1\"".into(),
+                    "%h".into(),
+                ],
+            }),
             Some("exec") => Ok(Method::Exec {
                 template: words.map(String::from).collect(),
             }),
@@ -63,6 +73,38 @@ pub struct Config {
     /// The command's words, for hosts reached by `-R exec` (or `exec:host`) without a
     /// template: pdsh then runs the words themselves as each host's argv, `%h` and all.
     pub exec_words: Vec<String>,
+    /// pdsh -k: once a host fails, start no more hosts.
+    pub fail_fast: bool,
+    /// Extra ssh arguments from `PDSH_SSH_ARGS` and `PDSH_SSH_ARGS_APPEND`, given to every
+    /// ssh after the run's own options (see [`pdsh_ssh_args`]).
+    pub ssh_args: Vec<String>,
+}
+
+/// The ssh arguments pdsh takes from its environment, so that a set-up written for pdsh
+/// (`PDSH_SSH_ARGS_APPEND="-F cluster.conf"`) reaches the same hosts through prtools.
+///
+/// pdsh builds its ssh command from `PDSH_SSH_ARGS` (default `-2 -a -x -l%u %h`) followed by
+/// `PDSH_SSH_ARGS_APPEND`, with `%u` and `%h` replaced. prtools names the host and user
+/// itself, so the words that carry `%h` or `%u` (and a `-l` before `%u`) are left out; the
+/// rest are kept as ssh options, split on white space as pdsh splits them.
+pub fn pdsh_ssh_args(args: Option<&str>, append: Option<&str>) -> Vec<String> {
+    let mut out: Vec<String> = Vec::new();
+    for text in [args, append].into_iter().flatten() {
+        let words: Vec<&str> = text.split_whitespace().collect();
+        let mut i = 0;
+        while i < words.len() {
+            let word = words[i];
+            if word == "-l" && words.get(i + 1).is_some_and(|w| w.contains("%u")) {
+                i += 2;
+                continue;
+            }
+            if !word.contains("%h") && !word.contains("%u") {
+                out.push(word.to_string());
+            }
+            i += 1;
+        }
+    }
+    out
 }
 
 impl Default for Config {
@@ -79,6 +121,8 @@ impl Default for Config {
             persist: None,
             control_dir: crate::control::default_control_dir(),
             exec_words: Vec::new(),
+            fail_fast: false,
+            ssh_args: Vec::new(),
         }
     }
 }
@@ -100,5 +144,18 @@ mod tests {
         assert!(Method::parse("telnet")
             .unwrap_err()
             .contains("use ssh, rsh, exec"));
+    }
+
+    #[test]
+    fn pdsh_ssh_args_keep_ssh_options_and_drop_host_and_user() {
+        assert_eq!(
+            pdsh_ssh_args(Some("-2 -a -x -l%u %h"), Some("-F /etc/c -o Port=22")),
+            ["-2", "-a", "-x", "-F", "/etc/c", "-o", "Port=22"]
+        );
+        assert_eq!(
+            pdsh_ssh_args(Some("-p 2222 -l %u %h"), None),
+            ["-p", "2222"]
+        );
+        assert!(pdsh_ssh_args(None, Some("   ")).is_empty());
     }
 }

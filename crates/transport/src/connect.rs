@@ -210,6 +210,7 @@ fn common_options(target: &Target, config: &Config) -> Vec<String> {
     for option in &config.ssh_options {
         args.extend(["-o".to_string(), option.clone()]);
     }
+    args.extend(config.ssh_args.iter().cloned());
     args
 }
 

@@ -30,6 +30,9 @@ pub enum HostError {
     /// The command was killed by a signal: the number when it is known (a local `-R exec`
     /// process), none through ssh's multiplexed channels, which carry no signal.
     Killed(Option<i32>),
+    /// With -k, an earlier host failed before this one was started, so it was not; the
+    /// failed host is named on its own line.
+    Skipped,
     /// Anything else, with ssh's or the system's own words.
     Other(String),
 }
@@ -93,6 +96,7 @@ impl fmt::Display for HostError {
             HostError::NotStarted => f.write_str("not started: interrupted"),
             HostError::Killed(Some(signal)) => write!(f, "killed by signal {signal}"),
             HostError::Killed(None) => f.write_str("killed by a signal"),
+            HostError::Skipped => f.write_str("not started: another host failed (-k)"),
             HostError::Other(text) => f.write_str(text),
         }
     }

@@ -5,9 +5,11 @@
 //! that fails is reported and the others carry on; nothing here ends the run early except an
 //! interrupt (see [`Interrupt`]): after the first Ctrl-C no host is started, and the hosts
 //! still running are named on stderr so the user knows what a second Ctrl-C would kill.
+//! With [`Config::fail_fast`] (pdsh -k) the first failure stops the starts in the same way.
 
 use std::collections::BTreeMap;
 use std::future::Future;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
@@ -49,6 +51,8 @@ where
     Fut: Future<Output = Result<T, HostError>> + Send + 'static,
 {
     let permits = Arc::new(Semaphore::new(config.fanout.max(1)));
+    // -k: the first failure closes the gate for every host that has not started yet.
+    let failed = Arc::new(AtomicBool::new(false));
     let interrupt = if targets.len() == 1 {
         interrupt.clone().immediate()
     } else {
@@ -67,6 +71,7 @@ where
         let config = config.clone();
         let interrupt = interrupt.clone();
         let running = running.clone();
+        let failed = failed.clone();
         tasks.spawn(async move {
             let start = Instant::now();
             let job = |conn, interrupt| {
@@ -77,7 +82,10 @@ where
                     work.await
                 }
             };
-            let result = one_host(&target, &config, &permits, interrupt, &job).await;
+            let result = one_host(&target, &config, &permits, interrupt, &failed, &job).await;
+            if result.is_err() && config.fail_fast {
+                failed.store(true, Ordering::SeqCst);
+            }
             let elapsed = start.elapsed();
             let done = HostResult {
                 target,
@@ -117,6 +125,7 @@ async fn one_host<T, F, Fut>(
     config: &Config,
     permits: &Semaphore,
     mut interrupt: Interrupt,
+    failed: &AtomicBool,
     job: &F,
 ) -> Result<T, HostError>
 where
@@ -131,6 +140,9 @@ where
         _ = interrupt.stopped() => return Err(HostError::NotStarted),
         permit = permits.acquire() => permit.map_err(|_| HostError::NotStarted)?,
     };
+    if failed.load(Ordering::SeqCst) {
+        return Err(HostError::Skipped);
+    }
     let conn = tokio::select! {
         biased;
         _ = interrupt.stopped() => return Err(HostError::NotStarted),

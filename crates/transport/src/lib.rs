@@ -71,7 +71,7 @@ mod target;
 
 pub use args::{one_line_error, ConnArgs, HostArgs, LongConnArgs, LongHostArgs};
 pub use bootstrap::{ensure_agent, start_agent, AgentOptions, LocalAgent, Placement, StartedAgent};
-pub use config::{Config, Method};
+pub use config::{pdsh_ssh_args, Config, Method};
 pub use connect::{ssh_argv, Connection};
 pub use control::default_control_dir;
 pub use duration::parse_duration;

@@ -128,6 +128,12 @@ impl RemoteProcess {
 }
 
 impl Connection {
+    /// Whether a command started here prints the pid marker as its first stderr line: over
+    /// ssh it does; a local exec process is killed by its own process group and prints none.
+    pub(crate) fn marks_pid(&self) -> bool {
+        matches!(self.kind, Kind::Mux { .. })
+    }
+
     /// Starts `command` (a shell command line, as ssh takes it) on the host. With `stdin`
     /// false the command reads /dev/null. An agent's channel, which carries bulk data, is
     /// started with [`Connection::spawn_bulk`] instead.

@@ -127,7 +127,7 @@ fn prcp_command(prcp: &Path, config: &Path, client: &Path, src: &Path, recursive
     cmd.env("XDG_RUNTIME_DIR", client)
         .arg("-F")
         .arg(config)
-        .args(["-q", "-w", &format!("node[1-{HOSTS}]")]);
+        .args(["--quiet", "-w", &format!("node[1-{HOSTS}]")]);
     if recursive {
         cmd.arg("-r");
     }

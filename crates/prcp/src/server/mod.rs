@@ -55,9 +55,9 @@ pub fn serve<R: Read, W: Write + Send>(input: R, output: W) -> Result<(), String
                 protocol,
                 paths,
                 recursive,
-            })) => {
-                check_protocol(protocol).and_then(|()| gather::gather(&mut link, paths, recursive))
-            }
+                links,
+            })) => check_protocol(protocol)
+                .and_then(|()| gather::gather(&mut link, paths, recursive, links)),
             Ok(_) => Err("agent: expected a push or a gather to start".into()),
             Err(e) => Err(e),
         };
@@ -126,7 +126,15 @@ fn path_of(bytes: Vec<u8>) -> PathBuf {
 }
 
 fn place(folder: &Path, rel: &RelPath, e: std::io::Error) -> String {
-    format!("{}: {e}", folder.join(rel.as_path()).display())
+    let shown = folder.join(rel.as_path()).display().to_string();
+    let text = e.to_string();
+    // The sync crate's errors already start with the path; naming it twice read as
+    // `/tmp/s3: /tmp/s3: exists and is not a directory`.
+    if text.starts_with(&shown) {
+        text
+    } else {
+        format!("{shown}: {text}")
+    }
 }
 
 /// The agent's two ends, and in a relay chain the link to the next host.

@@ -36,11 +36,8 @@ impl PushJob {
     ) -> Result<(), String> {
         let dest = path_of(header.dest.clone());
         let into_dir = dest.is_dir();
-        if !into_dir && header.sources > 1 {
-            return Err(format!(
-                "target '{}' is not a directory; create it first or copy one source",
-                dest.display()
-            ));
+        if !into_dir && !header.renames {
+            return Err(not_a_folder(&dest));
         }
         let folder = if into_dir {
             dest.to_path_buf()
@@ -51,11 +48,7 @@ impl PushJob {
             }
         };
         if !folder.is_dir() {
-            return Err(format!(
-                "destination folder '{}' does not exist; create it first (e.g. `prsh mkdir -p {}`)",
-                folder.display(),
-                folder.display()
-            ));
+            return Err(not_a_folder(&folder));
         }
         let root = Root::open(&folder).map_err(|e| format!("{}: {e}", folder.display()))?;
         link.send(&Reply::Ready { into_dir })?;
@@ -186,6 +179,20 @@ impl PushJob {
         prtools_sync::hash_reader(stored)
             .map(Some)
             .map_err(|e| place(folder, &entry.path, e))
+    }
+}
+
+/// Why `path` cannot hold the copies, in the words scripts grep pdcp's and scp's messages
+/// for ("No such file or directory", "not a directory"), and what to do.
+fn not_a_folder(path: &Path) -> String {
+    let shown = path.display();
+    if std::fs::symlink_metadata(path).is_ok() {
+        format!("'{shown}' exists and is not a directory; name a folder, or remove it first")
+    } else {
+        format!(
+            "no such folder '{shown}' (No such file or directory); create it first, e.g. \
+             `prsh mkdir -p {shown}`"
+        )
     }
 }
 
