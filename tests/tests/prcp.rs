@@ -494,7 +494,7 @@ fn a_killed_agents_temp_file_is_swept_and_a_users_look_alike_is_kept() {
     .unwrap();
     let child = spawn(
         tc.tool("prcp")
-            .args(["-q", "-w", "node1", "--remote-path", "sh /tmp/agent-held"])
+            .args(["--quiet", "-w", "node1", "--remote-path", "sh /tmp/agent-held"])
             .arg(&big)
             .arg("/tmp/stage/"),
     );
@@ -533,7 +533,7 @@ fn a_killed_agents_temp_file_is_swept_and_a_users_look_alike_is_kept() {
 
     let out = run(tc
         .tool("prcp")
-        .args(["-q", "-w", "node1"])
+        .args(["--quiet", "-w", "node1"])
         .arg(&big)
         .arg("/tmp/stage/"));
     assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
@@ -558,7 +558,7 @@ fn a_filesystem_without_user_xattrs_takes_copies_and_keeps_look_alikes() {
     let big = write_big(&tc.scratch("src"), 2);
     let out = run(tc
         .tool("prcp")
-        .args(["-q", "-w", "node1"])
+        .args(["--quiet", "-w", "node1"])
         .arg(&big)
         .arg("/tmp/ram/"));
     assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
