@@ -494,7 +494,13 @@ fn a_killed_agents_temp_file_is_swept_and_a_users_look_alike_is_kept() {
     .unwrap();
     let child = spawn(
         tc.tool("prcp")
-            .args(["--quiet", "-w", "node1", "--remote-path", "sh /tmp/agent-held"])
+            .args([
+                "--quiet",
+                "-w",
+                "node1",
+                "--remote-path",
+                "sh /tmp/agent-held",
+            ])
             .arg(&big)
             .arg("/tmp/stage/"),
     );

@@ -9,7 +9,7 @@
 //!   the keys from `nobody`.
 //!
 //! Where the folder the caller prefers (`target/tc`, `target/cluster`) fails either, the
-//! cluster lives in `/var/tmp/prtools-testcluster-HASH` instead, `HASH` naming the preferred
+//! cluster lives in `/var/tmp/prtools-tc-HASH` instead, `HASH` naming the preferred
 //! folder, so that each checkout keeps its own clusters and finds them again.
 
 use std::collections::hash_map::DefaultHasher;
@@ -56,8 +56,10 @@ pub fn home_for(preferred: &Path) -> io::Result<PathBuf> {
     let resolved = resolve(preferred)?;
     let mut hasher = DefaultHasher::new();
     resolved.hash(&mut hasher);
-    let home =
-        Path::new(FALLBACK_PARENT).join(format!("prtools-testcluster-{:016x}", hasher.finish()));
+    // Short: ssh's control sockets end up a few folders below, and a Unix socket's path may
+    // not pass 107 bytes.
+    let name = format!("prtools-tc-{:08x}", hasher.finish() as u32);
+    let home = Path::new(FALLBACK_PARENT).join(name);
     if let Some(why) = unfit(&home)? {
         return Err(io::Error::other(format!(
             "no place for a test cluster: {why}\nhint: clone prtools outside /tmp, in a folder \
