@@ -54,13 +54,6 @@ fn up(dir: &Path, n: usize) -> anyhow::Result<()> {
     let home = place(dir)?;
     let cluster = Cluster::start(&home, n)
         .with_context(|| format!("cannot start a test cluster in {}", home.display()))?;
-    if home != dir {
-        println!(
-            "keeping the cluster's files in {}: {} cannot hold them",
-            home.display(),
-            dir.display()
-        );
-    }
     let config = dir.join("ssh_config");
     let config = config.display();
     println!(
@@ -69,6 +62,12 @@ fn up(dir: &Path, n: usize) -> anyhow::Result<()> {
         ports(&cluster)
     );
     println!("ssh config: {config}");
+    if home != dir {
+        println!(
+            "            (a link to {}: the checkout cannot hold the cluster's files)",
+            home.display()
+        );
+    }
     println!("try:        ssh -F {config} node1 hostname");
     // The tools take the config as their classic tools do: no variable stands in for it.
     println!("            prsh -F {config} -w '{}' hostname", folded(n));
