@@ -383,7 +383,7 @@ fn e_names_the_remote_prcp_and_k_starts_no_host_after_a_failure() {
     let file = tc.scratch("ek").join("f");
     std::fs::write(&file, "x").unwrap();
     // The hosts share this machine's files outside /tmp: the built prcp is there too.
-    let installed = prtools_tests::bin("prcp");
+    let installed = tc.host_path(&prtools_tests::bin("prcp"));
     let out = run(tc
         .tool("prcp")
         .args(["-w", "node1", "-e"])
