@@ -467,3 +467,23 @@ fn pdsh_ssh_args_append_reaches_the_hosts_as_with_pdsh() {
     let out = run(&mut cmd);
     assert_eq!(out.status.code(), Some(255), "{}", text(&out.stderr));
 }
+
+/// -N leaves the host names out of the failure lines, as pdcp -N drops its labels.
+#[test]
+fn n_drops_the_host_names_from_failures() {
+    let tc = TestCluster::start(2);
+    let file = tc.scratch("n").join("f");
+    std::fs::write(&file, "x").unwrap();
+    let out = run(tc
+        .tool("prcp")
+        .args(["-N", "-w", "node[1-2]"])
+        .arg(&file)
+        .arg("/tmp/nodir/f"));
+    assert_ne!(out.status.code(), Some(0));
+    let stderr = text(&out.stderr);
+    assert_eq!(stderr.lines().count(), 1, "{stderr}");
+    assert!(
+        stderr.starts_with("prcp: ") && !stderr.contains("node"),
+        "{stderr}"
+    );
+}

@@ -107,6 +107,9 @@ pub struct Cli {
     /// List the option settings and the target hosts, then exit without copying (pdcp -q)
     #[arg(short = 'q', short_alias = 'Q', help_heading = "Output")]
     pub show_settings: bool,
+    /// Leave the host name out of the lines that report a host's failure (as pdcp -N)
+    #[arg(short = 'N', help_heading = "Output")]
+    pub no_prefix: bool,
     /// Stop starting hosts after the first one fails (pdsh -k); hosts not started are named
     #[arg(short = 'k', help_heading = "Connection")]
     pub fail_fast: bool,

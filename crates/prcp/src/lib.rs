@@ -190,7 +190,7 @@ async fn run_operands(cli: &Cli, mut config: Config, operands: Operands) -> Resu
             dest,
         } => third_party(&config, &interrupt, &shared, from, paths, to, dest, flags).await?,
     };
-    let status = report(&results, &interrupt)?;
+    let status = report(&results, &interrupt, cli.no_prefix)?;
     if cli.stats {
         let totals = &shared.totals;
         let mut out = std::io::stdout().lock();
@@ -445,7 +445,7 @@ fn resolve_specs(
 
 /// Names failed hosts on stderr, folded, and computes the exit status: 0, 1 when a copy
 /// failed, 255 when a host could not be reached, 128 + N on signal N.
-fn report(results: &[HostResult<()>], interrupt: &Interrupt) -> Result<i32> {
+fn report(results: &[HostResult<()>], interrupt: &Interrupt, no_prefix: bool) -> Result<i32> {
     let mut failures = Vec::new();
     let mut status = 0;
     for host in results {
@@ -459,8 +459,19 @@ fn report(results: &[HostResult<()>], interrupt: &Interrupt) -> Result<i32> {
         }
     }
     let mut err = std::io::stderr().lock();
-    for line in failure_lines("prcp", &failures) {
-        writeln!(err, "{line}")?;
+    if no_prefix {
+        // pdcp -N: the reasons alone, each once.
+        let mut said: Vec<&str> = Vec::new();
+        for (_, reason) in &failures {
+            if !said.contains(&reason.as_str()) {
+                said.push(reason);
+                writeln!(err, "prcp: {reason}")?;
+            }
+        }
+    } else {
+        for line in failure_lines("prcp", &failures) {
+            writeln!(err, "{line}")?;
+        }
     }
     Ok(interrupt.exit_status().unwrap_or(status))
 }
