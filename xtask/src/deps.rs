@@ -32,7 +32,7 @@ struct Program {
 const PROGRAMS: &[Program] = &[
     // The test hosts: sshd in namespaces, keys made by ssh-keygen, reached by ssh.
     Program {
-        command: "/usr/sbin/sshd",
+        command: prtools_testcluster::SSHD,
         package: "openssh-server",
         need: Need::Cluster,
     },

@@ -20,27 +20,14 @@
 //! except for the one-line bomb, which pgrep-mail stops reading after 32 MiB.
 
 use std::io::Write;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::{Command, Stdio};
+
+mod common;
+use common::{pgrep_mail, scratch};
 
 /// The most memory a search of compressed input may take, whatever it expands to.
 const BOUND: u64 = 256 << 20;
-
-fn scratch(name: &str) -> PathBuf {
-    let dir = PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join(format!("pgrep-mail-z-{name}"));
-    let _ = std::fs::remove_dir_all(&dir);
-    std::fs::create_dir_all(&dir).unwrap();
-    dir
-}
-
-fn pgrep_mail(dir: &Path) -> Command {
-    let mut cmd = Command::new(env!("CARGO_BIN_EXE_pgrep-mail"));
-    cmd.current_dir(dir)
-        .env("NO_COLOR", "1")
-        .env_remove("MAILDIR")
-        .stdin(Stdio::null());
-    cmd
-}
 
 /// A finished run: its exit status, output, and peak resident memory in bytes.
 struct Run {
@@ -113,7 +100,7 @@ fn zstd_with_a_large_window_is_searched_again_or_refused() {
     // A 16 MiB window is past the 8 MiB the decoder starts with: the file is searched
     // again, from its start, with the larger limit. A 256 MiB window is past zstd's own
     // default limit (128 MiB), and refused with the command that decompresses it.
-    let dir = scratch("windows");
+    let dir = scratch("z-windows");
     let (block, needles) = short_lines();
     for log in [24, 28] {
         let file = std::fs::File::create(dir.join(format!("w{log}.zst"))).unwrap();
@@ -244,7 +231,7 @@ fn short_lines() -> (Vec<u8>, u64) {
 
 fn zstd_of_one_endless_line_is_refused_in_bounded_memory() {
     // 4 GiB of `A` and no newline: about 130 KB of zstd.
-    let dir = scratch("one-line");
+    let dir = scratch("z-one-line");
     zstd_stream(&dir.join("a.zst"), &vec![b'A'; 1 << 20], 4096);
     assert!(std::fs::metadata(dir.join("a.zst")).unwrap().len() < 1 << 20);
     let run = run_measured(pgrep_mail(&dir).args(["-c", "B", "a.zst"]), &dir);
@@ -258,7 +245,7 @@ fn zstd_of_one_endless_line_is_refused_in_bounded_memory() {
 
 fn zstd_of_short_lines_is_counted_in_bounded_memory() {
     // 1 GiB of short lines, as one zstd frame.
-    let dir = scratch("short-lines");
+    let dir = scratch("z-short-lines");
     let (block, needles) = short_lines();
     zstd_stream(&dir.join("lines.zst"), &block, 64);
     let run = run_measured(pgrep_mail(&dir).args(["-c", "needle", "lines.zst"]), &dir);
@@ -271,7 +258,7 @@ fn several_compressed_files_at_once_stay_bounded() {
     // A folder of 256 gzip files, four of them 256 MiB: the search threads take 64 files
     // at a time, so on 4 threads the four are searched at once. Their matching lines (the
     // output) add up to 16 MiB.
-    let dir = scratch("several");
+    let dir = scratch("z-several");
     let (block, needles) = short_lines();
     let gz = |data: &[u8]| {
         let mut enc = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
@@ -314,7 +301,7 @@ fn several_compressed_files_at_once_stay_bounded() {
 
 fn gzip_of_zeros_is_searched_in_bounded_memory() {
     // 1 GiB of NUL bytes, 1 MiB of gzip: one line, longer than a line may be.
-    let dir = scratch("zeros");
+    let dir = scratch("z-zeros");
     let gz = |data: &[u8]| {
         let mut enc = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::best());
         enc.write_all(data).unwrap();
@@ -351,7 +338,7 @@ fn gzip_of_zeros_is_searched_in_bounded_memory() {
 fn xz_mbox_messages_are_searched_in_bounded_memory() {
     // 256 MiB of mbox in xz, with one message larger than the 32 MiB a message may hold:
     // it is reported and skipped, and the search goes on with the next one.
-    let dir = scratch("xz-messages");
+    let dir = scratch("z-xz-messages");
     let mut mbox = Vec::new();
     let mut i = 0;
     while mbox.len() < 16 << 20 {
@@ -401,7 +388,7 @@ fn xz_mbox_messages_are_searched_in_bounded_memory() {
 
 fn bzip2_mbox_prints_messages_in_bounded_memory() {
     // 256 MiB of mbox in bzip2 (its decoder is the slowest), every message printed.
-    let dir = scratch("bz2-messages");
+    let dir = scratch("z-bz2-messages");
     let mut mbox = Vec::new();
     let mut i = 0;
     while mbox.len() < 8 << 20 {

@@ -11,6 +11,9 @@
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};
 
+mod common;
+use common::{pgrep_mail, scratch};
+
 /// The shared test data, beside the project root.
 fn data(rel: &str) -> PathBuf {
     let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("../..");
@@ -28,23 +31,6 @@ fn data(rel: &str) -> PathBuf {
 /// grepmail's test folder: `t/mailboxes/...` and `t/results/...` are relative to it.
 fn grepmail_dir() -> PathBuf {
     data("grepmail")
-}
-
-/// A fresh, empty folder for one test.
-fn scratch(name: &str) -> PathBuf {
-    let dir = PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join(format!("pgrep-mail-{name}"));
-    let _ = std::fs::remove_dir_all(&dir);
-    std::fs::create_dir_all(&dir).unwrap();
-    dir
-}
-
-fn pgrep_mail(dir: &Path) -> Command {
-    let mut cmd = Command::new(env!("CARGO_BIN_EXE_pgrep-mail"));
-    cmd.current_dir(dir)
-        .env("NO_COLOR", "1")
-        .env_remove("MAILDIR")
-        .stdin(Stdio::null());
-    cmd
 }
 
 fn tool(name: &str, dir: &Path) -> Command {

@@ -64,6 +64,7 @@ mod node;
 mod place;
 mod procfs;
 
+pub use node::SSHD;
 pub use place::home_for;
 
 use std::fs;

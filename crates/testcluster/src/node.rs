@@ -16,7 +16,7 @@ use crate::procfs;
 
 /// The sshd every node runs. sshd re-executes itself for each connection, so it must be
 /// started by absolute path anyway.
-pub(crate) const SSHD: &str = "/usr/sbin/sshd";
+pub const SSHD: &str = "/usr/sbin/sshd";
 
 /// How long one sshd may take to start listening.
 const READY_DEADLINE: Duration = Duration::from_secs(10);
