@@ -197,9 +197,9 @@ pub struct Cli {
     /// Output numbers in a human-readable format (repeat for units of 1024)
     #[arg(short = 'h', long = "human-readable", action = ArgAction::Count)]
     pub human: u8,
-    /// Print the version number
-    #[arg(short = 'V', long = "version")]
-    pub version: bool,
+    /// Print the version number (twice, -VV: what this build can do, as JSON)
+    #[arg(short = 'V', long = "version", action = ArgAction::Count)]
+    pub version: u8,
     /// `--help` and `--help-all`.
     #[command(flatten)]
     pub help: prtools_help::HelpFlags,
@@ -409,19 +409,32 @@ where
         Err(e) => bail!("{}", one_line(&e)),
     };
     let cli = Cli::from_arg_matches(&matches).map_err(|e| anyhow::anyhow!(one_line(&e)))?;
-    if cli.version {
-        println!(
-            "prsync version {} (rsync-compatible command line and output)",
-            env!("CARGO_PKG_VERSION")
-        );
-        return Ok(Parsed::Exit(0));
+    match cli.version {
+        0 => {}
+        1 => {
+            println!("{}", crate::version::line());
+            return Ok(Parsed::Exit(0));
+        }
+        _ => {
+            print!("{}", crate::version::json());
+            return Ok(Parsed::Exit(0));
+        }
     }
     let filters = filters_in_order(&matches)?;
     resolve(cli, filters).map(|o| Parsed::Run(Box::new(o)))
 }
 
-/// clap's error as one line, without the `prsync: ` the caller adds.
+/// clap's error as one line, without the `prsync: ` the caller adds. An option prsync lacks
+/// is named in rsync's words (`--foo: unknown option`), which scripts and rsync's own test
+/// suite look for to tell a missing feature from a failed run.
 fn one_line(err: &clap::Error) -> String {
+    use clap::error::{ContextKind, ContextValue, ErrorKind};
+    if err.kind() == ErrorKind::UnknownArgument {
+        if let Some(ContextValue::String(arg)) = err.get(ContextKind::InvalidArg) {
+            let option = arg.split_once('=').map_or(arg.as_str(), |(name, _)| name);
+            return format!("{option}: unknown option; see `prsync --help`");
+        }
+    }
     let line = prtools_transport::one_line_error("prsync", err);
     line.strip_prefix("prsync: ").unwrap_or(&line).to_string()
 }

@@ -34,6 +34,7 @@ pub mod receiver;
 pub mod remote;
 pub mod sender;
 pub mod stats;
+pub mod version;
 
 use std::ffi::OsStr;
 use std::io::Write;

@@ -121,3 +121,48 @@ fn help_fits_a_terminal_and_starts_with_examples() {
     );
     assert_eq!(out.status.code(), Some(23));
 }
+
+/// rsync's test suite and scripts probe an option with `rsync --OPTION --version`, and take
+/// "unknown option" on stderr with a non-zero exit as "not built": prsync says it in rsync's
+/// words, for long and short options alike.
+#[test]
+fn an_option_not_built_is_an_unknown_option_in_rsyncs_words() {
+    let dir = scratch("cli-unknown");
+    for option in ["--no-such-option", "--no-such-option=3", "-Y"] {
+        let (p, r, err) = both(&dir, &[option, "--version"]);
+        assert_eq!((p, r), (1, 1), "{option}");
+        let name = option.split('=').next().unwrap();
+        assert_one_line(&err, &format!("prsync: {name}: unknown option"));
+    }
+    // A known option with --version is a version print, as rsync's probe expects.
+    let (p, r, _) = both(&dir, &["--inplace", "--version"]);
+    assert_eq!((p, r), (0, 0));
+}
+
+/// `-VV` is JSON whose capabilities carry rsync's own names (the suite greps for
+/// `"ACLs": true`), each answered for prsync; a name rsync does not print would never match.
+#[test]
+fn vv_names_capabilities_as_rsync_does() {
+    let dir = scratch("cli-vv");
+    let json = |program: &OsStr| -> serde_json::Value {
+        let out = run_in(program, &[OsStr::new("-VV")], &dir);
+        assert_eq!(out.status.code(), Some(0));
+        serde_json::from_slice(&out.stdout).expect("-VV prints JSON")
+    };
+    let ours = json(prsync_bin());
+    let theirs = json(OsStr::new("rsync"));
+    let names = |v: &serde_json::Value| -> Vec<String> {
+        let mut keys: Vec<String> = v["capabilities"]
+            .as_object()
+            .expect("capabilities")
+            .keys()
+            .cloned()
+            .collect();
+        keys.sort();
+        keys
+    };
+    assert_eq!(names(&ours), names(&theirs));
+    assert_eq!(ours["capabilities"]["ACLs"], false);
+    assert_eq!(ours["capabilities"]["hardlinks"], true);
+    assert_eq!(ours["program"], "prsync");
+}

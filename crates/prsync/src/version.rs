@@ -1,0 +1,83 @@
+//! `prsync -V` and `-VV`. rsync's test suite and scripts probe `rsync -VV`'s JSON to learn
+//! what a build can do and skip what it cannot, so every capability here is what prsync
+//! really does: a `true` that is not makes a probe run a test that must fail, a `false` that
+//! is not hides a feature.
+
+/// One line, as `rsync --version` starts.
+pub fn line() -> String {
+    format!(
+        "prsync version {} (rsync-compatible command line and output)",
+        env!("CARGO_PKG_VERSION")
+    )
+}
+
+/// The JSON of `rsync -VV`, with prsync's own answers.
+pub fn json() -> String {
+    // (name, value) in rsync's order; values are JSON already.
+    let capabilities: &[(&str, &str)] = &[
+        ("file_bits", "64"),
+        ("inum_bits", "64"),
+        ("timestamp_bits", "64"),
+        ("long_int_bits", "64"),
+        ("socketpairs", "true"),
+        ("symlinks", "true"),
+        // Symlinks keep their mtime (utimensat without following).
+        ("symtimes", "true"),
+        ("hardlinks", "true"),
+        // -H links regular files only: linked fifos, devices and symlinks arrive as copies.
+        ("hardlink_specials", "false"),
+        ("hardlink_symlinks", "false"),
+        ("IPv6", "true"),
+        ("atimes", "false"),
+        ("batchfiles", "false"),
+        ("inplace", "true"),
+        ("append", "false"),
+        ("ACLs", "false"),
+        ("ACL_at", "false"),
+        ("xattrs", "false"),
+        ("secluded_args", "false"),
+        ("iconv", "false"),
+        ("prealloc", "false"),
+        ("stop_at", "false"),
+        ("crtimes", "false"),
+    ];
+    let mut out = String::from("{\n");
+    out.push_str("  \"program\": \"prsync\",\n");
+    out.push_str(&format!(
+        "  \"version\": \"{}\",\n",
+        env!("CARGO_PKG_VERSION")
+    ));
+    out.push_str("  \"capabilities\": {\n");
+    let fields: Vec<String> = capabilities
+        .iter()
+        .map(|(name, value)| format!("    \"{name}\": {value}"))
+        .collect();
+    out.push_str(&fields.join(",\n"));
+    out.push_str("\n  },\n");
+    // prsync's own whole-file hash and its one compressor; it has no --checksum-choice or
+    // --compress-choice to pick others.
+    out.push_str("  \"checksum_list\": [\"xxh128\"],\n");
+    out.push_str("  \"compress_list\": [\"zstd\"],\n");
+    out.push_str("  \"daemon_auth_list\": []\n");
+    out.push_str("}\n");
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn names_each_capability_once_as_the_probes_spell_it() {
+        let text = json();
+        for probe in [
+            "\"ACLs\": false",
+            "\"xattrs\": false",
+            "\"symtimes\": true",
+            "\"hardlink_symlinks\": false",
+        ] {
+            assert_eq!(text.matches(probe).count(), 1, "{probe} in {text}");
+        }
+        assert!(text.starts_with("{\n") && text.ends_with("}\n"));
+    }
+}
