@@ -172,6 +172,37 @@ fn a_pull_from_one_host_matches_the_source_and_mkpath_makes_parents() {
     );
 }
 
+/// As rsync: RSYNC_RSH names the remote shell when `-e` does not, and `-e` wins over it.
+#[test]
+fn rsync_rsh_names_the_remote_shell_when_e_does_not() {
+    let tc = TestCluster::start(1);
+    let src = make_tree(&tc.scratch("rsh"));
+    let shell = format!("ssh -F {}", tc.cluster.ssh_config().display());
+    let mut cmd = Command::new(prtools_tests::bin("prsync"));
+    tc.isolate(&mut cmd);
+    let out = run(cmd
+        .env("RSYNC_RSH", &shell)
+        .arg("-a")
+        .arg(with_slash(&src))
+        .arg("node1:/tmp/by-env/"));
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    assert_eq!(
+        describe(&tc.cluster.node_tmp(1).join("by-env")),
+        describe(&src)
+    );
+    let out = run(tc
+        .prsync()
+        .env("RSYNC_RSH", "/nonexistent/shell")
+        .arg("-a")
+        .arg(with_slash(&src))
+        .arg("node1:/tmp/by-flag/"));
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    assert_eq!(
+        describe(&tc.cluster.node_tmp(1).join("by-flag")),
+        describe(&src)
+    );
+}
+
 #[test]
 fn a_push_to_eight_hosts_prefixes_each_hosts_lines_and_deletes_as_rsync() {
     let tc = TestCluster::start(8);

@@ -23,6 +23,8 @@ Examples:
   prsync -a -w node[1-64] conf/ :/etc/app/  the same to 64 hosts at once (DEST is then :PATH)";
 
 const NOTES: &str = "\
+--no-OPTION turns an option off, or one that -a implies (-a --no-o, --no-D); of an option and its
+--no- form, the later one wins. RSYNC_RSH names the remote shell when -e does not.
 A trailing slash on SRC copies what is inside it; without one, SRC itself goes into DEST.
 Exit status as rsync: 0 done, 1 usage error, 23 some files could not be transferred, 255 a host
 could not be reached.";
@@ -54,6 +56,8 @@ const COMMON: &[&str] = &[
     version,
     disable_help_flag = true,
     disable_version_flag = true,
+    // rsync takes an option typed twice (`-a -a`, a script's defaults plus the user's).
+    args_override_self = true,
     about = "A fast, versatile file copying tool with rsync's options, output and delta transfer",
     override_usage = "prsync [OPTION]... SRC [SRC]... DEST",
     help_template = prtools_help::TEMPLATE,
@@ -203,6 +207,9 @@ pub struct Cli {
     /// `--help` and `--help-all`.
     #[command(flatten)]
     pub help: prtools_help::HelpFlags,
+    /// `--no-OPTION`.
+    #[command(flatten)]
+    pub no: crate::no_options::NoOptions,
     /// Which hosts, for `prsync -w HOSTS SRC... :DEST` (shared with the other tools).
     #[command(flatten)]
     pub hosts: LongHostArgs,
@@ -408,7 +415,8 @@ where
         }
         Err(e) => bail!("{}", one_line(&e)),
     };
-    let cli = Cli::from_arg_matches(&matches).map_err(|e| anyhow::anyhow!(one_line(&e)))?;
+    let mut cli = Cli::from_arg_matches(&matches).map_err(|e| anyhow::anyhow!(one_line(&e)))?;
+    crate::no_options::apply(&mut cli, &matches);
     match cli.version {
         0 => {}
         1 => {
@@ -535,6 +543,11 @@ fn resolve(mut cli: Cli, mut filters: FilterList) -> Result<Options> {
         Some(text) => parse_rate(text)?,
     };
     let _ = exit::OK;
+    // As rsync: -e, else $RSYNC_RSH.
+    let rsh = cli
+        .rsh
+        .clone()
+        .or_else(|| std::env::var("RSYNC_RSH").ok().filter(|v| !v.is_empty()));
     Ok(Options {
         verbose: if cli.quiet { 0 } else { cli.verbose },
         quiet: cli.quiet,
@@ -571,7 +584,7 @@ fn resolve(mut cli: Cli, mut filters: FilterList) -> Result<Options> {
         dest,
         config: cli
             .conn
-            .config(cli.rsh.as_deref())
+            .config(rsh.as_deref())
             .map_err(anyhow::Error::msg)?,
         remote,
         remote_path: cli.rsync_path.clone(),

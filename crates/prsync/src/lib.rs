@@ -30,6 +30,7 @@ pub mod cli;
 pub mod flist;
 pub mod itemize;
 pub mod mapped;
+pub mod no_options;
 pub mod receiver;
 pub mod remote;
 pub mod sender;
@@ -120,16 +121,17 @@ pub fn transfer<S: Sender>(
             return code;
         }
     };
+    // The sender's notices come first, as rsync's come while it lists.
+    if !opts.quiet {
+        for n in notices {
+            let _ = writeln!(out, "{n}");
+        }
+    }
     if dest.created && !opts.quiet && (opts.verbose > 0 || opts.itemize) {
         let shown = trim_slashes(opts.dest.as_bytes());
         let _ = out.write_all(b"created directory ");
         let _ = out.write_all(&itemize::escape(shown, itemize::locale_is_utf8()));
         let _ = out.write_all(b"\n");
-    }
-    if !opts.quiet {
-        for n in notices {
-            let _ = writeln!(out, "{n}");
-        }
     }
     let mut receiver = match Receiver::new(opts, sender, dest, &mut out) {
         Ok(r) => r,
@@ -236,7 +238,9 @@ fn destination(opts: &Options, list: &[flist::FileEntry]) -> Result<Dest, (i32, 
             ),
         ));
     }
-    if list.is_empty() {
+    // Nothing to copy (a folder skipped without -r): rsync still makes DEST when it ends in a
+    // slash, which says it is a folder.
+    if list.is_empty() && !bytes.ends_with(b"/") {
         return Ok(Dest {
             dir: dest,
             solo_name: None,

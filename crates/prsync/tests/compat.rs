@@ -409,3 +409,30 @@ fn copy_links_sends_what_links_point_to() {
         "{lines:?}"
     );
 }
+
+/// rsync's `--no-OPTION` forms and repeated options: of an option (or the `-a` that implies
+/// it) and its `--no-` form, the later wins; an option typed twice is no error.
+#[test]
+fn no_options_and_repeated_options() {
+    let (bed, _) = tree("no-options", 31);
+    bed.same(&[b"--no-t", b"-ai", b"{src}/", b"d1/"], "d1");
+    bed.same_with(&[b"-ai", b"--no-times", b"{src}/", b"d2/"], "d2", false);
+    bed.same(
+        &[b"-ai", b"--no-p", b"--no-o", b"--no-g", b"{src}/", b"d3/"],
+        "d3",
+    );
+    bed.same(&[b"-a", b"-a", b"-i", b"--no-D", b"{src}/", b"d4/"], "d4");
+    bed.same(
+        &[
+            b"-avv",
+            b"--no-v",
+            b"-i",
+            b"--no-inc-recursive",
+            b"{src}/",
+            b"d5/",
+        ],
+        "d5",
+    );
+    bed.same(&[b"-a", b"--no-r", b"-i", b"{src}/", b"d6/"], "d6");
+    bed.same(&[b"-ai", b"--no-l", b"{src}/", b"d7/"], "d7");
+}

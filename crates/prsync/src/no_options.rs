@@ -1,0 +1,117 @@
+//! rsync's `--no-OPTION` forms (`-a --no-o`, `--no-D`, `--no-v`). As in rsync, of an option
+//! (or the `-a` that implies it) and its `--no-` form, the one typed later wins: `-a --no-t`
+//! keeps no times, `--no-t -a` keeps them.
+
+use clap::parser::ValueSource;
+use clap::{ArgAction, ArgMatches};
+
+use crate::cli::Cli;
+
+/// The `--no-` forms, hidden from `--help` (the notes name the rule once).
+#[derive(Clone, Debug, Default, clap::Args)]
+pub struct NoOptions {
+    #[arg(long = "no-verbose", alias = "no-v", hide = true, action = ArgAction::Count)]
+    no_verbose: u8,
+    #[arg(long = "no-recursive", alias = "no-r", hide = true, action = ArgAction::Count)]
+    no_recursive: u8,
+    #[arg(long = "no-links", alias = "no-l", hide = true, action = ArgAction::Count)]
+    no_links: u8,
+    #[arg(long = "no-hard-links", alias = "no-H", hide = true, action = ArgAction::Count)]
+    no_hard_links: u8,
+    #[arg(long = "no-perms", alias = "no-p", hide = true, action = ArgAction::Count)]
+    no_perms: u8,
+    #[arg(long = "no-times", alias = "no-t", hide = true, action = ArgAction::Count)]
+    no_times: u8,
+    #[arg(long = "no-group", alias = "no-g", hide = true, action = ArgAction::Count)]
+    no_group: u8,
+    #[arg(long = "no-owner", alias = "no-o", hide = true, action = ArgAction::Count)]
+    no_owner: u8,
+    #[arg(long = "no-D", hide = true, action = ArgAction::Count)]
+    no_devices_specials: u8,
+    #[arg(long = "no-devices", hide = true, action = ArgAction::Count)]
+    no_devices: u8,
+    #[arg(long = "no-specials", hide = true, action = ArgAction::Count)]
+    no_specials: u8,
+    #[arg(long = "no-itemize-changes", alias = "no-i", hide = true, action = ArgAction::Count)]
+    no_itemize: u8,
+    #[arg(long = "no-checksum", alias = "no-c", hide = true, action = ArgAction::Count)]
+    no_checksum: u8,
+    #[arg(long = "no-compress", alias = "no-z", hide = true, action = ArgAction::Count)]
+    no_compress: u8,
+    #[arg(long = "no-human-readable", alias = "no-h", hide = true, action = ArgAction::Count)]
+    no_human: u8,
+    #[arg(long = "no-progress", hide = true, action = ArgAction::Count)]
+    no_progress: u8,
+    #[arg(long = "no-partial", hide = true, action = ArgAction::Count)]
+    no_partial: u8,
+    #[arg(long = "no-inplace", hide = true, action = ArgAction::Count)]
+    no_inplace: u8,
+    #[arg(long = "no-mkpath", hide = true, action = ArgAction::Count)]
+    no_mkpath: u8,
+    /// prsync has no incremental recursion to turn off; accepted, as scripts pass it.
+    #[arg(long = "no-inc-recursive", alias = "no-i-r", hide = true, action = ArgAction::Count)]
+    no_inc_recursive: u8,
+}
+
+/// Where `id` was typed: clap gives a default value an index too, which must not count.
+fn typed<'a>(m: &'a ArgMatches, id: &str) -> impl Iterator<Item = usize> + 'a {
+    let typed = m.value_source(id) == Some(ValueSource::CommandLine);
+    m.indices_of(id)
+        .into_iter()
+        .flatten()
+        .filter(move |_| typed)
+}
+
+/// Where the last occurrence of `id` was typed, if it was.
+fn last(m: &ArgMatches, id: &str) -> Option<usize> {
+    typed(m, id).max()
+}
+
+/// How many times `id` was typed after `after`.
+fn count_after(m: &ArgMatches, id: &str, after: Option<usize>) -> u8 {
+    let n = typed(m, id)
+        .filter(|&i| after.map_or(true, |a| i > a))
+        .count();
+    u8::try_from(n).unwrap_or(u8::MAX)
+}
+
+/// Whether an option is on: typed (as itself or as one of `on`) after its last `--no-` form.
+fn on(m: &ArgMatches, on: &[&str], no: &[&str]) -> bool {
+    let yes = on.iter().filter_map(|id| last(m, id)).max();
+    let no = no.iter().filter_map(|id| last(m, id)).max();
+    yes.is_some_and(|y| no.map_or(true, |n| y > n))
+}
+
+/// Folds `-a` and the `--no-` forms into `cli`, so that what follows reads each option alone.
+pub fn apply(cli: &mut Cli, m: &ArgMatches) {
+    let implied = |id: &'static str| [id, "archive"];
+    cli.recursive = on(m, &implied("recursive"), &["no_recursive"]);
+    cli.links = on(m, &implied("links"), &["no_links"]);
+    cli.perms = on(m, &implied("perms"), &["no_perms"]);
+    cli.times = on(m, &implied("times"), &["no_times"]);
+    cli.group = on(m, &implied("group"), &["no_group"]);
+    cli.owner = on(m, &implied("owner"), &["no_owner"]);
+    cli.devices = on(
+        m,
+        &["devices", "devices_specials", "archive"],
+        &["no_devices", "no_devices_specials"],
+    );
+    cli.specials = on(
+        m,
+        &["specials", "devices_specials", "archive"],
+        &["no_specials", "no_devices_specials"],
+    );
+    cli.devices_specials = false;
+    cli.archive = false;
+    cli.hard_links = on(m, &["hard_links"], &["no_hard_links"]);
+    cli.checksum = on(m, &["checksum"], &["no_checksum"]);
+    cli.compress = on(m, &["compress"], &["no_compress"]);
+    cli.inplace = on(m, &["inplace"], &["no_inplace"]);
+    cli.mkpath = on(m, &["mkpath"], &["no_mkpath"]);
+    cli.progress = on(m, &["progress", "partial_progress"], &["no_progress"]);
+    cli.partial = on(m, &["partial", "partial_progress"], &["no_partial"]);
+    cli.partial_progress = false;
+    cli.verbose = count_after(m, "verbose", last(m, "no_verbose"));
+    cli.itemize = count_after(m, "itemize", last(m, "no_itemize"));
+    cli.human = count_after(m, "human", last(m, "no_human"));
+}
