@@ -33,6 +33,7 @@ struct Proc {
 
 /// Runs `cmd` to completion, sampling its memory; fails if it fails.
 pub fn measure(cmd: &mut Command, marker: &str) -> Result<Memory> {
+    super::workdir::enter(cmd)?;
     let child = cmd
         .stdin(Stdio::null())
         .stdout(Stdio::null())
@@ -54,6 +55,7 @@ pub fn measure(cmd: &mut Command, marker: &str) -> Result<Memory> {
             if !libc::WIFEXITED(status) || libc::WEXITSTATUS(status) != 0 {
                 bail!("{:?} failed while measuring memory", cmd.get_program());
             }
+            super::workdir::leave(cmd)?;
             return Ok(peak);
         }
         std::thread::sleep(SAMPLE_EVERY);

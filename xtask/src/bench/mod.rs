@@ -9,6 +9,7 @@ mod pgrep_mail;
 mod prcp;
 mod prdist;
 mod prsh;
+mod workdir;
 
 use std::path::Path;
 use std::process::{Command, Stdio};
@@ -38,6 +39,7 @@ pub fn run(args: &[String]) -> Result<()> {
 /// Runs a command once and returns its wall time; fails, with its stderr, if it fails.
 pub(crate) fn time_once(cmd: &mut Command, errors: &Path) -> Result<Duration> {
     let stderr = std::fs::File::create(errors)?;
+    workdir::enter(cmd)?;
     let start = Instant::now();
     let status = cmd
         .stdin(Stdio::null())
@@ -46,6 +48,7 @@ pub(crate) fn time_once(cmd: &mut Command, errors: &Path) -> Result<Duration> {
         .status()
         .with_context(|| format!("starting {:?}", cmd.get_program()))?;
     let wall = start.elapsed();
+    workdir::leave(cmd)?;
     if !status.success() {
         let text = std::fs::read_to_string(errors).unwrap_or_default();
         bail!("{:?} failed: {}", cmd.get_program(), text.trim());
