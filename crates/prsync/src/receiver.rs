@@ -507,6 +507,18 @@ impl<'a, S: Sender, W: Write> Receiver<'a, S, W> {
                 item = self.attr_item(e, m);
                 false
             }
+            // The same kind of device with another number is replaced as a change of the
+            // old one (`cDc.t......`), as rsync itemizes it, not as a new entry.
+            Some(m) if m.is_device() && (m.mode & libc::S_IFMT) == (e.mode & libc::S_IFMT) => {
+                item = self.attr_item(e, m);
+                item.change = true;
+                item.local_change = true;
+                item.time |= !self.opts.times;
+                if !self.make_way(i, m, "special file")? {
+                    return Ok(());
+                }
+                true
+            }
             Some(m) => {
                 if !self.make_way(i, m, "special file")? {
                     return Ok(());
@@ -515,7 +527,7 @@ impl<'a, S: Sender, W: Write> Receiver<'a, S, W> {
             }
             None => true,
         };
-        if make {
+        if make && !item.change {
             item.is_new = true;
             item.local_change = true;
         }
@@ -693,6 +705,8 @@ impl<'a, S: Sender, W: Write> Receiver<'a, S, W> {
         };
         item.local_change = true;
         item.hlink = true;
+        // A local change whose time is not kept shows `T`, as rsync's itemize has it.
+        item.time |= !self.opts.times;
         self.report(i, &item, Some(&target_name));
         if self.opts.dry_run {
             return Ok(());

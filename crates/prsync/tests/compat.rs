@@ -436,3 +436,51 @@ fn no_options_and_repeated_options() {
     bed.same(&[b"-a", b"--no-r", b"-i", b"{src}/", b"d6/"], "d6");
     bed.same(&[b"-ai", b"--no-l", b"{src}/", b"d7/"], "d7");
 }
+
+/// Two names of one file, copied apart first (no -H), then joined by `-H`: the joined name
+/// itemizes with the attributes it takes from the file it is linked to, and a `T` when times
+/// are not kept, as rsync prints `hf..T...... extra => config1`.
+#[test]
+fn hard_links_made_over_old_copies_itemize_as_rsync() {
+    for (first, second) in [(&b"-iplr"[..], &b"-iplrH"[..]), (b"-iplrt", b"-iplrtH")] {
+        let bed = Bed::new(&format!("hlink-over-{}", second.len()));
+        let foo = bed.src().join("foo");
+        fs::create_dir_all(&foo).unwrap();
+        fs::write(foo.join("config1"), b"one\n").unwrap();
+        fs::hard_link(foo.join("config1"), foo.join("extra")).unwrap();
+        fs::write(foo.join("config2"), b"two\n").unwrap();
+        set_mtime(&foo.join("config1"), 1_600_000_000, 0);
+        set_mtime(&foo.join("config2"), 1_600_000_000, 0);
+        bed.same_with(&[first, b"{src}/", b"dst/"], "dst", false);
+        // The folders' times settle, so that only the files differ in what follows.
+        bed.same_with(&[b"-a", b"-f", b"-! */", b"{src}/", b"dst/"], "dst", false);
+        fs::write(foo.join("config1"), b"one, changed\n").unwrap();
+        set_mtime(&foo.join("config1"), 1_600_000_100, 0);
+        bed.same_with(&[second, b"{src}/", b"dst/"], "dst", false);
+    }
+}
+
+/// A device replaced by one of the same kind with another number is a change of the old
+/// entry (`cDc.T......` without -t, `cDc.t......` with it), not a new one.
+#[test]
+fn a_replaced_device_itemizes_as_a_change() {
+    let bed = Bed::new("device-replaced");
+    let make = |name: &str, minor: u32| {
+        let path = bed.src().join(name);
+        rustix::fs::mknodat(
+            rustix::fs::CWD,
+            &path,
+            rustix::fs::FileType::BlockDevice,
+            rustix::fs::Mode::from_raw_mode(0o640),
+            rustix::fs::makedev(105, minor),
+        )
+        .unwrap();
+        set_mtime(&path, 1_600_000_000 + i64::from(minor), 0);
+    };
+    make("block", 71);
+    make("block2", 72);
+    make("block3", 73);
+    bed.same(&[b"-ai", b"{src}/block", b"block"], "block");
+    bed.same_with(&[b"-Di", b"{src}/block3", b"block"], "block", false);
+    bed.same(&[b"-ai", b"{src}/block2", b"block"], "block");
+}
