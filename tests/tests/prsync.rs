@@ -60,6 +60,19 @@ fn rsync(args: &[&str], src: &Path, dst: &Path) -> String {
     text(&out.stdout)
 }
 
+/// The real rsync pushing `SRC/` to `dest` on the test cluster, for the expected output.
+fn rsync_push(tc: &TestCluster, args: &[&str], src: &Path, dest: &str) -> String {
+    let shell = format!("ssh -F {}", tc.cluster.ssh_config().display());
+    let out = run(Command::new("rsync")
+        .arg("-e")
+        .arg(shell)
+        .args(args)
+        .arg(with_slash(src))
+        .arg(dest));
+    assert!(out.status.success(), "rsync: {}", text(&out.stderr));
+    text(&out.stdout)
+}
+
 fn with_slash(p: &Path) -> String {
     format!("{}/", p.display())
 }
@@ -96,13 +109,16 @@ fn a_push_to_one_host_does_what_rsync_does_and_sends_a_delta() {
     let tc = TestCluster::start(1);
     let scratch = tc.scratch("push");
     let src = make_tree(&scratch);
-    let local = scratch.join("rsync-copy");
-    let expected = rsync(&["-ai"], &src, &local);
+    // rsync's own push to the same host is the expected output: what is sent shows as
+    // `<f...`, the pushing side's view.
+    let expected = rsync_push(&tc, &["-ai"], &src, "node1:/tmp/rsync-dst");
+    assert!(expected.contains("<f+++++++++ run.sh"), "{expected}");
+    let local = tc.cluster.node_tmp(1).join("rsync-dst");
 
     let out = push(&tc, &["-ai"], &src, "node1:/tmp/dst");
     assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
     assert_text_eq!(
-        expected.replace(&local.display().to_string(), "/tmp/dst"),
+        expected.replace("/tmp/rsync-dst", "/tmp/dst"),
         text(&out.stdout)
     );
     let remote = tc.cluster.node_tmp(1).join("dst");
@@ -112,7 +128,7 @@ fn a_push_to_one_host_does_what_rsync_does_and_sends_a_delta() {
     // a few KB instead of the file.
     std::fs::write(src.join("etc/big.txt"), big_text(Some(40_000))).unwrap();
     age(&src);
-    let expected = rsync(&["-ai", "--no-W"], &src, &local);
+    let expected = rsync_push(&tc, &["-ai"], &src, "node1:/tmp/rsync-dst");
     let out = push(&tc, &["-ai", "--stats", "-z"], &src, "node1:/tmp/dst");
     assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
     let stdout = text(&out.stdout);
@@ -208,15 +224,15 @@ fn a_push_to_eight_hosts_prefixes_each_hosts_lines_and_deletes_as_rsync() {
     let tc = TestCluster::start(8);
     let scratch = tc.scratch("many");
     let src = make_tree(&scratch);
-    let local = scratch.join("rsync-copy");
-    let expected = rsync(&["-ai"], &src, &local);
+    let expected = rsync_push(&tc, &["-ai"], &src, "node1:/tmp/rsync-dst");
+    let local = tc.cluster.node_tmp(1).join("rsync-dst");
     let out = push(&tc, &["-ai", "-w", "node[1-8]"], &src, ":/tmp/dst");
     assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
     let stdout = text(&out.stdout);
     for node in 1..=8 {
         let host = format!("node{node}");
         assert_text_eq!(
-            expected.replace(&local.display().to_string(), "/tmp/dst"),
+            expected.replace("/tmp/rsync-dst", "/tmp/dst"),
             lines_of(&stdout, &host)
         );
         assert_eq!(
@@ -249,12 +265,12 @@ fn a_push_to_eight_hosts_prefixes_each_hosts_lines_and_deletes_as_rsync() {
             "{host}"
         );
     }
-    rsync(&["-a"], &src, &local);
+    rsync_push(&tc, &["-a"], &src, "node1:/tmp/rsync-dst");
 
     // A file gone from the source goes from every host with --delete, itemized as rsync.
     std::fs::remove_file(src.join("run.sh")).unwrap();
     age(&src);
-    let expected = rsync(&["-ai", "--delete"], &src, &local);
+    let expected = rsync_push(&tc, &["-ai", "--delete"], &src, "node1:/tmp/rsync-dst");
     assert!(expected.contains("*deleting   run.sh"), "{expected}");
     let out = push(
         &tc,

@@ -304,6 +304,9 @@ pub struct Options {
     pub remote_path: Option<String>,
     /// `--no-bootstrap`.
     pub no_bootstrap: bool,
+    /// This is the agent receiving a push: what it sends shows as `<f...` in `-i` lines, the
+    /// pushing side's view, as rsync prints a push.
+    pub pushed: bool,
     /// `-z`: file data crosses the network compressed with zstd.
     pub compress: bool,
     /// `--bwlimit`, in bytes per second.
@@ -591,6 +594,7 @@ fn resolve(mut cli: Cli, mut filters: FilterList) -> Result<Options> {
         compress: cli.compress,
         bwlimit,
         no_bootstrap: cli.no_bootstrap,
+        pushed: false,
     })
 }
 

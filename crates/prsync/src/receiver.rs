@@ -285,7 +285,10 @@ impl<'a, S: Sender, W: Write> Receiver<'a, S, W> {
         }
         if self.opts.itemize {
             if item.significant() {
-                let line = itemize::line(item, &entry, hlink_target, self.utf8);
+                let mut line = itemize::line(item, &entry, hlink_target, self.utf8);
+                if self.opts.pushed && line.first() == Some(&b'>') {
+                    line[0] = b'<';
+                }
                 self.print(&line);
             }
         } else if self.opts.verbose > 0

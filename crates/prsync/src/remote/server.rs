@@ -59,6 +59,7 @@ fn job<R: Read, W: Write>(mut link: Link<R, W>) -> io::Result<i32> {
     match job {
         Job::Receive { dest } => {
             opts.dest = OsString::from_vec(dest);
+            opts.pushed = true;
             let (list, errors, notices) = receive_list(&mut link)?;
             let link = Rc::new(RefCell::new(link));
             let mut sender = RemoteSender::new(list, link.clone());
