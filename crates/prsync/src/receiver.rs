@@ -200,9 +200,14 @@ impl<'a, S: Sender, W: Write> Receiver<'a, S, W> {
             }
         }
         for i in 0..n {
-            self.process(i)?;
+            // A folder's extraneous entries go before its own line, as rsync prints them;
+            // the folder is compared as it was before they went, as rsync's stat of it is.
             if self.opts.delete == DeleteMode::During && self.existed.contains(&i) {
+                let before = self.lstat(i);
                 self.delete_in_dir(i)?;
+                self.process_as(i, before)?;
+            } else {
+                self.process(i)?;
             }
         }
         for g in std::mem::take(&mut self.late) {
@@ -337,11 +342,17 @@ impl<'a, S: Sender, W: Write> Receiver<'a, S, W> {
     }
 
     fn process(&mut self, i: usize) -> io::Result<()> {
+        let meta = self.lstat(i);
+        self.process_as(i, meta)
+    }
+
+    /// [`Receiver::process`] with what is at entry `i`'s name already looked up.
+    fn process_as(&mut self, i: usize, meta: io::Result<Option<FileStat>>) -> io::Result<()> {
         let entry = self.list()[i].clone();
         if self.skip_below.iter().any(|d| is_below(&entry.name, d)) {
             return Ok(());
         }
-        let result = match self.lstat(i) {
+        let result = match meta {
             Err(e) => Err(e),
             Ok(meta) => match &entry.kind {
                 FileKind::Dir => self.do_dir(i, &entry, meta),

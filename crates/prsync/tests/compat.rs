@@ -484,3 +484,30 @@ fn a_replaced_device_itemizes_as_a_change() {
     bed.same_with(&[b"-Di", b"{src}/block3", b"block"], "block", false);
     bed.same(&[b"-ai", b"{src}/block2", b"block"], "block");
 }
+
+/// With --delete, a folder's `*deleting` lines come before the folder's own `-i` line, as
+/// rsync prints them, when the folder's time changed too.
+#[test]
+fn deletions_come_before_their_folders_line() {
+    for mode in [&b"--delete"[..], b"--delete-before", b"--delete-after"] {
+        let bed = Bed::new(&format!("delete-order{}", mode.len()));
+        let src = bed.src();
+        fs::create_dir_all(src.join("sub")).unwrap();
+        fs::write(src.join("a"), b"a\n").unwrap();
+        fs::write(src.join("sub/b"), b"b\n").unwrap();
+        for path in [
+            src.join("a"),
+            src.join("sub/b"),
+            src.join("sub"),
+            src.clone(),
+        ] {
+            set_mtime(&path, 1_500_000_000, 0);
+        }
+        bed.same(&[b"-a", b"{src}/", b"dst/"], "dst");
+        fs::remove_file(src.join("a")).unwrap();
+        fs::remove_file(src.join("sub/b")).unwrap();
+        set_mtime(&src.join("sub"), 1_577_836_800, 0);
+        set_mtime(&src, 1_577_836_800, 0);
+        bed.same(&[b"-ai", mode, b"{src}/", b"dst/"], "dst");
+    }
+}
