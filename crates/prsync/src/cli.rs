@@ -131,6 +131,24 @@ pub struct Cli {
         overrides_with = "whole_file"
     )]
     pub no_whole_file: bool,
+    /// Skip creating new files on the receiver
+    #[arg(long = "existing", visible_alias = "ignore-non-existing")]
+    pub existing: bool,
+    /// Skip updating files that exist on the receiver
+    #[arg(long = "ignore-existing")]
+    pub ignore_existing: bool,
+    /// Skip files that match in size
+    #[arg(long = "size-only")]
+    pub size_only: bool,
+    /// Don't skip files that match size and time
+    #[arg(short = 'I', long = "ignore-times")]
+    pub ignore_times: bool,
+    /// Don't transfer any file larger than SIZE
+    #[arg(long = "max-size", value_name = "SIZE")]
+    pub max_size: Option<String>,
+    /// Don't transfer any file smaller than SIZE
+    #[arg(long = "min-size", value_name = "SIZE")]
+    pub min_size: Option<String>,
     /// Create the destination's missing path components
     #[arg(long = "mkpath")]
     pub mkpath: bool,
@@ -304,6 +322,18 @@ pub struct Options {
     pub remote_path: Option<String>,
     /// `--no-bootstrap`.
     pub no_bootstrap: bool,
+    /// `--existing`: files, links and folders not there are not made.
+    pub existing: bool,
+    /// `--ignore-existing`: files already there are left as they are.
+    pub ignore_existing: bool,
+    /// `--size-only`: the quick check compares sizes alone.
+    pub size_only: bool,
+    /// `-I`: the quick check never says "unchanged" by size and time.
+    pub ignore_times: bool,
+    /// `--max-size`, in bytes.
+    pub max_size: Option<u64>,
+    /// `--min-size`, in bytes.
+    pub min_size: Option<u64>,
     /// This is the agent receiving a push: what it sends shows as `<f...` in `-i` lines, the
     /// pushing side's view, as rsync prints a push.
     pub pushed: bool,
@@ -364,8 +394,18 @@ impl Options {
         flag(self.partial, "--partial");
         flag(self.stats, "--stats");
         flag(self.compress, "-z");
+        flag(self.existing, "--existing");
+        flag(self.ignore_existing, "--ignore-existing");
+        flag(self.size_only, "--size-only");
+        flag(self.ignore_times, "-I");
         for _ in 1..self.human {
             flag(true, "-h");
+        }
+        if let Some(n) = self.max_size {
+            args.push(format!("--max-size={n}").into_bytes());
+        }
+        if let Some(n) = self.min_size {
+            args.push(format!("--min-size={n}").into_bytes());
         }
         if let Some(b) = self.block_size {
             args.push(format!("--block-size={b}").into_bytes());
@@ -545,6 +585,14 @@ fn resolve(mut cli: Cli, mut filters: FilterList) -> Result<Options> {
         None => None,
         Some(text) => parse_rate(text)?,
     };
+    let size = |flag: &str, text: &Option<String>| {
+        text.as_deref()
+            .map(|t| crate::size_arg::parse(flag, t))
+            .transpose()
+            .map_err(anyhow::Error::msg)
+    };
+    let max_size = size("--max-size", &cli.max_size)?;
+    let min_size = size("--min-size", &cli.min_size)?;
     let _ = exit::OK;
     // As rsync: -e, else $RSYNC_RSH.
     let rsh = cli
@@ -595,6 +643,12 @@ fn resolve(mut cli: Cli, mut filters: FilterList) -> Result<Options> {
         bwlimit,
         no_bootstrap: cli.no_bootstrap,
         pushed: false,
+        existing: cli.existing,
+        ignore_existing: cli.ignore_existing,
+        size_only: cli.size_only,
+        ignore_times: cli.ignore_times,
+        max_size,
+        min_size,
     })
 }
 

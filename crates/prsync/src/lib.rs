@@ -34,6 +34,7 @@ pub mod no_options;
 pub mod receiver;
 pub mod remote;
 pub mod sender;
+pub mod size_arg;
 pub mod stats;
 pub mod version;
 

@@ -354,6 +354,13 @@ impl<'a, S: Sender, W: Write> Receiver<'a, S, W> {
         }
         let result = match meta {
             Err(e) => Err(e),
+            // --existing: nothing new is made, nor anything inside a folder not made.
+            Ok(None) if self.opts.existing && entry.name != b"." => {
+                if entry.is_dir() {
+                    self.skip_below.push(entry.name.clone());
+                }
+                Ok(())
+            }
             Ok(meta) => match &entry.kind {
                 FileKind::Dir => self.do_dir(i, &entry, meta),
                 FileKind::Regular { .. } => self.do_file(i, &entry, meta),
@@ -576,6 +583,14 @@ impl<'a, S: Sender, W: Write> Receiver<'a, S, W> {
         e: &FileEntry,
         meta: Option<FileStat>,
     ) -> io::Result<Option<bool>> {
+        let o = self.opts;
+        let size = e.size();
+        if o.max_size.is_some_and(|max| size > max)
+            || o.min_size.is_some_and(|min| size < min)
+            || (o.ignore_existing && meta.is_some())
+        {
+            return Ok(None);
+        }
         let meta = match meta {
             Some(m) if !m.is_file() => {
                 if !self.make_way(i, &m, "regular file")? {
@@ -623,6 +638,7 @@ impl<'a, S: Sender, W: Write> Receiver<'a, S, W> {
         if e.size() != m.size {
             return Ok(false);
         }
+        // As rsync: -c decides alone, then --size-only, then -I.
         if self.opts.checksum {
             let theirs = e.checksum;
             let ours = self
@@ -631,7 +647,10 @@ impl<'a, S: Sender, W: Write> Receiver<'a, S, W> {
                 .and_then(prtools_sync::hash_reader)?;
             return Ok(theirs == Some(ours));
         }
-        Ok(e.mtime.secs == m.mtime.secs)
+        if self.opts.size_only {
+            return Ok(true);
+        }
+        Ok(!self.opts.ignore_times && e.mtime.secs == m.mtime.secs)
     }
 
     /// A member of a hard-link group (see `hlink.c` in rsync for the rules copied here).

@@ -511,3 +511,44 @@ fn deletions_come_before_their_folders_line() {
         bed.same(&[b"-ai", mode, b"{src}/", b"dst/"], "dst");
     }
 }
+
+/// What decides which files go: --existing, --ignore-existing, --size-only, -I, --max-size
+/// and --min-size, on the same edited trees as rsync.
+#[test]
+fn options_that_choose_what_is_sent() {
+    let cases: &[&[&[u8]]] = &[
+        &[b"--existing"],
+        &[b"--ignore-non-existing", b"--delete"],
+        &[b"--ignore-existing"],
+        &[b"--size-only"],
+        &[b"-I"],
+        &[b"--ignore-times", b"-c"],
+        &[b"--max-size=4K"],
+        &[b"--min-size=1.5kb-1"],
+        &[b"--max-size=70k", b"--min-size=13"],
+    ];
+    for (n, extra) in cases.iter().enumerate() {
+        let (bed, mut rng) = tree(&format!("choose-{n}"), 40 + n as u64);
+        bed.same(&[b"-a", b"{src}/", b"dst/"], "dst");
+        edit_source(&bed.src(), &mut rng);
+        let mut args: Vec<&[u8]> = vec![b"-ai"];
+        args.extend_from_slice(extra);
+        args.extend_from_slice(&[b"{src}/", b"dst/"]);
+        bed.same(&args, "dst");
+        // Into an empty destination too: what is not there yet.
+        args.pop();
+        args.push(b"new/");
+        bed.same(&args, "new");
+    }
+}
+
+/// A SIZE that rsync refuses is refused in one line, exit 1.
+#[test]
+fn a_bad_size_is_refused() {
+    let bed = Bed::new("bad-size");
+    let (r, p) = bed.both(&[b"--max-size=abc", b"{src}/", b"dst/"]);
+    assert_eq!((r.code, p.code), (1, 1));
+    let err = String::from_utf8_lossy(&p.stderr);
+    assert_eq!(err.lines().count(), 1, "{err}");
+    assert!(err.contains("--max-size=abc is invalid"), "{err}");
+}
