@@ -20,7 +20,8 @@
 //! The one call by path is opening the destination folder itself, which the user named.
 
 use std::collections::{HashMap, HashSet};
-use std::io::{self, Seek, Write};
+use std::fs::File;
+use std::io::{self, BufWriter, Seek, Write};
 use std::os::unix::fs::MetadataExt;
 use std::path::PathBuf;
 
@@ -37,6 +38,11 @@ use crate::stats::Stats;
 /// The largest file the sender is asked to send ahead (see [`Sender::prefetch`]): above
 /// this a round trip is small beside the transfer itself.
 const PREFETCH_LARGEST: u64 = 256 * 1024;
+
+/// What a file being rebuilt collects before each write: the delta's ops and the fetched
+/// ranges come in pieces of any size, and the disk wants few large writes. Blocks copied from
+/// the old file in runs longer than this go straight to the file.
+const WRITE_BUFFER: usize = 1 << 20;
 
 /// Where the names of the file list land.
 #[derive(Debug)]
@@ -724,13 +730,24 @@ impl<'a, S: Sender, W: Write> Receiver<'a, S, W> {
         let mode = self.new_mode(e, old);
         let mtime = self.opts.times.then_some(e.mtime);
         if self.opts.inplace {
-            let mut data = Vec::new();
-            let sent = self.receive(i, basis.as_deref(), &mut data)?;
-            self.account(sent);
             let mut f = self.root()?.open_file_rw(&rel)?;
-            f.write_all(&data)?;
-            f.set_len(data.len() as u64)?;
-            f.seek(io::SeekFrom::Start(0))?;
+            let sent = match &basis {
+                // No old bytes are read: the new ones go straight over them.
+                None => self.sender.send(i, None, &mut f)?,
+                // The delta reads the old bytes while the new ones are written: the new
+                // file is built in an unnamed file beside it first, then copied over it.
+                Some(_) => {
+                    let mut built = unnamed_file(&self.dest.dir)?;
+                    let sent = self.receive(i, basis.as_deref(), &built)?;
+                    drop(basis);
+                    built.seek(io::SeekFrom::Start(0))?;
+                    io::copy(&mut built, &mut f)?;
+                    sent
+                }
+            };
+            self.account(sent);
+            let len = f.stream_position()?;
+            f.set_len(len)?;
             self.chown_file(&f, e)?;
             rustix::fs::fchmod(&f, rustix::fs::Mode::from_raw_mode(mode))?;
             if let Some(t) = mtime {
@@ -738,8 +755,8 @@ impl<'a, S: Sender, W: Write> Receiver<'a, S, W> {
             }
             return Ok(());
         }
-        let mut file = self.root()?.create_file(&rel)?;
-        let sent = match self.receive(i, basis.as_deref(), &mut file) {
+        let file = self.root()?.create_file(&rel)?;
+        let sent = match self.receive(i, basis.as_deref(), file.file()) {
             Ok(sent) => sent,
             // --partial: what arrived of a whole file replaces the old one, as rsync keeps
             // it, so that the next run sends only the rest. A copy that starts from the old
@@ -767,18 +784,22 @@ impl<'a, S: Sender, W: Write> Receiver<'a, S, W> {
         self.stats.data_bytes += sent.wire;
     }
 
-    /// Asks the sender for file `i` and writes the new contents to `out`: with an old copy
-    /// (`basis`), from the blocks of it the new file reuses, found either here against the
-    /// sender's signature of the new file or by the sender against the signature of the old
-    /// one; else whole.
+    /// Asks the sender for file `i` and writes the new contents to `out`, as they arrive:
+    /// with an old copy (`basis`), from the blocks of it the new file reuses, found either
+    /// here against the sender's signature of the new file or by the sender against the
+    /// signature of the old one; else whole.
+    ///
+    /// Nothing of the file is held here beyond [`WRITE_BUFFER`]: the output is only known
+    /// good at the end (the whole-file hash), so `out` is a file that can be emptied and
+    /// written again, which is what the second try (the file whole) does.
     fn receive(
         &mut self,
         i: usize,
         basis: Option<&[u8]>,
-        out: &mut dyn Write,
+        mut out: &File,
     ) -> io::Result<crate::sender::Sent> {
         let Some(basis) = basis else {
-            return self.sender.send(i, None, out);
+            return self.sender.send(i, None, &mut out);
         };
         let options = SignatureOptions {
             block_size: self.opts.block_size,
@@ -788,54 +809,63 @@ impl<'a, S: Sender, W: Write> Receiver<'a, S, W> {
             if let Some(sent) = self.receive_ranges(i, &sig, basis, out)? {
                 return Ok(sent);
             }
-            return self.sender.send(i, None, out);
+            rewind(out)?;
+            return self.sender.send(i, None, &mut out);
         }
         let sig = Signature::new(basis, &options).map_err(io::Error::other)?;
         self.stats.sum_bytes += sig.encoded_len() as u64;
-        let mut patched = Vec::new();
         let mut writer = PatchWriter {
             patcher: Patcher::new(basis),
-            out: &mut patched,
+            out: BufWriter::with_capacity(WRITE_BUFFER, out),
         };
         let sent = self.sender.send(i, Some(&sig), &mut writer)?;
-        match writer.patcher.finish() {
-            Ok(_) => {
-                out.write_all(&patched)?;
-                Ok(sent)
-            }
+        let PatchWriter {
+            patcher,
+            out: mut buffered,
+        } = writer;
+        let checked = patcher.finish();
+        buffered.flush()?;
+        drop(buffered);
+        match checked {
+            Ok(_) => Ok(sent),
             // A false block match, or the file changed while it was read: send it
             // whole, as rsync's second pass does.
-            Err(_) => self.sender.send(i, None, out),
+            Err(_) => {
+                rewind(out)?;
+                self.sender.send(i, None, &mut out)
+            }
         }
     }
 
     /// Rebuilds file `i` from the blocks of `basis` that the new file's signature `sig`
-    /// finds in it, fetching only the ranges it lacks. `None` when the result does not check
-    /// out (the source changed meanwhile): the caller then fetches the file whole.
+    /// finds in it, fetching only the ranges it lacks, and writes it to `out` as they come.
+    /// `None` when the result does not check out (the source changed meanwhile): the caller
+    /// then fetches the file whole.
     fn receive_ranges(
         &mut self,
         i: usize,
         sig: &Signature,
         basis: &[u8],
-        out: &mut dyn Write,
+        out: &File,
     ) -> io::Result<Option<crate::sender::Sent>> {
         self.stats.sum_bytes += sig.encoded_len() as u64;
         let map = prtools_delta::block_map(sig, basis);
         let invalid = |e: prtools_delta::Error| io::Error::new(io::ErrorKind::InvalidData, e);
         let mut assembler = Assembler::new(sig, &map, basis).map_err(invalid)?;
-        let mut built = Vec::new();
+        let mut buffered = BufWriter::with_capacity(WRITE_BUFFER, out);
         let mut sent = {
             let mut writer = AssembleWriter {
                 assembler: &mut assembler,
-                out: &mut built,
+                out: &mut buffered,
             };
             self.sender
                 .send_ranges(i, &map.missing_ranges(), &mut writer)?
         };
-        if assembler.finish(&mut built).is_err() {
+        let checked = assembler.finish(&mut buffered);
+        buffered.flush()?;
+        if checked.is_err() {
             return Ok(None);
         }
-        out.write_all(&built)?;
         sent.literal = map.missing_len();
         sent.matched = sig.len() - map.missing_len();
         Ok(Some(sent))
@@ -1085,11 +1115,10 @@ impl<'a, S: Sender, W: Write> Receiver<'a, S, W> {
     }
 }
 
-/// Feeds a delta stream to a [`Patcher`] as the sender writes it.
 /// Feeds fetched ranges to an [`Assembler`], which writes the rebuilt file.
 struct AssembleWriter<'a, 'b, 'o> {
     assembler: &'a mut Assembler<'b>,
-    out: &'o mut Vec<u8>,
+    out: &'o mut dyn Write,
 }
 
 impl Write for AssembleWriter<'_, '_, '_> {
@@ -1105,15 +1134,16 @@ impl Write for AssembleWriter<'_, '_, '_> {
     }
 }
 
+/// Feeds a delta stream to a [`Patcher`] as the sender writes it.
 struct PatchWriter<'b, 'o> {
     patcher: Patcher<'b>,
-    out: &'o mut Vec<u8>,
+    out: BufWriter<&'o File>,
 }
 
 impl Write for PatchWriter<'_, '_> {
     fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
         self.patcher
-            .feed(buf, self.out)
+            .feed(buf, &mut self.out)
             .map_err(|e| io::Error::new(io::ErrorKind::InvalidData, e))?;
         Ok(buf.len())
     }
@@ -1121,6 +1151,25 @@ impl Write for PatchWriter<'_, '_> {
     fn flush(&mut self) -> io::Result<()> {
         Ok(())
     }
+}
+
+/// Empties a file written by a first try that did not check out, for the second.
+fn rewind(mut file: &File) -> io::Result<()> {
+    file.set_len(0)?;
+    file.seek(io::SeekFrom::Start(0))?;
+    Ok(())
+}
+
+/// A file with no name in `dir` (`O_TMPFILE`), gone when it is closed: scratch space on the
+/// destination's disk, so that even --inplace never holds a file in memory.
+fn unnamed_file(dir: &std::path::Path) -> io::Result<File> {
+    use std::os::unix::fs::OpenOptionsExt;
+    std::fs::OpenOptions::new()
+        .read(true)
+        .write(true)
+        .custom_flags(libc::O_TMPFILE)
+        .mode(0o600)
+        .open(dir)
 }
 
 /// True if `name` is inside the directory `dir` (any name is inside `.`).
