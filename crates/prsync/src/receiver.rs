@@ -723,7 +723,8 @@ impl<'a, S: Sender, W: Write> Receiver<'a, S, W> {
         let basis = match old {
             Some(m) if !self.opts.whole_file && m.size > 0 => {
                 let file = self.root()?.open_file(&rel)?;
-                Some(Mapped::new(&file)?)
+                let map = Mapped::new(&file)?;
+                Some(Basis { file, map })
             }
             _ => None,
         };
@@ -738,7 +739,7 @@ impl<'a, S: Sender, W: Write> Receiver<'a, S, W> {
                 // file is built in an unnamed file beside it first, then copied over it.
                 Some(_) => {
                     let mut built = unnamed_file(&self.dest.dir)?;
-                    let sent = self.receive(i, basis.as_deref(), &built)?;
+                    let sent = self.receive(i, basis.as_ref(), &built)?;
                     drop(basis);
                     built.seek(io::SeekFrom::Start(0))?;
                     io::copy(&mut built, &mut f)?;
@@ -756,7 +757,7 @@ impl<'a, S: Sender, W: Write> Receiver<'a, S, W> {
             return Ok(());
         }
         let file = self.root()?.create_file(&rel)?;
-        let sent = match self.receive(i, basis.as_deref(), file.file()) {
+        let sent = match self.receive(i, basis.as_ref(), file.file()) {
             Ok(sent) => sent,
             // --partial: what arrived of a whole file replaces the old one, as rsync keeps
             // it, so that the next run sends only the rest. A copy that starts from the old
@@ -795,7 +796,7 @@ impl<'a, S: Sender, W: Write> Receiver<'a, S, W> {
     fn receive(
         &mut self,
         i: usize,
-        basis: Option<&[u8]>,
+        basis: Option<&Basis>,
         mut out: &File,
     ) -> io::Result<crate::sender::Sent> {
         let Some(basis) = basis else {
@@ -812,20 +813,19 @@ impl<'a, S: Sender, W: Write> Receiver<'a, S, W> {
             rewind(out)?;
             return self.sender.send(i, None, &mut out);
         }
-        let sig = Signature::new(basis, &options).map_err(io::Error::other)?;
+        let sig = Signature::new(&basis.map, &options).map_err(io::Error::other)?;
         self.stats.sum_bytes += sig.encoded_len() as u64;
         let mut writer = PatchWriter {
-            patcher: Patcher::new(basis),
-            out: BufWriter::with_capacity(WRITE_BUFFER, out),
+            patcher: Patcher::new(&basis.map),
+            out: FileOutput::new(out, &basis.file),
         };
         let sent = self.sender.send(i, Some(&sig), &mut writer)?;
         let PatchWriter {
             patcher,
-            out: mut buffered,
+            out: mut written,
         } = writer;
         let checked = patcher.finish();
-        buffered.flush()?;
-        drop(buffered);
+        written.flush()?;
         match checked {
             Ok(_) => Ok(sent),
             // A false block match, or the file changed while it was read: send it
@@ -845,14 +845,14 @@ impl<'a, S: Sender, W: Write> Receiver<'a, S, W> {
         &mut self,
         i: usize,
         sig: &Signature,
-        basis: &[u8],
+        basis: &Basis,
         out: &File,
     ) -> io::Result<Option<crate::sender::Sent>> {
         self.stats.sum_bytes += sig.encoded_len() as u64;
-        let map = prtools_delta::block_map(sig, basis);
+        let map = prtools_delta::block_map(sig, &basis.map);
         let invalid = |e: prtools_delta::Error| io::Error::new(io::ErrorKind::InvalidData, e);
-        let mut assembler = Assembler::new(sig, &map, basis).map_err(invalid)?;
-        let mut buffered = BufWriter::with_capacity(WRITE_BUFFER, out);
+        let mut assembler = Assembler::new(sig, &map, &basis.map).map_err(invalid)?;
+        let mut buffered = FileOutput::new(out, &basis.file);
         let mut sent = {
             let mut writer = AssembleWriter {
                 assembler: &mut assembler,
@@ -861,7 +861,7 @@ impl<'a, S: Sender, W: Write> Receiver<'a, S, W> {
             self.sender
                 .send_ranges(i, &map.missing_ranges(), &mut writer)?
         };
-        let checked = assembler.finish(&mut buffered);
+        let checked = assembler.finish_to(&mut buffered);
         buffered.flush()?;
         if checked.is_err() {
             return Ok(None);
@@ -1116,15 +1116,15 @@ impl<'a, S: Sender, W: Write> Receiver<'a, S, W> {
 }
 
 /// Feeds fetched ranges to an [`Assembler`], which writes the rebuilt file.
-struct AssembleWriter<'a, 'b, 'o> {
+struct AssembleWriter<'a, 'b, 'o, 'f> {
     assembler: &'a mut Assembler<'b>,
-    out: &'o mut dyn Write,
+    out: &'o mut FileOutput<'f>,
 }
 
-impl Write for AssembleWriter<'_, '_, '_> {
+impl Write for AssembleWriter<'_, '_, '_, '_> {
     fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
         self.assembler
-            .feed(buf, self.out)
+            .feed_to(buf, self.out)
             .map_err(|e| io::Error::new(io::ErrorKind::InvalidData, e))?;
         Ok(buf.len())
     }
@@ -1137,19 +1137,108 @@ impl Write for AssembleWriter<'_, '_, '_> {
 /// Feeds a delta stream to a [`Patcher`] as the sender writes it.
 struct PatchWriter<'b, 'o> {
     patcher: Patcher<'b>,
-    out: BufWriter<&'o File>,
+    out: FileOutput<'o>,
 }
 
 impl Write for PatchWriter<'_, '_> {
     fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
         self.patcher
-            .feed(buf, &mut self.out)
+            .feed_to(buf, &mut self.out)
             .map_err(|e| io::Error::new(io::ErrorKind::InvalidData, e))?;
         Ok(buf.len())
     }
 
     fn flush(&mut self) -> io::Result<()> {
         Ok(())
+    }
+}
+
+/// The old file a delta is applied to: open, for copies in the kernel, and mapped, for the
+/// search and the hashes (page cache, not heap, whatever its size).
+struct Basis {
+    file: File,
+    map: Mapped,
+}
+
+/// Runs of the basis at least this long are copied by the kernel (`copy_file_range`): below
+/// it, a system call per run would cost more than the copy it saves.
+const KERNEL_COPY_LEAST: usize = 64 * 1024;
+
+/// A rebuilt file being written: new bytes through a [`WRITE_BUFFER`], long runs of the old
+/// file copied from it by the kernel, which on Linux takes a fraction of the time of copying
+/// them through user space (page cache to page cache, no faults on the map), and shares the
+/// extents on filesystems that can.
+///
+/// The bytes were hashed from the map of the same file a moment before; a process that
+/// rewrites the old file in between could make the copy differ from what was hashed, as
+/// with any reader of a file that is being written.
+struct FileOutput<'f> {
+    buffer: BufWriter<&'f File>,
+    out: &'f File,
+    basis: &'f File,
+    /// Cleared when the kernel cannot copy between these files (another filesystem on an
+    /// old kernel, a filesystem without support): then every byte goes through the buffer.
+    kernel_copy: bool,
+}
+
+impl<'f> FileOutput<'f> {
+    fn new(out: &'f File, basis: &'f File) -> Self {
+        FileOutput {
+            buffer: BufWriter::with_capacity(WRITE_BUFFER, out),
+            out,
+            basis,
+            kernel_copy: true,
+        }
+    }
+
+    fn flush(&mut self) -> io::Result<()> {
+        self.buffer.flush()
+    }
+
+    /// Copies `len` bytes of the basis from `offset` to the end of the output; how many it
+    /// copied (fewer if the basis shrank, or none when the kernel cannot).
+    fn copy_in_kernel(&mut self, mut offset: u64, len: usize) -> io::Result<usize> {
+        self.buffer.flush()?;
+        let mut done = 0;
+        while done < len {
+            match rustix::fs::copy_file_range(
+                self.basis,
+                Some(&mut offset),
+                self.out,
+                None,
+                len - done,
+            ) {
+                Ok(0) => break,
+                Ok(n) => done += n,
+                Err(rustix::io::Errno::INTR) => continue,
+                Err(
+                    rustix::io::Errno::XDEV
+                    | rustix::io::Errno::NOSYS
+                    | rustix::io::Errno::INVAL
+                    | rustix::io::Errno::OPNOTSUPP,
+                ) if done == 0 => {
+                    self.kernel_copy = false;
+                    break;
+                }
+                Err(e) => return Err(e.into()),
+            }
+        }
+        Ok(done)
+    }
+}
+
+impl prtools_delta::Output for FileOutput<'_> {
+    fn write_new(&mut self, bytes: &[u8]) -> io::Result<()> {
+        self.buffer.write_all(bytes)
+    }
+
+    fn write_basis(&mut self, bytes: &[u8], offset: u64) -> io::Result<()> {
+        let copied = if self.kernel_copy && bytes.len() >= KERNEL_COPY_LEAST {
+            self.copy_in_kernel(offset, bytes.len())?
+        } else {
+            0
+        };
+        self.buffer.write_all(&bytes[copied..])
     }
 }
 
