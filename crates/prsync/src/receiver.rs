@@ -100,6 +100,8 @@ pub struct Receiver<'a, S: Sender, W: Write> {
     children: HashMap<Vec<u8>, HashSet<Vec<u8>>>,
     /// Directories that existed as directories before this run touched them.
     existed: HashSet<usize>,
+    /// What the first look of [`Receiver::run`] found at each entry it looked at.
+    seen: Vec<Option<Option<FileStat>>>,
 }
 
 impl<'a, S: Sender, W: Write> Receiver<'a, S, W> {
@@ -163,6 +165,7 @@ impl<'a, S: Sender, W: Write> Receiver<'a, S, W> {
             dirs: Vec::new(),
             children,
             existed: HashSet::new(),
+            seen: Vec::new(),
         })
     }
 
@@ -173,29 +176,39 @@ impl<'a, S: Sender, W: Write> Receiver<'a, S, W> {
     /// Runs the whole transfer.
     pub fn run(&mut self) -> io::Result<()> {
         let n = self.list().len();
+        // One look at each folder and small file before anything changes: which folders
+        // exist (and get their leftovers swept), which small files will be wanted whole
+        // (the sender may send them ahead). What it finds is kept for the entry's own turn
+        // (`lstat_once`), so that a no-op run stats each of them once, not twice.
+        self.seen = vec![None; n];
+        let mut missing = Vec::new();
         for i in 0..n {
-            if self.list()[i].is_dir() && matches!(self.lstat(i), Ok(Some(m)) if m.is_dir()) {
-                self.existed.insert(i);
-                // What a killed run left in a folder this one writes to (see
-                // `Root::sweep_temps`). Best effort, and not in a dry run.
-                if !self.opts.dry_run {
-                    if let Some(root) = &self.root {
-                        let _ = root.sweep_temps(self.rel_of(i));
+            let e = &self.list()[i];
+            let small = e.is_regular() && e.hlink.is_none() && e.size() <= PREFETCH_LARGEST;
+            if !e.is_dir() && !small {
+                continue;
+            }
+            let found = self.lstat(i);
+            if self.list()[i].is_dir() {
+                if matches!(found, Ok(Some(m)) if m.is_dir()) {
+                    self.existed.insert(i);
+                    // What a killed run left in a folder this one writes to (see
+                    // `Root::sweep_temps`). Best effort, and not in a dry run.
+                    if !self.opts.dry_run {
+                        if let Some(root) = &self.root {
+                            let _ = root.sweep_temps(self.rel_of(i));
+                        }
                     }
                 }
+            } else if matches!(found, Ok(None)) {
+                missing.push(i);
+            }
+            // Errors are not kept: the entry's turn looks again and reports them.
+            if let Ok(found) = found {
+                self.seen[i] = Some(found);
             }
         }
         if !self.opts.dry_run {
-            // Small files missing here will be wanted whole: the sender may send them ahead.
-            let missing: Vec<usize> = (0..n)
-                .filter(|&i| {
-                    let e = &self.list()[i];
-                    e.is_regular()
-                        && e.hlink.is_none()
-                        && e.size() <= PREFETCH_LARGEST
-                        && matches!(self.lstat(i), Ok(None))
-                })
-                .collect();
             self.sender.prefetch(missing);
         }
         if self.opts.delete == DeleteMode::Before {
@@ -267,6 +280,18 @@ impl<'a, S: Sender, W: Write> Receiver<'a, S, W> {
         match &self.root {
             Some(root) => root.metadata(self.rel_of(i)),
             None => Ok(None),
+        }
+    }
+
+    /// [`Receiver::lstat`], answered from the first look of [`Receiver::run`] when it took
+    /// one. Nothing the run did since can have changed what it found at a listed name: a
+    /// folder above it replaced by this run was not a folder then (so nothing was found
+    /// below it, as now), deletions take only names the list does not have, and hard links
+    /// to an entry are made after its turn. A dry run's "would be gone" still wins.
+    fn lstat_once(&mut self, i: usize) -> io::Result<Option<FileStat>> {
+        match self.seen.get_mut(i).and_then(Option::take) {
+            Some(found) if !self.is_missing_below(&self.list()[i].name) => Ok(found),
+            _ => self.lstat(i),
         }
     }
 
@@ -344,7 +369,7 @@ impl<'a, S: Sender, W: Write> Receiver<'a, S, W> {
         if self.skip_below.iter().any(|d| is_below(&entry.name, d)) {
             return Ok(());
         }
-        let result = match self.lstat(i) {
+        let result = match self.lstat_once(i) {
             Err(e) => Err(e),
             Ok(meta) => match &entry.kind {
                 FileKind::Dir => self.do_dir(i, &entry, meta),
@@ -945,15 +970,22 @@ impl<'a, S: Sender, W: Write> Receiver<'a, S, W> {
         for i in std::mem::take(&mut self.dirs).into_iter().rev() {
             let e = self.list()[i].clone();
             let result = (|| -> io::Result<()> {
+                // One look tells both whether the mode and the time need setting: a no-op
+                // run of a large tree changes nothing and so calls nothing more, as rsync.
+                let now = self.root()?.metadata(self.rel_of(i))?;
                 let mode = if self.opts.perms {
-                    e.mode & 0o7777
+                    Some(e.mode & 0o7777)
                 } else if self.existed.contains(&i) {
-                    return self.dir_time(i, &e);
+                    None
                 } else {
-                    e.mode & 0o777 & !umask()
+                    Some(e.mode & 0o777 & !umask())
                 };
-                self.set_mode(i, mode)?;
-                self.dir_time(i, &e)
+                if let Some(mode) = mode {
+                    if now.map_or(true, |m| m.mode & 0o7777 != mode) {
+                        self.set_mode(i, mode)?;
+                    }
+                }
+                self.dir_time(i, &e, now)
             })();
             if let Err(err) = result {
                 let shown = String::from_utf8_lossy(&e.name).into_owned();
@@ -965,20 +997,19 @@ impl<'a, S: Sender, W: Write> Receiver<'a, S, W> {
         }
     }
 
-    fn dir_time(&self, i: usize, e: &FileEntry) -> io::Result<()> {
+    /// Sets the mtime of directory entry `i`, unless `now` (what is there) already has it.
+    fn dir_time(&self, i: usize, e: &FileEntry, now: Option<FileStat>) -> io::Result<()> {
         if !self.opts.times {
             return Ok(());
         }
         // rsync compares whole seconds here too: a folder whose time is off by less than a
         // second is left alone.
-        let root = self.root()?;
-        let rel = self.rel_of(i);
-        if matches!(root.metadata(rel), Ok(Some(m)) if m.mtime.secs == e.mtime.secs) {
+        if matches!(now, Some(m) if m.mtime.secs == e.mtime.secs) {
             return Ok(());
         }
-        match rel {
-            Some(rel) => root.set_mtime(rel, e.mtime),
-            None => root.set_root_mtime(e.mtime),
+        match self.rel_of(i) {
+            Some(rel) => self.root()?.set_mtime(rel, e.mtime),
+            None => self.root()?.set_root_mtime(e.mtime),
         }
     }
 
