@@ -8,6 +8,7 @@ use xxhash_rust::xxh3::Xxh3Default;
 
 use crate::error::Error;
 use crate::matcher::Matcher;
+use crate::output::{Output, Plain};
 use crate::signature::Signature;
 
 /// Marks a block not found.
@@ -225,10 +226,16 @@ impl<'a> Assembler<'a> {
     /// Takes the next piece of the fetched bytes, and writes all that can be written.
     ///
     /// After an error the output is incomplete: drop the assembler.
-    pub fn feed<W: Write + ?Sized>(
+    pub fn feed<W: Write + ?Sized>(&mut self, fetched: &[u8], out: &mut W) -> Result<(), Error> {
+        self.feed_to(fetched, &mut Plain(out))
+    }
+
+    /// [`feed`](Assembler::feed) to an [`Output`], which is told which bytes are the local
+    /// data's, so that it can copy them from there.
+    pub fn feed_to<O: Output + ?Sized>(
         &mut self,
         mut fetched: &[u8],
-        out: &mut W,
+        out: &mut O,
     ) -> Result<(), Error> {
         loop {
             if self.fetching == 0 {
@@ -259,8 +266,13 @@ impl<'a> Assembler<'a> {
 
     /// Writes what remains from the local data and checks the whole file against the
     /// signature's length and hash; returns the length.
-    pub fn finish<W: Write + ?Sized>(mut self, out: &mut W) -> Result<u64, Error> {
-        self.feed(&[], out)?;
+    pub fn finish<W: Write + ?Sized>(self, out: &mut W) -> Result<u64, Error> {
+        self.finish_to(&mut Plain(out))
+    }
+
+    /// [`finish`](Assembler::finish) to an [`Output`].
+    pub fn finish_to<O: Output + ?Sized>(mut self, out: &mut O) -> Result<u64, Error> {
+        self.feed_to(&[], out)?;
         if self.fetching > 0 || self.block < self.map.offsets.len() {
             return Err(Error::Incomplete {
                 declared: self.sig.len(),
@@ -279,7 +291,7 @@ impl<'a> Assembler<'a> {
 
     /// Writes the run of found blocks from the current one on, each stretch that is
     /// contiguous in the local data as one write.
-    fn write_local<W: Write + ?Sized>(&mut self, out: &mut W) -> Result<(), Error> {
+    fn write_local<O: Output + ?Sized>(&mut self, out: &mut O) -> Result<(), Error> {
         let local = self.local;
         while let Some(start) = self.map.get(self.block as u32) {
             let mut end = start;
@@ -288,15 +300,22 @@ impl<'a> Assembler<'a> {
                 self.block += 1;
             }
             // Checked in `new`: every found block lies inside `local`.
-            self.write(&local[start as usize..end as usize], out)?;
+            let bytes = &local[start as usize..end as usize];
+            out.write_basis(bytes, start)?;
+            self.account(bytes);
         }
         Ok(())
     }
 
-    fn write<W: Write + ?Sized>(&mut self, bytes: &[u8], out: &mut W) -> Result<(), Error> {
-        out.write_all(bytes)?;
+    fn write<O: Output + ?Sized>(&mut self, bytes: &[u8], out: &mut O) -> Result<(), Error> {
+        out.write_new(bytes)?;
+        self.account(bytes);
+        Ok(())
+    }
+
+    /// Counts and hashes bytes written.
+    fn account(&mut self, bytes: &[u8]) {
         self.hasher.update(bytes);
         self.written += bytes.len() as u64;
-        Ok(())
     }
 }

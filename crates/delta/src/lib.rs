@@ -149,6 +149,7 @@ mod blockmap;
 mod delta;
 mod error;
 mod matcher;
+mod output;
 mod patch;
 mod rolling;
 mod signature;
@@ -158,6 +159,7 @@ pub use crate::blockmap::{assemble, block_map, Assembler, BlockMap};
 pub use crate::delta::{delta, Delta, Op};
 pub use crate::error::{Error, Format};
 pub use crate::matcher::{Match, Matcher};
+pub use crate::output::Output;
 pub use crate::patch::{patch, Patcher};
 pub use crate::signature::{
     block_size, strong_len, Signature, SignatureOptions, MAX_BLOCK_SIZE, MAX_STRONG_LEN,

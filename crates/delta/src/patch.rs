@@ -7,6 +7,7 @@ use xxhash_rust::xxh3::Xxh3Default;
 
 use crate::delta::{MAGIC, TAG_COPY, TAG_END, TAG_LITERAL};
 use crate::error::{Error, Format};
+use crate::output::{Output, Plain};
 use crate::signature::SignatureOptions;
 use crate::varint::{self, Varint};
 
@@ -125,7 +126,17 @@ impl<'b> Patcher<'b> {
     ///
     /// After an error the stream is broken and the output incomplete: drop the patcher (it
     /// stays safe to call, but what it reads next means nothing).
-    pub fn feed<W: Write + ?Sized>(&mut self, mut input: &[u8], out: &mut W) -> Result<(), Error> {
+    pub fn feed<W: Write + ?Sized>(&mut self, input: &[u8], out: &mut W) -> Result<(), Error> {
+        self.feed_to(input, &mut Plain(out))
+    }
+
+    /// [`feed`](Patcher::feed) to an [`Output`], which is told which bytes are copies of the
+    /// basis, so that it can copy them from there.
+    pub fn feed_to<O: Output + ?Sized>(
+        &mut self,
+        mut input: &[u8],
+        out: &mut O,
+    ) -> Result<(), Error> {
         while !input.is_empty() {
             match self.state {
                 State::Done => {
@@ -205,7 +216,7 @@ impl<'b> Patcher<'b> {
         Ok(self.written)
     }
 
-    fn apply<W: Write + ?Sized>(&mut self, item: Item, at: u64, out: &mut W) -> Result<(), Error> {
+    fn apply<O: Output + ?Sized>(&mut self, item: Item, at: u64, out: &mut O) -> Result<(), Error> {
         match item {
             Item::Header(header, basis_len) => {
                 if basis_len != self.basis.len() as u64 {
@@ -236,7 +247,9 @@ impl<'b> Patcher<'b> {
                 let end = (block + count).saturating_mul(size).min(len);
                 self.check_room(end - start)?;
                 let basis = self.basis;
-                self.write(&basis[start as usize..end as usize], out)?;
+                let bytes = &basis[start as usize..end as usize];
+                out.write_basis(bytes, start)?;
+                self.account(bytes);
             }
             Item::Literal(len) => {
                 if len == 0 {
@@ -263,11 +276,16 @@ impl<'b> Patcher<'b> {
         Ok(())
     }
 
-    fn write<W: Write + ?Sized>(&mut self, bytes: &[u8], out: &mut W) -> Result<(), Error> {
-        out.write_all(bytes)?;
+    fn write<O: Output + ?Sized>(&mut self, bytes: &[u8], out: &mut O) -> Result<(), Error> {
+        out.write_new(bytes)?;
+        self.account(bytes);
+        Ok(())
+    }
+
+    /// Counts and hashes bytes written.
+    fn account(&mut self, bytes: &[u8]) {
         self.hasher.update(bytes);
         self.written += bytes.len() as u64;
-        Ok(())
     }
 }
 

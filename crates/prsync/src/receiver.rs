@@ -20,7 +20,8 @@
 //! The one call by path is opening the destination folder itself, which the user named.
 
 use std::collections::{HashMap, HashSet};
-use std::io::{self, Seek, Write};
+use std::fs::File;
+use std::io::{self, BufWriter, Seek, Write};
 use std::os::unix::fs::MetadataExt;
 use std::path::PathBuf;
 
@@ -37,6 +38,11 @@ use crate::stats::Stats;
 /// The largest file the sender is asked to send ahead (see [`Sender::prefetch`]): above
 /// this a round trip is small beside the transfer itself.
 const PREFETCH_LARGEST: u64 = 256 * 1024;
+
+/// What a file being rebuilt collects before each write: the delta's ops and the fetched
+/// ranges come in pieces of any size, and the disk wants few large writes. Blocks copied from
+/// the old file in runs longer than this go straight to the file.
+const WRITE_BUFFER: usize = 1 << 20;
 
 /// Where the names of the file list land.
 #[derive(Debug)]
@@ -94,6 +100,8 @@ pub struct Receiver<'a, S: Sender, W: Write> {
     children: HashMap<Vec<u8>, HashSet<Vec<u8>>>,
     /// Directories that existed as directories before this run touched them.
     existed: HashSet<usize>,
+    /// What the first look of [`Receiver::run`] found at each entry it looked at.
+    seen: Vec<Option<Option<FileStat>>>,
 }
 
 impl<'a, S: Sender, W: Write> Receiver<'a, S, W> {
@@ -157,6 +165,7 @@ impl<'a, S: Sender, W: Write> Receiver<'a, S, W> {
             dirs: Vec::new(),
             children,
             existed: HashSet::new(),
+            seen: Vec::new(),
         })
     }
 
@@ -167,29 +176,39 @@ impl<'a, S: Sender, W: Write> Receiver<'a, S, W> {
     /// Runs the whole transfer.
     pub fn run(&mut self) -> io::Result<()> {
         let n = self.list().len();
+        // One look at each folder and small file before anything changes: which folders
+        // exist (and get their leftovers swept), which small files will be wanted whole
+        // (the sender may send them ahead). What it finds is kept for the entry's own turn
+        // (`lstat_once`), so that a no-op run stats each of them once, not twice.
+        self.seen = vec![None; n];
+        let mut missing = Vec::new();
         for i in 0..n {
-            if self.list()[i].is_dir() && matches!(self.lstat(i), Ok(Some(m)) if m.is_dir()) {
-                self.existed.insert(i);
-                // What a killed run left in a folder this one writes to (see
-                // `Root::sweep_temps`). Best effort, and not in a dry run.
-                if !self.opts.dry_run {
-                    if let Some(root) = &self.root {
-                        let _ = root.sweep_temps(self.rel_of(i));
+            let e = &self.list()[i];
+            let small = e.is_regular() && e.hlink.is_none() && e.size() <= PREFETCH_LARGEST;
+            if !e.is_dir() && !small {
+                continue;
+            }
+            let found = self.lstat(i);
+            if self.list()[i].is_dir() {
+                if matches!(found, Ok(Some(m)) if m.is_dir()) {
+                    self.existed.insert(i);
+                    // What a killed run left in a folder this one writes to (see
+                    // `Root::sweep_temps`). Best effort, and not in a dry run.
+                    if !self.opts.dry_run {
+                        if let Some(root) = &self.root {
+                            let _ = root.sweep_temps(self.rel_of(i));
+                        }
                     }
                 }
+            } else if matches!(found, Ok(None)) {
+                missing.push(i);
+            }
+            // Errors are not kept: the entry's turn looks again and reports them.
+            if let Ok(found) = found {
+                self.seen[i] = Some(found);
             }
         }
         if !self.opts.dry_run {
-            // Small files missing here will be wanted whole: the sender may send them ahead.
-            let missing: Vec<usize> = (0..n)
-                .filter(|&i| {
-                    let e = &self.list()[i];
-                    e.is_regular()
-                        && e.hlink.is_none()
-                        && e.size() <= PREFETCH_LARGEST
-                        && matches!(self.lstat(i), Ok(None))
-                })
-                .collect();
             self.sender.prefetch(missing);
         }
         if self.opts.delete == DeleteMode::Before {
@@ -203,7 +222,7 @@ impl<'a, S: Sender, W: Write> Receiver<'a, S, W> {
             // A folder's extraneous entries go before its own line, as rsync prints them;
             // the folder is compared as it was before they went, as rsync's stat of it is.
             if self.opts.delete == DeleteMode::During && self.existed.contains(&i) {
-                let before = self.lstat(i);
+                let before = self.lstat_once(i);
                 self.delete_in_dir(i)?;
                 self.process_as(i, before)?;
             } else {
@@ -266,6 +285,18 @@ impl<'a, S: Sender, W: Write> Receiver<'a, S, W> {
         match &self.root {
             Some(root) => root.metadata(self.rel_of(i)),
             None => Ok(None),
+        }
+    }
+
+    /// [`Receiver::lstat`], answered from the first look of [`Receiver::run`] when it took
+    /// one. Nothing the run did since can have changed what it found at a listed name: a
+    /// folder above it replaced by this run was not a folder then (so nothing was found
+    /// below it, as now), deletions take only names the list does not have, and hard links
+    /// to an entry are made after its turn. A dry run's "would be gone" still wins.
+    fn lstat_once(&mut self, i: usize) -> io::Result<Option<FileStat>> {
+        match self.seen.get_mut(i).and_then(Option::take) {
+            Some(found) if !self.is_missing_below(&self.list()[i].name) => Ok(found),
+            _ => self.lstat(i),
         }
     }
 
@@ -342,7 +373,7 @@ impl<'a, S: Sender, W: Write> Receiver<'a, S, W> {
     }
 
     fn process(&mut self, i: usize) -> io::Result<()> {
-        let meta = self.lstat(i);
+        let meta = self.lstat_once(i);
         self.process_as(i, meta)
     }
 
@@ -764,20 +795,32 @@ impl<'a, S: Sender, W: Write> Receiver<'a, S, W> {
         let basis = match old {
             Some(m) if !self.opts.whole_file && m.size > 0 => {
                 let file = self.root()?.open_file(&rel)?;
-                Some(Mapped::new(&file)?)
+                let map = Mapped::new(&file)?;
+                Some(Basis { file, map })
             }
             _ => None,
         };
         let mode = self.new_mode(e, old);
         let mtime = self.opts.times.then_some(e.mtime);
         if self.opts.inplace {
-            let mut data = Vec::new();
-            let sent = self.receive(i, basis.as_deref(), &mut data)?;
-            self.account(sent);
             let mut f = self.root()?.open_file_rw(&rel)?;
-            f.write_all(&data)?;
-            f.set_len(data.len() as u64)?;
-            f.seek(io::SeekFrom::Start(0))?;
+            let sent = match &basis {
+                // No old bytes are read: the new ones go straight over them.
+                None => self.sender.send(i, None, &mut f)?,
+                // The delta reads the old bytes while the new ones are written: the new
+                // file is built in an unnamed file beside it first, then copied over it.
+                Some(_) => {
+                    let mut built = unnamed_file(&self.dest.dir)?;
+                    let sent = self.receive(i, basis.as_ref(), &built)?;
+                    drop(basis);
+                    built.seek(io::SeekFrom::Start(0))?;
+                    io::copy(&mut built, &mut f)?;
+                    sent
+                }
+            };
+            self.account(sent);
+            let len = f.stream_position()?;
+            f.set_len(len)?;
             self.chown_file(&f, e)?;
             rustix::fs::fchmod(&f, rustix::fs::Mode::from_raw_mode(mode))?;
             if let Some(t) = mtime {
@@ -785,8 +828,8 @@ impl<'a, S: Sender, W: Write> Receiver<'a, S, W> {
             }
             return Ok(());
         }
-        let mut file = self.root()?.create_file(&rel)?;
-        let sent = match self.receive(i, basis.as_deref(), &mut file) {
+        let file = self.root()?.create_file(&rel)?;
+        let sent = match self.receive(i, basis.as_ref(), file.file()) {
             Ok(sent) => sent,
             // --partial: what arrived of a whole file replaces the old one, as rsync keeps
             // it, so that the next run sends only the rest. A copy that starts from the old
@@ -814,18 +857,22 @@ impl<'a, S: Sender, W: Write> Receiver<'a, S, W> {
         self.stats.data_bytes += sent.wire;
     }
 
-    /// Asks the sender for file `i` and writes the new contents to `out`: with an old copy
-    /// (`basis`), from the blocks of it the new file reuses, found either here against the
-    /// sender's signature of the new file or by the sender against the signature of the old
-    /// one; else whole.
+    /// Asks the sender for file `i` and writes the new contents to `out`, as they arrive:
+    /// with an old copy (`basis`), from the blocks of it the new file reuses, found either
+    /// here against the sender's signature of the new file or by the sender against the
+    /// signature of the old one; else whole.
+    ///
+    /// Nothing of the file is held here beyond [`WRITE_BUFFER`]: the output is only known
+    /// good at the end (the whole-file hash), so `out` is a file that can be emptied and
+    /// written again, which is what the second try (the file whole) does.
     fn receive(
         &mut self,
         i: usize,
-        basis: Option<&[u8]>,
-        out: &mut dyn Write,
+        basis: Option<&Basis>,
+        mut out: &File,
     ) -> io::Result<crate::sender::Sent> {
         let Some(basis) = basis else {
-            return self.sender.send(i, None, out);
+            return self.sender.send(i, None, &mut out);
         };
         let options = SignatureOptions {
             block_size: self.opts.block_size,
@@ -835,54 +882,62 @@ impl<'a, S: Sender, W: Write> Receiver<'a, S, W> {
             if let Some(sent) = self.receive_ranges(i, &sig, basis, out)? {
                 return Ok(sent);
             }
-            return self.sender.send(i, None, out);
+            rewind(out)?;
+            return self.sender.send(i, None, &mut out);
         }
-        let sig = Signature::new(basis, &options).map_err(io::Error::other)?;
+        let sig = Signature::new(&basis.map, &options).map_err(io::Error::other)?;
         self.stats.sum_bytes += sig.encoded_len() as u64;
-        let mut patched = Vec::new();
         let mut writer = PatchWriter {
-            patcher: Patcher::new(basis),
-            out: &mut patched,
+            patcher: Patcher::new(&basis.map),
+            out: FileOutput::new(out, &basis.file),
         };
         let sent = self.sender.send(i, Some(&sig), &mut writer)?;
-        match writer.patcher.finish() {
-            Ok(_) => {
-                out.write_all(&patched)?;
-                Ok(sent)
-            }
+        let PatchWriter {
+            patcher,
+            out: mut written,
+        } = writer;
+        let checked = patcher.finish();
+        written.flush()?;
+        match checked {
+            Ok(_) => Ok(sent),
             // A false block match, or the file changed while it was read: send it
             // whole, as rsync's second pass does.
-            Err(_) => self.sender.send(i, None, out),
+            Err(_) => {
+                rewind(out)?;
+                self.sender.send(i, None, &mut out)
+            }
         }
     }
 
     /// Rebuilds file `i` from the blocks of `basis` that the new file's signature `sig`
-    /// finds in it, fetching only the ranges it lacks. `None` when the result does not check
-    /// out (the source changed meanwhile): the caller then fetches the file whole.
+    /// finds in it, fetching only the ranges it lacks, and writes it to `out` as they come.
+    /// `None` when the result does not check out (the source changed meanwhile): the caller
+    /// then fetches the file whole.
     fn receive_ranges(
         &mut self,
         i: usize,
         sig: &Signature,
-        basis: &[u8],
-        out: &mut dyn Write,
+        basis: &Basis,
+        out: &File,
     ) -> io::Result<Option<crate::sender::Sent>> {
         self.stats.sum_bytes += sig.encoded_len() as u64;
-        let map = prtools_delta::block_map(sig, basis);
+        let map = prtools_delta::block_map(sig, &basis.map);
         let invalid = |e: prtools_delta::Error| io::Error::new(io::ErrorKind::InvalidData, e);
-        let mut assembler = Assembler::new(sig, &map, basis).map_err(invalid)?;
-        let mut built = Vec::new();
+        let mut assembler = Assembler::new(sig, &map, &basis.map).map_err(invalid)?;
+        let mut buffered = FileOutput::new(out, &basis.file);
         let mut sent = {
             let mut writer = AssembleWriter {
                 assembler: &mut assembler,
-                out: &mut built,
+                out: &mut buffered,
             };
             self.sender
                 .send_ranges(i, &map.missing_ranges(), &mut writer)?
         };
-        if assembler.finish(&mut built).is_err() {
+        let checked = assembler.finish_to(&mut buffered);
+        buffered.flush()?;
+        if checked.is_err() {
             return Ok(None);
         }
-        out.write_all(&built)?;
         sent.literal = map.missing_len();
         sent.matched = sig.len() - map.missing_len();
         Ok(Some(sent))
@@ -962,15 +1017,22 @@ impl<'a, S: Sender, W: Write> Receiver<'a, S, W> {
         for i in std::mem::take(&mut self.dirs).into_iter().rev() {
             let e = self.list()[i].clone();
             let result = (|| -> io::Result<()> {
+                // One look tells both whether the mode and the time need setting: a no-op
+                // run of a large tree changes nothing and so calls nothing more, as rsync.
+                let now = self.root()?.metadata(self.rel_of(i))?;
                 let mode = if self.opts.perms {
-                    e.mode & 0o7777
+                    Some(e.mode & 0o7777)
                 } else if self.existed.contains(&i) {
-                    return self.dir_time(i, &e);
+                    None
                 } else {
-                    e.mode & 0o777 & !umask()
+                    Some(e.mode & 0o777 & !umask())
                 };
-                self.set_mode(i, mode)?;
-                self.dir_time(i, &e)
+                if let Some(mode) = mode {
+                    if now.map_or(true, |m| m.mode & 0o7777 != mode) {
+                        self.set_mode(i, mode)?;
+                    }
+                }
+                self.dir_time(i, &e, now)
             })();
             if let Err(err) = result {
                 let shown = String::from_utf8_lossy(&e.name).into_owned();
@@ -982,20 +1044,19 @@ impl<'a, S: Sender, W: Write> Receiver<'a, S, W> {
         }
     }
 
-    fn dir_time(&self, i: usize, e: &FileEntry) -> io::Result<()> {
+    /// Sets the mtime of directory entry `i`, unless `now` (what is there) already has it.
+    fn dir_time(&self, i: usize, e: &FileEntry, now: Option<FileStat>) -> io::Result<()> {
         if !self.opts.times {
             return Ok(());
         }
         // rsync compares whole seconds here too: a folder whose time is off by less than a
         // second is left alone.
-        let root = self.root()?;
-        let rel = self.rel_of(i);
-        if matches!(root.metadata(rel), Ok(Some(m)) if m.mtime.secs == e.mtime.secs) {
+        if matches!(now, Some(m) if m.mtime.secs == e.mtime.secs) {
             return Ok(());
         }
-        match rel {
-            Some(rel) => root.set_mtime(rel, e.mtime),
-            None => root.set_root_mtime(e.mtime),
+        match self.rel_of(i) {
+            Some(rel) => self.root()?.set_mtime(rel, e.mtime),
+            None => self.root()?.set_root_mtime(e.mtime),
         }
     }
 
@@ -1132,17 +1193,16 @@ impl<'a, S: Sender, W: Write> Receiver<'a, S, W> {
     }
 }
 
-/// Feeds a delta stream to a [`Patcher`] as the sender writes it.
 /// Feeds fetched ranges to an [`Assembler`], which writes the rebuilt file.
-struct AssembleWriter<'a, 'b, 'o> {
+struct AssembleWriter<'a, 'b, 'o, 'f> {
     assembler: &'a mut Assembler<'b>,
-    out: &'o mut Vec<u8>,
+    out: &'o mut FileOutput<'f>,
 }
 
-impl Write for AssembleWriter<'_, '_, '_> {
+impl Write for AssembleWriter<'_, '_, '_, '_> {
     fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
         self.assembler
-            .feed(buf, self.out)
+            .feed_to(buf, self.out)
             .map_err(|e| io::Error::new(io::ErrorKind::InvalidData, e))?;
         Ok(buf.len())
     }
@@ -1152,15 +1212,16 @@ impl Write for AssembleWriter<'_, '_, '_> {
     }
 }
 
+/// Feeds a delta stream to a [`Patcher`] as the sender writes it.
 struct PatchWriter<'b, 'o> {
     patcher: Patcher<'b>,
-    out: &'o mut Vec<u8>,
+    out: FileOutput<'o>,
 }
 
 impl Write for PatchWriter<'_, '_> {
     fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
         self.patcher
-            .feed(buf, self.out)
+            .feed_to(buf, &mut self.out)
             .map_err(|e| io::Error::new(io::ErrorKind::InvalidData, e))?;
         Ok(buf.len())
     }
@@ -1168,6 +1229,114 @@ impl Write for PatchWriter<'_, '_> {
     fn flush(&mut self) -> io::Result<()> {
         Ok(())
     }
+}
+
+/// The old file a delta is applied to: open, for copies in the kernel, and mapped, for the
+/// search and the hashes (page cache, not heap, whatever its size).
+struct Basis {
+    file: File,
+    map: Mapped,
+}
+
+/// Runs of the basis at least this long are copied by the kernel (`copy_file_range`): below
+/// it, a system call per run would cost more than the copy it saves.
+const KERNEL_COPY_LEAST: usize = 64 * 1024;
+
+/// A rebuilt file being written: new bytes through a [`WRITE_BUFFER`], long runs of the old
+/// file copied from it by the kernel, which on Linux takes a fraction of the time of copying
+/// them through user space (page cache to page cache, no faults on the map), and shares the
+/// extents on filesystems that can.
+///
+/// The bytes were hashed from the map of the same file a moment before; a process that
+/// rewrites the old file in between could make the copy differ from what was hashed, as
+/// with any reader of a file that is being written.
+struct FileOutput<'f> {
+    buffer: BufWriter<&'f File>,
+    out: &'f File,
+    basis: &'f File,
+    /// Cleared when the kernel cannot copy between these files (another filesystem on an
+    /// old kernel, a filesystem without support): then every byte goes through the buffer.
+    kernel_copy: bool,
+}
+
+impl<'f> FileOutput<'f> {
+    fn new(out: &'f File, basis: &'f File) -> Self {
+        FileOutput {
+            buffer: BufWriter::with_capacity(WRITE_BUFFER, out),
+            out,
+            basis,
+            kernel_copy: true,
+        }
+    }
+
+    fn flush(&mut self) -> io::Result<()> {
+        self.buffer.flush()
+    }
+
+    /// Copies `len` bytes of the basis from `offset` to the end of the output; how many it
+    /// copied (fewer if the basis shrank, or none when the kernel cannot).
+    fn copy_in_kernel(&mut self, mut offset: u64, len: usize) -> io::Result<usize> {
+        self.buffer.flush()?;
+        let mut done = 0;
+        while done < len {
+            match rustix::fs::copy_file_range(
+                self.basis,
+                Some(&mut offset),
+                self.out,
+                None,
+                len - done,
+            ) {
+                Ok(0) => break,
+                Ok(n) => done += n,
+                Err(rustix::io::Errno::INTR) => continue,
+                Err(
+                    rustix::io::Errno::XDEV
+                    | rustix::io::Errno::NOSYS
+                    | rustix::io::Errno::INVAL
+                    | rustix::io::Errno::OPNOTSUPP,
+                ) if done == 0 => {
+                    self.kernel_copy = false;
+                    break;
+                }
+                Err(e) => return Err(e.into()),
+            }
+        }
+        Ok(done)
+    }
+}
+
+impl prtools_delta::Output for FileOutput<'_> {
+    fn write_new(&mut self, bytes: &[u8]) -> io::Result<()> {
+        self.buffer.write_all(bytes)
+    }
+
+    fn write_basis(&mut self, bytes: &[u8], offset: u64) -> io::Result<()> {
+        let copied = if self.kernel_copy && bytes.len() >= KERNEL_COPY_LEAST {
+            self.copy_in_kernel(offset, bytes.len())?
+        } else {
+            0
+        };
+        self.buffer.write_all(&bytes[copied..])
+    }
+}
+
+/// Empties a file written by a first try that did not check out, for the second.
+fn rewind(mut file: &File) -> io::Result<()> {
+    file.set_len(0)?;
+    file.seek(io::SeekFrom::Start(0))?;
+    Ok(())
+}
+
+/// A file with no name in `dir` (`O_TMPFILE`), gone when it is closed: scratch space on the
+/// destination's disk, so that even --inplace never holds a file in memory.
+fn unnamed_file(dir: &std::path::Path) -> io::Result<File> {
+    use std::os::unix::fs::OpenOptionsExt;
+    std::fs::OpenOptions::new()
+        .read(true)
+        .write(true)
+        .custom_flags(libc::O_TMPFILE)
+        .mode(0o600)
+        .open(dir)
 }
 
 /// True if `name` is inside the directory `dir` (any name is inside `.`).

@@ -5,7 +5,7 @@ use std::fs::File;
 use std::io;
 use std::os::unix::ffi::OsStrExt;
 use std::path::{Path, PathBuf};
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 
 use rustix::fd::{AsFd, BorrowedFd, OwnedFd};
 use rustix::fs::{AtFlags, FileType, Mode, OFlags, Stat, Timespec, Timestamps};
@@ -58,21 +58,25 @@ const SYMLINK_IN_PATH: &str = "is a symbolic link, which is never followed insid
 pub struct Root {
     fd: Arc<OwnedFd>,
     path: PathBuf,
+    /// The path of the last walk and the folders it passed through, one a component: the
+    /// next walk starts from the deepest one it shares (see [`Root::walk`]).
+    last_walk: Mutex<Option<Walked>>,
 }
 
-/// A directory inside a [`Root`] reached by a confined walk: the root itself (shared) or a
-/// descriptor of its own.
+/// A walk's path and the folders it passed through, one a component.
+type Walked = (Vec<u8>, Vec<Arc<OwnedFd>>);
+
+/// A directory inside a [`Root`] reached by a confined walk (or the root itself), its
+/// descriptor shared with the walk cache.
 #[derive(Debug)]
 pub(crate) enum Dir {
-    Top(Arc<OwnedFd>),
-    Below(OwnedFd),
+    Shared(Arc<OwnedFd>),
 }
 
 impl AsFd for Dir {
     fn as_fd(&self) -> BorrowedFd<'_> {
         match self {
-            Dir::Top(fd) => fd.as_fd(),
-            Dir::Below(fd) => fd.as_fd(),
+            Dir::Shared(fd) => fd.as_fd(),
         }
     }
 }
@@ -92,6 +96,7 @@ impl Root {
         Ok(Root {
             fd: Arc::new(fd),
             path: dir.to_path_buf(),
+            last_walk: Mutex::new(None),
         })
     }
 
@@ -104,13 +109,11 @@ impl Root {
     /// descriptor never follows one, so a link at `rel` or above it is an error (ELOOP) that
     /// names it, and an existing real directory is opened as it is.
     pub fn open_subdir(&self, rel: &RelPath, create: bool) -> io::Result<Root> {
-        let fd = match self.walk(rel.as_bytes(), create)? {
-            Dir::Top(fd) => fd,
-            Dir::Below(fd) => Arc::new(fd),
-        };
+        let Dir::Shared(fd) = self.walk(rel.as_bytes(), create)?;
         Ok(Root {
             fd,
             path: self.shown(rel),
+            last_walk: Mutex::new(None),
         })
     }
 
@@ -320,7 +323,10 @@ impl Root {
         let stat = rustix::fs::statat(&dir, name, AtFlags::SYMLINK_NOFOLLOW)
             .map_err(|e| errno_at(self.shown(rel), e))?;
         let flags = match FileType::from_raw_mode(stat.st_mode) {
-            FileType::Directory => AtFlags::REMOVEDIR,
+            FileType::Directory => {
+                self.forget_walks();
+                AtFlags::REMOVEDIR
+            }
             _ => AtFlags::empty(),
         };
         rustix::fs::unlinkat(&dir, name, flags).map_err(|e| errno_at(self.shown(rel), e))
@@ -342,14 +348,14 @@ impl Root {
 
     /// The root folder itself, as a walk would start from it.
     pub(crate) fn top(&self) -> Dir {
-        Dir::Top(Arc::clone(&self.fd))
+        Dir::Shared(Arc::clone(&self.fd))
     }
 
     /// The directory holding `rel` and `rel`'s last component.
     fn parent<'r>(&self, rel: &'r RelPath, create: bool) -> io::Result<(Dir, &'r [u8])> {
         let bytes = rel.as_bytes();
         match bytes.iter().rposition(|&b| b == b'/') {
-            None => Ok((Dir::Top(Arc::clone(&self.fd)), bytes)),
+            None => Ok((Dir::Shared(Arc::clone(&self.fd)), bytes)),
             Some(i) => Ok((self.walk(&bytes[..i], create)?, &bytes[i + 1..])),
         }
     }
@@ -365,25 +371,74 @@ impl Root {
 
     /// Opens the directory `path` (checked, `/`-separated) component by component, never
     /// through a symlink, making missing ones if `create` is set.
+    ///
+    /// The folders passed through are kept open, so that the next walk starts from the
+    /// deepest one it shares: the next file of the same folder costs nothing, a folder
+    /// beside it one open, and a tree walked in a file list's order (or its reverse) about
+    /// one open per folder, not one per file per level. What they hold was
+    /// reached by a confined walk, and stays the directory it was whatever is renamed later,
+    /// as any open descriptor does: a symlink planted in its place is never followed, and a
+    /// local user who moves the folder itself elsewhere (which takes write access to both
+    /// places) moves where its files land, as with the descriptor of any single walk, only
+    /// for longer. This root's own removals of a directory forget it ([`Root::forget_walks`]),
+    /// so a folder removed and made again is walked afresh.
     pub(crate) fn walk(&self, path: &[u8], create: bool) -> io::Result<Dir> {
-        let mut dir = Dir::Top(Arc::clone(&self.fd));
+        let mut walks = self.walks();
+        // The folders the last walk passed through, as far as this path shares them.
+        let mut chain: Vec<Arc<OwnedFd>> = Vec::new();
+        let mut shared = 0;
+        if let Some((last, fds)) = &*walks {
+            for (k, (a, b)) in path
+                .split(|&b| b == b'/')
+                .zip(last.split(|&b| b == b'/'))
+                .enumerate()
+            {
+                if a != b {
+                    break;
+                }
+                chain.push(Arc::clone(&fds[k]));
+                shared += a.len() + 1;
+            }
+        }
         let mut shown = self.path.clone();
-        for name in path.split(|&b| b == b'/') {
+        if shared > 0 {
+            shown.push(OsStr::from_bytes(&path[..shared - 1]));
+        }
+        let rest = path.get(shared..).unwrap_or_default();
+        for name in rest.split(|&b| b == b'/').filter(|_| !rest.is_empty()) {
             shown.push(OsStr::from_bytes(name));
-            let opened = match rustix::fs::openat(&dir, name, platform::DIR_WALK, Mode::empty()) {
+            let dir = chain.last().unwrap_or(&self.fd);
+            let opened = match rustix::fs::openat(dir, name, platform::DIR_WALK, Mode::empty()) {
                 Err(Errno::NOENT) if create => {
-                    match rustix::fs::mkdirat(&dir, name, Mode::from_raw_mode(0o777)) {
+                    match rustix::fs::mkdirat(dir, name, Mode::from_raw_mode(0o777)) {
                         // Someone else may have made it in between: fine, it is opened below.
                         Ok(()) | Err(Errno::EXIST) => {}
                         Err(e) => return Err(errno_at(shown, e)),
                     }
-                    rustix::fs::openat(&dir, name, platform::DIR_WALK, Mode::empty())
+                    rustix::fs::openat(dir, name, platform::DIR_WALK, Mode::empty())
                 }
                 other => other,
             };
-            dir = Dir::Below(opened.map_err(|e| walk_error(&dir, name, shown.clone(), e))?);
+            let opened = opened
+                .map_err(|e| walk_error(&Dir::Shared(Arc::clone(dir)), name, shown.clone(), e))?;
+            chain.push(Arc::new(opened));
         }
-        Ok(dir)
+        let Some(fd) = chain.last().cloned() else {
+            return Ok(Dir::Shared(Arc::clone(&self.fd)));
+        };
+        *walks = Some((path.to_vec(), chain));
+        Ok(Dir::Shared(fd))
+    }
+
+    fn walks(&self) -> std::sync::MutexGuard<'_, Option<Walked>> {
+        // A walk cannot panic while holding the lock, and the cache is only a shortcut.
+        self.last_walk.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// Forgets the directory the last walk reached: called by every removal of a directory,
+    /// which may be it or above it.
+    pub(crate) fn forget_walks(&self) {
+        *self.walks() = None;
     }
 }
 

@@ -384,3 +384,18 @@ fn a_subdir_is_made_or_opened_as_a_root_but_never_through_a_symlink() {
     assert!(err.to_string().starts_with(&shown), "{err}");
     assert!(s.names("outside").is_empty(), "{:?}", s.names("outside"));
 }
+
+#[test]
+fn a_folder_removed_and_made_again_is_written_afresh_not_through_the_old_one() {
+    let (s, root) = setup("walk-cache");
+    root.create_dir_all(&rel("a/b")).unwrap();
+    write(&root, "a/b/one", b"1").unwrap();
+    // The last walk reached a/b; removing it (and a) must not leave writes going there.
+    root.remove(&rel("a/b/one")).unwrap();
+    root.remove(&rel("a/b")).unwrap();
+    root.remove_tree(&rel("a")).unwrap();
+    root.create_dir_all(&rel("a/b")).unwrap();
+    write(&root, "a/b/two", b"2").unwrap();
+    assert_eq!(fs::read(s.join("root/a/b/two")).unwrap(), b"2");
+    assert!(root.metadata(Some(&rel("a/b/two"))).unwrap().is_some());
+}

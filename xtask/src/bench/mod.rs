@@ -1,4 +1,4 @@
-//! `cargo xtask bench prsh|prcp`: each tool against its peers, in one run, on one test
+//! `cargo xtask bench prsh|prcp|prdist|prsync|pgrep-mail`: each tool against its peers, in one run, on one test
 //! cluster, with medians and ratios.
 //!
 //! Runs are interleaved round by round (every tool once, then again) so that drift in the
@@ -9,6 +9,7 @@ mod pgrep_mail;
 mod prcp;
 mod prdist;
 mod prsh;
+mod prsync;
 mod workdir;
 
 use std::path::Path;
@@ -30,8 +31,9 @@ pub fn run(args: &[String]) -> Result<()> {
         Some("prcp") => prcp::run(args.get(1).map(String::as_str)),
         Some("pgrep-mail") => pgrep_mail::run(&args[1..]),
         Some("prdist") => prdist::run(),
+        Some("prsync") => prsync::run(&args[1..]),
         Some(other) => {
-            bail!("unknown benchmark '{other}': the benchmarks are: prsh, prcp, prdist, pgrep-mail")
+            bail!("unknown benchmark '{other}': the benchmarks are: prsh, prcp, prdist, prsync, pgrep-mail")
         }
     }
 }

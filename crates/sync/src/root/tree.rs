@@ -50,6 +50,7 @@ impl Root {
     /// Each level holds one descriptor while its subdirectories are removed, so a tree
     /// deeper than the open-file limit stops with EMFILE, leaving what it could not reach.
     pub fn remove_tree(&self, rel: &RelPath) -> io::Result<()> {
+        self.forget_walks();
         let (dir, name) = self.parent(rel, false)?;
         remove_entry(dir.as_fd(), name, &self.shown(rel))
     }
