@@ -457,11 +457,19 @@ impl Walker<'_> {
         names.sort();
         for leaf in names {
             let path = dir.join(&leaf);
+            let leaf = leaf.into_vec();
+            let name = if prefix.is_empty() {
+                leaf
+            } else {
+                [prefix, b"/", &leaf].concat()
+            };
             let meta = match fs::symlink_metadata(&path) {
                 // -L: what the link points to, as rsync sends it.
                 Ok(m) if m.file_type().is_symlink() && self.opts.copy_links => {
                     match fs::metadata(&path) {
                         Ok(target) => target,
+                        // A dangling link the filters leave out is no error, as in rsync.
+                        Err(_) if self.filters.is_excluded(&name, false) => continue,
                         Err(_) => {
                             self.errors.push(ListError {
                                 message: format!("symlink has no referent: \"{}\"", path.display()),
@@ -481,12 +489,6 @@ impl Walker<'_> {
                     });
                     continue;
                 }
-            };
-            let leaf = leaf.into_vec();
-            let name = if prefix.is_empty() {
-                leaf
-            } else {
-                [prefix, b"/", &leaf].concat()
             };
             if self.filters.is_excluded(&name, meta.is_dir()) {
                 continue;

@@ -408,6 +408,14 @@ fn copy_links_sends_what_links_point_to() {
         lines.iter().any(|l| l.ends_with(b"to-dir/sub/file")),
         "{lines:?}"
     );
+    // A dangling link is an error (exit 23) unless the filters leave it out.
+    std::os::unix::fs::symlink("/nonexistent/target", src.join("dangling")).unwrap();
+    common::set_mtime(&src, 1_600_000_000, 0);
+    bed.same(
+        &[b"-aiL", b"--exclude=dangling", b"{src}/", b"dst2/"],
+        "dst2",
+    );
+    bed.same(&[b"-aiL", b"{src}/", b"dst3/"], "dst3");
 }
 
 /// rsync's `--no-OPTION` forms and repeated options: of an option (or the `-a` that implies
