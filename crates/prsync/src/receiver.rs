@@ -1025,7 +1025,10 @@ impl<'a, S: Sender, W: Write> Receiver<'a, S, W> {
                 } else if self.existed.contains(&i) {
                     None
                 } else {
-                    Some(e.mode & 0o777 & !umask())
+                    // A folder made inside a setgid folder keeps the setgid bit the kernel
+                    // gave it, as rsync leaves it without -p.
+                    let inherited = now.as_ref().map_or(0, |m| m.mode & libc::S_ISGID);
+                    Some((e.mode & 0o777 & !umask()) | inherited)
                 };
                 if let Some(mode) = mode {
                     if now.map_or(true, |m| m.mode & 0o7777 != mode) {

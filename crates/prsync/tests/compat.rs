@@ -560,3 +560,23 @@ fn a_bad_size_is_refused() {
     assert_eq!(err.lines().count(), 1, "{err}");
     assert!(err.contains("--max-size=abc is invalid"), "{err}");
 }
+
+/// A folder made inside a setgid folder keeps the setgid bit it inherits, without -p; with
+/// -p it takes the source's mode, as rsync does.
+#[test]
+fn a_folder_made_in_a_setgid_folder_keeps_the_bit() {
+    let bed = Bed::new("setgid");
+    let src = bed.src();
+    fs::create_dir_all(src.join("dir/sub")).unwrap();
+    fs::write(src.join("dir/file"), b"x\n").unwrap();
+    fs::set_permissions(src.join("dir"), fs::Permissions::from_mode(0o750)).unwrap();
+    for (n, flags) in [&b"-ri"[..], b"-rpi"].into_iter().enumerate() {
+        let dest = format!("dst{n}");
+        bed.on_dests(&dest, |d| {
+            fs::create_dir(d).unwrap();
+            fs::set_permissions(d, fs::Permissions::from_mode(0o2755)).unwrap();
+        });
+        let slash = format!("{dest}/");
+        bed.same_with(&[flags, b"{src}/", slash.as_bytes()], &dest, false);
+    }
+}
