@@ -845,9 +845,14 @@ impl<'a, S: Sender, W: Write> Receiver<'a, S, W> {
         };
         self.account(sent);
         self.chown_file(file.file(), e)?;
-        // As rsync: the time is set only when it differs in whole seconds from the new
-        // file's own ("now").
-        let mtime = mtime.filter(|t| file.file().metadata().map_or(true, |m| m.mtime() != t.secs));
+        // Set unless the new file's own time ("now") is already it, to the nanosecond: a
+        // file written just before the run has the same second, and rsync still keeps its
+        // nanoseconds.
+        let mtime = mtime.filter(|t| {
+            file.file().metadata().map_or(true, |m| {
+                (m.mtime(), m.mtime_nsec()) != (t.secs, i64::from(t.nanos))
+            })
+        });
         file.commit(mode, mtime, false)
     }
 

@@ -580,3 +580,12 @@ fn a_folder_made_in_a_setgid_folder_keeps_the_bit() {
         bed.same_with(&[flags, b"{src}/", slash.as_bytes()], &dest, false);
     }
 }
+
+/// A file written just before the run has the run's second as its mtime: the copy still
+/// gets the source's nanoseconds, as rsync's does.
+#[test]
+fn a_file_written_just_before_the_run_keeps_its_nanoseconds() {
+    let bed = Bed::new("fresh-mtime");
+    fs::write(bed.src().join("fresh"), b"just written\n").unwrap();
+    bed.same(&[b"-a", b"{src}/fresh", b"dst/"], "dst");
+}
