@@ -488,3 +488,44 @@ fn a_host_past_its_timeout_is_named_killed_and_left_without_a_partial_file() {
         assert!(!tc.cluster.node_tmp(node).join("dst/slow.bin").exists());
     }
 }
+
+/// `-a` as a user who is not root copies everything, as rsync does: it keeps the group only
+/// where the user is a member of it, and neither fails nor skips a folder over it.
+#[test]
+fn archive_as_a_user_who_is_not_root_copies_everything() {
+    use std::os::unix::fs::{chown, MetadataExt};
+    let user = prtools_tests::LocalUser::create();
+    let dir = std::env::temp_dir().join(format!("prsync-nonroot-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir(&dir).unwrap();
+    chown(&dir, Some(user.uid()), None).unwrap();
+    // The tool where the user can run it, whatever the checkout's folder allows.
+    let exe = dir.join("prsync");
+    std::fs::copy(prtools_tests::bin("prsync"), &exe).unwrap();
+    let src = make_tree(&dir);
+    // A group the user is not a member of (daemon, gid 1).
+    run(Command::new("chgrp").args(["-R", "-h", "1"]).arg(&src));
+    run(Command::new("chmod").args(["-R", "a+rX"]).arg(&src));
+    let theirs = run(user
+        .command("rsync")
+        .arg("-a")
+        .arg(with_slash(&src))
+        .arg(dir.join("r")));
+    assert_eq!(theirs.status.code(), Some(0), "{}", text(&theirs.stderr));
+    let ours = run(user
+        .command(exe.to_str().unwrap())
+        .arg("-a")
+        .arg(with_slash(&src))
+        .arg(dir.join("p")));
+    assert_eq!(ours.status.code(), Some(0), "{}", text(&ours.stderr));
+    assert_eq!(describe(&dir.join("p")), describe(&dir.join("r")));
+    let gid = |p: &Path| std::fs::symlink_metadata(p).unwrap().gid();
+    for name in ["etc/conf.d", "etc/hosts", "run.sh", "hosts"] {
+        assert_eq!(
+            gid(&dir.join("p").join(name)),
+            gid(&dir.join("r").join(name)),
+            "{name}"
+        );
+    }
+    std::fs::remove_dir_all(&dir).unwrap();
+}

@@ -84,6 +84,9 @@ pub struct Receiver<'a, S: Sender, W: Write> {
     solo: Option<RelPath>,
     out: W,
     utf8: bool,
+    /// The groups this process may give a file when it is not root (its own and its
+    /// supplementary ones); `None` as root, who may give any.
+    my_groups: Option<Vec<u32>>,
     /// Totals for `--stats`.
     pub stats: Stats,
     /// Set when any entry failed (exit 23).
@@ -156,6 +159,7 @@ impl<'a, S: Sender, W: Write> Receiver<'a, S, W> {
             solo,
             out,
             utf8: itemize::locale_is_utf8(),
+            my_groups: my_groups(),
             stats: Stats::default(),
             failed: false,
             groups,
@@ -366,7 +370,7 @@ impl<'a, S: Sender, W: Write> Receiver<'a, S, W> {
         if o.owner && e.uid != meta.uid {
             item.owner = true;
         }
-        if o.group && e.gid != meta.gid {
+        if self.gid_for(e.gid).is_some_and(|g| g != meta.gid) {
             item.group = true;
         }
         item
@@ -962,7 +966,7 @@ impl<'a, S: Sender, W: Write> Receiver<'a, S, W> {
 
     fn chown_file(&self, f: &std::fs::File, e: &FileEntry) -> io::Result<()> {
         let uid = self.opts.owner.then_some(e.uid);
-        let gid = self.opts.group.then_some(e.gid);
+        let gid = self.gid_for(e.gid);
         if uid.is_none() && gid.is_none() {
             return Ok(());
         }
@@ -971,7 +975,7 @@ impl<'a, S: Sender, W: Write> Receiver<'a, S, W> {
 
     fn set_owner(&self, i: usize, e: &FileEntry, m: &FileStat) -> io::Result<()> {
         let uid = (self.opts.owner && m.uid != e.uid).then_some(e.uid);
-        let gid = (self.opts.group && m.gid != e.gid).then_some(e.gid);
+        let gid = self.gid_for(e.gid).filter(|&g| m.gid != g);
         if uid.is_none() && gid.is_none() {
             return Ok(());
         }
@@ -980,11 +984,22 @@ impl<'a, S: Sender, W: Write> Receiver<'a, S, W> {
 
     fn set_owner_new(&self, i: usize, e: &FileEntry) -> io::Result<()> {
         let uid = self.opts.owner.then_some(e.uid);
-        let gid = self.opts.group.then_some(e.gid);
+        let gid = self.gid_for(e.gid);
         if uid.is_none() && gid.is_none() {
             return Ok(());
         }
         self.root()?.chown(self.rel_of(i), uid, gid)
+    }
+
+    /// The group to give a name: the sender's with -g, where this process may give it (as
+    /// root, or as a member of it); else none, and the name keeps the group it was made
+    /// with, as rsync does for a user who is not root.
+    fn gid_for(&self, gid: u32) -> Option<u32> {
+        let allowed = self
+            .my_groups
+            .as_ref()
+            .map_or(true, |mine| mine.contains(&gid));
+        (self.opts.group && allowed).then_some(gid)
     }
 
     fn set_mode(&self, i: usize, mode: u32) -> io::Result<()> {
@@ -1401,4 +1416,16 @@ fn umask() -> u32 {
     let old = rustix::process::umask(rustix::fs::Mode::from_raw_mode(0o022));
     rustix::process::umask(old);
     old.bits()
+}
+
+/// See [`Receiver::gid_for`]: `None` for root, else this process's groups.
+fn my_groups() -> Option<Vec<u32>> {
+    if rustix::process::geteuid().is_root() {
+        return None;
+    }
+    let mut mine: Vec<u32> = rustix::process::getgroups()
+        .map(|groups| groups.into_iter().map(|g| g.as_raw()).collect())
+        .unwrap_or_default();
+    mine.push(rustix::process::getegid().as_raw());
+    Some(mine)
 }
