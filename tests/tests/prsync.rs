@@ -529,3 +529,46 @@ fn archive_as_a_user_who_is_not_root_copies_everything() {
     }
     std::fs::remove_dir_all(&dir).unwrap();
 }
+
+/// Ctrl-C in a local copy, as rsync: exit 20, no temp file left, and with --partial what
+/// arrived kept under the file's name (a prefix of the source), for the next run to finish.
+/// `--bwlimit` holds the copy mid-file until the signal comes, which the test sends once the
+/// temp file has data.
+#[test]
+fn ctrl_c_in_a_local_copy_leaves_no_temp_file_or_keeps_the_partial_one() {
+    let dir = std::env::temp_dir().join(format!("prsync-sigint-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(dir.join("src")).unwrap();
+    let data: Vec<u8> = (0..16u32 << 20).map(|i| (i % 251) as u8).collect();
+    std::fs::write(dir.join("src/big"), &data).unwrap();
+    for (dest, partial) in [("plain", false), ("partial", true)] {
+        std::fs::create_dir(dir.join(dest)).unwrap();
+        let mut cmd = Command::new(prtools_tests::bin("prsync"));
+        cmd.args(["-a", "--bwlimit=2M"]);
+        if partial {
+            cmd.arg("--partial");
+        }
+        let child = spawn(
+            cmd.arg(with_slash(&dir.join("src")))
+                .arg(with_slash(&dir.join(dest))),
+        );
+        wait_for_temp_file(&dir.join(dest), ".big.", 1 << 20);
+        // SAFETY: kill(2) on our own child's pid.
+        unsafe { libc::kill(child.id() as i32, libc::SIGINT) };
+        let out = child.wait_with_output().unwrap();
+        assert_eq!(out.status.code(), Some(20), "{}", text(&out.stderr));
+        let left: Vec<String> = std::fs::read_dir(dir.join(dest))
+            .unwrap()
+            .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+            .collect();
+        if partial {
+            assert_eq!(left, ["big"], "{dest}");
+            let kept = std::fs::read(dir.join(dest).join("big")).unwrap();
+            assert!(kept.len() >= 1 << 20 && kept.len() < data.len());
+            assert_eq!(kept[..], data[..kept.len()]);
+        } else {
+            assert!(left.is_empty(), "{dest}: {left:?}");
+        }
+    }
+    std::fs::remove_dir_all(&dir).unwrap();
+}

@@ -39,7 +39,7 @@ use prtools_transport::Progress;
 pub fn run(cli: Cli) -> Result<i32> {
     if cli.server {
         // Before any thread starts (see the function): a kill leaves no temp file behind.
-        prtools_sync::remove_temps_on_signal().context("cannot take stop signals")?;
+        prtools_sync::remove_temps_on_signal(None).context("cannot take stop signals")?;
         // sshd's pipes to the agent carry the bulk of every push and gather.
         prtools_transport::widen_pipe(&std::io::stdin());
         prtools_transport::widen_pipe(&std::io::stdout());

@@ -31,6 +31,7 @@ pub mod flist;
 pub mod itemize;
 pub mod mapped;
 pub mod no_options;
+pub mod pace;
 pub mod receiver;
 pub mod remote;
 pub mod sender;
@@ -60,6 +61,8 @@ pub mod exit {
     pub const SELECT: i32 = 3;
     /// Error in the protocol with the other end.
     pub const PROTOCOL: i32 = 12;
+    /// Stopped by SIGINT, SIGTERM or SIGHUP.
+    pub const SIGNAL: i32 = 20;
     /// Partial transfer: some files could not be transferred.
     pub const PARTIAL: i32 = 23;
     /// The remote shell failed: a host could not be reached.
@@ -78,6 +81,9 @@ pub fn run(opts: &Options) -> i32 {
         let _ = writeln!(out, "sending incremental file list");
     }
     let mut sender = LocalSender::list(&opts.sources, &list_options(opts), &opts.filters);
+    if let Some(rate) = opts.bwlimit {
+        sender.pace(pace::Pacer::new(rate));
+    }
     let errors: Vec<String> = sender.errors.iter().map(|e| e.message.clone()).collect();
     let notices = sender.notices.clone();
     transfer(opts, &mut sender, &errors, &notices, start, out)

@@ -7,7 +7,18 @@ fn main() {
         std::process::exit(prsync::remote::server::serve());
     }
     let code = match prsync::cli::parse(std::env::args_os()) {
-        Ok(prsync::cli::Parsed::Run(opts)) => prsync::run(&opts),
+        Ok(prsync::cli::Parsed::Run(opts)) => {
+            // A local copy has no agent to kill and no runtime to tell: a stop signal
+            // removes its temp files (keeps them, with --partial) and exits 20, as rsync.
+            // Before any thread starts (see the function).
+            if opts.remote == prsync::cli::Remote::Local {
+                if let Err(e) = prtools_sync::remove_temps_on_signal(Some(prsync::exit::SIGNAL)) {
+                    eprintln!("prsync: cannot take stop signals: {e}");
+                    std::process::exit(prsync::exit::FILE_IO);
+                }
+            }
+            prsync::run(&opts)
+        }
         Ok(prsync::cli::Parsed::Exit(code)) => code,
         Err(e) => {
             eprintln!("prsync: {e:#}");

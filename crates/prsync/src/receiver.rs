@@ -833,6 +833,10 @@ impl<'a, S: Sender, W: Write> Receiver<'a, S, W> {
             return Ok(());
         }
         let file = self.root()?.create_file(&rel)?;
+        if self.opts.partial && basis.is_none() {
+            // A stop signal (Ctrl-C) keeps what arrived too, as the error below does.
+            file.keep_on_stop();
+        }
         let sent = match self.receive(i, basis.as_ref(), file.file()) {
             Ok(sent) => sent,
             // --partial: what arrived of a whole file replaces the old one, as rsync keeps

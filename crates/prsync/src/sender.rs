@@ -127,9 +127,16 @@ pub struct LocalSender {
     /// With [`LocalSender::share_signatures`]: each file's signature, made the first time a
     /// host asks and then shared by the clones that serve the other hosts.
     signatures: Option<Arc<Vec<SharedSignature>>>,
+    /// `--bwlimit` on a local copy (across a network the data messages are paced instead).
+    pacer: Option<crate::pace::Pacer>,
 }
 
 impl LocalSender {
+    /// Holds a local copy to `--bwlimit`'s rate.
+    pub fn pace(&mut self, pacer: crate::pace::Pacer) {
+        self.pacer = Some(pacer);
+    }
+
     /// Offers [`Sender::signature`]: for a push to many hosts, where each file's signature
     /// is made once here, whatever the number of hosts, and each host searches its own old
     /// copy. Call before cloning the sender for the hosts.
@@ -184,6 +191,7 @@ impl LocalSender {
             errors,
             notices,
             signatures: None,
+            pacer: None,
         };
         if opts.checksum {
             sender.hash_files();
@@ -237,6 +245,11 @@ impl Sender for LocalSender {
                     };
                     out.write_all(&buf[..n])?;
                     total += n as u64;
+                    if let Some(pacer) = &mut self.pacer {
+                        pacer.pace(n as u64, || {
+                            let _ = out.flush();
+                        });
+                    }
                 }
                 Ok(Sent {
                     literal: total,
@@ -252,6 +265,9 @@ impl Sender for LocalSender {
                 delta
                     .encode(&data, &mut counter)
                     .map_err(|e| io::Error::other(format!("'{}': {e}", path.display())))?;
+                if let Some(pacer) = &mut self.pacer {
+                    pacer.pace(counter.n, || {});
+                }
                 Ok(Sent {
                     literal: delta.literal_len(),
                     matched: delta.copied_len(),

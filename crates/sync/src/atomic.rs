@@ -135,6 +135,14 @@ impl AtomicFile {
     }
 }
 
+impl AtomicFile {
+    /// rsync's `--partial`: if a stop signal comes before the commit, what was written so
+    /// far takes the final name instead of being removed (see `remove_temps_on_signal`).
+    pub fn keep_on_stop(&self) {
+        cleanup::keep_on_stop(self.listed, &self.name);
+    }
+}
+
 impl Write for AtomicFile {
     fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
         self.file.write(buf).map_err(|e| at(&self.shown, e))

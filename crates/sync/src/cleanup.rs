@@ -14,19 +14,44 @@ use std::os::fd::RawFd;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Mutex, MutexGuard};
 
-/// The temp files that exist now: each one's folder descriptor and name, by a number.
-static LIVE: Mutex<BTreeMap<u64, (RawFd, Vec<u8>)>> = Mutex::new(BTreeMap::new());
+/// A temp file that exists now.
+struct Live {
+    /// Its folder's descriptor.
+    dir: RawFd,
+    temp: Vec<u8>,
+    /// With rsync's `--partial`: the name what was written goes to at a stop, instead of
+    /// being removed.
+    keep_as: Option<Vec<u8>>,
+}
+
+/// The temp files that exist now, by a number.
+static LIVE: Mutex<BTreeMap<u64, Live>> = Mutex::new(BTreeMap::new());
 static NEXT: AtomicU64 = AtomicU64::new(0);
 
-fn live() -> MutexGuard<'static, BTreeMap<u64, (RawFd, Vec<u8>)>> {
+fn live() -> MutexGuard<'static, BTreeMap<u64, Live>> {
     LIVE.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
 }
 
 /// Lists a temp file; `dir` must stay open until [`forget`] is called with the number.
 pub(crate) fn register(dir: RawFd, temp: &[u8]) -> u64 {
     let id = NEXT.fetch_add(1, Ordering::Relaxed);
-    live().insert(id, (dir, temp.to_vec()));
+    let temp = temp.to_vec();
+    live().insert(
+        id,
+        Live {
+            dir,
+            temp,
+            keep_as: None,
+        },
+    );
     id
+}
+
+/// At a stop, the listed temp file `id` is renamed to `name` (in its folder), not removed.
+pub(crate) fn keep_on_stop(id: u64, name: &[u8]) {
+    if let Some(entry) = live().get_mut(&id) {
+        entry.keep_as = Some(name.to_vec());
+    }
 }
 
 /// Takes a temp file off the list: it was renamed into place or removed.
@@ -37,11 +62,12 @@ pub(crate) fn forget(id: u64) {
 /// The signals that stop an agent: SIGTERM from a kill, SIGINT and SIGHUP from a terminal.
 const STOPS: [libc::c_int; 3] = [libc::SIGTERM, libc::SIGINT, libc::SIGHUP];
 
-/// From now on, a stop signal removes every listed temp file and exits with 128 + its number.
+/// From now on, a stop signal removes every listed temp file (or keeps it under its final
+/// name, see [`keep_on_stop`]) and exits with `exit`, or 128 + the signal's number.
 ///
 /// Call it first thing in `main`, before any other thread starts: the signals are blocked in
 /// this thread, and threads started later inherit that, so only the waiting thread gets them.
-pub fn remove_temps_on_signal() -> std::io::Result<()> {
+pub fn remove_temps_on_signal(exit: Option<i32>) -> std::io::Result<()> {
     // SAFETY: sigset_t is plain C data, initialised by sigemptyset before any other use.
     let mut set: libc::sigset_t = unsafe { std::mem::zeroed() };
     // SAFETY: `set` is a valid sigset_t; the signal numbers are valid.
@@ -64,16 +90,28 @@ pub fn remove_temps_on_signal() -> std::io::Result<()> {
             // invalid set, which this is not.
             while unsafe { libc::sigwait(&set, &mut signal) } != 0 {}
             let list = live();
-            for (dir, name) in list.values() {
-                if let Ok(name) = std::ffi::CString::new(name.as_slice()) {
-                    // SAFETY: `dir` is open while listed (the list is locked, so no file can
-                    // be dropped meanwhile); `name` is a valid C string.
-                    unsafe { libc::unlinkat(*dir, name.as_ptr(), 0) };
-                }
+            for entry in list.values() {
+                let Ok(temp) = std::ffi::CString::new(entry.temp.as_slice()) else {
+                    continue;
+                };
+                let keep = entry
+                    .keep_as
+                    .as_ref()
+                    .and_then(|name| std::ffi::CString::new(name.as_slice()).ok());
+                // SAFETY: `dir` is open while listed (the list is locked, so no file can be
+                // dropped meanwhile); the names are valid C strings.
+                unsafe {
+                    match keep {
+                        Some(name) => {
+                            libc::renameat(entry.dir, temp.as_ptr(), entry.dir, name.as_ptr())
+                        }
+                        None => libc::unlinkat(entry.dir, temp.as_ptr(), 0),
+                    }
+                };
             }
             // SAFETY: ends the process at once, holding the lock so no file is renamed into
             // place after its temp file was removed.
-            unsafe { libc::_exit(128 + signal) };
+            unsafe { libc::_exit(exit.unwrap_or(128 + signal)) };
         })?;
     Ok(())
 }

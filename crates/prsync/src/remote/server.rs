@@ -20,7 +20,7 @@ const BUFFER: usize = 64 * 1024;
 /// Serves one job and returns the agent's exit status.
 pub fn serve() -> i32 {
     // Before any thread starts (see the function): a kill leaves no temp file behind.
-    if let Err(e) = prtools_sync::remove_temps_on_signal() {
+    if let Err(e) = prtools_sync::remove_temps_on_signal(None) {
         eprintln!("prsync agent: cannot take stop signals: {e}");
         return crate::exit::FILE_IO;
     }

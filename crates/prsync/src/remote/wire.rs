@@ -259,8 +259,7 @@ pub struct DataWriter<'a, R: Read, W: Write> {
     link: &'a mut Link<R, W>,
     buf: Vec<u8>,
     shape: Shape,
-    started: std::time::Instant,
-    sent: u64,
+    pacer: Option<crate::pace::Pacer>,
     progress: &'a Progress,
     /// File bytes written so far, before compression.
     pub moved: u64,
@@ -273,23 +272,9 @@ impl<'a, R: Read, W: Write> DataWriter<'a, R, W> {
             link,
             buf: Vec::with_capacity(CHUNK),
             shape,
-            started: std::time::Instant::now(),
-            sent: 0,
+            pacer: shape.bwlimit.map(crate::pace::Pacer::new),
             progress,
             moved: 0,
-        }
-    }
-
-    /// Holds back until the bytes sent so far fit the rate limit.
-    fn pace(&mut self) {
-        let Some(rate) = self.shape.bwlimit else {
-            return;
-        };
-        let due = std::time::Duration::from_secs_f64(self.sent as f64 / rate as f64);
-        if let Some(wait) = due.checked_sub(self.started.elapsed()) {
-            // Throttling, not synchronisation: the limit is a rate over time.
-            self.link.flush().ok();
-            std::thread::sleep(wait);
         }
     }
 }
@@ -316,12 +301,17 @@ impl<R: Read, W: Write> Write for DataWriter<'_, R, W> {
         } else {
             Msg::Data(data)
         };
-        self.sent += match &msg {
+        let wire = match &msg {
             Msg::Zdata(z) | Msg::Data(z) => z.len() as u64,
             _ => 0,
         };
         self.link.send(&msg)?;
-        self.pace();
+        if let Some(pacer) = &mut self.pacer {
+            let link = &mut self.link;
+            pacer.pace(wire, || {
+                link.flush().ok();
+            });
+        }
         Ok(())
     }
 }
