@@ -131,6 +131,9 @@ pub struct Cli {
         overrides_with = "whole_file"
     )]
     pub no_whole_file: bool,
+    /// Follow symlinks of other users on the destination's path (they are refused)
+    #[arg(long = "insecure-links")]
+    pub insecure_links: bool,
     /// Skip creating new files on the receiver
     #[arg(long = "existing", visible_alias = "ignore-non-existing")]
     pub existing: bool,
@@ -322,6 +325,8 @@ pub struct Options {
     pub remote_path: Option<String>,
     /// `--no-bootstrap`.
     pub no_bootstrap: bool,
+    /// `--insecure-links`: another user's symlink on the destination's path is followed.
+    pub insecure_links: bool,
     /// `--existing`: files, links and folders not there are not made.
     pub existing: bool,
     /// `--ignore-existing`: files already there are left as they are.
@@ -394,6 +399,7 @@ impl Options {
         flag(self.partial, "--partial");
         flag(self.stats, "--stats");
         flag(self.compress, "-z");
+        flag(self.insecure_links, "--insecure-links");
         flag(self.existing, "--existing");
         flag(self.ignore_existing, "--ignore-existing");
         flag(self.size_only, "--size-only");
@@ -643,6 +649,7 @@ fn resolve(mut cli: Cli, mut filters: FilterList) -> Result<Options> {
         bwlimit,
         no_bootstrap: cli.no_bootstrap,
         pushed: false,
+        insecure_links: cli.insecure_links,
         existing: cli.existing,
         ignore_existing: cli.ignore_existing,
         size_only: cli.size_only,

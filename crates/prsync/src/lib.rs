@@ -37,6 +37,7 @@ pub mod remote;
 pub mod sender;
 pub mod size_arg;
 pub mod stats;
+pub mod trust;
 pub mod version;
 
 use std::ffi::OsStr;
@@ -177,6 +178,9 @@ pub fn transfer<S: Sender>(
 /// (its last component only, as rsync does).
 fn destination(opts: &Options, list: &[flist::FileEntry]) -> Result<Dest, (i32, String)> {
     let dest = PathBuf::from(&opts.dest);
+    if !opts.insecure_links {
+        trust::check_destination(&dest).map_err(|m| (exit::SELECT, m))?;
+    }
     let bytes = opts.dest.as_bytes();
     if opts.mkpath && !opts.dry_run {
         // --mkpath: the folders above DEST (DEST itself too when it ends in a slash), so

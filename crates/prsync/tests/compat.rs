@@ -589,3 +589,30 @@ fn a_file_written_just_before_the_run_keeps_its_nanoseconds() {
     fs::write(bed.src().join("fresh"), b"just written\n").unwrap();
     bed.same(&[b"-a", b"{src}/fresh", b"dst/"], "dst");
 }
+
+/// rsync 3.5.0 refuses a destination reached through another user's symlink (exit 3), and
+/// writes nothing; `--insecure-links` follows it. A symlink of root's or our own is followed.
+#[test]
+fn a_destination_through_another_users_symlink_is_refused() {
+    let bed = Bed::new("untrusted-link");
+    fs::write(bed.src().join("f"), b"x\n").unwrap();
+    set_mtime(&bed.src(), 1_600_000_000, 0);
+    bed.on_dests("real", |d| fs::create_dir(d).unwrap());
+    bed.on_dests("link", |d| {
+        std::os::unix::fs::symlink("real", d).unwrap();
+        std::os::unix::fs::lchown(d, Some(65534), Some(65534)).unwrap();
+    });
+    bed.on_dests("mine", |d| std::os::unix::fs::symlink("real", d).unwrap());
+    let (r, p) = bed.both(&[b"-a", b"{src}/", b"link/"]);
+    assert_eq!((r.code, p.code), (3, 3));
+    let err = String::from_utf8_lossy(&p.stderr);
+    assert!(
+        err.starts_with("prsync: refusing to follow a symlink owned by an untrusted user"),
+        "{err}"
+    );
+    for side in bed.sides() {
+        assert_eq!(fs::read_dir(side.join("real")).unwrap().count(), 0);
+    }
+    bed.same(&[b"-a", b"{src}/", b"mine/sub/"], "real");
+    bed.same(&[b"-a", b"--insecure-links", b"{src}/", b"link/"], "real");
+}
