@@ -151,7 +151,15 @@ impl Stats {
     /// The two summary lines of `-v` and `--stats`, after a blank line.
     pub fn summary(&self, human: u8, elapsed: Duration, dry_run: bool) -> String {
         let (sent, recv) = (self.bytes_sent(), self.bytes_received());
-        let secs = elapsed.as_secs_f64().max(0.001);
+        // rsync's rate: the bytes over the run's length in whole clock seconds plus half
+        // a second, so that a run within one second divides by 0.5.
+        let whole = |t: std::time::SystemTime| {
+            t.duration_since(std::time::UNIX_EPOCH)
+                .map_or(0, |d| d.as_secs())
+        };
+        let now = std::time::SystemTime::now();
+        let began = now.checked_sub(elapsed).unwrap_or(now);
+        let secs = 0.5 + whole(now).saturating_sub(whole(began)) as f64;
         let rate = (sent + recv) as f64 / secs;
         let speedup = if sent + recv == 0 {
             0.0

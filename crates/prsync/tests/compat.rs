@@ -339,6 +339,21 @@ fn stats_and_verbose() {
         String::from_utf8_lossy(&r.stdout)
     );
     assert_eq!(counted(&r.stdout), counted(&p.stdout));
+    // The rate is rsync's: the bytes over the run's whole clock seconds plus a half.
+    let summary = String::from_utf8_lossy(&p.stdout).into_owned();
+    let line = summary.lines().find(|l| l.starts_with("sent ")).unwrap();
+    let numbers: Vec<f64> = line
+        .split_whitespace()
+        .filter_map(|w| w.replace(',', "").parse().ok())
+        .collect();
+    let [sent, received, rate] = numbers[..] else {
+        panic!("{line}");
+    };
+    let seconds = (sent + received) / rate - 0.5;
+    assert!(
+        (seconds - seconds.round()).abs() < 1e-3 && seconds > -1e-3,
+        "{line}"
+    );
     edit_source(&bed.src(), &mut rng);
     bed.on_dests("dst", litter);
     for args in [
