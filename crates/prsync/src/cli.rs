@@ -360,6 +360,12 @@ pub enum Remote {
 }
 
 impl Options {
+    /// Whether names are printed as they go: `-v`, or `--progress`, which rsync makes print
+    /// them too (without `-v`'s summary at the end).
+    pub fn names(&self) -> bool {
+        self.verbose > 0 || self.progress
+    }
+
     /// The options as flags for the agent's parser: what decides how the far end lists,
     /// compares, writes and prints. Filters go as `--filter` rules, so that `--exclude-from`
     /// files are read here, where they are.

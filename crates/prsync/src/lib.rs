@@ -32,6 +32,7 @@ pub mod itemize;
 pub mod mapped;
 pub mod no_options;
 pub mod pace;
+pub mod progress_line;
 pub mod receiver;
 pub mod remote;
 pub mod sender;
@@ -78,7 +79,7 @@ pub fn run(opts: &Options) -> i32 {
     let start = Instant::now();
     let stdout = std::io::stdout();
     let mut out = std::io::BufWriter::new(stdout.lock());
-    if opts.verbose > 0 {
+    if opts.names() {
         let _ = writeln!(out, "sending incremental file list");
     }
     let mut sender = LocalSender::list(&opts.sources, &list_options(opts), &opts.filters);
@@ -135,7 +136,7 @@ pub fn transfer<S: Sender>(
             let _ = writeln!(out, "{n}");
         }
     }
-    if dest.created && !opts.quiet && (opts.verbose > 0 || opts.itemize) {
+    if dest.created && !opts.quiet && (opts.names() || opts.itemize) {
         let shown = trim_slashes(opts.dest.as_bytes());
         let _ = out.write_all(b"created directory ");
         let _ = out.write_all(&itemize::escape(shown, itemize::locale_is_utf8()));

@@ -331,7 +331,7 @@ impl<'a, S: Sender, W: Write> Receiver<'a, S, W> {
                 }
                 self.print(&line);
             }
-        } else if self.opts.verbose > 0
+        } else if self.opts.names()
             && (item.is_new
                 || item.transfer
                 || item.hlink
@@ -788,13 +788,27 @@ impl<'a, S: Sender, W: Write> Receiver<'a, S, W> {
     fn send_file(&mut self, i: usize, e: &FileEntry, old: Option<&FileStat>) -> io::Result<()> {
         self.stats.transferred += 1;
         self.stats.transferred_size += e.size();
-        if self.opts.progress && !self.opts.itemize && self.opts.verbose == 0 {
-            let shown = itemize::escape(&e.name, self.utf8);
-            self.print(&shown);
-        }
         if self.opts.dry_run {
             return Ok(());
         }
+        let started = std::time::Instant::now();
+        self.write_file(i, e, old)?;
+        if self.opts.progress {
+            let done = crate::progress_line::Done {
+                size: e.size(),
+                took: started.elapsed(),
+                xfr: self.stats.transferred,
+                index: i,
+                total: self.list().len(),
+            };
+            let line = crate::progress_line::line(&done, self.opts.human);
+            let _ = self.out.write_all(line.as_bytes());
+        }
+        Ok(())
+    }
+
+    /// The data of [`Receiver::send_file`]: asked for, received and put in place.
+    fn write_file(&mut self, i: usize, e: &FileEntry, old: Option<&FileStat>) -> io::Result<()> {
         let rel = self.rel_below(i)?;
         let basis = match old {
             Some(m) if !self.opts.whole_file && m.size > 0 => {

@@ -631,3 +631,41 @@ fn a_destination_through_another_users_symlink_is_refused() {
     bed.same(&[b"-a", b"{src}/", b"mine/sub/"], "real");
     bed.same(&[b"-a", b"--insecure-links", b"{src}/", b"link/"], "real");
 }
+
+/// `--progress` into a pipe: the names as `-v` prints them and, after each file sent,
+/// rsync's final progress line, whose counts (`xfr#`, `to-chk`) match rsync's; the rate and
+/// the time are the run's own and are not compared.
+#[test]
+fn progress_lines_are_printed_into_a_pipe() {
+    let bed = Bed::new("progress");
+    let src = bed.src();
+    for (name, size) in [("a", 70_000usize), ("b", 0), ("c", 300_000)] {
+        fs::write(src.join(name), vec![7u8; size]).unwrap();
+        set_mtime(&src.join(name), 1_600_000_000, 0);
+    }
+    std::os::unix::fs::symlink("a", src.join("l")).unwrap();
+    set_mtime(&src, 1_600_000_000, 0);
+    let normal = |out: &[u8]| -> Vec<String> {
+        String::from_utf8_lossy(out)
+            .lines()
+            .map(|l| {
+                let last = l.rsplit('\r').next().unwrap_or(l);
+                let words: Vec<&str> = last.split_whitespace().collect();
+                if words.get(1) == Some(&"100%") {
+                    // size, 100%, RATE, TIME, (xfr#N, to-chk=R/T)
+                    format!("{} 100% RATE TIME {} {}", words[0], words[4], words[5])
+                } else {
+                    last.to_string()
+                }
+            })
+            .collect()
+    };
+    let (r, p) = bed.both(&[b"-a", b"--progress", b"{src}/", b"dst/"]);
+    assert_eq!((r.code, p.code), (0, 0));
+    let ours = normal(&p.stdout);
+    assert_eq!(normal(&r.stdout), ours);
+    assert!(
+        ours.iter().any(|l| l.contains("(xfr#3, to-chk=1/5)")),
+        "{ours:?}"
+    );
+}
