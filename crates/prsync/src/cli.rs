@@ -131,6 +131,15 @@ pub struct Cli {
         overrides_with = "whole_file"
     )]
     pub no_whole_file: bool,
+    /// Transform symlink to directory into referent directory
+    #[arg(short = 'k', long = "copy-dirlinks")]
+    pub copy_dirlinks: bool,
+    /// Only "unsafe" symlinks are transformed (absolute, or climbing out of the tree)
+    #[arg(long = "copy-unsafe-links")]
+    pub copy_unsafe_links: bool,
+    /// Ignore symlinks that point outside the tree
+    #[arg(long = "safe-links")]
+    pub safe_links: bool,
     /// Follow symlinks of other users on the destination's path (they are refused)
     #[arg(long = "insecure-links")]
     pub insecure_links: bool,
@@ -325,6 +334,12 @@ pub struct Options {
     pub remote_path: Option<String>,
     /// `--no-bootstrap`.
     pub no_bootstrap: bool,
+    /// `-k`.
+    pub copy_dirlinks: bool,
+    /// `--copy-unsafe-links`.
+    pub copy_unsafe_links: bool,
+    /// `--safe-links`: the receiver leaves out unsafe symlinks.
+    pub safe_links: bool,
     /// `--insecure-links`: another user's symlink on the destination's path is followed.
     pub insecure_links: bool,
     /// `--existing`: files, links and folders not there are not made.
@@ -406,6 +421,9 @@ impl Options {
         flag(self.stats, "--stats");
         flag(self.compress, "-z");
         flag(self.insecure_links, "--insecure-links");
+        flag(self.copy_dirlinks, "-k");
+        flag(self.copy_unsafe_links, "--copy-unsafe-links");
+        flag(self.safe_links, "--safe-links");
         flag(self.existing, "--existing");
         flag(self.ignore_existing, "--ignore-existing");
         flag(self.size_only, "--size-only");
@@ -655,6 +673,9 @@ fn resolve(mut cli: Cli, mut filters: FilterList) -> Result<Options> {
         bwlimit,
         no_bootstrap: cli.no_bootstrap,
         pushed: false,
+        copy_dirlinks: cli.copy_dirlinks,
+        copy_unsafe_links: cli.copy_unsafe_links,
+        safe_links: cli.safe_links,
         insecure_links: cli.insecure_links,
         existing: cli.existing,
         ignore_existing: cli.ignore_existing,

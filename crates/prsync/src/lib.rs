@@ -29,6 +29,7 @@
 pub mod cli;
 pub mod flist;
 pub mod itemize;
+pub mod links;
 pub mod mapped;
 pub mod no_options;
 pub mod pace;
@@ -101,6 +102,8 @@ pub fn list_options(opts: &Options) -> ListOptions {
         hard_links: opts.hard_links,
         checksum: opts.checksum,
         copy_links: opts.copy_links,
+        copy_dirlinks: opts.copy_dirlinks,
+        copy_unsafe_links: opts.copy_unsafe_links,
     }
 }
 

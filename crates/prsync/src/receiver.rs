@@ -504,6 +504,19 @@ impl<'a, S: Sender, W: Write> Receiver<'a, S, W> {
         meta: Option<FileStat>,
         target: &[u8],
     ) -> io::Result<()> {
+        // --safe-links: decided here, where the link would be made, so that no sender can
+        // plant one that leads out of the destination.
+        if self.opts.safe_links && crate::links::is_unsafe(&e.name, target) {
+            if self.opts.verbose > 0 {
+                let line = format!(
+                    "ignoring unsafe symlink \"{}\" -> \"{}\"",
+                    String::from_utf8_lossy(&e.name),
+                    String::from_utf8_lossy(target)
+                );
+                self.print(line.as_bytes());
+            }
+            return Ok(());
+        }
         let mut item = Item::default();
         let mut make = true;
         match &meta {
@@ -540,7 +553,13 @@ impl<'a, S: Sender, W: Write> Receiver<'a, S, W> {
         if make || item.owner || item.group {
             self.set_owner_new(i, e)?;
         }
-        if self.opts.times && (make || item.time) {
+        // As rsync: a link's time is compared in whole seconds, so a link made in the
+        // second its source was made keeps its own time.
+        let own = match make {
+            true => self.root()?.metadata(Some(&rel))?.map(|m| m.mtime.secs),
+            false => None,
+        };
+        if self.opts.times && (make || item.time) && own != Some(e.mtime.secs) {
             self.root()?.set_mtime(&rel, e.mtime)?;
         }
         Ok(())

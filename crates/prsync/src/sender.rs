@@ -42,6 +42,11 @@ pub struct ListOptions {
     pub checksum: bool,
     /// `-L`: a symlink is sent as what it points to.
     pub copy_links: bool,
+    /// `-k`: a symlink to a folder is sent as that folder.
+    pub copy_dirlinks: bool,
+    /// `--copy-unsafe-links`: an unsafe symlink (see [`crate::links`]) is sent as what it
+    /// points to.
+    pub copy_unsafe_links: bool,
 }
 
 /// How a sent file's bytes went: for `--stats`' `Literal data` and `Matched data`.
@@ -480,8 +485,8 @@ impl Walker<'_> {
                 [prefix, b"/", &leaf].concat()
             };
             let meta = match fs::symlink_metadata(&path) {
-                // -L: what the link points to, as rsync sends it.
-                Ok(m) if m.file_type().is_symlink() && self.opts.copy_links => {
+                // -L, -k, --copy-unsafe-links: what the link points to, as rsync sends it.
+                Ok(m) if m.file_type().is_symlink() && self.follows(&name, &path) => {
                     match fs::metadata(&path) {
                         Ok(target) => target,
                         // A dangling link the filters leave out is no error, as in rsync.
@@ -513,6 +518,16 @@ impl Walker<'_> {
                 self.walk(&path, &name);
             }
         }
+    }
+
+    /// Whether the symlink `name` at `path` is sent as what it points to.
+    fn follows(&self, name: &[u8], path: &Path) -> bool {
+        let o = self.opts;
+        o.copy_links
+            || (o.copy_dirlinks && fs::metadata(path).is_ok_and(|m| m.is_dir()))
+            || (o.copy_unsafe_links
+                && fs::read_link(path)
+                    .is_ok_and(|t| crate::links::is_unsafe(name, t.as_os_str().as_bytes())))
     }
 
     /// Adds one entry; false if its kind is not sent (then nothing below it is either).

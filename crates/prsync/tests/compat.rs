@@ -669,3 +669,43 @@ fn progress_lines_are_printed_into_a_pipe() {
         "{ours:?}"
     );
 }
+
+/// `-k`, `--copy-unsafe-links` and `--safe-links` on links that stay inside the tree, leave
+/// it, climb out and back, point at a folder, or at nothing.
+#[test]
+fn symlink_options_choose_which_links_are_followed_or_left_out() {
+    let bed = Bed::new("link-options");
+    let src = bed.src();
+    fs::create_dir_all(src.join("d")).unwrap();
+    fs::create_dir_all(src.join("real")).unwrap();
+    fs::write(src.join("d/f"), b"x\n").unwrap();
+    fs::write(src.join("real/g"), b"y\n").unwrap();
+    for (name, target) in [
+        ("abs", "/etc/hostname"),
+        ("d/up", "../../nowhere"),
+        ("d/upok", "../real/g"),
+        ("d/ok", "f"),
+        ("d/dirlink", "../real"),
+        ("d/climb", "../../link-options/src/real/g"),
+    ] {
+        std::os::unix::fs::symlink(target, src.join(name)).unwrap();
+        set_mtime(&src.join(name), 1_600_000_000, 0);
+    }
+    for dir in ["d", "real", "."] {
+        set_mtime(&src.join(dir), 1_600_000_000, 0);
+    }
+    let cases: &[&[&[u8]]] = &[
+        &[b"--safe-links"],
+        &[b"--copy-unsafe-links"],
+        &[b"-k"],
+        &[b"-k", b"--safe-links"],
+        &[b"--copy-dirlinks", b"--copy-unsafe-links"],
+    ];
+    for (n, extra) in cases.iter().enumerate() {
+        let dest = format!("dst{n}/");
+        let mut args: Vec<&[u8]> = vec![b"-ai"];
+        args.extend_from_slice(extra);
+        args.extend_from_slice(&[b"{src}/", dest.as_bytes()]);
+        bed.same(&args, &dest);
+    }
+}

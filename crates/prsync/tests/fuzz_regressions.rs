@@ -28,6 +28,8 @@ fn sender(name: &str) -> LocalSender {
         hard_links: false,
         checksum: false,
         copy_links: false,
+        copy_dirlinks: false,
+        copy_unsafe_links: false,
     };
     let mut source = dir.into_os_string();
     source.push("/");
