@@ -179,6 +179,12 @@ pub struct Cli {
     /// Receiver deletes after the transfer
     #[arg(long = "delete-after")]
     pub delete_after: bool,
+    /// Find deletions during, delete after (as --delete-after: the same result and lines)
+    #[arg(long = "delete-delay")]
+    pub delete_delay: bool,
+    /// Don't map uid/gid values by user/group name (prsync never does: ids go as numbers)
+    #[arg(long = "numeric-ids")]
+    pub numeric_ids: bool,
     /// Also delete excluded files from destination dirs
     #[arg(long = "delete-excluded")]
     pub delete_excluded: bool,
@@ -587,9 +593,10 @@ fn resolve(mut cli: Cli, mut filters: FilterList) -> Result<Options> {
                 .map_err(|e| anyhow::anyhow!("-B {n}: {e}"))?,
         ),
     };
-    let delete_asked = cli.delete || cli.delete_before || cli.delete_during || cli.delete_after;
+    let delete_after = cli.delete_after || cli.delete_delay;
+    let delete_asked = cli.delete || cli.delete_before || cli.delete_during || delete_after;
     let delete_asked = delete_asked || cli.delete_excluded;
-    let when = [cli.delete_before, cli.delete_during, cli.delete_after]
+    let when = [cli.delete_before, cli.delete_during, delete_after]
         .iter()
         .filter(|&&b| b)
         .count();
@@ -600,7 +607,7 @@ fn resolve(mut cli: Cli, mut filters: FilterList) -> Result<Options> {
         DeleteMode::Off
     } else if cli.delete_before {
         DeleteMode::Before
-    } else if cli.delete_after {
+    } else if delete_after {
         DeleteMode::After
     } else {
         DeleteMode::During

@@ -135,6 +135,7 @@ fn delete_modes() {
         (12, b"--delete-before"),
         (13, b"--delete-after"),
         (14, b"--delete-during"),
+        (15, b"--delete-delay"),
     ] {
         let (bed, mut rng) = tree(&format!("delete-{seed}"), seed);
         bed.same(&[b"-ai", b"{src}/", b"dst/"], "dst");
@@ -549,6 +550,7 @@ fn options_that_choose_what_is_sent() {
         &[b"--max-size=4K"],
         &[b"--min-size=1.5kb-1"],
         &[b"--max-size=70k", b"--min-size=13"],
+        &[b"--numeric-ids"],
     ];
     for (n, extra) in cases.iter().enumerate() {
         let (bed, mut rng) = tree(&format!("choose-{n}"), 40 + n as u64);
