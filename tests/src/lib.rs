@@ -316,18 +316,27 @@ pub fn describe(root: &Path) -> Vec<String> {
 /// Waits until a temp file whose name starts with `prefix` holds at least `bytes` bytes in
 /// `dir` (a node's folder seen from here): the host is mid-transfer.
 pub fn wait_for_temp_file(dir: &Path, prefix: &str, bytes: u64) {
+    assert!(
+        temp_file_appears(dir, prefix, bytes),
+        "{} never started writing",
+        dir.display()
+    );
+}
+
+/// [`wait_for_temp_file`] that says whether the file came within two minutes instead of
+/// failing, so that the caller can say why it did not (what the tool printed).
+pub fn temp_file_appears(dir: &Path, prefix: &str, bytes: u64) -> bool {
     let deadline = std::time::Instant::now() + std::time::Duration::from_secs(120);
     while !std::fs::read_dir(dir).unwrap().any(|e| {
         let e = e.unwrap();
         e.file_name().to_string_lossy().starts_with(prefix)
             && e.metadata().is_ok_and(|m| m.len() >= bytes)
     }) {
-        assert!(
-            std::time::Instant::now() < deadline,
-            "{} never started writing",
-            dir.display()
-        );
+        if std::time::Instant::now() >= deadline {
+            return false;
+        }
         // A poll interval while an external condition comes true, not a synchronisation.
         std::thread::sleep(std::time::Duration::from_millis(5));
     }
+    true
 }

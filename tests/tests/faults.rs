@@ -22,7 +22,7 @@ use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
 use prtools_tests::{
-    bin, describe, limit_open_files, names, spawn, text, wait_for_temp_file, TestCluster,
+    bin, describe, limit_open_files, names, spawn, temp_file_appears, text, TestCluster,
 };
 
 const HOSTS: usize = 256;
@@ -220,10 +220,18 @@ impl Scale {
 
     /// Waits until every victim writes the temp file of `big.bin` in `dir` (a folder inside
     /// its /tmp), held there by [`Scale::agent`], then strikes each with its fault.
-    fn strike_mid_transfer(&self, victims: &BTreeMap<usize, Fault>, dir: &str) {
+    /// If one never starts, the run is killed and the test fails with what it printed.
+    fn strike_mid_transfer(&self, victims: &BTreeMap<usize, Fault>, dir: &str, run: &mut Child) {
         for &node in victims.keys() {
             let folder = self.tc.cluster.node_tmp(node).join(dir);
-            wait_for_temp_file(&folder, ".big.bin.", 1);
+            if !temp_file_appears(&folder, ".big.bin.", 1) {
+                let _ = run.kill();
+                let mut said = String::new();
+                if let Some(mut err) = run.stderr.take() {
+                    let _ = err.read_to_string(&mut said);
+                }
+                panic!("node{node} never started writing; the run said:\n{said}");
+            }
             assert!(!folder.join("big.bin").exists(), "node{node} was not held");
         }
         for (&node, &fault) in victims {
@@ -433,7 +441,7 @@ fn prcp_run(scale: &mut Scale) {
     }
     let agent = scale.agent("prcp", &victims);
     let start = Instant::now();
-    let child = spawn(
+    let mut child = spawn(
         scale
             .tool("prcp")
             .args(["--quiet", "-w", "node[1-256]", "-f", "256"])
@@ -442,7 +450,7 @@ fn prcp_run(scale: &mut Scale) {
             .arg(&src)
             .arg("/tmp/stage/"),
     );
-    scale.strike_mid_transfer(&victims, "stage");
+    scale.strike_mid_transfer(&victims, "stage", &mut child);
     eprintln!("faults: prcp: victims struck after {:?}", start.elapsed());
     let (status, _, stderr) = finish("prcp", child, start);
     scale.settle(&victims);
@@ -521,7 +529,7 @@ fn prsync_run(scale: &mut Scale) {
     }
     let agent = scale.agent("prsync", &victims);
     let start = Instant::now();
-    let child = spawn(
+    let mut child = spawn(
         scale
             .tool("prsync")
             .args(["-a", "-w", "node[1-256]", "--fanout", "256"])
@@ -530,7 +538,7 @@ fn prsync_run(scale: &mut Scale) {
             .arg(format!("{}/", tree.display()))
             .arg(":/tmp/sync/"),
     );
-    scale.strike_mid_transfer(&victims, "sync");
+    scale.strike_mid_transfer(&victims, "sync", &mut child);
     eprintln!("faults: prsync: victims struck after {:?}", start.elapsed());
     let (status, _, stderr) = finish("prsync", child, start);
     scale.settle(&victims);
