@@ -216,6 +216,13 @@ fn arrow(step: &Step, args: &Args, st: &mut State) {
     } else {
         missing_folders(&pushes, &named, &config, st)
     };
+    // A host the folder check could not reach is named once, not tried again.
+    alive.retain(|h| {
+        named
+            .iter()
+            .find(|(spec, _)| spec == h)
+            .is_some_and(|(_, n)| !st.failed.contains_key(n))
+    });
     for (install, push) in &pushes {
         if alive.is_empty() {
             break;
@@ -858,6 +865,23 @@ fn notify(to: &[String], subject: &str, body: &[String], step: &Step, st: &mut S
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn user_at_host_and_host_are_two_names() {
+        let specs: Vec<HostSpec> = ["root@node2", "node2", "node1"]
+            .iter()
+            .map(|h| h.parse().unwrap())
+            .collect();
+        let got: Vec<String> = names(&specs).into_iter().map(|(_, n)| n).collect();
+        assert_eq!(got, ["root@node2", "node2", "node1"]);
+    }
+
+    #[test]
+    fn folders_above_a_destination() {
+        assert_eq!(parent_of("/tmp/etc/sub"), "/tmp/etc");
+        assert_eq!(parent_of("/tmp/"), "/");
+        assert_eq!(parent_of("etc"), "");
+    }
 
     #[test]
     fn dates() {
