@@ -6,7 +6,8 @@
 //! wrapper as its `-P`; where it is not installed (CI) its rows are skipped, with a line saying so.
 //!
 //! prdist keeps each host's ssh master for a few seconds after a run so its own steps can
-//! share it; the bench waits that out between runs, so no run starts with a warm master.
+//! share it; each cold run gets a control folder of its own, so no run starts with a master
+//! left by the one before, however long the machine takes to close it.
 //! A third row times prdist with `PRTOOLS_PERSIST` (masters kept between runs, the
 //! transport's `--persist`), in a control folder of its own: what a site that runs prdist
 //! from cron with persistent masters gets. The ratio to beat is the cold one.
@@ -26,8 +27,6 @@ const DIRS: usize = 50;
 const PER_DIR: usize = 100;
 /// Files edited per round in the 1% case.
 const EDITED: usize = DIRS * PER_DIR / 100;
-/// A little more than prdist's shared-master linger (`prdist::remote::SHARED_MASTER_LINGER`).
-const SETTLE: Duration = Duration::from_millis(3500);
 
 /// Times prdist against parallel-rsync and prints medians and ratios.
 pub fn run() -> Result<()> {
@@ -64,9 +63,14 @@ fn bench(cluster: &Cluster, prdist: &Path) -> Result<()> {
     std::fs::write(&hosts_file, hosts.join("\n") + "\n")?;
     let errors = client.join("stderr");
     let cfg = cluster.ssh_config();
+    let cold_runs = std::cell::Cell::new(0);
     let prdist_cmd = || {
+        // A fresh control folder: cold, whatever a master of the last run is still doing.
+        cold_runs.set(cold_runs.get() + 1);
+        let dir = client.join(format!("cold-{}", cold_runs.get()));
+        let _ = std::fs::create_dir_all(&dir);
         let mut c = Command::new(prdist);
-        c.env("XDG_RUNTIME_DIR", &client)
+        c.env("XDG_RUNTIME_DIR", dir)
             .env_remove("PRTOOLS_PERSIST")
             .arg("-P")
             .arg(format!("ssh -F {}", cfg.display()))
@@ -158,7 +162,6 @@ fn bench(cluster: &Cluster, prdist: &Path) -> Result<()> {
                     std::fs::write(path, content(d, f, generation))?;
                 }
             }
-            std::thread::sleep(SETTLE);
             times[0].push(time_once(&mut prdist_cmd(), &errors)?);
             times[1].push(time_once(&mut prs_cmd(), &errors)?);
             times[2].push(time_once(&mut warm_cmd(), &errors)?);
