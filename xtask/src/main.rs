@@ -12,6 +12,7 @@ mod demo_sync;
 mod deps;
 mod dist;
 mod fuzz;
+mod golden;
 mod man;
 
 use std::process::ExitCode;
@@ -43,6 +44,10 @@ const TASKS: &[(&str, &str)] = &[
         "time the tools against their peers on a test cluster (prsh)",
     ),
     (
+        "golden",
+        "run the real rdist on prdist's golden cases and record what it did (golden rdist [CASE])",
+    ),
+    (
         "fuzz",
         "run every cargo-fuzz target for SECONDS each, one at a time (needs nightly)",
     ),
@@ -70,6 +75,7 @@ fn run() -> anyhow::Result<()> {
         Some("bench") => bench::run(&rest),
         Some("dist") => dist::run(),
         Some("fuzz") => fuzz::run(&rest),
+        Some("golden") => golden::run(&rest),
         Some("help" | "-h" | "--help") => {
             print!("{}", usage());
             Ok(())

@@ -55,7 +55,19 @@ FILE, REMFILE and BASEFILE set; cmdspecial runs once per entry and host with FIL
 noexec, nodescend, savetargets, sparse, nochkowner, nochkgroup, nochkmode, numchkowner, \
 numchkgroup (and chknfs, chkreadonly, chksym, defowner, defgroup, updateperm, accepted with no \
 effect); the old letters -b -R -y -w -h -i -v -q -x -r -s work in install and on the command \
-line. Every mistake in a Distfile is reported as FILE:LINE:COL.";
+line. Every mistake in a Distfile is reported as FILE:LINE:COL.
+
+Differences from rdist (rdist 6.1.5, compared on the Distfiles of crates/prdist/tests/golden; `cargo xtask golden rdist` records rdist's runs again):
+  - notify: rdist mails, and prints `notify @HOST ( names )`, on every run, even when nothing changed; prdist only when files changed on that host, so a run from cron does not mail every host every time. A mail that cannot be sent exits 1 (rdist: 0, with the shell's complaint on stdout).
+  - A failing special or cmdspecial: both print rdist's `HOST: REMOTE ERROR: shell returned N` (N is the exit status times 256) on stdout; prdist also names the command and its exit status on stderr and exits 1 (rdist exits 0), so that a script sees the failure.
+  - special runs after all of the entry's files are in place on the host, not right after its own file: a daemon that a special restarts reads a whole new configuration, never half of one.
+  - One file installed to a name that is a folder on the host: rdist removes the folder and puts the file in its place; prdist puts the file inside the folder, as cp does, and never removes a folder the Distfile did not name.
+  - younger: rdist warns `SRC: Warning: remote copy is newer` for each newer copy it leaves; prdist leaves it in silence.
+  - Lines come in name order; rdist walks folders in the file system's order. Hosts' lines are not interleaved mid-line in either.
+  - Errors in a Distfile are FILE:LINE:COL, all of them in one run (rdist: `HOST: LOCAL ERROR: Error in distfile: line N: ...`, the first one).
+  - `::` entries run on every run, cmdspecial included; rdist in its parallel mode often skips them (-M 1 helps), and 6.1.5 crashes on a cmdspecial in one.
+  - mtimes are kept to the nanosecond; no local name resolution is needed (rdist needs every host in /etc/hosts or DNS); -d HOSTS='a b' is two names (rdist: one name with a space).
+  - Not supported: the history option (savetargets keeps one FILE.OLD); numchkowner and numchkgroup are accepted, but owners are still matched by name, as prsync has no --numeric-ids.";
 
 /// rdist's flags, as typed.
 #[derive(Debug, Parser)]

@@ -151,10 +151,7 @@ pub fn dry_run(steps: &[Step], args: &Args) -> Vec<String> {
                     lines.push(format!("{verb}{flag} {f} {dest}"));
                 }
             }
-            if !s.entry.notify.is_empty() && !args.opts.has("quiet") {
-                let name = host.rsplit('@').next().unwrap_or(host);
-                lines.push(format!("notify @{name} ( {} )", s.entry.notify.join(" ")));
-            }
+            // rdist -n prints no notify line (golden case dry_run): nothing is mailed.
         }
     }
     for s in steps.iter().filter(|s| s.hosts.is_empty()) {
@@ -199,11 +196,9 @@ mod tests {
                 "updating host n1",
                 "install -oremove /tmp/a /tmp/c",
                 "install -oremove /tmp/b /tmp/c",
-                "notify @n1 ( ops )",
                 "updating host root@n2",
                 "install -oremove /tmp/a /tmp/c",
                 "install -oremove /tmp/b /tmp/c",
-                "notify @n2 ( ops )",
                 "updating host n2",
                 "install -o /tmp/w /tmp/w",
                 "comparing dates: /tmp/s",

@@ -17,16 +17,36 @@ use crate::cli::Args;
 use crate::distfile::{Install, Special};
 use crate::output::{Kind, Output};
 use crate::plan::Step;
-use crate::push::{local_path, parse_itemize, plan_install, Change, Push};
+use crate::push::{local_path, parse_itemize, plan_install, Change, Layout, Push};
 use crate::remote::{quote, run_on_hosts, SHARED_MASTER_LINGER};
 
 /// One change on one host.
 #[derive(Clone, Debug)]
 struct Changed {
     change: Change,
-    file: bool,
+    /// rsync's kind letter: `f` file, `L` symlink, `d` folder, `D`/`S` devices.
+    kind: char,
+    /// Compared byte for byte (`compare`): rdist says `REMOTE: updated` then.
+    compared: bool,
     local: String,
     remote: String,
+}
+
+impl Changed {
+    /// What `special` and `$FILES` cover: files and, as in rdist, symlinks.
+    fn special_kind(&self) -> bool {
+        matches!(self.kind, 'f' | 'L') && self.change != Change::Remove
+    }
+}
+
+/// The name each host of a step is known by: the host alone, or all that was written
+/// (`root@node2`) where two targets share a host, as the transport names them apart.
+fn names(hosts: &[HostSpec]) -> Vec<(HostSpec, String)> {
+    prtools_transport::Target::from_specs(hosts.to_vec())
+        .into_iter()
+        .zip(hosts)
+        .map(|(t, h)| (h.clone(), t.name().to_string()))
+        .collect()
 }
 
 /// What the run has learned about the hosts so far.
@@ -154,12 +174,11 @@ fn transport_config(args: &Args) -> Result<Config, String> {
 }
 
 fn arrow(step: &Step, args: &Args, st: &mut State) {
-    let hosts: Vec<HostSpec> = step
-        .hosts
-        .iter()
-        .filter(|h| !st.failed.contains_key(&h.host))
-        .cloned()
+    let named: Vec<(HostSpec, String)> = names(&step.hosts)
+        .into_iter()
+        .filter(|(_, n)| !st.failed.contains_key(n))
         .collect();
+    let hosts: Vec<HostSpec> = named.iter().map(|(h, _)| h.clone()).collect();
     if hosts.is_empty() {
         return;
     }
@@ -191,6 +210,19 @@ fn arrow(step: &Step, args: &Args, st: &mut State) {
     let saving = pushes.iter().any(|(i, _)| i.opts.has("savetargets")) && !verify;
     let mut alive = hosts.clone();
     let mut changes: HashMap<String, Vec<Changed>> = HashMap::new();
+    // rdist's `DEST: mkdir` lines for the folders a push makes above what it itemizes.
+    let made = if quiet || verify {
+        HashMap::new()
+    } else {
+        missing_folders(&pushes, &named, &config, st)
+    };
+    // A host the folder check could not reach is named once, not tried again.
+    alive.retain(|h| {
+        named
+            .iter()
+            .find(|(spec, _)| spec == h)
+            .is_some_and(|(_, n)| !st.failed.contains_key(n))
+    });
     for (install, push) in &pushes {
         if alive.is_empty() {
             break;
@@ -198,6 +230,13 @@ fn arrow(step: &Step, args: &Args, st: &mut State) {
         if saving && install.opts.has("savetargets") {
             save_targets(push, install, &alive, args, &config, st);
         }
+        let protected;
+        let push = if install.opts.has("remove") && !step.entry.except_pat.is_empty() && !verify {
+            protected = protect_excepted(push, install, &step.entry, &alive, args);
+            &protected
+        } else {
+            push
+        };
         let argv = prsync_argv(push, install, &alive, args);
         if args.debug {
             eprintln!("prdist: debug: {}", argv.join(" "));
@@ -233,10 +272,16 @@ fn arrow(step: &Step, args: &Args, st: &mut State) {
                 match parse_itemize(line) {
                     Some((Change::Quiet, ..)) => {}
                     Some((change, file, item)) => {
+                        let kind = match (change, file) {
+                            (_, true) => 'f',
+                            (Change::Remove, false) => 'd',
+                            _ => line.chars().nth(1).unwrap_or('?'),
+                        };
                         if let Some((local, remote)) = push.locate(&item) {
                             changes.entry(host.clone()).or_default().push(Changed {
                                 change,
-                                file,
+                                kind,
+                                compared: install.opts.has("compare"),
                                 local,
                                 remote,
                             });
@@ -247,9 +292,137 @@ fn arrow(step: &Step, args: &Args, st: &mut State) {
                 }
             }
         }
-        alive.retain(|h| !st.failed.contains_key(&h.host));
+        alive.retain(|h| {
+            named
+                .iter()
+                .find(|(spec, _)| spec == h)
+                .is_some_and(|(_, n)| !st.failed.contains_key(n))
+        });
     }
-    report(step, &alive, &changes, verify, quiet, &config, st);
+    let alive: Vec<(HostSpec, String)> = named
+        .into_iter()
+        .filter(|(h, _)| alive.contains(h))
+        .collect();
+    report(step, &alive, &changes, &made, verify, quiet, &config, st);
+}
+
+/// The folders each push's destination needs that a host lacks before the run: rdist
+/// prints `DEST: mkdir` for each (and `SRC: installing` where the folder is a source's).
+/// One `test -e` per folder over the shared master, skipped with `quiet`.
+fn missing_folders(
+    pushes: &[(Install, Push)],
+    named: &[(HostSpec, String)],
+    config: &Config,
+    st: &mut State,
+) -> HashMap<String, Vec<(Option<String>, String)>> {
+    let mut wanted: Vec<(Option<String>, String)> = Vec::new();
+    for (_, push) in pushes {
+        let (top, source) = match &push.layout {
+            Layout::Into { remote_dir, .. } => (remote_dir.clone(), None),
+            Layout::Contents { local, remote } => (remote.clone(), Some(local.clone())),
+            Layout::Solo { remote, .. } => (parent_of(remote), None),
+        };
+        let mut chain = vec![(source, top.trim_end_matches('/').to_string())];
+        let mut dir = parent_of(&chain[0].1);
+        while !matches!(dir.as_str(), "" | "." | "/" | "~") {
+            chain.push((None, dir.clone()));
+            dir = parent_of(&dir);
+        }
+        for (src, d) in chain.into_iter().rev() {
+            if d.is_empty() || d == "." {
+                continue;
+            }
+            match wanted.iter_mut().find(|(_, w)| *w == d) {
+                Some(w) if w.0.is_none() => w.0 = src,
+                Some(_) => {}
+                None => wanted.push((src, d)),
+            }
+        }
+    }
+    if wanted.is_empty() {
+        return HashMap::new();
+    }
+    let script = wanted
+        .iter()
+        .map(|(_, d)| {
+            let q = quote(d);
+            format!("[ -e {q} ] || [ -L {q} ] || echo {q};")
+        })
+        .collect::<String>();
+    let jobs: HashMap<String, Vec<String>> = named
+        .iter()
+        .map(|(_, n)| (n.clone(), vec![script.clone()]))
+        .collect();
+    let hosts: Vec<HostSpec> = named.iter().map(|(h, _)| h.clone()).collect();
+    let mut out = HashMap::new();
+    for (host, result) in run_on_hosts(&hosts, config, &jobs) {
+        match result {
+            Ok(ran) => {
+                let missing: Vec<String> = ran.into_iter().flat_map(|r| r.lines).collect();
+                let list = wanted
+                    .iter()
+                    .filter(|(_, d)| missing.iter().any(|m| m == d))
+                    .cloned()
+                    .collect();
+                out.insert(host, list);
+            }
+            Err(why) => {
+                st.failed.insert(host, why);
+            }
+        }
+    }
+    out
+}
+
+fn parent_of(path: &str) -> String {
+    match path.trim_end_matches('/').rsplit_once('/') {
+        Some(("", _)) => "/".into(),
+        Some((p, _)) => p.into(),
+        None => String::new(),
+    }
+}
+
+/// `remove` with `except_pat`: what the hosts hold and the source does not is removed, except
+/// what the patterns protect, as in rdist. A dry run lists the removals; each one whose name
+/// here matches a pattern becomes an `--exclude` rule, which rsync's `--delete` leaves alone.
+fn protect_excepted(
+    push: &Push,
+    install: &Install,
+    entry: &crate::distfile::Entry,
+    hosts: &[HostSpec],
+    args: &Args,
+) -> Push {
+    let mut argv = prsync_argv(push, install, hosts, args);
+    argv.insert(1, "-n".into());
+    let mut push = push.clone();
+    let Ok(opts) = prsync_options(&argv) else {
+        return push;
+    };
+    let lines: Arc<Mutex<Vec<String>>> = Arc::default();
+    let sink_lines = lines.clone();
+    let sink: prsync::remote::client::LineSink = Arc::new(move |_: &str, line: &[u8]| {
+        sink_lines
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .push(String::from_utf8_lossy(line).into_owned());
+    });
+    prsync::remote::client::push_with_sink(&opts, sink);
+    for line in lines.lock().unwrap_or_else(|e| e.into_inner()).iter() {
+        if let Some((Change::Remove, _, item)) = parse_itemize(line) {
+            let Some((local, remote)) = push.locate(&item) else {
+                continue;
+            };
+            let hit = entry
+                .except_pat
+                .iter()
+                .any(|p| p.regex.is_match(&local) || p.regex.is_match(&remote));
+            let rule = format!("/{}", item.trim_end_matches('/'));
+            if hit && !push.excludes.contains(&rule) {
+                push.excludes.push(rule);
+            }
+        }
+    }
+    push
 }
 
 /// `savetargets`: before the transfer, each file it will replace is copied to FILE.OLD on
@@ -295,10 +468,12 @@ fn save_targets(
 }
 
 /// Prints each host's changes, runs the specials where files changed, sends notify mail.
+#[allow(clippy::too_many_arguments)]
 fn report(
     step: &Step,
-    hosts: &[HostSpec],
+    named: &[(HostSpec, String)],
     changes: &HashMap<String, Vec<Changed>>,
+    made: &HashMap<String, Vec<(Option<String>, String)>>,
     verify: bool,
     quiet: bool,
     config: &Config,
@@ -308,11 +483,11 @@ fn report(
     // The special commands of each host, with the line announcing each.
     let mut jobs: HashMap<String, Vec<String>> = HashMap::new();
     let mut announced: HashMap<String, Vec<String>> = HashMap::new();
-    for h in hosts {
-        let list = changes.get(&h.host).map(Vec::as_slice).unwrap_or(&[]);
+    for (_, name) in named {
+        let list = changes.get(name).map(Vec::as_slice).unwrap_or(&[]);
         let mut cmds = Vec::new();
         let mut shown = Vec::new();
-        for c in list.iter().filter(|c| c.file && c.change != Change::Remove) {
+        for c in list.iter().filter(|c| c.special_kind()) {
             for sp in entry.specials.iter().filter(|sp| names_match(sp, &c.local)) {
                 shown.push(format!("special \"{}\"", sp.command));
                 let base = c.remote.rsplit('/').next().unwrap_or(&c.remote);
@@ -329,7 +504,7 @@ fn report(
             for sp in &entry.cmdspecials {
                 let files: Vec<&str> = list
                     .iter()
-                    .filter(|c| c.file && c.change != Change::Remove && names_match(sp, &c.local))
+                    .filter(|c| c.special_kind() && names_match(sp, &c.local))
                     .map(|c| c.remote.as_str())
                     .collect();
                 shown.push(format!("cmdspecial \"{}\"", sp.command));
@@ -341,21 +516,36 @@ fn report(
             }
         }
         if !cmds.is_empty() && !verify {
-            jobs.insert(h.host.clone(), cmds);
+            jobs.insert(name.clone(), cmds);
         }
-        announced.insert(h.host.clone(), shown);
+        announced.insert(name.clone(), shown);
     }
-    let mut ran = run_on_hosts(hosts, config, &jobs);
-    for h in hosts {
-        let host = &h.host;
+    let hosts: Vec<HostSpec> = named.iter().map(|(h, _)| h.clone()).collect();
+    let mut ran = run_on_hosts(&hosts, config, &jobs);
+    for (h, name) in named {
+        let host = name;
         if !quiet && !st.started.contains(host) {
             st.out
-                .msg(Kind::Info, &format!("{host}: updating host {host}"));
+                .msg(Kind::Info, &format!("{host}: updating host {}", h.host));
             st.started.push(host.clone());
         }
+        for (source, dir) in made.get(host).into_iter().flatten() {
+            if let Some(src) = source {
+                st.out
+                    .msg(Kind::Change, &format!("{host}: {src}: installing"));
+            }
+            st.out.msg(Kind::Change, &format!("{host}: {dir}: mkdir"));
+        }
         for c in changes.get(host).into_iter().flatten() {
+            if c.kind == 'd' && c.change == Change::Install && !verify && !quiet {
+                st.out
+                    .msg(Kind::Change, &format!("{host}: {}: mkdir", c.remote));
+            }
             let (kind, line) = match (c.change, verify) {
                 (Change::Install, false) => (Kind::Change, format!("{}: installing", c.local)),
+                (Change::Update, false) if c.compared && c.kind == 'f' => {
+                    (Kind::Change, format!("{}: updated", c.remote))
+                }
                 (Change::Update, false) => (Kind::Change, format!("{}: updating", c.local)),
                 (Change::Remove, false) => (Kind::Notice, format!("{}: removed", c.remote)),
                 (Change::Install, true) => (Kind::Info, format!("{}: need to install", c.local)),
@@ -387,6 +577,15 @@ fn report(
                     st.out.msg(Kind::Info, &format!("{host}: {l}"));
                 }
                 if r.status != 0 {
+                    // rdist's own line, for scripts that look for it: the shell's wait
+                    // status, the exit status times 256.
+                    st.out.msg(
+                        Kind::Notice,
+                        &format!(
+                            "{host}: REMOTE ERROR: shell returned {}",
+                            r.status.saturating_mul(256)
+                        ),
+                    );
                     st.out.error(&format!(
                         "{host}: {line} failed with exit status {}",
                         r.status
@@ -486,7 +685,8 @@ fn stamp(step: &Step, args: &Args, st: &mut State) {
                 }
                 continue;
             }
-            if !item.file_type().is_file() {
+            // rdist lists symlinks too, by their own time.
+            if !item.file_type().is_file() && !item.file_type().is_symlink() {
                 continue;
             }
             let mtime = item.metadata().ok().and_then(|m| m.modified().ok());
@@ -532,6 +732,10 @@ fn stamp(step: &Step, args: &Args, st: &mut State) {
         );
         let subject = format!("files updated after {}", http_date(last));
         notify(&entry.notify, &subject, &body, step, st);
+    }
+    if !args.opts.has("quiet") {
+        st.out
+            .msg(Kind::Info, &format!("{tag}: updating of {tag} finished"));
     }
 }
 
@@ -661,6 +865,23 @@ fn notify(to: &[String], subject: &str, body: &[String], step: &Step, st: &mut S
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn user_at_host_and_host_are_two_names() {
+        let specs: Vec<HostSpec> = ["root@node2", "node2", "node1"]
+            .iter()
+            .map(|h| h.parse().unwrap())
+            .collect();
+        let got: Vec<String> = names(&specs).into_iter().map(|(_, n)| n).collect();
+        assert_eq!(got, ["root@node2", "node2", "node1"]);
+    }
+
+    #[test]
+    fn folders_above_a_destination() {
+        assert_eq!(parent_of("/tmp/etc/sub"), "/tmp/etc");
+        assert_eq!(parent_of("/tmp/"), "/");
+        assert_eq!(parent_of("etc"), "");
+    }
 
     #[test]
     fn dates() {
