@@ -6,9 +6,11 @@
 //! is searched as it is decompressed, in bounded memory ([`stream`]).
 
 pub mod budget;
+pub mod gnu;
 pub mod lines;
 pub mod matcher;
 pub mod messages;
+pub mod perl;
 pub mod pieces;
 pub mod spool;
 pub mod stream;
@@ -22,6 +24,7 @@ use std::sync::Arc;
 use memchr::{memchr, memmem};
 use rayon::prelude::*;
 
+use crate::cli::BinaryFiles;
 use crate::config::{Config, Report};
 use crate::decompress::{self, Contents};
 use crate::mbox::{self, Message};
@@ -80,20 +83,29 @@ pub fn item(cfg: &Config, item: Item, stop: &AtomicBool) -> Outcome {
     let mut o = Outcome::default();
     match item {
         Item::Stdin => {
-            o.name = b"(standard input)".to_vec();
-            o.top = Arc::from("(standard input)");
-            match decompress::read_stdin() {
-                Ok(decompress::Stdin::Plain(data)) => {
-                    search_data(cfg, b"(standard input)", None, &data, &mut o)
-                }
+            let label = cfg.label.as_slice();
+            o.name = label.to_vec();
+            o.top = Arc::from(String::from_utf8_lossy(label).as_ref());
+            let whole = cfg.message_mode
+                || cfg.decode
+                || !(cfg.max_count.is_some() || cfg.report == Report::Quiet);
+            match decompress::read_stdin(whole) {
+                Ok(decompress::Stdin::Plain(data)) => search_data(cfg, label, None, &data, &mut o),
                 Ok(decompress::Stdin::Compressed(input, format)) => {
                     stream::search_stdin(cfg, input, format, &mut o)
                 }
-                Err(reason) => o.failed(cfg, "(standard input)", &reason),
+                Ok(decompress::Stdin::Stream(input)) => {
+                    stream::search_plain_stdin(cfg, label, input, &mut o)
+                }
+                Err(reason) => o.failed(cfg, String::from_utf8_lossy(label), &reason),
             }
         }
         Item::File { path, top } => {
             o.top = top;
+            let path = match path.strip_prefix("./") {
+                Ok(rest) if cfg.bare_dot => rest.to_path_buf(),
+                _ => path,
+            };
             if !stop.load(Ordering::Relaxed) {
                 let mut buf = READ_BUF.take();
                 search_file(cfg, &path, &mut buf, &mut o);
@@ -102,12 +114,21 @@ pub fn item(cfg: &Config, item: Item, stop: &AtomicBool) -> Outcome {
                 }
             }
             // The path becomes the name shown, without a copy.
-            o.name = path.into_os_string().into_vec();
+            o.name = shown_name(cfg, path);
+        }
+        Item::Note { path, reason, top } => {
+            o.top = top;
+            if !cfg.no_messages {
+                o.notes.push(format!("{}: {reason}", path.display()));
+            }
+            o.name = shown_name(cfg, path);
+            return o;
         }
         Item::Error { path, reason, top } => {
             o.top = top;
-            o.failed(cfg, path.display(), &reason);
-            o.name = path.into_os_string().into_vec();
+            let name = shown_name(cfg, path);
+            o.failed(cfg, String::from_utf8_lossy(&name), &reason);
+            o.name = name;
             return o;
         }
     }
@@ -116,6 +137,17 @@ pub fn item(cfg: &Config, item: Item, stop: &AtomicBool) -> Outcome {
         stop.store(true, Ordering::Relaxed);
     }
     o
+}
+
+/// The name a file is shown by: its path, without the `./` that `-r` with no PATH adds.
+fn shown_name(cfg: &Config, path: std::path::PathBuf) -> Vec<u8> {
+    let name = path.into_os_string().into_vec();
+    if cfg.bare_dot {
+        if let Some(rest) = name.strip_prefix(b"./") {
+            return rest.to_vec();
+        }
+    }
+    name
 }
 
 impl Outcome {
@@ -165,7 +197,10 @@ fn search_lines(cfg: &Config, name: &[u8], data: &[u8], o: &mut Outcome) {
     } else {
         data
     };
-    let binary = has_nul(buf);
+    let binary = cfg.eol != 0 && cfg.binary != BinaryFiles::Text && has_nul(buf);
+    if binary && cfg.binary == BinaryFiles::WithoutMatch {
+        return;
+    }
     let want = match cfg.report {
         Report::Lines if binary => Want::Any,
         Report::Lines => Want::Print,
@@ -173,7 +208,10 @@ fn search_lines(cfg: &Config, name: &[u8], data: &[u8], o: &mut Outcome) {
         _ => Want::Any,
     };
     let shown = cfg.with_filename.then_some(name);
-    let splittable = want != Want::Print || (!cfg.context() && cfg.max_count.is_none());
+    let splittable = (want != Want::Print || (!cfg.context() && cfg.max_count.is_none()))
+        && !cfg.byte_offset
+        && cfg.eol == b'\n';
+    let mut encoding_error = false;
     if buf.len() >= SPLIT_MIN && cfg.threads > 1 && splittable {
         let bounds = piece_bounds(buf, cfg.threads * PIECES_PER_CORE);
         let pieces: Vec<(usize, usize)> = bounds.windows(2).map(|w| (w[0], w[1])).collect();
@@ -192,24 +230,29 @@ fn search_lines(cfg: &Config, name: &[u8], data: &[u8], o: &mut Outcome) {
             .zip(first_lines)
             .map(|(&(s, e), first)| {
                 let mut out = Vec::new();
-                let found = lines::search(cfg, shown, &buf[s..e], first, want, &mut out);
+                let found =
+                    lines::search(cfg, shown, &buf[s..e], first, s as u64, want, &mut out);
                 (found, out)
             })
             .collect();
         for (found, out) in results {
             o.count += found.count;
-            o.printed |= found.printed;
-            o.out.extend_from_slice(&out);
+            if !encoding_error {
+                o.printed |= found.printed;
+                o.out.extend_from_slice(&out);
+            }
+            encoding_error |= found.encoding_error;
         }
         if let Some(max) = cfg.max_count {
             o.count = o.count.min(max);
         }
     } else {
-        let found = lines::search(cfg, shown, buf, 1, want, &mut o.out);
+        let found = lines::search(cfg, shown, buf, 1, 0, want, &mut o.out);
         o.count = found.count;
         o.printed = found.printed;
+        encoding_error = found.encoding_error;
     }
-    if binary && o.count > 0 && cfg.report == Report::Lines {
+    if (binary || encoding_error) && o.count > 0 && cfg.report == Report::Lines {
         o.notes.push(format!(
             "{}: binary file matches",
             String::from_utf8_lossy(name)

@@ -37,6 +37,9 @@ pub fn applies(cfg: &Config) -> bool {
     !cfg.message_mode
         && !cfg.decode
         && cfg.threads > 1
+        && cfg.eol == b'\n'
+        && !cfg.byte_offset
+        && cfg.binary == crate::cli::BinaryFiles::Binary
         && (cfg.report != Report::Lines
             || (!cfg.context() && cfg.max_count.is_none() && !cfg.line_number))
 }
@@ -50,6 +53,8 @@ struct Piece {
     /// Whether the piece holds a NUL byte, which makes the whole file binary to grep (looked
     /// for only when lines are printed: nothing else depends on it).
     nul: bool,
+    /// Whether a line to print was not valid UTF-8 (which ends the printing).
+    encoding_error: bool,
 }
 
 /// Searches `file` (`len` bytes long), shown as `name`, into `o`. `shown` is the name to
@@ -96,15 +101,23 @@ pub fn search(
         .collect::<std::io::Result<_>>()
         .map_err(io)?;
     let is_binary = results.iter().any(|p| p.nul);
+    let mut encoding_error = false;
     for p in results {
         o.count += p.count;
-        if !(print && is_binary) {
+        if !(print && is_binary) && !encoding_error {
             o.printed |= p.printed;
             o.out.extend_from_slice(&p.out);
         }
+        encoding_error |= p.encoding_error;
     }
     if let Some(max) = cfg.max_count {
         o.count = o.count.min(max);
+    }
+    if print && !is_binary && encoding_error && o.count > 0 {
+        o.notes.push(format!(
+            "{}: binary file matches",
+            String::from_utf8_lossy(name)
+        ));
     }
     if print && is_binary && o.count > 0 {
         // As the whole-buffer search, which stops at a binary file's first match.
@@ -173,8 +186,12 @@ impl Shared<'_> {
             if want == Want::Any && self.found.load(Ordering::Relaxed) {
                 break;
             }
-            let found = lines::search(self.cfg, self.shown, text, 1, want, &mut p.out);
+            if p.encoding_error {
+                want = Want::Count;
+            }
+            let found = lines::search(self.cfg, self.shown, text, 1, 0, want, &mut p.out);
             p.count += found.count;
+            p.encoding_error |= found.encoding_error;
             p.printed |= found.printed;
             if p.count > 0 {
                 self.found.store(true, Ordering::Relaxed);

@@ -139,6 +139,44 @@ pub fn search_stdin(cfg: &Config, input: Box<dyn Read + Send>, format: Format, o
     }
 }
 
+/// Searches plain standard input as it arrives, a window at a time, so that a search that
+/// stops early (`-m`, `-q`) stops reading.
+pub fn search_plain_stdin(cfg: &Config, name: &[u8], mut input: Box<dyn Read + Send>, o: &mut Outcome) {
+    let mut found = Found::default();
+    let mut lines = Lines::new(cfg, name);
+    loop {
+        let room = match lines.room() {
+            Ok(room) => room,
+            Err(reason) => {
+                found.failed = Some(reason);
+                break;
+            }
+        };
+        let want = room.len().min(READ);
+        let n = loop {
+            match input.read(&mut room[..want]) {
+                Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
+                Err(e) => break Err(crate::strerror(&e)),
+                Ok(n) => break Ok(n),
+            }
+        };
+        let n = match n {
+            Ok(n) => n,
+            Err(reason) => {
+                found.failed = Some(reason);
+                break;
+            }
+        };
+        lines.win.len += n;
+        let eof = n == 0;
+        if !lines.search(eof) || eof {
+            break;
+        }
+    }
+    lines.into_found(&mut found);
+    found.into_outcome(cfg, &String::from_utf8_lossy(name), o);
+}
+
 impl Found {
     fn into_outcome(mut self, cfg: &Config, shown: &str, o: &mut Outcome) {
         o.count = self.count;
@@ -372,13 +410,19 @@ impl<'c> Lines<'c> {
         let end = if eof {
             self.win.len
         } else {
-            match memrchr(b'\n', &self.win.bytes()[self.from..]) {
+            match memrchr(self.cfg.eol, &self.win.bytes()[self.from..]) {
                 Some(i) => self.from + i + 1,
                 None => return true,
             }
         };
         let print = self.cfg.report == Report::Lines;
-        if print && !self.binary && memchr(0, &self.win.bytes()[self.from..end]).is_some() {
+        let nul_is_binary =
+            self.cfg.eol != 0 && self.cfg.binary != crate::cli::BinaryFiles::Text;
+        if print
+            && nul_is_binary
+            && !self.binary
+            && memchr(0, &self.win.bytes()[self.from..end]).is_some()
+        {
             // A binary file only says that it matches, as when searched whole.
             self.binary = true;
             self.spool.clear();
@@ -407,15 +451,15 @@ impl<'c> Lines<'c> {
             );
         }
         self.from = end;
-        // Printing lines, the rest must still be looked at for a NUL byte.
-        let more =
-            !self.carry.done || self.carry.after_left > 0 || (print && self.want == Want::Print);
+        // As grep, reading stops once -m is reached: a NUL byte after that is not looked for.
+        let more = !self.carry.done || self.carry.after_left > 0;
         if !more {
             return false;
         }
         let keep = self.context_start();
         if self.cfg.line_number {
-            self.carry.line += memchr::memchr_iter(b'\n', &self.win.bytes()[..keep]).count() as u64;
+            self.carry.line +=
+                memchr::memchr_iter(self.cfg.eol, &self.win.bytes()[..keep]).count() as u64;
         }
         self.win.drop_front(keep);
         self.from -= keep;
@@ -442,7 +486,7 @@ impl<'c> Lines<'c> {
             if at <= floor {
                 break;
             }
-            at = memrchr(b'\n', &buf[floor..at - 1]).map_or(floor, |i| floor + i + 1);
+            at = memrchr(self.cfg.eol, &buf[floor..at - 1]).map_or(floor, |i| floor + i + 1);
         }
         at
     }
@@ -450,7 +494,7 @@ impl<'c> Lines<'c> {
     fn into_found(self, found: &mut Found) {
         found.count = self.carry.count;
         found.printed = self.carry.printed;
-        if self.binary && self.carry.count > 0 && self.cfg.report == Report::Lines {
+        if (self.binary || self.carry.encoding_error) && self.carry.count > 0 && self.cfg.report == Report::Lines {
             found.notes.push(format!(
                 "{}: binary file matches",
                 String::from_utf8_lossy(self.name)
