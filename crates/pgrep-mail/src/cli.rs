@@ -287,6 +287,10 @@ pub struct Cli {
     /// Skip files whose name matches a glob in FILE
     #[arg(long = "exclude-from", value_name = "FILE", action = ArgAction::Append, help_heading = "Files")]
     pub exclude_from: Vec<PathBuf>,
+    /// `--include` (true) and `--exclude` (false) globs in the order given: the last one
+    /// that matches a name decides, as in grep.
+    #[arg(skip)]
+    pub file_globs: Vec<(bool, OsString)>,
     /// Skip folders whose name matches GLOB
     #[arg(long = "exclude-dir", value_name = "GLOB", action = ArgAction::Append, help_heading = "Files")]
     pub exclude_dir: Vec<OsString>,
@@ -338,6 +342,26 @@ pub struct Cli {
     /// The pattern (unless -e or -f gives it), then the files and folders to search
     #[arg(value_name = "PATTERN] [PATH", allow_hyphen_values = false)]
     pub args: Vec<OsString>,
+}
+
+/// Parses grep's command line (see [`grep_argv`]), keeping the order of `--include` and
+/// `--exclude`.
+pub fn parse_grep(argv: Vec<OsString>) -> Result<Cli, clap::Error> {
+    use clap::{CommandFactory, FromArgMatches};
+    let matches = Cli::command().try_get_matches_from(grep_argv(argv))?;
+    let mut cli = Cli::from_arg_matches(&matches)?;
+    let mut order: Vec<(usize, bool, OsString)> = Vec::new();
+    for (id, include) in [("include", true), ("exclude", false)] {
+        if let (Some(idx), Some(vals)) = (
+            matches.indices_of(id),
+            matches.get_many::<OsString>(id),
+        ) {
+            order.extend(idx.zip(vals).map(|(i, v)| (i, include, v.clone())));
+        }
+    }
+    order.sort_by_key(|(i, _, _)| *i);
+    cli.file_globs = order.into_iter().map(|(_, inc, v)| (inc, v)).collect();
+    Ok(cli)
 }
 
 /// Options whose value may be the next argument, which `-NUM` must not be looked for in.

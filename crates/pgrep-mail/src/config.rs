@@ -102,6 +102,8 @@ pub struct Config {
     pub group_separator: Option<Vec<u8>>,
     /// A context option was given (even `-C 0`), so groups are separated.
     pub context_given: bool,
+    /// Nothing can be selected (`-m 0`, `-f /dev/null`, `-v ''`), so grep opens no file.
+    pub skip_read: bool,
     /// Whether lines carry their file's name.
     pub with_filename: bool,
     /// `-o`.
@@ -372,17 +374,22 @@ impl Config {
         } else {
             cli.binary_files.unwrap_or(BinaryFiles::Binary)
         };
-        let mut exclude = cli.exclude.clone();
+        let mut file_globs = cli.file_globs.clone();
+        if file_globs.is_empty() {
+            // Built without the command line's order (tests): includes, then excludes.
+            file_globs.extend(cli.include.iter().map(|g| (true, g.clone())));
+            file_globs.extend(cli.exclude.iter().map(|g| (false, g.clone())));
+        }
         for file in &cli.exclude_from {
             let text = std::fs::read(file)
                 .map_err(|e| anyhow::anyhow!("{}: {}", file.display(), crate::strerror(&e)))?;
-            exclude.extend(
+            file_globs.extend(
                 text.split(|&b| b == b'\n')
                     .filter(|l| !l.is_empty())
-                    .map(|l| OsString::from_vec(l.to_vec())),
+                    .map(|l| (false, OsString::from_vec(l.to_vec()))),
             );
         }
-        let globs = crate::walk::Globs::new(&cli.include, &exclude, &cli.exclude_dir);
+        let globs = crate::walk::Globs::new(&file_globs, &cli.exclude_dir);
         Ok(Config {
             matcher,
             message_mode,
@@ -423,6 +430,14 @@ impl Config {
                 )
             },
             context_given: context.is_some() || before.is_some() || after.is_some(),
+            skip_read: !message_mode
+                && (max_count == Some(0)
+                    || (patterns.is_empty() && !cli.invert_match)
+                    || (cli.invert_match
+                        && syntax != Syntax::Perl
+                        && !cli.word_regexp
+                        && !cli.line_regexp
+                        && patterns.iter().any(Vec::is_empty))),
             with_filename,
             only_matching: cli.only_matching,
             no_messages: cli.no_messages,

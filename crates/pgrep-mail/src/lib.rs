@@ -83,8 +83,20 @@ pub fn run(cfg: Config) -> Result<i32> {
     if let Some(root) = &cfg.default_root {
         eprintln!("pgrep-mail: no PATH given, searching {}", root.display());
     }
-    if cfg.max_count == Some(0) && !cfg.message_mode && cfg.report != Report::FilesWithout {
-        // grep -m 0 stops before it opens anything.
+    if cfg.skip_read {
+        // Nothing can be selected: grep opens nothing, and -L names every file.
+        if cfg.report == Report::FilesWithout {
+            let mut out = std::io::stdout().lock();
+            for input in &cfg.inputs {
+                let name = match input {
+                    config::Input::Stdin => cfg.label.clone(),
+                    config::Input::Path(p) => p.as_os_str().as_encoded_bytes().to_vec(),
+                };
+                out.write_all(&name)?;
+                out.write_all(if cfg.null { b"\0" } else { b"\n" })?;
+            }
+            out.flush()?;
+        }
         return Ok(exit::NO_MATCH);
     }
     let pool = rayon::ThreadPoolBuilder::new()
@@ -150,6 +162,7 @@ pub fn run(cfg: Config) -> Result<i32> {
         order.print_rest()
     })?;
     writer.flush()?;
+    writer.error |= search::perl::gave_up();
     Ok(if writer.matched && cfg.report == Report::Quiet {
         exit::MATCH
     } else if writer.error {

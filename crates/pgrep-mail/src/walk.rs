@@ -53,66 +53,70 @@ pub enum Item {
 /// `--include`, `--exclude` and `--exclude-dir`.
 #[derive(Debug, Default, Clone)]
 pub struct Globs {
-    include: Vec<std::ffi::CString>,
-    exclude: Vec<std::ffi::CString>,
+    /// Include (true) or exclude (false) globs, in the order given.
+    files: Vec<(bool, std::ffi::CString)>,
     exclude_dir: Vec<std::ffi::CString>,
 }
 
-fn cstrings(globs: &[std::ffi::OsString]) -> Vec<std::ffi::CString> {
-    globs
-        .iter()
-        .filter_map(|g| std::ffi::CString::new(g.as_bytes()).ok())
-        .collect()
+fn cstring(glob: &[u8]) -> Option<std::ffi::CString> {
+    std::ffi::CString::new(glob).ok()
 }
 
-fn fnmatch_any(globs: &[std::ffi::CString], name: &[u8]) -> bool {
+fn fnmatch(glob: &std::ffi::CStr, name: &[u8]) -> bool {
     let Ok(name) = std::ffi::CString::new(name) else {
         return false;
     };
-    globs.iter().any(|g| {
-        // SAFETY: both strings are NUL-terminated and live across the call.
-        unsafe { libc::fnmatch(g.as_ptr(), name.as_ptr(), 0) == 0 }
-    })
+    // SAFETY: both strings are NUL-terminated and live across the call.
+    unsafe { libc::fnmatch(glob.as_ptr(), name.as_ptr(), 0) == 0 }
 }
 
 impl Globs {
-    /// The globs as given.
-    pub fn new(
-        include: &[std::ffi::OsString],
-        exclude: &[std::ffi::OsString],
-        exclude_dir: &[std::ffi::OsString],
-    ) -> Globs {
+    /// The globs as given: `files` holds `--include` (true) and `--exclude` (false) in
+    /// their order on the command line.
+    pub fn new(files: &[(bool, std::ffi::OsString)], exclude_dir: &[std::ffi::OsString]) -> Globs {
         Globs {
-            include: cstrings(include),
-            exclude: cstrings(exclude),
-            exclude_dir: cstrings(exclude_dir),
+            files: files
+                .iter()
+                .filter_map(|(inc, g)| cstring(g.as_bytes()).map(|c| (*inc, c)))
+                .collect(),
+            exclude_dir: exclude_dir
+                .iter()
+                .filter_map(|g| {
+                    let b = g.as_bytes();
+                    let trimmed = b.strip_suffix(b"/").filter(|t| !t.is_empty()).unwrap_or(b);
+                    cstring(trimmed)
+                })
+                .collect(),
         }
     }
 
-    /// Whether the file at `path` is left out (matched against its name, and on the
-    /// command line against the whole path too).
+    /// Whether the file at `path` is left out: the last glob that matches its name (on the
+    /// command line: or its whole path) decides; when none does, it is left out only if
+    /// the first is an `--include`.
     fn skips_file(&self, path: &Path, command_line: bool) -> bool {
-        if self.include.is_empty() && self.exclude.is_empty() {
+        if self.files.is_empty() {
             return false;
         }
         let base = path.file_name().map_or(path.as_os_str().as_bytes(), |n| n.as_bytes());
         let whole = path.as_os_str().as_bytes();
-        let hit = |g: &[std::ffi::CString]| {
-            fnmatch_any(g, base) || (command_line && fnmatch_any(g, whole))
-        };
-        if hit(&self.exclude) {
-            return true;
+        let hit = |g: &std::ffi::CStr| fnmatch(g, base) || (command_line && fnmatch(g, whole));
+        match self.files.iter().rev().find(|(_, g)| hit(g)) {
+            Some((include, _)) => !include,
+            None => self.files[0].0,
         }
-        !self.include.is_empty() && !hit(&self.include)
     }
 
-    /// Whether the folder at `path` is left out.
-    fn skips_dir(&self, path: &Path) -> bool {
+    /// Whether the folder at `path` is left out (on the command line, its whole path is
+    /// matched too).
+    fn skips_dir(&self, path: &Path, command_line: bool) -> bool {
         if self.exclude_dir.is_empty() {
             return false;
         }
         let base = path.file_name().map_or(path.as_os_str().as_bytes(), |n| n.as_bytes());
-        fnmatch_any(&self.exclude_dir, base)
+        let whole = path.as_os_str().as_bytes();
+        self.exclude_dir
+            .iter()
+            .any(|g| fnmatch(g, base) || (command_line && fnmatch(g, whole)))
     }
 }
 
@@ -195,7 +199,7 @@ fn walk_root(cfg: &Config, root: &Path, out: &mut Visit) -> ControlFlow<()> {
                 top: root_name,
             }),
             DirAction::Recurse => {
-                if cfg.globs.skips_dir(root) && root != Path::new(".") {
+                if cfg.globs.skips_dir(root, true) && root != Path::new(".") {
                     return ControlFlow::Continue(());
                 }
                 walk_dir(cfg, root, root, &root_name, false, out)
@@ -268,7 +272,7 @@ fn walk_dir(
         .into_iter()
         .filter_entry(|e| {
             let dir = e.file_type().is_dir();
-            !(dir && e.depth() > 0 && cfg.globs.skips_dir(e.path()))
+            !(dir && e.depth() > 0 && cfg.globs.skips_dir(e.path(), false))
                 && !(skip_tmp && dir && crate::maildir::is_delivery_folder(e.path()))
         });
     let grep = crate::grep_words();
@@ -280,7 +284,7 @@ fn walk_dir(
             Ok(e) if e.path_is_symlink() && !linked && e.depth() > 0 => {
                 match std::fs::metadata(e.path()) {
                     Ok(m) if m.is_dir() => {
-                        if cfg.globs.skips_dir(e.path()) {
+                        if cfg.globs.skips_dir(e.path(), false) {
                             continue;
                         }
                         if is_ancestor(e.path(), &m) {

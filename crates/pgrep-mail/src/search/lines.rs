@@ -25,7 +25,7 @@ pub struct Found {
     pub count: u64,
     /// Whether a group of lines was printed (for `--` between files).
     pub printed: bool,
-    /// Whether a line to print was not valid UTF-8, which ended the printing.
+    /// Whether a line to print was not valid UTF-8 (so not printed).
     pub encoding_error: bool,
 }
 
@@ -81,8 +81,10 @@ pub struct Carry {
     pub last_printed: Option<u64>,
     /// The number of the line that starts the window.
     pub line: u64,
-    /// Whether a line to print was not valid UTF-8, which ended the printing.
+    /// Whether a line to print was not valid UTF-8 (so not printed).
     pub encoding_error: bool,
+    /// The stream offset just past the line that reached `-m`.
+    pub stopped_at: Option<u64>,
 }
 
 /// One window of a stream: `buf` holds whole lines (the last may lack its newline only at
@@ -134,6 +136,7 @@ pub fn search_window(
         printed: carry.printed,
         encoding_error: carry.encoding_error,
         eol: cfg.eol,
+        stopped_at: carry.stopped_at,
     };
     if cfg.invert {
         let mut pos = w.from;
@@ -168,6 +171,7 @@ pub fn search_window(
     carry.after_left = sink.after_left;
     carry.last_printed = sink.last_printed;
     carry.encoding_error = sink.encoding_error;
+    carry.stopped_at = sink.stopped_at;
 }
 
 /// The next line at or after `pos` (a line start) that holds a match, as `[start, end)`
@@ -219,12 +223,16 @@ struct Sink<'a> {
     printed: bool,
     encoding_error: bool,
     eol: u8,
+    stopped_at: Option<u64>,
 }
 
 impl Sink<'_> {
     fn select(&mut self, s: usize, e: usize) {
         self.count += 1;
         let capped = self.cfg.max_count.is_some_and(|m| self.count >= m);
+        if capped {
+            self.stopped_at = Some(self.base + e as u64);
+        }
         if self.want != Want::Print {
             self.done = capped || self.want == Want::Any;
             return;
@@ -324,23 +332,18 @@ impl Sink<'_> {
     }
 
     fn line(&mut self, s: usize, e: usize, sep: u8) {
-        if self.encoding_error {
-            return;
-        }
         let buf = self.buf;
         let eol = self.eol;
         let content = &buf[s..if e > s && buf[e - 1] == eol { e - 1 } else { e }];
         let selected = sep == b':';
         let cfg = self.cfg;
         if cfg.utf8
-            && cfg.binary == crate::cli::BinaryFiles::Binary
+            && cfg.binary != crate::cli::BinaryFiles::Text
             && std::str::from_utf8(content).is_err()
         {
-            // grep: a line that is not text in this locale makes the file binary; what was
-            // printed stays, and the rest is "binary file matches".
+            // grep: a line that is not text in this locale is not printed, and the file
+            // then "matches" as a binary one (said at its end).
             self.encoding_error = true;
-            self.done = true;
-            self.after_left = 0;
             return;
         }
         if cfg.only_matching {

@@ -5,7 +5,7 @@
 //! | `-F`, one string, case kept, no `-w`/`-x` | memchr's memmem |
 //! | `-F`, several strings, case kept, no `-w`/`-x` | aho-corasick, leftmost-longest |
 //! | BRE/ERE without back-references, and `-F` with `-i`/`-w`/`-x` | the regex crate, on grep's tree written in its syntax ([`gnu::emit`]) |
-//! | BRE/ERE with back-references | the regex crate as a filter, then a back-tracking matcher on the lines it finds ([`gnu::backtrack`]) |
+//! | BRE/ERE with back-references, or (UTF-8 locale) with bytes that are not UTF-8 | the regex crate as a filter, then a back-tracking matcher on the lines it finds ([`gnu::backtrack`]) |
 //! | `-P` | PCRE2, as GNU grep |
 //!
 //! The matcher runs over a whole buffer, not line by line: a line-at-a-time loop spends its
@@ -187,7 +187,9 @@ impl Matcher {
         }
         let plain_fixed = opts.syntax == Syntax::Fixed && !opts.word && !opts.line;
         let no_case = |p: &[u8]| !p.iter().any(u8::is_ascii_alphabetic) && p.is_ascii();
-        if plain_fixed && (!opts.ignore_case || patterns.iter().all(|p| no_case(p))) {
+        // In a UTF-8 locale a string that is not UTF-8 must not match inside a character.
+        let bytes_ok = !opts.locale.utf8 || patterns.iter().all(|p| std::str::from_utf8(p).is_ok());
+        if plain_fixed && bytes_ok && (!opts.ignore_case || patterns.iter().all(|p| no_case(p))) {
             if patterns.len() == 1 {
                 let finder = memmem::Finder::new(&patterns[0]).into_owned();
                 return Ok(Matcher {
@@ -219,7 +221,7 @@ impl Matcher {
         .map_err(|e| err(e.0.to_string()))?;
         let source = gnu::emit::regex_source(&node, opts.locale.utf8, opts.eol);
         let re = build_regex(&source, opts).map_err(err)?;
-        if node.has_backref() {
+        if node.has_backref() || node.has_raw_byte() {
             let prog = Program::new(&node, groups, opts.locale, opts.ignore_case, opts.eol);
             return Ok(Matcher {
                 engine: Engine::Backref {

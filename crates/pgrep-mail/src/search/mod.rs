@@ -89,13 +89,16 @@ pub fn item(cfg: &Config, item: Item, stop: &AtomicBool) -> Outcome {
             let whole = cfg.message_mode
                 || cfg.decode
                 || !(cfg.max_count.is_some() || cfg.report == Report::Quiet);
+            // SAFETY: lseek with SEEK_CUR and offset 0 only asks where descriptor 0 stands.
+            let start = unsafe { libc::lseek(0, 0, libc::SEEK_CUR) };
+            let start = u64::try_from(start).ok();
             match decompress::read_stdin(whole) {
                 Ok(decompress::Stdin::Plain(data)) => search_data(cfg, label, None, &data, &mut o),
                 Ok(decompress::Stdin::Compressed(input, format)) => {
                     stream::search_stdin(cfg, input, format, &mut o)
                 }
                 Ok(decompress::Stdin::Stream(input)) => {
-                    stream::search_plain_stdin(cfg, label, input, &mut o)
+                    stream::search_plain_stdin(cfg, label, input, start, &mut o)
                 }
                 Err(reason) => o.failed(cfg, String::from_utf8_lossy(label), &reason),
             }
@@ -237,10 +240,8 @@ fn search_lines(cfg: &Config, name: &[u8], data: &[u8], o: &mut Outcome) {
             .collect();
         for (found, out) in results {
             o.count += found.count;
-            if !encoding_error {
-                o.printed |= found.printed;
-                o.out.extend_from_slice(&out);
-            }
+            o.printed |= found.printed;
+            o.out.extend_from_slice(&out);
             encoding_error |= found.encoding_error;
         }
         if let Some(max) = cfg.max_count {
@@ -252,7 +253,8 @@ fn search_lines(cfg: &Config, name: &[u8], data: &[u8], o: &mut Outcome) {
         o.printed = found.printed;
         encoding_error = found.encoding_error;
     }
-    if (binary || encoding_error) && o.count > 0 && cfg.report == Report::Lines {
+    let said = binary || (encoding_error && cfg.binary == BinaryFiles::Binary);
+    if said && o.count > 0 && cfg.report == Report::Lines {
         o.notes.push(format!(
             "{}: binary file matches",
             String::from_utf8_lossy(name)

@@ -53,7 +53,7 @@ struct Piece {
     /// Whether the piece holds a NUL byte, which makes the whole file binary to grep (looked
     /// for only when lines are printed: nothing else depends on it).
     nul: bool,
-    /// Whether a line to print was not valid UTF-8 (which ends the printing).
+    /// Whether a line to print was not valid UTF-8 (so not printed).
     encoding_error: bool,
 }
 
@@ -104,7 +104,7 @@ pub fn search(
     let mut encoding_error = false;
     for p in results {
         o.count += p.count;
-        if !(print && is_binary) && !encoding_error {
+        if !(print && is_binary) {
             o.printed |= p.printed;
             o.out.extend_from_slice(&p.out);
         }
@@ -113,7 +113,7 @@ pub fn search(
     if let Some(max) = cfg.max_count {
         o.count = o.count.min(max);
     }
-    if print && !is_binary && encoding_error && o.count > 0 {
+    if print && !is_binary && encoding_error && cfg.binary == crate::cli::BinaryFiles::Binary && o.count > 0 {
         o.notes.push(format!(
             "{}: binary file matches",
             String::from_utf8_lossy(name)
@@ -185,9 +185,6 @@ impl Shared<'_> {
             }
             if want == Want::Any && self.found.load(Ordering::Relaxed) {
                 break;
-            }
-            if p.encoding_error {
-                want = Want::Count;
             }
             let found = lines::search(self.cfg, self.shown, text, 1, 0, want, &mut p.out);
             p.count += found.count;

@@ -141,7 +141,17 @@ pub fn search_stdin(cfg: &Config, input: Box<dyn Read + Send>, format: Format, o
 
 /// Searches plain standard input as it arrives, a window at a time, so that a search that
 /// stops early (`-m`, `-q`) stops reading.
-pub fn search_plain_stdin(cfg: &Config, name: &[u8], mut input: Box<dyn Read + Send>, o: &mut Outcome) {
+///
+/// `start` is where standard input stood before it was read, if it can seek: once `-m`
+/// is reached it is put back just past the last line selected, as grep does, so that the
+/// next reader of a shared input (`{ grep -m1 x; cat; } < file`) goes on from there.
+pub fn search_plain_stdin(
+    cfg: &Config,
+    name: &[u8],
+    mut input: Box<dyn Read + Send>,
+    start: Option<u64>,
+    o: &mut Outcome,
+) {
     let mut found = Found::default();
     let mut lines = Lines::new(cfg, name);
     loop {
@@ -171,6 +181,15 @@ pub fn search_plain_stdin(cfg: &Config, name: &[u8], mut input: Box<dyn Read + S
         let eof = n == 0;
         if !lines.search(eof) || eof {
             break;
+        }
+    }
+    if let (Some(start), Some(at)) = (start, lines.carry.stopped_at) {
+        if let Ok(to) = libc::off_t::try_from(start + at) {
+            // SAFETY: lseek on descriptor 0 changes only its offset; a failure (not
+            // seekable after all) leaves it where it is, which is what a pipe gets too.
+            unsafe {
+                libc::lseek(0, to, libc::SEEK_SET);
+            }
         }
     }
     lines.into_found(&mut found);
@@ -494,7 +513,9 @@ impl<'c> Lines<'c> {
     fn into_found(self, found: &mut Found) {
         found.count = self.carry.count;
         found.printed = self.carry.printed;
-        if (self.binary || self.carry.encoding_error) && self.carry.count > 0 && self.cfg.report == Report::Lines {
+        let said = self.binary
+            || (self.carry.encoding_error && self.cfg.binary == crate::cli::BinaryFiles::Binary);
+        if said && self.carry.count > 0 && self.cfg.report == Report::Lines {
             found.notes.push(format!(
                 "{}: binary file matches",
                 String::from_utf8_lossy(self.name)

@@ -99,6 +99,18 @@ pub enum Node {
 }
 
 impl Node {
+    /// Whether it holds a byte that is not UTF-8 (in a UTF-8 locale), which must match only
+    /// an encoding error in the text, never part of a character: the regex crate cannot
+    /// tell the two apart.
+    pub fn has_raw_byte(&self) -> bool {
+        match self {
+            Node::Byte(_) => true,
+            Node::Group(n, _) | Node::Repeat(n, _, _) => n.has_raw_byte(),
+            Node::Concat(v) | Node::Alt(v) => v.iter().any(Node::has_raw_byte),
+            _ => false,
+        }
+    }
+
     /// Whether a back-reference is anywhere in it.
     pub fn has_backref(&self) -> bool {
         match self {
