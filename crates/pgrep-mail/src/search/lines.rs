@@ -202,6 +202,22 @@ fn next_matching_line(cfg: &Config, buf: &[u8], mut pos: usize) -> Option<(usize
     }
 }
 
+fn digits(mut n: u64) -> usize {
+    let mut d = 1;
+    while n >= 10 {
+        n /= 10;
+        d += 1;
+    }
+    d
+}
+
+/// Spaces that right-align `n` in `width` columns.
+fn pad(out: &mut Vec<u8>, width: usize, n: u64) {
+    for _ in digits(n)..width {
+        out.push(b' ');
+    }
+}
+
 struct Sink<'a> {
     cfg: &'a Config,
     style: Style,
@@ -315,14 +331,22 @@ impl Sink<'_> {
                 self.style.sep(self.out, sep);
             }
         }
+        // With -T, grep pads numbers to the width of the file's size plus one.
+        let width = if cfg.initial_tab {
+            digits(self.base + self.buf.len() as u64 + 1)
+        } else {
+            0
+        };
         if cfg.line_number {
             let n = self.line_number(at);
+            pad(self.out, width, n);
             self.style.line_number(self.out, n);
             self.style.sep(self.out, sep);
         }
         if cfg.byte_offset {
-            self.style
-                .byte_offset(self.out, self.base + offset as u64);
+            let n = self.base + offset as u64;
+            pad(self.out, width, n);
+            self.style.byte_offset(self.out, n);
             self.style.sep(self.out, sep);
         }
         if cfg.initial_tab && !empty && (self.name.is_some() || cfg.line_number || cfg.byte_offset)
@@ -347,7 +371,9 @@ impl Sink<'_> {
             return;
         }
         if cfg.only_matching {
-            if !selected || cfg.invert {
+            // -o prints the matches of the lines that hold some: with -v those are the
+            // context lines, as in grep.
+            if selected == cfg.invert {
                 return;
             }
             cfg.matcher.find_parts(content, |a, b| {

@@ -36,6 +36,8 @@ use messages::Hit;
 const SPLIT_MIN: usize = 8 << 20;
 /// Pieces per core: more than one evens out pieces that take longer than others.
 const PIECES_PER_CORE: usize = 4;
+/// GNU grep's read buffer: a file is binary to it from the buffer that holds a NUL on.
+const GREP_BUFFER: usize = 96 << 10;
 /// How far past a cut point a message boundary is looked for before a line boundary will do.
 const BOUNDARY_WINDOW: usize = 256 << 10;
 
@@ -92,6 +94,10 @@ pub fn item(cfg: &Config, item: Item, stop: &AtomicBool) -> Outcome {
             // SAFETY: lseek with SEEK_CUR and offset 0 only asks where descriptor 0 stands.
             let start = unsafe { libc::lseek(0, 0, libc::SEEK_CUR) };
             let start = u64::try_from(start).ok();
+            if is_the_output(cfg, std::fs::metadata("/dev/stdin").ok()) {
+                o.failed(cfg, String::from_utf8_lossy(label), ALSO_OUTPUT);
+                return o;
+            }
             match decompress::read_stdin(whole) {
                 Ok(decompress::Stdin::Plain(data)) => search_data(cfg, label, None, &data, &mut o),
                 Ok(decompress::Stdin::Compressed(input, format)) => {
@@ -109,7 +115,9 @@ pub fn item(cfg: &Config, item: Item, stop: &AtomicBool) -> Outcome {
                 Ok(rest) if cfg.bare_dot => rest.to_path_buf(),
                 _ => path,
             };
-            if !stop.load(Ordering::Relaxed) {
+            if output_file().is_some() && is_the_output(cfg, std::fs::metadata(&path).ok()) {
+                o.failed(cfg, path.display(), ALSO_OUTPUT);
+            } else if !stop.load(Ordering::Relaxed) {
                 let mut buf = READ_BUF.take();
                 search_file(cfg, &path, &mut buf, &mut o);
                 if buf.len() <= READ_BUF_KEEP_MAX {
@@ -141,6 +149,30 @@ pub fn item(cfg: &Config, item: Item, stop: &AtomicBool) -> Outcome {
     }
     o
 }
+
+/// Standard output's file, when it is a regular file: an input that is the same file would
+/// grow as it is read, for ever.
+fn output_file() -> Option<(u64, u64)> {
+    use std::os::unix::fs::MetadataExt;
+    static OUT: std::sync::OnceLock<Option<(u64, u64)>> = std::sync::OnceLock::new();
+    *OUT.get_or_init(|| {
+        let meta = std::fs::metadata("/dev/stdout").ok()?;
+        meta.file_type().is_file().then(|| (meta.dev(), meta.ino()))
+    })
+}
+
+/// Whether `meta` is standard output's own file, and the search would print lines of it
+/// (grep refuses that; `-q`, `-l`, `-L`, `-c` and `-m 1` print none, so are let through).
+fn is_the_output(cfg: &Config, meta: Option<std::fs::Metadata>) -> bool {
+    use std::os::unix::fs::MetadataExt;
+    let Some(out) = output_file() else {
+        return false;
+    };
+    let prints = cfg.report == Report::Lines && cfg.max_count.map_or(true, |m| m > 1);
+    prints && meta.is_some_and(|m| (m.dev(), m.ino()) == out)
+}
+
+const ALSO_OUTPUT: &str = "input file is also the output";
 
 /// The name a file is shown by: its path, without the `./` that `-r` with no PATH adds.
 fn shown_name(cfg: &Config, path: std::path::PathBuf) -> Vec<u8> {
@@ -200,7 +232,7 @@ fn search_lines(cfg: &Config, name: &[u8], data: &[u8], o: &mut Outcome) {
     } else {
         data
     };
-    let binary = cfg.eol != 0 && cfg.binary != BinaryFiles::Text && has_nul(buf);
+    let mut binary = cfg.eol != 0 && cfg.binary != BinaryFiles::Text && has_nul(buf);
     if binary && cfg.binary == BinaryFiles::WithoutMatch {
         return;
     }
@@ -246,6 +278,23 @@ fn search_lines(cfg: &Config, name: &[u8], data: &[u8], o: &mut Outcome) {
         }
         if let Some(max) = cfg.max_count {
             o.count = o.count.min(max);
+        }
+    } else if binary && cfg.report == Report::Lines {
+        // grep reads a buffer at a time and learns that a file is binary from the buffer
+        // that holds its first NUL byte: the lines before that buffer print as text.
+        let nul = memchr(0, buf).unwrap_or(0);
+        let cut = nul / GREP_BUFFER * GREP_BUFFER;
+        let cut = memchr::memrchr(cfg.eol, &buf[..cut]).map_or(0, |i| i + 1);
+        let text = lines::search(cfg, shown, &buf[..cut], 1, 0, Want::Print, &mut o.out);
+        o.count = text.count;
+        o.printed = text.printed;
+        encoding_error = text.encoding_error;
+        if !cfg.max_count.is_some_and(|m| o.count >= m) {
+            let rest = lines::search(cfg, shown, &buf[cut..], 1, cut as u64, Want::Any, &mut o.out);
+            o.count += rest.count;
+            binary = rest.count > 0;
+        } else {
+            binary = false;
         }
     } else {
         let found = lines::search(cfg, shown, buf, 1, 0, want, &mut o.out);

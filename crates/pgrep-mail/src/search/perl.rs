@@ -91,6 +91,8 @@ impl Perl {
             .ucp(opts.locale.utf8)
             .crlf(opts.crlf)
             .jit_if_available(true)
+            // grep lets the JIT stack grow for deeply nested patterns, so does this.
+            .max_jit_stack_size(Some(64 << 20))
             .build(&wrapped)
             .map_err(|e| {
                 let text = e.to_string();

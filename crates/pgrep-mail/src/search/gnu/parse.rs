@@ -250,7 +250,9 @@ impl Parser<'_, '_> {
             if !self.ere && c == b'*' && items.is_empty() {
                 // A BRE's leading `*` is literal.
                 self.i += 1;
-                items.push(self.literal(u32::from(b'*')));
+                let star = self.literal(u32::from(b'*'));
+                let star = self.repeats(star)?;
+                items.push(star);
                 continue;
             }
             let atom = self.atom(items.is_empty())?;
@@ -332,7 +334,7 @@ impl Parser<'_, '_> {
         }
         i += close.len();
         let (min, max) = match (min, max) {
-            (None, Some(None)) if self.ere => return Ok(None),
+            (None, Some(None)) => return Err(Error(r"Invalid content of \{\}")),
             (min, Some(max)) => (min.unwrap_or(0), max),
             (min, None) => (min.unwrap_or(0), None),
         };
