@@ -139,10 +139,20 @@ pub struct Cli {
     #[arg(short = 'P', long = "perl-regexp", help_heading = "Patterns")]
     pub perl_regexp: bool,
     /// Ignore case in patterns and data
-    #[arg(short = 'i', long = "ignore-case", short_alias = 'y', overrides_with = "no_ignore_case", help_heading = "Patterns")]
+    #[arg(
+        short = 'i',
+        long = "ignore-case",
+        short_alias = 'y',
+        overrides_with = "no_ignore_case",
+        help_heading = "Patterns"
+    )]
     pub ignore_case: bool,
     /// Do not ignore case (the default)
-    #[arg(long = "no-ignore-case", overrides_with = "ignore_case", help_heading = "Patterns")]
+    #[arg(
+        long = "no-ignore-case",
+        overrides_with = "ignore_case",
+        help_heading = "Patterns"
+    )]
     pub no_ignore_case: bool,
     /// Match only whole words
     #[arg(short = 'w', long = "word-regexp", help_heading = "Patterns")]
@@ -243,7 +253,12 @@ pub struct Cli {
     )]
     pub context: Option<String>,
     /// Print SEP between groups of context lines (default `--`)
-    #[arg(long = "group-separator", value_name = "SEP", allow_hyphen_values = true, help_heading = "Output")]
+    #[arg(
+        long = "group-separator",
+        value_name = "SEP",
+        allow_hyphen_values = true,
+        help_heading = "Output"
+    )]
     pub group_separator: Option<OsString>,
     /// Print nothing between groups of context lines
     #[arg(long = "no-group-separator", help_heading = "Output")]
@@ -273,10 +288,20 @@ pub struct Cli {
     #[arg(short = 'R', long = "dereference-recursive", help_heading = "Files")]
     pub dereference_recursive: bool,
     /// What to do with a folder: read, skip or recurse
-    #[arg(short = 'd', long = "directories", value_name = "ACTION", help_heading = "Files")]
+    #[arg(
+        short = 'd',
+        long = "directories",
+        value_name = "ACTION",
+        help_heading = "Files"
+    )]
     pub directories: Option<DirAction>,
     /// What to do with devices, FIFOs and sockets: read or skip
-    #[arg(short = 'D', long = "devices", value_name = "ACTION", help_heading = "Files")]
+    #[arg(
+        short = 'D',
+        long = "devices",
+        value_name = "ACTION",
+        help_heading = "Files"
+    )]
     pub devices: Option<DevAction>,
     /// Search only files whose name matches GLOB
     #[arg(long = "include", value_name = "GLOB", action = ArgAction::Append, help_heading = "Files")]
@@ -352,10 +377,8 @@ pub fn parse_grep(argv: Vec<OsString>) -> Result<Cli, clap::Error> {
     let mut cli = Cli::from_arg_matches(&matches)?;
     let mut order: Vec<(usize, bool, OsString)> = Vec::new();
     for (id, include) in [("include", true), ("exclude", false)] {
-        if let (Some(idx), Some(vals)) = (
-            matches.indices_of(id),
-            matches.get_many::<OsString>(id),
-        ) {
+        if let (Some(idx), Some(vals)) = (matches.indices_of(id), matches.get_many::<OsString>(id))
+        {
             order.extend(idx.zip(vals).map(|(i, v)| (i, include, v.clone())));
         }
     }

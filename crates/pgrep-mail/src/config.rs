@@ -247,7 +247,21 @@ impl Config {
             longest: cli.only_matching || color,
         };
         let mut warnings = Vec::new();
-        let matcher = Matcher::new(&patterns, &opts, &mut warnings)?;
+        let matcher = Matcher::new(&patterns, &opts, &mut warnings).map_err(|e| {
+            if grep_words {
+                anyhow::anyhow!("{}", e.reason)
+            } else {
+                let mut reason = e.reason.clone();
+                if let Some(first) = reason.get(..1) {
+                    let lower = first.to_lowercase();
+                    reason.replace_range(..1, &lower);
+                }
+                anyhow::anyhow!(
+                    "bad pattern '{}': {reason}; use -F to search for it as a fixed string",
+                    e.pattern
+                )
+            }
+        })?;
         for w in warnings {
             eprintln!("{}: warning: {w}", crate::prog());
         }

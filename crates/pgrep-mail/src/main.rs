@@ -24,7 +24,9 @@ fn main() {
         Err(e) if pgrep_mail::is_broken_pipe(&e) => std::process::exit(0),
         // Standard output failing (a full disk) is reported as grep reports it.
         Err(e) if e.downcast_ref::<std::io::Error>().is_some() => {
-            let io = e.downcast_ref::<std::io::Error>().expect("checked just above");
+            let io = e
+                .downcast_ref::<std::io::Error>()
+                .expect("checked just above");
             eprintln!("{prog}: write error: {}", pgrep_mail::strerror(io));
             std::process::exit(pgrep_mail::exit::ERROR);
         }
@@ -43,7 +45,11 @@ fn print_or_fail(text: &str) -> ! {
     match out.write_all(text.as_bytes()).and_then(|()| out.flush()) {
         Ok(()) => std::process::exit(0),
         Err(e) => {
-            eprintln!("{}: write error: {}", pgrep_mail::prog(), pgrep_mail::strerror(&e));
+            eprintln!(
+                "{}: write error: {}",
+                pgrep_mail::prog(),
+                pgrep_mail::strerror(&e)
+            );
             std::process::exit(pgrep_mail::exit::ERROR);
         }
     }

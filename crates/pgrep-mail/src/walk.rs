@@ -97,7 +97,9 @@ impl Globs {
         if self.files.is_empty() {
             return false;
         }
-        let base = path.file_name().map_or(path.as_os_str().as_bytes(), |n| n.as_bytes());
+        let base = path
+            .file_name()
+            .map_or(path.as_os_str().as_bytes(), |n| n.as_bytes());
         let whole = path.as_os_str().as_bytes();
         let hit = |g: &std::ffi::CStr| fnmatch(g, base) || (command_line && fnmatch(g, whole));
         match self.files.iter().rev().find(|(_, g)| hit(g)) {
@@ -112,7 +114,9 @@ impl Globs {
         if self.exclude_dir.is_empty() {
             return false;
         }
-        let base = path.file_name().map_or(path.as_os_str().as_bytes(), |n| n.as_bytes());
+        let base = path
+            .file_name()
+            .map_or(path.as_os_str().as_bytes(), |n| n.as_bytes());
         let whole = path.as_os_str().as_bytes();
         self.exclude_dir
             .iter()

@@ -424,7 +424,10 @@ mod tests {
             word: true,
             ..Default::default()
         };
-        assert_eq!(parts(&m(&["a"], opts), "a,a ab a"), [(0, 1), (2, 3), (7, 8)]);
+        assert_eq!(
+            parts(&m(&["a"], opts), "a,a ab a"),
+            [(0, 1), (2, 3), (7, 8)]
+        );
     }
 
     #[test]

@@ -37,7 +37,16 @@ const SPLIT_MIN: usize = 8 << 20;
 /// Pieces per core: more than one evens out pieces that take longer than others.
 const PIECES_PER_CORE: usize = 4;
 /// GNU grep's read buffer: a file is binary to it from the buffer that holds a NUL on.
-const GREP_BUFFER: usize = 96 << 10;
+pub(crate) const GREP_BUFFER: usize = 96 << 10;
+
+/// Where a file with its first NUL byte at `nul` becomes binary: after the last line that
+/// ends a buffer's length or more before it. Lines before print as text, as grep's do
+/// (it learns that a file is binary from the buffer that holds the NUL). The compressed
+/// stream applies the same rule ([`stream`]), so a file prints the same packed or not.
+pub(crate) fn binary_from(buf: &[u8], nul: usize, eol: u8) -> usize {
+    let limit = nul.saturating_sub(GREP_BUFFER);
+    memchr::memrchr(eol, &buf[..limit]).map_or(0, |i| i + 1)
+}
 /// How far past a cut point a message boundary is looked for before a line boundary will do.
 const BOUNDARY_WINDOW: usize = 256 << 10;
 
@@ -206,9 +215,23 @@ fn search_file(cfg: &Config, path: &Path, buf: &mut Vec<u8>, o: &mut Outcome) {
         }
         Ok(Contents::Large { file, len }) => {
             let shown = cfg.with_filename.then_some(name);
-            if let Err(reason) = pieces::search(cfg, &file, len, name, shown, o) {
-                o.out.clear();
-                o.failed(cfg, path.display(), &reason);
+            match pieces::search(cfg, &file, len, name, shown, o) {
+                Ok(true) => {}
+                Ok(false) => {
+                    *o = Outcome {
+                        top: o.top.clone(),
+                        ..Outcome::default()
+                    };
+                    match decompress::read_path(path, buf, None) {
+                        Ok(Contents::Whole(data)) => search_data(cfg, name, Some(path), &data, o),
+                        Ok(_) => o.failed(cfg, path.display(), "cannot be read whole"),
+                        Err(reason) => o.failed(cfg, path.display(), &reason),
+                    }
+                }
+                Err(reason) => {
+                    o.out.clear();
+                    o.failed(cfg, path.display(), &reason);
+                }
             }
         }
         Err(reason) => o.failed(cfg, path.display(), &reason),
@@ -247,7 +270,11 @@ fn search_lines(cfg: &Config, name: &[u8], data: &[u8], o: &mut Outcome) {
         && !cfg.byte_offset
         && cfg.eol == b'\n';
     let mut encoding_error = false;
-    if buf.len() >= SPLIT_MIN && cfg.threads > 1 && splittable {
+    if buf.len() >= SPLIT_MIN
+        && cfg.threads > 1
+        && splittable
+        && !(binary && cfg.report == Report::Lines)
+    {
         let bounds = piece_bounds(buf, cfg.threads * PIECES_PER_CORE);
         let pieces: Vec<(usize, usize)> = bounds.windows(2).map(|w| (w[0], w[1])).collect();
         let mut first_lines = vec![1u64; pieces.len()];
@@ -265,8 +292,7 @@ fn search_lines(cfg: &Config, name: &[u8], data: &[u8], o: &mut Outcome) {
             .zip(first_lines)
             .map(|(&(s, e), first)| {
                 let mut out = Vec::new();
-                let found =
-                    lines::search(cfg, shown, &buf[s..e], first, s as u64, want, &mut out);
+                let found = lines::search(cfg, shown, &buf[s..e], first, s as u64, want, &mut out);
                 (found, out)
             })
             .collect();
@@ -283,14 +309,21 @@ fn search_lines(cfg: &Config, name: &[u8], data: &[u8], o: &mut Outcome) {
         // grep reads a buffer at a time and learns that a file is binary from the buffer
         // that holds its first NUL byte: the lines before that buffer print as text.
         let nul = memchr(0, buf).unwrap_or(0);
-        let cut = nul / GREP_BUFFER * GREP_BUFFER;
-        let cut = memchr::memrchr(cfg.eol, &buf[..cut]).map_or(0, |i| i + 1);
+        let cut = binary_from(buf, nul, cfg.eol);
         let text = lines::search(cfg, shown, &buf[..cut], 1, 0, Want::Print, &mut o.out);
         o.count = text.count;
         o.printed = text.printed;
         encoding_error = text.encoding_error;
         if !cfg.max_count.is_some_and(|m| o.count >= m) {
-            let rest = lines::search(cfg, shown, &buf[cut..], 1, cut as u64, Want::Any, &mut o.out);
+            let rest = lines::search(
+                cfg,
+                shown,
+                &buf[cut..],
+                1,
+                cut as u64,
+                Want::Any,
+                &mut o.out,
+            );
             o.count += rest.count;
             binary = rest.count > 0;
         } else {

@@ -66,7 +66,7 @@ pub fn search(
     name: &[u8],
     shown: Option<&[u8]>,
     o: &mut Outcome,
-) -> Result<(), String> {
+) -> Result<bool, String> {
     // grep prints the lines of a text file, and only says that a binary one (one with a NUL
     // byte anywhere) matches. Which one this is is known only once every piece has been
     // read, so the pieces print as for text until one of them meets a NUL and says so.
@@ -101,6 +101,12 @@ pub fn search(
         .collect::<std::io::Result<_>>()
         .map_err(io)?;
     let is_binary = results.iter().any(|p| p.nul);
+    if print && is_binary {
+        // grep prints the lines before the buffer that holds the first NUL byte: which
+        // those are is known from the whole file only, so it is searched whole (binary
+        // files this large are rare).
+        return Ok(false);
+    }
     let mut encoding_error = false;
     for p in results {
         o.count += p.count;
@@ -113,7 +119,12 @@ pub fn search(
     if let Some(max) = cfg.max_count {
         o.count = o.count.min(max);
     }
-    if print && !is_binary && encoding_error && cfg.binary == crate::cli::BinaryFiles::Binary && o.count > 0 {
+    if print
+        && !is_binary
+        && encoding_error
+        && cfg.binary == crate::cli::BinaryFiles::Binary
+        && o.count > 0
+    {
         o.notes.push(format!(
             "{}: binary file matches",
             String::from_utf8_lossy(name)
@@ -127,7 +138,7 @@ pub fn search(
             String::from_utf8_lossy(name)
         ));
     }
-    Ok(())
+    Ok(true)
 }
 
 /// What every piece of one file shares.

@@ -154,6 +154,8 @@ pub fn search_plain_stdin(
 ) {
     let mut found = Found::default();
     let mut lines = Lines::new(cfg, name);
+    // Standard input may be slow: its lines are searched as they come.
+    lines.hold_back = false;
     loop {
         let room = match lines.room() {
             Ok(room) => room,
@@ -369,6 +371,10 @@ struct Lines<'c> {
     want: Want,
     /// Whether a NUL byte was met.
     binary: bool,
+    /// Lines selected before it was.
+    count_at_binary: u64,
+    /// Whether lines are held back a buffer's length (compressed files; see `search`).
+    hold_back: bool,
     spool: Spool,
 }
 
@@ -391,7 +397,33 @@ impl<'c> Lines<'c> {
                 _ => Want::Any,
             },
             binary: false,
+            count_at_binary: 0,
+            hold_back: true,
             spool: Spool::default(),
+        }
+    }
+
+    /// Searches the lines from `self.from` up to `end` (a line start, or the end).
+    fn search_range(&mut self, end: usize) {
+        if end <= self.from {
+            return;
+        }
+        if !self.carry.done || self.carry.after_left > 0 {
+            let window = lines::Window {
+                name: self.shown,
+                buf: &self.win.data[..end],
+                from: self.from,
+                base: self.base,
+            };
+            let disk = &mut self.spool.disk;
+            lines::search_window(
+                self.cfg,
+                window,
+                self.want,
+                &mut self.spool.mem,
+                &mut |mem| disk.take(mem),
+                &mut self.carry,
+            );
         }
     }
 
@@ -426,48 +458,51 @@ impl<'c> Lines<'c> {
     /// Searches the whole lines not yet searched (at the end, `eof`, the rest) and slides
     /// the window. False once nothing more is wanted.
     fn search(&mut self, eof: bool) -> bool {
+        let print = self.cfg.report == Report::Lines;
+        let nul_is_binary = print
+            && self.cfg.eol != 0
+            && self.cfg.binary != crate::cli::BinaryFiles::Text
+            && !self.binary;
+        // A compressed file holds back the last buffer's length of lines: a NUL byte in it
+        // makes them binary (see `super::binary_from`), as in the file searched whole.
+        let held = if self.hold_back && nul_is_binary && !eof {
+            super::GREP_BUFFER
+        } else {
+            0
+        };
         let end = if eof {
             self.win.len
         } else {
-            match memrchr(self.cfg.eol, &self.win.bytes()[self.from..]) {
+            let upto = self.win.len.saturating_sub(held);
+            if upto <= self.from {
+                return true;
+            }
+            match memrchr(self.cfg.eol, &self.win.bytes()[self.from..upto]) {
                 Some(i) => self.from + i + 1,
                 None => return true,
             }
         };
-        let print = self.cfg.report == Report::Lines;
-        let nul_is_binary =
-            self.cfg.eol != 0 && self.cfg.binary != crate::cli::BinaryFiles::Text;
-        if print
-            && nul_is_binary
-            && !self.binary
-            && memchr(0, &self.win.bytes()[self.from..end]).is_some()
-        {
-            // A binary file only says that it matches, as when searched whole.
-            self.binary = true;
-            self.spool.clear();
-            self.carry.printed = false;
-            self.want = Want::Any;
-            if self.carry.count > 0 {
-                self.carry.count = 1;
-                self.carry.done = true;
+        let scan_to = if self.hold_back { self.win.len } else { end };
+        let mut text_end = end;
+        if nul_is_binary {
+            if let Some(np) = memchr(0, &self.win.bytes()[self.from..scan_to]) {
+                let at = self.from + np;
+                let cut = if self.hold_back {
+                    super::binary_from(self.win.bytes(), at, self.cfg.eol)
+                } else {
+                    memrchr(self.cfg.eol, &self.win.bytes()[self.from..at])
+                        .map_or(self.from, |i| self.from + i + 1)
+                };
+                text_end = cut.clamp(self.from, end);
             }
         }
-        if !self.carry.done || self.carry.after_left > 0 {
-            let window = lines::Window {
-                name: self.shown,
-                buf: &self.win.data[..end],
-                from: self.from,
-                base: self.base,
-            };
-            let disk = &mut self.spool.disk;
-            lines::search_window(
-                self.cfg,
-                window,
-                self.want,
-                &mut self.spool.mem,
-                &mut |mem| disk.take(mem),
-                &mut self.carry,
-            );
+        self.search_range(text_end);
+        if text_end < end {
+            self.binary = true;
+            self.want = Want::Any;
+            self.count_at_binary = self.carry.count;
+            self.from = text_end;
+            self.search_range(end);
         }
         self.from = end;
         // As grep, reading stops once -m is reached: a NUL byte after that is not looked for.
@@ -513,9 +548,11 @@ impl<'c> Lines<'c> {
     fn into_found(self, found: &mut Found) {
         found.count = self.carry.count;
         found.printed = self.carry.printed;
-        let said = self.binary
-            || (self.carry.encoding_error && self.cfg.binary == crate::cli::BinaryFiles::Binary);
-        if said && self.carry.count > 0 && self.cfg.report == Report::Lines {
+        let said = (self.binary && self.carry.count > self.count_at_binary)
+            || (self.carry.encoding_error
+                && self.cfg.binary == crate::cli::BinaryFiles::Binary
+                && self.carry.count > 0);
+        if said && self.cfg.report == Report::Lines {
             found.notes.push(format!(
                 "{}: binary file matches",
                 String::from_utf8_lossy(self.name)

@@ -371,7 +371,14 @@ mod tests {
     use super::*;
 
     fn find(p: &str, line: &str, longest: bool) -> Option<(usize, usize)> {
-        let node = parse(p.as_bytes(), Dialect::Basic, Locale::C, false, &mut Vec::new()).unwrap();
+        let node = parse(
+            p.as_bytes(),
+            Dialect::Basic,
+            Locale::C,
+            false,
+            &mut Vec::new(),
+        )
+        .unwrap();
         Program::new(&node, 9, Locale::C, false, b'\n').find(line.as_bytes(), 0, longest)
     }
 

@@ -230,7 +230,8 @@ impl Parser<'_, '_> {
             }
             let c = self.s[self.i];
             // A repetition operator with nothing to repeat.
-            let leading = items.is_empty() || matches!(items.last(), Some(Node::Look(Look::LineStart)) if self.i == start + 1 && self.s[start] == b'^');
+            let leading = items.is_empty()
+                || matches!(items.last(), Some(Node::Look(Look::LineStart)) if self.i == start + 1 && self.s[start] == b'^');
             if self.ere && leading && matches!(c, b'*' | b'+' | b'?') {
                 self.warnings
                     .push(format!("{} at start of expression", c as char));
@@ -272,11 +273,9 @@ impl Parser<'_, '_> {
             let rest = &self.s[self.i..];
             let (min, max, len) = if rest.starts_with(b"*") {
                 (0, None, 1)
-            } else if self.ere && rest.starts_with(b"+") || !self.ere && rest.starts_with(b"\\+")
-            {
+            } else if self.ere && rest.starts_with(b"+") || !self.ere && rest.starts_with(b"\\+") {
                 (1, None, if self.ere { 1 } else { 2 })
-            } else if self.ere && rest.starts_with(b"?") || !self.ere && rest.starts_with(b"\\?")
-            {
+            } else if self.ere && rest.starts_with(b"?") || !self.ere && rest.starts_with(b"\\?") {
                 (0, Some(1), if self.ere { 1 } else { 2 })
             } else if self.ere && rest.starts_with(b"{") {
                 match self.interval(self.i + 1)? {
@@ -356,7 +355,10 @@ impl Parser<'_, '_> {
         if self.icase {
             let variants = locale::case_variants(self.loc, c);
             if variants.len() > 1 {
-                return Node::Set(Set::new(variants.into_iter().map(|v| (v, v)).collect(), false));
+                return Node::Set(Set::new(
+                    variants.into_iter().map(|v| (v, v)).collect(),
+                    false,
+                ));
             }
         }
         Node::Char(c)
@@ -480,11 +482,13 @@ impl Parser<'_, '_> {
                 let special = b".[]*^$\\+?{}()|/-".contains(&c);
                 if !special {
                     if c.is_ascii_whitespace() {
-                        self.warnings.push("stray \\ before white space".to_string());
+                        self.warnings
+                            .push("stray \\ before white space".to_string());
                     } else if c.is_ascii_graphic() {
                         self.warnings.push(format!("stray \\ before {}", c as char));
                     } else if c < 0x80 {
-                        self.warnings.push("stray \\ before unprintable character".to_string());
+                        self.warnings
+                            .push("stray \\ before unprintable character".to_string());
                     }
                 }
                 self.i -= 1;
@@ -560,10 +564,7 @@ impl Parser<'_, '_> {
                 self.i += 1;
                 let hi = if self.s[self.i..].starts_with(b"[.") {
                     let body_start = self.i + 2;
-                    let Some(len) = self.s[body_start..]
-                        .windows(2)
-                        .position(|w| w == b".]")
-                    else {
+                    let Some(len) = self.s[body_start..].windows(2).position(|w| w == b".]") else {
                         return Err(UNMATCHED);
                     };
                     let body = self.s[body_start..body_start + len].to_vec();
@@ -615,7 +616,9 @@ impl Parser<'_, '_> {
     /// The one character a collating symbol or equivalence class names.
     fn one_char(&self, body: &[u8]) -> Result<u32, Error> {
         let c = if self.loc.utf8 {
-            decode(body).filter(|&(_, len)| len == body.len()).map(|(c, _)| c)
+            decode(body)
+                .filter(|&(_, len)| len == body.len())
+                .map(|(c, _)| c)
         } else {
             (body.len() == 1).then(|| u32::from(body[0]))
         };
@@ -713,8 +716,14 @@ mod tests {
     #[test]
     fn errors_are_worded_as_grep() {
         assert_eq!(p(r"\(", Dialect::Basic), Err(Error(r"Unmatched ( or \(")));
-        assert_eq!(p("[b-a]", Dialect::Extended), Err(Error("Invalid range end")));
-        assert_eq!(p(r"\1", Dialect::Basic), Err(Error("Invalid back reference")));
+        assert_eq!(
+            p("[b-a]", Dialect::Extended),
+            Err(Error("Invalid range end"))
+        );
+        assert_eq!(
+            p(r"\1", Dialect::Basic),
+            Err(Error("Invalid back reference"))
+        );
         assert_eq!(
             p("[[:foo:]]", Dialect::Basic),
             Err(Error("Invalid character class name"))
