@@ -387,6 +387,92 @@ pub fn parse_grep(argv: Vec<OsString>) -> Result<Cli, clap::Error> {
     Ok(cli)
 }
 
+/// GNU grep's long options: an abbreviation of one of them means it, as in grep, even
+/// where it is also the start of one of pgrep-mail's mail options (`--coun` is `--count`,
+/// not ambiguous with `--count-messages`).
+const GREP_LONGS: &[&str] = &[
+    "after-context",
+    "basic-regexp",
+    "before-context",
+    "binary-files",
+    "byte-offset",
+    "binary",
+    "color",
+    "colour",
+    "context",
+    "count",
+    "devices",
+    "directories",
+    "dereference-recursive",
+    "exclude",
+    "exclude-from",
+    "exclude-dir",
+    "extended-regexp",
+    "file",
+    "files-with-matches",
+    "files-without-match",
+    "fixed-strings",
+    "group-separator",
+    "help",
+    "include",
+    "ignore-case",
+    "no-ignore-case",
+    "initial-tab",
+    "label",
+    "line-buffered",
+    "line-number",
+    "line-regexp",
+    "max-count",
+    "no-filename",
+    "no-group-separator",
+    "no-messages",
+    "null",
+    "null-data",
+    "only-matching",
+    "perl-regexp",
+    "quiet",
+    "recursive",
+    "regexp",
+    "invert-match",
+    "silent",
+    "text",
+    "version",
+    "with-filename",
+    "word-regexp",
+];
+
+/// `--ABBREV[=V]` written out as the one grep option it abbreviates, if there is one and
+/// it is not already a whole option name of ours.
+fn expand_grep_long(arg: &[u8]) -> Option<OsString> {
+    use clap::CommandFactory;
+    let body = arg.strip_prefix(b"--")?;
+    let (name, value) = match body.iter().position(|&b| b == b'=') {
+        Some(at) => (&body[..at], Some(&body[at..])),
+        None => (body, None),
+    };
+    let name = std::str::from_utf8(name).ok()?;
+    if name.is_empty() {
+        return None;
+    }
+    let ours = Cli::command();
+    if ours.get_arguments().any(|a| a.get_long() == Some(name)) {
+        return None;
+    }
+    let mut hits = GREP_LONGS.iter().filter(|l| l.starts_with(name));
+    let first = hits.next()?;
+    // grep's own ambiguities (`--no` for several) stay for clap to report.
+    let all_same_meaning = hits.all(|h| h == first);
+    if !all_same_meaning {
+        return None;
+    }
+    let mut out = OsString::from(format!("--{first}"));
+    if let Some(v) = value {
+        use std::os::unix::ffi::OsStrExt;
+        out.push(std::ffi::OsStr::from_bytes(v));
+    }
+    Some(out)
+}
+
 /// Options whose value may be the next argument, which `-NUM` must not be looked for in.
 const TAKES_VALUE: &[u8] = b"efmABCdD";
 
@@ -406,6 +492,29 @@ pub fn grep_argv(argv: Vec<OsString>) -> Vec<OsString> {
         }
         if b == b"--" {
             rest = true;
+        } else if let Some(full) = expand_grep_long(b) {
+            value_next = !full.as_bytes().contains(&b'=')
+                && [
+                    "--regexp",
+                    "--file",
+                    "--max-count",
+                    "--after-context",
+                    "--before-context",
+                    "--context",
+                    "--directories",
+                    "--devices",
+                    "--label",
+                    "--include",
+                    "--exclude",
+                    "--exclude-from",
+                    "--exclude-dir",
+                    "--group-separator",
+                    "--binary-files",
+                ]
+                .iter()
+                .any(|n| full.as_bytes() == n.as_bytes());
+            out.push(full);
+            continue;
         } else if b.len() > 1 && b[0] == b'-' && b[1..].iter().all(u8::is_ascii_digit) {
             let mut v = OsString::from("--context=");
             v.push(std::ffi::OsStr::from_bytes(&b[1..]));

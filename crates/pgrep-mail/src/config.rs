@@ -233,7 +233,15 @@ impl Config {
             }
         };
         if color {
-            crate::output::set_colors(env("GREP_COLORS"), env("GREP_COLOR"));
+            let old = env("GREP_COLOR").filter(|v| !v.is_empty());
+            if let Some(v) = &old {
+                let v = v.to_string_lossy();
+                eprintln!(
+                    "{}: warning: GREP_COLOR='{v}' is deprecated; use GREP_COLORS='mt={v}'",
+                    crate::prog()
+                );
+            }
+            crate::output::set_colors(env("GREP_COLORS"), old);
         }
         let locale = crate::locale::current();
         let opts = PatternOptions {

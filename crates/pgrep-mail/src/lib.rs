@@ -85,19 +85,31 @@ pub fn run(cfg: Config) -> Result<i32> {
     }
     if cfg.skip_read {
         // Nothing can be selected: grep opens nothing, and -L names every file.
+        let mut failed = false;
         if cfg.report == Report::FilesWithout {
             let mut out = std::io::stdout().lock();
             for input in &cfg.inputs {
                 let name = match input {
                     config::Input::Stdin => cfg.label.clone(),
-                    config::Input::Path(p) => p.as_os_str().as_encoded_bytes().to_vec(),
+                    config::Input::Path(p) => {
+                        // -L opens each file (but reads none): a missing one is an error.
+                        if let Err(e) = std::fs::metadata(p) {
+                            if !cfg.no_messages {
+                                out.flush()?;
+                                eprintln!("{}: {}: {}", prog(), p.display(), strerror(&e));
+                            }
+                            failed = true;
+                            continue;
+                        }
+                        p.as_os_str().as_encoded_bytes().to_vec()
+                    }
                 };
                 out.write_all(&name)?;
                 out.write_all(if cfg.null { b"\0" } else { b"\n" })?;
             }
             out.flush()?;
         }
-        return Ok(exit::NO_MATCH);
+        return Ok(if failed { exit::ERROR } else { exit::NO_MATCH });
     }
     let pool = rayon::ThreadPoolBuilder::new()
         .num_threads(cfg.threads)

@@ -30,6 +30,9 @@ pub struct Locale {
     pub utf8: bool,
     /// Turkish case rules (`i`/`İ`, `ı`/`I`).
     pub turkish: bool,
+    /// Accented letters collate with their base letter (`[[=a=]]` holds `á`): a language's
+    /// locale, not C.UTF-8.
+    pub collates: bool,
 }
 
 impl Locale {
@@ -37,6 +40,7 @@ impl Locale {
     pub const C: Locale = Locale {
         utf8: false,
         turkish: false,
+        collates: false,
     };
 }
 
@@ -64,7 +68,16 @@ pub fn current() -> Locale {
                 let n = CStr::from_ptr(name).to_bytes();
                 n.starts_with(b"tr_") || n.starts_with(b"az_")
             };
-            Locale { utf8, turkish }
+            let collate = libc::setlocale(libc::LC_COLLATE, std::ptr::null());
+            let collates = !collate.is_null() && {
+                let n = CStr::from_ptr(collate).to_bytes();
+                !(n.starts_with(b"C") || n.starts_with(b"POSIX"))
+            };
+            Locale {
+                utf8,
+                turkish,
+                collates,
+            }
         }
     })
 }
@@ -161,12 +174,10 @@ pub fn case_variants(loc: Locale, c: u32) -> Vec<u32> {
         push(low, &mut out);
         // SAFETY: as above.
         push(unsafe { towlower(up) }, &mut out);
-        if c >= 0x80 || up >= 0x80 {
-            for &l in LONESOME_LOWER {
-                // SAFETY: as above.
-                if unsafe { towupper(l) } == up {
-                    push(l, &mut out);
-                }
+        for &l in LONESOME_LOWER {
+            // SAFETY: as above.
+            if unsafe { towupper(l) } == up {
+                push(l, &mut out);
             }
         }
     } else if c < 256 {
