@@ -276,8 +276,9 @@ fn walk_dir(
         .into_iter()
         .filter_entry(|e| {
             let dir = e.file_type().is_dir();
-            !(dir && e.depth() > 0 && cfg.globs.skips_dir(e.path(), false))
-                && !(skip_tmp && dir && crate::maildir::is_delivery_folder(e.path()))
+            let excluded = e.depth() > 0 && cfg.globs.skips_dir(e.path(), false);
+            let delivery = skip_tmp && crate::maildir::is_delivery_folder(e.path());
+            !(dir && (excluded || delivery))
         });
     let grep = crate::grep_words();
     for entry in walker {

@@ -11,7 +11,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};
 
 mod common;
-use common::scratch;
+use common::{pgrep_mail, scratch};
 
 /// Files every case starts with.
 const SETUP: &[(&str, &[u8])] = &[
@@ -104,10 +104,8 @@ fn locales() -> PathBuf {
 fn same(case: &str, script: &str) {
     let locpath = locales();
     let gnu_bin = bin_with_grep(&format!("gc-bin-gnu-{case}"), &gnu_grep());
-    let our_bin = bin_with_grep(
-        &format!("gc-bin-ours-{case}"),
-        Path::new(env!("CARGO_BIN_EXE_pgrep-mail")),
-    );
+    let ours_exe = PathBuf::from(pgrep_mail(Path::new(".")).get_program());
+    let our_bin = bin_with_grep(&format!("gc-bin-ours-{case}"), &ours_exe);
     let gnu = run_in(
         &scratch(&format!("gc-gnu-{case}")),
         &gnu_bin,

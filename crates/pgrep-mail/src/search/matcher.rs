@@ -88,7 +88,10 @@ enum Engine {
     /// Several fixed strings.
     Set(AhoCorasick),
     /// A regex, and a DFA for the longest match from a start (when extents are shown).
-    Regex { re: Regex, longest: Option<Longest> },
+    Regex {
+        re: Regex,
+        longest: Option<Box<Longest>>,
+    },
     /// A pattern with back-references: a filter, then the back-tracker on each line.
     Backref {
         filter: Regex,
@@ -340,7 +343,7 @@ fn build_regex(source: &str, opts: &PatternOptions) -> Result<Regex, String> {
         })
 }
 
-fn longest_dfa(source: &str, opts: &PatternOptions) -> Option<Longest> {
+fn longest_dfa(source: &str, opts: &PatternOptions) -> Option<Box<Longest>> {
     let syntax = regex_automata::util::syntax::Config::new()
         .unicode(opts.locale.utf8)
         .utf8(false)
@@ -356,10 +359,10 @@ fn longest_dfa(source: &str, opts: &PatternOptions) -> Option<Longest> {
         .syntax(syntax)
         .build(source)
         .ok()?;
-    Some(Longest {
+    Some(Box::new(Longest {
         dfa,
         caches: Mutex::new(Vec::new()),
-    })
+    }))
 }
 
 #[cfg(test)]
