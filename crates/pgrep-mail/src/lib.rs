@@ -18,9 +18,14 @@
 //!   search decides the speed: it is read into a buffer each thread reuses, with no `stat`
 //!   ([`decompress`]), its name moves from the walk to the output without a copy, and no
 //!   thread waits for a batch to end before starting the next.
-//! - **The search loop** runs memchr's memmem (one fixed string), aho-corasick (several) or
-//!   the regex crate over whole buffers and only looks for line ends around matches
-//!   ([`search::matcher`], [`search::lines`]).
+//! - **The search loop** runs memchr's memmem (one fixed string), aho-corasick (several),
+//!   the regex crate (grep's BRE and ERE, parsed by [`search::gnu`] and written in its
+//!   syntax), a back-tracker behind a regex filter (back-references), or PCRE2 (`-P`) over
+//!   whole buffers and only looks for line ends around matches ([`search::matcher`] has the
+//!   table, [`search::lines`]). Characters, classes and case are the locale's ([`locale`]).
+//! - **Run as `grep`** (a link named `grep`, `egrep` or `fgrep`), pgrep-mail is GNU grep down
+//!   to its messages and its rules for folders (`Is a directory` without `-r`); run as
+//!   pgrep-mail it searches folders recursively and words its messages with hints.
 //! - **Compressed folders** (`.gz`, `.bz2`, `.xz`, `.zst`) are searched as they are
 //!   decompressed, a window at a time, in memory bounded whatever they expand to
 //!   ([`decompress`], [`search::stream`]).
