@@ -5,11 +5,13 @@ use std::io::IsTerminal;
 use std::path::{Path, PathBuf};
 
 use anyhow::{bail, Context, Result};
-use regex::bytes::{Regex, RegexBuilder};
 
-use crate::cli::{Cli, ColorWhen};
+use std::ffi::OsString;
+use std::os::unix::ffi::{OsStrExt, OsStringExt};
+
+use crate::cli::{BinaryFiles, Cli, ColorWhen, DevAction, DirAction};
 use crate::date::DateRange;
-use crate::search::matcher::{Matcher, PatternOptions};
+use crate::search::matcher::{Matcher, PatternOptions, Syntax};
 
 /// Where to search.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -47,7 +49,7 @@ pub struct MessageFilter {
     /// `--body`: PATTERN must match the body.
     pub body: bool,
     /// `--header FIELD=REGEX`, each required.
-    pub fields: Vec<(String, Regex)>,
+    pub fields: Vec<(String, Matcher)>,
     /// `--date`.
     pub date: Option<DateRange>,
     /// `--unique`.
@@ -70,6 +72,38 @@ pub struct Config {
     pub invert: bool,
     /// `-n`.
     pub line_number: bool,
+    /// `-b`.
+    pub byte_offset: bool,
+    /// `-T`.
+    pub initial_tab: bool,
+    /// `-Z`: a NUL after file names.
+    pub null: bool,
+    /// The line end: `\n`, or NUL with `-z`.
+    pub eol: u8,
+    /// What binary files get.
+    pub binary: BinaryFiles,
+    /// Whether a line that is not valid UTF-8 makes a file binary (UTF-8 locales).
+    pub utf8: bool,
+    /// What standard input is called (`--label`).
+    pub label: Vec<u8>,
+    /// `--line-buffered`.
+    pub line_buffered: bool,
+    /// What a folder gets.
+    pub directories: DirAction,
+    /// What devices, FIFOs and sockets get.
+    pub devices: DevAction,
+    /// Symbolic links found while recursing are followed (`-R`, and pgrep-mail's default).
+    pub follow_all: bool,
+    /// `--include`, `--exclude`, `--exclude-from` and `--exclude-dir` globs.
+    pub globs: crate::walk::Globs,
+    /// `-r` without a PATH searches `.` and shows names without `./`.
+    pub bare_dot: bool,
+    /// The text between context groups; `None` with `--no-group-separator`.
+    pub group_separator: Option<Vec<u8>>,
+    /// A context option was given (even `-C 0`), so groups are separated.
+    pub context_given: bool,
+    /// Nothing can be selected (`-m 0`, `-f /dev/null`, `-v ''`), so grep opens no file.
+    pub skip_read: bool,
     /// Whether lines carry their file's name.
     pub with_filename: bool,
     /// `-o`.
@@ -97,9 +131,9 @@ pub struct Config {
 }
 
 impl Config {
-    /// Context lines are on, so groups are separated by `--`.
+    /// Context was asked for, so groups are separated by `--`.
     pub fn context(&self) -> bool {
-        self.before > 0 || self.after > 0
+        self.context_given
     }
 
     /// Resolves the command line. `env` looks up environment variables (tests pass their
@@ -121,36 +155,61 @@ impl Config {
         stdin_is_terminal: bool,
         stdout_is_terminal: bool,
     ) -> Result<Config> {
+        let grep_words = crate::grep_words();
         let mut args = cli.args.into_iter();
-        let mut patterns: Vec<String> = Vec::new();
+        let eol = if cli.null_data { b'\0' } else { b'\n' };
+        let mut patterns: Vec<Vec<u8>> = Vec::new();
         let from_flags = !cli.regexp.is_empty() || !cli.file.is_empty();
+        let split = |p: &[u8], out: &mut Vec<Vec<u8>>| {
+            out.extend(p.split(|&b| b == b'\n').map(<[u8]>::to_vec));
+        };
         for p in &cli.regexp {
-            patterns.extend(p.split('\n').map(str::to_string));
+            split(p.as_bytes(), &mut patterns);
         }
         for file in &cli.file {
             let text = if file == Path::new("-") {
-                std::io::read_to_string(std::io::stdin())
-                    .context("reading patterns from standard input")?
+                let mut v = Vec::new();
+                std::io::Read::read_to_end(&mut std::io::stdin(), &mut v)
+                    .context("reading patterns from standard input")?;
+                v
             } else {
-                std::fs::read_to_string(file).map_err(|e| {
-                    anyhow::anyhow!(
-                        "{}: {}; -f needs a readable file of patterns, one a line",
-                        file.display(),
-                        crate::io_reason(&e)
-                    )
+                std::fs::read(file).map_err(|e| {
+                    if grep_words {
+                        anyhow::anyhow!("{}: {}", file.display(), crate::strerror(&e))
+                    } else {
+                        anyhow::anyhow!(
+                            "{}: {}; -f needs a readable file of patterns, one a line",
+                            file.display(),
+                            crate::io_reason(&e)
+                        )
+                    }
                 })?
             };
-            patterns.extend(text.lines().map(str::to_string));
+            // An empty file holds no pattern; a file of one newline holds the empty one.
+            if !text.is_empty() {
+                split(text.strip_suffix(b"\n").unwrap_or(&text), &mut patterns);
+            }
         }
         if !from_flags {
             let Some(p) = args.next() else {
+                if grep_words {
+                    bail!("usage: grep [OPTION]... PATTERNS [FILE]...; try 'grep --help' for more information");
+                }
                 bail!("no PATTERN given; usage: pgrep-mail [OPTIONS] PATTERN [PATH...] (see `pgrep-mail --help`)");
             };
-            let p = p.into_string().map_err(|p| {
-                anyhow::anyhow!("pattern {p:?} is not valid UTF-8; give it as UTF-8")
-            })?;
-            patterns.extend(p.split('\n').map(str::to_string));
+            split(p.as_bytes(), &mut patterns);
         }
+        let syntaxes = [
+            (cli.basic_regexp, Syntax::Basic),
+            (cli.extended_regexp, Syntax::Extended),
+            (cli.fixed_strings, Syntax::Fixed),
+            (cli.perl_regexp, Syntax::Perl),
+        ];
+        let chosen: Vec<Syntax> = syntaxes.iter().filter(|s| s.0).map(|s| s.1).collect();
+        if chosen.len() > 1 {
+            bail!("conflicting matchers specified");
+        }
+        let syntax = chosen.first().copied().unwrap_or(Syntax::Basic);
         let message_mode = cli.messages
             || cli.count_messages
             || cli.headers
@@ -164,14 +223,56 @@ impl Config {
         if cli.decode && message_mode {
             bail!("--decode applies to line mode; the message modes search decoded text already (--raw turns that off)");
         }
+        let color = match cli.color {
+            ColorWhen::Always => true,
+            ColorWhen::Never => false,
+            ColorWhen::Auto => {
+                stdout_is_terminal
+                    && env("NO_COLOR").is_none()
+                    && env("TERM").is_some_and(|t| t != "dumb")
+            }
+        };
+        if color {
+            let old = env("GREP_COLOR").filter(|v| !v.is_empty());
+            if let Some(v) = &old {
+                let v = v.to_string_lossy();
+                eprintln!(
+                    "{}: warning: GREP_COLOR='{v}' is deprecated; use GREP_COLORS='mt={v}'",
+                    crate::prog()
+                );
+            }
+            crate::output::set_colors(env("GREP_COLORS"), old);
+        }
+        let locale = crate::locale::current();
         let opts = PatternOptions {
-            fixed: cli.fixed_strings,
+            syntax,
             ignore_case: cli.ignore_case,
             word: cli.word_regexp,
             line: cli.line_regexp,
             crlf: message_mode,
+            eol,
+            locale,
+            longest: cli.only_matching || color,
         };
-        let matcher = Matcher::new(&patterns, &opts)?;
+        let mut warnings = Vec::new();
+        let matcher = Matcher::new(&patterns, &opts, &mut warnings).map_err(|e| {
+            if grep_words {
+                anyhow::anyhow!("{}", e.reason)
+            } else {
+                let mut reason = e.reason.clone();
+                if let Some(first) = reason.get(..1) {
+                    let lower = first.to_lowercase();
+                    reason.replace_range(..1, &lower);
+                }
+                anyhow::anyhow!(
+                    "bad pattern '{}': {reason}; use -F to search for it as a fixed string",
+                    e.pattern
+                )
+            }
+        })?;
+        for w in warnings {
+            eprintln!("{}: warning: {w}", crate::prog());
+        }
 
         let mut fields = Vec::new();
         for spec in &cli.header {
@@ -182,16 +283,14 @@ impl Config {
             if name.is_empty() {
                 bail!("--header '{spec}': the field name is empty; write it as FIELD=REGEX");
             }
-            let compiled = RegexBuilder::new(re)
-                .case_insensitive(cli.ignore_case)
-                .build()
-                .map_err(|_| {
-                    let err = Matcher::new(&[re.to_string()], &PatternOptions::default())
-                        .err()
-                        .map(|e| e.to_string())
-                        .unwrap_or_else(|| format!("bad pattern '{re}'"));
-                    anyhow::anyhow!("--header '{spec}': {err}")
-                })?;
+            let field_opts = PatternOptions {
+                word: false,
+                line: false,
+                longest: false,
+                ..opts.clone()
+            };
+            let compiled = Matcher::new(&[re.as_bytes().to_vec()], &field_opts, &mut Vec::new())
+                .map_err(|e| anyhow::anyhow!("--header '{spec}': {e}"))?;
             fields.push((name.to_string(), compiled));
         }
         let date = match &cli.date {
@@ -215,10 +314,25 @@ impl Config {
             Report::Lines
         };
 
+        let recursive = cli.recursive || cli.dereference_recursive;
+        let directories = match cli.directories {
+            Some(d) => d,
+            None if recursive => DirAction::Recurse,
+            // pgrep-mail searches mail folders; grep reads a folder as a file.
+            None if grep_words => DirAction::Read,
+            None => DirAction::Recurse,
+        };
+        let recursing = directories == DirAction::Recurse;
+        let follow_all = cli.dereference_recursive || !(cli.recursive || grep_words);
         let mut paths: Vec<PathBuf> = args.map(PathBuf::from).collect();
         let mut default_root = None;
+        let mut bare_dot = false;
         let inputs = if paths.is_empty() {
-            if !stdin_is_terminal {
+            if recursing && (grep_words || recursive) {
+                // grep -r with no FILE searches the working folder.
+                bare_dot = true;
+                vec![Input::Path(PathBuf::from("."))]
+            } else if !stdin_is_terminal || grep_words {
                 vec![Input::Stdin]
             } else {
                 let root = default_mail_root(env)?;
@@ -244,26 +358,60 @@ impl Config {
             true
         } else {
             inputs.len() > 1
-                || inputs.iter().any(|i| match i {
-                    Input::Path(p) => p.is_dir(),
-                    Input::Stdin => false,
-                })
+                || (recursing
+                    && inputs.iter().any(|i| match i {
+                        Input::Path(p) => p.is_dir(),
+                        Input::Stdin => false,
+                    }))
         };
-        let context = cli.context.unwrap_or(0);
-        let color = match cli.color {
-            ColorWhen::Always => true,
-            ColorWhen::Never => false,
-            ColorWhen::Auto => {
-                stdout_is_terminal
-                    && env("NO_COLOR").is_none()
-                    && env("TERM").is_some_and(|t| t != "dumb")
+        let number = |what: &str, v: &Option<String>| -> Result<Option<usize>> {
+            match v {
+                None => Ok(None),
+                Some(t) => match t.trim().parse::<u64>() {
+                    Ok(n) => Ok(Some(usize::try_from(n).unwrap_or(usize::MAX))),
+                    Err(_) => bail!("{t}: invalid {what} argument"),
+                },
             }
+        };
+        let context = number("context length", &cli.context)?;
+        let before = number("context length", &cli.before_context)?;
+        let after = number("context length", &cli.after_context)?;
+        let max_count = match &cli.max_count {
+            None => None,
+            Some(t) => match t.trim().parse::<i64>() {
+                Ok(n) if n < 0 => None,
+                Ok(n) => Some(n as u64),
+                Err(_) => bail!("invalid max count"),
+            },
         };
         let threads = cli.threads.map(usize::from).unwrap_or_else(|| {
             std::thread::available_parallelism()
                 .map(|n| n.get())
                 .unwrap_or(1)
         });
+        let binary = if cli.text {
+            BinaryFiles::Text
+        } else if cli.no_binary {
+            BinaryFiles::WithoutMatch
+        } else {
+            cli.binary_files.unwrap_or(BinaryFiles::Binary)
+        };
+        let mut file_globs = cli.file_globs.clone();
+        if file_globs.is_empty() {
+            // Built without the command line's order (tests): includes, then excludes.
+            file_globs.extend(cli.include.iter().map(|g| (true, g.clone())));
+            file_globs.extend(cli.exclude.iter().map(|g| (false, g.clone())));
+        }
+        for file in &cli.exclude_from {
+            let text = std::fs::read(file)
+                .map_err(|e| anyhow::anyhow!("{}: {}", file.display(), crate::strerror(&e)))?;
+            file_globs.extend(
+                text.split(|&b| b == b'\n')
+                    .filter(|l| !l.is_empty())
+                    .map(|l| (false, OsString::from_vec(l.to_vec()))),
+            );
+        }
+        let globs = crate::walk::Globs::new(&file_globs, &cli.exclude_dir);
         Ok(Config {
             matcher,
             message_mode,
@@ -278,12 +426,46 @@ impl Config {
             report,
             invert: cli.invert_match,
             line_number: cli.line_number,
+            byte_offset: cli.byte_offset,
+            initial_tab: cli.initial_tab,
+            null: cli.null,
+            eol,
+            binary,
+            utf8: locale.utf8,
+            label: cli
+                .label
+                .map(|l| l.into_vec())
+                .unwrap_or_else(|| b"(standard input)".to_vec()),
+            line_buffered: cli.line_buffered,
+            directories,
+            devices: cli.devices.unwrap_or(DevAction::Read),
+            follow_all,
+            globs,
+            bare_dot,
+            group_separator: if cli.no_group_separator {
+                None
+            } else {
+                Some(
+                    cli.group_separator
+                        .map(|s| s.into_vec())
+                        .unwrap_or_else(|| b"--".to_vec()),
+                )
+            },
+            context_given: context.is_some() || before.is_some() || after.is_some(),
+            skip_read: !message_mode
+                && (max_count == Some(0)
+                    || (patterns.is_empty() && !cli.invert_match)
+                    || (cli.invert_match
+                        && syntax != Syntax::Perl
+                        && !cli.word_regexp
+                        && !cli.line_regexp
+                        && patterns.iter().any(Vec::is_empty))),
             with_filename,
             only_matching: cli.only_matching,
             no_messages: cli.no_messages,
-            max_count: cli.max_count,
-            before: cli.before_context.unwrap_or(context),
-            after: cli.after_context.unwrap_or(context),
+            max_count,
+            before: before.or(context).unwrap_or(0),
+            after: after.or(context).unwrap_or(0),
             color,
             decode: cli.decode,
             inputs,

@@ -204,11 +204,14 @@ pub enum Stdin {
     Plain(Vec<u8>),
     /// A compressed stream, from its start.
     Compressed(Box<dyn Read + Send>, Format),
+    /// Plain, left open to be searched as it arrives (`-m`, `-q`: `yes | grep -m1 y`
+    /// returns).
+    Stream(Box<dyn Read + Send>),
 }
 
 /// Reads standard input whole, or, when it starts with a known magic, leaves it to be
 /// decompressed as a stream.
-pub fn read_stdin() -> Result<Stdin, String> {
+pub fn read_stdin(whole: bool) -> Result<Stdin, String> {
     let mut input = std::io::BufReader::with_capacity(FIRST_READ, std::io::stdin());
     // The magic is at most 6 bytes, and a pipe may hand over fewer at a time.
     let mut head = Vec::new();
@@ -224,6 +227,7 @@ pub fn read_stdin() -> Result<Stdin, String> {
     let rest = std::io::Cursor::new(head).chain(input);
     match Format::by_magic(rest.get_ref().0.get_ref()) {
         Some(format) => Ok(Stdin::Compressed(Box::new(rest), format)),
+        None if !whole => Ok(Stdin::Stream(Box::new(rest))),
         None => {
             let mut buf = Vec::new();
             let mut rest = rest;

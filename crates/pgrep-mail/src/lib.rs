@@ -18,9 +18,14 @@
 //!   search decides the speed: it is read into a buffer each thread reuses, with no `stat`
 //!   ([`decompress`]), its name moves from the walk to the output without a copy, and no
 //!   thread waits for a batch to end before starting the next.
-//! - **The search loop** runs memchr's memmem (one fixed string), aho-corasick (several) or
-//!   the regex crate over whole buffers and only looks for line ends around matches
-//!   ([`search::matcher`], [`search::lines`]).
+//! - **The search loop** runs memchr's memmem (one fixed string), aho-corasick (several),
+//!   the regex crate (grep's BRE and ERE, parsed by [`search::gnu`] and written in its
+//!   syntax), a back-tracker behind a regex filter (back-references), or PCRE2 (`-P`) over
+//!   whole buffers and only looks for line ends around matches ([`search::matcher`] has the
+//!   table, [`search::lines`]). Characters, classes and case are the locale's ([`locale`]).
+//! - **Run as `grep`** (a link named `grep`, `egrep` or `fgrep`), pgrep-mail is GNU grep down
+//!   to its messages and its rules for folders (`Is a directory` without `-r`); run as
+//!   pgrep-mail it searches folders recursively and words its messages with hints.
 //! - **Compressed folders** (`.gz`, `.bz2`, `.xz`, `.zst`) are searched as they are
 //!   decompressed, a window at a time, in memory bounded whatever they expand to
 //!   ([`decompress`], [`search::stream`]).
@@ -33,6 +38,7 @@ pub mod cli;
 pub mod config;
 pub mod date;
 pub mod decompress;
+pub mod locale;
 pub mod maildir;
 pub mod mbox;
 pub mod mime;
@@ -81,6 +87,34 @@ pub mod exit {
 pub fn run(cfg: Config) -> Result<i32> {
     if let Some(root) = &cfg.default_root {
         eprintln!("pgrep-mail: no PATH given, searching {}", root.display());
+    }
+    if cfg.skip_read {
+        // Nothing can be selected: grep opens nothing, and -L names every file.
+        let mut failed = false;
+        if cfg.report == Report::FilesWithout {
+            let mut out = std::io::stdout().lock();
+            for input in &cfg.inputs {
+                let name = match input {
+                    config::Input::Stdin => cfg.label.clone(),
+                    config::Input::Path(p) => {
+                        // -L opens each file (but reads none): a missing one is an error.
+                        if let Err(e) = std::fs::metadata(p) {
+                            if !cfg.no_messages {
+                                out.flush()?;
+                                eprintln!("{}: {}: {}", prog(), p.display(), strerror(&e));
+                            }
+                            failed = true;
+                            continue;
+                        }
+                        p.as_os_str().as_encoded_bytes().to_vec()
+                    }
+                };
+                out.write_all(&name)?;
+                out.write_all(if cfg.null { b"\0" } else { b"\n" })?;
+            }
+            out.flush()?;
+        }
+        return Ok(if failed { exit::ERROR } else { exit::NO_MATCH });
     }
     let pool = rayon::ThreadPoolBuilder::new()
         .num_threads(cfg.threads)
@@ -145,6 +179,7 @@ pub fn run(cfg: Config) -> Result<i32> {
         order.print_rest()
     })?;
     writer.flush()?;
+    writer.error |= search::perl::gave_up();
     Ok(if writer.matched && cfg.report == Report::Quiet {
         exit::MATCH
     } else if writer.error {
@@ -285,7 +320,7 @@ impl<'c> Writer<'c> {
     fn take(&mut self, mut o: Outcome) -> Result<()> {
         for note in &o.notes {
             self.stdout.flush()?;
-            eprintln!("pgrep-mail: {note}");
+            eprintln!("{}: {note}", prog());
         }
         self.error |= o.error;
         let cfg = self.cfg;
@@ -317,8 +352,10 @@ impl<'c> Writer<'c> {
             n
         } else {
             if cfg.report == Report::Lines && o.printed {
-                if cfg.context() && self.printed_group {
-                    self.style.group_separator(&mut text);
+                if let (true, true, Some(sep)) =
+                    (cfg.context(), self.printed_group, &cfg.group_separator)
+                {
+                    self.style.group_separator(&mut text, sep);
                 }
                 self.printed_group = true;
             }
@@ -337,7 +374,7 @@ impl<'c> Writer<'c> {
             Report::Lines | Report::Messages | Report::Quiet => {}
             Report::Count => {
                 if !o.error {
-                    self.style.count_line(&mut text, name, n);
+                    self.style.count_line(&mut text, name, n, cfg.null);
                 }
             }
             Report::CountMessages => {
@@ -348,12 +385,12 @@ impl<'c> Writer<'c> {
             }
             Report::FilesWith => {
                 if n > 0 {
-                    self.style.file_line(&mut text, &o.name);
+                    self.style.file_line(&mut text, &o.name, cfg.null);
                 }
             }
             Report::FilesWithout => {
                 if n == 0 && !o.error {
-                    self.style.file_line(&mut text, &o.name);
+                    self.style.file_line(&mut text, &o.name, cfg.null);
                 }
             }
         }
@@ -369,7 +406,12 @@ impl<'c> Writer<'c> {
             return Ok(());
         }
         match &mut self.folders {
-            None => self.stdout.write_all(text)?,
+            None => {
+                self.stdout.write_all(text)?;
+                if self.cfg.line_buffered {
+                    self.stdout.flush()?;
+                }
+            }
             Some((dir, files)) => {
                 for key in [top, "all"] {
                     let file = match files.get_mut(key) {
@@ -403,6 +445,42 @@ impl<'c> Writer<'c> {
     }
 }
 
+static PROG: std::sync::OnceLock<String> = std::sync::OnceLock::new();
+
+/// Takes the program's name from `argv[0]`: run as `grep` (or `egrep`, `fgrep`), through a
+/// link, pgrep-mail is GNU grep, down to its messages; else it is pgrep-mail.
+pub fn set_prog(argv0: &std::ffi::OsStr) {
+    let name = std::path::Path::new(argv0)
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_default();
+    let name = if matches!(name.as_str(), "grep" | "egrep" | "fgrep") {
+        "grep".to_string()
+    } else {
+        "pgrep-mail".to_string()
+    };
+    let _ = PROG.set(name);
+}
+
+/// The name messages start with: `grep` or `pgrep-mail`.
+pub fn prog() -> &'static str {
+    PROG.get().map_or("pgrep-mail", String::as_str)
+}
+
+/// Whether pgrep-mail runs as grep (see [`set_prog`]).
+pub fn grep_words() -> bool {
+    prog() == "grep"
+}
+
+/// An I/O error as grep words it: the C library's text (`No such file or directory`).
+pub fn strerror(e: &std::io::Error) -> String {
+    let text = e.to_string();
+    match text.find(" (os error") {
+        Some(at) => text[..at].to_string(),
+        None => text,
+    }
+}
+
 /// An I/O error's reason as pgrep-mail words it: lowercase, without the OS error number.
 pub fn io_reason(e: &std::io::Error) -> String {
     let text = e.to_string();
@@ -426,6 +504,17 @@ pub fn is_broken_pipe(e: &anyhow::Error) -> bool {
     })
 }
 
+/// `--version`'s first line. Run as grep, its last word is the GNU grep version whose
+/// behaviour it follows, which is what scripts (and grep's own tests) read from it.
+pub fn version_line() -> String {
+    let ours = env!("CARGO_PKG_VERSION");
+    if grep_words() {
+        format!("grep (pgrep-mail {ours}) 3.8")
+    } else {
+        format!("pgrep-mail {ours}")
+    }
+}
+
 /// A clap error as one line, `pgrep-mail: ...`, with clap's tip and a pointer to `--help`.
 pub fn one_line_usage_error(err: &clap::Error) -> String {
     let rendered = err.render().to_string();
@@ -441,5 +530,6 @@ pub fn one_line_usage_error(err: &clap::Error) -> String {
         .find_map(|l| l.trim().strip_prefix("tip: "))
         .map(|t| format!(" ({t})"))
         .unwrap_or_default();
-    format!("pgrep-mail: {message}{tip}; see `pgrep-mail --help`")
+    let prog = prog();
+    format!("{prog}: {message}{tip}; see `{prog} --help`")
 }

@@ -1,7 +1,12 @@
 //! The files to search, in a stable order: each PATH as given, folders walked depth-first
 //! with entries sorted by name (grep -r uses directory order, which differs between
-//! machines; sorted output is the same everywhere). Symbolic links are followed, so `-r`
-//! and `-R` are the same; walkdir detects link loops.
+//! machines; sorted output is the same everywhere).
+//!
+//! Symbolic links follow grep's rules: `-r` follows those named on the command line only,
+//! `-R` (and pgrep-mail's default) follows all. A link back to a folder being walked is a
+//! loop: reported once, as grep's warning, and not walked, so no file is searched twice.
+//! `--include`, `--exclude` and `--exclude-dir` match names with the C library's `fnmatch`,
+//! as grep's do.
 
 use std::ops::ControlFlow;
 use std::os::unix::ffi::OsStrExt;
@@ -10,6 +15,7 @@ use std::sync::Arc;
 
 use walkdir::WalkDir;
 
+use crate::cli::{DevAction, DirAction};
 use crate::config::{Config, Input};
 
 /// One thing to search, or one thing that could not be reached.
@@ -24,6 +30,15 @@ pub enum Item {
         /// The top-level folder it belongs to (`--per-folder`), shared by its files.
         top: Arc<str>,
     },
+    /// A warning about a path that does not make the run fail (a link loop).
+    Note {
+        /// The path as shown.
+        path: PathBuf,
+        /// The warning.
+        reason: String,
+        /// The top-level folder it belongs to.
+        top: Arc<str>,
+    },
     /// A path that could not be read, with why.
     Error {
         /// The path as shown.
@@ -33,6 +48,86 @@ pub enum Item {
         /// The top-level folder it belongs to.
         top: Arc<str>,
     },
+}
+
+/// `--include`, `--exclude` and `--exclude-dir`.
+#[derive(Debug, Default, Clone)]
+pub struct Globs {
+    /// Include (true) or exclude (false) globs, in the order given.
+    files: Vec<(bool, std::ffi::CString)>,
+    exclude_dir: Vec<std::ffi::CString>,
+}
+
+fn cstring(glob: &[u8]) -> Option<std::ffi::CString> {
+    std::ffi::CString::new(glob).ok()
+}
+
+fn fnmatch(glob: &std::ffi::CStr, name: &[u8]) -> bool {
+    let Ok(name) = std::ffi::CString::new(name) else {
+        return false;
+    };
+    // SAFETY: both strings are NUL-terminated and live across the call.
+    unsafe { libc::fnmatch(glob.as_ptr(), name.as_ptr(), 0) == 0 }
+}
+
+impl Globs {
+    /// The globs as given: `files` holds `--include` (true) and `--exclude` (false) in
+    /// their order on the command line.
+    pub fn new(files: &[(bool, std::ffi::OsString)], exclude_dir: &[std::ffi::OsString]) -> Globs {
+        Globs {
+            files: files
+                .iter()
+                .filter_map(|(inc, g)| cstring(g.as_bytes()).map(|c| (*inc, c)))
+                .collect(),
+            exclude_dir: exclude_dir
+                .iter()
+                .filter_map(|g| {
+                    let b = g.as_bytes();
+                    let trimmed = b.strip_suffix(b"/").filter(|t| !t.is_empty()).unwrap_or(b);
+                    cstring(trimmed)
+                })
+                .collect(),
+        }
+    }
+
+    /// Whether the file at `path` is left out: the last glob that matches its name (on the
+    /// command line: or its whole path) decides; when none does, it is left out only if
+    /// the first is an `--include`.
+    fn skips_file(&self, path: &Path, command_line: bool) -> bool {
+        if self.files.is_empty() {
+            return false;
+        }
+        let base = path
+            .file_name()
+            .map_or(path.as_os_str().as_bytes(), |n| n.as_bytes());
+        let whole = path.as_os_str().as_bytes();
+        let hit = |g: &std::ffi::CStr| fnmatch(g, base) || (command_line && fnmatch(g, whole));
+        match self.files.iter().rev().find(|(_, g)| hit(g)) {
+            Some((include, _)) => !include,
+            None => self.files[0].0,
+        }
+    }
+
+    /// Whether the folder at `path` is left out (on the command line, its whole path is
+    /// matched too).
+    fn skips_dir(&self, path: &Path, command_line: bool) -> bool {
+        if self.exclude_dir.is_empty() {
+            return false;
+        }
+        let base = path
+            .file_name()
+            .map_or(path.as_os_str().as_bytes(), |n| n.as_bytes());
+        let whole = path.as_os_str().as_bytes();
+        self.exclude_dir
+            .iter()
+            .any(|g| fnmatch(g, base) || (command_line && fnmatch(g, whole)))
+    }
+}
+
+/// Whether a file of this type is a device, FIFO or socket (`-D`).
+fn is_device(ft: std::fs::FileType) -> bool {
+    use std::os::unix::fs::FileTypeExt;
+    ft.is_block_device() || ft.is_char_device() || ft.is_fifo() || ft.is_socket()
 }
 
 /// What the walk hands each item to; it breaks to end the walk early.
@@ -65,26 +160,55 @@ fn walk_root(cfg: &Config, root: &Path, out: &mut Visit) -> ControlFlow<()> {
         Some(n) => n.to_string_lossy().into(),
         None => root.display().to_string().into(),
     };
+    let grep = crate::grep_words();
     match std::fs::metadata(root) {
         Err(e) => out(Item::Error {
             path: root.to_path_buf(),
-            reason: match e.kind() {
-                std::io::ErrorKind::NotFound => {
-                    if std::fs::symlink_metadata(root).is_ok() {
-                        "dangling symbolic link; fix its target or remove it".to_string()
-                    } else {
-                        "no such file or directory; check the path".to_string()
+            reason: if grep {
+                crate::strerror(&e)
+            } else {
+                match e.kind() {
+                    std::io::ErrorKind::NotFound => {
+                        if std::fs::symlink_metadata(root).is_ok() {
+                            "dangling symbolic link; fix its target or remove it".to_string()
+                        } else {
+                            "no such file or directory; check the path".to_string()
+                        }
                     }
+                    _ => crate::io_reason(&e),
                 }
-                _ => crate::io_reason(&e),
             },
             top: root_name,
         }),
-        Ok(meta) if !meta.is_dir() => out(Item::File {
-            path: root.to_path_buf(),
-            top: root_name,
-        }),
-        Ok(_) => walk_dir(cfg, root, root, &root_name, false, out),
+        Ok(meta) if !meta.is_dir() => {
+            if cfg.globs.skips_file(root, true)
+                || (cfg.devices == DevAction::Skip && is_device(meta.file_type()))
+            {
+                return ControlFlow::Continue(());
+            }
+            out(Item::File {
+                path: root.to_path_buf(),
+                top: root_name,
+            })
+        }
+        Ok(_) => match cfg.directories {
+            DirAction::Skip => ControlFlow::Continue(()),
+            DirAction::Read => out(Item::Error {
+                path: root.to_path_buf(),
+                reason: if grep {
+                    "Is a directory".to_string()
+                } else {
+                    "is a directory; add -r to search the files below it".to_string()
+                },
+                top: root_name,
+            }),
+            DirAction::Recurse => {
+                if cfg.globs.skips_dir(root, true) && root != Path::new(".") {
+                    return ControlFlow::Continue(());
+                }
+                walk_dir(cfg, root, root, &root_name, false, out)
+            }
+        },
     }
 }
 
@@ -124,20 +248,21 @@ impl Tops {
 }
 
 /// Walks the folder `dir` below `root`. Links are not followed by the walk itself, which
-/// spares a `stat` per file (readdir says what each entry is); a link found is resolved
-/// here, and a linked folder is walked with links followed, so that walkdir catches loops.
+/// spares a `stat` per file (readdir says what each entry is); a link found is skipped
+/// (`-r`) or resolved here, and a linked folder is walked in turn unless it is one of the
+/// folders it sits in (a loop). `linked` says whether `dir` was reached through a link.
 fn walk_dir(
     cfg: &Config,
     root: &Path,
     dir: &Path,
     root_name: &Arc<str>,
-    follow: bool,
+    linked: bool,
     out: &mut Visit,
 ) -> ControlFlow<()> {
     let skip_tmp = cfg.message_mode;
     let mut tops = Tops::default();
     let walker = WalkDir::new(dir)
-        .follow_links(follow)
+        .follow_links(linked)
         // By name: the entries of one folder are its path joined with each name, so their
         // paths, compared as bytes, sort as their names do. Comparing the paths spares
         // `sort_by_file_name`'s parsing of both paths at every comparison, which costs as
@@ -150,42 +275,98 @@ fn walk_dir(
         })
         .into_iter()
         .filter_entry(|e| {
-            !(skip_tmp && e.file_type().is_dir() && crate::maildir::is_delivery_folder(e.path()))
+            let dir = e.file_type().is_dir();
+            let excluded = e.depth() > 0 && cfg.globs.skips_dir(e.path(), false);
+            let delivery = skip_tmp && crate::maildir::is_delivery_folder(e.path());
+            !(dir && (excluded || delivery))
         });
+    let grep = crate::grep_words();
     for entry in walker {
         let mut top = |p: &Path| tops.of(root, p, root_name);
         match entry {
             Ok(e) if e.file_type().is_dir() => {}
-            Ok(e) if e.path_is_symlink() && !follow => match std::fs::metadata(e.path()) {
-                Ok(m) if m.is_dir() => walk_dir(cfg, root, e.path(), root_name, true, out)?,
-                Ok(_) => out(Item::File {
+            Ok(e) if e.path_is_symlink() && !cfg.follow_all && e.depth() > 0 => {}
+            Ok(e) if e.path_is_symlink() && !linked && e.depth() > 0 => {
+                match std::fs::metadata(e.path()) {
+                    Ok(m) if m.is_dir() => {
+                        if cfg.globs.skips_dir(e.path(), false) {
+                            continue;
+                        }
+                        if is_ancestor(e.path(), &m) {
+                            out(Item::Note {
+                                top: top(e.path()),
+                                reason: loop_warning(grep),
+                                path: e.into_path(),
+                            })?;
+                            continue;
+                        }
+                        walk_dir(cfg, root, e.path(), root_name, true, out)?
+                    }
+                    Ok(m) => {
+                        if cfg.globs.skips_file(e.path(), false)
+                            || (cfg.devices == DevAction::Skip && is_device(m.file_type()))
+                        {
+                            continue;
+                        }
+                        out(Item::File {
+                            top: top(e.path()),
+                            path: e.into_path(),
+                        })?
+                    }
+                    Err(err) => {
+                        let path = e.into_path();
+                        out(Item::Error {
+                            top: top(&path),
+                            reason: if grep {
+                                crate::strerror(&err)
+                            } else {
+                                dangling(&path)
+                            },
+                            path,
+                        })?;
+                    }
+                }
+            }
+            Ok(e) => {
+                if cfg.globs.skips_file(e.path(), false) {
+                    continue;
+                }
+                // Devices are read, as grep -r reads them, only when asked (`-D read`
+                // given as such is grep's default; a walk meets few of them).
+                if is_device(e.file_type()) && cfg.devices == DevAction::Skip {
+                    continue;
+                }
+                out(Item::File {
                     top: top(e.path()),
                     path: e.into_path(),
-                })?,
-                Err(_) => {
-                    let path = e.into_path();
-                    out(Item::Error {
-                        top: top(&path),
-                        reason: dangling(&path),
-                        path,
-                    })?;
-                }
-            },
-            Ok(e) => out(Item::File {
-                top: top(e.path()),
-                path: e.into_path(),
-            })?,
+                })?
+            }
             Err(e) => {
                 let path = e
                     .path()
                     .map(Path::to_path_buf)
                     .unwrap_or_else(|| dir.to_path_buf());
-                let reason = if e.loop_ancestor().is_some() {
-                    "symbolic link loop; not followed".to_string()
-                } else if std::fs::symlink_metadata(&path).is_ok_and(|m| m.file_type().is_symlink())
+                if e.loop_ancestor().is_some() {
+                    out(Item::Note {
+                        top: top(&path),
+                        path,
+                        reason: loop_warning(grep),
+                    })?;
+                    continue;
+                }
+                let reason = if std::fs::symlink_metadata(&path)
+                    .is_ok_and(|m| m.file_type().is_symlink())
                     && std::fs::metadata(&path).is_err()
                 {
-                    dangling(&path)
+                    if grep {
+                        "No such file or directory".to_string()
+                    } else {
+                        dangling(&path)
+                    }
+                } else if grep {
+                    e.io_error()
+                        .map(crate::strerror)
+                        .unwrap_or_else(|| "cannot be read".to_string())
                 } else {
                     e.io_error()
                         .map(crate::io_reason)
@@ -200,6 +381,53 @@ fn walk_dir(
         }
     }
     ControlFlow::Continue(())
+}
+
+fn loop_warning(grep: bool) -> String {
+    if grep {
+        "warning: recursive directory loop".to_string()
+    } else {
+        "symbolic link loop; not followed".to_string()
+    }
+}
+
+/// Whether the folder a link at `link` leads to (`meta`) is one the link sits in: walking
+/// it would search those files again.
+fn is_ancestor(link: &Path, meta: &std::fs::Metadata) -> bool {
+    use std::os::unix::fs::MetadataExt;
+    let key = (meta.dev(), meta.ino());
+    let mut at = link.parent();
+    while let Some(dir) = at {
+        let dir_path = if dir.as_os_str().is_empty() {
+            Path::new(".")
+        } else {
+            dir
+        };
+        if let Ok(m) = std::fs::metadata(dir_path) {
+            if (m.dev(), m.ino()) == key {
+                return true;
+            }
+        }
+        if dir.as_os_str().is_empty() {
+            break;
+        }
+        at = dir.parent();
+    }
+    // Above the path as given: the working folder's own ancestors.
+    if link.is_relative() {
+        if let Ok(cwd) = std::env::current_dir() {
+            let mut at = Some(cwd.as_path());
+            while let Some(dir) = at {
+                if let Ok(m) = std::fs::metadata(dir) {
+                    if (m.dev(), m.ino()) == key {
+                        return true;
+                    }
+                }
+                at = dir.parent();
+            }
+        }
+    }
+    false
 }
 
 fn dangling(path: &Path) -> String {

@@ -2,8 +2,9 @@
 //! grepmail on a generated corpus: a Maildir of about 5 KiB messages (200,000 for the
 //! default 1024 MiB) and one mbox of the same size.
 //!
-//! Four searches on each (a literal, a case-insensitive literal, a regex, `-c`), then
-//! `--messages` against grepmail, then the mbox compressed with zstd against
+//! Four searches on each (a literal, a case-insensitive literal, a regex, `-c`), then a
+//! BRE with a back-reference against GNU grep and `-F -f` with 10,000 words against rg and
+//! grep, then `--messages` against grepmail, then the mbox compressed with zstd against
 //! `zstdcat | rg` and `zstdcat | grep`, with pgrep-mail's peak memory there. The targets are relative to ripgrep, so the line searches
 //! print each tool's time as a ratio to rg's, and `--messages` as a ratio to grepmail's.
 //! grepmail reads a few MB/s, so it and pgrep-mail are both timed on the first
@@ -161,6 +162,9 @@ pub fn run(args: &[String]) -> Result<()> {
             ));
         }
     }
+    verdicts.extend(grep_language_cases(
+        &tool, &maildir, &mbox, &corpus, &errors,
+    )?);
     let slice_arg = slice.clone();
     let tool_m = tool.clone();
     let tools: Vec<Tool> = vec![
@@ -209,6 +213,103 @@ pub fn run(args: &[String]) -> Result<()> {
         println!("{v}");
     }
     Ok(())
+}
+
+/// grep's languages where they cost most: a BRE with a back-reference (pgrep-mail's
+/// back-tracking engine behind its regex filter) against GNU grep, and `-F -f` with
+/// 10,000 words against rg and grep. Returns the verdicts.
+fn grep_language_cases(
+    tool: &Path,
+    maildir: &Path,
+    mbox: &Path,
+    corpus: &Path,
+    errors: &Path,
+) -> Result<Vec<String>> {
+    let words = corpus.join("words-10000");
+    if !words.exists() {
+        // Made-up words that are nowhere in the corpus, and one that is.
+        let mut text = String::new();
+        for i in 0..9_999u64 {
+            text.push_str(&format!(
+                "q{:x}zw{}\n",
+                i.wrapping_mul(2_654_435_761) % 1_000_003,
+                i
+            ));
+        }
+        text.push_str("Opteron\n");
+        std::fs::write(&words, text)?;
+    }
+    let mut verdicts = Vec::new();
+    for (label, root) in [("Maildir", maildir), ("mbox", mbox)] {
+        // A back-reference: "Opteron" then a repeated digit.
+        let backref: &[&str] = &["-c", r"Opteron [0-9]*\([0-9]\)\1"];
+        let pm = {
+            let (t, r) = (tool.to_path_buf(), root.to_path_buf());
+            move || {
+                let mut c = Command::new(&t);
+                c.arg("-r").args(backref).arg(&r);
+                c
+            }
+        };
+        let grep = {
+            let r = root.to_path_buf();
+            move || {
+                let mut c = Command::new("grep");
+                c.env("LC_ALL", "C.UTF-8").arg("-r").args(backref).arg(&r);
+                c
+            }
+        };
+        let tools: Vec<Tool> = vec![("pgrep-mail", Box::new(pm)), ("grep -r", Box::new(grep))];
+        let t = report(label, "BRE \\1", &tools, "grep -r", errors)?;
+        let ratio = t[0] / t[1];
+        verdicts.push(format!(
+            "{label} BRE back-reference: pgrep-mail {ratio:.2}x grep (target <= 1.00x): {}",
+            if ratio <= 1.0 { "met" } else { "MISSED" }
+        ));
+
+        let pm = {
+            let (t, r, w) = (tool.to_path_buf(), root.to_path_buf(), words.clone());
+            move || {
+                let mut c = Command::new(&t);
+                c.args(["-r", "-c", "-F", "-f"]).arg(&w).arg(&r);
+                c
+            }
+        };
+        let rg = {
+            let (r, w) = (root.to_path_buf(), words.clone());
+            move || {
+                let mut c = Command::new("rg");
+                c.args(["--no-config", "--no-ignore", "--hidden", "-c", "-F", "-f"])
+                    .arg(&w)
+                    .arg(&r);
+                c
+            }
+        };
+        let grep = {
+            let (r, w) = (root.to_path_buf(), words.clone());
+            move || {
+                let mut c = Command::new("grep");
+                c.env("LC_ALL", "C.UTF-8")
+                    .args(["-r", "-c", "-F", "-f"])
+                    .arg(&w)
+                    .arg(&r);
+                c
+            }
+        };
+        let tools: Vec<Tool> = vec![
+            ("pgrep-mail", Box::new(pm)),
+            ("rg", Box::new(rg)),
+            ("grep -r", Box::new(grep)),
+        ];
+        let t = report(label, "-F -f 10k", &tools, "rg", errors)?;
+        let ratio = t[0] / t[1];
+        verdicts.push(format!(
+            "{label} -F -f 10,000 words: pgrep-mail {ratio:.2}x rg, {:.2}x grep (target <= 1.00x rg): {}",
+            t[0] / t[2],
+            if ratio <= 1.0 { "met" } else { "MISSED" }
+        ));
+    }
+    Ok(verdicts)
 }
 
 /// The mbox compressed with zstd, searched as it is decompressed: pgrep-mail against

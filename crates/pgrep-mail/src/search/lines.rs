@@ -25,6 +25,8 @@ pub struct Found {
     pub count: u64,
     /// Whether a group of lines was printed (for `--` between files).
     pub printed: bool,
+    /// Whether a line to print was not valid UTF-8 (so not printed).
+    pub encoding_error: bool,
 }
 
 /// Searches `buf` (whose first line is line `first_line`), appending grep's output for it to
@@ -34,6 +36,7 @@ pub fn search(
     name: Option<&[u8]>,
     buf: &[u8],
     first_line: u64,
+    base: u64,
     want: Want,
     out: &mut Vec<u8>,
 ) -> Found {
@@ -47,7 +50,7 @@ pub fn search(
             name,
             buf,
             from: 0,
-            base: 0,
+            base,
         },
         want,
         out,
@@ -57,6 +60,7 @@ pub fn search(
     Found {
         count: carry.count,
         printed: carry.printed,
+        encoding_error: carry.encoding_error,
     }
 }
 
@@ -77,6 +81,10 @@ pub struct Carry {
     pub last_printed: Option<u64>,
     /// The number of the line that starts the window.
     pub line: u64,
+    /// Whether a line to print was not valid UTF-8 (so not printed).
+    pub encoding_error: bool,
+    /// The stream offset just past the line that reached `-m`.
+    pub stopped_at: Option<u64>,
 }
 
 /// One window of a stream: `buf` holds whole lines (the last may lack its newline only at
@@ -126,6 +134,9 @@ pub fn search_window(
         after_left: carry.after_left,
         done: carry.done || cfg.max_count == Some(0),
         printed: carry.printed,
+        encoding_error: carry.encoding_error,
+        eol: cfg.eol,
+        stopped_at: carry.stopped_at,
     };
     if cfg.invert {
         let mut pos = w.from;
@@ -134,7 +145,7 @@ pub fn search_window(
             let gap_end = next.map_or(buf.len(), |(s, _)| s);
             let mut at = pos;
             while at < gap_end && !sink.done {
-                let e = memchr(b'\n', &buf[at..gap_end]).map_or(gap_end, |i| at + i + 1);
+                let e = memchr(cfg.eol, &buf[at..gap_end]).map_or(gap_end, |i| at + i + 1);
                 sink.select(at, e);
                 at = e;
             }
@@ -159,23 +170,26 @@ pub fn search_window(
     carry.done = sink.done;
     carry.after_left = sink.after_left;
     carry.last_printed = sink.last_printed;
+    carry.encoding_error = sink.encoding_error;
+    carry.stopped_at = sink.stopped_at;
 }
 
 /// The next line at or after `pos` (a line start) that holds a match, as `[start, end)`
 /// with the newline.
 fn next_matching_line(cfg: &Config, buf: &[u8], mut pos: usize) -> Option<(usize, usize)> {
     let m = &cfg.matcher;
+    let eol = cfg.eol;
     loop {
         if pos > buf.len() {
             return None;
         }
         let (ms, me) = m.find_at(buf, pos)?;
-        if ms == buf.len() && (buf.is_empty() || buf[buf.len() - 1] == b'\n') {
+        if ms == buf.len() && (buf.is_empty() || buf[buf.len() - 1] == eol) {
             // An empty match after the last newline: there is no line there.
             return None;
         }
-        let ls = memrchr(b'\n', &buf[pos..ms]).map_or(pos, |i| pos + i + 1);
-        let content_end = memchr(b'\n', &buf[ms..]).map_or(buf.len(), |i| ms + i);
+        let ls = memrchr(eol, &buf[pos..ms]).map_or(pos, |i| pos + i + 1);
+        let content_end = memchr(eol, &buf[ms..]).map_or(buf.len(), |i| ms + i);
         let le = (content_end + 1).min(buf.len());
         if m.crosses_lines() && me > content_end && !m.is_match(&buf[ls..content_end]) {
             pos = le;
@@ -185,6 +199,22 @@ fn next_matching_line(cfg: &Config, buf: &[u8], mut pos: usize) -> Option<(usize
             continue;
         }
         return Some((ls, le));
+    }
+}
+
+fn digits(mut n: u64) -> usize {
+    let mut d = 1;
+    while n >= 10 {
+        n /= 10;
+        d += 1;
+    }
+    d
+}
+
+/// Spaces that right-align `n` in `width` columns.
+fn pad(out: &mut Vec<u8>, width: usize, n: u64) {
+    for _ in digits(n)..width {
+        out.push(b' ');
     }
 }
 
@@ -207,12 +237,18 @@ struct Sink<'a> {
     after_left: usize,
     done: bool,
     printed: bool,
+    encoding_error: bool,
+    eol: u8,
+    stopped_at: Option<u64>,
 }
 
 impl Sink<'_> {
     fn select(&mut self, s: usize, e: usize) {
         self.count += 1;
         let capped = self.cfg.max_count.is_some_and(|m| self.count >= m);
+        if capped {
+            self.stopped_at = Some(self.base + e as u64);
+        }
         if self.want != Want::Print {
             self.done = capped || self.want == Want::Any;
             return;
@@ -228,10 +264,14 @@ impl Sink<'_> {
             if ctx <= floor {
                 break;
             }
-            ctx = memrchr(b'\n', &self.buf[floor..ctx - 1]).map_or(floor, |i| floor + i + 1);
+            ctx = memrchr(self.eol, &self.buf[floor..ctx - 1]).map_or(floor, |i| floor + i + 1);
         }
-        if self.cfg.context() && self.printed && Some(self.base + ctx as u64) != self.last_printed {
-            self.style.group_separator(self.out);
+        if let (true, true, Some(sep)) = (
+            self.cfg.context(),
+            self.printed && Some(self.base + ctx as u64) != self.last_printed,
+            &self.cfg.group_separator,
+        ) {
+            self.style.group_separator(self.out, sep);
         }
         if ctx < s {
             self.context_lines(ctx, s, usize::MAX);
@@ -248,7 +288,7 @@ impl Sink<'_> {
         let mut at = from;
         let mut n = 0;
         while at < to && n < limit {
-            let e = memchr(b'\n', &self.buf[at..to]).map_or(to, |i| at + i + 1);
+            let e = memchr(self.eol, &self.buf[at..to]).map_or(to, |i| at + i + 1);
             self.line(at, e, b'-');
             self.last_printed = Some(self.base + e as u64);
             if self.after_left > 0 {
@@ -273,45 +313,78 @@ impl Sink<'_> {
     }
 
     fn line_number(&mut self, at: usize) -> u64 {
-        self.ln += memchr::memchr_iter(b'\n', &self.buf[self.ln_pos..at]).count() as u64;
+        self.ln += memchr::memchr_iter(self.eol, &self.buf[self.ln_pos..at]).count() as u64;
         self.ln_pos = at;
         self.ln
     }
 
-    fn prefix(&mut self, at: usize, sep: u8) {
+    /// The prefix of the line at `at`: file name, line number, byte offset of `offset`
+    /// (the line's start, or with `-o` the match's), and with `-T` a tab before a
+    /// non-empty line.
+    fn prefix(&mut self, at: usize, offset: usize, sep: u8, empty: bool) {
+        let cfg = self.cfg;
         if let Some(name) = self.name {
             self.style.file(self.out, name);
-            self.style.sep(self.out, sep);
+            if cfg.null {
+                self.out.push(0);
+            } else {
+                self.style.sep(self.out, sep);
+            }
         }
-        if self.cfg.line_number {
+        // With -T, grep pads numbers to the width of the file's size plus one.
+        let width = if cfg.initial_tab {
+            digits(self.base + self.buf.len() as u64 + 1)
+        } else {
+            0
+        };
+        if cfg.line_number {
             let n = self.line_number(at);
+            pad(self.out, width, n);
             self.style.line_number(self.out, n);
             self.style.sep(self.out, sep);
+        }
+        if cfg.byte_offset {
+            let n = self.base + offset as u64;
+            pad(self.out, width, n);
+            self.style.byte_offset(self.out, n);
+            self.style.sep(self.out, sep);
+        }
+        if cfg.initial_tab && !empty && (self.name.is_some() || cfg.line_number || cfg.byte_offset)
+        {
+            self.out.push(b'\t');
         }
     }
 
     fn line(&mut self, s: usize, e: usize, sep: u8) {
         let buf = self.buf;
-        let content = &buf[s..if e > s && buf[e - 1] == b'\n' {
-            e - 1
-        } else {
-            e
-        }];
+        let eol = self.eol;
+        let content = &buf[s..if e > s && buf[e - 1] == eol { e - 1 } else { e }];
         let selected = sep == b':';
         let cfg = self.cfg;
+        if cfg.utf8
+            && cfg.binary != crate::cli::BinaryFiles::Text
+            && std::str::from_utf8(content).is_err()
+        {
+            // grep: a line that is not text in this locale is not printed, and the file
+            // then "matches" as a binary one (said at its end).
+            self.encoding_error = true;
+            return;
+        }
         if cfg.only_matching {
-            if !selected || cfg.invert {
+            // -o prints the matches of the lines that hold some: with -v those are the
+            // context lines, as in grep.
+            if selected == cfg.invert {
                 return;
             }
             cfg.matcher.find_parts(content, |a, b| {
-                self.prefix(s, sep);
+                self.prefix(s, s + a, sep, false);
                 self.style.matched(self.out, &content[a..b]);
-                self.out.push(b'\n');
+                self.out.push(eol);
                 self.settle();
             });
             return;
         }
-        self.prefix(s, sep);
+        self.prefix(s, s, sep, content.is_empty());
         if self.style.color && selected && !cfg.invert {
             let mut last = 0;
             cfg.matcher.find_parts(content, |a, b| {
@@ -324,7 +397,7 @@ impl Sink<'_> {
         } else {
             self.out.extend_from_slice(content);
         }
-        self.out.push(b'\n');
+        self.out.push(eol);
         self.settle();
     }
 

@@ -1,20 +1,54 @@
-//! The compiled pattern: memchr's memmem for one fixed string, aho-corasick for a set of
-//! them, the regex crate for everything else.
+//! The compiled pattern, and which engine runs it:
+//!
+//! | pattern | engine |
+//! |---|---|
+//! | `-F`, one string, case kept, no `-w`/`-x` | memchr's memmem |
+//! | `-F`, several strings, case kept, no `-w`/`-x` | aho-corasick, leftmost-longest |
+//! | BRE/ERE without back-references, and `-F` with `-i`/`-w`/`-x` | the regex crate, on grep's tree written in its syntax ([`gnu::emit`]) |
+//! | BRE/ERE with back-references, or (UTF-8 locale) with bytes that are not UTF-8 | the regex crate as a filter, then a back-tracking matcher on the lines it finds ([`gnu::backtrack`]) |
+//! | `-P` | PCRE2, as GNU grep |
 //!
 //! The matcher runs over a whole buffer, not line by line: a line-at-a-time loop spends its
 //! time finding line ends, while a buffer-wide search only looks for line ends around the
-//! rare match. A regex match may run across a newline (`a\sb`); the line search verifies
-//! such a match against its line alone (see [`Matcher::crosses_lines`]).
+//! rare match. Nothing grep's languages write can match a line end; a PCRE pattern can
+//! (`a\sb`), so the line search verifies such a match against its line alone (see
+//! [`Matcher::crosses_lines`]).
+//!
+//! Where output shows a match's extent (`-o`, colour) it is POSIX's leftmost-longest, as
+//! grep's: the regex crate finds the leftmost start, and a lazy DFA run in "all matches"
+//! mode from that start finds the longest end.
+
+use std::sync::Mutex;
 
 use aho_corasick::{AhoCorasick, AhoCorasickBuilder, MatchKind};
 use memchr::memmem;
 use regex::bytes::{Regex, RegexBuilder};
+use regex_automata::hybrid::dfa::{Cache, DFA};
+use regex_automata::{Anchored, Input};
+
+use super::gnu::{self, backtrack::Program, parse::Dialect};
+use super::perl::Perl;
+use crate::locale::Locale;
+
+/// Which language the patterns are in.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Syntax {
+    /// `-G`: basic regular expressions (grep's default).
+    #[default]
+    Basic,
+    /// `-E`: extended regular expressions.
+    Extended,
+    /// `-F`: fixed strings.
+    Fixed,
+    /// `-P`: Perl-compatible regular expressions.
+    Perl,
+}
 
 /// How the patterns are to be read.
-#[derive(Debug, Clone, Default)]
+#[derive(Debug, Clone)]
 pub struct PatternOptions {
-    /// `-F`: fixed strings.
-    pub fixed: bool,
+    /// The language.
+    pub syntax: Syntax,
     /// `-i`.
     pub ignore_case: bool,
     /// `-w`.
@@ -23,15 +57,78 @@ pub struct PatternOptions {
     pub line: bool,
     /// `$` also matches before `\r\n` (the message modes, where CRLF mailboxes are common).
     pub crlf: bool,
+    /// The line end: `\n`, or NUL with `-z`.
+    pub eol: u8,
+    /// What a character is.
+    pub locale: Locale,
+    /// Whether match extents are shown (`-o`, colour), so must be leftmost-longest.
+    pub longest: bool,
+}
+
+impl Default for PatternOptions {
+    fn default() -> Self {
+        PatternOptions {
+            syntax: Syntax::Basic,
+            ignore_case: false,
+            word: false,
+            line: false,
+            crlf: false,
+            eol: b'\n',
+            locale: Locale::C,
+            longest: false,
+        }
+    }
 }
 
 enum Engine {
+    /// No pattern at all (`-f /dev/null`): nothing matches.
+    Never,
     /// One fixed string, case-sensitive.
     Memmem(Box<memmem::Finder<'static>>),
-    /// Several fixed strings, or one with ASCII-only `-i`.
+    /// Several fixed strings.
     Set(AhoCorasick),
-    /// A regex. `group` is true when the match proper is capture group 1 (`-w`).
-    Regex { re: Regex, group: bool },
+    /// A regex, and a DFA for the longest match from a start (when extents are shown).
+    Regex {
+        re: Regex,
+        longest: Option<Box<Longest>>,
+    },
+    /// A pattern with back-references: a filter, then the back-tracker on each line.
+    Backref {
+        filter: Regex,
+        prog: Box<Program>,
+        eol: u8,
+    },
+    /// `-P`.
+    Perl(Perl),
+}
+
+/// A lazy DFA that reports every match, run anchored to find the longest, and its caches
+/// (one per thread at a time).
+struct Longest {
+    dfa: DFA,
+    caches: Mutex<Vec<Cache>>,
+}
+
+impl Longest {
+    fn end(&self, hay: &[u8], start: usize) -> Option<usize> {
+        let mut cache = self
+            .caches
+            .lock()
+            .ok()
+            .and_then(|mut c| c.pop())
+            .unwrap_or_else(|| self.dfa.create_cache());
+        let input = Input::new(hay).range(start..).anchored(Anchored::Yes);
+        let end = self
+            .dfa
+            .try_search_fwd(&mut cache, &input)
+            .ok()
+            .flatten()
+            .map(|m| m.offset());
+        if let Ok(mut c) = self.caches.lock() {
+            c.push(cache);
+        }
+        end
+    }
 }
 
 /// A compiled search pattern.
@@ -39,107 +136,119 @@ pub struct Matcher {
     engine: Engine,
 }
 
-/// A pattern that does not compile, with where and why.
+impl std::fmt::Debug for Matcher {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self.engine {
+            Engine::Never => "Matcher(never)",
+            Engine::Memmem(_) => "Matcher(memmem)",
+            Engine::Set(_) => "Matcher(aho-corasick)",
+            Engine::Regex { .. } => "Matcher(regex)",
+            Engine::Backref { .. } => "Matcher(back-tracking)",
+            Engine::Perl(_) => "Matcher(pcre2)",
+        })
+    }
+}
+
+/// A pattern that does not compile: grep's words for why.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct PatternError {
     /// The pattern as given.
     pub pattern: String,
-    /// What is wrong, lowercase.
+    /// What is wrong, as grep says it (`Unmatched ( or \(`).
     pub reason: String,
-    /// The 1-based column of the problem, when known.
-    pub column: Option<usize>,
 }
 
 impl std::fmt::Display for PatternError {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(f, "bad pattern '{}': {}", self.pattern, self.reason)?;
-        if let Some(col) = self.column {
-            write!(f, " at column {col}")?;
-        }
-        write!(f, "; use -F to search for it as a fixed string")
+        f.write_str(&self.reason)
     }
 }
 
 impl std::error::Error for PatternError {}
 
 impl Matcher {
-    /// Compiles `patterns` (each already split at newlines). A match of any one is a match.
-    pub fn new(patterns: &[String], opts: &PatternOptions) -> Result<Matcher, PatternError> {
-        if opts.fixed && !opts.word && !opts.line {
-            if patterns.len() == 1 && !opts.ignore_case {
-                let finder = memmem::Finder::new(patterns[0].as_bytes()).into_owned();
+    /// Compiles `patterns` (each already split at line ends). A match of any one is a
+    /// match. Warnings grep prints about the patterns go to `warnings`.
+    pub fn new(
+        patterns: &[Vec<u8>],
+        opts: &PatternOptions,
+        warnings: &mut Vec<String>,
+    ) -> Result<Matcher, PatternError> {
+        let err = |reason: String| PatternError {
+            pattern: String::from_utf8_lossy(&patterns.join(&b'\n')).into_owned(),
+            reason,
+        };
+        if patterns.is_empty() {
+            return Ok(Matcher {
+                engine: Engine::Never,
+            });
+        }
+        if opts.syntax == Syntax::Perl {
+            return Ok(Matcher {
+                engine: Engine::Perl(Perl::new(patterns, opts).map_err(err)?),
+            });
+        }
+        let plain_fixed = opts.syntax == Syntax::Fixed && !opts.word && !opts.line;
+        let no_case = |p: &[u8]| !p.iter().any(u8::is_ascii_alphabetic) && p.is_ascii();
+        // In a UTF-8 locale a string that is not UTF-8 must not match inside a character.
+        let bytes_ok = !opts.locale.utf8 || patterns.iter().all(|p| std::str::from_utf8(p).is_ok());
+        if plain_fixed && bytes_ok && (!opts.ignore_case || patterns.iter().all(|p| no_case(p))) {
+            if patterns.len() == 1 {
+                let finder = memmem::Finder::new(&patterns[0]).into_owned();
                 return Ok(Matcher {
                     engine: Engine::Memmem(Box::new(finder)),
                 });
             }
-            // A case-insensitive set goes to the regex engine, whose prefilter handles case
-            // variants far faster than an ASCII-folding automaton.
-            if !opts.ignore_case {
-                let set = AhoCorasickBuilder::new()
-                    .match_kind(MatchKind::LeftmostFirst)
-                    .ascii_case_insensitive(opts.ignore_case)
-                    .build(patterns)
-                    .map_err(|e| PatternError {
-                        pattern: patterns.join("\n"),
-                        reason: e.to_string().to_lowercase(),
-                        column: None,
-                    })?;
-                return Ok(Matcher {
-                    engine: Engine::Set(set),
-                });
-            }
+            let set = AhoCorasickBuilder::new()
+                .match_kind(MatchKind::LeftmostLongest)
+                .build(patterns)
+                .map_err(|e| err(e.to_string()))?;
+            return Ok(Matcher {
+                engine: Engine::Set(set),
+            });
         }
-        for p in patterns {
-            if !opts.fixed {
-                check_syntax(p)?;
-            }
-        }
-        let alternation = patterns
-            .iter()
-            .map(|p| {
-                if opts.fixed {
-                    regex::escape(p)
-                } else {
-                    format!("(?:{p})")
-                }
-            })
-            .collect::<Vec<_>>()
-            .join("|");
-        let (source, group) = if opts.line {
-            (format!("^(?:{alternation})$"), false)
-        } else if opts.word {
-            (format!(r"(?:^|\W)({alternation})(?:$|\W)"), true)
-        } else {
-            (alternation, false)
+        let dialect = match opts.syntax {
+            Syntax::Basic => Some(Dialect::Basic),
+            Syntax::Extended => Some(Dialect::Extended),
+            _ => None,
         };
-        let re = RegexBuilder::new(&source)
-            .multi_line(true)
-            .crlf(opts.crlf)
-            .case_insensitive(opts.ignore_case)
-            .size_limit(64 << 20)
-            .dfa_size_limit(64 << 20)
-            .build()
-            .map_err(|e| PatternError {
-                pattern: patterns.join("\n"),
-                reason: match e {
-                    regex::Error::CompiledTooBig(_) => {
-                        "too big once compiled; use fewer or simpler patterns".to_string()
-                    }
-                    other => first_line(&other.to_string()),
+        let (node, groups) = gnu::parse_all(
+            patterns,
+            dialect,
+            opts.locale,
+            opts.ignore_case,
+            opts.word,
+            opts.line,
+            warnings,
+        )
+        .map_err(|e| err(e.0.to_string()))?;
+        let source = gnu::emit::regex_source(&node, opts.locale.utf8, opts.eol);
+        let re = build_regex(&source, opts).map_err(err)?;
+        if node.has_backref() || node.has_raw_byte() {
+            let prog = Program::new(&node, groups, opts.locale, opts.ignore_case, opts.eol);
+            return Ok(Matcher {
+                engine: Engine::Backref {
+                    filter: re,
+                    prog: Box::new(prog),
+                    eol: opts.eol,
                 },
-                column: None,
-            })?;
+            });
+        }
+        let longest = if opts.longest {
+            longest_dfa(&source, opts)
+        } else {
+            None
+        };
         Ok(Matcher {
-            engine: Engine::Regex { re, group },
+            engine: Engine::Regex { re, longest },
         })
     }
 
     /// The leftmost match in `hay` that starts at or after `start`, as `(start, end)`.
-    /// With `-w` this is the whole match including the boundary characters; use
-    /// [`Matcher::find_parts`] for the word itself.
     #[inline]
     pub fn find_at(&self, hay: &[u8], start: usize) -> Option<(usize, usize)> {
         match &self.engine {
+            Engine::Never => None,
             Engine::Memmem(f) => f
                 .find(&hay[start..])
                 .map(|i| (start + i, start + i + f.needle().len())),
@@ -148,36 +257,67 @@ impl Matcher {
                 ac.find(input).map(|m| (m.start(), m.end()))
             }
             Engine::Regex { re, .. } => re.find_at(hay, start).map(|m| (m.start(), m.end())),
+            Engine::Backref { filter, prog, eol } => {
+                let mut pos = start;
+                loop {
+                    let m = filter.find_at(hay, pos)?;
+                    let ls = memchr::memrchr(*eol, &hay[..m.start()]).map_or(0, |i| i + 1);
+                    let le = memchr::memchr(*eol, &hay[m.start()..])
+                        .map_or(hay.len(), |i| m.start() + i);
+                    let from = pos.max(ls) - ls;
+                    if let Some((s, e)) = prog.find(&hay[ls..le], from, false) {
+                        return Some((ls + s, ls + e));
+                    }
+                    if le >= hay.len() {
+                        return None;
+                    }
+                    pos = le + 1;
+                }
+            }
+            Engine::Perl(p) => p.find_at(hay, start),
         }
     }
 
     /// Whether `hay` holds a match anywhere.
     pub fn is_match(&self, hay: &[u8]) -> bool {
         match &self.engine {
+            Engine::Never => false,
             Engine::Memmem(f) => f.find(hay).is_some(),
             Engine::Set(ac) => ac.is_match(hay),
             Engine::Regex { re, .. } => re.is_match(hay),
+            _ => self.find_at(hay, 0).is_some(),
         }
     }
 
     /// Whether a match found by [`Matcher::find_at`] must be checked against its line alone:
-    /// only a regex can match across a newline.
+    /// only a PCRE pattern can match across a line end.
     pub fn crosses_lines(&self) -> bool {
-        matches!(self.engine, Engine::Regex { .. })
+        matches!(self.engine, Engine::Perl(_))
     }
 
-    /// Every non-empty match proper in one line (for `-o` and colour), in order.
+    /// Every non-empty match in one line (for `-o` and colour), in order, each the longest
+    /// from its start.
     pub fn find_parts(&self, line: &[u8], mut each: impl FnMut(usize, usize)) {
         let mut at = 0;
         while at <= line.len() {
-            let found = match &self.engine {
-                Engine::Regex { re, group: true } => re
-                    .captures_at(line, at)
-                    .and_then(|c| c.get(1))
-                    .map(|m| (m.start(), m.end())),
-                _ => self.find_at(line, at),
+            let Some((s, mut e)) = self.find_at(line, at) else {
+                break;
             };
-            let Some((s, e)) = found else { break };
+            match &self.engine {
+                Engine::Regex {
+                    longest: Some(l), ..
+                } => {
+                    if let Some(end) = l.end(line, s) {
+                        e = e.max(end);
+                    }
+                }
+                Engine::Backref { prog, .. } => {
+                    if let Some((_, end)) = prog.find(line, s, true) {
+                        e = e.max(end);
+                    }
+                }
+                _ => {}
+            }
             if e > s {
                 each(s, e);
                 at = e;
@@ -188,26 +328,41 @@ impl Matcher {
     }
 }
 
-/// Parses `pattern` alone to report a syntax error with its column, which the regex crate
-/// only gives as a multi-line picture.
-fn check_syntax(pattern: &str) -> Result<(), PatternError> {
-    let mut parser = regex_syntax::ast::parse::Parser::new();
-    if let Err(e) = parser.parse(pattern) {
-        return Err(PatternError {
-            pattern: pattern.to_string(),
-            reason: e.kind().to_string(),
-            column: Some(pattern[..e.span().start.offset].chars().count() + 1),
-        });
-    }
-    Ok(())
+fn build_regex(source: &str, opts: &PatternOptions) -> Result<Regex, String> {
+    RegexBuilder::new(source)
+        .unicode(opts.locale.utf8)
+        .multi_line(true)
+        .line_terminator(opts.eol)
+        .crlf(opts.crlf)
+        .size_limit(256 << 20)
+        .dfa_size_limit(64 << 20)
+        .build()
+        .map_err(|e| match e {
+            regex::Error::CompiledTooBig(_) => "Regular expression too big".to_string(),
+            other => other.to_string(),
+        })
 }
 
-fn first_line(text: &str) -> String {
-    text.lines()
-        .map(str::trim)
-        .find(|l| l.starts_with("error:"))
-        .map(|l| l.trim_start_matches("error:").trim().to_string())
-        .unwrap_or_else(|| text.lines().next().unwrap_or("invalid").to_lowercase())
+fn longest_dfa(source: &str, opts: &PatternOptions) -> Option<Box<Longest>> {
+    let syntax = regex_automata::util::syntax::Config::new()
+        .unicode(opts.locale.utf8)
+        .utf8(false)
+        .multi_line(true)
+        .line_terminator(opts.eol)
+        .crlf(opts.crlf);
+    let dfa = DFA::builder()
+        .configure(
+            DFA::config()
+                .match_kind(regex_automata::MatchKind::All)
+                .unicode_word_boundary(true),
+        )
+        .syntax(syntax)
+        .build(source)
+        .ok()?;
+    Some(Box::new(Longest {
+        dfa,
+        caches: Mutex::new(Vec::new()),
+    }))
 }
 
 #[cfg(test)]
@@ -215,70 +370,84 @@ mod tests {
     use super::*;
 
     fn m(p: &[&str], opts: PatternOptions) -> Matcher {
-        Matcher::new(&p.iter().map(|s| s.to_string()).collect::<Vec<_>>(), &opts).unwrap()
+        let p: Vec<Vec<u8>> = p.iter().map(|s| s.as_bytes().to_vec()).collect();
+        Matcher::new(&p, &opts, &mut Vec::new()).unwrap()
+    }
+
+    fn parts(m: &Matcher, line: &str) -> Vec<(usize, usize)> {
+        let mut v = Vec::new();
+        m.find_parts(line.as_bytes(), |s, e| v.push((s, e)));
+        v
     }
 
     #[test]
     fn one_literal_uses_memmem() {
-        let m = m(
-            &["bc"],
-            PatternOptions {
-                fixed: true,
-                ..Default::default()
-            },
-        );
+        let opts = PatternOptions {
+            syntax: Syntax::Fixed,
+            ..Default::default()
+        };
+        let m = m(&["bc"], opts);
         assert!(matches!(m.engine, Engine::Memmem(_)));
         assert_eq!(m.find_at(b"abcabc", 2), Some((4, 6)));
     }
 
     #[test]
-    fn literal_set_uses_aho_corasick() {
-        let set = m(
-            &["x", "bc"],
-            PatternOptions {
-                fixed: true,
-                ..Default::default()
-            },
-        );
+    fn literal_set_is_leftmost_longest() {
+        let opts = PatternOptions {
+            syntax: Syntax::Fixed,
+            ..Default::default()
+        };
+        let set = m(&["cc", "ccc"], opts);
         assert!(matches!(set.engine, Engine::Set(_)));
-        assert_eq!(set.find_at(b"abcx", 0), Some((1, 3)));
-        // Ignoring case, the regex engine's prefilter is faster.
-        let folded = m(
-            &["x", "BC"],
-            PatternOptions {
-                fixed: true,
-                ignore_case: true,
-                ..Default::default()
-            },
-        );
-        assert!(matches!(folded.engine, Engine::Regex { .. }));
-        assert_eq!(folded.find_at(b"abcx", 0), Some((1, 3)));
+        assert_eq!(parts(&set, "a bb ccc"), [(5, 8)]);
     }
 
     #[test]
-    fn word_parts_skip_the_boundaries() {
-        let m = m(
-            &["a"],
-            PatternOptions {
-                word: true,
-                ..Default::default()
-            },
-        );
-        let mut parts = Vec::new();
-        m.find_parts(b"a,a ab a", |s, e| parts.push((s, e)));
-        assert_eq!(parts, [(0, 1), (2, 3), (7, 8)]);
+    fn regex_extents_are_leftmost_longest() {
+        let opts = PatternOptions {
+            syntax: Syntax::Extended,
+            longest: true,
+            ..Default::default()
+        };
+        assert_eq!(parts(&m(&["a|ab"], opts.clone()), "xab"), [(1, 3)]);
+        assert_eq!(parts(&m(&["cc", "ccc"], opts), "a bb ccc"), [(5, 8)]);
     }
 
     #[test]
-    fn bad_regex_names_the_column() {
-        let err = Matcher::new(&["ab(c".to_string()], &PatternOptions::default())
-            .err()
-            .unwrap();
-        assert_eq!(err.column, Some(3));
-        assert!(
-            err.to_string()
-                .starts_with("bad pattern 'ab(c': unclosed group"),
-            "{err}"
+    fn back_references_use_the_back_tracker() {
+        let m = m(&[r"\(ab*\)\1"], PatternOptions::default());
+        assert!(matches!(m.engine, Engine::Backref { .. }));
+        assert_eq!(m.find_at(b"abab\nabbab\nabbabb\n", 0), Some((0, 4)));
+        assert_eq!(m.find_at(b"abab\nabbab\nabbabb\n", 1), Some((11, 17)));
+    }
+
+    #[test]
+    fn word_parts_are_the_words() {
+        let opts = PatternOptions {
+            word: true,
+            ..Default::default()
+        };
+        assert_eq!(
+            parts(&m(&["a"], opts), "a,a ab a"),
+            [(0, 1), (2, 3), (7, 8)]
         );
+    }
+
+    #[test]
+    fn no_pattern_matches_nothing() {
+        let m = Matcher::new(&[], &PatternOptions::default(), &mut Vec::new()).unwrap();
+        assert!(!m.is_match(b"x\n"));
+    }
+
+    #[test]
+    fn bad_regex_is_worded_as_grep() {
+        let err = Matcher::new(
+            &[b"ab\\(c".to_vec()],
+            &PatternOptions::default(),
+            &mut Vec::new(),
+        )
+        .err()
+        .unwrap();
+        assert_eq!(err.to_string(), r"Unmatched ( or \(");
     }
 }

@@ -6,9 +6,11 @@
 //! is searched as it is decompressed, in bounded memory ([`stream`]).
 
 pub mod budget;
+pub mod gnu;
 pub mod lines;
 pub mod matcher;
 pub mod messages;
+pub mod perl;
 pub mod pieces;
 pub mod spool;
 pub mod stream;
@@ -22,6 +24,7 @@ use std::sync::Arc;
 use memchr::{memchr, memmem};
 use rayon::prelude::*;
 
+use crate::cli::BinaryFiles;
 use crate::config::{Config, Report};
 use crate::decompress::{self, Contents};
 use crate::mbox::{self, Message};
@@ -33,6 +36,17 @@ use messages::Hit;
 const SPLIT_MIN: usize = 8 << 20;
 /// Pieces per core: more than one evens out pieces that take longer than others.
 const PIECES_PER_CORE: usize = 4;
+/// GNU grep's read buffer: a file is binary to it from the buffer that holds a NUL on.
+pub(crate) const GREP_BUFFER: usize = 96 << 10;
+
+/// Where a file with its first NUL byte at `nul` becomes binary: after the last line that
+/// ends a buffer's length or more before it. Lines before print as text, as grep's do
+/// (it learns that a file is binary from the buffer that holds the NUL). The compressed
+/// stream applies the same rule ([`stream`]), so a file prints the same packed or not.
+pub(crate) fn binary_from(buf: &[u8], nul: usize, eol: u8) -> usize {
+    let limit = nul.saturating_sub(GREP_BUFFER);
+    memchr::memrchr(eol, &buf[..limit]).map_or(0, |i| i + 1)
+}
 /// How far past a cut point a message boundary is looked for before a line boundary will do.
 const BOUNDARY_WINDOW: usize = 256 << 10;
 
@@ -80,21 +94,39 @@ pub fn item(cfg: &Config, item: Item, stop: &AtomicBool) -> Outcome {
     let mut o = Outcome::default();
     match item {
         Item::Stdin => {
-            o.name = b"(standard input)".to_vec();
-            o.top = Arc::from("(standard input)");
-            match decompress::read_stdin() {
-                Ok(decompress::Stdin::Plain(data)) => {
-                    search_data(cfg, b"(standard input)", None, &data, &mut o)
-                }
+            let label = cfg.label.as_slice();
+            o.name = label.to_vec();
+            o.top = Arc::from(String::from_utf8_lossy(label).as_ref());
+            let whole = cfg.message_mode
+                || cfg.decode
+                || !(cfg.max_count.is_some() || cfg.report == Report::Quiet);
+            // SAFETY: lseek with SEEK_CUR and offset 0 only asks where descriptor 0 stands.
+            let start = unsafe { libc::lseek(0, 0, libc::SEEK_CUR) };
+            let start = u64::try_from(start).ok();
+            if is_the_output(cfg, std::fs::metadata("/dev/stdin").ok()) {
+                o.failed(cfg, String::from_utf8_lossy(label), ALSO_OUTPUT);
+                return o;
+            }
+            match decompress::read_stdin(whole) {
+                Ok(decompress::Stdin::Plain(data)) => search_data(cfg, label, None, &data, &mut o),
                 Ok(decompress::Stdin::Compressed(input, format)) => {
                     stream::search_stdin(cfg, input, format, &mut o)
                 }
-                Err(reason) => o.failed(cfg, "(standard input)", &reason),
+                Ok(decompress::Stdin::Stream(input)) => {
+                    stream::search_plain_stdin(cfg, label, input, start, &mut o)
+                }
+                Err(reason) => o.failed(cfg, String::from_utf8_lossy(label), &reason),
             }
         }
         Item::File { path, top } => {
             o.top = top;
-            if !stop.load(Ordering::Relaxed) {
+            let path = match path.strip_prefix("./") {
+                Ok(rest) if cfg.bare_dot => rest.to_path_buf(),
+                _ => path,
+            };
+            if output_file().is_some() && is_the_output(cfg, std::fs::metadata(&path).ok()) {
+                o.failed(cfg, path.display(), ALSO_OUTPUT);
+            } else if !stop.load(Ordering::Relaxed) {
                 let mut buf = READ_BUF.take();
                 search_file(cfg, &path, &mut buf, &mut o);
                 if buf.len() <= READ_BUF_KEEP_MAX {
@@ -102,12 +134,21 @@ pub fn item(cfg: &Config, item: Item, stop: &AtomicBool) -> Outcome {
                 }
             }
             // The path becomes the name shown, without a copy.
-            o.name = path.into_os_string().into_vec();
+            o.name = shown_name(cfg, path);
+        }
+        Item::Note { path, reason, top } => {
+            o.top = top;
+            if !cfg.no_messages {
+                o.notes.push(format!("{}: {reason}", path.display()));
+            }
+            o.name = shown_name(cfg, path);
+            return o;
         }
         Item::Error { path, reason, top } => {
             o.top = top;
-            o.failed(cfg, path.display(), &reason);
-            o.name = path.into_os_string().into_vec();
+            let name = shown_name(cfg, path);
+            o.failed(cfg, String::from_utf8_lossy(&name), &reason);
+            o.name = name;
             return o;
         }
     }
@@ -116,6 +157,41 @@ pub fn item(cfg: &Config, item: Item, stop: &AtomicBool) -> Outcome {
         stop.store(true, Ordering::Relaxed);
     }
     o
+}
+
+/// Standard output's file, when it is a regular file: an input that is the same file would
+/// grow as it is read, for ever.
+fn output_file() -> Option<(u64, u64)> {
+    use std::os::unix::fs::MetadataExt;
+    static OUT: std::sync::OnceLock<Option<(u64, u64)>> = std::sync::OnceLock::new();
+    *OUT.get_or_init(|| {
+        let meta = std::fs::metadata("/dev/stdout").ok()?;
+        meta.file_type().is_file().then(|| (meta.dev(), meta.ino()))
+    })
+}
+
+/// Whether `meta` is standard output's own file, and the search would print lines of it
+/// (grep refuses that; `-q`, `-l`, `-L`, `-c` and `-m 1` print none, so are let through).
+fn is_the_output(cfg: &Config, meta: Option<std::fs::Metadata>) -> bool {
+    use std::os::unix::fs::MetadataExt;
+    let Some(out) = output_file() else {
+        return false;
+    };
+    let prints = cfg.report == Report::Lines && cfg.max_count.map_or(true, |m| m > 1);
+    prints && meta.is_some_and(|m| (m.dev(), m.ino()) == out)
+}
+
+const ALSO_OUTPUT: &str = "input file is also the output";
+
+/// The name a file is shown by: its path, without the `./` that `-r` with no PATH adds.
+fn shown_name(cfg: &Config, path: std::path::PathBuf) -> Vec<u8> {
+    let name = path.into_os_string().into_vec();
+    if cfg.bare_dot {
+        if let Some(rest) = name.strip_prefix(b"./") {
+            return rest.to_vec();
+        }
+    }
+    name
 }
 
 impl Outcome {
@@ -139,9 +215,23 @@ fn search_file(cfg: &Config, path: &Path, buf: &mut Vec<u8>, o: &mut Outcome) {
         }
         Ok(Contents::Large { file, len }) => {
             let shown = cfg.with_filename.then_some(name);
-            if let Err(reason) = pieces::search(cfg, &file, len, name, shown, o) {
-                o.out.clear();
-                o.failed(cfg, path.display(), &reason);
+            match pieces::search(cfg, &file, len, name, shown, o) {
+                Ok(true) => {}
+                Ok(false) => {
+                    *o = Outcome {
+                        top: o.top.clone(),
+                        ..Outcome::default()
+                    };
+                    match decompress::read_path(path, buf, None) {
+                        Ok(Contents::Whole(data)) => search_data(cfg, name, Some(path), &data, o),
+                        Ok(_) => o.failed(cfg, path.display(), "cannot be read whole"),
+                        Err(reason) => o.failed(cfg, path.display(), &reason),
+                    }
+                }
+                Err(reason) => {
+                    o.out.clear();
+                    o.failed(cfg, path.display(), &reason);
+                }
             }
         }
         Err(reason) => o.failed(cfg, path.display(), &reason),
@@ -165,7 +255,10 @@ fn search_lines(cfg: &Config, name: &[u8], data: &[u8], o: &mut Outcome) {
     } else {
         data
     };
-    let binary = has_nul(buf);
+    let mut binary = cfg.eol != 0 && cfg.binary != BinaryFiles::Text && has_nul(buf);
+    if binary && cfg.binary == BinaryFiles::WithoutMatch {
+        return;
+    }
     let want = match cfg.report {
         Report::Lines if binary => Want::Any,
         Report::Lines => Want::Print,
@@ -173,8 +266,15 @@ fn search_lines(cfg: &Config, name: &[u8], data: &[u8], o: &mut Outcome) {
         _ => Want::Any,
     };
     let shown = cfg.with_filename.then_some(name);
-    let splittable = want != Want::Print || (!cfg.context() && cfg.max_count.is_none());
-    if buf.len() >= SPLIT_MIN && cfg.threads > 1 && splittable {
+    let splittable = (want != Want::Print || (!cfg.context() && cfg.max_count.is_none()))
+        && !cfg.byte_offset
+        && cfg.eol == b'\n';
+    let mut encoding_error = false;
+    if buf.len() >= SPLIT_MIN
+        && cfg.threads > 1
+        && splittable
+        && !(binary && cfg.report == Report::Lines)
+    {
         let bounds = piece_bounds(buf, cfg.threads * PIECES_PER_CORE);
         let pieces: Vec<(usize, usize)> = bounds.windows(2).map(|w| (w[0], w[1])).collect();
         let mut first_lines = vec![1u64; pieces.len()];
@@ -192,7 +292,7 @@ fn search_lines(cfg: &Config, name: &[u8], data: &[u8], o: &mut Outcome) {
             .zip(first_lines)
             .map(|(&(s, e), first)| {
                 let mut out = Vec::new();
-                let found = lines::search(cfg, shown, &buf[s..e], first, want, &mut out);
+                let found = lines::search(cfg, shown, &buf[s..e], first, s as u64, want, &mut out);
                 (found, out)
             })
             .collect();
@@ -200,16 +300,43 @@ fn search_lines(cfg: &Config, name: &[u8], data: &[u8], o: &mut Outcome) {
             o.count += found.count;
             o.printed |= found.printed;
             o.out.extend_from_slice(&out);
+            encoding_error |= found.encoding_error;
         }
         if let Some(max) = cfg.max_count {
             o.count = o.count.min(max);
         }
+    } else if binary && cfg.report == Report::Lines {
+        // grep reads a buffer at a time and learns that a file is binary from the buffer
+        // that holds its first NUL byte: the lines before that buffer print as text.
+        let nul = memchr(0, buf).unwrap_or(0);
+        let cut = binary_from(buf, nul, cfg.eol);
+        let text = lines::search(cfg, shown, &buf[..cut], 1, 0, Want::Print, &mut o.out);
+        o.count = text.count;
+        o.printed = text.printed;
+        encoding_error = text.encoding_error;
+        if !cfg.max_count.is_some_and(|m| o.count >= m) {
+            let rest = lines::search(
+                cfg,
+                shown,
+                &buf[cut..],
+                1,
+                cut as u64,
+                Want::Any,
+                &mut o.out,
+            );
+            o.count += rest.count;
+            binary = rest.count > 0;
+        } else {
+            binary = false;
+        }
     } else {
-        let found = lines::search(cfg, shown, buf, 1, want, &mut o.out);
+        let found = lines::search(cfg, shown, buf, 1, 0, want, &mut o.out);
         o.count = found.count;
         o.printed = found.printed;
+        encoding_error = found.encoding_error;
     }
-    if binary && o.count > 0 && cfg.report == Report::Lines {
+    let said = binary || (encoding_error && cfg.binary == BinaryFiles::Binary);
+    if said && o.count > 0 && cfg.report == Report::Lines {
         o.notes.push(format!(
             "{}: binary file matches",
             String::from_utf8_lossy(name)

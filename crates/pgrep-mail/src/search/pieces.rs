@@ -37,6 +37,9 @@ pub fn applies(cfg: &Config) -> bool {
     !cfg.message_mode
         && !cfg.decode
         && cfg.threads > 1
+        && cfg.eol == b'\n'
+        && !cfg.byte_offset
+        && cfg.binary == crate::cli::BinaryFiles::Binary
         && (cfg.report != Report::Lines
             || (!cfg.context() && cfg.max_count.is_none() && !cfg.line_number))
 }
@@ -50,6 +53,8 @@ struct Piece {
     /// Whether the piece holds a NUL byte, which makes the whole file binary to grep (looked
     /// for only when lines are printed: nothing else depends on it).
     nul: bool,
+    /// Whether a line to print was not valid UTF-8 (so not printed).
+    encoding_error: bool,
 }
 
 /// Searches `file` (`len` bytes long), shown as `name`, into `o`. `shown` is the name to
@@ -61,7 +66,7 @@ pub fn search(
     name: &[u8],
     shown: Option<&[u8]>,
     o: &mut Outcome,
-) -> Result<(), String> {
+) -> Result<bool, String> {
     // grep prints the lines of a text file, and only says that a binary one (one with a NUL
     // byte anywhere) matches. Which one this is is known only once every piece has been
     // read, so the pieces print as for text until one of them meets a NUL and says so.
@@ -96,15 +101,34 @@ pub fn search(
         .collect::<std::io::Result<_>>()
         .map_err(io)?;
     let is_binary = results.iter().any(|p| p.nul);
+    if print && is_binary {
+        // grep prints the lines before the buffer that holds the first NUL byte: which
+        // those are is known from the whole file only, so it is searched whole (binary
+        // files this large are rare).
+        return Ok(false);
+    }
+    let mut encoding_error = false;
     for p in results {
         o.count += p.count;
         if !(print && is_binary) {
             o.printed |= p.printed;
             o.out.extend_from_slice(&p.out);
         }
+        encoding_error |= p.encoding_error;
     }
     if let Some(max) = cfg.max_count {
         o.count = o.count.min(max);
+    }
+    if print
+        && !is_binary
+        && encoding_error
+        && cfg.binary == crate::cli::BinaryFiles::Binary
+        && o.count > 0
+    {
+        o.notes.push(format!(
+            "{}: binary file matches",
+            String::from_utf8_lossy(name)
+        ));
     }
     if print && is_binary && o.count > 0 {
         // As the whole-buffer search, which stops at a binary file's first match.
@@ -114,7 +138,7 @@ pub fn search(
             String::from_utf8_lossy(name)
         ));
     }
-    Ok(())
+    Ok(true)
 }
 
 /// What every piece of one file shares.
@@ -173,8 +197,9 @@ impl Shared<'_> {
             if want == Want::Any && self.found.load(Ordering::Relaxed) {
                 break;
             }
-            let found = lines::search(self.cfg, self.shown, text, 1, want, &mut p.out);
+            let found = lines::search(self.cfg, self.shown, text, 1, 0, want, &mut p.out);
             p.count += found.count;
+            p.encoding_error |= found.encoding_error;
             p.printed |= found.printed;
             if p.count > 0 {
                 self.found.store(true, Ordering::Relaxed);

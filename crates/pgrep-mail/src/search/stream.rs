@@ -139,6 +139,65 @@ pub fn search_stdin(cfg: &Config, input: Box<dyn Read + Send>, format: Format, o
     }
 }
 
+/// Searches plain standard input as it arrives, a window at a time, so that a search that
+/// stops early (`-m`, `-q`) stops reading.
+///
+/// `start` is where standard input stood before it was read, if it can seek: once `-m`
+/// is reached it is put back just past the last line selected, as grep does, so that the
+/// next reader of a shared input (`{ grep -m1 x; cat; } < file`) goes on from there.
+pub fn search_plain_stdin(
+    cfg: &Config,
+    name: &[u8],
+    mut input: Box<dyn Read + Send>,
+    start: Option<u64>,
+    o: &mut Outcome,
+) {
+    let mut found = Found::default();
+    let mut lines = Lines::new(cfg, name);
+    // Standard input may be slow: its lines are searched as they come.
+    lines.hold_back = false;
+    loop {
+        let room = match lines.room() {
+            Ok(room) => room,
+            Err(reason) => {
+                found.failed = Some(reason);
+                break;
+            }
+        };
+        let want = room.len().min(READ);
+        let n = loop {
+            match input.read(&mut room[..want]) {
+                Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
+                Err(e) => break Err(crate::strerror(&e)),
+                Ok(n) => break Ok(n),
+            }
+        };
+        let n = match n {
+            Ok(n) => n,
+            Err(reason) => {
+                found.failed = Some(reason);
+                break;
+            }
+        };
+        lines.win.len += n;
+        let eof = n == 0;
+        if !lines.search(eof) || eof {
+            break;
+        }
+    }
+    if let (Some(start), Some(at)) = (start, lines.carry.stopped_at) {
+        if let Ok(to) = libc::off_t::try_from(start + at) {
+            // SAFETY: lseek on descriptor 0 changes only its offset; a failure (not
+            // seekable after all) leaves it where it is, which is what a pipe gets too.
+            unsafe {
+                libc::lseek(0, to, libc::SEEK_SET);
+            }
+        }
+    }
+    lines.into_found(&mut found);
+    found.into_outcome(cfg, &String::from_utf8_lossy(name), o);
+}
+
 impl Found {
     fn into_outcome(mut self, cfg: &Config, shown: &str, o: &mut Outcome) {
         o.count = self.count;
@@ -312,6 +371,10 @@ struct Lines<'c> {
     want: Want,
     /// Whether a NUL byte was met.
     binary: bool,
+    /// Lines selected before it was.
+    count_at_binary: u64,
+    /// Whether lines are held back a buffer's length (compressed files; see `search`).
+    hold_back: bool,
     spool: Spool,
 }
 
@@ -334,7 +397,33 @@ impl<'c> Lines<'c> {
                 _ => Want::Any,
             },
             binary: false,
+            count_at_binary: 0,
+            hold_back: true,
             spool: Spool::default(),
+        }
+    }
+
+    /// Searches the lines from `self.from` up to `end` (a line start, or the end).
+    fn search_range(&mut self, end: usize) {
+        if end <= self.from {
+            return;
+        }
+        if !self.carry.done || self.carry.after_left > 0 {
+            let window = lines::Window {
+                name: self.shown,
+                buf: &self.win.data[..end],
+                from: self.from,
+                base: self.base,
+            };
+            let disk = &mut self.spool.disk;
+            lines::search_window(
+                self.cfg,
+                window,
+                self.want,
+                &mut self.spool.mem,
+                &mut |mem| disk.take(mem),
+                &mut self.carry,
+            );
         }
     }
 
@@ -369,53 +458,62 @@ impl<'c> Lines<'c> {
     /// Searches the whole lines not yet searched (at the end, `eof`, the rest) and slides
     /// the window. False once nothing more is wanted.
     fn search(&mut self, eof: bool) -> bool {
+        let print = self.cfg.report == Report::Lines;
+        let nul_is_binary = print
+            && self.cfg.eol != 0
+            && self.cfg.binary != crate::cli::BinaryFiles::Text
+            && !self.binary;
+        // A compressed file holds back the last buffer's length of lines: a NUL byte in it
+        // makes them binary (see `super::binary_from`), as in the file searched whole.
+        let held = if self.hold_back && nul_is_binary && !eof {
+            super::GREP_BUFFER
+        } else {
+            0
+        };
         let end = if eof {
             self.win.len
         } else {
-            match memrchr(b'\n', &self.win.bytes()[self.from..]) {
+            let upto = self.win.len.saturating_sub(held);
+            if upto <= self.from {
+                return true;
+            }
+            match memrchr(self.cfg.eol, &self.win.bytes()[self.from..upto]) {
                 Some(i) => self.from + i + 1,
                 None => return true,
             }
         };
-        let print = self.cfg.report == Report::Lines;
-        if print && !self.binary && memchr(0, &self.win.bytes()[self.from..end]).is_some() {
-            // A binary file only says that it matches, as when searched whole.
-            self.binary = true;
-            self.spool.clear();
-            self.carry.printed = false;
-            self.want = Want::Any;
-            if self.carry.count > 0 {
-                self.carry.count = 1;
-                self.carry.done = true;
+        let scan_to = if self.hold_back { self.win.len } else { end };
+        let mut text_end = end;
+        if nul_is_binary {
+            if let Some(np) = memchr(0, &self.win.bytes()[self.from..scan_to]) {
+                let at = self.from + np;
+                let cut = if self.hold_back {
+                    super::binary_from(self.win.bytes(), at, self.cfg.eol)
+                } else {
+                    memrchr(self.cfg.eol, &self.win.bytes()[self.from..at])
+                        .map_or(self.from, |i| self.from + i + 1)
+                };
+                text_end = cut.clamp(self.from, end);
             }
         }
-        if !self.carry.done || self.carry.after_left > 0 {
-            let window = lines::Window {
-                name: self.shown,
-                buf: &self.win.data[..end],
-                from: self.from,
-                base: self.base,
-            };
-            let disk = &mut self.spool.disk;
-            lines::search_window(
-                self.cfg,
-                window,
-                self.want,
-                &mut self.spool.mem,
-                &mut |mem| disk.take(mem),
-                &mut self.carry,
-            );
+        self.search_range(text_end);
+        if text_end < end {
+            self.binary = true;
+            self.want = Want::Any;
+            self.count_at_binary = self.carry.count;
+            self.from = text_end;
+            self.search_range(end);
         }
         self.from = end;
-        // Printing lines, the rest must still be looked at for a NUL byte.
-        let more =
-            !self.carry.done || self.carry.after_left > 0 || (print && self.want == Want::Print);
+        // As grep, reading stops once -m is reached: a NUL byte after that is not looked for.
+        let more = !self.carry.done || self.carry.after_left > 0;
         if !more {
             return false;
         }
         let keep = self.context_start();
         if self.cfg.line_number {
-            self.carry.line += memchr::memchr_iter(b'\n', &self.win.bytes()[..keep]).count() as u64;
+            self.carry.line +=
+                memchr::memchr_iter(self.cfg.eol, &self.win.bytes()[..keep]).count() as u64;
         }
         self.win.drop_front(keep);
         self.from -= keep;
@@ -442,7 +540,7 @@ impl<'c> Lines<'c> {
             if at <= floor {
                 break;
             }
-            at = memrchr(b'\n', &buf[floor..at - 1]).map_or(floor, |i| floor + i + 1);
+            at = memrchr(self.cfg.eol, &buf[floor..at - 1]).map_or(floor, |i| floor + i + 1);
         }
         at
     }
@@ -450,7 +548,11 @@ impl<'c> Lines<'c> {
     fn into_found(self, found: &mut Found) {
         found.count = self.carry.count;
         found.printed = self.carry.printed;
-        if self.binary && self.carry.count > 0 && self.cfg.report == Report::Lines {
+        let said = (self.binary && self.carry.count > self.count_at_binary)
+            || (self.carry.encoding_error
+                && self.cfg.binary == crate::cli::BinaryFiles::Binary
+                && self.carry.count > 0);
+        if said && self.cfg.report == Report::Lines {
             found.notes.push(format!(
                 "{}: binary file matches",
                 String::from_utf8_lossy(self.name)
