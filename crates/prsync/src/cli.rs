@@ -131,6 +131,9 @@ pub struct Cli {
         overrides_with = "whole_file"
     )]
     pub no_whole_file: bool,
+    /// Affect file and/or directory permissions (rsync's CHMOD: D/F, ugoa, +-=, rwxXst, octal)
+    #[arg(long = "chmod", value_name = "CHMOD", action = ArgAction::Append)]
+    pub chmod: Vec<String>,
     /// Transform symlink to directory into referent directory
     #[arg(short = 'k', long = "copy-dirlinks")]
     pub copy_dirlinks: bool,
@@ -340,6 +343,10 @@ pub struct Options {
     pub remote_path: Option<String>,
     /// `--no-bootstrap`.
     pub no_bootstrap: bool,
+    /// `--chmod`, every one given, in order.
+    pub chmod: Option<crate::chmod::Chmod>,
+    /// The `--chmod` texts, for the agent's command line.
+    pub chmod_text: Vec<String>,
     /// `-k`.
     pub copy_dirlinks: bool,
     /// `--copy-unsafe-links`.
@@ -436,6 +443,9 @@ impl Options {
         flag(self.ignore_times, "-I");
         for _ in 1..self.human {
             flag(true, "-h");
+        }
+        for text in &self.chmod_text {
+            args.push(format!("--chmod={text}").into_bytes());
         }
         if let Some(n) = self.max_size {
             args.push(format!("--max-size={n}").into_bytes());
@@ -629,6 +639,12 @@ fn resolve(mut cli: Cli, mut filters: FilterList) -> Result<Options> {
             .map_err(anyhow::Error::msg)
     };
     let max_size = size("--max-size", &cli.max_size)?;
+    let chmod = match cli.chmod.is_empty() {
+        true => None,
+        false => {
+            Some(crate::chmod::Chmod::parse(&cli.chmod.join(",")).map_err(anyhow::Error::msg)?)
+        }
+    };
     let min_size = size("--min-size", &cli.min_size)?;
     let _ = exit::OK;
     // As rsync: -e, else $RSYNC_RSH.
@@ -680,6 +696,8 @@ fn resolve(mut cli: Cli, mut filters: FilterList) -> Result<Options> {
         bwlimit,
         no_bootstrap: cli.no_bootstrap,
         pushed: false,
+        chmod,
+        chmod_text: cli.chmod.clone(),
         copy_dirlinks: cli.copy_dirlinks,
         copy_unsafe_links: cli.copy_unsafe_links,
         safe_links: cli.safe_links,

@@ -26,6 +26,7 @@
 //! default); with it, each changed file goes as a delta against the old one.
 #![deny(missing_docs)]
 
+pub mod chmod;
 pub mod cli;
 pub mod flist;
 pub mod itemize;
@@ -102,6 +103,7 @@ pub fn list_options(opts: &Options) -> ListOptions {
         hard_links: opts.hard_links,
         checksum: opts.checksum,
         copy_links: opts.copy_links,
+        chmod: opts.chmod.clone(),
         copy_dirlinks: opts.copy_dirlinks,
         copy_unsafe_links: opts.copy_unsafe_links,
     }

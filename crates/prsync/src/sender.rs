@@ -42,6 +42,8 @@ pub struct ListOptions {
     pub checksum: bool,
     /// `-L`: a symlink is sent as what it points to.
     pub copy_links: bool,
+    /// `--chmod`: the permissions sent, as if the files had them.
+    pub chmod: Option<crate::chmod::Chmod>,
     /// `-k`: a symlink to a folder is sent as that folder.
     pub copy_dirlinks: bool,
     /// `--copy-unsafe-links`: an unsafe symlink (see [`crate::links`]) is sent as what it
@@ -584,7 +586,10 @@ impl Walker<'_> {
             entry: FileEntry {
                 name,
                 kind,
-                mode: meta.mode(),
+                mode: match &self.opts.chmod {
+                    Some(chmod) => chmod.apply(meta.mode(), ft.is_dir()),
+                    None => meta.mode(),
+                },
                 mtime: Mtime::of(meta),
                 uid: meta.uid(),
                 gid: meta.gid(),

@@ -711,3 +711,30 @@ fn symlink_options_choose_which_links_are_followed_or_left_out() {
         bed.same(&args, &dest);
     }
 }
+
+/// `--chmod`, with and without -p, on seeded trees: the permissions rsync gives.
+#[test]
+fn chmod_gives_the_permissions_rsync_gives() {
+    let cases: &[&[&[u8]]] = &[
+        &[b"-a", b"--chmod=u=rwX,go=rX"],
+        &[b"-a", b"--chmod=D2755,F600"],
+        &[b"-a", b"--chmod=o=u", b"--chmod=Fg-w"],
+        &[b"-r", b"--chmod=a+w,+t"],
+        &[b"-rt", b"--chmod=ug+s,o-rwx"],
+    ];
+    for (n, extra) in cases.iter().enumerate() {
+        let (bed, _) = tree(&format!("chmod-{n}"), 60 + n as u64);
+        let mut args: Vec<&[u8]> = vec![b"-i"];
+        args.extend_from_slice(extra);
+        args.extend_from_slice(&[b"{src}/", b"dst/"]);
+        bed.same_with(&args, "dst", extra.contains(&&b"-a"[..]));
+    }
+    let bed = Bed::new("chmod-bad");
+    let (r, p) = bed.both(&[b"--chmod=u+rw-x", b"{src}/", b"dst/"]);
+    assert_eq!((r.code, p.code), (1, 1));
+    let err = String::from_utf8_lossy(&p.stderr);
+    assert!(
+        err.contains("Invalid argument passed to --chmod (u+rw-x)"),
+        "{err}"
+    );
+}

@@ -28,6 +28,7 @@ fn sender(name: &str) -> LocalSender {
         hard_links: false,
         checksum: false,
         copy_links: false,
+        chmod: None,
         copy_dirlinks: false,
         copy_unsafe_links: false,
     };
