@@ -87,6 +87,13 @@ const PROGRAMS: &[Program] = &[
         package: "grepmail",
         need: Need::Tests,
     },
+    // The locale sources (en_US, tr_TR) that pgrep-mail's grep comparison builds with
+    // localedef; locale-gen comes in the same package.
+    Program {
+        command: "locale-gen",
+        package: "locales",
+        need: Need::Tests,
+    },
 ];
 
 pub fn run(args: &[String]) -> anyhow::Result<()> {
