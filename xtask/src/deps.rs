@@ -87,6 +87,12 @@ const PROGRAMS: &[Program] = &[
         package: "grepmail",
         need: Need::Tests,
     },
+    // prsync's no-op test counts its system calls.
+    Program {
+        command: "strace",
+        package: "strace",
+        need: Need::Tests,
+    },
     // The locale sources (en_US, tr_TR) that pgrep-mail's grep comparison builds with
     // localedef; locale-gen comes in the same package.
     Program {
