@@ -44,10 +44,15 @@ fn time_bound() -> Duration {
     Duration::from_secs(CONNECT_TIMEOUT + 1 + COMMAND_TIMEOUT + KILL_BOUND + MARGIN)
 }
 
-/// Bytes each host gets from prcp and, as one file of the tree, from prsync: four times what
-/// a victim's hold lets through (see [`Scale::agent`]), so that a held victim is well inside
+/// Bytes each host gets from prcp and, as one file of the tree, from prsync: twice what a
+/// victim's hold lets through (see [`Scale::agent`]), so that a held victim is well inside
 /// the file, and small enough for CI (1 GiB written by each of the two runs).
 const PAYLOAD: usize = 4 << 20;
+
+/// What a victim's hold lets through: more than prsync's receiver gathers before its first
+/// write (its 1 MiB buffer), else a held victim could have nothing in its temp file yet, as a
+/// checkout under /tmp showed (node63 "never started writing").
+const HOLD: usize = 2 << 20;
 
 /// The open-file soft limit the tools start with, as a login shell gives it on many
 /// systems; a fan-out of 256 needs more, so the tools must raise it themselves.
@@ -189,7 +194,7 @@ impl Scale {
 
     /// Writes the agent command every host runs, `sh /tmp/agent-TOOL`, into each live host's
     /// /tmp: the built tool itself, except on the victims, where the agent gets the first
-    /// MiB of its input and then nothing more. A victim is so held mid-transfer, with part
+    /// [`HOLD`] bytes of its input and then nothing more. A victim is so held mid-transfer, with part
     /// of the file in its temp file and the rest on its way, until its fault strikes:
     /// without the hold, a victim whose turn comes last could finish its few MiB between
     /// two looks of the test. The hold reads on to the end of the input, so the agent
@@ -206,7 +211,7 @@ impl Scale {
                 // buffer); `true` keeps dash from exec'ing cat, whose /dev/null would close
                 // the pipe.
                 format!(
-                    "{{ dd bs=64k count=1048576 iflag=count_bytes status=none; \
+                    "{{ dd bs=64k count={HOLD} iflag=count_bytes status=none; \
                      cat >/dev/null; true; }} | exec {} \"$@\"\n",
                     exe.display()
                 )
