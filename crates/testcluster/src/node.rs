@@ -261,9 +261,15 @@ impl Node {
     }
 
     /// Kills every process of the node and reaps the sshd if it is our child.
+    ///
+    /// Every process is stopped before any is killed, as a power cut would: killed one by
+    /// one, a shell could outlive its child and report `Killed` over a session that is still
+    /// open (CI saw `node88: bash: line 1: 379 Killed cat` once pids had wrapped, so the
+    /// child was killed before its parent).
     pub(crate) fn stop(&self) -> io::Result<()> {
         let mut child = lock(&self.child);
         if let Some(ns) = &self.ns {
+            procfs::stop_all(&ns.id)?;
             procfs::kill_all(&ns.id)?;
         }
         if let Some(mut child) = child.take() {
