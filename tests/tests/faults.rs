@@ -186,9 +186,14 @@ impl Scale {
             .filter(|(_, cmdline)| matches(cmdline))
             .map(|(pid, _)| pid)
             .collect();
-        for &pid in &pids {
-            // SAFETY: kill(2) on a pid just found in the node; it touches no memory.
-            unsafe { libc::kill(pid as i32, libc::SIGKILL) };
+        // All stopped before any is killed: a shell that saw its `cat` die would print
+        // `Killed` on the session's stderr (the stop signal is pending before the child dies,
+        // so the shell stops before it runs again).
+        for signal in [libc::SIGSTOP, libc::SIGKILL] {
+            for &pid in &pids {
+                // SAFETY: kill(2) on a pid just found in the node; it touches no memory.
+                unsafe { libc::kill(pid as i32, signal) };
+            }
         }
         pids.len()
     }
