@@ -164,6 +164,15 @@ pub struct Cli {
     /// Don't transfer any file smaller than SIZE
     #[arg(long = "min-size", value_name = "SIZE")]
     pub min_size: Option<String>,
+    /// Also compare destination files relative to DIR
+    #[arg(long = "compare-dest", value_name = "DIR", action = ArgAction::Append)]
+    pub compare_dest: Vec<PathBuf>,
+    /// ... and include copies of unchanged files
+    #[arg(long = "copy-dest", value_name = "DIR", action = ArgAction::Append)]
+    pub copy_dest: Vec<PathBuf>,
+    /// Hardlink to files in DIR when unchanged
+    #[arg(long = "link-dest", value_name = "DIR", action = ArgAction::Append)]
+    pub link_dest: Vec<PathBuf>,
     /// Create the destination's missing path components
     #[arg(long = "mkpath")]
     pub mkpath: bool,
@@ -305,6 +314,8 @@ pub struct Options {
     pub specials: bool,
     /// `-i` given.
     pub itemize: bool,
+    /// `-ii`, or `-i` with `-vv`: unchanged entries get a line too.
+    pub itemize_all: bool,
     /// `-n`.
     pub dry_run: bool,
     /// `-c`.
@@ -374,6 +385,8 @@ pub struct Options {
     pub compress: bool,
     /// `--bwlimit`, in bytes per second.
     pub bwlimit: Option<u64>,
+    /// `--compare-dest`, `--copy-dest` or `--link-dest`, with their folders.
+    pub alt_dest: Option<crate::alt_dest::AltDest>,
 }
 
 /// Where the other end of a transfer is.
@@ -419,6 +432,7 @@ impl Options {
         flag(self.devices, "--devices");
         flag(self.specials, "--specials");
         flag(self.itemize, "-i");
+        flag(self.itemize_all, "-i");
         flag(self.dry_run, "-n");
         flag(self.checksum, "-c");
         flag(self.update, "-u");
@@ -452,6 +466,13 @@ impl Options {
         }
         if let Some(n) = self.min_size {
             args.push(format!("--min-size={n}").into_bytes());
+        }
+        if let Some(alt) = &self.alt_dest {
+            for dir in &alt.dirs {
+                let mut arg = format!("{}=", alt.kind.flag()).into_bytes();
+                arg.extend_from_slice(std::os::unix::ffi::OsStrExt::as_bytes(dir.as_os_str()));
+                args.push(arg);
+            }
         }
         if let Some(b) = self.block_size {
             args.push(format!("--block-size={b}").into_bytes());
@@ -518,7 +539,29 @@ where
         }
     }
     let filters = filters_in_order(&matches)?;
-    resolve(cli, filters).map(|o| Parsed::Run(Box::new(o)))
+    let alt_dest = alt_dest_in_order(&matches)?;
+    resolve(cli, filters, alt_dest).map(|o| Parsed::Run(Box::new(o)))
+}
+
+/// `--compare-dest`, `--copy-dest` and `--link-dest` in the order typed, which rsync's
+/// error for mixing them follows.
+fn alt_dest_in_order(m: &ArgMatches) -> Result<Option<crate::alt_dest::AltDest>> {
+    use crate::alt_dest::{AltDest, AltKind};
+    let mut given: Vec<(usize, AltKind, PathBuf)> = Vec::new();
+    for (id, kind) in [
+        ("compare_dest", AltKind::Compare),
+        ("copy_dest", AltKind::Copy),
+        ("link_dest", AltKind::Link),
+    ] {
+        if let (Some(values), Some(indices)) = (m.get_raw(id), m.indices_of(id)) {
+            for (v, i) in values.zip(indices) {
+                given.push((i, kind, PathBuf::from(v)));
+            }
+        }
+    }
+    given.sort_by_key(|(i, _, _)| *i);
+    AltDest::from_given(given.into_iter().map(|(_, k, d)| (k, d)).collect())
+        .map_err(anyhow::Error::msg)
 }
 
 /// clap's error as one line, without the `prsync: ` the caller adds. An option prsync lacks
@@ -585,7 +628,11 @@ fn read_rules(list: &mut FilterList, file: &std::path::Path, action: Action) -> 
     result.with_context(|| format!("in filter file '{}'", file.display()))
 }
 
-fn resolve(mut cli: Cli, mut filters: FilterList) -> Result<Options> {
+fn resolve(
+    mut cli: Cli,
+    mut filters: FilterList,
+    alt_dest: Option<crate::alt_dest::AltDest>,
+) -> Result<Options> {
     let mut paths = std::mem::take(&mut cli.paths);
     if paths.len() < 2 {
         bail!(
@@ -666,6 +713,7 @@ fn resolve(mut cli: Cli, mut filters: FilterList) -> Result<Options> {
         devices: (cli.devices || cli.devices_specials || cli.archive) && am_root,
         specials: cli.specials || cli.devices_specials || cli.archive,
         itemize: cli.itemize > 0 && !cli.quiet,
+        itemize_all: (cli.itemize > 1 || (cli.itemize > 0 && cli.verbose > 1)) && !cli.quiet,
         dry_run: cli.dry_run,
         checksum: cli.checksum,
         update: cli.update,
@@ -708,6 +756,7 @@ fn resolve(mut cli: Cli, mut filters: FilterList) -> Result<Options> {
         ignore_times: cli.ignore_times,
         max_size,
         min_size,
+        alt_dest,
     })
 }
 

@@ -26,6 +26,7 @@
 //! default); with it, each changed file goes as a delta against the old one.
 #![deny(missing_docs)]
 
+pub mod alt_dest;
 pub mod chmod;
 pub mod cli;
 pub mod flist;
@@ -146,6 +147,15 @@ pub fn transfer<S: Sender>(
         let _ = out.write_all(b"created directory ");
         let _ = out.write_all(&itemize::escape(shown, itemize::locale_is_utf8()));
         let _ = out.write_all(b"\n");
+    }
+    if opts.verbose > 1 && !opts.quiet {
+        let _ = match opts.whole_file {
+            true => writeln!(
+                out,
+                "delta-transmission disabled for local transfer or --whole-file"
+            ),
+            false => writeln!(out, "delta-transmission enabled"),
+        };
     }
     let mut receiver = match Receiver::new(opts, sender, dest, &mut out) {
         Ok(r) => r,

@@ -67,12 +67,14 @@ fn last(m: &ArgMatches, id: &str) -> Option<usize> {
     typed(m, id).max()
 }
 
-/// How many times `id` was typed after `after`.
+/// How many times `id` (a counted flag) was typed after `after`. clap keeps the count of
+/// every occurrence (`-vv`, `-v -v`) but the index of the last one only, so after a `--no-`
+/// form the occurrences that follow it count as one.
 fn count_after(m: &ArgMatches, id: &str, after: Option<usize>) -> u8 {
-    let n = typed(m, id)
-        .filter(|&i| after.map_or(true, |a| i > a))
-        .count();
-    u8::try_from(n).unwrap_or(u8::MAX)
+    match after {
+        None => m.get_one::<u8>(id).copied().unwrap_or(0),
+        Some(a) => u8::from(last(m, id).is_some_and(|i| i > a)),
+    }
 }
 
 /// Whether an option is on: typed (as itself or as one of `on`) after its last `--no-` form.

@@ -35,6 +35,9 @@ use crate::mapped::Mapped;
 use crate::sender::{os_reason, Sender};
 use crate::stats::Stats;
 
+mod alt;
+use alt::{AltFile, AltOther};
+
 /// The largest file the sender is asked to send ahead (see [`Sender::prefetch`]): above
 /// this a round trip is small beside the transfer itself.
 const PREFETCH_LARGEST: u64 = 256 * 1024;
@@ -43,6 +46,10 @@ const PREFETCH_LARGEST: u64 = 256 * 1024;
 /// ranges come in pieces of any size, and the disk wants few large writes. Blocks copied from
 /// the old file in runs longer than this go straight to the file.
 const WRITE_BUFFER: usize = 1 << 20;
+
+/// The file a new one is built from: its `lstat`, and its path when it is not the one at
+/// the entry's own name.
+type Old<'p> = (&'p FileStat, Option<&'p std::path::Path>);
 
 /// Where the names of the file list land.
 #[derive(Debug)]
@@ -105,6 +112,12 @@ pub struct Receiver<'a, S: Sender, W: Write> {
     existed: HashSet<usize>,
     /// What the first look of [`Receiver::run`] found at each entry it looked at.
     seen: Vec<Option<Option<FileStat>>>,
+    /// `--compare-dest`, `--copy-dest` or `--link-dest`, its folders resolved.
+    alt: Option<crate::alt_dest::AltDest>,
+    /// `-vv`: the names of files sent from the folder being walked. rsync's receiver names
+    /// a file once its data has arrived, by when its generator has named the rest of the
+    /// folder (`x is uptodate`), so these follow the folder's other lines.
+    sent_names: Vec<Vec<u8>>,
 }
 
 impl<'a, S: Sender, W: Write> Receiver<'a, S, W> {
@@ -136,6 +149,25 @@ impl<'a, S: Sender, W: Write> Receiver<'a, S, W> {
                 None
             }
             Err(e) => return Err(e),
+        };
+        let mut out = out;
+        let alt = match &opts.alt_dest {
+            Some(alt) => {
+                let (alt, warnings) = alt.resolve(
+                    &dest.dir,
+                    opts.dry_run && root.is_none(),
+                    opts.insecure_links,
+                );
+                // After what stdout has so far, as rsync's lines come.
+                if !warnings.is_empty() {
+                    let _ = out.flush();
+                }
+                for warning in warnings {
+                    eprintln!("{warning}");
+                }
+                Some(alt)
+            }
+            None => None,
         };
         let mut children: HashMap<Vec<u8>, HashSet<Vec<u8>>> = HashMap::new();
         let mut groups: HashMap<u32, Group> = HashMap::new();
@@ -170,6 +202,8 @@ impl<'a, S: Sender, W: Write> Receiver<'a, S, W> {
             children,
             existed: HashSet::new(),
             seen: Vec::new(),
+            alt,
+            sent_names: Vec::new(),
         })
     }
 
@@ -233,6 +267,7 @@ impl<'a, S: Sender, W: Write> Receiver<'a, S, W> {
                 self.process(i)?;
             }
         }
+        self.flush_sent_names();
         for g in std::mem::take(&mut self.late) {
             let group = self.groups.get_mut(&g).expect("late groups exist");
             group.late = false;
@@ -296,10 +331,18 @@ impl<'a, S: Sender, W: Write> Receiver<'a, S, W> {
     /// one. Nothing the run did since can have changed what it found at a listed name: a
     /// folder above it replaced by this run was not a folder then (so nothing was found
     /// below it, as now), deletions take only names the list does not have, and hard links
-    /// to an entry are made after its turn. A dry run's "would be gone" still wins.
+    /// to an entry are made after its turn. A dry run's "would be gone" still wins. A file
+    /// with other names is looked at again: setting the time or mode of one of its names
+    /// earlier in the run changed it (rsync's itemize test: `foo/extra` linked to
+    /// `foo/config1` on the destination).
     fn lstat_once(&mut self, i: usize) -> io::Result<Option<FileStat>> {
         match self.seen.get_mut(i).and_then(Option::take) {
-            Some(found) if !self.is_missing_below(&self.list()[i].name) => Ok(found),
+            Some(found)
+                if !self.is_missing_below(&self.list()[i].name)
+                    && found.map_or(true, |m| m.is_dir() || m.nlink < 2) =>
+            {
+                Ok(found)
+            }
             _ => self.lstat(i),
         }
     }
@@ -324,7 +367,7 @@ impl<'a, S: Sender, W: Write> Receiver<'a, S, W> {
             self.stats.created.add(&entry.kind);
         }
         if self.opts.itemize {
-            if item.significant() {
+            if item.significant() || self.opts.itemize_all {
                 let mut line = itemize::line(item, &entry, hlink_target, self.utf8);
                 if self.opts.pushed && line.first() == Some(&b'>') {
                     line[0] = b'<';
@@ -345,8 +388,33 @@ impl<'a, S: Sender, W: Write> Receiver<'a, S, W> {
                 line.extend_from_slice(b" -> ");
                 line.extend(itemize::escape(target, self.utf8));
             }
+            if self.opts.verbose > 1 && item.transfer {
+                self.sent_names.push(line);
+            } else {
+                self.print(&line);
+            }
+        }
+    }
+
+    /// Prints the names of the files sent in the folder just done (see `sent_names`).
+    fn flush_sent_names(&mut self) {
+        for line in std::mem::take(&mut self.sent_names) {
             self.print(&line);
         }
+    }
+
+    /// `-vv` without `-i`: an entry whose data is already there is named, with ` is
+    /// uptodate` when none of its attributes (`item`) change either, as rsync's
+    /// `set_file_attrs` reports it.
+    fn report_uptodate(&mut self, i: usize, item: &Item) {
+        if self.opts.verbose < 2 || self.opts.itemize {
+            return;
+        }
+        let mut line = itemize::escape(&self.list()[i].name, self.utf8);
+        if !(item.time || item.perms || item.owner || item.group) {
+            line.extend_from_slice(b" is uptodate");
+        }
+        self.print(&line);
     }
 
     /// The attribute columns of entry `e` against what is there (`meta`).
@@ -384,6 +452,9 @@ impl<'a, S: Sender, W: Write> Receiver<'a, S, W> {
     /// [`Receiver::process`] with what is at entry `i`'s name already looked up.
     fn process_as(&mut self, i: usize, meta: io::Result<Option<FileStat>>) -> io::Result<()> {
         let entry = self.list()[i].clone();
+        if i > 0 && parent_of(&entry.name) != parent_of(&self.list()[i - 1].name) {
+            self.flush_sent_names();
+        }
         if self.skip_below.iter().any(|d| is_below(&entry.name, d)) {
             return Ok(());
         }
@@ -437,12 +508,16 @@ impl<'a, S: Sender, W: Write> Receiver<'a, S, W> {
                         return Ok(());
                     }
                 }
-                let item = Item {
+                let new = Item {
                     is_new: true,
                     local_change: true,
                     ..Item::default()
                 };
-                self.report(i, &item, None);
+                match self.alt_other(i, e)? {
+                    AltOther::Nothing => self.report(i, &new, None),
+                    AltOther::Near(item) => self.report(i, &item, None),
+                    AltOther::Settled | AltOther::Silent => {}
+                }
                 if self.opts.dry_run {
                     self.missing_below.push(e.name.clone());
                 } else {
@@ -519,6 +594,7 @@ impl<'a, S: Sender, W: Write> Receiver<'a, S, W> {
         }
         let mut item = Item::default();
         let mut make = true;
+        let mut silent = false;
         match &meta {
             Some(m) if m.is_symlink() => {
                 let old = self.root()?.read_link(&self.rel_below(i)?)?;
@@ -537,12 +613,22 @@ impl<'a, S: Sender, W: Write> Receiver<'a, S, W> {
                 item.is_new = true;
                 item.local_change = true;
             }
-            None => {
-                item.is_new = true;
-                item.local_change = true;
-            }
+            None => match self.alt_other(i, e)? {
+                AltOther::Settled => return Ok(()),
+                AltOther::Silent => silent = true,
+                AltOther::Near(near) => item = near,
+                AltOther::Nothing => {
+                    item.is_new = true;
+                    item.local_change = true;
+                }
+            },
         }
-        self.report(i, &item, None);
+        if !silent {
+            self.report(i, &item, None);
+        }
+        if !make {
+            self.report_uptodate(i, &item);
+        }
         if self.opts.dry_run {
             return Ok(());
         }
@@ -577,6 +663,7 @@ impl<'a, S: Sender, W: Write> Receiver<'a, S, W> {
                 }
         };
         let mut item = Item::default();
+        let mut silent = false;
         let make = match &meta {
             Some(m) if same_type(m) => {
                 item = self.attr_item(e, m);
@@ -600,13 +687,26 @@ impl<'a, S: Sender, W: Write> Receiver<'a, S, W> {
                 }
                 true
             }
-            None => true,
+            None => {
+                match self.alt_other(i, e)? {
+                    AltOther::Nothing => {}
+                    AltOther::Settled => return Ok(()),
+                    AltOther::Silent => silent = true,
+                    AltOther::Near(near) => item = near,
+                }
+                true
+            }
         };
-        if make && !item.change {
+        if make && !item.change && !item.local_change {
             item.is_new = true;
             item.local_change = true;
         }
-        self.report(i, &item, None);
+        if !silent {
+            self.report(i, &item, None);
+        }
+        if !make {
+            self.report_uptodate(i, &item);
+        }
         if self.opts.dry_run {
             return Ok(());
         }
@@ -654,6 +754,20 @@ impl<'a, S: Sender, W: Write> Receiver<'a, S, W> {
             }
             other => other,
         };
+        match self.alt_file(i, e, meta.as_ref())? {
+            AltFile::Nothing => {}
+            AltFile::Settled => return Ok(Some(true)),
+            // Compared with the basis, as rsync itemizes a file sent against one.
+            AltFile::Basis(found) => {
+                let mut item = self.attr_item(e, &found.stat);
+                item.transfer = true;
+                item.change = self.opts.checksum;
+                item.time |= !self.opts.times;
+                self.report(i, &item, None);
+                self.send_file(i, e, Some((&found.stat, Some(&found.path))))?;
+                return Ok(Some(false));
+            }
+        }
         let Some(m) = meta else {
             let item = Item {
                 is_new: true,
@@ -670,6 +784,7 @@ impl<'a, S: Sender, W: Write> Receiver<'a, S, W> {
         if self.unchanged(i, e, &m)? {
             let item = self.attr_item(e, &m);
             self.report(i, &item, None);
+            self.report_uptodate(i, &item);
             if !self.opts.dry_run {
                 self.set_attrs_by_path(i, e, false, &item)?;
             }
@@ -682,23 +797,30 @@ impl<'a, S: Sender, W: Write> Receiver<'a, S, W> {
             item.time = true;
         }
         self.report(i, &item, None);
-        self.send_file(i, e, Some(&m))?;
+        self.send_file(i, e, Some((&m, None)))?;
         Ok(Some(false))
     }
 
     /// rsync's quick check: same size and, by `-c`, same checksum, else the same mtime to the
     /// second (rsync compares whole seconds).
     fn unchanged(&self, i: usize, e: &FileEntry, m: &FileStat) -> io::Result<bool> {
+        self.quick_check(e, m, || self.root()?.open_file(&self.rel_below(i)?))
+    }
+
+    /// [`Receiver::unchanged`] against the file `m` that `open` opens, wherever it is.
+    fn quick_check(
+        &self,
+        e: &FileEntry,
+        m: &FileStat,
+        open: impl FnOnce() -> io::Result<File>,
+    ) -> io::Result<bool> {
         if e.size() != m.size {
             return Ok(false);
         }
         // As rsync: -c decides alone, then --size-only, then -I.
         if self.opts.checksum {
             let theirs = e.checksum;
-            let ours = self
-                .root()?
-                .open_file(&self.rel_below(i)?)
-                .and_then(prtools_sync::hash_reader)?;
+            let ours = open().and_then(prtools_sync::hash_reader)?;
             return Ok(theirs == Some(ours));
         }
         if self.opts.size_only {
@@ -771,6 +893,14 @@ impl<'a, S: Sender, W: Write> Receiver<'a, S, W> {
         };
         if let (Some(m), Some(l)) = (&meta, &leader_meta) {
             if m.same_inode(l) {
+                let item = Item {
+                    hlink: true,
+                    ..Item::default()
+                };
+                if self.opts.itemize_all {
+                    self.report(i, &item, None);
+                }
+                self.report_uptodate(i, &item);
                 return Ok(());
             }
         }
@@ -803,8 +933,8 @@ impl<'a, S: Sender, W: Write> Receiver<'a, S, W> {
     }
 
     /// Gets the data of entry `i` from the sender and writes it; `old` is the file there
-    /// now, the basis for a delta.
-    fn send_file(&mut self, i: usize, e: &FileEntry, old: Option<&FileStat>) -> io::Result<()> {
+    /// now, the basis for a delta, or one at the path given (a `--*-dest` folder's).
+    fn send_file(&mut self, i: usize, e: &FileEntry, old: Option<Old>) -> io::Result<()> {
         self.stats.transferred += 1;
         self.stats.transferred_size += e.size();
         if self.opts.dry_run {
@@ -827,16 +957,20 @@ impl<'a, S: Sender, W: Write> Receiver<'a, S, W> {
     }
 
     /// The data of [`Receiver::send_file`]: asked for, received and put in place.
-    fn write_file(&mut self, i: usize, e: &FileEntry, old: Option<&FileStat>) -> io::Result<()> {
+    fn write_file(&mut self, i: usize, e: &FileEntry, old: Option<Old>) -> io::Result<()> {
         let rel = self.rel_below(i)?;
         let basis = match old {
-            Some(m) if !self.opts.whole_file && m.size > 0 => {
-                let file = self.root()?.open_file(&rel)?;
+            Some((m, at)) if !self.opts.whole_file && m.size > 0 => {
+                let file = match at {
+                    Some(path) => File::open(path)?,
+                    None => self.root()?.open_file(&rel)?,
+                };
                 let map = Mapped::new(&file)?;
                 Some(Basis { file, map })
             }
             _ => None,
         };
+        let old = old.map(|(m, _)| m);
         let mode = self.new_mode(e, old);
         let mtime = self.opts.times.then_some(e.mtime);
         if self.opts.inplace {

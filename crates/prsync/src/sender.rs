@@ -478,6 +478,9 @@ impl Walker<'_> {
             }
         }
         names.sort();
+        // rsync lists a folder's entries before it descends into any of its folders, so its
+        // notices and errors come in that order.
+        let mut below = Vec::new();
         for leaf in names {
             let path = dir.join(&leaf);
             let leaf = leaf.into_vec();
@@ -517,8 +520,11 @@ impl Walker<'_> {
                 continue;
             }
             if self.add(name.clone(), &path, &meta) && meta.is_dir() {
-                self.walk(&path, &name);
+                below.push((path, name));
             }
+        }
+        for (path, name) in below {
+            self.walk(&path, &name);
         }
     }
 

@@ -5,7 +5,7 @@
 mod common;
 
 use std::fs;
-use std::os::unix::fs::PermissionsExt;
+use std::os::unix::fs::{MetadataExt, PermissionsExt};
 use std::path::Path;
 
 use common::{random_tree, regular_files, set_mtime, Bed, Rng};
@@ -737,4 +737,104 @@ fn chmod_gives_the_permissions_rsync_gives() {
         err.contains("Invalid argument passed to --chmod (u+rw-x)"),
         "{err}"
     );
+}
+
+/// `--compare-dest`, `--copy-dest` and `--link-dest`: a file the folder holds as the source
+/// has it is left out, copied or linked without a line; one that differs only in its
+/// attributes is copied (`cf...p.....`); one that differs in data is sent against it
+/// (`>f..t......`). The same lines and trees as rsync, into an empty destination and an
+/// existing one, with the options that change what a match is.
+#[test]
+fn alternate_destinations_are_used_as_rsync_uses_them() {
+    for (n, kind) in ["--compare-dest", "--copy-dest", "--link-dest"]
+        .iter()
+        .enumerate()
+    {
+        let (bed, mut rng) = tree(&format!("alt-dest-{n}"), 70 + n as u64);
+        // The folder each side compares with: the source as it was before the edits.
+        bed.same(&[b"-a", b"{src}/", b"alt/"], "alt");
+        bed.same(&[b"-a", b"{src}/", b"old/"], "old");
+        edit_source(&bed.src(), &mut rng);
+        let opt = format!("{kind}=../alt");
+        let missing = format!("{kind}=../missing");
+        let runs: &[&[&[u8]]] = &[
+            &[b"-ai"],
+            &[b"-ain"],
+            &[b"-aic"],
+            &[b"-rli"],
+            &[b"-ai", b"--no-whole-file"],
+        ];
+        for extra in runs {
+            let mut args: Vec<&[u8]> = extra.to_vec();
+            args.extend_from_slice(&[missing.as_bytes(), opt.as_bytes(), b"{src}/", b"new/"]);
+            // Without -t both tools leave the time of writing.
+            bed.same_with(&args, "new", extra[0].starts_with(b"-a"));
+            bed.on_dests("new", |d| {
+                let _ = fs::remove_dir_all(d);
+            });
+        }
+        // Into a destination that has the old tree: only `--copy-dest` leaves it be.
+        bed.same(&[b"-ai", opt.as_bytes(), b"{src}/", b"old/"], "old");
+        if *kind == "--link-dest" {
+            bed.same(&[b"-a", opt.as_bytes(), b"{src}/", b"new/"], "new");
+            let [_, p] = bed.sides();
+            let linked = regular_files(&p.join("new")).iter().any(|f| {
+                let alt = p.join("alt").join(f.strip_prefix(p.join("new")).unwrap());
+                fs::metadata(&alt).is_ok_and(|a| a.ino() == fs::metadata(f).unwrap().ino())
+            });
+            assert!(linked, "--link-dest made no hard link into alt/");
+        }
+    }
+}
+
+/// Mixing the three options is refused in rsync's words, with rsync's exit status.
+#[test]
+fn mixed_alternate_destinations_are_refused() {
+    let bed = Bed::new("alt-dest-mixed");
+    let (r, p) = bed.both(&[b"--link-dest=a", b"--compare-dest=b", b"{src}/", b"dst/"]);
+    assert_eq!((r.code, p.code), (1, 1));
+    assert!(String::from_utf8_lossy(&p.stderr)
+        .contains("the --compare-dest option conflicts with the --link-dest option"));
+    assert!(String::from_utf8_lossy(&r.stderr)
+        .contains("the --compare-dest option conflicts with the --link-dest option"));
+}
+
+/// `-vv` names what is already there (`x is uptodate`), and `-i` with `-vv` gives every
+/// entry a line, as rsync's do; `-vv` counts twice however it is typed. The byte counts of
+/// the summary are estimates, and are left out of the comparison.
+#[test]
+fn verbose_twice_names_what_is_uptodate() {
+    let (bed, mut rng) = tree("vv", 80);
+    bed.same(&[b"-a", b"{src}/", b"dst/"], "dst");
+    let named = |out: &[u8]| -> Vec<Vec<u8>> {
+        common::lines(out)
+            .into_iter()
+            .filter(|l| !(l.starts_with(b"sent ") || l.starts_with(b"total")))
+            .collect()
+    };
+    for args in [&[&b"-ivv"[..], b"-a"][..], &[b"-v", b"-v", b"-rlpt"]] {
+        edit_source(&bed.src(), &mut rng);
+        let mut args = args.to_vec();
+        args.extend_from_slice(&[b"{src}/", b"dst/"]);
+        let (r, p) = bed.both(&args);
+        assert_eq!((r.code, p.code), (0, 0));
+        let (mut r, mut p) = (named(&r.stdout), named(&p.stdout));
+        assert!(r
+            .iter()
+            .any(|l| l.ends_with(b" is uptodate") || l.contains(&b' ')));
+        // Without -i, rsync's generator names what is up to date while its receiver names
+        // what arrives, and the two race: the same lines, in an order that varies.
+        if !args.contains(&&b"-ivv"[..]) {
+            r.sort();
+            p.sort();
+        }
+        assert_eq!(
+            r.iter()
+                .map(|l| String::from_utf8_lossy(l))
+                .collect::<Vec<_>>(),
+            p.iter()
+                .map(|l| String::from_utf8_lossy(l))
+                .collect::<Vec<_>>()
+        );
+    }
 }

@@ -4,8 +4,10 @@
 
 use std::fs::File;
 use std::io;
+use std::os::unix::ffi::OsStrExt;
+use std::path::Path;
 
-use rustix::fd::OwnedFd;
+use rustix::fd::{AsFd, OwnedFd};
 use rustix::fs::{AtFlags, FileType, Gid, Mode, OFlags, Uid};
 use rustix::io::Errno;
 
@@ -84,11 +86,30 @@ impl Root {
     /// `new` is an error that names it. Linking a name to its own inode changes nothing.
     pub fn hard_link(&self, existing: &RelPath, new: &RelPath) -> io::Result<()> {
         let (from_dir, from_name) = self.parent(existing, false)?;
+        self.link_at(&from_dir, from_name, &self.shown(existing), new)
+    }
+
+    /// Makes `new` a hard link of `existing`, a path outside the root that the operator
+    /// named (rsync's `--link-dest` folders), replacing what is at `new` as
+    /// [`Root::hard_link`] does. Only `new` is confined: `existing` is the operator's own
+    /// path, followed as given except for its last component, which is linked itself.
+    pub fn hard_link_from(&self, existing: &Path, new: &RelPath) -> io::Result<()> {
+        let name = existing.as_os_str().as_bytes();
+        self.link_at(&rustix::fs::CWD, name, existing, new)
+    }
+
+    fn link_at(
+        &self,
+        from_dir: &impl AsFd,
+        from_name: &[u8],
+        shown: &Path,
+        new: &RelPath,
+    ) -> io::Result<()> {
         let (to_dir, to_name) = self.parent(new, false)?;
         for _ in 0..temp::TRIES {
             let tmp = temp::temp_name(to_name);
             match rustix::fs::linkat(
-                &from_dir,
+                from_dir,
                 from_name,
                 &to_dir,
                 tmp.as_slice(),
@@ -96,7 +117,7 @@ impl Root {
             ) {
                 Ok(()) => {}
                 Err(Errno::EXIST) => continue,
-                Err(e) => return Err(errno_at(self.shown(existing), e)),
+                Err(e) => return Err(errno_at(shown, e)),
             }
             let renamed = rustix::fs::renameat(&to_dir, tmp.as_slice(), &to_dir, to_name);
             // Both on error and when `new` already was this inode (rename then does nothing,

@@ -3,6 +3,7 @@
 //! outside the destination either.
 
 use std::io;
+use std::path::Path;
 
 use rustix::fs::{AtFlags, FileType, Stat};
 use rustix::io::Errno;
@@ -69,6 +70,16 @@ impl FileStat {
     /// True if `self` and `other` are one inode (hard links of each other, or one name).
     pub fn same_inode(&self, other: &FileStat) -> bool {
         self.dev == other.dev && self.ino == other.ino
+    }
+
+    /// What `lstat` says of `path`, a path the operator gave outside any root (rsync's
+    /// `--compare-dest` folders); `None` if nothing is there.
+    pub fn of_path(path: &Path) -> io::Result<Option<FileStat>> {
+        match rustix::fs::lstat(path) {
+            Ok(stat) => Ok(Some(FileStat::from_stat(&stat))),
+            Err(Errno::NOENT | Errno::NOTDIR) => Ok(None),
+            Err(e) => Err(errno_at(path, e)),
+        }
     }
 
     fn file_type(&self) -> FileType {
