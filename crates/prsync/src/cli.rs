@@ -6,7 +6,7 @@
 //! they were typed, whatever their kind, so they are read back from clap with their positions.
 
 use std::ffi::OsString;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 use anyhow::{bail, Context as _, Result};
 use clap::{ArgAction, ArgMatches, CommandFactory, FromArgMatches, Parser};
@@ -173,6 +173,24 @@ pub struct Cli {
     /// Hardlink to files in DIR when unchanged
     #[arg(long = "link-dest", value_name = "DIR", action = ArgAction::Append)]
     pub link_dest: Vec<PathBuf>,
+    /// Use relative path names
+    #[arg(short = 'R', long = "relative")]
+    pub relative: bool,
+    /// Don't send implied dirs with --relative
+    #[arg(long = "no-implied-dirs")]
+    pub no_implied_dirs: bool,
+    /// Transfer directories without recursing
+    #[arg(short = 'd', long = "dirs")]
+    pub dirs: bool,
+    /// Accepted for rsync's sake: prsync's own protocol carries the arguments
+    #[arg(short = 's', long = "protect-args", visible_alias = "secluded-args")]
+    pub protect_args: bool,
+    /// Read list of source-file names from FILE
+    #[arg(long = "files-from", value_name = "FILE")]
+    pub files_from: Option<PathBuf>,
+    /// All *-from/filter files are delimited by 0s
+    #[arg(short = '0', long = "from0")]
+    pub from0: bool,
     /// Create the destination's missing path components
     #[arg(long = "mkpath")]
     pub mkpath: bool,
@@ -387,6 +405,12 @@ pub struct Options {
     pub bwlimit: Option<u64>,
     /// `--compare-dest`, `--copy-dest` or `--link-dest`, with their folders.
     pub alt_dest: Option<crate::alt_dest::AltDest>,
+    /// `-R` (also implied by `--files-from`).
+    pub relative: bool,
+    /// With `-R`: the folders on the way to each source are sent (not `--no-implied-dirs`).
+    pub implied_dirs: bool,
+    /// `-d` (also implied by `--files-from`).
+    pub dirs: bool,
 }
 
 /// Where the other end of a transfer is.
@@ -455,6 +479,9 @@ impl Options {
         flag(self.ignore_existing, "--ignore-existing");
         flag(self.size_only, "--size-only");
         flag(self.ignore_times, "-I");
+        flag(self.relative, "-R");
+        flag(self.relative && !self.implied_dirs, "--no-implied-dirs");
+        flag(self.dirs, "-d");
         for _ in 1..self.human {
             flag(true, "-h");
         }
@@ -610,14 +637,22 @@ fn filters_in_order(m: &ArgMatches) -> Result<FilterList> {
             Item::Exclude(p) => list.push_exclude(p.as_bytes())?,
             Item::Include(p) => list.push_include(p.as_bytes())?,
             Item::Filter(r) => list.push_filter(r.as_bytes())?,
-            Item::ExcludeFrom(f) => read_rules(&mut list, &f, Action::Exclude)?,
-            Item::IncludeFrom(f) => read_rules(&mut list, &f, Action::Include)?,
+            Item::ExcludeFrom(f) => read_rules(&mut list, &f, Action::Exclude, m)?,
+            Item::IncludeFrom(f) => read_rules(&mut list, &f, Action::Include, m)?,
         }
     }
     Ok(list)
 }
 
-fn read_rules(list: &mut FilterList, file: &std::path::Path, action: Action) -> Result<()> {
+fn read_rules(
+    list: &mut FilterList,
+    file: &std::path::Path,
+    action: Action,
+    m: &ArgMatches,
+) -> Result<()> {
+    if !m.get_flag("insecure_links") {
+        trusted_path(file, "filter file")?;
+    }
     let result = if file.as_os_str() == "-" {
         list.read_from(std::io::stdin().lock(), action, Delimiter::Lines)
     } else {
@@ -642,7 +677,10 @@ fn resolve(
     }
     let mut dest = paths.pop().expect("two or more paths");
     let (remote, sources) = remote_operands(&cli, paths, &mut dest)?;
-    let paths = sources;
+    let paths = match &cli.files_from {
+        Some(file) => files_from(file, cli.from0, cli.insecure_links, &sources)?,
+        None => sources,
+    };
     let block_size = match cli.block_size {
         None => None,
         Some(n) => Some(
@@ -669,7 +707,9 @@ fn resolve(
     } else {
         DeleteMode::During
     };
-    let recursive = cli.recursive || cli.archive;
+    // --files-from: the names listed, below the one source (see `no_options::apply` for -r).
+    let files_from = cli.files_from.is_some();
+    let recursive = cli.recursive;
     if delete != DeleteMode::Off && !recursive {
         bail!("--delete does not work without --recursive (-r); add -r or -a");
     }
@@ -757,7 +797,104 @@ fn resolve(
         max_size,
         min_size,
         alt_dest,
+        relative: cli.relative || files_from,
+        implied_dirs: !cli.no_implied_dirs,
+        dirs: cli.dirs || files_from,
     })
+}
+
+/// Refuses a file the user named (`what`) that is reached through another user's symlink,
+/// as rsync 3.5 refuses such operator paths (see [`crate::trust`]).
+fn trusted_path(file: &Path, what: &str) -> Result<()> {
+    if file.as_os_str() == "-" {
+        return Ok(());
+    }
+    crate::trust::check_destination(file)
+        .map_err(|e| anyhow::anyhow!("{what} '{}': {e}", file.display()))
+}
+
+/// `--files-from=FILE` (`-` for stdin): each name listed, one a line (a NUL with
+/// `--from0`), becomes a source below the one folder given, cut at `/./` for `-R` as rsync
+/// does: `base/./name`, or `base/name` when the name has its own `/./`.
+fn files_from(
+    file: &Path,
+    from0: bool,
+    insecure: bool,
+    sources: &[OsString],
+) -> Result<Vec<OsString>> {
+    use std::io::Read;
+    use std::os::unix::ffi::{OsStrExt, OsStringExt};
+    let [base] = sources else {
+        bail!(
+            "--files-from takes one source folder, which the names in '{}' are below, and a \
+             destination, as in `prsync -a --files-from=list src/ dst/`",
+            file.display()
+        );
+    };
+    if !insecure {
+        trusted_path(file, "--files-from file")?;
+    }
+    let mut text = Vec::new();
+    let read = if file.as_os_str() == "-" {
+        std::io::stdin().lock().read_to_end(&mut text)
+    } else {
+        std::fs::File::open(file).and_then(|mut f| f.read_to_end(&mut text))
+    };
+    read.with_context(|| format!("cannot read --files-from file '{}'", file.display()))?;
+    let base = base.as_bytes();
+    let base = match base.strip_suffix(b"/") {
+        Some(b) if !b.is_empty() => b,
+        _ => base,
+    };
+    let split = if from0 { 0 } else { b'\n' };
+    Ok(text
+        .split(|&b| b == split)
+        // Blank lines and comments (`#`, `;`) name nothing, as in rsync.
+        .filter(|line| !line.is_empty() && !line.starts_with(b"#") && !line.starts_with(b";"))
+        .map(|line| {
+            let (cut, mut name): (&[u8], Vec<u8>) = match line.windows(3).any(|w| w == b"/./") {
+                true => (b"/", clamped(line, true)),
+                false => (b"/./", clamped(line, false)),
+            };
+            // A trailing slash asks for what is in the folder (`-d`).
+            if line.ends_with(b"/") && !name.is_empty() {
+                name.push(b'/');
+            }
+            OsString::from_vec([base, cut, &name].concat())
+        })
+        .collect())
+}
+
+/// A `--files-from` name kept below the source folder, as rsync keeps it: leading slashes
+/// and `.` go, and a `..` takes off the component before it or, at the top, nothing. With
+/// `keep_cut`, a `/./` (the `-R` cut) stays where it is.
+fn clamped(name: &[u8], keep_cut: bool) -> Vec<u8> {
+    let mut parts: Vec<&[u8]> = Vec::new();
+    let mut cut_at = None;
+    for (n, part) in name.split(|&b| b == b'/').enumerate() {
+        match part {
+            b"" => {}
+            b"." if keep_cut && n > 0 && cut_at.is_none() => cut_at = Some(parts.len()),
+            b"." => {}
+            b".." => {
+                if cut_at.map_or(true, |c| parts.len() > c) {
+                    parts.pop();
+                }
+            }
+            _ => parts.push(part),
+        }
+    }
+    let mut out = Vec::new();
+    for (n, part) in parts.iter().enumerate() {
+        if n > 0 {
+            out.push(b'/');
+        }
+        if n > 0 && cut_at == Some(n) {
+            out.extend_from_slice(b"./");
+        }
+        out.extend_from_slice(part);
+    }
+    out
 }
 
 /// Sorts the operands into a local copy, a push (`host:DEST`, or `:DEST` with `-w`) or a
@@ -877,6 +1014,16 @@ pub fn remote_part(arg: &std::ffi::OsStr) -> Option<String> {
 
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn files_from_names_stay_below_the_source() {
+        let c = |n: &str, cut| String::from_utf8(clamped(n.as_bytes(), cut)).unwrap();
+        assert_eq!(c("/file", false), "file");
+        assert_eq!(c("../keep", false), "keep");
+        assert_eq!(c("a/../../b/./c/", false), "b/c");
+        assert_eq!(c("x/./y/z", true), "x/./y/z");
+        assert_eq!(c("x/./../y", true), "x/./y");
+    }
+
     use super::*;
 
     fn run(args: &[&str]) -> Options {

@@ -49,6 +49,9 @@ pub struct FileEntry {
     pub hlink: Option<u32>,
     /// With `-c`: the whole-file hash of a regular file.
     pub checksum: Option<u128>,
+    /// With `-R`: a folder on the way to a source, sent for its attributes only; nothing
+    /// in it is deleted (rsync's implied directories).
+    pub implied: bool,
 }
 
 impl FileEntry {
@@ -138,12 +141,21 @@ pub fn compare(a: &[u8], a_dir: bool, b: &[u8], b_dir: bool) -> Ordering {
 }
 
 /// Sorts a list into rsync's order and drops later duplicates of a name (rsync keeps the
-/// first source that names a path).
+/// first source that names a path, but a folder sent with its contents over one only
+/// implied by `-R`).
 pub fn sort_and_dedup(list: &mut Vec<(FileEntry, usize)>) {
     list.sort_by(|(a, ai), (b, bi)| {
         compare(&a.name, a.is_dir(), &b.name, b.is_dir()).then(ai.cmp(bi))
     });
-    list.dedup_by(|later, earlier| later.0.name == earlier.0.name);
+    list.dedup_by(|later, earlier| {
+        if later.0.name != earlier.0.name {
+            return false;
+        }
+        if earlier.0.implied && !later.0.implied {
+            std::mem::swap(later, earlier);
+        }
+        true
+    });
 }
 
 #[cfg(test)]

@@ -180,6 +180,7 @@ mod tests {
             gid: 0,
             hlink: None,
             checksum: None,
+            implied: false,
         }
     }
 

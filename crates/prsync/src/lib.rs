@@ -107,6 +107,9 @@ pub fn list_options(opts: &Options) -> ListOptions {
         chmod: opts.chmod.clone(),
         copy_dirlinks: opts.copy_dirlinks,
         copy_unsafe_links: opts.copy_unsafe_links,
+        relative: opts.relative,
+        implied_dirs: opts.implied_dirs,
+        dirs: opts.dirs,
     }
 }
 

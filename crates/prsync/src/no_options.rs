@@ -87,7 +87,11 @@ fn on(m: &ArgMatches, on: &[&str], no: &[&str]) -> bool {
 /// Folds `-a` and the `--no-` forms into `cli`, so that what follows reads each option alone.
 pub fn apply(cli: &mut Cli, m: &ArgMatches) {
     let implied = |id: &'static str| [id, "archive"];
-    cli.recursive = on(m, &implied("recursive"), &["no_recursive"]);
+    // With --files-from, -a does not imply -r (rsync's rule): only the names listed go.
+    cli.recursive = match cli.files_from.is_some() {
+        true => on(m, &["recursive"], &["no_recursive"]),
+        false => on(m, &implied("recursive"), &["no_recursive"]),
+    };
     cli.links = on(m, &implied("links"), &["no_links"]);
     cli.perms = on(m, &implied("perms"), &["no_perms"]);
     cli.times = on(m, &implied("times"), &["no_times"]);

@@ -118,6 +118,8 @@ pub struct Receiver<'a, S: Sender, W: Write> {
     /// a file once its data has arrived, by when its generator has named the rest of the
     /// folder (`x is uptodate`), so these follow the folder's other lines.
     sent_names: Vec<Vec<u8>>,
+    /// The last folder [`Receiver::make_parents`] made sure of.
+    parents_made: Option<RelPath>,
 }
 
 impl<'a, S: Sender, W: Write> Receiver<'a, S, W> {
@@ -204,6 +206,7 @@ impl<'a, S: Sender, W: Write> Receiver<'a, S, W> {
             seen: Vec::new(),
             alt,
             sent_names: Vec::new(),
+            parents_made: None,
         })
     }
 
@@ -251,7 +254,7 @@ impl<'a, S: Sender, W: Write> Receiver<'a, S, W> {
         }
         if self.opts.delete == DeleteMode::Before {
             for i in 0..n {
-                if self.existed.contains(&i) {
+                if self.deletes_in(i) {
                     self.delete_in_dir(i)?;
                 }
             }
@@ -259,7 +262,7 @@ impl<'a, S: Sender, W: Write> Receiver<'a, S, W> {
         for i in 0..n {
             // A folder's extraneous entries go before its own line, as rsync prints them;
             // the folder is compared as it was before they went, as rsync's stat of it is.
-            if self.opts.delete == DeleteMode::During && self.existed.contains(&i) {
+            if self.opts.delete == DeleteMode::During && self.deletes_in(i) {
                 let before = self.lstat_once(i);
                 self.delete_in_dir(i)?;
                 self.process_as(i, before)?;
@@ -279,13 +282,36 @@ impl<'a, S: Sender, W: Write> Receiver<'a, S, W> {
         }
         if self.opts.delete == DeleteMode::After {
             for i in 0..n {
-                if self.existed.contains(&i) {
+                if self.deletes_in(i) {
                     self.delete_in_dir(i)?;
                 }
             }
         }
         self.finish_dirs();
         self.out.flush()
+    }
+
+    /// Whether `--delete` looks in folder `i`: one that was there, and was sent with its
+    /// contents (not a folder `-R` only implied).
+    fn deletes_in(&self, i: usize) -> bool {
+        self.existed.contains(&i) && !self.list()[i].implied
+    }
+
+    /// `-R --no-implied-dirs`: the folders above entry `i` that are not on the destination
+    /// are made (`mkdir -p`, without a line), as rsync's receiver does.
+    fn make_parents(&mut self, i: usize) -> io::Result<()> {
+        let Some(parent) = self.rel_of(i).and_then(RelPath::parent) else {
+            return Ok(());
+        };
+        if self.parents_made.as_ref() == Some(&parent) {
+            return Ok(());
+        }
+        let root = self.root()?;
+        if root.metadata(Some(&parent))?.is_none() {
+            root.create_dir_all(&parent)?;
+        }
+        self.parents_made = Some(parent);
+        Ok(())
     }
 
     /// The entry's path for the [`Root`]; `None` for the root itself.
@@ -454,6 +480,16 @@ impl<'a, S: Sender, W: Write> Receiver<'a, S, W> {
         let entry = self.list()[i].clone();
         if i > 0 && parent_of(&entry.name) != parent_of(&self.list()[i - 1].name) {
             self.flush_sent_names();
+        }
+        if self.opts.relative && !self.opts.implied_dirs && !self.opts.dry_run {
+            if let Err(e) = self.make_parents(i) {
+                let shown = String::from_utf8_lossy(&entry.name).into_owned();
+                self.fail(format!(
+                    "cannot make the folders above {shown}: {}",
+                    os_reason(&e)
+                ));
+                return Ok(());
+            }
         }
         if self.skip_below.iter().any(|d| is_below(&entry.name, d)) {
             return Ok(());

@@ -49,6 +49,13 @@ pub struct ListOptions {
     /// `--copy-unsafe-links`: an unsafe symlink (see [`crate::links`]) is sent as what it
     /// points to.
     pub copy_unsafe_links: bool,
+    /// `-R`: each source is named by its whole path (below a `/./` in it, if any).
+    pub relative: bool,
+    /// With `-R`, the folders on the way to each source are sent too (not with
+    /// `--no-implied-dirs`).
+    pub implied_dirs: bool,
+    /// `-d`: a folder named without `-r` is sent itself, without what is in it.
+    pub dirs: bool,
 }
 
 /// How a sent file's bytes went: for `--stats`' `Literal data` and `Matched data`.
@@ -165,6 +172,7 @@ impl LocalSender {
             notices: Vec::new(),
             order: 0,
             ancestors: Vec::new(),
+            shallow: false,
         };
         for src in sources {
             walker.operand(src);
@@ -378,10 +386,15 @@ struct Walker<'a> {
     /// The folders being walked, by device and inode: with -L a link back up to one of them
     /// would make the walk endless.
     ancestors: Vec<(u64, u64)>,
+    /// Listing one level only (`-d`): folders found are not descended into.
+    shallow: bool,
 }
 
 impl Walker<'_> {
     fn operand(&mut self, src: &OsStr) {
+        if self.opts.relative {
+            return self.operand_relative(src);
+        }
         let bytes = src.as_bytes();
         let path = PathBuf::from(src);
         // rsync: a trailing slash (or a name that is `.`) means "what is inside".
@@ -409,6 +422,12 @@ impl Walker<'_> {
         };
         if contents && meta.is_dir() {
             if !self.opts.recursive {
+                // -d: a folder named with a trailing slash (or `.`) sends what is in it.
+                if self.opts.dirs {
+                    self.add(b".".to_vec(), &path, &meta);
+                    self.list_one_level(&path, b"");
+                    return;
+                }
                 self.notices.push("skipping directory .".to_string());
                 return;
             }
@@ -421,7 +440,16 @@ impl Walker<'_> {
             Some(i) => trimmed[i + 1..].to_vec(),
             None => trimmed.to_vec(),
         };
+        self.operand_named(name, &path, &meta);
+    }
+
+    /// One source, found at `path`, listed as `name` with everything below it.
+    fn operand_named(&mut self, name: Vec<u8>, path: &Path, meta: &Metadata) {
         if meta.is_dir() && !self.opts.recursive {
+            if self.opts.dirs {
+                self.add(name, path, meta);
+                return;
+            }
             self.notices.push(format!(
                 "skipping directory {}",
                 String::from_utf8_lossy(&name)
@@ -431,9 +459,96 @@ impl Walker<'_> {
         if self.filters.is_excluded(&name, meta.is_dir()) {
             return;
         }
-        if self.add(name.clone(), &path, &meta) && meta.is_dir() {
-            self.walk(&path, &name);
+        if self.add(name.clone(), path, meta) && meta.is_dir() {
+            self.walk(path, &name);
         }
+    }
+
+    /// A source under `-R`: named by its path, from after its last `/./` (a leading `./`
+    /// also marks the transfer root, which is then sent as `.`), without leading and
+    /// trailing slashes; each folder on the way is sent as an implied folder, for its
+    /// attributes only, unless `--no-implied-dirs`.
+    fn operand_relative(&mut self, src: &OsStr) {
+        let bytes = src.as_bytes();
+        let (start, dot_root) = match bytes.windows(3).rposition(|w| w == b"/./") {
+            Some(i) => (i + 3, false),
+            None if bytes.starts_with(b"./") => (2, true),
+            None => (0, false),
+        };
+        // The name: components after the cut, without empty and `.` ones.
+        let mut name: Vec<u8> = Vec::new();
+        // Where each component of the name ends in `bytes`, for the implied folders' paths.
+        let mut ends: Vec<(usize, usize)> = Vec::new();
+        let mut at = start;
+        for part in bytes[start..].split(|&b| b == b'/') {
+            let end = at + part.len();
+            if !part.is_empty() && part != b"." {
+                if !name.is_empty() {
+                    name.push(b'/');
+                }
+                name.extend_from_slice(part);
+                ends.push((end, name.len()));
+            }
+            at = end + 1;
+        }
+        let path = PathBuf::from(src);
+        let meta = match if self.opts.copy_links {
+            fs::metadata(&path)
+        } else {
+            fs::symlink_metadata(&path)
+        } {
+            Ok(m) => m,
+            Err(e) => {
+                self.errors.push(ListError {
+                    message: format!(
+                        "link_stat \"{}\" failed: {} (check the source path)",
+                        path.display(),
+                        os_reason(&e)
+                    ),
+                });
+                return;
+            }
+        };
+        if self.opts.implied_dirs {
+            let mut implied: Vec<(Vec<u8>, PathBuf)> = Vec::new();
+            if dot_root {
+                implied.push((b".".to_vec(), PathBuf::from(".")));
+            }
+            for &(end, len) in ends.iter().take(ends.len().saturating_sub(1)) {
+                let at = PathBuf::from(OsStr::from_bytes(&bytes[..end]));
+                implied.push((name[..len].to_vec(), at));
+            }
+            for (dir, at) in implied {
+                if let Ok(m) = fs::metadata(&at) {
+                    if m.is_dir() && !self.filters.is_excluded(&dir, true) {
+                        self.add(dir, &at, &m);
+                        if let Some(last) = self.found.last_mut() {
+                            last.entry.implied = true;
+                        }
+                    }
+                }
+            }
+        }
+        if name.is_empty() {
+            // `-R .` or `-R dir/./`: the transfer root itself, and what is in it.
+            if meta.is_dir() && self.opts.recursive {
+                self.add(b".".to_vec(), &path, &meta);
+                self.walk(&path, b"");
+            } else if meta.is_dir() && self.opts.dirs {
+                self.add(b".".to_vec(), &path, &meta);
+                self.list_one_level(&path, b"");
+            }
+            return;
+        }
+        // -d: a folder named with a trailing slash sends what is in it, one level.
+        let contents = bytes.ends_with(b"/") || bytes.ends_with(b"/.");
+        if contents && meta.is_dir() && !self.opts.recursive && self.opts.dirs {
+            if !self.filters.is_excluded(&name, true) && self.add(name.clone(), &path, &meta) {
+                self.list_one_level(&path, &name);
+            }
+            return;
+        }
+        self.operand_named(name, &path, &meta);
     }
 
     /// Adds everything below the directory `dir`, whose entries are named `prefix/...`
@@ -523,9 +638,19 @@ impl Walker<'_> {
                 below.push((path, name));
             }
         }
+        if self.shallow {
+            return;
+        }
         for (path, name) in below {
             self.walk(&path, &name);
         }
+    }
+
+    /// `-d`: what is in the folder `dir`, named `prefix/...`, without going further down.
+    fn list_one_level(&mut self, dir: &Path, prefix: &[u8]) {
+        self.shallow = true;
+        self.walk_below(dir, prefix);
+        self.shallow = false;
     }
 
     /// Whether the symlink `name` at `path` is sent as what it points to.
@@ -601,6 +726,7 @@ impl Walker<'_> {
                 gid: meta.gid(),
                 hlink: None,
                 checksum: None,
+                implied: false,
             },
             path: path.to_path_buf(),
             inode,

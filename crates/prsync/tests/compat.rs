@@ -838,3 +838,91 @@ fn verbose_twice_names_what_is_uptodate() {
         );
     }
 }
+
+/// `-R`: sources named by their paths below a `/./`, the folders on the way sent for their
+/// attributes (not with `--no-implied-dirs`) and never deleted in; `--files-from` as a
+/// list of such sources, with `-d`'s one level for a name ending in `/`, comments skipped
+/// and `..` kept below the source. The same lines and trees as rsync.
+#[test]
+fn relative_paths_and_files_from_match_rsync() {
+    let bed = Bed::new("relative");
+    let src = bed.src();
+    fs::create_dir_all(src.join("down/3/deep/sub")).unwrap();
+    fs::create_dir_all(src.join("down/other/inner")).unwrap();
+    fs::write(src.join("down/3/deep/f"), b"f\n").unwrap();
+    fs::write(src.join("down/3/deep/sub/g"), b"g\n").unwrap();
+    fs::write(src.join("down/other/h"), b"h\n").unwrap();
+    fs::write(src.join("down/other/inner/i"), b"i\n").unwrap();
+    fs::set_permissions(src.join("down/3"), fs::Permissions::from_mode(0o750)).unwrap();
+    for (n, dir) in [
+        "down/3/deep/sub",
+        "down/3/deep",
+        "down/3",
+        "down/other/inner",
+        "down/other",
+        "down",
+    ]
+    .iter()
+    .enumerate()
+    {
+        set_mtime(&src.join(dir), 1_600_000_000 + n as i64, 0);
+    }
+    let runs: &[(&[&[u8]], &str)] = &[
+        (&[b"-aiR", b"{src}/./down/3/deep", b"d1/"], "d1"),
+        (&[b"-aiR", b"{src}/./down/3/deep/f", b"d2/"], "d2"),
+        (
+            &[
+                b"-aiR",
+                b"--no-implied-dirs",
+                b"{src}/./down/3/deep",
+                b"d3/",
+            ],
+            "d3",
+        ),
+        (&[b"-aiR", b"{src}/down/./3/deep/", b"d4/"], "d4"),
+        (
+            &[b"-aiR", b"{src}/./down/3", b"{src}/./down/3/deep/f", b"d5/"],
+            "d5",
+        ),
+    ];
+    // With --no-implied-dirs, the folders above are made now, in both.
+    for (args, dest) in runs {
+        bed.same_with(args, dest, !args.contains(&&b"--no-implied-dirs"[..]));
+    }
+    // Extraneous files in the sent folder go; those in an implied one stay.
+    bed.on_dests("d1", |d| {
+        fs::write(d.join("down/junk"), b"j").unwrap();
+        fs::write(d.join("down/3/deep/junk"), b"j").unwrap();
+    });
+    bed.same(&[b"-aiR", b"--del", b"{src}/./down/3/deep", b"d1/"], "d1");
+    let list = bed.root.join("list");
+    fs::write(
+        &list,
+        b"down/3/deep/f\n# a comment\n/down/other/\n../down/3/deep/sub\n",
+    )
+    .unwrap();
+    let from = format!("--files-from={}", list.display());
+    bed.same(&[b"-ai", from.as_bytes(), b"{src}/", b"f1/"], "f1");
+    bed.same(&[b"-air", from.as_bytes(), b"{src}/", b"f2/"], "f2");
+    bed.same_with(
+        &[
+            b"-ai",
+            b"--no-implied-dirs",
+            from.as_bytes(),
+            b"{src}",
+            b"f3/",
+        ],
+        "f3",
+        false,
+    );
+    let list0 = bed.root.join("list0");
+    fs::write(&list0, b"down/other/h\0down/3\0").unwrap();
+    let from0 = format!("--files-from={}", list0.display());
+    bed.same(
+        &[b"-ai", b"--from0", from0.as_bytes(), b"{src}/", b"f4/"],
+        "f4",
+    );
+    // One source folder only.
+    let (r, p) = bed.both(&[from.as_bytes(), b"{src}/", b"{src}/", b"f5/"]);
+    assert_eq!((r.code, p.code), (1, 1));
+}

@@ -238,6 +238,7 @@ fn entry(name: &str, kind: FileKind) -> FileEntry {
         gid: 1234,
         hlink: None,
         checksum: None,
+        implied: false,
     }
 }
 

@@ -31,6 +31,9 @@ fn sender(name: &str) -> LocalSender {
         chmod: None,
         copy_dirlinks: false,
         copy_unsafe_links: false,
+        relative: false,
+        implied_dirs: true,
+        dirs: false,
     };
     let mut source = dir.into_os_string();
     source.push("/");

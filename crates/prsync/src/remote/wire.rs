@@ -126,6 +126,7 @@ pub struct WireEntry {
     gid: u32,
     hlink: Option<u32>,
     checksum: Option<u128>,
+    implied: bool,
 }
 
 impl From<&FileEntry> for WireEntry {
@@ -150,6 +151,7 @@ impl From<&FileEntry> for WireEntry {
             gid: e.gid,
             hlink: e.hlink,
             checksum: e.checksum,
+            implied: e.implied,
         }
     }
 }
@@ -186,6 +188,7 @@ impl WireEntry {
             gid: self.gid,
             hlink: self.hlink,
             checksum: self.checksum,
+            implied: self.implied,
         })
     }
 }
@@ -380,6 +383,7 @@ mod tests {
             gid: 0,
             hlink: None,
             checksum: None,
+            implied: false,
         });
         assert!(e.clone().into_entry().is_ok());
         for bad in [&b"../x"[..], b"/etc/passwd", b"a/../../b", b""] {
