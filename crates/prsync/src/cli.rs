@@ -261,6 +261,12 @@ pub struct Cli {
         value_name = "PROGRAM"
     )]
     pub rsync_path: Option<String>,
+    /// Fine-grained informational verbosity (name, progress, stats; others accepted)
+    #[arg(long = "info", value_name = "FLAGS", action = ArgAction::Append)]
+    pub info: Vec<String>,
+    /// Fine-grained debug verbosity (accepted; prsync prints no debug output)
+    #[arg(long = "debug", value_name = "FLAGS", action = ArgAction::Append)]
+    pub debug: Vec<String>,
     /// Give some file-transfer stats
     #[arg(long = "stats")]
     pub stats: bool,
@@ -411,6 +417,8 @@ pub struct Options {
     pub implied_dirs: bool,
     /// `-d` (also implied by `--files-from`).
     pub dirs: bool,
+    /// The `--info` levels given.
+    pub info: crate::info::Info,
 }
 
 /// Where the other end of a transfer is.
@@ -428,7 +436,29 @@ impl Options {
     /// Whether names are printed as they go: `-v`, or `--progress`, which rsync makes print
     /// them too (without `-v`'s summary at the end).
     pub fn names(&self) -> bool {
+        match self.info.name {
+            Some(level) => level > 0,
+            None => self.verbose > 0 || self.progress,
+        }
+    }
+
+    /// Whether `sending incremental file list` opens the output: `-v` or `--progress`,
+    /// whatever `--info=name` says (rsync ties it to its `flist` level).
+    pub fn list_banner(&self) -> bool {
         self.verbose > 0 || self.progress
+    }
+
+    /// Whether what is already up to date is named too: `-vv`, or `--info=name2`.
+    pub fn names_uptodate(&self) -> bool {
+        self.info.name.map_or(self.verbose > 1, |level| level > 1)
+    }
+
+    /// Whether the closing `sent ... received ...` lines are printed: `-v`, `--stats`, or
+    /// `--info=stats`.
+    pub fn summary(&self) -> bool {
+        self.info
+            .stats
+            .map_or(self.stats || self.verbose > 0, |level| level > 0)
     }
 
     /// The options as flags for the agent's parser: what decides how the far end lists,
@@ -484,6 +514,20 @@ impl Options {
         flag(self.dirs, "-d");
         for _ in 1..self.human {
             flag(true, "-h");
+        }
+        if self.info != crate::info::Info::default() {
+            let level = |l: Option<u8>| l.map(|l| l.to_string());
+            let mut words = Vec::new();
+            for (word, l) in [
+                ("name", level(self.info.name)),
+                ("progress", level(self.info.progress)),
+                ("stats", level(self.info.stats)),
+            ] {
+                if let Some(l) = l {
+                    words.push(format!("{word}{l}"));
+                }
+            }
+            args.push(format!("--info={}", words.join(",")).into_bytes());
         }
         for text in &self.chmod_text {
             args.push(format!("--chmod={text}").into_bytes());
@@ -733,6 +777,8 @@ fn resolve(
         }
     };
     let min_size = size("--min-size", &cli.min_size)?;
+    let info = crate::info::parse_info(&cli.info).map_err(anyhow::Error::msg)?;
+    crate::info::check_debug(&cli.debug).map_err(anyhow::Error::msg)?;
     let _ = exit::OK;
     // As rsync: -e, else $RSYNC_RSH.
     let rsh = cli
@@ -767,9 +813,10 @@ fn resolve(
         mkpath: cli.mkpath,
         delete,
         partial: cli.partial || cli.partial_progress,
-        progress: (cli.progress || cli.partial_progress) && !cli.quiet,
+        progress: (cli.progress || cli.partial_progress || info.progress.is_some_and(|l| l > 0))
+            && !cli.quiet,
         block_size,
-        stats: cli.stats,
+        stats: cli.stats || info.stats.is_some_and(|l| l > 1),
         human: 1 + cli.human,
         filters,
         sources: paths,
@@ -797,6 +844,7 @@ fn resolve(
         max_size,
         min_size,
         alt_dest,
+        info,
         relative: cli.relative || files_from,
         implied_dirs: !cli.no_implied_dirs,
         dirs: cli.dirs || files_from,

@@ -30,6 +30,7 @@ pub mod alt_dest;
 pub mod chmod;
 pub mod cli;
 pub mod flist;
+pub mod info;
 pub mod itemize;
 pub mod links;
 pub mod mapped;
@@ -82,7 +83,7 @@ pub fn run(opts: &Options) -> i32 {
     let start = Instant::now();
     let stdout = std::io::stdout();
     let mut out = std::io::BufWriter::new(stdout.lock());
-    if opts.names() {
+    if opts.list_banner() {
         let _ = writeln!(out, "sending incremental file list");
     }
     let mut sender = LocalSender::list(&opts.sources, &list_options(opts), &opts.filters);
@@ -179,7 +180,7 @@ pub fn transfer<S: Sender>(
     if opts.stats && !opts.quiet {
         let _ = out.write_all(stats.stats_block(opts.human).as_bytes());
     }
-    if (opts.stats || opts.verbose > 0) && !opts.quiet {
+    if opts.summary() && !opts.quiet {
         let summary = stats.summary(opts.human, start.elapsed(), opts.dry_run);
         let _ = out.write_all(summary.as_bytes());
     }

@@ -414,7 +414,7 @@ impl<'a, S: Sender, W: Write> Receiver<'a, S, W> {
                 line.extend_from_slice(b" -> ");
                 line.extend(itemize::escape(target, self.utf8));
             }
-            if self.opts.verbose > 1 && item.transfer {
+            if self.opts.names_uptodate() && item.transfer {
                 self.sent_names.push(line);
             } else {
                 self.print(&line);
@@ -433,7 +433,7 @@ impl<'a, S: Sender, W: Write> Receiver<'a, S, W> {
     /// uptodate` when none of its attributes (`item`) change either, as rsync's
     /// `set_file_attrs` reports it.
     fn report_uptodate(&mut self, i: usize, item: &Item) {
-        if self.opts.verbose < 2 || self.opts.itemize {
+        if !self.opts.names_uptodate() || self.opts.itemize {
             return;
         }
         let mut line = itemize::escape(&self.list()[i].name, self.utf8);

@@ -926,3 +926,39 @@ fn relative_paths_and_files_from_match_rsync() {
     let (r, p) = bed.both(&[from.as_bytes(), b"{src}/", b"{src}/", b"f5/"]);
     assert_eq!((r.code, p.code), (1, 1));
 }
+
+/// `--info=FLAGS` sets what is named as rsync's levels do, `--debug=FLAGS` is taken, and an
+/// unknown word is refused in rsync's words, exit 1.
+#[test]
+fn info_and_debug_levels_as_rsync() {
+    let (bed, mut rng) = tree("info", 90);
+    let runs: &[&[&[u8]]] = &[
+        &[b"-a", b"--info=name1"],
+        &[b"-av", b"--info=name0,stats0"],
+        &[b"-a", b"--info=NAME,progress0"],
+        &[b"-ai", b"--debug=none", b"--debug=HLINK0,del0"],
+    ];
+    for (n, extra) in runs.iter().enumerate() {
+        edit_source(&bed.src(), &mut rng);
+        let mut args = extra.to_vec();
+        let dest = format!("d{n}/");
+        args.extend_from_slice(&[b"{src}/", dest.as_bytes()]);
+        bed.same(&args, &dest);
+    }
+    for bad in [&b"--info=nam"[..], b"--debug=bogus3"] {
+        let (r, p) = bed.both(&[bad, b"{src}/", b"x/"]);
+        assert_eq!((r.code, p.code), (1, 1));
+        let first = |s: &[u8]| {
+            String::from_utf8_lossy(s)
+                .lines()
+                .next()
+                .unwrap_or("")
+                .to_string()
+        };
+        assert!(
+            first(&p.stderr).ends_with(&first(&r.stderr)),
+            "{}",
+            first(&p.stderr)
+        );
+    }
+}

@@ -147,7 +147,7 @@ async fn push(
     progress: Arc<Progress>,
 ) -> (Vec<HostOutcome>, i32, Option<i32>) {
     let targets = Target::from_specs(hosts.to_vec());
-    if opts.names() && !opts.quiet {
+    if opts.list_banner() && !opts.quiet {
         printer.line(None, b"sending incremental file list");
     }
     let mut sender = LocalSender::list(&opts.sources, &crate::list_options(opts), &opts.filters);
@@ -274,7 +274,7 @@ fn pull(
         Ok(s) => s,
         Err(e) => return finish([(name, Err(e))].into_iter(), exit::OK, Vec::new()),
     };
-    if opts.names() && !opts.quiet {
+    if opts.list_banner() && !opts.quiet {
         printer.line(None, b"receiving incremental file list");
     }
     let interrupt = match runtime.block_on(async { Interrupt::install() }) {
