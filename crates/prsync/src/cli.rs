@@ -173,6 +173,18 @@ pub struct Cli {
     /// Hardlink to files in DIR when unchanged
     #[arg(long = "link-dest", value_name = "DIR", action = ArgAction::Append)]
     pub link_dest: Vec<PathBuf>,
+    /// Omit directories from --times
+    #[arg(short = 'O', long = "omit-dir-times")]
+    pub omit_dir_times: bool,
+    /// Make backups (see --suffix & --backup-dir)
+    #[arg(short = 'b', long = "backup")]
+    pub backup: bool,
+    /// Make backups into hierarchy based in DIR
+    #[arg(long = "backup-dir", value_name = "DIR")]
+    pub backup_dir: Option<PathBuf>,
+    /// Backup suffix (default ~ w/o --backup-dir)
+    #[arg(long = "suffix", value_name = "SUFFIX", allow_hyphen_values = true)]
+    pub suffix: Option<OsString>,
     /// Use relative path names
     #[arg(short = 'R', long = "relative")]
     pub relative: bool,
@@ -419,6 +431,11 @@ pub struct Options {
     pub dirs: bool,
     /// The `--info` levels given.
     pub info: crate::info::Info,
+    /// `-b`, `--backup-dir`, `--suffix`.
+    pub backup: Option<crate::backup::Backup>,
+    /// `-O`, also implied by `-b` without `--backup-dir`, as in rsync: folders keep the time
+    /// of their last change.
+    pub omit_dir_times: bool,
 }
 
 /// Where the other end of a transfer is.
@@ -510,6 +527,7 @@ impl Options {
         flag(self.size_only, "--size-only");
         flag(self.ignore_times, "-I");
         flag(self.relative, "-R");
+        flag(self.omit_dir_times, "-O");
         flag(self.relative && !self.implied_dirs, "--no-implied-dirs");
         flag(self.dirs, "-d");
         for _ in 1..self.human {
@@ -522,6 +540,7 @@ impl Options {
                 ("name", level(self.info.name)),
                 ("progress", level(self.info.progress)),
                 ("stats", level(self.info.stats)),
+                ("backup", level(self.info.backup)),
             ] {
                 if let Some(l) = l {
                     words.push(format!("{word}{l}"));
@@ -544,6 +563,15 @@ impl Options {
                 arg.extend_from_slice(std::os::unix::ffi::OsStrExt::as_bytes(dir.as_os_str()));
                 args.push(arg);
             }
+        }
+        if let Some(backup) = &self.backup {
+            args.push(b"-b".to_vec());
+            if let Some(dir) = &backup.dir {
+                let mut arg = b"--backup-dir=".to_vec();
+                arg.extend_from_slice(std::os::unix::ffi::OsStrExt::as_bytes(dir.as_os_str()));
+                args.push(arg);
+            }
+            args.push([&b"--suffix="[..], &backup.suffix].concat());
         }
         if let Some(b) = self.block_size {
             args.push(format!("--block-size={b}").into_bytes());
@@ -758,6 +786,20 @@ fn resolve(
         bail!("--delete does not work without --recursive (-r); add -r or -a");
     }
     filters.set_delete_excluded(cli.delete_excluded);
+    let backup = crate::backup::Backup::from_options(
+        cli.backup,
+        cli.backup_dir.as_deref(),
+        cli.suffix
+            .as_ref()
+            .map(|s| std::os::unix::ffi::OsStrExt::as_bytes(s.as_os_str())),
+    )
+    .map_err(anyhow::Error::msg)?;
+    // As rsync: backups beside the files are never deleted.
+    if let Some(rule) = backup.as_ref().and_then(|b| b.protect_rule()) {
+        if delete != DeleteMode::Off && !cli.delete_excluded {
+            filters.push_filter(&rule)?;
+        }
+    }
     let am_root = rustix::process::geteuid().is_root();
     let bwlimit = match cli.bwlimit.as_deref() {
         None => None,
@@ -845,6 +887,8 @@ fn resolve(
         min_size,
         alt_dest,
         info,
+        omit_dir_times: cli.omit_dir_times || backup.as_ref().is_some_and(|b| b.dir.is_none()),
+        backup,
         relative: cli.relative || files_from,
         implied_dirs: !cli.no_implied_dirs,
         dirs: cli.dirs || files_from,

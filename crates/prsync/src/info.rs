@@ -31,6 +31,8 @@ pub struct Info {
     pub progress: Option<u8>,
     /// `stats`: 1 the closing summary (as `-v`), 2 the `--stats` block.
     pub stats: Option<u8>,
+    /// `backup`: 1 names each backup made (`backed up x to x~`), as `-vv` does.
+    pub backup: Option<u8>,
 }
 
 /// Parses every `--info` value given, in order: a later word wins.
@@ -47,6 +49,7 @@ pub fn parse_info(values: &[String]) -> Result<Info, String> {
             set("name", &mut info.name);
             set("progress", &mut info.progress);
             set("stats", &mut info.stats);
+            set("backup", &mut info.backup);
         }
     }
     Ok(info)
@@ -106,6 +109,7 @@ mod tests {
                 name: Some(2),
                 progress: Some(0),
                 stats: Some(1),
+                backup: None,
             }
         );
         let none = parse_info(&["all".into(), "none".into()]).unwrap();

@@ -27,6 +27,7 @@
 #![deny(missing_docs)]
 
 pub mod alt_dest;
+pub mod backup;
 pub mod chmod;
 pub mod cli;
 pub mod flist;
@@ -151,6 +152,12 @@ pub fn transfer<S: Sender>(
         let _ = out.write_all(b"created directory ");
         let _ = out.write_all(&itemize::escape(shown, itemize::locale_is_utf8()));
         let _ = out.write_all(b"\n");
+    }
+    if let Some(dir) = opts.backup.as_ref().and_then(|b| b.dir.as_ref()) {
+        let shown = opts.info.backup.map_or(opts.verbose > 1, |l| l > 0);
+        if shown && !opts.quiet && !PathBuf::from(&opts.dest).join(dir).exists() {
+            let _ = writeln!(out, "(new) backup_dir is {}", dir.display());
+        }
     }
     if opts.verbose > 1 && !opts.quiet {
         let _ = match opts.whole_file {

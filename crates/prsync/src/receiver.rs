@@ -47,6 +47,17 @@ const PREFETCH_LARGEST: u64 = 256 * 1024;
 /// the old file in runs longer than this go straight to the file.
 const WRITE_BUFFER: usize = 1 << 20;
 
+/// How `-b` keeps a file.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Keep {
+    /// Moved away: it is being deleted or replaced by another kind.
+    Move,
+    /// Hard-linked: the new file is renamed over the name next, leaving the link.
+    Link,
+    /// Copied: `--inplace` is about to rewrite the file itself.
+    Copy,
+}
+
 /// The file a new one is built from: its `lstat`, and its path when it is not the one at
 /// the entry's own name.
 type Old<'p> = (&'p FileStat, Option<&'p std::path::Path>);
@@ -291,6 +302,65 @@ impl<'a, S: Sender, W: Write> Receiver<'a, S, W> {
         self.out.flush()
     }
 
+    /// `-b`: keeps what is at entry `i`'s name before this run replaces it.
+    fn back_up(&mut self, i: usize, rel: &RelPath, keep: Keep) -> io::Result<bool> {
+        let name = match &self.solo {
+            Some(solo) => solo.as_bytes().to_vec(),
+            None => self.list()[i].name.clone(),
+        };
+        self.back_up_name(&name, rel, keep)
+    }
+
+    /// `-b`: keeps what is at `name` (`rel` in the root) before this run replaces or deletes
+    /// it, at its backup place; false without `-b`, when nothing is kept.
+    fn back_up_name(&mut self, name: &[u8], rel: &RelPath, keep: Keep) -> io::Result<bool> {
+        let Some(backup) = &self.opts.backup else {
+            return Ok(false);
+        };
+        if self.opts.dry_run {
+            return Ok(false);
+        }
+        let (to, shown) = backup.place(&self.dest.dir, name);
+        if backup.dir.is_some() {
+            if let Some(parent) = to.parent() {
+                std::fs::create_dir_all(parent)?;
+            }
+        }
+        let copy = |this: &Self| -> io::Result<()> {
+            let from = this.dest.dir.join(rel.as_path());
+            let _ = std::fs::remove_file(&to);
+            std::fs::copy(&from, &to)?;
+            let meta = std::fs::symlink_metadata(&from)?;
+            filetime::set_file_mtime(&to, filetime::FileTime::from_last_modification_time(&meta))
+        };
+        match keep {
+            Keep::Copy => copy(self)?,
+            Keep::Move | Keep::Link => {
+                let root = self.root()?;
+                match root.move_out(rel, &to, keep == Keep::Link) {
+                    // Another file system: the backup is a copy.
+                    Err(e) if keep == Keep::Link && e.raw_os_error() == Some(libc::EXDEV) => {
+                        copy(self)?
+                    }
+                    other => other?,
+                }
+            }
+        }
+        if self
+            .opts
+            .info
+            .backup
+            .map_or(self.opts.verbose > 1, |l| l > 0)
+        {
+            let mut line = b"backed up ".to_vec();
+            line.extend(itemize::escape(name, self.utf8));
+            line.extend_from_slice(b" to ");
+            line.extend(itemize::escape(&shown, self.utf8));
+            self.print(&line);
+        }
+        Ok(true)
+    }
+
     /// Whether `--delete` looks in folder `i`: one that was there, and was sent with its
     /// contents (not a folder `-R` only implied).
     fn deletes_in(&self, i: usize) -> bool {
@@ -454,7 +524,8 @@ impl<'a, S: Sender, W: Write> Receiver<'a, S, W> {
         if e.is_regular() && meta.is_file() && e.size() != meta.size {
             item.size = true;
         }
-        if keep_time && e.mtime.secs != meta.mtime.secs {
+        let omitted = e.is_dir() && o.omit_dir_times;
+        if keep_time && !omitted && e.mtime.secs != meta.mtime.secs {
             item.time = true;
         }
         let is_link = matches!(e.kind, FileKind::Symlink { .. });
@@ -602,7 +673,7 @@ impl<'a, S: Sender, W: Write> Receiver<'a, S, W> {
             }
         } else if self.opts.dry_run {
             self.missing_below.push(name);
-        } else {
+        } else if !self.back_up(i, &rel, Keep::Move)? {
             self.root()?.remove(&rel)?;
         }
         Ok(true)
@@ -638,6 +709,8 @@ impl<'a, S: Sender, W: Write> Receiver<'a, S, W> {
                 if old == target {
                     make = false;
                 } else {
+                    // Kept before the line, as rsync's generator keeps it.
+                    self.back_up(i, &self.rel_below(i)?, Keep::Move)?;
                     item.local_change = true;
                     item.change = true;
                 }
@@ -832,6 +905,11 @@ impl<'a, S: Sender, W: Write> Receiver<'a, S, W> {
         if !self.opts.times {
             item.time = true;
         }
+        // --inplace rewrites the file itself: -b copies it first, before its line, as rsync.
+        if self.opts.inplace {
+            let rel = self.rel_below(i)?;
+            self.back_up(i, &rel, Keep::Copy)?;
+        }
         self.report(i, &item, None);
         self.send_file(i, e, Some((&m, None)))?;
         Ok(Some(false))
@@ -1006,6 +1084,8 @@ impl<'a, S: Sender, W: Write> Receiver<'a, S, W> {
             }
             _ => None,
         };
+        // The file there now, which -b keeps.
+        let here = matches!(old, Some((m, None)) if m.is_file());
         let old = old.map(|(m, _)| m);
         let mode = self.new_mode(e, old);
         let mtime = self.opts.times.then_some(e.mtime);
@@ -1064,6 +1144,9 @@ impl<'a, S: Sender, W: Write> Receiver<'a, S, W> {
                 (m.mtime(), m.mtime_nsec()) != (t.secs, i64::from(t.nanos))
             })
         });
+        if here && !self.opts.inplace {
+            self.back_up(i, &rel, Keep::Link)?;
+        }
         file.commit(mode, mtime, false)
     }
 
@@ -1276,7 +1359,7 @@ impl<'a, S: Sender, W: Write> Receiver<'a, S, W> {
 
     /// Sets the mtime of directory entry `i`, unless `now` (what is there) already has it.
     fn dir_time(&self, i: usize, e: &FileEntry, now: Option<FileStat>) -> io::Result<()> {
-        if !self.opts.times {
+        if !self.opts.times || self.opts.omit_dir_times {
             return Ok(());
         }
         // rsync compares whole seconds here too: a folder whose time is off by less than a
@@ -1359,7 +1442,7 @@ impl<'a, S: Sender, W: Write> Receiver<'a, S, W> {
             if !self.opts.dry_run {
                 self.root()?.remove(rel)?;
             }
-        } else if !self.opts.dry_run {
+        } else if !self.opts.dry_run && !self.back_up_name(name, rel, Keep::Move)? {
             self.root()?.remove(rel)?;
         }
         self.stats.deleted.add(&kind_of(meta));

@@ -98,6 +98,27 @@ impl Root {
         self.link_at(&rustix::fs::CWD, name, existing, new)
     }
 
+    /// Moves the entry at `rel` to `to`, a path outside the root that the operator named
+    /// (rsync's backups), replacing a file there; with `keep`, `to` becomes a hard link of
+    /// it instead and `rel` stays. Only `rel` is confined; `to`'s folder must exist.
+    pub fn move_out(&self, rel: &RelPath, to: &Path, keep: bool) -> io::Result<()> {
+        let (dir, name) = self.parent(rel, false)?;
+        let to_name = to.as_os_str().as_bytes();
+        if !keep {
+            return rustix::fs::renameat(&dir, name, rustix::fs::CWD, to_name)
+                .map_err(|e| errno_at(self.shown(rel), e));
+        }
+        let link = || rustix::fs::linkat(&dir, name, rustix::fs::CWD, to_name, AtFlags::empty());
+        match link() {
+            Err(Errno::EXIST) => {
+                rustix::fs::unlinkat(rustix::fs::CWD, to_name, AtFlags::empty())
+                    .map_err(|e| errno_at(to, e))?;
+                link().map_err(|e| errno_at(self.shown(rel), e))
+            }
+            other => other.map_err(|e| errno_at(self.shown(rel), e)),
+        }
+    }
+
     fn link_at(
         &self,
         from_dir: &impl AsFd,
