@@ -173,6 +173,9 @@ pub struct Cli {
     /// Hardlink to files in DIR when unchanged
     #[arg(long = "link-dest", value_name = "DIR", action = ArgAction::Append)]
     pub link_dest: Vec<PathBuf>,
+    /// Put all updated files into place at end
+    #[arg(long = "delay-updates")]
+    pub delay_updates: bool,
     /// Omit directories from --times
     #[arg(short = 'O', long = "omit-dir-times")]
     pub omit_dir_times: bool,
@@ -436,6 +439,10 @@ pub struct Options {
     /// `-O`, also implied by `-b` without `--backup-dir`, as in rsync: folders keep the time
     /// of their last change.
     pub omit_dir_times: bool,
+    /// `--delay-updates`.
+    pub delay_updates: bool,
+    /// Whether rsync would list incrementally (see [`Options::list_banner`]).
+    pub inc_recursive: bool,
 }
 
 /// Where the other end of a transfer is.
@@ -459,10 +466,22 @@ impl Options {
         }
     }
 
-    /// Whether `sending incremental file list` opens the output: `-v` or `--progress`,
-    /// whatever `--info=name` says (rsync ties it to its `flist` level).
-    pub fn list_banner(&self) -> bool {
-        self.verbose > 0 || self.progress
+    /// The line that opens `-v`'s output (or `--progress`'s, whatever `--info=name` says),
+    /// by rsync's rules: its incremental recursion, which `--delete-before`,
+    /// `--delete-after` and `--delay-updates` turn off, says `... incremental file list`;
+    /// without it, a recursive (or `-d`) list says `... file list ... done`; a list of
+    /// named files alone says nothing. `pull`: this side receives the list.
+    pub fn list_banner(&self, pull: bool) -> Option<&'static str> {
+        if !(self.verbose > 0 || self.progress) {
+            return None;
+        }
+        match (self.inc_recursive, self.recursive || self.dirs, pull) {
+            (true, _, false) => Some("sending incremental file list"),
+            (true, _, true) => Some("receiving incremental file list"),
+            (false, true, false) => Some("building file list ... done"),
+            (false, true, true) => Some("receiving file list ... done"),
+            (false, false, _) => None,
+        }
     }
 
     /// Whether what is already up to date is named too: `-vv`, or `--info=name2`.
@@ -528,6 +547,7 @@ impl Options {
         flag(self.ignore_times, "-I");
         flag(self.relative, "-R");
         flag(self.omit_dir_times, "-O");
+        flag(self.delay_updates, "--delay-updates");
         flag(self.relative && !self.implied_dirs, "--no-implied-dirs");
         flag(self.dirs, "-d");
         for _ in 1..self.human {
@@ -794,6 +814,13 @@ fn resolve(
             .map(|s| std::os::unix::ffi::OsStrExt::as_bytes(s.as_os_str())),
     )
     .map_err(anyhow::Error::msg)?;
+    if cli.delay_updates && cli.inplace {
+        bail!("--inplace cannot be used with --delay-updates");
+    }
+    // As rsync: the folders where updates wait are neither sent nor deleted.
+    if cli.delay_updates {
+        filters.push_filter(b"- .~tmp~/")?;
+    }
     // As rsync: backups beside the files are never deleted.
     if let Some(rule) = backup.as_ref().and_then(|b| b.protect_rule()) {
         if delete != DeleteMode::Off && !cli.delete_excluded {
@@ -887,6 +914,8 @@ fn resolve(
         min_size,
         alt_dest,
         info,
+        delay_updates: cli.delay_updates,
+        inc_recursive: recursive && !(cli.delete_before || cli.delete_after || cli.delay_updates),
         omit_dir_times: cli.omit_dir_times || backup.as_ref().is_some_and(|b| b.dir.is_none()),
         backup,
         relative: cli.relative || files_from,

@@ -84,8 +84,8 @@ pub fn run(opts: &Options) -> i32 {
     let start = Instant::now();
     let stdout = std::io::stdout();
     let mut out = std::io::BufWriter::new(stdout.lock());
-    if opts.list_banner() {
-        let _ = writeln!(out, "sending incremental file list");
+    if let Some(banner) = opts.list_banner(false) {
+        let _ = writeln!(out, "{banner}");
     }
     let mut sender = LocalSender::list(&opts.sources, &list_options(opts), &opts.filters);
     if let Some(rate) = opts.bwlimit {

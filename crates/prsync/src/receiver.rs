@@ -47,6 +47,9 @@ const PREFETCH_LARGEST: u64 = 256 * 1024;
 /// the old file in runs longer than this go straight to the file.
 const WRITE_BUFFER: usize = 1 << 20;
 
+/// rsync's partial folder for `--delay-updates`.
+pub const DELAY_FOLDER: &[u8] = b".~tmp~";
+
 /// How `-b` keeps a file.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 enum Keep {
@@ -131,6 +134,11 @@ pub struct Receiver<'a, S: Sender, W: Write> {
     sent_names: Vec<Vec<u8>>,
     /// The last folder [`Receiver::make_parents`] made sure of.
     parents_made: Option<RelPath>,
+    /// `--delay-updates`: files waiting in a `.~tmp~` folder, with their place, entry, and
+    /// whether an old file is there (for `-b`).
+    delayed: Vec<(RelPath, RelPath, usize, bool)>,
+    /// `--delay-updates`: the `.~tmp~` folders this run uses.
+    delay_folders: Vec<RelPath>,
 }
 
 impl<'a, S: Sender, W: Write> Receiver<'a, S, W> {
@@ -218,6 +226,8 @@ impl<'a, S: Sender, W: Write> Receiver<'a, S, W> {
             alt,
             sent_names: Vec::new(),
             parents_made: None,
+            delayed: Vec::new(),
+            delay_folders: Vec::new(),
         })
     }
 
@@ -282,6 +292,7 @@ impl<'a, S: Sender, W: Write> Receiver<'a, S, W> {
             }
         }
         self.flush_sent_names();
+        self.finish_delayed();
         for g in std::mem::take(&mut self.late) {
             let group = self.groups.get_mut(&g).expect("late groups exist");
             group.late = false;
@@ -1115,7 +1126,12 @@ impl<'a, S: Sender, W: Write> Receiver<'a, S, W> {
             }
             return Ok(());
         }
-        let file = self.root()?.create_file(&rel)?;
+        // --delay-updates: finished in the folder's `.~tmp~`, moved into place at the end.
+        let delayed = match self.opts.delay_updates {
+            true => Some(self.delay_place(&rel)?),
+            false => None,
+        };
+        let file = self.root()?.create_file(delayed.as_ref().unwrap_or(&rel))?;
         if self.opts.partial && basis.is_none() {
             // A stop signal (Ctrl-C) keeps what arrived too, as the error below does.
             file.keep_on_stop();
@@ -1144,10 +1160,55 @@ impl<'a, S: Sender, W: Write> Receiver<'a, S, W> {
                 (m.mtime(), m.mtime_nsec()) != (t.secs, i64::from(t.nanos))
             })
         });
+        if let Some(place) = delayed {
+            file.commit(mode, mtime, false)?;
+            self.delayed.push((place, rel, i, here));
+            return Ok(());
+        }
         if here && !self.opts.inplace {
             self.back_up(i, &rel, Keep::Link)?;
         }
         file.commit(mode, mtime, false)
+    }
+
+    /// `--delay-updates`: where the new `rel` waits, in a `.~tmp~` folder beside it (made
+    /// here if need be), as rsync's partial folder.
+    fn delay_place(&mut self, rel: &RelPath) -> io::Result<RelPath> {
+        let bad = |e: prtools_sync::PathError| io::Error::new(io::ErrorKind::InvalidData, e);
+        let folder = match rel.parent() {
+            Some(parent) => parent.join(DELAY_FOLDER).map_err(bad)?,
+            None => RelPath::new(DELAY_FOLDER.to_vec()).map_err(bad)?,
+        };
+        if !self.delay_folders.contains(&folder) {
+            match self.root()?.create_dir(&folder, 0o700) {
+                Err(e) if e.kind() != io::ErrorKind::AlreadyExists => return Err(e),
+                _ => {}
+            }
+            self.delay_folders.push(folder.clone());
+        }
+        folder.join(rel.file_name()).map_err(bad)
+    }
+
+    /// `--delay-updates`: moves every finished file into place (keeping `-b`'s backup of
+    /// the old one first), then removes the `.~tmp~` folders.
+    fn finish_delayed(&mut self) {
+        for (place, rel, i, here) in std::mem::take(&mut self.delayed) {
+            let moved = (|| -> io::Result<()> {
+                if here {
+                    self.back_up(i, &rel, Keep::Link)?;
+                }
+                self.root()?.rename(&place, &rel)
+            })();
+            if let Err(e) = moved {
+                let shown = String::from_utf8_lossy(&self.list()[i].name).into_owned();
+                self.fail(format!("cannot put {shown} in place: {}", os_reason(&e)));
+            }
+        }
+        for folder in std::mem::take(&mut self.delay_folders) {
+            if let Ok(root) = self.root() {
+                let _ = root.remove(&folder);
+            }
+        }
     }
 
     fn account(&mut self, sent: crate::sender::Sent) {

@@ -891,8 +891,10 @@ fn relative_paths_and_files_from_match_rsync() {
     }
     // Extraneous files in the sent folder go; those in an implied one stay.
     bed.on_dests("d1", |d| {
-        fs::write(d.join("down/junk"), b"j").unwrap();
-        fs::write(d.join("down/3/deep/junk"), b"j").unwrap();
+        for junk in ["down/junk", "down/3/deep/junk"] {
+            fs::write(d.join(junk), b"j").unwrap();
+            set_mtime(&d.join(junk), 1_600_000_000, 0);
+        }
     });
     bed.same(&[b"-aiR", b"--del", b"{src}/./down/3/deep", b"d1/"], "d1");
     let list = bed.root.join("list");
@@ -1047,4 +1049,47 @@ fn backups_are_kept_where_rsync_keeps_them() {
             }
         }
     }
+}
+
+/// `--delay-updates`: files wait in `.~tmp~` and go into place at the end, a stale file
+/// left there by an earlier run is replaced, and nothing of `.~tmp~` is left; rsync's
+/// opening line for lists it builds whole (`building file list ... done`) with it and with
+/// the other options that turn its incremental list off.
+#[test]
+fn delayed_updates_and_list_banners_as_rsync() {
+    let (bed, mut rng) = tree("delay", 95);
+    bed.same(&[b"-ai", b"--delay-updates", b"{src}/", b"dst/"], "dst");
+    bed.on_dests("dst", |d| {
+        fs::create_dir_all(d.join(".~tmp~")).unwrap();
+        fs::write(d.join(".~tmp~/stale"), b"2\n").unwrap();
+    });
+    edit_source(&bed.src(), &mut rng);
+    bed.on_dests("dst", |d| fs::remove_file(d.join(".~tmp~/stale")).unwrap());
+    bed.same(
+        &[b"-ai", b"--delay-updates", b"--del", b"{src}/", b"dst/"],
+        "dst",
+    );
+    let [r, p] = bed.sides();
+    assert!(!p.join("dst/.~tmp~").exists() && !r.join("dst/.~tmp~").exists());
+    for (n, opt) in [
+        &b"--delete-after"[..],
+        b"--delete-before",
+        b"--delete-delay",
+        b"-d",
+    ]
+    .iter()
+    .enumerate()
+    {
+        let dest = format!("b{n}/");
+        let banner = |out: &[u8]| common::lines(out).into_iter().next();
+        let (r, p) = bed.both(&[b"-v", b"-lpt", opt, b"{src}/", dest.as_bytes()]);
+        assert_eq!(
+            banner(&r.stdout),
+            banner(&p.stdout),
+            "{}",
+            String::from_utf8_lossy(opt)
+        );
+    }
+    let (r, p) = bed.both(&[b"-ai", b"--delay-updates", b"--inplace", b"{src}/", b"x/"]);
+    assert_eq!((r.code, p.code), (1, 1));
 }

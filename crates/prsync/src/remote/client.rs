@@ -147,8 +147,8 @@ async fn push(
     progress: Arc<Progress>,
 ) -> (Vec<HostOutcome>, i32, Option<i32>) {
     let targets = Target::from_specs(hosts.to_vec());
-    if opts.list_banner() && !opts.quiet {
-        printer.line(None, b"sending incremental file list");
+    if let Some(banner) = opts.list_banner(false).filter(|_| !opts.quiet) {
+        printer.line(None, banner.as_bytes());
     }
     let mut sender = LocalSender::list(&opts.sources, &crate::list_options(opts), &opts.filters);
     // Each changed file's signature is made once here and every host searches its own old
@@ -274,8 +274,8 @@ fn pull(
         Ok(s) => s,
         Err(e) => return finish([(name, Err(e))].into_iter(), exit::OK, Vec::new()),
     };
-    if opts.list_banner() && !opts.quiet {
-        printer.line(None, b"receiving incremental file list");
+    if let Some(banner) = opts.list_banner(true).filter(|_| !opts.quiet) {
+        printer.line(None, banner.as_bytes());
     }
     let interrupt = match runtime.block_on(async { Interrupt::install() }) {
         Ok(interrupt) => interrupt.immediate(),

@@ -98,6 +98,15 @@ impl Root {
         self.link_at(&rustix::fs::CWD, name, existing, new)
     }
 
+    /// Renames `from` to `to`, both inside the root, replacing a file or symlink at `to`
+    /// (rsync's `--delay-updates`, which moves finished files into place at the end).
+    pub fn rename(&self, from: &RelPath, to: &RelPath) -> io::Result<()> {
+        let (from_dir, from_name) = self.parent(from, false)?;
+        let (to_dir, to_name) = self.parent(to, false)?;
+        rustix::fs::renameat(&from_dir, from_name, &to_dir, to_name)
+            .map_err(|e| rename_error(self.shown(to), e))
+    }
+
     /// Moves the entry at `rel` to `to`, a path outside the root that the operator named
     /// (rsync's backups), replacing a file there; with `keep`, `to` becomes a hard link of
     /// it instead and `rel` stays. Only `rel` is confined; `to`'s folder must exist.
