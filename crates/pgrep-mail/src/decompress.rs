@@ -1,6 +1,5 @@
 //! Reading a file: a plain one whole, read into a buffer reused from file to file when
-//! small, mapped when large (or left open for the caller to read in pieces,
-//! [`Contents::Large`]); a `.gz`, `.bz2`, `.xz` or `.zst` folder (named so and starting
+//! small, mapped when large; a `.gz`, `.bz2`, `.xz` or `.zst` folder (named so and starting
 //! with that format's magic bytes; standard input is recognised by its magic bytes alone)
 //! as a stream of its decompressed contents ([`Contents::Compressed`], [`decoder`]), never
 //! whole: a few KiB of zstd can expand to many GiB.
@@ -51,13 +50,6 @@ impl Deref for Data<'_> {
 pub enum Contents<'b> {
     /// The file's bytes, whole.
     Whole(Data<'b>),
-    /// A plain (not compressed) regular file at least as large as asked, left unread.
-    Large {
-        /// The file, open.
-        file: File,
-        /// Its size when it was opened.
-        len: u64,
-    },
     /// A compressed file, open at its start.
     Compressed {
         /// The file.
@@ -125,15 +117,10 @@ impl Format {
 }
 
 /// Reads `path` whole into `buf` (which is reused: its contents are overwritten and it
-/// grows as needed), or maps it when it is large. A regular file of at least `large_min`
-/// bytes that is not compressed is returned unread, as [`Contents::Large`], and a
-/// compressed one is returned open at its start, as [`Contents::Compressed`]. The error is
-/// the reason, lowercase, with what to do about it.
-pub fn read_path<'b>(
-    path: &Path,
-    buf: &'b mut Vec<u8>,
-    large_min: Option<u64>,
-) -> Result<Contents<'b>, String> {
+/// grows as needed), or maps it when it is large. A compressed one is returned open at its
+/// start, as [`Contents::Compressed`]. The error is the reason, lowercase, with what to do
+/// about it.
+pub fn read_path<'b>(path: &Path, buf: &'b mut Vec<u8>) -> Result<Contents<'b>, String> {
     let mut file = File::open(path).map_err(|e| open_reason(path, &e))?;
     // `buf` is kept initialised to its full length (zeroed once, when it grows), so that
     // reads go straight into it; `filled` says how much of it is this file's.
@@ -153,12 +140,6 @@ pub fn read_path<'b>(
         // fine but fails the read above with "is a directory", so it never gets here.)
         let meta = file.metadata().map_err(|e| crate::io_reason(&e))?;
         if meta.is_file() && meta.len() >= MMAP_MIN {
-            if large_min.is_some_and(|min| meta.len() >= min) {
-                return Ok(Contents::Large {
-                    file,
-                    len: meta.len(),
-                });
-            }
             // SAFETY: the mapping is read-only and private to this process. A file truncated
             // while mapped would fault on access; grep tools accept that risk for mail
             // folders (ripgrep maps files the same way), and pgrep-mail never writes the

@@ -1,10 +1,12 @@
-//! Line mode over one large plain file, by every core at once, without mapping it.
+//! Line mode over one large file, by every core at once, a cache-sized chunk at a time.
 //!
-//! The file is cut into pieces at line boundaries, and each piece is read with `pread` a
-//! [`CHUNK`] at a time into a buffer of its own and searched there, while the chunk is
-//! still in the core's cache. Mapping the file instead costs a page-table entry for every
-//! 4 KiB page, set up on first touch and torn down again at exit, and the search then reads
-//! the pages from memory rather than from cache: for a large mbox the copy is cheaper.
+//! The file (mapped, see [`crate::decompress`]) is cut into pieces at line boundaries, and
+//! each core walks its pieces a [`CHUNK`] at a time: it looks for a NUL byte in the chunk
+//! (grep's binary test, only when lines are printed) and then searches it, so that the
+//! search reads the chunk from the core's cache and the file crosses the memory bus once.
+//! A NUL test over the whole file first, then the search, read it twice (each pass as slow
+//! as the search itself), and `pread`ing each chunk into a buffer of its own spent most of
+//! the time in the kernel's copy.
 //!
 //! The results are those of searching the whole file as one buffer ([`super::search_lines`]
 //! with its pieces), because every piece holds whole lines and the matcher never looks past
@@ -12,8 +14,6 @@
 //! every earlier piece, and context lines and `-m` the lines around a piece's edges, so
 //! those searches take the whole-buffer path ([`applies`]).
 
-use std::fs::File;
-use std::os::unix::fs::FileExt;
 use std::sync::atomic::{AtomicBool, Ordering};
 
 use memchr::{memchr, memrchr};
@@ -23,15 +23,12 @@ use super::lines::{self, Want};
 use super::{Outcome, PIECES_PER_CORE};
 use crate::config::{Config, Report};
 
-/// How much of a piece is read and searched at a time: small enough to stay in a core's
-/// L2 cache between the copy and the search, large enough that the `pread` calls cost
-/// nothing against the copy.
+/// How much of a piece is tested and searched at a time: small enough to stay in a core's
+/// L2 cache between the NUL test and the search, large enough that the calls per chunk
+/// cost nothing against the search.
 const CHUNK: usize = 256 << 10;
 
-/// How much is read at a time while looking for the end of the line a cut point falls in.
-const PROBE: usize = 4 << 10;
-
-/// Whether a large file can be searched in pieces read on their own, with the results of
+/// Whether a large file can be searched in pieces on their own, with the results of
 /// searching it whole.
 pub fn applies(cfg: &Config) -> bool {
     !cfg.message_mode
@@ -57,16 +54,16 @@ struct Piece {
     encoding_error: bool,
 }
 
-/// Searches `file` (`len` bytes long), shown as `name`, into `o`. `shown` is the name to
-/// prefix lines with, if lines carry one. The error is the reason a read failed.
+/// Searches `data` (a whole file), shown as `name`, into `o`. `shown` is the name to prefix
+/// lines with, if lines carry one. Returns false, with `o` untouched, when lines are printed
+/// and the file turns out to be binary: that search needs the whole buffer.
 pub fn search(
     cfg: &Config,
-    file: &File,
-    len: u64,
+    data: &[u8],
     name: &[u8],
     shown: Option<&[u8]>,
     o: &mut Outcome,
-) -> Result<bool, String> {
+) -> bool {
     // grep prints the lines of a text file, and only says that a binary one (one with a NUL
     // byte anywhere) matches. Which one this is is known only once every piece has been
     // read, so the pieces print as for text until one of them meets a NUL and says so.
@@ -76,11 +73,12 @@ pub fn search(
         Report::Count => Want::Count,
         _ => Want::Any,
     };
-    let io = |e: std::io::Error| crate::io_reason(&e);
     let pieces = cfg.threads * PIECES_PER_CORE;
-    let mut bounds = vec![0u64];
-    for k in 1..pieces as u64 {
-        let cut = line_start_from(file, len / pieces as u64 * k, len).map_err(io)?;
+    let len = data.len();
+    let mut bounds = vec![0];
+    for k in 1..pieces {
+        let target = len / pieces * k;
+        let cut = memchr(b'\n', &data[target - 1..]).map_or(len, |i| target + i);
         if cut > *bounds.last().unwrap_or(&0) && cut < len {
             bounds.push(cut);
         }
@@ -90,7 +88,7 @@ pub fn search(
     let found = AtomicBool::new(false);
     let shared = Shared {
         cfg,
-        file,
+        data,
         shown,
         binary: &binary,
         found: &found,
@@ -98,53 +96,36 @@ pub fn search(
     let results: Vec<Piece> = bounds
         .par_windows(2)
         .map(|w| shared.piece(w[0], w[1], want))
-        .collect::<std::io::Result<_>>()
-        .map_err(io)?;
-    let is_binary = results.iter().any(|p| p.nul);
-    if print && is_binary {
+        .collect();
+    if print && results.iter().any(|p| p.nul) {
         // grep prints the lines before the buffer that holds the first NUL byte: which
         // those are is known from the whole file only, so it is searched whole (binary
         // files this large are rare).
-        return Ok(false);
+        return false;
     }
     let mut encoding_error = false;
     for p in results {
         o.count += p.count;
-        if !(print && is_binary) {
-            o.printed |= p.printed;
-            o.out.extend_from_slice(&p.out);
-        }
+        o.printed |= p.printed;
+        o.out.extend_from_slice(&p.out);
         encoding_error |= p.encoding_error;
     }
     if let Some(max) = cfg.max_count {
         o.count = o.count.min(max);
     }
-    if print
-        && !is_binary
-        && encoding_error
-        && cfg.binary == crate::cli::BinaryFiles::Binary
-        && o.count > 0
-    {
+    if print && encoding_error && o.count > 0 {
         o.notes.push(format!(
             "{}: binary file matches",
             String::from_utf8_lossy(name)
         ));
     }
-    if print && is_binary && o.count > 0 {
-        // As the whole-buffer search, which stops at a binary file's first match.
-        o.count = 1;
-        o.notes.push(format!(
-            "{}: binary file matches",
-            String::from_utf8_lossy(name)
-        ));
-    }
-    Ok(true)
+    true
 }
 
 /// What every piece of one file shares.
 struct Shared<'a> {
     cfg: &'a Config,
-    file: &'a File,
+    data: &'a [u8],
     shown: Option<&'a [u8]>,
     /// Set when a piece meets a NUL byte: the pieces stop printing.
     binary: &'a AtomicBool,
@@ -154,45 +135,30 @@ struct Shared<'a> {
 
 impl Shared<'_> {
     /// Searches the lines in `[start, end)` (both line starts), a chunk at a time.
-    fn piece(&self, start: u64, end: u64, mut want: Want) -> std::io::Result<Piece> {
+    fn piece(&self, start: usize, end: usize, want: Want) -> Piece {
         let mut p = Piece::default();
-        let mut buf = vec![0u8; CHUNK];
-        // buf[..kept] is the start of a line whose end is not read yet; `at` is the file
-        // offset just past it.
-        let mut kept = 0;
         let mut at = start;
         while at < end {
-            if kept == buf.len() {
-                // A line longer than the buffer.
-                buf.resize(buf.len() * 2, 0);
-            }
-            let room = (buf.len() - kept).min(usize::try_from(end - at).unwrap_or(usize::MAX));
-            let n = self.file.read_at(&mut buf[kept..kept + room], at)?;
-            let last = n == 0 || at + n as u64 >= end;
-            let filled = kept + n;
-            at += n as u64;
-            // Search up to the last whole line; the piece's last line ends at its end (or
-            // the file's, which may lack a newline).
-            let lines_end = if last {
-                filled
+            // The chunk ends after its last newline; a line longer than a chunk makes the
+            // chunk as long as the line.
+            let stop = if end - at <= CHUNK {
+                end
             } else {
-                match memrchr(b'\n', &buf[kept..filled]) {
-                    Some(i) => kept + i + 1,
-                    None => {
-                        kept = filled;
-                        continue;
-                    }
+                let limit = at + CHUNK;
+                match memrchr(b'\n', &self.data[at..limit]) {
+                    Some(i) => at + i + 1,
+                    None => memchr(b'\n', &self.data[limit..end]).map_or(end, |i| limit + i + 1),
                 }
             };
-            let text = &buf[..lines_end];
-            if want == Want::Print && !p.nul && memchr(0, text).is_some() {
+            let text = &self.data[at..stop];
+            at = stop;
+            if want == Want::Print && memchr(0, text).is_some() {
                 p.nul = true;
                 self.binary.store(true, Ordering::Relaxed);
             }
             if want == Want::Print && self.binary.load(Ordering::Relaxed) {
-                // Binary: all that is left to learn is whether anything matches.
-                p.out = Vec::new();
-                want = Want::Any;
+                // Binary: the whole file is searched again (see [`search`]).
+                break;
             }
             if want == Want::Any && self.found.load(Ordering::Relaxed) {
                 break;
@@ -204,33 +170,60 @@ impl Shared<'_> {
             if p.count > 0 {
                 self.found.store(true, Ordering::Relaxed);
             }
-            if n == 0 || self.cfg.max_count.is_some_and(|m| p.count >= m) {
+            if self.cfg.max_count.is_some_and(|m| p.count >= m) {
                 break;
             }
-            buf.copy_within(lines_end..filled, 0);
-            kept = filled - lines_end;
         }
-        Ok(p)
+        if want == Want::Print && self.binary.load(Ordering::Relaxed) {
+            p.out = Vec::new();
+        }
+        p
     }
 }
 
-/// The first line start at or after `target`: `target` itself when a line ends just before
-/// it, else just past the next newline (or `len`).
-fn line_start_from(file: &File, target: u64, len: u64) -> std::io::Result<u64> {
-    if target == 0 {
-        return Ok(0);
-    }
-    let mut buf = [0u8; PROBE];
-    let mut at = target - 1;
-    while at < len {
-        let n = file.read_at(&mut buf, at)?;
-        if n == 0 {
-            break;
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Every chunk ends at a line end, even one with a line longer than a chunk, and the
+    /// pieces together search every line once.
+    #[test]
+    fn long_lines_and_chunks_count_every_line_once() {
+        let mut data = Vec::new();
+        for i in 0..40_000 {
+            data.extend_from_slice(format!("line {i} needle\n").as_bytes());
+            if i == 20_000 {
+                data.extend(std::iter::repeat(b'x').take(CHUNK * 3));
+                data.extend_from_slice(b" needle\n");
+            }
         }
-        if let Some(i) = memchr(b'\n', &buf[..n]) {
-            return Ok(at + i as u64 + 1);
-        }
-        at += n as u64;
+        data.extend_from_slice(b"last needle");
+        let cfg = |args: &[&str]| {
+            let words = ["pgrep-mail", "--threads", "2"].iter().chain(args);
+            let cli = <crate::cli::Cli as clap::Parser>::try_parse_from(words).unwrap();
+            Config::resolve_with(cli, &|_| None, true, false).unwrap()
+        };
+        let mut o = Outcome::default();
+        assert!(search(
+            &cfg(&["-c", "needle", "f"]),
+            &data,
+            b"f",
+            None,
+            &mut o
+        ));
+        assert_eq!(o.count, 40_002);
+        let mut o = Outcome::default();
+        assert!(search(&cfg(&["needle", "f"]), &data, b"f", None, &mut o));
+        assert_eq!(o.out.iter().filter(|&&b| b == b'\n').count(), 40_002);
+        assert!(o.out.ends_with(b"last needle\n"));
+        let mut o = Outcome::default();
+        assert!(search(
+            &cfg(&["-c", "-m", "7", "needle", "f"]),
+            &data,
+            b"f",
+            None,
+            &mut o
+        ));
+        assert_eq!(o.count, 7);
     }
-    Ok(len)
 }
