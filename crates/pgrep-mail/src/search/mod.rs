@@ -108,7 +108,9 @@ pub fn item(cfg: &Config, item: Item, stop: &AtomicBool) -> Outcome {
                 return o;
             }
             match decompress::read_stdin(whole) {
-                Ok(decompress::Stdin::Plain(data)) => search_data(cfg, label, None, &data, &mut o),
+                Ok(decompress::Stdin::Plain(data)) => {
+                    search_data(cfg, label, None, &data, false, &mut o)
+                }
                 Ok(decompress::Stdin::Compressed(input, format)) => {
                     stream::search_stdin(cfg, input, format, &mut o)
                 }
@@ -209,7 +211,10 @@ impl Outcome {
 fn search_file(cfg: &Config, path: &Path, buf: &mut Vec<u8>, o: &mut Outcome) {
     let name = path.as_os_str().as_bytes();
     match decompress::read_path(path, buf) {
-        Ok(Contents::Whole(data)) => search_data(cfg, name, Some(path), &data, o),
+        Ok(Contents::Whole(data)) => {
+            let mapped = matches!(data, decompress::Data::Mapped(_));
+            search_data(cfg, name, Some(path), &data, mapped, o)
+        }
         Ok(Contents::Compressed { file, format }) => {
             stream::search_file(cfg, name, path, file, format, o)
         }
@@ -217,18 +222,29 @@ fn search_file(cfg: &Config, path: &Path, buf: &mut Vec<u8>, o: &mut Outcome) {
     }
 }
 
-/// Searches the bytes of a file (at `path`) or of standard input, shown as `name`.
-fn search_data(cfg: &Config, name: &[u8], path: Option<&Path>, data: &[u8], o: &mut Outcome) {
+/// Searches the bytes of a file (at `path`) or of standard input, shown as `name`. `mapped`
+/// says that `data` is a read-only mapping of the file, whose pages may be given back as
+/// they are searched (see [`pieces`]).
+fn search_data(
+    cfg: &Config,
+    name: &[u8],
+    path: Option<&Path>,
+    data: &[u8],
+    mapped: bool,
+    o: &mut Outcome,
+) {
     if cfg.message_mode {
         search_messages(cfg, name, path, data, o);
     } else {
-        search_lines(cfg, name, data, o);
+        search_lines(cfg, name, data, mapped, o);
     }
 }
 
-fn search_lines(cfg: &Config, name: &[u8], data: &[u8], o: &mut Outcome) {
+fn search_lines(cfg: &Config, name: &[u8], data: &[u8], mapped: bool, o: &mut Outcome) {
     let shown = cfg.with_filename.then_some(name);
-    if data.len() >= SPLIT_MIN && pieces::applies(cfg) && pieces::search(cfg, data, name, shown, o)
+    if data.len() >= SPLIT_MIN
+        && pieces::applies(cfg)
+        && pieces::search(cfg, data, mapped, name, shown, o)
     {
         return;
     }
