@@ -288,7 +288,11 @@ fn walk_dir(
         });
     let grep = crate::grep_words();
     for entry in walker {
-        let mut top = |p: &Path| tops.of(root, p, root_name);
+        // Only `--per-folder` reads the top-level folder.
+        let mut top = |p: &Path| match cfg.per_folder {
+            Some(_) => tops.of(root, p, root_name),
+            None => root_name.clone(),
+        };
         match entry {
             Ok(e) if e.file_type().is_dir() => {}
             Ok(e) if e.path_is_symlink() && !cfg.follow_all && e.depth() > 0 => {}
