@@ -28,6 +28,10 @@ use crate::config::{Config, Report};
 /// cost nothing against the search.
 const CHUNK: usize = 256 << 10;
 
+/// The largest piece: a core takes one at a time, so the last ones to finish end within
+/// about a piece's search (a few milliseconds) of each other.
+const PIECE_MAX: usize = 32 << 20;
+
 /// Whether a large file can be searched in pieces on their own, with the results of
 /// searching it whole.
 pub fn applies(cfg: &Config) -> bool {
@@ -56,7 +60,7 @@ struct Piece {
 
 /// Searches `data` (a whole file), shown as `name`, into `o`. `shown` is the name to prefix
 /// lines with, if lines carry one. `mapped` says that `data` is a read-only mapping of a
-/// file: each chunk's pages are then unmapped once searched ([`Shared::release`]). Returns
+/// file: each piece's pages are then unmapped once searched ([`Shared::release`]). Returns
 /// false, with `o` untouched, when lines are printed and the file turns out to be binary:
 /// that search needs the whole buffer.
 pub fn search(
@@ -76,7 +80,9 @@ pub fn search(
         Report::Count => Want::Count,
         _ => Want::Any,
     };
-    let pieces = cfg.threads * PIECES_PER_CORE;
+    // Pieces of at most PIECE_MAX even out the cores' shares when one is slowed (by other
+    // work on the machine) near the end.
+    let pieces = (cfg.threads * PIECES_PER_CORE).max(data.len() / PIECE_MAX);
     let len = data.len();
     let mut bounds = vec![0];
     for k in 1..pieces {
@@ -179,7 +185,6 @@ impl Shared<'_> {
             if p.count > 0 {
                 self.found.store(true, Ordering::Relaxed);
             }
-            self.release(text);
             if self.cfg.max_count.is_some_and(|m| p.count >= m) {
                 break;
             }
@@ -187,17 +192,17 @@ impl Shared<'_> {
         if want == Want::Print && self.binary.load(Ordering::Relaxed) {
             p.out = Vec::new();
         }
+        self.release(&self.data[start..end]);
         p
     }
-}
 
-impl Shared<'_> {
     /// Unmaps the whole pages of `text`, searched, from the page table (the file's pages
-    /// stay in the page cache). Unmapping a 1 GiB file's 262,144 pages costs about as much
-    /// as a tenth of the search, and at exit or at the mapping's drop one core would do it
-    /// alone after the search; done here, every core unmaps what it searched, while it
-    /// searches. The memory stays mapped: a later read (the whole-file search of a binary
-    /// file) faults the same bytes in again.
+    /// stay in the page cache). Unmapping a 1 GiB file's 262,144 pages costs about a
+    /// twentieth of the search, and at exit or at the mapping's drop one core would do it
+    /// alone after the search; done here, every core unmaps what it searched while the
+    /// others search. Each call costs the other cores a TLB flush, so it is made once a
+    /// piece, not once a chunk. The memory stays mapped: a later read (the whole-file
+    /// search of a binary file) faults the same bytes in again.
     fn release(&self, text: &[u8]) {
         if self.page == 0 {
             return;
