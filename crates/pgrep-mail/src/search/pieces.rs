@@ -1,9 +1,11 @@
 //! Line mode over one large file, by every core at once, a cache-sized chunk at a time.
 //!
 //! The file (mapped, see [`crate::decompress`]) is cut into pieces at line boundaries, and
-//! each core walks its pieces a [`CHUNK`] at a time: it looks for a NUL byte in the chunk
-//! (grep's binary test, only when lines are printed) and then searches it, so that the
-//! search reads the chunk from the core's cache and the file crosses the memory bus once.
+//! each core walks its pieces. When lines are printed, grep's binary test (a NUL byte) must
+//! read every byte too: where the pattern allows, one search finds the next match or NUL,
+//! whichever comes first ([`MatchOrNul`]), and only the lines it stops at are searched
+//! again. Otherwise a piece is walked a [`CHUNK`] at a time: a NUL test, then the search,
+//! which reads the chunk from the core's cache, so the file crosses the memory bus once.
 //! A NUL test over the whole file first, then the search, read it twice (each pass as slow
 //! as the search itself), and `pread`ing each chunk into a buffer of its own spent most of
 //! the time in the kernel's copy.
@@ -20,6 +22,7 @@ use memchr::{memchr, memrchr};
 use rayon::prelude::*;
 
 use super::lines::{self, Want};
+use super::matcher::MatchOrNul;
 use super::{Outcome, PIECES_PER_CORE};
 use crate::config::{Config, Report};
 
@@ -151,6 +154,55 @@ struct Shared<'a> {
 impl Shared<'_> {
     /// Searches the lines in `[start, end)` (both line starts), a chunk at a time.
     fn piece(&self, start: usize, end: usize, want: Want) -> Piece {
+        let p = match self.cfg.matcher.match_or_nul() {
+            Some(finder) if want == Want::Print && !self.cfg.invert => {
+                self.piece_in_one_pass(start, end, finder)
+            }
+            _ => self.piece_by_chunks(start, end, want),
+        };
+        self.release(&self.data[start..end]);
+        p
+    }
+
+    /// [`Shared::piece`] when lines are printed and a search for matches and NUL bytes at
+    /// once is at hand: one pass finds both, and only the lines it stops at are searched
+    /// again, alone.
+    fn piece_in_one_pass(&self, start: usize, end: usize, finder: &MatchOrNul) -> Piece {
+        let mut p = Piece::default();
+        let hay = &self.data[..end];
+        let mut at = start;
+        while at < end {
+            let Some(hit) = finder.find_at(hay, at) else {
+                break;
+            };
+            if hit == end && (hit == start || hay[end - 1] == b'\n') {
+                // An empty match after the last newline: there is no line there.
+                break;
+            }
+            let line_start = memrchr(b'\n', &hay[at..hit]).map_or(at, |i| at + i + 1);
+            let line_end = memchr(b'\n', &hay[hit..]).map_or(end, |i| hit + i + 1);
+            let line = &hay[line_start..line_end];
+            if memchr(0, line).is_some() {
+                p.nul = true;
+                self.binary.store(true, Ordering::Relaxed);
+            }
+            if self.binary.load(Ordering::Relaxed) {
+                // Binary: the whole file is searched again (see [`search`]).
+                p.out = Vec::new();
+                break;
+            }
+            let found = lines::search(self.cfg, self.shown, line, 1, 0, Want::Print, &mut p.out);
+            p.count += found.count;
+            p.encoding_error |= found.encoding_error;
+            p.printed |= found.printed;
+            at = line_end;
+        }
+        p
+    }
+
+    /// [`Shared::piece`] a chunk at a time: a NUL test (when lines are printed) then the
+    /// search, which reads the chunk from the core's cache.
+    fn piece_by_chunks(&self, start: usize, end: usize, want: Want) -> Piece {
         let mut p = Piece::default();
         let mut at = start;
         while at < end {
@@ -192,7 +244,6 @@ impl Shared<'_> {
         if want == Want::Print && self.binary.load(Ordering::Relaxed) {
             p.out = Vec::new();
         }
-        self.release(&self.data[start..end]);
         p
     }
 
@@ -270,6 +321,53 @@ mod tests {
                 .count,
             7
         );
+    }
+
+    /// The one-pass search (for patterns whose matches start with uncommon bytes) prints
+    /// what the whole buffer's search prints, and leaves a file with a NUL to it.
+    #[test]
+    fn one_pass_prints_as_the_whole_buffer() {
+        let mut data = Vec::new();
+        for i in 0..60_000 {
+            let line = match i % 7 {
+                0 => format!("Needle {i} here\n"),
+                3 => format!("an Other one, Needle{i}\n"),
+                5 => format!("K\u{e9}lvin {i} Needle\n"),
+                _ => format!("plain line {i}\n"),
+            };
+            data.extend_from_slice(line.as_bytes());
+        }
+        data.extend_from_slice(b"Needle last, no newline");
+        let cases: &[&[&str]] = &[
+            &["-F", "Needle"],
+            &["-F", "-e", "Needle", "-e", "Other"],
+            &["-E", "Needle [0-9]+"],
+            &["-w", "Needle"],
+            &["-x", "Needle 7 here"],
+            &["-o", "-E", "Needle[0-9]*"],
+            &["--color=always", "-E", "Other|Needle"],
+            &["-F", "needle"],
+            &["-E", "(Needle|Other) 1"],
+        ];
+        for args in cases {
+            let mut args = args.to_vec();
+            args.push("f");
+            let cfg = cfg(&args);
+            let whole = {
+                let mut out = Vec::new();
+                lines::search(&cfg, None, &data, 1, 0, Want::Print, &mut out);
+                out
+            };
+            let o = run(&args, &data, false).unwrap();
+            assert!(o.out == whole, "{args:?}");
+            let mut binary = data.clone();
+            let at = binary.len() / 2;
+            binary[at] = 0;
+            assert!(run(&args, &binary, false).is_none(), "{args:?} with a NUL");
+        }
+        let has = |args: &[&str]| cfg(args).matcher.match_or_nul().is_some();
+        assert!(has(&["-F", "Needle", "f"]) && has(&["-E", "Needle [0-9]+", "f"]));
+        assert!(!has(&["-F", "needle", "f"]) && !has(&["-E", "[a-z]+", "f"]));
     }
 
     /// A mapped file whose searched pages were given back reads the same when searched
