@@ -1,6 +1,5 @@
 //! Reading a file: a plain one whole, read into a buffer reused from file to file when
-//! small, mapped when large (or left open for the caller to read in pieces,
-//! [`Contents::Large`]); a `.gz`, `.bz2`, `.xz` or `.zst` folder (named so and starting
+//! small, mapped when large; a `.gz`, `.bz2`, `.xz` or `.zst` folder (named so and starting
 //! with that format's magic bytes; standard input is recognised by its magic bytes alone)
 //! as a stream of its decompressed contents ([`Contents::Compressed`], [`decoder`]), never
 //! whole: a few KiB of zstd can expand to many GiB.
@@ -11,9 +10,13 @@
 //! and closed; nothing is allocated and its size is never asked for. Only a file that fills
 //! the first read is `stat`ed, to choose between reading on and mapping it.
 
+use std::cell::RefCell;
+use std::ffi::CString;
 use std::fs::File;
 use std::io::{BufRead, Read, Seek};
 use std::ops::Deref;
+use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
+use std::os::unix::ffi::OsStrExt;
 use std::path::Path;
 
 use memmap2::Mmap;
@@ -51,13 +54,6 @@ impl Deref for Data<'_> {
 pub enum Contents<'b> {
     /// The file's bytes, whole.
     Whole(Data<'b>),
-    /// A plain (not compressed) regular file at least as large as asked, left unread.
-    Large {
-        /// The file, open.
-        file: File,
-        /// Its size when it was opened.
-        len: u64,
-    },
     /// A compressed file, open at its start.
     Compressed {
         /// The file.
@@ -125,16 +121,11 @@ impl Format {
 }
 
 /// Reads `path` whole into `buf` (which is reused: its contents are overwritten and it
-/// grows as needed), or maps it when it is large. A regular file of at least `large_min`
-/// bytes that is not compressed is returned unread, as [`Contents::Large`], and a
-/// compressed one is returned open at its start, as [`Contents::Compressed`]. The error is
-/// the reason, lowercase, with what to do about it.
-pub fn read_path<'b>(
-    path: &Path,
-    buf: &'b mut Vec<u8>,
-    large_min: Option<u64>,
-) -> Result<Contents<'b>, String> {
-    let mut file = File::open(path).map_err(|e| open_reason(path, &e))?;
+/// grows as needed), or maps it when it is large. A compressed one is returned open at its
+/// start, as [`Contents::Compressed`]. The error is the reason, lowercase, with what to do
+/// about it.
+pub fn read_path<'b>(path: &Path, buf: &'b mut Vec<u8>) -> Result<Contents<'b>, String> {
+    let mut file = open_file(path).map_err(|e| open_reason(path, &e))?;
     // `buf` is kept initialised to its full length (zeroed once, when it grows), so that
     // reads go straight into it; `filled` says how much of it is this file's.
     if buf.len() < FIRST_READ {
@@ -153,12 +144,6 @@ pub fn read_path<'b>(
         // fine but fails the read above with "is a directory", so it never gets here.)
         let meta = file.metadata().map_err(|e| crate::io_reason(&e))?;
         if meta.is_file() && meta.len() >= MMAP_MIN {
-            if large_min.is_some_and(|min| meta.len() >= min) {
-                return Ok(Contents::Large {
-                    file,
-                    len: meta.len(),
-                });
-            }
             // SAFETY: the mapping is read-only and private to this process. A file truncated
             // while mapped would fault on access; grep tools accept that risk for mail
             // folders (ripgrep maps files the same way), and pgrep-mail never writes the
@@ -185,6 +170,81 @@ pub fn read_path<'b>(
         }
     }
     Ok(Contents::Whole(Data::Borrowed(&buf[..filled])))
+}
+
+/// The folder of the last file this thread opened, held open (`O_PATH`), so that the next
+/// file of the same folder is opened by its name alone (`openat`).
+struct Folder {
+    path: Vec<u8>,
+    fd: OwnedFd,
+}
+
+thread_local! {
+    static FOLDER: RefCell<Option<Folder>> = const { RefCell::new(None) };
+}
+
+/// Opens `path` for reading, as `File::open` does. Opening by the whole path costs the
+/// kernel a look-up of each of its folders: in a Maildir of small files that is a tenth of
+/// the run. The files of a batch mostly share their folder, so the folder is opened once
+/// and each file by its name in it.
+fn open_file(path: &Path) -> std::io::Result<File> {
+    let bytes = path.as_os_str().as_bytes();
+    let Some(slash) = memchr::memrchr(b'/', bytes) else {
+        return File::open(path);
+    };
+    let dir = if slash == 0 {
+        &b"/"[..]
+    } else {
+        &bytes[..slash]
+    };
+    let name = &bytes[slash + 1..];
+    // A name with its NUL, in a buffer on the stack: every file name fits (NAME_MAX).
+    let mut c_name = [0u8; 256];
+    if name.is_empty() || name.len() >= c_name.len() || name.contains(&0) {
+        return File::open(path);
+    }
+    c_name[..name.len()].copy_from_slice(name);
+    FOLDER.with(|folder| {
+        let mut folder = folder.borrow_mut();
+        if !folder.as_ref().is_some_and(|f| f.path == dir) {
+            *folder = None;
+            let Ok(c_dir) = CString::new(dir) else {
+                return File::open(path);
+            };
+            // SAFETY: `c_dir` is a NUL-terminated string that outlives the call.
+            let fd = unsafe {
+                libc::open(
+                    c_dir.as_ptr(),
+                    libc::O_PATH | libc::O_DIRECTORY | libc::O_CLOEXEC,
+                )
+            };
+            if fd < 0 {
+                // The whole path's open then says what is wrong, as it would have.
+                return File::open(path);
+            }
+            // SAFETY: `fd` was just opened and nothing else owns it.
+            let fd = unsafe { OwnedFd::from_raw_fd(fd) };
+            *folder = Some(Folder {
+                path: dir.to_vec(),
+                fd,
+            });
+        }
+        let dir_fd = folder.as_ref().map_or(libc::AT_FDCWD, |f| f.fd.as_raw_fd());
+        // SAFETY: `c_name` is NUL-terminated (the name is shorter than the buffer and holds
+        // no NUL) and `dir_fd` is open while `folder` is borrowed.
+        let fd = unsafe {
+            libc::openat(
+                dir_fd,
+                c_name.as_ptr().cast(),
+                libc::O_RDONLY | libc::O_CLOEXEC,
+            )
+        };
+        if fd < 0 {
+            return Err(std::io::Error::last_os_error());
+        }
+        // SAFETY: `fd` was just opened and nothing else owns it.
+        Ok(unsafe { File::from_raw_fd(fd) })
+    })
 }
 
 /// One `read` into `buf`, retried when a signal interrupts it.
@@ -355,6 +415,35 @@ pub fn decode_reason(format: Format, e: &std::io::Error, shown: &str) -> String 
 mod tests {
     use super::*;
     use std::io::Write;
+
+    /// Files opened through the held folder are the files the whole path names, whichever
+    /// folder was held before, and a missing one is the same error.
+    #[test]
+    fn files_open_by_name_in_the_held_folder() {
+        let dir = std::env::temp_dir().join(format!("pgrep-mail-open-{}", std::process::id()));
+        for sub in ["a", "b"] {
+            std::fs::create_dir_all(dir.join(sub)).unwrap();
+            std::fs::write(dir.join(sub).join("m"), sub).unwrap();
+        }
+        std::os::unix::fs::symlink("a/m", dir.join("link")).unwrap();
+        let read = |p: &Path| {
+            let mut text = String::new();
+            open_file(p).unwrap().read_to_string(&mut text).unwrap();
+            text
+        };
+        for sub in ["a", "b", "a", "a"] {
+            assert_eq!(read(&dir.join(sub).join("m")), sub);
+        }
+        assert_eq!(read(&dir.join("link")), "a");
+        let missing = open_file(&dir.join("a/none")).err().unwrap();
+        assert_eq!(missing.kind(), std::io::ErrorKind::NotFound);
+        let not_a_folder = open_file(&dir.join("a/m/x")).err().unwrap();
+        assert_eq!(
+            not_a_folder.raw_os_error(),
+            File::open(dir.join("a/m/x")).err().unwrap().raw_os_error()
+        );
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
 
     fn decompress(format: Format, data: &[u8], shown: &str) -> Result<Vec<u8>, String> {
         let mut out = Vec::new();

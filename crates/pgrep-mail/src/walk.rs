@@ -10,10 +10,11 @@
 
 use std::ops::ControlFlow;
 use std::os::unix::ffi::OsStrExt;
+use std::os::unix::fs::MetadataExt;
 use std::path::{Component, Path, PathBuf};
 use std::sync::Arc;
 
-use walkdir::WalkDir;
+use walkdir::{DirEntryExt, WalkDir};
 
 use crate::cli::{DevAction, DirAction};
 use crate::config::{Config, Input};
@@ -29,6 +30,10 @@ pub enum Item {
         path: PathBuf,
         /// The top-level folder it belongs to (`--per-folder`), shared by its files.
         top: Arc<str>,
+        /// Its inode number when the walk knows it without a `stat` (from the folder's
+        /// entry, or the `stat` it made anyway): only a file with standard output's inode
+        /// number need be `stat`ed to learn whether it is standard output's file.
+        ino: Option<u64>,
     },
     /// A warning about a path that does not make the run fail (a link loop).
     Note {
@@ -189,6 +194,7 @@ fn walk_root(cfg: &Config, root: &Path, out: &mut Visit) -> ControlFlow<()> {
             out(Item::File {
                 path: root.to_path_buf(),
                 top: root_name,
+                ino: Some(meta.ino()),
             })
         }
         Ok(_) => match cfg.directories {
@@ -282,7 +288,11 @@ fn walk_dir(
         });
     let grep = crate::grep_words();
     for entry in walker {
-        let mut top = |p: &Path| tops.of(root, p, root_name);
+        // Only `--per-folder` reads the top-level folder.
+        let mut top = |p: &Path| match cfg.per_folder {
+            Some(_) => tops.of(root, p, root_name),
+            None => root_name.clone(),
+        };
         match entry {
             Ok(e) if e.file_type().is_dir() => {}
             Ok(e) if e.path_is_symlink() && !cfg.follow_all && e.depth() > 0 => {}
@@ -311,6 +321,7 @@ fn walk_dir(
                         out(Item::File {
                             top: top(e.path()),
                             path: e.into_path(),
+                            ino: Some(m.ino()),
                         })?
                     }
                     Err(err) => {
@@ -336,9 +347,13 @@ fn walk_dir(
                 if is_device(e.file_type()) && cfg.devices == DevAction::Skip {
                     continue;
                 }
+                // A folder's entry holds the inode number of what it names, which for a
+                // link the walk follows is the link's, not its target's.
+                let ino = (!linked && !e.path_is_symlink()).then(|| e.ino());
                 out(Item::File {
                     top: top(e.path()),
                     path: e.into_path(),
+                    ino,
                 })?
             }
             Err(e) => {
@@ -394,7 +409,6 @@ fn loop_warning(grep: bool) -> String {
 /// Whether the folder a link at `link` leads to (`meta`) is one the link sits in: walking
 /// it would search those files again.
 fn is_ancestor(link: &Path, meta: &std::fs::Metadata) -> bool {
-    use std::os::unix::fs::MetadataExt;
     let key = (meta.dev(), meta.ino());
     let mut at = link.parent();
     while let Some(dir) = at {

@@ -14,11 +14,16 @@
 //! (`a\sb`), so the line search verifies such a match against its line alone (see
 //! [`Matcher::crosses_lines`]).
 //!
+//! A large file whose lines are printed must also be tested for NUL bytes (grep's binary
+//! test). For fixed strings, and regexes whose matches start with one of a few strings,
+//! that begin with bytes uncommon in text, [`Matcher::match_or_nul`] finds the next match
+//! start or NUL in one aho-corasick pass, so the file is read once ([`super::pieces`]).
+//!
 //! Where output shows a match's extent (`-o`, colour) it is POSIX's leftmost-longest, as
 //! grep's: the regex crate finds the leftmost start, and a lazy DFA run in "all matches"
 //! mode from that start finds the longest end.
 
-use std::sync::Mutex;
+use std::sync::{Mutex, OnceLock};
 
 use aho_corasick::{AhoCorasick, AhoCorasickBuilder, MatchKind};
 use memchr::memmem;
@@ -134,7 +139,81 @@ impl Longest {
 /// A compiled search pattern.
 pub struct Matcher {
     engine: Engine,
+    /// The strings of a fixed-string engine, to build [`Matcher::match_or_nul`] from.
+    strings: Vec<Vec<u8>>,
+    opts: PatternOptions,
+    or_nul: OnceLock<Option<MatchOrNul>>,
 }
+
+/// A search for where the next match or NUL byte may start, whichever comes first: one
+/// pass over a large file finds both what to print and whether the file is binary, where a
+/// NUL test and then the search read every byte twice ([`super::pieces`]).
+pub enum MatchOrNul {
+    /// The fixed strings, and a NUL: exact.
+    Set(AhoCorasick),
+    /// Strings that every match of a regex starts with, and a NUL: where one is found a
+    /// match may start, the line's own search says whether one does.
+    Prefixes(AhoCorasick),
+}
+
+impl MatchOrNul {
+    /// The leftmost position at or after `start` where a NUL byte is or a match may start.
+    /// There is neither a NUL nor a match start before it.
+    pub fn find_at(&self, hay: &[u8], start: usize) -> Option<usize> {
+        let (MatchOrNul::Set(ac) | MatchOrNul::Prefixes(ac)) = self;
+        ac.find(aho_corasick::Input::new(hay).span(start..hay.len()))
+            .map(|m| m.start())
+    }
+}
+
+/// Prefixes of the regex `source`, one of which starts each of its matches, when they are
+/// few and long enough to find quickly: at most [`PREFIXES_MAX`] of at least
+/// [`PREFIX_MIN`] bytes (their first [`PREFIX_KEEP`] bytes). The regex crate searches for
+/// such prefixes too, but does not say which; they are worked out again here from the same
+/// syntax tree.
+fn prefixes(source: &str, opts: &PatternOptions) -> Option<Vec<Vec<u8>>> {
+    use regex_syntax::hir::literal::{ExtractKind, Extractor};
+    let hir = regex_syntax::ParserBuilder::new()
+        .unicode(opts.locale.utf8)
+        .utf8(false)
+        .multi_line(true)
+        .line_terminator(opts.eol)
+        .crlf(opts.crlf)
+        .build()
+        .parse(source)
+        .ok()?;
+    let mut seq = Extractor::new().kind(ExtractKind::Prefix).extract(&hir);
+    seq.keep_first_bytes(PREFIX_KEEP);
+    seq.dedup();
+    let literals = seq.literals()?;
+    let usable = !literals.is_empty()
+        && literals.len() <= PREFIXES_MAX
+        && literals.iter().all(|l| l.as_bytes().len() >= PREFIX_MIN);
+    let literals: Vec<Vec<u8>> = literals.iter().map(|l| l.as_bytes().to_vec()).collect();
+    (usable && rare_starts(&literals)).then_some(literals)
+}
+
+/// Whether no string starts with a byte common in mail text (lower-case letters, digits,
+/// blanks, common punctuation). The search for the strings and a NUL looks for their
+/// first bytes, and a NUL is one byte long: strings that start with common bytes stop it
+/// so often that a NUL test and then the engine's own search (which picks its rarest
+/// bytes) are faster.
+fn rare_starts(strings: &[Vec<u8>]) -> bool {
+    strings.iter().all(|s| {
+        s.first().is_some_and(|&b| {
+            !(b.is_ascii_lowercase()
+                || b.is_ascii_digit()
+                || b.is_ascii_whitespace()
+                || b".,;:-_'\"=/<>()[]".contains(&b))
+        })
+    })
+}
+
+/// See [`prefixes`]: aho-corasick's fastest search (Teddy) takes a few dozen strings, and a
+/// string of one or two bytes is found too often to skip much.
+const PREFIXES_MAX: usize = 48;
+const PREFIX_MIN: usize = 3;
+const PREFIX_KEEP: usize = 4;
 
 impl std::fmt::Debug for Matcher {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
@@ -174,19 +253,33 @@ impl Matcher {
         opts: &PatternOptions,
         warnings: &mut Vec<String>,
     ) -> Result<Matcher, PatternError> {
+        let engine = Matcher::engine(patterns, opts, warnings)?;
+        let strings = match engine {
+            Engine::Memmem(_) | Engine::Set(_) => patterns.to_vec(),
+            _ => Vec::new(),
+        };
+        Ok(Matcher {
+            engine,
+            strings,
+            opts: opts.clone(),
+            or_nul: OnceLock::new(),
+        })
+    }
+
+    fn engine(
+        patterns: &[Vec<u8>],
+        opts: &PatternOptions,
+        warnings: &mut Vec<String>,
+    ) -> Result<Engine, PatternError> {
         let err = |reason: String| PatternError {
             pattern: String::from_utf8_lossy(&patterns.join(&b'\n')).into_owned(),
             reason,
         };
         if patterns.is_empty() {
-            return Ok(Matcher {
-                engine: Engine::Never,
-            });
+            return Ok(Engine::Never);
         }
         if opts.syntax == Syntax::Perl {
-            return Ok(Matcher {
-                engine: Engine::Perl(Perl::new(patterns, opts).map_err(err)?),
-            });
+            return Ok(Engine::Perl(Perl::new(patterns, opts).map_err(err)?));
         }
         let plain_fixed = opts.syntax == Syntax::Fixed && !opts.word && !opts.line;
         let no_case = |p: &[u8]| !p.iter().any(u8::is_ascii_alphabetic) && p.is_ascii();
@@ -195,17 +288,13 @@ impl Matcher {
         if plain_fixed && bytes_ok && (!opts.ignore_case || patterns.iter().all(|p| no_case(p))) {
             if patterns.len() == 1 {
                 let finder = memmem::Finder::new(&patterns[0]).into_owned();
-                return Ok(Matcher {
-                    engine: Engine::Memmem(Box::new(finder)),
-                });
+                return Ok(Engine::Memmem(Box::new(finder)));
             }
             let set = AhoCorasickBuilder::new()
                 .match_kind(MatchKind::LeftmostLongest)
                 .build(patterns)
                 .map_err(|e| err(e.to_string()))?;
-            return Ok(Matcher {
-                engine: Engine::Set(set),
-            });
+            return Ok(Engine::Set(set));
         }
         let dialect = match opts.syntax {
             Syntax::Basic => Some(Dialect::Basic),
@@ -226,12 +315,10 @@ impl Matcher {
         let re = build_regex(&source, opts).map_err(err)?;
         if node.has_backref() || node.has_raw_byte() {
             let prog = Program::new(&node, groups, opts.locale, opts.ignore_case, opts.eol);
-            return Ok(Matcher {
-                engine: Engine::Backref {
-                    filter: re,
-                    prog: Box::new(prog),
-                    eol: opts.eol,
-                },
+            return Ok(Engine::Backref {
+                filter: re,
+                prog: Box::new(prog),
+                eol: opts.eol,
             });
         }
         let longest = if opts.longest {
@@ -239,9 +326,7 @@ impl Matcher {
         } else {
             None
         };
-        Ok(Matcher {
-            engine: Engine::Regex { re, longest },
-        })
+        Ok(Engine::Regex { re, longest })
     }
 
     /// The leftmost match in `hay` that starts at or after `start`, as `(start, end)`.
@@ -276,6 +361,31 @@ impl Matcher {
             }
             Engine::Perl(p) => p.find_at(hay, start),
         }
+    }
+
+    /// The search for a match or a NUL byte, built on first use, when the engine has one:
+    /// fixed strings and regexes without back-references. Where it reports a position,
+    /// either a NUL byte is there or a match starts there; there is neither before it.
+    pub fn match_or_nul(&self) -> Option<&MatchOrNul> {
+        self.or_nul
+            .get_or_init(|| match &self.engine {
+                Engine::Memmem(_) | Engine::Set(_) if rare_starts(&self.strings) => {
+                    AhoCorasickBuilder::new()
+                        .match_kind(MatchKind::LeftmostFirst)
+                        .build(self.strings.iter().map(Vec::as_slice).chain([&b"\0"[..]]))
+                        .ok()
+                        .map(MatchOrNul::Set)
+                }
+                Engine::Regex { re, .. } => prefixes(re.as_str(), &self.opts).and_then(|p| {
+                    AhoCorasickBuilder::new()
+                        .match_kind(MatchKind::LeftmostFirst)
+                        .build(p.iter().map(Vec::as_slice).chain([&b"\0"[..]]))
+                        .ok()
+                        .map(MatchOrNul::Prefixes)
+                }),
+                _ => None,
+            })
+            .as_ref()
     }
 
     /// Whether `hay` holds a match anywhere.

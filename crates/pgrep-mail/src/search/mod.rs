@@ -1,8 +1,8 @@
 //! Searching one file: read it, then grep its lines or its messages. A large file is cut
 //! into pieces that the cores search at once, so that one big mbox keeps every core busy.
-//! Most line searches cut it at line boundaries and read each piece on its own
-//! ([`pieces`]); the others (line numbers, context, `-m`, `--decode`, the message modes)
-//! map the file and cut it at message boundaries where there are some. A compressed file
+//! A large file is mapped; most line searches cut it at line boundaries and search each
+//! piece a cache-sized chunk at a time ([`pieces`]); the others (line numbers, context,
+//! `-m`, `--decode`, the message modes) cut it at message boundaries where there are some. A compressed file
 //! is searched as it is decompressed, in bounded memory ([`stream`]).
 
 pub mod budget;
@@ -108,7 +108,9 @@ pub fn item(cfg: &Config, item: Item, stop: &AtomicBool) -> Outcome {
                 return o;
             }
             match decompress::read_stdin(whole) {
-                Ok(decompress::Stdin::Plain(data)) => search_data(cfg, label, None, &data, &mut o),
+                Ok(decompress::Stdin::Plain(data)) => {
+                    search_data(cfg, label, None, &data, false, &mut o)
+                }
                 Ok(decompress::Stdin::Compressed(input, format)) => {
                     stream::search_stdin(cfg, input, format, &mut o)
                 }
@@ -118,13 +120,14 @@ pub fn item(cfg: &Config, item: Item, stop: &AtomicBool) -> Outcome {
                 Err(reason) => o.failed(cfg, String::from_utf8_lossy(label), &reason),
             }
         }
-        Item::File { path, top } => {
+        Item::File { path, top, ino } => {
             o.top = top;
-            let path = match path.strip_prefix("./") {
-                Ok(rest) if cfg.bare_dot => rest.to_path_buf(),
+            let path = match cfg.bare_dot.then(|| path.strip_prefix("./")) {
+                Some(Ok(rest)) => rest.to_path_buf(),
                 _ => path,
             };
-            if output_file().is_some() && is_the_output(cfg, std::fs::metadata(&path).ok()) {
+            let maybe_output = output_file().is_some_and(|(_, out)| ino.map_or(true, |i| i == out));
+            if maybe_output && is_the_output(cfg, std::fs::metadata(&path).ok()) {
                 o.failed(cfg, path.display(), ALSO_OUTPUT);
             } else if !stop.load(Ordering::Relaxed) {
                 let mut buf = READ_BUF.take();
@@ -207,47 +210,44 @@ impl Outcome {
 /// Reads and searches the file at `path`, reading into `buf`.
 fn search_file(cfg: &Config, path: &Path, buf: &mut Vec<u8>, o: &mut Outcome) {
     let name = path.as_os_str().as_bytes();
-    let large_min = pieces::applies(cfg).then_some(SPLIT_MIN as u64);
-    match decompress::read_path(path, buf, large_min) {
-        Ok(Contents::Whole(data)) => search_data(cfg, name, Some(path), &data, o),
+    match decompress::read_path(path, buf) {
+        Ok(Contents::Whole(data)) => {
+            let mapped = matches!(data, decompress::Data::Mapped(_));
+            search_data(cfg, name, Some(path), &data, mapped, o)
+        }
         Ok(Contents::Compressed { file, format }) => {
             stream::search_file(cfg, name, path, file, format, o)
-        }
-        Ok(Contents::Large { file, len }) => {
-            let shown = cfg.with_filename.then_some(name);
-            match pieces::search(cfg, &file, len, name, shown, o) {
-                Ok(true) => {}
-                Ok(false) => {
-                    *o = Outcome {
-                        top: o.top.clone(),
-                        ..Outcome::default()
-                    };
-                    match decompress::read_path(path, buf, None) {
-                        Ok(Contents::Whole(data)) => search_data(cfg, name, Some(path), &data, o),
-                        Ok(_) => o.failed(cfg, path.display(), "cannot be read whole"),
-                        Err(reason) => o.failed(cfg, path.display(), &reason),
-                    }
-                }
-                Err(reason) => {
-                    o.out.clear();
-                    o.failed(cfg, path.display(), &reason);
-                }
-            }
         }
         Err(reason) => o.failed(cfg, path.display(), &reason),
     }
 }
 
-/// Searches the bytes of a file (at `path`) or of standard input, shown as `name`.
-fn search_data(cfg: &Config, name: &[u8], path: Option<&Path>, data: &[u8], o: &mut Outcome) {
+/// Searches the bytes of a file (at `path`) or of standard input, shown as `name`. `mapped`
+/// says that `data` is a read-only mapping of the file, whose pages may be given back as
+/// they are searched (see [`pieces`]).
+fn search_data(
+    cfg: &Config,
+    name: &[u8],
+    path: Option<&Path>,
+    data: &[u8],
+    mapped: bool,
+    o: &mut Outcome,
+) {
     if cfg.message_mode {
         search_messages(cfg, name, path, data, o);
     } else {
-        search_lines(cfg, name, data, o);
+        search_lines(cfg, name, data, mapped, o);
     }
 }
 
-fn search_lines(cfg: &Config, name: &[u8], data: &[u8], o: &mut Outcome) {
+fn search_lines(cfg: &Config, name: &[u8], data: &[u8], mapped: bool, o: &mut Outcome) {
+    let shown = cfg.with_filename.then_some(name);
+    if data.len() >= SPLIT_MIN
+        && pieces::applies(cfg)
+        && pieces::search(cfg, data, mapped, name, shown, o)
+    {
+        return;
+    }
     let decoded;
     let buf: &[u8] = if cfg.decode {
         decoded = decoded_text(data);
@@ -255,7 +255,11 @@ fn search_lines(cfg: &Config, name: &[u8], data: &[u8], o: &mut Outcome) {
     } else {
         data
     };
-    let mut binary = cfg.eol != 0 && cfg.binary != BinaryFiles::Text && has_nul(buf);
+    // Only printed lines and `-I` depend on whether the file is binary: spare the others a
+    // pass over the file.
+    let needs_binary = cfg.report == Report::Lines || cfg.binary == BinaryFiles::WithoutMatch;
+    let mut binary =
+        needs_binary && cfg.eol != 0 && cfg.binary != BinaryFiles::Text && has_nul(buf);
     if binary && cfg.binary == BinaryFiles::WithoutMatch {
         return;
     }
@@ -265,7 +269,6 @@ fn search_lines(cfg: &Config, name: &[u8], data: &[u8], o: &mut Outcome) {
         Report::Count => Want::Count,
         _ => Want::Any,
     };
-    let shown = cfg.with_filename.then_some(name);
     let splittable = (want != Want::Print || (!cfg.context() && cfg.max_count.is_none()))
         && !cfg.byte_offset
         && cfg.eol == b'\n';

@@ -1,10 +1,14 @@
-//! Line mode over one large plain file, by every core at once, without mapping it.
+//! Line mode over one large file, by every core at once, a cache-sized chunk at a time.
 //!
-//! The file is cut into pieces at line boundaries, and each piece is read with `pread` a
-//! [`CHUNK`] at a time into a buffer of its own and searched there, while the chunk is
-//! still in the core's cache. Mapping the file instead costs a page-table entry for every
-//! 4 KiB page, set up on first touch and torn down again at exit, and the search then reads
-//! the pages from memory rather than from cache: for a large mbox the copy is cheaper.
+//! The file (mapped, see [`crate::decompress`]) is cut into pieces at line boundaries, and
+//! each core walks its pieces. When lines are printed, grep's binary test (a NUL byte) must
+//! read every byte too: where the pattern allows, one search finds the next match or NUL,
+//! whichever comes first ([`MatchOrNul`]), and only the lines it stops at are searched
+//! again. Otherwise a piece is walked a [`CHUNK`] at a time: a NUL test, then the search,
+//! which reads the chunk from the core's cache, so the file crosses the memory bus once.
+//! A NUL test over the whole file first, then the search, read it twice (each pass as slow
+//! as the search itself), and `pread`ing each chunk into a buffer of its own spent most of
+//! the time in the kernel's copy.
 //!
 //! The results are those of searching the whole file as one buffer ([`super::search_lines`]
 //! with its pieces), because every piece holds whole lines and the matcher never looks past
@@ -12,26 +16,26 @@
 //! every earlier piece, and context lines and `-m` the lines around a piece's edges, so
 //! those searches take the whole-buffer path ([`applies`]).
 
-use std::fs::File;
-use std::os::unix::fs::FileExt;
 use std::sync::atomic::{AtomicBool, Ordering};
 
 use memchr::{memchr, memrchr};
 use rayon::prelude::*;
 
 use super::lines::{self, Want};
+use super::matcher::MatchOrNul;
 use super::{Outcome, PIECES_PER_CORE};
 use crate::config::{Config, Report};
 
-/// How much of a piece is read and searched at a time: small enough to stay in a core's
-/// L2 cache between the copy and the search, large enough that the `pread` calls cost
-/// nothing against the copy.
+/// How much of a piece is tested and searched at a time: small enough to stay in a core's
+/// L2 cache between the NUL test and the search, large enough that the calls per chunk
+/// cost nothing against the search.
 const CHUNK: usize = 256 << 10;
 
-/// How much is read at a time while looking for the end of the line a cut point falls in.
-const PROBE: usize = 4 << 10;
+/// The largest piece: a core takes one at a time, so the last ones to finish end within
+/// about a piece's search (a few milliseconds) of each other.
+const PIECE_MAX: usize = 32 << 20;
 
-/// Whether a large file can be searched in pieces read on their own, with the results of
+/// Whether a large file can be searched in pieces on their own, with the results of
 /// searching it whole.
 pub fn applies(cfg: &Config) -> bool {
     !cfg.message_mode
@@ -57,16 +61,19 @@ struct Piece {
     encoding_error: bool,
 }
 
-/// Searches `file` (`len` bytes long), shown as `name`, into `o`. `shown` is the name to
-/// prefix lines with, if lines carry one. The error is the reason a read failed.
+/// Searches `data` (a whole file), shown as `name`, into `o`. `shown` is the name to prefix
+/// lines with, if lines carry one. `mapped` says that `data` is a read-only mapping of a
+/// file: each piece's pages are then unmapped once searched ([`Shared::release`]). Returns
+/// false, with `o` untouched, when lines are printed and the file turns out to be binary:
+/// that search needs the whole buffer.
 pub fn search(
     cfg: &Config,
-    file: &File,
-    len: u64,
+    data: &[u8],
+    mapped: bool,
     name: &[u8],
     shown: Option<&[u8]>,
     o: &mut Outcome,
-) -> Result<bool, String> {
+) -> bool {
     // grep prints the lines of a text file, and only says that a binary one (one with a NUL
     // byte anywhere) matches. Which one this is is known only once every piece has been
     // read, so the pieces print as for text until one of them meets a NUL and says so.
@@ -76,11 +83,14 @@ pub fn search(
         Report::Count => Want::Count,
         _ => Want::Any,
     };
-    let io = |e: std::io::Error| crate::io_reason(&e);
-    let pieces = cfg.threads * PIECES_PER_CORE;
-    let mut bounds = vec![0u64];
-    for k in 1..pieces as u64 {
-        let cut = line_start_from(file, len / pieces as u64 * k, len).map_err(io)?;
+    // Pieces of at most PIECE_MAX even out the cores' shares when one is slowed (by other
+    // work on the machine) near the end.
+    let pieces = (cfg.threads * PIECES_PER_CORE).max(data.len() / PIECE_MAX);
+    let len = data.len();
+    let mut bounds = vec![0];
+    for k in 1..pieces {
+        let target = len / pieces * k;
+        let cut = memchr(b'\n', &data[target - 1..]).map_or(len, |i| target + i);
         if cut > *bounds.last().unwrap_or(&0) && cut < len {
             bounds.push(cut);
         }
@@ -88,9 +98,12 @@ pub fn search(
     bounds.push(len);
     let binary = AtomicBool::new(false);
     let found = AtomicBool::new(false);
+    // SAFETY: sysconf only reads a constant of the system.
+    let page = usize::try_from(unsafe { libc::sysconf(libc::_SC_PAGESIZE) }).unwrap_or(0);
     let shared = Shared {
         cfg,
-        file,
+        data,
+        page: if mapped { page } else { 0 },
         shown,
         binary: &binary,
         found: &found,
@@ -98,53 +111,39 @@ pub fn search(
     let results: Vec<Piece> = bounds
         .par_windows(2)
         .map(|w| shared.piece(w[0], w[1], want))
-        .collect::<std::io::Result<_>>()
-        .map_err(io)?;
-    let is_binary = results.iter().any(|p| p.nul);
-    if print && is_binary {
+        .collect();
+    if print && results.iter().any(|p| p.nul) {
         // grep prints the lines before the buffer that holds the first NUL byte: which
         // those are is known from the whole file only, so it is searched whole (binary
         // files this large are rare).
-        return Ok(false);
+        return false;
     }
     let mut encoding_error = false;
     for p in results {
         o.count += p.count;
-        if !(print && is_binary) {
-            o.printed |= p.printed;
-            o.out.extend_from_slice(&p.out);
-        }
+        o.printed |= p.printed;
+        o.out.extend_from_slice(&p.out);
         encoding_error |= p.encoding_error;
     }
     if let Some(max) = cfg.max_count {
         o.count = o.count.min(max);
     }
-    if print
-        && !is_binary
-        && encoding_error
-        && cfg.binary == crate::cli::BinaryFiles::Binary
-        && o.count > 0
-    {
+    if print && encoding_error && o.count > 0 {
         o.notes.push(format!(
             "{}: binary file matches",
             String::from_utf8_lossy(name)
         ));
     }
-    if print && is_binary && o.count > 0 {
-        // As the whole-buffer search, which stops at a binary file's first match.
-        o.count = 1;
-        o.notes.push(format!(
-            "{}: binary file matches",
-            String::from_utf8_lossy(name)
-        ));
-    }
-    Ok(true)
+    true
 }
 
 /// What every piece of one file shares.
 struct Shared<'a> {
     cfg: &'a Config,
-    file: &'a File,
+    data: &'a [u8],
+    /// The page size when `data` is a read-only file mapping whose pages are given back as
+    /// they are searched; 0 when it is not.
+    page: usize,
     shown: Option<&'a [u8]>,
     /// Set when a piece meets a NUL byte: the pieces stop printing.
     binary: &'a AtomicBool,
@@ -154,45 +153,79 @@ struct Shared<'a> {
 
 impl Shared<'_> {
     /// Searches the lines in `[start, end)` (both line starts), a chunk at a time.
-    fn piece(&self, start: u64, end: u64, mut want: Want) -> std::io::Result<Piece> {
+    fn piece(&self, start: usize, end: usize, want: Want) -> Piece {
+        let p = match self.cfg.matcher.match_or_nul() {
+            Some(finder) if want == Want::Print && !self.cfg.invert => {
+                self.piece_in_one_pass(start, end, finder)
+            }
+            _ => self.piece_by_chunks(start, end, want),
+        };
+        self.release(&self.data[start..end]);
+        p
+    }
+
+    /// [`Shared::piece`] when lines are printed and a search for matches and NUL bytes at
+    /// once is at hand: one pass finds both, and only the lines it stops at are searched
+    /// again, alone.
+    fn piece_in_one_pass(&self, start: usize, end: usize, finder: &MatchOrNul) -> Piece {
         let mut p = Piece::default();
-        let mut buf = vec![0u8; CHUNK];
-        // buf[..kept] is the start of a line whose end is not read yet; `at` is the file
-        // offset just past it.
-        let mut kept = 0;
+        let hay = &self.data[..end];
         let mut at = start;
         while at < end {
-            if kept == buf.len() {
-                // A line longer than the buffer.
-                buf.resize(buf.len() * 2, 0);
+            let Some(hit) = finder.find_at(hay, at) else {
+                break;
+            };
+            if hit == end && (hit == start || hay[end - 1] == b'\n') {
+                // An empty match after the last newline: there is no line there.
+                break;
             }
-            let room = (buf.len() - kept).min(usize::try_from(end - at).unwrap_or(usize::MAX));
-            let n = self.file.read_at(&mut buf[kept..kept + room], at)?;
-            let last = n == 0 || at + n as u64 >= end;
-            let filled = kept + n;
-            at += n as u64;
-            // Search up to the last whole line; the piece's last line ends at its end (or
-            // the file's, which may lack a newline).
-            let lines_end = if last {
-                filled
+            let line_start = memrchr(b'\n', &hay[at..hit]).map_or(at, |i| at + i + 1);
+            let line_end = memchr(b'\n', &hay[hit..]).map_or(end, |i| hit + i + 1);
+            let line = &hay[line_start..line_end];
+            if memchr(0, line).is_some() {
+                p.nul = true;
+                self.binary.store(true, Ordering::Relaxed);
+            }
+            if self.binary.load(Ordering::Relaxed) {
+                // Binary: the whole file is searched again (see [`search`]).
+                p.out = Vec::new();
+                break;
+            }
+            let found = lines::search(self.cfg, self.shown, line, 1, 0, Want::Print, &mut p.out);
+            p.count += found.count;
+            p.encoding_error |= found.encoding_error;
+            p.printed |= found.printed;
+            at = line_end;
+        }
+        p
+    }
+
+    /// [`Shared::piece`] a chunk at a time: a NUL test (when lines are printed) then the
+    /// search, which reads the chunk from the core's cache.
+    fn piece_by_chunks(&self, start: usize, end: usize, want: Want) -> Piece {
+        let mut p = Piece::default();
+        let mut at = start;
+        while at < end {
+            // The chunk ends after its last newline; a line longer than a chunk makes the
+            // chunk as long as the line.
+            let stop = if end - at <= CHUNK {
+                end
             } else {
-                match memrchr(b'\n', &buf[kept..filled]) {
-                    Some(i) => kept + i + 1,
-                    None => {
-                        kept = filled;
-                        continue;
-                    }
+                let limit = at + CHUNK;
+                match memrchr(b'\n', &self.data[at..limit]) {
+                    Some(i) => at + i + 1,
+                    None => memchr(b'\n', &self.data[limit..end]).map_or(end, |i| limit + i + 1),
                 }
             };
-            let text = &buf[..lines_end];
-            if want == Want::Print && !p.nul && memchr(0, text).is_some() {
+            let text = &self.data[at..stop];
+            at = stop;
+            if want == Want::Print && memchr(0, text).is_some() {
                 p.nul = true;
                 self.binary.store(true, Ordering::Relaxed);
             }
             if want == Want::Print && self.binary.load(Ordering::Relaxed) {
-                // Binary: all that is left to learn is whether anything matches.
-                p.out = Vec::new();
-                want = Want::Any;
+                // Binary: the whole file is searched again (see [`search`]).
+                break;
             }
             if want == Want::Any && self.found.load(Ordering::Relaxed) {
                 break;
@@ -204,33 +237,165 @@ impl Shared<'_> {
             if p.count > 0 {
                 self.found.store(true, Ordering::Relaxed);
             }
-            if n == 0 || self.cfg.max_count.is_some_and(|m| p.count >= m) {
+            if self.cfg.max_count.is_some_and(|m| p.count >= m) {
                 break;
             }
-            buf.copy_within(lines_end..filled, 0);
-            kept = filled - lines_end;
         }
-        Ok(p)
+        if want == Want::Print && self.binary.load(Ordering::Relaxed) {
+            p.out = Vec::new();
+        }
+        p
+    }
+
+    /// Unmaps the whole pages of `text`, searched, from the page table (the file's pages
+    /// stay in the page cache). Unmapping a 1 GiB file's 262,144 pages costs about a
+    /// twentieth of the search, and at exit or at the mapping's drop one core would do it
+    /// alone after the search; done here, every core unmaps what it searched while the
+    /// others search. Each call costs the other cores a TLB flush, so it is made once a
+    /// piece, not once a chunk. The memory stays mapped: a later read (the whole-file
+    /// search of a binary file) faults the same bytes in again.
+    fn release(&self, text: &[u8]) {
+        if self.page == 0 {
+            return;
+        }
+        let start = text.as_ptr() as usize;
+        let from = start.div_ceil(self.page) * self.page;
+        let to = (start + text.len()) / self.page * self.page;
+        if to > from {
+            // SAFETY: `[from, to)` is whole pages inside `data`, a private read-only mapping
+            // of a file (`page` is 0 otherwise). MADV_DONTNEED drops their page-table
+            // entries only; as nothing was written to them, reading them again reads the
+            // same bytes of the file, so every reference into `data` stays valid. A failure
+            // only leaves the pages mapped.
+            unsafe {
+                libc::madvise(from as *mut libc::c_void, to - from, libc::MADV_DONTNEED);
+            }
+        }
     }
 }
 
-/// The first line start at or after `target`: `target` itself when a line ends just before
-/// it, else just past the next newline (or `len`).
-fn line_start_from(file: &File, target: u64, len: u64) -> std::io::Result<u64> {
-    if target == 0 {
-        return Ok(0);
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn cfg(args: &[&str]) -> Config {
+        let words = ["pgrep-mail", "--threads", "2"].iter().chain(args);
+        let cli = <crate::cli::Cli as clap::Parser>::try_parse_from(words).unwrap();
+        Config::resolve_with(cli, &|_| None, true, false).unwrap()
     }
-    let mut buf = [0u8; PROBE];
-    let mut at = target - 1;
-    while at < len {
-        let n = file.read_at(&mut buf, at)?;
-        if n == 0 {
-            break;
+
+    /// Lines with a line longer than a chunk in the middle, and a last one with no newline.
+    fn lines() -> Vec<u8> {
+        let mut data = Vec::new();
+        for i in 0..40_000 {
+            data.extend_from_slice(format!("line {i} needle\n").as_bytes());
+            if i == 20_000 {
+                data.extend(std::iter::repeat(b'x').take(CHUNK * 3));
+                data.extend_from_slice(b" needle\n");
+            }
         }
-        if let Some(i) = memchr(b'\n', &buf[..n]) {
-            return Ok(at + i as u64 + 1);
-        }
-        at += n as u64;
+        data.extend_from_slice(b"last needle");
+        data
     }
-    Ok(len)
+
+    fn run(args: &[&str], data: &[u8], mapped: bool) -> Option<Outcome> {
+        let mut o = Outcome::default();
+        search(&cfg(args), data, mapped, b"f", None, &mut o).then_some(o)
+    }
+
+    /// Every chunk ends at a line end, even one with a line longer than a chunk, and the
+    /// pieces together search every line once.
+    #[test]
+    fn long_lines_and_chunks_count_every_line_once() {
+        let data = lines();
+        assert_eq!(
+            run(&["-c", "needle", "f"], &data, false).unwrap().count,
+            40_002
+        );
+        let o = run(&["needle", "f"], &data, false).unwrap();
+        assert_eq!(o.out.iter().filter(|&&b| b == b'\n').count(), 40_002);
+        assert!(o.out.ends_with(b"last needle\n"));
+        assert_eq!(
+            run(&["-c", "-m", "7", "needle", "f"], &data, false)
+                .unwrap()
+                .count,
+            7
+        );
+    }
+
+    /// The one-pass search (for patterns whose matches start with uncommon bytes) prints
+    /// what the whole buffer's search prints, and leaves a file with a NUL to it.
+    #[test]
+    fn one_pass_prints_as_the_whole_buffer() {
+        let mut data = Vec::new();
+        for i in 0..60_000 {
+            let line = match i % 7 {
+                0 => format!("Needle {i} here\n"),
+                3 => format!("an Other one, Needle{i}\n"),
+                5 => format!("K\u{e9}lvin {i} Needle\n"),
+                _ => format!("plain line {i}\n"),
+            };
+            data.extend_from_slice(line.as_bytes());
+        }
+        data.extend_from_slice(b"Needle last, no newline");
+        let cases: &[&[&str]] = &[
+            &["-F", "Needle"],
+            &["-F", "-e", "Needle", "-e", "Other"],
+            &["-E", "Needle [0-9]+"],
+            &["-w", "Needle"],
+            &["-x", "Needle 7 here"],
+            &["-o", "-E", "Needle[0-9]*"],
+            &["--color=always", "-E", "Other|Needle"],
+            &["-F", "needle"],
+            &["-E", "(Needle|Other) 1"],
+        ];
+        for args in cases {
+            let mut args = args.to_vec();
+            args.push("f");
+            let cfg = cfg(&args);
+            let whole = {
+                let mut out = Vec::new();
+                lines::search(&cfg, None, &data, 1, 0, Want::Print, &mut out);
+                out
+            };
+            let o = run(&args, &data, false).unwrap();
+            assert!(o.out == whole, "{args:?}");
+            let mut binary = data.clone();
+            let at = binary.len() / 2;
+            binary[at] = 0;
+            assert!(run(&args, &binary, false).is_none(), "{args:?} with a NUL");
+        }
+        let has = |args: &[&str]| cfg(args).matcher.match_or_nul().is_some();
+        assert!(has(&["-F", "Needle", "f"]) && has(&["-E", "Needle [0-9]+", "f"]));
+        assert!(!has(&["-F", "needle", "f"]) && !has(&["-E", "[a-z]+", "f"]));
+    }
+
+    /// A mapped file whose searched pages were given back reads the same when searched
+    /// again, and a binary one (a NUL in a later piece) is left to the whole-file search.
+    #[test]
+    fn released_pages_read_the_same_again() {
+        let dir = std::env::temp_dir().join(format!("pgrep-mail-pieces-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let mut data = lines();
+        let text = dir.join("text");
+        std::fs::write(&text, &data).unwrap();
+        let at = data.len() * 3 / 4;
+        data[at] = 0;
+        let binary = dir.join("binary");
+        std::fs::write(&binary, &data).unwrap();
+        let map = |path: &std::path::Path| {
+            let file = std::fs::File::open(path).unwrap();
+            // SAFETY: the test's own file, not changed while mapped.
+            unsafe { memmap2::Mmap::map(&file) }.unwrap()
+        };
+        let text_map = map(&text);
+        let want = run(&["needle", "f"], &text_map, false).unwrap().out;
+        for _ in 0..2 {
+            assert!(run(&["needle", "f"], &text_map, true).unwrap().out == want);
+        }
+        let binary_map = map(&binary);
+        assert!(run(&["needle", "f"], &binary_map, true).is_none());
+        assert!(binary_map[..] == data[..]);
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
 }
