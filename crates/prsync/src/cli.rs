@@ -173,6 +173,9 @@ pub struct Cli {
     /// Hardlink to files in DIR when unchanged
     #[arg(long = "link-dest", value_name = "DIR", action = ArgAction::Append)]
     pub link_dest: Vec<PathBuf>,
+    /// Create temporary files in directory DIR
+    #[arg(short = 'T', long = "temp-dir", value_name = "DIR")]
+    pub temp_dir: Option<PathBuf>,
     /// Put all updated files into place at end
     #[arg(long = "delay-updates")]
     pub delay_updates: bool,
@@ -443,6 +446,9 @@ pub struct Options {
     pub delay_updates: bool,
     /// Whether rsync would list incrementally (see [`Options::list_banner`]).
     pub inc_recursive: bool,
+    /// `-T`: new files are written in this folder (below the destination if relative),
+    /// then moved into place.
+    pub temp_dir: Option<PathBuf>,
 }
 
 /// Where the other end of a transfer is.
@@ -592,6 +598,11 @@ impl Options {
                 args.push(arg);
             }
             args.push([&b"--suffix="[..], &backup.suffix].concat());
+        }
+        if let Some(dir) = &self.temp_dir {
+            let mut arg = b"--temp-dir=".to_vec();
+            arg.extend_from_slice(std::os::unix::ffi::OsStrExt::as_bytes(dir.as_os_str()));
+            args.push(arg);
         }
         if let Some(b) = self.block_size {
             args.push(format!("--block-size={b}").into_bytes());
@@ -915,6 +926,7 @@ fn resolve(
         alt_dest,
         info,
         delay_updates: cli.delay_updates,
+        temp_dir: cli.temp_dir.clone(),
         inc_recursive: recursive && !(cli.delete_before || cli.delete_after || cli.delay_updates),
         omit_dir_times: cli.omit_dir_times || backup.as_ref().is_some_and(|b| b.dir.is_none()),
         backup,

@@ -168,6 +168,29 @@ pub fn transfer<S: Sender>(
             false => writeln!(out, "delta-transmission enabled"),
         };
     }
+    // -T: checked where rsync's receiver checks it, below the destination.
+    if let Some(dir) = &opts.temp_dir {
+        let at = dest.dir.join(dir);
+        let problem = match std::fs::metadata(&at) {
+            Err(_) => Some("The temp-dir does not exist"),
+            Ok(m) if !m.is_dir() => Some("The temp-dir is not a directory"),
+            Ok(_) => None,
+        };
+        let untrusted = match opts.insecure_links {
+            true => Ok(()),
+            false => trust::check_destination(&at),
+        };
+        if let Some(problem) = problem {
+            let _ = out.flush();
+            eprintln!("prsync: {problem}: {}", dir.display());
+            return exit::SYNTAX;
+        }
+        if let Err(refused) = untrusted {
+            let _ = out.flush();
+            eprintln!("prsync: --temp-dir: {refused}");
+            return exit::SELECT;
+        }
+    }
     let mut receiver = match Receiver::new(opts, sender, dest, &mut out) {
         Ok(r) => r,
         Err(e) => {

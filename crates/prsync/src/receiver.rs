@@ -139,6 +139,8 @@ pub struct Receiver<'a, S: Sender, W: Write> {
     delayed: Vec<(RelPath, RelPath, usize, bool)>,
     /// `--delay-updates`: the `.~tmp~` folders this run uses.
     delay_folders: Vec<RelPath>,
+    /// `-T`: the folder new files are written in before they are moved into place.
+    temp_root: Option<Root>,
 }
 
 impl<'a, S: Sender, W: Write> Receiver<'a, S, W> {
@@ -190,6 +192,11 @@ impl<'a, S: Sender, W: Write> Receiver<'a, S, W> {
             }
             None => None,
         };
+        // -T: relative to the destination, as rsync's receiver takes it from there.
+        let temp_root = match &opts.temp_dir {
+            Some(dir) => Some(Root::open(&dest.dir.join(dir))?),
+            None => None,
+        };
         let mut children: HashMap<Vec<u8>, HashSet<Vec<u8>>> = HashMap::new();
         let mut groups: HashMap<u32, Group> = HashMap::new();
         for (i, e) in sender.file_list().iter().enumerate() {
@@ -228,6 +235,7 @@ impl<'a, S: Sender, W: Write> Receiver<'a, S, W> {
             parents_made: None,
             delayed: Vec::new(),
             delay_folders: Vec::new(),
+            temp_root,
         })
     }
 
@@ -1131,8 +1139,11 @@ impl<'a, S: Sender, W: Write> Receiver<'a, S, W> {
             true => Some(self.delay_place(&rel)?),
             false => None,
         };
-        let file = self.root()?.create_file(delayed.as_ref().unwrap_or(&rel))?;
-        if self.opts.partial && basis.is_none() {
+        let file = match (&self.temp_root, &delayed) {
+            (Some(temp), None) => self.root()?.create_file_in(&rel, temp)?,
+            _ => self.root()?.create_file(delayed.as_ref().unwrap_or(&rel))?,
+        };
+        if self.opts.partial && basis.is_none() && self.temp_root.is_none() {
             // A stop signal (Ctrl-C) keeps what arrived too, as the error below does.
             file.keep_on_stop();
         }

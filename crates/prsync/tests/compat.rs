@@ -1093,3 +1093,26 @@ fn delayed_updates_and_list_banners_as_rsync() {
     let (r, p) = bed.both(&[b"-ai", b"--delay-updates", b"--inplace", b"{src}/", b"x/"]);
     assert_eq!((r.code, p.code), (1, 1));
 }
+
+/// `-T`: new files are written in the temp folder and moved into place, across file
+/// systems too (`/dev/shm` is a tmpfs); nothing is left in it; a missing one is refused
+/// with exit 1, as rsync refuses it.
+#[test]
+fn a_temp_dir_holds_files_until_they_are_whole() {
+    let (bed, _) = tree("temp-dir", 96);
+    let temp = bed.root.join("temp");
+    fs::create_dir_all(&temp).unwrap();
+    let local = format!("--temp-dir={}", temp.display());
+    bed.same(&[b"-ai", local.as_bytes(), b"{src}/", b"d1/"], "d1");
+    assert_eq!(
+        fs::read_dir(&temp).unwrap().count(),
+        0,
+        "left in the temp folder"
+    );
+    if Path::new("/dev/shm").is_dir() {
+        bed.same(&[b"-ai", b"-T", b"/dev/shm", b"{src}/", b"d2/"], "d2");
+    }
+    let (r, p) = bed.both(&[b"-a", b"-T", b"missing", b"{src}/", b"d3/"]);
+    assert_eq!((r.code, p.code), (1, 1));
+    assert!(String::from_utf8_lossy(&p.stderr).contains("The temp-dir does not exist: missing"));
+}

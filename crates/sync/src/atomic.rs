@@ -33,6 +33,9 @@ pub struct AtomicFile {
     committed: bool,
     /// Its number on the list of temp files a stop signal removes.
     listed: u64,
+    /// Where the final name is, when the temp file is in another folder (rsync's
+    /// `--temp-dir`); else beside it, in `dir`.
+    target: Option<Dir>,
 }
 
 impl AtomicFile {
@@ -63,6 +66,7 @@ impl AtomicFile {
                         shown,
                         committed: false,
                         listed,
+                        target: None,
                     });
                 }
                 Err(Errno::EXIST) => continue,
@@ -74,6 +78,19 @@ impl AtomicFile {
             Errno::EXIST.into(),
             "no free temporary name beside it; remove old '.*.prtools-*' files",
         ))
+    }
+
+    /// Like [`AtomicFile::create`], but the temp file is made in `temp_dir` (rsync's
+    /// `--temp-dir`) and [`AtomicFile::commit`] moves it to `name` in `target`.
+    pub(crate) fn create_elsewhere(
+        temp_dir: Dir,
+        target: Dir,
+        name: &[u8],
+        shown: PathBuf,
+    ) -> io::Result<AtomicFile> {
+        let mut file = AtomicFile::create(temp_dir, name, shown)?;
+        file.target = Some(target);
+        Ok(file)
     }
 
     /// The final path, as messages show it.
@@ -106,13 +123,21 @@ impl AtomicFile {
         if fsync {
             self.file.sync_all().map_err(|e| at(&self.shown, e))?;
         }
-        rustix::fs::renameat(
+        let target = self.target.as_ref().unwrap_or(&self.dir);
+        match rustix::fs::renameat(
             &self.dir,
             self.temp.as_slice(),
-            &self.dir,
+            target,
             self.name.as_slice(),
-        )
-        .map_err(|e| rename_error(self.shown.clone(), e))?;
+        ) {
+            Ok(()) => {}
+            // A temp folder on another file system: copied beside the final name, then
+            // renamed over it there, so that the name still changes in one step.
+            Err(Errno::XDEV) if self.target.is_some() => {
+                return self.commit_by_copy(mode, mtime, fsync)
+            }
+            Err(e) => return Err(rename_error(self.shown.clone(), e)),
+        }
         self.committed = true;
         cleanup::forget(self.listed);
         if fsync {
@@ -122,6 +147,28 @@ impl AtomicFile {
                 .map_err(|e| errno_at(parent, e))?;
         }
         Ok(())
+    }
+}
+
+impl AtomicFile {
+    /// [`AtomicFile::commit`] across file systems: the bytes copied into a temp file beside
+    /// the final name, which is committed; this one is then removed.
+    fn commit_by_copy(self, mode: u32, mtime: Option<Mtime>, fsync: bool) -> io::Result<()> {
+        let target = match &self.target {
+            Some(Dir::Shared(fd)) => Dir::Shared(std::sync::Arc::clone(fd)),
+            None => unreachable!("only a file with a target is copied"),
+        };
+        let written = rustix::fs::openat(
+            &self.dir,
+            self.temp.as_slice(),
+            OFlags::RDONLY | OFlags::NOFOLLOW | OFlags::CLOEXEC,
+            Mode::empty(),
+        )
+        .map_err(|e| errno_at(&self.shown, e))?;
+        let mut beside = AtomicFile::create(target, &self.name, self.shown.clone())?;
+        io::copy(&mut File::from(written), &mut beside)?;
+        beside.commit(mode, mtime, fsync)
+        // `self` is dropped here, uncommitted: its temp file goes.
     }
 }
 

@@ -245,6 +245,13 @@ impl Root {
         AtomicFile::create(dir, name, self.shown(rel))
     }
 
+    /// [`Root::create_file`], with the temp file made in the folder `temp` instead (rsync's
+    /// `--temp-dir`); the commit moves it here, copying it across file systems.
+    pub fn create_file_in(&self, rel: &RelPath, temp: &Root) -> io::Result<AtomicFile> {
+        let (dir, name) = self.parent(rel, false)?;
+        AtomicFile::create_elsewhere(temp.top(), dir, name, self.shown(rel))
+    }
+
     /// Makes a symlink at `rel` pointing to `target`, atomically replacing a file or symlink
     /// that was there (a temp symlink renamed over it); a directory there is an error.
     pub fn symlink(&self, rel: &RelPath, target: &[u8]) -> io::Result<()> {
