@@ -176,6 +176,12 @@ pub struct Cli {
     /// Create temporary files in directory DIR
     #[arg(short = 'T', long = "temp-dir", value_name = "DIR")]
     pub temp_dir: Option<PathBuf>,
+    /// Prune empty directory chains from file-list
+    #[arg(short = 'm', long = "prune-empty-dirs")]
+    pub prune_empty_dirs: bool,
+    /// Sender removes synchronized files (non-directory)
+    #[arg(long = "remove-source-files")]
+    pub remove_source_files: bool,
     /// Put all updated files into place at end
     #[arg(long = "delay-updates")]
     pub delay_updates: bool,
@@ -449,6 +455,10 @@ pub struct Options {
     /// `-T`: new files are written in this folder (below the destination if relative),
     /// then moved into place.
     pub temp_dir: Option<PathBuf>,
+    /// `-m`.
+    pub prune_empty_dirs: bool,
+    /// `--remove-source-files`.
+    pub remove_source_files: bool,
 }
 
 /// Where the other end of a transfer is.
@@ -554,6 +564,7 @@ impl Options {
         flag(self.relative, "-R");
         flag(self.omit_dir_times, "-O");
         flag(self.delay_updates, "--delay-updates");
+        flag(self.prune_empty_dirs, "-m");
         flag(self.relative && !self.implied_dirs, "--no-implied-dirs");
         flag(self.dirs, "-d");
         for _ in 1..self.human {
@@ -825,6 +836,12 @@ fn resolve(
             .map(|s| std::os::unix::ffi::OsStrExt::as_bytes(s.as_os_str())),
     )
     .map_err(anyhow::Error::msg)?;
+    if cli.remove_source_files && remote != Remote::Local {
+        bail!(
+            "--remove-source-files works on copies on this machine only so far; hint: copy \
+             first, then remove the sources once the copy checks out"
+        );
+    }
     if cli.delay_updates && cli.inplace {
         bail!("--inplace cannot be used with --delay-updates");
     }
@@ -927,7 +944,13 @@ fn resolve(
         info,
         delay_updates: cli.delay_updates,
         temp_dir: cli.temp_dir.clone(),
-        inc_recursive: recursive && !(cli.delete_before || cli.delete_after || cli.delay_updates),
+        prune_empty_dirs: cli.prune_empty_dirs,
+        remove_source_files: cli.remove_source_files,
+        inc_recursive: recursive
+            && !(cli.delete_before
+                || cli.delete_after
+                || cli.delay_updates
+                || cli.prune_empty_dirs),
         omit_dir_times: cli.omit_dir_times || backup.as_ref().is_some_and(|b| b.dir.is_none()),
         backup,
         relative: cli.relative || files_from,

@@ -112,6 +112,7 @@ pub fn list_options(opts: &Options) -> ListOptions {
         relative: opts.relative,
         implied_dirs: opts.implied_dirs,
         dirs: opts.dirs,
+        prune_empty_dirs: opts.prune_empty_dirs,
     }
 }
 

@@ -854,7 +854,18 @@ impl<'a, S: Sender, W: Write> Receiver<'a, S, W> {
         if let Some(g) = e.hlink.filter(|_| self.opts.hard_links) {
             return self.do_member(i, g, e, meta);
         }
-        self.file_normally(i, e, meta).map(drop)
+        let done = self.file_normally(i, e, meta)?;
+        // --remove-source-files: a file sent, or already here, goes from the source.
+        if done.is_some() && self.opts.remove_source_files && !self.opts.dry_run {
+            if let Err(err) = self.sender.remove_source(i) {
+                let shown = String::from_utf8_lossy(&e.name).into_owned();
+                self.fail(format!(
+                    "cannot remove the source of {shown}: {}",
+                    os_reason(&err)
+                ));
+            }
+        }
+        Ok(())
     }
 
     /// The usual path of a regular file. Returns whether the file is now complete on the

@@ -56,6 +56,8 @@ pub struct ListOptions {
     pub implied_dirs: bool,
     /// `-d`: a folder named without `-r` is sent itself, without what is in it.
     pub dirs: bool,
+    /// `-m`: folders with nothing but folders below them are left out.
+    pub prune_empty_dirs: bool,
 }
 
 /// How a sent file's bytes went: for `--stats`' `Literal data` and `Matched data`.
@@ -115,6 +117,32 @@ pub trait Sender {
         let _ = (index, ranges, out);
         Err(io::Error::other("this sender does not send ranges"))
     }
+
+    /// `--remove-source-files`: removes the source of entry `index`, now whole on the
+    /// receiver, unless it changed since it was listed.
+    fn remove_source(&mut self, index: usize) -> io::Result<()> {
+        let _ = index;
+        Err(io::Error::other("this sender does not remove its files"))
+    }
+}
+
+/// rsync's `-m`: drops every folder below which the list has nothing but folders (the
+/// transfer root `.` stays).
+fn prune_empty_dirs(list: &mut Vec<(FileEntry, usize)>) {
+    let mut full: std::collections::HashSet<Vec<u8>> = std::collections::HashSet::new();
+    for (e, _) in list.iter() {
+        if e.is_dir() {
+            continue;
+        }
+        let mut name: &[u8] = &e.name;
+        while let Some(parent) = crate::flist::parent_of(name) {
+            if !full.insert(parent.to_vec()) {
+                break;
+            }
+            name = parent;
+        }
+    }
+    list.retain(|(e, _)| !e.is_dir() || e.name == b"." || full.contains(&e.name));
 }
 
 /// A problem met while listing the sources; the list goes on without the path (rsync's
@@ -189,6 +217,9 @@ impl LocalSender {
             .map(|(i, f)| (f.entry.clone(), i))
             .collect();
         sort_and_dedup(&mut ranked);
+        if opts.prune_empty_dirs {
+            prune_empty_dirs(&mut ranked);
+        }
         let mut entries = Vec::with_capacity(ranked.len());
         let mut paths = Vec::with_capacity(ranked.len());
         let mut inodes = Vec::with_capacity(ranked.len());
@@ -234,6 +265,20 @@ impl LocalSender {
 }
 
 impl Sender for LocalSender {
+    fn remove_source(&mut self, index: usize) -> io::Result<()> {
+        let path = &self.paths[index];
+        let e = &self.entries[index];
+        let now = fs::symlink_metadata(path)?;
+        // As rsync: a file that changed since it was listed is not what was sent.
+        if now.len() != e.size() || now.mtime() != e.mtime.secs || !now.is_file() {
+            return Err(io::Error::other(format!(
+                "Skipping sender remove for changed file: {}",
+                path.display()
+            )));
+        }
+        fs::remove_file(path)
+    }
+
     fn file_list(&self) -> &[FileEntry] {
         &self.entries
     }

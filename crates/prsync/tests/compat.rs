@@ -1116,3 +1116,34 @@ fn a_temp_dir_holds_files_until_they_are_whole() {
     assert_eq!((r.code, p.code), (1, 1));
     assert!(String::from_utf8_lossy(&p.stderr).contains("The temp-dir does not exist: missing"));
 }
+
+/// `-m` leaves out folders with nothing but folders below them; `--remove-source-files`
+/// removes each source file once it is whole on the destination (folders stay), as rsync
+/// does. Across hosts it is refused for now, never half done.
+#[test]
+fn pruned_folders_and_removed_sources_as_rsync() {
+    let bed = Bed::new("prune-remove");
+    for side in ["r", "p"] {
+        let src = bed.root.join(side).join("src");
+        fs::create_dir_all(src.join("a/b/c")).unwrap();
+        fs::create_dir_all(src.join("e/f")).unwrap();
+        fs::write(src.join("a/b/c/x"), b"x\n").unwrap();
+        fs::write(src.join("z"), b"z\n").unwrap();
+        set_mtime(&src.join("z"), 1_600_000_000, 0);
+    }
+    bed.same_with(&[b"-aim", b"src/", b"d1/"], "d1", false);
+    bed.same_with(
+        &[b"-ai", b"--remove-source-files", b"src/", b"d2/"],
+        "d2",
+        false,
+    );
+    common::assert_same_trees(
+        &bed.root.join("r/src"),
+        &bed.root.join("p/src"),
+        "src",
+        false,
+    );
+    assert!(!bed.root.join("p/src/z").exists() && bed.root.join("p/src/a/b/c").is_dir());
+    let (_, p) = bed.both(&[b"-a", b"--remove-source-files", b"src/", b"host:/tmp/x/"]);
+    assert_eq!(p.code, 1);
+}

@@ -34,6 +34,7 @@ fn sender(name: &str) -> LocalSender {
         relative: false,
         implied_dirs: true,
         dirs: false,
+        prune_empty_dirs: false,
     };
     let mut source = dir.into_os_string();
     source.push("/");
