@@ -179,6 +179,9 @@ pub struct Cli {
     /// Prune empty directory chains from file-list
     #[arg(short = 'm', long = "prune-empty-dirs")]
     pub prune_empty_dirs: bool,
+    /// Ignore missing source args without error
+    #[arg(long = "ignore-missing-args")]
+    pub ignore_missing_args: bool,
     /// Sender removes synchronized files (non-directory)
     #[arg(long = "remove-source-files")]
     pub remove_source_files: bool,
@@ -459,6 +462,8 @@ pub struct Options {
     pub prune_empty_dirs: bool,
     /// `--remove-source-files`.
     pub remove_source_files: bool,
+    /// `--ignore-missing-args`.
+    pub ignore_missing_args: bool,
 }
 
 /// Where the other end of a transfer is.
@@ -565,6 +570,7 @@ impl Options {
         flag(self.omit_dir_times, "-O");
         flag(self.delay_updates, "--delay-updates");
         flag(self.prune_empty_dirs, "-m");
+        flag(self.ignore_missing_args, "--ignore-missing-args");
         flag(self.relative && !self.implied_dirs, "--no-implied-dirs");
         flag(self.dirs, "-d");
         for _ in 1..self.human {
@@ -946,6 +952,7 @@ fn resolve(
         temp_dir: cli.temp_dir.clone(),
         prune_empty_dirs: cli.prune_empty_dirs,
         remove_source_files: cli.remove_source_files,
+        ignore_missing_args: cli.ignore_missing_args,
         inc_recursive: recursive
             && !(cli.delete_before
                 || cli.delete_after

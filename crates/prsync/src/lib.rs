@@ -113,6 +113,7 @@ pub fn list_options(opts: &Options) -> ListOptions {
         implied_dirs: opts.implied_dirs,
         dirs: opts.dirs,
         prune_empty_dirs: opts.prune_empty_dirs,
+        ignore_missing_args: opts.ignore_missing_args,
     }
 }
 

@@ -58,6 +58,8 @@ pub struct ListOptions {
     pub dirs: bool,
     /// `-m`: folders with nothing but folders below them are left out.
     pub prune_empty_dirs: bool,
+    /// `--ignore-missing-args`: a source that is not there is no error.
+    pub ignore_missing_args: bool,
 }
 
 /// How a sent file's bytes went: for `--stats`' `Literal data` and `Matched data`.
@@ -454,16 +456,7 @@ impl Walker<'_> {
             fs::symlink_metadata(&path)
         } {
             Ok(m) => m,
-            Err(e) => {
-                self.errors.push(ListError {
-                    message: format!(
-                        "link_stat \"{}\" failed: {} (check the source path)",
-                        path.display(),
-                        os_reason(&e)
-                    ),
-                });
-                return;
-            }
+            Err(e) => return self.missing_operand(&path, &e),
         };
         if contents && meta.is_dir() {
             if !self.opts.recursive {
@@ -486,6 +479,21 @@ impl Walker<'_> {
             None => trimmed.to_vec(),
         };
         self.operand_named(name, &path, &meta);
+    }
+
+    /// A source that cannot be looked at: an error, as rsync's `link_stat ... failed`, but
+    /// with `--ignore-missing-args` nothing when it is not there.
+    fn missing_operand(&mut self, path: &Path, e: &io::Error) {
+        if self.opts.ignore_missing_args && e.kind() == io::ErrorKind::NotFound {
+            return;
+        }
+        self.errors.push(ListError {
+            message: format!(
+                "link_stat \"{}\" failed: {} (check the source path)",
+                path.display(),
+                os_reason(e)
+            ),
+        });
     }
 
     /// One source, found at `path`, listed as `name` with everything below it.
@@ -543,16 +551,7 @@ impl Walker<'_> {
             fs::symlink_metadata(&path)
         } {
             Ok(m) => m,
-            Err(e) => {
-                self.errors.push(ListError {
-                    message: format!(
-                        "link_stat \"{}\" failed: {} (check the source path)",
-                        path.display(),
-                        os_reason(&e)
-                    ),
-                });
-                return;
-            }
+            Err(e) => return self.missing_operand(&path, &e),
         };
         if self.opts.implied_dirs {
             let mut implied: Vec<(Vec<u8>, PathBuf)> = Vec::new();

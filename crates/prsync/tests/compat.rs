@@ -1146,4 +1146,12 @@ fn pruned_folders_and_removed_sources_as_rsync() {
     assert!(!bed.root.join("p/src/z").exists() && bed.root.join("p/src/a/b/c").is_dir());
     let (_, p) = bed.both(&[b"-a", b"--remove-source-files", b"src/", b"host:/tmp/x/"]);
     assert_eq!(p.code, 1);
+    // --ignore-missing-args: a source that is not there is no error.
+    bed.same_with(
+        &[b"-ai", b"--ignore-missing-args", b"nope", b"d2/", b"d3/"],
+        "d3",
+        false,
+    );
+    let (r, p) = bed.both(&[b"-a", b"nope", b"d3/"]);
+    assert_eq!((r.code, p.code), (23, 23));
 }

@@ -35,6 +35,7 @@ fn sender(name: &str) -> LocalSender {
         implied_dirs: true,
         dirs: false,
         prune_empty_dirs: false,
+        ignore_missing_args: false,
     };
     let mut source = dir.into_os_string();
     source.push("/");
