@@ -196,10 +196,11 @@ async fn push(
     // agents: on a large tree each takes a good part of a no-op run, and neither needs the
     // other until the list is sent.
     let listing = {
-        let (sources, list_options, filters) = (
+        let (sources, list_options, filters, bar) = (
             opts.sources.clone(),
             crate::list_options(opts),
             opts.filters.clone(),
+            progress.clone(),
         );
         tokio::task::spawn_blocking(move || {
             let mut sender = LocalSender::list(&sources, &list_options, &filters);
@@ -207,10 +208,13 @@ async fn push(
             // own old copy with it, so this machine's work per file does not grow with the
             // hosts.
             sender.share_signatures();
-            // Said before any host is sent the list, so before any host's output.
-            for e in &sender.errors {
-                eprintln!("prsync: {}", e.message);
-            }
+            // Said before any host is sent the list, so before any host's output; the hosts
+            // connect meanwhile, so the run's bar may be up.
+            bar.suspend(|| {
+                for e in &sender.errors {
+                    eprintln!("prsync: {}", e.message);
+                }
+            });
             sender
         })
     };
