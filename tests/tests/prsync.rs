@@ -313,6 +313,55 @@ fn a_host_that_is_down_is_named_and_the_others_complete() {
 }
 
 #[test]
+fn a_source_that_cannot_be_listed_is_said_once_even_when_no_host_is_reached() {
+    // A push lists its sources while the hosts connect: what the listing met is still said
+    // once, before anything a host says, and still makes the run partial.
+    let tc = TestCluster::start(2);
+    let scratch = tc.scratch("unlisted");
+    let src = make_tree(&scratch);
+    let missing = scratch.join("missing");
+    let said = format!(
+        "prsync: link_stat \"{}\" failed: No such file or directory (2) (check the source path)\n",
+        missing.display()
+    );
+    let out = run(tc
+        .prsync()
+        .args(["-a", "-w", "node[1-2]"])
+        .arg(with_slash(&src))
+        .arg(&missing)
+        .arg(":/tmp/dst/"));
+    assert_eq!(out.status.code(), Some(23), "{}", text(&out.stderr));
+    assert_text_eq!(said, text(&out.stderr));
+    for node in 1..=2 {
+        assert_eq!(
+            describe(&tc.cluster.node_tmp(node).join("dst")),
+            describe(&src),
+            "node{node}"
+        );
+    }
+    tc.cluster.stop_node(1).unwrap();
+    tc.cluster.stop_node(2).unwrap();
+    let out = run(tc
+        .prsync()
+        .args(["-a", "-w", "node[1-2]", "--contimeout", "2"])
+        .arg(with_slash(&src))
+        .arg(&missing)
+        .arg(":/tmp/dst2/"));
+    let stderr = text(&out.stderr);
+    assert_eq!(out.status.code(), Some(255), "{stderr}");
+    assert_eq!(stderr.lines().count(), 2, "{stderr}");
+    assert!(stderr.starts_with(&said), "{stderr}");
+    assert!(
+        stderr
+            .lines()
+            .nth(1)
+            .unwrap()
+            .starts_with("prsync: node[1-2]: "),
+        "{stderr}"
+    );
+}
+
+#[test]
 fn what_the_agents_say_is_folded_across_hosts() {
     let tc = TestCluster::start(3);
     let src = tc.scratch("said").join("src");

@@ -251,24 +251,18 @@ impl<'a, S: Sender, W: Write> Receiver<'a, S, W> {
         // (the sender may send them ahead). What it finds is kept for the entry's own turn
         // (`lstat_once`), so that a no-op run stats each of them once, not twice.
         self.seen = vec![None; n];
+        let looked: Vec<usize> = (0..n)
+            .filter(|&i| {
+                let e = &self.list()[i];
+                e.is_dir() || (e.is_regular() && e.hlink.is_none() && e.size() <= PREFETCH_LARGEST)
+            })
+            .collect();
+        let found = self.first_look(&looked);
         let mut missing = Vec::new();
-        for i in 0..n {
-            let e = &self.list()[i];
-            let small = e.is_regular() && e.hlink.is_none() && e.size() <= PREFETCH_LARGEST;
-            if !e.is_dir() && !small {
-                continue;
-            }
-            let found = self.lstat(i);
+        for (i, found) in looked.into_iter().zip(found) {
             if self.list()[i].is_dir() {
                 if matches!(found, Ok(Some(m)) if m.is_dir()) {
                     self.existed.insert(i);
-                    // What a killed run left in a folder this one writes to (see
-                    // `Root::sweep_temps`). Best effort, and not in a dry run.
-                    if !self.opts.dry_run {
-                        if let Some(root) = &self.root {
-                            let _ = root.sweep_temps(self.rel_of(i));
-                        }
-                    }
                 }
             } else if matches!(found, Ok(None)) {
                 missing.push(i);
@@ -401,6 +395,51 @@ impl<'a, S: Sender, W: Write> Receiver<'a, S, W> {
         }
         self.parents_made = Some(parent);
         Ok(())
+    }
+
+    /// [`Receiver::lstat`] of each of `entries`, before anything has changed, on every core:
+    /// in a no-op run of a large tree this look is most of the receiver's time, and it is
+    /// all waiting on the file system. A folder found gets what a killed run left in it
+    /// swept (see `Root::sweep_temps`; best effort, and not in a dry run).
+    fn first_look(&self, entries: &[usize]) -> Vec<io::Result<Option<FileStat>>> {
+        use rayon::prelude::*;
+        /// Entries a thread takes at a time: neighbours in the list share folders, which a
+        /// thread's walk cache then opens once.
+        const LOOK_CHUNK: usize = 256;
+        let Some(root) = &self.root else {
+            return entries.iter().map(|_| Ok(None)).collect();
+        };
+        let list = self.list();
+        let (rels, solo) = (&self.rels, self.solo.as_ref());
+        let root_is_new = self.dest.created;
+        let sweep = !self.opts.dry_run;
+        entries
+            .par_chunks(LOOK_CHUNK)
+            .map_init(
+                || root.fork(),
+                |root, chunk| {
+                    chunk
+                        .iter()
+                        .map(|&i| {
+                            // As `lstat` has it; nothing is missing below anything yet.
+                            if list[i].name == b"." && root_is_new {
+                                return Ok(None);
+                            }
+                            let rel = solo.or(rels[i].as_ref());
+                            let found = root.metadata(rel);
+                            if sweep
+                                && list[i].is_dir()
+                                && matches!(&found, Ok(Some(m)) if m.is_dir())
+                            {
+                                let _ = root.sweep_temps(rel);
+                            }
+                            found
+                        })
+                        .collect::<Vec<_>>()
+                },
+            )
+            .flatten()
+            .collect()
     }
 
     /// The entry's path for the [`Root`]; `None` for the root itself.

@@ -117,6 +117,17 @@ impl Root {
         })
     }
 
+    /// The same folder with a walk cache of its own, for a thread that looks at its own part
+    /// of the tree: threads sharing one cache would take turns on its lock and each undo
+    /// the walk the other just made.
+    pub fn fork(&self) -> Root {
+        Root {
+            fd: Arc::clone(&self.fd),
+            path: self.path.clone(),
+            last_walk: Mutex::new(None),
+        }
+    }
+
     /// The folder as it was named to [`Root::open`].
     pub fn path(&self) -> &Path {
         &self.path

@@ -89,8 +89,50 @@ struct PushJob {
     args: Vec<Vec<u8>>,
     shape: Shape,
     dest: Vec<u8>,
-    sender: LocalSender,
+    listing: Listing,
     printer: Printer,
+}
+
+/// The sources' listing of a push: made on a blocking thread from the start of the run, and
+/// awaited by each host once its agent is up.
+struct Listing {
+    pending: Mutex<Option<tokio::task::JoinHandle<LocalSender>>>,
+    done: tokio::sync::OnceCell<LocalSender>,
+}
+
+impl Listing {
+    fn new(pending: tokio::task::JoinHandle<LocalSender>) -> Listing {
+        Listing {
+            pending: Mutex::new(Some(pending)),
+            done: tokio::sync::OnceCell::new(),
+        }
+    }
+
+    /// The listing, once it is made.
+    async fn get(&self) -> Result<&LocalSender, HostError> {
+        self.done
+            .get_or_try_init(|| async {
+                let pending = self
+                    .pending
+                    .lock()
+                    .unwrap_or_else(|e| e.into_inner())
+                    .take();
+                match pending {
+                    Some(pending) => pending
+                        .await
+                        .map_err(|e| HostError::Other(format!("listing the sources failed: {e}"))),
+                    None => Err(HostError::Other("listing the sources failed".into())),
+                }
+            })
+            .await
+    }
+
+    /// The listing, after [`Listing::get`] has returned it.
+    fn ready(&self) -> &LocalSender {
+        self.done
+            .get()
+            .expect("the listing was awaited before the push")
+    }
 }
 
 /// What a host of a push came to: its rsync status, or why it failed.
@@ -150,15 +192,32 @@ async fn push(
     if let Some(banner) = opts.list_banner(false).filter(|_| !opts.quiet) {
         printer.line(None, banner.as_bytes());
     }
-    let mut sender = LocalSender::list(&opts.sources, &crate::list_options(opts), &opts.filters);
-    // Each changed file's signature is made once here and every host searches its own old
-    // copy with it, so this machine's work per file does not grow with the hosts.
-    sender.share_signatures();
-    let mut status = exit::OK;
-    for e in &sender.errors {
-        eprintln!("prsync: {}", e.message);
-        status = exit::PARTIAL;
-    }
+    // The sources are listed on a blocking thread while the hosts connect and start their
+    // agents: on a large tree each takes a good part of a no-op run, and neither needs the
+    // other until the list is sent.
+    let listing = {
+        let (sources, list_options, filters, bar) = (
+            opts.sources.clone(),
+            crate::list_options(opts),
+            opts.filters.clone(),
+            progress.clone(),
+        );
+        tokio::task::spawn_blocking(move || {
+            let mut sender = LocalSender::list(&sources, &list_options, &filters);
+            // Each changed file's signature is made once here and every host searches its
+            // own old copy with it, so this machine's work per file does not grow with the
+            // hosts.
+            sender.share_signatures();
+            // Said before any host is sent the list, so before any host's output; the hosts
+            // connect meanwhile, so the run's bar may be up.
+            bar.suspend(|| {
+                for e in &sender.errors {
+                    eprintln!("prsync: {}", e.message);
+                }
+            });
+            sender
+        })
+    };
     let job = Arc::new(PushJob {
         progress: progress.clone(),
         args: opts.server_args(),
@@ -167,9 +226,10 @@ async fn push(
             bwlimit: opts.bwlimit,
         },
         dest: opts.dest.as_bytes().to_vec(),
-        sender,
+        listing: Listing::new(listing),
         printer,
     });
+    let list_job = job.clone();
     let interrupt = match Interrupt::install() {
         Ok(i) => i,
         Err(e) => {
@@ -190,6 +250,7 @@ async fn push(
                 let host = conn.target().name().to_string();
                 let (process, input, output, stderr, kill) =
                     start_agent(&conn, &agent, &job.printer).await?;
+                job.listing.get().await?;
                 let handle = Handle::current();
                 let work = job.clone();
                 let name = host.clone();
@@ -218,6 +279,15 @@ async fn push(
     )
     .await;
     job_progress.finish();
+    // Every host may have failed before it needed the list: its problems are still said.
+    let status = match list_job.listing.get().await {
+        Ok(sender) if !sender.errors.is_empty() => exit::PARTIAL,
+        Ok(_) => exit::OK,
+        Err(e) => {
+            eprintln!("prsync: {e}");
+            exit::PARTIAL
+        }
+    };
     let results = results
         .into_iter()
         .map(|r| (r.target.name().to_string(), r.result))
@@ -238,8 +308,9 @@ fn push_one<R: Read, W: Write>(
             dest: job.dest.clone(),
         },
     })?;
-    send_list(link, job.sender.file_list(), Vec::new(), Vec::new())?;
-    let mut sender = job.sender.clone();
+    let sender = job.listing.ready();
+    send_list(link, sender.file_list(), Vec::new(), Vec::new())?;
+    let mut sender = sender.clone();
     let mut lines = Vec::new();
     let done = serve_sender(&mut sender, link, job.shape, &job.progress, |bytes| {
         job.printer.out(Some(host), &mut lines, bytes)

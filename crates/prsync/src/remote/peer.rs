@@ -26,6 +26,10 @@ const AHEAD_FILES: usize = 64;
 /// At most this many bytes of files asked for ahead, or arrived and not yet taken.
 const AHEAD_BYTES: u64 = 4 << 20;
 
+/// Asks sent together: a quarter of the window, so that the sender has work queued while
+/// this side takes the answers it has.
+const SEND_ASKS: usize = AHEAD_FILES / 4;
+
 /// The sender on the other end of a link.
 ///
 /// Files the receiver said it will want ([`Sender::prefetch`]) are asked for a window at a
@@ -45,6 +49,8 @@ pub struct RemoteSender<R: Read, W: Write> {
     ready: HashMap<usize, io::Result<(Vec<u8>, Sent)>>,
     /// Bytes of the files asked for or waiting.
     ahead_bytes: u64,
+    /// Asks written since [`RemoteSender::top_up`] last sent them.
+    unsent: usize,
 }
 
 impl<R: Read, W: Write> RemoteSender<R, W> {
@@ -58,16 +64,24 @@ impl<R: Read, W: Write> RemoteSender<R, W> {
             asked: VecDeque::new(),
             ready: HashMap::new(),
             ahead_bytes: 0,
+            unsent: 0,
         }
     }
 
-    /// Asks for queued files while the window has room.
+    /// Asks for queued files while the window has room. The link sends what is written
+    /// only before it waits (see [`Link::receive`]), which would leave the sender idle
+    /// while this side takes the answers it already has; a batch of new asks goes out at
+    /// once.
     fn top_up(&mut self) -> io::Result<()> {
         while self.asked.len() < AHEAD_FILES && self.ahead_bytes < AHEAD_BYTES {
             let Some(index) = self.queue.pop_front() else {
                 break;
             };
             self.ask(index)?;
+        }
+        if self.unsent >= SEND_ASKS {
+            self.link.borrow_mut().flush()?;
+            self.unsent = 0;
         }
         Ok(())
     }
@@ -79,6 +93,7 @@ impl<R: Read, W: Write> RemoteSender<R, W> {
         })?;
         self.ahead_bytes += self.list[index].size();
         self.asked.push_back(index);
+        self.unsent += 1;
         Ok(())
     }
 
