@@ -685,6 +685,12 @@ where
             return Ok(Parsed::Exit(0));
         }
     }
+    for (values, option) in [(&cli.info, "--info"), (&cli.debug, "--debug")] {
+        if let Some(text) = crate::info::help(values, option) {
+            print!("{text}");
+            return Ok(Parsed::Exit(0));
+        }
+    }
     let filters = filters_in_order(&matches)?;
     let alt_dest = alt_dest_in_order(&matches)?;
     resolve(cli, filters, alt_dest).map(|o| Parsed::Run(Box::new(o)))

@@ -19,6 +19,83 @@ const DEBUG_WORDS: &[&str] = &[
     "send", "time",
 ];
 
+/// What each `--info` word names, for `--info=help`.
+const INFO_HELP: &[(&str, &str)] = &[
+    ("BACKUP", "Name each backup made"),
+    ("COPY", "Name files copied on the receiving side"),
+    ("DEL", "Name deletions on the receiving side"),
+    ("FLIST", "Name the building of the file list"),
+    ("MISC", "Name other events"),
+    ("MOUNT", "Name mounts found or skipped"),
+    ("NAME", "1) Name what changes, 2) also what is up to date"),
+    ("NONREG", "Name non-regular files skipped"),
+    (
+        "PROGRESS",
+        "1) Progress per file, 2) for the whole transfer",
+    ),
+    ("REMOVE", "Name files removed on the sending side"),
+    ("SKIP", "Name files skipped by the transfer's options"),
+    ("STATS", "1) The closing summary, 2) the --stats block"),
+    ("SYMSAFE", "Name unsafe symlinks"),
+];
+
+/// What each `--debug` word covers, for `--debug=help`; prsync prints no debug output.
+const DEBUG_HELP: &[(&str, &str)] = &[
+    ("ACL", "ACLs"),
+    ("BACKUP", "Backups"),
+    ("BIND", "Socket binds"),
+    ("CHDIR", "Folder changes"),
+    ("CONNECT", "Connections"),
+    ("CMD", "Commands run"),
+    ("DEL", "Deletions"),
+    ("DELTASUM", "Delta checksums"),
+    ("DUP", "Duplicate names"),
+    ("EXIT", "Exits"),
+    ("FILTER", "Filter rules"),
+    ("FLIST", "The file list"),
+    ("FUZZY", "Fuzzy matching"),
+    ("GENR", "The generator"),
+    ("HASH", "Hash tables"),
+    ("HLINK", "Hard links"),
+    ("ICONV", "Character conversion"),
+    ("IO", "Input and output"),
+    ("NSTR", "Negotiation"),
+    ("OWN", "Owners"),
+    ("PROTO", "The protocol"),
+    ("RECV", "The receiver"),
+    ("SEND", "The sender"),
+    ("TIME", "Times set"),
+];
+
+/// The `--info=help` or `--debug=help` text, when one of `values` asks for it (rsync
+/// prints it and exits 0, whatever else the command line says).
+pub fn help(values: &[String], option: &str) -> Option<String> {
+    let asked = values
+        .iter()
+        .flat_map(|v| v.split(','))
+        .any(|w| w.eq_ignore_ascii_case("help"));
+    if !asked {
+        return None;
+    }
+    let table = if option == "--info" {
+        INFO_HELP
+    } else {
+        DEBUG_HELP
+    };
+    let mut out = "Use OPT or OPT1 for level 1 output, OPT2 for level 2, etc.; OPT0 silences.\n\n"
+        .to_string();
+    for (word, what) in table {
+        out += &format!("{word:<10} {what}\n");
+    }
+    out += &format!("{:<10} Set every {option} word (e.g. all4)\n", "ALL");
+    out += &format!(
+        "{:<10} Silence every {option} word (same as all0)\n",
+        "NONE"
+    );
+    out += &format!("{:<10} Print this list\n", "HELP");
+    Some(out)
+}
+
 /// rsync's highest level.
 const MAX_LEVEL: u8 = 4;
 
@@ -120,5 +197,8 @@ mod tests {
         );
         assert!(check_debug(&["HLINK5,del2".into()]).is_ok());
         assert!(check_debug(&["bogus".into()]).is_err());
+        let help = help(&["name,help".into()], "--info").unwrap();
+        assert!(help.lines().any(|l| l.starts_with("NAME ")));
+        assert_eq!(super::help(&["name".into()], "--info"), None);
     }
 }

@@ -193,6 +193,17 @@ pub fn transfer<S: Sender>(
             return exit::SELECT;
         }
     }
+    // --backup-dir is an operator path too: another user's symlink on it is refused, so
+    // that nobody else can send the backups (the old files) where they like.
+    if let Some(dir) = opts.backup.as_ref().and_then(|b| b.dir.as_ref()) {
+        if !opts.insecure_links {
+            if let Err(refused) = trust::check_destination(&dest.dir.join(dir)) {
+                let _ = out.flush();
+                eprintln!("prsync: --backup-dir: {refused}");
+                return exit::SELECT;
+            }
+        }
+    }
     let mut receiver = match Receiver::new(opts, sender, dest, &mut out) {
         Ok(r) => r,
         Err(e) => {

@@ -1155,3 +1155,44 @@ fn pruned_folders_and_removed_sources_as_rsync() {
     let (r, p) = bed.both(&[b"-a", b"nope", b"d3/"]);
     assert_eq!((r.code, p.code), (23, 23));
 }
+
+/// `--info=help` and `--debug=help` list the words and exit 0, whatever else is given, as
+/// rsync's (its own suite's first test asks for them); `--backup-dir` through another
+/// user's symlink is refused, as rsync 3.5 refuses such an operator path.
+#[test]
+fn info_help_and_an_untrusted_backup_dir() {
+    let bed = Bed::new("info-help");
+    for ask in [&b"--info=help"[..], b"--debug=help"] {
+        let (r, p) = bed.both(&[ask]);
+        assert_eq!((r.code, p.code), (0, 0));
+        assert!(p.stdout.starts_with(b"Use OPT or OPT1"));
+    }
+    let [_, p] = bed.sides();
+    let elsewhere = bed.root.join("elsewhere");
+    fs::create_dir_all(&elsewhere).unwrap();
+    std::os::unix::fs::symlink(&elsewhere, p.join("bak")).unwrap();
+    // The link belongs to uid 65534 (nobody), not to root or this user.
+    let c = std::ffi::CString::new(p.join("bak").into_os_string().into_encoded_bytes()).unwrap();
+    // SAFETY: lchown(2) reads the NUL-terminated path just made and touches nothing else.
+    assert_eq!(unsafe { libc::lchown(c.as_ptr(), 65534, 65534) }, 0);
+    fs::write(bed.src().join("f"), b"new").unwrap();
+    fs::create_dir_all(p.join("dst")).unwrap();
+    fs::write(p.join("dst/f"), b"old").unwrap();
+    let out = common::run_in(
+        common::prsync_bin(),
+        &[
+            std::ffi::OsStr::new("-a"),
+            std::ffi::OsStr::new("--backup-dir=../bak"),
+            bed.src().join("f").as_os_str(),
+            std::ffi::OsStr::new("dst/"),
+        ],
+        &p,
+    );
+    assert_eq!(
+        out.status.code(),
+        Some(3),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert_eq!(fs::read_dir(&elsewhere).unwrap().count(), 0);
+}
