@@ -557,6 +557,17 @@ impl<'a, S: Sender, W: Write> Receiver<'a, S, W> {
         }
     }
 
+    /// The lines of a link, device or fifo: its `-i`/`-v` line unless the `--*-dest`
+    /// folders made it `silent`ly, and `-vv`'s `is uptodate` when nothing had to be `made`.
+    fn report_made(&mut self, i: usize, item: &Item, silent: bool, made: bool) {
+        if !silent {
+            self.report(i, item, None);
+        }
+        if !made {
+            self.report_uptodate(i, item);
+        }
+    }
+
     /// `-vv` without `-i`: an entry whose data is already there is named, with ` is
     /// uptodate` when none of its attributes (`item`) change either, as rsync's
     /// `set_file_attrs` reports it.
@@ -790,12 +801,7 @@ impl<'a, S: Sender, W: Write> Receiver<'a, S, W> {
                 }
             },
         }
-        if !silent {
-            self.report(i, &item, None);
-        }
-        if !make {
-            self.report_uptodate(i, &item);
-        }
+        self.report_made(i, &item, silent, make);
         if self.opts.dry_run {
             return Ok(());
         }
@@ -868,12 +874,7 @@ impl<'a, S: Sender, W: Write> Receiver<'a, S, W> {
             item.is_new = true;
             item.local_change = true;
         }
-        if !silent {
-            self.report(i, &item, None);
-        }
-        if !make {
-            self.report_uptodate(i, &item);
-        }
+        self.report_made(i, &item, silent, make);
         if self.opts.dry_run {
             return Ok(());
         }

@@ -621,12 +621,18 @@ fn a_running_agent_of_a_removed_build_runs_on() {
             .unwrap();
         assert_eq!(started.placement, Placement::Uploaded);
         // It runs the file it checked, through /proc/self/fd, yet shows under its tool's name.
+        // The start marker comes just before the exec, so the shell may still be there a
+        // moment: the process table is looked at until the agent shows, within a bound.
         let named = format!("/{}/fd/prcp --server", folder_name(&echo));
-        let processes = setup.cluster.processes(1);
-        assert!(
-            processes.iter().any(|p| p.ends_with(&named)),
-            "{processes:?}"
-        );
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+        loop {
+            let processes = setup.cluster.processes(1);
+            if processes.iter().any(|p| p.ends_with(&named)) {
+                break;
+            }
+            assert!(std::time::Instant::now() < deadline, "{processes:?}");
+            std::thread::yield_now();
+        }
         // Another build's upload removes the running agent's folder.
         let other = connect(&setup, 2).await;
         let placed = start_agent(&other, &newer, &AgentOptions::default(), &kill)

@@ -53,7 +53,8 @@ verify() {
     # one tick of the clock, gives the copy a ctime at least that new, which no seal records.
     t=$f.seal.$$
     t0=
-    if : >"$t" 2>/dev/null; then
+    # `true`, not `:`: a failed redirection makes sh leave at once on a special built-in.
+    if { true >"$t"; } 2>/dev/null; then
         t0=$(stamp "$t")
         t0=${t0##*:}
     fi

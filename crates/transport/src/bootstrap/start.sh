@@ -1,8 +1,13 @@
 # Starts the agent from the cached copy if it is the right one, checked and started from one
 # open file; otherwise says so, with what the client needs to decide on an upload.
+#
+# The check runs under the folder's shared lock (fd 9), as the probe's does, so that another
+# build's upload cannot prune the folder in the middle of it. The lock goes as the agent
+# starts (fd 9 is closed by the exec's own redirection): a running agent's folder may be
+# pruned, and the agent runs on from the file it opened.
 if [ "$(uname -sm)" = "$want_uname" ] && [ -n "$HOME" ] && [ -f "$f" ]; then
     {
-        if verify; then
+        if lock_shared && verify; then
             # Exec'd by the name /proc/self/fd/3, the agent would show in ps as `3`; a link
             # named after the tool, to that name, shows it as itself.
             x=$d/fd/$tool
@@ -11,8 +16,8 @@ if [ "$(uname -sm)" = "$want_uname" ] && [ -n "$HOME" ] && [ -f "$f" ]; then
             fi
             [ "$(readlink "$x" 2>/dev/null)" = "$p" ] || x=$p
             printf '\036prtools-agent started\n' >&2
-            exec "$x" --server
+            exec "$x" --server 9<&-
         fi
-    } 3<"$f"
+    } 9<"$d" 3<"$f"
 fi
 printf '\036prtools-agent missing\t%s\t%s\n' "$(uname -sm)" "$HOME" >&2
