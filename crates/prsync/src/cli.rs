@@ -1063,6 +1063,10 @@ fn clamped(name: &[u8], keep_cut: bool) -> Vec<u8> {
         }
         out.extend_from_slice(part);
     }
+    // A cut at the very end (`from/./`): the folder itself is the transfer root.
+    if cut_at.is_some_and(|c| c > 0 && c == parts.len()) {
+        out.extend_from_slice(b"/.");
+    }
     out
 }
 
@@ -1191,6 +1195,7 @@ mod tests {
         assert_eq!(c("a/../../b/./c/", false), "b/c");
         assert_eq!(c("x/./y/z", true), "x/./y/z");
         assert_eq!(c("x/./../y", true), "x/./y");
+        assert_eq!(c("from/./", true), "from/.");
     }
 
     use super::*;

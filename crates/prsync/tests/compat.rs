@@ -917,6 +917,11 @@ fn relative_paths_and_files_from_match_rsync() {
         "f3",
         false,
     );
+    // A name cut at its end (`down/./`) sends the folder's first level as the root.
+    let cut = bed.root.join("list-cut");
+    fs::write(&cut, b"down/./\ndown/./3/deep/\n").unwrap();
+    let from_cut = format!("--files-from={}", cut.display());
+    bed.same(&[b"-ai", from_cut.as_bytes(), b"{src}", b"f6/"], "f6");
     let list0 = bed.root.join("list0");
     fs::write(&list0, b"down/other/h\0down/3\0").unwrap();
     let from0 = format!("--files-from={}", list0.display());
