@@ -351,9 +351,13 @@ impl<'a, S: Sender, W: Write> Receiver<'a, S, W> {
             Keep::Move | Keep::Link => {
                 let root = self.root()?;
                 match root.move_out(rel, &to, keep == Keep::Link) {
-                    // Another file system: the backup is a copy.
-                    Err(e) if keep == Keep::Link && e.raw_os_error() == Some(libc::EXDEV) => {
-                        copy(self)?
+                    // Another file system: the backup is a copy (and a move removes the
+                    // original after it).
+                    Err(e) if prtools_sync::raw_os_error(&e) == Some(libc::EXDEV) => {
+                        copy(self)?;
+                        if keep == Keep::Move {
+                            self.root()?.remove(rel)?;
+                        }
                     }
                     other => other?,
                 }

@@ -6,7 +6,7 @@ mod common;
 
 use std::fs;
 use std::os::unix::fs::{MetadataExt, PermissionsExt};
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
 use common::{random_tree, regular_files, set_mtime, Bed, Rng};
 
@@ -1053,6 +1053,22 @@ fn backups_are_kept_where_rsync_keeps_them() {
                 common::assert_same_trees(&rd.join(tree), &pd.join(tree), tree, false);
             }
         }
+    }
+    // A backup folder on another file system (/dev/shm is a tmpfs): backups are copies.
+    if Path::new("/dev/shm").is_dir() {
+        let shm = PathBuf::from(format!("/dev/shm/prsync-backup-{}", std::process::id()));
+        write("name1", b"cross\n", 1_600_000_300);
+        bed.on_dests("dst", |d| fs::write(d.join("junk-x"), b"j").unwrap());
+        let dir = format!("--backup-dir={}", shm.display());
+        let (_, p) = bed.both(&[b"-a", b"--del", dir.as_bytes(), b"{src}/", b"dst/"]);
+        let kept = fs::read_dir(&shm).map(|d| d.count()).unwrap_or(0);
+        let _ = fs::remove_dir_all(&shm);
+        assert_eq!(p.code, 0, "{}", String::from_utf8_lossy(&p.stderr));
+        assert!(
+            kept >= 2,
+            "the old name1 and junk-x are kept in {}",
+            shm.display()
+        );
     }
 }
 
