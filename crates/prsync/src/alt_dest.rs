@@ -141,11 +141,9 @@ impl AltDest {
                     let flag = self.kind.flag();
                     warnings.push(format!("{flag} arg {problem}: {}", resolved.display()));
                 }
-                if !insecure {
-                    if let Err(refused) = crate::trust::check_destination(&resolved) {
-                        warnings.push(format!("prsync: {}: {refused}", self.kind.flag()));
-                        return None;
-                    }
+                if let Err(refused) = crate::trust::check_operator_path(&resolved, insecure) {
+                    warnings.push(format!("prsync: {}: {refused}", self.kind.flag()));
+                    return None;
                 }
                 Some(resolved)
             })

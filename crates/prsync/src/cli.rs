@@ -776,9 +776,7 @@ fn read_rules(
     action: Action,
     m: &ArgMatches,
 ) -> Result<()> {
-    if !m.get_flag("insecure_links") {
-        trusted_path(file, "filter file")?;
-    }
+    trusted_path(file, "filter file", m.get_flag("insecure_links"))?;
     let result = if file.as_os_str() == "-" {
         list.read_from(std::io::stdin().lock(), action, Delimiter::Lines)
     } else {
@@ -974,11 +972,11 @@ fn resolve(
 
 /// Refuses a file the user named (`what`) that is reached through another user's symlink,
 /// as rsync 3.5 refuses such operator paths (see [`crate::trust`]).
-fn trusted_path(file: &Path, what: &str) -> Result<()> {
+fn trusted_path(file: &Path, what: &str, insecure: bool) -> Result<()> {
     if file.as_os_str() == "-" {
         return Ok(());
     }
-    crate::trust::check_destination(file)
+    crate::trust::check_operator_path(file, insecure)
         .map_err(|e| anyhow::anyhow!("{what} '{}': {e}", file.display()))
 }
 
@@ -1000,9 +998,7 @@ fn files_from(
             file.display()
         );
     };
-    if !insecure {
-        trusted_path(file, "--files-from file")?;
-    }
+    trusted_path(file, "--files-from file", insecure)?;
     let mut text = Vec::new();
     let read = if file.as_os_str() == "-" {
         std::io::stdin().lock().read_to_end(&mut text)

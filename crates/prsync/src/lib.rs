@@ -157,7 +157,7 @@ pub fn transfer<S: Sender>(
     }
     if let Some(dir) = opts.backup.as_ref().and_then(|b| b.dir.as_ref()) {
         let shown = opts.info.backup.map_or(opts.verbose > 1, |l| l > 0);
-        if shown && !opts.quiet && !PathBuf::from(&opts.dest).join(dir).exists() {
+        if shown && !opts.quiet && !dest.dir.join(dir).exists() {
             let _ = writeln!(out, "(new) backup_dir is {}", dir.display());
         }
     }
@@ -170,39 +170,10 @@ pub fn transfer<S: Sender>(
             false => writeln!(out, "delta-transmission enabled"),
         };
     }
-    // -T: checked where rsync's receiver checks it, below the destination.
-    if let Some(dir) = &opts.temp_dir {
-        let at = dest.dir.join(dir);
-        let problem = match std::fs::metadata(&at) {
-            Err(_) => Some("The temp-dir does not exist"),
-            Ok(m) if !m.is_dir() => Some("The temp-dir is not a directory"),
-            Ok(_) => None,
-        };
-        let untrusted = match opts.insecure_links {
-            true => Ok(()),
-            false => trust::check_destination(&at),
-        };
-        if let Some(problem) = problem {
-            let _ = out.flush();
-            eprintln!("prsync: {problem}: {}", dir.display());
-            return exit::SYNTAX;
-        }
-        if let Err(refused) = untrusted {
-            let _ = out.flush();
-            eprintln!("prsync: --temp-dir: {refused}");
-            return exit::SELECT;
-        }
-    }
-    // --backup-dir is an operator path too: another user's symlink on it is refused, so
-    // that nobody else can send the backups (the old files) where they like.
-    if let Some(dir) = opts.backup.as_ref().and_then(|b| b.dir.as_ref()) {
-        if !opts.insecure_links {
-            if let Err(refused) = trust::check_destination(&dest.dir.join(dir)) {
-                let _ = out.flush();
-                eprintln!("prsync: --backup-dir: {refused}");
-                return exit::SELECT;
-            }
-        }
+    if let Err((code, message)) = receiver_folders(opts, &dest.dir) {
+        let _ = out.flush();
+        eprintln!("prsync: {message}");
+        return code;
     }
     let mut receiver = match Receiver::new(opts, sender, dest, &mut out) {
         Ok(r) => r,
@@ -236,14 +207,44 @@ pub fn transfer<S: Sender>(
     exit::OK
 }
 
+/// The receiver's other folders, below the destination `dest` when relative: `-T`'s must be
+/// a folder (exit 1, rsync's words, checked where rsync's receiver checks it), and neither
+/// it nor `--backup-dir` may be reached through another user's symlink (exit 3), so that
+/// nobody else can send the new files or the backups where they like.
+fn receiver_folders(opts: &Options, dest: &std::path::Path) -> Result<(), (i32, String)> {
+    if let Some(dir) = &opts.temp_dir {
+        let at = dest.join(dir);
+        match std::fs::metadata(&at) {
+            Err(_) => {
+                return Err((
+                    exit::SYNTAX,
+                    format!("The temp-dir does not exist: {}", dir.display()),
+                ))
+            }
+            Ok(m) if !m.is_dir() => {
+                return Err((
+                    exit::SYNTAX,
+                    format!("The temp-dir is not a directory: {}", dir.display()),
+                ))
+            }
+            Ok(_) => {}
+        }
+        trust::check_operator_path(&at, opts.insecure_links)
+            .map_err(|m| (exit::SELECT, format!("--temp-dir: {m}")))?;
+    }
+    if let Some(dir) = opts.backup.as_ref().and_then(|b| b.dir.as_ref()) {
+        trust::check_operator_path(&dest.join(dir), opts.insecure_links)
+            .map_err(|m| (exit::SELECT, format!("--backup-dir: {m}")))?;
+    }
+    Ok(())
+}
+
 /// Where the list goes, by rsync's rules: into DEST when it is a directory; a lone file
 /// to DEST itself when DEST is not a directory and has no trailing slash; else DEST is made
 /// (its last component only, as rsync does).
 fn destination(opts: &Options, list: &[flist::FileEntry]) -> Result<Dest, (i32, String)> {
     let dest = PathBuf::from(&opts.dest);
-    if !opts.insecure_links {
-        trust::check_destination(&dest).map_err(|m| (exit::SELECT, m))?;
-    }
+    trust::check_operator_path(&dest, opts.insecure_links).map_err(|m| (exit::SELECT, m))?;
     let bytes = opts.dest.as_bytes();
     if opts.mkpath && !opts.dry_run {
         // --mkpath: the folders above DEST (DEST itself too when it ends in a slash), so

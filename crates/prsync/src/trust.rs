@@ -61,6 +61,15 @@ pub fn check_destination(dest: &Path) -> Result<(), String> {
     Ok(())
 }
 
+/// [`check_destination`] for another path the operator named (`--temp-dir`, `--backup-dir`,
+/// `--files-from`...): the same rule, which `--insecure-links` lifts.
+pub fn check_operator_path(path: &Path, insecure: bool) -> Result<(), String> {
+    match insecure {
+        true => Ok(()),
+        false => check_destination(path),
+    }
+}
+
 /// The normal and `..` components of `path` (`.` and the root say nothing here).
 fn components(path: &Path) -> Vec<PathBuf> {
     path.components()
