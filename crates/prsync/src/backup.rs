@@ -43,6 +43,13 @@ impl Backup {
         }))
     }
 
+    /// Whether a file about to be deleted is itself a backup (its name ends in the suffix,
+    /// and backups go beside the files): it is removed, not backed up again, as rsync's
+    /// `is_backup_file` decides.
+    pub fn is_backup_name(&self, name: &[u8]) -> bool {
+        self.dir.is_none() && !self.suffix.is_empty() && name.ends_with(&self.suffix)
+    }
+
     /// The filter rule rsync adds with `--backup` and no backup folder: the backups beside
     /// the files are never deleted.
     pub fn protect_rule(&self) -> Option<Vec<u8>> {

@@ -309,6 +309,9 @@ pub struct Cli {
     /// `--no-OPTION`.
     #[command(flatten)]
     pub no: crate::no_options::NoOptions,
+    /// rsync's less common options.
+    #[command(flatten)]
+    pub more: crate::more_options::MoreArgs,
     /// Which hosts, for `prsync -w HOSTS SRC... :DEST` (shared with the other tools).
     #[command(flatten)]
     pub hosts: LongHostArgs,
@@ -464,6 +467,8 @@ pub struct Options {
     pub remove_source_files: bool,
     /// `--ignore-missing-args`.
     pub ignore_missing_args: bool,
+    /// rsync's less common options (`-E`, `-J`, `--force`, `--max-delete`, `--stop-at`...).
+    pub more: crate::more_options::More,
 }
 
 /// Where the other end of a transfer is.
@@ -502,6 +507,17 @@ impl Options {
             (false, true, false) => Some("building file list ... done"),
             (false, true, true) => Some("receiving file list ... done"),
             (false, false, _) => None,
+        }
+    }
+
+    /// The zstd level file data crosses the network with, when it is compressed: `-z`, unless
+    /// `--compress-level=0` or `--compress-choice=none` turn it off, as in rsync.
+    pub fn compress_level(&self) -> Option<i32> {
+        match self.more.compress_level {
+            Some(0) => None,
+            level => self
+                .compress
+                .then(|| level.unwrap_or(crate::remote::wire::ZSTD_LEVEL)),
         }
     }
 
@@ -632,6 +648,7 @@ impl Options {
             arg.extend(rule.to_bytes());
             args.push(arg);
         }
+        args.extend(self.more.server_args());
         args
     }
 }
@@ -887,6 +904,7 @@ fn resolve(
     let info = crate::info::parse_info(&cli.info).map_err(anyhow::Error::msg)?;
     crate::info::check_debug(&cli.debug).map_err(anyhow::Error::msg)?;
     let _ = exit::OK;
+    let more = cli.more.resolve().map_err(anyhow::Error::msg)?;
     // As rsync: -e, else $RSYNC_RSH.
     let rsh = cli
         .rsh
@@ -967,6 +985,7 @@ fn resolve(
         relative: cli.relative || files_from,
         implied_dirs: !cli.no_implied_dirs,
         dirs: cli.dirs || files_from,
+        more,
     })
 }
 
@@ -1130,7 +1149,21 @@ fn remote_operands(
         bail!("all host:path sources must be on the same host; copy them in separate runs");
     }
     let spec = host_spec(&first)?;
-    Ok((Remote::Pull(spec), sources.iter().map(strip).collect()))
+    let mut paths: Vec<OsString> = sources.iter().map(strip).collect();
+    if cli.more.old_args() {
+        // --old-args: the remote shell splits a name at spaces, as rsync before 3.2.4 let it.
+        paths = paths
+            .iter()
+            .flat_map(|p| {
+                p.as_bytes()
+                    .split(u8::is_ascii_whitespace)
+                    .filter(|w| !w.is_empty())
+                    .map(|w| OsString::from_vec(w.to_vec()))
+                    .collect::<Vec<_>>()
+            })
+            .collect();
+    }
+    Ok((Remote::Pull(spec), paths))
 }
 
 /// rsync's `--bwlimit RATE`: KiB per second, or with a `K`, `M` or `G` suffix (powers of

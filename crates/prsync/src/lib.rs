@@ -35,6 +35,7 @@ pub mod info;
 pub mod itemize;
 pub mod links;
 pub mod mapped;
+pub mod more_options;
 pub mod no_options;
 pub mod pace;
 pub mod progress_line;
@@ -72,6 +73,10 @@ pub mod exit {
     pub const SIGNAL: i32 = 20;
     /// Partial transfer: some files could not be transferred.
     pub const PARTIAL: i32 = 23;
+    /// `--stop-at` or `--stop-after` ended the run (rsync's "timeout").
+    pub const TIME_LIMIT: i32 = 30;
+    /// `--max-delete` stopped some deletions.
+    pub const DELETE_LIMIT: i32 = 25;
     /// The remote shell failed: a host could not be reached.
     pub const UNREACHABLE: i32 = 255;
 }
@@ -184,9 +189,13 @@ pub fn transfer<S: Sender>(
     };
     if let Err(e) = receiver.run() {
         eprintln!("prsync: {e}");
-        return exit::PARTIAL;
+        return match opts.more.time_is_up() {
+            true => exit::TIME_LIMIT,
+            false => exit::PARTIAL,
+        };
     }
     let failed = receiver.failed;
+    let skipped_deletes = receiver.skipped_deletes;
     let mut stats = std::mem::take(&mut receiver.stats);
     drop(receiver);
     stats.count_list(sender.file_list());
@@ -201,8 +210,14 @@ pub fn transfer<S: Sender>(
     let _ = out.flush();
     // rsync ends with "some files/attrs were not transferred (code 23)"; each problem has
     // had its own `prsync:` line already, and the status says the rest.
+    if skipped_deletes > 0 {
+        eprintln!("Deletions stopped due to --max-delete limit ({skipped_deletes} skipped)");
+    }
     if failed || partial {
         return exit::PARTIAL;
+    }
+    if skipped_deletes > 0 {
+        return exit::DELETE_LIMIT;
     }
     exit::OK
 }

@@ -141,6 +141,10 @@ pub struct Receiver<'a, S: Sender, W: Write> {
     delay_folders: Vec<RelPath>,
     /// `-T`: the folder new files are written in before they are moved into place.
     temp_root: Option<Root>,
+    /// Deletions `--max-delete` held back (rsync's `skipped_deletes`).
+    pub skipped_deletes: u64,
+    /// Set while a folder is emptied to make way for another kind of entry.
+    making_room: bool,
 }
 
 impl<'a, S: Sender, W: Write> Receiver<'a, S, W> {
@@ -236,6 +240,8 @@ impl<'a, S: Sender, W: Write> Receiver<'a, S, W> {
             delayed: Vec::new(),
             delay_folders: Vec::new(),
             temp_root,
+            skipped_deletes: 0,
+            making_room: false,
         })
     }
 
@@ -283,6 +289,13 @@ impl<'a, S: Sender, W: Write> Receiver<'a, S, W> {
             }
         }
         for i in 0..n {
+            if self.opts.more.time_is_up() {
+                self.out.flush()?;
+                return Err(io::Error::new(
+                    io::ErrorKind::TimedOut,
+                    "stopping at requested limit",
+                ));
+            }
             // A folder's extraneous entries go before its own line, as rsync prints them;
             // the folder is compared as it was before they went, as rsync's stat of it is.
             if self.opts.delete == DeleteMode::During && self.deletes_in(i) {
@@ -597,13 +610,18 @@ impl<'a, S: Sender, W: Write> Receiver<'a, S, W> {
         if e.is_regular() && meta.is_file() && e.size() != meta.size {
             item.size = true;
         }
-        let omitted = e.is_dir() && o.omit_dir_times;
+        let omitted = (e.is_dir() && o.omit_dir_times)
+            || (matches!(e.kind, FileKind::Symlink { .. }) && o.more.omit_link_times);
         if keep_time && !omitted && e.mtime.secs != meta.mtime.secs {
             item.time = true;
         }
         let is_link = matches!(e.kind, FileKind::Symlink { .. });
         if o.perms && !is_link && (e.mode & 0o7777) != (meta.mode & 0o7777) {
             item.perms = true;
+        }
+        if !o.perms && o.more.executability && e.is_regular() && meta.is_file() {
+            let want = crate::more_options::executable_like(e.mode, meta.mode & 0o7777);
+            item.perms = want != meta.mode & 0o7777;
         }
         if o.owner && e.uid != meta.uid {
             item.owner = true;
@@ -730,15 +748,19 @@ impl<'a, S: Sender, W: Write> Receiver<'a, S, W> {
         let rel = self.rel_below(i)?;
         if meta.is_dir() {
             let empty = self.root()?.read_dir(Some(&rel))?.is_empty();
-            if !empty && self.opts.delete == DeleteMode::Off {
+            if !empty && self.opts.delete == DeleteMode::Off && !self.opts.more.force {
                 let shown = String::from_utf8_lossy(&name).into_owned();
                 self.fail(format!(
                     "cannot delete non-empty directory: {shown}; could not make way for new \
-                     {what}: {shown} (add --delete to replace it)"
+                     {what}: {shown} (add --force to replace it)"
                 ));
                 return Ok(false);
             }
-            self.delete_contents(&name, &rel)?;
+            // Making way is not bounded by --max-delete, as in rsync.
+            self.making_room = true;
+            let emptied = self.delete_contents(&name, &rel);
+            self.making_room = false;
+            emptied?;
             if self.opts.dry_run {
                 self.missing_below.push(name);
             } else {
@@ -822,7 +844,8 @@ impl<'a, S: Sender, W: Write> Receiver<'a, S, W> {
             true => self.root()?.metadata(Some(&rel))?.map(|m| m.mtime.secs),
             false => None,
         };
-        if self.opts.times && (make || item.time) && own != Some(e.mtime.secs) {
+        let keep_time = self.opts.times && !self.opts.more.omit_link_times;
+        if keep_time && (make || item.time) && own != Some(e.mtime.secs) {
             self.root()?.set_mtime(&rel, e.mtime)?;
         }
         Ok(())
@@ -1376,6 +1399,9 @@ impl<'a, S: Sender, W: Write> Receiver<'a, S, W> {
             return e.mode & 0o7777;
         }
         match old {
+            Some(m) if self.opts.more.executability => {
+                crate::more_options::executable_like(e.mode, m.mode & 0o7777)
+            }
             Some(m) => m.mode & 0o7777,
             None => e.mode & 0o777 & !umask(),
         }
@@ -1431,7 +1457,14 @@ impl<'a, S: Sender, W: Write> Receiver<'a, S, W> {
         if new || item.owner || item.group {
             self.set_owner_new(i, e)?;
         }
-        if (new && self.opts.perms) || item.perms {
+        if item.perms && !self.opts.perms {
+            // -E alone: only the execute bits change.
+            let now = self.root()?.metadata(self.rel_of(i))?;
+            if let Some(m) = now {
+                let mode = crate::more_options::executable_like(e.mode, m.mode & 0o7777);
+                self.set_mode(i, mode)?;
+            }
+        } else if (new && self.opts.perms) || item.perms {
             self.set_mode(i, e.mode)?;
         } else if new {
             self.set_mode(i, e.mode & 0o777 & !umask())?;
@@ -1537,7 +1570,7 @@ impl<'a, S: Sender, W: Write> Receiver<'a, S, W> {
         for (full, is_dir) in extra.into_iter().rev() {
             let result = match RelPath::new(full.clone()) {
                 Ok(rel) => match self.root()?.metadata(Some(&rel)) {
-                    Ok(Some(meta)) => self.delete_item(&full, &rel, &meta, is_dir),
+                    Ok(Some(meta)) => self.delete_item(&full, &rel, &meta, is_dir).map(drop),
                     // Gone meanwhile: nothing to delete.
                     Ok(None) => Ok(()),
                     Err(e) => Err(e),
@@ -1554,23 +1587,35 @@ impl<'a, S: Sender, W: Write> Receiver<'a, S, W> {
 
     /// Deletes one item (a directory with its contents); itemizes each removal.
     /// `name` is the item as the list names it (for output and filters), `rel` where it is.
+    /// True when it stays: something in it is protected, or `--max-delete` was reached.
     fn delete_item(
         &mut self,
         name: &[u8],
         rel: &RelPath,
         meta: &FileStat,
         is_dir: bool,
-    ) -> io::Result<()> {
+    ) -> io::Result<bool> {
+        if is_dir && self.delete_contents(name, rel)? {
+            return Ok(true);
+        }
+        let limit = self.opts.more.max_delete.filter(|_| !self.making_room);
+        if limit.is_some_and(|max| self.stats.deleted.total() >= max) {
+            self.skipped_deletes += 1;
+            return Ok(true);
+        }
         if is_dir {
-            let kept = self.delete_contents(name, rel)?;
-            if kept {
-                return Ok(());
-            }
             if !self.opts.dry_run {
                 self.root()?.remove(rel)?;
             }
-        } else if !self.opts.dry_run && !self.back_up_name(name, rel, Keep::Move)? {
-            self.root()?.remove(rel)?;
+        } else if !self.opts.dry_run {
+            let already = self
+                .opts
+                .backup
+                .as_ref()
+                .is_some_and(|b| b.is_backup_name(name));
+            if already || !self.back_up_name(name, rel, Keep::Move)? {
+                self.root()?.remove(rel)?;
+            }
         }
         self.stats.deleted.add(&kind_of(meta));
         let mut shown = name.to_vec();
@@ -1578,7 +1623,7 @@ impl<'a, S: Sender, W: Write> Receiver<'a, S, W> {
             shown.push(b'/');
         }
         self.report_delete(&shown);
-        Ok(())
+        Ok(false)
     }
 
     /// Deletes everything inside the directory `name` at `rel`; true if something there is
@@ -1602,7 +1647,7 @@ impl<'a, S: Sender, W: Write> Receiver<'a, S, W> {
             let Some(meta) = self.root()?.metadata(Some(&child))? else {
                 continue;
             };
-            self.delete_item(&full, &child, &meta, is_dir)?;
+            kept |= self.delete_item(&full, &child, &meta, is_dir)?;
         }
         Ok(kept)
     }

@@ -37,7 +37,8 @@ impl ByKind {
         }
     }
 
-    fn total(&self) -> u64 {
+    /// All kinds together.
+    pub fn total(&self) -> u64 {
         self.reg + self.dir + self.link + self.dev + self.special
     }
 

@@ -222,7 +222,7 @@ async fn push(
         progress: progress.clone(),
         args: opts.server_args(),
         shape: Shape {
-            compress: opts.compress,
+            compress: opts.compress_level(),
             bwlimit: opts.bwlimit,
         },
         dest: opts.dest.as_bytes().to_vec(),

@@ -83,7 +83,7 @@ fn job<R: Read, W: Write>(mut link: Link<R, W>) -> io::Result<i32> {
                 sender.notices.clone(),
             )?;
             let shape = Shape {
-                compress: opts.compress,
+                compress: opts.compress_level(),
                 bwlimit: opts.bwlimit,
             };
             let silent = prtools_transport::Progress::new(0, true);

@@ -338,14 +338,15 @@ fn payload_len_of(frame: &[u8]) -> usize {
 /// How file data goes on the wire: compressed or not, and how fast at most.
 #[derive(Clone, Copy, Debug, Default)]
 pub struct Shape {
-    /// `-z`: each chunk compressed with zstd.
-    pub compress: bool,
+    /// `-z`: each chunk compressed with zstd, at this level.
+    pub compress: Option<i32>,
     /// `--bwlimit`, bytes per second.
     pub bwlimit: Option<u64>,
 }
 
-/// zstd's level for `-z`: its default, fast enough that a gigabit link stays the limit.
-const ZSTD_LEVEL: i32 = 3;
+/// zstd's level for `-z` without `--compress-level`: its default, fast enough that a gigabit
+/// link stays the limit.
+pub const ZSTD_LEVEL: i32 = 3;
 
 /// A writer that turns bytes into `Data` (or `Zdata`) messages of at most [`CHUNK`], at most
 /// as fast as the shape allows.
@@ -391,8 +392,8 @@ impl<R: Read, W: Write> Write for DataWriter<'_, R, W> {
         let data = std::mem::take(&mut self.buf);
         self.moved += data.len() as u64;
         self.progress.moved(data.len() as u64);
-        let msg = if self.shape.compress {
-            let z = zstd::bulk::compress(&data, ZSTD_LEVEL)?;
+        let msg = if let Some(level) = self.shape.compress {
+            let z = zstd::bulk::compress(&data, level)?;
             self.buf = data;
             Msg::Zdata(z)
         } else {

@@ -1,0 +1,307 @@
+//! rsync's less common options: how deletions are bounded, how files are written and kept,
+//! when a run must stop. They are parsed here, apart from cli.rs's core set, and resolved
+//! into [`More`], which the receiver and the agent's command line read.
+
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use clap::{ArgAction, Args};
+
+/// The options, as typed.
+#[derive(Clone, Debug, Default, Args)]
+pub struct MoreArgs {
+    /// Preserve executability (without -p: x bits follow the sender's)
+    #[arg(short = 'E', long = "executability")]
+    pub executability: bool,
+    /// Omit symlinks from --times
+    #[arg(short = 'J', long = "omit-link-times")]
+    pub omit_link_times: bool,
+    /// Force deletion of directories even if not empty
+    #[arg(long = "force")]
+    pub force: bool,
+    /// Don't delete more than NUM files (exit 25 when the limit stopped some)
+    #[arg(long = "max-delete", value_name = "NUM", allow_negative_numbers = true)]
+    pub max_delete: Option<i64>,
+    /// Change a limit relating to memory allocation (checked; prsync's memory is bounded)
+    #[arg(long = "max-alloc", value_name = "SIZE")]
+    pub max_alloc: Option<String>,
+    /// Receiver attempts super-user activities (what root does anyway)
+    #[arg(long = "super")]
+    pub superuser: bool,
+    /// Stop rsync at the specified point in time ([[YYYY-]MM-]DD]T]HH:MM, local time)
+    #[arg(long = "stop-at", value_name = "y-m-dTh:m")]
+    pub stop_at: Option<String>,
+    /// Stop rsync after MINS minutes have elapsed
+    #[arg(long = "stop-after", visible_alias = "time-limit", value_name = "MINS")]
+    pub stop_after: Option<String>,
+    /// Explicitly set compression level (zstd's levels, 1 to 22; 0 sends data plain)
+    #[arg(
+        long = "compress-level",
+        visible_alias = "zl",
+        value_name = "NUM",
+        allow_negative_numbers = true
+    )]
+    pub compress_level: Option<i32>,
+    /// Choose the compression algorithm (prsync's own protocol has zstd, or none)
+    #[arg(long = "compress-choice", visible_alias = "zc", value_name = "STR")]
+    pub compress_choice: Option<String>,
+    /// Skip compressing files with suffix in LIST (accepted; zstd passes them through fast)
+    #[arg(long = "skip-compress", value_name = "LIST")]
+    pub skip_compress: Option<String>,
+    /// Use the old, unprotected splitting of remote names (a space separates two names)
+    #[arg(long = "old-args", action = ArgAction::Count)]
+    pub old_args: u8,
+}
+
+/// The options, resolved.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct More {
+    /// `-E`.
+    pub executability: bool,
+    /// `-J`.
+    pub omit_link_times: bool,
+    /// `--force`: a non-empty folder in the way of a file goes, as with `--delete`.
+    pub force: bool,
+    /// `--max-delete`: at most this many deletions (a negative number is 0, as in rsync).
+    pub max_delete: Option<u64>,
+    /// `--stop-at`/`--stop-after`: when the run stops (exit 30).
+    pub stop_at: Option<SystemTime>,
+    /// `--compress-level` (zstd's level); `Some(0)` turns `-z` off, as in rsync.
+    pub compress_level: Option<i32>,
+}
+
+impl MoreArgs {
+    /// Checks and resolves the options, with rsync's words for what is wrong.
+    pub fn resolve(&self) -> Result<More, String> {
+        if let Some(text) = &self.max_alloc {
+            let size = crate::size_arg::parse("--max-alloc", text)?;
+            if size == 0 {
+                return Err("max-alloc must be greater than zero".into());
+            }
+        }
+        let mut stop_at = None;
+        if let Some(text) = &self.stop_after {
+            let mins = text
+                .parse::<u64>()
+                .ok()
+                .filter(|&m| m > 0 && m < u64::MAX / 60)
+                .ok_or_else(|| format!("invalid --stop-after value: {text}"))?;
+            stop_at = Some(SystemTime::now() + Duration::from_secs(mins * 60));
+        }
+        if let Some(text) = &self.stop_at {
+            let at = parse_time(text).ok_or_else(|| format!("invalid --stop-at format: {text}"))?;
+            if at <= SystemTime::now() {
+                return Err(format!("--stop-at time is not in the future: {text}"));
+            }
+            stop_at = Some(at);
+        }
+        match self.compress_choice.as_deref() {
+            None | Some("zstd" | "auto" | "none") => {}
+            Some(other) => {
+                return Err(format!(
+                    "--compress-choice={other}: prsync's protocol compresses with zstd; \
+                     hint: give --compress-choice=zstd or none"
+                ))
+            }
+        }
+        let level = match self.compress_choice.as_deref() {
+            Some("none") => Some(0),
+            _ => self.compress_level,
+        };
+        if let Some(l) = level {
+            if !(-131072..=22).contains(&l) {
+                return Err(format!(
+                    "--compress-level={l} is out of range; hint: give a zstd level from 1 to 22"
+                ));
+            }
+        }
+        Ok(More {
+            executability: self.executability,
+            omit_link_times: self.omit_link_times,
+            force: self.force,
+            max_delete: self.max_delete.map(|n| n.max(0) as u64),
+            stop_at,
+            compress_level: level,
+        })
+    }
+
+    /// `--old-args`, or `RSYNC_OLD_ARGS` set to anything but 0, as rsync reads it.
+    pub fn old_args(&self) -> bool {
+        self.old_args > 0
+            || std::env::var("RSYNC_OLD_ARGS").is_ok_and(|v| !v.is_empty() && v != "0")
+    }
+}
+
+impl More {
+    /// The flags the agent needs to do the same on its end.
+    pub fn server_args(&self) -> Vec<Vec<u8>> {
+        let mut args = Vec::new();
+        for (on, flag) in [
+            (self.executability, "-E"),
+            (self.omit_link_times, "-J"),
+            (self.force, "--force"),
+        ] {
+            if on {
+                args.push(flag.as_bytes().to_vec());
+            }
+        }
+        if let Some(n) = self.max_delete {
+            args.push(format!("--max-delete={n}").into_bytes());
+        }
+        if let Some(at) = self.stop_at {
+            // As whole minutes left, rounded up: the agent's clock is its own.
+            let left = at
+                .duration_since(SystemTime::now())
+                .unwrap_or_default()
+                .as_secs();
+            args.push(format!("--stop-after={}", left.div_ceil(60).max(1)).into_bytes());
+        }
+        if let Some(l) = self.compress_level {
+            args.push(format!("--compress-level={l}").into_bytes());
+        }
+        args
+    }
+
+    /// Whether the run has reached `--stop-at`/`--stop-after`.
+    pub fn time_is_up(&self) -> bool {
+        self.stop_at.is_some_and(|at| SystemTime::now() >= at)
+    }
+}
+
+/// The permission bits `-E` gives a file that keeps its own mode (no `-p`): the execute
+/// bits follow the sender's, as rsync sets them: where the sender's file is executable and
+/// this one is not, x goes wherever r is; where it is not, every x goes.
+pub fn executable_like(sender_mode: u32, mode: u32) -> u32 {
+    let sender_x = sender_mode & 0o111 != 0;
+    let here_x = mode & 0o111 != 0;
+    match (sender_x, here_x) {
+        (true, false) => mode | ((mode & 0o444) >> 2),
+        (false, true) => mode & !0o111,
+        _ => mode,
+    }
+}
+
+/// rsync's `--stop-at` time: `[[[YY]YY-]MM-]DD]T]HH:MM` or a date alone, in local time. A
+/// time given without a date is the next one to come; parts left out are today's.
+fn parse_time(text: &str) -> Option<SystemTime> {
+    let (date, time) = match text.find(['T', 't']) {
+        Some(at) => (&text[..at], Some(&text[at + 1..])),
+        None if text.contains(':') => ("", Some(text.trim_start_matches(':'))),
+        None => (text, None),
+    };
+    let num = |s: &str| -> Option<i32> {
+        (!s.is_empty() && s.bytes().all(|b| b.is_ascii_digit()))
+            .then(|| s.parse().ok())
+            .flatten()
+    };
+    let dates: Vec<i32> = match date {
+        "" => Vec::new(),
+        d => d.split(['-', '/']).map(num).collect::<Option<_>>()?,
+    };
+    let (hour, min) = match time {
+        None | Some("") => (0, 0),
+        Some(t) => {
+            let (h, m) = t.split_once(':')?;
+            (num(h)?, num(m)?)
+        }
+    };
+    if dates.len() > 3 || (time.is_none() && dates.is_empty()) || hour > 23 || min > 59 {
+        return None;
+    }
+    let now = SystemTime::now();
+    let today = local_tm(now)?;
+    let mut tm = today;
+    tm.tm_sec = 0;
+    tm.tm_hour = hour;
+    tm.tm_min = min;
+    tm.tm_isdst = -1;
+    let given = dates.len();
+    if given >= 1 {
+        tm.tm_mday = dates[given - 1];
+    }
+    if given >= 2 {
+        tm.tm_mon = dates[given - 2] - 1;
+    }
+    if given == 3 {
+        let y = dates[0];
+        tm.tm_year = if y < 100 {
+            let mut y = y;
+            while y < today.tm_year {
+                y += 100;
+            }
+            y
+        } else {
+            y - 1900
+        };
+    }
+    if !(0..12).contains(&tm.tm_mon) || !(1..=31).contains(&tm.tm_mday) {
+        return None;
+    }
+    // Parts not given roll forward (day, then month, then year) until the time is ahead.
+    for _ in 0..400 {
+        let at = make_time(tm)?;
+        if at > now || given == 3 {
+            return Some(at);
+        }
+        match given {
+            0 => tm.tm_mday += 1,
+            1 => tm.tm_mon += 1,
+            _ => tm.tm_year += 1,
+        }
+    }
+    None
+}
+
+fn local_tm(at: SystemTime) -> Option<libc::tm> {
+    let secs = at.duration_since(UNIX_EPOCH).ok()?.as_secs() as libc::time_t;
+    // SAFETY: localtime_r writes the zeroed tm it is given and reads only `secs`.
+    let mut tm: libc::tm = unsafe { std::mem::zeroed() };
+    let ok = unsafe { !libc::localtime_r(&secs, &mut tm).is_null() };
+    ok.then_some(tm)
+}
+
+fn make_time(mut tm: libc::tm) -> Option<SystemTime> {
+    // SAFETY: mktime normalizes the tm it owns here and returns a plain number.
+    let t = unsafe { libc::mktime(&mut tm) };
+    (t >= 0).then(|| UNIX_EPOCH + Duration::from_secs(t as u64))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn executability_follows_the_sender() {
+        assert_eq!(executable_like(0o755, 0o604), 0o705);
+        assert_eq!(executable_like(0o600, 0o700), 0o600);
+        assert_eq!(executable_like(0o700, 0o700), 0o700);
+        assert_eq!(executable_like(0o644, 0o644), 0o644);
+    }
+
+    #[test]
+    fn stop_at_takes_rsyncs_forms_and_refuses_the_past() {
+        assert!(parse_time("23:59").is_some());
+        assert!(parse_time("T23:59").is_some());
+        assert!(parse_time("2099-01-01T00:00").is_some());
+        assert!(parse_time("12-31T12:00").is_some());
+        assert!(parse_time("x").is_none());
+        assert!(parse_time("25:00").is_none());
+        let args = MoreArgs {
+            stop_at: Some("2000-01-01T00:00".into()),
+            ..MoreArgs::default()
+        };
+        let err = args.resolve().unwrap_err();
+        assert!(err.contains("not in the future"), "{err}");
+    }
+
+    #[test]
+    fn max_alloc_zero_is_refused_in_rsyncs_words() {
+        let args = MoreArgs {
+            max_alloc: Some("0".into()),
+            ..MoreArgs::default()
+        };
+        assert_eq!(
+            args.resolve().unwrap_err(),
+            "max-alloc must be greater than zero"
+        );
+    }
+}
