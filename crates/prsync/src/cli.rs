@@ -137,6 +137,9 @@ pub struct Cli {
     /// Transform symlink to directory into referent directory
     #[arg(short = 'k', long = "copy-dirlinks")]
     pub copy_dirlinks: bool,
+    /// Treat symlinked dir on receiver as dir (root's or this user's links only)
+    #[arg(short = 'K', long = "keep-dirlinks")]
+    pub keep_dirlinks: bool,
     /// Only "unsafe" symlinks are transformed (absolute, or climbing out of the tree)
     #[arg(long = "copy-unsafe-links")]
     pub copy_unsafe_links: bool,
@@ -414,6 +417,8 @@ pub struct Options {
     pub chmod_text: Vec<String>,
     /// `-k`.
     pub copy_dirlinks: bool,
+    /// `-K`.
+    pub keep_dirlinks: bool,
     /// `--copy-unsafe-links`.
     pub copy_unsafe_links: bool,
     /// `--safe-links`: the receiver leaves out unsafe symlinks.
@@ -576,6 +581,7 @@ impl Options {
         flag(self.compress, "-z");
         flag(self.insecure_links, "--insecure-links");
         flag(self.copy_dirlinks, "-k");
+        flag(self.keep_dirlinks, "-K");
         flag(self.copy_unsafe_links, "--copy-unsafe-links");
         flag(self.safe_links, "--safe-links");
         flag(self.existing, "--existing");
@@ -959,6 +965,7 @@ fn resolve(
         chmod,
         chmod_text: cli.chmod.clone(),
         copy_dirlinks: cli.copy_dirlinks,
+        keep_dirlinks: cli.keep_dirlinks,
         copy_unsafe_links: cli.copy_unsafe_links,
         safe_links: cli.safe_links,
         insecure_links: cli.insecure_links,
@@ -1136,6 +1143,10 @@ fn remote_operands(
         }
         let spec = host_spec(&host)?;
         *dest = strip(dest);
+        // `host:` alone is the remote home folder, where the agent starts.
+        if dest.is_empty() {
+            *dest = OsString::from(".");
+        }
         return Ok((Remote::Push(vec![spec]), sources));
     }
     let hosts: Vec<Option<String>> = sources.iter().map(|p| remote_part(p)).collect();

@@ -145,6 +145,8 @@ pub struct Receiver<'a, S: Sender, W: Write> {
     pub skipped_deletes: u64,
     /// Set while a folder is emptied to make way for another kind of entry.
     making_room: bool,
+    /// `-K`: the folder entries that are symlinks here, kept and written through.
+    kept_dirlinks: HashSet<usize>,
 }
 
 impl<'a, S: Sender, W: Write> Receiver<'a, S, W> {
@@ -163,7 +165,10 @@ impl<'a, S: Sender, W: Write> Receiver<'a, S, W> {
             })?),
             None => None,
         };
-        let root = match Root::open(&dest.dir) {
+        let root = match Root::open(&dest.dir).map(|r| match opts.keep_dirlinks {
+            true => r.keeping_dirlinks(),
+            false => r,
+        }) {
             Ok(root) => Some(root),
             // Not there (yet): a dry run that would make it, or nothing to do. Each entry
             // that needs it says so.
@@ -242,6 +247,7 @@ impl<'a, S: Sender, W: Write> Receiver<'a, S, W> {
             temp_root,
             skipped_deletes: 0,
             making_room: false,
+            kept_dirlinks: HashSet::new(),
         })
     }
 
@@ -688,6 +694,24 @@ impl<'a, S: Sender, W: Write> Receiver<'a, S, W> {
     }
 
     fn do_dir(&mut self, i: usize, e: &FileEntry, meta: Option<FileStat>) -> io::Result<()> {
+        // -K: a symlink to a folder where the sender has a folder is kept, and used as one.
+        let meta = match (&meta, self.rel_of(i)) {
+            (Some(m), Some(rel)) if m.is_symlink() && self.opts.keep_dirlinks => {
+                match self.root()?.dir_behind_link(rel) {
+                    Ok(Some(dir)) => {
+                        self.kept_dirlinks.insert(i);
+                        Some(dir)
+                    }
+                    Ok(None) => meta,
+                    Err(err) => {
+                        self.fail(err.to_string());
+                        self.skip_below.push(e.name.clone());
+                        return Ok(());
+                    }
+                }
+            }
+            _ => meta,
+        };
         match meta {
             Some(m) if m.is_dir() => {
                 let item = self.attr_item(e, &m);
@@ -1446,6 +1470,9 @@ impl<'a, S: Sender, W: Write> Receiver<'a, S, W> {
     }
 
     fn set_mode(&self, i: usize, mode: u32) -> io::Result<()> {
+        if let Some(linked) = self.dirlink_target(i)? {
+            return linked.set_root_mode(mode & 0o7777);
+        }
         match self.rel_of(i) {
             Some(rel) => self.root()?.set_mode(rel, mode & 0o7777),
             None => self.root()?.set_root_mode(mode & 0o7777),
@@ -1530,6 +1557,15 @@ impl<'a, S: Sender, W: Write> Receiver<'a, S, W> {
         match self.rel_of(i) {
             Some(rel) => self.root()?.set_mtime(rel, e.mtime),
             None => self.root()?.set_root_mtime(e.mtime),
+        }
+    }
+
+    /// `-K`: the folder a kept symlink (entry `i`) leads to, whose mode is the folder's to
+    /// set, as rsync's chmod goes through the link (its time is the link's own, as rsync's).
+    fn dirlink_target(&self, i: usize) -> io::Result<Option<Root>> {
+        match (self.kept_dirlinks.contains(&i), self.rel_of(i)) {
+            (true, Some(rel)) => self.root()?.open_subdir(rel, false).map(Some),
+            _ => Ok(None),
         }
     }
 

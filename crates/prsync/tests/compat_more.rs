@@ -176,3 +176,64 @@ fn deleting_a_backup_does_not_back_it_up() {
     let [_, p] = bed.sides();
     assert!(p.join("dst/plain~").exists() && !p.join("dst/stale~~").exists());
 }
+
+/// `-K`: a symlink to a folder on the receiver, where the sender has a folder, is kept and
+/// written through; where the sender has a file, the file replaces it; without `-K` a real
+/// folder replaces it.
+#[test]
+fn keep_dirlinks() {
+    let bed = Bed::new("more-keep-dirlinks");
+    let src = bed.src();
+    fs::create_dir_all(src.join("d")).unwrap();
+    fs::write(src.join("d/f"), b"X\n").unwrap();
+    fs::write(src.join("top"), b"top\n").unwrap();
+    for p in ["d/f", "d", "top", ""] {
+        set_mtime(&src.join(p), 1_500_000_000, 0);
+    }
+    for (dest, args) in [
+        ("kept", &[&b"-aiK"[..], b"{src}/", b"kept/"][..]),
+        ("plain", &[&b"-ai"[..], b"{src}/", b"plain/"][..]),
+    ] {
+        bed.on_dests(dest, |d| {
+            fs::create_dir_all(d.join("target")).unwrap();
+            set_mtime(&d.join("target"), 1_400_000_000, 0);
+            std::os::unix::fs::symlink("target", d.join("d")).unwrap();
+        });
+        // The folder behind a kept link gets the time of its last write (in both tools), so
+        // times are compared below, on the link, which takes the sender's.
+        bed.same_with(args, dest, dest == "plain");
+        bed.same_with(args, dest, dest == "plain");
+    }
+    for side in bed.sides() {
+        let link = fs::symlink_metadata(side.join("kept/d")).unwrap();
+        assert!(link.is_symlink() && link.mtime() == 1_500_000_000);
+    }
+    let [_, p] = bed.sides();
+    assert_eq!(fs::read(p.join("kept/target/f")).unwrap(), b"X\n");
+    assert!(fs::symlink_metadata(p.join("plain/d")).unwrap().is_dir());
+
+    fs::remove_dir_all(src.join("d")).unwrap();
+    fs::write(src.join("d"), b"FILE\n").unwrap();
+    bed.same_with(&[b"-aiK", b"{src}/", b"kept/"], "kept", false);
+    assert_eq!(fs::read(p.join("kept/d")).unwrap(), b"FILE\n");
+}
+
+/// `-K` follows only links that root or this user made: one of another user (here uid
+/// 65534) could send the writes anywhere, so it is refused, as rsync 3.5 refuses it.
+#[test]
+fn keep_dirlinks_refuses_another_users_link() {
+    let bed = Bed::new("more-keep-dirlinks-untrusted");
+    fs::create_dir_all(bed.src().join("d")).unwrap();
+    fs::write(bed.src().join("d/f"), b"X\n").unwrap();
+    let [_, p] = bed.sides();
+    let elsewhere = bed.root.join("elsewhere");
+    fs::create_dir_all(&elsewhere).unwrap();
+    fs::create_dir_all(p.join("dst")).unwrap();
+    std::os::unix::fs::symlink(&elsewhere, p.join("dst/d")).unwrap();
+    let c = std::ffi::CString::new(p.join("dst/d").into_os_string().into_encoded_bytes()).unwrap();
+    // SAFETY: lchown(2) reads the NUL-terminated path just made and touches nothing else.
+    assert_eq!(unsafe { libc::lchown(c.as_ptr(), 65534, 65534) }, 0);
+    let (_, p_out) = bed.both(&[b"-aK", b"{src}/", b"dst/"]);
+    assert_ne!(p_out.code, 0);
+    assert_eq!(fs::read_dir(&elsewhere).unwrap().count(), 0);
+}

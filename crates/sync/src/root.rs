@@ -61,6 +61,8 @@ pub struct Root {
     /// The path of the last walk and the folders it passed through, one a component: the
     /// next walk starts from the deepest one it shares (see [`Root::walk`]).
     last_walk: Mutex<Option<Walked>>,
+    /// `-K`: a symlink to a folder, owned by root or by this user, is walked through.
+    dirlinks: bool,
 }
 
 /// A walk's path and the folders it passed through, one a component.
@@ -97,6 +99,7 @@ impl Root {
             fd: Arc::new(fd),
             path: dir.to_path_buf(),
             last_walk: Mutex::new(None),
+            dirlinks: false,
         })
     }
 
@@ -114,6 +117,7 @@ impl Root {
             fd,
             path: self.shown(rel),
             last_walk: Mutex::new(None),
+            dirlinks: self.dirlinks,
         })
     }
 
@@ -125,6 +129,44 @@ impl Root {
             fd: Arc::clone(&self.fd),
             path: self.path.clone(),
             last_walk: Mutex::new(None),
+            dirlinks: self.dirlinks,
+        }
+    }
+
+    /// The same folder, where a walk goes through a symlink to a folder instead of stopping
+    /// at it: rsync's `-K`, by which the user says the destination's links are theirs. A
+    /// link owned by anyone but root or this user is still refused (rsync 3.5's "untrusted
+    /// user" rule), so another user cannot point the writes elsewhere.
+    pub fn keeping_dirlinks(mut self) -> Root {
+        self.dirlinks = true;
+        self
+    }
+
+    /// With [`Root::keeping_dirlinks`]: what the symlink at `rel` leads to, when it is a
+    /// trusted link to a folder; `None` when it is not a link or not to a folder, and an
+    /// error when another user owns it.
+    pub fn dir_behind_link(&self, rel: &RelPath) -> io::Result<Option<FileStat>> {
+        if !self.dirlinks {
+            return Ok(None);
+        }
+        let (dir, name) = self.parent(rel, false)?;
+        match rustix::fs::statat(&dir, name, AtFlags::SYMLINK_NOFOLLOW) {
+            Ok(link) if is_trusted_link(&link) => {}
+            Ok(link) if FileType::from_raw_mode(link.st_mode) == FileType::Symlink => {
+                return Err(explained(
+                    self.shown(rel),
+                    Errno::PERM.into(),
+                    "is a symlink owned by another user, which -K never follows; remove it, \
+                     or make it a real directory",
+                ))
+            }
+            _ => return Ok(None),
+        }
+        match rustix::fs::statat(&dir, name, AtFlags::empty()) {
+            Ok(stat) if FileType::from_raw_mode(stat.st_mode) == FileType::Directory => {
+                Ok(Some(FileStat::from_stat(&stat)))
+            }
+            _ => Ok(None),
         }
     }
 
@@ -437,6 +479,12 @@ impl Root {
                 }
                 other => other,
             };
+            let opened = match opened {
+                Err(Errno::NOTDIR | Errno::LOOP) if self.dirlinks => {
+                    through_dirlink(dir, name).ok_or(Errno::LOOP)
+                }
+                other => other,
+            };
             let opened = opened
                 .map_err(|e| walk_error(&Dir::Shared(Arc::clone(dir)), name, shown.clone(), e))?;
             chain.push(Arc::new(opened));
@@ -458,6 +506,24 @@ impl Root {
     pub(crate) fn forget_walks(&self) {
         *self.walks() = None;
     }
+}
+
+/// `-K`: the folder the symlink `name` in `dir` leads to, when root or this user owns it.
+fn through_dirlink(dir: &OwnedFd, name: &[u8]) -> Option<OwnedFd> {
+    let link = rustix::fs::statat(dir, name, AtFlags::SYMLINK_NOFOLLOW).ok()?;
+    if !is_trusted_link(&link) {
+        return None;
+    }
+    let follow = platform::DIR_WALK.difference(OFlags::NOFOLLOW);
+    rustix::fs::openat(dir, name, follow, Mode::empty()).ok()
+}
+
+/// A symlink that root or this user made: the ones `-K` may follow.
+#[allow(clippy::unnecessary_cast)]
+fn is_trusted_link(stat: &Stat) -> bool {
+    let uid = stat.st_uid as u32;
+    FileType::from_raw_mode(stat.st_mode) == FileType::Symlink
+        && (uid == 0 || uid == rustix::process::geteuid().as_raw())
 }
 
 /// Why the walk could not enter `name`: a symlink gets a message of its own (with ELOOP, so
