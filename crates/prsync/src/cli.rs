@@ -297,6 +297,13 @@ pub struct Cli {
     /// Fine-grained debug verbosity (accepted; prsync prints no debug output)
     #[arg(long = "debug", value_name = "FLAGS", action = ArgAction::Append)]
     pub debug: Vec<String>,
+    /// Output updates using the specified FORMAT (rsync's %n, %i, %L, %f, %l, %b, %o, %M...)
+    #[arg(
+        long = "out-format",
+        visible_alias = "log-format",
+        value_name = "FORMAT"
+    )]
+    pub out_format: Option<String>,
     /// Give some file-transfer stats
     #[arg(long = "stats")]
     pub stats: bool,
@@ -474,6 +481,10 @@ pub struct Options {
     pub ignore_missing_args: bool,
     /// rsync's less common options (`-E`, `-J`, `--force`, `--max-delete`, `--stop-at`...).
     pub more: crate::more_options::More,
+    /// `--out-format`: each updated entry's line, in place of `-i`'s and `-v`'s.
+    pub out_format: Option<crate::out_format::OutFormat>,
+    /// What `--out-format`'s `%f` puts before a name: the one local source's folder.
+    pub source_prefix: Option<Vec<u8>>,
 }
 
 /// Where the other end of a transfer is.
@@ -655,6 +666,9 @@ impl Options {
             args.push(arg);
         }
         args.extend(self.more.server_args());
+        if let Some(format) = &self.out_format {
+            args.push(format!("--out-format={}", format.text()).into_bytes());
+        }
         args
     }
 }
@@ -911,6 +925,12 @@ fn resolve(
     crate::info::check_debug(&cli.debug).map_err(anyhow::Error::msg)?;
     let _ = exit::OK;
     let more = cli.more.resolve().map_err(anyhow::Error::msg)?;
+    let source_prefix = match paths.as_slice() {
+        [one] => Some(source_prefix(std::os::unix::ffi::OsStrExt::as_bytes(
+            one.as_os_str(),
+        ))),
+        _ => None,
+    };
     // As rsync: -e, else $RSYNC_RSH.
     let rsh = cli
         .rsh
@@ -993,7 +1013,24 @@ fn resolve(
         implied_dirs: !cli.no_implied_dirs,
         dirs: cli.dirs || files_from,
         more,
+        out_format: cli
+            .out_format
+            .as_deref()
+            .map(crate::out_format::OutFormat::parse),
+        source_prefix,
     })
+}
+
+/// The folder `%f` puts before the names a source sends: the source itself with a trailing
+/// slash (its contents are sent), else the folder it is in.
+fn source_prefix(source: &[u8]) -> Vec<u8> {
+    if source.ends_with(b"/") {
+        return source.to_vec();
+    }
+    match source.iter().rposition(|&b| b == b'/') {
+        Some(at) => source[..=at].to_vec(),
+        None => Vec::new(),
+    }
 }
 
 /// Refuses a file the user named (`what`) that is reached through another user's symlink,

@@ -37,6 +37,7 @@ pub mod links;
 pub mod mapped;
 pub mod more_options;
 pub mod no_options;
+pub mod out_format;
 pub mod pace;
 pub mod progress_line;
 pub mod receiver;
@@ -154,7 +155,10 @@ pub fn transfer<S: Sender>(
             let _ = writeln!(out, "{n}");
         }
     }
-    if dest.created && !opts.quiet && (opts.names() || opts.itemize) {
+    if dest.created
+        && !opts.quiet
+        && (opts.names() || opts.itemize || opts.out_format.as_ref().is_some_and(|f| f.has_item()))
+    {
         let shown = trim_slashes(opts.dest.as_bytes());
         let _ = out.write_all(b"created directory ");
         let _ = out.write_all(&itemize::escape(shown, itemize::locale_is_utf8()));

@@ -208,7 +208,7 @@ fn parse_time(text: &str) -> Option<SystemTime> {
         return None;
     }
     let now = SystemTime::now();
-    let today = local_tm(now)?;
+    let today = local_tm(now.duration_since(UNIX_EPOCH).ok()?.as_secs() as i64)?;
     let mut tm = today;
     tm.tm_sec = 0;
     tm.tm_hour = hour;
@@ -251,8 +251,9 @@ fn parse_time(text: &str) -> Option<SystemTime> {
     None
 }
 
-fn local_tm(at: SystemTime) -> Option<libc::tm> {
-    let secs = at.duration_since(UNIX_EPOCH).ok()?.as_secs() as libc::time_t;
+/// `secs` since the epoch as the local calendar has them.
+pub(crate) fn local_tm(secs: i64) -> Option<libc::tm> {
+    let secs = secs as libc::time_t;
     // SAFETY: localtime_r writes the zeroed tm it is given and reads only `secs`.
     let mut tm: libc::tm = unsafe { std::mem::zeroed() };
     let ok = unsafe { !libc::localtime_r(&secs, &mut tm).is_null() };

@@ -147,6 +147,9 @@ pub struct Receiver<'a, S: Sender, W: Write> {
     making_room: bool,
     /// `-K`: the folder entries that are symlinks here, kept and written through.
     kept_dirlinks: HashSet<usize>,
+    /// `--out-format` with `%C`: the line of the file being sent, and its itemized change,
+    /// printed once the file is written.
+    waiting_line: Option<(usize, Vec<u8>)>,
 }
 
 impl<'a, S: Sender, W: Write> Receiver<'a, S, W> {
@@ -248,6 +251,7 @@ impl<'a, S: Sender, W: Write> Receiver<'a, S, W> {
             skipped_deletes: 0,
             making_room: false,
             kept_dirlinks: HashSet::new(),
+            waiting_line: None,
         })
     }
 
@@ -543,7 +547,30 @@ impl<'a, S: Sender, W: Write> Receiver<'a, S, W> {
         if item.is_new {
             self.stats.created.add(&entry.kind);
         }
-        if self.opts.itemize {
+        if let Some(format) = &self.opts.out_format {
+            let shown = match format.has_item() {
+                true => item.significant() || self.opts.itemize_all,
+                false => {
+                    item.is_new
+                        || item.transfer
+                        || item.hlink
+                        || ((item.local_change || entry.is_dir()) && item.significant())
+                }
+            };
+            if shown && !self.opts.quiet {
+                let mut code = item.code(&entry).into_bytes();
+                if self.opts.pushed && code.first() == Some(&b'>') {
+                    code[0] = b'<';
+                }
+                if format.has_checksum() && item.transfer && !self.opts.dry_run {
+                    self.waiting_line = Some((i, code));
+                } else {
+                    let line =
+                        self.out_line(format, &entry, &code, item.transfer, hlink_target, None);
+                    self.print(&line);
+                }
+            }
+        } else if self.opts.itemize {
             if item.significant() || self.opts.itemize_all {
                 let mut line = itemize::line(item, &entry, hlink_target, self.utf8);
                 if self.opts.pushed && line.first() == Some(&b'>') {
@@ -571,6 +598,75 @@ impl<'a, S: Sender, W: Write> Receiver<'a, S, W> {
                 self.print(&line);
             }
         }
+    }
+
+    /// The `--out-format` line of `entry`, whose itemized change is `code`.
+    fn out_line(
+        &self,
+        format: &crate::out_format::OutFormat,
+        entry: &FileEntry,
+        code: &[u8],
+        transferred: bool,
+        hlink_target: Option<&[u8]>,
+        checksum: Option<u128>,
+    ) -> Vec<u8> {
+        let name = itemize::escape(&entry.shown_name(), self.utf8);
+        let mut link = Vec::new();
+        let mut length = entry.size();
+        if let Some(t) = hlink_target {
+            link.extend_from_slice(b" => ");
+            link.extend(itemize::escape(t, self.utf8));
+        } else if let FileKind::Symlink { target } = &entry.kind {
+            link.extend_from_slice(b" -> ");
+            link.extend(itemize::escape(target, self.utf8));
+            length = target.len() as u64;
+        }
+        // %f: the name with the sender's folder in front, as the local sender knows it,
+        // without a leading slash, as rsync prints it.
+        let full = match (&self.opts.source_prefix, self.opts.pushed) {
+            (Some(prefix), false) => [prefix, &entry.name[..]].concat(),
+            _ => entry.name.clone(),
+        };
+        let start = full.iter().position(|&b| b != b'/').unwrap_or(full.len());
+        let full_name = itemize::escape(&full[start..], self.utf8);
+        let fields = crate::out_format::Fields {
+            item: code,
+            name: &name,
+            full_name: &full_name,
+            link: &link,
+            length,
+            bytes: transferred.then(|| entry.size()),
+            checksum,
+            operation: match self.opts.remote {
+                crate::cli::Remote::Pull(_) => "recv",
+                _ => "send",
+            },
+            mtime: entry.mtime.secs,
+            mode: entry.mode,
+            uid: entry.uid,
+            gid: entry.gid,
+        };
+        format.render(&fields)
+    }
+
+    /// `--out-format` with `%C`: the line of file `i`, just written, with its hash.
+    fn print_written_line(&mut self, i: usize, code: &[u8]) -> io::Result<()> {
+        let Some(format) = self.opts.out_format.as_ref() else {
+            return Ok(());
+        };
+        let mut hasher = xxhash_rust::xxh3::Xxh3Default::new();
+        let mut file = self.root()?.open_file(&self.rel_below(i)?)?;
+        let mut buf = vec![0u8; 256 * 1024];
+        loop {
+            match io::Read::read(&mut file, &mut buf)? {
+                0 => break,
+                n => hasher.update(&buf[..n]),
+            }
+        }
+        let entry = self.list()[i].clone();
+        let line = self.out_line(format, &entry, code, true, None, Some(hasher.digest128()));
+        self.print(&line);
+        Ok(())
     }
 
     /// Prints the names of the files sent in the folder just done (see `sent_names`).
@@ -1177,6 +1273,9 @@ impl<'a, S: Sender, W: Write> Receiver<'a, S, W> {
         }
         let started = std::time::Instant::now();
         self.write_file(i, e, old)?;
+        if let Some((at, code)) = self.waiting_line.take().filter(|(at, _)| *at == i) {
+            self.print_written_line(at, &code)?;
+        }
         if self.opts.progress {
             let done = crate::progress_line::Done {
                 size: e.size(),
@@ -1702,7 +1801,28 @@ impl<'a, S: Sender, W: Write> Receiver<'a, S, W> {
 
     fn report_delete(&mut self, shown: &[u8]) {
         let name = itemize::escape(shown, self.utf8);
-        if self.opts.itemize {
+        if let Some(format) = self.opts.out_format.as_ref().filter(|f| f.has_item()) {
+            let fields = crate::out_format::Fields {
+                item: b"*deleting  ",
+                name: &name,
+                full_name: &name,
+                link: b"",
+                length: 0,
+                bytes: None,
+                checksum: None,
+                operation: "del.",
+                mtime: 0,
+                mode: 0,
+                uid: 0,
+                gid: 0,
+            };
+            let line = format.render(&fields);
+            self.print(&line);
+        } else if self.opts.out_format.is_some() && !self.opts.quiet {
+            let mut line = b"deleting ".to_vec();
+            line.extend(name);
+            self.print(&line);
+        } else if self.opts.itemize {
             let mut line = b"*deleting   ".to_vec();
             line.extend(name);
             self.print(&line);

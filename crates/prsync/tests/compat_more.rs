@@ -237,3 +237,52 @@ fn keep_dirlinks_refuses_another_users_link() {
     assert_ne!(p_out.code, 0);
     assert_eq!(fs::read_dir(&elsewhere).unwrap().count(), 0);
 }
+
+/// `--out-format`: with `%i` its lines come where `-i`'s would (deletions too), without it
+/// where `-v` names a file (and deletions as `deleting NAME`); `%%` is one percent sign,
+/// widths pad, and the escapes a daemon fills stay as typed. `%l` of a folder and `%b`
+/// (rsync counts its protocol's bytes) are left out: prsync differs there.
+#[test]
+fn out_format_lines() {
+    let bed = Bed::new("more-out-format");
+    let src = bed.src();
+    fs::create_dir_all(src.join("sub")).unwrap();
+    fs::write(src.join("a"), b"hi\n").unwrap();
+    std::os::unix::fs::symlink("a", src.join("l")).unwrap();
+    for p in ["a", "l", "sub", ""] {
+        set_mtime(&src.join(p), 1_600_000_000, 0);
+    }
+    let format = b"--out-format=[%o] [%n] [%f] [%L] [%i] [%B] [%M] [%U:%G] [%c] [%h%a%m%P%u] [%-5n|%5n] 100%%";
+    let src_arg = format!("{}/", src.display()).into_bytes();
+    bed.same(&[b"-a", format, &src_arg, b"dst/"], "dst");
+    fs::write(src.join("a"), b"hello\n").unwrap();
+    set_mtime(&src.join("a"), 1_600_000_001, 0);
+    bed.on_dests("dst", |d| {
+        fs::remove_dir(d.join("sub")).unwrap();
+        fs::create_dir(d.join("x")).unwrap();
+    });
+    bed.same(
+        &[
+            b"-a",
+            b"--delete",
+            b"--out-format=[%o] [%n] [%i]",
+            b"{src}/",
+            b"dst/",
+        ],
+        "dst",
+    );
+    bed.on_dests("dst", |d| fs::create_dir(d.join("y")).unwrap());
+    bed.same(
+        &[
+            b"-ai",
+            b"--delete",
+            b"--out-format=[%n]",
+            b"{src}/",
+            b"dst/",
+        ],
+        "dst",
+    );
+    bed.same(&[b"-a", b"--out-format=%n!", b"{src}", b"d2/"], "d2");
+    // %C: a sent file's whole-file hash (xxh3-128, as rsync 3.2+ reports it), blank else.
+    bed.same(&[b"-a", b"--out-format=%C %n", b"{src}/", b"d3/"], "d3");
+}
