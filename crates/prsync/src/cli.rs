@@ -137,6 +137,9 @@ pub struct Cli {
     /// Transform symlink to directory into referent directory
     #[arg(short = 'k', long = "copy-dirlinks")]
     pub copy_dirlinks: bool,
+    /// Don't cross filesystem boundaries (-xx: leave out the mount points too)
+    #[arg(short = 'x', long = "one-file-system", action = ArgAction::Count)]
+    pub one_file_system: u8,
     /// Treat symlinked dir on receiver as dir (root's or this user's links only)
     #[arg(short = 'K', long = "keep-dirlinks")]
     pub keep_dirlinks: bool,
@@ -426,6 +429,8 @@ pub struct Options {
     pub copy_dirlinks: bool,
     /// `-K`.
     pub keep_dirlinks: bool,
+    /// `-x` count.
+    pub one_file_system: u8,
     /// `--copy-unsafe-links`.
     pub copy_unsafe_links: bool,
     /// `--safe-links`: the receiver leaves out unsafe symlinks.
@@ -593,6 +598,9 @@ impl Options {
         flag(self.insecure_links, "--insecure-links");
         flag(self.copy_dirlinks, "-k");
         flag(self.keep_dirlinks, "-K");
+        for _ in 0..self.one_file_system {
+            flag(true, "-x");
+        }
         flag(self.copy_unsafe_links, "--copy-unsafe-links");
         flag(self.safe_links, "--safe-links");
         flag(self.existing, "--existing");
@@ -986,6 +994,7 @@ fn resolve(
         chmod_text: cli.chmod.clone(),
         copy_dirlinks: cli.copy_dirlinks,
         keep_dirlinks: cli.keep_dirlinks,
+        one_file_system: cli.one_file_system,
         copy_unsafe_links: cli.copy_unsafe_links,
         safe_links: cli.safe_links,
         insecure_links: cli.insecure_links,

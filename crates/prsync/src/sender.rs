@@ -60,6 +60,8 @@ pub struct ListOptions {
     pub prune_empty_dirs: bool,
     /// `--ignore-missing-args`: a source that is not there is no error.
     pub ignore_missing_args: bool,
+    /// `-x`: a folder on another file system is sent empty; `-xx`: left out.
+    pub one_file_system: u8,
 }
 
 /// How a sent file's bytes went: for `--stats`' `Literal data` and `Matched data`.
@@ -615,13 +617,14 @@ impl Walker<'_> {
             }
             self.ancestors.push(id);
         }
-        self.walk_below(dir, prefix);
+        self.walk_below(dir, prefix, id.map(|(dev, _)| dev));
         if id.is_some() {
             self.ancestors.pop();
         }
     }
 
-    fn walk_below(&mut self, dir: &Path, prefix: &[u8]) {
+    /// Lists what is in `dir` (on file system `dev`, when known) and walks its folders.
+    fn walk_below(&mut self, dir: &Path, prefix: &[u8], dev: Option<u64>) {
         let reader = match fs::read_dir(dir) {
             Ok(r) => r,
             Err(e) => {
@@ -682,7 +685,15 @@ impl Walker<'_> {
             if self.filters.is_excluded(&name, meta.is_dir()) {
                 continue;
             }
-            if self.add(name.clone(), &path, &meta) && meta.is_dir() {
+            // -x: a folder another file system is mounted on is sent as an empty folder
+            // (-xx: not at all), as rsync's --one-file-system.
+            let mount = meta.is_dir()
+                && self.opts.one_file_system > 0
+                && dev.is_some_and(|d| d != meta.dev());
+            if mount && self.opts.one_file_system > 1 {
+                continue;
+            }
+            if self.add(name.clone(), &path, &meta) && meta.is_dir() && !mount {
                 below.push((path, name));
             }
         }
@@ -697,7 +708,8 @@ impl Walker<'_> {
     /// `-d`: what is in the folder `dir`, named `prefix/...`, without going further down.
     fn list_one_level(&mut self, dir: &Path, prefix: &[u8]) {
         self.shallow = true;
-        self.walk_below(dir, prefix);
+        let dev = fs::metadata(dir).map(|m| m.dev()).ok();
+        self.walk_below(dir, prefix, dev);
         self.shallow = false;
     }
 

@@ -22,6 +22,11 @@ fn executability_follows_the_senders_x_bits() {
     fs::write(src.join("2"), "#!/bin/sh\necho two\n").unwrap();
     chmod(&src.join("1"), 0o1700);
     chmod(&src.join("2"), 0o600);
+    // Fixed times: a folder made within its source's second is left alone by rsync, so a
+    // time of "now" would make the two tools' trees differ by chance.
+    for p in ["1", "2", ""] {
+        set_mtime(&src.join(p), 1_500_000_000, 0);
+    }
     bed.same_with(&[b"-ri", b"{src}/", b"dst/"], "dst", false);
     chmod(&src.join("1"), 0o600);
     chmod(&src.join("2"), 0o601);
@@ -45,7 +50,9 @@ fn max_delete_and_force() {
     let src = bed.src();
     for n in 1..=3 {
         fs::write(src.join(format!("f{n}")), format!("{n}\n")).unwrap();
+        set_mtime(&src.join(format!("f{n}")), 1_500_000_000, 0);
     }
+    set_mtime(&src, 1_500_000_000, 0);
     bed.same(&[b"-a", b"{src}/", b"dst/"], "dst");
     bed.on_dests("dst", |d| {
         for n in 1..=5 {
@@ -108,6 +115,8 @@ fn omit_link_times() {
 fn time_limits_and_accepted_tuning() {
     let bed = Bed::new("more-limits");
     fs::write(bed.src().join("f"), b"f\n").unwrap();
+    set_mtime(&bed.src().join("f"), 1_500_000_000, 0);
+    set_mtime(&bed.src(), 1_500_000_000, 0);
     for (args, said) in [
         (
             &[&b"--stop-at=2000-01-01T00:00"[..], b"{src}/", b"dst/"][..],
@@ -155,6 +164,8 @@ fn time_limits_and_accepted_tuning() {
 fn deleting_a_backup_does_not_back_it_up() {
     let bed = Bed::new("more-backup-delete");
     fs::write(bed.src().join("kept"), b"k\n").unwrap();
+    set_mtime(&bed.src().join("kept"), 1_500_000_000, 0);
+    set_mtime(&bed.src(), 1_500_000_000, 0);
     bed.same(&[b"-a", b"{src}/", b"dst/"], "dst");
     bed.on_dests("dst", |d| {
         for (name, text) in [("plain", "extraneous\n"), ("stale~", "already a backup\n")] {
@@ -285,4 +296,51 @@ fn out_format_lines() {
     bed.same(&[b"-a", b"--out-format=%n!", b"{src}", b"d2/"], "d2");
     // %C: a sent file's whole-file hash (xxh3-128, as rsync 3.2+ reports it), blank else.
     bed.same(&[b"-a", b"--out-format=%C %n", b"{src}/", b"d3/"], "d3");
+}
+
+/// `-x`: a folder another file system is mounted on goes as an empty folder, and `-xx`
+/// leaves it out. Both tools run in one private mount namespace (`unshare -m`), where a
+/// tmpfs is mounted inside the source; the host's mounts are not touched.
+#[test]
+fn one_file_system() {
+    let bed = Bed::new("more-one-fs");
+    let src = bed.src();
+    fs::create_dir_all(src.join("mnt")).unwrap();
+    fs::create_dir_all(src.join("d")).unwrap();
+    fs::write(src.join("d/a"), b"a\n").unwrap();
+    // Fixed times: rsync leaves a folder whose time is within the same second alone.
+    for p in ["d/a", "d", ""] {
+        set_mtime(&src.join(p), 1_500_000_000, 0);
+    }
+    let [r, p] = bed.sides();
+    let script = format!(
+        "mount -t tmpfs prtools-test \"$1/mnt\" && echo x >\"$1/mnt/f\" && mkdir \"$1/mnt/sub\" && \
+         touch -d @1500000000 \"$1/mnt\" && \
+         for x in -x -xx; do \
+           (cd \"$2\" && rsync -ai $x \"$1/\" dst$x/ >out$x 2>&1; echo $? >>out$x) && \
+           (cd \"$3\" && \"$4\" -ai $x \"$1/\" dst$x/ >out$x 2>&1; echo $? >>out$x) || exit 1; \
+         done"
+    );
+    let status = std::process::Command::new("unshare")
+        .args(["-m", "--propagation", "private", "sh", "-c", &script, "sh"])
+        .arg(&src)
+        .arg(&r)
+        .arg(&p)
+        .arg(common::prsync_bin())
+        .status()
+        .unwrap();
+    assert!(status.success());
+    for x in ["-x", "-xx"] {
+        let rout = fs::read(r.join(format!("out{x}"))).unwrap();
+        let pout = fs::read(p.join(format!("out{x}"))).unwrap();
+        common::assert_same_lines(&rout, &pout, x);
+        common::assert_same_trees(
+            &r.join(format!("dst{x}")),
+            &p.join(format!("dst{x}")),
+            x,
+            true,
+        );
+    }
+    assert!(p.join("dst-x/mnt").is_dir() && !p.join("dst-x/mnt/f").exists());
+    assert!(!p.join("dst-xx/mnt").exists() && p.join("dst-xx/d/a").exists());
 }
