@@ -313,16 +313,14 @@ fn one_file_system() {
         set_mtime(&src.join(p), 1_500_000_000, 0);
     }
     let [r, p] = bed.sides();
-    let script = format!(
-        "mount -t tmpfs prtools-test \"$1/mnt\" && echo x >\"$1/mnt/f\" && mkdir \"$1/mnt/sub\" && \
+    let script =         "mount -t tmpfs prtools-test \"$1/mnt\" && echo x >\"$1/mnt/f\" && mkdir \"$1/mnt/sub\" && \
          touch -d @1500000000 \"$1/mnt\" && \
          for x in -x -xx; do \
            (cd \"$2\" && rsync -ai $x \"$1/\" dst$x/ >out$x 2>&1; echo $? >>out$x) && \
            (cd \"$3\" && \"$4\" -ai $x \"$1/\" dst$x/ >out$x 2>&1; echo $? >>out$x) || exit 1; \
-         done"
-    );
+         done";
     let status = std::process::Command::new("unshare")
-        .args(["-m", "--propagation", "private", "sh", "-c", &script, "sh"])
+        .args(["-m", "--propagation", "private", "sh", "-c", script, "sh"])
         .arg(&src)
         .arg(&r)
         .arg(&p)
