@@ -248,6 +248,15 @@ pub struct Cli {
     /// Don't map uid/gid values by user/group name (prsync never does: ids go as numbers)
     #[arg(long = "numeric-ids")]
     pub numeric_ids: bool,
+    /// Custom username mapping (FROM:TO,...; FROM a name, pattern, id, range or *)
+    #[arg(long = "usermap", value_name = "STRING")]
+    pub usermap: Option<String>,
+    /// Custom groupname mapping (FROM:TO,...)
+    #[arg(long = "groupmap", value_name = "STRING")]
+    pub groupmap: Option<String>,
+    /// Simple username/groupname mapping (USER:GROUP; implies -o and -g for what is given)
+    #[arg(long = "chown", value_name = "USER:GROUP")]
+    pub chown: Option<String>,
     /// Also delete excluded files from destination dirs
     #[arg(long = "delete-excluded")]
     pub delete_excluded: bool,
@@ -431,6 +440,12 @@ pub struct Options {
     pub keep_dirlinks: bool,
     /// `-x` count.
     pub one_file_system: u8,
+    /// `--numeric-ids`: ids have no names for `--usermap`/`--groupmap`.
+    pub numeric_ids: bool,
+    /// `--usermap`, or `--chown`'s user.
+    pub usermap: Option<crate::idmap::IdMap>,
+    /// `--groupmap`, or `--chown`'s group.
+    pub groupmap: Option<crate::idmap::IdMap>,
     /// `--copy-unsafe-links`.
     pub copy_unsafe_links: bool,
     /// `--safe-links`: the receiver leaves out unsafe symlinks.
@@ -674,6 +689,15 @@ impl Options {
             args.push(arg);
         }
         args.extend(self.more.server_args());
+        if self.numeric_ids {
+            args.push(b"--numeric-ids".to_vec());
+        }
+        if let Some(map) = &self.usermap {
+            args.push(format!("--usermap={}", map.text()).into_bytes());
+        }
+        if let Some(map) = &self.groupmap {
+            args.push(format!("--groupmap={}", map.text()).into_bytes());
+        }
         if let Some(format) = &self.out_format {
             args.push(format!("--out-format={}", format.text()).into_bytes());
         }
@@ -933,6 +957,7 @@ fn resolve(
     crate::info::check_debug(&cli.debug).map_err(anyhow::Error::msg)?;
     let _ = exit::OK;
     let more = cli.more.resolve().map_err(anyhow::Error::msg)?;
+    let (usermap, groupmap) = id_maps(&cli).map_err(anyhow::Error::msg)?;
     let source_prefix = match paths.as_slice() {
         [one] => Some(source_prefix(std::os::unix::ffi::OsStrExt::as_bytes(
             one.as_os_str(),
@@ -953,8 +978,8 @@ fn resolve(
         hard_links: cli.hard_links,
         perms: cli.perms || cli.archive,
         times: cli.times || cli.archive,
-        group: cli.group || cli.archive,
-        owner: (cli.owner || cli.archive) && am_root,
+        group: cli.group || cli.archive || groupmap.is_some(),
+        owner: (cli.owner || cli.archive || usermap.is_some()) && am_root,
         devices: (cli.devices || cli.devices_specials || cli.archive) && am_root,
         specials: cli.specials || cli.devices_specials || cli.archive,
         itemize: cli.itemize > 0 && !cli.quiet,
@@ -995,6 +1020,9 @@ fn resolve(
         copy_dirlinks: cli.copy_dirlinks,
         keep_dirlinks: cli.keep_dirlinks,
         one_file_system: cli.one_file_system,
+        numeric_ids: cli.numeric_ids,
+        usermap,
+        groupmap,
         copy_unsafe_links: cli.copy_unsafe_links,
         safe_links: cli.safe_links,
         insecure_links: cli.insecure_links,
@@ -1028,6 +1056,28 @@ fn resolve(
             .map(crate::out_format::OutFormat::parse),
         source_prefix,
     })
+}
+
+/// `--usermap`, `--groupmap` and `--chown`, which stands for both: given together with a
+/// map of the same side, they conflict, as in rsync.
+type IdMaps = (Option<crate::idmap::IdMap>, Option<crate::idmap::IdMap>);
+fn id_maps(cli: &Cli) -> Result<IdMaps, String> {
+    use crate::idmap::{chown_maps, IdMap, Ids};
+    let (chown_user, chown_group) = match &cli.chown {
+        Some(text) => chown_maps(text)?,
+        None => (None, None),
+    };
+    let user = match (&cli.usermap, chown_user) {
+        (Some(_), Some(_)) => return Err("--chown conflicts with --usermap".into()),
+        (Some(text), None) => Some(IdMap::parse(Ids::Users, text)?),
+        (None, chown) => chown,
+    };
+    let group = match (&cli.groupmap, chown_group) {
+        (Some(_), Some(_)) => return Err("--chown conflicts with --groupmap".into()),
+        (Some(text), None) => Some(IdMap::parse(Ids::Groups, text)?),
+        (None, chown) => chown,
+    };
+    Ok((user, group))
 }
 
 /// The folder `%f` puts before the names a source sends: the source itself with a trailing

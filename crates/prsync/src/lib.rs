@@ -31,6 +31,7 @@ pub mod backup;
 pub mod chmod;
 pub mod cli;
 pub mod flist;
+pub mod idmap;
 pub mod info;
 pub mod itemize;
 pub mod links;

@@ -159,6 +159,11 @@ impl<'a, S: Sender, W: Write> Receiver<'a, S, W> {
     /// destination is an error, and nothing is done.
     pub fn new(opts: &'a Options, sender: &'a mut S, dest: Dest, out: W) -> io::Result<Self> {
         let rels = checked_names(sender.file_list())?;
+        for map in [&opts.usermap, &opts.groupmap].into_iter().flatten() {
+            for warning in &map.unknown {
+                eprintln!("{warning}");
+            }
+        }
         let solo = match &dest.solo_name {
             Some(name) => Some(RelPath::new(name.clone()).map_err(|e| {
                 io::Error::new(
@@ -725,10 +730,10 @@ impl<'a, S: Sender, W: Write> Receiver<'a, S, W> {
             let want = crate::more_options::executable_like(e.mode, meta.mode & 0o7777);
             item.perms = want != meta.mode & 0o7777;
         }
-        if o.owner && e.uid != meta.uid {
+        if o.owner && self.uid_of(e) != meta.uid {
             item.owner = true;
         }
-        if self.gid_for(e.gid).is_some_and(|g| g != meta.gid) {
+        if self.gid_for(self.gid_of(e)).is_some_and(|g| g != meta.gid) {
             item.group = true;
         }
         item
@@ -1531,8 +1536,8 @@ impl<'a, S: Sender, W: Write> Receiver<'a, S, W> {
     }
 
     fn chown_file(&self, f: &std::fs::File, e: &FileEntry) -> io::Result<()> {
-        let uid = self.opts.owner.then_some(e.uid);
-        let gid = self.gid_for(e.gid);
+        let uid = self.opts.owner.then_some(self.uid_of(e));
+        let gid = self.gid_for(self.gid_of(e));
         if uid.is_none() && gid.is_none() {
             return Ok(());
         }
@@ -1540,8 +1545,8 @@ impl<'a, S: Sender, W: Write> Receiver<'a, S, W> {
     }
 
     fn set_owner(&self, i: usize, e: &FileEntry, m: &FileStat) -> io::Result<()> {
-        let uid = (self.opts.owner && m.uid != e.uid).then_some(e.uid);
-        let gid = self.gid_for(e.gid).filter(|&g| m.gid != g);
+        let uid = (self.opts.owner && m.uid != self.uid_of(e)).then_some(self.uid_of(e));
+        let gid = self.gid_for(self.gid_of(e)).filter(|&g| m.gid != g);
         if uid.is_none() && gid.is_none() {
             return Ok(());
         }
@@ -1549,12 +1554,28 @@ impl<'a, S: Sender, W: Write> Receiver<'a, S, W> {
     }
 
     fn set_owner_new(&self, i: usize, e: &FileEntry) -> io::Result<()> {
-        let uid = self.opts.owner.then_some(e.uid);
-        let gid = self.gid_for(e.gid);
+        let uid = self.opts.owner.then_some(self.uid_of(e));
+        let gid = self.gid_for(self.gid_of(e));
         if uid.is_none() && gid.is_none() {
             return Ok(());
         }
         self.root()?.chown(self.rel_of(i), uid, gid)
+    }
+
+    /// The owner entry `e` gets: the sender's, through `--usermap`/`--chown`.
+    fn uid_of(&self, e: &FileEntry) -> u32 {
+        match &self.opts.usermap {
+            Some(map) => map.map(e.uid, self.opts.numeric_ids),
+            None => e.uid,
+        }
+    }
+
+    /// The group entry `e` gets: the sender's, through `--groupmap`/`--chown`.
+    fn gid_of(&self, e: &FileEntry) -> u32 {
+        match &self.opts.groupmap {
+            Some(map) => map.map(e.gid, self.opts.numeric_ids),
+            None => e.gid,
+        }
     }
 
     /// The group to give a name: the sender's with -g, where this process may give it (as

@@ -342,3 +342,51 @@ fn one_file_system() {
     assert!(p.join("dst-x/mnt").is_dir() && !p.join("dst-x/mnt/f").exists());
     assert!(!p.join("dst-xx/mnt").exists() && p.join("dst-xx/d/a").exists());
 }
+
+/// `--usermap`, `--groupmap` and `--chown` (run as root): ids, ranges, names, patterns, `*`
+/// and the empty FROM (an id without a name, which with `--numeric-ids` is every id).
+#[test]
+fn user_and_group_maps() {
+    let bed = Bed::new("more-idmap");
+    let src = bed.src();
+    fs::create_dir_all(src.join("d")).unwrap();
+    for (name, uid, gid) in [("a", 5000, 5002), ("b", 5001, 0), ("d/c", 0, 5003)] {
+        fs::write(src.join(name), name).unwrap();
+        std::os::unix::fs::chown(src.join(name), Some(uid), Some(gid)).unwrap();
+        set_mtime(&src.join(name), 1_500_000_000, 0);
+    }
+    for p in ["d", ""] {
+        set_mtime(&src.join(p), 1_500_000_000, 0);
+    }
+    let cases: [&[&[u8]]; 6] = [
+        &[b"--usermap=5000-5001:1,root:2", b"--groupmap=*:3"],
+        &[b"--usermap=ro*:7", b"--groupmap=5002:8,:9"],
+        &[b"--numeric-ids", b"--groupmap=:9"],
+        &[b"--chown=nobody:0"],
+        &[b"--chown=:4"],
+        &[b"--chown=6:"],
+    ];
+    for (n, maps) in cases.iter().enumerate() {
+        let dest = format!("dst{n}/");
+        let mut args: Vec<&[u8]> = vec![b"-ai"];
+        args.extend_from_slice(maps);
+        args.extend_from_slice(&[b"{src}/", dest.as_bytes()]);
+        bed.same(&args, &dest);
+    }
+    // rsync 3.5.0 refuses the two together; the rsync installed here may be older, so
+    // prsync alone is asked.
+    let (_, p) = bed.both(&[b"-a", b"--chown=1:1", b"--usermap=*:1", b"{src}/", b"x/"]);
+    assert_eq!(p.code, 1);
+    assert_eq!(p.stderr, b"prsync: --chown conflicts with --usermap\n");
+    // A TO name nobody has here: a warning, and the rule is left out.
+    let (r, p) = bed.both(&[
+        b"-a",
+        b"--usermap=*:no-such-user-anywhere",
+        b"{src}/",
+        b"y/",
+    ]);
+    assert_eq!((r.code, p.code), (0, 0));
+    assert_eq!(r.stderr, p.stderr);
+    let [rd, pd] = bed.sides();
+    common::assert_same_trees(&rd.join("y"), &pd.join("y"), "y", true);
+}

@@ -67,6 +67,12 @@ pub use rule::{Action, FilterRule, Side};
 
 use rule::{parse_full, parse_plain, Parsed};
 
+/// Whether `text` matches the rsync wildcard `pattern` as a whole (`*`, `?`, `[...]`), for
+/// other users of rsync's patterns (`--usermap` names).
+pub fn wildmatch(pattern: &[u8], text: &[u8]) -> bool {
+    wild::Wild::compile(pattern).matches_whole(text)
+}
+
 /// How a pattern file separates its entries.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
 pub enum Delimiter {
