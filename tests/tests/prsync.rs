@@ -509,6 +509,58 @@ fn partial_keeps_what_arrived_of_a_cut_transfer_and_the_next_run_finishes_it() {
     assert!(std::fs::read(node_dst.join("big.bin")).unwrap() == big);
 }
 
+/// `--partial-dir`: a cut transfer leaves its part in the folder beside the file, never
+/// under the real name; the next run builds the file from it and removes the folder.
+#[test]
+fn partial_dir_keeps_the_part_beside_the_file_and_the_next_run_uses_it() {
+    let tc = TestCluster::start(1);
+    let scratch = tc.scratch("partial-dir");
+    let src = scratch.join("data");
+    std::fs::create_dir_all(&src).unwrap();
+    let big: Vec<u8> = (0..200u32 << 20).map(|i| (i % 241) as u8).collect();
+    std::fs::write(src.join("big.bin"), &big).unwrap();
+    let node_dst = tc.cluster.node_tmp(1).join("dst");
+    std::fs::create_dir_all(&node_dst).unwrap();
+    let mut child = spawn(
+        tc.prsync()
+            .args(["-a", "--partial-dir=.part", "--bwlimit=20M"])
+            .arg(with_slash(&src))
+            .arg("node1:/tmp/dst/"),
+    );
+    wait_for_temp_file(&node_dst, ".big.bin.", 1 << 20);
+    child.kill().unwrap();
+    child.wait().unwrap();
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(120);
+    while tc
+        .cluster
+        .processes(1)
+        .iter()
+        .any(|p| p.contains("--server"))
+    {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the agent never exited"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(5));
+    }
+    assert!(!node_dst.join("big.bin").exists());
+    let part = node_dst.join(".part/big.bin");
+    let kept = std::fs::metadata(&part).unwrap().len();
+    assert!(kept > 0 && kept < big.len() as u64, "kept {kept} bytes");
+    assert_eq!(std::fs::read(&part).unwrap(), big[..kept as usize]);
+
+    let out = push(
+        &tc,
+        &["-a", "--partial-dir=.part", "--stats"],
+        &src,
+        "node1:/tmp/dst/",
+    );
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    assert!(stat(&text(&out.stdout), "Matched data:") > kept / 2);
+    assert!(std::fs::read(node_dst.join("big.bin")).unwrap() == big);
+    assert!(!node_dst.join(".part").exists());
+}
+
 #[test]
 fn a_host_past_its_timeout_is_named_killed_and_left_without_a_partial_file() {
     let tc = TestCluster::start(2);

@@ -278,6 +278,9 @@ pub struct Cli {
     /// Keep partially transferred files
     #[arg(long = "partial")]
     pub partial: bool,
+    /// Put a partially transferred file into DIR (beside the file, or one absolute folder)
+    #[arg(long = "partial-dir", value_name = "DIR")]
+    pub partial_dir: Option<PathBuf>,
     /// Show progress during transfer
     #[arg(long = "progress")]
     pub progress: bool,
@@ -408,6 +411,8 @@ pub struct Options {
     pub delete: DeleteMode,
     /// `--partial` (or `-P`).
     pub partial: bool,
+    /// `--partial-dir` (or `RSYNC_PARTIAL_DIR` with `--partial`).
+    pub partial_dir: Option<PathBuf>,
     /// `--progress` (or `-P`).
     pub progress: bool,
     /// `-B`.
@@ -671,6 +676,11 @@ impl Options {
                 args.push(arg);
             }
             args.push([&b"--suffix="[..], &backup.suffix].concat());
+        }
+        if let Some(dir) = &self.partial_dir {
+            let mut arg = b"--partial-dir=".to_vec();
+            arg.extend_from_slice(std::os::unix::ffi::OsStrExt::as_bytes(dir.as_os_str()));
+            args.push(arg);
         }
         if let Some(dir) = &self.temp_dir {
             let mut arg = b"--temp-dir=".to_vec();
@@ -958,6 +968,14 @@ fn resolve(
     let _ = exit::OK;
     let more = cli.more.resolve().map_err(anyhow::Error::msg)?;
     let (usermap, groupmap) = id_maps(&cli).map_err(anyhow::Error::msg)?;
+    let partial_dir = partial_dir(&cli)?;
+    if let Some(dir) = partial_dir.as_ref().filter(|d| d.is_relative()) {
+        // As rsync: the folders are not sent, and so not deleted either.
+        let mut rule = b"- ".to_vec();
+        rule.extend_from_slice(std::os::unix::ffi::OsStrExt::as_bytes(dir.as_os_str()));
+        rule.push(b'/');
+        filters.push_filter(&rule)?;
+    }
     let source_prefix = match paths.as_slice() {
         [one] => Some(source_prefix(std::os::unix::ffi::OsStrExt::as_bytes(
             one.as_os_str(),
@@ -996,7 +1014,8 @@ fn resolve(
         inplace: cli.inplace,
         mkpath: cli.mkpath,
         delete,
-        partial: cli.partial || cli.partial_progress,
+        partial: cli.partial || cli.partial_progress || partial_dir.is_some(),
+        partial_dir,
         progress: (cli.progress || cli.partial_progress || info.progress.is_some_and(|l| l > 0))
             && !cli.quiet,
         block_size,
@@ -1056,6 +1075,38 @@ fn resolve(
             .map(crate::out_format::OutFormat::parse),
         source_prefix,
     })
+}
+
+/// `--partial-dir`, or `RSYNC_PARTIAL_DIR` with `--partial`, as rsync takes them: `.` or
+/// nothing is none, and `--inplace` cannot go with one.
+fn partial_dir(cli: &Cli) -> Result<Option<PathBuf>> {
+    let from_env = || {
+        (cli.partial || cli.partial_progress)
+            .then(|| std::env::var_os("RSYNC_PARTIAL_DIR"))
+            .flatten()
+            .map(PathBuf::from)
+    };
+    let Some(dir) = cli.partial_dir.clone().or_else(from_env) else {
+        return Ok(None);
+    };
+    if dir.as_os_str().is_empty() || dir.as_os_str() == "." {
+        return Ok(None);
+    }
+    if cli.inplace {
+        bail!("--inplace cannot be used with --partial-dir");
+    }
+    if dir.is_relative()
+        && dir
+            .components()
+            .any(|c| c == std::path::Component::ParentDir)
+    {
+        bail!(
+            "--partial-dir={}: a relative partial folder stays beside each file; hint: give \
+             a name without '..', or an absolute path",
+            dir.display()
+        );
+    }
+    Ok(Some(dir))
 }
 
 /// `--usermap`, `--groupmap` and `--chown`, which stands for both: given together with a

@@ -253,6 +253,10 @@ fn receiver_folders(opts: &Options, dest: &std::path::Path) -> Result<(), (i32, 
         trust::check_operator_path(&at, opts.insecure_links)
             .map_err(|m| (exit::SELECT, format!("--temp-dir: {m}")))?;
     }
+    if let Some(dir) = opts.partial_dir.as_ref().filter(|d| d.is_absolute()) {
+        trust::check_operator_path(dir, opts.insecure_links)
+            .map_err(|m| (exit::SELECT, format!("--partial-dir: {m}")))?;
+    }
     if let Some(dir) = opts.backup.as_ref().and_then(|b| b.dir.as_ref()) {
         trust::check_operator_path(&dest.join(dir), opts.insecure_links)
             .map_err(|m| (exit::SELECT, format!("--backup-dir: {m}")))?;

@@ -47,6 +47,9 @@ pub struct MoreArgs {
     /// Skip compressing files with suffix in LIST (accepted; zstd passes them through fast)
     #[arg(long = "skip-compress", value_name = "LIST")]
     pub skip_compress: Option<String>,
+    /// Force an older protocol version (accepted: prsync's two ends speak its own protocol)
+    #[arg(long = "protocol", value_name = "NUM")]
+    pub protocol: Option<u32>,
     /// Use the old, unprotected splitting of remote names (a space separates two names)
     #[arg(long = "old-args", action = ArgAction::Count)]
     pub old_args: u8,
@@ -77,6 +80,13 @@ impl MoreArgs {
             if size == 0 {
                 return Err("max-alloc must be greater than zero".into());
             }
+        }
+        match self.protocol {
+            Some(n) if n < 20 => return Err("--protocol must be at least 20 on the client.".into()),
+            Some(n) if n > 32 => {
+                return Err("--protocol must be no more than 32 on the client.".into())
+            }
+            _ => {}
         }
         let mut stop_at = None;
         if let Some(text) = &self.stop_after {

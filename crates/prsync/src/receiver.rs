@@ -36,6 +36,7 @@ use crate::sender::{os_reason, Sender};
 use crate::stats::Stats;
 
 mod alt;
+mod partial;
 use alt::{AltFile, AltOther};
 
 /// The largest file the sender is asked to send ahead (see [`Sender::prefetch`]): above
@@ -147,6 +148,8 @@ pub struct Receiver<'a, S: Sender, W: Write> {
     making_room: bool,
     /// `-K`: the folder entries that are symlinks here, kept and written through.
     kept_dirlinks: HashSet<usize>,
+    /// `--partial-dir` when it is absolute: the one folder every partial file goes to.
+    partial_root: Option<Root>,
     /// `--out-format` with `%C`: the line of the file being sent, and its itemized change,
     /// printed once the file is written.
     waiting_line: Option<(usize, Vec<u8>)>,
@@ -214,6 +217,18 @@ impl<'a, S: Sender, W: Write> Receiver<'a, S, W> {
             Some(dir) => Some(Root::open(&dest.dir.join(dir))?),
             None => None,
         };
+        // An absolute --partial-dir: its last folder is made if missing, as rsync makes it.
+        let partial_root = match opts.partial_dir.as_deref().filter(|d| d.is_absolute()) {
+            Some(dir) if opts.dry_run => Root::open(dir).ok(),
+            Some(dir) => {
+                match std::fs::create_dir(dir) {
+                    Err(e) if e.kind() != io::ErrorKind::AlreadyExists => return Err(e),
+                    _ => {}
+                }
+                Some(Root::open(dir)?)
+            }
+            None => None,
+        };
         let mut children: HashMap<Vec<u8>, HashSet<Vec<u8>>> = HashMap::new();
         let mut groups: HashMap<u32, Group> = HashMap::new();
         for (i, e) in sender.file_list().iter().enumerate() {
@@ -257,6 +272,7 @@ impl<'a, S: Sender, W: Write> Receiver<'a, S, W> {
             making_room: false,
             kept_dirlinks: HashSet::new(),
             waiting_line: None,
+            partial_root,
         })
     }
 
@@ -1298,7 +1314,19 @@ impl<'a, S: Sender, W: Write> Receiver<'a, S, W> {
     /// The data of [`Receiver::send_file`]: asked for, received and put in place.
     fn write_file(&mut self, i: usize, e: &FileEntry, old: Option<Old>) -> io::Result<()> {
         let rel = self.rel_below(i)?;
+        let partial = self.partial_place(&rel)?;
+        let from_partial = match (&partial, self.opts.whole_file) {
+            (Some(place), false) => self.partial_basis(place),
+            _ => None,
+        };
         let basis = match old {
+            // --partial-dir: what an interrupted run kept is the basis, in place of the
+            // old file.
+            _ if from_partial.is_some() => {
+                let file = from_partial.expect("checked");
+                let map = Mapped::new(&file)?;
+                Some(Basis { file, map })
+            }
             Some((m, at)) if !self.opts.whole_file && m.size > 0 => {
                 let file = match at {
                     Some(path) => File::open(path)?,
@@ -1349,12 +1377,22 @@ impl<'a, S: Sender, W: Write> Receiver<'a, S, W> {
             (Some(temp), None) => self.root()?.create_file_in(&rel, temp)?,
             _ => self.root()?.create_file(delayed.as_ref().unwrap_or(&rel))?,
         };
-        if self.opts.partial && basis.is_none() && self.temp_root.is_none() {
+        match &partial {
+            Some(place) => self.keep_partial_on_stop(&file, place),
             // A stop signal (Ctrl-C) keeps what arrived too, as the error below does.
-            file.keep_on_stop();
+            None if self.opts.partial && basis.is_none() && self.temp_root.is_none() => {
+                file.keep_on_stop()
+            }
+            None => {}
         }
         let sent = match self.receive(i, basis.as_ref(), file.file()) {
             Ok(sent) => sent,
+            // --partial-dir: what arrived goes to the partial folder, whatever the basis.
+            Err(err) if partial.is_some() && file.file().metadata()?.len() > 0 => {
+                drop(basis);
+                self.keep_partial(file, partial.as_ref().expect("checked"))?;
+                return Err(err);
+            }
             // --partial: what arrived of a whole file replaces the old one, as rsync keeps
             // it, so that the next run sends only the rest. A copy that starts from the old
             // file is never cut short: the temp file goes, and the old file stays.
@@ -1377,15 +1415,20 @@ impl<'a, S: Sender, W: Write> Receiver<'a, S, W> {
                 (m.mtime(), m.mtime_nsec()) != (t.secs, i64::from(t.nanos))
             })
         });
+        drop(basis);
         if let Some(place) = delayed {
             file.commit(mode, mtime, false)?;
             self.delayed.push((place, rel, i, here));
-            return Ok(());
+        } else {
+            if here && !self.opts.inplace {
+                self.back_up(i, &rel, Keep::Link)?;
+            }
+            file.commit(mode, mtime, false)?;
         }
-        if here && !self.opts.inplace {
-            self.back_up(i, &rel, Keep::Link)?;
+        match &partial {
+            Some(place) => self.drop_partial(place),
+            None => Ok(()),
         }
-        file.commit(mode, mtime, false)
     }
 
     /// `--delay-updates`: where the new `rel` waits, in a `.~tmp~` folder beside it (made

@@ -4,6 +4,7 @@
 mod common;
 
 use std::fs;
+use std::os::unix::ffi::OsStrExt;
 use std::os::unix::fs::{MetadataExt, PermissionsExt};
 
 use common::{set_mtime, Bed};
@@ -389,4 +390,70 @@ fn user_and_group_maps() {
     assert_eq!(r.stderr, p.stderr);
     let [rd, pd] = bed.sides();
     common::assert_same_trees(&rd.join("y"), &pd.join("y"), "y", true);
+}
+
+/// `--partial-dir`: a partial file an interrupted run kept (beside the file in a relative
+/// folder, or by name in an absolute one) is the basis of the next run, which removes it,
+/// and the relative folder once empty; `--inplace` cannot go with it.
+#[test]
+fn partial_dir_is_the_next_runs_basis() {
+    let bed = Bed::new("more-partial-dir");
+    let src = bed.src();
+    fs::create_dir_all(src.join("d1/d2")).unwrap();
+    let data: Vec<u8> = (0..600_000u32)
+        .map(|i| (i.wrapping_mul(2654435761) >> 13) as u8)
+        .collect();
+    fs::write(src.join("d1/d2/f"), &data).unwrap();
+    for p in ["d1/d2/f", "d1/d2", "d1", ""] {
+        set_mtime(&src.join(p), 1_500_000_000, 0);
+    }
+    let abs = bed.root.join("partials");
+    for side in bed.sides() {
+        fs::create_dir_all(side.join("rel/d1/d2/.rsync-partial")).unwrap();
+        fs::write(side.join("rel/d1/d2/.rsync-partial/f"), &data[..250_000]).unwrap();
+    }
+    bed.same(
+        &[
+            b"-ai",
+            b"--no-whole-file",
+            b"--partial-dir=.rsync-partial",
+            b"{src}/",
+            b"rel/",
+        ],
+        "rel",
+    );
+    for side in bed.sides() {
+        assert!(!side.join("rel/d1/d2/.rsync-partial").exists());
+    }
+    // The absolute folder is one for both tools: each run in turn finds its partial there.
+    let abs_arg = format!("--partial-dir={}", abs.display()).into_bytes();
+    for (n, side) in bed.sides().iter().enumerate() {
+        fs::create_dir_all(&abs).unwrap();
+        fs::write(abs.join("f"), &data[..100_000]).unwrap();
+        let tool = match n {
+            0 => std::ffi::OsStr::new("rsync"),
+            _ => common::prsync_bin(),
+        };
+        let args: Vec<&std::ffi::OsStr> = vec![
+            std::ffi::OsStr::new("-a"),
+            std::ffi::OsStr::new("--no-whole-file"),
+            std::ffi::OsStr::from_bytes(&abs_arg),
+            std::ffi::OsStr::from_bytes(b"../src/"),
+            std::ffi::OsStr::new("abs/"),
+        ];
+        let out = common::run_in(tool, &args, side);
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        assert!(!abs.join("f").exists(), "side {n} left its partial");
+        assert_eq!(fs::read(side.join("abs/d1/d2/f")).unwrap(), data);
+    }
+    let (_, p) = bed.both(&[b"-a", b"--inplace", b"--partial-dir=x", b"{src}/", b"y/"]);
+    assert_eq!(p.code, 1);
+    assert_eq!(
+        p.stderr,
+        b"prsync: --inplace cannot be used with --partial-dir\n"
+    );
 }

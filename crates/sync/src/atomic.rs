@@ -186,7 +186,54 @@ impl AtomicFile {
     /// rsync's `--partial`: if a stop signal comes before the commit, what was written so
     /// far takes the final name instead of being removed (see `remove_temps_on_signal`).
     pub fn keep_on_stop(&self) {
-        cleanup::keep_on_stop(self.listed, &self.name);
+        let keep = cleanup::Keep {
+            into: None,
+            subdir: None,
+            name: self.name.clone(),
+        };
+        cleanup::keep_on_stop(self.listed, keep);
+    }
+
+    /// rsync's `--partial-dir`: if a stop signal comes before the commit, what was written
+    /// so far goes to `name` in `folder` (a [`Root`](crate::Root) of its own, for an
+    /// absolute partial folder), or in `subdir` beside the final name, made if missing.
+    pub fn keep_on_stop_in(
+        &self,
+        folder: Option<&crate::Root>,
+        subdir: Option<&[u8]>,
+        name: &[u8],
+    ) {
+        cleanup::keep_on_stop(self.listed, self.keep(folder, subdir, name));
+    }
+
+    /// `--partial-dir` after an error: what was written is moved where
+    /// [`AtomicFile::keep_on_stop_in`] would move it, instead of being removed.
+    pub fn keep_in(
+        mut self,
+        folder: Option<&crate::Root>,
+        subdir: Option<&[u8]>,
+        name: &[u8],
+    ) -> io::Result<()> {
+        temp::unmark(&self.file);
+        let keep = self.keep(folder, subdir, name);
+        cleanup::move_to_keep(self.dir.as_fd().as_raw_fd(), &self.temp, &keep)
+            .map_err(|e| at(&self.shown, e))?;
+        self.committed = true;
+        cleanup::forget(self.listed);
+        Ok(())
+    }
+
+    fn keep(
+        &self,
+        folder: Option<&crate::Root>,
+        subdir: Option<&[u8]>,
+        name: &[u8],
+    ) -> cleanup::Keep {
+        cleanup::Keep {
+            into: folder.map(|f| f.raw_fd()),
+            subdir: subdir.map(<[u8]>::to_vec),
+            name: name.to_vec(),
+        }
     }
 }
 

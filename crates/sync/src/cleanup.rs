@@ -19,9 +19,17 @@ struct Live {
     /// Its folder's descriptor.
     dir: RawFd,
     temp: Vec<u8>,
-    /// With rsync's `--partial`: the name what was written goes to at a stop, instead of
-    /// being removed.
-    keep_as: Option<Vec<u8>>,
+    /// With rsync's `--partial`: where what was written goes at a stop, instead of being
+    /// removed.
+    keep_as: Option<Keep>,
+}
+
+/// Where a temp file is kept at a stop: `name` in the folder `into` (its own folder when
+/// `None`), inside `subdir` of it, made if missing (rsync's relative `--partial-dir`).
+pub(crate) struct Keep {
+    pub(crate) into: Option<RawFd>,
+    pub(crate) subdir: Option<Vec<u8>>,
+    pub(crate) name: Vec<u8>,
 }
 
 /// The temp files that exist now, by a number.
@@ -47,11 +55,52 @@ pub(crate) fn register(dir: RawFd, temp: &[u8]) -> u64 {
     id
 }
 
-/// At a stop, the listed temp file `id` is renamed to `name` (in its folder), not removed.
-pub(crate) fn keep_on_stop(id: u64, name: &[u8]) {
+/// At a stop, the listed temp file `id` is renamed to where `keep` says, not removed; the
+/// folder `keep.into` must stay open while the file is listed.
+pub(crate) fn keep_on_stop(id: u64, keep: Keep) {
     if let Some(entry) = live().get_mut(&id) {
-        entry.keep_as = Some(name.to_vec());
+        entry.keep_as = Some(keep);
     }
+}
+
+/// Renames the temp file `temp` in `dir` to where `keep` says; a missing `subdir` is made.
+/// Plain libc calls: this also runs on the stop-signal thread.
+pub(crate) fn move_to_keep(dir: RawFd, temp: &[u8], keep: &Keep) -> std::io::Result<()> {
+    use std::ffi::CString;
+    let bad = |_| std::io::Error::from(std::io::ErrorKind::InvalidInput);
+    let temp = CString::new(temp).map_err(bad)?;
+    let name = CString::new(keep.name.as_slice()).map_err(bad)?;
+    let into = keep.into.unwrap_or(dir);
+    let mut opened = None;
+    if let Some(sub) = &keep.subdir {
+        let sub = CString::new(sub.as_slice()).map_err(bad)?;
+        // SAFETY: `into` is an open folder and `sub` a valid C string; the new descriptor
+        // is closed below.
+        let fd = unsafe {
+            libc::mkdirat(into, sub.as_ptr(), 0o700);
+            libc::openat(
+                into,
+                sub.as_ptr(),
+                libc::O_RDONLY | libc::O_DIRECTORY | libc::O_NOFOLLOW | libc::O_CLOEXEC,
+            )
+        };
+        if fd < 0 {
+            return Err(std::io::Error::last_os_error());
+        }
+        opened = Some(fd);
+    }
+    let target = opened.unwrap_or(into);
+    // SAFETY: both folders are open, the names valid C strings.
+    let rc = unsafe { libc::renameat(dir, temp.as_ptr(), target, name.as_ptr()) };
+    let result = match rc {
+        0 => Ok(()),
+        _ => Err(std::io::Error::last_os_error()),
+    };
+    if let Some(fd) = opened {
+        // SAFETY: `fd` was opened above and is not used after.
+        unsafe { libc::close(fd) };
+    }
+    result
 }
 
 /// Takes a temp file off the list: it was renamed into place or removed.
@@ -94,20 +143,16 @@ pub fn remove_temps_on_signal(exit: Option<i32>) -> std::io::Result<()> {
                 let Ok(temp) = std::ffi::CString::new(entry.temp.as_slice()) else {
                     continue;
                 };
-                let keep = entry
+                // `dir` is open while listed (the list is locked, so no file can be dropped
+                // meanwhile).
+                let kept = entry
                     .keep_as
                     .as_ref()
-                    .and_then(|name| std::ffi::CString::new(name.as_slice()).ok());
-                // SAFETY: `dir` is open while listed (the list is locked, so no file can be
-                // dropped meanwhile); the names are valid C strings.
-                unsafe {
-                    match keep {
-                        Some(name) => {
-                            libc::renameat(entry.dir, temp.as_ptr(), entry.dir, name.as_ptr())
-                        }
-                        None => libc::unlinkat(entry.dir, temp.as_ptr(), 0),
-                    }
-                };
+                    .is_some_and(|keep| move_to_keep(entry.dir, &entry.temp, keep).is_ok());
+                if !kept {
+                    // SAFETY: as above; the name is a valid C string.
+                    unsafe { libc::unlinkat(entry.dir, temp.as_ptr(), 0) };
+                }
             }
             // SAFETY: ends the process at once, holding the lock so no file is renamed into
             // place after its temp file was removed.

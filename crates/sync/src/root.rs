@@ -170,6 +170,11 @@ impl Root {
         }
     }
 
+    /// The folder's descriptor, for the stop-signal cleanup, which outlives no `Root`'s use.
+    pub(crate) fn raw_fd(&self) -> std::os::fd::RawFd {
+        std::os::fd::AsRawFd::as_raw_fd(&*self.fd)
+    }
+
     /// The folder as it was named to [`Root::open`].
     pub fn path(&self) -> &Path {
         &self.path
