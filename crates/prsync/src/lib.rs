@@ -45,6 +45,7 @@ pub mod receiver;
 pub mod remote;
 pub mod sender;
 pub mod size_arg;
+pub mod sparse;
 pub mod stats;
 pub mod trust;
 pub mod version;

@@ -47,6 +47,12 @@ pub struct MoreArgs {
     /// Skip compressing files with suffix in LIST (accepted; zstd passes them through fast)
     #[arg(long = "skip-compress", value_name = "LIST")]
     pub skip_compress: Option<String>,
+    /// Turn sequences of nulls into sparse blocks
+    #[arg(short = 'S', long = "sparse")]
+    pub sparse: bool,
+    /// Allocate dest files before writing them
+    #[arg(long = "preallocate")]
+    pub preallocate: bool,
     /// Force an older protocol version (accepted: prsync's two ends speak its own protocol)
     #[arg(long = "protocol", value_name = "NUM")]
     pub protocol: Option<u32>,
@@ -68,6 +74,10 @@ pub struct More {
     pub max_delete: Option<u64>,
     /// `--stop-at`/`--stop-after`: when the run stops (exit 30).
     pub stop_at: Option<SystemTime>,
+    /// `-S`: whole blocks of zeros in a new file become holes.
+    pub sparse: bool,
+    /// `--preallocate`: a file's space is reserved before it is written.
+    pub preallocate: bool,
     /// `--compress-level` (zstd's level); `Some(0)` turns `-z` off, as in rsync.
     pub compress_level: Option<i32>,
 }
@@ -128,6 +138,8 @@ impl MoreArgs {
             executability: self.executability,
             omit_link_times: self.omit_link_times,
             force: self.force,
+            sparse: self.sparse,
+            preallocate: self.preallocate,
             max_delete: self.max_delete.map(|n| n.max(0) as u64),
             stop_at,
             compress_level: level,
@@ -149,6 +161,8 @@ impl More {
             (self.executability, "-E"),
             (self.omit_link_times, "-J"),
             (self.force, "--force"),
+            (self.sparse, "-S"),
+            (self.preallocate, "--preallocate"),
         ] {
             if on {
                 args.push(flag.as_bytes().to_vec());

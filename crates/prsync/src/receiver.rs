@@ -1377,6 +1377,9 @@ impl<'a, S: Sender, W: Write> Receiver<'a, S, W> {
             (Some(temp), None) => self.root()?.create_file_in(&rel, temp)?,
             _ => self.root()?.create_file(delayed.as_ref().unwrap_or(&rel))?,
         };
+        if self.opts.more.preallocate {
+            crate::sparse::preallocate(file.file(), e.size())?;
+        }
         match &partial {
             Some(place) => self.keep_partial_on_stop(&file, place),
             // A stop signal (Ctrl-C) keeps what arrived too, as the error below does.
@@ -1492,6 +1495,12 @@ impl<'a, S: Sender, W: Write> Receiver<'a, S, W> {
         mut out: &File,
     ) -> io::Result<crate::sender::Sent> {
         let Some(basis) = basis else {
+            if self.opts.more.sparse {
+                let mut sparse = crate::sparse::SparseOut::new(out, self.opts.more.preallocate);
+                let sent = self.sender.send(i, None, &mut sparse)?;
+                sparse.finish()?;
+                return Ok(sent);
+            }
             return self.sender.send(i, None, &mut out);
         };
         let options = SignatureOptions {

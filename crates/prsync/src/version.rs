@@ -37,7 +37,7 @@ pub fn json() -> String {
         ("xattrs", "false"),
         ("secluded_args", "false"),
         ("iconv", "false"),
-        ("prealloc", "false"),
+        ("prealloc", "true"),
         ("stop_at", "false"),
         ("crtimes", "false"),
     ];

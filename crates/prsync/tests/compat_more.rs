@@ -457,3 +457,37 @@ fn partial_dir_is_the_next_runs_basis() {
         b"prsync: --inplace cannot be used with --partial-dir\n"
     );
 }
+
+/// `-S`: a file with a large hole arrives with the hole, the bytes the same; with
+/// `--preallocate` too, the reserved zeros are punched out, as rsync's are.
+#[test]
+fn sparse_files_keep_their_holes() {
+    let bed = Bed::new("more-sparse");
+    let src = bed.src();
+    fs::create_dir_all(src.join("d1/d2")).unwrap();
+    let holey = src.join("d1/d2/holey");
+    {
+        use std::os::unix::fs::FileExt;
+        let f = fs::File::create(&holey).unwrap();
+        f.write_all_at(b"head", 0).unwrap();
+        f.write_all_at(b"tail", (4 << 20) - 4).unwrap();
+    }
+    for p in ["d1/d2/holey", "d1/d2", "d1", ""] {
+        set_mtime(&src.join(p), 1_500_000_000, 0);
+    }
+    for (dest, extra) in [("s", &b"-S"[..]), ("sp", b"--preallocate")] {
+        let d = format!("{dest}/");
+        let args: Vec<&[u8]> = match dest {
+            "s" => vec![b"-ai", extra, b"{src}/", d.as_bytes()],
+            _ => vec![b"-ai", b"-S", extra, b"{src}/", d.as_bytes()],
+        };
+        bed.same(&args, dest);
+        for side in bed.sides() {
+            let used = fs::metadata(side.join(dest).join("d1/d2/holey"))
+                .unwrap()
+                .blocks()
+                * 512;
+            assert!(used < 1 << 20, "{}: {used} bytes allocated", side.display());
+        }
+    }
+}
