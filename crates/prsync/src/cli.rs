@@ -1011,7 +1011,8 @@ fn resolve(
         } else {
             cli.whole_file
         },
-        inplace: cli.inplace,
+        // --append writes into the file itself, as rsync's implies --inplace.
+        inplace: cli.inplace || more.append > 0,
         mkpath: cli.mkpath,
         delete,
         partial: cli.partial || cli.partial_progress || partial_dir.is_some(),
@@ -1091,6 +1092,9 @@ fn partial_dir(cli: &Cli) -> Result<Option<PathBuf>> {
     };
     if dir.as_os_str().is_empty() || dir.as_os_str() == "." {
         return Ok(None);
+    }
+    if cli.more.append || cli.more.append_verify {
+        bail!("--append cannot be used with --partial-dir");
     }
     if cli.inplace {
         bail!("--inplace cannot be used with --partial-dir");

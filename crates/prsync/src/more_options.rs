@@ -47,6 +47,12 @@ pub struct MoreArgs {
     /// Skip compressing files with suffix in LIST (accepted; zstd passes them through fast)
     #[arg(long = "skip-compress", value_name = "LIST")]
     pub skip_compress: Option<String>,
+    /// Append data onto shorter files (what is there is taken as the start of the file)
+    #[arg(long = "append")]
+    pub append: bool,
+    /// --append with the whole file checked, and sent again if the start differs
+    #[arg(long = "append-verify")]
+    pub append_verify: bool,
     /// Turn sequences of nulls into sparse blocks
     #[arg(short = 'S', long = "sparse")]
     pub sparse: bool,
@@ -74,6 +80,9 @@ pub struct More {
     pub max_delete: Option<u64>,
     /// `--stop-at`/`--stop-after`: when the run stops (exit 30).
     pub stop_at: Option<SystemTime>,
+    /// `--append` (1) or `--append-verify` (2): a file already as long as the sender's or
+    /// longer is left alone; a shorter one gets the rest (1), or is checked whole (2).
+    pub append: u8,
     /// `-S`: whole blocks of zeros in a new file become holes.
     pub sparse: bool,
     /// `--preallocate`: a file's space is reserved before it is written.
@@ -138,6 +147,11 @@ impl MoreArgs {
             executability: self.executability,
             omit_link_times: self.omit_link_times,
             force: self.force,
+            append: match (self.append, self.append_verify) {
+                (_, true) => 2,
+                (true, false) => 1,
+                _ => 0,
+            },
             sparse: self.sparse,
             preallocate: self.preallocate,
             max_delete: self.max_delete.map(|n| n.max(0) as u64),
@@ -167,6 +181,11 @@ impl More {
             if on {
                 args.push(flag.as_bytes().to_vec());
             }
+        }
+        match self.append {
+            1 => args.push(b"--append".to_vec()),
+            2 => args.push(b"--append-verify".to_vec()),
+            _ => {}
         }
         if let Some(n) = self.max_delete {
             args.push(format!("--max-delete={n}").into_bytes());

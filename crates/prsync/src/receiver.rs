@@ -1137,11 +1137,20 @@ impl<'a, S: Sender, W: Write> Receiver<'a, S, W> {
             }
             return Ok(Some(true));
         }
+        // --append: a file as long as the sender's, or longer, is left as it is.
+        if self.opts.more.append > 0 && m.size >= e.size() {
+            return Ok(None);
+        }
         let mut item = self.attr_item(e, &m);
         item.transfer = true;
         item.change = self.opts.checksum;
         if !self.opts.times {
             item.time = true;
+        }
+        if self.opts.more.append == 1 {
+            self.report(i, &item, None);
+            self.append_file(i, e, &m)?;
+            return Ok(Some(false));
         }
         // --inplace rewrites the file itself: -b copies it first, before its line, as rsync.
         if self.opts.inplace {
@@ -1307,6 +1316,28 @@ impl<'a, S: Sender, W: Write> Receiver<'a, S, W> {
             };
             let line = crate::progress_line::line(&done, self.opts.human);
             let _ = self.out.write_all(line.as_bytes());
+        }
+        Ok(())
+    }
+
+    /// `--append`: only the bytes past the end of what is there (`m`) are asked for and
+    /// written after it; the start is taken as it is, as rsync takes it.
+    fn append_file(&mut self, i: usize, e: &FileEntry, m: &FileStat) -> io::Result<()> {
+        self.stats.transferred += 1;
+        self.stats.transferred_size += e.size();
+        if self.opts.dry_run {
+            return Ok(());
+        }
+        let rel = self.rel_below(i)?;
+        let mut f = self.root()?.open_file_rw(&rel)?;
+        f.seek(io::SeekFrom::Start(m.size))?;
+        let sent = self.sender.send_ranges(i, &[m.size..e.size()], &mut f)?;
+        self.account(sent);
+        self.chown_file(&f, e)?;
+        let mode = self.new_mode(e, Some(m));
+        rustix::fs::fchmod(&f, rustix::fs::Mode::from_raw_mode(mode))?;
+        if self.opts.times {
+            filetime::set_file_handle_times(&f, None, Some(e.mtime.to_file_time()))?;
         }
         Ok(())
     }

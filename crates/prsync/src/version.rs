@@ -31,7 +31,7 @@ pub fn json() -> String {
         ("atimes", "false"),
         ("batchfiles", "false"),
         ("inplace", "true"),
-        ("append", "false"),
+        ("append", "true"),
         ("ACLs", "false"),
         ("ACL_at", "false"),
         ("xattrs", "false"),

@@ -491,3 +491,44 @@ fn sparse_files_keep_their_holes() {
         }
     }
 }
+
+/// `--append`: a shorter file gets only the rest (its start is trusted, even when wrong),
+/// one as long or longer is left alone; `--append-verify` ends with the sender's bytes
+/// (rsync gets there by a second pass, with a warning prsync does not print).
+#[test]
+fn append_and_append_verify() {
+    let bed = Bed::new("more-append");
+    let src = bed.src();
+    let data: Vec<u8> = (0..20_000u32)
+        .map(|i| (i.wrapping_mul(2654435761) >> 11) as u8)
+        .collect();
+    fs::write(src.join("f"), &data).unwrap();
+    fs::write(src.join("g"), &data[..5000]).unwrap();
+    for p in ["f", "g", ""] {
+        set_mtime(&src.join(p), 1_500_000_000, 0);
+    }
+    let seed = |dest: &str| {
+        bed.on_dests(dest, |d| {
+            fs::create_dir_all(d).unwrap();
+            let mut start = data[..8000].to_vec();
+            start[..2].copy_from_slice(b"XX");
+            fs::write(d.join("f"), start).unwrap();
+            fs::write(d.join("g"), vec![7u8; 5000]).unwrap();
+            set_mtime(&d.join("f"), 1_400_000_000, 0);
+            set_mtime(&d.join("g"), 1_400_000_000, 0);
+            set_mtime(d, 1_400_000_000, 0);
+        })
+    };
+    seed("a");
+    bed.same(&[b"-ai", b"--append", b"{src}/", b"a/"], "a");
+    let [_, p] = bed.sides();
+    assert_eq!(&fs::read(p.join("a/f")).unwrap()[8000..], &data[8000..]);
+    assert_eq!(&fs::read(p.join("a/f")).unwrap()[..2], b"XX");
+    assert_eq!(fs::read(p.join("a/g")).unwrap(), vec![7u8; 5000]);
+    seed("v");
+    let (r, pv) = bed.both(&[b"-a", b"--append-verify", b"{src}/", b"v/"]);
+    assert_eq!((r.code, pv.code), (0, 0));
+    let [rd, pd] = bed.sides();
+    common::assert_same_trees(&rd.join("v"), &pd.join("v"), "--append-verify", true);
+    assert_eq!(fs::read(pd.join("v/f")).unwrap(), data);
+}
