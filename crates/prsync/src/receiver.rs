@@ -1331,7 +1331,8 @@ impl<'a, S: Sender, W: Write> Receiver<'a, S, W> {
         let rel = self.rel_below(i)?;
         let mut f = self.root()?.open_file_rw(&rel)?;
         f.seek(io::SeekFrom::Start(m.size))?;
-        let sent = self.sender.send_ranges(i, &[m.size..e.size()], &mut f)?;
+        let rest = m.size..e.size();
+        let sent = self.sender.send_ranges(i, std::slice::from_ref(&rest), &mut f)?;
         self.account(sent);
         self.chown_file(&f, e)?;
         let mode = self.new_mode(e, Some(m));
