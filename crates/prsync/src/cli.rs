@@ -272,6 +272,12 @@ pub struct Cli {
     /// Read include patterns from FILE (- for stdin)
     #[arg(long = "include-from", value_name = "FILE", action = ArgAction::Append, help_heading = "Filters")]
     pub include_from: Vec<PathBuf>,
+    /// Same as --filter='dir-merge /.rsync-filter'; repeated: --filter='- .rsync-filter'
+    #[arg(short = 'F', action = ArgAction::Count, help_heading = "Filters")]
+    pub filter_files: u8,
+    /// Auto-ignore files in the same way CVS does
+    #[arg(short = 'C', long = "cvs-exclude", help_heading = "Filters")]
+    pub cvs_exclude: bool,
     /// Add a file-filtering RULE
     #[arg(short = 'f', long = "filter", allow_hyphen_values = true, value_name = "RULE", action = ArgAction::Append, help_heading = "Filters")]
     pub filter: Vec<OsString>,
@@ -693,9 +699,9 @@ impl Options {
         if let Some(rate) = self.bwlimit {
             args.push(format!("--bwlimit={}K", rate.div_ceil(1024)).into_bytes());
         }
-        for rule in self.filters.rules() {
+        for rule in self.filters.to_args() {
             let mut arg = b"--filter=".to_vec();
-            arg.extend(rule.to_bytes());
+            arg.extend(rule);
             args.push(arg);
         }
         args.extend(self.more.server_args());
@@ -770,7 +776,7 @@ where
             return Ok(Parsed::Exit(0));
         }
     }
-    let filters = filters_in_order(&matches)?;
+    let filters = filters_in_order(&matches, cli.cvs_exclude)?;
     let alt_dest = alt_dest_in_order(&matches)?;
     resolve(cli, filters, alt_dest).map(|o| Parsed::Run(Box::new(o)))
 }
@@ -812,7 +818,8 @@ fn one_line(err: &clap::Error) -> String {
 }
 
 /// The filter options in the order they were typed.
-fn filters_in_order(m: &ArgMatches) -> Result<FilterList> {
+fn filters_in_order(m: &ArgMatches, cvs: bool) -> Result<FilterList> {
+    use std::os::unix::ffi::{OsStrExt, OsStringExt};
     enum Item {
         Exclude(OsString),
         Include(OsString),
@@ -833,9 +840,25 @@ fn filters_in_order(m: &ArgMatches) -> Result<FilterList> {
     take("exclude_from", &|v| Item::ExcludeFrom(v.into()));
     take("include_from", &|v| Item::IncludeFrom(v.into()));
     take("filter", &Item::Filter);
+    // -F, where typed: the first is a dir-merge of .rsync-filter, the second leaves the
+    // files themselves out, as in rsync.
+    if m.value_source("filter_files") == Some(clap::parser::ValueSource::CommandLine) {
+        let at: Vec<usize> = m.indices_of("filter_files").into_iter().flatten().collect();
+        let count = usize::from(m.get_count("filter_files"));
+        let first = at.first().copied().unwrap_or(0);
+        for k in 0..count.min(2) {
+            let rule = [&b"dir-merge /.rsync-filter"[..], b"- .rsync-filter"][k];
+            let i = at.get(k).copied().unwrap_or(first);
+            items.push((i, Item::Filter(OsString::from_vec(rule.to_vec()))));
+        }
+    }
     items.sort_by_key(|(i, _)| *i);
+    // -C: CVS's rules go after all the others, each folder's .cvsignore first.
+    if cvs {
+        items.push((usize::MAX, Item::Filter(":C".into())));
+        items.push((usize::MAX, Item::Filter("-C".into())));
+    }
 
-    use std::os::unix::ffi::OsStrExt;
     let mut list = FilterList::new();
     for (_, item) in items {
         match item {

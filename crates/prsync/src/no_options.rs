@@ -48,6 +48,32 @@ pub struct NoOptions {
     no_inplace: u8,
     #[arg(long = "no-mkpath", hide = true, action = ArgAction::Count)]
     no_mkpath: u8,
+    #[arg(long = "no-sparse", alias = "no-S", hide = true, action = ArgAction::Count)]
+    no_sparse: u8,
+    #[arg(long = "no-preallocate", hide = true, action = ArgAction::Count)]
+    no_preallocate: u8,
+    #[arg(long = "no-executability", alias = "no-E", hide = true, action = ArgAction::Count)]
+    no_executability: u8,
+    #[arg(long = "no-omit-link-times", alias = "no-J", hide = true, action = ArgAction::Count)]
+    no_omit_link_times: u8,
+    #[arg(long = "no-omit-dir-times", alias = "no-O", hide = true, action = ArgAction::Count)]
+    no_omit_dir_times: u8,
+    #[arg(long = "no-keep-dirlinks", alias = "no-K", hide = true, action = ArgAction::Count)]
+    no_keep_dirlinks: u8,
+    #[arg(long = "no-copy-dirlinks", alias = "no-k", hide = true, action = ArgAction::Count)]
+    no_copy_dirlinks: u8,
+    #[arg(long = "no-one-file-system", alias = "no-x", hide = true, action = ArgAction::Count)]
+    no_one_file_system: u8,
+    #[arg(long = "no-cvs-exclude", alias = "no-C", hide = true, action = ArgAction::Count)]
+    no_cvs_exclude: u8,
+    #[arg(long = "no-force", hide = true, action = ArgAction::Count)]
+    no_force: u8,
+    #[arg(long = "no-relative", alias = "no-R", hide = true, action = ArgAction::Count)]
+    no_relative: u8,
+    #[arg(long = "no-dirs", alias = "no-d", hide = true, action = ArgAction::Count)]
+    no_dirs: u8,
+    #[arg(long = "no-update", alias = "no-u", hide = true, action = ArgAction::Count)]
+    no_update: u8,
     /// prsync has no incremental recursion to turn off; accepted, as scripts pass it.
     #[arg(long = "no-inc-recursive", alias = "no-i-r", hide = true, action = ArgAction::Count)]
     no_inc_recursive: u8,
@@ -117,6 +143,21 @@ pub fn apply(cli: &mut Cli, m: &ArgMatches) {
     cli.progress = on(m, &["progress", "partial_progress"], &["no_progress"]);
     cli.partial = on(m, &["partial", "partial_progress"], &["no_partial"]);
     cli.partial_progress = false;
+    cli.more.sparse = on(m, &["sparse"], &["no_sparse"]);
+    cli.more.preallocate = on(m, &["preallocate"], &["no_preallocate"]);
+    cli.more.executability = on(m, &["executability"], &["no_executability"]);
+    cli.more.omit_link_times = on(m, &["omit_link_times"], &["no_omit_link_times"]);
+    cli.more.force = on(m, &["force"], &["no_force"]);
+    cli.omit_dir_times = on(m, &["omit_dir_times"], &["no_omit_dir_times"]);
+    cli.keep_dirlinks = on(m, &["keep_dirlinks"], &["no_keep_dirlinks"]);
+    cli.copy_dirlinks = on(m, &["copy_dirlinks"], &["no_copy_dirlinks"]);
+    cli.relative = on(m, &["relative"], &["no_relative"]);
+    cli.dirs = on(m, &["dirs"], &["no_dirs"]);
+    cli.update = on(m, &["update"], &["no_update"]);
+    if last(m, "no_one_file_system").is_some() {
+        cli.one_file_system = count_after(m, "one_file_system", last(m, "no_one_file_system"));
+    }
+    cli.cvs_exclude = on(m, &["cvs_exclude"], &["no_cvs_exclude"]);
     cli.verbose = count_after(m, "verbose", last(m, "no_verbose"));
     cli.itemize = count_after(m, "itemize", last(m, "no_itemize"));
     cli.human = count_after(m, "human", last(m, "no_human"));

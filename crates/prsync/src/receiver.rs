@@ -26,6 +26,7 @@ use std::os::unix::fs::MetadataExt;
 use std::path::PathBuf;
 
 use prtools_delta::{Assembler, Patcher, Signature, SignatureOptions};
+use prtools_sync::filter::FilterList;
 use prtools_sync::{FileStat, RelPath, Root};
 
 use crate::cli::{DeleteMode, Options};
@@ -1332,7 +1333,9 @@ impl<'a, S: Sender, W: Write> Receiver<'a, S, W> {
         let mut f = self.root()?.open_file_rw(&rel)?;
         f.seek(io::SeekFrom::Start(m.size))?;
         let rest = m.size..e.size();
-        let sent = self.sender.send_ranges(i, std::slice::from_ref(&rest), &mut f)?;
+        let sent = self
+            .sender
+            .send_ranges(i, std::slice::from_ref(&rest), &mut f)?;
         self.account(sent);
         self.chown_file(&f, e)?;
         let mode = self.new_mode(e, Some(m));
@@ -1796,13 +1799,15 @@ impl<'a, S: Sender, W: Write> Receiver<'a, S, W> {
             }
         };
         let mut extra = Vec::new();
+        let merged = self.merged_filters(dir_rel.as_ref());
+        let filters = merged.as_ref().unwrap_or(&self.opts.filters);
         for (name, is_dir) in listing {
             let full = if dir_name == b"." {
                 name.clone()
             } else {
                 [&dir_name[..], b"/", &name[..]].concat()
             };
-            if listed.contains(&full) || self.opts.filters.is_protected(&full, is_dir) {
+            if listed.contains(&full) || filters.is_protected(&full, is_dir) {
                 continue;
             }
             extra.push((full, is_dir));
@@ -1823,6 +1828,44 @@ impl<'a, S: Sender, W: Write> Receiver<'a, S, W> {
             }
         }
         Ok(())
+    }
+
+    /// With `dir-merge` rules: the list that holds in the destination folder at `dir_rel`
+    /// (the root for `None`), from the merge files found here in it and the folders above, as rsync's
+    /// receiver reads its own copies of them before it deletes.
+    fn merged_filters(&self, dir_rel: Option<&RelPath>) -> Option<FilterList> {
+        if !self.opts.filters.has_dir_merge() {
+            return None;
+        }
+        let root = self.root().ok()?;
+        let mut list: Option<FilterList> = None;
+        let mut prefixes: Vec<Vec<u8>> = vec![Vec::new()];
+        if let Some(rel) = dir_rel {
+            let bytes = rel.as_bytes();
+            for (k, &b) in bytes.iter().enumerate() {
+                if b == b'/' {
+                    prefixes.push(bytes[..k].to_vec());
+                }
+            }
+            prefixes.push(bytes.to_vec());
+        }
+        for prefix in prefixes {
+            let mut read = |name: &[u8]| {
+                let path = match prefix.is_empty() {
+                    true => name.to_vec(),
+                    false => [&prefix[..], b"/", name].concat(),
+                };
+                let rel = RelPath::new(path).ok()?;
+                let mut text = Vec::new();
+                io::Read::read_to_end(&mut root.open_file(&rel).ok()?, &mut text).ok()?;
+                Some(text)
+            };
+            let current = list.as_ref().unwrap_or(&self.opts.filters);
+            if let Ok(Some(next)) = current.enter_dir(&prefix, &mut read) {
+                list = Some(next);
+            }
+        }
+        list
     }
 
     /// Deletes one item (a directory with its contents); itemizes each removal.

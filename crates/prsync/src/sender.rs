@@ -198,7 +198,8 @@ impl LocalSender {
     pub fn list(sources: &[OsString], opts: &ListOptions, filters: &FilterList) -> LocalSender {
         let mut walker = Walker {
             opts,
-            filters,
+            given: filters,
+            merged: Vec::new(),
             found: Vec::new(),
             errors: Vec::new(),
             notices: Vec::new(),
@@ -431,7 +432,10 @@ struct Found {
 
 struct Walker<'a> {
     opts: &'a ListOptions,
-    filters: &'a FilterList,
+    /// The rules given; [`Walker::filters`] is what holds in the folder being walked.
+    given: &'a FilterList,
+    /// With `dir-merge` rules: the lists of the folders being walked that brought rules.
+    merged: Vec<FilterList>,
     found: Vec<Found>,
     errors: Vec<ListError>,
     notices: Vec<String>,
@@ -444,6 +448,53 @@ struct Walker<'a> {
 }
 
 impl Walker<'_> {
+    /// The rules that hold in the folder being walked.
+    fn filters(&self) -> &FilterList {
+        self.merged.last().unwrap_or(self.given)
+    }
+
+    /// Reads the `dir-merge` files of folder `dir` (named `prefix`): true if they brought
+    /// rules, which then hold until [`Walker::leave_dir`].
+    fn enter_dir(&mut self, dir: &Path, prefix: &[u8]) -> bool {
+        if !self.given.has_dir_merge() {
+            return false;
+        }
+        let mut refused = Vec::new();
+        let mut read = |name: &[u8]| {
+            let path = dir.join(OsStr::from_bytes(name));
+            // A merge file reached through another user's symlink is not read, as rsync
+            // 3.5 refuses it: its rules could hide what the owner of the tree wants sent.
+            if let Err(why) = crate::trust::check_destination(&path) {
+                refused.push(why);
+                return None;
+            }
+            fs::read(&path).ok()
+        };
+        let result = self.filters().enter_dir(prefix, &mut read);
+        for why in refused {
+            self.errors.push(ListError { message: why });
+        }
+        match result {
+            Ok(Some(list)) => {
+                self.merged.push(list);
+                true
+            }
+            Ok(None) => false,
+            Err(e) => {
+                self.errors.push(ListError {
+                    message: format!("in a merge file of \"{}\": {e}", dir.display()),
+                });
+                false
+            }
+        }
+    }
+
+    fn leave_dir(&mut self, entered: bool) {
+        if entered {
+            self.merged.pop();
+        }
+    }
+
     fn operand(&mut self, src: &OsStr) {
         if self.opts.relative {
             return self.operand_relative(src);
@@ -515,7 +566,7 @@ impl Walker<'_> {
             ));
             return;
         }
-        if self.filters.is_excluded(&name, meta.is_dir()) {
+        if self.filters().is_excluded(&name, meta.is_dir()) {
             return;
         }
         if self.add(name.clone(), path, meta) && meta.is_dir() {
@@ -570,7 +621,7 @@ impl Walker<'_> {
             }
             for (dir, at) in implied {
                 if let Ok(m) = fs::metadata(&at) {
-                    if m.is_dir() && !self.filters.is_excluded(&dir, true) {
+                    if m.is_dir() && !self.filters().is_excluded(&dir, true) {
                         self.add(dir, &at, &m);
                         if let Some(last) = self.found.last_mut() {
                             last.entry.implied = true;
@@ -593,7 +644,7 @@ impl Walker<'_> {
         // -d: a folder named with a trailing slash sends what is in it, one level.
         let contents = bytes.ends_with(b"/") || bytes.ends_with(b"/.");
         if contents && meta.is_dir() && !self.opts.recursive && self.opts.dirs {
-            if !self.filters.is_excluded(&name, true) && self.add(name.clone(), &path, &meta) {
+            if !self.filters().is_excluded(&name, true) && self.add(name.clone(), &path, &meta) {
                 self.list_one_level(&path, &name);
             }
             return;
@@ -617,7 +668,9 @@ impl Walker<'_> {
             }
             self.ancestors.push(id);
         }
+        let entered = self.enter_dir(dir, prefix);
         self.walk_below(dir, prefix, id.map(|(dev, _)| dev));
+        self.leave_dir(entered);
         if id.is_some() {
             self.ancestors.pop();
         }
@@ -661,7 +714,7 @@ impl Walker<'_> {
                     match fs::metadata(&path) {
                         Ok(target) => target,
                         // A dangling link the filters leave out is no error, as in rsync.
-                        Err(_) if self.filters.is_excluded(&name, false) => continue,
+                        Err(_) if self.filters().is_excluded(&name, false) => continue,
                         Err(_) => {
                             self.errors.push(ListError {
                                 message: format!("symlink has no referent: \"{}\"", path.display()),
@@ -682,7 +735,7 @@ impl Walker<'_> {
                     continue;
                 }
             };
-            if self.filters.is_excluded(&name, meta.is_dir()) {
+            if self.filters().is_excluded(&name, meta.is_dir()) {
                 continue;
             }
             // -x: a folder another file system is mounted on is sent as an empty folder
@@ -709,7 +762,9 @@ impl Walker<'_> {
     fn list_one_level(&mut self, dir: &Path, prefix: &[u8]) {
         self.shallow = true;
         let dev = fs::metadata(dir).map(|m| m.dev()).ok();
+        let entered = self.enter_dir(dir, prefix);
         self.walk_below(dir, prefix, dev);
+        self.leave_dir(entered);
         self.shallow = false;
     }
 

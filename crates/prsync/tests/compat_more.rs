@@ -532,3 +532,84 @@ fn append_and_append_verify() {
     common::assert_same_trees(&rd.join("v"), &pd.join("v"), "--append-verify", true);
     assert_eq!(fs::read(pd.join("v/f")).unwrap(), data);
 }
+
+/// `-F` reads each folder's `.rsync-filter` (its rules hold there and below, anchored at
+/// that folder, ahead of the folder above's), `-FF` leaves the files out too, `-C` adds
+/// CVS's names and each folder's `.cvsignore`; `--delete` keeps what the destination's own
+/// `.rsync-filter` files exclude.
+#[test]
+fn per_folder_filter_files() {
+    let bed = Bed::new("more-dir-merge");
+    let src = bed.src();
+    fs::create_dir_all(src.join("a/b")).unwrap();
+    fs::create_dir_all(src.join("c")).unwrap();
+    fs::write(src.join(".rsync-filter"), "- *.o\n+ keep.tmp\n- /top.txt\n").unwrap();
+    fs::write(src.join("a/.rsync-filter"), "- *.tmp\n- /x\n").unwrap();
+    fs::write(src.join("c/.cvsignore"), "x\n").unwrap();
+    for f in [
+        "top.txt",
+        "x.o",
+        "a/top.txt",
+        "a/x",
+        "a/y.o",
+        "a/keep.tmp",
+        "a/z.tmp",
+        "a/b/x",
+        "a/b/q.tmp",
+        "c/x",
+        "core",
+        "a/b/f.bak",
+    ] {
+        fs::write(src.join(f), f).unwrap();
+    }
+    let mut all = vec![
+        ".rsync-filter",
+        "a/.rsync-filter",
+        "c/.cvsignore",
+        "a/b",
+        "c",
+        "a",
+        "",
+    ];
+    all.extend([
+        "top.txt",
+        "x.o",
+        "a/top.txt",
+        "a/x",
+        "a/y.o",
+        "a/keep.tmp",
+        "a/z.tmp",
+    ]);
+    all.extend(["a/b/x", "a/b/q.tmp", "c/x", "core", "a/b/f.bak"]);
+    for f in all {
+        set_mtime(&src.join(f), 1_500_000_000, 0);
+    }
+    for (n, opts) in [
+        &[&b"-F"[..]][..],
+        &[b"-FF"],
+        &[b"-C"],
+        &[b"-FC"],
+        &[b"-F", b"--filter=-_*.bak"],
+    ]
+    .iter()
+    .enumerate()
+    {
+        let dest = format!("d{n}/");
+        let mut args: Vec<&[u8]> = vec![b"-ai"];
+        args.extend_from_slice(opts);
+        args.extend_from_slice(&[b"{src}/", dest.as_bytes()]);
+        bed.same(&args, &dest);
+    }
+    // The destination's .rsync-filter files protect what they exclude from --delete.
+    bed.on_dests("d0", |d| {
+        for f in ["extra.o", "a/extra.tmp", "a/b/extra", "c/extra"] {
+            fs::write(d.join(f), b"x").unwrap();
+        }
+    });
+    let (r, p) = bed.both(&[b"-a", b"--delete", b"-F", b"{src}/", b"d0/"]);
+    assert_eq!((r.code, p.code), (0, 0));
+    let [rd, pd] = bed.sides();
+    common::assert_same_trees(&rd.join("d0"), &pd.join("d0"), "--delete -F", false);
+    assert!(pd.join("d0/extra.o").exists() && pd.join("d0/a/extra.tmp").exists());
+    assert!(!pd.join("d0/a/b/extra").exists() && !pd.join("d0/c/extra").exists());
+}

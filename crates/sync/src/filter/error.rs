@@ -13,14 +13,12 @@ use std::io;
 /// use prtools_sync::filter::{FilterErrorKind, FilterList};
 ///
 /// let mut list = FilterList::new();
-/// let err = list.push_filter("merge .rules").unwrap_err();
+/// let err = list.push_filter("-q *.o").unwrap_err();
+/// assert_eq!(err.kind(), FilterErrorKind::InvalidModifier(b'q'));
+/// assert!(err.to_string().starts_with("bad filter rule '-q *.o': invalid modifier 'q'"));
+/// let err = list.push_filter("merge /no/such/rules").unwrap_err();
 /// assert_eq!(err.kind(), FilterErrorKind::Merge);
-/// assert_eq!(
-///     err.to_string(),
-///     "bad filter rule 'merge .rules': merge rules are not supported; \
-///      hint: list the rules in a file and give it with --exclude-from, \
-///      or give each with --filter"
-/// );
+/// assert!(err.to_string().starts_with("failed to open merge file '/no/such/rules': "));
 /// ```
 #[derive(Debug)]
 pub struct FilterError {
@@ -46,18 +44,20 @@ pub enum FilterErrorKind {
     /// `!` given where one rule was wanted ([`FilterRule::parse`](super::FilterRule::parse)):
     /// it is an action on a list, see [`FilterList::push_filter`](super::FilterList::push_filter).
     ClearIsNotARule,
-    /// `merge` (`.`): reading rules from a file named inside a rule is not supported.
+    /// `merge` (`.`) where it cannot be read.
     Merge,
-    /// `dir-merge` (`:`), which `-F` also adds: per-directory rule files are not supported.
+    /// A merge rule inside a per-directory merge file, which prsync does not follow.
     DirMerge,
     /// The `/` modifier (match against the absolute path on the sender) is not supported.
     AbsolutePath,
     /// The `x` modifier (rules for extended-attribute names) is not supported.
     Xattr,
-    /// The `C` modifier (insert the CVS ignore rules) is not supported.
+    /// The `C` modifier given with a pattern: `-C` stands for the CVS names alone.
     Cvs,
     /// Reading a pattern file failed; [`FilterError::io_error`] holds the reason.
     Read,
+    /// Merge files that name each other too deep (a file that merges itself).
+    MergeDepth,
 }
 
 impl FilterError {
@@ -77,6 +77,35 @@ impl FilterError {
             kind: FilterErrorKind::Read,
             io: Some(err),
         }
+    }
+
+    /// A `merge` file that could not be read.
+    pub(crate) fn merge_file(file: &[u8], err: io::Error) -> FilterError {
+        FilterError {
+            rule: file.to_vec(),
+            line: None,
+            kind: FilterErrorKind::Merge,
+            io: Some(err),
+        }
+    }
+
+    /// `merge` files naming each other deeper than `max`.
+    pub(crate) fn depth_limit(max: usize) -> FilterError {
+        FilterError {
+            rule: format!("merge-file include depth limit ({max}) exceeded").into_bytes(),
+            line: None,
+            kind: FilterErrorKind::MergeDepth,
+            io: None,
+        }
+    }
+
+    /// The error of a rule read from a merge file: its words are not shown, only where it
+    /// was, since the file may be one the user cannot read otherwise.
+    pub(crate) fn in_file(mut self) -> FilterError {
+        if self.io.is_none() && self.kind != FilterErrorKind::MergeDepth {
+            self.rule = b"\0file".to_vec();
+        }
+        self
     }
 
     pub(crate) fn at_line(mut self, line: usize) -> FilterError {
@@ -108,10 +137,20 @@ impl FilterError {
 impl fmt::Display for FilterError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         if let Some(err) = &self.io {
+            if self.kind == FilterErrorKind::Merge {
+                let file = String::from_utf8_lossy(&self.rule);
+                return write!(f, "failed to open merge file '{file}': {err}");
+            }
             return write!(f, "cannot read filter rules: {err}");
         }
+        if self.kind == FilterErrorKind::MergeDepth {
+            return f.write_str(&String::from_utf8_lossy(&self.rule));
+        }
         let rule = String::from_utf8_lossy(&self.rule);
-        write!(f, "bad filter rule '{}'", rule.escape_debug())?;
+        match self.rule.as_slice() {
+            b"\0file" => write!(f, "bad filter rule in a file read earlier")?,
+            _ => write!(f, "bad filter rule '{}'", rule.escape_debug())?,
+        }
         if let Some(line) = self.line {
             write!(f, " (line {line})")?;
         }
@@ -136,11 +175,9 @@ impl fmt::Display for FilterError {
             FilterErrorKind::ClearIsNotARule => "'!' clears the list rather than being a rule; \
                  hint: give it to FilterList::push_filter"
                 .to_string(),
-            FilterErrorKind::Merge => "merge rules are not supported; hint: list the rules in \
-                 a file and give it with --exclude-from, or give each with --filter"
-                .to_string(),
-            FilterErrorKind::DirMerge => "per-directory merge rules (dir-merge, ':', -F) are \
-                 not supported; hint: give the rules with --filter or --exclude-from"
+            FilterErrorKind::Merge => "the merge file cannot be read".to_string(),
+            FilterErrorKind::DirMerge => "a merge rule inside a per-directory merge file is not \
+                 followed; hint: put those rules in the file itself"
                 .to_string(),
             FilterErrorKind::AbsolutePath => "the '/' modifier (match the absolute path) is not \
                  supported; hint: anchor the pattern at the transfer root with a leading '/'"
@@ -148,10 +185,11 @@ impl fmt::Display for FilterError {
             FilterErrorKind::Xattr => "the 'x' modifier (extended-attribute names) is not \
                  supported; hint: drop the rule"
                 .to_string(),
-            FilterErrorKind::Cvs => "the 'C' modifier (CVS ignore rules) is not supported; \
-                 hint: list the patterns to skip with --exclude"
+            FilterErrorKind::Cvs => "'-C' stands for CVS's list of names and takes no \
+                 pattern; hint: give '-C' alone, and the pattern in a rule of its own"
                 .to_string(),
             FilterErrorKind::Read => "cannot be read".to_string(),
+            FilterErrorKind::MergeDepth => String::new(),
         };
         write!(f, ": {why}")
     }
@@ -159,6 +197,10 @@ impl fmt::Display for FilterError {
 
 impl Error for FilterError {
     fn source(&self) -> Option<&(dyn Error + 'static)> {
-        self.io.as_ref().map(|e| e as &(dyn Error + 'static))
+        // A merge file's reason is in the message already.
+        match self.kind {
+            FilterErrorKind::Merge => None,
+            _ => self.io.as_ref().map(|e| e as &(dyn Error + 'static)),
+        }
     }
 }

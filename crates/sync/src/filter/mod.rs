@@ -50,19 +50,29 @@
 //! receiver's, and [`FilterList::is_protected_in_deleted_dir`] the receiver's question inside a
 //! directory that is itself being deleted, where perishable (`p`) rules do not count.
 //!
+//! # Merge files
+//!
+//! `merge FILE` (`.`) reads rules from a file where the rule stands (nested merges are
+//! followed, 32 deep at most); `dir-merge FILE` (`:`, and so `-F`) is read in each folder
+//! the caller walks, through [`FilterList::enter_dir`]; `-C` stands for CVS's names. An
+//! error in a merge file says where it is, never what the file says.
+//!
 //! # What is not supported
 //!
-//! `merge` (`.`), `dir-merge` (`:`, and so `-F`), and the `/` (absolute path), `x` (xattr
-//! names) and `C` (CVS) modifiers are refused with a [`FilterError`] that names the rule and
-//! what to use instead; nothing is silently ignored.
+//! A `dir-merge` rule inside a per-folder merge file, and the `/` (absolute path) and `x`
+//! (xattr names) modifiers, are refused with a [`FilterError`] that names the rule and what
+//! to use instead; nothing is silently ignored.
 
 mod error;
+mod merge;
 mod rule;
 mod wild;
 
 use std::io::Read;
+use std::os::unix::ffi::OsStrExt;
 
 pub use error::{FilterError, FilterErrorKind};
+pub use merge::MergeMods;
 pub use rule::{Action, FilterRule, Side};
 
 use rule::{parse_full, parse_plain, Parsed};
@@ -92,6 +102,8 @@ pub enum Delimiter {
 pub struct FilterList {
     rules: Vec<FilterRule>,
     delete_excluded: bool,
+    /// The `dir-merge` rules, with where their files' rules go (see [`FilterList::enter_dir`]).
+    dir_merges: Vec<merge::DirMerge>,
 }
 
 impl FilterList {
@@ -106,14 +118,12 @@ impl FilterList {
     /// makes it an include, a leading `- ` an exclude, and a lone `!` empties the list. An
     /// empty pattern adds nothing, as in rsync.
     pub fn push_exclude(&mut self, pattern: impl AsRef<[u8]>) -> Result<(), FilterError> {
-        self.push_parsed(parse_plain(pattern.as_ref(), Action::Exclude)?);
-        Ok(())
+        self.push_parsed(parse_plain(pattern.as_ref(), Action::Exclude)?)
     }
 
     /// Adds `--include=PATTERN`; the same syntax as [`FilterList::push_exclude`].
     pub fn push_include(&mut self, pattern: impl AsRef<[u8]>) -> Result<(), FilterError> {
-        self.push_parsed(parse_plain(pattern.as_ref(), Action::Include)?);
-        Ok(())
+        self.push_parsed(parse_plain(pattern.as_ref(), Action::Include)?)
     }
 
     /// Adds `--filter=RULE` (`-f`): one rule in the full syntax of [`FilterRule::parse`],
@@ -132,8 +142,7 @@ impl FilterList {
     /// # Ok::<(), prtools_sync::filter::FilterError>(())
     /// ```
     pub fn push_filter(&mut self, rule: impl AsRef<[u8]>) -> Result<(), FilterError> {
-        self.push_parsed(parse_full(rule.as_ref())?);
-        Ok(())
+        self.push_parsed(parse_full(rule.as_ref())?)
     }
 
     /// Adds a rule parsed before.
@@ -144,6 +153,7 @@ impl FilterList {
     /// Empties the list, as a `!` rule does.
     pub fn clear(&mut self) {
         self.rules.clear();
+        self.dir_merges.clear();
     }
 
     /// Adds the patterns of an `--exclude-from` (`default` [`Action::Exclude`]) or
@@ -178,7 +188,7 @@ impl FilterList {
             start = end + 1;
             if !entry.is_empty() && entry[0] != b'#' && entry[0] != b';' {
                 let parsed = parse_plain(entry, default).map_err(|e| e.at_line(line))?;
-                self.push_parsed(parsed);
+                self.push_parsed(parsed)?;
             }
             if b == b'\n' || (delimiter == Delimiter::Nul && b == 0) {
                 line += 1;
@@ -260,13 +270,64 @@ impl FilterList {
         })
     }
 
-    fn push_parsed(&mut self, parsed: Option<Parsed>) {
+    fn push_parsed(&mut self, parsed: Option<Parsed>) -> Result<(), FilterError> {
         match parsed {
             Some(Parsed::Rule(rule)) => self.rules.push(rule),
-            Some(Parsed::Clear) => self.rules.clear(),
+            Some(Parsed::Clear) => self.clear(),
+            Some(Parsed::Many(all)) => {
+                for p in all {
+                    self.push_parsed(Some(p))?;
+                }
+            }
+            // `merge FILE`: read now, from where the rule was given.
+            Some(Parsed::Merge(file, mods)) => {
+                let text = read_merge_file(&file).map_err(|e| FilterError::merge_file(&file, e))?;
+                let mut read = |name: &[u8]| read_merge_file(name).ok();
+                for p in merge::rules_of(&text, mods, false, &mut read, 0)? {
+                    self.push_parsed(Some(p))?;
+                }
+                if mods.exclude_self {
+                    self.push_exclude_name(&file)?;
+                }
+            }
+            Some(Parsed::DirMerge(file, mods)) => {
+                self.dir_merges.push(merge::DirMerge {
+                    file: file.clone(),
+                    mods,
+                    at: self.rules.len(),
+                    count: 0,
+                });
+                if mods.exclude_self {
+                    self.push_exclude_name(&file)?;
+                }
+            }
             None => {}
         }
+        Ok(())
     }
+
+    /// `e`: the merge file's own name, left out of the transfer.
+    fn push_exclude_name(&mut self, file: &[u8]) -> Result<(), FilterError> {
+        let name = file.rsplit(|&b| b == b'/').next().unwrap_or(file);
+        let mut rule = b"- ".to_vec();
+        rule.extend_from_slice(name);
+        self.push_parsed(parse_full(&rule)?)
+    }
+
+    /// Whether a `dir-merge` rule is in the list: then each folder may bring rules.
+    pub fn has_dir_merge(&self) -> bool {
+        !self.dir_merges.is_empty()
+    }
+}
+
+/// A `merge` file named on the command line (or in one it merges): `-` is stdin.
+fn read_merge_file(file: &[u8]) -> std::io::Result<Vec<u8>> {
+    if file == b"-" {
+        let mut text = Vec::new();
+        std::io::stdin().lock().read_to_end(&mut text)?;
+        return Ok(text);
+    }
+    std::fs::read(std::ffi::OsStr::from_bytes(file))
 }
 
 fn excluding(rule: Option<&FilterRule>) -> bool {
@@ -413,12 +474,50 @@ mod tests {
     }
 
     #[test]
+    fn dir_merge_files_hold_in_their_folder_and_below() {
+        let mut l = list(&["- *.tmp", "dir-merge .rules", "- *.o"]);
+        assert_eq!(
+            l.to_args(),
+            [&b"- *.tmp"[..], b"dir-merge .rules", b"- *.o"]
+        );
+        let files = |dir: &'static [u8]| {
+            move |name: &[u8]| -> Option<Vec<u8>> {
+                assert_eq!(name, b".rules");
+                match dir {
+                    b"" => Some(b"+ keep.o\n- /top-only\n".to_vec()),
+                    b"a" => Some(b"- *.c\n".to_vec()),
+                    _ => None,
+                }
+            }
+        };
+        let root = l.enter_dir(b"", &mut files(b"")).unwrap().unwrap();
+        assert!(!root.is_excluded(b"keep.o", false) && root.is_excluded(b"x.o", false));
+        assert!(root.is_excluded(b"top-only", false) && !root.is_excluded(b"a/top-only", false));
+        let a = root.enter_dir(b"a", &mut files(b"a")).unwrap().unwrap();
+        assert!(a.is_excluded(b"a/x.c", false) && !a.is_excluded(b"a/keep.o", false));
+        assert!(root.enter_dir(b"b", &mut files(b"b")).unwrap().is_none());
+        // `n`: what a folder's file says does not hold below it.
+        l = list(&["dir-merge,n .rules"]);
+        let root = l.enter_dir(b"", &mut files(b"")).unwrap().unwrap();
+        let b = root.enter_dir(b"b", &mut files(b"b")).unwrap().unwrap();
+        assert!(!b.is_excluded(b"b/top-only", false) && b.rules().is_empty());
+        // `-C`: CVS's names, perishable; `:C` reads `.cvsignore` files word by word.
+        let l = list(&["-C", ":C"]);
+        assert!(l.is_excluded(b"x.o", false) && l.is_excluded(b"d/.git", true));
+        assert!(!l.is_protected_in_deleted_dir(b"x.o", false));
+        assert_eq!(l.to_args().last().unwrap(), b"dir-merge,C .cvsignore");
+        let mut read = |name: &[u8]| (name == b".cvsignore").then(|| b"a b\n".to_vec());
+        let d = l.enter_dir(b"d", &mut read).unwrap().unwrap();
+        assert!(d.is_excluded(b"d/a", false) && d.is_excluded(b"d/b", false));
+    }
+
+    #[test]
     fn error_messages() {
         let msg = |r: &str| FilterRule::parse(r).unwrap_err().to_string();
         assert_eq!(
             msg("dir-merge .rsync-filter"),
-            "bad filter rule 'dir-merge .rsync-filter': per-directory merge rules (dir-merge, \
-             ':', -F) are not supported; hint: give the rules with --filter or --exclude-from"
+            "bad filter rule 'dir-merge .rsync-filter': a merge rule inside a per-directory \
+             merge file is not followed; hint: put those rules in the file itself"
         );
         assert_eq!(
             msg("-q x"),

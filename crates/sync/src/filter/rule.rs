@@ -65,6 +65,12 @@ pub(crate) enum Parsed {
     Rule(FilterRule),
     /// `!` or `clear`: empty the list so far.
     Clear,
+    /// `merge FILE`: the file's rules, read where the rule stands.
+    Merge(Vec<u8>, super::merge::MergeMods),
+    /// `dir-merge FILE`: the file's rules in each folder.
+    DirMerge(Vec<u8>, super::merge::MergeMods),
+    /// Several rules one argument stands for (`-C`: the CVS names).
+    Many(Vec<Parsed>),
 }
 
 impl FilterRule {
@@ -74,13 +80,18 @@ impl FilterRule {
     /// Rules: `-`/`exclude`, `+`/`include`, `H`/`hide`, `S`/`show`, `P`/`protect`,
     /// `R`/`risk`. Modifiers: `!` (act on what does not match), `s` (sender side only), `r`
     /// (receiver side only), `p` (perishable). `!`/`clear` empties a list and is not a rule:
-    /// give it to [`FilterList::push_filter`](super::FilterList::push_filter). `merge`,
-    /// `dir-merge` and the `/`, `x` and `C` modifiers are refused with an error that says so.
+    /// give it to [`FilterList::push_filter`](super::FilterList::push_filter), as `merge`,
+    /// `dir-merge` and `-C`, which stand for other rules. The `/` and `x` modifiers are
+    /// refused with an error that says so.
     pub fn parse(rule: impl AsRef<[u8]>) -> Result<FilterRule, FilterError> {
         let text = rule.as_ref();
         match parse_full(text)? {
             Some(Parsed::Rule(rule)) => Ok(rule),
             Some(Parsed::Clear) => Err(FilterError::new(text, FilterErrorKind::ClearIsNotARule)),
+            // Rules that stand for other rules belong to a list.
+            Some(Parsed::Merge(..)) => Err(FilterError::new(text, FilterErrorKind::Merge)),
+            Some(Parsed::DirMerge(..)) => Err(FilterError::new(text, FilterErrorKind::DirMerge)),
+            Some(Parsed::Many(..)) => Err(FilterError::new(text, FilterErrorKind::Cvs)),
             None => Err(FilterError::new(text, FilterErrorKind::MissingPattern)),
         }
     }
@@ -139,6 +150,34 @@ impl FilterRule {
             return self.negate;
         }
         self.pattern.hits(path, is_dir) != self.negate
+    }
+
+    /// The rule with the side a merge rule's `s`/`r` gives the rules of its file.
+    pub(crate) fn with_sides(mut self, mods: super::merge::MergeMods) -> FilterRule {
+        self.sender |= mods.sender;
+        self.receiver |= mods.receiver;
+        self
+    }
+
+    /// A rule read from a merge file in folder `dir`: an anchored pattern (`/x`) is
+    /// anchored at that folder, not at the transfer root.
+    pub(crate) fn anchored_below(mut self, dir: &[u8]) -> FilterRule {
+        if dir.is_empty() || !self.pattern.text.starts_with(b"/") {
+            return self;
+        }
+        let mut text = b"/".to_vec();
+        for &b in dir {
+            if self.pattern.wild.is_some() && matches!(b, b'*' | b'?' | b'[' | b'\\') {
+                text.push(b'\\');
+            }
+            text.push(b);
+        }
+        text.extend_from_slice(&self.pattern.text);
+        if self.pattern.dir_only {
+            text.push(b'/');
+        }
+        self.pattern = Pattern::new(&text);
+        self
     }
 
     /// The rule in `--filter` syntax, as bytes: `FilterRule::parse` reads it back to an equal
@@ -328,11 +367,11 @@ pub(crate) fn parse_full(text: &[u8]) -> Result<Option<Parsed>, FilterError> {
             }
             return Ok(Some(Parsed::Clear));
         }
-        b'.' => return Err(err(FilterErrorKind::Merge)),
-        b':' => return Err(err(FilterErrorKind::DirMerge)),
+        b'.' | b':' => return super::merge::parse_merge(text, rule == b':', at),
         _ => return Err(err(FilterErrorKind::UnknownRule)),
     };
     let side_in_name = sender || receiver;
+    let mut cvs = false;
     let mut rule = FilterRule {
         action,
         sender,
@@ -355,11 +394,43 @@ pub(crate) fn parse_full(text: &[u8]) -> Result<Option<Parsed>, FilterError> {
             b'r' if !side_in_name => rule.receiver = true,
             b'/' => return Err(err(FilterErrorKind::AbsolutePath)),
             b'x' => return Err(err(FilterErrorKind::Xattr)),
-            b'C' if !side_in_name => return Err(err(FilterErrorKind::Cvs)),
+            b'C' if !side_in_name => cvs = true,
             _ => return Err(err(FilterErrorKind::InvalidModifier(m))),
         }
     }
     let pattern = text.get(at..).unwrap_or_default();
+    if cvs {
+        // `-C`: CVS's default names (perishable, as rsync makes them), then the user's
+        // `~/.cvsignore` and `$CVSIGNORE`.
+        if !pattern.is_empty() {
+            return Err(err(FilterErrorKind::Cvs));
+        }
+        let mut rules: Vec<Parsed> = Vec::new();
+        let mut words = |text: &[u8], perishable: bool| {
+            for word in text
+                .split(|b| b.is_ascii_whitespace())
+                .filter(|w| !w.is_empty())
+            {
+                let mut r = rule.clone();
+                r.perishable |= perishable;
+                r.pattern = Pattern::new(word);
+                rules.push(Parsed::Rule(r));
+            }
+        };
+        words(super::merge::CVS_DEFAULTS, true);
+        if let Some(home) = std::env::var_os("HOME") {
+            if let Ok(text) = std::fs::read(std::path::Path::new(&home).join(".cvsignore")) {
+                words(&text, false);
+            }
+        }
+        if let Some(env) = std::env::var_os("CVSIGNORE") {
+            words(
+                std::os::unix::ffi::OsStrExt::as_bytes(env.as_os_str()),
+                false,
+            );
+        }
+        return Ok(Some(Parsed::Many(rules)));
+    }
     if pattern.is_empty() {
         return Err(err(FilterErrorKind::MissingPattern));
     }
