@@ -1379,8 +1379,17 @@ impl<'a, S: Sender, W: Write> Receiver<'a, S, W> {
         let mtime = self.opts.times.then_some(e.mtime);
         if self.opts.inplace {
             let mut f = self.root()?.open_file_rw(&rel)?;
+            // -S in place: the old blocks under a run of zeros are punched out.
+            let sparse = self.opts.more.sparse;
             let sent = match &basis {
                 // No old bytes are read: the new ones go straight over them.
+                None if sparse => {
+                    let mut out = crate::sparse::SparseOut::new(&f, true);
+                    let sent = self.sender.send(i, None, &mut out)?;
+                    out.finish()?;
+                    f.seek(io::SeekFrom::End(0))?;
+                    sent
+                }
                 None => self.sender.send(i, None, &mut f)?,
                 // The delta reads the old bytes while the new ones are written: the new
                 // file is built in an unnamed file beside it first, then copied over it.
@@ -1389,7 +1398,14 @@ impl<'a, S: Sender, W: Write> Receiver<'a, S, W> {
                     let sent = self.receive(i, basis.as_ref(), &built)?;
                     drop(basis);
                     built.seek(io::SeekFrom::Start(0))?;
-                    io::copy(&mut built, &mut f)?;
+                    if sparse {
+                        let mut out = crate::sparse::SparseOut::new(&f, true);
+                        io::copy(&mut built, &mut out)?;
+                        out.finish()?;
+                        f.seek(io::SeekFrom::End(0))?;
+                    } else {
+                        io::copy(&mut built, &mut f)?;
+                    }
                     sent
                 }
             };

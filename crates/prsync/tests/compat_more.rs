@@ -490,6 +490,30 @@ fn sparse_files_keep_their_holes() {
             assert!(used < 1 << 20, "{}: {used} bytes allocated", side.display());
         }
     }
+    // In place: an update that brings a run of zeros punches the old blocks out.
+    let full: Vec<u8> = (0..1_000_000u32).map(|i| (i % 251) as u8 | 1).collect();
+    fs::write(&holey, &full).unwrap();
+    set_mtime(&holey, 1_500_000_000, 0);
+    bed.same(&[b"-a", b"{src}/", b"ip/"], "ip");
+    let mut zeroed = full.clone();
+    zeroed[200_000..800_000].fill(0);
+    fs::write(&holey, &zeroed).unwrap();
+    set_mtime(&holey, 1_500_000_100, 0);
+    bed.same(
+        &[
+            b"-ai",
+            b"--inplace",
+            b"-S",
+            b"--no-whole-file",
+            b"{src}/",
+            b"ip/",
+        ],
+        "ip",
+    );
+    for side in bed.sides() {
+        let used = fs::metadata(side.join("ip/d1/d2/holey")).unwrap().blocks() * 512;
+        assert!(used < 600_000, "{}: {used} bytes allocated", side.display());
+    }
 }
 
 /// `--append`: a shorter file gets only the rest (its start is trusted, even when wrong),
