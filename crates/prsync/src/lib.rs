@@ -35,6 +35,7 @@ pub mod idmap;
 pub mod info;
 pub mod itemize;
 pub mod links;
+pub mod log_file;
 pub mod mapped;
 pub mod more_options;
 pub mod no_options;
@@ -138,6 +139,23 @@ pub fn transfer<S: Sender>(
     mut out: impl Write,
 ) -> i32 {
     let flist_time = start.elapsed();
+    let mut log = match &opts.more.log_file {
+        Some(path) => {
+            let format = opts.more.log_file_format.as_deref();
+            match log_file::LogFile::open(path, format, opts.insecure_links) {
+                Ok(log) => Some(log),
+                Err(message) => {
+                    let _ = out.flush();
+                    eprintln!("prsync: {message}");
+                    return exit::FILE_IO;
+                }
+            }
+        }
+        None => None,
+    };
+    if let Some(log) = &mut log {
+        log.line(b"building file list");
+    }
     let mut partial = false;
     for e in errors {
         let _ = out.flush();
@@ -194,6 +212,7 @@ pub fn transfer<S: Sender>(
             return exit::FILE_IO;
         }
     };
+    receiver.log = log;
     if let Err(e) = receiver.run() {
         eprintln!("prsync: {e}");
         return match opts.more.time_is_up() {
@@ -203,10 +222,20 @@ pub fn transfer<S: Sender>(
     }
     let failed = receiver.failed;
     let skipped_deletes = receiver.skipped_deletes;
+    let mut log = receiver.log.take();
     let mut stats = std::mem::take(&mut receiver.stats);
     drop(receiver);
     stats.count_list(sender.file_list());
     stats.flist_time = flist_time;
+    if let Some(log) = &mut log {
+        let line = format!(
+            "sent {} bytes  received {} bytes  total size {}",
+            stats::human_num(stats.bytes_sent(), opts.human),
+            stats::human_num(stats.bytes_received(), opts.human),
+            stats::human_num(stats.total_size, opts.human)
+        );
+        log.line(line.as_bytes());
+    }
     if opts.stats && !opts.quiet {
         let _ = out.write_all(stats.stats_block(opts.human).as_bytes());
     }

@@ -59,6 +59,12 @@ pub struct MoreArgs {
     /// Allocate dest files before writing them
     #[arg(long = "preallocate")]
     pub preallocate: bool,
+    /// Log what we're doing to the specified FILE
+    #[arg(long = "log-file", value_name = "FILE")]
+    pub log_file: Option<std::path::PathBuf>,
+    /// Log updates using the specified FMT (default %i %n%L)
+    #[arg(long = "log-file-format", value_name = "FMT")]
+    pub log_file_format: Option<String>,
     /// Force an older protocol version (accepted: prsync's two ends speak its own protocol)
     #[arg(long = "protocol", value_name = "NUM")]
     pub protocol: Option<u32>,
@@ -83,6 +89,10 @@ pub struct More {
     /// `--append` (1) or `--append-verify` (2): a file already as long as the sender's or
     /// longer is left alone; a shorter one gets the rest (1), or is checked whole (2).
     pub append: u8,
+    /// `--log-file`, on this side only.
+    pub log_file: Option<std::path::PathBuf>,
+    /// `--log-file-format`.
+    pub log_file_format: Option<String>,
     /// `-S`: whole blocks of zeros in a new file become holes.
     pub sparse: bool,
     /// `--preallocate`: a file's space is reserved before it is written.
@@ -147,6 +157,8 @@ impl MoreArgs {
             executability: self.executability,
             omit_link_times: self.omit_link_times,
             force: self.force,
+            log_file: self.log_file.clone(),
+            log_file_format: self.log_file_format.clone(),
             append: match (self.append, self.append_verify) {
                 (_, true) => 2,
                 (true, false) => 1,

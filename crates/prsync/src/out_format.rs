@@ -202,7 +202,7 @@ fn now_secs() -> i64 {
 }
 
 /// `YYYY/MM/DD-HH:MM:SS` in local time, as rsync's `%t` and `%M` show a time.
-fn time_text(secs: i64) -> String {
+pub(crate) fn time_text(secs: i64) -> String {
     match crate::more_options::local_tm(secs) {
         Some(tm) => format!(
             "{:04}/{:02}/{:02}-{:02}:{:02}:{:02}",

@@ -149,6 +149,8 @@ pub struct Receiver<'a, S: Sender, W: Write> {
     making_room: bool,
     /// `-K`: the folder entries that are symlinks here, kept and written through.
     kept_dirlinks: HashSet<usize>,
+    /// `--log-file`: where each updated entry is logged too.
+    pub log: Option<crate::log_file::LogFile>,
     /// `--partial-dir` when it is absolute: the one folder every partial file goes to.
     partial_root: Option<Root>,
     /// `--out-format` with `%C`: the line of the file being sent, and its itemized change,
@@ -274,6 +276,7 @@ impl<'a, S: Sender, W: Write> Receiver<'a, S, W> {
             kept_dirlinks: HashSet::new(),
             waiting_line: None,
             partial_root,
+            log: None,
         })
     }
 
@@ -568,6 +571,28 @@ impl<'a, S: Sender, W: Write> Receiver<'a, S, W> {
         let entry = self.list()[i].clone();
         if item.is_new {
             self.stats.created.add(&entry.kind);
+        }
+        if let Some(mut log) = self.log.take() {
+            let shown = match log.format.has_item() {
+                true => item.significant(),
+                false => item.is_new || item.transfer || item.hlink || item.significant(),
+            };
+            if shown {
+                let mut code = item.code(&entry).into_bytes();
+                if self.opts.pushed && code.first() == Some(&b'>') {
+                    code[0] = b'<';
+                }
+                let line = self.out_line(
+                    &log.format,
+                    &entry,
+                    &code,
+                    item.transfer,
+                    hlink_target,
+                    None,
+                );
+                log.line(&line);
+            }
+            self.log = Some(log);
         }
         if let Some(format) = &self.opts.out_format {
             let shown = match format.has_item() {
@@ -1965,6 +1990,14 @@ impl<'a, S: Sender, W: Write> Receiver<'a, S, W> {
 
     fn report_delete(&mut self, shown: &[u8]) {
         let name = itemize::escape(shown, self.utf8);
+        if let Some(log) = &mut self.log {
+            let mut line = b"*deleting   ".to_vec();
+            if !log.format.has_item() {
+                line = b"deleting ".to_vec();
+            }
+            line.extend_from_slice(&name);
+            log.line(&line);
+        }
         if let Some(format) = self.opts.out_format.as_ref().filter(|f| f.has_item()) {
             let fields = crate::out_format::Fields {
                 item: b"*deleting  ",

@@ -3,6 +3,7 @@
 
 mod common;
 
+use std::ffi::OsStr;
 use std::fs;
 use std::os::unix::ffi::OsStrExt;
 use std::os::unix::fs::{MetadataExt, PermissionsExt};
@@ -636,4 +637,66 @@ fn per_folder_filter_files() {
     common::assert_same_trees(&rd.join("d0"), &pd.join("d0"), "--delete -F", false);
     assert!(pd.join("d0/extra.o").exists() && pd.join("d0/a/extra.tmp").exists());
     assert!(!pd.join("d0/a/b/extra").exists() && !pd.join("d0/c/extra").exists());
+}
+
+/// `--log-file`: stamped lines (`YYYY/MM/DD HH:MM:SS [PID] `), `building file list`, an
+/// entry's line in `--log-file-format` (`%i %n%L` by default) with names escaped, the
+/// deletions, and the byte counts (which are prsync's own, and not compared).
+#[test]
+fn log_file_lines() {
+    let bed = Bed::new("more-log-file");
+    let src = bed.src();
+    fs::create_dir_all(src.join("d")).unwrap();
+    fs::write(src.join("a"), b"a\n").unwrap();
+    fs::write(src.join("d/b"), b"b\n").unwrap();
+    fs::write(src.join(OsStr::from_bytes(b"c0_\x1b_esc")), b"x").unwrap();
+    std::os::unix::fs::symlink("a", src.join("l")).unwrap();
+    for p in ["a", "d/b", "d", "l", ""] {
+        set_mtime(&src.join(p), 1_500_000_000, 0);
+    }
+    set_mtime(
+        &src.join(OsStr::from_bytes(b"c0_\x1b_esc")),
+        1_500_000_000,
+        0,
+    );
+    let logs = bed.sides().map(|side| side.join("log"));
+    let log_arg = b"--log-file=log";
+    bed.same(&[b"-a", log_arg, b"{src}/", b"t/"], "t");
+    bed.on_dests("t", |d| fs::write(d.join("extra"), b"x").unwrap());
+    bed.same(&[b"-a", b"--delete", log_arg, b"{src}/", b"t/"], "t");
+    bed.same(
+        &[
+            b"-a",
+            log_arg,
+            b"--log-file-format=%o %n%L",
+            b"{src}/d/",
+            b"t2/",
+        ],
+        "t2",
+    );
+    let lines = |path: &std::path::Path| -> Vec<Vec<u8>> {
+        let text = fs::read(path).unwrap();
+        text.split(|&b| b == b'\n')
+            .filter(|l| !l.is_empty())
+            .map(|l| {
+                // `2026/12/06 06:29:42 [23863] `: a date, a time and a pid.
+                let at = l.windows(2).position(|w| w == b"] ").expect("stamped") + 2;
+                assert_eq!(l[4], b'/');
+                assert_eq!(l[13], b':');
+                l[at..].to_vec()
+            })
+            .filter(|l| !l.starts_with(b"sent "))
+            .collect()
+    };
+    let (r, p) = (lines(&logs[0]), lines(&logs[1]));
+    assert_eq!(
+        r.iter()
+            .map(|l| String::from_utf8_lossy(l).into_owned())
+            .collect::<Vec<_>>(),
+        p.iter()
+            .map(|l| String::from_utf8_lossy(l).into_owned())
+            .collect::<Vec<_>>()
+    );
+    assert!(p.iter().any(|l| l == b">f+++++++++ c0_\\#033_esc"));
+    assert!(p.iter().any(|l| l == b"*deleting   extra"));
 }
