@@ -509,6 +509,30 @@ fn partial_keeps_what_arrived_of_a_cut_transfer_and_the_next_run_finishes_it() {
     assert!(std::fs::read(node_dst.join("big.bin")).unwrap() == big);
 }
 
+/// `-M`/`--remote-option` reaches the far side only: here its `--log-file`, which the
+/// agent on the host writes there, as rsync's remote side does.
+#[test]
+fn remote_option_goes_to_the_far_side_only() {
+    let tc = TestCluster::start(1);
+    let scratch = tc.scratch("remote-option");
+    let src = scratch.join("data");
+    std::fs::create_dir_all(&src).unwrap();
+    std::fs::write(src.join("f"), b"data\n").unwrap();
+    let out = push(
+        &tc,
+        &["-a", "-M--log-file=/tmp/remote.log"],
+        &src,
+        "node1:/tmp/dst/",
+    );
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    let log = std::fs::read_to_string(tc.cluster.node_tmp(1).join("remote.log")).unwrap();
+    assert!(log.contains("] building file list\n"), "{log}");
+    assert!(log.contains("f+++++++++ f\n"), "{log}");
+    assert!(
+        !scratch.join("remote.log").exists() && !std::path::Path::new("/tmp/remote.log").exists()
+    );
+}
+
 /// `--partial-dir`: a cut transfer leaves its part in the folder beside the file, never
 /// under the real name; the next run builds the file from it and removes the folder.
 #[test]

@@ -65,6 +65,9 @@ pub struct MoreArgs {
     /// Log updates using the specified FMT (default %i %n%L)
     #[arg(long = "log-file-format", value_name = "FMT")]
     pub log_file_format: Option<String>,
+    /// Send OPTION to the remote side only (prsync's agent takes prsync's options)
+    #[arg(short = 'M', long = "remote-option", value_name = "OPT", allow_hyphen_values = true, action = ArgAction::Append)]
+    pub remote_option: Vec<std::ffi::OsString>,
     /// Force an older protocol version (accepted: prsync's two ends speak its own protocol)
     #[arg(long = "protocol", value_name = "NUM")]
     pub protocol: Option<u32>,
@@ -89,6 +92,8 @@ pub struct More {
     /// `--append` (1) or `--append-verify` (2): a file already as long as the sender's or
     /// longer is left alone; a shorter one gets the rest (1), or is checked whole (2).
     pub append: u8,
+    /// `-M`: options for the far side's command line.
+    pub remote_options: Vec<Vec<u8>>,
     /// `--log-file`, on this side only.
     pub log_file: Option<std::path::PathBuf>,
     /// `--log-file-format`.
@@ -158,6 +163,11 @@ impl MoreArgs {
             omit_link_times: self.omit_link_times,
             force: self.force,
             log_file: self.log_file.clone(),
+            remote_options: self
+                .remote_option
+                .iter()
+                .map(|o| std::os::unix::ffi::OsStrExt::as_bytes(o.as_os_str()).to_vec())
+                .collect(),
             log_file_format: self.log_file_format.clone(),
             append: match (self.append, self.append_verify) {
                 (_, true) => 2,
@@ -213,6 +223,8 @@ impl More {
         if let Some(l) = self.compress_level {
             args.push(format!("--compress-level={l}").into_bytes());
         }
+        // Last, so that they win over what the client chose, as rsync's -M does.
+        args.extend(self.remote_options.iter().cloned());
         args
     }
 
