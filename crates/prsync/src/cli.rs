@@ -989,7 +989,8 @@ fn resolve(
     let info = crate::info::parse_info(&cli.info).map_err(anyhow::Error::msg)?;
     crate::info::check_debug(&cli.debug).map_err(anyhow::Error::msg)?;
     let _ = exit::OK;
-    let more = cli.more.resolve().map_err(anyhow::Error::msg)?;
+    let mut more = cli.more.resolve().map_err(anyhow::Error::msg)?;
+    more.debug_fuzzy = crate::info::debug_level(&cli.debug, "fuzzy") > 0;
     let (usermap, groupmap) = id_maps(&cli).map_err(anyhow::Error::msg)?;
     let partial_dir = partial_dir(&cli)?;
     if let Some(dir) = partial_dir.as_ref().filter(|d| d.is_relative()) {

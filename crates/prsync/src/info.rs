@@ -140,6 +140,19 @@ pub fn check_debug(values: &[String]) -> Result<(), String> {
     Ok(())
 }
 
+/// The level `--debug` gives `word` (the last value naming it, or `all`, wins).
+pub fn debug_level(values: &[String], word: &str) -> u8 {
+    let mut level = 0;
+    for value in values {
+        for (name, l) in words(value, "--debug", DEBUG_WORDS).unwrap_or_default() {
+            if name.map_or(true, |n| n == word) {
+                level = l;
+            }
+        }
+    }
+    level
+}
+
 /// The words of one value with their levels; `None` for `all` and `none` (every word).
 fn words(
     value: &str,

@@ -68,6 +68,9 @@ pub struct MoreArgs {
     /// Send OPTION to the remote side only (prsync's agent takes prsync's options)
     #[arg(short = 'M', long = "remote-option", value_name = "OPT", allow_hyphen_values = true, action = ArgAction::Append)]
     pub remote_option: Vec<std::ffi::OsString>,
+    /// Find similar file for basis if no dest file
+    #[arg(short = 'y', long = "fuzzy", action = ArgAction::Count)]
+    pub fuzzy: u8,
     /// Force an older protocol version (accepted: prsync's two ends speak its own protocol)
     #[arg(long = "protocol", value_name = "NUM")]
     pub protocol: Option<u32>,
@@ -92,6 +95,10 @@ pub struct More {
     /// `--append` (1) or `--append-verify` (2): a file already as long as the sender's or
     /// longer is left alone; a shorter one gets the rest (1), or is checked whole (2).
     pub append: u8,
+    /// `-y`: a missing file is built against the most alike one beside it.
+    pub fuzzy: bool,
+    /// `--debug=FUZZY`: the basis chosen is said.
+    pub debug_fuzzy: bool,
     /// `-M`: options for the far side's command line.
     pub remote_options: Vec<Vec<u8>>,
     /// `--log-file`, on this side only.
@@ -163,6 +170,8 @@ impl MoreArgs {
             omit_link_times: self.omit_link_times,
             force: self.force,
             log_file: self.log_file.clone(),
+            fuzzy: self.fuzzy > 0,
+            debug_fuzzy: false,
             remote_options: self
                 .remote_option
                 .iter()
@@ -197,6 +206,8 @@ impl More {
             (self.executability, "-E"),
             (self.omit_link_times, "-J"),
             (self.force, "--force"),
+            (self.fuzzy, "-y"),
+            (self.debug_fuzzy, "--debug=FUZZY"),
             (self.sparse, "-S"),
             (self.preallocate, "--preallocate"),
         ] {

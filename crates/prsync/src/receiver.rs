@@ -37,6 +37,7 @@ use crate::sender::{os_reason, Sender};
 use crate::stats::Stats;
 
 mod alt;
+mod fuzzy;
 mod partial;
 use alt::{AltFile, AltOther};
 
@@ -1148,7 +1149,23 @@ impl<'a, S: Sender, W: Write> Receiver<'a, S, W> {
                 ..Item::default()
             };
             self.report(i, &item, None);
-            self.send_file(i, e, None)?;
+            let fuzzy = match self.opts.more.fuzzy && !self.opts.whole_file {
+                true => self.fuzzy_basis(i, e)?,
+                false => None,
+            };
+            match fuzzy {
+                Some((stat, path, shown)) => {
+                    if self.opts.more.debug_fuzzy {
+                        let mut line = b"fuzzy basis selected for ".to_vec();
+                        line.extend(itemize::escape(&e.name, self.utf8));
+                        line.extend_from_slice(b": ");
+                        line.extend(itemize::escape(&shown, self.utf8));
+                        self.print(&line);
+                    }
+                    self.send_file(i, e, Some((&stat, Some(&path))))?;
+                }
+                None => self.send_file(i, e, None)?,
+            }
             return Ok(Some(false));
         };
         if self.opts.update && m.mtime.secs > e.mtime.secs {
@@ -1400,7 +1417,8 @@ impl<'a, S: Sender, W: Write> Receiver<'a, S, W> {
         // The file there now, which -b keeps.
         let here = matches!(old, Some((m, None)) if m.is_file());
         let old = old.map(|(m, _)| m);
-        let mode = self.new_mode(e, old);
+        // A basis found elsewhere (-y, --copy-dest) is no old file here: a new file's mode.
+        let mode = self.new_mode(e, old.filter(|_| here));
         let mtime = self.opts.times.then_some(e.mtime);
         if self.opts.inplace {
             let mut f = self.root()?.open_file_rw(&rel)?;

@@ -700,3 +700,52 @@ fn log_file_lines() {
     assert!(p.iter().any(|l| l == b">f+++++++++ c0_\\#033_esc"));
     assert!(p.iter().any(|l| l == b"*deleting   extra"));
 }
+
+/// `-y`: a file missing here is built against the most alike file beside it (same size
+/// and time first, else the nearest name, suffixes weighing most); `--debug=FUZZY` says
+/// which, in rsync's words.
+#[test]
+fn fuzzy_basis_is_the_nearest_name() {
+    let bed = Bed::new("more-fuzzy");
+    let src = bed.src();
+    fs::create_dir_all(src.join("d1/d2")).unwrap();
+    let data: Vec<u8> = (0..300_000u32)
+        .map(|i| (i.wrapping_mul(2654435761) >> 9) as u8)
+        .collect();
+    fs::write(src.join("d1/d2/archive-v2.tar"), &data).unwrap();
+    for p in ["d1/d2/archive-v2.tar", "d1/d2", "d1", ""] {
+        set_mtime(&src.join(p), 1_500_000_000, 0);
+    }
+    bed.on_dests("t", |d| {
+        fs::create_dir_all(d.join("d1/d2")).unwrap();
+        let mut older = data[..280_000].to_vec();
+        older.extend_from_slice(b"older tail data");
+        fs::write(d.join("d1/d2/archive-v1.tar"), older).unwrap();
+        fs::write(d.join("d1/d2/archive-old.tar"), &data[..200_000]).unwrap();
+        fs::write(d.join("d1/d2/unrelated.dat"), b"nothing alike".repeat(1000)).unwrap();
+        for f in ["archive-v1.tar", "archive-old.tar", "unrelated.dat", ""] {
+            set_mtime(&d.join("d1/d2").join(f), 1_400_000_000, 0);
+        }
+    });
+    let (r, p) = bed.both(&[
+        b"-ai",
+        b"--fuzzy",
+        b"--no-whole-file",
+        b"--debug=FUZZY",
+        b"{src}/",
+        b"t/",
+    ]);
+    assert_eq!((r.code, p.code), (0, 0));
+    // rsync's debug line comes from its generator process, so where it falls among the
+    // other lines is chance: the lines are compared as sets.
+    let sorted = |out: &[u8]| {
+        let mut lines = common::lines(out);
+        lines.sort();
+        lines
+    };
+    assert_eq!(sorted(&r.stdout), sorted(&p.stdout));
+    let want = b"fuzzy basis selected for d1/d2/archive-v2.tar: d1/d2/archive-v1.tar".to_vec();
+    assert!(sorted(&p.stdout).contains(&want));
+    let [rd, pd] = bed.sides();
+    common::assert_same_trees(&rd.join("t"), &pd.join("t"), "--fuzzy", true);
+}
