@@ -150,6 +150,8 @@ pub struct Receiver<'a, S: Sender, W: Write> {
     making_room: bool,
     /// `-K`: the folder entries that are symlinks here, kept and written through.
     kept_dirlinks: HashSet<usize>,
+    /// Set while a file is written against a `-y` basis.
+    fuzzy_now: bool,
     /// `--log-file`: where each updated entry is logged too.
     pub log: Option<crate::log_file::LogFile>,
     /// `--partial-dir` when it is absolute: the one folder every partial file goes to.
@@ -278,6 +280,7 @@ impl<'a, S: Sender, W: Write> Receiver<'a, S, W> {
             waiting_line: None,
             partial_root,
             log: None,
+            fuzzy_now: false,
         })
     }
 
@@ -1162,7 +1165,10 @@ impl<'a, S: Sender, W: Write> Receiver<'a, S, W> {
                         line.extend(itemize::escape(&shown, self.utf8));
                         self.print(&line);
                     }
-                    self.send_file(i, e, Some((&stat, Some(&path))))?;
+                    self.fuzzy_now = true;
+                    let sent = self.send_file(i, e, Some((&stat, Some(&path))));
+                    self.fuzzy_now = false;
+                    sent?;
                 }
                 None => self.send_file(i, e, None)?,
             }
@@ -1417,8 +1423,9 @@ impl<'a, S: Sender, W: Write> Receiver<'a, S, W> {
         // The file there now, which -b keeps.
         let here = matches!(old, Some((m, None)) if m.is_file());
         let old = old.map(|(m, _)| m);
-        // A basis found elsewhere (-y, --copy-dest) is no old file here: a new file's mode.
-        let mode = self.new_mode(e, old.filter(|_| here));
+        // -y's basis is no old file here: the file gets a new file's mode, as in rsync
+        // (a --*-dest basis lends its own, as rsync's does).
+        let mode = self.new_mode(e, old.filter(|_| !self.fuzzy_now));
         let mtime = self.opts.times.then_some(e.mtime);
         if self.opts.inplace {
             let mut f = self.root()?.open_file_rw(&rel)?;
