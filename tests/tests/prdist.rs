@@ -390,3 +390,85 @@ fn notify_only_when_files_changed_in_rdists_words() {
     );
     assert_eq!(again.status.code(), Some(0), "{}", text(&again.stderr));
 }
+
+#[test]
+fn savetargets_keeps_the_replaced_file_itself_and_remove_keeps_no_backup_of_removals() {
+    use std::os::unix::fs::MetadataExt;
+    let tc = TestCluster::start(1);
+    let src = make_src(&tc.scratch("save"));
+    let etc = tc.cluster.node_tmp(1).join("etc");
+    std::fs::create_dir_all(&etc).unwrap();
+    std::fs::write(etc.join("motd"), "old motd\n").unwrap();
+    std::fs::write(etc.join("extra"), "extra\n").unwrap();
+    std::os::unix::fs::symlink("elsewhere", etc.join("link")).unwrap();
+    std::os::unix::fs::symlink("motd", src.join("link")).unwrap();
+    let old_inode = std::fs::metadata(etc.join("motd")).unwrap().ino();
+    let distfile = write_distfile(
+        &tc.scratch("save-distfile"),
+        &format!(
+            "{} -> ( node1 )\n\tinstall -osavetargets,remove /tmp/etc ;\n",
+            src.display()
+        ),
+    );
+    let stdout = ok(&run(prdist(&tc).arg("-f").arg(&distfile)));
+    assert!(
+        stdout.contains("node1: /tmp/etc/extra: removed\n"),
+        "{stdout}"
+    );
+    // As rdist's rename: FILE.OLD is the replaced file itself, not a copy of it.
+    let saved = std::fs::metadata(etc.join("motd.OLD")).unwrap();
+    assert_eq!(saved.ino(), old_inode);
+    assert_eq!(read(etc.join("motd.OLD")), "old motd\n");
+    assert_eq!(read(etc.join("motd")), "welcome\n");
+    // rdist keeps nothing of what it removes, nor of a symlink it replaces.
+    assert!(!etc.join("extra").exists() && !etc.join("extra.OLD").exists());
+    assert!(std::fs::symlink_metadata(etc.join("link.OLD")).is_err());
+    assert_eq!(
+        std::fs::read_link(etc.join("link")).unwrap(),
+        Path::new("motd")
+    );
+    // A FILE.OLD the source does not have is removed on the next run, as rdist does.
+    let again = ok(&run(prdist(&tc).arg("-f").arg(&distfile)));
+    assert!(
+        again.contains("node1: /tmp/etc/motd.OLD: removed\n"),
+        "{again}"
+    );
+    assert!(!etc.join("motd.OLD").exists());
+}
+
+#[test]
+fn d_defines_reach_the_quick_form_and_a_distfile_on_stdin() {
+    let tc = TestCluster::start(2);
+    let src = make_src(&tc.scratch("define"));
+    let quick = ok(&run(prdist(&tc)
+        .arg("-d")
+        .arg(format!("F={}", src.join("motd").display()))
+        .args(["-d", "H=node2", "-c", "${F}", "${H}:/tmp/q"])));
+    assert!(quick.contains("node2: updating host node2\n"), "{quick}");
+    assert_eq!(read(tc.cluster.node_tmp(2).join("q")), "welcome\n");
+    assert!(!tc.cluster.node_tmp(1).join("q").exists());
+    let mut stdin_form = prdist(&tc);
+    stdin_form
+        .args(["-d", "H=( node1 )", "-f", "-"])
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped());
+    let mut child = stdin_form.spawn().unwrap();
+    {
+        use std::io::Write;
+        let mut input = child.stdin.take().unwrap();
+        write!(
+            input,
+            "H = ( node2 )\n{} -> ${{H}}\n\tinstall /tmp/s ;\n",
+            src.join("hosts").display()
+        )
+        .unwrap();
+    }
+    let out = child.wait_with_output().unwrap();
+    ok(&out);
+    assert_eq!(
+        read(tc.cluster.node_tmp(1).join("s")),
+        "127.0.0.1 localhost\n"
+    );
+    assert!(!tc.cluster.node_tmp(2).join("s").exists());
+}

@@ -67,7 +67,8 @@ Differences from rdist (rdist 6.1.5, compared on the Distfiles of crates/prdist/
   - Errors in a Distfile are FILE:LINE:COL, all of them in one run (rdist: `HOST: LOCAL ERROR: Error in distfile: line N: ...`, the first one).
   - `::` entries run on every run, cmdspecial included; rdist in its parallel mode often skips them (-M 1 helps), and 6.1.5 crashes on a cmdspecial in one.
   - mtimes are kept to the nanosecond; no local name resolution is needed (rdist needs every host in /etc/hosts or DNS); -d HOSTS='a b' is two names (rdist: one name with a space).
-  - Not supported: the history option (savetargets keeps one FILE.OLD); numchkowner and numchkgroup are accepted, but owners are still matched by name, as prsync has no --numeric-ids.";
+  - numchkowner or numchkgroup alone compares both owners and groups by number (prsync's --numeric-ids covers both).
+  - Not supported: the history option (savetargets keeps one FILE.OLD).";
 
 /// rdist's flags, as typed.
 #[derive(Debug, Parser)]

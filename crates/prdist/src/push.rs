@@ -418,7 +418,11 @@ pub fn parse_itemize(line: &str) -> Option<(Change, bool, String)> {
     let rest: String = code[2..].iter().collect();
     let change = if rest.chars().all(|c| c == '+') {
         Change::Install
-    } else if code[0] == '.' && (code[1] == 'd' || rest.chars().all(|c| c == '.' || c == ' ')) {
+    } else if code[0] == '.'
+        && (matches!(code[1], 'd' | 'L') || rest.chars().all(|c| c == '.' || c == ' '))
+    {
+        // rdist compares a symlink by what it points to alone: its times or owner changing
+        // is no update.
         Change::Quiet
     } else {
         Change::Update
@@ -557,6 +561,15 @@ mod tests {
         assert_eq!(
             parse_itemize(">f.st...... etc/motd"),
             Some((Change::Update, true, "etc/motd".into()))
+        );
+        // A symlink that points elsewhere is an update; one whose times alone differ is not.
+        assert_eq!(
+            parse_itemize("cLc.t...... etc/link -> motd"),
+            Some((Change::Update, false, "etc/link".into()))
+        );
+        assert_eq!(
+            parse_itemize(".L..t...... etc/link -> motd"),
+            Some((Change::Quiet, false, "etc/link".into()))
         );
         assert_eq!(
             parse_itemize("*deleting   etc/old"),

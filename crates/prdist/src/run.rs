@@ -110,6 +110,11 @@ fn prsync_argv(push: &Push, install: &Install, hosts: &[HostSpec], args: &Args) 
     flag(o.has("younger"), "-u");
     flag(o.has("follow"), "-L");
     flag(o.has("remove"), "--delete");
+    // rsync's --numeric-ids covers owners and groups at once: either option asks for it.
+    flag(
+        o.has("numchkowner") || o.has("numchkgroup"),
+        "--numeric-ids",
+    );
     flag(o.has("verify") || args.dry_run, "-n");
     // rdist makes the folders above a destination; rsync only its last one.
     flag(push.parent_needed().is_some(), "--mkpath");
@@ -125,6 +130,39 @@ fn prsync_argv(push: &Push, install: &Install, hosts: &[HostSpec], args: &Args) 
     argv.extend(push.sources());
     argv.push(format!(":{}", push.dest()));
     argv
+}
+
+/// rdist's backup name: `savetargets` renames the file it replaces to FILE.OLD (server.c).
+const SAVE_SUFFIX: &str = ".OLD";
+
+/// The prsync command lines of one push, run in turn. `savetargets` is rsync's `--backup`
+/// with rdist's suffix: the replaced file itself is kept (a hard link, then the rename), as
+/// rdist's rename keeps it. rsync also keeps what `--delete` removes and protects every
+/// `*.OLD` from deletion, where rdist removes both; so with `remove` the removals come first,
+/// in a round that transfers nothing (`--existing --ignore-existing`), as rdist's `rmchk`
+/// comes before the files of each folder.
+fn transfer_rounds(
+    push: &Push,
+    install: &Install,
+    hosts: &[HostSpec],
+    args: &Args,
+) -> Vec<Vec<String>> {
+    let argv = prsync_argv(push, install, hosts, args);
+    let o = install.opts;
+    if !o.has("savetargets") || o.has("verify") {
+        return vec![argv];
+    }
+    let backup = ["--backup".to_string(), format!("--suffix={SAVE_SUFFIX}")];
+    if !o.has("remove") {
+        let mut saving = argv;
+        saving.splice(1..1, backup);
+        return vec![saving];
+    }
+    let mut removing = argv.clone();
+    removing.splice(1..1, ["--existing".into(), "--ignore-existing".into()]);
+    let mut saving: Vec<String> = argv.into_iter().filter(|a| a != "--delete").collect();
+    saving.splice(1..1, backup);
+    vec![removing, saving]
 }
 
 /// The transport flags every prsync command line of the run gets.
@@ -207,7 +245,6 @@ fn arrow(step: &Step, args: &Args, st: &mut State) {
     }
     let verify = installs.iter().any(|i| i.opts.has("verify"));
     let quiet = installs.iter().all(|i| i.opts.has("quiet"));
-    let saving = pushes.iter().any(|(i, _)| i.opts.has("savetargets")) && !verify;
     let mut alive = hosts.clone();
     let mut changes: HashMap<String, Vec<Changed>> = HashMap::new();
     // rdist's `DEST: mkdir` lines for the folders a push makes above what it itemizes.
@@ -227,9 +264,6 @@ fn arrow(step: &Step, args: &Args, st: &mut State) {
         if alive.is_empty() {
             break;
         }
-        if saving && install.opts.has("savetargets") {
-            save_targets(push, install, &alive, args, &config, st);
-        }
         let protected;
         let push = if install.opts.has("remove") && !step.entry.except_pat.is_empty() && !verify {
             protected = protect_excepted(push, install, &step.entry, &alive, args);
@@ -237,61 +271,72 @@ fn arrow(step: &Step, args: &Args, st: &mut State) {
         } else {
             push
         };
-        let argv = prsync_argv(push, install, &alive, args);
-        if args.debug {
-            eprintln!("prdist: debug: {}", argv.join(" "));
-        }
-        let opts = match prsync_options(&argv) {
-            Ok(o) => o,
-            Err(e) => {
-                st.out.error(&e);
-                continue;
+        let mut relinked: HashMap<String, Vec<String>> = HashMap::new();
+        for argv in transfer_rounds(push, install, &alive, args) {
+            if args.debug {
+                eprintln!("prdist: debug: {}", argv.join(" "));
             }
-        };
-        let lines: Arc<Mutex<HashMap<String, Vec<String>>>> = Arc::default();
-        let sink_lines = lines.clone();
-        let sink: prsync::remote::client::LineSink = Arc::new(move |host: &str, line: &[u8]| {
-            let mut map = sink_lines.lock().unwrap_or_else(|e| e.into_inner());
-            map.entry(host.to_string())
-                .or_default()
-                .push(String::from_utf8_lossy(line).into_owned());
-        });
-        let results = prsync::remote::client::push_with_sink(&opts, sink);
-        let lines = std::mem::take(&mut *lines.lock().unwrap_or_else(|e| e.into_inner()));
-        for (host, result) in results {
-            match result {
-                Err(why) => {
-                    st.failed.insert(host.clone(), why);
+            let opts = match prsync_options(&argv) {
+                Ok(o) => o,
+                Err(e) => {
+                    st.out.error(&e);
+                    continue;
                 }
-                Ok(0) => {}
-                Ok(code) => st.out.error(&format!(
-                    "{host}: some files were not updated (transfer status {code})"
-                )),
-            }
-            for line in lines.get(&host).into_iter().flatten() {
-                match parse_itemize(line) {
-                    Some((Change::Quiet, ..)) => {}
-                    Some((change, file, item)) => {
-                        let kind = match (change, file) {
-                            (_, true) => 'f',
-                            (Change::Remove, false) => 'd',
-                            _ => line.chars().nth(1).unwrap_or('?'),
-                        };
-                        if let Some((local, remote)) = push.locate(&item) {
-                            changes.entry(host.clone()).or_default().push(Changed {
-                                change,
-                                kind,
-                                compared: install.opts.has("compare"),
-                                local,
-                                remote,
-                            });
-                        }
+            };
+            let lines: Arc<Mutex<HashMap<String, Vec<String>>>> = Arc::default();
+            let sink_lines = lines.clone();
+            let sink: prsync::remote::client::LineSink =
+                Arc::new(move |host: &str, line: &[u8]| {
+                    let mut map = sink_lines.lock().unwrap_or_else(|e| e.into_inner());
+                    map.entry(host.to_string())
+                        .or_default()
+                        .push(String::from_utf8_lossy(line).into_owned());
+                });
+            let results = prsync::remote::client::push_with_sink(&opts, sink);
+            let lines = std::mem::take(&mut *lines.lock().unwrap_or_else(|e| e.into_inner()));
+            for (host, result) in results {
+                match result {
+                    Err(why) => {
+                        st.failed.insert(host.clone(), why);
                     }
-                    None if line.starts_with("created directory") || line.is_empty() => {}
-                    None => st.out.msg(Kind::Notice, &format!("{host}: {line}")),
+                    Ok(0) => {}
+                    Ok(code) => st.out.error(&format!(
+                        "{host}: some files were not updated (transfer status {code})"
+                    )),
+                }
+                for line in lines.get(&host).into_iter().flatten() {
+                    match parse_itemize(line) {
+                        Some((Change::Quiet, ..)) => {}
+                        Some((change, file, item)) => {
+                            let kind = match (change, file) {
+                                (_, true) => 'f',
+                                (Change::Remove, false) => 'd',
+                                _ => line.chars().nth(1).unwrap_or('?'),
+                            };
+                            if let Some((local, remote)) = push.locate(&item) {
+                                if opts.backup.is_some() && kind == 'L' && change == Change::Update
+                                {
+                                    relinked
+                                        .entry(host.clone())
+                                        .or_default()
+                                        .push(remote.clone());
+                                }
+                                changes.entry(host.clone()).or_default().push(Changed {
+                                    change,
+                                    kind,
+                                    compared: install.opts.has("compare"),
+                                    local,
+                                    remote,
+                                });
+                            }
+                        }
+                        None if line.starts_with("created directory") || line.is_empty() => {}
+                        None => st.out.msg(Kind::Notice, &format!("{host}: {line}")),
+                    }
                 }
             }
         }
+        unsave_links(&relinked, &alive, &config, st);
         alive.retain(|h| {
             named
                 .iter()
@@ -425,41 +470,24 @@ fn protect_excepted(
     push
 }
 
-/// `savetargets`: before the transfer, each file it will replace is copied to FILE.OLD on
-/// the host. A dry run of the same push says which files those are.
-fn save_targets(
-    push: &Push,
-    install: &Install,
+/// rdist keeps FILE.OLD of regular files alone; rsync's `--backup` also keeps a symlink it
+/// replaces. Those backups go again, over the shared master.
+fn unsave_links(
+    relinked: &HashMap<String, Vec<String>>,
     hosts: &[HostSpec],
-    args: &Args,
     config: &Config,
     st: &mut State,
 ) {
-    let mut argv = prsync_argv(push, install, hosts, args);
-    argv.insert(1, "-n".into());
-    let Ok(opts) = prsync_options(&argv) else {
-        return;
-    };
-    let lines: Arc<Mutex<Vec<(String, String)>>> = Arc::default();
-    let sink_lines = lines.clone();
-    let sink: prsync::remote::client::LineSink = Arc::new(move |host: &str, line: &[u8]| {
-        sink_lines
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .push((host.to_string(), String::from_utf8_lossy(line).into_owned()));
-    });
-    prsync::remote::client::push_with_sink(&opts, sink);
-    let mut jobs: HashMap<String, Vec<String>> = HashMap::new();
-    for (host, line) in lines.lock().unwrap_or_else(|e| e.into_inner()).iter() {
-        if let Some((Change::Update, true, item)) = parse_itemize(line) {
-            if let Some((_, remote)) = push.locate(&item) {
-                let r = quote(&remote);
-                jobs.entry(host.clone())
-                    .or_default()
-                    .push(format!("cp -p -- {r} {r}.OLD"));
-            }
-        }
-    }
+    let jobs: HashMap<String, Vec<String>> = relinked
+        .iter()
+        .map(|(host, links)| {
+            let script = links
+                .iter()
+                .map(|r| format!("rm -f -- {};", quote(&format!("{r}{SAVE_SUFFIX}"))))
+                .collect::<String>();
+            (host.clone(), vec![script])
+        })
+        .collect();
     for (host, result) in run_on_hosts(hosts, config, &jobs) {
         if let Err(why) = result {
             st.failed.insert(host, why);
@@ -543,7 +571,8 @@ fn report(
             }
             let (kind, line) = match (c.change, verify) {
                 (Change::Install, false) => (Kind::Change, format!("{}: installing", c.local)),
-                (Change::Update, false) if c.compared && c.kind == 'f' => {
+                // rdist's client names a replaced symlink nowhere; its server says `updated`.
+                (Change::Update, false) if c.kind == 'L' || (c.compared && c.kind == 'f') => {
                     (Kind::Change, format!("{}: updated", c.remote))
                 }
                 (Change::Update, false) => (Kind::Change, format!("{}: updating", c.local)),
@@ -881,6 +910,64 @@ mod tests {
         assert_eq!(parent_of("/tmp/etc/sub"), "/tmp/etc");
         assert_eq!(parent_of("/tmp/"), "/");
         assert_eq!(parent_of("etc"), "");
+    }
+
+    /// The prsync command lines of the first entry of `distfile`, `-o` options added.
+    fn rounds(distfile: &str, cli: &[&str]) -> Vec<Vec<String>> {
+        let argv = ["prdist", "-f", "Distfile"].iter().chain(cli);
+        let args = match crate::cli::parse(argv).unwrap() {
+            crate::cli::Parsed::Run(a) => *a,
+            crate::cli::Parsed::Exit(_) => panic!("no run"),
+        };
+        let read = crate::distfile::ReadOptions {
+            defines: vec![],
+            opts: args.opts,
+        };
+        let dist = crate::distfile::read(distfile, "Distfile", &read).unwrap();
+        let step = crate::plan::select(&dist, &args).unwrap().remove(0);
+        let install = step.installs(args.opts).remove(0);
+        let (pushes, _) = plan_install(&step.entry, &install, None);
+        transfer_rounds(&pushes[0], &install, &step.hosts, &args)
+    }
+
+    #[test]
+    fn savetargets_is_a_backup_with_rdists_suffix() {
+        let got = rounds("src -> node1 install -osavetargets /tmp/etc ;", &[]);
+        assert_eq!(got.len(), 1);
+        assert!(got[0].contains(&"--backup".to_string()), "{got:?}");
+        assert!(got[0].contains(&"--suffix=.OLD".to_string()), "{got:?}");
+        // Without savetargets, nothing is kept.
+        let plain = rounds("src -> node1 install /tmp/etc ;", &[]);
+        assert!(!plain[0].contains(&"--backup".to_string()), "{plain:?}");
+    }
+
+    #[test]
+    fn savetargets_with_remove_removes_first_and_keeps_no_backup_of_removals() {
+        let got = rounds("src -> node1 install -osavetargets,remove /tmp/etc ;", &[]);
+        assert_eq!(got.len(), 2, "{got:?}");
+        let has = |round: &[String], flag: &str| round.iter().any(|a| a == flag);
+        assert!(has(&got[0], "--delete") && has(&got[0], "--existing"));
+        assert!(has(&got[0], "--ignore-existing") && !has(&got[0], "--backup"));
+        assert!(has(&got[1], "--backup") && !has(&got[1], "--delete"));
+        // -o on the command line counts as in the Distfile.
+        let cli = rounds("src -> node1 install /tmp/etc ;", &["-osavetargets,remove"]);
+        assert_eq!(cli.len(), 2, "{cli:?}");
+    }
+
+    #[test]
+    fn numchkowner_and_numchkgroup_match_ids_by_number() {
+        for opt in ["numchkowner", "numchkgroup"] {
+            let got = rounds(&format!("src -> node1 install -o{opt} /tmp/etc ;"), &[]);
+            assert!(
+                got[0].contains(&"--numeric-ids".to_string()),
+                "{opt}: {got:?}"
+            );
+        }
+        let plain = rounds("src -> node1 install /tmp/etc ;", &[]);
+        assert!(
+            !plain[0].contains(&"--numeric-ids".to_string()),
+            "{plain:?}"
+        );
     }
 
     #[test]

@@ -9,12 +9,16 @@ if [ "$(uname -sm)" = "$want_uname" ] && [ -n "$HOME" ] && [ -f "$f" ]; then
     {
         if lock_shared && verify; then
             # Exec'd by the name /proc/self/fd/3, the agent would show in ps as `3`; a link
-            # named after the tool, to that name, shows it as itself.
+            # named after the tool, to that name, shows it as itself. One readlink where the
+            # link is already right, as on every run after the first: each process this
+            # script starts is a wait for the scheduler on a busy host.
             x=$d/fd/$tool
-            if [ "$p" = /proc/self/fd/3 ] && [ "$(readlink "$x" 2>/dev/null)" != "$p" ]; then
-                mkdir -p "$d/fd" 2>/dev/null && ln -sf "$p" "$x" 2>/dev/null
+            if [ "$p" != /proc/self/fd/3 ]; then
+                x=$p
+            elif [ "$(readlink "$x" 2>/dev/null)" != "$p" ]; then
+                # -T: never a link inside a folder in the way; where ln lacks it, the fd name serves.
+                mkdir -p "$d/fd" 2>/dev/null && ln -sfT "$p" "$x" 2>/dev/null || x=$p
             fi
-            [ "$(readlink "$x" 2>/dev/null)" = "$p" ] || x=$p
             printf '\036prtools-agent started\n' >&2
             exec "$x" --server 9<&-
         fi
