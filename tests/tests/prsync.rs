@@ -378,7 +378,7 @@ fn what_the_agents_say_is_folded_across_hosts() {
     // Each host named once, with all its agent said; two hosts that said the same, one line.
     assert_text_eq!(
         "prsync: node[1-2]: cannot delete non-empty directory: f.txt; could not make way for \
-         new regular file: f.txt (add --delete to replace it)\n",
+         new regular file: f.txt (add --force to replace it)\n",
         text(&out.stderr)
     );
     assert_text_eq!(
@@ -507,6 +507,43 @@ fn partial_keeps_what_arrived_of_a_cut_transfer_and_the_next_run_finishes_it() {
     assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
     assert!(stat(&text(&out.stdout), "Matched data:") > kept / 2);
     assert!(std::fs::read(node_dst.join("big.bin")).unwrap() == big);
+}
+
+/// Many small changed files to a host: their deltas are asked for ahead, each against the
+/// host's own old copy, and every file ends up as the source's (the data matched shows the
+/// deltas were used).
+#[test]
+fn many_small_changed_files_come_as_deltas() {
+    let tc = TestCluster::start(1);
+    let scratch = tc.scratch("small-deltas");
+    let src = scratch.join("data");
+    std::fs::create_dir_all(&src).unwrap();
+    let body = |n: u32, edit: bool| -> Vec<u8> {
+        let mut b: Vec<u8> = (0..20_000u32).map(|i| ((i * 7 + n) % 251) as u8).collect();
+        if edit {
+            b[10_000..10_010].copy_from_slice(b"edited....");
+        }
+        b
+    };
+    for n in 0..120 {
+        std::fs::write(src.join(format!("f{n:03}")), body(n, false)).unwrap();
+    }
+    let out = push(&tc, &["-a"], &src, "node1:/tmp/dst/");
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    for n in 0..120 {
+        std::fs::write(src.join(format!("f{n:03}")), body(n, n % 2 == 0)).unwrap();
+    }
+    let out = push(&tc, &["-a", "--stats"], &src, "node1:/tmp/dst/");
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    assert!(stat(&text(&out.stdout), "Matched data:") > 60 * 15_000);
+    let dst = tc.cluster.node_tmp(1).join("dst");
+    for n in 0..120 {
+        let name = format!("f{n:03}");
+        assert!(
+            std::fs::read(dst.join(&name)).unwrap() == body(n, n % 2 == 0),
+            "{name}"
+        );
+    }
 }
 
 /// `-M`/`--remote-option` reaches the far side only: here its `--log-file`, which the

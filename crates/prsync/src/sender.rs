@@ -89,11 +89,21 @@ pub trait Sender {
         out: &mut dyn Write,
     ) -> io::Result<Sent>;
 
-    /// Files the receiver will want whole, in the order it will ask for them: a sender
+    /// Files the receiver will want, in the order it will ask for them, each whole
+    /// (`None`) or as a delta against the signature given (`Signature::to_bytes`): a sender
     /// across a network asks for several at once, so that small files do not each cost a
-    /// round trip. The receiver may still skip some of them.
-    fn prefetch(&mut self, indexes: Vec<usize>) {
-        let _ = indexes;
+    /// round trip. The receiver may still skip some of them, and a delta is used only if
+    /// the receiver asks with the same signature.
+    fn prefetch(&mut self, wanted: Vec<(usize, Option<Vec<u8>>)>) {
+        let _ = wanted;
+    }
+
+    /// Whether deltas asked for ahead ([`Sender::prefetch`]) save anything: only across a
+    /// network, and only where the sender offers no signatures of its own (which it may
+    /// be asked for, with file `probe`).
+    fn takes_deltas_ahead(&mut self, probe: usize, options: &SignatureOptions) -> bool {
+        let _ = (probe, options);
+        false
     }
 
     /// The signature of entry `index` as it is now, for a receiver that rebuilds the file

@@ -41,8 +41,10 @@ pub struct RemoteSender<R: Read, W: Write> {
     link: Shared<R, W>,
     /// Set once the sender has said it offers no signatures, so it is not asked again.
     no_signatures: bool,
-    /// Files to ask for ahead, in order.
-    queue: VecDeque<usize>,
+    /// Files to ask for ahead, in order, whole or as a delta against a signature.
+    queue: VecDeque<(usize, Option<Vec<u8>>)>,
+    /// The signatures the deltas asked for ahead were asked against.
+    asked_against: HashMap<usize, Vec<u8>>,
     /// Asked for, answer not read yet.
     asked: VecDeque<usize>,
     /// Answers read before they were taken.
@@ -61,6 +63,7 @@ impl<R: Read, W: Write> RemoteSender<R, W> {
             link,
             no_signatures: false,
             queue: VecDeque::new(),
+            asked_against: HashMap::new(),
             asked: VecDeque::new(),
             ready: HashMap::new(),
             ahead_bytes: 0,
@@ -74,10 +77,10 @@ impl<R: Read, W: Write> RemoteSender<R, W> {
     /// once.
     fn top_up(&mut self) -> io::Result<()> {
         while self.asked.len() < AHEAD_FILES && self.ahead_bytes < AHEAD_BYTES {
-            let Some(index) = self.queue.pop_front() else {
+            let Some((index, signature)) = self.queue.pop_front() else {
                 break;
             };
-            self.ask(index)?;
+            self.ask(index, signature)?;
         }
         if self.unsent >= SEND_ASKS {
             self.link.borrow_mut().flush()?;
@@ -86,11 +89,14 @@ impl<R: Read, W: Write> RemoteSender<R, W> {
         Ok(())
     }
 
-    fn ask(&mut self, index: usize) -> io::Result<()> {
+    fn ask(&mut self, index: usize, signature: Option<Vec<u8>>) -> io::Result<()> {
         self.link.borrow_mut().send(&Msg::Want {
             index: index as u32,
-            signature: None,
+            signature: signature.clone(),
         })?;
+        if let Some(signature) = signature {
+            self.asked_against.insert(index, signature);
+        }
         self.ahead_bytes += self.list[index].size();
         self.asked.push_back(index);
         self.unsent += 1;
@@ -128,9 +134,9 @@ impl<R: Read, W: Write> RemoteSender<R, W> {
             return Ok(sent);
         }
         if !self.asked.contains(&index) {
-            self.queue.retain(|&q| q != index);
+            self.queue.retain(|(q, _)| *q != index);
             self.settle()?;
-            self.ask(index)?;
+            self.ask(index, None)?;
         }
         while self.asked.front() != Some(&index) {
             self.read_one()?;
@@ -214,7 +220,19 @@ impl<R: Read, W: Write> Sender for RemoteSender<R, W> {
         basis: Option<&Signature>,
         out: &mut dyn Write,
     ) -> io::Result<Sent> {
+        let ahead = self.asked_against.remove(&index);
+        let asked = self.ready.contains_key(&index) || self.asked.contains(&index);
         match basis {
+            // A whole file, or a delta asked for ahead against this very signature.
+            None if ahead.is_none() => self.take(index, out),
+            Some(basis) if asked && ahead.is_some_and(|a| a == basis.to_bytes()) => {
+                self.take(index, out)
+            }
+            _ if asked => {
+                // Asked ahead for another kind: that answer is read and dropped.
+                self.take(index, &mut io::sink())?;
+                self.send(index, basis, out)
+            }
             None => self.take(index, out),
             Some(basis) => self.request_data(
                 &Msg::Want {
@@ -226,10 +244,14 @@ impl<R: Read, W: Write> Sender for RemoteSender<R, W> {
         }
     }
 
-    fn prefetch(&mut self, indexes: Vec<usize>) {
-        self.queue = indexes
+    fn takes_deltas_ahead(&mut self, probe: usize, options: &SignatureOptions) -> bool {
+        matches!(self.signature(probe, options), Ok(None))
+    }
+
+    fn prefetch(&mut self, wanted: Vec<(usize, Option<Vec<u8>>)>) {
+        self.queue = wanted
             .into_iter()
-            .filter(|&i| i < self.list.len())
+            .filter(|(i, _)| *i < self.list.len())
             .collect();
         // An error here shows again on the first real request.
         let _ = self.top_up();
