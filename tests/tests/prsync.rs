@@ -509,9 +509,8 @@ fn partial_keeps_what_arrived_of_a_cut_transfer_and_the_next_run_finishes_it() {
     assert!(std::fs::read(node_dst.join("big.bin")).unwrap() == big);
 }
 
-/// Many small changed files to a host: their deltas are asked for ahead, each against the
-/// host's own old copy, and every file ends up as the source's (the data matched shows the
-/// deltas were used).
+/// Many small changed files to a host and back: every file ends up as the source's, sent
+/// as deltas (the data matched shows it); on the pull, asked for ahead.
 #[test]
 fn many_small_changed_files_come_as_deltas() {
     let tc = TestCluster::start(1);
@@ -541,6 +540,26 @@ fn many_small_changed_files_come_as_deltas() {
         let name = format!("f{n:03}");
         assert!(
             std::fs::read(dst.join(&name)).unwrap() == body(n, n % 2 == 0),
+            "{name}"
+        );
+    }
+    // Pulled back over the first copy: the host's agent offers no signatures, so this
+    // side asks for the deltas ahead, each against its own old file.
+    let back = scratch.join("back");
+    std::fs::create_dir_all(&back).unwrap();
+    for n in 0..120 {
+        std::fs::write(back.join(format!("f{n:03}")), body(n, false)).unwrap();
+    }
+    let out = run(tc
+        .prsync()
+        .args(["-a", "--stats", "node1:/tmp/dst/"])
+        .arg(with_slash(&back)));
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    assert!(stat(&text(&out.stdout), "Matched data:") > 60 * 15_000);
+    for n in 0..120 {
+        let name = format!("f{n:03}");
+        assert!(
+            std::fs::read(back.join(&name)).unwrap() == body(n, n % 2 == 0),
             "{name}"
         );
     }
