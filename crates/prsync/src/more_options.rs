@@ -71,6 +71,14 @@ pub struct MoreArgs {
     /// Find similar file for basis if no dest file
     #[arg(short = 'y', long = "fuzzy", action = ArgAction::Count)]
     pub fuzzy: u8,
+    /// Set the accuracy for mod-time comparisons (seconds either way that count as equal)
+    #[arg(
+        short = '@',
+        long = "modify-window",
+        value_name = "NUM",
+        allow_negative_numbers = true
+    )]
+    pub modify_window: Option<i64>,
     /// Force an older protocol version (accepted: prsync's two ends speak its own protocol)
     #[arg(long = "protocol", value_name = "NUM")]
     pub protocol: Option<u32>,
@@ -95,6 +103,8 @@ pub struct More {
     /// `--append` (1) or `--append-verify` (2): a file already as long as the sender's or
     /// longer is left alone; a shorter one gets the rest (1), or is checked whole (2).
     pub append: u8,
+    /// `--modify-window`: seconds apart that still count as the same time.
+    pub modify_window: u64,
     /// `-y`: a missing file is built against the most alike one beside it.
     pub fuzzy: bool,
     /// `--debug=FUZZY`: the basis chosen is said.
@@ -170,6 +180,7 @@ impl MoreArgs {
             omit_link_times: self.omit_link_times,
             force: self.force,
             log_file: self.log_file.clone(),
+            modify_window: self.modify_window.unwrap_or(0).max(0) as u64,
             fuzzy: self.fuzzy > 0,
             debug_fuzzy: false,
             remote_options: self
@@ -231,12 +242,26 @@ impl More {
                 .as_secs();
             args.push(format!("--stop-after={}", left.div_ceil(60).max(1)).into_bytes());
         }
+        if self.modify_window > 0 {
+            args.push(format!("--modify-window={}", self.modify_window).into_bytes());
+        }
         if let Some(l) = self.compress_level {
             args.push(format!("--compress-level={l}").into_bytes());
         }
         // Last, so that they win over what the client chose, as rsync's -M does.
         args.extend(self.remote_options.iter().cloned());
         args
+    }
+
+    /// Whether two mtimes (in seconds) count as the same: equal, or within
+    /// `--modify-window` of each other.
+    pub fn same_time(&self, a: i64, b: i64) -> bool {
+        a.abs_diff(b) <= self.modify_window
+    }
+
+    /// Whether mtime `a` is later than `b` by more than `--modify-window`.
+    pub fn newer(&self, a: i64, b: i64) -> bool {
+        a > b && !self.same_time(a, b)
     }
 
     /// Whether the run has reached `--stop-at`/`--stop-after`.

@@ -389,7 +389,7 @@ impl<'a, S: Sender, W: Write> Receiver<'a, S, W> {
             || o.more.append > 0
             || o.max_size.is_some_and(|max| e.size() > max)
             || o.min_size.is_some_and(|min| e.size() < min)
-            || (o.update && m.mtime.secs > e.mtime.secs))
+            || (o.update && o.more.newer(m.mtime.secs, e.mtime.secs)))
             && m.is_file()
             && m.size > 0
             && !self.unchanged(i, e, m).unwrap_or(true)
@@ -825,7 +825,7 @@ impl<'a, S: Sender, W: Write> Receiver<'a, S, W> {
         }
         let omitted = (e.is_dir() && o.omit_dir_times)
             || (matches!(e.kind, FileKind::Symlink { .. }) && o.more.omit_link_times);
-        if keep_time && !omitted && e.mtime.secs != meta.mtime.secs {
+        if keep_time && !omitted && !o.more.same_time(e.mtime.secs, meta.mtime.secs) {
             item.time = true;
         }
         let is_link = matches!(e.kind, FileKind::Symlink { .. });
@@ -1234,7 +1234,7 @@ impl<'a, S: Sender, W: Write> Receiver<'a, S, W> {
             }
             return Ok(Some(false));
         };
-        if self.opts.update && m.mtime.secs > e.mtime.secs {
+        if self.opts.update && self.opts.more.newer(m.mtime.secs, e.mtime.secs) {
             return Ok(None);
         }
         if self.unchanged(i, e, &m)? {
@@ -1296,7 +1296,7 @@ impl<'a, S: Sender, W: Write> Receiver<'a, S, W> {
         if self.opts.size_only {
             return Ok(true);
         }
-        Ok(!self.opts.ignore_times && e.mtime.secs == m.mtime.secs)
+        Ok(!self.opts.ignore_times && self.opts.more.same_time(e.mtime.secs, m.mtime.secs))
     }
 
     /// A member of a hard-link group (see `hlink.c` in rsync for the rules copied here).
@@ -1884,7 +1884,7 @@ impl<'a, S: Sender, W: Write> Receiver<'a, S, W> {
         }
         // rsync compares whole seconds here too: a folder whose time is off by less than a
         // second is left alone.
-        if matches!(now, Some(m) if m.mtime.secs == e.mtime.secs) {
+        if matches!(now, Some(m) if self.opts.more.same_time(m.mtime.secs, e.mtime.secs)) {
             return Ok(());
         }
         match self.rel_of(i) {

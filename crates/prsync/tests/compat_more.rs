@@ -749,3 +749,21 @@ fn fuzzy_basis_is_the_nearest_name() {
     let [rd, pd] = bed.sides();
     common::assert_same_trees(&rd.join("t"), &pd.join("t"), "--fuzzy", true);
 }
+
+/// `--modify-window`: times that far apart or nearer count as the same, in the quick check
+/// and in the itemized time.
+#[test]
+fn modify_window() {
+    let bed = Bed::new("more-modify-window");
+    let src = bed.src();
+    fs::write(src.join("f"), b"same\n").unwrap();
+    set_mtime(&src.join("f"), 1_500_000_000, 0);
+    set_mtime(&src, 1_500_000_000, 0);
+    bed.same(&[b"-a", b"{src}/", b"t/"], "t");
+    bed.on_dests("t", |d| set_mtime(&d.join("f"), 1_500_000_001, 0));
+    assert_eq!(bed.same(&[b"-ain", b"{src}/", b"t/"], "t").len(), 1);
+    assert!(bed
+        .same(&[b"-ain", b"--modify-window=2", b"{src}/", b"t/"], "t")
+        .is_empty());
+    bed.same(&[b"-ai", b"-@", b"1", b"{src}/", b"t/"], "t");
+}
