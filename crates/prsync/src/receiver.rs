@@ -33,7 +33,7 @@ use crate::cli::{DeleteMode, Options};
 use crate::flist::{compare, parent_of, FileEntry, FileKind};
 use crate::itemize::{self, Item};
 use crate::mapped::Mapped;
-use crate::sender::{os_reason, Sender};
+use crate::sender::{os_reason, Prefetch, Sender};
 use crate::stats::Stats;
 
 mod alt;
@@ -303,7 +303,7 @@ impl<'a, S: Sender, W: Write> Receiver<'a, S, W> {
             })
             .collect();
         let found = self.first_look(&looked);
-        let mut wanted: Vec<(usize, Option<Vec<u8>>)> = Vec::new();
+        let mut wanted: Vec<(usize, Prefetch)> = Vec::new();
         let mut changed = Vec::new();
         for (i, found) in looked.into_iter().zip(found) {
             if self.list()[i].is_dir() {
@@ -311,7 +311,7 @@ impl<'a, S: Sender, W: Write> Receiver<'a, S, W> {
                     self.existed.insert(i);
                 }
             } else if matches!(found, Ok(None)) {
-                wanted.push((i, None));
+                wanted.push((i, Prefetch::Whole));
             } else if let Ok(Some(m)) = &found {
                 if self.delta_ahead(i, m) {
                     changed.push(i);
@@ -395,13 +395,11 @@ impl<'a, S: Sender, W: Write> Receiver<'a, S, W> {
             && !self.unchanged(i, e, m).unwrap_or(true)
     }
 
-    /// The signatures of the changed files (in list order, merged into `wanted`), so that a
-    /// sender across a network makes their deltas ahead instead of one round trip each.
-    fn ask_deltas_ahead(
-        &mut self,
-        changed: Vec<usize>,
-        wanted: &mut Vec<(usize, Option<Vec<u8>>)>,
-    ) {
+    /// What the changed files will need (merged into `wanted`, in list order), so that a
+    /// sender across a network sends it ahead instead of one round trip at a time: a sender
+    /// that offers no signatures makes their deltas against the signatures made here; one
+    /// that does sends its signatures, which each old copy is then searched with.
+    fn ask_deltas_ahead(&mut self, changed: Vec<usize>, wanted: &mut Vec<(usize, Prefetch)>) {
         let options = SignatureOptions {
             block_size: self.opts.block_size,
             strong_len: None,
@@ -410,6 +408,11 @@ impl<'a, S: Sender, W: Write> Receiver<'a, S, W> {
             return;
         };
         if !self.sender.takes_deltas_ahead(first, &options) {
+            // The first one's signature came with the question.
+            for i in changed.into_iter().skip(1) {
+                wanted.push((i, Prefetch::Signature(self.opts.block_size)));
+            }
+            wanted.sort_by_key(|(i, _)| *i);
             return;
         }
         for i in changed {
@@ -421,7 +424,7 @@ impl<'a, S: Sender, W: Write> Receiver<'a, S, W> {
                 continue;
             };
             if let Ok(sig) = Signature::new(&map, &options) {
-                wanted.push((i, Some(sig.to_bytes())));
+                wanted.push((i, Prefetch::Delta(sig.to_bytes())));
             }
         }
         wanted.sort_by_key(|(i, _)| *i);

@@ -89,12 +89,11 @@ pub trait Sender {
         out: &mut dyn Write,
     ) -> io::Result<Sent>;
 
-    /// Files the receiver will want, in the order it will ask for them, each whole
-    /// (`None`) or as a delta against the signature given (`Signature::to_bytes`): a sender
+    /// What the receiver will want of these files, in the order it will ask: a sender
     /// across a network asks for several at once, so that small files do not each cost a
     /// round trip. The receiver may still skip some of them, and a delta is used only if
     /// the receiver asks with the same signature.
-    fn prefetch(&mut self, wanted: Vec<(usize, Option<Vec<u8>>)>) {
+    fn prefetch(&mut self, wanted: Vec<(usize, Prefetch)>) {
         let _ = wanted;
     }
 
@@ -138,6 +137,17 @@ pub trait Sender {
         let _ = index;
         Err(io::Error::other("this sender does not remove its files"))
     }
+}
+
+/// What a receiver will want of a file ([`Sender::prefetch`]).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Prefetch {
+    /// The whole file.
+    Whole,
+    /// A delta against the old copy whose signature (`Signature::to_bytes`) this is.
+    Delta(Vec<u8>),
+    /// The sender's signature of it (with `-B`'s block size), to search the old copy with.
+    Signature(Option<u32>),
 }
 
 /// rsync's `-m`: drops every folder below which the list has nothing but folders (the

@@ -15,7 +15,7 @@ use prtools_transport::Progress;
 
 use super::wire::{unzip, DataWriter, Link, Msg, Shape};
 use crate::flist::FileEntry;
-use crate::sender::{Sender, Sent};
+use crate::sender::{Prefetch, Sender, Sent};
 
 /// A link shared by the sender stand-in and the receiver's output in one agent.
 pub type Shared<R, W> = Rc<RefCell<Link<R, W>>>;
@@ -41,12 +41,14 @@ pub struct RemoteSender<R: Read, W: Write> {
     link: Shared<R, W>,
     /// Set once the sender has said it offers no signatures, so it is not asked again.
     no_signatures: bool,
-    /// Files to ask for ahead, in order, whole or as a delta against a signature.
-    queue: VecDeque<(usize, Option<Vec<u8>>)>,
+    /// What to ask for ahead, in order.
+    queue: VecDeque<(usize, Prefetch)>,
+    /// Signatures asked for ahead and read, not yet taken.
+    ready_signatures: HashMap<usize, io::Result<Option<Arc<Signature>>>>,
     /// The signatures the deltas asked for ahead were asked against.
     asked_against: HashMap<usize, Vec<u8>>,
-    /// Asked for, answer not read yet.
-    asked: VecDeque<usize>,
+    /// Asked for, answer not read yet: file data, or a signature (`true`).
+    asked: VecDeque<(usize, bool)>,
     /// Answers read before they were taken.
     ready: HashMap<usize, io::Result<(Vec<u8>, Sent)>>,
     /// Bytes of the files asked for or waiting.
@@ -64,6 +66,7 @@ impl<R: Read, W: Write> RemoteSender<R, W> {
             no_signatures: false,
             queue: VecDeque::new(),
             asked_against: HashMap::new(),
+            ready_signatures: HashMap::new(),
             asked: VecDeque::new(),
             ready: HashMap::new(),
             ahead_bytes: 0,
@@ -77,10 +80,14 @@ impl<R: Read, W: Write> RemoteSender<R, W> {
     /// once.
     fn top_up(&mut self) -> io::Result<()> {
         while self.asked.len() < AHEAD_FILES && self.ahead_bytes < AHEAD_BYTES {
-            let Some((index, signature)) = self.queue.pop_front() else {
+            let Some((index, what)) = self.queue.pop_front() else {
                 break;
             };
-            self.ask(index, signature)?;
+            match what {
+                Prefetch::Whole => self.ask(index, None)?,
+                Prefetch::Delta(signature) => self.ask(index, Some(signature))?,
+                Prefetch::Signature(block_size) => self.ask_signature(index, block_size)?,
+            }
         }
         if self.unsent >= SEND_ASKS {
             self.link.borrow_mut().flush()?;
@@ -98,20 +105,56 @@ impl<R: Read, W: Write> RemoteSender<R, W> {
             self.asked_against.insert(index, signature);
         }
         self.ahead_bytes += self.list[index].size();
-        self.asked.push_back(index);
+        self.asked.push_back((index, false));
         self.unsent += 1;
         Ok(())
     }
 
-    /// Reads the next answer on its way into `ready`.
+    fn ask_signature(&mut self, index: usize, block_size: Option<u32>) -> io::Result<()> {
+        self.link.borrow_mut().send(&Msg::WantSignature {
+            index: index as u32,
+            block_size,
+        })?;
+        self.asked.push_back((index, true));
+        self.unsent += 1;
+        Ok(())
+    }
+
+    /// Whether file data (`signature` false) or a signature of `index` is on its way.
+    fn on_its_way(&self, index: usize, signature: bool) -> bool {
+        self.asked.contains(&(index, signature))
+    }
+
+    /// Reads the next answer on its way into `ready` (or `ready_signatures`).
     fn read_one(&mut self) -> io::Result<()> {
-        let Some(index) = self.asked.pop_front() else {
+        let Some((index, signature)) = self.asked.pop_front() else {
             return Ok(());
         };
+        if signature {
+            let answer = self.read_signature()?;
+            self.ready_signatures.insert(index, answer);
+            return Ok(());
+        }
         let mut data = Vec::new();
         let answer = receive_data(&mut self.link.borrow_mut(), &mut data)?.map(|sent| (data, sent));
         self.ready.insert(index, answer);
         Ok(())
+    }
+
+    /// Reads one signature answer. The outer error is the link's; the inner one is the
+    /// file's (the sender could not read it). A sender that offers none is not asked again.
+    fn read_signature(&mut self) -> io::Result<io::Result<Option<Arc<Signature>>>> {
+        match self.link.borrow_mut().receive()? {
+            Msg::Signature(Some(bytes)) => Ok(Signature::from_bytes(&bytes)
+                .map(|s| Some(Arc::new(s)))
+                .map_err(|e| io::Error::new(io::ErrorKind::InvalidData, e))),
+            Msg::Signature(None) => {
+                self.no_signatures = true;
+                Ok(Ok(None))
+            }
+            Msg::Failed(why) => Ok(Err(io::Error::other(why))),
+            other => Err(unexpected("a signature", &other)),
+        }
     }
 
     /// Takes in every answer still on its way, before a request of another kind.
@@ -133,12 +176,13 @@ impl<R: Read, W: Write> RemoteSender<R, W> {
             out.write_all(&data)?;
             return Ok(sent);
         }
-        if !self.asked.contains(&index) {
-            self.queue.retain(|(q, _)| *q != index);
+        if !self.on_its_way(index, false) {
+            self.queue
+                .retain(|(q, what)| *q != index || matches!(what, Prefetch::Signature(_)));
             self.settle()?;
             self.ask(index, None)?;
         }
-        while self.asked.front() != Some(&index) {
+        while self.asked.front() != Some(&(index, false)) {
             self.read_one()?;
         }
         self.asked.pop_front();
@@ -167,6 +211,7 @@ impl<R: Read, W: Write> RemoteSender<R, W> {
         self.queue.clear();
         self.settle()?;
         self.ready.clear();
+        self.ready_signatures.clear();
         Ok(())
     }
 }
@@ -221,7 +266,7 @@ impl<R: Read, W: Write> Sender for RemoteSender<R, W> {
         out: &mut dyn Write,
     ) -> io::Result<Sent> {
         let ahead = self.asked_against.remove(&index);
-        let asked = self.ready.contains_key(&index) || self.asked.contains(&index);
+        let asked = self.ready.contains_key(&index) || self.on_its_way(index, false);
         match basis {
             // A whole file, or a delta asked for ahead against this very signature.
             None if ahead.is_none() => self.take(index, out),
@@ -245,10 +290,17 @@ impl<R: Read, W: Write> Sender for RemoteSender<R, W> {
     }
 
     fn takes_deltas_ahead(&mut self, probe: usize, options: &SignatureOptions) -> bool {
-        matches!(self.signature(probe, options), Ok(None))
+        match self.signature(probe, options) {
+            Ok(None) => true,
+            // Kept for the receiver's own ask.
+            answer => {
+                self.ready_signatures.insert(probe, answer);
+                false
+            }
+        }
     }
 
-    fn prefetch(&mut self, wanted: Vec<(usize, Option<Vec<u8>>)>) {
+    fn prefetch(&mut self, wanted: Vec<(usize, Prefetch)>) {
         self.queue = wanted
             .into_iter()
             .filter(|(i, _)| *i < self.list.len())
@@ -262,26 +314,28 @@ impl<R: Read, W: Write> Sender for RemoteSender<R, W> {
         index: usize,
         options: &SignatureOptions,
     ) -> io::Result<Option<Arc<Signature>>> {
+        if let Some(answer) = self.ready_signatures.remove(&index) {
+            self.top_up()?;
+            return answer;
+        }
+        if self.on_its_way(index, true) {
+            while self.asked.front() != Some(&(index, true)) {
+                self.read_one()?;
+            }
+            self.asked.pop_front();
+            let answer = self.read_signature()?;
+            self.top_up()?;
+            return answer;
+        }
         if self.no_signatures {
             return Ok(None);
         }
         self.settle()?;
-        let mut link = self.link.borrow_mut();
-        link.send(&Msg::WantSignature {
+        self.link.borrow_mut().send(&Msg::WantSignature {
             index: index as u32,
             block_size: options.block_size,
         })?;
-        match link.receive()? {
-            Msg::Signature(Some(bytes)) => Signature::from_bytes(&bytes)
-                .map(|s| Some(Arc::new(s)))
-                .map_err(|e| io::Error::new(io::ErrorKind::InvalidData, e)),
-            Msg::Signature(None) => {
-                self.no_signatures = true;
-                Ok(None)
-            }
-            Msg::Failed(why) => Err(io::Error::other(why)),
-            other => Err(unexpected("a signature", &other)),
-        }
+        self.read_signature()?
     }
 
     fn send_ranges(
