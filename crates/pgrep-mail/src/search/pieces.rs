@@ -29,7 +29,7 @@ use crate::config::{Config, Report};
 /// How much of a piece is tested and searched at a time: small enough to stay in a core's
 /// L2 cache between the NUL test and the search, large enough that the calls per chunk
 /// cost nothing against the search.
-const CHUNK: usize = 256 << 10;
+pub(super) const CHUNK: usize = 256 << 10;
 
 /// The largest piece: a core takes one at a time, so the last ones to finish end within
 /// about a piece's search (a few milliseconds) of each other.
