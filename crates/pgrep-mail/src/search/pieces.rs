@@ -98,8 +98,7 @@ pub fn search(
     bounds.push(len);
     let binary = AtomicBool::new(false);
     let found = AtomicBool::new(false);
-    // SAFETY: sysconf only reads a constant of the system.
-    let page = usize::try_from(unsafe { libc::sysconf(libc::_SC_PAGESIZE) }).unwrap_or(0);
+    let page = page_size();
     let shared = Shared {
         cfg,
         data,
@@ -247,31 +246,48 @@ impl Shared<'_> {
         p
     }
 
-    /// Unmaps the whole pages of `text`, searched, from the page table (the file's pages
-    /// stay in the page cache). Unmapping a 1 GiB file's 262,144 pages costs about a
-    /// twentieth of the search, and at exit or at the mapping's drop one core would do it
-    /// alone after the search; done here, every core unmaps what it searched while the
-    /// others search. Each call costs the other cores a TLB flush, so it is made once a
-    /// piece, not once a chunk. The memory stays mapped: a later read (the whole-file
-    /// search of a binary file) faults the same bytes in again.
+    /// See [`release`]: only when `data` is a mapping.
     fn release(&self, text: &[u8]) {
-        if self.page == 0 {
-            return;
-        }
-        let start = text.as_ptr() as usize;
-        let from = start.div_ceil(self.page) * self.page;
-        let to = (start + text.len()) / self.page * self.page;
-        if to > from {
-            // SAFETY: `[from, to)` is whole pages inside `data`, a private read-only mapping
-            // of a file (`page` is 0 otherwise). MADV_DONTNEED drops their page-table
-            // entries only; as nothing was written to them, reading them again reads the
-            // same bytes of the file, so every reference into `data` stays valid. A failure
-            // only leaves the pages mapped.
-            unsafe {
-                libc::madvise(from as *mut libc::c_void, to - from, libc::MADV_DONTNEED);
-            }
+        if self.page != 0 {
+            // SAFETY: `page` is not 0 only when `data` is a read-only mapping of a file,
+            // and `text` is part of `data`.
+            unsafe { release(text, self.page) }
         }
     }
+}
+
+/// Unmaps the whole pages of `text`, searched, from the page table (the file's pages
+/// stay in the page cache). Unmapping a 1 GiB file's 262,144 pages costs about a
+/// twentieth of the search, and at exit or at the mapping's drop one core would do it
+/// alone after the search; done as each piece is searched, every core unmaps what it
+/// searched while the others search. Each call costs the other cores a TLB flush, so it is
+/// made once a piece, not once a chunk. The memory stays mapped: a later read (the
+/// whole-file search of a binary file, a matching message copied out) faults the same bytes
+/// in again.
+///
+/// # Safety
+///
+/// `text` must lie inside a read-only mapping of a file, and `page` be the page size.
+pub(super) unsafe fn release(text: &[u8], page: usize) {
+    let start = text.as_ptr() as usize;
+    let from = start.div_ceil(page) * page;
+    let to = (start + text.len()) / page * page;
+    if to > from {
+        // SAFETY: `[from, to)` is whole pages inside `text`, part of a read-only mapping of
+        // a file (the caller's promise). MADV_DONTNEED drops their page-table entries only;
+        // as nothing was written to them, reading them again reads the same bytes of the
+        // file, so every reference into the mapping stays valid. A failure only leaves the
+        // pages mapped.
+        unsafe {
+            libc::madvise(from as *mut libc::c_void, to - from, libc::MADV_DONTNEED);
+        }
+    }
+}
+
+/// The page size, for [`release`].
+pub(super) fn page_size() -> usize {
+    // SAFETY: sysconf only reads a constant of the system.
+    usize::try_from(unsafe { libc::sysconf(libc::_SC_PAGESIZE) }).unwrap_or(0)
 }
 
 #[cfg(test)]

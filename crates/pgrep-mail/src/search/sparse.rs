@@ -62,9 +62,15 @@ pub fn applies(cfg: &Config) -> bool {
 }
 
 /// The selected messages of the mbox `buf`, in order, searched in about `pieces` pieces
-/// at once. Only when [`applies`].
-pub fn select(cfg: &Config, buf: &[u8], pieces: usize) -> Vec<Message> {
-    select_from(cfg, buf, pieces, PARALLEL_MIN, SWITCH_AFTER)
+/// at once. Only when [`applies`]. `mapped` says that `buf` is a read-only mapping of a
+/// file, whose pages each piece gives back once walked ([`super::pieces::release`]).
+pub fn select(cfg: &Config, buf: &[u8], pieces: usize, mapped: bool) -> Vec<Message> {
+    let page = if mapped {
+        super::pieces::page_size()
+    } else {
+        0
+    };
+    select_from(cfg, buf, pieces, PARALLEL_MIN, SWITCH_AFTER, page)
 }
 
 /// [`select`] with its sizes given, so that tests reach the joining of pieces and the
@@ -76,6 +82,7 @@ pub fn select_from(
     pieces: usize,
     min_len: usize,
     switch_after: usize,
+    page: usize,
 ) -> Vec<Message> {
     let Some(first) = mbox::next_separator(buf, 0) else {
         return Vec::new();
@@ -97,7 +104,15 @@ pub fn select_from(
     let stop = |k: usize| starts.get(k + 1).copied().unwrap_or(buf.len());
     let walked: Vec<(Vec<Message>, usize)> = (0..starts.len())
         .into_par_iter()
-        .map(|k| walk(starts[k], stop(k)))
+        .map(|k| {
+            let walked = walk(starts[k], stop(k));
+            if page != 0 {
+                // SAFETY: `page` is not 0 only when `buf` is a read-only mapping of a file
+                // ([`select`]), and the piece is part of it.
+                unsafe { super::pieces::release(&buf[starts[k]..stop(k)], page) }
+            }
+            walked
+        })
         .collect();
     // Each piece took its first separator for a message's start. It is one when the
     // pieces before reach it; when a message ran past it (a `Content-Length:` or a
@@ -153,9 +168,8 @@ impl<'a> Walk<'a> {
         let mut at = self.start;
         while at < stop {
             let end = chunk_end(self.buf, at, stop);
-            let mut hit = self.next_hit(at, end);
-            let mut mark = self.next_mark(at, end);
-            while let Some(found) = earliest(hit, mark) {
+            let mut next = LOOKS.map(|look| self.find(look, at, end));
+            while let Some(found) = next.iter().flatten().min().copied() {
                 let from = mbox::last_separator(self.buf, self.chain, found);
                 self.test(from);
                 if self.chain >= end {
@@ -166,13 +180,12 @@ impl<'a> Walk<'a> {
                 {
                     return self.one_by_one(stop);
                 }
-                // A match or mark found from before the chain's end is still the first
-                // after it unless it was inside the message just tested.
-                if hit.is_some_and(|h| h < self.chain) {
-                    hit = self.next_hit(self.chain, end);
-                }
-                if mark.is_some_and(|m| m < self.chain) {
-                    mark = self.next_mark(self.chain, end);
+                // What was found from before the chain's end is still the first after it
+                // unless it was inside the message just tested.
+                for (look, n) in LOOKS.iter().zip(&mut next) {
+                    if n.is_some_and(|n| n < self.chain) {
+                        *n = self.find(*look, self.chain, end);
+                    }
                 }
             }
             at = end.max(self.chain);
@@ -198,43 +211,50 @@ impl<'a> Walk<'a> {
         (self.chosen, self.chain)
     }
 
-    /// Where the first match in `[from, to)` starts (`to` is a line's start, and no match
-    /// crosses a line end).
-    fn next_hit(&self, from: usize, to: usize) -> Option<usize> {
-        self.cfg
-            .matcher
-            .find_at(&self.buf[..to], from)
-            .map(|(start, _)| start)
-    }
-
-    /// The first mark in `[from, to)`: the `=` of `=?`, the `6` of "base64", the `-` of
-    /// "quoted-printable" (which decide whether a message has a decoded view; not with
-    /// `--raw`), or the `-` of a field that can carry a message past a separator.
-    fn next_mark(&self, from: usize, to: usize) -> Option<usize> {
+    /// The first position in `[from, to)` where `look` finds something (`to` is a line's
+    /// start: no match crosses a line end, and each mark starts at the byte it is found by).
+    fn find(&self, look: Look, from: usize, to: usize) -> Option<usize> {
         let buf = self.buf;
         let hay = &buf[from..to];
-        if self.cfg.filter.raw {
-            return memchr::memchr_iter(b'-', hay)
+        match look {
+            Look::Match => self
+                .cfg
+                .matcher
+                .find_at(&buf[..to], from)
+                .map(|(start, _)| start),
+            Look::Encoding if self.cfg.filter.raw => None,
+            Look::Encoding => memchr::memchr2_iter(b'=', b'6', hay)
                 .map(|i| from + i)
-                .find(|&i| mbox::stretching_field_at(buf, i));
+                .find(|&i| {
+                    if buf[i] == b'=' {
+                        buf.get(i + 1) == Some(&b'?')
+                    } else {
+                        buf.get(i + 1) == Some(&b'4') && crate::mime::base64_at(buf, i)
+                    }
+                }),
+            Look::Dash => memchr::memchr_iter(b'-', hay).map(|i| from + i).find(|&i| {
+                mbox::stretching_field_at(buf, i)
+                    || (!self.cfg.filter.raw && crate::mime::quoted_printable_at(buf, i))
+            }),
         }
-        memchr::memchr3_iter(b'-', b'=', b'6', hay)
-            .map(|i| from + i)
-            .find(|&i| match buf[i] {
-                b'=' => buf.get(i + 1) == Some(&b'?'),
-                b'6' => buf.get(i + 1) == Some(&b'4') && crate::mime::base64_at(buf, i),
-                _ => crate::mime::quoted_printable_at(buf, i) || mbox::stretching_field_at(buf, i),
-            })
     }
 }
 
-/// The earlier of two positions, either of which may be missing.
-fn earliest(a: Option<usize>, b: Option<usize>) -> Option<usize> {
-    match (a, b) {
-        (Some(a), Some(b)) => Some(a.min(b)),
-        (a, b) => a.or(b),
-    }
+/// What a walk looks for, each on its own pass over a chunk (one pass for the three bytes
+/// of the marks stopped at each twice as slowly as two passes).
+#[derive(Debug, Clone, Copy)]
+enum Look {
+    /// A match of the pattern.
+    Match,
+    /// The `=` of `=?` or the `6` of "base64", which give a message a decoded view (not
+    /// with `--raw`).
+    Encoding,
+    /// The `-` of "quoted-printable" (not with `--raw`), or of a field that can carry a
+    /// message past a separator.
+    Dash,
 }
+
+const LOOKS: [Look; 3] = [Look::Match, Look::Encoding, Look::Dash];
 
 /// The end of the chunk starting at `at`: after its last line end, at most [`CHUNK`] on
 /// (unless one line is longer), and at most `stop`.
@@ -329,7 +349,7 @@ mod tests {
                 let want = one_by_one(&cfg, &buf);
                 for pieces in 1..=6 {
                     for switch_after in [0, 300, usize::MAX] {
-                        let got = select_from(&cfg, &buf, pieces, 0, switch_after);
+                        let got = select_from(&cfg, &buf, pieces, 0, switch_after, 0);
                         assert!(
                             got == want,
                             "seed {seed}, {args:?}, {pieces} pieces, switch after {switch_after}:\n{got:?}\n{want:?}"
@@ -349,13 +369,13 @@ mod tests {
             for buf in [kind.to_string(), [KINDS[0], kind, KINDS[0]].concat()] {
                 let buf = buf.as_bytes();
                 assert_eq!(
-                    select_from(&cfg, buf, 3, 0, usize::MAX),
+                    select_from(&cfg, buf, 3, 0, usize::MAX, 0),
                     one_by_one(&cfg, buf),
                     "{kind}"
                 );
             }
         }
-        let selected = |kind: &str| !select(&cfg, kind.as_bytes(), 1).is_empty();
+        let selected = |kind: &str| !select(&cfg, kind.as_bytes(), 1, false).is_empty();
         assert!(selected(KINDS[2]), "a match only in a base64 part");
         assert!(selected(KINDS[12]), "a match only in a base64 body");
         assert!(
@@ -364,7 +384,7 @@ mod tests {
         );
         assert!(selected(KINDS[4]), "a match only in an encoded header word");
         let inner = [KINDS[5], KINDS[6]].concat();
-        let chosen = select(&cfg, inner.as_bytes(), 1);
+        let chosen = select(&cfg, inner.as_bytes(), 1, false);
         assert_eq!(
             chosen.iter().map(|m| m.start).collect::<Vec<_>>(),
             [0, KINDS[5].len()],
