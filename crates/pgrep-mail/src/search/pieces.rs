@@ -284,7 +284,34 @@ pub(super) unsafe fn release(text: &[u8], page: usize) {
     }
 }
 
-/// The page size, for [`release`].
+/// Maps the pages of `text` in one call, where reading them would fault them in one
+/// fault-around window (16 pages) at a time: a 256 MiB mailbox took about 6,000 faults, and
+/// each costs more the busier the machine. Kernels before 5.14 refuse the request, and the
+/// pages then fault in as they are read.
+///
+/// # Safety
+///
+/// `text` must lie inside a read-only mapping of a file, and `page` be the page size.
+pub(super) unsafe fn populate(text: &[u8], page: usize) {
+    let start = text.as_ptr() as usize;
+    let from = start / page * page;
+    let to = start + text.len();
+    if to > from {
+        // SAFETY: `[from, to)` lies inside the mapping that holds `text` (a mapping starts
+        // on a page and ends on one, so the page that holds `text`'s first byte is in it).
+        // MADV_POPULATE_READ only reads the file's pages into the page table, as reading
+        // them would; a failure changes nothing.
+        unsafe {
+            libc::madvise(
+                from as *mut libc::c_void,
+                to - from,
+                libc::MADV_POPULATE_READ,
+            );
+        }
+    }
+}
+
+/// The page size, for [`release`] and [`populate`].
 pub(super) fn page_size() -> usize {
     // SAFETY: sysconf only reads a constant of the system.
     usize::try_from(unsafe { libc::sysconf(libc::_SC_PAGESIZE) }).unwrap_or(0)

@@ -63,7 +63,8 @@ pub fn applies(cfg: &Config) -> bool {
 
 /// The selected messages of the mbox `buf`, in order, searched in about `pieces` pieces
 /// at once. Only when [`applies`]. `mapped` says that `buf` is a read-only mapping of a
-/// file, whose pages each piece gives back once walked ([`super::pieces::release`]).
+/// file, whose pages each piece maps in one call before it walks them
+/// ([`super::pieces::populate`]) and gives back after ([`super::pieces::release`]).
 pub fn select(cfg: &Config, buf: &[u8], pieces: usize, mapped: bool) -> Vec<Message> {
     let page = if mapped {
         super::pieces::page_size()
@@ -105,11 +106,16 @@ pub fn select_from(
     let walked: Vec<(Vec<Message>, usize)> = (0..starts.len())
         .into_par_iter()
         .map(|k| {
-            let walked = walk(starts[k], stop(k));
+            let piece = &buf[starts[k]..stop(k)];
             if page != 0 {
                 // SAFETY: `page` is not 0 only when `buf` is a read-only mapping of a file
                 // ([`select`]), and the piece is part of it.
-                unsafe { super::pieces::release(&buf[starts[k]..stop(k)], page) }
+                unsafe { super::pieces::populate(piece, page) }
+            }
+            let walked = walk(starts[k], stop(k));
+            if page != 0 {
+                // SAFETY: as above.
+                unsafe { super::pieces::release(piece, page) }
             }
             walked
         })
