@@ -101,6 +101,52 @@ pub fn next_separator(buf: &[u8], from: usize) -> Option<usize> {
     None
 }
 
+/// The last separator in `[from, at]`, where `from` is a message's start and no message
+/// starting in `[from, at]` has a field that lets it run past its next separator (see
+/// [`stretching_field_at`]): every separator there starts a message, so the last one starts
+/// the message that holds `at`. `from` when there is none after it.
+pub fn last_separator(buf: &[u8], from: usize, at: usize) -> usize {
+    static FINDER: OnceLock<memmem::FinderRev<'static>> = OnceLock::new();
+    let finder = FINDER.get_or_init(|| memmem::FinderRev::new(b"\nFrom "));
+    // A separator at `line <= at` has its "\nFrom " in [line - 1, line + 5).
+    let mut end = buf.len().min(at + 5);
+    while let Some(i) = finder.rfind(&buf[from..end]) {
+        let line = from + i + 1;
+        if is_separator(buf, line) {
+            return line;
+        }
+        end = from + i + 5;
+    }
+    from
+}
+
+/// Whether the `-` at `i` is the one of a `Content-Length:` field, or of a `Content-Type:`
+/// field whose value starts with "multipart" (both in any case, anywhere): the fields that
+/// let [`message_at`] end a message past the next separator. Wherever `message_at` reads
+/// one (the first `Content-Type:`, unfolded and trimmed), this finds it; it also finds them
+/// in bodies and after the first, which only costs a closer look at their message.
+pub fn stretching_field_at(buf: &[u8], i: usize) -> bool {
+    if i < 7 || !buf[i - 7..i].eq_ignore_ascii_case(b"content") {
+        return false;
+    }
+    let rest = &buf[i + 1..];
+    if rest.len() >= 7 && rest[..7].eq_ignore_ascii_case(b"length:") {
+        return true;
+    }
+    if rest.len() < 5 || !rest[..5].eq_ignore_ascii_case(b"type:") {
+        return false;
+    }
+    // The value's first word, past blanks and folded line ends.
+    let value = &rest[5..];
+    let skip = value
+        .iter()
+        .position(|b| !b.is_ascii_whitespace())
+        .unwrap_or(value.len());
+    value[skip..]
+        .get(..9)
+        .is_some_and(|w| w.eq_ignore_ascii_case(b"multipart"))
+}
+
 /// The first byte of the body: after the first blank line at or after `start`.
 pub fn header_end(buf: &[u8], start: usize, end: usize) -> usize {
     let mut at = start;

@@ -28,23 +28,32 @@ pub struct Decoded {
 fn names_encoding(msg: &[u8]) -> bool {
     static SIXTY_FOUR: OnceLock<memmem::Finder<'static>> = OnceLock::new();
     let sixty_four = SIXTY_FOUR.get_or_init(|| memmem::Finder::new(b"64"));
-    let base64 = sixty_four
-        .find_iter(msg)
-        .any(|i| i >= 4 && msg[i - 4..i].eq_ignore_ascii_case(b"base"));
-    base64
-        || memchr::memchr_iter(b'-', msg).any(|i| {
-            i >= 6
-                && msg[i - 6..i].eq_ignore_ascii_case(b"quoted")
-                && msg
-                    .get(i + 1..i + 10)
-                    .is_some_and(|w| w.eq_ignore_ascii_case(b"printable"))
-        })
+    sixty_four.find_iter(msg).any(|i| base64_at(msg, i))
+        || memchr::memchr_iter(b'-', msg).any(|i| quoted_printable_at(msg, i))
+}
+
+/// Whether the "64" at `i` ends "base64" (in any case). [`names_encoding`] and the
+/// pattern-first search ([`crate::search::sparse`]) share it, so a message that needs its
+/// decoded view is one the latter looks at.
+pub(crate) fn base64_at(buf: &[u8], i: usize) -> bool {
+    i >= 4 && buf[i - 4..i].eq_ignore_ascii_case(b"base")
+}
+
+/// Whether the `-` at `i` is the one of "quoted-printable" (in any case); see [`base64_at`].
+pub(crate) fn quoted_printable_at(buf: &[u8], i: usize) -> bool {
+    i >= 6
+        && buf[i - 6..i].eq_ignore_ascii_case(b"quoted")
+        && buf
+            .get(i + 1..i + 10)
+            .is_some_and(|w| w.eq_ignore_ascii_case(b"printable"))
 }
 
 /// The decoded view of `msg` (whose header ends at `header_end`), or `None` when nothing
 /// in it is encoded, so the stored bytes are the view.
 pub fn decode(msg: &[u8], header_end: usize) -> Option<Decoded> {
-    let header_words = memmem::find(&msg[..header_end], b"=?").is_some();
+    static ENCODED_WORD: OnceLock<memmem::Finder<'static>> = OnceLock::new();
+    let encoded_word = ENCODED_WORD.get_or_init(|| memmem::Finder::new(b"=?"));
+    let header_words = encoded_word.find(&msg[..header_end]).is_some();
     let body_encoded = names_encoding(msg);
     if !header_words && !body_encoded {
         return None;

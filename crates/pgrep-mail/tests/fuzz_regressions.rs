@@ -9,10 +9,12 @@
 
 use std::path::PathBuf;
 
+use pgrep_mail::config::Config;
 use pgrep_mail::mbox::{
     header_end, is_mbox, is_single_message, split, split_parallel_from, write_as_mbox, Message,
 };
 use pgrep_mail::mime;
+use pgrep_mail::search::{messages, sparse};
 
 /// Splits `data` every way and checks the target's invariants; returns the messages.
 fn check(data: &[u8]) -> Vec<Message> {
@@ -36,6 +38,7 @@ fn check(data: &[u8]) -> Vec<Message> {
             .collect();
         assert_eq!(parallel, messages, "{pieces} pieces");
     }
+    same_selection_pattern_first(data);
     if is_single_message(data) {
         assert!(header_end(data, 0, data.len()) <= data.len());
         let mut mbox = Vec::new();
@@ -44,6 +47,47 @@ fn check(data: &[u8]) -> Vec<Message> {
         assert_eq!(split(&mbox).len(), 1, "{}", String::from_utf8_lossy(&mbox));
     }
     messages
+}
+
+/// The pattern-first message search (`search/sparse.rs`) selects what testing every
+/// message of the split selects, on one piece and many, for patterns that hit headers,
+/// bodies, decoded text and separator-like lines.
+fn same_selection_pattern_first(data: &[u8]) {
+    if !is_mbox(data) {
+        return;
+    }
+    for args in [
+        &["--messages", "-i", "the"][..],
+        &["--messages", "-E", "From|Subject"],
+        &["--messages", "--body", "-i", "hello|Handy"],
+        &["--messages", "--headers", "-F", "x"],
+        &["--messages", "--raw", "-w", "a"],
+        // Only inside a forwarded or mboxcl2 message, after a `From ` line that is no
+        // separator, or only in decoded text.
+        &["--messages", "-w", "hi"],
+        &["--messages", "--headers", "inner"],
+        &["--messages", "unescaped"],
+        &["--messages", "-F", "hello world"],
+        &["--messages", "--headers", "J\u{f6}rg"],
+    ] {
+        let words = ["pgrep-mail"].iter().chain(args).chain(&["box"]);
+        let cli = <pgrep_mail::cli::Cli as clap::Parser>::try_parse_from(words).unwrap();
+        let cfg = Config::resolve_with(cli, &|_| None, true, false).unwrap();
+        assert!(sparse::applies(&cfg), "{args:?}");
+        let want: Vec<Message> = split(data)
+            .into_iter()
+            .filter(|m| messages::matches(&cfg, &data[m.start..m.end], m.header_end - m.start))
+            .collect();
+        for pieces in 1..=4 {
+            for switch_after in [0, usize::MAX] {
+                let got = sparse::select_from(&cfg, data, pieces, 0, switch_after, 0);
+                assert_eq!(
+                    got, want,
+                    "{args:?}, {pieces} pieces, switch {switch_after}"
+                );
+            }
+        }
+    }
 }
 
 /// The corners the target's seeds hold: mboxcl2 lengths over unescaped `From ` lines, a

@@ -434,6 +434,93 @@ fn messages_on_every_core_equal_one_core() {
     eqnice!(format!("big.mbox: {}\n", 7 * copies), text(&out.stdout));
 }
 
+// The message modes search an mbox pattern first and split off only the messages around a
+// match or a mark (src/search/sparse.rs); these mailboxes hold what makes that subtle.
+
+const NO_MATCH: &str = "From a@b Mon Jan  1 10:00:00 2001\nSubject: plain\n\nnothing here\n\n";
+/// The match only in a base64 part, after decoding.
+const IN_BASE64: &str = "From a@b Mon Jan  1 10:00:01 2001\nSubject: b64\nContent-Type: multipart/mixed; boundary=\"B\"\n\n--B\nContent-Type: text/plain\nContent-Transfer-Encoding: base64\n\nYW4gaW52b2ljZSBoZXJlCg==\n--B--\n\n";
+/// A `From ` line that is a separator but for `Content-Length:`, and the match after it.
+const MBOXCL2: &str = "From a@b Mon Jan  1 10:00:02 2001\nContent-Length: 62\n\nFrom x@y Mon Jan  1 11:00:00 2001\nSubject: inner\n\nan invoice\n\n";
+/// A forwarded mailbox inside a multipart message, the match after its `From ` line.
+const FORWARDED: &str = "From a@b Mon Jan  1 10:00:03 2001\nContent-Type: multipart/mixed; boundary=XX\n\n--XX\nContent-Type: message/rfc822\n\nFrom inner@x Mon Jan  1 10:00:00 2001\nSubject: fwd\n\nan invoice\n--XX--\n\n";
+/// A body line starting "From " that is no separator (no time), the match on it.
+const FROM_IN_BODY: &str =
+    "From a@b Mon Jan  1 10:00:04 2001\nSubject: hit\n\nFrom here on, an invoice\n\n";
+
+fn edge_mailbox() -> String {
+    [
+        NO_MATCH,
+        IN_BASE64,
+        NO_MATCH,
+        MBOXCL2,
+        NO_MATCH,
+        FORWARDED,
+        FROM_IN_BODY,
+        NO_MATCH,
+    ]
+    .concat()
+}
+
+#[test]
+fn pattern_first_prints_whole_messages_around_matches() {
+    let dir = scratch("pattern-first");
+    std::fs::write(dir.join("box"), edge_mailbox()).unwrap();
+    let matching = [IN_BASE64, MBOXCL2, FORWARDED, FROM_IN_BODY].concat();
+    let out = run(pgrep_mail(&dir).args(["--messages", "invoice", "box"]));
+    eqnice!(matching, text(&out.stdout));
+    let out = run(pgrep_mail(&dir).args(["--messages", "-c", "invoice", "box"]));
+    eqnice!("4\n", text(&out.stdout));
+    let out = run(pgrep_mail(&dir).args(["--count-messages", "invoice", "box"]));
+    eqnice!("box: 4\n", text(&out.stdout));
+    // -v tests every message.
+    let out = run(pgrep_mail(&dir).args(["--messages", "-v", "invoice", "box"]));
+    eqnice!(NO_MATCH.repeat(4), text(&out.stdout));
+    // As stored, the base64 part holds no match.
+    let out = run(pgrep_mail(&dir).args(["--messages", "--raw", "invoice", "box"]));
+    eqnice!(
+        [MBOXCL2, FORWARDED, FROM_IN_BODY].concat(),
+        text(&out.stdout)
+    );
+    let out = run(pgrep_mail(&dir).args(["--messages", "--body", "fwd", "box"]));
+    eqnice!(FORWARDED, text(&out.stdout));
+}
+
+#[test]
+fn pattern_first_on_every_core_equals_one_core() {
+    // Large enough to be cut into pieces, whose cuts land inside the mboxcl2 and multipart
+    // messages too.
+    let dir = scratch("pattern-first-big");
+    let one = edge_mailbox();
+    let copies = (9 << 20) / one.len() + 1;
+    std::fs::write(dir.join("big"), one.repeat(copies)).unwrap();
+    for args in [
+        &["--messages", "invoice", "big"][..],
+        &["--messages", "--raw", "-i", "INVOICE", "big"],
+        &["--count-messages", "-v", "invoice", "big"],
+    ] {
+        let serial = run(pgrep_mail(&dir).arg("--threads=1").args(args));
+        for threads in ["--threads=2", "--threads=3", "--threads=7"] {
+            let parallel = run(pgrep_mail(&dir).arg(threads).args(args));
+            assert!(
+                serial.stdout == parallel.stdout,
+                "{args:?} differs with {threads}"
+            );
+        }
+    }
+    let out = run(pgrep_mail(&dir).args(["--count-messages", "invoice", "big"]));
+    eqnice!(format!("big: {}\n", 4 * copies), text(&out.stdout));
+    let out = run(pgrep_mail(&dir).args(["--count-messages", "-v", "invoice", "big"]));
+    eqnice!(format!("big: {}\n", 4 * copies), text(&out.stdout));
+    let out = run(pgrep_mail(&dir).args(["--messages", "--threads=4", "invoice", "big"]));
+    eqnice!(
+        [IN_BASE64, MBOXCL2, FORWARDED, FROM_IN_BODY]
+            .concat()
+            .repeat(copies),
+        text(&out.stdout)
+    );
+}
+
 // ---------------------------------------------------------------------------------------
 // grep compatibility on one file: byte for byte.
 

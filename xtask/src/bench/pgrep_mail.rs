@@ -1,4 +1,4 @@
-//! `cargo xtask bench pgrep-mail [SIZE_MIB [zst]]`: pgrep-mail against ripgrep, GNU grep and
+//! `cargo xtask bench pgrep-mail [SIZE_MIB [CASE...]]`: pgrep-mail against ripgrep, GNU grep and
 //! grepmail on a generated corpus: a Maildir of about 5 KiB messages (200,000 for the
 //! default 1024 MiB) and one mbox of the same size.
 //!
@@ -9,6 +9,11 @@
 //! print each tool's time as a ratio to rg's, and `--messages` as a ratio to grepmail's.
 //! grepmail reads a few MB/s, so it and pgrep-mail are both timed on the first
 //! `GREPMAIL_SLICE_MIB` of the mbox (cut at a message boundary), which the table says.
+//!
+//! The cases are `lines` (the four searches on each corpus), `grep` (the back-reference and
+//! `-F -f` rows), `messages` (against grepmail) and `zst` (the compressed mbox); naming
+//! some runs only those, as in `cargo xtask bench pgrep-mail 1024 messages`, and naming
+//! none runs them all.
 //!
 //! Every tool's output goes to a file, not /dev/null: GNU grep notices /dev/null and stops
 //! at the first match. The corpus is deterministic (a fixed-seed generator) and lives in
@@ -52,16 +57,20 @@ const FOLDERS: &[&str] = &[
     "alerts",
 ];
 
-/// Runs the benchmark; `args` may give the corpus size in MiB, then `zst` to run only the
-/// compressed case.
+/// The cases that can be run alone, in the order they run.
+const CASES: &[&str] = &["lines", "grep", "messages", "zst"];
+
+/// Runs the benchmark; `args` may give the corpus size in MiB, then the cases to run
+/// (all when none is named).
 pub fn run(args: &[String]) -> Result<()> {
-    let only_zst = match args.get(1).map(String::as_str) {
-        None => false,
-        Some("zst") => true,
-        Some(other) => anyhow::bail!(
-            "bench pgrep-mail: '{other}' is not a case; the one case that runs alone is `zst`, as in `cargo xtask bench pgrep-mail 1024 zst`"
-        ),
-    };
+    let named: Vec<&str> = args.iter().skip(1).map(String::as_str).collect();
+    if let Some(other) = named.iter().find(|c| !CASES.contains(c)) {
+        anyhow::bail!(
+            "bench pgrep-mail: '{other}' is not a case; the cases are {}, as in `cargo xtask bench pgrep-mail 1024 messages`",
+            CASES.join(", ")
+        );
+    }
+    let wants = |case: &str| named.is_empty() || named.contains(&case);
     let mib: u64 = match args.first() {
         Some(a) => a
             .parse()
@@ -81,7 +90,7 @@ pub fn run(args: &[String]) -> Result<()> {
     let corpus = target.join(format!("bench-mail/{mib}MiB"));
     let (maildir, mbox) = ensure_corpus(&corpus, mib << 20)?;
     let errors = corpus.join("stderr");
-    if only_zst {
+    if named == ["zst"] {
         println!("\nload average {}", load_average());
         let verdicts = compressed(&tool, &mbox, &errors)?;
         println!("\nload average after: {}\n", load_average());
@@ -118,10 +127,15 @@ pub fn run(args: &[String]) -> Result<()> {
         "corpus", "search", "tool", "median", "ratio"
     );
     let mut verdicts = Vec::new();
-    for (label, root, target) in [
-        ("Maildir", &maildir, MAILDIR_TARGET),
-        ("mbox", &mbox, MBOX_TARGET),
-    ] {
+    let line_cases = if wants("lines") {
+        &[
+            ("Maildir", &maildir, MAILDIR_TARGET),
+            ("mbox", &mbox, MBOX_TARGET),
+        ][..]
+    } else {
+        &[]
+    };
+    for &(label, root, target) in line_cases {
         for (name, flags) in searches {
             let pm = {
                 let (t, f, r) = (tool.clone(), flags, root.clone());
@@ -162,11 +176,31 @@ pub fn run(args: &[String]) -> Result<()> {
             ));
         }
     }
-    verdicts.extend(grep_language_cases(
-        &tool, &maildir, &mbox, &corpus, &errors,
-    )?);
+    if wants("grep") {
+        verdicts.extend(grep_language_cases(
+            &tool, &maildir, &mbox, &corpus, &errors,
+        )?);
+    }
+    if wants("messages") {
+        verdicts.extend(messages_case(&tool, &mbox, &slice, &errors)?);
+    }
+    if wants("zst") {
+        verdicts.extend(compressed(&tool, &mbox, &errors)?);
+    }
+    println!("\nload average after: {}\n", load_average());
+    for v in verdicts {
+        println!("{v}");
+    }
+    Ok(())
+}
+
+/// `--messages` against grepmail on the slice, then pgrep-mail alone on the whole mbox.
+/// Returns the verdict.
+fn messages_case(tool: &Path, mbox: &Path, slice: &Path, errors: &Path) -> Result<Vec<String>> {
+    let mut verdicts = Vec::new();
+    let slice = slice.to_path_buf();
     let slice_arg = slice.clone();
-    let tool_m = tool.clone();
+    let tool_m = tool.to_path_buf();
     let tools: Vec<Tool> = vec![
         (
             "pgrep-mail",
@@ -189,15 +223,15 @@ pub fn run(args: &[String]) -> Result<()> {
         ),
     ];
     let slice_label = format!("{}MiB mbox", std::fs::metadata(&slice)?.len() >> 20);
-    let t = report(&slice_label, "--messages", &tools, "grepmail", &errors)?;
+    let t = report(&slice_label, "--messages", &tools, "grepmail", errors)?;
     let faster = t[1] / t[0];
     verdicts.push(format!(
         "{slice_label} --messages: pgrep-mail {faster:.1}x faster than grepmail (grepmail {:.3}s; target >= {GREPMAIL_TARGET:.0}x): {}",
         t[1],
         if faster >= GREPMAIL_TARGET { "met" } else { "MISSED" }
     ));
-    let tool_full = tool.clone();
-    let full = mbox.clone();
+    let tool_full = tool.to_path_buf();
+    let full = mbox.to_path_buf();
     let tools: Vec<Tool> = vec![(
         "pgrep-mail",
         Box::new(move || {
@@ -206,13 +240,8 @@ pub fn run(args: &[String]) -> Result<()> {
             c
         }),
     )];
-    report("mbox", "--messages", &tools, "pgrep-mail", &errors)?;
-    verdicts.extend(compressed(&tool, &mbox, &errors)?);
-    println!("\nload average after: {}\n", load_average());
-    for v in verdicts {
-        println!("{v}");
-    }
-    Ok(())
+    report("mbox", "--messages", &tools, "pgrep-mail", errors)?;
+    Ok(verdicts)
 }
 
 /// grep's languages where they cost most: a BRE with a back-reference (pgrep-mail's

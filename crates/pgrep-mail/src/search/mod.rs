@@ -12,6 +12,7 @@ pub mod matcher;
 pub mod messages;
 pub mod perl;
 pub mod pieces;
+pub mod sparse;
 pub mod spool;
 pub mod stream;
 
@@ -234,7 +235,7 @@ fn search_data(
     o: &mut Outcome,
 ) {
     if cfg.message_mode {
-        search_messages(cfg, name, path, data, o);
+        search_messages(cfg, name, path, data, mapped, o);
     } else {
         search_lines(cfg, name, data, mapped, o);
     }
@@ -347,8 +348,21 @@ fn search_lines(cfg: &Config, name: &[u8], data: &[u8], mapped: bool, o: &mut Ou
     }
 }
 
-fn search_messages(cfg: &Config, name: &[u8], path: Option<&Path>, data: &[u8], o: &mut Outcome) {
+fn search_messages(
+    cfg: &Config,
+    name: &[u8],
+    path: Option<&Path>,
+    data: &[u8],
+    mapped: bool,
+    o: &mut Outcome,
+) {
     let pieces = cfg.threads * PIECES_PER_CORE;
+    if mbox::is_mbox(data) && sparse::applies(cfg) {
+        o.mailbox = true;
+        let chosen = sparse::select(cfg, data, pieces, mapped);
+        o.hits = messages::hits(cfg, data, &chosen, false);
+        return;
+    }
     if mbox::is_mbox(data) && messages::tests_all(cfg) {
         // Each message is tested by the core that splits it off, while it is still in that
         // core's cache: a large mbox is then read from memory once, not twice.

@@ -29,7 +29,7 @@ use crate::config::{Config, Report};
 /// How much of a piece is tested and searched at a time: small enough to stay in a core's
 /// L2 cache between the NUL test and the search, large enough that the calls per chunk
 /// cost nothing against the search.
-const CHUNK: usize = 256 << 10;
+pub(super) const CHUNK: usize = 256 << 10;
 
 /// The largest piece: a core takes one at a time, so the last ones to finish end within
 /// about a piece's search (a few milliseconds) of each other.
@@ -98,8 +98,7 @@ pub fn search(
     bounds.push(len);
     let binary = AtomicBool::new(false);
     let found = AtomicBool::new(false);
-    // SAFETY: sysconf only reads a constant of the system.
-    let page = usize::try_from(unsafe { libc::sysconf(libc::_SC_PAGESIZE) }).unwrap_or(0);
+    let page = page_size();
     let shared = Shared {
         cfg,
         data,
@@ -247,31 +246,75 @@ impl Shared<'_> {
         p
     }
 
-    /// Unmaps the whole pages of `text`, searched, from the page table (the file's pages
-    /// stay in the page cache). Unmapping a 1 GiB file's 262,144 pages costs about a
-    /// twentieth of the search, and at exit or at the mapping's drop one core would do it
-    /// alone after the search; done here, every core unmaps what it searched while the
-    /// others search. Each call costs the other cores a TLB flush, so it is made once a
-    /// piece, not once a chunk. The memory stays mapped: a later read (the whole-file
-    /// search of a binary file) faults the same bytes in again.
+    /// See [`release`]: only when `data` is a mapping.
     fn release(&self, text: &[u8]) {
-        if self.page == 0 {
-            return;
-        }
-        let start = text.as_ptr() as usize;
-        let from = start.div_ceil(self.page) * self.page;
-        let to = (start + text.len()) / self.page * self.page;
-        if to > from {
-            // SAFETY: `[from, to)` is whole pages inside `data`, a private read-only mapping
-            // of a file (`page` is 0 otherwise). MADV_DONTNEED drops their page-table
-            // entries only; as nothing was written to them, reading them again reads the
-            // same bytes of the file, so every reference into `data` stays valid. A failure
-            // only leaves the pages mapped.
-            unsafe {
-                libc::madvise(from as *mut libc::c_void, to - from, libc::MADV_DONTNEED);
-            }
+        if self.page != 0 {
+            // SAFETY: `page` is not 0 only when `data` is a read-only mapping of a file,
+            // and `text` is part of `data`.
+            unsafe { release(text, self.page) }
         }
     }
+}
+
+/// Unmaps the whole pages of `text`, searched, from the page table (the file's pages
+/// stay in the page cache). Unmapping a 1 GiB file's 262,144 pages costs about a
+/// twentieth of the search, and at exit or at the mapping's drop one core would do it
+/// alone after the search; done as each piece is searched, every core unmaps what it
+/// searched while the others search. Each call costs the other cores a TLB flush, so it is
+/// made once a piece, not once a chunk. The memory stays mapped: a later read (the
+/// whole-file search of a binary file, a matching message copied out) faults the same bytes
+/// in again.
+///
+/// # Safety
+///
+/// `text` must lie inside a read-only mapping of a file, and `page` be the page size.
+pub(super) unsafe fn release(text: &[u8], page: usize) {
+    let start = text.as_ptr() as usize;
+    let from = start.div_ceil(page) * page;
+    let to = (start + text.len()) / page * page;
+    if to > from {
+        // SAFETY: `[from, to)` is whole pages inside `text`, part of a read-only mapping of
+        // a file (the caller's promise). MADV_DONTNEED drops their page-table entries only;
+        // as nothing was written to them, reading them again reads the same bytes of the
+        // file, so every reference into the mapping stays valid. A failure only leaves the
+        // pages mapped.
+        unsafe {
+            libc::madvise(from as *mut libc::c_void, to - from, libc::MADV_DONTNEED);
+        }
+    }
+}
+
+/// Maps the pages of `text` in one call, where reading them would fault them in one
+/// fault-around window (16 pages) at a time: a 256 MiB mailbox took about 6,000 faults, and
+/// each costs more the busier the machine. Kernels before 5.14 refuse the request, and the
+/// pages then fault in as they are read.
+///
+/// # Safety
+///
+/// `text` must lie inside a read-only mapping of a file, and `page` be the page size.
+pub(super) unsafe fn populate(text: &[u8], page: usize) {
+    let start = text.as_ptr() as usize;
+    let from = start / page * page;
+    let to = start + text.len();
+    if to > from {
+        // SAFETY: `[from, to)` lies inside the mapping that holds `text` (a mapping starts
+        // on a page and ends on one, so the page that holds `text`'s first byte is in it).
+        // MADV_POPULATE_READ only reads the file's pages into the page table, as reading
+        // them would; a failure changes nothing.
+        unsafe {
+            libc::madvise(
+                from as *mut libc::c_void,
+                to - from,
+                libc::MADV_POPULATE_READ,
+            );
+        }
+    }
+}
+
+/// The page size, for [`release`] and [`populate`].
+pub(super) fn page_size() -> usize {
+    // SAFETY: sysconf only reads a constant of the system.
+    usize::try_from(unsafe { libc::sysconf(libc::_SC_PAGESIZE) }).unwrap_or(0)
 }
 
 #[cfg(test)]
