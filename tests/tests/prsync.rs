@@ -461,27 +461,18 @@ fn a_terminal_gets_one_progress_bar_for_many_hosts_and_q_silences_it() {
     assert_text_eq!("", text(&out.stdout));
 }
 
-#[test]
-fn partial_keeps_what_arrived_of_a_cut_transfer_and_the_next_run_finishes_it() {
-    let tc = TestCluster::start(1);
-    let scratch = tc.scratch("partial");
-    let src = scratch.join("data");
-    std::fs::create_dir_all(&src).unwrap();
-    let big: Vec<u8> = (0..200u32 << 20).map(|i| (i % 251) as u8).collect();
-    std::fs::write(src.join("big.bin"), &big).unwrap();
-    let node_dst = tc.cluster.node_tmp(1).join("dst");
-    std::fs::create_dir_all(&node_dst).unwrap();
+/// Pushes `src` to node1 with `partial` (and a rate limit), cuts the push once the host is
+/// writing (the client dies, its channel closes), and waits until the agent has left.
+fn cut_push_to_node1(tc: &TestCluster, partial: &str, src: &Path, node_dst: &Path) {
     let mut child = spawn(
         tc.prsync()
-            .args(["-a", "--partial", "--bwlimit=20M"])
-            .arg(with_slash(&src))
+            .args(["-a", partial, "--bwlimit=20M"])
+            .arg(with_slash(src))
             .arg("node1:/tmp/dst/"),
     );
-    // Cut the transfer once the host is writing: the client dies, its channel closes.
-    wait_for_temp_file(&node_dst, ".big.bin.", 1 << 20);
+    wait_for_temp_file(node_dst, ".big.bin.", 1 << 20);
     child.kill().unwrap();
     child.wait().unwrap();
-    // The agent sees its input end, keeps the part under the real name, and exits.
     let deadline = std::time::Instant::now() + std::time::Duration::from_secs(120);
     while tc
         .cluster
@@ -495,6 +486,20 @@ fn partial_keeps_what_arrived_of_a_cut_transfer_and_the_next_run_finishes_it() {
         );
         std::thread::sleep(std::time::Duration::from_millis(5));
     }
+}
+
+#[test]
+fn partial_keeps_what_arrived_of_a_cut_transfer_and_the_next_run_finishes_it() {
+    let tc = TestCluster::start(1);
+    let scratch = tc.scratch("partial");
+    let src = scratch.join("data");
+    std::fs::create_dir_all(&src).unwrap();
+    let big: Vec<u8> = (0..200u32 << 20).map(|i| (i % 251) as u8).collect();
+    std::fs::write(src.join("big.bin"), &big).unwrap();
+    let node_dst = tc.cluster.node_tmp(1).join("dst");
+    std::fs::create_dir_all(&node_dst).unwrap();
+    // The agent sees its input end, keeps the part under the real name, and exits.
+    cut_push_to_node1(&tc, "--partial", &src, &node_dst);
     let kept = std::fs::metadata(node_dst.join("big.bin")).unwrap().len();
     assert!(kept > 0 && kept < big.len() as u64, "kept {kept} bytes");
     assert_eq!(
@@ -601,28 +606,7 @@ fn partial_dir_keeps_the_part_beside_the_file_and_the_next_run_uses_it() {
     std::fs::write(src.join("big.bin"), &big).unwrap();
     let node_dst = tc.cluster.node_tmp(1).join("dst");
     std::fs::create_dir_all(&node_dst).unwrap();
-    let mut child = spawn(
-        tc.prsync()
-            .args(["-a", "--partial-dir=.part", "--bwlimit=20M"])
-            .arg(with_slash(&src))
-            .arg("node1:/tmp/dst/"),
-    );
-    wait_for_temp_file(&node_dst, ".big.bin.", 1 << 20);
-    child.kill().unwrap();
-    child.wait().unwrap();
-    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(120);
-    while tc
-        .cluster
-        .processes(1)
-        .iter()
-        .any(|p| p.contains("--server"))
-    {
-        assert!(
-            std::time::Instant::now() < deadline,
-            "the agent never exited"
-        );
-        std::thread::sleep(std::time::Duration::from_millis(5));
-    }
+    cut_push_to_node1(&tc, "--partial-dir=.part", &src, &node_dst);
     assert!(!node_dst.join("big.bin").exists());
     let part = node_dst.join(".part/big.bin");
     let kept = std::fs::metadata(&part).unwrap().len();
