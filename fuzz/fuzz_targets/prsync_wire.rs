@@ -49,6 +49,7 @@ fn sender() -> &'static LocalSender {
             hard_links: false,
             checksum: false,
             copy_links: false,
+            ..ListOptions::default()
         };
         let mut source = dir.into_os_string();
         source.push("/");

@@ -26,7 +26,7 @@ use crate::mapped::Mapped;
 const COPY_BUFFER: usize = 256 * 1024;
 
 /// What the sender must know to build its file list.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, Default)]
 pub struct ListOptions {
     /// `-r`.
     pub recursive: bool,
