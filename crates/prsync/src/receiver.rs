@@ -457,9 +457,27 @@ impl<'a, S: Sender, W: Write> Receiver<'a, S, W> {
         let copy = |this: &Self| -> io::Result<()> {
             let from = this.dest.dir.join(rel.as_path());
             let _ = std::fs::remove_file(&to);
-            std::fs::copy(&from, &to)?;
             let meta = std::fs::symlink_metadata(&from)?;
-            filetime::set_file_mtime(&to, filetime::FileTime::from_last_modification_time(&meta))
+            let kind = meta.file_type();
+            // As rsync's make_backup: a link or a special file is made anew; only a regular
+            // file's bytes are copied (reading a fifo would wait for a writer forever).
+            if kind.is_symlink() {
+                std::os::unix::fs::symlink(std::fs::read_link(&from)?, &to)?;
+                return Ok(());
+            }
+            if !kind.is_file() {
+                use std::os::unix::fs::MetadataExt;
+                let mode = rustix::fs::FileType::from_raw_mode(meta.mode());
+                let perms = rustix::fs::Mode::from_raw_mode(meta.mode() & 0o7777);
+                rustix::fs::mknodat(rustix::fs::CWD, &to, mode, perms, meta.rdev())?;
+            } else {
+                std::fs::copy(&from, &to)?;
+            }
+            filetime::set_symlink_file_times(
+                &to,
+                filetime::FileTime::from_last_access_time(&meta),
+                filetime::FileTime::from_last_modification_time(&meta),
+            )
         };
         match keep {
             Keep::Copy => copy(self)?,

@@ -767,3 +767,48 @@ fn modify_window() {
         .is_empty());
     bed.same(&[b"-ai", b"-@", b"1", b"{src}/", b"t/"], "t");
 }
+
+/// `--backup-dir` on another file system: what is replaced is made anew there, a fifo as
+/// a fifo and a symlink as a symlink (reading the fifo would wait forever), a regular file
+/// copied. Run in a private mount namespace with a tmpfs as the backup folder.
+#[test]
+fn backups_across_file_systems_keep_each_kind() {
+    let bed = Bed::new("more-backup-xdev");
+    let src = bed.src();
+    fs::write(src.join("reg"), b"gen1\ngen1\n").unwrap();
+    fs::write(src.join("fifo"), b"replaces the fifo\n").unwrap();
+    std::os::unix::fs::symlink("target-gen2", src.join("lnk")).unwrap();
+    let [r, p] = bed.sides();
+    for side in [&r, &p] {
+        fs::create_dir_all(side.join("dst")).unwrap();
+        fs::create_dir_all(side.join("bak")).unwrap();
+        fs::write(side.join("dst/reg"), b"gen1\n").unwrap();
+        std::os::unix::fs::symlink("target-gen1", side.join("dst/lnk")).unwrap();
+        let c = std::ffi::CString::new(side.join("dst/fifo").into_os_string().into_encoded_bytes())
+            .unwrap();
+        // SAFETY: mkfifo(3) reads the NUL-terminated path just made.
+        assert_eq!(unsafe { libc::mkfifo(c.as_ptr(), 0o644) }, 0);
+    }
+    let script = "for side in \"$2\" \"$3\"; do mount -t tmpfs prtools-test \"$side/bak\" || exit 1; done; \
+         (cd \"$2\" && timeout 60 rsync -rlpD -b --backup-dir=../bak/b \"$1/\" dst/) || exit 2; \
+         (cd \"$3\" && timeout 60 \"$4\" -rlpD -b --backup-dir=../bak/b \"$1/\" dst/) || exit 3; \
+         for side in \"$2\" \"$3\"; do \
+           (cd \"$side/bak/b\" && stat -c '%F %s %N' fifo lnk reg && cat reg) >\"$side/seen\" || exit 4; \
+         done";
+    let status = std::process::Command::new("unshare")
+        .args(["-m", "--propagation", "private", "sh", "-c", script, "sh"])
+        .arg(&src)
+        .arg(&r)
+        .arg(&p)
+        .arg(common::prsync_bin())
+        .status()
+        .unwrap();
+    assert!(status.success(), "{status}");
+    let seen = |side: &std::path::Path| fs::read_to_string(side.join("seen")).unwrap();
+    assert_eq!(seen(&r), seen(&p));
+    assert!(
+        seen(&p).starts_with("fifo 0 'fifo'\nsymbolic link"),
+        "{}",
+        seen(&p)
+    );
+}
