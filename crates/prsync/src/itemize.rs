@@ -44,6 +44,15 @@ impl Item {
             || self.hlink
     }
 
+    /// Whether `-v` names this item (of a folder when `is_dir`): it was made, sent or
+    /// linked, or it changed here and something about it did (rsync's name lines).
+    pub fn named(&self, is_dir: bool) -> bool {
+        self.is_new
+            || self.transfer
+            || self.hlink
+            || ((self.local_change || is_dir) && self.significant())
+    }
+
     /// The 11 columns `YXcstpoguax`.
     pub fn code(&self, entry: &FileEntry) -> String {
         let y = if self.hlink {

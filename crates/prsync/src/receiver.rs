@@ -663,10 +663,7 @@ impl<'a, S: Sender, W: Write> Receiver<'a, S, W> {
                 false => item.is_new || item.transfer || item.hlink || item.significant(),
             };
             if shown {
-                let mut code = item.code(&entry).into_bytes();
-                if self.opts.pushed && code.first() == Some(&b'>') {
-                    code[0] = b'<';
-                }
+                let code = self.shown_code(item, &entry);
                 let line = self.out_line(
                     &log.format,
                     &entry,
@@ -682,18 +679,10 @@ impl<'a, S: Sender, W: Write> Receiver<'a, S, W> {
         if let Some(format) = &self.opts.out_format {
             let shown = match format.has_item() {
                 true => item.significant() || self.opts.itemize_all,
-                false => {
-                    item.is_new
-                        || item.transfer
-                        || item.hlink
-                        || ((item.local_change || entry.is_dir()) && item.significant())
-                }
+                false => item.named(entry.is_dir()),
             };
             if shown && !self.opts.quiet {
-                let mut code = item.code(&entry).into_bytes();
-                if self.opts.pushed && code.first() == Some(&b'>') {
-                    code[0] = b'<';
-                }
+                let code = self.shown_code(item, &entry);
                 if format.has_checksum() && item.transfer && !self.opts.dry_run {
                     self.waiting_line = Some((i, code));
                 } else {
@@ -710,12 +699,7 @@ impl<'a, S: Sender, W: Write> Receiver<'a, S, W> {
                 }
                 self.print(&line);
             }
-        } else if self.opts.names()
-            && (item.is_new
-                || item.transfer
-                || item.hlink
-                || ((item.local_change || entry.is_dir()) && item.significant()))
-        {
+        } else if self.opts.names() && item.named(entry.is_dir()) {
             let mut line = itemize::escape(&entry.shown_name(), self.utf8);
             if let Some(t) = hlink_target {
                 line.extend_from_slice(b" => ");
@@ -730,6 +714,16 @@ impl<'a, S: Sender, W: Write> Receiver<'a, S, W> {
                 self.print(&line);
             }
         }
+    }
+
+    /// The itemized change of `entry` as this side shows it: a file an agent receives from a
+    /// pushing client is `<f...`, the client's view, as rsync prints a push.
+    fn shown_code(&self, item: &Item, entry: &FileEntry) -> Vec<u8> {
+        let mut code = item.code(entry).into_bytes();
+        if self.opts.pushed && code.first() == Some(&b'>') {
+            code[0] = b'<';
+        }
+        code
     }
 
     /// The `--out-format` line of `entry`, whose itemized change is `code`.
@@ -2097,44 +2091,49 @@ impl<'a, S: Sender, W: Write> Receiver<'a, S, W> {
     fn report_delete(&mut self, shown: &[u8]) {
         let name = itemize::escape(shown, self.utf8);
         if let Some(log) = &mut self.log {
-            let mut line = b"*deleting   ".to_vec();
-            if !log.format.has_item() {
-                line = b"deleting ".to_vec();
-            }
-            line.extend_from_slice(&name);
-            log.line(&line);
+            log.line(&deletion_line(None, &name, log.format.has_item()));
         }
-        if let Some(format) = self.opts.out_format.as_ref().filter(|f| f.has_item()) {
-            let fields = crate::out_format::Fields {
-                item: b"*deleting  ",
-                name: &name,
-                full_name: &name,
-                link: b"",
-                length: 0,
-                bytes: None,
-                checksum: None,
-                operation: "del.",
-                mtime: 0,
-                mode: 0,
-                uid: 0,
-                gid: 0,
-            };
-            let line = format.render(&fields);
-            self.print(&line);
-        } else if self.opts.out_format.is_some() && !self.opts.quiet {
-            let mut line = b"deleting ".to_vec();
-            line.extend(name);
-            self.print(&line);
-        } else if self.opts.itemize {
-            let mut line = b"*deleting   ".to_vec();
-            line.extend(name);
-            self.print(&line);
-        } else if self.opts.verbose > 0 {
-            let mut line = b"deleting ".to_vec();
-            line.extend(name);
+        let line = match &self.opts.out_format {
+            Some(format) if format.has_item() => Some(deletion_line(Some(format), &name, true)),
+            Some(_) => (!self.opts.quiet).then(|| deletion_line(None, &name, false)),
+            None if self.opts.itemize => Some(deletion_line(None, &name, true)),
+            None => (self.opts.verbose > 0).then(|| deletion_line(None, &name, false)),
+        };
+        if let Some(line) = line {
             self.print(&line);
         }
     }
+}
+
+/// A deletion's line: `--out-format`'s (with `%i`) when given, else `-i`'s `*deleting   NAME`
+/// when `itemized`, else `-v`'s `deleting NAME`.
+fn deletion_line(
+    format: Option<&crate::out_format::OutFormat>,
+    name: &[u8],
+    itemized: bool,
+) -> Vec<u8> {
+    if let Some(format) = format {
+        return format.render(&crate::out_format::Fields {
+            item: b"*deleting  ",
+            name,
+            full_name: name,
+            link: b"",
+            length: 0,
+            bytes: None,
+            checksum: None,
+            operation: "del.",
+            mtime: 0,
+            mode: 0,
+            uid: 0,
+            gid: 0,
+        });
+    }
+    let lead: &[u8] = if itemized {
+        b"*deleting   "
+    } else {
+        b"deleting "
+    };
+    [lead, name].concat()
 }
 
 /// Feeds fetched ranges to an [`Assembler`], which writes the rebuilt file.
