@@ -154,16 +154,6 @@ pub(crate) fn rules_of(
     read: &mut dyn FnMut(&[u8]) -> Option<Vec<u8>>,
     depth: usize,
 ) -> Result<Vec<Parsed>, FilterError> {
-    rules_in(text, mods, per_dir, read, depth).map_err(FilterError::in_file)
-}
-
-fn rules_in(
-    text: &[u8],
-    mods: MergeMods,
-    per_dir: bool,
-    read: &mut dyn FnMut(&[u8]) -> Option<Vec<u8>>,
-    depth: usize,
-) -> Result<Vec<Parsed>, FilterError> {
     let mut out = Vec::new();
     let mut line_no = 0;
     for line in text.split(|&b| b == b'\n') {
@@ -184,7 +174,7 @@ fn rules_in(
                 Some(action) => parse_plain(word, action),
                 None => parse_full(word),
             }
-            .map_err(|e| e.at_line(line_no))?;
+            .map_err(|e| e.at_line(line_no).in_file())?;
             match parsed {
                 Some(Parsed::Rule(rule)) => out.push(Parsed::Rule(rule.with_sides(mods))),
                 Some(Parsed::Merge(file, inner)) => {
@@ -195,10 +185,12 @@ fn rules_in(
                         let gone = std::io::Error::from(std::io::ErrorKind::NotFound);
                         return Err(FilterError::merge_file(&file, gone));
                     };
-                    out.extend(rules_in(&text, inner, per_dir, read, depth + 1)?);
+                    out.extend(rules_of(&text, inner, per_dir, read, depth + 1)?);
                 }
                 Some(Parsed::DirMerge(..)) if per_dir => {
-                    return Err(FilterError::new(word, FilterErrorKind::DirMerge).at_line(line_no))
+                    return Err(FilterError::new(word, FilterErrorKind::DirMerge)
+                        .at_line(line_no)
+                        .in_file())
                 }
                 Some(other) => out.push(other),
                 None => {}
