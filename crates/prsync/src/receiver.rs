@@ -2332,7 +2332,7 @@ fn kind_of(meta: &FileStat) -> FileKind {
 }
 
 /// The process umask (read by setting it and putting it back; nothing else runs meanwhile).
-fn umask() -> u32 {
+pub(crate) fn umask() -> u32 {
     let old = rustix::process::umask(rustix::fs::Mode::from_raw_mode(0o022));
     rustix::process::umask(old);
     old.bits()

@@ -673,7 +673,7 @@ fn progress_lines_are_printed_into_a_pipe() {
 }
 
 /// `-k`, `--copy-unsafe-links` and `--safe-links` on links that stay inside the tree, leave
-/// it, climb out and back, point at a folder, or at nothing.
+/// it, climb out and back, zigzag down and up, point at a folder, or at nothing.
 #[test]
 fn symlink_options_choose_which_links_are_followed_or_left_out() {
     let bed = Bed::new("link-options");
@@ -689,6 +689,8 @@ fn symlink_options_choose_which_links_are_followed_or_left_out() {
         ("d/ok", "f"),
         ("d/dirlink", "../real"),
         ("d/climb", "../../link-options/src/real/g"),
+        ("d/zigzag", "a/a/a/../../../f"),
+        ("d/updot", "real/.."),
     ] {
         std::os::unix::fs::symlink(target, src.join(name)).unwrap();
         set_mtime(&src.join(name), 1_600_000_000, 0);
@@ -721,6 +723,8 @@ fn chmod_gives_the_permissions_rsync_gives() {
         &[b"-a", b"--chmod=o=u", b"--chmod=Fg-w"],
         &[b"-r", b"--chmod=a+w,+t"],
         &[b"-rt", b"--chmod=ug+s,o-rwx"],
+        &[b"-a", b"--chmod=u=g,+s"],
+        &[b"-a", b"--chmod=g=o,o=,a-X"],
     ];
     for (n, extra) in cases.iter().enumerate() {
         let (bed, _) = tree(&format!("chmod-{n}"), 60 + n as u64);
