@@ -83,6 +83,50 @@ impl Backup {
     }
 }
 
+/// Empties a backup's place, as rsync makes way for a backup: what is there goes, a folder
+/// with everything below it. Returns what went below the place (names relative to it, a
+/// folder after its contents, each folder's entries in reverse list order), which rsync
+/// reports as deletions; the place itself goes unreported.
+pub fn clear_place(to: &Path) -> std::io::Result<Vec<(Vec<u8>, std::fs::FileType)>> {
+    let mut removed = Vec::new();
+    match std::fs::symlink_metadata(to) {
+        Ok(meta) if meta.is_dir() => {
+            clear_dir(to, b"", &mut removed)?;
+            std::fs::remove_dir(to)?;
+        }
+        Ok(_) => std::fs::remove_file(to)?,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+        Err(e) => return Err(e),
+    }
+    Ok(removed)
+}
+
+fn clear_dir(
+    dir: &Path,
+    prefix: &[u8],
+    removed: &mut Vec<(Vec<u8>, std::fs::FileType)>,
+) -> std::io::Result<()> {
+    use std::os::unix::ffi::OsStrExt;
+    let mut entries = Vec::new();
+    for entry in std::fs::read_dir(dir)? {
+        let entry = entry?;
+        entries.push((entry.file_name().as_bytes().to_vec(), entry.file_type()?));
+    }
+    entries.sort_by(|a, b| crate::flist::compare(&a.0, a.1.is_dir(), &b.0, b.1.is_dir()));
+    for (leaf, kind) in entries.into_iter().rev() {
+        let path = dir.join(std::ffi::OsStr::from_bytes(&leaf));
+        let name = [prefix, &leaf].concat();
+        if kind.is_dir() {
+            clear_dir(&path, &[&name[..], b"/"].concat(), removed)?;
+            std::fs::remove_dir(&path)?;
+        } else {
+            std::fs::remove_file(&path)?;
+        }
+        removed.push((name, kind));
+    }
+    Ok(())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

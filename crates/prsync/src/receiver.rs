@@ -449,14 +449,17 @@ impl<'a, S: Sender, W: Write> Receiver<'a, S, W> {
             return Ok(false);
         }
         let (to, shown) = backup.place(&self.dest.dir, name);
+        if self.opts.links && self.opts.safe_links && self.keeps_unsafe_link(name, rel)? {
+            return Ok(false);
+        }
         if backup.dir.is_some() {
             if let Some(parent) = to.parent() {
                 std::fs::create_dir_all(parent)?;
             }
         }
-        let copy = |this: &Self| -> io::Result<()> {
+        let copy = |this: &mut Self| -> io::Result<()> {
+            this.clear_backup_place(&to, &shown)?;
             let from = this.dest.dir.join(rel.as_path());
-            let _ = std::fs::remove_file(&to);
             let meta = std::fs::symlink_metadata(&from)?;
             let kind = meta.file_type();
             // As rsync's make_backup: a link or a special file is made anew; only a regular
@@ -483,7 +486,17 @@ impl<'a, S: Sender, W: Write> Receiver<'a, S, W> {
             Keep::Copy => copy(self)?,
             Keep::Move | Keep::Link => {
                 let root = self.root()?;
-                match root.move_out(rel, &to, keep == Keep::Link) {
+                let mut moved = root.move_out(rel, &to, keep == Keep::Link);
+                // Something already at the backup's place (a folder, even a full one) is
+                // removed and the move tried again, as rsync's make_backup does.
+                if let Err(e) = &moved {
+                    let errno = prtools_sync::raw_os_error(e);
+                    if matches!(errno, Some(libc::EISDIR | libc::ENOTEMPTY | libc::EEXIST)) {
+                        self.clear_backup_place(&to, &shown)?;
+                        moved = self.root()?.move_out(rel, &to, keep == Keep::Link);
+                    }
+                }
+                match moved {
                     // Another file system: the backup is a copy (and a move removes the
                     // original after it).
                     Err(e) if prtools_sync::raw_os_error(&e) == Some(libc::EXDEV) => {
@@ -507,6 +520,53 @@ impl<'a, S: Sender, W: Write> Receiver<'a, S, W> {
             line.extend_from_slice(b" to ");
             line.extend(itemize::escape(&shown, self.utf8));
             self.print(&line);
+        }
+        Ok(true)
+    }
+
+    /// Makes way for a backup at `to` (`shown` as the lines name it): what was below a
+    /// folder there is reported deleted, as rsync reports it.
+    fn clear_backup_place(&mut self, to: &std::path::Path, shown: &[u8]) -> io::Result<()> {
+        use std::os::unix::fs::FileTypeExt;
+        for (below, kind) in crate::backup::clear_place(to)? {
+            let mut name = [shown, b"/", &below[..]].concat();
+            let kind = if kind.is_dir() {
+                name.push(b'/');
+                FileKind::Dir
+            } else if kind.is_symlink() {
+                FileKind::Symlink { target: Vec::new() }
+            } else if kind.is_file() {
+                FileKind::Regular { size: 0 }
+            } else if kind.is_block_device() || kind.is_char_device() {
+                FileKind::Device { rdev: 0 }
+            } else {
+                FileKind::Special
+            };
+            self.stats.deleted.add(&kind);
+            self.report_delete(&name);
+        }
+        Ok(())
+    }
+
+    /// `--safe-links` with `-b`: whether what is at `name` is an unsafe symlink, which is
+    /// not kept (rsync 3.5.0 will not carry a link that leads out of the tree into the
+    /// backups); it is said with `-v`, as an unsafe link from the sender is.
+    fn keeps_unsafe_link(&mut self, name: &[u8], rel: &RelPath) -> io::Result<bool> {
+        let root = self.root()?;
+        if !root.metadata(Some(rel))?.is_some_and(|m| m.is_symlink()) {
+            return Ok(false);
+        }
+        let target = root.read_link(rel)?;
+        if !crate::links::is_unsafe(name, &target) {
+            return Ok(false);
+        }
+        if self.opts.verbose > 0 {
+            let line = format!(
+                "not backing up unsafe symlink \"{}\" -> \"{}\"",
+                String::from_utf8_lossy(name),
+                String::from_utf8_lossy(&target)
+            );
+            self.print(line.as_bytes());
         }
         Ok(true)
     }

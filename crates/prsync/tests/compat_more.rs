@@ -8,7 +8,7 @@ use std::fs;
 use std::os::unix::ffi::OsStrExt;
 use std::os::unix::fs::{MetadataExt, PermissionsExt};
 
-use common::{set_mtime, Bed};
+use common::{assert_same_trees, set_mtime, Bed};
 
 fn chmod(path: &std::path::Path, mode: u32) {
     fs::set_permissions(path, fs::Permissions::from_mode(mode)).unwrap();
@@ -811,4 +811,56 @@ fn backups_across_file_systems_keep_each_kind() {
         "{}",
         seen(&p)
     );
+}
+
+/// `--backup-dir` where a folder (with files in it) already sits at a backup's place: the
+/// folder goes and the backup takes its place, for a replaced file and for a deleted one.
+#[test]
+fn a_backup_replaces_what_is_at_its_place() {
+    let bed = Bed::new("more-backup-over-folder");
+    fs::write(bed.src().join("f"), b"one\n").unwrap();
+    set_mtime(&bed.src().join("f"), 1_500_000_000, 0);
+    set_mtime(&bed.src(), 1_500_000_000, 0);
+    bed.same(&[b"-a", b"{src}/", b"dst/"], "dst");
+    fs::write(bed.src().join("f"), b"two, longer\n").unwrap();
+    bed.on_dests("", |side| {
+        fs::write(side.join("dst/gone"), b"extraneous\n").unwrap();
+        set_mtime(&side.join("dst/gone"), 1_600_000_000, 0);
+        for name in ["bak/f/inner", "bak/gone/inner"] {
+            fs::create_dir_all(side.join(name)).unwrap();
+            fs::write(side.join(name).join("x"), b"x\n").unwrap();
+        }
+    });
+    let args: &[&[u8]] = &[
+        b"-ai",
+        b"--delete-delay",
+        b"--backup-dir=../bak",
+        b"{src}/",
+        b"dst/",
+    ];
+    bed.same(args, "dst");
+    let [r, p] = bed.sides();
+    assert_same_trees(&r.join("bak"), &p.join("bak"), "the backup folder", true);
+    assert_eq!(fs::read(p.join("bak/gone")).unwrap(), b"extraneous\n");
+}
+
+/// `--safe-links -b`: a symlink on the destination that leads out of the tree is replaced
+/// but not carried into the backups; a safe one is backed up.
+#[test]
+fn safe_links_keeps_no_unsafe_backup() {
+    let bed = Bed::new("more-backup-safe-links");
+    for name in ["escape", "inside", "keep"] {
+        fs::write(bed.src().join(name), b"a file now\n").unwrap();
+        set_mtime(&bed.src().join(name), 1_500_000_000, 0);
+    }
+    set_mtime(&bed.src(), 1_500_000_000, 0);
+    bed.on_dests("", |side| {
+        fs::create_dir_all(side.join("dst")).unwrap();
+        std::os::unix::fs::symlink("../../sensitive", side.join("dst/escape")).unwrap();
+        std::os::unix::fs::symlink("keep", side.join("dst/inside")).unwrap();
+    });
+    let args: &[&[u8]] = &[b"-ai", b"-b", b"--safe-links", b"{src}/", b"dst/"];
+    bed.same(args, "dst");
+    let [_, p] = bed.sides();
+    assert!(!p.join("dst/escape~").exists() && p.join("dst/inside~").is_symlink());
 }
