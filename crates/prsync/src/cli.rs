@@ -557,13 +557,13 @@ impl Options {
         }
     }
 
-    /// The zstd level file data crosses the network with, when it is compressed: `-z`, unless
-    /// `--compress-level=0` or `--compress-choice=none` turn it off, as in rsync.
+    /// The zstd level file data crosses the network with, when it is compressed: `-z`, or a
+    /// `--compress-level` or `--compress-choice` that imply it, unless `--compress-level=0`
+    /// or `--compress-choice=none` turn it off, as in rsync.
     pub fn compress_level(&self) -> Option<i32> {
         match self.more.compress_level {
             Some(0) => None,
-            level => self
-                .compress
+            level => (self.compress || level.is_some() || self.more.compress_chosen)
                 .then(|| level.unwrap_or(crate::remote::wire::ZSTD_LEVEL)),
         }
     }
@@ -989,8 +989,7 @@ fn resolve(
     let info = crate::info::parse_info(&cli.info).map_err(anyhow::Error::msg)?;
     crate::info::check_debug(&cli.debug).map_err(anyhow::Error::msg)?;
     let _ = exit::OK;
-    let mut more = cli.more.resolve().map_err(anyhow::Error::msg)?;
-    more.debug_fuzzy = crate::info::debug_level(&cli.debug, "fuzzy") > 0;
+    let more = cli.more.resolve(&cli.debug).map_err(anyhow::Error::msg)?;
     let (usermap, groupmap) = id_maps(&cli).map_err(anyhow::Error::msg)?;
     let partial_dir = partial_dir(&cli)?;
     if let Some(dir) = partial_dir.as_ref().filter(|d| d.is_relative()) {

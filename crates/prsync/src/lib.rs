@@ -87,6 +87,9 @@ pub mod exit {
 
 /// Runs a transfer and returns rsync's exit status. Errors are printed as `prsync: ...`.
 pub fn run(opts: &Options) -> i32 {
+    for line in opts.more.negotiation_lines(opts.compress_level()) {
+        let _ = writeln!(std::io::stdout(), "{line}");
+    }
     if opts.remote != Remote::Local {
         return remote::client::run(opts);
     }

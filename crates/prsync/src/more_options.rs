@@ -44,6 +44,12 @@ pub struct MoreArgs {
     /// Choose the compression algorithm (prsync's own protocol has zstd, or none)
     #[arg(long = "compress-choice", visible_alias = "zc", value_name = "STR")]
     pub compress_choice: Option<String>,
+    /// Choose the checksum algorithm (prsync's own protocol has xxh128)
+    #[arg(long = "checksum-choice", visible_alias = "cc", value_name = "STR")]
+    pub checksum_choice: Option<String>,
+    /// Set block/file checksum seed (accepted; xxh128 is not seeded)
+    #[arg(long = "checksum-seed", value_name = "NUM")]
+    pub checksum_seed: Option<u32>,
     /// Skip compressing files with suffix in LIST (accepted; zstd passes them through fast)
     #[arg(long = "skip-compress", value_name = "LIST")]
     pub skip_compress: Option<String>,
@@ -109,6 +115,13 @@ pub struct More {
     pub fuzzy: bool,
     /// `--debug=FUZZY`: the basis chosen is said.
     pub debug_fuzzy: bool,
+    /// `--debug=NSTR`: the checksum and compressor in use are said, as rsync's negotiation
+    /// lines.
+    pub debug_nstr: bool,
+    /// `--checksum-choice` named the checksum (rsync then says it was not negotiated).
+    pub checksum_chosen: bool,
+    /// `--compress-choice` named the compressor.
+    pub compress_chosen: bool,
     /// `-M`: options for the far side's command line.
     pub remote_options: Vec<Vec<u8>>,
     /// `--log-file`, on this side only.
@@ -124,8 +137,9 @@ pub struct More {
 }
 
 impl MoreArgs {
-    /// Checks and resolves the options, with rsync's words for what is wrong.
-    pub fn resolve(&self) -> Result<More, String> {
+    /// Checks and resolves the options, with rsync's words for what is wrong; `debug` is
+    /// every `--debug` value given.
+    pub fn resolve(&self, debug: &[String]) -> Result<More, String> {
         if let Some(text) = &self.max_alloc {
             let size = crate::size_arg::parse("--max-alloc", text)?;
             if size == 0 {
@@ -164,6 +178,17 @@ impl MoreArgs {
                 ))
             }
         }
+        if let Some(choice) = &self.checksum_choice {
+            // One name, or the transfer's and -c's, comma separated.
+            if choice.split(',').count() > 2
+                || !choice.split(',').all(|c| matches!(c, "auto" | "xxh128"))
+            {
+                return Err(format!(
+                    "--checksum-choice={choice}: prsync's protocol checksums with xxh128; \
+                     hint: give --checksum-choice=xxh128 or auto"
+                ));
+            }
+        }
         let level = match self.compress_choice.as_deref() {
             Some("none") => Some(0),
             _ => self.compress_level,
@@ -182,7 +207,13 @@ impl MoreArgs {
             log_file: self.log_file.clone(),
             modify_window: self.modify_window.unwrap_or(0).max(0) as u64,
             fuzzy: self.fuzzy > 0,
-            debug_fuzzy: false,
+            debug_fuzzy: crate::info::debug_level(debug, "fuzzy") > 0,
+            debug_nstr: crate::info::debug_level(debug, "nstr") > 0,
+            checksum_chosen: self
+                .checksum_choice
+                .as_deref()
+                .is_some_and(|c| c.split(',').next() == Some("xxh128")),
+            compress_chosen: self.compress_choice.as_deref() == Some("zstd"),
             remote_options: self
                 .remote_option
                 .iter()
@@ -251,6 +282,26 @@ impl More {
         // Last, so that they win over what the client chose, as rsync's -M does.
         args.extend(self.remote_options.iter().cloned());
         args
+    }
+
+    /// `--debug=NSTR`'s lines, as rsync's client prints them once the algorithms are
+    /// settled: the checksum always, the compressor when data is compressed (`level`).
+    pub fn negotiation_lines(&self, level: Option<i32>) -> Vec<String> {
+        if !self.debug_nstr {
+            return Vec::new();
+        }
+        let how = |chosen: bool| if chosen { "" } else { " negotiated" };
+        let mut lines = vec![format!(
+            "Client{} checksum: xxh128",
+            how(self.checksum_chosen)
+        )];
+        if let Some(level) = level {
+            lines.push(format!(
+                "Client{} compress: zstd (level {level})",
+                how(self.compress_chosen)
+            ));
+        }
+        lines
     }
 
     /// Whether two mtimes (in seconds) count as the same: equal, or within
@@ -393,7 +444,7 @@ mod tests {
             stop_at: Some("2000-01-01T00:00".into()),
             ..MoreArgs::default()
         };
-        let err = args.resolve().unwrap_err();
+        let err = args.resolve(&[]).unwrap_err();
         assert!(err.contains("not in the future"), "{err}");
     }
 
@@ -404,7 +455,7 @@ mod tests {
             ..MoreArgs::default()
         };
         assert_eq!(
-            args.resolve().unwrap_err(),
+            args.resolve(&[]).unwrap_err(),
             "max-alloc must be greater than zero"
         );
     }

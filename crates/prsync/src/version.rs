@@ -54,8 +54,8 @@ pub fn json() -> String {
         .collect();
     out.push_str(&fields.join(",\n"));
     out.push_str("\n  },\n");
-    // prsync's own whole-file hash and its one compressor; it has no --checksum-choice or
-    // --compress-choice to pick others.
+    // prsync's own whole-file hash and its one compressor: --checksum-choice and
+    // --compress-choice take these names and refuse others.
     out.push_str("  \"checksum_list\": [\"xxh128\"],\n");
     out.push_str("  \"compress_list\": [\"zstd\"],\n");
     out.push_str("  \"daemon_auth_list\": []\n");

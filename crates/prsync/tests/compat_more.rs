@@ -864,3 +864,39 @@ fn safe_links_keeps_no_unsafe_backup() {
     let [_, p] = bed.sides();
     assert!(!p.join("dst/escape~").exists() && p.join("dst/inside~").is_symlink());
 }
+
+/// `--debug=NSTR` says the checksum and compressor as rsync's client does, whether named
+/// (`--checksum-choice`, `--compress-choice`) or negotiated; a compress level or choice
+/// implies `-z`, and `none` turns it off.
+#[test]
+fn negotiation_lines_and_algorithm_choices() {
+    let bed = Bed::new("more-nstr");
+    fs::write(bed.src().join("f"), b"data\n").unwrap();
+    set_mtime(&bed.src().join("f"), 1_500_000_000, 0);
+    set_mtime(&bed.src(), 1_500_000_000, 0);
+    let cases: &[&[&[u8]]] = &[
+        &[b"-az"],
+        &[b"-a", b"--compress-level=9"],
+        &[b"-a", b"--compress-choice=zstd"],
+        &[b"-az", b"--zc=none"],
+        &[
+            b"-ac",
+            b"--checksum-choice=xxh128",
+            b"--checksum-seed=12345",
+        ],
+        &[b"-a", b"--cc=auto"],
+    ];
+    for (n, extra) in cases.iter().enumerate() {
+        let dest = format!("dst{n}/");
+        let mut args: Vec<&[u8]> = extra.to_vec();
+        args.extend_from_slice(&[b"--debug=NSTR", b"{src}/", dest.as_bytes()]);
+        let lines = bed.same(&args, &dest);
+        assert!(
+            lines.iter().any(|l| l.ends_with(b"checksum: xxh128")),
+            "{lines:?}"
+        );
+    }
+    let (_, p) = bed.both(&[b"-a", b"--checksum-choice=md5", b"{src}/", b"bad/"]);
+    assert_eq!(p.code, 1);
+    assert!(String::from_utf8_lossy(&p.stderr).contains("hint: give --checksum-choice=xxh128"));
+}
