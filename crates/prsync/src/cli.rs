@@ -762,7 +762,7 @@ where
     match cli.version {
         0 => {}
         1 => {
-            println!("{}", crate::version::line());
+            print!("{}", crate::version::text());
             return Ok(Parsed::Exit(0));
         }
         _ => {
@@ -895,6 +895,15 @@ fn resolve(
     alt_dest: Option<crate::alt_dest::AltDest>,
 ) -> Result<Options> {
     let mut paths = std::mem::take(&mut cli.paths);
+    // As rsync: a source alone is listed, not copied (the destination is then unused).
+    if paths.len() == 1 || (cli.more.list_only && !paths.is_empty()) {
+        cli.more.list_only = true;
+        if paths.len() == 1 {
+            paths.push(OsString::from("."));
+        }
+        // A folder named without -r is listed itself, as with -d.
+        cli.dirs |= !cli.recursive;
+    }
     if paths.len() < 2 {
         bail!(
             "missing SRC or DEST: give at least one source and a destination, as in \

@@ -101,24 +101,52 @@ impl Item {
 
 /// The `-i` line of an entry: code, name (a directory with `/`), and ` -> target` for a
 /// symlink or ` => target` for a hard link. No newline.
-pub fn line(item: &Item, entry: &FileEntry, hlink_target: Option<&[u8]>, utf8: bool) -> Vec<u8> {
+pub fn line(
+    item: &Item,
+    entry: &FileEntry,
+    hlink_target: Option<&[u8]>,
+    high: HighBytes,
+) -> Vec<u8> {
     let mut out = item.code(entry).into_bytes();
     out.push(b' ');
-    out.extend(escape(&entry.shown_name(), utf8));
+    out.extend(escape(&entry.shown_name(), high));
     if let Some(target) = hlink_target {
         out.extend_from_slice(b" => ");
-        out.extend(escape(target, utf8));
+        out.extend(escape(target, high));
     } else if let FileKind::Symlink { target } = &entry.kind {
         out.extend_from_slice(b" -> ");
-        out.extend(escape(target, utf8));
+        out.extend(escape(target, high));
     }
     out
 }
 
+/// How a name's bytes above 0x7f are printed.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum HighBytes {
+    /// As `\#ooo` escapes.
+    Escaped,
+    /// As they are where they form a printable UTF-8 character, else escaped.
+    Utf8,
+    /// As they are (`-8`).
+    Raw,
+}
+
+impl HighBytes {
+    /// rsync's choice: as they are with `-8`, else as the locale can show them.
+    pub fn of(eight_bit: bool) -> HighBytes {
+        if eight_bit {
+            HighBytes::Raw
+        } else if locale_is_utf8() {
+            HighBytes::Utf8
+        } else {
+            HighBytes::Escaped
+        }
+    }
+}
+
 /// A name as rsync prints it: control bytes (but tab) as `\#ooo` in octal, a `\#` that
-/// already looks like an escape too, and bytes above 0x7f unless they form a printable UTF-8
-/// character in a UTF-8 locale.
-pub fn escape(name: &[u8], utf8: bool) -> Vec<u8> {
+/// already looks like an escape too, and bytes above 0x7f as `high` says.
+pub fn escape(name: &[u8], high: HighBytes) -> Vec<u8> {
     let mut out = Vec::with_capacity(name.len());
     let mut i = 0;
     while i < name.len() {
@@ -127,7 +155,12 @@ pub fn escape(name: &[u8], utf8: bool) -> Vec<u8> {
             && name.len() > i + 4
             && name[i + 1] == b'#'
             && name[i + 2..i + 5].iter().all(u8::is_ascii_digit);
-        if b >= 0x80 && utf8 {
+        if b >= 0x80 && high == HighBytes::Raw {
+            out.push(b);
+            i += 1;
+            continue;
+        }
+        if b >= 0x80 && high == HighBytes::Utf8 {
             if let Some(len) = printable_utf8_len(&name[i..]) {
                 out.extend_from_slice(&name[i..i + len]);
                 i += len;
@@ -162,7 +195,7 @@ fn printable_utf8_len(s: &[u8]) -> Option<usize> {
 
 /// Whether the locale's character set is UTF-8 (`LC_ALL`, then `LC_CTYPE`, then `LANG`),
 /// which decides how rsync prints names with bytes above 0x7f.
-pub fn locale_is_utf8() -> bool {
+fn locale_is_utf8() -> bool {
     for var in ["LC_ALL", "LC_CTYPE", "LANG"] {
         if let Ok(v) = std::env::var(var) {
             if !v.is_empty() {
@@ -219,12 +252,19 @@ mod tests {
 
     #[test]
     fn escapes_like_rsync() {
-        assert_eq!(escape(b"new\nline", true), b"new\\#012line");
-        assert_eq!(escape(b"tab\tx", true), b"tab\tx");
-        assert_eq!(escape(b"bad\xff\xfe", true), b"bad\\#377\\#376");
-        assert_eq!(escape("utf-é".as_bytes(), true), "utf-é".as_bytes());
-        assert_eq!(escape("utf-é".as_bytes(), false), b"utf-\\#303\\#251");
-        assert_eq!(escape(b"x\\#123y", true), b"x\\#134#123y");
-        assert_eq!(escape(b"del\x7f", false), b"del\x7f");
+        assert_eq!(escape(b"new\nline", HighBytes::Utf8), b"new\\#012line");
+        assert_eq!(escape(b"tab\tx", HighBytes::Utf8), b"tab\tx");
+        assert_eq!(escape(b"bad\xff\xfe", HighBytes::Utf8), b"bad\\#377\\#376");
+        assert_eq!(
+            escape("utf-é".as_bytes(), HighBytes::Utf8),
+            "utf-é".as_bytes()
+        );
+        assert_eq!(
+            escape("utf-é".as_bytes(), HighBytes::Escaped),
+            b"utf-\\#303\\#251"
+        );
+        assert_eq!(escape(b"x\\#123y", HighBytes::Utf8), b"x\\#134#123y");
+        assert_eq!(escape(b"del\x7f", HighBytes::Escaped), b"del\x7f");
+        assert_eq!(escape(b"hi\xf9\n", HighBytes::Raw), b"hi\xf9\\#012");
     }
 }

@@ -35,6 +35,7 @@ pub mod idmap;
 pub mod info;
 pub mod itemize;
 pub mod links;
+pub mod list_only;
 pub mod log_file;
 pub mod mapped;
 pub mod more_options;
@@ -90,6 +91,13 @@ pub fn run(opts: &Options) -> i32 {
     for line in opts.more.negotiation_lines(opts.compress_level()) {
         let _ = writeln!(std::io::stdout(), "{line}");
     }
+    if opts.more.list_only && opts.remote != Remote::Local {
+        eprintln!(
+            "prsync: --list-only of a remote source is not built yet; \
+             hint: list it with `prsh -w HOST ls -l PATH`"
+        );
+        return exit::SYNTAX;
+    }
     if opts.remote != Remote::Local {
         return remote::client::run(opts);
     }
@@ -100,6 +108,9 @@ pub fn run(opts: &Options) -> i32 {
         let _ = writeln!(out, "{banner}");
     }
     let mut sender = LocalSender::list(&opts.sources, &list_options(opts), &opts.filters);
+    if opts.more.list_only {
+        return list_only::print(opts, &sender, out);
+    }
     if let Some(rate) = opts.bwlimit {
         sender.pace(pace::Pacer::new(rate));
     }
@@ -112,9 +123,10 @@ pub fn run(opts: &Options) -> i32 {
 pub fn list_options(opts: &Options) -> ListOptions {
     ListOptions {
         recursive: opts.recursive,
-        links: opts.links,
-        devices: opts.devices,
-        specials: opts.specials,
+        // A listing shows every kind, as rsync's does (a link's target only with -l).
+        links: opts.links || opts.more.list_only,
+        devices: opts.devices || opts.more.list_only,
+        specials: opts.specials || opts.more.list_only,
         hard_links: opts.hard_links,
         checksum: opts.checksum,
         copy_links: opts.copy_links,
@@ -185,7 +197,10 @@ pub fn transfer<S: Sender>(
     {
         let shown = trim_slashes(opts.dest.as_bytes());
         let _ = out.write_all(b"created directory ");
-        let _ = out.write_all(&itemize::escape(shown, itemize::locale_is_utf8()));
+        let _ = out.write_all(&itemize::escape(
+            shown,
+            itemize::HighBytes::of(opts.more.eight_bit),
+        ));
         let _ = out.write_all(b"\n");
     }
     if let Some(dir) = opts.backup.as_ref().and_then(|b| b.dir.as_ref()) {

@@ -88,6 +88,12 @@ pub struct MoreArgs {
     /// Force an older protocol version (accepted: prsync's two ends speak its own protocol)
     #[arg(long = "protocol", value_name = "NUM")]
     pub protocol: Option<u32>,
+    /// List the files instead of copying them (also: a source given without a destination)
+    #[arg(long = "list-only")]
+    pub list_only: bool,
+    /// Leave high-bit chars unescaped in output
+    #[arg(short = '8', long = "8-bit-output")]
+    pub eight_bit: bool,
     /// Use the old, unprotected splitting of remote names (a space separates two names)
     #[arg(long = "old-args", action = ArgAction::Count)]
     pub old_args: u8,
@@ -134,6 +140,10 @@ pub struct More {
     pub preallocate: bool,
     /// `--compress-level` (zstd's level); `Some(0)` turns `-z` off, as in rsync.
     pub compress_level: Option<i32>,
+    /// `-8`: names are printed with their bytes above 0x7f as they are.
+    pub eight_bit: bool,
+    /// `--list-only`: the sources are listed, and nothing is copied.
+    pub list_only: bool,
 }
 
 impl MoreArgs {
@@ -230,6 +240,8 @@ impl MoreArgs {
             max_delete: self.max_delete.map(|n| n.max(0) as u64),
             stop_at,
             compress_level: level,
+            eight_bit: self.eight_bit,
+            list_only: self.list_only,
         })
     }
 
@@ -252,6 +264,7 @@ impl More {
             (self.debug_fuzzy, "--debug=FUZZY"),
             (self.sparse, "-S"),
             (self.preallocate, "--preallocate"),
+            (self.eight_bit, "-8"),
         ] {
             if on {
                 args.push(flag.as_bytes().to_vec());

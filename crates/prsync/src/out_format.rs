@@ -218,7 +218,7 @@ pub(crate) fn time_text(secs: i64) -> String {
 }
 
 /// `rwxr-xr-x`, with `s`/`S` and `t`/`T` as ls shows them.
-fn perms_text(mode: u32) -> String {
+pub(crate) fn perms_text(mode: u32) -> String {
     let bit = |m: u32, c: char| if mode & m != 0 { c } else { '-' };
     let special =
         |x: u32, s: u32, on: char, off: char, plain: char| match (mode & x != 0, mode & s != 0) {

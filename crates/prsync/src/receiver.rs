@@ -107,7 +107,7 @@ pub struct Receiver<'a, S: Sender, W: Write> {
     /// With [`Dest::solo_name`]: where the lone entry lands instead.
     solo: Option<RelPath>,
     out: W,
-    utf8: bool,
+    utf8: itemize::HighBytes,
     /// The groups this process may give a file when it is not root (its own and its
     /// supplementary ones); `None` as root, who may give any.
     my_groups: Option<Vec<u32>>,
@@ -256,7 +256,7 @@ impl<'a, S: Sender, W: Write> Receiver<'a, S, W> {
             rels,
             solo,
             out,
-            utf8: itemize::locale_is_utf8(),
+            utf8: itemize::HighBytes::of(opts.more.eight_bit),
             my_groups: my_groups(),
             stats: Stats::default(),
             failed: false,

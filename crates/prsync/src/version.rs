@@ -3,10 +3,13 @@
 //! really does: a `true` that is not makes a probe run a test that must fail, a `false` that
 //! is not hides a feature.
 
-/// One line, as `rsync --version` starts.
-pub fn line() -> String {
+/// `prsync --version`: rsync's first line, whose `protocol version` scripts read to learn
+/// which options the command line takes (rsync 3.5.0's), then what the number means here.
+pub fn text() -> String {
     format!(
-        "prsync version {} (rsync-compatible command line and output)",
+        "prsync  version {}  protocol version 32\n\
+         Takes rsync 3.5.0's command line and prints its output; \
+         two prsync ends speak prsync's own protocol.\n",
         env!("CARGO_PKG_VERSION")
     )
 }

@@ -46,12 +46,17 @@ fn bad_option() {
     assert_one_line(&err, "--no-such-option");
 }
 
+/// No path at all is a usage error; a source alone is listed, as rsync lists it (a missing
+/// one is then a partial transfer, exit 23).
 #[test]
 fn missing_operands() {
     let dir = scratch("cli-operands");
-    let (p, _, err) = both(&dir, &["-a", "onlyone"]);
+    let (p, _, err) = both(&dir, &["-a"]);
     assert_eq!(p, 1);
     assert_one_line(&err, "DEST");
+    let (p, r, err) = both(&dir, &["-a", "onlyone"]);
+    assert_eq!((p, r), (23, 23));
+    assert_one_line(&err, "onlyone");
 }
 
 #[test]
@@ -137,6 +142,20 @@ fn an_option_not_built_is_an_unknown_option_in_rsyncs_words() {
     // A known option with --version is a version print, as rsync's probe expects.
     let (p, r, _) = both(&dir, &["--inplace", "--version"]);
     assert_eq!((p, r), (0, 0));
+}
+
+/// `--version` starts as rsync's does, with the protocol number scripts read to learn which
+/// options the command line takes.
+#[test]
+fn version_names_the_protocol_as_rsync_does() {
+    let dir = scratch("cli-version");
+    for program in [prsync_bin(), OsStr::new("rsync")] {
+        let out = run_in(program, &[OsStr::new("--version")], &dir);
+        assert_eq!(out.status.code(), Some(0));
+        let text = String::from_utf8_lossy(&out.stdout);
+        let first = text.lines().next().unwrap_or_default();
+        assert!(first.ends_with("  protocol version 32"), "{first}");
+    }
 }
 
 /// `-VV` is JSON whose capabilities carry rsync's own names (the suite greps for

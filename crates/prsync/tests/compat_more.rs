@@ -900,3 +900,43 @@ fn negotiation_lines_and_algorithm_choices() {
     assert_eq!(p.code, 1);
     assert!(String::from_utf8_lossy(&p.stderr).contains("hint: give --checksum-choice=xxh128"));
 }
+
+/// `--list-only`, and a source without a destination, list the files in rsync's `ls -l`
+/// shape (every kind; a link's target with -l; -h sizes) and copy nothing; `-8` prints a
+/// name's high bytes as they are.
+#[test]
+fn list_only_lines_and_eight_bit_names() {
+    let bed = Bed::new("more-list-only");
+    let src = bed.src();
+    fs::create_dir_all(src.join("d")).unwrap();
+    fs::write(src.join("d/f0"), vec![b'x'; 5000]).unwrap();
+    fs::write(src.join(OsStr::from_bytes(b"hi\xf9name")), b"x\n").unwrap();
+    std::os::unix::fs::symlink("d/f0", src.join("lnk")).unwrap();
+    let c = std::ffi::CString::new(src.join("fifo").as_os_str().as_bytes()).unwrap();
+    assert_eq!(unsafe { libc::mkfifo(c.as_ptr(), 0o644) }, 0);
+    for name in ["d/f0", "d", "lnk", "fifo", "."] {
+        set_mtime(&src.join(name), 1_500_000_000, 0);
+    }
+    let cases: &[&[&[u8]]] = &[
+        &[b"--list-only", b"-r", b"{src}/", b"dst/"],
+        &[b"{src}/"],
+        &[b"-a", b"{src}/"],
+        &[b"-h", b"{src}"],
+        &[b"-ai", b"-8", b"-n", b"{src}/", b"dst8/"],
+    ];
+    for args in cases {
+        let (r, p) = bed.both(args);
+        assert_eq!(
+            (r.code, p.code),
+            (0, 0),
+            "{:?}",
+            String::from_utf8_lossy(&p.stderr)
+        );
+        assert_eq!(
+            String::from_utf8_lossy(&r.stdout),
+            String::from_utf8_lossy(&p.stdout)
+        );
+    }
+    let [_, p] = bed.sides();
+    assert!(!p.join("dst").exists() && !p.join("dst8").exists());
+}
