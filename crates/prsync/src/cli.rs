@@ -568,6 +568,11 @@ impl Options {
         }
     }
 
+    /// The `--info=skip` level: why a file is skipped is said from 1 (`-vv`).
+    pub fn skip_level(&self) -> u8 {
+        self.info.skip.unwrap_or(u8::from(self.verbose > 1))
+    }
+
     /// Whether what is already up to date is named too: `-vv`, or `--info=name2`.
     pub fn names_uptodate(&self) -> bool {
         self.info.name.map_or(self.verbose > 1, |level| level > 1)

@@ -110,6 +110,9 @@ pub struct Info {
     pub stats: Option<u8>,
     /// `backup`: 1 names each backup made (`backed up x to x~`), as `-vv` does.
     pub backup: Option<u8>,
+    /// `skip`: 1 says why a file was skipped (`x is newer`), as `-vv` does; 2 also how an
+    /// existing one differs.
+    pub skip: Option<u8>,
 }
 
 /// Parses every `--info` value given, in order: a later word wins.
@@ -127,6 +130,7 @@ pub fn parse_info(values: &[String]) -> Result<Info, String> {
             set("progress", &mut info.progress);
             set("stats", &mut info.stats);
             set("backup", &mut info.backup);
+            set("skip", &mut info.skip);
         }
     }
     Ok(info)

@@ -430,6 +430,32 @@ impl<'a, S: Sender, W: Write> Receiver<'a, S, W> {
         wanted.sort_by_key(|(i, _)| *i);
     }
 
+    /// `--info=skip`: says that file `e` is skipped, and `why` (after its name).
+    fn say_skipped(&mut self, e: &FileEntry, why: &str) {
+        if self.opts.skip_level() > 0 {
+            let mut line = itemize::escape(&e.name, self.utf8);
+            line.extend_from_slice(why.as_bytes());
+            self.print(&line);
+        }
+    }
+
+    /// `--info=skip2`'s word on how an existing file `m` differs from entry `i` (`e`).
+    fn how_it_differs(&self, i: usize, e: &FileEntry, m: &FileStat) -> io::Result<&'static str> {
+        Ok(if !m.is_file() {
+            " (type change)"
+        } else if !self.unchanged(i, e, m)? {
+            if self.opts.checksum {
+                " (sum change)"
+            } else {
+                " (file change)"
+            }
+        } else if !self.attrs_match(e, m) {
+            " (attr change)"
+        } else {
+            " (uptodate)"
+        })
+    }
+
     /// `-b`: keeps what is at entry `i`'s name before this run replaces it.
     fn back_up(&mut self, i: usize, rel: &RelPath, keep: Keep) -> io::Result<bool> {
         let name = match &self.solo {
@@ -951,6 +977,13 @@ impl<'a, S: Sender, W: Write> Receiver<'a, S, W> {
                 if entry.is_dir() {
                     self.skip_below.push(entry.name.clone());
                 }
+                if self.opts.skip_level() > 0 {
+                    let what = if entry.is_dir() { "directory" } else { "file" };
+                    let mut line = format!("not creating new {what} \"").into_bytes();
+                    line.extend(itemize::escape(&entry.name, self.utf8));
+                    line.push(b'"');
+                    self.print(&line);
+                }
                 Ok(())
             }
             Ok(meta) => match &entry.kind {
@@ -1251,10 +1284,22 @@ impl<'a, S: Sender, W: Write> Receiver<'a, S, W> {
     ) -> io::Result<Option<bool>> {
         let o = self.opts;
         let size = e.size();
-        if o.max_size.is_some_and(|max| size > max)
-            || o.min_size.is_some_and(|min| size < min)
-            || (o.ignore_existing && meta.is_some())
-        {
+        // In rsync's order, each said with --info=skip.
+        if let Some(m) = meta.as_ref().filter(|_| o.ignore_existing) {
+            if o.skip_level() > 1 {
+                let how = self.how_it_differs(i, e, m)?;
+                self.say_skipped(e, &format!(" exists{how}"));
+            } else {
+                self.say_skipped(e, " exists");
+            }
+            return Ok(None);
+        }
+        if o.max_size.is_some_and(|max| size > max) {
+            self.say_skipped(e, " is over max-size");
+            return Ok(None);
+        }
+        if o.min_size.is_some_and(|min| size < min) {
+            self.say_skipped(e, " is under min-size");
             return Ok(None);
         }
         let meta = match meta {
@@ -1310,6 +1355,7 @@ impl<'a, S: Sender, W: Write> Receiver<'a, S, W> {
             return Ok(Some(false));
         };
         if self.opts.update && self.opts.more.newer(m.mtime.secs, e.mtime.secs) {
+            self.say_skipped(e, " is newer");
             return Ok(None);
         }
         if self.unchanged(i, e, &m)? {

@@ -940,3 +940,66 @@ fn list_only_lines_and_eight_bit_names() {
     let [_, p] = bed.sides();
     assert!(!p.join("dst").exists() && !p.join("dst8").exists());
 }
+
+/// `--info=skip` (and `-vv`) say why each file is skipped, as rsync words it: newer with
+/// `--update`, existing with `--ignore-existing` (level 2 says how it differs), over or
+/// under a size limit, or not made with `--existing`.
+#[test]
+fn skipped_files_are_said() {
+    let bed = Bed::new("more-info-skip");
+    let src = bed.src();
+    fs::create_dir_all(src.join("newdir")).unwrap();
+    for (name, text, secs) in [
+        ("big", &b"0123456789ab"[..], 1_500_000_000),
+        ("small", b"1", 1_500_000_000),
+        ("older", b"older here\n", 1_400_000_000),
+        ("same", b"same\n", 1_500_000_000),
+        ("changed", b"changed\n", 1_500_000_000),
+        ("new", b"new\n", 1_500_000_000),
+        ("newdir/f", b"f\n", 1_500_000_000),
+    ] {
+        fs::write(src.join(name), text).unwrap();
+        set_mtime(&src.join(name), secs, 0);
+    }
+    bed.on_dests("", |side| {
+        let d = side.join("dst");
+        fs::create_dir_all(&d).unwrap();
+        for (name, text) in [
+            ("older", &b"newer there\n"[..]),
+            ("same", b"same\n"),
+            ("changed", b"other content\n"),
+            ("big", b"x"),
+            ("small", b"x"),
+        ] {
+            fs::write(d.join(name), text).unwrap();
+            set_mtime(&d.join(name), 1_500_000_000, 0);
+        }
+    });
+    let cases: &[&[&[u8]]] = &[
+        &[
+            b"-a",
+            b"--info=skip",
+            b"--update",
+            b"--max-size=11",
+            b"--min-size=2",
+        ],
+        &[b"-a", b"--info=skip2", b"--ignore-existing"],
+        &[b"-a", b"--info=skip", b"--existing", b"--ignore-existing"],
+    ];
+    for extra in cases {
+        let mut args: Vec<&[u8]> = extra.to_vec();
+        args.extend_from_slice(&[b"-n", b"{src}/", b"dst/"]);
+        let lines = bed.same(&args, "dst");
+        let said = |what: &[u8]| {
+            lines
+                .iter()
+                .any(|l| l.windows(what.len()).any(|w| w == what))
+        };
+        assert!(
+            (said(b" is newer") && said(b"is over max-size") && said(b"is under min-size"))
+                || said(b"same exists (uptodate)")
+                || said(b"not creating new directory"),
+            "{lines:?}"
+        );
+    }
+}

@@ -66,7 +66,7 @@ impl<S: Sender, W: Write> Receiver<'_, S, W> {
     }
 
     /// rsync's `unchanged_attrs`: nothing the options keep differs.
-    fn attrs_match(&self, e: &FileEntry, m: &FileStat) -> bool {
+    pub(super) fn attrs_match(&self, e: &FileEntry, m: &FileStat) -> bool {
         let item = self.attr_item(e, m);
         !(item.time || item.perms || item.owner || item.group)
     }

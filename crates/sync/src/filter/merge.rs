@@ -5,7 +5,7 @@
 //! `$CVSIGNORE`) and a `:C` dir-merge of each folder's `.cvsignore`.
 
 use super::error::{FilterError, FilterErrorKind};
-use super::rule::{parse_full, parse_plain, Action, FilterRule, Parsed};
+use super::rule::{parse_bare, parse_full, Action, FilterRule, Parsed};
 use super::FilterList;
 
 /// rsync's names CVS ignores by default (its `DEFAULT_CVSIGNORE`).
@@ -71,6 +71,9 @@ pub(crate) struct DirMerge {
     pub(crate) at: usize,
     /// How many rules read from merge files are there now.
     pub(crate) count: usize,
+    /// For a `dir-merge` rule found in another one's file, that one's file name: its rules
+    /// stand inside that file's rules, and go when those go.
+    pub(crate) parent: Option<Vec<u8>>,
 }
 
 impl DirMerge {
@@ -144,20 +147,18 @@ pub(crate) fn parse_merge(
 const MAX_DEPTH: usize = 32;
 
 /// The rules of merge-file `text`, read as `mods` say; a `merge` rule in it is followed
-/// (its file found by `read`), up to [`MAX_DEPTH`] files deep. A per-folder file
-/// (`per_dir`) may not hold `dir-merge` rules. An error never shows the file's words,
-/// which may be anyone's (the file is named by a rule a peer may choose).
+/// (its file found by `read`), up to [`MAX_DEPTH`] files deep; a `dir-merge` rule is
+/// returned where it stands. An error never shows the file's words, which may be anyone's
+/// (the file is named by a rule a peer may choose).
 pub(crate) fn rules_of(
     text: &[u8],
     mods: MergeMods,
-    per_dir: bool,
     read: &mut dyn FnMut(&[u8]) -> Option<Vec<u8>>,
     depth: usize,
 ) -> Result<Vec<Parsed>, FilterError> {
     let mut out = Vec::new();
-    let mut line_no = 0;
-    for line in text.split(|&b| b == b'\n') {
-        line_no += 1;
+    for (index, line) in text.split(|&b| b == b'\n').enumerate() {
+        let line_no = index + 1;
         let line = line.strip_suffix(b"\r").unwrap_or(line);
         let words: Vec<&[u8]> = match mods.word_split {
             true => line
@@ -171,10 +172,11 @@ pub(crate) fn rules_of(
                 continue;
             }
             let parsed = match mods.default {
-                Some(action) => parse_plain(word, action),
-                None => parse_full(word),
-            }
-            .map_err(|e| e.at_line(line_no).in_file())?;
+                // Only CVS's files clear the list with a `!`.
+                Some(_) if mods.cvs && word == b"!" => Some(Parsed::Clear),
+                Some(action) => Some(parse_bare(word, action)),
+                None => parse_full(word).map_err(|e| e.at_line(line_no).in_file())?,
+            };
             match parsed {
                 Some(Parsed::Rule(rule)) => out.push(Parsed::Rule(rule.with_sides(mods))),
                 Some(Parsed::Merge(file, inner)) => {
@@ -185,12 +187,7 @@ pub(crate) fn rules_of(
                         let gone = std::io::Error::from(std::io::ErrorKind::NotFound);
                         return Err(FilterError::merge_file(&file, gone));
                     };
-                    out.extend(rules_of(&text, inner, per_dir, read, depth + 1)?);
-                }
-                Some(Parsed::DirMerge(..)) if per_dir => {
-                    return Err(FilterError::new(word, FilterErrorKind::DirMerge)
-                        .at_line(line_no)
-                        .in_file())
+                    out.extend(rules_of(&text, inner, read, depth + 1)?);
                 }
                 Some(other) => out.push(other),
                 None => {}
@@ -204,7 +201,9 @@ impl FilterList {
     /// The list that holds in folder `dir` (a path below the transfer root, empty for the
     /// root itself), whose parent's list is this one: each `dir-merge` file found in it by
     /// `read` adds its rules ahead of those the folders above gave (or in their place, for
-    /// `n`). `None` when nothing changes, so that the caller keeps this list.
+    /// `n`). A `dir-merge` rule in such a file is read in this folder and below, its rules
+    /// standing where the rule stood, as rsync nests them (a name already merged is not
+    /// merged twice). `None` when nothing changes, so that the caller keeps this list.
     pub fn enter_dir(
         &self,
         dir: &[u8],
@@ -213,49 +212,125 @@ impl FilterList {
         if self.dir_merges.is_empty() {
             return Ok(None);
         }
-        let mut found: Vec<Option<Vec<FilterRule>>> = Vec::new();
+        let mut list = self.clone();
         let mut changed = false;
-        for merge in &self.dir_merges {
-            let rules = match read(&merge.file) {
+        // Merges found in files read here join the end, and are read here too.
+        let mut k = 0;
+        while k < list.dir_merges.len() {
+            let merge = list.dir_merges[k].clone();
+            let mut nested = Vec::new();
+            let fresh = match read(&merge.file) {
                 Some(text) => {
                     let mut rules = Vec::new();
-                    for parsed in rules_of(&text, merge.mods, true, read, 0)? {
+                    for parsed in rules_of(&text, merge.mods, read, 0)? {
                         match parsed {
                             Parsed::Rule(rule) => rules.push(rule.anchored_below(dir)),
                             // `!` in a merge file clears what the file said so far.
-                            Parsed::Clear => rules.clear(),
-                            Parsed::Merge(..) | Parsed::DirMerge(..) | Parsed::Many(..) => {}
+                            Parsed::Clear => {
+                                rules.clear();
+                                nested.clear();
+                            }
+                            Parsed::DirMerge(file, mods) => nested.push((rules.len(), file, mods)),
+                            Parsed::Merge(..) | Parsed::Many(..) => {}
                         }
                     }
-                    changed = true;
-                    Some(rules)
+                    rules
                 }
+                None if merge.mods.no_inherit && merge.count > 0 => Vec::new(),
                 None => {
-                    changed |= merge.mods.no_inherit && merge.count > 0;
-                    None
+                    k += 1;
+                    continue;
                 }
             };
-            found.push(rules);
-        }
-        if !changed {
-            return Ok(None);
-        }
-        let mut list = self.clone();
-        let mut shift = 0isize;
-        for (k, rules) in found.into_iter().enumerate() {
-            let merge = &mut list.dir_merges[k];
-            merge.at = (merge.at as isize + shift) as usize;
-            let old = merge.at..merge.at + merge.count;
-            let mut new = rules.unwrap_or_default();
-            if !merge.mods.no_inherit {
-                new.extend(list.rules[old.clone()].iter().cloned());
+            changed = true;
+            list.splice_merge(k, fresh);
+            for (pos, file, mods) in nested {
+                if list.dir_merges.iter().any(|m| m.file == file) {
+                    continue;
+                }
+                list.dir_merges.push(DirMerge {
+                    file,
+                    mods,
+                    at: list.dir_merges[k].at + pos,
+                    count: 0,
+                    parent: Some(merge.file.clone()),
+                });
             }
-            let count = new.len();
-            shift += count as isize - merge.count as isize;
-            list.rules.splice(old, new);
-            list.dir_merges[k].count = count;
+            k += 1;
         }
-        Ok(Some(list))
+        Ok(changed.then_some(list))
+    }
+
+    /// Puts `fresh` rules in merge `k`'s place: ahead of what it held, or instead of it for
+    /// `n` (and then the merges nested in what it held go too). The places of the others
+    /// move to match.
+    fn splice_merge(&mut self, k: usize, fresh: Vec<FilterRule>) {
+        let merge = self.dir_merges[k].clone();
+        let old = merge.at..merge.at + merge.count;
+        let added = fresh.len();
+        let mut new = fresh;
+        if merge.mods.no_inherit {
+            let inside = self.descendants(&merge.file);
+            let mut i = 0;
+            self.dir_merges.retain(|_| {
+                i += 1;
+                !inside.contains(&(i - 1))
+            });
+        } else {
+            new.extend(self.rules[old.clone()].iter().cloned());
+        }
+        let k = self
+            .dir_merges
+            .iter()
+            .position(|m| m.file == merge.file)
+            .expect("the merge itself stays");
+        let delta = new.len() as isize - merge.count as isize;
+        self.rules.splice(old.clone(), new);
+        let inside = self.descendants(&merge.file);
+        let ancestors = self.ancestors(&merge.file);
+        for (j, m) in self.dir_merges.iter_mut().enumerate() {
+            if j == k {
+                m.count = (m.count as isize + delta) as usize;
+            } else if inside.contains(&j) {
+                m.at += added;
+            } else if ancestors.contains(&j) {
+                m.count = (m.count as isize + delta) as usize;
+            } else if m.at >= old.end && !(m.at == old.end && old.is_empty() && j < k) {
+                m.at = (m.at as isize + delta) as usize;
+            }
+        }
+    }
+
+    /// The indexes of the merges nested, at any depth, in `file`'s rules.
+    fn descendants(&self, file: &[u8]) -> Vec<usize> {
+        (0..self.dir_merges.len())
+            .filter(|&j| self.ancestors_of(j).any(|a| a == file))
+            .collect()
+    }
+
+    /// The indexes of the merges `file`'s rules stand inside.
+    fn ancestors(&self, file: &[u8]) -> Vec<usize> {
+        let Some(k) = self.dir_merges.iter().position(|m| m.file == file) else {
+            return Vec::new();
+        };
+        let names: Vec<Vec<u8>> = self.ancestors_of(k).map(<[u8]>::to_vec).collect();
+        (0..self.dir_merges.len())
+            .filter(|&j| names.contains(&self.dir_merges[j].file))
+            .collect()
+    }
+
+    /// The file names of the merges merge `j` stands inside, nearest first.
+    fn ancestors_of(&self, j: usize) -> impl Iterator<Item = &[u8]> {
+        let mut next = self.dir_merges[j].parent.as_deref();
+        std::iter::from_fn(move || {
+            let name = next?;
+            next = self
+                .dir_merges
+                .iter()
+                .find(|m| m.file == name)
+                .and_then(|m| m.parent.as_deref());
+            Some(name)
+        })
     }
 
     /// The rules as `--filter` arguments, `dir-merge` rules where they stand, for the

@@ -283,7 +283,7 @@ impl FilterList {
             Some(Parsed::Merge(file, mods)) => {
                 let text = read_merge_file(&file).map_err(|e| FilterError::merge_file(&file, e))?;
                 let mut read = |name: &[u8]| read_merge_file(name).ok();
-                for p in merge::rules_of(&text, mods, false, &mut read, 0)? {
+                for p in merge::rules_of(&text, mods, &mut read, 0)? {
                     self.push_parsed(Some(p))?;
                 }
                 if mods.exclude_self {
@@ -296,6 +296,7 @@ impl FilterList {
                     mods,
                     at: self.rules.len(),
                     count: 0,
+                    parent: None,
                 });
                 if mods.exclude_self {
                     self.push_exclude_name(&file)?;
@@ -471,6 +472,40 @@ mod tests {
         assert_eq!(err.kind(), FilterErrorKind::Read);
         assert_eq!(err.to_string(), "cannot read filter rules: disk on fire");
         assert!(err.io_error().is_some());
+    }
+
+    /// A `dir-merge` rule in a folder's merge file is read there and below, its rules where
+    /// the rule stood: ahead of the rules after it in that file, behind those before it.
+    #[test]
+    fn dir_merge_rules_nest_in_merge_files() {
+        let l = list(&["dir-merge .outer", "- *.x"]);
+        let mut read_root = |name: &[u8]| -> Option<Vec<u8>> {
+            match name {
+                b".outer" => Some(b"+ keep.x\ndir-merge .inner\n- *.y\n".to_vec()),
+                b".inner" => Some(b"+ keep.y\n- *.z\n".to_vec()),
+                _ => None,
+            }
+        };
+        let root = l.enter_dir(b"", &mut read_root).unwrap().unwrap();
+        assert!(!root.is_excluded(b"keep.x", false) && root.is_excluded(b"a.x", false));
+        assert!(!root.is_excluded(b"keep.y", false) && root.is_excluded(b"a.y", false));
+        assert!(root.is_excluded(b"a.z", false));
+        // Below, the inner file of the subfolder comes ahead of the root's inner rules, and
+        // both stay ahead of the outer file's `- *.y`.
+        let mut read_sub = |name: &[u8]| -> Option<Vec<u8>> {
+            (name == b".inner").then(|| b"+ sub.z\n- keep.y\n".to_vec())
+        };
+        let sub = root.enter_dir(b"s", &mut read_sub).unwrap().unwrap();
+        assert!(!sub.is_excluded(b"s/sub.z", false) && sub.is_excluded(b"s/a.z", false));
+        assert!(sub.is_excluded(b"s/keep.y", false) && !sub.is_excluded(b"s/keep.x", false));
+        assert!(sub.is_excluded(b"s/a.y", false) && sub.is_excluded(b"s/a.x", false));
+        // An outer file that names the inner one again does not merge it twice.
+        let mut again = |name: &[u8]| -> Option<Vec<u8>> {
+            (name == b".outer").then(|| b"dir-merge .inner\n".to_vec())
+        };
+        let deeper = sub.enter_dir(b"s/t", &mut again).unwrap().unwrap();
+        assert_eq!(deeper.dir_merges.len(), 2);
+        assert!(deeper.is_excluded(b"s/t/keep.y", false));
     }
 
     #[test]

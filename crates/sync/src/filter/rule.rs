@@ -468,14 +468,20 @@ pub(crate) fn parse_plain(text: &[u8], default: Action) -> Result<Option<Parsed>
     if pattern.is_empty() {
         return Err(FilterError::new(text, FilterErrorKind::MissingPattern));
     }
-    Ok(Some(Parsed::Rule(FilterRule {
+    Ok(Some(parse_bare(pattern, action)))
+}
+
+/// A line of a merge file read with a `-` or `+` modifier: the whole line is the pattern
+/// (`+ x` excludes a file named "+ x"), as rsync reads such files without prefixes.
+pub(crate) fn parse_bare(pattern: &[u8], action: Action) -> Parsed {
+    Parsed::Rule(FilterRule {
         action,
         sender: false,
         receiver: false,
         negate: false,
         perishable: false,
         pattern: Pattern::new(pattern),
-    })))
+    })
 }
 
 #[cfg(test)]
