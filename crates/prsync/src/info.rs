@@ -204,6 +204,7 @@ mod tests {
                 progress: Some(0),
                 stats: Some(1),
                 backup: None,
+                skip: None,
             }
         );
         let none = parse_info(&["all".into(), "none".into()]).unwrap();
