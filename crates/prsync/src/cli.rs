@@ -1038,7 +1038,9 @@ fn resolve(
         devices: (cli.devices || cli.devices_specials || cli.archive) && am_root,
         specials: cli.specials || cli.devices_specials || cli.archive,
         itemize: cli.itemize > 0 && !cli.quiet,
-        itemize_all: (cli.itemize > 1 || (cli.itemize > 0 && cli.verbose > 1)) && !cli.quiet,
+        itemize_all: (cli.itemize > 1
+            || (cli.itemize > 0 && info.name.map_or(cli.verbose > 1, |level| level > 1)))
+            && !cli.quiet,
         dry_run: cli.dry_run,
         checksum: cli.checksum,
         update: cli.update,

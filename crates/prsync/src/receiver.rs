@@ -794,7 +794,9 @@ impl<'a, S: Sender, W: Write> Receiver<'a, S, W> {
                 line.extend_from_slice(b" -> ");
                 line.extend(itemize::escape(target, self.utf8));
             }
-            if self.opts.names_uptodate() && item.transfer {
+            // A link's name line is rsync's generator's, which reaches the terminal
+            // through the sender after the folder's `is uptodate` lines, as a sent file's.
+            if self.opts.names_uptodate() && (item.transfer || hlink_target.is_some()) {
                 self.sent_names.push(line);
             } else {
                 self.print(&line);
@@ -1441,13 +1443,23 @@ impl<'a, S: Sender, W: Write> Receiver<'a, S, W> {
         }
         let is_last = group.last == i;
         let usable = matches!(&meta, Some(m) if m.is_file());
-        if !usable && !is_last {
-            group.before.push(i);
+        // As rsync: the --*-dest folders are tried before a missing member is put off.
+        let in_alt = meta.is_none() && self.alt_match(i, e).is_some();
+        if !usable && !is_last && !in_alt {
+            self.groups.get_mut(&g).expect("group").before.push(i);
             return Ok(());
         }
+        let missing = meta.is_none();
         let Some(complete) = self.file_normally(i, e, meta)? else {
             return Ok(());
         };
+        // A member --compare-dest left out is not here to link to: the next one leads.
+        if complete
+            && missing
+            && self.alt.as_ref().map(|a| a.kind) == Some(crate::alt_dest::AltKind::Compare)
+        {
+            return Ok(());
+        }
         let group = self.groups.get_mut(&g).expect("group");
         group.done = Some(i);
         if !complete && !self.opts.dry_run {
@@ -1482,6 +1494,14 @@ impl<'a, S: Sender, W: Write> Receiver<'a, S, W> {
             Some(root) => root.metadata(Some(&leader_rel))?,
             None => None,
         };
+        // A dry run made no leader: rsync looks at the one the folders hold instead.
+        let leader_meta = match leader_meta {
+            None if self.opts.dry_run => {
+                let leader_entry = self.list()[leader].clone();
+                self.alt_match(leader, &leader_entry).map(|f| f.stat)
+            }
+            found => found,
+        };
         if let (Some(m), Some(l)) = (&meta, &leader_meta) {
             if m.same_inode(l) {
                 let item = Item {
@@ -1506,9 +1526,23 @@ impl<'a, S: Sender, W: Write> Receiver<'a, S, W> {
                     ..Item::default()
                 }
             }
-            None => Item {
-                is_new: true,
-                ..Item::default()
+            None => match self.alt_match_for_link(i, &e, leader_meta.as_ref()) {
+                // Compared with what the folders hold, as rsync's hard_link_check does.
+                Some((stat, quiet)) => {
+                    let mut item = self.attr_item(&e, &stat);
+                    item.local_change = true;
+                    item.hlink = true;
+                    if !quiet || self.opts.itemize_all {
+                        self.report(i, &item, Some(&target_name));
+                    } else {
+                        self.report_uptodate(i, &Item::default());
+                    }
+                    return self.make_link(i, &leader_rel);
+                }
+                None => Item {
+                    is_new: true,
+                    ..Item::default()
+                },
             },
         };
         item.local_change = true;
@@ -1516,11 +1550,16 @@ impl<'a, S: Sender, W: Write> Receiver<'a, S, W> {
         // A local change whose time is not kept shows `T`, as rsync's itemize has it.
         item.time |= !self.opts.times;
         self.report(i, &item, Some(&target_name));
+        self.make_link(i, &leader_rel)
+    }
+
+    /// Links entry `i` to `leader_rel` (not in a dry run); an old file there is replaced in
+    /// one step (a temp link renamed over it).
+    fn make_link(&mut self, i: usize, leader_rel: &RelPath) -> io::Result<()> {
         if self.opts.dry_run {
             return Ok(());
         }
-        // An old file there is replaced in one step (a temp link renamed over it).
-        self.root()?.hard_link(&leader_rel, &self.rel_below(i)?)
+        self.root()?.hard_link(leader_rel, &self.rel_below(i)?)
     }
 
     /// Gets the data of entry `i` from the sender and writes it; `old` is the file there

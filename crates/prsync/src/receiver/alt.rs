@@ -12,6 +12,7 @@ use prtools_sync::FileStat;
 use super::Receiver;
 use crate::alt_dest::{AltKind, Found, Level};
 use crate::flist::{FileEntry, FileKind};
+use crate::itemize::Item;
 use crate::sender::Sender;
 
 /// What the folders say of a folder, link, device or fifo the destination lacks.
@@ -23,7 +24,7 @@ pub(super) enum AltOther {
     /// Made without a line.
     Silent,
     /// Made, and itemized as this change of what the folders hold.
-    Near(crate::itemize::Item),
+    Near(Item),
 }
 
 /// What the folders did for a regular file.
@@ -38,7 +39,7 @@ pub(super) enum AltFile {
 
 impl<S: Sender, W: Write> Receiver<'_, S, W> {
     /// The best match for entry `i` in the folders, if any.
-    fn alt_match(&self, i: usize, e: &FileEntry) -> Option<Found> {
+    pub(super) fn alt_match(&self, i: usize, e: &FileEntry) -> Option<Found> {
         let alt = self.alt.as_ref()?;
         let name = match &self.solo {
             Some(solo) => solo.as_path().to_path_buf(),
@@ -50,6 +51,25 @@ impl<S: Sender, W: Write> Receiver<'_, S, W> {
             |path, m| self.quick_check_at(e, m, path),
             |m| self.attrs_match(e, m),
         )
+    }
+
+    /// For a hard-link member missing here, what the folders hold at its name that rsync
+    /// itemizes the link against: with --link-dest the leader's own inode (the link then is
+    /// `quiet`, shown only with -ii or -vv), else a file that passes the quick check.
+    pub(super) fn alt_match_for_link(
+        &self,
+        i: usize,
+        e: &FileEntry,
+        leader: Option<&FileStat>,
+    ) -> Option<(FileStat, bool)> {
+        let kind = self.alt.as_ref()?.kind;
+        let found = self.alt_match(i, e)?;
+        match kind {
+            AltKind::Link => leader
+                .filter(|l| l.same_inode(&found.stat))
+                .map(|_| (found.stat, true)),
+            _ => (found.level != Level::Kind).then_some((found.stat, false)),
+        }
     }
 
     /// rsync's quick check of `e` against what `path` holds (`m`), for any kind of entry.
@@ -88,21 +108,42 @@ impl<S: Sender, W: Write> Receiver<'_, S, W> {
             item.change = found.level == Level::Kind;
             return Ok(AltOther::Near(item));
         }
-        if e.is_dir() {
-            return Ok(AltOther::Silent);
-        }
-        match kind {
-            AltKind::Compare => Ok(AltOther::Settled),
-            AltKind::Copy => Ok(AltOther::Silent),
-            AltKind::Link if self.opts.dry_run => Ok(AltOther::Settled),
-            AltKind::Link => {
-                let rel = self.rel_below(i)?;
-                // A destination that cannot link one makes it, as with --copy-dest.
-                match self.root()?.hard_link_from(&found.path, &rel) {
-                    Ok(()) => Ok(AltOther::Settled),
-                    Err(_) => Ok(AltOther::Silent),
-                }
+        // What rsync's try_dests_non shows for an exact match, with -ii or -vv: a folder is
+        // made here (`cd`), a --compare-dest entry is left out (`.L`), a --copy-dest one
+        // made anew (`cL`). So is a --link-dest one: prsync, as an rsync built without
+        // hard-linked symlinks and specials (its -VV says so), makes them, not links them.
+        let (item, outcome) = match kind {
+            AltKind::Compare if !e.is_dir() => (Item::default(), AltOther::Settled),
+            _ => (
+                Item {
+                    local_change: true,
+                    ..Item::default()
+                },
+                AltOther::Silent,
+            ),
+        };
+        self.report_alt_match(i, e, &item);
+        Ok(outcome)
+    }
+
+    /// An entry settled by an exact match in the folders: rsync itemizes it only with
+    /// `-ii` or `-vv`, and without `-i` says it is up to date at `-vv`.
+    fn report_alt_match(&mut self, i: usize, e: &FileEntry, item: &Item) {
+        let itemizing =
+            self.opts.itemize || self.opts.out_format.as_ref().is_some_and(|f| f.has_item());
+        if itemizing {
+            if self.opts.itemize_all {
+                self.report(i, item, None);
             }
+        } else if self.opts.names_uptodate() {
+            let mut line = crate::itemize::escape(&e.name, self.utf8);
+            if e.is_dir() && e.name != b"." {
+                line.push(b'/');
+            } else if e.name == b"." {
+                line = b"./".to_vec();
+            }
+            line.extend_from_slice(b" is uptodate");
+            self.print(&line);
         }
     }
 
@@ -134,10 +175,17 @@ impl<S: Sender, W: Write> Receiver<'_, S, W> {
                     self.root()?.remove(&rel)?;
                 }
             }
+            let item = Item {
+                local_change: kind == AltKind::Link,
+                hlink: kind == AltKind::Link,
+                ..Item::default()
+            };
             if kind == AltKind::Compare || dry_run {
+                self.report_alt_match(i, e, &item);
                 return Ok(AltFile::Settled);
             }
             if self.root()?.hard_link_from(&found.path, &rel).is_ok() {
+                self.report_alt_match(i, e, &item);
                 return Ok(AltFile::Settled);
             }
             // Not linkable here (another file system): copied, as rsync falls back to.
@@ -150,6 +198,9 @@ impl<S: Sender, W: Write> Receiver<'_, S, W> {
         item.local_change = true;
         item.time |= !self.opts.times;
         self.report(i, &item, None);
+        if found.level == Level::Exact {
+            self.report_uptodate(i, &item);
+        }
         if !dry_run {
             self.copy_alt(i, e, &found.path)?;
         }
