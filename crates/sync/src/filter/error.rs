@@ -26,6 +26,11 @@ pub struct FilterError {
     line: Option<usize>,
     kind: FilterErrorKind,
     io: Option<io::Error>,
+    /// For a rule from a merge file the command line named: that file's name.
+    file: Option<Vec<u8>>,
+    /// For a rule from a merge file another merge file named: the line of this one that
+    /// named it (the file's own name is not shown; it may come from the file's words).
+    named_at: Option<usize>,
 }
 
 /// What was wrong with a filter rule.
@@ -67,45 +72,80 @@ impl FilterError {
             line: None,
             kind,
             io: None,
+            file: None,
+            named_at: None,
         }
     }
 
     pub(crate) fn read(err: io::Error) -> FilterError {
         FilterError {
-            rule: Vec::new(),
-            line: None,
-            kind: FilterErrorKind::Read,
             io: Some(err),
+            ..FilterError::new(b"", FilterErrorKind::Read)
         }
     }
 
     /// A `merge` file that could not be read.
     pub(crate) fn merge_file(file: &[u8], err: io::Error) -> FilterError {
         FilterError {
-            rule: file.to_vec(),
-            line: None,
-            kind: FilterErrorKind::Merge,
             io: Some(err),
+            ..FilterError::new(file, FilterErrorKind::Merge)
+        }
+    }
+
+    /// A merge file named in a merge file's words that could not be read: its name is not
+    /// shown, only where it was named.
+    pub(crate) fn hidden_merge_file(err: io::Error) -> FilterError {
+        FilterError {
+            io: Some(err),
+            ..FilterError::new(HIDDEN, FilterErrorKind::Merge)
         }
     }
 
     /// `merge` files naming each other deeper than `max`.
     pub(crate) fn depth_limit(max: usize) -> FilterError {
-        FilterError {
-            rule: format!("merge-file include depth limit ({max}) exceeded").into_bytes(),
-            line: None,
-            kind: FilterErrorKind::MergeDepth,
-            io: None,
-        }
+        let text = format!("merge-file include depth limit ({max}) exceeded");
+        FilterError::new(text.as_bytes(), FilterErrorKind::MergeDepth)
     }
 
     /// The error of a rule read from a merge file: its words are not shown, only where it
     /// was, since the file may be one the user cannot read otherwise.
     pub(crate) fn in_file(mut self) -> FilterError {
         if self.io.is_none() && self.kind != FilterErrorKind::MergeDepth {
-            self.rule = b"\0file".to_vec();
+            self.rule = HIDDEN.to_vec();
         }
         self
+    }
+
+    /// An error from a merge file named at line `line` of the one being read: rsync points
+    /// at that line, the only place the user can act on.
+    pub(crate) fn nested_at(mut self, line: usize) -> FilterError {
+        if self.rule == HIDDEN {
+            self.named_at = Some(line);
+            self.line = None;
+        }
+        self
+    }
+
+    /// An error from the merge file `file`, which the command line named.
+    pub(crate) fn in_named_file(mut self, file: &[u8]) -> FilterError {
+        if self.rule == HIDDEN {
+            self.file = Some(file.to_vec());
+        }
+        self
+    }
+
+    /// Where a rule whose words are hidden was, in rsync's words.
+    fn place(&self) -> String {
+        match (&self.file, self.named_at, self.line) {
+            (Some(f), Some(n), _) => {
+                format!("a file named at {} line {n}", String::from_utf8_lossy(f))
+            }
+            (Some(f), None, Some(n)) => format!("{} line {n}", String::from_utf8_lossy(f)),
+            (Some(f), None, None) => String::from_utf8_lossy(f).into_owned(),
+            (None, Some(n), _) => format!("a file read earlier (named at its line {n})"),
+            (None, None, Some(n)) => format!("a file read earlier (line {n})"),
+            (None, None, None) => "a file read earlier".to_string(),
+        }
     }
 
     pub(crate) fn at_line(mut self, line: usize) -> FilterError {
@@ -138,6 +178,13 @@ impl fmt::Display for FilterError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         if let Some(err) = &self.io {
             if self.kind == FilterErrorKind::Merge {
+                if self.rule == HIDDEN {
+                    return write!(
+                        f,
+                        "failed to open a merge file named in {}: {err}",
+                        self.place()
+                    );
+                }
                 let file = String::from_utf8_lossy(&self.rule);
                 return write!(f, "failed to open merge file '{file}': {err}");
             }
@@ -148,11 +195,13 @@ impl fmt::Display for FilterError {
         }
         let rule = String::from_utf8_lossy(&self.rule);
         match self.rule.as_slice() {
-            b"\0file" => write!(f, "bad filter rule in a file read earlier")?,
-            _ => write!(f, "bad filter rule '{}'", rule.escape_debug())?,
-        }
-        if let Some(line) = self.line {
-            write!(f, " (line {line})")?;
+            HIDDEN => write!(f, "bad filter rule in {}", self.place())?,
+            _ => {
+                write!(f, "bad filter rule '{}'", rule.escape_debug())?;
+                if let Some(line) = self.line {
+                    write!(f, " (line {line})")?;
+                }
+            }
         }
         let why = match self.kind {
             FilterErrorKind::UnknownRule => {
@@ -194,6 +243,9 @@ impl fmt::Display for FilterError {
         write!(f, ": {why}")
     }
 }
+
+/// What stands for a rule whose words are not shown.
+const HIDDEN: &[u8] = b"\0file";
 
 impl Error for FilterError {
     fn source(&self) -> Option<&(dyn Error + 'static)> {

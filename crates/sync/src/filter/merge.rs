@@ -184,10 +184,11 @@ pub(crate) fn rules_of(
                         return Err(FilterError::depth_limit(MAX_DEPTH));
                     }
                     let Some(text) = read(&file) else {
-                        let gone = std::io::Error::from(std::io::ErrorKind::NotFound);
-                        return Err(FilterError::merge_file(&file, gone));
+                        let gone = std::io::Error::from_raw_os_error(libc::ENOENT);
+                        return Err(FilterError::hidden_merge_file(gone).nested_at(line_no));
                     };
-                    out.extend(rules_of(&text, inner, read, depth + 1)?);
+                    let nested = rules_of(&text, inner, read, depth + 1);
+                    out.extend(nested.map_err(|e| e.nested_at(line_no))?);
                 }
                 Some(other) => out.push(other),
                 None => {}

@@ -283,7 +283,8 @@ impl FilterList {
             Some(Parsed::Merge(file, mods)) => {
                 let text = read_merge_file(&file).map_err(|e| FilterError::merge_file(&file, e))?;
                 let mut read = |name: &[u8]| read_merge_file(name).ok();
-                for p in merge::rules_of(&text, mods, &mut read, 0)? {
+                let rules = merge::rules_of(&text, mods, &mut read, 0);
+                for p in rules.map_err(|e| e.in_named_file(&file))? {
                     self.push_parsed(Some(p))?;
                 }
                 if mods.exclude_self {
@@ -544,6 +545,37 @@ mod tests {
         let mut read = |name: &[u8]| (name == b".cvsignore").then(|| b"a b\n".to_vec());
         let d = l.enter_dir(b"d", &mut read).unwrap().unwrap();
         assert!(d.is_excluded(b"d/a", false) && d.is_excluded(b"d/b", false));
+    }
+
+    /// A bad rule in a merge file is located, never echoed: by the file's name and line
+    /// when the command line named the file, by the line that named it when another merge
+    /// file did (whose words chose the name, so it is not shown either).
+    #[test]
+    fn merge_file_errors_say_where_not_what() {
+        let dir = std::env::temp_dir().join(format!("prtools-filter-where-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let path = |name: &str| dir.join(name).to_str().unwrap().to_string();
+        std::fs::write(path("rules"), "- ok\nSECRET-words\n").unwrap();
+        std::fs::write(path("outer"), format!("- ok\n. {}\n", path("inner"))).unwrap();
+        std::fs::write(path("inner"), "SECRET-words\n").unwrap();
+        std::fs::write(path("gone"), ". SECRET-name\n").unwrap();
+        let err = |file: &str| {
+            let mut l = FilterList::new();
+            l.push_filter(&format!(". {}", path(file)))
+                .unwrap_err()
+                .to_string()
+        };
+        let direct = err("rules");
+        assert!(direct.starts_with(&format!("bad filter rule in {} line 2: ", path("rules"))));
+        let nested = err("outer");
+        assert!(nested.contains(&format!("a file named at {} line 2", path("outer"))));
+        assert!(!nested.contains("inner"));
+        let missing = err("gone");
+        assert!(missing.starts_with("failed to open a merge file named in a file named at"));
+        for text in [direct, nested, missing] {
+            assert!(!text.contains("SECRET"), "{text}");
+        }
+        std::fs::remove_dir_all(&dir).unwrap();
     }
 
     #[test]
