@@ -393,6 +393,9 @@ pub struct Options {
     pub group: bool,
     /// `-o`, only when running as root (as rsync: others cannot chown).
     pub owner: bool,
+    /// `--super` (`Some(true)`) or `--no-super` (`Some(false)`), the later typed: whether
+    /// the receiver does what root may, whoever runs it; `None` leaves it to the user.
+    pub super_user: Option<bool>,
     /// `--devices`.
     pub devices: bool,
     /// `--specials`.
@@ -573,6 +576,13 @@ impl Options {
         self.info.skip.unwrap_or(u8::from(self.verbose > 1))
     }
 
+    /// rsync's `am_root`: whether the receiver may do what root may (set any group, make
+    /// devices).
+    pub fn am_root(&self) -> bool {
+        self.super_user
+            .unwrap_or_else(|| rustix::process::geteuid().is_root())
+    }
+
     /// Whether what is already up to date is named too: `-vv`, or `--info=name2`.
     pub fn names_uptodate(&self) -> bool {
         self.info.name.map_or(self.verbose > 1, |level| level > 1)
@@ -608,6 +618,8 @@ impl Options {
         flag(self.times, "-t");
         flag(self.group, "-g");
         flag(self.owner, "-o");
+        flag(self.super_user == Some(true), "--super");
+        flag(self.super_user == Some(false), "--no-super");
         flag(self.devices, "--devices");
         flag(self.specials, "--specials");
         flag(self.itemize, "-i");
@@ -981,7 +993,13 @@ fn resolve(
             filters.push_filter(&rule)?;
         }
     }
-    let am_root = rustix::process::geteuid().is_root();
+    // --super tries what root may as anyone, --no-super leaves it as root (rsync's am_root).
+    let super_user = match (cli.more.superuser, cli.no.no_super > 0) {
+        (true, _) => Some(true),
+        (false, true) => Some(false),
+        (false, false) => None,
+    };
+    let am_root = super_user.unwrap_or_else(|| rustix::process::geteuid().is_root());
     let bwlimit = match cli.bwlimit.as_deref() {
         None => None,
         Some(text) => parse_rate(text)?,
@@ -1035,6 +1053,7 @@ fn resolve(
         times: cli.times || cli.archive,
         group: cli.group || cli.archive || groupmap.is_some(),
         owner: (cli.owner || cli.archive || usermap.is_some()) && am_root,
+        super_user,
         devices: (cli.devices || cli.devices_specials || cli.archive) && am_root,
         specials: cli.specials || cli.devices_specials || cli.archive,
         itemize: cli.itemize > 0 && !cli.quiet,

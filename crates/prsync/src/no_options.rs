@@ -26,6 +26,9 @@ pub struct NoOptions {
     no_group: u8,
     #[arg(long = "no-owner", alias = "no-o", hide = true, action = ArgAction::Count)]
     no_owner: u8,
+    /// `--no-super`: as root, the receiver does what a user who is not root does.
+    #[arg(long = "no-super", hide = true, action = ArgAction::Count)]
+    pub no_super: u8,
     #[arg(long = "no-D", hide = true, action = ArgAction::Count)]
     no_devices_specials: u8,
     #[arg(long = "no-devices", hide = true, action = ArgAction::Count)]
@@ -148,6 +151,8 @@ pub fn apply(cli: &mut Cli, m: &ArgMatches) {
     cli.more.executability = on(m, &["executability"], &["no_executability"]);
     cli.more.omit_link_times = on(m, &["omit_link_times"], &["no_omit_link_times"]);
     cli.more.force = on(m, &["force"], &["no_force"]);
+    cli.more.superuser = on(m, &["superuser"], &["no_super"]);
+    cli.no.no_super = u8::from(!cli.more.superuser && last(m, "no_super").is_some());
     cli.omit_dir_times = on(m, &["omit_dir_times"], &["no_omit_dir_times"]);
     cli.keep_dirlinks = on(m, &["keep_dirlinks"], &["no_keep_dirlinks"]);
     cli.copy_dirlinks = on(m, &["copy_dirlinks"], &["no_copy_dirlinks"]);

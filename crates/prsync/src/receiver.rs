@@ -257,7 +257,7 @@ impl<'a, S: Sender, W: Write> Receiver<'a, S, W> {
             solo,
             out,
             utf8: itemize::HighBytes::of(opts.more.eight_bit),
-            my_groups: my_groups(),
+            my_groups: my_groups(opts.am_root()),
             stats: Stats::default(),
             failed: false,
             groups,
@@ -2484,8 +2484,8 @@ pub(crate) fn umask() -> u32 {
 }
 
 /// See [`Receiver::gid_for`]: `None` for root, else this process's groups.
-fn my_groups() -> Option<Vec<u32>> {
-    if rustix::process::geteuid().is_root() {
+fn my_groups(am_root: bool) -> Option<Vec<u32>> {
+    if am_root {
         return None;
     }
     let mut mine: Vec<u32> = rustix::process::getgroups()

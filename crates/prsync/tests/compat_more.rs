@@ -1056,3 +1056,34 @@ fn hard_links_and_alt_dest_itemize_as_rsync() {
         }
     }
 }
+
+/// `--no-super` as root: the receiver does what a user who is not root does (owners are
+/// not kept, devices not made), and read-only extraneous files still go with
+/// `--delete-delay`; `--super` after it wins.
+#[test]
+fn no_super_receives_as_a_user() {
+    let bed = Bed::new("more-no-super");
+    let src = bed.src();
+    fs::write(src.join("owned"), b"o\n").unwrap();
+    let c = std::ffi::CString::new(src.join("owned").as_os_str().as_bytes()).unwrap();
+    assert_eq!(unsafe { libc::chown(c.as_ptr(), 65534, 65534) }, 0);
+    let c = std::ffi::CString::new(src.join("fifo").as_os_str().as_bytes()).unwrap();
+    assert_eq!(unsafe { libc::mkfifo(c.as_ptr(), 0o644) }, 0);
+    for name in ["owned", "fifo", "."] {
+        set_mtime(&src.join(name), 1_500_000_000, 0);
+    }
+    bed.on_dests("", |side| {
+        fs::create_dir_all(side.join("dst")).unwrap();
+        let old = side.join("dst/read-only-extra");
+        fs::write(&old, b"x\n").unwrap();
+        chmod(&old, 0o444);
+    });
+    bed.same(
+        &[b"-ai", b"--no-super", b"--delete-delay", b"{src}/", b"dst/"],
+        "dst",
+    );
+    bed.same(
+        &[b"-ai", b"--no-super", b"--super", b"{src}/", b"dst2/"],
+        "dst2",
+    );
+}
