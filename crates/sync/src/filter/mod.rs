@@ -561,7 +561,7 @@ mod tests {
         std::fs::write(path("gone"), ". SECRET-name\n").unwrap();
         let err = |file: &str| {
             let mut l = FilterList::new();
-            l.push_filter(&format!(". {}", path(file)))
+            l.push_filter(format!(". {}", path(file)))
                 .unwrap_err()
                 .to_string()
         };
