@@ -182,7 +182,11 @@ impl<'a, S: Sender, W: Write> Receiver<'a, S, W> {
             })?),
             None => None,
         };
-        let root = match Root::open(&dest.dir).map(|r| match opts.keep_dirlinks {
+        // -K, and -R --no-implied-dirs (whose folders above a name are not sent, so the
+        // destination's own path is used as it is, links and all, as rsync's receiver
+        // does): a trusted symlink to a folder is walked through.
+        let follow = opts.keep_dirlinks || (opts.relative && !opts.implied_dirs);
+        let root = match Root::open(&dest.dir).map(|r| match follow {
             true => r.keeping_dirlinks(),
             false => r,
         }) {
