@@ -139,6 +139,7 @@ pub fn list_options(opts: &Options) -> ListOptions {
         prune_empty_dirs: opts.prune_empty_dirs,
         ignore_missing_args: opts.ignore_missing_args,
         one_file_system: opts.one_file_system,
+        trace_filters: opts.more.debug_filter || opts.verbose > 1,
     }
 }
 

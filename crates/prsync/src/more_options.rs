@@ -121,6 +121,8 @@ pub struct More {
     pub fuzzy: bool,
     /// `--debug=FUZZY`: the basis chosen is said.
     pub debug_fuzzy: bool,
+    /// `--debug=FILTER`: each filter rule that decides a name is said.
+    pub debug_filter: bool,
     /// `--debug=NSTR`: the checksum and compressor in use are said, as rsync's negotiation
     /// lines.
     pub debug_nstr: bool,
@@ -219,6 +221,7 @@ impl MoreArgs {
             fuzzy: self.fuzzy > 0,
             debug_fuzzy: crate::info::debug_level(debug, "fuzzy") > 0,
             debug_nstr: crate::info::debug_level(debug, "nstr") > 0,
+            debug_filter: crate::info::debug_level(debug, "filter") > 0,
             checksum_chosen: self
                 .checksum_choice
                 .as_deref()
@@ -262,6 +265,7 @@ impl More {
             (self.force, "--force"),
             (self.fuzzy, "-y"),
             (self.debug_fuzzy, "--debug=FUZZY"),
+            (self.debug_filter, "--debug=FILTER"),
             (self.sparse, "-S"),
             (self.preallocate, "--preallocate"),
             (self.eight_bit, "-8"),

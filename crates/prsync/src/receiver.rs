@@ -2076,8 +2076,8 @@ impl<'a, S: Sender, W: Write> Receiver<'a, S, W> {
         let dir_name = self.list()[i].name.clone();
         let dir_rel = self.rel_of(i).cloned();
         let listed = self.children.get(&dir_name).cloned().unwrap_or_default();
-        let listing = match self.sorted_dir(dir_rel.as_ref()) {
-            Ok(listing) => listing,
+        let found = match self.root().and_then(|r| r.read_dir(dir_rel.as_ref())) {
+            Ok(found) => found,
             // Say so and go on, as rsync does: the rest of the transfer is not at stake.
             Err(e) => {
                 let shown = String::from_utf8_lossy(&dir_name).into_owned();
@@ -2088,21 +2088,40 @@ impl<'a, S: Sender, W: Write> Receiver<'a, S, W> {
                 return Ok(());
             }
         };
-        let mut extra = Vec::new();
         let merged = self.merged_filters(dir_rel.as_ref());
-        let filters = merged.as_ref().unwrap_or(&self.opts.filters);
-        for (name, is_dir) in listing {
+        let trace = self.opts.more.debug_filter || self.opts.verbose > 1;
+        // As rsync's generator: the folder is read, in the order it gives, with what the
+        // filters protect left out (its filter trace comes in that order); what is left and
+        // not in the list goes, last name first.
+        let mut extra = Vec::new();
+        for entry in found {
             let full = if dir_name == b"." {
-                name.clone()
+                entry.name.clone()
             } else {
-                [&dir_name[..], b"/", &name[..]].concat()
+                [&dir_name[..], b"/", &entry.name[..]].concat()
             };
-            if listed.contains(&full) || filters.is_protected(&full, is_dir) {
-                continue;
+            let filters = merged.as_ref().unwrap_or(&self.opts.filters);
+            if trace {
+                let side = prtools_sync::filter::Side::Receiver;
+                if let Some((protected, shown)) = filters.trace(side, &full, entry.is_dir) {
+                    let mut line = format!(
+                        "[generator] {} {} ",
+                        if protected { "protecting" } else { "risking" },
+                        if entry.is_dir { "directory" } else { "file" },
+                    )
+                    .into_bytes();
+                    line.extend(itemize::escape(&full, self.utf8));
+                    line.extend_from_slice(b" because of pattern ");
+                    line.extend_from_slice(&shown);
+                    self.print(&line);
+                }
             }
-            extra.push((full, is_dir));
+            if !listed.contains(&full) && !filters.is_protected(&full, entry.is_dir) {
+                extra.push((entry.name, full, entry.is_dir));
+            }
         }
-        for (full, is_dir) in extra.into_iter().rev() {
+        extra.sort_by(|a, b| compare(&a.0, a.2, &b.0, b.2));
+        for (_, full, is_dir) in extra.into_iter().rev() {
             let result = match RelPath::new(full.clone()) {
                 Ok(rel) => match self.root()?.metadata(Some(&rel)) {
                     Ok(Some(meta)) => self.delete_item(&full, &rel, &meta, is_dir).map(drop),

@@ -62,6 +62,9 @@ pub struct ListOptions {
     pub ignore_missing_args: bool,
     /// `-x`: a folder on another file system is sent empty; `-xx`: left out.
     pub one_file_system: u8,
+    /// `-vv` or `--debug=FILTER`: each rule that decides a name is said, as rsync's
+    /// `[sender] hiding file x because of pattern *.x`.
+    pub trace_filters: bool,
 }
 
 /// How a sent file's bytes went: for `--stats`' `Literal data` and `Matched data`.
@@ -473,6 +476,25 @@ impl Walker<'_> {
         self.merged.last().unwrap_or(self.given)
     }
 
+    /// Whether the filters leave `name` out; with `-vv`, the rule that decided is said.
+    fn excluded(&mut self, name: &[u8], is_dir: bool) -> bool {
+        if !self.opts.trace_filters {
+            return self.filters().is_excluded(name, is_dir);
+        }
+        let side = prtools_sync::filter::Side::Sender;
+        let Some((excluded, shown)) = self.filters().trace(side, name, is_dir) else {
+            return false;
+        };
+        self.notices.push(format!(
+            "[sender] {} {} {} because of pattern {}",
+            if excluded { "hiding" } else { "showing" },
+            if is_dir { "directory" } else { "file" },
+            String::from_utf8_lossy(name),
+            String::from_utf8_lossy(&shown)
+        ));
+        excluded
+    }
+
     /// Reads the `dir-merge` files of folder `dir` (named `prefix`): true if they brought
     /// rules, which then hold until [`Walker::leave_dir`].
     fn enter_dir(&mut self, dir: &Path, prefix: &[u8]) -> bool {
@@ -586,7 +608,7 @@ impl Walker<'_> {
             ));
             return;
         }
-        if self.filters().is_excluded(&name, meta.is_dir()) {
+        if self.excluded(&name, meta.is_dir()) {
             return;
         }
         if self.add(name.clone(), path, meta) && meta.is_dir() {
@@ -641,7 +663,7 @@ impl Walker<'_> {
             }
             for (dir, at) in implied {
                 if let Ok(m) = fs::metadata(&at) {
-                    if m.is_dir() && !self.filters().is_excluded(&dir, true) {
+                    if m.is_dir() && !self.excluded(&dir, true) {
                         self.add(dir, &at, &m);
                         if let Some(last) = self.found.last_mut() {
                             last.entry.implied = true;
@@ -664,7 +686,7 @@ impl Walker<'_> {
         // -d: a folder named with a trailing slash sends what is in it, one level.
         let contents = bytes.ends_with(b"/") || bytes.ends_with(b"/.");
         if contents && meta.is_dir() && !self.opts.recursive && self.opts.dirs {
-            if !self.filters().is_excluded(&name, true) && self.add(name.clone(), &path, &meta) {
+            if !self.excluded(&name, true) && self.add(name.clone(), &path, &meta) {
                 self.list_one_level(&path, &name);
             }
             return;
@@ -716,9 +738,10 @@ impl Walker<'_> {
                 }),
             }
         }
-        names.sort();
-        // rsync lists a folder's entries before it descends into any of its folders, so its
-        // notices and errors come in that order.
+        // rsync looks at a folder's entries in the order the folder gives them (its errors
+        // and filter trace come in that order), and lists them all before it descends into
+        // any of its folders, in list order.
+        let mut kept = Vec::new();
         let mut below = Vec::new();
         for leaf in names {
             let path = dir.join(&leaf);
@@ -755,7 +778,7 @@ impl Walker<'_> {
                     continue;
                 }
             };
-            if self.filters().is_excluded(&name, meta.is_dir()) {
+            if self.excluded(&name, meta.is_dir()) {
                 continue;
             }
             // -x: a folder another file system is mounted on is sent as an empty folder
@@ -766,6 +789,12 @@ impl Walker<'_> {
             if mount && self.opts.one_file_system > 1 {
                 continue;
             }
+            kept.push((name, path, meta, mount));
+        }
+        // Added by name: what the receiver says of them (`skipping non-regular file`)
+        // comes in list order.
+        kept.sort_by(|a, b| a.0.cmp(&b.0));
+        for (name, path, meta, mount) in kept {
             if self.add(name.clone(), &path, &meta) && meta.is_dir() && !mount {
                 below.push((path, name));
             }
@@ -773,6 +802,7 @@ impl Walker<'_> {
         if self.shallow {
             return;
         }
+        below.sort_by(|a: &(PathBuf, Vec<u8>), b| crate::flist::compare(&a.1, true, &b.1, true));
         for (path, name) in below {
             self.walk(&path, &name);
         }

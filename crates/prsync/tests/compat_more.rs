@@ -1120,3 +1120,66 @@ fn no_implied_dirs_follows_the_destinations_links() {
     assert_eq!(meta.mtime(), 1_500_000_000);
     assert!(!p.join("implied/path").is_symlink());
 }
+
+/// `--debug=FILTER` (which `-vv` sets) says each rule that decides a name, as rsync does:
+/// the sender's hiding and showing, the receiver's protecting and risking before it
+/// deletes, a rule from a file by where it came from (never its words), a per-folder
+/// file's rule with the file's name, and -C's names as the global CVS list.
+#[test]
+fn filter_trace_names_the_deciding_rule() {
+    let bed = Bed::new("more-filter-trace");
+    let src = bed.src();
+    fs::create_dir_all(src.join("sub")).unwrap();
+    for name in [
+        "f",
+        "a.o",
+        "sub/b.o",
+        "secret-marker",
+        "sub/c.c",
+        ".rsync-filter",
+    ] {
+        fs::write(src.join(name), b"x\n").unwrap();
+    }
+    fs::write(src.join(".rsync-filter"), b"- sec[r]et-marker\n").unwrap();
+    fs::write(bed.root.join("excl"), b"*.c\n").unwrap();
+    let excl = format!("--exclude-from={}", bed.root.join("excl").display());
+    for name in [
+        "f",
+        "a.o",
+        "sub/b.o",
+        "secret-marker",
+        "sub/c.c",
+        ".rsync-filter",
+        "sub",
+        ".",
+    ] {
+        set_mtime(&src.join(name), 1_500_000_000, 0);
+    }
+    bed.on_dests("", |side| {
+        fs::create_dir_all(side.join("dst/sub")).unwrap();
+        // (Only in the top folder: where deletions below it fall among the names is a
+        // matter of rsync's processes' timing.)
+        for name in ["x.o", "gone", "y.o", "keep"] {
+            fs::write(side.join("dst").join(name), b"z\n").unwrap();
+        }
+    });
+    let cases: &[&[&[u8]]] = &[
+        &[b"-F", b"--exclude=*.o", b"--include=f", b"--filter=R keep"],
+        &[excl.as_bytes(), b"-C", b"--exclude=sub/"],
+    ];
+    for (n, extra) in cases.iter().enumerate() {
+        let mut args: Vec<&[u8]> = vec![b"-rti", b"--debug=FILTER", b"--delete"];
+        args.extend_from_slice(extra);
+        if n > 0 {
+            args.push(b"-n");
+        }
+        args.extend_from_slice(&[b"{src}/", b"dst/"]);
+        let lines = bed.same(&args, "dst");
+        let said = |what: &[u8]| lines.iter().any(|l| l.starts_with(what));
+        assert!(
+            said(b"[sender] hiding file") && said(b"[generator] "),
+            "{lines:?}"
+        );
+        assert!(!lines.iter().any(|l| l.windows(6).any(|w| w == b"sec[r]")));
+    }
+}

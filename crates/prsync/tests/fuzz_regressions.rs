@@ -23,20 +23,8 @@ fn sender(name: &str) -> LocalSender {
     let opts = ListOptions {
         recursive: true,
         links: true,
-        devices: false,
-        specials: false,
-        hard_links: false,
-        checksum: false,
-        copy_links: false,
-        chmod: None,
-        copy_dirlinks: false,
-        copy_unsafe_links: false,
-        relative: false,
         implied_dirs: true,
-        dirs: false,
-        prune_empty_dirs: false,
-        ignore_missing_args: false,
-        one_file_system: 0,
+        ..ListOptions::default()
     };
     let mut source = dir.into_os_string();
     source.push("/");

@@ -188,7 +188,10 @@ impl FilterList {
             start = end + 1;
             if !entry.is_empty() && entry[0] != b'#' && entry[0] != b';' {
                 let parsed = parse_plain(entry, default).map_err(|e| e.at_line(line))?;
-                self.push_parsed(parsed)?;
+                self.push_parsed(parsed.map(|p| match p {
+                    Parsed::Rule(rule) => Parsed::Rule(rule.read_from_file()),
+                    other => other,
+                }))?;
             }
             if b == b'\n' || (delimiter == Delimiter::Nul && b == 0) {
                 line += 1;
@@ -254,6 +257,29 @@ impl FilterList {
     /// it, up to the one being removed) from being deleted.
     pub fn is_protected_in_deleted_dir(&self, path: &[u8], is_dir: bool) -> bool {
         excluding(self.decide(Side::Receiver, path, is_dir, false))
+    }
+
+    /// rsync's `-vv` filter trace for `path` on `side` (`--debug=FILTER`): whether the
+    /// rule that decides excludes it, and that rule as the trace shows it, with the
+    /// per-folder merge file it came from (`*.o [per-dir .rsync-filter]`); `None` when no
+    /// rule matches.
+    pub fn trace(&self, side: Side, path: &[u8], is_dir: bool) -> Option<(bool, Vec<u8>)> {
+        let at = self.rules.iter().position(|rule| {
+            rule.applies_to(side, self.delete_excluded) && rule.matches(path, is_dir)
+        })?;
+        let rule = &self.rules[at];
+        let mut shown = rule.shown();
+        if let Some(merge) = self
+            .dir_merges
+            .iter()
+            .rev()
+            .find(|m| (m.at..m.at + m.count).contains(&at))
+        {
+            shown.extend_from_slice(b" [per-dir ");
+            shown.extend_from_slice(&merge.file);
+            shown.push(b']');
+        }
+        Some((excluding(Some(rule)), shown))
     }
 
     fn decide(

@@ -57,6 +57,20 @@ pub struct FilterRule {
     /// The `p` modifier: ignored inside a directory that is being deleted.
     perishable: bool,
     pattern: Pattern,
+    /// Where the rule came from, which a trace says (see [`FilterRule::shown`]).
+    source: Source,
+}
+
+/// Where a rule came from.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub(crate) enum Source {
+    /// An argument: the user's own words.
+    #[default]
+    Given,
+    /// A file's words, which may be anyone's.
+    File,
+    /// `-C`'s names.
+    Cvs,
 }
 
 /// What one `--filter` argument, or one line of a pattern file, asks for.
@@ -152,11 +166,36 @@ impl FilterRule {
         self.pattern.hits(path, is_dir) != self.negate
     }
 
-    /// The rule with the side a merge rule's `s`/`r` gives the rules of its file.
+    /// The rule with the side a merge rule's `s`/`r` gives the rules of its file, marked
+    /// as read from a file.
     pub(crate) fn with_sides(mut self, mods: super::merge::MergeMods) -> FilterRule {
         self.sender |= mods.sender;
         self.receiver |= mods.receiver;
+        self.source = Source::File;
         self
+    }
+
+    /// The rule, marked as read from a file.
+    pub(crate) fn read_from_file(mut self) -> FilterRule {
+        self.source = Source::File;
+        self
+    }
+
+    /// The pattern as rsync's filter trace shows it: as given (a directory-only rule with
+    /// its `/`), or, for a rule read from a file, where it came from, since a file's words
+    /// may be anyone's (rsync 3.5.0's `rule_text`).
+    pub fn shown(&self) -> Vec<u8> {
+        if self.source == Source::File {
+            return b"<rule from a file read earlier>".to_vec();
+        }
+        let mut out = self.pattern.text.clone();
+        if self.pattern.dir_only {
+            out.push(b'/');
+        }
+        if self.source == Source::Cvs {
+            out.extend_from_slice(b" [global CVS]");
+        }
+        out
     }
 
     /// A rule read from a merge file in folder `dir`: an anchored pattern (`/x`) is
@@ -379,6 +418,7 @@ pub(crate) fn parse_full(text: &[u8]) -> Result<Option<Parsed>, FilterError> {
         negate: false,
         perishable: false,
         pattern: Pattern::new(b""),
+        source: Source::Given,
     };
     loop {
         at += 1;
@@ -413,6 +453,7 @@ pub(crate) fn parse_full(text: &[u8]) -> Result<Option<Parsed>, FilterError> {
             {
                 let mut r = rule.clone();
                 r.perishable |= perishable;
+                r.source = Source::Cvs;
                 r.pattern = Pattern::new(word);
                 rules.push(Parsed::Rule(r));
             }
@@ -481,6 +522,7 @@ pub(crate) fn parse_bare(pattern: &[u8], action: Action) -> Parsed {
         negate: false,
         perishable: false,
         pattern: Pattern::new(pattern),
+        source: Source::Given,
     })
 }
 
