@@ -1700,7 +1700,8 @@ impl<'a, S: Sender, W: Write> Receiver<'a, S, W> {
         };
         let file = match (&self.temp_root, &delayed) {
             (Some(temp), None) => self.root()?.create_file_in(&rel, temp)?,
-            _ => self.root()?.create_file(delayed.as_ref().unwrap_or(&rel))?,
+            (_, Some(place)) => self.delay_root()?.create_file(place)?,
+            (None, None) => self.root()?.create_file(&rel)?,
         };
         if self.opts.more.preallocate {
             crate::sparse::preallocate(file.file(), e.size())?;
@@ -1745,8 +1746,11 @@ impl<'a, S: Sender, W: Write> Receiver<'a, S, W> {
         });
         drop(basis);
         if let Some(place) = delayed {
+            // Waiting in the partial folder, where it took the partial file's place: it is
+            // moved, not dropped, at the end.
             file.commit(mode, mtime, false)?;
             self.delayed.push((place, rel, i, here));
+            return Ok(());
         } else {
             if here && !self.opts.inplace {
                 self.back_up(i, &rel, Keep::Link)?;
@@ -1759,13 +1763,21 @@ impl<'a, S: Sender, W: Write> Receiver<'a, S, W> {
         }
     }
 
-    /// `--delay-updates`: where the new `rel` waits, in a `.~tmp~` folder beside it (made
-    /// here if need be), as rsync's partial folder.
+    /// `--delay-updates`: where the new `rel` waits: in rsync's partial folder, the
+    /// `--partial-dir` (by its name in an absolute one) or else `.~tmp~`, beside it (made
+    /// here if need be).
     fn delay_place(&mut self, rel: &RelPath) -> io::Result<RelPath> {
         let bad = |e: prtools_sync::PathError| io::Error::new(io::ErrorKind::InvalidData, e);
+        if self.partial_root.is_some() {
+            return RelPath::new(rel.file_name().to_vec()).map_err(bad);
+        }
+        let name = match &self.opts.partial_dir {
+            Some(dir) => std::os::unix::ffi::OsStrExt::as_bytes(dir.as_os_str()),
+            None => DELAY_FOLDER,
+        };
         let folder = match rel.parent() {
-            Some(parent) => parent.join(DELAY_FOLDER).map_err(bad)?,
-            None => RelPath::new(DELAY_FOLDER.to_vec()).map_err(bad)?,
+            Some(parent) => parent.join(name).map_err(bad)?,
+            None => RelPath::new(name.to_vec()).map_err(bad)?,
         };
         if !self.delay_folders.contains(&folder) {
             match self.root()?.create_dir(&folder, 0o700) {
@@ -1777,6 +1789,15 @@ impl<'a, S: Sender, W: Write> Receiver<'a, S, W> {
         folder.join(rel.file_name()).map_err(bad)
     }
 
+    /// The root the `--delay-updates` places are below: an absolute `--partial-dir`, else
+    /// the destination.
+    fn delay_root(&self) -> io::Result<&Root> {
+        match &self.partial_root {
+            Some(root) => Ok(root),
+            None => self.root(),
+        }
+    }
+
     /// `--delay-updates`: moves every finished file into place (keeping `-b`'s backup of
     /// the old one first), then removes the `.~tmp~` folders.
     fn finish_delayed(&mut self) {
@@ -1785,7 +1806,10 @@ impl<'a, S: Sender, W: Write> Receiver<'a, S, W> {
                 if here {
                     self.back_up(i, &rel, Keep::Link)?;
                 }
-                self.root()?.rename(&place, &rel)
+                match &self.partial_root {
+                    Some(staged) => self.root()?.rename_from(staged, &place, &rel),
+                    None => self.root()?.rename(&place, &rel),
+                }
             })();
             if let Err(e) = moved {
                 let shown = String::from_utf8_lossy(&self.list()[i].name).into_owned();

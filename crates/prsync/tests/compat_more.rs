@@ -1183,3 +1183,57 @@ fn filter_trace_names_the_deciding_rule() {
         assert!(!lines.iter().any(|l| l.windows(6).any(|w| w == b"sec[r]")));
     }
 }
+
+/// `--delay-updates` with `--partial-dir`: the new files wait in the partial folder (beside
+/// them for a relative one, by name in an absolute one) and go into place at the end; an
+/// absolute folder stays, a relative one goes once empty.
+#[test]
+fn delay_updates_waits_in_the_partial_dir() {
+    let bed = Bed::new("more-delay-partial");
+    fs::create_dir_all(bed.src().join("d")).unwrap();
+    for name in ["a", "d/b"] {
+        fs::write(bed.src().join(name), format!("{name}\n")).unwrap();
+        set_mtime(&bed.src().join(name), 1_500_000_000, 0);
+    }
+    for name in ["d", "."] {
+        set_mtime(&bed.src().join(name), 1_500_000_000, 0);
+    }
+    let [r, p] = bed.sides();
+    for side in [&r, &p] {
+        fs::create_dir_all(side.join("abs-partial")).unwrap();
+    }
+    bed.same(
+        &[
+            b"-ai",
+            b"--delay-updates",
+            b"--partial-dir=.wait",
+            b"{src}/",
+            b"rel/",
+        ],
+        "rel",
+    );
+    let abs =
+        |side: &std::path::Path| format!("--partial-dir={}", side.join("abs-partial").display());
+    // Each side gets its own absolute folder: run them one at a time.
+    let (ra, pa) = (abs(&r), abs(&p));
+    let src = format!("{}/", bed.src().display());
+    let run = |program: &OsStr, arg: &str, cwd: &std::path::Path| {
+        let args = [
+            OsStr::new("-a"),
+            OsStr::new("--delay-updates"),
+            OsStr::new(arg),
+            OsStr::new(&src),
+            OsStr::new("abs/"),
+        ];
+        common::run_in(program, &args, cwd)
+    };
+    assert!(run(OsStr::new("rsync"), &ra, &r).status.success());
+    assert!(run(common::prsync_bin(), &pa, &p).status.success());
+    assert_same_trees(
+        &r,
+        &p,
+        "--delay-updates with an absolute --partial-dir",
+        false,
+    );
+    assert_eq!(fs::read(p.join("abs/d/b")).unwrap(), b"d/b\n");
+}

@@ -107,6 +107,15 @@ impl Root {
             .map_err(|e| rename_error(self.shown(to), e))
     }
 
+    /// Renames `from`, inside `other` (a folder on the same file system, such as an
+    /// absolute `--partial-dir`), to `to` inside this root, replacing a file there.
+    pub fn rename_from(&self, other: &Root, from: &RelPath, to: &RelPath) -> io::Result<()> {
+        let (from_dir, from_name) = other.parent(from, false)?;
+        let (to_dir, to_name) = self.parent(to, false)?;
+        rustix::fs::renameat(&from_dir, from_name, &to_dir, to_name)
+            .map_err(|e| rename_error(self.shown(to), e))
+    }
+
     /// Moves the entry at `rel` to `to`, a path outside the root that the operator named
     /// (rsync's backups), replacing a file there; with `keep`, `to` becomes a hard link of
     /// it instead and `rel` stays. Only `rel` is confined; `to`'s folder must exist.
