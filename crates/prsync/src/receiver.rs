@@ -1726,6 +1726,7 @@ impl<'a, S: Sender, W: Write> Receiver<'a, S, W> {
         out: &File,
     ) -> io::Result<Option<crate::sender::Sent>> {
         self.stats.sum_bytes += sig.encoded_len() as u64;
+        let before = basis_stamp(&basis.file)?;
         let map = prtools_delta::block_map(sig, &basis.map);
         let invalid = |e: prtools_delta::Error| io::Error::new(io::ErrorKind::InvalidData, e);
         let mut assembler = Assembler::new(sig, &map, &basis.map).map_err(invalid)?;
@@ -1740,7 +1741,9 @@ impl<'a, S: Sender, W: Write> Receiver<'a, S, W> {
         };
         let checked = assembler.finish_to(&mut buffered);
         buffered.flush()?;
-        if checked.is_err() {
+        // The assembler trusts the hashes the search took of the old file's blocks and
+        // never reads them again: an old file written to meanwhile is caught here.
+        if checked.is_err() || basis_stamp(&basis.file)? != before {
             return Ok(None);
         }
         sent.literal = map.missing_len();
@@ -2190,9 +2193,10 @@ const KERNEL_COPY_LEAST: usize = 64 * 1024;
 /// them through user space (page cache to page cache, no faults on the map), and shares the
 /// extents on filesystems that can.
 ///
-/// The bytes were hashed from the map of the same file a moment before; a process that
-/// rewrites the old file in between could make the copy differ from what was hashed, as
-/// with any reader of a file that is being written.
+/// The bytes were hashed from the map of the same file when the search found them; a
+/// process that writes to the old file in between is caught by its times (`basis_stamp`),
+/// except one that writes through a shared map and keeps its times, as with any reader of
+/// a file that is being written.
 struct FileOutput<'f> {
     buffer: BufWriter<&'f File>,
     out: &'f File,
@@ -2261,6 +2265,19 @@ impl prtools_delta::Output for FileOutput<'_> {
         };
         self.buffer.write_all(&bytes[copied..])
     }
+}
+
+/// What changes when a file is written to or cut: its size, data and status times.
+fn basis_stamp(file: &File) -> io::Result<(u64, i64, i64, i64, i64)> {
+    use std::os::unix::fs::MetadataExt;
+    let m = file.metadata()?;
+    Ok((
+        m.size(),
+        m.mtime(),
+        m.mtime_nsec(),
+        m.ctime(),
+        m.ctime_nsec(),
+    ))
 }
 
 /// Empties a file written by a first try that did not check out, for the second.
