@@ -38,6 +38,7 @@ use crate::stats::Stats;
 
 mod alt;
 mod fuzzy;
+mod parallel_copy;
 mod partial;
 use alt::{AltFile, AltOther};
 
@@ -1730,6 +1731,37 @@ impl<'a, S: Sender, W: Write> Receiver<'a, S, W> {
         let map = prtools_delta::block_map(sig, &basis.map);
         let invalid = |e: prtools_delta::Error| io::Error::new(io::ErrorKind::InvalidData, e);
         let mut assembler = Assembler::new(sig, &map, &basis.map).map_err(invalid)?;
+        let threads = parallel_copy::copy_threads();
+        if threads > 1 && sig.len() - map.missing_len() >= parallel_copy::PARALLEL_LEAST {
+            let runs = parallel_copy::runs(sig, &map);
+            let mut positional = parallel_copy::Positional::new(out);
+            let (copied, sent) = std::thread::scope(|scope| {
+                let copier = scope.spawn(|| {
+                    parallel_copy::copy_runs(&basis.file, &basis.map, out, &runs, threads)
+                });
+                let mut writer = AssembleWriter {
+                    assembler: &mut assembler,
+                    out: &mut positional,
+                };
+                let sent = self
+                    .sender
+                    .send_ranges(i, &map.missing_ranges(), &mut writer);
+                let copied = copier
+                    .join()
+                    .unwrap_or_else(|_| Err(io::Error::other("a copying thread failed")));
+                (copied, sent)
+            });
+            let mut sent = sent?;
+            copied?;
+            let checked = assembler.finish_to(&mut positional);
+            positional.flush()?;
+            if checked.is_err() || basis_stamp(&basis.file)? != before {
+                return Ok(None);
+            }
+            sent.literal = map.missing_len();
+            sent.matched = sig.len() - map.missing_len();
+            return Ok(Some(sent));
+        }
         let mut buffered = FileOutput::new(out, &basis.file);
         let mut sent = {
             let mut writer = AssembleWriter {
@@ -2140,12 +2172,12 @@ fn deletion_line(
 }
 
 /// Feeds fetched ranges to an [`Assembler`], which writes the rebuilt file.
-struct AssembleWriter<'a, 'b, 'o, 'f> {
+struct AssembleWriter<'a, 'b, 'o, O: prtools_delta::Output> {
     assembler: &'a mut Assembler<'b>,
-    out: &'o mut FileOutput<'f>,
+    out: &'o mut O,
 }
 
-impl Write for AssembleWriter<'_, '_, '_, '_> {
+impl<O: prtools_delta::Output> Write for AssembleWriter<'_, '_, '_, O> {
     fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
         self.assembler
             .feed_to(buf, self.out)
