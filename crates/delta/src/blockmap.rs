@@ -23,6 +23,10 @@ const MISSING: u64 = u64::MAX;
 pub struct BlockMap {
     /// Offset in the local data per block, [`MISSING`] if not found.
     offsets: Vec<u64>,
+    /// The whole xxh3-128 hash of the local bytes each found block is taken from (0 for a
+    /// missing one), kept from the search, so that the rebuilt file is checked
+    /// ([`blocks_hash`](crate::blocks_hash)) without a second pass over the local data.
+    hashes: Vec<u128>,
     len: u64,
     block_size: u32,
 }
@@ -58,11 +62,13 @@ impl Matcher<'_> {
     pub fn block_map(&self, local: &[u8]) -> BlockMap {
         let sig = self.signature();
         let mut offsets = vec![MISSING; sig.block_count() as usize];
-        for m in self.find(local) {
+        let mut hashes = vec![0u128; sig.block_count() as usize];
+        for m in self.find_hits(local) {
             for block in [Some(m.block), self.rep(m.block)].into_iter().flatten() {
                 let slot = &mut offsets[block as usize];
                 if *slot == MISSING {
                     *slot = m.offset;
+                    hashes[block as usize] = m.strong;
                 }
             }
         }
@@ -70,11 +76,13 @@ impl Matcher<'_> {
             if offsets[block as usize] == MISSING {
                 if let Some(rep) = self.rep(block) {
                     offsets[block as usize] = offsets[rep as usize];
+                    hashes[block as usize] = hashes[rep as usize];
                 }
             }
         }
         BlockMap {
             offsets,
+            hashes,
             len: sig.len(),
             block_size: sig.block_size(),
         }
@@ -140,7 +148,10 @@ impl BlockMap {
 }
 
 /// Writes a new file from the blocks the local data holds and the missing ranges fetched
-/// from the source, fed in pieces as they arrive, and checks the new file's whole-file hash.
+/// from the source, fed in pieces as they arrive, and checks the new file against the
+/// signature's [`blocks_hash`](crate::blocks_hash): a found block by the hash the search
+/// took of it, a fetched one by hashing it here. The local data is never read here, only
+/// handed to the [`Output`], which may copy it in the kernel.
 ///
 /// The fetched bytes are the [`missing_ranges`](BlockMap::missing_ranges), in order, back to
 /// back. As with [`Patcher`](crate::Patcher), the output is only known good when
@@ -151,10 +162,13 @@ pub struct Assembler<'a> {
     local: &'a [u8],
     /// The next block to write or to start fetching.
     block: usize,
-    /// Bytes of the current missing range still to come.
+    /// Bytes of the missing block being fetched (the one before `block`) still to come.
     fetching: u64,
     written: u64,
+    /// Of the whole hashes of the blocks written, for [`blocks_hash`](crate::blocks_hash).
     hasher: Xxh3Default,
+    /// Of the bytes of the missing block being fetched.
+    block_hasher: Xxh3Default,
 }
 
 /// Writes the new file from `local` and `fetched` (the missing ranges back to back) to
@@ -215,6 +229,7 @@ impl<'a> Assembler<'a> {
             fetching: 0,
             written: 0,
             hasher: Xxh3Default::new(),
+            block_hasher: Xxh3Default::new(),
         })
     }
 
@@ -248,19 +263,26 @@ impl<'a> Assembler<'a> {
                     }
                     return Ok(());
                 }
-                // At a missing block: fetch the whole run of missing blocks.
-                while self.map.offsets.get(self.block) == Some(&MISSING) {
-                    self.fetching += u64::from(self.sig.block_len(self.block as u32));
-                    self.block += 1;
-                }
+                // At a missing block (never empty: only an empty file has one, and it
+                // has no blocks): fetch it.
+                self.fetching = u64::from(self.sig.block_len(self.block as u32));
+                self.block += 1;
+                self.block_hasher.reset();
             }
             if fetched.is_empty() {
                 return Ok(());
             }
             let take = self.fetching.min(fetched.len() as u64) as usize;
-            self.write(&fetched[..take], out)?;
+            let bytes = &fetched[..take];
+            out.write_new(bytes)?;
+            self.block_hasher.update(bytes);
+            self.written += take as u64;
             fetched = &fetched[take..];
             self.fetching -= take as u64;
+            if self.fetching == 0 {
+                let hash = self.block_hasher.digest128();
+                self.hasher.update(&hash.to_le_bytes());
+            }
         }
     }
 
@@ -280,9 +302,9 @@ impl<'a> Assembler<'a> {
             });
         }
         let actual = self.hasher.digest128();
-        if actual != self.sig.file_hash() {
+        if actual != self.sig.blocks_hash() {
             return Err(Error::HashMismatch {
-                expected: self.sig.file_hash(),
+                expected: self.sig.blocks_hash(),
                 actual,
             });
         }
@@ -297,25 +319,15 @@ impl<'a> Assembler<'a> {
             let mut end = start;
             while self.map.get(self.block as u32) == Some(end) {
                 end += u64::from(self.sig.block_len(self.block as u32));
+                self.hasher
+                    .update(&self.map.hashes[self.block].to_le_bytes());
                 self.block += 1;
             }
             // Checked in `new`: every found block lies inside `local`.
             let bytes = &local[start as usize..end as usize];
             out.write_basis(bytes, start)?;
-            self.account(bytes);
+            self.written += bytes.len() as u64;
         }
         Ok(())
-    }
-
-    fn write<O: Output + ?Sized>(&mut self, bytes: &[u8], out: &mut O) -> Result<(), Error> {
-        out.write_new(bytes)?;
-        self.account(bytes);
-        Ok(())
-    }
-
-    /// Counts and hashes bytes written.
-    fn account(&mut self, bytes: &[u8]) {
-        self.hasher.update(bytes);
-        self.written += bytes.len() as u64;
     }
 }

@@ -75,10 +75,13 @@ false matches per file: `32 + log2(4·len) + log2(B)` bits, in whole bytes, 8 to
 up to about 1 MiB, 10 at 1 GiB, 13 at 1 TiB. With the weak sum's own filtering the real odds
 are far smaller, and the signature costs 4 + 8 to 16 bytes a block (rsync: 4 + 2 to 16).
 
-**Whole file: xxh3-128.** A [`Signature`] carries the hash of the signed data, a [`Delta`] the
-hash of its target. [`Patcher::finish`] and [`Assembler::finish`] hash what they wrote and
-fail with [`Error::HashMismatch`] when it differs: an input changed while it was read, or a
-false match got through. As rsync, the caller then retries with 16-byte strong sums
+**Whole file: xxh3-128.** A [`Delta`] carries the xxh3-128 of its target, a [`Signature`]
+its [`blocks_hash`]: the xxh3-128 of its blocks' whole xxh3-128 hashes, which the signing
+side has at hand and the rebuilding side too (the search hashed each block it found), so
+that neither end reads the whole file once more to check it. [`Patcher::finish`] and
+[`Assembler::finish`] check what they wrote against it and fail with
+[`Error::HashMismatch`] when it differs: an input changed while it was read, or a false
+match got through (a block found by its stored prefix differs in its whole hash). As rsync, the caller then retries with 16-byte strong sums
 (`SignatureOptions { strong_len: Some(16), .. }`), or sends the whole file.
 
 These are checks against accident, not against an adversary: xxh3 is not a cryptographic
@@ -98,8 +101,7 @@ chunk's matches from there on. When the chunk's path jumped over that position (
 starts out of phase), the stitching scans on sequentially until the paths meet, which gives
 exactly the sequential result; in periodic data the paths may never meet, and after four
 blocks it takes the chunk's next match instead, sending less than one block as literal. The
-result never depends on the number of threads. Signature hashing splits by blocks; the
-whole-file hashes run as one more task beside the block work.
+result never depends on the number of threads. Signature hashing splits by blocks.
 
 # Wire formats
 
@@ -115,7 +117,7 @@ layout lets the decoder check the whole length before it allocates anything.
 varint len                  length of the signed data
 varint block_size           1 ..= 131072
 u8     strong_len           4 ..= 16
-[16]   file hash            xxh3-128 of the data
+[16]   blocks hash          xxh3-128 of the blocks' whole xxh3-128 hashes (blocks_hash)
 then ceil(len / block_size) records of
   u32  weak sum
   [strong_len] strong sum   first bytes of the block's xxh3-128
@@ -162,6 +164,6 @@ pub use crate::matcher::{Match, Matcher};
 pub use crate::output::Output;
 pub use crate::patch::{patch, Patcher};
 pub use crate::signature::{
-    block_size, strong_len, Signature, SignatureOptions, MAX_BLOCK_SIZE, MAX_STRONG_LEN,
-    MIN_BLOCK_OVERRIDE, MIN_BLOCK_SIZE, MIN_STRONG_LEN,
+    block_size, blocks_hash, strong_len, Signature, SignatureOptions, MAX_BLOCK_SIZE,
+    MAX_STRONG_LEN, MIN_BLOCK_OVERRIDE, MIN_BLOCK_SIZE, MIN_STRONG_LEN,
 };

@@ -58,6 +58,24 @@ pub struct Match {
     pub block: u32,
 }
 
+/// A [`Match`] with the whole xxh3-128 hash of the window found, which the zsync direction
+/// keeps to check the rebuilt file without hashing it again ([`BlockMap`](crate::BlockMap)).
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct Hit {
+    pub(crate) offset: u64,
+    pub(crate) block: u32,
+    pub(crate) strong: u128,
+}
+
+impl Hit {
+    fn found(self) -> Match {
+        Match {
+            offset: self.offset,
+            block: self.block,
+        }
+    }
+}
+
 /// One distinct block in the table: its weak sum (compared before anything else) and the
 /// lowest block index with its sums.
 #[derive(Clone, Copy, Debug)]
@@ -220,7 +238,7 @@ impl<'s> Matcher<'s> {
     /// successor is preferred among blocks with the same bytes, so that runs of identical
     /// blocks coalesce into one copy.
     #[inline(always)]
-    fn lookup(&self, weak: u32, window: &[u8], prev: Option<u32>) -> Option<u32> {
+    fn lookup(&self, weak: u32, window: &[u8], prev: Option<u32>) -> Option<(u32, u128)> {
         if !self.filter_hit(weak) {
             return None;
         }
@@ -237,24 +255,25 @@ impl<'s> Matcher<'s> {
     /// The part of [`lookup`](Matcher::lookup) past the filter, kept out of line so that the
     /// byte loop stays small.
     #[inline(never)]
-    fn lookup_table(&self, weak: u32, window: &[u8], prev: Option<u32>) -> Option<u32> {
+    fn lookup_table(&self, weak: u32, window: &[u8], prev: Option<u32>) -> Option<(u32, u128)> {
         let candidates = self.bucket(weak);
         if !candidates.iter().any(|e| e.weak == weak) {
             return None;
         }
         let strong = strong_sum(window);
+        let whole = u128::from_le_bytes(strong);
         if let Some(next) = prev.and_then(|p| p.checked_add(1)) {
             if next < self.sig.full_blocks()
                 && self.sig.weak(next) == weak
                 && self.sig.strong_is(next, &strong)
             {
-                return Some(next);
+                return Some((next, whole));
             }
         }
         candidates
             .iter()
             .find(|e| e.weak == weak && self.sig.strong_is(e.block, &strong))
-            .map(|e| e.block)
+            .map(|e| (e.block, whole))
     }
 
     /// The greedy rolling search, rsync's: at position `p`, if the block-sized window there
@@ -273,7 +292,7 @@ impl<'s> Matcher<'s> {
         limit: usize,
         mut stop: F,
         prev: &mut Option<u32>,
-        out: &mut Vec<Match>,
+        out: &mut Vec<Hit>,
     ) -> usize {
         let bs = self.sig.block_size() as usize;
         if start >= limit {
@@ -298,10 +317,11 @@ impl<'s> Matcher<'s> {
                 return p;
             }
             let mut roll = Rolling::new(&data[p..p + bs]);
-            if let Some(block) = self.lookup(roll.digest(), &data[p..p + bs], *prev) {
-                out.push(Match {
+            if let Some((block, strong)) = self.lookup(roll.digest(), &data[p..p + bs], *prev) {
+                out.push(Hit {
                     offset: p as u64,
                     block,
+                    strong,
                 });
                 *prev = Some(block);
                 p += bs;
@@ -322,10 +342,12 @@ impl<'s> Matcher<'s> {
                 roll.roll(gone, new);
                 let weak = roll.digest();
                 if self.filter_hit(weak) {
-                    if let Some(block) = self.lookup_table(weak, &data[q..q + bs], *prev) {
-                        out.push(Match {
+                    if let Some((block, strong)) = self.lookup_table(weak, &data[q..q + bs], *prev)
+                    {
+                        out.push(Hit {
                             offset: q as u64,
                             block,
+                            strong,
                         });
                         *prev = Some(block);
                         p = q + bs;
@@ -345,6 +367,11 @@ impl<'s> Matcher<'s> {
     /// The data is cut into chunks of about [`with_chunk_len`](Matcher::with_chunk_len)
     /// bytes; the result is the same whatever the number of threads.
     pub fn find(&self, data: &[u8]) -> Vec<Match> {
+        self.find_hits(data).into_iter().map(Hit::found).collect()
+    }
+
+    /// [`find`](Matcher::find), each match with the whole hash of its window.
+    pub(crate) fn find_hits(&self, data: &[u8]) -> Vec<Hit> {
         self.find_chunked(data, self.chunk_len)
     }
 
@@ -352,12 +379,15 @@ impl<'s> Matcher<'s> {
     /// search is measured against.
     pub fn find_sequential(&self, data: &[u8]) -> Vec<Match> {
         self.find_chunked(data, usize::MAX)
+            .into_iter()
+            .map(Hit::found)
+            .collect()
     }
 
-    fn find_chunked(&self, data: &[u8], chunk: usize) -> Vec<Match> {
+    fn find_chunked(&self, data: &[u8], chunk: usize) -> Vec<Hit> {
         let chunks = (data.len() / chunk).max(1);
         let bound = |i: usize| (i as u128 * data.len() as u128 / chunks as u128) as usize;
-        let scanned: Vec<(Vec<Match>, usize)> = (0..chunks)
+        let scanned: Vec<(Vec<Hit>, usize)> = (0..chunks)
             .into_par_iter()
             .map(|i| {
                 let mut out = Vec::new();
@@ -384,11 +414,11 @@ impl<'s> Matcher<'s> {
     fn stitch(
         &self,
         data: &[u8],
-        scanned: Vec<(Vec<Match>, usize)>,
+        scanned: Vec<(Vec<Hit>, usize)>,
         bound: impl Fn(usize) -> usize,
-    ) -> Vec<Match> {
+    ) -> Vec<Hit> {
         let bs = self.sig.block_size() as usize;
-        let mut matches: Vec<Match> = Vec::with_capacity(scanned.iter().map(|c| c.0.len()).sum());
+        let mut matches: Vec<Hit> = Vec::with_capacity(scanned.iter().map(|c| c.0.len()).sum());
         let mut at = 0usize;
         for (i, (chunk, end)) in scanned.into_iter().enumerate() {
             if at <= bound(i) {
@@ -434,7 +464,7 @@ impl<'s> Matcher<'s> {
 
     /// Looks for a short last block at the end of `data`, where a file's last block is when
     /// the file has not changed there.
-    fn find_tail(&self, data: &[u8], matches: &mut Vec<Match>) {
+    fn find_tail(&self, data: &[u8], matches: &mut Vec<Hit>) {
         let sig = self.sig;
         let tail = sig.full_blocks();
         if tail == sig.block_count() {
@@ -448,14 +478,15 @@ impl<'s> Matcher<'s> {
             .last()
             .map_or(0, |m| m.offset as usize + sig.block_len(m.block) as usize);
         let window = &data[start..];
-        if start >= covered
-            && weak_sum(window) == sig.weak(tail)
-            && sig.strong_is(tail, &strong_sum(window))
-        {
-            matches.push(Match {
-                offset: start as u64,
-                block: tail,
-            });
+        if start >= covered && weak_sum(window) == sig.weak(tail) {
+            let strong = strong_sum(window);
+            if sig.strong_is(tail, &strong) {
+                matches.push(Hit {
+                    offset: start as u64,
+                    block: tail,
+                    strong: u128::from_le_bytes(strong),
+                });
+            }
         }
     }
 }

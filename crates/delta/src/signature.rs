@@ -4,7 +4,7 @@
 use std::ops::Range;
 
 use rayon::prelude::*;
-use xxhash_rust::xxh3::xxh3_128;
+use xxhash_rust::xxh3::{xxh3_128, Xxh3Default};
 
 use crate::error::{Error, Format};
 use crate::rolling::weak_sum;
@@ -90,7 +90,7 @@ fn ceil_log2(x: u64) -> u32 {
 /// scanned is at most four times the signed data) and asking for at most 2^-32 expected false
 /// matches per file gives `s = 32 + log2(4·len) + log2(B)`, rounded up to whole bytes and
 /// kept within 8..=16 bytes: 8 bytes up to about 1 MiB, 10 bytes at 1 GiB, 13 at 1 TiB. The
-/// weak sum adds roughly 28 more bits of filtering on real data, and the whole-file hash
+/// weak sum adds roughly 28 more bits of filtering on real data, and the blocks hash
 /// catches what is left.
 ///
 /// ```
@@ -111,6 +111,23 @@ pub fn strong_len(len: u64, block_size: u32) -> u8 {
 #[inline]
 pub(crate) fn strong_sum(block: &[u8]) -> [u8; 16] {
     xxh3_128(block).to_le_bytes()
+}
+
+/// The check of a whole file in the zsync direction: the xxh3-128 of the whole xxh3-128
+/// hashes of its blocks (16 bytes each, little-endian), in order, given here one by one.
+///
+/// A hash of the file itself would cost one more pass over all of it on each end, the
+/// source's beside its block hashes and the receiver's over what it writes, though both
+/// have just hashed every block: the source to sign it, the receiver to find it. Over the
+/// block hashes it costs nothing more, and it still checks every byte: a block found by a
+/// false match of its stored prefix differs in its whole hash, and so does a fetched block
+/// the source changed after signing.
+pub fn blocks_hash(hashes: impl IntoIterator<Item = u128>) -> u128 {
+    let mut hasher = Xxh3Default::new();
+    for hash in hashes {
+        hasher.update(&hash.to_le_bytes());
+    }
+    hasher.digest128()
 }
 
 /// Choices for [`Signature::new`]; the default picks both by rule.
@@ -158,20 +175,20 @@ impl SignatureOptions {
 /// Blocks are [`block_size`](Signature::block_size) bytes, the last one shorter when the
 /// length is not a multiple. Each has a 32-bit weak sum (rsync's rolling sum) and the first
 /// [`strong_len`](Signature::strong_len) bytes of its xxh3-128 hash; the signature also keeps
-/// the xxh3-128 hash of the whole file, so that whoever rebuilds the file can check it.
+/// the [`blocks_hash`] of the whole file, so that whoever rebuilds the file can check it.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Signature {
     len: u64,
     block_size: u32,
     strong_len: u8,
-    file_hash: u128,
+    blocks_hash: u128,
     weak: Vec<u32>,
     strong: Vec<u8>,
 }
 
 impl Signature {
     /// Computes the signature of `data`, hashing its blocks on every core of the current
-    /// rayon pool while one more task hashes the whole file.
+    /// rayon pool.
     ///
     /// Fails only on a bad option or on data of more than 2^32-1 blocks (512 TiB at the
     /// largest block size).
@@ -193,25 +210,26 @@ impl Signature {
         let sl = usize::from(strong_len);
         let mut weak = vec![0u32; blocks];
         let mut strong = vec![0u8; blocks * sl];
+        // The whole hashes, for `blocks_hash`: 16 bytes a block, where the signature keeps
+        // 4 + `sl` (at least 12).
+        let mut whole = vec![0u128; blocks];
         let grain = (PAR_GRAIN / block_size as usize).max(1);
-        let ((), file_hash) = rayon::join(
-            || {
-                weak.par_iter_mut()
-                    .zip(strong.par_chunks_mut(sl))
-                    .zip(data.par_chunks(block_size as usize))
-                    .with_min_len(grain)
-                    .for_each(|((weak, strong), block)| {
-                        *weak = weak_sum(block);
-                        strong.copy_from_slice(&strong_sum(block)[..sl]);
-                    })
-            },
-            || xxh3_128(data),
-        );
+        weak.par_iter_mut()
+            .zip(strong.par_chunks_mut(sl))
+            .zip(whole.par_iter_mut())
+            .zip(data.par_chunks(block_size as usize))
+            .with_min_len(grain)
+            .for_each(|(((weak, strong), whole), block)| {
+                *weak = weak_sum(block);
+                let sum = strong_sum(block);
+                strong.copy_from_slice(&sum[..sl]);
+                *whole = u128::from_le_bytes(sum);
+            });
         Ok(Signature {
             len,
             block_size,
             strong_len,
-            file_hash,
+            blocks_hash: blocks_hash(whole),
             weak,
             strong,
         })
@@ -263,9 +281,10 @@ impl Signature {
         self.strong_len
     }
 
-    /// The xxh3-128 hash of the whole signed data.
-    pub fn file_hash(&self) -> u128 {
-        self.file_hash
+    /// The [`blocks_hash`] of the signed data: what a file rebuilt from this signature is
+    /// checked against.
+    pub fn blocks_hash(&self) -> u128 {
+        self.blocks_hash
     }
 
     /// The weak sum of block `block`.
@@ -321,7 +340,7 @@ impl Signature {
         varint::put(&mut out, self.len);
         varint::put(&mut out, u64::from(self.block_size));
         out.push(self.strong_len);
-        out.extend_from_slice(&self.file_hash.to_le_bytes());
+        out.extend_from_slice(&self.blocks_hash.to_le_bytes());
         let sl = usize::from(self.strong_len);
         for (weak, strong) in self.weak.iter().zip(self.strong.chunks_exact(sl)) {
             out.extend_from_slice(&weak.to_le_bytes());
@@ -429,7 +448,7 @@ impl Signature {
             len,
             block_size,
             strong_len,
-            file_hash: u128::from_le_bytes(hash),
+            blocks_hash: u128::from_le_bytes(hash),
             weak,
             strong,
         })
@@ -540,7 +559,11 @@ mod tests {
             strong_len: Some(16),
         };
         let sig = Signature::new(&data, &options).unwrap();
-        assert_eq!(sig.file_hash(), xxh3_128(&data));
+        let whole: Vec<u8> = data
+            .chunks(1000)
+            .flat_map(|b| xxh3_128(b).to_le_bytes())
+            .collect();
+        assert_eq!(sig.blocks_hash(), xxh3_128(&whole));
         for (i, block) in data.chunks(1000).enumerate() {
             assert_eq!(sig.weak(i as u32), weak_sum(block));
             assert_eq!(sig.strong(i as u32), &strong_sum(block)[..]);

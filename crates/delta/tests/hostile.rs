@@ -457,6 +457,36 @@ fn assembling_refuses_wrong_inputs() {
     ));
 }
 
+/// A block found by a false match of its stored prefix (here a signature whose record for
+/// one block holds the sums of other bytes, as a prefix collision would) is caught by the
+/// blocks hash, though the assembler never reads the bytes it copies.
+#[test]
+fn assembling_catches_a_block_found_by_a_false_match() {
+    let old = BASIS.repeat(20);
+    let mut new = old.clone();
+    new[96..112].copy_from_slice(b"0123456789abcdef");
+    let options = SignatureOptions {
+        block_size: Some(16),
+        strong_len: Some(8),
+    };
+    let sig = Signature::new(&new, &options).unwrap();
+    let of_old = Signature::new(&old, &options).unwrap();
+    // The records are the last 4 + 8 bytes a block: block 6's takes old's.
+    let mut bytes = sig.to_bytes();
+    let old_bytes = of_old.to_bytes();
+    let record = 4 + 8;
+    let at = bytes.len() - (sig.block_count() as usize - 6) * record;
+    bytes[at..at + record].copy_from_slice(&old_bytes[at..at + record]);
+    let forged = Signature::from_bytes(&bytes).unwrap();
+    let map = block_map(&forged, &old);
+    assert!(map.missing_ranges().is_empty(), "block 6 is found in old");
+    let mut out = Vec::new();
+    assert!(matches!(
+        assemble(&forged, &map, &old, &[], &mut out),
+        Err(Error::HashMismatch { .. })
+    ));
+}
+
 proptest! {
     #![proptest_config(ProptestConfig::with_cases(500))]
 

@@ -38,6 +38,7 @@ use crate::stats::Stats;
 
 mod alt;
 mod fuzzy;
+mod parallel_copy;
 mod partial;
 use alt::{AltFile, AltOther};
 
@@ -1899,9 +1900,41 @@ impl<'a, S: Sender, W: Write> Receiver<'a, S, W> {
         out: &File,
     ) -> io::Result<Option<crate::sender::Sent>> {
         self.stats.sum_bytes += sig.encoded_len() as u64;
+        let before = basis_stamp(&basis.file)?;
         let map = prtools_delta::block_map(sig, &basis.map);
         let invalid = |e: prtools_delta::Error| io::Error::new(io::ErrorKind::InvalidData, e);
         let mut assembler = Assembler::new(sig, &map, &basis.map).map_err(invalid)?;
+        let threads = parallel_copy::copy_threads();
+        if threads > 1 && sig.len() - map.missing_len() >= parallel_copy::PARALLEL_LEAST {
+            let runs = parallel_copy::runs(sig, &map);
+            let mut positional = parallel_copy::Positional::new(out);
+            let (copied, sent) = std::thread::scope(|scope| {
+                let copier = scope.spawn(|| {
+                    parallel_copy::copy_runs(&basis.file, &basis.map, out, &runs, threads)
+                });
+                let mut writer = AssembleWriter {
+                    assembler: &mut assembler,
+                    out: &mut positional,
+                };
+                let sent = self
+                    .sender
+                    .send_ranges(i, &map.missing_ranges(), &mut writer);
+                let copied = copier
+                    .join()
+                    .unwrap_or_else(|_| Err(io::Error::other("a copying thread failed")));
+                (copied, sent)
+            });
+            let mut sent = sent?;
+            copied?;
+            let checked = assembler.finish_to(&mut positional);
+            positional.flush()?;
+            if checked.is_err() || basis_stamp(&basis.file)? != before {
+                return Ok(None);
+            }
+            sent.literal = map.missing_len();
+            sent.matched = sig.len() - map.missing_len();
+            return Ok(Some(sent));
+        }
         let mut buffered = FileOutput::new(out, &basis.file);
         let mut sent = {
             let mut writer = AssembleWriter {
@@ -1913,7 +1946,9 @@ impl<'a, S: Sender, W: Write> Receiver<'a, S, W> {
         };
         let checked = assembler.finish_to(&mut buffered);
         buffered.flush()?;
-        if checked.is_err() {
+        // The assembler trusts the hashes the search took of the old file's blocks and
+        // never reads them again: an old file written to meanwhile is caught here.
+        if checked.is_err() || basis_stamp(&basis.file)? != before {
             return Ok(None);
         }
         sent.literal = map.missing_len();
@@ -2329,12 +2364,12 @@ fn deletion_line(
 }
 
 /// Feeds fetched ranges to an [`Assembler`], which writes the rebuilt file.
-struct AssembleWriter<'a, 'b, 'o, 'f> {
+struct AssembleWriter<'a, 'b, 'o, O: prtools_delta::Output> {
     assembler: &'a mut Assembler<'b>,
-    out: &'o mut FileOutput<'f>,
+    out: &'o mut O,
 }
 
-impl Write for AssembleWriter<'_, '_, '_, '_> {
+impl<O: prtools_delta::Output> Write for AssembleWriter<'_, '_, '_, O> {
     fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
         self.assembler
             .feed_to(buf, self.out)
@@ -2382,9 +2417,10 @@ const KERNEL_COPY_LEAST: usize = 64 * 1024;
 /// them through user space (page cache to page cache, no faults on the map), and shares the
 /// extents on filesystems that can.
 ///
-/// The bytes were hashed from the map of the same file a moment before; a process that
-/// rewrites the old file in between could make the copy differ from what was hashed, as
-/// with any reader of a file that is being written.
+/// The bytes were hashed from the map of the same file when the search found them; a
+/// process that writes to the old file in between is caught by its times (`basis_stamp`),
+/// except one that writes through a shared map and keeps its times, as with any reader of
+/// a file that is being written.
 struct FileOutput<'f> {
     buffer: BufWriter<&'f File>,
     out: &'f File,
@@ -2453,6 +2489,19 @@ impl prtools_delta::Output for FileOutput<'_> {
         };
         self.buffer.write_all(&bytes[copied..])
     }
+}
+
+/// What changes when a file is written to or cut: its size, data and status times.
+fn basis_stamp(file: &File) -> io::Result<(u64, i64, i64, i64, i64)> {
+    use std::os::unix::fs::MetadataExt;
+    let m = file.metadata()?;
+    Ok((
+        m.size(),
+        m.mtime(),
+        m.mtime_nsec(),
+        m.ctime(),
+        m.ctime_nsec(),
+    ))
 }
 
 /// Empties a file written by a first try that did not check out, for the second.

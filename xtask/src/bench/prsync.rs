@@ -38,20 +38,30 @@ const TREE_FILES: usize = 50_000;
 const TREE_DIRS: usize = 500;
 const TREE_FILE_BYTES: usize = 2000;
 /// The rows of the one-host cases: each prsync row is followed by its peer of the same kind.
+/// `--against PATH` adds [`AGAINST`] after them.
 const ONE_HOST: [&str; 4] = ["prsync", "rsync", "prsync warm", "rsync warm"];
+/// The rows of `--against PATH`'s build, each compared with the rsync row of its kind.
+const AGAINST: [&str; 2] = ["B prsync", "B prsync warm"];
 /// The mtime of every old version: 2024-01-02, well before any run.
 const OLD_MTIME: i64 = 1_704_164_645;
 
-/// What `cargo xtask bench prsync [a|b|c|d] [--big-gib N]` asked for.
+/// What `cargo xtask bench prsync [a|b|c|d] [--big-gib N] [--rounds N] [--against PATH]` asked for.
 struct Args {
     only: Option<String>,
     big_gib: u64,
+    /// Another prsync binary timed in the same rounds (an A/B of two builds under the same
+    /// load): its rows follow the others in the one-host cases.
+    against: Option<PathBuf>,
+    /// Rounds of the big-file cases (3 unless `--rounds N`).
+    rounds: usize,
 }
 
 fn parse(args: &[String]) -> Result<Args> {
     let mut parsed = Args {
         only: None,
         big_gib: 8,
+        against: None,
+        rounds: 3,
     };
     let mut rest = args.iter();
     while let Some(arg) = rest.next() {
@@ -62,9 +72,23 @@ fn parse(args: &[String]) -> Result<Args> {
                     .parse()
                     .with_context(|| format!("--big-gib '{n}': not a number"))?;
             }
+            "--rounds" => {
+                let n = rest.next().context("--rounds needs a number")?;
+                parsed.rounds = n
+                    .parse()
+                    .ok()
+                    .filter(|&n| n > 0)
+                    .with_context(|| format!("--rounds '{n}': not a number of rounds"))?;
+            }
+            "--against" => {
+                let path = rest.next().context("--against needs a prsync binary")?;
+                let path = std::fs::canonicalize(path)
+                    .with_context(|| format!("--against '{path}': no such binary"))?;
+                parsed.against = Some(path);
+            }
             "a" | "b" | "c" | "d" => parsed.only = Some(arg.clone()),
             other => bail!(
-                "bench prsync: unknown argument '{other}': give a case (a, b, c, d) or --big-gib N"
+                "bench prsync: unknown argument '{other}': give a case (a, b, c, d), --big-gib N, --rounds N or --against PATH"
             ),
         }
     }
@@ -85,6 +109,7 @@ pub fn run(args: &[String]) -> Result<()> {
     let cluster = Cluster::start_temp_in(&root, hosts).context("starting the test cluster")?;
     let bench = Bench {
         prsync,
+        against: args.against.clone(),
         client: root.join("client"),
         config: cluster.ssh_config().to_path_buf(),
         cluster: &cluster,
@@ -94,7 +119,7 @@ pub fn run(args: &[String]) -> Result<()> {
     let result = (|| -> Result<()> {
         bench.warm_up()?;
         if want("a") {
-            bench.big_file("(a) 1 GiB, 262 edits", 1 << 30, 262)?;
+            bench.big_file("(a) 1 GiB, 262 edits", 1 << 30, 262, args.rounds)?;
         }
         if want("b") {
             bench.tree_noop()?;
@@ -105,7 +130,8 @@ pub fn run(args: &[String]) -> Result<()> {
         if want("d") {
             let len = args.big_gib << 30;
             let edits = (len / 1000 / EDIT as u64) as usize;
-            bench.big_file(&format!("(d) {} GiB, 0.1%", args.big_gib), len, edits)?;
+            let label = format!("(d) {} GiB, 0.1%", args.big_gib);
+            bench.big_file(&label, len, edits, args.rounds)?;
         }
         Ok(())
     })();
@@ -116,6 +142,7 @@ pub fn run(args: &[String]) -> Result<()> {
 
 struct Bench<'c> {
     prsync: PathBuf,
+    against: Option<PathBuf>,
     client: PathBuf,
     config: PathBuf,
     cluster: &'c Cluster,
@@ -135,7 +162,11 @@ struct Figures {
 impl Bench<'_> {
     /// The tool commands: `warm` keeps one ssh master between runs, for both tools.
     fn prsync(&self, warm: bool) -> Command {
-        let mut cmd = Command::new(&self.prsync);
+        self.prsync_of(&self.prsync, warm)
+    }
+
+    fn prsync_of(&self, binary: &Path, warm: bool) -> Command {
+        let mut cmd = Command::new(binary);
         let dir = self.client.join(if warm { "warm" } else { "cold" });
         let _ = std::fs::create_dir_all(&dir);
         cmd.env("XDG_RUNTIME_DIR", &dir)
@@ -148,12 +179,23 @@ impl Bench<'_> {
         cmd
     }
 
-    /// The command of [`ONE_HOST`]`[i]`.
+    /// The names of the one-host rows: [`ONE_HOST`], then [`AGAINST`] with `--against`.
+    fn one_host_rows(&self) -> Vec<&'static str> {
+        let mut rows = ONE_HOST.to_vec();
+        if self.against.is_some() {
+            rows.extend(AGAINST);
+        }
+        rows
+    }
+
+    /// The command of row `i` of [`Self::one_host_rows`].
     fn one_host(&self, i: usize) -> Command {
-        match i {
-            0 => self.prsync(false),
-            1 => self.rsync(false),
-            2 => self.prsync(true),
+        match (i, &self.against) {
+            (0, _) => self.prsync(false),
+            (1, _) => self.rsync(false),
+            (2, _) => self.prsync(true),
+            (4, Some(b)) => self.prsync_of(b, false),
+            (5, Some(b)) => self.prsync_of(b, true),
             _ => self.rsync(true),
         }
     }
@@ -184,7 +226,11 @@ impl Bench<'_> {
                 .arg(format!("node{n}:/tmp/warm-up/"));
             measure(&mut cmd, None)?;
         }
-        for mut cmd in [self.prsync(true), self.rsync(true)] {
+        let mut cmds = vec![self.prsync(true), self.rsync(true)];
+        if let Some(b) = &self.against {
+            cmds.extend([self.prsync_of(b, false), self.prsync_of(b, true)]);
+        }
+        for mut cmd in cmds {
             cmd.arg("-a")
                 .arg(format!("{}/", src.display()))
                 .arg("node1:/tmp/warm-up/");
@@ -194,8 +240,7 @@ impl Bench<'_> {
     }
 
     /// Cases (a) and (d): a file of `len` bytes with `edits` 4 KiB stretches changed.
-    fn big_file(&self, label: &str, len: u64, edits: usize) -> Result<()> {
-        let rounds = 3;
+    fn big_file(&self, label: &str, len: u64, edits: usize, rounds: usize) -> Result<()> {
         println!("writing {label}: {len} bytes, {edits} edits");
         let src_dir = self.client.join("big-src");
         std::fs::create_dir_all(&src_dir)?;
@@ -225,9 +270,10 @@ impl Bench<'_> {
             drop(f);
             set_mtime(&dest, OLD_MTIME)
         };
-        let mut runs: Vec<Vec<Figures>> = vec![Vec::new(); ONE_HOST.len()];
+        let rows = self.one_host_rows();
+        let mut runs: Vec<Vec<Figures>> = vec![Vec::new(); rows.len()];
         for _ in 0..rounds {
-            for (i, name) in ONE_HOST.iter().enumerate() {
+            for (i, name) in rows.iter().enumerate() {
                 let mut cmd = self.one_host(i);
                 cmd.args(["-a", "--no-whole-file", "--stats"])
                     .arg(format!("{}/", src_dir.display()))
@@ -237,7 +283,7 @@ impl Bench<'_> {
                 revert()?;
             }
         }
-        report(label, &ONE_HOST, &runs, true);
+        report(label, &rows, &runs, true);
         std::fs::remove_dir_all(&src_dir)?;
         std::fs::remove_dir_all(&dest_dir)?;
         Ok(())
@@ -266,14 +312,15 @@ impl Bench<'_> {
     fn tree_noop(&self) -> Result<()> {
         let tree = self.tree()?;
         let dest = |i: usize| format!("node1:/tmp/noop{i}/");
-        for i in 0..ONE_HOST.len() {
+        let rows = self.one_host_rows();
+        for i in 0..rows.len() {
             let mut cmd = self.one_host(i);
             cmd.arg("-a")
                 .arg(format!("{}/", tree.display()))
                 .arg(dest(i));
             measure(&mut cmd, None)?;
         }
-        let mut runs: Vec<Vec<Figures>> = vec![Vec::new(); ONE_HOST.len()];
+        let mut runs: Vec<Vec<Figures>> = vec![Vec::new(); rows.len()];
         for _ in 0..5 {
             for (i, run) in runs.iter_mut().enumerate() {
                 let mut cmd = self.one_host(i);
@@ -283,8 +330,8 @@ impl Bench<'_> {
                 run.push(measure(&mut cmd, None)?);
             }
         }
-        report("(b) 50k files, no-op", &ONE_HOST, &runs, false);
-        for i in 0..ONE_HOST.len() {
+        report("(b) 50k files, no-op", &rows, &runs, false);
+        for i in 0..rows.len() {
             std::fs::remove_dir_all(self.cluster.node_tmp(1).join(format!("noop{i}")))?;
         }
         Ok(())
@@ -343,7 +390,7 @@ impl Bench<'_> {
 }
 
 /// Prints a case: each tool's medians, and each against its peer of the same kind (prsync
-/// rows against the next row).
+/// rows against the next row; [`AGAINST`]'s rows against the rsync row of their kind).
 fn report(label: &str, names: &[&str], runs: &[Vec<Figures>], bytes: bool) {
     println!(
         "\n{:<26} {:<16} {:>9} {:>8} {:>14} {:>8} {:>12}",
@@ -358,7 +405,11 @@ fn report(label: &str, names: &[&str], runs: &[Vec<Figures>], bytes: bool) {
         })
         .collect();
     for (i, (name, m)) in names.iter().zip(&medians).enumerate() {
-        let peer = if i % 2 == 0 { medians.get(i + 1) } else { None };
+        let peer = match i {
+            4 | 5 => medians.get(i - 3 + (i - 4)),
+            _ if i % 2 == 0 => medians.get(i + 1),
+            _ => None,
+        };
         let ratio = |a: f64, b: f64| format!("{:.2}x", a / b);
         println!(
             "{:<26} {:<16} {:>8.3}s {:>8} {:>14} {:>8} {:>12}",
