@@ -371,7 +371,7 @@ pub enum DeleteMode {
 }
 
 /// What runs: [`Cli`] resolved.
-#[derive(Debug)]
+#[derive(Clone, Debug)]
 pub struct Options {
     /// `-v` count.
     pub verbose: u8,
@@ -748,7 +748,8 @@ where
     I: IntoIterator<Item = T>,
     T: Into<OsString> + Clone,
 {
-    let matches = match Cli::command().try_get_matches_from(args) {
+    let args: Vec<OsString> = args.into_iter().map(Into::into).collect();
+    let matches = match Cli::command().try_get_matches_from(&args) {
         Ok(m) => m,
         Err(e) if !e.use_stderr() => {
             // --help: clap prints it; exit 0 as rsync does.
@@ -778,7 +779,21 @@ where
     }
     let filters = filters_in_order(&matches, cli.cvs_exclude)?;
     let alt_dest = alt_dest_in_order(&matches)?;
-    resolve(cli, filters, alt_dest).map(|o| Parsed::Run(Box::new(o)))
+    let mut opts = resolve(cli, filters, alt_dest)?;
+    if let Some(batch) = &mut opts.more.batch {
+        // FILE.sh repeats the command line as typed, without its operands: found from the
+        // end, as rsync finds them (clap's indices count `--opt=value` as two).
+        let mut operands: Vec<&std::ffi::OsStr> =
+            matches.get_raw("paths").into_iter().flatten().collect();
+        for (i, arg) in args.iter().enumerate().skip(1).rev() {
+            if operands.last() == Some(&arg.as_os_str()) {
+                operands.pop();
+                batch.operands.insert(0, i);
+            }
+        }
+        batch.argv = args;
+    }
+    Ok(Parsed::Run(Box::new(opts)))
 }
 
 /// `--compare-dest`, `--copy-dest` and `--link-dest` in the order typed, which rsync's
@@ -895,7 +910,10 @@ fn resolve(
     alt_dest: Option<crate::alt_dest::AltDest>,
 ) -> Result<Options> {
     let mut paths = std::mem::take(&mut cli.paths);
-    if paths.len() < 2 {
+    if cli.more.read_batch.is_some() {
+        crate::batch::check_read_options(&cli, &mut paths)?;
+    }
+    if paths.len() < 2 && cli.more.read_batch.is_none() {
         bail!(
             "missing SRC or DEST: give at least one source and a destination, as in \
              `prsync -a src/ dst/`; see `prsync --help`"
@@ -990,6 +1008,7 @@ fn resolve(
     crate::info::check_debug(&cli.debug).map_err(anyhow::Error::msg)?;
     let _ = exit::OK;
     let mut more = cli.more.resolve().map_err(anyhow::Error::msg)?;
+    crate::batch::check_write_options(&cli, &mut more, &remote)?;
     more.debug_fuzzy = crate::info::debug_level(&cli.debug, "fuzzy") > 0;
     let (usermap, groupmap) = id_maps(&cli).map_err(anyhow::Error::msg)?;
     let partial_dir = partial_dir(&cli)?;
@@ -1026,7 +1045,12 @@ fn resolve(
         specials: cli.specials || cli.devices_specials || cli.archive,
         itemize: cli.itemize > 0 && !cli.quiet,
         itemize_all: (cli.itemize > 1 || (cli.itemize > 0 && cli.verbose > 1)) && !cli.quiet,
-        dry_run: cli.dry_run,
+        // As rsync: --only-write-batch is a dry run that records; -n writes no batch.
+        dry_run: cli.dry_run
+            || more
+                .batch
+                .as_ref()
+                .is_some_and(|b| b.mode == crate::batch::Mode::OnlyWrite),
         checksum: cli.checksum,
         update: cli.update,
         // As rsync: whole files between local paths, deltas across a network.

@@ -85,6 +85,15 @@ pub struct MoreArgs {
     /// Use the old, unprotected splitting of remote names (a space separates two names)
     #[arg(long = "old-args", action = ArgAction::Count)]
     pub old_args: u8,
+    /// Write a batched update to FILE (and FILE.sh, the command that replays it)
+    #[arg(long = "write-batch", value_name = "FILE")]
+    pub write_batch: Option<std::path::PathBuf>,
+    /// Like --write-batch but w/o updating dest
+    #[arg(long = "only-write-batch", value_name = "FILE")]
+    pub only_write_batch: Option<std::path::PathBuf>,
+    /// Read a batched update from FILE (- reads standard input)
+    #[arg(long = "read-batch", value_name = "FILE")]
+    pub read_batch: Option<std::path::PathBuf>,
 }
 
 /// The options, resolved.
@@ -121,6 +130,8 @@ pub struct More {
     pub preallocate: bool,
     /// `--compress-level` (zstd's level); `Some(0)` turns `-z` off, as in rsync.
     pub compress_level: Option<i32>,
+    /// `--write-batch`, `--only-write-batch` or `--read-batch`.
+    pub batch: Option<crate::batch::Batch>,
 }
 
 impl MoreArgs {
@@ -175,7 +186,22 @@ impl MoreArgs {
                 ));
             }
         }
+        let batch = match (&self.write_batch, &self.only_write_batch, &self.read_batch) {
+            (Some(_), _, Some(_)) | (_, Some(_), Some(_)) => {
+                return Err("--write-batch and --read-batch can not be used together".into())
+            }
+            (_, Some(path), None) => Some((crate::batch::Mode::OnlyWrite, path)),
+            (Some(path), None, None) => Some((crate::batch::Mode::Write, path)),
+            (None, None, Some(path)) => Some((crate::batch::Mode::Read, path)),
+            (None, None, None) => None,
+        };
         Ok(More {
+            batch: batch.map(|(mode, path)| crate::batch::Batch {
+                mode,
+                path: path.clone(),
+                argv: Vec::new(),
+                operands: Vec::new(),
+            }),
             executability: self.executability,
             omit_link_times: self.omit_link_times,
             force: self.force,

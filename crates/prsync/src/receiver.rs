@@ -895,7 +895,11 @@ impl<'a, S: Sender, W: Write> Receiver<'a, S, W> {
             }
             Ok(meta) => match &entry.kind {
                 FileKind::Dir => self.do_dir(i, &entry, meta),
-                FileKind::Regular { .. } => self.do_file(i, &entry, meta),
+                FileKind::Regular { .. } => self.do_file(i, &entry, meta).map(|()| {
+                    if let Some(line) = self.sender.settled(i) {
+                        let _ = writeln!(self.out, "{line}");
+                    }
+                }),
                 FileKind::Symlink { target } => self.do_symlink(i, &entry, meta, target),
                 FileKind::Device { .. } | FileKind::Special => self.do_special(i, &entry, meta),
             },
@@ -1423,7 +1427,7 @@ impl<'a, S: Sender, W: Write> Receiver<'a, S, W> {
         self.stats.transferred += 1;
         self.stats.transferred_size += e.size();
         if self.opts.dry_run {
-            return Ok(());
+            return self.sender.would_send(i);
         }
         let started = std::time::Instant::now();
         self.write_file(i, e, old)?;

@@ -23,7 +23,7 @@ use crate::flist::{sort_and_dedup, FileEntry, FileKind};
 use crate::mapped::Mapped;
 
 /// How much of a whole file is copied per read.
-const COPY_BUFFER: usize = 256 * 1024;
+pub(crate) const COPY_BUFFER: usize = 256 * 1024;
 
 /// What the sender must know to build its file list.
 #[derive(Debug, Clone, Default)]
@@ -136,6 +136,20 @@ pub trait Sender {
     fn remove_source(&mut self, index: usize) -> io::Result<()> {
         let _ = index;
         Err(io::Error::other("this sender does not remove its files"))
+    }
+
+    /// A dry run would have asked for the whole of entry `index` here: what
+    /// `--only-write-batch` records, since it changes nothing itself.
+    fn would_send(&mut self, index: usize) -> io::Result<()> {
+        let _ = index;
+        Ok(())
+    }
+
+    /// The receiver is done with regular file `index`: a line to print after its own, if
+    /// any (a batch replay says which of its files were not needed).
+    fn settled(&mut self, index: usize) -> Option<String> {
+        let _ = index;
+        None
     }
 }
 
