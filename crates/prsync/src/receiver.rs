@@ -1098,6 +1098,7 @@ impl<'a, S: Sender, W: Write> Receiver<'a, S, W> {
         if keep_time && (make || item.time) && own != Some(e.mtime.secs) {
             self.root()?.set_mtime(&rel, e.mtime)?;
         }
+        self.source_done(i, e);
         Ok(())
     }
 
@@ -1164,23 +1165,33 @@ impl<'a, S: Sender, W: Write> Receiver<'a, S, W> {
             let mode = (e.mode & libc::S_IFMT) | 0o600;
             self.root()?.mknod(&self.rel_below(i)?, mode, rdev)?;
         }
-        self.set_attrs_by_path(i, e, make, &item)
+        self.set_attrs_by_path(i, e, make, &item)?;
+        self.source_done(i, e);
+        Ok(())
+    }
+
+    /// `--remove-source-files`: entry `i`, now as the sender has it here (a file, symlink,
+    /// device or special, as rsync counts them), goes from the source.
+    fn source_done(&mut self, i: usize, e: &FileEntry) {
+        if !self.opts.remove_source_files || self.opts.dry_run {
+            return;
+        }
+        if let Err(err) = self.sender.remove_source(i) {
+            let shown = String::from_utf8_lossy(&e.name).into_owned();
+            self.fail(format!(
+                "cannot remove the source of {shown}: {}",
+                os_reason(&err)
+            ));
+        }
     }
 
     fn do_file(&mut self, i: usize, e: &FileEntry, meta: Option<FileStat>) -> io::Result<()> {
         if let Some(g) = e.hlink.filter(|_| self.opts.hard_links) {
             return self.do_member(i, g, e, meta);
         }
-        let done = self.file_normally(i, e, meta)?;
         // --remove-source-files: a file sent, or already here, goes from the source.
-        if done.is_some() && self.opts.remove_source_files && !self.opts.dry_run {
-            if let Err(err) = self.sender.remove_source(i) {
-                let shown = String::from_utf8_lossy(&e.name).into_owned();
-                self.fail(format!(
-                    "cannot remove the source of {shown}: {}",
-                    os_reason(&err)
-                ));
-            }
+        if self.file_normally(i, e, meta)?.is_some() {
+            self.source_done(i, e);
         }
         Ok(())
     }

@@ -308,8 +308,19 @@ impl Sender for LocalSender {
         let path = &self.paths[index];
         let e = &self.entries[index];
         let now = fs::symlink_metadata(path)?;
-        // As rsync: a file that changed since it was listed is not what was sent.
-        if now.len() != e.size() || now.mtime() != e.mtime.secs || !now.is_file() {
+        // As rsync: an entry that changed since it was listed is not what was sent.
+        let same = now.mtime() == e.mtime.secs
+            && now.mode() & libc::S_IFMT == e.mode & libc::S_IFMT
+            && match &e.kind {
+                FileKind::Regular { size } => now.len() == *size,
+                FileKind::Symlink { target } => {
+                    fs::read_link(path)?.as_os_str().as_bytes() == target.as_slice()
+                }
+                FileKind::Device { rdev } => now.rdev() == *rdev,
+                FileKind::Special => true,
+                FileKind::Dir => false,
+            };
+        if !same {
             return Err(io::Error::other(format!(
                 "Skipping sender remove for changed file: {}",
                 path.display()

@@ -915,3 +915,41 @@ fn batch_refuses_what_it_did_not_write() {
     assert!(child.wait().unwrap().success());
     assert_eq!(fs::read(p.join("new/f")).unwrap(), b"payload\n");
 }
+
+/// `--remove-source-files` removes every non-folder it settled, symlinks and fifos as well
+/// as files (already there or sent), and leaves the source as folders alone, as rsync does;
+/// a symlink changed since it was listed stays.
+#[test]
+fn remove_source_files_leaves_only_folders() {
+    let bed = Bed::new("more-remove-source");
+    for side in ["r", "p"] {
+        let src = bed.root.join(side).join("src");
+        fs::create_dir_all(src.join("d/e")).unwrap();
+        fs::write(src.join("f"), b"f\n").unwrap();
+        fs::write(src.join("d/g"), b"g\n").unwrap();
+        std::os::unix::fs::symlink("f", src.join("link")).unwrap();
+        std::os::unix::fs::symlink("../nowhere", src.join("d/dangling")).unwrap();
+        rustix::fs::mknodat(
+            rustix::fs::CWD,
+            src.join("d/fifo"),
+            rustix::fs::FileType::Fifo,
+            rustix::fs::Mode::from_raw_mode(0o644),
+            0,
+        )
+        .unwrap();
+        for p in ["f", "d/g", "link", "d/dangling", "d/fifo", "d/e", "d", ""] {
+            set_mtime(&src.join(p), 1_500_000_000, 0);
+        }
+    }
+    // d/ is there already; f and link are sent.
+    bed.same(
+        &[b"-a", b"--exclude=/f", b"--exclude=/link", b"src/", b"dst/"],
+        "dst",
+    );
+    bed.same(&[b"-ai", b"--remove-source-files", b"src/", b"dst/"], "dst");
+    let [r, p] = bed.sides();
+    common::assert_same_trees(&r.join("src"), &p.join("src"), "src", false);
+    assert!(p.join("src/d/e").is_dir());
+    let left: Vec<_> = fs::read_dir(p.join("src/d")).unwrap().collect();
+    assert_eq!(left.len(), 1, "{left:?}");
+}
