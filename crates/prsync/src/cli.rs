@@ -920,8 +920,32 @@ fn resolve(
         );
     }
     let mut dest = paths.pop().expect("two or more paths");
+    // --files-from=host:FILE is read on the transfer's remote host, once it is reached.
+    let transfer_host = remote_part(&dest).or_else(|| paths.first().and_then(|p| remote_part(p)));
+    let list_host = cli
+        .files_from
+        .as_deref()
+        .and_then(|f| remote_part(f.as_os_str()));
+    if list_host.is_some() && list_host != transfer_host {
+        bail!(
+            "--files-from hostname is not the same as the transfer hostname; hint: name the              host of the remote SRC or DEST, or a local file"
+        );
+    }
     let (remote, sources) = remote_operands(&cli, paths, &mut dest)?;
+    let mut remote_list = None;
     let paths = match &cli.files_from {
+        Some(file) if list_host.is_some() => {
+            let bytes = std::os::unix::ffi::OsStrExt::as_bytes(file.as_os_str());
+            let colon = bytes.iter().position(|&b| b == b':').unwrap_or(0);
+            remote_list = Some(bytes[colon + 1..].to_vec());
+            if sources.len() != 1 {
+                bail!(
+                    "--files-from takes one source folder, which the names listed are below, \
+                     and a destination, as in `prsync -a --files-from=host:list src/ host:dst/`"
+                );
+            }
+            sources
+        }
         Some(file) => files_from(file, cli.from0, cli.insecure_links, &sources)?,
         None => sources,
     };
@@ -1009,6 +1033,8 @@ fn resolve(
     let _ = exit::OK;
     let mut more = cli.more.resolve().map_err(anyhow::Error::msg)?;
     crate::batch::check_write_options(&cli, &mut more, &remote)?;
+    more.remote_files_from = remote_list;
+    more.from0 = cli.from0;
     more.debug_fuzzy = crate::info::debug_level(&cli.debug, "fuzzy") > 0;
     let (usermap, groupmap) = id_maps(&cli).map_err(anyhow::Error::msg)?;
     let partial_dir = partial_dir(&cli)?;
@@ -1215,7 +1241,6 @@ fn files_from(
     sources: &[OsString],
 ) -> Result<Vec<OsString>> {
     use std::io::Read;
-    use std::os::unix::ffi::{OsStrExt, OsStringExt};
     let [base] = sources else {
         bail!(
             "--files-from takes one source folder, which the names in '{}' are below, and a \
@@ -1231,16 +1256,30 @@ fn files_from(
         std::fs::File::open(file).and_then(|mut f| f.read_to_end(&mut text))
     };
     read.with_context(|| format!("cannot read --files-from file '{}'", file.display()))?;
+    Ok(files_from_names(&text, from0, true, base))
+}
+
+/// The sources named in a `--files-from` list (`text`), below the source folder `base`.
+/// `comments`: lines that start with `#` or `;` name nothing, as in a local list (rsync
+/// takes a list read on the remote host as it is).
+pub fn files_from_names(
+    text: &[u8],
+    from0: bool,
+    comments: bool,
+    base: &OsString,
+) -> Vec<OsString> {
+    use std::os::unix::ffi::{OsStrExt, OsStringExt};
     let base = base.as_bytes();
     let base = match base.strip_suffix(b"/") {
         Some(b) if !b.is_empty() => b,
         _ => base,
     };
     let split = if from0 { 0 } else { b'\n' };
-    Ok(text
-        .split(|&b| b == split)
+    text.split(|&b| b == split)
         // Blank lines and comments (`#`, `;`) name nothing, as in rsync.
-        .filter(|line| !line.is_empty() && !line.starts_with(b"#") && !line.starts_with(b";"))
+        .filter(|line| {
+            !line.is_empty() && !(comments && (line.starts_with(b"#") || line.starts_with(b";")))
+        })
         .map(|line| {
             let (cut, mut name): (&[u8], Vec<u8>) = match line.windows(3).any(|w| w == b"/./") {
                 true => (b"/", clamped(line, true)),
@@ -1252,7 +1291,7 @@ fn files_from(
             }
             OsString::from_vec([base, cut, &name].concat())
         })
-        .collect())
+        .collect()
 }
 
 /// A `--files-from` name kept below the source folder, as rsync keeps it: leading slashes

@@ -132,6 +132,10 @@ pub struct More {
     pub compress_level: Option<i32>,
     /// `--write-batch`, `--only-write-batch` or `--read-batch`.
     pub batch: Option<crate::batch::Batch>,
+    /// `--files-from=host:FILE`: FILE, to be read on the transfer's remote host.
+    pub remote_files_from: Option<Vec<u8>>,
+    /// `-0`: the `--files-from` list is NUL-separated.
+    pub from0: bool,
 }
 
 impl MoreArgs {
@@ -196,6 +200,8 @@ impl MoreArgs {
             (None, None, None) => None,
         };
         Ok(More {
+            remote_files_from: None,
+            from0: false,
             batch: batch.map(|(mode, path)| crate::batch::Batch {
                 mode,
                 path: path.clone(),

@@ -19,7 +19,7 @@ use crate::flist::{FileEntry, FileKind};
 use crate::sender::Sent;
 
 /// Bumped when messages change; each side refuses another.
-pub const PROTOCOL: u32 = 3;
+pub const PROTOCOL: u32 = 4;
 
 /// File bytes per `Data` message.
 pub const CHUNK: usize = 256 * 1024;
@@ -109,6 +109,11 @@ pub enum Job {
     Send {
         /// The remote sources as typed.
         sources: Vec<Vec<u8>>,
+    },
+    /// Send this file's bytes as `Data`, then `Done(0)` (`--files-from=host:FILE`).
+    Read {
+        /// FILE as typed after `host:`.
+        path: Vec<u8>,
     },
 }
 
