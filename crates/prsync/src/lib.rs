@@ -127,6 +127,7 @@ pub fn list_options(opts: &Options) -> ListOptions {
         dirs: opts.dirs,
         prune_empty_dirs: opts.prune_empty_dirs,
         ignore_missing_args: opts.ignore_missing_args,
+        delete_missing_args: opts.more.delete_missing_args,
         one_file_system: opts.one_file_system,
     }
 }

@@ -94,6 +94,9 @@ pub struct MoreArgs {
     /// Read a batched update from FILE (- reads standard input)
     #[arg(long = "read-batch", value_name = "FILE")]
     pub read_batch: Option<std::path::PathBuf>,
+    /// Delete missing source args from destination
+    #[arg(long = "delete-missing-args")]
+    pub delete_missing_args: bool,
 }
 
 /// The options, resolved.
@@ -136,6 +139,8 @@ pub struct More {
     pub remote_files_from: Option<Vec<u8>>,
     /// `-0`: the `--files-from` list is NUL-separated.
     pub from0: bool,
+    /// `--delete-missing-args`: a source named that is not there is deleted from DEST.
+    pub delete_missing_args: bool,
 }
 
 impl MoreArgs {
@@ -201,6 +206,7 @@ impl MoreArgs {
         };
         Ok(More {
             remote_files_from: None,
+            delete_missing_args: self.delete_missing_args,
             from0: false,
             batch: batch.map(|(mode, path)| crate::batch::Batch {
                 mode,
@@ -253,6 +259,7 @@ impl More {
             (self.debug_fuzzy, "--debug=FUZZY"),
             (self.sparse, "-S"),
             (self.preallocate, "--preallocate"),
+            (self.delete_missing_args, "--delete-missing-args"),
         ] {
             if on {
                 args.push(flag.as_bytes().to_vec());

@@ -902,6 +902,7 @@ impl<'a, S: Sender, W: Write> Receiver<'a, S, W> {
                 }),
                 FileKind::Symlink { target } => self.do_symlink(i, &entry, meta, target),
                 FileKind::Device { .. } | FileKind::Special => self.do_special(i, &entry, meta),
+                FileKind::Missing => self.do_missing(i, &entry, meta),
             },
         };
         if let Err(e) = result {
@@ -1167,6 +1168,30 @@ impl<'a, S: Sender, W: Write> Receiver<'a, S, W> {
         }
         self.set_attrs_by_path(i, e, make, &item)?;
         self.source_done(i, e);
+        Ok(())
+    }
+
+    /// `--delete-missing-args`: what has the name of a source that is not there goes, as
+    /// rsync deletes it: a folder with something in it only with `--force` (or `--delete`).
+    /// Only when asked: a sender's list alone deletes nothing.
+    fn do_missing(&mut self, i: usize, e: &FileEntry, meta: Option<FileStat>) -> io::Result<()> {
+        let Some(meta) = meta.filter(|_| self.opts.more.delete_missing_args) else {
+            return Ok(());
+        };
+        let rel = self.rel_below(i)?;
+        if meta.is_dir()
+            && self.opts.delete == DeleteMode::Off
+            && !self.opts.more.force
+            && !self.root()?.read_dir(Some(&rel))?.is_empty()
+        {
+            let line = format!(
+                "cannot delete non-empty directory: {}",
+                String::from_utf8_lossy(&itemize::escape(&e.name, self.utf8))
+            );
+            self.print(line.as_bytes());
+            return Ok(());
+        }
+        self.delete_item(&e.name, &rel, &meta, meta.is_dir())?;
         Ok(())
     }
 

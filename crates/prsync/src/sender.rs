@@ -60,6 +60,9 @@ pub struct ListOptions {
     pub prune_empty_dirs: bool,
     /// `--ignore-missing-args`: a source that is not there is no error.
     pub ignore_missing_args: bool,
+    /// `--delete-missing-args`: a source that is not there is listed as missing, for the
+    /// receiver to delete.
+    pub delete_missing_args: bool,
     /// `-x`: a folder on another file system is sent empty; `-xx`: left out.
     pub one_file_system: u8,
 }
@@ -318,7 +321,7 @@ impl Sender for LocalSender {
                 }
                 FileKind::Device { rdev } => now.rdev() == *rdev,
                 FileKind::Special => true,
-                FileKind::Dir => false,
+                FileKind::Dir | FileKind::Missing => false,
             };
         if !same {
             return Err(io::Error::other(format!(
@@ -558,7 +561,10 @@ impl Walker<'_> {
             fs::symlink_metadata(&path)
         } {
             Ok(m) => m,
-            Err(e) => return self.missing_operand(&path, &e),
+            Err(e) => {
+                let name = (!contents).then(|| last_name(bytes));
+                return self.missing_operand(&path, &e, name);
+            }
         };
         if contents && meta.is_dir() {
             if !self.opts.recursive {
@@ -575,18 +581,34 @@ impl Walker<'_> {
             self.walk(&path, b"");
             return;
         }
-        let trimmed = trim_slashes(bytes);
-        let name = match trimmed.iter().rposition(|&b| b == b'/') {
-            Some(i) => trimmed[i + 1..].to_vec(),
-            None => trimmed.to_vec(),
-        };
-        self.operand_named(name, &path, &meta);
+        self.operand_named(last_name(bytes), &path, &meta);
     }
 
     /// A source that cannot be looked at: an error, as rsync's `link_stat ... failed`, but
-    /// with `--ignore-missing-args` nothing when it is not there.
-    fn missing_operand(&mut self, path: &Path, e: &io::Error) {
-        if self.opts.ignore_missing_args && e.kind() == io::ErrorKind::NotFound {
+    /// with `--ignore-missing-args` nothing when it is not there, and with
+    /// `--delete-missing-args` an entry that says so, listed as `name`.
+    fn missing_operand(&mut self, path: &Path, e: &io::Error, name: Option<Vec<u8>>) {
+        let gone = e.kind() == io::ErrorKind::NotFound;
+        if let Some(name) = name.filter(|n| gone && self.opts.delete_missing_args && !n.is_empty())
+        {
+            self.found.push(Found {
+                entry: FileEntry {
+                    name,
+                    kind: FileKind::Missing,
+                    mode: 0,
+                    mtime: Mtime { secs: 0, nanos: 0 },
+                    uid: 0,
+                    gid: 0,
+                    hlink: None,
+                    checksum: None,
+                    implied: false,
+                },
+                path: path.to_path_buf(),
+                inode: None,
+            });
+            return;
+        }
+        if (self.opts.ignore_missing_args || self.opts.delete_missing_args) && gone {
             return;
         }
         self.errors.push(ListError {
@@ -653,7 +675,7 @@ impl Walker<'_> {
             fs::symlink_metadata(&path)
         } {
             Ok(m) => m,
-            Err(e) => return self.missing_operand(&path, &e),
+            Err(e) => return self.missing_operand(&path, &e, Some(name)),
         };
         if self.opts.implied_dirs {
             let mut implied: Vec<(Vec<u8>, PathBuf)> = Vec::new();
@@ -912,6 +934,15 @@ fn group_hard_links(entries: &mut [FileEntry], inodes: &[Option<(u64, u64)>]) {
                 entries[m].hlink = Some(id);
             }
         }
+    }
+}
+
+/// A source's name in the list: its last component.
+fn last_name(bytes: &[u8]) -> Vec<u8> {
+    let trimmed = trim_slashes(bytes);
+    match trimmed.iter().rposition(|&b| b == b'/') {
+        Some(i) => trimmed[i + 1..].to_vec(),
+        None => trimmed.to_vec(),
     }
 }
 

@@ -34,6 +34,7 @@ impl ByKind {
             FileKind::Symlink { .. } => self.link += 1,
             FileKind::Device { .. } => self.dev += 1,
             FileKind::Special => self.special += 1,
+            FileKind::Missing => {}
         }
     }
 

@@ -953,3 +953,53 @@ fn remove_source_files_leaves_only_folders() {
     let left: Vec<_> = fs::read_dir(p.join("src/d")).unwrap().collect();
     assert_eq!(left.len(), 1, "{left:?}");
 }
+
+/// `--delete-missing-args`: a source named that is not there deletes what has its name in
+/// DEST (a folder with something in it only with `--force`), named on the command line or
+/// in `--files-from`, as rsync does.
+#[test]
+fn delete_missing_args_as_rsync() {
+    let bed = Bed::new("more-delete-missing");
+    let src = bed.src();
+    fs::write(src.join("a"), b"a\n").unwrap();
+    set_mtime(&src.join("a"), 1_500_000_000, 0);
+    set_mtime(&src, 1_500_000_000, 0);
+    let fill = |d: &std::path::Path| {
+        fs::create_dir_all(d.join("c/d")).unwrap();
+        fs::write(d.join("b"), b"b\n").unwrap();
+        fs::write(d.join("c/d/x"), b"x\n").unwrap();
+        std::os::unix::fs::symlink("a", d.join("l")).unwrap_or(());
+    };
+    bed.same(&[b"-a", b"{src}/", b"dst/"], "dst");
+    bed.on_dests("dst", fill);
+    let names: [&[u8]; 5] = [b"{src}/a", b"{src}/b", b"{src}/c", b"{src}/l", b"{src}/zz"];
+    let with = |extra: &[&'static [u8]]| -> Vec<Vec<u8>> {
+        let mut args: Vec<&[u8]> = vec![b"-ai", b"--delete-missing-args"];
+        args.extend_from_slice(extra);
+        args.extend_from_slice(&names);
+        args.push(b"dst/");
+        // The filled trees' times are each side's own.
+        bed.same_with(&args, "dst", false)
+    };
+    let lines = with(&[b"-n"]);
+    assert!(lines.contains(&b"*deleting   b".to_vec()), "{lines:?}");
+    with(&[]);
+    bed.on_dests("dst", fill);
+    with(&[b"--force"]);
+    let [_, p] = bed.sides();
+    assert!(!p.join("dst/c").exists() && p.join("dst/a").exists());
+
+    bed.on_dests("dst", fill);
+    fs::write(bed.root.join("list"), b"a\nb\nl\nzz\n").unwrap();
+    bed.same_with(
+        &[
+            b"-ai",
+            b"--delete-missing-args",
+            b"--files-from=../list",
+            b"{src}/",
+            b"dst/",
+        ],
+        "dst",
+        false,
+    );
+}

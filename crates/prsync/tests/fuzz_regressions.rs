@@ -36,6 +36,7 @@ fn sender(name: &str) -> LocalSender {
         dirs: false,
         prune_empty_dirs: false,
         ignore_missing_args: false,
+        delete_missing_args: false,
         one_file_system: 0,
     };
     let mut source = dir.into_os_string();

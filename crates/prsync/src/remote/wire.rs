@@ -143,6 +143,7 @@ impl From<&FileEntry> for WireEntry {
             FileKind::Symlink { target } => (2, 0, target.clone(), 0),
             FileKind::Device { rdev } => (3, 0, Vec::new(), *rdev),
             FileKind::Special => (4, 0, Vec::new(), 0),
+            FileKind::Missing => (5, 0, Vec::new(), 0),
         };
         WireEntry {
             name: e.name.clone(),
@@ -177,6 +178,7 @@ impl WireEntry {
             },
             3 => FileKind::Device { rdev: self.rdev },
             4 => FileKind::Special,
+            5 => FileKind::Missing,
             other => return Err(format!("unknown file-list entry kind {other}")),
         };
         if self.nanos >= 1_000_000_000 {
