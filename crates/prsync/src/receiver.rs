@@ -896,8 +896,8 @@ impl<'a, S: Sender, W: Write> Receiver<'a, S, W> {
             Ok(meta) => match &entry.kind {
                 FileKind::Dir => self.do_dir(i, &entry, meta),
                 FileKind::Regular { .. } => self.do_file(i, &entry, meta).map(|()| {
-                    if let Some(line) = self.sender.settled(i) {
-                        let _ = writeln!(self.out, "{line}");
+                    if let Some(line) = self.sender.settled(i).filter(|_| !self.opts.quiet) {
+                        self.print(line.as_bytes());
                     }
                 }),
                 FileKind::Symlink { target } => self.do_symlink(i, &entry, meta, target),
@@ -1184,11 +1184,13 @@ impl<'a, S: Sender, W: Write> Receiver<'a, S, W> {
             && !self.opts.more.force
             && !self.root()?.read_dir(Some(&rel))?.is_empty()
         {
-            let line = format!(
-                "cannot delete non-empty directory: {}",
-                String::from_utf8_lossy(&itemize::escape(&e.name, self.utf8))
-            );
-            self.print(line.as_bytes());
+            if !self.opts.quiet {
+                let line = format!(
+                    "cannot delete non-empty directory: {}",
+                    String::from_utf8_lossy(&itemize::escape(&e.name, self.utf8))
+                );
+                self.print(line.as_bytes());
+            }
             return Ok(());
         }
         self.delete_item(&e.name, &rel, &meta, meta.is_dir())?;

@@ -424,3 +424,76 @@ fn stdin_copy() -> io::Result<File> {
     file.seek(SeekFrom::Start(0))?;
     Ok(file)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::flist::FileKind;
+    use prtools_sync::Mtime;
+
+    fn entry(name: &str, kind: FileKind) -> FileEntry {
+        FileEntry {
+            name: name.as_bytes().to_vec(),
+            kind,
+            mode: 0o100644,
+            mtime: Mtime {
+                secs: 1_500_000_000,
+                nanos: 0,
+            },
+            uid: 0,
+            gid: 0,
+            hlink: None,
+            checksum: None,
+            implied: false,
+        }
+    }
+
+    #[test]
+    fn a_batch_reads_back_and_every_cut_of_it_is_refused() {
+        let dir = std::env::temp_dir().join(format!("prsync-batch-unit-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let path = dir.join("b");
+        let list = vec![
+            entry(".", FileKind::Dir),
+            entry("f", FileKind::Regular { size: 5 }),
+            entry("g", FileKind::Regular { size: 0 }),
+        ];
+        let mut w = Writer::create(&path, false).unwrap();
+        let flags = Flags {
+            recursive: true,
+            ..Flags::default()
+        };
+        w.header(flags, &list).unwrap();
+        let mut r = w.record(1).unwrap();
+        r.write_all(b"hel").unwrap();
+        r.write_all(b"lo").unwrap();
+        r.end(true).unwrap();
+        w.record(2).unwrap().end(false).unwrap();
+        w.finish().unwrap();
+
+        let mut read = Reader::open(&path, false).unwrap();
+        assert_eq!(
+            (read.flags, &read.list, &read.order),
+            (flags, &list, &vec![1, 2])
+        );
+        let mut out = Vec::new();
+        assert_eq!(read.copy_to(1, &mut out).unwrap(), 5);
+        assert_eq!(out, b"hello");
+        assert!(read.copy_to(2, &mut out).is_err());
+        assert!(read.copy_to(0, &mut out).is_err());
+
+        let whole = std::fs::read(&path).unwrap();
+        let cut = dir.join("cut");
+        for len in 0..whole.len() {
+            std::fs::write(&cut, &whole[..len]).unwrap();
+            let err = Reader::open(&cut, false)
+                .err()
+                .expect("a cut batch is refused");
+            assert!(
+                err.contains("is truncated") || err.contains("is not a prsync batch"),
+                "{len}: {err}"
+            );
+        }
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
+}
