@@ -737,3 +737,62 @@ fn ctrl_c_in_a_local_copy_leaves_no_temp_file_or_keeps_the_partial_one() {
     }
     std::fs::remove_dir_all(&dir).unwrap();
 }
+
+/// `--files-from=host:FILE` reads the list on the transfer's remote host, for a push and
+/// for a pull, with rsync's lines; a list on another host is refused with rsync's words.
+#[test]
+fn files_from_on_the_remote_host_as_rsync() {
+    let tc = TestCluster::start(1);
+    let scratch = tc.scratch("files-from-remote");
+    let src = make_tree(&scratch);
+    let node = tc.cluster.node_tmp(1);
+    std::fs::write(node.join("list"), "etc/hosts\nrun.sh\nhosts\nempty/\n").unwrap();
+    let expected = rsync_push(
+        &tc,
+        &["-ai", "--files-from=node1:/tmp/list"],
+        &src,
+        "node1:/tmp/rsync-dst",
+    );
+    let out = push(
+        &tc,
+        &["-ai", "--files-from=node1:/tmp/list"],
+        &src,
+        "node1:/tmp/dst",
+    );
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    assert_text_eq!(
+        expected.replace("/tmp/rsync-dst", "/tmp/dst"),
+        text(&out.stdout)
+    );
+    assert_eq!(
+        describe(&node.join("dst")),
+        describe(&node.join("rsync-dst"))
+    );
+
+    let copied = run(Command::new("cp")
+        .arg("-a")
+        .arg(&src)
+        .arg(node.join("data")));
+    assert!(copied.status.success());
+    let pulled = scratch.join("pulled");
+    let out = run(tc
+        .prsync()
+        .args(["-a", "--files-from=node1:/tmp/list", "node1:/tmp/data/"])
+        .arg(&pulled));
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    assert_eq!(describe(&pulled), describe(&node.join("dst")));
+
+    let out = push(
+        &tc,
+        &["-a", "--files-from=node2:/tmp/list"],
+        &src,
+        "node1:/tmp/x",
+    );
+    assert_eq!(out.status.code(), Some(1));
+    let err = text(&out.stderr);
+    assert!(
+        err.starts_with("prsync: --files-from hostname is not the same as the transfer hostname")
+            && err.lines().count() == 1,
+        "{err}"
+    );
+}

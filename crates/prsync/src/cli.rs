@@ -371,7 +371,7 @@ pub enum DeleteMode {
 }
 
 /// What runs: [`Cli`] resolved.
-#[derive(Debug)]
+#[derive(Clone, Debug)]
 pub struct Options {
     /// `-v` count.
     pub verbose: u8,
@@ -765,7 +765,8 @@ where
     I: IntoIterator<Item = T>,
     T: Into<OsString> + Clone,
 {
-    let matches = match Cli::command().try_get_matches_from(args) {
+    let args: Vec<OsString> = args.into_iter().map(Into::into).collect();
+    let matches = match Cli::command().try_get_matches_from(&args) {
         Ok(m) => m,
         Err(e) if !e.use_stderr() => {
             // --help: clap prints it; exit 0 as rsync does.
@@ -795,7 +796,21 @@ where
     }
     let filters = filters_in_order(&matches, cli.cvs_exclude)?;
     let alt_dest = alt_dest_in_order(&matches)?;
-    resolve(cli, filters, alt_dest).map(|o| Parsed::Run(Box::new(o)))
+    let mut opts = resolve(cli, filters, alt_dest)?;
+    if let Some(batch) = &mut opts.more.batch {
+        // FILE.sh repeats the command line as typed, without its operands: found from the
+        // end, as rsync finds them (clap's indices count `--opt=value` as two).
+        let mut operands: Vec<&std::ffi::OsStr> =
+            matches.get_raw("paths").into_iter().flatten().collect();
+        for (i, arg) in args.iter().enumerate().skip(1).rev() {
+            if operands.last() == Some(&arg.as_os_str()) {
+                operands.pop();
+                batch.operands.insert(0, i);
+            }
+        }
+        batch.argv = args;
+    }
+    Ok(Parsed::Run(Box::new(opts)))
 }
 
 /// `--compare-dest`, `--copy-dest` and `--link-dest` in the order typed, which rsync's
@@ -912,8 +927,10 @@ fn resolve(
     alt_dest: Option<crate::alt_dest::AltDest>,
 ) -> Result<Options> {
     let mut paths = std::mem::take(&mut cli.paths);
-    // As rsync: a source alone is listed, not copied (the destination is then unused).
-    if paths.len() == 1 || (cli.more.list_only && !paths.is_empty()) {
+    if cli.more.read_batch.is_some() {
+        crate::batch::check_read_options(&cli, &mut paths)?;
+    } else if paths.len() == 1 || (cli.more.list_only && !paths.is_empty()) {
+        // As rsync: a source alone is listed, not copied (the destination is then unused).
         cli.more.list_only = true;
         if paths.len() == 1 {
             paths.push(OsString::from("."));
@@ -921,15 +938,39 @@ fn resolve(
         // A folder named without -r is listed itself, as with -d.
         cli.dirs |= !cli.recursive;
     }
-    if paths.len() < 2 {
+    if paths.len() < 2 && cli.more.read_batch.is_none() {
         bail!(
             "missing SRC or DEST: give at least one source and a destination, as in \
              `prsync -a src/ dst/`; see `prsync --help`"
         );
     }
     let mut dest = paths.pop().expect("two or more paths");
+    // --files-from=host:FILE is read on the transfer's remote host, once it is reached.
+    let transfer_host = remote_part(&dest).or_else(|| paths.first().and_then(|p| remote_part(p)));
+    let list_host = cli
+        .files_from
+        .as_deref()
+        .and_then(|f| remote_part(f.as_os_str()));
+    if list_host.is_some() && list_host != transfer_host {
+        bail!(
+            "--files-from hostname is not the same as the transfer hostname; hint: name the              host of the remote SRC or DEST, or a local file"
+        );
+    }
     let (remote, sources) = remote_operands(&cli, paths, &mut dest)?;
+    let mut remote_list = None;
     let paths = match &cli.files_from {
+        Some(file) if list_host.is_some() => {
+            let bytes = std::os::unix::ffi::OsStrExt::as_bytes(file.as_os_str());
+            let colon = bytes.iter().position(|&b| b == b':').unwrap_or(0);
+            remote_list = Some(bytes[colon + 1..].to_vec());
+            if sources.len() != 1 {
+                bail!(
+                    "--files-from takes one source folder, which the names listed are below, \
+                     and a destination, as in `prsync -a --files-from=host:list src/ host:dst/`"
+                );
+            }
+            sources
+        }
         Some(file) => files_from(file, cli.from0, cli.insecure_links, &sources)?,
         None => sources,
     };
@@ -1021,7 +1062,10 @@ fn resolve(
     let info = crate::info::parse_info(&cli.info).map_err(anyhow::Error::msg)?;
     crate::info::check_debug(&cli.debug).map_err(anyhow::Error::msg)?;
     let _ = exit::OK;
-    let more = cli.more.resolve(&cli.debug).map_err(anyhow::Error::msg)?;
+    let mut more = cli.more.resolve(&cli.debug).map_err(anyhow::Error::msg)?;
+    crate::batch::check_write_options(&cli, &mut more, &remote)?;
+    more.remote_files_from = remote_list;
+    more.from0 = cli.from0;
     let (usermap, groupmap) = id_maps(&cli).map_err(anyhow::Error::msg)?;
     let partial_dir = partial_dir(&cli)?;
     if let Some(dir) = partial_dir.as_ref().filter(|d| d.is_relative()) {
@@ -1060,7 +1104,12 @@ fn resolve(
         itemize_all: (cli.itemize > 1
             || (cli.itemize > 0 && info.name.map_or(cli.verbose > 1, |level| level > 1)))
             && !cli.quiet,
-        dry_run: cli.dry_run,
+        // As rsync: --only-write-batch is a dry run that records; -n writes no batch.
+        dry_run: cli.dry_run
+            || more
+                .batch
+                .as_ref()
+                .is_some_and(|b| b.mode == crate::batch::Mode::OnlyWrite),
         checksum: cli.checksum,
         update: cli.update,
         // As rsync: whole files between local paths, deltas across a network.
@@ -1225,7 +1274,6 @@ fn files_from(
     sources: &[OsString],
 ) -> Result<Vec<OsString>> {
     use std::io::Read;
-    use std::os::unix::ffi::{OsStrExt, OsStringExt};
     let [base] = sources else {
         bail!(
             "--files-from takes one source folder, which the names in '{}' are below, and a \
@@ -1241,16 +1289,30 @@ fn files_from(
         std::fs::File::open(file).and_then(|mut f| f.read_to_end(&mut text))
     };
     read.with_context(|| format!("cannot read --files-from file '{}'", file.display()))?;
+    Ok(files_from_names(&text, from0, true, base))
+}
+
+/// The sources named in a `--files-from` list (`text`), below the source folder `base`.
+/// `comments`: lines that start with `#` or `;` name nothing, as in a local list (rsync
+/// takes a list read on the remote host as it is).
+pub fn files_from_names(
+    text: &[u8],
+    from0: bool,
+    comments: bool,
+    base: &OsString,
+) -> Vec<OsString> {
+    use std::os::unix::ffi::{OsStrExt, OsStringExt};
     let base = base.as_bytes();
     let base = match base.strip_suffix(b"/") {
         Some(b) if !b.is_empty() => b,
         _ => base,
     };
     let split = if from0 { 0 } else { b'\n' };
-    Ok(text
-        .split(|&b| b == split)
+    text.split(|&b| b == split)
         // Blank lines and comments (`#`, `;`) name nothing, as in rsync.
-        .filter(|line| !line.is_empty() && !line.starts_with(b"#") && !line.starts_with(b";"))
+        .filter(|line| {
+            !line.is_empty() && !(comments && (line.starts_with(b"#") || line.starts_with(b";")))
+        })
         .map(|line| {
             let (cut, mut name): (&[u8], Vec<u8>) = match line.windows(3).any(|w| w == b"/./") {
                 true => (b"/", clamped(line, true)),
@@ -1262,7 +1324,7 @@ fn files_from(
             }
             OsString::from_vec([base, cut, &name].concat())
         })
-        .collect())
+        .collect()
 }
 
 /// A `--files-from` name kept below the source folder, as rsync keeps it: leading slashes

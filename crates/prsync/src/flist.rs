@@ -26,6 +26,9 @@ pub enum FileKind {
     },
     /// A fifo or socket (`mode` says which).
     Special,
+    /// A source named on the command line that is not there (`--delete-missing-args`):
+    /// what has its name on the receiver is deleted.
+    Missing,
 }
 
 /// One entry of the file list.

@@ -70,6 +70,8 @@ impl Item {
             FileKind::Symlink { .. } => 'L',
             FileKind::Device { .. } => 'D',
             FileKind::Special => 'S',
+            // Never itemized: its lines are deletions.
+            FileKind::Missing => '*',
         };
         let mut s = String::with_capacity(11);
         s.push(y);

@@ -28,6 +28,7 @@
 
 pub mod alt_dest;
 pub mod backup;
+pub mod batch;
 pub mod chmod;
 pub mod cli;
 pub mod flist;
@@ -98,6 +99,9 @@ pub fn run(opts: &Options) -> i32 {
         );
         return exit::SYNTAX;
     }
+    if let Some(b) = opts.more.batch.as_ref().filter(|b| !b.writes()) {
+        return batch::replay::run(opts, b);
+    }
     if opts.remote != Remote::Local {
         return remote::client::run(opts);
     }
@@ -138,6 +142,7 @@ pub fn list_options(opts: &Options) -> ListOptions {
         dirs: opts.dirs,
         prune_empty_dirs: opts.prune_empty_dirs,
         ignore_missing_args: opts.ignore_missing_args,
+        delete_missing_args: opts.more.delete_missing_args,
         one_file_system: opts.one_file_system,
         trace_filters: opts.more.debug_filter || opts.verbose > 1,
     }
@@ -147,6 +152,21 @@ pub fn list_options(opts: &Options) -> ListOptions {
 /// same whether the sender is here or on another host. `errors` and `notices` are what the
 /// sender met while listing. Returns rsync's exit status.
 pub fn transfer<S: Sender>(
+    opts: &Options,
+    sender: &mut S,
+    errors: &[String],
+    notices: &[String],
+    start: Instant,
+    out: impl Write,
+) -> i32 {
+    match opts.more.batch.as_ref().filter(|b| b.writes()) {
+        Some(b) => batch::record::transfer(opts, b, sender, errors, notices, start, out),
+        None => receive(opts, sender, errors, notices, start, out),
+    }
+}
+
+/// [`transfer`] without a batch to write.
+pub(crate) fn receive<S: Sender>(
     opts: &Options,
     sender: &mut S,
     errors: &[String],
@@ -259,7 +279,17 @@ pub fn transfer<S: Sender>(
         let _ = out.write_all(stats.stats_block(opts.human).as_bytes());
     }
     if opts.summary() && !opts.quiet {
-        let summary = stats.summary(opts.human, start.elapsed(), opts.dry_run);
+        let only_batch = opts
+            .more
+            .batch
+            .as_ref()
+            .is_some_and(|b| b.mode == batch::Mode::OnlyWrite);
+        let note = match (only_batch, opts.dry_run) {
+            (true, _) => " (BATCH ONLY)",
+            (false, true) => " (DRY RUN)",
+            (false, false) => "",
+        };
+        let summary = stats.summary(opts.human, start.elapsed(), note);
         let _ = out.write_all(summary.as_bytes());
     }
     let _ = out.flush();

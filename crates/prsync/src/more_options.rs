@@ -97,6 +97,18 @@ pub struct MoreArgs {
     /// Use the old, unprotected splitting of remote names (a space separates two names)
     #[arg(long = "old-args", action = ArgAction::Count)]
     pub old_args: u8,
+    /// Write a batched update to FILE (and FILE.sh, the command that replays it)
+    #[arg(long = "write-batch", value_name = "FILE")]
+    pub write_batch: Option<std::path::PathBuf>,
+    /// Like --write-batch but w/o updating dest
+    #[arg(long = "only-write-batch", value_name = "FILE")]
+    pub only_write_batch: Option<std::path::PathBuf>,
+    /// Read a batched update from FILE (- reads standard input)
+    #[arg(long = "read-batch", value_name = "FILE")]
+    pub read_batch: Option<std::path::PathBuf>,
+    /// Delete missing source args from destination
+    #[arg(long = "delete-missing-args")]
+    pub delete_missing_args: bool,
 }
 
 /// The options, resolved.
@@ -146,6 +158,14 @@ pub struct More {
     pub eight_bit: bool,
     /// `--list-only`: the sources are listed, and nothing is copied.
     pub list_only: bool,
+    /// `--write-batch`, `--only-write-batch` or `--read-batch`.
+    pub batch: Option<crate::batch::Batch>,
+    /// `--files-from=host:FILE`: FILE, to be read on the transfer's remote host.
+    pub remote_files_from: Option<Vec<u8>>,
+    /// `-0`: the `--files-from` list is NUL-separated.
+    pub from0: bool,
+    /// `--delete-missing-args`: a source named that is not there is deleted from DEST.
+    pub delete_missing_args: bool,
 }
 
 impl MoreArgs {
@@ -212,7 +232,25 @@ impl MoreArgs {
                 ));
             }
         }
+        let batch = match (&self.write_batch, &self.only_write_batch, &self.read_batch) {
+            (Some(_), _, Some(_)) | (_, Some(_), Some(_)) => {
+                return Err("--write-batch and --read-batch can not be used together".into())
+            }
+            (_, Some(path), None) => Some((crate::batch::Mode::OnlyWrite, path)),
+            (Some(path), None, None) => Some((crate::batch::Mode::Write, path)),
+            (None, None, Some(path)) => Some((crate::batch::Mode::Read, path)),
+            (None, None, None) => None,
+        };
         Ok(More {
+            remote_files_from: None,
+            delete_missing_args: self.delete_missing_args,
+            from0: false,
+            batch: batch.map(|(mode, path)| crate::batch::Batch {
+                mode,
+                path: path.clone(),
+                argv: Vec::new(),
+                operands: Vec::new(),
+            }),
             executability: self.executability,
             omit_link_times: self.omit_link_times,
             force: self.force,
@@ -269,6 +307,7 @@ impl More {
             (self.sparse, "-S"),
             (self.preallocate, "--preallocate"),
             (self.eight_bit, "-8"),
+            (self.delete_missing_args, "--delete-missing-args"),
         ] {
             if on {
                 args.push(flag.as_bytes().to_vec());

@@ -995,9 +995,14 @@ impl<'a, S: Sender, W: Write> Receiver<'a, S, W> {
             }
             Ok(meta) => match &entry.kind {
                 FileKind::Dir => self.do_dir(i, &entry, meta),
-                FileKind::Regular { .. } => self.do_file(i, &entry, meta),
+                FileKind::Regular { .. } => self.do_file(i, &entry, meta).map(|()| {
+                    if let Some(line) = self.sender.settled(i).filter(|_| !self.opts.quiet) {
+                        self.print(line.as_bytes());
+                    }
+                }),
                 FileKind::Symlink { target } => self.do_symlink(i, &entry, meta, target),
                 FileKind::Device { .. } | FileKind::Special => self.do_special(i, &entry, meta),
+                FileKind::Missing => self.do_missing(i, &entry, meta),
             },
         };
         if let Err(e) = result {
@@ -1194,6 +1199,7 @@ impl<'a, S: Sender, W: Write> Receiver<'a, S, W> {
         if keep_time && (make || item.time) && own != Some(e.mtime.secs) {
             self.root()?.set_mtime(&rel, e.mtime)?;
         }
+        self.source_done(i, e);
         Ok(())
     }
 
@@ -1260,23 +1266,59 @@ impl<'a, S: Sender, W: Write> Receiver<'a, S, W> {
             let mode = (e.mode & libc::S_IFMT) | 0o600;
             self.root()?.mknod(&self.rel_below(i)?, mode, rdev)?;
         }
-        self.set_attrs_by_path(i, e, make, &item)
+        self.set_attrs_by_path(i, e, make, &item)?;
+        self.source_done(i, e);
+        Ok(())
+    }
+
+    /// `--delete-missing-args`: what has the name of a source that is not there goes, as
+    /// rsync deletes it: a folder with something in it only with `--force` (or `--delete`).
+    /// Only when asked: a sender's list alone deletes nothing.
+    fn do_missing(&mut self, i: usize, e: &FileEntry, meta: Option<FileStat>) -> io::Result<()> {
+        let Some(meta) = meta.filter(|_| self.opts.more.delete_missing_args) else {
+            return Ok(());
+        };
+        let rel = self.rel_below(i)?;
+        if meta.is_dir()
+            && self.opts.delete == DeleteMode::Off
+            && !self.opts.more.force
+            && !self.root()?.read_dir(Some(&rel))?.is_empty()
+        {
+            if !self.opts.quiet {
+                let line = format!(
+                    "cannot delete non-empty directory: {}",
+                    String::from_utf8_lossy(&itemize::escape(&e.name, self.utf8))
+                );
+                self.print(line.as_bytes());
+            }
+            return Ok(());
+        }
+        self.delete_item(&e.name, &rel, &meta, meta.is_dir())?;
+        Ok(())
+    }
+
+    /// `--remove-source-files`: entry `i`, now as the sender has it here (a file, symlink,
+    /// device or special, as rsync counts them), goes from the source.
+    fn source_done(&mut self, i: usize, e: &FileEntry) {
+        if !self.opts.remove_source_files || self.opts.dry_run {
+            return;
+        }
+        if let Err(err) = self.sender.remove_source(i) {
+            let shown = String::from_utf8_lossy(&e.name).into_owned();
+            self.fail(format!(
+                "cannot remove the source of {shown}: {}",
+                os_reason(&err)
+            ));
+        }
     }
 
     fn do_file(&mut self, i: usize, e: &FileEntry, meta: Option<FileStat>) -> io::Result<()> {
         if let Some(g) = e.hlink.filter(|_| self.opts.hard_links) {
             return self.do_member(i, g, e, meta);
         }
-        let done = self.file_normally(i, e, meta)?;
         // --remove-source-files: a file sent, or already here, goes from the source.
-        if done.is_some() && self.opts.remove_source_files && !self.opts.dry_run {
-            if let Err(err) = self.sender.remove_source(i) {
-                let shown = String::from_utf8_lossy(&e.name).into_owned();
-                self.fail(format!(
-                    "cannot remove the source of {shown}: {}",
-                    os_reason(&err)
-                ));
-            }
+        if self.file_normally(i, e, meta)?.is_some() {
+            self.source_done(i, e);
         }
         Ok(())
     }
@@ -1573,7 +1615,7 @@ impl<'a, S: Sender, W: Write> Receiver<'a, S, W> {
         self.stats.transferred += 1;
         self.stats.transferred_size += e.size();
         if self.opts.dry_run {
-            return Ok(());
+            return self.sender.would_send(i);
         }
         let started = std::time::Instant::now();
         self.write_file(i, e, old)?;

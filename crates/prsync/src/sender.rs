@@ -23,7 +23,7 @@ use crate::flist::{sort_and_dedup, FileEntry, FileKind};
 use crate::mapped::Mapped;
 
 /// How much of a whole file is copied per read.
-const COPY_BUFFER: usize = 256 * 1024;
+pub(crate) const COPY_BUFFER: usize = 256 * 1024;
 
 /// What the sender must know to build its file list.
 #[derive(Debug, Clone, Default)]
@@ -60,6 +60,9 @@ pub struct ListOptions {
     pub prune_empty_dirs: bool,
     /// `--ignore-missing-args`: a source that is not there is no error.
     pub ignore_missing_args: bool,
+    /// `--delete-missing-args`: a source that is not there is listed as missing, for the
+    /// receiver to delete.
+    pub delete_missing_args: bool,
     /// `-x`: a folder on another file system is sent empty; `-xx`: left out.
     pub one_file_system: u8,
     /// `-vv` or `--debug=FILTER`: each rule that decides a name is said, as rsync's
@@ -139,6 +142,20 @@ pub trait Sender {
     fn remove_source(&mut self, index: usize) -> io::Result<()> {
         let _ = index;
         Err(io::Error::other("this sender does not remove its files"))
+    }
+
+    /// A dry run would have asked for the whole of entry `index` here: what
+    /// `--only-write-batch` records, since it changes nothing itself.
+    fn would_send(&mut self, index: usize) -> io::Result<()> {
+        let _ = index;
+        Ok(())
+    }
+
+    /// The receiver is done with regular file `index`: a line to print after its own, if
+    /// any (a batch replay says which of its files were not needed).
+    fn settled(&mut self, index: usize) -> Option<String> {
+        let _ = index;
+        None
     }
 }
 
@@ -297,8 +314,19 @@ impl Sender for LocalSender {
         let path = &self.paths[index];
         let e = &self.entries[index];
         let now = fs::symlink_metadata(path)?;
-        // As rsync: a file that changed since it was listed is not what was sent.
-        if now.len() != e.size() || now.mtime() != e.mtime.secs || !now.is_file() {
+        // As rsync: an entry that changed since it was listed is not what was sent.
+        let same = now.mtime() == e.mtime.secs
+            && now.mode() & libc::S_IFMT == e.mode & libc::S_IFMT
+            && match &e.kind {
+                FileKind::Regular { size } => now.len() == *size,
+                FileKind::Symlink { target } => {
+                    fs::read_link(path)?.as_os_str().as_bytes() == target.as_slice()
+                }
+                FileKind::Device { rdev } => now.rdev() == *rdev,
+                FileKind::Special => true,
+                FileKind::Dir | FileKind::Missing => false,
+            };
+        if !same {
             return Err(io::Error::other(format!(
                 "Skipping sender remove for changed file: {}",
                 path.display()
@@ -555,7 +583,10 @@ impl Walker<'_> {
             fs::symlink_metadata(&path)
         } {
             Ok(m) => m,
-            Err(e) => return self.missing_operand(&path, &e),
+            Err(e) => {
+                let name = (!contents).then(|| last_name(bytes));
+                return self.missing_operand(&path, &e, name);
+            }
         };
         if contents && meta.is_dir() {
             if !self.opts.recursive {
@@ -572,18 +603,34 @@ impl Walker<'_> {
             self.walk(&path, b"");
             return;
         }
-        let trimmed = trim_slashes(bytes);
-        let name = match trimmed.iter().rposition(|&b| b == b'/') {
-            Some(i) => trimmed[i + 1..].to_vec(),
-            None => trimmed.to_vec(),
-        };
-        self.operand_named(name, &path, &meta);
+        self.operand_named(last_name(bytes), &path, &meta);
     }
 
     /// A source that cannot be looked at: an error, as rsync's `link_stat ... failed`, but
-    /// with `--ignore-missing-args` nothing when it is not there.
-    fn missing_operand(&mut self, path: &Path, e: &io::Error) {
-        if self.opts.ignore_missing_args && e.kind() == io::ErrorKind::NotFound {
+    /// with `--ignore-missing-args` nothing when it is not there, and with
+    /// `--delete-missing-args` an entry that says so, listed as `name`.
+    fn missing_operand(&mut self, path: &Path, e: &io::Error, name: Option<Vec<u8>>) {
+        let gone = e.kind() == io::ErrorKind::NotFound;
+        if let Some(name) = name.filter(|n| gone && self.opts.delete_missing_args && !n.is_empty())
+        {
+            self.found.push(Found {
+                entry: FileEntry {
+                    name,
+                    kind: FileKind::Missing,
+                    mode: 0,
+                    mtime: Mtime { secs: 0, nanos: 0 },
+                    uid: 0,
+                    gid: 0,
+                    hlink: None,
+                    checksum: None,
+                    implied: false,
+                },
+                path: path.to_path_buf(),
+                inode: None,
+            });
+            return;
+        }
+        if (self.opts.ignore_missing_args || self.opts.delete_missing_args) && gone {
             return;
         }
         self.errors.push(ListError {
@@ -650,7 +697,7 @@ impl Walker<'_> {
             fs::symlink_metadata(&path)
         } {
             Ok(m) => m,
-            Err(e) => return self.missing_operand(&path, &e),
+            Err(e) => return self.missing_operand(&path, &e, Some(name)),
         };
         if self.opts.implied_dirs {
             let mut implied: Vec<(Vec<u8>, PathBuf)> = Vec::new();
@@ -917,6 +964,15 @@ fn group_hard_links(entries: &mut [FileEntry], inodes: &[Option<(u64, u64)>]) {
                 entries[m].hlink = Some(id);
             }
         }
+    }
+}
+
+/// A source's name in the list: its last component.
+fn last_name(bytes: &[u8]) -> Vec<u8> {
+    let trimmed = trim_slashes(bytes);
+    match trimmed.iter().rposition(|&b| b == b'/') {
+        Some(i) => trimmed[i + 1..].to_vec(),
+        None => trimmed.to_vec(),
     }
 }
 

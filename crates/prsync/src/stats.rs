@@ -34,6 +34,7 @@ impl ByKind {
             FileKind::Symlink { .. } => self.link += 1,
             FileKind::Device { .. } => self.dev += 1,
             FileKind::Special => self.special += 1,
+            FileKind::Missing => {}
         }
     }
 
@@ -149,8 +150,9 @@ impl Stats {
         s
     }
 
-    /// The two summary lines of `-v` and `--stats`, after a blank line.
-    pub fn summary(&self, human: u8, elapsed: Duration, dry_run: bool) -> String {
+    /// The two summary lines of `-v` and `--stats`, after a blank line; `note` ends the
+    /// second (` (DRY RUN)`, ` (BATCH ONLY)` or nothing).
+    pub fn summary(&self, human: u8, elapsed: Duration, note: &str) -> String {
         let (sent, recv) = (self.bytes_sent(), self.bytes_received());
         // rsync's rate: the bytes over the run's length in whole clock seconds plus half
         // a second, so that a run within one second divides by 0.5.
@@ -174,7 +176,7 @@ impl Stats {
             human_dnum(rate, human),
             human_num(self.total_size, human),
             big_dnum(speedup, 1),
-            if dry_run { " (DRY RUN)" } else { "" }
+            note
         )
     }
 }

@@ -32,7 +32,8 @@ pub fn json() -> String {
         ("hardlink_symlinks", "false"),
         ("IPv6", "true"),
         ("atimes", "false"),
-        ("batchfiles", "false"),
+        // prsync's own batch format (crate::batch): prsync replays it, rsync does not.
+        ("batchfiles", "true"),
         ("inplace", "true"),
         ("append", "true"),
         ("ACLs", "false"),

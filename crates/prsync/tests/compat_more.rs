@@ -1237,3 +1237,194 @@ fn delay_updates_waits_in_the_partial_dir() {
     );
     assert_eq!(fs::read(p.join("abs/d/b")).unwrap(), b"d/b\n");
 }
+
+/// Batch mode: `--only-write-batch` records a transfer and leaves DEST alone, `--read-batch`
+/// replays it (and says which recorded files it did not need on a second replay),
+/// `--write-batch` transfers and records, and its batch brings an older copy of DEST to the
+/// same tree, with `--delete` and `-H`: the same lines and trees as rsync's batches make.
+#[test]
+fn batch_write_and_replay() {
+    use common::{random_tree, regular_files, Rng};
+    let bed = Bed::new("more-batch");
+    let mut rng = Rng::new(14);
+    random_tree(&bed.src(), &mut rng);
+    for side in bed.sides() {
+        fs::create_dir(side.join("dst")).unwrap();
+    }
+    bed.same(
+        &[b"-aiH", b"--only-write-batch=B", b"{src}/", b"dst/"],
+        "dst",
+    );
+    for side in bed.sides() {
+        assert_eq!(fs::read_dir(side.join("dst")).unwrap().count(), 0);
+    }
+    bed.same(&[b"-aiH", b"--read-batch=B", b"dst/"], "dst");
+    // Again: nothing to do, and each recorded file is said to be skipped. rsync's replay
+    // also repeats the recorded lines of folders and symlinks, which prsync does not.
+    let (r, p) = bed.both(&[b"-aiH", b"--read-batch=B", b"dst/"]);
+    assert_eq!((r.code, p.code), (0, 0));
+    let skipped = |out: &[u8]| -> Vec<Vec<u8>> {
+        common::lines(out)
+            .into_iter()
+            .filter(|l| l.starts_with(b"(Skipping batched update for "))
+            .collect()
+    };
+    assert!(!skipped(&p.stdout).is_empty());
+    assert_eq!(skipped(&r.stdout), skipped(&p.stdout));
+    assert_eq!(common::lines(&p.stdout), skipped(&p.stdout));
+
+    bed.same(&[b"-aH", b"dst/", b"old/"], "old");
+    let files = regular_files(&bed.src());
+    for (n, f) in files.iter().enumerate().step_by(3) {
+        fs::write(f, format!("changed {n}\n")).unwrap();
+        set_mtime(f, 1_700_000_000 + n as i64, 0);
+    }
+    fs::remove_file(&files[1]).unwrap();
+    set_mtime(files[1].parent().unwrap(), 1_700_000_000, 0);
+    bed.same(
+        &[b"-aiH", b"--delete", b"--write-batch=C", b"{src}/", b"dst/"],
+        "dst",
+    );
+    bed.same(&[b"-aiH", b"--delete", b"--read-batch=C", b"old/"], "old");
+    let [r, p] = bed.sides();
+    common::assert_same_trees(&r.join("dst"), &p.join("old"), "replayed batch", true);
+}
+
+/// What is not prsync's whole batch is refused before DEST changes, with one line and
+/// rsync's exit status 11: rsync's own batch, a truncated one, one that is not a regular
+/// file, and one behind another user's symlink; `-` reads the batch from standard input.
+#[test]
+fn batch_refuses_what_it_did_not_write() {
+    let bed = Bed::new("more-batch-refuse");
+    fs::write(bed.src().join("f"), b"payload\n").unwrap();
+    let [r, p] = bed.sides();
+    let (rs, ps) = bed.both(&[b"-a", b"--write-batch=B", b"{src}/", b"dst/"]);
+    assert_eq!((rs.code, ps.code), (0, 0));
+    let prsync = |args: &[&str]| {
+        let args: Vec<&OsStr> = args.iter().map(OsStr::new).collect();
+        common::run_in(common::prsync_bin(), &args, &p)
+    };
+    let refused = |args: &[&str], said: &str| {
+        let out = prsync(args);
+        let err = String::from_utf8_lossy(&out.stderr).into_owned();
+        assert_eq!(out.status.code(), Some(11), "{args:?}: {err}");
+        assert!(
+            err.contains(said) && err.lines().count() == 1,
+            "{args:?}: {err}"
+        );
+        assert!(!p.join("new").exists(), "{args:?} made DEST");
+    };
+    let rsyncs = r.join("B").display().to_string();
+    refused(
+        &["-a", &format!("--read-batch={rsyncs}"), "new/"],
+        "is not a prsync batch",
+    );
+    let whole = fs::read(p.join("B")).unwrap();
+    fs::write(p.join("T"), &whole[..whole.len() - 3]).unwrap();
+    refused(&["-a", "--read-batch=T", "new/"], "is truncated");
+    refused(
+        &["-a", "--read-batch=/dev/null", "new/"],
+        "is not a regular file",
+    );
+    std::os::unix::fs::symlink(p.join("B"), p.join("L")).unwrap();
+    std::os::unix::fs::lchown(p.join("L"), Some(65534), Some(65534)).unwrap();
+    refused(&["-a", "--read-batch=L", "new/"], "untrusted user");
+
+    let mut child = std::process::Command::new(common::prsync_bin())
+        .args(["-a", "--read-batch=-", "new/"])
+        .current_dir(&p)
+        .stdin(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    std::io::Write::write_all(&mut child.stdin.take().unwrap(), &whole).unwrap();
+    assert!(child.wait().unwrap().success());
+    assert_eq!(fs::read(p.join("new/f")).unwrap(), b"payload\n");
+}
+
+/// `--remove-source-files` removes every non-folder it settled, symlinks and fifos as well
+/// as files (already there or sent), and leaves the source as folders alone, as rsync does;
+/// a symlink changed since it was listed stays.
+#[test]
+fn remove_source_files_leaves_only_folders() {
+    let bed = Bed::new("more-remove-source");
+    for side in ["r", "p"] {
+        let src = bed.root.join(side).join("src");
+        fs::create_dir_all(src.join("d/e")).unwrap();
+        fs::write(src.join("f"), b"f\n").unwrap();
+        fs::write(src.join("d/g"), b"g\n").unwrap();
+        std::os::unix::fs::symlink("f", src.join("link")).unwrap();
+        std::os::unix::fs::symlink("../nowhere", src.join("d/dangling")).unwrap();
+        rustix::fs::mknodat(
+            rustix::fs::CWD,
+            src.join("d/fifo"),
+            rustix::fs::FileType::Fifo,
+            rustix::fs::Mode::from_raw_mode(0o644),
+            0,
+        )
+        .unwrap();
+        for p in ["f", "d/g", "link", "d/dangling", "d/fifo", "d/e", "d", ""] {
+            set_mtime(&src.join(p), 1_500_000_000, 0);
+        }
+    }
+    // d/ is there already; f and link are sent.
+    bed.same(
+        &[b"-a", b"--exclude=/f", b"--exclude=/link", b"src/", b"dst/"],
+        "dst",
+    );
+    bed.same(&[b"-ai", b"--remove-source-files", b"src/", b"dst/"], "dst");
+    let [r, p] = bed.sides();
+    common::assert_same_trees(&r.join("src"), &p.join("src"), "src", false);
+    assert!(p.join("src/d/e").is_dir());
+    let left: Vec<_> = fs::read_dir(p.join("src/d")).unwrap().collect();
+    assert_eq!(left.len(), 1, "{left:?}");
+}
+
+/// `--delete-missing-args`: a source named that is not there deletes what has its name in
+/// DEST (a folder with something in it only with `--force`), named on the command line or
+/// in `--files-from`, as rsync does.
+#[test]
+fn delete_missing_args_as_rsync() {
+    let bed = Bed::new("more-delete-missing");
+    let src = bed.src();
+    fs::write(src.join("a"), b"a\n").unwrap();
+    set_mtime(&src.join("a"), 1_500_000_000, 0);
+    set_mtime(&src, 1_500_000_000, 0);
+    let fill = |d: &std::path::Path| {
+        fs::create_dir_all(d.join("c/d")).unwrap();
+        fs::write(d.join("b"), b"b\n").unwrap();
+        fs::write(d.join("c/d/x"), b"x\n").unwrap();
+        std::os::unix::fs::symlink("a", d.join("l")).unwrap_or(());
+    };
+    bed.same(&[b"-a", b"{src}/", b"dst/"], "dst");
+    bed.on_dests("dst", fill);
+    let names: [&[u8]; 5] = [b"{src}/a", b"{src}/b", b"{src}/c", b"{src}/l", b"{src}/zz"];
+    let with = |extra: &[&'static [u8]]| -> Vec<Vec<u8>> {
+        let mut args: Vec<&[u8]> = vec![b"-ai", b"--delete-missing-args"];
+        args.extend_from_slice(extra);
+        args.extend_from_slice(&names);
+        args.push(b"dst/");
+        // The filled trees' times are each side's own.
+        bed.same_with(&args, "dst", false)
+    };
+    let lines = with(&[b"-n"]);
+    assert!(lines.contains(&b"*deleting   b".to_vec()), "{lines:?}");
+    with(&[]);
+    bed.on_dests("dst", fill);
+    with(&[b"--force"]);
+    let [_, p] = bed.sides();
+    assert!(!p.join("dst/c").exists() && p.join("dst/a").exists());
+
+    bed.on_dests("dst", fill);
+    fs::write(bed.root.join("list"), b"a\nb\nl\nzz\n").unwrap();
+    bed.same_with(
+        &[
+            b"-ai",
+            b"--delete-missing-args",
+            b"--files-from=../list",
+            b"{src}/",
+            b"dst/",
+        ],
+        "dst",
+        false,
+    );
+}

@@ -225,6 +225,7 @@ fn entry(name: &str, kind: FileKind) -> FileEntry {
         FileKind::Symlink { .. } => 0o120777,
         FileKind::Device { .. } => 0o020600,
         FileKind::Special => 0o010644,
+        FileKind::Missing => 0,
     };
     FileEntry {
         name: name.as_bytes().to_vec(),
@@ -395,5 +396,31 @@ fn a_planted_final_link_is_replaced_and_its_target_kept() {
     symlink(base.join("outside/secret"), base.join("dest/last")).unwrap();
     let link = entry("last", FileKind::Symlink { target });
     assert!(!receive(&base, &["-a"], vec![dir("."), link]).unwrap());
+    secret_untouched(&base);
+}
+
+/// A "missing" entry deletes only with `--delete-missing-args`, and then only what is in
+/// DEST: a planted link goes as a link, never what it points to.
+#[test]
+fn a_missing_entry_deletes_only_when_asked_and_only_below_dest() {
+    let base = hostile_bed("hostile-missing");
+    fs::write(base.join("dest/kept"), b"k").unwrap();
+    let list = || {
+        vec![
+            dir("."),
+            entry("kept", FileKind::Missing),
+            entry("last", FileKind::Missing),
+            entry("mid", FileKind::Missing),
+        ]
+    };
+    assert!(!receive(&base, &["-a"], list()).unwrap());
+    assert!(base.join("dest/kept").exists() && base.join("dest/mid").exists());
+    assert!(!receive(&base, &["-a", "--delete-missing-args"], list()).unwrap());
+    for gone in ["kept", "last", "mid"] {
+        assert!(
+            fs::symlink_metadata(base.join("dest").join(gone)).is_err(),
+            "{gone}"
+        );
+    }
     secret_untouched(&base);
 }

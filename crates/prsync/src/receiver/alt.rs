@@ -82,6 +82,7 @@ impl<S: Sender, W: Write> Receiver<'_, S, W> {
                 .is_ok_and(|t| t.as_os_str().as_bytes() == target.as_slice()),
             FileKind::Device { rdev } => m.rdev == *rdev,
             FileKind::Dir | FileKind::Special => true,
+            FileKind::Missing => false,
         }
     }
 
@@ -228,5 +229,6 @@ fn same_kind(e: &FileEntry, m: &FileStat) -> bool {
         FileKind::Symlink { .. } => m.is_symlink(),
         FileKind::Device { .. } => m.is_device() && (m.mode & 0o170000) == (e.mode & 0o170000),
         FileKind::Special => m.is_special(),
+        FileKind::Missing => false,
     }
 }

@@ -40,6 +40,20 @@ pub fn run(opts: &Options) -> i32 {
             return exit::FILE_IO;
         }
     };
+    let listed;
+    let opts = match &opts.more.remote_files_from {
+        None => opts,
+        Some(path) => match with_remote_list(&runtime, opts, &agent, path) {
+            Ok(o) => {
+                listed = o;
+                &listed
+            }
+            Err((code, why)) => {
+                eprintln!("prsync: {why}");
+                return code;
+            }
+        },
+    };
     match &opts.remote {
         Remote::Push(hosts) => {
             let mut config = opts.config.clone();
@@ -385,6 +399,92 @@ fn pull(
             interrupt.exit_status().unwrap_or(status)
         }
         None => finish([(name, Ok(result))].into_iter(), exit::OK, Vec::new()),
+    }
+}
+
+/// `--files-from=host:FILE`: the options with the sources FILE names, FILE read by an agent
+/// on the transfer's one host.
+fn with_remote_list(
+    runtime: &tokio::runtime::Runtime,
+    opts: &Options,
+    agent: &Agent,
+    path: &[u8],
+) -> Result<Options, (i32, String)> {
+    let host = match &opts.remote {
+        Remote::Pull(host) => host,
+        Remote::Push(hosts) if hosts.len() == 1 => &hosts[0],
+        _ => {
+            return Err((
+                exit::SYNTAX,
+                "--files-from=host:FILE needs a transfer with that one host; hint: copy the                  list here and give --files-from=FILE"
+                    .into(),
+            ))
+        }
+    };
+    let target = Target::from_specs(vec![host.clone()]).remove(0);
+    let name = target.name().to_string();
+    let printer = Printer::new(false, None, None);
+    let setup = runtime.block_on(async {
+        let conn = Connection::open(&target, &opts.config).await?;
+        match start_agent(&conn, agent, &printer).await {
+            Ok(started) => Ok((conn, started)),
+            Err(e) => {
+                conn.close().await;
+                Err(e)
+            }
+        }
+    });
+    let (conn, (process, input, output, stderr, _kill)) =
+        setup.map_err(|e| (exit::UNREACHABLE, format!("{name}: {e}")))?;
+    let handle = runtime.handle().clone();
+    let text = std::thread::scope(|scope| {
+        let (tell, done) = tokio::sync::oneshot::channel();
+        scope.spawn(move || {
+            let _ = tell.send(read_one(opts, bridge(input, output, handle), path));
+        });
+        runtime.block_on(async {
+            done.await
+                .unwrap_or_else(|_| Err("the agent stopped".to_string()))
+        })
+    });
+    runtime.block_on(async {
+        let _ = process.wait().await;
+        let _ = stderr.await;
+        conn.close().await;
+    });
+    let text = text.map_err(|why| (exit::FILE_IO, format!("{name}: {why}")))?;
+    let mut opts = opts.clone();
+    let [base] = opts.sources.as_slice() else {
+        unreachable!("the command line has one source with --files-from")
+    };
+    opts.sources = crate::cli::files_from_names(&text, opts.more.from0, false, base);
+    Ok(opts)
+}
+
+/// Asks the agent for the bytes of `path`.
+fn read_one<R: Read, W: Write>(
+    opts: &Options,
+    mut link: Link<R, W>,
+    path: &[u8],
+) -> Result<Vec<u8>, String> {
+    let broken = |e: io::Error| format!("the agent link broke: {e}");
+    link.send(&Msg::Hello {
+        protocol: PROTOCOL,
+        args: opts.server_args(),
+        job: Job::Read {
+            path: path.to_vec(),
+        },
+    })
+    .map_err(broken)?;
+    link.flush().map_err(broken)?;
+    let mut text = Vec::new();
+    loop {
+        match link.receive().map_err(broken)? {
+            Msg::Data(bytes) => text.extend_from_slice(&bytes),
+            Msg::Done(_) => return Ok(text),
+            Msg::Failed(why) => return Err(why),
+            other => return Err(unexpected("Data", &other).to_string()),
+        }
     }
 }
 

@@ -4,7 +4,7 @@
 use std::cell::RefCell;
 use std::ffi::OsString;
 use std::io::{self, BufReader, BufWriter, Read, Write};
-use std::os::unix::ffi::OsStringExt;
+use std::os::unix::ffi::{OsStrExt, OsStringExt};
 use std::rc::Rc;
 use std::time::Instant;
 
@@ -89,6 +89,38 @@ fn job<R: Read, W: Write>(mut link: Link<R, W>) -> io::Result<i32> {
             let silent = prtools_transport::Progress::new(0, true);
             serve_sender(&mut sender, &mut link, shape, &silent, |_| {})?;
             Ok(crate::exit::OK)
+        }
+        Job::Read { path } => send_file(&mut link, &path, opts.insecure_links),
+    }
+}
+
+/// `--files-from=host:FILE` on this host: the file's bytes, or why they cannot be had.
+fn send_file<R: Read, W: Write>(
+    link: &mut Link<R, W>,
+    path: &[u8],
+    insecure: bool,
+) -> io::Result<i32> {
+    let path = std::path::Path::new(std::ffi::OsStr::from_bytes(path));
+    let read = crate::trust::check_operator_path(path, insecure)
+        .map_err(io::Error::other)
+        .and_then(|()| std::fs::read(path));
+    match read {
+        Ok(bytes) => {
+            for chunk in bytes.chunks(super::wire::CHUNK) {
+                link.send(&Msg::Data(chunk.to_vec()))?;
+            }
+            link.send(&Msg::Done(crate::exit::OK))?;
+            link.flush()?;
+            Ok(crate::exit::OK)
+        }
+        Err(e) => {
+            link.send(&Msg::Failed(format!(
+                "cannot read --files-from file '{}': {}",
+                path.display(),
+                crate::sender::os_reason(&e)
+            )))?;
+            link.flush()?;
+            Ok(crate::exit::FILE_IO)
         }
     }
 }

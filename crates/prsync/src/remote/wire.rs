@@ -19,7 +19,7 @@ use crate::flist::{FileEntry, FileKind};
 use crate::sender::Sent;
 
 /// Bumped when messages change; each side refuses another.
-pub const PROTOCOL: u32 = 3;
+pub const PROTOCOL: u32 = 4;
 
 /// File bytes per `Data` message.
 pub const CHUNK: usize = 256 * 1024;
@@ -110,6 +110,11 @@ pub enum Job {
         /// The remote sources as typed.
         sources: Vec<Vec<u8>>,
     },
+    /// Send this file's bytes as `Data`, then `Done(0)` (`--files-from=host:FILE`).
+    Read {
+        /// FILE as typed after `host:`.
+        path: Vec<u8>,
+    },
 }
 
 /// A file-list entry as it travels.
@@ -138,6 +143,7 @@ impl From<&FileEntry> for WireEntry {
             FileKind::Symlink { target } => (2, 0, target.clone(), 0),
             FileKind::Device { rdev } => (3, 0, Vec::new(), *rdev),
             FileKind::Special => (4, 0, Vec::new(), 0),
+            FileKind::Missing => (5, 0, Vec::new(), 0),
         };
         WireEntry {
             name: e.name.clone(),
@@ -172,6 +178,7 @@ impl WireEntry {
             },
             3 => FileKind::Device { rdev: self.rdev },
             4 => FileKind::Special,
+            5 => FileKind::Missing,
             other => return Err(format!("unknown file-list entry kind {other}")),
         };
         if self.nanos >= 1_000_000_000 {
