@@ -27,6 +27,10 @@ pub struct Item {
     pub owner: bool,
     /// Group differs: `g`.
     pub group: bool,
+    /// Access time differs (`-U`): `u`.
+    pub atime: bool,
+    /// Extended attributes differ (`-X`): `x`.
+    pub xattr: bool,
 }
 
 impl Item {
@@ -41,6 +45,8 @@ impl Item {
             || self.perms
             || self.owner
             || self.group
+            || self.atime
+            || self.xattr
             || self.hlink
     }
 
@@ -86,9 +92,9 @@ impl Item {
             flag(self.perms, 'p'),
             flag(self.owner, 'o'),
             flag(self.group, 'g'),
+            flag(self.atime, 'u'),
             '.',
-            '.',
-            '.',
+            flag(self.xattr, 'x'),
         ];
         // rsync blanks the columns of an item shown although nothing in it changed.
         let blank = rest.iter().all(|&c| c == '.') && matches!(y, '.' | 'h' | 'c');
@@ -190,6 +196,8 @@ mod tests {
             hlink: None,
             checksum: None,
             implied: false,
+            xattrs: Vec::new(),
+            atime: None,
         }
     }
 

@@ -30,6 +30,7 @@ pub mod alt_dest;
 pub mod backup;
 pub mod chmod;
 pub mod cli;
+pub mod fake_super;
 pub mod flist;
 pub mod idmap;
 pub mod info;
@@ -50,6 +51,7 @@ pub mod sparse;
 pub mod stats;
 pub mod trust;
 pub mod version;
+pub mod xattrs;
 
 use std::ffi::OsStr;
 use std::io::Write;
@@ -124,6 +126,10 @@ pub fn list_options(opts: &Options) -> ListOptions {
         prune_empty_dirs: opts.prune_empty_dirs,
         ignore_missing_args: opts.ignore_missing_args,
         one_file_system: opts.one_file_system,
+        xattrs: opts.more.xattrs,
+        fake_super: opts.more.fake_super,
+        atimes: opts.more.atimes,
+        open_noatime: opts.more.open_noatime,
     }
 }
 

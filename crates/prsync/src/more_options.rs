@@ -85,6 +85,18 @@ pub struct MoreArgs {
     /// Use the old, unprotected splitting of remote names (a space separates two names)
     #[arg(long = "old-args", action = ArgAction::Count)]
     pub old_args: u8,
+    /// Preserve extended attributes (-XX: rsync's own user.rsync.% ones too)
+    #[arg(short = 'X', long = "xattrs", action = ArgAction::Count)]
+    pub xattrs: u8,
+    /// Store/recover privileged attrs using xattrs
+    #[arg(long = "fake-super")]
+    pub fake_super: bool,
+    /// Preserve access (use) times
+    #[arg(short = 'U', long = "atimes")]
+    pub atimes: bool,
+    /// Avoid changing the atime on opened files
+    #[arg(long = "open-noatime")]
+    pub open_noatime: bool,
 }
 
 /// The options, resolved.
@@ -121,6 +133,16 @@ pub struct More {
     pub preallocate: bool,
     /// `--compress-level` (zstd's level); `Some(0)` turns `-z` off, as in rsync.
     pub compress_level: Option<i32>,
+    /// `-X` (1) or `-XX` (2): extended attributes are sent and set; with 2, rsync's own
+    /// `user.rsync.%*` ones too.
+    pub xattrs: u8,
+    /// `--fake-super`: owner, group, special mode bits and device numbers live in the
+    /// `user.rsync.%stat` attribute (see [`crate::fake_super`]), not in the inode.
+    pub fake_super: bool,
+    /// `-U`: access times are sent and set.
+    pub atimes: bool,
+    /// `--open-noatime`: the sender reads files with `O_NOATIME`.
+    pub open_noatime: bool,
 }
 
 impl MoreArgs {
@@ -199,6 +221,10 @@ impl MoreArgs {
             max_delete: self.max_delete.map(|n| n.max(0) as u64),
             stop_at,
             compress_level: level,
+            xattrs: self.xattrs.min(2),
+            fake_super: self.fake_super,
+            atimes: self.atimes,
+            open_noatime: self.open_noatime,
         })
     }
 
@@ -221,6 +247,11 @@ impl More {
             (self.debug_fuzzy, "--debug=FUZZY"),
             (self.sparse, "-S"),
             (self.preallocate, "--preallocate"),
+            (self.xattrs > 0, "-X"),
+            (self.xattrs > 1, "-X"),
+            (self.fake_super, "--fake-super"),
+            (self.atimes, "-U"),
+            (self.open_noatime, "--open-noatime"),
         ] {
             if on {
                 args.push(flag.as_bytes().to_vec());

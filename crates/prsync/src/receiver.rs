@@ -37,6 +37,7 @@ use crate::sender::{os_reason, Prefetch, Sender};
 use crate::stats::Stats;
 
 mod alt;
+mod attrs;
 mod fuzzy;
 mod partial;
 use alt::{AltFile, AltOther};
@@ -159,6 +160,8 @@ pub struct Receiver<'a, S: Sender, W: Write> {
     /// `--out-format` with `%C`: the line of the file being sent, and its itemized change,
     /// printed once the file is written.
     waiting_line: Option<(usize, Vec<u8>)>,
+    /// Running as root: `-X` touches every namespace but `system.`, not only `user.`.
+    am_root: bool,
 }
 
 impl<'a, S: Sender, W: Write> Receiver<'a, S, W> {
@@ -278,6 +281,7 @@ impl<'a, S: Sender, W: Write> Receiver<'a, S, W> {
             making_room: false,
             kept_dirlinks: HashSet::new(),
             waiting_line: None,
+            am_root: rustix::process::geteuid().is_root(),
             partial_root,
             log: None,
             fuzzy_now: false,
@@ -653,6 +657,7 @@ impl<'a, S: Sender, W: Write> Receiver<'a, S, W> {
 
     /// Prints an item the way `-i` or `-v` want it.
     fn report(&mut self, i: usize, item: &Item, hlink_target: Option<&[u8]>) {
+        let item = &self.with_xattr_column(i, item);
         let entry = self.list()[i].clone();
         if item.is_new {
             self.stats.created.add(&entry.kind);
@@ -820,8 +825,9 @@ impl<'a, S: Sender, W: Write> Receiver<'a, S, W> {
         if !self.opts.names_uptodate() || self.opts.itemize {
             return;
         }
+        let item = &self.with_xattr_column(i, item);
         let mut line = itemize::escape(&self.list()[i].name, self.utf8);
-        if !(item.time || item.perms || item.owner || item.group) {
+        if !(item.time || item.perms || item.owner || item.group || item.xattr) {
             line.extend_from_slice(b" is uptodate");
         }
         self.print(&line);
@@ -861,7 +867,7 @@ impl<'a, S: Sender, W: Write> Receiver<'a, S, W> {
     }
 
     fn process(&mut self, i: usize) -> io::Result<()> {
-        let meta = self.lstat_once(i);
+        let meta = self.lstat_once(i).map(|m| m.map(|m| self.fake_view(i, m)));
         self.process_as(i, meta)
     }
 
@@ -900,6 +906,7 @@ impl<'a, S: Sender, W: Write> Receiver<'a, S, W> {
                 FileKind::Device { .. } | FileKind::Special => self.do_special(i, &entry, meta),
             },
         };
+        let result = result.and_then(|()| self.finish_entry(i));
         if let Err(e) = result {
             let shown = String::from_utf8_lossy(&entry.name).into_owned();
             if entry.is_dir() {
@@ -1158,7 +1165,13 @@ impl<'a, S: Sender, W: Write> Receiver<'a, S, W> {
             };
             // Owner-only until the attributes below are set.
             let mode = (e.mode & libc::S_IFMT) | 0o600;
-            self.root()?.mknod(&self.rel_below(i)?, mode, rdev)?;
+            let rel = self.rel_below(i)?;
+            if self.opts.more.fake_super {
+                // An inert empty file stands for it; its %stat attribute says what it is.
+                self.root()?.create_file(&rel)?.commit(0o600, None, false)?;
+            } else {
+                self.root()?.mknod(&rel, mode, rdev)?;
+            }
         }
         self.set_attrs_by_path(i, e, make, &item)
     }
@@ -1764,6 +1777,10 @@ impl<'a, S: Sender, W: Write> Receiver<'a, S, W> {
     }
 
     fn chown_file(&self, f: &std::fs::File, e: &FileEntry) -> io::Result<()> {
+        // --fake-super keeps the owner in an attribute (see `finish_entry`).
+        if self.opts.more.fake_super {
+            return Ok(());
+        }
         let uid = self.opts.owner.then_some(self.uid_of(e));
         let gid = self.gid_for(self.gid_of(e));
         if uid.is_none() && gid.is_none() {
@@ -1773,6 +1790,9 @@ impl<'a, S: Sender, W: Write> Receiver<'a, S, W> {
     }
 
     fn set_owner(&self, i: usize, e: &FileEntry, m: &FileStat) -> io::Result<()> {
+        if self.opts.more.fake_super {
+            return Ok(());
+        }
         let uid = (self.opts.owner && m.uid != self.uid_of(e)).then_some(self.uid_of(e));
         let gid = self.gid_for(self.gid_of(e)).filter(|&g| m.gid != g);
         if uid.is_none() && gid.is_none() {
@@ -1782,6 +1802,9 @@ impl<'a, S: Sender, W: Write> Receiver<'a, S, W> {
     }
 
     fn set_owner_new(&self, i: usize, e: &FileEntry) -> io::Result<()> {
+        if self.opts.more.fake_super {
+            return Ok(());
+        }
         let uid = self.opts.owner.then_some(self.uid_of(e));
         let gid = self.gid_for(self.gid_of(e));
         if uid.is_none() && gid.is_none() {
@@ -1880,7 +1903,13 @@ impl<'a, S: Sender, W: Write> Receiver<'a, S, W> {
                         self.set_mode(i, mode)?;
                     }
                 }
-                self.dir_time(i, &e, now)
+                if self.opts.more.fake_super {
+                    if let Some(m) = self.root()?.metadata(self.rel_of(i))? {
+                        self.set_fake_stat(self.rel_of(i), &e, m)?;
+                    }
+                }
+                self.dir_time(i, &e, now)?;
+                self.set_atime(self.rel_of(i), &e)
             })();
             if let Err(err) = result {
                 let shown = String::from_utf8_lossy(&e.name).into_owned();

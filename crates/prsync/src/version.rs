@@ -28,13 +28,15 @@ pub fn json() -> String {
         ("hardlink_specials", "false"),
         ("hardlink_symlinks", "false"),
         ("IPv6", "true"),
-        ("atimes", "false"),
+        // -U sets the sender's access times; --open-noatime reads without touching them.
+        ("atimes", "true"),
         ("batchfiles", "false"),
         ("inplace", "true"),
         ("append", "true"),
         ("ACLs", "false"),
         ("ACL_at", "false"),
-        ("xattrs", "false"),
+        // -X/-XX and --fake-super's user.rsync.%stat, as rsync on Linux.
+        ("xattrs", "true"),
         ("secluded_args", "false"),
         ("iconv", "false"),
         ("prealloc", "true"),
@@ -72,7 +74,7 @@ mod tests {
         let text = json();
         for probe in [
             "\"ACLs\": false",
-            "\"xattrs\": false",
+            "\"xattrs\": true",
             "\"symtimes\": true",
             "\"hardlink_symlinks\": false",
         ] {

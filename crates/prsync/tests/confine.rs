@@ -239,6 +239,8 @@ fn entry(name: &str, kind: FileKind) -> FileEntry {
         hlink: None,
         checksum: None,
         implied: false,
+        xattrs: Vec::new(),
+        atime: None,
     }
 }
 

@@ -37,6 +37,7 @@ fn sender(name: &str) -> LocalSender {
         prune_empty_dirs: false,
         ignore_missing_args: false,
         one_file_system: 0,
+        ..ListOptions::default()
     };
     let mut source = dir.into_os_string();
     source.push("/");

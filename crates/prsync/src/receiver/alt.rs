@@ -48,7 +48,7 @@ impl<S: Sender, W: Write> Receiver<'_, S, W> {
             &name,
             |m| same_kind(e, m),
             |path, m| self.quick_check_at(e, m, path),
-            |m| self.attrs_match(e, m),
+            |path, m| self.attrs_match(e, m, path),
         )
     }
 
@@ -65,10 +65,11 @@ impl<S: Sender, W: Write> Receiver<'_, S, W> {
         }
     }
 
-    /// rsync's `unchanged_attrs`: nothing the options keep differs.
-    fn attrs_match(&self, e: &FileEntry, m: &FileStat) -> bool {
+    /// rsync's `unchanged_attrs`: nothing the options keep differs, extended attributes
+    /// (`-X`) included.
+    fn attrs_match(&self, e: &FileEntry, m: &FileStat, path: &Path) -> bool {
         let item = self.attr_item(e, m);
-        !(item.time || item.perms || item.owner || item.group)
+        !(item.time || item.perms || item.owner || item.group) && self.xattrs_match_at(e, path)
     }
 
     /// rsync's `try_dests_non` for a folder, link, device or fifo the destination lacks.

@@ -19,7 +19,7 @@ use crate::flist::{FileEntry, FileKind};
 use crate::sender::Sent;
 
 /// Bumped when messages change; each side refuses another.
-pub const PROTOCOL: u32 = 3;
+pub const PROTOCOL: u32 = 4;
 
 /// File bytes per `Data` message.
 pub const CHUNK: usize = 256 * 1024;
@@ -128,7 +128,14 @@ pub struct WireEntry {
     hlink: Option<u32>,
     checksum: Option<u128>,
     implied: bool,
+    // Protocol 4 adds these two at the end, so that the fields above keep their format.
+    xattrs: Vec<(XattrBytes, XattrBytes)>,
+    atime: Option<(i64, u32)>,
 }
+
+/// An attribute's name or value, written as one length and the bytes (see [`Msg`]).
+#[derive(Clone, Debug, Serialize, Deserialize)]
+struct XattrBytes(#[serde(with = "serde_bytes")] Vec<u8>);
 
 impl From<&FileEntry> for WireEntry {
     fn from(e: &FileEntry) -> WireEntry {
@@ -153,6 +160,12 @@ impl From<&FileEntry> for WireEntry {
             hlink: e.hlink,
             checksum: e.checksum,
             implied: e.implied,
+            xattrs: e
+                .xattrs
+                .iter()
+                .map(|(n, v)| (XattrBytes(n.clone()), XattrBytes(v.clone())))
+                .collect(),
+            atime: e.atime.map(|t| (t.secs, t.nanos)),
         }
     }
 }
@@ -177,6 +190,9 @@ impl WireEntry {
         if self.nanos >= 1_000_000_000 {
             return Err("bad modification time in the file list".into());
         }
+        if self.atime.is_some_and(|(_, n)| n >= 1_000_000_000) {
+            return Err("bad access time in the file list".into());
+        }
         Ok(FileEntry {
             name: self.name,
             kind,
@@ -190,6 +206,8 @@ impl WireEntry {
             hlink: self.hlink,
             checksum: self.checksum,
             implied: self.implied,
+            xattrs: self.xattrs.into_iter().map(|(n, v)| (n.0, v.0)).collect(),
+            atime: self.atime.map(|(secs, nanos)| Mtime { secs, nanos }),
         })
     }
 }
@@ -549,6 +567,8 @@ mod tests {
             hlink: None,
             checksum: None,
             implied: false,
+            xattrs: Vec::new(),
+            atime: None,
         });
         assert!(e.clone().into_entry().is_ok());
         for bad in [&b"../x"[..], b"/etc/passwd", b"a/../../b", b""] {

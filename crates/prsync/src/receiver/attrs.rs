@@ -1,0 +1,168 @@
+//! The receiver's `-X`, `--fake-super` and `-U`: the attributes that live beside an
+//! entry's mode and times, compared for `-i`'s `x` column and set once the entry is made.
+
+use std::io::{self, Write};
+
+use prtools_sync::filter::Side;
+use prtools_sync::{FileStat, RelPath, Xattr};
+
+use super::Receiver;
+use crate::fake_super::{self, FakeStat};
+use crate::flist::{FileEntry, FileKind};
+use crate::itemize::Item;
+use crate::sender::Sender;
+
+impl<S: Sender, W: Write> Receiver<'_, S, W> {
+    /// Whether this side compares, sets and removes attribute `name` (see
+    /// [`crate::xattrs::touched_here`]), the filters' receiver-side `x` rules allowing.
+    fn touches(&self, name: &[u8]) -> bool {
+        crate::xattrs::touched_here(name, self.am_root, self.opts.more.fake_super)
+            && !self.opts.filters.is_xattr_excluded(Side::Receiver, name)
+    }
+
+    /// The attributes `e` should have here, of the names this side touches.
+    fn wanted_xattrs(&self, e: &FileEntry) -> Vec<Xattr> {
+        let mut want = e.xattrs.clone();
+        want.retain(|(n, _)| self.touches(n));
+        want
+    }
+
+    /// The attributes at `rel` now, of the names this side touches.
+    fn present_xattrs(&self, rel: Option<&RelPath>) -> io::Result<Vec<Xattr>> {
+        let mut have = self.root()?.xattrs(rel)?;
+        have.retain(|(n, _)| self.touches(n));
+        Ok(have)
+    }
+
+    /// `-X`: the `x` column of an entry that is there already.
+    pub(super) fn with_xattr_column(&self, i: usize, item: &Item) -> Item {
+        let mut item = *item;
+        let e = &self.list()[i];
+        if self.opts.more.xattrs == 0 || item.is_new || symlink(e) {
+            return item;
+        }
+        if let Ok(have) = self.present_xattrs(self.rel_of(i)) {
+            item.xattr = self.wanted_xattrs(e) != have;
+        }
+        item
+    }
+
+    /// `--fake-super`: what is at entry `i` (`m`) as its `%stat` attribute tells it.
+    pub(super) fn fake_view(&self, i: usize, mut m: FileStat) -> FileStat {
+        if self.opts.more.fake_super && !m.is_symlink() {
+            if let Ok(all) = self.root().and_then(|r| r.xattrs(self.rel_of(i))) {
+                FakeStat::overlay(&mut m, &all);
+            }
+        }
+        m
+    }
+
+    /// Whether the extended attributes of `path` (in a `--*-dest` folder) are what `e`
+    /// should have: else its file is not linked or left alone, as rsync's
+    /// `unchanged_attrs`.
+    pub(super) fn xattrs_match_at(&self, e: &FileEntry, path: &std::path::Path) -> bool {
+        if self.opts.more.xattrs == 0 || symlink(e) {
+            return true;
+        }
+        let mut have = prtools_sync::read_xattrs(path).unwrap_or_default();
+        have.retain(|(n, _)| self.touches(n));
+        have == self.wanted_xattrs(e)
+    }
+
+    /// Once entry `i` is made or updated: its extended attributes, its `--fake-super`
+    /// attribute (a folder's comes with its mode, in `finish_dirs`), and its access time.
+    pub(super) fn finish_entry(&mut self, i: usize) -> io::Result<()> {
+        if self.opts.dry_run || self.root.is_none() {
+            return Ok(());
+        }
+        let e = self.list()[i].clone();
+        let rel = self.rel_of(i).cloned();
+        let Some(now) = self.root()?.metadata(rel.as_ref())? else {
+            return Ok(());
+        };
+        if symlink(&e) || now.is_symlink() {
+            return Ok(());
+        }
+        if self.opts.more.xattrs > 0 {
+            self.set_xattrs(rel.as_ref(), &e)?;
+        }
+        if !e.is_dir() {
+            if self.opts.more.fake_super {
+                self.set_fake_stat(rel.as_ref(), &e, now)?;
+            }
+            self.set_atime(rel.as_ref(), &e)?;
+        }
+        Ok(())
+    }
+
+    /// Makes the attributes at `rel` those `e` should have.
+    fn set_xattrs(&self, rel: Option<&RelPath>, e: &FileEntry) -> io::Result<()> {
+        let want = self.wanted_xattrs(e);
+        let have = self.present_xattrs(rel)?;
+        let (set, remove) = crate::xattrs::changes(&want, &have);
+        let root = self.root()?;
+        for (name, value) in set {
+            root.set_xattr(rel, name, value)?;
+        }
+        for name in remove {
+            root.remove_xattr(rel, name)?;
+        }
+        Ok(())
+    }
+
+    /// `-U`: the sender's access time, the modification time left as it is.
+    pub(super) fn set_atime(&self, rel: Option<&RelPath>, e: &FileEntry) -> io::Result<()> {
+        match e.atime.filter(|_| self.opts.more.atimes) {
+            Some(t) => self.root()?.set_atime(rel, t),
+            None => Ok(()),
+        }
+    }
+
+    /// `--fake-super`, as rsync's `set_stat_xattr`: the inode gets the permission bits with
+    /// the owner's read and write (and search, for a folder) added, so that this user can
+    /// always read it back; what it cannot hold (another owner, setuid, a device) goes in
+    /// the `%stat` attribute, which is removed when the inode says it all.
+    pub(super) fn set_fake_stat(
+        &self,
+        rel: Option<&RelPath>,
+        e: &FileEntry,
+        now: FileStat,
+    ) -> io::Result<()> {
+        let root = self.root()?;
+        let all = root.xattrs(rel)?;
+        let stored = FakeStat::among(&all);
+        let want = FakeStat {
+            mode: e.mode & (libc::S_IFMT | 0o7777),
+            rdev: match e.kind {
+                FileKind::Device { rdev } => rdev,
+                _ => 0,
+            },
+            uid: self.uid_of(e),
+            gid: self.gid_of(e),
+        };
+        let owner_bits = if now.is_dir() { 0o700 } else { 0o600 };
+        let real = (now.mode & libc::S_IFMT) | (want.mode & 0o777) | owner_bits;
+        if now.mode & (libc::S_IFMT | 0o7777) != real {
+            match rel {
+                Some(rel) => root.set_mode(rel, real)?,
+                None => root.set_root_mode(real)?,
+            }
+        }
+        let rdev_now = if now.is_device() { now.rdev } else { 0 };
+        if real == want.mode && rdev_now == want.rdev && now.uid == want.uid && now.gid == want.gid
+        {
+            if stored.is_some() {
+                root.remove_xattr(rel, fake_super::STAT_NAME)?;
+            }
+            return Ok(());
+        }
+        if stored != Some(want) {
+            root.set_xattr(rel, fake_super::STAT_NAME, &want.value())?;
+        }
+        Ok(())
+    }
+}
+
+fn symlink(e: &FileEntry) -> bool {
+    matches!(e.kind, FileKind::Symlink { .. })
+}
