@@ -813,8 +813,11 @@ fn backups_across_file_systems_keep_each_kind() {
     );
 }
 
+/// Each path of a tree with its `user.` attributes (name, value), sorted.
+type TreeXattrs = Vec<(String, Vec<(String, Vec<u8>)>)>;
+
 /// Every `user.` attribute below `root`, per path (symlinks not followed), sorted.
-fn user_xattrs(root: &std::path::Path) -> Vec<(String, Vec<(String, Vec<u8>)>)> {
+fn user_xattrs(root: &std::path::Path) -> TreeXattrs {
     let mut out = Vec::new();
     let mut stack = vec![std::path::PathBuf::new()];
     while let Some(rel) = stack.pop() {
@@ -842,7 +845,7 @@ fn user_xattrs(root: &std::path::Path) -> Vec<(String, Vec<(String, Vec<u8>)>)> 
 }
 
 /// Asserts that both sides' `dest` trees hold the same `user.` attributes, and returns them.
-fn same_xattrs(bed: &Bed, dest: &str) -> Vec<(String, Vec<(String, Vec<u8>)>)> {
+fn same_xattrs(bed: &Bed, dest: &str) -> TreeXattrs {
     let [r, p] = bed.sides();
     let (rx, px) = (user_xattrs(&r.join(dest)), user_xattrs(&p.join(dest)));
     assert_eq!(rx, px, "user xattrs of {dest}: rsync, then prsync");
@@ -923,7 +926,7 @@ fn fake_super_keeps_what_only_root_may_set_in_an_xattr() {
     let node = |name: &str, kind: rustix::fs::FileType, dev: u64| {
         rustix::fs::mknodat(
             rustix::fs::CWD,
-            &src.join(name),
+            src.join(name),
             kind,
             rustix::fs::Mode::from_raw_mode(0o644),
             dev,
