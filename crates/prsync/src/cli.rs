@@ -1018,7 +1018,7 @@ fn resolve(
         links: (cli.links || cli.archive) && !cli.copy_links,
         copy_links: cli.copy_links,
         hard_links: cli.hard_links,
-        perms: cli.perms || cli.archive,
+        perms: cli.perms || cli.archive || more.acls,
         times: cli.times || cli.archive,
         group: cli.group || cli.archive || groupmap.is_some(),
         owner: (cli.owner || cli.archive || usermap.is_some()) && am_root,

@@ -57,6 +57,9 @@ pub struct FileEntry {
     pub xattrs: Vec<prtools_sync::Xattr>,
     /// With `-U`: the access time.
     pub atime: Option<Mtime>,
+    /// With `-A`: the ACL, in exacl's text, when it says more than the mode (see
+    /// [`prtools_sync::read_acl`]).
+    pub acl: Option<String>,
 }
 
 impl FileEntry {

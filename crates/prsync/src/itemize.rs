@@ -29,6 +29,8 @@ pub struct Item {
     pub group: bool,
     /// Access time differs (`-U`): `u`.
     pub atime: bool,
+    /// The ACL differs (`-A`): `a`.
+    pub acl: bool,
     /// Extended attributes differ (`-X`): `x`.
     pub xattr: bool,
 }
@@ -46,6 +48,7 @@ impl Item {
             || self.owner
             || self.group
             || self.atime
+            || self.acl
             || self.xattr
             || self.hlink
     }
@@ -93,7 +96,7 @@ impl Item {
             flag(self.owner, 'o'),
             flag(self.group, 'g'),
             flag(self.atime, 'u'),
-            '.',
+            flag(self.acl, 'a'),
             flag(self.xattr, 'x'),
         ];
         // rsync blanks the columns of an item shown although nothing in it changed.
@@ -198,6 +201,7 @@ mod tests {
             implied: false,
             xattrs: Vec::new(),
             atime: None,
+            acl: None,
         }
     }
 

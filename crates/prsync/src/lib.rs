@@ -129,6 +129,7 @@ pub fn list_options(opts: &Options) -> ListOptions {
         xattrs: opts.more.xattrs,
         fake_super: opts.more.fake_super,
         atimes: opts.more.atimes,
+        acls: opts.more.acls,
         open_noatime: opts.more.open_noatime,
     }
 }

@@ -85,6 +85,9 @@ pub struct MoreArgs {
     /// Use the old, unprotected splitting of remote names (a space separates two names)
     #[arg(long = "old-args", action = ArgAction::Count)]
     pub old_args: u8,
+    /// Preserve ACLs (implies --perms)
+    #[arg(short = 'A', long = "acls")]
+    pub acls: bool,
     /// Preserve extended attributes (-XX: rsync's own user.rsync.% ones too)
     #[arg(short = 'X', long = "xattrs", action = ArgAction::Count)]
     pub xattrs: u8,
@@ -133,6 +136,8 @@ pub struct More {
     pub preallocate: bool,
     /// `--compress-level` (zstd's level); `Some(0)` turns `-z` off, as in rsync.
     pub compress_level: Option<i32>,
+    /// `-A`: POSIX ACLs are sent and set (and `-p` is on).
+    pub acls: bool,
     /// `-X` (1) or `-XX` (2): extended attributes are sent and set; with 2, rsync's own
     /// `user.rsync.%*` ones too.
     pub xattrs: u8,
@@ -221,6 +226,7 @@ impl MoreArgs {
             max_delete: self.max_delete.map(|n| n.max(0) as u64),
             stop_at,
             compress_level: level,
+            acls: self.acls,
             xattrs: self.xattrs.min(2),
             fake_super: self.fake_super,
             atimes: self.atimes,
@@ -247,6 +253,7 @@ impl More {
             (self.debug_fuzzy, "--debug=FUZZY"),
             (self.sparse, "-S"),
             (self.preallocate, "--preallocate"),
+            (self.acls, "-A"),
             (self.xattrs > 0, "-X"),
             (self.xattrs > 1, "-X"),
             (self.fake_super, "--fake-super"),

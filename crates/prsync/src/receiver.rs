@@ -657,7 +657,7 @@ impl<'a, S: Sender, W: Write> Receiver<'a, S, W> {
 
     /// Prints an item the way `-i` or `-v` want it.
     fn report(&mut self, i: usize, item: &Item, hlink_target: Option<&[u8]>) {
-        let item = &self.with_xattr_column(i, item);
+        let item = &self.with_attr_columns(i, item);
         let entry = self.list()[i].clone();
         if item.is_new {
             self.stats.created.add(&entry.kind);
@@ -825,9 +825,9 @@ impl<'a, S: Sender, W: Write> Receiver<'a, S, W> {
         if !self.opts.names_uptodate() || self.opts.itemize {
             return;
         }
-        let item = &self.with_xattr_column(i, item);
+        let item = &self.with_attr_columns(i, item);
         let mut line = itemize::escape(&self.list()[i].name, self.utf8);
-        if !(item.time || item.perms || item.owner || item.group || item.xattr) {
+        if !(item.time || item.perms || item.owner || item.group || item.acl || item.xattr) {
             line.extend_from_slice(b" is uptodate");
         }
         self.print(&line);

@@ -69,6 +69,8 @@ pub struct ListOptions {
     pub fake_super: bool,
     /// `-U`: access times go in the list.
     pub atimes: bool,
+    /// `-A`: ACLs go in the list.
+    pub acls: bool,
     /// `--open-noatime`: files are read without changing their access time.
     pub open_noatime: bool,
 }
@@ -908,6 +910,22 @@ impl Walker<'_> {
                 && !filters.is_xattr_excluded(prtools_sync::filter::Side::Sender, n)
         });
         let ft = real;
+        let acl = match self.opts.acls && !matches!(kind, FileKind::Symlink { .. }) {
+            true => match prtools_sync::read_acl(path) {
+                Ok(acl) => acl,
+                Err(e) => {
+                    self.errors.push(ListError {
+                        message: format!(
+                            "get_acl: sys_acl_get_file({}, ACL_TYPE_ACCESS): {}",
+                            path.display(),
+                            os_reason(&e)
+                        ),
+                    });
+                    None
+                }
+            },
+            false => None,
+        };
         let inode = (ft.is_file() && meta.nlink() > 1).then(|| (meta.dev(), meta.ino()));
         self.found.push(Found {
             entry: FileEntry {
@@ -924,6 +942,7 @@ impl Walker<'_> {
                 checksum: None,
                 implied: false,
                 xattrs,
+                acl,
                 atime: self.opts.atimes.then(|| Mtime {
                     secs: meta.atime(),
                     nanos: meta.atime_nsec() as u32,

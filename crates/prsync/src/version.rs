@@ -33,7 +33,8 @@ pub fn json() -> String {
         ("batchfiles", "false"),
         ("inplace", "true"),
         ("append", "true"),
-        ("ACLs", "false"),
+        // -A: POSIX ACLs through libacl (exacl), access and default.
+        ("ACLs", "true"),
         ("ACL_at", "false"),
         // -X/-XX and --fake-super's user.rsync.%stat, as rsync on Linux.
         ("xattrs", "true"),
@@ -73,7 +74,7 @@ mod tests {
     fn names_each_capability_once_as_the_probes_spell_it() {
         let text = json();
         for probe in [
-            "\"ACLs\": false",
+            "\"ACLs\": true",
             "\"xattrs\": true",
             "\"symtimes\": true",
             "\"hardlink_symlinks\": false",

@@ -241,6 +241,7 @@ fn entry(name: &str, kind: FileKind) -> FileEntry {
         implied: false,
         xattrs: Vec::new(),
         atime: None,
+        acl: None,
     }
 }
 

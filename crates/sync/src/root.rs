@@ -14,11 +14,13 @@ use rustix::io::Errno;
 use crate::error::{errno_at, explained};
 use crate::{platform, temp, AtomicFile, Kind, Meta, Mtime, RelPath, PERMISSION_BITS};
 
+mod acl;
 mod attrs;
 mod change;
 mod stat;
 mod tree;
 
+pub use acl::{canonical_acl, read_acl};
 pub use attrs::{read_xattrs, Xattr};
 pub use stat::FileStat;
 pub use tree::DirEntry;

@@ -1,5 +1,6 @@
-//! The receiver's `-X`, `--fake-super` and `-U`: the attributes that live beside an
-//! entry's mode and times, compared for `-i`'s `x` column and set once the entry is made.
+//! The receiver's `-A`, `-X`, `--fake-super` and `-U`: the attributes that live beside an
+//! entry's mode and times, compared for `-i`'s `a` and `x` columns and set once the entry
+//! is made.
 
 use std::io::{self, Write};
 
@@ -34,17 +35,30 @@ impl<S: Sender, W: Write> Receiver<'_, S, W> {
         Ok(have)
     }
 
-    /// `-X`: the `x` column of an entry that is there already.
-    pub(super) fn with_xattr_column(&self, i: usize, item: &Item) -> Item {
+    /// `-A`, `-X`: the `a` and `x` columns of an entry that is there already.
+    pub(super) fn with_attr_columns(&self, i: usize, item: &Item) -> Item {
         let mut item = *item;
         let e = &self.list()[i];
-        if self.opts.more.xattrs == 0 || item.is_new || symlink(e) {
+        if item.is_new || symlink(e) {
             return item;
         }
-        if let Ok(have) = self.present_xattrs(self.rel_of(i)) {
-            item.xattr = self.wanted_xattrs(e) != have;
+        if self.opts.more.xattrs > 0 {
+            if let Ok(have) = self.present_xattrs(self.rel_of(i)) {
+                item.xattr = self.wanted_xattrs(e) != have;
+            }
+        }
+        if self.sets_acls() {
+            if let Ok(have) = self.root().and_then(|r| r.acl(self.rel_of(i))) {
+                item.acl = !same_acl(e.acl.as_deref(), have.as_deref());
+            }
         }
         item
+    }
+
+    /// `-A` here: with `--fake-super` rsync would keep them in attributes, which prsync
+    /// does not, so they are left alone then.
+    fn sets_acls(&self) -> bool {
+        self.opts.more.acls && !self.opts.more.fake_super
     }
 
     /// `--fake-super`: what is at entry `i` (`m`) as its `%stat` attribute tells it.
@@ -61,7 +75,16 @@ impl<S: Sender, W: Write> Receiver<'_, S, W> {
     /// should have: else its file is not linked or left alone, as rsync's
     /// `unchanged_attrs`.
     pub(super) fn xattrs_match_at(&self, e: &FileEntry, path: &std::path::Path) -> bool {
-        if self.opts.more.xattrs == 0 || symlink(e) {
+        if symlink(e) {
+            return true;
+        }
+        if self.sets_acls() {
+            let have = prtools_sync::read_acl(path).unwrap_or_default();
+            if !same_acl(e.acl.as_deref(), have.as_deref()) {
+                return false;
+            }
+        }
+        if self.opts.more.xattrs == 0 {
             return true;
         }
         let mut have = prtools_sync::read_xattrs(path).unwrap_or_default();
@@ -85,6 +108,13 @@ impl<S: Sender, W: Write> Receiver<'_, S, W> {
         }
         if self.opts.more.xattrs > 0 {
             self.set_xattrs(rel.as_ref(), &e)?;
+        }
+        if self.sets_acls() {
+            let root = self.root()?;
+            let have = root.acl(rel.as_ref())?;
+            if !same_acl(e.acl.as_deref(), have.as_deref()) {
+                root.set_acl(rel.as_ref(), e.acl.as_deref(), e.mode)?;
+            }
         }
         if !e.is_dir() {
             if self.opts.more.fake_super {
@@ -161,6 +191,12 @@ impl<S: Sender, W: Write> Receiver<'_, S, W> {
         }
         Ok(())
     }
+}
+
+/// Whether two ACL texts (`None`: what the mode says) are the same ACL.
+fn same_acl(a: Option<&str>, b: Option<&str>) -> bool {
+    let canon = |t: Option<&str>| t.map(|t| prtools_sync::canonical_acl(t).unwrap_or_default());
+    canon(a) == canon(b)
 }
 
 fn symlink(e: &FileEntry) -> bool {

@@ -128,9 +128,10 @@ pub struct WireEntry {
     hlink: Option<u32>,
     checksum: Option<u128>,
     implied: bool,
-    // Protocol 4 adds these two at the end, so that the fields above keep their format.
+    // Protocol 4 adds these three at the end, so that the fields above keep their format.
     xattrs: Vec<(XattrBytes, XattrBytes)>,
     atime: Option<(i64, u32)>,
+    acl: Option<String>,
 }
 
 /// An attribute's name or value, written as one length and the bytes (see [`Msg`]).
@@ -166,6 +167,7 @@ impl From<&FileEntry> for WireEntry {
                 .map(|(n, v)| (XattrBytes(n.clone()), XattrBytes(v.clone())))
                 .collect(),
             atime: e.atime.map(|t| (t.secs, t.nanos)),
+            acl: e.acl.clone(),
         }
     }
 }
@@ -208,6 +210,7 @@ impl WireEntry {
             implied: self.implied,
             xattrs: self.xattrs.into_iter().map(|(n, v)| (n.0, v.0)).collect(),
             atime: self.atime.map(|(secs, nanos)| Mtime { secs, nanos }),
+            acl: self.acl,
         })
     }
 }
@@ -569,6 +572,7 @@ mod tests {
             implied: false,
             xattrs: Vec::new(),
             atime: None,
+            acl: None,
         });
         assert!(e.clone().into_entry().is_ok());
         for bad in [&b"../x"[..], b"/etc/passwd", b"a/../../b", b""] {
