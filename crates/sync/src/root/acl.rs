@@ -58,7 +58,7 @@ impl Root {
     /// The ACL of `rel` (the root folder itself for `None`), as [`read_acl`] gives it; a
     /// symlink has none.
     pub fn acl(&self, rel: Option<&RelPath>) -> io::Result<Option<String>> {
-        self.with_inode_path(rel, |path| read_acl(path))
+        self.with_inode_path(rel, read_acl)
     }
 
     /// Gives `rel` the ACL `text` (from [`read_acl`]); `None` leaves only what `mode` says,
