@@ -1474,7 +1474,7 @@ impl<'a, S: Sender, W: Write> Receiver<'a, S, W> {
             .send_ranges(i, std::slice::from_ref(&rest), &mut f)?;
         self.account(sent);
         self.chown_file(&f, e)?;
-        let mode = self.new_mode(e, Some(m));
+        let mode = self.new_mode(i, e, Some(m));
         rustix::fs::fchmod(&f, rustix::fs::Mode::from_raw_mode(mode))?;
         if self.opts.times {
             filetime::set_file_handle_times(&f, None, Some(e.mtime.to_file_time()))?;
@@ -1513,7 +1513,7 @@ impl<'a, S: Sender, W: Write> Receiver<'a, S, W> {
         let old = old.map(|(m, _)| m);
         // -y's basis is no old file here: the file gets a new file's mode, as in rsync
         // (a --*-dest basis lends its own, as rsync's does).
-        let mode = self.new_mode(e, old.filter(|_| !self.fuzzy_now));
+        let mode = self.new_mode(i, e, old.filter(|_| !self.fuzzy_now));
         let mtime = self.opts.times.then_some(e.mtime);
         if self.opts.inplace {
             let mut f = self.root()?.open_file_rw(&rel)?;
@@ -1762,8 +1762,9 @@ impl<'a, S: Sender, W: Write> Receiver<'a, S, W> {
     }
 
     /// The permission bits a written file gets: the sender's with `-p`; else the old file's,
-    /// or for a new file the sender's less the umask (rsync's rule).
-    fn new_mode(&self, e: &FileEntry, old: Option<&FileStat>) -> u32 {
+    /// or for a new file the sender's less the umask, or what the folder's default ACL
+    /// allows (rsync's rule).
+    fn new_mode(&self, i: usize, e: &FileEntry, old: Option<&FileStat>) -> u32 {
         if self.opts.perms {
             return e.mode & 0o7777;
         }
@@ -1772,7 +1773,7 @@ impl<'a, S: Sender, W: Write> Receiver<'a, S, W> {
                 crate::more_options::executable_like(e.mode, m.mode & 0o7777)
             }
             Some(m) => m.mode & 0o7777,
-            None => e.mode & 0o777 & !umask(),
+            None => e.mode & 0o777 & self.new_perms(i),
         }
     }
 
@@ -1865,7 +1866,7 @@ impl<'a, S: Sender, W: Write> Receiver<'a, S, W> {
         } else if (new && self.opts.perms) || item.perms {
             self.set_mode(i, e.mode)?;
         } else if new {
-            self.set_mode(i, e.mode & 0o777 & !umask())?;
+            self.set_mode(i, e.mode & 0o777 & self.new_perms(i))?;
         }
         if self.opts.times && (new || item.time) {
             match self.rel_of(i) {
@@ -1896,7 +1897,7 @@ impl<'a, S: Sender, W: Write> Receiver<'a, S, W> {
                     // A folder made inside a setgid folder keeps the setgid bit the kernel
                     // gave it, as rsync leaves it without -p.
                     let inherited = now.as_ref().map_or(0, |m| m.mode & libc::S_ISGID);
-                    Some((e.mode & 0o777 & !umask()) | inherited)
+                    Some((e.mode & 0o777 & self.new_perms(i)) | inherited)
                 };
                 if let Some(mode) = mode {
                     if now.map_or(true, |m| m.mode & 0o7777 != mode) {
@@ -2361,6 +2362,7 @@ fn kind_of(meta: &FileStat) -> FileKind {
 }
 
 /// The process umask (read by setting it and putting it back; nothing else runs meanwhile).
+/// The process's umask.
 fn umask() -> u32 {
     let old = rustix::process::umask(rustix::fs::Mode::from_raw_mode(0o022));
     rustix::process::umask(old);

@@ -165,7 +165,7 @@ impl<S: Sender, W: Write> Receiver<'_, S, W> {
         let file = self.root()?.create_file(&rel)?;
         io::copy(&mut from, &mut file.file())?;
         self.chown_file(file.file(), e)?;
-        let mode = self.new_mode(e, None);
+        let mode = self.new_mode(i, e, None);
         file.commit(mode, self.opts.times.then_some(e.mtime), false)
     }
 }

@@ -55,6 +55,18 @@ impl<S: Sender, W: Write> Receiver<'_, S, W> {
         item
     }
 
+    /// The permission bits a new entry `i` may have without `-p` (rsync's
+    /// `default_perms_for_dir`): what its folder's default ACL gives, where it has one
+    /// (the kernel ignores the umask there), else all but the umask.
+    pub(super) fn new_perms(&self, i: usize) -> u32 {
+        let parent = self.rel_of(i).and_then(RelPath::parent);
+        let from_acl = self
+            .root()
+            .ok()
+            .and_then(|r| r.default_acl_perms(parent.as_ref()).ok().flatten());
+        from_acl.unwrap_or(0o777 & !super::umask())
+    }
+
     /// `-A` here: with `--fake-super` rsync would keep them in attributes, which prsync
     /// does not, so they are left alone then.
     fn sets_acls(&self) -> bool {

@@ -71,6 +71,33 @@ impl Root {
         self.with_inode_path(rel, |path| exacl::setfacl(&[path], &entries, None))
     }
 
+    /// The permission bits the default ACL of folder `rel` gives what is made in it (the
+    /// owner's, the mask's or else the owning group's, and others'); `None` when it has no
+    /// default ACL, so that the umask applies.
+    pub fn default_acl_perms(&self, rel: Option<&RelPath>) -> io::Result<Option<u32>> {
+        use exacl::AclEntryKind::{Group, Mask, Other, User};
+        let entries = match self.with_inode_path(rel, |path| {
+            exacl::getfacl(path, exacl::AclOption::DEFAULT_ACL)
+        }) {
+            Ok(entries) => entries,
+            Err(e) if no_acls(&e) => return Ok(None),
+            Err(e) => return Err(e),
+        };
+        if entries.is_empty() {
+            return Ok(None);
+        }
+        let bits = |kind, shift: u32| -> Option<u32> {
+            entries
+                .iter()
+                .find(|e| e.kind == kind && e.name.is_empty())
+                .map(|e| (e.perms.bits() & 7) << shift)
+        };
+        let group = bits(Mask, 3).or_else(|| bits(Group, 3)).unwrap_or(0);
+        Ok(Some(
+            bits(User, 6).unwrap_or(0) | group | bits(Other, 0).unwrap_or(0),
+        ))
+    }
+
     /// Runs `f` on a path that names the inode at `rel` itself (see the module's docs).
     fn with_inode_path<T>(
         &self,
