@@ -1013,3 +1013,69 @@ fn atimes_and_open_noatime() {
     let [rd, pd] = bed.sides();
     common::assert_same_trees(&rd.join("dst"), &pd.join("dst"), "-U", true);
 }
+
+/// Each path below `root` with its ACL as exacl prints it, canonically ordered.
+fn acls_of(root: &std::path::Path) -> Vec<(String, String)> {
+    let mut out = Vec::new();
+    let mut stack = vec![std::path::PathBuf::new()];
+    while let Some(rel) = stack.pop() {
+        let path = root.join(&rel);
+        if fs::symlink_metadata(&path).unwrap().is_dir() {
+            for item in fs::read_dir(&path).unwrap() {
+                stack.push(rel.join(item.unwrap().file_name()));
+            }
+        }
+        let mut entries = exacl::getfacl(&path, None).unwrap();
+        entries.sort();
+        out.push((
+            rel.display().to_string(),
+            exacl::to_string(&entries).unwrap(),
+        ));
+    }
+    out.sort();
+    out
+}
+
+/// `-A`: named entries, a mask and a folder's default ACL arrive as rsync sets them; one
+/// entry changed on the sender is itemized `a`, and a stale one here is taken away.
+#[test]
+fn acls_are_kept_and_itemized() {
+    let bed = Bed::new("more-acls");
+    let src = bed.src();
+    fs::create_dir_all(src.join("d")).unwrap();
+    fs::write(src.join("f"), b"f\n").unwrap();
+    fs::write(src.join("plain"), b"p\n").unwrap();
+    let acl = |text: &str| exacl::from_str(text).unwrap();
+    let file_acl = "allow::user::read,write\nallow::group::read\nallow::other::read\n\
+                    allow::user:1234:read,write\nallow::mask::read,write\n";
+    exacl::setfacl(&[src.join("f")], &acl(file_acl), None).unwrap();
+    let dir_acl = "allow::user::read,write,execute\nallow::group::read,execute\n\
+                   allow::other::read,execute\nallow:default:user::read,write,execute\n\
+                   allow:default:group::read\nallow:default:other::\n\
+                   allow:default:user:1234:read,write\nallow:default:mask::read,write\n";
+    exacl::setfacl(&[src.join("d")], &acl(dir_acl), None).unwrap();
+    for p in ["f", "plain", "d", ""] {
+        set_mtime(&src.join(p), 1_500_000_000, 0);
+    }
+    bed.same(&[b"-aiA", b"{src}/", b"dst/"], "dst");
+    let [r, p] = bed.sides();
+    assert_eq!(acls_of(&r.join("dst")), acls_of(&p.join("dst")));
+    assert!(acls_of(&p.join("dst"))
+        .iter()
+        .any(|(n, a)| n == "f" && a.contains("user:1234:read,write")));
+
+    // The named entry loses write (the mask, and so the mode, stay): an `a` line; a
+    // named entry added here to a file whose ACL is plain goes.
+    let changed = file_acl.replace("user:1234:read,write", "user:1234:read");
+    exacl::setfacl(&[src.join("f")], &acl(&changed), None).unwrap();
+    let stale = "allow::user::read,write\nallow::group::read\nallow::other::read\n\
+                 allow::user:4321:read\nallow::mask::read\n";
+    bed.on_dests("dst", |d| {
+        exacl::setfacl(&[d.join("plain")], &acl(stale), None).unwrap();
+        chmod(&d.join("plain"), 0o644);
+    });
+    let lines = bed.same(&[b"-aiA", b"{src}/", b"dst/"], "dst");
+    assert!(lines.contains(&b".f.......a. f".to_vec()), "{lines:?}");
+    assert_eq!(acls_of(&r.join("dst")), acls_of(&p.join("dst")));
+    assert_eq!(acls_of(&p.join("dst")), acls_of(&src));
+}
