@@ -765,7 +765,7 @@ fn user_xattrs(root: &Path) -> Vec<String> {
     out
 }
 
-/// -X, -U and --fake-super through the agent: a push itemizes as rsync's own push does and
+/// -X, -A, -U and --fake-super through the agent: a push itemizes as rsync's own push does and
 /// leaves the same attributes and access times; a pull brings them back; a --fake-super
 /// push stores another owner and a device in rsync's `user.rsync.%stat`.
 #[test]
@@ -776,6 +776,19 @@ fn xattrs_atimes_and_fake_super_cross_the_agent_both_ways() {
     xattr::set(src.join("etc/hosts"), "user.origin", b"the sender's").unwrap();
     xattr::set(src.join("etc"), "user.folder", b"a folder's").unwrap();
     xattr::set(src.join("run.sh"), "user.long", "x".repeat(3000).as_bytes()).unwrap();
+    let acl = "allow::user::read,write\nallow::group::read\nallow::other::read\n\
+               allow::user:1234:read,write\nallow::mask::read,write\n";
+    exacl::setfacl(
+        &[src.join("etc/hosts")],
+        &exacl::from_str(acl).unwrap(),
+        None,
+    )
+    .unwrap();
+    let acl_of = |p: &Path| {
+        let mut entries = exacl::getfacl(p, None).unwrap();
+        entries.sort();
+        exacl::to_string(&entries).unwrap()
+    };
     let old = std::time::UNIX_EPOCH + std::time::Duration::from_secs(981_220_662);
     std::fs::File::options()
         .write(true)
@@ -789,13 +802,17 @@ fn xattrs_atimes_and_fake_super_cross_the_agent_both_ways() {
     };
 
     // prsync first: rsync reads the sources without O_NOATIME, which moves their atime.
-    let out = push(&tc, &["-aiXU", "--open-noatime"], &src, "node1:/tmp/dst");
+    let out = push(&tc, &["-aiXUA", "--open-noatime"], &src, "node1:/tmp/dst");
     assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
     let remote = tc.cluster.node_tmp(1).join("dst");
     assert_eq!(atime(&remote.join("run.sh")), 981_220_662);
     assert_eq!(atime(&src.join("run.sh")), 981_220_662);
     assert_eq!(user_xattrs(&remote), user_xattrs(&src));
-    let expected = rsync_push(&tc, &["-aiXU"], &src, "node1:/tmp/rsync-dst");
+    assert_eq!(
+        acl_of(&remote.join("etc/hosts")),
+        acl_of(&src.join("etc/hosts"))
+    );
+    let expected = rsync_push(&tc, &["-aiXUA"], &src, "node1:/tmp/rsync-dst");
     assert_text_eq!(
         expected.replace("/tmp/rsync-dst", "/tmp/dst"),
         text(&out.stdout)
@@ -810,10 +827,15 @@ fn xattrs_atimes_and_fake_super_cross_the_agent_both_ways() {
     assert_text_eq!(expected, text(&out.stdout));
 
     let pulled = scratch.join("pulled");
-    let out = run(tc.prsync().arg("-aX").arg("node1:/tmp/dst/").arg(&pulled));
+    let out = run(tc.prsync().arg("-aXA").arg("node1:/tmp/dst/").arg(&pulled));
     assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
     assert_eq!(user_xattrs(&pulled), user_xattrs(&src));
+    assert_eq!(
+        acl_of(&pulled.join("etc/hosts")),
+        acl_of(&src.join("etc/hosts"))
+    );
 
+    // (Its mode is 664 now: the ACL's mask is the group's bits.)
     std::os::unix::fs::chown(src.join("etc/hosts"), Some(5000), Some(5002)).unwrap();
     let out = push(&tc, &["-a", "--fake-super"], &src, "node1:/tmp/fake");
     assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
@@ -822,5 +844,5 @@ fn xattrs_atimes_and_fake_super_cross_the_agent_both_ways() {
         "user.rsync.%stat",
     )
     .unwrap();
-    assert_eq!(stat.as_deref(), Some(&b"100644 0,0 5000:5002"[..]));
+    assert_eq!(stat.as_deref(), Some(&b"100664 0,0 5000:5002"[..]));
 }
