@@ -107,7 +107,9 @@ impl<S: Sender, W: Write> Receiver<'_, S, W> {
     /// Once entry `i` is made or updated: its extended attributes, its `--fake-super`
     /// attribute (a folder's comes with its mode, in `finish_dirs`), and its access time.
     pub(super) fn finish_entry(&mut self, i: usize) -> io::Result<()> {
-        if self.opts.dry_run || self.root.is_none() {
+        let more = &self.opts.more;
+        let wanted = more.xattrs > 0 || more.acls || more.fake_super || more.atimes;
+        if !wanted || self.opts.dry_run || self.root.is_none() {
             return Ok(());
         }
         let e = self.list()[i].clone();
