@@ -391,7 +391,8 @@ pub struct Options {
     pub times: bool,
     /// `-g`.
     pub group: bool,
-    /// `-o`, only when running as root (as rsync: others cannot chown).
+    /// `-o`, only when running as root (as rsync: others cannot chown) or with
+    /// `--fake-super`, which keeps the owner in an attribute.
     pub owner: bool,
     /// `--devices`.
     pub devices: bool,
@@ -1021,8 +1022,9 @@ fn resolve(
         perms: cli.perms || cli.archive || more.acls,
         times: cli.times || cli.archive,
         group: cli.group || cli.archive || groupmap.is_some(),
-        owner: (cli.owner || cli.archive || usermap.is_some()) && am_root,
-        devices: (cli.devices || cli.devices_specials || cli.archive) && am_root,
+        owner: (cli.owner || cli.archive || usermap.is_some()) && (am_root || more.fake_super),
+        devices: (cli.devices || cli.devices_specials || cli.archive)
+            && (am_root || more.fake_super),
         specials: cli.specials || cli.devices_specials || cli.archive,
         itemize: cli.itemize > 0 && !cli.quiet,
         itemize_all: (cli.itemize > 1 || (cli.itemize > 0 && cli.verbose > 1)) && !cli.quiet,
