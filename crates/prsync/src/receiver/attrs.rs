@@ -35,12 +35,17 @@ impl<S: Sender, W: Write> Receiver<'_, S, W> {
         Ok(have)
     }
 
-    /// `-A`, `-X`: the `a` and `x` columns of an entry that is there already.
+    /// `-U`, `-A`, `-X`: the `u`, `a` and `x` columns of an entry that is there already.
     pub(super) fn with_attr_columns(&self, i: usize, item: &Item) -> Item {
         let mut item = *item;
         let e = &self.list()[i];
         if item.is_new || symlink(e) {
             return item;
+        }
+        if let Some(atime) = e.atime.filter(|_| self.opts.more.atimes && !e.is_dir()) {
+            if let Ok(Some(m)) = self.root().and_then(|r| r.metadata(self.rel_of(i))) {
+                item.atime = m.atime != atime;
+            }
         }
         if self.opts.more.xattrs > 0 {
             if let Ok(have) = self.present_xattrs(self.rel_of(i)) {
