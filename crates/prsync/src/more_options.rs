@@ -447,3 +447,31 @@ mod tests {
         );
     }
 }
+
+#[cfg(test)]
+mod attr_tests {
+    use crate::cli::{parse, Options, Parsed};
+
+    fn run(args: &[&str]) -> Options {
+        match parse(std::iter::once("prsync").chain(args.iter().copied())).unwrap() {
+            Parsed::Run(o) => *o,
+            Parsed::Exit(_) => panic!("no transfer"),
+        }
+    }
+
+    #[test]
+    fn attribute_options_and_their_no_forms() {
+        let o = run(&["-aXXAU", "--fake-super", "--open-noatime", "a", "b"]);
+        let m = &o.more;
+        assert!(m.acls && m.atimes && m.fake_super && m.open_noatime && o.perms);
+        assert_eq!(m.xattrs, 2);
+        let back = crate::cli::parse_server_args(&o.server_args()).unwrap();
+        assert_eq!(back.more.xattrs, 2);
+        assert!(back.more.acls && back.more.atimes && back.more.fake_super);
+        let o = run(&["-aXAU", "--no-X", "--no-acls", "--no-U", "a", "b"]);
+        assert_eq!(o.more.xattrs, 0);
+        assert!(!o.more.acls && !o.more.atimes);
+        // -A implies -p, as in rsync.
+        assert!(run(&["-rA", "a", "b"]).perms);
+    }
+}
