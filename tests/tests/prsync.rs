@@ -796,3 +796,112 @@ fn files_from_on_the_remote_host_as_rsync() {
         "{err}"
     );
 }
+
+/// Each path below `root` with its `user.` attributes (name=value), sorted.
+fn user_xattrs(root: &Path) -> Vec<String> {
+    let mut out = Vec::new();
+    let mut stack = vec![PathBuf::new()];
+    while let Some(rel) = stack.pop() {
+        let path = root.join(&rel);
+        let meta = std::fs::symlink_metadata(&path).unwrap();
+        if meta.is_dir() {
+            for item in std::fs::read_dir(&path).unwrap() {
+                stack.push(rel.join(item.unwrap().file_name()));
+            }
+        }
+        if meta.file_type().is_symlink() {
+            continue;
+        }
+        for name in xattr::list(&path).unwrap() {
+            let name = name.to_string_lossy().into_owned();
+            if name.starts_with("user.") {
+                let value = xattr::get(&path, &name).unwrap().unwrap_or_default();
+                out.push(format!("{}: {name}={}", rel.display(), text(&value)));
+            }
+        }
+    }
+    out.sort();
+    out
+}
+
+/// -X, -A, -U and --fake-super through the agent: a push itemizes as rsync's own push does and
+/// leaves the same attributes and access times; a pull brings them back; a --fake-super
+/// push stores another owner and a device in rsync's `user.rsync.%stat`.
+#[test]
+fn xattrs_atimes_and_fake_super_cross_the_agent_both_ways() {
+    let tc = TestCluster::start(1);
+    let scratch = tc.scratch("xattrs");
+    let src = make_tree(&scratch);
+    xattr::set(src.join("etc/hosts"), "user.origin", b"the sender's").unwrap();
+    xattr::set(src.join("etc"), "user.folder", b"a folder's").unwrap();
+    xattr::set(src.join("run.sh"), "user.long", "x".repeat(3000).as_bytes()).unwrap();
+    let acl = "allow::user::read,write\nallow::group::read\nallow::other::read\n\
+               allow::user:1234:read,write\nallow::mask::read,write\n";
+    exacl::setfacl(
+        &[src.join("etc/hosts")],
+        &exacl::from_str(acl).unwrap(),
+        None,
+    )
+    .unwrap();
+    let acl_of = |p: &Path| {
+        let mut entries = exacl::getfacl(p, None).unwrap();
+        entries.sort();
+        exacl::to_string(&entries).unwrap()
+    };
+    let old = std::time::UNIX_EPOCH + std::time::Duration::from_secs(981_220_662);
+    std::fs::File::options()
+        .write(true)
+        .open(src.join("run.sh"))
+        .unwrap()
+        .set_times(std::fs::FileTimes::new().set_accessed(old))
+        .unwrap();
+    let atime = |p: &Path| {
+        use std::os::unix::fs::MetadataExt;
+        std::fs::metadata(p).unwrap().atime()
+    };
+
+    // prsync first: rsync reads the sources without O_NOATIME, which moves their atime.
+    let out = push(&tc, &["-aiXUA", "--open-noatime"], &src, "node1:/tmp/dst");
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    let remote = tc.cluster.node_tmp(1).join("dst");
+    assert_eq!(atime(&remote.join("run.sh")), 981_220_662);
+    assert_eq!(atime(&src.join("run.sh")), 981_220_662);
+    assert_eq!(user_xattrs(&remote), user_xattrs(&src));
+    assert_eq!(
+        acl_of(&remote.join("etc/hosts")),
+        acl_of(&src.join("etc/hosts"))
+    );
+    let expected = rsync_push(&tc, &["-aiXUA"], &src, "node1:/tmp/rsync-dst");
+    assert_text_eq!(
+        expected.replace("/tmp/rsync-dst", "/tmp/dst"),
+        text(&out.stdout)
+    );
+
+    // A changed attribute: one `x` line, as rsync's.
+    xattr::set(src.join("etc/hosts"), "user.origin", b"changed").unwrap();
+    let expected = rsync_push(&tc, &["-aiX"], &src, "node1:/tmp/rsync-dst");
+    assert!(expected.contains(".f........x etc/hosts"), "{expected}");
+    let out = push(&tc, &["-aiX"], &src, "node1:/tmp/dst");
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    assert_text_eq!(expected, text(&out.stdout));
+
+    let pulled = scratch.join("pulled");
+    let out = run(tc.prsync().arg("-aXA").arg("node1:/tmp/dst/").arg(&pulled));
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    assert_eq!(user_xattrs(&pulled), user_xattrs(&src));
+    assert_eq!(
+        acl_of(&pulled.join("etc/hosts")),
+        acl_of(&src.join("etc/hosts"))
+    );
+
+    // (Its mode is 664 now: the ACL's mask is the group's bits.)
+    std::os::unix::fs::chown(src.join("etc/hosts"), Some(5000), Some(5002)).unwrap();
+    let out = push(&tc, &["-a", "--fake-super"], &src, "node1:/tmp/fake");
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    let stat = xattr::get(
+        tc.cluster.node_tmp(1).join("fake/etc/hosts"),
+        "user.rsync.%stat",
+    )
+    .unwrap();
+    assert_eq!(stat.as_deref(), Some(&b"100664 0,0 5000:5002"[..]));
+}

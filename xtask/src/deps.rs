@@ -61,6 +61,13 @@ const PROGRAMS: &[Program] = &[
         package: "hostname",
         need: Need::Cluster,
     },
+    // prsync's -A links libacl (the exacl crate); xtask itself is built without it, so that
+    // it can install this before the tools are built.
+    Program {
+        command: "/usr/include/acl/libacl.h",
+        package: "libacl1-dev",
+        need: Need::Cluster,
+    },
     // The peers the tests compare against.
     Program {
         command: "pdsh",
@@ -204,13 +211,17 @@ fn apt_get(args: &[&str]) -> anyhow::Result<()> {
 }
 
 /// Whether `command` (a path, or a name looked up in `PATH` and the sbin folders, which a
-/// non-login root shell may lack) is an executable file.
+/// non-login root shell may lack) is an executable file; a header file, named by its path,
+/// need only be there.
 fn found(command: &str) -> bool {
     use std::os::unix::fs::PermissionsExt;
     let executable = |path: &Path| {
         path.metadata()
             .is_ok_and(|m| m.is_file() && m.permissions().mode() & 0o111 != 0)
     };
+    if command.ends_with(".h") {
+        return Path::new(command).is_file();
+    }
     if command.contains('/') {
         return executable(Path::new(command));
     }

@@ -163,7 +163,7 @@ impl AltDest {
         name: &Path,
         same_kind: impl Fn(&FileStat) -> bool,
         data_ok: impl Fn(&Path, &FileStat) -> bool,
-        attrs_ok: impl Fn(&FileStat) -> bool,
+        attrs_ok: impl Fn(&Path, &FileStat) -> bool,
     ) -> Option<Found> {
         let mut best: Option<Found> = None;
         for dir in &self.dirs {
@@ -176,7 +176,7 @@ impl AltDest {
             }
             let level = if !data_ok(&path, &stat) {
                 Level::Kind
-            } else if attrs_ok(&stat) {
+            } else if attrs_ok(&path, &stat) {
                 Level::Exact
             } else {
                 Level::Data

@@ -391,7 +391,8 @@ pub struct Options {
     pub times: bool,
     /// `-g`.
     pub group: bool,
-    /// `-o`, only when running as root (as rsync: others cannot chown).
+    /// `-o`, only when running as root (as rsync: others cannot chown) or with
+    /// `--fake-super`, which keeps the owner in an attribute.
     pub owner: bool,
     /// `--super` (`Some(true)`) or `--no-super` (`Some(false)`), the later typed: whether
     /// the receiver does what root may, whoever runs it; `None` leaves it to the user.
@@ -1093,12 +1094,13 @@ fn resolve(
         links: (cli.links || cli.archive) && !cli.copy_links,
         copy_links: cli.copy_links,
         hard_links: cli.hard_links,
-        perms: cli.perms || cli.archive,
+        perms: cli.perms || cli.archive || more.acls,
         times: cli.times || cli.archive,
         group: cli.group || cli.archive || groupmap.is_some(),
-        owner: (cli.owner || cli.archive || usermap.is_some()) && am_root,
+        owner: (cli.owner || cli.archive || usermap.is_some()) && (am_root || more.fake_super),
         super_user,
-        devices: (cli.devices || cli.devices_specials || cli.archive) && am_root,
+        devices: (cli.devices || cli.devices_specials || cli.archive)
+            && (am_root || more.fake_super),
         specials: cli.specials || cli.devices_specials || cli.archive,
         itemize: cli.itemize > 0 && !cli.quiet,
         itemize_all: (cli.itemize > 1

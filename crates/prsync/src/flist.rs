@@ -55,6 +55,14 @@ pub struct FileEntry {
     /// With `-R`: a folder on the way to a source, sent for its attributes only; nothing
     /// in it is deleted (rsync's implied directories).
     pub implied: bool,
+    /// With `-X`: the extended attributes the receiver sets, sorted by name (what the
+    /// namespace rules and the filters' `x` rules left in).
+    pub xattrs: Vec<prtools_sync::Xattr>,
+    /// With `-U`: the access time.
+    pub atime: Option<Mtime>,
+    /// With `-A`: the ACL, in exacl's text, when it says more than the mode (see
+    /// [`prtools_sync::read_acl`]).
+    pub acl: Option<String>,
 }
 
 impl FileEntry {

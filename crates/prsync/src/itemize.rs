@@ -27,6 +27,12 @@ pub struct Item {
     pub owner: bool,
     /// Group differs: `g`.
     pub group: bool,
+    /// Access time differs (`-U`): `u`.
+    pub atime: bool,
+    /// The ACL differs (`-A`): `a`.
+    pub acl: bool,
+    /// Extended attributes differ (`-X`): `x`.
+    pub xattr: bool,
 }
 
 impl Item {
@@ -41,6 +47,9 @@ impl Item {
             || self.perms
             || self.owner
             || self.group
+            || self.atime
+            || self.acl
+            || self.xattr
             || self.hlink
     }
 
@@ -88,9 +97,9 @@ impl Item {
             flag(self.perms, 'p'),
             flag(self.owner, 'o'),
             flag(self.group, 'g'),
-            '.',
-            '.',
-            '.',
+            flag(self.atime, 'u'),
+            flag(self.acl, 'a'),
+            flag(self.xattr, 'x'),
         ];
         // rsync blanks the columns of an item shown although nothing in it changed.
         let blank = rest.iter().all(|&c| c == '.') && matches!(y, '.' | 'h' | 'c');
@@ -225,6 +234,9 @@ mod tests {
             hlink: None,
             checksum: None,
             implied: false,
+            xattrs: Vec::new(),
+            atime: None,
+            acl: None,
         }
     }
 

@@ -31,6 +31,7 @@ pub mod backup;
 pub mod batch;
 pub mod chmod;
 pub mod cli;
+pub mod fake_super;
 pub mod flist;
 pub mod idmap;
 pub mod info;
@@ -52,6 +53,7 @@ pub mod sparse;
 pub mod stats;
 pub mod trust;
 pub mod version;
+pub mod xattrs;
 
 use std::ffi::OsStr;
 use std::io::Write;
@@ -145,6 +147,11 @@ pub fn list_options(opts: &Options) -> ListOptions {
         delete_missing_args: opts.more.delete_missing_args,
         one_file_system: opts.one_file_system,
         trace_filters: opts.more.debug_filter || opts.verbose > 1,
+        xattrs: opts.more.xattrs,
+        fake_super: opts.more.fake_super,
+        atimes: opts.more.atimes,
+        acls: opts.more.acls,
+        open_noatime: opts.more.open_noatime,
     }
 }
 

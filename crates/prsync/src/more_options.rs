@@ -109,6 +109,21 @@ pub struct MoreArgs {
     /// Delete missing source args from destination
     #[arg(long = "delete-missing-args")]
     pub delete_missing_args: bool,
+    /// Preserve ACLs (implies --perms)
+    #[arg(short = 'A', long = "acls")]
+    pub acls: bool,
+    /// Preserve extended attributes (-XX: rsync's own user.rsync.% ones too)
+    #[arg(short = 'X', long = "xattrs", action = ArgAction::Count)]
+    pub xattrs: u8,
+    /// Store/recover privileged attrs using xattrs
+    #[arg(long = "fake-super")]
+    pub fake_super: bool,
+    /// Preserve access (use) times
+    #[arg(short = 'U', long = "atimes")]
+    pub atimes: bool,
+    /// Avoid changing the atime on opened files
+    #[arg(long = "open-noatime")]
+    pub open_noatime: bool,
 }
 
 /// The options, resolved.
@@ -166,6 +181,18 @@ pub struct More {
     pub from0: bool,
     /// `--delete-missing-args`: a source named that is not there is deleted from DEST.
     pub delete_missing_args: bool,
+    /// `-A`: POSIX ACLs are sent and set (and `-p` is on).
+    pub acls: bool,
+    /// `-X` (1) or `-XX` (2): extended attributes are sent and set; with 2, rsync's own
+    /// `user.rsync.%*` ones too.
+    pub xattrs: u8,
+    /// `--fake-super`: owner, group, special mode bits and device numbers live in the
+    /// `user.rsync.%stat` attribute (see [`crate::fake_super`]), not in the inode.
+    pub fake_super: bool,
+    /// `-U`: access times are sent and set.
+    pub atimes: bool,
+    /// `--open-noatime`: the sender reads files with `O_NOATIME`.
+    pub open_noatime: bool,
 }
 
 impl MoreArgs {
@@ -283,6 +310,11 @@ impl MoreArgs {
             compress_level: level,
             eight_bit: self.eight_bit,
             list_only: self.list_only,
+            acls: self.acls,
+            xattrs: self.xattrs.min(2),
+            fake_super: self.fake_super,
+            atimes: self.atimes,
+            open_noatime: self.open_noatime,
         })
     }
 
@@ -308,6 +340,12 @@ impl More {
             (self.preallocate, "--preallocate"),
             (self.eight_bit, "-8"),
             (self.delete_missing_args, "--delete-missing-args"),
+            (self.acls, "-A"),
+            (self.xattrs > 0, "-X"),
+            (self.xattrs > 1, "-X"),
+            (self.fake_super, "--fake-super"),
+            (self.atimes, "-U"),
+            (self.open_noatime, "--open-noatime"),
         ] {
             if on {
                 args.push(flag.as_bytes().to_vec());
@@ -514,5 +552,33 @@ mod tests {
             args.resolve(&[]).unwrap_err(),
             "max-alloc must be greater than zero"
         );
+    }
+}
+
+#[cfg(test)]
+mod attr_tests {
+    use crate::cli::{parse, Options, Parsed};
+
+    fn run(args: &[&str]) -> Options {
+        match parse(std::iter::once("prsync").chain(args.iter().copied())).unwrap() {
+            Parsed::Run(o) => *o,
+            Parsed::Exit(_) => panic!("no transfer"),
+        }
+    }
+
+    #[test]
+    fn attribute_options_and_their_no_forms() {
+        let o = run(&["-aXXAU", "--fake-super", "--open-noatime", "a", "b"]);
+        let m = &o.more;
+        assert!(m.acls && m.atimes && m.fake_super && m.open_noatime && o.perms);
+        assert_eq!(m.xattrs, 2);
+        let back = crate::cli::parse_server_args(&o.server_args()).unwrap();
+        assert_eq!(back.more.xattrs, 2);
+        assert!(back.more.acls && back.more.atimes && back.more.fake_super);
+        let o = run(&["-aXAU", "--no-X", "--no-acls", "--no-U", "a", "b"]);
+        assert_eq!(o.more.xattrs, 0);
+        assert!(!o.more.acls && !o.more.atimes);
+        // -A implies -p, as in rsync.
+        assert!(run(&["-rA", "a", "b"]).perms);
     }
 }

@@ -61,6 +61,12 @@ pub struct NoOptions {
     no_omit_link_times: u8,
     #[arg(long = "no-omit-dir-times", alias = "no-O", hide = true, action = ArgAction::Count)]
     no_omit_dir_times: u8,
+    #[arg(long = "no-acls", alias = "no-A", hide = true, action = ArgAction::Count)]
+    no_acls: u8,
+    #[arg(long = "no-xattrs", alias = "no-X", hide = true, action = ArgAction::Count)]
+    no_xattrs: u8,
+    #[arg(long = "no-atimes", alias = "no-U", hide = true, action = ArgAction::Count)]
+    no_atimes: u8,
     #[arg(long = "no-keep-dirlinks", alias = "no-K", hide = true, action = ArgAction::Count)]
     no_keep_dirlinks: u8,
     #[arg(long = "no-copy-dirlinks", alias = "no-k", hide = true, action = ArgAction::Count)]
@@ -163,6 +169,11 @@ pub fn apply(cli: &mut Cli, m: &ArgMatches) {
         cli.one_file_system = count_after(m, "one_file_system", last(m, "no_one_file_system"));
     }
     cli.cvs_exclude = on(m, &["cvs_exclude"], &["no_cvs_exclude"]);
+    cli.more.acls = on(m, &["acls"], &["no_acls"]);
+    cli.more.atimes = on(m, &["atimes"], &["no_atimes"]);
+    if last(m, "no_xattrs").is_some() {
+        cli.more.xattrs = count_after(m, "xattrs", last(m, "no_xattrs"));
+    }
     cli.verbose = count_after(m, "verbose", last(m, "no_verbose"));
     cli.itemize = count_after(m, "itemize", last(m, "no_itemize"));
     cli.human = count_after(m, "human", last(m, "no_human"));

@@ -37,6 +37,7 @@ use crate::sender::{os_reason, Prefetch, Sender};
 use crate::stats::Stats;
 
 mod alt;
+mod attrs;
 mod fuzzy;
 mod parallel_copy;
 mod partial;
@@ -160,6 +161,8 @@ pub struct Receiver<'a, S: Sender, W: Write> {
     /// `--out-format` with `%C`: the line of the file being sent, and its itemized change,
     /// printed once the file is written.
     waiting_line: Option<(usize, Vec<u8>)>,
+    /// Running as root: `-X` touches every namespace but `system.`, not only `user.`.
+    am_root: bool,
 }
 
 impl<'a, S: Sender, W: Write> Receiver<'a, S, W> {
@@ -283,6 +286,7 @@ impl<'a, S: Sender, W: Write> Receiver<'a, S, W> {
             making_room: false,
             kept_dirlinks: HashSet::new(),
             waiting_line: None,
+            am_root: rustix::process::geteuid().is_root(),
             partial_root,
             log: None,
             fuzzy_now: false,
@@ -454,7 +458,7 @@ impl<'a, S: Sender, W: Write> Receiver<'a, S, W> {
             } else {
                 " (file change)"
             }
-        } else if !self.attrs_match(e, m) {
+        } else if !self.attrs_match(e, m, &self.dest.dir.join(self.rel_below(i)?.as_path())) {
             " (attr change)"
         } else {
             " (uptodate)"
@@ -744,6 +748,7 @@ impl<'a, S: Sender, W: Write> Receiver<'a, S, W> {
 
     /// Prints an item the way `-i` or `-v` want it.
     fn report(&mut self, i: usize, item: &Item, hlink_target: Option<&[u8]>) {
+        let item = &self.with_attr_columns(i, item);
         let entry = self.list()[i].clone();
         if item.is_new {
             self.stats.created.add(&entry.kind);
@@ -913,8 +918,9 @@ impl<'a, S: Sender, W: Write> Receiver<'a, S, W> {
         if !self.opts.names_uptodate() || self.opts.itemize {
             return;
         }
+        let item = &self.with_attr_columns(i, item);
         let mut line = itemize::escape(&self.list()[i].name, self.utf8);
-        if !(item.time || item.perms || item.owner || item.group) {
+        if !(item.time || item.perms || item.owner || item.group || item.acl || item.xattr) {
             line.extend_from_slice(b" is uptodate");
         }
         self.print(&line);
@@ -954,7 +960,7 @@ impl<'a, S: Sender, W: Write> Receiver<'a, S, W> {
     }
 
     fn process(&mut self, i: usize) -> io::Result<()> {
-        let meta = self.lstat_once(i);
+        let meta = self.lstat_once(i).map(|m| m.map(|m| self.fake_view(i, m)));
         self.process_as(i, meta)
     }
 
@@ -1005,6 +1011,7 @@ impl<'a, S: Sender, W: Write> Receiver<'a, S, W> {
                 FileKind::Missing => self.do_missing(i, &entry, meta),
             },
         };
+        let result = result.and_then(|()| self.finish_entry(i));
         if let Err(e) = result {
             let shown = String::from_utf8_lossy(&entry.name).into_owned();
             if entry.is_dir() {
@@ -1264,7 +1271,13 @@ impl<'a, S: Sender, W: Write> Receiver<'a, S, W> {
             };
             // Owner-only until the attributes below are set.
             let mode = (e.mode & libc::S_IFMT) | 0o600;
-            self.root()?.mknod(&self.rel_below(i)?, mode, rdev)?;
+            let rel = self.rel_below(i)?;
+            if self.opts.more.fake_super {
+                // An inert empty file stands for it; its %stat attribute says what it is.
+                self.root()?.create_file(&rel)?.commit(0o600, None, false)?;
+            } else {
+                self.root()?.mknod(&rel, mode, rdev)?;
+            }
         }
         self.set_attrs_by_path(i, e, make, &item)?;
         self.source_done(i, e);
@@ -1653,7 +1666,7 @@ impl<'a, S: Sender, W: Write> Receiver<'a, S, W> {
             .send_ranges(i, std::slice::from_ref(&rest), &mut f)?;
         self.account(sent);
         self.chown_file(&f, e)?;
-        let mode = self.new_mode(e, Some(m));
+        let mode = self.new_mode(i, e, Some(m));
         rustix::fs::fchmod(&f, rustix::fs::Mode::from_raw_mode(mode))?;
         if self.opts.times {
             filetime::set_file_handle_times(&f, None, Some(e.mtime.to_file_time()))?;
@@ -1692,7 +1705,7 @@ impl<'a, S: Sender, W: Write> Receiver<'a, S, W> {
         let old = old.map(|(m, _)| m);
         // -y's basis is no old file here: the file gets a new file's mode, as in rsync
         // (a --*-dest basis lends its own, as rsync's does).
-        let mode = self.new_mode(e, old.filter(|_| !self.fuzzy_now));
+        let mode = self.new_mode(i, e, old.filter(|_| !self.fuzzy_now));
         let mtime = self.opts.times.then_some(e.mtime);
         if self.opts.inplace {
             let mut f = self.root()?.open_file_rw(&rel)?;
@@ -1999,8 +2012,9 @@ impl<'a, S: Sender, W: Write> Receiver<'a, S, W> {
     }
 
     /// The permission bits a written file gets: the sender's with `-p`; else the old file's,
-    /// or for a new file the sender's less the umask (rsync's rule).
-    fn new_mode(&self, e: &FileEntry, old: Option<&FileStat>) -> u32 {
+    /// or for a new file the sender's less the umask, or what the folder's default ACL
+    /// allows (rsync's rule).
+    fn new_mode(&self, i: usize, e: &FileEntry, old: Option<&FileStat>) -> u32 {
         if self.opts.perms {
             return e.mode & 0o7777;
         }
@@ -2009,11 +2023,15 @@ impl<'a, S: Sender, W: Write> Receiver<'a, S, W> {
                 crate::more_options::executable_like(e.mode, m.mode & 0o7777)
             }
             Some(m) => m.mode & 0o7777,
-            None => e.mode & 0o777 & !umask(),
+            None => e.mode & 0o777 & self.new_perms(i),
         }
     }
 
     fn chown_file(&self, f: &std::fs::File, e: &FileEntry) -> io::Result<()> {
+        // --fake-super keeps the owner in an attribute (see `finish_entry`).
+        if self.opts.more.fake_super {
+            return Ok(());
+        }
         let uid = self.opts.owner.then_some(self.uid_of(e));
         let gid = self.gid_for(self.gid_of(e));
         if uid.is_none() && gid.is_none() {
@@ -2023,6 +2041,9 @@ impl<'a, S: Sender, W: Write> Receiver<'a, S, W> {
     }
 
     fn set_owner(&self, i: usize, e: &FileEntry, m: &FileStat) -> io::Result<()> {
+        if self.opts.more.fake_super {
+            return Ok(());
+        }
         let uid = (self.opts.owner && m.uid != self.uid_of(e)).then_some(self.uid_of(e));
         let gid = self.gid_for(self.gid_of(e)).filter(|&g| m.gid != g);
         if uid.is_none() && gid.is_none() {
@@ -2032,6 +2053,9 @@ impl<'a, S: Sender, W: Write> Receiver<'a, S, W> {
     }
 
     fn set_owner_new(&self, i: usize, e: &FileEntry) -> io::Result<()> {
+        if self.opts.more.fake_super {
+            return Ok(());
+        }
         let uid = self.opts.owner.then_some(self.uid_of(e));
         let gid = self.gid_for(self.gid_of(e));
         if uid.is_none() && gid.is_none() {
@@ -2092,7 +2116,7 @@ impl<'a, S: Sender, W: Write> Receiver<'a, S, W> {
         } else if (new && self.opts.perms) || item.perms {
             self.set_mode(i, e.mode)?;
         } else if new {
-            self.set_mode(i, e.mode & 0o777 & !umask())?;
+            self.set_mode(i, e.mode & 0o777 & self.new_perms(i))?;
         }
         if self.opts.times && (new || item.time) {
             match self.rel_of(i) {
@@ -2123,14 +2147,20 @@ impl<'a, S: Sender, W: Write> Receiver<'a, S, W> {
                     // A folder made inside a setgid folder keeps the setgid bit the kernel
                     // gave it, as rsync leaves it without -p.
                     let inherited = now.as_ref().map_or(0, |m| m.mode & libc::S_ISGID);
-                    Some((e.mode & 0o777 & !umask()) | inherited)
+                    Some((e.mode & 0o777 & self.new_perms(i)) | inherited)
                 };
                 if let Some(mode) = mode {
                     if now.map_or(true, |m| m.mode & 0o7777 != mode) {
                         self.set_mode(i, mode)?;
                     }
                 }
-                self.dir_time(i, &e, now)
+                if self.opts.more.fake_super {
+                    if let Some(m) = self.root()?.metadata(self.rel_of(i))? {
+                        self.set_fake_stat(self.rel_of(i), &e, m)?;
+                    }
+                }
+                self.dir_time(i, &e, now)?;
+                self.set_atime(self.rel_of(i), &e)
             })();
             if let Err(err) = result {
                 let shown = String::from_utf8_lossy(&e.name).into_owned();

@@ -68,6 +68,17 @@ pub struct ListOptions {
     /// `-vv` or `--debug=FILTER`: each rule that decides a name is said, as rsync's
     /// `[sender] hiding file x because of pattern *.x`.
     pub trace_filters: bool,
+    /// `-X` (1) or `-XX` (2): extended attributes go in the list.
+    pub xattrs: u8,
+    /// `--fake-super`: a `user.rsync.%stat` attribute says what a file is (see
+    /// [`crate::fake_super`]).
+    pub fake_super: bool,
+    /// `-U`: access times go in the list.
+    pub atimes: bool,
+    /// `-A`: ACLs go in the list.
+    pub acls: bool,
+    /// `--open-noatime`: files are read without changing their access time.
+    pub open_noatime: bool,
 }
 
 /// How a sent file's bytes went: for `--stats`' `Literal data` and `Matched data`.
@@ -215,6 +226,8 @@ pub struct LocalSender {
     signatures: Option<Arc<Vec<SharedSignature>>>,
     /// `--bwlimit` on a local copy (across a network the data messages are paced instead).
     pacer: Option<crate::pace::Pacer>,
+    /// `--open-noatime`.
+    noatime: bool,
 }
 
 impl LocalSender {
@@ -283,6 +296,7 @@ impl LocalSender {
             notices,
             signatures: None,
             pacer: None,
+            noatime: opts.open_noatime,
         };
         if opts.checksum {
             sender.hash_files();
@@ -296,9 +310,10 @@ impl LocalSender {
     }
 
     fn hash_files(&mut self) {
+        let noatime = self.noatime;
         for (entry, path) in self.entries.iter_mut().zip(&self.paths) {
             if entry.is_regular() {
-                match fs::File::open(path).and_then(prtools_sync::hash_reader) {
+                match open_source(path, noatime).and_then(prtools_sync::hash_reader) {
                     Ok(h) => entry.checksum = Some(h),
                     Err(e) => self.errors.push(ListError {
                         message: format!("cannot read '{}': {e}", path.display()),
@@ -347,7 +362,7 @@ impl Sender for LocalSender {
     ) -> io::Result<Sent> {
         let path = &self.paths[index];
         let at = |e: io::Error| io::Error::new(e.kind(), format!("'{}': {e}", path.display()));
-        let mut file = fs::File::open(path).map_err(at)?;
+        let mut file = open_source(path, self.noatime).map_err(at)?;
         match basis {
             None => {
                 // No bigger than the file (and a byte to see its end): a buffer of the full
@@ -408,7 +423,7 @@ impl Sender for LocalSender {
         let path = &self.paths[index];
         cache[index]
             .get_or_init(|| {
-                let data = fs::File::open(path)
+                let data = open_source(path, self.noatime)
                     .and_then(|f| Mapped::new(&f))
                     .map_err(|e| format!("'{}': {e}", path.display()))?;
                 Signature::new(&data, options)
@@ -429,7 +444,7 @@ impl Sender for LocalSender {
         use std::os::unix::fs::FileExt;
         let path = &self.paths[index];
         let at = |e: io::Error| io::Error::new(e.kind(), format!("'{}': {e}", path.display()));
-        let file = fs::File::open(path).map_err(at)?;
+        let file = open_source(path, self.noatime).map_err(at)?;
         let mut buf = vec![0u8; COPY_BUFFER];
         let mut total = 0u64;
         for range in ranges {
@@ -624,6 +639,9 @@ impl Walker<'_> {
                     hlink: None,
                     checksum: None,
                     implied: false,
+                    xattrs: Vec::new(),
+                    atime: None,
+                    acl: None,
                 },
                 path: path.to_path_buf(),
                 inode: None,
@@ -877,12 +895,60 @@ impl Walker<'_> {
 
     /// Adds one entry; false if its kind is not sent (then nothing below it is either).
     fn add(&mut self, name: Vec<u8>, path: &Path, meta: &Metadata) -> bool {
-        let ft = meta.file_type();
-        let kind = if ft.is_file() {
+        let real = meta.file_type();
+        let mut xattrs = Vec::new();
+        if self.opts.xattrs > 0 || self.opts.fake_super {
+            match prtools_sync::read_xattrs(path) {
+                Ok(found) => xattrs = found,
+                Err(e) => self.errors.push(ListError {
+                    message: format!(
+                        "get_xattr_names: llistxattr(\"{}\") failed: {}",
+                        path.display(),
+                        os_reason(&e)
+                    ),
+                }),
+            }
+        }
+        // --fake-super: a plain file may stand for a device, with another owner and mode.
+        let fake = match self.opts.fake_super
+            && !(real.is_block_device()
+                || real.is_char_device()
+                || real.is_fifo()
+                || real.is_socket())
+        {
+            true => crate::fake_super::FakeStat::among(&xattrs),
+            false => None,
+        };
+        let (mode, uid, gid, rdev) = match fake {
+            Some(f) => (f.mode, f.uid, f.gid, f.rdev),
+            None => (meta.mode(), meta.uid(), meta.gid(), meta.rdev()),
+        };
+        let type_bits = mode & libc::S_IFMT;
+        let is_device = type_bits == libc::S_IFBLK || type_bits == libc::S_IFCHR;
+        let is_special = type_bits == libc::S_IFIFO || type_bits == libc::S_IFSOCK;
+        let kind = if is_device {
+            if !self.opts.devices {
+                self.notices.push(format!(
+                    "skipping non-regular file \"{}\"",
+                    String::from_utf8_lossy(&name)
+                ));
+                return false;
+            }
+            FileKind::Device { rdev }
+        } else if is_special {
+            if !self.opts.specials {
+                self.notices.push(format!(
+                    "skipping non-regular file \"{}\"",
+                    String::from_utf8_lossy(&name)
+                ));
+                return false;
+            }
+            FileKind::Special
+        } else if real.is_file() {
             FileKind::Regular { size: meta.len() }
-        } else if ft.is_dir() {
+        } else if real.is_dir() {
             FileKind::Dir
-        } else if ft.is_symlink() {
+        } else {
             if !self.opts.links {
                 self.notices.push(format!(
                     "skipping non-regular file \"{}\"",
@@ -905,24 +971,40 @@ impl Walker<'_> {
                     return false;
                 }
             }
-        } else if ft.is_block_device() || ft.is_char_device() {
-            if !self.opts.devices {
-                self.notices.push(format!(
-                    "skipping non-regular file \"{}\"",
-                    String::from_utf8_lossy(&name)
-                ));
-                return false;
-            }
-            FileKind::Device { rdev: meta.rdev() }
-        } else {
-            if !self.opts.specials {
-                self.notices.push(format!(
-                    "skipping non-regular file \"{}\"",
-                    String::from_utf8_lossy(&name)
-                ));
-                return false;
-            }
-            FileKind::Special
+        };
+        // The kind decides the type bits a receiver sees, whatever a %stat said.
+        let mode = match &kind {
+            FileKind::Regular { .. } => (mode & !libc::S_IFMT) | libc::S_IFREG,
+            FileKind::Dir => (mode & !libc::S_IFMT) | libc::S_IFDIR,
+            FileKind::Symlink { .. } => (mode & !libc::S_IFMT) | libc::S_IFLNK,
+            _ => mode,
+        };
+        if self.opts.xattrs == 0 {
+            xattrs.clear();
+        }
+        let all = self.opts.xattrs > 1;
+        let fake_super = self.opts.fake_super;
+        let filters = self.filters();
+        xattrs.retain(|(n, _)| {
+            crate::xattrs::sent(n, all, fake_super)
+                && !filters.is_xattr_excluded(prtools_sync::filter::Side::Sender, n)
+        });
+        let ft = real;
+        let acl = match self.opts.acls && !matches!(kind, FileKind::Symlink { .. }) {
+            true => match prtools_sync::read_acl(path) {
+                Ok(acl) => acl,
+                Err(e) => {
+                    self.errors.push(ListError {
+                        message: format!(
+                            "get_acl: sys_acl_get_file({}, ACL_TYPE_ACCESS): {}",
+                            path.display(),
+                            os_reason(&e)
+                        ),
+                    });
+                    None
+                }
+            },
+            false => None,
         };
         let inode = (ft.is_file() && meta.nlink() > 1).then(|| (meta.dev(), meta.ino()));
         self.found.push(Found {
@@ -930,15 +1012,21 @@ impl Walker<'_> {
                 name,
                 kind,
                 mode: match &self.opts.chmod {
-                    Some(chmod) => chmod.apply(meta.mode(), ft.is_dir()),
-                    None => meta.mode(),
+                    Some(chmod) => chmod.apply(mode, ft.is_dir()),
+                    None => mode,
                 },
                 mtime: Mtime::of(meta),
-                uid: meta.uid(),
-                gid: meta.gid(),
+                uid,
+                gid,
                 hlink: None,
                 checksum: None,
                 implied: false,
+                xattrs,
+                acl,
+                atime: self.opts.atimes.then(|| Mtime {
+                    secs: meta.atime(),
+                    nanos: meta.atime_nsec() as u32,
+                }),
             },
             path: path.to_path_buf(),
             inode,
@@ -946,6 +1034,23 @@ impl Walker<'_> {
         self.order += 1;
         true
     }
+}
+
+/// Opens a source file for reading; with `--open-noatime` (`noatime`) without changing its
+/// access time, where the kernel allows it (the file's owner, or root), as rsync does.
+fn open_source(path: &Path, noatime: bool) -> io::Result<fs::File> {
+    use std::os::unix::fs::OpenOptionsExt;
+    if noatime {
+        match fs::OpenOptions::new()
+            .read(true)
+            .custom_flags(libc::O_NOATIME)
+            .open(path)
+        {
+            Err(e) if e.raw_os_error() == Some(libc::EPERM) => {}
+            other => return other,
+        }
+    }
+    fs::File::open(path)
 }
 
 /// Gives entries that share an inode a common group number (the index of the group's first

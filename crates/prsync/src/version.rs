@@ -31,14 +31,17 @@ pub fn json() -> String {
         ("hardlink_specials", "false"),
         ("hardlink_symlinks", "false"),
         ("IPv6", "true"),
-        ("atimes", "false"),
+        // -U sets the sender's access times; --open-noatime reads without touching them.
+        ("atimes", "true"),
         // prsync's own batch format (crate::batch): prsync replays it, rsync does not.
         ("batchfiles", "true"),
         ("inplace", "true"),
         ("append", "true"),
-        ("ACLs", "false"),
+        // -A: POSIX ACLs through libacl (exacl), access and default.
+        ("ACLs", "true"),
         ("ACL_at", "false"),
-        ("xattrs", "false"),
+        // -X/-XX and --fake-super's user.rsync.%stat, as rsync on Linux.
+        ("xattrs", "true"),
         ("secluded_args", "false"),
         ("iconv", "false"),
         ("prealloc", "true"),
@@ -75,8 +78,8 @@ mod tests {
     fn names_each_capability_once_as_the_probes_spell_it() {
         let text = json();
         for probe in [
-            "\"ACLs\": false",
-            "\"xattrs\": false",
+            "\"ACLs\": true",
+            "\"xattrs\": true",
             "\"symtimes\": true",
             "\"hardlink_symlinks\": false",
         ] {

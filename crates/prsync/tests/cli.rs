@@ -181,7 +181,9 @@ fn vv_names_capabilities_as_rsync_does() {
         keys
     };
     assert_eq!(names(&ours), names(&theirs));
-    assert_eq!(ours["capabilities"]["ACLs"], false);
+    assert_eq!(ours["capabilities"]["ACLs"], true);
+    assert_eq!(ours["capabilities"]["xattrs"], true);
+    assert_eq!(ours["capabilities"]["atimes"], true);
     assert_eq!(ours["capabilities"]["hardlinks"], true);
     assert_eq!(ours["program"], "prsync");
 }

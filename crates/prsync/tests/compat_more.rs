@@ -1428,3 +1428,276 @@ fn delete_missing_args_as_rsync() {
         false,
     );
 }
+
+/// Each path of a tree with its `user.` attributes (name, value), sorted.
+type TreeXattrs = Vec<(String, Vec<(String, Vec<u8>)>)>;
+
+/// Every `user.` attribute below `root`, per path (symlinks not followed), sorted.
+fn user_xattrs(root: &std::path::Path) -> TreeXattrs {
+    let mut out = Vec::new();
+    let mut stack = vec![std::path::PathBuf::new()];
+    while let Some(rel) = stack.pop() {
+        let path = root.join(&rel);
+        let meta = fs::symlink_metadata(&path).unwrap();
+        if meta.is_dir() {
+            for item in fs::read_dir(&path).unwrap() {
+                stack.push(rel.join(item.unwrap().file_name()));
+            }
+        }
+        let mut attrs: Vec<(String, Vec<u8>)> = xattr::list(&path)
+            .unwrap()
+            .map(|n| n.to_string_lossy().into_owned())
+            .filter(|n| n.starts_with("user."))
+            .map(|n| {
+                let v = xattr::get(&path, &n).unwrap().unwrap_or_default();
+                (n, v)
+            })
+            .collect();
+        attrs.sort();
+        out.push((rel.display().to_string(), attrs));
+    }
+    out.sort();
+    out
+}
+
+/// Asserts that both sides' `dest` trees hold the same `user.` attributes, and returns them.
+fn same_xattrs(bed: &Bed, dest: &str) -> TreeXattrs {
+    let [r, p] = bed.sides();
+    let (rx, px) = (user_xattrs(&r.join(dest)), user_xattrs(&p.join(dest)));
+    assert_eq!(rx, px, "user xattrs of {dest}: rsync, then prsync");
+    rx
+}
+
+fn setx(path: &std::path::Path, name: &str, value: &str) {
+    xattr::set(path, name, value.as_bytes()).unwrap();
+}
+
+/// `-X`: attributes of files and folders arrive, a destination's extra ones go, a changed
+/// one is itemized `x` (and nothing else of an unchanged file is touched); the filters' `x`
+/// rules keep names out on both sides; rsync's own `user.rsync.%` names travel with `-XX`
+/// only.
+#[test]
+fn xattrs_are_kept_and_itemized() {
+    let bed = Bed::new("more-xattrs");
+    let src = bed.src();
+    fs::create_dir_all(src.join("d/sub")).unwrap();
+    for (f, text) in [("f1", "one\n"), ("f2", "two\n"), ("d/f3", "three\n")] {
+        fs::write(src.join(f), text).unwrap();
+    }
+    setx(&src.join("f1"), "user.short", "s");
+    setx(&src.join("f1"), "user.long", &"long value ".repeat(40));
+    setx(&src.join("d"), "user.dir", "a folder's");
+    setx(&src.join("d/f3"), "user.keep", "k");
+    setx(&src.join("d/f3"), "user.skip-me", "filtered");
+    setx(&src.join("f2"), "user.rsync.%own", "only with -XX");
+    std::os::unix::fs::symlink("f1", src.join("link")).unwrap();
+    for p in ["f1", "f2", "d/f3", "d/sub", "d", "link", ""] {
+        set_mtime(&src.join(p), 1_500_000_000, 0);
+    }
+    bed.same(&[b"-aiX", b"{src}/", b"dst/"], "dst");
+    let got = same_xattrs(&bed, "dst");
+    assert!(got.iter().any(|(p, a)| p == "d" && a.len() == 1), "{got:?}");
+    assert!(got
+        .iter()
+        .all(|(_, a)| a.iter().all(|(n, _)| n != "user.rsync.%own")));
+
+    // A changed value, an extra name here, and an unchanged file: one `x` line each.
+    setx(&src.join("f1"), "user.short", "changed");
+    bed.on_dests("dst", |d| setx(&d.join("d/f3"), "user.extra", "remove me"));
+    let lines = bed.same(&[b"-aiX", b"{src}/", b"dst/"], "dst");
+    assert_eq!(
+        lines,
+        vec![b".f........x f1".to_vec(), b".f........x d/f3".to_vec()]
+    );
+    same_xattrs(&bed, "dst");
+
+    // x rules: a name excluded is neither sent nor removed here.
+    bed.on_dests("dst", |d| setx(&d.join("f2"), "user.skip-local", "stays"));
+    bed.same(&[b"-aiX", b"-f-x_user.skip*", b"{src}/", b"x/"], "x");
+    bed.same(&[b"-aiX", b"-f-x_user.skip*", b"{src}/", b"dst/"], "dst");
+    let got = same_xattrs(&bed, "dst");
+    assert!(got
+        .iter()
+        .any(|(p, a)| p == "f2" && a.iter().any(|(n, _)| n == "user.skip-local")));
+    same_xattrs(&bed, "x");
+
+    // -XX: rsync's own names too.
+    bed.same(&[b"-aiXX", b"{src}/", b"xx/"], "xx");
+    let got = same_xattrs(&bed, "xx");
+    assert!(got
+        .iter()
+        .any(|(p, a)| p == "f2" && a.iter().any(|(n, _)| n == "user.rsync.%own")));
+}
+
+/// `--fake-super`: another owner, a device and a fifo arrive as plain files with rsync's
+/// `user.rsync.%stat` (the same bytes rsync writes), and a second run finds them up to
+/// date; read back with `--fake-super`, they are what was sent.
+#[test]
+fn fake_super_keeps_what_only_root_may_set_in_an_xattr() {
+    let bed = Bed::new("more-fake-super");
+    let src = bed.src();
+    fs::write(src.join("owned"), b"someone else's\n").unwrap();
+    std::os::unix::fs::chown(src.join("owned"), Some(5000), Some(5002)).unwrap();
+    chmod(&src.join("owned"), 0o4755);
+    let node = |name: &str, kind: rustix::fs::FileType, dev: u64| {
+        rustix::fs::mknodat(
+            rustix::fs::CWD,
+            src.join(name),
+            kind,
+            rustix::fs::Mode::from_raw_mode(0o644),
+            dev,
+        )
+        .unwrap();
+    };
+    node(
+        "char",
+        rustix::fs::FileType::CharacterDevice,
+        rustix::fs::makedev(41, 67),
+    );
+    node("fifo", rustix::fs::FileType::Fifo, 0);
+    fs::create_dir_all(src.join("d")).unwrap();
+    chmod(&src.join("d"), 0o1777);
+    for p in ["owned", "char", "fifo", "d", ""] {
+        set_mtime(&src.join(p), 1_500_000_000, 0);
+    }
+    bed.same(&[b"-ai", b"--fake-super", b"{src}/", b"fake/"], "fake");
+    let got = same_xattrs(&bed, "fake");
+    let stat = |path: &str| -> String {
+        let attrs = &got.iter().find(|(p, _)| p == path).unwrap().1;
+        let (_, v) = attrs.iter().find(|(n, _)| n == "user.rsync.%stat").unwrap();
+        String::from_utf8_lossy(v).into_owned()
+    };
+    assert_eq!(stat("char"), "20644 41,67 0:0");
+    assert_eq!(stat("owned"), "104755 0,0 5000:5002");
+    assert_eq!(stat("d"), "41777 0,0 0:0");
+    let [_, p] = bed.sides();
+    assert!(fs::symlink_metadata(p.join("fake/fifo")).unwrap().is_file());
+    // Up to date as the attribute tells it.
+    let lines = bed.same(&[b"-ai", b"--fake-super", b"{src}/", b"fake/"], "fake");
+    assert!(lines.is_empty(), "{lines:?}");
+    // Read back with --fake-super at both (local) ends: the sender takes each file for what
+    // its attribute says, and the receiver stores the same attribute anew.
+    let again = bed.root.join("again");
+    let out = common::run_in(
+        common::prsync_bin(),
+        &[
+            OsStr::new("-ai"),
+            OsStr::new("--fake-super"),
+            p.join("fake/").as_os_str(),
+            again.as_os_str(),
+        ],
+        &bed.root,
+    );
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert_eq!(user_xattrs(&again), user_xattrs(&p.join("fake")));
+}
+
+/// `-U` gives each file the sender's access time; `--open-noatime` reads the sources
+/// without moving theirs, which a plain read would (relatime moves an atime older than the
+/// mtime).
+#[test]
+fn atimes_and_open_noatime() {
+    let bed = Bed::new("more-atimes");
+    let src = bed.src();
+    fs::write(src.join("f"), b"read me\n").unwrap();
+    let old = filetime::FileTime::from_unix_time(981_220_662, 0);
+    let mtime = filetime::FileTime::from_unix_time(1_500_000_000, 0);
+    filetime::set_file_times(src.join("f"), old, mtime).unwrap();
+    set_mtime(&src, 1_500_000_000, 0);
+    // Looked at before the trees are compared, which reads the files.
+    let (r, p) = bed.both(&[b"-ai", b"-U", b"--open-noatime", b"{src}/", b"dst/"]);
+    assert_eq!((r.code, p.code), (0, 0));
+    common::assert_same_lines(&r.stdout, &p.stdout, "-ai -U --open-noatime");
+    let atime = |p: &std::path::Path| fs::metadata(p).unwrap().atime();
+    assert_eq!(
+        atime(&src.join("f")),
+        981_220_662,
+        "the source was read quietly"
+    );
+    for side in bed.sides() {
+        assert_eq!(
+            atime(&side.join("dst/f")),
+            981_220_662,
+            "{}",
+            side.display()
+        );
+    }
+    let [rd, pd] = bed.sides();
+    common::assert_same_trees(&rd.join("dst"), &pd.join("dst"), "-U", true);
+    // Reading the copies to compare them moved their atimes: the next run says `u`.
+    let lines = bed.same(
+        &[b"-ai", b"-U", b"--open-noatime", b"{src}/", b"dst/"],
+        "dst",
+    );
+    assert_eq!(lines, vec![b".f......u.. f".to_vec()]);
+}
+
+/// Each path below `root` with its ACL as exacl prints it, canonically ordered.
+fn acls_of(root: &std::path::Path) -> Vec<(String, String)> {
+    let mut out = Vec::new();
+    let mut stack = vec![std::path::PathBuf::new()];
+    while let Some(rel) = stack.pop() {
+        let path = root.join(&rel);
+        if fs::symlink_metadata(&path).unwrap().is_dir() {
+            for item in fs::read_dir(&path).unwrap() {
+                stack.push(rel.join(item.unwrap().file_name()));
+            }
+        }
+        let mut entries = exacl::getfacl(&path, None).unwrap();
+        entries.sort();
+        out.push((
+            rel.display().to_string(),
+            exacl::to_string(&entries).unwrap(),
+        ));
+    }
+    out.sort();
+    out
+}
+
+/// `-A`: named entries, a mask and a folder's default ACL arrive as rsync sets them; one
+/// entry changed on the sender is itemized `a`, and a stale one here is taken away.
+#[test]
+fn acls_are_kept_and_itemized() {
+    let bed = Bed::new("more-acls");
+    let src = bed.src();
+    fs::create_dir_all(src.join("d")).unwrap();
+    fs::write(src.join("f"), b"f\n").unwrap();
+    fs::write(src.join("plain"), b"p\n").unwrap();
+    let acl = |text: &str| exacl::from_str(text).unwrap();
+    let file_acl = "allow::user::read,write\nallow::group::read\nallow::other::read\n\
+                    allow::user:1234:read,write\nallow::mask::read,write\n";
+    exacl::setfacl(&[src.join("f")], &acl(file_acl), None).unwrap();
+    let dir_acl = "allow::user::read,write,execute\nallow::group::read,execute\n\
+                   allow::other::read,execute\nallow:default:user::read,write,execute\n\
+                   allow:default:group::read\nallow:default:other::\n\
+                   allow:default:user:1234:read,write\nallow:default:mask::read,write\n";
+    exacl::setfacl(&[src.join("d")], &acl(dir_acl), None).unwrap();
+    for p in ["f", "plain", "d", ""] {
+        set_mtime(&src.join(p), 1_500_000_000, 0);
+    }
+    bed.same(&[b"-aiA", b"{src}/", b"dst/"], "dst");
+    let [r, p] = bed.sides();
+    assert_eq!(acls_of(&r.join("dst")), acls_of(&p.join("dst")));
+    assert!(acls_of(&p.join("dst"))
+        .iter()
+        .any(|(n, a)| n == "f" && a.contains("user:1234:read,write")));
+
+    // The named entry loses write (the mask, and so the mode, stay): an `a` line; a
+    // named entry added here to a file whose ACL is plain goes.
+    let changed = file_acl.replace("user:1234:read,write", "user:1234:read");
+    exacl::setfacl(&[src.join("f")], &acl(&changed), None).unwrap();
+    let stale = "allow::user::read,write\nallow::group::read\nallow::other::read\n\
+                 allow::user:4321:read\nallow::mask::read\n";
+    bed.on_dests("dst", |d| {
+        exacl::setfacl(&[d.join("plain")], &acl(stale), None).unwrap();
+        chmod(&d.join("plain"), 0o644);
+    });
+    let lines = bed.same(&[b"-aiA", b"{src}/", b"dst/"], "dst");
+    assert!(lines.contains(&b".f.......a. f".to_vec()), "{lines:?}");
+    assert_eq!(acls_of(&r.join("dst")), acls_of(&p.join("dst")));
+    assert_eq!(acls_of(&p.join("dst")), acls_of(&src));
+}

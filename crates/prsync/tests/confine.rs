@@ -240,6 +240,9 @@ fn entry(name: &str, kind: FileKind) -> FileEntry {
         hlink: None,
         checksum: None,
         implied: false,
+        xattrs: Vec::new(),
+        atime: None,
+        acl: None,
     }
 }
 

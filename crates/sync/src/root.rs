@@ -14,10 +14,18 @@ use rustix::io::Errno;
 use crate::error::{errno_at, explained};
 use crate::{platform, temp, AtomicFile, Kind, Meta, Mtime, RelPath, PERMISSION_BITS};
 
+#[cfg(feature = "acl")]
+mod acl;
+#[cfg(not(feature = "acl"))]
+#[path = "root/no_acl.rs"]
+mod acl;
+mod attrs;
 mod change;
 mod stat;
 mod tree;
 
+pub use acl::{canonical_acl, read_acl};
+pub use attrs::{read_xattrs, Xattr};
 pub use stat::FileStat;
 pub use tree::DirEntry;
 
@@ -364,6 +372,24 @@ impl Root {
     /// [`Root::set_root_mode`]); the access time is left alone.
     pub fn set_root_mtime(&self, mtime: Mtime) -> io::Result<()> {
         self.utime_at(None, mtime)
+    }
+
+    /// Sets the access time of `rel` (the root folder itself for `None`; a symlink's own),
+    /// leaving its modification time alone (rsync's `-U`).
+    pub fn set_atime(&self, rel: Option<&RelPath>, atime: Mtime) -> io::Result<()> {
+        let (dir, name) = self.at(rel)?;
+        let times = Timestamps {
+            last_access: Timespec {
+                tv_sec: atime.secs,
+                tv_nsec: atime.nanos.into(),
+            },
+            last_modification: Timespec {
+                tv_sec: 0,
+                tv_nsec: rustix::fs::UTIME_OMIT,
+            },
+        };
+        rustix::fs::utimensat(&dir, name, &times, AtFlags::SYMLINK_NOFOLLOW)
+            .map_err(|e| errno_at(self.shown_at(rel), e))
     }
 
     fn utime_at(&self, rel: Option<&RelPath>, mtime: Mtime) -> io::Result<()> {

@@ -445,6 +445,9 @@ mod tests {
             hlink: None,
             checksum: None,
             implied: false,
+            xattrs: Vec::new(),
+            atime: None,
+            acl: None,
         }
     }
 

@@ -49,7 +49,7 @@ impl<S: Sender, W: Write> Receiver<'_, S, W> {
             &name,
             |m| same_kind(e, m),
             |path, m| self.quick_check_at(e, m, path),
-            |m| self.attrs_match(e, m),
+            |path, m| self.attrs_match(e, m, path),
         )
     }
 
@@ -86,10 +86,11 @@ impl<S: Sender, W: Write> Receiver<'_, S, W> {
         }
     }
 
-    /// rsync's `unchanged_attrs`: nothing the options keep differs.
-    pub(super) fn attrs_match(&self, e: &FileEntry, m: &FileStat) -> bool {
+    /// rsync's `unchanged_attrs`: nothing the options keep differs, extended attributes
+    /// (`-X`) included.
+    pub(super) fn attrs_match(&self, e: &FileEntry, m: &FileStat, path: &Path) -> bool {
         let item = self.attr_item(e, m);
-        !(item.time || item.perms || item.owner || item.group)
+        !(item.time || item.perms || item.owner || item.group) && self.xattrs_match_at(e, path)
     }
 
     /// rsync's `try_dests_non` for a folder, link, device or fifo the destination lacks.
@@ -216,7 +217,7 @@ impl<S: Sender, W: Write> Receiver<'_, S, W> {
         let file = self.root()?.create_file(&rel)?;
         io::copy(&mut from, &mut file.file())?;
         self.chown_file(file.file(), e)?;
-        let mode = self.new_mode(e, None);
+        let mode = self.new_mode(i, e, None);
         file.commit(mode, self.opts.times.then_some(e.mtime), false)
     }
 }

@@ -132,11 +132,40 @@ pub fn send_list<R: Read, W: Write>(
     errors: Vec<String>,
     notices: Vec<String>,
 ) -> io::Result<()> {
-    for batch in list.chunks(1024) {
-        link.send(&Msg::List(batch.iter().map(WireEntry::from).collect()))?;
+    // A batch ends at 1024 entries or at about LIST_BYTES: with -X or -A an entry carries
+    // its attributes (values up to 64 KiB each), and a batch must stay well inside a frame.
+    const LIST_ENTRIES: usize = 1024;
+    const LIST_BYTES: usize = 4 << 20;
+    let mut batch = Vec::new();
+    let mut bytes = 0;
+    for entry in list {
+        bytes += wire_size(entry);
+        batch.push(WireEntry::from(entry));
+        if batch.len() == LIST_ENTRIES || bytes >= LIST_BYTES {
+            link.send(&Msg::List(std::mem::take(&mut batch)))?;
+            bytes = 0;
+        }
+    }
+    if !batch.is_empty() {
+        link.send(&Msg::List(batch))?;
     }
     link.send(&Msg::EndList { errors, notices })?;
     link.flush()
+}
+
+/// About what `entry` takes on the wire: its names, link target and attributes, and a
+/// little for the numbers.
+fn wire_size(entry: &FileEntry) -> usize {
+    let target = match &entry.kind {
+        crate::flist::FileKind::Symlink { target } => target.len(),
+        _ => 0,
+    };
+    let xattrs: usize = entry
+        .xattrs
+        .iter()
+        .map(|(n, v)| n.len() + v.len() + 8)
+        .sum();
+    entry.name.len() + target + xattrs + entry.acl.as_ref().map_or(0, String::len) + 64
 }
 
 /// Receives a file list, checking every name.
@@ -157,5 +186,43 @@ pub fn receive_list<R: Read, W: Write>(
             Msg::EndList { errors, notices } => return Ok((list, errors, notices)),
             other => return Err(unexpected("the file list", &other)),
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::flist::FileKind;
+
+    /// 1024 entries with 60 KiB of attributes each would be 60 MiB in one batch, past a
+    /// frame's 16 MiB: the list goes in smaller batches, and arrives whole.
+    #[test]
+    fn a_list_heavy_with_attributes_fits_the_frames() {
+        let entry = |n: usize| FileEntry {
+            name: format!("f{n}").into_bytes(),
+            kind: FileKind::Regular { size: 1 },
+            mode: 0o100644,
+            mtime: prtools_sync::Mtime { secs: 1, nanos: 0 },
+            uid: 0,
+            gid: 0,
+            hlink: None,
+            checksum: None,
+            implied: false,
+            xattrs: vec![(b"user.big".to_vec(), vec![b'x'; 60 << 10])],
+            atime: None,
+            acl: None,
+        };
+        let list: Vec<FileEntry> = (0..1024).map(entry).collect();
+        let mut wire = Vec::new();
+        send_list(
+            &mut Link::new(io::empty(), &mut wire),
+            &list,
+            Vec::new(),
+            Vec::new(),
+        )
+        .unwrap();
+        let mut link = Link::new(&wire[..], io::sink());
+        let (got, _, _) = receive_list(&mut link).unwrap();
+        assert_eq!(got, list);
     }
 }

@@ -133,7 +133,15 @@ pub struct WireEntry {
     hlink: Option<u32>,
     checksum: Option<u128>,
     implied: bool,
+    // Protocol 4 adds these three at the end, so that the fields above keep their format.
+    xattrs: Vec<(XattrBytes, XattrBytes)>,
+    atime: Option<(i64, u32)>,
+    acl: Option<String>,
 }
+
+/// An attribute's name or value, written as one length and the bytes (see [`Msg`]).
+#[derive(Clone, Debug, Serialize, Deserialize)]
+struct XattrBytes(#[serde(with = "serde_bytes")] Vec<u8>);
 
 impl From<&FileEntry> for WireEntry {
     fn from(e: &FileEntry) -> WireEntry {
@@ -159,6 +167,13 @@ impl From<&FileEntry> for WireEntry {
             hlink: e.hlink,
             checksum: e.checksum,
             implied: e.implied,
+            xattrs: e
+                .xattrs
+                .iter()
+                .map(|(n, v)| (XattrBytes(n.clone()), XattrBytes(v.clone())))
+                .collect(),
+            atime: e.atime.map(|t| (t.secs, t.nanos)),
+            acl: e.acl.clone(),
         }
     }
 }
@@ -184,6 +199,9 @@ impl WireEntry {
         if self.nanos >= 1_000_000_000 {
             return Err("bad modification time in the file list".into());
         }
+        if self.atime.is_some_and(|(_, n)| n >= 1_000_000_000) {
+            return Err("bad access time in the file list".into());
+        }
         Ok(FileEntry {
             name: self.name,
             kind,
@@ -197,6 +215,9 @@ impl WireEntry {
             hlink: self.hlink,
             checksum: self.checksum,
             implied: self.implied,
+            xattrs: self.xattrs.into_iter().map(|(n, v)| (n.0, v.0)).collect(),
+            atime: self.atime.map(|(secs, nanos)| Mtime { secs, nanos }),
+            acl: self.acl,
         })
     }
 }
@@ -556,6 +577,9 @@ mod tests {
             hlink: None,
             checksum: None,
             implied: false,
+            xattrs: Vec::new(),
+            atime: None,
+            acl: None,
         });
         assert!(e.clone().into_entry().is_ok());
         for bad in [&b"../x"[..], b"/etc/passwd", b"a/../../b", b""] {

@@ -55,8 +55,6 @@ pub enum FilterErrorKind {
     DirMerge,
     /// The `/` modifier (match against the absolute path on the sender) is not supported.
     AbsolutePath,
-    /// The `x` modifier (rules for extended-attribute names) is not supported.
-    Xattr,
     /// The `C` modifier given with a pattern: `-C` stands for the CVS names alone.
     Cvs,
     /// Reading a pattern file failed; [`FilterError::io_error`] holds the reason.
@@ -230,9 +228,6 @@ impl fmt::Display for FilterError {
                 .to_string(),
             FilterErrorKind::AbsolutePath => "the '/' modifier (match the absolute path) is not \
                  supported; hint: anchor the pattern at the transfer root with a leading '/'"
-                .to_string(),
-            FilterErrorKind::Xattr => "the 'x' modifier (extended-attribute names) is not \
-                 supported; hint: drop the rule"
                 .to_string(),
             FilterErrorKind::Cvs => "'-C' stands for CVS's list of names and takes no \
                  pattern; hint: give '-C' alone, and the pattern in a rule of its own"

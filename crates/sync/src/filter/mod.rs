@@ -59,8 +59,8 @@
 //!
 //! # What is not supported
 //!
-//! A `dir-merge` rule inside a per-folder merge file, and the `/` (absolute path) and `x`
-//! (xattr names) modifiers, are refused with a [`FilterError`] that names the rule and what
+//! A `dir-merge` rule inside a per-folder merge file, and the `/` (absolute path) modifier,
+//! are refused with a [`FilterError`] that names the rule and what
 //! to use instead; nothing is silently ignored.
 
 mod error;
@@ -265,7 +265,9 @@ impl FilterList {
     /// rule matches.
     pub fn trace(&self, side: Side, path: &[u8], is_dir: bool) -> Option<(bool, Vec<u8>)> {
         let at = self.rules.iter().position(|rule| {
-            rule.applies_to(side, self.delete_excluded) && rule.matches(path, is_dir)
+            !rule.is_xattr()
+                && rule.applies_to(side, self.delete_excluded)
+                && rule.matches(path, is_dir)
         })?;
         let rule = &self.rules[at];
         let mut shown = rule.shown();
@@ -282,6 +284,18 @@ impl FilterList {
         Some((excluding(Some(rule)), shown))
     }
 
+    /// `-X`: is the extended attribute `name` (`user.foo`) left alone on `side`? Only the
+    /// `x` rules count, as in rsync, where `-f'-x system.*'` keeps a name out of both the
+    /// sender's list and what the receiver removes.
+    pub fn is_xattr_excluded(&self, side: Side, name: &[u8]) -> bool {
+        let rule = self.rules.iter().find(|rule| {
+            rule.is_xattr()
+                && rule.applies_to(side, self.delete_excluded)
+                && rule.matches(name, false)
+        });
+        excluding(rule)
+    }
+
     fn decide(
         &self,
         side: Side,
@@ -290,7 +304,8 @@ impl FilterList {
         with_perishable: bool,
     ) -> Option<&FilterRule> {
         self.rules.iter().find(|rule| {
-            (with_perishable || !rule.perishable())
+            !rule.is_xattr()
+                && (with_perishable || !rule.perishable())
                 && rule.applies_to(side, self.delete_excluded)
                 && rule.matches(path, is_dir)
         })

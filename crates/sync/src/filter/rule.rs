@@ -56,6 +56,8 @@ pub struct FilterRule {
     negate: bool,
     /// The `p` modifier: ignored inside a directory that is being deleted.
     perishable: bool,
+    /// The `x` modifier: the rule names extended attributes (`-X`), not paths.
+    xattr: bool,
     pattern: Pattern,
     /// Where the rule came from, which a trace says (see [`FilterRule::shown`]).
     source: Source,
@@ -93,10 +95,12 @@ impl FilterRule {
     ///
     /// Rules: `-`/`exclude`, `+`/`include`, `H`/`hide`, `S`/`show`, `P`/`protect`,
     /// `R`/`risk`. Modifiers: `!` (act on what does not match), `s` (sender side only), `r`
-    /// (receiver side only), `p` (perishable). `!`/`clear` empties a list and is not a rule:
-    /// give it to [`FilterList::push_filter`](super::FilterList::push_filter), as `merge`,
-    /// `dir-merge` and `-C`, which stand for other rules. The `/` and `x` modifiers are
-    /// refused with an error that says so.
+    /// (receiver side only), `p` (perishable), `x` (the pattern names extended attributes,
+    /// see [`FilterList::is_xattr_excluded`](super::FilterList::is_xattr_excluded)).
+    /// `!`/`clear` empties a list and is not a rule: give it to
+    /// [`FilterList::push_filter`](super::FilterList::push_filter), as `merge`, `dir-merge`
+    /// and `-C`, which stand for other rules. The `/` modifier is refused with an error
+    /// that says so.
     pub fn parse(rule: impl AsRef<[u8]>) -> Result<FilterRule, FilterError> {
         let text = rule.as_ref();
         match parse_full(text)? {
@@ -129,6 +133,11 @@ impl FilterRule {
     /// Whether the rule has the `!` modifier.
     pub fn negated(&self) -> bool {
         self.negate
+    }
+
+    /// Whether the rule has the `x` modifier: its pattern names extended attributes.
+    pub fn is_xattr(&self) -> bool {
+        self.xattr
     }
 
     /// Whether the rule has the `p` modifier: see
@@ -231,6 +240,7 @@ impl FilterRule {
             (self.sender, b's'),
             (self.receiver, b'r'),
             (self.perishable, b'p'),
+            (self.xattr, b'x'),
         ] {
             if on {
                 out.push(m);
@@ -417,6 +427,7 @@ pub(crate) fn parse_full(text: &[u8]) -> Result<Option<Parsed>, FilterError> {
         receiver,
         negate: false,
         perishable: false,
+        xattr: false,
         pattern: Pattern::new(b""),
         source: Source::Given,
     };
@@ -433,7 +444,7 @@ pub(crate) fn parse_full(text: &[u8]) -> Result<Option<Parsed>, FilterError> {
             b's' if !side_in_name => rule.sender = true,
             b'r' if !side_in_name => rule.receiver = true,
             b'/' => return Err(err(FilterErrorKind::AbsolutePath)),
-            b'x' => return Err(err(FilterErrorKind::Xattr)),
+            b'x' => rule.xattr = true,
             b'C' if !side_in_name => cvs = true,
             _ => return Err(err(FilterErrorKind::InvalidModifier(m))),
         }
@@ -521,6 +532,7 @@ pub(crate) fn parse_bare(pattern: &[u8], action: Action) -> Parsed {
         receiver: false,
         negate: false,
         perishable: false,
+        xattr: false,
         pattern: Pattern::new(pattern),
         source: Source::Given,
     })
@@ -610,7 +622,6 @@ mod tests {
         assert_eq!(kind(": /.rsync-filter"), FilterErrorKind::DirMerge);
         assert_eq!(kind(":C"), FilterErrorKind::DirMerge);
         assert_eq!(kind("-/ /etc/passwd"), FilterErrorKind::AbsolutePath);
-        assert_eq!(kind("-x user.*"), FilterErrorKind::Xattr);
         assert_eq!(kind("-C"), FilterErrorKind::Cvs);
         assert_eq!(kind("HC"), FilterErrorKind::InvalidModifier(b'C'));
         assert_eq!(kind("Hs foo"), FilterErrorKind::InvalidModifier(b's'));

@@ -24,6 +24,8 @@ pub struct FileStat {
     pub size: u64,
     /// Modification time.
     pub mtime: Mtime,
+    /// Access time (rsync's `-U` compares it).
+    pub atime: Mtime,
     /// Owner.
     pub uid: u32,
     /// Group.
@@ -94,6 +96,11 @@ impl FileStat {
             mode: stat.st_mode as u32,
             size: size_of(stat),
             mtime: mtime_of(stat),
+            atime: Mtime {
+                secs: stat.st_atime as i64,
+                // st_atime_nsec is always in 0..1e9, so it fits.
+                nanos: stat.st_atime_nsec as u32,
+            },
             uid: stat.st_uid as u32,
             gid: stat.st_gid as u32,
             dev: stat.st_dev as u64,
