@@ -186,11 +186,11 @@ impl<'a, S: Sender, W: Write> Receiver<'a, S, W> {
             })?),
             None => None,
         };
-        // -K, and -R --no-implied-dirs (whose folders above a name are not sent, so the
-        // destination's own path is used as it is, links and all, as rsync's receiver
-        // does): a trusted symlink to a folder is walked through.
-        let follow = opts.keep_dirlinks || (opts.relative && !opts.implied_dirs);
-        let root = match Root::open(&dest.dir).map(|r| match follow {
+        // -K: a trusted symlink to a folder is walked through. (rsync 3.5.0 also walks
+        // through one with -R --no-implied-dirs when it stays inside the destination, and
+        // refuses one that leads out; prsync cannot yet tell the two apart, so it follows
+        // neither: see rsync's no-implied-dirs-symlink and relative-mkpath-symlink.)
+        let root = match Root::open(&dest.dir).map(|r| match opts.keep_dirlinks {
             true => r.keeping_dirlinks(),
             false => r,
         }) {

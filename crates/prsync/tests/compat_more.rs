@@ -1088,42 +1088,6 @@ fn no_super_receives_as_a_user() {
     );
 }
 
-/// `-R --no-implied-dirs` writes through a symlink the destination has on the path (its
-/// folders are not sent, so the destination's path is used as it is); with implied
-/// folders the link is replaced by a real folder.
-#[test]
-fn no_implied_dirs_follows_the_destinations_links() {
-    let bed = Bed::new("more-no-implied-link");
-    fs::create_dir_all(bed.src().join("path")).unwrap();
-    fs::write(bed.src().join("path/file"), b"NEW\n").unwrap();
-    set_mtime(&bed.src().join("path/file"), 1_500_000_000, 0);
-    set_mtime(&bed.src().join("path"), 1_500_000_000, 0);
-    for (dest, extra) in [
-        ("noimplied", &[&b"--no-implied-dirs"[..]][..]),
-        ("implied", &[]),
-    ] {
-        bed.on_dests("", |side| {
-            fs::create_dir_all(side.join(dest).join("real")).unwrap();
-            std::os::unix::fs::symlink("real", side.join(dest).join("path")).unwrap();
-            set_mtime(&side.join(dest).join("real"), 1_500_000_000, 0);
-        });
-        let mut args: Vec<&[u8]> = vec![b"-aiR"];
-        args.extend_from_slice(extra);
-        let dest_arg = format!("{dest}/");
-        args.extend_from_slice(&[b"{src}/./path/file", dest_arg.as_bytes()]);
-        // The folder written into gets the time of writing on each side.
-        bed.same_with(&args, dest, false);
-    }
-    let [_, p] = bed.sides();
-    assert_eq!(fs::read(p.join("noimplied/real/file")).unwrap(), b"NEW\n");
-    let meta = fs::metadata(p.join("noimplied/real/file")).unwrap();
-    assert_eq!(meta.mtime(), 1_500_000_000);
-    assert!(!p.join("implied/path").is_symlink());
-}
-
-/// `--debug=FILTER` (which `-vv` sets) says each rule that decides a name, as rsync does:
-/// the sender's hiding and showing, the receiver's protecting and risking before it
-/// deletes, a rule from a file by where it came from (never its words), a per-folder
 /// file's rule with the file's name, and -C's names as the global CVS list.
 #[test]
 fn filter_trace_names_the_deciding_rule() {
