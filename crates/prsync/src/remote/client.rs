@@ -342,19 +342,7 @@ fn pull(
     agent: &Agent,
 ) -> i32 {
     let start = Instant::now();
-    let target = Target::from_specs(vec![host.clone()]).remove(0);
-    let name = target.name().to_string();
-    let printer = Printer::new(false, None, None);
-    let setup = runtime.block_on(async {
-        let conn = Connection::open(&target, &opts.config).await?;
-        match start_agent(&conn, agent, &printer).await {
-            Ok(started) => Ok((conn, started)),
-            Err(e) => {
-                conn.close().await;
-                Err(e)
-            }
-        }
-    });
+    let (name, printer, setup) = connect_one(runtime, opts, host, agent);
     let (conn, (process, input, output, stderr, kill)) = match setup {
         Ok(s) => s,
         Err(e) => return finish([(name, Err(e))].into_iter(), exit::OK, Vec::new()),
@@ -402,6 +390,31 @@ fn pull(
     }
 }
 
+/// Connects to the one `host` of a pull (or of a remote `--files-from`) and starts the
+/// agent there: the host's name, the printer for its lines, and the connection with the
+/// started agent (a connection whose agent did not start is closed).
+fn connect_one(
+    runtime: &tokio::runtime::Runtime,
+    opts: &Options,
+    host: &prtools_hostlist::HostSpec,
+    agent: &Agent,
+) -> (String, Printer, Result<(Connection, Started), HostError>) {
+    let target = Target::from_specs(vec![host.clone()]).remove(0);
+    let name = target.name().to_string();
+    let printer = Printer::new(false, None, None);
+    let setup = runtime.block_on(async {
+        let conn = Connection::open(&target, &opts.config).await?;
+        match start_agent(&conn, agent, &printer).await {
+            Ok(started) => Ok((conn, started)),
+            Err(e) => {
+                conn.close().await;
+                Err(e)
+            }
+        }
+    });
+    (name, printer, setup)
+}
+
 /// `--files-from=host:FILE`: the options with the sources FILE names, FILE read by an agent
 /// on the transfer's one host.
 fn with_remote_list(
@@ -416,24 +429,13 @@ fn with_remote_list(
         _ => {
             return Err((
                 exit::SYNTAX,
-                "--files-from=host:FILE needs a transfer with that one host; hint: copy the                  list here and give --files-from=FILE"
+                "--files-from=host:FILE needs a transfer with that one host; hint: copy the \
+                 list here and give --files-from=FILE"
                     .into(),
             ))
         }
     };
-    let target = Target::from_specs(vec![host.clone()]).remove(0);
-    let name = target.name().to_string();
-    let printer = Printer::new(false, None, None);
-    let setup = runtime.block_on(async {
-        let conn = Connection::open(&target, &opts.config).await?;
-        match start_agent(&conn, agent, &printer).await {
-            Ok(started) => Ok((conn, started)),
-            Err(e) => {
-                conn.close().await;
-                Err(e)
-            }
-        }
-    });
+    let (name, _, setup) = connect_one(runtime, opts, host, agent);
     let (conn, (process, input, output, stderr, _kill)) =
         setup.map_err(|e| (exit::UNREACHABLE, format!("{name}: {e}")))?;
     let handle = runtime.handle().clone();
