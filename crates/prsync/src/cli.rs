@@ -577,6 +577,12 @@ impl Options {
         self.info.skip.unwrap_or(u8::from(self.verbose > 1))
     }
 
+    /// Whether each filter rule that decides a name is said (`--debug=FILTER`, which `-vv`
+    /// sets), by the sender as it lists and by the receiver before it deletes.
+    pub fn trace_filters(&self) -> bool {
+        self.more.debug_filter || self.verbose > 1
+    }
+
     /// rsync's `am_root`: whether the receiver may do what root may (set any group, make
     /// devices).
     pub fn am_root(&self) -> bool {

@@ -146,7 +146,7 @@ pub fn list_options(opts: &Options) -> ListOptions {
         ignore_missing_args: opts.ignore_missing_args,
         delete_missing_args: opts.more.delete_missing_args,
         one_file_system: opts.one_file_system,
-        trace_filters: opts.more.debug_filter || opts.verbose > 1,
+        trace_filters: opts.trace_filters(),
         xattrs: opts.more.xattrs,
         fake_super: opts.more.fake_super,
         atimes: opts.more.atimes,

@@ -2220,7 +2220,7 @@ impl<'a, S: Sender, W: Write> Receiver<'a, S, W> {
             }
         };
         let merged = self.merged_filters(dir_rel.as_ref());
-        let trace = self.opts.more.debug_filter || self.opts.verbose > 1;
+        let trace = self.opts.trace_filters();
         // As rsync's generator: the folder is read, in the order it gives, with what the
         // filters protect left out (its filter trace comes in that order); what is left and
         // not in the list goes, last name first.
