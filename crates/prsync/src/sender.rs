@@ -370,6 +370,7 @@ impl Sender for LocalSender {
                 // cost of a first copy on the client.
                 let listed = self.entries[index].size().saturating_add(1);
                 let mut buf = vec![0u8; listed.min(COPY_BUFFER as u64) as usize];
+                let opened = file.metadata().map_err(at)?.len();
                 let mut total = 0u64;
                 loop {
                     let n = match file.read(&mut buf) {
@@ -385,6 +386,16 @@ impl Sender for LocalSender {
                             let _ = out.flush();
                         });
                     }
+                }
+                // A file cut short while it was read (a log truncated under us) is not put in
+                // place as if whole: the file fails, the run goes on and exits 23, as
+                // rsync's sender reports its read errors.
+                if total < opened {
+                    return Err(io::Error::other(format!(
+                        "read errors mapping \"{}\": the file shrank while it was read \
+                         ({total} of {opened} bytes)",
+                        path.display()
+                    )));
                 }
                 Ok(Sent {
                     literal: total,
