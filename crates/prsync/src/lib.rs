@@ -29,6 +29,7 @@
 pub mod alt_dest;
 pub mod backup;
 pub mod batch;
+mod bus_guard;
 pub mod chmod;
 pub mod cli;
 pub mod fake_super;

@@ -391,11 +391,7 @@ impl Sender for LocalSender {
                 // place as if whole: the file fails, the run goes on and exits 23, as
                 // rsync's sender reports its read errors.
                 if total < opened {
-                    return Err(io::Error::other(format!(
-                        "read errors mapping \"{}\": the file shrank while it was read \
-                         ({total} of {opened} bytes)",
-                        path.display()
-                    )));
+                    return Err(shrank(path));
                 }
                 Ok(Sent {
                     literal: total,
@@ -411,6 +407,9 @@ impl Sender for LocalSender {
                 delta
                     .encode(&data, &mut counter)
                     .map_err(|e| io::Error::other(format!("'{}': {e}", path.display())))?;
+                if !data.intact() {
+                    return Err(shrank(path));
+                }
                 if let Some(pacer) = &mut self.pacer {
                     pacer.pace(counter.n, || {});
                 }
@@ -437,9 +436,13 @@ impl Sender for LocalSender {
                 let data = open_source(path, self.noatime)
                     .and_then(|f| Mapped::new(&f))
                     .map_err(|e| format!("'{}': {e}", path.display()))?;
-                Signature::new(&data, options)
+                let sig = Signature::new(&data, options)
                     .map(Arc::new)
-                    .map_err(|e| format!("'{}': {e}", path.display()))
+                    .map_err(|e| format!("'{}': {e}", path.display()))?;
+                match data.intact() {
+                    true => Ok(sig),
+                    false => Err(shrank(path).to_string()),
+                }
             })
             .clone()
             .map(Some)
@@ -1098,6 +1101,15 @@ fn trim_slashes(bytes: &[u8]) -> &[u8] {
         end -= 1;
     }
     &bytes[..end]
+}
+
+/// A source file that another process cut short while it was read: that file fails
+/// (exit 23) in rsync's words, and the rest of the run goes on.
+fn shrank(path: &Path) -> io::Error {
+    io::Error::other(format!(
+        "read errors mapping \"{}\": the file shrank while it was read",
+        path.display()
+    ))
 }
 
 /// The OS's reason as rsync words it: `No such file or directory (2)`.
