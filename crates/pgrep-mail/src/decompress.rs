@@ -19,7 +19,7 @@ use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
 use std::os::unix::ffi::OsStrExt;
 use std::path::Path;
 
-use memmap2::Mmap;
+use prtools_mapped::Mapped;
 
 /// Files at least this large are mapped rather than read: the copy into a buffer would cost
 /// as much as the search. Small files are read, because a mapping costs more to set up.
@@ -32,7 +32,7 @@ pub const FIRST_READ: usize = 128 << 10;
 /// A file's bytes.
 pub enum Data<'b> {
     /// Mapped in place.
-    Mapped(Mmap),
+    Mapped(Mapped),
     /// Read into the caller's buffer.
     Borrowed(&'b [u8]),
     /// Read (or decompressed) into memory of its own.
@@ -121,10 +121,14 @@ impl Format {
 }
 
 /// Reads `path` whole into `buf` (which is reused: its contents are overwritten and it
-/// grows as needed), or maps it when it is large. A compressed one is returned open at its
-/// start, as [`Contents::Compressed`]. The error is the reason, lowercase, with what to do
-/// about it.
-pub fn read_path<'b>(path: &Path, buf: &'b mut Vec<u8>) -> Result<Contents<'b>, String> {
+/// grows as needed), or maps it when it is large and `may_map`. A compressed one is returned
+/// open at its start, as [`Contents::Compressed`]. The error is the reason, lowercase, with
+/// what to do about it.
+pub fn read_path<'b>(
+    path: &Path,
+    buf: &'b mut Vec<u8>,
+    may_map: bool,
+) -> Result<Contents<'b>, String> {
     let mut file = open_file(path).map_err(|e| open_reason(path, &e))?;
     // `buf` is kept initialised to its full length (zeroed once, when it grows), so that
     // reads go straight into it; `filled` says how much of it is this file's.
@@ -143,12 +147,10 @@ pub fn read_path<'b>(path: &Path, buf: &'b mut Vec<u8>) -> Result<Contents<'b>, 
         // Larger than most mail files: its size decides how to read it. (A folder opens
         // fine but fails the read above with "is a directory", so it never gets here.)
         let meta = file.metadata().map_err(|e| crate::io_reason(&e))?;
-        if meta.is_file() && meta.len() >= MMAP_MIN {
-            // SAFETY: the mapping is read-only and private to this process. A file truncated
-            // while mapped would fault on access; grep tools accept that risk for mail
-            // folders (ripgrep maps files the same way), and pgrep-mail never writes the
-            // files it reads.
-            if let Ok(m) = unsafe { Mmap::map(&file) } {
+        if may_map && meta.is_file() && meta.len() >= MMAP_MIN {
+            // A folder cut short while it is mapped reads as zeros past its new end, and
+            // says so (`Mapped::intact`): the caller then reads it again.
+            if let Ok(m) = Mapped::new(&file) {
                 return Ok(Contents::Whole(Data::Mapped(m)));
             }
         }

@@ -29,7 +29,6 @@
 pub mod alt_dest;
 pub mod backup;
 pub mod batch;
-mod bus_guard;
 pub mod chmod;
 pub mod cli;
 pub mod fake_super;
@@ -40,7 +39,6 @@ pub mod itemize;
 pub mod links;
 pub mod list_only;
 pub mod log_file;
-pub mod mapped;
 pub mod more_options;
 pub mod no_options;
 pub mod out_format;

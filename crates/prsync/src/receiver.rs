@@ -32,9 +32,9 @@ use prtools_sync::{FileStat, RelPath, Root};
 use crate::cli::{DeleteMode, Options};
 use crate::flist::{compare, parent_of, FileEntry, FileKind};
 use crate::itemize::{self, Item};
-use crate::mapped::Mapped;
 use crate::sender::{os_reason, Prefetch, Sender};
 use crate::stats::Stats;
+use prtools_mapped::Mapped;
 
 mod alt;
 mod attrs;

@@ -20,7 +20,7 @@ use prtools_sync::filter::FilterList;
 use prtools_sync::Mtime;
 
 use crate::flist::{sort_and_dedup, FileEntry, FileKind};
-use crate::mapped::Mapped;
+use prtools_mapped::Mapped;
 
 /// How much of a whole file is copied per read.
 pub(crate) const COPY_BUFFER: usize = 256 * 1024;

@@ -1,118 +1,33 @@
-//! A source file that changes while it is sent: both tools run with a small preloaded
-//! library that cuts the file to nothing just before the first read of it, so the race is
-//! staged the same way every time (rsync's own source-change-size-continues test does so
-//! too). The file fails with exit 23 and the rest of the list is still sent.
+//! A source file that changes while it is sent, staged by a preloaded library that cuts
+//! it to nothing as it is first read or mapped (`prtools_tests::shrink`). The file fails
+//! with exit 23 and the rest of the list is still sent.
 
 mod common;
 
 use common::{prsync_bin, scratch};
+use prtools_tests::shrink::{self, Shrink};
 use std::ffi::OsStr;
 use std::fs;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
-/// A `read` and an `mmap` that, the first time they are given the file named by
-/// `SHRINK_PATH` (`mmap` only when `SHRINK_ON=mmap`), truncate that file: a read then finds
-/// it empty, and a mapping finds its pages gone. Rust's `File::read` and memmap2 go through
-/// the C library's functions, so this sees prsync as it sees rsync.
-const SHRINK_SHIM: &str = r#"
-#define _GNU_SOURCE
-#include <dlfcn.h>
-#include <limits.h>
-#include <stdio.h>
-#include <stdlib.h>
-#include <string.h>
-#include <sys/mman.h>
-#include <unistd.h>
-
-static int done;
-
-static void shrink_if_wanted(int fd, const char *on)
-{
-    const char *want = getenv("SHRINK_PATH");
-    const char *when = getenv("SHRINK_ON");
-    char link[64], at[PATH_MAX];
-    ssize_t n;
-    if (done || !want || strcmp(when ? when : "read", on) != 0)
-        return;
-    snprintf(link, sizeof link, "/proc/self/fd/%d", fd);
-    n = readlink(link, at, sizeof at - 1);
-    if (n > 0) {
-        at[n] = 0;
-        if (strcmp(at, want) == 0) {
-            done = 1;
-            truncate(want, 0);
-        }
-    }
-}
-
-ssize_t read(int fd, void *buf, size_t len)
-{
-    static ssize_t (*next)(int, void *, size_t);
-    if (!next)
-        next = (ssize_t (*)(int, void *, size_t))dlsym(RTLD_NEXT, "read");
-    shrink_if_wanted(fd, "read");
-    return next(fd, buf, len);
-}
-
-void *mmap(void *addr, size_t len, int prot, int flags, int fd, off_t off)
-{
-    static void *(*next)(void *, size_t, int, int, int, off_t);
-    void *got;
-    if (!next)
-        next = (void *(*)(void *, size_t, int, int, int, off_t))dlsym(RTLD_NEXT, "mmap");
-    got = next(addr, len, prot, flags, fd, off);
-    if (fd >= 0 && got != MAP_FAILED)
-        shrink_if_wanted(fd, "mmap");
-    return got;
-}
-
-void *mmap64(void *addr, size_t len, int prot, int flags, int fd, off_t off)
-{
-    return mmap(addr, len, prot, flags, fd, off);
-}
-"#;
-
-/// Builds the shim with the C compiler Rust links with.
-fn shim(dir: &Path) -> PathBuf {
-    let c = dir.join("shrink.c");
-    let so = dir.join("shrink.so");
-    fs::write(&c, SHRINK_SHIM).unwrap();
-    let built = Command::new("cc")
-        .args([OsStr::new("-shared"), OsStr::new("-fPIC"), OsStr::new("-o")])
-        .arg(&so)
-        .arg(&c)
-        .arg("-ldl")
-        .output()
-        .expect("cc runs");
-    assert!(
-        built.status.success(),
-        "cc: {}",
-        String::from_utf8_lossy(&built.stderr)
-    );
-    so
-}
-
 /// Runs `program -a --no-whole-file SRC/ DEST/` on a fresh source whose first file shrinks
-/// as it is read (`on` `read` or `mmap`).
-fn run_shrinking(program: &OsStr, dir: &Path, so: &Path, on: &str) -> (Output, PathBuf) {
+/// as it is read or mapped (`when`).
+fn run_shrinking(program: &OsStr, dir: &Path, so: &Path, when: Shrink) -> (Output, PathBuf) {
     let src = dir.join("src");
     let dest = dir.join("dest");
     fs::create_dir_all(&src).unwrap();
     let changing = src.join("01-changing.bin");
     fs::write(&changing, changing_bytes()).unwrap();
     fs::write(src.join("02-later.txt"), "later file must still transfer\n").unwrap();
-    let out = Command::new(program)
-        .arg("-a")
+    let mut cmd = Command::new(program);
+    cmd.arg("-a")
         .arg("--no-whole-file")
         .arg(format!("{}/", src.display()))
         .arg(format!("{}/", dest.display()))
-        .env("LD_PRELOAD", so)
-        .env("SHRINK_PATH", fs::canonicalize(&changing).unwrap())
-        .env("SHRINK_ON", on)
-        .env("LC_ALL", "C.UTF-8")
-        .output()
-        .expect("the program starts");
+        .env("LC_ALL", "C.UTF-8");
+    shrink::preload(&mut cmd, so, &changing, when);
+    let out = cmd.output().expect("the program starts");
     assert_eq!(
         fs::metadata(&changing).unwrap().len(),
         0,
@@ -124,9 +39,9 @@ fn run_shrinking(program: &OsStr, dir: &Path, so: &Path, on: &str) -> (Output, P
 #[test]
 fn a_source_that_shrinks_while_read_fails_with_23_and_the_rest_is_sent() {
     let dir = scratch("source-shrinks");
-    let so = shim(&dir);
+    let so = shrink::build(&dir);
     for (program, side) in [(OsStr::new("rsync"), "r"), (prsync_bin(), "p")] {
-        let (out, dest) = run_shrinking(program, &dir.join(side), &so, "read");
+        let (out, dest) = run_shrinking(program, &dir.join(side), &so, Shrink::OnRead);
         let stderr = String::from_utf8_lossy(&out.stderr);
         assert_eq!(out.status.code(), Some(23), "{side}: {stderr}");
         assert!(stderr.contains("read errors mapping"), "{side}: {stderr}");
@@ -156,13 +71,13 @@ fn changing_bytes() -> Vec<u8> {
 #[test]
 fn a_mapped_source_cut_short_fails_the_file_and_keeps_the_old_copy() {
     let dir = scratch("source-shrinks-mapped");
-    let so = shim(&dir);
+    let so = shrink::build(&dir);
     let side = dir.join("p");
     let dest = side.join("dest");
     fs::create_dir_all(&dest).unwrap();
     let old = changing_bytes()[..3 << 18].to_vec();
     fs::write(dest.join("01-changing.bin"), &old).unwrap();
-    let (out, dest) = run_shrinking(prsync_bin(), &side, &so, "mmap");
+    let (out, dest) = run_shrinking(prsync_bin(), &side, &so, Shrink::OnMap);
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert_eq!(out.status.code(), Some(23), "{stderr}");
     assert!(

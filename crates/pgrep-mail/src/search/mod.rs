@@ -211,11 +211,33 @@ impl Outcome {
 /// Reads and searches the file at `path`, reading into `buf`.
 fn search_file(cfg: &Config, path: &Path, buf: &mut Vec<u8>, o: &mut Outcome) {
     let name = path.as_os_str().as_bytes();
-    match decompress::read_path(path, buf) {
-        Ok(Contents::Whole(data)) => {
-            let mapped = matches!(data, decompress::Data::Mapped(_));
-            search_data(cfg, name, Some(path), &data, mapped, o)
+    match decompress::read_path(path, buf, true) {
+        Ok(Contents::Whole(decompress::Data::Mapped(data))) => {
+            search_data(cfg, name, Some(path), &data, true, o);
+            if !data.intact() {
+                // Cut short by another process while it was searched (a mail client
+                // compacting the folder): what was found past the new end was zeros. It
+                // is searched again as it is now, read, as grep would have read it.
+                drop(data);
+                *o = Outcome {
+                    name: std::mem::take(&mut o.name),
+                    top: o.top.clone(),
+                    ..Outcome::default()
+                };
+                match decompress::read_path(path, buf, false) {
+                    Ok(Contents::Whole(data)) => {
+                        search_data(cfg, name, Some(path), &data, false, o)
+                    }
+                    Ok(Contents::Compressed { .. }) => o.failed(
+                        cfg,
+                        path.display(),
+                        "changed while it was searched; search it again",
+                    ),
+                    Err(reason) => o.failed(cfg, path.display(), &reason),
+                }
+            }
         }
+        Ok(Contents::Whole(data)) => search_data(cfg, name, Some(path), &data, false, o),
         Ok(Contents::Compressed { file, format }) => {
             stream::search_file(cfg, name, path, file, format, o)
         }

@@ -427,9 +427,7 @@ mod tests {
         let binary = dir.join("binary");
         std::fs::write(&binary, &data).unwrap();
         let map = |path: &std::path::Path| {
-            let file = std::fs::File::open(path).unwrap();
-            // SAFETY: the test's own file, not changed while mapped.
-            unsafe { memmap2::Mmap::map(&file) }.unwrap()
+            prtools_mapped::Mapped::new(&std::fs::File::open(path).unwrap()).unwrap()
         };
         let text_map = map(&text);
         let want = run(&["needle", "f"], &text_map, false).unwrap().out;

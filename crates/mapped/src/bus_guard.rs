@@ -35,6 +35,11 @@ static INSTALL: Once = Once::new();
 pub struct Guard(Option<usize>);
 
 impl Guard {
+    /// No mapping (an empty file): always intact.
+    pub fn none() -> Guard {
+        Guard(None)
+    }
+
     /// Registers the `len` bytes mapped at `start`.
     pub fn register(start: *const u8, len: usize) -> Guard {
         if len == 0 {
