@@ -21,12 +21,13 @@ fn build(tc: &TestCluster, tool: &str, tag: &str) -> PathBuf {
     path
 }
 
-/// The cache folder a build lands in: its version and the first 16 hex digits of the
-/// SHA-256 of the whole file.
+/// The cache folder a build lands in: its version, this machine and the first 16 hex
+/// digits of the SHA-256 of the whole file.
 fn folder_of(exe: &Path) -> String {
-    let out = Command::new("sha256sum").arg(exe).output().unwrap();
-    let hash = text(&out.stdout);
-    format!("{}-{}", env!("CARGO_PKG_VERSION"), &hash[..16])
+    let tool = exe.file_name().unwrap().to_str().unwrap();
+    prtools_transport::LocalAgent::from_file(exe, tool, env!("CARGO_PKG_VERSION"))
+        .unwrap()
+        .cache_dir_name()
 }
 
 fn sha256(bytes_on: &Path) -> String {

@@ -2,8 +2,8 @@
 //!
 //! prcp, prsync and prdist talk to a copy of themselves started on the host as
 //! `<remote-path> --server`. Nothing has to be installed there first: the running executable
-//! is uploaded once into `~/.cache/prtools/<version>-<hash>/<tool>` and reused by every later
-//! run of the same build.
+//! is uploaded once into `~/.cache/prtools/<version>-<machine>-<hash>/<tool>` and reused by
+//! every later run of the same build.
 //!
 //! The work on the host is done by the shell scripts in `bootstrap/`, run by `sh` whatever
 //! the user's login shell is: `start.sh` checks the cached copy and starts it, `probe.sh`
@@ -164,13 +164,16 @@ impl LocalAgent {
         })
     }
 
-    /// The cache folder's name under `~/.cache/prtools`: `<version>-<hash prefix>`.
-    fn cache_dir_name(&self) -> String {
+    /// The cache folder's name under `~/.cache/prtools`: `<version>-<machine>-<hash
+    /// prefix>`, the machine being `uname -sm` with `-` for its space (`Linux-x86_64`). A
+    /// home shared by x86_64 and aarch64 nodes holds each machine's build of a version side
+    /// by side, and an upload prunes only its own machine's older builds.
+    pub fn cache_dir_name(&self) -> String {
         let prefix = self
             .sha256_hex
             .get(..DIR_HASH_DIGITS)
             .unwrap_or(&self.sha256_hex);
-        format!("{}-{prefix}", self.version)
+        format!("{}-{}-{prefix}", self.version, machine_slug(&self.uname))
     }
 
     /// The remote command that runs `script` (after the common part) for this agent, with
@@ -221,6 +224,19 @@ impl LocalAgent {
             self.tool, self.version
         ))
     }
+}
+
+/// `uname -sm` as a folder name: `-` for a space, `_` for anything but letters, digits,
+/// `.`, `_` and `-` (upload.sh's `prune` makes the same).
+fn machine_slug(uname: &str) -> String {
+    uname
+        .chars()
+        .map(|c| match c {
+            ' ' => '-',
+            c if c.is_ascii_alphanumeric() || matches!(c, '.' | '_' | '-') => c,
+            _ => '_',
+        })
+        .collect()
 }
 
 /// A script without its comments, blank lines and indentation: it travels on every command

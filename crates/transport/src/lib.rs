@@ -43,9 +43,9 @@
 //! framed binary protocol to it over one channel. [`frame`] reads and writes those frames,
 //! with every length checked against [`frame::MAX_FRAME`] before anything is allocated.
 //! [`start_agent`] (and [`ensure_agent`], for a start by path) finds the agent on a host or
-//! uploads the running executable into `~/.cache/prtools/<version>-<hash>/` (same `uname -sm`
-//! only), checked by SHA-256 before it is ever run; an upload removes the tool's other builds
-//! there. `--remote-path` names an installed one instead.
+//! uploads the running executable into `~/.cache/prtools/<version>-<machine>-<hash>/` (same
+//! `uname -sm` only), checked by SHA-256 before it is ever run; an upload removes the tool's
+//! other builds for that machine there. `--remote-path` names an installed one instead.
 #![deny(missing_docs)]
 
 mod args;

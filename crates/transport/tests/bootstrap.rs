@@ -111,9 +111,7 @@ fn build(cluster: &Cluster, tool: &str, version: &str, exe: &str, tag: &str) -> 
 
 /// The cache folder `agent` lands in, as this machine sees it.
 fn cache_of(cluster: &Cluster, agent: &LocalAgent) -> PathBuf {
-    cluster
-        .agent_cache()
-        .join(format!("{}-{}", agent.version, &agent.sha256_hex[..16]))
+    cluster.agent_cache().join(agent.cache_dir_name())
 }
 
 async fn connect(setup: &Setup, node: usize) -> Connection {
@@ -476,8 +474,35 @@ fn remote_cache(setup: &Setup, node: usize) -> Vec<String> {
     names
 }
 
-fn folder_name(agent: &LocalAgent) -> String {
-    format!("{}-{}", agent.version, &agent.sha256_hex[..16])
+/// One home shared by nodes of two machines (an NFS home on x86_64 and aarch64 nodes): an
+/// upload prunes only its own machine's older builds, and the older name without a machine.
+#[test]
+fn an_upload_keeps_the_builds_of_other_machines() {
+    let setup = Setup::start();
+    let cache = setup.cluster.agent_cache();
+    let agent = build(&setup.cluster, "prcp", "0.1.0", "/bin/true", "here");
+    assert!(
+        agent
+            .cache_dir_name()
+            .contains(&format!("-{}-", agent.uname.replace(' ', "-"))),
+        "{}",
+        agent.cache_dir_name()
+    );
+    let mut other = build(&setup.cluster, "prcp", "0.1.0", "/bin/true", "there");
+    other.uname = "Linux aarch64".into();
+    let older = build(&setup.cluster, "prcp", "0.1.0", "/bin/true", "older");
+    let unnamed = format!("0.1.0-{}", &older.sha256_hex[..16]);
+    for folder in [other.cache_dir_name(), older.cache_dir_name(), unnamed] {
+        fs::create_dir(cache.join(&folder)).unwrap();
+        fs::write(cache.join(&folder).join("prcp"), "a build").unwrap();
+    }
+    assert_eq!(
+        setup.start_with(1, &agent).unwrap(),
+        (Placement::Uploaded, 0)
+    );
+    let mut expected = vec![agent.cache_dir_name(), other.cache_dir_name()];
+    expected.sort();
+    assert_eq!(remote_cache(&setup, 1), expected);
 }
 
 #[test]
@@ -495,8 +520,8 @@ fn an_upload_removes_the_other_builds_of_its_tool_and_nothing_else() {
         (Placement::Uploaded, 0)
     );
     let old = build(&setup.cluster, "prdist", "0.0.9", "/bin/true", "dist");
-    fs::create_dir(cache.join(folder_name(&old))).unwrap();
-    fs::write(cache.join(folder_name(&old)).join("prdist"), "x").unwrap();
+    fs::create_dir(cache.join(old.cache_dir_name())).unwrap();
+    fs::write(cache.join(old.cache_dir_name()).join("prdist"), "x").unwrap();
 
     let builds: Vec<LocalAgent> = ["one", "two", "three"]
         .iter()
@@ -515,9 +540,9 @@ fn an_upload_removes_the_other_builds_of_its_tool_and_nothing_else() {
         );
     }
     let mut expected = vec![
-        folder_name(&builds[2]),
-        folder_name(&old),
-        folder_name(&prsync),
+        builds[2].cache_dir_name(),
+        old.cache_dir_name(),
+        prsync.cache_dir_name(),
         "ctl".to_string(),
         "notes".to_string(),
     ];
@@ -623,7 +648,7 @@ fn a_running_agent_of_a_removed_build_runs_on() {
         // It runs the file it checked, through /proc/self/fd, yet shows under its tool's name.
         // The start marker comes just before the exec, so the shell may still be there a
         // moment: the process table is looked at until the agent shows, within a bound.
-        let named = format!("/{}/fd/prcp --server", folder_name(&echo));
+        let named = format!("/{}/fd/prcp --server", echo.cache_dir_name());
         let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
         loop {
             let processes = setup.cluster.processes(1);
@@ -692,7 +717,7 @@ fn two_builds_uploading_at_once_both_start() {
     assert_eq!(statuses, (0, 0));
     let left: Vec<String> = names(&setup.cluster.agent_cache());
     assert!(
-        left.contains(&folder_name(&one)) || left.contains(&folder_name(&two)),
+        left.contains(&one.cache_dir_name()) || left.contains(&two.cache_dir_name()),
         "{left:?}"
     );
 }

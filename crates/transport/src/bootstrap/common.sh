@@ -1,6 +1,7 @@
 # What every bootstrap script starts with. They run as
 #   sh -c SCRIPT prtools NAME TOOL UNAME SHA256 [MORE...]
-# whatever the user's login shell is: NAME is the cache folder (<version>-<hash prefix>), TOOL
+# whatever the user's login shell is: NAME is the cache folder (<version>-<machine>-<hash
+# prefix>, the machine being UNAME with - for its space), TOOL
 # the agent's file name, UNAME the `uname -sm` it was built for, SHA256 its 64 hex digits.
 name=$1 tool=$2 want_uname=$3 want_sha=$4
 cache=$HOME/.cache/prtools

@@ -10,12 +10,15 @@ leased() {
     [ -e "$1/$tool.lease" ] && [ -z "$(find "$1/$tool.lease" -mmin +60 2>/dev/null)" ]
 }
 
-# Removes the other builds of this tool: each folder named <version>-<16 hex digits> that holds
-# one, unless a run holds its lock (an upload or a check in progress) or its lease. An agent
-# already running from a removed folder runs on: its file lives until it exits. Anything else
-# in the cache (ctl, other tools) stays.
+# Removes the other builds of this tool for this machine: each folder named
+# <version>-<machine>-<16 hex digits> (or <version>-<16 hex digits>, as older prtools named
+# them) that holds one, unless a run holds its lock (an upload or a check in progress) or its
+# lease. Another machine's builds stay: its nodes may share this home. An agent already
+# running from a removed folder runs on: its file lives until it exits. Anything else in the
+# cache (ctl, other tools) stays.
 # shellcheck disable=SC2015,SC2094,SC3013
 prune() {
+    slug=$(printf '%s' "$want_uname" | tr ' ' '-' | tr -c 'A-Za-z0-9._-' '_')
     for o in "$cache"/*; do
         [ -d "$o" ] && ! [ -L "$o" ] || continue
         n=${o##*/}
@@ -23,6 +26,7 @@ prune() {
         [ "$n" != "$name" ] && [ "$x" != "$n" ] || continue
         case $x in ????????????????) ;; *) continue ;; esac
         case $x in *[!0-9a-f]*) continue ;; esac
+        case ${n%-*} in *-"$slug") ;; *-*) continue ;; esac
         [ -f "$o/$tool" ] || [ -f "$o/$tool.seal" ] || [ -f "$o/$tool.lease" ] ||
             [ -L "$o/fd/$tool" ] || continue
         {
