@@ -142,6 +142,13 @@ pub enum HighBytes {
     Raw,
 }
 
+/// What the locale can show, as without `-8`.
+impl Default for HighBytes {
+    fn default() -> HighBytes {
+        HighBytes::of(false)
+    }
+}
+
 impl HighBytes {
     /// rsync's choice: as they are with `-8`, else as the locale can show them.
     pub fn of(eight_bit: bool) -> HighBytes {

@@ -224,10 +224,7 @@ pub(crate) fn receive<S: Sender>(
     {
         let shown = trim_slashes(opts.dest.as_bytes());
         let _ = out.write_all(b"created directory ");
-        let _ = out.write_all(&itemize::escape(
-            shown,
-            itemize::HighBytes::of(opts.more.eight_bit),
-        ));
+        let _ = out.write_all(&itemize::escape(shown, opts.more.high_bytes));
         let _ = out.write_all(b"\n");
     }
     if let Some(dir) = opts.backup.as_ref().and_then(|b| b.dir.as_ref()) {

@@ -14,7 +14,7 @@ use crate::sender::{LocalSender, Sender};
 /// Lists what `sender` found, in list order; the exit status is 23 if some of it could not
 /// be listed, as for a transfer.
 pub fn print(opts: &Options, sender: &LocalSender, mut out: impl Write) -> i32 {
-    let high = HighBytes::of(opts.more.eight_bit);
+    let high = opts.more.high_bytes;
     for (i, e) in sender.file_list().iter().enumerate() {
         // A folder's size is its own `st_size`, which the list does not carry.
         let size = match e.kind {

@@ -169,8 +169,9 @@ pub struct More {
     pub preallocate: bool,
     /// `--compress-level` (zstd's level); `Some(0)` turns `-z` off, as in rsync.
     pub compress_level: Option<i32>,
-    /// `-8`: names are printed with their bytes above 0x7f as they are.
-    pub eight_bit: bool,
+    /// How names' bytes above 0x7f are printed: as they are with `-8`, else as the locale
+    /// can show them (read once, here, for every line of the run).
+    pub high_bytes: crate::itemize::HighBytes,
     /// `--list-only`: the sources are listed, and nothing is copied.
     pub list_only: bool,
     /// `--write-batch`, `--only-write-batch` or `--read-batch`.
@@ -308,7 +309,7 @@ impl MoreArgs {
             max_delete: self.max_delete.map(|n| n.max(0) as u64),
             stop_at,
             compress_level: level,
-            eight_bit: self.eight_bit,
+            high_bytes: crate::itemize::HighBytes::of(self.eight_bit),
             list_only: self.list_only,
             acls: self.acls,
             xattrs: self.xattrs.min(2),
@@ -338,7 +339,7 @@ impl More {
             (self.debug_filter, "--debug=FILTER"),
             (self.sparse, "-S"),
             (self.preallocate, "--preallocate"),
-            (self.eight_bit, "-8"),
+            (self.high_bytes == crate::itemize::HighBytes::Raw, "-8"),
             (self.delete_missing_args, "--delete-missing-args"),
             (self.acls, "-A"),
             (self.xattrs > 0, "-X"),

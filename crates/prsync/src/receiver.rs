@@ -264,7 +264,7 @@ impl<'a, S: Sender, W: Write> Receiver<'a, S, W> {
             rels,
             solo,
             out,
-            utf8: itemize::HighBytes::of(opts.more.eight_bit),
+            utf8: opts.more.high_bytes,
             my_groups: my_groups(opts.am_root()),
             stats: Stats::default(),
             failed: false,

@@ -18,14 +18,16 @@ use crate::sender::{Sender, Sent};
 pub struct BatchSender {
     batch: Reader,
     asked: HashSet<usize>,
+    high: crate::itemize::HighBytes,
 }
 
 impl BatchSender {
-    /// Serves the files of `batch`.
-    pub fn new(batch: Reader) -> Self {
+    /// Serves the files of `batch`, naming them as `high` says.
+    pub fn new(batch: Reader, high: crate::itemize::HighBytes) -> Self {
         BatchSender {
             batch,
             asked: HashSet::new(),
+            high,
         }
     }
 }
@@ -64,10 +66,7 @@ impl Sender for BatchSender {
         if !self.batch.has(index) || self.asked.contains(&index) {
             return None;
         }
-        let name = crate::itemize::escape(
-            &self.batch.list[index].name,
-            crate::itemize::HighBytes::of(false),
-        );
+        let name = crate::itemize::escape(&self.batch.list[index].name, self.high);
         Some(format!(
             "(Skipping batched update for \"{}\")",
             String::from_utf8_lossy(&name)
@@ -99,6 +98,6 @@ pub fn run(opts: &Options, batch: &Batch) -> i32 {
     if let Some(banner) = opts.list_banner(true) {
         let _ = writeln!(out, "{banner}");
     }
-    let mut sender = BatchSender::new(reader);
+    let mut sender = BatchSender::new(reader, opts.more.high_bytes);
     crate::transfer(&opts, &mut sender, &[], &[], start, out)
 }
