@@ -684,7 +684,11 @@ mod tests {
         assert_eq!(agent.sha256_hex, text.split_whitespace().next().unwrap());
         assert_eq!(
             agent.cache_dir_name(),
-            format!("0.1.0-{}", &agent.sha256_hex[..16])
+            format!(
+                "0.1.0-{}-{}",
+                machine_slug(&local_uname().unwrap()),
+                &agent.sha256_hex[..16]
+            )
         );
     }
 
