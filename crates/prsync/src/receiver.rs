@@ -186,13 +186,15 @@ impl<'a, S: Sender, W: Write> Receiver<'a, S, W> {
             })?),
             None => None,
         };
-        // -K: a trusted symlink to a folder is walked through. (rsync 3.5.0 also walks
-        // through one with -R --no-implied-dirs when it stays inside the destination, and
-        // refuses one that leads out; prsync cannot yet tell the two apart, so it follows
-        // neither: see rsync's no-implied-dirs-symlink and relative-mkpath-symlink.)
-        let root = match Root::open(&dest.dir).map(|r| match opts.keep_dirlinks {
-            true => r.keeping_dirlinks(),
-            false => r,
+        // -K: a trusted symlink to a folder is walked through. -R --no-implied-dirs: the
+        // folders above a name are not sent, so the destination's own path is used as it
+        // is, through a symlink that stays inside the destination, never one that leads out
+        // (rsync 3.5.0's no-implied-dirs-symlink and relative-mkpath-symlink).
+        let inner_links = opts.relative && !opts.implied_dirs;
+        let root = match Root::open(&dest.dir).map(|r| match (opts.keep_dirlinks, inner_links) {
+            (true, _) => r.keeping_dirlinks(),
+            (false, true) => r.following_inner_links(),
+            (false, false) => r,
         }) {
             Ok(root) => Some(root),
             // Not there (yet): a dry run that would make it, or nothing to do. Each entry

@@ -20,6 +20,7 @@ mod acl;
 #[path = "root/no_acl.rs"]
 mod acl;
 mod attrs;
+mod beneath;
 mod change;
 mod stat;
 mod tree;
@@ -71,6 +72,9 @@ pub struct Root {
     last_walk: Mutex<Option<Walked>>,
     /// `-K`: a symlink to a folder, owned by root or by this user, is walked through.
     dirlinks: bool,
+    /// A symlink on the way that stays inside the root is walked through (see
+    /// [`Root::following_inner_links`]).
+    inner_links: bool,
 }
 
 /// A walk's path and the folders it passed through, one a component.
@@ -108,6 +112,7 @@ impl Root {
             path: dir.to_path_buf(),
             last_walk: Mutex::new(None),
             dirlinks: false,
+            inner_links: false,
         })
     }
 
@@ -126,6 +131,7 @@ impl Root {
             path: self.shown(rel),
             last_walk: Mutex::new(None),
             dirlinks: self.dirlinks,
+            inner_links: self.inner_links,
         })
     }
 
@@ -138,6 +144,7 @@ impl Root {
             path: self.path.clone(),
             last_walk: Mutex::new(None),
             dirlinks: self.dirlinks,
+            inner_links: self.inner_links,
         }
     }
 
@@ -147,6 +154,17 @@ impl Root {
     /// user" rule), so another user cannot point the writes elsewhere.
     pub fn keeping_dirlinks(mut self) -> Root {
         self.dirlinks = true;
+        self
+    }
+
+    /// The same folder, where a walk goes through a symlink on the way as long as where it
+    /// leads is inside this folder too (a link that leads out, by an absolute target or by
+    /// `..` above the folder, is still refused): rsync's receiver with `-R
+    /// --no-implied-dirs`, whose folders above a name are not sent, so that the destination's
+    /// own path is used as it is, and rsync 3.5.0 follows such a link there while refusing
+    /// one that would take the files out of the tree.
+    pub fn following_inner_links(mut self) -> Root {
+        self.inner_links = true;
         self
     }
 
@@ -496,7 +514,11 @@ impl Root {
             shown.push(OsStr::from_bytes(&path[..shared - 1]));
         }
         let rest = path.get(shared..).unwrap_or_default();
+        // Where the component being walked starts in `path`.
+        let mut start = shared;
         for name in rest.split(|&b| b == b'/').filter(|_| !rest.is_empty()) {
+            let end = start + name.len();
+            start = end + 1;
             shown.push(OsStr::from_bytes(name));
             let dir = chain.last().unwrap_or(&self.fd);
             let opened = match rustix::fs::openat(dir, name, platform::DIR_WALK, Mode::empty()) {
@@ -513,6 +535,18 @@ impl Root {
             let opened = match opened {
                 Err(Errno::NOTDIR | Errno::LOOP) if self.dirlinks => {
                     through_dirlink(dir, name).ok_or(Errno::LOOP)
+                }
+                // Resolved again from the root as a whole, so that a link's `..` is measured
+                // against the root, not against the folder the link is in.
+                Err(Errno::NOTDIR | Errno::LOOP) if self.inner_links => {
+                    match beneath::open_beneath(
+                        self.fd.as_fd(),
+                        &path[..end],
+                        platform::DIR_WALK.difference(OFlags::NOFOLLOW),
+                    ) {
+                        Err(Errno::XDEV) => Err(Errno::LOOP),
+                        other => other,
+                    }
                 }
                 other => other,
             };

@@ -1,0 +1,78 @@
+//! prsync against rsync 3.5.0 where a symlink sits on a path that a run reads or writes
+//! through: the ones rsync follows (they stay in the tree, or are the operator's own) and the
+//! ones it refuses (they lead out, or another user planted them). rsync's own suite stages
+//! these as races against a flipping thread; here the link is planted before the run, which
+//! reaches the same check deterministically.
+
+mod common;
+
+use std::fs;
+use std::os::unix::fs::symlink;
+
+use common::{set_mtime, Bed};
+
+/// `-R --no-implied-dirs` writes through a symlink the destination has on the path when it
+/// stays inside the destination (its folders are not sent, so the destination's path is used
+/// as it is); one that leads out, by an absolute target or by `..`, is refused and nothing
+/// lands outside; with implied folders the link is replaced by a real folder.
+#[test]
+fn no_implied_dirs_follows_only_the_links_that_stay_inside() {
+    let bed = Bed::new("races-no-implied-link");
+    fs::create_dir_all(bed.src().join("path")).unwrap();
+    fs::write(bed.src().join("path/file"), b"NEW\n").unwrap();
+    set_mtime(&bed.src().join("path/file"), 1_500_000_000, 0);
+    set_mtime(&bed.src().join("path"), 1_500_000_000, 0);
+    for (dest, extra) in [
+        ("noimplied", &[&b"--no-implied-dirs"[..]][..]),
+        ("implied", &[]),
+    ] {
+        bed.on_dests("", |side| {
+            fs::create_dir_all(side.join(dest).join("real")).unwrap();
+            symlink("real", side.join(dest).join("path")).unwrap();
+            set_mtime(&side.join(dest).join("real"), 1_500_000_000, 0);
+        });
+        let mut args: Vec<&[u8]> = vec![b"-aiR"];
+        args.extend_from_slice(extra);
+        let dest_arg = format!("{dest}/");
+        args.extend_from_slice(&[b"{src}/./path/file", dest_arg.as_bytes()]);
+        // The folder written into gets the time of writing on each side.
+        bed.same_with(&args, dest, false);
+    }
+    let [_, p] = bed.sides();
+    assert_eq!(fs::read(p.join("noimplied/real/file")).unwrap(), b"NEW\n");
+    assert!(!p.join("implied/path").is_symlink());
+
+    // Links that lead out of the destination: refused (exit 23), nothing written outside.
+    let shared_outside = bed.root.join("outside");
+    fs::create_dir_all(&shared_outside).unwrap();
+    let absolute = shared_outside.to_str().unwrap().to_string();
+    for (dest, target) in [("out-abs", absolute.as_str()), ("out-up", "../outside")] {
+        bed.on_dests("", |side| {
+            fs::create_dir_all(side.join(dest)).unwrap();
+            fs::create_dir_all(side.join("outside")).unwrap();
+            symlink(target, side.join(dest).join("path")).unwrap();
+        });
+        let dest_arg = format!("{dest}/");
+        let args: [&[u8]; 4] = [
+            b"-aiR",
+            b"--no-implied-dirs",
+            b"{src}/./path/file",
+            dest_arg.as_bytes(),
+        ];
+        bed.same_with(&args, dest, false);
+        let (_, p) = bed.both(&args);
+        assert_eq!(p.code, 23, "{}", String::from_utf8_lossy(&p.stderr));
+        for outside in [
+            &shared_outside,
+            &bed.sides()[0].join("outside"),
+            &bed.sides()[1].join("outside"),
+        ] {
+            assert_eq!(
+                fs::read_dir(outside).unwrap().count(),
+                0,
+                "{}",
+                outside.display()
+            );
+        }
+    }
+}
