@@ -76,3 +76,60 @@ fn no_implied_dirs_follows_only_the_links_that_stay_inside() {
         }
     }
 }
+
+/// A source folder listed as a folder and swapped for a symlink to elsewhere before its files
+/// are read (rsync's symlink-race-source, whose flipping thread this swap stands in for) is
+/// not read through: the file is resolved again beneath the source folder the listing walked
+/// down from, where that link leads out, and the send fails (exit 23 in a run) rather than
+/// copy what is outside. A link that stays inside the source is followed, and
+/// `--insecure-links` opens the path as it is, as rsync 3.5.0 does.
+#[test]
+fn a_source_folder_swapped_for_a_link_after_listing_is_not_read_through() {
+    use prsync::sender::{ListOptions, LocalSender, Sender};
+    use prtools_sync::filter::FilterList;
+
+    let dir = common::scratch("races-source-swap");
+    let src = dir.join("src");
+    fs::create_dir_all(src.join("sub")).unwrap();
+    fs::create_dir_all(dir.join("outside")).unwrap();
+    fs::write(src.join("sub/loot"), b"in-tree\n").unwrap();
+    fs::write(dir.join("outside/loot"), b"SECRET\n").unwrap();
+    let source = format!("{}/", src.display());
+    let list = |insecure_links| {
+        let opts = ListOptions {
+            recursive: true,
+            links: true,
+            insecure_links,
+            ..ListOptions::default()
+        };
+        LocalSender::list(&[source.clone().into()], &opts, &FilterList::new())
+    };
+    let mut confined = list(false);
+    let mut insecure = list(true);
+    let loot = confined
+        .file_list()
+        .iter()
+        .position(|e| e.name == b"sub/loot")
+        .unwrap();
+
+    // Listed as a folder; now a link out of the tree.
+    fs::rename(src.join("sub"), src.join("real")).unwrap();
+    symlink("../outside", src.join("sub")).unwrap();
+    let mut out = Vec::new();
+    let err = confined.send(loot, None, &mut out).unwrap_err();
+    assert!(
+        err.to_string()
+            .contains("Too many levels of symbolic links"),
+        "{err}"
+    );
+    assert!(out.is_empty(), "{}", String::from_utf8_lossy(&out));
+    insecure.send(loot, None, &mut out).unwrap();
+    assert_eq!(out, b"SECRET\n");
+
+    // A link that stays inside the source is followed.
+    fs::remove_file(src.join("sub")).unwrap();
+    symlink("real", src.join("sub")).unwrap();
+    out.clear();
+    confined.send(loot, None, &mut out).unwrap();
+    assert_eq!(out, b"in-tree\n");
+}

@@ -455,6 +455,43 @@ impl Root {
         self.regular_only(rel, fd, OFlags::RDONLY)
     }
 
+    /// Opens the regular file at `rel` (a `/`-separated path below the root) for reading,
+    /// following a symlink on the way only while it stays inside the root, and never one
+    /// at `rel` itself; with `noatime`, without changing its access time where the kernel
+    /// allows it (the file's owner, or root).
+    ///
+    /// This is rsync 3.5.0's sender: the tree was listed with every folder a folder, and a
+    /// folder swapped for a link to elsewhere before its files are read must not make the
+    /// read leave the tree (a link that leads out is ELOOP), while a link the user keeps
+    /// inside it, as `-R` may name one on the way, is followed.
+    pub fn open_file_beneath(&self, rel: &[u8], noatime: bool) -> io::Result<File> {
+        let shown = || self.path.join(OsStr::from_bytes(rel));
+        // O_NONBLOCK so that a fifo does not hang the open before it can be refused.
+        let flags =
+            OFlags::RDONLY | OFlags::NOFOLLOW | OFlags::NONBLOCK | OFlags::NOCTTY | OFlags::CLOEXEC;
+        let opened = match noatime {
+            true => match beneath::open_beneath(self.fd.as_fd(), rel, flags | OFlags::NOATIME) {
+                Err(Errno::PERM) => beneath::open_beneath(self.fd.as_fd(), rel, flags),
+                other => other,
+            },
+            false => beneath::open_beneath(self.fd.as_fd(), rel, flags),
+        };
+        let fd = opened.map_err(|e| errno_at(shown(), e))?;
+        let stat = rustix::fs::fstat(&fd).map_err(|e| errno_at(shown(), e))?;
+        if FileType::from_raw_mode(stat.st_mode) != FileType::RegularFile {
+            return Err(explained(
+                shown(),
+                Errno::INVAL.into(),
+                "is not a regular file",
+            ));
+        }
+        // Blocking again, keeping O_NOATIME, which F_SETFL would clear as well.
+        let now = rustix::fs::fcntl_getfl(&fd).map_err(|e| errno_at(shown(), e))?;
+        rustix::fs::fcntl_setfl(&fd, now.difference(OFlags::NONBLOCK))
+            .map_err(|e| errno_at(shown(), e))?;
+        Ok(File::from(fd))
+    }
+
     /// The root folder itself, as a walk would start from it.
     pub(crate) fn top(&self) -> Dir {
         Dir::Shared(Arc::clone(&self.fd))

@@ -4,7 +4,7 @@
 //! no link at all would refuse.
 //!
 //! On Linux this is `openat2(RESOLVE_BENEATH)`: the kernel resolves the whole path and fails
-//! with EXDEV as soon as any step, a `..` or a link's target, would leave the folder. Where
+//! (EXDEV) as soon as any step, a `..` or a link's target, would leave the folder. Where
 //! that call is missing (a kernel before 5.6, a seccomp filter that refuses it) the same is
 //! done by hand: one held descriptor a folder, a link's target spliced into what is left of
 //! the path, `..` popping a held folder, and every open made with O_NOFOLLOW, so that a link
@@ -25,7 +25,7 @@ const RACE_RETRIES: usize = 8;
 /// Opens `path` (relative, `/`-separated) beneath `dir` with `flags`, following each symlink
 /// on the way, and the last component's too unless `flags` has O_NOFOLLOW, as long as it
 /// leads to somewhere beneath `dir`. A link that leads out (an absolute target, or `..`
-/// above `dir`) fails with EXDEV.
+/// above `dir`) fails with ELOOP, as rsync's own resolver refuses it.
 pub(crate) fn open_beneath(
     dir: BorrowedFd<'_>,
     path: &[u8],
@@ -41,6 +41,7 @@ pub(crate) fn open_beneath(
                 Err(Errno::AGAIN) => continue,
                 // Not there (an old kernel, a filter): by hand below.
                 Err(Errno::NOSYS | Errno::PERM) => break,
+                Err(Errno::XDEV) => return Err(Errno::LOOP),
                 other => return other,
             }
         }
@@ -65,7 +66,7 @@ pub(crate) fn walk_beneath(
         let here = held.last().map_or(dir, |fd| fd.as_fd());
         if name == b".." {
             if held.pop().is_none() {
-                return Err(Errno::XDEV);
+                return Err(Errno::LOOP);
             }
             if last {
                 let here = held.last().map_or(dir, |fd| fd.as_fd());
@@ -88,7 +89,7 @@ pub(crate) fn walk_beneath(
             }
             let target = rustix::fs::readlinkat(here, name.as_slice(), Vec::new())?.into_bytes();
             if target.starts_with(b"/") {
-                return Err(Errno::XDEV);
+                return Err(Errno::LOOP);
             }
             // The target's components come before what was left of the path.
             let spliced = parts(&target);
@@ -131,7 +132,7 @@ mod tests {
     use std::os::unix::fs::symlink;
 
     /// The kernel's resolution and the walk by hand agree: links inside are followed, a
-    /// `..` back into the folder is fine, and every way out is EXDEV.
+    /// `..` back into the folder is fine, and every way out is ELOOP.
     #[test]
     fn follows_inner_links_and_refuses_the_way_out() {
         let top = std::env::temp_dir().join(format!("prtools-beneath-{}", std::process::id()));
@@ -159,9 +160,9 @@ mod tests {
             assert_eq!(content("in/deep/file", read).unwrap(), "in");
             assert_eq!(content("real/sideways/file", read).unwrap(), "in");
             assert_eq!(content("in/sideways/../deep/./file", read).unwrap(), "in");
-            assert_eq!(content("up/file", read), Err(Errno::XDEV));
-            assert_eq!(content("abs/file", read), Err(Errno::XDEV));
-            assert_eq!(content("real/../../outside/file", read), Err(Errno::XDEV));
+            assert_eq!(content("up/file", read), Err(Errno::LOOP));
+            assert_eq!(content("abs/file", read), Err(Errno::LOOP));
+            assert_eq!(content("real/../../outside/file", read), Err(Errno::LOOP));
             assert_eq!(content("loop/file", read), Err(Errno::LOOP));
             // O_NOFOLLOW governs the last component only.
             assert!(content("in", read | OFlags::NOFOLLOW | OFlags::DIRECTORY).is_err());
