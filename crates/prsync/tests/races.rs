@@ -8,8 +8,18 @@ mod common;
 
 use std::fs;
 use std::os::unix::fs::symlink;
+use std::path::Path;
 
 use common::{set_mtime, Bed};
+
+/// The uid of the "other user" who plants links: nobody, neither root nor us.
+const OTHER_UID: u32 = 65534;
+
+/// Makes the symlink `link` -> `target`, belonging to the other user.
+fn plant_foreign_link(target: &Path, link: &Path) {
+    symlink(target, link).unwrap();
+    std::os::unix::fs::lchown(link, Some(OTHER_UID), Some(OTHER_UID)).unwrap();
+}
 
 /// `-R --no-implied-dirs` writes through a symlink the destination has on the path when it
 /// stays inside the destination (its folders are not sent, so the destination's path is used
@@ -132,4 +142,51 @@ fn a_source_folder_swapped_for_a_link_after_listing_is_not_read_through() {
     out.clear();
     confined.send(loot, None, &mut out).unwrap();
     assert_eq!(out, b"in-tree\n");
+}
+
+/// A `--copy-dest` folder whose subfolder is another user's symlink to elsewhere (rsync's
+/// copy-dest-symlink-readleak flips one in after the look; planted before the run, the look
+/// itself meets it): the file there, an exact match, is neither copied nor used, and the
+/// file is sent, as rsync 3.5.0 refuses the link. A link of root's own is followed.
+#[test]
+fn copy_dest_refuses_another_users_link_below_the_folder() {
+    let bed = Bed::new("races-copy-dest-foreign");
+    let base = &bed.root;
+    fs::create_dir_all(bed.src().join("sub")).unwrap();
+    fs::create_dir_all(base.join("cdroot")).unwrap();
+    fs::create_dir_all(base.join("outside")).unwrap();
+    for (path, data) in [
+        (bed.src().join("sub/f0"), &b"SRC\n"[..]),
+        (bed.src().join("sub/f1"), b"ONE\n"),
+        (base.join("outside/f0"), b"SRC\n"),
+    ] {
+        fs::write(&path, data).unwrap();
+        set_mtime(&path, 1_000_000_000, 0);
+    }
+    set_mtime(&bed.src().join("sub"), 1_000_000_000, 0);
+    set_mtime(&bed.src(), 1_000_000_000, 0);
+    plant_foreign_link(&base.join("outside"), &base.join("cdroot/sub"));
+    let copy_dest = format!("--copy-dest={}", base.join("cdroot").display());
+    let args: [&[u8]; 4] = [b"-ai", copy_dest.as_bytes(), b"{src}/", b"dst/"];
+    let (_, got) = bed.both(&args);
+    assert!(
+        String::from_utf8_lossy(&got.stderr).contains("untrusted user"),
+        "{}",
+        String::from_utf8_lossy(&got.stderr)
+    );
+    bed.on_dests("", |side| fs::remove_dir_all(side.join("dst")).unwrap());
+    let lines = bed.same(&args, "dst");
+    assert!(lines.contains(&b">f+++++++++ sub/f0".to_vec()), "{lines:?}");
+    let [_, p] = bed.sides();
+    assert_eq!(fs::read(p.join("dst/sub/f0")).unwrap(), b"SRC\n");
+
+    // Root's own link: followed, and f0 is copied from there without a line of its own.
+    fs::remove_file(base.join("cdroot/sub")).unwrap();
+    symlink(base.join("outside"), base.join("cdroot/sub")).unwrap();
+    bed.on_dests("", |side| fs::remove_dir_all(side.join("dst")).unwrap());
+    let lines = bed.same(&args, "dst");
+    assert!(
+        !lines.contains(&b">f+++++++++ sub/f0".to_vec()),
+        "{lines:?}"
+    );
 }

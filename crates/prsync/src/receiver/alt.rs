@@ -196,6 +196,15 @@ impl<S: Sender, W: Write> Receiver<'_, S, W> {
         } else if found.level == Level::Kind {
             return Ok(AltFile::Basis(found));
         }
+        // Copied first, then said, as rsync's try_dests_reg: a copy that cannot open the
+        // file (a folder on the way swapped for another user's link) is an error, and the
+        // file is then sent instead.
+        if !dry_run {
+            if let Err(err) = self.copy_alt(i, e, &found.path) {
+                self.fail(err.to_string());
+                return Ok(AltFile::Nothing);
+            }
+        }
         let mut item = self.attr_item(e, &found.stat);
         item.local_change = true;
         item.time |= !self.opts.times;
@@ -203,16 +212,33 @@ impl<S: Sender, W: Write> Receiver<'_, S, W> {
         if found.level == Level::Exact {
             self.report_uptodate(i, &item);
         }
-        if !dry_run {
-            self.copy_alt(i, e, &found.path)?;
-        }
         Ok(AltFile::Settled)
     }
 
     /// Copies the file at `path` (in one of the folders) to entry `i`'s name, through a temp
     /// file, with the sender's attributes.
+    ///
+    /// The file is opened again through the folders' trust walk (see [`AltDest::find`]),
+    /// not by its path: a folder on the way that another user swapped for a symlink since
+    /// the look would otherwise have the copy read a file from wherever that link leads
+    /// (rsync's copy-dest-symlink-readleak). The open then fails, and the file is sent.
+    ///
+    /// [`AltDest::find`]: crate::alt_dest::AltDest::find
     fn copy_alt(&mut self, i: usize, e: &FileEntry, path: &Path) -> io::Result<()> {
-        let mut from = File::open(path)?;
+        let insecure = self.alt.as_ref().is_some_and(|a| a.insecure);
+        let (dir, leaf) = crate::trust::open_parent(path, false, insecure)?;
+        let flags = rustix::fs::OFlags::RDONLY
+            | rustix::fs::OFlags::NOFOLLOW
+            | rustix::fs::OFlags::NONBLOCK
+            | rustix::fs::OFlags::CLOEXEC;
+        let fd = rustix::fs::openat(&dir, leaf.as_slice(), flags, rustix::fs::Mode::empty())
+            .map_err(|e| {
+                io::Error::new(
+                    io::Error::from(e).kind(),
+                    format!("open {}: {}", path.display(), io::Error::from(e)),
+                )
+            })?;
+        let mut from = File::from(fd);
         let rel = self.rel_below(i)?;
         let file = self.root()?.create_file(&rel)?;
         io::copy(&mut from, &mut file.file())?;
