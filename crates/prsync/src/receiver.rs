@@ -489,11 +489,29 @@ impl<'a, S: Sender, W: Write> Receiver<'a, S, W> {
         if self.opts.links && self.opts.safe_links && self.keeps_unsafe_link(name, rel)? {
             return Ok(false);
         }
-        if backup.dir.is_some() {
-            if let Some(parent) = to.parent() {
-                std::fs::create_dir_all(parent)?;
+        // --backup-dir: the place is reached by descriptor and named through the folder
+        // held open (see backup::Place), which lives until the backup is made.
+        let place = match &backup.dir {
+            Some(dir) => {
+                let root = self.root()?;
+                let perms = self.opts.perms;
+                let mode_of = |below: &[u8]| {
+                    let rel = RelPath::new(below.to_vec()).ok()?;
+                    let meta = root.metadata(Some(&rel)).ok()??;
+                    (perms && meta.is_dir()).then_some(meta.mode)
+                };
+                let with_suffix = [name, &backup.suffix[..]].concat();
+                Some(crate::backup::Place::open(
+                    &self.dest.dir,
+                    dir,
+                    &with_suffix,
+                    self.opts.insecure_links,
+                    mode_of,
+                )?)
             }
-        }
+            None => None,
+        };
+        let to = place.as_ref().map_or(to, crate::backup::Place::path);
         let copy = |this: &mut Self| -> io::Result<()> {
             this.clear_backup_place(&to, &shown)?;
             let from = this.dest.dir.join(rel.as_path());

@@ -7,7 +7,7 @@
 mod common;
 
 use std::fs;
-use std::os::unix::fs::symlink;
+use std::os::unix::fs::{symlink, PermissionsExt};
 use std::path::Path;
 
 use common::{set_mtime, Bed};
@@ -189,4 +189,53 @@ fn copy_dest_refuses_another_users_link_below_the_folder() {
         !lines.contains(&b">f+++++++++ sub/f0".to_vec()),
         "{lines:?}"
     );
+}
+
+/// `--backup-dir` whose `sub` folder is another user's symlink to elsewhere (rsync's
+/// backup-dir-symlink-race flips one in during the run; planted before it, the backup meets
+/// it all the same): the backups are not written through it. As rsync 3.5.0, the link is
+/// replaced by a real folder (with the mode of the destination's, here 0777 from --chmod)
+/// and the backups land there; nothing outside changes.
+#[test]
+fn backup_dir_is_not_written_through_another_users_link() {
+    let bed = Bed::new("races-backup-dir-foreign");
+    fs::create_dir_all(bed.src().join("sub")).unwrap();
+    for i in 0..3 {
+        fs::write(bed.src().join(format!("sub/f{i}")), b"payload\n").unwrap();
+    }
+    let outside = bed.root.join("outside");
+    bed.on_dests("", |side| {
+        fs::create_dir_all(side.join("dst/sub")).unwrap();
+        fs::create_dir_all(side.join("backup")).unwrap();
+        for i in 0..3 {
+            fs::write(side.join(format!("dst/sub/f{i}")), b"different\n").unwrap();
+        }
+        let _ = fs::create_dir(&outside);
+        let _ = fs::remove_file(side.join("backup/sub"));
+        plant_foreign_link(&outside, &side.join("backup/sub"));
+    });
+    for i in 0..3 {
+        let sentinel = outside.join(format!("f{i}"));
+        fs::write(&sentinel, b"do-not-touch\n").unwrap();
+        fs::set_permissions(&sentinel, fs::Permissions::from_mode(0o600)).unwrap();
+    }
+    let args: [&[u8]; 7] = [
+        b"-a",
+        b"-bi",
+        b"--chmod=777",
+        b"--backup-dir=../backup",
+        b"--omit-dir-times",
+        b"{src}/",
+        b"dst/",
+    ];
+    bed.same_with(&args, "", false);
+    let [_, p] = bed.sides();
+    assert!(!p.join("backup/sub").is_symlink());
+    assert_eq!(fs::read(p.join("backup/sub/f0")).unwrap(), b"different\n");
+    for i in 0..3 {
+        let sentinel = outside.join(format!("f{i}"));
+        assert_eq!(fs::read(&sentinel).unwrap(), b"do-not-touch\n");
+        let mode = fs::metadata(&sentinel).unwrap().permissions().mode();
+        assert_eq!(mode & 0o777, 0o600);
+    }
 }
