@@ -147,10 +147,11 @@ fn a_source_folder_swapped_for_a_link_after_listing_is_not_read_through() {
 /// A `--copy-dest` folder whose subfolder is another user's symlink to elsewhere (rsync's
 /// copy-dest-symlink-readleak flips one in after the look; planted before the run, the look
 /// itself meets it): the file there, an exact match, is neither copied nor used, and the
-/// file is sent, as rsync 3.5.0 refuses the link. A link of root's own is followed.
+/// file is sent, as rsync 3.5.0 refuses the link. So with `--link-dest` (nothing from
+/// elsewhere is linked in) and `--compare-dest`. A link of root's own is followed.
 #[test]
-fn copy_dest_refuses_another_users_link_below_the_folder() {
-    let bed = Bed::new("races-copy-dest-foreign");
+fn alt_dest_refuses_another_users_link_below_the_folder() {
+    let bed = Bed::new("races-alt-dest-foreign");
     let base = &bed.root;
     fs::create_dir_all(bed.src().join("sub")).unwrap();
     fs::create_dir_all(base.join("cdroot")).unwrap();
@@ -165,30 +166,40 @@ fn copy_dest_refuses_another_users_link_below_the_folder() {
     }
     set_mtime(&bed.src().join("sub"), 1_000_000_000, 0);
     set_mtime(&bed.src(), 1_000_000_000, 0);
-    plant_foreign_link(&base.join("outside"), &base.join("cdroot/sub"));
-    let copy_dest = format!("--copy-dest={}", base.join("cdroot").display());
-    let args: [&[u8]; 4] = [b"-ai", copy_dest.as_bytes(), b"{src}/", b"dst/"];
-    let (_, got) = bed.both(&args);
-    assert!(
-        String::from_utf8_lossy(&got.stderr).contains("untrusted user"),
-        "{}",
-        String::from_utf8_lossy(&got.stderr)
-    );
-    bed.on_dests("", |side| fs::remove_dir_all(side.join("dst")).unwrap());
-    let lines = bed.same(&args, "dst");
-    assert!(lines.contains(&b">f+++++++++ sub/f0".to_vec()), "{lines:?}");
-    let [_, p] = bed.sides();
-    assert_eq!(fs::read(p.join("dst/sub/f0")).unwrap(), b"SRC\n");
+    let link = base.join("cdroot/sub");
+    for option in ["--copy-dest", "--link-dest", "--compare-dest"] {
+        let alt = format!("{option}={}", base.join("cdroot").display());
+        let args: [&[u8]; 4] = [b"-ai", alt.as_bytes(), b"{src}/", b"dst/"];
+        let fresh = || bed.on_dests("", |side| drop(fs::remove_dir_all(side.join("dst"))));
 
-    // Root's own link: followed, and f0 is copied from there without a line of its own.
-    fs::remove_file(base.join("cdroot/sub")).unwrap();
-    symlink(base.join("outside"), base.join("cdroot/sub")).unwrap();
-    bed.on_dests("", |side| fs::remove_dir_all(side.join("dst")).unwrap());
-    let lines = bed.same(&args, "dst");
-    assert!(
-        !lines.contains(&b">f+++++++++ sub/f0".to_vec()),
-        "{lines:?}"
-    );
+        let _ = fs::remove_file(&link);
+        plant_foreign_link(&base.join("outside"), &link);
+        fresh();
+        let (_, got) = bed.both(&args);
+        assert!(
+            String::from_utf8_lossy(&got.stderr).contains("untrusted user"),
+            "{option}: {}",
+            String::from_utf8_lossy(&got.stderr)
+        );
+        fresh();
+        let lines = bed.same(&args, "dst");
+        assert!(
+            lines.contains(&b">f+++++++++ sub/f0".to_vec()),
+            "{option}: {lines:?}"
+        );
+        let [_, p] = bed.sides();
+        assert_eq!(fs::read(p.join("dst/sub/f0")).unwrap(), b"SRC\n");
+
+        // Root's own link: followed, and f0 is settled from there without a line.
+        fs::remove_file(&link).unwrap();
+        symlink(base.join("outside"), &link).unwrap();
+        fresh();
+        let lines = bed.same(&args, "dst");
+        assert!(
+            !lines.contains(&b">f+++++++++ sub/f0".to_vec()),
+            "{option}: {lines:?}"
+        );
+    }
 }
 
 /// `--backup-dir` whose `sub` folder is another user's symlink to elsewhere (rsync's
