@@ -211,9 +211,9 @@ pub struct ListError {
     pub message: String,
 }
 
-/// Where a file found by walking down from a source folder is read from: the folder as it
-/// was opened for the walk (`anchor`, an index into [`LocalSender`]'s anchors) and the
-/// file's path below it (its name from byte `strip` on).
+/// Where a file found by walking down from a source folder is read from: that folder
+/// (`anchor`, an index into [`LocalSender`]'s anchors) and the file's path below it (its
+/// name from byte `strip` on).
 ///
 /// A file is read long after its folders were listed, and by then a user who can write in
 /// the tree may have swapped one of them for a symlink to elsewhere: opened by its full path,
@@ -222,10 +222,28 @@ pub struct ListError {
 /// symlink that stays inside the tree is followed and one that leads out is refused (ELOOP).
 /// `-L`, `-k`, `--copy-unsafe-links` (which follow links on purpose) and `--insecure-links`
 /// keep the plain open by path, as in rsync.
+///
+/// The source folder is the user's own operand, opened by its path when its files are read
+/// (rsync too changes into it by path): holding each open from the listing on would take a
+/// descriptor per source folder for the whole run, which a `--files-from` of thousands of
+/// folders would run out of. The last one opened is kept ([`AnchorCache`]), as files are
+/// read in list order, folder by folder.
 #[derive(Clone, Copy, Debug)]
 struct Confined {
     anchor: usize,
     strip: usize,
+}
+
+/// The source folder a sender opened last, with its index among the anchors. Each clone of
+/// a sender (one a host) starts with its own, so that the hosts' threads do not take turns
+/// on one lock and undo each other's folder.
+#[derive(Debug, Default)]
+struct AnchorCache(std::sync::Mutex<Option<(usize, Arc<Root>)>>);
+
+impl Clone for AnchorCache {
+    fn clone(&self) -> Self {
+        AnchorCache::default()
+    }
 }
 
 /// One file's signature, made by the first host that asks (or why it could not be made).
@@ -240,7 +258,9 @@ pub struct LocalSender {
     /// Where each entry's data is read from, when its folders were walked by the listing.
     confined: Vec<Option<Confined>>,
     /// The folders the listing walked down from (see [`Confined`]).
-    anchors: Vec<Arc<Root>>,
+    anchors: Vec<PathBuf>,
+    /// The last of them opened.
+    anchor_cache: AnchorCache,
     /// Problems met while listing.
     pub errors: Vec<ListError>,
     /// Notices rsync prints on stdout (`skipping directory x`).
@@ -323,6 +343,7 @@ impl LocalSender {
             paths,
             confined,
             anchors,
+            anchor_cache: AnchorCache::default(),
             errors,
             notices,
             signatures: None,
@@ -346,12 +367,27 @@ impl LocalSender {
         match self.confined[index] {
             Some(Confined { anchor, strip }) => {
                 let rel = self.entries[index].name.get(strip..).unwrap_or_default();
-                self.anchors[anchor]
-                    .open_file_beneath(rel, self.noatime)
-                    .map_err(|e| match prtools_sync::raw_os_error(&e) {
-                        Some(errno) => io::Error::from_raw_os_error(errno),
-                        None => e,
-                    })
+                let opened = || {
+                    let mut cache = self
+                        .anchor_cache
+                        .0
+                        .lock()
+                        .unwrap_or_else(|e| e.into_inner());
+                    let root = match &*cache {
+                        Some((at, root)) if *at == anchor => Arc::clone(root),
+                        _ => {
+                            let root = Arc::new(Root::open(&self.anchors[anchor])?);
+                            *cache = Some((anchor, Arc::clone(&root)));
+                            root
+                        }
+                    };
+                    drop(cache);
+                    root.open_file_beneath(rel, self.noatime)
+                };
+                opened().map_err(|e| match prtools_sync::raw_os_error(&e) {
+                    Some(errno) => io::Error::from_raw_os_error(errno),
+                    None => e,
+                })
             }
             None => open_source(&self.paths[index], self.noatime),
         }
@@ -562,8 +598,8 @@ struct Walker<'a> {
     shallow: bool,
     /// The source folder being walked down from, while one is (see [`Confined`]).
     anchor: Option<Confined>,
-    /// Every source folder walked down from, opened when its walk began.
-    anchors: Vec<Arc<Root>>,
+    /// Every source folder walked down from.
+    anchors: Vec<PathBuf>,
 }
 
 impl Walker<'_> {
@@ -824,7 +860,7 @@ impl Walker<'_> {
     }
 
     /// Starts a walk down from the source folder `dir` (its entries named `prefix/...`),
-    /// unless one is under way: opens the folder its files will be read beneath (see
+    /// unless one is under way: the folder its files will be read beneath (see
     /// [`Confined`]). True if this began one.
     fn anchor_at(&mut self, dir: &Path, prefix: &[u8]) -> bool {
         let o = self.opts;
@@ -836,11 +872,7 @@ impl Walker<'_> {
         {
             return false;
         }
-        // Not openable: the walk says why, and nothing below it is listed.
-        let Ok(root) = Root::open(dir) else {
-            return false;
-        };
-        self.anchors.push(Arc::new(root));
+        self.anchors.push(dir.to_path_buf());
         self.anchor = Some(Confined {
             anchor: self.anchors.len() - 1,
             strip: if prefix.is_empty() {
