@@ -4,8 +4,8 @@
 //! no link at all would refuse.
 //!
 //! On Linux this is `openat2(RESOLVE_BENEATH)`: the kernel resolves the whole path and fails
-//! (EXDEV) as soon as any step, a `..` or a link's target, would leave the folder. Where
-//! that call is missing (a kernel before 5.6, a seccomp filter that refuses it) the same is
+//! (EXDEV) as soon as any step, a `..` or a link's target, would leave the folder. Where that
+//! call is missing (a kernel before 5.6, a seccomp filter that answers ENOSYS) the same is
 //! done by hand: one held descriptor a folder, a link's target spliced into what is left of
 //! the path, `..` popping a held folder, and every open made with O_NOFOLLOW, so that a link
 //! swapped in between the look and the open is refused, never followed.
@@ -39,8 +39,8 @@ pub(crate) fn open_beneath(
         for _ in 0..RACE_RETRIES {
             match rustix::fs::openat2(dir, path, flags, Mode::empty(), resolve) {
                 Err(Errno::AGAIN) => continue,
-                // Not there (an old kernel, a filter): by hand below.
-                Err(Errno::NOSYS | Errno::PERM) => break,
+                // Not there (an old kernel, a container's filter): by hand below.
+                Err(Errno::NOSYS) => break,
                 Err(Errno::XDEV) => return Err(Errno::LOOP),
                 other => return other,
             }
