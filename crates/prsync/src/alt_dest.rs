@@ -42,6 +42,8 @@ pub struct AltDest {
     pub kind: AltKind,
     /// The folders, in the order given.
     pub dirs: Vec<PathBuf>,
+    /// `--insecure-links`: a folder's path is followed as it is (see [`AltDest::find`]).
+    pub insecure: bool,
 }
 
 /// rsync's limit on the folders (`MAX_BASIS_DIRS`).
@@ -92,6 +94,7 @@ impl AltDest {
         Ok(Some(AltDest {
             kind,
             dirs: given.into_iter().map(|(_, dir)| dir).collect(),
+            insecure: false,
         }))
     }
 
@@ -151,6 +154,7 @@ impl AltDest {
         let alt = AltDest {
             kind: self.kind,
             dirs,
+            insecure,
         };
         (alt, warnings)
     }
@@ -158,6 +162,11 @@ impl AltDest {
     /// Looks for `name` in each folder (as [`AltDest::resolve`] gave them) and returns the
     /// best match: `same_kind` says whether what is there is of the entry's kind, `data_ok`
     /// whether it passes the quick check, `attrs_ok` whether its attributes match.
+    ///
+    /// The folders are the operator's, but what is below them may not be: a name is looked
+    /// up through [`crate::trust::open_parent`], so another user's symlink on the way makes
+    /// the name absent here (it is then sent, as rsync 3.5.0's `basis_link_stat` decides),
+    /// with a warning.
     pub fn find(
         &self,
         name: &Path,
@@ -168,8 +177,18 @@ impl AltDest {
         let mut best: Option<Found> = None;
         for dir in &self.dirs {
             let path = dir.join(name);
-            let Ok(Some(stat)) = FileStat::of_path(&path) else {
-                continue;
+            let stat = match crate::trust::open_parent(&path, false, self.insecure) {
+                Ok((parent, leaf)) => FileStat::of_name(&parent, &leaf),
+                Err(e) => Err(e),
+            };
+            let stat = match stat {
+                Ok(Some(stat)) => stat,
+                Ok(None) => continue,
+                Err(e) if crate::trust::is_refusal(&e) => {
+                    eprintln!("prsync: {}: {e}", self.kind.flag());
+                    continue;
+                }
+                Err(_) => continue,
             };
             if !same_kind(&stat) {
                 continue;

@@ -2,7 +2,10 @@
 //! rsync keeps it: beside itself with a suffix (`~` by default), or under the backup folder
 //! at its own relative path (no suffix by default).
 
+use std::os::unix::ffi::OsStrExt;
 use std::path::{Path, PathBuf};
+
+use rustix::fd::OwnedFd;
 
 /// Where backups go.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -80,6 +83,106 @@ impl Backup {
                 (base.join(std::ffi::OsStr::from_bytes(&with_suffix)), shown)
             }
         }
+    }
+}
+
+/// A backup's place inside `--backup-dir`, reached by descriptor: the folder that holds it,
+/// held open, and its name there.
+///
+/// The backup folder is the operator's path, walked by [`crate::trust::open_dir`] (made if
+/// missing): root's and this user's symlinks on it are followed, another user's refused. The
+/// folders below it mirror the destination's and are rsync's own, so, as rsync 3.5.0's
+/// `copy_valid_path`, whatever is in the way of one of them (a symlink, whoever made it, or a
+/// file) is removed and a real folder made there; each is opened with O_NOFOLLOW from the one
+/// above, so another user who swaps one for a link to elsewhere during the run cannot have a
+/// backup written there (rsync's backup-dir-symlink-race).
+#[derive(Debug)]
+pub struct Place {
+    dir: OwnedFd,
+    name: Vec<u8>,
+}
+
+impl Place {
+    /// Opens the place of `name` (a path below the destination `dest_dir`, with its suffix
+    /// already added) under the backup folder `dir`. `mode_of` gives the mode that a folder
+    /// made below the backup folder takes (by its path below the destination), if any.
+    pub fn open(
+        dest_dir: &Path,
+        dir: &Path,
+        name: &[u8],
+        insecure: bool,
+        mode_of: impl Fn(&[u8]) -> Option<u32>,
+    ) -> std::io::Result<Place> {
+        use rustix::fs::{AtFlags, FileType, Mode, OFlags};
+        use rustix::io::Errno;
+        let base = dest_dir.join(dir);
+        let mut at = crate::trust::open_dir(&base, true, insecure)?;
+        let flags = OFlags::PATH | OFlags::DIRECTORY | OFlags::NOFOLLOW | OFlags::CLOEXEC;
+        let parts: Vec<&[u8]> = name
+            .split(|&b| b == b'/')
+            .filter(|p| !p.is_empty())
+            .collect();
+        let Some((leaf, folders)) = parts.split_last() else {
+            return Err(std::io::Error::other("an empty name has no backup place"));
+        };
+        let mut below = Vec::new();
+        for part in folders {
+            if !below.is_empty() {
+                below.push(b'/');
+            }
+            below.extend_from_slice(part);
+            let shown = |e: Errno| {
+                let path = base.join(std::ffi::OsStr::from_bytes(&below));
+                std::io::Error::other(format!(
+                    "backup mkdir {} failed: {}",
+                    path.display(),
+                    std::io::Error::from(e)
+                ))
+            };
+            let mut made = false;
+            let next = loop {
+                match rustix::fs::openat(&at, *part, flags, Mode::empty()) {
+                    Ok(fd) => break fd,
+                    Err(Errno::NOENT) if !made => {}
+                    Err(Errno::NOTDIR | Errno::LOOP) if !made => {
+                        let stat = rustix::fs::statat(&at, *part, AtFlags::SYMLINK_NOFOLLOW)
+                            .map_err(shown)?;
+                        if FileType::from_raw_mode(stat.st_mode) == FileType::Directory {
+                            continue;
+                        }
+                        rustix::fs::unlinkat(&at, *part, AtFlags::empty()).map_err(shown)?;
+                    }
+                    Err(e) => return Err(shown(e)),
+                }
+                match rustix::fs::mkdirat(&at, *part, Mode::from_raw_mode(0o777)) {
+                    Ok(()) | Err(Errno::EXIST) => made = true,
+                    Err(e) => return Err(shown(e)),
+                }
+            };
+            // A folder made here takes the mode of the destination's, as rsync copies its
+            // attributes: set through a descriptor of its own, never through a name.
+            if let Some(mode) = mode_of(&below).filter(|_| made) {
+                let read = OFlags::RDONLY | OFlags::DIRECTORY | OFlags::NOFOLLOW | OFlags::CLOEXEC;
+                if let Ok(fd) = rustix::fs::openat(&at, *part, read, Mode::empty()) {
+                    let _ = rustix::fs::fchmod(&fd, Mode::from_raw_mode(mode & 0o7777));
+                }
+            }
+            at = next;
+        }
+        Ok(Place {
+            dir: at,
+            name: leaf.to_vec(),
+        })
+    }
+
+    /// A path that names the place through the held folder (`/proc/self/fd/N/NAME`), for the
+    /// calls that take a path: whatever is renamed or swapped on the way since, it leads to
+    /// the folder that was opened.
+    pub fn path(&self) -> PathBuf {
+        use std::os::fd::AsRawFd;
+        let mut path = PathBuf::from(format!("/proc/self/fd/{}", self.dir.as_raw_fd()));
+        path.push(std::ffi::OsStr::from_bytes(&self.name));
+        path
     }
 }
 

@@ -151,6 +151,7 @@ pub fn list_options(opts: &Options) -> ListOptions {
         atimes: opts.more.atimes,
         acls: opts.more.acls,
         open_noatime: opts.more.open_noatime,
+        insecure_links: opts.insecure_links,
     }
 }
 

@@ -186,13 +186,15 @@ impl<'a, S: Sender, W: Write> Receiver<'a, S, W> {
             })?),
             None => None,
         };
-        // -K: a trusted symlink to a folder is walked through. (rsync 3.5.0 also walks
-        // through one with -R --no-implied-dirs when it stays inside the destination, and
-        // refuses one that leads out; prsync cannot yet tell the two apart, so it follows
-        // neither: see rsync's no-implied-dirs-symlink and relative-mkpath-symlink.)
-        let root = match Root::open(&dest.dir).map(|r| match opts.keep_dirlinks {
-            true => r.keeping_dirlinks(),
-            false => r,
+        // -K: a trusted symlink to a folder is walked through. -R --no-implied-dirs: the
+        // folders above a name are not sent, so the destination's own path is used as it
+        // is, through a symlink that stays inside the destination, never one that leads out
+        // (rsync 3.5.0's no-implied-dirs-symlink and relative-mkpath-symlink).
+        let inner_links = opts.relative && !opts.implied_dirs;
+        let root = match Root::open(&dest.dir).map(|r| match (opts.keep_dirlinks, inner_links) {
+            (true, _) => r.keeping_dirlinks(),
+            (false, true) => r.following_inner_links(),
+            (false, false) => r,
         }) {
             Ok(root) => Some(root),
             // Not there (yet): a dry run that would make it, or nothing to do. Each entry
@@ -487,11 +489,29 @@ impl<'a, S: Sender, W: Write> Receiver<'a, S, W> {
         if self.opts.links && self.opts.safe_links && self.keeps_unsafe_link(name, rel)? {
             return Ok(false);
         }
-        if backup.dir.is_some() {
-            if let Some(parent) = to.parent() {
-                std::fs::create_dir_all(parent)?;
+        // --backup-dir: the place is reached by descriptor and named through the folder
+        // held open (see backup::Place), which lives until the backup is made.
+        let place = match &backup.dir {
+            Some(dir) => {
+                let root = self.root()?;
+                let perms = self.opts.perms;
+                let mode_of = |below: &[u8]| {
+                    let rel = RelPath::new(below.to_vec()).ok()?;
+                    let meta = root.metadata(Some(&rel)).ok()??;
+                    (perms && meta.is_dir()).then_some(meta.mode)
+                };
+                let with_suffix = [name, &backup.suffix[..]].concat();
+                Some(crate::backup::Place::open(
+                    &self.dest.dir,
+                    dir,
+                    &with_suffix,
+                    self.opts.insecure_links,
+                    mode_of,
+                )?)
             }
-        }
+            None => None,
+        };
+        let to = place.as_ref().map_or(to, crate::backup::Place::path);
         let copy = |this: &mut Self| -> io::Result<()> {
             this.clear_backup_place(&to, &shown)?;
             let from = this.dest.dir.join(rel.as_path());

@@ -17,7 +17,7 @@ use std::sync::{Arc, OnceLock};
 
 use prtools_delta::{Signature, SignatureOptions};
 use prtools_sync::filter::FilterList;
-use prtools_sync::Mtime;
+use prtools_sync::{Mtime, Root};
 
 use crate::flist::{sort_and_dedup, FileEntry, FileKind};
 use prtools_mapped::Mapped;
@@ -79,6 +79,9 @@ pub struct ListOptions {
     pub acls: bool,
     /// `--open-noatime`: files are read without changing their access time.
     pub open_noatime: bool,
+    /// `--insecure-links`: files are opened by their path as it is then, through whatever
+    /// links it holds (see [`Confined`]).
+    pub insecure_links: bool,
 }
 
 /// How a sent file's bytes went: for `--stats`' `Literal data` and `Matched data`.
@@ -208,6 +211,41 @@ pub struct ListError {
     pub message: String,
 }
 
+/// Where a file found by walking down from a source folder is read from: that folder
+/// (`anchor`, an index into [`LocalSender`]'s anchors) and the file's path below it (its
+/// name from byte `strip` on).
+///
+/// A file is read long after its folders were listed, and by then a user who can write in
+/// the tree may have swapped one of them for a symlink to elsewhere: opened by its full path,
+/// the file would be read from there and copied out to the destination. So, as rsync 3.5.0's
+/// sender does, the path is resolved again beneath the folder the walk started from, where a
+/// symlink that stays inside the tree is followed and one that leads out is refused (ELOOP).
+/// `-L`, `-k`, `--copy-unsafe-links` (which follow links on purpose) and `--insecure-links`
+/// keep the plain open by path, as in rsync.
+///
+/// The source folder is the user's own operand, opened by its path when its files are read
+/// (rsync too changes into it by path): holding each open from the listing on would take a
+/// descriptor per source folder for the whole run, which a `--files-from` of thousands of
+/// folders would run out of. The last one opened is kept ([`AnchorCache`]), as files are
+/// read in list order, folder by folder.
+#[derive(Clone, Copy, Debug)]
+struct Confined {
+    anchor: usize,
+    strip: usize,
+}
+
+/// The source folder a sender opened last, with its index among the anchors. Each clone of
+/// a sender (one a host) starts with its own, so that the hosts' threads do not take turns
+/// on one lock and undo each other's folder.
+#[derive(Debug, Default)]
+struct AnchorCache(std::sync::Mutex<Option<(usize, Arc<Root>)>>);
+
+impl Clone for AnchorCache {
+    fn clone(&self) -> Self {
+        AnchorCache::default()
+    }
+}
+
 /// One file's signature, made by the first host that asks (or why it could not be made).
 type SharedSignature = OnceLock<Result<Arc<Signature>, String>>;
 
@@ -217,6 +255,12 @@ type SharedSignature = OnceLock<Result<Arc<Signature>, String>>;
 pub struct LocalSender {
     entries: Vec<FileEntry>,
     paths: Vec<PathBuf>,
+    /// Where each entry's data is read from, when its folders were walked by the listing.
+    confined: Vec<Option<Confined>>,
+    /// The folders the listing walked down from (see [`Confined`]).
+    anchors: Vec<PathBuf>,
+    /// The last of them opened.
+    anchor_cache: AnchorCache,
     /// Problems met while listing.
     pub errors: Vec<ListError>,
     /// Notices rsync prints on stdout (`skipping directory x`).
@@ -259,6 +303,8 @@ impl LocalSender {
             order: 0,
             ancestors: Vec::new(),
             shallow: false,
+            anchor: None,
+            anchors: Vec::new(),
         };
         for src in sources {
             walker.operand(src);
@@ -267,6 +313,7 @@ impl LocalSender {
             mut found,
             errors,
             notices,
+            anchors,
             ..
         } = walker;
         let mut ranked: Vec<(FileEntry, usize)> = found
@@ -280,10 +327,12 @@ impl LocalSender {
         }
         let mut entries = Vec::with_capacity(ranked.len());
         let mut paths = Vec::with_capacity(ranked.len());
+        let mut confined = Vec::with_capacity(ranked.len());
         let mut inodes = Vec::with_capacity(ranked.len());
         for (entry, i) in ranked {
             entries.push(entry);
             paths.push(std::mem::take(&mut found[i].path));
+            confined.push(found[i].confined);
             inodes.push(found[i].inode);
         }
         if opts.hard_links {
@@ -292,6 +341,9 @@ impl LocalSender {
         let mut sender = LocalSender {
             entries,
             paths,
+            confined,
+            anchors,
+            anchor_cache: AnchorCache::default(),
             errors,
             notices,
             signatures: None,
@@ -309,14 +361,45 @@ impl LocalSender {
         &self.paths[index]
     }
 
+    /// Opens entry `index`'s file for reading (see [`Confined`]); an error is the OS's
+    /// reason alone, which the caller puts beside the path.
+    fn open(&self, index: usize) -> io::Result<fs::File> {
+        match self.confined[index] {
+            Some(Confined { anchor, strip }) => {
+                let rel = self.entries[index].name.get(strip..).unwrap_or_default();
+                let opened = || {
+                    let mut cache = self
+                        .anchor_cache
+                        .0
+                        .lock()
+                        .unwrap_or_else(|e| e.into_inner());
+                    let root = match &*cache {
+                        Some((at, root)) if *at == anchor => Arc::clone(root),
+                        _ => {
+                            let root = Arc::new(Root::open(&self.anchors[anchor])?);
+                            *cache = Some((anchor, Arc::clone(&root)));
+                            root
+                        }
+                    };
+                    drop(cache);
+                    root.open_file_beneath(rel, self.noatime)
+                };
+                opened().map_err(|e| match prtools_sync::raw_os_error(&e) {
+                    Some(errno) => io::Error::from_raw_os_error(errno),
+                    None => e,
+                })
+            }
+            None => open_source(&self.paths[index], self.noatime),
+        }
+    }
+
     fn hash_files(&mut self) {
-        let noatime = self.noatime;
-        for (entry, path) in self.entries.iter_mut().zip(&self.paths) {
-            if entry.is_regular() {
-                match open_source(path, noatime).and_then(prtools_sync::hash_reader) {
-                    Ok(h) => entry.checksum = Some(h),
+        for i in 0..self.entries.len() {
+            if self.entries[i].is_regular() {
+                match self.open(i).and_then(prtools_sync::hash_reader) {
+                    Ok(h) => self.entries[i].checksum = Some(h),
                     Err(e) => self.errors.push(ListError {
-                        message: format!("cannot read '{}': {e}", path.display()),
+                        message: format!("cannot read '{}': {e}", self.paths[i].display()),
                     }),
                 }
             }
@@ -362,7 +445,7 @@ impl Sender for LocalSender {
     ) -> io::Result<Sent> {
         let path = &self.paths[index];
         let at = |e: io::Error| io::Error::new(e.kind(), format!("'{}': {e}", path.display()));
-        let mut file = open_source(path, self.noatime).map_err(at)?;
+        let mut file = self.open(index).map_err(at)?;
         match basis {
             None => {
                 // No bigger than the file (and a byte to see its end): a buffer of the full
@@ -433,7 +516,8 @@ impl Sender for LocalSender {
         let path = &self.paths[index];
         cache[index]
             .get_or_init(|| {
-                let data = open_source(path, self.noatime)
+                let data = self
+                    .open(index)
                     .and_then(|f| Mapped::new(&f))
                     .map_err(|e| format!("'{}': {e}", path.display()))?;
                 let sig = Signature::new(&data, options)
@@ -458,7 +542,7 @@ impl Sender for LocalSender {
         use std::os::unix::fs::FileExt;
         let path = &self.paths[index];
         let at = |e: io::Error| io::Error::new(e.kind(), format!("'{}': {e}", path.display()));
-        let file = open_source(path, self.noatime).map_err(at)?;
+        let file = self.open(index).map_err(at)?;
         let mut buf = vec![0u8; COPY_BUFFER];
         let mut total = 0u64;
         for range in ranges {
@@ -508,6 +592,7 @@ struct Found {
     entry: FileEntry,
     path: PathBuf,
     inode: Option<(u64, u64)>,
+    confined: Option<Confined>,
 }
 
 struct Walker<'a> {
@@ -525,6 +610,10 @@ struct Walker<'a> {
     ancestors: Vec<(u64, u64)>,
     /// Listing one level only (`-d`): folders found are not descended into.
     shallow: bool,
+    /// The source folder being walked down from, while one is (see [`Confined`]).
+    anchor: Option<Confined>,
+    /// Every source folder walked down from.
+    anchors: Vec<PathBuf>,
 }
 
 impl Walker<'_> {
@@ -659,6 +748,7 @@ impl Walker<'_> {
                 },
                 path: path.to_path_buf(),
                 inode: None,
+                confined: None,
             });
             return;
         }
@@ -776,6 +866,39 @@ impl Walker<'_> {
     /// Adds everything below the directory `dir`, whose entries are named `prefix/...`
     /// (just `...` for the root).
     fn walk(&mut self, dir: &Path, prefix: &[u8]) {
+        let top = self.anchor_at(dir, prefix);
+        self.walk_from(dir, prefix);
+        if top {
+            self.anchor = None;
+        }
+    }
+
+    /// Starts a walk down from the source folder `dir` (its entries named `prefix/...`),
+    /// unless one is under way: the folder its files will be read beneath (see
+    /// [`Confined`]). True if this began one.
+    fn anchor_at(&mut self, dir: &Path, prefix: &[u8]) -> bool {
+        let o = self.opts;
+        if self.anchor.is_some()
+            || o.copy_links
+            || o.copy_dirlinks
+            || o.copy_unsafe_links
+            || o.insecure_links
+        {
+            return false;
+        }
+        self.anchors.push(dir.to_path_buf());
+        self.anchor = Some(Confined {
+            anchor: self.anchors.len() - 1,
+            strip: if prefix.is_empty() {
+                0
+            } else {
+                prefix.len() + 1
+            },
+        });
+        true
+    }
+
+    fn walk_from(&mut self, dir: &Path, prefix: &[u8]) {
         let id = fs::metadata(dir).map(|m| (m.dev(), m.ino())).ok();
         if let Some(id) = id {
             if self.ancestors.contains(&id) {
@@ -883,18 +1006,22 @@ impl Walker<'_> {
         }
         below.sort_by(|a: &(PathBuf, Vec<u8>), b| crate::flist::compare(&a.1, true, &b.1, true));
         for (path, name) in below {
-            self.walk(&path, &name);
+            self.walk_from(&path, &name);
         }
     }
 
     /// `-d`: what is in the folder `dir`, named `prefix/...`, without going further down.
     fn list_one_level(&mut self, dir: &Path, prefix: &[u8]) {
+        let top = self.anchor_at(dir, prefix);
         self.shallow = true;
         let dev = fs::metadata(dir).map(|m| m.dev()).ok();
         let entered = self.enter_dir(dir, prefix);
         self.walk_below(dir, prefix, dev);
         self.leave_dir(entered);
         self.shallow = false;
+        if top {
+            self.anchor = None;
+        }
     }
 
     /// Whether the symlink `name` at `path` is sent as what it points to.
@@ -1044,6 +1171,7 @@ impl Walker<'_> {
             },
             path: path.to_path_buf(),
             inode,
+            confined: self.anchor,
         });
         self.order += 1;
         true

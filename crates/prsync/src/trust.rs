@@ -2,9 +2,15 @@
 //! root or to the user running the copy. Another user's symlink could send the files (and
 //! the deletions of `--delete`) anywhere that user likes, into folders only we may write.
 
+use std::ffi::OsStr;
 use std::io;
+use std::os::unix::ffi::OsStrExt;
 use std::os::unix::fs::MetadataExt;
 use std::path::{Component, Path, PathBuf};
+
+use rustix::fd::OwnedFd;
+use rustix::fs::{AtFlags, FileType, Mode, OFlags};
+use rustix::io::Errno;
 
 /// How many symlinks a path may lead through, as the kernel's own limit.
 const MAX_LINKS: usize = 40;
@@ -68,6 +74,123 @@ pub fn check_operator_path(path: &Path, insecure: bool) -> Result<(), String> {
         true => Ok(()),
         false => check_destination(path),
     }
+}
+
+/// Opens the folder `path`, an operator's path (`--backup-dir`, a `--copy-dest` folder), by
+/// descriptor under the same rule as [`check_destination`]: a symlink on the way that root or
+/// this user owns is followed, another user's is refused (ELOOP, with a message that names
+/// it). Each step is an `openat` with O_NOFOLLOW from the folder before, so a link swapped in
+/// after the look is refused, never followed, which a check of the path and an open of it
+/// afterwards cannot promise. With `create`, missing folders are made (mode 0777 less the
+/// umask, as `mkdir -p`). `insecure` (`--insecure-links`) opens the path as it is.
+pub fn open_dir(path: &Path, create: bool, insecure: bool) -> io::Result<OwnedFd> {
+    let shown = |e: Errno| {
+        io::Error::new(
+            io::Error::from(e).kind(),
+            format!("{}: {}", path.display(), io::Error::from(e)),
+        )
+    };
+    if insecure {
+        if create {
+            std::fs::create_dir_all(path)?;
+        }
+        let follow = DIR_FLAGS.difference(OFlags::NOFOLLOW);
+        return rustix::fs::open(path, follow, Mode::empty()).map_err(shown);
+    }
+    let me = rustix::process::geteuid().as_raw();
+    let start = if path.is_absolute() { "/" } else { "." };
+    let mut at = rustix::fs::open(start, DIR_FLAGS, Mode::empty()).map_err(shown)?;
+    let mut todo: Vec<Vec<u8>> = parts(path.as_os_str().as_bytes());
+    let mut links = 0;
+    while let Some(name) = todo.pop() {
+        let stat = match rustix::fs::statat(&at, name.as_slice(), AtFlags::SYMLINK_NOFOLLOW) {
+            Err(Errno::NOENT) if create => {
+                match rustix::fs::mkdirat(&at, name.as_slice(), Mode::from_raw_mode(0o777)) {
+                    Ok(()) | Err(Errno::EXIST) => {}
+                    Err(e) => return Err(shown(e)),
+                }
+                rustix::fs::statat(&at, name.as_slice(), AtFlags::SYMLINK_NOFOLLOW)
+            }
+            other => other,
+        }
+        .map_err(shown)?;
+        if FileType::from_raw_mode(stat.st_mode) != FileType::Symlink {
+            at = rustix::fs::openat(&at, name.as_slice(), DIR_FLAGS, Mode::empty())
+                .map_err(shown)?;
+            continue;
+        }
+        #[allow(clippy::unnecessary_cast)]
+        let owner = stat.st_uid as u32;
+        if owner != 0 && owner != me {
+            return Err(io::Error::other(format!(
+                "{REFUSAL}: {} (uid {owner}) \
+                     on the way to {}; hint: use --insecure-links only if every folder on the \
+                     path is trusted",
+                String::from_utf8_lossy(&name),
+                path.display()
+            )));
+        }
+        links += 1;
+        if links > MAX_LINKS {
+            return Err(shown(Errno::LOOP));
+        }
+        let target = rustix::fs::readlinkat(&at, name.as_slice(), Vec::new())
+            .map_err(shown)?
+            .into_bytes();
+        if target.starts_with(b"/") {
+            at = rustix::fs::open("/", DIR_FLAGS, Mode::empty()).map_err(shown)?;
+        }
+        todo.extend(parts(&target));
+    }
+    Ok(at)
+}
+
+/// Whether `e` is [`open_dir`]'s refusal of another user's symlink, rather than the OS's
+/// reason for a missing or unreadable folder.
+pub fn is_refusal(e: &io::Error) -> bool {
+    e.to_string().starts_with(REFUSAL)
+}
+
+/// How [`open_dir`]'s refusal begins.
+const REFUSAL: &str = "refusing to follow a symlink owned by an untrusted user";
+
+/// [`open_dir`] for the folder holding `path`, and `path`'s last component: where an
+/// operator's file is looked at or made, the component itself acted on with an `*at` call.
+pub fn open_parent(path: &Path, create: bool, insecure: bool) -> io::Result<(OwnedFd, Vec<u8>)> {
+    let bytes = path.as_os_str().as_bytes();
+    let (dir, name) = match bytes.iter().rposition(|&b| b == b'/') {
+        Some(0) => (&b"/"[..], &bytes[1..]),
+        Some(i) => (&bytes[..i], &bytes[i + 1..]),
+        None => (&b"."[..], bytes),
+    };
+    let dir = open_dir(Path::new(OsStr::from_bytes(dir)), create, insecure)?;
+    Ok((dir, name.to_vec()))
+}
+
+/// How the folders of [`open_dir`] are opened: never through a symlink, and on Linux as
+/// O_PATH, which needs only search permission, as a lookup does.
+#[cfg(any(target_os = "linux", target_os = "android"))]
+const DIR_FLAGS: OFlags = OFlags::PATH
+    .union(OFlags::DIRECTORY)
+    .union(OFlags::NOFOLLOW)
+    .union(OFlags::CLOEXEC);
+
+/// See the Linux twin: elsewhere O_PATH is missing, so folders are opened for reading.
+#[cfg(not(any(target_os = "linux", target_os = "android")))]
+const DIR_FLAGS: OFlags = OFlags::RDONLY
+    .union(OFlags::DIRECTORY)
+    .union(OFlags::NOFOLLOW)
+    .union(OFlags::CLOEXEC);
+
+/// The components of `path` that move (not empty, not `.`), the first one last.
+fn parts(path: &[u8]) -> Vec<Vec<u8>> {
+    let mut parts: Vec<Vec<u8>> = path
+        .split(|&b| b == b'/')
+        .filter(|p| !p.is_empty() && *p != b".")
+        .map(<[u8]>::to_vec)
+        .collect();
+    parts.reverse();
+    parts
 }
 
 /// The normal and `..` components of `path` (`.` and the root say nothing here).

@@ -20,6 +20,7 @@ mod acl;
 #[path = "root/no_acl.rs"]
 mod acl;
 mod attrs;
+mod beneath;
 mod change;
 mod stat;
 mod tree;
@@ -71,6 +72,9 @@ pub struct Root {
     last_walk: Mutex<Option<Walked>>,
     /// `-K`: a symlink to a folder, owned by root or by this user, is walked through.
     dirlinks: bool,
+    /// A symlink on the way that stays inside the root is walked through (see
+    /// [`Root::following_inner_links`]).
+    inner_links: bool,
 }
 
 /// A walk's path and the folders it passed through, one a component.
@@ -108,6 +112,7 @@ impl Root {
             path: dir.to_path_buf(),
             last_walk: Mutex::new(None),
             dirlinks: false,
+            inner_links: false,
         })
     }
 
@@ -126,6 +131,7 @@ impl Root {
             path: self.shown(rel),
             last_walk: Mutex::new(None),
             dirlinks: self.dirlinks,
+            inner_links: self.inner_links,
         })
     }
 
@@ -138,6 +144,7 @@ impl Root {
             path: self.path.clone(),
             last_walk: Mutex::new(None),
             dirlinks: self.dirlinks,
+            inner_links: self.inner_links,
         }
     }
 
@@ -147,6 +154,17 @@ impl Root {
     /// user" rule), so another user cannot point the writes elsewhere.
     pub fn keeping_dirlinks(mut self) -> Root {
         self.dirlinks = true;
+        self
+    }
+
+    /// The same folder, where a walk goes through a symlink on the way as long as where it
+    /// leads is inside this folder too (a link that leads out, by an absolute target or by
+    /// `..` above the folder, is still refused): rsync's receiver with `-R
+    /// --no-implied-dirs`, whose folders above a name are not sent, so that the destination's
+    /// own path is used as it is, and rsync 3.5.0 follows such a link there while refusing
+    /// one that would take the files out of the tree.
+    pub fn following_inner_links(mut self) -> Root {
+        self.inner_links = true;
         self
     }
 
@@ -437,6 +455,43 @@ impl Root {
         self.regular_only(rel, fd, OFlags::RDONLY)
     }
 
+    /// Opens the regular file at `rel` (a `/`-separated path below the root) for reading,
+    /// following a symlink on the way only while it stays inside the root, and never one
+    /// at `rel` itself; with `noatime`, without changing its access time where the kernel
+    /// allows it (the file's owner, or root).
+    ///
+    /// This is rsync 3.5.0's sender: the tree was listed with every folder a folder, and a
+    /// folder swapped for a link to elsewhere before its files are read must not make the
+    /// read leave the tree (a link that leads out is ELOOP), while a link the user keeps
+    /// inside it, as `-R` may name one on the way, is followed.
+    pub fn open_file_beneath(&self, rel: &[u8], noatime: bool) -> io::Result<File> {
+        let shown = || self.path.join(OsStr::from_bytes(rel));
+        // O_NONBLOCK so that a fifo does not hang the open before it can be refused.
+        let flags =
+            OFlags::RDONLY | OFlags::NOFOLLOW | OFlags::NONBLOCK | OFlags::NOCTTY | OFlags::CLOEXEC;
+        let opened = match noatime {
+            true => match beneath::open_beneath(self.fd.as_fd(), rel, flags | OFlags::NOATIME) {
+                Err(Errno::PERM) => beneath::open_beneath(self.fd.as_fd(), rel, flags),
+                other => other,
+            },
+            false => beneath::open_beneath(self.fd.as_fd(), rel, flags),
+        };
+        let fd = opened.map_err(|e| errno_at(shown(), e))?;
+        let stat = rustix::fs::fstat(&fd).map_err(|e| errno_at(shown(), e))?;
+        if FileType::from_raw_mode(stat.st_mode) != FileType::RegularFile {
+            return Err(explained(
+                shown(),
+                Errno::INVAL.into(),
+                "is not a regular file",
+            ));
+        }
+        // Blocking again, keeping O_NOATIME, which F_SETFL would clear as well.
+        let now = rustix::fs::fcntl_getfl(&fd).map_err(|e| errno_at(shown(), e))?;
+        rustix::fs::fcntl_setfl(&fd, now.difference(OFlags::NONBLOCK))
+            .map_err(|e| errno_at(shown(), e))?;
+        Ok(File::from(fd))
+    }
+
     /// The root folder itself, as a walk would start from it.
     pub(crate) fn top(&self) -> Dir {
         Dir::Shared(Arc::clone(&self.fd))
@@ -496,7 +551,11 @@ impl Root {
             shown.push(OsStr::from_bytes(&path[..shared - 1]));
         }
         let rest = path.get(shared..).unwrap_or_default();
+        // Where the component being walked starts in `path`.
+        let mut start = shared;
         for name in rest.split(|&b| b == b'/').filter(|_| !rest.is_empty()) {
+            let end = start + name.len();
+            start = end + 1;
             shown.push(OsStr::from_bytes(name));
             let dir = chain.last().unwrap_or(&self.fd);
             let opened = match rustix::fs::openat(dir, name, platform::DIR_WALK, Mode::empty()) {
@@ -513,6 +572,18 @@ impl Root {
             let opened = match opened {
                 Err(Errno::NOTDIR | Errno::LOOP) if self.dirlinks => {
                     through_dirlink(dir, name).ok_or(Errno::LOOP)
+                }
+                // Resolved again from the root as a whole, so that a link's `..` is measured
+                // against the root, not against the folder the link is in.
+                Err(Errno::NOTDIR | Errno::LOOP) if self.inner_links => {
+                    match beneath::open_beneath(
+                        self.fd.as_fd(),
+                        &path[..end],
+                        platform::DIR_WALK.difference(OFlags::NOFOLLOW),
+                    ) {
+                        Err(Errno::XDEV) => Err(Errno::LOOP),
+                        other => other,
+                    }
                 }
                 other => other,
             };

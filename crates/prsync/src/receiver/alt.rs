@@ -75,9 +75,9 @@ impl<S: Sender, W: Write> Receiver<'_, S, W> {
     /// rsync's quick check of `e` against what `path` holds (`m`), for any kind of entry.
     fn quick_check_at(&self, e: &FileEntry, m: &FileStat, path: &Path) -> bool {
         match &e.kind {
-            FileKind::Regular { .. } => {
-                self.quick_check(e, m, || File::open(path)).unwrap_or(false)
-            }
+            FileKind::Regular { .. } => self
+                .quick_check(e, m, || self.open_alt(path))
+                .unwrap_or(false),
             FileKind::Symlink { target } => std::fs::read_link(path)
                 .is_ok_and(|t| t.as_os_str().as_bytes() == target.as_slice()),
             FileKind::Device { rdev } => m.rdev == *rdev,
@@ -186,7 +186,7 @@ impl<S: Sender, W: Write> Receiver<'_, S, W> {
                 self.report_alt_match(i, e, &item);
                 return Ok(AltFile::Settled);
             }
-            if self.root()?.hard_link_from(&found.path, &rel).is_ok() {
+            if self.link_alt(&found.path, &rel).is_ok() {
                 self.report_alt_match(i, e, &item);
                 return Ok(AltFile::Settled);
             }
@@ -196,6 +196,15 @@ impl<S: Sender, W: Write> Receiver<'_, S, W> {
         } else if found.level == Level::Kind {
             return Ok(AltFile::Basis(found));
         }
+        // Copied first, then said, as rsync's try_dests_reg: a copy that cannot open the
+        // file (a folder on the way swapped for another user's link) is an error, and the
+        // file is then sent instead.
+        if !dry_run {
+            if let Err(err) = self.copy_alt(i, e, &found.path) {
+                self.fail(err.to_string());
+                return Ok(AltFile::Nothing);
+            }
+        }
         let mut item = self.attr_item(e, &found.stat);
         item.local_change = true;
         item.time |= !self.opts.times;
@@ -203,22 +212,61 @@ impl<S: Sender, W: Write> Receiver<'_, S, W> {
         if found.level == Level::Exact {
             self.report_uptodate(i, &item);
         }
-        if !dry_run {
-            self.copy_alt(i, e, &found.path)?;
-        }
         Ok(AltFile::Settled)
     }
 
     /// Copies the file at `path` (in one of the folders) to entry `i`'s name, through a temp
     /// file, with the sender's attributes.
+    ///
+    /// The file is opened again through the folders' trust walk (see [`AltDest::find`]),
+    /// not by its path: a folder on the way that another user swapped for a symlink since
+    /// the look would otherwise have the copy read a file from wherever that link leads
+    /// (rsync's copy-dest-symlink-readleak). The open then fails, and the file is sent.
+    ///
+    /// [`AltDest::find`]: crate::alt_dest::AltDest::find
     fn copy_alt(&mut self, i: usize, e: &FileEntry, path: &Path) -> io::Result<()> {
-        let mut from = File::open(path)?;
+        let mut from = self.open_alt(path)?;
         let rel = self.rel_below(i)?;
         let file = self.root()?.create_file(&rel)?;
         io::copy(&mut from, &mut file.file())?;
         self.chown_file(file.file(), e)?;
         let mode = self.new_mode(i, e, None);
         file.commit(mode, self.opts.times.then_some(e.mtime), false)
+    }
+}
+
+impl<S: Sender, W: Write> Receiver<'_, S, W> {
+    /// Opens the file at `path`, in one of the folders, for reading: through the folders'
+    /// trust walk and never through a final symlink, as [`AltDest::find`] looked at it.
+    ///
+    /// [`AltDest::find`]: crate::alt_dest::AltDest::find
+    fn open_alt(&self, path: &Path) -> io::Result<File> {
+        let insecure = self.alt.as_ref().is_some_and(|a| a.insecure);
+        let (dir, leaf) = crate::trust::open_parent(path, false, insecure)?;
+        let flags = rustix::fs::OFlags::RDONLY
+            | rustix::fs::OFlags::NOFOLLOW
+            | rustix::fs::OFlags::NONBLOCK
+            | rustix::fs::OFlags::CLOEXEC;
+        let fd = rustix::fs::openat(&dir, leaf.as_slice(), flags, rustix::fs::Mode::empty())
+            .map_err(|e| {
+                io::Error::new(
+                    io::Error::from(e).kind(),
+                    format!("open {}: {}", path.display(), io::Error::from(e)),
+                )
+            })?;
+        // Blocking again for the reads (a fifo was never opened: the match is a regular file).
+        let _ = rustix::fs::fcntl_setfl(&fd, rustix::fs::OFlags::empty());
+        Ok(File::from(fd))
+    }
+
+    /// Hard-links the file at `path`, in one of the folders, to `rel` (`--link-dest`): the
+    /// file is reached through the folders' trust walk, as it was looked at, so a folder on
+    /// the way swapped for another user's link since cannot have a file from elsewhere
+    /// linked into the destination.
+    fn link_alt(&self, path: &Path, rel: &prtools_sync::RelPath) -> io::Result<()> {
+        let insecure = self.alt.as_ref().is_some_and(|a| a.insecure);
+        let (dir, leaf) = crate::trust::open_parent(path, false, insecure)?;
+        self.root()?.hard_link_from(&dir, &leaf, path, rel)
     }
 }
 

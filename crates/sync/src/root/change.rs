@@ -89,13 +89,18 @@ impl Root {
         self.link_at(&from_dir, from_name, &self.shown(existing), new)
     }
 
-    /// Makes `new` a hard link of `existing`, a path outside the root that the operator
-    /// named (rsync's `--link-dest` folders), replacing what is at `new` as
-    /// [`Root::hard_link`] does. Only `new` is confined: `existing` is the operator's own
-    /// path, followed as given except for its last component, which is linked itself.
-    pub fn hard_link_from(&self, existing: &Path, new: &RelPath) -> io::Result<()> {
-        let name = existing.as_os_str().as_bytes();
-        self.link_at(&rustix::fs::CWD, name, existing, new)
+    /// Makes `new` a hard link of `name` in the folder `dir`, outside the root (rsync's
+    /// `--link-dest` folders, which the caller opened by its own walk), replacing what is at
+    /// `new` as [`Root::hard_link`] does; `shown` names it in errors. Only `new` is confined
+    /// here; `name` is linked itself, never followed.
+    pub fn hard_link_from(
+        &self,
+        dir: &impl AsFd,
+        name: &[u8],
+        shown: &Path,
+        new: &RelPath,
+    ) -> io::Result<()> {
+        self.link_at(dir, name, shown, new)
     }
 
     /// Renames `from` to `to`, both inside the root, replacing a file or symlink at `to`

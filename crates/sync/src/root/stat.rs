@@ -84,6 +84,16 @@ impl FileStat {
         }
     }
 
+    /// What `lstat` says of `name` in the folder `dir` (an operator's folder opened by a
+    /// walk of the caller's own); `None` if nothing is there.
+    pub fn of_name(dir: impl rustix::fd::AsFd, name: &[u8]) -> io::Result<Option<FileStat>> {
+        match rustix::fs::statat(dir, name, AtFlags::SYMLINK_NOFOLLOW) {
+            Ok(stat) => Ok(Some(FileStat::from_stat(&stat))),
+            Err(Errno::NOENT | Errno::NOTDIR) => Ok(None),
+            Err(e) => Err(io::Error::from(e)),
+        }
+    }
+
     fn file_type(&self) -> FileType {
         FileType::from_raw_mode(self.mode)
     }
