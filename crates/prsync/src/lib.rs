@@ -282,6 +282,9 @@ pub(crate) fn receive<S: Sender>(
         );
         log.line(line.as_bytes());
     }
+    if opts.trace_deltasum() {
+        let _ = out.write_all(stats.deltasum_line().as_bytes());
+    }
     if opts.stats && !opts.quiet {
         let _ = out.write_all(stats.stats_block(opts.human).as_bytes());
     }

@@ -1883,6 +1883,7 @@ impl<'a, S: Sender, W: Write> Receiver<'a, S, W> {
         self.stats.literal += sent.literal;
         self.stats.matched += sent.matched;
         self.stats.data_bytes += sent.wire;
+        self.stats.search += sent.search;
     }
 
     /// Asks the sender for file `i` and writes the new contents to `out`, as they arrive:

@@ -90,6 +90,8 @@ pub struct Sent {
     pub matched: u64,
     /// Bytes on the wire for this file (the delta stream, or the whole file).
     pub wire: u64,
+    /// What the delta search did, for `--debug=deltasum`.
+    pub search: prtools_delta::SearchStats,
 }
 
 /// The sender's half of a transfer, as the receiver sees it.
@@ -390,6 +392,7 @@ impl Sender for LocalSender {
                     literal: total,
                     matched: 0,
                     wire: total,
+                    ..Sent::default()
                 })
             }
             Some(sig) => {
@@ -407,6 +410,7 @@ impl Sender for LocalSender {
                     literal: delta.literal_len(),
                     matched: delta.copied_len(),
                     wire: counter.n,
+                    search: delta.search_stats(),
                 })
             }
         }
@@ -467,6 +471,7 @@ impl Sender for LocalSender {
             literal: total,
             matched: 0,
             wire: total,
+            ..Sent::default()
         })
     }
 }
