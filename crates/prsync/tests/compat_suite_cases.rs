@@ -114,3 +114,58 @@ fn one_weak_sum_in_every_block_is_a_bounded_search() {
     let [rd, pd] = bed.sides();
     assert_same_trees(&rd.join("dst"), &pd.join("dst"), "decoy chain", true);
 }
+
+/// A `--partial-dir` file that is there takes the new file and is moved into place, as
+/// rsync 3.5.0's receiver does ("one inplace"; partial-protected-regular-retry-linux watches
+/// its open): the finished file is the partial's inode, the partial folder goes, and the
+/// tree is rsync's, with the file sent whole (a local copy) or as a delta.
+#[test]
+fn a_partial_is_rewritten_where_it_is_and_moved_into_place() {
+    use std::os::unix::fs::MetadataExt;
+    let bed = Bed::new("suite-one-inplace");
+    let mut rng = Rng::new(30);
+    let new = rng.bytes(70_000);
+    let mut old = new[..50_000].to_vec();
+    old.extend_from_slice(b"the rest never arrived");
+    for name in ["whole", "delta"] {
+        fs::write(bed.src().join(name), &new).unwrap();
+        set_mtime(&bed.src().join(name), 1_600_000_000, 0);
+    }
+    set_mtime(&bed.src(), 1_600_000_000, 0);
+    for (run, extra) in [("whole", &b"-W"[..]), ("delta", &b"--no-whole-file"[..])] {
+        bed.on_dests(run, |d| {
+            fs::create_dir_all(d.join("pdir")).unwrap();
+            fs::write(d.join("pdir").join(run), &old).unwrap();
+        });
+        let inodes = bed.sides().map(|d| {
+            fs::metadata(d.join(run).join("pdir").join(run))
+                .unwrap()
+                .ino()
+        });
+        let args: Vec<Vec<u8>> = vec![
+            b"-rt".to_vec(),
+            extra.to_vec(),
+            b"--partial-dir=pdir".to_vec(),
+            format!("--include=/{run}").into_bytes(),
+            b"--exclude=/*".to_vec(),
+            b"{src}/".to_vec(),
+            format!("{run}/").into_bytes(),
+        ];
+        let args: Vec<&[u8]> = args.iter().map(Vec::as_slice).collect();
+        let (r, p) = bed.both(&args);
+        assert_eq!(
+            (r.code, p.code),
+            (0, 0),
+            "{}",
+            String::from_utf8_lossy(&p.stderr)
+        );
+        let [rd, pd] = bed.sides();
+        assert_same_trees(&rd.join(run), &pd.join(run), run, true);
+        for (side, was) in bed.sides().iter().zip(inodes) {
+            let now = fs::metadata(side.join(run).join(run)).unwrap();
+            assert_eq!(now.ino(), was, "{run} in {}", side.display());
+            assert!(!side.join(run).join("pdir").exists());
+        }
+        assert_eq!(fs::read(pd.join(run).join(run)).unwrap(), new);
+    }
+}
