@@ -560,8 +560,16 @@ impl Walker<'_> {
             }
             fs::read(&path).ok()
         };
-        let result = self.filters().enter_dir(prefix, &mut read);
-        for why in refused {
+        // rsync's full name of the folder, which a merge file's name must fit beside.
+        let full = std::path::absolute(dir).unwrap_or_else(|_| dir.to_path_buf());
+        let mut long = Vec::new();
+        let result = self.filters().enter_dir_at(
+            prefix,
+            Some(full.as_os_str().as_bytes()),
+            &mut read,
+            &mut long,
+        );
+        for why in refused.into_iter().chain(long) {
             self.errors.push(ListError { message: why });
         }
         match result {

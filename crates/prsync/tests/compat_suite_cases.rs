@@ -169,3 +169,121 @@ fn a_partial_is_rewritten_where_it_is_and_moved_into_place() {
         assert_eq!(fs::read(pd.join(run).join(run)).unwrap(), new);
     }
 }
+
+/// rsync's stderr lines without its closing `rsync error: ...` line, and prsync's without
+/// their `prsync: ` prefix, to compare what each said.
+fn said(stderr: &[u8], prefix: &[u8]) -> Vec<String> {
+    lines(stderr)
+        .into_iter()
+        .filter(|l| !l.starts_with(b"rsync error: "))
+        .map(|l| {
+            let l = l.strip_prefix(prefix).unwrap_or(&l);
+            String::from_utf8_lossy(l).into_owned()
+        })
+        .collect()
+}
+
+/// A `dir-merge` name that fits the rule but not a full path once its folder is put before
+/// it (rsync's MAXPATHLEN, 4096): rsync says so, without the name when a file gave it, and
+/// ends with status 23; a pattern of 4096 bytes or more is discarded with a warning that
+/// shows it when the user typed it.
+#[test]
+fn merge_names_and_patterns_too_long_for_a_path() {
+    use std::os::unix::ffi::OsStrExt;
+    let bed = Bed::new("suite-merge-overflow");
+    let src = bed.src();
+    fs::create_dir_all(src.join("sub")).unwrap();
+    fs::write(src.join("sub/f"), "x\n").unwrap();
+    // The folder's full name with its '/' and the merge file's name reach 4096 + 2.
+    let base = src.as_os_str().as_bytes().len() + 1;
+    let name = format!("sub/FROM-A-FILE-{}", "Q".repeat(4096 + 2 - base - 16));
+    fs::write(src.join(".rsync-filter"), format!(": {name}\n")).unwrap();
+    let (r, p) = bed.both(&[b"-r", b"-F", b"{src}/", b"dst/"]);
+    assert_eq!(
+        (r.code, p.code),
+        (23, 23),
+        "{}",
+        String::from_utf8_lossy(&p.stderr)
+    );
+    let (rs, ps) = (said(&r.stderr, b"rsync: "), said(&p.stderr, b"prsync: "));
+    assert_eq!(ps, rs);
+    assert_eq!(
+        ps[0],
+        "merge-file name overflows: <rule from a file read earlier>"
+    );
+    assert!(!String::from_utf8_lossy(&p.stderr).contains("FROM-A-FILE"));
+
+    // The user's own over-long pattern is shown whole, and the run goes on.
+    fs::remove_file(src.join(".rsync-filter")).unwrap();
+    let long = format!("--filter=- ARGLONG-{}", "Q".repeat(4200));
+    let (r, p) = bed.both(&[b"-r", long.as_bytes(), b"{src}/", b"dst/"]);
+    assert_eq!((r.code, p.code), (0, 0));
+    assert_eq!(said(&p.stderr, b"prsync: "), said(&r.stderr, b"rsync: "));
+    assert!(String::from_utf8_lossy(&p.stderr).starts_with("discarding over-long filter: ARGLONG-"));
+}
+
+/// `--debug=FILTER` (and `-vv`) warn of a rule the user typed that ends in whitespace,
+/// which is part of its pattern; never of one read from a file, whose words stay hidden.
+#[test]
+fn trailing_whitespace_in_a_given_rule_is_cautioned() {
+    let bed = Bed::new("suite-caution");
+    fs::write(bed.src().join("f"), "x\n").unwrap();
+    let (r, p) = bed.both(&[
+        b"-r",
+        b"--debug=FILTER1",
+        b"--filter=- my-own-rule ",
+        b"{src}/",
+        b"dst/",
+    ]);
+    assert_eq!((r.code, p.code), (0, 0));
+    assert_eq!(
+        String::from_utf8_lossy(&p.stdout),
+        String::from_utf8_lossy(&r.stdout)
+    );
+    assert_eq!(
+        lines(&p.stdout),
+        [b"[client] add_rule(- my-own-rule ) -- CAUTION: trailing whitespace!".to_vec()]
+    );
+    fs::write(bed.src().join(".rsync-filter"), "- trailing-ws-probe \n").unwrap();
+    let (_, p) = bed.both(&[b"-r", b"-F", b"--debug=FILTER1", b"{src}/", b"dst/"]);
+    let out = String::from_utf8_lossy(&p.stdout);
+    assert!(
+        !out.contains("CAUTION") && !out.contains("trailing-ws-probe"),
+        "{out}"
+    );
+}
+
+/// `:e NAME` in a per-folder merge file also leaves NAME out, by a rule that came from
+/// that file: `-vv` says which file hid it, never the pattern.
+#[test]
+fn exclude_self_of_a_merge_named_in_a_merge_file() {
+    let bed = Bed::new("suite-exclude-self");
+    let src = bed.src();
+    fs::write(src.join("f"), "keep\n").unwrap();
+    fs::write(src.join("excl-self-x9"), "hidden\n").unwrap();
+    fs::write(src.join(".rsync-filter"), ":e excl-self-[x]9\n").unwrap();
+    let (r, p) = bed.both(&[b"-r", b"-F", b"-vv", b"{src}/", b"dst/"]);
+    assert_eq!((r.code, p.code), (0, 0));
+    let because = |out: &[u8]| -> Vec<Vec<u8>> {
+        lines(out)
+            .into_iter()
+            .filter(|l| l.windows(10).any(|w| w == b"because of"))
+            .collect()
+    };
+    assert_eq!(because(&p.stdout), because(&r.stdout));
+    assert!(!because(&p.stdout).is_empty());
+    assert!(!String::from_utf8_lossy(&p.stdout).contains("[x]"));
+    let [rd, pd] = bed.sides();
+    assert_same_trees(&rd.join("dst"), &pd.join("dst"), "-F -vv", false);
+    assert!(!pd.join("dst/excl-self-x9").exists());
+
+    // A bad rule of a per-folder file is located by the file, not shown.
+    fs::write(src.join(".rsync-filter"), "Zbad-perdir\n").unwrap();
+    let (r, p) = bed.both(&[b"-r", b"-F", b"{src}/", b"dst/"]);
+    assert!(r.code != 0 && p.code != 0);
+    let err = String::from_utf8_lossy(&p.stderr);
+    assert!(
+        err.contains("/.rsync-filter line 1") && !err.contains("Zbad"),
+        "{err}"
+    );
+}
