@@ -1680,8 +1680,13 @@ impl<'a, S: Sender, W: Write> Receiver<'a, S, W> {
         let partial = self.partial_place(&rel)?;
         let from_partial = partial.as_ref().and_then(|place| self.partial_basis(place));
         // A partial that is there takes the new file, as rsync 3.5.0's receiver writes it
-        // (partial.rs), whether or not it is the delta's basis.
-        let into_partial = from_partial.is_some() && !self.opts.inplace && !self.opts.delay_updates;
+        // (partial.rs), whether or not it is the delta's basis. Not from an absolute
+        // --partial-dir, which may be on another file system than the file, where the
+        // partial could not be renamed into place.
+        let into_partial = from_partial.is_some()
+            && self.partial_root.is_none()
+            && !self.opts.inplace
+            && !self.opts.delay_updates;
         let from_partial = from_partial.filter(|_| !self.opts.whole_file);
         let basis = match old {
             // --partial-dir: what an interrupted run kept is the basis, in place of the

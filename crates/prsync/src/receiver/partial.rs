@@ -69,7 +69,8 @@ impl<S: Sender, W: io::Write> Receiver<'_, S, W> {
     }
 
     /// Writes file `i` into its partial file, which is there (and `basis`, if any, reads),
-    /// then moves it into place at `rel`: rsync's "one inplace" receiver. With a basis the
+    /// then moves it into place at `rel`: rsync's "one inplace" receiver. The partial is in
+    /// a folder beside the file (a relative --partial-dir), so the move is a rename. With a basis the
     /// new file is built in an unnamed file first, since the delta reads the partial while
     /// the new bytes would overwrite it.
     #[allow(clippy::too_many_arguments)]
@@ -113,10 +114,7 @@ impl<S: Sender, W: io::Write> Receiver<'_, S, W> {
         if here {
             self.back_up(i, rel, super::Keep::Link)?;
         }
-        match &self.partial_root {
-            Some(partial) => self.root()?.rename_from(partial, &place.rel, rel)?,
-            None => self.root()?.rename(&place.rel, rel)?,
-        }
+        self.root()?.rename(&place.rel, rel)?;
         self.drop_partial(place)
     }
 
