@@ -63,7 +63,7 @@ impl Matcher<'_> {
         let sig = self.signature();
         let mut offsets = vec![MISSING; sig.block_count() as usize];
         let mut hashes = vec![0u128; sig.block_count() as usize];
-        for m in self.find_hits(local) {
+        for m in self.find_hits(local).0 {
             for block in [Some(m.block), self.rep(m.block)].into_iter().flatten() {
                 let slot = &mut offsets[block as usize];
                 if *slot == MISSING {

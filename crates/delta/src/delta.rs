@@ -5,7 +5,7 @@ use std::io::{self, Write};
 
 use xxhash_rust::xxh3::xxh3_128;
 
-use crate::matcher::{Match, Matcher};
+use crate::matcher::{Hit, Matcher, SearchStats};
 use crate::signature::Signature;
 use crate::varint;
 
@@ -53,6 +53,7 @@ pub struct Delta {
     basis_len: u64,
     target_len: u64,
     target_hash: u128,
+    search: SearchStats,
 }
 
 /// Computes the delta that turns the basis `sig` was made from into `target`, on every core.
@@ -85,14 +86,16 @@ impl Matcher<'_> {
     /// Computes the delta from this matcher's signature to `target`: the search of
     /// [`find`](Matcher::find) on every core, while one more task hashes `target` whole.
     pub fn delta(&self, target: &[u8]) -> Delta {
-        let (matches, target_hash) = rayon::join(|| self.find(target), || xxh3_128(target));
+        let ((hits, search), target_hash) =
+            rayon::join(|| self.find_hits(target), || xxh3_128(target));
         let sig = self.signature();
         Delta {
-            ops: ops(sig, &matches, target.len() as u64),
+            ops: ops(sig, &hits, target.len() as u64),
             block_size: sig.block_size(),
             basis_len: sig.len(),
             target_len: target.len() as u64,
             target_hash,
+            search,
         }
     }
 }
@@ -101,7 +104,7 @@ impl Matcher<'_> {
 /// previous one in both the target and the basis extends its copy. A block with the same
 /// bytes as the previous copy's successor (a run of zero blocks, say) is taken as that
 /// successor, so such runs coalesce too.
-fn ops(sig: &Signature, matches: &[Match], target_len: u64) -> Vec<Op> {
+fn ops(sig: &Signature, matches: &[Hit], target_len: u64) -> Vec<Op> {
     let mut ops = Vec::new();
     let mut pos = 0u64;
     for m in matches {
@@ -134,6 +137,11 @@ fn ops(sig: &Signature, matches: &[Match], target_len: u64) -> Vec<Op> {
 }
 
 impl Delta {
+    /// What the search for the basis's blocks did (`--debug=deltasum`'s counts).
+    pub fn search_stats(&self) -> SearchStats {
+        self.search
+    }
+
     /// The operations, in target order.
     pub fn ops(&self) -> &[Op] {
         &self.ops

@@ -160,7 +160,7 @@ mod varint;
 pub use crate::blockmap::{assemble, block_map, Assembler, BlockMap};
 pub use crate::delta::{delta, Delta, Op};
 pub use crate::error::{Error, Format};
-pub use crate::matcher::{Match, Matcher};
+pub use crate::matcher::{Match, Matcher, SearchStats};
 pub use crate::output::Output;
 pub use crate::patch::{patch, Patcher};
 pub use crate::signature::{

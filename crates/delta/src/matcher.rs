@@ -29,9 +29,14 @@ const FILTER_BITS_PER_BLOCK: usize = 32;
 const MAX_FILTER_BITS: u32 = 30;
 
 /// Distinct blocks kept in the table for any one weak sum. Real data almost never has two;
-/// a hostile signature could have thousands, which would make every position that hits that
-/// sum cost thousands of comparisons. Blocks beyond the cap are never found: the result stays
-/// correct, only larger.
+/// a hostile signature, or a disk image of blocks that differ only where the weak sum cannot
+/// see it, could have thousands, and every position that hits that sum would compare the
+/// window's strong sum with each: the search would be quadratic. Blocks beyond the cap are
+/// never found: the result stays correct, only larger.
+///
+/// rsync 3.5.0 bounds the same walk per position (match.c's `MAX_CHAIN_LEN`, 1024 blocks of
+/// one weak sum, issue #217) while it searches; cutting the table once, and keeping identical
+/// blocks once, makes the bound 16 and costs nothing per position.
 const MAX_SAME_WEAK: usize = 16;
 
 /// Chunks of the scanned data are at least this long...
@@ -48,6 +53,28 @@ const REDO_BLOCKS: usize = 4;
 
 /// Marks a block that is not in the table.
 const NONE: u32 = u32::MAX;
+
+/// What a search did, in the counts rsync's `--debug=deltasum` prints (match.c's `total:`
+/// line): they show whether the weak sums of a file's blocks collide, and that the work
+/// per position stays bounded when they do.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct SearchStats {
+    /// Blocks found.
+    pub matches: u64,
+    /// Positions whose window had the weak sum of some block, so that its strong sum was
+    /// taken.
+    pub hash_hits: u64,
+    /// Strong sums compared that differed: weak-sum collisions.
+    pub false_alarms: u64,
+}
+
+impl std::ops::AddAssign for SearchStats {
+    fn add_assign(&mut self, other: SearchStats) {
+        self.matches += other.matches;
+        self.hash_hits += other.hash_hits;
+        self.false_alarms += other.false_alarms;
+    }
+}
 
 /// A block of the signature found in the data searched.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
@@ -74,6 +101,14 @@ impl Hit {
             block: self.block,
         }
     }
+}
+
+/// Where a scan stands: the block matched last (whose successor is tried first), and what
+/// it has done so far.
+#[derive(Clone, Copy, Debug, Default)]
+struct Walk {
+    prev: Option<u32>,
+    tally: SearchStats,
 }
 
 /// One distinct block in the table: its weak sum (compared before anything else) and the
@@ -238,11 +273,17 @@ impl<'s> Matcher<'s> {
     /// successor is preferred among blocks with the same bytes, so that runs of identical
     /// blocks coalesce into one copy.
     #[inline(always)]
-    fn lookup(&self, weak: u32, window: &[u8], prev: Option<u32>) -> Option<(u32, u128)> {
+    fn lookup(
+        &self,
+        weak: u32,
+        window: &[u8],
+        prev: Option<u32>,
+        tally: &mut SearchStats,
+    ) -> Option<(u32, u128)> {
         if !self.filter_hit(weak) {
             return None;
         }
-        self.lookup_table(weak, window, prev)
+        self.lookup_table(weak, window, prev, tally)
     }
 
     /// Whether some block may have weak sum `weak` (false positives about 1.5% to 3%).
@@ -254,26 +295,48 @@ impl<'s> Matcher<'s> {
 
     /// The part of [`lookup`](Matcher::lookup) past the filter, kept out of line so that the
     /// byte loop stays small.
+    ///
+    /// The walk is bounded whatever the signature: a bucket is sorted by weak sum, so the
+    /// blocks of `weak` are found by bisection past any others that share the bucket, and
+    /// there are at most [`MAX_SAME_WEAK`] of them. A position thus costs at most one strong
+    /// sum and `MAX_SAME_WEAK + 1` comparisons, where rsync walks up to 1024 chain entries.
     #[inline(never)]
-    fn lookup_table(&self, weak: u32, window: &[u8], prev: Option<u32>) -> Option<(u32, u128)> {
-        let candidates = self.bucket(weak);
-        if !candidates.iter().any(|e| e.weak == weak) {
+    fn lookup_table(
+        &self,
+        weak: u32,
+        window: &[u8],
+        prev: Option<u32>,
+        tally: &mut SearchStats,
+    ) -> Option<(u32, u128)> {
+        let bucket = self.bucket(weak);
+        let from = bucket.partition_point(|e| e.weak < weak);
+        let same = bucket[from..]
+            .iter()
+            .take(MAX_SAME_WEAK)
+            .take_while(|e| e.weak == weak)
+            .count();
+        let candidates = &bucket[from..from + same];
+        if candidates.is_empty() {
             return None;
         }
+        tally.hash_hits += 1;
         let strong = strong_sum(window);
         let whole = u128::from_le_bytes(strong);
         if let Some(next) = prev.and_then(|p| p.checked_add(1)) {
-            if next < self.sig.full_blocks()
-                && self.sig.weak(next) == weak
-                && self.sig.strong_is(next, &strong)
-            {
-                return Some((next, whole));
+            if next < self.sig.full_blocks() && self.sig.weak(next) == weak {
+                if self.sig.strong_is(next, &strong) {
+                    return Some((next, whole));
+                }
+                tally.false_alarms += 1;
             }
         }
-        candidates
-            .iter()
-            .find(|e| e.weak == weak && self.sig.strong_is(e.block, &strong))
-            .map(|e| (e.block, whole))
+        for e in candidates {
+            if self.sig.strong_is(e.block, &strong) {
+                return Some((e.block, whole));
+            }
+            tally.false_alarms += 1;
+        }
+        None
     }
 
     /// The greedy rolling search, rsync's: at position `p`, if the block-sized window there
@@ -291,7 +354,7 @@ impl<'s> Matcher<'s> {
         start: usize,
         limit: usize,
         mut stop: F,
-        prev: &mut Option<u32>,
+        walk: &mut Walk,
         out: &mut Vec<Hit>,
     ) -> usize {
         let bs = self.sig.block_size() as usize;
@@ -317,13 +380,15 @@ impl<'s> Matcher<'s> {
                 return p;
             }
             let mut roll = Rolling::new(&data[p..p + bs]);
-            if let Some((block, strong)) = self.lookup(roll.digest(), &data[p..p + bs], *prev) {
+            if let Some((block, strong)) =
+                self.lookup(roll.digest(), &data[p..p + bs], walk.prev, &mut walk.tally)
+            {
                 out.push(Hit {
                     offset: p as u64,
                     block,
                     strong,
                 });
-                *prev = Some(block);
+                walk.prev = Some(block);
                 p += bs;
                 continue 'jump;
             }
@@ -342,14 +407,15 @@ impl<'s> Matcher<'s> {
                 roll.roll(gone, new);
                 let weak = roll.digest();
                 if self.filter_hit(weak) {
-                    if let Some((block, strong)) = self.lookup_table(weak, &data[q..q + bs], *prev)
+                    if let Some((block, strong)) =
+                        self.lookup_table(weak, &data[q..q + bs], walk.prev, &mut walk.tally)
                     {
                         out.push(Hit {
                             offset: q as u64,
                             block,
                             strong,
                         });
-                        *prev = Some(block);
+                        walk.prev = Some(block);
                         p = q + bs;
                         continue 'jump;
                     }
@@ -367,11 +433,13 @@ impl<'s> Matcher<'s> {
     /// The data is cut into chunks of about [`with_chunk_len`](Matcher::with_chunk_len)
     /// bytes; the result is the same whatever the number of threads.
     pub fn find(&self, data: &[u8]) -> Vec<Match> {
-        self.find_hits(data).into_iter().map(Hit::found).collect()
+        self.find_hits(data).0.into_iter().map(Hit::found).collect()
     }
 
-    /// [`find`](Matcher::find), each match with the whole hash of its window.
-    pub(crate) fn find_hits(&self, data: &[u8]) -> Vec<Hit> {
+    /// [`find`](Matcher::find), each match with the whole hash of its window, and what the
+    /// search did: its hash hits and false alarms count the work of every chunk's scan,
+    /// stitching included, so a file of over one chunk may count a few positions twice.
+    pub(crate) fn find_hits(&self, data: &[u8]) -> (Vec<Hit>, SearchStats) {
         self.find_chunked(data, self.chunk_len)
     }
 
@@ -379,25 +447,36 @@ impl<'s> Matcher<'s> {
     /// search is measured against.
     pub fn find_sequential(&self, data: &[u8]) -> Vec<Match> {
         self.find_chunked(data, usize::MAX)
+            .0
             .into_iter()
             .map(Hit::found)
             .collect()
     }
 
-    fn find_chunked(&self, data: &[u8], chunk: usize) -> Vec<Hit> {
+    fn find_chunked(&self, data: &[u8], chunk: usize) -> (Vec<Hit>, SearchStats) {
         let chunks = (data.len() / chunk).max(1);
         let bound = |i: usize| (i as u128 * data.len() as u128 / chunks as u128) as usize;
-        let scanned: Vec<(Vec<Hit>, usize)> = (0..chunks)
+        let scanned: Vec<(Vec<Hit>, usize, SearchStats)> = (0..chunks)
             .into_par_iter()
             .map(|i| {
                 let mut out = Vec::new();
-                let end = self.scan(data, bound(i), bound(i + 1), |_| false, &mut None, &mut out);
+                let mut walk = Walk::default();
+                let end = self.scan(data, bound(i), bound(i + 1), |_| false, &mut walk, &mut out);
+                (out, end, walk.tally)
+            })
+            .collect();
+        let mut tally = SearchStats::default();
+        let scanned = scanned
+            .into_iter()
+            .map(|(out, end, t)| {
+                tally += t;
                 (out, end)
             })
             .collect();
-        let mut matches = self.stitch(data, scanned, bound);
-        self.find_tail(data, &mut matches);
-        matches
+        let mut matches = self.stitch(data, scanned, bound, &mut tally);
+        self.find_tail(data, &mut matches, &mut tally);
+        tally.matches = matches.len() as u64;
+        (matches, tally)
     }
 
     /// Joins the chunks' matches into the sequential search's.
@@ -416,6 +495,7 @@ impl<'s> Matcher<'s> {
         data: &[u8],
         scanned: Vec<(Vec<Hit>, usize)>,
         bound: impl Fn(usize) -> usize,
+        tally: &mut SearchStats,
     ) -> Vec<Hit> {
         let bs = self.sig.block_size() as usize;
         let mut matches: Vec<Hit> = Vec::with_capacity(scanned.iter().map(|c| c.0.len()).sum());
@@ -436,7 +516,10 @@ impl<'s> Matcher<'s> {
             let inside =
                 |first: usize, p: usize| chunk.get(first).is_some_and(|m| (m.offset as usize) < p);
             if inside(first, at) {
-                let mut prev = matches.last().map(|m| m.block);
+                let mut walk = Walk {
+                    prev: matches.last().map(|m| m.block),
+                    tally: SearchStats::default(),
+                };
                 let limit = end.min(at + REDO_BLOCKS * bs);
                 from = self.scan(
                     data,
@@ -451,9 +534,10 @@ impl<'s> Matcher<'s> {
                         }
                         !inside(first, p)
                     },
-                    &mut prev,
+                    &mut walk,
                     &mut matches,
                 );
+                *tally += walk.tally;
             }
             let keep = chunk.partition_point(|m| (m.offset as usize) < from);
             matches.extend_from_slice(&chunk[keep..]);
@@ -464,7 +548,7 @@ impl<'s> Matcher<'s> {
 
     /// Looks for a short last block at the end of `data`, where a file's last block is when
     /// the file has not changed there.
-    fn find_tail(&self, data: &[u8], matches: &mut Vec<Hit>) {
+    fn find_tail(&self, data: &[u8], matches: &mut Vec<Hit>, tally: &mut SearchStats) {
         let sig = self.sig;
         let tail = sig.full_blocks();
         if tail == sig.block_count() {
@@ -479,6 +563,7 @@ impl<'s> Matcher<'s> {
             .map_or(0, |m| m.offset as usize + sig.block_len(m.block) as usize);
         let window = &data[start..];
         if start >= covered && weak_sum(window) == sig.weak(tail) {
+            tally.hash_hits += 1;
             let strong = strong_sum(window);
             if sig.strong_is(tail, &strong) {
                 matches.push(Hit {
@@ -486,6 +571,8 @@ impl<'s> Matcher<'s> {
                     block: tail,
                     strong: u128::from_le_bytes(strong),
                 });
+            } else {
+                tally.false_alarms += 1;
             }
         }
     }
@@ -641,5 +728,62 @@ mod tests {
         for pair in chunked.windows(2) {
             assert!(pair[0].offset + 64 <= pair[1].offset);
         }
+    }
+
+    /// A block of the constant byte 100 with `(+a, -2a, +a)` at `at..at + 3`: the weak sum
+    /// cannot see the change (both of its sums move by zero), the strong sum does.
+    fn decoy(block: usize, at: usize, a: u8) -> Vec<u8> {
+        let mut b = vec![100u8; block];
+        b[at] += a;
+        b[at + 1] -= 2 * a;
+        b[at + 2] += a;
+        b
+    }
+
+    #[test]
+    fn many_blocks_of_one_weak_sum_cost_a_bounded_walk() {
+        // 40 * 150 = 6000 distinct blocks, all of one weak sum, none of them the constant
+        // run searched for: rsync's issue #217. Every position hits, and each may compare
+        // at most MAX_SAME_WEAK + 1 strong sums, not 6000.
+        let block = 256;
+        let basis: Vec<u8> = (1..=40)
+            .flat_map(|a| (0..150).map(move |at| decoy(block, at, a)))
+            .flatten()
+            .collect();
+        let sig = sig(&basis, block as u32);
+        let target = vec![100u8; 3000];
+        let (hits, stats) = Matcher::new(&sig).find_hits(&target);
+        assert!(hits.is_empty());
+        assert_eq!(stats.hash_hits, (3000 - block + 1) as u64);
+        assert!(stats.false_alarms <= stats.hash_hits * (MAX_SAME_WEAK as u64 + 1));
+        assert!(stats.false_alarms >= stats.hash_hits * MAX_SAME_WEAK as u64);
+        // A block kept in the table is still found among all that collide with it.
+        let m = Matcher::new(&sig);
+        let kept = (0..6000).find(|&b| m.rep(b) == Some(b)).unwrap() as usize;
+        let mut target = basis[kept * block..(kept + 1) * block].to_vec();
+        target.extend_from_slice(&[100u8; 500]);
+        let (hits, stats) = m.find_hits(&target);
+        assert_eq!(hits.len(), 1);
+        assert_eq!(stats.matches, 1);
+    }
+
+    #[test]
+    fn counts_match_rsyncs_on_plain_data() {
+        // An unchanged file with a few bytes inserted: every block is found by the one
+        // position that hits it, and no strong sum differs.
+        let basis = noise(100 * 64 + 10, 4);
+        let mut target = basis.clone();
+        target.splice(1024..1024, *b"new");
+        let sig = sig(&basis, 64);
+        let (hits, stats) = Matcher::new(&sig).find_hits(&target);
+        assert_eq!(hits.len(), 101);
+        assert_eq!(
+            stats,
+            SearchStats {
+                matches: 101,
+                hash_hits: 101,
+                false_alarms: 0
+            }
+        );
     }
 }

@@ -583,6 +583,12 @@ impl Options {
         self.more.debug_filter || self.verbose > 1
     }
 
+    /// Whether the delta search's `total:` counts are said at the end (`--debug=DELTASUM`,
+    /// which `-vv` sets), as rsync's sender says them once it has sent every file.
+    pub fn trace_deltasum(&self) -> bool {
+        self.more.debug_deltasum || self.verbose > 1
+    }
+
     /// rsync's `am_root`: whether the receiver may do what root may (set any group, make
     /// devices).
     pub fn am_root(&self) -> bool {

@@ -90,6 +90,24 @@ pub mod exit {
 
 /// Runs a transfer and returns rsync's exit status. Errors are printed as `prsync: ...`.
 pub fn run(opts: &Options) -> i32 {
+    // What rsync says as it parses the rules given, before anything else.
+    for note in opts.filters.notes() {
+        eprintln!("{note}");
+    }
+    if opts.trace_filters() {
+        for caution in opts
+            .filters
+            .rules()
+            .iter()
+            .filter_map(|r| r.whitespace_caution())
+        {
+            let _ = writeln!(
+                std::io::stdout(),
+                "[client] {}",
+                String::from_utf8_lossy(&caution)
+            );
+        }
+    }
     for line in opts.more.negotiation_lines(opts.compress_level()) {
         let _ = writeln!(std::io::stdout(), "{line}");
     }
@@ -278,6 +296,9 @@ pub(crate) fn receive<S: Sender>(
             stats::human_num(stats.total_size, opts.human)
         );
         log.line(line.as_bytes());
+    }
+    if opts.trace_deltasum() {
+        let _ = out.write_all(stats.deltasum_line().as_bytes());
     }
     if opts.stats && !opts.quiet {
         let _ = out.write_all(stats.stats_block(opts.human).as_bytes());

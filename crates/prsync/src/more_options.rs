@@ -150,6 +150,8 @@ pub struct More {
     pub debug_fuzzy: bool,
     /// `--debug=FILTER`: each filter rule that decides a name is said.
     pub debug_filter: bool,
+    /// `--debug=DELTASUM`: the delta search's counts are said at the end.
+    pub debug_deltasum: bool,
     /// `--debug=NSTR`: the checksum and compressor in use are said, as rsync's negotiation
     /// lines.
     pub debug_nstr: bool,
@@ -288,6 +290,7 @@ impl MoreArgs {
             debug_fuzzy: crate::info::debug_level(debug, "fuzzy") > 0,
             debug_nstr: crate::info::debug_level(debug, "nstr") > 0,
             debug_filter: crate::info::debug_level(debug, "filter") > 0,
+            debug_deltasum: crate::info::debug_level(debug, "deltasum") > 0,
             checksum_chosen: self
                 .checksum_choice
                 .as_deref()
@@ -337,6 +340,7 @@ impl More {
             (self.fuzzy, "-y"),
             (self.debug_fuzzy, "--debug=FUZZY"),
             (self.debug_filter, "--debug=FILTER"),
+            (self.debug_deltasum, "--debug=DELTASUM"),
             (self.sparse, "-S"),
             (self.preallocate, "--preallocate"),
             (self.high_bytes == crate::itemize::HighBytes::Raw, "-8"),

@@ -1698,10 +1698,16 @@ impl<'a, S: Sender, W: Write> Receiver<'a, S, W> {
     fn write_file(&mut self, i: usize, e: &FileEntry, old: Option<Old>) -> io::Result<()> {
         let rel = self.rel_below(i)?;
         let partial = self.partial_place(&rel)?;
-        let from_partial = match (&partial, self.opts.whole_file) {
-            (Some(place), false) => self.partial_basis(place),
-            _ => None,
-        };
+        let from_partial = partial.as_ref().and_then(|place| self.partial_basis(place));
+        // A partial that is there takes the new file, as rsync 3.5.0's receiver writes it
+        // (partial.rs), whether or not it is the delta's basis. Not from an absolute
+        // --partial-dir, which may be on another file system than the file, where the
+        // partial could not be renamed into place.
+        let into_partial = from_partial.is_some()
+            && self.partial_root.is_none()
+            && !self.opts.inplace
+            && !self.opts.delay_updates;
+        let from_partial = from_partial.filter(|_| !self.opts.whole_file);
         let basis = match old {
             // --partial-dir: what an interrupted run kept is the basis, in place of the
             // old file.
@@ -1727,6 +1733,9 @@ impl<'a, S: Sender, W: Write> Receiver<'a, S, W> {
         // (a --*-dest basis lends its own, as rsync's does).
         let mode = self.new_mode(i, e, old.filter(|_| !self.fuzzy_now));
         let mtime = self.opts.times.then_some(e.mtime);
+        if let Some(place) = partial.as_ref().filter(|_| into_partial) {
+            return self.write_into_partial(i, e, &rel, place, basis, mode, mtime, here);
+        }
         if self.opts.inplace {
             let mut f = self.root()?.open_file_rw(&rel)?;
             // -S in place: the old blocks under a run of zeros are punched out.
@@ -1903,6 +1912,7 @@ impl<'a, S: Sender, W: Write> Receiver<'a, S, W> {
         self.stats.literal += sent.literal;
         self.stats.matched += sent.matched;
         self.stats.data_bytes += sent.wire;
+        self.stats.search += sent.search;
     }
 
     /// Asks the sender for file `i` and writes the new contents to `out`, as they arrive:

@@ -93,6 +93,8 @@ pub struct Sent {
     pub matched: u64,
     /// Bytes on the wire for this file (the delta stream, or the whole file).
     pub wire: u64,
+    /// What the delta search did, for `--debug=deltasum`.
+    pub search: prtools_delta::SearchStats,
 }
 
 /// The sender's half of a transfer, as the receiver sees it.
@@ -480,6 +482,7 @@ impl Sender for LocalSender {
                     literal: total,
                     matched: 0,
                     wire: total,
+                    ..Sent::default()
                 })
             }
             Some(sig) => {
@@ -500,6 +503,7 @@ impl Sender for LocalSender {
                     literal: delta.literal_len(),
                     matched: delta.copied_len(),
                     wire: counter.n,
+                    search: delta.search_stats(),
                 })
             }
         }
@@ -565,6 +569,7 @@ impl Sender for LocalSender {
             literal: total,
             matched: 0,
             wire: total,
+            ..Sent::default()
         })
     }
 }
@@ -658,8 +663,16 @@ impl Walker<'_> {
             }
             fs::read(&path).ok()
         };
-        let result = self.filters().enter_dir(prefix, &mut read);
-        for why in refused {
+        // rsync's full name of the folder, which a merge file's name must fit beside.
+        let full = std::path::absolute(dir).unwrap_or_else(|_| dir.to_path_buf());
+        let mut long = Vec::new();
+        let result = self.filters().enter_dir_at(
+            prefix,
+            Some(full.as_os_str().as_bytes()),
+            &mut read,
+            &mut long,
+        );
+        for why in refused.into_iter().chain(long) {
             self.errors.push(ListError { message: why });
         }
         match result {

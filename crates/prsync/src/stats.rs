@@ -91,6 +91,8 @@ pub struct Stats {
     pub sum_bytes: u64,
     /// Time spent building the file list.
     pub flist_time: Duration,
+    /// What the delta searches did, summed over the files.
+    pub search: prtools_delta::SearchStats,
 }
 
 impl Stats {
@@ -148,6 +150,16 @@ impl Stats {
         s += &format!("Total bytes sent: {}\n", n(self.bytes_sent()));
         s += &format!("Total bytes received: {}\n", n(self.bytes_received()));
         s
+    }
+
+    /// rsync's `--debug=deltasum` line (match.c's `match_report`): the blocks found, the
+    /// positions whose weak sum hit, the strong sums that then differed, and the literal
+    /// bytes, over the whole run. Plain digits, whatever `-h` says, as rsync's.
+    pub fn deltasum_line(&self) -> String {
+        format!(
+            "total: matches={}  hash_hits={}  false_alarms={} data={}\n",
+            self.search.matches, self.search.hash_hits, self.search.false_alarms, self.literal
+        )
     }
 
     /// The two summary lines of `-v` and `--stats`, after a blank line; `note` ends the

@@ -214,6 +214,7 @@ impl Sender for Hostile {
             literal: 7,
             matched: 0,
             wire: 7,
+            ..Sent::default()
         })
     }
 }

@@ -54,6 +54,7 @@ impl Sender for BatchSender {
             literal: n,
             matched: 0,
             wire: n,
+            ..Sent::default()
         })
     }
 

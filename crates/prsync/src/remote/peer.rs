@@ -238,6 +238,7 @@ fn receive_data<R: Read, W: Write>(
                 literal,
                 matched,
                 wire,
+                search: (matches, hash_hits, false_alarms),
             } => {
                 return Ok(match failed {
                     Some(e) => Err(e),
@@ -245,6 +246,11 @@ fn receive_data<R: Read, W: Write>(
                         literal,
                         matched,
                         wire,
+                        search: prtools_delta::SearchStats {
+                            matches,
+                            hash_hits,
+                            false_alarms,
+                        },
                     }),
                 })
             }

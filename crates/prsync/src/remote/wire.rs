@@ -86,6 +86,9 @@ pub enum Msg {
         matched: u64,
         /// Bytes on the wire.
         wire: u64,
+        /// The delta search's counts: blocks found, hash hits, false alarms
+        /// (`--debug=deltasum`, printed where the receiver prints its summary).
+        search: (u64, u64, u64),
     },
     /// The sender could not read the wanted entry.
     Failed(String),
@@ -228,6 +231,7 @@ impl From<Sent> for Msg {
             literal: s.literal,
             matched: s.matched,
             wire: s.wire,
+            search: (s.search.matches, s.search.hash_hits, s.search.false_alarms),
         }
     }
 }

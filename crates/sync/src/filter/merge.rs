@@ -6,7 +6,7 @@
 
 use super::error::{FilterError, FilterErrorKind};
 use super::rule::{parse_bare, parse_full, Action, FilterRule, Parsed};
-use super::FilterList;
+use super::{FilterList, MAX_PATH};
 
 /// rsync's names CVS ignores by default (its `DEFAULT_CVSIGNORE`).
 pub(crate) const CVS_DEFAULTS: &[u8] = b"RCS SCCS CVS CVS.adm RCSLOG cvslog.* tags TAGS \
@@ -74,6 +74,25 @@ pub(crate) struct DirMerge {
     /// For a `dir-merge` rule found in another one's file, that one's file name: its rules
     /// stand inside that file's rules, and go when those go.
     pub(crate) parent: Option<Vec<u8>>,
+    /// The rule came out of a file, so its file name is that file's words: messages show
+    /// where it came from instead.
+    pub(crate) from_file: bool,
+    /// Its name has been checked against [`MAX_PATH`] in the first folder it was read in,
+    /// where rsync sets a `dir-merge` up.
+    pub(crate) set_up: bool,
+    /// How long a name rsync puts after each folder's: a name with a `/` that fits when it
+    /// is set up is cut to its last component then, else it stays whole.
+    pub(crate) name_len: usize,
+}
+
+impl DirMerge {
+    /// The merge's name as a message may show it: itself, or where it came from.
+    fn shown(&self, name: &[u8]) -> String {
+        match self.from_file {
+            true => "<rule from a file read earlier>".to_string(),
+            false => String::from_utf8_lossy(name).into_owned(),
+        }
+    }
 }
 
 impl DirMerge {
@@ -88,6 +107,17 @@ impl DirMerge {
         out.push(b' ');
         out.extend_from_slice(&self.file);
         out
+    }
+}
+
+/// The rule of a merge's `e` modifier: its file's last name, excluded.
+pub(crate) fn exclude_name(file: &[u8]) -> Result<FilterRule, FilterError> {
+    let name = file.rsplit(|&b| b == b'/').next().unwrap_or(file);
+    let mut rule = b"- ".to_vec();
+    rule.extend_from_slice(name);
+    match parse_full(&rule)? {
+        Some(Parsed::Rule(rule)) => Ok(rule),
+        _ => Err(FilterError::new(&rule, FilterErrorKind::MissingPattern)),
     }
 }
 
@@ -178,6 +208,11 @@ pub(crate) fn rules_of(
                 None => parse_full(word).map_err(|e| e.at_line(line_no).in_file())?,
             };
             match parsed {
+                // rsync discards a pattern it could not hold (with a warning that does not
+                // show it: the file's words are not ours to print).
+                Some(Parsed::Rule(rule)) if rule.pattern_len() >= MAX_PATH => {}
+                Some(Parsed::Merge(name, _) | Parsed::DirMerge(name, _))
+                    if name.len() >= MAX_PATH => {}
                 Some(Parsed::Rule(rule)) => out.push(Parsed::Rule(rule.with_sides(mods))),
                 Some(Parsed::Merge(file, inner)) => {
                     if depth + 1 >= MAX_DEPTH {
@@ -210,20 +245,86 @@ impl FilterList {
         dir: &[u8],
         read: &mut dyn FnMut(&[u8]) -> Option<Vec<u8>>,
     ) -> Result<Option<FilterList>, FilterError> {
+        self.enter_dir_at(dir, None, read, &mut Vec::new())
+    }
+
+    /// [`FilterList::enter_dir`], where `full` is the folder's full path (as rsync builds
+    /// it, from `/`): a `dir-merge` file whose full name would be [`MAX_PATH`] bytes or more
+    /// is not read there, and `errors` gets rsync's words for it, which make the run's
+    /// status 23. `merge-file name overflows: NAME` once, in the first folder, for a name
+    /// with a `/` (which rsync makes a full path then), and `cannot add local filter rules
+    /// in long-named directory: PATH` in each folder where it does not fit. A name that
+    /// came from a file is shown as where it came from.
+    pub fn enter_dir_at(
+        &self,
+        dir: &[u8],
+        full: Option<&[u8]>,
+        read: &mut dyn FnMut(&[u8]) -> Option<Vec<u8>>,
+        errors: &mut Vec<String>,
+    ) -> Result<Option<FilterList>, FilterError> {
         if self.dir_merges.is_empty() {
             return Ok(None);
         }
         let mut list = self.clone();
         let mut changed = false;
+        // rsync's `dirbuf`: the folder with a `/` after it.
+        let base = full.map(|full| {
+            let mut base = full.to_vec();
+            if !base.ends_with(b"/") {
+                base.push(b'/');
+            }
+            base
+        });
         // Merges found in files read here join the end, and are read here too.
         let mut k = 0;
         while k < list.dir_merges.len() {
-            let merge = list.dir_merges[k].clone();
+            let mut merge = list.dir_merges[k].clone();
+            if let Some(base) = &base {
+                if !merge.set_up {
+                    merge.set_up = true;
+                    merge.name_len = merge.file.len();
+                    if merge.file.contains(&b'/') {
+                        if base.len() + merge.file.len() >= MAX_PATH {
+                            errors.push(format!(
+                                "merge-file name overflows: {}",
+                                merge.shown(&merge.file)
+                            ));
+                        } else {
+                            let last = merge.file.rsplit(|&b| b == b'/').next();
+                            merge.name_len = last.map_or(0, <[u8]>::len);
+                        }
+                    }
+                    list.dir_merges[k] = merge.clone();
+                    changed = true;
+                }
+                if base.len() + merge.name_len >= MAX_PATH {
+                    // What fits of the full name, as rsync's truncating copy leaves it.
+                    let mut name = base.clone();
+                    name.extend_from_slice(&merge.file);
+                    name.truncate(MAX_PATH - 1);
+                    errors.push(format!(
+                        "cannot add local filter rules in long-named directory: {}",
+                        merge.shown(&name)
+                    ));
+                    k += 1;
+                    continue;
+                }
+            }
             let mut nested = Vec::new();
             let fresh = match read(&merge.file) {
                 Some(text) => {
                     let mut rules = Vec::new();
-                    for parsed in rules_of(&text, merge.mods, read, 0)? {
+                    // A bad rule is located in the file, by its full name where that is
+                    // known, unless the name itself came from a file.
+                    let located = |e: FilterError| match merge.from_file {
+                        true => e,
+                        false => {
+                            let mut name = base.clone().unwrap_or_default();
+                            name.extend_from_slice(&merge.file);
+                            e.in_named_file(&name)
+                        }
+                    };
+                    for parsed in rules_of(&text, merge.mods, read, 0).map_err(located)? {
                         match parsed {
                             Parsed::Rule(rule) => rules.push(rule.anchored_below(dir)),
                             // `!` in a merge file clears what the file said so far.
@@ -231,7 +332,15 @@ impl FilterList {
                                 rules.clear();
                                 nested.clear();
                             }
-                            Parsed::DirMerge(file, mods) => nested.push((rules.len(), file, mods)),
+                            Parsed::DirMerge(file, mods) => {
+                                // `e`: the file's own name is left out too, by a rule that
+                                // follows the merge's and, like it, came from this file.
+                                if mods.exclude_self {
+                                    rules.push(exclude_name(&file)?.read_from_file());
+                                }
+                                let at = rules.len() - usize::from(mods.exclude_self);
+                                nested.push((at, file, mods));
+                            }
                             Parsed::Merge(..) | Parsed::Many(..) => {}
                         }
                     }
@@ -255,6 +364,9 @@ impl FilterList {
                     at: list.dir_merges[k].at + pos,
                     count: 0,
                     parent: Some(merge.file.clone()),
+                    from_file: true,
+                    set_up: false,
+                    name_len: 0,
                 });
             }
             k += 1;

@@ -72,6 +72,10 @@ use std::io::Read;
 use std::os::unix::ffi::OsStrExt;
 
 pub use error::{FilterError, FilterErrorKind};
+
+/// rsync's `MAXPATHLEN` (Linux's `PATH_MAX`): a pattern must be shorter, and so must the
+/// full name of a `dir-merge` file (its folder, a `/`, its name), or rsync refuses it.
+pub const MAX_PATH: usize = 4096;
 pub use merge::MergeMods;
 pub use rule::{Action, FilterRule, Side};
 
@@ -104,6 +108,9 @@ pub struct FilterList {
     delete_excluded: bool,
     /// The `dir-merge` rules, with where their files' rules go (see [`FilterList::enter_dir`]).
     dir_merges: Vec<merge::DirMerge>,
+    /// What rsync says of the rules as it adds them, and then goes on (see
+    /// [`FilterList::notes`]).
+    notes: Vec<String>,
 }
 
 impl FilterList {
@@ -311,9 +318,29 @@ impl FilterList {
         })
     }
 
+    /// The warnings of the rules added so far, which rsync prints on stderr as it parses
+    /// them and goes on: `discarding over-long filter: PATTERN` for a pattern of
+    /// [`MAX_PATH`] bytes or more, which is left out of the list. A pattern from a file is
+    /// shown as where it came from, not as its words.
+    pub fn notes(&self) -> &[String] {
+        &self.notes
+    }
+
     fn push_parsed(&mut self, parsed: Option<Parsed>) -> Result<(), FilterError> {
         match parsed {
+            Some(Parsed::Rule(rule)) if rule.pattern_len() >= MAX_PATH => {
+                self.notes.push(format!(
+                    "discarding over-long filter: {}",
+                    String::from_utf8_lossy(&rule.shown())
+                ));
+            }
             Some(Parsed::Rule(rule)) => self.rules.push(rule),
+            Some(Parsed::Merge(name, _) | Parsed::DirMerge(name, _)) if name.len() >= MAX_PATH => {
+                self.notes.push(format!(
+                    "discarding over-long filter: {}",
+                    String::from_utf8_lossy(&name)
+                ));
+            }
             Some(Parsed::Clear) => self.clear(),
             Some(Parsed::Many(all)) => {
                 for p in all {
@@ -326,7 +353,12 @@ impl FilterList {
                 let mut read = |name: &[u8]| read_merge_file(name).ok();
                 let rules = merge::rules_of(&text, mods, &mut read, 0);
                 for p in rules.map_err(|e| e.in_named_file(&file))? {
+                    let dir_merges = self.dir_merges.len();
                     self.push_parsed(Some(p))?;
+                    // A dir-merge rule of a file names a file of that file's choosing.
+                    for m in &mut self.dir_merges[dir_merges..] {
+                        m.from_file = true;
+                    }
                 }
                 if mods.exclude_self {
                     self.push_exclude_name(&file)?;
@@ -339,6 +371,9 @@ impl FilterList {
                     at: self.rules.len(),
                     count: 0,
                     parent: None,
+                    from_file: false,
+                    set_up: false,
+                    name_len: 0,
                 });
                 if mods.exclude_self {
                     self.push_exclude_name(&file)?;
@@ -351,10 +386,8 @@ impl FilterList {
 
     /// `e`: the merge file's own name, left out of the transfer.
     fn push_exclude_name(&mut self, file: &[u8]) -> Result<(), FilterError> {
-        let name = file.rsplit(|&b| b == b'/').next().unwrap_or(file);
-        let mut rule = b"- ".to_vec();
-        rule.extend_from_slice(name);
-        self.push_parsed(parse_full(&rule)?)
+        self.rules.push(merge::exclude_name(file)?);
+        Ok(())
     }
 
     /// Whether a `dir-merge` rule is in the list: then each folder may bring rules.

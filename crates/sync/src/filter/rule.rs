@@ -184,6 +184,28 @@ impl FilterRule {
         self
     }
 
+    /// The pattern's length as typed (a directory-only rule's `/` included), which rsync
+    /// holds to [`MAX_PATH`](super::MAX_PATH).
+    pub(crate) fn pattern_len(&self) -> usize {
+        self.pattern.text.len() + usize::from(self.pattern.dir_only)
+    }
+
+    /// rsync's `-- CAUTION: trailing whitespace!` trace (`--debug=FILTER`, `-vv`) of a rule
+    /// the user gave whose pattern ends in a space or tab, which is then part of it and
+    /// rarely meant: the rule as rsync's `add_rule` shows it. None for any other rule, and
+    /// for a rule read from a file, since its words may be anyone's and even whether one
+    /// ends in a space is theirs to know.
+    pub fn whitespace_caution(&self) -> Option<Vec<u8>> {
+        let last = *self.to_bytes().last()?;
+        if self.source != Source::Given || !matches!(last, b' ' | b'\t') {
+            return None;
+        }
+        let mut out = b"add_rule(".to_vec();
+        out.extend(self.to_bytes());
+        out.extend_from_slice(b") -- CAUTION: trailing whitespace!");
+        Some(out)
+    }
+
     /// The rule, marked as read from a file.
     pub(crate) fn read_from_file(mut self) -> FilterRule {
         self.source = Source::File;

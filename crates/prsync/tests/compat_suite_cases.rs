@@ -1,0 +1,289 @@
+//! Cases from rsync 3.5.0's own test suite (`testsuite/*_test.py`), each run through rsync and
+//! prsync side by side: the debug counts of the delta search (hashsearch-chain), the
+//! messages of a merge-file name that cannot fit and of a rule that ends in whitespace
+//! (filter-merge-content-echo), and a `--partial-dir` file updated where it is
+//! (partial-protected-regular-retry-linux).
+
+mod common;
+
+use std::fs;
+
+use common::{assert_same_trees, lines, set_mtime, Bed, Rng};
+
+/// The `total:` line of `--debug=deltasum` (what `-vv` prints too), from one output.
+fn total_line(out: &[u8]) -> Vec<u8> {
+    let found: Vec<Vec<u8>> = lines(out)
+        .into_iter()
+        .filter(|l| l.starts_with(b"total: matches="))
+        .collect();
+    assert_eq!(found.len(), 1, "{}", String::from_utf8_lossy(out));
+    found[0].clone()
+}
+
+/// `--debug=deltasum` and `-vv` end with rsync's count of the blocks found, the positions
+/// that hit a block's weak sum, the strong sums that then differed, and the literal bytes.
+/// On text that changed in a few places both tools count the same.
+#[test]
+fn deltasum_counts_the_search() {
+    let bed = Bed::new("suite-deltasum");
+    let mut rng = Rng::new(14);
+    let new = rng.bytes(60_000);
+    let mut old = new.clone();
+    old.splice(20_000..20_000, *b"gone");
+    old.drain(41_000..41_050);
+    fs::write(bed.src().join("f"), &new).unwrap();
+    fs::write(bed.src().join("g"), rng.bytes(9_000)).unwrap();
+    set_mtime(&bed.src().join("f"), 1_600_000_000, 0);
+    bed.on_dests("dst", |d| {
+        fs::create_dir_all(d).unwrap();
+        fs::write(d.join("f"), &old).unwrap();
+    });
+    let (r, p) = bed.both(&[
+        b"-a",
+        b"--no-whole-file",
+        b"--debug=deltasum",
+        b"{src}/",
+        b"dst/",
+    ]);
+    assert_eq!((r.code, p.code), (0, 0));
+    assert_eq!(
+        String::from_utf8_lossy(&p.stdout),
+        String::from_utf8_lossy(&r.stdout)
+    );
+    let [rd, pd] = bed.sides();
+    assert_same_trees(&rd.join("dst"), &pd.join("dst"), "--debug=deltasum", true);
+    // Nothing to send: every count is 0, and -vv says it too.
+    let (r, p) = bed.both(&[b"-a", b"--no-whole-file", b"-vv", b"{src}/", b"dst/"]);
+    assert_eq!(
+        String::from_utf8_lossy(&total_line(&p.stdout)),
+        String::from_utf8_lossy(&total_line(&r.stdout))
+    );
+    assert_eq!(
+        total_line(&p.stdout),
+        b"total: matches=0  hash_hits=0  false_alarms=0 data=0"
+    );
+}
+
+/// rsync's issue #217: a basis of 8000 blocks that share one weak sum and never match, and
+/// a new file whose every window has that weak sum. The strong sums compared per hit stay
+/// bounded (rsync: at most 1024; prsync keeps identical blocks once and at most 16 of one
+/// weak sum), and the file still arrives whole.
+#[test]
+fn one_weak_sum_in_every_block_is_a_bounded_search() {
+    let bed = Bed::new("suite-hashchain");
+    let block = 256;
+    let mut decoy = vec![100u8; block];
+    // +1, -2, +1: both of the weak sum's halves stay as they were, the strong sum changes.
+    decoy[0] += 1;
+    decoy[1] -= 2;
+    decoy[2] += 1;
+    let basis = decoy.repeat(8000);
+    fs::write(bed.src().join("image.bin"), vec![100u8; 3000]).unwrap();
+    bed.on_dests("dst", |d| {
+        fs::create_dir_all(d).unwrap();
+        fs::write(d.join("image.bin"), &basis).unwrap();
+    });
+    let args: &[&[u8]] = &[
+        b"-a",
+        b"--no-whole-file",
+        b"--block-size=256",
+        b"--debug=deltasum1",
+        b"{src}/",
+        b"dst/",
+    ];
+    let (r, p) = bed.both(args);
+    assert_eq!((r.code, p.code), (0, 0));
+    let (rl, pl) = (total_line(&r.stdout), total_line(&p.stdout));
+    let (rl, pl) = (String::from_utf8_lossy(&rl), String::from_utf8_lossy(&pl));
+    let counts = |l: &str| -> Vec<u64> {
+        l.split(|c: char| !c.is_ascii_digit())
+            .filter(|w| !w.is_empty())
+            .map(|w| w.parse().unwrap())
+            .collect()
+    };
+    let (rc, pc) = (counts(&rl), counts(&pl));
+    // Every position hits (the suite's rsync build counts 2745 hits with 1024 false alarms
+    // each; Debian's 3.5.0 skips ahead after one), nothing is found, all is literal. With
+    // the decoys kept once, prsync compares one strong sum per hit.
+    assert_eq!(
+        pc,
+        [0, 3000 - 256 + 1, 3000 - 256 + 1, 3000],
+        "prsync: {pl:?}"
+    );
+    assert_eq!((rc[0], rc[3]), (0, 3000), "rsync: {rl:?}");
+    let [rd, pd] = bed.sides();
+    assert_same_trees(&rd.join("dst"), &pd.join("dst"), "decoy chain", true);
+}
+
+/// A `--partial-dir` file that is there takes the new file and is moved into place, as
+/// rsync 3.5.0's receiver does ("one inplace"; partial-protected-regular-retry-linux watches
+/// its open): the finished file is the partial's inode, the partial folder goes, and the
+/// tree is rsync's, with the file sent whole (a local copy) or as a delta.
+#[test]
+fn a_partial_is_rewritten_where_it_is_and_moved_into_place() {
+    use std::os::unix::fs::MetadataExt;
+    let bed = Bed::new("suite-one-inplace");
+    let mut rng = Rng::new(30);
+    let new = rng.bytes(70_000);
+    let mut old = new[..50_000].to_vec();
+    old.extend_from_slice(b"the rest never arrived");
+    for name in ["whole", "delta"] {
+        fs::write(bed.src().join(name), &new).unwrap();
+        set_mtime(&bed.src().join(name), 1_600_000_000, 0);
+    }
+    set_mtime(&bed.src(), 1_600_000_000, 0);
+    for (run, extra) in [("whole", &b"-W"[..]), ("delta", &b"--no-whole-file"[..])] {
+        bed.on_dests(run, |d| {
+            fs::create_dir_all(d.join("pdir")).unwrap();
+            fs::write(d.join("pdir").join(run), &old).unwrap();
+        });
+        let inodes = bed.sides().map(|d| {
+            fs::metadata(d.join(run).join("pdir").join(run))
+                .unwrap()
+                .ino()
+        });
+        let args: Vec<Vec<u8>> = vec![
+            b"-rt".to_vec(),
+            extra.to_vec(),
+            b"--partial-dir=pdir".to_vec(),
+            format!("--include=/{run}").into_bytes(),
+            b"--exclude=/*".to_vec(),
+            b"{src}/".to_vec(),
+            format!("{run}/").into_bytes(),
+        ];
+        let args: Vec<&[u8]> = args.iter().map(Vec::as_slice).collect();
+        let (r, p) = bed.both(&args);
+        assert_eq!(
+            (r.code, p.code),
+            (0, 0),
+            "{}",
+            String::from_utf8_lossy(&p.stderr)
+        );
+        let [rd, pd] = bed.sides();
+        assert_same_trees(&rd.join(run), &pd.join(run), run, true);
+        for (side, was) in bed.sides().iter().zip(inodes) {
+            let now = fs::metadata(side.join(run).join(run)).unwrap();
+            assert_eq!(now.ino(), was, "{run} in {}", side.display());
+            assert!(!side.join(run).join("pdir").exists());
+        }
+        assert_eq!(fs::read(pd.join(run).join(run)).unwrap(), new);
+    }
+}
+
+/// rsync's stderr lines without its closing `rsync error: ...` line, and prsync's without
+/// their `prsync: ` prefix, to compare what each said.
+fn said(stderr: &[u8], prefix: &[u8]) -> Vec<String> {
+    lines(stderr)
+        .into_iter()
+        .filter(|l| !l.starts_with(b"rsync error: "))
+        .map(|l| {
+            let l = l.strip_prefix(prefix).unwrap_or(&l);
+            String::from_utf8_lossy(l).into_owned()
+        })
+        .collect()
+}
+
+/// A `dir-merge` name that fits the rule but not a full path once its folder is put before
+/// it (rsync's MAXPATHLEN, 4096): rsync says so, without the name when a file gave it, and
+/// ends with status 23; a pattern of 4096 bytes or more is discarded with a warning that
+/// shows it when the user typed it.
+#[test]
+fn merge_names_and_patterns_too_long_for_a_path() {
+    use std::os::unix::ffi::OsStrExt;
+    let bed = Bed::new("suite-merge-overflow");
+    let src = bed.src();
+    fs::create_dir_all(src.join("sub")).unwrap();
+    fs::write(src.join("sub/f"), "x\n").unwrap();
+    // The folder's full name with its '/' and the merge file's name reach 4096 + 2.
+    let base = src.as_os_str().as_bytes().len() + 1;
+    let name = format!("sub/FROM-A-FILE-{}", "Q".repeat(4096 + 2 - base - 16));
+    fs::write(src.join(".rsync-filter"), format!(": {name}\n")).unwrap();
+    let (r, p) = bed.both(&[b"-r", b"-F", b"{src}/", b"dst/"]);
+    assert_eq!(
+        (r.code, p.code),
+        (23, 23),
+        "{}",
+        String::from_utf8_lossy(&p.stderr)
+    );
+    let (rs, ps) = (said(&r.stderr, b"rsync: "), said(&p.stderr, b"prsync: "));
+    assert_eq!(ps, rs);
+    assert_eq!(
+        ps[0],
+        "merge-file name overflows: <rule from a file read earlier>"
+    );
+    assert!(!String::from_utf8_lossy(&p.stderr).contains("FROM-A-FILE"));
+
+    // The user's own over-long pattern is shown whole, and the run goes on.
+    fs::remove_file(src.join(".rsync-filter")).unwrap();
+    let long = format!("--filter=- ARGLONG-{}", "Q".repeat(4200));
+    let (r, p) = bed.both(&[b"-r", long.as_bytes(), b"{src}/", b"dst/"]);
+    assert_eq!((r.code, p.code), (0, 0));
+    assert_eq!(said(&p.stderr, b"prsync: "), said(&r.stderr, b"rsync: "));
+    assert!(String::from_utf8_lossy(&p.stderr).starts_with("discarding over-long filter: ARGLONG-"));
+}
+
+/// `--debug=FILTER` (and `-vv`) warn of a rule the user typed that ends in whitespace,
+/// which is part of its pattern; never of one read from a file, whose words stay hidden.
+#[test]
+fn trailing_whitespace_in_a_given_rule_is_cautioned() {
+    let bed = Bed::new("suite-caution");
+    fs::write(bed.src().join("f"), "x\n").unwrap();
+    let (r, p) = bed.both(&[
+        b"-r",
+        b"--debug=FILTER1",
+        b"--filter=- my-own-rule ",
+        b"{src}/",
+        b"dst/",
+    ]);
+    assert_eq!((r.code, p.code), (0, 0));
+    assert_eq!(
+        String::from_utf8_lossy(&p.stdout),
+        String::from_utf8_lossy(&r.stdout)
+    );
+    assert_eq!(
+        lines(&p.stdout),
+        [b"[client] add_rule(- my-own-rule ) -- CAUTION: trailing whitespace!".to_vec()]
+    );
+    fs::write(bed.src().join(".rsync-filter"), "- trailing-ws-probe \n").unwrap();
+    let (_, p) = bed.both(&[b"-r", b"-F", b"--debug=FILTER1", b"{src}/", b"dst/"]);
+    let out = String::from_utf8_lossy(&p.stdout);
+    assert!(
+        !out.contains("CAUTION") && !out.contains("trailing-ws-probe"),
+        "{out}"
+    );
+}
+
+/// `:e NAME` in a per-folder merge file also leaves NAME out, by a rule that came from
+/// that file: `-vv` says which file hid it, never the pattern.
+#[test]
+fn exclude_self_of_a_merge_named_in_a_merge_file() {
+    let bed = Bed::new("suite-exclude-self");
+    let src = bed.src();
+    fs::write(src.join("f"), "keep\n").unwrap();
+    fs::write(src.join("excl-self-x9"), "hidden\n").unwrap();
+    fs::write(src.join(".rsync-filter"), ":e excl-self-[x]9\n").unwrap();
+    let (r, p) = bed.both(&[b"-r", b"-F", b"-vv", b"{src}/", b"dst/"]);
+    assert_eq!((r.code, p.code), (0, 0));
+    let because = |out: &[u8]| -> Vec<Vec<u8>> {
+        lines(out)
+            .into_iter()
+            .filter(|l| l.windows(10).any(|w| w == b"because of"))
+            .collect()
+    };
+    assert_eq!(because(&p.stdout), because(&r.stdout));
+    assert!(!because(&p.stdout).is_empty());
+    assert!(!String::from_utf8_lossy(&p.stdout).contains("[x]"));
+    let [rd, pd] = bed.sides();
+    assert_same_trees(&rd.join("dst"), &pd.join("dst"), "-F -vv", false);
+    assert!(!pd.join("dst/excl-self-x9").exists());
+
+    // A bad rule of a per-folder file is located by the file, not shown.
+    fs::write(src.join(".rsync-filter"), "Zbad-perdir\n").unwrap();
+    let (r, p) = bed.both(&[b"-r", b"-F", b"{src}/", b"dst/"]);
+    assert!(r.code != 0 && p.code != 0);
+    let err = String::from_utf8_lossy(&p.stderr);
+    assert!(
+        err.contains("/.rsync-filter line 1") && !err.contains("Zbad"),
+        "{err}"
+    );
+}
