@@ -45,20 +45,22 @@ const AGAINST: [&str; 2] = ["B prsync", "B prsync warm"];
 /// The mtime of every old version: 2024-01-02, well before any run.
 const OLD_MTIME: i64 = 1_704_164_645;
 
-/// What `cargo xtask bench prsync [a|b|c|d] [--big-gib N] [--rounds N] [--against PATH]` asked for.
+/// What `cargo xtask bench prsync [a] [b] [c] [d] [--big-gib N] [--rounds N] [--against PATH]`
+/// asked for.
 struct Args {
-    only: Option<String>,
+    /// The cases named; none names all.
+    only: Vec<String>,
     big_gib: u64,
     /// Another prsync binary timed in the same rounds (an A/B of two builds under the same
     /// load): its rows follow the others in the one-host cases.
     against: Option<PathBuf>,
-    /// Rounds of the big-file cases (3 unless `--rounds N`).
+    /// Rounds of the big-file cases and of (c) (3 unless `--rounds N`).
     rounds: usize,
 }
 
 fn parse(args: &[String]) -> Result<Args> {
     let mut parsed = Args {
-        only: None,
+        only: Vec::new(),
         big_gib: 8,
         against: None,
         rounds: 3,
@@ -86,7 +88,7 @@ fn parse(args: &[String]) -> Result<Args> {
                     .with_context(|| format!("--against '{path}': no such binary"))?;
                 parsed.against = Some(path);
             }
-            "a" | "b" | "c" | "d" => parsed.only = Some(arg.clone()),
+            "a" | "b" | "c" | "d" => parsed.only.push(arg.clone()),
             other => bail!(
                 "bench prsync: unknown argument '{other}': give a case (a, b, c, d), --big-gib N, --rounds N or --against PATH"
             ),
@@ -103,7 +105,7 @@ pub fn run(args: &[String]) -> Result<()> {
     let root = PathBuf::from(ROOT);
     let _ = std::fs::remove_dir_all(&root);
     std::fs::create_dir_all(&root)?;
-    let want = |case: &str| !matches!(args.only.as_deref(), Some(o) if o != case);
+    let want = |case: &str| args.only.is_empty() || args.only.iter().any(|o| o == case);
     let hosts = if want("c") { HOSTS } else { 1 };
     println!("starting a {hosts}-host test cluster under {ROOT}");
     let cluster = Cluster::start_temp_in(&root, hosts).context("starting the test cluster")?;
@@ -117,7 +119,7 @@ pub fn run(args: &[String]) -> Result<()> {
     };
     std::fs::create_dir_all(&bench.client)?;
     let result = (|| -> Result<()> {
-        bench.warm_up()?;
+        bench.warm_up(want("c"))?;
         if want("a") {
             bench.big_file("(a) 1 GiB, 262 edits", 1 << 30, 262, args.rounds)?;
         }
@@ -125,7 +127,7 @@ pub fn run(args: &[String]) -> Result<()> {
             bench.tree_noop()?;
         }
         if want("c") {
-            bench.tree_many()?;
+            bench.tree_many(args.rounds)?;
         }
         if want("d") {
             let len = args.big_gib << 30;
@@ -215,16 +217,23 @@ impl Bench<'_> {
 
     /// Uploads prsync's agent once, untimed: later runs find it cached, as on a cluster.
     /// Starts the warm rows' masters on node1, so that no timed warm run opens one.
-    fn warm_up(&self) -> Result<()> {
+    /// `many`: case (c) will run, and `--against`'s agent goes to every host as well.
+    fn warm_up(&self, many: bool) -> Result<()> {
         let src = self.client.join("warm-up");
         std::fs::create_dir_all(&src)?;
         std::fs::write(src.join("x"), "x")?;
-        for n in 1..=self.hosts {
-            let mut cmd = self.prsync(false);
-            cmd.arg("-a")
-                .arg(format!("{}/", src.display()))
-                .arg(format!("node{n}:/tmp/warm-up/"));
-            measure(&mut cmd, None)?;
+        let mut binaries = vec![self.prsync.as_path()];
+        if let Some(b) = self.against.as_deref().filter(|_| many) {
+            binaries.push(b);
+        }
+        for binary in binaries {
+            for n in 1..=self.hosts {
+                let mut cmd = self.prsync_of(binary, false);
+                cmd.arg("-a")
+                    .arg(format!("{}/", src.display()))
+                    .arg(format!("node{n}:/tmp/warm-up/"));
+                measure(&mut cmd, None)?;
+            }
         }
         let mut cmds = vec![self.prsync(true), self.rsync(true)];
         if let Some(b) = &self.against {
@@ -283,7 +292,7 @@ impl Bench<'_> {
                 revert()?;
             }
         }
-        report(label, &rows, &runs, true);
+        report(label, &rows, &runs, true, &one_host_peer);
         std::fs::remove_dir_all(&src_dir)?;
         std::fs::remove_dir_all(&dest_dir)?;
         Ok(())
@@ -330,15 +339,16 @@ impl Bench<'_> {
                 run.push(measure(&mut cmd, None)?);
             }
         }
-        report("(b) 50k files, no-op", &rows, &runs, false);
+        report("(b) 50k files, no-op", &rows, &runs, false, &one_host_peer);
         for i in 0..rows.len() {
             std::fs::remove_dir_all(self.cluster.node_tmp(1).join(format!("noop{i}")))?;
         }
         Ok(())
     }
 
-    /// Case (c): the tree to 16 hosts, first copy then nothing changed.
-    fn tree_many(&self) -> Result<()> {
+    /// Case (c): the tree to 16 hosts, first copy then nothing changed; with `--against`,
+    /// that build's row follows, also against parallel-rsync.
+    fn tree_many(&self, rounds: usize) -> Result<()> {
         let tree = self.tree()?;
         let hosts_file = self.client.join("hosts");
         std::fs::write(
@@ -347,11 +357,11 @@ impl Bench<'_> {
                 .map(|i| format!("node{i}\n"))
                 .collect::<String>(),
         )?;
-        let prsync = || {
-            let mut cmd = self.prsync(false);
+        let prsync = |binary: &Path, dest: &str| {
+            let mut cmd = self.prsync_of(binary, false);
             cmd.args(["-a", "-q", "--hosts", &format!("node[1-{HOSTS}]")])
                 .arg(format!("{}/", tree.display()))
-                .arg(":/tmp/many-prsync/");
+                .arg(format!(":/tmp/{dest}/"));
             cmd
         };
         let prs = || {
@@ -364,34 +374,85 @@ impl Bench<'_> {
                 .arg("/tmp/many-prs/");
             cmd
         };
-        let names = ["prsync", "parallel-rsync"];
-        let dests = ["many-prsync", "many-prs"];
-        let builds: [&dyn Fn() -> Command; 2] = [&prsync, &prs];
-        let mut first: Vec<Vec<Figures>> = vec![Vec::new(); 2];
-        let mut noop: Vec<Vec<Figures>> = vec![Vec::new(); 2];
-        for _ in 0..3 {
-            for i in 0..2 {
-                for n in 1..=HOSTS {
-                    let _ = std::fs::remove_dir_all(self.cluster.node_tmp(n).join(dests[i]));
-                }
+        let mut names = vec!["prsync", "parallel-rsync"];
+        let mut dests = vec!["many-prsync", "many-prs"];
+        let a = || prsync(&self.prsync, "many-prsync");
+        let b = || prsync(self.against.as_deref().unwrap_or(&self.prsync), "many-b");
+        let mut builds: Vec<&dyn Fn() -> Command> = vec![&a, &prs];
+        if self.against.is_some() {
+            names.push(AGAINST[0]);
+            dests.push("many-b");
+            builds.push(&b);
+        }
+        let mut first: Vec<Vec<Figures>> = vec![Vec::new(); names.len()];
+        let mut noop: Vec<Vec<Figures>> = vec![Vec::new(); names.len()];
+        let remove = |i: usize| {
+            for n in 1..=HOSTS {
+                let _ = std::fs::remove_dir_all(self.cluster.node_tmp(n).join(dests[i]));
+            }
+            Instant::now()
+        };
+        let mut removed = None;
+        for i in 0..builds.len() {
+            remove(i);
+        }
+        for round in 0..rounds {
+            // Each round starts with another tool, so that no tool always follows the same
+            // one; each first copy starts with the disk settled (see `settle_disk`).
+            for k in 0..builds.len() {
+                let i = (round + k) % builds.len();
+                settle_disk(removed)?;
                 first[i].push(measure(&mut builds[i](), None)?);
                 noop[i].push(measure(&mut builds[i](), None)?);
+                removed = Some(remove(i));
             }
         }
-        report("(c) 16 hosts, first copy", &names, &first, false);
-        report("(c) 16 hosts, no-op", &names, &noop, false);
-        for n in 1..=HOSTS {
-            for d in dests {
-                let _ = std::fs::remove_dir_all(self.cluster.node_tmp(n).join(d));
-            }
-        }
+        // Every prsync row against parallel-rsync's.
+        let peer = |i: usize| (i != 1).then_some(1);
+        report("(c) 16 hosts, first copy", &names, &first, false, &peer);
+        report("(c) 16 hosts, no-op", &names, &noop, false, &peer);
         Ok(())
     }
 }
 
-/// Prints a case: each tool's medians, and each against its peer of the same kind (prsync
-/// rows against the next row; [`AGAINST`]'s rows against the rsync row of their kind).
-fn report(label: &str, names: &[&str], runs: &[Vec<Figures>], bytes: bool) {
+/// How long ext4 without a journal (this machine's disk) passes over a deleted inode's
+/// number when it makes a new one: `recently_deleted` in its ialloc.c, 60 s once the inode
+/// table is written back (300 s while it is dirty).
+const EXT4_RECENTLY_DELETED: Duration = Duration::from_secs(61);
+
+/// Settles the disk before a first copy of case (c): what earlier runs wrote is written back
+/// (`sync`), and the 800,000 inodes the last removal freed are let out of ext4's
+/// recently-deleted window, untimed. The 16 hosts share this one disk, and a copy made just
+/// after a removal spent a quarter of its hosts' CPU in ext4 skipping those inodes
+/// (`recently_deleted`, `find_inode_bit`), so a tool's time depended on what ran before it.
+fn settle_disk(removed: Option<Instant>) -> Result<()> {
+    let status = Command::new("sync").status().context("running sync")?;
+    anyhow::ensure!(status.success(), "sync failed");
+    if let Some(at) = removed {
+        std::thread::sleep(EXT4_RECENTLY_DELETED.saturating_sub(at.elapsed()));
+    }
+    Ok(())
+}
+
+/// The row a one-host case's row `i` is compared with: each prsync row with the next row,
+/// [`AGAINST`]'s rows with the rsync row of their kind.
+fn one_host_peer(i: usize) -> Option<usize> {
+    match i {
+        0 | 2 => Some(i + 1),
+        4 => Some(1),
+        5 => Some(3),
+        _ => None,
+    }
+}
+
+/// Prints a case: each tool's medians, and each against its `peer` row, if any.
+fn report(
+    label: &str,
+    names: &[&str],
+    runs: &[Vec<Figures>],
+    bytes: bool,
+    peer: &dyn Fn(usize) -> Option<usize>,
+) {
     println!(
         "\n{:<26} {:<16} {:>9} {:>8} {:>14} {:>8} {:>12}",
         "case", "tool", "median", "ratio", "bytes", "ratio", "peak anon"
@@ -405,11 +466,7 @@ fn report(label: &str, names: &[&str], runs: &[Vec<Figures>], bytes: bool) {
         })
         .collect();
     for (i, (name, m)) in names.iter().zip(&medians).enumerate() {
-        let peer = match i {
-            4 | 5 => medians.get(i - 3 + (i - 4)),
-            _ if i % 2 == 0 => medians.get(i + 1),
-            _ => None,
-        };
+        let peer = peer(i).and_then(|p| medians.get(p));
         let ratio = |a: f64, b: f64| format!("{:.2}x", a / b);
         println!(
             "{:<26} {:<16} {:>8.3}s {:>8} {:>14} {:>8} {:>12}",
@@ -433,6 +490,14 @@ fn report(label: &str, names: &[&str], runs: &[Vec<Figures>], bytes: bool) {
                 String::new()
             },
         );
+    }
+    // Each run, in the order run: on a loaded machine the spread says how far a median goes.
+    for (name, r) in names.iter().zip(runs) {
+        let each: Vec<String> = r
+            .iter()
+            .map(|f| format!("{:.2}", f.wall.as_secs_f64()))
+            .collect();
+        println!("  runs of {name}: {}s", each.join(" "));
     }
 }
 

@@ -21,7 +21,7 @@ use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::runtime::Handle;
 
 use super::peer::{serve_sender, unexpected, RemoteSender};
-use super::server::{receive_list, send_list};
+use super::server::{encode_list, receive_list};
 use super::wire::{Job, Link, Msg, Shape, PROTOCOL};
 use crate::cli::{Options, Remote};
 use crate::exit;
@@ -110,12 +110,16 @@ struct PushJob {
 /// The sources' listing of a push: made on a blocking thread from the start of the run, and
 /// awaited by each host once its agent is up.
 struct Listing {
-    pending: Mutex<Option<tokio::task::JoinHandle<LocalSender>>>,
-    done: tokio::sync::OnceCell<LocalSender>,
+    pending: Mutex<Option<tokio::task::JoinHandle<Listed>>>,
+    done: tokio::sync::OnceCell<Listed>,
 }
 
+/// The listing, with its messages encoded once for every host (see [`encode_list`]); `Err`
+/// if they could not be.
+type Listed = (LocalSender, Result<Vec<Vec<u8>>, String>);
+
 impl Listing {
-    fn new(pending: tokio::task::JoinHandle<LocalSender>) -> Listing {
+    fn new(pending: tokio::task::JoinHandle<Listed>) -> Listing {
         Listing {
             pending: Mutex::new(Some(pending)),
             done: tokio::sync::OnceCell::new(),
@@ -123,7 +127,7 @@ impl Listing {
     }
 
     /// The listing, once it is made.
-    async fn get(&self) -> Result<&LocalSender, HostError> {
+    async fn get(&self) -> Result<&Listed, HostError> {
         self.done
             .get_or_try_init(|| async {
                 let pending = self
@@ -142,7 +146,7 @@ impl Listing {
     }
 
     /// The listing, after [`Listing::get`] has returned it.
-    fn ready(&self) -> &LocalSender {
+    fn ready(&self) -> &Listed {
         self.done
             .get()
             .expect("the listing was awaited before the push")
@@ -229,7 +233,9 @@ async fn push(
                     eprintln!("prsync: {}", e.message);
                 }
             });
-            sender
+            let messages = encode_list(sender.file_list(), Vec::new(), Vec::new())
+                .map_err(|e| format!("cannot encode the file list: {e}"));
+            (sender, messages)
         })
     };
     let job = Arc::new(PushJob {
@@ -295,7 +301,7 @@ async fn push(
     job_progress.finish();
     // Every host may have failed before it needed the list: its problems are still said.
     let status = match list_job.listing.get().await {
-        Ok(sender) if !sender.errors.is_empty() => exit::PARTIAL,
+        Ok((sender, _)) if !sender.errors.is_empty() => exit::PARTIAL,
         Ok(_) => exit::OK,
         Err(e) => {
             eprintln!("prsync: {e}");
@@ -322,8 +328,11 @@ fn push_one<R: Read, W: Write>(
             dest: job.dest.clone(),
         },
     })?;
-    let sender = job.listing.ready();
-    send_list(link, sender.file_list(), Vec::new(), Vec::new())?;
+    let (sender, messages) = job.listing.ready();
+    for message in messages.as_ref().map_err(|e| io::Error::other(e.clone()))? {
+        link.send_encoded(message)?;
+    }
+    link.flush()?;
     let mut sender = sender.clone();
     let mut lines = Vec::new();
     let done = serve_sender(&mut sender, link, job.shape, &job.progress, |bytes| {

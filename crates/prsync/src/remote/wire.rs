@@ -236,6 +236,11 @@ impl From<Sent> for Msg {
     }
 }
 
+/// A message as a frame carries it (see [`Link::send_encoded`]).
+pub fn encode(msg: &Msg) -> io::Result<Vec<u8>> {
+    postcard::to_allocvec(msg).map_err(io::Error::other)
+}
+
 /// One end of the agent link, blocking.
 ///
 /// Frames are read through a buffer of the link's own, so that it can tell whether the next
@@ -271,8 +276,12 @@ impl<R: Read, W: Write> Link<R, W> {
 
     /// Sends one message; call [`Link::flush`] before waiting for an answer.
     pub fn send(&mut self, msg: &Msg) -> io::Result<()> {
-        let payload = postcard::to_allocvec(msg).map_err(io::Error::other)?;
-        write_frame_blocking(&mut self.output, &payload)
+        self.send_encoded(&encode(msg)?)
+    }
+
+    /// Sends a message [`encode`] made: for one message sent to many hosts, encoded once.
+    pub fn send_encoded(&mut self, payload: &[u8]) -> io::Result<()> {
+        write_frame_blocking(&mut self.output, payload)
     }
 
     /// Pushes out what is buffered.
