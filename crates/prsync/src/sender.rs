@@ -312,17 +312,20 @@ impl LocalSender {
             walker.operand(src);
         }
         let Walker {
-            mut found,
+            found,
             errors,
             notices,
             anchors,
             ..
         } = walker;
-        let mut ranked: Vec<(FileEntry, usize)> = found
-            .iter()
-            .enumerate()
-            .map(|(i, f)| (f.entry.clone(), i))
-            .collect();
+        // The entries move into the ranking, and the sender's own parts wait by their index,
+        // where every entry was cloned (2-4% of a 50,000-file no-op, in its memmoves).
+        let mut ranked = Vec::with_capacity(found.len());
+        let mut rest = Vec::with_capacity(found.len());
+        for (i, f) in found.into_iter().enumerate() {
+            ranked.push((f.entry, i));
+            rest.push((f.path, f.confined, f.inode));
+        }
         sort_and_dedup(&mut ranked);
         if opts.prune_empty_dirs {
             prune_empty_dirs(&mut ranked);
@@ -333,9 +336,9 @@ impl LocalSender {
         let mut inodes = Vec::with_capacity(ranked.len());
         for (entry, i) in ranked {
             entries.push(entry);
-            paths.push(std::mem::take(&mut found[i].path));
-            confined.push(found[i].confined);
-            inodes.push(found[i].inode);
+            paths.push(std::mem::take(&mut rest[i].0));
+            confined.push(rest[i].1);
+            inodes.push(rest[i].2);
         }
         if opts.hard_links {
             group_hard_links(&mut entries, &inodes);
