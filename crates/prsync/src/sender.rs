@@ -947,10 +947,10 @@ impl Walker<'_> {
                 return;
             }
         };
-        let mut names: Vec<OsString> = Vec::new();
+        let mut names: Vec<fs::DirEntry> = Vec::new();
         for item in reader {
             match item {
-                Ok(item) => names.push(item.file_name()),
+                Ok(item) => names.push(item),
                 Err(e) => self.errors.push(ListError {
                     message: format!("readdir \"{}\" failed: {}", dir.display(), os_reason(&e)),
                 }),
@@ -961,7 +961,8 @@ impl Walker<'_> {
         // any of its folders, in list order.
         let mut kept = Vec::new();
         let mut below = Vec::new();
-        for leaf in names {
+        for item in names {
+            let leaf = item.file_name();
             let path = dir.join(&leaf);
             let leaf = leaf.into_vec();
             let name = if prefix.is_empty() {
@@ -969,7 +970,9 @@ impl Walker<'_> {
             } else {
                 [prefix, b"/", &leaf].concat()
             };
-            let meta = match fs::symlink_metadata(&path) {
+            // Looked at from the folder's own descriptor (an fstatat of the leaf), where a
+            // stat of the whole path walked every component again, once per level of depth.
+            let meta = match item.metadata() {
                 // -L, -k, --copy-unsafe-links: what the link points to, as rsync sends it.
                 Ok(m) if m.file_type().is_symlink() && self.follows(&name, &path) => {
                     match fs::metadata(&path) {

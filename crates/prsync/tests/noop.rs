@@ -59,15 +59,16 @@ fn a_no_op_run_looks_at_each_entry_once() {
     assert!(first.success());
 
     let trace = trace(&["-a", "--no-whole-file", "src/", "dst/"], &dir);
-    // The receiver looks at a file by its name in its folder's descriptor; the sender by
-    // its path, which these do not match.
+    // Both sides look at a file by its name in its folder's descriptor: the sender once as
+    // it lists it, the receiver once as it compares it.
     let file_stats = trace
         .lines()
         .filter(|l| l.contains("stat") && l.contains(", \"f") && !l.contains("AT_FDCWD"))
         .count();
     assert_eq!(
-        file_stats, files,
-        "the receiver should stat each of the {files} files once"
+        file_stats,
+        2 * files,
+        "the sender and the receiver should each stat each of the {files} files once"
     );
     // Walks into a folder (O_PATH opens of a `d` name): each folder is entered about
     // once, whatever its depth and however many files it holds.
