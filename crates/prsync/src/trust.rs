@@ -8,6 +8,7 @@ use std::os::unix::ffi::OsStrExt;
 use std::os::unix::fs::MetadataExt;
 use std::path::{Component, Path, PathBuf};
 
+use prtools_sync::walk_parts;
 use rustix::fd::OwnedFd;
 use rustix::fs::{AtFlags, FileType, Mode, OFlags};
 use rustix::io::Errno;
@@ -100,7 +101,7 @@ pub fn open_dir(path: &Path, create: bool, insecure: bool) -> io::Result<OwnedFd
     let me = rustix::process::geteuid().as_raw();
     let start = if path.is_absolute() { "/" } else { "." };
     let mut at = rustix::fs::open(start, DIR_FLAGS, Mode::empty()).map_err(shown)?;
-    let mut todo: Vec<Vec<u8>> = parts(path.as_os_str().as_bytes());
+    let mut todo: Vec<Vec<u8>> = walk_parts(path.as_os_str().as_bytes());
     let mut links = 0;
     while let Some(name) = todo.pop() {
         let stat = match rustix::fs::statat(&at, name.as_slice(), AtFlags::SYMLINK_NOFOLLOW) {
@@ -140,7 +141,7 @@ pub fn open_dir(path: &Path, create: bool, insecure: bool) -> io::Result<OwnedFd
         if target.starts_with(b"/") {
             at = rustix::fs::open("/", DIR_FLAGS, Mode::empty()).map_err(shown)?;
         }
-        todo.extend(parts(&target));
+        todo.extend(walk_parts(&target));
     }
     Ok(at)
 }
@@ -181,17 +182,6 @@ const DIR_FLAGS: OFlags = OFlags::RDONLY
     .union(OFlags::DIRECTORY)
     .union(OFlags::NOFOLLOW)
     .union(OFlags::CLOEXEC);
-
-/// The components of `path` that move (not empty, not `.`), the first one last.
-fn parts(path: &[u8]) -> Vec<Vec<u8>> {
-    let mut parts: Vec<Vec<u8>> = path
-        .split(|&b| b == b'/')
-        .filter(|p| !p.is_empty() && *p != b".")
-        .map(<[u8]>::to_vec)
-        .collect();
-    parts.reverse();
-    parts
-}
 
 /// The normal and `..` components of `path` (`.` and the root say nothing here).
 fn components(path: &Path) -> Vec<PathBuf> {

@@ -104,7 +104,7 @@ pub use cleanup::remove_temps_on_signal;
 pub use entry::{Entry, Kind, Meta, Mtime, PERMISSION_BITS};
 pub use error::{raw_os_error, PathIoError};
 pub use hash::hash_reader;
-pub use relpath::{PathError, PathErrorKind, RelPath};
+pub use relpath::{walk_parts, PathError, PathErrorKind, RelPath};
 pub use root::{canonical_acl, read_acl, read_xattrs, DirEntry, FileStat, Root, Xattr};
 pub use scan::{scan, scan_as, scan_with, ScanError, ScanOptions, Scanned};
 pub use temp::is_temp_name;

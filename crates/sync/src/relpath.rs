@@ -167,6 +167,18 @@ impl fmt::Display for PathError {
 
 impl std::error::Error for PathError {}
 
+/// The components of `path` that a walk by hand moves through (not empty, not `.`), the first
+/// one last: the walk pops the next one, and pushes a symlink's target in its place.
+pub fn walk_parts(path: &[u8]) -> Vec<Vec<u8>> {
+    let mut parts: Vec<Vec<u8>> = path
+        .split(|&b| b == b'/')
+        .filter(|p| !p.is_empty() && *p != b".")
+        .map(<[u8]>::to_vec)
+        .collect();
+    parts.reverse();
+    parts
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

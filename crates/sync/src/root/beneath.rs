@@ -15,6 +15,7 @@ use rustix::fs::{AtFlags, FileType, Mode, OFlags};
 use rustix::io::Errno;
 
 use crate::platform;
+use crate::relpath::walk_parts;
 
 /// How many links one resolution may go through, as the kernel's own limit.
 const MAX_LINKS: usize = 40;
@@ -56,7 +57,7 @@ pub(crate) fn walk_beneath(
     flags: OFlags,
 ) -> Result<OwnedFd, Errno> {
     // What is left of the path, its next component last.
-    let mut todo: Vec<Vec<u8>> = parts(path);
+    let mut todo: Vec<Vec<u8>> = walk_parts(path);
     // The folders entered below `dir`, the current one last.
     let mut held: Vec<OwnedFd> = Vec::new();
     let mut links = 0;
@@ -92,7 +93,7 @@ pub(crate) fn walk_beneath(
                 return Err(Errno::LOOP);
             }
             // The target's components come before what was left of the path.
-            let spliced = parts(&target);
+            let spliced = walk_parts(&target);
             if last && spliced.is_empty() {
                 todo.push(b".".to_vec());
             }
@@ -113,17 +114,6 @@ pub(crate) fn walk_beneath(
     // Only `.` components: the folder itself.
     let here = held.last().map_or(dir, |fd| fd.as_fd());
     rustix::fs::openat(here, ".", flags, Mode::empty())
-}
-
-/// The components of `path` that move (not empty, not `.`), the first one last.
-fn parts(path: &[u8]) -> Vec<Vec<u8>> {
-    let mut parts: Vec<Vec<u8>> = path
-        .split(|&b| b == b'/')
-        .filter(|p| !p.is_empty() && *p != b".")
-        .map(<[u8]>::to_vec)
-        .collect();
-    parts.reverse();
-    parts
 }
 
 #[cfg(test)]
