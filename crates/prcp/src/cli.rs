@@ -18,6 +18,8 @@ As pdcp and scp, prcp copies what a symlink points to, named on the command line
 
 pdcp's letters that mean something else here: -F is ssh's config file (pdcp: a genders file), -g a host group from the groups file (pdcp: a genders query), -h a host file (pdcp: help; use --help). -q lists the settings and exits, as in pdcp; --quiet hides the progress bar. -e PATH is --remote-path. pdcp's -d, -M, -L, -N, -X, -i, -a and -A (debug output, modules, genders) are not supported.
 
+Where prcp's agent cannot run on a host (another machine, as uname -sm says; a home mounted noexec; --no-bootstrap with no agent there), prcp copies to and from it through the host's sftp server instead, in the same run and with the same results, except that -p keeps mtimes there to the second (SFTP carries no fractions). --stats names the hosts served so; --no-sftp makes them fail instead; --sftp uses sftp on every host.
+
 PDSH_SSH_ARGS_APPEND and PDSH_SSH_ARGS add options to every ssh prcp starts, as pdsh reads them (%h and %u words are left out: prcp names the host and user itself).";
 
 /// What `--help` shows; `--help-all` and the man page show every option.
