@@ -303,11 +303,8 @@ async fn push_with(
                 .map_err(|e| HostError::Other(format!("refused: {e}")))
         })
         .collect::<Result<_, _>>()?;
-    let umask = if flags.preserve {
-        0
-    } else {
-        server_umask(&mut fs, &folder).await?
-    };
+    // Learnt when first needed: a run that writes nothing needs no write access here.
+    let mut umask = Umask::Unknown;
 
     let mut want = Vec::new();
     let mut skipped = 0u64;
@@ -353,7 +350,7 @@ async fn push_with(
         let mode = if flags.preserve {
             entry.mode
         } else {
-            entry.mode & 0o777 & !umask
+            entry.mode & 0o777 & !umask.get(&mut fs, &folder).await?
         };
         let hash = write_file(session, &mut fs, local, &path, mode, flags, entry, report).await?;
         if let Some(hash) = hash {
@@ -375,7 +372,7 @@ async fn push_with(
         let mode = if flags.preserve {
             entry.mode
         } else {
-            entry.mode & !umask
+            entry.mode & !umask.get(&mut fs, &folder).await?
         };
         let mut attrs = MetaDataBuilder::new();
         attrs.permissions(Permissions::from(mode as u16));
@@ -403,6 +400,23 @@ fn stamp(mtime: Mtime) -> UnixTimeStamp {
         .ok()
         .and_then(UnixTimeStamp::from_raw)
         .unwrap_or_else(UnixTimeStamp::unix_epoch)
+}
+
+/// The server's umask, once learnt.
+enum Umask {
+    Unknown,
+    Known(u32),
+}
+
+impl Umask {
+    async fn get(&mut self, fs: &mut Fs, folder: &Path) -> Result<u32, HostError> {
+        if let Umask::Known(mask) = self {
+            return Ok(*mask);
+        }
+        let mask = server_umask(fs, folder).await?;
+        *self = Umask::Known(mask);
+        Ok(mask)
+    }
 }
 
 /// The server's umask: what it takes off a folder it makes with no mode asked for (0777).
