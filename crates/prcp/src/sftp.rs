@@ -518,15 +518,20 @@ async fn write_file(
         .map_err(|e| at(path, &e))?;
     let guard = TempGuard::new(fs, temp.clone());
     let filled = async {
-        let mut buf = vec![0u8; CHUNK];
         loop {
+            // A buffer of its own each time, handed over whole: the crate's copying write
+            // serialises data a byte at a time, six times slower than OpenSSH's sftp.
+            let mut buf = vec![0u8; CHUNK];
             let n = match source.read(&mut buf) {
                 Ok(0) => break,
                 Ok(n) => n,
                 Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
                 Err(e) => return Err(HostError::Other(format!("{}: {e}", local.display()))),
             };
-            file.write_all(&buf[..n]).await.map_err(|e| at(path, &e))?;
+            buf.truncate(n);
+            file.write_all_zero_copy(&mut [bytes::Bytes::from(buf)])
+                .await
+                .map_err(|e| at(path, &e))?;
             report
                 .totals
                 .bytes_sent
