@@ -63,7 +63,15 @@ pub struct TestCluster {
 impl TestCluster {
     /// Starts `n` hosts for one test.
     pub fn start(n: usize) -> TestCluster {
-        let cluster = Cluster::start_temp(n).expect("the test cluster starts");
+        TestCluster::around(Cluster::start_temp(n).expect("the test cluster starts"))
+    }
+
+    /// Starts one host of each kind in `kinds` for one test (see `Cluster::start_temp_with`).
+    pub fn start_with(kinds: &[prtools_testcluster::NodeKind]) -> TestCluster {
+        TestCluster::around(Cluster::start_temp_with(kinds).expect("the test cluster starts"))
+    }
+
+    fn around(cluster: Cluster) -> TestCluster {
         let client = cluster.dir().join("client");
         std::fs::create_dir_all(&client).expect("client folder");
         TestCluster { cluster, client }

@@ -81,8 +81,26 @@ pub(crate) async fn relay_all(
                 let (arrivals, relay, reserved) =
                     (arrivals.clone(), relay_job.clone(), reserved_job.clone());
                 async move {
-                    // The relay starts the next hosts' agents by path, so each needs one.
-                    let agent = crate::agent_path(&conn, &shared).await?;
+                    // The relay starts the next hosts' agents by path, so each needs one. A
+                    // host where it cannot run is served on its own, through sftp, and
+                    // never joins a chain.
+                    let agent = match crate::agent_path(&conn, &shared).await? {
+                        Ok(agent) => agent,
+                        Err(cannot) => {
+                            let report = Report {
+                                totals: &shared.totals,
+                                progress: &progress,
+                                kill: &kill,
+                            };
+                            let Relay {
+                                plan, dest, flags, ..
+                            } = &*relay;
+                            return crate::by_sftp_instead(
+                                &conn, &shared, cannot, plan, dest, flags, &report,
+                            )
+                            .await;
+                        }
+                    };
                     let (tell, outcome) = oneshot::channel();
                     let target = conn.target().clone();
                     let _ = arrivals.send(Arrival::Ready(Ready {
@@ -110,7 +128,9 @@ pub(crate) async fn relay_all(
                     let Relay {
                         plan, dest, flags, ..
                     } = &*relay;
-                    client::push(&conn, AgentAt::Path(&agent), plan, dest, flags, &report).await
+                    client::push(&conn, AgentAt::Path(&agent), plan, dest, flags, &report)
+                        .await
+                        .map(|_| ())
                 }
             },
             move |target| {

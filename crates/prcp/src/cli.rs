@@ -18,6 +18,8 @@ As pdcp and scp, prcp copies what a symlink points to, named on the command line
 
 pdcp's letters that mean something else here: -F is ssh's config file (pdcp: a genders file), -g a host group from the groups file (pdcp: a genders query), -h a host file (pdcp: help; use --help). -q lists the settings and exits, as in pdcp; --quiet hides the progress bar. -e PATH is --remote-path. pdcp's -d, -M, -L, -N, -X, -i, -a and -A (debug output, modules, genders) are not supported.
 
+Where prcp's agent cannot run on a host (another machine, as uname -sm says; a home mounted noexec; --no-bootstrap with no agent there), prcp copies to and from it through the host's sftp server instead, in the same run and with the same results, except that -p keeps mtimes there to the second (SFTP carries no fractions). --stats names the hosts served so; --no-sftp makes them fail instead; --sftp uses sftp on every host.
+
 PDSH_SSH_ARGS_APPEND and PDSH_SSH_ARGS add options to every ssh prcp starts, as pdsh reads them (%h and %u words are left out: prcp names the host and user itself).";
 
 /// What `--help` shows; `--help-all` and the man page show every option.
@@ -128,9 +130,22 @@ pub struct Cli {
         help_heading = "Agent"
     )]
     pub remote_path: Option<String>,
-    /// Never upload the agent; fail on hosts that lack it
+    /// Never upload the agent; hosts that lack it are served through their sftp server (or
+    /// fail, with --no-sftp)
     #[arg(long = "no-bootstrap", help_heading = "Agent")]
     pub no_bootstrap: bool,
+    /// Copy through each host's sftp server instead of the agent. Without it, sftp serves
+    /// only the hosts where the agent cannot run: another machine (uname -sm), a home mounted
+    /// noexec, --no-bootstrap with no agent there. -p keeps mtimes to the second only
+    #[arg(
+        long = "sftp",
+        conflicts_with_all = ["no_sftp", "remote_path", "relay"],
+        help_heading = "Agent"
+    )]
+    pub sftp: bool,
+    /// Never fall back to a host's sftp server: a host where the agent cannot run fails
+    #[arg(long = "no-sftp", help_heading = "Agent")]
+    pub no_sftp: bool,
     /// Run as the agent on stdin/stdout (started by prcp itself on the remote side)
     #[arg(long = "server", hide = true)]
     pub server: bool,
@@ -188,6 +203,22 @@ mod tests {
         );
         let cli = Cli::try_parse_from(["prcp", "--quiet", "--links", "a", "b"]).unwrap();
         assert!(cli.quiet && cli.links && !cli.show_settings);
+    }
+
+    #[test]
+    fn sftp_flags() {
+        let cli = Cli::try_parse_from(["prcp", "--sftp", "a", "b"]).unwrap();
+        assert!(cli.sftp && !cli.no_sftp);
+        let cli = Cli::try_parse_from(["prcp", "--no-sftp", "a", "b"]).unwrap();
+        assert!(cli.no_sftp && !cli.sftp);
+        for clash in [
+            ["--sftp", "--no-sftp"],
+            ["--sftp", "--remote-path=/x"],
+            ["--sftp", "--relay"],
+        ] {
+            let err = Cli::try_parse_from(["prcp", clash[0], clash[1], "a", "b"]).unwrap_err();
+            assert_eq!(err.kind(), clap::error::ErrorKind::ArgumentConflict);
+        }
     }
 
     #[test]

@@ -4,10 +4,10 @@ use std::io::Read;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};
 
-use prtools_sync::{Kind, RelPath, Root};
+use prtools_sync::{Entry, Kind, RelPath, Root};
 use prtools_transport::{
-    read_agent_stderr, read_frame, seal, start_agent as place_and_start, write_frame, AgentOptions,
-    Connection, HostError, KillHandle, LocalAgent, Placement, RemoteProcess,
+    exec_failure, read_agent_stderr, read_frame, seal, try_start_agent, write_frame, AgentOptions,
+    AgentStart, CannotRun, Connection, HostError, KillHandle, LocalAgent, Placement, RemoteProcess,
 };
 use tokio::io::AsyncWriteExt;
 
@@ -28,6 +28,8 @@ pub struct Totals {
     pub skipped: AtomicU64,
     /// Agents uploaded.
     pub uploaded: AtomicU64,
+    /// Hosts served through their sftp server, by name.
+    pub sftp_hosts: std::sync::Mutex<Vec<String>>,
 }
 
 /// Where a host task reports what it moved.
@@ -93,11 +95,35 @@ pub enum AgentAt<'a> {
     Placed(&'a LocalAgent, &'a AgentOptions),
 }
 
+/// How a host's push or gather ended when it did not fail.
+pub enum Served {
+    /// The agent did the work.
+    ByAgent,
+    /// The agent cannot run on the host, and nothing was done there yet: the caller may go
+    /// in another way (sftp), or fail the host with [`CannotRun::error`].
+    CannotRun(CannotRun),
+}
+
 pub(crate) async fn start_agent(
     conn: &Connection,
     at: AgentAt<'_>,
     report: &Report<'_>,
 ) -> Result<Agent, HostError> {
+    match start_or_not(conn, at, report).await? {
+        Ok(agent) => Ok(agent),
+        Err(cannot) => Err(match at {
+            AgentAt::Placed(local, _) => cannot.error(local),
+            AgentAt::Path(_) => HostError::Other(cannot.reason()),
+        }),
+    }
+}
+
+/// Starts the agent, or says why it cannot run on the host (see [`Served::CannotRun`]).
+async fn start_or_not(
+    conn: &Connection,
+    at: AgentAt<'_>,
+    report: &Report<'_>,
+) -> Result<Result<Agent, CannotRun>, HostError> {
     let kill = report.kill;
     let (mut process, err) = match at {
         AgentAt::Path(path) => {
@@ -106,7 +132,10 @@ pub(crate) async fn start_agent(
             (process, err)
         }
         AgentAt::Placed(local, options) => {
-            let started = place_and_start(conn, local, options, kill).await?;
+            let started = match try_start_agent(conn, local, options, kill).await? {
+                AgentStart::Started(started) => started,
+                AgentStart::CannotRun(cannot) => return Ok(Err(cannot)),
+            };
             if started.placement == Placement::Uploaded {
                 report.totals.uploaded.fetch_add(1, Ordering::Relaxed);
             }
@@ -124,12 +153,12 @@ pub(crate) async fn start_agent(
             .collect::<Vec<_>>()
             .join("; ")
     });
-    Ok(Agent {
+    Ok(Ok(Agent {
         process,
         input,
         output,
         stderr,
-    })
+    }))
 }
 
 impl Agent {
@@ -160,14 +189,37 @@ impl Agent {
 
     /// Waits for the agent to exit; its stderr explains a failure.
     pub(crate) async fn finish(self) -> Result<(), HostError> {
-        drop(self.input);
-        let status = self.process.wait().await?;
-        let stderr = self.stderr.await.unwrap_or_default();
+        let (status, stderr) = self.ended().await?;
         match status {
             0 => Ok(()),
             code if stderr.is_empty() => Err(HostError::Other(format!("agent exited with {code}"))),
             _ => Err(HostError::Other(stderr)),
         }
+    }
+
+    /// Waits for the agent to exit: its exit status and stderr.
+    async fn ended(self) -> Result<(i32, String), HostError> {
+        drop(self.input);
+        let status = self.process.wait().await?;
+        let stderr = self.stderr.await.unwrap_or_default();
+        Ok((status, stderr))
+    }
+
+    /// The agent ended before its first reply (`why`): an exec that failed with a format or
+    /// permission error means it cannot run on the host (issue 18, point 5), where the
+    /// bootstrap placed it; anything else is the host's failure, in the agent's words.
+    async fn ended_early(self, at: AgentAt<'_>, why: String) -> Result<Served, HostError> {
+        let (status, stderr) = self.ended().await?;
+        if let AgentAt::Placed(..) = at {
+            if let Some(cannot) = exec_failure(status, &stderr) {
+                return Ok(Served::CannotRun(cannot));
+            }
+        }
+        Err(match status {
+            0 => HostError::Other(why),
+            code if stderr.is_empty() => HostError::Other(format!("agent exited with {code}")),
+            _ => HostError::Other(stderr),
+        })
     }
 }
 
@@ -179,9 +231,12 @@ pub async fn push(
     dest: &str,
     flags: &PushFlags,
     report: &Report<'_>,
-) -> Result<(), HostError> {
+) -> Result<Served, HostError> {
     let totals = report.totals;
-    let mut agent = start_agent(conn, at, report).await?;
+    let mut agent = match start_or_not(conn, at, report).await? {
+        Ok(agent) => agent,
+        Err(cannot) => return Ok(Served::CannotRun(cannot)),
+    };
     let started = match agent.send(&Request::Push(flags.header(dest, plan))).await {
         Ok(()) => match agent.flush().await {
             Ok(()) => agent.reply().await,
@@ -195,7 +250,7 @@ pub async fn push(
         // An agent that never started (a wrong -e PATH) says why on stderr; whether the
         // request met a closed pipe or the reply an end depends on timing.
         Err(HostError::Other(why)) if why == EXITED_EARLY || why.starts_with(LOST) => {
-            return Err(agent.finish().await.err().unwrap_or(HostError::Other(why)))
+            return agent.ended_early(at, why).await
         }
         Err(e) => return Err(e),
     };
@@ -276,6 +331,7 @@ pub async fn push(
     }
     .finish()
     .await
+    .map(|()| Served::ByAgent)
 }
 
 /// Sends the files at `indexes` of `plan`, then `Finish`, through `input`; `sent` hears of
@@ -373,8 +429,11 @@ pub async fn gather(
     options: &GatherOptions,
     into: &GatherInto,
     report: &Report<'_>,
-) -> Result<(), HostError> {
-    let mut agent = start_agent(conn, at, report).await?;
+) -> Result<Served, HostError> {
+    let mut agent = match start_or_not(conn, at, report).await? {
+        Ok(agent) => agent,
+        Err(cannot) => return Ok(Served::CannotRun(cannot)),
+    };
     let request = Request::Gather {
         protocol: PROTOCOL,
         paths: paths.iter().map(|p| p.as_bytes().to_vec()).collect(),
@@ -387,10 +446,15 @@ pub async fn gather(
         Ok(()) => agent.flush().await,
         Err(e) => Err(e),
     };
-    match receive_tree(&mut agent, conn, options, into, report).await {
+    let mut first = false;
+    match receive_tree(&mut agent, conn, options, into, report, &mut first).await {
         Ok(()) => {
             sent?;
-            agent.finish().await
+            agent.finish().await.map(|()| Served::ByAgent)
+        }
+        // Nothing came: the agent may never have started (a failed exec).
+        Err(HostError::Other(why)) if !first && why == EXITED_EARLY => {
+            agent.ended_early(at, why).await
         }
         Err(e) => Err(match (e, sent) {
             (HostError::Other(why), Err(send)) if why == EXITED_EARLY => send,
@@ -408,73 +472,151 @@ async fn receive_tree(
     options: &GatherOptions,
     into: &GatherInto,
     report: &Report<'_>,
+    replied: &mut bool,
 ) -> Result<(), HostError> {
-    let (dir, host_dir) = match into {
-        GatherInto::Suffixed { dir, .. } | GatherInto::Plain { dir, .. } => (dir, None),
-        GatherInto::HostDir { dir } => (dir, Some(conn.target().name())),
-    };
-    // LOCALDIR was named by the user and is trusted as named; every name below it, the
-    // per-host folder included, is walked from its descriptor and never through a link.
-    let root = Root::open(dir).map_err(|e| local_error(dir, e))?;
-    let root = match host_dir {
-        None => root,
-        Some(host) => {
-            let rel = RelPath::new(host.as_bytes().to_vec()).map_err(|e| {
-                HostError::Other(format!("cannot use '{host}' as a folder name: {e}"))
-            })?;
-            root.open_subdir(&rel, true)
-                .map_err(|e| local_error(&dir.join(host), e))?
-        }
-    };
-    let folder = root.path().to_path_buf();
-    let mut dirs = Vec::new();
+    let mut tree = LocalTree::open(conn.target().name(), options, into)?;
     loop {
-        let entry = match agent.reply().await? {
+        let reply = agent.reply().await?;
+        *replied = true;
+        let entry = match reply {
             Frame::Message(Reply::Entry(wire)) => wire
                 .into_entry()
                 .map_err(|e| HostError::Other(format!("refused from agent: {e}")))?,
             Frame::Message(Reply::EndOfTree) => break,
             _ => return Err(protocol_error("Entry")),
         };
-        let rel = local_name(&entry.path, into)?;
+        let Some(mut file) = tree.entry(entry, report)? else {
+            continue;
+        };
+        loop {
+            match agent.reply().await? {
+                Frame::Data(bytes) => file.write(&bytes, report)?,
+                Frame::Message(Reply::EndFile) => break,
+                _ => return Err(protocol_error("file data")),
+            }
+        }
+        file.commit(options)?;
+    }
+    tree.finish();
+    Ok(())
+}
+
+/// Where a gather puts what one host sends, however it comes (the agent's frames, or sftp):
+/// LOCALDIR (or LOCALDIR/HOST), every entry under its local name, walked from the folder's
+/// descriptor and never through a link.
+pub(crate) struct LocalTree<'a> {
+    root: Root,
+    folder: PathBuf,
+    options: &'a GatherOptions,
+    into: &'a GatherInto,
+    /// Directories made, for their modes and mtimes once everything is inside.
+    dirs: Vec<(RelPath, Entry)>,
+}
+
+/// A gathered file being written: a temp file beside its final name until [`commit`].
+///
+/// [`commit`]: GatheredFile::commit
+pub(crate) struct GatheredFile {
+    file: prtools_sync::AtomicFile,
+    shown: PathBuf,
+    entry: Entry,
+}
+
+impl<'a> LocalTree<'a> {
+    /// Opens LOCALDIR, and the host's folder in it with `--gather-dirs`.
+    pub(crate) fn open(
+        host: &str,
+        options: &'a GatherOptions,
+        into: &'a GatherInto,
+    ) -> Result<LocalTree<'a>, HostError> {
+        let (dir, host_dir) = match into {
+            GatherInto::Suffixed { dir, .. } | GatherInto::Plain { dir, .. } => (dir, None),
+            GatherInto::HostDir { dir } => (dir, Some(host)),
+        };
+        // LOCALDIR was named by the user and is trusted as named; every name below it, the
+        // per-host folder included, is walked from its descriptor and never through a link.
+        let root = Root::open(dir).map_err(|e| local_error(dir, e))?;
+        let root = match host_dir {
+            None => root,
+            Some(host) => {
+                let rel = RelPath::new(host.as_bytes().to_vec()).map_err(|e| {
+                    HostError::Other(format!("cannot use '{host}' as a folder name: {e}"))
+                })?;
+                root.open_subdir(&rel, true)
+                    .map_err(|e| local_error(&dir.join(host), e))?
+            }
+        };
+        let folder = root.path().to_path_buf();
+        Ok(LocalTree {
+            root,
+            folder,
+            options,
+            into,
+            dirs: Vec::new(),
+        })
+    }
+
+    /// Places one entry the host sent; a file comes back open, to be filled and committed.
+    pub(crate) fn entry(
+        &mut self,
+        entry: Entry,
+        report: &Report<'_>,
+    ) -> Result<Option<GatheredFile>, HostError> {
+        let rel = local_name(&entry.path, self.into)?;
+        let shown = self.folder.join(rel.as_path());
         match &entry.kind {
             Kind::Dir => {
-                root.create_dir(&rel, 0o700)
-                    .map_err(|e| local_error(&folder.join(rel.as_path()), e))?;
-                dirs.push((rel, entry));
+                self.root
+                    .create_dir(&rel, 0o700)
+                    .map_err(|e| local_error(&shown, e))?;
+                self.dirs.push((rel, entry));
+                Ok(None)
             }
-            Kind::Symlink { target } => root
-                .symlink(&rel, target)
-                .map_err(|e| local_error(&folder.join(rel.as_path()), e))?,
+            Kind::Symlink { target } => {
+                self.root
+                    .symlink(&rel, target)
+                    .map_err(|e| local_error(&shown, e))?;
+                Ok(None)
+            }
             Kind::File { size } => {
                 report.progress.add_total(*size);
-                let mut file = root
+                let file = self
+                    .root
                     .create_file(&rel)
-                    .map_err(|e| local_error(&folder.join(rel.as_path()), e))?;
-                loop {
-                    match agent.reply().await? {
-                        Frame::Data(bytes) => {
-                            std::io::Write::write_all(&mut file, &bytes)
-                                .map_err(|e| local_error(&folder.join(rel.as_path()), e))?;
-                            report.progress.moved(bytes.len() as u64);
-                        }
-                        Frame::Message(Reply::EndFile) => break,
-                        _ => return Err(protocol_error("file data")),
-                    }
-                }
-                let mode = options.mode(entry.mode);
-                file.commit(mode, options.preserve.then_some(entry.mtime), false)
-                    .map_err(|e| local_error(&folder.join(rel.as_path()), e))?;
+                    .map_err(|e| local_error(&shown, e))?;
+                Ok(Some(GatheredFile { file, shown, entry }))
             }
         }
     }
-    for (rel, entry) in dirs.iter().rev() {
-        let _ = root.set_mode(rel, options.mode(entry.mode));
-        if options.preserve {
-            let _ = root.set_mtime(rel, entry.mtime);
+
+    /// Gives the directories their modes (and with -p their mtimes), deepest first, now that
+    /// nothing more is written inside them.
+    pub(crate) fn finish(self) {
+        for (rel, entry) in self.dirs.iter().rev() {
+            let _ = self.root.set_mode(rel, self.options.mode(entry.mode));
+            if self.options.preserve {
+                let _ = self.root.set_mtime(rel, entry.mtime);
+            }
         }
     }
-    Ok(())
+}
+
+impl GatheredFile {
+    /// Appends bytes the host sent.
+    pub(crate) fn write(&mut self, bytes: &[u8], report: &Report<'_>) -> Result<(), HostError> {
+        std::io::Write::write_all(&mut self.file, bytes)
+            .map_err(|e| local_error(&self.shown, e))?;
+        report.progress.moved(bytes.len() as u64);
+        Ok(())
+    }
+
+    /// Gives the file its mode (and with -p its mtime) and its final name.
+    pub(crate) fn commit(self, options: &GatherOptions) -> Result<(), HostError> {
+        let mode = options.mode(self.entry.mode);
+        self.file
+            .commit(mode, options.preserve.then_some(self.entry.mtime), false)
+            .map_err(|e| local_error(&self.shown, e))
+    }
 }
 
 /// The local name of a gathered entry: its top component gets the host suffix (rpdcp), or a

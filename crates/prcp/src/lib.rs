@@ -15,6 +15,7 @@ pub mod protocol;
 pub mod relay;
 pub mod server;
 pub mod settings;
+mod sftp;
 
 use std::future::Future;
 use std::io::Write;
@@ -25,12 +26,12 @@ use std::sync::Arc;
 use anyhow::{bail, Context as _, Result};
 use prtools_hostlist::Context;
 use prtools_transport::{
-    ensure_agent, failure_lines, fit_fanout, for_each_host, AgentOptions, Config, Connection,
-    HostError, HostResult, Interrupt, KillHandle, LocalAgent, Placement, Target,
+    failure_lines, fit_fanout, for_each_host, try_ensure_agent, AgentOptions, CannotRun, Config,
+    Connection, HostError, HostResult, Interrupt, KillHandle, LocalAgent, Placement, Target,
 };
 
 use crate::cli::Cli;
-use crate::client::{GatherInto, PushFlags, Totals};
+use crate::client::{GatherInto, PushFlags, Served, Totals};
 use crate::operands::Operands;
 use crate::plan::{PushPlan, Reading};
 use prtools_transport::Progress;
@@ -95,6 +96,47 @@ pub(crate) struct Shared {
     keep_setuid: bool,
     links: bool,
     quiet: bool,
+    sftp: SftpUse,
+}
+
+/// When a host is served through its sftp server rather than the agent.
+#[derive(Clone, Copy, PartialEq, Eq)]
+pub(crate) enum SftpUse {
+    /// Where the agent cannot run (the default).
+    Fallback,
+    /// On every host (`--sftp`).
+    Always,
+    /// Never: a host where the agent cannot run fails (`--no-sftp`).
+    Never,
+}
+
+impl Shared {
+    /// Notes a host that sftp served, for --stats.
+    fn served_by_sftp(&self, conn: &Connection) {
+        self.totals
+            .sftp_hosts
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .push(conn.target().name().to_string());
+    }
+}
+
+/// Serves a host where the agent cannot run through its sftp server, unless --no-sftp.
+pub(crate) async fn by_sftp_instead(
+    conn: &Connection,
+    shared: &Shared,
+    cannot: CannotRun,
+    plan: &PushPlan,
+    dest: &str,
+    flags: &PushFlags,
+    report: &client::Report<'_>,
+) -> Result<(), HostError> {
+    if shared.sftp == SftpUse::Never {
+        return Err(cannot.error(&shared.local));
+    }
+    sftp::push(conn, plan, dest, flags, report).await?;
+    shared.served_by_sftp(conn);
+    Ok(())
 }
 
 async fn run_operands(cli: &Cli, mut config: Config, operands: Operands) -> Result<i32> {
@@ -118,6 +160,11 @@ async fn run_operands(cli: &Cli, mut config: Config, operands: Operands) -> Resu
         keep_setuid: cli.keep_setuid,
         links: cli.links,
         quiet: cli.quiet,
+        sftp: match (cli.sftp, cli.no_sftp) {
+            (true, _) => SftpUse::Always,
+            (false, true) => SftpUse::Never,
+            (false, false) => SftpUse::Fallback,
+        },
     });
     let flags = PushFlags {
         preserve: cli.preserve,
@@ -190,6 +237,8 @@ async fn run_operands(cli: &Cli, mut config: Config, operands: Operands) -> Resu
             dest,
         } => third_party(&config, &interrupt, &shared, from, paths, to, dest, flags).await?,
     };
+    // Interrupted sftp writes leave temp files until these removals have run.
+    sftp::finish_cleanups().await;
     let status = report(&results, &interrupt, cli.no_prefix)?;
     if cli.stats {
         let totals = &shared.totals;
@@ -202,6 +251,18 @@ async fn run_operands(cli: &Cli, mut config: Config, operands: Operands) -> Resu
             totals.bytes_sent.load(Ordering::Relaxed),
             totals.uploaded.load(Ordering::Relaxed)
         )?;
+        let by_sftp = totals
+            .sftp_hosts
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .clone();
+        if !by_sftp.is_empty() {
+            writeln!(
+                out,
+                "served by sftp: {}",
+                prtools_hostlist::fold(by_sftp.iter().map(String::as_str))
+            )?;
+        }
     }
     Ok(status)
 }
@@ -276,8 +337,18 @@ async fn push_all(
                     progress: &progress,
                     kill: &kill,
                 };
+                if shared.sftp == SftpUse::Always {
+                    sftp::push(&conn, plan, dest, flags, &report).await?;
+                    shared.served_by_sftp(&conn);
+                    return Ok(());
+                }
                 let at = client::AgentAt::Placed(&shared.local, &shared.options);
-                client::push(&conn, at, plan, dest, flags, &report).await
+                match client::push(&conn, at, plan, dest, flags, &report).await? {
+                    Served::ByAgent => Ok(()),
+                    Served::CannotRun(cannot) => {
+                        by_sftp_instead(&conn, &shared, cannot, plan, dest, flags, &report).await
+                    }
+                }
             }
         },
         |_| {},
@@ -316,8 +387,19 @@ async fn gather_all(
                     keep_setuid: shared.keep_setuid,
                     links: shared.links,
                 };
-                let at = client::AgentAt::Placed(&shared.local, &shared.options);
-                client::gather(&conn, at, paths, &options, &into, &report).await
+                if shared.sftp != SftpUse::Always {
+                    let at = client::AgentAt::Placed(&shared.local, &shared.options);
+                    match client::gather(&conn, at, paths, &options, &into, &report).await? {
+                        Served::ByAgent => return Ok(()),
+                        Served::CannotRun(cannot) if shared.sftp == SftpUse::Never => {
+                            return Err(cannot.error(&shared.local))
+                        }
+                        Served::CannotRun(_) => {}
+                    }
+                }
+                sftp::gather(&conn, paths, &options, &into, &report).await?;
+                shared.served_by_sftp(&conn);
+                Ok(())
             }
         },
         |_| {},
@@ -387,12 +469,19 @@ async fn third_party(
     result
 }
 
-pub(crate) async fn agent_path(conn: &Connection, shared: &Shared) -> Result<String, HostError> {
-    let (path, placement) = ensure_agent(conn, &shared.local, &shared.options).await?;
+/// The agent's path on the host, placed there if need be; or why it cannot run there.
+pub(crate) async fn agent_path(
+    conn: &Connection,
+    shared: &Shared,
+) -> Result<Result<String, CannotRun>, HostError> {
+    let (path, placement) = match try_ensure_agent(conn, &shared.local, &shared.options).await? {
+        Ok(found) => found,
+        Err(cannot) => return Ok(Err(cannot)),
+    };
     if let Placement::Uploaded = placement {
         shared.totals.uploaded.fetch_add(1, Ordering::Relaxed);
     }
-    Ok(path)
+    Ok(Ok(path))
 }
 
 /// Says which hosts were served directly, and why, after a broken relay chain lost them;

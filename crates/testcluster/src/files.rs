@@ -8,6 +8,7 @@
 //!     sshd_config  host_key  host_key.pub  sshd.log
 //!     tmp/      bind-mounted over /tmp inside nodeI
 //!     bashrc    empty, bind-mounted over ~/.bashrc inside nodeI
+//!     bin/uname a node of another machine only: first on its sessions' PATH
 //! ```
 
 use std::fmt::Write as _;
@@ -74,6 +75,11 @@ impl Layout {
 
     pub(crate) fn bashrc(&self, node: usize) -> PathBuf {
         self.node_dir(node).join("bashrc")
+    }
+
+    /// What a [`NodeKind::OtherMachine`](crate::NodeKind) node puts first on its PATH.
+    pub(crate) fn node_bin(&self, node: usize) -> PathBuf {
+        self.node_dir(node).join("bin")
     }
 
     pub(crate) fn sshd_config(&self, node: usize) -> PathBuf {
@@ -144,9 +150,11 @@ pub(crate) fn read_public(key: &Path) -> io::Result<String> {
 /// The sshd_config of one node.
 ///
 /// `MaxSessions` and `MaxStartups` stay at sshd's defaults on purpose: the tests must meet the
-/// limits real hosts have.
-pub(crate) fn sshd_config(layout: &Layout, node: usize, port: u16) -> String {
-    format!(
+/// limits real hosts have. The sftp subsystem is served (in-process, `internal-sftp`), as
+/// OpenSSH's stock config serves it: prcp falls back to it where its agent cannot run. With
+/// `bin`, sessions get a PATH that starts with it.
+pub(crate) fn sshd_config(layout: &Layout, node: usize, port: u16, bin: Option<&Path>) -> String {
+    let mut config = format!(
         "# prtools test cluster, node{node}: generated, rewritten on every start\n\
          Port {port}\n\
          ListenAddress 127.0.0.1\n\
@@ -162,7 +170,16 @@ pub(crate) fn sshd_config(layout: &Layout, node: usize, port: u16) -> String {
          Subsystem sftp internal-sftp\n",
         host_key = layout.host_key(node).display(),
         authorized_keys = layout.authorized_keys().display(),
-    )
+    );
+    if let Some(bin) = bin {
+        // sshd's own default PATH, behind the wrapper.
+        let _ = writeln!(
+            config,
+            "SetEnv PATH={}:/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin",
+            bin.display()
+        );
+    }
+    config
 }
 
 /// The client config naming the nodes `node1..nodeN`, for `ssh -F`.

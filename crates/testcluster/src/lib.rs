@@ -36,6 +36,9 @@
 //!   `known_hosts` as `nodeI` (`HostKeyAlias`), and the client config says
 //!   `StrictHostKeyChecking yes`: a test that connects to the wrong node, or would prompt,
 //!   fails, as it would against real hosts.
+//! - **Hosts where prtools' agent cannot run**, when asked for ([`Cluster::start_temp_with`]):
+//!   a home mounted `noexec` ([`NodeKind::NoexecHome`]), or a `uname` that reports another
+//!   machine ([`NodeKind::OtherMachine`]). Every node serves the sftp subsystem.
 //! - **sshd's defaults.** `MaxSessions` (10 channels per connection) and `MaxStartups` are
 //!   left alone: prtools must live within the limits real hosts have.
 //!
@@ -64,7 +67,7 @@ mod node;
 mod place;
 mod procfs;
 
-pub use node::SSHD;
+pub use node::{other_machine, NodeKind, SSHD};
 pub use place::home_for;
 
 use std::fs;
@@ -88,6 +91,8 @@ pub struct Cluster {
     layout: Layout,
     ssh_config: PathBuf,
     nodes: Vec<Node>,
+    /// What each node is; all [`NodeKind::Normal`] for an attached cluster.
+    kinds: Vec<NodeKind>,
     temp: bool,
     down: bool,
 }
@@ -150,7 +155,7 @@ impl Cluster {
     /// is dropped, and after this process exits; [`Cluster::attach`] finds them again and
     /// [`Cluster::down`] stops them.
     pub fn start(dir: &Path, n: usize) -> io::Result<Cluster> {
-        Cluster::start_in(dir, n, false)
+        Cluster::start_in(dir, &vec![NodeKind::Normal; n], false)
     }
 
     /// Starts `n` nodes in a fresh folder under `<workspace>/target/tc`; they are stopped and
@@ -166,9 +171,28 @@ impl Cluster {
         Cluster::start_temp_in(&temp_root(), n)
     }
 
+    /// [`Cluster::start_temp`] with one node of each kind in `kinds`, in order: node `i` is
+    /// `kinds[i - 1]`.
+    ///
+    /// ```no_run
+    /// # fn main() -> std::io::Result<()> {
+    /// use prtools_testcluster::{Cluster, NodeKind};
+    /// let cluster = Cluster::start_temp_with(&[NodeKind::Normal, NodeKind::OtherMachine])?;
+    /// let out = cluster.ssh(2).arg("uname -m").output()?;
+    /// assert_eq!(out.stdout, format!("{}\n", prtools_testcluster::other_machine()).as_bytes());
+    /// # Ok(()) }
+    /// ```
+    pub fn start_temp_with(kinds: &[NodeKind]) -> io::Result<Cluster> {
+        Cluster::start_temp_kinds(&temp_root(), kinds)
+    }
+
     /// [`Cluster::start_temp`] for clusters meant for `root` rather than `target/tc`, as for a
     /// checkout elsewhere.
     pub fn start_temp_in(root: &Path, n: usize) -> io::Result<Cluster> {
+        Cluster::start_temp_kinds(root, &vec![NodeKind::Normal; n])
+    }
+
+    fn start_temp_kinds(root: &Path, kinds: &[NodeKind]) -> io::Result<Cluster> {
         let root = home_for(root)?;
         create_shared_dir(&root)?;
         // Canonical, as the paths in the sshds' command lines that the sweep looks for.
@@ -184,7 +208,7 @@ impl Cluster {
                 Err(e) if e.kind() == io::ErrorKind::AlreadyExists => continue,
                 Err(e) => return Err(e),
             }
-            return match Cluster::start_in(&dir, n, true) {
+            return match Cluster::start_in(&dir, kinds, true) {
                 Ok(cluster) => Ok(cluster),
                 Err(e) => {
                     let _ = fs::remove_dir_all(&dir);
@@ -194,7 +218,8 @@ impl Cluster {
         }
     }
 
-    fn start_in(dir: &Path, n: usize, temp: bool) -> io::Result<Cluster> {
+    fn start_in(dir: &Path, kinds: &[NodeKind], temp: bool) -> io::Result<Cluster> {
+        let n = kinds.len();
         if n == 0 {
             return Err(invalid(
                 "a test cluster needs at least one node".to_string(),
@@ -274,13 +299,15 @@ impl Cluster {
             detach: !temp,
             bashrc,
             agent_cache,
+            home: home.clone(),
         };
         // One thread a node: 64 sshds start in about the time one takes.
         let started: Vec<io::Result<Node>> = thread::scope(|scope| {
             let threads: Vec<_> = (1..=n)
                 .map(|i| {
                     let spawn = &spawn;
-                    scope.spawn(move || Node::start(spawn, i))
+                    let kind = kinds[i - 1];
+                    scope.spawn(move || Node::start(spawn, i, kind))
                 })
                 .collect();
             threads
@@ -317,6 +344,7 @@ impl Cluster {
             ssh_config: layout.ssh_config(),
             layout,
             nodes,
+            kinds: kinds.to_vec(),
             temp,
             down: false,
         };
@@ -357,7 +385,7 @@ impl Cluster {
                 ),
             ));
         };
-        let nodes = states
+        let nodes: Vec<Node> = states
             .iter()
             .enumerate()
             .map(|(i, state)| Node::attach(&layout, i + 1, state))
@@ -365,6 +393,7 @@ impl Cluster {
         Ok(Cluster {
             ssh_config: layout.ssh_config(),
             layout,
+            kinds: vec![NodeKind::Normal; nodes.len()],
             nodes,
             temp: false,
             down: false,
@@ -404,6 +433,12 @@ impl Cluster {
                 self.len()
             ),
         }
+    }
+
+    /// What kind of host node `node` is.
+    pub fn kind(&self, node: usize) -> NodeKind {
+        let _ = self.node(node);
+        self.kinds[node - 1]
     }
 
     /// The port node `node` listens on, on 127.0.0.1.

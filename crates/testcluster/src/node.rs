@@ -33,14 +33,58 @@ const PORT_ATTEMPTS: usize = 8;
 ///
 /// `$1` hostname, `$2` folder to show as /tmp, `$3` the ~/.bashrc to hide (empty: none),
 /// `$4` the empty file to hide it with, `$5` sshd, `$6` its config, `$7` the cluster's agent
-/// cache, `$8` the `~/.cache/prtools` to show it as (empty: none).
+/// cache, `$8` the `~/.cache/prtools` to show it as (empty: none), `$9` a home to cover with
+/// a fresh `noexec` tmpfs (empty: none; [`NodeKind::NoexecHome`]).
+///
+/// The tmpfs goes on last: it hides the `~/.bashrc` and agent cache mounts below it, so such
+/// a node gets neither (its home is empty, its cache its own, as on a host with a home of its
+/// own).
 const NODE_SCRIPT: &str = r#"set -e
 hostname "$1"
 mount --bind "$2" /tmp
 if [ -n "$3" ]; then mount --bind "$4" "$3"; fi
 if [ -n "$8" ]; then mount --bind "$7" "$8"; fi
+if [ -n "$9" ]; then mount -t tmpfs -o noexec,nosuid,nodev,mode=0700,size=1g prtools-home "$9"; fi
 exec "$5" -D -e -f "$6"
 "#;
+
+/// What kind of host a node is. Most are [`NodeKind::Normal`]; the others are hosts where
+/// prtools' agent cannot run, as real clusters have them, for the fallbacks that serve them.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum NodeKind {
+    /// A host like this machine.
+    #[default]
+    Normal,
+    /// The users' home is a `noexec` file system (a tmpfs of the node's own, over `$HOME`),
+    /// as on hardened sites: an upload into `~/.cache/prtools` lands, and cannot be run.
+    NoexecHome,
+    /// `uname` says another machine ([`other_machine`]): a wrapper first on the `PATH` that
+    /// sshd gives every session. Nothing else differs, so it stands for an aarch64 node
+    /// driven from an x86_64 one, sharing its home with the other nodes.
+    OtherMachine,
+}
+
+/// The machine an [`NodeKind::OtherMachine`] node's `uname -m` reports: `aarch64`, or
+/// `x86_64` where this machine is an aarch64 one.
+pub fn other_machine() -> &'static str {
+    if std::env::consts::ARCH == "aarch64" {
+        "x86_64"
+    } else {
+        "aarch64"
+    }
+}
+
+/// The `uname` of an [`NodeKind::OtherMachine`] node: the real one, with this machine's name
+/// replaced by the other's in whatever it prints.
+fn uname_wrapper() -> String {
+    format!(
+        "#!/bin/sh\n\
+         # prtools test cluster: this node reports another machine\n\
+         m=$(/bin/uname -m)\n\
+         /bin/uname \"$@\" | sed \"s/$m/{}/g\"\n",
+        other_machine()
+    )
+}
 
 /// What every node of one cluster is started with.
 pub(crate) struct Spawn<'a> {
@@ -52,6 +96,8 @@ pub(crate) struct Spawn<'a> {
     pub(crate) bashrc: Option<PathBuf>,
     /// The `~/.cache/prtools` to show the cluster's agent cache as, if there is a home.
     pub(crate) agent_cache: Option<PathBuf>,
+    /// The home folder of the users the nodes let in, if there is one.
+    pub(crate) home: Option<PathBuf>,
 }
 
 /// A mount namespace, held open: while we hold it, its inode number can not be reused by a
@@ -131,8 +177,23 @@ fn read_log(path: &Path) -> String {
 impl Node {
     /// Prepares node `node`'s folder and host key, then starts its sshd, on a new port if
     /// another process took the first one.
-    pub(crate) fn start(spawn: &Spawn, node: usize) -> io::Result<Node> {
+    pub(crate) fn start(spawn: &Spawn, node: usize, kind: NodeKind) -> io::Result<Node> {
         let layout = spawn.layout;
+        let bin = match kind {
+            NodeKind::OtherMachine => {
+                let bin = layout.node_bin(node);
+                fs::create_dir_all(&bin)?;
+                let uname = bin.join("uname");
+                fs::write(&uname, uname_wrapper())?;
+                fs::set_permissions(&uname, fs::Permissions::from_mode(0o755))?;
+                Some(bin)
+            }
+            _ => None,
+        };
+        let noexec_home = match kind {
+            NodeKind::NoexecHome => spawn.home.as_deref(),
+            _ => None,
+        };
         let tmp = layout.node_tmp(node);
         fs::create_dir_all(&tmp)?;
         // As /tmp is: world-writable, sticky.
@@ -144,7 +205,10 @@ impl Node {
         for _ in 0..PORT_ATTEMPTS {
             let port = free_port()?;
             let config = layout.sshd_config(node);
-            fs::write(&config, files::sshd_config(layout, node, port))?;
+            fs::write(
+                &config,
+                files::sshd_config(layout, node, port, bin.as_deref()),
+            )?;
             let mut cmd = Command::new("unshare");
             cmd.args(["-m", "-u", "--propagation", "private", "--"])
                 .args(["sh", "-c", NODE_SCRIPT, "sh"])
@@ -156,6 +220,7 @@ impl Node {
                 .arg(&config)
                 .arg(layout.agent_cache())
                 .arg(spawn.agent_cache.as_deref().unwrap_or(Path::new("")))
+                .arg(noexec_home.unwrap_or(Path::new("")))
                 .stdin(Stdio::null())
                 .stdout(Stdio::null())
                 .stderr(File::create(&log)?);

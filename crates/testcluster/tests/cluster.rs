@@ -342,3 +342,77 @@ fn refuses_a_private_folder_as_given() {
     assert!(err.to_string().contains("is mode 700"), "{err}");
     assert!(!home.0.join("c").exists());
 }
+
+#[test]
+fn a_noexec_home_runs_nothing_and_keeps_to_itself() {
+    use prtools_testcluster::NodeKind;
+    let cluster = Cluster::start_temp_with(&[NodeKind::Normal, NodeKind::NoexecHome]).unwrap();
+    assert_eq!(cluster.kind(2), NodeKind::NoexecHome);
+    let script = "cp /bin/true ~/t && chmod 755 ~/t && ~/t";
+    ssh_ok(&cluster, 1, &format!("{script}; rm -f ~/t"));
+    let out = ssh(&cluster, 2, script);
+    assert_eq!(out.status.code(), Some(126), "{out:?}");
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains("Permission denied"),
+        "{out:?}"
+    );
+    // Its home is its own: the file is not in this machine's, nor the other node's.
+    assert!(!Path::new(&std::env::var("HOME").unwrap())
+        .join("t")
+        .exists());
+    assert_eq!(ssh_ok(&cluster, 1, "test -e ~/t || echo gone"), "gone\n");
+    // /tmp still runs programs: only the home is noexec.
+    ssh_ok(&cluster, 2, "cp /bin/true /tmp/t && /tmp/t");
+}
+
+#[test]
+fn another_machine_says_so_in_uname_only() {
+    use prtools_testcluster::{other_machine, NodeKind};
+    let cluster = Cluster::start_temp_with(&[NodeKind::OtherMachine, NodeKind::Normal]).unwrap();
+    let here = String::from_utf8(
+        std::process::Command::new("uname")
+            .arg("-sm")
+            .output()
+            .unwrap()
+            .stdout,
+    )
+    .unwrap();
+    let kernel = here.split_whitespace().next().unwrap();
+    assert_eq!(
+        ssh_ok(&cluster, 1, "uname -sm"),
+        format!("{kernel} {}\n", other_machine())
+    );
+    assert_eq!(ssh_ok(&cluster, 1, "uname -s"), format!("{kernel}\n"));
+    assert_eq!(ssh_ok(&cluster, 2, "uname -sm"), here);
+    // The shared agent cache is there as on every normal node.
+    ssh_ok(&cluster, 1, "test -d ~/.cache/prtools");
+}
+
+#[test]
+fn every_node_serves_sftp() {
+    use prtools_testcluster::NodeKind;
+    let cluster = Cluster::start_temp_with(&[NodeKind::NoexecHome]).unwrap();
+    fs::write(cluster.node_tmp(1).join("f"), "sftp\n").unwrap();
+    let out = std::process::Command::new("sftp")
+        .arg("-F")
+        .arg(cluster.ssh_config())
+        .args(["-b", "-", "node1"])
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .and_then(|mut child| {
+            use std::io::Write;
+            child
+                .stdin
+                .take()
+                .unwrap()
+                .write_all(b"rename /tmp/f /tmp/g\n")?;
+            child.wait_with_output()
+        })
+        .unwrap();
+    assert!(out.status.success(), "{out:?}");
+    assert_eq!(
+        fs::read_to_string(cluster.node_tmp(1).join("g")).unwrap(),
+        "sftp\n"
+    );
+}

@@ -76,6 +76,15 @@
 //! An upload is only sensible where this executable can run, so the host's `uname -sm` must
 //! equal this machine's. Elsewhere the user installs a build for that platform and names it
 //! with `--remote-path`.
+//!
+//! # Hosts where the agent cannot run
+//!
+//! Another `uname -sm`, a home mounted `noexec` (the copy is there, mode 755, and `test -x`
+//! still refuses it), an exec that fails with a format or permission error (exit status 126),
+//! `--no-bootstrap` with no cached copy, or no `$HOME`: on such a host the agent cannot run,
+//! but the host is not broken. [`try_start_agent`] says so as [`AgentStart::CannotRun`], not
+//! as a failed host, so that a tool can go in another way (prcp through the host's sftp
+//! server); [`start_agent`] turns it into the host's error, for tools that have no other way.
 
 use std::collections::hash_map::RandomState;
 use std::ffi::CStr;
@@ -117,6 +126,77 @@ const UPLOAD_SH: &str = include_str!("bootstrap/upload.sh");
 /// one it prints when it does not (then a tab, `uname -sm`, a tab, `$HOME`).
 const STARTED: &[u8] = b"\x1eprtools-agent started";
 const MISSING: &[u8] = b"\x1eprtools-agent missing\t";
+
+/// Why the agent cannot run on a host that is otherwise fine: a tool may reach it another
+/// way (prcp through sftp). See the module's docs.
+#[derive(Clone, Debug, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum CannotRun {
+    /// The host's `uname -sm` is not this build's.
+    OtherMachine {
+        /// The host's `uname -sm`.
+        remote: String,
+        /// This build's.
+        local: String,
+    },
+    /// The copy in the host's cache cannot be executed: a home mounted `noexec`, or an exec
+    /// that failed with a format or permission error (the shell's words).
+    NotExecutable(String),
+    /// `--no-bootstrap`, and the host has no cached copy.
+    NoBootstrap,
+    /// `$HOME` is not set on the host, so there is no cache to upload to.
+    NoHome,
+}
+
+impl CannotRun {
+    /// Why, in a few words, for a tool that went another way and names the hosts it served so.
+    pub fn reason(&self) -> String {
+        match self {
+            CannotRun::OtherMachine { remote, .. } => format!("remote is '{remote}'"),
+            CannotRun::NotExecutable(_) => "its home runs no programs (noexec)".into(),
+            CannotRun::NoBootstrap => "no agent there and --no-bootstrap".into(),
+            CannotRun::NoHome => "$HOME is not set there".into(),
+        }
+    }
+
+    /// The host's error, for a tool that has no other way in: what to do about it.
+    pub fn error(&self, local: &LocalAgent) -> HostError {
+        let tool = &local.tool;
+        HostError::Other(match self {
+            CannotRun::OtherMachine { remote, local } => format!(
+                "agent: remote is '{remote}', this {tool} is '{local}'; install {tool} there \
+                 and pass --remote-path PATH"
+            ),
+            CannotRun::NotExecutable(why) if why.is_empty() => format!(
+                "agent: cannot run {tool} from ~/.cache/prtools on the host (is the home \
+                 mounted noexec?); install {tool} there and pass --remote-path PATH"
+            ),
+            CannotRun::NotExecutable(why) => format!(
+                "agent: cannot run {tool} on the host: {why}; install {tool} there and pass \
+                 --remote-path PATH"
+            ),
+            CannotRun::NoBootstrap => format!(
+                "agent: no {tool} {} on the host and --no-bootstrap forbids uploading; install \
+                 it or pass --remote-path PATH",
+                local.version
+            ),
+            CannotRun::NoHome => "agent: $HOME is not set on the host, so there is no cache \
+                                  to upload to; pass --remote-path PATH"
+                .into(),
+        })
+    }
+}
+
+/// Reads an agent's end before its first reply: exit status 126 from the shell that was to
+/// exec it means the exec failed with a format or permission error (`Exec format error`,
+/// `Permission denied`), so the agent cannot run there; `stderr` is the shell's words.
+/// Only for an agent the bootstrap placed: one named by `--remote-path` is the user's.
+pub fn exec_failure(status: i32, stderr: &str) -> Option<CannotRun> {
+    (status == EXEC_FAILED).then(|| CannotRun::NotExecutable(failure(status, stderr)))
+}
+
+/// The exit status of a shell whose exec found the file but could not run it.
+const EXEC_FAILED: i32 = 126;
 
 /// How to find or place the agent on the hosts (from `--remote-path` / `--no-bootstrap`).
 #[derive(Clone, Debug, Default)]
@@ -197,32 +277,18 @@ impl LocalAgent {
         command
     }
 
-    /// Checks that a host's `uname -sm` and `$HOME` allow an upload, with the fix if not.
-    fn accept(&self, uname: &str, home: &str) -> Result<(), HostError> {
+    /// Checks that a host's `uname -sm` and `$HOME` allow an upload.
+    fn accept(&self, uname: &str, home: &str) -> Result<(), CannotRun> {
         if uname != self.uname {
-            return Err(HostError::Other(format!(
-                "agent: remote is '{uname}', this {tool} is '{}'; install {tool} there and \
-                 pass --remote-path PATH",
-                self.uname,
-                tool = self.tool
-            )));
+            return Err(CannotRun::OtherMachine {
+                remote: uname.to_string(),
+                local: self.uname.clone(),
+            });
         }
         if home.is_empty() {
-            return Err(HostError::Other(
-                "agent: $HOME is not set on the host, so there is no cache to upload to; \
-                 pass --remote-path PATH"
-                    .into(),
-            ));
+            return Err(CannotRun::NoHome);
         }
         Ok(())
-    }
-
-    fn no_bootstrap(&self) -> HostError {
-        HostError::Other(format!(
-            "agent: no {} {} on the host and --no-bootstrap forbids uploading; install it or \
-             pass --remote-path PATH",
-            self.tool, self.version
-        ))
     }
 }
 
@@ -280,25 +346,44 @@ pub async fn ensure_agent(
     local: &LocalAgent,
     options: &AgentOptions,
 ) -> Result<(String, Placement), HostError> {
+    match try_ensure_agent(conn, local, options).await? {
+        Ok(found) => Ok(found),
+        Err(cannot) => Err(cannot.error(local)),
+    }
+}
+
+/// [`ensure_agent`] that tells a host where the agent cannot run ([`CannotRun`]) from a
+/// failed one: the inner `Err` is the former.
+pub async fn try_ensure_agent(
+    conn: &Connection,
+    local: &LocalAgent,
+    options: &AgentOptions,
+) -> Result<Result<(String, Placement), CannotRun>, HostError> {
     if let Some(path) = &options.remote_path {
-        return Ok((path.clone(), Placement::Given));
+        return Ok(Ok((path.clone(), Placement::Given)));
     }
     let probe = probe(conn, local).await?;
-    local.accept(&probe.uname, &probe.home)?;
+    if let Err(cannot) = local.accept(&probe.uname, &probe.home) {
+        return Ok(Err(cannot));
+    }
     let path = quote(&format!(
         "{}/.cache/prtools/{}/{}",
         probe.home,
         local.cache_dir_name(),
         local.tool
     ));
-    if probe.verified {
-        return Ok((path, Placement::Cached));
+    match probe.state {
+        Cached::Verified => return Ok(Ok((path, Placement::Cached))),
+        Cached::NotExecutable => return Ok(Err(CannotRun::NotExecutable(String::new()))),
+        Cached::No => {}
     }
     if options.no_bootstrap {
-        return Err(local.no_bootstrap());
+        return Ok(Err(CannotRun::NoBootstrap));
     }
-    upload(conn, local, Lease::Take).await?;
-    Ok((path, Placement::Uploaded))
+    if let Uploaded::NotExecutable = upload(conn, local, Lease::Take).await? {
+        return Ok(Err(CannotRun::NotExecutable(String::new())));
+    }
+    Ok(Ok((path, Placement::Uploaded)))
 }
 
 /// A started agent: its process (stdin and stdout still in it) and the rest of its stderr,
@@ -325,8 +410,33 @@ pub async fn start_agent(
     options: &AgentOptions,
     kill: &KillHandle,
 ) -> Result<StartedAgent, HostError> {
+    match try_start_agent(conn, local, options, kill).await? {
+        AgentStart::Started(agent) => Ok(agent),
+        AgentStart::CannotRun(cannot) => Err(cannot.error(local)),
+    }
+}
+
+/// What [`try_start_agent`] found on a host.
+// Made once a host and moved once: boxing the agent would buy nothing.
+#[allow(clippy::large_enum_variant)]
+pub enum AgentStart {
+    /// The agent runs.
+    Started(StartedAgent),
+    /// It cannot run there, and why: the host may be reached another way.
+    CannotRun(CannotRun),
+}
+
+/// [`start_agent`] that tells a host where the agent cannot run ([`AgentStart::CannotRun`])
+/// from a failed one. An exec that fails after the start (format or permission error) shows
+/// only in how the agent ends: see [`exec_failure`].
+pub async fn try_start_agent(
+    conn: &Connection,
+    local: &LocalAgent,
+    options: &AgentOptions,
+    kill: &KillHandle,
+) -> Result<AgentStart, HostError> {
     if let Some(path) = &options.remote_path {
-        return start_given(conn, path, kill).await;
+        return start_given(conn, path, kill).await.map(AgentStart::Started);
     }
     let mut uploads = 0;
     loop {
@@ -335,7 +445,7 @@ pub async fn start_agent(
         let mut err = tokio::io::BufReader::new(err);
         let (uname, home) = match verdict(&mut err, kill).await {
             Verdict::Started => {
-                return Ok(StartedAgent {
+                return Ok(AgentStart::Started(StartedAgent {
                     process,
                     stderr: Box::new(err),
                     placement: if uploads > 0 {
@@ -343,9 +453,19 @@ pub async fn start_agent(
                     } else {
                         Placement::Cached
                     },
-                });
+                }));
             }
-            Verdict::Missing { uname, home } => (uname, home),
+            Verdict::Missing {
+                noexec: true,
+                uname,
+                ..
+            } if uname == local.uname => {
+                let _ = process.wait().await;
+                return Ok(AgentStart::CannotRun(CannotRun::NotExecutable(
+                    String::new(),
+                )));
+            }
+            Verdict::Missing { uname, home, .. } => (uname, home),
             Verdict::Ended(said) => {
                 let status = process.wait().await?;
                 return Err(HostError::Other(format!(
@@ -356,9 +476,11 @@ pub async fn start_agent(
             }
         };
         let _ = process.wait().await;
-        local.accept(&uname, &home)?;
+        if let Err(cannot) = local.accept(&uname, &home) {
+            return Ok(AgentStart::CannotRun(cannot));
+        }
         if options.no_bootstrap {
-            return Err(local.no_bootstrap());
+            return Ok(AgentStart::CannotRun(CannotRun::NoBootstrap));
         }
         if uploads == MAX_UPLOADS {
             return Err(HostError::Other(format!(
@@ -369,7 +491,11 @@ pub async fn start_agent(
                 tool = local.tool,
             )));
         }
-        upload(conn, local, Lease::None).await?;
+        if let Uploaded::NotExecutable = upload(conn, local, Lease::None).await? {
+            return Ok(AgentStart::CannotRun(CannotRun::NotExecutable(
+                String::new(),
+            )));
+        }
         uploads += 1;
     }
 }
@@ -413,8 +539,13 @@ async fn start_given(
 enum Verdict {
     /// It execs the agent; the rest of stderr is the agent's.
     Started,
-    /// No good copy; the host's `uname -sm` and `$HOME`.
-    Missing { uname: String, home: String },
+    /// No good copy; the host's `uname -sm` and `$HOME`, and whether a copy is there that
+    /// cannot be executed (a noexec home).
+    Missing {
+        uname: String,
+        home: String,
+        noexec: bool,
+    },
     /// It ended without a verdict; what it printed.
     Ended(Vec<u8>),
 }
@@ -437,10 +568,13 @@ async fn verdict<R: tokio::io::AsyncBufRead + Unpin>(err: &mut R, kill: &KillHan
         }
         if let Some(rest) = text.strip_prefix(MISSING) {
             let rest = String::from_utf8_lossy(rest);
-            let (uname, home) = rest.split_once('\t').unwrap_or((&rest, ""));
+            let mut fields = rest.split('\t');
+            let uname = fields.next().unwrap_or_default().to_string();
+            let home = fields.next().unwrap_or_default().to_string();
             return Verdict::Missing {
-                uname: uname.to_string(),
-                home: home.to_string(),
+                uname,
+                home,
+                noexec: fields.next() == Some("noexec"),
             };
         }
         if !kill.take_marker(text) {
@@ -453,8 +587,17 @@ async fn verdict<R: tokio::io::AsyncBufRead + Unpin>(err: &mut R, kill: &KillHan
 struct Probe {
     uname: String,
     home: String,
-    /// The cached copy is this build's (its seal held or its hash matched), and now leased.
-    verified: bool,
+    state: Cached,
+}
+
+/// The cached copy, as the probe found it.
+enum Cached {
+    /// This build's (its seal held or its hash matched), and now leased.
+    Verified,
+    /// There, and not executable even with its x bit: a noexec home.
+    NotExecutable,
+    /// Missing or not this build's.
+    No,
 }
 
 /// One remote command: `uname -sm`, `$HOME`, and whether the cached copy is right.
@@ -472,7 +615,11 @@ async fn probe(conn: &Connection, local: &LocalAgent) -> Result<Probe, HostError
     Ok(Probe {
         uname: uname.trim().to_string(),
         home: home.to_string(),
-        verified: lines.next() == Some("verified"),
+        state: match lines.next() {
+            Some("verified") => Cached::Verified,
+            Some("noexec") => Cached::NotExecutable,
+            _ => Cached::No,
+        },
     })
 }
 
@@ -488,7 +635,19 @@ enum Lease {
 /// One remote command: stream the executable into a temp file, check its hash, then make it
 /// executable and rename it into place, and remove the other builds of the tool. Anything
 /// that fails removes the temp file.
-async fn upload(conn: &Connection, local: &LocalAgent, lease: Lease) -> Result<(), HostError> {
+/// What an upload left on the host.
+enum Uploaded {
+    /// A copy that runs.
+    Runnable,
+    /// A copy in place that cannot be executed: the home is mounted noexec.
+    NotExecutable,
+}
+
+async fn upload(
+    conn: &Connection,
+    local: &LocalAgent,
+    lease: Lease,
+) -> Result<Uploaded, HostError> {
     let tmp = format!(".{}.tmp.{:016x}", local.tool, random_u64());
     let lease = match lease {
         Lease::Take => "1",
@@ -498,9 +657,13 @@ async fn upload(conn: &Connection, local: &LocalAgent, lease: Lease) -> Result<(
     let file = File::open(&local.path).map_err(|e| {
         HostError::Other(format!("agent: cannot read {}: {e}", local.path.display()))
     })?;
-    let (status, _, stderr) = run_remote(conn, &command, Some(file)).await?;
+    let (status, stdout, stderr) = run_remote(conn, &command, Some(file)).await?;
     if status == 0 {
-        Ok(())
+        Ok(if stdout.split(|&b| b == b'\n').any(|l| l == b"noexec") {
+            Uploaded::NotExecutable
+        } else {
+            Uploaded::Runnable
+        })
     } else {
         Err(HostError::Other(format!(
             "agent: upload failed: {}",
@@ -740,6 +903,47 @@ mod tests {
         for script in [COMMON_SH, START_SH, PROBE_SH, UPLOAD_SH] {
             assert!(!compact(script).contains("\n#"));
         }
+    }
+
+    #[test]
+    fn only_a_failed_exec_means_the_agent_cannot_run() {
+        assert_eq!(
+            exec_failure(126, "sh: 1: exec: /x: Exec format error\n"),
+            Some(CannotRun::NotExecutable(
+                "sh: 1: exec: /x: Exec format error".into()
+            ))
+        );
+        assert_eq!(exec_failure(1, "prcp agent: disk full\n"), None);
+        assert_eq!(exec_failure(0, ""), None);
+    }
+
+    #[test]
+    fn the_start_verdict_says_noexec() {
+        let read = |text: &[u8]| {
+            let runtime = tokio::runtime::Builder::new_current_thread()
+                .build()
+                .unwrap();
+            runtime.block_on(verdict(&mut &text[..], &KillHandle::default()))
+        };
+        let mut line = MISSING.to_vec();
+        line.extend_from_slice(b"Linux x86_64\t/root\tnoexec\n");
+        match read(&line) {
+            Verdict::Missing {
+                uname,
+                home,
+                noexec,
+            } => assert_eq!(
+                (uname.as_str(), home.as_str(), noexec),
+                ("Linux x86_64", "/root", true)
+            ),
+            _ => panic!("not a missing verdict"),
+        }
+        let mut line = MISSING.to_vec();
+        line.extend_from_slice(b"Linux aarch64\t/root\t\n");
+        assert!(matches!(
+            read(&line),
+            Verdict::Missing { noexec: false, .. }
+        ));
     }
 
     #[test]

@@ -46,6 +46,9 @@
 //! uploads the running executable into `~/.cache/prtools/<version>-<machine>-<hash>/` (same
 //! `uname -sm` only), checked by SHA-256 before it is ever run; an upload removes the tool's
 //! other builds for that machine there. `--remote-path` names an installed one instead.
+//! Where the agent cannot run (another machine, a noexec home, `--no-bootstrap`),
+//! [`try_start_agent`] says so as [`CannotRun`] rather than as a failed host, and a tool may
+//! go in another way: prcp speaks to the host's sftp server ([`Connection::spawn_subsystem`]).
 #![deny(missing_docs)]
 
 mod args;
@@ -70,7 +73,10 @@ mod stdin;
 mod target;
 
 pub use args::{one_line_error, ConnArgs, HostArgs, LongConnArgs, LongHostArgs};
-pub use bootstrap::{ensure_agent, start_agent, AgentOptions, LocalAgent, Placement, StartedAgent};
+pub use bootstrap::{
+    ensure_agent, exec_failure, start_agent, try_ensure_agent, try_start_agent, AgentOptions,
+    AgentStart, CannotRun, LocalAgent, Placement, StartedAgent,
+};
 pub use config::{pdsh_ssh_args, Config, Method};
 pub use connect::{ssh_argv, Connection};
 pub use control::default_control_dir;

@@ -52,12 +52,36 @@ enum Waiter {
 /// Where to send the kill: the remote process group (learnt from the marker) or the local
 /// exec process group.
 #[derive(Clone, Default)]
-pub struct KillHandle(Arc<(Mutex<Option<u32>>, Notify)>);
+pub struct KillHandle(Arc<(Mutex<Slot>, Notify)>);
+
+/// What a [`KillHandle`] knows.
+#[derive(Clone, Copy, Default)]
+enum Slot {
+    /// Nothing yet: a marker may be on its way.
+    #[default]
+    Unknown,
+    /// This process group.
+    Pid(u32),
+    /// No process group will come: the work runs in a channel that ends when it is dropped
+    /// (a subsystem, such as sftp).
+    Nothing,
+}
 
 impl KillHandle {
     /// Records the process group to kill.
     pub fn set(&self, pid: u32) {
-        *self.0 .0.lock().unwrap_or_else(|p| p.into_inner()) = Some(pid);
+        self.put(Slot::Pid(pid));
+    }
+
+    /// Says that there is no process to kill on the host: the work runs in a channel that
+    /// ends when it is dropped ([`Connection::spawn_subsystem`]). A timeout or an interrupt
+    /// then stops at once, instead of waiting for a pid marker that never comes.
+    pub fn nothing_to_kill(&self) {
+        self.put(Slot::Nothing);
+    }
+
+    fn put(&self, slot: Slot) {
+        *self.0 .0.lock().unwrap_or_else(|p| p.into_inner()) = slot;
         self.0 .1.notify_one();
     }
 
@@ -78,14 +102,21 @@ impl KillHandle {
         }
     }
 
-    fn get(&self) -> Option<u32> {
+    fn slot(&self) -> Slot {
         *self.0 .0.lock().unwrap_or_else(|p| p.into_inner())
     }
 
-    /// Resolves once the process group is known. The marker travels on stderr, which may
-    /// lag behind stdout, so a kill decided from stdout must wait for it.
+    fn get(&self) -> Option<u32> {
+        match self.slot() {
+            Slot::Pid(pid) => Some(pid),
+            Slot::Unknown | Slot::Nothing => None,
+        }
+    }
+
+    /// Resolves once the process group is known, or that there is none. The marker travels
+    /// on stderr, which may lag behind stdout, so a kill decided from stdout must wait for it.
     pub async fn known(&self) {
-        while self.get().is_none() {
+        while let Slot::Unknown = self.slot() {
             self.0 .1.notified().await;
         }
     }
@@ -219,6 +250,38 @@ impl Connection {
                 })
             }
         }
+    }
+
+    /// Starts the ssh subsystem `name` (`sftp`) on the host, its stdin and stdout piped, its
+    /// stderr dropped. A subsystem runs no shell, so there is no pid marker and no process
+    /// group: dropping the channel ends it (see [`KillHandle::nothing_to_kill`]). Only over
+    /// ssh: a `-R exec` command has no subsystems.
+    pub async fn spawn_subsystem(&self, name: &str) -> Result<RemoteProcess, HostError> {
+        let Kind::Mux { session, .. } = &self.kind else {
+            return Err(HostError::Other(format!(
+                "the {name} subsystem needs ssh; drop -R exec"
+            )));
+        };
+        let mut cmd = Session::to_subsystem(session.clone(), name);
+        cmd.stdin(SshStdio::piped())
+            .stdout(SshStdio::piped())
+            .stderr(SshStdio::null());
+        let mut child = cmd
+            .spawn()
+            .await
+            .map_err(|e| HostError::Other(format!("cannot start the {name} subsystem: {e}")))?;
+        if let Some(stdin) = child.stdin() {
+            crate::pipe::widen_pipe(stdin);
+        }
+        if let Some(stdout) = child.stdout() {
+            crate::pipe::widen_pipe(stdout);
+        }
+        Ok(RemoteProcess {
+            stdin: child.stdin().take().map(|s| Box::new(s) as Input),
+            stdout: child.stdout().take().map(|s| Box::new(s) as Output),
+            stderr: None,
+            waiter: Waiter::Mux(child),
+        })
     }
 
     /// [`Connection::spawn`] for a channel that carries bulk data (an agent's): its pipes to

@@ -24,4 +24,9 @@ if [ "$(uname -sm)" = "$want_uname" ] && [ -n "$HOME" ] && [ -f "$f" ]; then
         fi
     } 9<"$d" 3<"$f"
 fi
-printf '\036prtools-agent missing\t%s\t%s\n' "$(uname -sm)" "$HOME" >&2
+# A copy that is there but that `test -x` refuses even once it has its x bit (upload.sh gives
+# it 755) lies on a file system that runs nothing: a noexec home. Said as a third field, so
+# that the client uses another way in instead of uploading again.
+x=
+if [ -f "$f" ] && ! [ -x "$f" ] && chmod u+x "$f" 2>/dev/null && ! [ -x "$f" ]; then x=noexec; fi
+printf '\036prtools-agent missing\t%s\t%s\t%s\n' "$(uname -sm)" "$HOME" "$x" >&2

@@ -56,6 +56,8 @@ install() {
     }
     if [ "$lease" = 1 ]; then touch "$f.lease" 2>/dev/null; fi
     if [ -n "$locking" ]; then prune; fi
+    # In place and mode 755, yet not executable: the home is mounted noexec.
+    [ -x "$f" ] || echo noexec
     return 0
 }
 
