@@ -52,8 +52,9 @@ pub struct FileEntry {
     pub hlink: Option<u32>,
     /// With `-c`: the whole-file hash of a regular file.
     pub checksum: Option<u128>,
-    /// With `-R`: a folder on the way to a source, sent for its attributes only; nothing
-    /// in it is deleted (rsync's implied directories).
+    /// A folder sent for its attributes only, not with what is in it: with `-R` one on the
+    /// way to a source (rsync's implied directories), without `-r` one named without a
+    /// trailing slash. Nothing in it is deleted.
     pub implied: bool,
     /// With `-X`: the extended attributes the receiver sets, sorted by name (what the
     /// namespace rules and the filters' `x` rules left in).

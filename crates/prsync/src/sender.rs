@@ -305,6 +305,7 @@ impl LocalSender {
             order: 0,
             ancestors: Vec::new(),
             shallow: false,
+            listed_in: Vec::new(),
             anchor: None,
             anchors: Vec::new(),
         };
@@ -316,8 +317,16 @@ impl LocalSender {
             errors,
             notices,
             anchors,
+            listed_in,
             ..
         } = walker;
+        // Without -r, a folder sent without what is in it has nothing in it deleted on the
+        // receiver, as rsync's folders without FLAG_CONTENT_DIR.
+        if !opts.recursive {
+            for f in found.iter_mut().filter(|f| f.entry.is_dir()) {
+                f.entry.implied |= !listed_in.contains(&f.entry.name);
+            }
+        }
         let mut ranked: Vec<(FileEntry, usize)> = found
             .iter()
             .enumerate()
@@ -615,6 +624,8 @@ struct Walker<'a> {
     ancestors: Vec<(u64, u64)>,
     /// Listing one level only (`-d`): folders found are not descended into.
     shallow: bool,
+    /// `-d`: the names of the folders whose entries were listed (`.` for the root).
+    listed_in: Vec<Vec<u8>>,
     /// The source folder being walked down from, while one is (see [`Confined`]).
     anchor: Option<Confined>,
     /// Every source folder walked down from.
@@ -1026,6 +1037,10 @@ impl Walker<'_> {
     /// `-d`: what is in the folder `dir`, named `prefix/...`, without going further down.
     fn list_one_level(&mut self, dir: &Path, prefix: &[u8]) {
         let top = self.anchor_at(dir, prefix);
+        self.listed_in.push(match prefix {
+            b"" => b".".to_vec(),
+            p => p.to_vec(),
+        });
         self.shallow = true;
         let dev = fs::metadata(dir).map(|m| m.dev()).ok();
         let entered = self.enter_dir(dir, prefix);

@@ -1,8 +1,9 @@
 //! Cases from rsync 3.5.0's own test suite (`testsuite/*_test.py`), each run through rsync and
 //! prsync side by side: the debug counts of the delta search (hashsearch-chain), the
 //! messages of a merge-file name that cannot fit and of a rule that ends in whitespace
-//! (filter-merge-content-echo), and a `--partial-dir` file updated where it is
-//! (partial-protected-regular-retry-linux).
+//! (filter-merge-content-echo), a `--partial-dir` file updated where it is
+//! (partial-protected-regular-retry-linux), and `--delete` under `--files-from` or `-d`
+//! (delete-missing-args-files-from).
 
 mod common;
 
@@ -285,5 +286,88 @@ fn exclude_self_of_a_merge_named_in_a_merge_file() {
     assert!(
         err.contains("/.rsync-filter line 1") && !err.contains("Zbad"),
         "{err}"
+    );
+}
+
+/// rsync's delete-missing-args-files-from: `--files-from` implies `--dirs`, so `--delete`
+/// is allowed without `-r` and the names listed that the source lacks (a file, a folder
+/// with something in it) are deleted, while nothing else in DEST goes. With `-d` alone a
+/// folder sent with a trailing slash is swept, one named without it or found inside is
+/// not; a `.` line in the list sends the root's entries and sweeps it. Without `-r` or `-d`
+/// `--delete` is refused in rsync's words.
+#[test]
+fn delete_without_recursion_under_files_from_and_dirs() {
+    let bed = Bed::new("suite-delete-dirs");
+    let src = bed.src();
+    fs::create_dir_all(src.join("sub")).unwrap();
+    fs::write(src.join("keep.txt"), "keep-me\n").unwrap();
+    fs::write(src.join("sub/a"), "a\n").unwrap();
+    for f in ["keep.txt", "sub/a"] {
+        set_mtime(&src.join(f), 1_500_000_000, 0);
+    }
+    let fill = |d: &std::path::Path| {
+        let _ = fs::remove_dir_all(d);
+        fs::create_dir_all(d.join("ghostdir")).unwrap();
+        fs::create_dir_all(d.join("sub")).unwrap();
+        fs::write(d.join("keep.txt"), "stale\n").unwrap();
+        fs::write(d.join("ghost.txt"), "delete-me-file\n").unwrap();
+        fs::write(d.join("ghostdir/inner"), "delete-me-dir\n").unwrap();
+        fs::write(d.join("extra"), "not listed\n").unwrap();
+        fs::write(d.join("sub/extra2"), "below\n").unwrap();
+    };
+    fs::write(bed.root.join("list"), "keep.txt\nghost.txt\nghostdir\n").unwrap();
+    fs::write(bed.root.join("list-dot"), ".\nsub\nsub/a\n").unwrap();
+    let runs: [&[&[u8]]; 5] = [
+        &[
+            b"-ai",
+            b"--delete",
+            b"--delete-missing-args",
+            b"--files-from=../list",
+            b"{src}/",
+            b"dst/",
+        ],
+        &[
+            b"-ai",
+            b"--delete",
+            b"--files-from=../list-dot",
+            b"{src}/",
+            b"dst/",
+        ],
+        &[b"-dti", b"--delete", b"{src}/", b"dst/"],
+        &[b"-dti", b"--delete", b"{src}", b"dst/"],
+        &[b"-dti", b"--delete-after", b"{src}/sub/", b"dst/sub/"],
+    ];
+    for args in runs {
+        bed.on_dests("dst", fill);
+        // The filled trees' times are each side's own.
+        bed.same_with(args, "dst", false);
+    }
+    let [_, p] = bed.sides();
+    assert!(!p.join("dst/sub/extra2").exists() && p.join("dst/keep.txt").exists());
+
+    // The first run, again: what the issue asked for.
+    bed.on_dests("dst", fill);
+    let lines = bed.same_with(runs[0], "dst", false);
+    assert!(
+        lines.contains(&b"*deleting   ghostdir/".to_vec()),
+        "{lines:?}"
+    );
+    for gone in ["ghost.txt", "ghostdir"] {
+        assert!(!p.join("dst").join(gone).exists(), "{gone}");
+    }
+    assert!(p.join("dst/extra").exists() && p.join("dst/sub/extra2").exists());
+
+    let (r, p) = bed.both(&[b"-t", b"--delete", b"{src}/", b"dst/"]);
+    assert_eq!((r.code, p.code), (1, 1));
+    let first = |err: &[u8], prefix: &[u8]| said(err, prefix).into_iter().next();
+    assert_eq!(
+        first(&p.stderr, b"prsync: "),
+        first(&r.stderr, b"rsync: "),
+        "{}",
+        String::from_utf8_lossy(&p.stderr)
+    );
+    assert_eq!(
+        first(&p.stderr, b"prsync: ").as_deref(),
+        Some("--delete does not work without --recursive (-r) or --dirs (-d).")
     );
 }
