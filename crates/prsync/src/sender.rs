@@ -1175,7 +1175,9 @@ impl Walker<'_> {
             },
             false => None,
         };
-        let inode = (ft.is_file() && meta.nlink() > 1).then(|| (meta.dev(), meta.ino()));
+        // -H: regular files and symlinks that share an inode, as rsync on Linux links both.
+        let linkable = ft.is_file() || matches!(kind, FileKind::Symlink { .. });
+        let inode = (linkable && meta.nlink() > 1).then(|| (meta.dev(), meta.ino()));
         self.found.push(Found {
             entry: FileEntry {
                 name,

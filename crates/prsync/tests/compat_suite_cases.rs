@@ -2,8 +2,9 @@
 //! prsync side by side: the debug counts of the delta search (hashsearch-chain), the
 //! messages of a merge-file name that cannot fit and of a rule that ends in whitespace
 //! (filter-merge-content-echo), a `--partial-dir` file updated where it is
-//! (partial-protected-regular-retry-linux), and `--delete` under `--files-from` or `-d`
-//! (delete-missing-args-files-from).
+//! (partial-protected-regular-retry-linux), `--delete` under `--files-from` or `-d`
+//! (delete-missing-args-files-from), and symlinks hard-linked by `-H` and `--link-dest`
+//! (link-dest-symlink-enotsup).
 
 mod common;
 
@@ -370,4 +371,102 @@ fn delete_without_recursion_under_files_from_and_dirs() {
         first(&p.stderr, b"prsync: ").as_deref(),
         Some("--delete does not work without --recursive (-r) or --dirs (-d).")
     );
+}
+
+/// rsync's link-dest-symlink-enotsup, and what it stands on: rsync 3.5.0 on Linux
+/// hard-links symlinks. With `-H` symlinks that share an inode arrive linked (`hL... =>`,
+/// over a file there with `hL..tp.....`); with `--link-dest` an unchanged symlink is linked
+/// from the folder, one that differs is made anew (`cLc.t......`, as a fifo is); where the
+/// folder is on another file system the link fails (EXDEV) and the symlink is made anew,
+/// said once. Trees (inodes shared included) and `-i` lines as rsync's.
+#[test]
+fn symlinks_are_hard_linked_by_h_and_link_dest() {
+    use std::os::unix::fs::{symlink, MetadataExt};
+    let bed = Bed::new("suite-symlink-hlinks");
+    let (src, ld) = (bed.src(), bed.root.join("ld"));
+    fs::create_dir_all(&ld).unwrap();
+    for d in [&src, &ld] {
+        fs::write(d.join("reg"), "REGULAR-CONTENT").unwrap();
+        symlink("some-target", d.join("sym")).unwrap();
+        symlink("t", d.join("a")).unwrap();
+        fs::hard_link(d.join("a"), d.join("b")).unwrap();
+        symlink("q", d.join("c")).unwrap();
+        symlink("other", d.join("changed")).unwrap();
+        rustix::fs::mknodat(
+            rustix::fs::CWD,
+            d.join("fifo"),
+            rustix::fs::FileType::Fifo,
+            rustix::fs::Mode::from_raw_mode(0o644),
+            0,
+        )
+        .unwrap();
+    }
+    fs::hard_link(src.join("c"), src.join("d")).unwrap();
+    for d in [&src, &ld] {
+        for f in ["reg", "sym", "a", "c", "changed", "fifo"] {
+            set_mtime(&d.join(f), 1_600_000_000, 0);
+        }
+    }
+    // These two differ in time only.
+    set_mtime(&ld.join("changed"), 1_500_000_000, 0);
+    set_mtime(&ld.join("fifo"), 1_500_000_000, 0);
+    // The same folder on another file system (tmpfs), where no link to it can be made.
+    let far = std::path::PathBuf::from(format!(
+        "/dev/shm/prsync-suite-hlinks-{}",
+        std::process::id()
+    ));
+    let _ = fs::remove_dir_all(&far);
+    let copied = common::run_in(
+        std::ffi::OsStr::new("cp"),
+        &[std::ffi::OsStr::new("-a"), ld.as_os_str(), far.as_os_str()],
+        &bed.root,
+    );
+    assert!(copied.status.success());
+    assert_ne!(
+        fs::metadata(&far).unwrap().dev(),
+        fs::metadata(&ld).unwrap().dev(),
+        "/dev/shm must be another file system for the EXDEV case"
+    );
+    let near = format!("--link-dest={}", ld.display());
+    let away = format!("--link-dest={}", far.display());
+    let runs: Vec<Vec<&[u8]>> = vec![
+        vec![b"-aiH"],
+        vec![b"-aiHn"],
+        vec![b"-aiH", near.as_bytes()],
+        vec![b"-aiiH", near.as_bytes()],
+        vec![b"-aiHn", near.as_bytes()],
+        vec![b"-ai", near.as_bytes()],
+        vec![b"-aiiH", away.as_bytes()],
+        vec![b"-ai", away.as_bytes()],
+    ];
+    let [_, p] = bed.sides();
+    for args in &runs {
+        bed.on_dests("dst", |d| {
+            let _ = fs::remove_dir_all(d);
+        });
+        let mut args = args.clone();
+        args.extend_from_slice(&[b"{src}/", b"dst/"]);
+        bed.same(&args, "dst");
+        let linked = |name: &str, to: &std::path::Path| {
+            let ino = |p: &std::path::Path| fs::symlink_metadata(p).unwrap().ino();
+            ino(&p.join("dst").join(name)) == ino(&to.join(name))
+        };
+        if args.contains(&near.as_bytes()) && !args.contains(&&b"-aiHn"[..]) {
+            assert!(linked("sym", &ld) && linked("reg", &ld) && !linked("changed", &ld));
+        }
+        if args.contains(&away.as_bytes()) {
+            assert!(!linked("sym", &far) && p.join("dst/sym").is_symlink());
+        }
+    }
+    let _ = fs::remove_dir_all(&far);
+
+    // A member over a file of another kind: compared with it, then linked.
+    bed.on_dests("dst", |d| {
+        let _ = fs::remove_dir_all(d);
+        fs::create_dir_all(d).unwrap();
+        symlink("t", d.join("a")).unwrap();
+        fs::write(d.join("b"), "a file\n").unwrap();
+    });
+    let lines = bed.same(&[b"-aiH", b"{src}/", b"dst/"], "dst");
+    assert!(lines.contains(&b"hL..tp..... b => a".to_vec()), "{lines:?}");
 }
