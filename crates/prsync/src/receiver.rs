@@ -939,8 +939,19 @@ impl<'a, S: Sender, W: Write> Receiver<'a, S, W> {
             return;
         }
         let item = &self.with_attr_columns(i, item);
-        let mut line = itemize::escape(&self.list()[i].name, self.utf8);
-        if !(item.time || item.perms || item.owner || item.group || item.acl || item.xattr) {
+        let changed = item.time || item.perms || item.owner || item.group || item.acl || item.xattr;
+        let e = self.list()[i].clone();
+        self.say_uptodate(&e, changed);
+    }
+
+    /// `-vv`'s line for an entry whose data is already there: its name (a folder's with a
+    /// `/`, the root as `./`), then ` is uptodate` unless its attributes change.
+    fn say_uptodate(&mut self, e: &FileEntry, attrs_change: bool) {
+        let mut line = itemize::escape(&e.name, self.utf8);
+        if e.is_dir() {
+            line.push(b'/');
+        }
+        if !attrs_change {
             line.extend_from_slice(b" is uptodate");
         }
         self.print(&line);

@@ -160,14 +160,7 @@ impl<S: Sender, W: Write> Receiver<'_, S, W> {
                 self.report(i, item, None);
             }
         } else if self.opts.names_uptodate() {
-            let mut line = crate::itemize::escape(&e.name, self.utf8);
-            if e.is_dir() && e.name != b"." {
-                line.push(b'/');
-            } else if e.name == b"." {
-                line = b"./".to_vec();
-            }
-            line.extend_from_slice(b" is uptodate");
-            self.print(&line);
+            self.say_uptodate(e, false);
         }
     }
 
