@@ -67,6 +67,27 @@ pub struct FileEntry {
 }
 
 impl FileEntry {
+    /// An entry of `kind` with `mode` and nothing else known: root's, of the epoch, with
+    /// nothing of `-H`, `-c`, `-X`, `-U` or `-A`. What the sender lists for a source that
+    /// is not there (`--delete-missing-args`), and where tests' entries start from, so that
+    /// a new field is given its default in one place.
+    pub fn new(name: Vec<u8>, kind: FileKind, mode: u32) -> FileEntry {
+        FileEntry {
+            name,
+            kind,
+            mode,
+            mtime: Mtime { secs: 0, nanos: 0 },
+            uid: 0,
+            gid: 0,
+            hlink: None,
+            checksum: None,
+            implied: false,
+            xattrs: Vec::new(),
+            atime: None,
+            acl: None,
+        }
+    }
+
     /// True for a directory.
     pub fn is_dir(&self) -> bool {
         self.kind == FileKind::Dir

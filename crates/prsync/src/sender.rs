@@ -756,20 +756,7 @@ impl Walker<'_> {
         if let Some(name) = name.filter(|n| gone && self.opts.delete_missing_args && !n.is_empty())
         {
             self.found.push(Found {
-                entry: FileEntry {
-                    name,
-                    kind: FileKind::Missing,
-                    mode: 0,
-                    mtime: Mtime { secs: 0, nanos: 0 },
-                    uid: 0,
-                    gid: 0,
-                    hlink: None,
-                    checksum: None,
-                    implied: false,
-                    xattrs: Vec::new(),
-                    atime: None,
-                    acl: None,
-                },
+                entry: FileEntry::new(name, FileKind::Missing, 0),
                 path: path.to_path_buf(),
                 inode: None,
                 confined: None,
