@@ -31,6 +31,20 @@ pub enum FileKind {
     Missing,
 }
 
+impl FileKind {
+    /// The kind of what has the `st_mode` `mode`, without what only the list carries (a
+    /// size, a target, a device number): what the deletion counters tell apart.
+    pub fn of_mode(mode: u32) -> FileKind {
+        match mode & libc::S_IFMT {
+            libc::S_IFDIR => FileKind::Dir,
+            libc::S_IFLNK => FileKind::Symlink { target: Vec::new() },
+            libc::S_IFREG => FileKind::Regular { size: 0 },
+            libc::S_IFBLK | libc::S_IFCHR => FileKind::Device { rdev: 0 },
+            _ => FileKind::Special,
+        }
+    }
+}
+
 /// One entry of the file list.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct FileEntry {

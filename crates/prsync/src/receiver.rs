@@ -582,21 +582,12 @@ impl<'a, S: Sender, W: Write> Receiver<'a, S, W> {
     /// Makes way for a backup at `to` (`shown` as the lines name it): what was below a
     /// folder there is reported deleted, as rsync reports it.
     fn clear_backup_place(&mut self, to: &std::path::Path, shown: &[u8]) -> io::Result<()> {
-        use std::os::unix::fs::FileTypeExt;
-        for (below, kind) in crate::backup::clear_place(to)? {
+        for (below, mode) in crate::backup::clear_place(to)? {
             let mut name = [shown, b"/", &below[..]].concat();
-            let kind = if kind.is_dir() {
+            let kind = FileKind::of_mode(mode);
+            if kind == FileKind::Dir {
                 name.push(b'/');
-                FileKind::Dir
-            } else if kind.is_symlink() {
-                FileKind::Symlink { target: Vec::new() }
-            } else if kind.is_file() {
-                FileKind::Regular { size: 0 }
-            } else if kind.is_block_device() || kind.is_char_device() {
-                FileKind::Device { rdev: 0 }
-            } else {
-                FileKind::Special
-            };
+            }
             self.stats.deleted.add(&kind);
             self.report_delete(&name);
         }
@@ -2429,7 +2420,7 @@ impl<'a, S: Sender, W: Write> Receiver<'a, S, W> {
                 self.root()?.remove(rel)?;
             }
         }
-        self.stats.deleted.add(&kind_of(meta));
+        self.stats.deleted.add(&FileKind::of_mode(meta.mode));
         let mut shown = name.to_vec();
         if is_dir {
             shown.push(b'/');
@@ -2717,20 +2708,6 @@ fn checked_names(list: &[FileEntry]) -> io::Result<Vec<Option<RelPath>>> {
                 .map_err(|err| refuse(err.to_string()))
         })
         .collect()
-}
-
-fn kind_of(meta: &FileStat) -> FileKind {
-    if meta.is_dir() {
-        FileKind::Dir
-    } else if meta.is_symlink() {
-        FileKind::Symlink { target: Vec::new() }
-    } else if meta.is_file() {
-        FileKind::Regular { size: 0 }
-    } else if meta.is_device() {
-        FileKind::Device { rdev: 0 }
-    } else {
-        FileKind::Special
-    }
 }
 
 /// The process umask (read by setting it and putting it back; nothing else runs meanwhile).
