@@ -534,8 +534,20 @@ fn many_small_changed_files_come_as_deltas() {
     }
     let out = push(&tc, &["-a"], &src, "node1:/tmp/dst/");
     assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    // Rewritten files of the same size would pass the quick check if written in the second
+    // the first copy was made: each set of files gets its own time.
+    let dated = |path: std::path::PathBuf, bytes: Vec<u8>, secs: u64| {
+        let file = std::fs::File::create(path).unwrap();
+        std::io::Write::write_all(&mut &file, &bytes).unwrap();
+        let when = std::time::UNIX_EPOCH + std::time::Duration::from_secs(secs);
+        file.set_modified(when).unwrap();
+    };
     for n in 0..120 {
-        std::fs::write(src.join(format!("f{n:03}")), body(n, n % 2 == 0)).unwrap();
+        dated(
+            src.join(format!("f{n:03}")),
+            body(n, n % 2 == 0),
+            1_600_000_000,
+        );
     }
     let out = push(&tc, &["-a", "--stats"], &src, "node1:/tmp/dst/");
     assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
@@ -553,7 +565,7 @@ fn many_small_changed_files_come_as_deltas() {
     let back = scratch.join("back");
     std::fs::create_dir_all(&back).unwrap();
     for n in 0..120 {
-        std::fs::write(back.join(format!("f{n:03}")), body(n, false)).unwrap();
+        dated(back.join(format!("f{n:03}")), body(n, false), 1_500_000_000);
     }
     let out = run(tc
         .prsync()

@@ -188,9 +188,9 @@ impl Place {
 
 /// Empties a backup's place, as rsync makes way for a backup: what is there goes, a folder
 /// with everything below it. Returns what went below the place (names relative to it, a
-/// folder after its contents, each folder's entries in reverse list order), which rsync
-/// reports as deletions; the place itself goes unreported.
-pub fn clear_place(to: &Path) -> std::io::Result<Vec<(Vec<u8>, std::fs::FileType)>> {
+/// folder after its contents, each folder's entries in reverse list order) with their
+/// `st_mode`, which rsync reports as deletions; the place itself goes unreported.
+pub fn clear_place(to: &Path) -> std::io::Result<Vec<(Vec<u8>, u32)>> {
     let mut removed = Vec::new();
     match std::fs::symlink_metadata(to) {
         Ok(meta) if meta.is_dir() => {
@@ -204,28 +204,28 @@ pub fn clear_place(to: &Path) -> std::io::Result<Vec<(Vec<u8>, std::fs::FileType
     Ok(removed)
 }
 
-fn clear_dir(
-    dir: &Path,
-    prefix: &[u8],
-    removed: &mut Vec<(Vec<u8>, std::fs::FileType)>,
-) -> std::io::Result<()> {
+fn clear_dir(dir: &Path, prefix: &[u8], removed: &mut Vec<(Vec<u8>, u32)>) -> std::io::Result<()> {
     use std::os::unix::ffi::OsStrExt;
+    use std::os::unix::fs::MetadataExt;
     let mut entries = Vec::new();
     for entry in std::fs::read_dir(dir)? {
         let entry = entry?;
-        entries.push((entry.file_name().as_bytes().to_vec(), entry.file_type()?));
+        // Not following a symlink: DirEntry::metadata is an lstat.
+        let mode = entry.metadata()?.mode();
+        entries.push((entry.file_name().as_bytes().to_vec(), mode));
     }
-    entries.sort_by(|a, b| crate::flist::compare(&a.0, a.1.is_dir(), &b.0, b.1.is_dir()));
-    for (leaf, kind) in entries.into_iter().rev() {
+    let is_dir = |mode: u32| mode & libc::S_IFMT == libc::S_IFDIR;
+    entries.sort_by(|a, b| crate::flist::compare(&a.0, is_dir(a.1), &b.0, is_dir(b.1)));
+    for (leaf, mode) in entries.into_iter().rev() {
         let path = dir.join(std::ffi::OsStr::from_bytes(&leaf));
         let name = [prefix, &leaf].concat();
-        if kind.is_dir() {
+        if is_dir(mode) {
             clear_dir(&path, &[&name[..], b"/"].concat(), removed)?;
             std::fs::remove_dir(&path)?;
         } else {
             std::fs::remove_file(&path)?;
         }
-        removed.push((name, kind));
+        removed.push((name, mode));
     }
     Ok(())
 }

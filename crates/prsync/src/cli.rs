@@ -1016,8 +1016,13 @@ fn resolve(
     // --files-from: the names listed, below the one source (see `no_options::apply` for -r).
     let files_from = cli.files_from.is_some();
     let recursive = cli.recursive;
-    if delete != DeleteMode::Off && !recursive {
-        bail!("--delete does not work without --recursive (-r); add -r or -a");
+    // As rsync: --files-from implies --dirs, under which the names listed are what is
+    // deleted (with --delete-missing-args) and a folder sent with its entries is swept.
+    if delete != DeleteMode::Off && !recursive && !cli.dirs && !files_from {
+        bail!(
+            "--delete does not work without --recursive (-r) or --dirs (-d).\n\
+             hint: add -r (or -a) to delete throughout the tree, or -d for one level"
+        );
     }
     filters.set_delete_excluded(cli.delete_excluded);
     let backup = crate::backup::Backup::from_options(

@@ -31,6 +31,20 @@ pub enum FileKind {
     Missing,
 }
 
+impl FileKind {
+    /// The kind of what has the `st_mode` `mode`, without what only the list carries (a
+    /// size, a target, a device number): what the deletion counters tell apart.
+    pub fn of_mode(mode: u32) -> FileKind {
+        match mode & libc::S_IFMT {
+            libc::S_IFDIR => FileKind::Dir,
+            libc::S_IFLNK => FileKind::Symlink { target: Vec::new() },
+            libc::S_IFREG => FileKind::Regular { size: 0 },
+            libc::S_IFBLK | libc::S_IFCHR => FileKind::Device { rdev: 0 },
+            _ => FileKind::Special,
+        }
+    }
+}
+
 /// One entry of the file list.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct FileEntry {
@@ -52,8 +66,9 @@ pub struct FileEntry {
     pub hlink: Option<u32>,
     /// With `-c`: the whole-file hash of a regular file.
     pub checksum: Option<u128>,
-    /// With `-R`: a folder on the way to a source, sent for its attributes only; nothing
-    /// in it is deleted (rsync's implied directories).
+    /// A folder sent for its attributes only, not with what is in it: with `-R` one on the
+    /// way to a source (rsync's implied directories), without `-r` one named without a
+    /// trailing slash. Nothing in it is deleted.
     pub implied: bool,
     /// With `-X`: the extended attributes the receiver sets, sorted by name (what the
     /// namespace rules and the filters' `x` rules left in).
@@ -66,6 +81,27 @@ pub struct FileEntry {
 }
 
 impl FileEntry {
+    /// An entry of `kind` with `mode` and nothing else known: root's, of the epoch, with
+    /// nothing of `-H`, `-c`, `-X`, `-U` or `-A`. What the sender lists for a source that
+    /// is not there (`--delete-missing-args`), and where tests' entries start from, so that
+    /// a new field is given its default in one place.
+    pub fn new(name: Vec<u8>, kind: FileKind, mode: u32) -> FileEntry {
+        FileEntry {
+            name,
+            kind,
+            mode,
+            mtime: Mtime { secs: 0, nanos: 0 },
+            uid: 0,
+            gid: 0,
+            hlink: None,
+            checksum: None,
+            implied: false,
+            xattrs: Vec::new(),
+            atime: None,
+            acl: None,
+        }
+    }
+
     /// True for a directory.
     pub fn is_dir(&self) -> bool {
         self.kind == FileKind::Dir

@@ -228,23 +228,9 @@ fn locale_is_utf8() -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use prtools_sync::Mtime;
 
     fn file(name: &str) -> FileEntry {
-        FileEntry {
-            name: name.as_bytes().to_vec(),
-            kind: FileKind::Regular { size: 1 },
-            mode: 0o100644,
-            mtime: Mtime { secs: 0, nanos: 0 },
-            uid: 0,
-            gid: 0,
-            hlink: None,
-            checksum: None,
-            implied: false,
-            xattrs: Vec::new(),
-            atime: None,
-            acl: None,
-        }
+        FileEntry::new(name.into(), FileKind::Regular { size: 1 }, 0o100644)
     }
 
     #[test]

@@ -582,21 +582,12 @@ impl<'a, S: Sender, W: Write> Receiver<'a, S, W> {
     /// Makes way for a backup at `to` (`shown` as the lines name it): what was below a
     /// folder there is reported deleted, as rsync reports it.
     fn clear_backup_place(&mut self, to: &std::path::Path, shown: &[u8]) -> io::Result<()> {
-        use std::os::unix::fs::FileTypeExt;
-        for (below, kind) in crate::backup::clear_place(to)? {
+        for (below, mode) in crate::backup::clear_place(to)? {
             let mut name = [shown, b"/", &below[..]].concat();
-            let kind = if kind.is_dir() {
+            let kind = FileKind::of_mode(mode);
+            if kind == FileKind::Dir {
                 name.push(b'/');
-                FileKind::Dir
-            } else if kind.is_symlink() {
-                FileKind::Symlink { target: Vec::new() }
-            } else if kind.is_file() {
-                FileKind::Regular { size: 0 }
-            } else if kind.is_block_device() || kind.is_char_device() {
-                FileKind::Device { rdev: 0 }
-            } else {
-                FileKind::Special
-            };
+            }
             self.stats.deleted.add(&kind);
             self.report_delete(&name);
         }
@@ -939,8 +930,19 @@ impl<'a, S: Sender, W: Write> Receiver<'a, S, W> {
             return;
         }
         let item = &self.with_attr_columns(i, item);
-        let mut line = itemize::escape(&self.list()[i].name, self.utf8);
-        if !(item.time || item.perms || item.owner || item.group || item.acl || item.xattr) {
+        let changed = item.time || item.perms || item.owner || item.group || item.acl || item.xattr;
+        let e = self.list()[i].clone();
+        self.say_uptodate(&e, changed);
+    }
+
+    /// `-vv`'s line for an entry whose data is already there: its name (a folder's with a
+    /// `/`, the root as `./`), then ` is uptodate` unless its attributes change.
+    fn say_uptodate(&mut self, e: &FileEntry, attrs_change: bool) {
+        let mut line = itemize::escape(&e.name, self.utf8);
+        if e.is_dir() {
+            line.push(b'/');
+        }
+        if !attrs_change {
             line.extend_from_slice(b" is uptodate");
         }
         self.print(&line);
@@ -962,7 +964,9 @@ impl<'a, S: Sender, W: Write> Receiver<'a, S, W> {
         if keep_time && !omitted && !o.more.same_time(e.mtime.secs, meta.mtime.secs) {
             item.time = true;
         }
-        let is_link = matches!(e.kind, FileKind::Symlink { .. });
+        // rsync compares a symlink's bits too (lchmod exists on Linux); they differ only from
+        // what is not a symlink (an -H member linked over a file, `hL..tp.....`).
+        let is_link = matches!(e.kind, FileKind::Symlink { .. }) && meta.is_symlink();
         if o.perms && !is_link && (e.mode & 0o7777) != (meta.mode & 0o7777) {
             item.perms = true;
         }
@@ -1152,7 +1156,31 @@ impl<'a, S: Sender, W: Write> Receiver<'a, S, W> {
         Ok(true)
     }
 
+    /// A symlink; with `-H`, one that shares its inode with others in the list is made by
+    /// the first of them met and linked to from the rest, as rsync on Linux links them.
     fn do_symlink(
+        &mut self,
+        i: usize,
+        e: &FileEntry,
+        meta: Option<FileStat>,
+        target: &[u8],
+    ) -> io::Result<()> {
+        let Some(g) = e.hlink.filter(|_| self.opts.hard_links) else {
+            return self.make_symlink(i, e, meta, target);
+        };
+        if self.groups[&g].done.is_some() {
+            return self.link_member(i, g);
+        }
+        self.make_symlink(i, e, meta, target)?;
+        // Left out (--safe-links, --compare-dest): the next member leads.
+        let here = self.opts.dry_run || self.lstat(i)?.is_some_and(|m| m.is_symlink());
+        if here {
+            self.groups.get_mut(&g).expect("group").done = Some(i);
+        }
+        Ok(())
+    }
+
+    fn make_symlink(
         &mut self,
         i: usize,
         e: &FileEntry,
@@ -1574,9 +1602,10 @@ impl<'a, S: Sender, W: Write> Receiver<'a, S, W> {
             Some(root) => root.metadata(Some(&leader_rel))?,
             None => None,
         };
-        // A dry run made no leader: rsync looks at the one the folders hold instead.
+        // A dry run made no leader: rsync looks at the one the folders hold instead (for a
+        // file; a symlink leader it linked from them is looked for here, and not found).
         let leader_meta = match leader_meta {
-            None if self.opts.dry_run => {
+            None if self.opts.dry_run && e.is_regular() => {
                 let leader_entry = self.list()[leader].clone();
                 self.alt_match(leader, &leader_entry).map(|f| f.stat)
             }
@@ -1595,8 +1624,10 @@ impl<'a, S: Sender, W: Write> Receiver<'a, S, W> {
                 return Ok(());
             }
         }
+        // A symlink member is compared with whatever is there (rsync's `hL..tp.....` for a
+        // file it replaces), a file member with a file.
         let mut item = match &meta {
-            Some(m) if m.is_file() => self.attr_item(&e, m),
+            Some(m) if m.is_file() || (!e.is_regular() && !m.is_dir()) => self.attr_item(&e, m),
             Some(m) => {
                 if !self.make_way(i, m, "hard link")? {
                     return Ok(());
@@ -1612,12 +1643,15 @@ impl<'a, S: Sender, W: Write> Receiver<'a, S, W> {
                     let mut item = self.attr_item(&e, &stat);
                     item.local_change = true;
                     item.hlink = true;
+                    if !self.make_link(i, &leader_rel, &target_name)? {
+                        return Ok(());
+                    }
                     if !quiet || self.opts.itemize_all {
                         self.report(i, &item, Some(&target_name));
                     } else {
                         self.report_uptodate(i, &Item::default());
                     }
-                    return self.make_link(i, &leader_rel);
+                    return Ok(());
                 }
                 None => Item {
                     is_new: true,
@@ -1629,17 +1663,33 @@ impl<'a, S: Sender, W: Write> Receiver<'a, S, W> {
         item.hlink = true;
         // A local change whose time is not kept shows `T`, as rsync's itemize has it.
         item.time |= !self.opts.times;
-        self.report(i, &item, Some(&target_name));
-        self.make_link(i, &leader_rel)
+        if self.make_link(i, &leader_rel, &target_name)? {
+            self.report(i, &item, Some(&target_name));
+        }
+        Ok(())
     }
 
-    /// Links entry `i` to `leader_rel` (not in a dry run); an old file there is replaced in
-    /// one step (a temp link renamed over it).
-    fn make_link(&mut self, i: usize, leader_rel: &RelPath) -> io::Result<()> {
+    /// Links entry `i` to `leader_rel` (named `leader` in the list; not in a dry run); an old
+    /// file there is replaced in one step (a temp link renamed over it). A link the
+    /// destination refuses is said in rsync's words and fails the run (exit 23), as rsync's
+    /// `hard_link_one`; false then, and the entry is not itemized.
+    fn make_link(&mut self, i: usize, leader_rel: &RelPath, leader: &[u8]) -> io::Result<bool> {
         if self.opts.dry_run {
-            return Ok(());
+            return Ok(true);
         }
-        self.root()?.hard_link(leader_rel, &self.rel_below(i)?)
+        let rel = self.rel_below(i)?;
+        match self.root()?.hard_link(leader_rel, &rel) {
+            Ok(()) => Ok(true),
+            Err(err) => {
+                let name = String::from_utf8_lossy(&self.list()[i].name).into_owned();
+                let leader = String::from_utf8_lossy(leader).into_owned();
+                self.fail(format!(
+                    "link \"{name}\" => {leader} failed: {}",
+                    os_reason(&err)
+                ));
+                Ok(false)
+            }
+        }
     }
 
     /// Gets the data of entry `i` from the sender and writes it; `old` is the file there
@@ -2370,7 +2420,7 @@ impl<'a, S: Sender, W: Write> Receiver<'a, S, W> {
                 self.root()?.remove(rel)?;
             }
         }
-        self.stats.deleted.add(&kind_of(meta));
+        self.stats.deleted.add(&FileKind::of_mode(meta.mode));
         let mut shown = name.to_vec();
         if is_dir {
             shown.push(b'/');
@@ -2658,20 +2708,6 @@ fn checked_names(list: &[FileEntry]) -> io::Result<Vec<Option<RelPath>>> {
                 .map_err(|err| refuse(err.to_string()))
         })
         .collect()
-}
-
-fn kind_of(meta: &FileStat) -> FileKind {
-    if meta.is_dir() {
-        FileKind::Dir
-    } else if meta.is_symlink() {
-        FileKind::Symlink { target: Vec::new() }
-    } else if meta.is_file() {
-        FileKind::Regular { size: 0 }
-    } else if meta.is_device() {
-        FileKind::Device { rdev: 0 }
-    } else {
-        FileKind::Special
-    }
 }
 
 /// The process umask (read by setting it and putting it back; nothing else runs meanwhile).

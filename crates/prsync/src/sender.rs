@@ -305,6 +305,7 @@ impl LocalSender {
             order: 0,
             ancestors: Vec::new(),
             shallow: false,
+            listed_in: Vec::new(),
             anchor: None,
             anchors: Vec::new(),
         };
@@ -312,12 +313,20 @@ impl LocalSender {
             walker.operand(src);
         }
         let Walker {
-            found,
+            mut found,
             errors,
             notices,
             anchors,
+            listed_in,
             ..
         } = walker;
+        // Without -r, a folder sent without what is in it has nothing in it deleted on the
+        // receiver, as rsync's folders without FLAG_CONTENT_DIR.
+        if !opts.recursive {
+            for f in found.iter_mut().filter(|f| f.entry.is_dir()) {
+                f.entry.implied |= !listed_in.contains(&f.entry.name);
+            }
+        }
         // The entries move into the ranking, and the sender's own parts wait by their index,
         // where every entry was cloned (2-4% of a 50,000-file no-op, in its memmoves).
         let mut ranked = Vec::with_capacity(found.len());
@@ -618,6 +627,8 @@ struct Walker<'a> {
     ancestors: Vec<(u64, u64)>,
     /// Listing one level only (`-d`): folders found are not descended into.
     shallow: bool,
+    /// `-d`: the names of the folders whose entries were listed (`.` for the root).
+    listed_in: Vec<Vec<u8>>,
     /// The source folder being walked down from, while one is (see [`Confined`]).
     anchor: Option<Confined>,
     /// Every source folder walked down from.
@@ -748,20 +759,7 @@ impl Walker<'_> {
         if let Some(name) = name.filter(|n| gone && self.opts.delete_missing_args && !n.is_empty())
         {
             self.found.push(Found {
-                entry: FileEntry {
-                    name,
-                    kind: FileKind::Missing,
-                    mode: 0,
-                    mtime: Mtime { secs: 0, nanos: 0 },
-                    uid: 0,
-                    gid: 0,
-                    hlink: None,
-                    checksum: None,
-                    implied: false,
-                    xattrs: Vec::new(),
-                    atime: None,
-                    acl: None,
-                },
+                entry: FileEntry::new(name, FileKind::Missing, 0),
                 path: path.to_path_buf(),
                 inode: None,
                 confined: None,
@@ -1032,6 +1030,10 @@ impl Walker<'_> {
     /// `-d`: what is in the folder `dir`, named `prefix/...`, without going further down.
     fn list_one_level(&mut self, dir: &Path, prefix: &[u8]) {
         let top = self.anchor_at(dir, prefix);
+        self.listed_in.push(match prefix {
+            b"" => b".".to_vec(),
+            p => p.to_vec(),
+        });
         self.shallow = true;
         let dev = fs::metadata(dir).map(|m| m.dev()).ok();
         let entered = self.enter_dir(dir, prefix);
@@ -1166,7 +1168,9 @@ impl Walker<'_> {
             },
             false => None,
         };
-        let inode = (ft.is_file() && meta.nlink() > 1).then(|| (meta.dev(), meta.ino()));
+        // -H: regular files and symlinks that share an inode, as rsync on Linux links both.
+        let linkable = ft.is_file() || matches!(kind, FileKind::Symlink { .. });
+        let inode = (linkable && meta.nlink() > 1).then(|| (meta.dev(), meta.ino()));
         self.found.push(Found {
             entry: FileEntry {
                 name,

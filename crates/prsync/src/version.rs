@@ -27,9 +27,10 @@ pub fn json() -> String {
         // Symlinks keep their mtime (utimensat without following).
         ("symtimes", "true"),
         ("hardlinks", "true"),
-        // -H links regular files only: linked fifos, devices and symlinks arrive as copies.
+        // -H and --link-dest link regular files and symlinks (falling back to a new symlink
+        // where the destination refuses); linked fifos and devices arrive as copies.
         ("hardlink_specials", "false"),
-        ("hardlink_symlinks", "false"),
+        ("hardlink_symlinks", "true"),
         ("IPv6", "true"),
         // -U sets the sender's access times; --open-noatime reads without touching them.
         ("atimes", "true"),
@@ -81,7 +82,7 @@ mod tests {
             "\"ACLs\": true",
             "\"xattrs\": true",
             "\"symtimes\": true",
-            "\"hardlink_symlinks\": false",
+            "\"hardlink_symlinks\": true",
         ] {
             assert_eq!(text.matches(probe).count(), 1, "{probe} in {text}");
         }

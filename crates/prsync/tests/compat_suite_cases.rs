@@ -1,8 +1,10 @@
 //! Cases from rsync 3.5.0's own test suite (`testsuite/*_test.py`), each run through rsync and
 //! prsync side by side: the debug counts of the delta search (hashsearch-chain), the
 //! messages of a merge-file name that cannot fit and of a rule that ends in whitespace
-//! (filter-merge-content-echo), and a `--partial-dir` file updated where it is
-//! (partial-protected-regular-retry-linux).
+//! (filter-merge-content-echo), a `--partial-dir` file updated where it is
+//! (partial-protected-regular-retry-linux), `--delete` under `--files-from` or `-d`
+//! (delete-missing-args-files-from), and symlinks hard-linked by `-H` and `--link-dest`
+//! (link-dest-symlink-enotsup).
 
 mod common;
 
@@ -286,4 +288,185 @@ fn exclude_self_of_a_merge_named_in_a_merge_file() {
         err.contains("/.rsync-filter line 1") && !err.contains("Zbad"),
         "{err}"
     );
+}
+
+/// rsync's delete-missing-args-files-from: `--files-from` implies `--dirs`, so `--delete`
+/// is allowed without `-r` and the names listed that the source lacks (a file, a folder
+/// with something in it) are deleted, while nothing else in DEST goes. With `-d` alone a
+/// folder sent with a trailing slash is swept, one named without it or found inside is
+/// not; a `.` line in the list sends the root's entries and sweeps it. Without `-r` or `-d`
+/// `--delete` is refused in rsync's words.
+#[test]
+fn delete_without_recursion_under_files_from_and_dirs() {
+    let bed = Bed::new("suite-delete-dirs");
+    let src = bed.src();
+    fs::create_dir_all(src.join("sub")).unwrap();
+    fs::write(src.join("keep.txt"), "keep-me\n").unwrap();
+    fs::write(src.join("sub/a"), "a\n").unwrap();
+    for f in ["keep.txt", "sub/a"] {
+        set_mtime(&src.join(f), 1_500_000_000, 0);
+    }
+    let fill = |d: &std::path::Path| {
+        let _ = fs::remove_dir_all(d);
+        fs::create_dir_all(d.join("ghostdir")).unwrap();
+        fs::create_dir_all(d.join("sub")).unwrap();
+        fs::write(d.join("keep.txt"), "stale\n").unwrap();
+        fs::write(d.join("ghost.txt"), "delete-me-file\n").unwrap();
+        fs::write(d.join("ghostdir/inner"), "delete-me-dir\n").unwrap();
+        fs::write(d.join("extra"), "not listed\n").unwrap();
+        fs::write(d.join("sub/extra2"), "below\n").unwrap();
+    };
+    fs::write(bed.root.join("list"), "keep.txt\nghost.txt\nghostdir\n").unwrap();
+    fs::write(bed.root.join("list-dot"), ".\nsub\nsub/a\n").unwrap();
+    let runs: [&[&[u8]]; 5] = [
+        &[
+            b"-ai",
+            b"--delete",
+            b"--delete-missing-args",
+            b"--files-from=../list",
+            b"{src}/",
+            b"dst/",
+        ],
+        &[
+            b"-ai",
+            b"--delete",
+            b"--files-from=../list-dot",
+            b"{src}/",
+            b"dst/",
+        ],
+        &[b"-dti", b"--delete", b"{src}/", b"dst/"],
+        &[b"-dti", b"--delete", b"{src}", b"dst/"],
+        &[b"-dti", b"--delete-after", b"{src}/sub/", b"dst/sub/"],
+    ];
+    for args in runs {
+        bed.on_dests("dst", fill);
+        // The filled trees' times are each side's own.
+        bed.same_with(args, "dst", false);
+    }
+    let [_, p] = bed.sides();
+    assert!(!p.join("dst/sub/extra2").exists() && p.join("dst/keep.txt").exists());
+
+    // The first run, again: what the issue asked for.
+    bed.on_dests("dst", fill);
+    let lines = bed.same_with(runs[0], "dst", false);
+    assert!(
+        lines.contains(&b"*deleting   ghostdir/".to_vec()),
+        "{lines:?}"
+    );
+    for gone in ["ghost.txt", "ghostdir"] {
+        assert!(!p.join("dst").join(gone).exists(), "{gone}");
+    }
+    assert!(p.join("dst/extra").exists() && p.join("dst/sub/extra2").exists());
+
+    let (r, p) = bed.both(&[b"-t", b"--delete", b"{src}/", b"dst/"]);
+    assert_eq!((r.code, p.code), (1, 1));
+    let first = |err: &[u8], prefix: &[u8]| said(err, prefix).into_iter().next();
+    assert_eq!(
+        first(&p.stderr, b"prsync: "),
+        first(&r.stderr, b"rsync: "),
+        "{}",
+        String::from_utf8_lossy(&p.stderr)
+    );
+    assert_eq!(
+        first(&p.stderr, b"prsync: ").as_deref(),
+        Some("--delete does not work without --recursive (-r) or --dirs (-d).")
+    );
+}
+
+/// rsync's link-dest-symlink-enotsup, and what it stands on: rsync 3.5.0 on Linux
+/// hard-links symlinks. With `-H` symlinks that share an inode arrive linked (`hL... =>`,
+/// over a file there with `hL..tp.....`); with `--link-dest` an unchanged symlink is linked
+/// from the folder, one that differs is made anew (`cLc.t......`, as a fifo is); where the
+/// folder is on another file system the link fails (EXDEV) and the symlink is made anew,
+/// said once. Trees (inodes shared included) and `-i` lines as rsync's.
+#[test]
+fn symlinks_are_hard_linked_by_h_and_link_dest() {
+    use std::os::unix::fs::{symlink, MetadataExt};
+    let bed = Bed::new("suite-symlink-hlinks");
+    let (src, ld) = (bed.src(), bed.root.join("ld"));
+    fs::create_dir_all(&ld).unwrap();
+    for d in [&src, &ld] {
+        fs::write(d.join("reg"), "REGULAR-CONTENT").unwrap();
+        symlink("some-target", d.join("sym")).unwrap();
+        symlink("t", d.join("a")).unwrap();
+        fs::hard_link(d.join("a"), d.join("b")).unwrap();
+        symlink("q", d.join("c")).unwrap();
+        symlink("other", d.join("changed")).unwrap();
+        rustix::fs::mknodat(
+            rustix::fs::CWD,
+            d.join("fifo"),
+            rustix::fs::FileType::Fifo,
+            rustix::fs::Mode::from_raw_mode(0o644),
+            0,
+        )
+        .unwrap();
+    }
+    fs::hard_link(src.join("c"), src.join("d")).unwrap();
+    for d in [&src, &ld] {
+        for f in ["reg", "sym", "a", "c", "changed", "fifo"] {
+            set_mtime(&d.join(f), 1_600_000_000, 0);
+        }
+    }
+    // These two differ in time only.
+    set_mtime(&ld.join("changed"), 1_500_000_000, 0);
+    set_mtime(&ld.join("fifo"), 1_500_000_000, 0);
+    // The same folder on another file system (tmpfs), where no link to it can be made.
+    let far = std::path::PathBuf::from(format!(
+        "/dev/shm/prsync-suite-hlinks-{}",
+        std::process::id()
+    ));
+    let _ = fs::remove_dir_all(&far);
+    let copied = common::run_in(
+        std::ffi::OsStr::new("cp"),
+        &[std::ffi::OsStr::new("-a"), ld.as_os_str(), far.as_os_str()],
+        &bed.root,
+    );
+    assert!(copied.status.success());
+    assert_ne!(
+        fs::metadata(&far).unwrap().dev(),
+        fs::metadata(&ld).unwrap().dev(),
+        "/dev/shm must be another file system for the EXDEV case"
+    );
+    let near = format!("--link-dest={}", ld.display());
+    let away = format!("--link-dest={}", far.display());
+    let runs: Vec<Vec<&[u8]>> = vec![
+        vec![b"-aiH"],
+        vec![b"-aiHn"],
+        vec![b"-aiH", near.as_bytes()],
+        vec![b"-aiiH", near.as_bytes()],
+        vec![b"-aiHn", near.as_bytes()],
+        vec![b"-ai", near.as_bytes()],
+        vec![b"-aiiH", away.as_bytes()],
+        vec![b"-ai", away.as_bytes()],
+    ];
+    let [_, p] = bed.sides();
+    for args in &runs {
+        bed.on_dests("dst", |d| {
+            let _ = fs::remove_dir_all(d);
+        });
+        let mut args = args.clone();
+        args.extend_from_slice(&[b"{src}/", b"dst/"]);
+        bed.same(&args, "dst");
+        let linked = |name: &str, to: &std::path::Path| {
+            let ino = |p: &std::path::Path| fs::symlink_metadata(p).unwrap().ino();
+            ino(&p.join("dst").join(name)) == ino(&to.join(name))
+        };
+        if args.contains(&near.as_bytes()) && !args.contains(&&b"-aiHn"[..]) {
+            assert!(linked("sym", &ld) && linked("reg", &ld) && !linked("changed", &ld));
+        }
+        if args.contains(&away.as_bytes()) {
+            assert!(!linked("sym", &far) && p.join("dst/sym").is_symlink());
+        }
+    }
+    let _ = fs::remove_dir_all(&far);
+
+    // A member over a file of another kind: compared with it, then linked.
+    bed.on_dests("dst", |d| {
+        let _ = fs::remove_dir_all(d);
+        fs::create_dir_all(d).unwrap();
+        symlink("t", d.join("a")).unwrap();
+        fs::write(d.join("b"), "a file\n").unwrap();
+    });
+    let lines = bed.same(&[b"-aiH", b"{src}/", b"dst/"], "dst");
+    assert!(lines.contains(&b"hL..tp..... b => a".to_vec()), "{lines:?}");
 }

@@ -229,21 +229,13 @@ fn entry(name: &str, kind: FileKind) -> FileEntry {
         FileKind::Missing => 0,
     };
     FileEntry {
-        name: name.as_bytes().to_vec(),
-        kind,
-        mode,
         mtime: Mtime {
             secs: 1_500_000_000,
             nanos: 0,
         },
         uid: 1234,
         gid: 1234,
-        hlink: None,
-        checksum: None,
-        implied: false,
-        xattrs: Vec::new(),
-        atime: None,
-        acl: None,
+        ..FileEntry::new(name.into(), kind, mode)
     }
 }
 

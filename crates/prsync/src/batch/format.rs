@@ -433,21 +433,11 @@ mod tests {
 
     fn entry(name: &str, kind: FileKind) -> FileEntry {
         FileEntry {
-            name: name.as_bytes().to_vec(),
-            kind,
-            mode: 0o100644,
             mtime: Mtime {
                 secs: 1_500_000_000,
                 nanos: 0,
             },
-            uid: 0,
-            gid: 0,
-            hlink: None,
-            checksum: None,
-            implied: false,
-            xattrs: Vec::new(),
-            atime: None,
-            acl: None,
+            ..FileEntry::new(name.into(), kind, 0o100644)
         }
     }
 

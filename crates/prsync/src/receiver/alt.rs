@@ -107,15 +107,27 @@ impl<S: Sender, W: Write> Receiver<'_, S, W> {
         if found.level != Level::Exact {
             let mut item = self.attr_item(e, &found.stat);
             item.local_change = true;
-            item.change = found.level == Level::Kind;
+            // A link, device or fifo made anew shows `c` (rsync's ITEM_REPORT_CHANGE).
+            item.change = found.level == Level::Kind || !e.is_dir();
             return Ok(AltOther::Near(item));
         }
         // What rsync's try_dests_non shows for an exact match, with -ii or -vv: a folder is
         // made here (`cd`), a --compare-dest entry is left out (`.L`), a --copy-dest one
-        // made anew (`cL`). So is a --link-dest one: prsync, as an rsync built without
-        // hard-linked symlinks and specials (its -VV says so), makes them, not links them.
+        // made anew (`cL`). A --link-dest symlink is linked from there (`hL`); where the
+        // destination refuses that (any errno: ENOTSUP, EPERM, EXDEV...) it is made anew
+        // and said once, as a --copy-dest one, as rsync 3.5.0 falls back. Devices and
+        // fifos are made anew, as an rsync built without hard-linked specials (-VV says so).
+        let is_symlink = matches!(e.kind, FileKind::Symlink { .. });
         let (item, outcome) = match kind {
             AltKind::Compare if !e.is_dir() => (Item::default(), AltOther::Settled),
+            AltKind::Link if is_symlink && self.link_alt_entry(i, &found.path)? => (
+                Item {
+                    local_change: true,
+                    hlink: true,
+                    ..Item::default()
+                },
+                AltOther::Settled,
+            ),
             _ => (
                 Item {
                     local_change: true,
@@ -128,6 +140,16 @@ impl<S: Sender, W: Write> Receiver<'_, S, W> {
         Ok(outcome)
     }
 
+    /// `--link-dest`: links what `path` (in one of the folders) holds to entry `i`'s name;
+    /// false where the destination cannot (a dry run says it could, as rsync's does).
+    fn link_alt_entry(&mut self, i: usize, path: &Path) -> io::Result<bool> {
+        if self.opts.dry_run {
+            return Ok(true);
+        }
+        let rel = self.rel_below(i)?;
+        Ok(self.link_alt(path, &rel).is_ok())
+    }
+
     /// An entry settled by an exact match in the folders: rsync itemizes it only with
     /// `-ii` or `-vv`, and without `-i` says it is up to date at `-vv`.
     fn report_alt_match(&mut self, i: usize, e: &FileEntry, item: &Item) {
@@ -138,14 +160,7 @@ impl<S: Sender, W: Write> Receiver<'_, S, W> {
                 self.report(i, item, None);
             }
         } else if self.opts.names_uptodate() {
-            let mut line = crate::itemize::escape(&e.name, self.utf8);
-            if e.is_dir() && e.name != b"." {
-                line.push(b'/');
-            } else if e.name == b"." {
-                line = b"./".to_vec();
-            }
-            line.extend_from_slice(b" is uptodate");
-            self.print(&line);
+            self.say_uptodate(e, false);
         }
     }
 

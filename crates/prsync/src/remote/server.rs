@@ -214,18 +214,13 @@ mod tests {
     #[test]
     fn a_list_heavy_with_attributes_fits_the_frames() {
         let entry = |n: usize| FileEntry {
-            name: format!("f{n}").into_bytes(),
-            kind: FileKind::Regular { size: 1 },
-            mode: 0o100644,
             mtime: prtools_sync::Mtime { secs: 1, nanos: 0 },
-            uid: 0,
-            gid: 0,
-            hlink: None,
-            checksum: None,
-            implied: false,
             xattrs: vec![(b"user.big".to_vec(), vec![b'x'; 60 << 10])],
-            atime: None,
-            acl: None,
+            ..FileEntry::new(
+                format!("f{n}").into_bytes(),
+                FileKind::Regular { size: 1 },
+                0o100644,
+            )
         };
         let list: Vec<FileEntry> = (0..1024).map(entry).collect();
         let mut wire = Vec::new();

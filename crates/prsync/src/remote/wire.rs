@@ -581,18 +581,8 @@ mod tests {
     #[test]
     fn hostile_names_are_refused() {
         let mut e = WireEntry::from(&FileEntry {
-            name: b"ok".to_vec(),
-            kind: FileKind::Dir,
-            mode: 0o40755,
             mtime: Mtime { secs: 1, nanos: 0 },
-            uid: 0,
-            gid: 0,
-            hlink: None,
-            checksum: None,
-            implied: false,
-            xattrs: Vec::new(),
-            atime: None,
-            acl: None,
+            ..FileEntry::new(b"ok".to_vec(), FileKind::Dir, 0o40755)
         });
         assert!(e.clone().into_entry().is_ok());
         for bad in [&b"../x"[..], b"/etc/passwd", b"a/../../b", b""] {
