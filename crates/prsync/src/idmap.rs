@@ -166,7 +166,7 @@ fn id_of(ids: Ids, name: &str) -> Option<u32> {
 }
 
 /// The name of a user or group id here, if it has one.
-fn name_of(ids: Ids, id: u32) -> Option<Vec<u8>> {
+pub(crate) fn name_of(ids: Ids, id: u32) -> Option<Vec<u8>> {
     let mut buf = vec![0u8; 16 * 1024];
     let name = match ids {
         Ids::Users => {

@@ -31,6 +31,8 @@ pub mod xmit {
     pub const SAME_RDEV_MAJOR: u16 = 1 << 8;
     /// A folder whose contents are not sent.
     pub const NO_CONTENT_DIR: u16 = 1 << 8;
+    /// The list ends here, with I/O error bits after (with `EXTENDED_FLAGS` alone).
+    pub const IO_ERROR_ENDLIST: u16 = 1 << 12;
     /// The mtime's nanoseconds follow (protocol 31 on).
     pub const MOD_NSEC: u16 = 1 << 13;
 }
@@ -240,9 +242,16 @@ impl Encoder {
         self.last_name.extend_from_slice(&e.name);
     }
 
-    /// Appends the end of the list (no I/O error to report).
-    pub fn end(&self, out: &mut Vec<u8>) {
-        out.push(0);
+    /// Appends the end of the list. I/O error bits ride on it (rsync's safe file list,
+    /// which the `f` capability and protocol 31 turn on), so that the receiver knows the
+    /// list may be short and deletes nothing.
+    pub fn end(&self, out: &mut Vec<u8>, io_error: i32) {
+        if io_error == 0 {
+            out.push(0);
+        } else {
+            out.extend_from_slice(&(xmit::EXTENDED_FLAGS | xmit::IO_ERROR_ENDLIST).to_le_bytes());
+            put_varint(out, io_error);
+        }
     }
 }
 
@@ -414,6 +423,17 @@ mod tests {
         e.mtime = 0;
         enc.put(&mut out, &e);
         assert_ne!(out[0], 0);
+    }
+
+    #[test]
+    fn the_end_carries_io_errors_when_there_are_some() {
+        let enc = Encoder::new(30, Keep::default());
+        let mut out = Vec::new();
+        enc.end(&mut out, 0);
+        assert_eq!(out, [0]);
+        out.clear();
+        enc.end(&mut out, 1);
+        assert_eq!(out, [0x04, 0x10, 1]);
     }
 
     #[test]
