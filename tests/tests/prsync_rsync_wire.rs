@@ -98,8 +98,7 @@ fn rsync_push(tc: &TestCluster, remote: &str, args: &[&str], src: &Path, dest: &
         .arg(format!("node1:{dest}")))
 }
 
-/// prsync over rsync's protocol pushing `SRC/` to node1:`dest`, every byte it sends to the
-/// host counted in `counted` (through an `ssh` first on the PATH that tees its input).
+/// prsync over rsync's protocol pushing `SRC/` to node1:`dest`.
 fn prsync_push(
     tc: &TestCluster,
     remote: &str,
@@ -108,16 +107,39 @@ fn prsync_push(
     dest: &str,
     counted: &Path,
 ) -> Output {
+    prsync_wire(
+        tc,
+        remote,
+        args,
+        &format!("{}/", src.display()),
+        &format!("node1:{dest}"),
+        counted,
+    )
+}
+
+/// prsync over rsync's protocol from `from` to `to`, every byte it sends to the host
+/// counted in `counted` and every byte it receives in `counted`.in (through an `ssh`
+/// first on the PATH that tees both ways).
+fn prsync_wire(
+    tc: &TestCluster,
+    remote: &str,
+    args: &[&str],
+    from: &str,
+    to: &str,
+    counted: &Path,
+) -> Output {
     let wrappers = counted.with_extension("bin");
     std::fs::create_dir_all(&wrappers).unwrap();
     let ssh = wrappers.join("ssh");
     let real = which("ssh");
+    // Both directions counted; the exit status stays ssh's.
     std::fs::write(
         &ssh,
         format!(
-            "#!/bin/sh\ntee -a '{}' | '{}' \"$@\"\n",
+            "#!/bin/bash\nset -o pipefail\ntee -a '{}' | '{}' \"$@\" | tee -a '{}.in'\n",
             counted.display(),
-            real.display()
+            real.display(),
+            counted.display()
         ),
     )
     .unwrap();
@@ -133,8 +155,8 @@ fn prsync_push(
         .arg("--wire=rsync")
         .arg(format!("--rsync-path={remote}"))
         .args(args)
-        .arg(format!("{}/", src.display()))
-        .arg(format!("node1:{dest}")))
+        .arg(from)
+        .arg(to))
 }
 
 fn which(program: &str) -> PathBuf {
@@ -289,13 +311,144 @@ fn options_not_spoken_yet_are_refused_by_name() {
         .arg("--wire=rsync")
         .arg("-a")
         .arg("node1:/tmp/")
-        .arg(&scratch));
+        .arg("node2:/tmp/"));
     assert_eq!(out.status.code(), Some(1));
-    assert_one_line_error("prsync", &text(&out.stderr), "does not pull yet");
     assert!(!tc.cluster.node_tmp(1).join("y").exists());
 }
 
 #[test]
 fn a_push_over_rsyncs_protocol_31_matches_rsync() {
     pushes_match_rsync("rsync --protocol=31");
+}
+
+/// The real rsync client pulling node1:`src` into `dest` here, running `remote` there.
+fn rsync_pull(tc: &TestCluster, remote: &str, args: &[&str], src: &str, dest: &Path) -> Output {
+    run(Command::new("rsync")
+        .arg("-e")
+        .arg(shell(tc))
+        .arg(format!("--rsync-path={remote}"))
+        .args(args)
+        .arg(format!("node1:{src}"))
+        .arg(dest))
+}
+
+/// A pull's `-i` lines in order, but for deletions, which rsync's generator prints while
+/// its receiver prints the rest (two processes: their interleaving is not fixed), so they
+/// are compared as a sorted set after the others.
+fn pull_lines(out: &str) -> (Vec<&str>, Vec<&str>) {
+    let (mut deleted, kept): (Vec<&str>, Vec<&str>) =
+        out.lines().partition(|l| l.starts_with("*deleting"));
+    deleted.sort_unstable();
+    (kept, deleted)
+}
+
+/// The same first pull, update and mirror as [`pushes_match_rsync`], from the host.
+fn pulls_match_rsync(remote: &str) {
+    let tc = TestCluster::start(1);
+    let scratch = tc.scratch("pull");
+    let node = tc.cluster.node_tmp(1);
+    let src = make_tree(&node);
+    let counted = scratch.join("sent");
+    let (by_rsync, by_prsync) = (scratch.join("by-rsync"), scratch.join("by-prsync"));
+
+    let want = rsync_pull(&tc, remote, &["-ai"], "/tmp/src/", &by_rsync);
+    assert_eq!(want.status.code(), Some(0), "{}", text(&want.stderr));
+    assert!(
+        text(&want.stdout).contains(">f+++++++++ etc/big.txt"),
+        "{}",
+        text(&want.stdout)
+    );
+    let got = prsync_wire(
+        &tc,
+        remote,
+        &["-ai"],
+        "node1:/tmp/src/",
+        by_prsync.to_str().unwrap(),
+        &counted,
+    );
+    assert_eq!(got.status.code(), Some(0), "{}", text(&got.stderr));
+    assert_eq!(text(&got.stderr), "");
+    let want_out = text(&want.stdout).replace("by-rsync", "by-prsync");
+    assert!(want_out.contains("cd+++++++++ ./"), "{want_out}");
+    assert_eq!(
+        pull_lines(&want_out),
+        pull_lines(&text(&got.stdout)),
+        "{want_out}---\n{}",
+        text(&got.stdout)
+    );
+    assert_eq!(snapshot(&by_prsync), snapshot(&by_rsync));
+    if !remote.contains("--protocol=30") {
+        assert_eq!(snapshot(&by_prsync), snapshot(&src));
+    }
+
+    let again = prsync_wire(
+        &tc,
+        remote,
+        &["-ai"],
+        "node1:/tmp/src/",
+        by_prsync.to_str().unwrap(),
+        &counted,
+    );
+    assert_eq!(again.status.code(), Some(0), "{}", text(&again.stderr));
+    assert_eq!(text(&again.stdout), "");
+
+    std::fs::write(src.join("etc/big.txt"), big_text(Some(40_000))).unwrap();
+    std::fs::remove_dir_all(src.join("old")).unwrap();
+    std::fs::write(src.join("etc/new file"), "new\n").unwrap();
+    std::fs::set_permissions(
+        src.join("etc/hosts"),
+        std::fs::Permissions::from_mode(0o600),
+    )
+    .unwrap();
+    age(&src, "2024-02-03 04:05:06");
+    let args = ["-ai", "--delete", "--no-whole-file"];
+    let want = rsync_pull(&tc, remote, &args, "/tmp/src/", &by_rsync);
+    assert_eq!(want.status.code(), Some(0), "{}", text(&want.stderr));
+    let want_out = text(&want.stdout);
+    assert!(want_out.contains("*deleting   old/"), "{want_out}");
+    assert!(want_out.contains(">f.st...... etc/big.txt"), "{want_out}");
+    std::fs::write(counted.with_extension("in"), "").unwrap();
+    let got = prsync_wire(
+        &tc,
+        remote,
+        &args,
+        "node1:/tmp/src/",
+        by_prsync.to_str().unwrap(),
+        &counted,
+    );
+    assert_eq!(got.status.code(), Some(0), "{}", text(&got.stderr));
+    assert_eq!(text(&got.stderr), "");
+    assert_eq!(
+        pull_lines(&want_out),
+        pull_lines(&text(&got.stdout)),
+        "{want_out}---\n{}",
+        text(&got.stdout)
+    );
+    assert_eq!(snapshot(&by_prsync), snapshot(&by_rsync));
+    if !remote.contains("--protocol=30") {
+        assert_eq!(snapshot(&by_prsync), snapshot(&src));
+    }
+    // The changed 600 KB file came as a delta.
+    let received = std::fs::metadata(counted.with_extension("in"))
+        .unwrap()
+        .len();
+    assert!(
+        received < 40_000,
+        "prsync received {received} bytes for a one-line change"
+    );
+}
+
+#[test]
+fn a_pull_over_rsyncs_protocol_32_matches_rsync() {
+    pulls_match_rsync("rsync");
+}
+
+#[test]
+fn a_pull_over_rsyncs_protocol_31_matches_rsync() {
+    pulls_match_rsync("rsync --protocol=31");
+}
+
+#[test]
+fn a_pull_over_rsyncs_protocol_30_matches_rsync() {
+    pulls_match_rsync("rsync --protocol=30");
 }

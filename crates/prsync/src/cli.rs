@@ -353,7 +353,7 @@ pub struct Cli {
     #[arg(long = "no-bootstrap", help_heading = "Connection")]
     pub no_bootstrap: bool,
     /// What to talk to on the hosts: prsync's agent (uploaded when missing), or the
-    /// host's own rsync over rsync's protocol (-r -l -p -t -g -o -D -i -n -W --delete; a push)
+    /// host's own rsync over rsync's protocol (-r -l -p -t -g -o -D -i -n -W --delete; one host)
     #[arg(
         long = "wire",
         value_name = "PEER",

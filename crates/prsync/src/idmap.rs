@@ -127,7 +127,7 @@ pub fn chown_maps(text: &str) -> Result<(Option<IdMap>, Option<IdMap>), String> 
 }
 
 /// The id of a user or group name here.
-fn id_of(ids: Ids, name: &str) -> Option<u32> {
+pub(crate) fn id_of(ids: Ids, name: &str) -> Option<u32> {
     let c = CString::new(name).ok()?;
     let mut buf = vec![0u8; 16 * 1024];
     match ids {

@@ -4,10 +4,11 @@
 //! receiver checks against what it rebuilt.
 
 use std::collections::HashMap;
-use std::io::{self, Write};
+use std::io::{self, Read, Write};
 
 use crate::checksum::{strong, FileSum, Rolling};
-use crate::sums::BlockSum;
+use crate::codec::{get_int, invalid};
+use crate::sums::{BlockSum, SumHead};
 
 /// The most literal data one token carries (rsync's `CHUNK_SIZE`).
 pub const CHUNK: usize = 32 * 1024;
@@ -79,6 +80,51 @@ pub fn send(
     sum.update(data);
     w.write_all(&sum.finish())?;
     Ok(stats)
+}
+
+/// Rebuilds a file from its tokens: literal data, and blocks of `basis` cut as `head`
+/// says, written to `out` in order. Returns whether the whole-file sum that ends the
+/// tokens matches what was written (a mismatch means the basis changed underneath, or
+/// the data was damaged: rsync then fetches the file again, whole).
+pub fn receive(
+    r: &mut impl Read,
+    basis: &[u8],
+    head: &SumHead,
+    out: &mut impl Write,
+) -> io::Result<bool> {
+    let mut sum = FileSum::default();
+    let mut piece = Vec::new();
+    loop {
+        let token = get_int(r)?;
+        if token == 0 {
+            break;
+        }
+        if token > 0 {
+            let len = token as usize;
+            if len > CHUNK {
+                return Err(invalid(format!("a literal piece of {len} bytes")));
+            }
+            piece.resize(len, 0);
+            r.read_exact(&mut piece)?;
+            sum.update(&piece);
+            out.write_all(&piece)?;
+        } else {
+            let i = -(token as i64) - 1;
+            if i >= i64::from(head.count) {
+                return Err(invalid(format!("block {i} of {}", head.count)));
+            }
+            let start = i as usize * head.blength as usize;
+            let end = start + head.block_len(i as i32);
+            let block = basis
+                .get(start..end)
+                .ok_or_else(|| invalid(format!("block {i} past the basis's end")))?;
+            sum.update(block);
+            out.write_all(block)?;
+        }
+    }
+    let mut want = [0u8; 16];
+    r.read_exact(&mut want)?;
+    Ok(sum.finish() == want)
 }
 
 fn literal(w: &mut impl Write, bytes: &[u8], stats: &mut DeltaStats) -> io::Result<()> {
@@ -172,6 +218,27 @@ mod tests {
         let stats = send(&mut tokens, &new, &blocks, SEED).unwrap();
         assert_eq!(apply(&old, 512, &tokens), new);
         assert_eq!(stats.literal, 25);
+    }
+
+    #[test]
+    fn what_send_writes_receive_rebuilds_and_checks() {
+        let old = text(5_000, None);
+        let new = text(5_000, Some(100));
+        let head = crate::sums::head_for(old.len() as u64, 512);
+        let blocks = sums_of(&old, 512, 16);
+        let mut tokens = Vec::new();
+        send(&mut tokens, &new, &blocks, SEED).unwrap();
+        let mut out = Vec::new();
+        assert!(receive(&mut &tokens[..], &old, &head, &mut out).unwrap());
+        assert_eq!(out, new);
+        // A damaged sum is told, not hidden.
+        let last = tokens.len() - 1;
+        tokens[last] ^= 1;
+        assert!(!receive(&mut &tokens[..], &old, &head, &mut Vec::new()).unwrap());
+        // A block past the basis is refused.
+        let mut bad = Vec::new();
+        bad.extend_from_slice(&(-1000i32).to_le_bytes());
+        assert!(receive(&mut &bad[..], &old, &head, &mut Vec::new()).is_err());
     }
 
     #[test]

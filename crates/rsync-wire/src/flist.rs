@@ -447,3 +447,262 @@ mod tests {
         assert_eq!(out, want);
     }
 }
+
+/// The state the next entry is read against: the receiving twin of [`Encoder`].
+#[derive(Debug, Default)]
+pub struct Decoder {
+    protocol: i32,
+    keep: Keep,
+    mode: u32,
+    mtime: i64,
+    mtime_nsec: u32,
+    uid: u32,
+    gid: u32,
+    rdev_major: u32,
+    last_name: Vec<u8>,
+}
+
+/// The longest name accepted from a peer.
+const MAX_NAME: usize = 4096;
+
+impl Decoder {
+    /// A decoder for a session of `protocol` (30 to 32).
+    pub fn new(protocol: i32, keep: Keep) -> Decoder {
+        Decoder {
+            protocol,
+            keep,
+            ..Decoder::default()
+        }
+    }
+
+    /// Reads the next entry, or the end of the list.
+    pub fn get(&mut self, r: &mut impl std::io::Read) -> std::io::Result<Result<Entry, i32>> {
+        use crate::codec::{get_byte, get_int, get_varint, get_varlong, invalid};
+        let first = get_byte(r)?;
+        if first == 0 {
+            return Ok(Err(0));
+        }
+        let mut flags = u16::from(first);
+        if flags & xmit::EXTENDED_FLAGS != 0 {
+            flags |= u16::from(get_byte(r)?) << 8;
+        }
+        if flags == xmit::EXTENDED_FLAGS | xmit::IO_ERROR_ENDLIST {
+            return Ok(Err(get_varint(r)?.max(1)));
+        }
+        if flags & (1 << 9) != 0 {
+            return Err(invalid(
+                "a hard-linked entry, which was not asked for".into(),
+            ));
+        }
+        let shared = if flags & xmit::SAME_NAME != 0 {
+            usize::from(get_byte(r)?)
+        } else {
+            0
+        };
+        let rest = if flags & xmit::LONG_NAME != 0 {
+            get_varint(r)?
+        } else {
+            i32::from(get_byte(r)?)
+        };
+        if shared > self.last_name.len() || rest < 0 || shared + rest as usize > MAX_NAME {
+            return Err(invalid("a file-list name out of bounds".into()));
+        }
+        let mut name = self.last_name[..shared].to_vec();
+        let start = name.len();
+        name.resize(start + rest as usize, 0);
+        r.read_exact(&mut name[start..])?;
+        let size = get_varlong(r, 3)?;
+        if flags & xmit::SAME_TIME == 0 {
+            self.mtime = get_varlong(r, 4)?;
+        }
+        let mtime_nsec = if flags & xmit::MOD_NSEC != 0 && self.protocol >= 31 {
+            get_varint(r)? as u32
+        } else {
+            0
+        };
+        self.mtime_nsec = mtime_nsec;
+        if flags & xmit::SAME_MODE == 0 {
+            self.mode = get_int(r)? as u32;
+        }
+        let mode = self.mode;
+        if self.keep.uid && flags & xmit::SAME_UID == 0 {
+            self.uid = get_varint(r)? as u32;
+        }
+        if self.keep.gid && flags & xmit::SAME_GID == 0 {
+            self.gid = get_varint(r)? as u32;
+        }
+        let kind = mode & S_IFMT;
+        let device = self.keep.devices && matches!(kind, S_IFCHR | S_IFBLK);
+        let special =
+            self.keep.specials && matches!(kind, 0o010000 | 0o140000) && self.protocol < 31;
+        let mut rdev = 0u64;
+        if device || special {
+            if flags & xmit::SAME_RDEV_MAJOR == 0 {
+                self.rdev_major = get_varint(r)? as u32;
+            }
+            let minor = get_varint(r)? as u32;
+            rdev = join_rdev(self.rdev_major, minor);
+        }
+        let link = if self.keep.links && kind == S_IFLNK {
+            let len = get_varint(r)?;
+            if !(0..=MAX_NAME as i32).contains(&len) {
+                return Err(invalid("a symlink target out of bounds".into()));
+            }
+            let mut t = vec![0u8; len as usize];
+            r.read_exact(&mut t)?;
+            Some(t)
+        } else {
+            None
+        };
+        self.last_name.clone_from(&name);
+        Ok(Ok(Entry {
+            top: kind == S_IFDIR && flags & xmit::TOP_DIR != 0,
+            name,
+            mode,
+            size: size as u64,
+            mtime: self.mtime,
+            mtime_nsec,
+            uid: self.uid,
+            gid: self.gid,
+            rdev,
+            link,
+        }))
+    }
+}
+
+/// Linux's device number from its parts.
+fn join_rdev(major: u32, minor: u32) -> u64 {
+    let (major, minor) = (u64::from(major), u64::from(minor));
+    ((major & 0xFFFF_F000) << 32)
+        | ((major & 0xFFF) << 8)
+        | ((minor & 0xFFFF_FF00) << 12)
+        | (minor & 0xFF)
+}
+
+/// Reads an id list (as [`put_id_list`] writes it): `(id, name)` pairs.
+pub fn get_id_list(r: &mut impl std::io::Read) -> std::io::Result<Vec<(u32, Vec<u8>)>> {
+    use crate::codec::{get_byte, get_varint, invalid};
+    let mut out = Vec::new();
+    loop {
+        let id = get_varint(r)?;
+        if id == 0 {
+            return Ok(out);
+        }
+        if out.len() > 1 << 20 {
+            return Err(invalid("an id list without end".into()));
+        }
+        let len = usize::from(get_byte(r)?);
+        let mut name = vec![0u8; len];
+        r.read_exact(&mut name)?;
+        out.push((id as u32, name));
+    }
+}
+
+/// Whether a name from a peer stays inside the destination: relative, no `..`, no empty
+/// parts (`.` alone is the destination itself).
+pub fn is_safe_name(name: &[u8]) -> bool {
+    if name == b"." {
+        return true;
+    }
+    !name.is_empty()
+        && !name.starts_with(b"/")
+        && name
+            .split(|&c| c == b'/')
+            .all(|part| !part.is_empty() && part != b"." && part != b"..")
+}
+
+#[cfg(test)]
+mod decode_tests {
+    use super::*;
+
+    fn entry(name: &str, mode: u32, mtime: i64) -> Entry {
+        Entry {
+            name: name.as_bytes().to_vec(),
+            mode,
+            size: 12_345,
+            mtime,
+            mtime_nsec: 0,
+            uid: 1000,
+            gid: 100,
+            rdev: 0,
+            link: None,
+            top: name == ".",
+        }
+    }
+
+    #[test]
+    fn what_the_encoder_writes_the_decoder_reads() {
+        let keep = Keep {
+            uid: true,
+            gid: true,
+            links: true,
+            devices: true,
+            specials: true,
+        };
+        for protocol in [30, 31, 32] {
+            let mut list = vec![
+                entry(".", S_IFDIR | 0o755, 1_700_000_000),
+                entry("a", S_IFREG | 0o644, 1_700_000_000),
+                entry("ab", S_IFREG | 0o600, 5),
+                entry(&"n".repeat(300), S_IFREG | 0o600, 5),
+            ];
+            list[2].mtime_nsec = 77;
+            list[3].uid = 0;
+            let mut link = entry("l", S_IFLNK | 0o777, 9);
+            link.link = Some(b"../t".to_vec());
+            list.push(link);
+            let mut dev = entry("d", S_IFCHR | 0o600, 9);
+            dev.rdev = join_rdev(8, 300);
+            dev.size = 0;
+            list.push(dev);
+            let mut enc = Encoder::new(protocol, keep);
+            let mut wire = Vec::new();
+            for e in &list {
+                enc.put(&mut wire, e);
+            }
+            enc.end(&mut wire, 0);
+            let mut dec = Decoder::new(protocol, keep);
+            let mut r = &wire[..];
+            for want in &list {
+                let mut want = want.clone();
+                if protocol < 31 {
+                    want.mtime_nsec = 0;
+                }
+                assert_eq!(
+                    dec.get(&mut r).unwrap().unwrap(),
+                    want,
+                    "protocol {protocol}"
+                );
+            }
+            assert_eq!(dec.get(&mut r).unwrap(), Err(0));
+            assert!(r.is_empty());
+        }
+        let mut wire = Vec::new();
+        Encoder::new(31, keep).end(&mut wire, 5);
+        assert_eq!(Decoder::new(31, keep).get(&mut &wire[..]).unwrap(), Err(5));
+    }
+
+    #[test]
+    fn id_lists_and_names_from_a_peer_are_checked() {
+        let mut wire = Vec::new();
+        put_id_list(&mut wire, &[(7, b"seven".to_vec())]);
+        assert_eq!(
+            get_id_list(&mut &wire[..]).unwrap(),
+            vec![(7, b"seven".to_vec())]
+        );
+        for good in [&b"."[..], b"a", b"a/b c", b"..a/b.."] {
+            assert!(is_safe_name(good), "{good:?}");
+        }
+        for bad in [
+            &b""[..],
+            b"/etc",
+            b"a/../b",
+            b"..",
+            b"a//b",
+            b"a/./b",
+            b"a/",
+        ] {
+            assert!(!is_safe_name(bad), "{bad:?}");
+        }
+    }
+}

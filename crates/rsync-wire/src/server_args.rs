@@ -75,7 +75,8 @@ impl ServerOptions {
                 _ => args.push("--log-format=%i%I".into()),
             }
         }
-        if self.delete {
+        // The receiver deletes: a sending server is not told.
+        if self.delete && !self.server_sends {
             args.push("--delete".into());
         }
         args.push(".".into());
@@ -120,6 +121,8 @@ mod tests {
             server_sends: true,
             times: true,
             specials: true,
+            itemize: 1,
+            delete: true,
             ..ServerOptions::default()
         };
         assert_eq!(

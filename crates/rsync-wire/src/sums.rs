@@ -131,3 +131,43 @@ mod tests {
         }
     }
 }
+
+/// The block length a receiver picks for a basis of `len` bytes: 700 bytes up to 490,000,
+/// then about the square root (a multiple of 8), as rsync does, so that the number of
+/// blocks and the size of each grow together.
+pub fn block_length(len: u64) -> i32 {
+    const BLOCK_SIZE: u64 = 700;
+    if len <= BLOCK_SIZE * BLOCK_SIZE {
+        return BLOCK_SIZE as i32;
+    }
+    let root = (len as f64).sqrt() as u64;
+    ((root & !7).max(BLOCK_SIZE)).min(MAX_BLOCK_SIZE as u64) as i32
+}
+
+/// The head for a basis of `len` bytes cut into `blength` blocks, with whole MD5s.
+pub fn head_for(len: u64, blength: i32) -> SumHead {
+    let b = blength as u64;
+    SumHead {
+        count: len.div_ceil(b) as i32,
+        blength,
+        s2length: 16,
+        remainder: (len % b) as i32,
+    }
+}
+
+#[cfg(test)]
+mod length_tests {
+    use super::*;
+
+    #[test]
+    fn blocks_grow_with_the_file() {
+        assert_eq!(block_length(0), 700);
+        assert_eq!(block_length(490_000), 700);
+        assert_eq!(block_length(1 << 20), 1024);
+        assert_eq!(block_length(1 << 40), MAX_BLOCK_SIZE);
+        let h = head_for(1500, 700);
+        assert_eq!((h.count, h.remainder), (3, 100));
+        assert_eq!(h.block_len(2), 100);
+        assert_eq!(head_for(1400, 700).remainder, 0);
+    }
+}

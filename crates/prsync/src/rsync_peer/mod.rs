@@ -1,14 +1,16 @@
 //! `--wire=rsync`: a push to a host that has only a stock rsync, over rsync's own protocol
 //! (crate prtools-rsync-wire) on the same remote shell, with no prsync agent on the host.
 //!
-//! This first step covers what a mirror needs: `-r -l -p -t -g -o -D`, `-i`, `-n`, `-W`
-//! and `--delete`, pushing to one host. Anything else is refused with one line that names
-//! the option, rather than half-done; pulls and the rest come in later steps.
+//! This first step covers what a mirror needs: `-r -l -p -t -g -o -D`, `-i`, `-n` (push
+//! only), `-W` and `--delete`, a push to one host or a pull from one. Anything else is
+//! refused with one line that names the option, rather than half-done.
 
 mod link;
 mod list;
+mod pull;
 mod push;
 
+use std::ffi::OsStr;
 use std::io;
 use std::os::unix::ffi::OsStrExt;
 use std::time::Duration;
@@ -40,22 +42,21 @@ const TIMEOUT: i32 = 30;
 /// rsync's exit status for vanished source files.
 const VANISHED: i32 = 24;
 
-/// Runs a push over rsync's protocol and returns rsync's exit status.
+/// Runs a push or a pull over rsync's protocol and returns rsync's exit status.
 pub fn run(opts: &Options) -> i32 {
-    let host = match &opts.remote {
-        Remote::Push(hosts) if hosts.len() == 1 => &hosts[0],
+    let (host, pulling) = match &opts.remote {
+        Remote::Push(hosts) if hosts.len() == 1 => (&hosts[0], false),
         Remote::Push(_) => {
             eprintln!("prsync: --wire=rsync pushes to one host for now; hint: run one prsync per host, or use --wire=agent");
             return exit::SYNTAX;
         }
-        Remote::Pull(_) => {
-            eprintln!(
-                "prsync: --wire=rsync does not pull yet; hint: use --wire=agent (the default)"
-            );
-            return exit::SYNTAX;
-        }
+        Remote::Pull(host) => (host, true),
         Remote::Local => return exit::SYNTAX,
     };
+    if pulling && opts.dry_run {
+        eprintln!("prsync: --wire=rsync does not do -n in a pull yet; hint: drop it, or use --wire=agent (the default)");
+        return exit::SYNTAX;
+    }
     if let Some(option) = unsupported(opts) {
         eprintln!("prsync: --wire=rsync does not do {option} yet; hint: drop it, or use --wire=agent (the default)");
         return exit::SYNTAX;
@@ -64,21 +65,33 @@ pub fn run(opts: &Options) -> i32 {
         eprintln!("prsync: --wire=rsync runs the host's rsync through ssh only; hint: give -e 'ssh ...', or use --wire=agent");
         return exit::SYNTAX;
     }
-    let dest = if opts.dest.is_empty() {
-        ".".to_string()
+    // The paths the server is given: the destination of a push, the sources of a pull.
+    let typed: Vec<&OsStr> = if pulling {
+        opts.sources.iter().map(|s| s.as_os_str()).collect()
     } else {
-        match std::str::from_utf8(opts.dest.as_bytes()) {
-            Ok(d) => d.to_string(),
+        vec![opts.dest.as_os_str()]
+    };
+    let mut paths = Vec::new();
+    for path in typed {
+        match std::str::from_utf8(path.as_bytes()) {
+            Ok("") => paths.push(".".to_string()),
+            Ok(p) => paths.push(p.to_string()),
             Err(_) => {
-                eprintln!(
-                    "prsync: --wire=rsync needs a UTF-8 destination path; hint: use --wire=agent"
-                );
+                eprintln!("prsync: --wire=rsync needs UTF-8 remote paths; hint: use --wire=agent");
                 return exit::SYNTAX;
             }
         }
+    }
+    let listed = if pulling {
+        list::Listed {
+            items: Vec::new(),
+            io_error: 0,
+        }
+    } else {
+        list::list(opts)
     };
-    let listed = list::list(opts);
     let server = ServerOptions {
+        server_sends: pulling,
         links: opts.links,
         whole_file: opts.whole_file,
         owner: opts.owner,
@@ -95,7 +108,7 @@ pub fn run(opts: &Options) -> i32 {
     };
     let program = opts.remote_path.as_deref().unwrap_or("rsync");
     let mut command = program.to_string();
-    for arg in server.argv(&[dest]) {
+    for arg in server.argv(&paths) {
         command.push(' ');
         command.push_str(&quote(&arg));
     }
@@ -118,7 +131,11 @@ pub fn run(opts: &Options) -> i32 {
     };
     link.release_stderr();
     link.input.timeout = opts.config.command_timeout;
-    let result = push::run(&mut link, &session, &listed, opts);
+    let result = if pulling {
+        pull::run(&mut link, &session, opts)
+    } else {
+        push::run(&mut link, &session, &listed, opts)
+    };
     let (code, _) = link.finish(EXIT_GRACE, false);
     match result {
         Ok(outcome) => match code {

@@ -43,17 +43,29 @@ pub struct Outcome {
 
 /// What the message frames told, for after the session.
 #[derive(Default)]
-struct Heard {
-    remote_io_error: i32,
-    error_exit: Option<i32>,
+pub(super) struct Heard {
+    pub(super) remote_io_error: i32,
+    pub(super) error_exit: Option<i32>,
 }
 
+/// The sender could not open the file with this index: it sends nothing more for it.
+#[derive(Debug)]
+pub(super) struct NoSend(pub(super) i32);
+
+impl std::fmt::Display for NoSend {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "the sender skipped file {}", self.0)
+    }
+}
+
+impl std::error::Error for NoSend {}
+
 /// An index with its item flags, as the generator sends them.
-struct Request {
-    ndx: i32,
-    iflags: u32,
-    basis: Option<u8>,
-    xname: Option<Vec<u8>>,
+pub(super) struct Request {
+    pub(super) ndx: i32,
+    pub(super) iflags: u32,
+    pub(super) basis: Option<u8>,
+    pub(super) xname: Option<Vec<u8>>,
 }
 
 /// Runs the session after the handshake. `Err` is a broken or refused stream; the remote
@@ -231,7 +243,7 @@ fn session_body(
     Ok(outcome)
 }
 
-fn expect_done(input: &mut impl Read, ndx_in: &mut NdxState) -> io::Result<()> {
+pub(super) fn expect_done(input: &mut impl Read, ndx_in: &mut NdxState) -> io::Result<()> {
     let req = read_request(input, ndx_in)?;
     if req.ndx != NDX_DONE {
         return Err(invalid(format!(
@@ -244,7 +256,7 @@ fn expect_done(input: &mut impl Read, ndx_in: &mut NdxState) -> io::Result<()> {
 
 /// The next index and its attributes (rsync's `read_ndx_and_attrs`), after any deletion
 /// totals.
-fn read_request(input: &mut impl Read, ndx_in: &mut NdxState) -> io::Result<Request> {
+pub(super) fn read_request(input: &mut impl Read, ndx_in: &mut NdxState) -> io::Result<Request> {
     let ndx = loop {
         let ndx = ndx_in.get(input)?;
         if ndx >= 0 || ndx == NDX_DONE {
@@ -287,7 +299,7 @@ fn read_request(input: &mut impl Read, ndx_in: &mut NdxState) -> io::Result<Requ
 }
 
 /// Sends the index and its attributes back, as the receiver expects before each answer.
-fn echo(out: &mut impl Write, ndx_out: &mut NdxState, req: &Request) -> io::Result<()> {
+pub(super) fn echo(out: &mut impl Write, ndx_out: &mut NdxState, req: &Request) -> io::Result<()> {
     let mut b = Vec::new();
     ndx_out.put(&mut b, req.ndx);
     put_shortint(&mut b, req.iflags as u16);
@@ -329,7 +341,7 @@ fn print_item(req: &Request, item: &Item, style: Style) -> io::Result<()> {
 
 /// Acts on a message from the server as rsync's client does: notices to stdout, errors
 /// and warnings to stderr, deletions as `-i` lines.
-fn on_message(
+pub(super) fn on_message(
     tag: Tag,
     body: Vec<u8>,
     itemize: bool,
@@ -361,6 +373,10 @@ fn on_message(
         Tag::IoError => {
             let bits = get_int(&mut &body[..]).unwrap_or(IOERR_GENERAL);
             heard.borrow_mut().remote_io_error |= bits;
+        }
+        Tag::NoSend => {
+            let ndx = get_int(&mut &body[..])?;
+            return Err(io::Error::other(NoSend(ndx)));
         }
         Tag::ErrorExit => {
             let code = get_int(&mut &body[..]).ok();
