@@ -159,6 +159,29 @@ fn prsync_wire(
         .arg(to))
 }
 
+/// prsync over rsync's protocol pushing `SRC/` to node1:`dest`, with no counting ssh in
+/// between (whose pipes would outlive the remote shell).
+fn plain_push(tc: &TestCluster, remote: &str, args: &[&str], src: &Path, dest: &str) -> Output {
+    plain_wire(
+        tc,
+        remote,
+        args,
+        &format!("{}/", src.display()),
+        &format!("node1:{dest}"),
+    )
+}
+
+/// prsync over rsync's protocol from `from` to `to`.
+fn plain_wire(tc: &TestCluster, remote: &str, args: &[&str], from: &str, to: &str) -> Output {
+    run(tc
+        .prsync()
+        .arg("--wire=rsync")
+        .arg(format!("--rsync-path={remote}"))
+        .args(args)
+        .arg(from)
+        .arg(to))
+}
+
 fn which(program: &str) -> PathBuf {
     std::env::var("PATH")
         .unwrap_or_default()
@@ -258,33 +281,37 @@ fn a_host_without_rsync_or_with_an_old_one_gets_one_line() {
     let tc = TestCluster::start(1);
     let scratch = tc.scratch("none");
     let src = make_tree(&scratch);
-    let counted = scratch.join("sent");
 
-    let out = prsync_push(
-        &tc,
-        "/nonexistent/rsync",
-        &["-a"],
-        &src,
-        "/tmp/x/",
-        &counted,
-    );
+    let out = plain_push(&tc, "/nonexistent/rsync", &["-a"], &src, "/tmp/x/");
     assert_eq!(out.status.code(), Some(12));
     assert_eq!(
         text(&out.stderr),
         "prsync: node1 has no rsync: install rsync there, or let prsync upload its agent\n"
     );
 
-    let out = prsync_push(
-        &tc,
-        "rsync --protocol=29",
-        &["-a"],
-        &src,
-        "/tmp/x/",
-        &counted,
-    );
+    let out = plain_push(&tc, "rsync --protocol=29", &["-a"], &src, "/tmp/x/");
     assert_eq!(out.status.code(), Some(12));
     assert_one_line_error("prsync", &text(&out.stderr), "speaks rsync protocol 29");
     assert!(!tc.cluster.node_tmp(1).join("x").exists());
+
+    // A source missing on the host: the host's rsync says so, and the exit status is
+    // rsync's own.
+    let want = rsync_pull(&tc, "rsync", &["-a"], "/tmp/missing/", &scratch.join("a"));
+    let got = plain_wire(
+        &tc,
+        "rsync",
+        &["-a"],
+        "node1:/tmp/missing/",
+        scratch.join("b").to_str().unwrap(),
+    );
+    assert_eq!(got.status.code(), want.status.code());
+    assert_eq!(got.status.code(), Some(23));
+    assert!(
+        text(&got.stderr).contains("change_dir \"/tmp/missing\" failed: No such file or directory"),
+        "{}",
+        text(&got.stderr)
+    );
+    assert!(!text(&got.stderr).contains("panicked"));
 }
 
 #[test]
@@ -451,4 +478,35 @@ fn a_pull_over_rsyncs_protocol_31_matches_rsync() {
 #[test]
 fn a_pull_over_rsyncs_protocol_30_matches_rsync() {
     pulls_match_rsync("rsync --protocol=30");
+}
+
+/// A remote shell that exits while something it started still holds its pipes (as a
+/// persistent ssh master does) ends the wait at once, not at the handshake's timeout.
+#[test]
+fn a_remote_shell_that_exits_ends_the_wait_though_its_pipes_stay_open() {
+    let tc = TestCluster::start(1);
+    let scratch = tc.scratch("held");
+    let src = make_tree(&scratch);
+    let wrappers = scratch.join("bin");
+    std::fs::create_dir_all(&wrappers).unwrap();
+    let ssh = wrappers.join("ssh");
+    std::fs::write(&ssh, "#!/bin/sh\nsleep 5 &\nexit 1\n").unwrap();
+    std::fs::set_permissions(&ssh, std::fs::Permissions::from_mode(0o755)).unwrap();
+    let path = format!(
+        "{}:{}",
+        wrappers.display(),
+        std::env::var("PATH").unwrap_or_default()
+    );
+    let out = run(tc
+        .prsync()
+        .env("PATH", path)
+        .args(["--wire=rsync", "-a"])
+        .arg(format!("{}/", src.display()))
+        .arg("node1:/tmp/z/"));
+    assert_eq!(out.status.code(), Some(12));
+    assert_one_line_error(
+        "prsync",
+        &text(&out.stderr),
+        "closed the connection before the handshake",
+    );
 }

@@ -2,31 +2,39 @@
 //!
 //! A thread drains the server's stdout into a channel, so that the server never blocks on
 //! a full pipe while this side is busy writing a file's data (each side would wait for the
-//! other); reads from the channel can be bounded in time. The server's stderr is held
-//! until the handshake has worked: a host without rsync prints the shell's "command not
-//! found", which prsync replaces with one line of its own.
+//! other); reads from the channel can be bounded in time. Another thread waits for the
+//! remote shell to exit and says so on the same channel: a pipe that something else holds
+//! open (a persistent ssh master it started) then ends a moment later instead of never.
+//! The server's stderr is held until the handshake has worked: a host without rsync
+//! prints the shell's "command not found", which prsync replaces with one line of its own.
 
 use std::io::{self, Read, Write};
-use std::process::{Child, ChildStdin, Command, Stdio};
+use std::process::{ChildStdin, Command, ExitStatus, Stdio};
 use std::sync::mpsc::{self, Receiver, RecvTimeoutError};
 use std::sync::{Arc, Mutex};
-use std::thread::JoinHandle;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use prtools_rsync_wire::mux::{frame_data, write_message, Tag, DATA_FRAME};
 
-/// How often a finished session looks whether the remote shell has exited.
-const EXIT_POLL: Duration = Duration::from_millis(20);
+/// How long output is still awaited once the remote shell has exited.
+const AFTER_EXIT: Duration = Duration::from_secs(2);
+/// How long the rest of the remote shell's stderr is awaited once it has exited: a
+/// persistent ssh master (ControlPersist) it started may hold the pipe open for good.
+const STDERR_GRACE: Duration = Duration::from_secs(2);
 
 /// A running remote shell and the session's ends of its pipes.
 pub struct Link {
-    child: Child,
+    pid: i32,
+    /// The remote shell's exit status, once the waiting thread has it.
+    exit: Receiver<ExitStatus>,
+    status: Option<ExitStatus>,
     /// The server's output.
     pub input: Incoming,
     /// The server's input.
     pub output: Outgoing,
     stderr: Arc<Mutex<Stderr>>,
-    stderr_thread: Option<JoinHandle<()>>,
+    /// Says when the stderr thread has read to the end.
+    stderr_done: Receiver<()>,
 }
 
 /// The server's stderr: held until [`Link::release_stderr`], then passed on as it comes.
@@ -55,22 +63,32 @@ impl Link {
             return Err(io::Error::other("the remote shell's pipes were not made"));
         };
         let (tx, rx) = mpsc::channel();
+        let exited_tx = tx.clone();
         std::thread::spawn(move || {
             let mut buf = vec![0u8; 64 * 1024];
             loop {
                 match stdout.read(&mut buf) {
                     Ok(0) | Err(_) => break,
                     Ok(n) => {
-                        if tx.send(buf[..n].to_vec()).is_err() {
+                        if tx.send(Chunk::Data(buf[..n].to_vec())).is_err() {
                             break;
                         }
                     }
                 }
             }
         });
+        let pid = child.id() as i32;
+        let (exit_tx, exit) = mpsc::channel();
+        std::thread::spawn(move || {
+            if let Ok(status) = child.wait() {
+                let _ = exit_tx.send(status);
+            }
+            let _ = exited_tx.send(Chunk::Exited);
+        });
         let stderr = Arc::new(Mutex::new(Stderr::Holding(Vec::new())));
         let held = stderr.clone();
-        let stderr_thread = std::thread::spawn(move || {
+        let (done_tx, stderr_done) = mpsc::channel();
+        std::thread::spawn(move || {
             let mut buf = vec![0u8; 8 * 1024];
             while let Ok(n) = err.read(&mut buf) {
                 if n == 0 {
@@ -84,14 +102,18 @@ impl Link {
                     }
                 }
             }
+            let _ = done_tx.send(());
         });
         Ok(Link {
-            child,
+            pid,
+            exit,
+            status: None,
             input: Incoming {
                 rx,
                 chunk: Vec::new(),
                 pos: 0,
                 timeout: None,
+                exited: false,
             },
             output: Outgoing {
                 stdin: Some(stdin),
@@ -99,7 +121,7 @@ impl Link {
                 framed: false,
             },
             stderr,
-            stderr_thread: Some(stderr_thread),
+            stderr_done,
         })
     }
 
@@ -117,23 +139,18 @@ impl Link {
     /// What the server still said on stderr is printed (or, with `keep_stderr`, returned).
     pub fn finish(&mut self, grace: Duration, keep_stderr: bool) -> (Option<i32>, Vec<u8>) {
         self.output.close();
-        let deadline = Instant::now() + grace;
-        let status = loop {
-            match self.child.try_wait() {
-                Ok(Some(status)) => break Some(status),
-                Ok(None) if Instant::now() < deadline => std::thread::sleep(EXIT_POLL),
-                _ => {
-                    let _ = self.child.kill();
-                    let _ = self.child.wait();
-                    break None;
-                }
+        let status = match self.exit.recv_timeout(grace) {
+            Ok(status) => Some(status),
+            Err(_) => {
+                self.kill();
+                let _ = self.exit.recv_timeout(AFTER_EXIT);
+                None
             }
         };
+        self.status = status;
         // The remote shell is gone, so its stderr has ended (or soon will): what it said
         // is complete once the thread has read it all.
-        if let Some(t) = self.stderr_thread.take() {
-            let _ = t.join();
-        }
+        let _ = self.stderr_done.recv_timeout(STDERR_GRACE);
         let mut state = self.stderr.lock().unwrap_or_else(|e| e.into_inner());
         let held = match std::mem::replace(&mut *state, Stderr::Passing) {
             Stderr::Holding(bytes) => bytes,
@@ -154,36 +171,70 @@ impl Link {
     }
 }
 
-impl Drop for Link {
-    fn drop(&mut self) {
-        if let Ok(None) = self.child.try_wait() {
-            let _ = self.child.kill();
-            let _ = self.child.wait();
+impl Link {
+    /// Kills the remote shell unless it has exited.
+    fn kill(&mut self) {
+        if self.status.is_some() {
+            return;
+        }
+        match self.exit.try_recv() {
+            Ok(status) => self.status = Some(status),
+            Err(_) => {
+                // SAFETY: kill(2) has no memory effects. The pid is our child's, whose
+                // status has not come: not reaped, or reaped an instant ago, too soon for
+                // the pid to be handed to another process.
+                unsafe {
+                    libc::kill(self.pid, libc::SIGKILL);
+                }
+            }
         }
     }
 }
 
+impl Drop for Link {
+    fn drop(&mut self) {
+        self.kill();
+    }
+}
+
+/// What the draining threads send.
+enum Chunk {
+    /// Bytes of the server's output.
+    Data(Vec<u8>),
+    /// The remote shell has exited.
+    Exited,
+}
+
 /// The server's output, read from the draining thread's channel.
 pub struct Incoming {
-    rx: Receiver<Vec<u8>>,
+    rx: Receiver<Chunk>,
     chunk: Vec<u8>,
     pos: usize,
     /// The longest a read waits for the server; None waits as long as the link is up.
     pub timeout: Option<Duration>,
+    /// The remote shell has exited: what it wrote is all here within [`AFTER_EXIT`].
+    exited: bool,
 }
 
 impl Read for Incoming {
     fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
-        if self.pos == self.chunk.len() {
-            let next = match self.timeout {
+        while self.pos == self.chunk.len() {
+            let wait = if self.exited {
+                Some(AFTER_EXIT)
+            } else {
+                self.timeout
+            };
+            let next = match wait {
                 Some(t) => self.rx.recv_timeout(t),
                 None => self.rx.recv().map_err(|_| RecvTimeoutError::Disconnected),
             };
             match next {
-                Ok(chunk) => {
+                Ok(Chunk::Data(chunk)) => {
                     self.chunk = chunk;
                     self.pos = 0;
                 }
+                Ok(Chunk::Exited) => self.exited = true,
+                Err(RecvTimeoutError::Timeout) if self.exited => return Ok(0),
                 Err(RecvTimeoutError::Disconnected) => return Ok(0),
                 Err(RecvTimeoutError::Timeout) => {
                     return Err(io::Error::new(

@@ -275,13 +275,13 @@ fn unsupported(o: &Options) -> Option<&'static str> {
     checks.iter().find(|(on, _)| *on).map(|(_, name)| *name)
 }
 
-/// `arg` for the remote shell: as it is when it holds nothing the shell would read, else
-/// in single quotes.
+/// `arg` for the remote shell: as it is when it holds nothing the shell would read (but a
+/// `~`, which the remote shell expands as it does for rsync), else in single quotes.
 fn quote(arg: &str) -> String {
     let plain = !arg.is_empty()
         && arg
             .bytes()
-            .all(|b| b.is_ascii_alphanumeric() || b"-_./=:,+@%^".contains(&b));
+            .all(|b| b.is_ascii_alphanumeric() || b"-_./=:,+@%^~".contains(&b));
     if plain {
         arg.to_string()
     } else {
@@ -309,6 +309,7 @@ mod tests {
         assert_eq!(quote("it's"), "'it'\\''s'");
         assert_eq!(quote(""), "''");
         assert_eq!(quote("$HOME"), "'$HOME'");
+        assert_eq!(quote("~/backup/"), "~/backup/");
     }
 
     #[test]

@@ -145,6 +145,14 @@ fn body(
     }
     flist::sort(&mut list);
     check_parents(&list)?;
+    if list.is_empty() {
+        // Nothing to receive (the sender said why): rsync's client then only waits for
+        // the server to exit.
+        return Ok(Outcome {
+            io_error: 0,
+            remote_io_error,
+        });
+    }
 
     let typed = opts.dest.as_bytes();
     let shown = String::from_utf8_lossy(typed.strip_suffix(b"/").unwrap_or(typed)).into_owned();
