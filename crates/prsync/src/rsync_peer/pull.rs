@@ -738,3 +738,44 @@ fn no_send(e: &io::Error) -> Option<i32> {
         .and_then(|inner| inner.downcast_ref::<NoSend>())
         .map(|n| n.0)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn entry(name: &str, mode: u32) -> Entry {
+        Entry {
+            name: name.as_bytes().to_vec(),
+            mode,
+            size: 0,
+            mtime: 0,
+            mtime_nsec: 0,
+            uid: 0,
+            gid: 0,
+            rdev: 0,
+            link: None,
+            top: false,
+        }
+    }
+
+    #[test]
+    fn an_entry_inside_a_listed_symlink_or_file_is_refused() {
+        let dir = 0o040755;
+        let fine = [
+            entry(".", dir),
+            entry("a", dir),
+            entry("a/f", 0o100644),
+            entry("top", 0o100644),
+        ];
+        assert!(check_parents(&fine).is_ok());
+        // "l" is a symlink in the list: a file below it would be written through it.
+        let through_link = [entry("l", 0o120777), entry("l/passwd", 0o100644)];
+        let err = check_parents(&through_link).unwrap_err();
+        assert!(err.to_string().contains("\"l/passwd\""), "{err}");
+        // A parent the list never named is refused too.
+        assert!(check_parents(&[entry("x/y", 0o100644)]).is_err());
+        let kids = children_of(&fine);
+        assert!(kids[&b"."[..]].contains(&b"a"[..]));
+        assert!(kids[&b"a"[..]].contains(&b"f"[..]));
+    }
+}
