@@ -352,6 +352,16 @@ pub struct Cli {
     /// Never upload the agent; fail on hosts that lack it
     #[arg(long = "no-bootstrap", help_heading = "Connection")]
     pub no_bootstrap: bool,
+    /// What to talk to on the hosts: prsync's agent (uploaded when missing), or the
+    /// host's own rsync over rsync's protocol (-r -l -p -t -g -o -D -i -n -W --delete; one host)
+    #[arg(
+        long = "wire",
+        value_name = "PEER",
+        value_enum,
+        default_value = "agent",
+        help_heading = "Connection"
+    )]
+    pub wire: crate::rsync_peer::Wire,
     /// SRC... DEST
     #[arg(value_name = "PATH", allow_hyphen_values = false)]
     pub paths: Vec<OsString>,
@@ -445,6 +455,8 @@ pub struct Options {
     pub remote_path: Option<String>,
     /// `--no-bootstrap`.
     pub no_bootstrap: bool,
+    /// `--wire`: prsync's agent or the host's rsync.
+    pub wire: crate::rsync_peer::Wire,
     /// `--chmod`, every one given, in order.
     pub chmod: Option<crate::chmod::Chmod>,
     /// The `--chmod` texts, for the agent's command line.
@@ -1160,6 +1172,7 @@ fn resolve(
         compress: cli.compress,
         bwlimit,
         no_bootstrap: cli.no_bootstrap,
+        wire: cli.wire,
         pushed: false,
         chmod,
         chmod_text: cli.chmod.clone(),

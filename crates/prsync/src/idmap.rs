@@ -127,7 +127,7 @@ pub fn chown_maps(text: &str) -> Result<(Option<IdMap>, Option<IdMap>), String> 
 }
 
 /// The id of a user or group name here.
-fn id_of(ids: Ids, name: &str) -> Option<u32> {
+pub(crate) fn id_of(ids: Ids, name: &str) -> Option<u32> {
     let c = CString::new(name).ok()?;
     let mut buf = vec![0u8; 16 * 1024];
     match ids {
@@ -166,7 +166,7 @@ fn id_of(ids: Ids, name: &str) -> Option<u32> {
 }
 
 /// The name of a user or group id here, if it has one.
-fn name_of(ids: Ids, id: u32) -> Option<Vec<u8>> {
+pub(crate) fn name_of(ids: Ids, id: u32) -> Option<Vec<u8>> {
     let mut buf = vec![0u8; 16 * 1024];
     let name = match ids {
         Ids::Users => {

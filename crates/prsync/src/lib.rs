@@ -46,6 +46,7 @@ pub mod pace;
 pub mod progress_line;
 pub mod receiver;
 pub mod remote;
+pub mod rsync_peer;
 pub mod sender;
 pub mod size_arg;
 pub mod sparse;
@@ -120,6 +121,9 @@ pub fn run(opts: &Options) -> i32 {
     }
     if let Some(b) = opts.more.batch.as_ref().filter(|b| !b.writes()) {
         return batch::replay::run(opts, b);
+    }
+    if opts.remote != Remote::Local && opts.wire == rsync_peer::Wire::Rsync {
+        return rsync_peer::run(opts);
     }
     if opts.remote != Remote::Local {
         return remote::client::run(opts);

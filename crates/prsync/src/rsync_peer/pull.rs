@@ -1,0 +1,781 @@
+//! A pull over rsync's protocol: the host's `rsync --server --sender` sends; this side is
+//! rsync's generator (it walks the list, makes folders and links, and asks for the files
+//! it lacks with the block sums of its old copies) and its receiver (it rebuilds each
+//! file from the tokens into a temp file, checks the whole-file MD5, and renames it into
+//! place).
+//!
+//! rsync runs those two as processes; here they take turns: each file asked for is
+//! received before the next is asked for. Answers to entries that need no data (a folder
+//! made, a mode changed) come back from the sender on the same stream and are printed as
+//! they arrive, so `-i` lines keep the list's order.
+//!
+//! Names from the server are checked before use: relative, no `..`, and every entry's
+//! parent must itself be a folder of the list, so that a server cannot make this side
+//! write through a symlink it sent.
+
+use std::cell::RefCell;
+use std::collections::{HashMap, HashSet};
+use std::ffi::OsStr;
+use std::fs::Metadata;
+use std::io::{self, Read, Write};
+use std::os::unix::ffi::OsStrExt;
+use std::os::unix::fs::{FileTypeExt, MetadataExt, OpenOptionsExt, PermissionsExt};
+use std::path::{Path, PathBuf};
+use std::rc::Rc;
+
+use prtools_mapped::Mapped;
+use prtools_rsync_wire::checksum::{rolling, strong};
+use prtools_rsync_wire::codec::{get_varlong, invalid, put_int, put_shortint, put_varint};
+use prtools_rsync_wire::delta;
+use prtools_rsync_wire::flist::{self, get_id_list, is_safe_name, Decoder, Entry, Keep};
+use prtools_rsync_wire::handshake::Session;
+use prtools_rsync_wire::itemize::{self, Kind, Style};
+use prtools_rsync_wire::mux::Demux;
+use prtools_rsync_wire::ndx::{NdxState, NDX_DEL_STATS, NDX_DONE};
+use prtools_rsync_wire::sums::{block_length, head_for, SumHead};
+
+use super::link::Link;
+use super::push::{on_message, read_request, Heard, NoSend, Outcome};
+use crate::cli::{DeleteMode, Options};
+use crate::idmap::{id_of, Ids};
+
+/// rsync's I/O error bit for a general failure.
+const IOERR_GENERAL: i32 = 1;
+
+/// What deletions removed, by kind, for the deletion totals protocol 31 sends.
+#[derive(Default)]
+struct Deleted {
+    files: i32,
+    dirs: i32,
+    links: i32,
+    devices: i32,
+    specials: i32,
+}
+
+/// The state of a pull between its steps.
+struct Pull<'a> {
+    opts: &'a Options,
+    list: &'a [Entry],
+    session: &'a Session,
+    dest: PathBuf,
+    style: Style,
+    ndx_out: NdxState,
+    ndx_in: NdxState,
+    deleted: Deleted,
+    io_error: i32,
+    /// Folders to give their mode, owner and time once their contents are in.
+    dirs: Vec<(PathBuf, Entry)>,
+    serial: u32,
+}
+
+/// Runs a pull after the handshake into the local `dest` as typed.
+pub fn run(
+    link: &mut Link,
+    session: &Session,
+    opts: &Options,
+) -> Result<Outcome, (io::Error, Option<i32>)> {
+    let heard = Rc::new(RefCell::new(Heard::default()));
+    let result = body(link, session, opts, heard.clone());
+    let error_exit = heard.borrow().error_exit;
+    match result {
+        Ok(mut outcome) => {
+            outcome.remote_io_error = heard.borrow().remote_io_error;
+            Ok(outcome)
+        }
+        Err(e) => Err((e, error_exit)),
+    }
+}
+
+fn body(
+    link: &mut Link,
+    session: &Session,
+    opts: &Options,
+    heard: Rc<RefCell<Heard>>,
+) -> io::Result<Outcome> {
+    let keep = Keep {
+        uid: opts.owner,
+        gid: opts.group,
+        links: opts.links,
+        devices: opts.devices,
+        specials: opts.specials,
+    };
+    let out = &mut link.output;
+    out.frame();
+    // No filter rules.
+    let mut b = Vec::new();
+    put_int(&mut b, 0);
+    out.write_all(&b)?;
+    out.flush()?;
+
+    let itemize_on = opts.itemize;
+    let heard_in = heard.clone();
+    let mut input = Demux::new(&mut link.input, move |tag, body: Vec<u8>| {
+        on_message(tag, body, itemize_on, &heard_in)
+    });
+
+    let mut decoder = Decoder::new(session.protocol, keep);
+    let mut list = Vec::new();
+    let remote_io_error = loop {
+        match decoder.get(&mut input)? {
+            Ok(entry) => {
+                if !is_safe_name(&entry.name) {
+                    return Err(invalid(format!(
+                        "the server sent the unsafe name {:?}",
+                        String::from_utf8_lossy(&entry.name)
+                    )));
+                }
+                list.push(entry);
+            }
+            Err(bits) => break bits,
+        }
+    };
+    let users = if keep.uid {
+        id_map(Ids::Users, get_id_list(&mut input)?)
+    } else {
+        HashMap::new()
+    };
+    let groups = if keep.gid {
+        id_map(Ids::Groups, get_id_list(&mut input)?)
+    } else {
+        HashMap::new()
+    };
+    for e in &mut list {
+        e.uid = users.get(&e.uid).copied().unwrap_or(e.uid);
+        e.gid = groups.get(&e.gid).copied().unwrap_or(e.gid);
+    }
+    flist::sort(&mut list);
+    check_parents(&list)?;
+    if list.is_empty() {
+        // Nothing to receive (the sender said why): rsync's client then only waits for
+        // the server to exit.
+        return Ok(Outcome {
+            io_error: 0,
+            remote_io_error,
+        });
+    }
+
+    let typed = opts.dest.as_bytes();
+    let shown = String::from_utf8_lossy(typed.strip_suffix(b"/").unwrap_or(typed)).into_owned();
+    let dest = PathBuf::from(&opts.dest);
+    let mut created = false;
+    if std::fs::symlink_metadata(&dest).is_err() && !list.is_empty() {
+        std::fs::create_dir_all(&dest)?;
+        created = true;
+        if opts.itemize {
+            io::stdout().write_all(format!("created directory {shown}\n").as_bytes())?;
+        }
+    }
+    let mut pull = Pull {
+        opts,
+        list: &list,
+        session,
+        dest,
+        style: Style {
+            sending: false,
+            times: opts.times,
+            // This side receives, and sets symlink times.
+            symlink_times: true,
+        },
+        ndx_out: NdxState::default(),
+        ndx_in: NdxState::default(),
+        deleted: Deleted::default(),
+        io_error: 0,
+        dirs: Vec::new(),
+        serial: 0,
+    };
+    // rsync deletes nothing after a sender's I/O error: its list may be short.
+    let may_delete = opts.delete != DeleteMode::Off && remote_io_error == 0;
+    let children = children_of(&list);
+    for (i, entry) in list.iter().enumerate() {
+        let path = pull.path_of(&entry.name);
+        let fresh = created && entry.name == b".";
+        pull.generate(out, &mut input, i as i32, entry, &path, fresh)?;
+        if entry.is_dir() && may_delete {
+            pull.delete_extras(&path, &entry.name, &children)?;
+        }
+    }
+    // The end of the first phase; the sender says it is through the same way.
+    pull.send_ndx(out, NDX_DONE)?;
+    out.flush()?;
+    pull.pump(&mut input)?;
+    // No redo phase (a failed check is reported instead), then the end of the run.
+    pull.send_ndx(out, NDX_DONE)?;
+    pull.send_ndx(out, NDX_DONE)?;
+    if session.protocol >= 31 {
+        if opts.delete != DeleteMode::Off {
+            let mut b = Vec::new();
+            pull.ndx_out.put(&mut b, NDX_DEL_STATS);
+            let d = &pull.deleted;
+            let plain = d.files - d.dirs - d.links - d.devices - d.specials;
+            for n in [plain, d.dirs, d.links, d.devices, d.specials] {
+                put_varint(&mut b, n);
+            }
+            out.write_all(&b)?;
+        }
+        pull.send_ndx(out, NDX_DONE)?;
+    }
+    out.flush()?;
+    pull.pump(&mut input)?;
+    pull.pump(&mut input)?;
+    // The sender's totals: bytes read, written, the list's size, its build and send times.
+    for _ in 0..5 {
+        get_varlong(&mut input, 3)?;
+    }
+    pull.send_ndx(out, NDX_DONE)?;
+    out.flush()?;
+    if session.protocol >= 31 {
+        pull.pump(&mut input)?;
+    }
+    pull.finish_dirs();
+    Ok(Outcome {
+        io_error: pull.io_error,
+        remote_io_error,
+    })
+}
+
+/// Remote ids by name to local ids, as rsync maps them (a name unknown here keeps its id).
+fn id_map(ids: Ids, list: Vec<(u32, Vec<u8>)>) -> HashMap<u32, u32> {
+    list.into_iter()
+        .filter_map(|(id, name)| {
+            let local = id_of(ids, std::str::from_utf8(&name).ok()?)?;
+            Some((id, local))
+        })
+        .collect()
+}
+
+/// The parent of a list name (`.` for a top-level one).
+fn parent_of(name: &[u8]) -> &[u8] {
+    match name.iter().rposition(|&c| c == b'/') {
+        Some(i) => &name[..i],
+        None => b".",
+    }
+}
+
+/// Refuses an entry whose parent is not a folder of the list (top-level ones sit in the
+/// destination itself).
+fn check_parents(list: &[Entry]) -> io::Result<()> {
+    let dirs: HashSet<&[u8]> = list
+        .iter()
+        .filter(|e| e.is_dir())
+        .map(|e| &e.name[..])
+        .collect();
+    for e in list.iter().filter(|e| e.name != b".") {
+        let parent = parent_of(&e.name);
+        if parent != b"." && !dirs.contains(parent) {
+            return Err(invalid(format!(
+                "the server sent {:?} inside something that is not a folder of the list",
+                String::from_utf8_lossy(&e.name)
+            )));
+        }
+    }
+    Ok(())
+}
+
+/// The names of the list that each folder holds.
+fn children_of(list: &[Entry]) -> HashMap<Vec<u8>, HashSet<Vec<u8>>> {
+    let mut map: HashMap<Vec<u8>, HashSet<Vec<u8>>> = HashMap::new();
+    for e in list.iter().filter(|e| e.name != b".") {
+        let base = match e.name.iter().rposition(|&c| c == b'/') {
+            Some(i) => e.name[i + 1..].to_vec(),
+            None => e.name.clone(),
+        };
+        map.entry(parent_of(&e.name).to_vec())
+            .or_default()
+            .insert(base);
+    }
+    map
+}
+
+fn kind_of(e: &Entry) -> Kind {
+    if e.is_dir() {
+        Kind::Dir
+    } else if e.is_link() {
+        Kind::Link
+    } else if e.is_file() {
+        Kind::File
+    } else if e.is_device() {
+        Kind::Device
+    } else {
+        Kind::Special
+    }
+}
+
+impl Pull<'_> {
+    fn path_of(&self, name: &[u8]) -> PathBuf {
+        if name == b"." {
+            self.dest.clone()
+        } else {
+            self.dest.join(OsStr::from_bytes(name))
+        }
+    }
+
+    fn send_ndx(&mut self, out: &mut impl Write, ndx: i32) -> io::Result<()> {
+        let mut b = Vec::new();
+        self.ndx_out.put(&mut b, ndx);
+        out.write_all(&b)
+    }
+
+    /// Tells the sender about an entry that needs no data, when `-i` would show it: it
+    /// sends the flags back, and the line is printed when they arrive.
+    fn tell(&mut self, out: &mut impl Write, ndx: i32, iflags: u32) -> io::Result<()> {
+        if iflags & itemize::SIGNIFICANT == 0 && !self.opts.itemize_all {
+            return Ok(());
+        }
+        let mut b = Vec::new();
+        self.ndx_out.put(&mut b, ndx);
+        put_shortint(&mut b, iflags as u16);
+        out.write_all(&b)
+    }
+
+    /// rsync's `itemize`: the flags for what differs between the entry and what is here.
+    fn differences(&self, e: &Entry, here: &Metadata) -> u32 {
+        let mut iflags = 0;
+        if e.is_file() && e.size != here.size() {
+            iflags |= itemize::REPORT_SIZE;
+        }
+        if self.opts.times && !(e.is_dir() && self.opts.omit_dir_times) && here.mtime() != e.mtime {
+            iflags |= itemize::REPORT_TIME;
+        }
+        if self.opts.perms && !e.is_link() && (here.mode() & 0o7777) != (e.mode & 0o7777) {
+            iflags |= itemize::REPORT_PERMS;
+        }
+        if self.opts.owner && here.uid() != e.uid {
+            iflags |= itemize::REPORT_OWNER;
+        }
+        if self.opts.group && here.gid() != e.gid {
+            iflags |= itemize::REPORT_GROUP;
+        }
+        iflags
+    }
+
+    fn generate(
+        &mut self,
+        out: &mut super::link::Outgoing,
+        input: &mut impl Read,
+        ndx: i32,
+        e: &Entry,
+        path: &Path,
+        fresh: bool,
+    ) -> io::Result<()> {
+        let mut here = std::fs::symlink_metadata(path).ok();
+        if e.is_dir() {
+            if let Some(h) = here.as_ref().filter(|h| !h.is_dir()) {
+                let h = h.clone();
+                self.delete_one(path, &e.name, &h)?;
+                here = None;
+            }
+            let iflags = match (&here, fresh) {
+                (Some(h), false) => self.differences(e, h),
+                _ => {
+                    if here.is_none() {
+                        std::fs::create_dir(path)?;
+                    }
+                    itemize::LOCAL_CHANGE | itemize::IS_NEW
+                }
+            };
+            self.set_owner(path, e, here.as_ref());
+            self.dirs.push((path.to_path_buf(), e.clone()));
+            return self.tell(out, ndx, iflags);
+        }
+        if let Some(h) = here.as_ref().filter(|h| h.is_dir()) {
+            let h = h.clone();
+            self.delete_one(path, &e.name, &h)?;
+            here = None;
+        }
+        if e.is_link() {
+            let target = e.link.clone().unwrap_or_default();
+            let same = here.as_ref().is_some_and(|h| h.file_type().is_symlink())
+                && std::fs::read_link(path)
+                    .is_ok_and(|t| t.as_os_str().as_bytes() == target.as_slice());
+            let iflags = if same {
+                self.differences(e, here.as_ref().unwrap())
+            } else {
+                let was_link = here.as_ref().is_some_and(|h| h.file_type().is_symlink());
+                if here.is_some() {
+                    std::fs::remove_file(path)?;
+                }
+                std::os::unix::fs::symlink(OsStr::from_bytes(&target), path)?;
+                let mut f = itemize::LOCAL_CHANGE;
+                if was_link {
+                    f |= itemize::REPORT_CHANGE
+                        | self.differences(e, here.as_ref().unwrap()) & itemize::REPORT_TIME;
+                } else {
+                    f |= itemize::IS_NEW;
+                }
+                f
+            };
+            self.set_attrs(path, e, true)?;
+            return self.tell(out, ndx, iflags);
+        }
+        if !e.is_file() {
+            let same = here.as_ref().is_some_and(|h| {
+                (h.mode() & 0o170000) == (e.mode & 0o170000)
+                    && (!e.is_device() || h.rdev() == e.rdev)
+            });
+            let iflags = if same {
+                self.differences(e, here.as_ref().unwrap())
+            } else {
+                if let Some(h) = here.clone() {
+                    self.delete_one(path, &e.name, &h)?;
+                }
+                let c = std::ffi::CString::new(path.as_os_str().as_bytes())
+                    .map_err(|_| invalid("a name with a NUL byte".into()))?;
+                // SAFETY: `c` is a NUL-terminated path that lives across the call.
+                let rc = unsafe {
+                    libc::mknod(c.as_ptr(), e.mode as libc::mode_t, e.rdev as libc::dev_t)
+                };
+                if rc != 0 {
+                    return Err(io::Error::last_os_error());
+                }
+                itemize::LOCAL_CHANGE | itemize::IS_NEW
+            };
+            self.set_attrs(path, e, false)?;
+            return self.tell(out, ndx, iflags);
+        }
+        // A regular file: unchanged by size and time, or asked for.
+        let basis = here.as_ref().filter(|h| h.is_file());
+        if let Some(h) = here.as_ref().filter(|h| !h.is_file()) {
+            let h = h.clone();
+            self.delete_one(path, &e.name, &h)?;
+        }
+        if let Some(h) = basis {
+            if h.size() == e.size && h.mtime() == e.mtime {
+                let iflags = self.differences(e, h);
+                self.set_attrs(path, e, false)?;
+                return self.tell(out, ndx, iflags);
+            }
+        }
+        let iflags = itemize::TRANSFER
+            | match basis {
+                Some(h) => self.differences(e, h),
+                None => itemize::IS_NEW,
+            };
+        let mut b = Vec::new();
+        self.ndx_out.put(&mut b, ndx);
+        put_shortint(&mut b, iflags as u16);
+        let map = match basis.filter(|_| !self.opts.whole_file) {
+            Some(_) => std::fs::File::open(path).and_then(|f| Mapped::new(&f)).ok(),
+            None => None,
+        };
+        let head = match &map {
+            Some(m) if !m.is_empty() => {
+                let head = head_for(m.len() as u64, block_length(m.len() as u64));
+                head.put(&mut b);
+                for block in m.chunks(head.blength as usize) {
+                    put_int(&mut b, rolling(block) as i32);
+                    b.extend_from_slice(&strong(
+                        block,
+                        self.session.seed,
+                        self.session.seed_first(),
+                    ));
+                }
+                head
+            }
+            _ => {
+                let head = SumHead::default();
+                head.put(&mut b);
+                head
+            }
+        };
+        out.write_all(&b)?;
+        out.flush()?;
+        let basis_bytes: &[u8] = map.as_deref().unwrap_or(&[]);
+        self.pump_file(input, ndx, e, path, basis_bytes, &head)
+    }
+
+    /// Reads the sender's answers to entries that needed no data, printing them, until
+    /// the end of a phase.
+    fn pump(&mut self, input: &mut impl Read) -> io::Result<()> {
+        let list = self.list;
+        loop {
+            let req = match read_request(input, &mut self.ndx_in) {
+                Ok(r) => r,
+                Err(e) if no_send(&e).is_some() => continue,
+                Err(e) => return Err(e),
+            };
+            if req.ndx == NDX_DONE {
+                return Ok(());
+            }
+            let e = list
+                .get(req.ndx as usize)
+                .ok_or_else(|| invalid(format!("the server answered for file {}", req.ndx)))?;
+            if req.iflags & itemize::TRANSFER != 0 {
+                return Err(invalid(format!(
+                    "data for file {} that was not asked for now",
+                    req.ndx
+                )));
+            }
+            self.print(req.iflags, e)?;
+        }
+    }
+
+    fn print(&self, iflags: u32, e: &Entry) -> io::Result<()> {
+        if !self.opts.itemize {
+            return Ok(());
+        }
+        let mut line = itemize::line(iflags, kind_of(e), self.style, &e.name, e.link.as_deref());
+        line.push(b'\n');
+        io::stdout().write_all(&line)
+    }
+
+    /// Receives file `ndx`: the answers before it are printed; its tokens become a temp
+    /// file beside it, checked and renamed into place.
+    fn pump_file(
+        &mut self,
+        input: &mut impl Read,
+        ndx: i32,
+        e: &Entry,
+        path: &Path,
+        basis: &[u8],
+        head: &SumHead,
+    ) -> io::Result<()> {
+        let req = loop {
+            let req = match read_request(input, &mut self.ndx_in) {
+                Ok(r) => r,
+                Err(err) => match no_send(&err) {
+                    Some(n) if n == ndx => {
+                        self.io_error |= IOERR_GENERAL;
+                        return Ok(());
+                    }
+                    Some(_) => continue,
+                    None => return Err(err),
+                },
+            };
+            if req.ndx == ndx {
+                break req;
+            }
+            if req.ndx == NDX_DONE || req.iflags & itemize::TRANSFER != 0 {
+                return Err(invalid(format!(
+                    "file {} came while file {ndx} was awaited",
+                    req.ndx
+                )));
+            }
+            // An entry told before this one comes back: its line.
+            let list = self.list;
+            let told = list
+                .get(req.ndx as usize)
+                .ok_or_else(|| invalid(format!("the server answered for file {}", req.ndx)))?;
+            self.print(req.iflags, told)?;
+        };
+        let echoed = SumHead::read(input)?;
+        if echoed != *head {
+            return Err(invalid("the sender changed the block sums' shape".into()));
+        }
+        self.serial += 1;
+        let base = path
+            .file_name()
+            .map(|n| n.as_bytes().to_vec())
+            .unwrap_or_default();
+        let mut temp_name = b".".to_vec();
+        temp_name.extend_from_slice(&base);
+        temp_name.extend_from_slice(format!(".{}.{}", std::process::id(), self.serial).as_bytes());
+        let temp = path.with_file_name(OsStr::from_bytes(&temp_name));
+        let file = std::fs::OpenOptions::new()
+            .write(true)
+            .create_new(true)
+            .mode(0o600)
+            .open(&temp)?;
+        let mut w = io::BufWriter::new(file);
+        let result = delta::receive(input, basis, head, &mut w).and_then(|ok| {
+            w.flush()?;
+            Ok(ok)
+        });
+        drop(w);
+        let ok = match result {
+            Ok(ok) => ok,
+            Err(err) => {
+                let _ = std::fs::remove_file(&temp);
+                return Err(err);
+            }
+        };
+        if !ok {
+            let _ = std::fs::remove_file(&temp);
+            self.io_error |= IOERR_GENERAL;
+            eprintln!(
+                "prsync: {:?} failed verification: the data did not match its checksum",
+                String::from_utf8_lossy(&e.name)
+            );
+            return Ok(());
+        }
+        self.set_attrs(&temp, e, false)?;
+        std::fs::rename(&temp, path)?;
+        self.print(req.iflags, e)
+    }
+
+    fn set_owner(&self, path: &Path, e: &Entry, here: Option<&Metadata>) {
+        let uid = self.opts.owner.then_some(e.uid);
+        let gid = self.opts.group.then_some(e.gid);
+        let fits = |want: Option<u32>, have: u32| want.map_or(true, |w| w == have);
+        let same = here.is_some_and(|h| fits(uid, h.uid()) && fits(gid, h.gid()));
+        if (uid.is_some() || gid.is_some()) && !same {
+            let _ = std::os::unix::fs::lchown(path, uid, gid);
+        }
+    }
+
+    /// Gives `path` the entry's owner, group, mode and time, as the options keep them.
+    fn set_attrs(&mut self, path: &Path, e: &Entry, link: bool) -> io::Result<()> {
+        self.set_owner(path, e, None);
+        if self.opts.perms && !link {
+            std::fs::set_permissions(path, std::fs::Permissions::from_mode(e.mode & 0o7777))?;
+        }
+        if self.opts.times {
+            let t = filetime::FileTime::from_unix_time(e.mtime, e.mtime_nsec);
+            if link {
+                filetime::set_symlink_file_times(path, t, t)?;
+            } else {
+                filetime::set_file_times(path, t, t)?;
+            }
+        }
+        Ok(())
+    }
+
+    /// Folders get their mode and time last, deepest first, after their contents.
+    fn finish_dirs(&mut self) {
+        let dirs = std::mem::take(&mut self.dirs);
+        for (path, e) in dirs.iter().rev() {
+            if let Err(err) = self.set_attrs(path, e, false) {
+                self.io_error |= IOERR_GENERAL;
+                eprintln!(
+                    "prsync: cannot set the attributes of \"{}\": {}",
+                    path.display(),
+                    super::os_text(&err)
+                );
+            }
+        }
+    }
+
+    /// rsync's `delete_in_dir`: what is in this folder here but not in the list goes, in
+    /// reverse list order, a folder's contents before the folder.
+    fn delete_extras(
+        &mut self,
+        dir: &Path,
+        name: &[u8],
+        children: &HashMap<Vec<u8>, HashSet<Vec<u8>>>,
+    ) -> io::Result<()> {
+        let keep = children.get(name);
+        let mut extras = Vec::new();
+        for child in std::fs::read_dir(dir)? {
+            let child = child?;
+            let base = child.file_name().as_bytes().to_vec();
+            if keep.is_some_and(|k| k.contains(&base)) {
+                continue;
+            }
+            let meta = std::fs::symlink_metadata(child.path())?;
+            let rel = if name == b"." {
+                base.clone()
+            } else {
+                [name, b"/", &base].concat()
+            };
+            extras.push(listed_entry(rel, &meta));
+        }
+        flist::sort(&mut extras);
+        for e in extras.iter().rev() {
+            let path = self.path_of(&e.name);
+            let meta = std::fs::symlink_metadata(&path)?;
+            self.delete_one(&path, &e.name, &meta)?;
+        }
+        Ok(())
+    }
+
+    /// Deletes one name here (a folder with all it holds), printing `*deleting` lines.
+    fn delete_one(&mut self, path: &Path, name: &[u8], meta: &Metadata) -> io::Result<()> {
+        if meta.is_dir() {
+            let mut inside = Vec::new();
+            for child in std::fs::read_dir(path)? {
+                let child = child?;
+                let rel = [name, b"/", child.file_name().as_bytes()].concat();
+                inside.push(listed_entry(rel, &std::fs::symlink_metadata(child.path())?));
+            }
+            flist::sort(&mut inside);
+            for e in inside.iter().rev() {
+                let p = self.path_of(&e.name);
+                let m = std::fs::symlink_metadata(&p)?;
+                self.delete_one(&p, &e.name, &m)?;
+            }
+            std::fs::remove_dir(path)?;
+            self.deleted.dirs += 1;
+        } else {
+            std::fs::remove_file(path)?;
+            let ft = meta.file_type();
+            if ft.is_symlink() {
+                self.deleted.links += 1;
+            } else if ft.is_block_device() || ft.is_char_device() {
+                self.deleted.devices += 1;
+            } else if !ft.is_file() {
+                self.deleted.specials += 1;
+            }
+        }
+        self.deleted.files += 1;
+        if self.opts.itemize {
+            let kind = if meta.is_dir() { Kind::Dir } else { Kind::File };
+            let mut line = itemize::line(itemize::DELETED, kind, self.style, name, None);
+            line.push(b'\n');
+            io::stdout().write_all(&line)?;
+        }
+        Ok(())
+    }
+}
+
+/// An entry for what is here, for sorting it as rsync would.
+fn listed_entry(name: Vec<u8>, meta: &Metadata) -> Entry {
+    Entry {
+        name,
+        mode: meta.mode(),
+        size: meta.size(),
+        mtime: meta.mtime(),
+        mtime_nsec: 0,
+        uid: meta.uid(),
+        gid: meta.gid(),
+        rdev: 0,
+        link: None,
+        top: false,
+    }
+}
+
+/// The index a sender said it skipped, if this error is that.
+fn no_send(e: &io::Error) -> Option<i32> {
+    e.get_ref()
+        .and_then(|inner| inner.downcast_ref::<NoSend>())
+        .map(|n| n.0)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn entry(name: &str, mode: u32) -> Entry {
+        Entry {
+            name: name.as_bytes().to_vec(),
+            mode,
+            size: 0,
+            mtime: 0,
+            mtime_nsec: 0,
+            uid: 0,
+            gid: 0,
+            rdev: 0,
+            link: None,
+            top: false,
+        }
+    }
+
+    #[test]
+    fn an_entry_inside_a_listed_symlink_or_file_is_refused() {
+        let dir = 0o040755;
+        let fine = [
+            entry(".", dir),
+            entry("a", dir),
+            entry("a/f", 0o100644),
+            entry("top", 0o100644),
+        ];
+        assert!(check_parents(&fine).is_ok());
+        // "l" is a symlink in the list: a file below it would be written through it.
+        let through_link = [entry("l", 0o120777), entry("l/passwd", 0o100644)];
+        let err = check_parents(&through_link).unwrap_err();
+        assert!(err.to_string().contains("\"l/passwd\""), "{err}");
+        // A parent the list never named is refused too.
+        assert!(check_parents(&[entry("x/y", 0o100644)]).is_err());
+        let kids = children_of(&fine);
+        assert!(kids[&b"."[..]].contains(&b"a"[..]));
+        assert!(kids[&b"a"[..]].contains(&b"f"[..]));
+    }
+}

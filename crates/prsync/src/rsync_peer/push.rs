@@ -1,0 +1,404 @@
+//! A push over rsync's protocol: this side is the client and the sender; the host's
+//! `rsync --server` receives (its generator asks for files, its receiver writes them).
+//!
+//! The order follows rsync's `client_run` for a sender: the filter list (only an empty
+//! one, and only when the receiver deletes), the file list and the id lists, then one
+//! answer per index the generator sends, through its two extra phases (redo and done),
+//! and the goodbye.
+
+use std::cell::RefCell;
+use std::io::{self, Read, Write};
+use std::rc::Rc;
+
+use prtools_mapped::Mapped;
+use prtools_rsync_wire::codec::{
+    get_byte, get_int, get_shortint, get_varint, get_vstring, invalid, put_int, put_shortint,
+    put_vstring,
+};
+use prtools_rsync_wire::delta::{self, Seed};
+use prtools_rsync_wire::flist::{put_id_list, Encoder, Keep};
+use prtools_rsync_wire::handshake::{compat, Session};
+use prtools_rsync_wire::itemize::{self, Kind, Style};
+use prtools_rsync_wire::mux::{Demux, Tag};
+use prtools_rsync_wire::ndx::{NdxState, NDX_DEL_STATS, NDX_DONE};
+use prtools_rsync_wire::sums::{read_blocks, SumHead};
+
+use super::link::Link;
+use super::list::{Item, Listed};
+use crate::cli::{DeleteMode, Options};
+use crate::idmap::{name_of, Ids};
+
+/// rsync's I/O error bits.
+const IOERR_GENERAL: i32 = 1;
+const IOERR_VANISHED: i32 = 2;
+
+/// How a push ended, when the stream held to the end.
+#[derive(Debug, Default)]
+pub struct Outcome {
+    /// I/O error bits of this side (listing and reading the sources).
+    pub io_error: i32,
+    /// I/O error bits the server reported.
+    pub remote_io_error: i32,
+}
+
+/// What the message frames told, for after the session.
+#[derive(Default)]
+pub(super) struct Heard {
+    pub(super) remote_io_error: i32,
+    pub(super) error_exit: Option<i32>,
+}
+
+/// The sender could not open the file with this index: it sends nothing more for it.
+#[derive(Debug)]
+pub(super) struct NoSend(pub(super) i32);
+
+impl std::fmt::Display for NoSend {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "the sender skipped file {}", self.0)
+    }
+}
+
+impl std::error::Error for NoSend {}
+
+/// An index with its item flags, as the generator sends them.
+pub(super) struct Request {
+    pub(super) ndx: i32,
+    pub(super) iflags: u32,
+    pub(super) basis: Option<u8>,
+    pub(super) xname: Option<Vec<u8>>,
+}
+
+/// Runs the session after the handshake. `Err` is a broken or refused stream; the remote
+/// shell's exit status then says more.
+pub fn run(
+    link: &mut Link,
+    session: &Session,
+    listed: &Listed,
+    opts: &Options,
+) -> Result<Outcome, (io::Error, Option<i32>)> {
+    let heard = Rc::new(RefCell::new(Heard::default()));
+    let result = session_body(link, session, listed, opts, heard.clone());
+    let error_exit = heard.borrow().error_exit;
+    match result {
+        Ok(mut outcome) => {
+            outcome.remote_io_error = heard.borrow().remote_io_error;
+            Ok(outcome)
+        }
+        Err(e) => Err((e, error_exit)),
+    }
+}
+
+fn session_body(
+    link: &mut Link,
+    session: &Session,
+    listed: &Listed,
+    opts: &Options,
+    heard: Rc<RefCell<Heard>>,
+) -> io::Result<Outcome> {
+    let protocol = session.protocol;
+    let keep = Keep {
+        uid: opts.owner,
+        gid: opts.group,
+        links: opts.links,
+        devices: opts.devices,
+        specials: opts.specials,
+    };
+    let style = Style {
+        sending: true,
+        times: opts.times,
+        symlink_times: session.compat & compat::SYMLINK_TIMES != 0,
+    };
+    let mut outcome = Outcome {
+        io_error: listed.io_error,
+        ..Outcome::default()
+    };
+    let out = &mut link.output;
+    out.frame();
+    let mut buf = Vec::new();
+    if opts.delete != DeleteMode::Off {
+        // The receiver reads filter rules when it deletes: none.
+        put_int(&mut buf, 0);
+    }
+    let mut enc = Encoder::new(protocol, keep);
+    for item in &listed.items {
+        enc.put(&mut buf, &item.entry);
+        if buf.len() >= 64 * 1024 {
+            out.write_all(&buf)?;
+            buf.clear();
+        }
+    }
+    enc.end(&mut buf, listed.io_error);
+    if keep.uid {
+        put_id_list(&mut buf, &names(listed, Ids::Users));
+    }
+    if keep.gid {
+        put_id_list(&mut buf, &names(listed, Ids::Groups));
+    }
+    out.write_all(&buf)?;
+    out.flush()?;
+
+    let itemize = opts.itemize;
+    let itemize_all = opts.itemize_all;
+    let heard_in = heard.clone();
+    let mut input = Demux::new(&mut link.input, move |tag, body: Vec<u8>| {
+        on_message(tag, body, itemize, &heard_in)
+    });
+    let (mut ndx_in, mut ndx_out) = (NdxState::default(), NdxState::default());
+    let mut phase = 0;
+    loop {
+        let req = read_request(&mut input, &mut ndx_in)?;
+        if req.ndx == NDX_DONE {
+            phase += 1;
+            if phase > 2 {
+                break;
+            }
+            let mut b = Vec::new();
+            ndx_out.put(&mut b, NDX_DONE);
+            out.write_all(&b)?;
+            out.flush()?;
+            continue;
+        }
+        let item = listed.items.get(req.ndx as usize).ok_or_else(|| {
+            invalid(format!(
+                "the server asked for file {} of {}",
+                req.ndx,
+                listed.items.len()
+            ))
+        })?;
+        if req.iflags & itemize::TRANSFER == 0 {
+            if itemize && itemize::shows_untransferred(req.iflags, itemize_all) {
+                print_item(&req, item, style)?;
+            }
+            echo(out, &mut ndx_out, &req)?;
+            out.flush()?;
+            continue;
+        }
+        if phase == 2 {
+            return Err(invalid(
+                "the server asked for a file after the redo phase".into(),
+            ));
+        }
+        if opts.dry_run {
+            if itemize {
+                print_item(&req, item, style)?;
+            }
+            echo(out, &mut ndx_out, &req)?;
+            out.flush()?;
+            continue;
+        }
+        let head = SumHead::read(&mut input)?;
+        let blocks = read_blocks(&mut input, &head)?;
+        let file = match std::fs::File::open(&item.path).and_then(|f| Mapped::new(&f)) {
+            Ok(map) => map,
+            Err(e) => {
+                if e.kind() == io::ErrorKind::NotFound {
+                    outcome.io_error |= IOERR_VANISHED;
+                    eprintln!("file has vanished: \"{}\"", item.path.display());
+                } else {
+                    outcome.io_error |= IOERR_GENERAL;
+                    eprintln!(
+                        "prsync: send_files failed to open \"{}\": {}",
+                        item.path.display(),
+                        super::os_text(&e)
+                    );
+                }
+                out.message(Tag::NoSend, &req.ndx.to_le_bytes())?;
+                continue;
+            }
+        };
+        echo(out, &mut ndx_out, &req)?;
+        let mut b = Vec::new();
+        head.put(&mut b);
+        out.write_all(&b)?;
+        delta::send(
+            out,
+            &file,
+            &blocks,
+            Seed {
+                seed: session.seed,
+                first: session.seed_first(),
+            },
+        )?;
+        if itemize {
+            print_item(&req, item, style)?;
+        }
+        out.flush()?;
+    }
+    if outcome.io_error != listed.io_error {
+        out.message(Tag::IoError, &outcome.io_error.to_le_bytes())?;
+    }
+    let mut b = Vec::new();
+    ndx_out.put(&mut b, NDX_DONE);
+    out.write_all(&b)?;
+    out.flush()?;
+    // The goodbye: from protocol 31 the generator says done twice, with an answer between.
+    expect_done(&mut input, &mut ndx_in)?;
+    if protocol >= 31 {
+        let mut b = Vec::new();
+        ndx_out.put(&mut b, NDX_DONE);
+        out.write_all(&b)?;
+        out.flush()?;
+        expect_done(&mut input, &mut ndx_in)?;
+    }
+    Ok(outcome)
+}
+
+pub(super) fn expect_done(input: &mut impl Read, ndx_in: &mut NdxState) -> io::Result<()> {
+    let req = read_request(input, ndx_in)?;
+    if req.ndx != NDX_DONE {
+        return Err(invalid(format!(
+            "file {} asked for at the end of the run",
+            req.ndx
+        )));
+    }
+    Ok(())
+}
+
+/// The next index and its attributes (rsync's `read_ndx_and_attrs`), after any deletion
+/// totals.
+pub(super) fn read_request(input: &mut impl Read, ndx_in: &mut NdxState) -> io::Result<Request> {
+    let ndx = loop {
+        let ndx = ndx_in.get(input)?;
+        if ndx >= 0 || ndx == NDX_DONE {
+            break ndx;
+        }
+        if ndx == NDX_DEL_STATS {
+            // Files, folders, links, devices, specials deleted: -v's summary, not kept yet.
+            for _ in 0..5 {
+                get_varint(input)?;
+            }
+            continue;
+        }
+        return Err(invalid(format!("an unexpected file index {ndx}")));
+    };
+    if ndx == NDX_DONE {
+        return Ok(Request {
+            ndx,
+            iflags: 0,
+            basis: None,
+            xname: None,
+        });
+    }
+    let iflags = u32::from(get_shortint(input)?);
+    let basis = if iflags & itemize::BASIS_TYPE_FOLLOWS != 0 {
+        Some(get_byte(input)?)
+    } else {
+        None
+    };
+    let xname = if iflags & itemize::XNAME_FOLLOWS != 0 {
+        Some(get_vstring(input, 4096)?)
+    } else {
+        None
+    };
+    Ok(Request {
+        ndx,
+        iflags,
+        basis,
+        xname,
+    })
+}
+
+/// Sends the index and its attributes back, as the receiver expects before each answer.
+pub(super) fn echo(out: &mut impl Write, ndx_out: &mut NdxState, req: &Request) -> io::Result<()> {
+    let mut b = Vec::new();
+    ndx_out.put(&mut b, req.ndx);
+    put_shortint(&mut b, req.iflags as u16);
+    if let Some(basis) = req.basis {
+        b.push(basis);
+    }
+    if let Some(xname) = &req.xname {
+        put_vstring(&mut b, xname)?;
+    }
+    out.write_all(&b)
+}
+
+fn kind_of(item: &Item) -> Kind {
+    let e = &item.entry;
+    if e.is_dir() {
+        Kind::Dir
+    } else if e.is_link() {
+        Kind::Link
+    } else if e.is_file() {
+        Kind::File
+    } else if e.is_device() {
+        Kind::Device
+    } else {
+        Kind::Special
+    }
+}
+
+fn print_item(req: &Request, item: &Item, style: Style) -> io::Result<()> {
+    let mut line = itemize::line(
+        req.iflags,
+        kind_of(item),
+        style,
+        &item.entry.name,
+        item.entry.link.as_deref(),
+    );
+    line.push(b'\n');
+    io::stdout().write_all(&line)
+}
+
+/// Acts on a message from the server as rsync's client does: notices to stdout, errors
+/// and warnings to stderr, deletions as `-i` lines.
+pub(super) fn on_message(
+    tag: Tag,
+    body: Vec<u8>,
+    itemize: bool,
+    heard: &Rc<RefCell<Heard>>,
+) -> io::Result<()> {
+    match tag {
+        Tag::Info | Tag::Client => {
+            let _ = io::stdout().write_all(&body);
+        }
+        Tag::Error | Tag::ErrorXfer | Tag::Warning | Tag::ErrorSocket | Tag::ErrorUtf8 => {
+            let _ = io::stdout().flush();
+            let _ = io::stderr().write_all(&body);
+        }
+        Tag::Deleted if itemize => {
+            // A folder's name comes with its terminating NUL.
+            let (name, kind) = match body.strip_suffix(b"\0") {
+                Some(name) => (name, Kind::Dir),
+                None => (&body[..], Kind::File),
+            };
+            let style = Style {
+                sending: true,
+                times: true,
+                symlink_times: true,
+            };
+            let mut line = itemize::line(itemize::DELETED, kind, style, name, None);
+            line.push(b'\n');
+            let _ = io::stdout().write_all(&line);
+        }
+        Tag::IoError => {
+            let bits = get_int(&mut &body[..]).unwrap_or(IOERR_GENERAL);
+            heard.borrow_mut().remote_io_error |= bits;
+        }
+        Tag::NoSend => {
+            let ndx = get_int(&mut &body[..])?;
+            return Err(io::Error::other(NoSend(ndx)));
+        }
+        Tag::ErrorExit => {
+            let code = get_int(&mut &body[..]).ok();
+            heard.borrow_mut().error_exit = Some(code.unwrap_or(0));
+            return Err(io::Error::other("the remote rsync stopped with an error"));
+        }
+        _ => {}
+    }
+    Ok(())
+}
+
+/// The names of the owners (or groups) in the list, for the receiver to map.
+fn names(listed: &Listed, ids: Ids) -> Vec<(u32, Vec<u8>)> {
+    let mut seen = std::collections::BTreeSet::new();
+    for item in &listed.items {
+        seen.insert(match ids {
+            Ids::Users => item.entry.uid,
+            Ids::Groups => item.entry.gid,
+        });
+    }
+    seen.into_iter()
+        .filter(|&id| id != 0)
+        .filter_map(|id| name_of(ids, id).map(|n| (id, n)))
+        .collect()
+}

@@ -1,0 +1,41 @@
+//! rsync's wire protocol, versions 30 to 32, as plain pieces with no I/O policy, so that
+//! prsync can talk to a stock `rsync --server` on a host that has no prtools agent.
+//!
+//! The pieces follow one rsync session from the client's side:
+//!
+//! 1. [`handshake`]: both sides send their protocol version as a 4-byte little-endian
+//!    int and use the smaller; from 30 on the server then sends its compatibility flags
+//!    (a varint, chosen from the capability letters the client put after `-e.` in the
+//!    server's arguments), and last the checksum seed (an int). prsync sends `.LsfxCI`:
+//!    no `i` (no incremental recursion, so the file list goes whole, once) and no `v` (so
+//!    there is no checksum-name negotiation: protocol 30 and later then use MD5).
+//! 2. [`mux`]: after the handshake every byte travels in frames of a 4-byte header (tag
+//!    plus 7 in the top byte, length in the low three). Tag 0 carries the data stream;
+//!    the others are messages (errors, notices, deleted names) that the receiving side
+//!    prints or acts on wherever they fall.
+//! 3. [`flist`]: each entry is sent relative to the one before it (same mode, same time,
+//!    shared name prefix...), both sides sort the list the same way ([`flist::sort`]),
+//!    and files are then named by their index in that order ([`ndx`]).
+//! 4. [`sums`] and [`delta`]: for each file it wants, the receiver's generator sends the
+//!    block checksums of its old copy (a rolling sum and a truncated MD5 each); the sender
+//!    answers with literal data and block references, ending with the MD5 of the whole
+//!    new file.
+//! 5. [`itemize`]: the generator sends item flags with each index; the client turns them
+//!    into `-i`'s `<f+++++++++` lines as rsync does.
+#![deny(missing_docs)]
+
+pub mod checksum;
+pub mod codec;
+pub mod delta;
+pub mod flist;
+pub mod handshake;
+pub mod itemize;
+pub mod mux;
+pub mod ndx;
+pub mod server_args;
+pub mod sums;
+
+/// The newest protocol spoken here, and the one offered.
+pub const PROTOCOL_NEWEST: i32 = 32;
+/// The oldest protocol spoken here.
+pub const PROTOCOL_OLDEST: i32 = 30;

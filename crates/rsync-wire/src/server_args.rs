@@ -1,0 +1,140 @@
+//! The arguments a client gives `rsync --server`, in the order rsync's `server_options`
+//! builds them: one bundle of single-letter options ending in `e` and the capability
+//! letters, then the long options, then `.` and the paths.
+
+use crate::handshake::CAPABILITIES;
+
+/// The options that travel to the server.
+#[derive(Clone, Debug, Default)]
+pub struct ServerOptions {
+    /// The server sends (a pull).
+    pub server_sends: bool,
+    /// `-v` count.
+    pub verbose: u8,
+    /// `-n`.
+    pub dry_run: bool,
+    /// `-l`.
+    pub links: bool,
+    /// `-W`.
+    pub whole_file: bool,
+    /// `-o`.
+    pub owner: bool,
+    /// `-g`.
+    pub group: bool,
+    /// `--devices`.
+    pub devices: bool,
+    /// `--specials`.
+    pub specials: bool,
+    /// `-t`.
+    pub times: bool,
+    /// `-p`.
+    pub perms: bool,
+    /// `-r`.
+    pub recursive: bool,
+    /// `-i` count (one is `%i`, two also show unchanged entries).
+    pub itemize: u8,
+    /// `--delete`.
+    pub delete: bool,
+}
+
+impl ServerOptions {
+    /// The argv after the program: `--server ... . DEST` (or the sources of a pull).
+    pub fn argv(&self, paths: &[String]) -> Vec<String> {
+        let mut args = vec!["--server".to_string()];
+        if self.server_sends {
+            args.push("--sender".into());
+        }
+        let mut s = String::from("-");
+        for _ in 0..self.verbose.min(9) {
+            s.push('v');
+        }
+        let letters = [
+            (self.dry_run, 'n'),
+            (self.links, 'l'),
+            (self.whole_file, 'W'),
+            (self.owner, 'o'),
+            (self.group, 'g'),
+            (self.devices, 'D'),
+            (self.times, 't'),
+            (self.perms, 'p'),
+            (self.recursive, 'r'),
+        ];
+        s.extend(letters.iter().filter(|(on, _)| *on).map(|(_, c)| c));
+        s.push('e');
+        s.push_str(CAPABILITIES);
+        args.push(s);
+        if self.devices && !self.specials {
+            args.push("--no-specials".into());
+        } else if !self.devices && self.specials {
+            args.push("--specials".into());
+        }
+        if !self.server_sends {
+            match self.itemize {
+                0 => {}
+                1 => args.push("--log-format=%i".into()),
+                _ => args.push("--log-format=%i%I".into()),
+            }
+        }
+        // The receiver deletes: a sending server is not told.
+        if self.delete && !self.server_sends {
+            args.push("--delete".into());
+        }
+        args.push(".".into());
+        args.extend(paths.iter().cloned());
+        args
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn archive_itemize_delete_is_what_rsync_sends_but_for_the_capabilities() {
+        // rsync 3.4 sends `--server -logDtpre.iLsfxCIvu --log-format=%i --delete . /d/`
+        // for `-ai --delete`; prsync leaves out `i`, `v` and `u` (see handshake).
+        let o = ServerOptions {
+            links: true,
+            owner: true,
+            group: true,
+            devices: true,
+            specials: true,
+            times: true,
+            perms: true,
+            recursive: true,
+            itemize: 1,
+            delete: true,
+            ..ServerOptions::default()
+        };
+        assert_eq!(
+            o.argv(&["/d/".into()]),
+            [
+                "--server",
+                "-logDtpre.LsfxCI",
+                "--log-format=%i",
+                "--delete",
+                ".",
+                "/d/"
+            ]
+        );
+        let pull = ServerOptions {
+            server_sends: true,
+            times: true,
+            specials: true,
+            itemize: 1,
+            delete: true,
+            ..ServerOptions::default()
+        };
+        assert_eq!(
+            pull.argv(&["src".into()]),
+            [
+                "--server",
+                "--sender",
+                "-te.LsfxCI",
+                "--specials",
+                ".",
+                "src"
+            ]
+        );
+    }
+}

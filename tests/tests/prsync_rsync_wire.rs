@@ -1,0 +1,512 @@
+//! prsync speaking rsync's own protocol (`--wire=rsync`) to the stock rsync on a test host,
+//! with no prsync agent there: the same pushes made by the real rsync client and by prsync
+//! must leave the same trees and print the same `-i` lines, byte for byte, at protocol 32
+//! (rsync 3.2+ on the host) and 30 (rsync 3.0/3.1).
+
+use std::os::unix::fs::{symlink, MetadataExt, PermissionsExt};
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+use prtools_tests::{assert_one_line_error, assert_text_eq, describe, run, text, TestCluster};
+
+/// A tree with what `rsync -a` keeps: nested files, modes, owners, an empty folder, a
+/// symlink, a name with a space, a 600 KB file for the delta, a folder that a later run
+/// deletes, and mtimes in the past.
+fn make_tree(root: &Path) -> PathBuf {
+    let tree = root.join("src");
+    std::fs::create_dir_all(tree.join("etc/conf.d")).unwrap();
+    std::fs::create_dir_all(tree.join("empty")).unwrap();
+    std::fs::create_dir_all(tree.join("old/deeper")).unwrap();
+    std::fs::write(tree.join("old/deeper/gone.txt"), "going\n").unwrap();
+    std::fs::write(tree.join("old/gone too"), "going\n").unwrap();
+    std::fs::write(tree.join("etc/hosts"), "127.0.0.1 localhost\n").unwrap();
+    std::fs::write(tree.join("etc/conf.d/app with space.conf"), "x = 1\n").unwrap();
+    std::fs::write(tree.join("etc/big.txt"), big_text(None)).unwrap();
+    std::fs::write(tree.join("run.sh"), "#!/bin/sh\n").unwrap();
+    std::fs::write(tree.join("owned"), "someone else's\n").unwrap();
+    std::os::unix::fs::chown(tree.join("owned"), Some(1234), Some(2345)).unwrap();
+    std::fs::set_permissions(tree.join("run.sh"), std::fs::Permissions::from_mode(0o750)).unwrap();
+    std::fs::set_permissions(
+        tree.join("etc/conf.d"),
+        std::fs::Permissions::from_mode(0o700),
+    )
+    .unwrap();
+    symlink("etc/hosts", tree.join("hosts")).unwrap();
+    symlink("nowhere", tree.join("etc/dangling")).unwrap();
+    age(&tree, "2024-01-02 03:04:05.123456789");
+    tree
+}
+
+/// 600 KB of numbered lines; `changed` replaces one of them.
+fn big_text(changed: Option<usize>) -> String {
+    (0..80_000)
+        .map(|i| match changed {
+            Some(c) if c == i => "this line changed\n".to_string(),
+            _ => format!("line {i}\n"),
+        })
+        .collect()
+}
+
+/// Sets every mtime below `root` (and its own, links' too) to `when`.
+fn age(root: &Path, when: &str) {
+    let status = Command::new("find")
+        .arg(root)
+        .args(["-exec", "touch", "-h", "-d", when, "{}", "+"])
+        .status()
+        .unwrap();
+    assert!(status.success());
+}
+
+/// [`describe`] plus what it leaves out and a push must keep too: every entry's owner,
+/// group and mtime, folders' and links' included.
+fn snapshot(root: &Path) -> Vec<String> {
+    let mut out = describe(root);
+    let mut stack = vec![root.to_path_buf()];
+    while let Some(dir) = stack.pop() {
+        for e in std::fs::read_dir(&dir).unwrap() {
+            let path = e.unwrap().path();
+            let meta = std::fs::symlink_metadata(&path).unwrap();
+            out.push(format!(
+                "{} {}:{} {}.{:09}",
+                path.strip_prefix(root).unwrap().display(),
+                meta.uid(),
+                meta.gid(),
+                meta.mtime(),
+                meta.mtime_nsec()
+            ));
+            if meta.is_dir() {
+                stack.push(path);
+            }
+        }
+    }
+    out.sort();
+    out
+}
+
+fn shell(tc: &TestCluster) -> String {
+    format!("ssh -F {}", tc.cluster.ssh_config().display())
+}
+
+/// The real rsync client pushing `SRC/` to node1:`dest`, running `remote` there.
+fn rsync_push(tc: &TestCluster, remote: &str, args: &[&str], src: &Path, dest: &str) -> Output {
+    run(Command::new("rsync")
+        .arg("-e")
+        .arg(shell(tc))
+        .arg(format!("--rsync-path={remote}"))
+        .args(args)
+        .arg(format!("{}/", src.display()))
+        .arg(format!("node1:{dest}")))
+}
+
+/// prsync over rsync's protocol pushing `SRC/` to node1:`dest`.
+fn prsync_push(
+    tc: &TestCluster,
+    remote: &str,
+    args: &[&str],
+    src: &Path,
+    dest: &str,
+    counted: &Path,
+) -> Output {
+    prsync_wire(
+        tc,
+        remote,
+        args,
+        &format!("{}/", src.display()),
+        &format!("node1:{dest}"),
+        counted,
+    )
+}
+
+/// prsync over rsync's protocol from `from` to `to`, every byte it sends to the host
+/// counted in `counted` and every byte it receives in `counted`.in (through an `ssh`
+/// first on the PATH that tees both ways).
+fn prsync_wire(
+    tc: &TestCluster,
+    remote: &str,
+    args: &[&str],
+    from: &str,
+    to: &str,
+    counted: &Path,
+) -> Output {
+    let wrappers = counted.with_extension("bin");
+    std::fs::create_dir_all(&wrappers).unwrap();
+    let ssh = wrappers.join("ssh");
+    let real = which("ssh");
+    // Both directions counted; the exit status stays ssh's.
+    std::fs::write(
+        &ssh,
+        format!(
+            "#!/bin/bash\nset -o pipefail\ntee -a '{}' | '{}' \"$@\" | tee -a '{}.in'\n",
+            counted.display(),
+            real.display(),
+            counted.display()
+        ),
+    )
+    .unwrap();
+    std::fs::set_permissions(&ssh, std::fs::Permissions::from_mode(0o755)).unwrap();
+    let path = format!(
+        "{}:{}",
+        wrappers.display(),
+        std::env::var("PATH").unwrap_or_default()
+    );
+    run(tc
+        .prsync()
+        .env("PATH", path)
+        .arg("--wire=rsync")
+        .arg(format!("--rsync-path={remote}"))
+        .args(args)
+        .arg(from)
+        .arg(to))
+}
+
+/// prsync over rsync's protocol pushing `SRC/` to node1:`dest`, with no counting ssh in
+/// between (whose pipes would outlive the remote shell).
+fn plain_push(tc: &TestCluster, remote: &str, args: &[&str], src: &Path, dest: &str) -> Output {
+    plain_wire(
+        tc,
+        remote,
+        args,
+        &format!("{}/", src.display()),
+        &format!("node1:{dest}"),
+    )
+}
+
+/// prsync over rsync's protocol from `from` to `to`.
+fn plain_wire(tc: &TestCluster, remote: &str, args: &[&str], from: &str, to: &str) -> Output {
+    run(tc
+        .prsync()
+        .arg("--wire=rsync")
+        .arg(format!("--rsync-path={remote}"))
+        .args(args)
+        .arg(from)
+        .arg(to))
+}
+
+fn which(program: &str) -> PathBuf {
+    std::env::var("PATH")
+        .unwrap_or_default()
+        .split(':')
+        .map(|d| Path::new(d).join(program))
+        .find(|p| p.is_file())
+        .unwrap_or_else(|| panic!("no {program} on the PATH"))
+}
+
+/// The same first push, update (a changed line in the big file, a folder gone, a new
+/// file, a mode and a time changed), and mirror with `--delete`, once by rsync and once
+/// by prsync, against the host's rsync started as `remote`.
+fn pushes_match_rsync(remote: &str) {
+    let tc = TestCluster::start(1);
+    let scratch = tc.scratch("wire");
+    let src = make_tree(&scratch);
+    let node = tc.cluster.node_tmp(1);
+    let counted = scratch.join("sent");
+
+    let want = rsync_push(&tc, remote, &["-ai"], &src, "/tmp/by-rsync/");
+    assert_eq!(want.status.code(), Some(0), "{}", text(&want.stderr));
+    assert!(
+        text(&want.stdout).contains("<f+++++++++ etc/big.txt"),
+        "{}",
+        text(&want.stdout)
+    );
+    let got = prsync_push(&tc, remote, &["-ai"], &src, "/tmp/by-prsync/", &counted);
+    assert_eq!(got.status.code(), Some(0), "{}", text(&got.stderr));
+    assert_eq!(text(&got.stderr), "");
+    // The host's rsync names the folder it makes.
+    assert_text_eq!(
+        text(&want.stdout).replace("/tmp/by-rsync", "/tmp/by-prsync"),
+        text(&got.stdout)
+    );
+    assert_eq!(
+        snapshot(&node.join("by-prsync")),
+        snapshot(&node.join("by-rsync"))
+    );
+    if !remote.contains("--protocol=30") {
+        // Protocol 30 sends whole seconds only; from 31 the nanoseconds go too.
+        assert_eq!(snapshot(&node.join("by-prsync")), snapshot(&src));
+    }
+
+    // A run with nothing to do prints nothing, as rsync.
+    let again = prsync_push(&tc, remote, &["-ai"], &src, "/tmp/by-prsync/", &counted);
+    assert_eq!(again.status.code(), Some(0), "{}", text(&again.stderr));
+    assert_eq!(text(&again.stdout), "");
+
+    std::fs::write(src.join("etc/big.txt"), big_text(Some(40_000))).unwrap();
+    std::fs::remove_dir_all(src.join("old")).unwrap();
+    std::fs::write(src.join("etc/new file"), "new\n").unwrap();
+    std::fs::set_permissions(
+        src.join("etc/hosts"),
+        std::fs::Permissions::from_mode(0o600),
+    )
+    .unwrap();
+    age(&src, "2024-02-03 04:05:06");
+    let args = ["-ai", "--delete", "--no-whole-file"];
+    let want = rsync_push(&tc, remote, &args, &src, "/tmp/by-rsync/");
+    assert_eq!(want.status.code(), Some(0), "{}", text(&want.stderr));
+    let want_out = text(&want.stdout);
+    assert!(want_out.contains("*deleting   old/"), "{want_out}");
+    assert!(want_out.contains("<f.st...... etc/big.txt"), "{want_out}");
+    std::fs::write(&counted, "").unwrap();
+    let got = prsync_push(&tc, remote, &args, &src, "/tmp/by-prsync/", &counted);
+    assert_eq!(got.status.code(), Some(0), "{}", text(&got.stderr));
+    assert_eq!(text(&got.stderr), "");
+    assert_text_eq!(want_out, text(&got.stdout));
+    assert_eq!(
+        snapshot(&node.join("by-prsync")),
+        snapshot(&node.join("by-rsync"))
+    );
+    if !remote.contains("--protocol=30") {
+        // Protocol 30 sends whole seconds only; from 31 the nanoseconds go too.
+        assert_eq!(snapshot(&node.join("by-prsync")), snapshot(&src));
+    }
+    // The changed 600 KB file went as a delta: all prsync sent is a few KB.
+    let sent = std::fs::metadata(&counted).unwrap().len();
+    assert!(
+        sent < 40_000,
+        "prsync sent {sent} bytes for a one-line change"
+    );
+}
+
+#[test]
+fn a_push_over_rsyncs_protocol_32_matches_rsync() {
+    pushes_match_rsync("rsync");
+}
+
+#[test]
+fn a_push_over_rsyncs_protocol_30_matches_rsync() {
+    pushes_match_rsync("rsync --protocol=30");
+}
+
+#[test]
+fn a_host_without_rsync_or_with_an_old_one_gets_one_line() {
+    let tc = TestCluster::start(1);
+    let scratch = tc.scratch("none");
+    let src = make_tree(&scratch);
+
+    let out = plain_push(&tc, "/nonexistent/rsync", &["-a"], &src, "/tmp/x/");
+    assert_eq!(out.status.code(), Some(12));
+    assert_eq!(
+        text(&out.stderr),
+        "prsync: node1 has no rsync: install rsync there, or let prsync upload its agent\n"
+    );
+
+    let out = plain_push(&tc, "rsync --protocol=29", &["-a"], &src, "/tmp/x/");
+    assert_eq!(out.status.code(), Some(12));
+    assert_one_line_error("prsync", &text(&out.stderr), "speaks rsync protocol 29");
+    assert!(!tc.cluster.node_tmp(1).join("x").exists());
+
+    // A source missing on the host: the host's rsync says so, and the exit status is
+    // rsync's own.
+    let want = rsync_pull(&tc, "rsync", &["-a"], "/tmp/missing/", &scratch.join("a"));
+    let got = plain_wire(
+        &tc,
+        "rsync",
+        &["-a"],
+        "node1:/tmp/missing/",
+        scratch.join("b").to_str().unwrap(),
+    );
+    assert_eq!(got.status.code(), want.status.code());
+    assert_eq!(got.status.code(), Some(23));
+    assert!(
+        text(&got.stderr).contains("change_dir \"/tmp/missing\" failed: No such file or directory"),
+        "{}",
+        text(&got.stderr)
+    );
+    assert!(!text(&got.stderr).contains("panicked"));
+}
+
+#[test]
+fn options_not_spoken_yet_are_refused_by_name() {
+    let tc = TestCluster::start(1);
+    let scratch = tc.scratch("refused");
+    let src = make_tree(&scratch);
+    for (args, needle) in [
+        (&["-av"][..], "does not do -v yet"),
+        (&["-a", "--exclude=*.txt"][..], "filter rules"),
+        (&["-a", "-z"][..], "does not do -z yet"),
+    ] {
+        let out = run(tc
+            .prsync()
+            .arg("--wire=rsync")
+            .args(args)
+            .arg(format!("{}/", src.display()))
+            .arg("node1:/tmp/y/"));
+        assert_eq!(out.status.code(), Some(1), "{args:?}");
+        assert_one_line_error("prsync", &text(&out.stderr), needle);
+    }
+    let out = run(tc
+        .prsync()
+        .arg("--wire=rsync")
+        .arg("-a")
+        .arg("node1:/tmp/")
+        .arg("node2:/tmp/"));
+    assert_eq!(out.status.code(), Some(1));
+    assert!(!tc.cluster.node_tmp(1).join("y").exists());
+}
+
+#[test]
+fn a_push_over_rsyncs_protocol_31_matches_rsync() {
+    pushes_match_rsync("rsync --protocol=31");
+}
+
+/// The real rsync client pulling node1:`src` into `dest` here, running `remote` there.
+fn rsync_pull(tc: &TestCluster, remote: &str, args: &[&str], src: &str, dest: &Path) -> Output {
+    run(Command::new("rsync")
+        .arg("-e")
+        .arg(shell(tc))
+        .arg(format!("--rsync-path={remote}"))
+        .args(args)
+        .arg(format!("node1:{src}"))
+        .arg(dest))
+}
+
+/// A pull's `-i` lines in order, but for deletions, which rsync's generator prints while
+/// its receiver prints the rest (two processes: their interleaving is not fixed), so they
+/// are compared as a sorted set after the others.
+fn pull_lines(out: &str) -> (Vec<&str>, Vec<&str>) {
+    let (mut deleted, kept): (Vec<&str>, Vec<&str>) =
+        out.lines().partition(|l| l.starts_with("*deleting"));
+    deleted.sort_unstable();
+    (kept, deleted)
+}
+
+/// The same first pull, update and mirror as [`pushes_match_rsync`], from the host.
+fn pulls_match_rsync(remote: &str) {
+    let tc = TestCluster::start(1);
+    let scratch = tc.scratch("pull");
+    let node = tc.cluster.node_tmp(1);
+    let src = make_tree(&node);
+    let counted = scratch.join("sent");
+    let (by_rsync, by_prsync) = (scratch.join("by-rsync"), scratch.join("by-prsync"));
+
+    let want = rsync_pull(&tc, remote, &["-ai"], "/tmp/src/", &by_rsync);
+    assert_eq!(want.status.code(), Some(0), "{}", text(&want.stderr));
+    assert!(
+        text(&want.stdout).contains(">f+++++++++ etc/big.txt"),
+        "{}",
+        text(&want.stdout)
+    );
+    let got = prsync_wire(
+        &tc,
+        remote,
+        &["-ai"],
+        "node1:/tmp/src/",
+        by_prsync.to_str().unwrap(),
+        &counted,
+    );
+    assert_eq!(got.status.code(), Some(0), "{}", text(&got.stderr));
+    assert_eq!(text(&got.stderr), "");
+    let want_out = text(&want.stdout).replace("by-rsync", "by-prsync");
+    assert!(want_out.contains("cd+++++++++ ./"), "{want_out}");
+    assert_eq!(
+        pull_lines(&want_out),
+        pull_lines(&text(&got.stdout)),
+        "{want_out}---\n{}",
+        text(&got.stdout)
+    );
+    assert_eq!(snapshot(&by_prsync), snapshot(&by_rsync));
+    if !remote.contains("--protocol=30") {
+        assert_eq!(snapshot(&by_prsync), snapshot(&src));
+    }
+
+    let again = prsync_wire(
+        &tc,
+        remote,
+        &["-ai"],
+        "node1:/tmp/src/",
+        by_prsync.to_str().unwrap(),
+        &counted,
+    );
+    assert_eq!(again.status.code(), Some(0), "{}", text(&again.stderr));
+    assert_eq!(text(&again.stdout), "");
+
+    std::fs::write(src.join("etc/big.txt"), big_text(Some(40_000))).unwrap();
+    std::fs::remove_dir_all(src.join("old")).unwrap();
+    std::fs::write(src.join("etc/new file"), "new\n").unwrap();
+    std::fs::set_permissions(
+        src.join("etc/hosts"),
+        std::fs::Permissions::from_mode(0o600),
+    )
+    .unwrap();
+    age(&src, "2024-02-03 04:05:06");
+    let args = ["-ai", "--delete", "--no-whole-file"];
+    let want = rsync_pull(&tc, remote, &args, "/tmp/src/", &by_rsync);
+    assert_eq!(want.status.code(), Some(0), "{}", text(&want.stderr));
+    let want_out = text(&want.stdout);
+    assert!(want_out.contains("*deleting   old/"), "{want_out}");
+    assert!(want_out.contains(">f.st...... etc/big.txt"), "{want_out}");
+    std::fs::write(counted.with_extension("in"), "").unwrap();
+    let got = prsync_wire(
+        &tc,
+        remote,
+        &args,
+        "node1:/tmp/src/",
+        by_prsync.to_str().unwrap(),
+        &counted,
+    );
+    assert_eq!(got.status.code(), Some(0), "{}", text(&got.stderr));
+    assert_eq!(text(&got.stderr), "");
+    assert_eq!(
+        pull_lines(&want_out),
+        pull_lines(&text(&got.stdout)),
+        "{want_out}---\n{}",
+        text(&got.stdout)
+    );
+    assert_eq!(snapshot(&by_prsync), snapshot(&by_rsync));
+    if !remote.contains("--protocol=30") {
+        assert_eq!(snapshot(&by_prsync), snapshot(&src));
+    }
+    // The changed 600 KB file came as a delta.
+    let received = std::fs::metadata(counted.with_extension("in"))
+        .unwrap()
+        .len();
+    assert!(
+        received < 40_000,
+        "prsync received {received} bytes for a one-line change"
+    );
+}
+
+#[test]
+fn a_pull_over_rsyncs_protocol_32_matches_rsync() {
+    pulls_match_rsync("rsync");
+}
+
+#[test]
+fn a_pull_over_rsyncs_protocol_31_matches_rsync() {
+    pulls_match_rsync("rsync --protocol=31");
+}
+
+#[test]
+fn a_pull_over_rsyncs_protocol_30_matches_rsync() {
+    pulls_match_rsync("rsync --protocol=30");
+}
+
+/// A remote shell that exits while something it started still holds its pipes (as a
+/// persistent ssh master does) ends the wait at once, not at the handshake's timeout.
+#[test]
+fn a_remote_shell_that_exits_ends_the_wait_though_its_pipes_stay_open() {
+    let tc = TestCluster::start(1);
+    let scratch = tc.scratch("held");
+    let src = make_tree(&scratch);
+    let wrappers = scratch.join("bin");
+    std::fs::create_dir_all(&wrappers).unwrap();
+    let ssh = wrappers.join("ssh");
+    std::fs::write(&ssh, "#!/bin/sh\nsleep 5 &\nexit 1\n").unwrap();
+    std::fs::set_permissions(&ssh, std::fs::Permissions::from_mode(0o755)).unwrap();
+    let path = format!(
+        "{}:{}",
+        wrappers.display(),
+        std::env::var("PATH").unwrap_or_default()
+    );
+    let out = run(tc
+        .prsync()
+        .env("PATH", path)
+        .args(["--wire=rsync", "-a"])
+        .arg(format!("{}/", src.display()))
+        .arg("node1:/tmp/z/"));
+    assert_eq!(out.status.code(), Some(12));
+    assert_one_line_error(
+        "prsync",
+        &text(&out.stderr),
+        "closed the connection before the handshake",
+    );
+}
