@@ -306,6 +306,7 @@ impl LocalSender {
             ancestors: Vec::new(),
             shallow: false,
             listed_in: Vec::new(),
+            held: Vec::new(),
             anchor: None,
             anchors: Vec::new(),
         };
@@ -633,6 +634,8 @@ struct Walker<'a> {
     anchor: Option<Confined>,
     /// Every source folder walked down from.
     anchors: Vec<PathBuf>,
+    /// In a confined walk, the folders being listed, innermost last, each with its path.
+    held: Vec<(PathBuf, rustix::fd::OwnedFd)>,
 }
 
 impl Walker<'_> {
@@ -936,7 +939,8 @@ impl Walker<'_> {
 
     /// Lists what is in `dir` (on file system `dev`, when known) and walks its folders.
     fn walk_below(&mut self, dir: &Path, prefix: &[u8], dev: Option<u64>) {
-        let reader = match fs::read_dir(dir) {
+        let held = self.held.len();
+        let reader = match self.open_listed(dir) {
             Ok(r) => r,
             Err(e) => {
                 self.errors.push(ListError {
@@ -945,6 +949,42 @@ impl Walker<'_> {
                 return;
             }
         };
+        self.list_below(reader, dir, prefix, dev);
+        self.held.truncate(held);
+    }
+
+    /// Opens the folder `dir` to list it. In a confined walk (see [`Confined`]) a folder
+    /// below the source folder is opened from the folder above it, held open since it was
+    /// listed, without following a symlink: a folder swapped for a link out of the tree
+    /// between its listing and its own (rsync's sender-scan-dir-escape) is refused, not
+    /// listed. The folder is then read through its `/proc/self/fd` link, which names that
+    /// very folder; without /proc it is read by its path, as before.
+    fn open_listed(&mut self, dir: &Path) -> io::Result<fs::ReadDir> {
+        use rustix::fs::{Mode, OFlags};
+        use std::os::fd::AsRawFd;
+        if self.anchor.is_none() {
+            return fs::read_dir(dir);
+        }
+        let flags = OFlags::RDONLY | OFlags::DIRECTORY | OFlags::CLOEXEC;
+        let parent = self
+            .held
+            .last()
+            .filter(|(p, _)| Some(p.as_path()) == dir.parent());
+        let fd = match (parent, dir.file_name()) {
+            (Some((_, parent)), Some(leaf)) => {
+                rustix::fs::openat(parent, leaf, flags | OFlags::NOFOLLOW, Mode::empty())?
+            }
+            // The source folder itself, as the user named it.
+            _ => rustix::fs::open(dir, flags, Mode::empty())?,
+        };
+        let reader = fs::read_dir(format!("/proc/self/fd/{}", fd.as_raw_fd()))
+            .or_else(|_| fs::read_dir(dir))?;
+        self.held.push((dir.to_path_buf(), fd));
+        Ok(reader)
+    }
+
+    /// [`Walker::walk_below`] once `dir` is open.
+    fn list_below(&mut self, reader: fs::ReadDir, dir: &Path, prefix: &[u8], dev: Option<u64>) {
         let mut names: Vec<fs::DirEntry> = Vec::new();
         for item in reader {
             match item {

@@ -250,3 +250,52 @@ fn backup_dir_is_not_written_through_another_users_link() {
         assert_eq!(mode & 0o777, 0o600);
     }
 }
+
+/// The listing opens each folder below the source from the folder above it, by descriptor
+/// and without following a symlink, never by its path: so a folder swapped for a link out of
+/// the tree after the folder above was read (rsync's sender-scan-dir-escape, which races a
+/// flipper for it) is refused, not listed. Seen in the system calls (strace), which a race
+/// would only show now and then.
+#[test]
+fn the_listing_opens_each_folder_from_the_one_above_without_following_links() {
+    let dir = common::scratch("races-listing-by-descriptor");
+    let src = dir.join("src");
+    for sub in ["d0/d1/d2", "d3"] {
+        fs::create_dir_all(src.join(sub)).unwrap();
+        fs::write(src.join(sub).join("f"), b"x").unwrap();
+    }
+    let out = std::process::Command::new("strace")
+        .args(["-f", "-e", "trace=openat,open", "-o"])
+        .arg(dir.join("trace"))
+        .arg(common::prsync_bin())
+        .args(["-a", "src/", "dst/"])
+        .current_dir(&dir)
+        .output()
+        .expect("strace runs");
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let trace = fs::read_to_string(dir.join("trace")).unwrap();
+    let folder_opens = |name: &str| {
+        trace
+            .lines()
+            .filter(|l| l.contains("O_DIRECTORY") && !l.contains("O_PATH"))
+            .filter(|l| l.contains(&format!("\"{name}\"")) || l.contains(&format!("/{name}\"")))
+            .map(str::to_owned)
+            .collect::<Vec<_>>()
+    };
+    for name in ["d0", "d1", "d2", "d3"] {
+        let opens = folder_opens(name);
+        assert!(
+            !opens.is_empty()
+                && opens.iter().all(|l| !l.contains("AT_FDCWD")
+                    && l.contains("O_NOFOLLOW")
+                    && l.contains(&format!(", \"{name}\","))),
+            "{name} should be opened from its parent's descriptor with O_NOFOLLOW:\n{}",
+            opens.join("\n")
+        );
+    }
+    assert_eq!(fs::read(dir.join("dst/d0/d1/d2/f")).unwrap(), b"x");
+}
