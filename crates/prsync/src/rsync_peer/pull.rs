@@ -27,7 +27,7 @@ use prtools_mapped::Mapped;
 use prtools_rsync_wire::checksum::{rolling, strong};
 use prtools_rsync_wire::codec::{get_varlong, invalid, put_int, put_shortint, put_varint};
 use prtools_rsync_wire::delta;
-use prtools_rsync_wire::flist::{self, get_id_list, is_safe_name, Decoder, Entry, Keep};
+use prtools_rsync_wire::flist::{self, get_id_list, is_safe_name, Decoder, Entry};
 use prtools_rsync_wire::handshake::Session;
 use prtools_rsync_wire::itemize::{self, Kind, Style};
 use prtools_rsync_wire::mux::Demux;
@@ -35,7 +35,7 @@ use prtools_rsync_wire::ndx::{NdxState, NDX_DEL_STATS, NDX_DONE};
 use prtools_rsync_wire::sums::{block_length, head_for, SumHead};
 
 use super::link::Link;
-use super::push::{on_message, read_request, Heard, NoSend, Outcome};
+use super::push::{keep_of, on_message, read_request, settle, Heard, NoSend, Outcome};
 use crate::cli::{DeleteMode, Options};
 use crate::idmap::{id_of, Ids};
 
@@ -76,14 +76,7 @@ pub fn run(
 ) -> Result<Outcome, (io::Error, Option<i32>)> {
     let heard = Rc::new(RefCell::new(Heard::default()));
     let result = body(link, session, opts, heard.clone());
-    let error_exit = heard.borrow().error_exit;
-    match result {
-        Ok(mut outcome) => {
-            outcome.remote_io_error = heard.borrow().remote_io_error;
-            Ok(outcome)
-        }
-        Err(e) => Err((e, error_exit)),
-    }
+    settle(result, &heard)
 }
 
 fn body(
@@ -92,13 +85,7 @@ fn body(
     opts: &Options,
     heard: Rc<RefCell<Heard>>,
 ) -> io::Result<Outcome> {
-    let keep = Keep {
-        uid: opts.owner,
-        gid: opts.group,
-        links: opts.links,
-        devices: opts.devices,
-        specials: opts.specials,
-    };
+    let keep = keep_of(opts);
     let out = &mut link.output;
     out.frame();
     // No filter rules.

@@ -78,13 +78,33 @@ pub fn run(
 ) -> Result<Outcome, (io::Error, Option<i32>)> {
     let heard = Rc::new(RefCell::new(Heard::default()));
     let result = session_body(link, session, listed, opts, heard.clone());
-    let error_exit = heard.borrow().error_exit;
+    settle(result, &heard)
+}
+
+/// A session's result with what its message frames told: the server's I/O error bits on
+/// success, the exit status an error frame named on failure. Shared by push and pull.
+pub(super) fn settle(
+    result: io::Result<Outcome>,
+    heard: &RefCell<Heard>,
+) -> Result<Outcome, (io::Error, Option<i32>)> {
+    let heard = heard.borrow();
     match result {
         Ok(mut outcome) => {
-            outcome.remote_io_error = heard.borrow().remote_io_error;
+            outcome.remote_io_error = heard.remote_io_error;
             Ok(outcome)
         }
-        Err(e) => Err((e, error_exit)),
+        Err(e) => Err((e, heard.error_exit)),
+    }
+}
+
+/// Which attributes the file list carries, from the options: the same on both directions.
+pub(super) fn keep_of(opts: &Options) -> Keep {
+    Keep {
+        uid: opts.owner,
+        gid: opts.group,
+        links: opts.links,
+        devices: opts.devices,
+        specials: opts.specials,
     }
 }
 
@@ -96,13 +116,7 @@ fn session_body(
     heard: Rc<RefCell<Heard>>,
 ) -> io::Result<Outcome> {
     let protocol = session.protocol;
-    let keep = Keep {
-        uid: opts.owner,
-        gid: opts.group,
-        links: opts.links,
-        devices: opts.devices,
-        specials: opts.specials,
-    };
+    let keep = keep_of(opts);
     let style = Style {
         sending: true,
         times: opts.times,
