@@ -49,6 +49,27 @@ enum Waiter {
     Local(tokio::process::Child),
 }
 
+impl RemoteProcess {
+    /// The process behind an ssh channel, its pipes taken (a null one is `None`); `wide`
+    /// widens the pipes that carry bulk data (see [`crate::widen_pipe`]).
+    fn of_channel(mut child: openssh::Child<Arc<Session>>, wide: bool) -> RemoteProcess {
+        if wide {
+            if let Some(stdin) = child.stdin() {
+                crate::pipe::widen_pipe(stdin);
+            }
+            if let Some(stdout) = child.stdout() {
+                crate::pipe::widen_pipe(stdout);
+            }
+        }
+        RemoteProcess {
+            stdin: child.stdin().take().map(|s| Box::new(s) as Input),
+            stdout: child.stdout().take().map(|s| Box::new(s) as Output),
+            stderr: child.stderr().take().map(|s| Box::new(s) as Output),
+            waiter: Waiter::Mux(child),
+        }
+    }
+}
+
 /// Where to send the kill: the remote process group (learnt from the marker) or the local
 /// exec process group.
 #[derive(Clone, Default)]
@@ -195,24 +216,11 @@ impl Connection {
                 })
                 .stdout(SshStdio::piped())
                 .stderr(SshStdio::piped());
-                let mut child = cmd
+                let child = cmd
                     .spawn()
                     .await
                     .map_err(|e| HostError::Other(format!("cannot start command: {e}")))?;
-                if wide {
-                    if let Some(stdin) = child.stdin() {
-                        crate::pipe::widen_pipe(stdin);
-                    }
-                    if let Some(stdout) = child.stdout() {
-                        crate::pipe::widen_pipe(stdout);
-                    }
-                }
-                Ok(RemoteProcess {
-                    stdin: child.stdin().take().map(|s| Box::new(s) as Input),
-                    stdout: child.stdout().take().map(|s| Box::new(s) as Output),
-                    stderr: child.stderr().take().map(|s| Box::new(s) as Output),
-                    waiter: Waiter::Mux(child),
-                })
+                Ok(RemoteProcess::of_channel(child, wide))
             }
             Kind::Exec {
                 template,
@@ -266,22 +274,11 @@ impl Connection {
         cmd.stdin(SshStdio::piped())
             .stdout(SshStdio::piped())
             .stderr(SshStdio::null());
-        let mut child = cmd
+        let child = cmd
             .spawn()
             .await
             .map_err(|e| HostError::Other(format!("cannot start the {name} subsystem: {e}")))?;
-        if let Some(stdin) = child.stdin() {
-            crate::pipe::widen_pipe(stdin);
-        }
-        if let Some(stdout) = child.stdout() {
-            crate::pipe::widen_pipe(stdout);
-        }
-        Ok(RemoteProcess {
-            stdin: child.stdin().take().map(|s| Box::new(s) as Input),
-            stdout: child.stdout().take().map(|s| Box::new(s) as Output),
-            stderr: None,
-            waiter: Waiter::Mux(child),
-        })
+        Ok(RemoteProcess::of_channel(child, true))
     }
 
     /// [`Connection::spawn`] for a channel that carries bulk data (an agent's): its pipes to
