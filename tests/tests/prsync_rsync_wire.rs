@@ -57,6 +57,20 @@ fn age(root: &Path, when: &str) {
     assert!(status.success());
 }
 
+/// The update both directions test: a changed line in the big file, a folder gone, a new
+/// file, a mode and a time changed.
+fn change(src: &Path) {
+    std::fs::write(src.join("etc/big.txt"), big_text(Some(40_000))).unwrap();
+    std::fs::remove_dir_all(src.join("old")).unwrap();
+    std::fs::write(src.join("etc/new file"), "new\n").unwrap();
+    std::fs::set_permissions(
+        src.join("etc/hosts"),
+        std::fs::Permissions::from_mode(0o600),
+    )
+    .unwrap();
+    age(src, "2024-02-03 04:05:06");
+}
+
 /// [`describe`] plus what it leaves out and a push must keep too: every entry's owner,
 /// group and mtime, folders' and links' included.
 fn snapshot(root: &Path) -> Vec<String> {
@@ -230,15 +244,7 @@ fn pushes_match_rsync(remote: &str) {
     assert_eq!(again.status.code(), Some(0), "{}", text(&again.stderr));
     assert_eq!(text(&again.stdout), "");
 
-    std::fs::write(src.join("etc/big.txt"), big_text(Some(40_000))).unwrap();
-    std::fs::remove_dir_all(src.join("old")).unwrap();
-    std::fs::write(src.join("etc/new file"), "new\n").unwrap();
-    std::fs::set_permissions(
-        src.join("etc/hosts"),
-        std::fs::Permissions::from_mode(0o600),
-    )
-    .unwrap();
-    age(&src, "2024-02-03 04:05:06");
+    change(&src);
     let args = ["-ai", "--delete", "--no-whole-file"];
     let want = rsync_push(&tc, remote, &args, &src, "/tmp/by-rsync/");
     assert_eq!(want.status.code(), Some(0), "{}", text(&want.stderr));
@@ -419,15 +425,7 @@ fn pulls_match_rsync(remote: &str) {
     assert_eq!(again.status.code(), Some(0), "{}", text(&again.stderr));
     assert_eq!(text(&again.stdout), "");
 
-    std::fs::write(src.join("etc/big.txt"), big_text(Some(40_000))).unwrap();
-    std::fs::remove_dir_all(src.join("old")).unwrap();
-    std::fs::write(src.join("etc/new file"), "new\n").unwrap();
-    std::fs::set_permissions(
-        src.join("etc/hosts"),
-        std::fs::Permissions::from_mode(0o600),
-    )
-    .unwrap();
-    age(&src, "2024-02-03 04:05:06");
+    change(&src);
     let args = ["-ai", "--delete", "--no-whole-file"];
     let want = rsync_pull(&tc, remote, &args, "/tmp/src/", &by_rsync);
     assert_eq!(want.status.code(), Some(0), "{}", text(&want.stderr));
