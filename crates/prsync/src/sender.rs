@@ -5,7 +5,7 @@
 //! The receiver only ever sees [`FileEntry`]s and the bytes [`Sender::send`] writes, so a
 //! sender on another host (prsync's agent) can stand in for [`LocalSender`].
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::ffi::{OsStr, OsString};
 use std::fs::{self, Metadata};
 use std::io::{self, Read, Write};
@@ -305,7 +305,7 @@ impl LocalSender {
             order: 0,
             ancestors: Vec::new(),
             shallow: false,
-            listed_in: Vec::new(),
+            listed_in: HashSet::new(),
             held: Vec::new(),
             anchor: None,
             anchors: Vec::new(),
@@ -628,8 +628,9 @@ struct Walker<'a> {
     ancestors: Vec<(u64, u64)>,
     /// Listing one level only (`-d`): folders found are not descended into.
     shallow: bool,
-    /// `-d`: the names of the folders whose entries were listed (`.` for the root).
-    listed_in: Vec<Vec<u8>>,
+    /// `-d`: the names of the folders whose entries were listed (`.` for the root), looked up
+    /// once for each folder found: a `--files-from` of thousands of folders names as many.
+    listed_in: HashSet<Vec<u8>>,
     /// The source folder being walked down from, while one is (see [`Confined`]).
     anchor: Option<Confined>,
     /// Every source folder walked down from.
@@ -1070,7 +1071,7 @@ impl Walker<'_> {
     /// `-d`: what is in the folder `dir`, named `prefix/...`, without going further down.
     fn list_one_level(&mut self, dir: &Path, prefix: &[u8]) {
         let top = self.anchor_at(dir, prefix);
-        self.listed_in.push(match prefix {
+        self.listed_in.insert(match prefix {
             b"" => b".".to_vec(),
             p => p.to_vec(),
         });
