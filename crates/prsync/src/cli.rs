@@ -1096,6 +1096,11 @@ fn resolve(
     crate::batch::check_write_options(&cli, &mut more, &remote)?;
     more.remote_files_from = remote_list;
     more.from0 = cli.from0;
+    // A local copy's receiver takes -M's options too, as rsync's forked receiver parses
+    // them; of those, --fake-super is the one that decides how it writes.
+    if remote == Remote::Local && more.remote_options.iter().any(|o| o == b"--fake-super") {
+        more.fake_super = true;
+    }
     let (usermap, groupmap) = id_maps(&cli).map_err(anyhow::Error::msg)?;
     let partial_dir = partial_dir(&cli)?;
     if let Some(dir) = partial_dir.as_ref().filter(|d| d.is_relative()) {

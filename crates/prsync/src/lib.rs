@@ -31,6 +31,11 @@ pub mod backup;
 pub mod batch;
 pub mod chmod;
 pub mod cli;
+#[cfg(feature = "acl")]
+pub mod fake_acl;
+#[cfg(not(feature = "acl"))]
+#[path = "fake_acl_none.rs"]
+pub mod fake_acl;
 pub mod fake_super;
 pub mod flist;
 pub mod idmap;
@@ -169,7 +174,7 @@ pub fn list_options(opts: &Options) -> ListOptions {
         one_file_system: opts.one_file_system,
         trace_filters: opts.trace_filters(),
         xattrs: opts.more.xattrs,
-        fake_super: opts.more.fake_super,
+        fake_super: opts.more.sender_fake_super,
         atimes: opts.more.atimes,
         acls: opts.more.acls,
         open_noatime: opts.more.open_noatime,

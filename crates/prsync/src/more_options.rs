@@ -192,6 +192,9 @@ pub struct More {
     /// `--fake-super`: owner, group, special mode bits and device numbers live in the
     /// `user.rsync.%stat` attribute (see [`crate::fake_super`]), not in the inode.
     pub fake_super: bool,
+    /// `--fake-super` on the sending side: in a local copy, where the receiver also takes
+    /// `-M --fake-super`, the sender only the client's own.
+    pub sender_fake_super: bool,
     /// `-U`: access times are sent and set.
     pub atimes: bool,
     /// `--open-noatime`: the sender reads files with `O_NOATIME`.
@@ -317,6 +320,7 @@ impl MoreArgs {
             acls: self.acls,
             xattrs: self.xattrs.min(2),
             fake_super: self.fake_super,
+            sender_fake_super: self.fake_super,
             atimes: self.atimes,
             open_noatime: self.open_noatime,
         })

@@ -1182,6 +1182,12 @@ impl Walker<'_> {
             FileKind::Symlink { .. } => (mode & !libc::S_IFMT) | libc::S_IFLNK,
             _ => mode,
         };
+        // --fake-super -A: the ACL is what rsync packed in attributes, not the inode's own.
+        let fake_acl = (self.opts.fake_super && self.opts.acls).then(|| {
+            let find = |want: &[u8]| xattrs.iter().find(|(n, _)| n == want).map(|(_, v)| &v[..]);
+            let access = find(crate::fake_acl::ACCESS_NAME);
+            crate::fake_acl::unpack(access, find(crate::fake_acl::DEFAULT_NAME), mode)
+        });
         if self.opts.xattrs == 0 {
             xattrs.clear();
         }
@@ -1194,6 +1200,7 @@ impl Walker<'_> {
         });
         let ft = real;
         let acl = match self.opts.acls && !matches!(kind, FileKind::Symlink { .. }) {
+            true if fake_acl.is_some() => fake_acl.flatten(),
             true => match prtools_sync::read_acl(path) {
                 Ok(acl) => acl,
                 Err(e) => {

@@ -1665,3 +1665,72 @@ fn acls_are_kept_and_itemized() {
     assert_eq!(acls_of(&r.join("dst")), acls_of(&p.join("dst")));
     assert_eq!(acls_of(&p.join("dst")), acls_of(&src));
 }
+
+/// `-A --fake-super` on the receiver (`-M--fake-super` in a local copy): the ACLs are kept
+/// in rsync's `user.rsync.%aacl` and `%dacl` attributes, the same bytes rsync writes, and
+/// not set on the inodes; a sender with `--fake-super` reads them back from there (in a
+/// local copy the receiver then keeps them in attributes too, as rsync's forked receiver
+/// inherits the option); a folder whose default ACL went loses its `%dacl`. (rsync's suite: fake-super-acl-xattr.)
+#[test]
+fn fake_super_keeps_acls_in_rsyncs_attributes() {
+    let bed = Bed::new("more-fake-acls");
+    let src = bed.src();
+    fs::create_dir_all(src.join("d")).unwrap();
+    fs::write(src.join("f"), b"f\n").unwrap();
+    fs::write(src.join("d/g"), b"g\n").unwrap();
+    let acl = |text: &str| exacl::from_str(text).unwrap();
+    let file_acl = "allow::user::read,write\nallow::group::read\nallow::other::read\n\
+                    allow::user:1234:read,write,execute\nallow::group:99:read\n\
+                    allow::mask::read,write,execute\n";
+    exacl::setfacl(&[src.join("f")], &acl(file_acl), None).unwrap();
+    let dir_acl = "allow::user::read,write,execute\nallow::group::read,execute\n\
+                   allow::other::read,execute\nallow:default:user::read,write,execute\n\
+                   allow:default:group::read\nallow:default:other::\n\
+                   allow:default:user:1234:read,write\nallow:default:mask::read,write\n";
+    exacl::setfacl(&[src.join("d")], &acl(dir_acl), None).unwrap();
+    for p in ["f", "d/g", "d", ""] {
+        set_mtime(&src.join(p), 1_500_000_000, 0);
+    }
+    let receiving = [&b"-aiA"[..], b"-M--fake-super", b"{src}/", b"fake/"];
+    bed.same(&receiving, "fake");
+    let got = same_xattrs(&bed, "fake");
+    let names = |path: &str| -> Vec<String> {
+        let attrs = &got.iter().find(|(p, _)| p == path).unwrap().1;
+        attrs.iter().map(|(n, _)| n.clone()).collect()
+    };
+    assert_eq!(names("f"), ["user.rsync.%aacl"]);
+    assert_eq!(names("d"), ["user.rsync.%dacl"]);
+    let [r, p] = bed.sides();
+    // Not on the inode: the ACL there is what the mode says.
+    assert_eq!(acls_of(&r.join("fake")), acls_of(&p.join("fake")));
+    assert!(!acls_of(&p.join("fake"))
+        .iter()
+        .any(|(_, a)| a.contains("1234")));
+    // Up to date as the attributes tell it.
+    let lines = bed.same(&receiving, "fake");
+    assert!(lines.is_empty(), "{lines:?}");
+
+    // Both ends --fake-super: the sender reads the attributes, the receiver stores them.
+    bed.same(
+        &[
+            b"-aiA",
+            b"--fake-super",
+            b"-M--fake-super",
+            b"fake/",
+            b"again/",
+        ],
+        "again",
+    );
+    assert_eq!(same_xattrs(&bed, "again"), got);
+
+    // The folder's default ACL goes: so does its %dacl, with an `a` line.
+    exacl::setfacl(&[src.join("d")], &[], exacl::AclOption::DEFAULT_ACL).unwrap();
+    set_mtime(&src.join("d"), 1_500_000_000, 0);
+    let lines = bed.same(&receiving, "fake");
+    assert!(lines.contains(&b".d.......a. d/".to_vec()), "{lines:?}");
+    let after = same_xattrs(&bed, "fake");
+    assert!(
+        after.iter().any(|(p, a)| p == "d" && a.is_empty()),
+        "{after:?}"
+    );
+}

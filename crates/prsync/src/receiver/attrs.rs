@@ -8,10 +8,14 @@ use prtools_sync::filter::Side;
 use prtools_sync::{FileStat, RelPath, Xattr};
 
 use super::Receiver;
+use crate::fake_acl;
 use crate::fake_super::{self, FakeStat};
 use crate::flist::{FileEntry, FileKind};
 use crate::itemize::Item;
 use crate::sender::Sender;
+
+/// An attribute to set to a value, or (`None`) to remove.
+type AttrChange = (&'static [u8], Option<Vec<u8>>);
 
 impl<S: Sender, W: Write> Receiver<'_, S, W> {
     /// Whether this side compares, sets and removes attribute `name` (see
@@ -56,6 +60,10 @@ impl<S: Sender, W: Write> Receiver<'_, S, W> {
             if let Ok(have) = self.root().and_then(|r| r.acl(self.rel_of(i))) {
                 item.acl = !same_acl(e.acl.as_deref(), have.as_deref());
             }
+        } else if self.keeps_fake_acls() {
+            if let Ok(changes) = self.fake_acl_changes(self.rel_of(i), e) {
+                item.acl = !changes.is_empty();
+            }
         }
         item
     }
@@ -72,10 +80,34 @@ impl<S: Sender, W: Write> Receiver<'_, S, W> {
         from_acl.unwrap_or(0o777 & !super::umask())
     }
 
-    /// `-A` here: with `--fake-super` rsync would keep them in attributes, which prsync
-    /// does not, so they are left alone then.
+    /// `-A` here, on the inodes themselves: with `--fake-super` they go in attributes
+    /// instead (see [`Self::keeps_fake_acls`]).
     fn sets_acls(&self) -> bool {
         self.opts.more.acls && !self.opts.more.fake_super
+    }
+
+    /// `-A --fake-super`: the ACLs are kept in rsync's `%aacl` and `%dacl` attributes
+    /// (see [`crate::fake_acl`]).
+    fn keeps_fake_acls(&self) -> bool {
+        self.opts.more.acls && self.opts.more.fake_super
+    }
+
+    /// The `%aacl` and `%dacl` attributes at `rel` that differ from what `e`'s ACL packs
+    /// to, each with its new value (`None`: remove it); a file's `%dacl` is left alone.
+    fn fake_acl_changes(
+        &self,
+        rel: Option<&RelPath>,
+        e: &FileEntry,
+    ) -> io::Result<Vec<AttrChange>> {
+        let all = self.root()?.xattrs(rel)?;
+        let have = |name: &[u8]| all.iter().find(|(n, _)| n == name).map(|(_, v)| v.clone());
+        let (access, default) = fake_acl::pack(e.acl.as_deref(), e.mode);
+        let mut wanted = vec![(fake_acl::ACCESS_NAME, access)];
+        if e.is_dir() {
+            wanted.push((fake_acl::DEFAULT_NAME, default));
+        }
+        wanted.retain(|(name, want)| have(name) != *want);
+        Ok(wanted)
     }
 
     /// `--fake-super`: what is at entry `i` (`m`) as its `%stat` attribute tells it.
@@ -133,6 +165,14 @@ impl<S: Sender, W: Write> Receiver<'_, S, W> {
             let have = root.acl(rel.as_ref())?;
             if !same_acl(e.acl.as_deref(), have.as_deref()) {
                 root.set_acl(rel.as_ref(), e.acl.as_deref(), e.mode)?;
+            }
+        } else if self.keeps_fake_acls() {
+            let root = self.root()?;
+            for (name, value) in self.fake_acl_changes(rel.as_ref(), &e)? {
+                match value {
+                    Some(value) => root.set_xattr(rel.as_ref(), name, &value)?,
+                    None => root.remove_xattr(rel.as_ref(), name)?,
+                }
             }
         }
         if !e.is_dir() {
