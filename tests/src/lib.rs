@@ -163,23 +163,40 @@ pub fn names(dir: &Path) -> Vec<String> {
 /// A copy of the built `tool` in `dir` with bytes of its own appended: its hash is new, so
 /// its agent cache folder on the hosts is empty whatever other tests have uploaded (the
 /// hosts share /root with this machine). Remove it after with [`remove_agent_cache`].
+/// It is written as [`write_executable`] writes.
 pub fn unique_copy(dir: &Path, tool: &str) -> PathBuf {
-    use std::os::unix::fs::PermissionsExt;
     static COPIES: std::sync::atomic::AtomicU32 = std::sync::atomic::AtomicU32::new(0);
     let copy = dir.join(tool);
-    let mut bytes = std::fs::read(bin(tool)).expect("the built tool");
-    bytes.extend_from_slice(
-        format!(
-            "{}-{}-{:?}",
-            std::process::id(),
-            COPIES.fetch_add(1, std::sync::atomic::Ordering::Relaxed),
-            std::time::SystemTime::now()
-        )
-        .as_bytes(),
+    let unique = format!(
+        "{}-{}-{:?}",
+        std::process::id(),
+        COPIES.fetch_add(1, std::sync::atomic::Ordering::Relaxed),
+        std::time::SystemTime::now()
     );
-    std::fs::write(&copy, bytes).expect("writing the copy");
-    std::fs::set_permissions(&copy, std::fs::Permissions::from_mode(0o755)).expect("chmod");
+    let mut bytes = std::fs::read(bin(tool)).expect("the built tool");
+    bytes.extend_from_slice(unique.as_bytes());
+    write_executable(&copy, &bytes);
     copy
+}
+
+/// Writes `bytes` to `path` as an executable (mode 755) that can be started at once.
+///
+/// A child process writes it: a file this test process held open for writing would be
+/// inherited by any child another test thread forks meanwhile, and starting it would then
+/// fail with "Text file busy" until that child execs.
+pub fn write_executable(path: &Path, bytes: &[u8]) {
+    use std::io::Write;
+    let mut child = std::process::Command::new("sh")
+        .args(["-c", r#"cat > "$1" && chmod 755 "$1""#, "sh"])
+        .arg(path)
+        .stdin(std::process::Stdio::piped())
+        .spawn()
+        .expect("sh");
+    let mut stdin = child.stdin.take().expect("a pipe");
+    stdin.write_all(bytes).expect("writing to sh");
+    drop(stdin);
+    let status = child.wait().expect("sh");
+    assert!(status.success(), "writing {}", path.display());
 }
 
 /// Removes the cache folder (under the shared /root) a [`unique_copy`] was uploaded to.

@@ -16,8 +16,7 @@ fn build(tc: &TestCluster, tool: &str, tag: &str) -> PathBuf {
     let path = tc.scratch("builds").join(format!("{tool}-{tag}"));
     let mut bytes = std::fs::read(bin(tool)).unwrap();
     bytes.extend_from_slice(format!("\nprtools test build {tag}\n").as_bytes());
-    std::fs::write(&path, bytes).unwrap();
-    std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o755)).unwrap();
+    prtools_tests::write_executable(&path, &bytes);
     path
 }
 

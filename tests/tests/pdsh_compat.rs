@@ -193,12 +193,10 @@ fn rcmd_prefixes_choose_the_transport_per_host() {
 /// A folder holding an `ssh` that prints its arguments, as pdsh's own suite fakes ssh, to
 /// put first in PATH.
 fn echoing_ssh() -> std::path::PathBuf {
-    use std::os::unix::fs::PermissionsExt;
     let dir = std::env::temp_dir().join(format!("prsh-fake-ssh-{}", std::process::id()));
     std::fs::create_dir_all(&dir).unwrap();
     let ssh = dir.join("ssh");
-    std::fs::write(&ssh, "#!/bin/sh\necho \"$@\"\n").unwrap();
-    std::fs::set_permissions(&ssh, std::fs::Permissions::from_mode(0o755)).unwrap();
+    prtools_tests::write_executable(&ssh, b"#!/bin/sh\necho \"$@\"\n");
     dir
 }
 

@@ -308,12 +308,8 @@ fn a_hostile_agent_cannot_write_outside_the_destination() {
         }
         std::fs::write(&frames, stream).unwrap();
         let agent = lab.join(format!("{name}.sh"));
-        std::fs::write(
-            &agent,
-            format!("#!/bin/sh\nexec cat '{}'\n", frames.display()),
-        )
-        .unwrap();
-        std::fs::set_permissions(&agent, std::fs::Permissions::from_mode(0o755)).unwrap();
+        let script = format!("#!/bin/sh\nexec cat '{}'\n", frames.display());
+        prtools_tests::write_executable(&agent, script.as_bytes());
         let into = lab.join(format!("{name}-out/a/b"));
         std::fs::create_dir_all(&into).unwrap();
         let out = run(tc

@@ -1123,9 +1123,13 @@ fn filter_trace_names_the_deciding_rule() {
         fs::create_dir_all(side.join("dst/sub")).unwrap();
         // (Only in the top folder: where deletions below it fall among the names is a
         // matter of rsync's processes' timing.)
+        // Fixed times: those left alone are compared, and the two sides are written a
+        // clock tick apart now and then.
         for name in ["x.o", "gone", "y.o", "keep"] {
             fs::write(side.join("dst").join(name), b"z\n").unwrap();
+            set_mtime(&side.join("dst").join(name), 1_400_000_000, 0);
         }
+        set_mtime(&side.join("dst/sub"), 1_400_000_000, 0);
     });
     let cases: &[&[&[u8]]] = &[
         &[b"-F", b"--exclude=*.o", b"--include=f", b"--filter=R keep"],
