@@ -1414,9 +1414,17 @@ fn remote_operands(
         let colon = bytes.iter().position(|&b| b == b':').unwrap_or(0);
         OsString::from_vec(bytes[colon + 1..].to_vec())
     };
+    // `rsync://host/module` and `host::module`, as a source or the destination.
+    let daemon = |p: &OsString| {
+        let bytes = p.as_bytes();
+        let colon = bytes.iter().position(|&b| b == b':');
+        bytes.starts_with(b"rsync://")
+            || (remote_part(p).is_some() && colon.is_some_and(|c| bytes.get(c + 1) == Some(&b':')))
+    };
     if let Some(p) = sources
         .iter()
-        .find(|p| p.as_bytes().starts_with(b"rsync://"))
+        .chain(std::iter::once(&*dest))
+        .find(|p| daemon(p))
     {
         bail!(
             "'{}': rsync daemons are not supported; use host:path over ssh",

@@ -104,6 +104,31 @@ fn operands_on_two_hosts_are_refused_clearly() {
     assert_one_line(&String::from_utf8_lossy(&out.stderr), "both remote");
 }
 
+/// A daemon's module, as a source or as the destination, `rsync://` or `host::`, is refused
+/// in one line before anything is listed or sent (a push to one used to try to resolve
+/// `localhost/module/` as a host name, after printing "sending incremental file list").
+#[test]
+fn a_daemon_module_anywhere_is_refused_in_one_line() {
+    let dir = scratch("cli-daemon");
+    fs::create_dir_all(dir.join("src")).unwrap();
+    for operands in [
+        ["src/", "rsync://localhost/mod/"],
+        ["src/", "localhost::mod/"],
+        ["rsync://localhost/mod/", "dst/"],
+        ["localhost::mod/f", "dst/"],
+    ] {
+        let mut args = vec![OsStr::new("-av")];
+        args.extend(operands.iter().map(OsStr::new));
+        let out = run_in(prsync_bin(), &args, &dir);
+        assert_eq!(out.status.code(), Some(1), "{operands:?}");
+        assert!(out.stdout.is_empty(), "{operands:?}");
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert_one_line(&stderr, "rsync daemons are not supported");
+        assert!(stderr.contains(operands[0]) || stderr.contains(operands[1]));
+    }
+    assert!(!dir.join("dst").exists());
+}
+
 #[test]
 fn help_fits_a_terminal_and_starts_with_examples() {
     let dir = scratch("cli-help");
