@@ -292,7 +292,8 @@ fn a_host_without_rsync_or_with_an_old_one_gets_one_line() {
     assert_eq!(out.status.code(), Some(12));
     assert_eq!(
         text(&out.stderr),
-        "prsync: node1 has no rsync: install rsync there, or let prsync upload its agent\n"
+        "prsync: node1: no rsync on the host; hint: install rsync there, or let prsync upload \
+         its agent (--wire=agent)\n"
     );
 
     let out = plain_push(&tc, "rsync --protocol=29", &["-a"], &src, "/tmp/x/");
@@ -507,4 +508,121 @@ fn a_remote_shell_that_exits_ends_the_wait_though_its_pipes_stay_open() {
         &text(&out.stderr),
         "closed the connection before the handshake",
     );
+}
+
+/// The lines of a run of many hosts that `host` printed, without its prefix.
+fn host_lines(stdout: &str, host: &str) -> String {
+    let prefix = format!("{host}: ");
+    stdout
+        .lines()
+        .filter_map(|l| l.strip_prefix(&prefix))
+        .map(|l| format!("{l}\n"))
+        .collect()
+}
+
+/// The real rsync client's `-i` lines for a push of `src` into a fresh `dest` on node1,
+/// the folder it names made generic.
+fn rsync_lines(tc: &TestCluster, args: &[&str], src: &Path, dest: &str) -> String {
+    let want = rsync_push(tc, "rsync", args, src, dest);
+    assert_eq!(want.status.code(), Some(0), "{}", text(&want.stderr));
+    text(&want.stdout).replace(dest.trim_end_matches('/'), "DEST")
+}
+
+/// `--wire=rsync` to three hosts: one process pushes to all of them, each gets the tree
+/// and prints rsync's own `-i` lines under its name, a run with nothing to do prints
+/// nothing, and an update with `--delete` prints what rsync prints.
+#[test]
+fn wire_rsync_pushes_to_many_hosts_at_once() {
+    let tc = TestCluster::start(3);
+    let scratch = tc.scratch("many");
+    let src = make_tree(&scratch);
+    let push = |args: &[&str]| {
+        run(tc
+            .prsync()
+            .arg("--wire=rsync")
+            .args(args)
+            .args(["-w", "node[1-3]"])
+            .arg(format!("{}/", src.display()))
+            .arg(":/tmp/many/"))
+    };
+
+    let want = rsync_lines(&tc, &["-ai"], &src, "/tmp/by-rsync/");
+    let got = push(&["-ai"]);
+    assert_eq!(got.status.code(), Some(0), "{}", text(&got.stderr));
+    assert_eq!(text(&got.stderr), "");
+    let stdout = text(&got.stdout).replace("/tmp/many", "DEST");
+    for node in 1..=3 {
+        assert_text_eq!(want, host_lines(&stdout, &format!("node{node}")));
+        let tree = tc.cluster.node_tmp(node).join("many");
+        assert_eq!(snapshot(&tree), snapshot(&src), "node{node}");
+    }
+
+    let again = push(&["-ai"]);
+    assert_eq!(again.status.code(), Some(0), "{}", text(&again.stderr));
+    assert_eq!(text(&again.stdout), "");
+
+    change(&src);
+    let args = ["-ai", "--delete"];
+    let want = rsync_lines(&tc, &args, &src, "/tmp/by-rsync/");
+    assert!(want.contains("*deleting   old/"), "{want}");
+    let got = push(&args);
+    assert_eq!(got.status.code(), Some(0), "{}", text(&got.stderr));
+    let stdout = text(&got.stdout);
+    for node in 1..=3 {
+        assert_text_eq!(want, host_lines(&stdout, &format!("node{node}")));
+        let tree = tc.cluster.node_tmp(node).join("many");
+        assert_eq!(snapshot(&tree), snapshot(&src), "node{node}");
+    }
+}
+
+/// The default wire to a mix of hosts: a normal one (served by the agent), a noexec home
+/// and another machine (the agent cannot run there: served by their rsync), and another
+/// machine without rsync, which fails with one line naming what to install while the
+/// others are served. Every served host ends with the same tree and rsync's `-i` lines.
+#[test]
+fn hosts_where_the_agent_cannot_run_are_served_by_their_rsync() {
+    use prtools_testcluster::NodeKind::{NoRsync, NoexecHome, Normal, OtherMachine};
+    let tc = TestCluster::start_with(&[Normal, NoexecHome, OtherMachine, NoRsync]);
+    let scratch = tc.scratch("mixed");
+    let src = make_tree(&scratch);
+    let push = |args: &[&str], hosts: &str| {
+        run(tc
+            .prsync()
+            .args(args)
+            .args(["-w", hosts])
+            .arg(format!("{}/", src.display()))
+            .arg(":/tmp/mixed/"))
+    };
+
+    let want = rsync_lines(&tc, &["-ai"], &src, "/tmp/by-rsync/");
+    let got = push(&["-ai"], "node[1-4]");
+    assert_eq!(got.status.code(), Some(12), "{}", text(&got.stderr));
+    assert_eq!(
+        text(&got.stderr),
+        format!(
+            "prsync: node4: no rsync on the host and prsync's agent cannot run there (remote \
+             is 'Linux {}'); hint: install rsync on the host\n",
+            prtools_testcluster::other_machine()
+        )
+    );
+    let stdout = text(&got.stdout).replace("/tmp/mixed", "DEST");
+    for node in 1..=3 {
+        assert_text_eq!(want, host_lines(&stdout, &format!("node{node}")));
+        let tree = tc.cluster.node_tmp(node).join("mixed");
+        assert_eq!(snapshot(&tree), snapshot(&src), "node{node}");
+    }
+    assert!(!tc.cluster.node_tmp(4).join("mixed").exists());
+
+    change(&src);
+    let args = ["-ai", "--delete"];
+    let want = rsync_lines(&tc, &args, &src, "/tmp/by-rsync/");
+    let got = push(&args, "node[1-3]");
+    assert_eq!(got.status.code(), Some(0), "{}", text(&got.stderr));
+    assert_eq!(text(&got.stderr), "");
+    let stdout = text(&got.stdout);
+    for node in 1..=3 {
+        assert_text_eq!(want, host_lines(&stdout, &format!("node{node}")));
+        let tree = tc.cluster.node_tmp(node).join("mixed");
+        assert_eq!(snapshot(&tree), snapshot(&src), "node{node}");
+    }
 }

@@ -97,7 +97,7 @@ fn body(
     let itemize_on = opts.itemize;
     let heard_in = heard.clone();
     let mut input = Demux::new(&mut link.input, move |tag, body: Vec<u8>| {
-        on_message(tag, body, itemize_on, &heard_in)
+        on_message(tag, body, itemize_on, &heard_in, &super::Console)
     });
 
     let mut decoder = Decoder::new(session.protocol, keep);
