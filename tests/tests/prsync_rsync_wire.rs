@@ -626,3 +626,44 @@ fn hosts_where_the_agent_cannot_run_are_served_by_their_rsync() {
         assert_eq!(snapshot(&tree), snapshot(&src), "node{node}");
     }
 }
+
+/// A pull from a host where the agent cannot run (another machine) is served by the host's
+/// rsync with the default wire, as rsync's own client would pull; from one with no rsync
+/// either it fails with one line naming what to install.
+#[test]
+fn a_pull_from_a_host_where_the_agent_cannot_run_goes_over_rsync() {
+    use prtools_testcluster::NodeKind::{NoRsync, OtherMachine};
+    let tc = TestCluster::start_with(&[OtherMachine, NoRsync]);
+    let scratch = tc.scratch("pull-instead");
+    let src = make_tree(&tc.cluster.node_tmp(1));
+    let (by_rsync, by_prsync) = (scratch.join("by-rsync"), scratch.join("by-prsync"));
+
+    let want = rsync_pull(&tc, "rsync", &["-ai"], "/tmp/src/", &by_rsync);
+    assert_eq!(want.status.code(), Some(0), "{}", text(&want.stderr));
+    let got = run(tc
+        .prsync()
+        .arg("-ai")
+        .arg("node1:/tmp/src/")
+        .arg(&by_prsync));
+    assert_eq!(got.status.code(), Some(0), "{}", text(&got.stderr));
+    assert_eq!(text(&got.stderr), "");
+    let want_out = text(&want.stdout).replace("by-rsync", "by-prsync");
+    assert_eq!(pull_lines(&want_out), pull_lines(&text(&got.stdout)));
+    assert_eq!(snapshot(&by_prsync), snapshot(&src));
+
+    let got = run(tc
+        .prsync()
+        .arg("-a")
+        .arg("node2:/tmp/src/")
+        .arg(scratch.join("none")));
+    assert_eq!(got.status.code(), Some(12));
+    assert_eq!(
+        text(&got.stderr),
+        format!(
+            "prsync: node2: no rsync on the host and prsync's agent cannot run there (remote \
+             is 'Linux {}'); hint: install rsync on the host\n",
+            prtools_testcluster::other_machine()
+        )
+    );
+    assert!(!scratch.join("none").exists());
+}

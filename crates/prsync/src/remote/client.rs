@@ -476,7 +476,9 @@ fn pull(
     let start = Instant::now();
     let (name, printer, setup) = connect_one(runtime, opts, host, agent);
     let (conn, (process, input, output, stderr, kill)) = match setup {
-        Ok(s) => s,
+        Ok(Ok(s)) => s,
+        // Served by its rsync instead (issue 18).
+        Ok(Err(cannot)) => return rsync_peer::pull_instead(opts, &name, &cannot),
         Err(e) => return finish([(name, Err(e))].into_iter(), exit::OK, Vec::new()),
     };
     if let Some(banner) = opts.list_banner(true).filter(|_| !opts.quiet) {
@@ -524,23 +526,24 @@ fn pull(
 
 /// Connects to the one `host` of a pull (or of a remote `--files-from`) and starts the
 /// agent there: the host's name, the printer for its lines, and the connection with the
-/// started agent (a connection whose agent did not start is closed).
+/// started agent, or why the agent cannot run there (a connection whose agent did not
+/// start is closed).
 fn connect_one(
     runtime: &tokio::runtime::Runtime,
     opts: &Options,
     host: &prtools_hostlist::HostSpec,
     agent: &Agent,
-) -> (String, Printer, Result<(Connection, Started), HostError>) {
+) -> (String, Printer, OneHost) {
     let target = Target::from_specs(vec![host.clone()]).remove(0);
     let name = target.name().to_string();
     let printer = Printer::new(false, None, None);
     let setup = runtime.block_on(async {
         let conn = Connection::open(&target, &opts.config).await?;
         match start_agent(&conn, agent, &printer).await {
-            Ok(Ok(started)) => Ok((conn, started)),
+            Ok(Ok(started)) => Ok(Ok((conn, started))),
             Ok(Err(cannot)) => {
                 conn.close().await;
-                Err(cannot.error(&agent.0))
+                Ok(Err(cannot))
             }
             Err(e) => {
                 conn.close().await;
@@ -572,8 +575,9 @@ fn with_remote_list(
         }
     };
     let (name, _, setup) = connect_one(runtime, opts, host, agent);
-    let (conn, (process, input, output, stderr, _kill)) =
-        setup.map_err(|e| (exit::UNREACHABLE, format!("{name}: {e}")))?;
+    let (conn, (process, input, output, stderr, _kill)) = setup
+        .and_then(|s| s.map_err(|cannot| cannot.error(&agent.0)))
+        .map_err(|e| (exit::UNREACHABLE, format!("{name}: {e}")))?;
     let handle = runtime.handle().clone();
     let text = std::thread::scope(|scope| {
         let (tell, done) = tokio::sync::oneshot::channel();
@@ -666,6 +670,9 @@ fn pull_one<R: Read, W: Write>(
 
 /// The local executable and how to place it.
 type Agent = (LocalAgent, AgentOptions);
+
+/// The one host of a pull: its connection and started agent, or why the agent cannot run.
+type OneHost = Result<Result<(Connection, Started), CannotRun>, HostError>;
 
 type Started = (
     prtools_transport::RemoteProcess,

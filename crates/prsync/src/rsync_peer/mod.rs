@@ -179,6 +179,11 @@ fn program(opts: &Options) -> &str {
 /// one with ssh started here; a push to many through the agent path's client
 /// (remote::client), which serves each host with [`serve`] on its connection.
 pub fn run(opts: &Options) -> i32 {
+    run_with(opts, None)
+}
+
+/// [`run`] for a host whose agent cannot run (`cannot`), or with `--wire=rsync` (None).
+fn run_with(opts: &Options, cannot: Option<&CannotRun>) -> i32 {
     if let Some(code) = refuse(opts) {
         return code;
     }
@@ -210,7 +215,7 @@ pub fn run(opts: &Options) -> i32 {
             return exit::UNREACHABLE;
         }
     };
-    match session(&mut link, opts, &plan, None, &voice) {
+    match session(&mut link, opts, &plan, cannot, &voice) {
         Ok(code) => code,
         Err(Ended::Failed(code, why)) => {
             voice.note(&name, &why);
@@ -224,6 +229,29 @@ pub fn run(opts: &Options) -> i32 {
             exit::PROTOCOL
         }
     }
+}
+
+/// A pull from `host`, whose agent cannot run there (`cannot`), over rsync's protocol
+/// instead: [`run`], unless the options ask for what that does not do yet.
+pub fn pull_instead(opts: &Options, host: &str, cannot: &CannotRun) -> i32 {
+    let refused = if opts.dry_run {
+        Some("-n in a pull")
+    } else if opts.config.method != Method::Ssh {
+        Some("a remote shell other than ssh")
+    } else if server_paths(opts).is_none() {
+        Some("paths that are not UTF-8")
+    } else {
+        unsupported(opts)
+    };
+    if let Some(option) = refused {
+        eprintln!(
+            "prsync: {host}: prsync's agent cannot run there ({}) and rsync's protocol here does \
+             not do {option} yet; hint: drop it, or install prsync there and pass --rsync-path PATH",
+            cannot.reason()
+        );
+        return exit::SYNTAX;
+    }
+    run_with(opts, Some(cannot))
 }
 
 /// How a session ended when it did not end well.
@@ -375,7 +403,7 @@ pub async fn serve(
                 exit::SYNTAX,
                 format!(
                     "prsync's agent cannot run there ({}) and rsync's protocol here does not do \
-                     {option} yet; hint: drop {option}, or install prsync there and pass \
+                      {option} yet; hint: drop it, or install prsync there and pass \
                      --rsync-path PATH",
                     cannot.reason()
                 ),
