@@ -123,6 +123,7 @@ impl Link {
                 handle: handle.clone(),
             }) as Box<dyn Write + Send>
         });
+        let pipe = Pipe::new(stdin);
         Link {
             pid: None,
             exit,
@@ -133,12 +134,9 @@ impl Link {
                 pos: 0,
                 timeout: None,
                 exited: false,
+                out: pipe.clone(),
             },
-            output: Outgoing {
-                stdin,
-                buf: Vec::new(),
-                framed: false,
-            },
+            output: Outgoing { pipe },
             stderr,
             stderr_done,
             voice,
@@ -204,6 +202,7 @@ impl Link {
             }
             let _ = done_tx.send(());
         });
+        let pipe = Pipe::new(Some(Box::new(stdin)));
         Ok(Link {
             pid: Some(pid),
             exit,
@@ -214,12 +213,9 @@ impl Link {
                 pos: 0,
                 timeout: None,
                 exited: false,
+                out: pipe.clone(),
             },
-            output: Outgoing {
-                stdin: Some(Box::new(stdin)),
-                buf: Vec::new(),
-                framed: false,
-            },
+            output: Outgoing { pipe },
             stderr,
             stderr_done,
             voice,
@@ -314,21 +310,38 @@ pub struct Incoming {
     pub timeout: Option<Duration>,
     /// The remote shell has exited: what it wrote is all here within [`AFTER_EXIT`].
     exited: bool,
+    /// What this side has gathered for the server: sent before a read waits, since the
+    /// server may be waiting for it.
+    out: Arc<Mutex<Pipe>>,
+}
+
+impl Incoming {
+    /// The next chunk, or why there is none.
+    fn next(&mut self) -> Result<Chunk, RecvTimeoutError> {
+        match self.rx.try_recv() {
+            Ok(chunk) => return Ok(chunk),
+            Err(mpsc::TryRecvError::Disconnected) => return Err(RecvTimeoutError::Disconnected),
+            Err(mpsc::TryRecvError::Empty) => {}
+        }
+        // Nothing has come: what is gathered goes now. A failure to send shows in the
+        // next write, and the server's end in this read.
+        let _ = lock(&self.out).flush();
+        let wait = if self.exited {
+            Some(AFTER_EXIT)
+        } else {
+            self.timeout
+        };
+        match wait {
+            Some(t) => self.rx.recv_timeout(t),
+            None => self.rx.recv().map_err(|_| RecvTimeoutError::Disconnected),
+        }
+    }
 }
 
 impl Read for Incoming {
     fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
         while self.pos == self.chunk.len() {
-            let wait = if self.exited {
-                Some(AFTER_EXIT)
-            } else {
-                self.timeout
-            };
-            let next = match wait {
-                Some(t) => self.rx.recv_timeout(t),
-                None => self.rx.recv().map_err(|_| RecvTimeoutError::Disconnected),
-            };
-            match next {
+            match self.next() {
                 Ok(Chunk::Data(chunk)) => {
                     self.chunk = chunk;
                     self.pos = 0;
@@ -351,29 +364,35 @@ impl Read for Incoming {
     }
 }
 
+fn lock(pipe: &Mutex<Pipe>) -> std::sync::MutexGuard<'_, Pipe> {
+    pipe.lock().unwrap_or_else(|e| e.into_inner())
+}
+
 /// The server's input: raw during the handshake, data frames after [`Outgoing::frame`].
-/// Writes are gathered until a frame's worth or a flush.
+/// Writes are gathered until a frame's worth, a flush, or a read that has to wait for the
+/// server (as rsync's own buffering does): a file per write would cost a system call per
+/// small file and host.
 pub struct Outgoing {
+    pipe: Arc<Mutex<Pipe>>,
+}
+
+/// The server's stdin and what is gathered for it.
+struct Pipe {
     stdin: Option<Box<dyn Write + Send>>,
     buf: Vec<u8>,
     framed: bool,
 }
 
-impl Outgoing {
-    /// From now on, data goes in frames.
-    pub fn frame(&mut self) {
-        self.framed = true;
+impl Pipe {
+    fn new(stdin: Option<Box<dyn Write + Send>>) -> Arc<Mutex<Pipe>> {
+        Arc::new(Mutex::new(Pipe {
+            stdin,
+            buf: Vec::new(),
+            framed: false,
+        }))
     }
 
-    /// Sends a message frame, after the data written before it.
-    pub fn message(&mut self, tag: Tag, body: &[u8]) -> io::Result<()> {
-        self.send()?;
-        let mut out = Vec::new();
-        write_message(&mut out, tag, body)?;
-        self.pipe()?.write_all(&out)
-    }
-
-    fn pipe(&mut self) -> io::Result<&mut Box<dyn Write + Send>> {
+    fn stdin(&mut self) -> io::Result<&mut Box<dyn Write + Send>> {
         self.stdin
             .as_mut()
             .ok_or_else(|| io::Error::new(io::ErrorKind::BrokenPipe, "the link is closed"))
@@ -384,34 +403,60 @@ impl Outgoing {
             return Ok(());
         }
         let bytes = std::mem::take(&mut self.buf);
-        if self.framed {
+        let result = if self.framed {
             let mut out = Vec::with_capacity(bytes.len() + bytes.len() / DATA_FRAME * 4 + 4);
             frame_data(&mut out, &bytes);
-            self.pipe()?.write_all(&out)
+            self.stdin()?.write_all(&out)
         } else {
-            self.pipe()?.write_all(&bytes)
-        }
+            self.stdin()?.write_all(&bytes)
+        };
+        // The buffer is kept for the next gathering.
+        self.buf = bytes;
+        self.buf.clear();
+        result
+    }
+
+    fn flush(&mut self) -> io::Result<()> {
+        self.send()?;
+        self.stdin()?.flush()
+    }
+}
+
+impl Outgoing {
+    /// From now on, data goes in frames.
+    pub fn frame(&mut self) {
+        lock(&self.pipe).framed = true;
+    }
+
+    /// Sends a message frame, after the data written before it.
+    pub fn message(&mut self, tag: Tag, body: &[u8]) -> io::Result<()> {
+        let mut pipe = lock(&self.pipe);
+        pipe.send()?;
+        let mut out = Vec::new();
+        write_message(&mut out, tag, body)?;
+        pipe.stdin()?.write_all(&out)
     }
 
     /// Closes the pipe (after sending what is gathered): the server sees the end.
     pub fn close(&mut self) {
-        let _ = self.send();
-        self.stdin = None;
+        let mut pipe = lock(&self.pipe);
+        let _ = pipe.send();
+        pipe.stdin = None;
     }
 }
 
 impl Write for Outgoing {
     fn write(&mut self, data: &[u8]) -> io::Result<usize> {
-        self.buf.extend_from_slice(data);
-        if self.buf.len() >= DATA_FRAME {
-            self.send()?;
+        let mut pipe = lock(&self.pipe);
+        pipe.buf.extend_from_slice(data);
+        if pipe.buf.len() >= DATA_FRAME {
+            pipe.send()?;
         }
         Ok(data.len())
     }
 
     fn flush(&mut self) -> io::Result<()> {
-        self.send()?;
-        self.pipe()?.flush()
+        lock(&self.pipe).flush()
     }
 }
 

@@ -4,7 +4,8 @@
 //! The order follows rsync's `client_run` for a sender: the filter list (only an empty
 //! one, and only when the receiver deletes), the file list and the id lists, then one
 //! answer per index the generator sends, through its two extra phases (redo and done),
-//! and the goodbye.
+//! and the goodbye. The answers are gathered and go when a frame is full or when the next
+//! request has not come yet (see the link's `Incoming`): not one write per file.
 
 use std::cell::RefCell;
 use std::io::{self, Read, Write};
@@ -167,7 +168,6 @@ fn session_body(
                 print_item(&req, item, style, &**voice);
             }
             echo(out, &mut ndx_out, &req)?;
-            out.flush()?;
             continue;
         }
         if phase == 2 {
@@ -180,7 +180,6 @@ fn session_body(
                 print_item(&req, item, style, &**voice);
             }
             echo(out, &mut ndx_out, &req)?;
-            out.flush()?;
             continue;
         }
         let head = SumHead::read(&mut input)?;
@@ -224,7 +223,6 @@ fn session_body(
         if itemize {
             print_item(&req, item, style, &**voice);
         }
-        out.flush()?;
     }
     if outcome.io_error != listed.io_error {
         out.message(Tag::IoError, &outcome.io_error.to_le_bytes())?;
