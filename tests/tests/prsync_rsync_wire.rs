@@ -328,7 +328,7 @@ fn options_not_spoken_yet_are_refused_by_name() {
     let src = make_tree(&scratch);
     for (args, needle) in [
         (&["-av"][..], "does not do -v yet"),
-        (&["-a", "--exclude=*.txt"][..], "filter rules"),
+        (&["-a", "-F"][..], "dir-merge filter rules"),
         (&["-a", "-z"][..], "does not do -z yet"),
     ] {
         let out = run(tc
@@ -666,4 +666,99 @@ fn a_pull_from_a_host_where_the_agent_cannot_run_goes_over_rsync() {
         )
     );
     assert!(!scratch.join("none").exists());
+}
+
+/// Puts what a filtered mirror must skip and spare: a source file the rules exclude, and
+/// on the destination, files they exclude (kept by `--delete`) beside one they do not.
+fn seed_filtered(src: &Path, dest: &Path) {
+    std::fs::write(src.join("skip.log"), "not sent\n").unwrap();
+    std::fs::write(dest.join("extra.log"), "spared\n").unwrap();
+    std::fs::write(dest.join("extra.txt"), "deleted\n").unwrap();
+    std::fs::create_dir_all(dest.join("cache")).unwrap();
+    std::fs::write(dest.join("cache/kept.log"), "spared\n").unwrap();
+    std::fs::write(dest.join("cache/gone.txt"), "deleted\n").unwrap();
+    // Both destinations' spared files must compare equal, times included.
+    for spared in ["extra.log", "cache/kept.log"] {
+        let out = run(Command::new("touch")
+            .args(["-d", "2024-03-04 05:06:07"])
+            .arg(dest.join(spared)));
+        assert!(out.status.success());
+    }
+}
+
+/// Filter rules over rsync's protocol: a push with `--exclude` and `--delete` skips what
+/// the rules exclude and, as the rules reach the host's receiver, spares what they
+/// exclude there; a pull hands the rules to the host's sender and spares the same here.
+/// Trees and `-i` lines as rsync's.
+#[test]
+fn filters_go_to_the_host_and_spare_excluded_files() {
+    let tc = TestCluster::start(1);
+    let scratch = tc.scratch("filters");
+    let node = tc.cluster.node_tmp(1);
+    let src = make_tree(&scratch);
+    let args = [
+        "-ai",
+        "--delete",
+        "--exclude=*.log",
+        "--exclude=etc/conf.d/",
+    ];
+
+    for dest in ["by-rsync", "by-prsync"] {
+        let out = plain_push(&tc, "rsync", &["-a"], &src, &format!("/tmp/{dest}/"));
+        assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    }
+    seed_filtered(&src, &node.join("by-rsync"));
+    seed_filtered(&src, &node.join("by-prsync"));
+    std::fs::remove_dir_all(src.join("etc/conf.d")).unwrap();
+    let want = rsync_push(&tc, "rsync", &args, &src, "/tmp/by-rsync/");
+    assert_eq!(want.status.code(), Some(0), "{}", text(&want.stderr));
+    assert!(text(&want.stdout).contains("*deleting   cache/gone.txt"));
+    let got = plain_push(&tc, "rsync", &args, &src, "/tmp/by-prsync/");
+    assert_eq!(got.status.code(), Some(0), "{}", text(&got.stderr));
+    assert_text_eq!(text(&want.stdout), text(&got.stdout));
+    // `cache` is not in the list: its time is when each run deleted in it.
+    let listed = |root: &Path| -> Vec<String> {
+        snapshot(root)
+            .into_iter()
+            .filter(|l| !l.starts_with("cache 0:0 "))
+            .collect()
+    };
+    assert_eq!(
+        listed(&node.join("by-prsync")),
+        listed(&node.join("by-rsync"))
+    );
+    assert!(node.join("by-prsync/cache/kept.log").exists());
+    assert!(node.join("by-prsync/etc/conf.d").exists());
+    assert!(!node.join("by-prsync/skip.log").exists());
+
+    // The same from the host.
+    let (by_rsync, by_prsync) = (scratch.join("by-rsync"), scratch.join("by-prsync"));
+    let from = node.join("pulled");
+    std::fs::create_dir_all(&from).unwrap();
+    let pulled = make_tree(&from);
+    for dest in [&by_rsync, &by_prsync] {
+        let out = run(Command::new("cp").arg("-a").arg(&pulled).arg(dest));
+        assert!(out.status.success());
+    }
+    for dest in [&by_rsync, &by_prsync] {
+        seed_filtered(&pulled, dest);
+    }
+    std::fs::remove_dir_all(pulled.join("etc/conf.d")).unwrap();
+    let want = rsync_pull(&tc, "rsync", &args, "/tmp/pulled/src/", &by_rsync);
+    assert_eq!(want.status.code(), Some(0), "{}", text(&want.stderr));
+    let got = plain_wire(
+        &tc,
+        "rsync",
+        &args,
+        "node1:/tmp/pulled/src/",
+        by_prsync.to_str().unwrap(),
+    );
+    assert_eq!(got.status.code(), Some(0), "{}", text(&got.stderr));
+    assert_eq!(
+        pull_lines(&text(&want.stdout)),
+        pull_lines(&text(&got.stdout))
+    );
+    assert_eq!(listed(&by_prsync), listed(&by_rsync));
+    assert!(by_prsync.join("cache/kept.log").exists());
+    assert!(!by_prsync.join("skip.log").exists());
 }

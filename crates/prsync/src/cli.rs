@@ -354,7 +354,8 @@ pub struct Cli {
     pub no_bootstrap: bool,
     /// What to talk to on the hosts: prsync's agent (uploaded when missing; a host where it
     /// cannot run, such as another machine or a noexec home, is served by its rsync), or
-    /// the host's own rsync over rsync's protocol (-r -l -p -t -g -o -D -i -n -W --delete).
+    /// the host's own rsync over rsync's protocol (-r -l -p -t -g -o -D -i -n -W --delete,
+    /// filters).
     /// Default: rsync when --rsync-path names a program called rsync*, else agent
     #[arg(
         long = "wire",

@@ -7,7 +7,7 @@ use std::os::unix::ffi::OsStrExt;
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
 
-use prtools_rsync_wire::codec::put_int;
+use prtools_rsync_wire::filters::put_rules;
 use prtools_rsync_wire::flist::{self, put_id_list, Encoder, Entry};
 
 use crate::cli::{DeleteMode, Options};
@@ -113,8 +113,8 @@ impl Plan {
     }
 
     /// What the client sends the receiving server before its first request: the filter
-    /// rules (only an empty list, and only when the receiver deletes), the file list and
-    /// the id lists, at `protocol`.
+    /// rules (only when the receiver deletes, which must spare what they exclude), the
+    /// file list and the id lists, at `protocol`.
     pub fn encoded(&self, protocol: i32, opts: &Options) -> Arc<Vec<u8>> {
         let mut cache = self.encoded.lock().unwrap_or_else(|e| e.into_inner());
         cache
@@ -127,7 +127,7 @@ impl Plan {
         let keep = super::push::keep_of(opts);
         let mut buf = Vec::new();
         if opts.delete != DeleteMode::Off {
-            put_int(&mut buf, 0);
+            put_rules(&mut buf, &super::filters::for_server(&opts.filters, true));
         }
         let mut enc = Encoder::new(protocol, keep);
         for item in &self.listed.items {

@@ -1,8 +1,10 @@
 //! `--wire=rsync`: a push to hosts that have only a stock rsync, over rsync's own protocol
 //! (crate prtools-rsync-wire) on the same remote shell, with no prsync agent on the host.
 //!
-//! This covers what a mirror needs: `-r -l -p -t -g -o -D`, `-i`, `-n` (push only), `-W`
-//! and `--delete`, a push to one host or many, or a pull from one. Anything else is refused
+//! This covers what a mirror needs: `-r -l -p -t -g -o -D`, `-i`, `-n` (push only), `-W`,
+//! `--delete` and filter rules (sent to the server as rsync sends them: a receiving server
+//! spares what they exclude, a sending one lists by them), a push to one host or many, or
+//! a pull from one. Anything else is refused
 //! with one line that names the option, rather than half-done.
 //!
 //! A push to many runs in the agent path's client, one connection per host: the sources
@@ -11,6 +13,7 @@
 //! where the agent cannot run (another machine, a noexec home, `--no-bootstrap`) is served
 //! by its rsync in the same run ([`serve`]).
 
+mod filters;
 mod link;
 mod list;
 mod pull;
@@ -467,9 +470,10 @@ fn unsupported(o: &Options) -> Option<&'static str> {
         (o.compress, "-z"),
         (o.bwlimit.is_some(), "--bwlimit"),
         (
-            !o.filters.is_empty(),
-            "filter rules (--exclude, --include, --filter)",
+            o.filters.has_dir_merge(),
+            "dir-merge filter rules (-F, --filter=':')",
         ),
+        (o.filters.delete_excluded(), "--delete-excluded"),
         (o.hard_links, "-H"),
         (o.copy_links, "-L"),
         (o.copy_unsafe_links, "--copy-unsafe-links"),
