@@ -762,3 +762,42 @@ fn filters_go_to_the_host_and_spare_excluded_files() {
     assert!(by_prsync.join("cache/kept.log").exists());
     assert!(!by_prsync.join("skip.log").exists());
 }
+
+/// `--partial` in a push goes to the host's receiving rsync, which is the side that keeps
+/// a file cut off (rsync's client passes it on the same way); a pull refuses it by name.
+#[test]
+fn partial_goes_to_the_receiving_server() {
+    let tc = TestCluster::start(1);
+    let scratch = tc.scratch("partial");
+    let src = make_tree(&scratch);
+    let node = tc.cluster.node_tmp(1);
+    let recorder = node.join("recording-rsync");
+    std::fs::write(
+        &recorder,
+        "#!/bin/sh\necho \"$@\" > /tmp/args\nexec rsync \"$@\"\n",
+    )
+    .unwrap();
+    std::fs::set_permissions(&recorder, std::fs::Permissions::from_mode(0o755)).unwrap();
+
+    let got = plain_push(
+        &tc,
+        "/tmp/recording-rsync",
+        &["-a", "--partial"],
+        &src,
+        "/tmp/p/",
+    );
+    assert_eq!(got.status.code(), Some(0), "{}", text(&got.stderr));
+    let args = std::fs::read_to_string(node.join("args")).unwrap();
+    assert!(args.contains(" --partial "), "{args}");
+    assert_eq!(snapshot(&node.join("p")), snapshot(&src));
+
+    let got = plain_wire(
+        &tc,
+        "rsync",
+        &["-a", "--partial"],
+        "node1:/tmp/p/",
+        scratch.join("back").to_str().unwrap(),
+    );
+    assert_eq!(got.status.code(), Some(1));
+    assert_one_line_error("prsync", &text(&got.stderr), "--partial in a pull");
+}

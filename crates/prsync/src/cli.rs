@@ -355,7 +355,7 @@ pub struct Cli {
     /// What to talk to on the hosts: prsync's agent (uploaded when missing; a host where it
     /// cannot run, such as another machine or a noexec home, is served by its rsync), or
     /// the host's own rsync over rsync's protocol (-r -l -p -t -g -o -D -i -n -W --delete,
-    /// filters).
+    /// filters, --partial on a push).
     /// Default: rsync when --rsync-path names a program called rsync*, else agent
     #[arg(
         long = "wire",

@@ -107,8 +107,8 @@ impl Voice for Console {
 /// status then, else None.
 fn refuse(opts: &Options) -> Option<i32> {
     if let Remote::Pull(_) = opts.remote {
-        if opts.dry_run {
-            eprintln!("prsync: --wire=rsync does not do -n in a pull yet; hint: drop it, or use --wire=agent");
+        if let Some(option) = pull_unsupported(opts) {
+            eprintln!("prsync: --wire=rsync does not do {option} in a pull yet; hint: drop it, or use --wire=agent");
             return Some(exit::SYNTAX);
         }
     }
@@ -163,6 +163,12 @@ fn server_command(opts: &Options) -> String {
         itemize: u8::from(opts.itemize) + u8::from(opts.itemize_all),
         delete: opts.delete != DeleteMode::Off,
         dry_run: opts.dry_run,
+        partial: opts.partial,
+        partial_dir: opts
+            .partial_dir
+            .as_ref()
+            .and_then(|d| d.to_str())
+            .map(str::to_string),
         ..ServerOptions::default()
     };
     let mut command = program(opts).to_string();
@@ -237,8 +243,8 @@ fn run_with(opts: &Options, cannot: Option<&CannotRun>) -> i32 {
 /// A pull from `host`, whose agent cannot run there (`cannot`), over rsync's protocol
 /// instead: [`run`], unless the options ask for what that does not do yet.
 pub fn pull_instead(opts: &Options, host: &str, cannot: &CannotRun) -> i32 {
-    let refused = if opts.dry_run {
-        Some("-n in a pull")
+    let refused = if let Some(option) = pull_unsupported(opts) {
+        Some(option)
     } else if opts.config.method != Method::Ssh {
         Some("a remote shell other than ssh")
     } else if server_paths(opts).is_none() {
@@ -455,6 +461,17 @@ pub async fn serve(
     }
 }
 
+/// The first option given that a pull over rsync's protocol cannot do yet.
+fn pull_unsupported(o: &Options) -> Option<&'static str> {
+    if o.dry_run {
+        Some("-n")
+    } else if o.partial || o.partial_dir.is_some() {
+        Some("--partial")
+    } else {
+        None
+    }
+}
+
 /// The first option given that `--wire=rsync` cannot do yet.
 fn unsupported(o: &Options) -> Option<&'static str> {
     let checks: &[(bool, &'static str)] = &[
@@ -465,7 +482,10 @@ fn unsupported(o: &Options) -> Option<&'static str> {
         (o.checksum, "-c"),
         (o.update, "-u"),
         (o.inplace, "--inplace"),
-        (o.partial || o.partial_dir.is_some(), "--partial"),
+        (
+            o.partial_dir.as_ref().is_some_and(|d| d.to_str().is_none()),
+            "a --partial-dir that is not UTF-8",
+        ),
         (o.block_size.is_some(), "-B"),
         (o.compress, "-z"),
         (o.bwlimit.is_some(), "--bwlimit"),
