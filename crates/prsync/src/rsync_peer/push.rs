@@ -143,6 +143,8 @@ fn session_body(
     });
     let (mut ndx_in, mut ndx_out) = (NdxState::default(), NdxState::default());
     let mut phase = 0;
+    // Each small file is read into this, one after the other.
+    let mut small = Vec::new();
     loop {
         let req = read_request(&mut input, &mut ndx_in)?;
         if req.ndx == NDX_DONE {
@@ -184,8 +186,8 @@ fn session_body(
         }
         let head = SumHead::read(&mut input)?;
         let blocks = read_blocks(&mut input, &head)?;
-        let file = match std::fs::File::open(&item.path).and_then(|f| Mapped::new(&f)) {
-            Ok(map) => map,
+        let file = match Source::open(&item.path, item.entry.size, &mut small) {
+            Ok(file) => file,
             Err(e) => {
                 if e.kind() == io::ErrorKind::NotFound {
                     outcome.io_error |= IOERR_VANISHED;
@@ -213,7 +215,7 @@ fn session_body(
         out.write_all(&b)?;
         delta::send(
             out,
-            &file,
+            file.bytes(&small),
             &blocks,
             Seed {
                 seed: session.seed,
@@ -241,6 +243,39 @@ fn session_body(
         expect_done(&mut input, &mut ndx_in)?;
     }
     Ok(outcome)
+}
+
+/// Files up to this size are read into memory; larger ones are mapped. A map per small
+/// file costs more than it saves: each one is an mmap and an munmap (whose TLB flush
+/// reaches every core that runs one of the hosts' threads), where a read is one copy.
+const READ_WHOLE: u64 = 256 * 1024;
+
+/// A file's data for the delta: read into the caller's buffer, or mapped.
+enum Source {
+    Read,
+    Mapped(Mapped),
+}
+
+impl Source {
+    /// Opens `path`, of `size` bytes when it was listed, reading it into `small` when it
+    /// is small.
+    fn open(path: &std::path::Path, size: u64, small: &mut Vec<u8>) -> io::Result<Source> {
+        let mut file = std::fs::File::open(path)?;
+        if size <= READ_WHOLE {
+            small.clear();
+            file.read_to_end(small)?;
+            Ok(Source::Read)
+        } else {
+            Ok(Source::Mapped(Mapped::new(&file)?))
+        }
+    }
+
+    fn bytes<'a>(&'a self, small: &'a [u8]) -> &'a [u8] {
+        match self {
+            Source::Read => small,
+            Source::Mapped(map) => map,
+        }
+    }
 }
 
 pub(super) fn expect_done(input: &mut impl Read, ndx_in: &mut NdxState) -> io::Result<()> {
