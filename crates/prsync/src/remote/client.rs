@@ -13,9 +13,9 @@ use std::sync::{Arc, Mutex};
 use std::time::Instant;
 
 use prtools_transport::{
-    failure_lines, fit_fanout, for_each_host, try_start_agent, AgentOptions, AgentStart, CannotRun,
-    Config, Connection, HostError, Interrupt, KillHandle, LocalAgent, Progress, RemoteInput,
-    RemoteOutput, Target,
+    exec_failure, failure_lines, fit_fanout, for_each_host, try_start_agent, AgentOptions,
+    AgentStart, CannotRun, Config, Connection, HostError, Interrupt, KillHandle, LocalAgent,
+    Progress, RemoteInput, RemoteOutput, Target,
 };
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::runtime::Handle;
@@ -305,8 +305,21 @@ async fn push(
                         .map_err(|e| HostError::Other(format!("push task failed: {e}")))
                 };
                 let code = conn.bounded(&kill, timeout, &mut interrupt, pushed).await?;
-                let _ = process.wait().await;
+                let status = process.wait().await;
                 let _ = stderr.await;
+                // The placed agent's exec failed (a format or permission error): it cannot
+                // run there and did nothing, so its rsync serves the host instead, and the
+                // shell's complaint is not the host's failure.
+                if let (Err(_), Ok(status), None) = (&code, &status, &agent.1.remote_path) {
+                    if let Some(cannot) = exec_failure(*status, "") {
+                        job.printer
+                            .said
+                            .lock()
+                            .unwrap_or_else(|e| e.into_inner())
+                            .retain(|(h, _)| *h != host);
+                        return by_rsync(&conn, &job, Some(cannot), &mut interrupt).await;
+                    }
+                }
                 Ok(code)
             }
         },
