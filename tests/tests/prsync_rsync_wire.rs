@@ -292,7 +292,8 @@ fn a_host_without_rsync_or_with_an_old_one_gets_one_line() {
     assert_eq!(out.status.code(), Some(12));
     assert_eq!(
         text(&out.stderr),
-        "prsync: node1 has no rsync: install rsync there, or let prsync upload its agent\n"
+        "prsync: node1: no rsync on the host; hint: install rsync there, or let prsync upload \
+         its agent (--wire=agent)\n"
     );
 
     let out = plain_push(&tc, "rsync --protocol=29", &["-a"], &src, "/tmp/x/");
@@ -327,7 +328,7 @@ fn options_not_spoken_yet_are_refused_by_name() {
     let src = make_tree(&scratch);
     for (args, needle) in [
         (&["-av"][..], "does not do -v yet"),
-        (&["-a", "--exclude=*.txt"][..], "filter rules"),
+        (&["-a", "-F"][..], "dir-merge filter rules"),
         (&["-a", "-z"][..], "does not do -z yet"),
     ] {
         let out = run(tc
@@ -507,4 +508,296 @@ fn a_remote_shell_that_exits_ends_the_wait_though_its_pipes_stay_open() {
         &text(&out.stderr),
         "closed the connection before the handshake",
     );
+}
+
+/// The lines of a run of many hosts that `host` printed, without its prefix.
+fn host_lines(stdout: &str, host: &str) -> String {
+    let prefix = format!("{host}: ");
+    stdout
+        .lines()
+        .filter_map(|l| l.strip_prefix(&prefix))
+        .map(|l| format!("{l}\n"))
+        .collect()
+}
+
+/// The real rsync client's `-i` lines for a push of `src` into a fresh `dest` on node1,
+/// the folder it names made generic.
+fn rsync_lines(tc: &TestCluster, args: &[&str], src: &Path, dest: &str) -> String {
+    let want = rsync_push(tc, "rsync", args, src, dest);
+    assert_eq!(want.status.code(), Some(0), "{}", text(&want.stderr));
+    text(&want.stdout).replace(dest.trim_end_matches('/'), "DEST")
+}
+
+/// `--wire=rsync` to three hosts: one process pushes to all of them, each gets the tree
+/// and prints rsync's own `-i` lines under its name, a run with nothing to do prints
+/// nothing, and an update with `--delete` prints what rsync prints.
+#[test]
+fn wire_rsync_pushes_to_many_hosts_at_once() {
+    let tc = TestCluster::start(3);
+    let scratch = tc.scratch("many");
+    let src = make_tree(&scratch);
+    let push = |args: &[&str]| {
+        run(tc
+            .prsync()
+            .arg("--wire=rsync")
+            .args(args)
+            .args(["-w", "node[1-3]"])
+            .arg(format!("{}/", src.display()))
+            .arg(":/tmp/many/"))
+    };
+
+    let want = rsync_lines(&tc, &["-ai"], &src, "/tmp/by-rsync/");
+    let got = push(&["-ai"]);
+    assert_eq!(got.status.code(), Some(0), "{}", text(&got.stderr));
+    assert_eq!(text(&got.stderr), "");
+    let stdout = text(&got.stdout).replace("/tmp/many", "DEST");
+    for node in 1..=3 {
+        assert_text_eq!(want, host_lines(&stdout, &format!("node{node}")));
+        let tree = tc.cluster.node_tmp(node).join("many");
+        assert_eq!(snapshot(&tree), snapshot(&src), "node{node}");
+    }
+
+    let again = push(&["-ai"]);
+    assert_eq!(again.status.code(), Some(0), "{}", text(&again.stderr));
+    assert_eq!(text(&again.stdout), "");
+
+    change(&src);
+    let args = ["-ai", "--delete"];
+    let want = rsync_lines(&tc, &args, &src, "/tmp/by-rsync/");
+    assert!(want.contains("*deleting   old/"), "{want}");
+    let got = push(&args);
+    assert_eq!(got.status.code(), Some(0), "{}", text(&got.stderr));
+    let stdout = text(&got.stdout);
+    for node in 1..=3 {
+        assert_text_eq!(want, host_lines(&stdout, &format!("node{node}")));
+        let tree = tc.cluster.node_tmp(node).join("many");
+        assert_eq!(snapshot(&tree), snapshot(&src), "node{node}");
+    }
+}
+
+/// The default wire to a mix of hosts: a normal one (served by the agent), a noexec home
+/// and another machine (the agent cannot run there: served by their rsync), and another
+/// machine without rsync, which fails with one line naming what to install while the
+/// others are served. Every served host ends with the same tree and rsync's `-i` lines.
+#[test]
+fn hosts_where_the_agent_cannot_run_are_served_by_their_rsync() {
+    use prtools_testcluster::NodeKind::{NoRsync, NoexecHome, Normal, OtherMachine};
+    let tc = TestCluster::start_with(&[Normal, NoexecHome, OtherMachine, NoRsync]);
+    let scratch = tc.scratch("mixed");
+    let src = make_tree(&scratch);
+    let push = |args: &[&str], hosts: &str| {
+        run(tc
+            .prsync()
+            .args(args)
+            .args(["-w", hosts])
+            .arg(format!("{}/", src.display()))
+            .arg(":/tmp/mixed/"))
+    };
+
+    let want = rsync_lines(&tc, &["-ai"], &src, "/tmp/by-rsync/");
+    let got = push(&["-ai"], "node[1-4]");
+    assert_eq!(got.status.code(), Some(12), "{}", text(&got.stderr));
+    assert_eq!(
+        text(&got.stderr),
+        format!(
+            "prsync: node4: no rsync on the host and prsync's agent cannot run there (remote \
+             is 'Linux {}'); hint: install rsync on the host\n",
+            prtools_testcluster::other_machine()
+        )
+    );
+    let stdout = text(&got.stdout).replace("/tmp/mixed", "DEST");
+    for node in 1..=3 {
+        assert_text_eq!(want, host_lines(&stdout, &format!("node{node}")));
+        let tree = tc.cluster.node_tmp(node).join("mixed");
+        assert_eq!(snapshot(&tree), snapshot(&src), "node{node}");
+    }
+    assert!(!tc.cluster.node_tmp(4).join("mixed").exists());
+
+    change(&src);
+    let args = ["-ai", "--delete"];
+    let want = rsync_lines(&tc, &args, &src, "/tmp/by-rsync/");
+    let got = push(&args, "node[1-3]");
+    assert_eq!(got.status.code(), Some(0), "{}", text(&got.stderr));
+    assert_eq!(text(&got.stderr), "");
+    let stdout = text(&got.stdout);
+    for node in 1..=3 {
+        assert_text_eq!(want, host_lines(&stdout, &format!("node{node}")));
+        let tree = tc.cluster.node_tmp(node).join("mixed");
+        assert_eq!(snapshot(&tree), snapshot(&src), "node{node}");
+    }
+}
+
+/// A pull from a host where the agent cannot run (another machine) is served by the host's
+/// rsync with the default wire, as rsync's own client would pull; from one with no rsync
+/// either it fails with one line naming what to install.
+#[test]
+fn a_pull_from_a_host_where_the_agent_cannot_run_goes_over_rsync() {
+    use prtools_testcluster::NodeKind::{NoRsync, OtherMachine};
+    let tc = TestCluster::start_with(&[OtherMachine, NoRsync]);
+    let scratch = tc.scratch("pull-instead");
+    let src = make_tree(&tc.cluster.node_tmp(1));
+    let (by_rsync, by_prsync) = (scratch.join("by-rsync"), scratch.join("by-prsync"));
+
+    let want = rsync_pull(&tc, "rsync", &["-ai"], "/tmp/src/", &by_rsync);
+    assert_eq!(want.status.code(), Some(0), "{}", text(&want.stderr));
+    let got = run(tc
+        .prsync()
+        .arg("-ai")
+        .arg("node1:/tmp/src/")
+        .arg(&by_prsync));
+    assert_eq!(got.status.code(), Some(0), "{}", text(&got.stderr));
+    assert_eq!(text(&got.stderr), "");
+    let want_out = text(&want.stdout).replace("by-rsync", "by-prsync");
+    assert_eq!(pull_lines(&want_out), pull_lines(&text(&got.stdout)));
+    assert_eq!(snapshot(&by_prsync), snapshot(&src));
+
+    let got = run(tc
+        .prsync()
+        .arg("-a")
+        .arg("node2:/tmp/src/")
+        .arg(scratch.join("none")));
+    assert_eq!(got.status.code(), Some(12));
+    assert_eq!(
+        text(&got.stderr),
+        format!(
+            "prsync: node2: no rsync on the host and prsync's agent cannot run there (remote \
+             is 'Linux {}'); hint: install rsync on the host\n",
+            prtools_testcluster::other_machine()
+        )
+    );
+    assert!(!scratch.join("none").exists());
+}
+
+/// Puts what a filtered mirror must skip and spare: a source file the rules exclude, and
+/// on the destination, files they exclude (kept by `--delete`) beside one they do not.
+fn seed_filtered(src: &Path, dest: &Path) {
+    std::fs::write(src.join("skip.log"), "not sent\n").unwrap();
+    std::fs::write(dest.join("extra.log"), "spared\n").unwrap();
+    std::fs::write(dest.join("extra.txt"), "deleted\n").unwrap();
+    std::fs::create_dir_all(dest.join("cache")).unwrap();
+    std::fs::write(dest.join("cache/kept.log"), "spared\n").unwrap();
+    std::fs::write(dest.join("cache/gone.txt"), "deleted\n").unwrap();
+    // Both destinations' spared files must compare equal, times included.
+    for spared in ["extra.log", "cache/kept.log"] {
+        let out = run(Command::new("touch")
+            .args(["-d", "2024-03-04 05:06:07"])
+            .arg(dest.join(spared)));
+        assert!(out.status.success());
+    }
+}
+
+/// Filter rules over rsync's protocol: a push with `--exclude` and `--delete` skips what
+/// the rules exclude and, as the rules reach the host's receiver, spares what they
+/// exclude there; a pull hands the rules to the host's sender and spares the same here.
+/// Trees and `-i` lines as rsync's.
+#[test]
+fn filters_go_to_the_host_and_spare_excluded_files() {
+    let tc = TestCluster::start(1);
+    let scratch = tc.scratch("filters");
+    let node = tc.cluster.node_tmp(1);
+    let src = make_tree(&scratch);
+    let args = [
+        "-ai",
+        "--delete",
+        "--exclude=*.log",
+        "--exclude=etc/conf.d/",
+    ];
+
+    for dest in ["by-rsync", "by-prsync"] {
+        let out = plain_push(&tc, "rsync", &["-a"], &src, &format!("/tmp/{dest}/"));
+        assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    }
+    seed_filtered(&src, &node.join("by-rsync"));
+    seed_filtered(&src, &node.join("by-prsync"));
+    std::fs::remove_dir_all(src.join("etc/conf.d")).unwrap();
+    let want = rsync_push(&tc, "rsync", &args, &src, "/tmp/by-rsync/");
+    assert_eq!(want.status.code(), Some(0), "{}", text(&want.stderr));
+    assert!(text(&want.stdout).contains("*deleting   cache/gone.txt"));
+    let got = plain_push(&tc, "rsync", &args, &src, "/tmp/by-prsync/");
+    assert_eq!(got.status.code(), Some(0), "{}", text(&got.stderr));
+    assert_text_eq!(text(&want.stdout), text(&got.stdout));
+    // `cache` is not in the list: its time is when each run deleted in it.
+    let listed = |root: &Path| -> Vec<String> {
+        snapshot(root)
+            .into_iter()
+            .filter(|l| !l.starts_with("cache 0:0 "))
+            .collect()
+    };
+    assert_eq!(
+        listed(&node.join("by-prsync")),
+        listed(&node.join("by-rsync"))
+    );
+    assert!(node.join("by-prsync/cache/kept.log").exists());
+    assert!(node.join("by-prsync/etc/conf.d").exists());
+    assert!(!node.join("by-prsync/skip.log").exists());
+
+    // The same from the host.
+    let (by_rsync, by_prsync) = (scratch.join("by-rsync"), scratch.join("by-prsync"));
+    let from = node.join("pulled");
+    std::fs::create_dir_all(&from).unwrap();
+    let pulled = make_tree(&from);
+    for dest in [&by_rsync, &by_prsync] {
+        let out = run(Command::new("cp").arg("-a").arg(&pulled).arg(dest));
+        assert!(out.status.success());
+    }
+    for dest in [&by_rsync, &by_prsync] {
+        seed_filtered(&pulled, dest);
+    }
+    std::fs::remove_dir_all(pulled.join("etc/conf.d")).unwrap();
+    let want = rsync_pull(&tc, "rsync", &args, "/tmp/pulled/src/", &by_rsync);
+    assert_eq!(want.status.code(), Some(0), "{}", text(&want.stderr));
+    let got = plain_wire(
+        &tc,
+        "rsync",
+        &args,
+        "node1:/tmp/pulled/src/",
+        by_prsync.to_str().unwrap(),
+    );
+    assert_eq!(got.status.code(), Some(0), "{}", text(&got.stderr));
+    assert_eq!(
+        pull_lines(&text(&want.stdout)),
+        pull_lines(&text(&got.stdout))
+    );
+    assert_eq!(listed(&by_prsync), listed(&by_rsync));
+    assert!(by_prsync.join("cache/kept.log").exists());
+    assert!(!by_prsync.join("skip.log").exists());
+}
+
+/// `--partial` in a push goes to the host's receiving rsync, which is the side that keeps
+/// a file cut off (rsync's client passes it on the same way); a pull refuses it by name.
+#[test]
+fn partial_goes_to_the_receiving_server() {
+    let tc = TestCluster::start(1);
+    let scratch = tc.scratch("partial");
+    let src = make_tree(&scratch);
+    let node = tc.cluster.node_tmp(1);
+    let recorder = node.join("recording-rsync");
+    std::fs::write(
+        &recorder,
+        "#!/bin/sh\necho \"$@\" > /tmp/args\nexec rsync \"$@\"\n",
+    )
+    .unwrap();
+    std::fs::set_permissions(&recorder, std::fs::Permissions::from_mode(0o755)).unwrap();
+
+    let got = plain_push(
+        &tc,
+        "/tmp/recording-rsync",
+        &["-a", "--partial"],
+        &src,
+        "/tmp/p/",
+    );
+    assert_eq!(got.status.code(), Some(0), "{}", text(&got.stderr));
+    let args = std::fs::read_to_string(node.join("args")).unwrap();
+    assert!(args.contains(" --partial "), "{args}");
+    assert_eq!(snapshot(&node.join("p")), snapshot(&src));
+
+    let got = plain_wire(
+        &tc,
+        "rsync",
+        &["-a", "--partial"],
+        "node1:/tmp/p/",
+        scratch.join("back").to_str().unwrap(),
+    );
+    assert_eq!(got.status.code(), Some(1));
+    assert_one_line_error("prsync", &text(&got.stderr), "--partial in a pull");
 }

@@ -352,16 +352,18 @@ pub struct Cli {
     /// Never upload the agent; fail on hosts that lack it
     #[arg(long = "no-bootstrap", help_heading = "Connection")]
     pub no_bootstrap: bool,
-    /// What to talk to on the hosts: prsync's agent (uploaded when missing), or the
-    /// host's own rsync over rsync's protocol (-r -l -p -t -g -o -D -i -n -W --delete; one host)
+    /// What to talk to on the hosts: prsync's agent (uploaded when missing; a host where it
+    /// cannot run, such as another machine or a noexec home, is served by its rsync), or
+    /// the host's own rsync over rsync's protocol (-r -l -p -t -g -o -D -i -n -W --delete,
+    /// filters, --partial on a push).
+    /// Default: rsync when --rsync-path names a program called rsync*, else agent
     #[arg(
         long = "wire",
         value_name = "PEER",
         value_enum,
-        default_value = "agent",
         help_heading = "Connection"
     )]
-    pub wire: crate::rsync_peer::Wire,
+    pub wire: Option<crate::rsync_peer::Wire>,
     /// SRC... DEST
     #[arg(value_name = "PATH", allow_hyphen_values = false)]
     pub paths: Vec<OsString>,
@@ -1177,7 +1179,9 @@ fn resolve(
         compress: cli.compress,
         bwlimit,
         no_bootstrap: cli.no_bootstrap,
-        wire: cli.wire,
+        wire: cli
+            .wire
+            .unwrap_or_else(|| crate::rsync_peer::Wire::implied(cli.rsync_path.as_deref())),
         pushed: false,
         chmod,
         chmod_text: cli.chmod.clone(),

@@ -27,6 +27,7 @@
 pub mod checksum;
 pub mod codec;
 pub mod delta;
+pub mod filters;
 pub mod flist;
 pub mod handshake;
 pub mod itemize;

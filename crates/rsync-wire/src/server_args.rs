@@ -35,6 +35,10 @@ pub struct ServerOptions {
     pub itemize: u8,
     /// `--delete`.
     pub delete: bool,
+    /// `--partial`: a receiving server keeps what came of a file cut off.
+    pub partial: bool,
+    /// `--partial-dir=DIR`: and keeps it in DIR.
+    pub partial_dir: Option<String>,
 }
 
 impl ServerOptions {
@@ -79,6 +83,14 @@ impl ServerOptions {
         if self.delete && !self.server_sends {
             args.push("--delete".into());
         }
+        // Only a receiving server keeps partial files; a pull's are this side's.
+        if !self.server_sends {
+            if let Some(dir) = &self.partial_dir {
+                args.push(format!("--partial-dir={dir}"));
+            } else if self.partial {
+                args.push("--partial".into());
+            }
+        }
         args.push(".".into());
         args.extend(paths.iter().cloned());
         args
@@ -116,6 +128,15 @@ mod tests {
                 ".",
                 "/d/"
             ]
+        );
+        let partial = ServerOptions {
+            recursive: true,
+            partial: true,
+            ..ServerOptions::default()
+        };
+        assert_eq!(
+            partial.argv(&["/d/".into()]),
+            ["--server", "-re.LsfxCI", "--partial", ".", "/d/"]
         );
         let pull = ServerOptions {
             server_sends: true,

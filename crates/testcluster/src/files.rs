@@ -9,6 +9,7 @@
 //!     tmp/      bind-mounted over /tmp inside nodeI
 //!     bashrc    empty, bind-mounted over ~/.bashrc inside nodeI
 //!     bin/uname a node of another machine only: first on its sessions' PATH
+//!     bin/*     a node without rsync only: links to the other programs, its whole PATH
 //! ```
 
 use std::fmt::Write as _;
@@ -153,7 +154,14 @@ pub(crate) fn read_public(key: &Path) -> io::Result<String> {
 /// limits real hosts have. The sftp subsystem is served (in-process, `internal-sftp`), as
 /// OpenSSH's stock config serves it: prcp falls back to it where its agent cannot run. With
 /// `bin`, sessions get a PATH that starts with it.
-pub(crate) fn sshd_config(layout: &Layout, node: usize, port: u16, bin: Option<&Path>) -> String {
+/// `bin` goes first on the sessions' `PATH`; with `only_bin`, it is the whole `PATH`.
+pub(crate) fn sshd_config(
+    layout: &Layout,
+    node: usize,
+    port: u16,
+    bin: Option<&Path>,
+    only_bin: bool,
+) -> String {
     let mut config = format!(
         "# prtools test cluster, node{node}: generated, rewritten on every start\n\
          Port {port}\n\
@@ -171,13 +179,20 @@ pub(crate) fn sshd_config(layout: &Layout, node: usize, port: u16, bin: Option<&
         host_key = layout.host_key(node).display(),
         authorized_keys = layout.authorized_keys().display(),
     );
-    if let Some(bin) = bin {
-        // sshd's own default PATH, behind the wrapper.
-        let _ = writeln!(
-            config,
-            "SetEnv PATH={}:/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin",
-            bin.display()
-        );
+    match bin {
+        Some(bin) if only_bin => {
+            let _ = writeln!(config, "SetEnv PATH={}", bin.display());
+        }
+        Some(bin) => {
+            // sshd's own default PATH, behind the wrapper.
+            let _ = writeln!(
+                config,
+                "SetEnv PATH={}:{}",
+                bin.display(),
+                crate::node::DEFAULT_PATH.join(":")
+            );
+        }
+        None => {}
     }
     config
 }

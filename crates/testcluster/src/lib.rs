@@ -38,7 +38,8 @@
 //!   fails, as it would against real hosts.
 //! - **Hosts where prtools' agent cannot run**, when asked for ([`Cluster::start_temp_with`]):
 //!   a home mounted `noexec` ([`NodeKind::NoexecHome`]), or a `uname` that reports another
-//!   machine ([`NodeKind::OtherMachine`]). Every node serves the sftp subsystem.
+//!   machine ([`NodeKind::OtherMachine`]), one of them with no rsync either
+//!   ([`NodeKind::NoRsync`]). Every node serves the sftp subsystem.
 //! - **sshd's defaults.** `MaxSessions` (10 channels per connection) and `MaxStartups` are
 //!   left alone: prtools must live within the limits real hosts have.
 //!

@@ -62,6 +62,10 @@ pub enum NodeKind {
     /// sshd gives every session. Nothing else differs, so it stands for an aarch64 node
     /// driven from an x86_64 one, sharing its home with the other nodes.
     OtherMachine,
+    /// An [`NodeKind::OtherMachine`] whose sessions find no `rsync`: their `PATH` is one
+    /// folder of links to the programs of the usual ones, all but rsync. Neither prtools'
+    /// agent nor rsync's protocol can serve it, as on a minimal host of another machine.
+    NoRsync,
 }
 
 /// The machine an [`NodeKind::OtherMachine`] node's `uname -m` reports: `aarch64`, or
@@ -84,6 +88,35 @@ fn uname_wrapper() -> String {
          /bin/uname \"$@\" | sed \"s/$m/{}/g\"\n",
         other_machine()
     )
+}
+
+/// The folders a session's `PATH` holds (sshd's default).
+pub(crate) const DEFAULT_PATH: &[&str] = &[
+    "/usr/local/sbin",
+    "/usr/local/bin",
+    "/usr/sbin",
+    "/usr/bin",
+    "/sbin",
+    "/bin",
+];
+
+/// Fills `bin` with a link to each program of [`DEFAULT_PATH`] (the first of a name wins,
+/// as on a `PATH`) but rsync's, for a [`NodeKind::NoRsync`] node whose `PATH` is `bin`.
+fn link_programs_but_rsync(bin: &Path) -> io::Result<()> {
+    for dir in DEFAULT_PATH {
+        let Ok(entries) = fs::read_dir(dir) else {
+            continue;
+        };
+        for entry in entries.flatten() {
+            let name = entry.file_name();
+            let link = bin.join(&name);
+            if name == "rsync" || link.symlink_metadata().is_ok() {
+                continue;
+            }
+            std::os::unix::fs::symlink(entry.path(), &link)?;
+        }
+    }
+    Ok(())
 }
 
 /// What every node of one cluster is started with.
@@ -180,12 +213,15 @@ impl Node {
     pub(crate) fn start(spawn: &Spawn, node: usize, kind: NodeKind) -> io::Result<Node> {
         let layout = spawn.layout;
         let bin = match kind {
-            NodeKind::OtherMachine => {
+            NodeKind::OtherMachine | NodeKind::NoRsync => {
                 let bin = layout.node_bin(node);
                 fs::create_dir_all(&bin)?;
                 let uname = bin.join("uname");
                 fs::write(&uname, uname_wrapper())?;
                 fs::set_permissions(&uname, fs::Permissions::from_mode(0o755))?;
+                if kind == NodeKind::NoRsync {
+                    link_programs_but_rsync(&bin)?;
+                }
                 Some(bin)
             }
             _ => None,
@@ -207,7 +243,13 @@ impl Node {
             let config = layout.sshd_config(node);
             fs::write(
                 &config,
-                files::sshd_config(layout, node, port, bin.as_deref()),
+                files::sshd_config(
+                    layout,
+                    node,
+                    port,
+                    bin.as_deref(),
+                    kind == NodeKind::NoRsync,
+                ),
             )?;
             let mut cmd = Command::new("unshare");
             cmd.args(["-m", "-u", "--propagation", "private", "--"])

@@ -5,7 +5,10 @@
 //! - (b) nothing changed in a tree of 50,000 files (100 MB), to one host;
 //! - (c) that tree to 16 hosts, first copy and nothing changed, against `parallel-rsync -p 16`;
 //! - (d) a big file (8 GiB unless `--big-gib N`) with 0.1% of it changed, to one host, with
-//!   the peak anonymous memory of the receiving side on the host.
+//!   the peak anonymous memory of the receiving side on the host;
+//! - (e) issue 18: case (c)'s tree to 16 hosts that have only rsync, no agent: prsync speaks
+//!   rsync's protocol to each host's `rsync --server` (`--wire=rsync`), first copy and
+//!   nothing changed, against `parallel-rsync -p 16`.
 //!
 //! **Cold and warm.** The "cold" rows open a new ssh connection every run, for both tools
 //! (rsync's `-e ssh`, prsync without `--persist`). The "warm" rows keep one master
@@ -45,7 +48,7 @@ const AGAINST: [&str; 2] = ["B prsync", "B prsync warm"];
 /// The mtime of every old version: 2024-01-02, well before any run.
 const OLD_MTIME: i64 = 1_704_164_645;
 
-/// What `cargo xtask bench prsync [a] [b] [c] [d] [--big-gib N] [--rounds N] [--against PATH]`
+/// What `cargo xtask bench prsync [a] [b] [c] [d] [e] [--big-gib N] [--rounds N] [--against PATH]`
 /// asked for.
 struct Args {
     /// The cases named; none names all.
@@ -88,9 +91,9 @@ fn parse(args: &[String]) -> Result<Args> {
                     .with_context(|| format!("--against '{path}': no such binary"))?;
                 parsed.against = Some(path);
             }
-            "a" | "b" | "c" | "d" => parsed.only.push(arg.clone()),
+            "a" | "b" | "c" | "d" | "e" => parsed.only.push(arg.clone()),
             other => bail!(
-                "bench prsync: unknown argument '{other}': give a case (a, b, c, d), --big-gib N, --rounds N or --against PATH"
+                "bench prsync: unknown argument '{other}': give a case (a, b, c, d, e), --big-gib N, --rounds N or --against PATH"
             ),
         }
     }
@@ -106,7 +109,7 @@ pub fn run(args: &[String]) -> Result<()> {
     let _ = std::fs::remove_dir_all(&root);
     std::fs::create_dir_all(&root)?;
     let want = |case: &str| args.only.is_empty() || args.only.iter().any(|o| o == case);
-    let hosts = if want("c") { HOSTS } else { 1 };
+    let hosts = if want("c") || want("e") { HOSTS } else { 1 };
     println!("starting a {hosts}-host test cluster under {ROOT}");
     let cluster = Cluster::start_temp_in(&root, hosts).context("starting the test cluster")?;
     let bench = Bench {
@@ -127,13 +130,16 @@ pub fn run(args: &[String]) -> Result<()> {
             bench.tree_noop()?;
         }
         if want("c") {
-            bench.tree_many(args.rounds)?;
+            bench.tree_many(args.rounds, Many::Agent)?;
         }
         if want("d") {
             let len = args.big_gib << 30;
             let edits = (len / 1000 / EDIT as u64) as usize;
             let label = format!("(d) {} GiB, 0.1%", args.big_gib);
             bench.big_file(&label, len, edits, args.rounds)?;
+        }
+        if want("e") {
+            bench.tree_many(args.rounds, Many::RsyncOnly)?;
         }
         Ok(())
     })();
@@ -346,9 +352,9 @@ impl Bench<'_> {
         Ok(())
     }
 
-    /// Case (c): the tree to 16 hosts, first copy then nothing changed; with `--against`,
-    /// that build's row follows, also against parallel-rsync.
-    fn tree_many(&self, rounds: usize) -> Result<()> {
+    /// Cases (c) and (e): the tree to 16 hosts, first copy then nothing changed; with
+    /// `--against`, that build's row follows, also against parallel-rsync.
+    fn tree_many(&self, rounds: usize, many: Many) -> Result<()> {
         let tree = self.tree()?;
         let hosts_file = self.client.join("hosts");
         std::fs::write(
@@ -359,6 +365,9 @@ impl Bench<'_> {
         )?;
         let prsync = |binary: &Path, dest: &str| {
             let mut cmd = self.prsync_of(binary, false);
+            if many == Many::RsyncOnly {
+                cmd.arg("--wire=rsync");
+            }
             cmd.args(["-a", "-q", "--hosts", &format!("node[1-{HOSTS}]")])
                 .arg(format!("{}/", tree.display()))
                 .arg(format!(":/tmp/{dest}/"));
@@ -374,7 +383,11 @@ impl Bench<'_> {
                 .arg("/tmp/many-prs/");
             cmd
         };
-        let mut names = vec!["prsync", "parallel-rsync"];
+        let row = match many {
+            Many::Agent => "prsync",
+            Many::RsyncOnly => "prsync --wire=rsync",
+        };
+        let mut names = vec![row, "parallel-rsync"];
         let mut dests = vec!["many-prsync", "many-prs"];
         let a = || prsync(&self.prsync, "many-prsync");
         let b = || prsync(self.against.as_deref().unwrap_or(&self.prsync), "many-b");
@@ -409,10 +422,23 @@ impl Bench<'_> {
         }
         // Every prsync row against parallel-rsync's.
         let peer = |i: usize| (i != 1).then_some(1);
-        report("(c) 16 hosts, first copy", &names, &first, false, &peer);
-        report("(c) 16 hosts, no-op", &names, &noop, false, &peer);
+        let case = match many {
+            Many::Agent => "(c) 16 hosts",
+            Many::RsyncOnly => "(e) rsync-only",
+        };
+        report(&format!("{case}, first copy"), &names, &first, false, &peer);
+        report(&format!("{case}, no-op"), &names, &noop, false, &peer);
         Ok(())
     }
+}
+
+/// What serves prsync on the 16 hosts of a tree case.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Many {
+    /// Its agent: case (c).
+    Agent,
+    /// Only the host's rsync, spoken to over rsync's protocol: case (e), issue 18.
+    RsyncOnly,
 }
 
 /// How long ext4 without a journal (this machine's disk) passes over a deleted inode's

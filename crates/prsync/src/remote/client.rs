@@ -13,9 +13,9 @@ use std::sync::{Arc, Mutex};
 use std::time::Instant;
 
 use prtools_transport::{
-    failure_lines, fit_fanout, for_each_host, start_agent as place_and_start, AgentOptions, Config,
-    Connection, HostError, Interrupt, KillHandle, LocalAgent, Progress, RemoteInput, RemoteOutput,
-    Target,
+    exec_failure, failure_lines, fit_fanout, for_each_host, try_start_agent, AgentOptions,
+    AgentStart, CannotRun, Config, Connection, HostError, Interrupt, KillHandle, LocalAgent,
+    Progress, RemoteInput, RemoteOutput, Target,
 };
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::runtime::Handle;
@@ -25,6 +25,7 @@ use super::server::{encode_list, receive_list};
 use super::wire::{Job, Link, Msg, Shape, PROTOCOL};
 use crate::cli::{Options, Remote};
 use crate::exit;
+use crate::rsync_peer::{self, Fleet, Voice, Wire};
 use crate::sender::{LocalSender, Sender};
 
 /// Capacity of the buffers on the client's end of an agent link.
@@ -105,6 +106,10 @@ struct PushJob {
     dest: Vec<u8>,
     listing: Listing,
     printer: Printer,
+    /// Hosts served over rsync's protocol: all with `--wire=rsync`, else those where the
+    /// agent cannot run.
+    wire: Wire,
+    fleet: Arc<Fleet>,
 }
 
 /// The sources' listing of a push: made on a blocking thread from the start of the run, and
@@ -248,6 +253,8 @@ async fn push(
         dest: opts.dest.as_bytes().to_vec(),
         listing: Listing::new(listing),
         printer,
+        wire: opts.wire,
+        fleet: Arc::new(Fleet::new(opts)),
     });
     let list_job = job.clone();
     let interrupt = match Interrupt::install() {
@@ -268,8 +275,19 @@ async fn push(
             let (job, agent) = (job.clone(), agent.clone());
             async move {
                 let host = conn.target().name().to_string();
-                let (process, input, output, stderr, kill) =
-                    start_agent(&conn, &agent, &job.printer).await?;
+                let started = match job.wire {
+                    Wire::Rsync => None,
+                    Wire::Agent => match start_agent(&conn, &agent, &job.printer).await? {
+                        Ok(started) => Some(started),
+                        // Served by its rsync instead (issue 18).
+                        Err(cannot) => {
+                            return by_rsync(&conn, &job, Some(cannot), &mut interrupt).await
+                        }
+                    },
+                };
+                let Some((process, input, output, stderr, kill)) = started else {
+                    return by_rsync(&conn, &job, None, &mut interrupt).await;
+                };
                 job.listing.get().await?;
                 let handle = Handle::current();
                 let work = job.clone();
@@ -287,8 +305,21 @@ async fn push(
                         .map_err(|e| HostError::Other(format!("push task failed: {e}")))
                 };
                 let code = conn.bounded(&kill, timeout, &mut interrupt, pushed).await?;
-                let _ = process.wait().await;
+                let status = process.wait().await;
                 let _ = stderr.await;
+                // The placed agent's exec failed (a format or permission error): it cannot
+                // run there and did nothing, so its rsync serves the host instead, and the
+                // shell's complaint is not the host's failure.
+                if let (Err(_), Ok(status), None) = (&code, &status, &agent.1.remote_path) {
+                    if let Some(cannot) = exec_failure(*status, "") {
+                        job.printer
+                            .said
+                            .lock()
+                            .unwrap_or_else(|e| e.into_inner())
+                            .retain(|(h, _)| *h != host);
+                        return by_rsync(&conn, &job, Some(cannot), &mut interrupt).await;
+                    }
+                }
                 Ok(code)
             }
         },
@@ -313,6 +344,111 @@ async fn push(
         .map(|r| (r.target.name().to_string(), r.result))
         .collect();
     (results, status, signalled.exit_status())
+}
+
+/// One host of a push served by its own rsync, over rsync's protocol (see
+/// [`rsync_peer::serve`]): its lines go through the run's printer, and a failure is said
+/// as the agents' are, folded with the other hosts'.
+async fn by_rsync(
+    conn: &Connection,
+    job: &Arc<PushJob>,
+    cannot: Option<CannotRun>,
+    interrupt: &mut Interrupt,
+) -> Result<io::Result<i32>, HostError> {
+    let (sender, _) = job.listing.get().await?;
+    let host = conn.target().name().to_string();
+    let voice = Arc::new(HostVoice {
+        job: job.clone(),
+        host: host.clone(),
+        out: Mutex::default(),
+        err: Mutex::default(),
+    });
+    let served = rsync_peer::serve(
+        conn,
+        job.fleet.clone(),
+        sender,
+        cannot,
+        voice.clone(),
+        interrupt,
+    )
+    .await;
+    voice.flush();
+    match served? {
+        Ok(code) => Ok(Ok(code)),
+        Err((code, why)) => {
+            voice.note(&host, &why);
+            Ok(Ok(code))
+        }
+    }
+}
+
+/// A host served over rsync's protocol, as the run's printer shows it: its stdout lines
+/// prefixed when there are many hosts, its stderr lines kept to be folded at the end as the
+/// agents' are (printed as they come when it is the only host).
+struct HostVoice {
+    job: Arc<PushJob>,
+    host: String,
+    out: Mutex<Vec<u8>>,
+    err: Mutex<Vec<u8>>,
+}
+
+impl HostVoice {
+    /// Says what is left of a last line without its newline.
+    fn flush(&self) {
+        let mut out = self.out.lock().unwrap_or_else(|e| e.into_inner());
+        if !out.is_empty() {
+            self.job.printer.out(Some(&self.host), &mut out, b"");
+        }
+        drop(out);
+        let rest = std::mem::take(&mut *self.err.lock().unwrap_or_else(|e| e.into_inner()));
+        if !rest.is_empty() {
+            self.said(&rest);
+        }
+    }
+
+    fn said(&self, line: &[u8]) {
+        let line = line.strip_prefix(b"prsync: ").unwrap_or(line);
+        self.job
+            .printer
+            .said
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .push((
+                self.host.clone(),
+                String::from_utf8_lossy(line).into_owned(),
+            ));
+    }
+}
+
+impl Voice for HostVoice {
+    fn out(&self, bytes: &[u8]) {
+        if bytes.is_empty() {
+            return;
+        }
+        let mut out = self.out.lock().unwrap_or_else(|e| e.into_inner());
+        self.job.printer.out(Some(&self.host), &mut out, bytes);
+    }
+
+    fn err(&self, bytes: &[u8]) {
+        if !self.job.printer.prefix {
+            let _ = io::stdout().flush();
+            let _ = io::stderr().write_all(bytes);
+            return;
+        }
+        let mut err = self.err.lock().unwrap_or_else(|e| e.into_inner());
+        err.extend_from_slice(bytes);
+        while let Some(end) = err.iter().position(|&b| b == b'\n') {
+            let line: Vec<u8> = err.drain(..=end).collect();
+            let line = &line[..line.len() - 1];
+            if !line.is_empty() {
+                self.said(line);
+            }
+        }
+    }
+
+    fn note(&self, _host: &str, line: &str) {
+        self.said(line.as_bytes());
+    }
 }
 
 /// One host of a push: send the list, answer the receiver until it is done.
@@ -353,7 +489,9 @@ fn pull(
     let start = Instant::now();
     let (name, printer, setup) = connect_one(runtime, opts, host, agent);
     let (conn, (process, input, output, stderr, kill)) = match setup {
-        Ok(s) => s,
+        Ok(Ok(s)) => s,
+        // Served by its rsync instead (issue 18).
+        Ok(Err(cannot)) => return rsync_peer::pull_instead(opts, &name, &cannot),
         Err(e) => return finish([(name, Err(e))].into_iter(), exit::OK, Vec::new()),
     };
     if let Some(banner) = opts.list_banner(true).filter(|_| !opts.quiet) {
@@ -401,20 +539,25 @@ fn pull(
 
 /// Connects to the one `host` of a pull (or of a remote `--files-from`) and starts the
 /// agent there: the host's name, the printer for its lines, and the connection with the
-/// started agent (a connection whose agent did not start is closed).
+/// started agent, or why the agent cannot run there (a connection whose agent did not
+/// start is closed).
 fn connect_one(
     runtime: &tokio::runtime::Runtime,
     opts: &Options,
     host: &prtools_hostlist::HostSpec,
     agent: &Agent,
-) -> (String, Printer, Result<(Connection, Started), HostError>) {
+) -> (String, Printer, OneHost) {
     let target = Target::from_specs(vec![host.clone()]).remove(0);
     let name = target.name().to_string();
     let printer = Printer::new(false, None, None);
     let setup = runtime.block_on(async {
         let conn = Connection::open(&target, &opts.config).await?;
         match start_agent(&conn, agent, &printer).await {
-            Ok(started) => Ok((conn, started)),
+            Ok(Ok(started)) => Ok(Ok((conn, started))),
+            Ok(Err(cannot)) => {
+                conn.close().await;
+                Ok(Err(cannot))
+            }
             Err(e) => {
                 conn.close().await;
                 Err(e)
@@ -445,8 +588,9 @@ fn with_remote_list(
         }
     };
     let (name, _, setup) = connect_one(runtime, opts, host, agent);
-    let (conn, (process, input, output, stderr, _kill)) =
-        setup.map_err(|e| (exit::UNREACHABLE, format!("{name}: {e}")))?;
+    let (conn, (process, input, output, stderr, _kill)) = setup
+        .and_then(|s| s.map_err(|cannot| cannot.error(&agent.0)))
+        .map_err(|e| (exit::UNREACHABLE, format!("{name}: {e}")))?;
     let handle = runtime.handle().clone();
     let text = std::thread::scope(|scope| {
         let (tell, done) = tokio::sync::oneshot::channel();
@@ -540,6 +684,9 @@ fn pull_one<R: Read, W: Write>(
 /// The local executable and how to place it.
 type Agent = (LocalAgent, AgentOptions);
 
+/// The one host of a pull: its connection and started agent, or why the agent cannot run.
+type OneHost = Result<Result<(Connection, Started), CannotRun>, HostError>;
+
 type Started = (
     prtools_transport::RemoteProcess,
     RemoteInput,
@@ -548,14 +695,18 @@ type Started = (
     KillHandle,
 );
 
-/// Places and starts the agent; its stderr lines are printed as they come.
+/// Places and starts the agent, or says why it cannot run on the host; its stderr lines are
+/// printed as they come.
 async fn start_agent(
     conn: &Connection,
     agent: &Agent,
     printer: &Printer,
-) -> Result<Started, HostError> {
+) -> Result<Result<Started, CannotRun>, HostError> {
     let kill = KillHandle::default();
-    let started = place_and_start(conn, &agent.0, &agent.1, &kill).await?;
+    let started = match try_start_agent(conn, &agent.0, &agent.1, &kill).await? {
+        AgentStart::Started(started) => started,
+        AgentStart::CannotRun(cannot) => return Ok(Err(cannot)),
+    };
     let mut process = started.process;
     let input = process.stdin.take().expect("stdin was asked for");
     let output = process.stdout.take().expect("stdout is piped");
@@ -585,7 +736,7 @@ async fn start_agent(
             }
         }
     });
-    Ok((process, input, output, stderr, kill))
+    Ok(Ok((process, input, output, stderr, kill)))
 }
 
 /// Folds the failed hosts on stderr and computes the exit status: the largest rsync status

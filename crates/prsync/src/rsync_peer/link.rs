@@ -7,14 +7,22 @@
 //! open (a persistent ssh master it started) then ends a moment later instead of never.
 //! The server's stderr is held until the handshake has worked: a host without rsync
 //! prints the shell's "command not found", which prsync replaces with one line of its own.
+//!
+//! The remote shell is either an ssh process started here ([`Link::start`], a run of one
+//! host) or a channel of the host's connection in the transport ([`Link::over`], a host of
+//! a run of many, where the connection, the fan-out and the timeouts are the agent path's).
 
 use std::io::{self, Read, Write};
-use std::process::{ChildStdin, Command, ExitStatus, Stdio};
+use std::process::{Command, Stdio};
 use std::sync::mpsc::{self, Receiver, RecvTimeoutError};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use prtools_rsync_wire::mux::{frame_data, write_message, Tag, DATA_FRAME};
+use prtools_transport::{KillHandle, RemoteProcess};
+use tokio::io::{AsyncBufReadExt, AsyncReadExt, AsyncWriteExt};
+
+use super::Voice;
 
 /// How long output is still awaited once the remote shell has exited.
 const AFTER_EXIT: Duration = Duration::from_secs(2);
@@ -24,10 +32,11 @@ const STDERR_GRACE: Duration = Duration::from_secs(2);
 
 /// A running remote shell and the session's ends of its pipes.
 pub struct Link {
-    pid: i32,
+    /// A local ssh process to kill, or None for a channel, which the caller stops.
+    pid: Option<i32>,
     /// The remote shell's exit status, once the waiting thread has it.
-    exit: Receiver<ExitStatus>,
-    status: Option<ExitStatus>,
+    exit: Receiver<i32>,
+    status: Option<i32>,
     /// The server's output.
     pub input: Incoming,
     /// The server's input.
@@ -35,6 +44,7 @@ pub struct Link {
     stderr: Arc<Mutex<Stderr>>,
     /// Says when the stderr thread has read to the end.
     stderr_done: Receiver<()>,
+    voice: Arc<dyn Voice>,
 }
 
 /// The server's stderr: held until [`Link::release_stderr`], then passed on as it comes.
@@ -43,9 +53,98 @@ enum Stderr {
     Passing,
 }
 
+/// Takes `bytes` of the server's stderr: held, or said.
+fn heard(state: &Mutex<Stderr>, voice: &dyn Voice, bytes: &[u8]) {
+    let mut state = state.lock().unwrap_or_else(|e| e.into_inner());
+    match &mut *state {
+        Stderr::Holding(held) => held.extend_from_slice(bytes),
+        Stderr::Passing => voice.err(bytes),
+    }
+}
+
 impl Link {
+    /// Runs `rsync --server` in `process`, a channel of a host's connection, from inside the
+    /// runtime that drives it; the session then runs on a blocking thread of that runtime.
+    /// Its stderr starts with the pid marker, which goes to `kill`.
+    pub fn over(mut process: RemoteProcess, kill: KillHandle, voice: Arc<dyn Voice>) -> Link {
+        let handle = tokio::runtime::Handle::current();
+        let stdin = process.stdin.take();
+        let stdout = process.stdout.take();
+        let err = process.stderr.take();
+        let (tx, rx) = mpsc::channel();
+        let exited_tx = tx.clone();
+        if let Some(mut stdout) = stdout {
+            tokio::spawn(async move {
+                let mut buf = vec![0u8; 64 * 1024];
+                loop {
+                    match stdout.read(&mut buf).await {
+                        Ok(0) | Err(_) => break,
+                        Ok(n) => {
+                            if tx.send(Chunk::Data(buf[..n].to_vec())).is_err() {
+                                break;
+                            }
+                        }
+                    }
+                }
+            });
+        }
+        let (exit_tx, exit) = mpsc::channel();
+        tokio::spawn(async move {
+            if let Ok(code) = process.wait().await {
+                let _ = exit_tx.send(code);
+            }
+            let _ = exited_tx.send(Chunk::Exited);
+        });
+        let stderr = Arc::new(Mutex::new(Stderr::Holding(Vec::new())));
+        let held = stderr.clone();
+        let (done_tx, stderr_done) = mpsc::channel();
+        let said = voice.clone();
+        tokio::spawn(async move {
+            if let Some(err) = err {
+                let mut reader = tokio::io::BufReader::new(err);
+                let mut first = Vec::new();
+                let _ = reader.read_until(b'\n', &mut first).await;
+                if !kill.take_marker(first.strip_suffix(b"\n").unwrap_or(&first)) {
+                    heard(&held, &*said, &first);
+                }
+                let mut buf = vec![0u8; 8 * 1024];
+                while let Ok(n) = reader.read(&mut buf).await {
+                    if n == 0 {
+                        break;
+                    }
+                    heard(&held, &*said, &buf[..n]);
+                }
+            }
+            let _ = done_tx.send(());
+        });
+        let stdin = stdin.map(|inner| {
+            Box::new(ChannelWrite {
+                inner,
+                handle: handle.clone(),
+            }) as Box<dyn Write + Send>
+        });
+        let pipe = Pipe::new(stdin);
+        Link {
+            pid: None,
+            exit,
+            status: None,
+            input: Incoming {
+                rx,
+                chunk: Vec::new(),
+                pos: 0,
+                timeout: None,
+                exited: false,
+                out: pipe.clone(),
+            },
+            output: Outgoing { pipe },
+            stderr,
+            stderr_done,
+            voice,
+        }
+    }
+
     /// Starts `argv` with its stdin, stdout and stderr piped here.
-    pub fn start(argv: &[String]) -> io::Result<Link> {
+    pub fn start(argv: &[String], voice: Arc<dyn Voice>) -> io::Result<Link> {
         let (program, args) = argv
             .split_first()
             .ok_or_else(|| io::Error::other("no remote shell to run"))?;
@@ -81,31 +180,31 @@ impl Link {
         let (exit_tx, exit) = mpsc::channel();
         std::thread::spawn(move || {
             if let Ok(status) = child.wait() {
-                let _ = exit_tx.send(status);
+                use std::os::unix::process::ExitStatusExt;
+                let code = status
+                    .code()
+                    .unwrap_or_else(|| 128 + status.signal().unwrap_or(0));
+                let _ = exit_tx.send(code);
             }
             let _ = exited_tx.send(Chunk::Exited);
         });
         let stderr = Arc::new(Mutex::new(Stderr::Holding(Vec::new())));
         let held = stderr.clone();
         let (done_tx, stderr_done) = mpsc::channel();
+        let said = voice.clone();
         std::thread::spawn(move || {
             let mut buf = vec![0u8; 8 * 1024];
             while let Ok(n) = err.read(&mut buf) {
                 if n == 0 {
                     break;
                 }
-                let mut state = held.lock().unwrap_or_else(|e| e.into_inner());
-                match &mut *state {
-                    Stderr::Holding(bytes) => bytes.extend_from_slice(&buf[..n]),
-                    Stderr::Passing => {
-                        let _ = io::stderr().write_all(&buf[..n]);
-                    }
-                }
+                heard(&held, &*said, &buf[..n]);
             }
             let _ = done_tx.send(());
         });
+        let pipe = Pipe::new(Some(Box::new(stdin)));
         Ok(Link {
-            pid,
+            pid: Some(pid),
             exit,
             status: None,
             input: Incoming {
@@ -114,14 +213,12 @@ impl Link {
                 pos: 0,
                 timeout: None,
                 exited: false,
+                out: pipe.clone(),
             },
-            output: Outgoing {
-                stdin: Some(stdin),
-                buf: Vec::new(),
-                framed: false,
-            },
+            output: Outgoing { pipe },
             stderr,
             stderr_done,
+            voice,
         })
     }
 
@@ -129,13 +226,14 @@ impl Link {
     pub fn release_stderr(&self) {
         let mut state = self.stderr.lock().unwrap_or_else(|e| e.into_inner());
         if let Stderr::Holding(bytes) = &*state {
-            let _ = io::stderr().write_all(bytes);
+            self.voice.err(bytes);
         }
         *state = Stderr::Passing;
     }
 
     /// Ends the session: closes the server's input and waits up to `grace` for the remote
-    /// shell to exit (then kills it). Its exit status, or None if it had to be killed.
+    /// shell to exit (then kills a local one; a channel's caller stops it). Its exit status,
+    /// or None if it did not exit.
     /// What the server still said on stderr is printed (or, with `keep_stderr`, returned).
     pub fn finish(&mut self, grace: Duration, keep_stderr: bool) -> (Option<i32>, Vec<u8>) {
         self.output.close();
@@ -160,23 +258,21 @@ impl Link {
         let held = if keep_stderr {
             held
         } else {
-            let _ = io::stderr().write_all(&held);
+            self.voice.err(&held);
             Vec::new()
         };
-        let code = status.map(|s| {
-            use std::os::unix::process::ExitStatusExt;
-            s.code().unwrap_or_else(|| 128 + s.signal().unwrap_or(0))
-        });
-        (code, held)
+        (status, held)
     }
 }
 
 impl Link {
-    /// Kills the remote shell unless it has exited.
+    /// Kills the remote shell unless it has exited (a local one: a channel's caller stops
+    /// it through the connection).
     fn kill(&mut self) {
         if self.status.is_some() {
             return;
         }
+        let Some(pid) = self.pid else { return };
         match self.exit.try_recv() {
             Ok(status) => self.status = Some(status),
             Err(_) => {
@@ -184,7 +280,7 @@ impl Link {
                 // status has not come: not reaped, or reaped an instant ago, too soon for
                 // the pid to be handed to another process.
                 unsafe {
-                    libc::kill(self.pid, libc::SIGKILL);
+                    libc::kill(pid, libc::SIGKILL);
                 }
             }
         }
@@ -214,21 +310,38 @@ pub struct Incoming {
     pub timeout: Option<Duration>,
     /// The remote shell has exited: what it wrote is all here within [`AFTER_EXIT`].
     exited: bool,
+    /// What this side has gathered for the server: sent before a read waits, since the
+    /// server may be waiting for it.
+    out: Arc<Mutex<Pipe>>,
+}
+
+impl Incoming {
+    /// The next chunk, or why there is none.
+    fn next(&mut self) -> Result<Chunk, RecvTimeoutError> {
+        match self.rx.try_recv() {
+            Ok(chunk) => return Ok(chunk),
+            Err(mpsc::TryRecvError::Disconnected) => return Err(RecvTimeoutError::Disconnected),
+            Err(mpsc::TryRecvError::Empty) => {}
+        }
+        // Nothing has come: what is gathered goes now. A failure to send shows in the
+        // next write, and the server's end in this read.
+        let _ = lock(&self.out).flush();
+        let wait = if self.exited {
+            Some(AFTER_EXIT)
+        } else {
+            self.timeout
+        };
+        match wait {
+            Some(t) => self.rx.recv_timeout(t),
+            None => self.rx.recv().map_err(|_| RecvTimeoutError::Disconnected),
+        }
+    }
 }
 
 impl Read for Incoming {
     fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
         while self.pos == self.chunk.len() {
-            let wait = if self.exited {
-                Some(AFTER_EXIT)
-            } else {
-                self.timeout
-            };
-            let next = match wait {
-                Some(t) => self.rx.recv_timeout(t),
-                None => self.rx.recv().map_err(|_| RecvTimeoutError::Disconnected),
-            };
-            match next {
+            match self.next() {
                 Ok(Chunk::Data(chunk)) => {
                     self.chunk = chunk;
                     self.pos = 0;
@@ -251,29 +364,35 @@ impl Read for Incoming {
     }
 }
 
+fn lock(pipe: &Mutex<Pipe>) -> std::sync::MutexGuard<'_, Pipe> {
+    pipe.lock().unwrap_or_else(|e| e.into_inner())
+}
+
 /// The server's input: raw during the handshake, data frames after [`Outgoing::frame`].
-/// Writes are gathered until a frame's worth or a flush.
+/// Writes are gathered until a frame's worth, a flush, or a read that has to wait for the
+/// server (as rsync's own buffering does): a file per write would cost a system call per
+/// small file and host.
 pub struct Outgoing {
-    stdin: Option<ChildStdin>,
+    pipe: Arc<Mutex<Pipe>>,
+}
+
+/// The server's stdin and what is gathered for it.
+struct Pipe {
+    stdin: Option<Box<dyn Write + Send>>,
     buf: Vec<u8>,
     framed: bool,
 }
 
-impl Outgoing {
-    /// From now on, data goes in frames.
-    pub fn frame(&mut self) {
-        self.framed = true;
+impl Pipe {
+    fn new(stdin: Option<Box<dyn Write + Send>>) -> Arc<Mutex<Pipe>> {
+        Arc::new(Mutex::new(Pipe {
+            stdin,
+            buf: Vec::new(),
+            framed: false,
+        }))
     }
 
-    /// Sends a message frame, after the data written before it.
-    pub fn message(&mut self, tag: Tag, body: &[u8]) -> io::Result<()> {
-        self.send()?;
-        let mut out = Vec::new();
-        write_message(&mut out, tag, body)?;
-        self.pipe()?.write_all(&out)
-    }
-
-    fn pipe(&mut self) -> io::Result<&mut ChildStdin> {
+    fn stdin(&mut self) -> io::Result<&mut Box<dyn Write + Send>> {
         self.stdin
             .as_mut()
             .ok_or_else(|| io::Error::new(io::ErrorKind::BrokenPipe, "the link is closed"))
@@ -284,33 +403,79 @@ impl Outgoing {
             return Ok(());
         }
         let bytes = std::mem::take(&mut self.buf);
-        if self.framed {
+        let result = if self.framed {
             let mut out = Vec::with_capacity(bytes.len() + bytes.len() / DATA_FRAME * 4 + 4);
             frame_data(&mut out, &bytes);
-            self.pipe()?.write_all(&out)
+            self.stdin()?.write_all(&out)
         } else {
-            self.pipe()?.write_all(&bytes)
-        }
+            self.stdin()?.write_all(&bytes)
+        };
+        // The buffer is kept for the next gathering.
+        self.buf = bytes;
+        self.buf.clear();
+        result
+    }
+
+    fn flush(&mut self) -> io::Result<()> {
+        self.send()?;
+        self.stdin()?.flush()
+    }
+}
+
+impl Outgoing {
+    /// From now on, data goes in frames.
+    pub fn frame(&mut self) {
+        lock(&self.pipe).framed = true;
+    }
+
+    /// Sends a message frame, after the data written before it.
+    pub fn message(&mut self, tag: Tag, body: &[u8]) -> io::Result<()> {
+        let mut pipe = lock(&self.pipe);
+        pipe.send()?;
+        let mut out = Vec::new();
+        write_message(&mut out, tag, body)?;
+        pipe.stdin()?.write_all(&out)
     }
 
     /// Closes the pipe (after sending what is gathered): the server sees the end.
     pub fn close(&mut self) {
-        let _ = self.send();
-        self.stdin = None;
+        let mut pipe = lock(&self.pipe);
+        let _ = pipe.send();
+        pipe.stdin = None;
     }
 }
 
 impl Write for Outgoing {
     fn write(&mut self, data: &[u8]) -> io::Result<usize> {
-        self.buf.extend_from_slice(data);
-        if self.buf.len() >= DATA_FRAME {
-            self.send()?;
+        let mut pipe = lock(&self.pipe);
+        pipe.buf.extend_from_slice(data);
+        if pipe.buf.len() >= DATA_FRAME {
+            pipe.send()?;
         }
         Ok(data.len())
     }
 
     fn flush(&mut self) -> io::Result<()> {
-        self.send()?;
-        self.pipe()?.flush()
+        lock(&self.pipe).flush()
+    }
+}
+
+/// A channel's stdin written from a blocking thread, while the runtime's thread drives it.
+struct ChannelWrite {
+    inner: prtools_transport::RemoteInput,
+    handle: tokio::runtime::Handle,
+}
+
+impl Write for ChannelWrite {
+    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+        self.handle.block_on(self.inner.write(buf))
+    }
+
+    fn write_all(&mut self, buf: &[u8]) -> io::Result<()> {
+        self.handle.block_on(self.inner.write_all(buf))
+    }
+
+    fn flush(&mut self) -> io::Result<()> {
+        self.handle.block_on(self.inner.flush())
     }
 }

@@ -1,13 +1,19 @@
-//! The sources as rsync's file list: each entry with the local path it is read from.
+//! The sources as rsync's file list: each entry with the local path it is read from, made
+//! from the one listing prsync's own sender makes (so a run to agent hosts and rsync hosts
+//! walks the tree once), and encoded once for every host that speaks the same protocol.
 
-use std::ffi::OsStr;
+use std::collections::{BTreeSet, HashMap};
 use std::os::unix::ffi::OsStrExt;
-use std::os::unix::fs::{FileTypeExt, MetadataExt};
 use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex};
 
-use prtools_rsync_wire::flist::{self, Entry};
+use prtools_rsync_wire::filters::put_rules;
+use prtools_rsync_wire::flist::{self, put_id_list, Encoder, Entry};
 
-use crate::cli::Options;
+use crate::cli::{DeleteMode, Options};
+use crate::flist::FileKind;
+use crate::idmap::{name_of, Ids};
+use crate::sender::{LocalSender, Sender};
 
 /// An entry and where it is here.
 pub struct Item {
@@ -26,130 +32,129 @@ pub struct Listed {
     pub io_error: i32,
 }
 
-/// Lists the sources: `SRC/` as `.` and what is in it, `SRC` as its own name.
+/// Lists the sources with prsync's sender, saying its problems and notices as a local
+/// copy does.
 pub fn list(opts: &Options) -> Listed {
-    let mut listed = Listed {
-        items: Vec::new(),
-        io_error: 0,
-    };
-    for source in &opts.sources {
-        let bytes = source.as_bytes();
-        let path = Path::new(source);
-        let contents = bytes.ends_with(b"/") || bytes.ends_with(b"/.") || bytes == b".";
-        let name: Vec<u8> = if contents {
-            b".".to_vec()
-        } else {
-            match path.file_name() {
-                Some(n) => n.as_bytes().to_vec(),
-                None => b".".to_vec(),
-            }
-        };
-        add(opts, path, name, true, &mut listed);
+    let sender = LocalSender::list(&opts.sources, &crate::list_options(opts), &opts.filters);
+    for e in &sender.errors {
+        eprintln!("prsync: {}", e.message);
     }
-    listed
-        .items
-        .sort_by(|a, b| flist::compare(&a.entry, &b.entry));
-    listed.items.dedup_by(|a, b| a.entry.name == b.entry.name);
-    listed
+    for n in &sender.notices {
+        println!("{n}");
+    }
+    of_sender(&sender, opts)
 }
 
-fn add(opts: &Options, path: &Path, name: Vec<u8>, top: bool, listed: &mut Listed) {
-    let meta = match std::fs::symlink_metadata(path) {
-        Ok(m) => m,
-        Err(e) => {
-            eprintln!(
-                "prsync: link_stat \"{}\" failed: {}",
-                path.display(),
-                super::os_text(&e)
-            );
-            listed.io_error |= 1;
-            return;
-        }
-    };
-    let ft = meta.file_type();
-    let wanted = ft.is_file()
-        || ft.is_dir()
-        || (ft.is_symlink() && opts.links)
-        || ((ft.is_block_device() || ft.is_char_device()) && opts.devices)
-        || ((ft.is_fifo() || ft.is_socket()) && opts.specials);
-    if !wanted {
-        return;
-    }
-    let link = if ft.is_symlink() {
-        match std::fs::read_link(path) {
-            Ok(t) => Some(t.as_os_str().as_bytes().to_vec()),
-            Err(e) => {
-                eprintln!(
-                    "prsync: readlink \"{}\" failed: {}",
-                    path.display(),
-                    super::os_text(&e)
-                );
-                listed.io_error |= 1;
-                return;
+/// The sender's listing as rsync's: `SRC/` is `.` and what is in it, `SRC` its own name,
+/// and the folders named as sources carry rsync's top-folder mark.
+pub fn of_sender(sender: &LocalSender, opts: &Options) -> Listed {
+    let tops: BTreeSet<Vec<u8>> = opts
+        .sources
+        .iter()
+        .map(|source| {
+            let bytes = source.as_bytes();
+            let contents = bytes.ends_with(b"/") || bytes.ends_with(b"/.") || bytes == b".";
+            match Path::new(source).file_name() {
+                Some(n) if !contents => n.as_bytes().to_vec(),
+                _ => b".".to_vec(),
             }
-        }
-    } else {
-        None
-    };
-    let entry = Entry {
-        name: name.clone(),
-        mode: meta.mode(),
-        size: meta.size(),
-        mtime: meta.mtime(),
-        mtime_nsec: meta.mtime_nsec() as u32,
-        uid: meta.uid(),
-        gid: meta.gid(),
-        rdev: meta.rdev(),
-        link,
-        top: top && ft.is_dir(),
-    };
-    listed.items.push(Item {
-        entry,
-        path: path.to_path_buf(),
-    });
-    if !ft.is_dir() || !opts.recursive {
-        return;
+        })
+        .collect();
+    let mut items = Vec::with_capacity(sender.file_list().len());
+    for (i, e) in sender.file_list().iter().enumerate() {
+        let (size, rdev, link) = match &e.kind {
+            FileKind::Regular { size } => (*size, 0, None),
+            FileKind::Device { rdev } => (0, *rdev, None),
+            FileKind::Symlink { target } => (0, 0, Some(target.clone())),
+            FileKind::Dir | FileKind::Special => (0, 0, None),
+            FileKind::Missing => continue,
+        };
+        let top = e.is_dir() && tops.contains(&e.name);
+        items.push(Item {
+            entry: Entry {
+                name: e.name.clone(),
+                mode: e.mode,
+                size,
+                mtime: e.mtime.secs,
+                mtime_nsec: e.mtime.nanos,
+                uid: e.uid,
+                gid: e.gid,
+                rdev,
+                link,
+                top,
+            },
+            path: sender.path(i).to_path_buf(),
+        });
     }
-    let dir = match std::fs::read_dir(path) {
-        Ok(d) => d,
-        Err(e) => {
-            eprintln!(
-                "prsync: opendir \"{}\" failed: {}",
-                path.display(),
-                super::os_text(&e)
-            );
-            listed.io_error |= 1;
-            return;
-        }
-    };
-    for child in dir {
-        let child = match child {
-            Ok(c) => c,
-            Err(e) => {
-                eprintln!(
-                    "prsync: readdir \"{}\" failed: {}",
-                    path.display(),
-                    super::os_text(&e)
-                );
-                listed.io_error |= 1;
-                continue;
-            }
-        };
-        let base = child.file_name();
-        let child_name = if name == b"." {
-            base.as_bytes().to_vec()
-        } else {
-            let mut n = name.clone();
-            n.push(b'/');
-            n.extend_from_slice(base.as_bytes());
-            n
-        };
-        add(
-            opts,
-            &path.join(OsStr::from_bytes(base.as_bytes())),
-            child_name,
-            false,
+    items.sort_by(|a, b| flist::compare(&a.entry, &b.entry));
+    items.dedup_by(|a, b| a.entry.name == b.entry.name);
+    Listed {
+        items,
+        io_error: i32::from(!sender.errors.is_empty()),
+    }
+}
+
+/// The list of a push and its bytes on the wire, shared by every host of the run.
+pub struct Plan {
+    /// The list.
+    pub listed: Listed,
+    /// What the list is sent as, by protocol version: made by the first host that speaks
+    /// it, then the same bytes go to every other such host.
+    encoded: Mutex<HashMap<i32, Arc<Vec<u8>>>>,
+}
+
+impl Plan {
+    /// A plan for `listed`.
+    pub fn new(listed: Listed) -> Plan {
+        Plan {
             listed,
-        );
+            encoded: Mutex::new(HashMap::new()),
+        }
     }
+
+    /// What the client sends the receiving server before its first request: the filter
+    /// rules (only when the receiver deletes, which must spare what they exclude), the
+    /// file list and the id lists, at `protocol`.
+    pub fn encoded(&self, protocol: i32, opts: &Options) -> Arc<Vec<u8>> {
+        let mut cache = self.encoded.lock().unwrap_or_else(|e| e.into_inner());
+        cache
+            .entry(protocol)
+            .or_insert_with(|| Arc::new(self.encode(protocol, opts)))
+            .clone()
+    }
+
+    fn encode(&self, protocol: i32, opts: &Options) -> Vec<u8> {
+        let keep = super::push::keep_of(opts);
+        let mut buf = Vec::new();
+        if opts.delete != DeleteMode::Off {
+            put_rules(&mut buf, &super::filters::for_server(&opts.filters, true));
+        }
+        let mut enc = Encoder::new(protocol, keep);
+        for item in &self.listed.items {
+            enc.put(&mut buf, &item.entry);
+        }
+        enc.end(&mut buf, self.listed.io_error);
+        if keep.uid {
+            put_id_list(&mut buf, &names(&self.listed, Ids::Users));
+        }
+        if keep.gid {
+            put_id_list(&mut buf, &names(&self.listed, Ids::Groups));
+        }
+        buf
+    }
+}
+
+/// The names of the owners (or groups) in the list, for the receiver to map.
+fn names(listed: &Listed, ids: Ids) -> Vec<(u32, Vec<u8>)> {
+    let mut seen = BTreeSet::new();
+    for item in &listed.items {
+        seen.insert(match ids {
+            Ids::Users => item.entry.uid,
+            Ids::Groups => item.entry.gid,
+        });
+    }
+    seen.into_iter()
+        .filter(|&id| id != 0)
+        .filter_map(|id| name_of(ids, id).map(|n| (id, n)))
+        .collect()
 }

@@ -1,27 +1,40 @@
-//! `--wire=rsync`: a push to a host that has only a stock rsync, over rsync's own protocol
+//! `--wire=rsync`: a push to hosts that have only a stock rsync, over rsync's own protocol
 //! (crate prtools-rsync-wire) on the same remote shell, with no prsync agent on the host.
 //!
-//! This first step covers what a mirror needs: `-r -l -p -t -g -o -D`, `-i`, `-n` (push
-//! only), `-W` and `--delete`, a push to one host or a pull from one. Anything else is
-//! refused with one line that names the option, rather than half-done.
+//! This covers what a mirror needs: `-r -l -p -t -g -o -D`, `-i`, `-n` (push only), `-W`,
+//! `--delete` and filter rules (sent to the server as rsync sends them: a receiving server
+//! spares what they exclude, a sending one lists by them), a push to one host or many, or
+//! a pull from one. Anything else is refused
+//! with one line that names the option, rather than half-done.
+//!
+//! A push to many runs in the agent path's client, one connection per host: the sources
+//! are listed once (by prsync's own sender), the list is encoded once per protocol version
+//! and the same bytes go to every host that speaks it. There, with the default wire, a host
+//! where the agent cannot run (another machine, a noexec home, `--no-bootstrap`) is served
+//! by its rsync in the same run ([`serve`]).
 
+mod filters;
 mod link;
 mod list;
 mod pull;
 mod push;
 
 use std::ffi::OsStr;
-use std::io;
+use std::io::{self, Write};
 use std::os::unix::ffi::OsStrExt;
+use std::sync::{Arc, OnceLock};
 use std::time::Duration;
 
 use prtools_rsync_wire::handshake::{self, HandshakeError};
 use prtools_rsync_wire::server_args::ServerOptions;
 use prtools_rsync_wire::PROTOCOL_NEWEST;
-use prtools_transport::{ssh_argv, Method, Target};
+use prtools_transport::{
+    ssh_argv, CannotRun, Connection, HostError, Interrupt, KillHandle, Method, Target,
+};
 
 use crate::cli::{DeleteMode, Options, Remote};
 use crate::exit;
+use crate::sender::LocalSender;
 
 /// What prsync talks to on the hosts.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, clap::ValueEnum)]
@@ -33,6 +46,24 @@ pub enum Wire {
     Rsync,
 }
 
+impl Wire {
+    /// The wire when `--wire` is not given: rsync's when `--rsync-path` names a program
+    /// called rsync (a word of the command whose file name starts with `rsync`: `rsync`,
+    /// `/opt/bin/rsync-3.4`, `sudo rsync`), since prsync's agent would not answer there.
+    pub fn implied(rsync_path: Option<&str>) -> Wire {
+        let named_rsync = rsync_path.is_some_and(|p| {
+            p.split_whitespace()
+                .map(|word| word.rsplit('/').next().unwrap_or(word))
+                .any(|name| name.starts_with("rsync"))
+        });
+        if named_rsync {
+            Wire::Rsync
+        } else {
+            Wire::Agent
+        }
+    }
+}
+
 /// How long the host's rsync has to answer the handshake, beyond ssh's connect timeout.
 const START_GRACE: Duration = Duration::from_secs(30);
 /// How long the remote shell has to exit once the session is over.
@@ -42,54 +73,82 @@ const TIMEOUT: i32 = 30;
 /// rsync's exit status for vanished source files.
 const VANISHED: i32 = 24;
 
-/// Runs a push or a pull over rsync's protocol and returns rsync's exit status.
-pub fn run(opts: &Options) -> i32 {
-    let (host, pulling) = match &opts.remote {
-        Remote::Push(hosts) if hosts.len() == 1 => (&hosts[0], false),
-        Remote::Push(_) => {
-            eprintln!("prsync: --wire=rsync pushes to one host for now; hint: run one prsync per host, or use --wire=agent");
-            return exit::SYNTAX;
+/// Where a session's words go: the terminal for a run of one host, or the run's printer,
+/// which prefixes each line with the host and folds the hosts' errors, for a run of many.
+pub trait Voice: Send + Sync {
+    /// Bytes for stdout: `-i` lines and the server's notices.
+    fn out(&self, bytes: &[u8]);
+    /// Bytes for stderr, as the server (or the sender) wrote them.
+    fn err(&self, bytes: &[u8]);
+    /// prsync's own line about `host`, without `prsync: ` and the host's name.
+    fn note(&self, host: &str, line: &str);
+}
+
+/// A run of one host: stdout and stderr as rsync writes them.
+pub struct Console;
+
+impl Voice for Console {
+    fn out(&self, bytes: &[u8]) {
+        let _ = io::stdout().write_all(bytes);
+    }
+
+    fn err(&self, bytes: &[u8]) {
+        let _ = io::stdout().flush();
+        let _ = io::stderr().write_all(bytes);
+    }
+
+    fn note(&self, host: &str, line: &str) {
+        let _ = io::stdout().flush();
+        eprintln!("prsync: {host}: {line}");
+    }
+}
+
+/// Refuses, with one line, what `--wire=rsync` cannot do for these options: the exit
+/// status then, else None.
+fn refuse(opts: &Options) -> Option<i32> {
+    if let Remote::Pull(_) = opts.remote {
+        if let Some(option) = pull_unsupported(opts) {
+            eprintln!("prsync: --wire=rsync does not do {option} in a pull yet; hint: drop it, or use --wire=agent");
+            return Some(exit::SYNTAX);
         }
-        Remote::Pull(host) => (host, true),
-        Remote::Local => return exit::SYNTAX,
-    };
-    if pulling && opts.dry_run {
-        eprintln!("prsync: --wire=rsync does not do -n in a pull yet; hint: drop it, or use --wire=agent (the default)");
-        return exit::SYNTAX;
     }
     if let Some(option) = unsupported(opts) {
-        eprintln!("prsync: --wire=rsync does not do {option} yet; hint: drop it, or use --wire=agent (the default)");
-        return exit::SYNTAX;
+        eprintln!(
+            "prsync: --wire=rsync does not do {option} yet; hint: drop it, or use --wire=agent"
+        );
+        return Some(exit::SYNTAX);
     }
     if opts.config.method != Method::Ssh {
         eprintln!("prsync: --wire=rsync runs the host's rsync through ssh only; hint: give -e 'ssh ...', or use --wire=agent");
-        return exit::SYNTAX;
+        return Some(exit::SYNTAX);
     }
-    // The paths the server is given: the destination of a push, the sources of a pull.
-    let typed: Vec<&OsStr> = if pulling {
-        opts.sources.iter().map(|s| s.as_os_str()).collect()
-    } else {
-        vec![opts.dest.as_os_str()]
-    };
-    let mut paths = Vec::new();
-    for path in typed {
-        match std::str::from_utf8(path.as_bytes()) {
-            Ok("") => paths.push(".".to_string()),
-            Ok(p) => paths.push(p.to_string()),
-            Err(_) => {
-                eprintln!("prsync: --wire=rsync needs UTF-8 remote paths; hint: use --wire=agent");
-                return exit::SYNTAX;
-            }
-        }
+    if server_paths(opts).is_none() {
+        eprintln!("prsync: --wire=rsync needs UTF-8 remote paths; hint: use --wire=agent");
+        return Some(exit::SYNTAX);
     }
-    let listed = if pulling {
-        list::Listed {
-            items: Vec::new(),
-            io_error: 0,
-        }
-    } else {
-        list::list(opts)
+    None
+}
+
+/// The paths the server is given: the destination of a push, the sources of a pull; None
+/// when one is not UTF-8.
+fn server_paths(opts: &Options) -> Option<Vec<String>> {
+    let typed: Vec<&OsStr> = match opts.remote {
+        Remote::Pull(_) => opts.sources.iter().map(|s| s.as_os_str()).collect(),
+        _ => vec![opts.dest.as_os_str()],
     };
+    typed
+        .into_iter()
+        .map(|path| match std::str::from_utf8(path.as_bytes()) {
+            Ok("") => Some(".".to_string()),
+            Ok(p) => Some(p.to_string()),
+            Err(_) => None,
+        })
+        .collect()
+}
+
+/// What rsync is told to do, on what: the remote shell's command line.
+fn server_command(opts: &Options) -> String {
+    let pulling = matches!(opts.remote, Remote::Pull(_));
     let server = ServerOptions {
         server_sends: pulling,
         links: opts.links,
@@ -104,109 +163,312 @@ pub fn run(opts: &Options) -> i32 {
         itemize: u8::from(opts.itemize) + u8::from(opts.itemize_all),
         delete: opts.delete != DeleteMode::Off,
         dry_run: opts.dry_run,
+        partial: opts.partial,
+        partial_dir: opts
+            .partial_dir
+            .as_ref()
+            .and_then(|d| d.to_str())
+            .map(str::to_string),
         ..ServerOptions::default()
     };
-    let program = opts.remote_path.as_deref().unwrap_or("rsync");
-    let mut command = program.to_string();
-    for arg in server.argv(&paths) {
+    let mut command = program(opts).to_string();
+    for arg in server.argv(&server_paths(opts).unwrap_or_default()) {
         command.push(' ');
         command.push_str(&quote(&arg));
     }
+    command
+}
+
+/// The rsync to run on the hosts.
+fn program(opts: &Options) -> &str {
+    opts.remote_path.as_deref().unwrap_or("rsync")
+}
+
+/// Runs `--wire=rsync` and returns rsync's exit status: a push to one host or a pull from
+/// one with ssh started here; a push to many through the agent path's client
+/// (remote::client), which serves each host with [`serve`] on its connection.
+pub fn run(opts: &Options) -> i32 {
+    run_with(opts, None)
+}
+
+/// [`run`] for a host whose agent cannot run (`cannot`), or with `--wire=rsync` (None).
+fn run_with(opts: &Options, cannot: Option<&CannotRun>) -> i32 {
+    if let Some(code) = refuse(opts) {
+        return code;
+    }
+    let (host, pulling) = match &opts.remote {
+        Remote::Push(hosts) if hosts.len() == 1 => (&hosts[0], false),
+        Remote::Push(_) => return crate::remote::client::run(opts),
+        Remote::Pull(host) => (host, true),
+        Remote::Local => return exit::SYNTAX,
+    };
+    let plan = list::Plan::new(if pulling {
+        list::Listed {
+            items: Vec::new(),
+            io_error: 0,
+        }
+    } else {
+        list::list(opts)
+    });
+    let command = server_command(opts);
     let target = Target::new(host.clone(), 0);
     let name = host.host.clone();
     let Some(argv) = ssh_argv(&target, &opts.config, &command) else {
         return exit::SYNTAX;
     };
-    let mut link = match link::Link::start(&argv) {
+    let voice: Arc<dyn Voice> = Arc::new(Console);
+    let mut link = match link::Link::start(&argv, voice.clone()) {
         Ok(l) => l,
         Err(e) => {
             eprintln!("prsync: cannot run ssh: {}", os_text(&e));
             return exit::UNREACHABLE;
         }
     };
+    match session(&mut link, opts, &plan, cannot, &voice) {
+        Ok(code) => code,
+        Err(Ended::Failed(code, why)) => {
+            voice.note(&name, &why);
+            code
+        }
+        Err(Ended::Hung) => {
+            voice.note(
+                &name,
+                "the remote rsync did not exit after the transfer and was stopped",
+            );
+            exit::PROTOCOL
+        }
+    }
+}
+
+/// A pull from `host`, whose agent cannot run there (`cannot`), over rsync's protocol
+/// instead: [`run`], unless the options ask for what that does not do yet.
+pub fn pull_instead(opts: &Options, host: &str, cannot: &CannotRun) -> i32 {
+    let refused = if let Some(option) = pull_unsupported(opts) {
+        Some(option)
+    } else if opts.config.method != Method::Ssh {
+        Some("a remote shell other than ssh")
+    } else if server_paths(opts).is_none() {
+        Some("paths that are not UTF-8")
+    } else {
+        unsupported(opts)
+    };
+    if let Some(option) = refused {
+        eprintln!(
+            "prsync: {host}: prsync's agent cannot run there ({}) and rsync's protocol here does \
+             not do {option} yet; hint: drop it, or install prsync there and pass --rsync-path PATH",
+            cannot.reason()
+        );
+        return exit::SYNTAX;
+    }
+    run_with(opts, Some(cannot))
+}
+
+/// How a session ended when it did not end well.
+enum Ended {
+    /// With this status, for this reason (a line for [`Voice::note`]).
+    Failed(i32, String),
+    /// The remote shell did not exit: a channel must be stopped by its caller.
+    Hung,
+}
+
+/// One host's session on a started link: the handshake, the push or pull, the end. The
+/// status, said lines (the server's, through `voice`) included. `cannot` is why the agent
+/// could not run there, for a host that falls back to rsync.
+fn session(
+    link: &mut link::Link,
+    opts: &Options,
+    plan: &list::Plan,
+    cannot: Option<&CannotRun>,
+    voice: &Arc<dyn Voice>,
+) -> Result<i32, Ended> {
+    let pulling = matches!(opts.remote, Remote::Pull(_));
     link.input.timeout = Some(opts.config.connect_timeout + START_GRACE);
     let session = match handshake::client(&mut link.input, &mut link.output, PROTOCOL_NEWEST) {
         Ok(s) => s,
-        Err(e) => return failed_start(&mut link, &name, program, e),
+        Err(e) => return Err(failed_start(link, program(opts), cannot, e, voice)),
     };
     link.release_stderr();
     link.input.timeout = opts.config.command_timeout;
     let result = if pulling {
-        pull::run(&mut link, &session, opts)
+        pull::run(link, &session, opts)
     } else {
-        push::run(&mut link, &session, &listed, opts)
+        push::run(link, &session, plan, opts, voice)
     };
     let (code, _) = link.finish(EXIT_GRACE, false);
     match result {
         Ok(outcome) => match code {
             Some(0) => {
                 let bits = outcome.io_error | outcome.remote_io_error;
-                if bits & !2 != 0 {
+                Ok(if bits & !2 != 0 {
                     exit::PARTIAL
                 } else if bits != 0 {
                     VANISHED
                 } else {
                     exit::OK
-                }
+                })
             }
-            Some(c) => c,
-            None => {
-                eprintln!("prsync: {name}: the remote rsync did not exit after the transfer and was stopped");
-                exit::PROTOCOL
-            }
+            Some(c) => Ok(c),
+            None => Err(Ended::Hung),
         },
         Err((e, error_exit)) => match (code, error_exit) {
-            (Some(c), _) if c != 0 => c,
-            (_, Some(c)) if c != 0 => c,
-            _ if e.kind() == io::ErrorKind::TimedOut => {
-                eprintln!("prsync: {name}: {e}; hint: --timeout sets the bound");
-                TIMEOUT
-            }
-            _ => {
-                eprintln!("prsync: {name}: the rsync protocol broke: {e}");
-                exit::PROTOCOL
-            }
+            (Some(c), _) if c != 0 => Ok(c),
+            (_, Some(c)) if c != 0 => Ok(c),
+            _ if e.kind() == io::ErrorKind::TimedOut => Err(Ended::Failed(
+                TIMEOUT,
+                format!("{e}; hint: --timeout sets the bound"),
+            )),
+            _ => Err(Ended::Failed(
+                exit::PROTOCOL,
+                format!("the rsync protocol broke: {e}"),
+            )),
         },
     }
 }
 
-/// Says why the handshake failed, in one line, and returns the exit status.
-fn failed_start(link: &mut link::Link, host: &str, program: &str, e: HandshakeError) -> i32 {
+/// Says why the handshake failed, in one line, with the exit status. What the remote side
+/// said explains a failed connection, and goes to `voice` first.
+fn failed_start(
+    link: &mut link::Link,
+    program: &str,
+    cannot: Option<&CannotRun>,
+    e: HandshakeError,
+    voice: &Arc<dyn Voice>,
+) -> Ended {
     let (code, stderr) = link.finish(Duration::from_secs(5), true);
     let said = String::from_utf8_lossy(&stderr);
     let missing = code == Some(127)
         || said.contains("command not found")
         || said.contains(&format!("{program}: not found"));
     if missing {
-        eprintln!(
-            "prsync: {host} has no rsync: install rsync there, or let prsync upload its agent"
+        return Ended::Failed(
+            exit::PROTOCOL,
+            match cannot {
+                Some(cannot) => format!(
+                    "no rsync on the host and prsync's agent cannot run there ({}); hint: \
+                     install rsync on the host",
+                    cannot.reason()
+                ),
+                None => "no rsync on the host; hint: install rsync there, or let prsync \
+                         upload its agent (--wire=agent)"
+                    .to_string(),
+            },
         );
-        return exit::PROTOCOL;
     }
-    // What the remote side said explains a failed connection; after a refused version it
-    // is only the server's complaint that this side hung up.
+    // After a refused version, what the server said is only its complaint that this side
+    // hung up.
     if matches!(e, HandshakeError::Io(_)) {
-        let _ = io::Write::write_all(&mut io::stderr(), &stderr);
+        voice.err(&stderr);
     }
     if code == Some(255) {
-        eprintln!("prsync: {host}: ssh could not reach the host");
-        return exit::UNREACHABLE;
+        return Ended::Failed(exit::UNREACHABLE, "ssh could not reach the host".into());
     }
     match e {
         HandshakeError::Io(io) if io.kind() == io::ErrorKind::TimedOut => {
-            eprintln!("prsync: {host}: the remote rsync did not answer in time");
-            TIMEOUT
+            Ended::Failed(TIMEOUT, "the remote rsync did not answer in time".into())
         }
-        HandshakeError::Io(_) => {
-            eprintln!(
-                "prsync: {host}: the remote rsync closed the connection before the handshake"
-            );
-            exit::PROTOCOL
+        HandshakeError::Io(_) => Ended::Failed(
+            exit::PROTOCOL,
+            "the remote rsync closed the connection before the handshake".into(),
+        ),
+        other => Ended::Failed(exit::PROTOCOL, format!("{other}; hint: use --wire=agent")),
+    }
+}
+
+/// What every host of a push to many over rsync's protocol shares: the options, the
+/// server's command line, and the list (made from the run's one listing when the first
+/// such host needs it).
+pub struct Fleet {
+    opts: Options,
+    command: String,
+    plan: OnceLock<list::Plan>,
+}
+
+impl Fleet {
+    /// The fleet of a push.
+    pub fn new(opts: &Options) -> Fleet {
+        Fleet {
+            opts: opts.clone(),
+            command: server_command(opts),
+            plan: OnceLock::new(),
         }
-        other => {
-            eprintln!("prsync: {host}: {other}; hint: use --wire=agent");
-            exit::PROTOCOL
+    }
+}
+
+/// Serves one host of a push to many over rsync's protocol, on its connection: `cannot` is
+/// why its agent could not run (None with `--wire=rsync`), `sender` the run's listing.
+/// Lines go to `voice`; the host's rsync status comes back, or `Err` with the line that
+/// says why it failed (with the status it counts as).
+pub async fn serve(
+    conn: &Connection,
+    fleet: Arc<Fleet>,
+    sender: &LocalSender,
+    cannot: Option<CannotRun>,
+    voice: Arc<dyn Voice>,
+    interrupt: &mut Interrupt,
+) -> Result<Result<i32, (i32, String)>, HostError> {
+    if let Some(cannot) = &cannot {
+        if let Some(option) = unsupported(&fleet.opts) {
+            return Ok(Err((
+                exit::SYNTAX,
+                format!(
+                    "prsync's agent cannot run there ({}) and rsync's protocol here does not do \
+                      {option} yet; hint: drop it, or install prsync there and pass \
+                     --rsync-path PATH",
+                    cannot.reason()
+                ),
+            )));
         }
+        if server_paths(&fleet.opts).is_none() {
+            return Ok(Err((
+                exit::SYNTAX,
+                format!(
+                    "prsync's agent cannot run there ({}) and rsync's protocol needs a UTF-8 \
+                     destination; hint: install prsync there and pass --rsync-path PATH",
+                    cannot.reason()
+                ),
+            )));
+        }
+    }
+    fleet
+        .plan
+        .get_or_init(|| list::Plan::new(list::of_sender(sender, &fleet.opts)));
+    let kill = KillHandle::default();
+    let process = conn.spawn_bulk(&fleet.command, &kill).await?;
+    let mut link = link::Link::over(process, kill.clone(), voice.clone());
+    let work = async move {
+        tokio::task::spawn_blocking(move || {
+            let plan = fleet
+                .plan
+                .get()
+                .expect("the plan was made before the session");
+            let ended = session(&mut link, &fleet.opts, plan, cannot.as_ref(), &voice);
+            drop(link);
+            ended
+        })
+        .await
+        .map_err(|e| HostError::Other(format!("push task failed: {e}")))
+    };
+    match conn.bounded(&kill, None, interrupt, work).await? {
+        Ok(code) => Ok(Ok(code)),
+        Err(Ended::Failed(code, why)) => Ok(Err((code, why))),
+        Err(Ended::Hung) => {
+            conn.stop(&kill).await;
+            Ok(Err((
+                exit::PROTOCOL,
+                "the remote rsync did not exit after the transfer and was stopped".into(),
+            )))
+        }
+    }
+}
+
+/// The first option given that a pull over rsync's protocol cannot do yet.
+fn pull_unsupported(o: &Options) -> Option<&'static str> {
+    if o.dry_run {
+        Some("-n")
+    } else if o.partial || o.partial_dir.is_some() {
+        Some("--partial")
+    } else {
+        None
     }
 }
 
@@ -220,14 +482,18 @@ fn unsupported(o: &Options) -> Option<&'static str> {
         (o.checksum, "-c"),
         (o.update, "-u"),
         (o.inplace, "--inplace"),
-        (o.partial || o.partial_dir.is_some(), "--partial"),
+        (
+            o.partial_dir.as_ref().is_some_and(|d| d.to_str().is_none()),
+            "a --partial-dir that is not UTF-8",
+        ),
         (o.block_size.is_some(), "-B"),
         (o.compress, "-z"),
         (o.bwlimit.is_some(), "--bwlimit"),
         (
-            !o.filters.is_empty(),
-            "filter rules (--exclude, --include, --filter)",
+            o.filters.has_dir_merge(),
+            "dir-merge filter rules (-F, --filter=':')",
         ),
+        (o.filters.delete_excluded(), "--delete-excluded"),
         (o.hard_links, "-H"),
         (o.copy_links, "-L"),
         (o.copy_unsafe_links, "--copy-unsafe-links"),
@@ -310,6 +576,20 @@ mod tests {
         assert_eq!(quote(""), "''");
         assert_eq!(quote("$HOME"), "'$HOME'");
         assert_eq!(quote("~/backup/"), "~/backup/");
+    }
+
+    #[test]
+    fn an_rsync_path_named_rsync_implies_rsyncs_protocol() {
+        assert_eq!(Wire::implied(None), Wire::Agent);
+        assert_eq!(Wire::implied(Some("rsync")), Wire::Rsync);
+        assert_eq!(Wire::implied(Some("/opt/bin/rsync-3.4")), Wire::Rsync);
+        assert_eq!(Wire::implied(Some("sudo rsync")), Wire::Rsync);
+        assert_eq!(Wire::implied(Some("rsync --protocol=30")), Wire::Rsync);
+        assert_eq!(Wire::implied(Some("/usr/local/bin/prsync")), Wire::Agent);
+        assert_eq!(
+            Wire::implied(Some("prlimit --data=1 -- /x/prsync")),
+            Wire::Agent
+        );
     }
 
     #[test]

@@ -27,6 +27,7 @@ use prtools_mapped::Mapped;
 use prtools_rsync_wire::checksum::{rolling, strong};
 use prtools_rsync_wire::codec::{get_varlong, invalid, put_int, put_shortint, put_varint};
 use prtools_rsync_wire::delta;
+use prtools_rsync_wire::filters::put_rules;
 use prtools_rsync_wire::flist::{self, get_id_list, is_safe_name, Decoder, Entry};
 use prtools_rsync_wire::handshake::Session;
 use prtools_rsync_wire::itemize::{self, Kind, Style};
@@ -88,16 +89,16 @@ fn body(
     let keep = keep_of(opts);
     let out = &mut link.output;
     out.frame();
-    // No filter rules.
+    // The rules the sending server lists by.
     let mut b = Vec::new();
-    put_int(&mut b, 0);
+    put_rules(&mut b, &super::filters::for_server(&opts.filters, false));
     out.write_all(&b)?;
     out.flush()?;
 
     let itemize_on = opts.itemize;
     let heard_in = heard.clone();
     let mut input = Demux::new(&mut link.input, move |tag, body: Vec<u8>| {
-        on_message(tag, body, itemize_on, &heard_in)
+        on_message(tag, body, itemize_on, &heard_in, &super::Console)
     });
 
     let mut decoder = Decoder::new(session.protocol, keep);
@@ -657,6 +658,10 @@ impl Pull<'_> {
         }
         flist::sort(&mut extras);
         for e in extras.iter().rev() {
+            // What the rules exclude here is not the sender's to delete.
+            if self.opts.filters.is_protected(&e.name, e.is_dir()) {
+                continue;
+            }
             let path = self.path_of(&e.name);
             let meta = std::fs::symlink_metadata(&path)?;
             self.delete_one(&path, &e.name, &meta)?;
@@ -665,7 +670,8 @@ impl Pull<'_> {
     }
 
     /// Deletes one name here (a folder with all it holds), printing `*deleting` lines.
-    fn delete_one(&mut self, path: &Path, name: &[u8], meta: &Metadata) -> io::Result<()> {
+    /// False when a folder stays, for what the filter rules protect in it.
+    fn delete_one(&mut self, path: &Path, name: &[u8], meta: &Metadata) -> io::Result<bool> {
         if meta.is_dir() {
             let mut inside = Vec::new();
             for child in std::fs::read_dir(path)? {
@@ -674,10 +680,29 @@ impl Pull<'_> {
                 inside.push(listed_entry(rel, &std::fs::symlink_metadata(child.path())?));
             }
             flist::sort(&mut inside);
+            let mut kept = false;
             for e in inside.iter().rev() {
+                // A protected name inside keeps it, and so the folder too.
+                if self
+                    .opts
+                    .filters
+                    .is_protected_in_deleted_dir(&e.name, e.is_dir())
+                {
+                    kept = true;
+                    continue;
+                }
                 let p = self.path_of(&e.name);
                 let m = std::fs::symlink_metadata(&p)?;
-                self.delete_one(&p, &e.name, &m)?;
+                if !self.delete_one(&p, &e.name, &m)? {
+                    kept = true;
+                }
+            }
+            if kept {
+                let mut line = b"cannot delete non-empty directory: ".to_vec();
+                line.extend_from_slice(name);
+                line.push(b'\n');
+                io::stdout().write_all(&line)?;
+                return Ok(false);
             }
             std::fs::remove_dir(path)?;
             self.deleted.dirs += 1;
@@ -699,7 +724,7 @@ impl Pull<'_> {
             line.push(b'\n');
             io::stdout().write_all(&line)?;
         }
-        Ok(())
+        Ok(true)
     }
 }
 

@@ -4,19 +4,20 @@
 //! The order follows rsync's `client_run` for a sender: the filter list (only an empty
 //! one, and only when the receiver deletes), the file list and the id lists, then one
 //! answer per index the generator sends, through its two extra phases (redo and done),
-//! and the goodbye.
+//! and the goodbye. The answers are gathered and go when a frame is full or when the next
+//! request has not come yet (see the link's `Incoming`): not one write per file.
 
 use std::cell::RefCell;
 use std::io::{self, Read, Write};
 use std::rc::Rc;
+use std::sync::Arc;
 
 use prtools_mapped::Mapped;
 use prtools_rsync_wire::codec::{
-    get_byte, get_int, get_shortint, get_varint, get_vstring, invalid, put_int, put_shortint,
-    put_vstring,
+    get_byte, get_int, get_shortint, get_varint, get_vstring, invalid, put_shortint, put_vstring,
 };
 use prtools_rsync_wire::delta::{self, Seed};
-use prtools_rsync_wire::flist::{put_id_list, Encoder, Keep};
+use prtools_rsync_wire::flist::Keep;
 use prtools_rsync_wire::handshake::{compat, Session};
 use prtools_rsync_wire::itemize::{self, Kind, Style};
 use prtools_rsync_wire::mux::{Demux, Tag};
@@ -24,9 +25,9 @@ use prtools_rsync_wire::ndx::{NdxState, NDX_DEL_STATS, NDX_DONE};
 use prtools_rsync_wire::sums::{read_blocks, SumHead};
 
 use super::link::Link;
-use super::list::{Item, Listed};
-use crate::cli::{DeleteMode, Options};
-use crate::idmap::{name_of, Ids};
+use super::list::{Item, Plan};
+use super::Voice;
+use crate::cli::Options;
 
 /// rsync's I/O error bits.
 const IOERR_GENERAL: i32 = 1;
@@ -73,11 +74,12 @@ pub(super) struct Request {
 pub fn run(
     link: &mut Link,
     session: &Session,
-    listed: &Listed,
+    plan: &Plan,
     opts: &Options,
+    voice: &Arc<dyn Voice>,
 ) -> Result<Outcome, (io::Error, Option<i32>)> {
     let heard = Rc::new(RefCell::new(Heard::default()));
-    let result = session_body(link, session, listed, opts, heard.clone());
+    let result = session_body(link, session, plan, opts, heard.clone(), voice);
     settle(result, &heard)
 }
 
@@ -111,12 +113,13 @@ pub(super) fn keep_of(opts: &Options) -> Keep {
 fn session_body(
     link: &mut Link,
     session: &Session,
-    listed: &Listed,
+    plan: &Plan,
     opts: &Options,
     heard: Rc<RefCell<Heard>>,
+    voice: &Arc<dyn Voice>,
 ) -> io::Result<Outcome> {
     let protocol = session.protocol;
-    let keep = keep_of(opts);
+    let listed = &plan.listed;
     let style = Style {
         sending: true,
         times: opts.times,
@@ -128,37 +131,20 @@ fn session_body(
     };
     let out = &mut link.output;
     out.frame();
-    let mut buf = Vec::new();
-    if opts.delete != DeleteMode::Off {
-        // The receiver reads filter rules when it deletes: none.
-        put_int(&mut buf, 0);
-    }
-    let mut enc = Encoder::new(protocol, keep);
-    for item in &listed.items {
-        enc.put(&mut buf, &item.entry);
-        if buf.len() >= 64 * 1024 {
-            out.write_all(&buf)?;
-            buf.clear();
-        }
-    }
-    enc.end(&mut buf, listed.io_error);
-    if keep.uid {
-        put_id_list(&mut buf, &names(listed, Ids::Users));
-    }
-    if keep.gid {
-        put_id_list(&mut buf, &names(listed, Ids::Groups));
-    }
-    out.write_all(&buf)?;
+    out.write_all(&plan.encoded(protocol, opts))?;
     out.flush()?;
 
     let itemize = opts.itemize;
     let itemize_all = opts.itemize_all;
     let heard_in = heard.clone();
+    let said = voice.clone();
     let mut input = Demux::new(&mut link.input, move |tag, body: Vec<u8>| {
-        on_message(tag, body, itemize, &heard_in)
+        on_message(tag, body, itemize, &heard_in, &*said)
     });
     let (mut ndx_in, mut ndx_out) = (NdxState::default(), NdxState::default());
     let mut phase = 0;
+    // Each small file is read into this, one after the other.
+    let mut small = Vec::new();
     loop {
         let req = read_request(&mut input, &mut ndx_in)?;
         if req.ndx == NDX_DONE {
@@ -181,10 +167,9 @@ fn session_body(
         })?;
         if req.iflags & itemize::TRANSFER == 0 {
             if itemize && itemize::shows_untransferred(req.iflags, itemize_all) {
-                print_item(&req, item, style)?;
+                print_item(&req, item, style, &**voice);
             }
             echo(out, &mut ndx_out, &req)?;
-            out.flush()?;
             continue;
         }
         if phase == 2 {
@@ -194,26 +179,30 @@ fn session_body(
         }
         if opts.dry_run {
             if itemize {
-                print_item(&req, item, style)?;
+                print_item(&req, item, style, &**voice);
             }
             echo(out, &mut ndx_out, &req)?;
-            out.flush()?;
             continue;
         }
         let head = SumHead::read(&mut input)?;
         let blocks = read_blocks(&mut input, &head)?;
-        let file = match std::fs::File::open(&item.path).and_then(|f| Mapped::new(&f)) {
-            Ok(map) => map,
+        let file = match Source::open(&item.path, item.entry.size, &mut small) {
+            Ok(file) => file,
             Err(e) => {
                 if e.kind() == io::ErrorKind::NotFound {
                     outcome.io_error |= IOERR_VANISHED;
-                    eprintln!("file has vanished: \"{}\"", item.path.display());
+                    voice.err(
+                        format!("file has vanished: \"{}\"\n", item.path.display()).as_bytes(),
+                    );
                 } else {
                     outcome.io_error |= IOERR_GENERAL;
-                    eprintln!(
-                        "prsync: send_files failed to open \"{}\": {}",
-                        item.path.display(),
-                        super::os_text(&e)
+                    voice.err(
+                        format!(
+                            "prsync: send_files failed to open \"{}\": {}\n",
+                            item.path.display(),
+                            super::os_text(&e)
+                        )
+                        .as_bytes(),
                     );
                 }
                 out.message(Tag::NoSend, &req.ndx.to_le_bytes())?;
@@ -226,7 +215,7 @@ fn session_body(
         out.write_all(&b)?;
         delta::send(
             out,
-            &file,
+            file.bytes(&small),
             &blocks,
             Seed {
                 seed: session.seed,
@@ -234,9 +223,8 @@ fn session_body(
             },
         )?;
         if itemize {
-            print_item(&req, item, style)?;
+            print_item(&req, item, style, &**voice);
         }
-        out.flush()?;
     }
     if outcome.io_error != listed.io_error {
         out.message(Tag::IoError, &outcome.io_error.to_le_bytes())?;
@@ -255,6 +243,39 @@ fn session_body(
         expect_done(&mut input, &mut ndx_in)?;
     }
     Ok(outcome)
+}
+
+/// Files up to this size are read into memory; larger ones are mapped. A map per small
+/// file costs more than it saves: each one is an mmap and an munmap (whose TLB flush
+/// reaches every core that runs one of the hosts' threads), where a read is one copy.
+const READ_WHOLE: u64 = 256 * 1024;
+
+/// A file's data for the delta: read into the caller's buffer, or mapped.
+enum Source {
+    Read,
+    Mapped(Mapped),
+}
+
+impl Source {
+    /// Opens `path`, of `size` bytes when it was listed, reading it into `small` when it
+    /// is small.
+    fn open(path: &std::path::Path, size: u64, small: &mut Vec<u8>) -> io::Result<Source> {
+        let mut file = std::fs::File::open(path)?;
+        if size <= READ_WHOLE {
+            small.clear();
+            file.read_to_end(small)?;
+            Ok(Source::Read)
+        } else {
+            Ok(Source::Mapped(Mapped::new(&file)?))
+        }
+    }
+
+    fn bytes<'a>(&'a self, small: &'a [u8]) -> &'a [u8] {
+        match self {
+            Source::Read => small,
+            Source::Mapped(map) => map,
+        }
+    }
 }
 
 pub(super) fn expect_done(input: &mut impl Read, ndx_in: &mut NdxState) -> io::Result<()> {
@@ -341,7 +362,7 @@ fn kind_of(item: &Item) -> Kind {
     }
 }
 
-fn print_item(req: &Request, item: &Item, style: Style) -> io::Result<()> {
+fn print_item(req: &Request, item: &Item, style: Style, voice: &dyn Voice) {
     let mut line = itemize::line(
         req.iflags,
         kind_of(item),
@@ -350,7 +371,7 @@ fn print_item(req: &Request, item: &Item, style: Style) -> io::Result<()> {
         item.entry.link.as_deref(),
     );
     line.push(b'\n');
-    io::stdout().write_all(&line)
+    voice.out(&line);
 }
 
 /// Acts on a message from the server as rsync's client does: notices to stdout, errors
@@ -360,14 +381,12 @@ pub(super) fn on_message(
     body: Vec<u8>,
     itemize: bool,
     heard: &Rc<RefCell<Heard>>,
+    voice: &dyn Voice,
 ) -> io::Result<()> {
     match tag {
-        Tag::Info | Tag::Client => {
-            let _ = io::stdout().write_all(&body);
-        }
+        Tag::Info | Tag::Client => voice.out(&body),
         Tag::Error | Tag::ErrorXfer | Tag::Warning | Tag::ErrorSocket | Tag::ErrorUtf8 => {
-            let _ = io::stdout().flush();
-            let _ = io::stderr().write_all(&body);
+            voice.err(&body)
         }
         Tag::Deleted if itemize => {
             // A folder's name comes with its terminating NUL.
@@ -382,7 +401,7 @@ pub(super) fn on_message(
             };
             let mut line = itemize::line(itemize::DELETED, kind, style, name, None);
             line.push(b'\n');
-            let _ = io::stdout().write_all(&line);
+            voice.out(&line);
         }
         Tag::IoError => {
             let bits = get_int(&mut &body[..]).unwrap_or(IOERR_GENERAL);
@@ -400,19 +419,4 @@ pub(super) fn on_message(
         _ => {}
     }
     Ok(())
-}
-
-/// The names of the owners (or groups) in the list, for the receiver to map.
-fn names(listed: &Listed, ids: Ids) -> Vec<(u32, Vec<u8>)> {
-    let mut seen = std::collections::BTreeSet::new();
-    for item in &listed.items {
-        seen.insert(match ids {
-            Ids::Users => item.entry.uid,
-            Ids::Groups => item.entry.gid,
-        });
-    }
-    seen.into_iter()
-        .filter(|&id| id != 0)
-        .filter_map(|id| name_of(ids, id).map(|n| (id, n)))
-        .collect()
 }

@@ -1,0 +1,60 @@
+//! The run's filter rules as rsync's server is sent them (see prtools-rsync-wire's
+//! `filters`): the rules that act on the server's side, in rsync's rule syntax.
+
+use prtools_sync::filter::{FilterList, Side};
+
+/// The rules for the server: in a push it receives, and its deletions must spare what the
+/// rules exclude; in a pull it sends, and lists what they leave in. A rule that acts only
+/// on this side (`s`/hide/show in a push, `r`/protect/risk in a pull) stays here.
+pub fn for_server(filters: &FilterList, pushing: bool) -> Vec<Vec<u8>> {
+    let here = if pushing {
+        Side::Sender
+    } else {
+        Side::Receiver
+    };
+    let there = if pushing {
+        Side::Receiver
+    } else {
+        Side::Sender
+    };
+    filters
+        .rules()
+        .iter()
+        .filter(|rule| rule.applies_to(there, false) || !rule.applies_to(here, false))
+        .map(|rule| rule.to_bytes())
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn only_the_rules_that_act_there_are_sent() {
+        let mut filters = FilterList::new();
+        for rule in [
+            "- *.o",
+            "H secret",
+            "P keep/",
+            "+ inc",
+            "-s hidden",
+            "-r kept",
+        ] {
+            filters.push_filter(rule).unwrap();
+        }
+        let text = |rules: Vec<Vec<u8>>| -> Vec<String> {
+            rules
+                .into_iter()
+                .map(|r| String::from_utf8(r).unwrap())
+                .collect()
+        };
+        assert_eq!(
+            text(for_server(&filters, true)),
+            ["- *.o", "-r keep/", "+ inc", "-r kept"]
+        );
+        assert_eq!(
+            text(for_server(&filters, false)),
+            ["- *.o", "-s secret", "+ inc", "-s hidden"]
+        );
+    }
+}
