@@ -130,6 +130,30 @@ fn copy_share(
     Ok(())
 }
 
+/// Bytes copied between two kicks of the new file's writeback (see [`start_writeback`]).
+const WRITE_BEHIND: u64 = 8 << 20;
+
+/// Starts writing `len` bytes of `out` at `at` to disk, without waiting for it.
+///
+/// Otherwise the whole new file is still dirty when it is renamed over the old one, and
+/// ext4 (`auto_da_alloc`) flushes it in the rename itself: for issue 15's (a) that rename
+/// took 0.9 s of a 2 s run, one thread waiting while the disk took 1 GiB. Started as each
+/// piece is copied, that writing overlaps the copy, and the rename finds little left.
+/// Only a hint: a file system without it simply writes later.
+fn start_writeback(out: &File, at: u64, len: u64) {
+    use std::os::fd::AsRawFd;
+    // SAFETY: sync_file_range only reads its plain integer arguments; an fd that is not
+    // a regular file's, or a range past the end, is an error return, never undefined.
+    unsafe {
+        libc::sync_file_range(
+            out.as_raw_fd(),
+            at as libc::off64_t,
+            len as libc::off64_t,
+            libc::SYNC_FILE_RANGE_WRITE,
+        );
+    }
+}
+
 /// Copies `len` bytes of `basis` at `from` to `out` at `to` in the kernel; how many it
 /// copied (fewer when the kernel cannot copy between these files, or the basis shrank).
 fn copy_in_kernel(
@@ -141,10 +165,14 @@ fn copy_in_kernel(
 ) -> io::Result<u64> {
     let mut done = 0u64;
     while done < len {
-        let want = (len - done).min(1 << 30) as usize;
+        let want = (len - done).min(WRITE_BEHIND) as usize;
+        let at = to;
         match rustix::fs::copy_file_range(basis, Some(&mut from), out, Some(&mut to), want) {
             Ok(0) => break,
-            Ok(n) => done += n as u64,
+            Ok(n) => {
+                done += n as u64;
+                start_writeback(out, at, n as u64);
+            }
             Err(rustix::io::Errno::INTR) => continue,
             Err(
                 rustix::io::Errno::XDEV
