@@ -247,8 +247,11 @@ impl<'a, S: Sender, W: Write> Receiver<'a, S, W> {
         };
         let mut children: HashMap<Vec<u8>, HashSet<Vec<u8>>> = HashMap::new();
         let mut groups: HashMap<u32, Group> = HashMap::new();
+        // The names of each folder, for --delete alone: without it they were a name's copy
+        // and a hash-set insert for every entry of a no-op run, for nothing.
+        let deletes = opts.delete != DeleteMode::Off;
         for (i, e) in sender.file_list().iter().enumerate() {
-            if let Some(parent) = parent_of(&e.name) {
+            if let Some(parent) = parent_of(&e.name).filter(|_| deletes) {
                 children
                     .entry(parent.to_vec())
                     .or_default()
