@@ -1767,7 +1767,11 @@ impl<'a, S: Sender, W: Write> Receiver<'a, S, W> {
             _ if from_partial.is_some() => {
                 let file = from_partial.expect("checked");
                 let map = Mapped::new(&file)?;
-                Some(Basis { file, map })
+                Some(Basis {
+                    file,
+                    map,
+                    replaced: false,
+                })
             }
             Some((m, at)) if !self.opts.whole_file && m.size > 0 => {
                 let file = match at {
@@ -1775,7 +1779,12 @@ impl<'a, S: Sender, W: Write> Receiver<'a, S, W> {
                     None => self.root()?.open_file(&rel)?,
                 };
                 let map = Mapped::new(&file)?;
-                Some(Basis { file, map })
+                Some(Basis {
+                    file,
+                    map,
+                    // The old file itself, with no other name, and not written over.
+                    replaced: at.is_none() && m.nlink < 2 && !self.opts.inplace,
+                })
             }
             _ => None,
         };
@@ -2048,7 +2057,14 @@ impl<'a, S: Sender, W: Write> Receiver<'a, S, W> {
             let mut positional = parallel_copy::Positional::new(out);
             let (copied, sent) = std::thread::scope(|scope| {
                 let copier = scope.spawn(|| {
-                    parallel_copy::copy_runs(&basis.file, &basis.map, out, &runs, threads)
+                    parallel_copy::copy_runs(
+                        &basis.file,
+                        &basis.map,
+                        out,
+                        &runs,
+                        threads,
+                        basis.replaced,
+                    )
                 });
                 let mut writer = AssembleWriter {
                     assembler: &mut assembler,
@@ -2561,6 +2577,8 @@ impl Write for PatchWriter<'_, '_> {
 struct Basis {
     file: File,
     map: Mapped,
+    /// The file the new one replaces, gone once it is in place: its pages need not stay.
+    replaced: bool,
 }
 
 /// Runs of the basis at least this long are copied by the kernel (`copy_file_range`): below
