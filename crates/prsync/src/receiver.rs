@@ -247,8 +247,11 @@ impl<'a, S: Sender, W: Write> Receiver<'a, S, W> {
         };
         let mut children: HashMap<Vec<u8>, HashSet<Vec<u8>>> = HashMap::new();
         let mut groups: HashMap<u32, Group> = HashMap::new();
+        // The names of each folder, for --delete alone: without it they were a name's copy
+        // and a hash-set insert for every entry of a no-op run, for nothing.
+        let deletes = opts.delete != DeleteMode::Off;
         for (i, e) in sender.file_list().iter().enumerate() {
-            if let Some(parent) = parent_of(&e.name) {
+            if let Some(parent) = parent_of(&e.name).filter(|_| deletes) {
                 children
                     .entry(parent.to_vec())
                     .or_default()
@@ -1764,7 +1767,11 @@ impl<'a, S: Sender, W: Write> Receiver<'a, S, W> {
             _ if from_partial.is_some() => {
                 let file = from_partial.expect("checked");
                 let map = Mapped::new(&file)?;
-                Some(Basis { file, map })
+                Some(Basis {
+                    file,
+                    map,
+                    replaced: false,
+                })
             }
             Some((m, at)) if !self.opts.whole_file && m.size > 0 => {
                 let file = match at {
@@ -1772,7 +1779,12 @@ impl<'a, S: Sender, W: Write> Receiver<'a, S, W> {
                     None => self.root()?.open_file(&rel)?,
                 };
                 let map = Mapped::new(&file)?;
-                Some(Basis { file, map })
+                Some(Basis {
+                    file,
+                    map,
+                    // The old file itself, with no other name, and not written over.
+                    replaced: at.is_none() && m.nlink < 2 && !self.opts.inplace,
+                })
             }
             _ => None,
         };
@@ -2045,7 +2057,14 @@ impl<'a, S: Sender, W: Write> Receiver<'a, S, W> {
             let mut positional = parallel_copy::Positional::new(out);
             let (copied, sent) = std::thread::scope(|scope| {
                 let copier = scope.spawn(|| {
-                    parallel_copy::copy_runs(&basis.file, &basis.map, out, &runs, threads)
+                    parallel_copy::copy_runs(
+                        &basis.file,
+                        &basis.map,
+                        out,
+                        &runs,
+                        threads,
+                        basis.replaced,
+                    )
                 });
                 let mut writer = AssembleWriter {
                     assembler: &mut assembler,
@@ -2558,6 +2577,8 @@ impl Write for PatchWriter<'_, '_> {
 struct Basis {
     file: File,
     map: Mapped,
+    /// The file the new one replaces, gone once it is in place: its pages need not stay.
+    replaced: bool,
 }
 
 /// Runs of the basis at least this long are copied by the kernel (`copy_file_range`): below

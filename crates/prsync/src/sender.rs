@@ -639,7 +639,7 @@ struct Walker<'a> {
     held: Vec<(PathBuf, rustix::fd::OwnedFd)>,
 }
 
-impl Walker<'_> {
+impl<'a> Walker<'a> {
     /// The rules that hold in the folder being walked.
     fn filters(&self) -> &FilterList {
         self.merged.last().unwrap_or(self.given)
@@ -1063,9 +1063,70 @@ impl Walker<'_> {
             return;
         }
         below.sort_by(|a: &(PathBuf, Vec<u8>), b| crate::flist::compare(&a.1, true, &b.1, true));
+        if below.len() > 1 && !self.given.has_dir_merge() {
+            return self.walk_each_apart(below);
+        }
         for (path, name) in below {
             self.walk_from(&path, &name);
         }
+    }
+
+    /// Walks the folders `below` (named, in list order) of the folder being listed, each
+    /// on its own walker, on every core, then takes what each found in that order: the same
+    /// entries, errors and notices, in the same order, as walking them one after another.
+    ///
+    /// The walk of the sources was one thread of a no-op push of 50,000 files, and the
+    /// agent waits for its list: 130 ms of 250 in a warm run, two thirds of it in the
+    /// kernel's `statx` and `getdents`, which the folders of a tree can do side by side.
+    /// Not with `dir-merge` rules, whose files are read as each folder is entered.
+    fn walk_each_apart(&mut self, below: Vec<(PathBuf, Vec<u8>)>) {
+        use rayon::prelude::*;
+        let this = &*self;
+        let walked: Vec<Result<Walker, (PathBuf, Vec<u8>)>> = below
+            .into_par_iter()
+            .map(|(path, name)| {
+                let mut walker = this.fork().ok_or((path.clone(), name.clone()))?;
+                walker.walk_from(&path, &name);
+                Ok(walker)
+            })
+            .collect();
+        for walked in walked {
+            match walked {
+                Ok(mut walker) => {
+                    self.found.append(&mut walker.found);
+                    self.errors.append(&mut walker.errors);
+                    self.notices.append(&mut walker.notices);
+                    self.order += walker.order;
+                }
+                // No descriptor to spare for another walker: walked here, in its turn.
+                Err((path, name)) => self.walk_from(&path, &name),
+            }
+        }
+    }
+
+    /// A walker for one folder below the one being listed, starting with nothing found,
+    /// holding its own copy of that folder's descriptor (see [`Walker::open_listed`]);
+    /// `None` if the descriptor cannot be copied.
+    fn fork(&self) -> Option<Walker<'a>> {
+        let held = match self.held.last() {
+            Some((path, fd)) => vec![(path.clone(), fd.try_clone().ok()?)],
+            None => Vec::new(),
+        };
+        Some(Walker {
+            opts: self.opts,
+            given: self.given,
+            merged: self.merged.clone(),
+            found: Vec::new(),
+            errors: Vec::new(),
+            notices: Vec::new(),
+            order: 0,
+            ancestors: self.ancestors.clone(),
+            shallow: self.shallow,
+            listed_in: HashSet::new(),
+            anchor: self.anchor,
+            anchors: Vec::new(),
+            held,
+        })
     }
 
     /// `-d`: what is in the folder `dir`, named `prefix/...`, without going further down.
