@@ -147,17 +147,13 @@ fn prsync_wire(
     let ssh = wrappers.join("ssh");
     let real = which("ssh");
     // Both directions counted; the exit status stays ssh's.
-    std::fs::write(
-        &ssh,
-        format!(
-            "#!/bin/bash\nset -o pipefail\ntee -a '{}' | '{}' \"$@\" | tee -a '{}.in'\n",
-            counted.display(),
-            real.display(),
-            counted.display()
-        ),
-    )
-    .unwrap();
-    std::fs::set_permissions(&ssh, std::fs::Permissions::from_mode(0o755)).unwrap();
+    let script = format!(
+        "#!/bin/bash\nset -o pipefail\ntee -a '{}' | '{}' \"$@\" | tee -a '{}.in'\n",
+        counted.display(),
+        real.display(),
+        counted.display()
+    );
+    prtools_tests::write_executable(&ssh, script.as_bytes());
     let path = format!(
         "{}:{}",
         wrappers.display(),
@@ -489,8 +485,7 @@ fn a_remote_shell_that_exits_ends_the_wait_though_its_pipes_stay_open() {
     let wrappers = scratch.join("bin");
     std::fs::create_dir_all(&wrappers).unwrap();
     let ssh = wrappers.join("ssh");
-    std::fs::write(&ssh, "#!/bin/sh\nsleep 5 &\nexit 1\n").unwrap();
-    std::fs::set_permissions(&ssh, std::fs::Permissions::from_mode(0o755)).unwrap();
+    prtools_tests::write_executable(&ssh, b"#!/bin/sh\nsleep 5 &\nexit 1\n");
     let path = format!(
         "{}:{}",
         wrappers.display(),
@@ -772,12 +767,10 @@ fn partial_goes_to_the_receiving_server() {
     let src = make_tree(&scratch);
     let node = tc.cluster.node_tmp(1);
     let recorder = node.join("recording-rsync");
-    std::fs::write(
+    prtools_tests::write_executable(
         &recorder,
-        "#!/bin/sh\necho \"$@\" > /tmp/args\nexec rsync \"$@\"\n",
-    )
-    .unwrap();
-    std::fs::set_permissions(&recorder, std::fs::Permissions::from_mode(0o755)).unwrap();
+        b"#!/bin/sh\necho \"$@\" > /tmp/args\nexec rsync \"$@\"\n",
+    );
 
     let got = plain_push(
         &tc,
