@@ -33,6 +33,8 @@ pub mod itemize;
 pub mod mux;
 pub mod ndx;
 pub mod server_args;
+pub mod server_handshake;
+pub mod server_request;
 pub mod sums;
 
 /// The newest protocol spoken here, and the one offered.

@@ -1,0 +1,163 @@
+//! `prsync --server` for a stock rsync client: `rsync --rsync-path=prsync SRC host:DST`
+//! (the client sends, this side receives) and `rsync --rsync-path=prsync host:SRC DST`
+//! (`--server --sender`: this side sends), so that prsync can stand where scripts and
+//! rrsync-style forced commands expect rsync.
+//!
+//! prsync's own client starts its agent with `--server` alone; a stock client always
+//! adds its option bundle, `.` and the paths, which is how [`main`](crate) tells the two
+//! apart. The protocol pieces are crate prtools-rsync-wire's; this module runs the
+//! server's roles on stdin and stdout: after the handshake every byte goes in rsync's
+//! frames, and errors reach the client as error frames, which it prints as its own.
+//!
+//! What is not built is refused before the handshake, with one line on stderr (which the
+//! remote shell carries to the client) and rsync's exit status for an unsupported option,
+//! as rsync does with an option it does not know: never a hang or half a transfer.
+
+mod list;
+mod receive;
+mod send;
+mod wire;
+
+use std::cell::RefCell;
+use std::ffi::OsString;
+use std::io::{self, BufReader, BufWriter};
+use std::rc::Rc;
+
+use prtools_rsync_wire::flist::Keep;
+use prtools_rsync_wire::handshake::HandshakeError;
+use prtools_rsync_wire::mux::Demux;
+use prtools_rsync_wire::server_handshake;
+use prtools_rsync_wire::server_request::ServerRequest;
+
+use crate::exit;
+
+/// rsync's exit status for an option the server does not support.
+const UNSUPPORTED: i32 = 4;
+
+/// Whether these arguments (after the program's name) are a stock rsync client's.
+pub fn is_rsync_request(args: &[OsString]) -> bool {
+    args.first().is_some_and(|a| a == "--server") && args.len() > 1
+}
+
+/// Serves one rsync client on stdin and stdout; returns the exit status.
+pub fn serve(args: &[OsString]) -> i32 {
+    let mut text = Vec::new();
+    for a in args {
+        match a.to_str() {
+            Some(s) => text.push(s.to_string()),
+            None => {
+                eprintln!("prsync: --server needs UTF-8 arguments; hint: rename the paths, or run rsync on this host");
+                return exit::SYNTAX;
+            }
+        }
+    }
+    let Some(req) = ServerRequest::parse(&text) else {
+        eprintln!("prsync: --server was not started by an rsync client; hint: run `rsync --rsync-path=prsync ...`");
+        return exit::SYNTAX;
+    };
+    if let Some(refused) = refused(&req) {
+        eprintln!(
+            "prsync: --server does not do {refused} yet; hint: leave it out, or point --rsync-path at rsync"
+        );
+        return UNSUPPORTED;
+    }
+    let seed = req.checksum_seed.unwrap_or_else(|| {
+        let now = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map(|d| d.as_secs() as i32)
+            .unwrap_or(0);
+        now ^ ((std::process::id() as i32) << 6)
+    });
+    let mut stdin = BufReader::with_capacity(256 * 1024, io::stdin().lock());
+    let mut stdout = BufWriter::with_capacity(64 * 1024, io::stdout().lock());
+    let session = match server_handshake::server(&mut stdin, &mut stdout, &req.client_info, seed) {
+        Ok(s) => s,
+        Err(HandshakeError::Version(v)) if (0..100).contains(&v) => {
+            eprintln!("prsync: --server speaks rsync protocol 30 to 32 and the client speaks {v}; hint: use rsync 3.0.0 or later");
+            return exit::PROTOCOL;
+        }
+        Err(e) => {
+            eprintln!("prsync: --server: the handshake failed: {e}");
+            return exit::PROTOCOL;
+        }
+    };
+    let heard = Rc::new(RefCell::new(wire::Heard::default()));
+    let heard_in = heard.clone();
+    let read = Rc::new(std::cell::Cell::new(0u64));
+    let counted = wire::Counting {
+        inner: stdin,
+        count: read.clone(),
+    };
+    let mut input = Demux::new(counted, move |tag, body| {
+        wire::on_message(tag, body, &heard_in)
+    });
+    let mut out = wire::Out::new(stdout);
+    let result = if req.sender {
+        send::run(&req, &session, &mut input, &mut out, &read)
+    } else {
+        receive::run(&req, &session, &mut input, &mut out, &heard)
+    };
+    match result {
+        Ok(code) => code,
+        Err(e) => {
+            if heard.borrow().error_exit {
+                return exit::PARTIAL;
+            }
+            let line = format!("rsync: [prsync --server] the rsync protocol broke: {e}");
+            if out.error(&line).is_err() {
+                eprintln!("{line}");
+            }
+            exit::PROTOCOL
+        }
+    }
+}
+
+/// The first thing asked for that this server does not do.
+fn refused(req: &ServerRequest) -> Option<String> {
+    if let Some(opt) = req.unsupported.first() {
+        return Some(opt.clone());
+    }
+    if req.client_info.starts_with(|c: char| c.is_ascii_digit()) {
+        // A pre-release sub-protocol, whose flags come as a byte.
+        return Some(format!("the client capabilities {:?}", req.client_info));
+    }
+    None
+}
+
+/// Which attributes the file list carries.
+fn keep_of(req: &ServerRequest) -> Keep {
+    Keep {
+        uid: req.owner,
+        gid: req.group,
+        links: req.links,
+        devices: req.devices,
+        specials: req.specials,
+    }
+}
+
+/// An OS error as rsync prints one: `No such file or directory (2)`.
+fn os_text(e: &io::Error) -> String {
+    let text = e.to_string();
+    match e.raw_os_error() {
+        Some(code) => text.replace(&format!(" (os error {code})"), &format!(" ({code})")),
+        None => text,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_agents_start_is_told_from_an_rsync_clients() {
+        let os = |v: &[&str]| v.iter().map(OsString::from).collect::<Vec<_>>();
+        assert!(!is_rsync_request(&os(&["--server"])));
+        assert!(is_rsync_request(&os(&[
+            "--server",
+            "-logDtpre.iLsfxCIvu",
+            ".",
+            "d"
+        ])));
+        assert!(!is_rsync_request(&os(&["-a", "x", "y"])));
+    }
+}

@@ -1,0 +1,972 @@
+//! The receiving server (a client's push), in the order of rsync's `do_server_recv`: the
+//! filter list (when deleting), the file list and id lists, the destination as rsync's
+//! `get_local_name` picks it, then rsync's generator and receiver.
+//!
+//! rsync runs those two as processes; here they take turns, as prsync's `--wire=rsync`
+//! pull does: each file asked for is received before the next is asked for. The client
+//! prints the `-i` lines from the item flags sent here, and `*deleting` lines from the
+//! deletion messages, so this side prints nothing itself.
+//!
+//! Writes go through prtools-sync's [`Root`]: files as a temp file renamed into place,
+//! folders and symlinks made without following a symlink on the way, and every entry's
+//! parent must be a folder of the list, so that a client cannot make this side write
+//! through a symlink it sent.
+
+use std::cell::RefCell;
+use std::collections::{HashMap, HashSet};
+use std::ffi::OsStr;
+use std::fs::Metadata;
+use std::io::{self, Read, Write};
+use std::os::unix::ffi::OsStrExt;
+use std::os::unix::fs::{FileTypeExt, MetadataExt};
+use std::path::{Path, PathBuf};
+use std::rc::Rc;
+
+use prtools_mapped::Mapped;
+use prtools_rsync_wire::checksum::{rolling, strong};
+use prtools_rsync_wire::codec::{invalid, put_int, put_shortint, put_varint};
+use prtools_rsync_wire::delta;
+use prtools_rsync_wire::flist::{self, get_id_list, is_safe_name, Decoder, Entry};
+use prtools_rsync_wire::handshake::Session;
+use prtools_rsync_wire::itemize;
+use prtools_rsync_wire::mux::Tag;
+use prtools_rsync_wire::ndx::{NdxState, NDX_DEL_STATS, NDX_DONE};
+use prtools_rsync_wire::server_request::ServerRequest;
+use prtools_rsync_wire::sums::{block_length, head_for, SumHead};
+use prtools_sync::{Mtime, RelPath, Root};
+
+use super::wire::{no_send, read_filters, read_request, send_ndx, Heard, Out};
+use crate::exit;
+use crate::idmap::{id_of, Ids};
+
+/// rsync's I/O error bit for a general failure.
+const IOERR_GENERAL: i32 = 1;
+
+/// What deletions removed, by kind, for the totals protocol 31 sends.
+#[derive(Default)]
+struct Deleted {
+    files: i32,
+    dirs: i32,
+    links: i32,
+    devices: i32,
+    specials: i32,
+}
+
+/// The state of the receiving side between its steps.
+struct Recv<'a, W: Write> {
+    req: &'a ServerRequest,
+    session: &'a Session,
+    out: &'a mut Out<W>,
+    list: &'a [Entry],
+    root: Option<Root>,
+    /// The destination folder, as messages show it.
+    dest: PathBuf,
+    /// A single file written under another name (`rsync f host:newname`).
+    rename: Option<Vec<u8>>,
+    /// `-n` into a destination that does not exist: everything is new, nothing is made.
+    all_new: bool,
+    ndx_out: NdxState,
+    ndx_in: NdxState,
+    deleted: Deleted,
+    io_error: i32,
+    /// Folders to give their mode and time once their contents are in.
+    dirs: Vec<(Option<RelPath>, Entry)>,
+    /// `--delete`, unless the client's list may be short.
+    may_delete: bool,
+    /// The names of the list that each folder holds.
+    children: HashMap<Vec<u8>, HashSet<Vec<u8>>>,
+    am_root: bool,
+}
+
+/// Receives what the client sends; returns the exit status.
+pub(super) fn run<W: Write>(
+    req: &ServerRequest,
+    session: &Session,
+    input: &mut impl Read,
+    out: &mut Out<W>,
+    heard: &Rc<RefCell<Heard>>,
+) -> io::Result<i32> {
+    if req.delete {
+        let rules = read_filters(input)?;
+        if !rules.is_empty() {
+            out.error("rsync: [prsync --server] filter rules (--exclude, --include, --filter) are not done yet; hint: leave them out, or point --rsync-path at rsync")?;
+            out.flush()?;
+            return Ok(super::UNSUPPORTED);
+        }
+    }
+    let keep = super::keep_of(req);
+    let mut decoder = Decoder::new(session.protocol, keep);
+    let mut list = Vec::new();
+    let client_io_error = loop {
+        match decoder.get(input)? {
+            Ok(entry) => {
+                if !is_safe_name(&entry.name) {
+                    return Err(invalid(format!(
+                        "the client sent the unsafe name {:?}",
+                        String::from_utf8_lossy(&entry.name)
+                    )));
+                }
+                list.push(entry);
+            }
+            Err(bits) => break bits,
+        }
+    };
+    let mut users = HashMap::new();
+    let mut groups = HashMap::new();
+    if !req.numeric_ids {
+        if keep.uid {
+            users = id_map(Ids::Users, get_id_list(input)?);
+        }
+        if keep.gid {
+            groups = id_map(Ids::Groups, get_id_list(input)?);
+        }
+    }
+    for e in &mut list {
+        e.uid = users.get(&e.uid).copied().unwrap_or(e.uid);
+        e.gid = groups.get(&e.gid).copied().unwrap_or(e.gid);
+    }
+    flist::sort(&mut list);
+    list.dedup_by(|a, b| a.name == b.name);
+    check_parents(&list)?;
+    let client_io_error = client_io_error | heard.borrow().io_error;
+
+    let typed = req.paths.get(1).map(String::as_str).unwrap_or(".");
+    let typed = if typed.is_empty() { "." } else { typed };
+    if let Some(dir) = req.paths.first() {
+        if let Err(e) = std::env::set_current_dir(dir) {
+            out.error(&format!(
+                "rsync: [Receiver] change_dir#4 \"{dir}\" failed: {}",
+                super::os_text(&e)
+            ))?;
+            return Ok(exit::SELECT);
+        }
+    }
+    let mut recv = Recv {
+        req,
+        session,
+        out,
+        list: &list,
+        root: None,
+        dest: PathBuf::from(typed),
+        rename: None,
+        all_new: false,
+        ndx_out: NdxState::default(),
+        ndx_in: NdxState::default(),
+        deleted: Deleted::default(),
+        io_error: 0,
+        dirs: Vec::new(),
+        may_delete: false,
+        children: HashMap::new(),
+        // SAFETY: geteuid has no preconditions and cannot fail.
+        am_root: unsafe { libc::geteuid() } == 0,
+    };
+    let mut created = false;
+    if !list.is_empty() {
+        match recv.local_name(typed)? {
+            Ok(c) => created = c,
+            Err(code) => return Ok(code),
+        }
+    }
+    // rsync deletes nothing after a sender's I/O error: its list may be short.
+    recv.may_delete = req.delete && (client_io_error == 0 || req.ignore_errors);
+    recv.children = children_of(&list);
+    for (i, entry) in list.iter().enumerate() {
+        let fresh = created && entry.name == b".";
+        if let Err(e) = recv.generate(input, i as i32, entry, fresh) {
+            if is_stream_error(&e) {
+                return Err(e);
+            }
+            recv.io_error |= IOERR_GENERAL;
+            recv.out.message(
+                Tag::ErrorXfer,
+                format!("rsync: [generator] {}\n", super::os_text(&e)).as_bytes(),
+            )?;
+            continue;
+        }
+    }
+    // The end of the first phase; the client answers it in kind.
+    let out = &mut *recv.out;
+    send_ndx(out, &mut recv.ndx_out, NDX_DONE)?;
+    out.flush()?;
+    recv.pump(input)?;
+    // No redo phase (a failed check is reported instead), the delay-updates phase, then
+    // (protocol 31) the deletion totals.
+    let out = &mut *recv.out;
+    send_ndx(out, &mut recv.ndx_out, NDX_DONE)?;
+    send_ndx(out, &mut recv.ndx_out, NDX_DONE)?;
+    if session.protocol >= 31 {
+        if req.delete {
+            let mut b = Vec::new();
+            recv.ndx_out.put(&mut b, NDX_DEL_STATS);
+            let d = &recv.deleted;
+            let plain = d.files - d.dirs - d.links - d.devices - d.specials;
+            for n in [plain, d.dirs, d.links, d.devices, d.specials] {
+                put_varint(&mut b, n);
+            }
+            out.write_all(&b)?;
+        }
+        send_ndx(out, &mut recv.ndx_out, NDX_DONE)?;
+    }
+    out.flush()?;
+    // The client's answer to the redo phase's end, and the end of its sending.
+    recv.pump(input)?;
+    recv.pump(input)?;
+    if session.protocol >= 31 {
+        // Its goodbye, answering the done after the deletion totals.
+        recv.pump(input)?;
+    }
+    recv.finish_dirs()?;
+    let out = &mut *recv.out;
+    send_ndx(out, &mut recv.ndx_out, NDX_DONE)?;
+    out.flush()?;
+    Ok(if recv.io_error != 0 {
+        exit::PARTIAL
+    } else {
+        exit::OK
+    })
+}
+
+/// The head rsync's generator sends for a basis of `len` bytes: its block length, and
+/// only as many bytes of each block's MD5 as the file's size calls for (at least 2), so
+/// that the sums cost what they cost with rsync on this side.
+fn short_head(len: u64) -> SumHead {
+    let mut head = head_for(len, block_length(len));
+    let mut bits = 10i32;
+    let mut l = len;
+    while {
+        l >>= 1;
+        l > 0
+    } {
+        bits += 2;
+    }
+    let mut c = head.blength;
+    while {
+        c >>= 1;
+        c > 0
+    } && bits > 0
+    {
+        bits -= 1;
+    }
+    head.s2length = ((bits + 1 - 32 + 7) / 8).clamp(2, 16);
+    head
+}
+
+/// A file's write failed while the stream held: the run goes on without it.
+#[derive(Debug)]
+struct FileError(io::Error);
+
+/// The stream failed inside a file's data: the run cannot go on.
+#[derive(Debug)]
+struct StreamError(io::Error);
+
+impl std::fmt::Display for FileError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{}", super::os_text(&self.0))
+    }
+}
+
+impl std::fmt::Display for StreamError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{}", self.0)
+    }
+}
+
+impl std::error::Error for FileError {}
+impl std::error::Error for StreamError {}
+
+impl From<FileError> for io::Error {
+    fn from(e: FileError) -> io::Error {
+        io::Error::new(e.0.kind(), e)
+    }
+}
+
+impl From<StreamError> for io::Error {
+    fn from(e: StreamError) -> io::Error {
+        io::Error::new(e.0.kind(), e)
+    }
+}
+
+/// Whether an error is the stream's (end the run) rather than one entry's: a broken or
+/// closed stream, bytes that break the protocol, or a failure inside a file's data.
+fn is_stream_error(e: &io::Error) -> bool {
+    if let Some(inner) = e.get_ref() {
+        if inner.is::<FileError>() {
+            return false;
+        }
+        if inner.is::<StreamError>() || no_send(e).is_some() {
+            return true;
+        }
+    }
+    matches!(
+        e.kind(),
+        io::ErrorKind::UnexpectedEof | io::ErrorKind::InvalidData | io::ErrorKind::BrokenPipe
+    )
+}
+
+/// Remote ids by name to local ids, as rsync maps them (a name unknown here keeps its id).
+fn id_map(ids: Ids, list: Vec<(u32, Vec<u8>)>) -> HashMap<u32, u32> {
+    list.into_iter()
+        .filter_map(|(id, name)| {
+            let local = id_of(ids, std::str::from_utf8(&name).ok()?)?;
+            Some((id, local))
+        })
+        .collect()
+}
+
+/// The parent of a list name (`.` for a top-level one).
+fn parent_of(name: &[u8]) -> &[u8] {
+    match name.iter().rposition(|&c| c == b'/') {
+        Some(i) => &name[..i],
+        None => b".",
+    }
+}
+
+/// Refuses an entry whose parent is not a folder of the list (top-level ones sit in the
+/// destination itself).
+fn check_parents(list: &[Entry]) -> io::Result<()> {
+    let dirs: HashSet<&[u8]> = list
+        .iter()
+        .filter(|e| e.is_dir())
+        .map(|e| &e.name[..])
+        .collect();
+    for e in list.iter().filter(|e| e.name != b".") {
+        let parent = parent_of(&e.name);
+        if parent != b"." && !dirs.contains(parent) {
+            return Err(invalid(format!(
+                "the client sent {:?} inside something that is not a folder of the list",
+                String::from_utf8_lossy(&e.name)
+            )));
+        }
+    }
+    Ok(())
+}
+
+/// The names of the list that each folder holds.
+fn children_of(list: &[Entry]) -> HashMap<Vec<u8>, HashSet<Vec<u8>>> {
+    let mut map: HashMap<Vec<u8>, HashSet<Vec<u8>>> = HashMap::new();
+    for e in list.iter().filter(|e| e.name != b".") {
+        let base = match e.name.iter().rposition(|&c| c == b'/') {
+            Some(i) => e.name[i + 1..].to_vec(),
+            None => e.name.clone(),
+        };
+        map.entry(parent_of(&e.name).to_vec())
+            .or_default()
+            .insert(base);
+    }
+    map
+}
+
+fn rel(name: &[u8]) -> io::Result<RelPath> {
+    RelPath::new(name.to_vec()).map_err(|e| invalid(format!("a bad name: {e}")))
+}
+
+impl<W: Write> Recv<'_, W> {
+    /// rsync's `get_local_name`: the destination is a folder to fill (made if the list
+    /// holds more than one entry, or the name ends in `/`), or, for a single file, the
+    /// name to write it as. `Ok(true)` when the folder was made; `Err` an exit status.
+    fn local_name(&mut self, typed: &str) -> io::Result<Result<bool, i32>> {
+        let path = Path::new(typed);
+        let trailing = typed.ends_with('/');
+        let total = self.list.len();
+        let here = std::fs::metadata(path);
+        match &here {
+            Ok(m) if m.is_dir() => {
+                self.root = Some(Root::open(path)?);
+                return Ok(Ok(false));
+            }
+            Ok(_) if total > 1 => {
+                self.out.error("rsync: [Receiver] ERROR: destination must be a directory when copying more than 1 file")?;
+                return Ok(Err(exit::SELECT));
+            }
+            Ok(_) if self.list[0].is_dir() => {
+                self.out.error(
+                    "rsync: [Receiver] ERROR: cannot overwrite non-directory with a directory",
+                )?;
+                return Ok(Err(exit::SELECT));
+            }
+            Ok(_) => {}
+            Err(e) if e.kind() != io::ErrorKind::NotFound => {
+                self.out.error(&format!(
+                    "rsync: [Receiver] ERROR: cannot stat destination \"{typed}\": {}",
+                    super::os_text(e)
+                ))?;
+                return Ok(Err(exit::SELECT));
+            }
+            Err(_) => {}
+        }
+        if here.is_err() && (total > 1 || trailing) {
+            let shown = typed.trim_end_matches('/');
+            let shown = if shown.is_empty() { "/" } else { shown };
+            if !self.req.dry_run {
+                if let Err(e) = std::fs::create_dir(shown) {
+                    self.out.error(&format!(
+                        "rsync: [Receiver] mkdir \"{}\" failed: {}",
+                        shown,
+                        super::os_text(&e)
+                    ))?;
+                    return Ok(Err(exit::FILE_IO));
+                }
+            }
+            if self.req.verbose > 0 || self.req.itemize > 0 {
+                self.out
+                    .message(Tag::Info, format!("created directory {shown}\n").as_bytes())?;
+            }
+            if self.req.dry_run {
+                self.all_new = true;
+            } else {
+                self.root = Some(Root::open(Path::new(shown))?);
+            }
+            return Ok(Ok(true));
+        }
+        // One file, written as the name given.
+        let (parent, base) = match typed.rsplit_once('/') {
+            Some(("", base)) => ("/", base),
+            Some((parent, base)) => (parent, base),
+            None => (".", typed),
+        };
+        self.dest = PathBuf::from(parent);
+        self.rename = Some(base.as_bytes().to_vec());
+        match Root::open(Path::new(parent)) {
+            Ok(r) => self.root = Some(r),
+            Err(e) if self.req.dry_run && e.kind() == io::ErrorKind::NotFound => {
+                self.all_new = true
+            }
+            Err(e) => {
+                self.out.error(&format!(
+                    "rsync: [Receiver] change_dir#3 \"{parent}\" failed: {}",
+                    super::os_text(&e)
+                ))?;
+                return Ok(Err(exit::SELECT));
+            }
+        }
+        Ok(Ok(false))
+    }
+
+    /// The entry's place below the destination (`None` for the destination itself).
+    fn rel_of(&self, e: &Entry) -> io::Result<Option<RelPath>> {
+        if let Some(name) = &self.rename {
+            return rel(name).map(Some);
+        }
+        if e.name == b"." {
+            return Ok(None);
+        }
+        rel(&e.name).map(Some)
+    }
+
+    fn full(&self, rel: Option<&RelPath>) -> PathBuf {
+        match rel {
+            Some(r) => self.dest.join(OsStr::from_bytes(r.as_bytes())),
+            None => self.dest.clone(),
+        }
+    }
+
+    fn root(&self) -> io::Result<&Root> {
+        self.root
+            .as_ref()
+            .ok_or_else(|| io::Error::other("the destination is not there (a dry run)"))
+    }
+
+    /// Sends the flags of an entry that needs no data, when the client would show them.
+    fn tell(&mut self, ndx: i32, iflags: u32) -> io::Result<()> {
+        let all = self.req.itemize > 1 || self.req.verbose > 1;
+        if iflags & itemize::SIGNIFICANT == 0 && !all {
+            return Ok(());
+        }
+        let mut b = Vec::new();
+        self.ndx_out.put(&mut b, ndx);
+        put_shortint(&mut b, iflags as u16);
+        self.out.write_all(&b)
+    }
+
+    /// rsync's `itemize`: the flags for what differs between the entry and what is here.
+    fn differences(&self, e: &Entry, here: &Metadata) -> u32 {
+        let mut iflags = 0;
+        if e.is_file() && e.size != here.size() {
+            iflags |= itemize::REPORT_SIZE;
+        }
+        if self.req.times && here.mtime() != e.mtime {
+            iflags |= itemize::REPORT_TIME;
+        }
+        if self.req.perms && !e.is_link() && (here.mode() & 0o7777) != (e.mode & 0o7777) {
+            iflags |= itemize::REPORT_PERMS;
+        }
+        if self.req.owner && self.am_root && here.uid() != e.uid {
+            iflags |= itemize::REPORT_OWNER;
+        }
+        if self.req.group && here.gid() != e.gid {
+            iflags |= itemize::REPORT_GROUP;
+        }
+        iflags
+    }
+
+    fn generate(
+        &mut self,
+        input: &mut impl Read,
+        ndx: i32,
+        e: &Entry,
+        fresh: bool,
+    ) -> io::Result<()> {
+        let rel = self.rel_of(e)?;
+        let path = self.full(rel.as_ref());
+        let dry = self.req.dry_run;
+        let mut here = if self.all_new {
+            None
+        } else {
+            std::fs::symlink_metadata(&path).ok()
+        };
+        if e.is_dir() {
+            if let (Some(h), Some(r)) = (here.as_ref().filter(|h| !h.is_dir()), rel.as_ref()) {
+                let h = h.clone();
+                self.delete_one(r, &e.name, &h)?;
+                here = None;
+            }
+            let iflags = match (&here, fresh) {
+                (Some(h), false) => self.differences(e, h),
+                _ => {
+                    if let (None, Some(r), false) = (&here, rel.as_ref(), dry) {
+                        self.root()?.create_dir(r, (e.mode & 0o7777) | 0o700)?;
+                    }
+                    itemize::LOCAL_CHANGE | itemize::IS_NEW
+                }
+            };
+            if !dry {
+                self.set_owner(&path, e, here.as_ref());
+            }
+            // rsync's deletion messages overtake the folder's own line.
+            if self.may_delete && here.is_some() && !fresh {
+                let children = std::mem::take(&mut self.children);
+                let result = self.delete_extras(rel.as_ref(), &e.name, &children);
+                self.children = children;
+                result?;
+            }
+            if !dry {
+                self.dirs.push((rel, e.clone()));
+            }
+            return self.tell(ndx, iflags);
+        }
+        let Some(r) = rel else {
+            return Err(invalid("a non-folder named \".\"".into()));
+        };
+        if let Some(h) = here.as_ref().filter(|h| h.is_dir()) {
+            let h = h.clone();
+            self.delete_one(&r, &e.name, &h)?;
+            here = None;
+        }
+        if e.is_link() {
+            if !self.req.links {
+                return self.skip_nonregular(e);
+            }
+            let target = e.link.clone().unwrap_or_default();
+            let same = here.as_ref().is_some_and(|h| h.file_type().is_symlink())
+                && std::fs::read_link(&path)
+                    .is_ok_and(|t| t.as_os_str().as_bytes() == target.as_slice());
+            let iflags = if same {
+                self.differences(e, here.as_ref().unwrap())
+            } else {
+                let was_link = here.as_ref().is_some_and(|h| h.file_type().is_symlink());
+                if !dry {
+                    self.root()?.symlink(&r, &target)?;
+                }
+                let mut f = itemize::LOCAL_CHANGE;
+                if was_link {
+                    f |= itemize::REPORT_CHANGE
+                        | self.differences(e, here.as_ref().unwrap()) & itemize::REPORT_TIME;
+                } else {
+                    f |= itemize::IS_NEW;
+                }
+                f
+            };
+            if !dry {
+                self.set_attrs(&r, &path, e, true)?;
+            }
+            return self.tell(ndx, iflags);
+        }
+        if !e.is_file() {
+            let wanted = if e.is_device() {
+                self.req.devices
+            } else {
+                self.req.specials
+            };
+            if !wanted {
+                return self.skip_nonregular(e);
+            }
+            let same = here.as_ref().is_some_and(|h| {
+                (h.mode() & 0o170000) == (e.mode & 0o170000)
+                    && (!e.is_device() || h.rdev() == e.rdev)
+            });
+            let iflags = if same {
+                self.differences(e, here.as_ref().unwrap())
+            } else {
+                if let Some(h) = here.clone() {
+                    self.delete_one(&r, &e.name, &h)?;
+                }
+                if !dry {
+                    let c = std::ffi::CString::new(path.as_os_str().as_bytes())
+                        .map_err(|_| invalid("a name with a NUL byte".into()))?;
+                    // SAFETY: `c` is a NUL-terminated path that lives across the call.
+                    let rc = unsafe {
+                        libc::mknod(c.as_ptr(), e.mode as libc::mode_t, e.rdev as libc::dev_t)
+                    };
+                    if rc != 0 {
+                        return Err(io::Error::last_os_error());
+                    }
+                }
+                itemize::LOCAL_CHANGE | itemize::IS_NEW
+            };
+            if !dry {
+                self.set_attrs(&r, &path, e, false)?;
+            }
+            return self.tell(ndx, iflags);
+        }
+        // A regular file: unchanged by the quick check, or asked for.
+        let basis = here.as_ref().filter(|h| h.is_file());
+        if let Some(h) = here.as_ref().filter(|h| !h.is_file()) {
+            let h = h.clone();
+            self.delete_one(&r, &e.name, &h)?;
+        }
+        if let Some(h) = basis {
+            let same = !self.req.ignore_times
+                && h.size() == e.size
+                && (self.req.size_only || h.mtime() == e.mtime);
+            if same {
+                let iflags = self.differences(e, h);
+                if !dry {
+                    self.set_attrs(&r, &path, e, false)?;
+                }
+                return self.tell(ndx, iflags);
+            }
+        }
+        let iflags = itemize::TRANSFER
+            | match basis {
+                Some(h) => self.differences(e, h),
+                None => itemize::IS_NEW,
+            };
+        let mut b = Vec::new();
+        self.ndx_out.put(&mut b, ndx);
+        put_shortint(&mut b, iflags as u16);
+        if dry {
+            // No sums: the client answers with the flags alone.
+            self.out.write_all(&b)?;
+            self.out.flush()?;
+            return self.await_file(input, ndx).map(drop);
+        }
+        let map = match basis.filter(|_| !self.req.whole_file) {
+            Some(_) => std::fs::File::open(&path)
+                .and_then(|f| Mapped::new(&f))
+                .ok(),
+            None => None,
+        };
+        let head = match &map {
+            Some(m) if !m.is_empty() => {
+                let head = short_head(m.len() as u64);
+                head.put(&mut b);
+                for block in m.chunks(head.blength as usize) {
+                    put_int(&mut b, rolling(block) as i32);
+                    b.extend_from_slice(
+                        &strong(block, self.session.seed, self.session.seed_first())
+                            [..head.s2length as usize],
+                    );
+                }
+                head
+            }
+            _ => {
+                let head = SumHead::default();
+                head.put(&mut b);
+                head
+            }
+        };
+        self.out.write_all(&b)?;
+        self.out.flush()?;
+        if !self.await_file(input, ndx)? {
+            return Ok(());
+        }
+        let echoed = SumHead::read(input)?;
+        if echoed != head {
+            return Err(invalid("the client changed the block sums' shape".into()));
+        }
+        let basis_bytes: &[u8] = map.as_deref().unwrap_or(&[]);
+        let mut file = match self.root().and_then(|root| root.create_file(&r)) {
+            Ok(f) => f,
+            Err(err) => {
+                // The data comes all the same: read it past, then say why it went nowhere.
+                delta::receive(input, basis_bytes, &head, &mut io::sink())?;
+                return Err(FileError(err).into());
+            }
+        };
+        let ok = {
+            let mut w = io::BufWriter::with_capacity(256 * 1024, &mut file);
+            let ok = delta::receive(input, basis_bytes, &head, &mut w).map_err(StreamError)?;
+            w.flush().map_err(FileError)?;
+            ok
+        };
+        if !ok {
+            drop(file);
+            self.io_error |= IOERR_GENERAL;
+            self.out.message(
+                Tag::ErrorXfer,
+                format!(
+                    "rsync: [receiver] \"{}\" failed verification -- update discarded\n",
+                    path.display()
+                )
+                .as_bytes(),
+            )?;
+            return Ok(());
+        }
+        let mode = if self.req.perms {
+            e.mode & 0o7777
+        } else {
+            match basis {
+                Some(h) => h.mode() & 0o7777,
+                None => e.mode & 0o777 & !crate::receiver::umask(),
+            }
+        };
+        let mtime = self.req.times.then_some(Mtime {
+            secs: e.mtime,
+            nanos: e.mtime_nsec,
+        });
+        file.commit(mode, mtime, false)?;
+        self.set_owner(&path, e, None);
+        Ok(())
+    }
+
+    /// The receiver's "skipping non-regular file" for a kind the options do not keep.
+    fn skip_nonregular(&mut self, e: &Entry) -> io::Result<()> {
+        if self.req.verbose > 0 {
+            self.out.message(
+                Tag::Info,
+                format!(
+                    "skipping non-regular file \"{}\"\n",
+                    String::from_utf8_lossy(&e.name)
+                )
+                .as_bytes(),
+            )?;
+        }
+        Ok(())
+    }
+
+    /// Reads the client's answers up to file `ndx`'s: whether its data follows (false
+    /// when the client could not open it).
+    fn await_file(&mut self, input: &mut impl Read, ndx: i32) -> io::Result<bool> {
+        loop {
+            let r = match read_request(input, &mut self.ndx_in) {
+                Ok(r) => r,
+                Err(err) => match no_send(&err) {
+                    Some(n) if n == ndx => {
+                        self.io_error |= IOERR_GENERAL;
+                        return Ok(false);
+                    }
+                    Some(_) => continue,
+                    None => return Err(err),
+                },
+            };
+            if r.ndx == ndx {
+                return Ok(true);
+            }
+            if r.ndx == NDX_DONE || r.iflags & itemize::TRANSFER != 0 {
+                return Err(invalid(format!(
+                    "file {} came while file {ndx} was awaited",
+                    r.ndx
+                )));
+            }
+        }
+    }
+
+    /// Reads the client's answers to entries that needed no data, up to the end of a
+    /// phase.
+    fn pump(&mut self, input: &mut impl Read) -> io::Result<()> {
+        loop {
+            let r = match read_request(input, &mut self.ndx_in) {
+                Ok(r) => r,
+                Err(e) if no_send(&e).is_some() => continue,
+                Err(e) => return Err(e),
+            };
+            if r.ndx == NDX_DONE {
+                return Ok(());
+            }
+            if r.iflags & itemize::TRANSFER != 0 && !self.req.dry_run {
+                return Err(invalid(format!(
+                    "data for file {} that was not asked for now",
+                    r.ndx
+                )));
+            }
+        }
+    }
+
+    fn set_owner(&self, path: &Path, e: &Entry, here: Option<&Metadata>) {
+        let uid = (self.req.owner && self.am_root).then_some(e.uid);
+        let gid = self.req.group.then_some(e.gid);
+        let fits = |want: Option<u32>, have: u32| want.map_or(true, |w| w == have);
+        let same = here.is_some_and(|h| fits(uid, h.uid()) && fits(gid, h.gid()));
+        if (uid.is_some() || gid.is_some()) && !same {
+            let _ = std::os::unix::fs::lchown(path, uid, gid);
+        }
+    }
+
+    /// Gives an entry its owner, group, mode and time, as the options keep them.
+    fn set_attrs(&mut self, r: &RelPath, path: &Path, e: &Entry, link: bool) -> io::Result<()> {
+        self.set_owner(path, e, None);
+        let root = self.root()?;
+        if self.req.perms && !link {
+            root.set_mode(r, e.mode & 0o7777)?;
+        }
+        if self.req.times {
+            root.set_mtime(
+                r,
+                Mtime {
+                    secs: e.mtime,
+                    nanos: e.mtime_nsec,
+                },
+            )?;
+        }
+        Ok(())
+    }
+
+    /// Folders get their mode and time last, deepest first, after their contents.
+    fn finish_dirs(&mut self) -> io::Result<()> {
+        let dirs = std::mem::take(&mut self.dirs);
+        for (rel, e) in dirs.iter().rev() {
+            let Some(root) = self.root.as_ref() else {
+                break;
+            };
+            let mtime = Mtime {
+                secs: e.mtime,
+                nanos: e.mtime_nsec,
+            };
+            let result = match rel {
+                Some(r) => (if self.req.perms {
+                    root.set_mode(r, e.mode & 0o7777)
+                } else {
+                    Ok(())
+                })
+                .and_then(|()| {
+                    if self.req.times {
+                        root.set_mtime(r, mtime)
+                    } else {
+                        Ok(())
+                    }
+                }),
+                None => (if self.req.perms {
+                    root.set_root_mode(e.mode & 0o7777)
+                } else {
+                    Ok(())
+                })
+                .and_then(|()| {
+                    if self.req.times {
+                        root.set_root_mtime(mtime)
+                    } else {
+                        Ok(())
+                    }
+                }),
+            };
+            if let Err(err) = result {
+                self.io_error |= IOERR_GENERAL;
+                self.out.message(
+                    Tag::ErrorXfer,
+                    format!("rsync: [generator] {}\n", super::os_text(&err)).as_bytes(),
+                )?;
+            }
+        }
+        Ok(())
+    }
+
+    /// rsync's `delete_in_dir`: what is in this folder here but not in the list goes, in
+    /// reverse list order, a folder's contents before the folder.
+    fn delete_extras(
+        &mut self,
+        dir: Option<&RelPath>,
+        name: &[u8],
+        children: &HashMap<Vec<u8>, HashSet<Vec<u8>>>,
+    ) -> io::Result<()> {
+        if self.rename.is_some() {
+            return Ok(());
+        }
+        let keep = children.get(name);
+        let mut extras = Vec::new();
+        let Ok(read) = std::fs::read_dir(self.full(dir)) else {
+            return Ok(());
+        };
+        for child in read {
+            let child = child?;
+            let base = child.file_name().as_bytes().to_vec();
+            if keep.is_some_and(|k| k.contains(&base)) {
+                continue;
+            }
+            let meta = std::fs::symlink_metadata(child.path())?;
+            let rel = if name == b"." {
+                base.clone()
+            } else {
+                [name, b"/", &base].concat()
+            };
+            extras.push(listed_entry(rel, &meta));
+        }
+        flist::sort(&mut extras);
+        for e in extras.iter().rev() {
+            let r = rel(&e.name)?;
+            let meta = std::fs::symlink_metadata(self.full(Some(&r)))?;
+            self.delete_one(&r, &e.name, &meta)?;
+        }
+        Ok(())
+    }
+
+    /// Deletes one name here (a folder with all it holds) and tells the client.
+    fn delete_one(&mut self, r: &RelPath, name: &[u8], meta: &Metadata) -> io::Result<()> {
+        if self.req.dry_run {
+            return self.told_deleted(name, meta);
+        }
+        if meta.is_dir() {
+            let mut inside = Vec::new();
+            for child in std::fs::read_dir(self.full(Some(r)))? {
+                let child = child?;
+                let rel_name = [name, b"/", child.file_name().as_bytes()].concat();
+                inside.push(listed_entry(
+                    rel_name,
+                    &std::fs::symlink_metadata(child.path())?,
+                ));
+            }
+            flist::sort(&mut inside);
+            for e in inside.iter().rev() {
+                let cr = rel(&e.name)?;
+                let m = std::fs::symlink_metadata(self.full(Some(&cr)))?;
+                self.delete_one(&cr, &e.name, &m)?;
+            }
+        }
+        self.root()?.remove(r)?;
+        let ft = meta.file_type();
+        if meta.is_dir() {
+            self.deleted.dirs += 1;
+        } else if ft.is_symlink() {
+            self.deleted.links += 1;
+        } else if ft.is_block_device() || ft.is_char_device() {
+            self.deleted.devices += 1;
+        } else if !ft.is_file() {
+            self.deleted.specials += 1;
+        }
+        self.deleted.files += 1;
+        self.told_deleted(name, meta)
+    }
+
+    /// The client prints `*deleting` lines from these; a folder's name ends in a NUL.
+    fn told_deleted(&mut self, name: &[u8], meta: &Metadata) -> io::Result<()> {
+        let mut body = name.to_vec();
+        if meta.is_dir() {
+            body.push(0);
+        }
+        self.out.message(Tag::Deleted, &body)
+    }
+}
+
+/// An entry for what is here, for sorting it as rsync would.
+fn listed_entry(name: Vec<u8>, meta: &Metadata) -> Entry {
+    Entry {
+        name,
+        mode: meta.mode(),
+        size: meta.size(),
+        mtime: meta.mtime(),
+        mtime_nsec: 0,
+        uid: meta.uid(),
+        gid: meta.gid(),
+        rdev: 0,
+        link: None,
+        top: false,
+    }
+}

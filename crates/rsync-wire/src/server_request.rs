@@ -1,0 +1,245 @@
+//! The server's side of [`server_args`](crate::server_args): what a stock rsync client
+//! asked for when it started `PROG --server [--sender] -BUNDLE [long options] . PATHS`.
+//!
+//! The bundle holds the single-letter options and ends with `e` and the client's
+//! capability letters (`-logDtpre.iLsfxCIvu`); long options follow, then `.` (the folder
+//! the paths are relative to) and the paths. Whatever is parsed here but not in
+//! [`ServerRequest`]'s fields lands in `unsupported`, so that a server can refuse it by
+//! name instead of doing half of what was asked.
+
+/// What the client asked the server to do.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct ServerRequest {
+    /// `--sender`: the server sends (the client pulls).
+    pub sender: bool,
+    /// `-v` count.
+    pub verbose: u8,
+    /// `-n`.
+    pub dry_run: bool,
+    /// `-l`.
+    pub links: bool,
+    /// `-o`.
+    pub owner: bool,
+    /// `-g`.
+    pub group: bool,
+    /// `-D` (devices; specials too unless `--no-specials`).
+    pub devices: bool,
+    /// Specials (`-D` without `--no-specials`, or `--specials`).
+    pub specials: bool,
+    /// `-t`.
+    pub times: bool,
+    /// `-p`.
+    pub perms: bool,
+    /// `-r`.
+    pub recursive: bool,
+    /// `-W`.
+    pub whole_file: bool,
+    /// `-I`.
+    pub ignore_times: bool,
+    /// `--size-only`.
+    pub size_only: bool,
+    /// `--numeric-ids`.
+    pub numeric_ids: bool,
+    /// `--delete` (or `--delete-during`).
+    pub delete: bool,
+    /// `--ignore-errors`.
+    pub ignore_errors: bool,
+    /// `--log-format=%i` is 1, `--log-format=%i%I` is 2: how much the generator itemizes.
+    pub itemize: u8,
+    /// `--checksum-seed=N`.
+    pub checksum_seed: Option<i32>,
+    /// The capability letters after `e` (`.iLsfxCIvu`).
+    pub client_info: String,
+    /// The paths after the options: the first is the folder they are relative to (`.`).
+    pub paths: Vec<String>,
+    /// The options given that have no field here, as typed (`-z`, `--inplace`).
+    pub unsupported: Vec<String>,
+}
+
+/// Long options that take their value as the next argument when given without `=`.
+const TAKES_VALUE: &[&str] = &[
+    "--backup-dir",
+    "--suffix",
+    "--temp-dir",
+    "--partial-dir",
+    "--compare-dest",
+    "--copy-dest",
+    "--link-dest",
+    "--checksum-choice",
+    "--compress-choice",
+    "--skip-compress",
+    "--max-alloc",
+    "--min-size",
+    "--max-size",
+    "--usermap",
+    "--groupmap",
+    "--iconv",
+];
+
+/// Long options a server may take and do nothing about: they only change what it would
+/// print, or bounds it does not need to keep.
+const HARMLESS: &[&str] = &[
+    "--msgs2stderr",
+    "--no-msgs2stderr",
+    "--stats",
+    "--partial",
+    "--force",
+    "--use-qsort",
+    "--no-r",
+    "--delete-during",
+];
+
+impl ServerRequest {
+    /// Parses the arguments after the program name (`--server` first). `None` when they
+    /// are not a stock rsync client's (prsync's own agent is started with `--server`
+    /// alone).
+    pub fn parse<S: AsRef<str>>(args: &[S]) -> Option<ServerRequest> {
+        let mut args = args.iter().map(|a| a.as_ref());
+        if args.next()? != "--server" {
+            return None;
+        }
+        let mut req = ServerRequest::default();
+        let mut saw_bundle = false;
+        let mut specials: Option<bool> = None;
+        while let Some(arg) = args.next() {
+            if !req.paths.is_empty() || arg == "." && saw_bundle || !arg.starts_with('-') {
+                req.paths.push(arg.to_string());
+                continue;
+            }
+            if arg == "--sender" {
+                req.sender = true;
+            } else if let Some(letters) = arg.strip_prefix("--") {
+                let (name, value) = match letters.split_once('=') {
+                    Some((n, v)) => (format!("--{n}"), Some(v.to_string())),
+                    None => (arg.to_string(), None),
+                };
+                let value = match value {
+                    Some(v) => Some(v),
+                    None if TAKES_VALUE.contains(&name.as_str()) => args.next().map(String::from),
+                    None => None,
+                };
+                match (name.as_str(), value.as_deref()) {
+                    ("--delete", None) => req.delete = true,
+                    ("--delete-during", None) => req.delete = true,
+                    ("--numeric-ids", None) => req.numeric_ids = true,
+                    ("--size-only", None) => req.size_only = true,
+                    ("--ignore-errors", None) => req.ignore_errors = true,
+                    ("--specials", None) => specials = Some(true),
+                    ("--no-specials", None) => specials = Some(false),
+                    ("--log-format", Some(f)) => {
+                        req.itemize = if f.contains("%I") {
+                            2
+                        } else {
+                            u8::from(f.contains("%i"))
+                        }
+                    }
+                    ("--timeout", Some(_)) => {}
+                    ("--checksum-seed", Some(n)) => match n.parse() {
+                        Ok(n) => req.checksum_seed = Some(n),
+                        Err(_) => req.unsupported.push(arg.to_string()),
+                    },
+                    (n, None) if HARMLESS.contains(&n) => {}
+                    _ => req.unsupported.push(arg.to_string()),
+                }
+            } else {
+                saw_bundle = true;
+                req.bundle(&arg[1..]);
+            }
+        }
+        req.specials = specials.unwrap_or(req.devices);
+        Some(req)
+    }
+
+    /// Takes in one `-letters` argument.
+    fn bundle(&mut self, letters: &str) {
+        for (i, c) in letters.char_indices() {
+            match c {
+                'v' => self.verbose = self.verbose.saturating_add(1),
+                'n' => self.dry_run = true,
+                'l' => self.links = true,
+                'o' => self.owner = true,
+                'g' => self.group = true,
+                'D' => self.devices = true,
+                't' => self.times = true,
+                'p' => self.perms = true,
+                'r' => self.recursive = true,
+                'W' => self.whole_file = true,
+                'I' => self.ignore_times = true,
+                'e' => {
+                    self.client_info = letters[i + 1..].to_string();
+                    return;
+                }
+                other => self.unsupported.push(format!("-{other}")),
+            }
+        }
+    }
+
+    /// Whether the client gave capability letter `c`.
+    pub fn has_capability(&self, c: char) -> bool {
+        self.client_info.contains(c)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_stock_push_and_pull_read_back() {
+        let push = ServerRequest::parse(&[
+            "--server",
+            "-logDtpre.iLsfxCIvu",
+            "--log-format=%i",
+            "--delete",
+            ".",
+            "/tmp/dst",
+        ])
+        .unwrap();
+        assert!(!push.sender && push.links && push.owner && push.group && push.devices);
+        assert!(push.specials && push.times && push.perms && push.recursive && push.delete);
+        assert_eq!(push.itemize, 1);
+        assert_eq!(push.client_info, ".iLsfxCIvu");
+        assert_eq!(push.paths, [".", "/tmp/dst"]);
+        assert!(push.unsupported.is_empty());
+
+        let pull = ServerRequest::parse(&[
+            "--server",
+            "--sender",
+            "-vlogDtpre.iLsfxCIvu",
+            "--no-specials",
+            ".",
+            "a/",
+            "b",
+        ])
+        .unwrap();
+        assert!(pull.sender && pull.devices && !pull.specials);
+        assert_eq!(pull.verbose, 1);
+        assert_eq!(pull.paths, [".", "a/", "b"]);
+    }
+
+    #[test]
+    fn the_agents_bare_server_flag_is_not_a_request() {
+        assert_eq!(
+            ServerRequest::parse(&["--server"]).map(|r| r.paths.len()),
+            Some(0)
+        );
+        assert!(ServerRequest::parse(&["-a"]).is_none());
+    }
+
+    #[test]
+    fn options_without_a_field_are_kept_by_name() {
+        let req = ServerRequest::parse(&[
+            "--server",
+            "-zre.iLsfxCIvu",
+            "--inplace",
+            "--backup-dir",
+            "old",
+            "--timeout=9",
+            ".",
+            "d",
+        ])
+        .unwrap();
+        assert_eq!(req.unsupported, ["-z", "--inplace", "--backup-dir"]);
+        assert_eq!(req.paths, [".", "d"]);
+    }
+}
