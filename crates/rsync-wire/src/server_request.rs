@@ -12,6 +12,8 @@
 pub struct ServerRequest {
     /// `--sender`: the server sends (the client pulls).
     pub sender: bool,
+    /// `-s`: the rest of the arguments come on stdin (see [`read_protected_args`]).
+    pub protect_args: bool,
     /// `-v` count.
     pub verbose: u8,
     /// `-n`.
@@ -40,8 +42,20 @@ pub struct ServerRequest {
     pub size_only: bool,
     /// `--numeric-ids`.
     pub numeric_ids: bool,
-    /// `--delete` (or `--delete-during`).
+    /// `--delete` (or `--delete-during`, `--delete-before`, `--delete-after`).
     pub delete: bool,
+    /// When the receiver deletes.
+    pub delete_when: DeleteWhen,
+    /// `-u`: a newer file on the receiver is kept.
+    pub update: bool,
+    /// `--existing`: nothing new is made on the receiver.
+    pub existing: bool,
+    /// `--ignore-existing`: what the receiver has is kept.
+    pub ignore_existing: bool,
+    /// `-O`: folders' times are not kept.
+    pub omit_dir_times: bool,
+    /// `-J`: symlinks' times are not kept.
+    pub omit_link_times: bool,
     /// `--ignore-errors`.
     pub ignore_errors: bool,
     /// `--log-format=%i` is 1, `--log-format=%i%I` is 2: how much the generator itemizes.
@@ -54,6 +68,19 @@ pub struct ServerRequest {
     pub paths: Vec<String>,
     /// The options given that have no field here, as typed (`-z`, `--inplace`).
     pub unsupported: Vec<String>,
+}
+
+/// When the receiving side deletes what the sender does not have.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum DeleteWhen {
+    /// In each folder as the generator reaches it (rsync's default from protocol 30).
+    #[default]
+    During,
+    /// In a pass over every folder before the transfer.
+    Before,
+    /// In a pass after the transfer (`--delete-delay` too: the same deletions, found
+    /// during, done after).
+    After,
 }
 
 /// Long options that take their value as the next argument when given without `=`.
@@ -86,7 +113,6 @@ const HARMLESS: &[&str] = &[
     "--force",
     "--use-qsort",
     "--no-r",
-    "--delete-during",
 ];
 
 impl ServerRequest {
@@ -120,7 +146,20 @@ impl ServerRequest {
                 };
                 match (name.as_str(), value.as_deref()) {
                     ("--delete", None) => req.delete = true,
-                    ("--delete-during", None) => req.delete = true,
+                    ("--delete-during", None) => {
+                        req.delete = true;
+                        req.delete_when = DeleteWhen::During;
+                    }
+                    ("--delete-before", None) => {
+                        req.delete = true;
+                        req.delete_when = DeleteWhen::Before;
+                    }
+                    ("--delete-after", None) | ("--delete-delay", None) => {
+                        req.delete = true;
+                        req.delete_when = DeleteWhen::After;
+                    }
+                    ("--existing", None) => req.existing = true,
+                    ("--ignore-existing", None) => req.ignore_existing = true,
                     ("--numeric-ids", None) => req.numeric_ids = true,
                     ("--size-only", None) => req.size_only = true,
                     ("--ignore-errors", None) => req.ignore_errors = true,
@@ -155,6 +194,7 @@ impl ServerRequest {
         for (i, c) in letters.char_indices() {
             match c {
                 'v' => self.verbose = self.verbose.saturating_add(1),
+                's' => self.protect_args = true,
                 'n' => self.dry_run = true,
                 'l' => self.links = true,
                 'o' => self.owner = true,
@@ -165,6 +205,9 @@ impl ServerRequest {
                 'r' => self.recursive = true,
                 'W' => self.whole_file = true,
                 'I' => self.ignore_times = true,
+                'u' => self.update = true,
+                'O' => self.omit_dir_times = true,
+                'J' => self.omit_link_times = true,
                 'e' => {
                     self.client_info = letters[i + 1..].to_string();
                     return;
@@ -178,6 +221,38 @@ impl ServerRequest {
     pub fn has_capability(&self, c: char) -> bool {
         self.client_info.contains(c)
     }
+}
+
+/// Reads the arguments a client with `-s` (`--secluded-args`) sends on stdin before the
+/// handshake: NUL-terminated strings up to an empty one, the first of them a program
+/// name to drop. They are the options and paths that would have followed the bundle on
+/// the command line, kept from the remote shell's word splitting and globbing.
+pub fn read_protected_args(r: &mut impl std::io::Read) -> std::io::Result<Vec<String>> {
+    use crate::codec::{get_byte, invalid};
+    let mut args = Vec::new();
+    let mut arg = Vec::new();
+    let mut total = 0usize;
+    loop {
+        let b = get_byte(r)?;
+        total += 1;
+        if total > 1 << 20 {
+            return Err(invalid("more than 1 MiB of arguments".into()));
+        }
+        if b != 0 {
+            arg.push(b);
+            continue;
+        }
+        if arg.is_empty() {
+            break;
+        }
+        let text = String::from_utf8(std::mem::take(&mut arg))
+            .map_err(|_| invalid("an argument that is not UTF-8".into()))?;
+        args.push(text);
+    }
+    if !args.is_empty() {
+        args.remove(0);
+    }
+    Ok(args)
 }
 
 #[cfg(test)]
@@ -224,6 +299,21 @@ mod tests {
             Some(0)
         );
         assert!(ServerRequest::parse(&["-a"]).is_none());
+    }
+
+    #[test]
+    fn secluded_arguments_are_read_up_to_the_empty_one() {
+        let wire = b"rsync\0--log-format=%i\0.\0a b/*\0\0rest";
+        let mut r = &wire[..];
+        let args = read_protected_args(&mut r).unwrap();
+        assert_eq!(args, ["--log-format=%i", ".", "a b/*"]);
+        assert_eq!(r, b"rest");
+        let mut all = vec!["--server".to_string(), "-se.LsfxCIvu".to_string()];
+        all.extend(args);
+        let req = ServerRequest::parse(&all).unwrap();
+        assert!(req.protect_args);
+        assert_eq!(req.itemize, 1);
+        assert_eq!(req.paths, [".", "a b/*"]);
     }
 
     #[test]

@@ -10,6 +10,7 @@ use std::os::unix::fs::MetadataExt;
 use std::path::{Path, PathBuf};
 
 use prtools_rsync_wire::flist::{self, Entry};
+use prtools_sync::filter::FilterList;
 
 /// An entry and the file it is read from.
 pub(super) struct Item {
@@ -26,7 +27,7 @@ pub(super) struct Listed {
 }
 
 /// Lists `sources` (relative to the current folder, or absolute).
-pub(super) fn list(sources: &[String], recursive: bool) -> Listed {
+pub(super) fn list(sources: &[String], recursive: bool, filters: &FilterList) -> Listed {
     let mut listed = Listed {
         items: Vec::new(),
         notes: Vec::new(),
@@ -49,7 +50,7 @@ pub(super) fn list(sources: &[String], recursive: bool) -> Listed {
                 None => b".".to_vec(),
             }
         };
-        add(path, name, true, recursive, &mut listed);
+        add(path, name, true, recursive, filters, &mut listed);
     }
     listed
         .items
@@ -58,7 +59,14 @@ pub(super) fn list(sources: &[String], recursive: bool) -> Listed {
     listed
 }
 
-fn add(path: &Path, name: Vec<u8>, top: bool, recursive: bool, listed: &mut Listed) {
+fn add(
+    path: &Path,
+    name: Vec<u8>,
+    top: bool,
+    recursive: bool,
+    filters: &FilterList,
+    listed: &mut Listed,
+) {
     let meta = match std::fs::symlink_metadata(path) {
         Ok(m) => m,
         Err(e) => {
@@ -72,6 +80,10 @@ fn add(path: &Path, name: Vec<u8>, top: bool, recursive: bool, listed: &mut List
         }
     };
     let ft = meta.file_type();
+    // The client's rules: an excluded folder is not read at all.
+    if name != b"." && filters.is_excluded(&name, ft.is_dir()) {
+        return;
+    }
     if ft.is_dir() && !recursive {
         listed.notes.push(format!(
             "skipping directory {}",
@@ -154,6 +166,7 @@ fn add(path: &Path, name: Vec<u8>, top: bool, recursive: bool, listed: &mut List
             child_name,
             false,
             recursive,
+            filters,
             listed,
         );
     }

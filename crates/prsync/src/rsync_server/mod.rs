@@ -27,7 +27,7 @@ use prtools_rsync_wire::flist::Keep;
 use prtools_rsync_wire::handshake::HandshakeError;
 use prtools_rsync_wire::mux::Demux;
 use prtools_rsync_wire::server_handshake;
-use prtools_rsync_wire::server_request::ServerRequest;
+use prtools_rsync_wire::server_request::{read_protected_args, ServerRequest};
 
 use crate::exit;
 
@@ -51,10 +51,27 @@ pub fn serve(args: &[OsString]) -> i32 {
             }
         }
     }
-    let Some(req) = ServerRequest::parse(&text) else {
+    let mut stdin = BufReader::with_capacity(256 * 1024, io::stdin().lock());
+    let Some(mut req) = ServerRequest::parse(&text) else {
         eprintln!("prsync: --server was not started by an rsync client; hint: run `rsync --rsync-path=prsync ...`");
         return exit::SYNTAX;
     };
+    if req.protect_args {
+        // `-s`: the options after the bundle, the `.` and the paths come on stdin.
+        match read_protected_args(&mut stdin) {
+            Ok(more) => {
+                text.extend(more);
+                match ServerRequest::parse(&text) {
+                    Some(r) => req = r,
+                    None => return exit::SYNTAX,
+                }
+            }
+            Err(e) => {
+                eprintln!("prsync: --server could not read the client's arguments: {e}");
+                return exit::PROTOCOL;
+            }
+        }
+    }
     if let Some(refused) = refused(&req) {
         eprintln!(
             "prsync: --server does not do {refused} yet; hint: leave it out, or point --rsync-path at rsync"
@@ -68,7 +85,6 @@ pub fn serve(args: &[OsString]) -> i32 {
             .unwrap_or(0);
         now ^ ((std::process::id() as i32) << 6)
     });
-    let mut stdin = BufReader::with_capacity(256 * 1024, io::stdin().lock());
     let mut stdout = BufWriter::with_capacity(64 * 1024, io::stdout().lock());
     let session = match server_handshake::server(&mut stdin, &mut stdout, &req.client_info, seed) {
         Ok(s) => s,

@@ -31,13 +31,14 @@ use prtools_rsync_wire::handshake::Session;
 use prtools_rsync_wire::itemize;
 use prtools_rsync_wire::mux::Tag;
 use prtools_rsync_wire::ndx::{NdxState, NDX_DEL_STATS, NDX_DONE};
-use prtools_rsync_wire::server_request::ServerRequest;
+use prtools_rsync_wire::server_request::{DeleteWhen, ServerRequest};
 use prtools_rsync_wire::sums::{block_length, head_for, SumHead};
 use prtools_sync::{Mtime, RelPath, Root};
 
-use super::wire::{no_send, read_filters, read_request, send_ndx, Heard, Out};
+use super::wire::{filter_list, no_send, read_filters, read_request, send_ndx, Heard, Out};
 use crate::exit;
 use crate::idmap::{id_of, Ids};
+use prtools_sync::filter::FilterList;
 
 /// rsync's I/O error bit for a general failure.
 const IOERR_GENERAL: i32 = 1;
@@ -75,6 +76,8 @@ struct Recv<'a, W: Write> {
     may_delete: bool,
     /// The names of the list that each folder holds.
     children: HashMap<Vec<u8>, HashSet<Vec<u8>>>,
+    /// The client's rules: what they exclude, `--delete` leaves alone.
+    filters: FilterList,
     am_root: bool,
 }
 
@@ -86,12 +89,15 @@ pub(super) fn run<W: Write>(
     out: &mut Out<W>,
     heard: &Rc<RefCell<Heard>>,
 ) -> io::Result<i32> {
+    let mut filters = FilterList::new();
     if req.delete {
-        let rules = read_filters(input)?;
-        if !rules.is_empty() {
-            out.error("rsync: [prsync --server] filter rules (--exclude, --include, --filter) are not done yet; hint: leave them out, or point --rsync-path at rsync")?;
-            out.flush()?;
-            return Ok(super::UNSUPPORTED);
+        match filter_list(&read_filters(input)?) {
+            Ok(f) => filters = f,
+            Err(what) => {
+                out.error(&format!("rsync: [prsync --server] does not do {what} yet; hint: leave it out, or point --rsync-path at rsync"))?;
+                out.flush()?;
+                return Ok(super::UNSUPPORTED);
+            }
         }
     }
     let keep = super::keep_of(req);
@@ -157,6 +163,7 @@ pub(super) fn run<W: Write>(
         dirs: Vec::new(),
         may_delete: false,
         children: HashMap::new(),
+        filters,
         // SAFETY: geteuid has no preconditions and cannot fail.
         am_root: unsafe { libc::geteuid() } == 0,
     };
@@ -168,8 +175,12 @@ pub(super) fn run<W: Write>(
         }
     }
     // rsync deletes nothing after a sender's I/O error: its list may be short.
-    recv.may_delete = req.delete && (client_io_error == 0 || req.ignore_errors);
+    let may_delete = req.delete && (client_io_error == 0 || req.ignore_errors);
+    recv.may_delete = may_delete && req.delete_when == DeleteWhen::During;
     recv.children = children_of(&list);
+    if may_delete && req.delete_when == DeleteWhen::Before {
+        recv.delete_pass()?;
+    }
     for (i, entry) in list.iter().enumerate() {
         let fresh = created && entry.name == b".";
         if let Err(e) = recv.generate(input, i as i32, entry, fresh) {
@@ -183,6 +194,9 @@ pub(super) fn run<W: Write>(
             )?;
             continue;
         }
+    }
+    if may_delete && req.delete_when == DeleteWhen::After {
+        recv.delete_pass()?;
     }
     // The end of the first phase; the client answers it in kind.
     let out = &mut *recv.out;
@@ -478,13 +492,21 @@ impl<W: Write> Recv<'_, W> {
         self.out.write_all(&b)
     }
 
+    /// Whether the entry's mtime is kept: `-t`, but for folders with `-O` and symlinks
+    /// with `-J`.
+    fn keeps_time(&self, e: &Entry) -> bool {
+        self.req.times
+            && !(e.is_dir() && self.req.omit_dir_times)
+            && !(e.is_link() && self.req.omit_link_times)
+    }
+
     /// rsync's `itemize`: the flags for what differs between the entry and what is here.
     fn differences(&self, e: &Entry, here: &Metadata) -> u32 {
         let mut iflags = 0;
         if e.is_file() && e.size != here.size() {
             iflags |= itemize::REPORT_SIZE;
         }
-        if self.req.times && here.mtime() != e.mtime {
+        if self.keeps_time(e) && here.mtime() != e.mtime {
             iflags |= itemize::REPORT_TIME;
         }
         if self.req.perms && !e.is_link() && (here.mode() & 0o7777) != (e.mode & 0o7777) {
@@ -514,6 +536,22 @@ impl<W: Write> Recv<'_, W> {
         } else {
             std::fs::symlink_metadata(&path).ok()
         };
+        if rel.is_some() {
+            // --existing makes nothing new (a missing folder's contents are missing too);
+            // --ignore-existing leaves alone what is here, but for a folder it enters.
+            if self.req.existing && here.is_none() {
+                return self.skipped(&format!(
+                    "not creating new {} \"{}\"",
+                    if e.is_dir() { "directory" } else { "file" },
+                    String::from_utf8_lossy(&e.name)
+                ));
+            }
+            if self.req.ignore_existing
+                && here.as_ref().is_some_and(|h| !(e.is_dir() && h.is_dir()))
+            {
+                return self.skipped(&format!("{} exists", String::from_utf8_lossy(&e.name)));
+            }
+        }
         if e.is_dir() {
             if let (Some(h), Some(r)) = (here.as_ref().filter(|h| !h.is_dir()), rel.as_ref()) {
                 let h = h.clone();
@@ -624,6 +662,10 @@ impl<W: Write> Recv<'_, W> {
             let h = h.clone();
             self.delete_one(&r, &e.name, &h)?;
         }
+        if let Some(h) = basis.filter(|h| self.req.update && e.mtime < h.mtime()) {
+            let _ = h;
+            return self.skipped(&format!("{} is newer", String::from_utf8_lossy(&e.name)));
+        }
         if let Some(h) = basis {
             let same = !self.req.ignore_times
                 && h.size() == e.size
@@ -729,6 +771,15 @@ impl<W: Write> Recv<'_, W> {
         Ok(())
     }
 
+    /// An entry left alone on purpose: said at `-vv`, as rsync's `--info=skip`.
+    fn skipped(&mut self, line: &str) -> io::Result<()> {
+        if self.req.verbose > 1 {
+            self.out
+                .message(Tag::Info, format!("{line}\n").as_bytes())?;
+        }
+        Ok(())
+    }
+
     /// The receiver's "skipping non-regular file" for a kind the options do not keep.
     fn skip_nonregular(&mut self, e: &Entry) -> io::Result<()> {
         if self.req.verbose > 0 {
@@ -809,7 +860,7 @@ impl<W: Write> Recv<'_, W> {
         if self.req.perms && !link {
             root.set_mode(r, e.mode & 0o7777)?;
         }
-        if self.req.times {
+        if self.keeps_time(e) {
             root.set_mtime(
                 r,
                 Mtime {
@@ -839,7 +890,7 @@ impl<W: Write> Recv<'_, W> {
                     Ok(())
                 })
                 .and_then(|()| {
-                    if self.req.times {
+                    if self.keeps_time(e) {
                         root.set_mtime(r, mtime)
                     } else {
                         Ok(())
@@ -851,7 +902,7 @@ impl<W: Write> Recv<'_, W> {
                     Ok(())
                 })
                 .and_then(|()| {
-                    if self.req.times {
+                    if self.keeps_time(e) {
                         root.set_root_mtime(mtime)
                     } else {
                         Ok(())
@@ -866,6 +917,26 @@ impl<W: Write> Recv<'_, W> {
                 )?;
             }
         }
+        Ok(())
+    }
+
+    /// `--delete-before` and `--delete-after`: every folder of the list that is here, in
+    /// list order, loses what the list does not hold.
+    fn delete_pass(&mut self) -> io::Result<()> {
+        if self.all_new || self.root.is_none() {
+            return Ok(());
+        }
+        let children = std::mem::take(&mut self.children);
+        let list = self.list;
+        for e in list.iter().filter(|e| e.is_dir()) {
+            let rel = self.rel_of(e)?;
+            let is_dir =
+                std::fs::symlink_metadata(self.full(rel.as_ref())).is_ok_and(|m| m.is_dir());
+            if is_dir {
+                self.delete_extras(rel.as_ref(), &e.name, &children)?;
+            }
+        }
+        self.children = children;
         Ok(())
     }
 
@@ -897,6 +968,9 @@ impl<W: Write> Recv<'_, W> {
             } else {
                 [name, b"/", &base].concat()
             };
+            if self.filters.is_protected(&rel, meta.is_dir()) {
+                continue;
+            }
             extras.push(listed_entry(rel, &meta));
         }
         flist::sort(&mut extras);

@@ -19,7 +19,7 @@ use prtools_rsync_wire::server_request::ServerRequest;
 use prtools_rsync_wire::sums::{read_blocks, SumHead};
 
 use super::list::{list, Listed};
-use super::wire::{echo, read_filters, read_request, send_ndx, Out};
+use super::wire::{echo, filter_list, read_filters, read_request, send_ndx, Out};
 use crate::exit;
 use crate::idmap::{name_of, Ids};
 
@@ -38,12 +38,14 @@ pub(super) fn run<W: Write>(
     read: &Rc<Cell<u64>>,
 ) -> io::Result<i32> {
     let started = std::time::Instant::now();
-    let rules = read_filters(input)?;
-    if !rules.is_empty() {
-        out.error("rsync: [prsync --server] filter rules (--exclude, --include, --filter) are not done yet; hint: leave them out, or point --rsync-path at rsync")?;
-        out.flush()?;
-        return Ok(super::UNSUPPORTED);
-    }
+    let filters = match filter_list(&read_filters(input)?) {
+        Ok(f) => f,
+        Err(what) => {
+            out.error(&format!("rsync: [prsync --server] does not do {what} yet; hint: leave it out, or point --rsync-path at rsync"))?;
+            out.flush()?;
+            return Ok(super::UNSUPPORTED);
+        }
+    };
     let (dir, sources) = match req.paths.split_first() {
         Some((dir, rest)) => (dir.as_str(), rest.to_vec()),
         None => {
@@ -61,10 +63,13 @@ pub(super) fn run<W: Write>(
     }
     let sources = if sources.is_empty() {
         vec![".".to_string()]
+    } else if req.protect_args {
+        // No remote shell globbed these: rsync's server does it itself.
+        sources.iter().flat_map(|s| glob(s)).collect()
     } else {
         sources
     };
-    let listed = list(&sources, req.recursive);
+    let listed = list(&sources, req.recursive, &filters);
     for note in &listed.notes {
         let tag = if note.starts_with("rsync:") {
             Tag::ErrorXfer
@@ -263,4 +268,33 @@ fn names(listed: &Listed, ids: Ids) -> Vec<(u32, Vec<u8>)> {
         .filter(|&id| id != 0)
         .filter_map(|id| name_of(ids, id).map(|n| (id, n)))
         .collect()
+}
+
+/// The names `pattern` matches, sorted, or the pattern itself when nothing does (as a
+/// shell leaves it).
+fn glob(pattern: &str) -> Vec<String> {
+    if !pattern.contains(['*', '?', '[']) {
+        return vec![pattern.to_string()];
+    }
+    let Ok(c) = std::ffi::CString::new(pattern) else {
+        return vec![pattern.to_string()];
+    };
+    // SAFETY: glob_t is plain data that glob(3) fills; all-zero is its documented start.
+    let mut g: libc::glob_t = unsafe { std::mem::zeroed() };
+    // SAFETY: `c` is NUL-terminated and outlives the call; `g` is freed below.
+    let rc = unsafe { libc::glob(c.as_ptr(), libc::GLOB_NOCHECK, None, &mut g) };
+    let mut out = Vec::new();
+    if rc == 0 {
+        for i in 0..g.gl_pathc {
+            // SAFETY: glob(3) set gl_pathc NUL-terminated strings in gl_pathv.
+            let p = unsafe { std::ffi::CStr::from_ptr(*g.gl_pathv.add(i)) };
+            out.push(p.to_string_lossy().into_owned());
+        }
+    }
+    // SAFETY: `g` was filled by glob(3) above (or left zeroed, which globfree accepts).
+    unsafe { libc::globfree(&mut g) };
+    if out.is_empty() {
+        out.push(pattern.to_string());
+    }
+    out
 }

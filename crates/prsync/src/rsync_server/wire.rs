@@ -13,6 +13,7 @@ use prtools_rsync_wire::codec::{
 use prtools_rsync_wire::itemize;
 use prtools_rsync_wire::mux::{frame_data, write_message, Tag, DATA_FRAME};
 use prtools_rsync_wire::ndx::{NdxState, NDX_DEL_STATS, NDX_DONE};
+use prtools_sync::filter::FilterList;
 
 /// What the client's message frames told.
 #[derive(Default)]
@@ -222,4 +223,19 @@ impl<R: Read> Read for Counting<R> {
         self.count.set(self.count.get() + n as u64);
         Ok(n)
     }
+}
+
+/// The client's rules as prsync's filter list; `Err` names a rule this server does not
+/// follow (a per-folder merge file, which rsync reads on the side that walks the tree).
+pub(super) fn filter_list(rules: &[Vec<u8>]) -> Result<FilterList, String> {
+    let mut list = FilterList::new();
+    for rule in rules {
+        let shown = String::from_utf8_lossy(rule).into_owned();
+        list.push_filter(rule)
+            .map_err(|e| format!("the filter rule {shown:?}: {e}"))?;
+    }
+    if list.has_dir_merge() {
+        return Err("per-folder filter files (-F, -C, dir-merge)".into());
+    }
+    Ok(list)
 }
