@@ -56,6 +56,10 @@ pub struct ServerRequest {
     pub omit_dir_times: bool,
     /// `-J`: symlinks' times are not kept.
     pub omit_link_times: bool,
+    /// `--drop-D` (rrsync's): devices and specials are listed but never made.
+    pub drop_devices: bool,
+    /// `--confine-root=DIR` (rrsync's): every path the server resolves stays inside it.
+    pub confine_root: Option<String>,
     /// `--ignore-errors`.
     pub ignore_errors: bool,
     /// `--log-format=%i` is 1, `--log-format=%i%I` is 2: how much the generator itemizes.
@@ -101,6 +105,7 @@ const TAKES_VALUE: &[&str] = &[
     "--usermap",
     "--groupmap",
     "--iconv",
+    "--confine-root",
 ];
 
 /// Long options a server may take and do nothing about: they only change what it would
@@ -127,9 +132,19 @@ impl ServerRequest {
         let mut req = ServerRequest::default();
         let mut saw_bundle = false;
         let mut specials: Option<bool> = None;
+        let mut options_over = false;
         while let Some(arg) = args.next() {
-            if !req.paths.is_empty() || arg == "." && saw_bundle || !arg.starts_with('-') {
+            if options_over
+                || !req.paths.is_empty()
+                || arg == "." && saw_bundle
+                || !arg.starts_with('-')
+            {
                 req.paths.push(arg.to_string());
+                continue;
+            }
+            if arg == "--" {
+                // rrsync ends the options so: what follows is `.` and the paths.
+                options_over = true;
                 continue;
             }
             if arg == "--sender" {
@@ -159,6 +174,11 @@ impl ServerRequest {
                         req.delete_when = DeleteWhen::After;
                     }
                     ("--existing", None) => req.existing = true,
+                    ("--drop-D", None) => req.drop_devices = true,
+                    ("--no-drop-D", None) => req.drop_devices = false,
+                    ("--confine-root", Some(dir)) => req.confine_root = Some(dir.to_string()),
+                    // What the server would print: the client prints its own.
+                    ("--info" | "--debug", Some(_)) => {}
                     ("--ignore-existing", None) => req.ignore_existing = true,
                     ("--numeric-ids", None) => req.numeric_ids = true,
                     ("--size-only", None) => req.size_only = true,
@@ -331,5 +351,8 @@ mod tests {
         .unwrap();
         assert_eq!(req.unsupported, ["-z", "--inplace", "--backup-dir"]);
         assert_eq!(req.paths, [".", "d"]);
+        let rrsync = ServerRequest::parse(&["--server", "-re.iLsfxCIvu", "--", ".", "-x"]).unwrap();
+        assert_eq!(rrsync.paths, [".", "-x"]);
+        assert!(rrsync.unsupported.is_empty());
     }
 }

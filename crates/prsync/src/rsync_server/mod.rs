@@ -133,11 +133,38 @@ fn refused(req: &ServerRequest) -> Option<String> {
     if let Some(opt) = req.unsupported.first() {
         return Some(opt.clone());
     }
+    if req
+        .confine_root
+        .as_deref()
+        .is_some_and(|d| !d.starts_with('/'))
+    {
+        return Some("a relative --confine-root".into());
+    }
     if req.client_info.starts_with(|c: char| c.is_ascii_digit()) {
         // A pre-release sub-protocol, whose flags come as a byte.
         return Some(format!("the client capabilities {:?}", req.client_info));
     }
     None
+}
+
+/// rrsync's `--confine-root`: whether `path` (as it resolves now, symlinks and all, or
+/// its nearest existing parent when it is still to be made) is inside the root.
+fn confined(req: &ServerRequest, path: &std::path::Path) -> bool {
+    let Some(root) = req.confine_root.as_deref() else {
+        return true;
+    };
+    let Ok(root) = std::fs::canonicalize(root) else {
+        return false;
+    };
+    let mut at = path.to_path_buf();
+    loop {
+        if let Ok(real) = std::fs::canonicalize(&at) {
+            return real.starts_with(&root);
+        }
+        if !at.pop() || at.as_os_str().is_empty() {
+            return std::env::current_dir().is_ok_and(|d| d.starts_with(&root));
+        }
+    }
 }
 
 /// Which attributes the file list carries.

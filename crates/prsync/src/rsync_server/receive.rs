@@ -167,6 +167,12 @@ pub(super) fn run<W: Write>(
         // SAFETY: geteuid has no preconditions and cannot fail.
         am_root: unsafe { libc::geteuid() } == 0,
     };
+    if !super::confined(req, Path::new(typed)) {
+        out.error(&format!(
+            "rsync: [Receiver] \"{typed}\" is outside the --confine-root folder"
+        ))?;
+        return Ok(exit::SELECT);
+    }
     let mut created = false;
     if !list.is_empty() {
         match recv.local_name(typed)? {
@@ -620,11 +626,13 @@ impl<W: Write> Recv<'_, W> {
             return self.tell(ndx, iflags);
         }
         if !e.is_file() {
-            let wanted = if e.is_device() {
-                self.req.devices
-            } else {
-                self.req.specials
-            };
+            // Devices need root; rrsync's --drop-D makes neither kind.
+            let wanted = !self.req.drop_devices
+                && if e.is_device() {
+                    self.req.devices && self.am_root
+                } else {
+                    self.req.specials
+                };
             if !wanted {
                 return self.skip_nonregular(e);
             }

@@ -69,6 +69,16 @@ pub(super) fn run<W: Write>(
     } else {
         sources
     };
+    if let Some(outside) = sources
+        .iter()
+        .find(|s| !super::confined(req, std::path::Path::new(s.as_str())))
+    {
+        out.error(&format!(
+            "rsync: [sender] \"{outside}\" is outside the --confine-root folder"
+        ))?;
+        out.flush()?;
+        return Ok(exit::SELECT);
+    }
     let listed = list(&sources, req.recursive, &filters);
     for note in &listed.notes {
         let tag = if note.starts_with("rsync:") {
