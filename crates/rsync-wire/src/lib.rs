@@ -28,6 +28,7 @@ pub mod checksum;
 pub mod codec;
 pub mod delta;
 pub mod flist;
+pub mod flist_links;
 pub mod handshake;
 pub mod itemize;
 pub mod mux;

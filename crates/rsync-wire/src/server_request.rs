@@ -36,6 +36,14 @@ pub struct ServerRequest {
     pub recursive: bool,
     /// `-W`.
     pub whole_file: bool,
+    /// `-H`.
+    pub hard_links: bool,
+    /// `-R`.
+    pub relative: bool,
+    /// `-d`: folders without their contents.
+    pub dirs: bool,
+    /// `--no-implied-dirs`.
+    pub no_implied_dirs: bool,
     /// `-I`.
     pub ignore_times: bool,
     /// `--size-only`.
@@ -174,6 +182,7 @@ impl ServerRequest {
                         req.delete_when = DeleteWhen::After;
                     }
                     ("--existing", None) => req.existing = true,
+                    ("--no-implied-dirs", None) => req.no_implied_dirs = true,
                     ("--drop-D", None) => req.drop_devices = true,
                     ("--no-drop-D", None) => req.drop_devices = false,
                     ("--confine-root", Some(dir)) => req.confine_root = Some(dir.to_string()),
@@ -226,6 +235,9 @@ impl ServerRequest {
                 'W' => self.whole_file = true,
                 'I' => self.ignore_times = true,
                 'u' => self.update = true,
+                'H' => self.hard_links = true,
+                'R' => self.relative = true,
+                'd' => self.dirs = true,
                 'O' => self.omit_dir_times = true,
                 'J' => self.omit_link_times = true,
                 'e' => {

@@ -24,9 +24,10 @@ use std::rc::Rc;
 
 use prtools_mapped::Mapped;
 use prtools_rsync_wire::checksum::{rolling, strong};
-use prtools_rsync_wire::codec::{invalid, put_int, put_shortint, put_varint};
+use prtools_rsync_wire::codec::{invalid, put_int, put_shortint, put_varint, put_vstring};
 use prtools_rsync_wire::delta;
-use prtools_rsync_wire::flist::{self, get_id_list, is_safe_name, Decoder, Entry};
+use prtools_rsync_wire::flist::{self, get_id_list, is_safe_name, Entry};
+use prtools_rsync_wire::flist_links::LinkDecoder;
 use prtools_rsync_wire::handshake::Session;
 use prtools_rsync_wire::itemize;
 use prtools_rsync_wire::mux::Tag;
@@ -78,6 +79,20 @@ struct Recv<'a, W: Write> {
     children: HashMap<Vec<u8>, HashSet<Vec<u8>>>,
     /// The client's rules: what they exclude, `--delete` leaves alone.
     filters: FilterList,
+    /// Each entry's hard-linked group (`-H`).
+    groups: Vec<Option<u32>>,
+    /// Each group's last member in list order.
+    last_of: HashMap<u32, usize>,
+    /// Each group's member that holds the data, once it is here.
+    done: HashMap<u32, usize>,
+    /// Members waiting for their group's data holder, which they are then linked to.
+    deferred: HashMap<u32, Vec<usize>>,
+    /// Groups whose data holder is sent in this phase.
+    in_transfer: HashSet<u32>,
+    /// Members to link at the end of the phase.
+    after_phase: Vec<usize>,
+    /// Folders sent only to hold what is below them (`-R`): nothing in them is deleted.
+    no_content: HashSet<Vec<u8>>,
     am_root: bool,
 }
 
@@ -101,18 +116,18 @@ pub(super) fn run<W: Write>(
         }
     }
     let keep = super::keep_of(req);
-    let mut decoder = Decoder::new(session.protocol, keep);
-    let mut list = Vec::new();
+    let mut decoder = LinkDecoder::new(session.protocol, keep, req.hard_links);
+    let mut received = Vec::new();
     let client_io_error = loop {
         match decoder.get(input)? {
-            Ok(entry) => {
-                if !is_safe_name(&entry.name) {
+            Ok(got) => {
+                if !is_safe_name(&got.entry.name) {
                     return Err(invalid(format!(
                         "the client sent the unsafe name {:?}",
-                        String::from_utf8_lossy(&entry.name)
+                        String::from_utf8_lossy(&got.entry.name)
                     )));
                 }
-                list.push(entry);
+                received.push(got);
             }
             Err(bits) => break bits,
         }
@@ -127,12 +142,28 @@ pub(super) fn run<W: Write>(
             groups = id_map(Ids::Groups, get_id_list(input)?);
         }
     }
-    for e in &mut list {
+    for got in &mut received {
+        let e = &mut got.entry;
         e.uid = users.get(&e.uid).copied().unwrap_or(e.uid);
         e.gid = groups.get(&e.gid).copied().unwrap_or(e.gid);
     }
-    flist::sort(&mut list);
-    list.dedup_by(|a, b| a.name == b.name);
+    received.sort_by(|a, b| flist::compare(&a.entry, &b.entry));
+    received.dedup_by(|a, b| a.entry.name == b.entry.name);
+    let no_content: HashSet<Vec<u8>> = received
+        .iter()
+        .filter(|r| r.entry.is_dir() && !r.content_dir)
+        .map(|r| r.entry.name.clone())
+        .collect();
+    // Hard-linked groups, by the index their first was sent with; each group's last
+    // member in list order is the one that is made whatever is here (see link_role).
+    let groups: Vec<Option<u32>> = received.iter().map(|r| r.hlink).collect();
+    let mut last_of: HashMap<u32, usize> = HashMap::new();
+    for (i, g) in groups.iter().enumerate() {
+        if let Some(g) = g {
+            last_of.insert(*g, i);
+        }
+    }
+    let list: Vec<Entry> = received.into_iter().map(|r| r.entry).collect();
     check_parents(&list)?;
     let client_io_error = client_io_error | heard.borrow().io_error;
 
@@ -164,6 +195,13 @@ pub(super) fn run<W: Write>(
         may_delete: false,
         children: HashMap::new(),
         filters,
+        groups,
+        last_of,
+        done: HashMap::new(),
+        deferred: HashMap::new(),
+        in_transfer: HashSet::new(),
+        after_phase: Vec::new(),
+        no_content,
         // SAFETY: geteuid has no preconditions and cannot fail.
         am_root: unsafe { libc::geteuid() } == 0,
     };
@@ -189,7 +227,10 @@ pub(super) fn run<W: Write>(
     }
     for (i, entry) in list.iter().enumerate() {
         let fresh = created && entry.name == b".";
-        if let Err(e) = recv.generate(input, i as i32, entry, fresh) {
+        let result = recv
+            .generate(input, i as i32, entry, fresh)
+            .and_then(|()| recv.link_waiting(i));
+        if let Err(e) = result {
             if is_stream_error(&e) {
                 return Err(e);
             }
@@ -207,6 +248,9 @@ pub(super) fn run<W: Write>(
     // The end of the first phase; the client answers it in kind.
     let out = &mut *recv.out;
     send_ndx(out, &mut recv.ndx_out, NDX_DONE)?;
+    recv.in_transfer.clear();
+    recv.link_after_phase()?;
+    let out = &mut *recv.out;
     out.flush()?;
     recv.pump(input)?;
     // No redo phase (a failed check is reported instead), the delay-updates phase, then
@@ -506,6 +550,162 @@ impl<W: Write> Recv<'_, W> {
             && !(e.is_link() && self.req.omit_link_times)
     }
 
+    /// After entry `i`: if it became its hard-linked group's data holder, the members
+    /// that waited for one are linked to it now, as rsync's `finish_hard_link` does.
+    fn link_waiting(&mut self, i: usize) -> io::Result<()> {
+        let Some(group) = self.groups.get(i).copied().flatten() else {
+            return Ok(());
+        };
+        if self.done.contains_key(&group)
+            || self.deferred.get(&group).is_some_and(|d| d.contains(&i))
+        {
+            return Ok(());
+        }
+        self.done.insert(group, i);
+        let waiting = self.deferred.remove(&group).unwrap_or_default();
+        if self.in_transfer.contains(&group) {
+            self.after_phase.extend(waiting);
+            return Ok(());
+        }
+        self.link_all(i, waiting)
+    }
+
+    /// Links members `waiting` to their group's data holder `holder`.
+    fn link_all(&mut self, holder: usize, waiting: Vec<usize>) -> io::Result<()> {
+        let i = holder;
+        let list = self.list;
+        for j in waiting {
+            let e = &list[j];
+            let r = self.rel_of(e)?;
+            let path = self.full(r.as_ref());
+            let here = std::fs::symlink_metadata(&path).ok();
+            if !self.link_to_first(j as i32, e, i, &path, here.as_ref())? {
+                self.io_error |= IOERR_GENERAL;
+            }
+        }
+        Ok(())
+    }
+
+    /// The end of the first phase: the members of groups whose data came in it are
+    /// linked now, in list order.
+    fn link_after_phase(&mut self) -> io::Result<()> {
+        let mut waiting = std::mem::take(&mut self.after_phase);
+        // Group by group, in the order their data holders came, as rsync finishes them.
+        let holder_of = |j: &usize| {
+            self.groups
+                .get(*j)
+                .copied()
+                .flatten()
+                .and_then(|g| self.done.get(&g).copied())
+        };
+        waiting.sort_by_key(|j| (holder_of(j), *j));
+        for j in waiting {
+            let Some(group) = self.groups.get(j).copied().flatten() else {
+                continue;
+            };
+            let Some(&holder) = self.done.get(&group) else {
+                continue;
+            };
+            let result = self.link_all(holder, vec![j]);
+            if let Err(e) = result {
+                if is_stream_error(&e) {
+                    return Err(e);
+                }
+                self.io_error |= IOERR_GENERAL;
+                self.out.message(
+                    Tag::ErrorXfer,
+                    format!("rsync: [generator] {}\n", super::os_text(&e)).as_bytes(),
+                )?;
+            }
+        }
+        Ok(())
+    }
+
+    /// Sends the flags of a hard link made (or found) here, with the name of its group's
+    /// first, which the client shows as `=> NAME`.
+    fn tell_link(&mut self, ndx: i32, iflags: u32, first: &[u8]) -> io::Result<()> {
+        let mut b = Vec::new();
+        self.ndx_out.put(&mut b, ndx);
+        put_shortint(&mut b, (iflags | itemize::XNAME_FOLLOWS) as u16);
+        put_vstring(&mut b, first)?;
+        self.out.write_all(&b)
+    }
+
+    /// rsync's `hard_link_check` for a later member of a hard-linked group: linked to
+    /// its group's first, which list order made (or found) before it. `false` when the
+    /// first is not there, and the entry is then made as if it were the first.
+    fn link_to_first(
+        &mut self,
+        ndx: i32,
+        e: &Entry,
+        leader: usize,
+        path: &Path,
+        here: Option<&Metadata>,
+    ) -> io::Result<bool> {
+        let list = self.list;
+        let first = &list[leader];
+        let first_rel = self.rel_of(first)?;
+        let first_path = self.full(first_rel.as_ref());
+        let first_meta = std::fs::symlink_metadata(&first_path);
+        let dry = self.req.dry_run;
+        let Ok(first_meta) = first_meta else {
+            if dry {
+                let iflags = itemize::LOCAL_CHANGE
+                    | match here {
+                        Some(h) => self.differences(e, h),
+                        None => itemize::IS_NEW,
+                    };
+                self.tell_link(ndx, iflags, &first.name)?;
+                return Ok(true);
+            }
+            return Ok(false);
+        };
+        if let Some(h) = here {
+            if h.dev() == first_meta.dev() && h.ino() == first_meta.ino() {
+                // Linked already: a line (with no name after it) only for what -i
+                // shows of the group's changes.
+                let iflags = itemize::LOCAL_CHANGE | self.differences(e, h);
+                let all = self.req.itemize > 1 || self.req.verbose > 1;
+                if iflags & itemize::SIGNIFICANT != 0 || all {
+                    self.tell_link(ndx, iflags, b"")?;
+                }
+                return Ok(true);
+            }
+        }
+        let iflags = itemize::LOCAL_CHANGE
+            | match here {
+                Some(h) => self.differences(e, h),
+                None => itemize::IS_NEW,
+            };
+        if !dry {
+            if let Some(h) = here.filter(|h| h.is_dir()) {
+                let h = h.clone();
+                let r = rel(&e.name)?;
+                self.delete_one(&r, &e.name, &h)?;
+            }
+            let base = path
+                .file_name()
+                .map(|n| n.as_bytes().to_vec())
+                .unwrap_or_default();
+            let temp = path.with_file_name(OsStr::from_bytes(
+                &[
+                    b".",
+                    &base[..],
+                    format!(".prtools-hl{}", std::process::id()).as_bytes(),
+                ]
+                .concat(),
+            ));
+            let _ = std::fs::remove_file(&temp);
+            std::fs::hard_link(&first_path, &temp).map_err(FileError)?;
+            if let Err(err) = std::fs::rename(&temp, path) {
+                let _ = std::fs::remove_file(&temp);
+                return Err(FileError(err).into());
+            }
+        }
+        self.tell_link(ndx, iflags, &first.name)?;
+        Ok(true)
+    }
+
     /// rsync's `itemize`: the flags for what differs between the entry and what is here.
     fn differences(&self, e: &Entry, here: &Metadata) -> u32 {
         let mut iflags = 0;
@@ -577,7 +777,7 @@ impl<W: Write> Recv<'_, W> {
                 self.set_owner(&path, e, here.as_ref());
             }
             // rsync's deletion messages overtake the folder's own line.
-            if self.may_delete && here.is_some() && !fresh {
+            if self.may_delete && here.is_some() && !fresh && !self.no_content.contains(&e.name) {
                 let children = std::mem::take(&mut self.children);
                 let result = self.delete_extras(rel.as_ref(), &e.name, &children);
                 self.children = children;
@@ -591,6 +791,23 @@ impl<W: Write> Recv<'_, W> {
         let Some(r) = rel else {
             return Err(invalid("a non-folder named \".\"".into()));
         };
+        if let Some(group) = self.groups.get(ndx as usize).copied().flatten() {
+            // rsync's order: a member is linked to its group's data holder once there is
+            // one; before that, a member missing here waits, unless it is the last, and
+            // the first member that is here (or the last) becomes the holder.
+            if self.in_transfer.contains(&group) {
+                self.after_phase.push(ndx as usize);
+                return Ok(());
+            }
+            if let Some(&holder) = self.done.get(&group) {
+                if self.link_to_first(ndx, e, holder, &path, here.as_ref())? {
+                    return Ok(());
+                }
+            } else if here.is_none() && self.last_of.get(&group) != Some(&(ndx as usize)) {
+                self.deferred.entry(group).or_default().push(ndx as usize);
+                return Ok(());
+            }
+        }
         if let Some(h) = here.as_ref().filter(|h| h.is_dir()) {
             let h = h.clone();
             self.delete_one(&r, &e.name, &h)?;
@@ -691,6 +908,13 @@ impl<W: Write> Recv<'_, W> {
                 Some(h) => self.differences(e, h),
                 None => itemize::IS_NEW,
             };
+        if let Some(group) = self.groups.get(ndx as usize).copied().flatten() {
+            // Its group's other members wait for the end of the phase, as rsync's wait
+            // for the receiver to finish the file (a dry run's finishes at once).
+            if !dry {
+                self.in_transfer.insert(group);
+            }
+        }
         let mut b = Vec::new();
         self.ndx_out.put(&mut b, ndx);
         put_shortint(&mut b, iflags as u16);
@@ -936,7 +1160,11 @@ impl<W: Write> Recv<'_, W> {
         }
         let children = std::mem::take(&mut self.children);
         let list = self.list;
-        for e in list.iter().filter(|e| e.is_dir()) {
+        let no_content = std::mem::take(&mut self.no_content);
+        for e in list
+            .iter()
+            .filter(|e| e.is_dir() && !no_content.contains(&e.name))
+        {
             let rel = self.rel_of(e)?;
             let is_dir =
                 std::fs::symlink_metadata(self.full(rel.as_ref())).is_ok_and(|m| m.is_dir());
@@ -945,6 +1173,7 @@ impl<W: Write> Recv<'_, W> {
             }
         }
         self.children = children;
+        self.no_content = no_content;
         Ok(())
     }
 

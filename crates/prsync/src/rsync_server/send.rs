@@ -18,10 +18,11 @@ use prtools_rsync_wire::ndx::{NdxState, NDX_DONE};
 use prtools_rsync_wire::server_request::ServerRequest;
 use prtools_rsync_wire::sums::{read_blocks, SumHead};
 
-use super::list::{list, Listed};
+use super::list::{list, How, Listed};
 use super::wire::{echo, filter_list, read_filters, read_request, send_ndx, Out};
 use crate::exit;
 use crate::idmap::{name_of, Ids};
+use prtools_rsync_wire::flist_links::mark;
 
 /// rsync's I/O error bits.
 const IOERR_GENERAL: i32 = 1;
@@ -79,7 +80,17 @@ pub(super) fn run<W: Write>(
         out.flush()?;
         return Ok(exit::SELECT);
     }
-    let listed = list(&sources, req.recursive, &filters);
+    let listed = list(
+        &sources,
+        &How {
+            recursive: req.recursive,
+            dirs: req.dirs,
+            relative: req.relative,
+            implied_dirs: !req.no_implied_dirs,
+            hard_links: req.hard_links,
+            filters: &filters,
+        },
+    );
     for note in &listed.notes {
         let tag = if note.starts_with("rsync:") {
             Tag::ErrorXfer
@@ -96,7 +107,11 @@ pub(super) fn run<W: Write>(
     let mut buf = Vec::new();
     let mut enc = Encoder::new(session.protocol, keep);
     for item in &listed.items {
+        let start = buf.len();
         enc.put(&mut buf, &item.entry);
+        if let Some(m) = item.mark {
+            mark(&mut buf, start, m)?;
+        }
         if buf.len() >= 64 * 1024 {
             out.write_all(&buf)?;
             buf.clear();
