@@ -300,3 +300,111 @@ fn what_the_server_does_not_do_ends_with_one_line_and_no_hang() {
         text(&got.stderr)
     );
 }
+
+/// Hard links (`-H`), filter rules, `-R`'s implied folders and `-s`'s arguments on
+/// stdin, both ways, at protocol 31: the same trees and lines as with rsync on the host.
+#[test]
+fn hard_links_filters_relative_paths_and_secluded_args_match_rsync() {
+    let tc = TestCluster::start(1);
+    let scratch = tc.scratch("more");
+    let node = tc.cluster.node_tmp(1);
+    let src = scratch.join("src");
+    make_tree(&src);
+    std::fs::hard_link(src.join("etc/hosts"), src.join("hosts.hard")).unwrap();
+    std::fs::hard_link(src.join("etc/big.txt"), src.join("etc/conf.d/big.hard")).unwrap();
+    let prsync = prsync_there(&tc);
+    let from = format!("{}/", src.display());
+    let cases: [&[&str]; 4] = [
+        &["--protocol=31", "-aiH"],
+        &["--protocol=31", "-aiH", "--exclude=*.conf", "--delete"],
+        &["--protocol=31", "-ais", "--exclude=old/"],
+        &["--protocol=30", "-aiH", "--no-whole-file"],
+    ];
+    for (round, args) in cases.iter().enumerate() {
+        if round == 3 {
+            // A new hard link to a changed file, and one link of a pair gone.
+            change(&src);
+            std::fs::hard_link(src.join("etc/big.txt"), src.join("zz.hard")).unwrap();
+            std::fs::remove_file(src.join("hosts.hard")).unwrap();
+        }
+        for remote in ["rsync", prsync.as_str()] {
+            let dest = if remote == "rsync" {
+                "by-rsync"
+            } else {
+                "by-prsync"
+            };
+            let push = rsync(&tc, remote, args, &from, &format!("node1:/tmp/{dest}/"));
+            assert_eq!(
+                push.status.code(),
+                Some(0),
+                "{args:?} {}",
+                text(&push.stderr)
+            );
+            let pull_to = scratch.join(format!("pulled-{dest}"));
+            let pull = rsync(
+                &tc,
+                remote,
+                args,
+                &format!("node1:/tmp/{dest}/"),
+                pull_to.to_str().unwrap(),
+            );
+            assert_eq!(
+                pull.status.code(),
+                Some(0),
+                "{args:?} {}",
+                text(&pull.stderr)
+            );
+            std::fs::write(
+                scratch.join(format!("{dest}.out")),
+                [
+                    shown(&push, dest, "DEST"),
+                    shown(&pull, pull_to.to_str().unwrap(), "PULLED").replace(dest, "DEST"),
+                ]
+                .concat(),
+            )
+            .unwrap();
+        }
+        let want = std::fs::read_to_string(scratch.join("by-rsync.out")).unwrap();
+        let got = std::fs::read_to_string(scratch.join("by-prsync.out")).unwrap();
+        assert_text_eq!(want, got);
+        assert_eq!(
+            snapshot(&node.join("by-prsync")),
+            snapshot(&node.join("by-rsync")),
+            "{args:?}"
+        );
+        assert_eq!(
+            snapshot(&scratch.join("pulled-by-prsync")),
+            snapshot(&scratch.join("pulled-by-rsync")),
+            "{args:?}"
+        );
+        let inode = |p: &Path| std::fs::metadata(p).unwrap().ino();
+        let there = node.join("by-prsync");
+        if args.contains(&"-aiH") {
+            assert_eq!(
+                inode(&there.join("etc/big.txt")),
+                inode(&there.join("etc/conf.d/big.hard"))
+            );
+        }
+    }
+    // -R: the path as named, its folders implied.
+    let r_want = rsync(
+        &tc,
+        "rsync",
+        &["-aiR"],
+        "node1:/tmp/by-rsync/./etc/conf.d",
+        scratch.join("r-rsync").to_str().unwrap(),
+    );
+    let r_got = rsync(
+        &tc,
+        &prsync,
+        &["-aiR"],
+        "node1:/tmp/by-rsync/./etc/conf.d",
+        scratch.join("r-prsync").to_str().unwrap(),
+    );
+    assert_eq!(r_got.status.code(), Some(0), "{}", text(&r_got.stderr));
+    assert_text_eq!(shown(&r_want, "r-rsync", "r-prsync"), text(&r_got.stdout));
+    assert_eq!(
+        snapshot(&scratch.join("r-prsync")),
+        snapshot(&scratch.join("r-rsync"))
+    );
+}

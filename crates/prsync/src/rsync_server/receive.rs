@@ -89,8 +89,9 @@ struct Recv<'a, W: Write> {
     deferred: HashMap<u32, Vec<usize>>,
     /// Groups whose data holder is sent in this phase.
     in_transfer: HashSet<u32>,
-    /// Members to link at the end of the phase.
-    after_phase: Vec<usize>,
+    /// Members to link at the end of the phase, and whether each came before its
+    /// group's data holder.
+    after_phase: Vec<(usize, bool)>,
     /// Folders sent only to hold what is below them (`-R`): nothing in them is deleted.
     no_content: HashSet<Vec<u8>>,
     am_root: bool,
@@ -564,7 +565,8 @@ impl<W: Write> Recv<'_, W> {
         self.done.insert(group, i);
         let waiting = self.deferred.remove(&group).unwrap_or_default();
         if self.in_transfer.contains(&group) {
-            self.after_phase.extend(waiting);
+            self.after_phase
+                .extend(waiting.into_iter().map(|j| (j, true)));
             return Ok(());
         }
         self.link_all(i, waiting)
@@ -590,16 +592,21 @@ impl<W: Write> Recv<'_, W> {
     /// linked now, in list order.
     fn link_after_phase(&mut self) -> io::Result<()> {
         let mut waiting = std::mem::take(&mut self.after_phase);
-        // Group by group, in the order their data holders came, as rsync finishes them.
-        let holder_of = |j: &usize| {
+        // rsync's finish_hard_link order: group by group as their data holders came;
+        // in each, the members that came after the holder in list order, then those
+        // that waited before it, nearest first.
+        let holder_of = |j: usize| {
             self.groups
-                .get(*j)
+                .get(j)
                 .copied()
                 .flatten()
                 .and_then(|g| self.done.get(&g).copied())
         };
-        waiting.sort_by_key(|j| (holder_of(j), *j));
-        for j in waiting {
+        waiting.sort_by_key(|&(j, before)| {
+            let key = if before { usize::MAX - j } else { j };
+            (holder_of(j), before, key)
+        });
+        for (j, _) in waiting {
             let Some(group) = self.groups.get(j).copied().flatten() else {
                 continue;
             };
@@ -796,7 +803,7 @@ impl<W: Write> Recv<'_, W> {
             // one; before that, a member missing here waits, unless it is the last, and
             // the first member that is here (or the last) becomes the holder.
             if self.in_transfer.contains(&group) {
-                self.after_phase.push(ndx as usize);
+                self.after_phase.push((ndx as usize, false));
                 return Ok(());
             }
             if let Some(&holder) = self.done.get(&group) {
