@@ -37,6 +37,8 @@ pub struct Received {
     pub hlink: Option<u32>,
     /// A folder whose contents came with the list (false for `-R`'s implied folders).
     pub content_dir: bool,
+    /// A regular file's MD5, with `-c` (a later hard link's is its first's).
+    pub checksum: Option<[u8; 16]>,
 }
 
 /// The receiving side's list decoder for lists that may hold hard links.
@@ -52,7 +54,9 @@ pub struct LinkDecoder {
     rdev_major: u32,
     last_name: Vec<u8>,
     /// Every entry so far, in the order sent, for later hard links to copy.
-    seen: Vec<Entry>,
+    seen: Vec<(Entry, Option<[u8; 16]>)>,
+    /// `-c`: each regular file ends with its MD5.
+    checksums: bool,
 }
 
 impl LinkDecoder {
@@ -64,6 +68,12 @@ impl LinkDecoder {
             hard_links,
             ..LinkDecoder::default()
         }
+    }
+
+    /// With `-c`: each regular file's entry ends with its MD5.
+    pub fn with_checksums(mut self, on: bool) -> LinkDecoder {
+        self.checksums = on;
+        self
     }
 
     /// Reads the next entry, or the end of the list with its I/O error bits.
@@ -103,7 +113,7 @@ impl LinkDecoder {
         self.last_name.clone_from(&name);
         if hlinked && flags & HLINK_FIRST == 0 {
             let first = get_varint(r)?;
-            let leader = usize::try_from(first)
+            let (leader, checksum) = usize::try_from(first)
                 .ok()
                 .and_then(|i| self.seen.get(i))
                 .ok_or_else(|| invalid(format!("a hard link to entry {first}, not yet sent")))?
@@ -118,11 +128,12 @@ impl LinkDecoder {
                 top: false,
                 ..leader
             };
-            self.seen.push(entry.clone());
+            self.seen.push((entry.clone(), checksum));
             return Ok(Ok(Received {
                 entry,
                 hlink: Some(first as u32),
                 content_dir: false,
+                checksum,
             }));
         }
         let size = get_varlong(r, 3)?;
@@ -184,12 +195,20 @@ impl LinkDecoder {
             rdev,
             link,
         };
+        let checksum = if self.checksums && kind == 0o100000 {
+            let mut sum = [0u8; 16];
+            r.read_exact(&mut sum)?;
+            Some(sum)
+        } else {
+            None
+        };
         let hlink = hlinked.then_some(self.seen.len() as u32);
-        self.seen.push(entry.clone());
+        self.seen.push((entry.clone(), checksum));
         Ok(Ok(Received {
             entry,
             hlink,
             content_dir: is_dir && flags & xmit::NO_CONTENT_DIR == 0,
+            checksum,
         }))
     }
 }
@@ -326,6 +345,35 @@ mod tests {
                 assert_eq!(got[i].entry.mode, want.mode, "protocol {protocol}");
             }
         }
+    }
+
+    #[test]
+    fn checksums_follow_regular_files_and_later_links_share_their_firsts() {
+        let mut enc = Encoder::new(31, Keep::default());
+        let mut wire = Vec::new();
+        let sum = [7u8; 16];
+        for (e, m) in [
+            (entry("d", 0o040755, 1), None),
+            (entry("f", 0o100644, 1), Some(Mark::FirstLink)),
+            (entry("g", 0o100644, 1), Some(Mark::LaterLink(1))),
+        ] {
+            let start = wire.len();
+            enc.put(&mut wire, &e);
+            if let Some(m) = m {
+                mark(&mut wire, start, m).unwrap();
+            }
+            if e.mode & 0o170000 == 0o100000 && !matches!(m, Some(Mark::LaterLink(_))) {
+                wire.extend_from_slice(&sum);
+            }
+        }
+        enc.end(&mut wire, 0);
+        let mut dec = LinkDecoder::new(31, Keep::default(), true).with_checksums(true);
+        let mut r = &wire[..];
+        let got: Vec<_> = (0..3).map(|_| dec.get(&mut r).unwrap().unwrap()).collect();
+        assert_eq!(got[0].checksum, None);
+        assert_eq!(got[1].checksum, Some(sum));
+        assert_eq!(got[2].checksum, Some(sum));
+        assert_eq!(dec.get(&mut r).unwrap(), Err(0));
     }
 
     #[test]

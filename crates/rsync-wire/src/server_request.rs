@@ -38,6 +38,8 @@ pub struct ServerRequest {
     pub whole_file: bool,
     /// `-H`.
     pub hard_links: bool,
+    /// `-c`: files are compared by their MD5, which the list carries.
+    pub checksum: bool,
     /// `-R`.
     pub relative: bool,
     /// `-d`: folders without their contents.
@@ -236,6 +238,7 @@ impl ServerRequest {
                 'I' => self.ignore_times = true,
                 'u' => self.update = true,
                 'H' => self.hard_links = true,
+                'c' => self.checksum = true,
                 'R' => self.relative = true,
                 'd' => self.dirs = true,
                 'O' => self.omit_dir_times = true,

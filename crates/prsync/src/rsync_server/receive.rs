@@ -81,6 +81,8 @@ struct Recv<'a, W: Write> {
     filters: FilterList,
     /// Each entry's hard-linked group (`-H`).
     groups: Vec<Option<u32>>,
+    /// Each regular file's MD5 (`-c`).
+    sums: Vec<Option<[u8; 16]>>,
     /// Each group's last member in list order.
     last_of: HashMap<u32, usize>,
     /// Each group's member that holds the data, once it is here.
@@ -117,7 +119,8 @@ pub(super) fn run<W: Write>(
         }
     }
     let keep = super::keep_of(req);
-    let mut decoder = LinkDecoder::new(session.protocol, keep, req.hard_links);
+    let mut decoder =
+        LinkDecoder::new(session.protocol, keep, req.hard_links).with_checksums(req.checksum);
     let mut received = Vec::new();
     let client_io_error = loop {
         match decoder.get(input)? {
@@ -164,6 +167,7 @@ pub(super) fn run<W: Write>(
             last_of.insert(*g, i);
         }
     }
+    let sums: Vec<Option<[u8; 16]>> = received.iter().map(|r| r.checksum).collect();
     let list: Vec<Entry> = received.into_iter().map(|r| r.entry).collect();
     check_parents(&list)?;
     let client_io_error = client_io_error | heard.borrow().io_error;
@@ -197,6 +201,7 @@ pub(super) fn run<W: Write>(
         children: HashMap::new(),
         filters,
         groups,
+        sums,
         last_of,
         done: HashMap::new(),
         deferred: HashMap::new(),
@@ -289,6 +294,24 @@ pub(super) fn run<W: Write>(
     } else {
         exit::OK
     })
+}
+
+/// The MD5 of a file's data, as `-c` compares it (all zeros if it cannot be read, which
+/// then never matches).
+pub(super) fn file_md5(path: &Path) -> [u8; 16] {
+    use prtools_rsync_wire::checksum::FileSum;
+    let mut sum = FileSum::default();
+    let Ok(mut f) = std::fs::File::open(path) else {
+        return [0; 16];
+    };
+    let mut buf = vec![0u8; 256 * 1024];
+    loop {
+        match f.read(&mut buf) {
+            Ok(0) => return sum.finish(),
+            Ok(n) => sum.update(&buf[..n]),
+            Err(_) => return [0; 16],
+        }
+    }
 }
 
 /// The head rsync's generator sends for a basis of `len` bytes: its block length, and
@@ -899,9 +922,12 @@ impl<W: Write> Recv<'_, W> {
             return self.skipped(&format!("{} is newer", String::from_utf8_lossy(&e.name)));
         }
         if let Some(h) = basis {
-            let same = !self.req.ignore_times
-                && h.size() == e.size
-                && (self.req.size_only || h.mtime() == e.mtime);
+            let same = h.size() == e.size
+                && if self.req.checksum {
+                    self.sums.get(ndx as usize).copied().flatten() == Some(file_md5(&path))
+                } else {
+                    !self.req.ignore_times && (self.req.size_only || h.mtime() == e.mtime)
+                };
             if same {
                 let iflags = self.differences(e, h);
                 if !dry {
@@ -910,7 +936,13 @@ impl<W: Write> Recv<'_, W> {
                 return self.tell(ndx, iflags);
             }
         }
+        let checked = if self.req.checksum {
+            itemize::REPORT_CHANGE
+        } else {
+            0
+        };
         let iflags = itemize::TRANSFER
+            | checked
             | match basis {
                 Some(h) => self.differences(e, h),
                 None => itemize::IS_NEW,

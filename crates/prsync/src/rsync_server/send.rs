@@ -22,7 +22,7 @@ use super::list::{list, How, Listed};
 use super::wire::{echo, filter_list, read_filters, read_request, send_ndx, Out};
 use crate::exit;
 use crate::idmap::{name_of, Ids};
-use prtools_rsync_wire::flist_links::mark;
+use prtools_rsync_wire::flist_links::{mark, Mark};
 
 /// rsync's I/O error bits.
 const IOERR_GENERAL: i32 = 1;
@@ -111,6 +111,9 @@ pub(super) fn run<W: Write>(
         enc.put(&mut buf, &item.entry);
         if let Some(m) = item.mark {
             mark(&mut buf, start, m)?;
+        }
+        if req.checksum && item.entry.is_file() && !matches!(item.mark, Some(Mark::LaterLink(_))) {
+            buf.extend_from_slice(&super::receive::file_md5(&item.path));
         }
         if buf.len() >= 64 * 1024 {
             out.write_all(&buf)?;
