@@ -46,6 +46,10 @@ pub struct ServerRequest {
     pub dirs: bool,
     /// `--no-implied-dirs`.
     pub no_implied_dirs: bool,
+    /// `--files-from`: `-` for names the client sends on the stream, else a file here.
+    pub files_from: Option<String>,
+    /// `--from0`: the names end in NUL, not newline.
+    pub from0: bool,
     /// `-I`.
     pub ignore_times: bool,
     /// `--size-only`.
@@ -116,6 +120,7 @@ const TAKES_VALUE: &[&str] = &[
     "--groupmap",
     "--iconv",
     "--confine-root",
+    "--files-from",
 ];
 
 /// Long options a server may take and do nothing about: they only change what it would
@@ -143,6 +148,7 @@ impl ServerRequest {
         let mut saw_bundle = false;
         let mut specials: Option<bool> = None;
         let mut options_over = false;
+        let mut no_relative = false;
         while let Some(arg) = args.next() {
             if options_over
                 || !req.paths.is_empty()
@@ -185,6 +191,9 @@ impl ServerRequest {
                     }
                     ("--existing", None) => req.existing = true,
                     ("--no-implied-dirs", None) => req.no_implied_dirs = true,
+                    ("--files-from", Some(f)) => req.files_from = Some(f.to_string()),
+                    ("--from0", None) => req.from0 = true,
+                    ("--no-relative", None) => no_relative = true,
                     ("--drop-D", None) => req.drop_devices = true,
                     ("--no-drop-D", None) => req.drop_devices = false,
                     ("--confine-root", Some(dir)) => req.confine_root = Some(dir.to_string()),
@@ -217,6 +226,13 @@ impl ServerRequest {
             }
         }
         req.specials = specials.unwrap_or(req.devices);
+        // As rsync's server reads --files-from: -R (unless --no-relative) and -d.
+        if req.files_from.is_some() {
+            req.dirs = true;
+            req.relative = !no_relative;
+        } else if no_relative {
+            req.relative = false;
+        }
         Some(req)
     }
 

@@ -18,10 +18,10 @@ mod receive;
 mod send;
 mod wire;
 
-use std::cell::RefCell;
 use std::ffi::OsString;
 use std::io::{self, BufReader, BufWriter};
-use std::rc::Rc;
+use std::sync::atomic::AtomicU64;
+use std::sync::{Arc, Mutex};
 
 use prtools_rsync_wire::flist::Keep;
 use prtools_rsync_wire::handshake::HandshakeError;
@@ -51,7 +51,7 @@ pub fn serve(args: &[OsString]) -> i32 {
             }
         }
     }
-    let mut stdin = BufReader::with_capacity(256 * 1024, io::stdin().lock());
+    let mut stdin = BufReader::with_capacity(256 * 1024, io::stdin());
     let Some(mut req) = ServerRequest::parse(&text) else {
         eprintln!("prsync: --server was not started by an rsync client; hint: run `rsync --rsync-path=prsync ...`");
         return exit::SYNTAX;
@@ -85,7 +85,20 @@ pub fn serve(args: &[OsString]) -> i32 {
             .unwrap_or(0);
         now ^ ((std::process::id() as i32) << 6)
     });
-    let mut stdout = BufWriter::with_capacity(64 * 1024, io::stdout().lock());
+    // A client may have left our ends of its pipes non-blocking (they can be shared
+    // with the remote shell): this side blocks on them, so a full pipe must wait, not
+    // fail with EAGAIN.
+    for fd in [libc::STDIN_FILENO, libc::STDOUT_FILENO] {
+        // SAFETY: fcntl(2) on descriptors this process was started with; F_GETFL and
+        // F_SETFL touch only the status flags.
+        unsafe {
+            let flags = libc::fcntl(fd, libc::F_GETFL);
+            if flags >= 0 && flags & libc::O_NONBLOCK != 0 {
+                libc::fcntl(fd, libc::F_SETFL, flags & !libc::O_NONBLOCK);
+            }
+        }
+    }
+    let mut stdout = BufWriter::with_capacity(64 * 1024, io::stdout());
     let session = match server_handshake::server(&mut stdin, &mut stdout, &req.client_info, seed) {
         Ok(s) => s,
         Err(HandshakeError::Version(v)) if (0..100).contains(&v) => {
@@ -97,9 +110,9 @@ pub fn serve(args: &[OsString]) -> i32 {
             return exit::PROTOCOL;
         }
     };
-    let heard = Rc::new(RefCell::new(wire::Heard::default()));
+    let heard = Arc::new(Mutex::new(wire::Heard::default()));
     let heard_in = heard.clone();
-    let read = Rc::new(std::cell::Cell::new(0u64));
+    let read = Arc::new(AtomicU64::new(0));
     let counted = wire::Counting {
         inner: stdin,
         count: read.clone(),
@@ -116,7 +129,7 @@ pub fn serve(args: &[OsString]) -> i32 {
     match result {
         Ok(code) => code,
         Err(e) => {
-            if heard.borrow().error_exit {
+            if heard.lock().unwrap_or_else(|e| e.into_inner()).error_exit {
                 return exit::PARTIAL;
             }
             let line = format!("rsync: [prsync --server] the rsync protocol broke: {e}");

@@ -12,7 +12,6 @@
 //! parent must be a folder of the list, so that a client cannot make this side write
 //! through a symlink it sent.
 
-use std::cell::RefCell;
 use std::collections::{HashMap, HashSet};
 use std::ffi::OsStr;
 use std::fs::Metadata;
@@ -20,7 +19,9 @@ use std::io::{self, Read, Write};
 use std::os::unix::ffi::OsStrExt;
 use std::os::unix::fs::{FileTypeExt, MetadataExt};
 use std::path::{Path, PathBuf};
-use std::rc::Rc;
+use std::sync::atomic::{AtomicI32, Ordering};
+use std::sync::mpsc::{channel, sync_channel, Receiver, Sender, SyncSender, TrySendError};
+use std::sync::{Arc, Mutex, MutexGuard};
 
 use prtools_mapped::Mapped;
 use prtools_rsync_wire::checksum::{rolling, strong};
@@ -58,7 +59,9 @@ struct Deleted {
 struct Recv<'a, W: Write> {
     req: &'a ServerRequest,
     session: &'a Session,
-    out: &'a mut Out<W>,
+    out: &'a Mutex<&'a mut Out<W>>,
+    /// Files asked for, to the receiving thread, in the order asked.
+    pending: Option<SyncSender<Pending>>,
     list: &'a [Entry],
     root: Option<Root>,
     /// The destination folder, as messages show it.
@@ -68,7 +71,6 @@ struct Recv<'a, W: Write> {
     /// `-n` into a destination that does not exist: everything is new, nothing is made.
     all_new: bool,
     ndx_out: NdxState,
-    ndx_in: NdxState,
     deleted: Deleted,
     io_error: i32,
     /// Folders to give their mode and time once their contents are in.
@@ -96,16 +98,18 @@ struct Recv<'a, W: Write> {
     after_phase: Vec<(usize, bool)>,
     /// Folders sent only to hold what is below them (`-R`): nothing in them is deleted.
     no_content: HashSet<Vec<u8>>,
+    /// The second of a name sent twice: numbered, never acted on.
+    inactive: Vec<bool>,
     am_root: bool,
 }
 
 /// Receives what the client sends; returns the exit status.
-pub(super) fn run<W: Write>(
+pub(super) fn run<W: Write + Send, R: Read + Send>(
     req: &ServerRequest,
     session: &Session,
-    input: &mut impl Read,
+    input: &mut R,
     out: &mut Out<W>,
-    heard: &Rc<RefCell<Heard>>,
+    heard: &Arc<Mutex<Heard>>,
 ) -> io::Result<i32> {
     let mut filters = FilterList::new();
     if req.delete {
@@ -117,6 +121,35 @@ pub(super) fn run<W: Write>(
                 return Ok(super::UNSUPPORTED);
             }
         }
+    }
+    if let Some(file) = req.files_from.as_deref() {
+        // `--files-from=HOST:FILE` on a push: the file is here, and the client builds
+        // its list from the names this side sends.
+        if session.protocol < 31 {
+            out.error("rsync: [prsync --server] does not send --files-from names below protocol 31 yet; hint: use rsync 3.1 or later as the client, or point --rsync-path at rsync")?;
+            out.flush()?;
+            return Ok(super::UNSUPPORTED);
+        }
+        let mut text = match std::fs::read(file) {
+            Ok(t) => t,
+            Err(e) => {
+                out.error(&format!(
+                    "rsync: [Receiver] failed to open files-from file {file}: {}",
+                    super::os_text(&e)
+                ))?;
+                out.flush()?;
+                return Ok(exit::SYNTAX);
+            }
+        };
+        if !req.from0 {
+            for c in text.iter_mut().filter(|c| **c == b'\n' || **c == b'\r') {
+                *c = 0;
+            }
+        }
+        let ends_in_nul = text.last().map_or(true, |&c| c == 0);
+        text.extend_from_slice(if ends_in_nul { b"\0" } else { b"\0\0" });
+        out.write_all(&text)?;
+        out.flush()?;
     }
     let keep = super::keep_of(req);
     let mut decoder =
@@ -152,11 +185,29 @@ pub(super) fn run<W: Write>(
         e.gid = groups.get(&e.gid).copied().unwrap_or(e.gid);
     }
     received.sort_by(|a, b| flist::compare(&a.entry, &b.entry));
-    received.dedup_by(|a, b| a.entry.name == b.entry.name);
+    // A name sent twice keeps its place in the numbering, as in rsync's cleaned list,
+    // but only one of them is acted on: the folder if one is, else the first.
+    let mut inactive = vec![false; received.len()];
+    let mut kept = 0usize;
+    for i in 1..received.len() {
+        if received[i].entry.name != received[kept].entry.name {
+            kept = i;
+            continue;
+        }
+        let content = received[i].content_dir || received[kept].content_dir;
+        if received[i].entry.is_dir() && !received[kept].entry.is_dir() {
+            inactive[kept] = true;
+            kept = i;
+        } else {
+            inactive[i] = true;
+        }
+        received[kept].content_dir = content;
+    }
     let no_content: HashSet<Vec<u8>> = received
         .iter()
-        .filter(|r| r.entry.is_dir() && !r.content_dir)
-        .map(|r| r.entry.name.clone())
+        .zip(&inactive)
+        .filter(|(r, &off)| !off && r.entry.is_dir() && !r.content_dir)
+        .map(|(r, _)| r.entry.name.clone())
         .collect();
     // Hard-linked groups, by the index their first was sent with; each group's last
     // member in list order is the one that is made whatever is here (see link_role).
@@ -170,7 +221,8 @@ pub(super) fn run<W: Write>(
     let sums: Vec<Option<[u8; 16]>> = received.iter().map(|r| r.checksum).collect();
     let list: Vec<Entry> = received.into_iter().map(|r| r.entry).collect();
     check_parents(&list)?;
-    let client_io_error = client_io_error | heard.borrow().io_error;
+    let client_io_error =
+        client_io_error | heard.lock().unwrap_or_else(|e| e.into_inner()).io_error;
 
     let typed = req.paths.get(1).map(String::as_str).unwrap_or(".");
     let typed = if typed.is_empty() { "." } else { typed };
@@ -183,17 +235,24 @@ pub(super) fn run<W: Write>(
             return Ok(exit::SELECT);
         }
     }
+    if !super::confined(req, Path::new(typed)) {
+        out.error(&format!(
+            "rsync: [Receiver] \"{typed}\" is outside the --confine-root folder"
+        ))?;
+        return Ok(exit::SELECT);
+    }
+    let out = Mutex::new(out);
     let mut recv = Recv {
         req,
         session,
-        out,
+        out: &out,
+        pending: None,
         list: &list,
         root: None,
         dest: PathBuf::from(typed),
         rename: None,
         all_new: false,
         ndx_out: NdxState::default(),
-        ndx_in: NdxState::default(),
         deleted: Deleted::default(),
         io_error: 0,
         dirs: Vec::new(),
@@ -208,15 +267,10 @@ pub(super) fn run<W: Write>(
         in_transfer: HashSet::new(),
         after_phase: Vec::new(),
         no_content,
+        inactive,
         // SAFETY: geteuid has no preconditions and cannot fail.
         am_root: unsafe { libc::geteuid() } == 0,
     };
-    if !super::confined(req, Path::new(typed)) {
-        out.error(&format!(
-            "rsync: [Receiver] \"{typed}\" is outside the --confine-root folder"
-        ))?;
-        return Ok(exit::SELECT);
-    }
     let mut created = false;
     if !list.is_empty() {
         match recv.local_name(typed)? {
@@ -224,47 +278,108 @@ pub(super) fn run<W: Write>(
             Err(code) => return Ok(code),
         }
     }
+    let failed = AtomicI32::new(0);
+    let incoming = Incoming {
+        req,
+        session,
+        out: &out,
+        root: recv.root.as_ref().map(Root::fork),
+        am_root: recv.am_root,
+        failed: &failed,
+    };
+    let (tx, rx) = sync_channel(PIPELINE);
+    recv.pending = Some(tx);
+    let (phase_tx, phase_rx) = channel();
+    std::thread::scope(|scope| -> io::Result<()> {
+        let receiver = scope.spawn(move || {
+            if let Err(e) = incoming.receive_all(input, rx, phase_tx) {
+                // The stream is broken and the generator may be blocked writing to a
+                // client that no longer reads: end the process with rsync's status.
+                eprintln!("rsync: [prsync --server] the rsync protocol broke: {e}");
+                std::process::exit(exit::PROTOCOL);
+            }
+        });
+        let result = generate_all(&mut recv, &list, created, client_io_error, &phase_rx);
+        recv.pending = None;
+        result?;
+        let _ = receiver.join();
+        Ok(())
+    })?;
+    recv.finish_dirs()?;
+    let mut o = out.lock().unwrap_or_else(|e| e.into_inner());
+    send_ndx(&mut **o, &mut recv.ndx_out, NDX_DONE)?;
+    o.flush()?;
+    let io_error = recv.io_error | failed.load(Ordering::Relaxed);
+    Ok(if io_error != 0 {
+        exit::PARTIAL
+    } else {
+        exit::OK
+    })
+}
+
+/// How many files may be asked for ahead of the one being received: enough to keep
+/// the link busy with small files, few enough that their old copies' maps stay few.
+const PIPELINE: usize = 64;
+
+/// rsync's generator, after the list: every entry, the deletions, and the phases' ends,
+/// each end awaited from the receiving thread as rsync's generator awaits its receiver.
+fn generate_all<W: Write + Send>(
+    recv: &mut Recv<'_, W>,
+    list: &[Entry],
+    created: bool,
+    client_io_error: i32,
+    phase_rx: &Receiver<()>,
+) -> io::Result<()> {
+    let req = recv.req;
+    let stopped = || io::Error::new(io::ErrorKind::BrokenPipe, "the receiver stopped");
     // rsync deletes nothing after a sender's I/O error: its list may be short.
     let may_delete = req.delete && (client_io_error == 0 || req.ignore_errors);
     recv.may_delete = may_delete && req.delete_when == DeleteWhen::During;
-    recv.children = children_of(&list);
+    recv.children = children_of(list);
     if may_delete && req.delete_when == DeleteWhen::Before {
         recv.delete_pass()?;
     }
     for (i, entry) in list.iter().enumerate() {
+        if recv.inactive[i] {
+            continue;
+        }
         let fresh = created && entry.name == b".";
         let result = recv
-            .generate(input, i as i32, entry, fresh)
+            .generate(i as i32, entry, fresh)
             .and_then(|()| recv.link_waiting(i));
         if let Err(e) = result {
             if is_stream_error(&e) {
                 return Err(e);
             }
             recv.io_error |= IOERR_GENERAL;
-            recv.out.message(
+            recv.out().message(
                 Tag::ErrorXfer,
                 format!("rsync: [generator] {}\n", super::os_text(&e)).as_bytes(),
             )?;
-            continue;
         }
     }
-    if may_delete && req.delete_when == DeleteWhen::After {
-        recv.delete_pass()?;
+    // The end of the first phase; once the client has answered it, every file asked
+    // for is in, and the hard links waiting for them are made.
+    let out = recv.out;
+    {
+        let mut o = out.lock().unwrap_or_else(|e| e.into_inner());
+        send_ndx(&mut **o, &mut recv.ndx_out, NDX_DONE)?;
+        o.flush()?;
     }
-    // The end of the first phase; the client answers it in kind.
-    let out = &mut *recv.out;
-    send_ndx(out, &mut recv.ndx_out, NDX_DONE)?;
+    phase_rx.recv().map_err(|_| stopped())?;
     recv.in_transfer.clear();
     recv.link_after_phase()?;
-    let out = &mut *recv.out;
-    out.flush()?;
-    recv.pump(input)?;
+    if may_delete && req.delete_when == DeleteWhen::After {
+        // rsync's generator waits for the redo phase first, and its output goes then.
+        recv.out().flush()?;
+        recv.delete_pass()?;
+    }
     // No redo phase (a failed check is reported instead), the delay-updates phase, then
     // (protocol 31) the deletion totals.
-    let out = &mut *recv.out;
-    send_ndx(out, &mut recv.ndx_out, NDX_DONE)?;
-    send_ndx(out, &mut recv.ndx_out, NDX_DONE)?;
-    if session.protocol >= 31 {
+    let mut o = out.lock().unwrap_or_else(|e| e.into_inner());
+    send_ndx(&mut **o, &mut recv.ndx_out, NDX_DONE)?;
+    send_ndx(&mut **o, &mut recv.ndx_out, NDX_DONE)?;
+    if recv.session.protocol >= 31 {
         if req.delete {
             let mut b = Vec::new();
             recv.ndx_out.put(&mut b, NDX_DEL_STATS);
@@ -273,27 +388,170 @@ pub(super) fn run<W: Write>(
             for n in [plain, d.dirs, d.links, d.devices, d.specials] {
                 put_varint(&mut b, n);
             }
-            out.write_all(&b)?;
+            o.write_all(&b)?;
         }
-        send_ndx(out, &mut recv.ndx_out, NDX_DONE)?;
+        send_ndx(&mut **o, &mut recv.ndx_out, NDX_DONE)?;
     }
-    out.flush()?;
-    // The client's answer to the redo phase's end, and the end of its sending.
-    recv.pump(input)?;
-    recv.pump(input)?;
-    if session.protocol >= 31 {
-        // Its goodbye, answering the done after the deletion totals.
-        recv.pump(input)?;
+    o.flush()?;
+    Ok(())
+}
+
+/// A file asked for: what the receiving thread needs to rebuild it.
+struct Pending {
+    ndx: i32,
+    rel: RelPath,
+    path: PathBuf,
+    entry: Entry,
+    head: SumHead,
+    basis: Option<Mapped>,
+    /// The permission bits it gets.
+    mode: u32,
+}
+
+/// rsync's receiver: reads the client's answers, rebuilds each file asked for into a
+/// temp file beside it, checks its MD5 and renames it into place.
+struct Incoming<'a, W: Write> {
+    req: &'a ServerRequest,
+    session: &'a Session,
+    out: &'a Mutex<&'a mut Out<W>>,
+    root: Option<Root>,
+    am_root: bool,
+    /// rsync's I/O error bits of what failed here.
+    failed: &'a AtomicI32,
+}
+
+impl<'a, W: Write + Send> Incoming<'a, W> {
+    /// Reads up to the client's last done (the end of its sending, and from protocol 31
+    /// its goodbye), telling the generator of each.
+    fn receive_all(
+        &self,
+        input: &mut impl Read,
+        pending: Receiver<Pending>,
+        phases: Sender<()>,
+    ) -> io::Result<()> {
+        let last = if self.session.protocol >= 31 { 4 } else { 3 };
+        let mut ndx_in = NdxState::default();
+        let mut dones = 0;
+        let next = |ndx: i32| -> io::Result<Pending> {
+            let p = pending
+                .recv()
+                .map_err(|_| invalid(format!("data for file {ndx}, which was not asked for")))?;
+            if p.ndx != ndx {
+                return Err(invalid(format!(
+                    "file {ndx} came while file {} was awaited",
+                    p.ndx
+                )));
+            }
+            Ok(p)
+        };
+        loop {
+            let r = match read_request(input, &mut ndx_in) {
+                Ok(r) => r,
+                Err(e) => match no_send(&e) {
+                    Some(n) => {
+                        // The client could not open it: nothing comes for it.
+                        next(n)?;
+                        self.failed.fetch_or(IOERR_GENERAL, Ordering::Relaxed);
+                        continue;
+                    }
+                    None => return Err(e),
+                },
+            };
+            if r.ndx == NDX_DONE {
+                dones += 1;
+                let _ = phases.send(());
+                if dones == last {
+                    return Ok(());
+                }
+                continue;
+            }
+            if r.iflags & itemize::TRANSFER == 0 || self.req.dry_run {
+                continue;
+            }
+            let p = next(r.ndx)?;
+            self.receive_file(input, p)?;
+        }
     }
-    recv.finish_dirs()?;
-    let out = &mut *recv.out;
-    send_ndx(out, &mut recv.ndx_out, NDX_DONE)?;
-    out.flush()?;
-    Ok(if recv.io_error != 0 {
-        exit::PARTIAL
-    } else {
-        exit::OK
-    })
+
+    fn out(&self) -> MutexGuard<'a, &'a mut Out<W>> {
+        self.out.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// One file's tokens into a temp file, checked and renamed into place.
+    fn receive_file(&self, input: &mut impl Read, p: Pending) -> io::Result<()> {
+        let echoed = SumHead::read(input)?;
+        if echoed != p.head {
+            return Err(invalid("the client changed the block sums' shape".into()));
+        }
+        let basis: &[u8] = p.basis.as_deref().unwrap_or(&[]);
+        let file = self
+            .root
+            .as_ref()
+            .ok_or_else(|| io::Error::other("the destination is not there"))
+            .and_then(|root| root.create_file(&p.rel));
+        let mut file = match file {
+            Ok(f) => f,
+            Err(err) => {
+                // The data comes all the same: read it past, then say why it went nowhere.
+                delta::receive(input, basis, &p.head, &mut io::sink())?;
+                self.failed.fetch_or(IOERR_GENERAL, Ordering::Relaxed);
+                return self.out().message(
+                    Tag::ErrorXfer,
+                    format!("rsync: [receiver] {}\n", super::os_text(&err)).as_bytes(),
+                );
+            }
+        };
+        let ok = {
+            let mut w = io::BufWriter::with_capacity(256 * 1024, &mut file);
+            let ok = delta::receive(input, basis, &p.head, &mut w)?;
+            match w.flush() {
+                Ok(()) => ok,
+                Err(err) => {
+                    drop(w);
+                    self.failed.fetch_or(IOERR_GENERAL, Ordering::Relaxed);
+                    return self.out().message(
+                        Tag::ErrorXfer,
+                        format!(
+                            "rsync: [receiver] write failed on \"{}\": {}\n",
+                            p.path.display(),
+                            super::os_text(&err)
+                        )
+                        .as_bytes(),
+                    );
+                }
+            }
+        };
+        if !ok {
+            drop(file);
+            self.failed.fetch_or(IOERR_GENERAL, Ordering::Relaxed);
+            return self.out().message(
+                Tag::ErrorXfer,
+                format!(
+                    "rsync: [receiver] \"{}\" failed verification -- update discarded\n",
+                    p.path.display()
+                )
+                .as_bytes(),
+            );
+        }
+        let e = &p.entry;
+        let mtime = self.req.times.then_some(Mtime {
+            secs: e.mtime,
+            nanos: e.mtime_nsec,
+        });
+        if let Err(err) = file.commit(p.mode, mtime, false) {
+            self.failed.fetch_or(IOERR_GENERAL, Ordering::Relaxed);
+            return self.out().message(
+                Tag::ErrorXfer,
+                format!("rsync: [receiver] {}\n", super::os_text(&err)).as_bytes(),
+            );
+        }
+        let uid = (self.req.owner && self.am_root).then_some(e.uid);
+        let gid = self.req.group.then_some(e.gid);
+        if uid.is_some() || gid.is_some() {
+            let _ = std::os::unix::fs::lchown(&p.path, uid, gid);
+        }
+        Ok(())
+    }
 }
 
 /// The MD5 of a file's data, as `-c` compares it (all zeros if it cannot be read, which
@@ -448,7 +706,12 @@ fn rel(name: &[u8]) -> io::Result<RelPath> {
     RelPath::new(name.to_vec()).map_err(|e| invalid(format!("a bad name: {e}")))
 }
 
-impl<W: Write> Recv<'_, W> {
+impl<'a, W: Write + Send> Recv<'a, W> {
+    /// The stream to the client, shared with the receiving thread's messages.
+    fn out(&self) -> MutexGuard<'a, &'a mut Out<W>> {
+        self.out.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
     /// rsync's `get_local_name`: the destination is a folder to fill (made if the list
     /// holds more than one entry, or the name ends in `/`), or, for a single file, the
     /// name to write it as. `Ok(true)` when the folder was made; `Err` an exit status.
@@ -463,18 +726,18 @@ impl<W: Write> Recv<'_, W> {
                 return Ok(Ok(false));
             }
             Ok(_) if total > 1 => {
-                self.out.error("rsync: [Receiver] ERROR: destination must be a directory when copying more than 1 file")?;
+                self.out().error("rsync: [Receiver] ERROR: destination must be a directory when copying more than 1 file")?;
                 return Ok(Err(exit::SELECT));
             }
             Ok(_) if self.list[0].is_dir() => {
-                self.out.error(
+                self.out().error(
                     "rsync: [Receiver] ERROR: cannot overwrite non-directory with a directory",
                 )?;
                 return Ok(Err(exit::SELECT));
             }
             Ok(_) => {}
             Err(e) if e.kind() != io::ErrorKind::NotFound => {
-                self.out.error(&format!(
+                self.out().error(&format!(
                     "rsync: [Receiver] ERROR: cannot stat destination \"{typed}\": {}",
                     super::os_text(e)
                 ))?;
@@ -487,7 +750,7 @@ impl<W: Write> Recv<'_, W> {
             let shown = if shown.is_empty() { "/" } else { shown };
             if !self.req.dry_run {
                 if let Err(e) = std::fs::create_dir(shown) {
-                    self.out.error(&format!(
+                    self.out().error(&format!(
                         "rsync: [Receiver] mkdir \"{}\" failed: {}",
                         shown,
                         super::os_text(&e)
@@ -496,7 +759,7 @@ impl<W: Write> Recv<'_, W> {
                 }
             }
             if self.req.verbose > 0 || self.req.itemize > 0 {
-                self.out
+                self.out()
                     .message(Tag::Info, format!("created directory {shown}\n").as_bytes())?;
             }
             if self.req.dry_run {
@@ -520,7 +783,7 @@ impl<W: Write> Recv<'_, W> {
                 self.all_new = true
             }
             Err(e) => {
-                self.out.error(&format!(
+                self.out().error(&format!(
                     "rsync: [Receiver] change_dir#3 \"{parent}\" failed: {}",
                     super::os_text(&e)
                 ))?;
@@ -563,7 +826,7 @@ impl<W: Write> Recv<'_, W> {
         let mut b = Vec::new();
         self.ndx_out.put(&mut b, ndx);
         put_shortint(&mut b, iflags as u16);
-        self.out.write_all(&b)
+        self.out().write_all(&b)
     }
 
     /// Whether the entry's mtime is kept: `-t`, but for folders with `-O` and symlinks
@@ -642,7 +905,7 @@ impl<W: Write> Recv<'_, W> {
                     return Err(e);
                 }
                 self.io_error |= IOERR_GENERAL;
-                self.out.message(
+                self.out().message(
                     Tag::ErrorXfer,
                     format!("rsync: [generator] {}\n", super::os_text(&e)).as_bytes(),
                 )?;
@@ -658,7 +921,7 @@ impl<W: Write> Recv<'_, W> {
         self.ndx_out.put(&mut b, ndx);
         put_shortint(&mut b, (iflags | itemize::XNAME_FOLLOWS) as u16);
         put_vstring(&mut b, first)?;
-        self.out.write_all(&b)
+        self.out().write_all(&b)
     }
 
     /// rsync's `hard_link_check` for a later member of a hard-linked group: linked to
@@ -757,13 +1020,7 @@ impl<W: Write> Recv<'_, W> {
         iflags
     }
 
-    fn generate(
-        &mut self,
-        input: &mut impl Read,
-        ndx: i32,
-        e: &Entry,
-        fresh: bool,
-    ) -> io::Result<()> {
+    fn generate(&mut self, ndx: i32, e: &Entry, fresh: bool) -> io::Result<()> {
         let rel = self.rel_of(e)?;
         let path = self.full(rel.as_ref());
         let dry = self.req.dry_run;
@@ -959,9 +1216,7 @@ impl<W: Write> Recv<'_, W> {
         put_shortint(&mut b, iflags as u16);
         if dry {
             // No sums: the client answers with the flags alone.
-            self.out.write_all(&b)?;
-            self.out.flush()?;
-            return self.await_file(input, ndx).map(drop);
+            return self.out().write_all(&b);
         }
         let map = match basis.filter(|_| !self.req.whole_file) {
             Some(_) => std::fs::File::open(&path)
@@ -988,43 +1243,6 @@ impl<W: Write> Recv<'_, W> {
                 head
             }
         };
-        self.out.write_all(&b)?;
-        self.out.flush()?;
-        if !self.await_file(input, ndx)? {
-            return Ok(());
-        }
-        let echoed = SumHead::read(input)?;
-        if echoed != head {
-            return Err(invalid("the client changed the block sums' shape".into()));
-        }
-        let basis_bytes: &[u8] = map.as_deref().unwrap_or(&[]);
-        let mut file = match self.root().and_then(|root| root.create_file(&r)) {
-            Ok(f) => f,
-            Err(err) => {
-                // The data comes all the same: read it past, then say why it went nowhere.
-                delta::receive(input, basis_bytes, &head, &mut io::sink())?;
-                return Err(FileError(err).into());
-            }
-        };
-        let ok = {
-            let mut w = io::BufWriter::with_capacity(256 * 1024, &mut file);
-            let ok = delta::receive(input, basis_bytes, &head, &mut w).map_err(StreamError)?;
-            w.flush().map_err(FileError)?;
-            ok
-        };
-        if !ok {
-            drop(file);
-            self.io_error |= IOERR_GENERAL;
-            self.out.message(
-                Tag::ErrorXfer,
-                format!(
-                    "rsync: [receiver] \"{}\" failed verification -- update discarded\n",
-                    path.display()
-                )
-                .as_bytes(),
-            )?;
-            return Ok(());
-        }
         let mode = if self.req.perms {
             e.mode & 0o7777
         } else {
@@ -1033,19 +1251,44 @@ impl<W: Write> Recv<'_, W> {
                 None => e.mode & 0o777 & !crate::receiver::umask(),
             }
         };
-        let mtime = self.req.times.then_some(Mtime {
-            secs: e.mtime,
-            nanos: e.mtime_nsec,
-        });
-        file.commit(mode, mtime, false)?;
-        self.set_owner(&path, e, None);
-        Ok(())
+        let pending = Pending {
+            ndx,
+            rel: r,
+            path,
+            entry: e.clone(),
+            head,
+            basis: map,
+            mode,
+        };
+        // The receiving thread learns of the file before the client can answer for it;
+        // when it has too many waiting, what is asked so far goes out first, so that
+        // the answers that make room can come.
+        let tx = self
+            .pending
+            .as_ref()
+            .ok_or_else(|| io::Error::other("no receiver"))?;
+        match tx.try_send(pending) {
+            Ok(()) => {}
+            Err(TrySendError::Full(pending)) => {
+                self.out().flush()?;
+                tx.send(pending).map_err(|_| {
+                    io::Error::new(io::ErrorKind::BrokenPipe, "the receiver stopped")
+                })?;
+            }
+            Err(TrySendError::Disconnected(_)) => {
+                return Err(io::Error::new(
+                    io::ErrorKind::BrokenPipe,
+                    "the receiver stopped",
+                ))
+            }
+        }
+        self.out().write_all(&b)
     }
 
     /// An entry left alone on purpose: said at `-vv`, as rsync's `--info=skip`.
     fn skipped(&mut self, line: &str) -> io::Result<()> {
         if self.req.verbose > 1 {
-            self.out
+            self.out()
                 .message(Tag::Info, format!("{line}\n").as_bytes())?;
         }
         Ok(())
@@ -1054,7 +1297,7 @@ impl<W: Write> Recv<'_, W> {
     /// The receiver's "skipping non-regular file" for a kind the options do not keep.
     fn skip_nonregular(&mut self, e: &Entry) -> io::Result<()> {
         if self.req.verbose > 0 {
-            self.out.message(
+            self.out().message(
                 Tag::Info,
                 format!(
                     "skipping non-regular file \"{}\"\n",
@@ -1064,54 +1307,6 @@ impl<W: Write> Recv<'_, W> {
             )?;
         }
         Ok(())
-    }
-
-    /// Reads the client's answers up to file `ndx`'s: whether its data follows (false
-    /// when the client could not open it).
-    fn await_file(&mut self, input: &mut impl Read, ndx: i32) -> io::Result<bool> {
-        loop {
-            let r = match read_request(input, &mut self.ndx_in) {
-                Ok(r) => r,
-                Err(err) => match no_send(&err) {
-                    Some(n) if n == ndx => {
-                        self.io_error |= IOERR_GENERAL;
-                        return Ok(false);
-                    }
-                    Some(_) => continue,
-                    None => return Err(err),
-                },
-            };
-            if r.ndx == ndx {
-                return Ok(true);
-            }
-            if r.ndx == NDX_DONE || r.iflags & itemize::TRANSFER != 0 {
-                return Err(invalid(format!(
-                    "file {} came while file {ndx} was awaited",
-                    r.ndx
-                )));
-            }
-        }
-    }
-
-    /// Reads the client's answers to entries that needed no data, up to the end of a
-    /// phase.
-    fn pump(&mut self, input: &mut impl Read) -> io::Result<()> {
-        loop {
-            let r = match read_request(input, &mut self.ndx_in) {
-                Ok(r) => r,
-                Err(e) if no_send(&e).is_some() => continue,
-                Err(e) => return Err(e),
-            };
-            if r.ndx == NDX_DONE {
-                return Ok(());
-            }
-            if r.iflags & itemize::TRANSFER != 0 && !self.req.dry_run {
-                return Err(invalid(format!(
-                    "data for file {} that was not asked for now",
-                    r.ndx
-                )));
-            }
-        }
     }
 
     fn set_owner(&self, path: &Path, e: &Entry, here: Option<&Metadata>) {
@@ -1182,7 +1377,7 @@ impl<W: Write> Recv<'_, W> {
             };
             if let Err(err) = result {
                 self.io_error |= IOERR_GENERAL;
-                self.out.message(
+                self.out().message(
                     Tag::ErrorXfer,
                     format!("rsync: [generator] {}\n", super::os_text(&err)).as_bytes(),
                 )?;
@@ -1261,6 +1456,25 @@ impl<W: Write> Recv<'_, W> {
     /// Deletes one name here (a folder with all it holds) and tells the client.
     fn delete_one(&mut self, r: &RelPath, name: &[u8], meta: &Metadata) -> io::Result<()> {
         if self.req.dry_run {
+            // Nothing goes, but the client is told of all that would, contents first.
+            if meta.is_dir() {
+                let mut inside = Vec::new();
+                if let Ok(read) = std::fs::read_dir(self.full(Some(r))) {
+                    for child in read.flatten() {
+                        let rel_name = [name, b"/", child.file_name().as_bytes()].concat();
+                        if let Ok(m) = std::fs::symlink_metadata(child.path()) {
+                            inside.push(listed_entry(rel_name, &m));
+                        }
+                    }
+                }
+                flist::sort(&mut inside);
+                for e in inside.iter().rev() {
+                    let cr = rel(&e.name)?;
+                    if let Ok(m) = std::fs::symlink_metadata(self.full(Some(&cr))) {
+                        self.delete_one(&cr, &e.name, &m)?;
+                    }
+                }
+            }
             return self.told_deleted(name, meta);
         }
         if meta.is_dir() {
@@ -1301,7 +1515,7 @@ impl<W: Write> Recv<'_, W> {
         if meta.is_dir() {
             body.push(0);
         }
-        self.out.message(Tag::Deleted, &body)
+        self.out().message(Tag::Deleted, &body)
     }
 }
 

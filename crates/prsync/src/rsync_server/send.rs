@@ -3,9 +3,9 @@
 //! answer per index its generator sends, through the redo and done phases, the totals,
 //! and the goodbye.
 
-use std::cell::Cell;
 use std::io::{self, Read, Write};
-use std::rc::Rc;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
 
 use prtools_mapped::Mapped;
 use prtools_rsync_wire::codec::put_varlong;
@@ -36,7 +36,7 @@ pub(super) fn run<W: Write>(
     session: &Session,
     input: &mut impl Read,
     out: &mut Out<W>,
-    read: &Rc<Cell<u64>>,
+    read: &Arc<AtomicU64>,
 ) -> io::Result<i32> {
     let started = std::time::Instant::now();
     let filters = match filter_list(&read_filters(input)?) {
@@ -62,7 +62,39 @@ pub(super) fn run<W: Write>(
         out.flush()?;
         return Ok(exit::SELECT);
     }
-    let sources = if sources.is_empty() {
+    let sources = if let Some(from) = req.files_from.as_deref() {
+        // --files-from: the names, relative to the one folder given.
+        let names = match from {
+            "-" if session.protocol < 31 => {
+                out.error("rsync: [prsync --server] does not do --files-from from the client below protocol 31 yet; hint: use rsync 3.1 or later as the client, or point --rsync-path at rsync")?;
+                out.flush()?;
+                return Ok(super::UNSUPPORTED);
+            }
+            "-" => split_names(&read_names(input)?, true, false),
+            file => match std::fs::read(file) {
+                Ok(text) => split_names(&text, req.from0, true),
+                Err(e) => {
+                    out.error(&format!(
+                        "rsync: [sender] failed to open files-from file {file}: {}",
+                        super::os_text(&e)
+                    ))?;
+                    out.flush()?;
+                    return Ok(exit::SYNTAX);
+                }
+            },
+        };
+        if let Some(base) = sources.first() {
+            if let Err(e) = std::env::set_current_dir(base) {
+                out.error(&format!(
+                    "rsync: [sender] change_dir \"{base}\" failed: {}",
+                    super::os_text(&e)
+                ))?;
+                out.flush()?;
+                return Ok(exit::SELECT);
+            }
+        }
+        names
+    } else if sources.is_empty() {
         vec![".".to_string()]
     } else if req.protect_args {
         // No remote shell globbed these: rsync's server does it itself.
@@ -86,7 +118,9 @@ pub(super) fn run<W: Write>(
             recursive: req.recursive,
             dirs: req.dirs,
             relative: req.relative,
-            implied_dirs: !req.no_implied_dirs,
+            // rsync 3's receiver wants every parent in the list, so the folders on the
+            // way go even with --no-implied-dirs.
+            implied_dirs: true,
             hard_links: req.hard_links,
             filters: &filters,
         },
@@ -231,7 +265,7 @@ pub(super) fn run<W: Write>(
         .sum();
     let mut b = Vec::new();
     for n in [
-        read.get() as i64,
+        read.load(Ordering::Relaxed) as i64,
         out.written as i64,
         total_size as i64,
         build_ms,
@@ -325,4 +359,40 @@ fn glob(pattern: &str) -> Vec<String> {
         out.push(pattern.to_string());
     }
     out
+}
+
+/// The names a client forwards for `--files-from=-`: NUL-terminated, up to an empty one.
+fn read_names(input: &mut impl Read) -> io::Result<Vec<u8>> {
+    let mut all = Vec::new();
+    let mut last = 0u8;
+    loop {
+        let mut b = [0u8; 1];
+        input.read_exact(&mut b)?;
+        if b[0] == 0 && (last == 0) {
+            return Ok(all);
+        }
+        if all.len() > 64 << 20 {
+            return Err(prtools_rsync_wire::codec::invalid(
+                "more than 64 MiB of --files-from names".into(),
+            ));
+        }
+        all.push(b[0]);
+        last = b[0];
+    }
+}
+
+/// A files-from text as names: NUL- or line-separated, empty ones dropped, and (for a
+/// file read here) `#` and `;` comment lines too, as rsync reads them.
+fn split_names(text: &[u8], nul: bool, comments: bool) -> Vec<String> {
+    text.split(|&c| {
+        if nul {
+            c == 0
+        } else {
+            c == b'\n' || c == b'\r' || c == 0
+        }
+    })
+    .filter(|n| !n.is_empty())
+    .filter(|n| !(comments && !nul && (n[0] == b'#' || n[0] == b';')))
+    .map(|n| String::from_utf8_lossy(n).into_owned())
+    .collect()
 }

@@ -3,9 +3,9 @@
 //! A stock rsync client reads while it writes (its I/O loop selects on both), so this
 //! side may block on either pipe without the two waiting on each other.
 
-use std::cell::RefCell;
 use std::io::{self, Read, Write};
-use std::rc::Rc;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
 
 use prtools_rsync_wire::codec::{
     get_byte, get_int, get_shortint, get_varint, get_vstring, invalid, put_shortint, put_vstring,
@@ -45,17 +45,18 @@ pub(super) fn no_send(e: &io::Error) -> Option<i32> {
 
 /// Acts on a message frame from the client: its notices pass on to this side's stderr
 /// (the client prints its own), the rest is kept or ends the read.
-pub(super) fn on_message(tag: Tag, body: Vec<u8>, heard: &Rc<RefCell<Heard>>) -> io::Result<()> {
+pub(super) fn on_message(tag: Tag, body: Vec<u8>, heard: &Arc<Mutex<Heard>>) -> io::Result<()> {
+    let mut heard = heard.lock().unwrap_or_else(|e| e.into_inner());
     match tag {
         Tag::IoError => {
-            heard.borrow_mut().io_error |= get_int(&mut &body[..]).unwrap_or(1);
+            heard.io_error |= get_int(&mut &body[..]).unwrap_or(1);
         }
         Tag::NoSend => {
             let ndx = get_int(&mut &body[..])?;
             return Err(io::Error::other(NoSend(ndx)));
         }
         Tag::ErrorExit => {
-            heard.borrow_mut().error_exit = true;
+            heard.error_exit = true;
             return Err(io::Error::other("the client stopped with an error"));
         }
         _ => {}
@@ -80,9 +81,10 @@ impl<W: Write> Out<W> {
         }
     }
 
-    /// Sends a message frame, after the data written before it.
+    /// Sends a message frame now, ahead of data still gathered, as rsync's messages
+    /// overtake its buffered data: a client shows `*deleting` lines before the lines of
+    /// entries asked about earlier but not yet sent, as it does with rsync here.
     pub(super) fn message(&mut self, tag: Tag, body: &[u8]) -> io::Result<()> {
-        self.send()?;
         let mut out = Vec::new();
         write_message(&mut out, tag, body)?;
         self.written += out.len() as u64;
@@ -214,13 +216,13 @@ pub(super) fn send_ndx(out: &mut impl Write, ndx_out: &mut NdxState, ndx: i32) -
 /// Counts the bytes read through it, for the totals a sender reports.
 pub(super) struct Counting<R> {
     pub(super) inner: R,
-    pub(super) count: Rc<std::cell::Cell<u64>>,
+    pub(super) count: Arc<AtomicU64>,
 }
 
 impl<R: Read> Read for Counting<R> {
     fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
         let n = self.inner.read(buf)?;
-        self.count.set(self.count.get() + n as u64);
+        self.count.fetch_add(n as u64, Ordering::Relaxed);
         Ok(n)
     }
 }
