@@ -40,6 +40,12 @@ pub struct ServerRequest {
     pub hard_links: bool,
     /// `-c`: files are compared by their MD5, which the list carries.
     pub checksum: bool,
+    /// `-b` (or `--backup-dir`): what is replaced or deleted is kept.
+    pub backup: bool,
+    /// `--backup-dir=DIR`.
+    pub backup_dir: Option<String>,
+    /// `--suffix=SUF`.
+    pub suffix: Option<String>,
     /// `-R`.
     pub relative: bool,
     /// `-d`: folders without their contents.
@@ -193,6 +199,11 @@ impl ServerRequest {
                     ("--no-implied-dirs", None) => req.no_implied_dirs = true,
                     ("--files-from", Some(f)) => req.files_from = Some(f.to_string()),
                     ("--from0", None) => req.from0 = true,
+                    ("--backup-dir", Some(d)) => {
+                        req.backup = true;
+                        req.backup_dir = Some(d.to_string());
+                    }
+                    ("--suffix", Some(x)) => req.suffix = Some(x.to_string()),
                     ("--no-relative", None) => no_relative = true,
                     ("--drop-D", None) => req.drop_devices = true,
                     ("--no-drop-D", None) => req.drop_devices = false,
@@ -255,6 +266,7 @@ impl ServerRequest {
                 'u' => self.update = true,
                 'H' => self.hard_links = true,
                 'c' => self.checksum = true,
+                'b' => self.backup = true,
                 'R' => self.relative = true,
                 'd' => self.dirs = true,
                 'O' => self.omit_dir_times = true,

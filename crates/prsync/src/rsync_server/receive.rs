@@ -284,6 +284,7 @@ pub(super) fn run<W: Write + Send, R: Read + Send>(
         session,
         out: &out,
         root: recv.root.as_ref().map(Root::fork),
+        dest: recv.dest.clone(),
         am_root: recv.am_root,
         failed: &failed,
     };
@@ -415,6 +416,8 @@ struct Incoming<'a, W: Write> {
     session: &'a Session,
     out: &'a Mutex<&'a mut Out<W>>,
     root: Option<Root>,
+    /// The destination folder, which a relative --backup-dir is in.
+    dest: PathBuf,
     am_root: bool,
     /// rsync's I/O error bits of what failed here.
     failed: &'a AtomicI32,
@@ -538,6 +541,19 @@ impl<'a, W: Write + Send> Incoming<'a, W> {
             secs: e.mtime,
             nanos: e.mtime_nsec,
         });
+        if self.req.backup && std::fs::symlink_metadata(&p.path).is_ok() {
+            if let Err(err) = backup(self.req, &self.dest, &p.rel) {
+                self.failed.fetch_or(IOERR_GENERAL, Ordering::Relaxed);
+                return self.out().message(
+                    Tag::ErrorXfer,
+                    format!(
+                        "rsync: [receiver] backup failed: {}\n",
+                        super::os_text(&err)
+                    )
+                    .as_bytes(),
+                );
+            }
+        }
         if let Err(err) = file.commit(p.mode, mtime, false) {
             self.failed.fetch_or(IOERR_GENERAL, Ordering::Relaxed);
             return self.out().message(
@@ -552,6 +568,40 @@ impl<'a, W: Write + Send> Incoming<'a, W> {
         }
         Ok(())
     }
+}
+
+/// rsync's `make_backup`: moves what is at `rel` (below `dest`) aside, to `NAME~` (or
+/// `--suffix`) beside it, or to the same place below `--backup-dir` (a relative one is
+/// below the destination), making the folders on the way there. A folder on the way
+/// that is a symlink is refused, so that a backup cannot be sent out of its folder.
+fn backup(req: &ServerRequest, dest: &Path, rel: &RelPath) -> io::Result<()> {
+    let from = dest.join(rel.as_path());
+    let suffix = req.suffix.clone().unwrap_or_else(|| {
+        if req.backup_dir.is_some() {
+            String::new()
+        } else {
+            "~".into()
+        }
+    });
+    let mut name = rel.file_name().to_vec();
+    name.extend_from_slice(suffix.as_bytes());
+    let to = match req.backup_dir.as_deref() {
+        Some(dir) => {
+            let top = dest.join(dir);
+            let backups = Root::open(&top).or_else(|_| {
+                std::fs::create_dir_all(&top)?;
+                Root::open(&top)
+            })?;
+            if let Some(parent) = rel.parent() {
+                backups.create_dir_all(&parent)?;
+            }
+            let mut to = top.join(rel.as_path());
+            to.set_file_name(OsStr::from_bytes(&name));
+            to
+        }
+        None => from.with_file_name(OsStr::from_bytes(&name)),
+    };
+    std::fs::rename(&from, &to)
 }
 
 /// The MD5 of a file's data, as `-c` compares it (all zeros if it cannot be read, which
@@ -832,9 +882,10 @@ impl<'a, W: Write + Send> Recv<'a, W> {
     /// Whether the entry's mtime is kept: `-t`, but for folders with `-O` and symlinks
     /// with `-J`.
     fn keeps_time(&self, e: &Entry) -> bool {
-        self.req.times
-            && !(e.is_dir() && self.req.omit_dir_times)
-            && !(e.is_link() && self.req.omit_link_times)
+        // -b without --backup-dir implies -O, as rsync: the backups change the folders.
+        let omit_dirs =
+            self.req.omit_dir_times || (self.req.backup && self.req.backup_dir.is_none());
+        self.req.times && !(e.is_dir() && omit_dirs) && !(e.is_link() && self.req.omit_link_times)
     }
 
     /// After entry `i`: if it became its hard-linked group's data holder, the members
@@ -1113,6 +1164,9 @@ impl<'a, W: Write + Send> Recv<'a, W> {
             } else {
                 let was_link = here.as_ref().is_some_and(|h| h.file_type().is_symlink());
                 if !dry {
+                    if here.is_some() && self.req.backup {
+                        backup(self.req, &self.dest, &r)?;
+                    }
                     self.root()?.symlink(&r, &target)?;
                 }
                 let mut f = itemize::LOCAL_CHANGE;
@@ -1494,7 +1548,26 @@ impl<'a, W: Write + Send> Recv<'a, W> {
                 self.delete_one(&cr, &e.name, &m)?;
             }
         }
-        self.root()?.remove(r)?;
+        if meta.is_dir() {
+            if let Err(e) = self.root()?.remove(r) {
+                if prtools_sync::raw_os_error(&e) == Some(libc::ENOTEMPTY) {
+                    // What stays in it (a backup, a protected file) keeps it, as rsync.
+                    return self.out().message(
+                        Tag::Info,
+                        format!(
+                            "cannot delete non-empty directory: {}\n",
+                            String::from_utf8_lossy(name)
+                        )
+                        .as_bytes(),
+                    );
+                }
+                return Err(e);
+            }
+        } else if !self.req.backup {
+            self.root()?.remove(r)?;
+        } else {
+            backup(self.req, &self.dest, r)?;
+        }
         let ft = meta.file_type();
         if meta.is_dir() {
             self.deleted.dirs += 1;
