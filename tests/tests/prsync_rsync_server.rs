@@ -427,3 +427,50 @@ fn hard_links_filters_relative_paths_and_secluded_args_match_rsync() {
         snapshot(&scratch.join("r-rsync"))
     );
 }
+
+/// prsync on both ends over rsync's protocol (`--wire=rsync` to `prsync --server`):
+/// the same trees and lines as rsync on both ends.
+#[test]
+fn prsyncs_rsync_wire_client_and_server_agree_with_rsync_on_both_ends() {
+    let tc = TestCluster::start(1);
+    let scratch = tc.scratch("both");
+    let src = scratch.join("src");
+    make_tree(&src);
+    let node = tc.cluster.node_tmp(1);
+    let prsync = prsync_there(&tc);
+    let from = format!("{}/", src.display());
+    for (round, args) in [&["-ai"][..], &["-ai", "--delete"]].iter().enumerate() {
+        if round == 1 {
+            change(&src);
+        }
+        let want = rsync(&tc, "rsync", args, &from, "node1:/tmp/by-rsync/");
+        assert_eq!(want.status.code(), Some(0), "{}", text(&want.stderr));
+        let got = run(tc
+            .prsync()
+            .arg("--wire=rsync")
+            .arg(format!("--rsync-path={prsync}"))
+            .args(*args)
+            .arg(&from)
+            .arg("node1:/tmp/by-prsync/"));
+        assert_eq!(got.status.code(), Some(0), "{}", text(&got.stderr));
+        assert_eq!(text(&got.stderr), "");
+        assert_text_eq!(
+            shown(&want, "/tmp/by-rsync", "/tmp/by-prsync"),
+            text(&got.stdout)
+        );
+        assert_eq!(
+            snapshot(&node.join("by-prsync")),
+            snapshot(&node.join("by-rsync"))
+        );
+    }
+    let pulled = scratch.join("pulled");
+    let got = run(tc
+        .prsync()
+        .arg("--wire=rsync")
+        .arg(format!("--rsync-path={prsync}"))
+        .args(["-ai"])
+        .arg("node1:/tmp/by-prsync/")
+        .arg(&pulled));
+    assert_eq!(got.status.code(), Some(0), "{}", text(&got.stderr));
+    assert_eq!(snapshot(&pulled), snapshot(&node.join("by-rsync")));
+}
