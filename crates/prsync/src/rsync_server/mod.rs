@@ -9,9 +9,20 @@
 //! server's roles on stdin and stdout: after the handshake every byte goes in rsync's
 //! frames, and errors reach the client as error frames, which it prints as its own.
 //!
-//! What is not built is refused before the handshake, with one line on stderr (which the
-//! remote shell carries to the client) and rsync's exit status for an unsupported option,
-//! as rsync does with an option it does not know: never a hang or half a transfer.
+//! Both roles speak protocols 30 to 32 and take `-rlptgoD`, `-H`, `-c`, `-R`, `-d`,
+//! `-n`, `-W`, `-I`, `-u`, `-b` (`--backup-dir`, `--suffix`), `--delete` (before, during,
+//! after, delay), `--existing`, `--ignore-existing`, `--size-only`, `--numeric-ids`,
+//! filter rules (but per-folder merge files), `--files-from`, `-s`, and rrsync's
+//! `--confine-root` and `--drop-D`. The server never turns on incremental recursion or
+//! varint flags (see prtools-rsync-wire's `server_handshake`): a client then sends the
+//! list whole and uses MD5, and its `-v` says `building file list` as with an rsync
+//! 3.0 server.
+//!
+//! What is not built (`-z`, `-A`, `-X`, `-K`, `--inplace`, `--partial-dir`,
+//! `--delay-updates`, `--link-dest` and the other basis folders...) is refused before
+//! the handshake, with one line on stderr (which the remote shell carries to the
+//! client) and rsync's exit status for an unsupported option, as rsync does with an
+//! option it does not know: never a hang or half a transfer.
 
 mod list;
 mod receive;
