@@ -385,14 +385,18 @@ mod tests {
             "--server",
             "-zre.iLsfxCIvu",
             "--inplace",
-            "--backup-dir",
+            "--link-dest",
             "old",
+            "--backup-dir",
+            "bak",
             "--timeout=9",
             ".",
             "d",
         ])
         .unwrap();
-        assert_eq!(req.unsupported, ["-z", "--inplace", "--backup-dir"]);
+        assert_eq!(req.unsupported, ["-z", "--inplace", "--link-dest"]);
+        assert_eq!(req.backup_dir.as_deref(), Some("bak"));
+        assert!(req.backup);
         assert_eq!(req.paths, [".", "d"]);
         let rrsync = ServerRequest::parse(&["--server", "-re.iLsfxCIvu", "--", ".", "-x"]).unwrap();
         assert_eq!(rrsync.paths, [".", "-x"]);

@@ -1607,3 +1607,51 @@ fn listed_entry(name: Vec<u8>, meta: &Metadata) -> Entry {
         top: false,
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn entry(name: &str, mode: u32) -> Entry {
+        Entry {
+            name: name.as_bytes().to_vec(),
+            mode,
+            size: 0,
+            mtime: 0,
+            mtime_nsec: 0,
+            uid: 0,
+            gid: 0,
+            rdev: 0,
+            link: None,
+            top: false,
+        }
+    }
+
+    #[test]
+    fn a_client_cannot_write_through_a_symlink_or_file_it_sent() {
+        let dir = 0o040755;
+        let fine = [
+            entry(".", dir),
+            entry("a", dir),
+            entry("a/f", 0o100644),
+            entry("top", 0o100644),
+        ];
+        assert!(check_parents(&fine).is_ok());
+        // "l" is a symlink of the list: a file below it would be written through it.
+        let through_link = [entry("l", 0o120777), entry("l/authorized_keys", 0o100644)];
+        let err = check_parents(&through_link).unwrap_err();
+        assert!(err.to_string().contains("\"l/authorized_keys\""), "{err}");
+        // Nor below a file, nor below a folder the list never named.
+        assert!(check_parents(&[entry("f", 0o100644), entry("f/x", 0o100644)]).is_err());
+        assert!(check_parents(&[entry("x/y", 0o100644)]).is_err());
+    }
+
+    #[test]
+    fn sums_are_as_short_as_rsyncs_for_the_size() {
+        // rsync's generator: 2 bytes of MD5 for small files, more as they grow.
+        assert_eq!(short_head(10_000).s2length, 2);
+        assert_eq!(short_head(10_000).blength, 700);
+        assert!(short_head(1 << 34).s2length > 2);
+        assert!(short_head(1 << 34).s2length <= 16);
+    }
+}
