@@ -52,6 +52,7 @@ pub mod progress_line;
 pub mod receiver;
 pub mod remote;
 pub mod rsync_peer;
+pub mod rsync_server;
 pub mod sender;
 pub mod size_arg;
 pub mod sparse;

@@ -2,6 +2,12 @@
 //! the work is in the library, where the tests reach it.
 
 fn main() {
+    // A stock rsync client's server (`rsync --rsync-path=prsync`): it always adds options
+    // and paths after `--server`, where prsync's own agent has none.
+    let args: Vec<std::ffi::OsString> = std::env::args_os().skip(1).collect();
+    if prsync::rsync_server::is_rsync_request(&args) {
+        std::process::exit(prsync::rsync_server::serve(&args));
+    }
     // The agent, started by prsync itself on a remote host.
     if std::env::args_os().nth(1).is_some_and(|a| a == "--server") {
         std::process::exit(prsync::remote::server::serve());

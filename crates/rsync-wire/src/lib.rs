@@ -29,11 +29,14 @@ pub mod codec;
 pub mod delta;
 pub mod filters;
 pub mod flist;
+pub mod flist_links;
 pub mod handshake;
 pub mod itemize;
 pub mod mux;
 pub mod ndx;
 pub mod server_args;
+pub mod server_handshake;
+pub mod server_request;
 pub mod sums;
 
 /// The newest protocol spoken here, and the one offered.

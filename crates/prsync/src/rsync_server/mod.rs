@@ -1,0 +1,230 @@
+//! `prsync --server` for a stock rsync client: `rsync --rsync-path=prsync SRC host:DST`
+//! (the client sends, this side receives) and `rsync --rsync-path=prsync host:SRC DST`
+//! (`--server --sender`: this side sends), so that prsync can stand where scripts and
+//! rrsync-style forced commands expect rsync.
+//!
+//! prsync's own client starts its agent with `--server` alone; a stock client always
+//! adds its option bundle, `.` and the paths, which is how [`main`](crate) tells the two
+//! apart. The protocol pieces are crate prtools-rsync-wire's; this module runs the
+//! server's roles on stdin and stdout: after the handshake every byte goes in rsync's
+//! frames, and errors reach the client as error frames, which it prints as its own.
+//!
+//! Both roles speak protocols 30 to 32 and take `-rlptgoD`, `-H`, `-c`, `-R`, `-d`,
+//! `-n`, `-W`, `-I`, `-u`, `-b` (`--backup-dir`, `--suffix`), `--delete` (before, during,
+//! after, delay), `--existing`, `--ignore-existing`, `--size-only`, `--numeric-ids`,
+//! filter rules (but per-folder merge files), `--files-from`, `-s`, and rrsync's
+//! `--confine-root` and `--drop-D`. The server never turns on incremental recursion or
+//! varint flags (see prtools-rsync-wire's `server_handshake`): a client then sends the
+//! list whole and uses MD5, and its `-v` says `building file list` as with an rsync
+//! 3.0 server.
+//!
+//! What is not built (`-z`, `-A`, `-X`, `-K`, `--inplace`, `--partial-dir`,
+//! `--delay-updates`, `--link-dest` and the other basis folders...) is refused before
+//! the handshake, with one line on stderr (which the remote shell carries to the
+//! client) and rsync's exit status for an unsupported option, as rsync does with an
+//! option it does not know: never a hang or half a transfer.
+
+mod list;
+mod receive;
+mod send;
+mod wire;
+
+use std::ffi::OsString;
+use std::io::{self, BufReader, BufWriter};
+use std::sync::atomic::AtomicU64;
+use std::sync::{Arc, Mutex};
+
+use prtools_rsync_wire::flist::Keep;
+use prtools_rsync_wire::handshake::HandshakeError;
+use prtools_rsync_wire::mux::Demux;
+use prtools_rsync_wire::server_handshake;
+use prtools_rsync_wire::server_request::{read_protected_args, ServerRequest};
+
+use crate::exit;
+
+/// rsync's exit status for an option the server does not support.
+const UNSUPPORTED: i32 = 4;
+
+/// Whether these arguments (after the program's name) are a stock rsync client's.
+pub fn is_rsync_request(args: &[OsString]) -> bool {
+    args.first().is_some_and(|a| a == "--server") && args.len() > 1
+}
+
+/// Serves one rsync client on stdin and stdout; returns the exit status.
+pub fn serve(args: &[OsString]) -> i32 {
+    let mut text = Vec::new();
+    for a in args {
+        match a.to_str() {
+            Some(s) => text.push(s.to_string()),
+            None => {
+                eprintln!("prsync: --server needs UTF-8 arguments; hint: rename the paths, or run rsync on this host");
+                return exit::SYNTAX;
+            }
+        }
+    }
+    let mut stdin = BufReader::with_capacity(256 * 1024, io::stdin());
+    let Some(mut req) = ServerRequest::parse(&text) else {
+        eprintln!("prsync: --server was not started by an rsync client; hint: run `rsync --rsync-path=prsync ...`");
+        return exit::SYNTAX;
+    };
+    if req.protect_args {
+        // `-s`: the options after the bundle, the `.` and the paths come on stdin.
+        match read_protected_args(&mut stdin) {
+            Ok(more) => {
+                text.extend(more);
+                match ServerRequest::parse(&text) {
+                    Some(r) => req = r,
+                    None => return exit::SYNTAX,
+                }
+            }
+            Err(e) => {
+                eprintln!("prsync: --server could not read the client's arguments: {e}");
+                return exit::PROTOCOL;
+            }
+        }
+    }
+    if let Some(refused) = refused(&req) {
+        eprintln!(
+            "prsync: --server does not do {refused} yet; hint: leave it out, or point --rsync-path at rsync"
+        );
+        return UNSUPPORTED;
+    }
+    let seed = req.checksum_seed.unwrap_or_else(|| {
+        let now = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map(|d| d.as_secs() as i32)
+            .unwrap_or(0);
+        now ^ ((std::process::id() as i32) << 6)
+    });
+    // A client may have left our ends of its pipes non-blocking (they can be shared
+    // with the remote shell): this side blocks on them, so a full pipe must wait, not
+    // fail with EAGAIN.
+    for fd in [libc::STDIN_FILENO, libc::STDOUT_FILENO] {
+        // SAFETY: fcntl(2) on descriptors this process was started with; F_GETFL and
+        // F_SETFL touch only the status flags.
+        unsafe {
+            let flags = libc::fcntl(fd, libc::F_GETFL);
+            if flags >= 0 && flags & libc::O_NONBLOCK != 0 {
+                libc::fcntl(fd, libc::F_SETFL, flags & !libc::O_NONBLOCK);
+            }
+        }
+    }
+    let mut stdout = BufWriter::with_capacity(64 * 1024, io::stdout());
+    let session = match server_handshake::server(&mut stdin, &mut stdout, &req.client_info, seed) {
+        Ok(s) => s,
+        Err(HandshakeError::Version(v)) if (0..100).contains(&v) => {
+            eprintln!("prsync: --server speaks rsync protocol 30 to 32 and the client speaks {v}; hint: use rsync 3.0.0 or later");
+            return exit::PROTOCOL;
+        }
+        Err(e) => {
+            eprintln!("prsync: --server: the handshake failed: {e}");
+            return exit::PROTOCOL;
+        }
+    };
+    let heard = Arc::new(Mutex::new(wire::Heard::default()));
+    let heard_in = heard.clone();
+    let read = Arc::new(AtomicU64::new(0));
+    let counted = wire::Counting {
+        inner: stdin,
+        count: read.clone(),
+    };
+    let mut input = Demux::new(counted, move |tag, body| {
+        wire::on_message(tag, body, &heard_in)
+    });
+    let mut out = wire::Out::new(stdout);
+    let result = if req.sender {
+        send::run(&req, &session, &mut input, &mut out, &read)
+    } else {
+        receive::run(&req, &session, &mut input, &mut out, &heard)
+    };
+    match result {
+        Ok(code) => code,
+        Err(e) => {
+            if heard.lock().unwrap_or_else(|e| e.into_inner()).error_exit {
+                return exit::PARTIAL;
+            }
+            let line = format!("rsync: [prsync --server] the rsync protocol broke: {e}");
+            if out.error(&line).is_err() {
+                eprintln!("{line}");
+            }
+            exit::PROTOCOL
+        }
+    }
+}
+
+/// The first thing asked for that this server does not do.
+fn refused(req: &ServerRequest) -> Option<String> {
+    if let Some(opt) = req.unsupported.first() {
+        return Some(opt.clone());
+    }
+    if req
+        .confine_root
+        .as_deref()
+        .is_some_and(|d| !d.starts_with('/'))
+    {
+        return Some("a relative --confine-root".into());
+    }
+    if req.client_info.starts_with(|c: char| c.is_ascii_digit()) {
+        // A pre-release sub-protocol, whose flags come as a byte.
+        return Some(format!("the client capabilities {:?}", req.client_info));
+    }
+    None
+}
+
+/// rrsync's `--confine-root`: whether `path` (as it resolves now, symlinks and all, or
+/// its nearest existing parent when it is still to be made) is inside the root.
+fn confined(req: &ServerRequest, path: &std::path::Path) -> bool {
+    let Some(root) = req.confine_root.as_deref() else {
+        return true;
+    };
+    let Ok(root) = std::fs::canonicalize(root) else {
+        return false;
+    };
+    let mut at = path.to_path_buf();
+    loop {
+        if let Ok(real) = std::fs::canonicalize(&at) {
+            return real.starts_with(&root);
+        }
+        if !at.pop() || at.as_os_str().is_empty() {
+            return std::env::current_dir().is_ok_and(|d| d.starts_with(&root));
+        }
+    }
+}
+
+/// Which attributes the file list carries.
+fn keep_of(req: &ServerRequest) -> Keep {
+    Keep {
+        uid: req.owner,
+        gid: req.group,
+        links: req.links,
+        devices: req.devices,
+        specials: req.specials,
+    }
+}
+
+/// An OS error as rsync prints one: `No such file or directory (2)`.
+fn os_text(e: &io::Error) -> String {
+    let text = e.to_string();
+    match e.raw_os_error() {
+        Some(code) => text.replace(&format!(" (os error {code})"), &format!(" ({code})")),
+        None => text,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_agents_start_is_told_from_an_rsync_clients() {
+        let os = |v: &[&str]| v.iter().map(OsString::from).collect::<Vec<_>>();
+        assert!(!is_rsync_request(&os(&["--server"])));
+        assert!(is_rsync_request(&os(&[
+            "--server",
+            "-logDtpre.iLsfxCIvu",
+            ".",
+            "d"
+        ])));
+        assert!(!is_rsync_request(&os(&["-a", "x", "y"])));
+    }
+}
