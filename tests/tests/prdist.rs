@@ -472,3 +472,47 @@ fn d_defines_reach_the_quick_form_and_a_distfile_on_stdin() {
     );
     assert!(!tc.cluster.node_tmp(2).join("s").exists());
 }
+
+/// Issue 18, point 4: prdist reaches hosts where its agent cannot run (a noexec home,
+/// another machine) through prsync, which serves them with the host's own rsync, in the
+/// same run as a host with the agent: the same files, the same rdist lines, and removals.
+#[test]
+fn hosts_where_the_agent_cannot_run_are_updated_through_their_rsync() {
+    use prtools_testcluster::NodeKind::{NoexecHome, Normal, OtherMachine};
+    let tc = TestCluster::start_with(&[Normal, NoexecHome, OtherMachine]);
+    let work = tc.scratch("dist-mixed");
+    let etc = make_src(&work);
+    let e = etc.display();
+    let distfile = write_distfile(
+        &work,
+        &format!(
+            "etc: {e} -> ( {hosts} )\n\tinstall -oremove /tmp/etc ;\n\texcept {e}/secret ;\n",
+            hosts = hosts(3)
+        ),
+    );
+    let out = ok(&run(prdist(&tc).arg("-f").arg(&distfile)));
+    for n in 1..=3 {
+        let node = tc.cluster.node_tmp(n);
+        assert_eq!(read(node.join("etc/hosts")), "127.0.0.1 localhost\n");
+        assert_eq!(read(node.join("etc/sub/app.conf")), "x = 1\n");
+        assert!(!node.join("etc/secret").exists(), "except skips the file");
+        assert!(
+            out.contains(&format!("node{n}: {e}/hosts: installing\n")),
+            "{out}"
+        );
+    }
+    for n in 1..=3 {
+        std::fs::write(tc.cluster.node_tmp(n).join("etc/stale"), "old\n").unwrap();
+    }
+    let out = ok(&run(prdist(&tc).arg("-f").arg(&distfile)));
+    for n in 1..=3 {
+        assert!(
+            !tc.cluster.node_tmp(n).join("etc/stale").exists(),
+            "node{n}"
+        );
+        assert!(
+            out.contains(&format!("node{n}: /tmp/etc/stale: removed\n")),
+            "{out}"
+        );
+    }
+}

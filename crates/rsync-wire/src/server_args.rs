@@ -39,6 +39,9 @@ pub struct ServerOptions {
     pub partial: bool,
     /// `--partial-dir=DIR`: and keeps it in DIR.
     pub partial_dir: Option<String>,
+    /// `--mkpath`: a receiving server makes the folders above the destination (rsync
+    /// 3.2.3 and later).
+    pub mkpath: bool,
 }
 
 impl ServerOptions {
@@ -91,6 +94,9 @@ impl ServerOptions {
                 args.push("--partial".into());
             }
         }
+        if self.mkpath && !self.server_sends {
+            args.push("--mkpath".into());
+        }
         args.push(".".into());
         args.extend(paths.iter().cloned());
         args
@@ -137,6 +143,15 @@ mod tests {
         assert_eq!(
             partial.argv(&["/d/".into()]),
             ["--server", "-re.LsfxCI", "--partial", ".", "/d/"]
+        );
+        let mkpath = ServerOptions {
+            recursive: true,
+            mkpath: true,
+            ..ServerOptions::default()
+        };
+        assert_eq!(
+            mkpath.argv(&["/a/b/".into()]),
+            ["--server", "-re.LsfxCI", "--mkpath", ".", "/a/b/"]
         );
         let pull = ServerOptions {
             server_sends: true,

@@ -164,6 +164,7 @@ fn server_command(opts: &Options) -> String {
         delete: opts.delete != DeleteMode::Off,
         dry_run: opts.dry_run,
         partial: opts.partial,
+        mkpath: opts.mkpath,
         partial_dir: opts
             .partial_dir
             .as_ref()
@@ -467,6 +468,8 @@ fn pull_unsupported(o: &Options) -> Option<&'static str> {
         Some("-n")
     } else if o.partial || o.partial_dir.is_some() {
         Some("--partial")
+    } else if o.mkpath {
+        Some("--mkpath")
     } else {
         None
     }
@@ -526,7 +529,6 @@ fn unsupported(o: &Options) -> Option<&'static str> {
         (o.out_format.is_some(), "--out-format"),
         (o.omit_dir_times, "-O"),
         (o.delay_updates, "--delay-updates"),
-        (o.mkpath, "--mkpath"),
         (o.one_file_system > 0, "-x"),
         (o.super_user.is_some(), "--super or --no-super"),
         (
