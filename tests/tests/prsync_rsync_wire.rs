@@ -570,6 +570,34 @@ fn wire_rsync_pushes_to_many_hosts_at_once() {
     }
 }
 
+/// A push to many hosts over rsync's protocol where the server's output goes on after its
+/// shell has exited (here a line on stderr, said once the host has reaped the server; a
+/// server's last frames can come as late). Reading the exit status must not cut the output
+/// off: it did, and a host's last frames were lost now and then ("failed to fill whole
+/// buffer").
+#[test]
+fn wire_rsync_reads_a_servers_output_to_its_end_after_the_shell_exits() {
+    let tc = TestCluster::start(2);
+    let scratch = tc.scratch("late");
+    let src = make_tree(&scratch);
+    let late = "p=$$; (while kill -0 $p 2>/dev/null; do sleep 0.1; done; echo said late >&2) & \
+                exec rsync \"$@\"";
+    let got = run(tc
+        .prsync()
+        .args(["--wire=rsync", "-a"])
+        .arg(format!("--rsync-path=sh -c '{late}' sh"))
+        .args(["-w", "node[1-2]"])
+        .arg(format!("{}/", src.display()))
+        .arg(":/tmp/late/"));
+    assert_eq!(got.status.code(), Some(0), "{}", text(&got.stderr));
+    // Both hosts said it, folded on one line.
+    assert_eq!(text(&got.stderr), "prsync: node[1-2]: said late\n");
+    for node in 1..=2 {
+        let tree = tc.cluster.node_tmp(node).join("late");
+        assert_eq!(snapshot(&tree), snapshot(&src), "node{node}");
+    }
+}
+
 /// The default wire to a mix of hosts: a normal one (served by the agent), a noexec home
 /// and another machine (the agent cannot run there: served by their rsync), and another
 /// machine without rsync, which fails with one line naming what to install while the

@@ -73,7 +73,7 @@ impl Link {
         let err = process.stderr.take();
         let (tx, rx) = mpsc::channel();
         let exited_tx = tx.clone();
-        if let Some(mut stdout) = stdout {
+        let drained = stdout.map(|mut stdout| {
             tokio::spawn(async move {
                 let mut buf = vec![0u8; 64 * 1024];
                 loop {
@@ -86,20 +86,13 @@ impl Link {
                         }
                     }
                 }
-            });
-        }
-        let (exit_tx, exit) = mpsc::channel();
-        tokio::spawn(async move {
-            if let Ok(code) = process.wait().await {
-                let _ = exit_tx.send(code);
-            }
-            let _ = exited_tx.send(Chunk::Exited);
+            })
         });
         let stderr = Arc::new(Mutex::new(Stderr::Holding(Vec::new())));
         let held = stderr.clone();
         let (done_tx, stderr_done) = mpsc::channel();
         let said = voice.clone();
-        tokio::spawn(async move {
+        let heard_all = tokio::spawn(async move {
             if let Some(err) = err {
                 let mut reader = tokio::io::BufReader::new(err);
                 let mut first = Vec::new();
@@ -116,6 +109,21 @@ impl Link {
                 }
             }
             let _ = done_tx.send(());
+        });
+        let (exit_tx, exit) = mpsc::channel();
+        tokio::spawn(async move {
+            // The exit status is read only once the output has ended. The ssh master can
+            // pass it on before it has written the last of the output to the pipes, and
+            // reading it drops the channel's session, on which the master drops what it has
+            // not written yet: the server's last frames would be lost, as if it had stopped.
+            if let Some(drained) = drained {
+                let _ = drained.await;
+            }
+            let _ = heard_all.await;
+            if let Ok(code) = process.wait().await {
+                let _ = exit_tx.send(code);
+            }
+            let _ = exited_tx.send(Chunk::Exited);
         });
         let stdin = stdin.map(|inner| {
             Box::new(ChannelWrite {
