@@ -356,7 +356,7 @@ pub struct Cli {
     /// cannot run, such as another machine or a noexec home, is served by its rsync), or
     /// the host's own rsync over rsync's protocol (-r -l -p -t -g -o -D -i -n -W --delete,
     /// filters, --partial on a push).
-    /// Default: rsync when --rsync-path names a program called rsync*, else agent
+    /// Default: agent; --rsync-path alone does not choose rsync's protocol
     #[arg(
         long = "wire",
         value_name = "PEER",

@@ -47,20 +47,12 @@ pub enum Wire {
 }
 
 impl Wire {
-    /// The wire when `--wire` is not given: rsync's when `--rsync-path` names a program
-    /// called rsync (a word of the command whose file name starts with `rsync`: `rsync`,
-    /// `/opt/bin/rsync-3.4`, `sudo rsync`), since prsync's agent would not answer there.
-    pub fn implied(rsync_path: Option<&str>) -> Wire {
-        let named_rsync = rsync_path.is_some_and(|p| {
-            p.split_whitespace()
-                .map(|word| word.rsplit('/').next().unwrap_or(word))
-                .any(|name| name.starts_with("rsync"))
-        });
-        if named_rsync {
-            Wire::Rsync
-        } else {
-            Wire::Agent
-        }
+    /// The wire when `--wire` is not given: prsync's agent, and rsync's only for a host
+    /// where the agent cannot run. A program named rsync in `--rsync-path` is not taken to
+    /// mean rsync's protocol: rsync's own suite, and scripts written for it, name prsync
+    /// installed as `rsync` there, which must be answered as prsync's agent.
+    pub fn implied(_rsync_path: Option<&str>) -> Wire {
+        Wire::Agent
     }
 }
 
@@ -581,17 +573,10 @@ mod tests {
     }
 
     #[test]
-    fn an_rsync_path_named_rsync_implies_rsyncs_protocol() {
+    fn an_rsync_path_does_not_choose_the_wire() {
         assert_eq!(Wire::implied(None), Wire::Agent);
-        assert_eq!(Wire::implied(Some("rsync")), Wire::Rsync);
-        assert_eq!(Wire::implied(Some("/opt/bin/rsync-3.4")), Wire::Rsync);
-        assert_eq!(Wire::implied(Some("sudo rsync")), Wire::Rsync);
-        assert_eq!(Wire::implied(Some("rsync --protocol=30")), Wire::Rsync);
+        assert_eq!(Wire::implied(Some("/var/tmp/suite/bin/rsync")), Wire::Agent);
         assert_eq!(Wire::implied(Some("/usr/local/bin/prsync")), Wire::Agent);
-        assert_eq!(
-            Wire::implied(Some("prlimit --data=1 -- /x/prsync")),
-            Wire::Agent
-        );
     }
 
     #[test]
