@@ -355,15 +355,15 @@ pub struct Cli {
     /// What to talk to on the hosts: prsync's agent (uploaded when missing; a host where it
     /// cannot run, such as another machine or a noexec home, is served by its rsync), or
     /// the host's own rsync over rsync's protocol (-r -l -p -t -g -o -D -i -n -W --delete,
-    /// filters, --partial on a push).
-    /// Default: agent; --rsync-path alone does not choose rsync's protocol
+    /// filters, --partial on a push); --rsync-path alone does not choose rsync's protocol
     #[arg(
         long = "wire",
         value_name = "PEER",
         value_enum,
+        default_value = "agent",
         help_heading = "Connection"
     )]
-    pub wire: Option<crate::rsync_peer::Wire>,
+    pub wire: crate::rsync_peer::Wire,
     /// SRC... DEST
     #[arg(value_name = "PATH", allow_hyphen_values = false)]
     pub paths: Vec<OsString>,
@@ -1179,9 +1179,7 @@ fn resolve(
         compress: cli.compress,
         bwlimit,
         no_bootstrap: cli.no_bootstrap,
-        wire: cli
-            .wire
-            .unwrap_or_else(|| crate::rsync_peer::Wire::implied(cli.rsync_path.as_deref())),
+        wire: cli.wire,
         pushed: false,
         chmod,
         chmod_text: cli.chmod.clone(),

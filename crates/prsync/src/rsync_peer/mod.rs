@@ -46,16 +46,6 @@ pub enum Wire {
     Rsync,
 }
 
-impl Wire {
-    /// The wire when `--wire` is not given: prsync's agent, and rsync's only for a host
-    /// where the agent cannot run. A program named rsync in `--rsync-path` is not taken to
-    /// mean rsync's protocol: rsync's own suite, and scripts written for it, name prsync
-    /// installed as `rsync` there, which must be answered as prsync's agent.
-    pub fn implied(_rsync_path: Option<&str>) -> Wire {
-        Wire::Agent
-    }
-}
-
 /// How long the host's rsync has to answer the handshake, beyond ssh's connect timeout.
 const START_GRACE: Duration = Duration::from_secs(30);
 /// How long the remote shell has to exit once the session is over.
@@ -570,13 +560,6 @@ mod tests {
         assert_eq!(quote(""), "''");
         assert_eq!(quote("$HOME"), "'$HOME'");
         assert_eq!(quote("~/backup/"), "~/backup/");
-    }
-
-    #[test]
-    fn an_rsync_path_does_not_choose_the_wire() {
-        assert_eq!(Wire::implied(None), Wire::Agent);
-        assert_eq!(Wire::implied(Some("/var/tmp/suite/bin/rsync")), Wire::Agent);
-        assert_eq!(Wire::implied(Some("/usr/local/bin/prsync")), Wire::Agent);
     }
 
     #[test]
