@@ -252,6 +252,50 @@ fn log_path(socket: &Path) -> PathBuf {
     PathBuf::from(name)
 }
 
+/// The argv that runs `command` on `target` as a process of its own, with no master: ssh's
+/// ([`ssh_argv`]), or the `-e`/`-R exec` program's with its `%h`, `%u` and `%n` replaced,
+/// which rsync users give as their remote shell (`-e 'lsh.sh'`, `-e rsh`). A host written
+/// `TYPE:host` goes by its own `TYPE`.
+pub fn shell_argv(
+    target: &Target,
+    config: &Config,
+    command: &str,
+) -> Result<Vec<String>, HostError> {
+    let own = target
+        .spec
+        .rcmd
+        .as_deref()
+        .map(Method::parse)
+        .transpose()
+        .map_err(HostError::Other)?;
+    match own.as_ref().unwrap_or(&config.method) {
+        Method::Ssh => {
+            let ssh = Config {
+                method: Method::Ssh,
+                ..config.clone()
+            };
+            Ok(ssh_argv(target, &ssh, command).unwrap_or_default())
+        }
+        Method::Exec { template } => {
+            let user = target
+                .user(config)
+                .map(String::from)
+                .unwrap_or_else(local_user);
+            let argv = if template.is_empty() {
+                crate::process::exec_argv(target, &config.exec_words, &user, "")
+            } else {
+                crate::process::exec_argv(target, template, &user, command)
+            };
+            if argv.is_empty() {
+                return Err(HostError::Other(
+                    "empty exec command; give one, as in -e 'ssh -p 2222'".into(),
+                ));
+            }
+            Ok(argv)
+        }
+    }
+}
+
 /// The local user's name, the remote one when nothing else names it.
 pub(crate) fn local_user() -> String {
     std::env::var("USER")

@@ -78,7 +78,7 @@ pub use bootstrap::{
     AgentStart, CannotRun, LocalAgent, Placement, StartedAgent,
 };
 pub use config::{pdsh_ssh_args, Config, Method};
-pub use connect::{ssh_argv, Connection};
+pub use connect::{shell_argv, ssh_argv, Connection};
 pub use control::default_control_dir;
 pub use duration::parse_duration;
 pub use error::HostError;

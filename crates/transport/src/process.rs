@@ -17,6 +17,7 @@ use tokio::process::Command;
 
 use crate::connect::{Connection, Kind};
 use crate::error::HostError;
+use crate::target::Target;
 
 /// The first stderr line of every ssh command: an unprintable prefix that no real output
 /// starts with, then the process group id.
@@ -227,7 +228,12 @@ impl Connection {
                 user,
                 append,
             } => {
-                let argv = self.exec_argv(template, user, if *append { command } else { "" });
+                let argv = exec_argv(
+                    &self.target,
+                    template,
+                    user,
+                    if *append { command } else { "" },
+                );
                 let Some((program, args)) = argv.split_first() else {
                     return Err(HostError::Other(
                         "empty exec command; give one, as in -R exec ssh %h CMD".into(),
@@ -290,23 +296,6 @@ impl Connection {
         kill: &KillHandle,
     ) -> Result<RemoteProcess, HostError> {
         self.start(command, true, kill, true).await
-    }
-
-    /// The argv of an exec transport: the template with `%h`, `%u`, `%n` and `%%` replaced,
-    /// and the command appended as one argument when there is one.
-    fn exec_argv(&self, template: &[String], user: &str, command: &str) -> Vec<String> {
-        let rank = self.target.rank.to_string();
-        // pdsh's rule: `-l%u` only when the remote user is not the local one.
-        let local = crate::connect::local_user();
-        let mut argv: Vec<String> = template
-            .iter()
-            .filter(|word| !(*word == "-l%u" && user == local))
-            .map(|word| expand_template(word, &self.target.spec.host, user, &rank))
-            .collect();
-        if !command.is_empty() {
-            argv.push(command.to_string());
-        }
-        argv
     }
 
     /// Awaits a host's `work`, or kills its remote command (by `kill`) when `timeout`
@@ -390,6 +379,28 @@ async fn kill_local_group(pid: u32) {
     }
     // SAFETY: as above.
     unsafe { libc::kill(-pgid, libc::SIGKILL) };
+}
+
+/// The argv of an exec transport: the template with `%h`, `%u`, `%n` and `%%` replaced,
+/// and the command appended as one argument when there is one.
+pub(crate) fn exec_argv(
+    target: &Target,
+    template: &[String],
+    user: &str,
+    command: &str,
+) -> Vec<String> {
+    let rank = target.rank.to_string();
+    // pdsh's rule: `-l%u` only when the remote user is not the local one.
+    let local = crate::connect::local_user();
+    let mut argv: Vec<String> = template
+        .iter()
+        .filter(|word| !(*word == "-l%u" && user == local))
+        .map(|word| expand_template(word, &target.spec.host, user, &rank))
+        .collect();
+    if !command.is_empty() {
+        argv.push(command.to_string());
+    }
+    argv
 }
 
 /// One word of a `-R exec` template with pdsh's escapes replaced in one pass: `%h` host, `%u`

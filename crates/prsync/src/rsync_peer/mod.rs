@@ -29,7 +29,7 @@ use prtools_rsync_wire::handshake::{self, HandshakeError};
 use prtools_rsync_wire::server_args::ServerOptions;
 use prtools_rsync_wire::PROTOCOL_NEWEST;
 use prtools_transport::{
-    ssh_argv, CannotRun, Connection, HostError, Interrupt, KillHandle, Method, Target,
+    shell_argv, CannotRun, Connection, HostError, Interrupt, KillHandle, Target,
 };
 
 use crate::cli::{DeleteMode, Options, Remote};
@@ -98,10 +98,6 @@ fn refuse(opts: &Options) -> Option<i32> {
         eprintln!(
             "prsync: --wire=rsync does not do {option} yet; hint: drop it, or use --wire=agent"
         );
-        return Some(exit::SYNTAX);
-    }
-    if opts.config.method != Method::Ssh {
-        eprintln!("prsync: --wire=rsync runs the host's rsync through ssh only; hint: give -e 'ssh ...', or use --wire=agent");
         return Some(exit::SYNTAX);
     }
     if server_paths(opts).is_none() {
@@ -196,14 +192,18 @@ fn run_with(opts: &Options, cannot: Option<&CannotRun>) -> i32 {
     let command = server_command(opts);
     let target = Target::new(host.clone(), 0);
     let name = host.host.clone();
-    let Some(argv) = ssh_argv(&target, &opts.config, &command) else {
-        return exit::SYNTAX;
+    let argv = match shell_argv(&target, &opts.config, &command) {
+        Ok(argv) => argv,
+        Err(e) => {
+            eprintln!("prsync: {name}: {e}");
+            return exit::SYNTAX;
+        }
     };
     let voice: Arc<dyn Voice> = Arc::new(Console);
     let mut link = match link::Link::start(&argv, voice.clone()) {
         Ok(l) => l,
         Err(e) => {
-            eprintln!("prsync: cannot run ssh: {}", os_text(&e));
+            eprintln!("prsync: cannot run {}: {}", argv[0], os_text(&e));
             return exit::UNREACHABLE;
         }
     };
@@ -228,8 +228,6 @@ fn run_with(opts: &Options, cannot: Option<&CannotRun>) -> i32 {
 pub fn pull_instead(opts: &Options, host: &str, cannot: &CannotRun) -> i32 {
     let refused = if let Some(option) = pull_unsupported(opts) {
         Some(option)
-    } else if opts.config.method != Method::Ssh {
-        Some("a remote shell other than ssh")
     } else if server_paths(opts).is_none() {
         Some("paths that are not UTF-8")
     } else {
