@@ -822,3 +822,51 @@ fn partial_goes_to_the_receiving_server() {
     assert_eq!(got.status.code(), Some(1));
     assert_one_line_error("prsync", &text(&got.stderr), "--partial in a pull");
 }
+
+/// `--wire=rsync` through a remote shell that is not ssh (`-e PROGRAM`, as rsync's own
+/// suite gives its `lsh.sh`): the program gets the host and the server's command line, as
+/// it does from rsync, and the push and the pull leave the same trees and lines as rsync's.
+#[test]
+fn wire_rsync_runs_through_a_remote_shell_that_is_not_ssh() {
+    let tc = TestCluster::start(1);
+    let scratch = tc.scratch("lsh");
+    let src = make_tree(&scratch);
+    // A "remote shell" that runs the command on this machine, whatever the host.
+    let lsh = scratch.join("lsh");
+    prtools_tests::write_executable(&lsh, b"#!/bin/sh\nshift\nexec sh -c \"$*\"\n");
+    let lsh = lsh.display().to_string();
+    let from = format!("{}/", src.display());
+    let by_rsync = scratch.join("by-rsync");
+    let by_prsync = scratch.join("by-prsync");
+    for (round, args) in [&["-ai"][..], &["-ai", "--delete"]].iter().enumerate() {
+        if round == 1 {
+            change(&src);
+        }
+        let want = run(Command::new("rsync")
+            .args(["-e", &lsh])
+            .args(*args)
+            .arg(&from)
+            .arg(format!("somehost:{}/", by_rsync.display())));
+        assert_eq!(want.status.code(), Some(0), "{}", text(&want.stderr));
+        let got = run(tc
+            .prsync()
+            .args(["--wire=rsync", "-e", &lsh])
+            .args(*args)
+            .arg(&from)
+            .arg(format!("somehost:{}/", by_prsync.display())));
+        assert_eq!(got.status.code(), Some(0), "{}", text(&got.stderr));
+        assert_text_eq!(
+            text(&want.stdout).replace("by-rsync", "by-prsync"),
+            text(&got.stdout)
+        );
+        assert_eq!(snapshot(&by_prsync), snapshot(&by_rsync));
+    }
+    let pulled = scratch.join("pulled");
+    let got = run(tc
+        .prsync()
+        .args(["--wire=rsync", "-e", &lsh, "-a"])
+        .arg(format!("somehost:{}/", by_rsync.display()))
+        .arg(&pulled));
+    assert_eq!(got.status.code(), Some(0), "{}", text(&got.stderr));
+    assert_eq!(snapshot(&pulled), snapshot(&by_rsync));
+}

@@ -8,7 +8,9 @@
 //!   the peak anonymous memory of the receiving side on the host;
 //! - (e) issue 18: case (c)'s tree to 16 hosts that have only rsync, no agent: prsync speaks
 //!   rsync's protocol to each host's `rsync --server` (`--wire=rsync`), first copy and
-//!   nothing changed, against `parallel-rsync -p 16`.
+//!   nothing changed, against `parallel-rsync -p 16`;
+//! - (f) issue 18: case (a) to a host that has only rsync, over rsync's protocol
+//!   (`--wire=rsync`), against rsync.
 //!
 //! **Cold and warm.** The "cold" rows open a new ssh connection every run, for both tools
 //! (rsync's `-e ssh`, prsync without `--persist`). The "warm" rows keep one master
@@ -91,9 +93,9 @@ fn parse(args: &[String]) -> Result<Args> {
                     .with_context(|| format!("--against '{path}': no such binary"))?;
                 parsed.against = Some(path);
             }
-            "a" | "b" | "c" | "d" | "e" => parsed.only.push(arg.clone()),
+            "a" | "b" | "c" | "d" | "e" | "f" => parsed.only.push(arg.clone()),
             other => bail!(
-                "bench prsync: unknown argument '{other}': give a case (a, b, c, d, e), --big-gib N, --rounds N or --against PATH"
+                "bench prsync: unknown argument '{other}': give a case (a, b, c, d, e, f), --big-gib N, --rounds N or --against PATH"
             ),
         }
     }
@@ -124,7 +126,7 @@ pub fn run(args: &[String]) -> Result<()> {
     let result = (|| -> Result<()> {
         bench.warm_up(want("c"))?;
         if want("a") {
-            bench.big_file("(a) 1 GiB, 262 edits", 1 << 30, 262, args.rounds)?;
+            bench.big_file("(a) 1 GiB, 262 edits", 1 << 30, 262, args.rounds, false)?;
         }
         if want("b") {
             bench.tree_noop()?;
@@ -136,10 +138,14 @@ pub fn run(args: &[String]) -> Result<()> {
             let len = args.big_gib << 30;
             let edits = (len / 1000 / EDIT as u64) as usize;
             let label = format!("(d) {} GiB, 0.1%", args.big_gib);
-            bench.big_file(&label, len, edits, args.rounds)?;
+            bench.big_file(&label, len, edits, args.rounds, false)?;
         }
         if want("e") {
             bench.tree_many(args.rounds, Many::RsyncOnly)?;
+        }
+        if want("f") {
+            let label = "(f) 1 GiB, rsync wire";
+            bench.big_file(label, 1 << 30, 262, args.rounds, true)?;
         }
         Ok(())
     })();
@@ -254,8 +260,16 @@ impl Bench<'_> {
         Ok(())
     }
 
-    /// Cases (a) and (d): a file of `len` bytes with `edits` 4 KiB stretches changed.
-    fn big_file(&self, label: &str, len: u64, edits: usize, rounds: usize) -> Result<()> {
+    /// Cases (a), (d) and (f): a file of `len` bytes with `edits` 4 KiB stretches changed;
+    /// `wire`: prsync speaks rsync's protocol to the host's rsync (`--wire=rsync`).
+    fn big_file(
+        &self,
+        label: &str,
+        len: u64,
+        edits: usize,
+        rounds: usize,
+        wire: bool,
+    ) -> Result<()> {
         println!("writing {label}: {len} bytes, {edits} edits");
         let src_dir = self.client.join("big-src");
         std::fs::create_dir_all(&src_dir)?;
@@ -290,6 +304,9 @@ impl Bench<'_> {
         for _ in 0..rounds {
             for (i, name) in rows.iter().enumerate() {
                 let mut cmd = self.one_host(i);
+                if wire && !name.starts_with("rsync") {
+                    cmd.arg("--wire=rsync");
+                }
                 cmd.args(["-a", "--no-whole-file", "--stats"])
                     .arg(format!("{}/", src_dir.display()))
                     .arg("node1:/tmp/big/");
