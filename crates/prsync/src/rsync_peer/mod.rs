@@ -523,6 +523,15 @@ fn unsupported(o: &Options) -> Option<&'static str> {
     checks.iter().find(|(on, _)| *on).map(|(_, name)| *name)
 }
 
+/// An `-i` line (without its newline) as rsync's client prints it: control bytes but tab,
+/// and bytes the locale cannot show, as `\#ooo` (`-8` is not spoken on this wire).
+fn shown(line: Vec<u8>) -> Vec<u8> {
+    static HIGH: OnceLock<crate::itemize::HighBytes> = OnceLock::new();
+    let mut line = crate::itemize::escape(&line, *HIGH.get_or_init(Default::default));
+    line.push(b'\n');
+    line
+}
+
 /// `arg` for the remote shell: as it is when it holds nothing the shell would read (but a
 /// `~`, which the remote shell expands as it does for rsync), else in single quotes.
 fn quote(arg: &str) -> String {

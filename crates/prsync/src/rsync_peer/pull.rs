@@ -501,9 +501,8 @@ impl Pull<'_> {
         if !self.opts.itemize {
             return Ok(());
         }
-        let mut line = itemize::line(iflags, kind_of(e), self.style, &e.name, e.link.as_deref());
-        line.push(b'\n');
-        io::stdout().write_all(&line)
+        let line = itemize::line(iflags, kind_of(e), self.style, &e.name, e.link.as_deref());
+        io::stdout().write_all(&super::shown(line))
     }
 
     /// Receives file `ndx`: the answers before it are printed; its tokens become a temp
@@ -607,12 +606,10 @@ impl Pull<'_> {
             std::fs::set_permissions(path, std::fs::Permissions::from_mode(e.mode & 0o7777))?;
         }
         if self.opts.times {
+            // utimensat without following, for every kind: filetime's `set_file_times`
+            // opens the path, which blocks for ever on a FIFO and can act on a device.
             let t = filetime::FileTime::from_unix_time(e.mtime, e.mtime_nsec);
-            if link {
-                filetime::set_symlink_file_times(path, t, t)?;
-            } else {
-                filetime::set_file_times(path, t, t)?;
-            }
+            filetime::set_symlink_file_times(path, t, t)?;
         }
         Ok(())
     }
@@ -720,9 +717,8 @@ impl Pull<'_> {
         self.deleted.files += 1;
         if self.opts.itemize {
             let kind = if meta.is_dir() { Kind::Dir } else { Kind::File };
-            let mut line = itemize::line(itemize::DELETED, kind, self.style, name, None);
-            line.push(b'\n');
-            io::stdout().write_all(&line)?;
+            let line = itemize::line(itemize::DELETED, kind, self.style, name, None);
+            io::stdout().write_all(&super::shown(line))?;
         }
         Ok(true)
     }

@@ -363,15 +363,14 @@ fn kind_of(item: &Item) -> Kind {
 }
 
 fn print_item(req: &Request, item: &Item, style: Style, voice: &dyn Voice) {
-    let mut line = itemize::line(
+    let line = itemize::line(
         req.iflags,
         kind_of(item),
         style,
         &item.entry.name,
         item.entry.link.as_deref(),
     );
-    line.push(b'\n');
-    voice.out(&line);
+    voice.out(&super::shown(line));
 }
 
 /// Acts on a message from the server as rsync's client does: notices to stdout, errors
@@ -399,9 +398,8 @@ pub(super) fn on_message(
                 times: true,
                 symlink_times: true,
             };
-            let mut line = itemize::line(itemize::DELETED, kind, style, name, None);
-            line.push(b'\n');
-            voice.out(&line);
+            let line = itemize::line(itemize::DELETED, kind, style, name, None);
+            voice.out(&super::shown(line));
         }
         Tag::IoError => {
             let bits = get_int(&mut &body[..]).unwrap_or(IOERR_GENERAL);

@@ -48,6 +48,10 @@ pub struct Side {
 /// so that their outputs can be compared byte for byte.
 pub struct Bed {
     pub root: PathBuf,
+    /// A remote shell that runs the far side here (`lh:PATH` operands reach it): rsync gets
+    /// `-e SHELL`, prsync `--wire=rsync -e SHELL`, so that both talk to the stock
+    /// `rsync --server` over rsync's protocol.
+    shell: Option<PathBuf>,
 }
 
 impl Bed {
@@ -56,7 +60,28 @@ impl Bed {
         fs::create_dir_all(root.join("src")).unwrap();
         fs::create_dir_all(root.join("r")).unwrap();
         fs::create_dir_all(root.join("p")).unwrap();
-        Bed { root }
+        Bed { root, shell: None }
+    }
+
+    /// A bed whose `lh:` operands reach the stock rsync through a remote shell that runs it
+    /// on this machine, in the side's folder (see [`Bed::shell`]).
+    pub fn over_rsync_wire(name: &str) -> Bed {
+        let mut bed = Bed::new(name);
+        let shell = bed.root.join("lsh");
+        // Written by a child process: a test thread's open write handle, inherited by
+        // another test's fork, would make the exec fail with ETXTBSY.
+        let status = Command::new("sh")
+            .args([
+                "-c",
+                r#"printf '#!/bin/sh\nshift\nexec sh -c "$*"\n' > "$1" && chmod 755 "$1""#,
+                "sh",
+            ])
+            .arg(&shell)
+            .status()
+            .unwrap();
+        assert!(status.success());
+        bed.shell = Some(shell);
+        bed
     }
 
     pub fn src(&self) -> PathBuf {
@@ -78,8 +103,22 @@ impl Bed {
             .collect();
         let args: Vec<&OsStr> = args.iter().map(|a| OsStr::from_bytes(a)).collect();
         let [r, p] = self.sides();
-        let ro = run_in(OsStr::new("rsync"), &args, &r);
-        let po = run_in(prsync_bin(), &args, &p);
+        let (ro, po) = match &self.shell {
+            None => (
+                run_in(OsStr::new("rsync"), &args, &r),
+                run_in(prsync_bin(), &args, &p),
+            ),
+            Some(shell) => {
+                let mut rsync_args = vec![OsStr::new("-e"), shell.as_os_str()];
+                rsync_args.extend(&args);
+                let mut prsync_args = vec![OsStr::new("--wire=rsync")];
+                prsync_args.extend(&rsync_args);
+                (
+                    run_in(OsStr::new("rsync"), &rsync_args, &r),
+                    run_in(prsync_bin(), &prsync_args, &p),
+                )
+            }
+        };
         let side = |o: Output| Side {
             code: o.status.code().unwrap_or(-1),
             stdout: o.stdout,
@@ -430,4 +469,76 @@ pub fn regular_files(dir: &Path) -> Vec<PathBuf> {
     }
     out.sort();
     out
+}
+
+/// Seeded edits of a source tree: same-size rewrites that keep the mtime (only `-c` sees
+/// them), size changes, touched mtimes, chmods, removals, new files.
+pub fn edit_source(src: &Path, rng: &mut Rng) {
+    let files = regular_files(src);
+    for (n, f) in files.iter().enumerate() {
+        let meta = fs::metadata(f).unwrap();
+        match rng.below(8) {
+            0 if meta.len() > 0 => {
+                let mtime = filetime::FileTime::from_last_modification_time(&meta);
+                let mut data = fs::read(f).unwrap();
+                let at = rng.below(data.len() as u64) as usize;
+                data[at] = data[at].wrapping_add(1);
+                fs::write(f, data).unwrap();
+                filetime::set_file_mtime(f, mtime).unwrap();
+            }
+            1 => {
+                let mut data = fs::read(f).unwrap();
+                let extra = 1 + rng.below(3000) as usize;
+                data.extend_from_slice(&rng.bytes(extra));
+                fs::write(f, data).unwrap();
+                set_mtime(f, 1_700_000_000 + n as i64, 5);
+            }
+            2 => set_mtime(f, 1_650_000_000 + n as i64, 123),
+            3 => fs::set_permissions(f, fs::Permissions::from_mode(0o600)).unwrap(),
+            4 if rng.below(2) == 0 => fs::remove_file(f).unwrap(),
+            _ => {}
+        }
+    }
+    let new = src.join(format!("new{}", rng.below(1000)));
+    fs::write(&new, rng.bytes(2000)).unwrap();
+    set_mtime(&new, 1_690_000_000, 0);
+    // Edits made the folders' mtimes "now". rsync compares times in whole seconds and leaves
+    // a time that is off by less than one alone, so a source time within the second of the
+    // run would make each tool's result depend on when it ran: give folders fixed times.
+    let mut dirs = vec![src.to_path_buf()];
+    while let Some(d) = dirs.pop() {
+        for item in fs::read_dir(&d).unwrap() {
+            let item = item.unwrap();
+            if item.file_type().unwrap().is_dir() {
+                dirs.push(item.path());
+            }
+        }
+        set_mtime(&d, 1_310_000_000 + rng.below(1000) as i64, 7);
+    }
+}
+
+/// Extra entries in a destination, which only `--delete` removes.
+pub fn litter(dest: &Path) {
+    fs::create_dir_all(dest.join("extra-dir/deeper")).unwrap();
+    fs::write(dest.join("extra-dir/deeper/f"), b"x").unwrap();
+    fs::write(dest.join("extra-dir/g"), b"y").unwrap();
+    fs::write(dest.join("extra.o"), b"z").unwrap();
+    fs::write(dest.join("zz-extra"), b"w").unwrap();
+    for p in [
+        "extra-dir/deeper/f",
+        "extra-dir/g",
+        "extra.o",
+        "zz-extra",
+        "extra-dir/deeper",
+    ] {
+        set_mtime(&dest.join(p), 1_200_000_000, 0);
+    }
+    set_mtime(&dest.join("extra-dir"), 1_200_000_000, 0);
+}
+
+pub fn tree(name: &str, seed: u64) -> (Bed, Rng) {
+    let bed = Bed::new(name);
+    let mut rng = Rng::new(seed);
+    random_tree(&bed.src(), &mut rng);
+    (bed, rng)
 }
