@@ -113,3 +113,76 @@ fn excludes_reach_the_server_both_ways() {
         );
     }
 }
+
+#[test]
+fn a_dry_run_push_changes_nothing() {
+    let (bed, mut rng) = wire_tree("wire-dry-run", 16);
+    bed.same(&[b"-ain", b"{src}/", b"lh:dst/"], "dst");
+    assert!(!bed.sides()[1].join("dst").exists());
+    bed.same(&[b"-ai", b"{src}/", b"lh:dst/"], "dst");
+    bed.on_dests("dst", litter);
+    edit_source(&bed.src(), &mut rng);
+    let before = common::describe(&bed.sides()[1].join("dst"));
+    bed.same(&[b"-ain", b"--delete", b"{src}/", b"lh:dst/"], "dst");
+    assert_eq!(before, common::describe(&bed.sides()[1].join("dst")));
+}
+
+#[test]
+fn trailing_slashes_and_several_sources_both_ways() {
+    let (bed, _) = wire_tree("wire-operands", 17);
+    let src = bed.src();
+    std::fs::create_dir_all(src.join("one/inner")).unwrap();
+    std::fs::write(src.join("one/inner/x"), b"x").unwrap();
+    std::fs::write(src.join("lone"), b"lone file").unwrap();
+    for p in ["one/inner/x", "one/inner", "one", "lone", ""] {
+        common::set_mtime(&src.join(p), 1_500_000_000, 0);
+    }
+    bed.same(&[b"-ai", b"{src}", b"lh:a"], "a");
+    bed.same(&[b"-ai", b"{src}/", b"lh:b"], "b");
+    bed.same(&[b"-ai", b"{src}/lone", b"lh:renamed"], "renamed");
+    bed.same(&[b"-ai", b"{src}/lone", b"lh:b/"], "b");
+    bed.same(&[b"-ai", b"lh:{src}/one", b"c/"], "c");
+    bed.same(&[b"-ai", b"lh:{src}/lone", b"pulled"], "pulled");
+    bed.same(&[b"-ai", b"lh:{src}/one/", b"c/"], "c");
+}
+
+#[test]
+fn type_changes_replace_entries_both_ways() {
+    for pull in [false, true] {
+        let bed = Bed::over_rsync_wire(&format!("wire-types-{pull}"));
+        let src = bed.src();
+        std::fs::create_dir_all(src.join("was-file")).unwrap();
+        std::fs::write(src.join("was-file/x"), b"x").unwrap();
+        std::fs::write(src.join("was-dir"), b"now a file").unwrap();
+        std::fs::write(src.join("was-link"), b"now a file").unwrap();
+        std::os::unix::fs::symlink("target", src.join("now-link")).unwrap();
+        for p in [
+            "was-file/x",
+            "was-file",
+            "was-dir",
+            "was-link",
+            "now-link",
+            "",
+        ] {
+            common::set_mtime(&src.join(p), 1_500_000_000, 0);
+        }
+        let (from, to): (&[u8], &[u8]) = if pull {
+            (b"lh:{src}/", b"dst/")
+        } else {
+            (b"{src}/", b"lh:dst/")
+        };
+        bed.on_dests("dst", |d| {
+            std::fs::create_dir_all(d.join("was-dir")).unwrap();
+            std::fs::write(d.join("was-file"), b"old").unwrap();
+            std::os::unix::fs::symlink("old", d.join("was-link")).unwrap();
+            std::fs::write(d.join("now-link"), b"old").unwrap();
+        });
+        bed.same(&[b"-ai", from, to], "dst");
+        bed.on_dests("dst", |d| {
+            std::fs::remove_file(d.join("was-dir")).unwrap();
+            std::fs::create_dir_all(d.join("was-dir/full")).unwrap();
+            std::fs::write(d.join("was-dir/full/f"), b"f").unwrap();
+        });
+        bed.same(&[b"-ai", b"--delete", from, to], "dst");
+    }
+}

@@ -67,6 +67,8 @@ struct Pull<'a> {
     /// Folders to give their mode, owner and time once their contents are in.
     dirs: Vec<(PathBuf, Entry)>,
     serial: u32,
+    /// The list is one file and the destination names it (see [`run`]).
+    single_file: bool,
 }
 
 /// Runs a pull after the handshake into the local `dest` as typed.
@@ -146,7 +148,14 @@ fn body(
     let shown = String::from_utf8_lossy(typed.strip_suffix(b"/").unwrap_or(typed)).into_owned();
     let dest = PathBuf::from(&opts.dest);
     let mut created = false;
-    if std::fs::symlink_metadata(&dest).is_err() && !list.is_empty() {
+    let here = std::fs::metadata(&dest).ok();
+    // rsync's rule for one file: a destination that is not a folder and does not end in a
+    // slash is the file's own new name.
+    let single_file = list.len() == 1
+        && !list[0].is_dir()
+        && !typed.ends_with(b"/")
+        && !here.as_ref().is_some_and(|h| h.is_dir());
+    if here.is_none() && std::fs::symlink_metadata(&dest).is_err() && !single_file {
         std::fs::create_dir_all(&dest)?;
         created = true;
         if opts.itemize {
@@ -170,6 +179,7 @@ fn body(
         io_error: 0,
         dirs: Vec::new(),
         serial: 0,
+        single_file,
     };
     // rsync deletes nothing after a sender's I/O error: its list may be short.
     let may_delete = opts.delete != DeleteMode::Off && remote_io_error == 0;
@@ -290,7 +300,7 @@ fn kind_of(e: &Entry) -> Kind {
 
 impl Pull<'_> {
     fn path_of(&self, name: &[u8]) -> PathBuf {
-        if name == b"." {
+        if name == b"." || self.single_file {
             self.dest.clone()
         } else {
             self.dest.join(OsStr::from_bytes(name))
@@ -349,7 +359,7 @@ impl Pull<'_> {
         if e.is_dir() {
             if let Some(h) = here.as_ref().filter(|h| !h.is_dir()) {
                 let h = h.clone();
-                self.delete_one(path, &e.name, &h)?;
+                self.delete_one(path, &e.name, &h, true)?;
                 here = None;
             }
             let iflags = match (&here, fresh) {
@@ -367,7 +377,7 @@ impl Pull<'_> {
         }
         if let Some(h) = here.as_ref().filter(|h| h.is_dir()) {
             let h = h.clone();
-            self.delete_one(path, &e.name, &h)?;
+            self.delete_one(path, &e.name, &h, true)?;
             here = None;
         }
         if e.is_link() {
@@ -404,7 +414,7 @@ impl Pull<'_> {
                 self.differences(e, here.as_ref().unwrap())
             } else {
                 if let Some(h) = here.clone() {
-                    self.delete_one(path, &e.name, &h)?;
+                    self.delete_one(path, &e.name, &h, true)?;
                 }
                 let c = std::ffi::CString::new(path.as_os_str().as_bytes())
                     .map_err(|_| invalid("a name with a NUL byte".into()))?;
@@ -424,7 +434,7 @@ impl Pull<'_> {
         let basis = here.as_ref().filter(|h| h.is_file());
         if let Some(h) = here.as_ref().filter(|h| !h.is_file()) {
             let h = h.clone();
-            self.delete_one(path, &e.name, &h)?;
+            self.delete_one(path, &e.name, &h, true)?;
         }
         if let Some(h) = basis {
             if h.size() == e.size && h.mtime() == e.mtime {
@@ -661,14 +671,22 @@ impl Pull<'_> {
             }
             let path = self.path_of(&e.name);
             let meta = std::fs::symlink_metadata(&path)?;
-            self.delete_one(&path, &e.name, &meta)?;
+            self.delete_one(&path, &e.name, &meta, false)?;
         }
         Ok(())
     }
 
     /// Deletes one name here (a folder with all it holds), printing `*deleting` lines.
-    /// False when a folder stays, for what the filter rules protect in it.
-    fn delete_one(&mut self, path: &Path, name: &[u8], meta: &Metadata) -> io::Result<bool> {
+    /// False when a folder stays, for what the filter rules protect in it. `make_room`: the
+    /// name goes for an entry of another kind, which rsync neither prints nor counts as a
+    /// deletion (what a folder held still is).
+    fn delete_one(
+        &mut self,
+        path: &Path,
+        name: &[u8],
+        meta: &Metadata,
+        make_room: bool,
+    ) -> io::Result<bool> {
         if meta.is_dir() {
             let mut inside = Vec::new();
             for child in std::fs::read_dir(path)? {
@@ -690,7 +708,7 @@ impl Pull<'_> {
                 }
                 let p = self.path_of(&e.name);
                 let m = std::fs::symlink_metadata(&p)?;
-                if !self.delete_one(&p, &e.name, &m)? {
+                if !self.delete_one(&p, &e.name, &m, false)? {
                     kept = true;
                 }
             }
@@ -702,9 +720,15 @@ impl Pull<'_> {
                 return Ok(false);
             }
             std::fs::remove_dir(path)?;
+            if make_room {
+                return Ok(true);
+            }
             self.deleted.dirs += 1;
         } else {
             std::fs::remove_file(path)?;
+            if make_room {
+                return Ok(true);
+            }
             let ft = meta.file_type();
             if ft.is_symlink() {
                 self.deleted.links += 1;
