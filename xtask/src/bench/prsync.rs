@@ -364,7 +364,7 @@ impl Bench<'_> {
         }
         report("(b) 50k files, no-op", &rows, &runs, false, &one_host_peer);
         for i in 0..rows.len() {
-            std::fs::remove_dir_all(self.cluster.node_tmp(1).join(format!("noop{i}")))?;
+            bury(&self.cluster.node_tmp(1).join(format!("noop{i}")))?;
         }
         Ok(())
     }
@@ -416,25 +416,24 @@ impl Bench<'_> {
         }
         let mut first: Vec<Vec<Figures>> = vec![Vec::new(); names.len()];
         let mut noop: Vec<Vec<Figures>> = vec![Vec::new(); names.len()];
-        let remove = |i: usize| {
+        let remove = |i: usize| -> Result<()> {
             for n in 1..=HOSTS {
-                let _ = std::fs::remove_dir_all(self.cluster.node_tmp(n).join(dests[i]));
+                bury(&self.cluster.node_tmp(n).join(dests[i]))?;
             }
-            Instant::now()
+            Ok(())
         };
-        let mut removed = None;
         for i in 0..builds.len() {
-            remove(i);
+            remove(i)?;
         }
         for round in 0..rounds {
             // Each round starts with another tool, so that no tool always follows the same
             // one; each first copy starts with the disk settled (see `settle_disk`).
             for k in 0..builds.len() {
                 let i = (round + k) % builds.len();
-                settle_disk(removed)?;
+                settle_disk()?;
                 first[i].push(measure(&mut builds[i](), None)?);
                 noop[i].push(measure(&mut builds[i](), None)?);
-                removed = Some(remove(i));
+                remove(i)?;
             }
         }
         // Every prsync row against parallel-rsync's.
@@ -458,22 +457,34 @@ enum Many {
     RsyncOnly,
 }
 
-/// How long ext4 without a journal (this machine's disk) passes over a deleted inode's
-/// number when it makes a new one: `recently_deleted` in its ialloc.c, 60 s once the inode
-/// table is written back (300 s while it is dirty).
-const EXT4_RECENTLY_DELETED: Duration = Duration::from_secs(61);
+/// Moves a copy out of the way (into `.graveyard` beside it) instead of deleting it; the
+/// whole bench folder goes at the end. ext4 without a journal (this machine's disk) passes
+/// over a recently deleted inode's number when it makes a new one (`recently_deleted` in its
+/// ialloc.c: 60 s once the inode table is written back, 300 s while it is dirty), and every
+/// number it passes costs a buffer lookup: a first copy of case (c) made after a removal of
+/// 800,000 inodes spent up to 60% of the machine's CPU in `find_inode_bit` →
+/// `recently_deleted` → `find_get_block_common`, and took 32 to 118 s for the same work, so
+/// the time measured the last removal, not the tool. A 61 s wait before each copy was not
+/// enough. Nothing is deleted while the bench runs, so every new inode is a fresh one.
+fn bury(path: &Path) -> Result<()> {
+    if !path.exists() {
+        return Ok(());
+    }
+    let graveyard = path.parent().context("a copy has a parent")?.join(".graveyard");
+    std::fs::create_dir_all(&graveyard)?;
+    let mut n = 0;
+    while graveyard.join(n.to_string()).exists() {
+        n += 1;
+    }
+    std::fs::rename(path, graveyard.join(n.to_string()))
+        .with_context(|| format!("moving {} aside", path.display()))
+}
 
-/// Settles the disk before a first copy of case (c): what earlier runs wrote is written back
-/// (`sync`), and the 800,000 inodes the last removal freed are let out of ext4's
-/// recently-deleted window, untimed. The 16 hosts share this one disk, and a copy made just
-/// after a removal spent a quarter of its hosts' CPU in ext4 skipping those inodes
-/// (`recently_deleted`, `find_inode_bit`), so a tool's time depended on what ran before it.
-fn settle_disk(removed: Option<Instant>) -> Result<()> {
+/// Settles the disk before a first copy of case (c), untimed: what earlier runs wrote is
+/// written back (`sync`), so that no tool pays for the last one's writeback.
+fn settle_disk() -> Result<()> {
     let status = Command::new("sync").status().context("running sync")?;
     anyhow::ensure!(status.success(), "sync failed");
-    if let Some(at) = removed {
-        std::thread::sleep(EXT4_RECENTLY_DELETED.saturating_sub(at.elapsed()));
-    }
     Ok(())
 }
 
