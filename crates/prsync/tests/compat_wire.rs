@@ -186,3 +186,39 @@ fn type_changes_replace_entries_both_ways() {
         bed.same(&[b"-ai", b"--delete", from, to], "dst");
     }
 }
+
+/// `--rsync-path` naming a stock rsync, without `--wire`: prsync asks it for its version,
+/// finds rsync, and speaks rsync's protocol to it, push and pull, where before the agent's
+/// start ran `rsync --server` bare and printed rsync's whole help text.
+#[test]
+fn rsync_path_naming_a_stock_rsync_goes_over_its_protocol() {
+    use std::ffi::{OsStr, OsString};
+    let (bed, _) = wire_tree("wire-rsync-path", 18);
+    let found = std::process::Command::new("sh")
+        .args(["-c", "command -v rsync"])
+        .output()
+        .unwrap();
+    let path = format!("--rsync-path={}", String::from_utf8_lossy(&found.stdout).trim());
+    let shell = bed.root.join("lsh");
+    let src = format!("{}/", bed.src().display());
+    let [r, p] = bed.sides();
+    // Each leg run by rsync (plain) and prsync (with `--rsync-path`), then compared.
+    let leg = |from: &str, to: &str, what: &str| {
+        let run = |side: &std::path::Path, tool: &OsStr, extra: Option<&str>| {
+            let mut a: Vec<OsString> = vec!["-e".into(), shell.clone().into()];
+            a.extend(extra.map(OsString::from));
+            a.extend(["-ai".into(), from.into(), to.into()]);
+            common::run_in(tool, &a.iter().map(|a| a.as_os_str()).collect::<Vec<_>>(), side)
+        };
+        let ro = run(&r, OsStr::new("rsync"), None);
+        let po = run(&p, common::prsync_bin(), Some(&path));
+        assert_eq!(ro.status.code(), Some(0), "{what}");
+        assert_eq!(po.status.code(), Some(0), "{what}");
+        assert!(po.stderr.is_empty(), "{what}: {}", String::from_utf8_lossy(&po.stderr));
+        common::assert_same_lines(&ro.stdout, &po.stdout, what);
+    };
+    leg(&src, "lh:dst/", "push");
+    common::assert_same_trees(&r.join("dst"), &p.join("dst"), "push", true);
+    leg("lh:dst/", "back/", "pull");
+    common::assert_same_trees(&r.join("back"), &p.join("back"), "pull", true);
+}

@@ -146,6 +146,14 @@ pub enum CannotRun {
     NoBootstrap,
     /// `$HOME` is not set on the host, so there is no cache to upload to.
     NoHome,
+    /// The remote path given (`--rsync-path`, `--remote-path`) names another program: its
+    /// `--version` said so (`rsync  version 3.2.7 ...`), as a stock rsync's does.
+    GivenIsOther {
+        /// The path as given.
+        path: String,
+        /// The first words of its `--version` line: `rsync version 3.2.7`.
+        said: String,
+    },
 }
 
 impl CannotRun {
@@ -156,6 +164,7 @@ impl CannotRun {
             CannotRun::NotExecutable(_) => "its home runs no programs (noexec)".into(),
             CannotRun::NoBootstrap => "no agent there and --no-bootstrap".into(),
             CannotRun::NoHome => "$HOME is not set there".into(),
+            CannotRun::GivenIsOther { path, said } => format!("'{path}' there is {said}"),
         }
     }
 
@@ -183,6 +192,10 @@ impl CannotRun {
             CannotRun::NoHome => "agent: $HOME is not set on the host, so there is no cache \
                                   to upload to; pass --remote-path PATH"
                 .into(),
+            CannotRun::GivenIsOther { path, said } => format!(
+                "agent: '{path}' on the host is {said}, not {tool}; pass the path of {tool} \
+                 there, or leave the option out"
+            ),
         })
     }
 }
@@ -436,6 +449,10 @@ pub async fn try_start_agent(
     kill: &KillHandle,
 ) -> Result<AgentStart, HostError> {
     if let Some(path) = &options.remote_path {
+        if let Some(said) = given_is_other(conn, path, &local.tool).await? {
+            let path = path.clone();
+            return Ok(AgentStart::CannotRun(CannotRun::GivenIsOther { path, said }));
+        }
         return start_given(conn, path, kill).await.map(AgentStart::Started);
     }
     let mut uploads = 0;
@@ -501,6 +518,36 @@ pub async fn try_start_agent(
 }
 
 /// Starts the agent that `--remote-path` names, as written.
+/// Asks the program at the given remote path for its `--version` and returns its first
+/// words when they name another program than `tool` (a stock rsync's `rsync  version 3.2.7
+/// protocol version 31`); None when they name the tool, or when it says nothing on stdout
+/// (a missing program, whose start then fails with its own words).
+async fn given_is_other(
+    conn: &Connection,
+    path: &str,
+    tool: &str,
+) -> Result<Option<String>, HostError> {
+    let probe = KillHandle::default();
+    let mut process = conn
+        .spawn(&format!("{path} --version"), false, &probe)
+        .await?;
+    let mut head = Vec::new();
+    if let Some(out) = process.stdout.take() {
+        let _ = out.take(4096).read_to_end(&mut head).await;
+    }
+    let _ = process.wait().await;
+    let line = head.split(|&b| b == b'\n').next().unwrap_or_default();
+    let words: Vec<String> = String::from_utf8_lossy(line)
+        .split_whitespace()
+        .take(3)
+        .map(String::from)
+        .collect();
+    Ok(match words.first() {
+        Some(first) if first != tool => Some(words.join(" ")),
+        _ => None,
+    })
+}
+
 async fn start_given(
     conn: &Connection,
     path: &str,
