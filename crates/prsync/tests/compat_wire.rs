@@ -18,27 +18,23 @@ fn wire_tree(name: &str, seed: u64) -> (Bed, common::Rng) {
     (bed, rng)
 }
 
-#[test]
-fn random_trees_pushed_then_nothing_to_do() {
-    for seed in 1..=3 {
-        let (bed, _) = wire_tree(&format!("wire-first-{seed}"), seed);
-        let first = bed.same(&[b"-ai", b"{src}/", b"lh:dst/"], "dst");
-        assert!(first.len() > 10, "seed {seed}: a real tree was copied");
-        let again = bed.same(&[b"-ai", b"{src}/", b"lh:dst/"], "dst");
-        assert!(
-            again.is_empty(),
-            "seed {seed}: nothing to do the second time"
-        );
+/// The operands of a push (`dst/` on the far side) or a pull (`src/` there).
+fn operands(pull: bool) -> (&'static [u8], &'static [u8]) {
+    if pull {
+        (b"lh:{src}/", b"dst/")
+    } else {
+        (b"{src}/", b"lh:dst/")
     }
 }
 
 #[test]
-fn random_trees_pulled_then_nothing_to_do() {
-    for seed in 1..=3 {
-        let (bed, _) = wire_tree(&format!("wire-pull-{seed}"), seed);
-        let first = bed.same(&[b"-ai", b"lh:{src}/", b"dst/"], "dst");
+fn random_trees_then_nothing_to_do_both_ways() {
+    for (seed, pull) in [(1, false), (2, false), (3, true), (4, true)] {
+        let (bed, _) = wire_tree(&format!("wire-first-{seed}"), seed);
+        let (from, to) = operands(pull);
+        let first = bed.same(&[b"-ai", from, to], "dst");
         assert!(first.len() > 10, "seed {seed}: a real tree was copied");
-        let again = bed.same(&[b"-ai", b"lh:{src}/", b"dst/"], "dst");
+        let again = bed.same(&[b"-ai", from, to], "dst");
         assert!(
             again.is_empty(),
             "seed {seed}: nothing to do the second time"
@@ -50,11 +46,7 @@ fn random_trees_pulled_then_nothing_to_do() {
 fn edits_are_itemized_and_applied_both_ways() {
     for (seed, pull) in [(7, false), (8, true), (9, false), (10, true)] {
         let (bed, mut rng) = wire_tree(&format!("wire-edits-{seed}"), seed);
-        let (from, to): (&[u8], &[u8]) = if pull {
-            (b"lh:{src}/", b"dst/")
-        } else {
-            (b"{src}/", b"lh:dst/")
-        };
+        let (from, to) = operands(pull);
         bed.same(&[b"-ai", from, to], "dst");
         edit_source(&bed.src(), &mut rng);
         bed.same(&[b"-ai", from, to], "dst");
@@ -66,11 +58,7 @@ fn edits_are_itemized_and_applied_both_ways() {
 fn delete_removes_what_the_source_lacks_both_ways() {
     for (seed, pull) in [(11, false), (12, true)] {
         let (bed, mut rng) = wire_tree(&format!("wire-delete-{seed}"), seed);
-        let (from, to): (&[u8], &[u8]) = if pull {
-            (b"lh:{src}/", b"dst/")
-        } else {
-            (b"{src}/", b"lh:dst/")
-        };
+        let (from, to) = operands(pull);
         bed.same(&[b"-ai", from, to], "dst");
         bed.on_dests("dst", litter);
         edit_source(&bed.src(), &mut rng);
@@ -86,11 +74,7 @@ fn delete_removes_what_the_source_lacks_both_ways() {
 fn excludes_reach_the_server_both_ways() {
     for (seed, pull) in [(13, false), (14, true)] {
         let (bed, _) = wire_tree(&format!("wire-exclude-{seed}"), seed);
-        let (from, to): (&[u8], &[u8]) = if pull {
-            (b"lh:{src}/", b"dst/")
-        } else {
-            (b"{src}/", b"lh:dst/")
-        };
+        let (from, to) = operands(pull);
         bed.same(&[b"-ai", from, to], "dst");
         bed.on_dests("dst", litter);
         // Mtimes are left out: a litter folder that keeps an excluded entry loses its other
@@ -166,11 +150,7 @@ fn type_changes_replace_entries_both_ways() {
         ] {
             common::set_mtime(&src.join(p), 1_500_000_000, 0);
         }
-        let (from, to): (&[u8], &[u8]) = if pull {
-            (b"lh:{src}/", b"dst/")
-        } else {
-            (b"{src}/", b"lh:dst/")
-        };
+        let (from, to) = operands(pull);
         bed.on_dests("dst", |d| {
             std::fs::create_dir_all(d.join("was-dir")).unwrap();
             std::fs::write(d.join("was-file"), b"old").unwrap();
@@ -198,7 +178,10 @@ fn rsync_path_naming_a_stock_rsync_goes_over_its_protocol() {
         .args(["-c", "command -v rsync"])
         .output()
         .unwrap();
-    let path = format!("--rsync-path={}", String::from_utf8_lossy(&found.stdout).trim());
+    let path = format!(
+        "--rsync-path={}",
+        String::from_utf8_lossy(&found.stdout).trim()
+    );
     let shell = bed.root.join("lsh");
     let src = format!("{}/", bed.src().display());
     let [r, p] = bed.sides();
@@ -208,13 +191,21 @@ fn rsync_path_naming_a_stock_rsync_goes_over_its_protocol() {
             let mut a: Vec<OsString> = vec!["-e".into(), shell.clone().into()];
             a.extend(extra.map(OsString::from));
             a.extend(["-ai".into(), from.into(), to.into()]);
-            common::run_in(tool, &a.iter().map(|a| a.as_os_str()).collect::<Vec<_>>(), side)
+            common::run_in(
+                tool,
+                &a.iter().map(|a| a.as_os_str()).collect::<Vec<_>>(),
+                side,
+            )
         };
         let ro = run(&r, OsStr::new("rsync"), None);
         let po = run(&p, common::prsync_bin(), Some(&path));
         assert_eq!(ro.status.code(), Some(0), "{what}");
         assert_eq!(po.status.code(), Some(0), "{what}");
-        assert!(po.stderr.is_empty(), "{what}: {}", String::from_utf8_lossy(&po.stderr));
+        assert!(
+            po.stderr.is_empty(),
+            "{what}: {}",
+            String::from_utf8_lossy(&po.stderr)
+        );
         common::assert_same_lines(&ro.stdout, &po.stdout, what);
     };
     leg(&src, "lh:dst/", "push");

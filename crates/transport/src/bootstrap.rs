@@ -451,7 +451,10 @@ pub async fn try_start_agent(
     if let Some(path) = &options.remote_path {
         if let Some(said) = given_is_other(conn, path, &local.tool).await? {
             let path = path.clone();
-            return Ok(AgentStart::CannotRun(CannotRun::GivenIsOther { path, said }));
+            return Ok(AgentStart::CannotRun(CannotRun::GivenIsOther {
+                path,
+                said,
+            }));
         }
         return start_given(conn, path, kill).await.map(AgentStart::Started);
     }

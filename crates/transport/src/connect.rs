@@ -53,14 +53,7 @@ impl Connection {
     /// A host written `TYPE:host` is reached by its own `TYPE` (pdsh's `exec:node[1-4]`),
     /// whatever `-R` says.
     pub async fn open(target: &Target, config: &Config) -> Result<Connection, HostError> {
-        let own = target
-            .spec
-            .rcmd
-            .as_deref()
-            .map(Method::parse)
-            .transpose()
-            .map_err(HostError::Other)?;
-        let kind = match own.as_ref().unwrap_or(&config.method) {
+        let kind = match &method_of(target, config)? {
             Method::Ssh => open_mux(target, config).await?,
             Method::Exec { template } => Kind::Exec {
                 template: if template.is_empty() {
@@ -261,14 +254,7 @@ pub fn shell_argv(
     config: &Config,
     command: &str,
 ) -> Result<Vec<String>, HostError> {
-    let own = target
-        .spec
-        .rcmd
-        .as_deref()
-        .map(Method::parse)
-        .transpose()
-        .map_err(HostError::Other)?;
-    match own.as_ref().unwrap_or(&config.method) {
+    match method_of(target, config)? {
         Method::Ssh => {
             let ssh = Config {
                 method: Method::Ssh,
@@ -284,7 +270,7 @@ pub fn shell_argv(
             let argv = if template.is_empty() {
                 crate::process::exec_argv(target, &config.exec_words, &user, "")
             } else {
-                crate::process::exec_argv(target, template, &user, command)
+                crate::process::exec_argv(target, &template, &user, command)
             };
             if argv.is_empty() {
                 return Err(HostError::Other(
@@ -293,6 +279,14 @@ pub fn shell_argv(
             }
             Ok(argv)
         }
+    }
+}
+
+/// How `target` is reached: its own `TYPE:` (pdsh's `exec:node[1-4]`), else `-R`/`-e`'s.
+fn method_of(target: &Target, config: &Config) -> Result<Method, HostError> {
+    match target.spec.rcmd.as_deref() {
+        Some(own) => Method::parse(own).map_err(HostError::Other),
+        None => Ok(config.method.clone()),
     }
 }
 

@@ -470,7 +470,10 @@ fn bury(path: &Path) -> Result<()> {
     if !path.exists() {
         return Ok(());
     }
-    let graveyard = path.parent().context("a copy has a parent")?.join(".graveyard");
+    let graveyard = path
+        .parent()
+        .context("a copy has a parent")?
+        .join(".graveyard");
     std::fs::create_dir_all(&graveyard)?;
     let mut n = 0;
     while graveyard.join(n.to_string()).exists() {
