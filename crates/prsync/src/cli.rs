@@ -1095,6 +1095,18 @@ fn resolve(
     crate::info::check_debug(&cli.debug).map_err(anyhow::Error::msg)?;
     let _ = exit::OK;
     let mut more = cli.more.resolve(&cli.debug).map_err(anyhow::Error::msg)?;
+    if let Some(zlib) = more
+        .compress_choice
+        .as_deref()
+        .filter(|c| c.starts_with("zlib"))
+    {
+        if remote != Remote::Local && cli.wire == crate::rsync_peer::Wire::Agent {
+            bail!(
+                "--compress-choice={zlib} is rsync's protocol's, and prsync's agent compresses \
+                 with zstd; hint: give --wire=rsync, or --compress-choice=zstd"
+            );
+        }
+    }
     crate::batch::check_write_options(&cli, &mut more, &remote)?;
     more.remote_files_from = remote_list;
     more.from0 = cli.from0;
