@@ -296,7 +296,7 @@ pub struct Cli {
     /// Force a fixed checksum block-size
     #[arg(short = 'B', long = "block-size", value_name = "SIZE")]
     pub block_size: Option<u64>,
-    /// Compress file data during the transfer (zstd; local copies are not compressed)
+    /// Compress file data during the transfer (zstd; rsync's zlib with --wire=rsync; local copies are not compressed)
     #[arg(short = 'z', long = "compress")]
     pub compress: bool,
     /// Limit the file data sent to each host to RATE (KiB/s, or with a K, M or G suffix)

@@ -33,7 +33,7 @@ pub struct MoreArgs {
     /// Stop rsync after MINS minutes have elapsed
     #[arg(long = "stop-after", visible_alias = "time-limit", value_name = "MINS")]
     pub stop_after: Option<String>,
-    /// Explicitly set compression level (zstd's levels, 1 to 22; 0 sends data plain)
+    /// Explicitly set compression level (zstd's levels, 1 to 22, zlib's 1 to 9; 0 sends data plain)
     #[arg(
         long = "compress-level",
         visible_alias = "zl",
@@ -41,7 +41,7 @@ pub struct MoreArgs {
         allow_negative_numbers = true
     )]
     pub compress_level: Option<i32>,
-    /// Choose the compression algorithm (prsync's own protocol has zstd, or none)
+    /// Choose the compression algorithm (prsync's own protocol has zstd, or none; rsync's, with --wire=rsync, zlibx and zlib)
     #[arg(long = "compress-choice", visible_alias = "zc", value_name = "STR")]
     pub compress_choice: Option<String>,
     /// Choose the checksum algorithm (prsync's own protocol has xxh128)
