@@ -202,6 +202,7 @@ fn first_and_update(s: &Step<'_>, change_source: &dyn Fn()) {
         assert_eq!(got_tree, want_tree);
         let (plain, _, unzipped) = (s.plain)(&["-ai", "--no-whole-file"]);
         assert_eq!(plain.status.code(), Some(0), "{}", text(&plain.stderr));
+        eprintln!("update: {update}: {zipped} bytes with -z, {unzipped} without");
         assert!(
             zipped < unzipped,
             "-z sent {zipped} bytes, and {unzipped} without (update: {update})"
@@ -481,4 +482,33 @@ fn a_compression_neither_side_has_ends_with_one_line() {
     assert_ne!(out.status.code(), Some(0));
     assert!(text(&out.stderr).contains("compression lz4 is not spoken here"));
     assert!(!scratch.join("back").exists());
+}
+
+#[test]
+fn prsyncs_client_pushes_with_z_to_many_hosts_at_once() {
+    let tc = TestCluster::start(2);
+    let scratch = tc.scratch("zmany");
+    let src = scratch.join("src");
+    make_tree(&src);
+    let push = |args: &[&str]| {
+        run(tc
+            .prsync()
+            .args(["--wire=rsync", "-a", "-z", "--compress-choice=zlibx"])
+            .args(args)
+            .args(["-w", "node[1-2]"])
+            .arg(format!("{}/", src.display()))
+            .arg(":/tmp/many/"))
+    };
+    for update in [false, true] {
+        if update {
+            change(&src);
+        }
+        let got = push(&["--compress-level=9"]);
+        assert_eq!(got.status.code(), Some(0), "{}", text(&got.stderr));
+        assert_eq!(text(&got.stderr), "");
+        for node in 1..=2 {
+            let tree = tc.cluster.node_tmp(node).join("many");
+            assert_eq!(snapshot(&tree), snapshot(&src), "node{node}");
+        }
+    }
 }
