@@ -325,7 +325,10 @@ fn options_not_spoken_yet_are_refused_by_name() {
     for (args, needle) in [
         (&["-av"][..], "does not do -v yet"),
         (&["-a", "-F"][..], "dir-merge filter rules"),
-        (&["-a", "-z"][..], "does not do -z yet"),
+        (
+            &["-a", "--zc=zstd"][..],
+            "compression zstd is not spoken here",
+        ),
     ] {
         let out = run(tc
             .prsync()

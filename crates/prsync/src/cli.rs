@@ -296,7 +296,7 @@ pub struct Cli {
     /// Force a fixed checksum block-size
     #[arg(short = 'B', long = "block-size", value_name = "SIZE")]
     pub block_size: Option<u64>,
-    /// Compress file data during the transfer (zstd; local copies are not compressed)
+    /// Compress file data during the transfer (zstd; rsync's zlib with --wire=rsync; local copies are not compressed)
     #[arg(short = 'z', long = "compress")]
     pub compress: bool,
     /// Limit the file data sent to each host to RATE (KiB/s, or with a K, M or G suffix)
@@ -1095,6 +1095,18 @@ fn resolve(
     crate::info::check_debug(&cli.debug).map_err(anyhow::Error::msg)?;
     let _ = exit::OK;
     let mut more = cli.more.resolve(&cli.debug).map_err(anyhow::Error::msg)?;
+    if let Some(zlib) = more
+        .compress_choice
+        .as_deref()
+        .filter(|c| c.starts_with("zlib"))
+    {
+        if remote != Remote::Local && cli.wire == crate::rsync_peer::Wire::Agent {
+            bail!(
+                "--compress-choice={zlib} is rsync's protocol's, and prsync's agent compresses \
+                 with zstd; hint: give --wire=rsync, or --compress-choice=zstd"
+            );
+        }
+    }
     crate::batch::check_write_options(&cli, &mut more, &remote)?;
     more.remote_files_from = remote_list;
     more.from0 = cli.from0;

@@ -33,7 +33,7 @@ pub struct MoreArgs {
     /// Stop rsync after MINS minutes have elapsed
     #[arg(long = "stop-after", visible_alias = "time-limit", value_name = "MINS")]
     pub stop_after: Option<String>,
-    /// Explicitly set compression level (zstd's levels, 1 to 22; 0 sends data plain)
+    /// Explicitly set compression level (zstd's levels, 1 to 22, zlib's 1 to 9; 0 sends data plain)
     #[arg(
         long = "compress-level",
         visible_alias = "zl",
@@ -41,7 +41,7 @@ pub struct MoreArgs {
         allow_negative_numbers = true
     )]
     pub compress_level: Option<i32>,
-    /// Choose the compression algorithm (prsync's own protocol has zstd, or none)
+    /// Choose the compression algorithm (prsync's own protocol has zstd, or none; rsync's, with --wire=rsync, zlibx and zlib)
     #[arg(long = "compress-choice", visible_alias = "zc", value_name = "STR")]
     pub compress_choice: Option<String>,
     /// Choose the checksum algorithm (prsync's own protocol has xxh128)
@@ -159,6 +159,8 @@ pub struct More {
     pub checksum_chosen: bool,
     /// `--compress-choice` named the compressor.
     pub compress_chosen: bool,
+    /// `--compress-choice` as given (`zlib` and `zlibx` are for rsync's protocol).
+    pub compress_choice: Option<String>,
     /// `-M`: options for the far side's command line.
     pub remote_options: Vec<Vec<u8>>,
     /// `--log-file`, on this side only.
@@ -235,11 +237,13 @@ impl MoreArgs {
             stop_at = Some(at);
         }
         match self.compress_choice.as_deref() {
-            None | Some("zstd" | "auto" | "none") => {}
+            // zlib and zlibx are rsync's protocol's (--wire=rsync): cli.rs refuses them
+            // for the agent's.
+            None | Some("zstd" | "auto" | "none" | "zlib" | "zlibx") => {}
             Some(other) => {
                 return Err(format!(
-                    "--compress-choice={other}: prsync's protocol compresses with zstd; \
-                     hint: give --compress-choice=zstd or none"
+                    "--compress-choice={other}: prsync's protocol compresses with zstd, \
+                     rsync's (--wire=rsync) with zlibx or zlib; hint: give one of those, or none"
                 ))
             }
         }
@@ -299,6 +303,7 @@ impl MoreArgs {
                 .as_deref()
                 .is_some_and(|c| c.split(',').next() == Some("xxh128")),
             compress_chosen: self.compress_choice.as_deref() == Some("zstd"),
+            compress_choice: self.compress_choice.clone(),
             remote_options: self
                 .remote_option
                 .iter()

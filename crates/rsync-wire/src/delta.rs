@@ -1,13 +1,15 @@
 //! The sender's answer to a file's block sums: the token stream. Literal data goes as an
 //! int length (at most 32 KiB a piece) and the bytes; a block of the old copy as the int
 //! `-(index + 1)`; 0 ends the file, and the MD5 of the whole new file follows, which the
-//! receiver checks against what it rebuilt.
+//! receiver checks against what it rebuilt. With `-z` the same tokens go coded by
+//! [`deflate_tokens`](crate::deflate_tokens) ([`send_coded`], [`receive_coded`]).
 
 use std::collections::HashMap;
 use std::io::{self, Read, Write};
 
 use crate::checksum::{strong, FileSum, Rolling};
 use crate::codec::{get_int, invalid};
+use crate::deflate_tokens::{Decoder, Encoder, Token};
 use crate::sums::{BlockSum, SumHead};
 
 /// The most literal data one token carries (rsync's `CHUNK_SIZE`).
@@ -39,6 +41,21 @@ pub fn send(
     blocks: &[BlockSum],
     seed: Seed,
 ) -> io::Result<DeltaStats> {
+    send_coded(w, data, blocks, seed, None)
+}
+
+/// [`send`], with the tokens deflated by `coder` when the session has `-z` (see
+/// [`deflate_tokens`](crate::deflate_tokens)).
+pub fn send_coded(
+    w: &mut impl Write,
+    data: &[u8],
+    blocks: &[BlockSum],
+    seed: Seed,
+    mut coder: Option<&mut Encoder>,
+) -> io::Result<DeltaStats> {
+    if let Some(c) = coder.as_deref_mut() {
+        c.start();
+    }
     let mut stats = DeltaStats::default();
     let mut last = 0usize;
     if let Some(blength) = blocks.first().map(|b| b.len).filter(|&l| l > 0) {
@@ -61,8 +78,11 @@ pub fn send(
                 })
             });
             if let Some(i) = found {
-                literal(w, &data[last..k], &mut stats)?;
-                w.write_all(&(-(i as i32 + 1)).to_le_bytes())?;
+                literal(w, &data[last..k], &mut stats, coder.as_deref_mut())?;
+                match coder.as_deref_mut() {
+                    Some(c) => c.block(w, i as i32, &data[k..k + n])?,
+                    None => w.write_all(&(-(i as i32 + 1)).to_le_bytes())?,
+                }
                 stats.matched += n as u64;
                 k += n;
                 last = k;
@@ -74,8 +94,11 @@ pub fn send(
             k += 1;
         }
     }
-    literal(w, &data[last..], &mut stats)?;
-    w.write_all(&0i32.to_le_bytes())?;
+    literal(w, &data[last..], &mut stats, coder.as_deref_mut())?;
+    match coder {
+        Some(c) => c.end(w)?,
+        None => w.write_all(&0i32.to_le_bytes())?,
+    }
     let mut sum = FileSum::default();
     sum.update(data);
     w.write_all(&sum.finish())?;
@@ -92,6 +115,20 @@ pub fn receive(
     head: &SumHead,
     out: &mut impl Write,
 ) -> io::Result<bool> {
+    receive_coded(r, basis, head, out, None)
+}
+
+/// [`receive`], with the tokens inflated by `coder` when the session has `-z`.
+pub fn receive_coded(
+    r: &mut impl Read,
+    basis: &[u8],
+    head: &SumHead,
+    out: &mut impl Write,
+    coder: Option<&mut Decoder>,
+) -> io::Result<bool> {
+    if let Some(c) = coder {
+        return receive_deflated(r, basis, head, out, c);
+    }
     let mut sum = FileSum::default();
     let mut piece = Vec::new();
     loop {
@@ -109,15 +146,7 @@ pub fn receive(
             sum.update(&piece);
             out.write_all(&piece)?;
         } else {
-            let i = -(token as i64) - 1;
-            if i >= i64::from(head.count) {
-                return Err(invalid(format!("block {i} of {}", head.count)));
-            }
-            let start = i as usize * head.blength as usize;
-            let end = start + head.block_len(i as i32);
-            let block = basis
-                .get(start..end)
-                .ok_or_else(|| invalid(format!("block {i} past the basis's end")))?;
+            let block = basis_block(basis, head, -(token as i64) - 1)?;
             sum.update(block);
             out.write_all(block)?;
         }
@@ -127,7 +156,57 @@ pub fn receive(
     Ok(sum.finish() == want)
 }
 
-fn literal(w: &mut impl Write, bytes: &[u8], stats: &mut DeltaStats) -> io::Result<()> {
+fn receive_deflated(
+    r: &mut impl Read,
+    basis: &[u8],
+    head: &SumHead,
+    out: &mut impl Write,
+    coder: &mut Decoder,
+) -> io::Result<bool> {
+    coder.start();
+    let mut sum = FileSum::default();
+    loop {
+        match coder.next(r)? {
+            Token::End => break,
+            Token::Literal(piece) => {
+                sum.update(piece);
+                out.write_all(piece)?;
+            }
+            Token::Block(i) => {
+                let block = basis_block(basis, head, i64::from(i))?;
+                sum.update(block);
+                out.write_all(block)?;
+                coder.saw_block(block)?;
+            }
+        }
+    }
+    let mut want = [0u8; 16];
+    r.read_exact(&mut want)?;
+    Ok(sum.finish() == want)
+}
+
+/// Block `i` of the basis, checked against the sums' shape and the basis's length.
+fn basis_block<'a>(basis: &'a [u8], head: &SumHead, i: i64) -> io::Result<&'a [u8]> {
+    if !(0..i64::from(head.count)).contains(&i) {
+        return Err(invalid(format!("block {i} of {}", head.count)));
+    }
+    let start = i as usize * head.blength as usize;
+    let end = start + head.block_len(i as i32);
+    basis
+        .get(start..end)
+        .ok_or_else(|| invalid(format!("block {i} past the basis's end")))
+}
+
+fn literal(
+    w: &mut impl Write,
+    bytes: &[u8],
+    stats: &mut DeltaStats,
+    coder: Option<&mut Encoder>,
+) -> io::Result<()> {
+    if let Some(c) = coder {
+        stats.literal += bytes.len() as u64;
+        return c.literal(w, bytes);
+    }
     for piece in bytes.chunks(CHUNK) {
         w.write_all(&(piece.len() as i32).to_le_bytes())?;
         w.write_all(piece)?;

@@ -4,6 +4,7 @@
 use std::io::{self, Read, Write};
 
 use crate::codec::{get_int, get_varint, put_int};
+use crate::compress::Compression;
 use crate::{PROTOCOL_NEWEST, PROTOCOL_OLDEST};
 
 /// The capability letters prsync puts after `-e.` in the server's arguments (see
@@ -47,6 +48,9 @@ pub struct Session {
     pub compat: i32,
     /// The seed mixed into block checksums.
     pub seed: i32,
+    /// How file data is compressed (`-z`), None for plain tokens: settled from the
+    /// options when nothing is negotiated (see [`compress`](crate::compress)).
+    pub compression: Option<Compression>,
 }
 
 impl Session {
@@ -124,6 +128,7 @@ pub fn client(
         remote_version,
         compat,
         seed,
+        compression: None,
     })
 }
 
@@ -152,7 +157,8 @@ mod tests {
                 protocol: 31,
                 remote_version: 31,
                 compat: 0x2e,
-                seed: 12345
+                seed: 12345,
+                compression: None,
             }
         );
         assert!(s.seed_first());

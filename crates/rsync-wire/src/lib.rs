@@ -20,12 +20,16 @@
 //!    block checksums of its old copy (a rolling sum and a truncated MD5 each); the sender
 //!    answers with literal data and block references, ending with the MD5 of the whole
 //!    new file.
+//!    With `-z` the tokens go deflated ([`deflate_tokens`]: rsync's zlib or zlibx), as
+//!    [`compress`] settles from the options.
 //! 5. [`itemize`]: the generator sends item flags with each index; the client turns them
 //!    into `-i`'s `<f+++++++++` lines as rsync does.
 #![deny(missing_docs)]
 
 pub mod checksum;
 pub mod codec;
+pub mod compress;
+pub mod deflate_tokens;
 pub mod delta;
 pub mod filters;
 pub mod flist;

@@ -2,6 +2,7 @@
 //! builds them: one bundle of single-letter options ending in `e` and the capability
 //! letters, then the long options, then `.` and the paths.
 
+use crate::compress::Asked;
 use crate::handshake::CAPABILITIES;
 
 /// The options that travel to the server.
@@ -42,6 +43,8 @@ pub struct ServerOptions {
     /// `--mkpath`: a receiving server makes the folders above the destination (rsync
     /// 3.2.3 and later).
     pub mkpath: bool,
+    /// `-z` and its choice and level.
+    pub compress: Asked,
 }
 
 impl ServerOptions {
@@ -67,6 +70,10 @@ impl ServerOptions {
             (self.recursive, 'r'),
         ];
         s.extend(letters.iter().filter(|(on, _)| *on).map(|(_, c)| c));
+        let (bundle_z, compress_args) = self.compress.server_args();
+        if bundle_z {
+            s.push('z');
+        }
         s.push('e');
         s.push_str(CAPABILITIES);
         args.push(s);
@@ -75,6 +82,7 @@ impl ServerOptions {
         } else if !self.devices && self.specials {
             args.push("--specials".into());
         }
+        args.extend(compress_args);
         if !self.server_sends {
             match self.itemize {
                 0 => {}
@@ -153,8 +161,32 @@ mod tests {
             mkpath.argv(&["/a/b/".into()]),
             ["--server", "-re.LsfxCI", "--mkpath", ".", "/a/b/"]
         );
+        let zlibx = ServerOptions {
+            recursive: true,
+            compress: Asked {
+                z: 1,
+                choice: Some("zlibx".into()),
+                level: Some(9),
+            },
+            ..ServerOptions::default()
+        };
+        assert_eq!(
+            zlibx.argv(&["/d/".into()]),
+            [
+                "--server",
+                "-re.LsfxCI",
+                "--compress-level=9",
+                "--new-compress",
+                ".",
+                "/d/"
+            ]
+        );
         let pull = ServerOptions {
             server_sends: true,
+            compress: Asked {
+                z: 1,
+                ..Asked::default()
+            },
             times: true,
             specials: true,
             itemize: 1,
@@ -166,7 +198,7 @@ mod tests {
             [
                 "--server",
                 "--sender",
-                "-te.LsfxCI",
+                "-tze.LsfxCI",
                 "--specials",
                 ".",
                 "src"

@@ -59,6 +59,7 @@ pub fn server(
         remote_version,
         compat: flags,
         seed,
+        compression: None,
     })
 }
 

@@ -7,6 +7,8 @@
 //! [`ServerRequest`]'s fields lands in `unsupported`, so that a server can refuse it by
 //! name instead of doing half of what was asked.
 
+use crate::compress::Asked;
+
 /// What the client asked the server to do.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct ServerRequest {
@@ -86,6 +88,9 @@ pub struct ServerRequest {
     pub itemize: u8,
     /// `--checksum-seed=N`.
     pub checksum_seed: Option<i32>,
+    /// `-z`, `--compress-choice` (`--old-compress`, `--new-compress`),
+    /// `--compress-level`: what compression the client asked for.
+    pub compress: Asked,
     /// The capability letters after `e` (`.iLsfxCIvu`).
     pub client_info: String,
     /// The paths after the options: the first is the folder they are relative to (`.`).
@@ -118,6 +123,10 @@ const TAKES_VALUE: &[&str] = &[
     "--link-dest",
     "--checksum-choice",
     "--compress-choice",
+    "--zc",
+    "--compress-level",
+    "--zl",
+    "--compress-threads",
     "--skip-compress",
     "--max-alloc",
     "--min-size",
@@ -224,6 +233,17 @@ impl ServerRequest {
                         }
                     }
                     ("--timeout", Some(_)) => {}
+                    ("--new-compress", None) => req.compress.choice = Some("zlibx".into()),
+                    ("--old-compress", None) => req.compress.choice = Some("zlib".into()),
+                    ("--compress-choice" | "--zc", Some(c)) => {
+                        req.compress.choice = Some(c.to_string())
+                    }
+                    ("--compress-level" | "--zl", Some(n)) => match n.parse() {
+                        Ok(n) => req.compress.level = Some(n),
+                        Err(_) => req.unsupported.push(arg.to_string()),
+                    },
+                    // Only zstd has threads; rsync 3.5 compresses every suffix alike.
+                    ("--compress-threads" | "--skip-compress", Some(_)) => {}
                     ("--checksum-seed", Some(n)) => match n.parse() {
                         Ok(n) => req.checksum_seed = Some(n),
                         Err(_) => req.unsupported.push(arg.to_string()),
@@ -271,6 +291,7 @@ impl ServerRequest {
                 'd' => self.dirs = true,
                 'O' => self.omit_dir_times = true,
                 'J' => self.omit_link_times = true,
+                'z' => self.compress.z = self.compress.z.saturating_add(1),
                 'e' => {
                     self.client_info = letters[i + 1..].to_string();
                     return;
@@ -356,6 +377,34 @@ mod tests {
     }
 
     #[test]
+    fn compression_is_read_as_rsyncs_client_sends_it() {
+        let req = ServerRequest::parse(&[
+            "--server",
+            "-zre.iLsfxCIvu",
+            "--compress-level=3",
+            "--skip-compress=gz/jpg",
+            ".",
+            "d",
+        ])
+        .unwrap();
+        assert!(req.unsupported.is_empty(), "{:?}", req.unsupported);
+        assert_eq!((req.compress.z, req.compress.level), (1, Some(3)));
+        let req = ServerRequest::parse(&["--server", "-re.iLsfxCIvu", "--new-compress", ".", "d"])
+            .unwrap();
+        assert_eq!(req.compress.choice.as_deref(), Some("zlibx"));
+        let req = ServerRequest::parse(&[
+            "--server",
+            "-re.iLsfxCIvu",
+            "--compress-choice=zstd",
+            ".",
+            "d",
+        ])
+        .unwrap();
+        assert_eq!(req.compress.choice.as_deref(), Some("zstd"));
+        assert!(req.compress.settle(None).is_err());
+    }
+
+    #[test]
     fn the_agents_bare_server_flag_is_not_a_request() {
         assert_eq!(
             ServerRequest::parse(&["--server"]).map(|r| r.paths.len()),
@@ -383,7 +432,7 @@ mod tests {
     fn options_without_a_field_are_kept_by_name() {
         let req = ServerRequest::parse(&[
             "--server",
-            "-zre.iLsfxCIvu",
+            "-Sre.iLsfxCIvu",
             "--inplace",
             "--link-dest",
             "old",
@@ -394,7 +443,7 @@ mod tests {
             "d",
         ])
         .unwrap();
-        assert_eq!(req.unsupported, ["-z", "--inplace", "--link-dest"]);
+        assert_eq!(req.unsupported, ["-S", "--inplace", "--link-dest"]);
         assert_eq!(req.backup_dir.as_deref(), Some("bak"));
         assert!(req.backup);
         assert_eq!(req.paths, [".", "d"]);

@@ -2,6 +2,8 @@
 //! (crate prtools-rsync-wire) on the same remote shell, with no prsync agent on the host.
 //!
 //! This covers what a mirror needs: `-r -l -p -t -g -o -D`, `-i`, `-n` (push only), `-W`,
+//! `-z` (rsync's zlib, or zlibx with `--compress-choice`; see prtools-rsync-wire's
+//! `compress`),
 //! `--delete` and filter rules (sent to the server as rsync sends them: a receiving server
 //! spares what they exclude, a sending one lists by them), a push to one host or many, or
 //! a pull from one. Anything else is refused
@@ -25,7 +27,8 @@ use std::os::unix::ffi::OsStrExt;
 use std::sync::{Arc, OnceLock};
 use std::time::Duration;
 
-use prtools_rsync_wire::handshake::{self, HandshakeError};
+use prtools_rsync_wire::compress::Asked;
+use prtools_rsync_wire::handshake::{self, HandshakeError, Session};
 use prtools_rsync_wire::server_args::ServerOptions;
 use prtools_rsync_wire::PROTOCOL_NEWEST;
 use prtools_transport::{
@@ -104,7 +107,23 @@ fn refuse(opts: &Options) -> Option<i32> {
         eprintln!("prsync: --wire=rsync needs UTF-8 remote paths; hint: use --wire=agent");
         return Some(exit::SYNTAX);
     }
+    if let Err(e) = asked(opts).settle(None) {
+        eprintln!("prsync: --wire=rsync: {e}; hint: {COMPRESS_HINT}");
+        return Some(exit::SYNTAX);
+    }
     None
+}
+
+/// What to say when the compression asked for is not one rsync's protocol has here.
+const COMPRESS_HINT: &str = "give --compress-choice=zlibx or zlib, or use --wire=agent";
+
+/// `-z`, `--compress-choice` and `--compress-level`, as rsync's options give them.
+fn asked(o: &Options) -> Asked {
+    Asked {
+        z: u8::from(o.compress),
+        choice: o.more.compress_choice.clone(),
+        level: o.more.compress_level,
+    }
 }
 
 /// The paths the server is given: the destination of a push, the sources of a pull; None
@@ -143,6 +162,7 @@ fn server_command(opts: &Options) -> String {
         dry_run: opts.dry_run,
         partial: opts.partial,
         mkpath: opts.mkpath,
+        compress: asked(opts),
         partial_dir: opts
             .partial_dir
             .as_ref()
@@ -264,8 +284,13 @@ fn session(
 ) -> Result<i32, Ended> {
     let pulling = matches!(opts.remote, Remote::Pull(_));
     link.input.timeout = Some(opts.config.connect_timeout + START_GRACE);
+    // Names are not negotiated (prsync does not ask for varint flags): -z is as asked,
+    // and the server is told the same on its command line.
+    let compression = asked(opts)
+        .settle(None)
+        .map_err(|e| Ended::Failed(exit::SYNTAX, format!("{e}; hint: {COMPRESS_HINT}")))?;
     let session = match handshake::client(&mut link.input, &mut link.output, PROTOCOL_NEWEST) {
-        Ok(s) => s,
+        Ok(s) => Session { compression, ..s },
         Err(e) => return Err(failed_start(link, program(opts), cannot, e, voice)),
     };
     link.release_stderr();
@@ -470,7 +495,6 @@ fn unsupported(o: &Options) -> Option<&'static str> {
             "a --partial-dir that is not UTF-8",
         ),
         (o.block_size.is_some(), "-B"),
-        (o.compress, "-z"),
         (o.bwlimit.is_some(), "--bwlimit"),
         (
             o.filters.has_dir_merge(),
@@ -516,7 +540,12 @@ fn unsupported(o: &Options) -> Option<&'static str> {
             "--delete-before or --delete-after",
         ),
         (
-            o.more != crate::more_options::More::default(),
+            crate::more_options::More {
+                compress_level: None,
+                compress_chosen: false,
+                compress_choice: None,
+                ..o.more.clone()
+            } != crate::more_options::More::default(),
             "one of the options given",
         ),
     ];

@@ -26,6 +26,7 @@ use std::rc::Rc;
 use prtools_mapped::Mapped;
 use prtools_rsync_wire::checksum::{rolling, strong};
 use prtools_rsync_wire::codec::{get_varlong, invalid, put_int, put_shortint, put_varint};
+use prtools_rsync_wire::deflate_tokens::Decoder as TokenDecoder;
 use prtools_rsync_wire::delta;
 use prtools_rsync_wire::filters::put_rules;
 use prtools_rsync_wire::flist::{self, get_id_list, is_safe_name, Decoder, Entry};
@@ -69,6 +70,8 @@ struct Pull<'a> {
     serial: u32,
     /// The list is one file and the destination names it (see [`run`]).
     single_file: bool,
+    /// The session's inflater with -z, kept from file to file.
+    coder: Option<TokenDecoder>,
 }
 
 /// Runs a pull after the handshake into the local `dest` as typed.
@@ -180,6 +183,7 @@ fn body(
         dirs: Vec::new(),
         serial: 0,
         single_file,
+        coder: session.compression.map(|c| c.decoder(session.protocol)),
     };
     // rsync deletes nothing after a sender's I/O error: its list may be short.
     let may_delete = opts.delete != DeleteMode::Off && remote_io_error == 0;
@@ -573,10 +577,11 @@ impl Pull<'_> {
             .mode(0o600)
             .open(&temp)?;
         let mut w = io::BufWriter::new(file);
-        let result = delta::receive(input, basis, head, &mut w).and_then(|ok| {
-            w.flush()?;
-            Ok(ok)
-        });
+        let result = delta::receive_coded(input, basis, head, &mut w, self.coder.as_mut())
+            .and_then(|ok| {
+                w.flush()?;
+                Ok(ok)
+            });
         drop(w);
         let ok = match result {
             Ok(ok) => ok,

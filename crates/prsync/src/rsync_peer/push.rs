@@ -145,6 +145,8 @@ fn session_body(
     let mut phase = 0;
     // Each small file is read into this, one after the other.
     let mut small = Vec::new();
+    // One deflate coder for the session with -z: its tokens are one stream per file.
+    let mut coder = session.compression.map(|c| c.encoder(session.protocol));
     loop {
         let req = read_request(&mut input, &mut ndx_in)?;
         if req.ndx == NDX_DONE {
@@ -213,7 +215,7 @@ fn session_body(
         let mut b = Vec::new();
         head.put(&mut b);
         out.write_all(&b)?;
-        delta::send(
+        delta::send_coded(
             out,
             file.bytes(&small),
             &blocks,
@@ -221,6 +223,7 @@ fn session_body(
                 seed: session.seed,
                 first: session.seed_first(),
             },
+            coder.as_mut(),
         )?;
         if itemize {
             print_item(&req, item, style, &**voice);

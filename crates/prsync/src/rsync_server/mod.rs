@@ -18,7 +18,12 @@
 //! list whole and uses MD5, and its `-v` says `building file list` as with an rsync
 //! 3.0 server.
 //!
-//! What is not built (`-z`, `-A`, `-X`, `-K`, `--inplace`, `--partial-dir`,
+//! `-z` codes the file data as rsync's zlib (the default) or zlibx (`-zz`,
+//! `--new-compress`, `--compress-choice=zlibx`) token streams: with no varint flags there
+//! is no negotiation of names, so a stock client uses what its options say, as with an
+//! rsync 3.0 server; zstd and lz4 are refused by name.
+//!
+//! What is not built (`-A`, `-X`, `-K`, `--inplace`, `--partial-dir`,
 //! `--delay-updates`, `--link-dest` and the other basis folders...) is refused before
 //! the handshake, with one line on stderr (which the remote shell carries to the
 //! client) and rsync's exit status for an unsupported option, as rsync does with an
@@ -35,7 +40,7 @@ use std::sync::atomic::AtomicU64;
 use std::sync::{Arc, Mutex};
 
 use prtools_rsync_wire::flist::Keep;
-use prtools_rsync_wire::handshake::HandshakeError;
+use prtools_rsync_wire::handshake::{HandshakeError, Session};
 use prtools_rsync_wire::mux::Demux;
 use prtools_rsync_wire::server_handshake;
 use prtools_rsync_wire::server_request::{read_protected_args, ServerRequest};
@@ -89,6 +94,15 @@ pub fn serve(args: &[OsString]) -> i32 {
         );
         return UNSUPPORTED;
     }
+    let compression = match req.compress.settle(None) {
+        Ok(c) => c,
+        Err(e) => {
+            eprintln!(
+                "prsync: --server: {e}; hint: give the client --compress-choice=zlibx, or point --rsync-path at rsync"
+            );
+            return UNSUPPORTED;
+        }
+    };
     let seed = req.checksum_seed.unwrap_or_else(|| {
         let now = std::time::SystemTime::now()
             .duration_since(std::time::UNIX_EPOCH)
@@ -111,7 +125,8 @@ pub fn serve(args: &[OsString]) -> i32 {
     }
     let mut stdout = BufWriter::with_capacity(64 * 1024, io::stdout());
     let session = match server_handshake::server(&mut stdin, &mut stdout, &req.client_info, seed) {
-        Ok(s) => s,
+        // This server never negotiates names (see the module's docs): -z is as asked.
+        Ok(s) => Session { compression, ..s },
         Err(HandshakeError::Version(v)) if (0..100).contains(&v) => {
             eprintln!("prsync: --server speaks rsync protocol 30 to 32 and the client speaks {v}; hint: use rsync 3.0.0 or later");
             return exit::PROTOCOL;

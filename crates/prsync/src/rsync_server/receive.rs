@@ -12,6 +12,7 @@
 //! parent must be a folder of the list, so that a client cannot make this side write
 //! through a symlink it sent.
 
+use std::cell::RefCell;
 use std::collections::{HashMap, HashSet};
 use std::ffi::OsStr;
 use std::fs::Metadata;
@@ -26,6 +27,7 @@ use std::sync::{Arc, Mutex, MutexGuard};
 use prtools_mapped::Mapped;
 use prtools_rsync_wire::checksum::{rolling, strong};
 use prtools_rsync_wire::codec::{invalid, put_int, put_shortint, put_varint, put_vstring};
+use prtools_rsync_wire::deflate_tokens::Decoder;
 use prtools_rsync_wire::delta;
 use prtools_rsync_wire::flist::{self, get_id_list, is_safe_name, Entry};
 use prtools_rsync_wire::flist_links::LinkDecoder;
@@ -287,6 +289,7 @@ pub(super) fn run<W: Write + Send, R: Read + Send>(
         dest: recv.dest.clone(),
         am_root: recv.am_root,
         failed: &failed,
+        coder: RefCell::new(session.compression.map(|c| c.decoder(session.protocol))),
     };
     let (tx, rx) = sync_channel(PIPELINE);
     recv.pending = Some(tx);
@@ -421,6 +424,8 @@ struct Incoming<'a, W: Write> {
     am_root: bool,
     /// rsync's I/O error bits of what failed here.
     failed: &'a AtomicI32,
+    /// The session's inflater with -z, kept from file to file.
+    coder: RefCell<Option<Decoder>>,
 }
 
 impl<'a, W: Write + Send> Incoming<'a, W> {
@@ -496,7 +501,8 @@ impl<'a, W: Write + Send> Incoming<'a, W> {
             Ok(f) => f,
             Err(err) => {
                 // The data comes all the same: read it past, then say why it went nowhere.
-                delta::receive(input, basis, &p.head, &mut io::sink())?;
+                let mut coder = self.coder.borrow_mut();
+                delta::receive_coded(input, basis, &p.head, &mut io::sink(), coder.as_mut())?;
                 self.failed.fetch_or(IOERR_GENERAL, Ordering::Relaxed);
                 return self.out().message(
                     Tag::ErrorXfer,
@@ -506,7 +512,8 @@ impl<'a, W: Write + Send> Incoming<'a, W> {
         };
         let ok = {
             let mut w = io::BufWriter::with_capacity(256 * 1024, &mut file);
-            let ok = delta::receive(input, basis, &p.head, &mut w)?;
+            let mut coder = self.coder.borrow_mut();
+            let ok = delta::receive_coded(input, basis, &p.head, &mut w, coder.as_mut())?;
             match w.flush() {
                 Ok(()) => ok,
                 Err(err) => {

@@ -182,6 +182,8 @@ pub(super) fn run<W: Write>(
     let mut io_error = listed.io_error;
     let (mut ndx_in, mut ndx_out) = (NdxState::default(), NdxState::default());
     let mut phase = 0;
+    // One deflate coder for the session with -z: its tokens are one stream per file.
+    let mut coder = session.compression.map(|c| c.encoder(session.protocol));
     loop {
         let r = read_request(input, &mut ndx_in)?;
         if r.ndx == NDX_DONE {
@@ -241,7 +243,7 @@ pub(super) fn run<W: Write>(
         let mut b = Vec::new();
         head.put(&mut b);
         out.write_all(&b)?;
-        delta::send(
+        delta::send_coded(
             out,
             &file,
             &blocks,
@@ -249,6 +251,7 @@ pub(super) fn run<W: Write>(
                 seed: session.seed,
                 first: session.seed_first(),
             },
+            coder.as_mut(),
         )?;
         out.flush()?;
     }
