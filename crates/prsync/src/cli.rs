@@ -397,6 +397,9 @@ pub struct Options {
     pub copy_links: bool,
     /// `-H`.
     pub hard_links: bool,
+    /// `-s`: with `--wire=rsync`, the server's arguments go on the connection, not on the
+    /// remote shell's command line (prsync's own protocol always carries them so).
+    pub protect_args: bool,
     /// `-p`.
     pub perms: bool,
     /// `-t`.
@@ -1130,6 +1133,7 @@ fn resolve(
         links: (cli.links || cli.archive) && !cli.copy_links,
         copy_links: cli.copy_links,
         hard_links: cli.hard_links,
+        protect_args: cli.protect_args,
         perms: cli.perms || cli.archive || more.acls,
         times: cli.times || cli.archive,
         group: cli.group || cli.archive || groupmap.is_some(),

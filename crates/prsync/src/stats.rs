@@ -93,6 +93,9 @@ pub struct Stats {
     pub flist_time: Duration,
     /// What the delta searches did, summed over the files.
     pub search: prtools_delta::SearchStats,
+    /// The bytes that did cross rsync's protocol, sent and received, where there was one
+    /// (`--wire=rsync`): these replace the estimates.
+    pub wire: Option<(u64, u64)>,
 }
 
 impl Stats {
@@ -114,11 +117,17 @@ impl Stats {
     /// rsync's `Total bytes sent` as a sender would count it: file list, data, per-file
     /// headers and the end-of-run exchange. An estimate: prsync's local copy has no wire.
     pub fn bytes_sent(&self) -> u64 {
+        if let Some((sent, _)) = self.wire {
+            return sent;
+        }
         self.flist_bytes + self.data_bytes + 16 * self.transferred + 40
     }
 
     /// rsync's `Total bytes received`: the receiver's requests and signatures. An estimate.
     pub fn bytes_received(&self) -> u64 {
+        if let Some((_, received)) = self.wire {
+            return received;
+        }
         self.sum_bytes + 4 * (self.transferred + self.files.dir) + 16
     }
 
