@@ -233,6 +233,15 @@ fn verbose_and_stats_in_a_pull_print_what_rsync_does() {
         "{want_out}---\n{got_out}"
     );
     assert_eq!(describe(&by_prsync), describe(&by_rsync));
+    // The block sums this side sent are as short as rsync's generator makes them.
+    let (want_sent, got_sent) = (
+        number(&want_out, "Total bytes sent:"),
+        number(&got_out, "Total bytes sent:"),
+    );
+    assert!(
+        got_sent <= want_sent + want_sent / 10,
+        "prsync sent {got_sent} bytes, rsync {want_sent}"
+    );
 
     // With -H the three names stay one file here too, and stay so when one is replaced.
     let linked = scratch.join("linked");

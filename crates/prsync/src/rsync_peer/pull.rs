@@ -35,7 +35,7 @@ use prtools_rsync_wire::handshake::Session;
 use prtools_rsync_wire::itemize::{self, Kind, Style};
 use prtools_rsync_wire::mux::Demux;
 use prtools_rsync_wire::ndx::{NdxState, NDX_DEL_STATS, NDX_DONE};
-use prtools_rsync_wire::sums::{block_length, head_for, SumHead};
+use prtools_rsync_wire::sums::{block_length, head_for, strong_length, SumHead};
 
 use super::link::Link;
 use super::push::{keep_of, on_message, read_request, settle, Heard, NoSend, Outcome};
@@ -80,6 +80,10 @@ struct Pull<'a> {
     /// With -H, for each entry of the list after the first of its hard-linked group:
     /// that first's index, whose file it is linked to once that is in place.
     leaders: Vec<Option<usize>>,
+    /// Files to ask for again, whole, in the redo phase.
+    redo: Vec<usize>,
+    /// The redo phase is on: a file that fails its check now is an error.
+    redoing: bool,
 }
 
 /// Runs a pull after the handshake into the local `dest` as typed.
@@ -219,6 +223,8 @@ fn body(
         stats,
         alt,
         leaders,
+        redo: Vec::new(),
+        redoing: false,
     };
     // rsync deletes nothing after a sender's I/O error: its list may be short.
     let may_delete = opts.delete != DeleteMode::Off && remote_io_error == 0;
@@ -235,7 +241,21 @@ fn body(
     pull.send_ndx(out, NDX_DONE)?;
     out.flush()?;
     pull.pump(&mut input)?;
-    // No redo phase (a failed check is reported instead), then the end of the run.
+    // The redo phase: a file whose whole-file sum did not match (a block its short sums
+    // matched differed) comes again, whole. Then the end of the run.
+    pull.redoing = true;
+    for ndx in std::mem::take(&mut pull.redo) {
+        let e = &list[ndx];
+        let path = pull.path_of(&e.name);
+        let mut b = Vec::new();
+        pull.ndx_out.put(&mut b, ndx as i32);
+        put_shortint(&mut b, itemize::TRANSFER as u16);
+        let head = SumHead::default();
+        head.put(&mut b);
+        out.write_all(&b)?;
+        out.flush()?;
+        pull.pump_file(&mut input, ndx as i32, e, &path, &[], &head)?;
+    }
     pull.send_ndx(out, NDX_DONE)?;
     pull.send_ndx(out, NDX_DONE)?;
     if session.protocol >= 31 {
@@ -545,15 +565,17 @@ impl Pull<'_> {
         };
         let head = match &map {
             Some(m) if !m.is_empty() => {
-                let head = head_for(m.len() as u64, block_length(m.len() as u64));
+                let len = m.len() as u64;
+                let mut head = head_for(len, block_length(len));
+                // Only as much of each strong sum as rsync sends: the whole-file sum
+                // still checks the result.
+                head.s2length = strong_length(len, head.blength);
                 head.put(&mut b);
+                let keep = head.s2length as usize;
                 for block in m.chunks(head.blength as usize) {
                     put_int(&mut b, rolling(block) as i32);
-                    b.extend_from_slice(&strong(
-                        block,
-                        self.session.seed,
-                        self.session.seed_first(),
-                    ));
+                    let sum = strong(block, self.session.seed, self.session.seed_first());
+                    b.extend_from_slice(&sum[..keep]);
                 }
                 head
             }
@@ -794,6 +816,10 @@ impl Pull<'_> {
         if !ok {
             if !inplace {
                 let _ = std::fs::remove_file(&temp);
+            }
+            if !self.redoing {
+                self.redo.push(ndx as usize);
+                return Ok(());
             }
             self.io_error |= IOERR_GENERAL;
             eprintln!(
