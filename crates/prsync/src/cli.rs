@@ -215,7 +215,7 @@ pub struct Cli {
     /// Transfer directories without recursing
     #[arg(short = 'd', long = "dirs")]
     pub dirs: bool,
-    /// Accepted for rsync's sake: prsync's own protocol carries the arguments
+    /// No space-splitting; the remote shell never sees the args (--wire=rsync; prsync's own protocol always)
     #[arg(short = 's', long = "protect-args", visible_alias = "secluded-args")]
     pub protect_args: bool,
     /// Read list of source-file names from FILE

@@ -4,7 +4,8 @@
 //! Everything here counts what rsync counts, except the protocol byte counts (`File list
 //! size`, `Total bytes sent/received`, `sent ... received ...`, `speedup`) and the two timing
 //! lines: prsync's local copy speaks no protocol, so those are estimates of what rsync's
-//! protocol would have carried (see [`Stats::bytes_sent`]).
+//! protocol would have carried (see [`Stats::bytes_sent`]). Over rsync's own protocol
+//! (`--wire=rsync`) the bytes are counted as they cross ([`Stats::wire`]).
 
 use std::time::Duration;
 
