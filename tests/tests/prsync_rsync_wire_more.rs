@@ -461,4 +461,25 @@ fn prune_empty_dirs_in_a_push_leaves_what_rsync_leaves() {
         describe(&node.join("m-prsync")),
         describe(&node.join("m-rsync"))
     );
+
+    // A pull prunes here, as rsync's receiver does.
+    std::fs::create_dir_all(node.join("m-src/gone/chain")).unwrap();
+    std::fs::create_dir_all(node.join("m-src/kept/sub")).unwrap();
+    std::fs::write(node.join("m-src/kept/sub/file"), "x\n").unwrap();
+    let args = ["-aiv", "-m"];
+    let (by_rsync, by_prsync) = (scratch.join("m-rsync"), scratch.join("m-prsync"));
+    let want = rsync(&tc, &args, "node1:/tmp/m-src/", by_rsync.to_str().unwrap());
+    assert_ok(&want);
+    let got = prsync(&tc, &args, "node1:/tmp/m-src/", by_prsync.to_str().unwrap());
+    assert_ok(&got);
+    let want_out = text(&want.stdout).replace("-rsync", "-prsync");
+    let got_out = text(&got.stdout);
+    assert_eq!(
+        steady(&want_out),
+        steady(&got_out),
+        "{want_out}---\n{got_out}"
+    );
+    assert_eq!(describe(&by_prsync), describe(&by_rsync));
+    assert!(!by_prsync.join("gone").exists());
+    assert!(by_prsync.join("kept/sub/file").exists());
 }

@@ -506,8 +506,6 @@ fn pull_unsupported(o: &Options) -> Option<&'static str> {
         Some("--partial")
     } else if o.mkpath {
         Some("--mkpath")
-    } else if o.prune_empty_dirs {
-        Some("-m")
     } else {
         None
     }

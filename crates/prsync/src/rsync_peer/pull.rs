@@ -36,6 +36,7 @@ use prtools_rsync_wire::itemize::{self, Kind, Style};
 use prtools_rsync_wire::mux::Demux;
 use prtools_rsync_wire::ndx::{NdxState, NDX_DEL_STATS, NDX_DONE};
 use prtools_rsync_wire::sums::{block_length, head_for, strong_length, SumHead};
+use prtools_sync::filter::FilterList;
 
 use super::link::Link;
 use super::push::{keep_of, on_message, read_request, settle, Heard, NoSend, Outcome};
@@ -228,8 +229,22 @@ fn body(
     };
     // rsync deletes nothing after a sender's I/O error: its list may be short.
     let may_delete = opts.delete != DeleteMode::Off && remote_io_error == 0;
-    let children = children_of(&list);
+    let pruned = if opts.prune_empty_dirs {
+        pruned(&list, &opts.filters)
+    } else {
+        vec![false; list.len()]
+    };
+    let kept: Vec<Entry> = list
+        .iter()
+        .zip(&pruned)
+        .filter(|(_, &p)| !p)
+        .map(|(e, _)| e.clone())
+        .collect();
+    let children = children_of(&kept);
     for (i, entry) in list.iter().enumerate() {
+        if pruned[i] {
+            continue;
+        }
         let path = pull.path_of(&entry.name);
         let fresh = created && entry.name == b".";
         pull.generate(out, &mut input, i as i32, entry, &path, fresh)?;
@@ -316,6 +331,27 @@ fn id_map(ids: Ids, list: Vec<(u32, Vec<u8>)>) -> HashMap<u32, u32> {
             let local = id_of(ids, std::str::from_utf8(&name).ok()?)?;
             Some((id, local))
         })
+        .collect()
+}
+
+/// `-m` as rsync's receiver prunes its list: a folder below the top with nothing but
+/// folders in it, at any depth, is left out, unless the rules exclude its name (rsync
+/// then keeps it and the folders above it). True for each entry left out.
+fn pruned(list: &[Entry], filters: &FilterList) -> Vec<bool> {
+    let mut keep: HashSet<&[u8]> = HashSet::new();
+    for e in list.iter().filter(|e| e.name != b".") {
+        if e.is_dir() && !filters.is_excluded(&e.name, true) {
+            continue;
+        }
+        let mut name = &e.name[..];
+        keep.insert(name);
+        while let Some(i) = name.iter().rposition(|&c| c == b'/') {
+            name = &name[..i];
+            keep.insert(name);
+        }
+    }
+    list.iter()
+        .map(|e| e.is_dir() && e.name != b"." && !keep.contains(&e.name[..]))
         .collect()
 }
 
