@@ -483,3 +483,43 @@ fn prune_empty_dirs_in_a_push_leaves_what_rsync_leaves() {
     assert!(!by_prsync.join("gone").exists());
     assert!(by_prsync.join("kept/sub/file").exists());
 }
+
+#[test]
+fn existing_updates_only_what_is_there_both_ways() {
+    let tc = TestCluster::start(1);
+    let scratch = tc.scratch("existing");
+    let src = make_tree(&scratch);
+    let node = tc.cluster.node_tmp(1);
+    // What each destination holds before: an old etc/hosts, nothing else.
+    let seed = |dest: &Path| {
+        std::fs::create_dir_all(dest.join("etc")).unwrap();
+        std::fs::write(dest.join("etc/hosts"), "old\n").unwrap();
+    };
+    for dest in ["e-rsync", "e-prsync"] {
+        seed(&node.join(dest));
+        seed(&scratch.join(dest));
+    }
+    let args = ["-av", "--existing"];
+    let from = format!("{}/", src.display());
+    let want = rsync(&tc, &args, &from, "node1:/tmp/e-rsync/");
+    assert_ok(&want);
+    let got = prsync(&tc, &args, &from, "node1:/tmp/e-prsync/");
+    assert_ok(&got);
+    assert_eq!(
+        describe(&node.join("e-prsync")),
+        describe(&node.join("e-rsync"))
+    );
+    assert!(!node.join("e-prsync/name1").exists());
+    make_tree(&node);
+    let (by_rsync, by_prsync) = (scratch.join("e-rsync"), scratch.join("e-prsync"));
+    let want = rsync(&tc, &args, "node1:/tmp/src/", by_rsync.to_str().unwrap());
+    assert_ok(&want);
+    let got = prsync(&tc, &args, "node1:/tmp/src/", by_prsync.to_str().unwrap());
+    assert_ok(&got);
+    assert_eq!(describe(&by_prsync), describe(&by_rsync));
+    assert_eq!(
+        std::fs::read(by_prsync.join("etc/hosts")).unwrap(),
+        std::fs::read(src.join("etc/hosts")).unwrap()
+    );
+    assert!(!by_prsync.join("name1").exists());
+}

@@ -178,6 +178,9 @@ fn long_options(opts: &Options, pulling: bool) -> Vec<String> {
     if opts.stats && !pulling {
         long.push("--stats".to_string());
     }
+    if opts.existing && !pulling {
+        long.push("--existing".to_string());
+    }
     if let Some(alt) = opts.alt_dest.as_ref().filter(|_| !pulling) {
         for dir in &alt.dirs {
             // refuse() has made sure that each is UTF-8.
@@ -550,7 +553,6 @@ fn unsupported(o: &Options) -> Option<&'static str> {
             "--usermap, --groupmap or --chown",
         ),
         (o.numeric_ids, "--numeric-ids"),
-        (o.existing, "--existing"),
         (o.ignore_existing, "--ignore-existing"),
         (o.size_only, "--size-only"),
         (o.ignore_times, "-I"),

@@ -481,6 +481,18 @@ impl Pull<'_> {
         fresh: bool,
     ) -> io::Result<()> {
         let mut here = std::fs::symlink_metadata(path).ok();
+        // --existing: nothing new is made here, so nothing below a new folder either.
+        if self.opts.existing && here.is_none() && !fresh {
+            if self.opts.skip_level() > 0 {
+                let what = if e.is_dir() { "directory" } else { "file" };
+                let line = format!(
+                    "not creating new {what} \"{}\"\n",
+                    String::from_utf8_lossy(&e.name)
+                );
+                self.voice.out(line.as_bytes());
+            }
+            return Ok(());
+        }
         if e.is_dir() {
             if let Some(h) = here.as_ref().filter(|h| !h.is_dir()) {
                 let h = h.clone();
