@@ -323,7 +323,7 @@ fn options_not_spoken_yet_are_refused_by_name() {
     let scratch = tc.scratch("refused");
     let src = make_tree(&scratch);
     for (args, needle) in [
-        (&["-av"][..], "does not do -v yet"),
+        (&["-a", "-c"][..], "does not do -c yet"),
         (&["-a", "-F"][..], "dir-merge filter rules"),
         (
             &["-a", "--zc=zstd"][..],

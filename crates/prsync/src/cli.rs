@@ -215,7 +215,7 @@ pub struct Cli {
     /// Transfer directories without recursing
     #[arg(short = 'd', long = "dirs")]
     pub dirs: bool,
-    /// Accepted for rsync's sake: prsync's own protocol carries the arguments
+    /// No space-splitting; the remote shell never sees the args (--wire=rsync; prsync's own protocol always)
     #[arg(short = 's', long = "protect-args", visible_alias = "secluded-args")]
     pub protect_args: bool,
     /// Read list of source-file names from FILE
@@ -397,6 +397,9 @@ pub struct Options {
     pub copy_links: bool,
     /// `-H`.
     pub hard_links: bool,
+    /// `-s`: with `--wire=rsync`, the server's arguments go on the connection, not on the
+    /// remote shell's command line (prsync's own protocol always carries them so).
+    pub protect_args: bool,
     /// `-p`.
     pub perms: bool,
     /// `-t`.
@@ -1142,6 +1145,7 @@ fn resolve(
         links: (cli.links || cli.archive) && !cli.copy_links,
         copy_links: cli.copy_links,
         hard_links: cli.hard_links,
+        protect_args: cli.protect_args,
         perms: cli.perms || cli.archive || more.acls,
         times: cli.times || cli.archive,
         group: cli.group || cli.archive || groupmap.is_some(),

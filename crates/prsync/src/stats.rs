@@ -4,7 +4,8 @@
 //! Everything here counts what rsync counts, except the protocol byte counts (`File list
 //! size`, `Total bytes sent/received`, `sent ... received ...`, `speedup`) and the two timing
 //! lines: prsync's local copy speaks no protocol, so those are estimates of what rsync's
-//! protocol would have carried (see [`Stats::bytes_sent`]).
+//! protocol would have carried (see [`Stats::bytes_sent`]). Over rsync's own protocol
+//! (`--wire=rsync`) the bytes are counted as they cross ([`Stats::wire`]).
 
 use std::time::Duration;
 
@@ -93,6 +94,9 @@ pub struct Stats {
     pub flist_time: Duration,
     /// What the delta searches did, summed over the files.
     pub search: prtools_delta::SearchStats,
+    /// The bytes that did cross rsync's protocol, sent and received, where there was one
+    /// (`--wire=rsync`): these replace the estimates.
+    pub wire: Option<(u64, u64)>,
 }
 
 impl Stats {
@@ -114,11 +118,17 @@ impl Stats {
     /// rsync's `Total bytes sent` as a sender would count it: file list, data, per-file
     /// headers and the end-of-run exchange. An estimate: prsync's local copy has no wire.
     pub fn bytes_sent(&self) -> u64 {
+        if let Some((sent, _)) = self.wire {
+            return sent;
+        }
         self.flist_bytes + self.data_bytes + 16 * self.transferred + 40
     }
 
     /// rsync's `Total bytes received`: the receiver's requests and signatures. An estimate.
     pub fn bytes_received(&self) -> u64 {
+        if let Some((_, received)) = self.wire {
+            return received;
+        }
         self.sum_bytes + 4 * (self.transferred + self.files.dir) + 16
     }
 

@@ -45,6 +45,16 @@ pub struct ServerOptions {
     pub mkpath: bool,
     /// `-z` and its choice and level.
     pub compress: Asked,
+    /// `-H`: hard links are marked in the file list, and a receiving server links them.
+    pub hard_links: bool,
+    /// `-m`: told only to a receiving server (the client sends a pruned list).
+    pub prune_empty_dirs: bool,
+    /// `-s`: everything after the letters travels on the connection, not on the remote
+    /// shell's command line (see [`ServerOptions::secluded`]).
+    pub secluded: bool,
+    /// Further long options (`--inplace`, `--copy-dest=DIR`, `--stats` ...), as the
+    /// client chose them for the server's role: they go as they are, before the paths.
+    pub long: Vec<String>,
 }
 
 impl ServerOptions {
@@ -55,13 +65,18 @@ impl ServerOptions {
             args.push("--sender".into());
         }
         let mut s = String::from("-");
+        if self.secluded {
+            s.push('s');
+        }
         for _ in 0..self.verbose.min(9) {
             s.push('v');
         }
         let letters = [
             (self.dry_run, 'n'),
             (self.links, 'l'),
+            (self.prune_empty_dirs && !self.server_sends, 'm'),
             (self.whole_file, 'W'),
+            (self.hard_links, 'H'),
             (self.owner, 'o'),
             (self.group, 'g'),
             (self.devices, 'D'),
@@ -105,10 +120,29 @@ impl ServerOptions {
         if self.mkpath && !self.server_sends {
             args.push("--mkpath".into());
         }
+        args.extend(self.long.iter().cloned());
         args.push(".".into());
         args.extend(paths.iter().cloned());
         args
     }
+}
+
+/// With `-s`, rsync's `send_protected_args`: the argv split after the letters, into what
+/// the remote shell runs and the bytes the client writes first on the connection (before
+/// the version): `rsync` and each later argument NUL-terminated (an empty one as `.`),
+/// then an empty one. The paths then reach the server untouched by the remote shell.
+pub fn secluded(argv: &[String]) -> (Vec<String>, Vec<u8>) {
+    let cut = argv
+        .iter()
+        .position(|a| a.starts_with("-s"))
+        .map_or(argv.len(), |i| i + 1);
+    let mut bytes = b"rsync\0".to_vec();
+    for arg in &argv[cut..] {
+        bytes.extend_from_slice(if arg.is_empty() { b"." } else { arg.as_bytes() });
+        bytes.push(0);
+    }
+    bytes.push(0);
+    (argv[..cut].to_vec(), bytes)
 }
 
 #[cfg(test)]
@@ -181,6 +215,22 @@ mod tests {
                 "/d/"
             ]
         );
+        let linked = ServerOptions {
+            recursive: true,
+            hard_links: true,
+            verbose: 2,
+            secluded: true,
+            long: vec!["--inplace".into()],
+            ..ServerOptions::default()
+        };
+        let argv = linked.argv(&["/a b/".into()]);
+        assert_eq!(
+            argv,
+            ["--server", "-svvHre.LsfxCI", "--inplace", ".", "/a b/"]
+        );
+        let (shell, wire) = secluded(&argv);
+        assert_eq!(shell, ["--server", "-svvHre.LsfxCI"]);
+        assert_eq!(wire, b"rsync\0--inplace\0.\0/a b/\0\0");
         let pull = ServerOptions {
             server_sends: true,
             compress: Asked {

@@ -155,6 +155,29 @@ pub fn head_for(len: u64, blength: i32) -> SumHead {
     }
 }
 
+/// How many bytes of each block's strong sum a generator sends for a basis of `len` bytes
+/// in `blength` blocks, as rsync's `sum_sizes_sqroot` sizes them: enough bits that a
+/// false match stays unlikely for a file that size (10 bits of bias, two a doubling of
+/// the file, less one a doubling of the block, less the rolling sum's 32), from 2 to 16.
+pub fn strong_length(len: u64, blength: i32) -> i32 {
+    let mut bits: i32 = 10;
+    let mut l = len;
+    while {
+        l >>= 1;
+        l != 0
+    } {
+        bits += 2;
+    }
+    let mut c = blength;
+    while {
+        c >>= 1;
+        c != 0 && bits != 0
+    } {
+        bits -= 1;
+    }
+    ((bits + 1 - 32 + 7) / 8).clamp(2, 16)
+}
+
 #[cfg(test)]
 mod length_tests {
     use super::*;
@@ -169,5 +192,15 @@ mod length_tests {
         assert_eq!((h.count, h.remainder), (3, 100));
         assert_eq!(h.block_len(2), 100);
         assert_eq!(head_for(1400, 700).remainder, 0);
+    }
+
+    #[test]
+    fn strong_sums_are_as_long_as_rsync_sends_them() {
+        // rsync 3.5.0 sends 2 bytes up to some MB (10,461 bytes of sums for 3 MB), more
+        // as files grow.
+        assert_eq!(strong_length(1000, 700), 2);
+        assert_eq!(strong_length(3_000_000, block_length(3_000_000)), 2);
+        assert_eq!(strong_length(1 << 40, block_length(1 << 40)), 6);
+        assert_eq!(strong_length(u64::MAX, MAX_BLOCK_SIZE), 11);
     }
 }

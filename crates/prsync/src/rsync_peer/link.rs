@@ -142,6 +142,7 @@ impl Link {
                 pos: 0,
                 timeout: None,
                 exited: false,
+                received: 0,
                 out: pipe.clone(),
             },
             output: Outgoing { pipe },
@@ -221,6 +222,7 @@ impl Link {
                 pos: 0,
                 timeout: None,
                 exited: false,
+                received: 0,
                 out: pipe.clone(),
             },
             output: Outgoing { pipe },
@@ -318,6 +320,8 @@ pub struct Incoming {
     pub timeout: Option<Duration>,
     /// The remote shell has exited: what it wrote is all here within [`AFTER_EXIT`].
     exited: bool,
+    /// Bytes of the server's output read so far: rsync's `total_read`.
+    received: u64,
     /// What this side has gathered for the server: sent before a read waits, since the
     /// server may be waiting for it.
     out: Arc<Mutex<Pipe>>,
@@ -346,6 +350,13 @@ impl Incoming {
     }
 }
 
+impl Incoming {
+    /// Bytes read from the server so far, frame headers included, as rsync counts them.
+    pub fn received(&self) -> u64 {
+        self.received
+    }
+}
+
 impl Read for Incoming {
     fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
         while self.pos == self.chunk.len() {
@@ -368,6 +379,7 @@ impl Read for Incoming {
         let n = buf.len().min(self.chunk.len() - self.pos);
         buf[..n].copy_from_slice(&self.chunk[self.pos..self.pos + n]);
         self.pos += n;
+        self.received += n as u64;
         Ok(n)
     }
 }
@@ -389,6 +401,8 @@ struct Pipe {
     stdin: Option<Box<dyn Write + Send>>,
     buf: Vec<u8>,
     framed: bool,
+    /// Bytes written to the server so far: rsync's `total_written`.
+    sent: u64,
 }
 
 impl Pipe {
@@ -397,6 +411,7 @@ impl Pipe {
             stdin,
             buf: Vec::new(),
             framed: false,
+            sent: 0,
         }))
     }
 
@@ -414,8 +429,10 @@ impl Pipe {
         let result = if self.framed {
             let mut out = Vec::with_capacity(bytes.len() + bytes.len() / DATA_FRAME * 4 + 4);
             frame_data(&mut out, &bytes);
+            self.sent += out.len() as u64;
             self.stdin()?.write_all(&out)
         } else {
+            self.sent += bytes.len() as u64;
             self.stdin()?.write_all(&bytes)
         };
         // The buffer is kept for the next gathering.
@@ -442,7 +459,13 @@ impl Outgoing {
         pipe.send()?;
         let mut out = Vec::new();
         write_message(&mut out, tag, body)?;
+        pipe.sent += out.len() as u64;
         pipe.stdin()?.write_all(&out)
+    }
+
+    /// Bytes written to the server so far (gathered ones not yet), frame headers included.
+    pub fn sent(&self) -> u64 {
+        lock(&self.pipe).sent
     }
 
     /// Closes the pipe (after sending what is gathered): the server sees the end.

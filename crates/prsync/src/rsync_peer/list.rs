@@ -6,9 +6,11 @@ use std::collections::{BTreeSet, HashMap};
 use std::os::unix::ffi::OsStrExt;
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
+use std::time::Duration;
 
 use prtools_rsync_wire::filters::put_rules;
 use prtools_rsync_wire::flist::{self, put_id_list, Encoder, Entry};
+use prtools_rsync_wire::flist_links::{mark, Mark};
 
 use crate::cli::{DeleteMode, Options};
 use crate::flist::FileKind;
@@ -21,6 +23,8 @@ pub struct Item {
     pub entry: Entry,
     /// The file it was made from.
     pub path: PathBuf,
+    /// With `-H`: its hard-linked group (entries of one group share an inode).
+    pub hlink: Option<u32>,
 }
 
 /// The list, sorted as rsync sorts it, and whether some of it could not be read
@@ -84,6 +88,7 @@ pub fn of_sender(sender: &LocalSender, opts: &Options) -> Listed {
                 top,
             },
             path: sender.path(i).to_path_buf(),
+            hlink: e.hlink,
         });
     }
     items.sort_by(|a, b| flist::compare(&a.entry, &b.entry));
@@ -98,6 +103,8 @@ pub fn of_sender(sender: &LocalSender, opts: &Options) -> Listed {
 pub struct Plan {
     /// The list.
     pub listed: Listed,
+    /// How long making it took (`--stats`' `File list generation time`).
+    pub built: Duration,
     /// What the list is sent as, by protocol version: made by the first host that speaks
     /// it, then the same bytes go to every other such host.
     encoded: Mutex<HashMap<i32, Arc<Vec<u8>>>>,
@@ -108,12 +115,14 @@ impl Plan {
     pub fn new(listed: Listed) -> Plan {
         Plan {
             listed,
+            built: Duration::ZERO,
             encoded: Mutex::new(HashMap::new()),
         }
     }
 
     /// What the client sends the receiving server before its first request: the filter
-    /// rules (only when the receiver deletes, which must spare what they exclude), the
+    /// rules (only when the receiver deletes, which must spare what they exclude, or
+    /// prunes), the
     /// file list and the id lists, at `protocol`.
     pub fn encoded(&self, protocol: i32, opts: &Options) -> Arc<Vec<u8>> {
         let mut cache = self.encoded.lock().unwrap_or_else(|e| e.into_inner());
@@ -126,12 +135,26 @@ impl Plan {
     fn encode(&self, protocol: i32, opts: &Options) -> Vec<u8> {
         let keep = super::push::keep_of(opts);
         let mut buf = Vec::new();
-        if opts.delete != DeleteMode::Off {
+        // A receiver that deletes or prunes (-m) reads the rules first.
+        if opts.delete != DeleteMode::Off || opts.prune_empty_dirs {
             put_rules(&mut buf, &super::filters::for_server(&opts.filters, true));
         }
         let mut enc = Encoder::new(protocol, keep);
-        for item in &self.listed.items {
+        // With -H, the index (in the list's order) of each group's first entry.
+        let mut firsts: HashMap<u32, u32> = HashMap::new();
+        for (i, item) in self.listed.items.iter().enumerate() {
+            let start = buf.len();
             enc.put(&mut buf, &item.entry);
+            if let Some(group) = item.hlink.filter(|_| opts.hard_links) {
+                let m = match firsts.get(&group) {
+                    Some(&first) => Mark::LaterLink(first),
+                    None => {
+                        firsts.insert(group, i as u32);
+                        Mark::FirstLink
+                    }
+                };
+                mark(&mut buf, start, m).expect("the entry to mark was just encoded");
+            }
         }
         enc.end(&mut buf, self.listed.io_error);
         if keep.uid {

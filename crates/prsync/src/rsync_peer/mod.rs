@@ -20,16 +20,17 @@ mod link;
 mod list;
 mod pull;
 mod push;
+mod report;
 
 use std::ffi::OsStr;
 use std::io::{self, Write};
 use std::os::unix::ffi::OsStrExt;
 use std::sync::{Arc, OnceLock};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use prtools_rsync_wire::compress::Asked;
 use prtools_rsync_wire::handshake::{self, HandshakeError, Session};
-use prtools_rsync_wire::server_args::ServerOptions;
+use prtools_rsync_wire::server_args::{self, ServerOptions};
 use prtools_rsync_wire::PROTOCOL_NEWEST;
 use prtools_transport::{
     shell_argv, CannotRun, Connection, HostError, Interrupt, KillHandle, Target,
@@ -143,13 +144,17 @@ fn server_paths(opts: &Options) -> Option<Vec<String>> {
         .collect()
 }
 
-/// What rsync is told to do, on what: the remote shell's command line.
-fn server_command(opts: &Options) -> String {
+/// What rsync is told to do, on what: the remote shell's command line, and with `-s` the
+/// arguments written first on the connection (else nothing).
+fn server_command(opts: &Options) -> (String, Vec<u8>) {
     let pulling = matches!(opts.remote, Remote::Pull(_));
     let server = ServerOptions {
         server_sends: pulling,
+        verbose: opts.verbose,
         links: opts.links,
         whole_file: opts.whole_file,
+        hard_links: opts.hard_links,
+        prune_empty_dirs: opts.prune_empty_dirs,
         owner: opts.owner,
         group: opts.group,
         devices: opts.devices,
@@ -168,14 +173,44 @@ fn server_command(opts: &Options) -> String {
             .as_ref()
             .and_then(|d| d.to_str())
             .map(str::to_string),
-        ..ServerOptions::default()
+        secluded: opts.protect_args,
+        long: long_options(opts, pulling),
+    };
+    let argv = server.argv(&server_paths(opts).unwrap_or_default());
+    let (shell, preamble) = if opts.protect_args {
+        server_args::secluded(&argv)
+    } else {
+        (argv, Vec::new())
     };
     let mut command = program(opts).to_string();
-    for arg in server.argv(&server_paths(opts).unwrap_or_default()) {
+    for arg in shell {
         command.push(' ');
         command.push_str(&quote(&arg));
     }
-    command
+    (command, preamble)
+}
+
+/// The long options the server is given beyond [`ServerOptions`]' own, in the order rsync's
+/// `server_options` gives them: a receiving server (`pulling` false) is told what it acts
+/// on by itself, a sending one only what shapes its deltas.
+fn long_options(opts: &Options, pulling: bool) -> Vec<String> {
+    let mut long = Vec::new();
+    if opts.stats && !pulling {
+        long.push("--stats".to_string());
+    }
+    if opts.existing && !pulling {
+        long.push("--existing".to_string());
+    }
+    if let Some(alt) = opts.alt_dest.as_ref().filter(|_| !pulling) {
+        for dir in &alt.dirs {
+            // refuse() has made sure that each is UTF-8.
+            long.push(format!("{}={}", alt.kind.flag(), dir.to_string_lossy()));
+        }
+    }
+    if opts.inplace {
+        long.push("--inplace".to_string());
+    }
+    long
 }
 
 /// The rsync to run on the hosts.
@@ -201,7 +236,8 @@ fn run_with(opts: &Options, cannot: Option<&CannotRun>) -> i32 {
         Remote::Pull(host) => (host, true),
         Remote::Local => return exit::SYNTAX,
     };
-    let plan = list::Plan::new(if pulling {
+    let listing = Instant::now();
+    let mut plan = list::Plan::new(if pulling {
         list::Listed {
             items: Vec::new(),
             io_error: 0,
@@ -209,7 +245,8 @@ fn run_with(opts: &Options, cannot: Option<&CannotRun>) -> i32 {
     } else {
         list::list(opts)
     });
-    let command = server_command(opts);
+    plan.built = listing.elapsed();
+    let (command, preamble) = server_command(opts);
     let target = Target::new(host.clone(), 0);
     let name = host.host.clone();
     let argv = match shell_argv(&target, &opts.config, &command) {
@@ -227,7 +264,7 @@ fn run_with(opts: &Options, cannot: Option<&CannotRun>) -> i32 {
             return exit::UNREACHABLE;
         }
     };
-    match session(&mut link, opts, &plan, cannot, &voice) {
+    match session(&mut link, opts, &plan, &preamble, cannot, &voice) {
         Ok(code) => code,
         Err(Ended::Failed(code, why)) => {
             voice.note(&name, &why);
@@ -273,22 +310,31 @@ enum Ended {
 }
 
 /// One host's session on a started link: the handshake, the push or pull, the end. The
-/// status, said lines (the server's, through `voice`) included. `cannot` is why the agent
-/// could not run there, for a host that falls back to rsync.
+/// status, said lines (the server's, through `voice`) included. `preamble` is what `-s`
+/// writes before the version; `cannot` is why the agent could not run there, for a host
+/// that falls back to rsync.
 fn session(
     link: &mut link::Link,
     opts: &Options,
     plan: &list::Plan,
+    preamble: &[u8],
     cannot: Option<&CannotRun>,
     voice: &Arc<dyn Voice>,
 ) -> Result<i32, Ended> {
     let pulling = matches!(opts.remote, Remote::Pull(_));
+    let started = Instant::now();
     link.input.timeout = Some(opts.config.connect_timeout + START_GRACE);
     // Names are not negotiated (prsync does not ask for varint flags): -z is as asked,
     // and the server is told the same on its command line.
     let compression = asked(opts)
         .settle(None)
         .map_err(|e| Ended::Failed(exit::SYNTAX, format!("{e}; hint: {COMPRESS_HINT}")))?;
+    if !preamble.is_empty() {
+        if let Err(e) = link.output.write_all(preamble) {
+            let e = HandshakeError::Io(e);
+            return Err(failed_start(link, program(opts), cannot, e, voice));
+        }
+    }
     let session = match handshake::client(&mut link.input, &mut link.output, PROTOCOL_NEWEST) {
         Ok(s) => Session { compression, ..s },
         Err(e) => return Err(failed_start(link, program(opts), cannot, e, voice)),
@@ -296,11 +342,14 @@ fn session(
     link.release_stderr();
     link.input.timeout = opts.config.command_timeout;
     let result = if pulling {
-        pull::run(link, &session, opts)
+        pull::run(link, &session, opts, voice)
     } else {
         push::run(link, &session, plan, opts, voice)
     };
     let (code, _) = link.finish(EXIT_GRACE, false);
+    if let Ok(outcome) = &result {
+        report::totals(opts, &outcome.stats, session.protocol, started, &**voice);
+    }
     match result {
         Ok(outcome) => match code {
             Some(0) => {
@@ -386,15 +435,18 @@ fn failed_start(
 pub struct Fleet {
     opts: Options,
     command: String,
+    preamble: Vec<u8>,
     plan: OnceLock<list::Plan>,
 }
 
 impl Fleet {
     /// The fleet of a push.
     pub fn new(opts: &Options) -> Fleet {
+        let (command, preamble) = server_command(opts);
         Fleet {
             opts: opts.clone(),
-            command: server_command(opts),
+            command,
+            preamble,
             plan: OnceLock::new(),
         }
     }
@@ -447,7 +499,14 @@ pub async fn serve(
                 .plan
                 .get()
                 .expect("the plan was made before the session");
-            let ended = session(&mut link, &fleet.opts, plan, cannot.as_ref(), &voice);
+            let ended = session(
+                &mut link,
+                &fleet.opts,
+                plan,
+                &fleet.preamble,
+                cannot.as_ref(),
+                &voice,
+            );
             drop(link);
             ended
         })
@@ -484,12 +543,9 @@ fn pull_unsupported(o: &Options) -> Option<&'static str> {
 fn unsupported(o: &Options) -> Option<&'static str> {
     let checks: &[(bool, &'static str)] = &[
         (!o.recursive, "a copy without -r (or -a)"),
-        (o.verbose > 0, "-v"),
         (o.progress, "--progress"),
-        (o.stats, "--stats"),
         (o.checksum, "-c"),
         (o.update, "-u"),
-        (o.inplace, "--inplace"),
         (
             o.partial_dir.as_ref().is_some_and(|d| d.to_str().is_none()),
             "a --partial-dir that is not UTF-8",
@@ -501,7 +557,6 @@ fn unsupported(o: &Options) -> Option<&'static str> {
             "dir-merge filter rules (-F, --filter=':')",
         ),
         (o.filters.delete_excluded(), "--delete-excluded"),
-        (o.hard_links, "-H"),
         (o.copy_links, "-L"),
         (o.copy_unsafe_links, "--copy-unsafe-links"),
         (o.safe_links, "--safe-links"),
@@ -510,8 +565,10 @@ fn unsupported(o: &Options) -> Option<&'static str> {
         (o.relative, "-R"),
         (o.backup.is_some(), "-b"),
         (
-            o.alt_dest.is_some(),
-            "--compare-dest, --copy-dest or --link-dest",
+            o.alt_dest
+                .as_ref()
+                .is_some_and(|a| a.dirs.iter().any(|d| d.to_str().is_none())),
+            "a --compare-dest, --copy-dest or --link-dest folder that is not UTF-8",
         ),
         (o.temp_dir.is_some(), "-T"),
         (o.chmod.is_some(), "--chmod"),
@@ -520,7 +577,6 @@ fn unsupported(o: &Options) -> Option<&'static str> {
             "--usermap, --groupmap or --chown",
         ),
         (o.numeric_ids, "--numeric-ids"),
-        (o.existing, "--existing"),
         (o.ignore_existing, "--ignore-existing"),
         (o.size_only, "--size-only"),
         (o.ignore_times, "-I"),
@@ -529,7 +585,6 @@ fn unsupported(o: &Options) -> Option<&'static str> {
             "--max-size or --min-size",
         ),
         (o.remove_source_files, "--remove-source-files"),
-        (o.prune_empty_dirs, "-m"),
         (o.out_format.is_some(), "--out-format"),
         (o.omit_dir_times, "-O"),
         (o.delay_updates, "--delay-updates"),

@@ -22,6 +22,7 @@ use std::os::unix::ffi::OsStrExt;
 use std::os::unix::fs::{FileTypeExt, MetadataExt, OpenOptionsExt, PermissionsExt};
 use std::path::{Path, PathBuf};
 use std::rc::Rc;
+use std::sync::Arc;
 
 use prtools_mapped::Mapped;
 use prtools_rsync_wire::checksum::{rolling, strong};
@@ -30,16 +31,22 @@ use prtools_rsync_wire::deflate_tokens::Decoder as TokenDecoder;
 use prtools_rsync_wire::delta;
 use prtools_rsync_wire::filters::put_rules;
 use prtools_rsync_wire::flist::{self, get_id_list, is_safe_name, Decoder, Entry};
+use prtools_rsync_wire::flist_links::LinkDecoder;
 use prtools_rsync_wire::handshake::Session;
 use prtools_rsync_wire::itemize::{self, Kind, Style};
 use prtools_rsync_wire::mux::Demux;
 use prtools_rsync_wire::ndx::{NdxState, NDX_DEL_STATS, NDX_DONE};
-use prtools_rsync_wire::sums::{block_length, head_for, SumHead};
+use prtools_rsync_wire::sums::{block_length, head_for, strong_length, SumHead};
+use prtools_sync::filter::FilterList;
 
 use super::link::Link;
 use super::push::{keep_of, on_message, read_request, settle, Heard, NoSend, Outcome};
+use super::report::{self, kind_of, kind_of_entry, Log};
+use super::Voice;
+use crate::alt_dest::{AltDest, AltKind, Found, Level};
 use crate::cli::{DeleteMode, Options};
 use crate::idmap::{id_of, Ids};
+use crate::stats::Stats;
 
 /// rsync's I/O error bit for a general failure.
 const IOERR_GENERAL: i32 = 1;
@@ -60,7 +67,6 @@ struct Pull<'a> {
     list: &'a [Entry],
     session: &'a Session,
     dest: PathBuf,
-    style: Style,
     ndx_out: NdxState,
     ndx_in: NdxState,
     deleted: Deleted,
@@ -72,6 +78,18 @@ struct Pull<'a> {
     single_file: bool,
     /// The session's inflater with -z, kept from file to file.
     coder: Option<TokenDecoder>,
+    log: Log,
+    voice: &'a dyn Voice,
+    stats: Stats,
+    /// The --compare-dest, --copy-dest or --link-dest folders, resolved.
+    alt: Option<AltDest>,
+    /// With -H, for each entry of the list after the first of its hard-linked group:
+    /// that first's index, whose file it is linked to once that is in place.
+    leaders: Vec<Option<usize>>,
+    /// Files to ask for again, whole, in the redo phase.
+    redo: Vec<usize>,
+    /// The redo phase is on: a file that fails its check now is an error.
+    redoing: bool,
 }
 
 /// Runs a pull after the handshake into the local `dest` as typed.
@@ -79,9 +97,10 @@ pub fn run(
     link: &mut Link,
     session: &Session,
     opts: &Options,
+    voice: &Arc<dyn Voice>,
 ) -> Result<Outcome, (io::Error, Option<i32>)> {
     let heard = Rc::new(RefCell::new(Heard::default()));
-    let result = body(link, session, opts, heard.clone());
+    let result = body(link, session, opts, heard.clone(), voice);
     settle(result, &heard)
 }
 
@@ -90,7 +109,15 @@ fn body(
     session: &Session,
     opts: &Options,
     heard: Rc<RefCell<Heard>>,
+    voice: &Arc<dyn Voice>,
 ) -> io::Result<Outcome> {
+    let style = Style {
+        sending: false,
+        times: opts.times,
+        // This side receives, and sets symlink times.
+        symlink_times: true,
+    };
+    let log = Log::new(opts, style);
     let keep = keep_of(opts);
     let out = &mut link.output;
     out.frame();
@@ -100,22 +127,35 @@ fn body(
     out.write_all(&b)?;
     out.flush()?;
 
-    let itemize_on = opts.itemize;
     let heard_in = heard.clone();
+    let said = voice.clone();
     let mut input = Demux::new(&mut link.input, move |tag, body: Vec<u8>| {
-        on_message(tag, body, itemize_on, &heard_in, &super::Console)
+        on_message(tag, body, log, &heard_in, &*said)
     });
+    let list_start = input.get_mut().received();
 
     let mut decoder = Decoder::new(session.protocol, keep);
+    // With -H: each hard-linked entry's group, by name (the index of its first as sent).
+    let mut linked = opts
+        .hard_links
+        .then(|| LinkDecoder::new(session.protocol, keep, true));
+    let mut groups_of: HashMap<Vec<u8>, u32> = HashMap::new();
     let mut list = Vec::new();
     let remote_io_error = loop {
-        match decoder.get(&mut input)? {
-            Ok(entry) => {
+        let next = match &mut linked {
+            Some(d) => d.get(&mut input)?.map(|r| (r.entry, r.hlink)),
+            None => decoder.get(&mut input)?.map(|e| (e, None)),
+        };
+        match next {
+            Ok((entry, group)) => {
                 if !is_safe_name(&entry.name) {
                     return Err(invalid(format!(
                         "the server sent the unsafe name {:?}",
                         String::from_utf8_lossy(&entry.name)
                     )));
+                }
+                if let Some(g) = group {
+                    groups_of.insert(entry.name.clone(), g);
                 }
                 list.push(entry);
             }
@@ -136,16 +176,24 @@ fn body(
         e.uid = users.get(&e.uid).copied().unwrap_or(e.uid);
         e.gid = groups.get(&e.gid).copied().unwrap_or(e.gid);
     }
+    let mut stats = Stats {
+        flist_bytes: input.get_mut().received() - list_start,
+        ..Stats::default()
+    };
     flist::sort(&mut list);
     check_parents(&list)?;
+    let leaders = leaders_of(&list, &groups_of);
+    report::banner(opts, true, &**voice);
     if list.is_empty() {
         // Nothing to receive (the sender said why): rsync's client then only waits for
         // the server to exit.
         return Ok(Outcome {
             io_error: 0,
             remote_io_error,
+            stats,
         });
     }
+    report::count_list(&mut stats, list.iter());
 
     let typed = opts.dest.as_bytes();
     let shown = String::from_utf8_lossy(typed.strip_suffix(b"/").unwrap_or(typed)).into_owned();
@@ -161,21 +209,22 @@ fn body(
     if here.is_none() && std::fs::symlink_metadata(&dest).is_err() && !single_file {
         std::fs::create_dir_all(&dest)?;
         created = true;
-        if opts.itemize {
-            io::stdout().write_all(format!("created directory {shown}\n").as_bytes())?;
+        if log.names() {
+            voice.out(format!("created directory {shown}\n").as_bytes());
         }
     }
+    let alt = opts.alt_dest.as_ref().map(|alt| {
+        let (alt, warnings) = alt.resolve(&dest, false, alt.insecure);
+        for w in warnings {
+            voice.err(format!("{w}\n").as_bytes());
+        }
+        alt
+    });
     let mut pull = Pull {
         opts,
         list: &list,
         session,
         dest,
-        style: Style {
-            sending: false,
-            times: opts.times,
-            // This side receives, and sets symlink times.
-            symlink_times: true,
-        },
         ndx_out: NdxState::default(),
         ndx_in: NdxState::default(),
         deleted: Deleted::default(),
@@ -184,11 +233,32 @@ fn body(
         serial: 0,
         single_file,
         coder: session.compression.map(|c| c.decoder(session.protocol)),
+        log,
+        voice: &**voice,
+        stats,
+        alt,
+        leaders,
+        redo: Vec::new(),
+        redoing: false,
     };
     // rsync deletes nothing after a sender's I/O error: its list may be short.
     let may_delete = opts.delete != DeleteMode::Off && remote_io_error == 0;
-    let children = children_of(&list);
+    let pruned = if opts.prune_empty_dirs {
+        pruned(&list, &opts.filters)
+    } else {
+        vec![false; list.len()]
+    };
+    let kept: Vec<Entry> = list
+        .iter()
+        .zip(&pruned)
+        .filter(|(_, &p)| !p)
+        .map(|(e, _)| e.clone())
+        .collect();
+    let children = children_of(&kept);
     for (i, entry) in list.iter().enumerate() {
+        if pruned[i] {
+            continue;
+        }
         let path = pull.path_of(&entry.name);
         let fresh = created && entry.name == b".";
         pull.generate(out, &mut input, i as i32, entry, &path, fresh)?;
@@ -200,7 +270,21 @@ fn body(
     pull.send_ndx(out, NDX_DONE)?;
     out.flush()?;
     pull.pump(&mut input)?;
-    // No redo phase (a failed check is reported instead), then the end of the run.
+    // The redo phase: a file whose whole-file sum did not match (a block its short sums
+    // matched differed) comes again, whole. Then the end of the run.
+    pull.redoing = true;
+    for ndx in std::mem::take(&mut pull.redo) {
+        let e = &list[ndx];
+        let path = pull.path_of(&e.name);
+        let mut b = Vec::new();
+        pull.ndx_out.put(&mut b, ndx as i32);
+        put_shortint(&mut b, itemize::TRANSFER as u16);
+        let head = SumHead::default();
+        head.put(&mut b);
+        out.write_all(&b)?;
+        out.flush()?;
+        pull.pump_file(&mut input, ndx as i32, e, &path, &[], &head)?;
+    }
     pull.send_ndx(out, NDX_DONE)?;
     pull.send_ndx(out, NDX_DONE)?;
     if session.protocol >= 31 {
@@ -219,19 +303,38 @@ fn body(
     out.flush()?;
     pull.pump(&mut input)?;
     pull.pump(&mut input)?;
-    // The sender's totals: bytes read, written, the list's size, its build and send times.
-    for _ in 0..5 {
-        get_varlong(&mut input, 3)?;
+    // The sender's totals: bytes read, written, the list's size, its build and send times
+    // (in milliseconds). What it read is what this side sent, and the other way round.
+    let mut totals = [0i64; 5];
+    for t in totals.iter_mut() {
+        *t = get_varlong(&mut input, 3)?;
     }
+    let [read, written, size, build_ms, _] = totals.map(|t| t.max(0) as u64);
+    pull.stats.wire = Some((read, written));
+    pull.stats.total_size = size;
+    pull.stats.flist_time = std::time::Duration::from_millis(build_ms);
     pull.send_ndx(out, NDX_DONE)?;
     out.flush()?;
     if session.protocol >= 31 {
         pull.pump(&mut input)?;
     }
     pull.finish_dirs();
+    let mut stats = std::mem::take(&mut pull.stats);
+    let d = &pull.deleted;
+    report::count_deleted(
+        &mut stats,
+        [
+            (d.files - d.dirs - d.links - d.devices - d.specials) as u64,
+            d.dirs as u64,
+            d.links as u64,
+            d.devices as u64,
+            d.specials as u64,
+        ],
+    );
     Ok(Outcome {
         io_error: pull.io_error,
         remote_io_error,
+        stats,
     })
 }
 
@@ -241,6 +344,46 @@ fn id_map(ids: Ids, list: Vec<(u32, Vec<u8>)>) -> HashMap<u32, u32> {
         .filter_map(|(id, name)| {
             let local = id_of(ids, std::str::from_utf8(&name).ok()?)?;
             Some((id, local))
+        })
+        .collect()
+}
+
+/// `-m` as rsync's receiver prunes its list: a folder below the top with nothing but
+/// folders in it, at any depth, is left out, unless the rules exclude its name (rsync
+/// then keeps it and the folders above it). True for each entry left out.
+fn pruned(list: &[Entry], filters: &FilterList) -> Vec<bool> {
+    let mut keep: HashSet<&[u8]> = HashSet::new();
+    for e in list.iter().filter(|e| e.name != b".") {
+        if e.is_dir() && !filters.is_excluded(&e.name, true) {
+            continue;
+        }
+        let mut name = &e.name[..];
+        keep.insert(name);
+        while let Some(i) = name.iter().rposition(|&c| c == b'/') {
+            name = &name[..i];
+            keep.insert(name);
+        }
+    }
+    list.iter()
+        .map(|e| e.is_dir() && e.name != b"." && !keep.contains(&e.name[..]))
+        .collect()
+}
+
+/// With -H, each entry's group's first in the sorted list, for all but that first (which
+/// is received or made as any other entry).
+fn leaders_of(list: &[Entry], groups_of: &HashMap<Vec<u8>, u32>) -> Vec<Option<usize>> {
+    let mut first: HashMap<u32, usize> = HashMap::new();
+    list.iter()
+        .enumerate()
+        .map(|(i, e)| {
+            let group = *groups_of.get(&e.name)?;
+            match first.get(&group) {
+                Some(&leader) => Some(leader),
+                None => {
+                    first.insert(group, i);
+                    None
+                }
+            }
         })
         .collect()
 }
@@ -288,20 +431,6 @@ fn children_of(list: &[Entry]) -> HashMap<Vec<u8>, HashSet<Vec<u8>>> {
     map
 }
 
-fn kind_of(e: &Entry) -> Kind {
-    if e.is_dir() {
-        Kind::Dir
-    } else if e.is_link() {
-        Kind::Link
-    } else if e.is_file() {
-        Kind::File
-    } else if e.is_device() {
-        Kind::Device
-    } else {
-        Kind::Special
-    }
-}
-
 impl Pull<'_> {
     fn path_of(&self, name: &[u8]) -> PathBuf {
         if name == b"." || self.single_file {
@@ -320,7 +449,13 @@ impl Pull<'_> {
     /// Tells the sender about an entry that needs no data, when `-i` would show it: it
     /// sends the flags back, and the line is printed when they arrive.
     fn tell(&mut self, out: &mut impl Write, ndx: i32, iflags: u32) -> io::Result<()> {
-        if iflags & itemize::SIGNIFICANT == 0 && !self.opts.itemize_all {
+        if iflags & itemize::IS_NEW != 0 {
+            self.stats
+                .created
+                .add(&kind_of_entry(&self.list[ndx as usize]));
+        }
+        // rsync's generator tells what -vv or -ii show too.
+        if iflags & itemize::SIGNIFICANT == 0 && !self.opts.itemize_all && self.opts.verbose < 2 {
             return Ok(());
         }
         let mut b = Vec::new();
@@ -360,6 +495,18 @@ impl Pull<'_> {
         fresh: bool,
     ) -> io::Result<()> {
         let mut here = std::fs::symlink_metadata(path).ok();
+        // --existing: nothing new is made here, so nothing below a new folder either.
+        if self.opts.existing && here.is_none() && !fresh {
+            if self.opts.skip_level() > 0 {
+                let what = if e.is_dir() { "directory" } else { "file" };
+                let line = format!(
+                    "not creating new {what} \"{}\"\n",
+                    String::from_utf8_lossy(&e.name)
+                );
+                self.voice.out(line.as_bytes());
+            }
+            return Ok(());
+        }
         if e.is_dir() {
             if let Some(h) = here.as_ref().filter(|h| !h.is_dir()) {
                 let h = h.clone();
@@ -383,6 +530,9 @@ impl Pull<'_> {
             let h = h.clone();
             self.delete_one(path, &e.name, &h, true)?;
             here = None;
+        }
+        if let Some(leader) = self.leaders.get(ndx as usize).copied().flatten() {
+            return self.link_to_leader(e, path, here.as_ref(), leader);
         }
         if e.is_link() {
             let target = e.link.clone().unwrap_or_default();
@@ -447,29 +597,47 @@ impl Pull<'_> {
                 return self.tell(out, ndx, iflags);
             }
         }
+        // A file missing here may be in the --compare-dest, --copy-dest or --link-dest
+        // folders: as the sender has it, it is left out, copied or linked; else one of its
+        // kind there is the delta's basis.
+        let mut basis_path = basis.map(|_| path.to_path_buf());
+        if basis.is_none() {
+            if let Some(found) = self.alt_match(e) {
+                if found.level == Level::Kind {
+                    basis_path = Some(found.path);
+                } else {
+                    return self.settle_from_alt(e, path, &found);
+                }
+            }
+        }
         let iflags = itemize::TRANSFER
             | match basis {
                 Some(h) => self.differences(e, h),
                 None => itemize::IS_NEW,
             };
+        if basis.is_none() {
+            self.stats.created.reg += 1;
+        }
         let mut b = Vec::new();
         self.ndx_out.put(&mut b, ndx);
         put_shortint(&mut b, iflags as u16);
-        let map = match basis.filter(|_| !self.opts.whole_file) {
-            Some(_) => std::fs::File::open(path).and_then(|f| Mapped::new(&f)).ok(),
+        let map = match basis_path.filter(|_| !self.opts.whole_file) {
+            Some(from) => std::fs::File::open(from).and_then(|f| Mapped::new(&f)).ok(),
             None => None,
         };
         let head = match &map {
             Some(m) if !m.is_empty() => {
-                let head = head_for(m.len() as u64, block_length(m.len() as u64));
+                let len = m.len() as u64;
+                let mut head = head_for(len, block_length(len));
+                // Only as much of each strong sum as rsync sends: the whole-file sum
+                // still checks the result.
+                head.s2length = strong_length(len, head.blength);
                 head.put(&mut b);
+                let keep = head.s2length as usize;
                 for block in m.chunks(head.blength as usize) {
                     put_int(&mut b, rolling(block) as i32);
-                    b.extend_from_slice(&strong(
-                        block,
-                        self.session.seed,
-                        self.session.seed_first(),
-                    ));
+                    let sum = strong(block, self.session.seed, self.session.seed_first());
+                    b.extend_from_slice(&sum[..keep]);
                 }
                 head
             }
@@ -483,6 +651,88 @@ impl Pull<'_> {
         out.flush()?;
         let basis_bytes: &[u8] = map.as_deref().unwrap_or(&[]);
         self.pump_file(input, ndx, e, path, basis_bytes, &head)
+    }
+
+    /// A later name of a hard-linked group (-H): linked to the group's first, received
+    /// before it in the list's order, unless it already is that file; shown as rsync shows
+    /// it (`hf+++++++++ NAME => FIRST`).
+    fn link_to_leader(
+        &mut self,
+        e: &Entry,
+        path: &Path,
+        here: Option<&Metadata>,
+        leader: usize,
+    ) -> io::Result<()> {
+        let list = self.list;
+        let first = &list[leader].name;
+        let first_path = self.path_of(first);
+        let Ok(target) = std::fs::symlink_metadata(&first_path) else {
+            // The first could not be made: the reason has been said.
+            self.io_error |= IOERR_GENERAL;
+            return Ok(());
+        };
+        if here.is_some_and(|h| h.dev() == target.dev() && h.ino() == target.ino()) {
+            return Ok(());
+        }
+        if here.is_some() {
+            std::fs::remove_file(path)?;
+        }
+        std::fs::hard_link(&first_path, path)?;
+        let mut iflags = itemize::LOCAL_CHANGE | itemize::XNAME_FOLLOWS;
+        if here.is_none() {
+            iflags |= itemize::IS_NEW;
+            self.stats.created.add(&kind_of_entry(e));
+        }
+        let link = e.link.as_deref();
+        self.log
+            .print(self.voice, iflags, kind_of(e), &e.name, link, Some(first));
+        Ok(())
+    }
+
+    /// The best match for a regular file `e` in the --compare-dest, --copy-dest or
+    /// --link-dest folders, as rsync's `try_dests_reg` looks.
+    fn alt_match(&self, e: &Entry) -> Option<Found> {
+        let alt = self.alt.as_ref()?;
+        let opts = self.opts;
+        alt.find(
+            Path::new(OsStr::from_bytes(&e.name)),
+            |st| st.is_file(),
+            |_, st| st.size == e.size && st.mtime.secs == e.mtime,
+            |_, st| {
+                (!opts.perms || st.mode & 0o7777 == e.mode & 0o7777)
+                    && (!opts.owner || st.uid == e.uid)
+                    && (!opts.group || st.gid == e.gid)
+            },
+        )
+    }
+
+    /// A file the alternate folders hold as the sender has it: left out with
+    /// --compare-dest, hard-linked with --link-dest (when its attributes match too), else
+    /// copied, all without a line, as rsync does.
+    fn settle_from_alt(&mut self, e: &Entry, path: &Path, found: &Found) -> io::Result<()> {
+        let kind = self.alt.as_ref().map(|a| a.kind);
+        match kind {
+            Some(AltKind::Compare) => Ok(()),
+            Some(AltKind::Link) if found.level == Level::Exact => {
+                std::fs::hard_link(&found.path, path)
+            }
+            _ => {
+                self.serial += 1;
+                let mut temp_name = b".".to_vec();
+                temp_name.extend_from_slice(path.file_name().map_or(&b""[..], |n| n.as_bytes()));
+                temp_name.extend_from_slice(
+                    format!(".{}.{}", std::process::id(), self.serial).as_bytes(),
+                );
+                let temp = path.with_file_name(OsStr::from_bytes(&temp_name));
+                let copied = std::fs::copy(&found.path, &temp)
+                    .and_then(|_| self.set_attrs(&temp, e, false))
+                    .and_then(|_| std::fs::rename(&temp, path));
+                if copied.is_err() {
+                    let _ = std::fs::remove_file(&temp);
+                }
+                copied
+            }
+        }
     }
 
     /// Reads the sender's answers to entries that needed no data, printing them, until
@@ -507,16 +757,21 @@ impl Pull<'_> {
                     req.ndx
                 )));
             }
-            self.print(req.iflags, e)?;
+            self.told(req.iflags, e);
         }
     }
 
-    fn print(&self, iflags: u32, e: &Entry) -> io::Result<()> {
-        if !self.opts.itemize {
-            return Ok(());
+    /// Prints an entry the sender echoed, if rsync shows it (`maybe_log_item`).
+    fn told(&self, iflags: u32, e: &Entry) {
+        if self.log.shows_untransferred(iflags, e.is_dir(), b"") {
+            self.print(iflags, e);
         }
-        let line = itemize::line(iflags, kind_of(e), self.style, &e.name, e.link.as_deref());
-        io::stdout().write_all(&super::shown(line))
+    }
+
+    fn print(&self, iflags: u32, e: &Entry) {
+        let link = e.link.as_deref();
+        self.log
+            .print(self.voice, iflags, kind_of(e), &e.name, link, None);
     }
 
     /// Receives file `ndx`: the answers before it are printed; its tokens become a temp
@@ -556,7 +811,7 @@ impl Pull<'_> {
             let told = list
                 .get(req.ndx as usize)
                 .ok_or_else(|| invalid(format!("the server answered for file {}", req.ndx)))?;
-            self.print(req.iflags, told)?;
+            self.told(req.iflags, told);
         };
         let echoed = SumHead::read(input)?;
         if echoed != *head {
@@ -570,28 +825,65 @@ impl Pull<'_> {
         let mut temp_name = b".".to_vec();
         temp_name.extend_from_slice(&base);
         temp_name.extend_from_slice(format!(".{}.{}", std::process::id(), self.serial).as_bytes());
-        let temp = path.with_file_name(OsStr::from_bytes(&temp_name));
-        let file = std::fs::OpenOptions::new()
-            .write(true)
-            .create_new(true)
-            .mode(0o600)
-            .open(&temp)?;
-        let mut w = io::BufWriter::new(file);
+        // --inplace writes the file itself: the sender was told, and takes no block from
+        // before where this side writes.
+        let inplace = self.opts.inplace;
+        let temp = if inplace {
+            path.to_path_buf()
+        } else {
+            path.with_file_name(OsStr::from_bytes(&temp_name))
+        };
+        let file = if inplace {
+            std::fs::OpenOptions::new()
+                .write(true)
+                .create(true)
+                .truncate(false)
+                .mode(0o600)
+                .open(&temp)?
+        } else {
+            std::fs::OpenOptions::new()
+                .write(true)
+                .create_new(true)
+                .mode(0o600)
+                .open(&temp)?
+        };
+        let mut w = Tally {
+            inner: io::BufWriter::new(file),
+            basis,
+            literal: 0,
+            matched: 0,
+        };
         let result = delta::receive_coded(input, basis, head, &mut w, self.coder.as_mut())
             .and_then(|ok| {
                 w.flush()?;
                 Ok(ok)
             });
-        drop(w);
+        let (literal, matched) = (w.literal, w.matched);
+        let written = literal + matched;
+        let file = w.inner.into_inner().map_err(|e| e.into_error());
+        let result = result.and_then(|ok| {
+            if inplace {
+                file?.set_len(written)?;
+            }
+            Ok(ok)
+        });
         let ok = match result {
             Ok(ok) => ok,
             Err(err) => {
-                let _ = std::fs::remove_file(&temp);
+                if !inplace {
+                    let _ = std::fs::remove_file(&temp);
+                }
                 return Err(err);
             }
         };
         if !ok {
-            let _ = std::fs::remove_file(&temp);
+            if !inplace {
+                let _ = std::fs::remove_file(&temp);
+            }
+            if !self.redoing {
+                self.redo.push(ndx as usize);
+                return Ok(());
+            }
             self.io_error |= IOERR_GENERAL;
             eprintln!(
                 "prsync: {:?} failed verification: the data did not match its checksum",
@@ -600,8 +892,15 @@ impl Pull<'_> {
             return Ok(());
         }
         self.set_attrs(&temp, e, false)?;
-        std::fs::rename(&temp, path)?;
-        self.print(req.iflags, e)
+        if !inplace {
+            std::fs::rename(&temp, path)?;
+        }
+        self.stats.transferred += 1;
+        self.stats.transferred_size += e.size;
+        self.stats.literal += literal;
+        self.stats.matched += matched;
+        self.print(req.iflags, e);
+        Ok(())
     }
 
     fn set_owner(&self, path: &Path, e: &Entry, here: Option<&Metadata>) {
@@ -721,7 +1020,7 @@ impl Pull<'_> {
                 let mut line = b"cannot delete non-empty directory: ".to_vec();
                 line.extend_from_slice(name);
                 line.push(b'\n');
-                io::stdout().write_all(&line)?;
+                self.voice.out(&line);
                 return Ok(false);
             }
             std::fs::remove_dir(path)?;
@@ -744,12 +1043,37 @@ impl Pull<'_> {
             }
         }
         self.deleted.files += 1;
-        if self.opts.itemize {
-            let kind = if meta.is_dir() { Kind::Dir } else { Kind::File };
-            let line = itemize::line(itemize::DELETED, kind, self.style, name, None);
-            io::stdout().write_all(&super::shown(line))?;
-        }
+        let kind = if meta.is_dir() { Kind::Dir } else { Kind::File };
+        self.log.deleted(self.voice, kind, name);
         Ok(true)
+    }
+}
+
+/// Counts what a file is rebuilt from, for `--stats`: [`delta::receive`] writes a block it
+/// takes from the basis as a slice of the basis itself, so bytes written from inside the
+/// basis's memory are matched data, and all others came as literal data.
+struct Tally<'a, W> {
+    inner: W,
+    basis: &'a [u8],
+    literal: u64,
+    matched: u64,
+}
+
+impl<W: Write> Write for Tally<'_, W> {
+    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+        let n = self.inner.write(buf)?;
+        let start = self.basis.as_ptr() as usize;
+        let at = buf.as_ptr() as usize;
+        if at >= start && at < start + self.basis.len() {
+            self.matched += n as u64;
+        } else {
+            self.literal += n as u64;
+        }
+        Ok(n)
+    }
+
+    fn flush(&mut self) -> io::Result<()> {
+        self.inner.flush()
     }
 }
 

@@ -26,8 +26,10 @@ use prtools_rsync_wire::sums::{read_blocks, SumHead};
 
 use super::link::Link;
 use super::list::{Item, Plan};
+use super::report::Log;
 use super::Voice;
 use crate::cli::Options;
+use crate::stats::Stats;
 
 /// rsync's I/O error bits.
 const IOERR_GENERAL: i32 = 1;
@@ -40,6 +42,8 @@ pub struct Outcome {
     pub io_error: i32,
     /// I/O error bits the server reported.
     pub remote_io_error: i32,
+    /// The totals, for `-v` and `--stats`.
+    pub stats: Stats,
 }
 
 /// What the message frames told, for after the session.
@@ -129,18 +133,24 @@ fn session_body(
         io_error: listed.io_error,
         ..Outcome::default()
     };
+    let log = Log::new(opts, style);
+    super::report::banner(opts, false, &**voice);
+    let stats = &mut outcome.stats;
+    super::report::count_list(stats, listed.items.iter().map(|i| &i.entry));
     let out = &mut link.output;
     out.frame();
+    let before = out.sent();
     out.write_all(&plan.encoded(protocol, opts))?;
     out.flush()?;
+    stats.flist_bytes = out.sent() - before;
+    stats.flist_time = plan.built;
 
-    let itemize = opts.itemize;
-    let itemize_all = opts.itemize_all;
     let heard_in = heard.clone();
     let said = voice.clone();
     let mut input = Demux::new(&mut link.input, move |tag, body: Vec<u8>| {
-        on_message(tag, body, itemize, &heard_in, &*said)
+        on_message(tag, body, log, &heard_in, &*said)
     });
+    let mut deleted = [0u64; 5];
     let (mut ndx_in, mut ndx_out) = (NdxState::default(), NdxState::default());
     let mut phase = 0;
     // Each small file is read into this, one after the other.
@@ -148,7 +158,7 @@ fn session_body(
     // One deflate coder for the session with -z: its tokens are one stream per file.
     let mut coder = session.compression.map(|c| c.encoder(session.protocol));
     loop {
-        let req = read_request(&mut input, &mut ndx_in)?;
+        let req = read_counting(&mut input, &mut ndx_in, &mut deleted)?;
         if req.ndx == NDX_DONE {
             phase += 1;
             if phase > 2 {
@@ -167,9 +177,16 @@ fn session_body(
                 listed.items.len()
             ))
         })?;
+        if req.iflags & itemize::IS_NEW != 0 {
+            outcome
+                .stats
+                .created
+                .add(&super::report::kind_of_entry(&item.entry));
+        }
         if req.iflags & itemize::TRANSFER == 0 {
-            if itemize && itemize::shows_untransferred(req.iflags, itemize_all) {
-                print_item(&req, item, style, &**voice);
+            let xname = req.xname.as_deref().unwrap_or_default();
+            if log.shows_untransferred(req.iflags, item.entry.is_dir(), xname) {
+                print_item(&req, item, log, &**voice);
             }
             echo(out, &mut ndx_out, &req)?;
             continue;
@@ -180,9 +197,7 @@ fn session_body(
             ));
         }
         if opts.dry_run {
-            if itemize {
-                print_item(&req, item, style, &**voice);
-            }
+            print_item(&req, item, log, &**voice);
             echo(out, &mut ndx_out, &req)?;
             continue;
         }
@@ -215,7 +230,7 @@ fn session_body(
         let mut b = Vec::new();
         head.put(&mut b);
         out.write_all(&b)?;
-        delta::send_coded(
+        let sent = delta::send_coded(
             out,
             file.bytes(&small),
             &blocks,
@@ -225,9 +240,12 @@ fn session_body(
             },
             coder.as_mut(),
         )?;
-        if itemize {
-            print_item(&req, item, style, &**voice);
-        }
+        let stats = &mut outcome.stats;
+        stats.transferred += 1;
+        stats.transferred_size += item.entry.size;
+        stats.literal += sent.literal;
+        stats.matched += sent.matched;
+        print_item(&req, item, log, &**voice);
     }
     if outcome.io_error != listed.io_error {
         out.message(Tag::IoError, &outcome.io_error.to_le_bytes())?;
@@ -236,15 +254,18 @@ fn session_body(
     ndx_out.put(&mut b, NDX_DONE);
     out.write_all(&b)?;
     out.flush()?;
+    // rsync's client sender takes its totals here, before the goodbye.
+    outcome.stats.wire = Some((out.sent(), input.get_mut().received()));
     // The goodbye: from protocol 31 the generator says done twice, with an answer between.
-    expect_done(&mut input, &mut ndx_in)?;
+    expect_done(&mut input, &mut ndx_in, &mut deleted)?;
     if protocol >= 31 {
         let mut b = Vec::new();
         ndx_out.put(&mut b, NDX_DONE);
         out.write_all(&b)?;
         out.flush()?;
-        expect_done(&mut input, &mut ndx_in)?;
+        expect_done(&mut input, &mut ndx_in, &mut deleted)?;
     }
+    super::report::count_deleted(&mut outcome.stats, deleted);
     Ok(outcome)
 }
 
@@ -281,8 +302,12 @@ impl Source {
     }
 }
 
-pub(super) fn expect_done(input: &mut impl Read, ndx_in: &mut NdxState) -> io::Result<()> {
-    let req = read_request(input, ndx_in)?;
+pub(super) fn expect_done(
+    input: &mut impl Read,
+    ndx_in: &mut NdxState,
+    deleted: &mut [u64; 5],
+) -> io::Result<()> {
+    let req = read_counting(input, ndx_in, deleted)?;
     if req.ndx != NDX_DONE {
         return Err(invalid(format!(
             "file {} asked for at the end of the run",
@@ -295,15 +320,24 @@ pub(super) fn expect_done(input: &mut impl Read, ndx_in: &mut NdxState) -> io::R
 /// The next index and its attributes (rsync's `read_ndx_and_attrs`), after any deletion
 /// totals.
 pub(super) fn read_request(input: &mut impl Read, ndx_in: &mut NdxState) -> io::Result<Request> {
+    read_counting(input, ndx_in, &mut [0; 5])
+}
+
+/// [`read_request`], adding the deletion totals a receiving server sends (files, folders,
+/// links, devices, specials) to `deleted`.
+fn read_counting(
+    input: &mut impl Read,
+    ndx_in: &mut NdxState,
+    deleted: &mut [u64; 5],
+) -> io::Result<Request> {
     let ndx = loop {
         let ndx = ndx_in.get(input)?;
         if ndx >= 0 || ndx == NDX_DONE {
             break ndx;
         }
         if ndx == NDX_DEL_STATS {
-            // Files, folders, links, devices, specials deleted: -v's summary, not kept yet.
-            for _ in 0..5 {
-                get_varint(input)?;
+            for count in deleted.iter_mut() {
+                *count += get_varint(input)?.max(0) as u64;
             }
             continue;
         }
@@ -350,30 +384,15 @@ pub(super) fn echo(out: &mut impl Write, ndx_out: &mut NdxState, req: &Request) 
     out.write_all(&b)
 }
 
-fn kind_of(item: &Item) -> Kind {
-    let e = &item.entry;
-    if e.is_dir() {
-        Kind::Dir
-    } else if e.is_link() {
-        Kind::Link
-    } else if e.is_file() {
-        Kind::File
-    } else if e.is_device() {
-        Kind::Device
-    } else {
-        Kind::Special
-    }
-}
-
-fn print_item(req: &Request, item: &Item, style: Style, voice: &dyn Voice) {
-    let line = itemize::line(
+fn print_item(req: &Request, item: &Item, log: Log, voice: &dyn Voice) {
+    log.print(
+        voice,
         req.iflags,
-        kind_of(item),
-        style,
+        super::report::kind_of(&item.entry),
         &item.entry.name,
         item.entry.link.as_deref(),
+        req.xname.as_deref(),
     );
-    voice.out(&super::shown(line));
 }
 
 /// Acts on a message from the server as rsync's client does: notices to stdout, errors
@@ -381,7 +400,7 @@ fn print_item(req: &Request, item: &Item, style: Style, voice: &dyn Voice) {
 pub(super) fn on_message(
     tag: Tag,
     body: Vec<u8>,
-    itemize: bool,
+    log: Log,
     heard: &Rc<RefCell<Heard>>,
     voice: &dyn Voice,
 ) -> io::Result<()> {
@@ -390,19 +409,13 @@ pub(super) fn on_message(
         Tag::Error | Tag::ErrorXfer | Tag::Warning | Tag::ErrorSocket | Tag::ErrorUtf8 => {
             voice.err(&body)
         }
-        Tag::Deleted if itemize => {
+        Tag::Deleted => {
             // A folder's name comes with its terminating NUL.
             let (name, kind) = match body.strip_suffix(b"\0") {
                 Some(name) => (name, Kind::Dir),
                 None => (&body[..], Kind::File),
             };
-            let style = Style {
-                sending: true,
-                times: true,
-                symlink_times: true,
-            };
-            let line = itemize::line(itemize::DELETED, kind, style, name, None);
-            voice.out(&super::shown(line));
+            log.deleted(voice, kind, name);
         }
         Tag::IoError => {
             let bits = get_int(&mut &body[..]).unwrap_or(IOERR_GENERAL);
