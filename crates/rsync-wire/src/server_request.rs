@@ -84,6 +84,10 @@ pub struct ServerRequest {
     pub ignore_errors: bool,
     /// `--log-format=%i` is 1, `--log-format=%i%I` is 2: how much the generator itemizes.
     pub itemize: u8,
+    /// `--log-file=FILE`: the server keeps rsync's log of what it changed there.
+    pub log_file: Option<String>,
+    /// `--log-file-format=FMT`.
+    pub log_file_format: Option<String>,
     /// `--checksum-seed=N`.
     pub checksum_seed: Option<i32>,
     /// The capability letters after `e` (`.iLsfxCIvu`).
@@ -127,6 +131,8 @@ const TAKES_VALUE: &[&str] = &[
     "--iconv",
     "--confine-root",
     "--files-from",
+    "--log-file",
+    "--log-file-format",
 ];
 
 /// Long options a server may take and do nothing about: they only change what it would
@@ -224,6 +230,8 @@ impl ServerRequest {
                         }
                     }
                     ("--timeout", Some(_)) => {}
+                    ("--log-file", Some(f)) => req.log_file = Some(f.to_string()),
+                    ("--log-file-format", Some(f)) => req.log_file_format = Some(f.to_string()),
                     ("--checksum-seed", Some(n)) => match n.parse() {
                         Ok(n) => req.checksum_seed = Some(n),
                         Err(_) => req.unsupported.push(arg.to_string()),

@@ -10,7 +10,8 @@
 //! frames, and errors reach the client as error frames, which it prints as its own.
 //!
 //! Both roles speak protocols 30 to 32 and take `-rlptgoD`, `-H`, `-c`, `-R`, `-d`,
-//! `-n`, `-W`, `-I`, `-u`, `-b` (`--backup-dir`, `--suffix`), `--delete` (before, during,
+//! `-n`, `-W`, `-I`, `-u`, `-b` (`--backup-dir`, `--suffix`), `--log-file` (receiving),
+//! `--delete` (before, during,
 //! after, delay), `--existing`, `--ignore-existing`, `--size-only`, `--numeric-ids`,
 //! filter rules (but per-folder merge files), `--files-from`, `-s`, and rrsync's
 //! `--confine-root` and `--drop-D`. The server never turns on incremental recursion or
@@ -25,6 +26,7 @@
 //! option it does not know: never a hang or half a transfer.
 
 mod list;
+mod log;
 mod receive;
 mod send;
 mod wire;
@@ -89,6 +91,13 @@ pub fn serve(args: &[OsString]) -> i32 {
         );
         return UNSUPPORTED;
     }
+    let log = match log::ServerLog::open(&req) {
+        Ok(l) => l,
+        Err(e) => {
+            eprintln!("prsync: --server: {e}; hint: name a file the server may write, or leave --log-file out");
+            return exit::FILE_IO;
+        }
+    };
     let seed = req.checksum_seed.unwrap_or_else(|| {
         let now = std::time::SystemTime::now()
             .duration_since(std::time::UNIX_EPOCH)
@@ -135,7 +144,15 @@ pub fn serve(args: &[OsString]) -> i32 {
     let result = if req.sender {
         send::run(&req, &session, &mut input, &mut out, &read)
     } else {
-        receive::run(&req, &session, &mut input, &mut out, &heard)
+        receive::run(
+            &req,
+            &session,
+            &mut input,
+            &mut out,
+            &heard,
+            log.as_ref(),
+            &read,
+        )
     };
     match result {
         Ok(code) => code,
@@ -156,6 +173,9 @@ pub fn serve(args: &[OsString]) -> i32 {
 fn refused(req: &ServerRequest) -> Option<String> {
     if let Some(opt) = req.unsupported.first() {
         return Some(opt.clone());
+    }
+    if req.sender && req.log_file.is_some() {
+        return Some("--log-file when it sends (a pull)".into());
     }
     if req
         .confine_root

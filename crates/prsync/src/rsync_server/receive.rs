@@ -37,6 +37,7 @@ use prtools_rsync_wire::server_request::{DeleteWhen, ServerRequest};
 use prtools_rsync_wire::sums::{block_length, head_for, SumHead};
 use prtools_sync::{Mtime, RelPath, Root};
 
+use super::log::ServerLog;
 use super::wire::{filter_list, no_send, read_filters, read_request, send_ndx, Heard, Out};
 use crate::exit;
 use crate::idmap::{id_of, Ids};
@@ -101,6 +102,7 @@ struct Recv<'a, W: Write> {
     /// The second of a name sent twice: numbered, never acted on.
     inactive: Vec<bool>,
     am_root: bool,
+    log: Option<&'a ServerLog>,
 }
 
 /// Receives what the client sends; returns the exit status.
@@ -110,6 +112,8 @@ pub(super) fn run<W: Write + Send, R: Read + Send>(
     input: &mut R,
     out: &mut Out<W>,
     heard: &Arc<Mutex<Heard>>,
+    log: Option<&ServerLog>,
+    read: &std::sync::atomic::AtomicU64,
 ) -> io::Result<i32> {
     let mut filters = FilterList::new();
     if req.delete {
@@ -150,6 +154,9 @@ pub(super) fn run<W: Write + Send, R: Read + Send>(
         text.extend_from_slice(if ends_in_nul { b"\0" } else { b"\0\0" });
         out.write_all(&text)?;
         out.flush()?;
+    }
+    if let Some(log) = log {
+        log.line("receiving file list");
     }
     let keep = super::keep_of(req);
     let mut decoder =
@@ -270,6 +277,7 @@ pub(super) fn run<W: Write + Send, R: Read + Send>(
         inactive,
         // SAFETY: geteuid has no preconditions and cannot fail.
         am_root: unsafe { libc::geteuid() } == 0,
+        log,
     };
     let mut created = false;
     if !list.is_empty() {
@@ -287,6 +295,7 @@ pub(super) fn run<W: Write + Send, R: Read + Send>(
         dest: recv.dest.clone(),
         am_root: recv.am_root,
         failed: &failed,
+        log,
     };
     let (tx, rx) = sync_channel(PIPELINE);
     recv.pending = Some(tx);
@@ -310,6 +319,9 @@ pub(super) fn run<W: Write + Send, R: Read + Send>(
     let mut o = out.lock().unwrap_or_else(|e| e.into_inner());
     send_ndx(&mut **o, &mut recv.ndx_out, NDX_DONE)?;
     o.flush()?;
+    if let Some(log) = log {
+        log.totals(o.written, read.load(Ordering::Relaxed), &list);
+    }
     let io_error = recv.io_error | failed.load(Ordering::Relaxed);
     Ok(if io_error != 0 {
         exit::PARTIAL
@@ -407,6 +419,8 @@ struct Pending {
     basis: Option<Mapped>,
     /// The permission bits it gets.
     mode: u32,
+    /// Its item flags, for the log.
+    iflags: u32,
 }
 
 /// rsync's receiver: reads the client's answers, rebuilds each file asked for into a
@@ -421,6 +435,7 @@ struct Incoming<'a, W: Write> {
     am_root: bool,
     /// rsync's I/O error bits of what failed here.
     failed: &'a AtomicI32,
+    log: Option<&'a ServerLog>,
 }
 
 impl<'a, W: Write + Send> Incoming<'a, W> {
@@ -565,6 +580,9 @@ impl<'a, W: Write + Send> Incoming<'a, W> {
         let gid = self.req.group.then_some(e.gid);
         if uid.is_some() || gid.is_some() {
             let _ = std::os::unix::fs::lchown(&p.path, uid, gid);
+        }
+        if let Some(log) = self.log {
+            log.entry(p.iflags, e, true);
         }
         Ok(())
     }
@@ -812,6 +830,9 @@ impl<'a, W: Write + Send> Recv<'a, W> {
                 self.out()
                     .message(Tag::Info, format!("created directory {shown}\n").as_bytes())?;
             }
+            if let Some(log) = self.log {
+                log.line(&format!("created directory {shown}"));
+            }
             if self.req.dry_run {
                 self.all_new = true;
             } else {
@@ -869,6 +890,9 @@ impl<'a, W: Write + Send> Recv<'a, W> {
 
     /// Sends the flags of an entry that needs no data, when the client would show them.
     fn tell(&mut self, ndx: i32, iflags: u32) -> io::Result<()> {
+        if let (Some(log), Some(e)) = (self.log, self.list.get(ndx as usize)) {
+            log.entry(iflags, e, false);
+        }
         let all = self.req.itemize > 1 || self.req.verbose > 1;
         if iflags & itemize::SIGNIFICANT == 0 && !all {
             return Ok(());
@@ -1269,6 +1293,9 @@ impl<'a, W: Write + Send> Recv<'a, W> {
         self.ndx_out.put(&mut b, ndx);
         put_shortint(&mut b, iflags as u16);
         if dry {
+            if let Some(log) = self.log {
+                log.entry(iflags, e, true);
+            }
             // No sums: the client answers with the flags alone.
             return self.out().write_all(&b);
         }
@@ -1313,6 +1340,7 @@ impl<'a, W: Write + Send> Recv<'a, W> {
             head,
             basis: map,
             mode,
+            iflags,
         };
         // The receiving thread learns of the file before the client can answer for it;
         // when it has too many waiting, what is asked so far goes out first, so that
