@@ -603,15 +603,30 @@ fn backup(req: &ServerRequest, dest: &Path, rel: &RelPath) -> io::Result<()> {
     });
     let mut name = rel.file_name().to_vec();
     name.extend_from_slice(suffix.as_bytes());
+    // The path that failed goes in the error: with rrsync's pinned /proc/self/fd/N
+    // folders it tells which of the client's folders could not be used.
+    let at = |path: &Path| {
+        let path = path.to_path_buf();
+        move |e: io::Error| {
+            io::Error::new(
+                e.kind(),
+                format!("\"{}\": {}", path.display(), super::os_text(&e)),
+            )
+        }
+    };
     let to = match req.backup_dir.as_deref() {
         Some(dir) => {
             let top = dest.join(dir);
-            let backups = Root::open(&top).or_else(|_| {
-                std::fs::create_dir_all(&top)?;
-                Root::open(&top)
-            })?;
+            let backups = Root::open(&top)
+                .or_else(|_| {
+                    std::fs::create_dir_all(&top)?;
+                    Root::open(&top)
+                })
+                .map_err(at(&top))?;
             if let Some(parent) = rel.parent() {
-                backups.create_dir_all(&parent)?;
+                backups
+                    .create_dir_all(&parent)
+                    .map_err(at(&top.join(parent.as_path())))?;
             }
             let mut to = top.join(rel.as_path());
             to.set_file_name(OsStr::from_bytes(&name));
@@ -619,7 +634,7 @@ fn backup(req: &ServerRequest, dest: &Path, rel: &RelPath) -> io::Result<()> {
         }
         None => from.with_file_name(OsStr::from_bytes(&name)),
     };
-    std::fs::rename(&from, &to)
+    std::fs::rename(&from, &to).map_err(at(&to))
 }
 
 /// The MD5 of a file's data, as `-c` compares it (all zeros if it cannot be read, which
