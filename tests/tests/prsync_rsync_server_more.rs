@@ -112,3 +112,72 @@ fn log_file_on_a_push_is_written_as_rsyncs_server_writes_it() {
     );
     assert!(!node.join("unlogged").exists());
 }
+
+/// The client's `--stats` line for the data sent as it is.
+fn literal(out: &str) -> u64 {
+    let line = out
+        .lines()
+        .find(|l| l.starts_with("Literal data:"))
+        .unwrap_or_else(|| panic!("no literal line in {out}"));
+    line.split_whitespace()
+        .nth(2)
+        .unwrap()
+        .replace(',', "")
+        .parse()
+        .unwrap()
+}
+
+#[test]
+fn partial_dir_partials_are_the_basis_and_are_removed_as_with_rsync() {
+    let tc = TestCluster::start(1);
+    let scratch = tc.scratch("partial-dir");
+    let src = scratch.join("src");
+    make_tree(&src);
+    let node = tc.cluster.node_tmp(1);
+    let prsync = prsync_there(&tc);
+    let from = format!("{}/", src.display());
+    let big = std::fs::read(src.join("d/e/c")).unwrap();
+    for who in ["by-rsync", "by-prsync"] {
+        // What an earlier, broken run left: half of the big file, and a stale partial
+        // of a file that is already whole here.
+        let dest = node.join(who);
+        std::fs::create_dir_all(dest.join("d/e/.part")).unwrap();
+        std::fs::create_dir_all(dest.join("d/.part")).unwrap();
+        std::fs::write(dest.join("d/e/.part/c"), &big[..big.len() / 2]).unwrap();
+        std::fs::write(dest.join("d/.part/b"), "stale").unwrap();
+        let copied = run(Command::new("cp")
+            .arg("-p")
+            .arg(src.join("d/b"))
+            .arg(dest.join("d/b")));
+        assert!(copied.status.success());
+    }
+    let args = ["-ai", "--no-whole-file", "--stats", "--partial-dir=.part"];
+    let want = rsync(&tc, "rsync", &args, &from, "node1:/tmp/by-rsync/");
+    assert_eq!(want.status.code(), Some(0), "{}", text(&want.stderr));
+    let got = rsync(&tc, &prsync, &args, &from, "node1:/tmp/by-prsync/");
+    assert_eq!(got.status.code(), Some(0), "{}", text(&got.stderr));
+    assert_eq!(text(&got.stderr), "");
+    let items = |o: &Output| {
+        text(&o.stdout)
+            .split("\n\n")
+            .next()
+            .unwrap_or("")
+            .to_string()
+    };
+    assert!(
+        items(&want).contains("<f+++++++++ d/e/c"),
+        "{}",
+        items(&want)
+    );
+    assert_text_eq!(items(&want), items(&got));
+    // Half the big file came from its partial, and the partials are gone.
+    let (want_out, got_out) = (text(&want.stdout), text(&got.stdout));
+    assert!(literal(&got_out) < big.len() as u64 * 3 / 4, "{got_out}");
+    assert_eq!(literal(&got_out), literal(&want_out));
+    assert!(!node.join("by-prsync/d/e/.part").exists());
+    assert!(!node.join("by-prsync/d/.part").exists());
+    assert_eq!(
+        describe(&node.join("by-prsync")),
+        describe(&node.join("by-rsync"))
+    );
+}

@@ -84,6 +84,8 @@ pub struct ServerRequest {
     pub ignore_errors: bool,
     /// `--log-format=%i` is 1, `--log-format=%i%I` is 2: how much the generator itemizes.
     pub itemize: u8,
+    /// `--partial-dir=DIR`: partials from a broken run are the basis of their files.
+    pub partial_dir: Option<String>,
     /// `--log-file=FILE`: the server keeps rsync's log of what it changed there.
     pub log_file: Option<String>,
     /// `--log-file-format=FMT`.
@@ -230,6 +232,7 @@ impl ServerRequest {
                         }
                     }
                     ("--timeout", Some(_)) => {}
+                    ("--partial-dir", Some(d)) => req.partial_dir = Some(d.to_string()),
                     ("--log-file", Some(f)) => req.log_file = Some(f.to_string()),
                     ("--log-file-format", Some(f)) => req.log_file_format = Some(f.to_string()),
                     ("--checksum-seed", Some(n)) => match n.parse() {

@@ -11,22 +11,21 @@
 //!
 //! Both roles speak protocols 30 to 32 and take `-rlptgoD`, `-H`, `-c`, `-R`, `-d`,
 //! `-n`, `-W`, `-I`, `-u`, `-b` (`--backup-dir`, `--suffix`), `--log-file` (receiving),
-//! `--delete` (before, during,
-//! after, delay), `--existing`, `--ignore-existing`, `--size-only`, `--numeric-ids`,
+//! `--partial-dir` (as a basis), `--delete` (before, during, after, delay), `--existing`, `--ignore-existing`, `--size-only`, `--numeric-ids`,
 //! filter rules (but per-folder merge files), `--files-from`, `-s`, and rrsync's
 //! `--confine-root` and `--drop-D`. The server never turns on incremental recursion or
 //! varint flags (see prtools-rsync-wire's `server_handshake`): a client then sends the
 //! list whole and uses MD5, and its `-v` says `building file list` as with an rsync
 //! 3.0 server.
 //!
-//! What is not built (`-z`, `-A`, `-X`, `-K`, `--inplace`, `--partial-dir`,
-//! `--delay-updates`, `--link-dest` and the other basis folders...) is refused before
-//! the handshake, with one line on stderr (which the remote shell carries to the
+//! What is not built (`-z`, `-A`, `-X`, `-K`, `--inplace`, `--delay-updates`,
+//! `--link-dest` and the other basis folders...) is refused before the handshake, with one line on stderr (which the remote shell carries to the
 //! client) and rsync's exit status for an unsupported option, as rsync does with an
 //! option it does not know: never a hang or half a transfer.
 
 mod list;
 mod log;
+mod partial;
 mod receive;
 mod send;
 mod wire;

@@ -421,6 +421,8 @@ struct Pending {
     mode: u32,
     /// Its item flags, for the log.
     iflags: u32,
+    /// The `--partial-dir` file it was rebuilt from, removed once it is in.
+    partial: Option<PathBuf>,
 }
 
 /// rsync's receiver: reads the client's answers, rebuilds each file asked for into a
@@ -580,6 +582,9 @@ impl<'a, W: Write + Send> Incoming<'a, W> {
         let gid = self.req.group.then_some(e.gid);
         if uid.is_some() || gid.is_some() {
             let _ = std::os::unix::fs::lchown(&p.path, uid, gid);
+        }
+        if let Some(partial) = &p.partial {
+            super::partial::remove(self.req, partial);
         }
         if let Some(log) = self.log {
             log.entry(p.iflags, e, true);
@@ -1271,6 +1276,10 @@ impl<'a, W: Write + Send> Recv<'a, W> {
             let _ = h;
             return self.skipped(&format!("{} is newer", String::from_utf8_lossy(&e.name)));
         }
+        let partial = match dry {
+            true => None,
+            false => super::partial::find(self.req, &self.dest, &r),
+        };
         if let Some(h) = basis {
             let same = h.size() == e.size
                 && if self.req.checksum {
@@ -1279,6 +1288,9 @@ impl<'a, W: Write + Send> Recv<'a, W> {
                     !self.req.ignore_times && (self.req.size_only || h.mtime() == e.mtime)
                 };
             if same {
+                if let Some(p) = &partial {
+                    super::partial::remove(self.req, &p.path);
+                }
                 let iflags = self.differences(e, h);
                 if !dry {
                     self.set_attrs(&r, &path, e, false)?;
@@ -1291,11 +1303,18 @@ impl<'a, W: Write + Send> Recv<'a, W> {
         } else {
             0
         };
+        // A partial is the basis, and the client is told so; the flags still compare
+        // with what is at the name, as rsync's itemize of `real_sx`.
+        let cmp = partial.as_ref().map(|p| &p.meta).or(basis);
         let iflags = itemize::TRANSFER
             | checked
             | match basis {
                 Some(h) => self.differences(e, h),
                 None => itemize::IS_NEW,
+            }
+            | match partial {
+                Some(_) => itemize::BASIS_TYPE_FOLLOWS,
+                None => 0,
             };
         if let Some(group) = self.groups.get(ndx as usize).copied().flatten() {
             // Its group's other members wait for the end of the phase, as rsync's wait
@@ -1307,6 +1326,9 @@ impl<'a, W: Write + Send> Recv<'a, W> {
         let mut b = Vec::new();
         self.ndx_out.put(&mut b, ndx);
         put_shortint(&mut b, iflags as u16);
+        if partial.is_some() {
+            b.push(super::partial::FNAMECMP_PARTIAL_DIR);
+        }
         if dry {
             if let Some(log) = self.log {
                 log.entry(iflags, e, true);
@@ -1314,8 +1336,9 @@ impl<'a, W: Write + Send> Recv<'a, W> {
             // No sums: the client answers with the flags alone.
             return self.out().write_all(&b);
         }
-        let map = match basis.filter(|_| !self.req.whole_file) {
-            Some(_) => std::fs::File::open(&path)
+        let cmp_path = partial.as_ref().map_or(&path, |p| &p.path);
+        let map = match cmp.filter(|_| !self.req.whole_file) {
+            Some(_) => std::fs::File::open(cmp_path)
                 .and_then(|f| Mapped::new(&f))
                 .ok(),
             None => None,
@@ -1356,6 +1379,7 @@ impl<'a, W: Write + Send> Recv<'a, W> {
             basis: map,
             mode,
             iflags,
+            partial: partial.map(|p| p.path),
         };
         // The receiving thread learns of the file before the client can answer for it;
         // when it has too many waiting, what is asked so far goes out first, so that
