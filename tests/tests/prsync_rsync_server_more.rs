@@ -181,3 +181,66 @@ fn partial_dir_partials_are_the_basis_and_are_removed_as_with_rsync() {
         describe(&node.join("by-rsync"))
     );
 }
+
+#[test]
+fn delay_updates_puts_files_in_place_at_the_end_as_rsync_does() {
+    let tc = TestCluster::start(1);
+    let scratch = tc.scratch("delay-updates");
+    let src = scratch.join("src");
+    make_tree(&src);
+    let node = tc.cluster.node_tmp(1);
+    let prsync = prsync_there(&tc);
+    let from = format!("{}/", src.display());
+    let big = std::fs::read(src.join("d/e/c")).unwrap();
+    for who in ["by-rsync", "by-prsync"] {
+        // An old file to replace, and a partial in rsync's default delay folder.
+        let dest = node.join(who);
+        std::fs::create_dir_all(dest.join("d/e/.~tmp~")).unwrap();
+        std::fs::write(dest.join("d/e/.~tmp~/c"), &big[..big.len() / 2]).unwrap();
+        std::fs::write(dest.join("d/b"), "old").unwrap();
+    }
+    let args = ["-ai", "--no-whole-file", "--stats", "--delay-updates"];
+    let want = rsync(&tc, "rsync", &args, &from, "node1:/tmp/by-rsync/");
+    assert_eq!(want.status.code(), Some(0), "{}", text(&want.stderr));
+    let got = rsync(&tc, &prsync, &args, &from, "node1:/tmp/by-prsync/");
+    assert_eq!(got.status.code(), Some(0), "{}", text(&got.stderr));
+    assert_eq!(text(&got.stderr), "");
+    let items = |o: &Output| {
+        text(&o.stdout)
+            .split("\n\n")
+            .next()
+            .unwrap_or("")
+            .to_string()
+    };
+    assert!(items(&want).contains("<f.st...... d/b"), "{}", items(&want));
+    assert_text_eq!(items(&want), items(&got));
+    let (want_out, got_out) = (text(&want.stdout), text(&got.stdout));
+    assert_eq!(literal(&got_out), literal(&want_out));
+    assert_eq!(
+        std::fs::read(node.join("by-prsync/d/b")).unwrap(),
+        b"bravo\n"
+    );
+    assert!(!node.join("by-prsync/d/.~tmp~").exists());
+    assert!(!node.join("by-prsync/d/e/.~tmp~").exists());
+    assert_eq!(
+        describe(&node.join("by-prsync")),
+        describe(&node.join("by-rsync"))
+    );
+
+    // With --delete the delay folders would be deleted too: refused in one line.
+    let out = rsync(
+        &tc,
+        &prsync,
+        &["-a", "--delay-updates", "--delete"],
+        &from,
+        "node1:/tmp/by-prsync/",
+    );
+    assert_ne!(out.status.code(), Some(0));
+    let err = text(&out.stderr);
+    assert!(
+        err.contains(
+            "prsync: --server does not do --partial-dir or --delay-updates with --delete yet"
+        ),
+        "{err}"
+    );
+}

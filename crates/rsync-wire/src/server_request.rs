@@ -86,6 +86,9 @@ pub struct ServerRequest {
     pub itemize: u8,
     /// `--partial-dir=DIR`: partials from a broken run are the basis of their files.
     pub partial_dir: Option<String>,
+    /// `--delay-updates`: files are put in place together at the end (the partial
+    /// folder, `.~tmp~` unless given, holds them until then).
+    pub delay_updates: bool,
     /// `--log-file=FILE`: the server keeps rsync's log of what it changed there.
     pub log_file: Option<String>,
     /// `--log-file-format=FMT`.
@@ -232,6 +235,7 @@ impl ServerRequest {
                         }
                     }
                     ("--timeout", Some(_)) => {}
+                    ("--delay-updates", None) => req.delay_updates = true,
                     ("--partial-dir", Some(d)) => req.partial_dir = Some(d.to_string()),
                     ("--log-file", Some(f)) => req.log_file = Some(f.to_string()),
                     ("--log-file-format", Some(f)) => req.log_file_format = Some(f.to_string()),
@@ -248,6 +252,9 @@ impl ServerRequest {
             }
         }
         req.specials = specials.unwrap_or(req.devices);
+        if req.delay_updates && req.partial_dir.is_none() {
+            req.partial_dir = Some(".~tmp~".into());
+        }
         // As rsync's server reads --files-from: -R (unless --no-relative) and -d.
         if req.files_from.is_some() {
             req.dirs = true;

@@ -11,14 +11,14 @@
 //!
 //! Both roles speak protocols 30 to 32 and take `-rlptgoD`, `-H`, `-c`, `-R`, `-d`,
 //! `-n`, `-W`, `-I`, `-u`, `-b` (`--backup-dir`, `--suffix`), `--log-file` (receiving),
-//! `--partial-dir` (as a basis), `--delete` (before, during, after, delay), `--existing`, `--ignore-existing`, `--size-only`, `--numeric-ids`,
+//! `--partial-dir` (as a basis) and `--delay-updates` (not with `--delete`), `--delete` (before, during, after, delay), `--existing`, `--ignore-existing`, `--size-only`, `--numeric-ids`,
 //! filter rules (but per-folder merge files), `--files-from`, `-s`, and rrsync's
 //! `--confine-root` and `--drop-D`. The server never turns on incremental recursion or
 //! varint flags (see prtools-rsync-wire's `server_handshake`): a client then sends the
 //! list whole and uses MD5, and its `-v` says `building file list` as with an rsync
 //! 3.0 server.
 //!
-//! What is not built (`-z`, `-A`, `-X`, `-K`, `--inplace`, `--delay-updates`,
+//! What is not built (`-z`, `-A`, `-X`, `-K`, `--inplace`,
 //! `--link-dest` and the other basis folders...) is refused before the handshake, with one line on stderr (which the remote shell carries to the
 //! client) and rsync's exit status for an unsupported option, as rsync does with an
 //! option it does not know: never a hang or half a transfer.
@@ -172,6 +172,19 @@ pub fn serve(args: &[OsString]) -> i32 {
 fn refused(req: &ServerRequest) -> Option<String> {
     if let Some(opt) = req.unsupported.first() {
         return Some(opt.clone());
+    }
+    if req.partial_dir.is_some() && req.delete {
+        // rsync's receiver keeps its partial folders out of the deletions.
+        return Some("--partial-dir or --delay-updates with --delete".into());
+    }
+    if req.delay_updates
+        && (req.hard_links
+            || req
+                .partial_dir
+                .as_deref()
+                .is_some_and(|d| d.starts_with('/')))
+    {
+        return Some("--delay-updates with -H or an absolute --partial-dir".into());
     }
     if req.sender && req.log_file.is_some() {
         return Some("--log-file when it sends (a pull)".into());

@@ -287,6 +287,7 @@ pub(super) fn run<W: Write + Send, R: Read + Send>(
         }
     }
     let failed = AtomicI32::new(0);
+    let waiting = Mutex::new(Vec::new());
     let incoming = Incoming {
         req,
         session,
@@ -296,6 +297,7 @@ pub(super) fn run<W: Write + Send, R: Read + Send>(
         am_root: recv.am_root,
         failed: &failed,
         log,
+        waiting: &waiting,
     };
     let (tx, rx) = sync_channel(PIPELINE);
     recv.pending = Some(tx);
@@ -309,7 +311,14 @@ pub(super) fn run<W: Write + Send, R: Read + Send>(
                 std::process::exit(exit::PROTOCOL);
             }
         });
-        let result = generate_all(&mut recv, &list, created, client_io_error, &phase_rx);
+        let result = generate_all(
+            &mut recv,
+            &list,
+            created,
+            client_io_error,
+            &phase_rx,
+            &waiting,
+        );
         recv.pending = None;
         result?;
         let _ = receiver.join();
@@ -342,6 +351,7 @@ fn generate_all<W: Write + Send>(
     created: bool,
     client_io_error: i32,
     phase_rx: &Receiver<()>,
+    waiting: &Mutex<Vec<(RelPath, RelPath)>>,
 ) -> io::Result<()> {
     let req = recv.req;
     let stopped = || io::Error::new(io::ErrorKind::BrokenPipe, "the receiver stopped");
@@ -382,6 +392,16 @@ fn generate_all<W: Write + Send>(
     phase_rx.recv().map_err(|_| stopped())?;
     recv.in_transfer.clear();
     recv.link_after_phase()?;
+    let delayed = std::mem::take(&mut *waiting.lock().unwrap_or_else(|e| e.into_inner()));
+    let dest = recv.dest.clone();
+    let failed = super::partial::put_in_place(req, &dest, delayed, |r| backup(req, &dest, r));
+    for line in failed {
+        recv.io_error |= IOERR_GENERAL;
+        recv.out().message(
+            Tag::ErrorXfer,
+            format!("rsync: [receiver] {line}\n").as_bytes(),
+        )?;
+    }
     if may_delete && req.delete_when == DeleteWhen::After {
         // rsync's generator waits for the redo phase first, and its output goes then.
         recv.out().flush()?;
@@ -438,6 +458,8 @@ struct Incoming<'a, W: Write> {
     /// rsync's I/O error bits of what failed here.
     failed: &'a AtomicI32,
     log: Option<&'a ServerLog>,
+    /// `--delay-updates`: each file received, where it waits and where it goes.
+    waiting: &'a Mutex<Vec<(RelPath, RelPath)>>,
 }
 
 impl<'a, W: Write + Send> Incoming<'a, W> {
@@ -504,11 +526,22 @@ impl<'a, W: Write + Send> Incoming<'a, W> {
             return Err(invalid("the client changed the block sums' shape".into()));
         }
         let basis: &[u8] = p.basis.as_deref().unwrap_or(&[]);
-        let file = self
+        let root = self
             .root
             .as_ref()
-            .ok_or_else(|| io::Error::other("the destination is not there"))
-            .and_then(|root| root.create_file(&p.rel));
+            .ok_or_else(|| io::Error::other("the destination is not there"));
+        let at = match self.req.delay_updates {
+            true => root.and_then(|root| super::partial::waiting_place(self.req, root, &p.rel)),
+            false => Ok(p.rel.clone()),
+        };
+        let root = self
+            .root
+            .as_ref()
+            .ok_or_else(|| io::Error::other("the destination is not there"));
+        let file = at
+            .as_ref()
+            .map_err(|e| io::Error::new(e.kind(), e.to_string()))
+            .and_then(|at| root.and_then(|root| root.create_file(at)));
         let mut file = match file {
             Ok(f) => f,
             Err(err) => {
@@ -558,7 +591,8 @@ impl<'a, W: Write + Send> Incoming<'a, W> {
             secs: e.mtime,
             nanos: e.mtime_nsec,
         });
-        if self.req.backup && std::fs::symlink_metadata(&p.path).is_ok() {
+        if !self.req.delay_updates && self.req.backup && std::fs::symlink_metadata(&p.path).is_ok()
+        {
             if let Err(err) = backup(self.req, &self.dest, &p.rel) {
                 self.failed.fetch_or(IOERR_GENERAL, Ordering::Relaxed);
                 return self.out().message(
@@ -578,12 +612,22 @@ impl<'a, W: Write + Send> Incoming<'a, W> {
                 format!("rsync: [receiver] {}\n", super::os_text(&err)).as_bytes(),
             );
         }
+        let written = match (&at, self.req.delay_updates) {
+            (Ok(at), true) => {
+                self.waiting
+                    .lock()
+                    .unwrap_or_else(|e| e.into_inner())
+                    .push((at.clone(), p.rel.clone()));
+                self.dest.join(at.as_path())
+            }
+            _ => p.path.clone(),
+        };
         let uid = (self.req.owner && self.am_root).then_some(e.uid);
         let gid = self.req.group.then_some(e.gid);
         if uid.is_some() || gid.is_some() {
-            let _ = std::os::unix::fs::lchown(&p.path, uid, gid);
+            let _ = std::os::unix::fs::lchown(&written, uid, gid);
         }
-        if let Some(partial) = &p.partial {
+        if let (Some(partial), false) = (&p.partial, self.req.delay_updates) {
             super::partial::remove(self.req, partial);
         }
         if let Some(log) = self.log {
