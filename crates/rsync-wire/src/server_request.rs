@@ -86,6 +86,15 @@ pub struct ServerRequest {
     pub ignore_errors: bool,
     /// `--log-format=%i` is 1, `--log-format=%i%I` is 2: how much the generator itemizes.
     pub itemize: u8,
+    /// `--partial-dir=DIR`: partials from a broken run are the basis of their files.
+    pub partial_dir: Option<String>,
+    /// `--delay-updates`: files are put in place together at the end (the partial
+    /// folder, `.~tmp~` unless given, holds them until then).
+    pub delay_updates: bool,
+    /// `--log-file=FILE`: the server keeps rsync's log of what it changed there.
+    pub log_file: Option<String>,
+    /// `--log-file-format=FMT`.
+    pub log_file_format: Option<String>,
     /// `--checksum-seed=N`.
     pub checksum_seed: Option<i32>,
     /// `-z`, `--compress-choice` (`--old-compress`, `--new-compress`),
@@ -136,6 +145,8 @@ const TAKES_VALUE: &[&str] = &[
     "--iconv",
     "--confine-root",
     "--files-from",
+    "--log-file",
+    "--log-file-format",
 ];
 
 /// Long options a server may take and do nothing about: they only change what it would
@@ -244,6 +255,10 @@ impl ServerRequest {
                     },
                     // Only zstd has threads; rsync 3.5 compresses every suffix alike.
                     ("--compress-threads" | "--skip-compress", Some(_)) => {}
+                    ("--delay-updates", None) => req.delay_updates = true,
+                    ("--partial-dir", Some(d)) => req.partial_dir = Some(d.to_string()),
+                    ("--log-file", Some(f)) => req.log_file = Some(f.to_string()),
+                    ("--log-file-format", Some(f)) => req.log_file_format = Some(f.to_string()),
                     ("--checksum-seed", Some(n)) => match n.parse() {
                         Ok(n) => req.checksum_seed = Some(n),
                         Err(_) => req.unsupported.push(arg.to_string()),
@@ -257,6 +272,9 @@ impl ServerRequest {
             }
         }
         req.specials = specials.unwrap_or(req.devices);
+        if req.delay_updates && req.partial_dir.is_none() {
+            req.partial_dir = Some(".~tmp~".into());
+        }
         // As rsync's server reads --files-from: -R (unless --no-relative) and -d.
         if req.files_from.is_some() {
             req.dirs = true;

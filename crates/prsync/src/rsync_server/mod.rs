@@ -10,8 +10,8 @@
 //! frames, and errors reach the client as error frames, which it prints as its own.
 //!
 //! Both roles speak protocols 30 to 32 and take `-rlptgoD`, `-H`, `-c`, `-R`, `-d`,
-//! `-n`, `-W`, `-I`, `-u`, `-b` (`--backup-dir`, `--suffix`), `--delete` (before, during,
-//! after, delay), `--existing`, `--ignore-existing`, `--size-only`, `--numeric-ids`,
+//! `-n`, `-W`, `-I`, `-u`, `-b` (`--backup-dir`, `--suffix`), `--log-file` (receiving),
+//! `--partial-dir` (as a basis) and `--delay-updates` (not with `--delete`), `--delete` (before, during, after, delay), `--existing`, `--ignore-existing`, `--size-only`, `--numeric-ids`,
 //! filter rules (but per-folder merge files), `--files-from`, `-s`, and rrsync's
 //! `--confine-root` and `--drop-D`. The server never turns on incremental recursion or
 //! varint flags (see prtools-rsync-wire's `server_handshake`): a client then sends the
@@ -23,13 +23,14 @@
 //! is no negotiation of names, so a stock client uses what its options say, as with an
 //! rsync 3.0 server; zstd and lz4 are refused by name.
 //!
-//! What is not built (`-A`, `-X`, `-K`, `--inplace`, `--partial-dir`,
-//! `--delay-updates`, `--link-dest` and the other basis folders...) is refused before
-//! the handshake, with one line on stderr (which the remote shell carries to the
-//! client) and rsync's exit status for an unsupported option, as rsync does with an
-//! option it does not know: never a hang or half a transfer.
+//! What is not built (`-A`, `-X`, `-K`, `--inplace`, `--link-dest` and the other basis
+//! folders...) is refused before the handshake, with one line on stderr (which the
+//! remote shell carries to the client) and rsync's exit status for an unsupported option,
+//! as rsync does with an option it does not know: never a hang or half a transfer.
 
 mod list;
+mod log;
+mod partial;
 mod receive;
 mod send;
 mod wire;
@@ -103,6 +104,13 @@ pub fn serve(args: &[OsString]) -> i32 {
             return UNSUPPORTED;
         }
     };
+    let log = match log::ServerLog::open(&req) {
+        Ok(l) => l,
+        Err(e) => {
+            eprintln!("prsync: --server: {e}; hint: name a file the server may write, or leave --log-file out");
+            return exit::FILE_IO;
+        }
+    };
     let seed = req.checksum_seed.unwrap_or_else(|| {
         let now = std::time::SystemTime::now()
             .duration_since(std::time::UNIX_EPOCH)
@@ -150,7 +158,15 @@ pub fn serve(args: &[OsString]) -> i32 {
     let result = if req.sender {
         send::run(&req, &session, &mut input, &mut out, &read)
     } else {
-        receive::run(&req, &session, &mut input, &mut out, &heard)
+        receive::run(
+            &req,
+            &session,
+            &mut input,
+            &mut out,
+            &heard,
+            log.as_ref(),
+            &read,
+        )
     };
     match result {
         Ok(code) => code,
@@ -171,6 +187,22 @@ pub fn serve(args: &[OsString]) -> i32 {
 fn refused(req: &ServerRequest) -> Option<String> {
     if let Some(opt) = req.unsupported.first() {
         return Some(opt.clone());
+    }
+    if req.partial_dir.is_some() && req.delete {
+        // rsync's receiver keeps its partial folders out of the deletions.
+        return Some("--partial-dir or --delay-updates with --delete".into());
+    }
+    if req.delay_updates
+        && (req.hard_links
+            || req
+                .partial_dir
+                .as_deref()
+                .is_some_and(|d| d.starts_with('/')))
+    {
+        return Some("--delay-updates with -H or an absolute --partial-dir".into());
+    }
+    if req.sender && req.log_file.is_some() {
+        return Some("--log-file when it sends (a pull)".into());
     }
     if req
         .confine_root

@@ -39,6 +39,7 @@ use prtools_rsync_wire::server_request::{DeleteWhen, ServerRequest};
 use prtools_rsync_wire::sums::{block_length, head_for, SumHead};
 use prtools_sync::{Mtime, RelPath, Root};
 
+use super::log::ServerLog;
 use super::wire::{filter_list, no_send, read_filters, read_request, send_ndx, Heard, Out};
 use crate::exit;
 use crate::idmap::{id_of, Ids};
@@ -103,6 +104,7 @@ struct Recv<'a, W: Write> {
     /// The second of a name sent twice: numbered, never acted on.
     inactive: Vec<bool>,
     am_root: bool,
+    log: Option<&'a ServerLog>,
 }
 
 /// Receives what the client sends; returns the exit status.
@@ -112,6 +114,8 @@ pub(super) fn run<W: Write + Send, R: Read + Send>(
     input: &mut R,
     out: &mut Out<W>,
     heard: &Arc<Mutex<Heard>>,
+    log: Option<&ServerLog>,
+    read: &std::sync::atomic::AtomicU64,
 ) -> io::Result<i32> {
     let mut filters = FilterList::new();
     if req.delete {
@@ -152,6 +156,9 @@ pub(super) fn run<W: Write + Send, R: Read + Send>(
         text.extend_from_slice(if ends_in_nul { b"\0" } else { b"\0\0" });
         out.write_all(&text)?;
         out.flush()?;
+    }
+    if let Some(log) = log {
+        log.line("receiving file list");
     }
     let keep = super::keep_of(req);
     let mut decoder =
@@ -272,6 +279,7 @@ pub(super) fn run<W: Write + Send, R: Read + Send>(
         inactive,
         // SAFETY: geteuid has no preconditions and cannot fail.
         am_root: unsafe { libc::geteuid() } == 0,
+        log,
     };
     let mut created = false;
     if !list.is_empty() {
@@ -281,6 +289,7 @@ pub(super) fn run<W: Write + Send, R: Read + Send>(
         }
     }
     let failed = AtomicI32::new(0);
+    let waiting = Mutex::new(Vec::new());
     let incoming = Incoming {
         req,
         session,
@@ -290,6 +299,8 @@ pub(super) fn run<W: Write + Send, R: Read + Send>(
         am_root: recv.am_root,
         failed: &failed,
         coder: RefCell::new(session.compression.map(|c| c.decoder(session.protocol))),
+        log,
+        waiting: &waiting,
     };
     let (tx, rx) = sync_channel(PIPELINE);
     recv.pending = Some(tx);
@@ -303,7 +314,14 @@ pub(super) fn run<W: Write + Send, R: Read + Send>(
                 std::process::exit(exit::PROTOCOL);
             }
         });
-        let result = generate_all(&mut recv, &list, created, client_io_error, &phase_rx);
+        let result = generate_all(
+            &mut recv,
+            &list,
+            created,
+            client_io_error,
+            &phase_rx,
+            &waiting,
+        );
         recv.pending = None;
         result?;
         let _ = receiver.join();
@@ -313,6 +331,9 @@ pub(super) fn run<W: Write + Send, R: Read + Send>(
     let mut o = out.lock().unwrap_or_else(|e| e.into_inner());
     send_ndx(&mut **o, &mut recv.ndx_out, NDX_DONE)?;
     o.flush()?;
+    if let Some(log) = log {
+        log.totals(o.written, read.load(Ordering::Relaxed), &list);
+    }
     let io_error = recv.io_error | failed.load(Ordering::Relaxed);
     Ok(if io_error != 0 {
         exit::PARTIAL
@@ -333,6 +354,7 @@ fn generate_all<W: Write + Send>(
     created: bool,
     client_io_error: i32,
     phase_rx: &Receiver<()>,
+    waiting: &Mutex<Vec<(RelPath, RelPath)>>,
 ) -> io::Result<()> {
     let req = recv.req;
     let stopped = || io::Error::new(io::ErrorKind::BrokenPipe, "the receiver stopped");
@@ -373,6 +395,16 @@ fn generate_all<W: Write + Send>(
     phase_rx.recv().map_err(|_| stopped())?;
     recv.in_transfer.clear();
     recv.link_after_phase()?;
+    let delayed = std::mem::take(&mut *waiting.lock().unwrap_or_else(|e| e.into_inner()));
+    let dest = recv.dest.clone();
+    let failed = super::partial::put_in_place(req, &dest, delayed, |r| backup(req, &dest, r));
+    for line in failed {
+        recv.io_error |= IOERR_GENERAL;
+        recv.out().message(
+            Tag::ErrorXfer,
+            format!("rsync: [receiver] {line}\n").as_bytes(),
+        )?;
+    }
     if may_delete && req.delete_when == DeleteWhen::After {
         // rsync's generator waits for the redo phase first, and its output goes then.
         recv.out().flush()?;
@@ -410,6 +442,10 @@ struct Pending {
     basis: Option<Mapped>,
     /// The permission bits it gets.
     mode: u32,
+    /// Its item flags, for the log.
+    iflags: u32,
+    /// The `--partial-dir` file it was rebuilt from, removed once it is in.
+    partial: Option<PathBuf>,
 }
 
 /// rsync's receiver: reads the client's answers, rebuilds each file asked for into a
@@ -426,6 +462,9 @@ struct Incoming<'a, W: Write> {
     failed: &'a AtomicI32,
     /// The session's inflater with -z, kept from file to file.
     coder: RefCell<Option<Decoder>>,
+    log: Option<&'a ServerLog>,
+    /// `--delay-updates`: each file received, where it waits and where it goes.
+    waiting: &'a Mutex<Vec<(RelPath, RelPath)>>,
 }
 
 impl<'a, W: Write + Send> Incoming<'a, W> {
@@ -492,11 +531,22 @@ impl<'a, W: Write + Send> Incoming<'a, W> {
             return Err(invalid("the client changed the block sums' shape".into()));
         }
         let basis: &[u8] = p.basis.as_deref().unwrap_or(&[]);
-        let file = self
+        let root = self
             .root
             .as_ref()
-            .ok_or_else(|| io::Error::other("the destination is not there"))
-            .and_then(|root| root.create_file(&p.rel));
+            .ok_or_else(|| io::Error::other("the destination is not there"));
+        let at = match self.req.delay_updates {
+            true => root.and_then(|root| super::partial::waiting_place(self.req, root, &p.rel)),
+            false => Ok(p.rel.clone()),
+        };
+        let root = self
+            .root
+            .as_ref()
+            .ok_or_else(|| io::Error::other("the destination is not there"));
+        let file = at
+            .as_ref()
+            .map_err(|e| io::Error::new(e.kind(), e.to_string()))
+            .and_then(|at| root.and_then(|root| root.create_file(at)));
         let mut file = match file {
             Ok(f) => f,
             Err(err) => {
@@ -548,7 +598,8 @@ impl<'a, W: Write + Send> Incoming<'a, W> {
             secs: e.mtime,
             nanos: e.mtime_nsec,
         });
-        if self.req.backup && std::fs::symlink_metadata(&p.path).is_ok() {
+        if !self.req.delay_updates && self.req.backup && std::fs::symlink_metadata(&p.path).is_ok()
+        {
             if let Err(err) = backup(self.req, &self.dest, &p.rel) {
                 self.failed.fetch_or(IOERR_GENERAL, Ordering::Relaxed);
                 return self.out().message(
@@ -568,10 +619,26 @@ impl<'a, W: Write + Send> Incoming<'a, W> {
                 format!("rsync: [receiver] {}\n", super::os_text(&err)).as_bytes(),
             );
         }
+        let written = match (&at, self.req.delay_updates) {
+            (Ok(at), true) => {
+                self.waiting
+                    .lock()
+                    .unwrap_or_else(|e| e.into_inner())
+                    .push((at.clone(), p.rel.clone()));
+                self.dest.join(at.as_path())
+            }
+            _ => p.path.clone(),
+        };
         let uid = (self.req.owner && self.am_root).then_some(e.uid);
         let gid = self.req.group.then_some(e.gid);
         if uid.is_some() || gid.is_some() {
-            let _ = std::os::unix::fs::lchown(&p.path, uid, gid);
+            let _ = std::os::unix::fs::lchown(&written, uid, gid);
+        }
+        if let (Some(partial), false) = (&p.partial, self.req.delay_updates) {
+            super::partial::remove(self.req, partial);
+        }
+        if let Some(log) = self.log {
+            log.entry(p.iflags, e, true);
         }
         Ok(())
     }
@@ -592,15 +659,30 @@ fn backup(req: &ServerRequest, dest: &Path, rel: &RelPath) -> io::Result<()> {
     });
     let mut name = rel.file_name().to_vec();
     name.extend_from_slice(suffix.as_bytes());
+    // The path that failed goes in the error: with rrsync's pinned /proc/self/fd/N
+    // folders it tells which of the client's folders could not be used.
+    let at = |path: &Path| {
+        let path = path.to_path_buf();
+        move |e: io::Error| {
+            io::Error::new(
+                e.kind(),
+                format!("\"{}\": {}", path.display(), super::os_text(&e)),
+            )
+        }
+    };
     let to = match req.backup_dir.as_deref() {
         Some(dir) => {
             let top = dest.join(dir);
-            let backups = Root::open(&top).or_else(|_| {
-                std::fs::create_dir_all(&top)?;
-                Root::open(&top)
-            })?;
+            let backups = Root::open(&top)
+                .or_else(|_| {
+                    std::fs::create_dir_all(&top)?;
+                    Root::open(&top)
+                })
+                .map_err(at(&top))?;
             if let Some(parent) = rel.parent() {
-                backups.create_dir_all(&parent)?;
+                backups
+                    .create_dir_all(&parent)
+                    .map_err(at(&top.join(parent.as_path())))?;
             }
             let mut to = top.join(rel.as_path());
             to.set_file_name(OsStr::from_bytes(&name));
@@ -608,7 +690,7 @@ fn backup(req: &ServerRequest, dest: &Path, rel: &RelPath) -> io::Result<()> {
         }
         None => from.with_file_name(OsStr::from_bytes(&name)),
     };
-    std::fs::rename(&from, &to)
+    std::fs::rename(&from, &to).map_err(at(&to))
 }
 
 /// The MD5 of a file's data, as `-c` compares it (all zeros if it cannot be read, which
@@ -819,6 +901,9 @@ impl<'a, W: Write + Send> Recv<'a, W> {
                 self.out()
                     .message(Tag::Info, format!("created directory {shown}\n").as_bytes())?;
             }
+            if let Some(log) = self.log {
+                log.line(&format!("created directory {shown}"));
+            }
             if self.req.dry_run {
                 self.all_new = true;
             } else {
@@ -876,6 +961,9 @@ impl<'a, W: Write + Send> Recv<'a, W> {
 
     /// Sends the flags of an entry that needs no data, when the client would show them.
     fn tell(&mut self, ndx: i32, iflags: u32) -> io::Result<()> {
+        if let (Some(log), Some(e)) = (self.log, self.list.get(ndx as usize)) {
+            log.entry(iflags, e, false);
+        }
         let all = self.req.itemize > 1 || self.req.verbose > 1;
         if iflags & itemize::SIGNIFICANT == 0 && !all {
             return Ok(());
@@ -1239,6 +1327,10 @@ impl<'a, W: Write + Send> Recv<'a, W> {
             let _ = h;
             return self.skipped(&format!("{} is newer", String::from_utf8_lossy(&e.name)));
         }
+        let partial = match dry {
+            true => None,
+            false => super::partial::find(self.req, &self.dest, &r),
+        };
         if let Some(h) = basis {
             let same = h.size() == e.size
                 && if self.req.checksum {
@@ -1247,6 +1339,9 @@ impl<'a, W: Write + Send> Recv<'a, W> {
                     !self.req.ignore_times && (self.req.size_only || h.mtime() == e.mtime)
                 };
             if same {
+                if let Some(p) = &partial {
+                    super::partial::remove(self.req, &p.path);
+                }
                 let iflags = self.differences(e, h);
                 if !dry {
                     self.set_attrs(&r, &path, e, false)?;
@@ -1259,11 +1354,18 @@ impl<'a, W: Write + Send> Recv<'a, W> {
         } else {
             0
         };
+        // A partial is the basis, and the client is told so; the flags still compare
+        // with what is at the name, as rsync's itemize of `real_sx`.
+        let cmp = partial.as_ref().map(|p| &p.meta).or(basis);
         let iflags = itemize::TRANSFER
             | checked
             | match basis {
                 Some(h) => self.differences(e, h),
                 None => itemize::IS_NEW,
+            }
+            | match partial {
+                Some(_) => itemize::BASIS_TYPE_FOLLOWS,
+                None => 0,
             };
         if let Some(group) = self.groups.get(ndx as usize).copied().flatten() {
             // Its group's other members wait for the end of the phase, as rsync's wait
@@ -1275,12 +1377,19 @@ impl<'a, W: Write + Send> Recv<'a, W> {
         let mut b = Vec::new();
         self.ndx_out.put(&mut b, ndx);
         put_shortint(&mut b, iflags as u16);
+        if partial.is_some() {
+            b.push(super::partial::FNAMECMP_PARTIAL_DIR);
+        }
         if dry {
+            if let Some(log) = self.log {
+                log.entry(iflags, e, true);
+            }
             // No sums: the client answers with the flags alone.
             return self.out().write_all(&b);
         }
-        let map = match basis.filter(|_| !self.req.whole_file) {
-            Some(_) => std::fs::File::open(&path)
+        let cmp_path = partial.as_ref().map_or(&path, |p| &p.path);
+        let map = match cmp.filter(|_| !self.req.whole_file) {
+            Some(_) => std::fs::File::open(cmp_path)
                 .and_then(|f| Mapped::new(&f))
                 .ok(),
             None => None,
@@ -1320,6 +1429,8 @@ impl<'a, W: Write + Send> Recv<'a, W> {
             head,
             basis: map,
             mode,
+            iflags,
+            partial: partial.map(|p| p.path),
         };
         // The receiving thread learns of the file before the client can answer for it;
         // when it has too many waiting, what is asked so far goes out first, so that
