@@ -198,6 +198,14 @@ fn delay_updates_puts_files_in_place_at_the_end_as_rsync_does() {
         std::fs::create_dir_all(dest.join("d/e/.~tmp~")).unwrap();
         std::fs::write(dest.join("d/e/.~tmp~/c"), &big[..big.len() / 2]).unwrap();
         std::fs::write(dest.join("d/b"), "old").unwrap();
+        // An old time: written in the same clock tick as the source's, it would have the
+        // same mtime, and rsync's line would lose its `t`.
+        std::fs::File::options()
+            .write(true)
+            .open(dest.join("d/b"))
+            .unwrap()
+            .set_modified(std::time::UNIX_EPOCH + std::time::Duration::from_secs(1_500_000_000))
+            .unwrap();
     }
     let args = ["-ai", "--no-whole-file", "--stats", "--delay-updates"];
     let want = rsync(&tc, "rsync", &args, &from, "node1:/tmp/by-rsync/");
