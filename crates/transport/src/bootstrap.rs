@@ -522,9 +522,9 @@ pub async fn try_start_agent(
 
 /// Starts the agent that `--remote-path` names, as written.
 /// Asks the program at the given remote path for its `--version` and returns its first
-/// words when they name another program than `tool` (a stock rsync's `rsync  version 3.2.7
-/// protocol version 31`); None when they name the tool, or when it says nothing on stdout
-/// (a missing program, whose start then fails with its own words).
+/// words when they are another program's version banner (a stock rsync's `rsync  version
+/// 3.2.7  protocol version 31`); None when they name the tool or are no banner, or when it
+/// says nothing on stdout (a missing program, whose start then fails with its own words).
 async fn given_is_other(
     conn: &Connection,
     path: &str,
@@ -545,8 +545,12 @@ async fn given_is_other(
         .take(3)
         .map(String::from)
         .collect();
+    // Only a version banner counts (`rsync  version 3.2.7 ...`): a program that answers
+    // with anything else (a hostile or broken agent echoing its frames) is started as
+    // given, and judged by what it does then.
+    let banner = words.get(1).is_some_and(|w| w == "version");
     Ok(match words.first() {
-        Some(first) if first != tool => Some(words.join(" ")),
+        Some(first) if banner && first != tool => Some(words.join(" ")),
         _ => None,
     })
 }
