@@ -87,6 +87,22 @@ impl Entry {
     pub fn is_device(&self) -> bool {
         matches!(self.mode & S_IFMT, S_IFCHR | S_IFBLK)
     }
+
+    /// The kind its `-i` and log lines show.
+    pub fn kind(&self) -> crate::itemize::Kind {
+        use crate::itemize::Kind;
+        if self.is_dir() {
+            Kind::Dir
+        } else if self.is_link() {
+            Kind::Link
+        } else if self.is_file() {
+            Kind::File
+        } else if self.is_device() {
+            Kind::Device
+        } else {
+            Kind::Special
+        }
+    }
 }
 
 /// Which attributes the transfer keeps, so which fields entries carry.

@@ -41,7 +41,7 @@ use prtools_sync::filter::FilterList;
 
 use super::link::Link;
 use super::push::{keep_of, on_message, read_request, settle, Heard, NoSend, Outcome};
-use super::report::{self, kind_of, kind_of_entry, Log};
+use super::report::{self, kind_of_entry, Log};
 use super::Voice;
 use crate::alt_dest::{AltDest, AltKind, Found, Level};
 use crate::cli::{DeleteMode, Options};
@@ -685,7 +685,7 @@ impl Pull<'_> {
         }
         let link = e.link.as_deref();
         self.log
-            .print(self.voice, iflags, kind_of(e), &e.name, link, Some(first));
+            .print(self.voice, iflags, e.kind(), &e.name, link, Some(first));
         Ok(())
     }
 
@@ -771,7 +771,7 @@ impl Pull<'_> {
     fn print(&self, iflags: u32, e: &Entry) {
         let link = e.link.as_deref();
         self.log
-            .print(self.voice, iflags, kind_of(e), &e.name, link, None);
+            .print(self.voice, iflags, e.kind(), &e.name, link, None);
     }
 
     /// Receives file `ndx`: the answers before it are printed; its tokens become a temp

@@ -388,7 +388,7 @@ fn print_item(req: &Request, item: &Item, log: Log, voice: &dyn Voice) {
     log.print(
         voice,
         req.iflags,
-        super::report::kind_of(&item.entry),
+        item.entry.kind(),
         &item.entry.name,
         item.entry.link.as_deref(),
         req.xname.as_deref(),

@@ -155,24 +155,9 @@ pub(super) fn totals(
     }
 }
 
-/// What kind of entry it is, for its line.
-pub(super) fn kind_of(e: &Entry) -> Kind {
-    if e.is_dir() {
-        Kind::Dir
-    } else if e.is_link() {
-        Kind::Link
-    } else if e.is_file() {
-        Kind::File
-    } else if e.is_device() {
-        Kind::Device
-    } else {
-        Kind::Special
-    }
-}
-
 /// The entry's kind as the totals count it.
 pub(super) fn kind_of_entry(e: &Entry) -> FileKind {
-    match kind_of(e) {
+    match e.kind() {
         Kind::Dir => FileKind::Dir,
         Kind::Link => FileKind::Symlink {
             target: e.link.clone().unwrap_or_default(),

@@ -78,7 +78,7 @@ impl ServerLog {
         if !shown {
             return;
         }
-        let kind = kind_of(e);
+        let kind = e.kind();
         let item = itemize::flags_text(iflags, kind, self.style);
         let mut name = escape(&e.name, HighBytes::Escaped);
         if kind == Kind::Dir && !name.ends_with(b"/") {
@@ -103,19 +103,5 @@ impl ServerLog {
             gid: e.gid,
         });
         log.line(&line);
-    }
-}
-
-fn kind_of(e: &Entry) -> Kind {
-    if e.is_dir() {
-        Kind::Dir
-    } else if e.is_link() {
-        Kind::Link
-    } else if e.is_file() {
-        Kind::File
-    } else if e.is_device() {
-        Kind::Device
-    } else {
-        Kind::Special
     }
 }
