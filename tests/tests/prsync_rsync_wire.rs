@@ -324,7 +324,6 @@ fn options_not_spoken_yet_are_refused_by_name() {
     let src = make_tree(&scratch);
     for (args, needle) in [
         (&["-a", "-c"][..], "does not do -c yet"),
-        (&["-a", "-F"][..], "dir-merge filter rules"),
         (
             &["-a", "--zc=zstd"][..],
             "compression zstd is not spoken here",
@@ -339,6 +338,19 @@ fn options_not_spoken_yet_are_refused_by_name() {
         assert_eq!(out.status.code(), Some(1), "{args:?}");
         assert_one_line_error("prsync", &text(&out.stderr), needle);
     }
+    // A pull's receiver (this side) does not read per-folder rules before it deletes.
+    let out = run(tc
+        .prsync()
+        .arg("--wire=rsync")
+        .args(["-a", "-F", "--delete", "node1:/tmp/y/"])
+        .arg(scratch.join("pulled")));
+    assert_eq!(out.status.code(), Some(1));
+    assert_one_line_error(
+        "prsync",
+        &text(&out.stderr),
+        "dir-merge filter rules (-F, --filter=':') with --delete in a pull",
+    );
+    assert!(!scratch.join("pulled").exists());
     let out = run(tc
         .prsync()
         .arg("--wire=rsync")

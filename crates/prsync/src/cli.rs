@@ -354,8 +354,9 @@ pub struct Cli {
     pub no_bootstrap: bool,
     /// What to talk to on the hosts: prsync's agent (uploaded when missing; a host where it
     /// cannot run, such as another machine or a noexec home, is served by its rsync), or
-    /// the host's own rsync over rsync's protocol (-r -l -p -t -g -o -D -i -n -W --delete,
-    /// filters, --partial on a push); --rsync-path alone does not choose rsync's protocol
+    /// the host's own rsync over rsync's protocol (a push hands the receiver's options to
+    /// it as rsync does; a pull does fewer; what is not done is refused by name); an
+    /// --rsync-path that names a stock rsync also chooses rsync's protocol
     #[arg(
         long = "wire",
         value_name = "PEER",
@@ -977,10 +978,14 @@ fn resolve(
     let mut dest = paths.pop().expect("two or more paths");
     // --files-from=host:FILE is read on the transfer's remote host, once it is reached.
     let transfer_host = remote_part(&dest).or_else(|| paths.first().and_then(|p| remote_part(p)));
-    let list_host = cli
-        .files_from
-        .as_deref()
-        .and_then(|f| remote_part(f.as_os_str()));
+    // `:FILE`, with no host, is on the transfer's remote host, as in rsync.
+    let list_host = cli.files_from.as_deref().and_then(|f| {
+        let bytes = std::os::unix::ffi::OsStrExt::as_bytes(f.as_os_str());
+        match bytes.first() {
+            Some(b':') => Some(transfer_host.clone().unwrap_or_default()),
+            _ => remote_part(f.as_os_str()),
+        }
+    });
     if list_host.is_some() && list_host != transfer_host {
         bail!(
             "--files-from hostname is not the same as the transfer hostname; hint: name the              host of the remote SRC or DEST, or a local file"

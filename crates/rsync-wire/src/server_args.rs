@@ -52,6 +52,32 @@ pub struct ServerOptions {
     /// `-s`: everything after the letters travels on the connection, not on the remote
     /// shell's command line (see [`ServerOptions::secluded`]).
     pub secluded: bool,
+    /// `-b`: the receiver keeps what it replaces or deletes.
+    pub backups: bool,
+    /// `-u`: the receiver keeps files that are newer than the sender's.
+    pub update: bool,
+    /// `-d` without `-r`: folders named are made, without their contents.
+    pub dirs: bool,
+    /// `-I`: no quick check; every file is sent.
+    pub ignore_times: bool,
+    /// `-R`: names keep the path they were given with.
+    pub relative: bool,
+    /// `-x` count: the walk stays on one file system.
+    pub one_file_system: u8,
+    /// `-S`: runs of zeros become holes.
+    pub sparse: bool,
+    /// `-K` (told to a receiving server): a symlink to a folder here stays one.
+    pub keep_dirlinks: bool,
+    /// `-O` (told to a receiving server): folders keep their own times.
+    pub omit_dir_times: bool,
+    /// `-J` (told to a receiving server): symlinks keep their own times.
+    pub omit_link_times: bool,
+    /// `-E` without `-p` (told to a receiving server): only the execute bits follow.
+    pub executability: bool,
+    /// `-L` (told to a sending server): symlinks are sent as what they point to.
+    pub copy_links: bool,
+    /// `-k` (told to a sending server): symlinks to folders are sent as folders.
+    pub copy_dirlinks: bool,
     /// Further long options (`--inplace`, `--copy-dest=DIR`, `--stats` ...), as the
     /// client chose them for the server's role: they go as they are, before the paths.
     pub long: Vec<String>,
@@ -71,10 +97,19 @@ impl ServerOptions {
         for _ in 0..self.verbose.min(9) {
             s.push('v');
         }
+        let receiving = !self.server_sends;
         let letters = [
+            (self.backups, 'b'),
+            (self.update, 'u'),
             (self.dry_run, 'n'),
             (self.links, 'l'),
-            (self.prune_empty_dirs && !self.server_sends, 'm'),
+            (self.dirs && !self.recursive, 'd'),
+            (self.keep_dirlinks && receiving, 'K'),
+            (self.prune_empty_dirs && receiving, 'm'),
+            (self.omit_dir_times && receiving, 'O'),
+            (self.omit_link_times && receiving, 'J'),
+            (self.copy_links && !receiving, 'L'),
+            (self.copy_dirlinks && !receiving, 'k'),
             (self.whole_file, 'W'),
             (self.hard_links, 'H'),
             (self.owner, 'o'),
@@ -82,7 +117,13 @@ impl ServerOptions {
             (self.devices, 'D'),
             (self.times, 't'),
             (self.perms, 'p'),
+            (self.executability && !self.perms && receiving, 'E'),
             (self.recursive, 'r'),
+            (self.ignore_times, 'I'),
+            (self.relative, 'R'),
+            (self.one_file_system > 0, 'x'),
+            (self.one_file_system > 1, 'x'),
+            (self.sparse, 'S'),
         ];
         s.extend(letters.iter().filter(|(on, _)| *on).map(|(_, c)| c));
         let (bundle_z, compress_args) = self.compress.server_args();

@@ -17,12 +17,36 @@ pub fn for_server(filters: &FilterList, pushing: bool) -> Vec<Vec<u8>> {
     } else {
         Side::Sender
     };
-    filters
-        .rules()
-        .iter()
-        .filter(|rule| rule.applies_to(there, false) || !rule.applies_to(here, false))
-        .map(|rule| rule.to_bytes())
-        .collect()
+    // A rule is sent unless it acts on this side only; dir-merge rules stand where they
+    // were given, among the others.
+    let sent = |sender: bool, receiver: bool| {
+        let acts = |side| match (sender, receiver) {
+            (false, false) => true,
+            _ => (side == Side::Sender && sender) || (side == Side::Receiver && receiver),
+        };
+        acts(there) || !acts(here)
+    };
+    let merges = filters.dir_merge_rules();
+    let mut out = Vec::new();
+    for (i, rule) in filters.rules().iter().enumerate() {
+        out.extend(
+            merges
+                .iter()
+                .filter(|m| m.0 == i && sent(m.2, m.3))
+                .map(|m| m.1.clone()),
+        );
+        if rule.applies_to(there, false) || !rule.applies_to(here, false) {
+            out.push(rule.to_bytes());
+        }
+    }
+    let end = filters.rules().len();
+    out.extend(
+        merges
+            .iter()
+            .filter(|m| m.0 >= end && sent(m.2, m.3))
+            .map(|m| m.1.clone()),
+    );
+    out
 }
 
 #[cfg(test)]
@@ -55,6 +79,34 @@ mod tests {
         assert_eq!(
             text(for_server(&filters, false)),
             ["- *.o", "-s secret", "+ inc", "-s hidden"]
+        );
+    }
+
+    #[test]
+    fn dir_merge_rules_go_where_they_were_given_in_rsyncs_words() {
+        let mut filters = FilterList::new();
+        for rule in [
+            "- a",
+            ":-s .rsync-filter",
+            "+ b",
+            "dir-merge,nr .keep",
+            ":C",
+        ] {
+            filters.push_filter(rule).unwrap();
+        }
+        let text = |rules: Vec<Vec<u8>>| -> Vec<String> {
+            rules
+                .into_iter()
+                .map(|r| String::from_utf8(r).unwrap())
+                .collect()
+        };
+        assert_eq!(
+            text(for_server(&filters, false)),
+            ["- a", ":-s .rsync-filter", "+ b", ":C .cvsignore"]
+        );
+        assert_eq!(
+            text(for_server(&filters, true)),
+            ["- a", "+ b", ":nr .keep", ":C .cvsignore"]
         );
     }
 }

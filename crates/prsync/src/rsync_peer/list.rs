@@ -108,6 +108,9 @@ pub struct Plan {
     /// What the list is sent as, by protocol version: made by the first host that speaks
     /// it, then the same bytes go to every other such host.
     encoded: Mutex<HashMap<i32, Arc<Vec<u8>>>>,
+    /// The filter rules went before the list was made (a `--files-from` list read on the
+    /// host comes after them): the encoded bytes hold only the list.
+    pub rules_sent: bool,
 }
 
 impl Plan {
@@ -117,6 +120,7 @@ impl Plan {
             listed,
             built: Duration::ZERO,
             encoded: Mutex::new(HashMap::new()),
+            rules_sent: false,
         }
     }
 
@@ -136,8 +140,8 @@ impl Plan {
         let keep = super::push::keep_of(opts);
         let mut buf = Vec::new();
         // A receiver that deletes or prunes (-m) reads the rules first.
-        if opts.delete != DeleteMode::Off || opts.prune_empty_dirs {
-            put_rules(&mut buf, &super::filters::for_server(&opts.filters, true));
+        if !self.rules_sent {
+            put_rules_for(&mut buf, opts);
         }
         let mut enc = Encoder::new(protocol, keep);
         // With -H, the index (in the list's order) of each group's first entry.
@@ -164,6 +168,14 @@ impl Plan {
             put_id_list(&mut buf, &names(&self.listed, Ids::Groups));
         }
         buf
+    }
+}
+
+/// The filter rules a receiving server reads before the list: only one that deletes, which
+/// must spare what they exclude, or prunes (`-m`) is sent any.
+pub fn put_rules_for(buf: &mut Vec<u8>, opts: &Options) {
+    if opts.delete != DeleteMode::Off || opts.prune_empty_dirs {
+        put_rules(buf, &super::filters::for_server(&opts.filters, true));
     }
 }
 

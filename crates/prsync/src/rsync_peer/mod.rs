@@ -175,6 +175,21 @@ fn server_command(opts: &Options) -> (String, Vec<u8>) {
             .map(str::to_string),
         secluded: opts.protect_args,
         long: long_options(opts, pulling),
+        backups: opts.backup.is_some(),
+        update: opts.update,
+        dirs: opts.dirs,
+        ignore_times: opts.ignore_times,
+        relative: opts.relative,
+        one_file_system: opts.one_file_system,
+        sparse: opts.more.sparse,
+        keep_dirlinks: opts.keep_dirlinks,
+        // rsync implies -O with backups beside the files, and then does not say it.
+        omit_dir_times: opts.omit_dir_times
+            && !opts.backup.as_ref().is_some_and(|b| b.dir.is_none()),
+        omit_link_times: opts.more.omit_link_times,
+        executability: opts.more.executability,
+        copy_links: opts.copy_links,
+        copy_dirlinks: opts.copy_dirlinks,
     };
     let argv = server.argv(&server_paths(opts).unwrap_or_default());
     let (shell, preamble) = if opts.protect_args {
@@ -195,11 +210,66 @@ fn server_command(opts: &Options) -> (String, Vec<u8>) {
 /// on by itself, a sending one only what shapes its deltas.
 fn long_options(opts: &Options, pulling: bool) -> Vec<String> {
     let mut long = Vec::new();
+    let text = |p: &std::path::Path| p.to_string_lossy().into_owned();
+    if let Some(backup) = &opts.backup {
+        // refuse() has made sure that the folder and the suffix are UTF-8.
+        if let Some(dir) = &backup.dir {
+            long.extend(["--backup-dir".to_string(), text(dir)]);
+        }
+        let default: &[u8] = if backup.dir.is_some() { b"" } else { b"~" };
+        if backup.suffix != default {
+            long.push(format!(
+                "--suffix={}",
+                String::from_utf8_lossy(&backup.suffix)
+            ));
+        }
+    }
+    if !pulling {
+        let more = &opts.more;
+        if let Some(n) = more.max_delete {
+            long.push(format!(
+                "--max-delete={}",
+                if n == 0 { -1 } else { n as i64 }
+            ));
+        }
+        if let Some(n) = opts.min_size {
+            long.push(format!("--min-size={n}"));
+        }
+        if let Some(n) = opts.max_size {
+            long.push(format!("--max-size={n}"));
+        }
+        match opts.delete {
+            DeleteMode::Before => long.push("--delete-before".into()),
+            DeleteMode::After => long.push("--delete-after".into()),
+            DeleteMode::During | DeleteMode::Off => {}
+        }
+        if more.force {
+            long.push("--force".into());
+        }
+        if opts.size_only {
+            long.push("--size-only".into());
+        }
+    }
     if opts.stats && !pulling {
         long.push("--stats".to_string());
     }
+    if opts.delay_updates && !pulling {
+        long.push("--delay-updates".into());
+    }
+    if opts.copy_unsafe_links {
+        long.push("--copy-unsafe-links".into());
+    }
+    if opts.safe_links {
+        long.push("--safe-links".into());
+    }
+    if opts.ignore_existing && !pulling {
+        long.push("--ignore-existing".into());
+    }
     if opts.existing && !pulling {
         long.push("--existing".to_string());
+    }
+    if let Some(dir) = opts.temp_dir.as_ref().filter(|_| !pulling) {
+        long.extend(["--temp-dir".to_string(), text(dir)]);
     }
     if let Some(alt) = opts.alt_dest.as_ref().filter(|_| !pulling) {
         for dir in &alt.dirs {
@@ -210,6 +280,34 @@ fn long_options(opts: &Options, pulling: bool) -> Vec<String> {
     if opts.inplace {
         long.push("--inplace".to_string());
     }
+    if let Some(list) = &opts.more.remote_files_from {
+        long.extend([
+            "--files-from".into(),
+            String::from_utf8_lossy(list).into_owned(),
+        ]);
+        if opts.more.from0 {
+            long.push("--from0".into());
+        }
+        if !opts.relative {
+            long.push("--no-relative".into());
+        }
+    }
+    if opts.relative && !opts.implied_dirs {
+        long.push("--no-implied-dirs".into());
+    }
+    if opts.more.preallocate && !pulling {
+        long.push("--preallocate".into());
+    }
+    if opts.more.modify_window > 0 && !pulling {
+        long.push(format!("--modify-window={}", opts.more.modify_window));
+    }
+    // Last, as rsync's -M: what the user gave the far side as it is.
+    long.extend(
+        opts.more
+            .remote_options
+            .iter()
+            .map(|o| String::from_utf8_lossy(o).into_owned()),
+    );
     long
 }
 
@@ -237,7 +335,8 @@ fn run_with(opts: &Options, cannot: Option<&CannotRun>) -> i32 {
         Remote::Local => return exit::SYNTAX,
     };
     let listing = Instant::now();
-    let mut plan = list::Plan::new(if pulling {
+    // A --files-from list on the host is read there: the list is made once its names come.
+    let mut plan = list::Plan::new(if pulling || opts.more.remote_files_from.is_some() {
         list::Listed {
             items: Vec::new(),
             io_error: 0,
@@ -343,6 +442,8 @@ fn session(
     link.input.timeout = opts.config.command_timeout;
     let result = if pulling {
         pull::run(link, &session, opts, voice)
+    } else if opts.more.remote_files_from.is_some() {
+        push::run_listed_there(link, &session, opts, voice)
     } else {
         push::run(link, &session, plan, opts, voice)
     };
@@ -539,72 +640,125 @@ fn pull_unsupported(o: &Options) -> Option<&'static str> {
     }
 }
 
-/// The first option given that `--wire=rsync` cannot do yet.
+/// The first option given that `--wire=rsync` cannot do yet. In a push this side only
+/// lists and sends: what the receiver does goes to the server in rsync's own words (see
+/// [`long_options`]), and what shapes the list is done by prsync's own lister. A pull's
+/// receiver is this side, and does less.
 fn unsupported(o: &Options) -> Option<&'static str> {
+    let pulling = matches!(o.remote, Remote::Pull(_));
+    let utf8 = |p: &std::path::Path| p.to_str().is_some();
     let checks: &[(bool, &'static str)] = &[
-        (!o.recursive, "a copy without -r (or -a)"),
+        (
+            o.more
+                .remote_files_from
+                .as_ref()
+                .is_some_and(|f| std::str::from_utf8(f).is_err()),
+            "a --files-from=HOST:FILE name that is not UTF-8",
+        ),
         (o.progress, "--progress"),
         (o.checksum, "-c"),
-        (o.update, "-u"),
         (
             o.partial_dir.as_ref().is_some_and(|d| d.to_str().is_none()),
             "a --partial-dir that is not UTF-8",
         ),
         (o.block_size.is_some(), "-B"),
         (o.bwlimit.is_some(), "--bwlimit"),
+        // The sender reads per-folder rules as it lists (prsync's lister here, or the
+        // host's rsync), and so does a receiving rsync that deletes; this side's pull
+        // receiver does not.
         (
-            o.filters.has_dir_merge(),
-            "dir-merge filter rules (-F, --filter=':')",
+            o.filters.has_dir_merge() && pulling && o.delete != DeleteMode::Off,
+            "dir-merge filter rules (-F, --filter=':') with --delete in a pull",
         ),
         (o.filters.delete_excluded(), "--delete-excluded"),
-        (o.copy_links, "-L"),
-        (o.copy_unsafe_links, "--copy-unsafe-links"),
-        (o.safe_links, "--safe-links"),
-        (o.copy_dirlinks, "-k"),
-        (o.keep_dirlinks, "-K"),
-        (o.relative, "-R"),
-        (o.backup.is_some(), "-b"),
+        (o.copy_links && pulling, "-L"),
+        (o.copy_unsafe_links && pulling, "--copy-unsafe-links"),
+        (o.safe_links && pulling, "--safe-links"),
+        (o.copy_dirlinks && pulling, "-k"),
+        (o.keep_dirlinks && pulling, "-K"),
+        (o.backup.is_some() && pulling, "-b"),
+        (
+            o.backup.as_ref().is_some_and(|b| {
+                b.dir.as_deref().is_some_and(|d| !utf8(d))
+                    || std::str::from_utf8(&b.suffix).is_err()
+            }),
+            "a --backup-dir or --suffix that is not UTF-8",
+        ),
         (
             o.alt_dest
                 .as_ref()
                 .is_some_and(|a| a.dirs.iter().any(|d| d.to_str().is_none())),
             "a --compare-dest, --copy-dest or --link-dest folder that is not UTF-8",
         ),
-        (o.temp_dir.is_some(), "-T"),
-        (o.chmod.is_some(), "--chmod"),
+        (o.temp_dir.is_some() && pulling, "-T"),
+        (
+            o.temp_dir.as_deref().is_some_and(|d| !utf8(d)),
+            "a --temp-dir that is not UTF-8",
+        ),
+        (o.chmod.is_some() && pulling, "--chmod"),
         (
             o.usermap.is_some() || o.groupmap.is_some(),
             "--usermap, --groupmap or --chown",
         ),
         (o.numeric_ids, "--numeric-ids"),
-        (o.ignore_existing, "--ignore-existing"),
-        (o.size_only, "--size-only"),
-        (o.ignore_times, "-I"),
         (
-            o.max_size.is_some() || o.min_size.is_some(),
+            (o.max_size.is_some() || o.min_size.is_some()) && pulling,
             "--max-size or --min-size",
         ),
         (o.remove_source_files, "--remove-source-files"),
         (o.out_format.is_some(), "--out-format"),
-        (o.omit_dir_times, "-O"),
-        (o.delay_updates, "--delay-updates"),
-        (o.one_file_system > 0, "-x"),
+        (o.omit_dir_times && pulling, "-O"),
+        (o.delay_updates && pulling, "--delay-updates"),
+        (o.one_file_system > 0 && pulling, "-x"),
         (o.super_user.is_some(), "--super or --no-super"),
         (
-            matches!(o.delete, DeleteMode::Before | DeleteMode::After),
+            matches!(o.delete, DeleteMode::Before | DeleteMode::After) && pulling,
             "--delete-before or --delete-after",
         ),
         (
-            crate::more_options::More {
-                compress_level: None,
-                compress_chosen: false,
-                compress_choice: None,
-                ..o.more.clone()
-            } != crate::more_options::More::default(),
+            o.more
+                .remote_options
+                .iter()
+                .any(|r| std::str::from_utf8(r).is_err()),
+            "a -M option that is not UTF-8",
+        ),
+        (
+            more_unsupported(&o.more, pulling),
             "one of the options given",
         ),
     ];
     checks.iter().find(|(on, _)| *on).map(|(_, name)| *name)
+}
+
+/// Whether `more` holds an option `--wire=rsync` cannot do yet: compression is settled
+/// apart; a push also hands the receiver's options to the server, and lists as
+/// `--fake-super` reads.
+fn more_unsupported(more: &crate::more_options::More, pulling: bool) -> bool {
+    use crate::more_options::More;
+    let mut rest = More {
+        compress_level: None,
+        compress_chosen: false,
+        compress_choice: None,
+        remote_options: Vec::new(),
+        from0: false,
+        remote_files_from: None,
+        ..more.clone()
+    };
+    if !pulling {
+        rest = More {
+            executability: false,
+            omit_link_times: false,
+            force: false,
+            max_delete: None,
+            modify_window: 0,
+            sparse: false,
+            preallocate: false,
+            fake_super: false,
+            sender_fake_super: false,
+            ..rest
+        };
+    }
+    rest != More::default()
 }
 
 /// An `-i` line (without its newline) as rsync's client prints it: control bytes but tab,

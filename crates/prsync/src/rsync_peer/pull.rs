@@ -507,6 +507,12 @@ impl Pull<'_> {
             }
             return Ok(());
         }
+        // --ignore-existing: what is here stays, but a folder is still gone into.
+        let into_dir = e.is_dir() && here.as_ref().is_some_and(|h| h.is_dir());
+        if self.opts.ignore_existing && here.is_some() && !into_dir {
+            self.skipped(e, "exists");
+            return Ok(());
+        }
         if e.is_dir() {
             if let Some(h) = here.as_ref().filter(|h| !h.is_dir()) {
                 let h = h.clone();
@@ -591,7 +597,14 @@ impl Pull<'_> {
             self.delete_one(path, &e.name, &h, true)?;
         }
         if let Some(h) = basis {
-            if h.size() == e.size && h.mtime() == e.mtime {
+            // -u: a file newer here than the sender's stays.
+            if self.opts.update && h.mtime() > e.mtime {
+                self.skipped(e, "is newer");
+                return Ok(());
+            }
+            let same = h.size() == e.size
+                && (self.opts.size_only || (!self.opts.ignore_times && h.mtime() == e.mtime));
+            if same {
                 let iflags = self.differences(e, h);
                 self.set_attrs(path, e, false)?;
                 return self.tell(out, ndx, iflags);
@@ -651,6 +664,15 @@ impl Pull<'_> {
         out.flush()?;
         let basis_bytes: &[u8] = map.as_deref().unwrap_or(&[]);
         self.pump_file(input, ndx, e, path, basis_bytes, &head)
+    }
+
+    /// What rsync says of an entry left alone by `--ignore-existing` or `-u`, with
+    /// `--info=skip` (`-v` gives it).
+    fn skipped(&self, e: &Entry, why: &str) {
+        if self.opts.skip_level() > 0 {
+            let line = format!("{} {why}\n", String::from_utf8_lossy(&e.name));
+            self.voice.out(line.as_bytes());
+        }
     }
 
     /// A later name of a hard-linked group (-H): linked to the group's first, received

@@ -87,6 +87,71 @@ pub fn run(
     settle(result, &heard)
 }
 
+/// [`run`] for a push whose `--files-from` list is on the host (`:FILE`): after the filter
+/// rules, the receiving server reads the list and sends its names, and only then is the
+/// list made here, from those names below the one source folder, as rsync's sender does.
+pub fn run_listed_there(
+    link: &mut Link,
+    session: &Session,
+    opts: &Options,
+    voice: &Arc<dyn Voice>,
+) -> Result<Outcome, (io::Error, Option<i32>)> {
+    let heard = Rc::new(RefCell::new(Heard::default()));
+    let result = names_from_server(link, session, opts, &heard, voice).and_then(|names| {
+        let base = opts.sources.first().cloned().unwrap_or_default();
+        let listing = std::time::Instant::now();
+        let opts = Options {
+            sources: crate::cli::files_from_names(&names, true, false, &base),
+            ..opts.clone()
+        };
+        let mut plan = Plan::new(super::list::list(&opts));
+        plan.built = listing.elapsed();
+        plan.rules_sent = true;
+        session_body(link, session, &plan, &opts, heard.clone(), voice)
+    });
+    settle(result, &heard)
+}
+
+/// Sends the filter rules, then reads the names the server sends from its `--files-from`
+/// file: NUL-separated, ended by an empty one; framed from protocol 31, bare before.
+fn names_from_server(
+    link: &mut Link,
+    session: &Session,
+    opts: &Options,
+    heard: &Rc<RefCell<Heard>>,
+    voice: &Arc<dyn Voice>,
+) -> io::Result<Vec<u8>> {
+    let mut rules = Vec::new();
+    super::list::put_rules_for(&mut rules, opts);
+    link.output.frame();
+    link.output.write_all(&rules)?;
+    link.output.flush()?;
+    let style = Style {
+        sending: true,
+        times: opts.times,
+        symlink_times: session.compat & compat::SYMLINK_TIMES != 0,
+    };
+    let log = Log::new(opts, style);
+    let said = voice.clone();
+    let heard = heard.clone();
+    let mut framed = Demux::new(&mut link.input, move |tag, body: Vec<u8>| {
+        on_message(tag, body, log, &heard, &*said)
+    });
+    let mut input: &mut dyn Read = if session.protocol >= 31 {
+        &mut framed
+    } else {
+        framed.get_mut()
+    };
+    let mut names = Vec::new();
+    loop {
+        let b = get_byte(&mut input)?;
+        if b == 0 && names.last().map_or(true, |&last| last == 0) {
+            return Ok(names);
+        }
+        names.push(b);
+    }
+}
+
 /// A session's result with what its message frames told: the server's I/O error bits on
 /// success, the exit status an error frame named on failure. Shared by push and pull.
 pub(super) fn settle(

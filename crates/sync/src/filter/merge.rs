@@ -234,6 +234,47 @@ pub(crate) fn rules_of(
 }
 
 impl FilterList {
+    /// The `dir-merge` rules of the list as given, each with the index of the rule it
+    /// stands before and its text as rsync sends it to the other side (`:` and the
+    /// modifiers in rsync's order, a space, the file), and whether it acts on the sender
+    /// and on the receiver only.
+    pub fn dir_merge_rules(&self) -> Vec<(usize, Vec<u8>, bool, bool)> {
+        self.dir_merges
+            .iter()
+            .filter(|m| m.parent.is_none())
+            .map(|m| {
+                let mods = &m.mods;
+                let mut text = vec![b':'];
+                if mods.cvs {
+                    text.push(b'C');
+                } else {
+                    for (on, c) in [(mods.no_inherit, b'n'), (mods.word_split, b'w')] {
+                        if on {
+                            text.push(c);
+                        }
+                    }
+                    match mods.default {
+                        Some(Action::Exclude) => text.push(b'-'),
+                        Some(Action::Include) => text.push(b'+'),
+                        None => {}
+                    }
+                }
+                for (on, c) in [
+                    (mods.exclude_self, b'e'),
+                    (mods.sender, b's'),
+                    (mods.receiver, b'r'),
+                ] {
+                    if on {
+                        text.push(c);
+                    }
+                }
+                text.push(b' ');
+                text.extend_from_slice(&m.file);
+                (m.at, text, mods.sender, mods.receiver)
+            })
+            .collect()
+    }
+
     /// The list that holds in folder `dir` (a path below the transfer root, empty for the
     /// root itself), whose parent's list is this one: each `dir-merge` file found in it by
     /// `read` adds its rules ahead of those the folders above gave (or in their place, for

@@ -1,0 +1,386 @@
+//! The receiver's options over rsync's own protocol (`--wire=rsync`): in a push they go to
+//! the host's rsync in rsync's own words (`-I`, `-b`, `-u`, `--ignore-existing`,
+//! `--delete-after`, `-M`...), in a pull this side does them; copies without `-r`, `-R`,
+//! and `--files-from` lists here or on the host. Each case runs the stock rsync client and
+//! prsync from the same state, against the stock rsync on a test host, and both must leave
+//! the same tree and print the same lines.
+
+use std::path::{Path, PathBuf};
+
+use prtools_tests::rsync_wire::{make_tree, prsync, rsync};
+use prtools_tests::{describe, text, TestCluster};
+
+/// What one client did: its exit status, its stdout, the tree it left.
+#[derive(Debug, PartialEq)]
+struct Result {
+    code: Option<i32>,
+    out: String,
+    tree: Vec<String>,
+}
+
+/// A push of `from` (a path below `src`'s parent) by both clients into their own folder
+/// `/tmp/{who}-{name}` on node1, first made as `seed` leaves it (a copy of the tree, then
+/// `prep`), with `args`; the two results must be the same, and are returned for more checks.
+fn push_both(
+    tc: &TestCluster,
+    src: &Path,
+    name: &str,
+    seed: bool,
+    prep: impl Fn(&Path),
+    args: &[&str],
+    from: &str,
+) -> (Result, PathBuf) {
+    let mut results = Vec::new();
+    for who in ["rsync", "prsync"] {
+        let dest = tc.cluster.node_tmp(1).join(format!("{who}-{name}"));
+        if seed {
+            let copy = std::process::Command::new("cp")
+                .arg("-a")
+                .arg(src)
+                .arg(&dest)
+                .status()
+                .unwrap();
+            assert!(copy.success());
+        }
+        prep(&dest);
+        let to = format!("node1:/tmp/{who}-{name}/");
+        let from = from.replace("SRC", src.to_str().unwrap());
+        // Several sources: all but the last go with the options.
+        let mut sources: Vec<&str> = from.split(' ').collect();
+        let last = sources.pop().unwrap();
+        let args = [args, &sources[..]].concat();
+        let out = match who {
+            "rsync" => rsync(tc, &args, last, &to),
+            _ => prsync(tc, &args, last, &to),
+        };
+        results.push((
+            Result {
+                code: out.status.code(),
+                out: text(&out.stdout).replace(&format!("/tmp/{who}-"), "/tmp/WHO-"),
+                tree: describe(&dest),
+            },
+            text(&out.stderr),
+        ));
+    }
+    let (p, perr) = results.pop().unwrap();
+    let (r, rerr) = results.pop().unwrap();
+    assert_eq!(
+        r, p,
+        "{name} {args:?}\nrsync said: {rerr}\nprsync said: {perr}"
+    );
+    let dest = tc.cluster.node_tmp(1).join(format!("prsync-{name}"));
+    (p, dest)
+}
+
+/// A pull of `from` on node1 (`SRC` stands for the tree's path there) by both clients into
+/// their own folder in `scratch`, first made by `prep`; the results must be the same.
+fn pull_both(
+    tc: &TestCluster,
+    scratch: &Path,
+    name: &str,
+    prep: impl Fn(&Path),
+    args: &[&str],
+    from: &str,
+    src_there: &str,
+) -> Result {
+    let mut results = Vec::new();
+    for who in ["rsync", "prsync"] {
+        let dest = scratch.join(format!("{who}-{name}"));
+        std::fs::create_dir_all(&dest).unwrap();
+        prep(&dest);
+        let from = format!("node1:{}", from.replace("SRC", src_there));
+        let to = format!("{}/", dest.display());
+        let out = match who {
+            "rsync" => rsync(tc, args, &from, &to),
+            _ => prsync(tc, args, &from, &to),
+        };
+        results.push((
+            Result {
+                code: out.status.code(),
+                out: text(&out.stdout),
+                tree: describe(&dest),
+            },
+            text(&out.stderr),
+        ));
+    }
+    let (p, perr) = results.pop().unwrap();
+    let (r, rerr) = results.pop().unwrap();
+    assert_eq!(
+        r, p,
+        "{name} {args:?}\nrsync said: {rerr}\nprsync said: {perr}"
+    );
+    p
+}
+
+/// Rewrites `name` below `dest` with `body`, and gives it `when` as its mtime.
+fn rewrite(dest: &Path, name: &str, body: &str, when: &str) {
+    let path = dest.join(name);
+    std::fs::write(&path, body).unwrap();
+    let status = std::process::Command::new("touch")
+        .args(["-h", "-d", when])
+        .arg(&path)
+        .status()
+        .unwrap();
+    assert!(status.success());
+}
+
+fn no_prep(_: &Path) {}
+
+#[test]
+fn receiver_options_in_a_push_do_what_rsyncs_do() {
+    let tc = TestCluster::start(1);
+    let scratch = tc.scratch("push-opts");
+    let src = make_tree(&scratch);
+    let from = "SRC/";
+    // -I: every file goes again, though size and time match.
+    let (r, _) = push_both(
+        &tc,
+        &src,
+        "ignore-times",
+        true,
+        no_prep,
+        &["-ai", "-I"],
+        from,
+    );
+    assert!(r.out.contains("<f......... etc/hosts"), "{}", r.out);
+    assert_eq!(r.code, Some(0));
+    // -b with a suffix, and --delete: the old copy and the deleted one are kept.
+    let (r, dest) = push_both(
+        &tc,
+        &src,
+        "backup",
+        true,
+        |d| {
+            rewrite(d, "etc/hosts", "old hosts\n", "2023-01-01");
+            rewrite(d, "stale", "gone soon\n", "2023-01-01");
+        },
+        &["-ai", "-b", "--suffix=.old", "--delete"],
+        from,
+    );
+    assert_eq!(r.code, Some(0));
+    assert_eq!(
+        std::fs::read_to_string(dest.join("etc/hosts.old")).unwrap(),
+        "old hosts\n"
+    );
+    assert!(dest.join("stale.old").exists());
+    // --backup-dir below the destination.
+    let (_, dest) = push_both(
+        &tc,
+        &src,
+        "backup-dir",
+        true,
+        |d| rewrite(d, "etc/hosts", "old hosts\n", "2023-01-01"),
+        &["-ai", "--backup-dir=bak"],
+        from,
+    );
+    assert_eq!(
+        std::fs::read_to_string(dest.join("bak/etc/hosts")).unwrap(),
+        "old hosts\n"
+    );
+    // -u: a file newer on the host stays; an older one is replaced.
+    let (_, dest) = push_both(
+        &tc,
+        &src,
+        "update",
+        true,
+        |d| {
+            rewrite(d, "etc/hosts", "newer here\n", "2030-01-01");
+            rewrite(d, "etc/conf.d/app with space.conf", "older\n", "2020-01-01");
+        },
+        &["-ai", "-u"],
+        from,
+    );
+    assert_eq!(
+        std::fs::read_to_string(dest.join("etc/hosts")).unwrap(),
+        "newer here\n"
+    );
+    // --ignore-existing and --size-only.
+    for (name, args) in [
+        ("ignore-existing", &["-ai", "--ignore-existing"][..]),
+        ("size-only", &["-ai", "--size-only"][..]),
+    ] {
+        push_both(
+            &tc,
+            &src,
+            name,
+            true,
+            |d| {
+                rewrite(d, "etc/hosts", "127.0.0.9 localhost\n", "2023-01-01");
+                std::fs::remove_file(d.join("etc/big.txt")).unwrap();
+            },
+            args,
+            from,
+        );
+    }
+    // --delete-after and --max-size: the big file is not sent.
+    let (_, dest) = push_both(
+        &tc,
+        &src,
+        "delete-after",
+        false,
+        no_prep,
+        &["-ai", "--delete-after", "--max-size=1k"],
+        from,
+    );
+    assert!(!dest.join("etc/big.txt").exists());
+    // -M reaches the host's rsync as it is given: its log file is written there.
+    // (Each run's log replaces the one before: prsync's is the one read.)
+    let log = tc.cluster.node_tmp(1).join("remote-option.log");
+    push_both(
+        &tc,
+        &src,
+        "remote-option",
+        false,
+        |_| {
+            let _ = std::fs::remove_file(&log);
+        },
+        &[
+            "-a",
+            "-M--log-file-format=%i %n",
+            "-M--log-file=/tmp/remote-option.log",
+        ],
+        from,
+    );
+    let log = std::fs::read_to_string(&log).unwrap();
+    assert!(log.contains("etc/hosts"), "{log}");
+}
+
+#[test]
+fn shapes_of_a_push_without_r_and_with_lists_match_rsyncs() {
+    let tc = TestCluster::start(1);
+    let scratch = tc.scratch("push-shapes");
+    let src = make_tree(&scratch);
+    // Without -r: files named go, a folder named is skipped (or made, with -d).
+    for (name, args) in [("no-r", &["-lptgoi"][..]), ("dirs", &["-lptgoi", "-d"][..])] {
+        let (r, _) = push_both(
+            &tc,
+            &src,
+            name,
+            false,
+            no_prep,
+            args,
+            "SRC/hosts SRC/etc SRC/etc/hosts",
+        );
+        assert_eq!(r.code, Some(0));
+    }
+    // -R keeps the path after the `/./`.
+    let (_, dest) = push_both(
+        &tc,
+        &src,
+        "relative",
+        false,
+        no_prep,
+        &["-aiR"],
+        "SRC/./etc/conf.d",
+    );
+    assert!(dest.join("etc/conf.d/app with space.conf").exists());
+    // --files-from here, then on the host (`:FILE`), with names and a folder.
+    let list = "etc/hosts\netc/conf.d/\n# a comment\n";
+    std::fs::write(scratch.join("list"), list).unwrap();
+    std::fs::write(tc.cluster.node_tmp(1).join("list"), list).unwrap();
+    let local = format!("--files-from={}", scratch.join("list").display());
+    let (r, dest) = push_both(
+        &tc,
+        &src,
+        "files-from",
+        false,
+        no_prep,
+        &["-ai", &local],
+        "SRC/",
+    );
+    assert!(
+        dest.join("etc/conf.d/app with space.conf").exists(),
+        "{:?}",
+        r.tree
+    );
+    assert!(!dest.join("etc/big.txt").exists());
+    let (_, dest) = push_both(
+        &tc,
+        &src,
+        "files-from-there",
+        false,
+        no_prep,
+        &["-ai", "--files-from=:/tmp/list"],
+        "SRC/",
+    );
+    assert!(dest.join("etc/hosts").exists());
+    assert!(!dest.join("etc/big.txt").exists());
+}
+
+#[test]
+fn receiver_options_in_a_pull_do_what_rsyncs_do() {
+    let tc = TestCluster::start(1);
+    let scratch = tc.scratch("pull-opts");
+    let there = tc.cluster.node_tmp(1).join("tree");
+    std::fs::create_dir_all(&there).unwrap();
+    let src = make_tree(&there);
+    std::fs::write(tc.cluster.node_tmp(1).join("list"), "etc/hosts\nhosts\n").unwrap();
+    let src_there = "/tmp/tree/src";
+    let copy = |d: &Path| {
+        let status = std::process::Command::new("cp")
+            .arg("-a")
+            .arg(format!("{}/.", src.display()))
+            .arg(d)
+            .status()
+            .unwrap();
+        assert!(status.success());
+    };
+    // -I: every file comes again.
+    let r = pull_both(
+        &tc,
+        &scratch,
+        "ignore-times",
+        copy,
+        &["-ai", "-I"],
+        "SRC/",
+        src_there,
+    );
+    assert!(r.out.contains(">f"), "{}", r.out);
+    // -u, --ignore-existing, --size-only against a changed copy here.
+    let changed = |d: &Path| {
+        copy(d);
+        rewrite(d, "etc/hosts", "newer here\n", "2030-01-01");
+        rewrite(d, "etc/conf.d/app with space.conf", "x = 2\n", "2020-01-01");
+        std::fs::remove_file(d.join("etc/big.txt")).unwrap();
+    };
+    for (name, args) in [
+        ("update", &["-ai", "-u"][..]),
+        ("ignore-existing", &["-ai", "--ignore-existing"][..]),
+        ("size-only", &["-ai", "--size-only"][..]),
+    ] {
+        let r = pull_both(&tc, &scratch, name, changed, args, "SRC/", src_there);
+        assert_eq!(r.code, Some(0), "{name}");
+    }
+    let kept = scratch.join("prsync-update/etc/hosts");
+    assert_eq!(std::fs::read_to_string(kept).unwrap(), "newer here\n");
+    // -R, and a --files-from list on the host (`:FILE`).
+    let r = pull_both(
+        &tc,
+        &scratch,
+        "relative",
+        no_prep,
+        &["-aiR"],
+        "/tmp/tree/./src/etc",
+        src_there,
+    );
+    assert!(
+        r.tree.iter().any(|l| l.starts_with("src/etc/hosts ")),
+        "{:?}",
+        r.tree
+    );
+    let r = pull_both(
+        &tc,
+        &scratch,
+        "files-from-there",
+        no_prep,
+        &["-ai", "--files-from=:/tmp/list"],
+        "SRC/",
+        src_there,
+    );
+    assert!(
+        r.tree.iter().any(|l| l.starts_with("etc/hosts ")),
+        "{:?}",
+        r.tree
+    );
+    assert!(!r.tree.iter().any(|l| l.starts_with("etc/big.txt")));
+}
