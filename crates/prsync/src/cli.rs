@@ -152,6 +152,9 @@ pub struct Cli {
     /// Follow symlinks of other users on the destination's path (they are refused)
     #[arg(long = "insecure-links")]
     pub insecure_links: bool,
+    /// Refuse operator paths (merge files, --files-from, filter files) resolving outside DIR; not sent to the remote side
+    #[arg(long = "confine-root", value_name = "DIR")]
+    pub confine_root: Option<PathBuf>,
     /// Skip creating new files on the receiver
     #[arg(long = "existing", visible_alias = "ignore-non-existing")]
     pub existing: bool,
@@ -485,6 +488,8 @@ pub struct Options {
     pub safe_links: bool,
     /// `--insecure-links`: another user's symlink on the destination's path is followed.
     pub insecure_links: bool,
+    /// `--confine-root`: operator paths must resolve inside this folder.
+    pub confine_root: Option<PathBuf>,
     /// `--existing`: files, links and folders not there are not made.
     pub existing: bool,
     /// `--ignore-existing`: files already there are left as they are.
@@ -941,7 +946,15 @@ fn read_rules(
     action: Action,
     m: &ArgMatches,
 ) -> Result<()> {
-    trusted_path(file, "filter file", m.get_flag("insecure_links"))?;
+    let confine = m
+        .get_one::<PathBuf>("confine_root")
+        .filter(|d| d.is_absolute() && d.as_path() != Path::new("/"));
+    trusted_path(
+        file,
+        "filter file",
+        m.get_flag("insecure_links"),
+        confine.map(PathBuf::as_path),
+    )?;
     let result = if file.as_os_str() == "-" {
         list.read_from(std::io::stdin().lock(), action, Delimiter::Lines)
     } else {
@@ -957,6 +970,7 @@ fn resolve(
     mut filters: FilterList,
     alt_dest: Option<crate::alt_dest::AltDest>,
 ) -> Result<Options> {
+    let confine_root = confine_root(&cli)?;
     let mut paths = std::mem::take(&mut cli.paths);
     if cli.more.read_batch.is_some() {
         crate::batch::check_read_options(&cli, &mut paths)?;
@@ -1006,7 +1020,13 @@ fn resolve(
             }
             sources
         }
-        Some(file) => files_from(file, cli.from0, cli.insecure_links, &sources)?,
+        Some(file) => files_from(
+            file,
+            cli.from0,
+            cli.insecure_links,
+            confine_root.as_deref(),
+            &sources,
+        )?,
         None => sources,
     };
     let block_size = match cli.block_size {
@@ -1213,6 +1233,7 @@ fn resolve(
         copy_unsafe_links: cli.copy_unsafe_links,
         safe_links: cli.safe_links,
         insecure_links: cli.insecure_links,
+        confine_root: confine_root.clone(),
         existing: cli.existing,
         ignore_existing: cli.ignore_existing,
         size_only: cli.size_only,
@@ -1314,14 +1335,39 @@ fn source_prefix(source: &[u8]) -> Vec<u8> {
     }
 }
 
+/// `--confine-root` as rsync takes it: absolute, never with `--insecure-links` (whose open
+/// skips the walk that keeps to the root), and `/` confines nothing.
+fn confine_root(cli: &Cli) -> Result<Option<PathBuf>> {
+    match &cli.confine_root {
+        None => Ok(None),
+        Some(dir) if !dir.is_absolute() => {
+            bail!("--confine-root must be an absolute path; hint: give the full path of the folder")
+        }
+        Some(_) if cli.insecure_links => {
+            bail!("--insecure-links cannot be combined with --confine-root; hint: drop one of them")
+        }
+        Some(dir) if dir == Path::new("/") => Ok(None),
+        Some(dir) => Ok(Some(dir.clone())),
+    }
+}
+
 /// Refuses a file the user named (`what`) that is reached through another user's symlink,
-/// as rsync 3.5 refuses such operator paths (see [`crate::trust`]).
-fn trusted_path(file: &Path, what: &str, insecure: bool) -> Result<()> {
+/// as rsync 3.5 refuses such operator paths (see [`crate::trust`]), or that resolves
+/// outside `--confine-root`.
+fn trusted_path(file: &Path, what: &str, insecure: bool, confine: Option<&Path>) -> Result<()> {
     if file.as_os_str() == "-" {
         return Ok(());
     }
     crate::trust::check_operator_path(file, insecure)
-        .map_err(|e| anyhow::anyhow!("{what} '{}': {e}", file.display()))
+        .map_err(|e| anyhow::anyhow!("{what} '{}': {e}", file.display()))?;
+    match confine {
+        Some(root) if !crate::trust::inside(root, file) => bail!(
+            "{what} '{}' resolves outside --confine-root {}",
+            file.display(),
+            root.display()
+        ),
+        _ => Ok(()),
+    }
 }
 
 /// `--files-from=FILE` (`-` for stdin): each name listed, one a line (a NUL with
@@ -1331,6 +1377,7 @@ fn files_from(
     file: &Path,
     from0: bool,
     insecure: bool,
+    confine: Option<&Path>,
     sources: &[OsString],
 ) -> Result<Vec<OsString>> {
     use std::io::Read;
@@ -1341,7 +1388,7 @@ fn files_from(
             file.display()
         );
     };
-    trusted_path(file, "--files-from file", insecure)?;
+    trusted_path(file, "--files-from file", insecure, confine)?;
     let mut text = Vec::new();
     let read = if file.as_os_str() == "-" {
         std::io::stdin().lock().read_to_end(&mut text)

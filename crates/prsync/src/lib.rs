@@ -180,6 +180,7 @@ pub fn list_options(opts: &Options) -> ListOptions {
         acls: opts.more.acls,
         open_noatime: opts.more.open_noatime,
         insecure_links: opts.insecure_links,
+        confine_root: opts.confine_root.clone(),
     }
 }
 

@@ -82,6 +82,8 @@ pub struct ListOptions {
     /// `--insecure-links`: files are opened by their path as it is then, through whatever
     /// links it holds (see [`Confined`]).
     pub insecure_links: bool,
+    /// `--confine-root`: a merge file that resolves outside this folder is not read.
+    pub confine_root: Option<PathBuf>,
 }
 
 /// How a sent file's bytes went: for `--stats`' `Literal data` and `Matched data`.
@@ -671,6 +673,7 @@ impl<'a> Walker<'a> {
             return false;
         }
         let mut refused = Vec::new();
+        let confine = self.opts.confine_root.clone();
         let mut read = |name: &[u8]| {
             let path = dir.join(OsStr::from_bytes(name));
             // A merge file reached through another user's symlink is not read, as rsync
@@ -678,6 +681,16 @@ impl<'a> Walker<'a> {
             if let Err(why) = crate::trust::check_destination(&path) {
                 refused.push(why);
                 return None;
+            }
+            if let Some(root) = &confine {
+                if !crate::trust::inside(root, &path) {
+                    refused.push(format!(
+                        "merge file {} resolves outside --confine-root {}; it is not read",
+                        path.display(),
+                        root.display()
+                    ));
+                    return None;
+                }
             }
             fs::read(&path).ok()
         };

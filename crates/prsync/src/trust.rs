@@ -68,6 +68,23 @@ pub fn check_destination(dest: &Path) -> Result<(), String> {
     Ok(())
 }
 
+/// `--confine-root`: whether `path`, as it resolves now (symlinks and all, or its nearest
+/// existing parent when it is still to be made), is inside `root`.
+pub fn inside(root: &Path, path: &Path) -> bool {
+    let Ok(root) = std::fs::canonicalize(root) else {
+        return false;
+    };
+    let mut at = path.to_path_buf();
+    loop {
+        if let Ok(real) = std::fs::canonicalize(&at) {
+            return real.starts_with(&root);
+        }
+        if !at.pop() || at.as_os_str().is_empty() {
+            return std::env::current_dir().is_ok_and(|d| d.starts_with(&root));
+        }
+    }
+}
+
 /// [`check_destination`] for another path the operator named (`--temp-dir`, `--backup-dir`,
 /// `--files-from`...): the same rule, which `--insecure-links` lifts.
 pub fn check_operator_path(path: &Path, insecure: bool) -> Result<(), String> {

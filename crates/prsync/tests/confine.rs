@@ -420,3 +420,70 @@ fn a_missing_entry_deletes_only_when_asked_and_only_below_dest() {
     }
     secret_untouched(&base);
 }
+
+/// `--confine-root` (rsync 3.5.0): a merge file that a per-folder rule file names is read
+/// only if it resolves inside the root. Inside, the copy is rsync's; a link out of the root
+/// is not followed, and the run says so and fails; a relative root, or one with
+/// `--insecure-links`, is refused in rsync's words.
+#[test]
+fn confine_root_keeps_merge_files_inside_it() {
+    let bed = Bed::new("confine-root");
+    let src = bed.src();
+    for name in ["plain", "word"] {
+        fs::write(src.join(name), b"x\n").unwrap();
+    }
+    fs::write(src.join("in-list"), b"plain\n").unwrap();
+    fs::write(src.join("../outside-list"), b"word\n").unwrap();
+    symlink("../outside-list", src.join("out-link")).unwrap();
+    set_mtime(&src, 1_600_000_000, 0);
+    let root = format!("--confine-root={}", src.display());
+    let args: [&[u8]; 5] = [
+        b"-r",
+        root.as_bytes(),
+        b"--filter=:s .rsync-filter",
+        b"{src}/",
+        b"d/",
+    ];
+    fs::write(src.join(".rsync-filter"), b"merge,- in-list\n").unwrap();
+    // Without -t each side keeps its own times.
+    bed.same_with(&args, "d", false);
+    let [_, p] = bed.sides();
+    assert!(!p.join("d/plain").exists());
+    assert!(p.join("d/word").exists());
+
+    fs::write(src.join(".rsync-filter"), b"merge,- out-link\n").unwrap();
+    let (r, p) = bed.both(&[
+        b"-r",
+        root.as_bytes(),
+        b"--filter=:s .rsync-filter",
+        b"{src}/",
+        b"e/",
+    ]);
+    assert_ne!(r.code, 0);
+    assert_ne!(p.code, 0);
+    let said = String::from_utf8_lossy(&p.stderr);
+    assert!(said.contains("resolves outside --confine-root"), "{said}");
+
+    for (args, words) in [
+        (
+            &[b"-r" as &[u8], b"--confine-root=rel", b"{src}/", b"f/"][..],
+            "--confine-root must be an absolute path",
+        ),
+        (
+            &[
+                b"-r" as &[u8],
+                b"--insecure-links",
+                root.as_bytes(),
+                b"{src}/",
+                b"f/",
+            ][..],
+            "--insecure-links cannot be combined with --confine-root",
+        ),
+    ] {
+        let (r, p) = bed.both(args);
+        assert_eq!((r.code, p.code), (1, 1));
+        let said = String::from_utf8_lossy(&p.stderr);
+        assert!(said.starts_with(&format!("prsync: {words}")), "{said}");
+        assert_eq!(said.lines().count(), 1, "{said}");
+    }
+}
