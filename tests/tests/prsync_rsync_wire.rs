@@ -338,18 +338,14 @@ fn options_not_spoken_yet_are_refused_by_name() {
         assert_eq!(out.status.code(), Some(1), "{args:?}");
         assert_one_line_error("prsync", &text(&out.stderr), needle);
     }
-    // A pull's receiver (this side) does not read per-folder rules before it deletes.
+    // A pull's receiver (this side) does not make backups yet.
     let out = run(tc
         .prsync()
         .arg("--wire=rsync")
-        .args(["-a", "-F", "--delete", "node1:/tmp/y/"])
+        .args(["-a", "-b", "node1:/tmp/y/"])
         .arg(scratch.join("pulled")));
     assert_eq!(out.status.code(), Some(1));
-    assert_one_line_error(
-        "prsync",
-        &text(&out.stderr),
-        "dir-merge filter rules (-F, --filter=':') with --delete in a pull",
-    );
+    assert_one_line_error("prsync", &text(&out.stderr), "does not do -b yet");
     assert!(!scratch.join("pulled").exists());
     let out = run(tc
         .prsync()

@@ -7,7 +7,7 @@
 
 use std::path::{Path, PathBuf};
 
-use prtools_tests::rsync_wire::{make_tree, prsync, rsync};
+use prtools_tests::rsync_wire::{make_tree, prsync, rsync, set_old_times};
 use prtools_tests::{describe, text, TestCluster};
 
 /// What one client did: its exit status, its stdout, the tree it left.
@@ -73,7 +73,8 @@ fn push_both(
 }
 
 /// A pull of `from` on node1 (`SRC` stands for the tree's path there) by both clients into
-/// their own folder in `scratch`, first made by `prep`; the results must be the same.
+/// their own folder in `scratch`, first made by `prep`; the results (the printed lines as
+/// a set) must be the same.
 fn pull_both(
     tc: &TestCluster,
     scratch: &Path,
@@ -97,7 +98,9 @@ fn pull_both(
         results.push((
             Result {
                 code: out.status.code(),
-                out: text(&out.stdout),
+                // The lines as a set: in a pull, rsync's `*deleting` lines and its
+                // itemized ones come from two processes, in an order that varies.
+                out: sorted_lines(&text(&out.stdout)),
                 tree: describe(&dest),
             },
             text(&out.stderr),
@@ -110,6 +113,13 @@ fn pull_both(
         "{name} {args:?}\nrsync said: {rerr}\nprsync said: {perr}"
     );
     p
+}
+
+/// `text`'s lines, sorted.
+fn sorted_lines(text: &str) -> String {
+    let mut lines: Vec<&str> = text.lines().collect();
+    lines.sort_unstable();
+    lines.join("\n")
 }
 
 /// Rewrites `name` below `dest` with `body`, and gives it `when` as its mtime.
@@ -383,4 +393,81 @@ fn receiver_options_in_a_pull_do_what_rsyncs_do() {
         r.tree
     );
     assert!(!r.tree.iter().any(|l| l.starts_with("etc/big.txt")));
+}
+
+#[test]
+fn filters_and_deletions_in_a_pull_do_what_rsyncs_do() {
+    let tc = TestCluster::start(1);
+    let scratch = tc.scratch("pull-filters");
+    let there = tc.cluster.node_tmp(1).join("tree");
+    std::fs::create_dir_all(&there).unwrap();
+    let src = make_tree(&there);
+    // Per-folder rules on the sender: etc/ leaves out big.txt.
+    std::fs::write(src.join("etc/.rsync-filter"), "- big.txt\n").unwrap();
+    std::fs::create_dir_all(src.join("new/deeper")).unwrap();
+    std::fs::write(src.join("new/deeper/file"), "new\n").unwrap();
+    set_old_times(&src);
+    let src_there = "/tmp/tree/src";
+    // Extra files here; this side's own per-folder rules protect one of them.
+    let extras = |d: &Path| {
+        std::fs::create_dir_all(d.join("etc/old")).unwrap();
+        std::fs::write(d.join("etc/stale"), "stale\n").unwrap();
+        std::fs::write(d.join("etc/keep.local"), "mine\n").unwrap();
+        std::fs::write(d.join("etc/old/inside"), "old\n").unwrap();
+        std::fs::write(d.join("etc/.rsync-filter"), "P *.local\n").unwrap();
+        std::fs::write(d.join("gone.o"), "object\n").unwrap();
+        // Times of their own, the same for both clients' runs.
+        let status = std::process::Command::new("find")
+            .arg(d)
+            .args([
+                "-exec",
+                "touch",
+                "-h",
+                "-d",
+                "2023-05-06 07:08:09",
+                "{}",
+                "+",
+            ])
+            .status()
+            .unwrap();
+        assert!(status.success());
+    };
+    for (name, args) in [
+        ("dir-merge", &["-ai", "-F", "--delete"][..]),
+        ("delete-before", &["-ai", "-F", "--delete-before"][..]),
+        ("delete-after", &["-ai", "-F", "--delete-after"][..]),
+        (
+            "delete-excluded",
+            &["-ai", "--exclude=*.o", "--delete-excluded"][..],
+        ),
+        ("existing", &["-ai", "--existing", "--delete"][..]),
+        ("chmod", &["-ai", "--chmod=Du+w,Fo-r,Fg+w"][..]),
+        ("omit-dir-times", &["-aiO"][..]),
+    ] {
+        let r = pull_both(&tc, &scratch, name, extras, args, "SRC/", src_there);
+        assert_eq!(r.code, Some(0), "{name}");
+    }
+    let kept = scratch.join("prsync-dir-merge/etc");
+    assert!(kept.join("keep.local").exists());
+    assert!(!kept.join("stale").exists());
+    assert!(!kept.join("big.txt").exists());
+    assert!(!scratch.join("prsync-delete-excluded/gone.o").exists());
+    assert!(!scratch.join("prsync-existing/new").exists());
+    // -R from an absolute path: the names land below the destination.
+    let r = pull_both(
+        &tc,
+        &scratch,
+        "relative-abs",
+        no_prep,
+        &["-aiR"],
+        "SRC/etc/conf.d",
+        src_there,
+    );
+    assert!(
+        r.tree
+            .iter()
+            .any(|l| l.starts_with("tmp/tree/src/etc/conf.d/app with space.conf ")),
+        "{:?}",
+        r.tree
+    );
 }

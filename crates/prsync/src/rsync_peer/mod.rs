@@ -163,7 +163,8 @@ fn server_command(opts: &Options) -> (String, Vec<u8>) {
         perms: opts.perms,
         recursive: opts.recursive,
         itemize: u8::from(opts.itemize) + u8::from(opts.itemize_all),
-        delete: opts.delete != DeleteMode::Off,
+        // rsync says --delete-excluded alone: it implies --delete.
+        delete: opts.delete != DeleteMode::Off && !opts.filters.delete_excluded(),
         dry_run: opts.dry_run,
         partial: opts.partial,
         mkpath: opts.mkpath,
@@ -242,6 +243,9 @@ fn long_options(opts: &Options, pulling: bool) -> Vec<String> {
             DeleteMode::Before => long.push("--delete-before".into()),
             DeleteMode::After => long.push("--delete-after".into()),
             DeleteMode::During | DeleteMode::Off => {}
+        }
+        if opts.filters.delete_excluded() {
+            long.push("--delete-excluded".into());
         }
         if more.force {
             long.push("--force".into());
@@ -467,6 +471,9 @@ fn session(
             None => Err(Ended::Hung),
         },
         Err((e, error_exit)) => match (code, error_exit) {
+            // This side failed first, and the server stopped because it hung up: what
+            // failed here is the news.
+            (Some(c), None) if c != 0 && failed_here(&e) => Err(Ended::Failed(c, os_text(&e))),
             (Some(c), _) if c != 0 => Ok(c),
             (_, Some(c)) if c != 0 => Ok(c),
             _ if e.kind() == io::ErrorKind::TimedOut => Err(Ended::Failed(
@@ -479,6 +486,19 @@ fn session(
             )),
         },
     }
+}
+
+/// Whether a session's error is this side's own (a file it could not read or write), not
+/// the stream ending because the server stopped first.
+fn failed_here(e: &io::Error) -> bool {
+    !matches!(
+        e.kind(),
+        io::ErrorKind::UnexpectedEof
+            | io::ErrorKind::BrokenPipe
+            | io::ErrorKind::ConnectionReset
+            | io::ErrorKind::TimedOut
+            | io::ErrorKind::Other
+    )
 }
 
 /// Says why the handshake failed, in one line, with the exit status. What the remote side
@@ -663,18 +683,7 @@ fn unsupported(o: &Options) -> Option<&'static str> {
         ),
         (o.block_size.is_some(), "-B"),
         (o.bwlimit.is_some(), "--bwlimit"),
-        // The sender reads per-folder rules as it lists (prsync's lister here, or the
-        // host's rsync), and so does a receiving rsync that deletes; this side's pull
-        // receiver does not.
-        (
-            o.filters.has_dir_merge() && pulling && o.delete != DeleteMode::Off,
-            "dir-merge filter rules (-F, --filter=':') with --delete in a pull",
-        ),
-        (o.filters.delete_excluded(), "--delete-excluded"),
-        (o.copy_links && pulling, "-L"),
-        (o.copy_unsafe_links && pulling, "--copy-unsafe-links"),
         (o.safe_links && pulling, "--safe-links"),
-        (o.copy_dirlinks && pulling, "-k"),
         (o.keep_dirlinks && pulling, "-K"),
         (o.backup.is_some() && pulling, "-b"),
         (
@@ -695,7 +704,6 @@ fn unsupported(o: &Options) -> Option<&'static str> {
             o.temp_dir.as_deref().is_some_and(|d| !utf8(d)),
             "a --temp-dir that is not UTF-8",
         ),
-        (o.chmod.is_some() && pulling, "--chmod"),
         (
             o.usermap.is_some() || o.groupmap.is_some(),
             "--usermap, --groupmap or --chown",
@@ -707,14 +715,9 @@ fn unsupported(o: &Options) -> Option<&'static str> {
         ),
         (o.remove_source_files, "--remove-source-files"),
         (o.out_format.is_some(), "--out-format"),
-        (o.omit_dir_times && pulling, "-O"),
         (o.delay_updates && pulling, "--delay-updates"),
         (o.one_file_system > 0 && pulling, "-x"),
         (o.super_user.is_some(), "--super or --no-super"),
-        (
-            matches!(o.delete, DeleteMode::Before | DeleteMode::After) && pulling,
-            "--delete-before or --delete-after",
-        ),
         (
             o.more
                 .remote_options
@@ -740,6 +743,7 @@ fn more_unsupported(more: &crate::more_options::More, pulling: bool) -> bool {
         compress_chosen: false,
         compress_choice: None,
         remote_options: Vec::new(),
+        omit_link_times: false,
         from0: false,
         remote_files_from: None,
         ..more.clone()
@@ -747,7 +751,6 @@ fn more_unsupported(more: &crate::more_options::More, pulling: bool) -> bool {
     if !pulling {
         rest = More {
             executability: false,
-            omit_link_times: false,
             force: false,
             max_delete: None,
             modify_window: 0,

@@ -147,7 +147,21 @@ fn body(
             None => decoder.get(&mut input)?.map(|e| (e, None)),
         };
         match next {
-            Ok((entry, group)) => {
+            Ok((mut entry, group)) => {
+                // --chmod acts on the modes as they come, as rsync's receiver does.
+                if let Some(chmod) = opts
+                    .chmod
+                    .as_ref()
+                    .filter(|_| !entry.is_link() && entry.mode != 0)
+                {
+                    entry.mode = chmod.apply(entry.mode, entry.is_dir());
+                }
+                // With -R, an absolute source's names come with their leading slash;
+                // they land below the destination all the same, as rsync's.
+                if opts.relative && entry.name.len() > 1 && entry.name.starts_with(b"/") {
+                    let slashes = entry.name.iter().take_while(|&&b| b == b'/').count();
+                    entry.name.drain(..slashes);
+                }
                 if !is_safe_name(&entry.name) {
                     return Err(invalid(format!(
                         "the server sent the unsafe name {:?}",
@@ -255,6 +269,18 @@ fn body(
         .map(|(e, _)| e.clone())
         .collect();
     let children = children_of(&kept);
+    // --delete-before and --delete-after: one pass over the list's folders, before any
+    // file is asked for or after the last one came; else each folder as it is reached.
+    let delete_pass = |pull: &mut Pull| -> io::Result<()> {
+        for entry in kept.iter().filter(|e| e.is_dir()) {
+            let path = pull.path_of(&entry.name);
+            pull.delete_extras(&path, &entry.name, &children)?;
+        }
+        Ok(())
+    };
+    if may_delete && opts.delete == DeleteMode::Before {
+        delete_pass(&mut pull)?;
+    }
     for (i, entry) in list.iter().enumerate() {
         if pruned[i] {
             continue;
@@ -262,7 +288,7 @@ fn body(
         let path = pull.path_of(&entry.name);
         let fresh = created && entry.name == b".";
         pull.generate(out, &mut input, i as i32, entry, &path, fresh)?;
-        if entry.is_dir() && may_delete {
+        if entry.is_dir() && may_delete && opts.delete == DeleteMode::During {
             pull.delete_extras(&path, &entry.name, &children)?;
         }
     }
@@ -284,6 +310,9 @@ fn body(
         out.write_all(&b)?;
         out.flush()?;
         pull.pump_file(&mut input, ndx as i32, e, &path, &[], &head)?;
+    }
+    if may_delete && opts.delete == DeleteMode::After {
+        delete_pass(&mut pull)?;
     }
     pull.send_ndx(out, NDX_DONE)?;
     pull.send_ndx(out, NDX_DONE)?;
@@ -941,7 +970,10 @@ impl Pull<'_> {
         if self.opts.perms && !link {
             std::fs::set_permissions(path, std::fs::Permissions::from_mode(e.mode & 0o7777))?;
         }
-        if self.opts.times {
+        // -O and -J: folders and symlinks keep their own times.
+        let keep_time =
+            (e.is_dir() && self.opts.omit_dir_times) || (link && self.opts.more.omit_link_times);
+        if self.opts.times && !keep_time {
             // utimensat without following, for every kind: filetime's `set_file_times`
             // opens the path, which blocks for ever on a FIFO and can act on a device.
             let t = filetime::FileTime::from_unix_time(e.mtime, e.mtime_nsec);
@@ -965,6 +997,57 @@ impl Pull<'_> {
         }
     }
 
+    /// The rules that hold in folder `name` here: the given ones and, with dir-merge rules,
+    /// those of each merge file in this folder and the ones above it, read here as a
+    /// receiving rsync reads them before it deletes (None: the given ones hold). A merge
+    /// file reached through another user's symlink is not read (as the sender's are not).
+    fn filters_in(&self, name: &[u8]) -> Option<FilterList> {
+        let given = &self.opts.filters;
+        if !given.has_dir_merge() {
+            return None;
+        }
+        let mut list = given.clone();
+        let mut folders = vec![Vec::new()];
+        if name != b"." {
+            let mut at = Vec::new();
+            for part in name.split(|&b| b == b'/') {
+                if !at.is_empty() {
+                    at.push(b'/');
+                }
+                at.extend_from_slice(part);
+                folders.push(at.clone());
+            }
+        }
+        for folder in folders {
+            let dir = if folder.is_empty() {
+                self.path_of(b".")
+            } else {
+                self.path_of(&folder)
+            };
+            let mut read = |file: &[u8]| {
+                let path = dir.join(OsStr::from_bytes(file));
+                crate::trust::check_destination(&path).ok()?;
+                std::fs::read(path).ok()
+            };
+            let full = std::path::absolute(&dir).unwrap_or_else(|_| dir.clone());
+            let mut long = Vec::new();
+            match list.enter_dir_at(
+                &folder,
+                Some(full.as_os_str().as_bytes()),
+                &mut read,
+                &mut long,
+            ) {
+                Ok(Some(inner)) => list = inner,
+                Ok(None) => {}
+                Err(e) => {
+                    let line = format!("prsync: in a merge file of \"{}\": {e}\n", dir.display());
+                    self.voice.err(line.as_bytes());
+                }
+            }
+        }
+        Some(list)
+    }
+
     /// rsync's `delete_in_dir`: what is in this folder here but not in the list goes, in
     /// reverse list order, a folder's contents before the folder.
     fn delete_extras(
@@ -975,7 +1058,20 @@ impl Pull<'_> {
     ) -> io::Result<()> {
         let keep = children.get(name);
         let mut extras = Vec::new();
-        for child in std::fs::read_dir(dir)? {
+        let listing = match std::fs::read_dir(dir) {
+            Ok(l) => l,
+            // Not made here (--existing, or a dry run): nothing in it to delete.
+            Err(e)
+                if matches!(
+                    e.kind(),
+                    io::ErrorKind::NotFound | io::ErrorKind::NotADirectory
+                ) =>
+            {
+                return Ok(())
+            }
+            Err(e) => return Err(e),
+        };
+        for child in listing {
             let child = child?;
             let base = child.file_name().as_bytes().to_vec();
             if keep.is_some_and(|k| k.contains(&base)) {
@@ -990,9 +1086,12 @@ impl Pull<'_> {
             extras.push(listed_entry(rel, &meta));
         }
         flist::sort(&mut extras);
+        let opts = self.opts;
+        let merged = self.filters_in(name);
+        let filters = merged.as_ref().unwrap_or(&opts.filters);
         for e in extras.iter().rev() {
             // What the rules exclude here is not the sender's to delete.
-            if self.opts.filters.is_protected(&e.name, e.is_dir()) {
+            if filters.is_protected(&e.name, e.is_dir()) {
                 continue;
             }
             let path = self.path_of(&e.name);
@@ -1022,13 +1121,12 @@ impl Pull<'_> {
             }
             flist::sort(&mut inside);
             let mut kept = false;
+            let opts = self.opts;
+            let merged = self.filters_in(name);
+            let filters = merged.as_ref().unwrap_or(&opts.filters);
             for e in inside.iter().rev() {
                 // A protected name inside keeps it, and so the folder too.
-                if self
-                    .opts
-                    .filters
-                    .is_protected_in_deleted_dir(&e.name, e.is_dir())
-                {
+                if filters.is_protected_in_deleted_dir(&e.name, e.is_dir()) {
                     kept = true;
                     continue;
                 }
