@@ -141,6 +141,13 @@ pub fn run(opts: &Options) -> i32 {
         let _ = writeln!(out, "{banner}");
     }
     let mut sender = LocalSender::list(&opts.sources, &list_options(opts), &opts.filters);
+    if let Some(code) = sender.fatal {
+        let _ = out.flush();
+        for e in &sender.errors {
+            eprintln!("prsync: {}", e.message);
+        }
+        return code;
+    }
     if opts.more.list_only {
         return list_only::print(opts, &sender, out);
     }

@@ -27,7 +27,9 @@ pub fn print(opts: &Options, sender: &LocalSender, mut out: impl Write) -> i32 {
     for e in &sender.errors {
         eprintln!("prsync: {}", e.message);
     }
-    if sender.errors.is_empty() {
+    if let Some(code) = sender.fatal {
+        code
+    } else if sender.errors.is_empty() {
         0
     } else {
         crate::exit::PARTIAL

@@ -16,9 +16,10 @@ use std::path::{Path, PathBuf};
 use std::sync::{Arc, OnceLock};
 
 use prtools_delta::{Signature, SignatureOptions};
-use prtools_sync::filter::FilterList;
+use prtools_sync::filter::{FilterErrorKind, FilterList};
 use prtools_sync::{Mtime, Root};
 
+use crate::exit::{FILE_IO, SYNTAX};
 use crate::flist::{sort_and_dedup, FileEntry, FileKind};
 use prtools_mapped::Mapped;
 
@@ -269,6 +270,10 @@ pub struct LocalSender {
     pub errors: Vec<ListError>,
     /// Notices rsync prints on stdout (`skipping directory x`).
     pub notices: Vec<String>,
+    /// The exit status rsync stops with when a per-folder rule file, or a merge file it
+    /// names, cannot be read (11) or holds a bad rule (1): the list is then empty, and the
+    /// reason is the last of [`LocalSender::errors`].
+    pub fatal: Option<i32>,
     /// With [`LocalSender::share_signatures`]: each file's signature, made the first time a
     /// host asks and then shared by the clones that serve the other hosts.
     signatures: Option<Arc<Vec<SharedSignature>>>,
@@ -304,6 +309,7 @@ impl LocalSender {
             found: Vec::new(),
             errors: Vec::new(),
             notices: Vec::new(),
+            fatal: None,
             order: 0,
             ancestors: Vec::new(),
             shallow: false,
@@ -321,8 +327,13 @@ impl LocalSender {
             notices,
             anchors,
             listed_in,
+            fatal,
             ..
         } = walker;
+        // rsync stops at a rule file it cannot take: nothing is sent.
+        if fatal.is_some() {
+            found.clear();
+        }
         // Without -r, a folder sent without what is in it has nothing in it deleted on the
         // receiver, as rsync's folders without FLAG_CONTENT_DIR.
         if !opts.recursive {
@@ -363,6 +374,7 @@ impl LocalSender {
             anchor_cache: AnchorCache::default(),
             errors,
             notices,
+            fatal,
             signatures: None,
             pacer: None,
             noatime: opts.open_noatime,
@@ -624,6 +636,9 @@ struct Walker<'a> {
     found: Vec<Found>,
     errors: Vec<ListError>,
     notices: Vec<String>,
+    /// A rule file that could not be read or parsed: rsync stops with this status, and
+    /// nothing is sent (see [`LocalSender::fatal`]).
+    fatal: Option<i32>,
     order: usize,
     /// The folders being walked, by device and inode: with -L a link back up to one of them
     /// would make the walk endless.
@@ -716,6 +731,8 @@ impl<'a> Walker<'a> {
                 self.errors.push(ListError {
                     message: format!("in a merge file of \"{}\": {e}", dir.display()),
                 });
+                let unread = matches!(e.kind(), FilterErrorKind::Merge | FilterErrorKind::Read);
+                self.fatal = Some(if unread { FILE_IO } else { SYNTAX });
                 false
             }
         }
@@ -930,6 +947,9 @@ impl<'a> Walker<'a> {
     }
 
     fn walk_from(&mut self, dir: &Path, prefix: &[u8]) {
+        if self.fatal.is_some() {
+            return;
+        }
         let id = fs::metadata(dir).map(|m| (m.dev(), m.ino())).ok();
         if let Some(id) = id {
             if self.ancestors.contains(&id) {
@@ -1132,6 +1152,7 @@ impl<'a> Walker<'a> {
             found: Vec::new(),
             errors: Vec::new(),
             notices: Vec::new(),
+            fatal: None,
             order: 0,
             ancestors: self.ancestors.clone(),
             shallow: self.shallow,

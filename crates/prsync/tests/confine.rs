@@ -487,3 +487,36 @@ fn confine_root_keeps_merge_files_inside_it() {
         assert_eq!(said.lines().count(), 1, "{said}");
     }
 }
+
+/// A per-folder rule file whose rules cannot be taken stops the run before anything is
+/// sent or deleted, with rsync's status: 11 for a merge file it names that cannot be read,
+/// 1 for a rule rsync does not know. Before, prsync said so and went on without those
+/// rules, sending what they would have left out.
+#[test]
+fn a_rule_file_that_cannot_be_taken_stops_the_run() {
+    let bed = Bed::new("bad-rule-file");
+    let src = bed.src();
+    fs::write(src.join("secret"), b"x\n").unwrap();
+    set_mtime(&src, 1_600_000_000, 0);
+    for (rules, code) in [(&b"merge,- not-there\n"[..], 11), (&b"bogus rule\n"[..], 1)] {
+        fs::write(src.join(".rsync-filter"), rules).unwrap();
+        bed.on_dests("d", |d| {
+            let _ = fs::remove_dir_all(d);
+            fs::create_dir(d).unwrap();
+            fs::write(d.join("keep"), b"keep\n").unwrap();
+        });
+        let args: [&[u8]; 5] = [
+            b"-r",
+            b"--delete",
+            b"--filter=:s .rsync-filter",
+            b"{src}/",
+            b"d/",
+        ];
+        let (r, p) = bed.both(&args);
+        assert_eq!((r.code, p.code), (code, code));
+        for side in bed.sides() {
+            assert!(side.join("d/keep").exists());
+            assert!(!side.join("d/secret").exists());
+        }
+    }
+}

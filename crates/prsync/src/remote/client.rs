@@ -332,6 +332,8 @@ async fn push(
     job_progress.finish();
     // Every host may have failed before it needed the list: its problems are still said.
     let status = match list_job.listing.get().await {
+        // A rule file that could not be taken: nothing was sent, and rsync's status.
+        Ok((sender, _)) if sender.fatal.is_some() => sender.fatal.unwrap_or(exit::PARTIAL),
         Ok((sender, _)) if !sender.errors.is_empty() => exit::PARTIAL,
         Ok(_) => exit::OK,
         Err(e) => {

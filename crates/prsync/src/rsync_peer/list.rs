@@ -34,6 +34,8 @@ pub struct Listed {
     pub items: Vec<Item>,
     /// rsync's `io_error` bits (1: general).
     pub io_error: i32,
+    /// The status to stop with before anything is sent (see [`LocalSender::fatal`]).
+    pub fatal: Option<i32>,
 }
 
 /// Lists the sources with prsync's sender, saying its problems and notices as a local
@@ -96,6 +98,7 @@ pub fn of_sender(sender: &LocalSender, opts: &Options) -> Listed {
     Listed {
         items,
         io_error: i32::from(!sender.errors.is_empty()),
+        fatal: sender.fatal,
     }
 }
 

@@ -344,11 +344,16 @@ fn run_with(opts: &Options, cannot: Option<&CannotRun>) -> i32 {
         list::Listed {
             items: Vec::new(),
             io_error: 0,
+            fatal: None,
         }
     } else {
         list::list(opts)
     });
     plan.built = listing.elapsed();
+    // A rule file that cannot be taken stops the run before the host is reached, as rsync.
+    if let Some(code) = plan.listed.fatal {
+        return code;
+    }
     let (command, preamble) = server_command(opts);
     let target = Target::new(host.clone(), 0);
     let name = host.host.clone();
