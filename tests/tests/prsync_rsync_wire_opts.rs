@@ -18,9 +18,37 @@ struct Result {
     tree: Vec<String>,
 }
 
-/// A push of `from` (a path below `src`'s parent) by both clients into their own folder
+/// Runs `client` ("rsync", then "prsync") and asserts that both left the same result, as
+/// `run` reports it with the client's stderr; returns prsync's.
+fn both(label: &str, mut run: impl FnMut(&str) -> (Result, String)) -> Result {
+    let (r, rerr) = run("rsync");
+    let (p, perr) = run("prsync");
+    assert_eq!(r, p, "{label}\nrsync said: {rerr}\nprsync said: {perr}");
+    p
+}
+
+/// The client `who` (rsync or prsync) with `args`, from the sources in `from` (separated by
+/// spaces) to `to`.
+fn client(
+    tc: &TestCluster,
+    who: &str,
+    args: &[&str],
+    from: &str,
+    to: &str,
+) -> std::process::Output {
+    // Several sources: all but the last go with the options.
+    let mut sources: Vec<&str> = from.split(' ').collect();
+    let last = sources.pop().unwrap();
+    let args = [args, &sources[..]].concat();
+    match who {
+        "rsync" => rsync(tc, &args, last, to),
+        _ => prsync(tc, &args, last, to),
+    }
+}
+
+/// A push of `from` (`SRC` stands for `src`) by both clients into their own folder
 /// `/tmp/{who}-{name}` on node1, first made as `seed` leaves it (a copy of the tree, then
-/// `prep`), with `args`; the two results must be the same, and are returned for more checks.
+/// `prep`), with `args`; the two results must be the same. Returns prsync's, and its folder.
 fn push_both(
     tc: &TestCluster,
     src: &Path,
@@ -30,8 +58,8 @@ fn push_both(
     args: &[&str],
     from: &str,
 ) -> (Result, PathBuf) {
-    let mut results = Vec::new();
-    for who in ["rsync", "prsync"] {
+    let from = from.replace("SRC", src.to_str().unwrap());
+    let result = both(&format!("{name} {args:?}"), |who| {
         let dest = tc.cluster.node_tmp(1).join(format!("{who}-{name}"));
         if seed {
             let copy = std::process::Command::new("cp")
@@ -43,33 +71,18 @@ fn push_both(
             assert!(copy.success());
         }
         prep(&dest);
-        let to = format!("node1:/tmp/{who}-{name}/");
-        let from = from.replace("SRC", src.to_str().unwrap());
-        // Several sources: all but the last go with the options.
-        let mut sources: Vec<&str> = from.split(' ').collect();
-        let last = sources.pop().unwrap();
-        let args = [args, &sources[..]].concat();
-        let out = match who {
-            "rsync" => rsync(tc, &args, last, &to),
-            _ => prsync(tc, &args, last, &to),
+        let out = client(tc, who, args, &from, &format!("node1:/tmp/{who}-{name}/"));
+        let result = Result {
+            code: out.status.code(),
+            out: text(&out.stdout).replace(&format!("/tmp/{who}-"), "/tmp/WHO-"),
+            tree: describe(&dest),
         };
-        results.push((
-            Result {
-                code: out.status.code(),
-                out: text(&out.stdout).replace(&format!("/tmp/{who}-"), "/tmp/WHO-"),
-                tree: describe(&dest),
-            },
-            text(&out.stderr),
-        ));
-    }
-    let (p, perr) = results.pop().unwrap();
-    let (r, rerr) = results.pop().unwrap();
-    assert_eq!(
-        r, p,
-        "{name} {args:?}\nrsync said: {rerr}\nprsync said: {perr}"
-    );
-    let dest = tc.cluster.node_tmp(1).join(format!("prsync-{name}"));
-    (p, dest)
+        (result, text(&out.stderr))
+    });
+    (
+        result,
+        tc.cluster.node_tmp(1).join(format!("prsync-{name}")),
+    )
 }
 
 /// A pull of `from` on node1 (`SRC` stands for the tree's path there) by both clients into
@@ -84,35 +97,21 @@ fn pull_both(
     from: &str,
     src_there: &str,
 ) -> Result {
-    let mut results = Vec::new();
-    for who in ["rsync", "prsync"] {
+    let from = format!("node1:{}", from.replace("SRC", src_there));
+    both(&format!("{name} {args:?}"), |who| {
         let dest = scratch.join(format!("{who}-{name}"));
         std::fs::create_dir_all(&dest).unwrap();
         prep(&dest);
-        let from = format!("node1:{}", from.replace("SRC", src_there));
-        let to = format!("{}/", dest.display());
-        let out = match who {
-            "rsync" => rsync(tc, args, &from, &to),
-            _ => prsync(tc, args, &from, &to),
+        let out = client(tc, who, args, &from, &format!("{}/", dest.display()));
+        let result = Result {
+            code: out.status.code(),
+            // The lines as a set: in a pull, rsync's `*deleting` lines and its itemized
+            // ones come from two processes, in an order that varies.
+            out: sorted_lines(&text(&out.stdout)),
+            tree: describe(&dest),
         };
-        results.push((
-            Result {
-                code: out.status.code(),
-                // The lines as a set: in a pull, rsync's `*deleting` lines and its
-                // itemized ones come from two processes, in an order that varies.
-                out: sorted_lines(&text(&out.stdout)),
-                tree: describe(&dest),
-            },
-            text(&out.stderr),
-        ));
-    }
-    let (p, perr) = results.pop().unwrap();
-    let (r, rerr) = results.pop().unwrap();
-    assert_eq!(
-        r, p,
-        "{name} {args:?}\nrsync said: {rerr}\nprsync said: {perr}"
-    );
-    p
+        (result, text(&out.stderr))
+    })
 }
 
 /// `text`'s lines, sorted.

@@ -53,6 +53,13 @@ pub fn for_server(filters: &FilterList, pushing: bool) -> Vec<Vec<u8>> {
 mod tests {
     use super::*;
 
+    fn text(rules: Vec<Vec<u8>>) -> Vec<String> {
+        rules
+            .into_iter()
+            .map(|r| String::from_utf8(r).unwrap())
+            .collect()
+    }
+
     #[test]
     fn only_the_rules_that_act_there_are_sent() {
         let mut filters = FilterList::new();
@@ -66,12 +73,6 @@ mod tests {
         ] {
             filters.push_filter(rule).unwrap();
         }
-        let text = |rules: Vec<Vec<u8>>| -> Vec<String> {
-            rules
-                .into_iter()
-                .map(|r| String::from_utf8(r).unwrap())
-                .collect()
-        };
         assert_eq!(
             text(for_server(&filters, true)),
             ["- *.o", "-r keep/", "+ inc", "-r kept"]
@@ -94,12 +95,6 @@ mod tests {
         ] {
             filters.push_filter(rule).unwrap();
         }
-        let text = |rules: Vec<Vec<u8>>| -> Vec<String> {
-            rules
-                .into_iter()
-                .map(|r| String::from_utf8(r).unwrap())
-                .collect()
-        };
         assert_eq!(
             text(for_server(&filters, false)),
             ["- a", ":-s .rsync-filter", "+ b", ":C .cvsignore"]

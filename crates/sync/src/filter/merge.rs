@@ -32,21 +32,21 @@ pub struct MergeMods {
 }
 
 impl MergeMods {
-    /// The modifiers as rsync writes them after the rule's name.
+    /// The modifiers as rsync writes them after the rule's name, in its order.
     fn letters(&self) -> Vec<u8> {
         let mut out = Vec::new();
         if self.cvs {
             out.push(b'C');
         } else {
-            match self.default {
-                Some(Action::Exclude) => out.push(b'-'),
-                Some(Action::Include) => out.push(b'+'),
-                None => {}
-            }
             for (on, m) in [(self.no_inherit, b'n'), (self.word_split, b'w')] {
                 if on {
                     out.push(m);
                 }
+            }
+            match self.default {
+                Some(Action::Exclude) => out.push(b'-'),
+                Some(Action::Include) => out.push(b'+'),
+                None => {}
             }
         }
         for (on, m) in [
@@ -243,34 +243,8 @@ impl FilterList {
             .iter()
             .filter(|m| m.parent.is_none())
             .map(|m| {
-                let mods = &m.mods;
-                let mut text = vec![b':'];
-                if mods.cvs {
-                    text.push(b'C');
-                } else {
-                    for (on, c) in [(mods.no_inherit, b'n'), (mods.word_split, b'w')] {
-                        if on {
-                            text.push(c);
-                        }
-                    }
-                    match mods.default {
-                        Some(Action::Exclude) => text.push(b'-'),
-                        Some(Action::Include) => text.push(b'+'),
-                        None => {}
-                    }
-                }
-                for (on, c) in [
-                    (mods.exclude_self, b'e'),
-                    (mods.sender, b's'),
-                    (mods.receiver, b'r'),
-                ] {
-                    if on {
-                        text.push(c);
-                    }
-                }
-                text.push(b' ');
-                text.extend_from_slice(&m.file);
-                (m.at, text, mods.sender, mods.receiver)
+                let text = [&b":"[..], &m.mods.letters(), b" ", &m.file].concat();
+                (m.at, text, m.mods.sender, m.mods.receiver)
             })
             .collect()
     }
