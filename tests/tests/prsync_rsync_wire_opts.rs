@@ -10,12 +10,39 @@ use std::path::{Path, PathBuf};
 use prtools_tests::rsync_wire::{make_tree, prsync, rsync, set_old_times};
 use prtools_tests::{describe, text, TestCluster};
 
-/// What one client did: its exit status, its stdout, the tree it left.
+/// What one client did: its exit status, its stdout, the tree it left (with each entry's
+/// owner and group).
 #[derive(Debug, PartialEq)]
 struct Result {
     code: Option<i32>,
     out: String,
     tree: Vec<String>,
+    owners: Vec<String>,
+}
+
+/// `name uid:gid` for everything below `root`, sorted.
+fn owners(root: &Path) -> Vec<String> {
+    use std::os::unix::fs::MetadataExt;
+    let out = std::process::Command::new("find")
+        .arg(root)
+        .arg("-mindepth")
+        .arg("1")
+        .output()
+        .unwrap();
+    let mut lines: Vec<String> = text(&out.stdout)
+        .lines()
+        .map(|p| {
+            let m = std::fs::symlink_metadata(p).unwrap();
+            let rel = Path::new(p)
+                .strip_prefix(root)
+                .unwrap()
+                .display()
+                .to_string();
+            format!("{rel} {}:{}", m.uid(), m.gid())
+        })
+        .collect();
+    lines.sort();
+    lines
 }
 
 /// Runs `client` ("rsync", then "prsync") and asserts that both left the same result, as
@@ -76,6 +103,7 @@ fn push_both(
             code: out.status.code(),
             out: text(&out.stdout).replace(&format!("/tmp/{who}-"), "/tmp/WHO-"),
             tree: describe(&dest),
+            owners: owners(&dest),
         };
         (result, text(&out.stderr))
     });
@@ -109,6 +137,7 @@ fn pull_both(
             // ones come from two processes, in an order that varies.
             out: sorted_lines(&text(&out.stdout)),
             tree: describe(&dest),
+            owners: owners(&dest),
         };
         (result, text(&out.stderr))
     })
@@ -468,5 +497,46 @@ fn filters_and_deletions_in_a_pull_do_what_rsyncs_do() {
             .any(|l| l.starts_with("tmp/tree/src/etc/conf.d/app with space.conf ")),
         "{:?}",
         r.tree
+    );
+}
+
+#[test]
+fn ids_go_by_number_or_by_map_as_rsync_sends_them() {
+    let tc = TestCluster::start(1);
+    let scratch = tc.scratch("ids");
+    let src = make_tree(&scratch);
+    // An owner with a name on both sides, and ids with no name at all.
+    let chown = |path: &Path, uid: u32, gid: u32| {
+        std::os::unix::fs::lchown(path, Some(uid), Some(gid)).unwrap();
+    };
+    chown(&src.join("etc/hosts"), 65534, 65534);
+    chown(&src.join("etc/big.txt"), 54321, 54322);
+    for (name, args) in [
+        ("numeric", &["-ai", "--numeric-ids"][..]),
+        ("usermap", &["-ai", "--usermap=nobody:daemon,54321:1"][..]),
+        ("chown", &["-ai", "--chown=daemon:daemon"][..]),
+    ] {
+        let (r, _) = push_both(&tc, &src, name, false, no_prep, args, "SRC/");
+        assert_eq!(r.code, Some(0), "{name}");
+    }
+    let there = tc.cluster.node_tmp(1).join("prsync-chown");
+    assert!(
+        owners(&there).iter().all(|l| l.ends_with(" 1:1")),
+        "{:?}",
+        owners(&there)
+    );
+    let r = pull_both(
+        &tc,
+        &scratch,
+        "pull-numeric",
+        no_prep,
+        &["-ai", "--numeric-ids"],
+        "/tmp/prsync-numeric/",
+        "",
+    );
+    assert!(
+        r.owners.iter().any(|l| l == "etc/big.txt 54321:54322"),
+        "{:?}",
+        r.owners
     );
 }

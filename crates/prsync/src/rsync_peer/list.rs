@@ -164,10 +164,11 @@ impl Plan {
             }
         }
         enc.end(&mut buf, self.listed.io_error);
-        if keep.uid {
+        // --numeric-ids: the ids go without names.
+        if keep.uid && !opts.numeric_ids {
             put_id_list(&mut buf, &names(&self.listed, Ids::Users));
         }
-        if keep.gid {
+        if keep.gid && !opts.numeric_ids {
             put_id_list(&mut buf, &names(&self.listed, Ids::Groups));
         }
         buf

@@ -266,6 +266,17 @@ fn long_options(opts: &Options, pulling: bool) -> Vec<String> {
     if opts.safe_links {
         long.push("--safe-links".into());
     }
+    if opts.numeric_ids {
+        long.push("--numeric-ids".into());
+    }
+    if !pulling {
+        if let Some(map) = &opts.usermap {
+            long.push(format!("--usermap={}", map.text()));
+        }
+        if let Some(map) = &opts.groupmap {
+            long.push(format!("--groupmap={}", map.text()));
+        }
+    }
     if opts.ignore_existing && !pulling {
         long.push("--ignore-existing".into());
     }
@@ -710,10 +721,9 @@ fn unsupported(o: &Options) -> Option<&'static str> {
             "a --temp-dir that is not UTF-8",
         ),
         (
-            o.usermap.is_some() || o.groupmap.is_some(),
+            (o.usermap.is_some() || o.groupmap.is_some()) && pulling,
             "--usermap, --groupmap or --chown",
         ),
-        (o.numeric_ids, "--numeric-ids"),
         (
             (o.max_size.is_some() || o.min_size.is_some()) && pulling,
             "--max-size or --min-size",

@@ -176,12 +176,13 @@ fn body(
             Err(bits) => break bits,
         }
     };
-    let users = if keep.uid {
+    // --numeric-ids: no names come, and ids stay as they are.
+    let users = if keep.uid && !opts.numeric_ids {
         id_map(Ids::Users, get_id_list(&mut input)?)
     } else {
         HashMap::new()
     };
-    let groups = if keep.gid {
+    let groups = if keep.gid && !opts.numeric_ids {
         id_map(Ids::Groups, get_id_list(&mut input)?)
     } else {
         HashMap::new()
