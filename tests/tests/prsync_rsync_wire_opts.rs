@@ -540,3 +540,62 @@ fn ids_go_by_number_or_by_map_as_rsync_sends_them() {
         r.owners
     );
 }
+
+/// `--progress` output without what depends on the clock: the rate, and the lines rsync
+/// writes while a file is still on its way (they end in `\r`, and come as time passes).
+fn progress_steady(out: &str) -> Vec<String> {
+    out.split_inclusive(['\n', '\r'])
+        .filter(|seg| !(seg.ends_with('\r') && seg.contains('%')))
+        .map(|seg| {
+            seg.split_whitespace()
+                .map(|w| if w.ends_with("B/s") { "RATE" } else { w })
+                .collect::<Vec<_>>()
+                .join(" ")
+        })
+        .collect()
+}
+
+#[test]
+fn progress_prints_rsyncs_lines_both_ways() {
+    let tc = TestCluster::start(1);
+    let scratch = tc.scratch("progress");
+    let src = make_tree(&scratch);
+    let mut seen = Vec::new();
+    for who in ["rsync", "prsync"] {
+        let push = client(
+            &tc,
+            who,
+            &["-a", "--progress"],
+            &format!("{}/", src.display()),
+            &format!("node1:/tmp/{who}-progress/"),
+        );
+        let pull = client(
+            &tc,
+            who,
+            &["-a", "--progress"],
+            &format!("node1:/tmp/{who}-progress/"),
+            &format!("{}/", scratch.join(format!("{who}-back")).display()),
+        );
+        assert_eq!(
+            (push.status.code(), pull.status.code()),
+            (Some(0), Some(0)),
+            "{who}"
+        );
+        let pull_out = text(&pull.stdout).replace(&format!("{who}-back"), "WHO-back");
+        seen.push((
+            progress_steady(&text(&push.stdout)),
+            progress_steady(&pull_out),
+        ));
+    }
+    assert_eq!(seen[0], seen[1]);
+    assert!(
+        seen[1].0.iter().any(|l| l.contains("(xfr#1, to-chk=")),
+        "{:?}",
+        seen[1].0
+    );
+    assert!(
+        seen[1].0.iter().any(|l| l.contains("files to consider")),
+        "{:?}",
+        seen[1].0
+    );
+}

@@ -691,7 +691,6 @@ fn unsupported(o: &Options) -> Option<&'static str> {
                 .is_some_and(|f| std::str::from_utf8(f).is_err()),
             "a --files-from=HOST:FILE name that is not UTF-8",
         ),
-        (o.progress, "--progress"),
         (o.checksum, "-c"),
         (
             o.partial_dir.as_ref().is_some_and(|d| d.to_str().is_none()),

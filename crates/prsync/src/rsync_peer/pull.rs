@@ -198,7 +198,7 @@ fn body(
     flist::sort(&mut list);
     check_parents(&list)?;
     let leaders = leaders_of(&list, &groups_of);
-    report::banner(opts, true, &**voice);
+    report::banner(opts, true, list.len(), &**voice);
     if list.is_empty() {
         // Nothing to receive (the sender said why): rsync's client then only waits for
         // the server to exit.
@@ -869,6 +869,7 @@ impl Pull<'_> {
         if echoed != *head {
             return Err(invalid("the sender changed the block sums' shape".into()));
         }
+        let began = std::time::Instant::now();
         self.serial += 1;
         let base = path
             .file_name()
@@ -952,6 +953,17 @@ impl Pull<'_> {
         self.stats.literal += literal;
         self.stats.matched += matched;
         self.print(req.iflags, e);
+        if self.opts.progress {
+            let done = crate::progress_line::Done {
+                size: e.size,
+                took: began.elapsed(),
+                xfr: self.stats.transferred,
+                index: ndx as usize,
+                total: self.list.len(),
+            };
+            let line = crate::progress_line::line(&done, self.opts.human);
+            self.voice.out(line.as_bytes());
+        }
         Ok(())
     }
 

@@ -199,7 +199,7 @@ fn session_body(
         ..Outcome::default()
     };
     let log = Log::new(opts, style);
-    super::report::banner(opts, false, &**voice);
+    super::report::banner(opts, false, listed.items.len(), &**voice);
     let stats = &mut outcome.stats;
     super::report::count_list(stats, listed.items.iter().map(|i| &i.entry));
     let out = &mut link.output;
@@ -295,6 +295,7 @@ fn session_body(
         let mut b = Vec::new();
         head.put(&mut b);
         out.write_all(&b)?;
+        let began = std::time::Instant::now();
         let sent = delta::send_coded(
             out,
             file.bytes(&small),
@@ -311,6 +312,16 @@ fn session_body(
         stats.literal += sent.literal;
         stats.matched += sent.matched;
         print_item(&req, item, log, &**voice);
+        if opts.progress {
+            let done = crate::progress_line::Done {
+                size: item.entry.size,
+                took: began.elapsed(),
+                xfr: stats.transferred,
+                index: req.ndx as usize,
+                total: listed.items.len(),
+            };
+            voice.out(crate::progress_line::line(&done, opts.human).as_bytes());
+        }
     }
     if outcome.io_error != listed.io_error {
         out.message(Tag::IoError, &outcome.io_error.to_le_bytes())?;

@@ -113,16 +113,31 @@ impl Log {
     }
 }
 
-/// The banner `-v` prints once the list is made (`pull`: received).
-pub(super) fn banner(opts: &Options, pull: bool, voice: &dyn Voice) {
+/// The banner `-v` prints once the list of `count` entries is made (`pull`: received).
+/// With `--progress` rsync counts instead of saying `done`: the sender every hundred
+/// entries as it lists, then both the total.
+pub(super) fn banner(opts: &Options, pull: bool, count: usize, voice: &dyn Voice) {
     if opts.quiet || !(opts.verbose > 0 || opts.progress) || !(opts.recursive || opts.dirs) {
         return;
     }
-    voice.out(if pull {
-        b"receiving file list ... done\n"
+    let mut text = String::from(if pull {
+        "receiving file list ... "
     } else {
-        b"building file list ... done\n"
+        "building file list ... "
     });
+    if !opts.progress {
+        text.push_str("done\n");
+    } else {
+        if !pull {
+            text.push('\n');
+            for k in (0..count).step_by(100) {
+                text.push_str(&format!(" {k} files...\r"));
+            }
+        }
+        let s = if count == 1 { " " } else { "s " };
+        text.push_str(&format!("{count} file{s}to consider\n"));
+    }
+    voice.out(text.as_bytes());
 }
 
 /// Prints the totals the options ask for: `--stats`'s block (without the deletions
