@@ -599,3 +599,49 @@ fn progress_prints_rsyncs_lines_both_ways() {
         seen[1].0
     );
 }
+
+/// A pull stopped by a signal mid-file leaves no temp file, as rsync's receiver does, and
+/// exits 20; with `--partial` what came is kept under the file's name.
+#[test]
+fn a_stopped_pull_leaves_no_temp_file() {
+    let tc = TestCluster::start(1);
+    let scratch = tc.scratch("stopped");
+    let there = tc.cluster.node_tmp(1).join("big");
+    std::fs::create_dir_all(&there).unwrap();
+    // Sparse: quick to make, and long enough on the wire to be stopped midway.
+    std::fs::File::create(there.join("big.bin"))
+        .unwrap()
+        .set_len(1 << 30)
+        .unwrap();
+    for (name, args) in [
+        ("plain", &["-a"][..]),
+        ("partial", &["-a", "--partial"][..]),
+    ] {
+        let dest = scratch.join(name);
+        std::fs::create_dir_all(&dest).unwrap();
+        let mut child = prtools_tests::spawn(
+            tc.prsync()
+                .arg("--wire=rsync")
+                .args(args)
+                .arg("node1:/tmp/big/")
+                .arg(format!("{}/", dest.display())),
+        );
+        prtools_tests::wait_for_temp_file(&dest, ".big.bin.", 1 << 20);
+        // SAFETY: kill with a valid pid and signal number.
+        unsafe { libc::kill(child.id() as i32, libc::SIGTERM) };
+        let status = child.wait().unwrap();
+        assert_eq!(status.code(), Some(20), "{name}");
+        let left: Vec<String> = std::fs::read_dir(&dest)
+            .unwrap()
+            .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+            .collect();
+        match name {
+            "plain" => assert!(left.is_empty(), "{left:?}"),
+            _ => {
+                assert_eq!(left, ["big.bin"]);
+                let kept = std::fs::metadata(dest.join("big.bin")).unwrap().len();
+                assert!(kept > 0 && kept < 1 << 30, "{kept}");
+            }
+        }
+    }
+}

@@ -17,7 +17,10 @@ fn main() {
             // A local copy has no agent to kill and no runtime to tell: a stop signal
             // removes its temp files (keeps them, with --partial) and exits 20, as rsync.
             // Before any thread starts (see the function).
-            if opts.remote == prsync::cli::Remote::Local {
+            // So does a run over rsync's protocol (--wire=rsync), whose pull writes here.
+            if opts.remote == prsync::cli::Remote::Local
+                || opts.wire == prsync::rsync_peer::Wire::Rsync
+            {
                 if let Err(e) = prtools_sync::remove_temps_on_signal(Some(prsync::exit::SIGNAL)) {
                     eprintln!("prsync: cannot take stop signals: {e}");
                     std::process::exit(prsync::exit::FILE_IO);

@@ -108,6 +108,46 @@ pub(crate) fn forget(id: u64) {
     live().remove(&id);
 }
 
+/// A temp file made by path, outside [`AtomicFile`](crate::AtomicFile) (the receiver of a
+/// pull over rsync's protocol writes so), listed while it lives: a stop signal removes it,
+/// or with `keep_as` (rsync's `--partial`) renames it to that name beside it. Dropping
+/// the guard takes it off the list (the file was renamed into place or removed).
+pub struct ListedTemp {
+    id: u64,
+    /// The folder, open while the file is listed.
+    _dir: std::fs::File,
+}
+
+impl ListedTemp {
+    /// Lists `temp`, a name in the folder `dir`.
+    pub fn new(
+        dir: &std::path::Path,
+        temp: &[u8],
+        keep_as: Option<&[u8]>,
+    ) -> std::io::Result<Self> {
+        use std::os::fd::AsRawFd;
+        let folder = std::fs::File::open(dir)?;
+        let id = register(folder.as_raw_fd(), temp);
+        if let Some(name) = keep_as {
+            keep_on_stop(
+                id,
+                Keep {
+                    into: None,
+                    subdir: None,
+                    name: name.to_vec(),
+                },
+            );
+        }
+        Ok(ListedTemp { id, _dir: folder })
+    }
+}
+
+impl Drop for ListedTemp {
+    fn drop(&mut self) {
+        forget(self.id);
+    }
+}
+
 /// The signals that stop an agent: SIGTERM from a kill, SIGINT and SIGHUP from a terminal.
 const STOPS: [libc::c_int; 3] = [libc::SIGTERM, libc::SIGINT, libc::SIGHUP];
 

@@ -667,8 +667,8 @@ pub async fn serve(
 fn pull_unsupported(o: &Options) -> Option<&'static str> {
     if o.dry_run {
         Some("-n")
-    } else if o.partial || o.partial_dir.is_some() {
-        Some("--partial")
+    } else if o.partial_dir.is_some() {
+        Some("--partial-dir")
     } else if o.mkpath {
         Some("--mkpath")
     } else {

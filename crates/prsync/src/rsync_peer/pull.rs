@@ -900,6 +900,19 @@ impl Pull<'_> {
                 .mode(0o600)
                 .open(&temp)?
         };
+        // A stop signal removes it (keeps it under the file's name, with --partial).
+        let _listed = match (inplace, path.parent()) {
+            (false, Some(dir)) => Some(prtools_sync::ListedTemp::new(
+                if dir.as_os_str().is_empty() {
+                    Path::new(".")
+                } else {
+                    dir
+                },
+                &temp_name,
+                self.opts.partial.then_some(base.as_slice()),
+            )?),
+            _ => None,
+        };
         let mut w = Tally {
             inner: io::BufWriter::new(file),
             basis,
@@ -923,7 +936,12 @@ impl Pull<'_> {
         let ok = match result {
             Ok(ok) => ok,
             Err(err) => {
-                if !inplace {
+                // --partial: what came is kept under the file's name, as rsync keeps it.
+                let kept = !inplace
+                    && self.opts.partial
+                    && written > 0
+                    && std::fs::rename(&temp, path).is_ok();
+                if !inplace && !kept {
                     let _ = std::fs::remove_file(&temp);
                 }
                 return Err(err);
