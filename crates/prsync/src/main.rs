@@ -17,9 +17,11 @@ fn main() {
             // A local copy has no agent to kill and no runtime to tell: a stop signal
             // removes its temp files (keeps them, with --partial) and exits 20, as rsync.
             // Before any thread starts (see the function).
-            // So does a run over rsync's protocol (--wire=rsync), whose pull writes here.
+            // So does a run over rsync's protocol with one host (--wire=rsync), whose pull
+            // writes here; a push to many has the agent path's own stop (remote::client).
+            let one_host = !matches!(&opts.remote, prsync::cli::Remote::Push(h) if h.len() > 1);
             if opts.remote == prsync::cli::Remote::Local
-                || opts.wire == prsync::rsync_peer::Wire::Rsync
+                || (opts.wire == prsync::rsync_peer::Wire::Rsync && one_host)
             {
                 if let Err(e) = prtools_sync::remove_temps_on_signal(Some(prsync::exit::SIGNAL)) {
                     eprintln!("prsync: cannot take stop signals: {e}");
