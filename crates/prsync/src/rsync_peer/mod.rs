@@ -28,8 +28,10 @@ use std::os::unix::ffi::OsStrExt;
 use std::sync::{Arc, OnceLock};
 use std::time::{Duration, Instant};
 
+use prtools_rsync_wire::checksum::Checksum;
 use prtools_rsync_wire::compress::Asked;
-use prtools_rsync_wire::handshake::{self, HandshakeError, Session};
+use prtools_rsync_wire::handshake::{self, HandshakeError};
+use prtools_rsync_wire::negotiate::Wants;
 use prtools_rsync_wire::server_args::{self, ServerOptions};
 use prtools_rsync_wire::PROTOCOL_NEWEST;
 use prtools_transport::{
@@ -210,7 +212,18 @@ fn long_options(opts: &Options, pulling: bool) -> Vec<String> {
     if opts.inplace {
         long.push("--inplace".to_string());
     }
+    if let Some(choice) = &opts.more.checksum_choice {
+        // As rsync's client: the server then lists no checksums either.
+        long.push(format!("--checksum-choice={choice}"));
+    }
     long
+}
+
+/// `--checksum-choice`'s checksum, None when it is to be negotiated (resolve() has
+/// checked the name).
+fn checksum_choice(opts: &Options) -> Option<Checksum> {
+    let choice = opts.more.checksum_choice.as_deref()?;
+    Checksum::choice(choice).ok().flatten()
 }
 
 /// The rsync to run on the hosts.
@@ -324,21 +337,30 @@ fn session(
     let pulling = matches!(opts.remote, Remote::Pull(_));
     let started = Instant::now();
     link.input.timeout = Some(opts.config.connect_timeout + START_GRACE);
-    // Names are not negotiated (prsync does not ask for varint flags): -z is as asked,
-    // and the server is told the same on its command line.
-    let compression = asked(opts)
+    // The server is told -z's choice (if any) on its command line; plain -z's name is
+    // negotiated when the server turns varint flags on.
+    let compress = asked(opts);
+    compress
         .settle(None)
         .map_err(|e| Ended::Failed(exit::SYNTAX, format!("{e}; hint: {COMPRESS_HINT}")))?;
+    let wants = Wants {
+        checksum: checksum_choice(opts),
+        compress: compress.negotiates(),
+    };
     if !preamble.is_empty() {
         if let Err(e) = link.output.write_all(preamble) {
             let e = HandshakeError::Io(e);
             return Err(failed_start(link, program(opts), cannot, e, voice));
         }
     }
-    let session = match handshake::client(&mut link.input, &mut link.output, PROTOCOL_NEWEST) {
-        Ok(s) => Session { compression, ..s },
-        Err(e) => return Err(failed_start(link, program(opts), cannot, e, voice)),
-    };
+    let mut session =
+        match handshake::client(&mut link.input, &mut link.output, PROTOCOL_NEWEST, &wants) {
+            Ok(s) => s,
+            Err(e) => return Err(failed_start(link, program(opts), cannot, e, voice)),
+        };
+    session.compression = compress
+        .settle(session.chosen.compress)
+        .map_err(|e| Ended::Failed(exit::SYNTAX, format!("{e}; hint: {COMPRESS_HINT}")))?;
     link.release_stderr();
     link.input.timeout = opts.config.command_timeout;
     let result = if pulling {
@@ -599,6 +621,8 @@ fn unsupported(o: &Options) -> Option<&'static str> {
                 compress_level: None,
                 compress_chosen: false,
                 compress_choice: None,
+                checksum_chosen: false,
+                checksum_choice: None,
                 ..o.more.clone()
             } != crate::more_options::More::default(),
             "one of the options given",
