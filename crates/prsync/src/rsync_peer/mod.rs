@@ -30,7 +30,7 @@ use std::time::{Duration, Instant};
 
 use prtools_rsync_wire::checksum::Checksum;
 use prtools_rsync_wire::compress::Asked;
-use prtools_rsync_wire::handshake::{self, HandshakeError};
+use prtools_rsync_wire::handshake::{self, HandshakeError, Session};
 use prtools_rsync_wire::negotiate::Wants;
 use prtools_rsync_wire::server_args::{self, ServerOptions};
 use prtools_rsync_wire::PROTOCOL_NEWEST;
@@ -219,6 +219,27 @@ fn long_options(opts: &Options, pulling: bool) -> Vec<String> {
     long
 }
 
+/// `--debug=NSTR`'s lines, as rsync's client prints them once the seed is read: the
+/// checksum, and the compression when the data is compressed; "negotiated" when the
+/// handshake settled it, not an option.
+fn nstr_lines(session: &Session) -> String {
+    let how = |negotiated: bool| if negotiated { " negotiated" } else { "" };
+    let mut lines = format!(
+        "Client{} checksum: {}\n",
+        how(session.chosen.checksum.is_some()),
+        session.checksum.name()
+    );
+    if let Some(c) = session.compression {
+        lines.push_str(&format!(
+            "Client{} compress: {} (level {})\n",
+            how(session.chosen.compress.is_some()),
+            c.name(),
+            c.level
+        ));
+    }
+    lines
+}
+
 /// `--checksum-choice`'s checksum, None when it is to be negotiated (resolve() has
 /// checked the name).
 fn checksum_choice(opts: &Options) -> Option<Checksum> {
@@ -361,6 +382,9 @@ fn session(
     session.compression = compress
         .settle(session.chosen.compress)
         .map_err(|e| Ended::Failed(exit::SYNTAX, format!("{e}; hint: {COMPRESS_HINT}")))?;
+    if opts.more.debug_nstr {
+        voice.out(nstr_lines(&session).as_bytes());
+    }
     link.release_stderr();
     link.input.timeout = opts.config.command_timeout;
     let result = if pulling {
@@ -623,6 +647,7 @@ fn unsupported(o: &Options) -> Option<&'static str> {
                 compress_choice: None,
                 checksum_chosen: false,
                 checksum_choice: None,
+                debug_nstr: false,
                 ..o.more.clone()
             } != crate::more_options::More::default(),
             "one of the options given",
