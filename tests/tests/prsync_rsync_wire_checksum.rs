@@ -362,3 +362,50 @@ fn a_checksum_name_prsync_does_not_have_is_refused_in_one_line() {
     assert_eq!(out.status.code(), Some(1));
     prtools_tests::assert_one_line_error("prsync", &text(&out.stderr), "--checksum-choice=sha1");
 }
+
+/// A push to many hosts encodes the list once for each form it goes in: a host whose
+/// rsync is not asked for varint flags (here node2's, its capability `v` taken off the
+/// arguments on the way, as an rsync before 3.2 would not know it) gets byte flags and
+/// MD5, node1 varint flags and xxh128, and both end with the tree.
+#[test]
+fn a_push_to_hosts_with_and_without_varint_flags_gives_each_its_own_list() {
+    let tc = TestCluster::start(2);
+    let src = tc.scratch("src");
+    make_tree(&src);
+    let no_v = "if [ \"$(hostname)\" = node2 ]; then for a; do shift; \
+                case $a in -*e.*v) a=${a%v};; esac; set -- \"$@\" \"$a\"; done; fi; \
+                exec rsync \"$@\"";
+    let push = || {
+        run(tc
+            .prsync()
+            .args(["--wire=rsync", "-ai", "--debug=NSTR"])
+            .arg(format!("--rsync-path=sh -c '{no_v}' sh"))
+            .args(["-w", "node[1-2]"])
+            .arg(format!("{}/", src.display()))
+            .arg(":/tmp/mixed/"))
+    };
+    let out = push();
+    ok(&out);
+    let stdout = text(&out.stdout);
+    assert!(
+        stdout.contains("node1: Client negotiated checksum: xxh128\n"),
+        "{stdout}"
+    );
+    assert!(stdout.contains("node2: Client checksum: md5\n"), "{stdout}");
+    for node in 1..=2 {
+        let tree = tc.cluster.node_tmp(node).join("mixed");
+        assert_eq!(describe(&tree), describe(&src), "node{node}");
+    }
+    change(&src);
+    let out = push();
+    ok(&out);
+    assert!(
+        text(&out.stdout).contains("node2: <f.st...... etc/big.txt"),
+        "{}",
+        text(&out.stdout)
+    );
+    for node in 1..=2 {
+        let tree = tc.cluster.node_tmp(node).join("mixed");
+        assert_eq!(describe(&tree), describe(&src), "node{node}");
+    }
+}

@@ -11,7 +11,7 @@
 //!   reference; `0xC0 | r` the same, then a 16-bit count of the blocks that follow it in
 //!   order (a run);
 //! - `0x20`, then an int: a block reference by its number; `0x21` the same with a run;
-//! - `0`: the end of the file's tokens (the whole-file MD5 then follows as it does
+//! - `0`: the end of the file's tokens (the whole-file sum then follows as it does
 //!   without `-z`).
 //!
 //! A run of literal data ends with a sync flush, whose last four bytes (`00 00 ff ff`)

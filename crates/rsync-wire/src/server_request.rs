@@ -40,7 +40,7 @@ pub struct ServerRequest {
     pub whole_file: bool,
     /// `-H`.
     pub hard_links: bool,
-    /// `-c`: files are compared by their MD5, which the list carries.
+    /// `-c`: files are compared by their checksum, which the list carries.
     pub checksum: bool,
     /// `-b` (or `--backup-dir`): what is replaced or deleted is kept.
     pub backup: bool,

@@ -16,7 +16,7 @@ pub struct SumHead {
     pub count: i32,
     /// Each block's length, but for the last.
     pub blength: i32,
-    /// How many bytes of each block's MD5 are sent.
+    /// How many bytes of each block's strong sum are sent.
     pub s2length: i32,
     /// The last block's length, when shorter (0 if not).
     pub remainder: i32,
@@ -65,7 +65,7 @@ impl SumHead {
 pub struct BlockSum {
     /// Its rolling sum.
     pub rolling: u32,
-    /// The first `s2length` bytes of its MD5.
+    /// The first `s2length` bytes of its strong sum.
     pub strong: Vec<u8>,
     /// Its length.
     pub len: usize,
@@ -144,7 +144,7 @@ pub fn block_length(len: u64) -> i32 {
     ((root & !7).max(BLOCK_SIZE)).min(MAX_BLOCK_SIZE as u64) as i32
 }
 
-/// The head for a basis of `len` bytes cut into `blength` blocks, with whole MD5s.
+/// The head for a basis of `len` bytes cut into `blength` blocks, with whole 16-byte strong sums.
 pub fn head_for(len: u64, blength: i32) -> SumHead {
     let b = blength as u64;
     SumHead {

@@ -2,8 +2,9 @@
 //! (crate prtools-rsync-wire) on the same remote shell, with no prsync agent on the host.
 //!
 //! This covers what a mirror needs: `-r -l -p -t -g -o -D`, `-i`, `-n` (push only), `-W`,
-//! `-z` (rsync's zlib, or zlibx with `--compress-choice`; see prtools-rsync-wire's
-//! `compress`),
+//! `-z` (zlibx negotiated with an rsync 3.2 or later, else zlib; zlibx or zlib by
+//! `--compress-choice`; see prtools-rsync-wire's `compress`), `--checksum-choice`
+//! (xxh128, negotiated by default, xxh3, xxh64, md5), `--debug=NSTR`,
 //! `--delete` and filter rules (sent to the server as rsync sends them: a receiving server
 //! spares what they exclude, a sending one lists by them), a push to one host or many, or
 //! a pull from one. Anything else is refused
@@ -11,7 +12,7 @@
 //!
 //! A push to many runs in the agent path's client, one connection per host: the sources
 //! are listed once (by prsync's own sender), the list is encoded once per protocol version
-//! and the same bytes go to every host that speaks it. There, with the default wire, a host
+//! and flag form (varint flags or not) and the same bytes go to every host that speaks it. There, with the default wire, a host
 //! where the agent cannot run (another machine, a noexec home, `--no-bootstrap`) is served
 //! by its rsync in the same run ([`serve`]).
 

@@ -1,7 +1,7 @@
 //! A pull over rsync's protocol: the host's `rsync --server --sender` sends; this side is
 //! rsync's generator (it walks the list, makes folders and links, and asks for the files
 //! it lacks with the block sums of its old copies) and its receiver (it rebuilds each
-//! file from the tokens into a temp file, checks the whole-file MD5, and renames it into
+//! file from the tokens into a temp file, checks the whole-file sum, and renames it into
 //! place).
 //!
 //! rsync runs those two as processes; here they take turns: each file asked for is

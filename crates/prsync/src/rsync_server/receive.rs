@@ -86,7 +86,7 @@ struct Recv<'a, W: Write> {
     filters: FilterList,
     /// Each entry's hard-linked group (`-H`).
     groups: Vec<Option<u32>>,
-    /// Each regular file's MD5 (`-c`).
+    /// Each regular file's checksum (`-c`), zero-padded.
     sums: Vec<Option<[u8; 16]>>,
     /// Each group's last member in list order.
     last_of: HashMap<u32, usize>,
@@ -450,7 +450,7 @@ struct Pending {
 }
 
 /// rsync's receiver: reads the client's answers, rebuilds each file asked for into a
-/// temp file beside it, checks its MD5 and renames it into place.
+/// temp file beside it, checks its whole-file sum and renames it into place.
 struct Incoming<'a, W: Write> {
     req: &'a ServerRequest,
     session: &'a Session,
@@ -1762,7 +1762,7 @@ mod tests {
 
     #[test]
     fn sums_are_as_short_as_rsyncs_for_the_size() {
-        // rsync's generator: 2 bytes of MD5 for small files, more as they grow.
+        // rsync's generator: 2 bytes of the strong sum for small files, more as they grow.
         assert_eq!(short_head(10_000, 16).s2length, 2);
         assert_eq!(short_head(10_000, 16).blength, 700);
         assert!(short_head(1 << 34, 16).s2length > 2);
