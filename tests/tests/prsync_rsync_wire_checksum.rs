@@ -409,3 +409,55 @@ fn a_push_to_hosts_with_and_without_varint_flags_gives_each_its_own_list() {
         assert_eq!(describe(&tree), describe(&src), "node{node}");
     }
 }
+
+/// `-c` against `prsync --server`: the list carries each file's checksum, as long as the
+/// session's checksum is (8 bytes for xxh3 and xxh64), and a file of the same size and
+/// time but other bytes is found by it alone, both ways, as with rsync there.
+#[test]
+fn dash_c_finds_a_same_size_same_time_change_with_each_checksum() {
+    let tc = TestCluster::start(1);
+    let node = tc.cluster.node_tmp(1);
+    let prsync_path = prsync_there(&tc);
+    let src = tc.scratch("src");
+    make_tree(&src);
+    let from = format!("{}/", src.display());
+    let there = node.join("src");
+    make_tree(&there);
+    // The same size and mtime as the source's, other bytes.
+    let spoil = |dir: &Path| {
+        std::fs::write(dir.join("hosts"), "127.0.0.1 localhosT\n").unwrap();
+        age(dir, "2024-01-02 03:04:05");
+    };
+    for choice in ["auto", "xxh128", "xxh3", "xxh64", "md5"] {
+        let cc = format!("--checksum-choice={choice}");
+        let args = ["-ai", "-c", cc.as_str()];
+        // Push.
+        let dests = [format!("c-rsync-{choice}"), format!("c-prsync-{choice}")];
+        let mut lines = Vec::new();
+        for (dest, remote) in dests.iter().zip(["rsync", prsync_path.as_str()]) {
+            let out = rsync(&tc, remote, &args, &from, &format!("node1:/tmp/{dest}/"));
+            ok(&out);
+            spoil(&node.join(dest));
+            let out = rsync(&tc, remote, &args, &from, &format!("node1:/tmp/{dest}/"));
+            ok(&out);
+            lines.push(text(&out.stdout));
+            assert_eq!(describe(&node.join(dest)), describe(&src), "{choice}");
+        }
+        assert_eq!(lines[0], "<fc........ hosts\n", "{choice}");
+        assert_text_eq!(lines[0], lines[1]);
+        // Pull.
+        let mut lines = Vec::new();
+        for (i, remote) in ["rsync", prsync_path.as_str()].into_iter().enumerate() {
+            let dest = tc.scratch(&format!("c-pull-{choice}-{i}"));
+            let to = dest.to_str().unwrap();
+            ok(&rsync(&tc, remote, &args, "node1:/tmp/src/", to));
+            spoil(&dest);
+            let out = rsync(&tc, remote, &args, "node1:/tmp/src/", to);
+            ok(&out);
+            lines.push(text(&out.stdout));
+            assert_eq!(describe(&dest), describe(&there), "{choice}");
+        }
+        assert_eq!(lines[0], ">fc........ hosts\n", "{choice}");
+        assert_text_eq!(lines[0], lines[1]);
+    }
+}
