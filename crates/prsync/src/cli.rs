@@ -1118,7 +1118,7 @@ fn resolve(
         if rsync_only && (remote == Remote::Local || cli.wire == crate::rsync_peer::Wire::Agent) {
             bail!(
                 "--checksum-choice={choice}: prsync's protocol checksums with xxh128; \
-                 hint: give --wire=rsync, or --checksum-choice=xxh128"
+                 hint: give --checksum-choice=xxh128, or --wire=rsync for rsync's names"
             );
         }
     }
