@@ -798,7 +798,7 @@ fn filters_go_to_the_host_and_spare_excluded_files() {
 }
 
 /// `--partial` in a push goes to the host's receiving rsync, which is the side that keeps
-/// a file cut off (rsync's client passes it on the same way); a pull refuses it by name.
+/// a file cut off (rsync's client passes it on the same way).
 #[test]
 fn partial_goes_to_the_receiving_server() {
     let tc = TestCluster::start(1);
@@ -823,6 +823,8 @@ fn partial_goes_to_the_receiving_server() {
     assert!(args.contains(" --partial "), "{args}");
     assert_eq!(snapshot(&node.join("p")), snapshot(&src));
 
+    // A pull keeps its own partial files (prsync_rsync_wire_opts.rs stops one midway);
+    // --partial-dir there is not done yet.
     let got = plain_wire(
         &tc,
         "rsync",
@@ -830,8 +832,17 @@ fn partial_goes_to_the_receiving_server() {
         "node1:/tmp/p/",
         scratch.join("back").to_str().unwrap(),
     );
+    assert_eq!(got.status.code(), Some(0), "{}", text(&got.stderr));
+    assert_eq!(snapshot(&scratch.join("back")), snapshot(&src));
+    let got = plain_wire(
+        &tc,
+        "rsync",
+        &["-a", "--partial-dir=.part"],
+        "node1:/tmp/p/",
+        scratch.join("back2").to_str().unwrap(),
+    );
     assert_eq!(got.status.code(), Some(1));
-    assert_one_line_error("prsync", &text(&got.stderr), "--partial in a pull");
+    assert_one_line_error("prsync", &text(&got.stderr), "--partial-dir in a pull");
 }
 
 /// `--wire=rsync` through a remote shell that is not ssh (`-e PROGRAM`, as rsync's own

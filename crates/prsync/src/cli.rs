@@ -1135,6 +1135,18 @@ fn resolve(
             );
         }
     }
+    if let Some(choice) = more.checksum_choice.as_deref() {
+        let rsync_only = !matches!(
+            prtools_rsync_wire::checksum::Checksum::choice(choice),
+            Ok(None | Some(prtools_rsync_wire::checksum::Checksum::Xxh128))
+        );
+        if rsync_only && (remote == Remote::Local || cli.wire == crate::rsync_peer::Wire::Agent) {
+            bail!(
+                "--checksum-choice={choice}: prsync's protocol checksums with xxh128; \
+                 hint: give --checksum-choice=xxh128, or --wire=rsync for rsync's names"
+            );
+        }
+    }
     crate::batch::check_write_options(&cli, &mut more, &remote)?;
     more.remote_files_from = remote_list;
     more.from0 = cli.from0;

@@ -115,8 +115,13 @@ pub fn run(opts: &Options) -> i32 {
             );
         }
     }
+    // Over rsync's protocol the names are settled in each host's handshake, and said
+    // there (rsync_peer).
+    let rsync_wire = opts.remote != Remote::Local && opts.wire == rsync_peer::Wire::Rsync;
     for line in opts.more.negotiation_lines(opts.compress_level()) {
-        let _ = writeln!(std::io::stdout(), "{line}");
+        if !rsync_wire {
+            let _ = writeln!(std::io::stdout(), "{line}");
+        }
     }
     if opts.more.list_only && opts.remote != Remote::Local {
         eprintln!(

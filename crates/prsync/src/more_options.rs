@@ -5,6 +5,7 @@
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use clap::{ArgAction, Args};
+use prtools_rsync_wire::checksum::Checksum;
 
 /// The options, as typed.
 #[derive(Clone, Debug, Default, Args)]
@@ -161,6 +162,8 @@ pub struct More {
     pub compress_chosen: bool,
     /// `--compress-choice` as given (`zlib` and `zlibx` are for rsync's protocol).
     pub compress_choice: Option<String>,
+    /// `--checksum-choice` as given (names but xxh128 are for rsync's protocol).
+    pub checksum_choice: Option<String>,
     /// `-M`: options for the far side's command line.
     pub remote_options: Vec<Vec<u8>>,
     /// `--log-file`, on this side only.
@@ -248,12 +251,13 @@ impl MoreArgs {
             }
         }
         if let Some(choice) = &self.checksum_choice {
-            // One name, or the transfer's and -c's, comma separated.
-            if choice.split(',').count() > 2
-                || !choice.split(',').all(|c| matches!(c, "auto" | "xxh128"))
-            {
+            // One name, or the transfer's and -c's, comma separated: xxh128 for prsync's
+            // protocol (cli.rs refuses the others there), any of rsync's that
+            // prtools-rsync-wire has for --wire=rsync.
+            if choice.split(',').count() > 2 || Checksum::choice(choice).is_err() {
                 return Err(format!(
-                    "--checksum-choice={choice}: prsync's protocol checksums with xxh128; \
+                    "--checksum-choice={choice}: prsync's protocol checksums with xxh128, \
+                     rsync's (--wire=rsync) with xxh128, xxh3, xxh64 or md5; \
                      hint: give --checksum-choice=xxh128 or auto"
                 ));
             }
@@ -304,6 +308,7 @@ impl MoreArgs {
                 .is_some_and(|c| c.split(',').next() == Some("xxh128")),
             compress_chosen: self.compress_choice.as_deref() == Some("zstd"),
             compress_choice: self.compress_choice.clone(),
+            checksum_choice: self.checksum_choice.clone(),
             remote_options: self
                 .remote_option
                 .iter()

@@ -18,7 +18,7 @@ use std::fmt;
 use crate::deflate_tokens::{Decoder, Encoder, Flavor};
 
 /// The compression names this crate has, in rsync's order (best first).
-const OURS: &[(&str, Option<Flavor>)] = &[
+const OURS: [(&str, Option<Flavor>); 3] = [
     ("zlibx", Some(Flavor::Zlibx)),
     ("zlib", Some(Flavor::Zlib)),
     ("none", None),
@@ -71,13 +71,7 @@ pub fn offer(server: bool) -> &'static str {
 
 /// The first of our names that `theirs` (the peer's space-separated list) has.
 pub fn pick(theirs: &str) -> Option<&'static str> {
-    let listed: Vec<String> = theirs
-        .split_ascii_whitespace()
-        .map(str::to_ascii_lowercase)
-        .collect();
-    OURS.iter()
-        .map(|(name, _)| *name)
-        .find(|name| listed.iter().any(|l| l == name))
+    crate::negotiate::pick(&OURS.map(|(name, _)| name), theirs)
 }
 
 /// A session's compression: how tokens are coded, at what level.
@@ -128,9 +122,11 @@ impl Asked {
         self.z > 0 || self.choice().is_some() || self.level.is_some()
     }
 
-    /// Whether the compression names are to be negotiated (on, with no choice given).
+    /// Whether the compression names are to be negotiated (when the handshake
+    /// negotiates at all): on, with no choice given, and not `-zz` (which means zlibx,
+    /// as `--new-compress`).
     pub fn negotiates(&self) -> bool {
-        self.on() && self.choice().is_none()
+        self.on() && self.choice().is_none() && self.z <= 1
     }
 
     fn choice(&self) -> Option<&str> {
@@ -191,6 +187,21 @@ mod tests {
         assert_eq!(pick("ZLIB"), Some("zlib"));
         assert_eq!(pick("zstd lz4"), None);
         assert_eq!(pick(""), None);
+    }
+
+    #[test]
+    fn only_plain_z_or_a_bare_level_negotiates() {
+        let asked = |z, choice: Option<&str>, level| Asked {
+            z,
+            choice: choice.map(String::from),
+            level,
+        };
+        assert!(asked(1, None, None).negotiates());
+        assert!(asked(0, None, Some(3)).negotiates());
+        assert!(asked(1, Some("auto"), None).negotiates());
+        assert!(!asked(0, None, None).negotiates());
+        assert!(!asked(2, None, None).negotiates());
+        assert!(!asked(1, Some("zlib"), None).negotiates());
     }
 
     #[test]

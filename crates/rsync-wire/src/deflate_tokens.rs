@@ -11,7 +11,7 @@
 //!   reference; `0xC0 | r` the same, then a 16-bit count of the blocks that follow it in
 //!   order (a run);
 //! - `0x20`, then an int: a block reference by its number; `0x21` the same with a run;
-//! - `0`: the end of the file's tokens (the whole-file MD5 then follows as it does
+//! - `0`: the end of the file's tokens (the whole-file sum then follows as it does
 //!   without `-z`).
 //!
 //! A run of literal data ends with a sync flush, whose last four bytes (`00 00 ff ff`)
@@ -427,20 +427,21 @@ fn put_data(w: &mut impl Write, piece: &[u8]) -> io::Result<()> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::checksum::{rolling, strong};
+    use crate::checksum::{rolling, Checksum};
     use crate::delta::{receive_coded, send_coded, Seed};
     use crate::sums::{head_for, BlockSum};
 
     const SEED: Seed = Seed {
         seed: 7,
         first: true,
+        sum: Checksum::Md5,
     };
 
     fn sums_of(old: &[u8], blength: usize) -> Vec<BlockSum> {
         old.chunks(blength)
             .map(|b| BlockSum {
                 rolling: rolling(b),
-                strong: strong(b, SEED.seed, SEED.first)[..16].to_vec(),
+                strong: SEED.sum.block_sum(b, SEED.seed, SEED.first)[..16].to_vec(),
                 len: b.len(),
             })
             .collect()
@@ -486,7 +487,7 @@ mod tests {
         let mut r = &wire[..];
         for _ in 0..files {
             let mut out = Vec::new();
-            assert!(receive_coded(&mut r, old, &head, &mut out, Some(&mut dec)).unwrap());
+            assert!(receive_coded(&mut r, old, &head, SEED.sum, &mut out, Some(&mut dec)).unwrap());
             assert!(out == new, "rebuilt {} bytes of {}", out.len(), new.len());
         }
         assert!(r.is_empty(), "{} bytes left", r.len());
@@ -587,7 +588,14 @@ mod tests {
             vec![DEFLATED_DATA, 10, 1, 2],
         ] {
             let mut dec = Decoder::new(Flavor::Zlib, 31);
-            let got = receive_coded(&mut &wire[..], &old, &head, &mut Vec::new(), Some(&mut dec));
+            let got = receive_coded(
+                &mut &wire[..],
+                &old,
+                &head,
+                SEED.sum,
+                &mut Vec::new(),
+                Some(&mut dec),
+            );
             assert!(got.is_err(), "{wire:?}");
         }
     }

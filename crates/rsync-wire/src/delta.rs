@@ -1,13 +1,14 @@
 //! The sender's answer to a file's block sums: the token stream. Literal data goes as an
 //! int length (at most 32 KiB a piece) and the bytes; a block of the old copy as the int
-//! `-(index + 1)`; 0 ends the file, and the MD5 of the whole new file follows, which the
-//! receiver checks against what it rebuilt. With `-z` the same tokens go coded by
+//! `-(index + 1)`; 0 ends the file, and the sum of the whole new file follows (the
+//! session's [`Checksum`], as long as it is), which the receiver checks against what it
+//! rebuilt. With `-z` the same tokens go coded by
 //! [`deflate_tokens`](crate::deflate_tokens) ([`send_coded`], [`receive_coded`]).
 
 use std::collections::HashMap;
 use std::io::{self, Read, Write};
 
-use crate::checksum::{strong, FileSum, Rolling};
+use crate::checksum::{Checksum, FileSum, Rolling};
 use crate::codec::{get_int, invalid};
 use crate::deflate_tokens::{Decoder, Encoder, Token};
 use crate::sums::{BlockSum, SumHead};
@@ -24,13 +25,26 @@ pub struct DeltaStats {
     pub matched: u64,
 }
 
-/// The seed settings block sums were made with.
+/// The checksum and seed settings block sums were made with.
 #[derive(Clone, Copy, Debug)]
 pub struct Seed {
     /// The session's checksum seed.
     pub seed: i32,
-    /// Whether the seed goes before the block (see [`strong`]).
+    /// Whether the seed goes before the block in MD5 sums (see
+    /// [`Checksum::block_sum`]).
     pub first: bool,
+    /// The session's strong checksum.
+    pub sum: Checksum,
+}
+
+impl From<&crate::handshake::Session> for Seed {
+    fn from(s: &crate::handshake::Session) -> Seed {
+        Seed {
+            seed: s.seed,
+            first: s.seed_first(),
+            sum: s.checksum,
+        }
+    }
 }
 
 /// Writes the tokens that rebuild `data` from the old copy described by `blocks`, then
@@ -72,8 +86,9 @@ pub fn send_coded(
                 candidates.iter().copied().find(|&i| {
                     let b = &blocks[i];
                     b.len == n
-                        && sum.get_or_insert_with(|| strong(&data[k..k + n], seed.seed, seed.first))
-                            [..b.strong.len()]
+                        && sum.get_or_insert_with(|| {
+                            seed.sum.block_sum(&data[k..k + n], seed.seed, seed.first)
+                        })[..b.strong.len()]
                             == b.strong[..]
                 })
             });
@@ -99,23 +114,25 @@ pub fn send_coded(
         Some(c) => c.end(w)?,
         None => w.write_all(&0i32.to_le_bytes())?,
     }
-    let mut sum = FileSum::default();
+    let mut sum = FileSum::new(seed.sum);
     sum.update(data);
     w.write_all(&sum.finish())?;
     Ok(stats)
 }
 
 /// Rebuilds a file from its tokens: literal data, and blocks of `basis` cut as `head`
-/// says, written to `out` in order. Returns whether the whole-file sum that ends the
-/// tokens matches what was written (a mismatch means the basis changed underneath, or
-/// the data was damaged: rsync then fetches the file again, whole).
+/// says, written to `out` in order. Returns whether the whole-file sum (of the session's
+/// `kind`) that ends the tokens matches what was written (a mismatch means the basis
+/// changed underneath, or the data was damaged: rsync then fetches the file again,
+/// whole).
 pub fn receive(
     r: &mut impl Read,
     basis: &[u8],
     head: &SumHead,
+    kind: Checksum,
     out: &mut impl Write,
 ) -> io::Result<bool> {
-    receive_coded(r, basis, head, out, None)
+    receive_coded(r, basis, head, kind, out, None)
 }
 
 /// [`receive`], with the tokens inflated by `coder` when the session has `-z`.
@@ -123,13 +140,14 @@ pub fn receive_coded(
     r: &mut impl Read,
     basis: &[u8],
     head: &SumHead,
+    kind: Checksum,
     out: &mut impl Write,
     coder: Option<&mut Decoder>,
 ) -> io::Result<bool> {
     if let Some(c) = coder {
-        return receive_deflated(r, basis, head, out, c);
+        return receive_deflated(r, basis, head, kind, out, c);
     }
-    let mut sum = FileSum::default();
+    let mut sum = FileSum::new(kind);
     let mut piece = Vec::new();
     loop {
         let token = get_int(r)?;
@@ -151,20 +169,27 @@ pub fn receive_coded(
             out.write_all(block)?;
         }
     }
+    matches_sum(r, sum)
+}
+
+/// Reads the whole-file sum that ends a file's tokens: whether it is `sum`'s.
+fn matches_sum(r: &mut impl Read, sum: FileSum) -> io::Result<bool> {
+    let got = sum.finish();
     let mut want = [0u8; 16];
-    r.read_exact(&mut want)?;
-    Ok(sum.finish() == want)
+    r.read_exact(&mut want[..got.len()])?;
+    Ok(*got == want[..got.len()])
 }
 
 fn receive_deflated(
     r: &mut impl Read,
     basis: &[u8],
     head: &SumHead,
+    kind: Checksum,
     out: &mut impl Write,
     coder: &mut Decoder,
 ) -> io::Result<bool> {
     coder.start();
-    let mut sum = FileSum::default();
+    let mut sum = FileSum::new(kind);
     loop {
         match coder.next(r)? {
             Token::End => break,
@@ -180,9 +205,7 @@ fn receive_deflated(
             }
         }
     }
-    let mut want = [0u8; 16];
-    r.read_exact(&mut want)?;
-    Ok(sum.finish() == want)
+    matches_sum(r, sum)
 }
 
 /// Block `i` of the basis, checked against the sums' shape and the basis's length.
@@ -225,13 +248,14 @@ mod tests {
     const SEED: Seed = Seed {
         seed: 0x1234,
         first: true,
+        sum: Checksum::Md5,
     };
 
     fn sums_of(old: &[u8], blength: usize, s2: usize) -> Vec<BlockSum> {
         old.chunks(blength)
             .map(|b| BlockSum {
                 rolling: rolling(b),
-                strong: strong(b, SEED.seed, SEED.first)[..s2].to_vec(),
+                strong: SEED.sum.block_sum(b, SEED.seed, SEED.first)[..s2].to_vec(),
                 len: b.len(),
             })
             .collect()
@@ -258,9 +282,9 @@ mod tests {
         }
         let mut sum = [0u8; 16];
         r.read_exact(&mut sum).unwrap();
-        let mut f = FileSum::default();
+        let mut f = FileSum::new(Checksum::Md5);
         f.update(&out);
-        assert_eq!(sum, f.finish());
+        assert_eq!(sum[..], *f.finish());
         assert!(r.is_empty());
         out
     }
@@ -308,16 +332,48 @@ mod tests {
         let mut tokens = Vec::new();
         send(&mut tokens, &new, &blocks, SEED).unwrap();
         let mut out = Vec::new();
-        assert!(receive(&mut &tokens[..], &old, &head, &mut out).unwrap());
+        let md5 = Checksum::Md5;
+        assert!(receive(&mut &tokens[..], &old, &head, md5, &mut out).unwrap());
         assert_eq!(out, new);
         // A damaged sum is told, not hidden.
         let last = tokens.len() - 1;
         tokens[last] ^= 1;
-        assert!(!receive(&mut &tokens[..], &old, &head, &mut Vec::new()).unwrap());
+        assert!(!receive(&mut &tokens[..], &old, &head, md5, &mut Vec::new()).unwrap());
         // A block past the basis is refused.
         let mut bad = Vec::new();
         bad.extend_from_slice(&(-1000i32).to_le_bytes());
-        assert!(receive(&mut &bad[..], &old, &head, &mut Vec::new()).is_err());
+        assert!(receive(&mut &bad[..], &old, &head, md5, &mut Vec::new()).is_err());
+    }
+
+    #[test]
+    fn each_checksum_matches_and_ends_with_a_sum_its_length() {
+        let old = text(4_000, None);
+        let new = text(4_000, Some(50));
+        let head = crate::sums::head_for(old.len() as u64, 512);
+        for kind in Checksum::ALL {
+            let seed = Seed { sum: kind, ..SEED };
+            let blocks: Vec<BlockSum> = old
+                .chunks(512)
+                .map(|b| BlockSum {
+                    rolling: rolling(b),
+                    strong: kind.block_sum(b, seed.seed, seed.first)[..8].to_vec(),
+                    len: b.len(),
+                })
+                .collect();
+            let mut tokens = Vec::new();
+            let stats = send(&mut tokens, &new, &blocks, seed).unwrap();
+            assert!(stats.matched > 0, "{}", kind.name());
+            let mut out = Vec::new();
+            let mut r = &tokens[..];
+            assert!(receive(&mut r, &old, &head, kind, &mut out).unwrap());
+            assert!(
+                r.is_empty(),
+                "{}: the sum is {} bytes",
+                kind.name(),
+                kind.sum_len()
+            );
+            assert_eq!(out, new);
+        }
     }
 
     #[test]

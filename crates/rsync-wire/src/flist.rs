@@ -1,6 +1,6 @@
 //! File-list entries as a sender writes them (protocol 30 to 32, flags as one or two
-//! bytes, no incremental recursion), rsync's sort order, and the id lists after the
-//! list.
+//! bytes or as a varint, see [`flist_flags`](crate::flist_flags); no incremental
+//! recursion), rsync's sort order, and the id lists after the list.
 //!
 //! Each entry is written relative to the one before: the flags say which of mode, time,
 //! owner and group repeat, and how many leading name bytes it shares with the last name.
@@ -8,6 +8,7 @@
 use std::cmp::Ordering;
 
 use crate::codec::{put_int, put_varint, put_varlong};
+use crate::flist_flags::FlagForm;
 
 /// Entry flags (`XMIT_*`).
 pub mod xmit {
@@ -125,6 +126,7 @@ pub struct Keep {
 pub struct Encoder {
     protocol: i32,
     keep: Keep,
+    form: FlagForm,
     mode: u32,
     mtime: i64,
     uid: u32,
@@ -141,6 +143,17 @@ impl Encoder {
             keep,
             ..Encoder::default()
         }
+    }
+
+    /// With varint flags (the session's compat flag), or not.
+    pub fn varint_flags(mut self, on: bool) -> Encoder {
+        self.form = FlagForm::of(on);
+        self
+    }
+
+    /// The form this encoder writes flags in, for [`mark`](crate::flist_links::mark).
+    pub fn form(&self) -> FlagForm {
+        self.form
     }
 
     /// Appends `e`.
@@ -206,17 +219,7 @@ impl Encoder {
         if rest.len() > 255 {
             flags |= xmit::LONG_NAME;
         }
-        // A zero first byte would end the list: a non-folder borrows the top-dir bit,
-        // which means nothing there.
-        if flags == 0 && !e.is_dir() {
-            flags |= xmit::TOP_DIR;
-        }
-        if flags & 0xFF00 != 0 || flags == 0 {
-            flags |= xmit::EXTENDED_FLAGS;
-            out.extend_from_slice(&flags.to_le_bytes());
-        } else {
-            out.push(flags as u8);
-        }
+        self.form.put(out, flags, e.is_dir());
         if flags & xmit::SAME_NAME != 0 {
             out.push(shared as u8);
         }
@@ -262,12 +265,7 @@ impl Encoder {
     /// which the `f` capability and protocol 31 turn on), so that the receiver knows the
     /// list may be short and deletes nothing.
     pub fn end(&self, out: &mut Vec<u8>, io_error: i32) {
-        if io_error == 0 {
-            out.push(0);
-        } else {
-            out.extend_from_slice(&(xmit::EXTENDED_FLAGS | xmit::IO_ERROR_ENDLIST).to_le_bytes());
-            put_varint(out, io_error);
-        }
+        self.form.put_end(out, io_error);
     }
 }
 
@@ -469,6 +467,7 @@ mod tests {
 pub struct Decoder {
     protocol: i32,
     keep: Keep,
+    form: FlagForm,
     mode: u32,
     mtime: i64,
     mtime_nsec: u32,
@@ -491,20 +490,19 @@ impl Decoder {
         }
     }
 
+    /// With varint flags (the session's compat flag), or not.
+    pub fn varint_flags(mut self, on: bool) -> Decoder {
+        self.form = FlagForm::of(on);
+        self
+    }
+
     /// Reads the next entry, or the end of the list.
     pub fn get(&mut self, r: &mut impl std::io::Read) -> std::io::Result<Result<Entry, i32>> {
         use crate::codec::{get_byte, get_int, get_varint, get_varlong, invalid};
-        let first = get_byte(r)?;
-        if first == 0 {
-            return Ok(Err(0));
-        }
-        let mut flags = u16::from(first);
-        if flags & xmit::EXTENDED_FLAGS != 0 {
-            flags |= u16::from(get_byte(r)?) << 8;
-        }
-        if flags == xmit::EXTENDED_FLAGS | xmit::IO_ERROR_ENDLIST {
-            return Ok(Err(get_varint(r)?.max(1)));
-        }
+        let flags = match self.form.get(r)? {
+            Ok(flags) => flags,
+            Err(io_error) => return Ok(Err(io_error)),
+        };
         if flags & (1 << 9) != 0 {
             return Err(invalid(
                 "a hard-linked entry, which was not asked for".into(),

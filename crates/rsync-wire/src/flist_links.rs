@@ -12,8 +12,10 @@
 
 use std::io::{self, Read};
 
+use crate::checksum::Checksum;
 use crate::codec::{get_byte, get_int, get_varint, get_varlong, invalid, put_varint};
 use crate::flist::{xmit, Entry, Keep};
+use crate::flist_flags::FlagForm;
 
 /// A hard-linked entry (`XMIT_HLINKED`, non-folders).
 pub const HLINKED: u16 = 1 << 9;
@@ -37,7 +39,8 @@ pub struct Received {
     pub hlink: Option<u32>,
     /// A folder whose contents came with the list (false for `-R`'s implied folders).
     pub content_dir: bool,
-    /// A regular file's MD5, with `-c` (a later hard link's is its first's).
+    /// A regular file's checksum with `-c` (the session's, zero-padded; a later hard
+    /// link's is its first's).
     pub checksum: Option<[u8; 16]>,
 }
 
@@ -55,8 +58,9 @@ pub struct LinkDecoder {
     last_name: Vec<u8>,
     /// Every entry so far, in the order sent, for later hard links to copy.
     seen: Vec<(Entry, Option<[u8; 16]>)>,
-    /// `-c`: each regular file ends with its MD5.
-    checksums: bool,
+    /// `-c`: each regular file ends with its checksum, this long.
+    checksums: Option<usize>,
+    form: FlagForm,
 }
 
 impl LinkDecoder {
@@ -70,25 +74,25 @@ impl LinkDecoder {
         }
     }
 
-    /// With `-c`: each regular file's entry ends with its MD5.
-    pub fn with_checksums(mut self, on: bool) -> LinkDecoder {
-        self.checksums = on;
+    /// With `-c`: each regular file's entry ends with its checksum, of the session's
+    /// `kind`.
+    pub fn with_checksums(mut self, on: bool, kind: Checksum) -> LinkDecoder {
+        self.checksums = on.then_some(kind.sum_len());
+        self
+    }
+
+    /// With varint flags (the session's compat flag), or not.
+    pub fn varint_flags(mut self, on: bool) -> LinkDecoder {
+        self.form = FlagForm::of(on);
         self
     }
 
     /// Reads the next entry, or the end of the list with its I/O error bits.
     pub fn get(&mut self, r: &mut impl Read) -> io::Result<Result<Received, i32>> {
-        let first = get_byte(r)?;
-        if first == 0 {
-            return Ok(Err(0));
-        }
-        let mut flags = u16::from(first);
-        if flags & xmit::EXTENDED_FLAGS != 0 {
-            flags |= u16::from(get_byte(r)?) << 8;
-        }
-        if flags == xmit::EXTENDED_FLAGS | xmit::IO_ERROR_ENDLIST {
-            return Ok(Err(get_varint(r)?.max(1)));
-        }
+        let flags = match self.form.get(r)? {
+            Ok(flags) => flags,
+            Err(io_error) => return Ok(Err(io_error)),
+        };
         let hlinked = self.hard_links && flags & HLINKED != 0;
         if flags & HLINKED != 0 && !self.hard_links {
             return Err(invalid("a hard-linked entry without -H".into()));
@@ -195,9 +199,9 @@ impl LinkDecoder {
             rdev,
             link,
         };
-        let checksum = if self.checksums && kind == 0o100000 {
+        let checksum = if let Some(len) = self.checksums.filter(|_| kind == 0o100000) {
             let mut sum = [0u8; 16];
-            r.read_exact(&mut sum)?;
+            r.read_exact(&mut sum[..len])?;
             Some(sum)
         } else {
             None
@@ -227,28 +231,24 @@ pub enum Mark {
 }
 
 /// Rewrites the entry [`Encoder::put`](crate::flist::Encoder::put) just appended at
-/// `out[start..]` as `mark` says. A later hard link keeps its flags and name and loses
-/// the rest for the first's index: the encoder's state after it is that of its inode,
-/// the first's, which is what the receiver takes too.
-pub fn mark(out: &mut Vec<u8>, start: usize, mark: Mark) -> io::Result<()> {
+/// `out[start..]` as `mark` says, its flags in `form` (the encoder's
+/// [`form`](crate::flist::Encoder::form)). A later hard link keeps its flags and name and
+/// loses the rest for the first's index: the encoder's state after it is that of its
+/// inode, the first's, which is what the receiver takes too.
+pub fn mark(out: &mut Vec<u8>, start: usize, mark: Mark, form: FlagForm) -> io::Result<()> {
     let bad = || invalid("an entry to mark that the encoder did not write".into());
-    let head = *out.get(start).ok_or_else(bad)?;
-    let mut flags = u16::from(head);
-    let wide = flags & xmit::EXTENDED_FLAGS != 0;
-    if wide {
-        flags |= u16::from(*out.get(start + 1).ok_or_else(bad)?) << 8;
-    }
-    let header_len = if wide { 2 } else { 1 };
-    let mut body = out.split_off(start + header_len);
-    out.truncate(start);
-    match mark {
-        Mark::FirstLink => flags |= HLINKED | HLINK_FIRST,
-        Mark::LaterLink(_) => flags |= HLINKED,
-        Mark::ImpliedDir => flags |= xmit::TOP_DIR | xmit::NO_CONTENT_DIR,
-        Mark::NoContentDir => flags = (flags & !xmit::TOP_DIR) | xmit::NO_CONTENT_DIR,
-    }
-    flags |= xmit::EXTENDED_FLAGS;
-    out.extend_from_slice(&flags.to_le_bytes());
+    let entry = out.split_off(start);
+    let mut flags = 0u16;
+    let header_len = form.rewrite(&entry, out, |f| {
+        flags = match mark {
+            Mark::FirstLink => f | HLINKED | HLINK_FIRST,
+            Mark::LaterLink(_) => f | HLINKED,
+            Mark::ImpliedDir => f | xmit::TOP_DIR | xmit::NO_CONTENT_DIR,
+            Mark::NoContentDir => (f & !xmit::TOP_DIR) | xmit::NO_CONTENT_DIR,
+        };
+        flags
+    })?;
+    let mut body = entry[header_len..].to_vec();
     if let Mark::LaterLink(first) = mark {
         // Keep the name (shared-prefix byte, length, bytes), then the first's index.
         let mut at = 0usize;
@@ -306,7 +306,13 @@ mod tests {
             devices: true,
             specials: true,
         };
-        for protocol in [30, 31, 32] {
+        for (protocol, varint) in [
+            (30, false),
+            (31, false),
+            (32, false),
+            (30, true),
+            (32, true),
+        ] {
             let list = [
                 (entry("a", 0o040755, 9), Some(Mark::ImpliedDir)),
                 (entry("a/b", 0o040700, 10), None),
@@ -315,17 +321,17 @@ mod tests {
                 (entry("a/b/two", 0o100644, 11), Some(Mark::LaterLink(2))),
                 (entry("a/b/z", 0o100600, 12), None),
             ];
-            let mut enc = Encoder::new(protocol, keep);
+            let mut enc = Encoder::new(protocol, keep).varint_flags(varint);
             let mut wire = Vec::new();
             for (e, m) in &list {
                 let start = wire.len();
                 enc.put(&mut wire, e);
                 if let Some(m) = m {
-                    mark(&mut wire, start, *m).unwrap();
+                    mark(&mut wire, start, *m, enc.form()).unwrap();
                 }
             }
             enc.end(&mut wire, 0);
-            let mut dec = LinkDecoder::new(protocol, keep, true);
+            let mut dec = LinkDecoder::new(protocol, keep, true).varint_flags(varint);
             let mut r = &wire[..];
             let mut got = Vec::new();
             while let Ok(e) = dec.get(&mut r).unwrap() {
@@ -349,9 +355,9 @@ mod tests {
 
     #[test]
     fn checksums_follow_regular_files_and_later_links_share_their_firsts() {
-        let mut enc = Encoder::new(31, Keep::default());
+        let mut enc = Encoder::new(31, Keep::default()).varint_flags(true);
         let mut wire = Vec::new();
-        let sum = [7u8; 16];
+        let sum = [7u8; 8];
         for (e, m) in [
             (entry("d", 0o040755, 1), None),
             (entry("f", 0o100644, 1), Some(Mark::FirstLink)),
@@ -360,19 +366,23 @@ mod tests {
             let start = wire.len();
             enc.put(&mut wire, &e);
             if let Some(m) = m {
-                mark(&mut wire, start, m).unwrap();
+                mark(&mut wire, start, m, enc.form()).unwrap();
             }
             if e.mode & 0o170000 == 0o100000 && !matches!(m, Some(Mark::LaterLink(_))) {
                 wire.extend_from_slice(&sum);
             }
         }
         enc.end(&mut wire, 0);
-        let mut dec = LinkDecoder::new(31, Keep::default(), true).with_checksums(true);
+        // xxh3's sums are 8 bytes.
+        let mut dec = LinkDecoder::new(31, Keep::default(), true)
+            .varint_flags(true)
+            .with_checksums(true, Checksum::Xxh3);
         let mut r = &wire[..];
         let got: Vec<_> = (0..3).map(|_| dec.get(&mut r).unwrap().unwrap()).collect();
+        let padded = [7, 7, 7, 7, 7, 7, 7, 7, 0, 0, 0, 0, 0, 0, 0, 0];
         assert_eq!(got[0].checksum, None);
-        assert_eq!(got[1].checksum, Some(sum));
-        assert_eq!(got[2].checksum, Some(sum));
+        assert_eq!(got[1].checksum, Some(padded));
+        assert_eq!(got[2].checksum, Some(padded));
         assert_eq!(dec.get(&mut r).unwrap(), Err(0));
     }
 

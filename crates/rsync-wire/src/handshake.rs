@@ -1,19 +1,24 @@
 //! The start of a session, before any framing: versions both ways, then (from protocol
-//! 30) the server's compatibility flags, then the checksum seed.
+//! 30) the server's compatibility flags, then (with varint flags) the checksum and
+//! compression names of both sides ([`negotiate`](crate::negotiate)), then the checksum
+//! seed.
 
 use std::io::{self, Read, Write};
 
+use crate::checksum::Checksum;
 use crate::codec::{get_int, get_varint, put_int};
 use crate::compress::Compression;
+use crate::negotiate::{self, Chosen, Wants};
 use crate::{PROTOCOL_NEWEST, PROTOCOL_OLDEST};
 
 /// The capability letters prsync puts after `-e.` in the server's arguments (see
 /// rsync's compat.c): `L` symlink times, `s` symlink name conversion, `f` safe file
 /// lists, `x` no xattr shortcut, `C` the seed first in block sums, `I` in-place partial
-/// dirs. Left out on purpose: `i` (incremental recursion: the file list comes in pieces
-/// interleaved with the transfer), `v` (varint flags and checksum-name negotiation; MD5
-/// is then used), `u` (the names of id 0 in the id lists).
-pub const CAPABILITIES: &str = ".LsfxCI";
+/// dirs, `v` varint entry flags and the negotiation of checksum names (without it
+/// protocol 30 and later use MD5, several times slower than xxh128). Left out on
+/// purpose: `i` (incremental recursion: the file list comes in pieces interleaved with
+/// the transfer), `u` (the names of id 0 in the id lists).
+pub const CAPABILITIES: &str = ".LsfxCIv";
 
 /// The server's `CF_*` compatibility flags.
 pub mod compat {
@@ -49,14 +54,30 @@ pub struct Session {
     /// The seed mixed into block checksums.
     pub seed: i32,
     /// How file data is compressed (`-z`), None for plain tokens: settled from the
-    /// options when nothing is negotiated (see [`compress`](crate::compress)).
+    /// options and [`Chosen::compress`] (see [`compress`](crate::compress)).
     pub compression: Option<Compression>,
+    /// The strong checksum of block sums and whole-file sums (and `-c`'s).
+    pub checksum: Checksum,
+    /// What the names' negotiation settled (nothing without varint flags).
+    pub chosen: Chosen,
 }
 
 impl Session {
     /// Whether the seed goes before the block in MD5 block sums.
     pub fn seed_first(&self) -> bool {
         self.compat & compat::CHKSUM_SEED_FIX != 0
+    }
+
+    /// Whether file-list entry flags go as varints (and the list ends with a varint 0
+    /// and the I/O error bits), and names were negotiated.
+    pub fn varint_flags(&self) -> bool {
+        self.compat & compat::VARINT_FLIST_FLAGS != 0
+    }
+
+    /// The checksum both sides use, from `--checksum-choice` (`forced`), else what was
+    /// negotiated, else MD5 (protocol 30 and later without negotiation).
+    pub(crate) fn settle_checksum(&mut self, forced: Option<Checksum>) {
+        self.checksum = forced.or(self.chosen.checksum).unwrap_or(Checksum::Md5);
     }
 }
 
@@ -70,6 +91,17 @@ pub enum HandshakeError {
     Version(i32),
     /// The server turned on something prsync did not ask for and cannot follow.
     Flags(i32),
+    /// The two sides have no checksum (or compression) name in common.
+    Negotiate {
+        /// `checksum` or `compress`.
+        what: &'static str,
+        /// `server` or `client`: the other side.
+        peer: &'static str,
+        /// The other side's list.
+        theirs: String,
+        /// This side's.
+        ours: String,
+    },
 }
 
 impl std::fmt::Display for HandshakeError {
@@ -89,6 +121,15 @@ impl std::fmt::Display for HandshakeError {
                 f,
                 "its rsync set compatibility flags {c:#x} that prsync did not ask for"
             ),
+            HandshakeError::Negotiate {
+                what,
+                peer,
+                theirs,
+                ours,
+            } => write!(
+                f,
+                "Failed to negotiate a {what} choice: the {peer} lists {theirs:?}, this side {ours:?}"
+            ),
         }
     }
 }
@@ -99,12 +140,14 @@ impl From<io::Error> for HandshakeError {
     }
 }
 
-/// Runs the client's side: sends `offer` (30 to 32), reads the server's version, flags
-/// and seed.
+/// Runs the client's side: sends `offer` (30 to 32), reads the server's version and
+/// flags, crosses the name lists `wants` says when the server turned varint flags on,
+/// and reads the seed.
 pub fn client(
     r: &mut impl Read,
     w: &mut impl Write,
     offer: i32,
+    wants: &Wants,
 ) -> Result<Session, HandshakeError> {
     let mut out = Vec::new();
     put_int(&mut out, offer);
@@ -118,18 +161,30 @@ pub fn client(
         return Err(HandshakeError::Version(remote_version));
     }
     let compat = get_varint(r)?;
-    let unasked = compat::INC_RECURSE | compat::VARINT_FLIST_FLAGS | compat::ID0_NAMES;
+    let unasked = compat::INC_RECURSE | compat::ID0_NAMES;
     if compat & unasked != 0 {
         return Err(HandshakeError::Flags(compat & unasked));
     }
+    let mut chosen = Chosen::default();
+    if compat & compat::VARINT_FLIST_FLAGS != 0 {
+        let mut out = Vec::new();
+        negotiate::put_lists(&mut out, wants, false);
+        w.write_all(&out)?;
+        w.flush()?;
+        chosen = negotiate::read_lists(r, wants, false)?;
+    }
     let seed = get_int(r)?;
-    Ok(Session {
+    let mut session = Session {
         protocol,
         remote_version,
         compat,
         seed,
         compression: None,
-    })
+        checksum: Checksum::Md5,
+        chosen,
+    };
+    session.settle_checksum(wants.checksum);
+    Ok(session)
 }
 
 #[cfg(test)]
@@ -149,7 +204,7 @@ mod tests {
     fn the_smaller_version_wins_and_flags_and_seed_are_read() {
         let mut sent = Vec::new();
         let wire = server_says(31, 0x2e, 12345);
-        let s = client(&mut &wire[..], &mut sent, 32).unwrap();
+        let s = client(&mut &wire[..], &mut sent, 32, &Wants::default()).unwrap();
         assert_eq!(sent, 32i32.to_le_bytes());
         assert_eq!(
             s,
@@ -159,25 +214,71 @@ mod tests {
                 compat: 0x2e,
                 seed: 12345,
                 compression: None,
+                checksum: Checksum::Md5,
+                chosen: Chosen::default(),
             }
         );
         assert!(s.seed_first());
-        let s = client(&mut &server_says(36, 0, 1)[..], &mut Vec::new(), 32).unwrap();
+        let s = client(
+            &mut &server_says(36, 0, 1)[..],
+            &mut Vec::new(),
+            32,
+            &Wants::default(),
+        )
+        .unwrap();
         assert_eq!(s.protocol, 32);
     }
 
     #[test]
     fn an_old_server_or_a_chatty_shell_is_named() {
-        let err = client(&mut &server_says(29, 0, 0)[..], &mut Vec::new(), 32).unwrap_err();
+        let none = Wants::default();
+        let err = client(&mut &server_says(29, 0, 0)[..], &mut Vec::new(), 32, &none).unwrap_err();
         assert!(
             err.to_string().contains("speaks rsync protocol 29"),
             "{err}"
         );
-        let err = client(&mut &b"hello world\n"[..], &mut Vec::new(), 32).unwrap_err();
+        let err = client(&mut &b"hello world\n"[..], &mut Vec::new(), 32, &none).unwrap_err();
         assert!(err.to_string().contains("\"hell\""), "{err}");
-        let err = client(&mut &server_says(32, 0x80, 0)[..], &mut Vec::new(), 32).unwrap_err();
-        assert!(matches!(err, HandshakeError::Flags(0x80)));
-        let err = client(&mut &[32u8, 0][..], &mut Vec::new(), 32).unwrap_err();
+        let err = client(
+            &mut &server_says(32, 0x101, 0)[..],
+            &mut Vec::new(),
+            32,
+            &none,
+        )
+        .unwrap_err();
+        assert!(matches!(err, HandshakeError::Flags(0x101)));
+        let err = client(&mut &[32u8, 0][..], &mut Vec::new(), 32, &none).unwrap_err();
         assert!(matches!(err, HandshakeError::Io(_)));
+    }
+
+    #[test]
+    fn with_varint_flags_the_lists_cross_before_the_seed() {
+        let mut wire = Vec::new();
+        put_int(&mut wire, 32);
+        put_varint(&mut wire, 0xae);
+        crate::codec::put_vstring(&mut wire, b"xxh128 xxh3 xxh64 md5 md4 none").unwrap();
+        put_int(&mut wire, -9);
+        let mut sent = Vec::new();
+        let s = client(&mut &wire[..], &mut sent, 32, &Wants::default()).unwrap();
+        assert!(s.varint_flags());
+        assert_eq!(s.checksum, Checksum::Xxh128);
+        assert_eq!(s.chosen.checksum, Some(Checksum::Xxh128));
+        assert_eq!(s.seed, -9);
+        assert_eq!(&sent[4..], b"\x15xxh128 xxh3 xxh64 md5");
+        // --checksum-choice: nothing crosses, the choice holds.
+        let mut wire = Vec::new();
+        put_int(&mut wire, 31);
+        put_varint(&mut wire, 0xae);
+        put_int(&mut wire, 5);
+        let forced = Wants {
+            checksum: Some(Checksum::Xxh64),
+            compress: false,
+        };
+        let mut sent = Vec::new();
+        let s = client(&mut &wire[..], &mut sent, 32, &forced).unwrap();
+        assert_eq!(
+            (s.checksum, s.chosen.checksum, sent.len()),
+            (Checksum::Xxh64, None, 4)
+        );
     }
 }

@@ -6,9 +6,10 @@
 //! 1. [`handshake`]: both sides send their protocol version as a 4-byte little-endian
 //!    int and use the smaller; from 30 on the server then sends its compatibility flags
 //!    (a varint, chosen from the capability letters the client put after `-e.` in the
-//!    server's arguments), and last the checksum seed (an int). prsync sends `.LsfxCI`:
-//!    no `i` (no incremental recursion, so the file list goes whole, once) and no `v` (so
-//!    there is no checksum-name negotiation: protocol 30 and later then use MD5).
+//!    server's arguments), then with varint flags both sides' checksum and compression
+//!    names ([`negotiate`]), and last the checksum seed (an int). prsync sends
+//!    `.LsfxCIv`: no `i` (no incremental recursion, so the file list goes whole, once);
+//!    `v` gives varint entry flags ([`flist_flags`]) and xxh128 sums with a stock rsync.
 //! 2. [`mux`]: after the handshake every byte travels in frames of a 4-byte header (tag
 //!    plus 7 in the top byte, length in the low three). Tag 0 carries the data stream;
 //!    the others are messages (errors, notices, deleted names) that the receiving side
@@ -17,9 +18,9 @@
 //!    shared name prefix...), both sides sort the list the same way ([`flist::sort`]),
 //!    and files are then named by their index in that order ([`ndx`]).
 //! 4. [`sums`] and [`delta`]: for each file it wants, the receiver's generator sends the
-//!    block checksums of its old copy (a rolling sum and a truncated MD5 each); the sender
-//!    answers with literal data and block references, ending with the MD5 of the whole
-//!    new file.
+//!    block checksums of its old copy (a rolling sum and a truncated strong sum each, of
+//!    the session's [`checksum::Checksum`]); the sender answers with literal data and
+//!    block references, ending with the strong sum of the whole new file.
 //!    With `-z` the tokens go deflated ([`deflate_tokens`]: rsync's zlib or zlibx), as
 //!    [`compress`] settles from the options.
 //! 5. [`itemize`]: the generator sends item flags with each index; the client turns them
@@ -33,11 +34,13 @@ pub mod deflate_tokens;
 pub mod delta;
 pub mod filters;
 pub mod flist;
+pub mod flist_flags;
 pub mod flist_links;
 pub mod handshake;
 pub mod itemize;
 pub mod mux;
 pub mod ndx;
+pub mod negotiate;
 pub mod server_args;
 pub mod server_handshake;
 pub mod server_request;

@@ -193,7 +193,7 @@ mod tests {
     #[test]
     fn archive_itemize_delete_is_what_rsync_sends_but_for_the_capabilities() {
         // rsync 3.4 sends `--server -logDtpre.iLsfxCIvu --log-format=%i --delete . /d/`
-        // for `-ai --delete`; prsync leaves out `i`, `v` and `u` (see handshake).
+        // for `-ai --delete`; prsync leaves out `i` and `u` (see handshake).
         let o = ServerOptions {
             links: true,
             owner: true,
@@ -211,7 +211,7 @@ mod tests {
             o.argv(&["/d/".into()]),
             [
                 "--server",
-                "-logDtpre.LsfxCI",
+                "-logDtpre.LsfxCIv",
                 "--log-format=%i",
                 "--delete",
                 ".",
@@ -225,7 +225,7 @@ mod tests {
         };
         assert_eq!(
             partial.argv(&["/d/".into()]),
-            ["--server", "-re.LsfxCI", "--partial", ".", "/d/"]
+            ["--server", "-re.LsfxCIv", "--partial", ".", "/d/"]
         );
         let mkpath = ServerOptions {
             recursive: true,
@@ -234,7 +234,7 @@ mod tests {
         };
         assert_eq!(
             mkpath.argv(&["/a/b/".into()]),
-            ["--server", "-re.LsfxCI", "--mkpath", ".", "/a/b/"]
+            ["--server", "-re.LsfxCIv", "--mkpath", ".", "/a/b/"]
         );
         let zlibx = ServerOptions {
             recursive: true,
@@ -249,7 +249,7 @@ mod tests {
             zlibx.argv(&["/d/".into()]),
             [
                 "--server",
-                "-re.LsfxCI",
+                "-re.LsfxCIv",
                 "--compress-level=9",
                 "--new-compress",
                 ".",
@@ -267,10 +267,10 @@ mod tests {
         let argv = linked.argv(&["/a b/".into()]);
         assert_eq!(
             argv,
-            ["--server", "-svvHre.LsfxCI", "--inplace", ".", "/a b/"]
+            ["--server", "-svvHre.LsfxCIv", "--inplace", ".", "/a b/"]
         );
         let (shell, wire) = secluded(&argv);
-        assert_eq!(shell, ["--server", "-svvHre.LsfxCI"]);
+        assert_eq!(shell, ["--server", "-svvHre.LsfxCIv"]);
         assert_eq!(wire, b"rsync\0--inplace\0.\0/a b/\0\0");
         let pull = ServerOptions {
             server_sends: true,
@@ -289,7 +289,7 @@ mod tests {
             [
                 "--server",
                 "--sender",
-                "-tze.LsfxCI",
+                "-tze.LsfxCIv",
                 "--specials",
                 ".",
                 "src"

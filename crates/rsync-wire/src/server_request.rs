@@ -40,7 +40,7 @@ pub struct ServerRequest {
     pub whole_file: bool,
     /// `-H`.
     pub hard_links: bool,
-    /// `-c`: files are compared by their MD5, which the list carries.
+    /// `-c`: files are compared by their checksum, which the list carries.
     pub checksum: bool,
     /// `-b` (or `--backup-dir`): what is replaced or deleted is kept.
     pub backup: bool,
@@ -97,6 +97,8 @@ pub struct ServerRequest {
     pub log_file_format: Option<String>,
     /// `--checksum-seed=N`.
     pub checksum_seed: Option<i32>,
+    /// `--checksum-choice=NAME[,NAME]`, as given: the checksum is then not negotiated.
+    pub checksum_choice: Option<String>,
     /// `-z`, `--compress-choice` (`--old-compress`, `--new-compress`),
     /// `--compress-level`: what compression the client asked for.
     pub compress: Asked,
@@ -131,6 +133,7 @@ const TAKES_VALUE: &[&str] = &[
     "--copy-dest",
     "--link-dest",
     "--checksum-choice",
+    "--cc",
     "--compress-choice",
     "--zc",
     "--compress-level",
@@ -248,6 +251,9 @@ impl ServerRequest {
                     ("--old-compress", None) => req.compress.choice = Some("zlib".into()),
                     ("--compress-choice" | "--zc", Some(c)) => {
                         req.compress.choice = Some(c.to_string())
+                    }
+                    ("--checksum-choice" | "--cc", Some(c)) => {
+                        req.checksum_choice = Some(c.to_string())
                     }
                     ("--compress-level" | "--zl", Some(n)) => match n.parse() {
                         Ok(n) => req.compress.level = Some(n),

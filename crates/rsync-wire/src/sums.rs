@@ -16,7 +16,7 @@ pub struct SumHead {
     pub count: i32,
     /// Each block's length, but for the last.
     pub blength: i32,
-    /// How many bytes of each block's MD5 are sent.
+    /// How many bytes of each block's strong sum are sent.
     pub s2length: i32,
     /// The last block's length, when shorter (0 if not).
     pub remainder: i32,
@@ -65,7 +65,7 @@ impl SumHead {
 pub struct BlockSum {
     /// Its rolling sum.
     pub rolling: u32,
-    /// The first `s2length` bytes of its MD5.
+    /// The first `s2length` bytes of its strong sum.
     pub strong: Vec<u8>,
     /// Its length.
     pub len: usize,
@@ -144,7 +144,7 @@ pub fn block_length(len: u64) -> i32 {
     ((root & !7).max(BLOCK_SIZE)).min(MAX_BLOCK_SIZE as u64) as i32
 }
 
-/// The head for a basis of `len` bytes cut into `blength` blocks, with whole MD5s.
+/// The head for a basis of `len` bytes cut into `blength` blocks, with whole 16-byte strong sums.
 pub fn head_for(len: u64, blength: i32) -> SumHead {
     let b = blength as u64;
     SumHead {
@@ -158,8 +158,9 @@ pub fn head_for(len: u64, blength: i32) -> SumHead {
 /// How many bytes of each block's strong sum a generator sends for a basis of `len` bytes
 /// in `blength` blocks, as rsync's `sum_sizes_sqroot` sizes them: enough bits that a
 /// false match stays unlikely for a file that size (10 bits of bias, two a doubling of
-/// the file, less one a doubling of the block, less the rolling sum's 32), from 2 to 16.
-pub fn strong_length(len: u64, blength: i32) -> i32 {
+/// the file, less one a doubling of the block, less the rolling sum's 32), from 2 to
+/// `sum_len` (the session's checksum's length, 16 at most).
+pub fn strong_length(len: u64, blength: i32, sum_len: usize) -> i32 {
     let mut bits: i32 = 10;
     let mut l = len;
     while {
@@ -175,7 +176,7 @@ pub fn strong_length(len: u64, blength: i32) -> i32 {
     } {
         bits -= 1;
     }
-    ((bits + 1 - 32 + 7) / 8).clamp(2, 16)
+    ((bits + 1 - 32 + 7) / 8).clamp(2, sum_len.min(16) as i32)
 }
 
 #[cfg(test)]
@@ -198,9 +199,11 @@ mod length_tests {
     fn strong_sums_are_as_long_as_rsync_sends_them() {
         // rsync 3.5.0 sends 2 bytes up to some MB (10,461 bytes of sums for 3 MB), more
         // as files grow.
-        assert_eq!(strong_length(1000, 700), 2);
-        assert_eq!(strong_length(3_000_000, block_length(3_000_000)), 2);
-        assert_eq!(strong_length(1 << 40, block_length(1 << 40)), 6);
-        assert_eq!(strong_length(u64::MAX, MAX_BLOCK_SIZE), 11);
+        assert_eq!(strong_length(1000, 700, 16), 2);
+        assert_eq!(strong_length(3_000_000, block_length(3_000_000), 16), 2);
+        assert_eq!(strong_length(1 << 40, block_length(1 << 40), 16), 6);
+        assert_eq!(strong_length(u64::MAX, MAX_BLOCK_SIZE, 16), 11);
+        // xxh3 and xxh64 sums are 8 bytes: no block sum is longer.
+        assert_eq!(strong_length(u64::MAX, MAX_BLOCK_SIZE, 8), 8);
     }
 }

@@ -102,15 +102,20 @@ pub fn of_sender(sender: &LocalSender, opts: &Options) -> Listed {
     }
 }
 
+/// What decides a list's bytes beyond the list: the protocol version, and whether entry
+/// flags go as varints.
+type Form = (i32, bool);
+
 /// The list of a push and its bytes on the wire, shared by every host of the run.
 pub struct Plan {
     /// The list.
     pub listed: Listed,
     /// How long making it took (`--stats`' `File list generation time`).
     pub built: Duration,
-    /// What the list is sent as, by protocol version: made by the first host that speaks
-    /// it, then the same bytes go to every other such host.
-    encoded: Mutex<HashMap<i32, Arc<Vec<u8>>>>,
+    /// What the list is sent as, by protocol version and whether entry flags go as
+    /// varints (a stock rsync before 3.2 has no varint flags): made by the first host
+    /// that speaks it, then the same bytes go to every other such host.
+    encoded: Mutex<HashMap<Form, Arc<Vec<u8>>>>,
     /// The filter rules went before the list was made (a `--files-from` list read on the
     /// host comes after them): the encoded bytes hold only the list.
     pub rules_sent: bool,
@@ -130,23 +135,23 @@ impl Plan {
     /// What the client sends the receiving server before its first request: the filter
     /// rules (only when the receiver deletes, which must spare what they exclude, or
     /// prunes), the
-    /// file list and the id lists, at `protocol`.
-    pub fn encoded(&self, protocol: i32, opts: &Options) -> Arc<Vec<u8>> {
+    /// file list and the id lists, at `protocol`, with varint flags or not.
+    pub fn encoded(&self, protocol: i32, varint_flags: bool, opts: &Options) -> Arc<Vec<u8>> {
         let mut cache = self.encoded.lock().unwrap_or_else(|e| e.into_inner());
         cache
-            .entry(protocol)
-            .or_insert_with(|| Arc::new(self.encode(protocol, opts)))
+            .entry((protocol, varint_flags))
+            .or_insert_with(|| Arc::new(self.encode(protocol, varint_flags, opts)))
             .clone()
     }
 
-    fn encode(&self, protocol: i32, opts: &Options) -> Vec<u8> {
+    fn encode(&self, protocol: i32, varint_flags: bool, opts: &Options) -> Vec<u8> {
         let keep = super::push::keep_of(opts);
         let mut buf = Vec::new();
         // A receiver that deletes or prunes (-m) reads the rules first.
         if !self.rules_sent {
             put_rules_for(&mut buf, opts);
         }
-        let mut enc = Encoder::new(protocol, keep);
+        let mut enc = Encoder::new(protocol, keep).varint_flags(varint_flags);
         // With -H, the index (in the list's order) of each group's first entry.
         let mut firsts: HashMap<u32, u32> = HashMap::new();
         for (i, item) in self.listed.items.iter().enumerate() {
@@ -160,7 +165,7 @@ impl Plan {
                         Mark::FirstLink
                     }
                 };
-                mark(&mut buf, start, m).expect("the entry to mark was just encoded");
+                mark(&mut buf, start, m, enc.form()).expect("the entry to mark was just encoded");
             }
         }
         enc.end(&mut buf, self.listed.io_error);

@@ -2,8 +2,9 @@
 //! (crate prtools-rsync-wire) on the same remote shell, with no prsync agent on the host.
 //!
 //! This covers what a mirror needs: `-r -l -p -t -g -o -D`, `-i`, `-n` (push only), `-W`,
-//! `-z` (rsync's zlib, or zlibx with `--compress-choice`; see prtools-rsync-wire's
-//! `compress`),
+//! `-z` (zlibx negotiated with an rsync 3.2 or later, else zlib; zlibx or zlib by
+//! `--compress-choice`; see prtools-rsync-wire's `compress`), `--checksum-choice`
+//! (xxh128, negotiated by default, xxh3, xxh64, md5), `--debug=NSTR`,
 //! `--delete` and filter rules (sent to the server as rsync sends them: a receiving server
 //! spares what they exclude, a sending one lists by them), a push to one host or many, or
 //! a pull from one. Anything else is refused
@@ -11,7 +12,7 @@
 //!
 //! A push to many runs in the agent path's client, one connection per host: the sources
 //! are listed once (by prsync's own sender), the list is encoded once per protocol version
-//! and the same bytes go to every host that speaks it. There, with the default wire, a host
+//! and flag form (varint flags or not) and the same bytes go to every host that speaks it. There, with the default wire, a host
 //! where the agent cannot run (another machine, a noexec home, `--no-bootstrap`) is served
 //! by its rsync in the same run ([`serve`]).
 
@@ -28,8 +29,10 @@ use std::os::unix::ffi::OsStrExt;
 use std::sync::{Arc, OnceLock};
 use std::time::{Duration, Instant};
 
+use prtools_rsync_wire::checksum::Checksum;
 use prtools_rsync_wire::compress::Asked;
 use prtools_rsync_wire::handshake::{self, HandshakeError, Session};
+use prtools_rsync_wire::negotiate::Wants;
 use prtools_rsync_wire::server_args::{self, ServerOptions};
 use prtools_rsync_wire::PROTOCOL_NEWEST;
 use prtools_transport::{
@@ -316,6 +319,10 @@ fn long_options(opts: &Options, pulling: bool) -> Vec<String> {
     if opts.more.modify_window > 0 && !pulling {
         long.push(format!("--modify-window={}", opts.more.modify_window));
     }
+    if let Some(choice) = &opts.more.checksum_choice {
+        // As rsync's client: the server then lists no checksums either.
+        long.push(format!("--checksum-choice={choice}"));
+    }
     // Last, as rsync's -M: what the user gave the far side as it is.
     long.extend(
         opts.more
@@ -324,6 +331,34 @@ fn long_options(opts: &Options, pulling: bool) -> Vec<String> {
             .map(|o| String::from_utf8_lossy(o).into_owned()),
     );
     long
+}
+
+/// `--debug=NSTR`'s lines, as rsync's client prints them once the seed is read: the
+/// checksum, and the compression when the data is compressed; "negotiated" when the
+/// handshake settled it, not an option.
+fn nstr_lines(session: &Session) -> String {
+    let how = |negotiated: bool| if negotiated { " negotiated" } else { "" };
+    let mut lines = format!(
+        "Client{} checksum: {}\n",
+        how(session.chosen.checksum.is_some()),
+        session.checksum.name()
+    );
+    if let Some(c) = session.compression {
+        lines.push_str(&format!(
+            "Client{} compress: {} (level {})\n",
+            how(session.chosen.compress.is_some()),
+            c.name(),
+            c.level
+        ));
+    }
+    lines
+}
+
+/// `--checksum-choice`'s checksum, None when it is to be negotiated (resolve() has
+/// checked the name).
+fn checksum_choice(opts: &Options) -> Option<Checksum> {
+    let choice = opts.more.checksum_choice.as_deref()?;
+    Checksum::choice(choice).ok().flatten()
 }
 
 /// The rsync to run on the hosts.
@@ -443,21 +478,33 @@ fn session(
     let pulling = matches!(opts.remote, Remote::Pull(_));
     let started = Instant::now();
     link.input.timeout = Some(opts.config.connect_timeout + START_GRACE);
-    // Names are not negotiated (prsync does not ask for varint flags): -z is as asked,
-    // and the server is told the same on its command line.
-    let compression = asked(opts)
+    // The server is told -z's choice (if any) on its command line; plain -z's name is
+    // negotiated when the server turns varint flags on.
+    let compress = asked(opts);
+    compress
         .settle(None)
         .map_err(|e| Ended::Failed(exit::SYNTAX, format!("{e}; hint: {COMPRESS_HINT}")))?;
+    let wants = Wants {
+        checksum: checksum_choice(opts),
+        compress: compress.negotiates(),
+    };
     if !preamble.is_empty() {
         if let Err(e) = link.output.write_all(preamble) {
             let e = HandshakeError::Io(e);
             return Err(failed_start(link, program(opts), cannot, e, voice));
         }
     }
-    let session = match handshake::client(&mut link.input, &mut link.output, PROTOCOL_NEWEST) {
-        Ok(s) => Session { compression, ..s },
-        Err(e) => return Err(failed_start(link, program(opts), cannot, e, voice)),
-    };
+    let mut session =
+        match handshake::client(&mut link.input, &mut link.output, PROTOCOL_NEWEST, &wants) {
+            Ok(s) => s,
+            Err(e) => return Err(failed_start(link, program(opts), cannot, e, voice)),
+        };
+    session.compression = compress
+        .settle(session.chosen.compress)
+        .map_err(|e| Ended::Failed(exit::SYNTAX, format!("{e}; hint: {COMPRESS_HINT}")))?;
+    if opts.more.debug_nstr {
+        voice.out(nstr_lines(&session).as_bytes());
+    }
     link.release_stderr();
     link.input.timeout = opts.config.command_timeout;
     let result = if pulling {
@@ -756,6 +803,9 @@ fn more_unsupported(more: &crate::more_options::More, pulling: bool) -> bool {
         compress_level: None,
         compress_chosen: false,
         compress_choice: None,
+        checksum_chosen: false,
+        checksum_choice: None,
+        debug_nstr: false,
         remote_options: Vec::new(),
         omit_link_times: false,
         from0: false,

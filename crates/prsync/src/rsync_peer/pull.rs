@@ -1,7 +1,7 @@
 //! A pull over rsync's protocol: the host's `rsync --server --sender` sends; this side is
 //! rsync's generator (it walks the list, makes folders and links, and asks for the files
 //! it lacks with the block sums of its old copies) and its receiver (it rebuilds each
-//! file from the tokens into a temp file, checks the whole-file MD5, and renames it into
+//! file from the tokens into a temp file, checks the whole-file sum, and renames it into
 //! place).
 //!
 //! rsync runs those two as processes; here they take turns: each file asked for is
@@ -25,7 +25,7 @@ use std::rc::Rc;
 use std::sync::Arc;
 
 use prtools_mapped::Mapped;
-use prtools_rsync_wire::checksum::{rolling, strong};
+use prtools_rsync_wire::checksum::rolling;
 use prtools_rsync_wire::codec::{get_varlong, invalid, put_int, put_shortint, put_varint};
 use prtools_rsync_wire::deflate_tokens::Decoder as TokenDecoder;
 use prtools_rsync_wire::delta;
@@ -134,11 +134,12 @@ fn body(
     });
     let list_start = input.get_mut().received();
 
-    let mut decoder = Decoder::new(session.protocol, keep);
+    let varint = session.varint_flags();
+    let mut decoder = Decoder::new(session.protocol, keep).varint_flags(varint);
     // With -H: each hard-linked entry's group, by name (the index of its first as sent).
     let mut linked = opts
         .hard_links
-        .then(|| LinkDecoder::new(session.protocol, keep, true));
+        .then(|| LinkDecoder::new(session.protocol, keep, true).varint_flags(varint));
     let mut groups_of: HashMap<Vec<u8>, u32> = HashMap::new();
     let mut list = Vec::new();
     let remote_io_error = loop {
@@ -674,12 +675,14 @@ impl Pull<'_> {
                 let mut head = head_for(len, block_length(len));
                 // Only as much of each strong sum as rsync sends: the whole-file sum
                 // still checks the result.
-                head.s2length = strong_length(len, head.blength);
+                let checksum = self.session.checksum;
+                head.s2length = strong_length(len, head.blength, checksum.sum_len());
                 head.put(&mut b);
                 let keep = head.s2length as usize;
                 for block in m.chunks(head.blength as usize) {
                     put_int(&mut b, rolling(block) as i32);
-                    let sum = strong(block, self.session.seed, self.session.seed_first());
+                    let sum =
+                        checksum.block_sum(block, self.session.seed, self.session.seed_first());
                     b.extend_from_slice(&sum[..keep]);
                 }
                 head
@@ -919,11 +922,13 @@ impl Pull<'_> {
             literal: 0,
             matched: 0,
         };
-        let result = delta::receive_coded(input, basis, head, &mut w, self.coder.as_mut())
-            .and_then(|ok| {
-                w.flush()?;
-                Ok(ok)
-            });
+        let checksum = self.session.checksum;
+        let result =
+            delta::receive_coded(input, basis, head, checksum, &mut w, self.coder.as_mut())
+                .and_then(|ok| {
+                    w.flush()?;
+                    Ok(ok)
+                });
         let (literal, matched) = (w.literal, w.matched);
         let written = literal + matched;
         let file = w.inner.into_inner().map_err(|e| e.into_error());

@@ -205,7 +205,7 @@ fn session_body(
     let out = &mut link.output;
     out.frame();
     let before = out.sent();
-    out.write_all(&plan.encoded(protocol, opts))?;
+    out.write_all(&plan.encoded(protocol, session.varint_flags(), opts))?;
     out.flush()?;
     stats.flist_bytes = out.sent() - before;
     stats.flist_time = plan.built;
@@ -300,10 +300,7 @@ fn session_body(
             out,
             file.bytes(&small),
             &blocks,
-            Seed {
-                seed: session.seed,
-                first: session.seed_first(),
-            },
+            Seed::from(session),
             coder.as_mut(),
         )?;
         let stats = &mut outcome.stats;

@@ -13,15 +13,16 @@
 //! `-n`, `-W`, `-I`, `-u`, `-b` (`--backup-dir`, `--suffix`), `--log-file` (receiving),
 //! `--partial-dir` (as a basis) and `--delay-updates` (not with `--delete`), `--delete` (before, during, after, delay), `--existing`, `--ignore-existing`, `--size-only`, `--numeric-ids`,
 //! filter rules (but per-folder merge files), `--files-from`, `-s`, and rrsync's
-//! `--confine-root` and `--drop-D`. The server never turns on incremental recursion or
-//! varint flags (see prtools-rsync-wire's `server_handshake`): a client then sends the
-//! list whole and uses MD5, and its `-v` says `building file list` as with an rsync
-//! 3.0 server.
+//! `--confine-root` and `--drop-D`. The server never turns on incremental recursion
+//! (see prtools-rsync-wire's `server_handshake`): a client then sends the list whole,
+//! and its `-v` says `building file list` as with an rsync 3.0 server. It turns on
+//! varint flags for a client that asks (every rsync 3.2 and later), and the two then
+//! negotiate the checksum (xxh128 between this server and a stock rsync; xxh3, xxh64
+//! and md5 with `--checksum-choice`) and, for plain `-z`, the compression.
 //!
-//! `-z` codes the file data as rsync's zlib (the default) or zlibx (`-zz`,
-//! `--new-compress`, `--compress-choice=zlibx`) token streams: with no varint flags there
-//! is no negotiation of names, so a stock client uses what its options say, as with an
-//! rsync 3.0 server; zstd and lz4 are refused by name.
+//! `-z` codes the file data as rsync's zlibx (what plain `-z` negotiates here) or zlib
+//! (`--old-compress`, `--compress-choice=zlib`, or a client that does not negotiate)
+//! token streams; zstd and lz4 are refused by name, and never listed.
 //!
 //! What is not built (`-A`, `-X`, `-K`, `--inplace`, `--link-dest` and the other basis
 //! folders...) is refused before the handshake, with one line on stderr (which the
@@ -40,9 +41,11 @@ use std::io::{self, BufReader, BufWriter};
 use std::sync::atomic::AtomicU64;
 use std::sync::{Arc, Mutex};
 
+use prtools_rsync_wire::checksum::Checksum;
 use prtools_rsync_wire::flist::Keep;
 use prtools_rsync_wire::handshake::{HandshakeError, Session};
 use prtools_rsync_wire::mux::Demux;
+use prtools_rsync_wire::negotiate::Wants;
 use prtools_rsync_wire::server_handshake;
 use prtools_rsync_wire::server_request::{read_protected_args, ServerRequest};
 
@@ -95,14 +98,25 @@ pub fn serve(args: &[OsString]) -> i32 {
         );
         return UNSUPPORTED;
     }
-    let compression = match req.compress.settle(None) {
-        Ok(c) => c,
-        Err(e) => {
+    if let Err(e) = req.compress.settle(None) {
+        eprintln!(
+            "prsync: --server: {e}; hint: give the client --compress-choice=zlibx, or point --rsync-path at rsync"
+        );
+        return UNSUPPORTED;
+    }
+    let checksum = match req.checksum_choice.as_deref().map(Checksum::choice) {
+        None => None,
+        Some(Ok(c)) => c,
+        Some(Err(e)) => {
             eprintln!(
-                "prsync: --server: {e}; hint: give the client --compress-choice=zlibx, or point --rsync-path at rsync"
+                "prsync: --server: {e}; hint: give the client --checksum-choice=xxh128, or point --rsync-path at rsync"
             );
             return UNSUPPORTED;
         }
+    };
+    let wants = Wants {
+        checksum,
+        compress: req.compress.negotiates(),
     };
     let log = match log::ServerLog::open(&req) {
         Ok(l) => l,
@@ -132,9 +146,16 @@ pub fn serve(args: &[OsString]) -> i32 {
         }
     }
     let mut stdout = BufWriter::with_capacity(64 * 1024, io::stdout());
-    let session = match server_handshake::server(&mut stdin, &mut stdout, &req.client_info, seed) {
-        // This server never negotiates names (see the module's docs): -z is as asked.
-        Ok(s) => Session { compression, ..s },
+    let handshake =
+        server_handshake::server(&mut stdin, &mut stdout, &req.client_info, seed, &wants);
+    let session = match handshake {
+        Ok(s) => match req.compress.settle(s.chosen.compress) {
+            Ok(compression) => Session { compression, ..s },
+            Err(e) => {
+                eprintln!("prsync: --server: {e}");
+                return UNSUPPORTED;
+            }
+        },
         Err(HandshakeError::Version(v)) if (0..100).contains(&v) => {
             eprintln!("prsync: --server speaks rsync protocol 30 to 32 and the client speaks {v}; hint: use rsync 3.0.0 or later");
             return exit::PROTOCOL;

@@ -25,7 +25,7 @@ use std::sync::mpsc::{channel, sync_channel, Receiver, Sender, SyncSender, TrySe
 use std::sync::{Arc, Mutex, MutexGuard};
 
 use prtools_mapped::Mapped;
-use prtools_rsync_wire::checksum::{rolling, strong};
+use prtools_rsync_wire::checksum::{rolling, Checksum, Digest, FileSum};
 use prtools_rsync_wire::codec::{invalid, put_int, put_shortint, put_varint, put_vstring};
 use prtools_rsync_wire::deflate_tokens::Decoder;
 use prtools_rsync_wire::delta;
@@ -36,7 +36,7 @@ use prtools_rsync_wire::itemize;
 use prtools_rsync_wire::mux::Tag;
 use prtools_rsync_wire::ndx::{NdxState, NDX_DEL_STATS, NDX_DONE};
 use prtools_rsync_wire::server_request::{DeleteWhen, ServerRequest};
-use prtools_rsync_wire::sums::{block_length, head_for, SumHead};
+use prtools_rsync_wire::sums::{block_length, head_for, strong_length, SumHead};
 use prtools_sync::{Mtime, RelPath, Root};
 
 use super::log::ServerLog;
@@ -86,7 +86,7 @@ struct Recv<'a, W: Write> {
     filters: FilterList,
     /// Each entry's hard-linked group (`-H`).
     groups: Vec<Option<u32>>,
-    /// Each regular file's MD5 (`-c`).
+    /// Each regular file's checksum (`-c`), zero-padded.
     sums: Vec<Option<[u8; 16]>>,
     /// Each group's last member in list order.
     last_of: HashMap<u32, usize>,
@@ -161,8 +161,9 @@ pub(super) fn run<W: Write + Send, R: Read + Send>(
         log.line("receiving file list");
     }
     let keep = super::keep_of(req);
-    let mut decoder =
-        LinkDecoder::new(session.protocol, keep, req.hard_links).with_checksums(req.checksum);
+    let mut decoder = LinkDecoder::new(session.protocol, keep, req.hard_links)
+        .varint_flags(session.varint_flags())
+        .with_checksums(req.checksum, session.checksum);
     let mut received = Vec::new();
     let client_io_error = loop {
         match decoder.get(input)? {
@@ -449,7 +450,7 @@ struct Pending {
 }
 
 /// rsync's receiver: reads the client's answers, rebuilds each file asked for into a
-/// temp file beside it, checks its MD5 and renames it into place.
+/// temp file beside it, checks its whole-file sum and renames it into place.
 struct Incoming<'a, W: Write> {
     req: &'a ServerRequest,
     session: &'a Session,
@@ -552,7 +553,14 @@ impl<'a, W: Write + Send> Incoming<'a, W> {
             Err(err) => {
                 // The data comes all the same: read it past, then say why it went nowhere.
                 let mut coder = self.coder.borrow_mut();
-                delta::receive_coded(input, basis, &p.head, &mut io::sink(), coder.as_mut())?;
+                delta::receive_coded(
+                    input,
+                    basis,
+                    &p.head,
+                    self.session.checksum,
+                    &mut io::sink(),
+                    coder.as_mut(),
+                )?;
                 self.failed.fetch_or(IOERR_GENERAL, Ordering::Relaxed);
                 return self.out().message(
                     Tag::ErrorXfer,
@@ -563,7 +571,8 @@ impl<'a, W: Write + Send> Incoming<'a, W> {
         let ok = {
             let mut w = io::BufWriter::with_capacity(256 * 1024, &mut file);
             let mut coder = self.coder.borrow_mut();
-            let ok = delta::receive_coded(input, basis, &p.head, &mut w, coder.as_mut())?;
+            let kind = self.session.checksum;
+            let ok = delta::receive_coded(input, basis, &p.head, kind, &mut w, coder.as_mut())?;
             match w.flush() {
                 Ok(()) => ok,
                 Err(err) => {
@@ -693,46 +702,31 @@ fn backup(req: &ServerRequest, dest: &Path, rel: &RelPath) -> io::Result<()> {
     std::fs::rename(&from, &to).map_err(at(&to))
 }
 
-/// The MD5 of a file's data, as `-c` compares it (all zeros if it cannot be read, which
-/// then never matches).
-pub(super) fn file_md5(path: &Path) -> [u8; 16] {
-    use prtools_rsync_wire::checksum::FileSum;
-    let mut sum = FileSum::default();
+/// The checksum of a file's data (the session's `kind`), as `-c` compares it and sends
+/// it in the list (all zeros if it cannot be read, which then never matches).
+pub(super) fn file_sum(path: &Path, kind: Checksum) -> Digest {
+    let mut sum = FileSum::new(kind);
+    let unread = Digest::new([0; 16], kind.sum_len());
     let Ok(mut f) = std::fs::File::open(path) else {
-        return [0; 16];
+        return unread;
     };
     let mut buf = vec![0u8; 256 * 1024];
     loop {
         match f.read(&mut buf) {
             Ok(0) => return sum.finish(),
             Ok(n) => sum.update(&buf[..n]),
-            Err(_) => return [0; 16],
+            Err(_) => return unread,
         }
     }
 }
 
 /// The head rsync's generator sends for a basis of `len` bytes: its block length, and
-/// only as many bytes of each block's MD5 as the file's size calls for (at least 2), so
-/// that the sums cost what they cost with rsync on this side.
-fn short_head(len: u64) -> SumHead {
+/// only as many bytes of each block's strong sum as the file's size calls for (at least
+/// 2, at most the checksum's `sum_len`), so that the sums cost what they cost with rsync
+/// on this side.
+fn short_head(len: u64, sum_len: usize) -> SumHead {
     let mut head = head_for(len, block_length(len));
-    let mut bits = 10i32;
-    let mut l = len;
-    while {
-        l >>= 1;
-        l > 0
-    } {
-        bits += 2;
-    }
-    let mut c = head.blength;
-    while {
-        c >>= 1;
-        c > 0
-    } && bits > 0
-    {
-        bits -= 1;
-    }
-    head.s2length = ((bits + 1 - 32 + 7) / 8).clamp(2, 16);
+    head.s2length = strong_length(len, head.blength, sum_len);
     head
 }
 
@@ -1334,7 +1328,8 @@ impl<'a, W: Write + Send> Recv<'a, W> {
         if let Some(h) = basis {
             let same = h.size() == e.size
                 && if self.req.checksum {
-                    self.sums.get(ndx as usize).copied().flatten() == Some(file_md5(&path))
+                    self.sums.get(ndx as usize).copied().flatten()
+                        == Some(file_sum(&path, self.session.checksum).padded())
                 } else {
                     !self.req.ignore_times && (self.req.size_only || h.mtime() == e.mtime)
                 };
@@ -1396,12 +1391,13 @@ impl<'a, W: Write + Send> Recv<'a, W> {
         };
         let head = match &map {
             Some(m) if !m.is_empty() => {
-                let head = short_head(m.len() as u64);
+                let kind = self.session.checksum;
+                let head = short_head(m.len() as u64, kind.sum_len());
                 head.put(&mut b);
                 for block in m.chunks(head.blength as usize) {
                     put_int(&mut b, rolling(block) as i32);
                     b.extend_from_slice(
-                        &strong(block, self.session.seed, self.session.seed_first())
+                        &kind.block_sum(block, self.session.seed, self.session.seed_first())
                             [..head.s2length as usize],
                     );
                 }
@@ -1766,10 +1762,10 @@ mod tests {
 
     #[test]
     fn sums_are_as_short_as_rsyncs_for_the_size() {
-        // rsync's generator: 2 bytes of MD5 for small files, more as they grow.
-        assert_eq!(short_head(10_000).s2length, 2);
-        assert_eq!(short_head(10_000).blength, 700);
-        assert!(short_head(1 << 34).s2length > 2);
-        assert!(short_head(1 << 34).s2length <= 16);
+        // rsync's generator: 2 bytes of the strong sum for small files, more as they grow.
+        assert_eq!(short_head(10_000, 16).s2length, 2);
+        assert_eq!(short_head(10_000, 16).blength, 700);
+        assert!(short_head(1 << 34, 16).s2length > 2);
+        assert!(short_head(1 << 34, 16).s2length <= 16);
     }
 }

@@ -139,15 +139,15 @@ pub(super) fn run<W: Write>(
     let safe_flist = session.compat & compat::SAFE_FLIST != 0 || session.protocol >= 31;
     let ignore = req.ignore_errors;
     let mut buf = Vec::new();
-    let mut enc = Encoder::new(session.protocol, keep);
+    let mut enc = Encoder::new(session.protocol, keep).varint_flags(session.varint_flags());
     for item in &listed.items {
         let start = buf.len();
         enc.put(&mut buf, &item.entry);
         if let Some(m) = item.mark {
-            mark(&mut buf, start, m)?;
+            mark(&mut buf, start, m, enc.form())?;
         }
         if req.checksum && item.entry.is_file() && !matches!(item.mark, Some(Mark::LaterLink(_))) {
-            buf.extend_from_slice(&super::receive::file_md5(&item.path));
+            buf.extend_from_slice(&super::receive::file_sum(&item.path, session.checksum));
         }
         if buf.len() >= 64 * 1024 {
             out.write_all(&buf)?;
@@ -243,16 +243,7 @@ pub(super) fn run<W: Write>(
         let mut b = Vec::new();
         head.put(&mut b);
         out.write_all(&b)?;
-        delta::send_coded(
-            out,
-            &file,
-            &blocks,
-            Seed {
-                seed: session.seed,
-                first: session.seed_first(),
-            },
-            coder.as_mut(),
-        )?;
+        delta::send_coded(out, &file, &blocks, Seed::from(session), coder.as_mut())?;
         out.flush()?;
     }
     if io_error != listed.io_error && !ignore {
