@@ -104,8 +104,26 @@ pub struct ServerRequest {
     pub client_info: String,
     /// The paths after the options: the first is the folder they are relative to (`.`).
     pub paths: Vec<String>,
-    /// The options given that have no field here, as typed (`-z`, `--inplace`).
+    /// `--compare-dest`, `--copy-dest` and `--link-dest`, in the order given (rsync
+    /// refuses a mix, and so does the server that reads them).
+    pub basis_dirs: Vec<(BasisKind, String)>,
+    /// `-K`: a symlink to a folder on the receiver stands for the folder.
+    pub keep_dirlinks: bool,
+    /// `--inplace`: a file is rewritten where it is, not through a temp file.
+    pub inplace: bool,
+    /// The options given that have no field here, as typed (`-z`, `-A`).
     pub unsupported: Vec<String>,
+}
+
+/// Which of rsync's basis-folder options named a folder.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum BasisKind {
+    /// `--compare-dest`.
+    Compare,
+    /// `--copy-dest`.
+    Copy,
+    /// `--link-dest`.
+    Link,
 }
 
 /// When the receiving side deletes what the sender does not have.
@@ -216,6 +234,16 @@ impl ServerRequest {
                         req.delete_when = DeleteWhen::After;
                     }
                     ("--existing", None) => req.existing = true,
+                    ("--compare-dest", Some(d)) => {
+                        req.basis_dirs.push((BasisKind::Compare, d.to_string()))
+                    }
+                    ("--copy-dest", Some(d)) => {
+                        req.basis_dirs.push((BasisKind::Copy, d.to_string()))
+                    }
+                    ("--link-dest", Some(d)) => {
+                        req.basis_dirs.push((BasisKind::Link, d.to_string()))
+                    }
+                    ("--inplace", None) => req.inplace = true,
                     ("--no-implied-dirs", None) => req.no_implied_dirs = true,
                     ("--files-from", Some(f)) => req.files_from = Some(f.to_string()),
                     ("--from0", None) => req.from0 = true,
@@ -308,6 +336,7 @@ impl ServerRequest {
                 'R' => self.relative = true,
                 'd' => self.dirs = true,
                 'O' => self.omit_dir_times = true,
+                'K' => self.keep_dirlinks = true,
                 'J' => self.omit_link_times = true,
                 'z' => self.compress.z = self.compress.z.saturating_add(1),
                 'e' => {
@@ -450,10 +479,11 @@ mod tests {
     fn options_without_a_field_are_kept_by_name() {
         let req = ServerRequest::parse(&[
             "--server",
-            "-Sre.iLsfxCIvu",
+            "-SAre.iLsfxCIvu",
             "--inplace",
             "--link-dest",
             "old",
+            "--copy-unsafe-links",
             "--backup-dir",
             "bak",
             "--timeout=9",
@@ -461,7 +491,9 @@ mod tests {
             "d",
         ])
         .unwrap();
-        assert_eq!(req.unsupported, ["-S", "--inplace", "--link-dest"]);
+        assert_eq!(req.unsupported, ["-S", "-A", "--copy-unsafe-links"]);
+        assert!(req.inplace);
+        assert_eq!(req.basis_dirs, [(BasisKind::Link, "old".to_string())]);
         assert_eq!(req.backup_dir.as_deref(), Some("bak"));
         assert!(req.backup);
         assert_eq!(req.paths, [".", "d"]);

@@ -12,7 +12,8 @@
 //! Both roles speak protocols 30 to 32 and take `-rlptgoD`, `-H`, `-c`, `-R`, `-d`,
 //! `-n`, `-W`, `-I`, `-u`, `-b` (`--backup-dir`, `--suffix`), `--log-file` (receiving),
 //! `--partial-dir` (as a basis) and `--delay-updates` (not with `--delete`), `--delete` (before, during, after, delay), `--existing`, `--ignore-existing`, `--size-only`, `--numeric-ids`,
-//! filter rules (but per-folder merge files), `--files-from`, `-s`, and rrsync's
+//! `--compare-dest`, `--copy-dest` and `--link-dest` (receiving), `-K` and `--inplace`
+//! (receiving), filter rules and per-folder merge files (see [`filters`]), `--files-from`, `-s`, and rrsync's
 //! `--confine-root` and `--drop-D`. The server never turns on incremental recursion or
 //! varint flags (see prtools-rsync-wire's `server_handshake`): a client then sends the
 //! list whole and uses MD5, and its `-v` says `building file list` as with an rsync
@@ -23,8 +24,7 @@
 //! is no negotiation of names, so a stock client uses what its options say, as with an
 //! rsync 3.0 server; zstd and lz4 are refused by name.
 //!
-//! What is not built (`-A`, `-X`, `-K`, `--inplace`, `--link-dest` and the other basis
-//! folders...) is refused before the handshake, with one line on stderr (which the
+//! What is not built (`-A`, `-X`, `-S`...) is refused before the handshake, with one line on stderr (which the
 //! remote shell carries to the client) and rsync's exit status for an unsupported option,
 //! as rsync does with an option it does not know: never a hang or half a transfer.
 
