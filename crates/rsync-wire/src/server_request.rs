@@ -68,6 +68,8 @@ pub struct ServerRequest {
     pub delete: bool,
     /// When the receiver deletes.
     pub delete_when: DeleteWhen,
+    /// `--delete-excluded` (which implies `--delete`): what the rules exclude goes too.
+    pub delete_excluded: bool,
     /// `-u`: a newer file on the receiver is kept.
     pub update: bool,
     /// `--existing`: nothing new is made on the receiver.
@@ -111,6 +113,9 @@ pub struct ServerRequest {
     pub keep_dirlinks: bool,
     /// `--inplace`: a file is rewritten where it is, not through a temp file.
     pub inplace: bool,
+    /// `--copy-unsafe-links`: a symlink that leads out of the transfer is sent as what
+    /// it points to.
+    pub copy_unsafe_links: bool,
     /// The options given that have no field here, as typed (`-z`, `-A`).
     pub unsupported: Vec<String>,
 }
@@ -234,6 +239,10 @@ impl ServerRequest {
                         req.delete_when = DeleteWhen::After;
                     }
                     ("--existing", None) => req.existing = true,
+                    ("--delete-excluded", None) => {
+                        req.delete = true;
+                        req.delete_excluded = true;
+                    }
                     ("--compare-dest", Some(d)) => {
                         req.basis_dirs.push((BasisKind::Compare, d.to_string()))
                     }
@@ -244,6 +253,7 @@ impl ServerRequest {
                         req.basis_dirs.push((BasisKind::Link, d.to_string()))
                     }
                     ("--inplace", None) => req.inplace = true,
+                    ("--copy-unsafe-links", None) => req.copy_unsafe_links = true,
                     ("--no-implied-dirs", None) => req.no_implied_dirs = true,
                     ("--files-from", Some(f)) => req.files_from = Some(f.to_string()),
                     ("--from0", None) => req.from0 = true,
@@ -483,7 +493,7 @@ mod tests {
             "--inplace",
             "--link-dest",
             "old",
-            "--copy-unsafe-links",
+            "--safe-links",
             "--backup-dir",
             "bak",
             "--timeout=9",
@@ -491,7 +501,7 @@ mod tests {
             "d",
         ])
         .unwrap();
-        assert_eq!(req.unsupported, ["-S", "-A", "--copy-unsafe-links"]);
+        assert_eq!(req.unsupported, ["-S", "-A", "--safe-links"]);
         assert!(req.inplace);
         assert_eq!(req.basis_dirs, [(BasisKind::Link, "old".to_string())]);
         assert_eq!(req.backup_dir.as_deref(), Some("bak"));

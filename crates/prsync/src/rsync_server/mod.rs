@@ -13,7 +13,7 @@
 //! `-n`, `-W`, `-I`, `-u`, `-b` (`--backup-dir`, `--suffix`), `--log-file` (receiving),
 //! `--partial-dir` (as a basis) and `--delay-updates` (not with `--delete`), `--delete` (before, during, after, delay), `--existing`, `--ignore-existing`, `--size-only`, `--numeric-ids`,
 //! `--compare-dest`, `--copy-dest` and `--link-dest` (receiving), `-K` and `--inplace`
-//! (receiving), filter rules and per-folder merge files (see [`filters`]), `--files-from`, `-s`, and rrsync's
+//! (receiving), `--copy-unsafe-links` (sending), filter rules and per-folder merge files (see [`filters`]), `--files-from`, `-s`, and rrsync's
 //! `--confine-root` and `--drop-D`. The server never turns on incremental recursion or
 //! varint flags (see prtools-rsync-wire's `server_handshake`): a client then sends the
 //! list whole and uses MD5, and its `-v` says `building file list` as with an rsync
@@ -200,6 +200,9 @@ fn refused(req: &ServerRequest) -> Option<String> {
                 .is_some_and(|d| d.starts_with('/')))
     {
         return Some("--delay-updates with -H or an absolute --partial-dir".into());
+    }
+    if !req.sender && req.copy_unsafe_links {
+        return Some("--copy-unsafe-links when it receives (a push)".into());
     }
     if req.sender && req.log_file.is_some() {
         return Some("--log-file when it sends (a pull)".into());

@@ -40,6 +40,7 @@ use prtools_rsync_wire::sums::{block_length, head_for, SumHead};
 use prtools_sync::{Mtime, RelPath, Root};
 
 mod alt;
+mod merge;
 
 use super::log::ServerLog;
 use super::wire::{filter_list, no_send, read_filters, read_request, send_ndx, Heard, Out};
@@ -109,6 +110,8 @@ struct Recv<'a, W: Write> {
     log: Option<&'a ServerLog>,
     /// `--compare-dest`, `--copy-dest` or `--link-dest`, resolved below the destination.
     alt: Option<crate::alt_dest::AltDest>,
+    /// The rules in each folder, with its per-folder merge files.
+    rules_at: merge::RulesAt,
 }
 
 /// Receives what the client sends; returns the exit status.
@@ -124,7 +127,10 @@ pub(super) fn run<W: Write + Send, R: Read + Send>(
     let mut filters = FilterList::new();
     if req.delete {
         match filter_list(&read_filters(input)?) {
-            Ok(f) => filters = f,
+            Ok(f) => {
+                filters = f;
+                filters.set_delete_excluded(req.delete_excluded);
+            }
             Err(what) => {
                 out.error(&format!("rsync: [prsync --server] does not do {what} yet; hint: leave it out, or point --rsync-path at rsync"))?;
                 out.flush()?;
@@ -285,6 +291,7 @@ pub(super) fn run<W: Write + Send, R: Read + Send>(
         am_root: unsafe { libc::geteuid() } == 0,
         log,
         alt: None,
+        rules_at: HashMap::new(),
     };
     let mut created = false;
     if !list.is_empty() {
@@ -1710,6 +1717,8 @@ impl<'a, W: Write + Send> Recv<'a, W> {
         let Ok(read) = std::fs::read_dir(self.full(dir)) else {
             return Ok(());
         };
+        let merged = self.rules_in(name)?;
+        let filters = merged.as_deref().unwrap_or(&self.filters);
         for child in read {
             let child = child?;
             let base = child.file_name().as_bytes().to_vec();
@@ -1722,7 +1731,7 @@ impl<'a, W: Write + Send> Recv<'a, W> {
             } else {
                 [name, b"/", &base].concat()
             };
-            if self.filters.is_protected(&rel, meta.is_dir()) {
+            if filters.is_protected(&rel, meta.is_dir()) {
                 continue;
             }
             extras.push(listed_entry(rel, &meta));
