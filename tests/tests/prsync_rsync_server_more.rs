@@ -294,7 +294,6 @@ fn basis_folders_on_a_push_leave_rsyncs_trees_and_lines() {
     for name in ["a", "d/b", "f", "d/e/c"] {
         set_mtime(&src.join(name), 1_600_000_000);
     }
-    age_dirs(&src);
     let node = tc.cluster.node_tmp(1);
     // alt1 (absolute) holds exact copies of a and d/b; alt2 (relative to the
     // destination) an older f with other data, a basis for the delta, and d/e/c with
@@ -309,6 +308,27 @@ fn basis_folders_on_a_push_leave_rsyncs_trees_and_lines() {
     set_mtime(&node.join("alt1/d/b"), 1_600_000_000);
     set_mtime(&node.join("alt2/f"), 1_500_000_000);
     set_mtime(&node.join("alt2/d/e/c"), 1_500_000_000);
+    // A symlink and a fifo as the source has them, which rsync's try_dests_non links,
+    // leaves out or makes anew without a line; and a symlink to elsewhere.
+    std::os::unix::fs::symlink("a", node.join("alt1/l")).unwrap();
+    std::os::unix::fs::symlink("elsewhere", node.join("alt2/m")).unwrap();
+    std::os::unix::fs::symlink("d/b", src.join("m")).unwrap();
+    for made in [src.join("p"), node.join("alt1/p")] {
+        let out = run(Command::new("mkfifo").arg(&made));
+        assert!(out.status.success(), "{}", text(&out.stderr));
+    }
+    for aged in [
+        src.join("l"),
+        node.join("alt1/l"),
+        src.join("p"),
+        node.join("alt1/p"),
+    ] {
+        let out = run(Command::new("touch")
+            .args(["-h", "-m", "-d", "@1500000000"])
+            .arg(&aged));
+        assert!(out.status.success(), "{}", text(&out.stderr));
+    }
+    age_dirs(&src);
     let prsync = prsync_there(&tc);
     let from = format!("{}/", src.display());
     for kind in ["--compare-dest", "--copy-dest", "--link-dest"] {
@@ -330,18 +350,32 @@ fn basis_folders_on_a_push_leave_rsyncs_trees_and_lines() {
             let (want, got) = (&outs[0], &outs[1]);
             assert_eq!(text(&got.stderr), "", "{kind}");
             assert!(items(want).contains("f.st...... f"), "{}", items(want));
+            assert!(items(want).contains(" m -> d/b"), "{}", items(want));
             assert_text_eq!(items(want), items(got));
+            for name in ["d/b", "l", "p"] {
+                let linked = std::fs::symlink_metadata(node.join("by-prsync").join(name))
+                    .map(|m| m.ino())
+                    .ok();
+                let alt = std::fs::symlink_metadata(node.join("alt1").join(name))
+                    .unwrap()
+                    .ino();
+                assert_eq!(linked == Some(alt), kind == "--link-dest", "{kind} {name}");
+            }
+            // The fifo is made by all but --compare-dest; it goes before the trees are
+            // read, as reading one would wait for a writer.
+            for who in ["by-rsync", "by-prsync"] {
+                let fifo = node.join(who).join("p");
+                let made = std::fs::symlink_metadata(&fifo)
+                    .is_ok_and(|m| std::os::unix::fs::FileTypeExt::is_fifo(&m.file_type()));
+                assert_eq!(made, kind != "--compare-dest", "{kind} {who}");
+                let _ = std::fs::remove_file(fifo);
+            }
             assert_eq!(
                 describe(&node.join("by-prsync")),
                 describe(&node.join("by-rsync")),
                 "{kind} {itemize}"
             );
         }
-        let linked = std::fs::metadata(node.join("by-prsync/d/b"))
-            .map(|m| m.ino())
-            .ok();
-        let alt = std::fs::metadata(node.join("alt1/d/b")).unwrap().ino();
-        assert_eq!(linked == Some(alt), kind == "--link-dest", "{kind}");
     }
 
     // Mixed options are refused in rsync's words, and nothing is written.

@@ -1350,6 +1350,13 @@ impl<'a, W: Write + Send> Recv<'a, W> {
                 return self.skip_nonregular(e);
             }
             let target = e.link.clone().unwrap_or_default();
+            let alt = match here {
+                None => self.alt_non(ndx, e, &r)?,
+                Some(_) => alt::AltNon::Nothing,
+            };
+            if let alt::AltNon::Settled = alt {
+                return Ok(());
+            }
             let same = here.as_ref().is_some_and(|h| h.file_type().is_symlink())
                 && std::fs::read_link(&path)
                     .is_ok_and(|t| t.as_os_str().as_bytes() == target.as_slice());
@@ -1375,7 +1382,11 @@ impl<'a, W: Write + Send> Recv<'a, W> {
             if !dry {
                 self.set_attrs(&r, &path, e, true)?;
             }
-            return self.tell(ndx, iflags);
+            return match alt {
+                alt::AltNon::Silent | alt::AltNon::Settled => Ok(()),
+                alt::AltNon::Near(iflags) => self.tell(ndx, iflags),
+                alt::AltNon::Nothing => self.tell(ndx, iflags),
+            };
         }
         if !e.is_file() {
             // Devices need root; rrsync's --drop-D makes neither kind.
@@ -1387,6 +1398,13 @@ impl<'a, W: Write + Send> Recv<'a, W> {
                 };
             if !wanted {
                 return self.skip_nonregular(e);
+            }
+            let alt = match here {
+                None => self.alt_non(ndx, e, &r)?,
+                Some(_) => alt::AltNon::Nothing,
+            };
+            if let alt::AltNon::Settled = alt {
+                return Ok(());
             }
             let same = here.as_ref().is_some_and(|h| {
                 (h.mode() & 0o170000) == (e.mode & 0o170000)
@@ -1414,7 +1432,11 @@ impl<'a, W: Write + Send> Recv<'a, W> {
             if !dry {
                 self.set_attrs(&r, &path, e, false)?;
             }
-            return self.tell(ndx, iflags);
+            return match alt {
+                alt::AltNon::Silent | alt::AltNon::Settled => Ok(()),
+                alt::AltNon::Near(iflags) => self.tell(ndx, iflags),
+                alt::AltNon::Nothing => self.tell(ndx, iflags),
+            };
         }
         // A regular file: unchanged by the quick check, or asked for.
         let basis = here.as_ref().filter(|h| h.is_file());

@@ -28,6 +28,18 @@ pub(super) enum AltFile {
     Basis(Found),
 }
 
+/// What the folders did for a symlink, device or fifo the destination lacks.
+pub(super) enum AltNon {
+    /// Nothing: it is made and itemized as new.
+    Nothing,
+    /// Settled: left out (`--compare-dest`) or linked from the folders.
+    Settled,
+    /// Made, without a line.
+    Silent,
+    /// Made, and itemized with these flags against what the folders hold.
+    Near(u32),
+}
+
 /// The client's basis folders as prsync's, resolved below the destination `dest`; the
 /// warnings rsync gives for a folder that is not there go to the client's stderr.
 pub(super) fn resolve(
@@ -193,9 +205,60 @@ impl<W: Write + Send> Recv<'_, W> {
         let found = self.alt_find(ndx, e, r)?;
         if found.level == Level::Exact {
             let iflags = self.differ(e, &found.stat, itemize::LOCAL_CHANGE | MATCHED);
-            return Some((iflags, self.req.itemize > 1 || self.req.verbose > 1));
+            return Some((iflags, self.shows_exact()));
         }
         Some((self.differ(e, &found.stat, itemize::LOCAL_CHANGE), true))
+    }
+
+    /// Whether rsync's `try_dests_non` itemizes an exact match: with `-ii`, or `-i` and
+    /// `-vv`.
+    fn shows_exact(&self) -> bool {
+        self.req.itemize > 0 && (self.req.itemize > 1 || self.req.verbose > 1)
+    }
+
+    /// rsync's `try_dests_non` for a symlink, device or fifo (entry `ndx`, at `r`) the
+    /// destination lacks. An exact match is linked from the folders with `--link-dest`,
+    /// left out with `--compare-dest` and made without a line with `--copy-dest`; it
+    /// is itemized only with -ii or -vv. A lesser match is made and itemized against it.
+    pub(super) fn alt_non(&mut self, ndx: i32, e: &Entry, r: &RelPath) -> io::Result<AltNon> {
+        let Some(kind) = self.alt.as_ref().map(|a| a.kind) else {
+            return Ok(AltNon::Nothing);
+        };
+        let Some(found) = self.alt_find(ndx, e, Some(r)) else {
+            return Ok(AltNon::Nothing);
+        };
+        if found.level != Level::Exact {
+            let given = itemize::LOCAL_CHANGE | itemize::REPORT_CHANGE;
+            return Ok(AltNon::Near(self.differ(e, &found.stat, given)));
+        }
+        let mut linked = false;
+        let mut cannot = false;
+        if kind == AltKind::Link {
+            linked = self.req.dry_run
+                || match self.alt.as_ref() {
+                    Some(alt) => alt.link(self.root()?, &found.path, r).is_ok(),
+                    None => false,
+                };
+            cannot = !linked;
+        }
+        if self.shows_exact() {
+            let given = match kind {
+                AltKind::Compare => 0,
+                _ => itemize::LOCAL_CHANGE,
+            };
+            let iflags = self.differ(e, &found.stat, given | MATCHED);
+            if linked {
+                self.tell_xname(ndx, iflags, b"")?;
+            } else {
+                self.tell(ndx, iflags)?;
+            }
+        }
+        // Where the destination cannot link it, it is made anew, as rsync falls back to.
+        Ok(match kind {
+            AltKind::Copy => AltNon::Silent,
+            _ if cannot => AltNon::Silent,
+            _ => AltNon::Settled,
+        })
     }
 
     /// Copies the file at `path` (in the folders) to `r`, through a temp file, with the
