@@ -462,6 +462,34 @@ mod tests {
     }
 
     #[test]
+    fn basis_folders_dirlinks_and_delete_excluded_are_read() {
+        let req = ServerRequest::parse(&[
+            "--server",
+            "-Klogre.iLsfxCIvu",
+            "--link-dest=/tmp/a",
+            "--link-dest",
+            "../b",
+            "--delete-excluded",
+            "--inplace",
+            ".",
+            "d/",
+        ])
+        .unwrap();
+        assert!(req.unsupported.is_empty(), "{:?}", req.unsupported);
+        assert!(req.keep_dirlinks && req.inplace);
+        assert!(req.delete && req.delete_excluded);
+        assert_eq!(req.delete_when, DeleteWhen::During);
+        assert_eq!(
+            req.basis_dirs,
+            [
+                (BasisKind::Link, "/tmp/a".to_string()),
+                (BasisKind::Link, "../b".to_string())
+            ]
+        );
+        assert_eq!(req.paths, [".", "d/"]);
+    }
+
+    #[test]
     fn the_agents_bare_server_flag_is_not_a_request() {
         assert_eq!(
             ServerRequest::parse(&["--server"]).map(|r| r.paths.len()),

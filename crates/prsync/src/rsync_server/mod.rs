@@ -13,8 +13,10 @@
 //! `-n`, `-W`, `-I`, `-u`, `-b` (`--backup-dir`, `--suffix`), `--log-file` (receiving),
 //! `--partial-dir` (as a basis) and `--delay-updates` (not with `--delete`), `--delete` (before, during, after, delay), `--existing`, `--ignore-existing`, `--size-only`, `--numeric-ids`,
 //! `--compare-dest`, `--copy-dest` and `--link-dest` (receiving), `-K` and `--inplace`
-//! (receiving), `--copy-unsafe-links` (sending), filter rules and per-folder merge files (see [`filters`]), `--files-from`, `-s`, and rrsync's
-//! `--confine-root` and `--drop-D`. The server never turns on incremental recursion or
+//! (receiving), `--copy-unsafe-links` (sending), filter rules with their per-folder merge
+//! files (read by `list.rs` when sending, by `receive/merge.rs` for `--delete` and
+//! `--delete-excluded`), `--files-from`, `-s`, and rrsync's `--confine-root` and
+//! `--drop-D`. The server never turns on incremental recursion or
 //! varint flags (see prtools-rsync-wire's `server_handshake`): a client then sends the
 //! list whole and uses MD5, and its `-v` says `building file list` as with an rsync
 //! 3.0 server.
