@@ -256,22 +256,22 @@ fn what_the_server_does_not_do_ends_with_one_line_and_no_hang() {
     let prsync = prsync_there(&tc);
     let from = format!("{}/", src.display());
     // An option not built: refused by name before anything is written.
-    let out = rsync(&tc, &prsync, &["-a", "--inplace"], &from, "node1:/tmp/x/");
+    let out = rsync(&tc, &prsync, &["-a", "--sparse"], &from, "node1:/tmp/x/");
     assert_ne!(out.status.code(), Some(0));
     let err = text(&out.stderr);
     assert!(
-        err.contains("prsync: --server does not do --inplace yet; hint: leave it out, or point --rsync-path at rsync"),
+        err.contains("prsync: --server does not do -S yet; hint: leave it out, or point --rsync-path at rsync"),
         "{err}"
     );
     assert!(!tc.cluster.node_tmp(1).join("x").exists());
-    // Filter rules ride on the stream: one the server does not follow (a per-folder
-    // merge file) is refused there, and the client hears why, as an rsync error.
+    // What is refused after the handshake (client names below protocol 31) reaches the
+    // client on the stream, as an rsync error.
     let node_src = tc.cluster.node_tmp(1).join("src");
     make_tree(&node_src);
     let out = rsync(
         &tc,
         &prsync,
-        &["-a", "--filter=: .rules"],
+        &["-a", "--protocol=30", "--files-from=-"],
         "node1:/tmp/src/",
         scratch.join("got").to_str().unwrap(),
     );
@@ -279,7 +279,7 @@ fn what_the_server_does_not_do_ends_with_one_line_and_no_hang() {
     let err = text(&out.stderr);
     assert!(
         err.contains(
-            "rsync: [prsync --server] does not do per-folder filter files (-F, -C, dir-merge) yet"
+            "rsync: [prsync --server] does not do --files-from from the client below protocol 31 yet"
         ),
         "{err}"
     );

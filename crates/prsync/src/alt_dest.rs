@@ -8,10 +8,12 @@
 //! (`--copy-dest`), all without an `-i` line, as rsync does.
 
 use std::ffi::{OsStr, OsString};
+use std::fs::File;
+use std::io;
 use std::os::unix::ffi::{OsStrExt, OsStringExt};
 use std::path::{Path, PathBuf};
 
-use prtools_sync::FileStat;
+use prtools_sync::{FileStat, RelPath, Root};
 
 /// Which of the three options, which rsync does not let one mix.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -69,6 +71,8 @@ pub struct Found {
     pub path: PathBuf,
     /// What `lstat` said of it.
     pub stat: FileStat,
+    /// Which of the folders it is in (rsync's basis type on the wire).
+    pub dir: usize,
 }
 
 impl AltDest {
@@ -175,7 +179,7 @@ impl AltDest {
         attrs_ok: impl Fn(&Path, &FileStat) -> bool,
     ) -> Option<Found> {
         let mut best: Option<Found> = None;
-        for dir in &self.dirs {
+        for (at, dir) in self.dirs.iter().enumerate() {
             let path = dir.join(name);
             let stat = match crate::trust::open_parent(&path, false, self.insecure) {
                 Ok((parent, leaf)) => FileStat::of_name(&parent, &leaf),
@@ -201,13 +205,50 @@ impl AltDest {
                 Level::Data
             };
             if best.as_ref().map_or(true, |b| level > b.level) {
-                best = Some(Found { level, path, stat });
+                best = Some(Found {
+                    level,
+                    path,
+                    stat,
+                    dir: at,
+                });
             }
             if level == Level::Exact {
                 break;
             }
         }
         best
+    }
+
+    /// Opens the file at `path` (a match [`AltDest::find`] gave) for reading: through the
+    /// folders' trust walk and never through a final symlink, as `find` looked at it. A
+    /// folder on the way that another user swapped for a symlink since the look would
+    /// otherwise have a copy read a file from wherever that link leads (rsync's
+    /// copy-dest-symlink-readleak); the open then fails, and the file is sent.
+    pub fn open(&self, path: &Path) -> io::Result<File> {
+        let (dir, leaf) = crate::trust::open_parent(path, false, self.insecure)?;
+        let flags = rustix::fs::OFlags::RDONLY
+            | rustix::fs::OFlags::NOFOLLOW
+            | rustix::fs::OFlags::NONBLOCK
+            | rustix::fs::OFlags::CLOEXEC;
+        let fd = rustix::fs::openat(&dir, leaf.as_slice(), flags, rustix::fs::Mode::empty())
+            .map_err(|e| {
+                io::Error::new(
+                    io::Error::from(e).kind(),
+                    format!("open {}: {}", path.display(), io::Error::from(e)),
+                )
+            })?;
+        // Blocking again for the reads (a fifo was never opened: the match is a regular file).
+        let _ = rustix::fs::fcntl_setfl(&fd, rustix::fs::OFlags::empty());
+        Ok(File::from(fd))
+    }
+
+    /// Hard-links the file at `path` (a match [`AltDest::find`] gave) to `rel` below
+    /// `root` (`--link-dest`): the file is reached through the folders' trust walk, as it
+    /// was looked at, so a folder on the way swapped for another user's link since cannot
+    /// have a file from elsewhere linked into the destination.
+    pub fn link(&self, root: &Root, path: &Path, rel: &RelPath) -> io::Result<()> {
+        let (dir, leaf) = crate::trust::open_parent(path, false, self.insecure)?;
+        root.hard_link_from(&dir, &leaf, path, rel)
     }
 }
 

@@ -68,6 +68,8 @@ pub struct ServerRequest {
     pub delete: bool,
     /// When the receiver deletes.
     pub delete_when: DeleteWhen,
+    /// `--delete-excluded` (which implies `--delete`): what the rules exclude goes too.
+    pub delete_excluded: bool,
     /// `-u`: a newer file on the receiver is kept.
     pub update: bool,
     /// `--existing`: nothing new is made on the receiver.
@@ -106,8 +108,29 @@ pub struct ServerRequest {
     pub client_info: String,
     /// The paths after the options: the first is the folder they are relative to (`.`).
     pub paths: Vec<String>,
-    /// The options given that have no field here, as typed (`-z`, `--inplace`).
+    /// `--compare-dest`, `--copy-dest` and `--link-dest`, in the order given (rsync
+    /// refuses a mix, and so does the server that reads them).
+    pub basis_dirs: Vec<(BasisKind, String)>,
+    /// `-K`: a symlink to a folder on the receiver stands for the folder.
+    pub keep_dirlinks: bool,
+    /// `--inplace`: a file is rewritten where it is, not through a temp file.
+    pub inplace: bool,
+    /// `--copy-unsafe-links`: a symlink that leads out of the transfer is sent as what
+    /// it points to.
+    pub copy_unsafe_links: bool,
+    /// The options given that have no field here, as typed (`-z`, `-A`).
     pub unsupported: Vec<String>,
+}
+
+/// Which of rsync's basis-folder options named a folder.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum BasisKind {
+    /// `--compare-dest`.
+    Compare,
+    /// `--copy-dest`.
+    Copy,
+    /// `--link-dest`.
+    Link,
 }
 
 /// When the receiving side deletes what the sender does not have.
@@ -219,6 +242,21 @@ impl ServerRequest {
                         req.delete_when = DeleteWhen::After;
                     }
                     ("--existing", None) => req.existing = true,
+                    ("--delete-excluded", None) => {
+                        req.delete = true;
+                        req.delete_excluded = true;
+                    }
+                    ("--compare-dest", Some(d)) => {
+                        req.basis_dirs.push((BasisKind::Compare, d.to_string()))
+                    }
+                    ("--copy-dest", Some(d)) => {
+                        req.basis_dirs.push((BasisKind::Copy, d.to_string()))
+                    }
+                    ("--link-dest", Some(d)) => {
+                        req.basis_dirs.push((BasisKind::Link, d.to_string()))
+                    }
+                    ("--inplace", None) => req.inplace = true,
+                    ("--copy-unsafe-links", None) => req.copy_unsafe_links = true,
                     ("--no-implied-dirs", None) => req.no_implied_dirs = true,
                     ("--files-from", Some(f)) => req.files_from = Some(f.to_string()),
                     ("--from0", None) => req.from0 = true,
@@ -314,6 +352,7 @@ impl ServerRequest {
                 'R' => self.relative = true,
                 'd' => self.dirs = true,
                 'O' => self.omit_dir_times = true,
+                'K' => self.keep_dirlinks = true,
                 'J' => self.omit_link_times = true,
                 'z' => self.compress.z = self.compress.z.saturating_add(1),
                 'e' => {
@@ -429,6 +468,34 @@ mod tests {
     }
 
     #[test]
+    fn basis_folders_dirlinks_and_delete_excluded_are_read() {
+        let req = ServerRequest::parse(&[
+            "--server",
+            "-Klogre.iLsfxCIvu",
+            "--link-dest=/tmp/a",
+            "--link-dest",
+            "../b",
+            "--delete-excluded",
+            "--inplace",
+            ".",
+            "d/",
+        ])
+        .unwrap();
+        assert!(req.unsupported.is_empty(), "{:?}", req.unsupported);
+        assert!(req.keep_dirlinks && req.inplace);
+        assert!(req.delete && req.delete_excluded);
+        assert_eq!(req.delete_when, DeleteWhen::During);
+        assert_eq!(
+            req.basis_dirs,
+            [
+                (BasisKind::Link, "/tmp/a".to_string()),
+                (BasisKind::Link, "../b".to_string())
+            ]
+        );
+        assert_eq!(req.paths, [".", "d/"]);
+    }
+
+    #[test]
     fn the_agents_bare_server_flag_is_not_a_request() {
         assert_eq!(
             ServerRequest::parse(&["--server"]).map(|r| r.paths.len()),
@@ -456,10 +523,11 @@ mod tests {
     fn options_without_a_field_are_kept_by_name() {
         let req = ServerRequest::parse(&[
             "--server",
-            "-Sre.iLsfxCIvu",
+            "-SAre.iLsfxCIvu",
             "--inplace",
             "--link-dest",
             "old",
+            "--safe-links",
             "--backup-dir",
             "bak",
             "--timeout=9",
@@ -467,7 +535,9 @@ mod tests {
             "d",
         ])
         .unwrap();
-        assert_eq!(req.unsupported, ["-S", "--inplace", "--link-dest"]);
+        assert_eq!(req.unsupported, ["-S", "-A", "--safe-links"]);
+        assert!(req.inplace);
+        assert_eq!(req.basis_dirs, [(BasisKind::Link, "old".to_string())]);
         assert_eq!(req.backup_dir.as_deref(), Some("bak"));
         assert!(req.backup);
         assert_eq!(req.paths, [".", "d"]);

@@ -39,10 +39,12 @@ pub struct AtomicFile {
 }
 
 impl AtomicFile {
-    /// Creates a temp file for `dir/name`; `shown` is the final path, for messages.
+    /// Creates a temp file for `dir/name`; `shown` is the final path, for messages. It is
+    /// open for reading too, so that what was written can be read back (rsync's
+    /// `--inplace` writes it over the old file rather than renaming it).
     pub(crate) fn create(dir: Dir, name: &[u8], shown: PathBuf) -> io::Result<AtomicFile> {
         let flags =
-            OFlags::WRONLY | OFlags::CREATE | OFlags::EXCL | OFlags::NOFOLLOW | OFlags::CLOEXEC;
+            OFlags::RDWR | OFlags::CREATE | OFlags::EXCL | OFlags::NOFOLLOW | OFlags::CLOEXEC;
         for _ in 0..temp::TRIES {
             let temp = temp::temp_name(name);
             match rustix::fs::openat(&dir, temp.as_slice(), flags, Mode::from_raw_mode(0o600)) {

@@ -251,37 +251,25 @@ impl<S: Sender, W: Write> Receiver<'_, S, W> {
 }
 
 impl<S: Sender, W: Write> Receiver<'_, S, W> {
-    /// Opens the file at `path`, in one of the folders, for reading: through the folders'
-    /// trust walk and never through a final symlink, as [`AltDest::find`] looked at it.
+    /// Opens the file at `path`, in one of the folders, for reading (see [`AltDest::open`]).
     ///
-    /// [`AltDest::find`]: crate::alt_dest::AltDest::find
+    /// [`AltDest::open`]: crate::alt_dest::AltDest::open
     fn open_alt(&self, path: &Path) -> io::Result<File> {
-        let insecure = self.alt.as_ref().is_some_and(|a| a.insecure);
-        let (dir, leaf) = crate::trust::open_parent(path, false, insecure)?;
-        let flags = rustix::fs::OFlags::RDONLY
-            | rustix::fs::OFlags::NOFOLLOW
-            | rustix::fs::OFlags::NONBLOCK
-            | rustix::fs::OFlags::CLOEXEC;
-        let fd = rustix::fs::openat(&dir, leaf.as_slice(), flags, rustix::fs::Mode::empty())
-            .map_err(|e| {
-                io::Error::new(
-                    io::Error::from(e).kind(),
-                    format!("open {}: {}", path.display(), io::Error::from(e)),
-                )
-            })?;
-        // Blocking again for the reads (a fifo was never opened: the match is a regular file).
-        let _ = rustix::fs::fcntl_setfl(&fd, rustix::fs::OFlags::empty());
-        Ok(File::from(fd))
+        match self.alt.as_ref() {
+            Some(alt) => alt.open(path),
+            None => Err(io::Error::other("no basis folders")),
+        }
     }
 
-    /// Hard-links the file at `path`, in one of the folders, to `rel` (`--link-dest`): the
-    /// file is reached through the folders' trust walk, as it was looked at, so a folder on
-    /// the way swapped for another user's link since cannot have a file from elsewhere
-    /// linked into the destination.
+    /// Hard-links the file at `path`, in one of the folders, to `rel` (see
+    /// [`AltDest::link`]).
+    ///
+    /// [`AltDest::link`]: crate::alt_dest::AltDest::link
     fn link_alt(&self, path: &Path, rel: &prtools_sync::RelPath) -> io::Result<()> {
-        let insecure = self.alt.as_ref().is_some_and(|a| a.insecure);
-        let (dir, leaf) = crate::trust::open_parent(path, false, insecure)?;
-        self.root()?.hard_link_from(&dir, &leaf, path, rel)
+        match self.alt.as_ref() {
+            Some(alt) => alt.link(self.root()?, path, rel),
+            None => Err(io::Error::other("no basis folders")),
+        }
     }
 }
 

@@ -23,6 +23,18 @@ pub(super) struct Item {
     pub(super) mark: Option<Mark>,
     /// Device and inode of a non-folder with other links (`-H`).
     pub(super) inode: Option<(u64, u64)>,
+    /// A symlink listed as what it points to (`--copy-unsafe-links`): its file is opened
+    /// through the link.
+    pub(super) followed: bool,
+}
+
+/// How rsync's sender says that an unsafe symlink it was to follow leads nowhere.
+const NO_REFERENT: &str = "symlink has no referent:";
+
+/// Whether a note of [`Listed`] is an error (the client prints it on stderr and the run
+/// fails with 23), not information.
+pub(super) fn is_error(note: &str) -> bool {
+    note.starts_with("rsync:") || note.starts_with(NO_REFERENT)
 }
 
 /// The list, sorted as rsync sorts it, the problems met (for the client's stderr) and
@@ -41,7 +53,11 @@ pub(super) struct How<'a> {
     pub(super) relative: bool,
     pub(super) implied_dirs: bool,
     pub(super) hard_links: bool,
+    /// `--copy-unsafe-links`: a link out of the transfer is listed as what it points to.
+    pub(super) copy_unsafe_links: bool,
     pub(super) filters: &'a FilterList,
+    /// Whether a per-folder merge file may be read (rrsync's `--confine-root`).
+    pub(super) readable: &'a dyn Fn(&Path) -> bool,
 }
 
 /// Lists `sources` (relative to the current folder, or absolute).
@@ -93,7 +109,7 @@ pub(super) fn list(sources: &[String], how: &How) -> Listed {
         } else {
             0
         };
-        add(path, name, true, depth, how, &mut listed);
+        add(path, name, true, depth, how, how.filters, &mut listed);
     }
     listed
         .items
@@ -166,6 +182,7 @@ fn implied_dir(path: &Path, name: &[u8], listed: &mut Listed) {
         path: path.to_path_buf(),
         mark: Some(Mark::ImpliedDir),
         inode: None,
+        followed: false,
     });
 }
 
@@ -189,8 +206,17 @@ fn entry_of(name: Vec<u8>, meta: &std::fs::Metadata, link: Option<Vec<u8>>, top:
     }
 }
 
-/// Lists `path` as `name`, and what is in it `depth` levels down.
-fn add(path: &Path, name: Vec<u8>, top: bool, depth: usize, how: &How, listed: &mut Listed) {
+/// Lists `path` as `name`, and what is in it `depth` levels down, by the rules
+/// `filters` (the client's, with the per-folder merge files of the folders above).
+fn add(
+    path: &Path,
+    name: Vec<u8>,
+    top: bool,
+    depth: usize,
+    how: &How,
+    filters: &FilterList,
+    listed: &mut Listed,
+) {
     let meta = match std::fs::symlink_metadata(path) {
         Ok(m) => m,
         Err(e) => {
@@ -203,9 +229,20 @@ fn add(path: &Path, name: Vec<u8>, top: bool, depth: usize, how: &How, listed: &
             return;
         }
     };
+    let was_link = meta.file_type().is_symlink();
+    let meta = match follow_unsafe(path, &name, meta, how) {
+        Ok(m) => m,
+        Err(_) => {
+            listed
+                .notes
+                .push(format!("{NO_REFERENT} \"{}\"", shown(path)));
+            listed.io_error |= 1;
+            return;
+        }
+    };
     let ft = meta.file_type();
     // The client's rules: an excluded folder is not read at all.
-    if name != b"." && how.filters.is_excluded(&name, ft.is_dir()) {
+    if name != b"." && filters.is_excluded(&name, ft.is_dir()) {
         return;
     }
     if ft.is_dir() && depth == 0 && !how.dirs {
@@ -237,6 +274,7 @@ fn add(path: &Path, name: Vec<u8>, top: bool, depth: usize, how: &How, listed: &
         path: path.to_path_buf(),
         mark: no_content.then_some(Mark::NoContentDir),
         inode: (!ft.is_dir() && meta.nlink() > 1).then(|| (meta.dev(), meta.ino())),
+        followed: was_link && !ft.is_symlink(),
     });
     if !ft.is_dir() || depth == 0 {
         return;
@@ -254,6 +292,9 @@ fn add(path: &Path, name: Vec<u8>, top: bool, depth: usize, how: &How, listed: &
         }
     };
     children.sort_by_key(|c| c.as_ref().ok().map(|c| c.file_name()));
+    let prefix: &[u8] = if name == b"." { b"" } else { &name };
+    let merged = enter_dir(path, prefix, filters, how, listed);
+    let filters = merged.as_ref().unwrap_or(filters);
     for child in children {
         let child = match child {
             Ok(c) => c,
@@ -279,9 +320,75 @@ fn add(path: &Path, name: Vec<u8>, top: bool, depth: usize, how: &How, listed: &
             false,
             depth.saturating_sub(1),
             how,
+            filters,
             listed,
         );
     }
+}
+
+/// The rules that hold in the folder `dir` (named `prefix` in the list): `filters` with
+/// what the folder's per-folder merge files (`dir-merge`, `-F`, `:C`) add, as rsync's
+/// `push_local_filters`; `None` when they add nothing. A merge file outside what the
+/// server may read (rrsync's `--confine-root`), or reached through another user's
+/// symlink, is not read: its rules could tell the client what it holds.
+fn enter_dir(
+    dir: &Path,
+    prefix: &[u8],
+    filters: &FilterList,
+    how: &How,
+    listed: &mut Listed,
+) -> Option<FilterList> {
+    if !filters.has_dir_merge() {
+        return None;
+    }
+    let mut read = |file: &[u8]| {
+        let path = dir.join(OsStr::from_bytes(file));
+        if !(how.readable)(&path) || crate::trust::check_destination(&path).is_err() {
+            return None;
+        }
+        std::fs::read(&path).ok()
+    };
+    let full = std::path::absolute(dir).unwrap_or_else(|_| dir.to_path_buf());
+    let mut errors = Vec::new();
+    let result = filters.enter_dir_at(
+        prefix,
+        Some(full.as_os_str().as_bytes()),
+        &mut read,
+        &mut errors,
+    );
+    for why in errors {
+        listed.notes.push(format!("rsync: [sender] {why}"));
+        listed.io_error |= 1;
+    }
+    match result {
+        Ok(list) => list,
+        Err(e) => {
+            listed.notes.push(format!(
+                "rsync: [sender] in a merge file of \"{}\": {e}",
+                shown(dir)
+            ));
+            listed.io_error |= 1;
+            None
+        }
+    }
+}
+
+/// `--copy-unsafe-links`: what an unsafe symlink (see [`crate::links::is_unsafe`]) points
+/// to, as rsync's `readlink_stat`; anything else as `lstat` said (`meta`).
+fn follow_unsafe(
+    path: &Path,
+    name: &[u8],
+    meta: std::fs::Metadata,
+    how: &How,
+) -> std::io::Result<std::fs::Metadata> {
+    if !how.copy_unsafe_links || !meta.file_type().is_symlink() {
+        return Ok(meta);
+    }
+    let target = std::fs::read_link(path)?;
+    if crate::links::is_unsafe(name, target.as_os_str().as_bytes()) {
+        return std::fs::metadata(path);
+    }
+    Ok(meta)
 }
 
 /// A path as rsync's messages show it, in the folder it was started in.

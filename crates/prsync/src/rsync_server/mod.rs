@@ -12,20 +12,22 @@
 //! Both roles speak protocols 30 to 32 and take `-rlptgoD`, `-H`, `-c`, `-R`, `-d`,
 //! `-n`, `-W`, `-I`, `-u`, `-b` (`--backup-dir`, `--suffix`), `--log-file` (receiving),
 //! `--partial-dir` (as a basis) and `--delay-updates` (not with `--delete`), `--delete` (before, during, after, delay), `--existing`, `--ignore-existing`, `--size-only`, `--numeric-ids`,
-//! filter rules (but per-folder merge files), `--files-from`, `-s`, and rrsync's
-//! `--confine-root` and `--drop-D`. The server never turns on incremental recursion
-//! (see prtools-rsync-wire's `server_handshake`): a client then sends the list whole,
-//! and its `-v` says `building file list` as with an rsync 3.0 server. It turns on
-//! varint flags for a client that asks (every rsync 3.2 and later), and the two then
-//! negotiate the checksum (xxh128 between this server and a stock rsync; xxh3, xxh64
-//! and md5 with `--checksum-choice`) and, for plain `-z`, the compression.
+//! `--compare-dest`, `--copy-dest` and `--link-dest` (receiving), `-K` and `--inplace`
+//! (receiving), `--copy-unsafe-links` (sending), filter rules with their per-folder merge
+//! files (read by `list.rs` when sending, by `receive/merge.rs` for `--delete` and
+//! `--delete-excluded`), `--files-from`, `-s`, and rrsync's `--confine-root` and
+//! `--drop-D`. The server never turns on incremental recursion (see prtools-rsync-wire's
+//! `server_handshake`): a client then sends the list whole, and its `-v` says `building
+//! file list` as with an rsync 3.0 server. It turns on varint flags for a client that asks
+//! (every rsync 3.2 and later), and the two then negotiate the checksum (xxh128 between
+//! this server and a stock rsync; xxh3, xxh64 and md5 with `--checksum-choice`) and, for
+//! plain `-z`, the compression.
 //!
 //! `-z` codes the file data as rsync's zlibx (what plain `-z` negotiates here) or zlib
 //! (`--old-compress`, `--compress-choice=zlib`, or a client that does not negotiate)
 //! token streams; zstd and lz4 are refused by name, and never listed.
 //!
-//! What is not built (`-A`, `-X`, `-K`, `--inplace`, `--link-dest` and the other basis
-//! folders...) is refused before the handshake, with one line on stderr (which the
+//! What is not built (`-A`, `-X`, `-S`...) is refused before the handshake, with one line on stderr (which the
 //! remote shell carries to the client) and rsync's exit status for an unsupported option,
 //! as rsync does with an option it does not know: never a hang or half a transfer.
 
@@ -221,6 +223,9 @@ fn refused(req: &ServerRequest) -> Option<String> {
                 .is_some_and(|d| d.starts_with('/')))
     {
         return Some("--delay-updates with -H or an absolute --partial-dir".into());
+    }
+    if !req.sender && req.copy_unsafe_links {
+        return Some("--copy-unsafe-links when it receives (a push)".into());
     }
     if req.sender && req.log_file.is_some() {
         return Some("--log-file when it sends (a pull)".into());

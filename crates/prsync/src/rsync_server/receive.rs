@@ -39,6 +39,9 @@ use prtools_rsync_wire::server_request::{DeleteWhen, ServerRequest};
 use prtools_rsync_wire::sums::{block_length, head_for, strong_length, SumHead};
 use prtools_sync::{Mtime, RelPath, Root};
 
+mod alt;
+mod merge;
+
 use super::log::ServerLog;
 use super::wire::{filter_list, no_send, read_filters, read_request, send_ndx, Heard, Out};
 use crate::exit;
@@ -105,6 +108,10 @@ struct Recv<'a, W: Write> {
     inactive: Vec<bool>,
     am_root: bool,
     log: Option<&'a ServerLog>,
+    /// `--compare-dest`, `--copy-dest` or `--link-dest`, resolved below the destination.
+    alt: Option<crate::alt_dest::AltDest>,
+    /// The rules in each folder, with its per-folder merge files.
+    rules_at: merge::RulesAt,
 }
 
 /// Receives what the client sends; returns the exit status.
@@ -120,7 +127,10 @@ pub(super) fn run<W: Write + Send, R: Read + Send>(
     let mut filters = FilterList::new();
     if req.delete {
         match filter_list(&read_filters(input)?) {
-            Ok(f) => filters = f,
+            Ok(f) => {
+                filters = f;
+                filters.set_delete_excluded(req.delete_excluded);
+            }
             Err(what) => {
                 out.error(&format!("rsync: [prsync --server] does not do {what} yet; hint: leave it out, or point --rsync-path at rsync"))?;
                 out.flush()?;
@@ -281,12 +291,28 @@ pub(super) fn run<W: Write + Send, R: Read + Send>(
         // SAFETY: geteuid has no preconditions and cannot fail.
         am_root: unsafe { libc::geteuid() } == 0,
         log,
+        alt: None,
+        rules_at: HashMap::new(),
     };
     let mut created = false;
     if !list.is_empty() {
         match recv.local_name(typed)? {
             Ok(c) => created = c,
             Err(code) => return Ok(code),
+        }
+    }
+    match alt::resolve(&req.basis_dirs, &recv.dest, recv.all_new) {
+        Ok(Some((alt, warnings))) => {
+            for line in warnings {
+                recv.out()
+                    .message(Tag::Warning, format!("{line}\n").as_bytes())?;
+            }
+            recv.alt = Some(alt);
+        }
+        Ok(None) => {}
+        Err(e) => {
+            recv.out().error(&format!("rsync: [Receiver] {e}"))?;
+            return Ok(exit::SYNTAX);
         }
     }
     let failed = AtomicI32::new(0);
@@ -621,7 +647,14 @@ impl<'a, W: Write + Send> Incoming<'a, W> {
                 );
             }
         }
-        if let Err(err) = file.commit(p.mode, mtime, false) {
+        let in_place = self.req.inplace
+            && !self.req.delay_updates
+            && std::fs::symlink_metadata(&p.path).is_ok_and(|m| m.is_file());
+        let committed = match (in_place, self.root.as_ref()) {
+            (true, Some(root)) => rewrite_in_place(root, &p.rel, file, p.mode, mtime),
+            _ => file.commit(p.mode, mtime, false),
+        };
+        if let Err(err) = committed {
             self.failed.fetch_or(IOERR_GENERAL, Ordering::Relaxed);
             return self.out().message(
                 Tag::ErrorXfer,
@@ -651,6 +684,31 @@ impl<'a, W: Write + Send> Incoming<'a, W> {
         }
         Ok(())
     }
+}
+
+/// `--inplace`: the file rebuilt in `built` is written over the one at `rel` itself, which
+/// keeps its inode (and so its other hard links), as rsync's in-place receiver leaves it.
+/// The rebuild goes through a temp file all the same: the old data is the basis of the
+/// delta, and must not be overwritten while the delta still reads it.
+fn rewrite_in_place(
+    root: &Root,
+    rel: &RelPath,
+    built: prtools_sync::AtomicFile,
+    mode: u32,
+    mtime: Option<Mtime>,
+) -> io::Result<()> {
+    use std::io::Seek;
+    let mut from = built.file();
+    from.seek(io::SeekFrom::Start(0))?;
+    let mut to = root.open_file_rw(rel)?;
+    let len = io::copy(&mut from, &mut to)?;
+    to.set_len(len)?;
+    drop(to);
+    root.set_mode(rel, mode)?;
+    if let Some(mtime) = mtime {
+        root.set_mtime(rel, mtime)?;
+    }
+    Ok(())
 }
 
 /// rsync's `make_backup`: moves what is at `rel` (below `dest`) aside, to `NAME~` (or
@@ -699,6 +757,14 @@ fn backup(req: &ServerRequest, dest: &Path, rel: &RelPath) -> io::Result<()> {
         }
         None => from.with_file_name(OsStr::from_bytes(&name)),
     };
+    let meta = std::fs::symlink_metadata(&from).map_err(at(&from))?;
+    if req.inplace && meta.is_file() {
+        // The file itself is rewritten next, so the backup is a copy (with its time).
+        let _ = std::fs::remove_file(&to);
+        std::fs::copy(&from, &to).map_err(at(&to))?;
+        let mtime = filetime::FileTime::from_last_modification_time(&meta);
+        return filetime::set_file_mtime(&to, mtime).map_err(at(&to));
+    }
     std::fs::rename(&from, &to).map_err(at(&to))
 }
 
@@ -855,7 +921,7 @@ impl<'a, W: Write + Send> Recv<'a, W> {
         let here = std::fs::metadata(path);
         match &here {
             Ok(m) if m.is_dir() => {
-                self.root = Some(Root::open(path)?);
+                self.root = Some(self.open_root(path)?);
                 return Ok(Ok(false));
             }
             Ok(_) if total > 1 => {
@@ -901,7 +967,7 @@ impl<'a, W: Write + Send> Recv<'a, W> {
             if self.req.dry_run {
                 self.all_new = true;
             } else {
-                self.root = Some(Root::open(Path::new(shown))?);
+                self.root = Some(self.open_root(Path::new(shown))?);
             }
             return Ok(Ok(true));
         }
@@ -913,7 +979,7 @@ impl<'a, W: Write + Send> Recv<'a, W> {
         };
         self.dest = PathBuf::from(parent);
         self.rename = Some(base.as_bytes().to_vec());
-        match Root::open(Path::new(parent)) {
+        match self.open_root(Path::new(parent)) {
             Ok(r) => self.root = Some(r),
             Err(e) if self.req.dry_run && e.kind() == io::ErrorKind::NotFound => {
                 self.all_new = true
@@ -927,6 +993,16 @@ impl<'a, W: Write + Send> Recv<'a, W> {
             }
         }
         Ok(Ok(false))
+    }
+
+    /// The destination as a [`Root`]: with `-K`, one whose walks go through the trusted
+    /// symlinks to folders that the destination holds, as rsync's receiver keeps them.
+    fn open_root(&self, path: &Path) -> io::Result<Root> {
+        let root = Root::open(path)?;
+        Ok(match self.req.keep_dirlinks {
+            true => root.keeping_dirlinks(),
+            false => root,
+        })
     }
 
     /// The entry's place below the destination (`None` for the destination itself).
@@ -1185,19 +1261,39 @@ impl<'a, W: Write + Send> Recv<'a, W> {
                 return self.skipped(&format!("{} exists", String::from_utf8_lossy(&e.name)));
             }
         }
+        if e.is_dir() && self.req.keep_dirlinks {
+            // -K: a trusted symlink to a folder is the folder (another user's is refused).
+            if let (Some(r), true) = (
+                rel.as_ref(),
+                here.as_ref().is_some_and(|h| h.file_type().is_symlink()),
+            ) {
+                if self.root()?.dir_behind_link(r)?.is_some() {
+                    here = std::fs::metadata(&path).ok();
+                }
+            }
+        }
         if e.is_dir() {
             if let (Some(h), Some(r)) = (here.as_ref().filter(|h| !h.is_dir()), rel.as_ref()) {
                 let h = h.clone();
                 self.delete_one(r, &e.name, &h)?;
                 here = None;
             }
+            let mut shown = true;
             let iflags = match (&here, fresh) {
                 (Some(h), false) => self.differences(e, h),
                 _ => {
                     if let (None, Some(r), false) = (&here, rel.as_ref(), dry) {
                         self.root()?.create_dir(r, (e.mode & 0o7777) | 0o700)?;
                     }
-                    itemize::LOCAL_CHANGE | itemize::IS_NEW
+                    // rsync's try_dests_non: a folder the basis folders hold is itemized
+                    // against theirs, an exact match only with -ii or -vv.
+                    match self.alt_dir(ndx, e, rel.as_ref()) {
+                        Some((iflags, show)) => {
+                            shown = show;
+                            iflags
+                        }
+                        None => itemize::LOCAL_CHANGE | itemize::IS_NEW,
+                    }
                 }
             };
             if !dry {
@@ -1212,6 +1308,9 @@ impl<'a, W: Write + Send> Recv<'a, W> {
             }
             if !dry {
                 self.dirs.push((rel, e.clone()));
+            }
+            if !shown {
+                return Ok(());
             }
             return self.tell(ndx, iflags);
         }
@@ -1245,6 +1344,13 @@ impl<'a, W: Write + Send> Recv<'a, W> {
                 return self.skip_nonregular(e);
             }
             let target = e.link.clone().unwrap_or_default();
+            let alt = match here {
+                None => self.alt_non(ndx, e, &r)?,
+                Some(_) => alt::AltNon::Nothing,
+            };
+            if let alt::AltNon::Settled = alt {
+                return Ok(());
+            }
             let same = here.as_ref().is_some_and(|h| h.file_type().is_symlink())
                 && std::fs::read_link(&path)
                     .is_ok_and(|t| t.as_os_str().as_bytes() == target.as_slice());
@@ -1270,7 +1376,11 @@ impl<'a, W: Write + Send> Recv<'a, W> {
             if !dry {
                 self.set_attrs(&r, &path, e, true)?;
             }
-            return self.tell(ndx, iflags);
+            return match alt {
+                alt::AltNon::Silent | alt::AltNon::Settled => Ok(()),
+                alt::AltNon::Near(iflags) => self.tell(ndx, iflags),
+                alt::AltNon::Nothing => self.tell(ndx, iflags),
+            };
         }
         if !e.is_file() {
             // Devices need root; rrsync's --drop-D makes neither kind.
@@ -1282,6 +1392,13 @@ impl<'a, W: Write + Send> Recv<'a, W> {
                 };
             if !wanted {
                 return self.skip_nonregular(e);
+            }
+            let alt = match here {
+                None => self.alt_non(ndx, e, &r)?,
+                Some(_) => alt::AltNon::Nothing,
+            };
+            if let alt::AltNon::Settled = alt {
+                return Ok(());
             }
             let same = here.as_ref().is_some_and(|h| {
                 (h.mode() & 0o170000) == (e.mode & 0o170000)
@@ -1309,7 +1426,11 @@ impl<'a, W: Write + Send> Recv<'a, W> {
             if !dry {
                 self.set_attrs(&r, &path, e, false)?;
             }
-            return self.tell(ndx, iflags);
+            return match alt {
+                alt::AltNon::Silent | alt::AltNon::Settled => Ok(()),
+                alt::AltNon::Near(iflags) => self.tell(ndx, iflags),
+                alt::AltNon::Nothing => self.tell(ndx, iflags),
+            };
         }
         // A regular file: unchanged by the quick check, or asked for.
         let basis = here.as_ref().filter(|h| h.is_file());
@@ -1321,10 +1442,18 @@ impl<'a, W: Write + Send> Recv<'a, W> {
             let _ = h;
             return self.skipped(&format!("{} is newer", String::from_utf8_lossy(&e.name)));
         }
+        let mut alt_basis = None;
+        match self.alt_file(ndx, e, &r, basis)? {
+            alt::AltFile::Settled => return Ok(()),
+            alt::AltFile::Basis(found) => alt_basis = Some(found),
+            alt::AltFile::Nothing => {}
+        }
         let partial = match dry {
             true => None,
             false => super::partial::find(self.req, &self.dest, &r),
         };
+        // A partial is a better basis than one of the basis folders' files, as rsync's.
+        let alt_basis = alt_basis.filter(|_| partial.is_none());
         if let Some(h) = basis {
             let same = h.size() == e.size
                 && if self.req.checksum {
@@ -1354,13 +1483,14 @@ impl<'a, W: Write + Send> Recv<'a, W> {
         let cmp = partial.as_ref().map(|p| &p.meta).or(basis);
         let iflags = itemize::TRANSFER
             | checked
-            | match basis {
-                Some(h) => self.differences(e, h),
-                None => itemize::IS_NEW,
+            | match (basis, &alt_basis) {
+                (Some(h), _) => self.differences(e, h),
+                (None, Some(found)) => self.differ(e, &found.stat, 0),
+                (None, None) => itemize::IS_NEW,
             }
-            | match partial {
-                Some(_) => itemize::BASIS_TYPE_FOLLOWS,
-                None => 0,
+            | match (&partial, &alt_basis) {
+                (None, None) => 0,
+                _ => itemize::BASIS_TYPE_FOLLOWS,
             };
         if let Some(group) = self.groups.get(ndx as usize).copied().flatten() {
             // Its group's other members wait for the end of the phase, as rsync's wait
@@ -1374,6 +1504,9 @@ impl<'a, W: Write + Send> Recv<'a, W> {
         put_shortint(&mut b, iflags as u16);
         if partial.is_some() {
             b.push(super::partial::FNAMECMP_PARTIAL_DIR);
+        } else if let Some(found) = &alt_basis {
+            // rsync's FNAMECMP_BASIS_DIR_LOW plus the folder's place.
+            b.push(found.dir as u8);
         }
         if dry {
             if let Some(log) = self.log {
@@ -1383,11 +1516,17 @@ impl<'a, W: Write + Send> Recv<'a, W> {
             return self.out().write_all(&b);
         }
         let cmp_path = partial.as_ref().map_or(&path, |p| &p.path);
-        let map = match cmp.filter(|_| !self.req.whole_file) {
-            Some(_) => std::fs::File::open(cmp_path)
+        let map = match (cmp, &alt_basis) {
+            _ if self.req.whole_file => None,
+            (Some(_), _) => std::fs::File::open(cmp_path)
                 .and_then(|f| Mapped::new(&f))
                 .ok(),
-            None => None,
+            (None, Some(found)) => self
+                .alt
+                .as_ref()
+                .and_then(|alt| alt.open(&found.path).ok())
+                .and_then(|f| Mapped::new(&f).ok()),
+            (None, None) => None,
         };
         let head = match &map {
             Some(m) if !m.is_empty() => {
@@ -1412,9 +1551,10 @@ impl<'a, W: Write + Send> Recv<'a, W> {
         let mode = if self.req.perms {
             e.mode & 0o7777
         } else {
-            match basis {
-                Some(h) => h.mode() & 0o7777,
-                None => e.mode & 0o777 & !crate::receiver::umask(),
+            match (basis, &alt_basis) {
+                (Some(h), _) => h.mode() & 0o7777,
+                (None, Some(found)) => found.stat.mode & 0o7777,
+                (None, None) => e.mode & 0o777 & !crate::receiver::umask(),
             }
         };
         let pending = Pending {
@@ -1595,6 +1735,8 @@ impl<'a, W: Write + Send> Recv<'a, W> {
         let Ok(read) = std::fs::read_dir(self.full(dir)) else {
             return Ok(());
         };
+        let merged = self.rules_in(name)?;
+        let filters = merged.as_deref().unwrap_or(&self.filters);
         for child in read {
             let child = child?;
             let base = child.file_name().as_bytes().to_vec();
@@ -1607,7 +1749,7 @@ impl<'a, W: Write + Send> Recv<'a, W> {
             } else {
                 [name, b"/", &base].concat()
             };
-            if self.filters.is_protected(&rel, meta.is_dir()) {
+            if filters.is_protected(&rel, meta.is_dir()) {
                 continue;
             }
             extras.push(listed_entry(rel, &meta));

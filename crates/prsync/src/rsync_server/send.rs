@@ -122,11 +122,13 @@ pub(super) fn run<W: Write>(
             // way go even with --no-implied-dirs.
             implied_dirs: true,
             hard_links: req.hard_links,
+            copy_unsafe_links: req.copy_unsafe_links,
             filters: &filters,
+            readable: &|path| super::confined(req, path),
         },
     );
     for note in &listed.notes {
-        let tag = if note.starts_with("rsync:") {
+        let tag = if super::list::is_error(note) {
             Tag::ErrorXfer
         } else {
             Tag::Info
@@ -214,7 +216,7 @@ pub(super) fn run<W: Write>(
         }
         let head = SumHead::read(input)?;
         let blocks = read_blocks(input, &head)?;
-        let file = match open(&item.path) {
+        let file = match open(&item.path, item.followed) {
             Ok(map) => map,
             Err(e) => {
                 if e.kind() == io::ErrorKind::NotFound {
@@ -290,12 +292,14 @@ fn expect_done(input: &mut impl Read, ndx_in: &mut NdxState) -> io::Result<()> {
     Ok(())
 }
 
-/// Opens a listed regular file without following a symlink swapped in since the list.
-fn open(path: &std::path::Path) -> io::Result<Mapped> {
+/// Opens a listed regular file without following a symlink swapped in since the list
+/// (unless the list `followed` the symlink there, by `--copy-unsafe-links`).
+fn open(path: &std::path::Path, followed: bool) -> io::Result<Mapped> {
     use std::os::unix::fs::OpenOptionsExt;
+    let nofollow = if followed { 0 } else { libc::O_NOFOLLOW };
     let f = std::fs::OpenOptions::new()
         .read(true)
-        .custom_flags(libc::O_NOFOLLOW)
+        .custom_flags(nofollow)
         .open(path)?;
     Mapped::new(&f)
 }

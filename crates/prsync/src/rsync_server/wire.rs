@@ -227,17 +227,14 @@ impl<R: Read> Read for Counting<R> {
     }
 }
 
-/// The client's rules as prsync's filter list; `Err` names a rule this server does not
-/// follow (a per-folder merge file, which rsync reads on the side that walks the tree).
+/// The client's rules as prsync's filter list. Per-folder merge files (`dir-merge`, `-F`,
+/// `:C`) stay in it, to be read by the side that walks the tree, as rsync does.
 pub(super) fn filter_list(rules: &[Vec<u8>]) -> Result<FilterList, String> {
     let mut list = FilterList::new();
     for rule in rules {
         let shown = String::from_utf8_lossy(rule).into_owned();
         list.push_filter(rule)
             .map_err(|e| format!("the filter rule {shown:?}: {e}"))?;
-    }
-    if list.has_dir_merge() {
-        return Err("per-folder filter files (-F, -C, dir-merge)".into());
     }
     Ok(list)
 }
