@@ -56,15 +56,24 @@ use crate::exit;
 /// rsync's exit status for an option the server does not support.
 const UNSUPPORTED: i32 = 4;
 
-/// Whether these arguments (after the program's name) are a stock rsync client's.
+/// Whether these arguments (after the program's name) are a stock rsync client's: rsync
+/// takes `--server` anywhere on the line, as a shim puts its own options first
+/// (`exec prsync --fake-super "$@"`); prsync's agent is started with `--server` alone.
 pub fn is_rsync_request(args: &[OsString]) -> bool {
-    args.first().is_some_and(|a| a == "--server") && args.len() > 1
+    args.iter().any(|a| a == "--server") && args.len() > 1
 }
 
 /// Serves one rsync client on stdin and stdout; returns the exit status.
 pub fn serve(args: &[OsString]) -> i32 {
+    // `--server` first, the rest in the order given: options before it are the server's
+    // too (and one it does not take is refused by name, as any other).
+    let first = args.iter().position(|a| a == "--server").unwrap_or(0);
+    let ordered = args[first..=first]
+        .iter()
+        .chain(&args[..first])
+        .chain(&args[first + 1..]);
     let mut text = Vec::new();
-    for a in args {
+    for a in ordered {
         match a.to_str() {
             Some(s) => text.push(s.to_string()),
             None => {
@@ -299,5 +308,12 @@ mod tests {
             "d"
         ])));
         assert!(!is_rsync_request(&os(&["-a", "x", "y"])));
+        assert!(is_rsync_request(&os(&[
+            "--fake-super",
+            "--server",
+            "-logDtpre.iLsfxCIvu",
+            ".",
+            "d"
+        ])));
     }
 }
