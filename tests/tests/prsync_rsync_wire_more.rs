@@ -8,9 +8,9 @@
 
 use std::os::unix::fs::MetadataExt;
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
 
-use prtools_tests::{assert_one_line_error, describe, run, text, TestCluster};
+use prtools_tests::rsync_wire::{assert_ok, prsync, rsync, set_old_times};
+use prtools_tests::{assert_one_line_error, describe, text, TestCluster};
 
 /// A small tree: nested files, a symlink, an empty folder, a file with a space, and
 /// three names for one file (`-H`), all with mtimes in the past.
@@ -26,41 +26,8 @@ fn make_tree(root: &Path) -> PathBuf {
     std::fs::hard_link(tree.join("name1"), tree.join("name2")).unwrap();
     std::fs::hard_link(tree.join("name1"), tree.join("etc/name3")).unwrap();
     std::os::unix::fs::symlink("etc/hosts", tree.join("hosts")).unwrap();
-    let status = Command::new("find")
-        .arg(&tree)
-        .args([
-            "-exec",
-            "touch",
-            "-h",
-            "-d",
-            "2024-01-02 03:04:05",
-            "{}",
-            "+",
-        ])
-        .status()
-        .unwrap();
-    assert!(status.success());
+    set_old_times(&tree);
     tree
-}
-
-fn shell(tc: &TestCluster) -> String {
-    format!("ssh -F {}", tc.cluster.ssh_config().display())
-}
-
-/// The stock rsync client from `from` to `to`, without incremental recursion.
-fn rsync(tc: &TestCluster, args: &[&str], from: &str, to: &str) -> Output {
-    run(Command::new("rsync")
-        .arg("-e")
-        .arg(shell(tc))
-        .arg("--no-inc-recursive")
-        .args(args)
-        .arg(from)
-        .arg(to))
-}
-
-/// prsync over rsync's protocol from `from` to `to`.
-fn prsync(tc: &TestCluster, args: &[&str], from: &str, to: &str) -> Output {
-    run(tc.prsync().arg("--wire=rsync").args(args).arg(from).arg(to))
 }
 
 /// The lines of an output that do not depend on the clock or on each client's own bytes
@@ -107,10 +74,6 @@ fn inodes(root: &Path, names: &[&str]) -> Vec<u64> {
         .iter()
         .map(|n| std::fs::metadata(root.join(n)).unwrap().ino())
         .collect()
-}
-
-fn assert_ok(out: &Output) {
-    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
 }
 
 #[test]

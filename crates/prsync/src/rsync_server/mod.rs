@@ -256,21 +256,9 @@ fn refused(req: &ServerRequest) -> Option<String> {
 /// rrsync's `--confine-root`: whether `path` (as it resolves now, symlinks and all, or
 /// its nearest existing parent when it is still to be made) is inside the root.
 fn confined(req: &ServerRequest, path: &std::path::Path) -> bool {
-    let Some(root) = req.confine_root.as_deref() else {
-        return true;
-    };
-    let Ok(root) = std::fs::canonicalize(root) else {
-        return false;
-    };
-    let mut at = path.to_path_buf();
-    loop {
-        if let Ok(real) = std::fs::canonicalize(&at) {
-            return real.starts_with(&root);
-        }
-        if !at.pop() || at.as_os_str().is_empty() {
-            return std::env::current_dir().is_ok_and(|d| d.starts_with(&root));
-        }
-    }
+    req.confine_root.as_deref().map_or(true, |root| {
+        crate::trust::inside(std::path::Path::new(root), path)
+    })
 }
 
 /// Which attributes the file list carries.
