@@ -51,18 +51,25 @@ pub fn make_tree(root: &Path) -> PathBuf {
 
 /// Gives everything below `tree` one mtime in the past, links themselves included.
 pub fn set_old_times(tree: &Path) {
+    age(tree, "2024-01-02 03:04:05");
+}
+
+/// Sets every mtime below `root` (and its own, links' too) to `when` (`touch -d`'s form).
+pub fn age(root: &Path, when: &str) {
     let status = Command::new("find")
-        .arg(tree)
-        .args([
-            "-exec",
-            "touch",
-            "-h",
-            "-d",
-            "2024-01-02 03:04:05",
-            "{}",
-            "+",
-        ])
+        .arg(root)
+        .args(["-exec", "touch", "-h", "-d", when, "{}", "+"])
         .status()
         .unwrap();
     assert!(status.success());
+}
+
+/// 600 KB of numbered lines, a delta's worth of blocks; `changed` replaces one of them.
+pub fn big_text(changed: Option<usize>) -> String {
+    (0..80_000)
+        .map(|i| match changed {
+            Some(c) if c == i => "this line changed\n".to_string(),
+            _ => format!("line {i}\n"),
+        })
+        .collect()
 }

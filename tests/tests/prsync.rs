@@ -5,6 +5,7 @@ use std::os::unix::fs::{symlink, PermissionsExt};
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
+use prtools_tests::rsync_wire::{big_text, set_old_times};
 use prtools_tests::{assert_text_eq, describe, run, spawn, text, wait_for_temp_file, TestCluster};
 
 /// A tree with what rsync -a keeps: nested files, modes, an empty folder, a symlink, a name
@@ -19,36 +20,8 @@ fn make_tree(root: &Path) -> PathBuf {
     std::fs::write(tree.join("run.sh"), "#!/bin/sh\n").unwrap();
     std::fs::set_permissions(tree.join("run.sh"), std::fs::Permissions::from_mode(0o750)).unwrap();
     symlink("etc/hosts", tree.join("hosts")).unwrap();
-    age(&tree);
+    set_old_times(&tree);
     tree
-}
-
-/// 600 KB of numbered lines; `changed` replaces one of them.
-fn big_text(changed: Option<usize>) -> String {
-    (0..80_000)
-        .map(|i| match changed {
-            Some(c) if c == i => "this line changed\n".to_string(),
-            _ => format!("line {i}\n"),
-        })
-        .collect()
-}
-
-/// Sets every mtime below `root` (and its own) to a fixed time in the past.
-fn age(root: &Path) {
-    let status = Command::new("find")
-        .arg(root)
-        .args([
-            "-exec",
-            "touch",
-            "-h",
-            "-d",
-            "2024-01-02 03:04:05",
-            "{}",
-            "+",
-        ])
-        .status()
-        .unwrap();
-    assert!(status.success());
 }
 
 /// `rsync ARGS` on this machine, for the expected output.
@@ -127,7 +100,7 @@ fn a_push_to_one_host_does_what_rsync_does_and_sends_a_delta() {
     // One changed line of a 600 KB file: the same itemized change as rsync, and a delta of
     // a few KB instead of the file.
     std::fs::write(src.join("etc/big.txt"), big_text(Some(40_000))).unwrap();
-    age(&src);
+    set_old_times(&src);
     let expected = rsync_push(&tc, &["-ai"], &src, "node1:/tmp/rsync-dst");
     let out = push(&tc, &["-ai", "--stats", "-z"], &src, "node1:/tmp/dst");
     assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
@@ -245,7 +218,7 @@ fn a_push_to_eight_hosts_prefixes_each_hosts_lines_and_deletes_as_rsync() {
     // One changed line: every host rebuilds the file from its old copy with the one
     // signature of the new file made here, and fetches only the few KB it lacks.
     std::fs::write(src.join("etc/big.txt"), big_text(Some(123))).unwrap();
-    age(&src);
+    set_old_times(&src);
     let out = push(
         &tc,
         &["-a", "--stats", "-w", "node[1-8]"],
@@ -269,7 +242,7 @@ fn a_push_to_eight_hosts_prefixes_each_hosts_lines_and_deletes_as_rsync() {
 
     // A file gone from the source goes from every host with --delete, itemized as rsync.
     std::fs::remove_file(src.join("run.sh")).unwrap();
-    age(&src);
+    set_old_times(&src);
     let expected = rsync_push(&tc, &["-ai", "--delete"], &src, "node1:/tmp/rsync-dst");
     assert!(expected.contains("*deleting   run.sh"), "{expected}");
     let out = push(

@@ -11,6 +11,7 @@ use std::os::unix::fs::symlink;
 use std::path::Path;
 use std::process::{Command, Output};
 
+use prtools_tests::rsync_wire::{age, big_text};
 use prtools_tests::{assert_text_eq, bin, describe, run, text, TestCluster};
 
 const CHECKSUMS: [&str; 4] = ["xxh128", "xxh3", "xxh64", "md5"];
@@ -27,30 +28,11 @@ fn make_tree(tree: &Path) {
     age(tree, "2024-01-02 03:04:05");
 }
 
-/// 600 KB of numbered lines; `changed` replaces one of them.
-fn big_text(changed: Option<usize>) -> String {
-    (0..80_000)
-        .map(|i| match changed {
-            Some(c) if c == i => "this line changed\n".to_string(),
-            _ => format!("line {i}\n"),
-        })
-        .collect()
-}
-
 /// The update: a changed line in the big file, a new file.
 fn change(tree: &Path) {
     std::fs::write(tree.join("etc/big.txt"), big_text(Some(40_000))).unwrap();
     std::fs::write(tree.join("etc/new"), "new\n").unwrap();
     age(tree, "2024-02-03 04:05:06");
-}
-
-fn age(root: &Path, when: &str) {
-    let status = Command::new("find")
-        .arg(root)
-        .args(["-exec", "touch", "-h", "-d", when, "{}", "+"])
-        .status()
-        .unwrap();
-    assert!(status.success());
 }
 
 fn shell(tc: &TestCluster) -> String {
