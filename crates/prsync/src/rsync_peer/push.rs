@@ -126,12 +126,7 @@ fn names_from_server(
     link.output.frame();
     link.output.write_all(&rules)?;
     link.output.flush()?;
-    let style = Style {
-        sending: true,
-        times: opts.times,
-        symlink_times: session.compat & compat::SYMLINK_TIMES != 0,
-    };
-    let log = Log::new(opts, style);
+    let log = sender_log(opts, session);
     let said = voice.clone();
     let heard = heard.clone();
     let mut framed = Demux::new(&mut link.input, move |tag, body: Vec<u8>| {
@@ -150,6 +145,17 @@ fn names_from_server(
         }
         names.push(b);
     }
+}
+
+/// How this side, the sender, prints the server's lines: with symlink times as the
+/// server's compatibility flags say.
+fn sender_log(opts: &Options, session: &Session) -> Log {
+    let style = Style {
+        sending: true,
+        times: opts.times,
+        symlink_times: session.compat & compat::SYMLINK_TIMES != 0,
+    };
+    Log::new(opts, style)
 }
 
 /// A session's result with what its message frames told: the server's I/O error bits on
@@ -189,16 +195,11 @@ fn session_body(
 ) -> io::Result<Outcome> {
     let protocol = session.protocol;
     let listed = &plan.listed;
-    let style = Style {
-        sending: true,
-        times: opts.times,
-        symlink_times: session.compat & compat::SYMLINK_TIMES != 0,
-    };
     let mut outcome = Outcome {
         io_error: listed.io_error,
         ..Outcome::default()
     };
-    let log = Log::new(opts, style);
+    let log = sender_log(opts, session);
     super::report::banner(opts, false, listed.items.len(), &**voice);
     let stats = &mut outcome.stats;
     super::report::count_list(stats, listed.items.iter().map(|i| &i.entry));
