@@ -163,6 +163,7 @@ pub use crate::error::{Error, Format};
 pub use crate::matcher::{Match, Matcher, SearchStats};
 pub use crate::output::Output;
 pub use crate::patch::{patch, Patcher};
+pub use crate::rolling::signed_sums;
 pub use crate::signature::{
     block_size, blocks_hash, strong_len, Signature, SignatureOptions, MAX_BLOCK_SIZE,
     MAX_STRONG_LEN, MIN_BLOCK_OVERRIDE, MIN_BLOCK_SIZE, MIN_STRONG_LEN,

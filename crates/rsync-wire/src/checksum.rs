@@ -4,8 +4,10 @@
 //! negotiate, MD5 when they do not.
 //!
 //! rsync adds the bytes as *signed* chars, so a byte of 0x80 and up counts as negative:
-//! the sums differ from an unsigned Adler-style sum on any such byte, which is why this
-//! crate keeps its own instead of prtools-delta's.
+//! the sums differ from an unsigned Adler-style sum on any such byte. prtools-delta's
+//! vectorised fresh sum takes them signed for this crate ([`prtools_delta::signed_sums`]):
+//! a fresh sum is taken after every matched block, so over an unchanged file it is a pass
+//! over every byte, and the plain loop was the larger part of a push's search.
 
 use md5::{Digest as _, Md5};
 use xxhash_rust::{xxh3, xxh64};
@@ -13,12 +15,7 @@ use xxhash_rust::{xxh3, xxh64};
 /// The rolling sum of `block`, as rsync's `get_checksum1`: the low 16 bits hold the sum
 /// of the bytes, the high 16 the sum of the running sums.
 pub fn rolling(block: &[u8]) -> u32 {
-    let (mut s1, mut s2) = (0u32, 0u32);
-    for &b in block {
-        s1 = s1.wrapping_add(b as i8 as i32 as u32);
-        s2 = s2.wrapping_add(s1);
-    }
-    (s1 & 0xFFFF).wrapping_add(s2 << 16)
+    Rolling::new(block).value()
 }
 
 /// A rolling sum over a window that slides one byte at a time.
@@ -32,11 +29,7 @@ pub struct Rolling {
 impl Rolling {
     /// The sum of `window`.
     pub fn new(window: &[u8]) -> Rolling {
-        let (mut s1, mut s2) = (0u32, 0u32);
-        for &b in window {
-            s1 = s1.wrapping_add(b as i8 as i32 as u32);
-            s2 = s2.wrapping_add(s1);
-        }
+        let (s1, s2) = prtools_delta::signed_sums(window);
         Rolling {
             s1,
             s2,

@@ -5,9 +5,9 @@
 //! rebuilt. With `-z` the same tokens go coded by
 //! [`deflate_tokens`](crate::deflate_tokens) ([`send_coded`], [`receive_coded`]).
 
-use std::collections::HashMap;
 use std::io::{self, Read, Write};
 
+use crate::by_rolling::ByRolling;
 use crate::checksum::{Checksum, FileSum, Rolling};
 use crate::codec::{get_int, invalid};
 use crate::deflate_tokens::{Decoder, Encoder, Token};
@@ -73,24 +73,19 @@ pub fn send_coded(
     let mut stats = DeltaStats::default();
     let mut last = 0usize;
     if let Some(blength) = blocks.first().map(|b| b.len).filter(|&l| l > 0) {
-        let mut by_sum: HashMap<u32, Vec<usize>> = HashMap::new();
-        for (i, b) in blocks.iter().enumerate() {
-            by_sum.entry(b.rolling).or_default().push(i);
-        }
+        let by_sum = ByRolling::new(blocks);
         let mut k = 0usize;
         let mut window = Rolling::new(&data[..blength.min(data.len())]);
         while k < data.len() {
             let n = blength.min(data.len() - k);
-            let found = by_sum.get(&window.value()).and_then(|candidates| {
-                let mut sum: Option<[u8; 16]> = None;
-                candidates.iter().copied().find(|&i| {
-                    let b = &blocks[i];
-                    b.len == n
-                        && sum.get_or_insert_with(|| {
-                            seed.sum.block_sum(&data[k..k + n], seed.seed, seed.first)
-                        })[..b.strong.len()]
-                            == b.strong[..]
-                })
+            let mut sum: Option<[u8; 16]> = None;
+            let found = by_sum.candidates(blocks, window.value()).find(|&i| {
+                let b = &blocks[i];
+                b.len == n
+                    && sum.get_or_insert_with(|| {
+                        seed.sum.block_sum(&data[k..k + n], seed.seed, seed.first)
+                    })[..b.strong.len()]
+                        == b.strong[..]
             });
             if let Some(i) = found {
                 literal(w, &data[last..k], &mut stats, coder.as_deref_mut())?;

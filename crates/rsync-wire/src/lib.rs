@@ -27,6 +27,7 @@
 //!    into `-i`'s `<f+++++++++` lines as rsync does.
 #![deny(missing_docs)]
 
+mod by_rolling;
 pub mod checksum;
 pub mod codec;
 pub mod compress;
