@@ -254,7 +254,7 @@ async fn push(
         listing: Listing::new(listing),
         printer,
         wire: opts.wire,
-        fleet: Arc::new(Fleet::new(opts)),
+        fleet: Arc::new(Fleet::new(opts, targets.len())),
     });
     let list_job = job.clone();
     let interrupt = match Interrupt::install() {

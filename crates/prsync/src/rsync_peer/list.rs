@@ -119,6 +119,8 @@ pub struct Plan {
     /// The filter rules went before the list was made (a `--files-from` list read on the
     /// host comes after them): the encoded bytes hold only the list.
     pub rules_sent: bool,
+    /// The small files' bytes, read once for all the hosts of a push to many.
+    pub reads: Option<super::shared_reads::SharedReads>,
 }
 
 impl Plan {
@@ -129,6 +131,7 @@ impl Plan {
             built: Duration::ZERO,
             encoded: Mutex::new(HashMap::new()),
             rules_sent: false,
+            reads: None,
         }
     }
 

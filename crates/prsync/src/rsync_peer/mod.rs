@@ -22,6 +22,7 @@ mod list;
 mod pull;
 mod push;
 mod report;
+mod shared_reads;
 
 use std::ffi::OsStr;
 use std::io::{self, Write};
@@ -618,17 +619,20 @@ fn failed_start(
 /// such host needs it).
 pub struct Fleet {
     opts: Options,
+    /// How many hosts the push goes to, for the plan's shared reads.
+    hosts: usize,
     command: String,
     preamble: Vec<u8>,
     plan: OnceLock<list::Plan>,
 }
 
 impl Fleet {
-    /// The fleet of a push.
-    pub fn new(opts: &Options) -> Fleet {
+    /// The fleet of a push to `hosts` hosts.
+    pub fn new(opts: &Options, hosts: usize) -> Fleet {
         let (command, preamble) = server_command(opts);
         Fleet {
             opts: opts.clone(),
+            hosts,
             command,
             preamble,
             plan: OnceLock::new(),
@@ -673,7 +677,11 @@ pub async fn serve(
     }
     fleet
         .plan
-        .get_or_init(|| list::Plan::new(list::of_sender(sender, &fleet.opts)));
+        .get_or_init(|| {
+            let mut plan = list::Plan::new(list::of_sender(sender, &fleet.opts));
+            plan.reads = shared_reads::SharedReads::new(fleet.hosts);
+            plan
+        });
     let kill = KillHandle::default();
     let process = conn.spawn_bulk(&fleet.command, &kill).await?;
     let mut link = link::Link::over(process, kill.clone(), voice.clone());

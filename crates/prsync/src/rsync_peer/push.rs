@@ -27,6 +27,7 @@ use prtools_rsync_wire::sums::{read_blocks, SumHead};
 use super::link::Link;
 use super::list::{Item, Plan};
 use super::report::Log;
+use super::shared_reads::SharedReads;
 use super::Voice;
 use crate::cli::Options;
 use crate::stats::Stats;
@@ -219,8 +220,9 @@ fn session_body(
     let mut deleted = [0u64; 5];
     let (mut ndx_in, mut ndx_out) = (NdxState::default(), NdxState::default());
     let mut phase = 0;
-    // Each small file is read into this, one after the other.
+    // Each small file is read into this, one after the other, unless the hosts share them.
     let mut small = Vec::new();
+    let reads = plan.reads.as_ref();
     // One deflate coder for the session with -z: its tokens are one stream per file.
     let mut coder = session.compression.map(|c| c.encoder(session.protocol));
     loop {
@@ -269,7 +271,8 @@ fn session_body(
         }
         let head = SumHead::read(&mut input)?;
         let blocks = read_blocks(&mut input, &head)?;
-        let file = match Source::open(&item.path, item.entry.size, &mut small) {
+        let ndx = req.ndx as usize;
+        let file = match Source::open(&item.path, ndx, item.entry.size, &mut small, reads) {
             Ok(file) => file,
             Err(e) => {
                 if e.kind() == io::ErrorKind::NotFound {
@@ -348,29 +351,40 @@ fn session_body(
 /// reaches every core that runs one of the hosts' threads), where a read is one copy.
 const READ_WHOLE: u64 = 256 * 1024;
 
-/// A file's data for the delta: read into the caller's buffer, or mapped.
+/// A file's data for the delta: read into the caller's buffer, read once for all the
+/// hosts of a push to many, or mapped.
 enum Source {
     Read,
+    Shared(Arc<Vec<u8>>),
     Mapped(Mapped),
 }
 
 impl Source {
-    /// Opens `path`, of `size` bytes when it was listed, reading it into `small` when it
-    /// is small.
-    fn open(path: &std::path::Path, size: u64, small: &mut Vec<u8>) -> io::Result<Source> {
-        let mut file = std::fs::File::open(path)?;
-        if size <= READ_WHOLE {
-            small.clear();
-            file.read_to_end(small)?;
-            Ok(Source::Read)
-        } else {
-            Ok(Source::Mapped(Mapped::new(&file)?))
+    /// Opens `path`, file `ndx` of the list, of `size` bytes when it was listed, reading
+    /// it into `small` when it is small, or taking the bytes another host's session read
+    /// when the push shares its reads.
+    fn open(
+        path: &std::path::Path,
+        ndx: usize,
+        size: u64,
+        small: &mut Vec<u8>,
+        shared: Option<&SharedReads>,
+    ) -> io::Result<Source> {
+        if size > READ_WHOLE {
+            return Ok(Source::Mapped(Mapped::new(&std::fs::File::open(path)?)?));
         }
+        if let Some(shared) = shared {
+            return Ok(Source::Shared(shared.get(ndx, || std::fs::read(path))?));
+        }
+        small.clear();
+        std::fs::File::open(path)?.read_to_end(small)?;
+        Ok(Source::Read)
     }
 
     fn bytes<'a>(&'a self, small: &'a [u8]) -> &'a [u8] {
         match self {
             Source::Read => small,
+            Source::Shared(data) => data,
             Source::Mapped(map) => map,
         }
     }
