@@ -82,6 +82,10 @@ pub struct ServerRequest {
     pub omit_link_times: bool,
     /// `--drop-D` (rrsync's): devices and specials are listed but never made.
     pub drop_devices: bool,
+    /// `--fake-super` (which a client never sends: a shim or `--rsync-path` puts it on the
+    /// server's line): what only root may set (owner, group, special bits, the type and
+    /// number of a device) is kept in, and read from, the `user.rsync.%stat` attribute.
+    pub fake_super: bool,
     /// `--confine-root=DIR` (rrsync's): every path the server resolves stays inside it.
     pub confine_root: Option<String>,
     /// `--ignore-errors`.
@@ -268,6 +272,7 @@ impl ServerRequest {
                     ("--no-relative", None) => no_relative = true,
                     ("--drop-D", None) => req.drop_devices = true,
                     ("--no-drop-D", None) => req.drop_devices = false,
+                    ("--fake-super", None) => req.fake_super = true,
                     ("--confine-root", Some(dir)) => req.confine_root = Some(dir.to_string()),
                     // What the server would print: the client prints its own.
                     ("--info" | "--debug", Some(_)) => {}
@@ -435,8 +440,24 @@ mod tests {
         ])
         .unwrap();
         assert!(pull.sender && pull.devices && !pull.specials);
+        assert!(!pull.fake_super);
         assert_eq!(pull.verbose, 1);
         assert_eq!(pull.paths, [".", "a/", "b"]);
+    }
+
+    #[test]
+    fn fake_super_and_drop_d_are_the_servers_own() {
+        let req = ServerRequest::parse(&[
+            "--server",
+            "-logDtpre.iLsfxCIvu",
+            "--fake-super",
+            "--drop-D",
+            ".",
+            "d",
+        ])
+        .unwrap();
+        assert!(req.fake_super && req.drop_devices && req.devices && req.specials);
+        assert!(req.unsupported.is_empty());
     }
 
     #[test]
