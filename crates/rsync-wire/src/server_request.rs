@@ -202,7 +202,6 @@ impl ServerRequest {
         }
         let mut req = ServerRequest::default();
         let mut saw_bundle = false;
-        let mut specials: Option<bool> = None;
         let mut options_over = false;
         let mut no_relative = false;
         while let Some(arg) = args.next() {
@@ -280,8 +279,16 @@ impl ServerRequest {
                     ("--numeric-ids", None) => req.numeric_ids = true,
                     ("--size-only", None) => req.size_only = true,
                     ("--ignore-errors", None) => req.ignore_errors = true,
-                    ("--specials", None) => specials = Some(true),
-                    ("--no-specials", None) => specials = Some(false),
+                    // In the order given, as rsync's options: a shim's `--no-D` before the
+                    // client's bundle is undone by its `-D`.
+                    ("--specials", None) => req.specials = true,
+                    ("--no-specials", None) => req.specials = false,
+                    ("--devices", None) => req.devices = true,
+                    ("--no-devices", None) => req.devices = false,
+                    ("--no-D", None) => {
+                        req.devices = false;
+                        req.specials = false;
+                    }
                     ("--log-format", Some(f)) => {
                         req.itemize = if f.contains("%I") {
                             2
@@ -320,7 +327,6 @@ impl ServerRequest {
                 req.bundle(&arg[1..]);
             }
         }
-        req.specials = specials.unwrap_or(req.devices);
         if req.delay_updates && req.partial_dir.is_none() {
             req.partial_dir = Some(".~tmp~".into());
         }
@@ -344,7 +350,10 @@ impl ServerRequest {
                 'l' => self.links = true,
                 'o' => self.owner = true,
                 'g' => self.group = true,
-                'D' => self.devices = true,
+                'D' => {
+                    self.devices = true;
+                    self.specials = true;
+                }
                 't' => self.times = true,
                 'p' => self.perms = true,
                 'r' => self.recursive = true,
@@ -458,6 +467,18 @@ mod tests {
         .unwrap();
         assert!(req.fake_super && req.drop_devices && req.devices && req.specials);
         assert!(req.unsupported.is_empty());
+
+        // rsync reads them in order: a shim's --no-D is undone by the bundle's -D, and
+        // one after it holds.
+        let before = ["--server", "--no-D", "-logDtpre.iLsfxCIvu", ".", "d"];
+        let req = ServerRequest::parse(&before).unwrap();
+        assert!(req.devices && req.specials);
+        let after = ["--server", "-logDtpre.iLsfxCIvu", "--no-D", ".", "d"];
+        let req = ServerRequest::parse(&after).unwrap();
+        assert!(!req.devices && !req.specials && req.unsupported.is_empty());
+        let req = ServerRequest::parse(&["--server", "--specials", "--no-devices", ".", "d"]);
+        let req = req.unwrap();
+        assert!(!req.devices && req.specials);
     }
 
     #[test]

@@ -1443,7 +1443,13 @@ impl<'a, W: Write + Send> Recv<'a, W> {
                 self.differences(e, here.as_ref().unwrap())
             } else {
                 // rsync's atomic_create: what is here is replaced without a deletion line,
-                // and one of the same kind is itemized as changed.
+                // and one of the same kind is itemized as changed from what it was.
+                let changed = match (&here, same_kind) {
+                    (Some(h), true) => {
+                        itemize::LOCAL_CHANGE | itemize::REPORT_CHANGE | self.differences(e, h)
+                    }
+                    _ => itemize::LOCAL_CHANGE | itemize::IS_NEW,
+                };
                 match here.clone() {
                     Some(h) if self.req.backup => self.delete_one(&r, &e.name, &h)?,
                     Some(_) if !dry && !self.req.fake_super => self.root()?.remove(&r)?,
@@ -1462,12 +1468,7 @@ impl<'a, W: Write + Send> Recv<'a, W> {
                         return Err(io::Error::last_os_error());
                     }
                 }
-                match (&here, same_kind) {
-                    (Some(h), true) => {
-                        itemize::LOCAL_CHANGE | itemize::REPORT_CHANGE | self.differences(e, h)
-                    }
-                    _ => itemize::LOCAL_CHANGE | itemize::IS_NEW,
-                }
+                changed
             };
             if !dry {
                 self.set_attrs(&r, &path, e, false)?;
