@@ -7,7 +7,9 @@
 //! (`20644 41,67 0:0` is a character device). A file whose inode already says all of it
 //! has no such attribute.
 
-use prtools_sync::{FileStat, Xattr};
+use std::io;
+
+use prtools_sync::{FileStat, RelPath, Root, Xattr};
 
 /// The attribute's name (Linux keeps user attributes in the `user.` namespace).
 pub const STAT_NAME: &[u8] = b"user.rsync.%stat";
@@ -72,6 +74,39 @@ impl FakeStat {
             .iter()
             .find(|(n, _)| n == STAT_NAME)
             .and_then(|(_, v)| FakeStat::parse(v))
+    }
+
+    /// Keeps `self` for the entry at `rel` in `root` (the root folder itself for `None`),
+    /// which is `now` as `lstat` says, as rsync's `set_stat_xattr`: the inode gets the
+    /// permission bits with the owner's read and write (and search, for a folder) added,
+    /// so that this user can always read it back; what it cannot hold (another owner,
+    /// setuid, a device) goes in the `%stat` attribute, which is removed when the inode
+    /// says it all. A symlink, which holds no user attributes, is left alone.
+    pub fn store(&self, root: &Root, rel: Option<&RelPath>, now: FileStat) -> io::Result<()> {
+        if now.is_symlink() {
+            return Ok(());
+        }
+        let stored = FakeStat::among(&root.xattrs(rel)?);
+        let owner_bits = if now.is_dir() { 0o700 } else { 0o600 };
+        let real = (now.mode & libc::S_IFMT) | (self.mode & 0o777) | owner_bits;
+        if now.mode & (libc::S_IFMT | 0o7777) != real {
+            match rel {
+                Some(rel) => root.set_mode(rel, real)?,
+                None => root.set_root_mode(real)?,
+            }
+        }
+        let rdev_now = if now.is_device() { now.rdev } else { 0 };
+        if real == self.mode && rdev_now == self.rdev && now.uid == self.uid && now.gid == self.gid
+        {
+            if stored.is_some() {
+                root.remove_xattr(rel, STAT_NAME)?;
+            }
+            return Ok(());
+        }
+        if stored != Some(*self) {
+            root.set_xattr(rel, STAT_NAME, &self.value())?;
+        }
+        Ok(())
     }
 
     /// `stat` as the attribute makes it look (rsync's `x_lstat`): only a regular file, a

@@ -82,6 +82,10 @@ pub struct ServerRequest {
     pub omit_link_times: bool,
     /// `--drop-D` (rrsync's): devices and specials are listed but never made.
     pub drop_devices: bool,
+    /// `--fake-super` (which a client never sends: a shim or `--rsync-path` puts it on the
+    /// server's line): what only root may set (owner, group, special bits, the type and
+    /// number of a device) is kept in, and read from, the `user.rsync.%stat` attribute.
+    pub fake_super: bool,
     /// `--confine-root=DIR` (rrsync's): every path the server resolves stays inside it.
     pub confine_root: Option<String>,
     /// `--ignore-errors`.
@@ -198,7 +202,6 @@ impl ServerRequest {
         }
         let mut req = ServerRequest::default();
         let mut saw_bundle = false;
-        let mut specials: Option<bool> = None;
         let mut options_over = false;
         let mut no_relative = false;
         while let Some(arg) = args.next() {
@@ -268,6 +271,7 @@ impl ServerRequest {
                     ("--no-relative", None) => no_relative = true,
                     ("--drop-D", None) => req.drop_devices = true,
                     ("--no-drop-D", None) => req.drop_devices = false,
+                    ("--fake-super", None) => req.fake_super = true,
                     ("--confine-root", Some(dir)) => req.confine_root = Some(dir.to_string()),
                     // What the server would print: the client prints its own.
                     ("--info" | "--debug", Some(_)) => {}
@@ -275,8 +279,16 @@ impl ServerRequest {
                     ("--numeric-ids", None) => req.numeric_ids = true,
                     ("--size-only", None) => req.size_only = true,
                     ("--ignore-errors", None) => req.ignore_errors = true,
-                    ("--specials", None) => specials = Some(true),
-                    ("--no-specials", None) => specials = Some(false),
+                    // In the order given, as rsync's options: a shim's `--no-D` before the
+                    // client's bundle is undone by its `-D`.
+                    ("--specials", None) => req.specials = true,
+                    ("--no-specials", None) => req.specials = false,
+                    ("--devices", None) => req.devices = true,
+                    ("--no-devices", None) => req.devices = false,
+                    ("--no-D", None) => {
+                        req.devices = false;
+                        req.specials = false;
+                    }
                     ("--log-format", Some(f)) => {
                         req.itemize = if f.contains("%I") {
                             2
@@ -315,7 +327,6 @@ impl ServerRequest {
                 req.bundle(&arg[1..]);
             }
         }
-        req.specials = specials.unwrap_or(req.devices);
         if req.delay_updates && req.partial_dir.is_none() {
             req.partial_dir = Some(".~tmp~".into());
         }
@@ -339,7 +350,10 @@ impl ServerRequest {
                 'l' => self.links = true,
                 'o' => self.owner = true,
                 'g' => self.group = true,
-                'D' => self.devices = true,
+                'D' => {
+                    self.devices = true;
+                    self.specials = true;
+                }
                 't' => self.times = true,
                 'p' => self.perms = true,
                 'r' => self.recursive = true,
@@ -435,8 +449,36 @@ mod tests {
         ])
         .unwrap();
         assert!(pull.sender && pull.devices && !pull.specials);
+        assert!(!pull.fake_super);
         assert_eq!(pull.verbose, 1);
         assert_eq!(pull.paths, [".", "a/", "b"]);
+    }
+
+    #[test]
+    fn fake_super_and_drop_d_are_the_servers_own() {
+        let req = ServerRequest::parse(&[
+            "--server",
+            "-logDtpre.iLsfxCIvu",
+            "--fake-super",
+            "--drop-D",
+            ".",
+            "d",
+        ])
+        .unwrap();
+        assert!(req.fake_super && req.drop_devices && req.devices && req.specials);
+        assert!(req.unsupported.is_empty());
+
+        // rsync reads them in order: a shim's --no-D is undone by the bundle's -D, and
+        // one after it holds.
+        let before = ["--server", "--no-D", "-logDtpre.iLsfxCIvu", ".", "d"];
+        let req = ServerRequest::parse(&before).unwrap();
+        assert!(req.devices && req.specials);
+        let after = ["--server", "-logDtpre.iLsfxCIvu", "--no-D", ".", "d"];
+        let req = ServerRequest::parse(&after).unwrap();
+        assert!(!req.devices && !req.specials && req.unsupported.is_empty());
+        let req = ServerRequest::parse(&["--server", "--specials", "--no-devices", ".", "d"]);
+        let req = req.unwrap();
+        assert!(!req.devices && req.specials);
     }
 
     #[test]

@@ -9,7 +9,7 @@ use prtools_sync::{FileStat, RelPath, Xattr};
 
 use super::Receiver;
 use crate::fake_acl;
-use crate::fake_super::{self, FakeStat};
+use crate::fake_super::FakeStat;
 use crate::flist::{FileEntry, FileKind};
 use crate::itemize::Item;
 use crate::sender::Sender;
@@ -207,19 +207,14 @@ impl<S: Sender, W: Write> Receiver<'_, S, W> {
         }
     }
 
-    /// `--fake-super`, as rsync's `set_stat_xattr`: the inode gets the permission bits with
-    /// the owner's read and write (and search, for a folder) added, so that this user can
-    /// always read it back; what it cannot hold (another owner, setuid, a device) goes in
-    /// the `%stat` attribute, which is removed when the inode says it all.
+    /// `--fake-super`: entry `e`'s mode, device and owner kept at `rel` (see
+    /// [`FakeStat::store`]).
     pub(super) fn set_fake_stat(
         &self,
         rel: Option<&RelPath>,
         e: &FileEntry,
         now: FileStat,
     ) -> io::Result<()> {
-        let root = self.root()?;
-        let all = root.xattrs(rel)?;
-        let stored = FakeStat::among(&all);
         let want = FakeStat {
             mode: e.mode & (libc::S_IFMT | 0o7777),
             rdev: match e.kind {
@@ -229,26 +224,7 @@ impl<S: Sender, W: Write> Receiver<'_, S, W> {
             uid: self.uid_of(e),
             gid: self.gid_of(e),
         };
-        let owner_bits = if now.is_dir() { 0o700 } else { 0o600 };
-        let real = (now.mode & libc::S_IFMT) | (want.mode & 0o777) | owner_bits;
-        if now.mode & (libc::S_IFMT | 0o7777) != real {
-            match rel {
-                Some(rel) => root.set_mode(rel, real)?,
-                None => root.set_root_mode(real)?,
-            }
-        }
-        let rdev_now = if now.is_device() { now.rdev } else { 0 };
-        if real == want.mode && rdev_now == want.rdev && now.uid == want.uid && now.gid == want.gid
-        {
-            if stored.is_some() {
-                root.remove_xattr(rel, fake_super::STAT_NAME)?;
-            }
-            return Ok(());
-        }
-        if stored != Some(want) {
-            root.set_xattr(rel, fake_super::STAT_NAME, &want.value())?;
-        }
-        Ok(())
+        want.store(self.root()?, rel, now)
     }
 }
 

@@ -8,6 +8,7 @@
 
 use std::collections::HashMap;
 use std::ffi::OsStr;
+use std::io::Read;
 use std::os::unix::ffi::OsStrExt;
 use std::os::unix::fs::MetadataExt;
 use std::path::{Path, PathBuf};
@@ -55,6 +56,9 @@ pub(super) struct How<'a> {
     pub(super) hard_links: bool,
     /// `--copy-unsafe-links`: a link out of the transfer is listed as what it points to.
     pub(super) copy_unsafe_links: bool,
+    /// `--fake-super`: a file's or folder's `%stat` attribute says its mode, device and
+    /// owner (see [`crate::fake_super`]).
+    pub(super) fake_super: bool,
     pub(super) filters: &'a FilterList,
     /// Whether a per-folder merge file may be read (rrsync's `--confine-root`).
     pub(super) readable: &'a dyn Fn(&Path) -> bool,
@@ -98,7 +102,8 @@ pub(super) fn list(sources: &[String], how: &How) -> Listed {
             for end in parts {
                 let implied = &name[..end];
                 let real = [&bytes[..base_len], implied].concat();
-                implied_dir(Path::new(OsStr::from_bytes(&real)), implied, &mut listed);
+                let real = Path::new(OsStr::from_bytes(&real));
+                implied_dir(real, implied, how.fake_super, &mut listed);
             }
         }
         // -d lists the entries of a folder named as `SRC/` (or `.`), and of no other.
@@ -170,7 +175,7 @@ fn mark_links(items: &mut [Item]) {
 }
 
 /// An implied folder of `-R`: the real folder's attributes, no contents.
-fn implied_dir(path: &Path, name: &[u8], listed: &mut Listed) {
+fn implied_dir(path: &Path, name: &[u8], fake_super: bool, listed: &mut Listed) {
     let Ok(meta) = std::fs::metadata(path) else {
         return;
     };
@@ -178,7 +183,11 @@ fn implied_dir(path: &Path, name: &[u8], listed: &mut Listed) {
         return;
     }
     listed.items.push(Item {
-        entry: entry_of(name.to_vec(), &meta, None, false),
+        entry: faked(
+            entry_of(name.to_vec(), &meta, None, false),
+            path,
+            fake_super,
+        ),
         path: path.to_path_buf(),
         mark: Some(Mark::ImpliedDir),
         inode: None,
@@ -204,6 +213,34 @@ fn entry_of(name: Vec<u8>, meta: &std::fs::Metadata, link: Option<Vec<u8>>, top:
         link,
         top: top && ft.is_dir(),
     }
+}
+
+/// `entry` (read from `path`) as its `%stat` attribute says it is, with `--fake-super`:
+/// rsync's `x_lstat`. Only a regular file or a folder carries one; a file that says it
+/// is a symlink holds the target.
+fn faked(mut entry: Entry, path: &Path, fake_super: bool) -> Entry {
+    let kind = entry.mode & libc::S_IFMT;
+    if !fake_super || !(kind == libc::S_IFREG || kind == libc::S_IFDIR) {
+        return entry;
+    }
+    let all = prtools_sync::read_xattrs(path).unwrap_or_default();
+    if let Some(f) = crate::fake_super::FakeStat::among(&all) {
+        if f.mode & libc::S_IFMT == libc::S_IFLNK {
+            // rsync's stand-in for a symlink holds the target.
+            let mut target = Vec::new();
+            let read =
+                std::fs::File::open(path).and_then(|file| file.take(4096).read_to_end(&mut target));
+            if read.is_err() || kind != libc::S_IFREG {
+                return entry;
+            }
+            entry.link = Some(target);
+        }
+        entry.mode = f.mode;
+        entry.rdev = f.rdev;
+        entry.uid = f.uid;
+        entry.gid = f.gid;
+    }
+    entry
 }
 
 /// Lists `path` as `name`, and what is in it `depth` levels down, by the rules
@@ -270,7 +307,11 @@ fn add(
     };
     let no_content = ft.is_dir() && depth == 0;
     listed.items.push(Item {
-        entry: entry_of(name.clone(), &meta, link, top),
+        entry: faked(
+            entry_of(name.clone(), &meta, link, top),
+            path,
+            how.fake_super,
+        ),
         path: path.to_path_buf(),
         mark: no_content.then_some(Mark::NoContentDir),
         inode: (!ft.is_dir() && meta.nlink() > 1).then(|| (meta.dev(), meta.ino())),

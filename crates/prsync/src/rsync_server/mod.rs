@@ -15,8 +15,9 @@
 //! `--compare-dest`, `--copy-dest` and `--link-dest` (receiving), `-K` and `--inplace`
 //! (receiving), `--copy-unsafe-links` (sending), filter rules with their per-folder merge
 //! files (read by `list.rs` when sending, by `receive/merge.rs` for `--delete` and
-//! `--delete-excluded`), `--files-from`, `-s`, and rrsync's `--confine-root` and
-//! `--drop-D`. The server never turns on incremental recursion (see prtools-rsync-wire's
+//! `--delete-excluded`), `--files-from`, `-s`, rrsync's `--confine-root` and `--drop-D`,
+//! and `--fake-super` on the server's own line (`--rsync-path='prsync --fake-super'`; see
+//! `receive/fake.rs`). The server never turns on incremental recursion (see prtools-rsync-wire's
 //! `server_handshake`): a client then sends the list whole, and its `-v` says `building
 //! file list` as with an rsync 3.0 server. It turns on varint flags for a client that asks
 //! (every rsync 3.2 and later), and the two then negotiate the checksum (xxh128 between

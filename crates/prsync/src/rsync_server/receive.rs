@@ -17,7 +17,7 @@ use std::collections::{HashMap, HashSet};
 use std::ffi::OsStr;
 use std::fs::Metadata;
 use std::io::{self, Read, Write};
-use std::os::unix::ffi::OsStrExt;
+use std::os::unix::ffi::{OsStrExt, OsStringExt};
 use std::os::unix::fs::{FileTypeExt, MetadataExt};
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicI32, Ordering};
@@ -40,6 +40,7 @@ use prtools_rsync_wire::sums::{block_length, head_for, strong_length, SumHead};
 use prtools_sync::{Mtime, RelPath, Root};
 
 mod alt;
+mod fake;
 mod merge;
 
 use super::log::ServerLog;
@@ -671,10 +672,24 @@ impl<'a, W: Write + Send> Incoming<'a, W> {
             }
             _ => p.path.clone(),
         };
-        let uid = (self.req.owner && self.am_root).then_some(e.uid);
-        let gid = self.req.group.then_some(e.gid);
-        if uid.is_some() || gid.is_some() {
-            let _ = std::os::unix::fs::lchown(&written, uid, gid);
+        if self.req.fake_super {
+            let kept = match (&at, self.root.as_ref()) {
+                (Ok(at), Some(root)) => fake::keep(self.req, root, Some(at), e, Some(p.mode)),
+                _ => Ok(()),
+            };
+            if let Err(err) = kept {
+                self.failed.fetch_or(IOERR_GENERAL, Ordering::Relaxed);
+                return self.out().message(
+                    Tag::ErrorXfer,
+                    format!("rsync: [receiver] {}\n", super::os_text(&err)).as_bytes(),
+                );
+            }
+        } else {
+            let uid = (self.req.owner && self.am_root).then_some(e.uid);
+            let gid = self.req.group.then_some(e.gid);
+            if uid.is_some() || gid.is_some() {
+                let _ = std::os::unix::fs::lchown(&written, uid, gid);
+            }
         }
         if let (Some(partial), false) = (&p.partial, self.req.delay_updates) {
             super::partial::remove(self.req, partial);
@@ -1215,6 +1230,17 @@ impl<'a, W: Write + Send> Recv<'a, W> {
         Ok(true)
     }
 
+    /// Whether owners are kept: as root, or with `--fake-super` in the `%stat` attribute.
+    fn privileged(&self) -> bool {
+        self.am_root || self.req.fake_super
+    }
+
+    /// What is here for entry `e` as the generator compares it (see [`fake::seen`]).
+    fn seen(&self, e: &Entry, here: &Metadata) -> crate::fake_super::FakeStat {
+        let rel = self.rel_of(e).ok().flatten();
+        fake::seen(self.req, self.root.as_ref(), rel.as_ref(), here)
+    }
+
     /// rsync's `itemize`: the flags for what differs between the entry and what is here.
     fn differences(&self, e: &Entry, here: &Metadata) -> u32 {
         let mut iflags = 0;
@@ -1224,13 +1250,14 @@ impl<'a, W: Write + Send> Recv<'a, W> {
         if self.keeps_time(e) && here.mtime() != e.mtime {
             iflags |= itemize::REPORT_TIME;
         }
-        if self.req.perms && !e.is_link() && (here.mode() & 0o7777) != (e.mode & 0o7777) {
+        let seen = self.seen(e, here);
+        if self.req.perms && !e.is_link() && (seen.mode & 0o7777) != (e.mode & 0o7777) {
             iflags |= itemize::REPORT_PERMS;
         }
-        if self.req.owner && self.am_root && here.uid() != e.uid {
+        if self.req.owner && self.privileged() && seen.uid != e.uid {
             iflags |= itemize::REPORT_OWNER;
         }
-        if self.req.group && here.gid() != e.gid {
+        if self.req.group && seen.gid != e.gid {
             iflags |= itemize::REPORT_GROUP;
         }
         iflags
@@ -1351,18 +1378,27 @@ impl<'a, W: Write + Send> Recv<'a, W> {
             if let alt::AltNon::Settled = alt {
                 return Ok(());
             }
-            let same = here.as_ref().is_some_and(|h| h.file_type().is_symlink())
-                && std::fs::read_link(&path)
-                    .is_ok_and(|t| t.as_os_str().as_bytes() == target.as_slice());
+            let was_link = here.as_ref().is_some_and(|h| match self.req.fake_super {
+                true => h.is_file() && self.seen(e, h).mode & libc::S_IFMT == libc::S_IFLNK,
+                false => h.file_type().is_symlink(),
+            });
+            let same = was_link
+                && match self.req.fake_super {
+                    true => fake::link_target(self.root()?, &r),
+                    false => std::fs::read_link(&path).map(|t| t.into_os_string().into_vec()),
+                }
+                .is_ok_and(|t| t == target);
             let iflags = if same {
                 self.differences(e, here.as_ref().unwrap())
             } else {
-                let was_link = here.as_ref().is_some_and(|h| h.file_type().is_symlink());
                 if !dry {
                     if here.is_some() && self.req.backup {
                         backup(self.req, &self.dest, &r)?;
                     }
-                    self.root()?.symlink(&r, &target)?;
+                    match self.req.fake_super {
+                        true => fake::make_link(self.root()?, &r, &target)?,
+                        false => self.root()?.symlink(&r, &target)?,
+                    }
                 }
                 let mut f = itemize::LOCAL_CHANGE;
                 if was_link {
@@ -1383,10 +1419,10 @@ impl<'a, W: Write + Send> Recv<'a, W> {
             };
         }
         if !e.is_file() {
-            // Devices need root; rrsync's --drop-D makes neither kind.
+            // Devices need root (or --fake-super); rrsync's --drop-D makes neither kind.
             let wanted = !self.req.drop_devices
                 && if e.is_device() {
-                    self.req.devices && self.am_root
+                    self.req.devices && self.privileged()
                 } else {
                     self.req.specials
                 };
@@ -1400,17 +1436,28 @@ impl<'a, W: Write + Send> Recv<'a, W> {
             if let alt::AltNon::Settled = alt {
                 return Ok(());
             }
-            let same = here.as_ref().is_some_and(|h| {
-                (h.mode() & 0o170000) == (e.mode & 0o170000)
-                    && (!e.is_device() || h.rdev() == e.rdev)
-            });
+            let seen = here.as_ref().map(|h| self.seen(e, h));
+            let same_kind = seen.is_some_and(|s| (s.mode & 0o170000) == (e.mode & 0o170000));
+            let same = same_kind && seen.is_some_and(|s| !e.is_device() || s.rdev == e.rdev);
             let iflags = if same {
                 self.differences(e, here.as_ref().unwrap())
             } else {
-                if let Some(h) = here.clone() {
-                    self.delete_one(&r, &e.name, &h)?;
+                // rsync's atomic_create: what is here is replaced without a deletion line,
+                // and one of the same kind is itemized as changed from what it was.
+                let changed = match (&here, same_kind) {
+                    (Some(h), true) => {
+                        itemize::LOCAL_CHANGE | itemize::REPORT_CHANGE | self.differences(e, h)
+                    }
+                    _ => itemize::LOCAL_CHANGE | itemize::IS_NEW,
+                };
+                match here.clone() {
+                    Some(h) if self.req.backup => self.delete_one(&r, &e.name, &h)?,
+                    Some(_) if !dry && !self.req.fake_super => self.root()?.remove(&r)?,
+                    _ => {}
                 }
-                if !dry {
+                if !dry && self.req.fake_super {
+                    fake::make_placeholder(self.root()?, &r)?;
+                } else if !dry {
                     let c = std::ffi::CString::new(path.as_os_str().as_bytes())
                         .map_err(|_| invalid("a name with a NUL byte".into()))?;
                     // SAFETY: `c` is a NUL-terminated path that lives across the call.
@@ -1421,7 +1468,7 @@ impl<'a, W: Write + Send> Recv<'a, W> {
                         return Err(io::Error::last_os_error());
                     }
                 }
-                itemize::LOCAL_CHANGE | itemize::IS_NEW
+                changed
             };
             if !dry {
                 self.set_attrs(&r, &path, e, false)?;
@@ -1618,6 +1665,10 @@ impl<'a, W: Write + Send> Recv<'a, W> {
     }
 
     fn set_owner(&self, path: &Path, e: &Entry, here: Option<&Metadata>) {
+        if self.req.fake_super {
+            // The owner goes in the `%stat` attribute, with the mode (see `fake`).
+            return;
+        }
         let uid = (self.req.owner && self.am_root).then_some(e.uid);
         let gid = self.req.group.then_some(e.gid);
         let fits = |want: Option<u32>, have: u32| want.map_or(true, |w| w == have);
@@ -1631,7 +1682,9 @@ impl<'a, W: Write + Send> Recv<'a, W> {
     fn set_attrs(&mut self, r: &RelPath, path: &Path, e: &Entry, link: bool) -> io::Result<()> {
         self.set_owner(path, e, None);
         let root = self.root()?;
-        if self.req.perms && !link {
+        if self.req.fake_super {
+            fake::keep(self.req, root, Some(r), e, None)?;
+        } else if self.req.perms && !link {
             root.set_mode(r, e.mode & 0o7777)?;
         }
         if self.keeps_time(e) {
@@ -1658,6 +1711,12 @@ impl<'a, W: Write + Send> Recv<'a, W> {
                 nanos: e.mtime_nsec,
             };
             let result = match rel {
+                _ if self.req.fake_super => fake::keep(self.req, root, rel.as_ref(), e, None)
+                    .and_then(|()| match (rel, self.keeps_time(e)) {
+                        (_, false) => Ok(()),
+                        (Some(r), true) => root.set_mtime(r, mtime),
+                        (None, true) => root.set_root_mtime(mtime),
+                    }),
                 Some(r) => (if self.req.perms {
                     root.set_mode(r, e.mode & 0o7777)
                 } else {

@@ -123,6 +123,7 @@ pub(super) fn run<W: Write>(
             implied_dirs: true,
             hard_links: req.hard_links,
             copy_unsafe_links: req.copy_unsafe_links,
+            fake_super: req.fake_super,
             filters: &filters,
             readable: &|path| super::confined(req, path),
         },
