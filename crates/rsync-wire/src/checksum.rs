@@ -65,7 +65,7 @@ impl Rolling {
 ///
 /// MD4 and SHA1 are left out: this crate has neither, so it never lists them and a peer
 /// never picks them.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub enum Checksum {
     /// XXH3, 128 bits: what two rsyncs 3.2 or later pick.
     Xxh128,

@@ -60,6 +60,9 @@ pub struct ServerOptions {
     pub dirs: bool,
     /// `-I`: no quick check; every file is sent.
     pub ignore_times: bool,
+    /// `-c`: files are compared by whole-file checksums (the sender puts them in the
+    /// list), not by size and time.
+    pub checksum: bool,
     /// `-R`: names keep the path they were given with.
     pub relative: bool,
     /// `-x` count: the walk stays on one file system.
@@ -119,6 +122,7 @@ impl ServerOptions {
             (self.perms, 'p'),
             (self.executability && !self.perms && receiving, 'E'),
             (self.recursive, 'r'),
+            (self.checksum, 'c'),
             (self.ignore_times, 'I'),
             (self.relative, 'R'),
             (self.one_file_system > 0, 'x'),

@@ -3,11 +3,13 @@
 //! walks the tree once), and encoded once for every host that speaks the same protocol.
 
 use std::collections::{BTreeSet, HashMap};
+use std::io::Read;
 use std::os::unix::ffi::OsStrExt;
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
+use prtools_rsync_wire::checksum::{Checksum, Digest, FileSum};
 use prtools_rsync_wire::filters::put_rules;
 use prtools_rsync_wire::flist::{self, put_id_list, Encoder, Entry};
 use prtools_rsync_wire::flist_links::{mark, Mark};
@@ -102,9 +104,9 @@ pub fn of_sender(sender: &LocalSender, opts: &Options) -> Listed {
     }
 }
 
-/// What decides a list's bytes beyond the list: the protocol version, and whether entry
-/// flags go as varints.
-type Form = (i32, bool);
+/// What decides a list's bytes beyond the list: the protocol version, whether entry
+/// flags go as varints, and with `-c` the checksum each regular file's entry ends with.
+type Form = (i32, bool, Option<Checksum>);
 
 /// The list of a push and its bytes on the wire, shared by every host of the run.
 pub struct Plan {
@@ -138,16 +140,29 @@ impl Plan {
     /// What the client sends the receiving server before its first request: the filter
     /// rules (only when the receiver deletes, which must spare what they exclude, or
     /// prunes), the
-    /// file list and the id lists, at `protocol`, with varint flags or not.
-    pub fn encoded(&self, protocol: i32, varint_flags: bool, opts: &Options) -> Arc<Vec<u8>> {
+    /// file list and the id lists, at `protocol`, with varint flags or not, and with `-c`
+    /// each regular file's checksum of kind `sums` (the session's).
+    pub fn encoded(
+        &self,
+        protocol: i32,
+        varint_flags: bool,
+        sums: Option<Checksum>,
+        opts: &Options,
+    ) -> Arc<Vec<u8>> {
         let mut cache = self.encoded.lock().unwrap_or_else(|e| e.into_inner());
         cache
-            .entry((protocol, varint_flags))
-            .or_insert_with(|| Arc::new(self.encode(protocol, varint_flags, opts)))
+            .entry((protocol, varint_flags, sums))
+            .or_insert_with(|| Arc::new(self.encode(protocol, varint_flags, sums, opts)))
             .clone()
     }
 
-    fn encode(&self, protocol: i32, varint_flags: bool, opts: &Options) -> Vec<u8> {
+    fn encode(
+        &self,
+        protocol: i32,
+        varint_flags: bool,
+        sums: Option<Checksum>,
+        opts: &Options,
+    ) -> Vec<u8> {
         let keep = super::push::keep_of(opts);
         let mut buf = Vec::new();
         // A receiver that deletes or prunes (-m) reads the rules first.
@@ -160,6 +175,7 @@ impl Plan {
         for (i, item) in self.listed.items.iter().enumerate() {
             let start = buf.len();
             enc.put(&mut buf, &item.entry);
+            let mut later_link = false;
             if let Some(group) = item.hlink.filter(|_| opts.hard_links) {
                 let m = match firsts.get(&group) {
                     Some(&first) => Mark::LaterLink(first),
@@ -168,7 +184,13 @@ impl Plan {
                         Mark::FirstLink
                     }
                 };
+                later_link = matches!(m, Mark::LaterLink(_));
                 mark(&mut buf, start, m, enc.form()).expect("the entry to mark was just encoded");
+            }
+            // -c: a regular file's entry ends with its checksum (a later hard link's is its
+            // first's, and is not sent), as rsync's send_file_entry writes it.
+            if let Some(kind) = sums.filter(|_| item.entry.is_file() && !later_link) {
+                buf.extend_from_slice(&file_sum(&item.path, kind));
             }
         }
         enc.end(&mut buf, self.listed.io_error);
@@ -180,6 +202,25 @@ impl Plan {
             put_id_list(&mut buf, &names(&self.listed, Ids::Groups));
         }
         buf
+    }
+}
+
+/// The checksum of a file's data as `-c` compares it: all zeros when it cannot be read
+/// (which then never matches, and the file is sent).
+pub fn file_sum(path: &Path, kind: Checksum) -> Digest {
+    let unread = Digest::new([0; 16], kind.sum_len());
+    let Ok(mut f) = std::fs::File::open(path) else {
+        return unread;
+    };
+    let mut sum = FileSum::new(kind);
+    let mut buf = vec![0u8; 256 * 1024];
+    loop {
+        match f.read(&mut buf) {
+            Ok(0) => return sum.finish(),
+            Ok(n) => sum.update(&buf[..n]),
+            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
+            Err(_) => return unread,
+        }
     }
 }
 

@@ -184,6 +184,7 @@ fn server_command(opts: &Options) -> (String, Vec<u8>) {
         update: opts.update,
         dirs: opts.dirs,
         ignore_times: opts.ignore_times,
+        checksum: opts.checksum,
         relative: opts.relative,
         one_file_system: opts.one_file_system,
         sparse: opts.more.sparse,
@@ -675,13 +676,11 @@ pub async fn serve(
             )));
         }
     }
-    fleet
-        .plan
-        .get_or_init(|| {
-            let mut plan = list::Plan::new(list::of_sender(sender, &fleet.opts));
-            plan.reads = shared_reads::SharedReads::new(fleet.hosts);
-            plan
-        });
+    fleet.plan.get_or_init(|| {
+        let mut plan = list::Plan::new(list::of_sender(sender, &fleet.opts));
+        plan.reads = shared_reads::SharedReads::new(fleet.hosts);
+        plan
+    });
     let kill = KillHandle::default();
     let process = conn.spawn_bulk(&fleet.command, &kill).await?;
     let mut link = link::Link::over(process, kill.clone(), voice.clone());
@@ -746,7 +745,6 @@ fn unsupported(o: &Options) -> Option<&'static str> {
                 .is_some_and(|f| std::str::from_utf8(f).is_err()),
             "a --files-from=HOST:FILE name that is not UTF-8",
         ),
-        (o.checksum, "-c"),
         (
             o.partial_dir.as_ref().is_some_and(|d| d.to_str().is_none()),
             "a --partial-dir that is not UTF-8",

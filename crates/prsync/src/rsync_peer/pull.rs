@@ -90,6 +90,8 @@ struct Pull<'a> {
     redo: Vec<usize>,
     /// The redo phase is on: a file that fails its check now is an error.
     redoing: bool,
+    /// With -c: each regular file's checksum as the sender listed it, by name.
+    sums: HashMap<Vec<u8>, [u8; 16]>,
 }
 
 /// Runs a pull after the handshake into the local `dest` as typed.
@@ -137,18 +139,22 @@ fn body(
     let varint = session.varint_flags();
     let mut decoder = Decoder::new(session.protocol, keep).varint_flags(varint);
     // With -H: each hard-linked entry's group, by name (the index of its first as sent).
-    let mut linked = opts
-        .hard_links
-        .then(|| LinkDecoder::new(session.protocol, keep, true).varint_flags(varint));
+    // With -c, each regular file's entry ends with its checksum.
+    let mut linked = (opts.hard_links || opts.checksum).then(|| {
+        LinkDecoder::new(session.protocol, keep, opts.hard_links)
+            .varint_flags(varint)
+            .with_checksums(opts.checksum, session.checksum)
+    });
     let mut groups_of: HashMap<Vec<u8>, u32> = HashMap::new();
+    let mut sums: HashMap<Vec<u8>, [u8; 16]> = HashMap::new();
     let mut list = Vec::new();
     let remote_io_error = loop {
         let next = match &mut linked {
-            Some(d) => d.get(&mut input)?.map(|r| (r.entry, r.hlink)),
-            None => decoder.get(&mut input)?.map(|e| (e, None)),
+            Some(d) => d.get(&mut input)?.map(|r| (r.entry, r.hlink, r.checksum)),
+            None => decoder.get(&mut input)?.map(|e| (e, None, None)),
         };
         match next {
-            Ok((mut entry, group)) => {
+            Ok((mut entry, group, sum)) => {
                 // --chmod acts on the modes as they come, as rsync's receiver does.
                 if let Some(chmod) = opts
                     .chmod
@@ -171,6 +177,9 @@ fn body(
                 }
                 if let Some(g) = group {
                     groups_of.insert(entry.name.clone(), g);
+                }
+                if let Some(sum) = sum {
+                    sums.insert(entry.name.clone(), sum);
                 }
                 list.push(entry);
             }
@@ -256,6 +265,7 @@ fn body(
         leaders,
         redo: Vec::new(),
         redoing: false,
+        sums,
     };
     // rsync deletes nothing after a sender's I/O error: its list may be short.
     let may_delete = opts.delete != DeleteMode::Off && remote_io_error == 0;
@@ -633,8 +643,15 @@ impl Pull<'_> {
                 self.skipped(e, "is newer");
                 return Ok(());
             }
+            // -c: the same size and checksum, whatever the time (rsync's quick_check_ok).
             let same = h.size() == e.size
-                && (self.opts.size_only || (!self.opts.ignore_times && h.mtime() == e.mtime));
+                && if self.opts.checksum {
+                    self.sums.get(&e.name).is_some_and(|sum| {
+                        super::list::file_sum(path, self.session.checksum).padded() == *sum
+                    })
+                } else {
+                    self.opts.size_only || (!self.opts.ignore_times && h.mtime() == e.mtime)
+                };
             if same {
                 let iflags = self.differences(e, h);
                 self.set_attrs(path, e, false)?;
@@ -654,11 +671,15 @@ impl Pull<'_> {
                 }
             }
         }
-        let iflags = itemize::TRANSFER
+        let mut iflags = itemize::TRANSFER
             | match basis {
                 Some(h) => self.differences(e, h),
                 None => itemize::IS_NEW,
             };
+        // -c: a file sent is one whose checksum differs (rsync's generator says so).
+        if self.opts.checksum {
+            iflags |= itemize::REPORT_CHANGE;
+        }
         if basis.is_none() {
             self.stats.created.reg += 1;
         }

@@ -207,7 +207,8 @@ fn session_body(
     let out = &mut link.output;
     out.frame();
     let before = out.sent();
-    out.write_all(&plan.encoded(protocol, session.varint_flags(), opts))?;
+    let sums = opts.checksum.then_some(session.checksum);
+    out.write_all(&plan.encoded(protocol, session.varint_flags(), sums, opts))?;
     out.flush()?;
     stats.flist_bytes = out.sent() - before;
     stats.flist_time = plan.built;

@@ -1,0 +1,263 @@
+//! More options over rsync's own protocol (`--wire=rsync`), each done as the stock rsync
+//! client does it against the same `rsync --server`: `-c` both ways (the list carries each
+//! file's checksum), `-B`, `--out-format`, and the pull's own receiver options. Each case
+//! runs the stock rsync client and prsync from the same state, against the stock rsync on
+//! a test host, and both must leave the same tree and print the same lines.
+
+use std::path::{Path, PathBuf};
+
+use prtools_tests::rsync_wire::{make_tree, prsync, rsync};
+use prtools_tests::{describe, text, TestCluster};
+
+/// What one client did: its exit status, its stdout, the tree it left (with each entry's
+/// owner and group).
+#[derive(Debug, PartialEq)]
+struct Result {
+    code: Option<i32>,
+    out: String,
+    tree: Vec<String>,
+    owners: Vec<String>,
+}
+
+/// `name uid:gid` for everything below `root`, sorted.
+fn owners(root: &Path) -> Vec<String> {
+    use std::os::unix::fs::MetadataExt;
+    let out = std::process::Command::new("find")
+        .arg(root)
+        .arg("-mindepth")
+        .arg("1")
+        .output()
+        .unwrap();
+    let mut lines: Vec<String> = text(&out.stdout)
+        .lines()
+        .map(|p| {
+            let m = std::fs::symlink_metadata(p).unwrap();
+            let rel = Path::new(p)
+                .strip_prefix(root)
+                .unwrap()
+                .display()
+                .to_string();
+            format!("{rel} {}:{}", m.uid(), m.gid())
+        })
+        .collect();
+    lines.sort();
+    lines
+}
+
+/// Runs `client` ("rsync", then "prsync") and asserts that both left the same result, as
+/// `run` reports it with the client's stderr; returns prsync's.
+fn both(label: &str, mut run: impl FnMut(&str) -> (Result, String)) -> Result {
+    let (r, rerr) = run("rsync");
+    let (p, perr) = run("prsync");
+    assert_eq!(r, p, "{label}\nrsync said: {rerr}\nprsync said: {perr}");
+    p
+}
+
+/// The client `who` (rsync or prsync) with `args`, from the sources in `from` (separated by
+/// spaces) to `to`.
+fn client(
+    tc: &TestCluster,
+    who: &str,
+    args: &[&str],
+    from: &str,
+    to: &str,
+) -> std::process::Output {
+    // Several sources: all but the last go with the options.
+    let mut sources: Vec<&str> = from.split(' ').collect();
+    let last = sources.pop().unwrap();
+    let args = [args, &sources[..]].concat();
+    match who {
+        "rsync" => rsync(tc, &args, last, to),
+        _ => prsync(tc, &args, last, to),
+    }
+}
+
+/// A push of `from` (`SRC` stands for `src`) by both clients into their own folder
+/// `/tmp/{who}-{name}` on node1, first made as `seed` leaves it (a copy of the tree, then
+/// `prep`), with `args`; the two results must be the same. Returns prsync's, and its folder.
+fn push_both(
+    tc: &TestCluster,
+    src: &Path,
+    name: &str,
+    seed: bool,
+    prep: impl Fn(&Path),
+    args: &[&str],
+    from: &str,
+) -> (Result, PathBuf) {
+    let from = from.replace("SRC", src.to_str().unwrap());
+    let result = both(&format!("{name} {args:?}"), |who| {
+        let dest = tc.cluster.node_tmp(1).join(format!("{who}-{name}"));
+        if seed {
+            let copy = std::process::Command::new("cp")
+                .arg("-a")
+                .arg(src)
+                .arg(&dest)
+                .status()
+                .unwrap();
+            assert!(copy.success());
+        }
+        prep(&dest);
+        let out = client(tc, who, args, &from, &format!("node1:/tmp/{who}-{name}/"));
+        let result = Result {
+            code: out.status.code(),
+            out: text(&out.stdout).replace(&format!("/tmp/{who}-"), "/tmp/WHO-"),
+            tree: describe(&dest),
+            owners: owners(&dest),
+        };
+        (result, text(&out.stderr))
+    });
+    (
+        result,
+        tc.cluster.node_tmp(1).join(format!("prsync-{name}")),
+    )
+}
+
+/// A pull of `from` on node1 (`SRC` stands for the tree's path there) by both clients into
+/// their own folder in `scratch`, first made by `prep`; the results (the printed lines as
+/// a set) must be the same.
+fn pull_both(
+    tc: &TestCluster,
+    scratch: &Path,
+    name: &str,
+    prep: impl Fn(&Path),
+    args: &[&str],
+    from: &str,
+    src_there: &str,
+) -> Result {
+    let from = format!("node1:{}", from.replace("SRC", src_there));
+    both(&format!("{name} {args:?}"), |who| {
+        let dest = scratch.join(format!("{who}-{name}"));
+        std::fs::create_dir_all(&dest).unwrap();
+        prep(&dest);
+        let out = client(tc, who, args, &from, &format!("{}/", dest.display()));
+        let result = Result {
+            code: out.status.code(),
+            // The lines as a set: in a pull, rsync's `*deleting` lines and its itemized
+            // ones come from two processes, in an order that varies.
+            out: sorted_lines(&text(&out.stdout)),
+            tree: describe(&dest),
+            owners: owners(&dest),
+        };
+        (result, text(&out.stderr))
+    })
+}
+
+/// `text`'s lines, sorted.
+fn sorted_lines(text: &str) -> String {
+    let mut lines: Vec<&str> = text.lines().collect();
+    lines.sort_unstable();
+    lines.join("\n")
+}
+
+/// Rewrites `name` below `dest` with `body`, and gives it `when` as its mtime.
+fn rewrite(dest: &Path, name: &str, body: &str, when: &str) {
+    let path = dest.join(name);
+    std::fs::write(&path, body).unwrap();
+    let status = std::process::Command::new("touch")
+        .args(["-h", "-d", when])
+        .arg(&path)
+        .status()
+        .unwrap();
+    assert!(status.success());
+}
+
+fn no_prep(_: &Path) {}
+
+/// A copy of `src`'s contents into `d`.
+fn copy_of(src: &Path) -> impl Fn(&Path) + '_ {
+    move |d: &Path| {
+        let status = std::process::Command::new("cp")
+            .arg("-a")
+            .arg(format!("{}/.", src.display()))
+            .arg(d)
+            .status()
+            .unwrap();
+        assert!(status.success());
+    }
+}
+
+/// What `-c` catches and the quick check does not: a file of the same size and time with
+/// other bytes (sent again), and one with the same bytes and another time (only its time
+/// is set).
+fn same_size_and_time_other_bytes(d: &Path) {
+    rewrite(
+        d,
+        "etc/hosts",
+        "127.0.0.9 localhost\n",
+        "2024-01-02 03:04:05",
+    );
+    rewrite(d, "etc/conf.d/app with space.conf", "x = 1\n", "2020-01-01");
+}
+
+#[test]
+fn checksum_in_a_push_sends_the_sums_in_the_list() {
+    let tc = TestCluster::start(1);
+    let scratch = tc.scratch("push-c");
+    let src = make_tree(&scratch);
+    let (r, dest) = push_both(
+        &tc,
+        &src,
+        "checksum",
+        true,
+        same_size_and_time_other_bytes,
+        &["-ai", "-c"],
+        "SRC/",
+    );
+    assert_eq!(r.code, Some(0));
+    assert!(r.out.contains("<fc........ etc/hosts"), "{}", r.out);
+    assert_eq!(
+        std::fs::read_to_string(dest.join("etc/hosts")).unwrap(),
+        "127.0.0.1 localhost\n"
+    );
+    // With -H too: a later hard link's sum is not sent.
+    std::fs::hard_link(src.join("etc/hosts"), src.join("hosts.hard")).unwrap();
+    let (r, _) = push_both(
+        &tc,
+        &src,
+        "checksum-hard",
+        false,
+        no_prep,
+        &["-aiH", "-c"],
+        "SRC/",
+    );
+    assert_eq!(r.code, Some(0));
+    assert!(r.out.contains("hosts.hard => etc/hosts"), "{}", r.out);
+}
+
+#[test]
+fn checksum_in_a_pull_compares_the_listed_sums() {
+    let tc = TestCluster::start(1);
+    let scratch = tc.scratch("pull-c");
+    let there = tc.cluster.node_tmp(1).join("tree");
+    std::fs::create_dir_all(&there).unwrap();
+    let src = make_tree(&there);
+    let copy = copy_of(&src);
+    let prep = |d: &Path| {
+        copy(d);
+        same_size_and_time_other_bytes(d);
+    };
+    let r = pull_both(
+        &tc,
+        &scratch,
+        "checksum",
+        prep,
+        &["-ai", "-c"],
+        "SRC/",
+        "/tmp/tree/src",
+    );
+    assert_eq!(r.code, Some(0));
+    assert!(r.out.contains(">fc"), "{}", r.out);
+    let got = std::fs::read_to_string(scratch.join("prsync-checksum/etc/hosts")).unwrap();
+    assert_eq!(got, "127.0.0.1 localhost\n");
+    // Without -c the quick check leaves it.
+    let r = pull_both(
+        &tc,
+        &scratch,
+        "quick",
+        prep,
+        &["-ai"],
+        "SRC/",
+        "/tmp/tree/src",
+    );
+    assert!(!r.out.contains("etc/hosts"), "{}", r.out);
+}
