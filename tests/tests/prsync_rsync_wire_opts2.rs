@@ -261,3 +261,99 @@ fn checksum_in_a_pull_compares_the_listed_sums() {
     );
     assert!(!r.out.contains("etc/hosts"), "{}", r.out);
 }
+
+/// The `-i` lines and `--stats`' literal and matched counts of a run's stdout: what says
+/// how each file went, without the times and rates.
+fn delta_lines(out: &str) -> String {
+    out.lines()
+        .filter(|l| {
+            l.starts_with('<')
+                || l.starts_with('>')
+                || l.starts_with("Literal data:")
+                || l.starts_with("Matched data:")
+        })
+        .collect::<Vec<_>>()
+        .join("\n")
+}
+
+/// The number in `--stats`' `Literal data: N bytes` line.
+fn literal(lines: &str) -> u64 {
+    lines
+        .lines()
+        .find_map(|l| l.strip_prefix("Literal data: "))
+        .and_then(|l| l.split(' ').next())
+        .map(|n| n.replace(',', "").parse().unwrap())
+        .unwrap()
+}
+
+/// `etc/big.txt` with one of its lines changed, so that a delta moves it.
+fn one_line_changed(d: &Path) {
+    let body: String = (0..20_000)
+        .map(|i| {
+            if i == 10_000 {
+                "this line changed\n".to_string()
+            } else {
+                format!("line {i}\n")
+            }
+        })
+        .collect();
+    rewrite(d, "etc/big.txt", &body, "2023-01-01");
+}
+
+#[test]
+fn block_size_shapes_the_delta_both_ways() {
+    let tc = TestCluster::start(1);
+    let scratch = tc.scratch("block-size");
+    let src = make_tree(&scratch);
+    let args = ["-ai", "--no-whole-file", "--stats", "-B8192"];
+    // A push: the server's generator cuts its blocks by -B.
+    let pushed = both("push -B", |who| {
+        let dest = tc.cluster.node_tmp(1).join(format!("{who}-bs"));
+        copy_of(&src)(&dest);
+        one_line_changed(&dest);
+        let out = client(
+            &tc,
+            who,
+            &args,
+            &format!("{}/", src.display()),
+            &format!("node1:/tmp/{who}-bs/"),
+        );
+        let result = Result {
+            code: out.status.code(),
+            out: delta_lines(&text(&out.stdout)),
+            tree: describe(&dest),
+            owners: owners(&dest),
+        };
+        (result, text(&out.stderr))
+    });
+    assert_eq!(pushed.code, Some(0));
+    // The changed line's block goes whole: 8 KiB of it, where rsync's own 700-byte
+    // blocks would send less than 1 KiB.
+    assert!(literal(&pushed.out) >= 4096, "{}", pushed.out);
+    // A pull: this side's generator cuts them.
+    let there = tc.cluster.node_tmp(1).join("tree");
+    std::fs::create_dir_all(&there).unwrap();
+    let src_there = make_tree(&there);
+    let pulled = both("pull -B", |who| {
+        let dest = scratch.join(format!("{who}-bs-pull"));
+        std::fs::create_dir_all(&dest).unwrap();
+        copy_of(&src_there)(&dest);
+        one_line_changed(&dest);
+        let out = client(
+            &tc,
+            who,
+            &args,
+            "node1:/tmp/tree/src/",
+            &format!("{}/", dest.display()),
+        );
+        let result = Result {
+            code: out.status.code(),
+            out: delta_lines(&text(&out.stdout)),
+            tree: describe(&dest),
+            owners: owners(&dest),
+        };
+        (result, text(&out.stderr))
+    });
+    assert_eq!(pulled.code, Some(0));
+    assert!(literal(&pulled.out) >= 4096, "{}", pulled.out);
+}

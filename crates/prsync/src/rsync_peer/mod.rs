@@ -217,6 +217,11 @@ fn server_command(opts: &Options) -> (String, Vec<u8>) {
 fn long_options(opts: &Options, pulling: bool) -> Vec<String> {
     let mut long = Vec::new();
     let text = |p: &std::path::Path| p.to_string_lossy().into_owned();
+    // -B goes both ways: a receiving server's generator cuts its blocks by it, and a
+    // sending one checks it against the sums it gets.
+    if let Some(b) = opts.block_size {
+        long.push(format!("-B{b}"));
+    }
     if let Some(backup) = &opts.backup {
         // refuse() has made sure that the folder and the suffix are UTF-8.
         if let Some(dir) = &backup.dir {
@@ -749,7 +754,6 @@ fn unsupported(o: &Options) -> Option<&'static str> {
             o.partial_dir.as_ref().is_some_and(|d| d.to_str().is_none()),
             "a --partial-dir that is not UTF-8",
         ),
-        (o.block_size.is_some(), "-B"),
         (o.bwlimit.is_some(), "--bwlimit"),
         (o.safe_links && pulling, "--safe-links"),
         (o.keep_dirlinks && pulling, "-K"),

@@ -693,7 +693,12 @@ impl Pull<'_> {
         let head = match &map {
             Some(m) if !m.is_empty() => {
                 let len = m.len() as u64;
-                let mut head = head_for(len, block_length(len));
+                // -B: the blocks are that long, as rsync's sum_sizes_sqroot takes it.
+                let blength = self
+                    .opts
+                    .block_size
+                    .map_or_else(|| block_length(len), |b| b as i32);
+                let mut head = head_for(len, blength);
                 // Only as much of each strong sum as rsync sends: the whole-file sum
                 // still checks the result.
                 let checksum = self.session.checksum;
