@@ -357,3 +357,78 @@ fn block_size_shapes_the_delta_both_ways() {
     assert_eq!(pulled.code, Some(0));
     assert!(literal(&pulled.out) >= 4096, "{}", pulled.out);
 }
+
+/// A copy that differs from the tree: a file rewritten, one gone, one extra (deleted).
+fn drifted(d: &Path) {
+    rewrite(d, "etc/hosts", "old hosts\n", "2023-01-01");
+    std::fs::remove_file(d.join("etc/conf.d/app with space.conf")).unwrap();
+    rewrite(d, "stale", "gone soon\n", "2023-01-01");
+}
+
+/// The formats tried: every escape a line of rsync's shows the same way whoever prints
+/// it, with %i and without (then `deleting NAME` for a deletion), with %o.
+const FORMATS: [&str; 3] = [
+    "--out-format=%o|%i|%n%L|%l|%f|%M|%B",
+    "--out-format=[%n%L] %-10l.",
+    "--out-format=%o %n",
+];
+
+#[test]
+fn out_format_in_a_push_prints_rsyncs_lines() {
+    let tc = TestCluster::start(1);
+    let scratch = tc.scratch("push-out-format");
+    let src = make_tree(&scratch);
+    for (i, format) in FORMATS.iter().enumerate() {
+        let name = format!("fmt{i}");
+        let seed = copy_of(&src);
+        let prep = |d: &Path| {
+            std::fs::create_dir_all(d).unwrap();
+            seed(d);
+            drifted(d);
+        };
+        let (r, _) = push_both(
+            &tc,
+            &src,
+            &name,
+            false,
+            prep,
+            &["-a", "--delete", format],
+            "SRC/",
+        );
+        assert_eq!(r.code, Some(0));
+        assert!(r.out.contains("etc/hosts"), "{format}: {}", r.out);
+        assert!(r.out.contains("stale"), "{format}: {}", r.out);
+    }
+    let (r, _) = push_both(
+        &tc,
+        &src,
+        "fmt-ii",
+        false,
+        no_prep,
+        &["-a", "-ii", "--out-format=%i %n"],
+        "SRC/",
+    );
+    assert!(r.out.contains("cd+++++++++ etc/"), "{}", r.out);
+}
+
+#[test]
+fn out_format_in_a_pull_prints_rsyncs_lines() {
+    let tc = TestCluster::start(1);
+    let scratch = tc.scratch("pull-out-format");
+    let there = tc.cluster.node_tmp(1).join("tree");
+    std::fs::create_dir_all(&there).unwrap();
+    let src = make_tree(&there);
+    for (i, format) in FORMATS.iter().enumerate() {
+        let name = format!("fmt{i}");
+        let seed = copy_of(&src);
+        let prep = |d: &Path| {
+            seed(d);
+            drifted(d);
+        };
+        let args = ["-a", "--delete", format];
+        let r = pull_both(&tc, &scratch, &name, prep, &args, "SRC/", "/tmp/tree/src");
+        assert_eq!(r.code, Some(0));
+        assert!(r.out.contains("etc/hosts"), "{format}: {}", r.out);
+        assert!(r.out.contains("stale"), "{format}: {}", r.out);
+    }
+}

@@ -122,9 +122,14 @@ impl OutFormat {
 
     /// Whether it shows the itemized change: then it prints where `-i` would.
     pub fn has_item(&self) -> bool {
+        self.has(b'i')
+    }
+
+    /// Whether it has the escape `%letter` (rsync's `log_format_has`).
+    pub fn has(&self, letter: u8) -> bool {
         self.pieces
             .iter()
-            .any(|p| matches!(p, Piece::Escape { letter: b'i', .. }))
+            .any(|p| matches!(p, Piece::Escape { letter: l, .. } if *l == letter))
     }
 
     /// Whether it shows the file's checksum (`%C`), which is known only once the file is

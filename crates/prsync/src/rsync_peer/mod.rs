@@ -166,7 +166,7 @@ fn server_command(opts: &Options) -> (String, Vec<u8>) {
         times: opts.times,
         perms: opts.perms,
         recursive: opts.recursive,
-        itemize: u8::from(opts.itemize) + u8::from(opts.itemize_all),
+        itemize: server_itemize(opts),
         // rsync says --delete-excluded alone: it implies --delete.
         delete: opts.delete != DeleteMode::Off && !opts.filters.delete_excluded(),
         dry_run: opts.dry_run,
@@ -211,12 +211,36 @@ fn server_command(opts: &Options) -> (String, Vec<u8>) {
     (command, preamble)
 }
 
+/// rsync's `stdout_format_has_i` as a receiving server is told it: the `-i` count, or
+/// with an `--out-format` the count with its low bit set when it has `%i`, else none.
+fn server_itemize(opts: &Options) -> u8 {
+    let count = u8::from(opts.itemize) + u8::from(opts.itemize_all);
+    match &opts.out_format {
+        Some(f) if f.has_item() => (count | 1).min(2),
+        Some(_) => 0,
+        None => count,
+    }
+}
+
 /// The long options the server is given beyond [`ServerOptions`]' own, in the order rsync's
 /// `server_options` gives them: a receiving server (`pulling` false) is told what it acts
 /// on by itself, a sending one only what shapes its deltas.
 fn long_options(opts: &Options, pulling: bool) -> Vec<String> {
     let mut long = Vec::new();
     let text = |p: &std::path::Path| p.to_string_lossy().into_owned();
+    // A receiving server told of --out-format: what it needs to know of it, as rsync's
+    // client says it (with %i, ServerOptions' --log-format says it).
+    if let Some(format) = opts
+        .out_format
+        .as_ref()
+        .filter(|f| !pulling && !f.has_item())
+    {
+        if format.has(b'o') {
+            long.push("--log-format=%o".into());
+        } else if opts.verbose == 0 {
+            long.push("--log-format=X".into());
+        }
+    }
     // -B goes both ways: a receiving server's generator cuts its blocks by it, and a
     // sending one checks it against the sums it gets.
     if let Some(b) = opts.block_size {
@@ -785,7 +809,6 @@ fn unsupported(o: &Options) -> Option<&'static str> {
             "--max-size or --min-size",
         ),
         (o.remove_source_files, "--remove-source-files"),
-        (o.out_format.is_some(), "--out-format"),
         (o.delay_updates && pulling, "--delay-updates"),
         (o.one_file_system > 0 && pulling, "-x"),
         (o.super_user.is_some(), "--super or --no-super"),

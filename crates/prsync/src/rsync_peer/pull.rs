@@ -41,7 +41,7 @@ use prtools_sync::filter::FilterList;
 
 use super::link::Link;
 use super::push::{keep_of, on_message, read_request, settle, Heard, NoSend, Outcome};
-use super::report::{self, kind_of_entry, Log};
+use super::report::{self, kind_of_entry, Log, Shown};
 use super::Voice;
 use crate::alt_dest::{AltDest, AltKind, Found, Level};
 use crate::cli::{DeleteMode, Options};
@@ -131,8 +131,9 @@ fn body(
 
     let heard_in = heard.clone();
     let said = voice.clone();
+    let in_log = log.clone();
     let mut input = Demux::new(&mut link.input, move |tag, body: Vec<u8>| {
-        on_message(tag, body, log, &heard_in, &*said)
+        on_message(tag, body, &in_log, &heard_in, &*said)
     });
     let list_start = input.get_mut().received();
 
@@ -234,7 +235,7 @@ fn body(
     if here.is_none() && std::fs::symlink_metadata(&dest).is_err() && !single_file {
         std::fs::create_dir_all(&dest)?;
         created = true;
-        if log.names() {
+        if log.chatty() {
             voice.out(format!("created directory {shown}\n").as_bytes());
         }
     }
@@ -764,9 +765,8 @@ impl Pull<'_> {
             iflags |= itemize::IS_NEW;
             self.stats.created.add(&kind_of_entry(e));
         }
-        let link = e.link.as_deref();
         self.log
-            .print(self.voice, iflags, e.kind(), &e.name, link, Some(first));
+            .print(self.voice, iflags, e, &Shown::received(e), Some(first));
         Ok(())
     }
 
@@ -850,9 +850,8 @@ impl Pull<'_> {
     }
 
     fn print(&self, iflags: u32, e: &Entry) {
-        let link = e.link.as_deref();
         self.log
-            .print(self.voice, iflags, e.kind(), &e.name, link, None);
+            .print(self.voice, iflags, e, &Shown::received(e), None);
     }
 
     /// Receives file `ndx`: the answers before it are printed; its tokens become a temp
@@ -1226,7 +1225,7 @@ impl Pull<'_> {
         }
         self.deleted.files += 1;
         let kind = if meta.is_dir() { Kind::Dir } else { Kind::File };
-        self.log.deleted(self.voice, kind, name);
+        self.log.deleted(self.voice, kind, name, meta.mode());
         Ok(true)
     }
 }

@@ -26,7 +26,7 @@ use prtools_rsync_wire::sums::{read_blocks, SumHead};
 
 use super::link::Link;
 use super::list::{Item, Plan};
-use super::report::Log;
+use super::report::{Log, Shown};
 use super::shared_reads::SharedReads;
 use super::Voice;
 use crate::cli::Options;
@@ -131,7 +131,7 @@ fn names_from_server(
     let said = voice.clone();
     let heard = heard.clone();
     let mut framed = Demux::new(&mut link.input, move |tag, body: Vec<u8>| {
-        on_message(tag, body, log, &heard, &*said)
+        on_message(tag, body, &log, &heard, &*said)
     });
     let mut input: &mut dyn Read = if session.protocol >= 31 {
         &mut framed
@@ -215,8 +215,9 @@ fn session_body(
 
     let heard_in = heard.clone();
     let said = voice.clone();
+    let in_log = log.clone();
     let mut input = Demux::new(&mut link.input, move |tag, body: Vec<u8>| {
-        on_message(tag, body, log, &heard_in, &*said)
+        on_message(tag, body, &in_log, &heard_in, &*said)
     });
     let mut deleted = [0u64; 5];
     let (mut ndx_in, mut ndx_out) = (NdxState::default(), NdxState::default());
@@ -255,7 +256,7 @@ fn session_body(
         if req.iflags & itemize::TRANSFER == 0 {
             let xname = req.xname.as_deref().unwrap_or_default();
             if log.shows_untransferred(req.iflags, item.entry.is_dir(), xname) {
-                print_item(&req, item, log, &**voice);
+                print_item(&req, item, &log, &**voice);
             }
             echo(out, &mut ndx_out, &req)?;
             continue;
@@ -266,7 +267,7 @@ fn session_body(
             ));
         }
         if opts.dry_run {
-            print_item(&req, item, log, &**voice);
+            print_item(&req, item, &log, &**voice);
             echo(out, &mut ndx_out, &req)?;
             continue;
         }
@@ -313,7 +314,7 @@ fn session_body(
         stats.transferred_size += item.entry.size;
         stats.literal += sent.literal;
         stats.matched += sent.matched;
-        print_item(&req, item, log, &**voice);
+        print_item(&req, item, &log, &**voice);
         if opts.progress {
             let done = crate::progress_line::Done {
                 size: item.entry.size,
@@ -473,13 +474,12 @@ pub(super) fn echo(out: &mut impl Write, ndx_out: &mut NdxState, req: &Request) 
     out.write_all(&b)
 }
 
-fn print_item(req: &Request, item: &Item, log: Log, voice: &dyn Voice) {
+fn print_item(req: &Request, item: &Item, log: &Log, voice: &dyn Voice) {
     log.print(
         voice,
         req.iflags,
-        item.entry.kind(),
-        &item.entry.name,
-        item.entry.link.as_deref(),
+        &item.entry,
+        &Shown::sent(item),
         req.xname.as_deref(),
     );
 }
@@ -489,7 +489,7 @@ fn print_item(req: &Request, item: &Item, log: Log, voice: &dyn Voice) {
 pub(super) fn on_message(
     tag: Tag,
     body: Vec<u8>,
-    log: Log,
+    log: &Log,
     heard: &Rc<RefCell<Heard>>,
     voice: &dyn Voice,
 ) -> io::Result<()> {
@@ -504,7 +504,8 @@ pub(super) fn on_message(
                 Some(name) => (name, Kind::Dir),
                 None => (&body[..], Kind::File),
             };
-            log.deleted(voice, kind, name);
+            // The server says no more than the name: rsync's %B then shows no bits.
+            log.deleted(voice, kind, name, 0);
         }
         Tag::IoError => {
             let bits = get_int(&mut &body[..]).unwrap_or(IOERR_GENERAL);

@@ -6,6 +6,7 @@
 //! This side never asks for incremental recursion, so the list's banner is the one rsync
 //! prints without it (`building file list ... done`), as `rsync --no-inc-recursive` does.
 
+use std::sync::Arc;
 use std::time::Instant;
 
 use prtools_rsync_wire::flist::Entry;
@@ -14,34 +15,51 @@ use prtools_rsync_wire::itemize::{self, Kind, Style};
 use super::Voice;
 use crate::cli::Options;
 use crate::flist::FileKind;
+use crate::out_format::{Fields, OutFormat};
 use crate::stats::Stats;
 
 /// How entries are shown, from the options.
-#[derive(Clone, Copy, Debug)]
+#[derive(Clone, Debug)]
 pub(super) struct Log {
-    /// `-i` count, capped at 2 (rsync's `stdout_format_has_i`).
+    /// rsync's `stdout_format_has_i`, capped at 2: the `-i` count, or with an
+    /// `--out-format` that has `%i`, the count with its low bit set.
     itemize: u8,
-    /// Names are printed (`-v`, or `-i`).
+    /// Names are printed (`-v`, `-i` or `--out-format`).
     names: bool,
+    /// `-v` or `-i`: what rsync's client says beyond the entries (`created directory`).
+    chatty: bool,
     /// `-vv` and more: rsync's `--info=name2`.
     name2: bool,
     style: Style,
+    /// `--out-format`'s format, which then makes every entry's line.
+    format: Option<Arc<OutFormat>>,
 }
 
 impl Log {
     pub(super) fn new(opts: &Options, style: Style) -> Log {
-        let itemize = u8::from(opts.itemize) + u8::from(opts.itemize_all);
+        let count = u8::from(opts.itemize) + u8::from(opts.itemize_all);
+        let format = opts.out_format.clone().map(Arc::new);
+        // As rsync's options: a format with %i shows what -i would (twice with -ii), one
+        // without it shows no flags whatever -i says.
+        let itemize = match &format {
+            Some(f) if f.has_item() => (count | 1).min(2),
+            Some(_) => 0,
+            None => count,
+        };
+        let chatty = itemize > 0 || (opts.names() && !opts.quiet);
         Log {
             itemize,
-            names: itemize > 0 || (opts.names() && !opts.quiet),
+            names: chatty || format.is_some(),
+            chatty,
             name2: opts.verbose > 1,
             style,
+            format,
         }
     }
 
-    /// Whether entries are shown at all (rsync's `--info=name` or `-i`).
-    pub(super) fn names(&self) -> bool {
-        self.names
+    /// Whether lines about the run beyond its entries are shown (`-v` or `%i`).
+    pub(super) fn chatty(&self) -> bool {
+        self.chatty
     }
 
     /// Whether an entry the receiver needed no data for is shown (rsync's
@@ -57,22 +75,58 @@ impl Log {
         see_item || local_change || !xname.is_empty() || (is_dir && significant)
     }
 
-    /// Prints an entry's line: `%i %n%L` with `-i`, else `%n%L`; a hard link shows
-    /// ` => FIRST` where a symlink shows ` -> TARGET`.
+    /// Prints entry `e`'s line: `--out-format`'s, else `%i %n%L` with `-i`, else `%n%L`;
+    /// a hard link shows ` => FIRST` where a symlink shows ` -> TARGET`. `shown` is what
+    /// `%f` and `%l` show.
     pub(super) fn print(
         &self,
         voice: &dyn Voice,
         iflags: u32,
-        kind: Kind,
-        name: &[u8],
-        link: Option<&[u8]>,
+        e: &Entry,
+        shown: &Shown,
         xname: Option<&[u8]>,
     ) {
         if !self.names {
             return;
         }
+        let (kind, name, link) = (e.kind(), &e.name[..], e.link.as_deref());
         let xname = xname.filter(|x| !x.is_empty());
         let shown_link = if xname.is_some() { None } else { link };
+        if let Some(format) = &self.format {
+            let mut shown_name = name.to_vec();
+            if kind == Kind::Dir && !name.ends_with(b"/") {
+                shown_name.push(b'/');
+            }
+            let mut tail = Vec::new();
+            match (xname, kind, shown_link) {
+                (Some(first), _, _) => {
+                    tail.extend_from_slice(b" => ");
+                    tail.extend_from_slice(first);
+                }
+                (None, Kind::Link, Some(target)) => {
+                    tail.extend_from_slice(b" -> ");
+                    tail.extend_from_slice(target);
+                }
+                _ => {}
+            }
+            let item = itemize::flags_text(iflags, kind, self.style).into_bytes();
+            let line = format.render(&Fields {
+                item: &item,
+                name: &shown_name,
+                full_name: &shown.full,
+                link: &tail,
+                length: shown.length,
+                bytes: (iflags & itemize::TRANSFER != 0).then_some(e.size),
+                checksum: None,
+                operation: if self.style.sending { "send" } else { "recv" },
+                mtime: e.mtime,
+                mode: e.mode,
+                uid: e.uid,
+                gid: e.gid,
+            });
+            voice.out(&super::shown(line));
+            return;
+        }
         let mut line = if self.itemize > 0 {
             itemize::line(iflags, kind, self.style, name, shown_link)
         } else {
@@ -94,22 +148,86 @@ impl Log {
     }
 
     /// Prints the line of a deletion: `*deleting   NAME` with `-i`, `deleting NAME` with
-    /// `-v`.
-    pub(super) fn deleted(&self, voice: &dyn Voice, kind: Kind, name: &[u8]) {
+    /// `-v`; with `--out-format`, its own line when it has `%i` or `%o` (rsync's
+    /// `log_delete`), else `deleting NAME`.
+    /// `mode` is what was deleted, as `%B` shows it (0 when the server deleted it).
+    pub(super) fn deleted(&self, voice: &dyn Voice, kind: Kind, name: &[u8], mode: u32) {
         if !self.names {
             return;
         }
-        let line = if self.itemize > 0 {
-            itemize::line(itemize::DELETED, kind, self.style, name, None)
-        } else {
-            let mut line = b"deleting ".to_vec();
-            line.extend_from_slice(name);
-            if kind == Kind::Dir && !name.ends_with(b"/") {
-                line.push(b'/');
+        let mut shown_name = name.to_vec();
+        if kind == Kind::Dir && !name.ends_with(b"/") {
+            shown_name.push(b'/');
+        }
+        let line = match &self.format {
+            Some(format) if self.itemize > 0 || format.has(b'o') => {
+                let item = itemize::flags_text(itemize::DELETED, kind, self.style).into_bytes();
+                format.render(&Fields {
+                    item: &item,
+                    name: &shown_name,
+                    full_name: name,
+                    link: b"",
+                    length: 0,
+                    bytes: None,
+                    checksum: None,
+                    operation: "del.",
+                    mtime: 0,
+                    mode,
+                    uid: 0,
+                    gid: 0,
+                })
             }
-            line
+            Some(_) => [&b"deleting "[..], &shown_name].concat(),
+            None if self.itemize > 0 => {
+                itemize::line(itemize::DELETED, kind, self.style, name, None)
+            }
+            None => [&b"deleting "[..], &shown_name].concat(),
         };
         voice.out(&super::shown(line));
+    }
+}
+
+/// What `--out-format` shows of an entry beyond the list's own fields.
+pub(super) struct Shown {
+    /// `%f`: the name with the folder it was sent from (a sender's), or the name.
+    pub(super) full: Vec<u8>,
+    /// `%l`: the length as the sender's rsync has it (a folder's and a link's own size).
+    pub(super) length: u64,
+}
+
+impl Shown {
+    /// An entry received here: its name and the length that came in the list.
+    pub(super) fn received(e: &Entry) -> Shown {
+        Shown {
+            full: e.name.clone(),
+            length: e.size,
+        }
+    }
+
+    /// An entry sent from here, as rsync's sender shows it: the path it was read from,
+    /// cleaned of `.` and doubled slashes (but a top folder's trailing `/.`), without a
+    /// leading slash; the length what `lstat` says of it.
+    pub(super) fn sent(item: &super::list::Item) -> Shown {
+        use std::os::unix::ffi::OsStrExt;
+        let mut parts: Vec<&[u8]> = item
+            .path
+            .as_os_str()
+            .as_bytes()
+            .split(|&b| b == b'/')
+            .filter(|p| !p.is_empty() && *p != b".")
+            .collect();
+        if item.entry.name == b"." || parts.is_empty() {
+            parts.push(b".");
+        }
+        let length = if item.entry.is_file() {
+            item.entry.size
+        } else {
+            std::fs::symlink_metadata(&item.path).map_or(0, |m| m.len())
+        };
+        Shown {
+            full: parts.join(&b'/'),
+            length,
+        }
     }
 }
 
