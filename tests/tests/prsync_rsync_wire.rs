@@ -323,7 +323,10 @@ fn options_not_spoken_yet_are_refused_by_name() {
     let scratch = tc.scratch("refused");
     let src = make_tree(&scratch);
     for (args, needle) in [
-        (&["-a", "-c"][..], "does not do -c yet"),
+        (
+            &["-a", "--remove-source-files"][..],
+            "does not do --remove-source-files yet",
+        ),
         (
             &["-a", "--zc=zstd"][..],
             "compression zstd is not spoken here",

@@ -432,3 +432,58 @@ fn out_format_in_a_pull_prints_rsyncs_lines() {
         assert!(r.out.contains("stale"), "{format}: {}", r.out);
     }
 }
+
+#[test]
+fn pull_max_size_min_size_and_mkpath_do_what_rsyncs_do() {
+    let tc = TestCluster::start(1);
+    let scratch = tc.scratch("pull-sizes");
+    let there = tc.cluster.node_tmp(1).join("tree");
+    std::fs::create_dir_all(&there).unwrap();
+    make_tree(&there);
+    let src_there = "/tmp/tree/src";
+    // --max-size and --min-size: what is out of bounds stays as it is here (--info=skip says so).
+    for (name, args) in [
+        ("max-size", &["-ai", "--max-size=1k"][..]),
+        ("min-size", &["-ai", "--min-size=10"][..]),
+        (
+            "max-size-skip",
+            &["-ai", "--info=skip", "--max-size=1k", "--min-size=10"][..],
+        ),
+    ] {
+        let r = pull_both(&tc, &scratch, name, no_prep, args, "SRC/", src_there);
+        assert_eq!(r.code, Some(0), "{name}");
+    }
+    assert!(!scratch.join("prsync-max-size/etc/big.txt").exists());
+    assert!(scratch.join("prsync-max-size/etc/hosts").exists());
+    assert!(!scratch
+        .join("prsync-min-size/etc/conf.d/app with space.conf")
+        .exists());
+    // --mkpath: the folders above the destination are made, for a tree and for one file.
+    for (name, from, to) in [
+        ("mkpath-tree", "SRC/", "a/b/c/"),
+        ("mkpath-tree-bare", "SRC/", "a/b/c"),
+        ("mkpath-file", "SRC/etc/hosts", "x/y/hosts.copy"),
+    ] {
+        let from = format!("node1:{}", from.replace("SRC", src_there));
+        let r = both(name, |who| {
+            let root = scratch.join(format!("{who}-{name}"));
+            std::fs::create_dir_all(&root).unwrap();
+            let out = client(
+                &tc,
+                who,
+                &["-ai", "--mkpath"],
+                &from,
+                &format!("{}/{to}", root.display()),
+            );
+            let result = Result {
+                code: out.status.code(),
+                out: text(&out.stdout).replace(&format!("/{who}-"), "/WHO-"),
+                tree: describe(&root),
+                owners: owners(&root),
+            };
+            (result, text(&out.stderr))
+        });
+        assert_eq!(r.code, Some(0), "{name}");
+        assert!(r.out.contains("created"), "{name}: {}", r.out);
+    }
+}

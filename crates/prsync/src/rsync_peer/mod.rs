@@ -752,8 +752,6 @@ fn pull_unsupported(o: &Options) -> Option<&'static str> {
         Some("-n")
     } else if o.partial_dir.is_some() {
         Some("--partial-dir")
-    } else if o.mkpath {
-        Some("--mkpath")
     } else {
         None
     }
@@ -803,10 +801,6 @@ fn unsupported(o: &Options) -> Option<&'static str> {
         (
             (o.usermap.is_some() || o.groupmap.is_some()) && pulling,
             "--usermap, --groupmap or --chown",
-        ),
-        (
-            (o.max_size.is_some() || o.min_size.is_some()) && pulling,
-            "--max-size or --min-size",
         ),
         (o.remove_source_files, "--remove-source-files"),
         (o.delay_updates && pulling, "--delay-updates"),

@@ -232,7 +232,33 @@ fn body(
         && !list[0].is_dir()
         && !typed.ends_with(b"/")
         && !here.as_ref().is_some_and(|h| h.is_dir());
-    if here.is_none() && std::fs::symlink_metadata(&dest).is_err() && !single_file {
+    let missing = here.is_none() && std::fs::symlink_metadata(&dest).is_err();
+    // --mkpath: the folders above the destination are made first, as rsync's
+    // get_local_name makes them (the destination too when it names the folder of many).
+    let trailing = typed.ends_with(b"/");
+    let slash = typed.iter().rposition(|&b| b == b'/');
+    if opts.mkpath && missing && (slash.is_some() || list.len() > 1) {
+        let whole = list.len() > 1 && !trailing;
+        let upto = if whole {
+            typed.len()
+        } else {
+            slash.unwrap_or(0)
+        };
+        let made = make_path(Path::new(OsStr::from_bytes(&typed[..upto])))?;
+        if made > 0 && log.chatty() {
+            let named = if whole { typed } else { &typed[..upto] };
+            let s = if made == 1 { "y" } else { "ies" };
+            voice.out(
+                format!(
+                    "created {made} director{s} for {}\n",
+                    String::from_utf8_lossy(named)
+                )
+                .as_bytes(),
+            );
+        }
+    }
+    let missing = missing && std::fs::symlink_metadata(&dest).is_err();
+    if missing && !single_file {
         std::fs::create_dir_all(&dest)?;
         created = true;
         if log.chatty() {
@@ -378,6 +404,26 @@ fn body(
         remote_io_error,
         stats,
     })
+}
+
+/// Makes `path` and the folders above it that are missing: how many it made.
+fn make_path(path: &Path) -> io::Result<usize> {
+    let mut made = 0;
+    let mut at = Some(path);
+    while let Some(p) = at.filter(|p| !p.as_os_str().is_empty()) {
+        if std::fs::symlink_metadata(p).is_ok() {
+            break;
+        }
+        made += 1;
+        at = p.parent();
+    }
+    std::fs::create_dir_all(path).map_err(|e| {
+        io::Error::new(
+            e.kind(),
+            format!("mkdir {} failed: {}", path.display(), super::os_text(&e)),
+        )
+    })?;
+    Ok(made)
 }
 
 /// Remote ids by name to local ids, as rsync maps them (a name unknown here keeps its id).
@@ -631,6 +677,15 @@ impl Pull<'_> {
             };
             self.set_attrs(path, e, false)?;
             return self.tell(out, ndx, iflags);
+        }
+        // --max-size and --min-size: a file out of bounds is left as it is here.
+        if self.opts.max_size.is_some_and(|max| e.size > max) {
+            self.skipped(e, "is over max-size");
+            return Ok(());
+        }
+        if self.opts.min_size.is_some_and(|min| e.size < min) {
+            self.skipped(e, "is under min-size");
+            return Ok(());
         }
         // A regular file: unchanged by size and time, or asked for.
         let basis = here.as_ref().filter(|h| h.is_file());
