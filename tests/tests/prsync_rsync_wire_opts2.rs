@@ -487,3 +487,61 @@ fn pull_max_size_min_size_and_mkpath_do_what_rsyncs_do() {
         assert!(r.out.contains("created"), "{name}: {}", r.out);
     }
 }
+
+#[test]
+fn bwlimit_paces_the_data_both_ways() {
+    let tc = TestCluster::start(1);
+    let scratch = tc.scratch("bwlimit");
+    let src = make_tree(&scratch);
+    // 200 KiB of data at 100 KiB a second: two seconds, less a tenth of a second of slack
+    // and the first writes' burst.
+    let args = ["-ai", "--bwlimit=100"];
+    let slow = |label: &str, took: std::time::Duration| {
+        assert!(took.as_millis() >= 1200, "{label} took {took:?}");
+    };
+    let pushed = both("push --bwlimit", |who| {
+        let started = std::time::Instant::now();
+        let out = client(
+            &tc,
+            who,
+            &args,
+            &format!("{}/", src.display()),
+            &format!("node1:/tmp/{who}-bw/"),
+        );
+        slow(who, started.elapsed());
+        let dest = tc.cluster.node_tmp(1).join(format!("{who}-bw"));
+        let result = Result {
+            code: out.status.code(),
+            out: text(&out.stdout).replace(&format!("/tmp/{who}-"), "/tmp/WHO-"),
+            tree: describe(&dest),
+            owners: owners(&dest),
+        };
+        (result, text(&out.stderr))
+    });
+    assert_eq!(pushed.code, Some(0));
+    // A pull: the sending server is told, and paces its own writes.
+    let there = tc.cluster.node_tmp(1).join("tree");
+    std::fs::create_dir_all(&there).unwrap();
+    make_tree(&there);
+    let pulled = pull_both(
+        &tc,
+        &scratch,
+        "bw-pull",
+        |_| {},
+        &args,
+        "SRC/",
+        "/tmp/tree/src",
+    );
+    assert_eq!(pulled.code, Some(0));
+    let started = std::time::Instant::now();
+    let dest = scratch.join("again");
+    let out = client(
+        &tc,
+        "prsync",
+        &args,
+        "node1:/tmp/tree/src/",
+        &format!("{}/", dest.display()),
+    );
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    slow("prsync's pull", started.elapsed());
+}

@@ -16,7 +16,7 @@ use std::io::{self, Read, Write};
 use std::process::{Command, Stdio};
 use std::sync::mpsc::{self, Receiver, RecvTimeoutError};
 use std::sync::{Arc, Mutex};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use prtools_rsync_wire::mux::{frame_data, write_message, Tag, DATA_FRAME};
 use prtools_transport::{KillHandle, RemoteProcess};
@@ -403,6 +403,53 @@ struct Pipe {
     framed: bool,
     /// Bytes written to the server so far: rsync's `total_written`.
     sent: u64,
+    /// `--bwlimit`: what paces the writes.
+    limit: Option<Bucket>,
+}
+
+/// `--bwlimit`'s pacing, as rsync's `sleep_for_bwlimit`: the bytes written count as a debt
+/// that drains at the rate; once it stands for a tenth of a second or more, the writer
+/// sleeps it off. Writes go in pieces of at most `piece` bytes, so that none is a burst.
+struct Bucket {
+    /// Bytes a second.
+    rate: u64,
+    piece: usize,
+    /// Bytes written and not yet drained.
+    debt: u64,
+    prior: Option<Instant>,
+}
+
+impl Bucket {
+    fn new(rate: u64) -> Bucket {
+        Bucket {
+            rate: rate.max(1),
+            // rsync's bwlimit_writemax: an eighth of a second's worth, at least 512 bytes.
+            piece: ((rate / 8) as usize).max(512),
+            debt: 0,
+            prior: None,
+        }
+    }
+
+    /// Counts `n` bytes just written, and sleeps while they are over the rate.
+    fn wrote(&mut self, n: usize) {
+        let now = Instant::now();
+        self.debt += n as u64;
+        if let Some(prior) = self.prior {
+            let drained = (now - prior).as_micros() as u64 * self.rate / 1_000_000;
+            self.debt = self.debt.saturating_sub(drained);
+        }
+        let owed = Duration::from_micros(self.debt * 1_000_000 / self.rate);
+        if owed < Duration::from_millis(100) {
+            self.prior = Some(now);
+            return;
+        }
+        std::thread::sleep(owed);
+        let after = Instant::now();
+        // What the sleep overshot is owed back, as rsync counts it.
+        let slept = after - now;
+        self.debt = owed.saturating_sub(slept).as_micros() as u64 * self.rate / 1_000_000;
+        self.prior = Some(after);
+    }
 }
 
 impl Pipe {
@@ -412,6 +459,7 @@ impl Pipe {
             buf: Vec::new(),
             framed: false,
             sent: 0,
+            limit: None,
         }))
     }
 
@@ -430,10 +478,10 @@ impl Pipe {
             let mut out = Vec::with_capacity(bytes.len() + bytes.len() / DATA_FRAME * 4 + 4);
             frame_data(&mut out, &bytes);
             self.sent += out.len() as u64;
-            self.stdin()?.write_all(&out)
+            self.put(&out)
         } else {
             self.sent += bytes.len() as u64;
-            self.stdin()?.write_all(&bytes)
+            self.put(&bytes)
         };
         // The buffer is kept for the next gathering.
         self.buf = bytes;
@@ -444,6 +492,22 @@ impl Pipe {
     fn flush(&mut self) -> io::Result<()> {
         self.send()?;
         self.stdin()?.flush()
+    }
+
+    /// Writes `bytes` to the server, paced by `--bwlimit` when it is given.
+    fn put(&mut self, bytes: &[u8]) -> io::Result<()> {
+        let Some(piece) = self.limit.as_ref().map(|b| b.piece) else {
+            return self.stdin()?.write_all(bytes);
+        };
+        for chunk in bytes.chunks(piece) {
+            let stdin = self.stdin()?;
+            stdin.write_all(chunk)?;
+            stdin.flush()?;
+            if let Some(bucket) = self.limit.as_mut() {
+                bucket.wrote(chunk.len());
+            }
+        }
+        Ok(())
     }
 }
 
@@ -460,7 +524,12 @@ impl Outgoing {
         let mut out = Vec::new();
         write_message(&mut out, tag, body)?;
         pipe.sent += out.len() as u64;
-        pipe.stdin()?.write_all(&out)
+        pipe.put(&out)
+    }
+
+    /// `--bwlimit`: from now on, writes are paced to `rate` bytes a second.
+    pub fn limit(&mut self, rate: u64) {
+        lock(&self.pipe).limit = Some(Bucket::new(rate));
     }
 
     /// Bytes written to the server so far (gathered ones not yet), frame headers included.

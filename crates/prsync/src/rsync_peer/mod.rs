@@ -211,6 +211,11 @@ fn server_command(opts: &Options) -> (String, Vec<u8>) {
     (command, preamble)
 }
 
+/// `--bwlimit` in KiB a second, rounded as rsync rounds it; None for no limit (0 too).
+fn bwlimit_kib(opts: &Options) -> Option<u64> {
+    opts.bwlimit.map(|b| (b + 512) / 1024).filter(|&k| k > 0)
+}
+
 /// rsync's `stdout_format_has_i` as a receiving server is told it: the `-i` count, or
 /// with an `--out-format` the count with its low bit set when it has `%i`, else none.
 fn server_itemize(opts: &Options) -> u8 {
@@ -245,6 +250,10 @@ fn long_options(opts: &Options, pulling: bool) -> Vec<String> {
     // sending one checks it against the sums it gets.
     if let Some(b) = opts.block_size {
         long.push(format!("-B{b}"));
+    }
+    // --bwlimit goes to the server too, in KiB a second, as rsync rounds it.
+    if let Some(kib) = bwlimit_kib(opts) {
+        long.push(format!("--bwlimit={kib}"));
     }
     if let Some(backup) = &opts.backup {
         // refuse() has made sure that the folder and the suffix are UTF-8.
@@ -509,6 +518,10 @@ fn session(
     let pulling = matches!(opts.remote, Remote::Pull(_));
     let started = Instant::now();
     link.input.timeout = Some(opts.config.connect_timeout + START_GRACE);
+    // --bwlimit paces this side's writes as rsync's own.
+    if let Some(kib) = bwlimit_kib(opts) {
+        link.output.limit(kib * 1024);
+    }
     // The server is told -z's choice (if any) on its command line; plain -z's name is
     // negotiated when the server turns varint flags on.
     let compress = asked(opts);
@@ -776,7 +789,6 @@ fn unsupported(o: &Options) -> Option<&'static str> {
             o.partial_dir.as_ref().is_some_and(|d| d.to_str().is_none()),
             "a --partial-dir that is not UTF-8",
         ),
-        (o.bwlimit.is_some(), "--bwlimit"),
         (o.safe_links && pulling, "--safe-links"),
         (o.keep_dirlinks && pulling, "-K"),
         (o.backup.is_some() && pulling, "-b"),
