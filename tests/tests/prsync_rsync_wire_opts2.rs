@@ -545,3 +545,84 @@ fn bwlimit_paces_the_data_both_ways() {
     assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
     slow("prsync's pull", started.elapsed());
 }
+
+#[test]
+fn pull_keep_dirlinks_and_safe_links_do_what_rsyncs_do() {
+    let tc = TestCluster::start(1);
+    let scratch = tc.scratch("pull-links");
+    let there = tc.cluster.node_tmp(1).join("tree");
+    std::fs::create_dir_all(&there).unwrap();
+    let src = make_tree(&there);
+    // Links that point out of the tree, and one that stays in it.
+    std::os::unix::fs::symlink("/etc/passwd", src.join("etc/abs")).unwrap();
+    std::os::unix::fs::symlink("../../up", src.join("etc/climb")).unwrap();
+    std::os::unix::fs::symlink("../hosts", src.join("etc/conf.d/inside")).unwrap();
+    let src_there = "/tmp/tree/src";
+    let r = pull_both(
+        &tc,
+        &scratch,
+        "safe-links",
+        no_prep,
+        &["-ai", "--info=name", "--safe-links"],
+        "SRC/",
+        src_there,
+    );
+    assert_eq!(r.code, Some(0));
+    assert!(
+        r.out
+            .contains("ignoring unsafe symlink \"etc/abs\" -> \"/etc/passwd\""),
+        "{}",
+        r.out
+    );
+    assert!(
+        r.tree.iter().any(|l| l.starts_with("etc/conf.d/inside ")),
+        "{:?}",
+        r.tree
+    );
+    assert!(
+        !r.tree.iter().any(|l| l.starts_with("etc/abs ")),
+        "{:?}",
+        r.tree
+    );
+    // -K: a symlink here to a folder stays, and what the list has in the folder goes
+    // into the folder it points to.
+    let dirlink = |d: &Path| {
+        std::fs::create_dir_all(d.join("real-etc")).unwrap();
+        std::os::unix::fs::symlink("real-etc", d.join("etc")).unwrap();
+    };
+    let r = pull_both(
+        &tc,
+        &scratch,
+        "keep-dirlinks",
+        dirlink,
+        &["-ai", "-K"],
+        "SRC/",
+        src_there,
+    );
+    assert_eq!(r.code, Some(0));
+    assert!(
+        r.tree.contains(&"etc -> real-etc".to_string()),
+        "{:?}",
+        r.tree
+    );
+    assert!(
+        r.tree.iter().any(|l| l.starts_with("real-etc/hosts ")),
+        "{:?}",
+        r.tree
+    );
+    // Without -K the link is replaced by the folder.
+    let r = pull_both(
+        &tc,
+        &scratch,
+        "no-keep-dirlinks",
+        dirlink,
+        &["-ai"],
+        "SRC/",
+        src_there,
+    );
+    assert!(
+        r.tree.iter().any(|l| l.starts_with("etc/ ")),
+        "{:?}",
+        r.tree
+    );
+}

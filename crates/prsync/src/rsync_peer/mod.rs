@@ -789,8 +789,6 @@ fn unsupported(o: &Options) -> Option<&'static str> {
             o.partial_dir.as_ref().is_some_and(|d| d.to_str().is_none()),
             "a --partial-dir that is not UTF-8",
         ),
-        (o.safe_links && pulling, "--safe-links"),
-        (o.keep_dirlinks && pulling, "-K"),
         (o.backup.is_some() && pulling, "-b"),
         (
             o.backup.as_ref().is_some_and(|b| {

@@ -583,6 +583,12 @@ impl Pull<'_> {
         fresh: bool,
     ) -> io::Result<()> {
         let mut here = std::fs::symlink_metadata(path).ok();
+        // -K: a symlink here to a folder stands for the folder the list has there.
+        if e.is_dir() && self.opts.keep_dirlinks && here.as_ref().is_some_and(|h| h.is_symlink()) {
+            if let Some(dir) = std::fs::metadata(path).ok().filter(|m| m.is_dir()) {
+                here = Some(dir);
+            }
+        }
         // --existing: nothing new is made here, so nothing below a new folder either.
         if self.opts.existing && here.is_none() && !fresh {
             if self.opts.skip_level() > 0 {
@@ -630,6 +636,18 @@ impl Pull<'_> {
         }
         if e.is_link() {
             let target = e.link.clone().unwrap_or_default();
+            // --safe-links: a link that points out of the transfer is not made.
+            if self.opts.safe_links && crate::links::is_unsafe(&e.name, &target) {
+                if self.opts.names() && !self.opts.quiet {
+                    let line = format!(
+                        "ignoring unsafe symlink \"{}\" -> \"{}\"\n",
+                        String::from_utf8_lossy(&e.name),
+                        String::from_utf8_lossy(&target)
+                    );
+                    self.voice.out(line.as_bytes());
+                }
+                return Ok(());
+            }
             let same = here.as_ref().is_some_and(|h| h.file_type().is_symlink())
                 && std::fs::read_link(path)
                     .is_ok_and(|t| t.as_os_str().as_bytes() == target.as_slice());
