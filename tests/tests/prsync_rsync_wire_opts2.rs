@@ -626,3 +626,89 @@ fn pull_keep_dirlinks_and_safe_links_do_what_rsyncs_do() {
         r.tree
     );
 }
+
+/// Every entry below `root` with its mtime (`describe` leaves folders' out): what a dry
+/// run must leave as it found it.
+fn snapshot(root: &Path) -> Vec<String> {
+    use std::os::unix::fs::MetadataExt;
+    let mut all = describe(root);
+    let out = std::process::Command::new("find")
+        .arg(root)
+        .output()
+        .unwrap();
+    for p in text(&out.stdout).lines() {
+        let m = std::fs::symlink_metadata(p).unwrap();
+        all.push(format!("{p} {} {:o}", m.mtime(), m.mode()));
+    }
+    all
+}
+
+#[test]
+fn pull_dry_run_prints_rsyncs_lines_and_writes_nothing() {
+    let tc = TestCluster::start(1);
+    let scratch = tc.scratch("pull-dry");
+    let there = tc.cluster.node_tmp(1).join("tree");
+    std::fs::create_dir_all(&there).unwrap();
+    let src = make_tree(&there);
+    std::fs::hard_link(src.join("etc/hosts"), src.join("hosts.hard")).unwrap();
+    let src_there = "/tmp/tree/src";
+    let seed = copy_of(&src);
+    let drift = |d: &Path| {
+        seed(d);
+        drifted(d);
+        // A file where the list has a folder, and a folder where it has a file.
+        std::fs::remove_dir(d.join("empty")).unwrap();
+        rewrite(d, "empty", "a file\n", "2023-01-01");
+        std::fs::remove_file(d.join("etc/hosts")).unwrap();
+        std::fs::create_dir_all(d.join("etc/hosts/inner")).unwrap();
+    };
+    for (name, prep, args) in [
+        ("dry-new", &no_prep as &dyn Fn(&Path), &["-ain"][..]),
+        ("dry-drift", &drift, &["-ain", "--delete"][..]),
+        ("dry-hard", &drift, &["-ainH", "--delete"][..]),
+        ("dry-v", &drift, &["-anv", "--delete"][..]),
+    ] {
+        let mut before = Vec::new();
+        let r = both(name, |who| {
+            let dest = scratch.join(format!("{who}-{name}"));
+            std::fs::create_dir_all(&dest).unwrap();
+            prep(&dest);
+            let was = snapshot(&dest);
+            let from = format!("node1:{src_there}/");
+            let out = client(&tc, who, args, &from, &format!("{}/", dest.display()));
+            assert_eq!(snapshot(&dest), was, "{who} {name} changed the destination");
+            before = was;
+            let lines = text(&out.stdout);
+            // The totals' rates and times are the clock's.
+            let lines: Vec<&str> = lines
+                .lines()
+                .filter(|l| !l.starts_with("sent ") && !l.starts_with("total size"))
+                .collect();
+            let result = Result {
+                code: out.status.code(),
+                out: sorted_lines(&lines.join("\n")),
+                tree: describe(&dest),
+                owners: owners(&dest),
+            };
+            (result, text(&out.stderr))
+        });
+        assert_eq!(r.code, Some(0), "{name}");
+        assert!(!before.is_empty() || name == "dry-new");
+        assert!(r.out.contains("etc/hosts"), "{name}: {}", r.out);
+    }
+    // Into a destination that is not there: it is not made.
+    let r = both("dry-missing", |who| {
+        let dest = scratch.join(format!("{who}-missing"));
+        let from = format!("node1:{src_there}/");
+        let out = client(&tc, who, &["-ain"], &from, &format!("{}/", dest.display()));
+        assert!(!dest.exists(), "{who} made {}", dest.display());
+        let result = Result {
+            code: out.status.code(),
+            out: text(&out.stdout).replace(&format!("/{who}-"), "/WHO-"),
+            tree: Vec::new(),
+            owners: Vec::new(),
+        };
+        (result, text(&out.stderr))
+    });
+    assert!(r.out.contains("created directory"), "{}", r.out);
+}

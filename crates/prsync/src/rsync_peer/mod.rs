@@ -761,9 +761,7 @@ pub async fn serve(
 
 /// The first option given that a pull over rsync's protocol cannot do yet.
 fn pull_unsupported(o: &Options) -> Option<&'static str> {
-    if o.dry_run {
-        Some("-n")
-    } else if o.partial_dir.is_some() {
+    if o.partial_dir.is_some() {
         Some("--partial-dir")
     } else {
         None

@@ -40,7 +40,7 @@ use prtools_rsync_wire::sums::{block_length, head_for, strong_length, SumHead};
 use prtools_sync::filter::FilterList;
 
 use super::link::Link;
-use super::push::{keep_of, on_message, read_request, settle, Heard, NoSend, Outcome};
+use super::push::{keep_of, on_message, read_request, settle, Heard, NoSend, Outcome, Request};
 use super::report::{self, kind_of_entry, Log, Shown};
 use super::Voice;
 use crate::alt_dest::{AltDest, AltKind, Found, Level};
@@ -92,6 +92,9 @@ struct Pull<'a> {
     redoing: bool,
     /// With -c: each regular file's checksum as the sender listed it, by name.
     sums: HashMap<Vec<u8>, [u8; 16]>,
+    /// With -n: the folders a real run would make (`.` for the destination), whose
+    /// contents are then all new, as rsync's `dry_missing_dir`.
+    dry_made: HashSet<Vec<u8>>,
 }
 
 /// Runs a pull after the handshake into the local `dest` as typed.
@@ -258,8 +261,14 @@ fn body(
         }
     }
     let missing = missing && std::fs::symlink_metadata(&dest).is_err();
+    // -n: nothing is made; what would be made below a missing destination is all new.
+    let mut dry_made = HashSet::new();
     if missing && !single_file {
-        std::fs::create_dir_all(&dest)?;
+        if opts.dry_run {
+            dry_made.insert(b".".to_vec());
+        } else {
+            std::fs::create_dir_all(&dest)?;
+        }
         created = true;
         if log.chatty() {
             voice.out(format!("created directory {shown}\n").as_bytes());
@@ -293,6 +302,7 @@ fn body(
         redo: Vec::new(),
         redoing: false,
         sums,
+        dry_made,
     };
     // rsync deletes nothing after a sender's I/O error: its list may be short.
     let may_delete = opts.delete != DeleteMode::Off && remote_io_error == 0;
@@ -582,7 +592,13 @@ impl Pull<'_> {
         path: &Path,
         fresh: bool,
     ) -> io::Result<()> {
-        let mut here = std::fs::symlink_metadata(path).ok();
+        let below_made = self.dry_made.contains(parent_of(&e.name))
+            || (e.name == b"." && self.dry_made.contains(&b"."[..]));
+        let mut here = if below_made {
+            None
+        } else {
+            std::fs::symlink_metadata(path).ok()
+        };
         // -K: a symlink here to a folder stands for the folder the list has there.
         if e.is_dir() && self.opts.keep_dirlinks && here.as_ref().is_some_and(|h| h.is_symlink()) {
             if let Some(dir) = std::fs::metadata(path).ok().filter(|m| m.is_dir()) {
@@ -616,23 +632,31 @@ impl Pull<'_> {
             let iflags = match (&here, fresh) {
                 (Some(h), false) => self.differences(e, h),
                 _ => {
-                    if here.is_none() {
+                    if here.is_none() && self.opts.dry_run {
+                        self.dry_made.insert(e.name.clone());
+                    } else if here.is_none() {
                         std::fs::create_dir(path)?;
                     }
                     itemize::LOCAL_CHANGE | itemize::IS_NEW
                 }
             };
-            self.set_owner(path, e, here.as_ref());
-            self.dirs.push((path.to_path_buf(), e.clone()));
+            if !self.opts.dry_run {
+                self.set_owner(path, e, here.as_ref());
+                self.dirs.push((path.to_path_buf(), e.clone()));
+            }
             return self.tell(out, ndx, iflags);
         }
+        // -n: a later hard link is shown against what is here, folder or not, as rsync's
+        // hard_link_check sees it before anything is made room for.
+        let was_here = here.clone();
         if let Some(h) = here.as_ref().filter(|h| h.is_dir()) {
             let h = h.clone();
             self.delete_one(path, &e.name, &h, true)?;
             here = None;
         }
         if let Some(leader) = self.leaders.get(ndx as usize).copied().flatten() {
-            return self.link_to_leader(e, path, here.as_ref(), leader);
+            let seen = if self.opts.dry_run { &was_here } else { &here };
+            return self.link_to_leader(e, path, seen.as_ref(), leader);
         }
         if e.is_link() {
             let target = e.link.clone().unwrap_or_default();
@@ -655,10 +679,12 @@ impl Pull<'_> {
                 self.differences(e, here.as_ref().unwrap())
             } else {
                 let was_link = here.as_ref().is_some_and(|h| h.file_type().is_symlink());
-                if here.is_some() {
-                    std::fs::remove_file(path)?;
+                if !self.opts.dry_run {
+                    if here.is_some() {
+                        std::fs::remove_file(path)?;
+                    }
+                    std::os::unix::fs::symlink(OsStr::from_bytes(&target), path)?;
                 }
-                std::os::unix::fs::symlink(OsStr::from_bytes(&target), path)?;
                 let mut f = itemize::LOCAL_CHANGE;
                 if was_link {
                     f |= itemize::REPORT_CHANGE
@@ -685,8 +711,12 @@ impl Pull<'_> {
                 let c = std::ffi::CString::new(path.as_os_str().as_bytes())
                     .map_err(|_| invalid("a name with a NUL byte".into()))?;
                 // SAFETY: `c` is a NUL-terminated path that lives across the call.
-                let rc = unsafe {
-                    libc::mknod(c.as_ptr(), e.mode as libc::mode_t, e.rdev as libc::dev_t)
+                let rc = if self.opts.dry_run {
+                    0
+                } else {
+                    unsafe {
+                        libc::mknod(c.as_ptr(), e.mode as libc::mode_t, e.rdev as libc::dev_t)
+                    }
                 };
                 if rc != 0 {
                     return Err(io::Error::last_os_error());
@@ -760,6 +790,18 @@ impl Pull<'_> {
         let mut b = Vec::new();
         self.ndx_out.put(&mut b, ndx);
         put_shortint(&mut b, iflags as u16);
+        // -n: the sender echoes the request, with no data, and the line is printed then.
+        if self.opts.dry_run {
+            out.write_all(&b)?;
+            out.flush()?;
+            let req = self.await_echo(input, ndx)?;
+            if let Some(req) = req {
+                self.stats.transferred += 1;
+                self.stats.transferred_size += e.size;
+                self.print(req.iflags, e);
+            }
+            return Ok(());
+        }
         let map = match basis_path.filter(|_| !self.opts.whole_file) {
             Some(from) => std::fs::File::open(from).and_then(|f| Mapped::new(&f)).ok(),
             None => None,
@@ -821,6 +863,26 @@ impl Pull<'_> {
         let list = self.list;
         let first = &list[leader].name;
         let first_path = self.path_of(first);
+        // -n: the link is not made, only shown.
+        if self.opts.dry_run {
+            let linked = std::fs::symlink_metadata(&first_path)
+                .ok()
+                .is_some_and(|t| here.is_some_and(|h| h.dev() == t.dev() && h.ino() == t.ino()));
+            if linked {
+                return Ok(());
+            }
+            let mut iflags = itemize::LOCAL_CHANGE | itemize::XNAME_FOLLOWS;
+            match here {
+                Some(h) => iflags |= self.differences(e, h),
+                None => {
+                    iflags |= itemize::IS_NEW;
+                    self.stats.created.add(&kind_of_entry(e));
+                }
+            }
+            self.log
+                .print(self.voice, iflags, e, &Shown::received(e), Some(first));
+            return Ok(());
+        }
         let Ok(target) = std::fs::symlink_metadata(&first_path) else {
             // The first could not be made: the reason has been said.
             self.io_error |= IOERR_GENERAL;
@@ -865,6 +927,9 @@ impl Pull<'_> {
     /// copied, all without a line, as rsync does.
     fn settle_from_alt(&mut self, e: &Entry, path: &Path, found: &Found) -> io::Result<()> {
         let kind = self.alt.as_ref().map(|a| a.kind);
+        if self.opts.dry_run {
+            return Ok(());
+        }
         match kind {
             Some(AltKind::Compare) => Ok(()),
             Some(AltKind::Link) if found.level == Level::Exact => {
@@ -927,31 +992,23 @@ impl Pull<'_> {
             .print(self.voice, iflags, e, &Shown::received(e), None);
     }
 
-    /// Receives file `ndx`: the answers before it are printed; its tokens become a temp
-    /// file beside it, checked and renamed into place.
-    fn pump_file(
-        &mut self,
-        input: &mut impl Read,
-        ndx: i32,
-        e: &Entry,
-        path: &Path,
-        basis: &[u8],
-        head: &SumHead,
-    ) -> io::Result<()> {
-        let req = loop {
+    /// Reads the answers until file `ndx`'s echo, printing those before it: None when the
+    /// sender could not send it (its reason was said).
+    fn await_echo(&mut self, input: &mut impl Read, ndx: i32) -> io::Result<Option<Request>> {
+        loop {
             let req = match read_request(input, &mut self.ndx_in) {
                 Ok(r) => r,
                 Err(err) => match no_send(&err) {
                     Some(n) if n == ndx => {
                         self.io_error |= IOERR_GENERAL;
-                        return Ok(());
+                        return Ok(None);
                     }
                     Some(_) => continue,
                     None => return Err(err),
                 },
             };
             if req.ndx == ndx {
-                break req;
+                return Ok(Some(req));
             }
             if req.ndx == NDX_DONE || req.iflags & itemize::TRANSFER != 0 {
                 return Err(invalid(format!(
@@ -965,6 +1022,22 @@ impl Pull<'_> {
                 .get(req.ndx as usize)
                 .ok_or_else(|| invalid(format!("the server answered for file {}", req.ndx)))?;
             self.told(req.iflags, told);
+        }
+    }
+
+    /// Receives file `ndx`: the answers before it are printed; its tokens become a temp
+    /// file beside it, checked and renamed into place.
+    fn pump_file(
+        &mut self,
+        input: &mut impl Read,
+        ndx: i32,
+        e: &Entry,
+        path: &Path,
+        basis: &[u8],
+        head: &SumHead,
+    ) -> io::Result<()> {
+        let Some(req) = self.await_echo(input, ndx)? else {
+            return Ok(());
         };
         let echoed = SumHead::read(input)?;
         if echoed != *head {
@@ -1089,6 +1162,9 @@ impl Pull<'_> {
     }
 
     fn set_owner(&self, path: &Path, e: &Entry, here: Option<&Metadata>) {
+        if self.opts.dry_run {
+            return;
+        }
         let uid = self.opts.owner.then_some(e.uid);
         let gid = self.opts.group.then_some(e.gid);
         let fits = |want: Option<u32>, have: u32| want.map_or(true, |w| w == have);
@@ -1100,6 +1176,9 @@ impl Pull<'_> {
 
     /// Gives `path` the entry's owner, group, mode and time, as the options keep them.
     fn set_attrs(&mut self, path: &Path, e: &Entry, link: bool) -> io::Result<()> {
+        if self.opts.dry_run {
+            return Ok(());
+        }
         self.set_owner(path, e, None);
         if self.opts.perms && !link {
             std::fs::set_permissions(path, std::fs::Permissions::from_mode(e.mode & 0o7777))?;
@@ -1277,13 +1356,17 @@ impl Pull<'_> {
                 self.voice.out(&line);
                 return Ok(false);
             }
-            std::fs::remove_dir(path)?;
+            if !self.opts.dry_run {
+                std::fs::remove_dir(path)?;
+            }
             if make_room {
                 return Ok(true);
             }
             self.deleted.dirs += 1;
         } else {
-            std::fs::remove_file(path)?;
+            if !self.opts.dry_run {
+                std::fs::remove_file(path)?;
+            }
             if make_room {
                 return Ok(true);
             }
