@@ -324,8 +324,8 @@ fn options_not_spoken_yet_are_refused_by_name() {
     let src = make_tree(&scratch);
     for (args, needle) in [
         (
-            &["-a", "--remove-source-files"][..],
-            "does not do --remove-source-files yet",
+            &["-a", "--super"][..],
+            "does not do --super or --no-super yet",
         ),
         (
             &["-a", "--zc=zstd"][..],

@@ -712,3 +712,62 @@ fn pull_dry_run_prints_rsyncs_lines_and_writes_nothing() {
     });
     assert!(r.out.contains("created directory"), "{}", r.out);
 }
+
+#[test]
+fn pull_temp_dir_does_what_rsyncs_does() {
+    let tc = TestCluster::start(1);
+    let scratch = tc.scratch("pull-temp-dir");
+    let there = tc.cluster.node_tmp(1).join("tree");
+    std::fs::create_dir_all(&there).unwrap();
+    let src = make_tree(&there);
+    let temp = scratch.join("temp");
+    std::fs::create_dir_all(&temp).unwrap();
+    let seed = copy_of(&src);
+    let prep = |d: &Path| {
+        seed(d);
+        drifted(d);
+        one_line_changed(d);
+        std::fs::create_dir_all(d.join("tmp")).unwrap();
+    };
+    // An absolute folder, and one named from the destination (rsync 3.5.0 refuses one
+    // that climbs with `..`).
+    for (name, dir) in [
+        ("abs", temp.display().to_string()),
+        ("rel", "tmp".to_string()),
+    ] {
+        let t = format!("--temp-dir={dir}");
+        let r = pull_both(
+            &tc,
+            &scratch,
+            name,
+            prep,
+            &["-ai", &t],
+            "SRC/",
+            "/tmp/tree/src",
+        );
+        assert_eq!(r.code, Some(0), "{name}");
+        assert!(
+            r.out.contains(">f.st...... etc/big.txt"),
+            "{name}: {}",
+            r.out
+        );
+        assert_eq!(std::fs::read_dir(&temp).unwrap().count(), 0, "{name}");
+        let rel = scratch.join(format!("prsync-{name}/tmp"));
+        assert_eq!(std::fs::read_dir(rel).unwrap().count(), 0, "{name}");
+    }
+    // On another file system, when there is one: the file is copied over.
+    let shm = Path::new("/dev/shm");
+    if shm.is_dir() {
+        let t = format!("--temp-dir={}", shm.display());
+        let r = pull_both(
+            &tc,
+            &scratch,
+            "other-fs",
+            prep,
+            &["-ai", &t],
+            "SRC/",
+            "/tmp/tree/src",
+        );
+        assert_eq!(r.code, Some(0));
+    }
+}

@@ -801,7 +801,6 @@ fn unsupported(o: &Options) -> Option<&'static str> {
                 .is_some_and(|a| a.dirs.iter().any(|d| d.to_str().is_none())),
             "a --compare-dest, --copy-dest or --link-dest folder that is not UTF-8",
         ),
-        (o.temp_dir.is_some() && pulling, "-T"),
         (
             o.temp_dir.as_deref().is_some_and(|d| !utf8(d)),
             "a --temp-dir that is not UTF-8",

@@ -1055,8 +1055,20 @@ impl Pull<'_> {
         // --inplace writes the file itself: the sender was told, and takes no block from
         // before where this side writes.
         let inplace = self.opts.inplace;
+        // -T: the temp file is made in that folder (a relative one from the destination's
+        // folder, as rsync's receiver, which works from there), and moved into place.
+        let temp_dir = self.opts.temp_dir.as_ref().map(|d| {
+            let root = if self.single_file {
+                self.dest.parent().unwrap_or(Path::new("")).to_path_buf()
+            } else {
+                self.dest.clone()
+            };
+            root.join(d)
+        });
         let temp = if inplace {
             path.to_path_buf()
+        } else if let Some(dir) = &temp_dir {
+            dir.join(OsStr::from_bytes(&temp_name))
         } else {
             path.with_file_name(OsStr::from_bytes(&temp_name))
         };
@@ -1075,7 +1087,7 @@ impl Pull<'_> {
                 .open(&temp)?
         };
         // A stop signal removes it (keeps it under the file's name, with --partial).
-        let _listed = match (inplace, path.parent()) {
+        let _listed = match (inplace, temp.parent()) {
             (false, Some(dir)) => Some(prtools_sync::ListedTemp::new(
                 if dir.as_os_str().is_empty() {
                     Path::new(".")
@@ -1083,7 +1095,10 @@ impl Pull<'_> {
                     dir
                 },
                 &temp_name,
-                self.opts.partial.then_some(base.as_slice()),
+                self.opts
+                    .partial
+                    .then_some(base.as_slice())
+                    .filter(|_| temp_dir.is_none()),
             )?),
             _ => None,
         };
@@ -1140,7 +1155,17 @@ impl Pull<'_> {
         }
         self.set_attrs(&temp, e, false)?;
         if !inplace {
-            std::fs::rename(&temp, path)?;
+            match std::fs::rename(&temp, path) {
+                // A -T folder on another file system: the file is copied over, as rsync's
+                // robust_rename copies it, and given its attributes again.
+                Err(err) if err.raw_os_error() == Some(libc::EXDEV) => {
+                    let copied =
+                        std::fs::copy(&temp, path).and_then(|_| self.set_attrs(path, e, false));
+                    let _ = std::fs::remove_file(&temp);
+                    copied?;
+                }
+                other => other?,
+            }
         }
         self.stats.transferred += 1;
         self.stats.transferred_size += e.size;
