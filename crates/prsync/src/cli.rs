@@ -358,8 +358,9 @@ pub struct Cli {
     /// What to talk to on the hosts: prsync's agent (uploaded when missing; a host where it
     /// cannot run, such as another machine or a noexec home, is served by its rsync), or
     /// the host's own rsync over rsync's protocol (a push hands the receiver's options to
-    /// it as rsync does; a pull does fewer; what is not done is refused by name); an
-    /// --rsync-path that names a stock rsync also chooses rsync's protocol
+    /// it as rsync does; a pull does fewer; -c, -B, --bwlimit and --out-format work both
+    /// ways; what is not done is refused by name); an --rsync-path that names a stock rsync
+    /// also chooses rsync's protocol
     #[arg(
         long = "wire",
         value_name = "PEER",

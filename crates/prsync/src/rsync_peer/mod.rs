@@ -1,7 +1,8 @@
 //! `--wire=rsync`: a push to hosts that have only a stock rsync, over rsync's own protocol
 //! (crate prtools-rsync-wire) on the same remote shell, with no prsync agent on the host.
 //!
-//! This covers what a mirror needs: `-r -l -p -t -g -o -D`, `-i`, `-n` (push only), `-W`,
+//! This covers what a mirror needs: `-r -l -p -t -g -o -D`, `-i`, `-n`, `-W`, `-c` (the
+//! list carries each regular file's checksum), `-B`, `--bwlimit`, `--out-format`,
 //! `-z` (zlibx negotiated with an rsync 3.2 or later, else zlib; zlibx or zlib by
 //! `--compress-choice`; see prtools-rsync-wire's `compress`), `--checksum-choice`
 //! (xxh128, negotiated by default, xxh3, xxh64, md5), `--debug=NSTR`,
