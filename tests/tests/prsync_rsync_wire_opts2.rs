@@ -771,3 +771,62 @@ fn pull_temp_dir_does_what_rsyncs_does() {
         assert_eq!(r.code, Some(0));
     }
 }
+
+#[test]
+fn pull_delay_updates_does_what_rsyncs_does() {
+    let tc = TestCluster::start(1);
+    let scratch = tc.scratch("pull-delay");
+    let there = tc.cluster.node_tmp(1).join("tree");
+    std::fs::create_dir_all(&there).unwrap();
+    let src = make_tree(&there);
+    let seed = copy_of(&src);
+    let prep = |d: &Path| {
+        seed(d);
+        drifted(d);
+        one_line_changed(d);
+    };
+    for (name, args) in [
+        ("delay", &["-ai", "--delay-updates"][..]),
+        ("delay-delete", &["-ai", "--delay-updates", "--delete"][..]),
+        (
+            "delay-delete-after",
+            &["-ai", "--delay-updates", "--delete-after"][..],
+        ),
+    ] {
+        let r = pull_both(&tc, &scratch, name, prep, args, "SRC/", "/tmp/tree/src");
+        assert_eq!(r.code, Some(0), "{name}");
+        assert!(
+            r.out.contains(">f.st...... etc/big.txt"),
+            "{name}: {}",
+            r.out
+        );
+        // No waiting folder is left.
+        assert!(
+            !r.tree.iter().any(|l| l.contains(".~tmp~")),
+            "{name}: {:?}",
+            r.tree
+        );
+    }
+    // A waiting folder already here is rsync's partial folder: --delete spares it.
+    let kept = |d: &Path| {
+        prep(d);
+        std::fs::create_dir_all(d.join("etc/.~tmp~")).unwrap();
+        rewrite(d, "etc/.~tmp~/leftover", "x\n", "2023-01-01");
+    };
+    let args = ["-ai", "--delay-updates", "--delete"];
+    let r = pull_both(
+        &tc,
+        &scratch,
+        "delay-kept",
+        kept,
+        &args,
+        "SRC/",
+        "/tmp/tree/src",
+    );
+    assert_eq!(r.code, Some(0));
+    assert!(
+        r.tree.iter().any(|l| l.starts_with("etc/.~tmp~/leftover ")),
+        "{:?}",
+        r.tree
+    );
+}

@@ -811,7 +811,6 @@ fn unsupported(o: &Options) -> Option<&'static str> {
             "--usermap, --groupmap or --chown",
         ),
         (o.remove_source_files, "--remove-source-files"),
-        (o.delay_updates && pulling, "--delay-updates"),
         (o.one_file_system > 0 && pulling, "-x"),
         (o.super_user.is_some(), "--super or --no-super"),
         (

@@ -19,7 +19,7 @@ use std::ffi::OsStr;
 use std::fs::Metadata;
 use std::io::{self, Read, Write};
 use std::os::unix::ffi::OsStrExt;
-use std::os::unix::fs::{FileTypeExt, MetadataExt, OpenOptionsExt, PermissionsExt};
+use std::os::unix::fs::{DirBuilderExt, FileTypeExt, MetadataExt, OpenOptionsExt, PermissionsExt};
 use std::path::{Path, PathBuf};
 use std::rc::Rc;
 use std::sync::Arc;
@@ -95,7 +95,13 @@ struct Pull<'a> {
     /// With -n: the folders a real run would make (`.` for the destination), whose
     /// contents are then all new, as rsync's `dry_missing_dir`.
     dry_made: HashSet<Vec<u8>>,
+    /// With --delay-updates: each file received, where it waits, and where it goes.
+    delayed: Vec<(PathBuf, PathBuf)>,
 }
+
+/// Where --delay-updates keeps the files received until the end, in each file's folder:
+/// rsync's default partial folder.
+const DELAY_DIR: &str = ".~tmp~";
 
 /// Runs a pull after the handshake into the local `dest` as typed.
 pub fn run(
@@ -303,6 +309,7 @@ fn body(
         redoing: false,
         sums,
         dry_made,
+        delayed: Vec::new(),
     };
     // rsync deletes nothing after a sender's I/O error: its list may be short.
     let may_delete = opts.delete != DeleteMode::Off && remote_io_error == 0;
@@ -360,6 +367,9 @@ fn body(
         out.flush()?;
         pull.pump_file(&mut input, ndx as i32, e, &path, &[], &head)?;
     }
+    // --delay-updates: the files received go into place together, once all have come,
+    // as rsync's receiver moves them when its last phase begins.
+    pull.put_delayed();
     if may_delete && opts.delete == DeleteMode::After {
         delete_pass(&mut pull)?;
     }
@@ -992,6 +1002,51 @@ impl Pull<'_> {
             .print(self.voice, iflags, e, &Shown::received(e), None);
     }
 
+    /// --delay-updates: moves a received file (`temp`) into the waiting folder beside
+    /// `path`, made if need be, to go into place at the end.
+    fn stage(&mut self, temp: &Path, path: &Path, base: &[u8]) -> io::Result<()> {
+        let dir = path.with_file_name(DELAY_DIR);
+        match std::fs::DirBuilder::new().mode(0o700).create(&dir) {
+            Err(e) if e.kind() != io::ErrorKind::AlreadyExists => {
+                return Err(io::Error::new(
+                    e.kind(),
+                    format!(
+                        "Unable to create partial-dir for {}: {}",
+                        String::from_utf8_lossy(base),
+                        super::os_text(&e)
+                    ),
+                ))
+            }
+            _ => {}
+        }
+        let waits = dir.join(OsStr::from_bytes(base));
+        std::fs::rename(temp, &waits)?;
+        self.delayed.push((waits, path.to_path_buf()));
+        Ok(())
+    }
+
+    /// --delay-updates: every waiting file into place, and the waiting folders away.
+    fn put_delayed(&mut self) {
+        for (waits, path) in std::mem::take(&mut self.delayed) {
+            if let Err(err) = std::fs::rename(&waits, &path) {
+                self.io_error |= IOERR_GENERAL;
+                self.voice.err(
+                    format!(
+                        "prsync: rename failed for \"{}\" (from {}): {}\n",
+                        path.display(),
+                        waits.display(),
+                        super::os_text(&err)
+                    )
+                    .as_bytes(),
+                );
+                continue;
+            }
+            if let Some(dir) = waits.parent() {
+                let _ = std::fs::remove_dir(dir);
+            }
+        }
+    }
+
     /// Reads the answers until file `ndx`'s echo, printing those before it: None when the
     /// sender could not send it (its reason was said).
     fn await_echo(&mut self, input: &mut impl Read, ndx: i32) -> io::Result<Option<Request>> {
@@ -1154,7 +1209,13 @@ impl Pull<'_> {
             return Ok(());
         }
         self.set_attrs(&temp, e, false)?;
-        if !inplace {
+        if !inplace && self.opts.delay_updates {
+            let waits = self.stage(&temp, path, &base);
+            if let Err(err) = waits {
+                let _ = std::fs::remove_file(&temp);
+                return Err(err);
+            }
+        } else if !inplace {
             match std::fs::rename(&temp, path) {
                 // A -T folder on another file system: the file is copied over, as rsync's
                 // robust_rename copies it, and given its attributes again.
@@ -1313,6 +1374,10 @@ impl Pull<'_> {
             let child = child?;
             let base = child.file_name().as_bytes().to_vec();
             if keep.is_some_and(|k| k.contains(&base)) {
+                continue;
+            }
+            // --delay-updates' waiting folder is not the sender's to delete.
+            if self.opts.delay_updates && base == DELAY_DIR.as_bytes() {
                 continue;
             }
             let meta = std::fs::symlink_metadata(child.path())?;
