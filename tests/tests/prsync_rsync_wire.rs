@@ -341,14 +341,18 @@ fn options_not_spoken_yet_are_refused_by_name() {
         assert_eq!(out.status.code(), Some(1), "{args:?}");
         assert_one_line_error("prsync", &text(&out.stderr), needle);
     }
-    // A pull's receiver (this side) does not make backups yet.
+    // A pull's receiver (this side) does not make backups of files rewritten in place yet.
     let out = run(tc
         .prsync()
         .arg("--wire=rsync")
-        .args(["-a", "-b", "node1:/tmp/y/"])
+        .args(["-a", "-b", "--inplace", "node1:/tmp/y/"])
         .arg(scratch.join("pulled")));
     assert_eq!(out.status.code(), Some(1));
-    assert_one_line_error("prsync", &text(&out.stderr), "does not do -b yet");
+    assert_one_line_error(
+        "prsync",
+        &text(&out.stderr),
+        "does not do -b with --inplace yet",
+    );
     assert!(!scratch.join("pulled").exists());
     let out = run(tc
         .prsync()

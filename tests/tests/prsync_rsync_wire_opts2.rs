@@ -830,3 +830,50 @@ fn pull_delay_updates_does_what_rsyncs_does() {
         r.tree
     );
 }
+
+#[test]
+fn pull_backups_do_what_rsyncs_do() {
+    let tc = TestCluster::start(1);
+    let scratch = tc.scratch("pull-backup");
+    let there = tc.cluster.node_tmp(1).join("tree");
+    std::fs::create_dir_all(&there).unwrap();
+    let src = make_tree(&there);
+    let seed = copy_of(&src);
+    let prep = |d: &Path| {
+        seed(d);
+        drifted(d);
+        one_line_changed(d);
+        // A symlink that changes, and an old backup beside the files.
+        std::fs::remove_file(d.join("hosts")).unwrap();
+        std::os::unix::fs::symlink("elsewhere", d.join("hosts")).unwrap();
+        rewrite(d, "old~", "an old backup\n", "2023-01-01");
+    };
+    for (name, args) in [
+        ("backup", &["-ai", "--info=backup", "-b", "--delete"][..]),
+        (
+            "suffix",
+            &["-ai", "--info=backup", "-b", "--suffix=.old", "--delete"][..],
+        ),
+        (
+            "backup-dir",
+            &["-ai", "--info=backup", "--backup-dir=bak", "--delete"][..],
+        ),
+        ("delay-backup", &["-ai", "-b", "--delay-updates"][..]),
+    ] {
+        let r = pull_both(&tc, &scratch, name, prep, args, "SRC/", "/tmp/tree/src");
+        assert_eq!(r.code, Some(0), "{name}");
+    }
+    let dest = scratch.join("prsync-backup");
+    assert_eq!(
+        std::fs::read_to_string(dest.join("etc/hosts~")).unwrap(),
+        "old hosts\n"
+    );
+    assert!(dest.join("stale~").exists());
+    assert!(dest.join("old~").exists());
+    let dest = scratch.join("prsync-backup-dir");
+    assert_eq!(
+        std::fs::read_to_string(dest.join("bak/etc/hosts")).unwrap(),
+        "old hosts\n"
+    );
+    assert!(dest.join("bak/stale").exists());
+}

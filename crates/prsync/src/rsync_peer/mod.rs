@@ -788,7 +788,10 @@ fn unsupported(o: &Options) -> Option<&'static str> {
             o.partial_dir.as_ref().is_some_and(|d| d.to_str().is_none()),
             "a --partial-dir that is not UTF-8",
         ),
-        (o.backup.is_some() && pulling, "-b"),
+        (
+            o.backup.is_some() && o.inplace && pulling,
+            "-b with --inplace",
+        ),
         (
             o.backup.as_ref().is_some_and(|b| {
                 b.dir.as_deref().is_some_and(|d| !utf8(d))

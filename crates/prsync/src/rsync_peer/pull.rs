@@ -96,7 +96,7 @@ struct Pull<'a> {
     /// contents are then all new, as rsync's `dry_missing_dir`.
     dry_made: HashSet<Vec<u8>>,
     /// With --delay-updates: each file received, where it waits, and where it goes.
-    delayed: Vec<(PathBuf, PathBuf)>,
+    delayed: Vec<(PathBuf, PathBuf, Vec<u8>)>,
 }
 
 /// Where --delay-updates keeps the files received until the end, in each file's folder:
@@ -311,6 +311,28 @@ fn body(
         dry_made,
         delayed: Vec::new(),
     };
+    // --backup-dir: said as rsync's receiver says it once the list is in (-vv).
+    if let Some(dir) = opts.backup.as_ref().and_then(|b| b.dir.as_ref()) {
+        let mut shown = dir.as_os_str().as_bytes();
+        while let Some(rest) = shown.strip_prefix(b"./") {
+            shown = rest;
+        }
+        while shown.len() > 1 && shown.ends_with(b"/") {
+            shown = &shown[..shown.len() - 1];
+        }
+        let shown = String::from_utf8_lossy(shown).into_owned();
+        let said = opts.info.backup.map_or(opts.verbose > 1, |l| l > 0) && !opts.quiet;
+        match std::fs::metadata(pull.root().join(dir)) {
+            Ok(m) if !m.is_dir() => {
+                return Err(io::Error::other(format!(
+                    "The backup-dir is not a directory: {shown}"
+                )))
+            }
+            Ok(_) if said => voice.out(format!("backup_dir is {shown}\n").as_bytes()),
+            Err(_) if said => voice.out(format!("(new) backup_dir is {shown}\n").as_bytes()),
+            _ => {}
+        }
+    }
     // rsync deletes nothing after a sender's I/O error: its list may be short.
     let may_delete = opts.delete != DeleteMode::Off && remote_io_error == 0;
     let pruned = if opts.prune_empty_dirs {
@@ -691,7 +713,7 @@ impl Pull<'_> {
                 let was_link = here.as_ref().is_some_and(|h| h.file_type().is_symlink());
                 if !self.opts.dry_run {
                     if here.is_some() {
-                        std::fs::remove_file(path)?;
+                        self.remove_or_back_up(&e.name, path)?;
                     }
                     std::os::unix::fs::symlink(OsStr::from_bytes(&target), path)?;
                 }
@@ -1002,9 +1024,111 @@ impl Pull<'_> {
             .print(self.voice, iflags, e, &Shown::received(e), None);
     }
 
+    /// The folder the destination's names are below: the destination, or the folder of
+    /// the one file it names.
+    fn root(&self) -> PathBuf {
+        if self.single_file {
+            match self.dest.parent() {
+                Some(p) if !p.as_os_str().is_empty() => p.to_path_buf(),
+                _ => PathBuf::from("."),
+            }
+        } else {
+            self.dest.clone()
+        }
+    }
+
+    /// The list name of what is at `path` (its own name for a destination that names
+    /// one file).
+    fn name_below(&self, name: &[u8]) -> Vec<u8> {
+        if self.single_file {
+            self.dest
+                .file_name()
+                .map_or_else(|| name.to_vec(), |n| n.as_bytes().to_vec())
+        } else {
+            name.to_vec()
+        }
+    }
+
+    /// -b: moves what is at `path` (list name `name`, not a folder) to its backup, as
+    /// rsync's make_backup: beside it with the suffix, or at its own path below
+    /// --backup-dir (the folders there made with the destination's modes); -vv says
+    /// `backed up NAME to WHERE`.
+    fn back_up(&mut self, name: &[u8], path: &Path) -> io::Result<()> {
+        let Some(backup) = self.opts.backup.as_ref() else {
+            return Ok(());
+        };
+        let root = self.root();
+        let name = self.name_below(name);
+        let (to, shown) = backup.place(&root, &name);
+        let place = match &backup.dir {
+            Some(dir) => {
+                let perms = self.opts.perms;
+                let mode_of = |below: &[u8]| {
+                    let meta = std::fs::symlink_metadata(root.join(OsStr::from_bytes(below)));
+                    meta.ok().filter(|m| perms && m.is_dir()).map(|m| m.mode())
+                };
+                let with_suffix = [&name[..], &backup.suffix[..]].concat();
+                Some(crate::backup::Place::open(
+                    &root,
+                    dir,
+                    &with_suffix,
+                    self.opts.insecure_links,
+                    mode_of,
+                )?)
+            }
+            None => None,
+        };
+        let to = place.as_ref().map_or(to, crate::backup::Place::path);
+        crate::backup::clear_place(&to)?;
+        match std::fs::rename(path, &to) {
+            // --backup-dir on another file system: the file is copied there.
+            Err(err) if err.raw_os_error() == Some(libc::EXDEV) => {
+                let meta = std::fs::symlink_metadata(path)?;
+                if meta.is_symlink() {
+                    std::os::unix::fs::symlink(std::fs::read_link(path)?, &to)?;
+                } else {
+                    std::fs::copy(path, &to)?;
+                    let t = filetime::FileTime::from_last_modification_time(&meta);
+                    filetime::set_file_mtime(&to, t)?;
+                }
+                std::fs::remove_file(path)?;
+            }
+            other => other?,
+        }
+        if self
+            .opts
+            .info
+            .backup
+            .map_or(self.opts.verbose > 1, |l| l > 0)
+        {
+            let line = format!(
+                "backed up {} to {}\n",
+                String::from_utf8_lossy(&name),
+                String::from_utf8_lossy(&shown)
+            );
+            self.voice.out(line.as_bytes());
+        }
+        Ok(())
+    }
+
+    /// Removes what is at `path` (not a folder) for something else, or keeps it as its
+    /// backup with -b (a backup itself, beside the files, is just removed).
+    fn remove_or_back_up(&mut self, name: &[u8], path: &Path) -> io::Result<()> {
+        let backs_up = self
+            .opts
+            .backup
+            .as_ref()
+            .is_some_and(|b| !b.is_backup_name(name));
+        if backs_up {
+            self.back_up(name, path)
+        } else {
+            std::fs::remove_file(path)
+        }
+    }
+
     /// --delay-updates: moves a received file (`temp`) into the waiting folder beside
     /// `path`, made if need be, to go into place at the end.
-    fn stage(&mut self, temp: &Path, path: &Path, base: &[u8]) -> io::Result<()> {
+    fn stage(&mut self, temp: &Path, path: &Path, base: &[u8], name: &[u8]) -> io::Result<()> {
         let dir = path.with_file_name(DELAY_DIR);
         match std::fs::DirBuilder::new().mode(0o700).create(&dir) {
             Err(e) if e.kind() != io::ErrorKind::AlreadyExists => {
@@ -1021,14 +1145,22 @@ impl Pull<'_> {
         }
         let waits = dir.join(OsStr::from_bytes(base));
         std::fs::rename(temp, &waits)?;
-        self.delayed.push((waits, path.to_path_buf()));
+        self.delayed
+            .push((waits, path.to_path_buf(), name.to_vec()));
         Ok(())
     }
 
     /// --delay-updates: every waiting file into place, and the waiting folders away.
     fn put_delayed(&mut self) {
-        for (waits, path) in std::mem::take(&mut self.delayed) {
-            if let Err(err) = std::fs::rename(&waits, &path) {
+        for (waits, path, name) in std::mem::take(&mut self.delayed) {
+            let backed = if self.opts.backup.is_some()
+                && std::fs::symlink_metadata(&path).is_ok_and(|m| m.is_file())
+            {
+                self.back_up(&name, &path)
+            } else {
+                Ok(())
+            };
+            if let Err(err) = backed.and_then(|_| std::fs::rename(&waits, &path)) {
                 self.io_error |= IOERR_GENERAL;
                 self.voice.err(
                     format!(
@@ -1210,12 +1342,21 @@ impl Pull<'_> {
         }
         self.set_attrs(&temp, e, false)?;
         if !inplace && self.opts.delay_updates {
-            let waits = self.stage(&temp, path, &base);
+            let waits = self.stage(&temp, path, &base, &e.name);
             if let Err(err) = waits {
                 let _ = std::fs::remove_file(&temp);
                 return Err(err);
             }
         } else if !inplace {
+            // -b: the file replaced is kept as its backup first.
+            if self.opts.backup.is_some()
+                && std::fs::symlink_metadata(path).is_ok_and(|m| m.is_file())
+            {
+                if let Err(err) = self.back_up(&e.name, path) {
+                    let _ = std::fs::remove_file(&temp);
+                    return Err(err);
+                }
+            }
             match std::fs::rename(&temp, path) {
                 // A -T folder on another file system: the file is copied over, as rsync's
                 // robust_rename copies it, and given its attributes again.
@@ -1455,7 +1596,7 @@ impl Pull<'_> {
             self.deleted.dirs += 1;
         } else {
             if !self.opts.dry_run {
-                std::fs::remove_file(path)?;
+                self.remove_or_back_up(name, path)?;
             }
             if make_room {
                 return Ok(true);
