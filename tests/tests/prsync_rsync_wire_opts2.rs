@@ -877,3 +877,62 @@ fn pull_backups_do_what_rsyncs_do() {
     );
     assert!(dest.join("bak/stale").exists());
 }
+
+#[test]
+fn pull_partial_dir_takes_the_kept_copy_as_the_basis() {
+    let tc = TestCluster::start(1);
+    let scratch = tc.scratch("pull-partial-dir");
+    let there = tc.cluster.node_tmp(1).join("tree");
+    std::fs::create_dir_all(&there).unwrap();
+    let src = make_tree(&there);
+    let big = std::fs::read(src.join("etc/big.txt")).unwrap();
+    // What a cut-off run kept of etc/big.txt (missing here): its first half.
+    let kept = |d: &Path, dir: &Path| {
+        std::fs::create_dir_all(dir).unwrap();
+        std::fs::write(dir.join("big.txt"), &big[..big.len() / 2]).unwrap();
+        std::fs::create_dir_all(d.join("etc")).unwrap();
+    };
+    let args = ["-ai", "--stats", "--partial-dir=.part"];
+    let r = both("relative", |who| {
+        let dest = scratch.join(format!("{who}-rel"));
+        kept(&dest, &dest.join("etc/.part"));
+        let from = "node1:/tmp/tree/src/";
+        let out = client(&tc, who, &args, from, &format!("{}/", dest.display()));
+        let result = Result {
+            code: out.status.code(),
+            out: delta_lines(&text(&out.stdout)),
+            tree: describe(&dest),
+            owners: owners(&dest),
+        };
+        (result, text(&out.stderr))
+    });
+    assert_eq!(r.code, Some(0));
+    // Half the file came from the kept copy, and the copy and its folder are gone.
+    assert!(literal(&r.out) < big.len() as u64 / 2 + 4096, "{}", r.out);
+    assert!(!r.tree.iter().any(|l| l.contains(".part")), "{:?}", r.tree);
+    // An absolute folder: one for all the files.
+    let r = both("absolute", |who| {
+        let dest = scratch.join(format!("{who}-abs"));
+        let part = scratch.join(format!("{who}-part"));
+        kept(&dest, &part);
+        let from = "node1:/tmp/tree/src/";
+        let pd = format!("--partial-dir={}", part.display());
+        let out = client(
+            &tc,
+            who,
+            &["-ai", "--stats", &pd],
+            from,
+            &format!("{}/", dest.display()),
+        );
+        assert_eq!(std::fs::read_dir(&part).unwrap().count(), 0, "{who}");
+        let result = Result {
+            code: out.status.code(),
+            out: delta_lines(&text(&out.stdout)),
+            tree: describe(&dest),
+            owners: owners(&dest),
+        };
+        (result, text(&out.stderr))
+    });
+    assert_eq!(r.code, Some(0));
+    assert!(literal(&r.out) < big.len() as u64 / 2 + 4096, "{}", r.out);
+}

@@ -762,11 +762,7 @@ pub async fn serve(
 
 /// The first option given that a pull over rsync's protocol cannot do yet.
 fn pull_unsupported(o: &Options) -> Option<&'static str> {
-    if o.partial_dir.is_some() {
-        Some("--partial-dir")
-    } else {
-        None
-    }
+    (o.partial_dir.is_some() && o.inplace).then_some("--partial-dir with --inplace")
 }
 
 /// The first option given that `--wire=rsync` cannot do yet. In a push this side only

@@ -99,6 +99,9 @@ struct Pull<'a> {
     delayed: Vec<(PathBuf, PathBuf, Vec<u8>)>,
 }
 
+/// rsync's basis type for a file's copy in --partial-dir.
+const FNAMECMP_PARTIAL_DIR: u8 = 0x81;
+
 /// Where --delay-updates keeps the files received until the end, in each file's folder:
 /// rsync's default partial folder.
 const DELAY_DIR: &str = ".~tmp~";
@@ -773,6 +776,11 @@ impl Pull<'_> {
             let h = h.clone();
             self.delete_one(path, &e.name, &h, true)?;
         }
+        // --partial-dir: what a cut-off run kept of this file is the basis, as rsync's
+        // generator takes it (the sender is told the basis came from there).
+        let partial = self
+            .partial_of(path)
+            .filter(|p| std::fs::symlink_metadata(p).is_ok_and(|m| m.is_file()));
         if let Some(h) = basis {
             // -u: a file newer here than the sender's stays.
             if self.opts.update && h.mtime() > e.mtime {
@@ -789,6 +797,11 @@ impl Pull<'_> {
                     self.opts.size_only || (!self.opts.ignore_times && h.mtime() == e.mtime)
                 };
             if same {
+                // What a cut-off run kept is not needed any more.
+                if let Some(p) = partial.as_ref().filter(|_| !self.opts.dry_run) {
+                    let _ = std::fs::remove_file(p);
+                    self.drop_partial_dir(p);
+                }
                 let iflags = self.differences(e, h);
                 self.set_attrs(path, e, false)?;
                 return self.tell(out, ndx, iflags);
@@ -798,7 +811,9 @@ impl Pull<'_> {
         // folders: as the sender has it, it is left out, copied or linked; else one of its
         // kind there is the delta's basis.
         let mut basis_path = basis.map(|_| path.to_path_buf());
-        if basis.is_none() {
+        if partial.is_some() {
+            basis_path.clone_from(&partial);
+        } else if basis.is_none() {
             if let Some(found) = self.alt_match(e) {
                 if found.level == Level::Kind {
                     basis_path = Some(found.path);
@@ -819,9 +834,15 @@ impl Pull<'_> {
         if basis.is_none() {
             self.stats.created.reg += 1;
         }
+        if partial.is_some() {
+            iflags |= itemize::BASIS_TYPE_FOLLOWS;
+        }
         let mut b = Vec::new();
         self.ndx_out.put(&mut b, ndx);
         put_shortint(&mut b, iflags as u16);
+        if partial.is_some() {
+            b.push(FNAMECMP_PARTIAL_DIR);
+        }
         // -n: the sender echoes the request, with no data, and the line is printed then.
         if self.opts.dry_run {
             out.write_all(&b)?;
@@ -1126,10 +1147,38 @@ impl Pull<'_> {
         }
     }
 
+    /// --partial-dir: where a cut-off run keeps what came of the file at `path` (a
+    /// relative folder beside the file, an absolute one for all).
+    fn partial_of(&self, path: &Path) -> Option<PathBuf> {
+        let dir = self.opts.partial_dir.as_ref()?;
+        let base = path.file_name()?;
+        Some(if dir.is_absolute() {
+            dir.join(base)
+        } else {
+            path.with_file_name(dir).join(base)
+        })
+    }
+
+    /// Removes a relative --partial-dir folder once it is empty, as rsync's receiver does.
+    fn drop_partial_dir(&self, partial: &Path) {
+        let relative = self
+            .opts
+            .partial_dir
+            .as_ref()
+            .is_some_and(|d| d.is_relative());
+        if let Some(dir) = partial.parent().filter(|_| relative) {
+            let _ = std::fs::remove_dir(dir);
+        }
+    }
+
     /// --delay-updates: moves a received file (`temp`) into the waiting folder beside
     /// `path`, made if need be, to go into place at the end.
     fn stage(&mut self, temp: &Path, path: &Path, base: &[u8], name: &[u8]) -> io::Result<()> {
-        let dir = path.with_file_name(DELAY_DIR);
+        // In --partial-dir when one is given, as rsync's.
+        let waits = self
+            .partial_of(path)
+            .unwrap_or_else(|| path.with_file_name(DELAY_DIR).join(OsStr::from_bytes(base)));
+        let dir = waits.parent().unwrap_or(Path::new(".")).to_path_buf();
         match std::fs::DirBuilder::new().mode(0o700).create(&dir) {
             Err(e) if e.kind() != io::ErrorKind::AlreadyExists => {
                 return Err(io::Error::new(
@@ -1143,7 +1192,6 @@ impl Pull<'_> {
             }
             _ => {}
         }
-        let waits = dir.join(OsStr::from_bytes(base));
         std::fs::rename(temp, &waits)?;
         self.delayed
             .push((waits, path.to_path_buf(), name.to_vec()));
@@ -1314,11 +1362,21 @@ impl Pull<'_> {
         let ok = match result {
             Ok(ok) => ok,
             Err(err) => {
-                // --partial: what came is kept under the file's name, as rsync keeps it.
+                // --partial: what came is kept under the file's name, as rsync keeps it,
+                // or in --partial-dir.
+                let keep_at = match self.partial_of(path) {
+                    Some(p) => {
+                        if let Some(d) = p.parent() {
+                            let _ = std::fs::DirBuilder::new().mode(0o700).create(d);
+                        }
+                        Some(p)
+                    }
+                    None => Some(path.to_path_buf()),
+                };
                 let kept = !inplace
                     && self.opts.partial
                     && written > 0
-                    && std::fs::rename(&temp, path).is_ok();
+                    && keep_at.is_some_and(|to| std::fs::rename(&temp, to).is_ok());
                 if !inplace && !kept {
                     let _ = std::fs::remove_file(&temp);
                 }
@@ -1368,6 +1426,14 @@ impl Pull<'_> {
                 }
                 other => other?,
             }
+        }
+        // --partial-dir: the copy a cut-off run kept is done with.
+        if let Some(p) = self
+            .partial_of(path)
+            .filter(|p| std::fs::symlink_metadata(p).is_ok_and(|m| m.is_file()))
+        {
+            let _ = std::fs::remove_file(&p);
+            self.drop_partial_dir(&p);
         }
         self.stats.transferred += 1;
         self.stats.transferred_size += e.size;
