@@ -830,8 +830,8 @@ fn partial_goes_to_the_receiving_server() {
     assert!(args.contains(" --partial "), "{args}");
     assert_eq!(snapshot(&node.join("p")), snapshot(&src));
 
-    // A pull keeps its own partial files (prsync_rsync_wire_opts.rs stops one midway);
-    // --partial-dir there is not done yet.
+    // A pull keeps its own partial files (prsync_rsync_wire_opts.rs stops one midway), in
+    // --partial-dir too (prsync_rsync_wire_opts2.rs).
     let got = plain_wire(
         &tc,
         "rsync",
@@ -848,8 +848,8 @@ fn partial_goes_to_the_receiving_server() {
         "node1:/tmp/p/",
         scratch.join("back2").to_str().unwrap(),
     );
-    assert_eq!(got.status.code(), Some(1));
-    assert_one_line_error("prsync", &text(&got.stderr), "--partial-dir in a pull");
+    assert_eq!(got.status.code(), Some(0), "{}", text(&got.stderr));
+    assert_eq!(snapshot(&scratch.join("back2")), snapshot(&src));
 }
 
 /// `--wire=rsync` through a remote shell that is not ssh (`-e PROGRAM`, as rsync's own

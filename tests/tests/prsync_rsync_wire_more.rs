@@ -322,11 +322,11 @@ fn what_a_pull_cannot_do_yet_is_refused_in_one_line() {
     let tc = TestCluster::start(1);
     let scratch = tc.scratch("pullrefused");
     for (args, needle) in [
+        (&["-a", "-x"][..], "does not do -x yet"),
         (
-            &["-a", "--mkpath"][..],
-            "does not do --mkpath in a pull yet",
+            &["-a", "-b", "--inplace"][..],
+            "does not do -b with --inplace yet",
         ),
-        (&["-a", "-n"][..], "does not do -n in a pull yet"),
     ] {
         let dest = scratch.join("dest");
         let out = prsync(&tc, args, "node1:/tmp/", dest.to_str().unwrap());
