@@ -675,13 +675,11 @@ pub async fn serve(
             )));
         }
     }
-    fleet
-        .plan
-        .get_or_init(|| {
-            let mut plan = list::Plan::new(list::of_sender(sender, &fleet.opts));
-            plan.reads = shared_reads::SharedReads::new(fleet.hosts);
-            plan
-        });
+    fleet.plan.get_or_init(|| {
+        let mut plan = list::Plan::new(list::of_sender(sender, &fleet.opts));
+        plan.reads = shared_reads::SharedReads::new(fleet.hosts);
+        plan
+    });
     let kill = KillHandle::default();
     let process = conn.spawn_bulk(&fleet.command, &kill).await?;
     let mut link = link::Link::over(process, kill.clone(), voice.clone());
