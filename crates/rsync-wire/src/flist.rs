@@ -595,10 +595,18 @@ fn join_rdev(major: u32, minor: u32) -> u64 {
 
 /// Reads an id list (as [`put_id_list`] writes it): `(id, name)` pairs.
 pub fn get_id_list(r: &mut impl std::io::Read) -> std::io::Result<Vec<(u32, Vec<u8>)>> {
-    use crate::codec::{get_byte, get_varint, invalid};
+    get_id_list_of(r, true)
+}
+
+/// [`get_id_list`] with the ids as varints (protocol 30 on) or ints (before).
+pub fn get_id_list_of(
+    r: &mut impl std::io::Read,
+    varints: bool,
+) -> std::io::Result<Vec<(u32, Vec<u8>)>> {
+    use crate::codec::{get_byte, get_int, get_varint, invalid};
     let mut out = Vec::new();
     loop {
-        let id = get_varint(r)?;
+        let id = if varints { get_varint(r)? } else { get_int(r)? };
         if id == 0 {
             return Ok(out);
         }

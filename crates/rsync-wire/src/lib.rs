@@ -38,6 +38,7 @@ pub mod flist_flags;
 pub mod flist_links;
 pub mod handshake;
 pub mod itemize;
+pub mod md4;
 pub mod mux;
 pub mod ndx;
 pub mod negotiate;
@@ -48,5 +49,8 @@ pub mod sums;
 
 /// The newest protocol spoken here, and the one offered.
 pub const PROTOCOL_NEWEST: i32 = 32;
-/// The oldest protocol spoken here.
+/// The oldest protocol spoken here as a client (prsync to a stock `rsync --server`).
 pub const PROTOCOL_OLDEST: i32 = 30;
+/// The oldest protocol spoken here as a server (`prsync --server` to a stock client):
+/// 28 and 29 too, with their ints for varints, MD4 sums and no compatibility flags.
+pub const PROTOCOL_OLDEST_SERVED: i32 = 28;

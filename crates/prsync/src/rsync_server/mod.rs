@@ -49,7 +49,8 @@ use prtools_rsync_wire::handshake::{HandshakeError, Session};
 use prtools_rsync_wire::mux::Demux;
 use prtools_rsync_wire::negotiate::Wants;
 use prtools_rsync_wire::server_handshake;
-use prtools_rsync_wire::server_request::{read_protected_args, ServerRequest};
+use prtools_rsync_wire::server_request::{read_protected_args, DeleteWhen, ServerRequest};
+use prtools_rsync_wire::{PROTOCOL_NEWEST, PROTOCOL_OLDEST, PROTOCOL_OLDEST_SERVED};
 
 use crate::exit;
 
@@ -168,7 +169,7 @@ pub fn serve(args: &[OsString]) -> i32 {
             }
         },
         Err(HandshakeError::Version(v)) if (0..100).contains(&v) => {
-            eprintln!("prsync: --server speaks rsync protocol 30 to 32 and the client speaks {v}; hint: use rsync 3.0.0 or later");
+            eprintln!("prsync: --server speaks rsync protocol {PROTOCOL_OLDEST_SERVED} to {PROTOCOL_NEWEST} and the client speaks {v}; hint: use rsync 2.6.4 or later, or a --protocol of {PROTOCOL_OLDEST_SERVED} or more");
             return exit::PROTOCOL;
         }
         Err(e) => {
@@ -176,6 +177,24 @@ pub fn serve(args: &[OsString]) -> i32 {
             return exit::PROTOCOL;
         }
     };
+    if session.protocol < PROTOCOL_OLDEST {
+        if let Some(what) = refused_below_30(&req, session.protocol) {
+            let line = format!("rsync: [prsync --server] does not do {what} at protocol {} yet; hint: leave out --protocol (or use --protocol={PROTOCOL_OLDEST}), or point --rsync-path at rsync", session.protocol);
+            let mut out = wire::Out::new(stdout);
+            if out
+                .error(&line)
+                .and_then(|()| io::Write::flush(&mut out))
+                .is_err()
+            {
+                eprintln!("{line}");
+            }
+            return UNSUPPORTED;
+        }
+        if req.delete && !req.delete_when_named {
+            // rsync's default below protocol 30.
+            req.delete_when = DeleteWhen::Before;
+        }
+    }
     let heard = Arc::new(Mutex::new(wire::Heard::default()));
     let heard_in = heard.clone();
     let read = Arc::new(AtomicU64::new(0));
@@ -185,7 +204,8 @@ pub fn serve(args: &[OsString]) -> i32 {
     };
     let mut input = Demux::new(counted, move |tag, body| {
         wire::on_message(tag, body, &heard_in)
-    });
+    })
+    .framed(session.client_frames());
     let mut out = wire::Out::new(stdout);
     let result = if req.sender {
         send::run(&req, &session, &mut input, &mut out, &read)
@@ -249,6 +269,20 @@ fn refused(req: &ServerRequest) -> Option<String> {
     if req.client_info.starts_with(|c: char| c.is_ascii_digit()) {
         // A pre-release sub-protocol, whose flags come as a byte.
         return Some(format!("the client capabilities {:?}", req.client_info));
+    }
+    None
+}
+
+/// What this server does not do below protocol 30 (28 and 29) that it does from 30.
+fn refused_below_30(req: &ServerRequest, protocol: i32) -> Option<&'static str> {
+    if req.sender {
+        return Some("sending (a pull)");
+    }
+    if protocol < 29 && req.delete && req.delete_excluded {
+        return Some("--delete-excluded");
+    }
+    if protocol < 29 && req.dry_run {
+        return Some("-n (--dry-run)");
     }
     None
 }

@@ -29,7 +29,7 @@ use prtools_rsync_wire::checksum::{rolling, Checksum, Digest, FileSum};
 use prtools_rsync_wire::codec::{invalid, put_int, put_shortint, put_varint, put_vstring};
 use prtools_rsync_wire::deflate_tokens::Decoder;
 use prtools_rsync_wire::delta;
-use prtools_rsync_wire::flist::{self, get_id_list, is_safe_name, Entry};
+use prtools_rsync_wire::flist::{self, is_safe_name, Entry};
 use prtools_rsync_wire::flist_links::LinkDecoder;
 use prtools_rsync_wire::handshake::Session;
 use prtools_rsync_wire::itemize;
@@ -125,7 +125,8 @@ pub(super) fn run<W: Write + Send, R: Read + Send>(
     read: &std::sync::atomic::AtomicU64,
 ) -> io::Result<i32> {
     let mut filters = FilterList::new();
-    if req.delete {
+    // rsync 2.6's client sends no rules to a receiver with --delete-excluded.
+    if req.delete && (!req.delete_excluded || session.protocol >= 29) {
         match filter_list(&read_filters(input)?) {
             Ok(f) => {
                 filters = f;
@@ -191,12 +192,14 @@ pub(super) fn run<W: Write + Send, R: Read + Send>(
     };
     let mut users = HashMap::new();
     let mut groups = HashMap::new();
+    let (user_list, group_list, old_io_error) = decoder.get_tail(input, req.numeric_ids)?;
+    let client_io_error = client_io_error | old_io_error;
     if !req.numeric_ids {
         if keep.uid {
-            users = id_map(Ids::Users, get_id_list(input)?);
+            users = id_map(Ids::Users, user_list);
         }
         if keep.gid {
-            groups = id_map(Ids::Groups, get_id_list(input)?);
+            groups = id_map(Ids::Groups, group_list);
         }
     }
     for got in &mut received {
@@ -272,7 +275,7 @@ pub(super) fn run<W: Write + Send, R: Read + Send>(
         dest: PathBuf::from(typed),
         rename: None,
         all_new: false,
-        ndx_out: NdxState::default(),
+        ndx_out: session.ndx(),
         deleted: Deleted::default(),
         io_error: 0,
         dirs: Vec::new(),
@@ -440,8 +443,9 @@ fn generate_all<W: Write + Send>(
     // No redo phase (a failed check is reported instead), the delay-updates phase, then
     // (protocol 31) the deletion totals.
     let mut o = out.lock().unwrap_or_else(|e| e.into_inner());
-    send_ndx(&mut **o, &mut recv.ndx_out, NDX_DONE)?;
-    send_ndx(&mut **o, &mut recv.ndx_out, NDX_DONE)?;
+    for _ in 0..recv.session.later_phases() {
+        send_ndx(&mut **o, &mut recv.ndx_out, NDX_DONE)?;
+    }
     if recv.session.protocol >= 31 {
         if req.delete {
             let mut b = Vec::new();
@@ -503,8 +507,10 @@ impl<'a, W: Write + Send> Incoming<'a, W> {
         pending: Receiver<Pending>,
         phases: Sender<()>,
     ) -> io::Result<()> {
-        let last = if self.session.protocol >= 31 { 4 } else { 3 };
-        let mut ndx_in = NdxState::default();
+        // A done per phase, then its last (and from protocol 31 the goodbye's).
+        let last = self.session.later_phases() + 1 + usize::from(self.session.protocol >= 31);
+        let mut ndx_in = self.session.ndx();
+        let iflags = self.session.iflags_follow();
         let mut dones = 0;
         let next = |ndx: i32| -> io::Result<Pending> {
             let p = pending
@@ -519,7 +525,7 @@ impl<'a, W: Write + Send> Incoming<'a, W> {
             Ok(p)
         };
         loop {
-            let r = match read_request(input, &mut ndx_in) {
+            let r = match read_request(input, &mut ndx_in, iflags) {
                 Ok(r) => r,
                 Err(e) => match no_send(&e) {
                     Some(n) => {
@@ -1034,6 +1040,9 @@ impl<'a, W: Write + Send> Recv<'a, W> {
         if let (Some(log), Some(e)) = (self.log, self.list.get(ndx as usize)) {
             log.entry(iflags, e, false);
         }
+        if !self.session.iflags_follow() {
+            return self.tell_as_text(ndx, iflags, None);
+        }
         let all = self.req.itemize > 1 || self.req.verbose > 1;
         if iflags & itemize::SIGNIFICANT == 0 && !all {
             return Ok(());
@@ -1042,6 +1051,30 @@ impl<'a, W: Write + Send> Recv<'a, W> {
         self.ndx_out.put(&mut b, ndx);
         put_shortint(&mut b, iflags as u16);
         self.out().write_all(&b)
+    }
+
+    /// Protocol 28, which has no item flags: with `-v` rsync's generator says itself
+    /// what it made or changed without data, as `NAME/` (a folder), `NAME -> TARGET`,
+    /// `NAME => FIRST` (a hard link made), or `NAME`.
+    fn tell_as_text(&mut self, ndx: i32, iflags: u32, first: Option<&[u8]>) -> io::Result<()> {
+        let Some(e) = self.list.get(ndx as usize) else {
+            return Ok(());
+        };
+        let made_link = first.is_some_and(|f| !f.is_empty());
+        if self.req.verbose == 0 || (iflags & itemize::SIGNIFICANT == 0 && !made_link) {
+            return Ok(());
+        }
+        if first.is_some() && !made_link {
+            return Ok(());
+        }
+        let name = String::from_utf8_lossy(&e.name);
+        let text = match (first, &e.link) {
+            (Some(first), _) => format!("{name} => {}\n", String::from_utf8_lossy(first)),
+            (None, _) if e.is_dir() => format!("{name}/\n"),
+            (None, Some(target)) => format!("{name} -> {}\n", String::from_utf8_lossy(target)),
+            (None, None) => format!("{name}\n"),
+        };
+        self.out().message(Tag::Info, text.as_bytes())
     }
 
     /// Whether the entry's mtime is kept: `-t`, but for folders with `-O` and symlinks
@@ -1133,6 +1166,9 @@ impl<'a, W: Write + Send> Recv<'a, W> {
     /// Sends the flags of a hard link made (or found) here, with the name of its group's
     /// first, which the client shows as `=> NAME`.
     fn tell_link(&mut self, ndx: i32, iflags: u32, first: &[u8]) -> io::Result<()> {
+        if !self.session.iflags_follow() {
+            return self.tell_as_text(ndx, iflags, Some(first));
+        }
         let mut b = Vec::new();
         self.ndx_out.put(&mut b, ndx);
         put_shortint(&mut b, (iflags | itemize::XNAME_FOLLOWS) as u16);
@@ -1458,7 +1494,7 @@ impl<'a, W: Write + Send> Recv<'a, W> {
             let same = h.size() == e.size
                 && if self.req.checksum {
                     self.sums.get(ndx as usize).copied().flatten()
-                        == Some(file_sum(&path, self.session.checksum).padded())
+                        == Some(file_sum(&path, self.session.checksum.for_list()).padded())
                 } else {
                     !self.req.ignore_times && (self.req.size_only || h.mtime() == e.mtime)
                 };
@@ -1501,12 +1537,17 @@ impl<'a, W: Write + Send> Recv<'a, W> {
         }
         let mut b = Vec::new();
         self.ndx_out.put(&mut b, ndx);
-        put_shortint(&mut b, iflags as u16);
-        if partial.is_some() {
-            b.push(super::partial::FNAMECMP_PARTIAL_DIR);
-        } else if let Some(found) = &alt_basis {
-            // rsync's FNAMECMP_BASIS_DIR_LOW plus the folder's place.
-            b.push(found.dir as u8);
+        // Protocol 28 has no item flags: the index alone asks for the data, and the
+        // basis is this side's own business.
+        let iflags_follow = self.session.iflags_follow();
+        if iflags_follow {
+            put_shortint(&mut b, iflags as u16);
+            if partial.is_some() {
+                b.push(super::partial::FNAMECMP_PARTIAL_DIR);
+            } else if let Some(found) = &alt_basis {
+                // rsync's FNAMECMP_BASIS_DIR_LOW plus the folder's place.
+                b.push(found.dir as u8);
+            }
         }
         if dry {
             if let Some(log) = self.log {
@@ -1840,6 +1881,20 @@ impl<'a, W: Write + Send> Recv<'a, W> {
 
     /// The client prints `*deleting` lines from these; a folder's name ends in a NUL.
     fn told_deleted(&mut self, name: &[u8], meta: &Metadata) -> io::Result<()> {
+        if !self.session.iflags_follow() {
+            // Protocol 28: rsync's generator prints the line itself.
+            if self.req.verbose == 0 && self.req.itemize == 0 {
+                return Ok(());
+            }
+            let lead = if self.req.itemize > 0 {
+                "*deleting   "
+            } else {
+                "deleting "
+            };
+            let slash = if meta.is_dir() { "/" } else { "" };
+            let text = format!("{lead}{}{slash}\n", String::from_utf8_lossy(name));
+            return self.out().message(Tag::Info, text.as_bytes());
+        }
         let mut body = name.to_vec();
         if meta.is_dir() {
             body.push(0);

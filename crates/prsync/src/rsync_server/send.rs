@@ -149,7 +149,10 @@ pub(super) fn run<W: Write>(
             mark(&mut buf, start, m, enc.form())?;
         }
         if req.checksum && item.entry.is_file() && !matches!(item.mark, Some(Mark::LaterLink(_))) {
-            buf.extend_from_slice(&super::receive::file_sum(&item.path, session.checksum));
+            buf.extend_from_slice(&super::receive::file_sum(
+                &item.path,
+                session.checksum.for_list(),
+            ));
         }
         if buf.len() >= 64 * 1024 {
             out.write_all(&buf)?;
@@ -182,12 +185,12 @@ pub(super) fn run<W: Write>(
     }
 
     let mut io_error = listed.io_error;
-    let (mut ndx_in, mut ndx_out) = (NdxState::default(), NdxState::default());
+    let (mut ndx_in, mut ndx_out) = (session.ndx(), session.ndx());
     let mut phase = 0;
     // One deflate coder for the session with -z: its tokens are one stream per file.
     let mut coder = session.compression.map(|c| c.encoder(session.protocol));
     loop {
-        let r = read_request(input, &mut ndx_in)?;
+        let r = read_request(input, &mut ndx_in, session.iflags_follow())?;
         if r.ndx == NDX_DONE {
             phase += 1;
             if phase > 2 {
@@ -282,7 +285,7 @@ pub(super) fn run<W: Write>(
 }
 
 fn expect_done(input: &mut impl Read, ndx_in: &mut NdxState) -> io::Result<()> {
-    let r = read_request(input, ndx_in)?;
+    let r = read_request(input, ndx_in, true)?;
     if r.ndx != NDX_DONE {
         return Err(prtools_rsync_wire::codec::invalid(format!(
             "file {} asked for at the end of the run",

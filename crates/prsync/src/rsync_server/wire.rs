@@ -150,8 +150,13 @@ pub(super) struct Request {
     pub(super) xname: Option<Vec<u8>>,
 }
 
-/// The next index and its attributes, after any deletion totals.
-pub(super) fn read_request(input: &mut impl Read, ndx_in: &mut NdxState) -> io::Result<Request> {
+/// The next index and its attributes, after any deletion totals. Without `iflags`
+/// (protocol 28) only the index comes, and it asks for a transfer.
+pub(super) fn read_request(
+    input: &mut impl Read,
+    ndx_in: &mut NdxState,
+    iflags: bool,
+) -> io::Result<Request> {
     let ndx = loop {
         let ndx = ndx_in.get(input)?;
         if ndx >= 0 || ndx == NDX_DONE {
@@ -165,10 +170,14 @@ pub(super) fn read_request(input: &mut impl Read, ndx_in: &mut NdxState) -> io::
         }
         return Err(invalid(format!("an unexpected file index {ndx}")));
     };
-    if ndx == NDX_DONE {
+    if ndx == NDX_DONE || !iflags {
         return Ok(Request {
             ndx,
-            iflags: 0,
+            iflags: if ndx == NDX_DONE {
+                0
+            } else {
+                itemize::TRANSFER
+            },
             basis: None,
             xname: None,
         });
