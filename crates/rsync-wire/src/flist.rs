@@ -294,6 +294,17 @@ pub fn compare(a: &Entry, b: &Entry) -> Ordering {
     key(a).cmp(&key(b))
 }
 
+/// The order of a file list at `protocol`: [`compare`]'s from 29, and below it the
+/// whole names compared byte by byte (so a folder comes right before what it holds,
+/// its files and subfolders mixed).
+pub fn compare_at(protocol: i32, a: &Entry, b: &Entry) -> Ordering {
+    if protocol < 29 {
+        a.name.cmp(&b.name)
+    } else {
+        compare(a, b)
+    }
+}
+
 /// Sorts a list into [`compare`]'s order.
 pub fn sort(list: &mut [Entry]) {
     list.sort_by(compare);

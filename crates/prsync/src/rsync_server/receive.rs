@@ -207,7 +207,7 @@ pub(super) fn run<W: Write + Send, R: Read + Send>(
         e.uid = users.get(&e.uid).copied().unwrap_or(e.uid);
         e.gid = groups.get(&e.gid).copied().unwrap_or(e.gid);
     }
-    received.sort_by(|a, b| flist::compare(&a.entry, &b.entry));
+    received.sort_by(|a, b| flist::compare_at(session.protocol, &a.entry, &b.entry));
     // A name sent twice keeps its place in the numbering, as in rsync's cleaned list,
     // but only one of them is acted on: the folder if one is, else the first.
     let mut inactive = vec![false; received.len()];
@@ -1054,25 +1054,31 @@ impl<'a, W: Write + Send> Recv<'a, W> {
     }
 
     /// Protocol 28, which has no item flags: with `-v` rsync's generator says itself
-    /// what it made or changed without data, as `NAME/` (a folder), `NAME -> TARGET`,
-    /// `NAME => FIRST` (a hard link made), or `NAME`.
+    /// what it made without data: `NAME/` for a folder made or changed, `NAME ->
+    /// TARGET` for a symlink made, `NAME` for a device or special file made, `NAME =>
+    /// FIRST` for a hard link made; nothing for a file whose attributes alone changed.
     fn tell_as_text(&mut self, ndx: i32, iflags: u32, first: Option<&[u8]>) -> io::Result<()> {
         let Some(e) = self.list.get(ndx as usize) else {
             return Ok(());
         };
-        let made_link = first.is_some_and(|f| !f.is_empty());
-        if self.req.verbose == 0 || (iflags & itemize::SIGNIFICANT == 0 && !made_link) {
+        if self.req.verbose == 0 {
             return Ok(());
         }
-        if first.is_some() && !made_link {
-            return Ok(());
-        }
+        let made = iflags & (itemize::IS_NEW | itemize::REPORT_CHANGE) != 0;
         let name = String::from_utf8_lossy(&e.name);
         let text = match (first, &e.link) {
-            (Some(first), _) => format!("{name} => {}\n", String::from_utf8_lossy(first)),
-            (None, _) if e.is_dir() => format!("{name}/\n"),
-            (None, Some(target)) => format!("{name} -> {}\n", String::from_utf8_lossy(target)),
-            (None, None) => format!("{name}\n"),
+            (Some(first), _) if !first.is_empty() => {
+                format!("{name} => {}\n", String::from_utf8_lossy(first))
+            }
+            (Some(_), _) => return Ok(()),
+            (None, _) if e.is_dir() && iflags & itemize::SIGNIFICANT != 0 => format!("{name}/\n"),
+            (None, Some(target)) if made => {
+                format!("{name} -> {}\n", String::from_utf8_lossy(target))
+            }
+            (None, None) if made && !e.is_dir() && e.mode & 0o170000 != 0o100000 => {
+                format!("{name}\n")
+            }
+            _ => return Ok(()),
         };
         self.out().message(Tag::Info, text.as_bytes())
     }
@@ -1795,7 +1801,7 @@ impl<'a, W: Write + Send> Recv<'a, W> {
             }
             extras.push(listed_entry(rel, &meta));
         }
-        flist::sort(&mut extras);
+        extras.sort_by(|a, b| flist::compare_at(self.session.protocol, a, b));
         for e in extras.iter().rev() {
             let r = rel(&e.name)?;
             let meta = std::fs::symlink_metadata(self.full(Some(&r)))?;
@@ -1818,7 +1824,7 @@ impl<'a, W: Write + Send> Recv<'a, W> {
                         }
                     }
                 }
-                flist::sort(&mut inside);
+                inside.sort_by(|a, b| flist::compare_at(self.session.protocol, a, b));
                 for e in inside.iter().rev() {
                     let cr = rel(&e.name)?;
                     if let Ok(m) = std::fs::symlink_metadata(self.full(Some(&cr))) {
@@ -1838,7 +1844,7 @@ impl<'a, W: Write + Send> Recv<'a, W> {
                     &std::fs::symlink_metadata(child.path())?,
                 ));
             }
-            flist::sort(&mut inside);
+            inside.sort_by(|a, b| flist::compare_at(self.session.protocol, a, b));
             for e in inside.iter().rev() {
                 let cr = rel(&e.name)?;
                 let m = std::fs::symlink_metadata(self.full(Some(&cr)))?;
@@ -1886,13 +1892,15 @@ impl<'a, W: Write + Send> Recv<'a, W> {
             if self.req.verbose == 0 && self.req.itemize == 0 {
                 return Ok(());
             }
-            let lead = if self.req.itemize > 0 {
-                "*deleting   "
+            // With -i rsync 3.5.0's server leaves the name out of these lines at
+            // protocol 28 (its `%i %n` reads an empty name there): the client shows
+            // the same here.
+            let text = if self.req.itemize > 0 {
+                "*deleting  \n".to_string()
             } else {
-                "deleting "
+                let slash = if meta.is_dir() { "/" } else { "" };
+                format!("deleting {}{slash}\n", String::from_utf8_lossy(name))
             };
-            let slash = if meta.is_dir() { "/" } else { "" };
-            let text = format!("{lead}{}{slash}\n", String::from_utf8_lossy(name));
             return self.out().message(Tag::Info, text.as_bytes());
         }
         let mut body = name.to_vec();
