@@ -462,6 +462,70 @@ mod tests {
     }
 
     #[test]
+    fn below_protocol_30_links_go_whole_with_their_inode_and_read_back_grouped() {
+        let keep = Keep {
+            uid: true,
+            gid: true,
+            links: true,
+            devices: true,
+            specials: true,
+        };
+        for protocol in [28, 29] {
+            let mut big = entry("a/big", 0o100644, 0x9000_0000);
+            big.size = 5 << 32;
+            let mut dev = entry("a/dev", 0o020600, 11);
+            dev.rdev = (8 << 8) | 300 & 0xFF | ((300 & !0xFF) << 12);
+            let mut link = entry("a/l", 0o120777, 11);
+            link.link = Some(b"target".to_vec());
+            let mut top = entry("a", 0o040755, 9);
+            top.top = true;
+            let list = [
+                (top, None),
+                (big, None),
+                (dev, None),
+                (link, None),
+                (entry("a/one", 0o100644, 11), Some((3, 77))),
+                (entry("a/other", 0o100600, 12), Some((3, 78))),
+                (entry("a/two", 0o100644, 11), Some((3, 77))),
+                (entry("b", 0o040755, 9), None),
+            ];
+            let mut enc = Encoder::new(protocol, keep);
+            let mut wire = Vec::new();
+            for (e, inode) in &list {
+                match inode {
+                    Some((dev, ino)) => enc.put_linked(&mut wire, e, *dev, *ino),
+                    None => enc.put(&mut wire, e),
+                }
+            }
+            enc.end(&mut wire, 0);
+            crate::flist::put_id_list_of(&mut wire, &[(7, b"seven".to_vec())], false);
+            crate::flist::put_id_list_of(&mut wire, &[], false);
+            wire.extend_from_slice(&5i32.to_le_bytes());
+            let mut dec = LinkDecoder::new(protocol, keep, true);
+            let mut r = &wire[..];
+            let mut got = Vec::new();
+            while let Ok(e) = dec.get(&mut r).unwrap() {
+                got.push(e);
+            }
+            let (users, groups, io_error) = dec.get_tail(&mut r, false).unwrap();
+            assert!(r.is_empty());
+            assert_eq!(users, [(7, b"seven".to_vec())]);
+            assert!(groups.is_empty());
+            assert_eq!(io_error, 5);
+            assert_eq!(got.len(), list.len());
+            for (i, (want, _)) in list.iter().enumerate() {
+                assert_eq!(got[i].entry, *want, "protocol {protocol} entry {i}");
+            }
+            assert_eq!(got[4].hlink, Some(4));
+            assert_eq!(got[5].hlink, Some(5));
+            assert_eq!(got[6].hlink, Some(4));
+            assert_eq!(got[1].hlink, None);
+            // The named folder has its contents; the one after it, outside, not.
+            assert!(got[0].content_dir && !got[7].content_dir);
+        }
+    }
+
+    #[test]
     fn checksums_follow_regular_files_and_later_links_share_their_firsts() {
         let mut enc = Encoder::new(31, Keep::default()).varint_flags(true);
         let mut wire = Vec::new();

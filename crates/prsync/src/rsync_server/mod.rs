@@ -275,9 +275,6 @@ fn refused(req: &ServerRequest) -> Option<String> {
 
 /// What this server does not do below protocol 30 (28 and 29) that it does from 30.
 fn refused_below_30(req: &ServerRequest, protocol: i32) -> Option<&'static str> {
-    if req.sender {
-        return Some("sending (a pull)");
-    }
     if protocol < 29 && req.delete && req.delete_excluded {
         return Some("--delete-excluded");
     }

@@ -202,9 +202,18 @@ pub(super) fn read_request(
 }
 
 /// Sends an index and its attributes back.
-pub(super) fn echo(out: &mut impl Write, ndx_out: &mut NdxState, req: &Request) -> io::Result<()> {
+/// Without `iflags` (protocol 28) the index goes alone.
+pub(super) fn echo(
+    out: &mut impl Write,
+    ndx_out: &mut NdxState,
+    req: &Request,
+    iflags: bool,
+) -> io::Result<()> {
     let mut b = Vec::new();
     ndx_out.put(&mut b, req.ndx);
+    if !iflags {
+        return out.write_all(&b);
+    }
     put_shortint(&mut b, req.iflags as u16);
     if let Some(basis) = req.basis {
         b.push(basis);
