@@ -1,8 +1,8 @@
 //! `prsync --server` on the far side of the stock rsync client at the protocols rsync
 //! 2.6 (28) and 2.6.4 to 2.6.9 (29) speak, and at 30 beside them: a seeded tree pushed
-//! with `-aH`, then updated with `--delete` and a delta, must leave the same tree and make
-//! the client print the same lines as with rsync on the host. Below 28 the server refuses
-//! in one line that names what it speaks.
+//! (or pulled) with `-aH`, then updated with `--delete` and a delta, must leave the same
+//! tree and make the client print the same lines as with rsync on the host. Below 28 the
+//! server refuses in one line that names what it speaks.
 
 use std::process::{Command, Output};
 
@@ -113,6 +113,67 @@ fn a_stock_rsync_push_to_prsync_server_at_protocol_29_matches_rsync() {
 #[test]
 fn a_stock_rsync_push_to_prsync_server_at_protocol_30_matches_rsync() {
     pushes_match_rsync(30);
+}
+
+/// The same pulls from a seeded tree on the host, once from rsync there and once from
+/// prsync. The client's receiver and generator print from two processes, so on a pull
+/// the order of their lines follows the timing: the lines are compared as sets.
+fn pulls_match_rsync(protocol: i32) {
+    let tc = TestCluster::start(1);
+    let scratch = tc.scratch("pull");
+    let node = tc.cluster.node_tmp(1);
+    let src = node.join("src");
+    seeded_tree(&src, 100 + protocol as u64);
+    let prsync = tc.host_path(&bin("prsync")).display().to_string();
+    let proto = format!("--protocol={protocol}");
+    let (by_rsync, by_prsync) = (scratch.join("by-rsync"), scratch.join("by-prsync"));
+    let pull = |remote: &str, args: &[&str], dest: &std::path::Path| {
+        let mut all = vec![proto.as_str()];
+        all.extend_from_slice(args);
+        rsync(&tc, remote, &all, "node1:/tmp/src/", dest.to_str().unwrap())
+    };
+    let lines = |s: String| -> Vec<String> {
+        let mut v: Vec<String> = s.lines().map(str::to_string).collect();
+        v.sort();
+        v
+    };
+    let runs: [&[&str]; 3] = [
+        &["-aHiv"],
+        &["-aHi", "--delete", "--no-whole-file", "--stats"],
+        &["-aHi", "--delete"],
+    ];
+    for (i, args) in runs.into_iter().enumerate() {
+        if i == 1 {
+            change_seeded_tree(&src);
+        }
+        let want = pull("rsync", args, &by_rsync);
+        assert_eq!(want.status.code(), Some(0), "{}", text(&want.stderr));
+        let got = pull(&prsync, args, &by_prsync);
+        assert_eq!(got.status.code(), Some(0), "{}", text(&got.stderr));
+        assert_eq!(text(&got.stderr), "");
+        let (w, g) = (by_rsync.to_str().unwrap(), by_prsync.to_str().unwrap());
+        assert_eq!(lines(items(&want, w, g)), lines(items(&got, g, g)));
+        assert_eq!(snapshot(&by_prsync), snapshot(&by_rsync));
+        if i == 1 {
+            assert!(items(&want, "", "").contains("deleting"));
+            assert!(literal(&got) < 40_000, "{}", text(&got.stdout));
+        }
+    }
+}
+
+#[test]
+fn a_stock_rsync_pull_from_prsync_server_at_protocol_28_matches_rsync() {
+    pulls_match_rsync(28);
+}
+
+#[test]
+fn a_stock_rsync_pull_from_prsync_server_at_protocol_29_matches_rsync() {
+    pulls_match_rsync(29);
+}
+
+#[test]
+fn a_stock_rsync_pull_from_prsync_server_at_protocol_30_matches_rsync() {
+    pulls_match_rsync(30);
 }
 
 #[test]
