@@ -1,4 +1,4 @@
-//! File-list entries as a sender writes them (protocol 30 to 32, flags as one or two
+//! File-list entries as a sender writes them (protocol 28 to 32, flags as one or two
 //! bytes or as a varint, see [`flist_flags`](crate::flist_flags); no incremental
 //! recursion), rsync's sort order, and the id lists after the list.
 //!

@@ -84,7 +84,7 @@ pub struct LinkDecoder {
 }
 
 impl LinkDecoder {
-    /// A decoder for a session of `protocol` (30 to 32); `hard_links` is `-H`.
+    /// A decoder for a session of `protocol` (28 to 32); `hard_links` is `-H`.
     pub fn new(protocol: i32, keep: Keep, hard_links: bool) -> LinkDecoder {
         LinkDecoder {
             protocol,

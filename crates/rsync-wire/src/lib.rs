@@ -1,5 +1,10 @@
 //! rsync's wire protocol, versions 30 to 32, as plain pieces with no I/O policy, so that
-//! prsync can talk to a stock `rsync --server` on a host that has no prtools agent.
+//! prsync can talk to a stock `rsync --server` on a host that has no prtools agent; and
+//! for `prsync --server` facing a stock client also 28 and 29 (rsync 2.6), whose
+//! differences sit behind the [`Session`](handshake::Session)'s protocol: no
+//! compatibility flags or negotiation, indexes as ints ([`ndx`]), ints and longints in
+//! the file list, [`md4`] sums, no item flags at 28, one phase fewer at 28, and the
+//! client's stream unframed ([`mux::Demux::framed`]).
 //!
 //! The pieces follow one rsync session from the client's side:
 //!

@@ -9,7 +9,9 @@
 //! server's roles on stdin and stdout: after the handshake every byte goes in rsync's
 //! frames, and errors reach the client as error frames, which it prints as its own.
 //!
-//! Both roles speak protocols 30 to 32 and take `-rlptgoD`, `-H`, `-c`, `-R`, `-d`,
+//! Both roles speak protocols 28 to 32 (below 30 as rsync 2.6 does: MD4 sums, no
+//! negotiation, and at 28 no item flags, so that with `-v` the server prints its own
+//! lines; `-n` at 28 and `--delete-excluded` at 28 are refused) and take `-rlptgoD`, `-H`, `-c`, `-R`, `-d`,
 //! `-n`, `-W`, `-I`, `-u`, `-b` (`--backup-dir`, `--suffix`), `--log-file` (receiving),
 //! `--partial-dir` (as a basis) and `--delay-updates` (not with `--delete`), `--delete` (before, during, after, delay), `--existing`, `--ignore-existing`, `--size-only`, `--numeric-ids`,
 //! `--compare-dest`, `--copy-dest` and `--link-dest` (receiving), `-K` and `--inplace`
