@@ -58,9 +58,11 @@ fn pushes_match_rsync(protocol: i32) {
         all.extend_from_slice(args);
         rsync(&tc, remote, &all, &from, &format!("node1:{dest}"))
     };
-    let runs: [&[&str]; 3] = [
+    let runs: [&[&str]; 4] = [
         // New files, hard links made, -v's lines.
         &["-aHiv"],
+        // The update as a dry run: what would go, nothing changed.
+        &["-aHvn", "--delete"],
         // The update: deletions, a delta of the big file, new hard links.
         &["-aHi", "--delete", "--no-whole-file", "--stats"],
         // Nothing left to do.
@@ -89,7 +91,7 @@ fn pushes_match_rsync(protocol: i32) {
                 assert!(shown.contains("a/big.txt"), "{shown}");
                 assert!(shown.contains("=> "), "{shown}");
             }
-            1 => {
+            2 => {
                 assert!(items(&want, "", "").contains("deleting"));
                 // The changed 600 KB file went as a delta against the sums prsync sent.
                 assert!(literal(&got) < 40_000, "{}", text(&got.stdout));
@@ -137,8 +139,9 @@ fn pulls_match_rsync(protocol: i32) {
         v.sort();
         v
     };
-    let runs: [&[&str]; 3] = [
+    let runs: [&[&str]; 4] = [
         &["-aHiv"],
+        &["-aHin", "--delete"],
         &["-aHi", "--delete", "--no-whole-file", "--stats"],
         &["-aHi", "--delete"],
     ];
@@ -154,7 +157,7 @@ fn pulls_match_rsync(protocol: i32) {
         let (w, g) = (by_rsync.to_str().unwrap(), by_prsync.to_str().unwrap());
         assert_eq!(lines(items(&want, w, g)), lines(items(&got, g, g)));
         assert_eq!(snapshot(&by_prsync), snapshot(&by_rsync));
-        if i == 1 {
+        if i == 2 {
             assert!(items(&want, "", "").contains("deleting"));
             assert!(literal(&got) < 40_000, "{}", text(&got.stdout));
         }

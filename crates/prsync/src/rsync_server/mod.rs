@@ -11,7 +11,7 @@
 //!
 //! Both roles speak protocols 28 to 32 (below 30 as rsync 2.6 does: MD4 sums, no
 //! negotiation, and at 28 no item flags, so that with `-v` the server prints its own
-//! lines; `-n` at 28 and `--delete-excluded` at 28 are refused) and take `-rlptgoD`, `-H`, `-c`, `-R`, `-d`,
+//! lines; `--delete-excluded` at 28 is refused) and take `-rlptgoD`, `-H`, `-c`, `-R`, `-d`,
 //! `-n`, `-W`, `-I`, `-u`, `-b` (`--backup-dir`, `--suffix`), `--log-file` (receiving),
 //! `--partial-dir` (as a basis) and `--delay-updates` (not with `--delete`), `--delete` (before, during, after, delay), `--existing`, `--ignore-existing`, `--size-only`, `--numeric-ids`,
 //! `--compare-dest`, `--copy-dest` and `--link-dest` (receiving), `-K` and `--inplace`
@@ -171,7 +171,7 @@ pub fn serve(args: &[OsString]) -> i32 {
             }
         },
         Err(HandshakeError::Version(v)) if (0..100).contains(&v) => {
-            eprintln!("prsync: --server speaks rsync protocol {PROTOCOL_OLDEST_SERVED} to {PROTOCOL_NEWEST} and the client speaks {v}; hint: use rsync 2.6.4 or later, or a --protocol of {PROTOCOL_OLDEST_SERVED} or more");
+            eprintln!("prsync: --server speaks rsync protocol {PROTOCOL_OLDEST_SERVED} to {PROTOCOL_NEWEST} and the client speaks {v}; hint: use rsync 2.6.0 or later, or a --protocol of {PROTOCOL_OLDEST_SERVED} or more");
             return exit::PROTOCOL;
         }
         Err(e) => {
@@ -279,9 +279,6 @@ fn refused(req: &ServerRequest) -> Option<String> {
 fn refused_below_30(req: &ServerRequest, protocol: i32) -> Option<&'static str> {
     if protocol < 29 && req.delete && req.delete_excluded {
         return Some("--delete-excluded");
-    }
-    if protocol < 29 && req.dry_run {
-        return Some("-n (--dry-run)");
     }
     None
 }
