@@ -58,7 +58,7 @@ fn pushes_match_rsync(protocol: i32) {
         all.extend_from_slice(args);
         rsync(&tc, remote, &all, &from, &format!("node1:{dest}"))
     };
-    let runs: [&[&str]; 4] = [
+    let runs: [&[&str]; 5] = [
         // New files, hard links made, -v's lines.
         &["-aHiv"],
         // The update as a dry run: what would go, nothing changed.
@@ -67,6 +67,13 @@ fn pushes_match_rsync(protocol: i32) {
         &["-aHi", "--delete", "--no-whole-file", "--stats"],
         // Nothing left to do.
         &["-aHi", "--delete"],
+        // Rules (below 29 an exclude goes without its `- `): what they exclude goes.
+        &[
+            "-aHi",
+            "--delete-excluded",
+            "--exclude=file 1*",
+            "--include=+ z/",
+        ],
     ];
     for (i, args) in runs.into_iter().enumerate() {
         if i == 1 {
@@ -96,6 +103,11 @@ fn pushes_match_rsync(protocol: i32) {
                 // The changed 600 KB file went as a delta against the sums prsync sent.
                 assert!(literal(&got) < 40_000, "{}", text(&got.stdout));
                 assert_eq!(literal(&got), literal(&want));
+            }
+            4 => {
+                assert!(items(&want, "", "").contains("deleting"));
+                let left = snapshot(&node.join("by-prsync"));
+                assert!(!left.iter().any(|l| l.contains("file 1")), "{left:?}");
             }
             _ => {}
         }
@@ -139,11 +151,17 @@ fn pulls_match_rsync(protocol: i32) {
         v.sort();
         v
     };
-    let runs: [&[&str]; 4] = [
+    let runs: [&[&str]; 5] = [
         &["-aHiv"],
         &["-aHin", "--delete"],
         &["-aHi", "--delete", "--no-whole-file", "--stats"],
         &["-aHi", "--delete"],
+        &[
+            "-aHi",
+            "--delete-excluded",
+            "--exclude=file 1*",
+            "--include=+ z/",
+        ],
     ];
     for (i, args) in runs.into_iter().enumerate() {
         if i == 1 {
@@ -160,6 +178,11 @@ fn pulls_match_rsync(protocol: i32) {
         if i == 2 {
             assert!(items(&want, "", "").contains("deleting"));
             assert!(literal(&got) < 40_000, "{}", text(&got.stdout));
+        }
+        if i == 4 {
+            assert!(items(&want, "", "").contains("deleting"));
+            let left = snapshot(&by_prsync);
+            assert!(!left.iter().any(|l| l.contains("file 1")), "{left:?}");
         }
     }
 }

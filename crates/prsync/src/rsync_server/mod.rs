@@ -11,7 +11,7 @@
 //!
 //! Both roles speak protocols 28 to 32 (below 30 as rsync 2.6 does: MD4 sums, no
 //! negotiation, and at 28 no item flags, so that with `-v` the server prints its own
-//! lines; `--delete-excluded` at 28 is refused) and take `-rlptgoD`, `-H`, `-c`, `-R`, `-d`,
+//! lines) and take `-rlptgoD`, `-H`, `-c`, `-R`, `-d`,
 //! `-n`, `-W`, `-I`, `-u`, `-b` (`--backup-dir`, `--suffix`), `--log-file` (receiving),
 //! `--partial-dir` (as a basis) and `--delay-updates` (not with `--delete`), `--delete` (before, during, after, delay), `--existing`, `--ignore-existing`, `--size-only`, `--numeric-ids`,
 //! `--compare-dest`, `--copy-dest` and `--link-dest` (receiving), `-K` and `--inplace`
@@ -180,18 +180,6 @@ pub fn serve(args: &[OsString]) -> i32 {
         }
     };
     if session.protocol < PROTOCOL_OLDEST {
-        if let Some(what) = refused_below_30(&req, session.protocol) {
-            let line = format!("rsync: [prsync --server] does not do {what} at protocol {} yet; hint: leave out --protocol (or use --protocol={PROTOCOL_OLDEST}), or point --rsync-path at rsync", session.protocol);
-            let mut out = wire::Out::new(stdout);
-            if out
-                .error(&line)
-                .and_then(|()| io::Write::flush(&mut out))
-                .is_err()
-            {
-                eprintln!("{line}");
-            }
-            return UNSUPPORTED;
-        }
         if req.delete && !req.delete_when_named {
             // rsync's default below protocol 30.
             req.delete_when = DeleteWhen::Before;
@@ -271,14 +259,6 @@ fn refused(req: &ServerRequest) -> Option<String> {
     if req.client_info.starts_with(|c: char| c.is_ascii_digit()) {
         // A pre-release sub-protocol, whose flags come as a byte.
         return Some(format!("the client capabilities {:?}", req.client_info));
-    }
-    None
-}
-
-/// What this server does not do below protocol 30 (28 and 29) that it does from 30.
-fn refused_below_30(req: &ServerRequest, protocol: i32) -> Option<&'static str> {
-    if protocol < 29 && req.delete && req.delete_excluded {
-        return Some("--delete-excluded");
     }
     None
 }

@@ -127,7 +127,7 @@ pub(super) fn run<W: Write + Send, R: Read + Send>(
     let mut filters = FilterList::new();
     // rsync 2.6's client sends no rules to a receiver with --delete-excluded.
     if req.delete && (!req.delete_excluded || session.protocol >= 29) {
-        match filter_list(&read_filters(input)?) {
+        match filter_list(&read_filters(input, session.protocol)?) {
             Ok(f) => {
                 filters = f;
                 filters.set_delete_excluded(req.delete_excluded);

@@ -40,7 +40,7 @@ pub(super) fn run<W: Write>(
     read: &Arc<AtomicU64>,
 ) -> io::Result<i32> {
     let started = std::time::Instant::now();
-    let filters = match filter_list(&read_filters(input)?) {
+    let filters = match filter_list(&read_filters(input, session.protocol)?) {
         Ok(f) => f,
         Err(what) => {
             out.error(&format!("rsync: [prsync --server] does not do {what} yet; hint: leave it out, or point --rsync-path at rsync"))?;

@@ -125,11 +125,20 @@ impl<W: Write> Write for Out<W> {
 }
 
 /// Reads one filter list (rsync's `recv_filter_list`): length-prefixed rules up to a 0.
-pub(super) fn read_filters(r: &mut impl Read) -> io::Result<Vec<Vec<u8>>> {
-    let mut rules = Vec::new();
+/// Below protocol 29 the rules are rsync 2.6's: `+ ` or `- ` in front or not (an
+/// exclude), and `!` alone clears; they come back in today's form.
+pub(super) fn read_filters(r: &mut impl Read, protocol: i32) -> io::Result<Vec<Vec<u8>>> {
+    let mut rules: Vec<Vec<u8>> = Vec::new();
     loop {
         let len = get_int(r)?;
         if len == 0 {
+            if protocol < 29 {
+                for rule in &mut rules {
+                    if !(rule.starts_with(b"+ ") || rule.starts_with(b"- ") || rule == b"!") {
+                        rule.splice(0..0, *b"- ");
+                    }
+                }
+            }
             return Ok(rules);
         }
         if !(0..=8192).contains(&len) || rules.len() > 100_000 {
