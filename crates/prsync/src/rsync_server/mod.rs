@@ -179,11 +179,9 @@ pub fn serve(args: &[OsString]) -> i32 {
             return exit::PROTOCOL;
         }
     };
-    if session.protocol < PROTOCOL_OLDEST {
-        if req.delete && !req.delete_when_named {
-            // rsync's default below protocol 30.
-            req.delete_when = DeleteWhen::Before;
-        }
+    if session.protocol < PROTOCOL_OLDEST && req.delete && !req.delete_when_named {
+        // rsync's default below protocol 30.
+        req.delete_when = DeleteWhen::Before;
     }
     let heard = Arc::new(Mutex::new(wire::Heard::default()));
     let heard_in = heard.clone();
