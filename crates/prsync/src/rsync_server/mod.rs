@@ -9,7 +9,9 @@
 //! server's roles on stdin and stdout: after the handshake every byte goes in rsync's
 //! frames, and errors reach the client as error frames, which it prints as its own.
 //!
-//! Both roles speak protocols 30 to 32 and take `-rlptgoD`, `-H`, `-c`, `-R`, `-d`,
+//! Both roles speak protocols 28 to 32 (below 30 as rsync 2.6 does: MD4 sums, no
+//! negotiation, and at 28 no item flags, so that with `-v` the server prints its own
+//! lines) and take `-rlptgoD`, `-H`, `-c`, `-R`, `-d`,
 //! `-n`, `-W`, `-I`, `-u`, `-b` (`--backup-dir`, `--suffix`), `--log-file` (receiving),
 //! `--partial-dir` (as a basis) and `--delay-updates` (not with `--delete`), `--delete` (before, during, after, delay), `--existing`, `--ignore-existing`, `--size-only`, `--numeric-ids`,
 //! `--compare-dest`, `--copy-dest` and `--link-dest` (receiving), `-K` and `--inplace`
@@ -50,7 +52,8 @@ use prtools_rsync_wire::handshake::{HandshakeError, Session};
 use prtools_rsync_wire::mux::Demux;
 use prtools_rsync_wire::negotiate::Wants;
 use prtools_rsync_wire::server_handshake;
-use prtools_rsync_wire::server_request::{read_protected_args, ServerRequest};
+use prtools_rsync_wire::server_request::{read_protected_args, DeleteWhen, ServerRequest};
+use prtools_rsync_wire::{PROTOCOL_NEWEST, PROTOCOL_OLDEST, PROTOCOL_OLDEST_SERVED};
 
 use crate::exit;
 
@@ -169,7 +172,7 @@ pub fn serve(args: &[OsString]) -> i32 {
             }
         },
         Err(HandshakeError::Version(v)) if (0..100).contains(&v) => {
-            eprintln!("prsync: --server speaks rsync protocol 30 to 32 and the client speaks {v}; hint: use rsync 3.0.0 or later");
+            eprintln!("prsync: --server speaks rsync protocol {PROTOCOL_OLDEST_SERVED} to {PROTOCOL_NEWEST} and the client speaks {v}; hint: use rsync 2.6.0 or later, or a --protocol of {PROTOCOL_OLDEST_SERVED} or more");
             return exit::PROTOCOL;
         }
         Err(e) => {
@@ -177,6 +180,10 @@ pub fn serve(args: &[OsString]) -> i32 {
             return exit::PROTOCOL;
         }
     };
+    if session.protocol < PROTOCOL_OLDEST && req.delete && !req.delete_when_named {
+        // rsync's default below protocol 30.
+        req.delete_when = DeleteWhen::Before;
+    }
     let heard = Arc::new(Mutex::new(wire::Heard::default()));
     let heard_in = heard.clone();
     let read = Arc::new(AtomicU64::new(0));
@@ -186,7 +193,8 @@ pub fn serve(args: &[OsString]) -> i32 {
     };
     let mut input = Demux::new(counted, move |tag, body| {
         wire::on_message(tag, body, &heard_in)
-    });
+    })
+    .framed(session.client_frames());
     let mut out = wire::Out::new(stdout);
     let result = if req.sender {
         send::run(&req, &session, &mut input, &mut out, &read)
