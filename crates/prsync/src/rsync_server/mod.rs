@@ -296,9 +296,9 @@ fn refused(req: &ServerRequest) -> Option<String> {
 /// rrsync's `--confine-root`: whether `path` (as it resolves now, symlinks and all, or
 /// its nearest existing parent when it is still to be made) is inside the root.
 fn confined(req: &ServerRequest, path: &std::path::Path) -> bool {
-    req.confine_root.as_deref().map_or(true, |root| {
-        crate::trust::inside(std::path::Path::new(root), path)
-    })
+    req.confine_root
+        .as_deref()
+        .is_none_or(|root| crate::trust::inside(std::path::Path::new(root), path))
 }
 
 /// Which attributes the file list carries.

@@ -164,7 +164,7 @@ pub(super) fn run<W: Write + Send, R: Read + Send>(
                 *c = 0;
             }
         }
-        let ends_in_nul = text.last().map_or(true, |&c| c == 0);
+        let ends_in_nul = text.last().is_none_or(|&c| c == 0);
         text.extend_from_slice(if ends_in_nul { b"\0" } else { b"\0\0" });
         out.write_all(&text)?;
         out.flush()?;
@@ -1718,7 +1718,7 @@ impl<'a, W: Write + Send> Recv<'a, W> {
         }
         let uid = (self.req.owner && self.am_root).then_some(e.uid);
         let gid = self.req.group.then_some(e.gid);
-        let fits = |want: Option<u32>, have: u32| want.map_or(true, |w| w == have);
+        let fits = |want: Option<u32>, have: u32| want.is_none_or(|w| w == have);
         let same = here.is_some_and(|h| fits(uid, h.uid()) && fits(gid, h.gid()));
         if (uid.is_some() || gid.is_some()) && !same {
             let _ = std::os::unix::fs::lchown(path, uid, gid);
