@@ -486,3 +486,82 @@ fn existing_updates_only_what_is_there_both_ways() {
     );
     assert!(!by_prsync.join("name1").exists());
 }
+
+/// The pid of the ssh master listening on `socket` for node1, from `ssh -O check`, or None.
+fn master_pid(tc: &TestCluster, socket: &Path) -> Option<String> {
+    let out = std::process::Command::new("ssh")
+        .arg("-F")
+        .arg(tc.cluster.ssh_config())
+        .arg("-S")
+        .arg(socket)
+        .args(["-O", "check", "node1"])
+        .output()
+        .expect("ssh runs");
+    let said = text(&out.stderr);
+    out.status
+        .success()
+        .then(|| {
+            said.split("pid=")
+                .nth(1)?
+                .split(')')
+                .next()
+                .map(String::from)
+        })
+        .flatten()
+}
+
+/// `--persist` keeps the connection of a one-host `--wire=rsync` run, as it does for the
+/// agent's: the first run leaves a master on the control folder's shared socket, the next
+/// `--wire=rsync` run and a prsh run go through that same master.
+#[test]
+fn persist_keeps_a_wire_rsync_connection_for_the_next_run() {
+    let tc = TestCluster::start(1);
+    let scratch = tc.scratch("persist");
+    let src = make_tree(&scratch);
+    let from = format!("{}/", src.display());
+    assert_ok(&prsync(
+        &tc,
+        &["-a", "--persist", "60"],
+        &from,
+        "node1:/tmp/p1/",
+    ));
+    let sockets: Vec<PathBuf> = std::fs::read_dir(tc.control_dir())
+        .expect("the control folder was made")
+        .map(|e| e.expect("entry").path())
+        .filter(|p| {
+            use std::os::unix::fs::FileTypeExt;
+            std::fs::metadata(p).is_ok_and(|m| m.file_type().is_socket())
+        })
+        .collect();
+    assert_eq!(sockets.len(), 1, "one master's socket: {sockets:?}");
+    let first = master_pid(&tc, &sockets[0]).expect("a master is kept after the run");
+
+    assert_ok(&prsync(
+        &tc,
+        &["-a", "--persist", "60"],
+        &from,
+        "node1:/tmp/p2/",
+    ));
+    assert_eq!(master_pid(&tc, &sockets[0]), Some(first.clone()));
+    let prsh = prtools_tests::run(
+        tc.tool("prsh")
+            .args(["--persist", "60", "-w", "node1", "true"]),
+    );
+    assert_eq!(prsh.status.code(), Some(0), "{}", text(&prsh.stderr));
+    assert_eq!(
+        master_pid(&tc, &sockets[0]),
+        Some(first),
+        "prsh used another master"
+    );
+    assert_eq!(
+        describe(&tc.cluster.node_tmp(1).join("p1")),
+        describe(&tc.cluster.node_tmp(1).join("p2"))
+    );
+    let _ = std::process::Command::new("ssh")
+        .arg("-F")
+        .arg(tc.cluster.ssh_config())
+        .arg("-S")
+        .arg(&sockets[0])
+        .args(["-O", "exit", "node1"])
+        .output();
+}

@@ -56,7 +56,7 @@ fn main() {
         let n = 1 + rng.next() as usize % 64;
         match rng.next() % 3 {
             0 => target[at..at + n].iter_mut().for_each(|b| *b ^= 0x5a),
-            1 => drop(target.splice(at..at, std::iter::repeat(0x5a).take(n))),
+            1 => drop(target.splice(at..at, std::iter::repeat_n(0x5a, n))),
             _ => drop(target.drain(at..at + n)),
         }
     }

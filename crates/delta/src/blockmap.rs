@@ -214,7 +214,7 @@ impl<'a> Assembler<'a> {
             if offset != MISSING
                 && offset
                     .checked_add(len)
-                    .map_or(true, |end| end > local.len() as u64)
+                    .is_none_or(|end| end > local.len() as u64)
             {
                 return Err(Error::BlockMap {
                     reason: "it places a block past the end of the local data",

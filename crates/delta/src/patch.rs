@@ -235,7 +235,7 @@ impl<'b> Patcher<'b> {
                 if count == 0 {
                     return Err(malformed(at + 1, "copy of zero blocks"));
                 }
-                if block.checked_add(count).map_or(true, |end| end > blocks) {
+                if block.checked_add(count).is_none_or(|end| end > blocks) {
                     return Err(Error::CopyOutOfRange {
                         block,
                         count,
@@ -269,7 +269,7 @@ impl<'b> Patcher<'b> {
         if self
             .written
             .checked_add(len)
-            .map_or(true, |end| end > declared)
+            .is_none_or(|end| end > declared)
         {
             return Err(Error::TooLong { declared });
         }

@@ -36,18 +36,16 @@ impl Rolling {
     /// `p32` (each of its chunks saw the earlier rounds' `l32`) and `l16` to `l32`. The
     /// remaining bytes are appended one at a time (`s1 += b; s2 += s1`).
     pub(crate) fn new(window: &[u8]) -> Rolling {
-        let (s1, s2) = sums(window, 0);
-        Rolling {
-            s1,
-            s2,
-            len: window.len() as u32,
-        }
+        Rolling::of(window, sums(window, 0))
     }
 
     /// [`Rolling::new`] by the portable code alone, for the tests that compare the two.
     #[cfg(test)]
     fn new_portable(window: &[u8]) -> Rolling {
-        let (s1, s2) = sums_portable(window, 0);
+        Rolling::of(window, sums_portable(window, 0))
+    }
+
+    fn of(window: &[u8], (s1, s2): (u32, u32)) -> Rolling {
         Rolling {
             s1,
             s2,

@@ -66,7 +66,7 @@ pub fn block_size(len: u64) -> u32 {
 /// The integer square root (`u64::isqrt` is newer than the workspace's Rust 1.80).
 fn isqrt(n: u64) -> u64 {
     let mut r = (n as f64).sqrt() as u64;
-    while r.checked_mul(r).map_or(true, |sq| sq > n) {
+    while r.checked_mul(r).is_none_or(|sq| sq > n) {
         r -= 1;
     }
     while (r + 1).checked_mul(r + 1).is_some_and(|sq| sq <= n) {
@@ -478,7 +478,7 @@ mod tests {
         {
             let b = block_size(len);
             assert!((MIN_BLOCK_SIZE..=MAX_BLOCK_SIZE).contains(&b), "{len}: {b}");
-            assert!(b == MIN_BLOCK_SIZE || b % 8 == 0, "{len}: {b}");
+            assert!(b == MIN_BLOCK_SIZE || b.is_multiple_of(8), "{len}: {b}");
             assert!(
                 u64::from(b) * u64::from(b) <= len.max(700 * 700),
                 "{len}: {b}"
@@ -504,7 +504,7 @@ mod tests {
         ] {
             let r = isqrt(n);
             assert!(
-                r * r <= n && (r + 1).checked_mul(r + 1).map_or(true, |s| s > n),
+                r * r <= n && (r + 1).checked_mul(r + 1).is_none_or(|s| s > n),
                 "{n}"
             );
         }

@@ -64,7 +64,7 @@ impl Guard {
     /// Whether every byte read so far was the file's (no read fell past a new end).
     pub fn intact(&self) -> bool {
         self.0
-            .map_or(true, |n| TABLE[n].faults.load(Ordering::Acquire) == 0)
+            .is_none_or(|n| TABLE[n].faults.load(Ordering::Acquire) == 0)
     }
 }
 

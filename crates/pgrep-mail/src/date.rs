@@ -65,7 +65,7 @@ impl DateRange {
 
     /// Whether `time` lies inside.
     pub fn contains(&self, time: i64) -> bool {
-        self.after.map_or(true, |a| time > a) && self.before.map_or(true, |b| time < b)
+        self.after.is_none_or(|a| time > a) && self.before.is_none_or(|b| time < b)
     }
 }
 

@@ -208,7 +208,7 @@ fn open_file(path: &Path) -> std::io::Result<File> {
     c_name[..name.len()].copy_from_slice(name);
     FOLDER.with(|folder| {
         let mut folder = folder.borrow_mut();
-        if !folder.as_ref().is_some_and(|f| f.path == dir) {
+        if folder.as_ref().is_none_or(|f| f.path != dir) {
             *folder = None;
             let Ok(c_dir) = CString::new(dir) else {
                 return File::open(path);

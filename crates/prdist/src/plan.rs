@@ -37,7 +37,7 @@ impl Step {
         self.entry
             .sources
             .iter()
-            .filter(|s| self.only.as_ref().map_or(true, |o| o.contains(s)))
+            .filter(|s| self.only.as_ref().is_none_or(|o| o.contains(s)))
             .cloned()
             .collect()
     }

@@ -656,7 +656,7 @@ fn report(
 fn names_match(sp: &Special, local: &str) -> bool {
     sp.names
         .as_ref()
-        .map_or(true, |names| names.iter().any(|n| local_path(n) == local))
+        .is_none_or(|names| names.iter().any(|n| local_path(n) == local))
 }
 
 /// `sources :: stamp`: the files newer than the stamp file, specials run here, the stamp

@@ -150,7 +150,7 @@ impl Cli {
 /// that stands before it; `args.len()` when there is no command.
 fn command_start(command: &clap::Command, args: &[std::ffi::OsString]) -> usize {
     let takes_value = |arg: &clap::Arg| {
-        arg.get_action().takes_values() && arg.get_num_args().map_or(true, |n| n.min_values() > 0)
+        arg.get_action().takes_values() && arg.get_num_args().is_none_or(|n| n.min_values() > 0)
     };
     let mut i = 1;
     while i < args.len() {

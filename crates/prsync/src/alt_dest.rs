@@ -204,7 +204,7 @@ impl AltDest {
             } else {
                 Level::Data
             };
-            if best.as_ref().map_or(true, |b| level > b.level) {
+            if best.as_ref().is_none_or(|b| level > b.level) {
                 best = Some(Found {
                     level,
                     path,

@@ -1459,7 +1459,7 @@ fn clamped(name: &[u8], keep_cut: bool) -> Vec<u8> {
             b"." if keep_cut && n > 0 && cut_at.is_none() => cut_at = Some(parts.len()),
             b"." => {}
             b".." => {
-                if cut_at.map_or(true, |c| parts.len() > c) {
+                if cut_at.is_none_or(|c| parts.len() > c) {
                     parts.pop();
                 }
             }

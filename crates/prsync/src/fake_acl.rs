@@ -166,7 +166,7 @@ fn encode(p: &Packed) -> Vec<u8> {
 
 /// What rsync's packed bytes say; `None` for a length rsync would not write.
 fn decode(value: &[u8]) -> Option<Packed> {
-    if value.len() < 16 || (value.len() - 16) % 8 != 0 {
+    if value.len() < 16 || !(value.len() - 16).is_multiple_of(8) {
         return None;
     }
     let word = |at: usize| u32::from_le_bytes(value[at..at + 4].try_into().unwrap_or_default());

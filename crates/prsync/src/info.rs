@@ -149,7 +149,7 @@ pub fn debug_level(values: &[String], word: &str) -> u8 {
     let mut level = 0;
     for value in values {
         for (name, l) in words(value, "--debug", DEBUG_WORDS).unwrap_or_default() {
-            if name.map_or(true, |n| n == word) {
+            if name.is_none_or(|n| n == word) {
                 level = l;
             }
         }

@@ -116,7 +116,7 @@ fn count_after(m: &ArgMatches, id: &str, after: Option<usize>) -> u8 {
 fn on(m: &ArgMatches, on: &[&str], no: &[&str]) -> bool {
     let yes = on.iter().filter_map(|id| last(m, id)).max();
     let no = no.iter().filter_map(|id| last(m, id)).max();
-    yes.is_some_and(|y| no.map_or(true, |n| y > n))
+    yes.is_some_and(|y| no.is_none_or(|n| y > n))
 }
 
 /// Folds `-a` and the `--no-` forms into `cli`, so that what follows reads each option alone.

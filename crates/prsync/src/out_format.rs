@@ -189,11 +189,11 @@ impl OutFormat {
             };
             let pad = width.saturating_sub(value.len());
             if !left {
-                out.extend(std::iter::repeat(b' ').take(pad));
+                out.extend(std::iter::repeat_n(b' ', pad));
             }
             out.extend_from_slice(&value);
             if left {
-                out.extend(std::iter::repeat(b' ').take(pad));
+                out.extend(std::iter::repeat_n(b' ', pad));
             }
         }
         out

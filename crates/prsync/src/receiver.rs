@@ -739,7 +739,7 @@ impl<'a, S: Sender, W: Write> Receiver<'a, S, W> {
         match self.seen.get_mut(i).and_then(Option::take) {
             Some(found)
                 if !self.is_missing_below(&self.list()[i].name)
-                    && found.map_or(true, |m| m.is_dir() || m.nlink < 2) =>
+                    && found.is_none_or(|m| m.is_dir() || m.nlink < 2) =>
             {
                 Ok(found)
             }
@@ -2186,7 +2186,7 @@ impl<'a, S: Sender, W: Write> Receiver<'a, S, W> {
         let allowed = self
             .my_groups
             .as_ref()
-            .map_or(true, |mine| mine.contains(&gid));
+            .is_none_or(|mine| mine.contains(&gid));
         (self.opts.group && allowed).then_some(gid)
     }
 
@@ -2249,7 +2249,7 @@ impl<'a, S: Sender, W: Write> Receiver<'a, S, W> {
                     Some((e.mode & 0o777 & self.new_perms(i)) | inherited)
                 };
                 if let Some(mode) = mode {
-                    if now.map_or(true, |m| m.mode & 0o7777 != mode) {
+                    if now.is_none_or(|m| m.mode & 0o7777 != mode) {
                         self.set_mode(i, mode)?;
                     }
                 }

@@ -12,6 +12,8 @@
 use md5::{Digest as _, Md5};
 use xxhash_rust::{xxh3, xxh64};
 
+use crate::md4::Md4;
+
 /// The rolling sum of `block`, as rsync's `get_checksum1`: the low 16 bits hold the sum
 /// of the bytes, the high 16 the sum of the running sums.
 pub fn rolling(block: &[u8]) -> u32 {
@@ -63,8 +65,8 @@ impl Rolling {
 /// when both sides turned on varint flags (see [`negotiate`](crate::negotiate)), forced
 /// by `--checksum-choice`, and else MD5.
 ///
-/// MD4 and SHA1 are left out: this crate has neither, so it never lists them and a peer
-/// never picks them.
+/// MD4 is only what protocols 28 and 29 imply; SHA1 is left out. Neither is ever listed
+/// in a negotiation, so a peer never picks them.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub enum Checksum {
     /// XXH3, 128 bits: what two rsyncs 3.2 or later pick.
@@ -75,6 +77,14 @@ pub enum Checksum {
     Xxh64,
     /// MD5: protocol 30 and later when nothing is negotiated.
     Md5,
+    /// MD4: protocols 28 and 29 (rsync's `CSUM_MD4_OLD`), never negotiated. Block sums
+    /// take the session's seed after the block (when it is not 0); the whole-file sum
+    /// that ends a file's data starts with `seed`'s 4 bytes, 0 or not; `seed: None` is
+    /// the plain MD4 of `-c`'s list sums.
+    Md4 {
+        /// The seed the whole-file sum starts with.
+        seed: Option<i32>,
+    },
 }
 
 /// A checksum name that cannot be used.
@@ -114,6 +124,7 @@ impl Checksum {
             Checksum::Xxh3 => "xxh3",
             Checksum::Xxh64 => "xxh64",
             Checksum::Md5 => "md5",
+            Checksum::Md4 { .. } => "md4",
         }
     }
 
@@ -168,7 +179,7 @@ impl Checksum {
     /// file's data is this long, and a block sum at most this long.
     pub fn sum_len(self) -> usize {
         match self {
-            Checksum::Xxh128 | Checksum::Md5 => 16,
+            Checksum::Xxh128 | Checksum::Md5 | Checksum::Md4 { .. } => 16,
             Checksum::Xxh3 | Checksum::Xxh64 => 8,
         }
     }
@@ -201,8 +212,24 @@ impl Checksum {
                 }
                 out = m.finalize().into();
             }
+            Checksum::Md4 { .. } => {
+                let mut m = Md4::new();
+                m.update(block);
+                if seed != 0 {
+                    m.update(&seed.to_le_bytes());
+                }
+                out = m.finish();
+            }
         }
         out
+    }
+
+    /// The checksum of `-c`'s list sums: the same, but MD4's is unseeded.
+    pub fn for_list(self) -> Checksum {
+        match self {
+            Checksum::Md4 { .. } => Checksum::Md4 { seed: None },
+            other => other,
+        }
     }
 }
 
@@ -246,6 +273,7 @@ enum State {
     Xxh3(Box<xxh3::Xxh3>),
     Xxh64(xxh64::Xxh64),
     Md5(Md5),
+    Md4(Md4),
 }
 
 impl FileSum {
@@ -256,6 +284,13 @@ impl FileSum {
             Checksum::Xxh3 => State::Xxh3(Box::default()),
             Checksum::Xxh64 => State::Xxh64(xxh64::Xxh64::new(0)),
             Checksum::Md5 => State::Md5(Md5::new()),
+            Checksum::Md4 { seed } => {
+                let mut m = Md4::new();
+                if let Some(seed) = seed {
+                    m.update(&seed.to_le_bytes());
+                }
+                State::Md4(m)
+            }
         })
     }
 
@@ -265,6 +300,7 @@ impl FileSum {
             State::Xxh128(s) | State::Xxh3(s) => s.update(data),
             State::Xxh64(s) => s.update(data),
             State::Md5(s) => s.update(data),
+            State::Md4(s) => s.update(data),
         }
     }
 
@@ -286,6 +322,10 @@ impl FileSum {
             }
             State::Md5(s) => {
                 out = s.finalize().into();
+                16
+            }
+            State::Md4(s) => {
+                out = s.finish();
                 16
             }
         };

@@ -84,6 +84,27 @@ pub fn get_int(r: &mut impl Read) -> io::Result<i32> {
     Ok(i32::from_le_bytes(b))
 }
 
+/// Appends a longint (protocols below 30): an int when it fits, else -1 and 8 bytes.
+pub fn put_longint(out: &mut Vec<u8>, x: i64) {
+    if (0..=0x7FFF_FFFF).contains(&x) {
+        put_int(out, x as i32);
+    } else {
+        put_int(out, -1);
+        out.extend_from_slice(&x.to_le_bytes());
+    }
+}
+
+/// Reads a longint: an int, or -1 and the 8-byte value.
+pub fn get_longint(r: &mut impl Read) -> io::Result<i64> {
+    let x = get_int(r)?;
+    if x != -1 {
+        return Ok(i64::from(x));
+    }
+    let mut b = [0u8; 8];
+    r.read_exact(&mut b)?;
+    Ok(i64::from_le_bytes(b))
+}
+
 /// Reads a 2-byte little-endian int.
 pub fn get_shortint(r: &mut impl Read) -> io::Result<u16> {
     let mut b = [0u8; 2];
@@ -212,6 +233,16 @@ mod tests {
         let mut v = Vec::new();
         put_varlong(&mut v, 5, 3);
         assert_eq!(v, [0, 5, 0]);
+    }
+
+    #[test]
+    fn longints_are_ints_until_they_do_not_fit() {
+        for x in [0i64, 5, 0x7FFF_FFFF, 0x8000_0000, 1 << 40] {
+            let mut v = Vec::new();
+            put_longint(&mut v, x);
+            assert_eq!(v.len(), if x <= 0x7FFF_FFFF { 4 } else { 12 });
+            assert_eq!(get_longint(&mut &v[..]).unwrap(), x);
+        }
     }
 
     #[test]

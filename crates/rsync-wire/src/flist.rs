@@ -1,4 +1,4 @@
-//! File-list entries as a sender writes them (protocol 30 to 32, flags as one or two
+//! File-list entries as a sender writes them (protocol 28 to 32, flags as one or two
 //! bytes or as a varint, see [`flist_flags`](crate::flist_flags); no incremental
 //! recursion), rsync's sort order, and the id lists after the list.
 //!
@@ -133,10 +133,14 @@ pub struct Encoder {
     gid: u32,
     rdev_major: u32,
     last_name: Vec<u8>,
+    /// Below protocol 30: the device of the last hard-linked entry.
+    last_dev: Option<u64>,
 }
 
 impl Encoder {
-    /// An encoder for a session of `protocol` (30 to 32).
+    /// An encoder for a session of `protocol` (28 to 32). Below 30 numbers go as ints
+    /// and longints, mtimes in 4 bytes, and hard links with their device and inode
+    /// ([`put_linked`](Self::put_linked)).
     pub fn new(protocol: i32, keep: Keep) -> Encoder {
         Encoder {
             protocol,
@@ -158,7 +162,30 @@ impl Encoder {
 
     /// Appends `e`.
     pub fn put(&mut self, out: &mut Vec<u8>, e: &Entry) {
+        self.put_with(out, e, None);
+    }
+
+    /// Below protocol 30, appends a hard-linked `e` whole, with `XMIT_HLINKED` and its
+    /// `dev` and `ino`, which the receiver groups the links by. (From 30 a sender
+    /// marks links with [`mark`](crate::flist_links::mark) instead.)
+    pub fn put_linked(&mut self, out: &mut Vec<u8>, e: &Entry, dev: u64, ino: u64) {
+        self.put_with(out, e, Some((dev, ino)));
+    }
+
+    fn put_with(&mut self, out: &mut Vec<u8>, e: &Entry, inode: Option<(u64, u64)>) {
+        let old = self.protocol < 30;
         let mut flags: u16 = 0;
+        // rsync sends a device one up, so that it is never 0.
+        let mut dev_sent = None;
+        if let Some((dev, _)) = inode.filter(|_| old) {
+            flags |= crate::flist_links::HLINKED;
+            if self.last_dev == Some(dev) {
+                flags |= crate::flist_links::SAME_DEV_PRE30;
+            } else {
+                self.last_dev = Some(dev);
+                dev_sent = Some(dev.wrapping_add(1));
+            }
+        }
         if e.is_dir() {
             // Contents go with every folder of a recursive list; `top` marks the ones named.
             if e.top {
@@ -185,6 +212,9 @@ impl Encoder {
             // Protocol 30 still sends a number for fifos and sockets: the last major, 0.
             flags |= xmit::SAME_RDEV_MAJOR;
             minor = 0;
+        }
+        if old && (device || special) && minor <= 0xFF {
+            flags |= crate::flist_links::RDEV_MINOR_8_PRE30;
         }
         let first = self.last_name.is_empty();
         if !self.keep.uid || (e.uid == self.uid && !first) {
@@ -223,15 +253,30 @@ impl Encoder {
         if flags & xmit::SAME_NAME != 0 {
             out.push(shared as u8);
         }
+        let num = |out: &mut Vec<u8>, x: i32| {
+            if old {
+                put_int(out, x)
+            } else {
+                put_varint(out, x)
+            }
+        };
         if flags & xmit::LONG_NAME != 0 {
-            put_varint(out, rest.len() as i32);
+            num(out, rest.len() as i32);
         } else {
             out.push(rest.len() as u8);
         }
         out.extend_from_slice(rest);
-        put_varlong(out, e.size as i64, 3);
+        if old {
+            crate::codec::put_longint(out, e.size as i64);
+        } else {
+            put_varlong(out, e.size as i64, 3);
+        }
         if flags & xmit::SAME_TIME == 0 {
-            put_varlong(out, e.mtime, 4);
+            if old {
+                put_int(out, e.mtime as u32 as i32);
+            } else {
+                put_varlong(out, e.mtime, 4);
+            }
         }
         if flags & xmit::MOD_NSEC != 0 {
             put_varint(out, e.mtime_nsec as i32);
@@ -240,22 +285,32 @@ impl Encoder {
             put_int(out, e.mode as i32);
         }
         if flags & xmit::SAME_UID == 0 {
-            put_varint(out, e.uid as i32);
+            num(out, e.uid as i32);
         }
         if flags & xmit::SAME_GID == 0 {
-            put_varint(out, e.gid as i32);
+            num(out, e.gid as i32);
         }
         if device || special {
             if flags & xmit::SAME_RDEV_MAJOR == 0 {
-                put_varint(out, major as i32);
+                num(out, major as i32);
             }
-            put_varint(out, minor as i32);
+            if flags & crate::flist_links::RDEV_MINOR_8_PRE30 != 0 {
+                out.push(minor as u8);
+            } else {
+                num(out, minor as i32);
+            }
         }
         if self.keep.links {
             if let Some(target) = e.link.as_ref().filter(|_| e.is_link()) {
-                put_varint(out, target.len() as i32);
+                num(out, target.len() as i32);
                 out.extend_from_slice(target);
             }
+        }
+        if let Some((_, ino)) = inode.filter(|_| old) {
+            if let Some(dev) = dev_sent {
+                crate::codec::put_longint(out, dev as i64);
+            }
+            crate::codec::put_longint(out, ino as i64);
         }
         self.last_name.clear();
         self.last_name.extend_from_slice(&e.name);
@@ -278,13 +333,25 @@ fn split_rdev(rdev: u64) -> (u32, u32) {
 
 /// Appends an id list (`(id, name)` pairs; id 0 is never listed) and its end.
 pub fn put_id_list(out: &mut Vec<u8>, ids: &[(u32, Vec<u8>)]) {
+    put_id_list_of(out, ids, true);
+}
+
+/// [`put_id_list`] with the ids as varints (protocol 30 on) or ints (before).
+pub fn put_id_list_of(out: &mut Vec<u8>, ids: &[(u32, Vec<u8>)], varints: bool) {
+    let num = |out: &mut Vec<u8>, x: i32| {
+        if varints {
+            put_varint(out, x)
+        } else {
+            put_int(out, x)
+        }
+    };
     for (id, name) in ids.iter().filter(|(id, _)| *id != 0) {
         let name = &name[..name.len().min(255)];
-        put_varint(out, *id as i32);
+        num(out, *id as i32);
         out.push(name.len() as u8);
         out.extend_from_slice(name);
     }
-    put_varint(out, 0);
+    num(out, 0);
 }
 
 /// rsync's order for a file list (protocol 29 on): names compared byte by byte, with a
@@ -292,6 +359,17 @@ pub fn put_id_list(out: &mut Vec<u8>, ids: &[(u32, Vec<u8>)]) {
 /// before its subfolders; `.` first of all.
 pub fn compare(a: &Entry, b: &Entry) -> Ordering {
     key(a).cmp(&key(b))
+}
+
+/// The order of a file list at `protocol`: [`compare`]'s from 29, and below it the
+/// whole names compared byte by byte (so a folder comes right before what it holds,
+/// its files and subfolders mixed).
+pub fn compare_at(protocol: i32, a: &Entry, b: &Entry) -> Ordering {
+    if protocol < 29 {
+        a.name.cmp(&b.name)
+    } else {
+        compare(a, b)
+    }
 }
 
 /// Sorts a list into [`compare`]'s order.
@@ -595,10 +673,18 @@ fn join_rdev(major: u32, minor: u32) -> u64 {
 
 /// Reads an id list (as [`put_id_list`] writes it): `(id, name)` pairs.
 pub fn get_id_list(r: &mut impl std::io::Read) -> std::io::Result<Vec<(u32, Vec<u8>)>> {
-    use crate::codec::{get_byte, get_varint, invalid};
+    get_id_list_of(r, true)
+}
+
+/// [`get_id_list`] with the ids as varints (protocol 30 on) or ints (before).
+pub fn get_id_list_of(
+    r: &mut impl std::io::Read,
+    varints: bool,
+) -> std::io::Result<Vec<(u32, Vec<u8>)>> {
+    use crate::codec::{get_byte, get_int, get_varint, invalid};
     let mut out = Vec::new();
     loop {
-        let id = get_varint(r)?;
+        let id = if varints { get_varint(r)? } else { get_int(r)? };
         if id == 0 {
             return Ok(out);
         }

@@ -9,11 +9,19 @@
 //! inode, so its size, time, mode and owner are the first's. A folder with
 //! `XMIT_NO_CONTENT_DIR` is there only to hold what is named below it, so the receiver
 //! deletes nothing in it.
+//!
+//! Below protocol 30 (28 and 29) the numbers are ints and longints rather than varints,
+//! times have no nanoseconds, every hard-linked entry is sent whole and ends with its
+//! device (unless `XMIT_SAME_DEV_pre30` says it is the last one's) and inode as
+//! longints, which group the links; a folder with `XMIT_TOP_DIR` has its contents sent,
+//! and so do the folders below it that follow it (rsync's `in_del_hier`).
 
 use std::io::{self, Read};
 
 use crate::checksum::Checksum;
-use crate::codec::{get_byte, get_int, get_varint, get_varlong, invalid, put_varint};
+use std::collections::HashMap;
+
+use crate::codec::{get_byte, get_int, get_longint, get_varint, get_varlong, invalid, put_varint};
 use crate::flist::{xmit, Entry, Keep};
 use crate::flist_flags::FlagForm;
 
@@ -21,6 +29,12 @@ use crate::flist_flags::FlagForm;
 pub const HLINKED: u16 = 1 << 9;
 /// The first of its hard-linked group (`XMIT_HLINK_FIRST`, protocol 30 on).
 pub const HLINK_FIRST: u16 = 1 << 12;
+
+/// The same device as the last hard-linked entry (`XMIT_SAME_DEV_pre30`, protocols 28
+/// and 29).
+pub const SAME_DEV_PRE30: u16 = 1 << 10;
+/// A device's minor number in one byte (`XMIT_RDEV_MINOR_8_pre30`, protocols 28 and 29).
+pub const RDEV_MINOR_8_PRE30: u16 = 1 << 11;
 
 /// The longest name accepted from a peer.
 const MAX_NAME: usize = 4096;
@@ -61,10 +75,16 @@ pub struct LinkDecoder {
     /// `-c`: each regular file ends with its checksum, this long.
     checksums: Option<usize>,
     form: FlagForm,
+    /// Below protocol 30: the last hard link's device, and each (device, inode)'s first
+    /// entry.
+    dev: i64,
+    inodes: HashMap<(i64, i64), u32>,
+    /// Below protocol 30: the folder whose contents are being sent, if any.
+    del_hier: Option<Vec<u8>>,
 }
 
 impl LinkDecoder {
-    /// A decoder for a session of `protocol` (30 to 32); `hard_links` is `-H`.
+    /// A decoder for a session of `protocol` (28 to 32); `hard_links` is `-H`.
     pub fn new(protocol: i32, keep: Keep, hard_links: bool) -> LinkDecoder {
         LinkDecoder {
             protocol,
@@ -102,8 +122,9 @@ impl LinkDecoder {
         } else {
             0
         };
+        let old = self.protocol < 30;
         let rest = if flags & xmit::LONG_NAME != 0 {
-            get_varint(r)?
+            self.num(r)?
         } else {
             i32::from(get_byte(r)?)
         };
@@ -115,7 +136,7 @@ impl LinkDecoder {
         name.resize(start + rest as usize, 0);
         r.read_exact(&mut name[start..])?;
         self.last_name.clone_from(&name);
-        if hlinked && flags & HLINK_FIRST == 0 {
+        if hlinked && flags & HLINK_FIRST == 0 && !old {
             let first = get_varint(r)?;
             let (leader, checksum) = usize::try_from(first)
                 .ok()
@@ -140,9 +161,17 @@ impl LinkDecoder {
                 checksum,
             }));
         }
-        let size = get_varlong(r, 3)?;
+        let size = if old {
+            get_longint(r)?
+        } else {
+            get_varlong(r, 3)?
+        };
         if flags & xmit::SAME_TIME == 0 {
-            self.mtime = get_varlong(r, 4)?;
+            self.mtime = if old {
+                i64::from(get_int(r)? as u32)
+            } else {
+                get_varlong(r, 4)?
+            };
         }
         let mtime_nsec = if flags & xmit::MOD_NSEC != 0 && self.protocol >= 31 {
             get_varint(r)? as u32
@@ -154,10 +183,10 @@ impl LinkDecoder {
         }
         let mode = self.mode;
         if self.keep.uid && flags & xmit::SAME_UID == 0 {
-            self.uid = get_varint(r)? as u32;
+            self.uid = self.num(r)? as u32;
         }
         if self.keep.gid && flags & xmit::SAME_GID == 0 {
-            self.gid = get_varint(r)? as u32;
+            self.gid = self.num(r)? as u32;
         }
         let kind = mode & S_IFMT;
         let device = self.keep.devices && matches!(kind, 0o020000 | 0o060000);
@@ -166,9 +195,15 @@ impl LinkDecoder {
         let mut rdev = 0u64;
         if device || special {
             if flags & xmit::SAME_RDEV_MAJOR == 0 {
-                self.rdev_major = get_varint(r)? as u32;
+                self.rdev_major = self.num(r)? as u32;
             }
-            let minor = get_varint(r)? as u32;
+            let minor = if !old {
+                get_varint(r)? as u32
+            } else if flags & RDEV_MINOR_8_PRE30 != 0 {
+                u32::from(get_byte(r)?)
+            } else {
+                get_int(r)? as u32
+            };
             let (major, minor) = (u64::from(self.rdev_major), u64::from(minor));
             rdev = ((major & 0xFFFF_F000) << 32)
                 | ((major & 0xFFF) << 8)
@@ -176,7 +211,7 @@ impl LinkDecoder {
                 | (minor & 0xFF);
         }
         let link = if self.keep.links && kind == S_IFLNK {
-            let len = get_varint(r)?;
+            let len = self.num(r)?;
             if !(0..=MAX_NAME as i32).contains(&len) {
                 return Err(invalid("a symlink target out of bounds".into()));
             }
@@ -187,8 +222,25 @@ impl LinkDecoder {
             None
         };
         let is_dir = kind == S_IFDIR;
+        let mut group = None;
+        if hlinked && old {
+            if flags & SAME_DEV_PRE30 == 0 {
+                self.dev = get_longint(r)?;
+            }
+            let ino = get_longint(r)?;
+            let next = self.seen.len() as u32;
+            group = Some(*self.inodes.entry((self.dev, ino)).or_insert(next));
+        }
+        let (top, content_dir) = if !is_dir {
+            (false, false)
+        } else if old {
+            self.old_content_dir(&name, flags & xmit::TOP_DIR != 0)
+        } else {
+            let content = flags & xmit::NO_CONTENT_DIR == 0;
+            (flags & xmit::TOP_DIR != 0 && content, content)
+        };
         let entry = Entry {
-            top: is_dir && flags & xmit::TOP_DIR != 0 && flags & xmit::NO_CONTENT_DIR == 0,
+            top,
             name,
             mode,
             size: size as u64,
@@ -206,16 +258,72 @@ impl LinkDecoder {
         } else {
             None
         };
-        let hlink = hlinked.then_some(self.seen.len() as u32);
+        let hlink = group.or_else(|| hlinked.then_some(self.seen.len() as u32));
         self.seen.push((entry.clone(), checksum));
         Ok(Ok(Received {
             entry,
             hlink,
-            content_dir: is_dir && flags & xmit::NO_CONTENT_DIR == 0,
+            content_dir,
             checksum,
         }))
     }
+
+    /// A number the list sends as a varint from protocol 30, as an int before.
+    fn num(&self, r: &mut impl Read) -> io::Result<i32> {
+        if self.protocol < 30 {
+            get_int(r)
+        } else {
+            get_varint(r)
+        }
+    }
+
+    /// Below protocol 30, whether a folder is a top one and has its contents sent: a
+    /// top folder does, and starts a hierarchy whose folders do too, up to the first
+    /// folder outside it.
+    fn old_content_dir(&mut self, name: &[u8], top: bool) -> (bool, bool) {
+        if top {
+            let mut hier = name.to_vec();
+            if hier == b"." {
+                hier.clear();
+            } else if hier.ends_with(b"/.") {
+                hier.truncate(hier.len() - 2);
+            }
+            self.del_hier = Some(hier);
+            return (true, true);
+        }
+        let inside = self.del_hier.as_ref().is_some_and(|h| {
+            h.is_empty() || (name.starts_with(h) && name.get(h.len()) == Some(&b'/'))
+        });
+        if !inside {
+            self.del_hier = None;
+        }
+        (false, inside)
+    }
+
+    /// Reads what follows the entries: the id lists `keep` and `numeric_ids` call for
+    /// (user, then group), and below protocol 30 the sender's I/O error bits.
+    pub fn get_tail(
+        &self,
+        r: &mut impl Read,
+        numeric_ids: bool,
+    ) -> io::Result<(IdList, IdList, i32)> {
+        let mut users = Vec::new();
+        let mut groups = Vec::new();
+        if !numeric_ids {
+            if self.keep.uid {
+                users = crate::flist::get_id_list_of(r, self.protocol >= 30)?;
+            }
+            if self.keep.gid {
+                groups = crate::flist::get_id_list_of(r, self.protocol >= 30)?;
+            }
+        }
+        let io_error = if self.protocol < 30 { get_int(r)? } else { 0 };
+        Ok((users, groups, io_error))
+    }
 }
+
+/// An id list: each id with its name.
+pub type IdList = Vec<(u32, Vec<u8>)>;
 
 /// How a sender marks one entry it encoded.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -350,6 +458,70 @@ mod tests {
                 assert_eq!(got[i].entry.mtime, want.mtime, "protocol {protocol}");
                 assert_eq!(got[i].entry.mode, want.mode, "protocol {protocol}");
             }
+        }
+    }
+
+    #[test]
+    fn below_protocol_30_links_go_whole_with_their_inode_and_read_back_grouped() {
+        let keep = Keep {
+            uid: true,
+            gid: true,
+            links: true,
+            devices: true,
+            specials: true,
+        };
+        for protocol in [28, 29] {
+            let mut big = entry("a/big", 0o100644, 0x9000_0000);
+            big.size = 5 << 32;
+            let mut dev = entry("a/dev", 0o020600, 11);
+            dev.rdev = (8 << 8) | 300 & 0xFF | ((300 & !0xFF) << 12);
+            let mut link = entry("a/l", 0o120777, 11);
+            link.link = Some(b"target".to_vec());
+            let mut top = entry("a", 0o040755, 9);
+            top.top = true;
+            let list = [
+                (top, None),
+                (big, None),
+                (dev, None),
+                (link, None),
+                (entry("a/one", 0o100644, 11), Some((3, 77))),
+                (entry("a/other", 0o100600, 12), Some((3, 78))),
+                (entry("a/two", 0o100644, 11), Some((3, 77))),
+                (entry("b", 0o040755, 9), None),
+            ];
+            let mut enc = Encoder::new(protocol, keep);
+            let mut wire = Vec::new();
+            for (e, inode) in &list {
+                match inode {
+                    Some((dev, ino)) => enc.put_linked(&mut wire, e, *dev, *ino),
+                    None => enc.put(&mut wire, e),
+                }
+            }
+            enc.end(&mut wire, 0);
+            crate::flist::put_id_list_of(&mut wire, &[(7, b"seven".to_vec())], false);
+            crate::flist::put_id_list_of(&mut wire, &[], false);
+            wire.extend_from_slice(&5i32.to_le_bytes());
+            let mut dec = LinkDecoder::new(protocol, keep, true);
+            let mut r = &wire[..];
+            let mut got = Vec::new();
+            while let Ok(e) = dec.get(&mut r).unwrap() {
+                got.push(e);
+            }
+            let (users, groups, io_error) = dec.get_tail(&mut r, false).unwrap();
+            assert!(r.is_empty());
+            assert_eq!(users, [(7, b"seven".to_vec())]);
+            assert!(groups.is_empty());
+            assert_eq!(io_error, 5);
+            assert_eq!(got.len(), list.len());
+            for (i, (want, _)) in list.iter().enumerate() {
+                assert_eq!(got[i].entry, *want, "protocol {protocol} entry {i}");
+            }
+            assert_eq!(got[4].hlink, Some(4));
+            assert_eq!(got[5].hlink, Some(5));
+            assert_eq!(got[6].hlink, Some(4));
+            assert_eq!(got[1].hlink, None);
+            // The named folder has its contents; the one after it, outside, not.
+            assert!(got[0].content_dir && !got[7].content_dir);
         }
     }
 

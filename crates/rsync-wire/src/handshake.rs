@@ -74,9 +74,48 @@ impl Session {
         self.compat & compat::VARINT_FLIST_FLAGS != 0
     }
 
+    /// A fresh index codec for one direction of this session (plain ints below 30).
+    pub fn ndx(&self) -> crate::ndx::NdxState {
+        crate::ndx::NdxState::for_protocol(self.protocol)
+    }
+
+    /// Whether item flags follow each index the generator and sender exchange (protocol
+    /// 29 on); below, every index asked for is a transfer.
+    pub fn iflags_follow(&self) -> bool {
+        self.protocol >= 29
+    }
+
+    /// The phases after the first: the redo phase, and from protocol 29 the
+    /// delay-updates one; each ends with a done from the generator and from the sender.
+    pub fn later_phases(&self) -> usize {
+        if self.protocol >= 29 {
+            2
+        } else {
+            1
+        }
+    }
+
+    /// Whether the client's stream to a receiving server is framed (protocol 30 on);
+    /// below it comes raw, and only the server's stream is framed.
+    pub fn client_frames(&self) -> bool {
+        self.protocol >= 30
+    }
+
+    /// Whether numbers in the file list are varints (protocol 30 on) rather than ints
+    /// and longints.
+    pub fn varints(&self) -> bool {
+        self.protocol >= 30
+    }
+
     /// The checksum both sides use, from `--checksum-choice` (`forced`), else what was
     /// negotiated, else MD5 (protocol 30 and later without negotiation).
     pub(crate) fn settle_checksum(&mut self, forced: Option<Checksum>) {
+        if self.protocol < 30 {
+            self.checksum = Checksum::Md4 {
+                seed: Some(self.seed),
+            };
+            return;
+        }
         self.checksum = forced.or(self.chosen.checksum).unwrap_or(Checksum::Md5);
     }
 }

@@ -1,5 +1,10 @@
 //! rsync's wire protocol, versions 30 to 32, as plain pieces with no I/O policy, so that
-//! prsync can talk to a stock `rsync --server` on a host that has no prtools agent.
+//! prsync can talk to a stock `rsync --server` on a host that has no prtools agent; and
+//! for `prsync --server` facing a stock client also 28 and 29 (rsync 2.6), whose
+//! differences sit behind the [`Session`](handshake::Session)'s protocol: no
+//! compatibility flags or negotiation, indexes as ints ([`ndx`]), ints and longints in
+//! the file list, [`md4`] sums, no item flags at 28, one phase fewer at 28, and the
+//! client's stream unframed ([`mux::Demux::framed`]).
 //!
 //! The pieces follow one rsync session from the client's side:
 //!
@@ -39,6 +44,7 @@ pub mod flist_flags;
 pub mod flist_links;
 pub mod handshake;
 pub mod itemize;
+pub mod md4;
 pub mod mux;
 pub mod ndx;
 pub mod negotiate;
@@ -49,5 +55,8 @@ pub mod sums;
 
 /// The newest protocol spoken here, and the one offered.
 pub const PROTOCOL_NEWEST: i32 = 32;
-/// The oldest protocol spoken here.
+/// The oldest protocol spoken here as a client (prsync to a stock `rsync --server`).
 pub const PROTOCOL_OLDEST: i32 = 30;
+/// The oldest protocol spoken here as a server (`prsync --server` to a stock client):
+/// 28 and 29 too, with their ints for varints, MD4 sums and no compatibility flags.
+pub const PROTOCOL_OLDEST_SERVED: i32 = 28;

@@ -155,6 +155,8 @@ pub struct Demux<R, F> {
     on_message: F,
     /// Data bytes left in the current data frame.
     left: usize,
+    /// The stream is not framed (a client's below protocol 30): all of it is data.
+    raw: bool,
 }
 
 impl<R: Read, F: FnMut(Tag, Vec<u8>) -> io::Result<()>> Demux<R, F> {
@@ -164,7 +166,15 @@ impl<R: Read, F: FnMut(Tag, Vec<u8>) -> io::Result<()>> Demux<R, F> {
             inner,
             on_message,
             left: 0,
+            raw: false,
         }
+    }
+
+    /// As [`new`](Self::new), or (`framed` false) a reader that passes the stream
+    /// through whole, as a client's stream to a receiving server below protocol 30 is.
+    pub fn framed(mut self, framed: bool) -> Self {
+        self.raw = !framed;
+        self
     }
 
     /// The stream under the frames.
@@ -177,6 +187,9 @@ impl<R: Read, F: FnMut(Tag, Vec<u8>) -> io::Result<()>> Read for Demux<R, F> {
     fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
         if buf.is_empty() {
             return Ok(0);
+        }
+        if self.raw {
+            return self.inner.read(buf);
         }
         while self.left == 0 {
             let mut h = [0u8; 4];

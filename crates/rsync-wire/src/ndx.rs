@@ -1,11 +1,12 @@
 //! File indexes on the wire. From protocol 30 an index is sent as its distance from the
 //! previous one of the same sign: one byte for 1 to 253, `0xFE` and two bytes up to
 //! 32767, else `0xFE` and four; negative ones (the special indexes) lead with `0xFF`, and
-//! `NDX_DONE` is a single 0.
+//! `NDX_DONE` is a single 0. Below protocol 30 every index is a plain 4-byte int
+//! ([`NdxState::for_protocol`] picks the form).
 
 use std::io::{self, Read};
 
-use crate::codec::{get_byte, invalid};
+use crate::codec::{get_byte, get_int, invalid, put_int};
 
 /// The end of a phase.
 pub const NDX_DONE: i32 = -1;
@@ -20,6 +21,8 @@ pub const NDX_DEL_STATS: i32 = -3;
 pub struct NdxState {
     prev_positive: i32,
     prev_negative: i32,
+    /// Protocols 28 and 29: each index a whole int.
+    ints: bool,
 }
 
 impl Default for NdxState {
@@ -27,13 +30,26 @@ impl Default for NdxState {
         NdxState {
             prev_positive: -1,
             prev_negative: 1,
+            ints: false,
         }
     }
 }
 
 impl NdxState {
+    /// The index form of a session of `protocol`.
+    pub fn for_protocol(protocol: i32) -> NdxState {
+        NdxState {
+            ints: protocol < 30,
+            ..NdxState::default()
+        }
+    }
+
     /// Appends `ndx`.
     pub fn put(&mut self, out: &mut Vec<u8>, ndx: i32) {
+        if self.ints {
+            put_int(out, ndx);
+            return;
+        }
         let (diff, num) = if ndx >= 0 {
             let diff = ndx.wrapping_sub(self.prev_positive);
             self.prev_positive = ndx;
@@ -65,6 +81,9 @@ impl NdxState {
 
     /// Reads an index.
     pub fn get(&mut self, r: &mut impl Read) -> io::Result<i32> {
+        if self.ints {
+            return get_int(r);
+        }
         let mut b = get_byte(r)?;
         let negative = b == 0xFF;
         if negative {
@@ -135,5 +154,18 @@ mod tests {
             assert_eq!(r.get(&mut s).unwrap(), want);
         }
         assert!(s.is_empty());
+    }
+
+    #[test]
+    fn below_protocol_30_an_index_is_an_int() {
+        let mut w = NdxState::for_protocol(29);
+        let mut v = Vec::new();
+        w.put(&mut v, 5);
+        w.put(&mut v, NDX_DONE);
+        assert_eq!(v, [5, 0, 0, 0, 0xFF, 0xFF, 0xFF, 0xFF]);
+        let mut r = NdxState::for_protocol(28);
+        let mut s = &v[..];
+        assert_eq!(r.get(&mut s).unwrap(), 5);
+        assert_eq!(r.get(&mut s).unwrap(), NDX_DONE);
     }
 }

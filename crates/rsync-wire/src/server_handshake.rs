@@ -14,7 +14,7 @@ use crate::checksum::Checksum;
 use crate::codec::{get_int, put_int, put_varint};
 use crate::handshake::{compat, HandshakeError, Session};
 use crate::negotiate::{self, Chosen, Wants};
-use crate::{PROTOCOL_NEWEST, PROTOCOL_OLDEST};
+use crate::{PROTOCOL_NEWEST, PROTOCOL_OLDEST, PROTOCOL_OLDEST_SERVED};
 
 /// The flags a server of this crate sends to a client that gave `client_info` (the
 /// letters after `e` in its option bundle).
@@ -35,8 +35,10 @@ pub fn compat_for(client_info: &str) -> i32 {
 }
 
 /// Runs the server's side: both versions cross, then (from protocol 30) the flags, then
-/// with varint flags the name lists `wants` says, then `seed`. A client older than
-/// protocol 30 is refused after the versions cross, so that it can say so itself.
+/// with varint flags the name lists `wants` says, then `seed`. Below protocol 30 only the
+/// seed follows the versions, and the checksum is MD4. A client older than
+/// [`PROTOCOL_OLDEST_SERVED`] is refused after the versions cross, so that it can say so
+/// itself.
 pub fn server(
     r: &mut impl Read,
     w: &mut impl Write,
@@ -49,13 +51,19 @@ pub fn server(
     w.write_all(&out)?;
     w.flush()?;
     let remote_version = get_int(r)?;
-    if !(PROTOCOL_OLDEST..=40).contains(&remote_version) {
+    if !(PROTOCOL_OLDEST_SERVED..=40).contains(&remote_version) {
         return Err(HandshakeError::Version(remote_version));
     }
     let protocol = remote_version.min(PROTOCOL_NEWEST);
-    let flags = compat_for(client_info);
+    let flags = if protocol >= PROTOCOL_OLDEST {
+        compat_for(client_info)
+    } else {
+        0
+    };
     out.clear();
-    put_varint(&mut out, flags);
+    if protocol >= PROTOCOL_OLDEST {
+        put_varint(&mut out, flags);
+    }
     let mut chosen = Chosen::default();
     if flags & compat::VARINT_FLIST_FLAGS != 0 {
         negotiate::put_lists(&mut out, wants, true);
@@ -140,13 +148,33 @@ mod tests {
     #[test]
     fn an_old_client_is_refused() {
         let err = server(
-            &mut &29i32.to_le_bytes()[..],
+            &mut &27i32.to_le_bytes()[..],
             &mut Vec::new(),
             "",
             1,
             &Wants::default(),
         )
         .unwrap_err();
-        assert!(matches!(err, HandshakeError::Version(29)));
+        assert!(matches!(err, HandshakeError::Version(27)));
+    }
+
+    #[test]
+    fn below_30_only_the_seed_follows_and_md4_is_the_sum() {
+        let mut to_client = Vec::new();
+        let session = server(
+            &mut &28i32.to_le_bytes()[..],
+            &mut to_client,
+            "",
+            9,
+            &Wants::default(),
+        )
+        .unwrap();
+        assert_eq!(session.protocol, 28);
+        assert_eq!(session.compat, 0);
+        assert_eq!(session.checksum, Checksum::Md4 { seed: Some(9) });
+        assert!(!session.iflags_follow());
+        assert_eq!(session.later_phases(), 1);
+        // Version, seed.
+        assert_eq!(to_client, [32, 0, 0, 0, 9, 0, 0, 0]);
     }
 }

@@ -68,6 +68,9 @@ pub struct ServerRequest {
     pub delete: bool,
     /// When the receiver deletes.
     pub delete_when: DeleteWhen,
+    /// Whether an option named when (`--delete-before`...): without one, protocols
+    /// below 30 delete before, later ones during.
+    pub delete_when_named: bool,
     /// `--delete-excluded` (which implies `--delete`): what the rules exclude goes too.
     pub delete_excluded: bool,
     /// `-u`: a newer file on the receiver is kept.
@@ -235,14 +238,17 @@ impl ServerRequest {
                     ("--delete-during", None) => {
                         req.delete = true;
                         req.delete_when = DeleteWhen::During;
+                        req.delete_when_named = true;
                     }
                     ("--delete-before", None) => {
                         req.delete = true;
                         req.delete_when = DeleteWhen::Before;
+                        req.delete_when_named = true;
                     }
                     ("--delete-after", None) | ("--delete-delay", None) => {
                         req.delete = true;
                         req.delete_when = DeleteWhen::After;
+                        req.delete_when_named = true;
                     }
                     ("--existing", None) => req.existing = true,
                     ("--delete-excluded", None) => {

@@ -227,7 +227,7 @@ impl LongConnArgs {
         let Some((program, args)) = words.split_first() else {
             return Err("-e '': name a remote shell, as in -e 'ssh -p 2222'".into());
         };
-        if !program.rsplit('/').next().is_some_and(|p| p == "ssh") {
+        if program.rsplit('/').next().is_none_or(|p| p != "ssh") {
             let mut template: Vec<String> = words.iter().map(|w| w.to_string()).collect();
             template.push("%h".into());
             config.method = Method::Exec { template };

@@ -260,7 +260,11 @@ pub fn shell_argv(
                 method: Method::Ssh,
                 ..config.clone()
             };
-            Ok(ssh_argv(target, &ssh, command).unwrap_or_default())
+            let mut argv = ssh_argv(target, &ssh, command).unwrap_or_default();
+            if let Some(keep) = config.persist {
+                argv.splice(2..2, persisting(target, config, keep)?);
+            }
+            Ok(argv)
         }
         Method::Exec { template } => {
             let user = target
@@ -280,6 +284,24 @@ pub fn shell_argv(
             Ok(argv)
         }
     }
+}
+
+/// The options that make a remote shell of a run with `--persist` go through the host's
+/// shared master, the one [`Connection`]s of the agent path use too, and start it when there
+/// is none (`ControlMaster=auto`, ssh's own way, as `rsync -e 'ssh -o ControlMaster=auto
+/// -o ControlPersist=..'` does). Without them a one-host `--wire=rsync` run paid a new
+/// connection every time, `--persist` or not.
+fn persisting(target: &Target, config: &Config, keep: Duration) -> Result<[String; 6], HostError> {
+    ensure_private_dir(&config.control_dir).map_err(|e| HostError::Other(e.to_string()))?;
+    let socket = shared_socket(config, target);
+    Ok([
+        "-o".to_string(),
+        "ControlMaster=auto".to_string(),
+        "-o".to_string(),
+        format!("ControlPersist={}", keep.as_secs().max(1)),
+        "-S".to_string(),
+        socket.display().to_string(),
+    ])
 }
 
 /// How `target` is reached: its own `TYPE:` (pdsh's `exec:node[1-4]`), else `-R`/`-e`'s.

@@ -127,7 +127,7 @@ pub fn item(cfg: &Config, item: Item, stop: &AtomicBool) -> Outcome {
                 Some(Ok(rest)) => rest.to_path_buf(),
                 _ => path,
             };
-            let maybe_output = output_file().is_some_and(|(_, out)| ino.map_or(true, |i| i == out));
+            let maybe_output = output_file().is_some_and(|(_, out)| ino.is_none_or(|i| i == out));
             if maybe_output && is_the_output(cfg, std::fs::metadata(&path).ok()) {
                 o.failed(cfg, path.display(), ALSO_OUTPUT);
             } else if !stop.load(Ordering::Relaxed) {
@@ -181,7 +181,7 @@ fn is_the_output(cfg: &Config, meta: Option<std::fs::Metadata>) -> bool {
     let Some(out) = output_file() else {
         return false;
     };
-    let prints = cfg.report == Report::Lines && cfg.max_count.map_or(true, |m| m > 1);
+    let prints = cfg.report == Report::Lines && cfg.max_count.is_none_or(|m| m > 1);
     prints && meta.is_some_and(|m| (m.dev(), m.ino()) == out)
 }
 
@@ -340,7 +340,7 @@ fn search_lines(cfg: &Config, name: &[u8], data: &[u8], mapped: bool, o: &mut Ou
         o.count = text.count;
         o.printed = text.printed;
         encoding_error = text.encoding_error;
-        if !cfg.max_count.is_some_and(|m| o.count >= m) {
+        if cfg.max_count.is_none_or(|m| o.count < m) {
             let rest = lines::search(
                 cfg,
                 shown,

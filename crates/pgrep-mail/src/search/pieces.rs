@@ -333,7 +333,7 @@ mod tests {
         for i in 0..40_000 {
             data.extend_from_slice(format!("line {i} needle\n").as_bytes());
             if i == 20_000 {
-                data.extend(std::iter::repeat(b'x').take(CHUNK * 3));
+                data.extend(std::iter::repeat_n(b'x', CHUNK * 3));
                 data.extend_from_slice(b" needle\n");
             }
         }

@@ -52,7 +52,7 @@ impl<S: Sender, W: io::Write> Receiver<'_, S, W> {
             }
             let score =
                 distance(&entry.name, &name) + 10 * distance(suffix(&entry.name), suffix(&name));
-            if best.as_ref().map_or(true, |(s, _, _)| score < *s) {
+            if best.as_ref().is_none_or(|(s, _, _)| score < *s) {
                 best = Some((score, at, stat));
             }
         }

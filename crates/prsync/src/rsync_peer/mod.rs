@@ -191,8 +191,7 @@ fn server_command(opts: &Options) -> (String, Vec<u8>) {
         sparse: opts.more.sparse,
         keep_dirlinks: opts.keep_dirlinks,
         // rsync implies -O with backups beside the files, and then does not say it.
-        omit_dir_times: opts.omit_dir_times
-            && !opts.backup.as_ref().is_some_and(|b| b.dir.is_none()),
+        omit_dir_times: opts.omit_dir_times && opts.backup.as_ref().is_none_or(|b| b.dir.is_some()),
         omit_link_times: opts.more.omit_link_times,
         executability: opts.more.executability,
         copy_links: opts.copy_links,

@@ -1460,7 +1460,7 @@ impl Pull<'_> {
         }
         let uid = self.opts.owner.then_some(e.uid);
         let gid = self.opts.group.then_some(e.gid);
-        let fits = |want: Option<u32>, have: u32| want.map_or(true, |w| w == have);
+        let fits = |want: Option<u32>, have: u32| want.is_none_or(|w| w == have);
         let same = here.is_some_and(|h| fits(uid, h.uid()) && fits(gid, h.gid()));
         if (uid.is_some() || gid.is_some()) && !same {
             let _ = std::os::unix::fs::lchown(path, uid, gid);

@@ -141,7 +141,7 @@ fn names_from_server(
     let mut names = Vec::new();
     loop {
         let b = get_byte(&mut input)?;
-        if b == 0 && names.last().map_or(true, |&last| last == 0) {
+        if b == 0 && names.last().is_none_or(|&last| last == 0) {
             return Ok(names);
         }
         names.push(b);

@@ -48,6 +48,8 @@ pub(super) struct Listed {
 
 /// What the client asked the listing to do.
 pub(super) struct How<'a> {
+    /// The session's protocol, whose order the list is sorted in.
+    pub(super) protocol: i32,
     pub(super) recursive: bool,
     /// `-d`: a named folder's entries, folders among them without theirs.
     pub(super) dirs: bool,
@@ -118,7 +120,7 @@ pub(super) fn list(sources: &[String], how: &How) -> Listed {
     }
     listed
         .items
-        .sort_by(|a, b| flist::compare(&a.entry, &b.entry));
+        .sort_by(|a, b| flist::compare_at(how.protocol, &a.entry, &b.entry));
     listed.items.dedup_by(|a, b| a.entry.name == b.entry.name);
     if how.hard_links {
         mark_links(&mut listed.items);

@@ -9,7 +9,9 @@
 //! server's roles on stdin and stdout: after the handshake every byte goes in rsync's
 //! frames, and errors reach the client as error frames, which it prints as its own.
 //!
-//! Both roles speak protocols 30 to 32 and take `-rlptgoD`, `-H`, `-c`, `-R`, `-d`,
+//! Both roles speak protocols 28 to 32 (below 30 as rsync 2.6 does: MD4 sums, no
+//! negotiation, and at 28 no item flags, so that with `-v` the server prints its own
+//! lines) and take `-rlptgoD`, `-H`, `-c`, `-R`, `-d`,
 //! `-n`, `-W`, `-I`, `-u`, `-b` (`--backup-dir`, `--suffix`), `--log-file` (receiving),
 //! `--partial-dir` (as a basis) and `--delay-updates` (not with `--delete`), `--delete` (before, during, after, delay), `--existing`, `--ignore-existing`, `--size-only`, `--numeric-ids`,
 //! `--compare-dest`, `--copy-dest` and `--link-dest` (receiving), `-K` and `--inplace`
@@ -40,7 +42,7 @@ mod send;
 mod wire;
 
 use std::ffi::OsString;
-use std::io::{self, BufReader, BufWriter};
+use std::io::{self, BufReader, BufWriter, Read, Write};
 use std::sync::atomic::AtomicU64;
 use std::sync::{Arc, Mutex};
 
@@ -50,7 +52,8 @@ use prtools_rsync_wire::handshake::{HandshakeError, Session};
 use prtools_rsync_wire::mux::Demux;
 use prtools_rsync_wire::negotiate::Wants;
 use prtools_rsync_wire::server_handshake;
-use prtools_rsync_wire::server_request::{read_protected_args, ServerRequest};
+use prtools_rsync_wire::server_request::{read_protected_args, DeleteWhen, ServerRequest};
+use prtools_rsync_wire::{PROTOCOL_NEWEST, PROTOCOL_OLDEST, PROTOCOL_OLDEST_SERVED};
 
 use crate::exit;
 
@@ -169,7 +172,7 @@ pub fn serve(args: &[OsString]) -> i32 {
             }
         },
         Err(HandshakeError::Version(v)) if (0..100).contains(&v) => {
-            eprintln!("prsync: --server speaks rsync protocol 30 to 32 and the client speaks {v}; hint: use rsync 3.0.0 or later");
+            eprintln!("prsync: --server speaks rsync protocol {PROTOCOL_OLDEST_SERVED} to {PROTOCOL_NEWEST} and the client speaks {v}; hint: use rsync 2.6.0 or later, or a --protocol of {PROTOCOL_OLDEST_SERVED} or more");
             return exit::PROTOCOL;
         }
         Err(e) => {
@@ -177,6 +180,10 @@ pub fn serve(args: &[OsString]) -> i32 {
             return exit::PROTOCOL;
         }
     };
+    if session.protocol < PROTOCOL_OLDEST && req.delete && !req.delete_when_named {
+        // rsync's default below protocol 30.
+        req.delete_when = DeleteWhen::Before;
+    }
     let heard = Arc::new(Mutex::new(wire::Heard::default()));
     let heard_in = heard.clone();
     let read = Arc::new(AtomicU64::new(0));
@@ -186,7 +193,8 @@ pub fn serve(args: &[OsString]) -> i32 {
     };
     let mut input = Demux::new(counted, move |tag, body| {
         wire::on_message(tag, body, &heard_in)
-    });
+    })
+    .framed(session.client_frames());
     let mut out = wire::Out::new(stdout);
     let result = if req.sender {
         send::run(&req, &session, &mut input, &mut out, &read)
@@ -202,7 +210,7 @@ pub fn serve(args: &[OsString]) -> i32 {
         )
     };
     match result {
-        Ok(code) => code,
+        Ok(code) => outlive_client(code, &session, req.sender, &mut input, &mut out),
         Err(e) => {
             if heard.lock().unwrap_or_else(|e| e.into_inner()).error_exit {
                 return exit::PARTIAL;
@@ -214,6 +222,37 @@ pub fn serve(args: &[OsString]) -> i32 {
             exit::PROTOCOL
         }
     }
+}
+
+/// How long a server that failed waits for its client to hang up (rsync's
+/// `noop_io_until_death` timeout).
+const CLIENT_GRACE: std::time::Duration = std::time::Duration::from_secs(60);
+
+/// Ends a session that failed as rsync's server does (`_exit_cleanup`): with its last
+/// messages flushed, it reads what the client still sends until the client hangs up. A
+/// server that exited at once broke the pipe under a client still writing (a
+/// `--files-from=-` list, say), which then died of that and could lose the error message
+/// that said why: seen under load, as "connection unexpectedly closed" in its place.
+/// Bounded by [`CLIENT_GRACE`]; the stream's own failures end at once, as rsync's.
+fn outlive_client(
+    code: i32,
+    session: &Session,
+    sender: bool,
+    input: &mut impl Read,
+    out: &mut wire::Out<impl Write>,
+) -> i32 {
+    let broken = matches!(code, 0 | 10 | exit::PROTOCOL | 19 | exit::SIGNAL | 30);
+    if broken || (session.protocol < 31 && sender) {
+        return code;
+    }
+    let _ = out.flush();
+    std::thread::spawn(move || {
+        std::thread::sleep(CLIENT_GRACE);
+        std::process::exit(code);
+    });
+    let mut buf = [0u8; 4096];
+    while matches!(input.read(&mut buf), Ok(n) if n > 0) {}
+    code
 }
 
 /// The first thing asked for that this server does not do.
@@ -257,9 +296,9 @@ fn refused(req: &ServerRequest) -> Option<String> {
 /// rrsync's `--confine-root`: whether `path` (as it resolves now, symlinks and all, or
 /// its nearest existing parent when it is still to be made) is inside the root.
 fn confined(req: &ServerRequest, path: &std::path::Path) -> bool {
-    req.confine_root.as_deref().map_or(true, |root| {
-        crate::trust::inside(std::path::Path::new(root), path)
-    })
+    req.confine_root
+        .as_deref()
+        .is_none_or(|root| crate::trust::inside(std::path::Path::new(root), path))
 }
 
 /// Which attributes the file list carries.

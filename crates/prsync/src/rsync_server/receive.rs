@@ -29,7 +29,7 @@ use prtools_rsync_wire::checksum::{rolling, Checksum, Digest, FileSum};
 use prtools_rsync_wire::codec::{invalid, put_int, put_shortint, put_varint, put_vstring};
 use prtools_rsync_wire::deflate_tokens::Decoder;
 use prtools_rsync_wire::delta;
-use prtools_rsync_wire::flist::{self, get_id_list, is_safe_name, Entry};
+use prtools_rsync_wire::flist::{self, is_safe_name, Entry};
 use prtools_rsync_wire::flist_links::LinkDecoder;
 use prtools_rsync_wire::handshake::Session;
 use prtools_rsync_wire::itemize;
@@ -126,8 +126,9 @@ pub(super) fn run<W: Write + Send, R: Read + Send>(
     read: &std::sync::atomic::AtomicU64,
 ) -> io::Result<i32> {
     let mut filters = FilterList::new();
-    if req.delete {
-        match filter_list(&read_filters(input)?) {
+    // rsync 2.6's client sends no rules to a receiver with --delete-excluded.
+    if req.delete && (!req.delete_excluded || session.protocol >= 29) {
+        match filter_list(&read_filters(input, session.protocol)?) {
             Ok(f) => {
                 filters = f;
                 filters.set_delete_excluded(req.delete_excluded);
@@ -163,7 +164,7 @@ pub(super) fn run<W: Write + Send, R: Read + Send>(
                 *c = 0;
             }
         }
-        let ends_in_nul = text.last().map_or(true, |&c| c == 0);
+        let ends_in_nul = text.last().is_none_or(|&c| c == 0);
         text.extend_from_slice(if ends_in_nul { b"\0" } else { b"\0\0" });
         out.write_all(&text)?;
         out.flush()?;
@@ -192,12 +193,14 @@ pub(super) fn run<W: Write + Send, R: Read + Send>(
     };
     let mut users = HashMap::new();
     let mut groups = HashMap::new();
+    let (user_list, group_list, old_io_error) = decoder.get_tail(input, req.numeric_ids)?;
+    let client_io_error = client_io_error | old_io_error;
     if !req.numeric_ids {
         if keep.uid {
-            users = id_map(Ids::Users, get_id_list(input)?);
+            users = id_map(Ids::Users, user_list);
         }
         if keep.gid {
-            groups = id_map(Ids::Groups, get_id_list(input)?);
+            groups = id_map(Ids::Groups, group_list);
         }
     }
     for got in &mut received {
@@ -205,7 +208,7 @@ pub(super) fn run<W: Write + Send, R: Read + Send>(
         e.uid = users.get(&e.uid).copied().unwrap_or(e.uid);
         e.gid = groups.get(&e.gid).copied().unwrap_or(e.gid);
     }
-    received.sort_by(|a, b| flist::compare(&a.entry, &b.entry));
+    received.sort_by(|a, b| flist::compare_at(session.protocol, &a.entry, &b.entry));
     // A name sent twice keeps its place in the numbering, as in rsync's cleaned list,
     // but only one of them is acted on: the folder if one is, else the first.
     let mut inactive = vec![false; received.len()];
@@ -273,7 +276,7 @@ pub(super) fn run<W: Write + Send, R: Read + Send>(
         dest: PathBuf::from(typed),
         rename: None,
         all_new: false,
-        ndx_out: NdxState::default(),
+        ndx_out: session.ndx(),
         deleted: Deleted::default(),
         io_error: 0,
         dirs: Vec::new(),
@@ -441,8 +444,9 @@ fn generate_all<W: Write + Send>(
     // No redo phase (a failed check is reported instead), the delay-updates phase, then
     // (protocol 31) the deletion totals.
     let mut o = out.lock().unwrap_or_else(|e| e.into_inner());
-    send_ndx(&mut **o, &mut recv.ndx_out, NDX_DONE)?;
-    send_ndx(&mut **o, &mut recv.ndx_out, NDX_DONE)?;
+    for _ in 0..recv.session.later_phases() {
+        send_ndx(&mut **o, &mut recv.ndx_out, NDX_DONE)?;
+    }
     if recv.session.protocol >= 31 {
         if req.delete {
             let mut b = Vec::new();
@@ -504,8 +508,10 @@ impl<'a, W: Write + Send> Incoming<'a, W> {
         pending: Receiver<Pending>,
         phases: Sender<()>,
     ) -> io::Result<()> {
-        let last = if self.session.protocol >= 31 { 4 } else { 3 };
-        let mut ndx_in = NdxState::default();
+        // A done per phase, then its last (and from protocol 31 the goodbye's).
+        let last = self.session.later_phases() + 1 + usize::from(self.session.protocol >= 31);
+        let mut ndx_in = self.session.ndx();
+        let iflags = self.session.iflags_follow();
         let mut dones = 0;
         let next = |ndx: i32| -> io::Result<Pending> {
             let p = pending
@@ -520,7 +526,7 @@ impl<'a, W: Write + Send> Incoming<'a, W> {
             Ok(p)
         };
         loop {
-            let r = match read_request(input, &mut ndx_in) {
+            let r = match read_request(input, &mut ndx_in, iflags) {
                 Ok(r) => r,
                 Err(e) => match no_send(&e) {
                     Some(n) => {
@@ -1049,6 +1055,9 @@ impl<'a, W: Write + Send> Recv<'a, W> {
         if let (Some(log), Some(e)) = (self.log, self.list.get(ndx as usize)) {
             log.entry(iflags, e, false);
         }
+        if !self.session.iflags_follow() {
+            return self.tell_as_text(ndx, iflags, None);
+        }
         let all = self.req.itemize > 1 || self.req.verbose > 1;
         if iflags & itemize::SIGNIFICANT == 0 && !all {
             return Ok(());
@@ -1057,6 +1066,36 @@ impl<'a, W: Write + Send> Recv<'a, W> {
         self.ndx_out.put(&mut b, ndx);
         put_shortint(&mut b, iflags as u16);
         self.out().write_all(&b)
+    }
+
+    /// Protocol 28, which has no item flags: with `-v` rsync's generator says itself
+    /// what it made without data: `NAME/` for a folder made or changed, `NAME ->
+    /// TARGET` for a symlink made, `NAME` for a device or special file made, `NAME =>
+    /// FIRST` for a hard link made; nothing for a file whose attributes alone changed.
+    fn tell_as_text(&mut self, ndx: i32, iflags: u32, first: Option<&[u8]>) -> io::Result<()> {
+        let Some(e) = self.list.get(ndx as usize) else {
+            return Ok(());
+        };
+        if self.req.verbose == 0 {
+            return Ok(());
+        }
+        let made = iflags & (itemize::IS_NEW | itemize::REPORT_CHANGE) != 0;
+        let name = String::from_utf8_lossy(&e.name);
+        let text = match (first, &e.link) {
+            (Some(first), _) if !first.is_empty() => {
+                format!("{name} => {}\n", String::from_utf8_lossy(first))
+            }
+            (Some(_), _) => return Ok(()),
+            (None, _) if e.is_dir() && iflags & itemize::SIGNIFICANT != 0 => format!("{name}/\n"),
+            (None, Some(target)) if made => {
+                format!("{name} -> {}\n", String::from_utf8_lossy(target))
+            }
+            (None, None) if made && !e.is_dir() && e.mode & 0o170000 != 0o100000 => {
+                format!("{name}\n")
+            }
+            _ => return Ok(()),
+        };
+        self.out().message(Tag::Info, text.as_bytes())
     }
 
     /// Whether the entry's mtime is kept: `-t`, but for folders with `-O` and symlinks
@@ -1148,6 +1187,9 @@ impl<'a, W: Write + Send> Recv<'a, W> {
     /// Sends the flags of a hard link made (or found) here, with the name of its group's
     /// first, which the client shows as `=> NAME`.
     fn tell_link(&mut self, ndx: i32, iflags: u32, first: &[u8]) -> io::Result<()> {
+        if !self.session.iflags_follow() {
+            return self.tell_as_text(ndx, iflags, Some(first));
+        }
         let mut b = Vec::new();
         self.ndx_out.put(&mut b, ndx);
         put_shortint(&mut b, (iflags | itemize::XNAME_FOLLOWS) as u16);
@@ -1505,7 +1547,7 @@ impl<'a, W: Write + Send> Recv<'a, W> {
             let same = h.size() == e.size
                 && if self.req.checksum {
                     self.sums.get(ndx as usize).copied().flatten()
-                        == Some(file_sum(&path, self.session.checksum).padded())
+                        == Some(file_sum(&path, self.session.checksum.for_list()).padded())
                 } else {
                     !self.req.ignore_times && (self.req.size_only || h.mtime() == e.mtime)
                 };
@@ -1548,12 +1590,17 @@ impl<'a, W: Write + Send> Recv<'a, W> {
         }
         let mut b = Vec::new();
         self.ndx_out.put(&mut b, ndx);
-        put_shortint(&mut b, iflags as u16);
-        if partial.is_some() {
-            b.push(super::partial::FNAMECMP_PARTIAL_DIR);
-        } else if let Some(found) = &alt_basis {
-            // rsync's FNAMECMP_BASIS_DIR_LOW plus the folder's place.
-            b.push(found.dir as u8);
+        // Protocol 28 has no item flags: the index alone asks for the data, and the
+        // basis is this side's own business.
+        let iflags_follow = self.session.iflags_follow();
+        if iflags_follow {
+            put_shortint(&mut b, iflags as u16);
+            if partial.is_some() {
+                b.push(super::partial::FNAMECMP_PARTIAL_DIR);
+            } else if let Some(found) = &alt_basis {
+                // rsync's FNAMECMP_BASIS_DIR_LOW plus the folder's place.
+                b.push(found.dir as u8);
+            }
         }
         if dry {
             if let Some(log) = self.log {
@@ -1671,7 +1718,7 @@ impl<'a, W: Write + Send> Recv<'a, W> {
         }
         let uid = (self.req.owner && self.am_root).then_some(e.uid);
         let gid = self.req.group.then_some(e.gid);
-        let fits = |want: Option<u32>, have: u32| want.map_or(true, |w| w == have);
+        let fits = |want: Option<u32>, have: u32| want.is_none_or(|w| w == have);
         let same = here.is_some_and(|h| fits(uid, h.uid()) && fits(gid, h.gid()));
         if (uid.is_some() || gid.is_some()) && !same {
             let _ = std::os::unix::fs::lchown(path, uid, gid);
@@ -1813,7 +1860,7 @@ impl<'a, W: Write + Send> Recv<'a, W> {
             }
             extras.push(listed_entry(rel, &meta));
         }
-        flist::sort(&mut extras);
+        extras.sort_by(|a, b| flist::compare_at(self.session.protocol, a, b));
         for e in extras.iter().rev() {
             let r = rel(&e.name)?;
             let meta = std::fs::symlink_metadata(self.full(Some(&r)))?;
@@ -1836,7 +1883,7 @@ impl<'a, W: Write + Send> Recv<'a, W> {
                         }
                     }
                 }
-                flist::sort(&mut inside);
+                inside.sort_by(|a, b| flist::compare_at(self.session.protocol, a, b));
                 for e in inside.iter().rev() {
                     let cr = rel(&e.name)?;
                     if let Ok(m) = std::fs::symlink_metadata(self.full(Some(&cr))) {
@@ -1856,7 +1903,7 @@ impl<'a, W: Write + Send> Recv<'a, W> {
                     &std::fs::symlink_metadata(child.path())?,
                 ));
             }
-            flist::sort(&mut inside);
+            inside.sort_by(|a, b| flist::compare_at(self.session.protocol, a, b));
             for e in inside.iter().rev() {
                 let cr = rel(&e.name)?;
                 let m = std::fs::symlink_metadata(self.full(Some(&cr)))?;
@@ -1899,6 +1946,22 @@ impl<'a, W: Write + Send> Recv<'a, W> {
 
     /// The client prints `*deleting` lines from these; a folder's name ends in a NUL.
     fn told_deleted(&mut self, name: &[u8], meta: &Metadata) -> io::Result<()> {
+        if !self.session.iflags_follow() {
+            // Protocol 28: rsync's generator prints the line itself.
+            if self.req.verbose == 0 && self.req.itemize == 0 {
+                return Ok(());
+            }
+            // With -i rsync 3.5.0's server leaves the name out of these lines at
+            // protocol 28 (its `%i %n` reads an empty name there): the client shows
+            // the same here.
+            let text = if self.req.itemize > 0 {
+                "*deleting  \n".to_string()
+            } else {
+                let slash = if meta.is_dir() { "/" } else { "" };
+                format!("deleting {}{slash}\n", String::from_utf8_lossy(name))
+            };
+            return self.out().message(Tag::Info, text.as_bytes());
+        }
         let mut body = name.to_vec();
         if meta.is_dir() {
             body.push(0);

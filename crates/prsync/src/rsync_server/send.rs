@@ -8,15 +8,16 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 
 use prtools_mapped::Mapped;
-use prtools_rsync_wire::codec::put_varlong;
+use prtools_rsync_wire::codec::{put_int, put_longint, put_varlong};
 use prtools_rsync_wire::delta::{self, Seed};
-use prtools_rsync_wire::flist::{put_id_list, Encoder};
+use prtools_rsync_wire::flist::{put_id_list_of, Encoder, Entry};
 use prtools_rsync_wire::handshake::{compat, Session};
 use prtools_rsync_wire::itemize;
 use prtools_rsync_wire::mux::Tag;
 use prtools_rsync_wire::ndx::{NdxState, NDX_DONE};
 use prtools_rsync_wire::server_request::ServerRequest;
 use prtools_rsync_wire::sums::{read_blocks, SumHead};
+use prtools_rsync_wire::PROTOCOL_OLDEST;
 
 use super::list::{list, How, Listed};
 use super::wire::{echo, filter_list, read_filters, read_request, send_ndx, Out};
@@ -39,7 +40,7 @@ pub(super) fn run<W: Write>(
     read: &Arc<AtomicU64>,
 ) -> io::Result<i32> {
     let started = std::time::Instant::now();
-    let filters = match filter_list(&read_filters(input)?) {
+    let filters = match filter_list(&read_filters(input, session.protocol)?) {
         Ok(f) => f,
         Err(what) => {
             out.error(&format!("rsync: [prsync --server] does not do {what} yet; hint: leave it out, or point --rsync-path at rsync"))?;
@@ -115,6 +116,7 @@ pub(super) fn run<W: Write>(
     let listed = list(
         &sources,
         &How {
+            protocol: session.protocol,
             recursive: req.recursive,
             dirs: req.dirs,
             relative: req.relative,
@@ -143,14 +145,35 @@ pub(super) fn run<W: Write>(
     let ignore = req.ignore_errors;
     let mut buf = Vec::new();
     let mut enc = Encoder::new(session.protocol, keep).varint_flags(session.varint_flags());
+    let old = session.protocol < PROTOCOL_OLDEST;
     for item in &listed.items {
         let start = buf.len();
-        enc.put(&mut buf, &item.entry);
-        if let Some(m) = item.mark {
-            mark(&mut buf, start, m, enc.form())?;
+        match (old, item.mark, item.inode) {
+            // Below 30 a hard link goes whole with its inode, and a folder without
+            // contents as a plain (not top) folder.
+            (true, Some(Mark::FirstLink | Mark::LaterLink(_)), Some((dev, ino))) => {
+                enc.put_linked(&mut buf, &item.entry, dev, ino)
+            }
+            (true, Some(Mark::ImpliedDir | Mark::NoContentDir), _) => {
+                let plain = Entry {
+                    top: false,
+                    ..item.entry.clone()
+                };
+                enc.put(&mut buf, &plain)
+            }
+            (true, _, _) => enc.put(&mut buf, &item.entry),
+            (false, Some(m), _) => {
+                enc.put(&mut buf, &item.entry);
+                mark(&mut buf, start, m, enc.form())?;
+            }
+            (false, None, _) => enc.put(&mut buf, &item.entry),
         }
-        if req.checksum && item.entry.is_file() && !matches!(item.mark, Some(Mark::LaterLink(_))) {
-            buf.extend_from_slice(&super::receive::file_sum(&item.path, session.checksum));
+        let abbreviated = !old && matches!(item.mark, Some(Mark::LaterLink(_)));
+        if req.checksum && item.entry.is_file() && !abbreviated {
+            buf.extend_from_slice(&super::receive::file_sum(
+                &item.path,
+                session.checksum.for_list(),
+            ));
         }
         if buf.len() >= 64 * 1024 {
             out.write_all(&buf)?;
@@ -165,14 +188,18 @@ pub(super) fn run<W: Write>(
     enc.end(&mut buf, end_bits);
     if !req.numeric_ids {
         if keep.uid {
-            put_id_list(&mut buf, &names(&listed, Ids::Users));
+            put_id_list_of(&mut buf, &names(&listed, Ids::Users), session.varints());
         }
         if keep.gid {
-            put_id_list(&mut buf, &names(&listed, Ids::Groups));
+            put_id_list_of(&mut buf, &names(&listed, Ids::Groups), session.varints());
         }
     }
+    if old {
+        // Below 30 the I/O error bits follow the lists.
+        put_int(&mut buf, if ignore { 0 } else { listed.io_error });
+    }
     out.write_all(&buf)?;
-    if !safe_flist && listed.io_error != 0 && !ignore {
+    if !old && !safe_flist && listed.io_error != 0 && !ignore {
         out.message(Tag::IoError, &listed.io_error.to_le_bytes())?;
     }
     out.flush()?;
@@ -183,15 +210,15 @@ pub(super) fn run<W: Write>(
     }
 
     let mut io_error = listed.io_error;
-    let (mut ndx_in, mut ndx_out) = (NdxState::default(), NdxState::default());
+    let (mut ndx_in, mut ndx_out) = (session.ndx(), session.ndx());
     let mut phase = 0;
     // One deflate coder for the session with -z: its tokens are one stream per file.
     let mut coder = session.compression.map(|c| c.encoder(session.protocol));
     loop {
-        let r = read_request(input, &mut ndx_in)?;
+        let r = read_request(input, &mut ndx_in, session.iflags_follow())?;
         if r.ndx == NDX_DONE {
             phase += 1;
-            if phase > 2 {
+            if phase > session.later_phases() {
                 break;
             }
             send_ndx(out, &mut ndx_out, NDX_DONE)?;
@@ -206,7 +233,7 @@ pub(super) fn run<W: Write>(
             ))
         })?;
         if r.iflags & itemize::TRANSFER == 0 || req.dry_run {
-            echo(out, &mut ndx_out, &r)?;
+            echo(out, &mut ndx_out, &r, session.iflags_follow())?;
             out.flush()?;
             continue;
         }
@@ -238,18 +265,21 @@ pub(super) fn run<W: Write>(
                         .as_bytes(),
                     )?;
                 }
-                out.message(Tag::NoSend, &r.ndx.to_le_bytes())?;
+                if !old {
+                    // Below 30 the receiver just never hears of it.
+                    out.message(Tag::NoSend, &r.ndx.to_le_bytes())?;
+                }
                 continue;
             }
         };
-        echo(out, &mut ndx_out, &r)?;
+        echo(out, &mut ndx_out, &r, session.iflags_follow())?;
         let mut b = Vec::new();
         head.put(&mut b);
         out.write_all(&b)?;
         delta::send_coded(out, &file, &blocks, Seed::from(session), coder.as_mut())?;
         out.flush()?;
     }
-    if io_error != listed.io_error && !ignore {
+    if io_error != listed.io_error && !ignore && !old {
         out.message(Tag::IoError, &io_error.to_le_bytes())?;
     }
     send_ndx(out, &mut ndx_out, NDX_DONE)?;
@@ -260,15 +290,22 @@ pub(super) fn run<W: Write>(
         .filter(|i| i.entry.is_file() || i.entry.is_link())
         .map(|i| i.entry.size)
         .sum();
+    // Protocol 28 has no list times; below 30 the numbers are longints.
     let mut b = Vec::new();
-    for n in [
+    let totals = [
         read.load(Ordering::Relaxed) as i64,
         out.written as i64,
         total_size as i64,
         build_ms,
         xfer_ms,
-    ] {
-        put_varlong(&mut b, n, 3);
+    ];
+    let count = if session.protocol >= 29 { 5 } else { 3 };
+    for n in &totals[..count] {
+        if old {
+            put_longint(&mut b, *n);
+        } else {
+            put_varlong(&mut b, *n, 3);
+        }
     }
     out.write_all(&b)?;
     out.flush()?;
@@ -283,7 +320,7 @@ pub(super) fn run<W: Write>(
 }
 
 fn expect_done(input: &mut impl Read, ndx_in: &mut NdxState) -> io::Result<()> {
-    let r = read_request(input, ndx_in)?;
+    let r = read_request(input, ndx_in, true)?;
     if r.ndx != NDX_DONE {
         return Err(prtools_rsync_wire::codec::invalid(format!(
             "file {} asked for at the end of the run",

@@ -125,11 +125,20 @@ impl<W: Write> Write for Out<W> {
 }
 
 /// Reads one filter list (rsync's `recv_filter_list`): length-prefixed rules up to a 0.
-pub(super) fn read_filters(r: &mut impl Read) -> io::Result<Vec<Vec<u8>>> {
-    let mut rules = Vec::new();
+/// Below protocol 29 the rules are rsync 2.6's: `+ ` or `- ` in front or not (an
+/// exclude), and `!` alone clears; they come back in today's form.
+pub(super) fn read_filters(r: &mut impl Read, protocol: i32) -> io::Result<Vec<Vec<u8>>> {
+    let mut rules: Vec<Vec<u8>> = Vec::new();
     loop {
         let len = get_int(r)?;
         if len == 0 {
+            if protocol < 29 {
+                for rule in &mut rules {
+                    if !(rule.starts_with(b"+ ") || rule.starts_with(b"- ") || rule == b"!") {
+                        rule.splice(0..0, *b"- ");
+                    }
+                }
+            }
             return Ok(rules);
         }
         if !(0..=8192).contains(&len) || rules.len() > 100_000 {
@@ -150,8 +159,13 @@ pub(super) struct Request {
     pub(super) xname: Option<Vec<u8>>,
 }
 
-/// The next index and its attributes, after any deletion totals.
-pub(super) fn read_request(input: &mut impl Read, ndx_in: &mut NdxState) -> io::Result<Request> {
+/// The next index and its attributes, after any deletion totals. Without `iflags`
+/// (protocol 28) only the index comes, and it asks for a transfer.
+pub(super) fn read_request(
+    input: &mut impl Read,
+    ndx_in: &mut NdxState,
+    iflags: bool,
+) -> io::Result<Request> {
     let ndx = loop {
         let ndx = ndx_in.get(input)?;
         if ndx >= 0 || ndx == NDX_DONE {
@@ -165,10 +179,14 @@ pub(super) fn read_request(input: &mut impl Read, ndx_in: &mut NdxState) -> io::
         }
         return Err(invalid(format!("an unexpected file index {ndx}")));
     };
-    if ndx == NDX_DONE {
+    if ndx == NDX_DONE || !iflags {
         return Ok(Request {
             ndx,
-            iflags: 0,
+            iflags: if ndx == NDX_DONE {
+                0
+            } else {
+                itemize::TRANSFER
+            },
             basis: None,
             xname: None,
         });
@@ -193,9 +211,18 @@ pub(super) fn read_request(input: &mut impl Read, ndx_in: &mut NdxState) -> io::
 }
 
 /// Sends an index and its attributes back.
-pub(super) fn echo(out: &mut impl Write, ndx_out: &mut NdxState, req: &Request) -> io::Result<()> {
+/// Without `iflags` (protocol 28) the index goes alone.
+pub(super) fn echo(
+    out: &mut impl Write,
+    ndx_out: &mut NdxState,
+    req: &Request,
+    iflags: bool,
+) -> io::Result<()> {
     let mut b = Vec::new();
     ndx_out.put(&mut b, req.ndx);
+    if !iflags {
+        return out.write_all(&b);
+    }
     put_shortint(&mut b, req.iflags as u16);
     if let Some(basis) = req.basis {
         b.push(basis);

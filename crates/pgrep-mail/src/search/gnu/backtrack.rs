@@ -214,7 +214,7 @@ impl Program {
                         if !longest {
                             return Some(at);
                         }
-                        if best.map_or(true, |b| at > b) {
+                        if best.is_none_or(|b| at > b) {
                             best = Some(at);
                         }
                         break;
