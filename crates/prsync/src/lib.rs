@@ -49,6 +49,7 @@ pub mod no_options;
 pub mod out_format;
 pub mod pace;
 pub mod progress_line;
+pub mod received_tree;
 pub mod receiver;
 pub mod remote;
 pub mod rsync_peer;

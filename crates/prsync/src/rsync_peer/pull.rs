@@ -46,6 +46,7 @@ use super::Voice;
 use crate::alt_dest::{AltDest, AltKind, Found, Level};
 use crate::cli::{DeleteMode, Options};
 use crate::idmap::{id_of, Ids};
+use crate::received_tree::{check_parents, children_of, parent_of, DirRules, Here};
 use crate::stats::Stats;
 
 /// rsync's I/O error bit for a general failure.
@@ -97,6 +98,9 @@ struct Pull<'a> {
     dry_made: HashSet<Vec<u8>>,
     /// With --delay-updates: each file received, where it waits, and where it goes.
     delayed: Vec<(PathBuf, PathBuf, Vec<u8>)>,
+    /// The rules in each folder here, with its per-folder merge files (None: the given
+    /// rules hold everywhere).
+    dir_rules: Option<DirRules>,
 }
 
 /// rsync's basis type for a file's copy in --partial-dir.
@@ -219,7 +223,7 @@ fn body(
         ..Stats::default()
     };
     flist::sort(&mut list);
-    check_parents(&list)?;
+    check_parents(&list, "server")?;
     let leaders = leaders_of(&list, &groups_of);
     report::banner(opts, true, list.len(), &**voice);
     if list.is_empty() {
@@ -313,6 +317,7 @@ fn body(
         sums,
         dry_made,
         delayed: Vec::new(),
+        dir_rules: DirRules::new(&opts.filters),
     };
     // --backup-dir: said as rsync's receiver says it once the list is in (-vv).
     if let Some(dir) = opts.backup.as_ref().and_then(|b| b.dir.as_ref()) {
@@ -519,49 +524,6 @@ fn leaders_of(list: &[Entry], groups_of: &HashMap<Vec<u8>, u32>) -> Vec<Option<u
             }
         })
         .collect()
-}
-
-/// The parent of a list name (`.` for a top-level one).
-fn parent_of(name: &[u8]) -> &[u8] {
-    match name.iter().rposition(|&c| c == b'/') {
-        Some(i) => &name[..i],
-        None => b".",
-    }
-}
-
-/// Refuses an entry whose parent is not a folder of the list (top-level ones sit in the
-/// destination itself).
-fn check_parents(list: &[Entry]) -> io::Result<()> {
-    let dirs: HashSet<&[u8]> = list
-        .iter()
-        .filter(|e| e.is_dir())
-        .map(|e| &e.name[..])
-        .collect();
-    for e in list.iter().filter(|e| e.name != b".") {
-        let parent = parent_of(&e.name);
-        if parent != b"." && !dirs.contains(parent) {
-            return Err(invalid(format!(
-                "the server sent {:?} inside something that is not a folder of the list",
-                String::from_utf8_lossy(&e.name)
-            )));
-        }
-    }
-    Ok(())
-}
-
-/// The names of the list that each folder holds.
-fn children_of(list: &[Entry]) -> HashMap<Vec<u8>, HashSet<Vec<u8>>> {
-    let mut map: HashMap<Vec<u8>, HashSet<Vec<u8>>> = HashMap::new();
-    for e in list.iter().filter(|e| e.name != b".") {
-        let base = match e.name.iter().rposition(|&c| c == b'/') {
-            Some(i) => e.name[i + 1..].to_vec(),
-            None => e.name.clone(),
-        };
-        map.entry(parent_of(&e.name).to_vec())
-            .or_default()
-            .insert(base);
-    }
-    map
 }
 
 impl Pull<'_> {
@@ -1507,51 +1469,28 @@ impl Pull<'_> {
     /// those of each merge file in this folder and the ones above it, read here as a
     /// receiving rsync reads them before it deletes (None: the given ones hold). A merge
     /// file reached through another user's symlink is not read (as the sender's are not).
-    fn filters_in(&self, name: &[u8]) -> Option<FilterList> {
-        let given = &self.opts.filters;
-        if !given.has_dir_merge() {
-            return None;
-        }
-        let mut list = given.clone();
-        let mut folders = vec![Vec::new()];
-        if name != b"." {
-            let mut at = Vec::new();
-            for part in name.split(|&b| b == b'/') {
-                if !at.is_empty() {
-                    at.push(b'/');
-                }
-                at.extend_from_slice(part);
-                folders.push(at.clone());
-            }
-        }
-        for folder in folders {
-            let dir = if folder.is_empty() {
-                self.path_of(b".")
+    fn filters_in(&mut self, name: &[u8]) -> Option<Arc<FilterList>> {
+        let mut rules = self.dir_rules.take()?;
+        let (dest, single_file) = (self.dest.clone(), self.single_file);
+        let path_of = |n: &[u8]| {
+            Ok(if n == b"." || single_file {
+                dest.clone()
             } else {
-                self.path_of(&folder)
-            };
-            let mut read = |file: &[u8]| {
-                let path = dir.join(OsStr::from_bytes(file));
-                crate::trust::check_destination(&path).ok()?;
-                std::fs::read(path).ok()
-            };
-            let full = std::path::absolute(&dir).unwrap_or_else(|_| dir.clone());
-            let mut long = Vec::new();
-            match list.enter_dir_at(
-                &folder,
-                Some(full.as_os_str().as_bytes()),
-                &mut read,
-                &mut long,
-            ) {
-                Ok(Some(inner)) => list = inner,
-                Ok(None) => {}
-                Err(e) => {
-                    let line = format!("prsync: in a merge file of \"{}\": {e}\n", dir.display());
-                    self.voice.err(line.as_bytes());
-                }
-            }
+                dest.join(OsStr::from_bytes(n))
+            })
+        };
+        let may_read = |path: &Path| crate::trust::check_destination(path).is_ok();
+        let here = Here {
+            path_of: &path_of,
+            may_read: &may_read,
+        };
+        let mut errors = Vec::new();
+        let list = rules.rules_in(name, &here, &mut errors).ok();
+        self.dir_rules = Some(rules);
+        for why in errors {
+            self.voice.err(format!("prsync: {why}\n").as_bytes());
         }
-        Some(list)
+        list
     }
 
     /// rsync's `delete_in_dir`: what is in this folder here but not in the list goes, in
@@ -1598,7 +1537,7 @@ impl Pull<'_> {
         flist::sort(&mut extras);
         let opts = self.opts;
         let merged = self.filters_in(name);
-        let filters = merged.as_ref().unwrap_or(&opts.filters);
+        let filters = merged.as_deref().unwrap_or(&opts.filters);
         for e in extras.iter().rev() {
             // What the rules exclude here is not the sender's to delete.
             if filters.is_protected(&e.name, e.is_dir()) {
@@ -1633,7 +1572,7 @@ impl Pull<'_> {
             let mut kept = false;
             let opts = self.opts;
             let merged = self.filters_in(name);
-            let filters = merged.as_ref().unwrap_or(&opts.filters);
+            let filters = merged.as_deref().unwrap_or(&opts.filters);
             for e in inside.iter().rev() {
                 // A protected name inside keeps it, and so the folder too.
                 if filters.is_protected_in_deleted_dir(&e.name, e.is_dir()) {
@@ -1732,45 +1671,4 @@ fn no_send(e: &io::Error) -> Option<i32> {
     e.get_ref()
         .and_then(|inner| inner.downcast_ref::<NoSend>())
         .map(|n| n.0)
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    fn entry(name: &str, mode: u32) -> Entry {
-        Entry {
-            name: name.as_bytes().to_vec(),
-            mode,
-            size: 0,
-            mtime: 0,
-            mtime_nsec: 0,
-            uid: 0,
-            gid: 0,
-            rdev: 0,
-            link: None,
-            top: false,
-        }
-    }
-
-    #[test]
-    fn an_entry_inside_a_listed_symlink_or_file_is_refused() {
-        let dir = 0o040755;
-        let fine = [
-            entry(".", dir),
-            entry("a", dir),
-            entry("a/f", 0o100644),
-            entry("top", 0o100644),
-        ];
-        assert!(check_parents(&fine).is_ok());
-        // "l" is a symlink in the list: a file below it would be written through it.
-        let through_link = [entry("l", 0o120777), entry("l/passwd", 0o100644)];
-        let err = check_parents(&through_link).unwrap_err();
-        assert!(err.to_string().contains("\"l/passwd\""), "{err}");
-        // A parent the list never named is refused too.
-        assert!(check_parents(&[entry("x/y", 0o100644)]).is_err());
-        let kids = children_of(&fine);
-        assert!(kids[&b"."[..]].contains(&b"a"[..]));
-        assert!(kids[&b"a"[..]].contains(&b"f"[..]));
-    }
 }

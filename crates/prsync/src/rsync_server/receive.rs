@@ -47,6 +47,7 @@ use super::log::ServerLog;
 use super::wire::{filter_list, no_send, read_filters, read_request, send_ndx, Heard, Out};
 use crate::exit;
 use crate::idmap::{id_of, Ids};
+use crate::received_tree::{check_parents, children_of, DirRules};
 use prtools_sync::filter::FilterList;
 
 /// rsync's I/O error bit for a general failure.
@@ -111,8 +112,9 @@ struct Recv<'a, W: Write> {
     log: Option<&'a ServerLog>,
     /// `--compare-dest`, `--copy-dest` or `--link-dest`, resolved below the destination.
     alt: Option<crate::alt_dest::AltDest>,
-    /// The rules in each folder, with its per-folder merge files.
-    rules_at: merge::RulesAt,
+    /// The rules in each folder, with its per-folder merge files (None: the client's
+    /// rules hold everywhere).
+    dir_rules: Option<DirRules>,
 }
 
 /// Receives what the client sends; returns the exit status.
@@ -244,7 +246,7 @@ pub(super) fn run<W: Write + Send, R: Read + Send>(
     }
     let sums: Vec<Option<[u8; 16]>> = received.iter().map(|r| r.checksum).collect();
     let list: Vec<Entry> = received.into_iter().map(|r| r.entry).collect();
-    check_parents(&list)?;
+    check_parents(&list, "client")?;
     let client_io_error =
         client_io_error | heard.lock().unwrap_or_else(|e| e.into_inner()).io_error;
 
@@ -296,8 +298,9 @@ pub(super) fn run<W: Write + Send, R: Read + Send>(
         am_root: unsafe { libc::geteuid() } == 0,
         log,
         alt: None,
-        rules_at: HashMap::new(),
+        dir_rules: None,
     };
+    recv.dir_rules = DirRules::new(&recv.filters);
     let mut created = false;
     if !list.is_empty() {
         match recv.local_name(typed)? {
@@ -877,49 +880,6 @@ fn id_map(ids: Ids, list: Vec<(u32, Vec<u8>)>) -> HashMap<u32, u32> {
             Some((id, local))
         })
         .collect()
-}
-
-/// The parent of a list name (`.` for a top-level one).
-fn parent_of(name: &[u8]) -> &[u8] {
-    match name.iter().rposition(|&c| c == b'/') {
-        Some(i) => &name[..i],
-        None => b".",
-    }
-}
-
-/// Refuses an entry whose parent is not a folder of the list (top-level ones sit in the
-/// destination itself).
-fn check_parents(list: &[Entry]) -> io::Result<()> {
-    let dirs: HashSet<&[u8]> = list
-        .iter()
-        .filter(|e| e.is_dir())
-        .map(|e| &e.name[..])
-        .collect();
-    for e in list.iter().filter(|e| e.name != b".") {
-        let parent = parent_of(&e.name);
-        if parent != b"." && !dirs.contains(parent) {
-            return Err(invalid(format!(
-                "the client sent {:?} inside something that is not a folder of the list",
-                String::from_utf8_lossy(&e.name)
-            )));
-        }
-    }
-    Ok(())
-}
-
-/// The names of the list that each folder holds.
-fn children_of(list: &[Entry]) -> HashMap<Vec<u8>, HashSet<Vec<u8>>> {
-    let mut map: HashMap<Vec<u8>, HashSet<Vec<u8>>> = HashMap::new();
-    for e in list.iter().filter(|e| e.name != b".") {
-        let base = match e.name.iter().rposition(|&c| c == b'/') {
-            Some(i) => e.name[i + 1..].to_vec(),
-            None => e.name.clone(),
-        };
-        map.entry(parent_of(&e.name).to_vec())
-            .or_default()
-            .insert(base);
-    }
-    map
 }
 
 fn rel(name: &[u8]) -> io::Result<RelPath> {
@@ -1989,40 +1949,6 @@ fn listed_entry(name: Vec<u8>, meta: &Metadata) -> Entry {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    fn entry(name: &str, mode: u32) -> Entry {
-        Entry {
-            name: name.as_bytes().to_vec(),
-            mode,
-            size: 0,
-            mtime: 0,
-            mtime_nsec: 0,
-            uid: 0,
-            gid: 0,
-            rdev: 0,
-            link: None,
-            top: false,
-        }
-    }
-
-    #[test]
-    fn a_client_cannot_write_through_a_symlink_or_file_it_sent() {
-        let dir = 0o040755;
-        let fine = [
-            entry(".", dir),
-            entry("a", dir),
-            entry("a/f", 0o100644),
-            entry("top", 0o100644),
-        ];
-        assert!(check_parents(&fine).is_ok());
-        // "l" is a symlink of the list: a file below it would be written through it.
-        let through_link = [entry("l", 0o120777), entry("l/authorized_keys", 0o100644)];
-        let err = check_parents(&through_link).unwrap_err();
-        assert!(err.to_string().contains("\"l/authorized_keys\""), "{err}");
-        // Nor below a file, nor below a folder the list never named.
-        assert!(check_parents(&[entry("f", 0o100644), entry("f/x", 0o100644)]).is_err());
-        assert!(check_parents(&[entry("x/y", 0o100644)]).is_err());
-    }
 
     #[test]
     fn sums_are_as_short_as_rsyncs_for_the_size() {

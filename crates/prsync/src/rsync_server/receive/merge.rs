@@ -1,8 +1,9 @@
 //! The receiving server's per-folder merge files (`dir-merge`, `-F`, `:C` with
 //! `--delete`): as rsync's receiver, it reads them from its own copy of each folder, and
 //! what they protect is not deleted (with `--delete-excluded`, what they exclude goes).
+//! The rules of each folder come from [`DirRules`](crate::received_tree::DirRules), shared
+//! with a `--wire=rsync` pull; here a merge file must also be inside `--confine-root`.
 
-use std::collections::HashMap;
 use std::ffi::OsStr;
 use std::io::{self, Write};
 use std::os::unix::ffi::OsStrExt;
@@ -11,59 +12,37 @@ use std::sync::Arc;
 use prtools_rsync_wire::mux::Tag;
 use prtools_sync::filter::FilterList;
 
-use super::{parent_of, rel, Recv};
-
-/// The rules in effect in each folder met so far, by its name in the list.
-pub(super) type RulesAt = HashMap<Vec<u8>, Arc<FilterList>>;
+use super::{rel, Recv};
+use crate::received_tree::Here;
 
 impl<W: Write + Send> Recv<'_, W> {
     /// The rules that hold in the folder `name` (`.` for the destination): the client's,
     /// with what the merge files of the folder and those above it add. `None` when the
-    /// client gave no per-folder merge files, and its rules hold everywhere.
+    /// client gave no per-folder merge files, and its rules hold everywhere. What a merge
+    /// file could not give is an I/O error, said as rsync's generator says it.
     pub(super) fn rules_in(&mut self, name: &[u8]) -> io::Result<Option<Arc<FilterList>>> {
-        if !self.filters.has_dir_merge() {
+        let Some(mut rules) = self.dir_rules.take() else {
             return Ok(None);
-        }
-        if let Some(list) = self.rules_at.get(name) {
-            return Ok(Some(list.clone()));
-        }
-        let above = match name {
-            b"." => Arc::new(self.filters.clone()),
-            _ => match self.rules_in(parent_of(name))? {
-                Some(list) => list,
-                None => return Ok(None),
-            },
         };
-        let (prefix, dir) = match name {
-            b"." => (&b""[..], self.full(None)),
-            _ => (name, self.full(Some(&rel(name)?))),
-        };
+        let dest = self.dest.clone();
         let req = self.req;
-        let mut read = |file: &[u8]| {
-            let path = dir.join(OsStr::from_bytes(file));
-            if !super::super::confined(req, &path)
-                || crate::trust::check_destination(&path).is_err()
-            {
-                return None;
-            }
-            std::fs::read(&path).ok()
+        let path_of = |n: &[u8]| {
+            Ok(match n {
+                b"." => dest.clone(),
+                _ => dest.join(OsStr::from_bytes(rel(n)?.as_bytes())),
+            })
         };
-        let full = std::path::absolute(&dir).unwrap_or_else(|_| dir.clone());
+        let may_read = |path: &std::path::Path| {
+            super::super::confined(req, path) && crate::trust::check_destination(path).is_ok()
+        };
+        let here = Here {
+            path_of: &path_of,
+            may_read: &may_read,
+        };
         let mut errors = Vec::new();
-        let result = above.enter_dir_at(
-            prefix,
-            Some(full.as_os_str().as_bytes()),
-            &mut read,
-            &mut errors,
-        );
-        let list = match result {
-            Ok(Some(list)) => Arc::new(list),
-            Ok(None) => above,
-            Err(e) => {
-                errors.push(format!("in a merge file of \"{}\": {e}", dir.display()));
-                above
-            }
-        };
+        let list = rules.rules_in(name, &here, &mut errors);
+        self.dir_rules = Some(rules);
+        let list = list?;
         for why in errors {
             self.io_error |= super::IOERR_GENERAL;
             self.out().message(
@@ -71,7 +50,6 @@ impl<W: Write + Send> Recv<'_, W> {
                 format!("rsync: [generator] {why}\n").as_bytes(),
             )?;
         }
-        self.rules_at.insert(name.to_vec(), list.clone());
         Ok(Some(list))
     }
 }
