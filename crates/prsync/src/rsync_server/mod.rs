@@ -42,7 +42,7 @@ mod send;
 mod wire;
 
 use std::ffi::OsString;
-use std::io::{self, BufReader, BufWriter, Read, Write};
+use std::io::{self, BufReader, BufWriter};
 use std::sync::atomic::AtomicU64;
 use std::sync::{Arc, Mutex};
 
@@ -210,7 +210,7 @@ pub fn serve(args: &[OsString]) -> i32 {
         )
     };
     match result {
-        Ok(code) => outlive_client(code, &session, req.sender, &mut input, &mut out),
+        Ok(code) => code,
         Err(e) => {
             if heard.lock().unwrap_or_else(|e| e.into_inner()).error_exit {
                 return exit::PARTIAL;
@@ -222,37 +222,6 @@ pub fn serve(args: &[OsString]) -> i32 {
             exit::PROTOCOL
         }
     }
-}
-
-/// How long a server that failed waits for its client to hang up (rsync's
-/// `noop_io_until_death` timeout).
-const CLIENT_GRACE: std::time::Duration = std::time::Duration::from_secs(60);
-
-/// Ends a session that failed as rsync's server does (`_exit_cleanup`): with its last
-/// messages flushed, it reads what the client still sends until the client hangs up. A
-/// server that exited at once broke the pipe under a client still writing (a
-/// `--files-from=-` list, say), which then died of that and could lose the error message
-/// that said why: seen under load, as "connection unexpectedly closed" in its place.
-/// Bounded by [`CLIENT_GRACE`]; the stream's own failures end at once, as rsync's.
-fn outlive_client(
-    code: i32,
-    session: &Session,
-    sender: bool,
-    input: &mut impl Read,
-    out: &mut wire::Out<impl Write>,
-) -> i32 {
-    let broken = matches!(code, 0 | 10 | exit::PROTOCOL | 19 | exit::SIGNAL | 30);
-    if broken || (session.protocol < 31 && sender) {
-        return code;
-    }
-    let _ = out.flush();
-    std::thread::spawn(move || {
-        std::thread::sleep(CLIENT_GRACE);
-        std::process::exit(code);
-    });
-    let mut buf = [0u8; 4096];
-    while matches!(input.read(&mut buf), Ok(n) if n > 0) {}
-    code
 }
 
 /// The first thing asked for that this server does not do.
