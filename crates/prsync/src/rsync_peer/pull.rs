@@ -46,7 +46,7 @@ use super::Voice;
 use crate::alt_dest::{AltDest, AltKind, Found, Level};
 use crate::cli::{DeleteMode, Options};
 use crate::idmap::{id_of, Ids};
-use crate::received_tree::{check_parents, children_of, parent_of, DirRules, Here};
+use crate::received_tree::{check_parents, children_of, parent_of};
 use crate::stats::Stats;
 
 /// rsync's I/O error bit for a general failure.
@@ -98,9 +98,6 @@ struct Pull<'a> {
     dry_made: HashSet<Vec<u8>>,
     /// With --delay-updates: each file received, where it waits, and where it goes.
     delayed: Vec<(PathBuf, PathBuf, Vec<u8>)>,
-    /// The rules in each folder here, with its per-folder merge files (None: the given
-    /// rules hold everywhere).
-    dir_rules: Option<DirRules>,
 }
 
 /// rsync's basis type for a file's copy in --partial-dir.
@@ -317,7 +314,6 @@ fn body(
         sums,
         dry_made,
         delayed: Vec::new(),
-        dir_rules: DirRules::new(&opts.filters),
     };
     // --backup-dir: said as rsync's receiver says it once the list is in (-vv).
     if let Some(dir) = opts.backup.as_ref().and_then(|b| b.dir.as_ref()) {
@@ -1469,28 +1465,55 @@ impl Pull<'_> {
     /// those of each merge file in this folder and the ones above it, read here as a
     /// receiving rsync reads them before it deletes (None: the given ones hold). A merge
     /// file reached through another user's symlink is not read (as the sender's are not).
-    fn filters_in(&mut self, name: &[u8]) -> Option<Arc<FilterList>> {
-        let mut rules = self.dir_rules.take()?;
-        let (dest, single_file) = (self.dest.clone(), self.single_file);
-        let path_of = |n: &[u8]| {
-            Ok(if n == b"." || single_file {
-                dest.clone()
-            } else {
-                dest.join(OsStr::from_bytes(n))
-            })
-        };
-        let may_read = |path: &Path| crate::trust::check_destination(path).is_ok();
-        let here = Here {
-            path_of: &path_of,
-            may_read: &may_read,
-        };
-        let mut errors = Vec::new();
-        let list = rules.rules_in(name, &here, &mut errors).ok();
-        self.dir_rules = Some(rules);
-        for why in errors {
-            self.voice.err(format!("prsync: {why}\n").as_bytes());
+    /// Each call reads the merge files as they are now, ancestors included: rsync's suite
+    /// (exclude-lsh, --delete-before) needs the rules of a folder whose merge file an
+    /// earlier deletion removed to go with it, which rules kept by folder
+    /// ([`DirRules`](crate::received_tree::DirRules), as the server's) did not do.
+    fn filters_in(&self, name: &[u8]) -> Option<FilterList> {
+        let given = &self.opts.filters;
+        if !given.has_dir_merge() {
+            return None;
         }
-        list
+        let mut list = given.clone();
+        let mut folders = vec![Vec::new()];
+        if name != b"." {
+            let mut at = Vec::new();
+            for part in name.split(|&b| b == b'/') {
+                if !at.is_empty() {
+                    at.push(b'/');
+                }
+                at.extend_from_slice(part);
+                folders.push(at.clone());
+            }
+        }
+        for folder in folders {
+            let dir = if folder.is_empty() {
+                self.path_of(b".")
+            } else {
+                self.path_of(&folder)
+            };
+            let mut read = |file: &[u8]| {
+                let path = dir.join(OsStr::from_bytes(file));
+                crate::trust::check_destination(&path).ok()?;
+                std::fs::read(path).ok()
+            };
+            let full = std::path::absolute(&dir).unwrap_or_else(|_| dir.clone());
+            let mut long = Vec::new();
+            match list.enter_dir_at(
+                &folder,
+                Some(full.as_os_str().as_bytes()),
+                &mut read,
+                &mut long,
+            ) {
+                Ok(Some(inner)) => list = inner,
+                Ok(None) => {}
+                Err(e) => {
+                    let line = format!("prsync: in a merge file of \"{}\": {e}\n", dir.display());
+                    self.voice.err(line.as_bytes());
+                }
+            }
+        }
+        Some(list)
     }
 
     /// rsync's `delete_in_dir`: what is in this folder here but not in the list goes, in
@@ -1537,7 +1560,7 @@ impl Pull<'_> {
         flist::sort(&mut extras);
         let opts = self.opts;
         let merged = self.filters_in(name);
-        let filters = merged.as_deref().unwrap_or(&opts.filters);
+        let filters = merged.as_ref().unwrap_or(&opts.filters);
         for e in extras.iter().rev() {
             // What the rules exclude here is not the sender's to delete.
             if filters.is_protected(&e.name, e.is_dir()) {
@@ -1572,7 +1595,7 @@ impl Pull<'_> {
             let mut kept = false;
             let opts = self.opts;
             let merged = self.filters_in(name);
-            let filters = merged.as_deref().unwrap_or(&opts.filters);
+            let filters = merged.as_ref().unwrap_or(&opts.filters);
             for e in inside.iter().rev() {
                 // A protected name inside keeps it, and so the folder too.
                 if filters.is_protected_in_deleted_dir(&e.name, e.is_dir()) {
