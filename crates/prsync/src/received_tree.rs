@@ -1,8 +1,10 @@
 //! What a receiver of rsync's protocol knows of the tree a list describes, shared by the
 //! two of them prsync has: `prsync --server` receiving from a stock client, and a
 //! `--wire=rsync` pull receiving from a stock server. Each checks that the sender's list
-//! is a tree (nothing below a symlink or a file), finds what each folder holds, and reads
-//! the per-folder merge files of its own copy of each folder before it deletes there.
+//! is a tree (nothing below a symlink or a file) and finds what each folder holds. The
+//! server also keeps the rules of each folder's merge files here ([`DirRules`]); the pull
+//! reads them afresh at each folder, which rsync's suite (exclude-lsh, `--delete-before`)
+//! showed it must: a folder's rules go once an earlier deletion removed its merge file.
 
 use std::collections::{HashMap, HashSet};
 use std::ffi::OsStr;
@@ -62,7 +64,8 @@ pub fn children_of(list: &[Entry]) -> HashMap<Vec<u8>, HashSet<Vec<u8>>> {
 /// have per-folder merge files (`dir-merge`, `-F`, `:C`): as rsync's receiver, the merge
 /// files of a folder's copy here and of those above it, which protect what they exclude
 /// from deletion (or, with `--delete-excluded`, let it go). Each folder's rules are kept,
-/// so that every merge file is read once, not once for each folder below it.
+/// so that every merge file is read once, not once for each folder below it: what
+/// `prsync --server` receiving does.
 pub struct DirRules {
     given: Arc<FilterList>,
     at: HashMap<Vec<u8>, Arc<FilterList>>,
