@@ -15,6 +15,7 @@ pub use user::LocalUser;
 pub mod rsync_wire;
 pub mod shrink;
 mod user;
+pub mod wire_compare;
 
 /// Every tool, as its binary and its package are named.
 pub const TOOLS: [&str; 5] = ["prsh", "prcp", "prsync", "prdist", "pgrep-mail"];
