@@ -58,8 +58,14 @@ impl SharedReads {
         let data = Arc::new(read()?);
         let mut kept = self.lock();
         if let Some(entry) = kept.files.get_mut(&ndx) {
-            // Another host read it too, at the same time: this host's read counts as taken.
+            // Another host read it too, at the same time: this host's read counts as taken,
+            // and the last host to take it lets it go, as in `take`.
             entry.taken += 1;
+            if entry.taken >= self.hosts {
+                let len = entry.data.len();
+                kept.files.remove(&ndx);
+                kept.bytes -= len;
+            }
             return Ok(data);
         }
         kept.bytes += data.len();
