@@ -264,26 +264,28 @@ fn what_the_server_does_not_do_ends_with_one_line_and_no_hang() {
         "{err}"
     );
     assert!(!tc.cluster.node_tmp(1).join("x").exists());
-    // What is refused after the handshake (client names below protocol 31) reaches the
-    // client on the stream, as an rsync error.
+    // What is refused after the handshake (a rule matched against the sender's absolute
+    // path) reaches the client by the remote shell's stderr, as rsync's server sends its
+    // errors. As rsync's sender, the server then hangs up without telling the client to
+    // exit, which names the closed stream.
     let node_src = tc.cluster.node_tmp(1).join("src");
     make_tree(&node_src);
-    let out = rsync(
-        &tc,
-        &prsync,
-        &["-a", "--protocol=30", "--files-from=-"],
-        "node1:/tmp/src/",
-        scratch.join("got").to_str().unwrap(),
-    );
-    assert_ne!(out.status.code(), Some(0));
-    let err = text(&out.stderr);
-    assert!(
-        err.contains(
-            "rsync: [prsync --server] does not do --files-from from the client below protocol 31 yet"
-        ),
-        "{err}"
-    );
-    assert!(!err.contains("panicked"), "{err}");
+    for protocol in ["--protocol=30", "--protocol=32"] {
+        let out = rsync(
+            &tc,
+            &prsync,
+            &["-a", protocol, "--filter=-/ /tmp/src/etc"],
+            "node1:/tmp/src/",
+            scratch.join("got").to_str().unwrap(),
+        );
+        let err = text(&out.stderr);
+        assert_eq!(out.status.code(), Some(12), "{protocol}: {err}");
+        assert!(
+            err.contains("rsync: [prsync --server] bad filter rule '-/ /tmp/src/etc': the '/' modifier (match the absolute path) is not supported; hint: anchor the pattern at the transfer root with a leading '/', or point --rsync-path at rsync\n"),
+            "{protocol}: {err}"
+        );
+        assert!(!err.contains("panicked"), "{err}");
+    }
     // A missing source is rsync's partial transfer, named as rsync names it.
     let want = rsync(
         &tc,

@@ -181,6 +181,20 @@ impl<R: Read, F: FnMut(Tag, Vec<u8>) -> io::Result<()>> Demux<R, F> {
     pub fn get_mut(&mut self) -> &mut R {
         &mut self.inner
     }
+
+    /// The stream under the frames, when no data frame is part-read: below protocol 31
+    /// an rsync client stops framing while it forwards `--files-from` names, so those
+    /// are read from here. An error if the last frame still holds data, which would be
+    /// read out of order.
+    pub fn between_frames(&mut self) -> io::Result<&mut R> {
+        if self.left > 0 {
+            return Err(io::Error::new(
+                io::ErrorKind::InvalidData,
+                format!("{} bytes of a data frame before unframed data", self.left),
+            ));
+        }
+        Ok(&mut self.inner)
+    }
 }
 
 impl<R: Read, F: FnMut(Tag, Vec<u8>) -> io::Result<()>> Read for Demux<R, F> {
@@ -288,5 +302,25 @@ mod tests {
             .read_exact(&mut one)
             .unwrap_err();
         assert_eq!(err.to_string(), "peer quit");
+    }
+
+    #[test]
+    fn unframed_data_is_read_only_after_a_whole_frame() {
+        let mut wire = Vec::new();
+        frame_data(&mut wire, b"abc");
+        wire.extend_from_slice(b"raw\0\0");
+        let mut demux = Demux::new(&wire[..], |_, _| Ok(()));
+        let mut two = [0u8; 2];
+        demux.read_exact(&mut two).unwrap();
+        assert!(demux.between_frames().is_err());
+        let mut one = [0u8; 1];
+        demux.read_exact(&mut one).unwrap();
+        let mut rest = Vec::new();
+        demux
+            .between_frames()
+            .unwrap()
+            .read_to_end(&mut rest)
+            .unwrap();
+        assert_eq!(rest, b"raw\0\0");
     }
 }

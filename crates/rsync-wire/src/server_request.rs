@@ -89,6 +89,9 @@ pub struct ServerRequest {
     /// server's line): what only root may set (owner, group, special bits, the type and
     /// number of a device) is kept in, and read from, the `user.rsync.%stat` attribute.
     pub fake_super: bool,
+    /// Where the server's messages go (`--stderr`, `--msgs2stderr`), when the client
+    /// named it; see [`Stderr::settle`].
+    pub stderr: Option<Stderr>,
     /// `--confine-root=DIR` (rrsync's): every path the server resolves stays inside it.
     pub confine_root: Option<String>,
     /// `--ignore-errors`.
@@ -140,6 +143,44 @@ pub enum BasisKind {
     Link,
 }
 
+/// Where a server's messages go: rsync's `--stderr` modes.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Stderr {
+    /// Errors and warnings on the server's own stderr, which the remote shell carries to
+    /// the client's (rsync's default since 3.2.4), the rest on the stream.
+    Errors,
+    /// Every message on stderr.
+    All,
+    /// Every message on the stream, for the client to print.
+    Client,
+}
+
+impl Stderr {
+    /// The mode a server uses: the one named, else errors on stderr, except that a client
+    /// below protocol 29 may not have set stderr up, so it gets all on the stream.
+    pub fn settle(named: Option<Stderr>, protocol: i32) -> Stderr {
+        match named {
+            Some(mode) => mode,
+            None if protocol <= 28 => Stderr::Client,
+            None => Stderr::Errors,
+        }
+    }
+
+    /// `--stderr`'s value, abbreviated as rsync takes it.
+    fn parse(value: &str) -> Option<Stderr> {
+        let named = |word: &str| !value.is_empty() && word.starts_with(value);
+        if named("errors") {
+            Some(Stderr::Errors)
+        } else if named("all") {
+            Some(Stderr::All)
+        } else if named("client") {
+            Some(Stderr::Client)
+        } else {
+            None
+        }
+    }
+}
+
 /// When the receiving side deletes what the sender does not have.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub enum DeleteWhen {
@@ -180,19 +221,12 @@ const TAKES_VALUE: &[&str] = &[
     "--files-from",
     "--log-file",
     "--log-file-format",
+    "--stderr",
 ];
 
 /// Long options a server may take and do nothing about: they only change what it would
 /// print, or bounds it does not need to keep.
-const HARMLESS: &[&str] = &[
-    "--msgs2stderr",
-    "--no-msgs2stderr",
-    "--stats",
-    "--partial",
-    "--force",
-    "--use-qsort",
-    "--no-r",
-];
+const HARMLESS: &[&str] = &["--stats", "--partial", "--force", "--use-qsort", "--no-r"];
 
 impl ServerRequest {
     /// Parses the arguments after the program name (`--server` first). `None` when they
@@ -325,6 +359,12 @@ impl ServerRequest {
                         Ok(n) => req.checksum_seed = Some(n),
                         Err(_) => req.unsupported.push(arg.to_string()),
                     },
+                    ("--msgs2stderr", None) => req.stderr = Some(Stderr::All),
+                    ("--no-msgs2stderr", None) => req.stderr = Some(Stderr::Client),
+                    ("--stderr", Some(mode)) => match Stderr::parse(mode) {
+                        Some(mode) => req.stderr = Some(mode),
+                        None => req.unsupported.push(arg.to_string()),
+                    },
                     (n, None) if HARMLESS.contains(&n) => {}
                     _ => req.unsupported.push(arg.to_string()),
                 }
@@ -425,6 +465,26 @@ pub fn read_protected_args(r: &mut impl std::io::Read) -> std::io::Result<Vec<St
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn where_messages_go_is_read_as_rsync_reads_it() {
+        let mode = |args: &[&str]| {
+            let mut all = vec!["--server"];
+            all.extend_from_slice(args);
+            all.extend_from_slice(&["-r", ".", "d"]);
+            ServerRequest::parse(&all).unwrap().stderr
+        };
+        assert_eq!(mode(&[]), None);
+        assert_eq!(mode(&["--msgs2stderr"]), Some(Stderr::All));
+        assert_eq!(mode(&["--no-msgs2stderr"]), Some(Stderr::Client));
+        assert_eq!(mode(&["--stderr=c"]), Some(Stderr::Client));
+        assert_eq!(mode(&["--stderr", "errors"]), Some(Stderr::Errors));
+        assert_eq!(Stderr::settle(None, 28), Stderr::Client);
+        assert_eq!(Stderr::settle(None, 29), Stderr::Errors);
+        assert_eq!(Stderr::settle(Some(Stderr::All), 28), Stderr::All);
+        let bad = ServerRequest::parse(&["--server", "--stderr=x", "-r", ".", "d"]).unwrap();
+        assert_eq!(bad.unsupported, vec!["--stderr=x".to_string()]);
+    }
 
     #[test]
     fn a_stock_push_and_pull_read_back() {

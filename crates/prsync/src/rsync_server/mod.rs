@@ -7,7 +7,10 @@
 //! adds its option bundle, `.` and the paths, which is how [`main`](crate) tells the two
 //! apart. The protocol pieces are crate prtools-rsync-wire's; this module runs the
 //! server's roles on stdin and stdout: after the handshake every byte goes in rsync's
-//! frames, and errors reach the client as error frames, which it prints as its own.
+//! frames (but `--files-from` names below protocol 31, as rsync sends them). Errors and
+//! warnings go to stderr, which the remote shell carries to the client's, as rsync 3.2.4
+//! and later send them (`--stderr=errors`; on the stream as error frames with
+//! `--stderr=client`, or for a client below protocol 29).
 //!
 //! Both roles speak protocols 28 to 32 (below 30 as rsync 2.6 does: MD4 sums, no
 //! negotiation, and at 28 no item flags, so that with `-v` the server prints its own
@@ -52,7 +55,7 @@ use prtools_rsync_wire::handshake::{HandshakeError, Session};
 use prtools_rsync_wire::mux::Demux;
 use prtools_rsync_wire::negotiate::Wants;
 use prtools_rsync_wire::server_handshake;
-use prtools_rsync_wire::server_request::{read_protected_args, DeleteWhen, ServerRequest};
+use prtools_rsync_wire::server_request::{read_protected_args, DeleteWhen, ServerRequest, Stderr};
 use prtools_rsync_wire::{PROTOCOL_NEWEST, PROTOCOL_OLDEST, PROTOCOL_OLDEST_SERVED};
 
 use crate::exit;
@@ -195,7 +198,7 @@ pub fn serve(args: &[OsString]) -> i32 {
         wire::on_message(tag, body, &heard_in)
     })
     .framed(session.client_frames());
-    let mut out = wire::Out::new(stdout);
+    let mut out = wire::Out::new(stdout).stderr(Stderr::settle(req.stderr, session.protocol));
     let result = if req.sender {
         send::run(&req, &session, &mut input, &mut out, &read)
     } else {
@@ -209,7 +212,8 @@ pub fn serve(args: &[OsString]) -> i32 {
             &read,
         )
     };
-    match result {
+    let code = match result {
+        Ok(code) if finished(code) => return code,
         Ok(code) => code,
         Err(e) => {
             if heard.lock().unwrap_or_else(|e| e.into_inner()).error_exit {
@@ -218,11 +222,39 @@ pub fn serve(args: &[OsString]) -> i32 {
             let line = format!("rsync: [prsync --server] the rsync protocol broke: {e}");
             if out.error(&line).is_err() {
                 eprintln!("{line}");
+                return exit::PROTOCOL;
             }
             exit::PROTOCOL
         }
-    }
+    };
+    stop(&mut out, session.protocol, req.sender, code);
+    code
 }
+
+/// Whether a role's status is that of a transfer run to its goodbye (rsync's
+/// `shutting_down`): all is done, or some files failed or vanished. Any other status is a
+/// stop part-way, after an error line the client has yet to read.
+fn finished(code: i32) -> bool {
+    matches!(code, exit::OK | exit::PARTIAL | send::VANISHED)
+}
+
+/// Stops part-way as rsync's server does over a remote shell (`_exit_cleanup`, with
+/// its error lines already on stderr): from protocol 31 the receiver tells the client to
+/// exit with this status (`MSG_ERROR_EXIT`); a sender, or an older receiver before the
+/// transfer, only hangs up, and the client names the closed stream (status 12), as with
+/// rsync. Then it lingers a moment, as rsync's does, so that the client has read what
+/// was sent before the pipes close.
+fn stop<W: io::Write>(out: &mut wire::Out<W>, protocol: i32, sender: bool, code: i32) {
+    use std::io::Write;
+    if !sender && protocol >= 31 {
+        let _ = out.message(prtools_rsync_wire::mux::Tag::ErrorExit, &code.to_le_bytes());
+    }
+    let _ = out.flush();
+    std::thread::sleep(LINGER);
+}
+
+/// How long rsync's server waits before it closes after an error.
+const LINGER: std::time::Duration = std::time::Duration::from_millis(100);
 
 /// The first thing asked for that this server does not do.
 fn refused(req: &ServerRequest) -> Option<String> {

@@ -136,7 +136,9 @@ pub(super) fn run<W: Write + Send, R: Read + Send>(
                 filters.set_delete_excluded(req.delete_excluded);
             }
             Err(what) => {
-                out.error(&format!("rsync: [prsync --server] does not do {what} yet; hint: leave it out, or point --rsync-path at rsync"))?;
+                out.error(&format!(
+                    "rsync: [prsync --server] {what}, or point --rsync-path at rsync"
+                ))?;
                 out.flush()?;
                 return Ok(super::UNSUPPORTED);
             }
@@ -145,11 +147,6 @@ pub(super) fn run<W: Write + Send, R: Read + Send>(
     if let Some(file) = req.files_from.as_deref() {
         // `--files-from=HOST:FILE` on a push: the file is here, and the client builds
         // its list from the names this side sends.
-        if session.protocol < 31 {
-            out.error("rsync: [prsync --server] does not send --files-from names below protocol 31 yet; hint: use rsync 3.1 or later as the client, or point --rsync-path at rsync")?;
-            out.flush()?;
-            return Ok(super::UNSUPPORTED);
-        }
         let mut text = match std::fs::read(file) {
             Ok(t) => t,
             Err(e) => {
@@ -168,8 +165,14 @@ pub(super) fn run<W: Write + Send, R: Read + Send>(
         }
         let ends_in_nul = text.last().is_none_or(|&c| c == 0);
         text.extend_from_slice(if ends_in_nul { b"\0" } else { b"\0\0" });
-        out.write_all(&text)?;
-        out.flush()?;
+        if session.protocol < 31 {
+            // rsync's server turns its frames off to send these, and its client reads
+            // them so.
+            out.unframed(&text)?;
+        } else {
+            out.write_all(&text)?;
+            out.flush()?;
+        }
     }
     if let Some(log) = log {
         log.line("receiving file list");

@@ -13,7 +13,7 @@ use prtools_rsync_wire::delta::{self, Seed};
 use prtools_rsync_wire::flist::{put_id_list_of, Encoder, Entry};
 use prtools_rsync_wire::handshake::{compat, Session};
 use prtools_rsync_wire::itemize;
-use prtools_rsync_wire::mux::Tag;
+use prtools_rsync_wire::mux::{Demux, Tag};
 use prtools_rsync_wire::ndx::{NdxState, NDX_DONE};
 use prtools_rsync_wire::server_request::ServerRequest;
 use prtools_rsync_wire::sums::{read_blocks, SumHead};
@@ -29,13 +29,13 @@ use prtools_rsync_wire::flist_links::{mark, Mark};
 const IOERR_GENERAL: i32 = 1;
 const IOERR_VANISHED: i32 = 2;
 /// rsync's exit status when some sources vanished.
-const VANISHED: i32 = 24;
+pub(super) const VANISHED: i32 = 24;
 
 /// Sends what the client asked for; returns the exit status.
-pub(super) fn run<W: Write>(
+pub(super) fn run<W: Write, R: Read, F: FnMut(Tag, Vec<u8>) -> io::Result<()>>(
     req: &ServerRequest,
     session: &Session,
-    input: &mut impl Read,
+    input: &mut Demux<R, F>,
     out: &mut Out<W>,
     read: &Arc<AtomicU64>,
 ) -> io::Result<i32> {
@@ -43,7 +43,9 @@ pub(super) fn run<W: Write>(
     let filters = match filter_list(&read_filters(input, session.protocol)?) {
         Ok(f) => f,
         Err(what) => {
-            out.error(&format!("rsync: [prsync --server] does not do {what} yet; hint: leave it out, or point --rsync-path at rsync"))?;
+            out.error(&format!(
+                "rsync: [prsync --server] {what}, or point --rsync-path at rsync"
+            ))?;
             out.flush()?;
             return Ok(super::UNSUPPORTED);
         }
@@ -66,10 +68,9 @@ pub(super) fn run<W: Write>(
     let sources = if let Some(from) = req.files_from.as_deref() {
         // --files-from: the names, relative to the one folder given.
         let names = match from {
+            // Below protocol 31 the client forwards the names outside its frames.
             "-" if session.protocol < 31 => {
-                out.error("rsync: [prsync --server] does not do --files-from from the client below protocol 31 yet; hint: use rsync 3.1 or later as the client, or point --rsync-path at rsync")?;
-                out.flush()?;
-                return Ok(super::UNSUPPORTED);
+                split_names(&read_names(input.between_frames()?)?, true, false)
             }
             "-" => split_names(&read_names(input)?, true, false),
             file => match std::fs::read(file) {

@@ -13,6 +13,7 @@ use prtools_rsync_wire::codec::{
 use prtools_rsync_wire::itemize;
 use prtools_rsync_wire::mux::{frame_data, write_message, Tag, DATA_FRAME};
 use prtools_rsync_wire::ndx::{NdxState, NDX_DEL_STATS, NDX_DONE};
+use prtools_rsync_wire::server_request::Stderr;
 use prtools_sync::filter::FilterList;
 
 /// What the client's message frames told.
@@ -70,14 +71,39 @@ pub(super) struct Out<W: Write> {
     buf: Vec<u8>,
     /// Bytes written so far, frames and all.
     pub(super) written: u64,
+    /// Which messages go to stderr instead of the stream.
+    stderr: Stderr,
 }
 
 impl<W: Write> Out<W> {
+    /// Frames on `inner`, with every message among them.
     pub(super) fn new(inner: W) -> Self {
         Out {
             inner,
             buf: Vec::new(),
             written: 0,
+            stderr: Stderr::Client,
+        }
+    }
+
+    /// Sends the messages `mode` names to this process's stderr, as rsync's server does
+    /// with errors: the remote shell carries them to the client's stderr even when the
+    /// client stops reading the stream (it died of a write to a server that stopped,
+    /// say), where a frame would be lost.
+    pub(super) fn stderr(mut self, mode: Stderr) -> Self {
+        self.stderr = mode;
+        self
+    }
+
+    fn on_stderr(&self, tag: Tag) -> bool {
+        let error = matches!(
+            tag,
+            Tag::Error | Tag::ErrorXfer | Tag::Warning | Tag::ErrorSocket | Tag::ErrorUtf8
+        );
+        match self.stderr {
+            Stderr::Errors => error,
+            Stderr::All => error || tag == Tag::Info,
+            Stderr::Client => false,
         }
     }
 
@@ -85,6 +111,11 @@ impl<W: Write> Out<W> {
     /// overtake its buffered data: a client shows `*deleting` lines before the lines of
     /// entries asked about earlier but not yet sent, as it does with rsync here.
     pub(super) fn message(&mut self, tag: Tag, body: &[u8]) -> io::Result<()> {
+        if self.on_stderr(tag) {
+            let mut err = io::stderr().lock();
+            err.write_all(body)?;
+            return err.flush();
+        }
         let mut out = Vec::new();
         write_message(&mut out, tag, body)?;
         self.written += out.len() as u64;
@@ -95,6 +126,15 @@ impl<W: Write> Out<W> {
     /// An error line for the client's stderr.
     pub(super) fn error(&mut self, line: &str) -> io::Result<()> {
         self.message(Tag::Error, format!("{line}\n").as_bytes())
+    }
+
+    /// Bytes outside the frames, after what is gathered: below protocol 31 rsync sends
+    /// `--files-from` names so, its framing off for them.
+    pub(super) fn unframed(&mut self, bytes: &[u8]) -> io::Result<()> {
+        self.send()?;
+        self.written += bytes.len() as u64;
+        self.inner.write_all(bytes)?;
+        self.inner.flush()
     }
 
     fn send(&mut self) -> io::Result<()> {
@@ -254,14 +294,13 @@ impl<R: Read> Read for Counting<R> {
     }
 }
 
-/// The client's rules as prsync's filter list. Per-folder merge files (`dir-merge`, `-F`,
+/// The client's rules as prsync's filter list, or why one is not taken (a stock client
+/// sends only rules rsync parses, so that is one prsync does not do). Per-folder merge files (`dir-merge`, `-F`,
 /// `:C`) stay in it, to be read by the side that walks the tree, as rsync does.
 pub(super) fn filter_list(rules: &[Vec<u8>]) -> Result<FilterList, String> {
     let mut list = FilterList::new();
     for rule in rules {
-        let shown = String::from_utf8_lossy(rule).into_owned();
-        list.push_filter(rule)
-            .map_err(|e| format!("the filter rule {shown:?}: {e}"))?;
+        list.push_filter(rule).map_err(|e| e.to_string())?;
     }
     Ok(list)
 }

@@ -1,0 +1,211 @@
+//! `--files-from` through `prsync --server`, both ways, at the protocols stock clients
+//! speak: from protocol 31 the names travel in rsync's frames, below it outside them (the
+//! client's list on a pull, the host's list on a push). And a server that stops part-way
+//! ends as rsync's does: the client prints the server's error line and exits with its
+//! status, with no hang.
+//!
+//! Each case runs the stock rsync client twice from the same state: once with rsync on
+//! the host, once with prsync there (`--rsync-path`).
+
+use std::io::Write;
+use std::path::Path;
+use std::process::{Command, Output, Stdio};
+
+use prtools_tests::rsync_wire::{make_tree, shell, snapshot};
+use prtools_tests::{bin, text, TestCluster};
+
+/// The names both clients are given: a file, a symlink, a name with a space, a folder.
+const NAMES: &str = "etc/hosts\nhosts\netc/conf.d/app with space.conf\nempty\n";
+
+/// The stock rsync client with `remote` as the host's rsync and `input` on its stdin.
+fn client(
+    tc: &TestCluster,
+    remote: &str,
+    args: &[&str],
+    from: &str,
+    to: &str,
+    input: &str,
+) -> Output {
+    let mut child = Command::new("rsync")
+        .arg("-e")
+        .arg(shell(tc))
+        .arg(format!("--rsync-path={remote}"))
+        .args(args)
+        .arg(from)
+        .arg(to)
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("rsync starts");
+    let mut stdin = child.stdin.take().unwrap();
+    let input = input.to_string();
+    let writer = std::thread::spawn(move || {
+        // A client that stopped early closes its stdin: that is its own failure to show.
+        let _ = stdin.write_all(input.as_bytes());
+    });
+    let out = child.wait_with_output().expect("rsync ends");
+    writer.join().unwrap();
+    out
+}
+
+/// What the two servers gave: status, the client's stdout (with `to`, the destination as
+/// the client named it, made the same) and the tree made.
+fn outcome(out: &Output, to: &str, dest: &Path) -> (Option<i32>, String, Vec<String>) {
+    let tree = if dest.exists() {
+        snapshot(dest)
+    } else {
+        Vec::new()
+    };
+    (
+        out.status.code(),
+        text(&out.stdout).replace(to, "DEST"),
+        tree,
+    )
+}
+
+fn prsync_there(tc: &TestCluster) -> String {
+    tc.host_path(&bin("prsync")).display().to_string()
+}
+
+#[test]
+fn a_files_from_pull_matches_rsync_at_every_protocol() {
+    let tc = TestCluster::start(1);
+    let scratch = tc.scratch("ff-pull");
+    let node = tc.cluster.node_tmp(1);
+    make_tree(&node);
+    let prsync = prsync_there(&tc);
+    for protocol in ["--protocol=29", "--protocol=30", "--protocol=32"] {
+        let args = ["-ai", protocol, "--files-from=-"];
+        let mut seen = Vec::new();
+        for remote in ["rsync", prsync.as_str()] {
+            let dest = scratch.join(format!("{protocol}-{}", seen.len()));
+            let out = client(
+                &tc,
+                remote,
+                &args,
+                "node1:/tmp/src/",
+                dest.to_str().unwrap(),
+                NAMES,
+            );
+            assert_eq!(
+                out.status.code(),
+                Some(0),
+                "{remote} {protocol}: {}",
+                text(&out.stderr)
+            );
+            seen.push(outcome(&out, dest.to_str().unwrap(), &dest));
+        }
+        assert_eq!(
+            seen[1], seen[0],
+            "prsync --server against rsync, {protocol}"
+        );
+        assert!(
+            seen[1].1.contains("etc/conf.d/app with space.conf"),
+            "{}",
+            seen[1].1
+        );
+    }
+}
+
+#[test]
+fn a_push_with_the_hosts_files_from_list_matches_rsync_at_every_protocol() {
+    let tc = TestCluster::start(1);
+    let scratch = tc.scratch("ff-push");
+    let src = make_tree(&scratch);
+    std::fs::write(tc.cluster.node_tmp(1).join("list"), NAMES).unwrap();
+    let prsync = prsync_there(&tc);
+    let from = format!("{}/", src.display());
+    for protocol in ["--protocol=29", "--protocol=30", "--protocol=32"] {
+        let args = ["-ai", protocol, "--files-from=node1:/tmp/list"];
+        let mut seen = Vec::new();
+        for remote in ["rsync", prsync.as_str()] {
+            let name = format!("{}-{}", &protocol[11..], seen.len());
+            let to = format!("node1:/tmp/{name}/");
+            let out = client(&tc, remote, &args, &from, &to, "");
+            assert_eq!(
+                out.status.code(),
+                Some(0),
+                "{remote} {protocol}: {}",
+                text(&out.stderr)
+            );
+            seen.push(outcome(
+                &out,
+                &format!("/tmp/{name}"),
+                &tc.cluster.node_tmp(1).join(name),
+            ));
+        }
+        assert_eq!(
+            seen[1], seen[0],
+            "prsync --server against rsync, {protocol}"
+        );
+        assert!(seen[1].1.contains("<f+++++++++ etc/hosts"), "{}", seen[1].1);
+    }
+}
+
+/// The server's error lines on `out`'s stderr (the client's own begin `rsync: connection`
+/// or `rsync error:`, and rsync's server adds its own `rsync error:` line too).
+fn failures(out: &Output) -> Vec<String> {
+    text(&out.stderr)
+        .lines()
+        .filter(|l| l.starts_with("rsync: [") && !l.contains("connection unexpectedly closed"))
+        .map(str::to_string)
+        .collect()
+}
+
+#[test]
+fn a_server_that_stops_part_way_ends_as_rsyncs_does() {
+    let tc = TestCluster::start(1);
+    let scratch = tc.scratch("ff-stop");
+    let src = make_tree(&scratch);
+    let from = format!("{}/", src.display());
+    std::fs::write(tc.cluster.node_tmp(1).join("afile"), "not a folder\n").unwrap();
+    let prsync = prsync_there(&tc);
+    for protocol in ["--protocol=30", "--protocol=32"] {
+        let mut seen = Vec::new();
+        for remote in ["rsync", prsync.as_str()] {
+            // A sender that stops: the --files-from base is not there (status 3 on the
+            // host). rsync's sender only hangs up, so the client, still sending its list,
+            // names the closed stream; the error line reaches it by the remote shell's
+            // stderr, never lost with the stream.
+            let dest = scratch.join(format!("{protocol}-{}", seen.len()));
+            let args = ["-a", protocol, "--files-from=-"];
+            let pull = client(
+                &tc,
+                remote,
+                &args,
+                "node1:/tmp/nowhere/",
+                dest.to_str().unwrap(),
+                NAMES,
+            );
+            // A receiver that stops: the destination's parent is a file.
+            let push = client(
+                &tc,
+                remote,
+                &["-a", protocol],
+                &from,
+                "node1:/tmp/afile/sub/",
+                "",
+            );
+            seen.push((
+                pull.status.code(),
+                failures(&pull),
+                push.status.code(),
+                failures(&push),
+            ));
+        }
+        assert_eq!(
+            seen[1], seen[0],
+            "prsync --server against rsync, {protocol}"
+        );
+        assert_eq!(seen[1].0, Some(12), "{protocol}");
+        assert_eq!(seen[1].1, ["rsync: [sender] change_dir \"/tmp/nowhere/\" failed: No such file or directory (2)"]);
+        // From protocol 31 the receiver's status reaches the client (MSG_ERROR_EXIT).
+        let status = if protocol.ends_with("32") { 3 } else { 12 };
+        assert_eq!(seen[1].2, Some(status), "{protocol}");
+        assert_eq!(
+            seen[1].3,
+            ["rsync: [Receiver] ERROR: cannot stat destination \"/tmp/afile/sub/\": Not a directory (20)"]
+        );
+    }
+}
