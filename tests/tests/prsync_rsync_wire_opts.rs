@@ -448,7 +448,8 @@ fn progress_prints_rsyncs_lines_both_ways() {
 }
 
 /// A pull stopped by a signal mid-file leaves no temp file, as rsync's receiver does, and
-/// exits 20; with `--partial` what came is kept under the file's name.
+/// exits 20; with `--partial` what came is kept under the file's name (also when `-T`
+/// put the temp file elsewhere), with `--partial-dir` in that folder.
 #[test]
 fn a_stopped_pull_leaves_no_temp_file() {
     let tc = TestCluster::start(1);
@@ -460,12 +461,18 @@ fn a_stopped_pull_leaves_no_temp_file() {
         .unwrap()
         .set_len(1 << 30)
         .unwrap();
+    let temps = scratch.join("temps");
+    std::fs::create_dir_all(&temps).unwrap();
+    let temp_dir = format!("--temp-dir={}", temps.display());
     for (name, args) in [
         ("plain", &["-a"][..]),
         ("partial", &["-a", "--partial"][..]),
+        ("partial-dir", &["-a", "--partial-dir=.part"][..]),
+        ("temp-dir", &["-a", "--partial", &temp_dir][..]),
     ] {
         let dest = scratch.join(name);
         std::fs::create_dir_all(&dest).unwrap();
+        let written_in = if name == "temp-dir" { &temps } else { &dest };
         let mut child = prtools_tests::spawn(
             tc.prsync()
                 .arg("--wire=rsync")
@@ -473,7 +480,7 @@ fn a_stopped_pull_leaves_no_temp_file() {
                 .arg("node1:/tmp/big/")
                 .arg(format!("{}/", dest.display())),
         );
-        prtools_tests::wait_for_temp_file(&dest, ".big.bin.", 1 << 20);
+        prtools_tests::wait_for_temp_file(written_in, ".big.bin.", 1 << 20);
         // SAFETY: kill with a valid pid and signal number.
         unsafe { libc::kill(child.id() as i32, libc::SIGTERM) };
         let status = child.wait().unwrap();
@@ -482,13 +489,22 @@ fn a_stopped_pull_leaves_no_temp_file() {
             .unwrap()
             .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
             .collect();
-        match name {
-            "plain" => assert!(left.is_empty(), "{left:?}"),
+        let kept_at = match name {
+            "plain" => {
+                assert!(left.is_empty(), "{left:?}");
+                continue;
+            }
+            "partial-dir" => {
+                assert_eq!(left, [".part"]);
+                dest.join(".part/big.bin")
+            }
             _ => {
                 assert_eq!(left, ["big.bin"]);
-                let kept = std::fs::metadata(dest.join("big.bin")).unwrap().len();
-                assert!(kept > 0 && kept < 1 << 30, "{kept}");
+                dest.join("big.bin")
             }
-        }
+        };
+        let kept = std::fs::metadata(&kept_at).unwrap().len();
+        assert!(kept > 0 && kept < 1 << 30, "{name}: {kept}");
     }
+    assert_eq!(std::fs::read_dir(&temps).unwrap().count(), 0);
 }

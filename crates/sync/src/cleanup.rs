@@ -110,12 +110,24 @@ pub(crate) fn forget(id: u64) {
 
 /// A temp file made by path, outside [`AtomicFile`](crate::AtomicFile) (the receiver of a
 /// pull over rsync's protocol writes so), listed while it lives: a stop signal removes it,
-/// or with `keep_as` (rsync's `--partial`) renames it to that name beside it. Dropping
+/// or with a [`StopKeep`] (rsync's `--partial`, `--partial-dir`) moves it there. Dropping
 /// the guard takes it off the list (the file was renamed into place or removed).
 pub struct ListedTemp {
     id: u64,
     /// The folder, open while the file is listed.
     _dir: std::fs::File,
+    /// The folder it would be kept in, when not its own, open while it is listed.
+    _keep_in: Option<std::fs::File>,
+}
+
+/// Where a listed temp file goes at a stop, instead of being removed.
+pub struct StopKeep<'a> {
+    /// The folder (the temp's own when `None`), opened when the temp is listed.
+    pub folder: Option<&'a std::path::Path>,
+    /// A folder inside it, made at the stop if missing (rsync's `--partial-dir`).
+    pub subdir: Option<&'a [u8]>,
+    /// The name it is kept under.
+    pub name: &'a [u8],
 }
 
 impl ListedTemp {
@@ -123,22 +135,34 @@ impl ListedTemp {
     pub fn new(
         dir: &std::path::Path,
         temp: &[u8],
-        keep_as: Option<&[u8]>,
+        keep: Option<StopKeep<'_>>,
     ) -> std::io::Result<Self> {
         use std::os::fd::AsRawFd;
         let folder = std::fs::File::open(dir)?;
+        // A keeping folder that cannot be opened (an absolute --partial-dir's parent that
+        // is missing) leaves the file to be removed, as rsync removes what it cannot keep.
+        let keep_in = keep
+            .as_ref()
+            .and_then(|k| k.folder)
+            .map(std::fs::File::open);
+        let keep = keep.filter(|_| !matches!(keep_in, Some(Err(_))));
+        let keep_in = keep_in.and_then(Result::ok);
         let id = register(folder.as_raw_fd(), temp);
-        if let Some(name) = keep_as {
+        if let Some(k) = keep {
             keep_on_stop(
                 id,
                 Keep {
-                    into: None,
-                    subdir: None,
-                    name: name.to_vec(),
+                    into: keep_in.as_ref().map(|f| f.as_raw_fd()),
+                    subdir: k.subdir.map(<[u8]>::to_vec),
+                    name: k.name.to_vec(),
                 },
             );
         }
-        Ok(ListedTemp { id, _dir: folder })
+        Ok(ListedTemp {
+            id,
+            _dir: folder,
+            _keep_in: keep_in,
+        })
     }
 }
 

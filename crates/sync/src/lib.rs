@@ -100,7 +100,7 @@ mod temp;
 
 pub use atomic::AtomicFile;
 pub use check::quick_check_matches;
-pub use cleanup::{remove_temps_on_signal, ListedTemp};
+pub use cleanup::{remove_temps_on_signal, ListedTemp, StopKeep};
 pub use entry::{Entry, Kind, Meta, Mtime, PERMISSION_BITS};
 pub use error::{raw_os_error, PathIoError};
 pub use hash::hash_reader;

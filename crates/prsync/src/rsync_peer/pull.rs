@@ -1279,20 +1279,39 @@ impl Pull<'_> {
                 .mode(0o600)
                 .open(&temp)?
         };
-        // A stop signal removes it (keeps it under the file's name, with --partial).
+        // A stop signal removes it, or with --partial keeps what came where an error
+        // keeps it (below): under the file's name, or in --partial-dir.
+        let file_dir = match path.parent() {
+            Some(d) if !d.as_os_str().is_empty() => d,
+            _ => Path::new("."),
+        };
+        let partial_dir = self.opts.partial_dir.as_deref().map(Path::as_os_str);
+        let keep = self.opts.partial.then(|| match partial_dir {
+            Some(d) if Path::new(d).is_absolute() => prtools_sync::StopKeep {
+                folder: Path::new(d).parent(),
+                subdir: Path::new(d).file_name().map(OsStr::as_bytes),
+                name: &base,
+            },
+            Some(d) => prtools_sync::StopKeep {
+                folder: Some(file_dir),
+                subdir: Some(d.as_bytes()),
+                name: &base,
+            },
+            None => prtools_sync::StopKeep {
+                folder: Some(file_dir),
+                subdir: None,
+                name: &base,
+            },
+        });
         let _listed = match (inplace, temp.parent()) {
-            (false, Some(dir)) => Some(prtools_sync::ListedTemp::new(
-                if dir.as_os_str().is_empty() {
+            (false, Some(dir)) => {
+                let dir = if dir.as_os_str().is_empty() {
                     Path::new(".")
                 } else {
                     dir
-                },
-                &temp_name,
-                self.opts
-                    .partial
-                    .then_some(base.as_slice())
-                    .filter(|_| temp_dir.is_none()),
-            )?),
+                };
+                Some(prtools_sync::ListedTemp::new(dir, &temp_name, keep)?)
+            }
             _ => None,
         };
         let mut w = Tally {
