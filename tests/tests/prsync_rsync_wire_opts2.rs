@@ -213,11 +213,13 @@ fn drifted(d: &Path) {
 }
 
 /// The formats tried: every escape a line of rsync's shows the same way whoever prints
-/// it, with %i and without (then `deleting NAME` for a deletion), with %o.
-const FORMATS: [&str; 3] = [
+/// it, with %i and without (then `deleting NAME` for a deletion), with %o, and %b (the
+/// bytes each file's transfer took on the stream).
+const FORMATS: [&str; 4] = [
     "--out-format=%o|%i|%n%L|%l|%f|%M|%B",
     "--out-format=[%n%L] %-10l.",
     "--out-format=%o %n",
+    "--out-format=%i %n %b",
 ];
 
 #[test]

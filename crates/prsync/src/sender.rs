@@ -516,7 +516,7 @@ impl Sender for LocalSender {
                 // The search needs the whole target at hand.
                 let data = Mapped::new(&file).map_err(at)?;
                 let delta = prtools_delta::delta(sig, &data);
-                let mut counter = Counting { inner: out, n: 0 };
+                let mut counter = prtools_rsync_wire::counted::Counted::new(out);
                 delta
                     .encode(&data, &mut counter)
                     .map_err(|e| io::Error::other(format!("'{}': {e}", path.display())))?;
@@ -524,12 +524,12 @@ impl Sender for LocalSender {
                     return Err(shrank(path));
                 }
                 if let Some(pacer) = &mut self.pacer {
-                    pacer.pace(counter.n, || {});
+                    pacer.pace(counter.count, || {});
                 }
                 Ok(Sent {
                     literal: delta.literal_len(),
                     matched: delta.copied_len(),
-                    wire: counter.n,
+                    wire: counter.count,
                     search: delta.search_stats(),
                 })
             }
@@ -598,24 +598,6 @@ impl Sender for LocalSender {
             wire: total,
             ..Sent::default()
         })
-    }
-}
-
-/// A writer that counts what passes through.
-struct Counting<'a> {
-    inner: &'a mut dyn Write,
-    n: u64,
-}
-
-impl Write for Counting<'_> {
-    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
-        let n = self.inner.write(buf)?;
-        self.n += n as u64;
-        Ok(n)
-    }
-
-    fn flush(&mut self) -> io::Result<()> {
-        self.inner.flush()
     }
 }
 

@@ -36,6 +36,7 @@ mod by_rolling;
 pub mod checksum;
 pub mod codec;
 pub mod compress;
+pub mod counted;
 pub mod deflate_tokens;
 pub mod delta;
 pub mod filters;

@@ -27,6 +27,7 @@ use std::sync::Arc;
 use prtools_mapped::Mapped;
 use prtools_rsync_wire::checksum::rolling;
 use prtools_rsync_wire::codec::{get_varlong, invalid, put_int, put_shortint, put_varint};
+use prtools_rsync_wire::counted::Counted;
 use prtools_rsync_wire::deflate_tokens::Decoder as TokenDecoder;
 use prtools_rsync_wire::delta;
 use prtools_rsync_wire::filters::put_rules;
@@ -1232,7 +1233,9 @@ impl Pull<'_> {
         let Some(req) = self.await_echo(input, ndx)? else {
             return Ok(());
         };
-        let echoed = SumHead::read(input)?;
+        // rsync's %b counts from here to the whole-file sum.
+        let mut input = Counted::new(input);
+        let echoed = SumHead::read(&mut input)?;
         if echoed != *head {
             return Err(invalid("the sender changed the block sums' shape".into()));
         }
@@ -1321,12 +1324,18 @@ impl Pull<'_> {
             matched: 0,
         };
         let checksum = self.session.checksum;
-        let result =
-            delta::receive_coded(input, basis, head, checksum, &mut w, self.coder.as_mut())
-                .and_then(|ok| {
-                    w.flush()?;
-                    Ok(ok)
-                });
+        let result = delta::receive_coded(
+            &mut input,
+            basis,
+            head,
+            checksum,
+            &mut w,
+            self.coder.as_mut(),
+        )
+        .and_then(|ok| {
+            w.flush()?;
+            Ok(ok)
+        });
         let (literal, matched) = (w.literal, w.matched);
         let written = literal + matched;
         let file = w.inner.into_inner().map_err(|e| e.into_error());
@@ -1416,7 +1425,11 @@ impl Pull<'_> {
         self.stats.transferred_size += e.size;
         self.stats.literal += literal;
         self.stats.matched += matched;
-        self.print(req.iflags, e);
+        let shown = Shown {
+            bytes: input.count,
+            ..Shown::received(e)
+        };
+        self.log.print(self.voice, req.iflags, e, &shown, None);
         if self.opts.progress {
             let done = crate::progress_line::Done {
                 size: e.size,

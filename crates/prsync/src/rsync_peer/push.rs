@@ -16,6 +16,7 @@ use prtools_mapped::Mapped;
 use prtools_rsync_wire::codec::{
     get_byte, get_int, get_shortint, get_varint, get_vstring, invalid, put_shortint, put_vstring,
 };
+use prtools_rsync_wire::counted::Counted;
 use prtools_rsync_wire::delta::{self, Seed};
 use prtools_rsync_wire::flist::Keep;
 use prtools_rsync_wire::handshake::{compat, Session};
@@ -256,7 +257,7 @@ fn session_body(
         if req.iflags & itemize::TRANSFER == 0 {
             let xname = req.xname.as_deref().unwrap_or_default();
             if log.shows_untransferred(req.iflags, item.entry.is_dir(), xname) {
-                print_item(&req, item, &log, &**voice);
+                print_item(&req, item, &log, &**voice, 0);
             }
             echo(out, &mut ndx_out, &req)?;
             continue;
@@ -267,7 +268,7 @@ fn session_body(
             ));
         }
         if opts.dry_run {
-            print_item(&req, item, &log, &**voice);
+            print_item(&req, item, &log, &**voice, 0);
             echo(out, &mut ndx_out, &req)?;
             continue;
         }
@@ -297,24 +298,26 @@ fn session_body(
                 continue;
             }
         };
-        echo(out, &mut ndx_out, &req)?;
+        let began = std::time::Instant::now();
+        let mut counted = Counted::new(&mut *out);
+        echo(&mut counted, &mut ndx_out, &req)?;
         let mut b = Vec::new();
         head.put(&mut b);
-        out.write_all(&b)?;
-        let began = std::time::Instant::now();
+        counted.write_all(&b)?;
         let sent = delta::send_coded(
-            out,
+            &mut counted,
             file.bytes(&small),
             &blocks,
             Seed::from(session),
             coder.as_mut(),
         )?;
+        let wrote = counted.count;
         let stats = &mut outcome.stats;
         stats.transferred += 1;
         stats.transferred_size += item.entry.size;
         stats.literal += sent.literal;
         stats.matched += sent.matched;
-        print_item(&req, item, &log, &**voice);
+        print_item(&req, item, &log, &**voice, wrote);
         if opts.progress {
             let done = crate::progress_line::Done {
                 size: item.entry.size,
@@ -474,12 +477,16 @@ pub(super) fn echo(out: &mut impl Write, ndx_out: &mut NdxState, req: &Request) 
     out.write_all(&b)
 }
 
-fn print_item(req: &Request, item: &Item, log: &Log, voice: &dyn Voice) {
+/// Prints `item`'s line; `bytes` is what its transfer wrote (`%b`).
+fn print_item(req: &Request, item: &Item, log: &Log, voice: &dyn Voice, bytes: u64) {
     log.print(
         voice,
         req.iflags,
         &item.entry,
-        &Shown::sent(item),
+        &Shown {
+            bytes,
+            ..Shown::sent(item)
+        },
         req.xname.as_deref(),
     );
 }

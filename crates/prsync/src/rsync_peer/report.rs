@@ -116,7 +116,7 @@ impl Log {
                 full_name: &shown.full,
                 link: &tail,
                 length: shown.length,
-                bytes: (iflags & itemize::TRANSFER != 0).then_some(e.size),
+                bytes: (iflags & itemize::TRANSFER != 0).then_some(shown.bytes),
                 checksum: None,
                 operation: if self.style.sending { "send" } else { "recv" },
                 mtime: e.mtime,
@@ -193,6 +193,10 @@ pub(super) struct Shown {
     pub(super) full: Vec<u8>,
     /// `%l`: the length as the sender's rsync has it (a folder's and a link's own size).
     pub(super) length: u64,
+    /// `%b`: the bytes the file's transfer took on the stream, as rsync counts them: from
+    /// its index when sending, from its block sums' head when receiving, to its
+    /// whole-file sum (none in a dry run).
+    pub(super) bytes: u64,
 }
 
 impl Shown {
@@ -201,6 +205,7 @@ impl Shown {
         Shown {
             full: e.name.clone(),
             length: e.size,
+            bytes: 0,
         }
     }
 
@@ -227,6 +232,7 @@ impl Shown {
         Shown {
             full: parts.join(&b'/'),
             length,
+            bytes: 0,
         }
     }
 }
