@@ -8,7 +8,7 @@ use std::path::Path;
 
 use prtools_tests::rsync_wire::{make_tree, set_old_times};
 use prtools_tests::wire_compare::*;
-use prtools_tests::{describe, text, TestCluster};
+use prtools_tests::{describe, run, text, TestCluster};
 
 /// A copy of `src`'s contents into `d`.
 fn copy_of(src: &Path) -> impl Fn(&Path) + '_ {
@@ -634,6 +634,51 @@ fn pull_temp_dir_does_what_rsyncs_does() {
         );
         assert_eq!(r.code, Some(0));
     }
+    // A folder that climbs with `..`: every file fails alone (rsync 3.5.0's mkstemp
+    // refuses the path) and the run goes on, status 23. A folder that is not there stops
+    // the run before anything is asked for, status 1, with rsync's line.
+    for (name, dir, status) in [("climbs", "../temp", 23), ("missing", "nowhere", 1)] {
+        let t = format!("--temp-dir={dir}");
+        let r = pull_both(
+            &tc,
+            &scratch,
+            name,
+            prep,
+            &["-ai", &t],
+            "SRC/",
+            "/tmp/tree/src",
+        );
+        assert_eq!(r.code, Some(status), "{name}");
+    }
+    let missing = run(tc
+        .prsync()
+        .args([
+            "--wire=rsync",
+            "-a",
+            "--temp-dir=nowhere",
+            "node1:/tmp/tree/src/",
+        ])
+        .arg(scratch.join("prsync-missing")));
+    assert!(
+        text(&missing.stderr).contains("The temp-dir does not exist: nowhere\n"),
+        "{}",
+        text(&missing.stderr)
+    );
+    let climbs = run(tc
+        .prsync()
+        .args([
+            "--wire=rsync",
+            "-a",
+            "--temp-dir=../temp",
+            "node1:/tmp/tree/src/",
+        ])
+        .arg(scratch.join("prsync-climbs")));
+    assert!(
+        text(&climbs.stderr).contains("/.big.txt.")
+            && text(&climbs.stderr).contains("failed: Invalid argument (22)"),
+        "{}",
+        text(&climbs.stderr)
+    );
 }
 
 #[test]

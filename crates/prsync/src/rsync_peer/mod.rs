@@ -577,6 +577,13 @@ fn session(
             Some(c) => Ok(c),
             None => Err(Ended::Hung),
         },
+        Err((e, _)) if e.get_ref().is_some_and(|i| i.is::<Fatal>()) => {
+            let fatal = e.get_ref().and_then(|i| i.downcast_ref::<Fatal>());
+            let (code, line) = fatal.map_or((exit::PROTOCOL, String::new()), |f| {
+                (f.code, f.line.clone())
+            });
+            Err(Ended::Failed(code, line))
+        }
         Err((e, error_exit)) => match (code, error_exit) {
             // This side failed first, and the server stopped because it hung up: what
             // failed here is the news.
@@ -593,6 +600,27 @@ fn session(
             )),
         },
     }
+}
+
+/// A run this side stops itself, as rsync's `exit_cleanup` after its own error line: the
+/// status and the line, carried in an `io::Error` up to [`session`].
+#[derive(Debug)]
+pub(super) struct Fatal {
+    pub(super) code: i32,
+    pub(super) line: String,
+}
+
+impl std::fmt::Display for Fatal {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.line)
+    }
+}
+
+impl std::error::Error for Fatal {}
+
+/// An error that stops the run with `code`, said as `line`.
+pub(super) fn fatal(code: i32, line: String) -> io::Error {
+    io::Error::other(Fatal { code, line })
 }
 
 /// Whether a session's error is this side's own (a file it could not read or write), not

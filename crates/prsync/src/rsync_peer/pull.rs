@@ -20,7 +20,7 @@ use std::fs::Metadata;
 use std::io::{self, Read, Write};
 use std::os::unix::ffi::OsStrExt;
 use std::os::unix::fs::{DirBuilderExt, FileTypeExt, MetadataExt, OpenOptionsExt, PermissionsExt};
-use std::path::{Path, PathBuf};
+use std::path::{Component, Path, PathBuf};
 use std::rc::Rc;
 use std::sync::Arc;
 
@@ -46,6 +46,7 @@ use super::report::{self, kind_of_entry, Log, Shown};
 use super::Voice;
 use crate::alt_dest::{AltDest, AltKind, Found, Level};
 use crate::cli::{DeleteMode, Options};
+use crate::exit;
 use crate::idmap::{id_of, Ids};
 use crate::received_tree::{check_parents, children_of, parent_of};
 use crate::stats::Stats;
@@ -316,6 +317,32 @@ fn body(
         dry_made,
         delayed: Vec::new(),
     };
+    // -T: the folder must be there before anything is asked for, as rsync's receiver
+    // checks it.
+    if let Some(dir) = &opts.temp_dir {
+        let shown = dir.display();
+        match std::fs::metadata(pull.root().join(dir)) {
+            Ok(m) if m.is_dir() => {}
+            Ok(_) => {
+                return Err(super::fatal(
+                    exit::SYNTAX,
+                    format!("The temp-dir is not a directory: {shown}"),
+                ))
+            }
+            Err(e) if e.kind() == io::ErrorKind::NotFound => {
+                return Err(super::fatal(
+                    exit::SYNTAX,
+                    format!("The temp-dir does not exist: {shown}"),
+                ))
+            }
+            Err(e) => {
+                return Err(super::fatal(
+                    exit::FILE_IO,
+                    format!("Failed to stat temp-dir {shown}: {}", super::os_text(&e)),
+                ))
+            }
+        }
+    }
     // --backup-dir: said as rsync's receiver says it once the list is in (-vv).
     if let Some(dir) = opts.backup.as_ref().and_then(|b| b.dir.as_ref()) {
         let mut shown = dir.as_os_str().as_bytes();
@@ -329,9 +356,10 @@ fn body(
         let said = opts.info.backup.map_or(opts.verbose > 1, |l| l > 0) && !opts.quiet;
         match std::fs::metadata(pull.root().join(dir)) {
             Ok(m) if !m.is_dir() => {
-                return Err(io::Error::other(format!(
-                    "The backup-dir is not a directory: {shown}"
-                )))
+                return Err(super::fatal(
+                    exit::SYNTAX,
+                    format!("The backup-dir is not a directory: {shown}"),
+                ))
             }
             Ok(_) if said => voice.out(format!("backup_dir is {shown}\n").as_bytes()),
             Err(_) if said => voice.out(format!("(new) backup_dir is {shown}\n").as_bytes()),
@@ -1268,19 +1296,54 @@ impl Pull<'_> {
         } else {
             path.with_file_name(OsStr::from_bytes(&temp_name))
         };
-        let file = if inplace {
+        let opened = if inplace {
             std::fs::OpenOptions::new()
                 .write(true)
                 .create(true)
                 .truncate(false)
                 .mode(0o600)
-                .open(&temp)?
+                .open(&temp)
+        } else if self
+            .opts
+            .temp_dir
+            .as_ref()
+            .is_some_and(|d| d.components().any(|c| c == Component::ParentDir))
+        {
+            // rsync 3.5.0 makes its temp files by a path that may not climb with `..`.
+            Err(io::Error::from_raw_os_error(libc::EINVAL))
         } else {
             std::fs::OpenOptions::new()
                 .write(true)
                 .create_new(true)
                 .mode(0o600)
-                .open(&temp)?
+                .open(&temp)
+        };
+        let file = match opened {
+            Ok(file) => file,
+            Err(err) => {
+                // One file fails, as with rsync's receiver: said, counted, its data read
+                // past, and the run goes on.
+                let call = if inplace { "open" } else { "mkstemp" };
+                self.voice.err(
+                    format!(
+                        "prsync: {call} \"{}\" failed: {}\n",
+                        temp.display(),
+                        super::os_text(&err)
+                    )
+                    .as_bytes(),
+                );
+                self.io_error |= IOERR_GENERAL;
+                let checksum = self.session.checksum;
+                delta::receive_coded(
+                    &mut input,
+                    basis,
+                    head,
+                    checksum,
+                    &mut io::sink(),
+                    self.coder.as_mut(),
+                )?;
+                return Ok(());
+            }
         };
         // A stop signal removes it, or with --partial keeps what came where an error
         // keeps it (below): under the file's name, or in --partial-dir.
