@@ -143,12 +143,14 @@ fn a_push_with_the_hosts_files_from_list_matches_rsync_at_every_protocol() {
     }
 }
 
-/// The server's error lines on `out`'s stderr (the client's own begin `rsync: connection`
-/// or `rsync error:`, and rsync's server adds its own `rsync error:` line too).
-fn failures(out: &Output) -> Vec<String> {
+/// The server's error lines on `out`'s stderr: those of its role (`[sender]` in a pull,
+/// `[Receiver]` in a push). The client's own (a closed stream, or a write that met one,
+/// whichever it hit first) name its roles, and rsync's server adds an `rsync error:` line.
+fn failures(out: &Output, role: &str) -> Vec<String> {
+    let mine = format!("rsync: [{role}] ");
     text(&out.stderr)
         .lines()
-        .filter(|l| l.starts_with("rsync: [") && !l.contains("connection unexpectedly closed"))
+        .filter(|l| l.starts_with(&mine))
         .map(str::to_string)
         .collect()
 }
@@ -189,9 +191,9 @@ fn a_server_that_stops_part_way_ends_as_rsyncs_does() {
             );
             seen.push((
                 pull.status.code(),
-                failures(&pull),
+                failures(&pull, "sender"),
                 push.status.code(),
-                failures(&push),
+                failures(&push, "Receiver"),
             ));
         }
         assert_eq!(
