@@ -12,6 +12,7 @@ use std::sync::OnceLock;
 pub use prtools_testcluster::Cluster;
 pub use user::LocalUser;
 
+pub mod rsync_server;
 pub mod rsync_wire;
 pub mod shrink;
 mod user;

@@ -8,7 +8,8 @@ use std::os::unix::fs::{symlink, MetadataExt, PermissionsExt};
 use std::path::Path;
 use std::process::{Command, Output};
 
-use prtools_tests::{assert_text_eq, bin, describe, run, text, TestCluster};
+use prtools_tests::rsync_server::{prsync_there, stock_client};
+use prtools_tests::{assert_text_eq, describe, run, text, TestCluster};
 
 /// A tree with what `rsync -a` keeps: nested files, modes, an owner that is not root's,
 /// an empty folder, symlinks (one dangling), a name with a space, a 600 KB file for the
@@ -95,23 +96,6 @@ fn snapshot(root: &Path) -> Vec<String> {
     out
 }
 
-/// The stock rsync client from `from` to `to` through the cluster's ssh, the host
-/// running `remote` as its rsync.
-fn rsync(tc: &TestCluster, remote: &str, args: &[&str], from: &str, to: &str) -> Output {
-    run(Command::new("rsync")
-        .arg("-e")
-        .arg(format!("ssh -F {}", tc.cluster.ssh_config().display()))
-        .arg(format!("--rsync-path={remote}"))
-        .args(args)
-        .arg(from)
-        .arg(to))
-}
-
-/// prsync as the host sees it.
-fn prsync_there(tc: &TestCluster) -> String {
-    tc.host_path(&bin("prsync")).display().to_string()
-}
-
 /// What the client printed, with the destination's name made the same.
 fn shown(out: &Output, from: &str, to: &str) -> String {
     text(&out.stdout).replace(from, to)
@@ -130,7 +114,7 @@ fn pushes_match_rsync(protocol: &[&str]) {
     let push = |remote: &str, args: &[&str], dest: &str| {
         let mut all = protocol.to_vec();
         all.extend_from_slice(args);
-        rsync(&tc, remote, &all, &from, &format!("node1:{dest}"))
+        stock_client(&tc, remote, &all, &from, &format!("node1:{dest}"))
     };
 
     let want = push("rsync", &["-ai"], "/tmp/by-rsync/");
@@ -209,7 +193,7 @@ fn pulls_match_rsync(protocol: &[&str]) {
     let pull = |remote: &str, args: &[&str], dest: &Path| {
         let mut all = protocol.to_vec();
         all.extend_from_slice(args);
-        rsync(&tc, remote, &all, "node1:/tmp/src/", dest.to_str().unwrap())
+        stock_client(&tc, remote, &all, "node1:/tmp/src/", dest.to_str().unwrap())
     };
     let (by_rsync, by_prsync) = (scratch.join("by-rsync"), scratch.join("by-prsync"));
     for args in [&["-ai"][..], &["-ai", "--delete", "--no-whole-file"]] {
@@ -256,7 +240,7 @@ fn what_the_server_does_not_do_ends_with_one_line_and_no_hang() {
     let prsync = prsync_there(&tc);
     let from = format!("{}/", src.display());
     // An option not built: refused by name before anything is written.
-    let out = rsync(&tc, &prsync, &["-a", "--sparse"], &from, "node1:/tmp/x/");
+    let out = stock_client(&tc, &prsync, &["-a", "--sparse"], &from, "node1:/tmp/x/");
     assert_ne!(out.status.code(), Some(0));
     let err = text(&out.stderr);
     assert!(
@@ -271,7 +255,7 @@ fn what_the_server_does_not_do_ends_with_one_line_and_no_hang() {
     let node_src = tc.cluster.node_tmp(1).join("src");
     make_tree(&node_src);
     for protocol in ["--protocol=30", "--protocol=32"] {
-        let out = rsync(
+        let out = stock_client(
             &tc,
             &prsync,
             &["-a", protocol, "--filter=-/ /tmp/src/etc"],
@@ -287,14 +271,14 @@ fn what_the_server_does_not_do_ends_with_one_line_and_no_hang() {
         assert!(!err.contains("panicked"), "{err}");
     }
     // A missing source is rsync's partial transfer, named as rsync names it.
-    let want = rsync(
+    let want = stock_client(
         &tc,
         "rsync",
         &["-a"],
         "node1:/tmp/missing",
         scratch.join("a").to_str().unwrap(),
     );
-    let got = rsync(
+    let got = stock_client(
         &tc,
         &prsync,
         &["-a"],
@@ -343,7 +327,7 @@ fn hard_links_filters_relative_paths_and_secluded_args_match_rsync() {
             } else {
                 "by-prsync"
             };
-            let push = rsync(&tc, remote, args, &from, &format!("node1:/tmp/{dest}/"));
+            let push = stock_client(&tc, remote, args, &from, &format!("node1:/tmp/{dest}/"));
             assert_eq!(
                 push.status.code(),
                 Some(0),
@@ -351,7 +335,7 @@ fn hard_links_filters_relative_paths_and_secluded_args_match_rsync() {
                 text(&push.stderr)
             );
             let pull_to = scratch.join(format!("pulled-{dest}"));
-            let pull = rsync(
+            let pull = stock_client(
                 &tc,
                 remote,
                 args,
@@ -408,14 +392,14 @@ fn hard_links_filters_relative_paths_and_secluded_args_match_rsync() {
         }
     }
     // -R: the path as named, its folders implied.
-    let r_want = rsync(
+    let r_want = stock_client(
         &tc,
         "rsync",
         &["-aiR"],
         "node1:/tmp/by-rsync/./etc/conf.d",
         scratch.join("r-rsync").to_str().unwrap(),
     );
-    let r_got = rsync(
+    let r_got = stock_client(
         &tc,
         &prsync,
         &["-aiR"],
@@ -445,7 +429,7 @@ fn prsyncs_rsync_wire_client_and_server_agree_with_rsync_on_both_ends() {
         if round == 1 {
             change(&src);
         }
-        let want = rsync(&tc, "rsync", args, &from, "node1:/tmp/by-rsync/");
+        let want = stock_client(&tc, "rsync", args, &from, "node1:/tmp/by-rsync/");
         assert_eq!(want.status.code(), Some(0), "{}", text(&want.stderr));
         let got = run(tc
             .prsync()

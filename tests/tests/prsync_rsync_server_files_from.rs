@@ -7,47 +7,15 @@
 //! Each case runs the stock rsync client twice from the same state: once with rsync on
 //! the host, once with prsync there (`--rsync-path`).
 
-use std::io::Write;
 use std::path::Path;
-use std::process::{Command, Output, Stdio};
+use std::process::Output;
 
-use prtools_tests::rsync_wire::{make_tree, shell, snapshot};
-use prtools_tests::{bin, text, TestCluster};
+use prtools_tests::rsync_server::{prsync_there, stock_client_fed};
+use prtools_tests::rsync_wire::{make_tree, snapshot};
+use prtools_tests::{text, TestCluster};
 
 /// The names both clients are given: a file, a symlink, a name with a space, a folder.
 const NAMES: &str = "etc/hosts\nhosts\netc/conf.d/app with space.conf\nempty\n";
-
-/// The stock rsync client with `remote` as the host's rsync and `input` on its stdin.
-fn client(
-    tc: &TestCluster,
-    remote: &str,
-    args: &[&str],
-    from: &str,
-    to: &str,
-    input: &str,
-) -> Output {
-    let mut child = Command::new("rsync")
-        .arg("-e")
-        .arg(shell(tc))
-        .arg(format!("--rsync-path={remote}"))
-        .args(args)
-        .arg(from)
-        .arg(to)
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("rsync starts");
-    let mut stdin = child.stdin.take().unwrap();
-    let input = input.to_string();
-    let writer = std::thread::spawn(move || {
-        // A client that stopped early closes its stdin: that is its own failure to show.
-        let _ = stdin.write_all(input.as_bytes());
-    });
-    let out = child.wait_with_output().expect("rsync ends");
-    writer.join().unwrap();
-    out
-}
 
 /// What the two servers gave: status, the client's stdout (with `to`, the destination as
 /// the client named it, made the same) and the tree made.
@@ -64,10 +32,6 @@ fn outcome(out: &Output, to: &str, dest: &Path) -> (Option<i32>, String, Vec<Str
     )
 }
 
-fn prsync_there(tc: &TestCluster) -> String {
-    tc.host_path(&bin("prsync")).display().to_string()
-}
-
 #[test]
 fn a_files_from_pull_matches_rsync_at_every_protocol() {
     let tc = TestCluster::start(1);
@@ -80,7 +44,7 @@ fn a_files_from_pull_matches_rsync_at_every_protocol() {
         let mut seen = Vec::new();
         for remote in ["rsync", prsync.as_str()] {
             let dest = scratch.join(format!("{protocol}-{}", seen.len()));
-            let out = client(
+            let out = stock_client_fed(
                 &tc,
                 remote,
                 &args,
@@ -122,7 +86,7 @@ fn a_push_with_the_hosts_files_from_list_matches_rsync_at_every_protocol() {
         for remote in ["rsync", prsync.as_str()] {
             let name = format!("{}-{}", &protocol[11..], seen.len());
             let to = format!("node1:/tmp/{name}/");
-            let out = client(&tc, remote, &args, &from, &to, "");
+            let out = stock_client_fed(&tc, remote, &args, &from, &to, "");
             assert_eq!(
                 out.status.code(),
                 Some(0),
@@ -172,7 +136,7 @@ fn a_server_that_stops_part_way_ends_as_rsyncs_does() {
             // stderr, never lost with the stream.
             let dest = scratch.join(format!("{protocol}-{}", seen.len()));
             let args = ["-a", protocol, "--files-from=-"];
-            let pull = client(
+            let pull = stock_client_fed(
                 &tc,
                 remote,
                 &args,
@@ -181,7 +145,7 @@ fn a_server_that_stops_part_way_ends_as_rsyncs_does() {
                 NAMES,
             );
             // A receiver that stops: the destination's parent is a file.
-            let push = client(
+            let push = stock_client_fed(
                 &tc,
                 remote,
                 &["-a", protocol],

@@ -6,7 +6,8 @@
 use std::path::Path;
 use std::process::{Command, Output};
 
-use prtools_tests::{assert_text_eq, bin, describe, run, text, TestCluster};
+use prtools_tests::rsync_server::{prsync_there, stock_client};
+use prtools_tests::{assert_text_eq, describe, run, text, TestCluster};
 
 /// A small tree: files at two depths, a symlink, a folder.
 fn make_tree(src: &Path) {
@@ -15,23 +16,6 @@ fn make_tree(src: &Path) {
     std::fs::write(src.join("d/b"), "bravo\n").unwrap();
     std::fs::write(src.join("d/e/c"), "charlie ".repeat(5000)).unwrap();
     std::os::unix::fs::symlink("a", src.join("l")).unwrap();
-}
-
-/// The stock rsync client from `from` to `to` through the cluster's ssh, the host
-/// running `remote` as its rsync.
-fn rsync(tc: &TestCluster, remote: &str, args: &[&str], from: &str, to: &str) -> Output {
-    run(Command::new("rsync")
-        .arg("-e")
-        .arg(format!("ssh -F {}", tc.cluster.ssh_config().display()))
-        .arg(format!("--rsync-path={remote}"))
-        .args(args)
-        .arg(from)
-        .arg(to))
-}
-
-/// prsync as the host sees it.
-fn prsync_there(tc: &TestCluster) -> String {
-    tc.host_path(&bin("prsync")).display().to_string()
 }
 
 /// A log's lines without their `DATE TIME [PID] ` stamps, with `mine` for `theirs`, the
@@ -68,7 +52,7 @@ fn log_file_on_a_push_is_written_as_rsyncs_server_writes_it() {
         args.push(format!("-M--log-file=/tmp/{who}.log"));
         args.extend(extra.iter().map(|s| s.to_string()));
         let args: Vec<&str> = args.iter().map(String::as_str).collect();
-        rsync(&tc, remote, &args, &from, &format!("node1:/tmp/{who}/"))
+        stock_client(&tc, remote, &args, &from, &format!("node1:/tmp/{who}/"))
     };
     for (round, extra) in [&[][..], &["-M--log-file-format=%o %n %l"]]
         .iter()
@@ -97,7 +81,7 @@ fn log_file_on_a_push_is_written_as_rsyncs_server_writes_it() {
     assert_eq!(log_lines(&node.join("by-prsync.log"), "", ""), want);
 
     // A log the server cannot open: one line, and nothing written.
-    let out = rsync(
+    let out = stock_client(
         &tc,
         &prsync,
         &["-a", "-M--log-file=/tmp/no-such-folder/x.log"],
@@ -152,9 +136,9 @@ fn partial_dir_partials_are_the_basis_and_are_removed_as_with_rsync() {
         assert!(copied.status.success());
     }
     let args = ["-ai", "--no-whole-file", "--stats", "--partial-dir=.part"];
-    let want = rsync(&tc, "rsync", &args, &from, "node1:/tmp/by-rsync/");
+    let want = stock_client(&tc, "rsync", &args, &from, "node1:/tmp/by-rsync/");
     assert_eq!(want.status.code(), Some(0), "{}", text(&want.stderr));
-    let got = rsync(&tc, &prsync, &args, &from, "node1:/tmp/by-prsync/");
+    let got = stock_client(&tc, &prsync, &args, &from, "node1:/tmp/by-prsync/");
     assert_eq!(got.status.code(), Some(0), "{}", text(&got.stderr));
     assert_eq!(text(&got.stderr), "");
     let items = |o: &Output| {
@@ -208,9 +192,9 @@ fn delay_updates_puts_files_in_place_at_the_end_as_rsync_does() {
             .unwrap();
     }
     let args = ["-ai", "--no-whole-file", "--stats", "--delay-updates"];
-    let want = rsync(&tc, "rsync", &args, &from, "node1:/tmp/by-rsync/");
+    let want = stock_client(&tc, "rsync", &args, &from, "node1:/tmp/by-rsync/");
     assert_eq!(want.status.code(), Some(0), "{}", text(&want.stderr));
-    let got = rsync(&tc, &prsync, &args, &from, "node1:/tmp/by-prsync/");
+    let got = stock_client(&tc, &prsync, &args, &from, "node1:/tmp/by-prsync/");
     assert_eq!(got.status.code(), Some(0), "{}", text(&got.stderr));
     assert_eq!(text(&got.stderr), "");
     let items = |o: &Output| {
@@ -236,7 +220,7 @@ fn delay_updates_puts_files_in_place_at_the_end_as_rsync_does() {
     );
 
     // With --delete the delay folders would be deleted too: refused in one line.
-    let out = rsync(
+    let out = stock_client(
         &tc,
         &prsync,
         &["-a", "--delay-updates", "--delete"],
@@ -343,7 +327,7 @@ fn basis_folders_on_a_push_leave_rsyncs_trees_and_lines() {
                 // One file is here already, with other data, to be replaced.
                 std::fs::create_dir_all(node.join(who)).unwrap();
                 std::fs::write(node.join(who).join("a"), "old").unwrap();
-                let out = rsync(&tc, remote, &args, &from, &format!("node1:/tmp/{who}/"));
+                let out = stock_client(&tc, remote, &args, &from, &format!("node1:/tmp/{who}/"));
                 assert_eq!(out.status.code(), Some(0), "{kind}: {}", text(&out.stderr));
                 outs.push(out);
             }
@@ -380,7 +364,7 @@ fn basis_folders_on_a_push_leave_rsyncs_trees_and_lines() {
 
     // Mixed options are refused in rsync's words, and nothing is written.
     let _ = std::fs::remove_dir_all(node.join("by-prsync"));
-    let out = rsync(
+    let out = stock_client(
         &tc,
         &prsync,
         &["-a", "--link-dest=/tmp/alt1", "--compare-dest=/tmp/alt2"],
@@ -415,9 +399,9 @@ fn keep_dirlinks_and_inplace_on_a_push_are_rsyncs() {
         std::fs::hard_link(dest.join("real/b"), dest.join("b-twin")).unwrap();
     }
     let args = ["-ai", "-K", "--inplace", "--no-whole-file"];
-    let want = rsync(&tc, "rsync", &args, &from, "node1:/tmp/by-rsync/");
+    let want = stock_client(&tc, "rsync", &args, &from, "node1:/tmp/by-rsync/");
     assert_eq!(want.status.code(), Some(0), "{}", text(&want.stderr));
-    let got = rsync(&tc, &prsync, &args, &from, "node1:/tmp/by-prsync/");
+    let got = stock_client(&tc, &prsync, &args, &from, "node1:/tmp/by-prsync/");
     assert_eq!(got.status.code(), Some(0), "{}", text(&got.stderr));
     assert_eq!(text(&got.stderr), "");
     assert!(items(&want).contains("d/e/c"), "{}", items(&want));
@@ -471,7 +455,7 @@ fn per_folder_merge_files_on_a_pull_are_read_as_rsync_reads_them() {
         for (remote, who) in [("rsync", "by-rsync"), (prsync.as_str(), "by-prsync")] {
             let to = scratch.join(who);
             let _ = std::fs::remove_dir_all(&to);
-            let out = rsync(
+            let out = stock_client(
                 &tc,
                 remote,
                 &args,
@@ -500,7 +484,7 @@ fn per_folder_merge_files_on_a_pull_are_read_as_rsync_reads_them() {
     // The rules were read: -F left out what the files exclude.
     let _ = std::fs::remove_dir_all(scratch.join("by-prsync"));
     let to = format!("{}/", scratch.join("by-prsync").display());
-    let out = rsync(&tc, &prsync, &["-a", "-F"], "node1:/tmp/merge-src/", &to);
+    let out = stock_client(&tc, &prsync, &["-a", "-F"], "node1:/tmp/merge-src/", &to);
     assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
     assert!(!scratch.join("by-prsync/x.o").exists());
     assert!(!scratch.join("by-prsync/d/x.tmp").exists());
@@ -535,7 +519,7 @@ fn per_folder_merge_files_on_a_push_protect_from_delete_as_with_rsync() {
             }
             let mut args = vec!["-ai"];
             args.extend(filters);
-            let out = rsync(&tc, remote, &args, &from, &format!("node1:/tmp/{who}/"));
+            let out = stock_client(&tc, remote, &args, &from, &format!("node1:/tmp/{who}/"));
             assert_eq!(
                 out.status.code(),
                 Some(0),
@@ -581,7 +565,7 @@ fn a_merge_file_outside_the_confine_root_is_not_read() {
     ] {
         let to = scratch.join("pulled");
         let _ = std::fs::remove_dir_all(&to);
-        let out = rsync(
+        let out = stock_client(
             &tc,
             &prsync,
             &[
@@ -623,7 +607,7 @@ fn copy_unsafe_links_on_a_pull_sends_what_they_point_to() {
     let prsync = prsync_there(&tc);
     let mut outs = Vec::new();
     for (remote, who) in [("rsync", "by-rsync"), (prsync.as_str(), "by-prsync")] {
-        let out = rsync(
+        let out = stock_client(
             &tc,
             remote,
             &["-ai", "--copy-unsafe-links"],

@@ -4,23 +4,20 @@
 //! tree and make the client print the same lines as with rsync on the host. Below 28 the
 //! server refuses in one line that names what it speaks.
 
-use std::process::{Command, Output};
+use std::process::Output;
 
+use prtools_tests::rsync_server::{prsync_there, stock_client};
 use prtools_tests::rsync_wire::{change_seeded_tree, seeded_tree, snapshot};
-use prtools_tests::{assert_text_eq, bin, run, text, TestCluster};
+use prtools_tests::{assert_text_eq, text, TestCluster};
 
 /// The stock rsync client through the cluster's ssh, the host running `remote`; without
 /// incremental recursion, which `prsync --server` never turns on (at 30 the banner of
 /// `-v` would differ; below 30 there is none).
 fn rsync(tc: &TestCluster, remote: &str, args: &[&str], from: &str, to: &str) -> Output {
-    run(Command::new("rsync")
-        .arg("-e")
-        .arg(format!("ssh -F {}", tc.cluster.ssh_config().display()))
-        .arg(format!("--rsync-path={remote}"))
-        .arg("--no-inc-recursive")
-        .args(args)
-        .arg(from)
-        .arg(to))
+    let args: Vec<&str> = std::iter::once("--no-inc-recursive")
+        .chain(args.iter().copied())
+        .collect();
+    stock_client(tc, remote, &args, from, to)
 }
 
 /// What the client printed before its totals, with the destination's name made the same.
@@ -50,7 +47,7 @@ fn pushes_match_rsync(protocol: i32) {
     let src = scratch.join("src");
     seeded_tree(&src, protocol as u64);
     let node = tc.cluster.node_tmp(1);
-    let prsync = tc.host_path(&bin("prsync")).display().to_string();
+    let prsync = prsync_there(&tc);
     let from = format!("{}/", src.display());
     let proto = format!("--protocol={protocol}");
     let push = |remote: &str, args: &[&str], dest: &str| {
@@ -138,7 +135,7 @@ fn pulls_match_rsync(protocol: i32) {
     let node = tc.cluster.node_tmp(1);
     let src = node.join("src");
     seeded_tree(&src, 100 + protocol as u64);
-    let prsync = tc.host_path(&bin("prsync")).display().to_string();
+    let prsync = prsync_there(&tc);
     let proto = format!("--protocol={protocol}");
     let (by_rsync, by_prsync) = (scratch.join("by-rsync"), scratch.join("by-prsync"));
     let pull = |remote: &str, args: &[&str], dest: &std::path::Path| {
@@ -208,7 +205,7 @@ fn a_client_below_protocol_28_is_refused_in_one_line() {
     let scratch = tc.scratch("old");
     let src = scratch.join("src");
     seeded_tree(&src, 27);
-    let prsync = tc.host_path(&bin("prsync")).display().to_string();
+    let prsync = prsync_there(&tc);
     let from = format!("{}/", src.display());
     let out = rsync(
         &tc,
