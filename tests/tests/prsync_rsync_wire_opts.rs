@@ -386,6 +386,38 @@ fn ids_go_by_number_or_by_map_as_rsync_sends_them() {
         "{:?}",
         r.owners
     );
+    // A pull maps on this side, as rsync's receiver: by the sender's names, numbers and
+    // ranges, the first rule that matches winning, nameless ids by an empty FROM.
+    for (name, args) in [
+        (
+            "pull-usermap",
+            &["-ai", "--usermap=nobody:daemon,54000-55000:2,*:3"][..],
+        ),
+        ("pull-groupmap", &["-ai", "--groupmap=:4,nog*:5"][..]),
+        ("pull-chown", &["-ai", "--chown=daemon:daemon"][..]),
+        (
+            "pull-numeric-map",
+            &["-ai", "--numeric-ids", "--usermap=65534:6"][..],
+        ),
+    ] {
+        let r = pull_both(
+            &tc,
+            &scratch,
+            name,
+            no_prep,
+            args,
+            "/tmp/prsync-numeric/",
+            "",
+        );
+        assert_eq!(r.code, Some(0), "{name}");
+        let want = match name {
+            "pull-usermap" => "etc/big.txt 2:54322",
+            "pull-groupmap" => "etc/big.txt 54321:4",
+            "pull-chown" => "etc/big.txt 1:1",
+            _ => "etc/hosts 6:65534",
+        };
+        assert!(r.owners.iter().any(|l| l == want), "{name}: {:?}", r.owners);
+    }
 }
 
 /// `--progress` output without what depends on the clock: the rate, and the lines rsync

@@ -94,20 +94,24 @@ impl IdMap {
             true => None,
             false => name_of(self.ids, id),
         };
-        for (from, to) in &self.rules {
+        self.rule_for(id, name.as_deref()).unwrap_or(id)
+    }
+
+    /// The id the first rule that matches the sender's `id` and `name` gives, if one
+    /// does: a receiver that has the sender's names (rsync's id lists) asks so.
+    pub fn rule_for(&self, id: u32, name: Option<&[u8]>) -> Option<u32> {
+        let name = name.filter(|n| !n.is_empty());
+        self.rules.iter().find_map(|(from, to)| {
             let hit = match from {
                 From::Any => true,
                 From::Range(l, h) => (*l..=*h).contains(&id),
                 From::Nameless => name.is_none(),
-                From::Name(pattern) => name
-                    .as_deref()
-                    .is_some_and(|n| prtools_sync::filter::wildmatch(pattern, n)),
+                From::Name(pattern) => {
+                    name.is_some_and(|n| prtools_sync::filter::wildmatch(pattern, n))
+                }
             };
-            if hit {
-                return *to;
-            }
-        }
-        id
+            hit.then_some(*to)
+        })
     }
 }
 

@@ -312,6 +312,7 @@ fn long_options(opts: &Options, pulling: bool) -> Vec<String> {
     if opts.numeric_ids {
         long.push("--numeric-ids".into());
     }
+    // In a pull this side receives, and maps the ids itself.
     if !pulling {
         if let Some(map) = &opts.usermap {
             long.push(format!("--usermap={}", map.text()));
@@ -831,10 +832,6 @@ fn unsupported(o: &Options) -> Option<&'static str> {
         (
             o.temp_dir.as_deref().is_some_and(|d| !utf8(d)),
             "a --temp-dir that is not UTF-8",
-        ),
-        (
-            (o.usermap.is_some() || o.groupmap.is_some()) && pulling,
-            "--usermap, --groupmap or --chown",
         ),
         (o.remove_source_files, "--remove-source-files"),
         (o.one_file_system > 0 && pulling, "-x"),

@@ -47,7 +47,7 @@ use super::Voice;
 use crate::alt_dest::{AltDest, AltKind, Found, Level};
 use crate::cli::{DeleteMode, Options};
 use crate::exit;
-use crate::idmap::{id_of, Ids};
+use crate::idmap::{id_of, IdMap, Ids};
 use crate::received_tree::{check_parents, children_of, parent_of};
 use crate::stats::Stats;
 
@@ -202,20 +202,33 @@ fn body(
             Err(bits) => break bits,
         }
     };
-    // --numeric-ids: no names come, and ids stay as they are.
+    // --numeric-ids: no names come, and ids stay as they are (but for --usermap,
+    // --groupmap and --chown's rules by number).
     let users = if keep.uid && !opts.numeric_ids {
-        id_map(Ids::Users, get_id_list(&mut input)?)
+        get_id_list(&mut input)?
     } else {
-        HashMap::new()
+        Vec::new()
     };
     let groups = if keep.gid && !opts.numeric_ids {
-        id_map(Ids::Groups, get_id_list(&mut input)?)
+        get_id_list(&mut input)?
     } else {
-        HashMap::new()
+        Vec::new()
     };
+    let users = IdMapping::new(Ids::Users, users, opts.usermap.as_ref(), !opts.numeric_ids);
+    let groups = IdMapping::new(
+        Ids::Groups,
+        groups,
+        opts.groupmap.as_ref(),
+        !opts.numeric_ids,
+    );
+    for map in [&opts.usermap, &opts.groupmap].into_iter().flatten() {
+        for warning in &map.unknown {
+            voice.err(format!("{warning}\n").as_bytes());
+        }
+    }
     for e in &mut list {
-        e.uid = users.get(&e.uid).copied().unwrap_or(e.uid);
-        e.gid = groups.get(&e.gid).copied().unwrap_or(e.gid);
+        e.uid = users.local(e.uid);
+        e.gid = groups.local(e.gid);
     }
     let mut stats = Stats {
         flist_bytes: input.get_mut().received() - list_start,
@@ -501,14 +514,45 @@ fn make_path(path: &Path) -> io::Result<usize> {
     Ok(made)
 }
 
-/// Remote ids by name to local ids, as rsync maps them (a name unknown here keeps its id).
-fn id_map(ids: Ids, list: Vec<(u32, Vec<u8>)>) -> HashMap<u32, u32> {
-    list.into_iter()
-        .filter_map(|(id, name)| {
-            let local = id_of(ids, std::str::from_utf8(&name).ok()?)?;
-            Some((id, local))
-        })
-        .collect()
+/// The sender's ids as this side's, as rsync's receiver maps them: by the first
+/// `--usermap`/`--groupmap` rule that matches the id or its sender's name, else by name
+/// (a name unknown here, or an id without one, keeps its number).
+struct IdMapping<'a> {
+    names: HashMap<u32, Vec<u8>>,
+    by_name: HashMap<u32, u32>,
+    rules: Option<&'a IdMap>,
+    /// Names came (no `--numeric-ids`).
+    named: bool,
+}
+
+impl<'a> IdMapping<'a> {
+    fn new(ids: Ids, list: Vec<(u32, Vec<u8>)>, rules: Option<&'a IdMap>, named: bool) -> Self {
+        let by_name = list
+            .iter()
+            .filter(|(id, _)| *id != 0)
+            .filter_map(|(id, name)| Some((*id, id_of(ids, std::str::from_utf8(name).ok()?)?)))
+            .collect();
+        IdMapping {
+            names: list.into_iter().collect(),
+            by_name,
+            rules,
+            named,
+        }
+    }
+
+    fn local(&self, id: u32) -> u32 {
+        // rsync 3.1 and later send id 0's name too (this client does not ask for it):
+        // root's, which a nameless rule then does not match.
+        let root: &[u8] = b"root";
+        let name = match self.names.get(&id) {
+            Some(n) => Some(n.as_slice()),
+            None => (id == 0 && self.named).then_some(root),
+        };
+        self.rules
+            .and_then(|r| r.rule_for(id, name))
+            .or_else(|| self.by_name.get(&id).copied())
+            .unwrap_or(id)
+    }
 }
 
 /// `-m` as rsync's receiver prunes its list: a folder below the top with nothing but
