@@ -563,6 +563,12 @@ fn session(
     if let Ok(outcome) = &result {
         report::totals(opts, &outcome.stats, session.protocol, started, &**voice);
     }
+    // This side stopped itself: its own status and line, whatever the server did after.
+    if let Err((e, _)) = &result {
+        if let Some(f) = e.get_ref().and_then(|i| i.downcast_ref::<Fatal>()) {
+            return Err(Ended::Failed(f.code, f.line.clone()));
+        }
+    }
     match result {
         Ok(outcome) => match code {
             Some(0) => {
@@ -578,13 +584,6 @@ fn session(
             Some(c) => Ok(c),
             None => Err(Ended::Hung),
         },
-        Err((e, _)) if e.get_ref().is_some_and(|i| i.is::<Fatal>()) => {
-            let fatal = e.get_ref().and_then(|i| i.downcast_ref::<Fatal>());
-            let (code, line) = fatal.map_or((exit::PROTOCOL, String::new()), |f| {
-                (f.code, f.line.clone())
-            });
-            Err(Ended::Failed(code, line))
-        }
         Err((e, error_exit)) => match (code, error_exit) {
             // This side failed first, and the server stopped because it hung up: what
             // failed here is the news.

@@ -1340,6 +1340,7 @@ impl Pull<'_> {
         } else {
             path.with_file_name(OsStr::from_bytes(&temp_name))
         };
+        let checksum = self.session.checksum;
         let opened = if inplace {
             std::fs::OpenOptions::new()
                 .write(true)
@@ -1377,7 +1378,6 @@ impl Pull<'_> {
                     .as_bytes(),
                 );
                 self.io_error |= IOERR_GENERAL;
-                let checksum = self.session.checksum;
                 delta::receive_coded(
                     &mut input,
                     basis,
@@ -1396,22 +1396,20 @@ impl Pull<'_> {
             _ => Path::new("."),
         };
         let partial_dir = self.opts.partial_dir.as_deref().map(Path::as_os_str);
-        let keep = self.opts.partial.then(|| match partial_dir {
-            Some(d) if Path::new(d).is_absolute() => prtools_sync::StopKeep {
-                folder: Path::new(d).parent(),
-                subdir: Path::new(d).file_name().map(OsStr::as_bytes),
+        let keep = self.opts.partial.then(|| {
+            let (folder, subdir) = match partial_dir {
+                Some(d) if Path::new(d).is_absolute() => (
+                    Path::new(d).parent(),
+                    Path::new(d).file_name().map(OsStr::as_bytes),
+                ),
+                Some(d) => (Some(file_dir), Some(d.as_bytes())),
+                None => (Some(file_dir), None),
+            };
+            prtools_sync::StopKeep {
+                folder,
+                subdir,
                 name: &base,
-            },
-            Some(d) => prtools_sync::StopKeep {
-                folder: Some(file_dir),
-                subdir: Some(d.as_bytes()),
-                name: &base,
-            },
-            None => prtools_sync::StopKeep {
-                folder: Some(file_dir),
-                subdir: None,
-                name: &base,
-            },
+            }
         });
         let _listed = match (inplace, temp.parent()) {
             (false, Some(dir)) => {
@@ -1430,7 +1428,6 @@ impl Pull<'_> {
             literal: 0,
             matched: 0,
         };
-        let checksum = self.session.checksum;
         let result = delta::receive_coded(
             &mut input,
             basis,
