@@ -4,6 +4,7 @@
 //! `prsync_rsync_wire_opts.rs` and `prsync_rsync_wire_opts2.rs`.
 
 use std::path::{Path, PathBuf};
+use std::process::Output;
 
 use crate::rsync_wire::{prsync, rsync};
 use crate::{describe, text, TestCluster};
@@ -16,6 +17,20 @@ pub struct Result {
     pub out: String,
     pub tree: Vec<String>,
     pub owners: Vec<String>,
+}
+
+impl Result {
+    /// What the run `out` did, its stdout shown as `lines`, to the tree at `dest`; with its
+    /// stderr, as [`both`] takes them.
+    pub fn of(out: &Output, lines: String, dest: &Path) -> (Result, String) {
+        let result = Result {
+            code: out.status.code(),
+            out: lines,
+            tree: describe(dest),
+            owners: owners(dest),
+        };
+        (result, text(&out.stderr))
+    }
 }
 
 /// `name uid:gid` for everything below `root`, sorted.
@@ -97,13 +112,11 @@ pub fn push_both(
         }
         prep(&dest);
         let out = client(tc, who, args, &from, &format!("node1:/tmp/{who}-{name}/"));
-        let result = Result {
-            code: out.status.code(),
-            out: text(&out.stdout).replace(&format!("/tmp/{who}-"), "/tmp/WHO-"),
-            tree: describe(&dest),
-            owners: owners(&dest),
-        };
-        (result, text(&out.stderr))
+        Result::of(
+            &out,
+            text(&out.stdout).replace(&format!("/tmp/{who}-"), "/tmp/WHO-"),
+            &dest,
+        )
     });
     (
         result,
@@ -129,15 +142,9 @@ pub fn pull_both(
         std::fs::create_dir_all(&dest).unwrap();
         prep(&dest);
         let out = client(tc, who, args, &from, &format!("{}/", dest.display()));
-        let result = Result {
-            code: out.status.code(),
-            // The lines as a set: in a pull, rsync's `*deleting` lines and its itemized
-            // ones come from two processes, in an order that varies.
-            out: sorted_lines(&text(&out.stdout)),
-            tree: describe(&dest),
-            owners: owners(&dest),
-        };
-        (result, text(&out.stderr))
+        // The lines as a set: in a pull, rsync's `*deleting` lines and its itemized ones
+        // come from two processes, in an order that varies.
+        Result::of(&out, sorted_lines(&text(&out.stdout)), &dest)
     })
 }
 

@@ -165,13 +165,7 @@ fn block_size_shapes_the_delta_both_ways() {
             &format!("{}/", src.display()),
             &format!("node1:/tmp/{who}-bs/"),
         );
-        let result = Result {
-            code: out.status.code(),
-            out: delta_lines(&text(&out.stdout)),
-            tree: describe(&dest),
-            owners: owners(&dest),
-        };
-        (result, text(&out.stderr))
+        Result::of(&out, delta_lines(&text(&out.stdout)), &dest)
     });
     assert_eq!(pushed.code, Some(0));
     // The changed line's block goes whole: 8 KiB of it, where rsync's own 700-byte
@@ -193,13 +187,7 @@ fn block_size_shapes_the_delta_both_ways() {
             "node1:/tmp/tree/src/",
             &format!("{}/", dest.display()),
         );
-        let result = Result {
-            code: out.status.code(),
-            out: delta_lines(&text(&out.stdout)),
-            tree: describe(&dest),
-            owners: owners(&dest),
-        };
-        (result, text(&out.stderr))
+        Result::of(&out, delta_lines(&text(&out.stdout)), &dest)
     });
     assert_eq!(pulled.code, Some(0));
     assert!(literal(&pulled.out) >= 4096, "{}", pulled.out);
@@ -324,13 +312,11 @@ fn pull_max_size_min_size_and_mkpath_do_what_rsyncs_do() {
                 &from,
                 &format!("{}/{to}", root.display()),
             );
-            let result = Result {
-                code: out.status.code(),
-                out: text(&out.stdout).replace(&format!("/{who}-"), "/WHO-"),
-                tree: describe(&root),
-                owners: owners(&root),
-            };
-            (result, text(&out.stderr))
+            Result::of(
+                &out,
+                text(&out.stdout).replace(&format!("/{who}-"), "/WHO-"),
+                &root,
+            )
         });
         assert_eq!(r.code, Some(0), "{name}");
         assert!(r.out.contains("created"), "{name}: {}", r.out);
@@ -359,13 +345,11 @@ fn bwlimit_paces_the_data_both_ways() {
         );
         slow(who, started.elapsed());
         let dest = tc.cluster.node_tmp(1).join(format!("{who}-bw"));
-        let result = Result {
-            code: out.status.code(),
-            out: text(&out.stdout).replace(&format!("/tmp/{who}-"), "/tmp/WHO-"),
-            tree: describe(&dest),
-            owners: owners(&dest),
-        };
-        (result, text(&out.stderr))
+        Result::of(
+            &out,
+            text(&out.stdout).replace(&format!("/tmp/{who}-"), "/tmp/WHO-"),
+            &dest,
+        )
     });
     assert_eq!(pushed.code, Some(0));
     // A pull: the sending server is told, and paces its own writes.
@@ -548,13 +532,7 @@ fn pull_dry_run_prints_rsyncs_lines_and_writes_nothing() {
                 .lines()
                 .filter(|l| !l.starts_with("sent ") && !l.starts_with("total size"))
                 .collect();
-            let result = Result {
-                code: out.status.code(),
-                out: sorted_lines(&lines.join("\n")),
-                tree: describe(&dest),
-                owners: owners(&dest),
-            };
-            (result, text(&out.stderr))
+            Result::of(&out, sorted_lines(&lines.join("\n")), &dest)
         });
         assert_eq!(r.code, Some(0), "{name}");
         assert!(!before.is_empty() || name == "dry-new");
@@ -789,13 +767,7 @@ fn pull_partial_dir_takes_the_kept_copy_as_the_basis() {
         kept(&dest, &dest.join("etc/.part"));
         let from = "node1:/tmp/tree/src/";
         let out = client(&tc, who, &args, from, &format!("{}/", dest.display()));
-        let result = Result {
-            code: out.status.code(),
-            out: delta_lines(&text(&out.stdout)),
-            tree: describe(&dest),
-            owners: owners(&dest),
-        };
-        (result, text(&out.stderr))
+        Result::of(&out, delta_lines(&text(&out.stdout)), &dest)
     });
     assert_eq!(r.code, Some(0));
     // Half the file came from the kept copy, and the copy and its folder are gone.
@@ -816,13 +788,7 @@ fn pull_partial_dir_takes_the_kept_copy_as_the_basis() {
             &format!("{}/", dest.display()),
         );
         assert_eq!(std::fs::read_dir(&part).unwrap().count(), 0, "{who}");
-        let result = Result {
-            code: out.status.code(),
-            out: delta_lines(&text(&out.stdout)),
-            tree: describe(&dest),
-            owners: owners(&dest),
-        };
-        (result, text(&out.stderr))
+        Result::of(&out, delta_lines(&text(&out.stdout)), &dest)
     });
     assert_eq!(r.code, Some(0));
     assert!(literal(&r.out) < big.len() as u64 / 2 + 4096, "{}", r.out);
