@@ -56,6 +56,7 @@ pub fn run(cli: Cli) -> Result<i32> {
     }
     let mut config = cli.conn.config().map_err(anyhow::Error::msg)?;
     config.fail_fast = cli.fail_fast;
+    config.bulk = true;
     let operands = Operands::parse(&cli)?;
     if cli.keep_setuid {
         // SAFETY: geteuid(2) has no arguments and cannot fail.

@@ -19,7 +19,10 @@ More examples:
   prdist -M 16 -d HOSTS='(n1 n2)'         16 hosts at a time, a variable overridden
   prdist -P 'ssh -F ~/.ssh/lab' -m node3  one host, through another ssh config
 
-Exit status: 0 when every host was updated, 1 when anything failed.";
+Exit status: 0 when every host was updated, 1 when anything failed.
+
+Where this processor has AES instructions and no ssh configuration chooses the cipher list, ssh is
+asked for AES-GCM first, as prsync does (see prsync(1)).";
 
 /// What `--help` shows; `--help-all` and the man page show every option.
 const COMMON: &[&str] = &[

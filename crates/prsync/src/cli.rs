@@ -27,7 +27,10 @@ const NOTES: &str = "\
 --no- form, the later one wins. RSYNC_RSH names the remote shell when -e does not.
 A trailing slash on SRC copies what is inside it; without one, SRC itself goes into DEST.
 Exit status as rsync: 0 done, 1 usage error, 23 some files could not be transferred, 255 a host
-could not be reached.";
+could not be reached.
+Where this processor has AES instructions and no ssh configuration chooses the cipher list (a
+Ciphers line, -o Ciphers=, -e 'ssh -c ...'), ssh is asked for AES-GCM first: it costs the two ends
+far less processor time per byte than OpenSSH's first choice, chacha20-poly1305.";
 
 /// What `--help` shows; `--help-all` and the man page show every option.
 const COMMON: &[&str] = &[
@@ -1224,10 +1227,13 @@ fn resolve(
         filters,
         sources: paths,
         dest,
-        config: cli
-            .conn
-            .config(rsh.as_deref())
-            .map_err(anyhow::Error::msg)?,
+        config: Config {
+            bulk: true,
+            ..cli
+                .conn
+                .config(rsh.as_deref())
+                .map_err(anyhow::Error::msg)?
+        },
         remote,
         remote_path: cli.rsync_path.clone(),
         compress: cli.compress,

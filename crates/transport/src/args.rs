@@ -110,6 +110,7 @@ impl ConnArgs {
             exec_words: Vec::new(),
             fail_fast: false,
             ssh_args: pdsh_env_ssh_args(),
+            bulk: false,
         })
     }
 }
@@ -209,7 +210,7 @@ pub struct LongConnArgs {
 impl LongConnArgs {
     /// Resolves the flags and rsync's `-e COMMAND` into a [`Config`], or says what is wrong.
     ///
-    /// `-e 'ssh ...'` keeps ssh's own options (`-p`, `-l`, `-F`, `-i`, `-o`, and flags that
+    /// `-e 'ssh ...'` keeps ssh's own options (`-p`, `-l`, `-F`, `-i`, `-o`, `-c`, `-m`, `-J`, and flags that
     /// change nothing here, such as `-q`, `-T`, `-x`, `-C`), which prtools gives to its ssh
     /// master; any other program runs per host as `PROGRAM ARGS... HOST COMMAND`.
     pub fn config(&self, rsh: Option<&str>) -> Result<Config, String> {
@@ -251,6 +252,11 @@ impl LongConnArgs {
                 "-l" => config.user = Some(value("-l")?),
                 "-F" => config.ssh_config = Some(PathBuf::from(value("-F")?)),
                 "-o" => config.ssh_options.push(value("-o")?),
+                "-c" => config.ssh_options.push(format!("Ciphers={}", value("-c")?)),
+                "-m" => config.ssh_options.push(format!("MACs={}", value("-m")?)),
+                "-J" => config
+                    .ssh_options
+                    .push(format!("ProxyJump={}", value("-J")?)),
                 "-i" => config
                     .ssh_options
                     .push(format!("IdentityFile={}", value("-i")?)),
@@ -283,12 +289,16 @@ mod tests {
 
     #[test]
     fn rsync_e_reaches_the_ssh_settings() {
-        let c = long("ssh -p 2222 -l admin -F /etc/cfg -o Compression=no -i /k -q").unwrap();
+        let c = long("ssh -p 2222 -l admin -F /etc/cfg -o Compression=no -i /k -q -c aes256-ctr")
+            .unwrap();
         assert_eq!(c.method, Method::Ssh);
         assert_eq!(c.port, Some(2222));
         assert_eq!(c.user.as_deref(), Some("admin"));
         assert_eq!(c.ssh_config, Some(PathBuf::from("/etc/cfg")));
-        assert_eq!(c.ssh_options, ["Compression=no", "IdentityFile=/k"]);
+        assert_eq!(
+            c.ssh_options,
+            ["Compression=no", "IdentityFile=/k", "Ciphers=aes256-ctr"]
+        );
         assert_eq!(c.fanout, 8);
         assert!(matches!(
             long("rsh -l u").unwrap().method,

@@ -78,6 +78,9 @@ pub struct Config {
     /// Extra ssh arguments from `PDSH_SSH_ARGS` and `PDSH_SSH_ARGS_APPEND`, given to every
     /// ssh after the run's own options (see [`pdsh_ssh_args`]).
     pub ssh_args: Vec<String>,
+    /// The run moves file data: ssh is asked for AES-GCM first where this processor has AES
+    /// instructions and no ssh configuration chose the cipher list (see `cipher.rs`).
+    pub bulk: bool,
 }
 
 /// The ssh arguments pdsh takes from its environment, so that a set-up written for pdsh
@@ -123,6 +126,7 @@ impl Default for Config {
             exec_words: Vec::new(),
             fail_fast: false,
             ssh_args: Vec::new(),
+            bulk: false,
         }
     }
 }

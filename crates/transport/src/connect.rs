@@ -16,6 +16,7 @@ use std::time::Duration;
 use openssh::Session;
 use tokio::process::Command;
 
+use crate::cipher;
 use crate::config::{Config, Method};
 use crate::control::{ensure_private_dir, private_socket, shared_socket};
 use crate::error::HostError;
@@ -144,8 +145,12 @@ async fn launch_master(
     let log = log_path(socket);
     let _ = fs::remove_file(socket);
     let _ = fs::remove_file(&log);
+    let common = common_options(target, config);
     let mut ssh = Command::new("ssh");
-    ssh.args(common_options(target, config));
+    ssh.args(&common);
+    if config.bulk {
+        ssh.args(cipher::options(&common, &target.spec.host).await);
+    }
     ssh.arg("-o").arg("ControlMaster=yes");
     ssh.arg("-o").arg(persist);
     ssh.arg("-S").arg(socket);
@@ -263,6 +268,10 @@ pub fn shell_argv(
             let mut argv = ssh_argv(target, &ssh, command).unwrap_or_default();
             if let Some(keep) = config.persist {
                 argv.splice(2..2, persisting(target, config, keep)?);
+            }
+            if config.bulk {
+                let common = common_options(target, config);
+                argv.splice(2..2, cipher::options_blocking(&common, &target.spec.host));
             }
             Ok(argv)
         }

@@ -53,6 +53,7 @@
 
 mod args;
 mod bootstrap;
+mod cipher;
 mod config;
 mod connect;
 mod control;
