@@ -210,9 +210,9 @@ pub struct LongConnArgs {
 impl LongConnArgs {
     /// Resolves the flags and rsync's `-e COMMAND` into a [`Config`], or says what is wrong.
     ///
-    /// `-e 'ssh ...'` keeps ssh's own options (`-p`, `-l`, `-F`, `-i`, `-o`, `-c`, `-m`, `-J`, and flags that
-    /// change nothing here, such as `-q`, `-T`, `-x`, `-C`), which prtools gives to its ssh
-    /// master; any other program runs per host as `PROGRAM ARGS... HOST COMMAND`.
+    /// `-e 'ssh ...'` keeps ssh's own options (`-p`, `-l`, `-F`, `-i`, `-o`, `-c`, `-m`, `-J`,
+    /// and flags that change nothing here, such as `-q`, `-T`, `-x`, `-C`), which prtools gives
+    /// to its ssh master; any other program runs per host as `PROGRAM ARGS... HOST COMMAND`.
     pub fn config(&self, rsh: Option<&str>) -> Result<Config, String> {
         let mut config = Config {
             connect_timeout: self.connect_timeout,
